@@ -1,0 +1,139 @@
+// Package routing decides where a hotline call goes: which hotline number
+// was dialled, which agents may take it, and in what order callers waiting
+// for an agent are served. It knows nothing of SIP: the sip package asks it
+// for decisions with plain call attributes and tells it what happened.
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+// Hotline is one number callers dial.
+type Hotline struct {
+	// Number is matched against the user part of the Request-URI.
+	Number string `yaml:"number"`
+	// Name is shown to agents (display name of the offered call) and logged.
+	Name string `yaml:"name"`
+}
+
+// Agent is one person answering calls from a SIP softphone.
+type Agent struct {
+	// Username is the SIP digest username and the agent's id.
+	Username string `yaml:"username"`
+	// Password is the SIP digest password. It is never logged.
+	Password string `yaml:"password"`
+	// Name is the agent's display name.
+	Name string `yaml:"name"`
+}
+
+// QueueConfig says how waiting callers are served.
+type QueueConfig struct {
+	// RingTimeout is how long an agent's phone rings before the next agent is tried.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// RetryDelay is how long an agent who did not take a call is left out
+	// before being offered the same call again.
+	RetryDelay time.Duration `yaml:"retry_delay"`
+	// MaxWait is the longest a caller waits for an agent before the call ends.
+	MaxWait time.Duration `yaml:"max_wait"`
+	// HoldMusic is a WAV file (8 kHz mono, 16-bit PCM or G.711) played in a
+	// loop while callers wait. Empty means a built-in soft tone.
+	HoldMusic string `yaml:"hold_music"`
+}
+
+// Config is the routing section of the configuration.
+type Config struct {
+	Hotlines []Hotline   `yaml:"hotlines"`
+	Agents   []Agent     `yaml:"agents"`
+	Queue    QueueConfig `yaml:"queue"`
+}
+
+// SetDefaults fills in unset values.
+func (c *Config) SetDefaults() {
+	if c.Queue.RingTimeout == 0 {
+		c.Queue.RingTimeout = 15 * time.Second
+	}
+	if c.Queue.RetryDelay == 0 {
+		c.Queue.RetryDelay = 5 * time.Second
+	}
+	if c.Queue.MaxWait == 0 {
+		c.Queue.MaxWait = 10 * time.Minute
+	}
+}
+
+var numberRE = regexp.MustCompile(`^[0-9A-Za-z+*#._-]+$`)
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()*+,;=%-]+$`)
+
+// Validate reports every problem with the routing configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Hotlines) == 0 {
+		errs = append(errs, cfg.Errorf("hotlines", "at least one hotline number is required"))
+	}
+	seen := map[string]int{}
+	for i, h := range c.Hotlines {
+		f := fmt.Sprintf("hotlines[%d].number", i)
+		switch {
+		case h.Number == "":
+			errs = append(errs, cfg.Errorf(f, "must not be empty"))
+		case !numberRE.MatchString(h.Number):
+			errs = append(errs, cfg.Errorf(f, "%q is not a dialable number (digits, letters, + * # . _ -)", h.Number))
+		}
+		if j, dup := seen[h.Number]; dup && h.Number != "" {
+			errs = append(errs, cfg.Errorf(f, "%q is already used by hotlines[%d]", h.Number, j))
+		}
+		seen[h.Number] = i
+	}
+	users := map[string]int{}
+	for i, a := range c.Agents {
+		p := fmt.Sprintf("agents[%d]", i)
+		switch {
+		case a.Username == "":
+			errs = append(errs, cfg.Errorf(p+".username", "must not be empty"))
+		case !usernameRE.MatchString(a.Username):
+			errs = append(errs, cfg.Errorf(p+".username", "%q has characters not allowed in a SIP user name", a.Username))
+		}
+		if j, dup := users[a.Username]; dup && a.Username != "" {
+			errs = append(errs, cfg.Errorf(p+".username", "%q is already used by agents[%d]", a.Username, j))
+		}
+		users[a.Username] = i
+		if a.Password == "" {
+			errs = append(errs, cfg.Errorf(p+".password", "must not be empty"))
+		}
+	}
+	q := c.Queue
+	if q.RingTimeout < time.Second {
+		errs = append(errs, cfg.Errorf("queue.ring_timeout", "must be at least 1s, got %s", q.RingTimeout))
+	}
+	if q.RetryDelay < 0 {
+		errs = append(errs, cfg.Errorf("queue.retry_delay", "must not be negative"))
+	}
+	if q.MaxWait < time.Second {
+		errs = append(errs, cfg.Errorf("queue.max_wait", "must be at least 1s, got %s", q.MaxWait))
+	}
+	return errors.Join(errs...)
+}
+
+// Hotline returns the hotline for a dialled number.
+func (c *Config) Hotline(number string) (Hotline, bool) {
+	for _, h := range c.Hotlines {
+		if h.Number == number {
+			return h, true
+		}
+	}
+	return Hotline{}, false
+}
+
+// Agent returns the agent with the given username.
+func (c *Config) Agent(username string) (Agent, bool) {
+	for _, a := range c.Agents {
+		if a.Username == username {
+			return a, true
+		}
+	}
+	return Agent{}, false
+}
