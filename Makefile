@@ -1,0 +1,61 @@
+# Hotline: `make run` starts the service on the embedded example config,
+# `make test` installs what the tests need and runs every test.
+
+GO        ?= go
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+# The module proxy here refuses @latest: every tool is pinned.
+MINIO_VERSION       := v0.0.0-20260212201848-7aac2a2c5b7c
+STATICCHECK_VERSION := v0.7.0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+TEST_TIMEOUT ?= 45m
+
+.PHONY: all build run test deps apt-deps go-tools lint unit bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/hotline ./cmd/hotline
+
+## run: Hotline on deploy/hotline.example.yaml, loopback only, no other server needed.
+run: build
+	./bin/hotline -config deploy/hotline.example.yaml
+
+## deps: install the real peers and tools the tests use, when missing.
+deps: apt-deps go-tools
+
+apt-deps:
+	@missing=""; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v sipp >/dev/null && command -v baresip >/dev/null || { echo "sipp/baresip still missing after install" >&2; exit 1; }
+
+go-tools:
+	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+	@command -v minio >/dev/null 2>&1 || { echo "installing minio $(MINIO_VERSION) (takes a few minutes the first time)"; GOFLAGS= $(GO) install github.com/minio/minio@$(MINIO_VERSION); }
+
+## lint: gofmt, go vet, staticcheck.
+lint: go-tools
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+## test: everything: lint, unit and end-to-end tests with the race detector.
+test: deps lint
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## unit: only the fast tests (no real peers).
+unit:
+	$(GO) test -short -count=1 ./...
+
+bench:
+	@echo "make bench: not yet (see issue 6)"
+
+clean:
+	rm -rf bin

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"hotline/deploy"
+	"hotline/internal/cfg"
+	"hotline/routing"
+	"hotline/sip"
+	"hotline/sip/media"
+)
+
+// Config is the whole configuration file. Each section belongs to the
+// package that uses it.
+type Config struct {
+	SIP            sip.Config   `yaml:"sip"`
+	RTP            media.Config `yaml:"rtp"`
+	routing.Config `yaml:",inline"`
+	Log            LogConfig `yaml:"log"`
+}
+
+// LogConfig sets up logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+func (c *LogConfig) setDefaults() {
+	if c.Level == "" {
+		c.Level = "info"
+	}
+	if c.Format == "" {
+		c.Format = "text"
+	}
+}
+
+func (c *LogConfig) validate() error {
+	var errs []error
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.Level)); err != nil {
+		errs = append(errs, cfg.Errorf("level", "%q is not one of debug, info, warn, error", c.Level))
+	}
+	if c.Format != "text" && c.Format != "json" {
+		errs = append(errs, cfg.Errorf("format", "%q is not one of text, json", c.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *LogConfig) logger(w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: l}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// embeddedName is how errors name the embedded example configuration.
+const embeddedName = "deploy/hotline.example.yaml (embedded)"
+
+// loadConfig reads, defaults and validates a configuration file; path ""
+// means the embedded example. Errors name the file, the field and what is
+// wrong, one per line.
+func loadConfig(path string) (*Config, error) {
+	name := path
+	var data []byte
+	if path == "" {
+		name, data = embeddedName, deploy.ExampleConfig()
+	} else {
+		var err error
+		data, err = os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return parseConfig(name, data)
+}
+
+var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+func parseConfig(name string, data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(name, err)
+	}
+	c.SIP.SetDefaults()
+	c.RTP.SetDefaults()
+	c.Config.SetDefaults()
+	c.Log.setDefaults()
+	err := errors.Join(
+		cfg.Prefix("sip", c.SIP.Validate()),
+		cfg.Prefix("rtp", c.RTP.Validate()),
+		c.Config.Validate(),
+		cfg.Prefix("log", c.Log.validate()),
+	)
+	if err != nil {
+		var lines []string
+		for _, fe := range cfg.Fields(err) {
+			lines = append(lines, fmt.Sprintf("%s: %s", name, fe.Error()))
+		}
+		return nil, &ConfigError{Lines: lines}
+	}
+	return &c, nil
+}
+
+// ConfigError lists every problem found in a configuration file.
+type ConfigError struct{ Lines []string }
+
+func (e *ConfigError) Error() string { return strings.Join(e.Lines, "\n") }
+
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var lines []string
+		for _, m := range te.Errors {
+			if sub := yamlLineRE.FindStringSubmatch(m); sub != nil {
+				lines = append(lines, fmt.Sprintf("%s:%s: %s", name, sub[1], sub[2]))
+			} else {
+				lines = append(lines, fmt.Sprintf("%s: %s", name, m))
+			}
+		}
+		return &ConfigError{Lines: lines}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if sub := yamlLineRE.FindStringSubmatch(msg); sub != nil {
+		return &ConfigError{Lines: []string{fmt.Sprintf("%s:%s: %s", name, sub[1], sub[2])}}
+	}
+	return &ConfigError{Lines: []string{fmt.Sprintf("%s: %s", name, msg)}}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEmbeddedExampleConfigIsValid(t *testing.T) {
+	c, err := loadConfig("")
+	if err != nil {
+		t.Fatalf("embedded example: %v", err)
+	}
+	if len(c.Hotlines) == 0 || len(c.Agents) == 0 {
+		t.Fatalf("example has %d hotlines and %d agents", len(c.Hotlines), len(c.Agents))
+	}
+	// The file on disk is the one embedded.
+	disk, err := loadConfig("../../deploy/hotline.example.yaml")
+	if err != nil {
+		t.Fatalf("deploy/hotline.example.yaml: %v", err)
+	}
+	if disk.SIP.Listen[0] != c.SIP.Listen[0] || disk.RTP.PortMin != c.RTP.PortMin {
+		t.Fatal("embedded example differs from deploy/hotline.example.yaml")
+	}
+	for _, l := range c.SIP.Listen {
+		if !strings.HasPrefix(l.Addr, "127.0.0.1:") {
+			t.Errorf("example listens on %s, want loopback only", l.Addr)
+		}
+	}
+}
+
+func TestConfigErrorsNameFileFieldAndProblem(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "unknown field with line",
+			yaml: "sip:\n  listen:\n    - transport: udp\n      adr: 127.0.0.1:5060\n",
+			want: []string{"bad.yaml:4: field adr not found"},
+		},
+		{
+			name: "wrong type",
+			yaml: "sip:\n  max_calls: lots\n",
+			want: []string{"bad.yaml:2: cannot unmarshal !!str `lots` into int"},
+		},
+		{
+			name: "syntax",
+			yaml: "sip: [\n",
+			want: []string{"bad.yaml:"},
+		},
+		{
+			name: "semantic problems, all reported",
+			yaml: `
+sip:
+  listen:
+    - {transport: sctp, addr: 127.0.0.1:5060}
+    - {transport: udp, addr: localhost}
+rtp:
+  port_min: 20001
+  port_max: 20000
+hotlines: []
+agents:
+  - {username: alice}
+queue:
+  ring_timeout: 100ms
+log:
+  level: loud
+`,
+			want: []string{
+				`bad.yaml: sip.listen[0].transport: "sctp" is not one of udp, tcp, tls`,
+				`bad.yaml: sip.listen[1].addr: "localhost" is not host:port`,
+				`bad.yaml: rtp.port_min:`,
+				`bad.yaml: hotlines: at least one hotline number is required`,
+				`bad.yaml: agents[0].password: must not be empty`,
+				`bad.yaml: queue.ring_timeout: must be at least 1s`,
+				`bad.yaml: log.level: "loud" is not one of debug, info, warn, error`,
+			},
+		},
+		{
+			name: "tls without certificate",
+			yaml: "sip:\n  listen:\n    - {transport: tls, addr: 127.0.0.1:5061}\nhotlines: [{number: '1'}]\n",
+			want: []string{"bad.yaml: sip.listen[0]: tls needs cert_file and key_file"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			code := run([]string{"-config", path, "-check"}, &stderr)
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr.String())
+			}
+			out := strings.ReplaceAll(stderr.String(), path, "bad.yaml")
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckFlagAcceptsExample(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"-check", "-config", "../../deploy/hotline.example.yaml"}, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"-config", "/nonexistent/hotline.yaml"}, &stderr); code != 2 {
+		t.Fatalf("missing file: exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "/nonexistent/hotline.yaml") {
+		t.Fatalf("missing file not named: %s", stderr.String())
+	}
+}

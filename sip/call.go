@@ -1,0 +1,658 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/routing"
+	"hotline/sip/media"
+	"hotline/sip/sdp"
+)
+
+// supportedCodecs are the audio codecs Hotline relays, in our preference order.
+var supportedCodecs = []string{"PCMU", "PCMA"}
+
+// dtmfPT is the telephone-event payload type Hotline offers.
+const dtmfPT = 101
+
+// call is one hotline call: the caller's leg and, once an agent is found,
+// the agent's leg. Its goroutine (run) owns the flow; SIP handlers only
+// look it up and end it.
+type call struct {
+	s         *Server
+	id        string // the caller's Call-ID
+	log       *slog.Logger
+	hotline   routing.Hotline
+	from      string // caller number (From user)
+	fromName  string
+	transport string
+	created   time.Time
+
+	dlg    *sipgo.DialogServerSession
+	leg    *media.Leg
+	codec  sdp.Codec // negotiated with the caller
+	format media.Format
+
+	ctx    context.Context // ends when the call ends, with the cause
+	cancel context.CancelCauseFunc
+
+	mu       sync.Mutex
+	local    sdp.Local // our SDP towards the caller
+	answered bool
+	ringing  bool // 180 sent to the caller
+	agent    *agentLeg
+	tried    map[string]time.Time
+}
+
+// agentLeg is Hotline's outbound leg to one agent's softphone.
+type agentLeg struct {
+	username string
+	callID   string
+	dlg      *sipgo.DialogClientSession
+	leg      *media.Leg
+
+	mu    sync.Mutex
+	local sdp.Local
+}
+
+func mediaFormat(c sdp.Codec, dtmf *sdp.Codec) media.Format {
+	f := media.Format{PT: c.PT, Encoding: media.PCMU}
+	if strings.EqualFold(c.Name, "PCMA") {
+		f.Encoding = media.PCMA
+	}
+	if dtmf != nil {
+		f.DTMFPT = dtmf.PT
+	}
+	return f
+}
+
+// onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
+// within a call's dialogs.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if tag, ok := to.Params.Get("tag"); ok && tag != "" {
+			s.onReInvite(req, tx)
+			return
+		}
+	}
+	if s.draining.Load() {
+		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	number := req.Recipient.User
+	hl, ok := s.deps.Routing.Hotline(number)
+	if !ok {
+		s.log.Info("call to unknown number", "number", number, "from", req.From().Address.User)
+		s.respond(req, tx, 404, "Not Found")
+		return
+	}
+	if ct := req.ContentType(); len(req.Body()) == 0 || (ct != nil && !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp")) {
+		s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 hotline "an SDP offer is required"`))
+		return
+	}
+	offer, err := sdp.Parse(req.Body())
+	if err != nil {
+		s.log.Info("bad SDP offer", "call_id", req.CallID().Value(), "error", err)
+		s.respond(req, tx, 400, "Bad Request", sip.NewHeader("Warning", `399 hotline "malformed SDP"`))
+		return
+	}
+	if p := strings.ToUpper(offer.Audio.Proto); p != "" && p != "RTP/AVP" && p != "RTP/AVPF" {
+		s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `302 hotline "only RTP/AVP media is supported"`))
+		return
+	}
+	codec, dtmf, err := sdp.Negotiate(&offer.Audio, supportedCodecs)
+	if err != nil || offer.Audio.Addr.Port() == 0 {
+		s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `305 hotline "no common codec: PCMU or PCMA required"`))
+		return
+	}
+	if n := s.active.Add(1); n > int64(s.cfg.MaxCalls) {
+		s.active.Add(-1)
+		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	release := func() { s.active.Add(-1) }
+
+	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	if err != nil {
+		release()
+		s.log.Warn("no RTP port for a new call", "error", err)
+		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	ua := s.dialogUA[strings.ToLower(req.Transport())]
+	if ua == nil {
+		ua = s.dialogUA["udp"]
+	}
+	dlg, err := ua.ReadInvite(req, tx)
+	if err != nil {
+		release()
+		_ = leg.Close()
+		s.respond(req, tx, 400, "Bad Request")
+		return
+	}
+	callID := req.CallID().Value()
+	from := req.From()
+	c := &call{
+		s:         s,
+		id:        callID,
+		log:       s.log.With("call_id", callID),
+		hotline:   hl,
+		from:      from.Address.User,
+		fromName:  from.DisplayName,
+		transport: strings.ToLower(req.Transport()),
+		created:   s.now(),
+		dlg:       dlg,
+		leg:       leg,
+		codec:     codec,
+		format:    mediaFormat(codec, dtmf),
+		tried:     map[string]time.Time{},
+	}
+	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
+	c.local = sdp.Local{
+		SessionID: rand.Uint64() >> 1,
+		Version:   1,
+		Addr:      leg.LocalAddr(),
+		Codecs:    []sdp.Codec{codec},
+		DTMF:      dtmf,
+		Direction: offer.Audio.Direction.Answer(),
+		PTime:     20,
+		// An answer repeats every offered m= line; the others are refused.
+		Streams:    offer.Streams,
+		AudioIndex: offer.AudioIndex,
+	}
+	leg.SetRemote(offer.Audio.Addr, c.format)
+	leg.SetHold(offer.Audio.OnHold())
+	leg.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
+
+	s.mu.Lock()
+	s.table[callID] = &dialogRef{call: c}
+	s.byID[callID] = c
+	s.mu.Unlock()
+	s.calls.Add(1)
+
+	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "transport", c.transport, "codec", codec.Name)
+	if err := dlg.Respond(100, "Trying", nil); err != nil {
+		c.log.Debug("100 Trying not sent", "error", err)
+	}
+	// The handler must not return before the final response: sipgo ends
+	// the INVITE transaction when it does. The call runs on this goroutine.
+	c.run()
+}
+
+// onReInvite answers an INVITE inside an existing dialog (hold, unhold,
+// session refresh, new media address) with the current session.
+func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	ref := s.lookup(req)
+	if ref == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c := ref.call
+	var leg *media.Leg
+	var local *sdp.Local
+	var mu *sync.Mutex
+	var fmtFor func(sdp.Codec, *sdp.Codec) media.Format = mediaFormat
+	if ref.agent == nil {
+		if err := c.dlg.ReadRequest(req, tx); err != nil {
+			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+			return
+		}
+		leg, local, mu = c.leg, &c.local, &c.mu
+	} else {
+		if err := ref.agent.dlg.ReadRequest(req, tx); err != nil {
+			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+			return
+		}
+		leg, local, mu = ref.agent.leg, &ref.agent.local, &ref.agent.mu
+	}
+	mu.Lock()
+	if len(req.Body()) > 0 {
+		offer, err := sdp.Parse(req.Body())
+		if err != nil {
+			mu.Unlock()
+			s.respond(req, tx, 400, "Bad Request", sip.NewHeader("Warning", `399 hotline "malformed SDP"`))
+			return
+		}
+		codec, dtmf, err := sdp.Negotiate(&offer.Audio, []string{local.Codecs[0].Name})
+		if err != nil {
+			mu.Unlock()
+			s.respond(req, tx, 488, "Not Acceptable Here")
+			return
+		}
+		dir := offer.Audio.Direction.Answer()
+		if dir != local.Direction || codec.PT != local.Codecs[0].PT {
+			local.Version++
+		}
+		local.Direction = dir
+		local.Codecs = []sdp.Codec{codec}
+		local.DTMF = dtmf
+		leg.SetRemote(offer.Audio.Addr, fmtFor(codec, dtmf))
+		leg.SetHold(offer.Audio.OnHold())
+		c.log.Info("re-INVITE", "agent_leg", ref.agent != nil, "direction", offer.Audio.Direction, "remote", offer.Audio.Addr.String())
+	}
+	body := local.Marshal()
+	mu.Unlock()
+	res := sip.NewResponseFromRequest(req, 200, "OK", body)
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ua := s.dialogUA[strings.ToLower(req.Transport())]
+	if ua == nil {
+		ua = s.dialogUA["udp"]
+	}
+	res.AppendHeader(sip.HeaderClone(&ua.ContactHDR))
+	if err := tx.Respond(res); err != nil {
+		c.log.Warn("re-INVITE response not sent", "error", err)
+	}
+}
+
+// end ends the call with a cause; the first cause wins.
+func (c *call) end(cause error) {
+	c.cancel(cause)
+}
+
+// skip tells the pool which agents not to offer this call to: those who
+// failed to take it within the retry delay.
+func (c *call) skip(agent string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.tried[agent]
+	return ok && c.s.now().Sub(t) < c.s.deps.Routing.Queue.RetryDelay
+}
+
+// run is the call's flow: find an agent, ring, bridge, wait for the end.
+func (c *call) run() {
+	s := c.s
+	defer c.finish()
+	go func() {
+		select {
+		case <-c.dlg.Context().Done():
+			c.end(ErrCallerHangup)
+		case <-c.ctx.Done():
+		}
+	}()
+	q := s.deps.Routing.Queue
+	waitCtx, cancelWait := context.WithTimeoutCause(c.ctx, q.MaxWait, ErrMaxWait)
+	defer cancelWait()
+	for c.ctx.Err() == nil {
+		agent, ok := s.deps.Pool.TryAcquire(c.id, c.skip)
+		if !ok {
+			if err := c.answer(); err != nil {
+				c.end(err)
+				return
+			}
+			c.leg.Play(c.holdSource())
+			var err error
+			agent, err = s.deps.Pool.Acquire(waitCtx, c.id, c.skip, time.Second)
+			if err != nil {
+				c.end(context.Cause(waitCtx))
+				return
+			}
+		}
+		err := c.offer(agent)
+		if err == nil {
+			<-c.ctx.Done() // bridged: wait for either side to hang up
+			return
+		}
+		s.deps.Pool.Release(agent)
+		c.mu.Lock()
+		c.tried[agent] = s.now()
+		c.mu.Unlock()
+		if c.ctx.Err() == nil {
+			c.log.Info("agent did not take the call", "agent", agent, "reason", err)
+		}
+	}
+}
+
+func (c *call) holdSource() media.Source {
+	if c.s.hold != nil {
+		return c.s.hold.Loop()
+	}
+	// A soft 440 Hz tone, 1 s on 4 s off: "you are still connected".
+	return media.NewTone([]float64{440}, time.Second, 4*time.Second, 0.15)
+}
+
+// ringbackSource is what a caller who is already answered hears while an
+// agent's phone rings (ETSI ringing tone, 425 Hz 1 s on 4 s off).
+func ringbackSource() media.Source {
+	return media.NewTone([]float64{425}, time.Second, 4*time.Second, 0.3)
+}
+
+// answer sends 200 OK to the caller (once) and waits for the ACK.
+func (c *call) answer() error {
+	c.mu.Lock()
+	if c.answered {
+		c.mu.Unlock()
+		return nil
+	}
+	body := c.local.Marshal()
+	c.mu.Unlock()
+	if err := c.dlg.RespondSDP(body); err != nil {
+		if c.dlg.Context().Err() != nil {
+			return ErrCallerHangup
+		}
+		return fmt.Errorf("answering caller: %w", err)
+	}
+	c.mu.Lock()
+	c.answered = true
+	c.mu.Unlock()
+	c.leg.Start()
+	go func() {
+		select {
+		case <-c.leg.Done():
+			if c.leg.Err() != nil {
+				c.end(ErrCallerTimeout)
+			}
+		case <-c.ctx.Done():
+		}
+	}()
+	c.log.Info("caller answered")
+	return nil
+}
+
+// offer rings one agent. It returns nil once the agent answered and the
+// legs are bridged, or why the agent did not take the call.
+func (c *call) offer(agent string) error {
+	s := c.s
+	bindings := s.reg.Lookup(agent)
+	if len(bindings) == 0 {
+		return errUnreachable
+	}
+	b := bindings[0]
+	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	if err != nil {
+		return fmt.Errorf("agent media: %w", err)
+	}
+	a := &agentLeg{username: agent, leg: leg}
+	other := sdp.PCMA()
+	if strings.EqualFold(c.codec.Name, "PCMA") {
+		other = sdp.PCMU()
+	}
+	first := sdp.PCMU()
+	if strings.EqualFold(c.codec.Name, "PCMA") {
+		first = sdp.PCMA()
+	}
+	te := sdp.TelephoneEvent(dtmfPT)
+	a.local = sdp.Local{
+		SessionID: rand.Uint64() >> 1,
+		Version:   1,
+		Addr:      leg.LocalAddr(),
+		Codecs:    []sdp.Codec{first, other},
+		DTMF:      &te,
+		PTime:     20,
+	}
+
+	transport := strings.ToLower(b.Transport)
+	ua := s.dialogUA[transport]
+	if ua == nil {
+		ua = s.dialogUA["udp"]
+		transport = "udp"
+	}
+	req := sip.NewRequest(sip.INVITE, b.Contact)
+	req.SetTransport(strings.ToUpper(transport))
+	if b.Source != "" {
+		req.SetDestination(b.Source)
+	}
+	fromHdr := &sip.FromHeader{
+		DisplayName: c.displayName(),
+		Address:     sip.Uri{Scheme: "sip", User: c.from, Host: ua.ContactHDR.Address.Host},
+		Params:      sip.NewParams(),
+	}
+	if fromHdr.Address.User == "" {
+		fromHdr.Address.User = "anonymous"
+	}
+	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(fromHdr)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
+	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
+	req.SetBody(a.local.Marshal())
+
+	ringCtx, cancelRing := context.WithCancelCause(context.Background())
+	defer cancelRing(nil)
+	dlg, err := ua.WriteInvite(ringCtx, req)
+	if err != nil {
+		_ = leg.Close()
+		return fmt.Errorf("sending INVITE: %w", err)
+	}
+	a.dlg = dlg
+	a.callID = req.CallID().Value()
+	s.register(a.callID, &dialogRef{call: c, agent: a})
+	c.mu.Lock()
+	c.agent = a
+	c.mu.Unlock()
+	cleanup := func() {
+		s.unregister(a.callID)
+		_ = leg.Close()
+		c.mu.Lock()
+		if c.agent == a {
+			c.agent = nil
+		}
+		c.mu.Unlock()
+	}
+	c.log.Info("ringing agent", "agent", agent, "agent_call_id", a.callID, "contact", b.Contact.String())
+
+	var provisional sync.Once
+	gotProvisional := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+			if r.StatusCode > 100 && r.StatusCode < 200 {
+				provisional.Do(func() { close(gotProvisional) })
+				c.agentRinging()
+			}
+			return nil
+		}})
+	}()
+	timer := time.NewTimer(s.deps.Routing.Queue.RingTimeout)
+	defer timer.Stop()
+	var answerErr error
+	select {
+	case answerErr = <-result:
+	case <-timer.C:
+		answerErr = errNoAnswer
+	case <-c.ctx.Done():
+		answerErr = context.Cause(c.ctx)
+	}
+	if answerErr != nil {
+		// This agent is out of the call from here on; what is left of its
+		// leg is cleaned up in the background.
+		c.mu.Lock()
+		if c.agent == a {
+			c.agent = nil
+		}
+		c.mu.Unlock()
+		// Give up: CANCEL when the phone said anything, else drop quietly.
+		select {
+		case <-gotProvisional:
+			cancelRing(answerErr)
+		default:
+			cancelRing(sipgo.WaitAnswerForceCancelErr)
+		}
+		// The CANCEL may race with a 200 OK: wait for WaitAnswer to finish
+		// in the background and hang up anything that got answered.
+		s.calls.Add(1)
+		go func() {
+			defer s.calls.Done()
+			if len(result) == 0 {
+				<-result
+			}
+			if r := dlg.InviteResponse; r != nil && r.IsSuccess() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = dlg.Ack(ctx)
+				_ = dlg.Bye(ctx)
+			}
+			cleanup()
+		}()
+		var dr *sipgo.ErrDialogResponse
+		if errors.As(answerErr, &dr) {
+			return fmt.Errorf("agent answered %d %s", dr.Res.StatusCode, dr.Res.Reason)
+		}
+		return answerErr
+	}
+
+	// Answered.
+	ackCtx, cancelAck := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelAck()
+	if err := dlg.Ack(ackCtx); err != nil {
+		cleanup()
+		return fmt.Errorf("ACK to agent: %w", err)
+	}
+	ans, err := sdp.Parse(dlg.InviteResponse.Body())
+	var codec sdp.Codec
+	var dtmf *sdp.Codec
+	if err == nil {
+		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
+	}
+	if err != nil {
+		c.log.Warn("agent's answer has no usable SDP", "agent", agent, "error", err)
+		_ = dlg.Bye(ackCtx)
+		cleanup()
+		return fmt.Errorf("agent SDP: %w", err)
+	}
+	leg.SetRemote(ans.Audio.Addr, mediaFormat(codec, dtmf))
+	leg.SetHold(ans.Audio.OnHold())
+	leg.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
+
+	if err := c.answer(); err != nil {
+		c.log.Info("caller left as the agent answered", "agent", agent)
+		_ = dlg.Bye(ackCtx)
+		cleanup()
+		return err
+	}
+	leg.Start()
+	c.leg.Start()
+	media.Bridge(c.leg, leg)
+	s.deps.Pool.Answered(agent)
+	c.log.Info("bridged", "agent", agent, "caller_codec", c.codec.Name, "agent_codec", codec.Name,
+		"wait", s.now().Sub(c.created).Round(time.Millisecond))
+
+	go func() {
+		select {
+		case <-dlg.Context().Done():
+			c.end(ErrAgentHangup)
+		case <-leg.Done():
+			if leg.Err() != nil {
+				c.end(ErrAgentTimeout)
+			}
+		case <-c.ctx.Done():
+		}
+	}()
+	return nil
+}
+
+func (c *call) displayName() string {
+	if c.fromName != "" {
+		return c.fromName
+	}
+	return c.from
+}
+
+// agentRinging tells the caller an agent's phone rings: 180 before the
+// caller is answered, a ringback tone after.
+func (c *call) agentRinging() {
+	c.mu.Lock()
+	answered, ringing := c.answered, c.ringing
+	c.ringing = true
+	c.mu.Unlock()
+	if answered {
+		c.leg.Play(ringbackSource())
+		return
+	}
+	if !ringing {
+		if err := c.dlg.Respond(180, "Ringing", nil); err != nil {
+			c.log.Debug("180 not sent", "error", err)
+		}
+	}
+}
+
+// finish tears the call down: hangs up whichever legs are still up,
+// releases the agent and the media, and logs the outcome.
+func (c *call) finish() {
+	s := c.s
+	cause := context.Cause(c.ctx)
+	if cause == nil {
+		cause = ErrCallerHangup
+		c.end(cause)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	c.mu.Lock()
+	a := c.agent
+	answered := c.answered
+	c.mu.Unlock()
+	if a != nil {
+		if !errors.Is(cause, ErrAgentHangup) {
+			if err := a.dlg.Bye(ctx); err != nil {
+				c.log.Debug("BYE to agent", "error", err)
+			}
+		}
+		s.unregister(a.callID)
+		_ = a.leg.Close()
+		s.deps.Pool.Release(a.username)
+	}
+	switch {
+	case answered && !errors.Is(cause, ErrCallerHangup):
+		if err := c.dlg.Bye(ctx); err != nil {
+			c.log.Debug("BYE to caller", "error", err)
+		}
+	case !answered && c.dlg.Context().Err() == nil:
+		code, reason := 480, "Temporarily Unavailable"
+		if errors.Is(cause, ErrShutdown) {
+			code, reason = 503, "Service Unavailable"
+		}
+		_ = c.dlg.Respond(code, reason, nil)
+	}
+	_ = c.dlg.Close()
+	_ = c.leg.Close()
+
+	s.mu.Lock()
+	delete(s.table, c.id)
+	delete(s.byID, c.id)
+	s.mu.Unlock()
+	s.active.Add(-1)
+	c.log.Info("call ended", "cause", cause.Error(), "duration", s.now().Sub(c.created).Round(time.Millisecond),
+		"caller_rtp_in", c.leg.Stats().PacketsIn, "caller_rtp_out", c.leg.Stats().PacketsOut)
+	s.calls.Done()
+}
+
+// CallInfo is a snapshot of one call in progress.
+type CallInfo struct {
+	CallID   string    `json:"call_id"`
+	Hotline  string    `json:"hotline"`
+	From     string    `json:"from"`
+	Agent    string    `json:"agent,omitempty"`
+	Answered bool      `json:"answered"`
+	Started  time.Time `json:"started"`
+}
+
+// Calls returns the calls in progress.
+func (s *Server) Calls() []CallInfo {
+	s.mu.Lock()
+	calls := make([]*call, 0, len(s.byID))
+	for _, c := range s.byID {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	out := make([]CallInfo, 0, len(calls))
+	for _, c := range calls {
+		c.mu.Lock()
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, From: c.from, Answered: c.answered, Started: c.created}
+		if c.agent != nil {
+			ci.Agent = c.agent.username
+		}
+		c.mu.Unlock()
+		out = append(out, ci)
+	}
+	return out
+}

@@ -1,0 +1,126 @@
+package media
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// relayPair is two bridged legs with a phone on each side, for measuring
+// the relay path over loopback.
+type relayPair struct {
+	c   *call
+	pkt []byte
+	buf []byte
+}
+
+func newRelayPair(t testing.TB, callerFmt, agentFmt Format) *relayPair {
+	ports := newTestPorts(t, 2)
+	c := &call{caller: newPeer(t), agent: newPeer(t)}
+	cfg := testConfig()
+	c.callerLeg = newTestLeg(t, cfg, ports)
+	c.agentLeg = newTestLeg(t, cfg, ports)
+	c.callerLeg.SetRemote(c.caller.addr(), callerFmt)
+	c.agentLeg.SetRemote(c.agent.addr(), agentFmt)
+	c.callerLeg.Start()
+	c.agentLeg.Start()
+	Bridge(c.callerLeg, c.agentLeg)
+	pkt, err := audio(callerFmt.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relayPair{c: c, pkt: pkt, buf: make([]byte, 1500)}
+	_ = c.agent.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	r.roundTrip(t) // latch
+	return r
+}
+
+// roundTrip sends one packet from the caller and reads it at the agent.
+func (r *relayPair) roundTrip(t testing.TB) {
+	if _, err := r.c.caller.conn.WriteToUDPAddrPort(r.pkt, r.c.callerLeg.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.c.agent.conn.ReadFromUDPAddrPort(r.buf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkRelay measures one packet through two bridged legs over
+// loopback: the phone's send, the leg's read, rewrite and send, the other
+// phone's read. allocs/op counts every allocation in the process.
+func BenchmarkRelay(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		from, to Format
+	}{{"same", fmtPCMU, fmtPCMU}, {"transcode", fmtPCMU, fmtPCMA}} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := newRelayPair(b, bc.from, bc.to)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(r.pkt)))
+			for b.Loop() {
+				r.roundTrip(b)
+			}
+		})
+	}
+}
+
+// forwardPair is two bridged legs without sockets, latched, for measuring
+// the per-packet work alone.
+func forwardPair(from, to Format) (a *Leg, pkt []byte, src netip.AddrPort) {
+	cfg := testConfig()
+	a, b := newLeg(cfg, nopLogger()), newLeg(cfg, nopLogger())
+	src = netip.MustParseAddrPort("127.0.0.1:4000")
+	a.SetRemote(src, from)
+	b.SetRemote(netip.MustParseAddrPort("127.0.0.1:5000"), to)
+	Bridge(a, b)
+	pkt, _ = audio(from.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
+	a.process(pkt, src) // latch
+	return a, pkt, src
+}
+
+// BenchmarkForward measures the per-packet function (validation, latching
+// check, counters, payload type rewrite, transcoding) without sockets.
+func BenchmarkForward(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		from, to Format
+	}{{"same", fmtPCMU, fmtPCMU}, {"transcode", fmtPCMU, fmtPCMA}, {"dtmf", fmtPCMU, fmtPCMA}} {
+		b.Run(bc.name, func(b *testing.B) {
+			a, pkt, src := forwardPair(bc.from, bc.to)
+			pt := bc.from.PT
+			if bc.name == "dtmf" {
+				pkt = pkt[:16]
+				pt = bc.from.DTMFPT
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(pkt)))
+			for b.Loop() {
+				pkt[1] = pt // undo the previous rewrite
+				if _, _, ok := a.process(pkt, src); !ok {
+					b.Fatal("not forwarded")
+				}
+			}
+		})
+	}
+}
+
+func TestForwardDoesNotAllocate(t *testing.T) {
+	a, pkt, src := forwardPair(fmtPCMU, fmtPCMA)
+	allocs := testing.AllocsPerRun(1000, func() {
+		pkt[1] = 0
+		if _, _, ok := a.process(pkt, src); !ok {
+			t.Fatal("not forwarded")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per forwarded packet, want 0", allocs)
+	}
+}
+
+func TestRelayDoesNotAllocate(t *testing.T) {
+	r := newRelayPair(t, fmtPCMU, fmtPCMA)
+	allocs := testing.AllocsPerRun(200, func() { r.roundTrip(t) })
+	if allocs != 0 {
+		t.Errorf("%v allocations per relayed packet (whole process), want 0", allocs)
+	}
+}

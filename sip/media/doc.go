@@ -1,0 +1,10 @@
+// Package media is Hotline's anchored-media layer. Every call leg gets its
+// own RTP endpoint (an even UDP port for RTP, the next odd one for RTCP) on
+// Hotline. Packets received on one leg are relayed to the leg it is bridged
+// with (payload type rewritten, PCMU/PCMA transcoded when the two sides
+// differ), generated audio (hold music, ringback) is played into a leg that
+// is not bridged, and RFC 4733 telephone-events are decoded on every leg.
+//
+// Remote endpoints are latched symmetrically: the first valid RTP packet
+// fixes the address a leg accepts packets from and sends packets to.
+package media

@@ -1,0 +1,347 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxCheckInterval bounds how often the media timeout is checked.
+const maxCheckInterval = time.Second
+
+// Stats are a leg's packet counters.
+type Stats struct {
+	PacketsIn  uint64 // valid RTP packets received from the peer
+	PacketsOut uint64 // RTP packets sent to the peer (relayed or played)
+	BytesIn    uint64 // bytes of PacketsIn (RTP header included)
+	BytesOut   uint64 // bytes of PacketsOut
+	Dropped    uint64 // packets discarded: not RTP, unknown payload type, wrong source, no remote yet
+	Lost       uint64 // packets missing according to sequence numbers
+	// LastPacket is when the last valid packet arrived; zero if none did.
+	LastPacket time.Time
+}
+
+// remote is what the leg knows of its peer. It is replaced as a whole
+// (copy on write) so the packet path reads it with one atomic load.
+type remote struct {
+	sdp     netip.AddrPort // from the peer's SDP
+	dest    netip.AddrPort // where packets go: sdp until latched, then the latched source
+	latched bool
+	f       Format
+}
+
+func (r *remote) canSend() bool {
+	return r != nil && r.dest.Port() != 0 && r.dest.Addr().IsValid() && !r.dest.Addr().IsUnspecified()
+}
+
+// rxState is owned by the reading goroutine.
+type rxState struct {
+	haveSeq  bool
+	ssrc     uint32
+	seq      uint16
+	haveDTMF bool
+	dtmfTS   uint32
+}
+
+// playState is the generated stream's RTP state; it is only touched by the
+// playing goroutine, one at a time (Play waits for the previous one).
+type playState struct {
+	ssrc uint32
+	seq  uint16
+	ts   uint32
+	last time.Time // when the previous stream stopped; zero before the first
+}
+
+type player struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Leg is one RTP endpoint on Hotline, facing one peer (the caller or an
+// agent). All methods are safe for concurrent use.
+type Leg struct {
+	cfg   *Config
+	ports *Ports
+	log   *slog.Logger
+	local netip.AddrPort
+	port  int
+	conn  *net.UDPConn // RTP
+	rtcp  *net.UDPConn
+	epoch time.Time // monotonic reference for lastPacket and armed
+
+	remote atomic.Pointer[remote]
+	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
+	onDTMF atomic.Pointer[func(rune)]
+	hold   atomic.Bool
+	// armed is when the media timeout started counting (SetRemote, SetHold,
+	// Start), in ns since epoch plus one; 0 means no remote yet.
+	armed atomic.Int64
+
+	packetsIn, packetsOut atomic.Uint64
+	bytesIn, bytesOut     atomic.Uint64
+	dropped, lost         atomic.Uint64
+	lastPacket            atomic.Int64 // ns since epoch plus one; 0 = never
+
+	rx rxState
+	ps playState
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	play    *player
+	err     error
+	wg      sync.WaitGroup
+	done    chan struct{}
+}
+
+// NewLeg binds a new RTP/RTCP socket pair on cfg.IP with ports from ports.
+// The leg does nothing until SetRemote and Start are called. log may be nil.
+func NewLeg(cfg *Config, ports *Ports, log *slog.Logger) (*Leg, error) {
+	if cfg == nil || ports == nil {
+		return nil, errors.New("media: NewLeg needs a Config and Ports")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	bind, announce, err := cfg.addrs()
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	conn, rtcp, port, err := ports.open(bind)
+	if err != nil {
+		return nil, err
+	}
+	c := *cfg // the leg's goroutines read it: keep a copy nobody else changes
+	l := newLeg(&c, log)
+	l.ports, l.port, l.conn, l.rtcp = ports, port, conn, rtcp
+	l.local = netip.AddrPortFrom(announce, uint16(port))
+	l.log = log.With("rtp_port", port)
+	return l, nil
+}
+
+// newLeg returns a leg without sockets (NewLeg adds them; benchmarks of the
+// packet path use it bare).
+func newLeg(cfg *Config, log *slog.Logger) *Leg {
+	return &Leg{
+		cfg:   cfg,
+		log:   log,
+		epoch: time.Now(),
+		ps:    playState{ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32()},
+		done:  make(chan struct{}),
+	}
+}
+
+// since returns the monotonic time since the leg's epoch, plus one so that
+// zero can mean "never".
+func (l *Leg) since() int64 { return int64(time.Since(l.epoch)) + 1 }
+
+// LocalAddr is the announce IP and the RTP port, for SDP.
+func (l *Leg) LocalAddr() netip.AddrPort { return l.local }
+
+// SetRemote sets the peer's address and format from its SDP. It may be
+// called again (re-INVITE); if the address changed, latching starts over.
+// Until SetRemote is called nothing is sent and everything received is
+// dropped. An unspecified address (0.0.0.0) or port 0 sends nothing until
+// the peer's packets latch an address.
+func (l *Leg) SetRemote(addr netip.AddrPort, f Format) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	for {
+		old := l.remote.Load()
+		r := &remote{sdp: addr, dest: addr, f: f}
+		if old != nil && old.sdp == addr && old.latched {
+			r.dest, r.latched = old.dest, true
+		}
+		if l.remote.CompareAndSwap(old, r) {
+			if old == nil || old.sdp != addr {
+				l.log.Debug("rtp remote", "remote", addr)
+			}
+			break
+		}
+	}
+	l.armed.Store(l.since())
+}
+
+// SetHold says whether the peer has put the call on hold (sendonly or
+// inactive): while it has, the leg ends after HoldTimeout without RTP
+// instead of Timeout.
+func (l *Leg) SetHold(onHold bool) {
+	if l.hold.Swap(onHold) != onHold && l.armed.Load() != 0 {
+		l.armed.Store(l.since())
+	}
+}
+
+// OnDTMF sets the function called with each keypad digit ('0'-'9', '*',
+// '#', 'A'-'D') the peer sends as RFC 4733 telephone-events, once per key
+// press, when the event ends. It runs on the leg's packet goroutine and
+// must return quickly. Set it before Start.
+func (l *Leg) OnDTMF(f func(digit rune)) {
+	if f == nil {
+		l.onDTMF.Store(nil)
+		return
+	}
+	l.onDTMF.Store(&f)
+}
+
+// Start starts receiving: one goroutine reads and relays RTP, one drains
+// RTCP and checks the media timeout. It is idempotent, and does nothing
+// after Close.
+func (l *Leg) Start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started || l.closed {
+		return
+	}
+	l.started = true
+	if l.armed.Load() != 0 {
+		l.armed.Store(l.since())
+	}
+	l.wg.Add(2)
+	go l.readLoop()
+	go l.rtcpLoop()
+}
+
+// Close stops everything, closes the sockets and releases the ports. It is
+// idempotent, safe to call concurrently with any method (also from OnDTMF)
+// and does not wait: Done is closed once the leg's goroutines have exited.
+func (l *Leg) Close() error { return l.end(nil) }
+
+// Done is closed when the leg has ended (Close or media timeout) and its
+// goroutines have exited.
+func (l *Leg) Done() <-chan struct{} { return l.done }
+
+// Err is ErrTimeout if the leg ended because no RTP arrived, else nil.
+func (l *Leg) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Stats returns the leg's counters.
+func (l *Leg) Stats() Stats {
+	s := Stats{
+		PacketsIn:  l.packetsIn.Load(),
+		PacketsOut: l.packetsOut.Load(),
+		BytesIn:    l.bytesIn.Load(),
+		BytesOut:   l.bytesOut.Load(),
+		Dropped:    l.dropped.Load(),
+		Lost:       l.lost.Load(),
+	}
+	if t := l.lastPacket.Load(); t != 0 {
+		s.LastPacket = l.epoch.Add(time.Duration(t - 1))
+	}
+	return s
+}
+
+func (l *Leg) end(cause error) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.err = cause
+	if l.play != nil {
+		close(l.play.stop) // the player exits on its own; done waits for it
+		l.play = nil
+	}
+	l.mu.Unlock()
+
+	if p := l.peer.Swap(nil); p != nil {
+		p.peer.CompareAndSwap(l, nil)
+	}
+	var err error
+	if l.conn != nil {
+		err = errors.Join(l.conn.Close(), l.rtcp.Close())
+		l.ports.release(l.port)
+	}
+	go func() {
+		l.wg.Wait()
+		close(l.done)
+	}()
+	if cause != nil {
+		l.log.Info("rtp leg ended", "reason", cause)
+	}
+	return err
+}
+
+func (l *Leg) readLoop() {
+	defer l.wg.Done()
+	buf := make([]byte, 1600)
+	for {
+		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.dropped.Add(1)
+			continue
+		}
+		if n == len(buf) { // truncated: not a sane RTP packet
+			l.dropped.Add(1)
+			continue
+		}
+		if peer, dst, ok := l.process(buf[:n], src); ok {
+			peer.send(buf[:n], dst)
+		}
+	}
+}
+
+func (l *Leg) send(p []byte, dst netip.AddrPort) {
+	if _, err := l.conn.WriteToUDPAddrPort(p, dst); err == nil {
+		l.packetsOut.Add(1)
+		l.bytesOut.Add(uint64(len(p)))
+	}
+}
+
+// checkInterval is how often the RTCP goroutine wakes to check the media
+// timeout: a third of the shortest timeout, at most a second.
+func (l *Leg) checkInterval() time.Duration {
+	iv := maxCheckInterval
+	for _, t := range []time.Duration{l.cfg.Timeout, l.cfg.HoldTimeout} {
+		if t > 0 && t/3 < iv {
+			iv = max(t/3, 10*time.Millisecond)
+		}
+	}
+	return iv
+}
+
+func (l *Leg) rtcpLoop() {
+	defer l.wg.Done()
+	buf := make([]byte, 1600)
+	iv := l.checkInterval()
+	for {
+		_ = l.rtcp.SetReadDeadline(time.Now().Add(iv))
+		_, _, err := l.rtcp.ReadFromUDPAddrPort(buf)
+		if err != nil && errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if l.timedOut() {
+			_ = l.end(ErrTimeout)
+			return
+		}
+	}
+}
+
+// timedOut reports whether no RTP arrived for longer than the applicable
+// timeout since the remote was set (or the hold state changed).
+func (l *Leg) timedOut() bool {
+	armed := l.armed.Load()
+	if armed == 0 {
+		return false
+	}
+	limit := l.cfg.Timeout
+	if l.hold.Load() {
+		limit = l.cfg.HoldTimeout
+	}
+	if limit <= 0 {
+		return false
+	}
+	ref := max(armed, l.lastPacket.Load())
+	return time.Duration(l.since()-ref) > limit
+}

@@ -1,0 +1,131 @@
+package media
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+)
+
+// Packetisation of generated audio.
+const (
+	sampleRate     = 8000
+	frameSamples   = 160 // 20 ms at 8 kHz
+	frameDuration  = 20 * time.Millisecond
+	rtpHeaderBytes = 12
+)
+
+// Source produces audio to play into a leg.
+type Source interface {
+	// Read fills samples with the next 8 kHz 16-bit linear samples.
+	Read(samples []int16)
+}
+
+// Play sends audio from src to the peer in 20 ms packets, with the leg's
+// own SSRC, sequence numbers and timestamps, encoded in the peer's Format.
+// It replaces what was playing; Play(nil) stops. Nothing is sent before
+// SetRemote, nor while the leg is bridged (Bridge stops playback).
+func (l *Leg) Play(src Source) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.play; p != nil {
+		close(p.stop)
+		<-p.done // the next player takes over the RTP state
+		l.play = nil
+	}
+	if src == nil || l.closed {
+		return
+	}
+	p := &player{stop: make(chan struct{}), done: make(chan struct{})}
+	l.play = p
+	l.wg.Add(1)
+	go l.playLoop(src, p)
+}
+
+func (l *Leg) playLoop(src Source, p *player) {
+	defer l.wg.Done()
+	defer close(p.done)
+	ps := &l.ps
+	if !ps.last.IsZero() { // keep the clock running between streams
+		ps.ts += uint32(time.Since(ps.last) / time.Millisecond * (sampleRate / 1000))
+	}
+	defer func() { ps.last = time.Now() }()
+
+	var samples [frameSamples]int16
+	var pkt [rtpHeaderBytes + frameSamples]byte
+	marker := true
+	t := time.NewTicker(frameDuration)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		r := l.remote.Load()
+		if !r.canSend() || l.peer.Load() != nil {
+			ps.ts += frameSamples
+			continue
+		}
+		src.Read(samples[:])
+		pkt[0] = 0x80
+		pkt[1] = r.f.PT & 0x7f
+		if marker {
+			pkt[1] |= 0x80
+			marker = false
+		}
+		binary.BigEndian.PutUint16(pkt[2:], ps.seq)
+		binary.BigEndian.PutUint32(pkt[4:], ps.ts)
+		binary.BigEndian.PutUint32(pkt[8:], ps.ssrc)
+		encode(pkt[rtpHeaderBytes:], samples[:], r.f.Encoding)
+		l.send(pkt[:], r.dest)
+		ps.seq++
+		ps.ts += frameSamples
+	}
+}
+
+// tone is a Source of summed sine waves with an on/off cadence.
+type tone struct {
+	freqs  []float64
+	amp    float64 // peak of each sine
+	on     int     // samples on per cycle; 0 = continuous
+	period int     // samples per on+off cycle
+	n      int64   // samples produced
+}
+
+// NewTone returns a Source of the sum of sine waves at freqs (Hz), on for
+// on and silent for off, repeating; off = 0 (or on = 0) means continuous.
+// amplitude is the peak of the sum as a fraction of full scale (0-1). For
+// example a North American ringback is
+// NewTone([]float64{440, 480}, 2*time.Second, 4*time.Second, 0.3).
+func NewTone(freqs []float64, on, off time.Duration, amplitude float64) Source {
+	t := &tone{freqs: append([]float64(nil), freqs...)}
+	amplitude = min(max(amplitude, 0), 1)
+	if len(freqs) > 0 {
+		t.amp = amplitude * math.MaxInt16 / float64(len(freqs))
+	}
+	if on > 0 && off > 0 {
+		t.on = int(on * sampleRate / time.Second)
+		t.period = t.on + int(off*sampleRate/time.Second)
+	}
+	return t
+}
+
+func (t *tone) Read(samples []int16) {
+	for i := range samples {
+		n := t.n
+		t.n++
+		if t.period > 0 {
+			pos := int(n % int64(t.period))
+			if pos >= t.on {
+				samples[i] = 0
+				continue
+			}
+			n = int64(pos) // restart the phase each cycle: clean tone bursts
+		}
+		var v float64
+		for _, f := range t.freqs {
+			v += math.Sin(2 * math.Pi * f * float64(n) / sampleRate)
+		}
+		samples[i] = int16(math.Round(v * t.amp))
+	}
+}

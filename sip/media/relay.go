@@ -1,0 +1,171 @@
+package media
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Bridge relays packets received on a out of b and packets received on b
+// out of a, and stops what is playing on both. The payload type is
+// rewritten to the destination's, G.711 is transcoded in place when the
+// encodings differ, and telephone-events are rewritten to the destination's
+// telephone-event payload type or dropped if it has none (they are still
+// decoded for OnDTMF). The returned function stops relaying; the legs stay
+// open. It is safe to call more than once.
+// A leg is bridged with at most one other: bridging it again detaches it
+// from its previous partner. Bridging a leg with itself does nothing.
+func Bridge(a, b *Leg) (unbridge func()) {
+	if a == b {
+		return func() {}
+	}
+	a.Play(nil)
+	b.Play(nil)
+	for _, x := range [2][2]*Leg{{a, b}, {b, a}} {
+		if old := x[0].peer.Swap(x[1]); old != nil && old != x[1] {
+			old.peer.CompareAndSwap(x[0], nil)
+		}
+	}
+	return func() {
+		a.peer.CompareAndSwap(b, nil)
+		b.peer.CompareAndSwap(a, nil)
+	}
+}
+
+// parseRTP checks that p looks like an RTP packet and returns where its
+// payload starts and ends (padding excluded).
+func parseRTP(p []byte) (start, end int, ok bool) {
+	n := len(p)
+	if n < 12 || p[0]>>6 != 2 {
+		return 0, 0, false
+	}
+	start = 12 + 4*int(p[0]&0x0f)
+	if p[0]&0x10 != 0 { // header extension
+		if start+4 > n {
+			return 0, 0, false
+		}
+		start += 4 + 4*int(binary.BigEndian.Uint16(p[start+2:]))
+	}
+	end = n
+	if p[0]&0x20 != 0 { // padding
+		pad := int(p[n-1])
+		if pad == 0 {
+			return 0, 0, false
+		}
+		end -= pad
+	}
+	if start > end {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// process handles one packet received from src: it validates and latches,
+// counts, decodes telephone-events and, if the leg is bridged, rewrites the
+// packet in place for the peer. ok says whether p should be sent to dst
+// out of peer. It never blocks and never allocates once latched.
+func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, ok bool) {
+	start, end, valid := parseRTP(p)
+	r := l.remote.Load()
+	if !valid || r == nil {
+		l.dropped.Add(1)
+		return nil, dst, false
+	}
+	pt := p[1] & 0x7f
+	dtmf := r.f.DTMFPT != 0 && pt == r.f.DTMFPT
+	if pt != r.f.PT && !dtmf {
+		l.dropped.Add(1)
+		return nil, dst, false
+	}
+	if src.Addr().Is4In6() {
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	}
+	if !r.latched {
+		if r, valid = l.latch(r, src); !valid {
+			l.dropped.Add(1)
+			return nil, dst, false
+		}
+	} else if r.dest != src {
+		l.dropped.Add(1)
+		return nil, dst, false
+	}
+
+	l.packetsIn.Add(1)
+	l.bytesIn.Add(uint64(len(p)))
+	l.lastPacket.Store(l.since())
+	l.countLoss(p)
+	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 {
+		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
+	}
+
+	peer = l.peer.Load()
+	if peer == nil {
+		return nil, dst, false
+	}
+	pr := peer.remote.Load()
+	if !pr.canSend() {
+		return nil, dst, false
+	}
+	if dtmf {
+		if pr.f.DTMFPT == 0 {
+			return nil, dst, false
+		}
+		p[1] = p[1]&0x80 | pr.f.DTMFPT&0x7f
+	} else {
+		p[1] = p[1]&0x80 | pr.f.PT&0x7f
+		if pr.f.Encoding != r.f.Encoding {
+			transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
+		}
+	}
+	return peer, pr.dest, true
+}
+
+// latch makes src the leg's remote unless a concurrent SetRemote or latch
+// got there first; it returns the remote in force and whether src is it.
+func (l *Leg) latch(r *remote, src netip.AddrPort) (*remote, bool) {
+	for {
+		nr := &remote{sdp: r.sdp, dest: src, latched: true, f: r.f}
+		if l.remote.CompareAndSwap(r, nr) {
+			l.log.Debug("rtp latched", "source", src, "sdp", r.sdp)
+			return nr, true
+		}
+		r = l.remote.Load()
+		if r.latched {
+			return r, r.dest == src
+		}
+	}
+}
+
+// countLoss tracks sequence numbers per SSRC and counts gaps.
+func (l *Leg) countLoss(p []byte) {
+	seq := binary.BigEndian.Uint16(p[2:])
+	ssrc := binary.BigEndian.Uint32(p[8:])
+	rx := &l.rx
+	if !rx.haveSeq || ssrc != rx.ssrc {
+		rx.haveSeq, rx.ssrc, rx.seq = true, ssrc, seq
+		return
+	}
+	d := seq - rx.seq
+	if d == 0 || d >= 0x8000 { // duplicate or late: not a gap
+		return
+	}
+	if d > 1 && d < 3000 { // larger jumps are a restarted stream, not loss
+		l.lost.Add(uint64(d - 1))
+	}
+	rx.seq = seq
+}
+
+// dtmfDigits maps RFC 4733 event codes 0-15 to keypad digits.
+const dtmfDigits = "0123456789*#ABCD"
+
+// dtmfEnd handles a telephone-event packet with the end bit: the first one
+// for a given RTP timestamp reports the digit.
+func (l *Leg) dtmfEnd(event byte, ts uint32) {
+	rx := &l.rx
+	if int(event) >= len(dtmfDigits) || (rx.haveDTMF && rx.dtmfTS == ts) {
+		return
+	}
+	rx.haveDTMF, rx.dtmfTS = true, ts
+	if f := l.onDTMF.Load(); f != nil {
+		(*f)(rune(dtmfDigits[event]))
+	}
+}

@@ -1,0 +1,93 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+// Config configures the registrar.
+type Config struct {
+	// Realm is the digest authentication realm; default "hotline".
+	Realm string `yaml:"realm"`
+	// DefaultExpires is granted when a REGISTER carries no expiry at all;
+	// default 3600s.
+	DefaultExpires time.Duration `yaml:"default_expires"`
+	// MinExpires is the shortest non-zero registration accepted; shorter
+	// requests get 423 Interval Too Brief with Min-Expires. Default 60s.
+	MinExpires time.Duration `yaml:"min_expires"`
+	// MaxExpires caps the registration interval; longer requests are cut
+	// down to it. Default 3600s.
+	MaxExpires time.Duration `yaml:"max_expires"`
+	// NonceTTL is how long a digest nonce stays valid; default 5m.
+	NonceTTL time.Duration `yaml:"nonce_ttl"`
+	// Algorithms are the digest algorithms challenged with, most preferred
+	// first, one WWW-Authenticate each; default [SHA-256, MD5]. Answers
+	// with other algorithms are refused. Use [MD5] for old phones that give
+	// up on the first challenge they cannot answer.
+	Algorithms []string `yaml:"algorithms"`
+}
+
+// SetDefaults fills in unset values.
+func (c *Config) SetDefaults() {
+	if c.Realm == "" {
+		c.Realm = "hotline"
+	}
+	if c.DefaultExpires == 0 {
+		c.DefaultExpires = 3600 * time.Second
+	}
+	if c.MinExpires == 0 {
+		c.MinExpires = 60 * time.Second
+	}
+	if c.MaxExpires == 0 {
+		c.MaxExpires = 3600 * time.Second
+	}
+	if c.NonceTTL == 0 {
+		c.NonceTTL = 5 * time.Minute
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{algSHA256, algMD5}
+	}
+	for i, a := range c.Algorithms {
+		c.Algorithms[i] = strings.ToUpper(a)
+	}
+}
+
+// Validate reports every problem in the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Realm == "" {
+		errs = append(errs, cfg.Errorf("realm", "must not be empty"))
+	} else if strings.ContainsAny(c.Realm, "\"\\\r\n") {
+		errs = append(errs, cfg.Errorf("realm", "must not contain quotes, backslashes or line breaks, got %q", c.Realm))
+	}
+	if c.MinExpires < time.Second {
+		errs = append(errs, cfg.Errorf("min_expires", "must be at least 1s, got %s", c.MinExpires))
+	}
+	if c.MaxExpires < c.MinExpires {
+		errs = append(errs, cfg.Errorf("max_expires", "must be at least min_expires (%s), got %s", c.MinExpires, c.MaxExpires))
+	}
+	if c.DefaultExpires < c.MinExpires || c.DefaultExpires > c.MaxExpires {
+		errs = append(errs, cfg.Errorf("default_expires", "must be between min_expires (%s) and max_expires (%s), got %s",
+			c.MinExpires, c.MaxExpires, c.DefaultExpires))
+	}
+	if c.NonceTTL < time.Second {
+		errs = append(errs, cfg.Errorf("nonce_ttl", "must be at least 1s, got %s", c.NonceTTL))
+	}
+	if len(c.Algorithms) == 0 {
+		errs = append(errs, cfg.Errorf("algorithms", "at least one algorithm is required"))
+	}
+	for i, a := range c.Algorithms {
+		switch {
+		case a != algSHA256 && a != algMD5:
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("algorithms[%d]", i), "must be SHA-256 or MD5, got %q", a))
+		case slices.Index(c.Algorithms, a) != i:
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("algorithms[%d]", i), "duplicate %q", a))
+		}
+	}
+	return errors.Join(errs...)
+}

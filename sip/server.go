@@ -1,0 +1,425 @@
+package sip
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/routing"
+	"hotline/sip/media"
+	"hotline/sip/registrar"
+)
+
+// Deps are what the SIP server needs from the rest of Hotline.
+type Deps struct {
+	// Log is the logger; every call logs with a call_id attribute.
+	Log *slog.Logger
+	// Routing holds the hotline numbers, agents and queue settings.
+	Routing *routing.Config
+	// Pool tracks agents and waiting callers.
+	Pool *routing.Pool
+	// Media configures RTP.
+	Media *media.Config
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the SIP side of Hotline: registrar plus B2BUA.
+type Server struct {
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	now   func() time.Time
+	ports *media.Ports
+	hold  *media.Audio // hold music, nil for the built-in tone
+	reg   *registrar.Registrar
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	// dialogUA per transport ("udp", "tcp", "tls"): its Contact names the
+	// listener of that transport.
+	dialogUA map[string]*sipgo.DialogUA
+
+	listeners []boundListener
+
+	draining atomic.Bool
+	active   atomic.Int64 // calls in progress
+	calls    sync.WaitGroup
+
+	mu    sync.Mutex
+	table map[string]*dialogRef // by Call-ID, both legs
+	byID  map[string]*call      // by the caller's Call-ID
+
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	bg        sync.WaitGroup
+}
+
+type boundListener struct {
+	transport string
+	addr      net.Addr
+	closer    interface{ Close() error }
+}
+
+// dialogRef is what the call table knows about one Call-ID.
+type dialogRef struct {
+	call  *call
+	agent *agentLeg // nil for the caller's leg
+}
+
+// Errors a call can end with; they are logged as the call's end cause.
+var (
+	ErrCallerHangup  = errors.New("caller hung up")
+	ErrAgentHangup   = errors.New("agent hung up")
+	ErrMaxWait       = errors.New("no agent within the maximum wait")
+	ErrShutdown      = errors.New("hotline shutting down")
+	ErrCallerTimeout = errors.New("caller media timeout")
+	ErrAgentTimeout  = errors.New("agent media timeout")
+	errNoAnswer      = errors.New("agent did not answer in time")
+	errUnreachable   = errors.New("agent not registered")
+)
+
+// New builds a server; nothing listens until Start.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Routing == nil || deps.Pool == nil || deps.Media == nil {
+		return nil, errors.New("sip: Routing, Pool and Media are required")
+	}
+	s := &Server{
+		cfg:      cfg,
+		deps:     deps,
+		log:      deps.Log,
+		now:      deps.Now,
+		ports:    media.NewPorts(deps.Media.PortMin, deps.Media.PortMax),
+		dialogUA: map[string]*sipgo.DialogUA{},
+		table:    map[string]*dialogRef{},
+		byID:     map[string]*call{},
+	}
+	if deps.Routing.Queue.HoldMusic != "" {
+		a, err := media.LoadAudio(deps.Routing.Queue.HoldMusic)
+		if err != nil {
+			return nil, fmt.Errorf("queue.hold_music: %w", err)
+		}
+		s.hold = a
+	}
+	rcfg := deps.Routing
+	s.reg = registrar.New(cfg.Registrar, func(user string) (string, bool) {
+		a, ok := rcfg.Agent(user)
+		return a.Password, ok
+	}, deps.Now, deps.Log.With("component", "registrar"))
+	s.reg.OnChange(func(user string, registered bool) {
+		if err := deps.Pool.SetOnline(user, registered); err != nil {
+			s.log.Warn("registration change for unknown agent", "agent", user, "error", err)
+		}
+		s.log.Info("agent registration", "agent", user, "registered", registered)
+	})
+	return s, nil
+}
+
+// Registrar gives access to agents' registrations.
+func (s *Server) Registrar() *registrar.Registrar { return s.reg }
+
+// Ports gives access to the RTP port allocator (for leak checks and metrics).
+func (s *Server) Ports() *media.Ports { return s.ports }
+
+// ActiveCalls is the number of calls in progress.
+func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
+
+// Addr returns the bound address of the first listener of a transport.
+func (s *Server) Addr(transport string) net.Addr {
+	for _, l := range s.listeners {
+		if l.transport == transport {
+			return l.addr
+		}
+	}
+	return nil
+}
+
+// Start binds every listener and serves SIP in the background until
+// Shutdown. It returns once all listeners are bound.
+func (s *Server) Start(ctx context.Context) error {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent))
+	if err != nil {
+		return fmt.Errorf("sip: user agent: %w", err)
+	}
+	s.ua = ua
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(s.log.With("component", "sipgo")))
+	if err != nil {
+		return fmt.Errorf("sip: server: %w", err)
+	}
+	s.srv = srv
+	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
+
+	for i, l := range s.cfg.Listen {
+		bl, err := s.listen(l)
+		if err != nil {
+			s.closeListeners()
+			_ = ua.Close()
+			return fmt.Errorf("sip: listen[%d] %s %s: %w", i, l.Transport, l.Addr, err)
+		}
+		s.listeners = append(s.listeners, bl)
+	}
+	first := s.listeners[0].addr
+	host, portStr, _ := net.SplitHostPort(first.String())
+	if s.cfg.Host != "" {
+		host = s.cfg.Host
+	}
+	port, _ := strconv.Atoi(portStr)
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientLogger(s.log.With("component", "sipgo")))
+	if err != nil {
+		s.closeListeners()
+		return fmt.Errorf("sip: client: %w", err)
+	}
+	s.client = client
+	for _, bl := range s.listeners {
+		if _, ok := s.dialogUA[bl.transport]; ok {
+			continue
+		}
+		h, p, _ := net.SplitHostPort(bl.addr.String())
+		if s.cfg.Host != "" {
+			h = s.cfg.Host
+		}
+		pn, _ := strconv.Atoi(p)
+		contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "hotline", Host: h, Port: pn}}
+		if bl.transport != "udp" {
+			contact.Address.UriParams = sip.NewParams()
+			contact.Address.UriParams.Add("transport", bl.transport)
+		}
+		s.dialogUA[bl.transport] = &sipgo.DialogUA{Client: client, ContactHDR: contact}
+	}
+	_ = port
+
+	srv.OnInvite(s.onInvite)
+	srv.OnAck(s.onAck)
+	srv.OnBye(s.onBye)
+	srv.OnCancel(s.onCancel)
+	srv.OnOptions(s.onOptions)
+	srv.OnRegister(s.onRegister)
+	srv.OnInfo(s.onInfo)
+	srv.OnNoRoute(s.onNoRoute)
+
+	for _, bl := range s.listeners {
+		bl := bl
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			var err error
+			switch bl.transport {
+			case "udp":
+				err = srv.ServeUDP(bl.closer.(net.PacketConn))
+			case "tcp":
+				err = srv.ServeTCP(bl.closer.(net.Listener))
+			case "tls":
+				err = srv.ServeTLS(bl.closer.(net.Listener))
+			}
+			if err != nil && s.runCtx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("SIP listener stopped", "transport", bl.transport, "addr", bl.addr.String(), "error", err)
+			}
+		}()
+		s.log.Info("SIP listening", "transport", bl.transport, "addr", bl.addr.String())
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.reg.Run(s.runCtx)
+	}()
+	return nil
+}
+
+func (s *Server) listen(l Listener) (boundListener, error) {
+	switch l.Transport {
+	case "udp":
+		c, err := net.ListenPacket("udp", l.Addr)
+		if err != nil {
+			return boundListener{}, err
+		}
+		return boundListener{transport: "udp", addr: c.LocalAddr(), closer: c}, nil
+	case "tcp":
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return boundListener{}, err
+		}
+		return boundListener{transport: "tcp", addr: ln.Addr(), closer: ln}, nil
+	case "tls":
+		cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+		if err != nil {
+			return boundListener{}, fmt.Errorf("certificate: %w", err)
+		}
+		ln, err := tls.Listen("tcp", l.Addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return boundListener{}, err
+		}
+		return boundListener{transport: "tls", addr: ln.Addr(), closer: ln}, nil
+	}
+	return boundListener{}, fmt.Errorf("unknown transport %q", l.Transport)
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		_ = l.closer.Close()
+	}
+}
+
+// Shutdown drains: new calls get 503 with Retry-After, calls in progress
+// may finish until ctx ends (or the configured drain timeout passes), then
+// the rest are hung up and the listeners close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.draining.Swap(true) {
+		return nil
+	}
+	s.log.Info("draining", "active_calls", s.active.Load(), "timeout", s.cfg.DrainTimeout)
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { s.calls.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-dctx.Done():
+		s.mu.Lock()
+		var open []*call
+		for _, c := range s.byID {
+			open = append(open, c)
+		}
+		s.mu.Unlock()
+		s.log.Warn("drain timeout: hanging up calls", "calls", len(open))
+		for _, c := range open {
+			c.end(ErrShutdown)
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			s.log.Error("calls did not finish after hang-up")
+		}
+	}
+	s.runCancel()
+	s.closeListeners()
+	err := s.ua.Close()
+	s.bg.Wait()
+	s.log.Info("SIP stopped")
+	return err
+}
+
+// register puts a Call-ID in the call table.
+func (s *Server) register(callID string, ref *dialogRef) {
+	s.mu.Lock()
+	s.table[callID] = ref
+	s.mu.Unlock()
+}
+
+func (s *Server) unregister(callID string) {
+	s.mu.Lock()
+	delete(s.table, callID)
+	s.mu.Unlock()
+}
+
+func (s *Server) lookup(req *sip.Request) *dialogRef {
+	cid := req.CallID()
+	if cid == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.table[cid.Value()]
+}
+
+// respond answers a request outside any dialog, logging failures.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("response not sent", "status", code, "method", req.Method, "error", err)
+	}
+}
+
+func (s *Server) retryAfter() sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+}
+
+const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	code, reason := 200, "OK"
+	if s.draining.Load() {
+		code, reason = 503, "Service Unavailable"
+	}
+	s.respond(req, tx, code, reason,
+		sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Accept", "application/sdp"),
+		sip.NewHeader("Supported", ""),
+	)
+}
+
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	s.reg.HandleRegister(req, tx)
+}
+
+func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowMethods))
+}
+
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	// A CANCEL matching a pending INVITE is handled by the transaction
+	// layer; one that reaches us matches nothing.
+	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	if s.lookup(req) == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.respond(req, tx, 200, "OK")
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	ref := s.lookup(req)
+	if ref == nil || ref.agent != nil {
+		return // ACKs from agents need nothing from us
+	}
+	if err := ref.call.dlg.ReadAck(req, tx); err != nil {
+		ref.call.log.Debug("ACK not for the last INVITE", "error", err)
+	}
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	ref := s.lookup(req)
+	if ref == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c := ref.call
+	if ref.agent == nil {
+		if err := c.dlg.ReadBye(req, tx); err != nil {
+			c.log.Warn("caller BYE", "error", err)
+			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		c.end(ErrCallerHangup)
+		return
+	}
+	if err := ref.agent.dlg.ReadBye(req, tx); err != nil {
+		c.log.Warn("agent BYE", "error", err)
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c.end(ErrAgentHangup)
+}
