@@ -1,0 +1,201 @@
+package recording
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+// Backend names.
+const (
+	BackendFile = "file"
+	BackendS3   = "s3"
+)
+
+// Config is the recording section of the configuration.
+type Config struct {
+	// Backend is where finished recordings are stored: "file" (a local
+	// directory, the default) or "s3" (any S3-compatible object store).
+	Backend string `yaml:"backend"`
+	// SpoolDir is the local directory recordings are written to first.
+	// A recording leaves it only once its upload is confirmed.
+	SpoolDir string `yaml:"spool_dir"`
+	// Format of the WAV files: "pcm16" (default) or "ulaw".
+	Format Format `yaml:"format"`
+	// KeyTemplate is a text/template for object keys, see KeyData.
+	KeyTemplate string `yaml:"key_template"`
+	// JitterWindow is how long audio is held back so that late and
+	// reordered packets can be put in place.
+	JitterWindow time.Duration `yaml:"jitter_window"`
+	// QueuePackets is the size of each recorder's hand-off queue from the
+	// media goroutines to its writer goroutine.
+	QueuePackets int `yaml:"queue_packets"`
+	// Retention is how long stored recordings are kept; 0 keeps them
+	// forever. For s3 it is applied as a bucket lifecycle rule (when
+	// s3.set_lifecycle is true), for file by a periodic sweep.
+	Retention time.Duration `yaml:"retention"`
+	// Upload tunes retries of failed uploads.
+	Upload UploadConfig `yaml:"upload"`
+	// S3 configures the s3 backend.
+	S3 S3Config `yaml:"s3"`
+	// File configures the file backend.
+	File FileConfig `yaml:"file"`
+}
+
+// UploadConfig tunes uploads.
+type UploadConfig struct {
+	// MinBackoff is the wait after the first failed upload; it doubles
+	// with every further failure up to MaxBackoff.
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Timeout bounds one upload attempt of one file.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// S3Config configures the s3 backend.
+type S3Config struct {
+	// Endpoint is host[:port] of the S3 API, e.g. s3.eu-west-1.amazonaws.com
+	// or 127.0.0.1:9000.
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	Region   string `yaml:"region"`
+	// AccessKey and SecretKey default to the AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY environment variables.
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	// UseTLS selects https; set it for anything but a local MinIO.
+	UseTLS bool `yaml:"use_tls"`
+	// CreateBucket allows Hotline to create the bucket when it is missing.
+	CreateBucket bool `yaml:"create_bucket"`
+	// SetLifecycle allows Hotline to set a bucket lifecycle rule that
+	// expires recordings after Retention.
+	SetLifecycle bool `yaml:"set_lifecycle"`
+	// DisableChecksum stops sending a CRC-32C with uploads (as an HTTP
+	// trailer), for S3-compatible stores that do not support it; stored
+	// objects are then confirmed by size only.
+	DisableChecksum bool `yaml:"disable_checksum"`
+	// PresignExpiry is how long retrieval URLs stay valid.
+	PresignExpiry time.Duration `yaml:"presign_expiry"`
+}
+
+// FileConfig configures the file backend.
+type FileConfig struct {
+	// Dir is where recordings are stored, under their keys.
+	Dir string `yaml:"dir"`
+	// SweepInterval is how often recordings older than Retention are removed.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
+// SetDefaults fills in unset values.
+func (c *Config) SetDefaults() {
+	if c.Backend == "" {
+		c.Backend = BackendFile
+	}
+	c.Backend = strings.ToLower(c.Backend)
+	if c.SpoolDir == "" {
+		c.SpoolDir = "data/spool"
+	}
+	if c.Format == "" {
+		c.Format = FormatPCM16
+	}
+	if c.KeyTemplate == "" {
+		c.KeyTemplate = DefaultKeyTemplate
+	}
+	if c.JitterWindow == 0 {
+		c.JitterWindow = 200 * time.Millisecond
+	}
+	if c.QueuePackets == 0 {
+		c.QueuePackets = 64
+	}
+	if c.Upload.MinBackoff == 0 {
+		c.Upload.MinBackoff = time.Second
+	}
+	if c.Upload.MaxBackoff == 0 {
+		c.Upload.MaxBackoff = 5 * time.Minute
+	}
+	if c.Upload.Timeout == 0 {
+		c.Upload.Timeout = 10 * time.Minute
+	}
+	if c.S3.Region == "" {
+		c.S3.Region = "us-east-1"
+	}
+	if c.S3.PresignExpiry == 0 {
+		c.S3.PresignExpiry = time.Hour
+	}
+	if c.File.Dir == "" {
+		c.File.Dir = "data/recordings"
+	}
+	if c.File.SweepInterval == 0 {
+		c.File.SweepInterval = time.Hour
+	}
+}
+
+// Validate reports every problem with the recording configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Backend {
+	case BackendFile:
+		if c.File.Dir == "" {
+			errs = append(errs, cfg.Errorf("file.dir", "required when backend is file"))
+		}
+		if c.File.SweepInterval < 0 {
+			errs = append(errs, cfg.Errorf("file.sweep_interval", "must not be negative, got %s", c.File.SweepInterval))
+		}
+	case BackendS3:
+		s := c.S3
+		if s.Endpoint == "" {
+			errs = append(errs, cfg.Errorf("s3.endpoint", "required when backend is s3"))
+		} else if strings.Contains(s.Endpoint, "://") || strings.Contains(s.Endpoint, "/") {
+			errs = append(errs, cfg.Errorf("s3.endpoint", "must be host[:port] without scheme or path (use use_tls for https), got %q", s.Endpoint))
+		}
+		if s.Bucket == "" {
+			errs = append(errs, cfg.Errorf("s3.bucket", "required when backend is s3"))
+		}
+		if s.AccessKey == "" && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+			errs = append(errs, cfg.Errorf("s3.access_key", "required when backend is s3 (or set AWS_ACCESS_KEY_ID)"))
+		}
+		if s.SecretKey == "" && os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
+			errs = append(errs, cfg.Errorf("s3.secret_key", "required when backend is s3 (or set AWS_SECRET_ACCESS_KEY)"))
+		}
+		if s.PresignExpiry < time.Second || s.PresignExpiry > 7*24*time.Hour {
+			errs = append(errs, cfg.Errorf("s3.presign_expiry", "must be between 1s and 168h, got %s", s.PresignExpiry))
+		}
+	default:
+		errs = append(errs, cfg.Errorf("backend", "must be %q or %q, got %q", BackendFile, BackendS3, c.Backend))
+	}
+	if c.SpoolDir == "" {
+		errs = append(errs, cfg.Errorf("spool_dir", "required"))
+	}
+	if !c.Format.valid() {
+		errs = append(errs, cfg.Errorf("format", "must be %q or %q, got %q", FormatPCM16, FormatULaw, c.Format))
+	}
+	if c.KeyTemplate == "" {
+		errs = append(errs, cfg.Errorf("key_template", "required"))
+	} else if _, err := parseKeyTemplate(c.KeyTemplate); err != nil {
+		errs = append(errs, cfg.Errorf("key_template", "%v", err))
+	}
+	if c.JitterWindow < 20*time.Millisecond || c.JitterWindow > 2*time.Second {
+		errs = append(errs, cfg.Errorf("jitter_window", "must be between 20ms and 2s, got %s", c.JitterWindow))
+	}
+	if c.QueuePackets < 8 || c.QueuePackets > 4096 {
+		errs = append(errs, cfg.Errorf("queue_packets", "must be between 8 and 4096, got %d", c.QueuePackets))
+	}
+	if c.Retention < 0 {
+		errs = append(errs, cfg.Errorf("retention", "must not be negative, got %s", c.Retention))
+	} else if c.Retention > 0 && c.Retention < 24*time.Hour && c.Backend == BackendS3 && c.S3.SetLifecycle {
+		errs = append(errs, cfg.Errorf("retention", "must be at least 24h for an s3 lifecycle rule (whole days), got %s", c.Retention))
+	}
+	if c.Upload.MinBackoff <= 0 {
+		errs = append(errs, cfg.Errorf("upload.min_backoff", "must be positive, got %s", c.Upload.MinBackoff))
+	}
+	if c.Upload.MaxBackoff < c.Upload.MinBackoff {
+		errs = append(errs, cfg.Errorf("upload.max_backoff", "must be at least min_backoff (%s), got %s", c.Upload.MinBackoff, c.Upload.MaxBackoff))
+	}
+	if c.Upload.Timeout <= 0 {
+		errs = append(errs, cfg.Errorf("upload.timeout", "must be positive, got %s", c.Upload.Timeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,110 @@
+package recording
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+func TestKeyTemplate(t *testing.T) {
+	east := time.FixedZone("UTC+5", 5*3600)
+	// 2026-03-07 03:04:05 in UTC+5 is still 6 March in UTC.
+	start := time.Date(2026, 3, 7, 3, 4, 5, 0, east)
+	kt, err := parseKeyTemplate(DefaultKeyTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := kt.key(CallInfo{CallID: "a84b4c76e66710@pc33.example.com", Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "recordings/2026/03/06/a84b4c76e66710@pc33.example.com.wav"; key != want {
+		t.Errorf("key = %q, want %q", key, want)
+	}
+	if rk := recordKey(key); rk != "recordings/2026/03/06/a84b4c76e66710@pc33.example.com.json" {
+		t.Errorf("record key = %q", rk)
+	}
+	// Slashes and dots from the call cannot escape the layout.
+	key, err = kt.key(CallInfo{CallID: "../../etc/passwd", Start: start})
+	if err != nil || key != "recordings/2026/03/06/.._.._etc_passwd.wav" {
+		t.Errorf("key = %q, %v", key, err)
+	}
+	kt, err = parseKeyTemplate("{{.Queue}}/{{.Year}}{{.Month}}{{.Day}}T{{.Hour}}{{.Minute}}{{.Second}}-{{.CallID}}-{{.Segment}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err = kt.key(CallInfo{CallID: "c1", Queue: "care", Segment: "2", Start: start})
+	if err != nil || key != "care/20260306T220405-c1-2.wav" {
+		t.Errorf("key = %q, %v", key, err)
+	}
+	// An empty queue would give an absolute key.
+	if _, err := kt.key(CallInfo{CallID: "c1", Start: start}); !errors.Is(err, ErrBadKey) {
+		t.Errorf("empty queue: err = %v, want ErrBadKey", err)
+	}
+	if _, err := parseKeyTemplate("{{.Nope}}.wav"); err == nil {
+		t.Error("unknown field accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	var c Config
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if c.Backend != BackendFile || c.Format != FormatPCM16 || c.KeyTemplate != DefaultKeyTemplate {
+		t.Errorf("defaults = %+v", c)
+	}
+
+	c.Backend = "S3"
+	c.SetDefaults()
+	c.Format = "mp3"
+	c.KeyTemplate = "{{.CallID"
+	c.Upload.MaxBackoff = time.Millisecond
+	want := map[string]string{
+		"s3.bucket":          "required when backend is s3",
+		"s3.endpoint":        "required when backend is s3",
+		"s3.access_key":      "required when backend is s3 (or set AWS_ACCESS_KEY_ID)",
+		"s3.secret_key":      "required when backend is s3 (or set AWS_SECRET_ACCESS_KEY)",
+		"format":             `must be "pcm16" or "ulaw", got "mp3"`,
+		"upload.max_backoff": "must be at least min_backoff (1s), got 1ms",
+	}
+	got := map[string]string{}
+	for _, fe := range cfg.Fields(c.Validate()) {
+		got[fe.Field] = fe.Msg
+	}
+	for f, msg := range want {
+		if got[f] != msg {
+			t.Errorf("%s: got %q, want %q", f, got[f], msg)
+		}
+	}
+	if !strings.Contains(got["key_template"], "unclosed action") {
+		t.Errorf("key_template: %q", got["key_template"])
+	}
+	if len(got) != len(want)+1 {
+		t.Errorf("errors = %v", got)
+	}
+
+	// Keys from the environment satisfy the s3 backend.
+	t.Setenv("AWS_ACCESS_KEY_ID", "id")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	c = Config{Backend: "s3", S3: S3Config{Endpoint: "127.0.0.1:9000", Bucket: "rec"}}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Errorf("s3 with keys from env: %v", err)
+	}
+	c.S3.Endpoint = "https://s3.example.com"
+	c.Backend = "ftp"
+	got = map[string]string{}
+	for _, fe := range cfg.Fields(c.Validate()) {
+		got[fe.Field] = fe.Msg
+	}
+	if got["backend"] != `must be "file" or "s3", got "ftp"` || len(got) != 1 {
+		t.Errorf("errors = %v", got)
+	}
+}

@@ -1,0 +1,36 @@
+// Package recording records hotline calls and stores them, losing nothing.
+//
+// Each call (or call segment) becomes one stereo WAV file, 8 kHz, the
+// caller on the left channel and the agent on the right, with both legs
+// aligned sample by sample from their RTP timestamps: lost packets become
+// silence of the right length, reordered packets are put in place within
+// the jitter window, duplicates are ignored, and a new SSRC or a timestamp
+// jump (hold, re-INVITE) re-anchors that leg to the packets' arrival time.
+// PCMU and PCMA are decoded (each leg may use its own codec); the file is
+// 16-bit PCM (default) or G.711 u-law.
+//
+// Use:
+//
+//	m, err := recording.New(cfg, logger) // cfg.SetDefaults/Validate done by New
+//	m.Start(ctx)                         // recovers the spool, runs the uploader
+//	r, err := m.Begin(recording.CallInfo{CallID: id, Caller: from, Agent: agent, Queue: q})
+//	// from each leg's RTP read loop, for every packet (never blocks):
+//	r.Packet(recording.Caller, pkt, time.Now())
+//	r.Packet(recording.Agent, pkt, time.Now())
+//	// when the SDP says so (dynamic payload types, re-INVITE):
+//	r.SetFormat(recording.Agent, 96, recording.CodecPCMA)
+//	r.Pause(time.Now(), "card details"); r.Resume(time.Now())
+//	r.Finish(time.Now())                 // file complete, queued for upload
+//	m.Backlog()                          // upload queue, for metrics and health
+//	m.Close()
+//
+// Recordings are written to a local spool directory first (the WAV header
+// is kept valid every second, the file is synced at Finish) together with
+// a JSON call record (CallRecord). An uploader goroutine stores both in the
+// backend (a directory, or an S3-compatible bucket through minio-go),
+// confirms the stored objects (size and CRC-32C) and only then deletes the
+// spool copies. Failed uploads are retried with exponential backoff for as
+// long as it takes; calls never wait for storage. At Start, every spooled
+// recording left by an earlier run is queued, and one cut short by a crash
+// is first repaired (RepairWAV) and its call record completed.
+package recording

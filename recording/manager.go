@@ -1,0 +1,608 @@
+package recording
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	// ErrClosed is returned by Manager.Begin after Close.
+	ErrClosed = errors.New("recording: manager closed")
+	// ErrNoCallID is returned by Manager.Begin for a CallInfo without CallID.
+	ErrNoCallID = errors.New("recording: call id required")
+	// ErrDuplicateKey is returned by Manager.Begin when a recording in
+	// progress already has the same object key (one would overwrite the
+	// other): give each segment its own Segment and put {{.Segment}} in
+	// the key template.
+	ErrDuplicateKey = errors.New("recording: another recording in progress has the same key")
+)
+
+// Backlog is the state of the upload queue.
+type Backlog struct {
+	// Files is the number of finished recordings waiting in the spool
+	// (each a WAV and its call record).
+	Files int `json:"files"`
+	// Bytes is their size on disk.
+	Bytes int64 `json:"bytes"`
+	// OldestAge is how long the oldest of them has been waiting.
+	OldestAge time.Duration `json:"oldest_age"`
+	// Recording is the number of recordings in progress.
+	Recording int `json:"recording"`
+	// Failures counts failed upload attempts since Start.
+	Failures uint64 `json:"failures"`
+	// ConsecutiveFailures counts failed attempts since the last success.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// LastError is the error of the most recent failed attempt ("" if none).
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Uploaded counts recordings stored (and removed from the spool) since Start.
+	Uploaded uint64 `json:"uploaded"`
+}
+
+type pending struct {
+	base   string // spool path without extension
+	queued time.Time
+	bytes  int64
+}
+
+// Manager records calls to the spool directory and uploads finished
+// recordings to the backend in the background, retrying with exponential
+// backoff for as long as it takes; a spool file is deleted only once the
+// stored copy is confirmed. Storage problems never affect calls.
+type Manager struct {
+	cfg     Config
+	log     *slog.Logger
+	backend Backend
+	keys    keyTemplate
+
+	mu          sync.Mutex
+	active      map[string]*Recorder // by spool base
+	queue       []*pending
+	queued      map[string]bool
+	failures    uint64
+	consecutive int
+	uploaded    uint64
+	lastErr     string
+	lastErrAt   time.Time
+	started     bool
+	closed      bool
+	cancel      context.CancelFunc
+
+	kick     chan struct{}
+	wg       sync.WaitGroup
+	prepared bool // uploader goroutine only
+	retained bool // uploader goroutine only
+}
+
+// New returns a Manager for c (defaults are filled in and c is validated)
+// with the backend c selects. It creates the spool directory but contacts
+// no server; call Start to recover the spool and run the uploader.
+func New(c Config, log *slog.Logger) (*Manager, error) {
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("recording config: %w", err)
+	}
+	b, err := newBackend(c)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithBackend(c, b, log)
+}
+
+// NewWithBackend is New with a backend of the caller's choosing (c's
+// backend section is ignored).
+func NewWithBackend(c Config, b Backend, log *slog.Logger) (*Manager, error) {
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("recording config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	kt, err := parseKeyTemplate(c.KeyTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("recording config: key_template: %w", err)
+	}
+	if err := os.MkdirAll(c.SpoolDir, 0o750); err != nil {
+		return nil, fmt.Errorf("recording spool: %w", err)
+	}
+	return &Manager{
+		cfg:     c,
+		log:     log.With("component", "recording"),
+		backend: b,
+		keys:    kt,
+		active:  map[string]*Recorder{},
+		queued:  map[string]bool{},
+		kick:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Backend returns the store recordings are uploaded to, for retrieval
+// (Open, URL).
+func (m *Manager) Backend() Backend { return m.backend }
+
+// URL returns where a stored recording (or call record) can be fetched:
+// a pre-signed GET URL valid for s3.presign_expiry, or a file:// URL.
+func (m *Manager) URL(ctx context.Context, key string) (string, error) {
+	return m.backend.URL(ctx, key, m.cfg.S3.PresignExpiry)
+}
+
+// Start recovers the spool directory (recordings left by an earlier run,
+// including ones cut short by a crash, are repaired and queued) and starts
+// the uploader and, for the file backend with a retention, the sweeper.
+// They run until ctx ends or Close.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	if m.started {
+		m.mu.Unlock()
+		return errors.New("recording: manager already started")
+	}
+	m.started = true
+	ctx, m.cancel = context.WithCancel(ctx)
+	m.mu.Unlock()
+
+	if err := m.recover(); err != nil {
+		m.log.Error("spool recovery incomplete", "err", err)
+	}
+	m.wg.Add(1)
+	go m.uploader(ctx)
+	if m.cfg.Backend == BackendFile && m.cfg.Retention > 0 {
+		m.wg.Add(1)
+		go m.sweeper(ctx)
+	}
+	return nil
+}
+
+// Begin starts recording a call. The spool files are created at once;
+// frame 0 of the recording is info.Start (now when zero).
+func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
+	if info.CallID == "" {
+		return nil, ErrNoCallID
+	}
+	if info.Start.IsZero() {
+		info.Start = time.Now()
+	}
+	key, err := m.keys.key(info)
+	if err != nil {
+		return nil, err
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	id := keySafe(info.CallID)
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	base := filepath.Join(m.cfg.SpoolDir, fmt.Sprintf("%s-%s-%s",
+		info.Start.UTC().Format("20060102T150405Z"), id, hex.EncodeToString(rnd[:])))
+	r := &Recorder{
+		info:   info,
+		key:    key,
+		base:   base,
+		format: m.cfg.Format,
+		log:    m.log,
+		done:   m.finished,
+		ch:     make(chan rtpPacket, m.cfg.QueuePackets),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	r.codecs.Store(defaultCodecs())
+
+	// Registered before its files exist, so that recovery never takes a
+	// live recording for a crashed one.
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	for _, o := range m.active {
+		if o.key == key {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("%w: %s", ErrDuplicateKey, key)
+		}
+	}
+	m.active[base] = r
+	m.mu.Unlock()
+	fail := func(err error) (*Recorder, error) {
+		m.mu.Lock()
+		delete(m.active, base)
+		m.mu.Unlock()
+		os.Remove(base + ".wav")
+		os.Remove(base + ".json")
+		return nil, fmt.Errorf("recording %s: %w", info.CallID, err)
+	}
+	if err := writeRecord(base+".json", r.record()); err != nil {
+		return fail(err)
+	}
+	w, err := createWAV(base+".wav", m.cfg.Format)
+	if err != nil {
+		return fail(err)
+	}
+	r.wav = w
+	r.mix = newMixer(info.Start, m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st)
+	go r.run()
+	m.log.Debug("recording started", "call_id", info.CallID, "key", key, "spool", base+".wav")
+	return r, nil
+}
+
+// finished is called by Recorder.Finish: the recording joins the upload queue.
+func (m *Manager) finished(r *Recorder) {
+	m.mu.Lock()
+	delete(m.active, r.base)
+	m.mu.Unlock()
+	m.enqueue(r.base, time.Now())
+}
+
+func (m *Manager) enqueue(base string, at time.Time) {
+	var size int64
+	for _, ext := range []string{".wav", ".json"} {
+		if st, err := os.Stat(base + ext); err == nil {
+			size += st.Size()
+		}
+	}
+	m.mu.Lock()
+	if !m.queued[base] {
+		m.queued[base] = true
+		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size})
+	}
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Backlog returns the state of the upload queue.
+func (m *Manager) Backlog() Backlog {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := Backlog{
+		Files:               len(m.queue),
+		Recording:           len(m.active),
+		Failures:            m.failures,
+		ConsecutiveFailures: m.consecutive,
+		LastError:           m.lastErr,
+		LastErrorAt:         m.lastErrAt,
+		Uploaded:            m.uploaded,
+	}
+	var oldest time.Time
+	for _, p := range m.queue {
+		b.Bytes += p.bytes
+		if oldest.IsZero() || p.queued.Before(oldest) {
+			oldest = p.queued
+		}
+	}
+	if !oldest.IsZero() {
+		b.OldestAge = time.Since(oldest)
+	}
+	return b
+}
+
+// Close finishes recordings still in progress (at the current time, so
+// their files are complete in the spool), then stops the uploader. What is
+// not uploaded yet stays in the spool for the next Start.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	var live []*Recorder
+	for _, r := range m.active {
+		live = append(live, r)
+	}
+	cancel := m.cancel
+	m.mu.Unlock()
+
+	var errs []error
+	now := time.Now()
+	for _, r := range live {
+		if err := r.Finish(now); err != nil && !errors.Is(err, ErrFinished) {
+			errs = append(errs, err)
+		}
+	}
+	if cancel != nil {
+		cancel()
+	}
+	m.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// recover queues every recording found in the spool that this process is
+// not handling: finished ones as they are, ones cut short by a crash
+// (call record without end, or no call record) after repairing the WAV
+// and completing the call record.
+func (m *Manager) recover() error {
+	entries, err := os.ReadDir(m.cfg.SpoolDir)
+	if err != nil {
+		return err
+	}
+	bases := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if strings.HasSuffix(name, ".json.tmp") {
+			os.Remove(filepath.Join(m.cfg.SpoolDir, name))
+			continue
+		}
+		if ext := filepath.Ext(name); ext == ".wav" || ext == ".json" {
+			bases[filepath.Join(m.cfg.SpoolDir, strings.TrimSuffix(name, ext))] = true
+		}
+	}
+	var todo []string
+	m.mu.Lock()
+	for b := range bases {
+		if m.active[b] == nil && !m.queued[b] {
+			todo = append(todo, b)
+		}
+	}
+	m.mu.Unlock()
+	sort.Strings(todo) // names start with the start time: oldest first
+	var errs []error
+	for _, b := range todo {
+		at := time.Now()
+		if err := m.recoverOne(b); err != nil {
+			errs = append(errs, err)
+		}
+		if st, err := os.Stat(b + ".json"); err == nil {
+			at = st.ModTime()
+		}
+		m.enqueue(b, at)
+	}
+	if len(todo) > 0 {
+		m.log.Info("spooled recordings queued for upload", "count", len(todo))
+	}
+	return errors.Join(errs...)
+}
+
+// recoverOne makes base's call record complete, repairing the WAV first
+// when the recording was cut short.
+func (m *Manager) recoverOne(base string) error {
+	rec, rerr := readRecord(base + ".json")
+	if rerr == nil && !rec.End.IsZero() {
+		return nil // finished normally, not uploaded yet
+	}
+	info, werr := RepairWAV(base + ".wav")
+	if werr != nil {
+		if errors.Is(werr, fs.ErrNotExist) && rerr == nil {
+			werr = nil // crashed before the WAV was created: the record alone
+		} else {
+			m.log.Warn("spooled recording cannot be repaired; uploading it as it is", "file", base+".wav", "err", werr)
+		}
+	}
+	if rerr != nil {
+		// No usable call record: rebuild one from what the file tells.
+		name := filepath.Base(base)
+		start := time.Now().Add(-time.Duration(info.Duration() * float64(time.Second)))
+		if st, err := os.Stat(base + ".wav"); err == nil {
+			start = st.ModTime().Add(-time.Duration(info.Duration() * float64(time.Second)))
+		}
+		if t, err := time.Parse("20060102T150405Z", strings.SplitN(name, "-", 2)[0]); err == nil {
+			start = t
+		}
+		// Spool names are <start>-<call id>-<8 hex digits>.
+		callID := name
+		if i := strings.IndexByte(callID, '-'); i >= 0 {
+			callID = callID[i+1:]
+		}
+		if i := strings.LastIndexByte(callID, '-'); i > 0 {
+			callID = callID[:i]
+		}
+		key, err := m.keys.key(CallInfo{CallID: callID, Start: start})
+		if err != nil {
+			key = "recovered/" + name + ".wav"
+		}
+		rec = CallRecord{CallID: callID, Start: start.UTC(), Key: key, Format: info.Format,
+			SampleRate: SampleRate, Channels: []string{Caller.String(), Agent.String()}}
+	}
+	rec.Frames = info.Frames
+	rec.DurationSeconds = info.Duration()
+	rec.End = rec.Start.Add(time.Duration(info.Frames) * (time.Second / SampleRate))
+	rec.Recovered = true
+	if rec.Extra == nil {
+		rec.Extra = map[string]string{}
+	}
+	if werr != nil {
+		rec.Extra["repair_error"] = werr.Error()
+	}
+	m.log.Info("recovered recording cut short", "call_id", rec.CallID, "key", rec.Key, "seconds", rec.DurationSeconds)
+	if err := writeRecord(base+".json", rec); err != nil {
+		return fmt.Errorf("recover %s: %w", base, err)
+	}
+	return nil
+}
+
+// uploader uploads queued recordings one at a time, oldest first. After a
+// failure it waits (min_backoff doubling up to max_backoff) and moves the
+// failed recording to the back of the queue.
+func (m *Manager) uploader(ctx context.Context) {
+	defer m.wg.Done()
+	for {
+		m.mu.Lock()
+		var p *pending
+		if len(m.queue) > 0 {
+			p = m.queue[0]
+		}
+		m.mu.Unlock()
+		if p == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.kick:
+				continue
+			}
+		}
+		err := m.upload(ctx, p)
+		if ctx.Err() != nil {
+			return
+		}
+		m.mu.Lock()
+		if err == nil {
+			m.queue = m.queue[1:]
+			delete(m.queued, p.base)
+			m.consecutive = 0
+			m.uploaded++
+			m.mu.Unlock()
+			continue
+		}
+		m.failures++
+		m.consecutive++
+		m.lastErr = err.Error()
+		m.lastErrAt = time.Now()
+		if len(m.queue) > 1 {
+			m.queue = append(m.queue[1:], p)
+		}
+		delay := m.cfg.Upload.MinBackoff
+		for i := 1; i < m.consecutive && delay < m.cfg.Upload.MaxBackoff; i++ {
+			delay *= 2
+		}
+		delay = min(delay, m.cfg.Upload.MaxBackoff)
+		n := m.consecutive
+		m.mu.Unlock()
+		m.log.Warn("recording upload failed; will retry", "file", p.base+".wav", "attempt", n, "retry_in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// upload stores p's WAV and call record, confirms both, then deletes them
+// from the spool.
+func (m *Manager) upload(ctx context.Context, p *pending) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Upload.Timeout)
+	defer cancel()
+	if !m.prepared {
+		if err := m.backend.Prepare(ctx); err != nil {
+			return err
+		}
+		m.prepared = true
+		if !m.retained && m.cfg.Retention > 0 && m.cfg.Backend == BackendS3 && m.cfg.S3.SetLifecycle {
+			m.retained = true
+			if err := m.backend.Retain(ctx, m.keyPrefix(), m.cfg.Retention); err != nil {
+				m.log.Warn("cannot set the bucket lifecycle rule for retention", "err", err)
+			}
+		}
+	}
+	rec, err := readRecord(p.base + ".json")
+	if err != nil {
+		if _, serr := os.Stat(p.base + ".wav"); serr != nil {
+			if errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
+				return nil // nothing left to upload
+			}
+			return fmt.Errorf("read call record: %w", err)
+		}
+		// A WAV whose record is missing or unreadable: rebuild the record.
+		m.log.Warn("call record unusable; rebuilding it from the recording", "file", p.base+".json", "err", err)
+		if err := m.recoverOne(p.base); err != nil {
+			return err
+		}
+		if rec, err = readRecord(p.base + ".json"); err != nil {
+			return fmt.Errorf("read call record: %w", err)
+		}
+	}
+	md := rec.metadata()
+	if err := m.putVerified(ctx, p.base+".wav", rec.Key, "audio/wav", md); err != nil {
+		return err
+	}
+	if err := m.putVerified(ctx, p.base+".json", recordKey(rec.Key), "application/json", md); err != nil {
+		return err
+	}
+	// The WAV goes first: a record left behind by a crash here is simply
+	// uploaded again.
+	for _, ext := range []string{".wav", ".json"} {
+		if err := os.Remove(p.base + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove spooled %s: %w", ext, err)
+		}
+	}
+	if err := syncDir(m.cfg.SpoolDir); err != nil {
+		m.log.Warn("spool directory sync failed", "err", err)
+	}
+	m.log.Info("recording stored", "call_id", rec.CallID, "key", rec.Key)
+	return nil
+}
+
+// putVerified uploads the file at path (if it exists) and checks the
+// stored object's size and, when the store keeps one, its CRC-32C.
+func (m *Manager) putVerified(ctx context.Context, path, key, ctype string, md map[string]string) error {
+	sum, size, err := fileCRC32C(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read spooled %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read spooled %s: %w", path, err)
+	}
+	defer f.Close()
+	err = m.backend.Put(ctx, key, f, size, PutOptions{ContentType: ctype, Metadata: md, CRC32C: sum})
+	if err != nil {
+		if errors.Is(err, ErrNoBucket) || strings.Contains(err.Error(), "NoSuchBucket") || strings.Contains(err.Error(), "bucket does not exist") {
+			m.prepared = false
+		}
+		return err
+	}
+	info, err := m.backend.Stat(ctx, key)
+	if err != nil {
+		return fmt.Errorf("confirm %s: %w", key, err)
+	}
+	if info.Size != size {
+		return fmt.Errorf("%w: %s is %d bytes, spool file %d", ErrVerify, key, info.Size, size)
+	}
+	if info.HasCRC32C && info.CRC32C != sum {
+		return fmt.Errorf("%w: %s has CRC-32C %08x, spool file %08x", ErrVerify, key, info.CRC32C, sum)
+	}
+	return nil
+}
+
+// keyPrefix is the fixed start of every key (up to the last "/" before
+// the first template action), for lifecycle rules and sweeps.
+func (m *Manager) keyPrefix() string {
+	t := m.cfg.KeyTemplate
+	if i := strings.Index(t, "{{"); i >= 0 {
+		t = t[:i]
+	}
+	if i := strings.LastIndex(t, "/"); i >= 0 {
+		return t[:i+1]
+	}
+	return ""
+}
+
+// sweeper applies the retention to the file backend periodically.
+func (m *Manager) sweeper(ctx context.Context) {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.File.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := m.backend.Retain(ctx, m.keyPrefix(), m.cfg.Retention); err != nil && ctx.Err() == nil {
+			m.log.Warn("retention sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,281 @@
+package recording
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond for up to timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// recordCall records ms milliseconds of both legs and finishes.
+func recordCall(t *testing.T, m *Manager, info CallInfo, ms int) *Recorder {
+	t.Helper()
+	r, err := m.Begin(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, a := callerU, agentA
+	c.startMs = float64(info.Start.Sub(t0).Milliseconds())
+	a.startMs = c.startMs + 10
+	for k := 0; k < ms/20; k++ {
+		c.send(r, k)
+		a.send(r, k)
+	}
+	if err := r.Finish(info.Start.Add(time.Duration(ms) * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func spoolFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestFileBackendStoresAndEmptiesSpool(t *testing.T) {
+	c := testConfig(t)
+	m := newTestManager(t, c)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := recordCall(t, m, CallInfo{CallID: "f1", Caller: "+1555", Agent: "bob", Queue: "care", Start: t0, Extra: map[string]string{"ticket": "T-9"}}, 500)
+	spooled, err := os.ReadFile(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
+	if b := m.Backlog(); b.Files != 0 || b.Bytes != 0 || b.Recording != 0 {
+		t.Errorf("backlog = %+v", b)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+	ctx := context.Background()
+	rc, err := m.Backend().Open(ctx, "recordings/2026/03/07/f1.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := readAll(t, rc)
+	rc.Close()
+	if !bytes.Equal(stored, spooled) {
+		t.Error("stored WAV differs from the spooled one")
+	}
+	rc, err = m.Backend().Open(ctx, "recordings/2026/03/07/f1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec CallRecord
+	if err := json.Unmarshal(readAll(t, rc), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if rec.CallID != "f1" || rec.Agent != "bob" || rec.Extra["ticket"] != "T-9" || !rec.End.Equal(at(500)) || rec.Recovered {
+		t.Errorf("record = %+v", rec)
+	}
+	u, err := m.URL(ctx, r.Key())
+	if err != nil || !strings.HasPrefix(u, "file://") || !strings.HasSuffix(u, "/store/recordings/2026/03/07/f1.wav") {
+		t.Errorf("URL = %q, %v", u, err)
+	}
+}
+
+// crashSpool leaves in dir what a crash during a 1.5 s recording leaves:
+// a call record without end and a WAV cut in the middle of a frame whose
+// header announces only the first second.
+func crashSpool(t *testing.T, dir string) (base string, frames int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	base = filepath.Join(dir, "20260307T010203Z-crashed-0badf00d")
+	rec := CallRecord{CallID: "crashed", Caller: "+1666", Agent: "carol", Start: t0,
+		Key: "recordings/2026/03/07/crashed.wav", Format: FormatPCM16, SampleRate: SampleRate, Channels: []string{"caller", "agent"}}
+	if err := writeRecord(base+".json", rec); err != nil {
+		t.Fatal(err)
+	}
+	writeCutWAV(t, base+".wav", FormatPCM16, 12000)
+	return base, 12000
+}
+
+func TestRecoveryRepairsAndUploadsCrashedRecording(t *testing.T) {
+	c := testConfig(t)
+	crashSpool(t, c.SpoolDir)
+	// A WAV whose call record was lost: stored under a key made from the
+	// spool name (start time and call id).
+	writeCutWAV(t, filepath.Join(c.SpoolDir, "20260307T050000Z-orphan-12345678.wav"), FormatPCM16, 800)
+	m := newTestManager(t, c)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 2 })
+	if info, err := ReadWAVInfo(filepath.Join(c.File.Dir, "recordings/2026/03/07/orphan.wav")); err != nil || info.Frames != 800 {
+		t.Errorf("orphan WAV: %+v, %v", info, err)
+	}
+	if rec, err := readRecord(filepath.Join(c.File.Dir, "recordings/2026/03/07/orphan.json")); err != nil || !rec.Recovered || rec.CallID != "orphan" || !rec.Start.Equal(time.Date(2026, 3, 7, 5, 0, 0, 0, time.UTC)) || rec.DurationSeconds != 0.1 {
+		t.Errorf("orphan record: %+v, %v", rec, err)
+	}
+	stored := filepath.Join(c.File.Dir, "recordings/2026/03/07/crashed.wav")
+	info, ch := readPCM16(t, stored)
+	if info.Frames != 12000 || ch[0][11999] != 11999 || ch[1][11999] != -11999 {
+		t.Errorf("stored WAV: %+v", info)
+	}
+	rec, err := readRecord(filepath.Join(c.File.Dir, "recordings/2026/03/07/crashed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Recovered || !rec.End.Equal(at(1500)) || rec.DurationSeconds != 1.5 || rec.Agent != "carol" {
+		t.Errorf("record = %+v", rec)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+}
+
+// flakyBackend wraps a backend: Put fails while failPuts > 0, Stat
+// reports a wrong size while lie is set.
+type flakyBackend struct {
+	Backend
+	mu       sync.Mutex
+	failPuts int
+	lie      bool
+}
+
+func (f *flakyBackend) Put(ctx context.Context, key string, r io.Reader, size int64, o PutOptions) error {
+	f.mu.Lock()
+	fail := f.failPuts > 0
+	if fail {
+		f.failPuts--
+	}
+	f.mu.Unlock()
+	if fail {
+		return errors.New("storage unavailable")
+	}
+	return f.Backend.Put(ctx, key, r, size, o)
+}
+
+func (f *flakyBackend) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	oi, err := f.Backend.Stat(ctx, key)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lie {
+		oi.Size--
+	}
+	return oi, err
+}
+
+func TestUploadRetriesAndKeepsSpoolUntilConfirmed(t *testing.T) {
+	c := testConfig(t)
+	fb := &flakyBackend{Backend: &FileBackend{Dir: c.File.Dir}, failPuts: 3, lie: true}
+	m, err := NewWithBackend(c, fb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recordCall(t, m, CallInfo{CallID: "r1", Start: t0}, 200)
+	// Three failed puts, then puts succeed but the stored size does not match.
+	waitFor(t, 10*time.Second, "verification failure", func() bool {
+		return strings.Contains(m.Backlog().LastError, "does not match")
+	})
+	b := m.Backlog()
+	if b.Files != 1 || b.Failures < 4 || b.Bytes < 44+1600*4 || b.Uploaded != 0 {
+		t.Errorf("backlog = %+v", b)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 2 {
+		t.Errorf("spool = %v, want the WAV and its record", names)
+	}
+	fb.mu.Lock()
+	fb.lie = false
+	fb.mu.Unlock()
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
+	if b := m.Backlog(); b.Files != 0 || b.ConsecutiveFailures != 0 {
+		t.Errorf("backlog = %+v", b)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+}
+
+func TestCloseFinishesLiveRecordings(t *testing.T) {
+	c := testConfig(t)
+	m, err := New(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, err := m.Begin(CallInfo{CallID: "live", Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Begin(CallInfo{CallID: "live", Start: start}); !errors.Is(err, ErrDuplicateKey) {
+		t.Errorf("second recording with the same key: %v, want ErrDuplicateKey", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Finish(time.Now()); !errors.Is(err, ErrFinished) {
+		t.Errorf("Finish after Close: %v", err)
+	}
+	rec, err := readRecord(strings.TrimSuffix(r.Path(), ".wav") + ".json")
+	if err != nil || rec.End.IsZero() {
+		t.Errorf("record after Close: %+v, %v", rec, err)
+	}
+	if _, err := m.Begin(CallInfo{CallID: "late"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Begin after Close: %v", err)
+	}
+}
+
+func TestFileRetentionSweep(t *testing.T) {
+	dir := t.TempDir()
+	b := &FileBackend{Dir: dir}
+	ctx := context.Background()
+	for _, k := range []string{"recordings/2025/01/01/old.wav", "recordings/2026/03/07/new.wav"} {
+		if err := b.Put(ctx, k, strings.NewReader("data"), 4, PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "recordings/2025/01/01/old.wav"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Retain(ctx, "recordings/", 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Stat(ctx, "recordings/2025/01/01/old.wav"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old recording: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "recordings/2025")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("empty directories left: %v", err)
+	}
+	if _, err := b.Stat(ctx, "recordings/2026/03/07/new.wav"); err != nil {
+		t.Errorf("new recording: %v", err)
+	}
+}

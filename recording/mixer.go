@@ -1,0 +1,350 @@
+package recording
+
+import (
+	"slices"
+	"time"
+
+	"github.com/zaf/g711"
+)
+
+// Side is one leg of a call.
+type Side int
+
+const (
+	// Caller is the customer's leg, recorded on the left channel.
+	Caller Side = iota
+	// Agent is the agent's leg, recorded on the right channel.
+	Agent
+)
+
+// String returns "caller" or "agent".
+func (s Side) String() string {
+	switch s {
+	case Caller:
+		return "caller"
+	case Agent:
+		return "agent"
+	}
+	return "side?"
+}
+
+// Codec is the RTP payload encoding of a leg's audio.
+type Codec uint8
+
+const (
+	// CodecNone marks a payload type that is not recorded (telephone-event,
+	// comfort noise, anything unknown): its packets are ignored.
+	CodecNone Codec = iota
+	// CodecPCMU is G.711 u-law (static payload type 0).
+	CodecPCMU
+	// CodecPCMA is G.711 A-law (static payload type 8).
+	CodecPCMA
+)
+
+// codecTable maps payload types to codecs for each side. It is replaced
+// whole (copy on write), never modified in place.
+type codecTable [Channels][128]Codec
+
+func defaultCodecs() *codecTable {
+	var t codecTable
+	for s := range t {
+		t[s][0] = CodecPCMU
+		t[s][8] = CodecPCMA
+	}
+	return &t
+}
+
+const (
+	// maxPayload is the largest RTP payload recorded whole: 80 ms of G.711.
+	// Longer payloads are cut (the rest of the packet becomes silence).
+	maxPayload = 640
+	// reorderSlots is how many sequence numbers back a reordered packet
+	// may be and still be put in place (duplicate detection window).
+	reorderSlots = 128
+	// maxLead is how far ahead of its arrival time a packet's RTP
+	// timestamp may place it before the stream is re-anchored (a jump).
+	maxLead = SampleRate // 1 s
+	// silenceChunk is how many frames of silence are written at once.
+	silenceChunk = 400
+)
+
+// samplePos returns the frame index of instant t in a recording that
+// starts at start (125 µs per frame at 8 kHz).
+func samplePos(start, t time.Time) int64 {
+	d := t.Sub(start)
+	const perFrame = time.Second / SampleRate
+	if d < 0 {
+		return int64((d - perFrame + 1) / perFrame)
+	}
+	return int64(d / perFrame)
+}
+
+// rtpPacket is one received RTP packet as handed from Packet to the writer
+// goroutine: the header fields the mixer needs and a copy of the payload.
+type rtpPacket struct {
+	arrival time.Time
+	side    Side
+	pt      uint8
+	n       uint16 // payload length
+	seq     uint16
+	ts      uint32
+	ssrc    uint32
+	payload [maxPayload]byte
+}
+
+// legState follows one leg's RTP stream and maps its timestamps to frames.
+type legState struct {
+	started  bool
+	ssrc     uint32
+	prevSSRC uint32 // the stream replaced at the last SSRC change
+	hasPrev  bool
+	highSeq  uint16 // highest sequence number placed
+	highTS   uint32 // its timestamp
+	highPos  int64  // and the frame its first sample went to
+	end      int64  // frame after the last sample written for this leg
+	anchor   uint16 // sequence number of the packet that anchored the stream
+	probe    uint16 // expected next seq of a stream restarting its numbering
+	hasProbe bool
+	seen     [reorderSlots]uint16 // seq numbers placed, indexed by seq % reorderSlots
+	seenOK   [reorderSlots]bool
+}
+
+func (l *legState) mark(seq uint16) {
+	l.seen[seq%reorderSlots] = seq
+	l.seenOK[seq%reorderSlots] = true
+}
+
+func (l *legState) isSeen(seq uint16) bool {
+	return l.seenOK[seq%reorderSlots] && l.seen[seq%reorderSlots] == seq
+}
+
+// frameSink receives committed interleaved stereo frames.
+type frameSink interface {
+	append(pcm []int16) error
+}
+
+// muter zeroes the frames of [from, to) that fall in pauses.
+type muter interface {
+	mute(from, to int64, zero func(a, b int64))
+}
+
+// mixer places both legs' samples on one timeline and hands finished
+// frames to a sink. The timeline is frames since the recording's start;
+// frame f holds the caller's sample at index 2f and the agent's at 2f+1.
+//
+// Each leg's RTP timestamps are mapped to frames from an anchor: the
+// first packet of a stream goes where its arrival time says, later packets
+// of the same stream where their timestamps say (so a lost packet leaves a
+// gap of exactly its length, and no drift accumulates from arrival jitter).
+// A new SSRC, a timestamp that goes backwards, a packet that the
+// timestamps would put behind the jitter window (the sender paused and
+// resumed its timestamps where it stopped) or more than a second ahead of
+// its arrival re-anchors the stream to its arrival time (or right after
+// what the leg already wrote, so nothing is overwritten). A sequence number
+// far behind, twice in a row, is a sender restarting its numbering and
+// re-anchors too. Sender clock drift is followed through these re-anchors
+// only (a jump once the drift exceeds the window), not smoothed.
+//
+// Frames older than window behind the latest arrival are committed to the
+// sink; a reordered packet arriving before that is put in place, later
+// ones are dropped (Late).
+type mixer struct {
+	start     time.Time
+	window    int64
+	maxBuf    int64
+	codecs    func() *codecTable
+	out       frameSink
+	pauses    muter
+	st        *counters
+	legs      [Channels]legState
+	committed int64   // frames handed to out
+	buf       []int16 // frames [committed, committed+len(buf)/2)
+	maxWall   int64   // latest arrival seen, as a frame index
+	silence   []int16
+}
+
+func newMixer(start time.Time, window time.Duration, codecs func() *codecTable, out frameSink, pauses muter, st *counters) *mixer {
+	w := int64(window / (time.Second / SampleRate))
+	return &mixer{
+		start:   start,
+		window:  w,
+		maxBuf:  w + maxLead + SampleRate,
+		codecs:  codecs,
+		out:     out,
+		pauses:  pauses,
+		st:      st,
+		buf:     make([]int16, 0, 2*(w+maxLead/4)),
+		silence: make([]int16, 2*silenceChunk),
+	}
+}
+
+// packet places one packet and commits what is now old enough.
+func (m *mixer) packet(p *rtpPacket) error {
+	if p.side != Caller && p.side != Agent || p.pt >= 128 {
+		m.st.ignored.Add(1)
+		return nil
+	}
+	codec := m.codecs()[p.side][p.pt]
+	if codec == CodecNone || p.n == 0 {
+		m.st.ignored.Add(1)
+		return nil
+	}
+	wall := samplePos(m.start, p.arrival)
+	if wall > m.maxWall {
+		m.maxWall = wall
+	}
+	// Frames before horizon are written once this packet is placed.
+	horizon := max(m.committed, m.maxWall-m.window)
+	n := int64(p.n)
+	l := &m.legs[p.side]
+	var pos int64
+	switch {
+	case l.started && l.hasPrev && p.ssrc == l.prevSSRC && p.ssrc != l.ssrc:
+		m.st.late.Add(1) // straggler of the stream that was replaced
+		return nil
+	case !l.started || p.ssrc != l.ssrc:
+		pos = m.reanchor(l, p, wall, horizon)
+	default:
+		d := int16(p.seq - l.highSeq)
+		if d > 0 {
+			tsd := int32(p.ts - l.highTS)
+			pos = l.highPos + int64(tsd)
+			if tsd < 0 || pos < horizon || pos > wall+maxLead {
+				pos = m.reanchor(l, p, wall, horizon)
+			} else {
+				l.highSeq, l.highTS, l.highPos = p.seq, p.ts, pos
+				l.mark(p.seq)
+				l.hasProbe = false
+			}
+		} else {
+			if d <= -reorderSlots || int16(p.seq-l.anchor) < 0 {
+				// Too old to be a reordered packet. Two in a row with
+				// consecutive numbers: the sender restarted its numbering.
+				if l.hasProbe && p.seq == l.probe {
+					pos = m.reanchor(l, p, wall, horizon)
+					break
+				}
+				l.probe, l.hasProbe = p.seq+1, true
+				m.st.late.Add(1)
+				return nil
+			}
+			if l.isSeen(p.seq) {
+				m.st.duplicates.Add(1)
+				return nil
+			}
+			back := int32(p.ts - l.highTS)
+			if back > 0 {
+				// Older number but newer timestamp: not a reordered
+				// packet of this stream.
+				m.st.late.Add(1)
+				return nil
+			}
+			pos = l.highPos + int64(back)
+			if pos+n <= horizon {
+				m.st.late.Add(1)
+				return nil
+			}
+			l.mark(p.seq)
+		}
+	}
+	if pos+n > l.end {
+		l.end = pos + n
+	}
+	if err := m.place(p.side, pos, codec, p.payload[:n]); err != nil {
+		return err
+	}
+	return m.commit(m.maxWall - m.window)
+}
+
+// reanchor starts following p's stream from p's arrival time (or right
+// after what this leg already wrote, when that is a little ahead).
+func (m *mixer) reanchor(l *legState, p *rtpPacket, wall, horizon int64) int64 {
+	pos := wall
+	if l.started {
+		m.st.reanchors.Add(1)
+		if l.end > pos && l.end <= wall+maxLead {
+			pos = l.end
+		}
+		if p.ssrc != l.ssrc {
+			l.prevSSRC, l.hasPrev = l.ssrc, true
+		}
+	}
+	if pos < horizon {
+		pos = horizon
+	}
+	l.started = true
+	l.ssrc = p.ssrc
+	l.highSeq, l.highTS, l.highPos = p.seq, p.ts, pos
+	l.anchor = p.seq
+	l.hasProbe = false
+	l.seenOK = [reorderSlots]bool{}
+	l.mark(p.seq)
+	return pos
+}
+
+// place decodes payload into side's channel from frame pos on.
+func (m *mixer) place(side Side, pos int64, codec Codec, payload []byte) error {
+	n := int64(len(payload))
+	if pos+n <= m.committed {
+		return nil
+	}
+	if pos < m.committed {
+		payload = payload[m.committed-pos:]
+		pos = m.committed
+		n = int64(len(payload))
+	}
+	if over := pos + n - m.committed - m.maxBuf; over > 0 {
+		// Far ahead of what is committed: write the oldest frames now
+		// rather than hold an unbounded buffer.
+		if err := m.commit(m.committed + over); err != nil {
+			return err
+		}
+	}
+	need := int(2 * (pos + n - m.committed))
+	if old := len(m.buf); old < need {
+		m.buf = slices.Grow(m.buf, need-old)[:need]
+		clear(m.buf[old:])
+	}
+	i := 2*(pos-m.committed) + int64(side)
+	if codec == CodecPCMA {
+		for _, b := range payload {
+			m.buf[i] = g711.DecodeAlawFrame(b)
+			i += 2
+		}
+	} else {
+		for _, b := range payload {
+			m.buf[i] = g711.DecodeUlawFrame(b)
+			i += 2
+		}
+	}
+	return nil
+}
+
+// commit hands frames [committed, upTo) to the sink: what the legs wrote,
+// silence where they wrote nothing, silence during pauses.
+func (m *mixer) commit(upTo int64) error {
+	if upTo <= m.committed {
+		return nil
+	}
+	have := int64(len(m.buf) / 2)
+	take := min(upTo-m.committed, have)
+	if take > 0 {
+		c := m.committed
+		m.pauses.mute(c, c+take, func(a, b int64) {
+			clear(m.buf[2*(a-c) : 2*(b-c)])
+		})
+		if err := m.out.append(m.buf[:2*take]); err != nil {
+			return err
+		}
+		m.buf = m.buf[:copy(m.buf, m.buf[2*take:])]
+		m.committed += take
+	}
+	for m.committed < upTo {
+		k := min(upTo-m.committed, silenceChunk)
+		if err := m.out.append(m.silence[:2*k]); err != nil {
+			return err
+		}
+		m.committed += k
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package recording
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// CallRecord is the JSON sidecar written beside each recording and
+// uploaded next to it (same key, .json instead of .wav).
+type CallRecord struct {
+	CallID  string    `json:"call_id"`
+	Caller  string    `json:"caller,omitempty"`
+	Agent   string    `json:"agent,omitempty"`
+	Queue   string    `json:"queue,omitempty"`
+	Segment string    `json:"segment,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Start   time.Time `json:"start"`
+	// End is zero while the call is being recorded; a spooled record
+	// without End was cut short by a crash.
+	End             time.Time         `json:"end,omitzero"`
+	DurationSeconds float64           `json:"duration_seconds"`
+	Pauses          []PauseInterval   `json:"pauses,omitempty"`
+	CSAT            *int              `json:"csat,omitempty"`
+	Extra           map[string]string `json:"extra,omitempty"`
+
+	// Key is the object key of the recording.
+	Key        string   `json:"key"`
+	Format     Format   `json:"format"`
+	SampleRate int      `json:"sample_rate"`
+	Channels   []string `json:"channels"`
+	Frames     int64    `json:"frames"`
+	// Recovered is set when the recording was cut short by a crash and
+	// repaired at the next start; End is then where the audio stops.
+	Recovered bool   `json:"recovered,omitempty"`
+	Stats     *Stats `json:"stats,omitempty"`
+}
+
+// metadata returns the S3 user metadata for the record's objects. Values
+// that are not plain ASCII are RFC 2047 encoded (S3 headers are ASCII).
+func (c *CallRecord) metadata() map[string]string {
+	md := map[string]string{"call-id": c.CallID, "start": c.Start.UTC().Format(time.RFC3339Nano)}
+	add := func(k, v string) {
+		if v != "" {
+			md[k] = v
+		}
+	}
+	add("caller", c.Caller)
+	add("agent", c.Agent)
+	add("queue", c.Queue)
+	add("segment", c.Segment)
+	add("reason", c.Reason)
+	if !c.End.IsZero() {
+		md["end"] = c.End.UTC().Format(time.RFC3339Nano)
+		md["duration"] = strconv.FormatFloat(c.DurationSeconds, 'f', 3, 64)
+	}
+	if c.CSAT != nil {
+		md["csat"] = strconv.Itoa(*c.CSAT)
+	}
+	if c.Recovered {
+		md["recovered"] = "true"
+	}
+	for k, v := range md {
+		md[k] = mime.QEncoding.Encode("utf-8", v)
+	}
+	return md
+}
+
+// writeRecord writes rec to path atomically and durably: a temporary file
+// is synced and renamed over path, then the directory is synced.
+func writeRecord(path string, rec CallRecord) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode call record: %w", err)
+	}
+	b = append(b, '\n')
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("write call record: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write call record: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// readRecord reads a call record written by writeRecord.
+func readRecord(path string) (CallRecord, error) {
+	var rec CallRecord
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
+}
+
+// syncDir makes renames and removals in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
