@@ -25,10 +25,12 @@ type Config struct {
 	MaxExpires time.Duration `yaml:"max_expires"`
 	// NonceTTL is how long a digest nonce stays valid; default 5m.
 	NonceTTL time.Duration `yaml:"nonce_ttl"`
-	// Algorithms are the digest algorithms challenged with, most preferred
-	// first, one WWW-Authenticate each; default [SHA-256, MD5]. Answers
-	// with other algorithms are refused. Use [MD5] for old phones that give
-	// up on the first challenge they cannot answer.
+	// Algorithms are the digest algorithms challenged with, one
+	// WWW-Authenticate each, in this order; clients answer the first one
+	// they support. Default [MD5]: baresip 1.0 (Debian 12) fails to
+	// register when any challenge names SHA-256, and older Linphone and
+	// Zoiper only know MD5. Use [SHA-256, MD5] or [SHA-256] when every
+	// phone supports RFC 8760. Answers with other algorithms are refused.
 	Algorithms []string `yaml:"algorithms"`
 }
 
@@ -50,7 +52,7 @@ func (c *Config) SetDefaults() {
 		c.NonceTTL = 5 * time.Minute
 	}
 	if len(c.Algorithms) == 0 {
-		c.Algorithms = []string{algSHA256, algMD5}
+		c.Algorithms = []string{algMD5}
 	}
 	for i, a := range c.Algorithms {
 		c.Algorithms[i] = strings.ToUpper(a)

@@ -56,7 +56,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	r := New(Config{}, testCreds, clock.Now, nil)
+	// Both algorithms, so that SHA-256 stays covered (the default is MD5 only).
+	r := New(Config{Algorithms: []string{"MD5", "SHA-256"}}, testCreds, clock.Now, nil)
 	f := &fixture{t: t, r: r, clock: clock, events: make(chan event, 64)}
 	r.OnChange(func(u string, reg bool) { f.events <- event{u, reg} })
 	return f

@@ -41,7 +41,7 @@ func TestDigestHelperMatchesRFC7616Vectors(t *testing.T) {
 	}
 }
 
-func TestChallengeOffersSHA256ThenMD5(t *testing.T) {
+func TestChallengeOffersMD5ThenSHA256(t *testing.T) {
 	f := newFixture(t)
 	res := serve(t, f.r.HandleRegister, request(t, sip.REGISTER, "alice", "c1", 1, phoneA))
 	wantStatus(t, res, 401)
@@ -50,7 +50,7 @@ func TestChallengeOffersSHA256ThenMD5(t *testing.T) {
 	if len(chs) != 2 {
 		t.Fatalf("got %d challenges, want 2: %v", len(chs), raw)
 	}
-	for i, alg := range []string{"SHA-256", "MD5"} {
+	for i, alg := range []string{"MD5", "SHA-256"} {
 		c := chs[i]
 		if c["algorithm"] != alg || c["realm"] != "hotline" || c["nonce"] == "" || c["opaque"] == "" || c["qop"] != "auth" {
 			t.Errorf("challenge %d = %q, want algorithm %s, realm hotline, nonce, opaque, qop auth", i, raw[i], alg)
@@ -513,7 +513,7 @@ func TestAuthenticateOtherRequests(t *testing.T) {
 
 func TestSipgoDigestClientCode(t *testing.T) {
 	// The digest package is what sipgo's client uses (DoDigestAuth).
-	for i, alg := range []string{"SHA-256", "MD5"} {
+	for i, alg := range []string{"MD5", "SHA-256"} {
 		f := newFixture(t)
 		req := request(t, sip.REGISTER, "alice", "c1", 1, phoneA)
 		res := serve(t, f.r.HandleRegister, req)
@@ -562,7 +562,7 @@ func TestConfig(t *testing.T) {
 	if c.Realm != "hotline" || c.DefaultExpires != time.Hour || c.MinExpires != time.Minute || c.MaxExpires != time.Hour || c.NonceTTL != 5*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}
-	if !slices.Equal(c.Algorithms, []string{"SHA-256", "MD5"}) {
+	if !slices.Equal(c.Algorithms, []string{"MD5"}) {
 		t.Errorf("default algorithms = %v", c.Algorithms)
 	}
 	bad := Config{Realm: `a"b`, DefaultExpires: 2 * time.Hour, MinExpires: time.Millisecond, MaxExpires: time.Hour, NonceTTL: time.Millisecond,

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// testApp is a Hotline running inside the test process on loopback.
+type testApp struct {
+	*app
+	cfg  *Config
+	logs *syncBuffer
+}
+
+// syncBuffer collects log output for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startApp starts Hotline on the example configuration moved to free
+// loopback ports, after mutate has changed what the test needs.
+func startApp(t *testing.T, mutate func(c *Config)) *testApp {
+	t.Helper()
+	c, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freeSIPPort(t)
+	for i := range c.SIP.Listen {
+		c.SIP.Listen[i].Addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	// An RTP range of its own per test, away from the kernel's ephemeral
+	// ports (32768+) that SIPp and baresip use.
+	base := 20000 + 2*mrand.IntN(3500)
+	c.RTP.PortMin, c.RTP.PortMax = base, base+999
+	c.Log.Level = "debug"
+	if mutate != nil {
+		mutate(c)
+	}
+	logs := &syncBuffer{}
+	log := c.Log.logger(logs)
+	a, err := start(context.Background(), c, log)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	ta := &testApp{app: a, cfg: c, logs: logs}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("hotline log:\n%s", tail(logs.String(), 120))
+		}
+	})
+	return ta
+}
+
+// freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
+func freeSIPPort(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(u.LocalAddr().String())
+		l, err := net.Listen("tcp", "127.0.0.1:"+port)
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return ""
+}
+
+func params(k, v string) sip.HeaderParams {
+	p := sip.NewParams()
+	p.Add(k, v)
+	return p
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+func (a *testApp) sipAddr(transport string) string {
+	return a.sip.Addr(transport).String()
+}
+
+// writeSelfSigned writes a certificate and key for 127.0.0.1.
+func writeSelfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "hotline test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "sip.crt"), filepath.Join(dir, "sip.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// TestTLSRegisterAndOptions: with certificates configured, a softphone
+// reaches Hotline over TLS, registers with digest auth and gets OPTIONS
+// answered.
+func TestTLSRegisterAndOptions(t *testing.T) {
+	certFile, keyFile := writeSelfSigned(t)
+	a := startApp(t, func(c *Config) {
+		c.SIP.Listen = append(c.SIP.Listen, c.SIP.Listen[0])
+		c.SIP.Listen[len(c.SIP.Listen)-1].Transport = "tls"
+		c.SIP.Listen[len(c.SIP.Listen)-1].Addr = "127.0.0.1:0"
+		c.SIP.Listen[len(c.SIP.Listen)-1].CertFile = certFile
+		c.SIP.Listen[len(c.SIP.Listen)-1].KeyFile = keyFile
+	})
+	addr := a.sipAddr("tls")
+	host, port, _ := net.SplitHostPort(addr)
+
+	ua, err := sipgo.NewUA(sipgo.WithUserAgenTLSConfig(&tls.Config{InsecureSkipVerify: true}), sipgo.WithUserAgent("tls-phone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	p, _ := strconv.Atoi(port)
+	opts := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: host, Port: p, UriParams: params("transport", "tls")})
+	opts.SetTransport("TLS")
+	res, err := client.Do(ctx, opts)
+	if err != nil {
+		t.Fatalf("OPTIONS over TLS: %v", err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("OPTIONS over TLS: %d %s", res.StatusCode, res.Reason)
+	}
+
+	reg := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: host, Port: p, UriParams: params("transport", "tls")})
+	reg.SetTransport("TLS")
+	reg.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: host}})
+	reg.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: host}, Params: params("tag", sip.GenerateTagN(8))})
+	reg.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: "127.0.0.1", Port: 5999, UriParams: params("transport", "tls")}})
+	reg.AppendHeader(sip.NewHeader("Expires", "600"))
+	res, err = client.Do(ctx, reg)
+	if err != nil {
+		t.Fatalf("REGISTER: %v", err)
+	}
+	if res.StatusCode != 401 {
+		t.Fatalf("unauthenticated REGISTER got %d, want 401", res.StatusCode)
+	}
+	res, err = client.DoDigestAuth(ctx, reg, res, sipgo.DigestAuth{Username: "alice", Password: "alice-secret"})
+	if err != nil {
+		t.Fatalf("REGISTER with digest: %v", err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("REGISTER with digest got %d %s", res.StatusCode, res.Reason)
+	}
+	b := a.sip.Registrar().Lookup("alice")
+	if len(b) != 1 || !strings.EqualFold(b[0].Transport, "TLS") {
+		t.Fatalf("bindings after TLS REGISTER: %+v", b)
+	}
+}
