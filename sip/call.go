@@ -455,8 +455,10 @@ func (c *call) offer(agent string) error {
 	timer := time.NewTimer(s.deps.Routing.Queue.RingTimeout)
 	defer timer.Stop()
 	var answerErr error
+	finished := false // WaitAnswer has returned
 	select {
 	case answerErr = <-result:
+		finished = true
 	case <-timer.C:
 		answerErr = errNoAnswer
 	case <-c.ctx.Done():
@@ -482,7 +484,7 @@ func (c *call) offer(agent string) error {
 		s.calls.Add(1)
 		go func() {
 			defer s.calls.Done()
-			if len(result) == 0 {
+			if !finished {
 				<-result
 			}
 			if r := dlg.InviteResponse; r != nil && r.IsSuccess() {

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/internal/e2e"
+)
+
+// TestMain lets the test binary act as the hotline command, so tests can
+// run it as a real process (signals, exit codes).
+func TestMain(m *testing.M) {
+	if os.Getenv("HOTLINE_TEST_AS_MAIN") == "1" {
+		os.Exit(run(strings.Fields(os.Getenv("HOTLINE_TEST_ARGS")), os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// hotlineProcess runs Hotline as a child process with a config file.
+type hotlineProcess struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan error
+}
+
+func startProcess(t *testing.T, configYAML string) *hotlineProcess {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hotline.yaml")
+	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "HOTLINE_TEST_AS_MAIN=1", "HOTLINE_TEST_ARGS=-config "+path)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &hotlineProcess{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(p.logs, line)
+			if !signalled && strings.Contains(line, "hotline ready") {
+				signalled = true
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("hotline process log:\n%s", tail(p.logs.String(), 80))
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hotline did not start:\n%s", p.logs.String())
+	}
+	return p
+}
+
+// TestE2ESIGTERMDrains: on SIGTERM a running Hotline refuses new calls with
+// 503 and Retry-After, lets the call in progress finish, then exits 0.
+func TestE2ESIGTERMDrains(t *testing.T) {
+	skipShort(t)
+	port := freeSIPPort(t)
+	addr := "127.0.0.1:" + port
+	p := startProcess(t, fmt.Sprintf(`
+sip:
+  listen:
+    - {transport: udp, addr: "%s"}
+  drain_timeout: 30s
+  retry_after: 7s
+rtp: {ip: 127.0.0.1, port_min: 27000, port_max: 27199}
+hotlines: [{number: "1900"}]
+agents: [{username: alice, password: alice-secret}]
+`, addr))
+	agent := e2e.StartBaresip(t, e2e.BaresipOptions{User: "alice", Password: "alice-secret", Registrar: addr, ToneHz: agentHz, Record: true, AutoAnswer: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	if err := agent.WaitRegistered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	caller := e2e.StartSIPp(t, e2e.SIPpOptions{
+		Target:   addr,
+		Service:  "1900",
+		Scenario: e2e.UACPlayPCAP(tonePCAP(t, 4*time.Second), 5*time.Second),
+	})
+	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("call not established: %v", err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "drain to start", func() bool { return strings.Contains(p.logs.String(), "draining") })
+
+	// A new call during the drain: 503 with Retry-After.
+	res := inviteOnce(t, ctx, addr)
+	if res.StatusCode != 503 {
+		t.Fatalf("new call during drain got %d %s, want 503", res.StatusCode, res.Reason)
+	}
+	if h := res.GetHeader("Retry-After"); h == nil || h.Value() != "7" {
+		t.Fatalf("503 without Retry-After: 7 (%v)", h)
+	}
+	select {
+	case err := <-p.done:
+		t.Fatalf("hotline exited before the call in progress ended: %v", err)
+	default:
+	}
+
+	// The call in progress carries on to its normal end.
+	cres, err := caller.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres.RequireCalls(t, 1, 0)
+	if tone, active := heard(t, agent); tone != callerHz || active < 3*time.Second {
+		t.Errorf("agent heard %v Hz for %s across the SIGTERM, want the whole call", tone, active)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("hotline exited with %v, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("hotline did not exit after its last call ended")
+	}
+}
+
+// inviteOnce sends one INVITE with a PCMU offer and returns the final response.
+func inviteOnce(t *testing.T, ctx context.Context, addr string) *sip.Response {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("drain-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	var pn int
+	fmt.Sscan(port, &pn)
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "1900", Host: host, Port: pn})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "t", Host: "127.0.0.1", Port: 9}})
+	req.SetBody([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"))
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := client.Do(rctx, req)
+	if err != nil {
+		t.Fatalf("INVITE: %v", err)
+	}
+	return res
+}
