@@ -28,12 +28,13 @@ apt-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@command -v sipp >/dev/null && command -v baresip >/dev/null || { echo "sipp/baresip still missing after install" >&2; exit 1; }
+	@for t in sipp baresip prometheus promtool; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
 
 go-tools:
 	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
