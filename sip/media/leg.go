@@ -78,6 +78,7 @@ type Leg struct {
 	remote atomic.Pointer[remote]
 	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
 	onDTMF atomic.Pointer[func(rune)]
+	tap    atomic.Pointer[Tap]
 	hold   atomic.Bool
 	// armed is when the media timeout started counting (SetRemote, SetHold,
 	// Start), in ns since epoch plus one; 0 means no remote yet.
@@ -98,6 +99,22 @@ type Leg struct {
 	err     error
 	wg      sync.WaitGroup
 	done    chan struct{}
+}
+
+// Tap receives a copy-free view of every packet the leg accepts from its
+// peer (after validation and latching, before any rewrite for the bridged
+// leg), with its arrival time. It runs on the leg's packet goroutine: it
+// must not block and must not keep pkt after returning.
+type Tap func(pkt []byte, arrival time.Time)
+
+// SetTap installs (or, with nil, removes) the leg's tap, e.g. a call
+// recorder. Safe at any time.
+func (l *Leg) SetTap(t Tap) {
+	if t == nil {
+		l.tap.Store(nil)
+		return
+	}
+	l.tap.Store(&t)
 }
 
 // NewLeg binds a new RTP/RTCP socket pair on cfg.IP with ports from ports.

@@ -3,6 +3,7 @@ package media
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
 )
 
 // Bridge relays packets received on a out of b and packets received on b
@@ -95,6 +96,9 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	l.countLoss(p)
 	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 {
 		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
+	}
+	if t := l.tap.Load(); t != nil {
+		(*t)(p, time.Now())
 	}
 
 	peer = l.peer.Load()

@@ -363,3 +363,46 @@ func TestRebridge(t *testing.T) {
 	}
 	c.agent.expectNothing(50 * time.Millisecond)
 }
+
+// TestTapSeesPacketsAsReceived: a tap (the call recorder) gets each
+// accepted packet in the caller's own encoding, before the relay rewrites
+// it for the other leg, and never packets from an intruder.
+func TestTapSeesPacketsAsReceived(t *testing.T) {
+	c := newCall(t, fmtPCMU, fmtPCMA)
+	Bridge(c.callerLeg, c.agentLeg)
+	type seen struct {
+		pt      uint8
+		payload []byte
+	}
+	got := make(chan seen, 10)
+	c.callerLeg.SetTap(func(p []byte, at time.Time) {
+		if at.IsZero() {
+			t.Error("zero arrival time")
+		}
+		var pkt rtp.Packet
+		if err := pkt.Unmarshal(p); err != nil {
+			t.Error(err)
+			return
+		}
+		got <- seen{pkt.PayloadType, append([]byte(nil), pkt.Payload...)}
+	})
+	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1, 0, 7, []byte{0x80, 0xFF}))
+	relayed, _ := c.agent.mustRecv()
+	s := <-got
+	if s.pt != 0 || !bytes.Equal(s.payload, []byte{0x80, 0xFF}) {
+		t.Errorf("tap saw PT %d payload %x, want the caller's PCMU as sent", s.pt, s.payload)
+	}
+	if relayed.PayloadType != 8 {
+		t.Errorf("relayed PT %d, want 8", relayed.PayloadType)
+	}
+	newPeer(t).send(c.callerLeg.LocalAddr(), audio(0, 2, 160, 7, []byte{1}))
+	waitFor(t, "intruder dropped", func() bool { return c.callerLeg.Stats().Dropped == 1 })
+	c.callerLeg.SetTap(nil)
+	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 3, 320, 7, []byte{2}))
+	c.agent.mustRecv()
+	select {
+	case s := <-got:
+		t.Errorf("tap saw %+v (intruder or after removal)", s)
+	default:
+	}
+}
