@@ -17,6 +17,11 @@ const (
 
 // Config is the recording section of the configuration.
 type Config struct {
+	// Start is when a call's recording starts: "bridge" (default) or
+	// "answer" (the queue included).
+	Start string `yaml:"start"`
+	// Policy decides which calls are recorded.
+	Policy Policy `yaml:"policy"`
 	// Backend is where finished recordings are stored: "file" (a local
 	// directory, the default) or "s3" (any S3-compatible object store).
 	Backend string `yaml:"backend"`
@@ -91,6 +96,9 @@ type FileConfig struct {
 
 // SetDefaults fills in unset values.
 func (c *Config) SetDefaults() {
+	if c.Start == "" {
+		c.Start = StartBridge
+	}
 	if c.Backend == "" {
 		c.Backend = BackendFile
 	}
@@ -136,6 +144,12 @@ func (c *Config) SetDefaults() {
 // Validate reports every problem with the recording configuration.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.Start != StartBridge && c.Start != StartAnswer {
+		errs = append(errs, cfg.Errorf("start", "%q is not one of bridge, answer", c.Start))
+	}
+	if err := c.Policy.validate(); err != nil {
+		errs = append(errs, cfg.Prefix("policy", err))
+	}
 	switch c.Backend {
 	case BackendFile:
 		if c.File.Dir == "" {

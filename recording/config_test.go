@@ -108,3 +108,32 @@ func TestValidate(t *testing.T) {
 		t.Errorf("errors = %v", got)
 	}
 }
+
+func TestPolicyShare(t *testing.T) {
+	half, none := 50.0, 0.0
+	cases := []struct {
+		p              Policy
+		queue, segment string
+		want           float64
+	}{
+		{Policy{}, "1900", "loyal", 100},
+		{Policy{Percent: &none}, "1900", "", 0},
+		{Policy{Percent: &half, Queues: map[string]float64{"1900": 10}}, "1900", "", 10},
+		{Policy{Percent: &half, Queues: map[string]float64{"1900": 10}}, "1800", "", 50},
+		{Policy{Queues: map[string]float64{"1900": 10}, Segments: map[string]float64{"at_risk": 100}}, "1900", "at_risk", 100},
+	}
+	for i, tc := range cases {
+		if got := tc.p.Share(tc.queue, tc.segment); got != tc.want {
+			t.Errorf("case %d: Share(%q, %q) = %g, want %g", i, tc.queue, tc.segment, got, tc.want)
+		}
+	}
+	bad := 120.0
+	c := Config{Start: "later", Policy: Policy{Percent: &bad, Segments: map[string]float64{"loyal": -1}}}
+	c.SetDefaults()
+	err := c.Validate()
+	for _, want := range []string{`start: "later" is not one of bridge, answer`, "policy.percent: must be a percentage from 0 to 100, got 120", "policy.segments.loyal: must be a percentage"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want %q", err, want)
+		}
+	}
+}

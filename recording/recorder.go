@@ -24,8 +24,8 @@ type CallInfo struct {
 	Agent string
 	// Queue is the hotline or queue the call came through.
 	Queue string
-	// Segment distinguishes several recordings of one call (after a
-	// transfer, say); put {{.Segment}} in the key template when used.
+	// Segment is the caller's customer segment (loyal, at_risk, ...). It
+	// is also usable as {{.Segment}} in the key template.
 	Segment string
 	// Reason says why the call is recorded (policy, on demand, ...).
 	Reason string

@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
@@ -51,6 +52,7 @@ type call struct {
 	ringing  bool // 180 sent to the caller
 	agent    *agentLeg
 	tried    map[string]time.Time
+	rec      *recording.Recorder // nil when the call is not recorded
 }
 
 // agentLeg is Hotline's outbound leg to one agent's softphone.
@@ -344,6 +346,9 @@ func (c *call) answer() error {
 	c.answered = true
 	c.mu.Unlock()
 	c.leg.Start()
+	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
+		c.startRecording("", nil)
+	}
 	go func() {
 		select {
 		case <-c.leg.Done():
@@ -534,6 +539,7 @@ func (c *call) offer(agent string) error {
 	leg.Start()
 	c.leg.Start()
 	media.Bridge(c.leg, leg)
+	c.startRecording(agent, a)
 	s.deps.Pool.Answered(agent)
 	c.log.Info("bridged", "agent", agent, "caller_codec", c.codec.Name, "agent_codec", codec.Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
@@ -577,6 +583,57 @@ func (c *call) agentRinging() {
 	}
 }
 
+// startRecording starts recording the call if the policy says so (or, for
+// a recording begun at answer, adds the agent's side to it). Recording
+// never stands in the way of the call: failures are logged.
+func (c *call) startRecording(agent string, a *agentLeg) {
+	rs := c.s.deps.Recordings
+	if rs == nil {
+		return
+	}
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if rec == nil {
+		if !rs.ShouldRecord(c.hotline.Number, "") {
+			return
+		}
+		var err error
+		rec, err = rs.Begin(recording.CallInfo{
+			CallID: c.id,
+			Caller: c.from,
+			Agent:  agent,
+			Queue:  c.hotline.Number,
+			Start:  c.s.now(),
+		})
+		if err != nil {
+			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
+			return
+		}
+		rec.SetFormat(recording.Caller, c.format.PT, recordingCodec(c.format.Encoding))
+		c.mu.Lock()
+		c.rec = rec
+		c.mu.Unlock()
+		c.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+		c.log.Info("recording", "key", rec.Key())
+	} else if agent != "" {
+		_ = rec.SetAgent(agent)
+	}
+	if a != nil {
+		if f, ok := a.leg.Format(); ok {
+			rec.SetFormat(recording.Agent, f.PT, recordingCodec(f.Encoding))
+		}
+		a.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+	}
+}
+
+func recordingCodec(e media.Encoding) recording.Codec {
+	if e == media.PCMA {
+		return recording.CodecPCMA
+	}
+	return recording.CodecPCMU
+}
+
 // finish tears the call down: hangs up whichever legs are still up,
 // releases the agent and the media, and logs the outcome.
 func (c *call) finish() {
@@ -617,6 +674,18 @@ func (c *call) finish() {
 	}
 	_ = c.dlg.Close()
 	_ = c.leg.Close()
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if rec != nil {
+		c.leg.SetTap(nil)
+		if a != nil {
+			a.leg.SetTap(nil)
+		}
+		if err := rec.Finish(s.now()); err != nil {
+			c.log.Error("recording not finished cleanly", "error", err)
+		}
+	}
 
 	s.mu.Lock()
 	delete(s.table, c.id)

@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip/media"
 	"hotline/sip/registrar"
@@ -32,6 +33,20 @@ type Deps struct {
 	Media *media.Config
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Recordings records calls; nil records none.
+	Recordings Recordings
+}
+
+// Recordings is what the call flow needs of the recording side
+// (*recording.Manager).
+type Recordings interface {
+	// ShouldRecord applies the recording policy to a call.
+	ShouldRecord(queue, segment string) bool
+	// StartAtAnswer says whether recording starts when the caller is
+	// answered rather than at the bridge.
+	StartAtAnswer() bool
+	// Begin starts a recording.
+	Begin(recording.CallInfo) (*recording.Recorder, error)
 }
 
 // Server is the SIP side of Hotline: registrar plus B2BUA.

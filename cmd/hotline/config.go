@@ -14,6 +14,7 @@ import (
 
 	"hotline/deploy"
 	"hotline/internal/cfg"
+	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip"
 	"hotline/sip/media"
@@ -25,7 +26,8 @@ type Config struct {
 	SIP            sip.Config   `yaml:"sip"`
 	RTP            media.Config `yaml:"rtp"`
 	routing.Config `yaml:",inline"`
-	Log            LogConfig `yaml:"log"`
+	Recording      recording.Config `yaml:"recording"`
+	Log            LogConfig        `yaml:"log"`
 }
 
 // LogConfig sets up logging.
@@ -100,11 +102,13 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.SIP.SetDefaults()
 	c.RTP.SetDefaults()
 	c.Config.SetDefaults()
+	c.Recording.SetDefaults()
 	c.Log.setDefaults()
 	err := errors.Join(
 		cfg.Prefix("sip", c.SIP.Validate()),
 		cfg.Prefix("rtp", c.RTP.Validate()),
 		c.Config.Validate(),
+		cfg.Prefix("recording", c.Recording.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)
 	if err != nil {

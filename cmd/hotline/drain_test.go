@@ -86,6 +86,7 @@ func TestE2ESIGTERMDrains(t *testing.T) {
 	skipShort(t)
 	port := freeSIPPort(t)
 	addr := "127.0.0.1:" + port
+	dir := t.TempDir()
 	p := startProcess(t, fmt.Sprintf(`
 sip:
   listen:
@@ -95,7 +96,10 @@ sip:
 rtp: {ip: 127.0.0.1, port_min: 27000, port_max: 27199}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]
-`, addr))
+recording:
+  spool_dir: %s
+  file: {dir: %s}
+`, addr, filepath.Join(dir, "spool"), filepath.Join(dir, "recordings")))
 	agent := e2e.StartBaresip(t, e2e.BaresipOptions{User: "alice", Password: "alice-secret", Registrar: addr, ToneHz: agentHz, Record: true, AutoAnswer: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip"
 )
@@ -66,30 +67,46 @@ func run(args []string, stderr io.Writer) int {
 
 // app is a running Hotline.
 type app struct {
-	sip  *sip.Server
-	pool *routing.Pool
+	sip        *sip.Server
+	pool       *routing.Pool
+	recordings *recording.Manager
 }
 
-// start wires the packages together and starts serving.
+// start wires the packages together and starts serving. One call flows
+// from sip (signalling, media) through routing (which agent) to recording.
 func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
-	pool := routing.NewPool(c.Agents, time.Now)
-	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:     log,
-		Routing: &c.Config,
-		Pool:    pool,
-		Media:   &c.RTP,
-		Now:     time.Now,
-	})
+	recs, err := recording.New(c.Recording, log.With("component", "recording"))
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.Start(ctx); err != nil {
+	// Recover what a crash left in the spool and start uploading; a
+	// storage outage is reported in logs and the backlog, never fatal.
+	if err := recs.Start(ctx); err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	pool := routing.NewPool(c.Agents, time.Now)
+	srv, err := sip.New(c.SIP, sip.Deps{
+		Log:        log,
+		Routing:    &c.Config,
+		Pool:       pool,
+		Media:      &c.RTP,
+		Now:        time.Now,
+		Recordings: recs,
+	})
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		_ = recs.Close()
 		return nil, err
 	}
-	log.Info("hotline ready", "hotlines", len(c.Hotlines), "agents", len(c.Agents))
-	return &app{sip: srv, pool: pool}, nil
+	log.Info("hotline ready", "hotlines", len(c.Hotlines), "agents", len(c.Agents),
+		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir)
+	return &app{sip: srv, pool: pool, recordings: recs}, nil
 }
 
+// shutdown drains calls, then finishes recordings (what is not uploaded
+// yet stays in the spool for the next start).
 func (a *app) shutdown(ctx context.Context) error {
-	return errors.Join(a.sip.Shutdown(ctx))
+	return errors.Join(a.sip.Shutdown(ctx), a.recordings.Close())
 }

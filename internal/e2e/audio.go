@@ -267,14 +267,19 @@ func ReadWAV(path string) (samples []int16, rate int, err error) {
 
 // ReadWAVInfo is ReadWAV that also returns the file's format.
 func ReadWAVInfo(path string) ([]int16, WAVInfo, error) {
+	return ReadWAVChannel(path, 0)
+}
+
+// ReadWAVChannel is ReadWAVInfo for channel ch (0 is left, 1 right).
+func ReadWAVChannel(path string, ch int) ([]int16, WAVInfo, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, WAVInfo{}, fmt.Errorf("e2e: read wav: %w", err)
 	}
-	return parseWAV(raw)
+	return parseWAV(raw, ch)
 }
 
-func parseWAV(raw []byte) ([]int16, WAVInfo, error) {
+func parseWAV(raw []byte, ch int) ([]int16, WAVInfo, error) {
 	var info WAVInfo
 	if len(raw) < 12 || string(raw[0:4]) != "RIFF" || string(raw[8:12]) != "WAVE" {
 		return nil, info, fmt.Errorf("%w: no RIFF/WAVE header", ErrBadWAV)
@@ -314,8 +319,8 @@ func parseWAV(raw []byte) ([]int16, WAVInfo, error) {
 	if !haveFmt || data == nil {
 		return nil, info, fmt.Errorf("%w: missing fmt or data chunk", ErrBadWAV)
 	}
-	if info.Channels < 1 {
-		return nil, info, fmt.Errorf("%w: %d channels", ErrBadWAV, info.Channels)
+	if info.Channels < 1 || ch < 0 || ch >= info.Channels {
+		return nil, info, fmt.Errorf("%w: %d channels, channel %d asked for", ErrBadWAV, info.Channels, ch)
 	}
 	var out []int16
 	switch {
@@ -323,7 +328,7 @@ func parseWAV(raw []byte) ([]int16, WAVInfo, error) {
 		stride := 2 * info.Channels
 		out = make([]int16, 0, len(data)/stride)
 		for i := 0; i+stride <= len(data); i += stride {
-			out = append(out, int16(le.Uint16(data[i:])))
+			out = append(out, int16(le.Uint16(data[i+2*ch:])))
 		}
 	case (info.Format == 6 || info.Format == 7) && info.Bits == 8:
 		pt := PayloadPCMA
@@ -331,7 +336,7 @@ func parseWAV(raw []byte) ([]int16, WAVInfo, error) {
 			pt = PayloadPCMU
 		}
 		first := make([]byte, 0, len(data)/info.Channels)
-		for i := 0; i < len(data); i += info.Channels {
+		for i := ch; i < len(data); i += info.Channels {
 			first = append(first, data[i])
 		}
 		var err error

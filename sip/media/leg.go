@@ -184,6 +184,14 @@ func (l *Leg) SetRemote(addr netip.AddrPort, f Format) {
 	l.armed.Store(l.since())
 }
 
+// Format returns the payload format set by SetRemote; ok is false before.
+func (l *Leg) Format() (f Format, ok bool) {
+	if r := l.remote.Load(); r != nil {
+		return r.f, true
+	}
+	return Format{}, false
+}
+
 // SetHold says whether the peer has put the call on hold (sendonly or
 // inactive): while it has, the leg ends after HoldTimeout without RTP
 // instead of Timeout.
