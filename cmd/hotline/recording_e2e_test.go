@@ -139,7 +139,9 @@ func TestE2ERecordingInMinIO(t *testing.T) {
 	}
 	// The caller sent its tone for toneLen; the agent talked from the bridge
 	// to the end of the recording.
-	near := func(got, want time.Duration) bool { return math.Abs(float64(got-want)) <= float64(100*time.Millisecond) }
+	near := func(got, want time.Duration) bool {
+		return math.Abs(float64(got-want)) <= float64(100*time.Millisecond)
+	}
 	if got := e2e.ActiveDuration(left, 8000); !near(got, toneLen) {
 		t.Errorf("caller's tone lasts %s in the recording, want %s ± 100 ms", got, toneLen)
 	}
