@@ -68,6 +68,8 @@ type Manager struct {
 
 	mu          sync.Mutex
 	active      map[string]*Recorder // by spool base
+	recent      map[string]string    // call id -> key, recordings begun by this process
+	recentOrder []string             // call ids in the order begun, to bound recent
 	queue       []*pending
 	queued      map[string]bool
 	failures    uint64
@@ -123,6 +125,7 @@ func NewWithBackend(c Config, b Backend, log *slog.Logger) (*Manager, error) {
 		backend: b,
 		keys:    kt,
 		active:  map[string]*Recorder{},
+		recent:  map[string]string{},
 		queued:  map[string]bool{},
 		kick:    make(chan struct{}, 1),
 	}, nil
@@ -216,6 +219,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		}
 	}
 	m.active[base] = r
+	m.remember(info.CallID, key)
 	m.mu.Unlock()
 	fail := func(err error) (*Recorder, error) {
 		m.mu.Lock()

@@ -727,3 +727,53 @@ func (s *Server) Calls() []CallInfo {
 	}
 	return out
 }
+
+// Errors of the live-call operations.
+var (
+	ErrNoSuchCall  = errors.New("no such call in progress")
+	ErrNotRecorded = errors.New("the call is not being recorded")
+)
+
+func (s *Server) recorderOf(callID string) (*call, *recording.Recorder, error) {
+	s.mu.Lock()
+	c := s.byID[callID]
+	s.mu.Unlock()
+	if c == nil {
+		return nil, nil, ErrNoSuchCall
+	}
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if rec == nil {
+		return c, nil, ErrNotRecorded
+	}
+	return c, rec, nil
+}
+
+// PauseRecording pauses a call's recording (e.g. while a customer reads
+// out a card number): silence is recorded and the pause is noted in the
+// call record.
+func (s *Server) PauseRecording(callID, reason string) error {
+	c, rec, err := s.recorderOf(callID)
+	if err != nil {
+		return err
+	}
+	if err := rec.Pause(s.now(), reason); err != nil {
+		return err
+	}
+	c.log.Info("recording paused", "reason", reason)
+	return nil
+}
+
+// ResumeRecording resumes a paused recording.
+func (s *Server) ResumeRecording(callID string) error {
+	c, rec, err := s.recorderOf(callID)
+	if err != nil {
+		return err
+	}
+	if err := rec.Resume(s.now()); err != nil {
+		return err
+	}
+	c.log.Info("recording resumed")
+	return nil
+}

@@ -67,6 +67,7 @@ func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 	base := 20000 + 2*mrand.IntN(3500)
 	c.RTP.PortMin, c.RTP.PortMax = base, base+999
 	c.Log.Level = "debug"
+	c.API.Listen = "127.0.0.1:0"
 	dir := t.TempDir()
 	c.Recording.SpoolDir = filepath.Join(dir, "spool")
 	c.Recording.File.Dir = filepath.Join(dir, "recordings")

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"hotline/api"
 	"hotline/deploy"
 	"hotline/internal/cfg"
 	"hotline/recording"
@@ -27,6 +28,7 @@ type Config struct {
 	RTP            media.Config `yaml:"rtp"`
 	routing.Config `yaml:",inline"`
 	Recording      recording.Config `yaml:"recording"`
+	API            api.Config       `yaml:"api"`
 	Log            LogConfig        `yaml:"log"`
 }
 
@@ -103,12 +105,14 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.RTP.SetDefaults()
 	c.Config.SetDefaults()
 	c.Recording.SetDefaults()
+	c.API.SetDefaults()
 	c.Log.setDefaults()
 	err := errors.Join(
 		cfg.Prefix("sip", c.SIP.Validate()),
 		cfg.Prefix("rtp", c.RTP.Validate()),
 		c.Config.Validate(),
 		cfg.Prefix("recording", c.Recording.Validate()),
+		cfg.Prefix("api", c.API.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)
 	if err != nil {

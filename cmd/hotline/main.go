@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"hotline/api"
 	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip"
@@ -70,6 +71,7 @@ type app struct {
 	sip        *sip.Server
 	pool       *routing.Pool
 	recordings *recording.Manager
+	api        *api.Server
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -100,13 +102,30 @@ func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
 		_ = recs.Close()
 		return nil, err
 	}
+	httpAPI := api.New(c.API, api.Deps{
+		Log:        log.With("component", "api"),
+		ListCalls:  func() any { return srv.Calls() },
+		ListAgents: func() any { return pool.Agents() },
+		Calls:      srv,
+		Recordings: recs,
+		IsNotFound: func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
+		IsConflict: func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
+	})
+	if err := httpAPI.Start(); err != nil {
+		_ = srv.Shutdown(ctx)
+		_ = recs.Close()
+		return nil, err
+	}
 	log.Info("hotline ready", "hotlines", len(c.Hotlines), "agents", len(c.Agents),
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir)
-	return &app{sip: srv, pool: pool, recordings: recs}, nil
+	return &app{sip: srv, pool: pool, recordings: recs, api: httpAPI}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
 // yet stays in the spool for the next start).
 func (a *app) shutdown(ctx context.Context) error {
-	return errors.Join(a.sip.Shutdown(ctx), a.recordings.Close())
+	err := a.sip.Shutdown(ctx)
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close())
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,4 +183,143 @@ func spoolFiles(t *testing.T, dir string) []string {
 		return nil
 	})
 	return out
+}
+
+func (a *testApp) apiURL(path string) string { return "http://" + a.api.Addr().String() + path }
+
+func httpJSON(t *testing.T, method, url string, body string, into any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if into != nil {
+		if err := json.Unmarshal(raw, into); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, url, res.StatusCode, raw, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// TestE2ERecordingPauseAndRetrieval: a supervisor pauses a call's
+// recording through the API while the caller reads out a card number,
+// then resumes; the recording has silence for the pause, the call record
+// notes it, and the recording is fetched through a pre-signed URL.
+func TestE2ERecordingPauseAndRetrieval(t *testing.T) {
+	skipShort(t)
+	m := miniotest.Start(t)
+	a := startApp(t, func(c *Config) { useMinIO(c, m) })
+	agent := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := e2e.StartSIPp(t, e2e.SIPpOptions{
+		Target:   a.sipAddr("udp"),
+		Service:  "1900",
+		Scenario: e2e.UACPlayPCAP(tonePCAP(t, 6*time.Second), 7*time.Second),
+	})
+	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatal(err)
+	}
+	var calls []struct {
+		CallID string `json:"call_id"`
+		Agent  string `json:"agent"`
+	}
+	if code := httpJSON(t, "GET", a.apiURL("/api/v1/calls"), "", &calls); code != 200 || len(calls) != 1 || calls[0].Agent != "bob" {
+		t.Fatalf("GET /api/v1/calls: %d %+v", code, calls)
+	}
+	id := calls[0].CallID
+
+	var e struct{ Error string }
+	if code := httpJSON(t, "POST", a.apiURL("/api/v1/calls/nope/recording/pause"), "", &e); code != 404 || e.Error == "" {
+		t.Errorf("pause of an unknown call: %d %+v, want 404 with a JSON error", code, e)
+	}
+	if code := httpJSON(t, "POST", a.apiURL("/api/v1/calls/"+id+"/recording/pause"), "{bad", &e); code != 400 {
+		t.Errorf("pause with a bad body: %d, want 400", code)
+	}
+	time.Sleep(time.Second)
+	if code := httpJSON(t, "POST", a.apiURL("/api/v1/calls/"+id+"/recording/pause"), `{"reason":"card number"}`, nil); code != 200 {
+		t.Fatalf("pause: %d", code)
+	}
+	time.Sleep(2 * time.Second)
+	if code := httpJSON(t, "POST", a.apiURL("/api/v1/calls/"+id+"/recording/resume"), "", nil); code != 200 {
+		t.Fatalf("resume: %d", code)
+	}
+	res, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+
+	var got struct {
+		Key string `json:"key"`
+		URL string `json:"url"`
+	}
+	waitFor(t, 20*time.Second, "the recording to be retrievable", func() bool {
+		return httpJSON(t, "GET", a.apiURL("/api/v1/recordings/"+id), "", &got) == 200
+	})
+	if code := httpJSON(t, "GET", a.apiURL("/api/v1/recordings/no-such-call"), "", &e); code != 404 {
+		t.Errorf("unknown recording: %d, want 404", code)
+	}
+	// The pre-signed URL works without credentials.
+	resp, err := http.Get(got.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("pre-signed URL: %d", resp.StatusCode)
+	}
+	path := filepath.Join(t.TempDir(), "rec.wav")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	left, _, err := e2e.ReadWAVChannel(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, _, err := e2e.ReadWAVChannel(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 2 s of the caller's 6 s tone, and of the agent's tone (which
+	// lasts the whole recording), are paused.
+	total := time.Duration(len(left)) * time.Second / 8000
+	for _, ch := range []struct {
+		name    string
+		samples []int16
+		sent    time.Duration
+	}{{"caller", left, 6 * time.Second}, {"agent", right, total}} {
+		active := e2e.ActiveDuration(ch.samples, 8000)
+		if paused := ch.sent - active; paused < 1500*time.Millisecond || paused > 2500*time.Millisecond {
+			t.Errorf("%s channel has %s of sound of %s sent, want about 2 s paused", ch.name, active, ch.sent)
+		}
+	}
+	cl := minioClient(t, m)
+	obj, err := cl.GetObject(ctx, testBucket, strings.TrimSuffix(got.Key, ".wav")+".json", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recording.CallRecord
+	if err := json.NewDecoder(obj).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Pauses) != 1 || rec.Pauses[0].Reason != "card number" || rec.Pauses[0].End.Sub(rec.Pauses[0].Start) < 1500*time.Millisecond {
+		t.Errorf("call record pauses %+v, want one ~2 s pause for the card number", rec.Pauses)
+	}
 }
