@@ -17,6 +17,7 @@ import (
 	"hotline/routing"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
+	"hotline/survey"
 )
 
 // supportedCodecs are the audio codecs Hotline relays, in our preference order.
@@ -53,6 +54,13 @@ type call struct {
 	agent    *agentLeg
 	tried    map[string]time.Time
 	rec      *recording.Recorder // nil when the call is not recorded
+	// times of the call's milestones (zero until reached)
+	answeredAt, bridgedAt, agentLeftAt time.Time
+	agentName                          string // who took the call
+	survey                             survey.Result
+
+	agentGone     chan struct{} // closed when the bridged agent hangs up
+	agentGoneOnce sync.Once
 }
 
 // agentLeg is Hotline's outbound leg to one agent's softphone.
@@ -61,6 +69,7 @@ type agentLeg struct {
 	callID   string
 	dlg      *sipgo.DialogClientSession
 	leg      *media.Leg
+	unbridge func()
 
 	mu    sync.Mutex
 	local sdp.Local
@@ -157,6 +166,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		codec:     codec,
 		format:    mediaFormat(codec, dtmf),
 		tried:     map[string]time.Time{},
+		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	c.local = sdp.Local{
@@ -300,7 +310,15 @@ func (c *call) run() {
 		}
 		err := c.offer(agent)
 		if err == nil {
-			<-c.ctx.Done() // bridged: wait for either side to hang up
+			// Bridged: wait for either side to hang up. When the agent
+			// hangs up first, the caller is asked for a rating.
+			select {
+			case <-c.ctx.Done():
+			case <-c.agentGone:
+				c.detachAgent()
+				c.runSurvey()
+				c.end(ErrAgentHangup)
+			}
 			return
 		}
 		s.deps.Pool.Release(agent)
@@ -344,6 +362,7 @@ func (c *call) answer() error {
 	}
 	c.mu.Lock()
 	c.answered = true
+	c.answeredAt = c.s.now()
 	c.mu.Unlock()
 	c.leg.Start()
 	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
@@ -538,7 +557,10 @@ func (c *call) offer(agent string) error {
 	}
 	leg.Start()
 	c.leg.Start()
-	media.Bridge(c.leg, leg)
+	a.unbridge = media.Bridge(c.leg, leg)
+	c.mu.Lock()
+	c.bridgedAt, c.agentName = s.now(), agent
+	c.mu.Unlock()
 	c.startRecording(agent, a)
 	s.deps.Pool.Answered(agent)
 	c.log.Info("bridged", "agent", agent, "caller_codec", c.codec.Name, "agent_codec", codec.Name,
@@ -547,7 +569,7 @@ func (c *call) offer(agent string) error {
 	go func() {
 		select {
 		case <-dlg.Context().Done():
-			c.end(ErrAgentHangup)
+			c.agentLeft()
 		case <-leg.Done():
 			if leg.Err() != nil {
 				c.end(ErrAgentTimeout)
@@ -634,6 +656,41 @@ func recordingCodec(e media.Encoding) recording.Codec {
 	return recording.CodecPCMU
 }
 
+// agentLeft is called when the bridged agent hangs up. With the survey on
+// and the caller still there, the call goes on to the survey; otherwise it
+// ends.
+func (c *call) agentLeft() {
+	c.mu.Lock()
+	if c.agentLeftAt.IsZero() {
+		c.agentLeftAt = c.s.now()
+	}
+	c.mu.Unlock()
+	if sv := c.s.deps.Survey; sv == nil || !sv.On() || c.s.prompts == nil {
+		c.end(ErrAgentHangup)
+		return
+	}
+	c.agentGoneOnce.Do(func() { close(c.agentGone) })
+}
+
+// detachAgent separates the caller from an agent who has hung up: the
+// media bridge is undone, the agent's leg closed and the agent freed.
+func (c *call) detachAgent() {
+	c.mu.Lock()
+	a := c.agent
+	c.agent = nil
+	c.mu.Unlock()
+	if a == nil {
+		return
+	}
+	if a.unbridge != nil {
+		a.unbridge()
+	}
+	a.leg.SetTap(nil)
+	c.s.unregister(a.callID)
+	_ = a.leg.Close()
+	c.s.deps.Pool.Release(a.username)
+}
+
 // finish tears the call down: hangs up whichever legs are still up,
 // releases the agent and the media, and logs the outcome.
 func (c *call) finish() {
@@ -692,9 +749,82 @@ func (c *call) finish() {
 	delete(s.byID, c.id)
 	s.mu.Unlock()
 	s.active.Add(-1)
-	c.log.Info("call ended", "cause", cause.Error(), "duration", s.now().Sub(c.created).Round(time.Millisecond),
+	cdr := c.record(cause)
+	c.log.Info("call ended", "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
+		"wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
+		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", c.leg.Stats().PacketsIn, "caller_rtp_out", c.leg.Stats().PacketsOut)
+	if f := s.deps.OnCallEnd; f != nil {
+		f(cdr)
+	}
 	s.calls.Done()
+}
+
+func intAttr(p *int) any {
+	if p == nil {
+		return "none"
+	}
+	return *p
+}
+
+// Call outcomes in a CallRecord.
+const (
+	OutcomeAnswered  = "answered"  // an agent took the call
+	OutcomeAbandoned = "abandoned" // the caller hung up before an agent took it
+	OutcomeTimeout   = "timeout"   // no agent within the maximum wait
+	OutcomeFailed    = "failed"    // ended otherwise (shutdown, media failure)
+)
+
+// CallRecord (CDR) describes one finished call; every call produces one.
+type CallRecord struct {
+	CallID    string
+	Hotline   string
+	Caller    string
+	Agent     string // who took the call, "" if nobody
+	Arrived   time.Time
+	Answered  time.Time // Hotline answered the caller
+	Bridged   time.Time // an agent was connected
+	AgentLeft time.Time // the agent hung up first
+	Ended     time.Time
+	Wait      time.Duration // arrival to bridge (or to the end if never bridged)
+	Talk      time.Duration // bridge to the first hang-up
+	Outcome   string
+	Cause     string
+	Survey    survey.Result
+	// Recording is the object key of the call's recording, if recorded.
+	Recording string
+}
+
+// record builds the call's CDR.
+func (c *call) record(cause error) CallRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := c.s.now()
+	r := CallRecord{
+		CallID: c.id, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
+		Arrived: c.created, Answered: c.answeredAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt, Ended: end,
+		Cause: cause.Error(), Survey: c.survey,
+	}
+	if c.rec != nil {
+		r.Recording = c.rec.Key()
+	}
+	switch {
+	case !c.bridgedAt.IsZero():
+		r.Outcome = OutcomeAnswered
+		r.Wait = c.bridgedAt.Sub(c.created)
+		stop := end
+		if !c.agentLeftAt.IsZero() {
+			stop = c.agentLeftAt
+		}
+		r.Talk = stop.Sub(c.bridgedAt)
+	case errors.Is(cause, ErrCallerHangup):
+		r.Outcome, r.Wait = OutcomeAbandoned, end.Sub(c.created)
+	case errors.Is(cause, ErrMaxWait):
+		r.Outcome, r.Wait = OutcomeTimeout, end.Sub(c.created)
+	default:
+		r.Outcome, r.Wait = OutcomeFailed, end.Sub(c.created)
+	}
+	return r
 }
 
 // CallInfo is a snapshot of one call in progress.

@@ -19,6 +19,7 @@ import (
 	"hotline/routing"
 	"hotline/sip/media"
 	"hotline/sip/registrar"
+	"hotline/survey"
 )
 
 // Deps are what the SIP server needs from the rest of Hotline.
@@ -35,6 +36,12 @@ type Deps struct {
 	Now func() time.Time
 	// Recordings records calls; nil records none.
 	Recordings Recordings
+	// Survey configures the post-call survey; nil or disabled: none.
+	Survey *survey.Config
+	// Prompts are the survey's audio prompts.
+	Prompts *survey.Prompts
+	// OnCallEnd receives the record of every finished call.
+	OnCallEnd func(CallRecord)
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -57,7 +64,9 @@ type Server struct {
 	now   func() time.Time
 	ports *media.Ports
 	hold  *media.Audio // hold music, nil for the built-in tone
-	reg   *registrar.Registrar
+	// prompts[lang][name] are the decoded survey prompts (nil: no survey).
+	prompts map[string]map[string]*media.Audio
+	reg     *registrar.Registrar
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -132,6 +141,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("queue.hold_music: %w", err)
 		}
 		s.hold = a
+	}
+	if deps.Prompts != nil {
+		s.prompts = map[string]map[string]*media.Audio{}
+		for _, lang := range deps.Prompts.Languages() {
+			s.prompts[lang] = map[string]*media.Audio{}
+			for _, name := range survey.PromptNames() {
+				data, _ := deps.Prompts.Get(lang, name)
+				a, err := media.DecodeAudio(lang+"/"+name+".wav", data)
+				if err != nil {
+					return nil, fmt.Errorf("survey prompt: %w", err)
+				}
+				s.prompts[lang][name] = a
+			}
+		}
 	}
 	rcfg := deps.Routing
 	s.reg = registrar.New(cfg.Registrar, func(user string) (string, bool) {
@@ -436,5 +459,5 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	c.end(ErrAgentHangup)
+	c.agentLeft()
 }

@@ -19,6 +19,7 @@ import (
 	"hotline/routing"
 	"hotline/sip"
 	"hotline/sip/media"
+	"hotline/survey"
 )
 
 // Config is the whole configuration file. Each section belongs to the
@@ -28,6 +29,7 @@ type Config struct {
 	RTP            media.Config `yaml:"rtp"`
 	routing.Config `yaml:",inline"`
 	Recording      recording.Config `yaml:"recording"`
+	Survey         survey.Config    `yaml:"survey"`
 	API            api.Config       `yaml:"api"`
 	Log            LogConfig        `yaml:"log"`
 }
@@ -105,6 +107,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.RTP.SetDefaults()
 	c.Config.SetDefaults()
 	c.Recording.SetDefaults()
+	c.Survey.SetDefaults()
 	c.API.SetDefaults()
 	c.Log.setDefaults()
 	err := errors.Join(
@@ -112,6 +115,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("rtp", c.RTP.Validate()),
 		c.Config.Validate(),
 		cfg.Prefix("recording", c.Recording.Validate()),
+		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -21,9 +22,11 @@ import (
 	"time"
 
 	"hotline/api"
+	"hotline/deploy"
 	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip"
+	"hotline/survey"
 )
 
 func main() {
@@ -86,6 +89,15 @@ func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
 	if err := recs.Start(ctx); err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
+	var promptsFS fs.FS = deploy.Prompts()
+	if c.Survey.PromptsDir != "" {
+		promptsFS = os.DirFS(c.Survey.PromptsDir)
+	}
+	prompts, err := survey.LoadPrompts(promptsFS, c.Survey.Language)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
 	pool := routing.NewPool(c.Agents, time.Now)
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Log:        log,
@@ -94,6 +106,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
 		Media:      &c.RTP,
 		Now:        time.Now,
 		Recordings: recs,
+		Survey:     &c.Survey,
+		Prompts:    prompts,
 	})
 	if err == nil {
 		err = srv.Start(ctx)

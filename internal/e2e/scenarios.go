@@ -433,3 +433,28 @@ func reasonPhrase(code int) string {
 	}
 	return "Status"
 }
+
+// UACKeypad is a caller that talks, then answers a survey by keypad:
+// INVITE (PCMU and telephone-event), 200, ACK; replays talk (a tone pcap,
+// "" for none); waits wait; replays each of keys (RFC 4733 pcaps such as
+// /usr/share/sip-tester/dtmf_2833_4.pcap, PT 101) with gap after each;
+// then waits up to maxWait for the far end's BYE and answers it.
+func UACKeypad(talk string, wait time.Duration, keys []string, gap, maxWait time.Duration) Scenario {
+	s := newScenario("uac_keypad")
+	s.uacEstablish(SDPOfferPCMU)
+	if talk != "" {
+		s.playPCAP(talk)
+	}
+	s.pause(wait)
+	for _, k := range keys {
+		s.playPCAP(k)
+		s.pause(gap)
+	}
+	s.elem(fmt.Sprintf("<recv request=\"BYE\" timeout=\"%d\"/>", maxWait.Milliseconds()))
+	s.send("", replyToRequest(200))
+	return s.build()
+}
+
+// DTMFPCAP is the path of SIPp's RFC 4733 capture of one key (0-9, "star",
+// "pound"), shipped by the Debian package sip-tester.
+func DTMFPCAP(key string) string { return "/usr/share/sip-tester/dtmf_2833_" + key + ".pcap" }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // WAV format codes.
@@ -43,6 +44,47 @@ func LoadAudio(path string) (*Audio, error) {
 		return nil, fmt.Errorf("media: %s: %w", path, err)
 	}
 	return &Audio{samples: samples}, nil
+}
+
+// DecodeAudio decodes WAV data (as LoadAudio does a file); name is used in
+// errors.
+func DecodeAudio(name string, data []byte) (*Audio, error) {
+	if len(data) > maxWAVBytes {
+		return nil, fmt.Errorf("media: %s: too large (%d bytes, at most %d)", name, len(data), maxWAVBytes)
+	}
+	samples, err := parseWAV(data)
+	if err != nil {
+		return nil, fmt.Errorf("media: %s: %w", name, err)
+	}
+	return &Audio{samples: samples}, nil
+}
+
+// Duration is the clip's length.
+func (a *Audio) Duration() time.Duration {
+	return time.Duration(len(a.samples)) * time.Second / 8000
+}
+
+// Once returns a new Source playing the clip once, then silence; done is
+// closed when the whole clip has been read.
+func (a *Audio) Once() (src Source, done <-chan struct{}) {
+	o := &once{a: a, done: make(chan struct{})}
+	return o, o.done
+}
+
+type once struct {
+	a    *Audio
+	pos  int
+	done chan struct{}
+}
+
+func (o *once) Read(samples []int16) {
+	n := copy(samples, o.a.samples[o.pos:])
+	o.pos += n
+	clear(samples[n:])
+	if o.pos == len(o.a.samples) && o.done != nil {
+		close(o.done)
+		o.done = nil
+	}
 }
 
 // LoadWAV reads a WAV file like LoadAudio and returns a Source that plays

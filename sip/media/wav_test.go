@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zaf/g711"
 )
@@ -97,5 +98,39 @@ func TestLoadWAVErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to name %s and say %q", tc.name, err, tc.path, tc.want)
 		}
+	}
+}
+
+func TestAudioOncePlaysThenSilence(t *testing.T) {
+	var pcm []byte
+	for _, v := range []int16{1, 2, 3, 4, 5} {
+		pcm = binary.LittleEndian.AppendUint16(pcm, uint16(v))
+	}
+	a, err := DecodeAudio("clip.wav", wavFile(1, 1, 8000, 16, pcm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Duration() != 5*time.Second/8000 {
+		t.Fatalf("duration %s", a.Duration())
+	}
+	src, done := a.Once()
+	buf := make([]int16, 3)
+	src.Read(buf)
+	select {
+	case <-done:
+		t.Fatal("done before the end")
+	default:
+	}
+	src.Read(buf)
+	if buf[0] != 4 || buf[1] != 5 || buf[2] != 0 {
+		t.Fatalf("second read %v, want 4 5 then silence", buf)
+	}
+	<-done
+	src.Read(buf)
+	if buf[0] != 0 || buf[2] != 0 {
+		t.Fatalf("after the end %v, want silence", buf)
+	}
+	if _, err := DecodeAudio("bad.wav", []byte("nope")); err == nil || !strings.Contains(err.Error(), "bad.wav") {
+		t.Fatalf("bad data: %v", err)
 	}
 }

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/e2e"
+	"hotline/recording"
+)
+
+// hangUpAfter makes a baresip agent hang up d after each call it takes.
+func hangUpAfter(ctx context.Context, b *e2e.Baresip, d time.Duration) {
+	go func() {
+		if _, err := b.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+			return
+		}
+		select {
+		case <-time.After(d):
+			_ = b.Hangup(ctx)
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// callRecords reads the call records stored by the file backend.
+func callRecords(t *testing.T, dir string) []recording.CallRecord {
+	t.Helper()
+	var out []recording.CallRecord
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		var r recording.CallRecord
+		if json.Unmarshal(raw, &r) == nil {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestE2ESurveyAfterAgentHangsUp: the agent hangs up first; the caller
+// hears the survey, rates the call 4 (CSAT) and 10 (NPS, two keys) by
+// keypad, hears the thanks and is hung up on; the answers are in the
+// call record stored beside the recording.
+func TestE2ESurveyAfterAgentHangsUp(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) { c.Survey.NPS = true })
+	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	hangUpAfter(ctx, agent, 2*time.Second)
+
+	res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+		Target:  a.sipAddr("udp"),
+		Service: "1900",
+		Scenario: e2e.UACKeypad(tonePCAP(t, time.Second), 4*time.Second,
+			[]string{e2e.DTMFPCAP("4"), e2e.DTMFPCAP("1"), e2e.DTMFPCAP("0")},
+			2*time.Second, 30*time.Second),
+		Timeout: 50 * time.Second,
+	})
+	res.RequireCalls(t, 1, 0) // includes Hotline's BYE after the thanks
+	waitIdle(t, a)
+
+	var recs []recording.CallRecord
+	waitFor(t, 10*time.Second, "the call record in storage", func() bool {
+		recs = callRecords(t, a.cfg.Recording.File.Dir)
+		return len(recs) == 1
+	})
+	r := recs[0]
+	if r.CSAT == nil || *r.CSAT != 4 {
+		t.Errorf("call record CSAT %v, want 4", r.CSAT)
+	}
+	if r.Extra["nps"] != "10" {
+		t.Errorf("call record NPS %q, want 10", r.Extra["nps"])
+	}
+	if !strings.Contains(a.logs.String(), "outcome=answered") {
+		t.Errorf("no CDR with outcome=answered in the log")
+	}
+}
+
+// TestE2ESurveyCallerHangsUp: a caller who hangs up during the survey is
+// no response, not a score.
+func TestE2ESurveyCallerHangsUp(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, nil)
+	agent := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	hangUpAfter(ctx, agent, time.Second)
+	res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+		Target:   a.sipAddr("udp"),
+		Service:  "1900",
+		Scenario: e2e.UACPlayPCAP(tonePCAP(t, time.Second), 3*time.Second),
+	})
+	res.RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+	var recs []recording.CallRecord
+	waitFor(t, 10*time.Second, "the call record in storage", func() bool {
+		recs = callRecords(t, a.cfg.Recording.File.Dir)
+		return len(recs) == 1
+	})
+	if recs[0].CSAT != nil {
+		t.Errorf("caller who hung up has CSAT %d, want no response", *recs[0].CSAT)
+	}
+	if !strings.Contains(a.logs.String(), "csat=none") {
+		t.Errorf("CDR does not say csat=none")
+	}
+}

@@ -1,0 +1,142 @@
+package sip
+
+import (
+	"strconv"
+	"time"
+
+	"hotline/sip/media"
+	"hotline/survey"
+)
+
+// runSurvey asks the caller, whose agent has hung up, to rate the call by
+// keypad: each question is played (a key pressed during the prompt
+// answers it), asked again once after no or an invalid answer, and the
+// answers go into the call's record and recording. A caller who hangs up
+// is a non-response, not a score.
+func (c *call) runSurvey() {
+	cfg := c.s.deps.Survey
+	lang := cfg.Language
+	prompts := c.s.prompts[lang]
+	if prompts == nil {
+		for l, p := range c.s.prompts {
+			lang, prompts = l, p
+			if l == "en" {
+				break
+			}
+		}
+	}
+	res := survey.Result{Ran: true, Language: lang}
+	defer func() {
+		c.mu.Lock()
+		c.survey = res
+		rec := c.rec
+		c.mu.Unlock()
+		if rec != nil {
+			if res.CSAT != nil {
+				_ = rec.SetCSAT(*res.CSAT)
+			}
+			if res.NPS != nil {
+				_ = rec.SetExtra("nps", strconv.Itoa(*res.NPS))
+			}
+		}
+		c.leg.Play(nil)
+	}()
+
+	keys := make(chan rune, 32)
+	c.leg.OnDTMF(func(d rune) {
+		select {
+		case keys <- d:
+		default:
+		}
+	})
+	c.log.Info("survey", "language", lang)
+	for _, q := range cfg.Questions() {
+		for attempt := 0; attempt <= cfg.Repeats; attempt++ {
+			if attempt > 0 && !c.play(prompts[survey.PromptInvalid], keys, false) {
+				return
+			}
+			input, ok := c.collect(q, prompts[q.Prompt], keys)
+			if !ok {
+				return // the caller hung up
+			}
+			if v, valid := q.Parse(input); valid {
+				c.log.Info("survey answer", "question", q.Prompt, "value", v)
+				switch q.Prompt {
+				case survey.PromptCSAT:
+					res.CSAT = &v
+				case survey.PromptNPS:
+					res.NPS = &v
+				}
+				break
+			}
+			c.log.Info("survey: no valid answer", "question", q.Prompt, "keys", input, "attempt", attempt+1)
+		}
+	}
+	c.play(prompts[survey.PromptThanks], keys, false)
+}
+
+// play plays a prompt to the caller and waits for its end; with bargeIn a
+// key pressed stops it (the key stays queued). It returns false if the
+// call ended meanwhile.
+func (c *call) play(a *media.Audio, keys chan rune, bargeIn bool) bool {
+	src, done := a.Once()
+	c.leg.Play(src)
+	// The prompt is paced in real time; allow a little slack.
+	limit := time.NewTimer(a.Duration() + 2*time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case <-done:
+			return true
+		case <-limit.C:
+			return true
+		case <-c.ctx.Done():
+			return false
+		case k := <-keys:
+			if bargeIn {
+				c.leg.Play(nil)
+				// put it back for collect
+				select {
+				case keys <- k:
+				default:
+				}
+				return true
+			}
+		}
+	}
+}
+
+// collect plays a question and gathers the caller's keys: up to
+// q.MaxDigits digits, '#' ending early, within the survey's timeout after
+// the prompt and its inter-digit timeout between digits. ok is false if
+// the call ended.
+func (c *call) collect(q survey.Question, prompt *media.Audio, keys chan rune) (input string, ok bool) {
+	cfg := c.s.deps.Survey
+	// Keys pressed before the question (e.g. during the conversation)
+	// don't count.
+	for len(keys) > 0 {
+		<-keys
+	}
+	if !c.play(prompt, keys, true) {
+		return "", false
+	}
+	wait := time.NewTimer(cfg.Timeout)
+	defer wait.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return input, false
+		case <-wait.C:
+			return input, true
+		case k := <-keys:
+			if k == '#' {
+				return input, true
+			}
+			input += string(k)
+			if len(input) >= q.MaxDigits {
+				return input, true
+			}
+			wait.Reset(cfg.InterDigit)
+		}
+	}
+}
