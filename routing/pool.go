@@ -38,9 +38,10 @@ type agentEntry struct {
 }
 
 type waiter struct {
-	callID string
-	skip   func(agent string) bool
-	got    chan string // buffered 1: the agent handed to this waiter
+	callID  string
+	arrived time.Time // when the call arrived: its place in the queue
+	skip    func(agent string) bool
+	got     chan string // buffered 1: the agent handed to this waiter
 }
 
 // Pool tracks agents and hands free agents to waiting calls in arrival
@@ -102,14 +103,19 @@ func (p *Pool) TryAcquire(callID string, skip func(agent string) bool) (string, 
 	return "", false
 }
 
-// Acquire waits until an agent can be offered this call, in arrival order
-// among waiting calls. recheck is how often an excluded agent is looked at
-// again (skip may change its mind with time); zero means only on changes.
-// It returns ctx's error if ctx ends first.
-func (p *Pool) Acquire(ctx context.Context, callID string, skip func(agent string) bool, recheck time.Duration) (string, error) {
-	w := &waiter{callID: callID, skip: skip, got: make(chan string, 1)}
+// Acquire waits until an agent can be offered this call, in order of
+// arrival among waiting calls: arrived is when the call arrived, so a call
+// whose agent did not answer goes back to its place, not to the end.
+// recheck is how often an excluded agent is looked at again (skip may
+// change its mind with time); zero means only on changes. It returns ctx's
+// error if ctx ends first.
+func (p *Pool) Acquire(ctx context.Context, callID string, arrived time.Time, skip func(agent string) bool, recheck time.Duration) (string, error) {
+	w := &waiter{callID: callID, arrived: arrived, skip: skip, got: make(chan string, 1)}
 	p.mu.Lock()
-	p.waiters = append(p.waiters, w)
+	i := sort.Search(len(p.waiters), func(i int) bool { return p.waiters[i].arrived.After(arrived) })
+	p.waiters = append(p.waiters, nil)
+	copy(p.waiters[i+1:], p.waiters[i:])
+	p.waiters[i] = w
 	p.dispatchLocked()
 	p.mu.Unlock()
 

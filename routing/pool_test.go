@@ -131,7 +131,7 @@ func TestPoolWaitersServedInArrivalOrder(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		call := fmt.Sprint("c", i)
 		go func() {
-			id, err := p.Acquire(ctx, call, nil, 0)
+			id, err := p.Acquire(ctx, call, time.Now(), nil, 0)
 			if err == nil {
 				out <- res{call, id}
 			}
@@ -157,7 +157,7 @@ func TestPoolTryAcquireTakesOnlyWhatWaitersCannot(t *testing.T) {
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {
-		id, _ := p.Acquire(ctx, "waiting", func(a string) bool { return a == "alice" }, 0)
+		id, _ := p.Acquire(ctx, "waiting", time.Now(), func(a string) bool { return a == "alice" }, 0)
 		got <- id
 	}()
 	for p.Waiting() != 1 {
@@ -177,11 +177,43 @@ func TestPoolTryAcquireTakesOnlyWhatWaitersCannot(t *testing.T) {
 	}
 }
 
+func TestPoolRequeuedCallKeepsItsPlace(t *testing.T) {
+	p, _ := newTestPool("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	got := make(chan string, 2)
+	// "late" arrived after "early", but "early" comes back to the queue
+	// (its agent did not answer) after "late" started waiting.
+	go func() {
+		if _, err := p.Acquire(ctx, "late", t0.Add(time.Second), nil, 0); err == nil {
+			got <- "late"
+		}
+	}()
+	for p.Waiting() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		if _, err := p.Acquire(ctx, "early", t0, nil, 0); err == nil {
+			got <- "early"
+		}
+	}()
+	for p.Waiting() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	_ = p.SetOnline("alice", true)
+	if first := <-got; first != "early" {
+		t.Fatalf("%s was served first, want the call that arrived first", first)
+	}
+	p.Release("alice")
+	<-got
+}
+
 func TestPoolAcquireContextEnds(t *testing.T) {
 	p, _ := newTestPool("alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := p.Acquire(ctx, "c1", nil, 0); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.Acquire(ctx, "c1", time.Now(), nil, 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
 	if n := p.Waiting(); n != 0 {
@@ -199,7 +231,7 @@ func TestPoolRecheckSeesSkipChange(t *testing.T) {
 	defer cancel()
 	done := make(chan string, 1)
 	go func() {
-		id, _ := p.Acquire(ctx, "c1", skip, 5*time.Millisecond)
+		id, _ := p.Acquire(ctx, "c1", time.Now(), skip, 5*time.Millisecond)
 		done <- id
 	}()
 	for p.Waiting() != 1 {
@@ -237,7 +269,7 @@ func TestPoolRandomised(t *testing.T) {
 			call := fmt.Sprint("call", i)
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			for attempt := 0; attempt < 5; attempt++ {
-				id, err := p.Acquire(ctx, call, nil, 0)
+				id, err := p.Acquire(ctx, call, time.Now(), nil, 0)
 				if err != nil {
 					errs <- fmt.Errorf("%s: %w", call, err)
 					return

@@ -302,7 +302,7 @@ func (c *call) run() {
 			}
 			c.leg.Play(c.holdSource())
 			var err error
-			agent, err = s.deps.Pool.Acquire(waitCtx, c.id, c.skip, time.Second)
+			agent, err = s.deps.Pool.Acquire(waitCtx, c.id, c.created, c.skip, time.Second)
 			if err != nil {
 				c.end(context.Cause(waitCtx))
 				return
