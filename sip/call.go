@@ -99,6 +99,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
 		return
 	}
+	if !s.fromTrunk(req) {
+		if !s.cfg.AuthenticateCalls {
+			s.log.Warn("call refused: source is not a trunk", "source", req.Source(), "number", req.Recipient.User)
+			s.respond(req, tx, 403, "Forbidden")
+			return
+		}
+		if _, ok := s.reg.Authenticate(req, tx); !ok {
+			return // answered 401/403
+		}
+	}
 	number := req.Recipient.User
 	hl, ok := s.deps.Routing.Hotline(number)
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -46,8 +47,32 @@ type Config struct {
 	// DrainTimeout bounds how long a shutdown waits for calls in progress
 	// to finish before hanging them up.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Trunks lists the addresses (IPs or CIDRs, e.g. the carrier's SBC)
+	// calls are accepted from. Empty: calls from anywhere.
+	Trunks []string `yaml:"trunks"`
+	// AuthenticateCalls also accepts calls from outside Trunks when they
+	// authenticate (digest, as an agent); without it they get 403.
+	AuthenticateCalls bool `yaml:"authenticate_calls"`
 	// Registrar configures agents' registrations.
 	Registrar registrar.Config `yaml:"registrar"`
+}
+
+// trunkPrefixes parses Trunks.
+func (c *Config) trunkPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for i, t := range c.Trunks {
+		if p, err := netip.ParsePrefix(t); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(t); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		errs = append(errs, cfg.Errorf(fmt.Sprintf("trunks[%d]", i), "%q is not an IP address or CIDR", t))
+	}
+	return out, errors.Join(errs...)
 }
 
 // SetDefaults fills in unset values.
@@ -121,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		errs = append(errs, cfg.Errorf("drain_timeout", "must not be negative"))
+	}
+	if _, err := c.trunkPrefixes(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Registrar.Validate(); err != nil {
 		errs = append(errs, cfg.Prefix("registrar", err))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,8 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	ports *media.Ports
+	// trunks are where calls may come from (empty: anywhere)
+	trunks []netip.Prefix
 	hold  *media.Audio // hold music, nil for the built-in tone
 	// prompts[lang][name] are the decoded survey prompts (nil: no survey).
 	prompts map[string]map[string]*media.Audio
@@ -135,6 +138,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		table:    map[string]*dialogRef{},
 		byID:     map[string]*call{},
 	}
+	trunks, err := cfg.trunkPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	s.trunks = trunks
 	if deps.Routing.Queue.HoldMusic != "" {
 		a, err := media.LoadAudio(deps.Routing.Queue.HoldMusic)
 		if err != nil {
@@ -386,6 +394,25 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("response not sent", "status", code, "method", req.Method, "error", err)
 	}
+}
+
+// fromTrunk says whether a request comes from an address calls are
+// accepted from without authentication.
+func (s *Server) fromTrunk(req *sip.Request) bool {
+	if len(s.trunks) == 0 {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range s.trunks {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) retryAfter() sip.Header {

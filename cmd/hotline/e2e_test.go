@@ -464,3 +464,30 @@ func TestE2EConcurrentCallsNoLeaks(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestE2ECallsOnlyFromTrunks: with trunks configured, a call from another
+// address is refused (403), or challenged (401) when authenticated calls
+// are allowed; nothing rings.
+func TestE2ECallsOnlyFromTrunks(t *testing.T) {
+	skipShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		auth bool
+		want int
+	}{{"refused", false, 403}, {"challenged", true, 401}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, func(c *Config) {
+				c.SIP.Trunks = []string{"127.0.0.2/32", "10.20.30.0/24"} // not where SIPp calls from
+				c.SIP.AuthenticateCalls = tc.auth
+			})
+			agent := startAgent(t, a, "alice", e2e.BaresipOptions{AutoAnswer: true})
+			res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Service: "1900", Scenario: e2e.UACExpectStatus(tc.want)})
+			res.RequireCalls(t, 1, 0)
+			if agent.HasEvent(e2e.EventCallEstablished) || agent.HasEvent(e2e.EventCallIncoming) {
+				t.Error("the agent rang for a call from outside the trunks")
+			}
+		})
+	}
+}

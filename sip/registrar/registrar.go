@@ -86,6 +86,11 @@ type Registrar struct {
 	// while a goroutine is handing them out (see notifyUnlock).
 	pending    []change
 	delivering bool
+
+	// failed authentications and blocks, by "ip:<addr>" and "user:<name>"
+	failures map[string][]time.Time
+	blocked  map[string]time.Time
+	stats    AuthStats
 }
 
 // New returns a Registrar. cfg gets its defaults applied; now defaults to
@@ -107,8 +112,10 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 		creds:  creds,
 		now:    now,
 		log:    log,
-		users:  map[string]*userState{},
-		nonces: map[string]*nonceUse{},
+		users:    map[string]*userState{},
+		nonces:   map[string]*nonceUse{},
+		failures: map[string][]time.Time{},
+		blocked:  map[string]time.Time{},
 	}
 	_, _ = rand.Read(r.secret[:]) // never fails (crypto/rand)
 	mac := hmac.New(sha256.New, r.secret[:])
@@ -197,6 +204,7 @@ func (r *Registrar) sweep() {
 			delete(r.nonces, n)
 		}
 	}
+	r.sweepFailuresLocked(now)
 	var changes []change
 	for u := range r.users {
 		if c, ok := r.settleLocked(u, now); ok {
