@@ -66,7 +66,7 @@ type Server struct {
 	ports *media.Ports
 	// trunks are where calls may come from (empty: anywhere)
 	trunks []netip.Prefix
-	hold  *media.Audio // hold music, nil for the built-in tone
+	hold   *media.Audio // hold music, nil for the built-in tone
 	// prompts[lang][name] are the decoded survey prompts (nil: no survey).
 	prompts map[string]map[string]*media.Audio
 	reg     *registrar.Registrar

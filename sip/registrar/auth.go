@@ -1,7 +1,6 @@
 package registrar
 
 import (
-	"strconv"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
@@ -13,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

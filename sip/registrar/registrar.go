@@ -108,10 +108,10 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 		creds = func(string) (string, bool) { return "", false }
 	}
 	r := &Registrar{
-		cfg:    cfg,
-		creds:  creds,
-		now:    now,
-		log:    log,
+		cfg:      cfg,
+		creds:    creds,
+		now:      now,
+		log:      log,
 		users:    map[string]*userState{},
 		nonces:   map[string]*nonceUse{},
 		failures: map[string][]time.Time{},
