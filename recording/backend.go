@@ -31,6 +31,10 @@ var (
 	// ErrVerify is returned when a stored object does not match its spool
 	// file (size or checksum); the spool file is kept and retried.
 	ErrVerify = errors.New("recording: stored object does not match the spool file")
+	// ErrAccessDenied is returned when the s3 store refuses a request for
+	// its credentials (unknown access key, wrong secret key) or for what
+	// they are allowed to do.
+	ErrAccessDenied = errors.New("recording: s3 access denied: check the credentials (s3.access_key and s3.secret_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and their rights on the bucket")
 )
 
 // PutOptions are what Backend.Put stores with an object.
@@ -273,6 +277,19 @@ func newS3Backend(c S3Config) (*S3Backend, error) {
 	return &S3Backend{cfg: c, client: cl}, nil
 }
 
+// s3Error marks err with ErrAccessDenied when the store refused the
+// request for its credentials or permissions, so that the log says what
+// to fix (over HEAD, S3 itself says no more than "Access Denied.").
+func s3Error(err error) error {
+	er := minio.ToErrorResponse(err)
+	switch {
+	case er.Code == "AccessDenied", er.Code == "InvalidAccessKeyId", er.Code == "SignatureDoesNotMatch",
+		er.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
+	return err
+}
+
 // Client returns the underlying minio client.
 func (b *S3Backend) Client() *minio.Client { return b.client }
 
@@ -280,7 +297,7 @@ func (b *S3Backend) Client() *minio.Client { return b.client }
 func (b *S3Backend) Prepare(ctx context.Context) error {
 	ok, err := b.client.BucketExists(ctx, b.cfg.Bucket)
 	if err != nil {
-		return fmt.Errorf("s3 bucket %q at %s: %w", b.cfg.Bucket, b.cfg.Endpoint, err)
+		return fmt.Errorf("s3 bucket %q at %s: %w", b.cfg.Bucket, b.cfg.Endpoint, s3Error(err))
 	}
 	if ok {
 		return nil
@@ -294,7 +311,7 @@ func (b *S3Backend) Prepare(ctx context.Context) error {
 		if code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
 			return nil
 		}
-		return fmt.Errorf("s3 create bucket %q at %s: %w", b.cfg.Bucket, b.cfg.Endpoint, err)
+		return fmt.Errorf("s3 create bucket %q at %s: %w", b.cfg.Bucket, b.cfg.Endpoint, s3Error(err))
 	}
 	return nil
 }
@@ -310,7 +327,7 @@ func (b *S3Backend) Put(ctx context.Context, key string, r io.Reader, size int64
 	}
 	_, err := b.client.PutObject(ctx, b.cfg.Bucket, key, r, size, po)
 	if err != nil {
-		return fmt.Errorf("s3 put %s/%s: %w", b.cfg.Bucket, key, err)
+		return fmt.Errorf("s3 put %s/%s: %w", b.cfg.Bucket, key, s3Error(err))
 	}
 	return nil
 }

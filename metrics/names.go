@@ -1,0 +1,136 @@
+package metrics
+
+// Metric names. This is the one list the package, deploy/prometheus rules
+// and deploy/grafana dashboards agree on; the tests check the rules and
+// dashboards against it.
+const (
+	// Calls and queues.
+	NameCallsOffered          = "hotline_calls_offered_total"
+	NameQueueCalls            = "hotline_queue_calls_total"
+	NameQueueWait             = "hotline_queue_wait_seconds"
+	NameQueueWaitByHour       = "hotline_queue_wait_by_hour_seconds"
+	NameAnsweredWithinSL      = "hotline_calls_answered_within_threshold_total"
+	NameServiceLevelThreshold = "hotline_queue_service_level_threshold_seconds"
+	NameHandleTime            = "hotline_handle_time_seconds"
+	NameCallsActive           = "hotline_calls_active"
+	NameCallersWaiting        = "hotline_queue_callers_waiting"
+	NameLongestWait           = "hotline_queue_longest_wait_seconds"
+	NameQueueOpen             = "hotline_queue_open"
+
+	// Satisfaction.
+	NameCSAT             = "hotline_csat_score"
+	NameCSATByWait       = "hotline_csat_score_by_wait"
+	NameNPS              = "hotline_nps_score"
+	NameSurveyNoResponse = "hotline_survey_no_responses_total"
+
+	// Agents.
+	NameAgents         = "hotline_agents"
+	NameAgentNoAnswers = "hotline_agent_no_answers_total"
+	NameAgentLogins    = "hotline_agent_logins_total"
+	NameAgentLogouts   = "hotline_agent_logouts_total"
+
+	// Media.
+	NameRTPLegs       = "hotline_rtp_legs"
+	NameRTPPackets    = "hotline_rtp_packets_total"
+	NameRTPBytes      = "hotline_rtp_bytes_total"
+	NameRTPLost       = "hotline_rtp_packets_lost_total"
+	NameRTPDropped    = "hotline_rtp_packets_dropped_total"
+	NameRTPJitterMean = "hotline_rtp_jitter_mean_seconds"
+	NameRTPJitterMax  = "hotline_rtp_jitter_max_seconds"
+
+	// SIP.
+	NameSIPRequests      = "hotline_sip_requests_total"
+	NameSIPResponses     = "hotline_sip_responses_total"
+	NameSIPRegistrations = "hotline_sip_registrations_total"
+	NameSIPRegistered    = "hotline_sip_registered_contacts"
+
+	// Recording.
+	NameRecordingBacklogFiles  = "hotline_recording_backlog_files"
+	NameRecordingBacklogBytes  = "hotline_recording_backlog_bytes"
+	NameRecordingBacklogOldest = "hotline_recording_backlog_oldest_seconds"
+	NameRecordingsInProgress   = "hotline_recordings_in_progress"
+	NameRecordingsUploaded     = "hotline_recordings_uploaded_total"
+	NameRecordingUploadFails   = "hotline_recording_upload_failures_total"
+	NameRecordingUploadTime    = "hotline_recording_upload_duration_seconds"
+
+	// Build.
+	NameBuildInfo = "hotline_build_info"
+)
+
+// metricKind is how a name is exposed, which decides its sample names.
+type metricKind int
+
+const (
+	kindCounter metricKind = iota
+	kindGauge
+	kindHistogram
+)
+
+// allNames lists every hotline_ metric family with its kind.
+var allNames = []struct {
+	name string
+	kind metricKind
+}{
+	{NameCallsOffered, kindCounter},
+	{NameQueueCalls, kindCounter},
+	{NameQueueWait, kindHistogram},
+	{NameQueueWaitByHour, kindHistogram},
+	{NameAnsweredWithinSL, kindCounter},
+	{NameServiceLevelThreshold, kindGauge},
+	{NameHandleTime, kindHistogram},
+	{NameCallsActive, kindGauge},
+	{NameCallersWaiting, kindGauge},
+	{NameLongestWait, kindGauge},
+	{NameQueueOpen, kindGauge},
+	{NameCSAT, kindHistogram},
+	{NameCSATByWait, kindHistogram},
+	{NameNPS, kindHistogram},
+	{NameSurveyNoResponse, kindCounter},
+	{NameAgents, kindGauge},
+	{NameAgentNoAnswers, kindCounter},
+	{NameAgentLogins, kindCounter},
+	{NameAgentLogouts, kindCounter},
+	{NameRTPLegs, kindGauge},
+	{NameRTPPackets, kindCounter},
+	{NameRTPBytes, kindCounter},
+	{NameRTPLost, kindCounter},
+	{NameRTPDropped, kindCounter},
+	{NameRTPJitterMean, kindGauge},
+	{NameRTPJitterMax, kindGauge},
+	{NameSIPRequests, kindCounter},
+	{NameSIPResponses, kindCounter},
+	{NameSIPRegistrations, kindCounter},
+	{NameSIPRegistered, kindGauge},
+	{NameRecordingBacklogFiles, kindGauge},
+	{NameRecordingBacklogBytes, kindGauge},
+	{NameRecordingBacklogOldest, kindGauge},
+	{NameRecordingsInProgress, kindGauge},
+	{NameRecordingsUploaded, kindCounter},
+	{NameRecordingUploadFails, kindCounter},
+	{NameRecordingUploadTime, kindHistogram},
+	{NameBuildInfo, kindGauge},
+}
+
+// MetricNames returns every hotline_ metric family name, in a fixed order.
+func MetricNames() []string {
+	out := make([]string, len(allNames))
+	for i, n := range allNames {
+		out[i] = n.name
+	}
+	return out
+}
+
+// SeriesNames returns every series name a PromQL expression may use for
+// Hotline's own metrics: counters and gauges as named, histograms as their
+// _bucket, _sum and _count series.
+func SeriesNames() []string {
+	var out []string
+	for _, n := range allNames {
+		if n.kind == kindHistogram {
+			out = append(out, n.name+"_bucket", n.name+"_sum", n.name+"_count")
+			continue
+		}
+		out = append(out, n.name)
+	}
+	return out
+}
