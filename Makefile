@@ -55,8 +55,13 @@ test: deps lint
 unit:
 	$(GO) test -short -count=1 ./...
 
-bench:
-	@echo "make bench: not yet (see issue 6)"
+## bench: capacity of this machine (issue 6): builds and starts Hotline (file
+## backend, then MinIO), agents and callers on loopback, writes
+## bench/results/<date>-<host>.md. ~15 min; BENCH_QUICK=1 for a ~3 min run.
+BENCH_QUICK ?=
+bench: go-tools
+	$(GO) build -o bin/hotline-load ./cmd/hotline-load
+	BENCH_QUICK=$(BENCH_QUICK) bin/hotline-load bench -out bench/results
 
 clean:
 	rm -rf bin

@@ -68,6 +68,7 @@ type Manager struct {
 
 	mu          sync.Mutex
 	active      map[string]*Recorder // by spool base
+	onUpload    func(time.Duration)  // told how long each successful upload took
 	recent      map[string]string    // call id -> key, recordings begun by this process
 	recentOrder []string             // call ids in the order begun, to bound recent
 	queue       []*pending
@@ -129,6 +130,14 @@ func NewWithBackend(c Config, b Backend, log *slog.Logger) (*Manager, error) {
 		queued:  map[string]bool{},
 		kick:    make(chan struct{}, 1),
 	}, nil
+}
+
+// OnUpload registers f to be told how long each successful upload (of a
+// recording and its call record) took.
+func (m *Manager) OnUpload(f func(time.Duration)) {
+	m.mu.Lock()
+	m.onUpload = f
+	m.mu.Unlock()
 }
 
 // Backend returns the store recordings are uploaded to, for retrieval
@@ -453,6 +462,7 @@ func (m *Manager) uploader(ctx context.Context) {
 				continue
 			}
 		}
+		began := time.Now()
 		err := m.upload(ctx, p)
 		if ctx.Err() != nil {
 			return
@@ -463,7 +473,11 @@ func (m *Manager) uploader(ctx context.Context) {
 			delete(m.queued, p.base)
 			m.consecutive = 0
 			m.uploaded++
+			observe := m.onUpload
 			m.mu.Unlock()
+			if observe != nil {
+				observe(time.Since(began))
+			}
 			continue
 		}
 		m.failures++

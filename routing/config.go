@@ -29,6 +29,10 @@ type Agent struct {
 	Password string `yaml:"password"`
 	// Name is the agent's display name.
 	Name string `yaml:"name"`
+	// Skills are the agent's skills with a level from 1 (novice) to 5.
+	Skills map[string]int `yaml:"skills"`
+	// Queues the agent answers; empty means every queue.
+	Queues []string `yaml:"queues"`
 }
 
 // QueueConfig says how waiting callers are served.
@@ -43,6 +47,12 @@ type QueueConfig struct {
 	// HoldMusic is a WAV file (8 kHz mono, 16-bit PCM or G.711) played in a
 	// loop while callers wait. Empty means a built-in soft tone.
 	HoldMusic string `yaml:"hold_music"`
+	// AutoPauseAfter pauses an agent after this many offers in a row went
+	// unanswered (default 3; negative disables).
+	AutoPauseAfter int `yaml:"auto_pause_after"`
+	// RejoinWindow: a caller who hung up while waiting and calls again
+	// within it gets their old place back (default 5m; negative disables).
+	RejoinWindow time.Duration `yaml:"rejoin_window"`
 }
 
 // Config is the routing section of the configuration.
@@ -50,6 +60,13 @@ type Config struct {
 	Hotlines []Hotline   `yaml:"hotlines"`
 	Agents   []Agent     `yaml:"agents"`
 	Queue    QueueConfig `yaml:"queue"`
+
+	// The routing engine's sections (see engine_config.go); all optional.
+	Directory DirectoryConfig  `yaml:"directory"`
+	Schedules []ScheduleConfig `yaml:"schedules"`
+	Queues    []QueueDef       `yaml:"queues"`
+	Rules     []RuleConfig     `yaml:"rules"`
+	Callbacks CallbackConfig   `yaml:"callbacks"`
 }
 
 // SetDefaults fills in unset values.
@@ -63,6 +80,7 @@ func (c *Config) SetDefaults() {
 	if c.Queue.MaxWait == 0 {
 		c.Queue.MaxWait = 10 * time.Minute
 	}
+	c.setEngineDefaults()
 }
 
 var numberRE = regexp.MustCompile(`^[0-9A-Za-z+*#._-]+$`)
@@ -114,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if q.MaxWait < time.Second {
 		errs = append(errs, cfg.Errorf("queue.max_wait", "must be at least 1s, got %s", q.MaxWait))
+	}
+	if err := c.validateEngine(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

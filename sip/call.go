@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip/media"
@@ -51,9 +52,14 @@ type call struct {
 	local    sdp.Local // our SDP towards the caller
 	answered bool
 	ringing  bool // 180 sent to the caller
-	agent    *agentLeg
-	tried    map[string]time.Time
-	rec      *recording.Recorder // nil when the call is not recorded
+	// respMu serialises responses to the caller's INVITE: an agent's
+	// phone may ring late, on its WaitAnswer goroutine, while the call
+	// answers or rejects the caller; finalSent stops 180s after that.
+	respMu    sync.Mutex
+	finalSent bool
+	agent     *agentLeg
+	tried     map[string]time.Time
+	rec       *recording.Recorder // nil when the call is not recorded
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
@@ -201,6 +207,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Unlock()
 	s.calls.Add(1)
 
+	s.deps.Metrics.CallOffered(c.metricsCall())
 	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "transport", c.transport, "codec", codec.Name)
 	if err := dlg.Respond(100, "Trying", nil); err != nil {
 		c.log.Debug("100 Trying not sent", "error", err)
@@ -337,6 +344,7 @@ func (c *call) run() {
 		c.mu.Unlock()
 		if c.ctx.Err() == nil {
 			c.log.Info("agent did not take the call", "agent", agent, "reason", err)
+			s.deps.Metrics.AgentNoAnswer(c.hotline.Number, noAnswerReason(err))
 		}
 	}
 }
@@ -364,6 +372,7 @@ func (c *call) answer() error {
 	}
 	body := c.local.Marshal()
 	c.mu.Unlock()
+	c.endProvisionals()
 	if err := c.dlg.RespondSDP(body); err != nil {
 		if c.dlg.Context().Err() != nil {
 			return ErrCallerHangup
@@ -479,8 +488,12 @@ func (c *call) offer(agent string) error {
 	result := make(chan error, 1)
 	go func() {
 		result <- dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-			if r.StatusCode > 100 && r.StatusCode < 200 {
+			// Any provisional, 100 Trying included, allows a CANCEL
+			// (RFC 3261 §9.1); only 101-199 mean the phone rings.
+			if r.IsProvisional() {
 				provisional.Do(func() { close(gotProvisional) })
+			}
+			if r.StatusCode > 100 && r.StatusCode < 200 {
 				c.agentRinging()
 			}
 			return nil
@@ -531,7 +544,7 @@ func (c *call) offer(agent string) error {
 		}()
 		var dr *sipgo.ErrDialogResponse
 		if errors.As(answerErr, &dr) {
-			return fmt.Errorf("agent answered %d %s", dr.Res.StatusCode, dr.Res.Reason)
+			return &refusedError{code: dr.Res.StatusCode, reason: dr.Res.Reason}
 		}
 		return answerErr
 	}
@@ -609,10 +622,23 @@ func (c *call) agentRinging() {
 		return
 	}
 	if !ringing {
+		c.respMu.Lock()
+		defer c.respMu.Unlock()
+		if c.finalSent {
+			return
+		}
 		if err := c.dlg.Respond(180, "Ringing", nil); err != nil {
 			c.log.Debug("180 not sent", "error", err)
 		}
 	}
+}
+
+// endProvisionals is called before the final response to the caller's
+// INVITE: a 180 being sent finishes first, and none is sent after.
+func (c *call) endProvisionals() {
+	c.respMu.Lock()
+	c.finalSent = true
+	c.respMu.Unlock()
 }
 
 // startRecording starts recording the call if the policy says so (or, for
@@ -636,7 +662,7 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 			Caller: c.from,
 			Agent:  agent,
 			Queue:  c.hotline.Number,
-			Start:  c.s.now(),
+			Start:  time.Now(), // the recorder runs on real time, like packet arrivals
 		})
 		if err != nil {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
@@ -664,6 +690,35 @@ func recordingCodec(e media.Encoding) recording.Codec {
 		return recording.CodecPCMA
 	}
 	return recording.CodecPCMU
+}
+
+// refusedError is an agent's phone refusing an offered call.
+type refusedError struct {
+	code   int
+	reason string
+}
+
+func (e *refusedError) Error() string { return fmt.Sprintf("agent answered %d %s", e.code, e.reason) }
+
+// noAnswerReason classifies why an agent did not take a call.
+func noAnswerReason(err error) string {
+	var re *refusedError
+	switch {
+	case errors.As(err, &re) && (re.code == 486 || re.code == 600):
+		return metrics.NoAnswerBusy
+	case errors.As(err, &re) && re.code == 603:
+		return metrics.NoAnswerDeclined
+	case errors.Is(err, errNoAnswer):
+		return metrics.NoAnswerTimeout
+	case errors.Is(err, errUnreachable), errors.As(err, &re) && (re.code == 404 || re.code == 408 || re.code == 480):
+		return metrics.NoAnswerUnreachable
+	}
+	return metrics.NoAnswerError
+}
+
+// metricsCall describes the call for the metrics.
+func (c *call) metricsCall() metrics.Call {
+	return metrics.Call{ID: c.id, Queue: c.hotline.Number, Segment: "unknown", Arrived: c.created}
 }
 
 // agentLeft is called when the bridged agent hangs up. With the survey on
@@ -698,6 +753,7 @@ func (c *call) detachAgent() {
 	a.leg.SetTap(nil)
 	c.s.unregister(a.callID)
 	_ = a.leg.Close()
+	c.s.legEnded(a.leg)
 	c.s.deps.Pool.Release(a.username)
 }
 
@@ -725,6 +781,7 @@ func (c *call) finish() {
 		}
 		s.unregister(a.callID)
 		_ = a.leg.Close()
+		s.legEnded(a.leg)
 		s.deps.Pool.Release(a.username)
 	}
 	switch {
@@ -737,6 +794,7 @@ func (c *call) finish() {
 		if errors.Is(cause, ErrShutdown) {
 			code, reason = 503, "Service Unavailable"
 		}
+		c.endProvisionals()
 		_ = c.dlg.Respond(code, reason, nil)
 	}
 	_ = c.dlg.Close()
@@ -749,7 +807,8 @@ func (c *call) finish() {
 		if a != nil {
 			a.leg.SetTap(nil)
 		}
-		if err := rec.Finish(s.now()); err != nil {
+		// The recorder runs on real time, like packet arrivals.
+		if err := rec.Finish(time.Now()); err != nil {
 			c.log.Error("recording not finished cleanly", "error", err)
 		}
 	}
@@ -759,7 +818,9 @@ func (c *call) finish() {
 	delete(s.byID, c.id)
 	s.mu.Unlock()
 	s.active.Add(-1)
+	s.legEnded(c.leg)
 	cdr := c.record(cause)
+	c.observe(cdr)
 	c.log.Info("call ended", "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
 		"wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
@@ -803,6 +864,41 @@ type CallRecord struct {
 	Survey    survey.Result
 	// Recording is the object key of the call's recording, if recorded.
 	Recording string
+}
+
+// observe moves the metrics for a finished call.
+func (c *call) observe(r CallRecord) {
+	m := c.s.deps.Metrics
+	if m == nil {
+		return
+	}
+	mc := c.metricsCall()
+	outcome := metrics.OutcomeAnswered
+	switch r.Outcome {
+	case OutcomeAbandoned:
+		outcome = metrics.OutcomeAbandoned
+	case OutcomeTimeout, OutcomeFailed:
+		outcome = metrics.OutcomeTimeout
+	}
+	m.QueueWait(mc, outcome, r.Wait)
+	if r.Outcome == OutcomeAnswered {
+		m.HandleTime(mc, r.Talk, 0)
+	}
+	if !r.Survey.Ran {
+		return
+	}
+	if r.Survey.CSAT != nil {
+		m.CSAT(mc, r.Wait, *r.Survey.CSAT)
+	} else {
+		m.SurveyNoResponse(mc, metrics.QuestionCSAT)
+	}
+	if c.s.deps.Survey != nil && c.s.deps.Survey.NPS {
+		if r.Survey.NPS != nil {
+			m.NPS(mc, *r.Survey.NPS)
+		} else {
+			m.SurveyNoResponse(mc, metrics.QuestionNPS)
+		}
+	}
 }
 
 // record builds the call's CDR.
@@ -898,7 +994,7 @@ func (s *Server) PauseRecording(callID, reason string) error {
 	if err != nil {
 		return err
 	}
-	if err := rec.Pause(s.now(), reason); err != nil {
+	if err := rec.Pause(time.Now(), reason); err != nil {
 		return err
 	}
 	c.log.Info("recording paused", "reason", reason)
@@ -911,7 +1007,7 @@ func (s *Server) ResumeRecording(callID string) error {
 	if err != nil {
 		return err
 	}
-	if err := rec.Resume(s.now()); err != nil {
+	if err := rec.Resume(time.Now()); err != nil {
 		return err
 	}
 	c.log.Info("recording resumed")

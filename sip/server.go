@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip/media"
@@ -43,6 +44,8 @@ type Deps struct {
 	Prompts *survey.Prompts
 	// OnCallEnd receives the record of every finished call.
 	OnCallEnd func(CallRecord)
+	// Metrics receives call, SIP and RTP figures; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -251,14 +254,21 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	_ = port
 
-	srv.OnInvite(s.onInvite)
-	srv.OnAck(s.onAck)
-	srv.OnBye(s.onBye)
-	srv.OnCancel(s.onCancel)
-	srv.OnOptions(s.onOptions)
-	srv.OnRegister(s.onRegister)
-	srv.OnInfo(s.onInfo)
-	srv.OnNoRoute(s.onNoRoute)
+	m := s.deps.Metrics
+	count := func(h sipgo.RequestHandler) sipgo.RequestHandler {
+		return func(req *sip.Request, tx sip.ServerTransaction) {
+			m.SIPRequest(metrics.In, string(req.Method))
+			h(req, tx)
+		}
+	}
+	srv.OnInvite(count(s.onInvite))
+	srv.OnAck(count(s.onAck))
+	srv.OnBye(count(s.onBye))
+	srv.OnCancel(count(s.onCancel))
+	srv.OnOptions(count(s.onOptions))
+	srv.OnRegister(count(s.onRegister))
+	srv.OnInfo(count(s.onInfo))
+	srv.OnNoRoute(count(s.onNoRoute))
 
 	for _, bl := range s.listeners {
 		bl := bl
@@ -393,7 +403,77 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 	}
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("response not sent", "status", code, "method", req.Method, "error", err)
+		return
 	}
+	s.deps.Metrics.SIPResponse(metrics.Out, string(req.Method), code)
+}
+
+// RTPStats returns the media counters of every leg in progress.
+func (s *Server) RTPStats() []metrics.RTPStats {
+	s.mu.Lock()
+	calls := make([]*call, 0, len(s.byID))
+	for _, c := range s.byID {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	out := make([]metrics.RTPStats, 0, 2*len(calls))
+	for _, c := range calls {
+		out = append(out, rtpStats(c.leg.Stats()))
+		c.mu.Lock()
+		a := c.agent
+		c.mu.Unlock()
+		if a != nil {
+			out = append(out, rtpStats(a.leg.Stats()))
+		}
+	}
+	return out
+}
+
+func rtpStats(st media.Stats) metrics.RTPStats {
+	return metrics.RTPStats{
+		PacketsIn: st.PacketsIn, PacketsOut: st.PacketsOut,
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut,
+		LostIn: st.Lost, Dropped: st.Dropped,
+	}
+}
+
+// legEnded hands a closed leg's final counters to the metrics.
+func (s *Server) legEnded(l *media.Leg) {
+	s.deps.Metrics.RTPLegEnded(rtpStats(l.Stats()))
+}
+
+// QueueStatus is the callers waiting for an agent on one hotline number.
+type QueueStatus struct {
+	Hotline     string
+	Waiting     int
+	LongestWait time.Duration
+}
+
+// Queues returns, for every hotline number, the callers waiting now.
+func (s *Server) Queues() []QueueStatus {
+	now := s.now()
+	byNumber := map[string]*QueueStatus{}
+	var out []QueueStatus
+	for _, h := range s.deps.Routing.Hotlines {
+		byNumber[h.Number] = &QueueStatus{Hotline: h.Number}
+	}
+	s.mu.Lock()
+	for _, c := range s.byID {
+		c.mu.Lock()
+		waiting := c.bridgedAt.IsZero()
+		c.mu.Unlock()
+		q := byNumber[c.hotline.Number]
+		if !waiting || q == nil {
+			continue
+		}
+		q.Waiting++
+		q.LongestWait = max(q.LongestWait, now.Sub(c.created))
+	}
+	s.mu.Unlock()
+	for _, h := range s.deps.Routing.Hotlines {
+		out = append(out, *byNumber[h.Number])
+	}
+	return out
 }
 
 // fromTrunk says whether a request comes from an address calls are

@@ -54,6 +54,12 @@ func (s *syncBuffer) String() string {
 // loopback ports, after mutate has changed what the test needs.
 func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 	t.Helper()
+	return startAppClock(t, mutate, time.Now)
+}
+
+// startAppClock is startApp with Hotline's clock replaced by now.
+func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *testApp {
+	t.Helper()
 	c, err := loadConfig("")
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +74,7 @@ func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 	c.RTP.PortMin, c.RTP.PortMax = base, base+999
 	c.Log.Level = "debug"
 	c.API.Listen = "127.0.0.1:0"
+	c.Metrics.Listen = "127.0.0.1:0"
 	dir := t.TempDir()
 	c.Recording.SpoolDir = filepath.Join(dir, "spool")
 	c.Recording.File.Dir = filepath.Join(dir, "recordings")
@@ -76,7 +83,7 @@ func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 	}
 	logs := &syncBuffer{}
 	log := c.Log.logger(logs)
-	a, err := start(context.Background(), c, log)
+	a, err := start(context.Background(), c, log, now)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

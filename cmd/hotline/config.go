@@ -15,6 +15,7 @@ import (
 	"hotline/api"
 	"hotline/deploy"
 	"hotline/internal/cfg"
+	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip"
@@ -31,6 +32,7 @@ type Config struct {
 	Recording      recording.Config `yaml:"recording"`
 	Survey         survey.Config    `yaml:"survey"`
 	API            api.Config       `yaml:"api"`
+	Metrics        metrics.Config   `yaml:"metrics"`
 	Log            LogConfig        `yaml:"log"`
 }
 
@@ -109,6 +111,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.Recording.SetDefaults()
 	c.Survey.SetDefaults()
 	c.API.SetDefaults()
+	c.Metrics.SetDefaults()
 	c.Log.setDefaults()
 	err := errors.Join(
 		cfg.Prefix("sip", c.SIP.Validate()),
@@ -117,6 +120,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("recording", c.Recording.Validate()),
 		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
+		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)
 	if err != nil {

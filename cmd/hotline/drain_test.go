@@ -97,6 +97,7 @@ rtp: {ip: 127.0.0.1, port_min: 27000, port_max: 27199}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]
 api: {listen: "127.0.0.1:0"}
+metrics: {listen: "127.0.0.1:0"}
 recording:
   spool_dir: %s
   file: {dir: %s}

@@ -217,7 +217,10 @@ func startCaller(t *testing.T, a *testApp, transport string) *e2e.Baresip {
 // the caller's leg gets the BYE.
 func TestE2EBaresipCallerAndAgent(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, nil)
+	a := startApp(t, func(c *Config) {
+		off := false
+		c.Survey.Enabled = &off // the survey has its own tests
+	})
 	agent := startAgent(t, a, "carol", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
 	caller := startCaller(t, a, "tcp")
 

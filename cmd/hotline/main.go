@@ -23,6 +23,7 @@ import (
 
 	"hotline/api"
 	"hotline/deploy"
+	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing"
 	"hotline/sip"
@@ -54,7 +55,7 @@ func run(args []string, stderr io.Writer) int {
 	log := c.Log.logger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	app, err := start(ctx, c, log)
+	app, err := start(ctx, c, log, time.Now)
 	if err != nil {
 		log.Error("start failed", "error", err)
 		return 1
@@ -75,11 +76,20 @@ type app struct {
 	pool       *routing.Pool
 	recordings *recording.Manager
 	api        *api.Server
+	metrics    *metrics.Metrics
+	metricsSrv *metrics.Server
 }
 
 // start wires the packages together and starts serving. One call flows
 // from sip (signalling, media) through routing (which agent) to recording.
-func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
+// now is the clock (time.Now; tests may shift it to simulate hours of the
+// day).
+func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Time) (*app, error) {
+	loc, err := c.Metrics.Location()
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: version, Log: log.With("component", "metrics")})
 	recs, err := recording.New(c.Recording, log.With("component", "recording"))
 	if err != nil {
 		return nil, err
@@ -98,21 +108,36 @@ func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
 		_ = recs.Close()
 		return nil, err
 	}
-	pool := routing.NewPool(c.Agents, time.Now)
+	pool := routing.NewPool(c.Agents, now)
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Log:        log,
 		Routing:    &c.Config,
 		Pool:       pool,
 		Media:      &c.RTP,
-		Now:        time.Now,
+		Now:        now,
 		Recordings: recs,
 		Survey:     &c.Survey,
 		Prompts:    prompts,
+		Metrics:    m,
 	})
 	if err == nil {
 		err = srv.Start(ctx)
 	}
 	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
+	wireMetrics(m, c, srv, pool, recs)
+	srv.Registrar().OnChange(func(_ string, registered bool) {
+		if registered {
+			m.AgentLogin()
+		} else {
+			m.AgentLogout()
+		}
+	})
+	metricsSrv := metrics.NewServer(c.Metrics, m, log.With("component", "metrics"))
+	if err := metricsSrv.Start(); err != nil {
+		_ = srv.Shutdown(ctx)
 		_ = recs.Close()
 		return nil, err
 	}
@@ -127,12 +152,13 @@ func start(ctx context.Context, c *Config, log *slog.Logger) (*app, error) {
 	})
 	if err := httpAPI.Start(); err != nil {
 		_ = srv.Shutdown(ctx)
+		_ = metricsSrv.Shutdown(ctx)
 		_ = recs.Close()
 		return nil, err
 	}
 	log.Info("hotline ready", "hotlines", len(c.Hotlines), "agents", len(c.Agents),
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir)
-	return &app{sip: srv, pool: pool, recordings: recs, api: httpAPI}, nil
+	return &app{sip: srv, pool: pool, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -141,5 +167,43 @@ func (a *app) shutdown(ctx context.Context) error {
 	err := a.sip.Shutdown(ctx)
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close())
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))
+}
+
+// version is the build's version, set with -ldflags "-X main.version=...".
+var version = "dev"
+
+// wireMetrics gives the metrics their live sources: calls, agents, queues,
+// RTP legs and the recording backlog.
+func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, pool *routing.Pool, recs *recording.Manager) {
+	m.SetActiveCallsSource(srv.ActiveCalls)
+	m.SetRegistrationSource(func() int { return len(srv.Registrar().Registered()) })
+	m.SetRTPSource(srv.RTPStats)
+	m.SetQueueSource(func() []metrics.QueueStatus {
+		var out []metrics.QueueStatus
+		for _, q := range srv.Queues() {
+			out = append(out, metrics.QueueStatus{Queue: q.Hotline, Waiting: q.Waiting, LongestWait: q.LongestWait, Open: true})
+		}
+		return out
+	})
+	// Every agent serves every hotline number (until queues of their own).
+	m.SetAgentSource(func() []metrics.AgentCount {
+		counts := map[routing.AgentState]int{}
+		for _, a := range pool.Agents() {
+			counts[a.State]++
+		}
+		var out []metrics.AgentCount
+		for _, h := range c.Hotlines {
+			for st, n := range counts {
+				out = append(out, metrics.AgentCount{Queue: h.Number, State: string(st), Count: n})
+			}
+		}
+		return out
+	})
+	recs.OnUpload(m.RecordingUploaded)
+	m.SetBacklogSource(func() metrics.Backlog {
+		b := recs.Backlog()
+		return metrics.Backlog{Files: b.Files, Bytes: b.Bytes, OldestAge: b.OldestAge, Recording: b.Recording,
+			Failures: b.Failures, Uploaded: b.Uploaded}
+	})
 }

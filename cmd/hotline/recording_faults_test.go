@@ -336,6 +336,7 @@ rtp: {ip: 127.0.0.1, port_min: %d, port_max: %d}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]
 api: {listen: "127.0.0.1:0"}
+metrics: {listen: "127.0.0.1:0"}
 recording:
   backend: s3
   spool_dir: %s

@@ -1,0 +1,844 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// benchConfig is how thoroughly the benchmark measures.
+type benchConfig struct {
+	Quick       bool
+	Reps        int           // repetitions of each figure
+	Agents      int           // registered agents
+	StepDur     time.Duration // how long a call-rate step launches calls
+	Hold        time.Duration // call length in call-rate steps
+	SearchIters int           // bisection steps of the call-rate search
+	RateStart   float64
+	RateCap     float64
+	ConcSteps   []int         // concurrent-call ramp
+	Measure     time.Duration // measurement window at each concurrency step
+	MinIO       bool
+	RoutingArgs []string // extra go test flags for the routing benchmark
+	Budget      time.Duration
+}
+
+func defaultBenchConfig(quick bool) benchConfig {
+	if quick {
+		return benchConfig{Quick: true, Reps: 1, Agents: 2600, StepDur: 3 * time.Second, Hold: time.Second,
+			SearchIters: 1, RateStart: 150, RateCap: 3200, ConcSteps: []int{500, 1000, 1500, 2000, 2500},
+			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, Budget: 170 * time.Second}
+	}
+	return benchConfig{Reps: 3, Agents: 2600, StepDur: 5 * time.Second, Hold: time.Second,
+		SearchIters: 3, RateStart: 100, RateCap: 3200, ConcSteps: []int{250, 500, 1000, 1500, 2000, 2500},
+		Measure: 5 * time.Second, MinIO: true, Budget: 14 * time.Minute}
+}
+
+// Pass criteria.
+const (
+	maxFailedShare = 0.001 // < 0.1% failed calls
+	cpuLimitCores  = 1.6   // 80% of two cores
+	maxLaunchLag   = 250 * time.Millisecond
+	maxPacerLag    = 100 * time.Millisecond
+	answerMargin   = 1.5 // agents needed per concurrent call, at least
+)
+
+// rateStep is one call-rate measurement.
+type rateStep struct {
+	Rate              float64
+	Attempted, Failed int
+	Errors            map[string]int
+	To180, ToAgent    []time.Duration
+	LaunchLag         time.Duration
+	Bridged, Uploaded int
+	AgentAnswered     int // agent INVITEs answered (retried offers count twice)
+	Expected          int // callers connected to an agent: each must be recorded
+	Queued            int // callers answered without a 180 first (queued, or 180 lost)
+	UploadErr         string
+	RSS, IdleRSS      int64
+	HotlineCPU        time.Duration
+	Elapsed           time.Duration
+}
+
+func (s *rateStep) failedShare() float64 {
+	if s.Attempted == 0 {
+		return 1
+	}
+	return float64(s.Failed) / float64(s.Attempted)
+}
+
+func (s *rateStep) pass() bool {
+	return s.Attempted > 0 && s.failedShare() < maxFailedShare && s.LaunchLag < maxLaunchLag &&
+		s.UploadErr == "" && s.Uploaded >= s.Expected
+}
+
+func (s *rateStep) why() string {
+	var w []string
+	if s.failedShare() >= maxFailedShare {
+		w = append(w, fmt.Sprintf("%d/%d failed", s.Failed, s.Attempted))
+		w = append(w, topErrors(s.Errors, 2))
+	}
+	if s.LaunchLag >= maxLaunchLag {
+		w = append(w, fmt.Sprintf("generator behind by %s", s.LaunchLag.Round(time.Millisecond)))
+	}
+	if s.UploadErr != "" {
+		w = append(w, s.UploadErr)
+	} else if s.Uploaded < s.Expected {
+		w = append(w, fmt.Sprintf("%d of %d recordings uploaded", s.Uploaded, s.Expected))
+	}
+	if len(w) == 0 {
+		return "ok"
+	}
+	return strings.Join(w, "; ")
+}
+
+func topErrors(m map[string]int, n int) string {
+	type kv struct {
+		k string
+		v int
+	}
+	var l []kv
+	for k, v := range m {
+		l = append(l, kv{k, v})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].v > l[j].v || l[i].v == l[j].v && l[i].k < l[j].k })
+	var out []string
+	for i := 0; i < len(l) && i < n; i++ {
+		out = append(out, fmt.Sprintf("%dx %s", l[i].v, l[i].k))
+	}
+	return strings.Join(out, ", ")
+}
+
+// concStep is one step of the concurrent-call ramp.
+type concStep struct {
+	Calls          int // calls up with audio both ways
+	SetupFailed    int
+	HotlineCores   float64
+	LoadgenCores   float64
+	MachineBusy    float64 // share of all CPUs busy
+	RcvbufErrors   uint64
+	Window         WindowStats
+	RSS            int64
+	HotlineCPU     time.Duration
+	PacketsRelayed uint64
+}
+
+func (s *concStep) pass() bool {
+	return s.SetupFailed == 0 && s.HotlineCores < cpuLimitCores && s.RcvbufErrors == 0 &&
+		s.Window.Lost() == 0 && s.Window.MaxLag < maxPacerLag
+}
+
+func (s *concStep) why() string {
+	var w []string
+	if s.SetupFailed > 0 {
+		w = append(w, fmt.Sprintf("%d calls failed to set up", s.SetupFailed))
+	}
+	if s.HotlineCores >= cpuLimitCores {
+		w = append(w, fmt.Sprintf("Hotline at %.2f cores", s.HotlineCores))
+	}
+	if s.RcvbufErrors > 0 {
+		w = append(w, fmt.Sprintf("%d UDP RcvbufErrors", s.RcvbufErrors))
+	}
+	if l := s.Window.Lost(); l > 0 {
+		w = append(w, fmt.Sprintf("%d of %d packets lost", l, s.Window.Sent))
+	}
+	if s.Window.MaxLag >= maxPacerLag {
+		w = append(w, fmt.Sprintf("generator behind by %s", s.Window.MaxLag.Round(time.Millisecond)))
+	}
+	if len(w) == 0 {
+		return "ok"
+	}
+	return strings.Join(w, "; ")
+}
+
+// relayRun is one measurement of the bare relay.
+type relayRun struct {
+	Pairs   int
+	CPU     time.Duration
+	Window  WindowStats
+	PerPkt  time.Duration
+	Cores   float64
+	Hotline time.Duration // Hotline's per-packet CPU in the same repetition
+}
+
+// concRep is one repetition of the concurrent-call ramp.
+type concRep struct {
+	Steps         []concStep
+	Max           int // highest passing step (0: none)
+	Limit         string
+	Bridged       int
+	AgentAnswered int
+	Uploaded      int
+	RecDropped    uint64 // packets recorders dropped (hand-off buffer full)
+	RecordsRead   int
+	RecordingErr  string
+	Relay         *relayRun
+}
+
+// best is the step figure 3, 5 and 6 are taken at: the highest passing
+// step, or the first one if none passed.
+func (r *concRep) best() *concStep {
+	var b *concStep
+	for i := range r.Steps {
+		if r.Steps[i].pass() {
+			b = &r.Steps[i]
+		}
+	}
+	if b == nil && len(r.Steps) > 0 {
+		b = &r.Steps[0]
+	}
+	return b
+}
+
+// results is everything measured, for the report.
+type results struct {
+	Started    time.Time
+	Finished   time.Time
+	Cfg        benchConfig
+	Machine    machineInfo
+	RateReps   []float64 // figure 1, file backend
+	RateLimits []string
+	RateSteps  [][]rateStep
+	MinIORate  []float64
+	MinIOSteps []rateStep
+	MinIONote  string
+	Latency    map[int][]rateStep // 50, 80 -> steps
+	Conc       []concRep
+	Routing    string
+	RoutingErr string
+	Notes      []string
+	IdleRSS    int64
+}
+
+// driver runs the benchmark.
+type driver struct {
+	cfg      benchConfig
+	log      *slog.Logger
+	pr       *procs
+	work     string
+	repo     string
+	bin      string
+	media    *mediaEngine
+	res      *results
+	deadline time.Time
+}
+
+func (d *driver) note(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	d.res.Notes = append(d.res.Notes, s)
+	d.log.Warn(s)
+}
+
+func (d *driver) timeLeft() time.Duration { return time.Until(d.deadline) }
+
+// run measures everything and fills d.res.
+func (d *driver) run(ctx context.Context) error {
+	d.res.Started = time.Now()
+	d.res.Machine = collectMachine(ctx, d.repo)
+	d.log.Info("building hotline")
+	d.bin = filepath.Join(d.work, "hotline")
+	build := exec.CommandContext(ctx, "go", "build", "-o", d.bin, "./cmd/hotline")
+	build.Dir = d.repo
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/hotline: %w\n%s", err, out)
+	}
+
+	d.log.Info("figure 7: routing benchmark")
+	d.res.Routing, d.res.RoutingErr = d.routingBench(ctx)
+
+	media, err := newMediaEngine(4, 4*d.cfg.Agents+1024)
+	if err != nil {
+		return err
+	}
+	mctx, stopMedia := context.WithCancel(ctx)
+	var mwg sync.WaitGroup
+	mwg.Add(1)
+	go func() { defer mwg.Done(); media.run(mctx) }()
+	defer func() { stopMedia(); mwg.Wait() }()
+	d.media = media
+
+	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents})
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	if rss, err := ProcRSS(h.PID()); err == nil {
+		d.res.IdleRSS = rss
+	}
+
+	d.figure1(ctx, h, g)
+	d.figure4(ctx, h, g)
+	d.figure2(ctx, h, g)
+	g.close()
+	h.stop(15 * time.Second)
+
+	if d.cfg.MinIO {
+		if err := d.minio(ctx); err != nil {
+			d.res.MinIONote = "not measured: " + err.Error()
+			d.note("MinIO run failed: %v", err)
+		}
+	}
+	d.res.Finished = time.Now()
+	return ctx.Err()
+}
+
+// startHotline starts Hotline in work/name and registers every agent.
+func (d *driver) startHotline(ctx context.Context, name string, o hotlineOpts) (*hotlineProc, *loadGen, error) {
+	d.log.Info("starting hotline", "backend", name, "agents", o.Agents)
+	h, err := startHotline(ctx, d.pr, d.bin, filepath.Join(d.work, name), o)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := newLoadGen(d.media, h.sip, "1900", d.log.With("component", "sipgo"))
+	if err != nil {
+		return nil, nil, err
+	}
+	users := make([]string, o.Agents)
+	for i := range users {
+		users[i] = agentName(i)
+	}
+	t0 := time.Now()
+	failed, err := g.registerAgents(ctx, users, agentPassword, 64)
+	if failed > 0 {
+		g.close()
+		return nil, nil, fmt.Errorf("%d agents failed to register: %w", failed, err)
+	}
+	n, err := h.availableAgents(ctx)
+	if err != nil || n != o.Agents {
+		g.close()
+		return nil, nil, fmt.Errorf("%d of %d agents available after registering (%v)", n, o.Agents, err)
+	}
+	d.log.Info("agents registered", "agents", n, "took", time.Since(t0).Round(time.Millisecond))
+	return h, g, nil
+}
+
+// rateStep launches calls at rate for StepDur, each held Hold, and checks
+// every bridged call's recording got uploaded.
+func (d *driver) rateStep(ctx context.Context, h *hotlineProc, g *loadGen, rate float64) rateStep {
+	s := rateStep{Rate: rate, Errors: map[string]int{}}
+	b0, err := h.backlog(ctx)
+	if err != nil {
+		s.UploadErr = err.Error()
+	}
+	up0 := g.agentUp.Load()
+	s.IdleRSS, _ = ProcRSS(h.PID())
+	cpu0, _ := ProcCPU(h.PID())
+	count := max(int(math.Round(rate*d.cfg.StepDur.Seconds())), 1)
+	interval := time.Duration(float64(time.Second) / rate)
+	res := make([]callResult, count)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range count {
+		at := start.Add(time.Duration(i) * interval)
+		if dl := time.Until(at); dl > 0 {
+			time.Sleep(dl)
+		} else if -dl > s.LaunchLag {
+			s.LaunchLag = -dl
+		}
+		if ctx.Err() != nil {
+			res = res[:i]
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = g.call(ctx, holdSpec{For: d.cfg.Hold})
+		}()
+	}
+	s.RSS, _ = ProcRSS(h.PID())
+	wg.Wait()
+	cpu1, _ := ProcCPU(h.PID())
+	s.HotlineCPU = cpu1 - cpu0
+	s.Elapsed = time.Since(start)
+	for _, r := range res {
+		s.Attempted++
+		if !r.OK {
+			s.Failed++
+			s.Errors[r.Err]++
+		}
+		if r.Bridged {
+			s.Bridged++
+			if r.ToAgent > 0 {
+				s.Expected++
+			}
+			if r.To180 == 0 {
+				s.Queued++
+			}
+		}
+		if r.To180 > 0 {
+			s.To180 = append(s.To180, r.To180)
+		}
+		if r.ToAgent > 0 {
+			s.ToAgent = append(s.ToAgent, r.ToAgent)
+		}
+	}
+	b1, err := h.waitIdle(ctx, 30*time.Second, true)
+	s.AgentAnswered = int(g.agentUp.Load() - up0)
+	if err == nil {
+		b1, err = h.waitUploads(ctx, b0.Uploaded, s.Expected, 10*time.Second, 3*time.Second)
+	}
+	if err != nil && s.UploadErr == "" {
+		s.UploadErr = err.Error()
+	}
+	s.Uploaded = int(b1.Uploaded - b0.Uploaded)
+	if n := g.stopStrayStreams(); n > 0 {
+		d.log.Warn("agent calls Hotline never hung up", "calls", n)
+	}
+	d.log.Info("rate step", "cps", rate, "attempted", s.Attempted, "failed", s.Failed,
+		"uploaded", s.Uploaded, "expected", s.Expected, "agent_answered", s.AgentAnswered, "bridged", s.Bridged, "no_180", s.Queued,
+		"pass", s.pass(), "why", s.why())
+	if s.UploadErr != "" {
+		// Let a struggling Hotline settle before the next step.
+		_, _ = h.waitIdle(ctx, 30*time.Second, true)
+	}
+	return s
+}
+
+// searchRate finds the highest passing call rate: a doubling ramp from
+// RateStart (or around hint), then bisection.
+func (d *driver) searchRate(ctx context.Context, h *hotlineProc, g *loadGen, hint float64, iters int) (float64, string, []rateStep) {
+	var steps []rateStep
+	round := func(r float64) float64 { return max(math.Round(r/10)*10, 10) }
+	try := func(r float64) bool {
+		s := d.rateStep(ctx, h, g, r)
+		steps = append(steps, s)
+		return s.pass()
+	}
+	var lo, hi float64
+	if hint <= 0 {
+		for r := d.cfg.RateStart; r <= d.cfg.RateCap && ctx.Err() == nil; r *= 2 {
+			if !try(round(r)) {
+				hi = round(r)
+				break
+			}
+			lo = round(r)
+		}
+	} else {
+		for r, i := round(hint*0.7), 0; i < 3 && ctx.Err() == nil; r, i = round(r/2), i+1 {
+			if try(r) {
+				lo = r
+				break
+			}
+			hi = r
+		}
+		if up := round(hint * 1.3); lo > 0 && hi == 0 && ctx.Err() == nil {
+			if try(up) {
+				lo = up
+			} else {
+				hi = up
+			}
+		}
+	}
+	limit := ""
+	if hi == 0 {
+		if lo >= d.cfg.RateCap {
+			limit = fmt.Sprintf("search capped at %.0f CPS", d.cfg.RateCap)
+		}
+		return lo, limit, steps
+	}
+	for range iters {
+		if ctx.Err() != nil || hi-lo < 20 || d.timeLeft() < time.Minute {
+			break
+		}
+		mid := round((lo + hi) / 2)
+		if try(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	last := steps[len(steps)-1]
+	for i := len(steps) - 1; i >= 0; i-- {
+		if !steps[i].pass() && steps[i].Rate == hi {
+			last = steps[i]
+			break
+		}
+	}
+	return lo, fmt.Sprintf("%.0f CPS failed: %s", hi, last.why()), steps
+}
+
+func (d *driver) figure1(ctx context.Context, h *hotlineProc, g *loadGen) {
+	hint := 0.0
+	for rep := range d.cfg.Reps {
+		if ctx.Err() != nil || (rep > 0 && d.timeLeft() < 6*time.Minute) {
+			if rep > 0 {
+				d.note("figure 1: %d of %d repetitions (time budget)", rep, d.cfg.Reps)
+			}
+			break
+		}
+		d.log.Info("figure 1: call rate", "rep", rep+1)
+		best, limit, steps := d.searchRate(ctx, h, g, hint, d.cfg.SearchIters)
+		if rep == 0 {
+			hint = best
+		}
+		d.res.RateReps = append(d.res.RateReps, best)
+		d.res.RateLimits = append(d.res.RateLimits, limit)
+		d.res.RateSteps = append(d.res.RateSteps, steps)
+	}
+}
+
+func (d *driver) maxRate() float64 {
+	return Summarize(d.res.RateReps).Median
+}
+
+func (d *driver) figure4(ctx context.Context, h *hotlineProc, g *loadGen) {
+	d.res.Latency = map[int][]rateStep{}
+	mr := d.maxRate()
+	if math.IsNaN(mr) || mr <= 0 {
+		d.note("figure 4 skipped: no call rate passed")
+		return
+	}
+	for rep := range d.cfg.Reps {
+		if ctx.Err() != nil || (rep > 0 && d.timeLeft() < 5*time.Minute) {
+			break
+		}
+		for _, pct := range []int{50, 80} {
+			r := math.Max(math.Round(mr*float64(pct)/100), 1)
+			d.log.Info("figure 4: setup latency", "rep", rep+1, "percent", pct, "cps", r)
+			d.res.Latency[pct] = append(d.res.Latency[pct], d.rateStep(ctx, h, g, r))
+		}
+	}
+}
+
+// figure2 ramps up long recorded calls with audio both ways and measures
+// Hotline at each step; figures 3, 5 and 6 come from the same steps.
+func (d *driver) figure2(ctx context.Context, h *hotlineProc, g *loadGen) {
+	setupRate := 300.0
+	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 {
+		setupRate = math.Min(math.Max(mr*0.5, 50), 400)
+	}
+	for rep := range d.cfg.Reps {
+		if ctx.Err() != nil || (rep > 0 && d.timeLeft() < 3*time.Minute) {
+			if rep > 0 {
+				d.note("figure 2: %d of %d repetitions (time budget)", rep, d.cfg.Reps)
+			}
+			break
+		}
+		d.log.Info("figure 2: concurrent recorded calls", "rep", rep+1, "setup_cps", setupRate)
+		r := d.concRamp(ctx, h, g, setupRate)
+		if b := r.best(); b != nil && ctx.Err() == nil {
+			rr, err := d.bareRelay(ctx, max(b.Calls, 1), b)
+			if err != nil {
+				d.note("bare relay run failed: %v", err)
+			} else {
+				r.Relay = rr
+			}
+		}
+		d.res.Conc = append(d.res.Conc, r)
+	}
+}
+
+func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setupRate float64) concRep {
+	var rep concRep
+	// Count only this ramp's call records (and free the disk).
+	_ = os.RemoveAll(filepath.Join(h.dir, "recordings", "recordings"))
+	b0, _ := h.backlog(ctx)
+	up0 := g.agentUp.Load()
+	release := make(chan struct{})
+	var established, failed, bridged atomic.Int64
+	var wg sync.WaitGroup
+	launched := 0
+	pid := h.PID()
+	steps := append([]int(nil), d.cfg.ConcSteps...)
+	for si := 0; si < len(steps); si++ {
+		target := steps[si]
+		if n := len(rep.Steps); n > 0 {
+			// Do not jump far beyond what the CPU allows: an overloaded
+			// Hotline takes long to recover and measures nothing.
+			target = nextConcStep(rep.Steps[n-1], target, runtime.NumCPU())
+		}
+		if target > d.cfg.Agents {
+			rep.Limit = fmt.Sprintf("agent pool (%d agents)", d.cfg.Agents)
+			break
+		}
+		if ctx.Err() != nil || d.timeLeft() < d.cfg.Measure+40*time.Second {
+			rep.Limit = "time budget"
+			break
+		}
+		failedBefore := failed.Load()
+		interval := time.Duration(float64(time.Second) / setupRate)
+		start := time.Now()
+		for i := 0; launched < target; i++ {
+			if dl := time.Until(start.Add(time.Duration(i) * interval)); dl > 0 {
+				time.Sleep(dl)
+			}
+			launched++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := g.call(ctx, holdSpec{For: 10 * time.Minute, Until: release, OnAnswer: func() { established.Add(1) }})
+				if r.Bridged {
+					bridged.Add(1)
+				}
+				if !r.OK {
+					failed.Add(1)
+				}
+			}()
+		}
+		// Wait for the new calls to be up (or failed).
+		deadline := time.Now().Add(20 * time.Second)
+		for int(established.Load()+failed.Load()) < launched && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // let every leg latch and settle
+		st := concStep{Calls: int(established.Load() - failed.Load()), SetupFailed: int(failed.Load() - failedBefore)}
+		cpu0, _ := ProcCPU(pid)
+		self0, _ := ProcCPU(os.Getpid())
+		busy0, tot0, _ := MachineCPU()
+		rcv0, _ := UDPRcvbufErrors()
+		wstart := d.media.beginWindow()
+		t0 := time.Now()
+		time.Sleep(d.cfg.Measure)
+		cpu1, _ := ProcCPU(pid)
+		self1, _ := ProcCPU(os.Getpid())
+		busy1, tot1, _ := MachineCPU()
+		rcv1, _ := UDPRcvbufErrors()
+		el := time.Since(t0)
+		st.RSS, _ = ProcRSS(pid)
+		st.Window = d.media.endWindow(wstart)
+		st.HotlineCPU = cpu1 - cpu0
+		st.HotlineCores = st.HotlineCPU.Seconds() / el.Seconds()
+		st.LoadgenCores = (self1 - self0).Seconds() / el.Seconds()
+		if tot1 > tot0 {
+			st.MachineBusy = float64(busy1-busy0) / float64(tot1-tot0)
+		}
+		st.RcvbufErrors = rcv1 - rcv0
+		st.PacketsRelayed = st.Window.Received
+		rep.Steps = append(rep.Steps, st)
+		d.log.Info("concurrency step", "calls", st.Calls, "hotline_cores", fmt.Sprintf("%.2f", st.HotlineCores),
+			"loadgen_cores", fmt.Sprintf("%.2f", st.LoadgenCores), "machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy),
+			"rcvbuf_errors", st.RcvbufErrors, "sent", st.Window.Sent, "lost", st.Window.Lost(),
+			"delay_p99_us", st.Window.Delay.Percentile(99), "pacer_lag", st.Window.MaxLag.Round(time.Microsecond),
+			"pass", st.pass(), "why", st.why())
+		if !st.pass() {
+			rep.Limit = st.why()
+			break
+		}
+		rep.Max = st.Calls
+	}
+	close(release)
+	wg.Wait()
+	rep.Bridged = int(bridged.Load())
+	b1, err := h.waitIdle(ctx, 90*time.Second, true)
+	rep.AgentAnswered = int(g.agentUp.Load() - up0)
+	if err == nil {
+		b1, err = h.waitUploads(ctx, b0.Uploaded, rep.Bridged, 30*time.Second, 5*time.Second)
+	}
+	if err != nil {
+		rep.RecordingErr = err.Error()
+	}
+	rep.Uploaded = int(b1.Uploaded - b0.Uploaded)
+	if n := g.stopStrayStreams(); n > 0 {
+		d.note("figure 2: %d agent calls were never hung up by Hotline", n)
+	}
+	rep.RecDropped, rep.RecordsRead = d.recorderDrops(filepath.Join(h.dir, "recordings"))
+	// The recordings are checked: free the disk for the next repetition.
+	_ = os.RemoveAll(filepath.Join(h.dir, "recordings", "recordings"))
+	return rep
+}
+
+// recorderDrops sums the packets Hotline's recorders dropped, from the
+// call records (JSON) stored beside the recordings.
+func (d *driver) recorderDrops(dir string) (dropped uint64, records int) {
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".json") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		var cr struct {
+			Stats *struct {
+				Dropped uint64 `json:"dropped"`
+			} `json:"stats"`
+		}
+		if json.Unmarshal(data, &cr) == nil {
+			records++
+			if cr.Stats != nil {
+				dropped += cr.Stats.Dropped
+			}
+		}
+		return nil
+	})
+	return dropped, records
+}
+
+// bareRelay runs the bare relay with pairs calls' worth of audio for the
+// same window length as a concurrency step.
+func (d *driver) bareRelay(ctx context.Context, pairs int, hot *concStep) (*relayRun, error) {
+	d.log.Info("figure 3: bare relay", "pairs", pairs)
+	c, ports, err := startRelay(d.pr, pairs, filepath.Join(d.work, "relay.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop(5 * time.Second)
+	var ids []uint32
+	defer func() {
+		for _, id := range ids {
+			d.media.stop(id)
+		}
+	}()
+	lo := [4]byte{127, 0, 0, 1}
+	for i := range pairs {
+		for side, port := range []int{ports[2*i], ports[2*i+1]} {
+			id, err := d.media.start(side, i, netip.AddrPortFrom(netip.AddrFrom4(lo), uint16(port)))
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+	}
+	time.Sleep(time.Second)
+	cpu0, _ := ProcCPU(c.PID())
+	wstart := d.media.beginWindow()
+	t0 := time.Now()
+	time.Sleep(d.cfg.Measure)
+	cpu1, _ := ProcCPU(c.PID())
+	el := time.Since(t0)
+	w := d.media.endWindow(wstart)
+	r := &relayRun{Pairs: pairs, CPU: cpu1 - cpu0, Window: w, Cores: (cpu1 - cpu0).Seconds() / el.Seconds()}
+	if w.Received > 0 {
+		r.PerPkt = r.CPU / time.Duration(w.Received)
+	}
+	if hot != nil && hot.PacketsRelayed > 0 {
+		r.Hotline = hot.HotlineCPU / time.Duration(hot.PacketsRelayed)
+	}
+	return r, ctx.Err()
+}
+
+// minio measures the call rate with recordings uploaded to MinIO.
+func (d *driver) minio(ctx context.Context) error {
+	if d.timeLeft() < 40*time.Second {
+		return errors.New("time budget exhausted")
+	}
+	dir := filepath.Join(d.work, "minio")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	d.log.Info("starting minio")
+	m, endpoint, err := startMinIO(ctx, d.pr, dir)
+	if err != nil {
+		return err
+	}
+	defer m.stop(10 * time.Second)
+	agents := d.cfg.Agents
+	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 {
+		agents = min(agents, max(int(mr*1.3*(d.cfg.Hold.Seconds()+1)*answerMargin), 200))
+	}
+	h, g, err := d.startHotline(ctx, "s3", hotlineOpts{Agents: agents, S3Endpoint: endpoint})
+	if err != nil {
+		return err
+	}
+	defer h.stop(15 * time.Second)
+	defer g.close()
+	mr := d.maxRate()
+	if math.IsNaN(mr) || mr <= 0 {
+		mr = d.cfg.RateStart
+	}
+	if d.cfg.Quick || d.timeLeft() < 2*time.Minute {
+		r := math.Round(mr * 0.8)
+		s := d.rateStep(ctx, h, g, r)
+		d.res.MinIOSteps = append(d.res.MinIOSteps, s)
+		if s.pass() {
+			d.res.MinIORate = append(d.res.MinIORate, r)
+			d.res.MinIONote = fmt.Sprintf("one step at 80%% of the file-backend rate passed (%s); not searched further", s.why())
+		} else {
+			d.res.MinIONote = fmt.Sprintf("one step at %.0f CPS (80%% of the file-backend rate) failed: %s", r, s.why())
+		}
+		return nil
+	}
+	best, limit, steps := d.searchRate(ctx, h, g, mr, max(d.cfg.SearchIters-1, 1))
+	d.res.MinIORate = append(d.res.MinIORate, best)
+	d.res.MinIOSteps = steps
+	d.res.MinIONote = "one search around the file-backend rate; limit: " + limit
+	return nil
+}
+
+// routingBench runs the routing package's benchmarks.
+func (d *driver) routingBench(ctx context.Context) (string, string) {
+	args := append([]string{"test", "-run", "^$", "-bench", "."}, d.cfg.RoutingArgs...)
+	args = append(args, "./routing/")
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = d.repo
+	out, err := cmd.CombinedOutput()
+	text := "$ go " + strings.Join(args, " ") + "\n" + string(out)
+	if err != nil {
+		return text, err.Error()
+	}
+	return text, ""
+}
+
+// machineInfo describes where the benchmark ran.
+type machineInfo struct {
+	Host, CPU, Kernel, GoVersion, Commit string
+	Cores                                int
+	MemBytes                             int64
+}
+
+func collectMachine(ctx context.Context, repo string) machineInfo {
+	m := machineInfo{Cores: runtime.NumCPU(), CPU: "unknown", Kernel: "unknown", GoVersion: runtime.Version(), Commit: "unknown"}
+	m.Host, _ = os.Hostname()
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		m.CPU = parseCPUModel(data)
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		m.MemBytes, _ = parseStatusKB(data, "MemTotal")
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	run := func(name string, args ...string) string {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir = repo
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if v := run("go", "version"); v != "" {
+		m.GoVersion = v
+	}
+	if c := run("git", "rev-parse", "--short=12", "HEAD"); c != "" {
+		m.Commit = c
+		if run("git", "status", "--porcelain", "--untracked-files=no") != "" {
+			m.Commit += " (with uncommitted changes)"
+		}
+	}
+	return m
+}
+
+// nextConcStep is the next number of concurrent calls to try after last:
+// the planned one, unless CPU use at last (Hotline's against its limit,
+// and the whole machine's) predicts a failure well before it; then a
+// step 15% or up to the predicted limit beyond last, whichever is larger.
+func nextConcStep(last concStep, planned, cpus int) int {
+	n := float64(last.Calls)
+	if n <= 0 || last.HotlineCores <= 0 {
+		return planned
+	}
+	limit := n * cpuLimitCores / last.HotlineCores
+	if both := last.HotlineCores + last.LoadgenCores; both > 0 {
+		limit = math.Min(limit, n*float64(cpus)*0.95/both)
+	}
+	next := math.Max(limit*1.05, n*1.15)
+	next = math.Ceil(next/50) * 50
+	return min(planned, int(next))
+}

@@ -1,0 +1,131 @@
+// Command hotline-load measures what one machine running Hotline can
+// carry. It acts as many callers and as a pool of registered agents on
+// 127.0.0.1 (SIP through sipgo, probe RTP at 50 packets/s each way through
+// sendmmsg/recvmmsg), and runs the benchmark of issue 6:
+//
+//	hotline-load bench [-quick] [-out bench/results] [-repo .]
+//	hotline-load relay -pairs N
+//
+// bench builds and starts Hotline (and MinIO), registers the agents,
+// searches the highest call rate, ramps up concurrent recorded calls,
+// compares Hotline's relay with the bare relay, and writes
+// <out>/<YYYY-MM-DD>-<host>.md. Every process it starts is stopped by PID
+// when it ends, also on error or SIGINT/SIGTERM. relay is the bare UDP
+// relay the benchmark compares Hotline's relay with.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-out DIR] | hotline-load relay -pairs N")
+		return 2
+	}
+	switch args[0] {
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
+	case "relay":
+		return runRelay(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "hotline-load: unknown command %q\n", args[0])
+	return 2
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", os.Getenv("BENCH_QUICK") != "" && os.Getenv("BENCH_QUICK") != "0",
+		"fewer repetitions and a coarser search (default from BENCH_QUICK)")
+	out := fs.String("out", "bench/results", "directory of the report")
+	repo := fs.String("repo", ".", "root of the Hotline source tree")
+	reps := fs.Int("reps", 0, "repetitions of each figure (0: 3, or 1 with -quick)")
+	noMinIO := fs.Bool("no-minio", false, "skip the MinIO (S3 backend) run")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := defaultBenchConfig(*quick)
+	if *reps > 0 {
+		cfg.Reps = *reps
+	}
+	if *noMinIO {
+		cfg.MinIO = false
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// sipgo logs through the logger it is given and, in places, the
+	// default one: keep both to errors.
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	slog.SetDefault(quiet)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	work, err := os.MkdirTemp("", "hotline-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "hotline-load:", err)
+		return 1
+	}
+	pr := &procs{}
+	defer func() {
+		pr.stopAll()
+		_ = os.RemoveAll(work)
+	}()
+	absRepo, err := filepath.Abs(*repo)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotline-load:", err)
+		return 1
+	}
+	d := &driver{cfg: cfg, log: log, pr: pr, work: work, repo: absRepo,
+		res: &results{Cfg: cfg}, deadline: time.Now().Add(cfg.Budget)}
+	// The budget bounds the measurements; stopping and writing the
+	// report come after it.
+	mctx, cancel := context.WithTimeout(ctx, cfg.Budget+time.Minute)
+	defer cancel()
+	runErr := d.run(mctx)
+	pr.stopAll()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "hotline-load: interrupted; everything started was stopped, no report written")
+		return 1
+	}
+	if runErr != nil {
+		d.note("the run ended early: %v", runErr)
+	}
+	if d.res.Finished.IsZero() {
+		d.res.Finished = time.Now()
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "hotline-load:", err)
+		return 1
+	}
+	path := filepath.Join(*out, fmt.Sprintf("%s-%s.md", d.res.Started.Format("2006-01-02"), d.res.Machine.Host))
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotline-load:", err)
+		return 1
+	}
+	d.res.writeReport(f)
+	if err := f.Close(); err != nil {
+		fmt.Fprintln(stderr, "hotline-load:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "report: %s\n", path)
+	writeFigures(stdout, d.res.figures())
+	if runErr != nil {
+		fmt.Fprintln(stderr, "hotline-load:", runErr)
+		return 1
+	}
+	return 0
+}

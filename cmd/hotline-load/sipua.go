@@ -1,0 +1,463 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// ErrNoMedia is returned by parseSDPAudio when a body has no usable
+// IPv4 audio address.
+var ErrNoMedia = errors.New("sdp: no audio address")
+
+// parseSDPAudio returns the audio RTP address of an SDP body (media-level
+// c= over session-level c=).
+func parseSDPAudio(body []byte) (netip.AddrPort, error) {
+	var sessIP, mediaIP netip.Addr
+	port := -1
+	inAudio := false
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "m="):
+			inAudio = false
+			f := strings.Fields(line[2:])
+			if len(f) >= 2 && f[0] == "audio" && port < 0 {
+				p, err := strconv.Atoi(f[1])
+				if err == nil {
+					port, inAudio = p, true
+				}
+			}
+		case strings.HasPrefix(line, "c="):
+			f := strings.Fields(line[2:])
+			if len(f) < 3 || f[1] != "IP4" {
+				continue
+			}
+			ip, err := netip.ParseAddr(f[2])
+			if err != nil {
+				continue
+			}
+			if inAudio {
+				mediaIP = ip
+			} else if port < 0 {
+				sessIP = ip
+			}
+		}
+	}
+	ip := mediaIP
+	if !ip.IsValid() {
+		ip = sessIP
+	}
+	if port <= 0 || port > 65535 || !ip.IsValid() || ip.IsUnspecified() {
+		return netip.AddrPort{}, ErrNoMedia
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), nil
+}
+
+// sdpOffer is a PCMU-only audio offer or answer on 127.0.0.1:port.
+func sdpOffer(sessID uint64, port int) []byte {
+	return fmt.Appendf(nil, "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=hotline-load\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n", sessID, port)
+}
+
+// sipSide is one SIP user agent of the load generator (the callers, or
+// the agents) listening on its own UDP socket.
+type sipSide struct {
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	conn   net.PacketConn
+	addr   netip.AddrPort
+	dua    *sipgo.DialogUA
+	done   chan struct{}
+}
+
+func newSIPSide(name string, log *slog.Logger) (*sipSide, error) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := conn.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(8 << 20)
+	}
+	addr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		conn.Close()
+		ua.Close()
+		return nil, err
+	}
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"),
+		sipgo.WithClientConnectionAddr(addr.String()), sipgo.WithClientLogger(log))
+	if err != nil {
+		conn.Close()
+		ua.Close()
+		return nil, err
+	}
+	s := &sipSide{ua: ua, srv: srv, client: client, conn: conn, addr: addr, done: make(chan struct{}),
+		dua: &sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{
+			Address: sip.Uri{Scheme: "sip", User: name, Host: "127.0.0.1", Port: int(addr.Port())}}}}
+	return s, nil
+}
+
+func (s *sipSide) serve() {
+	go func() {
+		defer close(s.done)
+		_ = s.srv.ServeUDP(s.conn)
+	}()
+}
+
+func (s *sipSide) close() {
+	_ = s.ua.Close()
+	_ = s.conn.Close()
+	select {
+	case <-s.done:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// callResult is what one caller saw.
+type callResult struct {
+	OK      bool
+	Err     string
+	Bridged bool          // the caller got 200 OK
+	To180   time.Duration // INVITE sent to 180 received (0: none)
+	ToAgent time.Duration // INVITE sent to the agent's INVITE arriving (0: none)
+}
+
+// pendingCall links a caller's INVITE to the agent's INVITE it causes
+// (Hotline copies the caller's From user into the agent's INVITE).
+type pendingCall struct {
+	agentAt atomic.Int64 // wall ns
+}
+
+// agentRing is how long agents ring before answering.
+const agentRing = 10 * time.Millisecond
+
+// loadGen is the callers and the agents, on loopback.
+type loadGen struct {
+	log    *slog.Logger
+	media  *mediaEngine
+	target netip.AddrPort // Hotline's SIP UDP address
+	number string
+	caller *sipSide
+	agent  *sipSide
+
+	seq          atomic.Uint64
+	pending      sync.Map // From user -> *pendingCall
+	callerDlgs   sync.Map // Call-ID -> *sipgo.DialogClientSession
+	agentDlgs    *sipgo.DialogServerCache
+	agentStreams sync.Map // Call-ID -> stream id
+	agentCalls   atomic.Int64
+	agentUp      atomic.Int64 // agent calls answered and ACKed
+	agentErrors  atomic.Int64
+}
+
+func newLoadGen(media *mediaEngine, target netip.AddrPort, number string, log *slog.Logger) (*loadGen, error) {
+	c, err := newSIPSide("caller", log)
+	if err != nil {
+		return nil, err
+	}
+	a, err := newSIPSide("agent", log)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	g := &loadGen{log: log, media: media, target: target, number: number, caller: c, agent: a}
+	g.agentDlgs = sipgo.NewDialogServerCache(a.client, a.dua.ContactHDR)
+	c.srv.OnBye(g.onCallerBye)
+	a.srv.OnInvite(g.onAgentInvite)
+	a.srv.OnAck(g.onAgentAck)
+	a.srv.OnBye(g.onAgentBye)
+	c.serve()
+	a.serve()
+	time.Sleep(100 * time.Millisecond) // let the servers put their sockets in sipgo's pool
+	return g, nil
+}
+
+func (g *loadGen) close() {
+	g.caller.close()
+	g.agent.close()
+}
+
+// registerAgents registers users (digest auth, password from pass) with
+// Hotline, workers at a time. It returns how many failed.
+func (g *loadGen) registerAgents(ctx context.Context, users []string, pass func(string) string, workers int) (failed int, err error) {
+	var nfail atomic.Int64
+	var firstErr atomic.Pointer[error]
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range jobs {
+				err := g.register(ctx, u, pass(u))
+				for try := 0; err != nil && try < 3 && ctx.Err() == nil; try++ {
+					// sipgo may not have the listener in its pool yet.
+					time.Sleep(200 * time.Millisecond)
+					err = g.register(ctx, u, pass(u))
+				}
+				if err != nil {
+					nfail.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
+				}
+			}
+		}()
+	}
+	for _, u := range users {
+		select {
+		case jobs <- u:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if p := firstErr.Load(); p != nil {
+		err = *p
+	}
+	return int(nfail.Load()), err
+}
+
+func (g *loadGen) register(ctx context.Context, user, pass string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	host := g.target.Addr().String()
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: host, Port: int(g.target.Port())})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host}})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: int(g.agent.addr.Port())}})
+	req.AppendHeader(sip.NewHeader("Expires", "3600"))
+	res, err := g.agent.client.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("REGISTER %s: %w", user, err)
+	}
+	if res.StatusCode == 401 || res.StatusCode == 407 {
+		res, err = g.agent.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: pass})
+		if err != nil {
+			return fmt.Errorf("REGISTER %s with digest: %w", user, err)
+		}
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("REGISTER %s: %d %s", user, res.StatusCode, res.Reason)
+	}
+	return nil
+}
+
+// onAgentInvite answers an offered call at once: 180, then 200 with SDP,
+// then (after the ACK) audio to Hotline's agent leg.
+func (g *loadGen) onAgentInvite(req *sip.Request, tx sip.ServerTransaction) {
+	now := time.Now().UnixNano()
+	if to := req.To(); to != nil {
+		if tag, ok := to.Params.Get("tag"); ok && tag != "" { // re-INVITE: not expected
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+			return
+		}
+	}
+	if f := req.From(); f != nil {
+		if v, ok := g.pending.Load(f.Address.User); ok {
+			v.(*pendingCall).agentAt.CompareAndSwap(0, now)
+		}
+	}
+	dst, err := parseSDPAudio(req.Body())
+	if err != nil {
+		g.agentErrors.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		return
+	}
+	dlg, err := g.agentDlgs.ReadInvite(req, tx)
+	if err != nil {
+		g.agentErrors.Add(1)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+		return
+	}
+	n := int(g.agentCalls.Add(1))
+	if err := dlg.Respond(180, "Ringing", nil); err != nil {
+		g.agentErrors.Add(1)
+		_ = dlg.Close()
+		return
+	}
+	// A short ring: answering at once lets Hotline's SIP stack handle the
+	// 200 before the 180 (it dispatches messages concurrently), and the
+	// caller would get no 180 to time.
+	time.Sleep(agentRing)
+	if err := dlg.RespondSDP(sdpOffer(uint64(n), g.media.port(sideAgent, n))); err != nil { // waits for the ACK
+		g.agentErrors.Add(1)
+		_ = dlg.Close()
+		return
+	}
+	g.agentUp.Add(1)
+	id, err := g.media.start(sideAgent, n, dst)
+	if err != nil {
+		g.agentErrors.Add(1)
+		return
+	}
+	g.agentStreams.Store(req.CallID().Value(), id)
+}
+
+// stopStrayStreams stops agent audio of calls Hotline never hung up (it
+// lost track of them under overload); call it when Hotline is idle.
+func (g *loadGen) stopStrayStreams() int {
+	n := 0
+	g.agentStreams.Range(func(k, v any) bool {
+		if _, ok := g.agentStreams.LoadAndDelete(k); ok {
+			g.media.stop(v.(uint32))
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+func (g *loadGen) onAgentAck(req *sip.Request, tx sip.ServerTransaction) {
+	_ = g.agentDlgs.ReadAck(req, tx)
+}
+
+func (g *loadGen) onAgentBye(req *sip.Request, tx sip.ServerTransaction) {
+	if v, ok := g.agentStreams.LoadAndDelete(req.CallID().Value()); ok {
+		g.media.stop(v.(uint32))
+	}
+	if err := g.agentDlgs.ReadBye(req, tx); err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+	}
+}
+
+func (g *loadGen) onCallerBye(req *sip.Request, tx sip.ServerTransaction) {
+	v, ok := g.callerDlgs.Load(req.CallID().Value())
+	if !ok {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	_ = v.(*sipgo.DialogClientSession).ReadBye(req, tx)
+}
+
+// holdSpec says how long a caller stays on the line.
+type holdSpec struct {
+	For      time.Duration   // hang up after this long...
+	Until    <-chan struct{} // ...or when this closes (nil: never)
+	OnAnswer func()          // called once the call is up, with audio
+}
+
+// call places one call and hangs it up as hold says.
+func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
+	n := g.seq.Add(1)
+	tok := "b" + strconv.FormatUint(n, 10)
+	pc := &pendingCall{}
+	g.pending.Store(tok, pc)
+	defer g.pending.Delete(tok)
+
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: g.number, Host: g.target.Addr().String(), Port: int(g.target.Port())})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: tok, Host: "127.0.0.1"}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(10))
+	req.AppendHeader(from)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(sdpOffer(n, g.media.port(sideCaller, int(n))))
+
+	t0 := time.Now()
+	defer func() {
+		if at := pc.agentAt.Load(); at != 0 {
+			r.ToAgent = time.Duration(at - t0.UnixNano())
+		}
+	}()
+	dlg, err := g.caller.dua.WriteInvite(ctx, req)
+	if err != nil {
+		r.Err = "INVITE not sent: " + err.Error()
+		return r
+	}
+	defer dlg.Close()
+	callID := req.CallID().Value()
+	g.callerDlgs.Store(callID, dlg)
+	defer g.callerDlgs.Delete(callID)
+
+	actx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	var got180 time.Duration
+	err = dlg.WaitAnswer(actx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.StatusCode == 180 && got180 == 0 {
+			got180 = time.Since(t0)
+		}
+		return nil
+	}})
+	cancel()
+	r.To180 = got180
+	if err != nil {
+		var dr *sipgo.ErrDialogResponse
+		if errors.As(err, &dr) {
+			r.Err = fmt.Sprintf("INVITE answered %d", dr.Res.StatusCode)
+		} else {
+			r.Err = "INVITE: " + shortErr(err)
+		}
+		return r
+	}
+	r.Bridged = true
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := dlg.Ack(bctx); err != nil {
+		r.Err = "ACK: " + shortErr(err)
+		return r
+	}
+	dst, err := parseSDPAudio(dlg.InviteResponse.Body())
+	if err != nil {
+		r.Err = "answer SDP: " + err.Error()
+		_ = dlg.Bye(bctx)
+		return r
+	}
+	id, err := g.media.start(sideCaller, int(n), dst)
+	if err != nil {
+		r.Err = err.Error()
+		_ = dlg.Bye(bctx)
+		return r
+	}
+	if hold.OnAnswer != nil {
+		hold.OnAnswer()
+	}
+	timer := time.NewTimer(hold.For)
+	defer timer.Stop()
+	hungUp := false
+	select {
+	case <-timer.C:
+	case <-hold.Until:
+	case <-ctx.Done():
+	case <-dlg.Context().Done():
+		hungUp = true
+	}
+	g.media.stop(id)
+	if hungUp {
+		r.Err = "hung up by Hotline"
+		return r
+	}
+	if err := dlg.Bye(bctx); err != nil {
+		r.Err = "BYE: " + shortErr(err)
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}

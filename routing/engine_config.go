@@ -1,0 +1,589 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+// This file holds the optional configuration sections of the routing
+// engine (issue 3): the customer directory, schedules, queues, rules and
+// callbacks. They sit beside the original hotlines/agents/queue sections;
+// a configuration without them gets one queue named "default" that every
+// agent belongs to and one rule that sends every call there.
+
+// DefaultQueueName is the queue created when the configuration names none.
+const DefaultQueueName = "default"
+
+// DirectoryConfig says where customers are looked up by caller ID.
+type DirectoryConfig struct {
+	// File is a YAML or CSV customer list (by extension: .yaml, .yml, .csv).
+	// Empty: no file; every caller is unknown unless the CRM knows them.
+	File string `yaml:"file"`
+	// ReloadInterval is how often the file's modification time is checked;
+	// a changed file is reloaded. Negative disables polling (SIGHUP still
+	// reloads).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// CountryCode is the country calling code used to turn national numbers
+	// (0912345678) into E.164 (+84912345678). Default 84.
+	CountryCode string `yaml:"country_code"`
+	// StateFile is a JSON file where answers callers gave by keypad (their
+	// service style) are kept across restarts. Empty: kept in memory only.
+	StateFile string `yaml:"state_file"`
+	// CRM is an optional HTTP lookup for callers not in the file.
+	CRM CRMConfig `yaml:"crm"`
+}
+
+// CRMConfig is an HTTP customer lookup.
+type CRMConfig struct {
+	// URL is a Go template; {{.Number}} is the caller's E.164 number
+	// (query-escaped), {{.Digits}} the same without the plus sign.
+	// Empty disables the CRM.
+	URL string `yaml:"url"`
+	// Timeout bounds one lookup; past it the caller is treated as unknown.
+	Timeout time.Duration `yaml:"timeout"`
+	// CacheTTL is how long an answer is reused. Negative disables caching.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// CacheSize is the most numbers cached at once.
+	CacheSize int `yaml:"cache_size"`
+}
+
+// ScheduleConfig is a named set of opening hours in one time zone.
+type ScheduleConfig struct {
+	Name string `yaml:"name"`
+	// Zone is an IANA time zone, e.g. Asia/Ho_Chi_Minh.
+	Zone string `yaml:"zone"`
+	// Weekly lists open hours per weekday as "HH:MM-HH:MM" ranges (end
+	// exclusive, "24:00" allowed). A day not listed is closed.
+	Weekly WeeklyHours `yaml:"weekly"`
+	// Holidays are closed dates, YYYY-MM-DD.
+	Holidays []string `yaml:"holidays"`
+	// Overrides replace the weekly hours on one date.
+	Overrides []OverrideConfig `yaml:"overrides"`
+	// Bands name parts of the open hours (e.g. "late" from 16:00) that
+	// rules can match on.
+	Bands []BandConfig `yaml:"bands"`
+}
+
+// WeeklyHours are the open hours of each weekday.
+type WeeklyHours struct {
+	Mon []string `yaml:"mon"`
+	Tue []string `yaml:"tue"`
+	Wed []string `yaml:"wed"`
+	Thu []string `yaml:"thu"`
+	Fri []string `yaml:"fri"`
+	Sat []string `yaml:"sat"`
+	Sun []string `yaml:"sun"`
+}
+
+// byDay returns the ranges indexed by time.Weekday, with their YAML names.
+func (w *WeeklyHours) byDay() ([7][]string, [7]string) {
+	return [7][]string{w.Sun, w.Mon, w.Tue, w.Wed, w.Thu, w.Fri, w.Sat},
+		[7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+}
+
+// OverrideConfig replaces the hours of one date.
+type OverrideConfig struct {
+	Date   string   `yaml:"date"`
+	Hours  []string `yaml:"hours"`
+	Closed bool     `yaml:"closed"`
+}
+
+// BandConfig names a time band within open hours.
+type BandConfig struct {
+	Name string `yaml:"name"`
+	// Hours is one "HH:MM-HH:MM" range.
+	Hours string `yaml:"hours"`
+	// Days limits the band to some weekdays (mon..sun); empty means all.
+	Days []string `yaml:"days"`
+}
+
+// Routing strategies: how a queue picks among eligible available agents.
+const (
+	StrategyLongestIdle   = "longest-idle"
+	StrategyRoundRobin    = "round-robin"
+	StrategyFewestCalls   = "fewest-calls"
+	StrategyLeastTalkTime = "least-talk-time"
+	StrategyRingAll       = "ring-all"
+	StrategyTopDown       = "top-down"
+	StrategyRandom        = "random"
+)
+
+var strategies = []string{StrategyLongestIdle, StrategyRoundRobin, StrategyFewestCalls, StrategyLeastTalkTime, StrategyRingAll, StrategyTopDown, StrategyRandom}
+
+// QueueDef is one queue of the ACD.
+type QueueDef struct {
+	Name string `yaml:"name"`
+	// Strategy is one of longest-idle (default), round-robin, fewest-calls,
+	// least-talk-time, ring-all, top-down, random.
+	Strategy string `yaml:"strategy"`
+	// Schedule names the queue's opening hours; empty means always open.
+	Schedule string `yaml:"schedule"`
+	// AfterHours is what a call routed here gets while the schedule is
+	// closed. Default: the "closed" message.
+	AfterHours ActionConfig `yaml:"after_hours"`
+	// WrapUp is the after-call work time before an agent gets another call.
+	WrapUp time.Duration `yaml:"wrap_up"`
+	// RingTimeout defaults to queue.ring_timeout.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// MaxWait defaults to queue.max_wait; past it the call goes to Overflow
+	// (or ends when there is none).
+	MaxWait time.Duration `yaml:"max_wait"`
+	// MaxLength is the most calls waiting at once (0: no limit); more go to
+	// Overflow or are refused.
+	MaxLength int `yaml:"max_length"`
+	// Overflow names the queue taking calls past MaxWait or MaxLength.
+	Overflow string `yaml:"overflow"`
+	// PreferredAgent offers a known customer's last agent the call first.
+	PreferredAgent PreferredConfig `yaml:"preferred_agent"`
+	// Escalation steps apply, in order, as the call waits.
+	Escalation []EscalationStep `yaml:"escalation"`
+}
+
+// PreferredConfig is the preferred-agent step.
+type PreferredConfig struct {
+	// Segments whose callers get their last agent first. Default: loyal, at_risk.
+	Segments []string `yaml:"segments"`
+	// Timeout is how long only the preferred agent may take the call.
+	// Default 10s; negative disables the step.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// EscalationStep changes who may take a call once it waited After.
+type EscalationStep struct {
+	After time.Duration `yaml:"after"`
+	// RelaxSkills lowers every required skill level by this much.
+	RelaxSkills int `yaml:"relax_skills"`
+	// DropSkills removes all skill requirements.
+	DropSkills bool `yaml:"drop_skills"`
+	// Widen lets agents of these queues take the call too.
+	Widen []string `yaml:"widen"`
+}
+
+// Actions other than queueing a call.
+const (
+	ActionQueue     = "queue"     // wait in a queue for an agent
+	ActionMessage   = "message"   // play a message and hang up
+	ActionVoicemail = "voicemail" // record a message for the team
+	ActionCallback  = "callback"  // take a callback request
+)
+
+// ActionConfig is an after-hours action.
+type ActionConfig struct {
+	// Type is message, voicemail, callback or queue (an on-call queue).
+	Type string `yaml:"type"`
+	// Message names the prompt played (default "closed").
+	Message string `yaml:"message"`
+	// Queue is the on-call queue (type queue) or the queue a voicemail or
+	// callback belongs to.
+	Queue string `yaml:"queue"`
+}
+
+// RuleConfig is one routing rule. Every non-empty condition must hold;
+// a rule without conditions matches every call.
+type RuleConfig struct {
+	Name string `yaml:"name"`
+	// Segments, Styles and Reasons match the customer's segment, service
+	// style and the call's reason.
+	Segments []string `yaml:"segments"`
+	Styles   []string `yaml:"styles"`
+	Reasons  []string `yaml:"reasons"`
+	// Numbers are dialled hotline numbers.
+	Numbers []string `yaml:"numbers"`
+	// CallerPrefixes match the start of the caller's number (normalised).
+	CallerPrefixes []string `yaml:"caller_prefixes"`
+	// Schedule is consulted by When and Bands; default: the queue's.
+	Schedule string `yaml:"schedule"`
+	// When is open or closed (empty: either).
+	When string `yaml:"when"`
+	// Bands are time bands of the schedule.
+	Bands []string `yaml:"bands"`
+
+	// Queue, Priority (higher first) and Skills (name: minimum level 1-5)
+	// say where a matching call waits.
+	Queue    string         `yaml:"queue"`
+	Priority int            `yaml:"priority"`
+	Skills   map[string]int `yaml:"skills"`
+	// Action, when set, is done instead of queueing (message, voicemail,
+	// callback).
+	Action ActionConfig `yaml:"action"`
+}
+
+func (r *RuleConfig) catchAll() bool {
+	return len(r.Segments) == 0 && len(r.Styles) == 0 && len(r.Reasons) == 0 && len(r.Numbers) == 0 &&
+		len(r.CallerPrefixes) == 0 && r.When == "" && len(r.Bands) == 0
+}
+
+// CallbackConfig says how callbacks are kept and scheduled.
+type CallbackConfig struct {
+	// File keeps pending callbacks across restarts (JSON). Empty: memory only.
+	File string `yaml:"file"`
+	// Queue places follow-up callbacks; default: the first queue.
+	Queue string `yaml:"queue"`
+	// Schedule callbacks are placed within; default: the queue's.
+	Schedule string `yaml:"schedule"`
+	// FollowUpDelay after a complaint or a low rating; 0 means the next
+	// business day.
+	FollowUpDelay time.Duration `yaml:"follow_up_delay"`
+	// LowCSAT is the rating at or below which a follow-up is scheduled
+	// (default 2; negative disables).
+	LowCSAT int `yaml:"low_csat"`
+	// QuietHours are customers' rest hours, "HH:MM-HH:MM" (may wrap
+	// midnight), in the schedule's zone. Default 21:00-08:00.
+	QuietHours []string `yaml:"quiet_hours"`
+}
+
+// setEngineDefaults fills in the engine sections.
+func (c *Config) setEngineDefaults() {
+	d := &c.Directory
+	if d.ReloadInterval == 0 {
+		d.ReloadInterval = 5 * time.Second
+	}
+	if d.CountryCode == "" {
+		d.CountryCode = "84"
+	}
+	if d.CRM.Timeout == 0 {
+		d.CRM.Timeout = 500 * time.Millisecond
+	}
+	if d.CRM.CacheTTL == 0 {
+		d.CRM.CacheTTL = time.Minute
+	}
+	if d.CRM.CacheSize == 0 {
+		d.CRM.CacheSize = 10000
+	}
+	if c.Queue.AutoPauseAfter == 0 {
+		c.Queue.AutoPauseAfter = 3
+	}
+	if c.Queue.RejoinWindow == 0 {
+		c.Queue.RejoinWindow = 5 * time.Minute
+	}
+	if len(c.Queues) == 0 {
+		c.Queues = []QueueDef{{Name: DefaultQueueName}}
+	}
+	for i := range c.Queues {
+		q := &c.Queues[i]
+		if q.Strategy == "" {
+			q.Strategy = StrategyLongestIdle
+		}
+		if q.RingTimeout == 0 {
+			q.RingTimeout = c.Queue.RingTimeout
+		}
+		if q.MaxWait == 0 {
+			q.MaxWait = c.Queue.MaxWait
+		}
+		if q.AfterHours.Type == "" {
+			q.AfterHours.Type = ActionMessage
+		}
+		if q.AfterHours.Message == "" && q.AfterHours.Type != ActionQueue {
+			q.AfterHours.Message = "closed"
+		}
+		if q.PreferredAgent.Segments == nil {
+			q.PreferredAgent.Segments = []string{SegmentLoyal, SegmentAtRisk}
+		}
+		if q.PreferredAgent.Timeout == 0 {
+			q.PreferredAgent.Timeout = 10 * time.Second
+		}
+	}
+	if len(c.Rules) == 0 {
+		c.Rules = []RuleConfig{{Name: "default", Queue: c.Queues[0].Name}}
+	}
+	for i := range c.Rules {
+		if a := &c.Rules[i].Action; a.Type != "" && a.Message == "" && a.Type != ActionQueue {
+			a.Message = "closed"
+		}
+	}
+	cb := &c.Callbacks
+	if cb.Queue == "" {
+		cb.Queue = c.Queues[0].Name
+	}
+	if cb.LowCSAT == 0 {
+		cb.LowCSAT = 2
+	}
+	if cb.QuietHours == nil {
+		cb.QuietHours = []string{"21:00-08:00"}
+	}
+}
+
+var weekdayNames = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+}
+
+// validateEngine reports problems in the engine sections.
+func (c *Config) validateEngine() error {
+	var errs []error
+	add := func(e error) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	d := c.Directory
+	if !digitsOnly(d.CountryCode) || len(d.CountryCode) > 3 {
+		add(cfg.Errorf("directory.country_code", "%q is not a country calling code (1-3 digits)", d.CountryCode))
+	}
+	if f := strings.ToLower(d.File); f != "" && !strings.HasSuffix(f, ".yaml") && !strings.HasSuffix(f, ".yml") && !strings.HasSuffix(f, ".csv") {
+		add(cfg.Errorf("directory.file", "%q must end in .yaml, .yml or .csv", d.File))
+	}
+	if d.CRM.URL != "" {
+		if _, err := parseURLTemplate(d.CRM.URL); err != nil {
+			add(cfg.Errorf("directory.crm.url", "%v", err))
+		}
+		if d.CRM.Timeout < 0 {
+			add(cfg.Errorf("directory.crm.timeout", "must not be negative"))
+		}
+		if d.CRM.CacheSize < 0 {
+			add(cfg.Errorf("directory.crm.cache_size", "must not be negative"))
+		}
+	}
+
+	// Agents' skills and queues.
+	queues := map[string]int{}
+	for i, q := range c.Queues {
+		if j, dup := queues[q.Name]; dup {
+			add(cfg.Errorf(fmt.Sprintf("queues[%d].name", i), "%q is already used by queues[%d]", q.Name, j))
+		}
+		queues[q.Name] = i
+	}
+	for i, a := range c.Agents {
+		p := fmt.Sprintf("agents[%d]", i)
+		for _, name := range sortedKeys(a.Skills) {
+			if lv := a.Skills[name]; lv < 1 || lv > 5 {
+				add(cfg.Errorf(p+".skills."+name, "level must be 1-5, got %d", lv))
+			}
+		}
+		for j, q := range a.Queues {
+			if _, ok := queues[q]; !ok {
+				add(cfg.Errorf(fmt.Sprintf("%s.queues[%d]", p, j), "unknown queue %q", q))
+			}
+		}
+	}
+
+	// Schedules.
+	schedules := map[string]*Schedule{}
+	for i := range c.Schedules {
+		s := &c.Schedules[i]
+		p := fmt.Sprintf("schedules[%d]", i)
+		if _, dup := schedules[s.Name]; dup && s.Name != "" {
+			add(cfg.Errorf(p+".name", "%q is already used by another schedule", s.Name))
+		}
+		sc, err := CompileSchedule(*s)
+		if err != nil {
+			add(cfg.Prefix(p, err))
+			continue
+		}
+		schedules[s.Name] = sc
+	}
+	checkSchedule := func(field, name string) {
+		if name == "" {
+			return
+		}
+		if _, ok := schedules[name]; !ok {
+			if !scheduleNamed(c.Schedules, name) {
+				add(cfg.Errorf(field, "unknown schedule %q", name))
+			}
+		}
+	}
+	checkQueue := func(field, name string, required bool) {
+		if name == "" {
+			if required {
+				add(cfg.Errorf(field, "must name a queue"))
+			}
+			return
+		}
+		if _, ok := queues[name]; !ok {
+			add(cfg.Errorf(field, "unknown queue %q", name))
+		}
+	}
+	checkAction := func(p string, a ActionConfig) {
+		switch a.Type {
+		case ActionMessage, ActionVoicemail, ActionCallback:
+			checkQueue(p+".queue", a.Queue, false)
+		case ActionQueue:
+			checkQueue(p+".queue", a.Queue, true)
+		default:
+			add(cfg.Errorf(p+".type", "%q is not one of message, voicemail, callback, queue", a.Type))
+		}
+	}
+
+	// Queues.
+	for i, q := range c.Queues {
+		p := fmt.Sprintf("queues[%d]", i)
+		if q.Name == "" {
+			add(cfg.Errorf(p+".name", "must not be empty"))
+		}
+		if !hasString(strategies, q.Strategy) {
+			add(cfg.Errorf(p+".strategy", "%q is not one of %s", q.Strategy, strings.Join(strategies, ", ")))
+		}
+		checkSchedule(p+".schedule", q.Schedule)
+		checkAction(p+".after_hours", q.AfterHours)
+		if q.WrapUp < 0 {
+			add(cfg.Errorf(p+".wrap_up", "must not be negative"))
+		}
+		if q.RingTimeout < time.Second {
+			add(cfg.Errorf(p+".ring_timeout", "must be at least 1s, got %s", q.RingTimeout))
+		}
+		if q.MaxWait < time.Second {
+			add(cfg.Errorf(p+".max_wait", "must be at least 1s, got %s", q.MaxWait))
+		}
+		if q.MaxLength < 0 {
+			add(cfg.Errorf(p+".max_length", "must not be negative"))
+		}
+		if q.Overflow == q.Name && q.Name != "" {
+			add(cfg.Errorf(p+".overflow", "a queue cannot overflow into itself"))
+		} else {
+			checkQueue(p+".overflow", q.Overflow, false)
+		}
+		var last time.Duration
+		for j, st := range q.Escalation {
+			sp := fmt.Sprintf("%s.escalation[%d]", p, j)
+			if st.After <= 0 {
+				add(cfg.Errorf(sp+".after", "must be positive"))
+			} else if st.After < last {
+				add(cfg.Errorf(sp+".after", "steps must be in order: %s is before the previous step's %s", st.After, last))
+			}
+			last = st.After
+			if st.RelaxSkills < 0 || st.RelaxSkills > 4 {
+				add(cfg.Errorf(sp+".relax_skills", "must be 0-4, got %d", st.RelaxSkills))
+			}
+			if st.RelaxSkills == 0 && !st.DropSkills && len(st.Widen) == 0 {
+				add(cfg.Errorf(sp, "does nothing: set relax_skills, drop_skills or widen"))
+			}
+			for k, w := range st.Widen {
+				checkQueue(fmt.Sprintf("%s.widen[%d]", sp, k), w, true)
+			}
+		}
+	}
+	// Overflow cycles are allowed only if they end: detect loops.
+	for i, q := range c.Queues {
+		if q.Overflow == q.Name {
+			continue // reported above
+		}
+		seen := map[string]bool{q.Name: true}
+		for n := q.Overflow; n != ""; {
+			if seen[n] {
+				add(cfg.Errorf(fmt.Sprintf("queues[%d].overflow", i), "overflow loops back to %q", n))
+				break
+			}
+			seen[n] = true
+			j, ok := queues[n]
+			if !ok {
+				break
+			}
+			n = c.Queues[j].Overflow
+		}
+	}
+
+	// Rules.
+	if len(c.Rules) == 0 {
+		add(cfg.Errorf("rules", "at least one rule is required"))
+	}
+	catchAll := -1
+	for i, r := range c.Rules {
+		p := fmt.Sprintf("rules[%d]", i)
+		if catchAll >= 0 {
+			add(cfg.Errorf(p, "unreachable: rules[%d] before it matches every call", catchAll))
+		}
+		if r.catchAll() && catchAll < 0 {
+			catchAll = i
+		}
+		if r.Action.Type != "" {
+			if r.Action.Type == ActionQueue {
+				add(cfg.Errorf(p+".action.type", "use the rule's queue field to queue a call"))
+			} else {
+				checkAction(p+".action", r.Action)
+			}
+		} else {
+			checkQueue(p+".queue", r.Queue, true)
+		}
+		for _, name := range sortedKeys(r.Skills) {
+			if lv := r.Skills[name]; lv < 1 || lv > 5 {
+				add(cfg.Errorf(p+".skills."+name, "level must be 1-5, got %d", lv))
+			}
+		}
+		for j, s := range r.Styles {
+			if s != StyleProactive && s != StyleReactive && s != StyleUnknown {
+				add(cfg.Errorf(fmt.Sprintf("%s.styles[%d]", p, j), "%q is not one of proactive, reactive, unknown", s))
+			}
+		}
+		if r.When != "" && r.When != "open" && r.When != "closed" {
+			add(cfg.Errorf(p+".when", "%q is not one of open, closed", r.When))
+		}
+		checkSchedule(p+".schedule", r.Schedule)
+		sched := r.Schedule
+		if sched == "" {
+			if j, ok := queues[r.Queue]; ok {
+				sched = c.Queues[j].Schedule
+			}
+		}
+		if (r.When != "" || len(r.Bands) > 0) && sched == "" {
+			add(cfg.Errorf(p+".schedule", "when and bands need a schedule (the rule's or its queue's)"))
+		}
+		if sc, ok := schedules[sched]; ok {
+			for j, b := range r.Bands {
+				if !sc.hasBand(b) {
+					add(cfg.Errorf(fmt.Sprintf("%s.bands[%d]", p, j), "schedule %q has no band %q", sched, b))
+				}
+			}
+		}
+	}
+	if catchAll < 0 && len(c.Rules) > 0 {
+		add(cfg.Errorf("rules", "no default rule: the last rule must have no conditions so that every call is routed"))
+	}
+
+	// Callbacks.
+	cb := c.Callbacks
+	checkQueue("callbacks.queue", cb.Queue, true)
+	checkSchedule("callbacks.schedule", cb.Schedule)
+	if cb.FollowUpDelay < 0 {
+		add(cfg.Errorf("callbacks.follow_up_delay", "must not be negative"))
+	}
+	for i, h := range cb.QuietHours {
+		if _, err := parseRange(h, true); err != nil {
+			add(cfg.Errorf(fmt.Sprintf("callbacks.quiet_hours[%d]", i), "%v", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func scheduleNamed(list []ScheduleConfig, name string) bool {
+	for _, s := range list {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func digitsOnly(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
