@@ -5,6 +5,7 @@
 //	GET  /healthz
 //	GET  /api/v1/calls
 //	GET  /api/v1/agents
+//	GET  /api/v1/callbacks
 //	POST /api/v1/calls/{call_id}/recording/pause   {"reason": "card number"}
 //	POST /api/v1/calls/{call_id}/recording/resume
 //	GET  /api/v1/recordings/{call_id}[?date=YYYY-MM-DD]
@@ -81,6 +82,8 @@ type Deps struct {
 	ListCalls func() any
 	// ListAgents lists the agents and their states.
 	ListAgents func() any
+	// ListCallbacks lists pending callbacks.
+	ListCallbacks func() any
 	// Calls controls live calls.
 	Calls Calls
 	// Recordings finds stored recordings; nil disables those endpoints.
@@ -114,6 +117,7 @@ func New(c Config, d Deps) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/v1/calls", s.list(d.ListCalls))
 	mux.HandleFunc("GET /api/v1/agents", s.list(d.ListAgents))
+	mux.HandleFunc("GET /api/v1/callbacks", s.list(d.ListCallbacks))
 	mux.HandleFunc("POST /api/v1/calls/{id}/recording/pause", s.pause)
 	mux.HandleFunc("POST /api/v1/calls/{id}/recording/resume", s.resume)
 	mux.HandleFunc("GET /api/v1/recordings/backlog", s.backlog)

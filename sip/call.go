@@ -35,7 +35,8 @@ type call struct {
 	id        string // the caller's Call-ID
 	log       *slog.Logger
 	hotline   routing.Hotline
-	from      string // caller number (From user)
+	customer  routing.Customer // who is calling, by caller ID
+	from      string           // caller number (From user)
 	fromName  string
 	transport string
 	created   time.Time
@@ -185,6 +186,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
+	c.customer = routing.Unknown(c.from)
+	if lookup := s.deps.Customers; lookup != nil {
+		c.customer = lookup(c.ctx, c.from)
+	}
 	c.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
@@ -208,7 +213,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.calls.Add(1)
 
 	s.deps.Metrics.CallOffered(c.metricsCall())
-	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "transport", c.transport, "codec", codec.Name)
+	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
+		"segment", c.customer.Segment, "transport", c.transport, "codec", codec.Name)
 	if err := dlg.Respond(100, "Trying", nil); err != nil {
 		c.log.Debug("100 Trying not sent", "error", err)
 	}
@@ -653,16 +659,17 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 	rec := c.rec
 	c.mu.Unlock()
 	if rec == nil {
-		if !rs.ShouldRecord(c.hotline.Number, "") {
+		if !rs.ShouldRecord(c.hotline.Number, c.customer.Segment) {
 			return
 		}
 		var err error
 		rec, err = rs.Begin(recording.CallInfo{
-			CallID: c.id,
-			Caller: c.from,
-			Agent:  agent,
-			Queue:  c.hotline.Number,
-			Start:  time.Now(), // the recorder runs on real time, like packet arrivals
+			CallID:  c.id,
+			Caller:  c.from,
+			Agent:   agent,
+			Queue:   c.hotline.Number,
+			Segment: c.customer.Segment,
+			Start:   time.Now(), // the recorder runs on real time, like packet arrivals
 		})
 		if err != nil {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
@@ -718,7 +725,7 @@ func noAnswerReason(err error) string {
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.hotline.Number, Segment: "unknown", Arrived: c.created}
+	return metrics.Call{ID: c.id, Queue: c.hotline.Number, Segment: c.customer.Segment, Arrived: c.created}
 }
 
 // agentLeft is called when the bridged agent hangs up. With the survey on
@@ -864,6 +871,8 @@ type CallRecord struct {
 	Survey    survey.Result
 	// Recording is the object key of the call's recording, if recorded.
 	Recording string
+	// Customer is who called, as the directory knows them.
+	Customer routing.Customer
 }
 
 // observe moves the metrics for a finished call.
@@ -909,7 +918,7 @@ func (c *call) record(cause error) CallRecord {
 	r := CallRecord{
 		CallID: c.id, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
 		Arrived: c.created, Answered: c.answeredAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt, Ended: end,
-		Cause: cause.Error(), Survey: c.survey,
+		Cause: cause.Error(), Survey: c.survey, Customer: c.customer,
 	}
 	if c.rec != nil {
 		r.Recording = c.rec.Key()

@@ -46,6 +46,9 @@ type Deps struct {
 	OnCallEnd func(CallRecord)
 	// Metrics receives call, SIP and RTP figures; nil records nothing.
 	Metrics *metrics.Metrics
+	// Customers identifies callers by caller ID (segment, language, ...);
+	// nil: every caller is unknown. It must return within its own bound.
+	Customers func(ctx context.Context, callerID string) routing.Customer
 }
 
 // Recordings is what the call flow needs of the recording side

@@ -15,7 +15,11 @@ import (
 // is a non-response, not a score.
 func (c *call) runSurvey() {
 	cfg := c.s.deps.Survey
+	// The customer's own language when prompts exist for it.
 	lang := cfg.Language
+	if l := c.customer.Language; c.s.prompts[l] != nil {
+		lang = l
+	}
 	prompts := c.s.prompts[lang]
 	if prompts == nil {
 		for l, p := range c.s.prompts {

@@ -60,7 +60,21 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("start failed", "error", err)
 		return 1
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for waiting := true; waiting; {
+		select {
+		case <-ctx.Done():
+			waiting = false
+		case <-hup:
+			if err := app.directory.Reload(); err != nil {
+				log.Error("SIGHUP: customer directory not reloaded; keeping the previous one", "error", err)
+			} else {
+				log.Info("SIGHUP: customer directory reloaded", "customers", app.directory.Size())
+			}
+		}
+	}
 	stop()
 	log.Info("shutting down")
 	if err := app.shutdown(context.Background()); err != nil {
@@ -78,6 +92,9 @@ type app struct {
 	api        *api.Server
 	metrics    *metrics.Metrics
 	metricsSrv *metrics.Server
+	directory  *routing.Directory
+	callbacks  *routing.CallbackStore
+	stopDir    context.CancelFunc
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -108,6 +125,23 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// Who is calling: the customer directory (file and optional CRM).
+	dir, err := routing.NewDirectory(c.Directory, routing.DirectoryOptions{Now: now, Logger: log.With("component", "directory")})
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
+	router, err := routing.NewRouter(&c.Config)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
+	followUps := routing.NewFollowUps(&c.Config, router)
+	callbacks, err := routing.OpenCallbackStore(c.Callbacks.File, now)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
 	pool := routing.NewPool(c.Agents, now)
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Log:        log,
@@ -119,6 +153,25 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Survey:     &c.Survey,
 		Prompts:    prompts,
 		Metrics:    m,
+		Customers:  dir.Lookup,
+		// A complaint or a low rating schedules a follow-up callback
+		// (next business day by default, never in quiet hours).
+		OnCallEnd: func(r sip.CallRecord) {
+			csat := 0
+			if r.Survey.CSAT != nil {
+				csat = *r.Survey.CSAT
+			}
+			cb, ok := followUps.Plan(r.Ended, r.Customer, "", csat)
+			if !ok {
+				return
+			}
+			cb, err := callbacks.Add(cb)
+			if err != nil {
+				log.Error("follow-up callback not stored", "call_id", r.CallID, "error", err)
+				return
+			}
+			log.Info("follow-up callback scheduled", "call_id", r.CallID, "callback", cb.ID, "due", cb.Due, "reason", cb.Reason)
+		},
 	})
 	if err == nil {
 		err = srv.Start(ctx)
@@ -142,13 +195,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	httpAPI := api.New(c.API, api.Deps{
-		Log:        log.With("component", "api"),
-		ListCalls:  func() any { return srv.Calls() },
-		ListAgents: func() any { return pool.Agents() },
-		Calls:      srv,
-		Recordings: recs,
-		IsNotFound: func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
-		IsConflict: func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
+		Log:           log.With("component", "api"),
+		ListCalls:     func() any { return srv.Calls() },
+		ListAgents:    func() any { return pool.Agents() },
+		ListCallbacks: func() any { return callbacks.List() },
+		Calls:         srv,
+		Recordings:    recs,
+		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
+		IsConflict:    func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
 	})
 	if err := httpAPI.Start(); err != nil {
 		_ = srv.Shutdown(ctx)
@@ -158,12 +212,16 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}
 	log.Info("hotline ready", "hotlines", len(c.Hotlines), "agents", len(c.Agents),
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir)
-	return &app{sip: srv, pool: pool, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv}, nil
+	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
+	go dir.Watch(dirCtx)
+	return &app{sip: srv, pool: pool, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
+		directory: dir, callbacks: callbacks, stopDir: stopDir}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
 // yet stays in the spool for the next start).
 func (a *app) shutdown(ctx context.Context) error {
+	defer a.stopDir()
 	err := a.sip.Shutdown(ctx)
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -116,3 +116,65 @@ func TestE2ESurveyCallerHangsUp(t *testing.T) {
 		t.Errorf("CDR does not say csat=none")
 	}
 }
+
+// TestE2EKnownCustomerLowRating: a caller found in the customer directory
+// (segment at_risk, Vietnamese) hears the survey in Vietnamese, rates the
+// call 1, and a follow-up callback is scheduled for them; the recording
+// carries their segment.
+func TestE2EKnownCustomerLowRating(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	customers := filepath.Join(dir, "customers.yaml")
+	if err := os.WriteFile(customers, []byte(`customers:
+  - id: C42
+    name: Nguyen Van A
+    number: "0912000111"
+    segment: at_risk
+    style: reactive
+    language: vi
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, func(c *Config) { c.Directory.File = customers })
+	agent := startAgent(t, a, "carol", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	hangUpAfter(ctx, agent, 2*time.Second)
+	res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+		Target:   a.sipAddr("udp"),
+		Service:  "1900",
+		Caller:   "+84912000111",
+		Scenario: e2e.UACKeypad(tonePCAP(t, time.Second), 4*time.Second, []string{e2e.DTMFPCAP("1")}, time.Second, 30*time.Second),
+		Timeout:  50 * time.Second,
+	})
+	res.RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+
+	if !strings.Contains(a.logs.String(), "msg=survey") || !strings.Contains(a.logs.String(), "language=vi") {
+		t.Error("the survey was not played in the customer's language (vi)")
+	}
+	var cbs []struct {
+		Number     string `json:"number"`
+		CustomerID string `json:"customer_id"`
+		Kind       string `json:"kind"`
+		Reason     string `json:"reason"`
+		Due        time.Time
+	}
+	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
+		t.Fatalf("GET /api/v1/callbacks: %d", code)
+	}
+	if len(cbs) != 1 || cbs[0].Number != "+84912000111" || cbs[0].CustomerID != "C42" || !strings.Contains(cbs[0].Reason, "low rating 1") {
+		t.Fatalf("callbacks %+v, want one follow-up for C42 after the rating of 1", cbs)
+	}
+	if !cbs[0].Due.After(time.Now()) {
+		t.Errorf("follow-up due %s, want later", cbs[0].Due)
+	}
+	var recs []recording.CallRecord
+	waitFor(t, 10*time.Second, "the call record in storage", func() bool {
+		recs = callRecords(t, a.cfg.Recording.File.Dir)
+		return len(recs) == 1
+	})
+	if recs[0].Segment != "at_risk" || recs[0].CSAT == nil || *recs[0].CSAT != 1 {
+		t.Errorf("call record %+v, want segment at_risk and CSAT 1", recs[0])
+	}
+}
