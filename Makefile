@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.7.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build run test deps apt-deps go-tools lint unit bench clean
+.PHONY: all build run test deps apt-deps go-tools lint unit bench fuzz clean
 
 all: build
 
@@ -62,6 +62,18 @@ BENCH_QUICK ?=
 bench: go-tools
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
 	BENCH_QUICK=$(BENCH_QUICK) bin/hotline-load bench -out bench/results
+
+## fuzz: run every fuzz target for FUZZTIME each (their seed corpora and
+## any crashers found, in testdata/fuzz, also run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		dir=$$(dirname $$f); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$dir $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

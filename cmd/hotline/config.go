@@ -139,10 +139,13 @@ type ConfigError struct{ Lines []string }
 func (e *ConfigError) Error() string { return strings.Join(e.Lines, "\n") }
 
 func yamlError(name string, err error) error {
+	// One line per problem: values quoted in messages may hold newlines.
+	oneLine := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		var lines []string
 		for _, m := range te.Errors {
+			m = oneLine(m)
 			if sub := yamlLineRE.FindStringSubmatch(m); sub != nil {
 				lines = append(lines, fmt.Sprintf("%s:%s: %s", name, sub[1], sub[2]))
 			} else {
@@ -151,7 +154,7 @@ func yamlError(name string, err error) error {
 		}
 		return &ConfigError{Lines: lines}
 	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg := oneLine(strings.TrimPrefix(err.Error(), "yaml: "))
 	if sub := yamlLineRE.FindStringSubmatch(msg); sub != nil {
 		return &ConfigError{Lines: []string{fmt.Sprintf("%s:%s: %s", name, sub[1], sub[2])}}
 	}
