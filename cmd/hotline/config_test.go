@@ -119,3 +119,13 @@ func TestCheckFlagAcceptsExample(t *testing.T) {
 		t.Fatalf("missing file not named: %s", stderr.String())
 	}
 }
+
+// TestComposeConfigIsValid: the configuration the docker-compose stack
+// mounts is valid with the credentials compose passes in the environment.
+func TestComposeConfigIsValid(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "hotline")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "hotline-secret")
+	if _, err := loadConfig("../../deploy/compose/hotline.yaml"); err != nil {
+		t.Fatalf("deploy/compose/hotline.yaml: %v", err)
+	}
+}
