@@ -219,6 +219,8 @@ type Directory struct {
 
 	styleMu sync.Mutex
 	styles  map[string]string // number -> style chosen by keypad
+	// calls Hotline handled since the customer file was written, by number
+	history map[string]CallHistory
 }
 
 // NewDirectory opens the directory a (defaulted, validated) configuration
@@ -230,7 +232,7 @@ func NewDirectory(c DirectoryConfig, o DirectoryOptions) (*Directory, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Directory{cfg: c, now: o.Now, log: o.Logger, styles: map[string]string{}}
+	d := &Directory{cfg: c, now: o.Now, log: o.Logger, styles: map[string]string{}, history: map[string]CallHistory{}}
 	d.index.Store(&customerIndex{byNumber: map[string]*Customer{}})
 	if c.File != "" {
 		if err := d.Reload(); err != nil {
@@ -258,6 +260,9 @@ func NewDirectory(c DirectoryConfig, o DirectoryOptions) (*Directory, error) {
 			for n, s := range st.Styles {
 				d.styles[n] = s
 			}
+			for n, h := range st.History {
+				d.history[n] = h
+			}
 		}
 	}
 	return d, nil
@@ -265,7 +270,17 @@ func NewDirectory(c DirectoryConfig, o DirectoryOptions) (*Directory, error) {
 
 // directoryState is the JSON state file.
 type directoryState struct {
-	Styles map[string]string `json:"styles"`
+	Styles  map[string]string      `json:"styles"`
+	History map[string]CallHistory `json:"history,omitempty"`
+}
+
+// CallHistory is what Hotline learned of a caller's calls, on top of the
+// customer file or CRM.
+type CallHistory struct {
+	Calls     int       `json:"calls"`
+	LastCSAT  int       `json:"last_csat,omitempty"` // 0: no rating
+	LastAgent string    `json:"last_agent,omitempty"`
+	LastCall  time.Time `json:"last_call"`
 }
 
 // Reload reads the customer file again (e.g. on SIGHUP). On error the
@@ -364,14 +379,61 @@ func (d *Directory) Lookup(ctx context.Context, callerID string) Customer {
 	} else {
 		c = Unknown(n)
 	}
+	d.styleMu.Lock()
 	if c.Style == StyleUnknown || c.Style == "" {
-		d.styleMu.Lock()
 		if s, ok := d.styles[n]; ok {
 			c.Style = s
 		}
-		d.styleMu.Unlock()
 	}
+	if h, ok := d.history[n]; ok {
+		c.History.Calls += h.Calls
+		if h.LastCSAT > 0 {
+			c.History.LastCSAT = h.LastCSAT
+		}
+		if h.LastAgent != "" {
+			c.LastAgent = h.LastAgent
+		}
+	}
+	d.styleMu.Unlock()
 	return c
+}
+
+// NoteCall adds a finished call to the caller's history: one more call,
+// the agent who took it and the rating they gave (0: none). It is kept in
+// memory and in the state file (when configured).
+func (d *Directory) NoteCall(callerID, agent string, csat int, at time.Time) error {
+	n := NormalizeNumber(callerID, d.cfg.CountryCode)
+	if n == "" {
+		return ErrNoNumber
+	}
+	d.styleMu.Lock()
+	defer d.styleMu.Unlock()
+	h := d.history[n]
+	h.Calls++
+	if csat > 0 {
+		h.LastCSAT = csat
+	}
+	if agent != "" {
+		h.LastAgent = agent
+	}
+	h.LastCall = at
+	d.history[n] = h
+	return d.saveLocked()
+}
+
+// saveLocked writes the state file; styleMu is held.
+func (d *Directory) saveLocked() error {
+	if d.cfg.StateFile == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(directoryState{Styles: d.styles, History: d.history}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("directory state: %w", err)
+	}
+	if err := writeFileAtomic(d.cfg.StateFile, data); err != nil {
+		return fmt.Errorf("directory state: %w", err)
+	}
+	return nil
 }
 
 // SetStyle remembers the service style a caller chose by keypad, in
@@ -387,17 +449,7 @@ func (d *Directory) SetStyle(callerID, style string) error {
 	d.styleMu.Lock()
 	defer d.styleMu.Unlock()
 	d.styles[n] = style
-	if d.cfg.StateFile == "" {
-		return nil
-	}
-	data, err := json.MarshalIndent(directoryState{Styles: d.styles}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("directory state: %w", err)
-	}
-	if err := writeFileAtomic(d.cfg.StateFile, data); err != nil {
-		return fmt.Errorf("directory state: %w", err)
-	}
-	return nil
+	return d.saveLocked()
 }
 
 // Size is the number of numbers in the customer file.

@@ -256,6 +256,41 @@ func TestDirectorySetStyle(t *testing.T) {
 	}
 }
 
+// TestDirectoryNoteCall: calls Hotline handled add to a customer's
+// history (count, last rating, last agent), also after a restart.
+func TestDirectoryNoteCall(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "customers.yaml")
+	if err := os.WriteFile(path, []byte(customersYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DirectoryConfig{File: path, StateFile: filepath.Join(dir, "directory.json")}
+	d := newTestDirectory(t, cfg)
+	ctx := context.Background()
+	before := d.Lookup(ctx, "0912345678")
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if err := d.NoteCall("+84912345678", "bob", 2, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.NoteCall("0912345678", "carol", 0, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.NoteCall("0900000002", "", 4, at); err != nil { // unknown caller
+		t.Fatal(err)
+	}
+	if err := d.NoteCall("anonymous", "bob", 5, at); !errors.Is(err, ErrNoNumber) {
+		t.Fatalf("no number: %v", err)
+	}
+	d2 := newTestDirectory(t, cfg) // after a restart
+	c := d2.Lookup(ctx, "0912345678")
+	if c.History.Calls != before.History.Calls+2 || c.History.LastCSAT != 2 || c.LastAgent != "carol" {
+		t.Fatalf("C1 history %+v, last agent %s; want 2 more calls, last CSAT 2, last agent carol", c.History, c.LastAgent)
+	}
+	if u := d2.Lookup(ctx, "0900000002"); u.History.Calls != 1 || u.History.LastCSAT != 4 {
+		t.Fatalf("unknown caller's history %+v", u.History)
+	}
+}
+
 func TestDirectoryCRM(t *testing.T) {
 	var hits atomic.Int64
 	release := make(chan struct{})
