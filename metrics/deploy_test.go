@@ -1,35 +1,26 @@
 package metrics
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"hotline/internal/promtest"
 )
-
-// deployDir is the repository's deploy/ directory.
-const deployDir = "../deploy"
-
-// datasourceUID is the uid provisioned in
-// deploy/grafana/provisioning/datasources/prometheus.yml.
-const datasourceUID = "hotline-prometheus"
 
 func TestDeployPromtool(t *testing.T) {
 	pt := promtool(t)
+	deployDir := promtest.DeployDir(t)
 	rulesDir := filepath.Join(deployDir, "prometheus", "rules")
 	for _, args := range [][]string{
 		{"check", "config", filepath.Join(deployDir, "prometheus", "prometheus.yml")},
@@ -47,189 +38,8 @@ func TestDeployPromtool(t *testing.T) {
 	}
 }
 
-// rules is what the tests need of the rules file.
-type rules struct {
-	Groups []struct {
-		Name  string `yaml:"name"`
-		Rules []struct {
-			Record string `yaml:"record"`
-			Alert  string `yaml:"alert"`
-			Expr   string `yaml:"expr"`
-		} `yaml:"rules"`
-	} `yaml:"groups"`
-}
-
-func loadRules(t *testing.T) rules {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(deployDir, "prometheus", "rules", "hotline.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r rules
-	if err := yaml.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// query is one PromQL expression found in a dashboard or rules file.
-type query struct {
-	where string // "dashboard / panel" or "rule NAME"
-	expr  string
-}
-
-type dashboard struct {
-	file       string
-	Title      string          `json:"title"`
-	UID        string          `json:"uid"`
-	Panels     []dashPanel     `json:"panels"`
-	Templating json.RawMessage `json:"templating"`
-}
-
-type dashPanel struct {
-	Title      string       `json:"title"`
-	Datasource *dsRef       `json:"datasource"`
-	Targets    []dashTarget `json:"targets"`
-	Panels     []dashPanel  `json:"panels"` // rows
-}
-
-type dsRef struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
-
-type dashTarget struct {
-	Expr       string `json:"expr"`
-	Datasource *dsRef `json:"datasource"`
-}
-
-func loadDashboards(t *testing.T) []dashboard {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(deployDir, "grafana", "dashboards", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 2 {
-		t.Fatalf("want at least two dashboards, found %v", files)
-	}
-	var out []dashboard
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d dashboard
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatalf("%s: not valid JSON: %v", f, err)
-		}
-		d.file = filepath.Base(f)
-		out = append(out, d)
-	}
-	return out
-}
-
-// panelQueries lists every panel expression of a dashboard, checking the
-// datasource of each.
-func panelQueries(t *testing.T, d dashboard) []query {
-	t.Helper()
-	var out []query
-	var walk func([]dashPanel)
-	walk = func(ps []dashPanel) {
-		for _, p := range ps {
-			walk(p.Panels)
-			if p.Datasource != nil && p.Datasource.UID != datasourceUID {
-				t.Errorf("%s / %s: datasource uid %q, want %q", d.file, p.Title, p.Datasource.UID, datasourceUID)
-			}
-			for _, tg := range p.Targets {
-				if tg.Datasource != nil && tg.Datasource.UID != datasourceUID {
-					t.Errorf("%s / %s: target datasource uid %q", d.file, p.Title, tg.Datasource.UID)
-				}
-				if strings.TrimSpace(tg.Expr) == "" {
-					t.Errorf("%s / %s: target without expr", d.file, p.Title)
-					continue
-				}
-				out = append(out, query{where: d.file + " / " + p.Title, expr: tg.Expr})
-			}
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
-var labelValuesRE = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)$`)
-
-// variableMetrics returns the metric each template variable reads.
-func variableMetrics(t *testing.T, d dashboard) map[string]string {
-	t.Helper()
-	var tmpl struct {
-		List []struct {
-			Name       string          `json:"name"`
-			Type       string          `json:"type"`
-			Definition string          `json:"definition"`
-			Query      json.RawMessage `json:"query"`
-		} `json:"list"`
-	}
-	if err := json.Unmarshal(d.Templating, &tmpl); err != nil {
-		t.Fatalf("%s: templating: %v", d.file, err)
-	}
-	out := map[string]string{}
-	for _, v := range tmpl.List {
-		if v.Type != "query" {
-			continue
-		}
-		m := labelValuesRE.FindStringSubmatch(strings.TrimSpace(v.Definition))
-		if m == nil {
-			t.Errorf("%s: variable %s: %q is not label_values(metric, label)", d.file, v.Name, v.Definition)
-			continue
-		}
-		out[v.Name] = m[1]
-	}
-	return out
-}
-
-var (
-	stringRE  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
-	bracesRE  = regexp.MustCompile(`\{[^{}]*\}`)
-	rangeRE   = regexp.MustCompile(`\[[^\[\]]*\]`)
-	groupRE   = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)`)
-	offsetRE  = regexp.MustCompile(`\boffset\s+-?[0-9a-zA-Z_$]+`)
-	identRE   = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
-	keywordRE = regexp.MustCompile(`^(and|or|unless|bool|by|without|on|ignoring|group_left|group_right|offset|inf|nan|Inf|NaN)$`)
-	// A number such as 1e3 or 0x1f also matches identRE after its first digit.
-	numberTailRE = regexp.MustCompile(`[0-9.]$`)
-)
-
-// metricNames returns the metric names a PromQL expression selects. It is
-// a small lexer, not a parser: it drops strings, label matchers, ranges,
-// grouping clauses and offsets, then takes identifiers not followed by
-// "(" (functions and aggregations) and not keywords.
-func metricNames(expr string) []string {
-	e := stringRE.ReplaceAllString(expr, `""`)
-	e = bracesRE.ReplaceAllString(e, " ")
-	e = rangeRE.ReplaceAllString(e, " ")
-	e = groupRE.ReplaceAllString(e, " ")
-	e = offsetRE.ReplaceAllString(e, " ")
-	seen := map[string]bool{}
-	var out []string
-	for _, loc := range identRE.FindAllStringIndex(e, -1) {
-		name := e[loc[0]:loc[1]]
-		if loc[0] > 0 && numberTailRE.MatchString(e[:loc[0]]) {
-			continue // part of a number like 1e3
-		}
-		rest := strings.TrimLeft(e[loc[1]:], " \t\n")
-		if strings.HasPrefix(rest, "(") || keywordRE.MatchString(name) {
-			continue
-		}
-		if !seen[name] {
-			seen[name] = true
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
 func TestMetricNamesLexer(t *testing.T) {
-	got := metricNames(`sum by (queue, hour) ((hotline_csat_score_sum{le=~"3|3.0", x="a{b}"} unless hotline_csat_score_sum offset 1d) or increase(hotline_x_total[$__range])) / on (queue) group_left(y) queue:rule:ratio > bool 1e3`)
+	got := promtest.MetricNames(`sum by (queue, hour) ((hotline_csat_score_sum{le=~"3|3.0", x="a{b}"} unless hotline_csat_score_sum offset 1d) or increase(hotline_x_total[$__range])) / on (queue) group_left(y) queue:rule:ratio > bool 1e3`)
 	want := []string{"hotline_csat_score_sum", "hotline_x_total", "queue:rule:ratio"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("got %v, want %v", got, want)
@@ -243,7 +53,7 @@ func TestDashboardsReferenceExportedMetrics(t *testing.T) {
 	for _, n := range SeriesNames() {
 		known[n] = true
 	}
-	r := loadRules(t)
+	r := promtest.LoadRules(t)
 	records := map[string]bool{}
 	for _, g := range r.Groups {
 		for _, rl := range g.Rules {
@@ -253,7 +63,7 @@ func TestDashboardsReferenceExportedMetrics(t *testing.T) {
 		}
 	}
 	check := func(where, expr string) {
-		names := metricNames(expr)
+		names := promtest.MetricNames(expr)
 		if len(names) == 0 {
 			t.Errorf("%s: no metric in %q", where, expr)
 		}
@@ -269,24 +79,24 @@ func TestDashboardsReferenceExportedMetrics(t *testing.T) {
 		}
 	}
 	uids := map[string]bool{}
-	for _, d := range loadDashboards(t) {
+	for _, d := range promtest.LoadDashboards(t) {
 		if d.UID == "" || uids[d.UID] {
-			t.Errorf("%s: missing or duplicate uid %q", d.file, d.UID)
+			t.Errorf("%s: missing or duplicate uid %q", d.File, d.UID)
 		}
 		uids[d.UID] = true
-		qs := panelQueries(t, d)
+		qs := promtest.PanelQueries(t, d)
 		if len(qs) == 0 {
-			t.Errorf("%s: no queries", d.file)
+			t.Errorf("%s: no queries", d.File)
 		}
 		for _, q := range qs {
-			check(q.where, q.expr)
+			check(q.Where, q.Expr)
 		}
-		for name, metric := range variableMetrics(t, d) {
-			check(d.file+" variable "+name, metric)
+		for name, metric := range promtest.VariableMetrics(t, d) {
+			check(d.File+" variable "+name, metric)
 		}
 	}
 	// The provisioned datasource carries the uid the dashboards use.
-	b, err := os.ReadFile(filepath.Join(deployDir, "grafana", "provisioning", "datasources", "prometheus.yml"))
+	b, err := os.ReadFile(filepath.Join(promtest.DeployDir(t), "grafana", "provisioning", "datasources", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,172 +105,8 @@ func TestDashboardsReferenceExportedMetrics(t *testing.T) {
 			UID string `yaml:"uid"`
 		} `yaml:"datasources"`
 	}
-	if err := yaml.Unmarshal(b, &ds); err != nil || len(ds.Datasources) != 1 || ds.Datasources[0].UID != datasourceUID {
+	if err := yaml.Unmarshal(b, &ds); err != nil || len(ds.Datasources) != 1 || ds.Datasources[0].UID != promtest.DatasourceUID {
 		t.Errorf("datasource provisioning: %+v %v", ds, err)
-	}
-}
-
-// substitute replaces Grafana variables for a query against Prometheus.
-func substitute(expr string) string {
-	return strings.NewReplacer(
-		"$__rate_interval", "1m",
-		"$__interval", "15s",
-		"$__range", "1h",
-		"$queue", ".*",
-		"$segment", ".*",
-		"$reason", ".*",
-	).Replace(expr)
-}
-
-// promResult is an instant vector from /api/v1/query.
-type promResult []struct {
-	Metric map[string]string `json:"metric"`
-	Value  [2]any            `json:"value"`
-}
-
-func (r promResult) value(i int) float64 {
-	s, _ := r[i].Value[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return math.NaN()
-	}
-	return v
-}
-
-type promClient struct {
-	base string
-	hc   *http.Client
-}
-
-func (c promClient) get(path string, params url.Values, out any) error {
-	res, err := c.hc.Get(c.base + path + "?" + params.Encode())
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	var body struct {
-		Status string          `json:"status"`
-		Error  string          `json:"error"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		return fmt.Errorf("%s: %d: %w", path, res.StatusCode, err)
-	}
-	if body.Status != "success" {
-		return fmt.Errorf("%s: %s", path, body.Error)
-	}
-	return json.Unmarshal(body.Data, out)
-}
-
-func (c promClient) query(expr string) (promResult, error) {
-	var data struct {
-		ResultType string     `json:"resultType"`
-		Result     promResult `json:"result"`
-	}
-	if err := c.get("/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
-		return nil, err
-	}
-	if data.ResultType != "vector" {
-		return nil, fmt.Errorf("result type %s", data.ResultType)
-	}
-	return data.Result, nil
-}
-
-// waitFor polls expr until cond holds on its result or the deadline passes.
-func (c promClient) waitFor(t *testing.T, expr string, deadline time.Time, cond func(promResult) bool) promResult {
-	t.Helper()
-	var last promResult
-	var lastErr error
-	for time.Now().Before(deadline) {
-		last, lastErr = c.query(expr)
-		if lastErr == nil && cond(last) {
-			return last
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: last %v %v", expr, last, lastErr)
-	return nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startPrometheus runs a real Prometheus scraping target every second
-// with the deploy rules loaded, and stops it at cleanup.
-func startPrometheus(t *testing.T, target string) promClient {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not found (Debian package prometheus): `make test` installs it")
-	}
-	rulesFile, err := filepath.Abs(filepath.Join(deployDir, "prometheus", "rules", "hotline.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	conf := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: hotline
-    static_configs:
-      - targets: [%q]
-`, rulesFile, target)
-	confFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin,
-		"--config.file="+confFile,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--enable-feature=exemplar-storage",
-		"--log.level=warn",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	setPdeathsig(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logFile.Name()); err == nil {
-				t.Logf("prometheus log:\n%s", b)
-			}
-		}
-	})
-	c := promClient{base: "http://" + addr, hc: &http.Client{Timeout: 5 * time.Second}}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		res, err := c.hc.Get(c.base + "/-/ready")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return c
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -523,21 +169,21 @@ func TestEndToEndPrometheus(t *testing.T) {
 		m.RecordingUploaded(200 * time.Millisecond)
 	}
 
-	prom := startPrometheus(t, strings.TrimPrefix(srv.URL, "http://"))
+	prom := promtest.Start(t, strings.TrimPrefix(srv.URL, "http://"))
 	deadline := time.Now().Add(30 * time.Second)
-	offered := func(want float64) func(promResult) bool {
-		return func(r promResult) bool { return len(r) == 1 && r.value(0) == want }
+	offered := func(want float64) func(promtest.Vector) bool {
+		return func(r promtest.Vector) bool { return len(r) == 1 && r.Value(0) == want }
 	}
 	// The first round is scraped as the series' first samples; the second
 	// makes rates over them non-zero.
 	round()
-	prom.waitFor(t, `sum(hotline_calls_offered_total)`, deadline, offered(4))
+	prom.WaitFor(t, `sum(hotline_calls_offered_total)`, deadline, offered(4))
 	round()
-	prom.waitFor(t, `sum(hotline_calls_offered_total)`, deadline, offered(8))
+	prom.WaitFor(t, `sum(hotline_calls_offered_total)`, deadline, offered(8))
 
 	// Recording rules: wait until each has been evaluated on the second
 	// round, then check each recorded series and expression has data.
-	r := loadRules(t)
+	r := promtest.LoadRules(t)
 	var records []string
 	for _, g := range r.Groups {
 		for _, rl := range g.Rules {
@@ -545,47 +191,44 @@ func TestEndToEndPrometheus(t *testing.T) {
 				continue
 			}
 			records = append(records, rl.Record)
-			res, err := prom.query(rl.Expr)
+			res, err := prom.Query(rl.Expr)
 			if err != nil || len(res) == 0 {
 				t.Errorf("rule %s: expression returns no data (%v): %s", rl.Record, err, rl.Expr)
 			}
 		}
 	}
 	for _, rec := range records {
-		prom.waitFor(t, rec, deadline, func(r promResult) bool { return len(r) > 0 })
+		prom.WaitFor(t, rec, deadline, func(r promtest.Vector) bool { return len(r) > 0 })
 	}
 	// Rates need the second round: wait until the service level is a number.
-	prom.waitFor(t, `queue:hotline_service_level:ratio_rate5m`, deadline, func(r promResult) bool {
-		return len(r) == 1 && !math.IsNaN(r.value(0))
+	prom.WaitFor(t, `queue:hotline_service_level:ratio_rate5m`, deadline, func(r promtest.Vector) bool {
+		return len(r) == 1 && !math.IsNaN(r.Value(0))
 	})
 
 	// Every dashboard expression returns data.
-	var all []query
-	for _, d := range loadDashboards(t) {
-		all = append(all, panelQueries(t, d)...)
-	}
+	all := promtest.AllPanelQueries(t)
 	for _, q := range all {
-		res, err := prom.query(substitute(q.expr))
+		res, err := prom.Query(promtest.Substitute(q.Expr))
 		if err != nil {
-			t.Errorf("%s: %v\n%s", q.where, err, q.expr)
+			t.Errorf("%s: %v\n%s", q.Where, err, q.Expr)
 			continue
 		}
 		if len(res) == 0 {
-			t.Errorf("%s: no data\n%s", q.where, substitute(q.expr))
+			t.Errorf("%s: no data\n%s", q.Where, promtest.Substitute(q.Expr))
 		}
 	}
 
 	// CSAT by hour is exactly what was pressed: 5 at 09:xx, 2 at 17:xx.
 	byHour := func(title string) map[string]float64 {
 		for _, q := range all {
-			if strings.HasSuffix(q.where, " / "+title) {
-				res, err := prom.query(substitute(q.expr))
+			if strings.HasSuffix(q.Where, " / "+title) {
+				res, err := prom.Query(promtest.Substitute(q.Expr))
 				if err != nil {
 					t.Fatal(err)
 				}
 				out := map[string]float64{}
 				for i := range res {
-					out[res[i].Metric["hour"]] = res.value(i)
+					out[res[i].Metric["hour"]] = res.Value(i)
 				}
 				return out
 			}
@@ -595,7 +238,7 @@ func TestEndToEndPrometheus(t *testing.T) {
 	}
 	expect := func(title string, want map[string]float64) {
 		got := byHour(title)
-		if fmt.Sprint(sortedKeys(got)) != fmt.Sprint(sortedKeys(want)) {
+		if fmt.Sprint(promtest.SortedKeys(got)) != fmt.Sprint(promtest.SortedKeys(want)) {
 			t.Errorf("%s: hours %v, want %v", title, got, want)
 			return
 		}
@@ -619,8 +262,8 @@ func TestEndToEndPrometheus(t *testing.T) {
 		{`queue_hour:hotline_csat_satisfied:ratio1d{queue="1900",hour="9"}`, 1},
 		{`queue_hour:hotline_csat_satisfied:ratio1d{queue="1900",hour="17"}`, 0},
 	} {
-		res, err := prom.query(rec.expr)
-		if err != nil || len(res) != 1 || res.value(0) != rec.want {
+		res, err := prom.Query(rec.expr)
+		if err != nil || len(res) != 1 || res.Value(0) != rec.want {
 			t.Errorf("%s = %v (%v), want %v", rec.expr, res, err, rec.want)
 		}
 	}
@@ -632,7 +275,7 @@ func TestEndToEndPrometheus(t *testing.T) {
 		} `json:"exemplars"`
 	}
 	now := time.Now()
-	err = prom.get("/api/v1/query_exemplars", url.Values{
+	err = prom.Get("/api/v1/query_exemplars", url.Values{
 		"query": {`hotline_queue_wait_seconds_bucket`},
 		"start": {strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)},
 		"end":   {strconv.FormatInt(now.Add(time.Minute).Unix(), 10)},
@@ -648,13 +291,4 @@ func TestEndToEndPrometheus(t *testing.T) {
 	if err != nil || !found {
 		t.Errorf("no call-id exemplar in Prometheus: %v %+v", err, ex)
 	}
-}
-
-func sortedKeys(m map[string]float64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,4 +1,4 @@
-package metrics
+package promtest
 
 import (
 	"os/exec"
