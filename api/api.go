@@ -5,6 +5,11 @@
 //	GET  /healthz
 //	GET  /api/v1/calls
 //	GET  /api/v1/agents
+//	POST /api/v1/agents/{id}/login
+//	POST /api/v1/agents/{id}/logout
+//	POST /api/v1/agents/{id}/pause               {"reason": "lunch"}
+//	POST /api/v1/agents/{id}/unpause
+//	GET  /api/v1/queues
 //	GET  /api/v1/callbacks
 //	POST /api/v1/calls/{call_id}/recording/pause   {"reason": "card number"}
 //	POST /api/v1/calls/{call_id}/recording/resume
@@ -25,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +81,14 @@ type Calls interface {
 	ResumeRecording(callID string) error
 }
 
+// Agents is what the API needs to change agents' states (*routing.ACD).
+type Agents interface {
+	Login(agent string) error
+	Logout(agent string) error
+	Pause(agent, reason string) error
+	Unpause(agent string) error
+}
+
 // Deps are the sources of the API's answers.
 type Deps struct {
 	Log *slog.Logger
@@ -84,6 +98,14 @@ type Deps struct {
 	ListAgents func() any
 	// ListCallbacks lists pending callbacks.
 	ListCallbacks func() any
+	// ListQueues lists the queues and their live figures.
+	ListQueues func() any
+	// Agents logs agents in and out and pauses them; nil disables those
+	// endpoints.
+	Agents Agents
+	// AgentError maps an error of Agents to an HTTP status (404 unknown
+	// agent, 409 not possible now); nil: 409 for every error.
+	AgentError func(error) int
 	// Calls controls live calls.
 	Calls Calls
 	// Recordings finds stored recordings; nil disables those endpoints.
@@ -118,6 +140,8 @@ func New(c Config, d Deps) *Server {
 	mux.HandleFunc("GET /api/v1/calls", s.list(d.ListCalls))
 	mux.HandleFunc("GET /api/v1/agents", s.list(d.ListAgents))
 	mux.HandleFunc("GET /api/v1/callbacks", s.list(d.ListCallbacks))
+	mux.HandleFunc("GET /api/v1/queues", s.list(d.ListQueues))
+	mux.HandleFunc("POST /api/v1/agents/{id}/{action}", s.agentAction)
 	mux.HandleFunc("POST /api/v1/calls/{id}/recording/pause", s.pause)
 	mux.HandleFunc("POST /api/v1/calls/{id}/recording/resume", s.resume)
 	mux.HandleFunc("GET /api/v1/recordings/backlog", s.backlog)
@@ -311,4 +335,50 @@ func keyBase(key string) string {
 		return key[i+1:]
 	}
 	return key
+}
+
+// agentAction logs an agent in or out, pauses or unpauses them.
+func (s *Server) agentAction(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Agents == nil {
+		writeError(w, http.StatusNotImplemented, "not available")
+		return
+	}
+	id, action := r.PathValue("id"), r.PathValue("action")
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if action == "pause" && r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil {
+			writeError(w, http.StatusBadRequest, "body must be JSON like {\"reason\": \"lunch\"}: "+err.Error())
+			return
+		}
+	}
+	a := s.deps.Agents
+	var err error
+	switch action {
+	case "login":
+		err = a.Login(id)
+	case "logout":
+		err = a.Logout(id)
+	case "pause":
+		if body.Reason == "" {
+			body.Reason = "api"
+		}
+		err = a.Pause(id, body.Reason)
+	case "unpause":
+		err = a.Unpause(id)
+	default:
+		writeError(w, http.StatusNotFound, "no such agent action "+strconv.Quote(action)+" (login, logout, pause, unpause)")
+		return
+	}
+	if err != nil {
+		code := http.StatusConflict
+		if s.deps.AgentError != nil {
+			code = s.deps.AgentError(err)
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	s.deps.Log.Info("agent state changed", "agent", id, "action", action)
+	writeJSON(w, http.StatusOK, map[string]string{"agent": id, "action": action})
 }

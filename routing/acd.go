@@ -25,8 +25,8 @@ var (
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
 )
 
-// Agent states of the ACD, besides StateAvailable, StateRinging and
-// StateOnCall shared with Pool.
+// Agent states of the ACD besides StateAvailable, StateRinging and
+// StateOnCall.
 const (
 	StateLoggedOut AgentState = "logged_out" // not logged in (or phone not registered)
 	StateWrapUp    AgentState = "wrap_up"    // after-call work
@@ -47,8 +47,8 @@ type ACDOptions struct {
 	Logger *slog.Logger
 	// Seed seeds the random strategy.
 	Seed uint64
-	// LoginOnRegister logs an agent in when their phone registers (the
-	// behaviour of the simple Pool). Off: agents log in explicitly.
+	// LoginOnRegister logs an agent in when their phone registers. Off:
+	// agents log in explicitly (feature code or API).
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
 	Callbacks *CallbackStore

@@ -53,6 +53,9 @@ type QueueConfig struct {
 	// RejoinWindow: a caller who hung up while waiting and calls again
 	// within it gets their old place back (default 5m; negative disables).
 	RejoinWindow time.Duration `yaml:"rejoin_window"`
+	// LoginOnRegister logs an agent in when their softphone registers
+	// (default true). Off: agents log in with a feature code or the API.
+	LoginOnRegister *bool `yaml:"login_on_register"`
 }
 
 // Config is the routing section of the configuration.
@@ -79,6 +82,10 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Queue.MaxWait == 0 {
 		c.Queue.MaxWait = 10 * time.Minute
+	}
+	if c.Queue.LoginOnRegister == nil {
+		on := true
+		c.Queue.LoginOnRegister = &on
 	}
 	c.setEngineDefaults()
 }

@@ -36,6 +36,7 @@ type call struct {
 	log       *slog.Logger
 	hotline   routing.Hotline
 	customer  routing.Customer // who is calling, by caller ID
+	decision  routing.Decision // where the router sends the call
 	from      string           // caller number (From user)
 	fromName  string
 	transport string
@@ -58,8 +59,7 @@ type call struct {
 	// answers or rejects the caller; finalSent stops 180s after that.
 	respMu    sync.Mutex
 	finalSent bool
-	agent     *agentLeg
-	tried     map[string]time.Time
+	agent     *agentLeg           // the bridged agent's leg
 	rec       *recording.Recorder // nil when the call is not recorded
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
@@ -76,6 +76,8 @@ type agentLeg struct {
 	callID   string
 	dlg      *sipgo.DialogClientSession
 	leg      *media.Leg
+	codec    sdp.Codec // negotiated with the agent
+	acked    bool      // its 200 OK was acknowledged
 	unbridge func()
 
 	mu    sync.Mutex
@@ -104,6 +106,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if s.draining.Load() {
 		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	if code := req.Recipient.User; featureCodes[code] {
+		s.onFeatureCode(req, tx, code)
 		return
 	}
 	if !s.fromTrunk(req) {
@@ -182,7 +188,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		leg:       leg,
 		codec:     codec,
 		format:    mediaFormat(codec, dtmf),
-		tried:     map[string]time.Time{},
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -190,6 +195,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if lookup := s.deps.Customers; lookup != nil {
 		c.customer = lookup(c.ctx, c.from)
 	}
+	c.decision = s.deps.Router.Decide(routing.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
+		Dialled: number, Caller: c.customer.Number}, c.created)
 	c.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
@@ -212,9 +219,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Unlock()
 	s.calls.Add(1)
 
-	s.deps.Metrics.CallOffered(c.metricsCall())
+	if c.decision.Action == routing.ActionQueue {
+		// Only calls that queue are offered: each leaves the queue once,
+		// with its outcome, in observe.
+		s.deps.Metrics.CallOffered(c.metricsCall())
+	}
 	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
-		"segment", c.customer.Segment, "transport", c.transport, "codec", codec.Name)
+		"segment", c.customer.Segment, "rule", c.decision.Rule, "action", c.decision.Action, "queue", c.decision.Queue,
+		"transport", c.transport, "codec", codec.Name)
 	if err := dlg.Respond(100, "Trying", nil); err != nil {
 		c.log.Debug("100 Trying not sent", "error", err)
 	}
@@ -293,18 +305,9 @@ func (c *call) end(cause error) {
 	c.cancel(cause)
 }
 
-// skip tells the pool which agents not to offer this call to: those who
-// failed to take it within the retry delay.
-func (c *call) skip(agent string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.tried[agent]
-	return ok && c.s.now().Sub(t) < c.s.deps.Routing.Queue.RetryDelay
-}
-
-// run is the call's flow: find an agent, ring, bridge, wait for the end.
+// run is the call's flow: the router's decision, then either an
+// after-hours action or the queue (ring agents, bridge, wait for the end).
 func (c *call) run() {
-	s := c.s
 	defer c.finish()
 	go func() {
 		select {
@@ -313,46 +316,11 @@ func (c *call) run() {
 		case <-c.ctx.Done():
 		}
 	}()
-	q := s.deps.Routing.Queue
-	waitCtx, cancelWait := context.WithTimeoutCause(c.ctx, q.MaxWait, ErrMaxWait)
-	defer cancelWait()
-	for c.ctx.Err() == nil {
-		agent, ok := s.deps.Pool.TryAcquire(c.id, c.skip)
-		if !ok {
-			if err := c.answer(); err != nil {
-				c.end(err)
-				return
-			}
-			c.leg.Play(c.holdSource())
-			var err error
-			agent, err = s.deps.Pool.Acquire(waitCtx, c.id, c.created, c.skip, time.Second)
-			if err != nil {
-				c.end(context.Cause(waitCtx))
-				return
-			}
-		}
-		err := c.offer(agent)
-		if err == nil {
-			// Bridged: wait for either side to hang up. When the agent
-			// hangs up first, the caller is asked for a rating.
-			select {
-			case <-c.ctx.Done():
-			case <-c.agentGone:
-				c.detachAgent()
-				c.runSurvey()
-				c.end(ErrAgentHangup)
-			}
-			return
-		}
-		s.deps.Pool.Release(agent)
-		c.mu.Lock()
-		c.tried[agent] = s.now()
-		c.mu.Unlock()
-		if c.ctx.Err() == nil {
-			c.log.Info("agent did not take the call", "agent", agent, "reason", err)
-			s.deps.Metrics.AgentNoAnswer(c.hotline.Number, noAnswerReason(err))
-		}
+	if c.decision.Action != routing.ActionQueue {
+		c.afterHours(c.decision)
+		return
 	}
+	c.queue()
 }
 
 func (c *call) holdSource() media.Source {
@@ -403,209 +371,6 @@ func (c *call) answer() error {
 		}
 	}()
 	c.log.Info("caller answered")
-	return nil
-}
-
-// offer rings one agent. It returns nil once the agent answered and the
-// legs are bridged, or why the agent did not take the call.
-func (c *call) offer(agent string) error {
-	s := c.s
-	bindings := s.reg.Lookup(agent)
-	if len(bindings) == 0 {
-		return errUnreachable
-	}
-	b := bindings[0]
-	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
-	if err != nil {
-		return fmt.Errorf("agent media: %w", err)
-	}
-	a := &agentLeg{username: agent, leg: leg}
-	other := sdp.PCMA()
-	if strings.EqualFold(c.codec.Name, "PCMA") {
-		other = sdp.PCMU()
-	}
-	first := sdp.PCMU()
-	if strings.EqualFold(c.codec.Name, "PCMA") {
-		first = sdp.PCMA()
-	}
-	te := sdp.TelephoneEvent(dtmfPT)
-	a.local = sdp.Local{
-		SessionID: rand.Uint64() >> 1,
-		Version:   1,
-		Addr:      leg.LocalAddr(),
-		Codecs:    []sdp.Codec{first, other},
-		DTMF:      &te,
-		PTime:     20,
-	}
-
-	transport := strings.ToLower(b.Transport)
-	ua := s.dialogUA[transport]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-		transport = "udp"
-	}
-	req := sip.NewRequest(sip.INVITE, b.Contact)
-	req.SetTransport(strings.ToUpper(transport))
-	if b.Source != "" {
-		req.SetDestination(b.Source)
-	}
-	fromHdr := &sip.FromHeader{
-		DisplayName: c.displayName(),
-		Address:     sip.Uri{Scheme: "sip", User: c.from, Host: ua.ContactHDR.Address.Host},
-		Params:      sip.NewParams(),
-	}
-	if fromHdr.Address.User == "" {
-		fromHdr.Address.User = "anonymous"
-	}
-	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(fromHdr)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
-	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
-	req.SetBody(a.local.Marshal())
-
-	ringCtx, cancelRing := context.WithCancelCause(context.Background())
-	defer cancelRing(nil)
-	dlg, err := ua.WriteInvite(ringCtx, req)
-	if err != nil {
-		_ = leg.Close()
-		return fmt.Errorf("sending INVITE: %w", err)
-	}
-	a.dlg = dlg
-	a.callID = req.CallID().Value()
-	s.register(a.callID, &dialogRef{call: c, agent: a})
-	c.mu.Lock()
-	c.agent = a
-	c.mu.Unlock()
-	cleanup := func() {
-		s.unregister(a.callID)
-		_ = leg.Close()
-		c.mu.Lock()
-		if c.agent == a {
-			c.agent = nil
-		}
-		c.mu.Unlock()
-	}
-	c.log.Info("ringing agent", "agent", agent, "agent_call_id", a.callID, "contact", b.Contact.String())
-
-	var provisional sync.Once
-	gotProvisional := make(chan struct{})
-	result := make(chan error, 1)
-	go func() {
-		result <- dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-			// Any provisional, 100 Trying included, allows a CANCEL
-			// (RFC 3261 §9.1); only 101-199 mean the phone rings.
-			if r.IsProvisional() {
-				provisional.Do(func() { close(gotProvisional) })
-			}
-			if r.StatusCode > 100 && r.StatusCode < 200 {
-				c.agentRinging()
-			}
-			return nil
-		}})
-	}()
-	timer := time.NewTimer(s.deps.Routing.Queue.RingTimeout)
-	defer timer.Stop()
-	var answerErr error
-	finished := false // WaitAnswer has returned
-	select {
-	case answerErr = <-result:
-		finished = true
-	case <-timer.C:
-		answerErr = errNoAnswer
-	case <-c.ctx.Done():
-		answerErr = context.Cause(c.ctx)
-	}
-	if answerErr != nil {
-		// This agent is out of the call from here on; what is left of its
-		// leg is cleaned up in the background.
-		c.mu.Lock()
-		if c.agent == a {
-			c.agent = nil
-		}
-		c.mu.Unlock()
-		// Give up: CANCEL when the phone said anything, else drop quietly.
-		select {
-		case <-gotProvisional:
-			cancelRing(answerErr)
-		default:
-			cancelRing(sipgo.WaitAnswerForceCancelErr)
-		}
-		// The CANCEL may race with a 200 OK: wait for WaitAnswer to finish
-		// in the background and hang up anything that got answered.
-		s.calls.Add(1)
-		go func() {
-			defer s.calls.Done()
-			if !finished {
-				<-result
-			}
-			if r := dlg.InviteResponse; r != nil && r.IsSuccess() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = dlg.Ack(ctx)
-				_ = dlg.Bye(ctx)
-			}
-			cleanup()
-		}()
-		var dr *sipgo.ErrDialogResponse
-		if errors.As(answerErr, &dr) {
-			return &refusedError{code: dr.Res.StatusCode, reason: dr.Res.Reason}
-		}
-		return answerErr
-	}
-
-	// Answered.
-	ackCtx, cancelAck := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelAck()
-	if err := dlg.Ack(ackCtx); err != nil {
-		cleanup()
-		return fmt.Errorf("ACK to agent: %w", err)
-	}
-	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec sdp.Codec
-	var dtmf *sdp.Codec
-	if err == nil {
-		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
-	}
-	if err != nil {
-		c.log.Warn("agent's answer has no usable SDP", "agent", agent, "error", err)
-		_ = dlg.Bye(ackCtx)
-		cleanup()
-		return fmt.Errorf("agent SDP: %w", err)
-	}
-	leg.SetRemote(ans.Audio.Addr, mediaFormat(codec, dtmf))
-	leg.SetHold(ans.Audio.OnHold())
-	leg.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
-
-	if err := c.answer(); err != nil {
-		c.log.Info("caller left as the agent answered", "agent", agent)
-		_ = dlg.Bye(ackCtx)
-		cleanup()
-		return err
-	}
-	leg.Start()
-	c.leg.Start()
-	a.unbridge = media.Bridge(c.leg, leg)
-	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), agent
-	c.mu.Unlock()
-	c.startRecording(agent, a)
-	s.deps.Pool.Answered(agent)
-	c.log.Info("bridged", "agent", agent, "caller_codec", c.codec.Name, "agent_codec", codec.Name,
-		"wait", s.now().Sub(c.created).Round(time.Millisecond))
-
-	go func() {
-		select {
-		case <-dlg.Context().Done():
-			c.agentLeft()
-		case <-leg.Done():
-			if leg.Err() != nil {
-				c.end(ErrAgentTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
 	return nil
 }
 
@@ -725,7 +490,16 @@ func noAnswerReason(err error) string {
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.hotline.Number, Segment: c.customer.Segment, Arrived: c.created}
+	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Arrived: c.created}
+}
+
+// queueName is the routing queue the call belongs to (the hotline number
+// when the router named none).
+func (c *call) queueName() string {
+	if c.decision.Queue != "" {
+		return c.decision.Queue
+	}
+	return c.hotline.Number
 }
 
 // agentLeft is called when the bridged agent hangs up. With the survey on
@@ -761,7 +535,6 @@ func (c *call) detachAgent() {
 	c.s.unregister(a.callID)
 	_ = a.leg.Close()
 	c.s.legEnded(a.leg)
-	c.s.deps.Pool.Release(a.username)
 }
 
 // finish tears the call down: hangs up whichever legs are still up,
@@ -789,7 +562,6 @@ func (c *call) finish() {
 		s.unregister(a.callID)
 		_ = a.leg.Close()
 		s.legEnded(a.leg)
-		s.deps.Pool.Release(a.username)
 	}
 	switch {
 	case answered && !errors.Is(cause, ErrCallerHangup):
@@ -798,8 +570,11 @@ func (c *call) finish() {
 		}
 	case !answered && c.dlg.Context().Err() == nil:
 		code, reason := 480, "Temporarily Unavailable"
-		if errors.Is(cause, ErrShutdown) {
+		switch {
+		case errors.Is(cause, ErrShutdown):
 			code, reason = 503, "Service Unavailable"
+		case errors.Is(cause, ErrQueueFull):
+			code, reason = 486, "Busy Here"
 		}
 		c.endProvisionals()
 		_ = c.dlg.Respond(code, reason, nil)
@@ -850,7 +625,10 @@ const (
 	OutcomeAnswered  = "answered"  // an agent took the call
 	OutcomeAbandoned = "abandoned" // the caller hung up before an agent took it
 	OutcomeTimeout   = "timeout"   // no agent within the maximum wait
-	OutcomeFailed    = "failed"    // ended otherwise (shutdown, media failure)
+	OutcomeFailed    = "failed"    // ended otherwise (shutdown, media failure, queue full)
+	// OutcomeAfterHours: the call got an action instead of the queue
+	// (message, voicemail or callback request), e.g. outside open hours.
+	OutcomeAfterHours = "after_hours"
 )
 
 // CallRecord (CDR) describes one finished call; every call produces one.
@@ -889,6 +667,9 @@ func (c *call) observe(r CallRecord) {
 	case OutcomeTimeout, OutcomeFailed:
 		outcome = metrics.OutcomeTimeout
 	}
+	if r.Outcome == OutcomeAfterHours {
+		return // never queued
+	}
 	m.QueueWait(mc, outcome, r.Wait)
 	if r.Outcome == OutcomeAnswered {
 		m.HandleTime(mc, r.Talk, 0)
@@ -924,6 +705,8 @@ func (c *call) record(cause error) CallRecord {
 		r.Recording = c.rec.Key()
 	}
 	switch {
+	case c.decision.Action != routing.ActionQueue:
+		r.Outcome = OutcomeAfterHours
 	case !c.bridgedAt.IsZero():
 		r.Outcome = OutcomeAnswered
 		r.Wait = c.bridgedAt.Sub(c.created)
@@ -946,6 +729,7 @@ func (c *call) record(cause error) CallRecord {
 type CallInfo struct {
 	CallID   string    `json:"call_id"`
 	Hotline  string    `json:"hotline"`
+	Queue    string    `json:"queue,omitempty"`
 	From     string    `json:"from"`
 	Agent    string    `json:"agent,omitempty"`
 	Answered bool      `json:"answered"`
@@ -963,7 +747,7 @@ func (s *Server) Calls() []CallInfo {
 	out := make([]CallInfo, 0, len(calls))
 	for _, c := range calls {
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, From: c.from, Answered: c.answered, Started: c.created}
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
 		if c.agent != nil {
 			ci.Agent = c.agent.username
 		}

@@ -281,7 +281,7 @@ func TestQueuedCallerGetsHoldToneThenAgent(t *testing.T) {
 	if src != ans.Audio.Addr {
 		t.Errorf("hold tone from %s, want Hotline's announced %s", src, ans.Audio.Addr)
 	}
-	if got := f.pool.Waiting(); got != 1 {
+	if got := f.acd.Waiting(); got != 1 {
 		t.Errorf("Waiting = %d, want 1", got)
 	}
 
@@ -321,7 +321,7 @@ func TestMaxWaitHangsUp(t *testing.T) {
 	caller.waitRequest(sip.BYE, call.id)
 	f.checkIdle()
 	wantRecord(t, f, call.id, OutcomeTimeout, ErrMaxWait, "")
-	if got := f.pool.Waiting(); got != 0 {
+	if got := f.acd.Waiting(); got != 0 {
 		t.Errorf("Waiting = %d after the call, want 0", got)
 	}
 }
@@ -476,9 +476,9 @@ func TestQueueServesCallersInArrivalOrder(t *testing.T) {
 func waitWaiting(t *testing.T, f *fixture, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
-	for f.pool.Waiting() != n {
+	for f.acd.Waiting() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d callers waiting, want %d", f.pool.Waiting(), n)
+			t.Fatalf("%d callers waiting, want %d", f.acd.Waiting(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

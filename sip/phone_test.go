@@ -73,7 +73,7 @@ type fixtureOpts struct {
 type fixture struct {
 	t    *testing.T
 	srv  *Server
-	pool *routing.Pool
+	acd  *routing.ACD
 	addr netip.AddrPort // Hotline's UDP SIP address
 
 	mu   sync.Mutex
@@ -116,8 +116,19 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 	if err := errors.Join(o.cfg.Validate(), o.media.Validate()); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
-	f := &fixture{t: t, pool: routing.NewPool(o.routing.Agents, time.Now)}
-	srv, err := New(o.cfg, Deps{Log: log, Routing: &o.routing, Pool: f.pool, Media: &o.media,
+	if err := o.routing.Validate(); err != nil {
+		t.Fatalf("test routing configuration: %v", err)
+	}
+	router, err := routing.NewRouter(&o.routing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acd, err := routing.NewACD(&o.routing, routing.ACDOptions{Logger: log, LoginOnRegister: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, acd: acd}
+	srv, err := New(o.cfg, Deps{Log: log, Routing: &o.routing, Router: router, ACD: acd, Media: &o.media,
 		OnCallEnd: func(r CallRecord) {
 			f.mu.Lock()
 			f.cdrs = append(f.cdrs, r)
@@ -178,7 +189,7 @@ func (f *fixture) record(callID string) CallRecord {
 
 // agentState returns the routing state of an agent.
 func (f *fixture) agentState(user string) routing.AgentState {
-	for _, a := range f.pool.Agents() {
+	for _, a := range f.acd.Agents() {
 		if a.Username == user {
 			return a.State
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -30,8 +31,19 @@ type Deps struct {
 	Log *slog.Logger
 	// Routing holds the hotline numbers, agents and queue settings.
 	Routing *routing.Config
-	// Pool tracks agents and waiting callers.
-	Pool *routing.Pool
+	// Router decides where each call goes (rules, schedules).
+	Router *routing.Router
+	// ACD queues calls and picks agents. The server keeps it told of
+	// registrations and runs its clock (Tick) while started.
+	ACD *routing.ACD
+	// RequestCallback stores a callback request for a caller who got the
+	// callback action; nil: the action plays its message only.
+	RequestCallback func(routing.Customer, routing.Decision) (routing.Callback, error)
+	// Messages are the prompts of after-hours actions, <lang>/<name>.wav
+	// (e.g. en/closed.wav); nil or missing: a short tone is played.
+	Messages fs.FS
+	// VoicemailMax bounds a voicemail recording; default 2 minutes.
+	VoicemailMax time.Duration
 	// Media configures RTP.
 	Media *media.Config
 	// Now is the clock; time.Now when nil.
@@ -75,7 +87,9 @@ type Server struct {
 	hold   *media.Audio // hold music, nil for the built-in tone
 	// prompts[lang][name] are the decoded survey prompts (nil: no survey).
 	prompts map[string]map[string]*media.Audio
-	reg     *registrar.Registrar
+	// messages[lang][name] are the decoded after-hours prompts.
+	messages map[string]map[string]*media.Audio
+	reg      *registrar.Registrar
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -119,6 +133,8 @@ var (
 	ErrShutdown      = errors.New("hotline shutting down")
 	ErrCallerTimeout = errors.New("caller media timeout")
 	ErrAgentTimeout  = errors.New("agent media timeout")
+	ErrQueueFull     = errors.New("the queue is full")
+	ErrAfterHours    = errors.New("after-hours action done")
 	errNoAnswer      = errors.New("agent did not answer in time")
 	errUnreachable   = errors.New("agent not registered")
 )
@@ -131,8 +147,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Routing == nil || deps.Pool == nil || deps.Media == nil {
-		return nil, errors.New("sip: Routing, Pool and Media are required")
+	if deps.Routing == nil || deps.Router == nil || deps.ACD == nil || deps.Media == nil {
+		return nil, errors.New("sip: Routing, Router, ACD and Media are required")
+	}
+	if deps.VoicemailMax <= 0 {
+		deps.VoicemailMax = 2 * time.Minute
 	}
 	s := &Server{
 		cfg:      cfg,
@@ -170,13 +189,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			}
 		}
 	}
+	if deps.Messages != nil {
+		m, err := loadMessages(deps.Messages)
+		if err != nil {
+			return nil, err
+		}
+		s.messages = m
+	}
 	rcfg := deps.Routing
 	s.reg = registrar.New(cfg.Registrar, func(user string) (string, bool) {
 		a, ok := rcfg.Agent(user)
 		return a.Password, ok
 	}, deps.Now, deps.Log.With("component", "registrar"))
 	s.reg.OnChange(func(user string, registered bool) {
-		if err := deps.Pool.SetOnline(user, registered); err != nil {
+		if err := deps.ACD.SetRegistered(user, registered); err != nil {
 			s.log.Warn("registration change for unknown agent", "agent", user, "error", err)
 		}
 		s.log.Info("agent registration", "agent", user, "registered", registered)
@@ -293,10 +319,14 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 		s.log.Info("SIP listening", "transport", bl.transport, "addr", bl.addr.String())
 	}
-	s.bg.Add(1)
+	s.bg.Add(2)
 	go func() {
 		defer s.bg.Done()
 		s.reg.Run(s.runCtx)
+	}()
+	go func() {
+		defer s.bg.Done()
+		s.deps.ACD.Run(s.runCtx, 250*time.Millisecond)
 	}()
 	return nil
 }
@@ -443,40 +473,6 @@ func rtpStats(st media.Stats) metrics.RTPStats {
 // legEnded hands a closed leg's final counters to the metrics.
 func (s *Server) legEnded(l *media.Leg) {
 	s.deps.Metrics.RTPLegEnded(rtpStats(l.Stats()))
-}
-
-// QueueStatus is the callers waiting for an agent on one hotline number.
-type QueueStatus struct {
-	Hotline     string
-	Waiting     int
-	LongestWait time.Duration
-}
-
-// Queues returns, for every hotline number, the callers waiting now.
-func (s *Server) Queues() []QueueStatus {
-	now := s.now()
-	byNumber := map[string]*QueueStatus{}
-	var out []QueueStatus
-	for _, h := range s.deps.Routing.Hotlines {
-		byNumber[h.Number] = &QueueStatus{Hotline: h.Number}
-	}
-	s.mu.Lock()
-	for _, c := range s.byID {
-		c.mu.Lock()
-		waiting := c.bridgedAt.IsZero()
-		c.mu.Unlock()
-		q := byNumber[c.hotline.Number]
-		if !waiting || q == nil {
-			continue
-		}
-		q.Waiting++
-		q.LongestWait = max(q.LongestWait, now.Sub(c.created))
-	}
-	s.mu.Unlock()
-	for _, h := range s.deps.Routing.Hotlines {
-		out = append(out, *byNumber[h.Number])
-	}
-	return out
 }
 
 // fromTrunk says whether a request comes from an address calls are

@@ -51,14 +51,15 @@ func startAgent(t *testing.T, a *testApp, user string, opts e2e.BaresipOptions) 
 	if err := b.WaitRegistered(ctx); err != nil {
 		t.Fatalf("agent %s did not register: %v", user, err)
 	}
-	waitFor(t, 5*time.Second, fmt.Sprintf("agent %s online", user), func() bool {
-		return agentState(a, user) != routing.StateOffline
+	waitFor(t, 5*time.Second, fmt.Sprintf("agent %s registered", user), func() bool {
+		info, _ := a.acd.Agent(user)
+		return info.Registered
 	})
 	return b
 }
 
 func agentState(a *testApp, user string) routing.AgentState {
-	for _, s := range a.pool.Agents() {
+	for _, s := range a.acd.Agents() {
 		if s.Username == user {
 			return s.State
 		}

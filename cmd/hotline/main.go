@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -87,7 +88,7 @@ func run(args []string, stderr io.Writer) int {
 // app is a running Hotline.
 type app struct {
 	sip        *sip.Server
-	pool       *routing.Pool
+	acd        *routing.ACD
 	recordings *recording.Manager
 	api        *api.Server
 	metrics    *metrics.Metrics
@@ -142,24 +143,40 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	pool := routing.NewPool(c.Agents, now)
+	// Queues and agents: registering logs an agent in unless
+	// queue.login_on_register is off (then feature codes or the API).
+	acd, err := routing.NewACD(&c.Config, routing.ACDOptions{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: callbacks})
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
 	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:        log,
-		Routing:    &c.Config,
-		Pool:       pool,
-		Media:      &c.RTP,
-		Now:        now,
-		Recordings: recs,
-		Survey:     &c.Survey,
-		Prompts:    prompts,
-		Metrics:    m,
-		Customers:  dir.Lookup,
+		Log:             log,
+		Routing:         &c.Config,
+		Router:          router,
+		ACD:             acd,
+		RequestCallback: afterHoursCallback(c, router, callbacks, now),
+		Messages:        promptsFS,
+		Media:           &c.RTP,
+		Now:             now,
+		Recordings:      recs,
+		Survey:          &c.Survey,
+		Prompts:         prompts,
+		Metrics:         m,
+		Customers:       dir.Lookup,
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
 			csat := 0
 			if r.Survey.CSAT != nil {
 				csat = *r.Survey.CSAT
+			}
+			// The customer's history: one more call, who took it, the rating.
+			if r.Caller != "" {
+				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, routing.ErrNoNumber) {
+					log.Warn("customer history not updated", "call_id", r.CallID, "error", err)
+				}
 			}
 			cb, ok := followUps.Plan(r.Ended, r.Customer, "", csat)
 			if !ok {
@@ -180,7 +197,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	wireMetrics(m, c, srv, pool, recs)
+	wireMetrics(m, c, srv, acd, recs, func(queue string) bool {
+		for _, q := range c.Queues {
+			if sc, ok := router.Schedule(q.Schedule); ok && q.Name == queue {
+				return sc.Open(now())
+			}
+		}
+		return true
+	})
 	srv.Registrar().OnChange(func(_ string, registered bool) {
 		if registered {
 			m.AgentLogin()
@@ -197,8 +221,11 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	httpAPI := api.New(c.API, api.Deps{
 		Log:           log.With("component", "api"),
 		ListCalls:     func() any { return srv.Calls() },
-		ListAgents:    func() any { return pool.Agents() },
+		ListAgents:    func() any { return acd.Agents() },
+		ListQueues:    func() any { return acd.Queues() },
 		ListCallbacks: func() any { return callbacks.List() },
+		Agents:        acd,
+		AgentError:    agentErrorStatus,
 		Calls:         srv,
 		Recordings:    recs,
 		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
@@ -214,7 +241,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir)
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
-	return &app{sip: srv, pool: pool, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
+	return &app{sip: srv, acd: acd, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
 		directory: dir, callbacks: callbacks, stopDir: stopDir}, nil
 }
 
@@ -231,29 +258,77 @@ func (a *app) shutdown(ctx context.Context) error {
 // version is the build's version, set with -ldflags "-X main.version=...".
 var version = "dev"
 
+// afterHoursCallback stores the callback request of a caller who got
+// the callback action: due when the queue's schedule next opens (outside
+// the customers' quiet hours is the dialer's job), keeping the caller's
+// arrival as their place.
+func afterHoursCallback(c *Config, router *routing.Router, store *routing.CallbackStore, now func() time.Time) func(routing.Customer, routing.Decision) (routing.Callback, error) {
+	return func(cust routing.Customer, d routing.Decision) (routing.Callback, error) {
+		at := now()
+		due := at
+		for _, q := range c.Queues {
+			if q.Name != d.Queue {
+				continue
+			}
+			if sc, ok := router.Schedule(q.Schedule); ok {
+				if next, ok := sc.NextOpen(at, nil); ok {
+					due = next
+				}
+			}
+		}
+		return store.Add(routing.Callback{Kind: routing.CallbackQueued, Number: cust.Number, CustomerID: cust.ID,
+			Queue: d.Queue, Priority: d.Priority, Reason: "after hours", Arrived: at, Due: due})
+	}
+}
+
+// agentErrorStatus is the HTTP status of an ACD error on an agent action.
+func agentErrorStatus(err error) int {
+	if errors.Is(err, routing.ErrUnknownAgent) {
+		return http.StatusNotFound
+	}
+	return http.StatusConflict // not registered, not logged in
+}
+
+// agentMetricStates are the ACD states exposed per queue (always, zero
+// included); logged_out is exposed as "offline", the metrics' name for an
+// agent taking no calls.
+var agentMetricStates = []routing.AgentState{routing.StateLoggedOut, routing.StateAvailable, routing.StateRinging,
+	routing.StateOnCall, routing.StateWrapUp, routing.StatePaused}
+
+func metricState(st routing.AgentState) string {
+	if st == routing.StateLoggedOut {
+		return "offline"
+	}
+	return string(st)
+}
+
 // wireMetrics gives the metrics their live sources: calls, agents, queues,
 // RTP legs and the recording backlog.
-func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, pool *routing.Pool, recs *recording.Manager) {
+// open says whether a queue's schedule is open now.
+func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *routing.ACD, recs *recording.Manager, open func(queue string) bool) {
 	m.SetActiveCallsSource(srv.ActiveCalls)
 	m.SetRegistrationSource(func() int { return len(srv.Registrar().Registered()) })
 	m.SetRTPSource(srv.RTPStats)
 	m.SetQueueSource(func() []metrics.QueueStatus {
 		var out []metrics.QueueStatus
-		for _, q := range srv.Queues() {
-			out = append(out, metrics.QueueStatus{Queue: q.Hotline, Waiting: q.Waiting, LongestWait: q.LongestWait, Open: true})
+		for _, q := range acd.Queues() {
+			out = append(out, metrics.QueueStatus{Queue: q.Name, Waiting: q.Waiting, LongestWait: q.LongestWait, Open: open(q.Name)})
 		}
 		return out
 	})
-	// Every agent serves every hotline number (until queues of their own).
+	// Agents by state in every queue they answer.
 	m.SetAgentSource(func() []metrics.AgentCount {
-		counts := map[routing.AgentState]int{}
-		for _, a := range pool.Agents() {
-			counts[a.State]++
+		counts := map[[2]string]int{}
+		for _, a := range acd.Agents() {
+			for _, q := range a.Queues {
+				counts[[2]string{q, metricState(a.State)}]++
+			}
 		}
 		var out []metrics.AgentCount
-		for _, h := range c.Hotlines {
-			for st, n := range counts {
-				out = append(out, metrics.AgentCount{Queue: h.Number, State: string(st), Count: n})
+		for _, q := range c.Queues {
+			for _, st := range agentMetricStates {
+				k := [2]string{q.Name, metricState(st)}
+				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
 		}
 		return out

@@ -169,6 +169,11 @@ func TestE2EKnownCustomerLowRating(t *testing.T) {
 	if !cbs[0].Due.After(time.Now()) {
 		t.Errorf("follow-up due %s, want later", cbs[0].Due)
 	}
+	// The customer's history now has this call.
+	waitFor(t, 5*time.Second, "the call in the customer's history", func() bool {
+		c := a.directory.Lookup(ctx, "0912000111")
+		return c.History.Calls == 1 && c.History.LastCSAT == 1 && c.LastAgent == "carol"
+	})
 	var recs []recording.CallRecord
 	waitFor(t, 10*time.Second, "the call record in storage", func() bool {
 		recs = callRecords(t, a.cfg.Recording.File.Dir)

@@ -19,3 +19,10 @@ say vi vi csat    "Cảm ơn quý khách đã gọi. Xin vui lòng đánh giá c
 say vi vi nps     "Quý khách có sẵn lòng giới thiệu chúng tôi cho bạn bè không? Xin bấm một số từ 0 đến 10, rồi bấm phím thăng."
 say vi vi invalid "Xin lỗi, lựa chọn không hợp lệ."
 say vi vi thanks  "Cảm ơn ý kiến của quý khách. Xin chào."
+# After-hours actions (sip: message, callback, voicemail).
+say en en closed    "Thank you for calling. We are closed now. Please call again during our opening hours. Goodbye."
+say en en callback  "Thank you for calling. We are closed now. We have noted your number and will call you back when we open. Goodbye."
+say en en voicemail "Thank you for calling. We are closed now. Please leave a message after the tone, then hang up or press the hash key."
+say vi vi closed    "Cảm ơn quý khách đã gọi. Hiện chúng tôi đã hết giờ làm việc. Xin vui lòng gọi lại trong giờ làm việc. Xin chào."
+say vi vi callback  "Cảm ơn quý khách đã gọi. Hiện chúng tôi đã hết giờ làm việc. Chúng tôi đã ghi lại số điện thoại và sẽ gọi lại cho quý khách. Xin chào."
+say vi vi voicemail "Cảm ơn quý khách đã gọi. Hiện chúng tôi đã hết giờ làm việc. Xin vui lòng để lại lời nhắn sau tiếng bíp."

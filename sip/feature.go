@@ -1,0 +1,131 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/routing"
+	"hotline/sip/media"
+	"hotline/sip/sdp"
+)
+
+// Feature codes an agent dials from their softphone.
+const (
+	FeatureLogin   = "*21" // log in: take calls
+	FeatureLogout  = "*22" // log out
+	FeaturePause   = "*23" // pause (reason "softphone")
+	FeatureUnpause = "*24" // unpause
+)
+
+// featureCodes tells the feature codes from hotline numbers.
+var featureCodes = map[string]bool{FeatureLogin: true, FeatureLogout: true, FeaturePause: true, FeatureUnpause: true}
+
+// onFeatureCode handles an agent dialling a feature code: the INVITE must
+// authenticate as the agent (digest, like REGISTER). Done, the call is
+// answered with two short high beeps and hung up; refused, the phone gets
+// 403 with the reason (e.g. "Not Registered").
+func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code string) {
+	user, ok := s.reg.Authenticate(req, tx)
+	if !ok {
+		return // answered 401/403
+	}
+	acd := s.deps.ACD
+	var err error
+	switch code {
+	case FeatureLogin:
+		err = acd.Login(user)
+	case FeatureLogout:
+		err = acd.Logout(user)
+	case FeaturePause:
+		err = acd.Pause(user, "softphone")
+	case FeatureUnpause:
+		err = acd.Unpause(user)
+	}
+	if err != nil {
+		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)
+		s.respond(req, tx, 403, refusalReason(err))
+		return
+	}
+	s.log.Info("feature code", "agent", user, "code", code)
+	s.confirmFeature(req, tx)
+}
+
+// refusalReason is the reason phrase a softphone shows for a refused
+// feature code.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, routing.ErrNotRegistered):
+		return "Not Registered"
+	case errors.Is(err, routing.ErrNotLoggedIn):
+		return "Not Logged In"
+	case errors.Is(err, routing.ErrUnknownAgent):
+		return "Not An Agent"
+	}
+	return "Forbidden"
+}
+
+// confirmFeature answers a feature-code call, plays the confirmation
+// beeps and hangs up. Without usable SDP it answers 488 (the action is
+// done all the same).
+func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
+	offer, err := sdp.Parse(req.Body())
+	var codec sdp.Codec
+	var dtmf *sdp.Codec
+	if err == nil {
+		codec, dtmf, err = sdp.Negotiate(&offer.Audio, supportedCodecs)
+	}
+	if err != nil || offer.Audio.Addr.Port() == 0 {
+		s.respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	if err != nil {
+		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	ua := s.dialogUA[strings.ToLower(req.Transport())]
+	if ua == nil {
+		ua = s.dialogUA["udp"]
+	}
+	dlg, err := ua.ReadInvite(req, tx)
+	if err != nil {
+		_ = leg.Close()
+		s.respond(req, tx, 400, "Bad Request")
+		return
+	}
+	// A call of its own in the dialog table, so that the phone's ACK, BYE
+	// and re-INVITE find it; it is not a hotline call (no CDR, no queue).
+	callID := req.CallID().Value()
+	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), dlg: dlg, leg: leg, codec: codec,
+		format: mediaFormat(codec, dtmf), agentGone: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
+	defer c.cancel(nil)
+	c.local = sdp.Local{SessionID: rand.Uint64() >> 1, Version: 1, Addr: leg.LocalAddr(), Codecs: []sdp.Codec{codec},
+		DTMF: dtmf, Direction: offer.Audio.Direction.Answer(), PTime: 20, Streams: offer.Streams, AudioIndex: offer.AudioIndex}
+	leg.SetRemote(offer.Audio.Addr, c.format)
+	s.register(callID, &dialogRef{call: c})
+	s.calls.Add(1)
+	defer func() {
+		s.unregister(callID)
+		_ = dlg.Close()
+		_ = leg.Close()
+		s.calls.Done()
+	}()
+	if err := dlg.RespondSDP(c.local.Marshal()); err != nil {
+		return
+	}
+	leg.Start()
+	// Two short high beeps: "done".
+	c.tone(media.NewTone([]float64{1400}, 150*time.Millisecond, 100*time.Millisecond, 0.3), 500*time.Millisecond)
+	if dlg.Context().Err() != nil || c.ctx.Err() != nil {
+		return // the phone hung up first
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = dlg.Bye(ctx)
+}

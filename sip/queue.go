@@ -1,0 +1,374 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/routing"
+	"hotline/sip/media"
+	"hotline/sip/sdp"
+)
+
+// errAnsweredElsewhere stops the other phones of a ring-all offer once
+// one agent has taken the call.
+var errAnsweredElsewhere = errors.New("another agent answered")
+
+// queue is the call's life in the ACD:
+//
+//	enqueue → [answer + hold music while no agent is offered] → ring the
+//	offered agents (in parallel for ring-all) → first answer wins, the
+//	others are cancelled → bridge → wait for a hang-up (survey if the
+//	agent left first).
+//
+// Every offered agent is reported to the ACD (Answered or NoAnswer), and
+// the deferred Close abandons a waiting call or hangs up a connected one.
+func (c *call) queue() {
+	s := c.s
+	qc, err := s.deps.ACD.Enqueue(routing.RequestFor(c.id, c.decision, c.customer))
+	if err != nil {
+		if errors.Is(err, routing.ErrQueueFull) {
+			c.end(ErrQueueFull)
+		} else {
+			c.end(fmt.Errorf("queueing the call: %w", err))
+		}
+		return
+	}
+	defer qc.Close()
+	for c.ctx.Err() == nil {
+		off, err := c.nextOffer(qc)
+		if err != nil {
+			if errors.Is(err, routing.ErrMaxWait) {
+				err = ErrMaxWait
+			}
+			c.end(err) // no-op when the call has already ended
+			return
+		}
+		a := c.ringAll(qc, off)
+		if a == nil {
+			continue // every agent was reported; the call waits again
+		}
+		if err := c.connect(a); err != nil {
+			c.end(err)
+			return
+		}
+		// Bridged: wait for either side to hang up. When the agent hangs
+		// up first, the caller is asked for a rating.
+		select {
+		case <-c.ctx.Done():
+		case <-c.agentGone:
+			c.detachAgent()
+			_ = qc.Hangup() // the agent goes to wrap-up during the survey
+			c.runSurvey()
+			c.end(ErrAgentHangup)
+		}
+		return
+	}
+}
+
+// nextOffer returns the call's next offer. An offer ready at once rings
+// the agents without answering the caller (they hear ringing); otherwise
+// the caller is answered and hears hold music until an agent is offered.
+func (c *call) nextOffer(qc *routing.QueuedCall) (routing.Offer, error) {
+	if c.ctx.Err() != nil {
+		return routing.Offer{}, context.Cause(c.ctx)
+	}
+	now, cancel := context.WithCancel(c.ctx)
+	cancel()
+	if off, err := qc.Next(now); !errors.Is(err, context.Canceled) {
+		return off, err
+	}
+	if err := c.answer(); err != nil {
+		return routing.Offer{}, err
+	}
+	c.leg.Play(c.holdSource())
+	return qc.Next(c.ctx)
+}
+
+type ringResult struct {
+	agent string
+	leg   *agentLeg
+	err   error
+}
+
+// ringAll rings every agent of an offer at once for its ring timeout. The
+// first to answer gets the call (reported Answered, the others are
+// cancelled); each agent who fails is reported NoAnswer. It returns the
+// answered agent's leg, or nil when nobody took the call.
+func (c *call) ringAll(qc *routing.QueuedCall, off routing.Offer) *agentLeg {
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	defer cancel(nil)
+	results := make(chan ringResult, len(off.Agents))
+	for _, agent := range off.Agents {
+		go func() {
+			a, err := c.dial(ctx, agent, off.RingTimeout)
+			results <- ringResult{agent, a, err}
+		}()
+	}
+	var won *agentLeg
+	for range off.Agents {
+		r := <-results
+		switch {
+		case r.err == nil && won == nil:
+			if err := c.take(qc, r.leg); err != nil {
+				c.log.Warn("agent's answer not taken", "agent", r.agent, "error", err)
+				continue
+			}
+			won = r.leg
+			cancel(errAnsweredElsewhere)
+		case r.err == nil:
+			c.log.Info("agent answered after another; hanging up", "agent", r.agent)
+			c.dropAgent(r.leg)
+		case won == nil && c.ctx.Err() == nil:
+			_ = qc.NoAnswer(r.agent)
+			c.log.Info("agent did not take the call", "agent", r.agent, "reason", r.err)
+			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(r.err))
+		}
+	}
+	return won
+}
+
+// take makes the first agent who answered the call's agent: the leg is
+// the call's from here on (listed, hung up with the call), its 200 OK is
+// acknowledged and the ACD told. On failure the leg is hung up and the
+// agent reported as not having taken the call.
+func (c *call) take(qc *routing.QueuedCall, a *agentLeg) error {
+	c.mu.Lock()
+	c.agent = a
+	c.mu.Unlock()
+	release := func() {
+		c.mu.Lock()
+		if c.agent == a {
+			c.agent = nil
+		}
+		c.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.dlg.Ack(ctx); err != nil {
+		release()
+		c.s.unregister(a.callID)
+		_ = a.leg.Close()
+		_ = qc.NoAnswer(a.username)
+		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(err))
+		return fmt.Errorf("ACK to agent: %w", err)
+	}
+	a.acked = true
+	if err := qc.Answered(a.username); err != nil {
+		release()
+		c.dropAgent(a)
+		return err
+	}
+	return nil
+}
+
+// dial rings one agent until it answers, fails, the ring timeout passes
+// or ctx ends. On success the agent has answered with usable SDP (its
+// media address is set) but the 200 OK is not acknowledged yet: take or
+// dropAgent does that.
+func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration) (*agentLeg, error) {
+	s := c.s
+	bindings := s.reg.Lookup(agent)
+	if len(bindings) == 0 {
+		return nil, errUnreachable
+	}
+	b := bindings[0]
+	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("agent media: %w", err)
+	}
+	a := &agentLeg{username: agent, leg: leg}
+	first, other := sdp.PCMU(), sdp.PCMA()
+	if strings.EqualFold(c.codec.Name, "PCMA") {
+		first, other = sdp.PCMA(), sdp.PCMU()
+	}
+	te := sdp.TelephoneEvent(dtmfPT)
+	a.local = sdp.Local{
+		SessionID: rand.Uint64() >> 1,
+		Version:   1,
+		Addr:      leg.LocalAddr(),
+		Codecs:    []sdp.Codec{first, other},
+		DTMF:      &te,
+		PTime:     20,
+	}
+
+	transport := strings.ToLower(b.Transport)
+	ua := s.dialogUA[transport]
+	if ua == nil {
+		ua = s.dialogUA["udp"]
+		transport = "udp"
+	}
+	req := sip.NewRequest(sip.INVITE, b.Contact)
+	req.SetTransport(strings.ToUpper(transport))
+	if b.Source != "" {
+		req.SetDestination(b.Source)
+	}
+	fromHdr := &sip.FromHeader{
+		DisplayName: c.displayName(),
+		Address:     sip.Uri{Scheme: "sip", User: c.from, Host: ua.ContactHDR.Address.Host},
+		Params:      sip.NewParams(),
+	}
+	if fromHdr.Address.User == "" {
+		fromHdr.Address.User = "anonymous"
+	}
+	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(fromHdr)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
+	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
+	req.SetBody(a.local.Marshal())
+
+	ringCtx, cancelRing := context.WithCancelCause(context.Background())
+	defer cancelRing(nil)
+	dlg, err := ua.WriteInvite(ringCtx, req)
+	if err != nil {
+		_ = leg.Close()
+		return nil, fmt.Errorf("sending INVITE: %w", err)
+	}
+	a.dlg = dlg
+	a.callID = req.CallID().Value()
+	s.register(a.callID, &dialogRef{call: c, agent: a})
+	cleanup := func() {
+		s.unregister(a.callID)
+		_ = leg.Close()
+	}
+	c.log.Info("ringing agent", "agent", agent, "agent_call_id", a.callID, "contact", b.Contact.String())
+
+	var provisional sync.Once
+	gotProvisional := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+			// Any provisional, 100 Trying included, allows a CANCEL
+			// (RFC 3261 §9.1); only 101-199 mean the phone rings.
+			if r.IsProvisional() {
+				provisional.Do(func() { close(gotProvisional) })
+			}
+			if r.StatusCode > 100 && r.StatusCode < 200 {
+				c.agentRinging()
+			}
+			return nil
+		}})
+	}()
+	timer := time.NewTimer(ringTimeout)
+	defer timer.Stop()
+	var answerErr error
+	finished := false // WaitAnswer has returned
+	select {
+	case answerErr = <-result:
+		finished = true
+	case <-timer.C:
+		answerErr = errNoAnswer
+	case <-ctx.Done():
+		answerErr = context.Cause(ctx)
+	}
+	if answerErr != nil {
+		// Give up: CANCEL when the phone said anything, else drop quietly.
+		select {
+		case <-gotProvisional:
+			cancelRing(answerErr)
+		default:
+			cancelRing(sipgo.WaitAnswerForceCancelErr)
+		}
+		// The CANCEL may race with a 200 OK: wait for WaitAnswer to finish
+		// in the background and hang up anything that got answered.
+		s.calls.Add(1)
+		go func() {
+			defer s.calls.Done()
+			if !finished {
+				<-result
+			}
+			if r := dlg.InviteResponse; r != nil && r.IsSuccess() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = dlg.Ack(ctx)
+				_ = dlg.Bye(ctx)
+			}
+			cleanup()
+		}()
+		var dr *sipgo.ErrDialogResponse
+		if errors.As(answerErr, &dr) {
+			return nil, &refusedError{code: dr.Res.StatusCode, reason: dr.Res.Reason}
+		}
+		return nil, answerErr
+	}
+
+	// Answered.
+	ans, err := sdp.Parse(dlg.InviteResponse.Body())
+	var codec sdp.Codec
+	var dtmf *sdp.Codec
+	if err == nil {
+		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
+	}
+	if err != nil {
+		c.log.Warn("agent's answer has no usable SDP", "agent", agent, "error", err)
+		ackCtx, cancelAck := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancelAck()
+		_ = dlg.Ack(ackCtx)
+		_ = dlg.Bye(ackCtx)
+		cleanup()
+		return nil, fmt.Errorf("agent SDP: %w", err)
+	}
+	a.codec = codec
+	leg.SetRemote(ans.Audio.Addr, mediaFormat(codec, dtmf))
+	leg.SetHold(ans.Audio.OnHold())
+	leg.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
+	return a, nil
+}
+
+// dropAgent hangs up an answered agent leg that will not be bridged
+// (acknowledging its 200 OK first if need be).
+func (c *call) dropAgent(a *agentLeg) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !a.acked {
+		_ = a.dlg.Ack(ctx)
+	}
+	_ = a.dlg.Bye(ctx)
+	c.s.unregister(a.callID)
+	_ = a.leg.Close()
+}
+
+// connect bridges the caller with an agent who answered: the caller is
+// answered if still ringing, media flows both ways, recording starts.
+func (c *call) connect(a *agentLeg) error {
+	s := c.s
+	if err := c.answer(); err != nil {
+		c.log.Info("caller left as the agent answered", "agent", a.username)
+		c.mu.Lock()
+		c.agent = nil
+		c.mu.Unlock()
+		c.dropAgent(a)
+		return err
+	}
+	a.leg.Start()
+	c.leg.Start()
+	a.unbridge = media.Bridge(c.leg, a.leg)
+	c.mu.Lock()
+	c.bridgedAt, c.agentName = s.now(), a.username
+	c.mu.Unlock()
+	c.startRecording(a.username, a)
+	c.log.Info("bridged", "agent", a.username, "caller_codec", c.codec.Name, "agent_codec", a.codec.Name,
+		"wait", s.now().Sub(c.created).Round(time.Millisecond))
+
+	go func() {
+		select {
+		case <-a.dlg.Context().Done():
+			c.agentLeft()
+		case <-a.leg.Done():
+			if a.leg.Err() != nil {
+				c.end(ErrAgentTimeout)
+			}
+		case <-c.ctx.Done():
+		}
+	}()
+	return nil
+}
