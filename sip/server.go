@@ -466,7 +466,7 @@ func rtpStats(st media.Stats) metrics.RTPStats {
 	return metrics.RTPStats{
 		PacketsIn: st.PacketsIn, PacketsOut: st.PacketsOut,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut,
-		LostIn: st.Lost, Dropped: st.Dropped,
+		LostIn: st.Lost, Dropped: st.Dropped, JitterIn: st.Jitter,
 	}
 }
 

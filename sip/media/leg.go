@@ -23,6 +23,8 @@ type Stats struct {
 	BytesOut   uint64 // bytes of PacketsOut
 	Dropped    uint64 // packets discarded: not RTP, unknown payload type, wrong source, no remote yet
 	Lost       uint64 // packets missing according to sequence numbers
+	// Jitter is the interarrival jitter of received audio (RFC 3550).
+	Jitter time.Duration
 	// LastPacket is when the last valid packet arrived; zero if none did.
 	LastPacket time.Time
 }
@@ -42,11 +44,15 @@ func (r *remote) canSend() bool {
 
 // rxState is owned by the reading goroutine.
 type rxState struct {
-	haveSeq  bool
-	ssrc     uint32
-	seq      uint16
-	haveDTMF bool
-	dtmfTS   uint32
+	haveTransit bool
+	jitterSSRC  uint32
+	transit     int32
+	jitter16    int64 // jitter ×16, timestamp units
+	haveSeq     bool
+	ssrc        uint32
+	seq         uint16
+	haveDTMF    bool
+	dtmfTS      uint32
 }
 
 // playState is the generated stream's RTP state; it is only touched by the
@@ -87,6 +93,7 @@ type Leg struct {
 	packetsIn, packetsOut atomic.Uint64
 	bytesIn, bytesOut     atomic.Uint64
 	dropped, lost         atomic.Uint64
+	jitter                atomic.Int64 // RFC 3550 interarrival jitter, 8 kHz units
 	lastPacket            atomic.Int64 // ns since epoch plus one; 0 = never
 
 	rx rxState
@@ -256,6 +263,7 @@ func (l *Leg) Stats() Stats {
 		BytesOut:   l.bytesOut.Load(),
 		Dropped:    l.dropped.Load(),
 		Lost:       l.lost.Load(),
+		Jitter:     time.Duration(l.jitter.Load()) * 125 * time.Microsecond,
 	}
 	if t := l.lastPacket.Load(); t != 0 {
 		s.LastPacket = l.epoch.Add(time.Duration(t - 1))

@@ -92,8 +92,12 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 
 	l.packetsIn.Add(1)
 	l.bytesIn.Add(uint64(len(p)))
-	l.lastPacket.Store(l.since())
+	now := l.since()
+	l.lastPacket.Store(now)
 	l.countLoss(p)
+	if !dtmf {
+		l.measureJitter(p, now)
+	}
 	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 {
 		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
 	}
@@ -172,4 +176,24 @@ func (l *Leg) dtmfEnd(event byte, ts uint32) {
 	if f := l.onDTMF.Load(); f != nil {
 		(*f)(rune(dtmfDigits[event]))
 	}
+}
+
+// measureJitter updates the interarrival jitter of received audio (RFC
+// 3550 6.4.1, in 8 kHz timestamp units, kept ×16 as in its appendix A.8).
+// now is the arrival in ns since the leg's epoch.
+func (l *Leg) measureJitter(p []byte, now int64) {
+	rx := &l.rx
+	ssrc := binary.BigEndian.Uint32(p[8:])
+	transit := int32(uint32(now/125000) - binary.BigEndian.Uint32(p[4:]))
+	if rx.haveTransit && ssrc == rx.jitterSSRC {
+		d := transit - rx.transit
+		if d < 0 {
+			d = -d
+		}
+		if d < 8000*10 { // a jump of seconds is a new stream, not jitter
+			rx.jitter16 += int64(d) - (rx.jitter16+8)>>4
+			l.jitter.Store(rx.jitter16 >> 4)
+		}
+	}
+	rx.transit, rx.jitterSSRC, rx.haveTransit = transit, ssrc, true
 }

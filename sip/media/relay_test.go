@@ -406,3 +406,30 @@ func TestTapSeesPacketsAsReceived(t *testing.T) {
 	default:
 	}
 }
+
+// TestJitter: packets arriving exactly every 20 ms have no jitter; packets
+// arriving 0 and 10 ms late in turn have RFC 3550's jitter of about 10 ms.
+func TestJitter(t *testing.T) {
+	a, _, src := forwardPair(fmtPCMU, fmtPCMU)
+	send := func(seq uint16, arrivalMs int64) {
+		pkt, _ := audio(0, seq, uint32(seq)*160, 0x77, make([]byte, 160)).Marshal()
+		a.measureJitter(pkt, arrivalMs*int64(time.Millisecond))
+		_ = src
+	}
+	for i := uint16(0); i < 50; i++ {
+		send(i, int64(i)*20)
+	}
+	if j := a.Stats().Jitter; j != 0 {
+		t.Fatalf("jitter %s for a regular stream, want 0", j)
+	}
+	for i := uint16(50); i < 400; i++ {
+		late := int64(0)
+		if i%2 == 1 {
+			late = 10
+		}
+		send(i, int64(i)*20+late)
+	}
+	if j := a.Stats().Jitter; j < 9*time.Millisecond || j > 11*time.Millisecond {
+		t.Fatalf("jitter %s, want about 10 ms", j)
+	}
+}
