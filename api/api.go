@@ -1,28 +1,42 @@
-// Package api is Hotline's HTTP JSON API for supervisors and tools: live
-// calls and agents, recording retrieval, and pausing a call's recording.
-// Every error is a 4xx/5xx with a JSON body {"error": "..."}.
+// Package api is Hotline's HTTP JSON API for supervisors, agents and
+// tools: live calls and agents, recording retrieval, and pausing a call's
+// recording. Every error is a 4xx/5xx with a JSON body {"error": "..."}.
 //
-//	GET  /healthz
+//	GET  /healthz                                      (no token)
 //	GET  /api/v1/calls
 //	GET  /api/v1/agents
-//	POST /api/v1/agents/{id}/login
-//	POST /api/v1/agents/{id}/logout
-//	POST /api/v1/agents/{id}/pause               {"reason": "lunch"}
-//	POST /api/v1/agents/{id}/unpause
-//	GET  /api/v1/queues
+//	GET  /api/v1/agents/{id}                           (agent: own)
+//	POST /api/v1/agents/{id}/login                     (agent: own)
+//	POST /api/v1/agents/{id}/logout                    (agent: own)
+//	POST /api/v1/agents/{id}/pause {"reason": "lunch"} (agent: own)
+//	POST /api/v1/agents/{id}/unpause                   (agent: own)
+//	GET  /api/v1/queues                                (agent too)
 //	GET  /api/v1/callbacks
 //	POST /api/v1/calls/{call_id}/recording/pause   {"reason": "card number"}
 //	POST /api/v1/calls/{call_id}/recording/resume
 //	GET  /api/v1/recordings/{call_id}[?date=YYYY-MM-DD]
 //	GET  /api/v1/recordings/backlog
+//	GET  /api/v1/download/{key}?expires=..&signature=.. (signed URL, no token)
 //
-// A recording is returned as a pre-signed URL for S3 storage, valid for
-// recording.s3.presign_expiry ({"call_id", "key", "url"}; add ?redirect=1
-// for a 302), or streamed (audio/wav) for the file backend.
+// Requests carry "Authorization: Bearer <token>" (none is needed on a
+// loopback listener without tokens). A supervisor token may do
+// everything; an agent token only what is marked "agent" above. A missing
+// or unknown token gets 401 with WWW-Authenticate: Bearer, a token whose
+// scope does not allow the request 403. With api.tls the API serves HTTPS
+// only.
+//
+// A recording is never served to a bearer token: GET
+// /api/v1/recordings/{call_id} returns {"call_id", "key", "url",
+// "expires"}, where url is pre-signed and expiring (S3: for
+// recording.s3.presign_expiry; file backend: an HMAC-signed
+// /api/v1/download URL for api.download_expiry). Add ?redirect=1 for a
+// 302 to it.
 package api
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,46 +48,8 @@ import (
 	"strings"
 	"time"
 
-	"hotline/internal/cfg"
 	"hotline/recording"
 )
-
-// Config is the api section of the configuration.
-type Config struct {
-	// Listen is host:port of the API; default 127.0.0.1:8080. Empty
-	// host or a non-loopback address requires Token.
-	Listen string `yaml:"listen"`
-	// Token, when set, must be sent as "Authorization: Bearer <token>".
-	Token string `yaml:"token"`
-	// LookBackDays is how many days back GET /api/v1/recordings/{id}
-	// looks for a recording made before the last restart; default 31.
-	LookBackDays int `yaml:"look_back_days"`
-}
-
-// SetDefaults fills in unset values.
-func (c *Config) SetDefaults() {
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if c.LookBackDays == 0 {
-		c.LookBackDays = 31
-	}
-}
-
-// Validate reports problems in the api section.
-func (c *Config) Validate() error {
-	var errs []error
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		errs = append(errs, cfg.Errorf("listen", "%q is not host:port", c.Listen))
-	} else if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && c.Token == "" {
-		errs = append(errs, cfg.Errorf("token", "required when listen (%s) is not a loopback address", c.Listen))
-	}
-	if c.LookBackDays < 1 {
-		errs = append(errs, cfg.Errorf("look_back_days", "must be at least 1"))
-	}
-	return errors.Join(errs...)
-}
 
 // Calls is what the API needs of the live call side (*sip.Server).
 type Calls interface {
@@ -96,6 +72,8 @@ type Deps struct {
 	ListCalls func() any
 	// ListAgents lists the agents and their states.
 	ListAgents func() any
+	// Agent describes one agent, false when there is no such agent.
+	Agent func(id string) (any, bool)
 	// ListCallbacks lists pending callbacks.
 	ListCallbacks func() any
 	// ListQueues lists the queues and their live figures.
@@ -115,7 +93,10 @@ type Deps struct {
 	// IsConflict tells whether an error of Calls means the call cannot do
 	// that now (e.g. it is not recorded).
 	IsConflict func(error) bool
-	Now        func() time.Time
+	// PresignExpiry is how long the recording backend's own URLs (s3)
+	// stay valid, for the "expires" of GET /api/v1/recordings/{id}.
+	PresignExpiry time.Duration
+	Now           func() time.Time
 }
 
 // Server serves the API.
@@ -124,6 +105,12 @@ type Server struct {
 	deps Deps
 	srv  *http.Server
 	ln   net.Listener
+	// creds are the bearer tokens; credErr is why they could not be
+	// read (then every request but /healthz gets 500 and Start fails).
+	creds   []credential
+	credErr error
+	// urlKey signs the file backend's download URLs.
+	urlKey []byte
 }
 
 // New builds the API server; nothing listens until Start.
@@ -134,25 +121,37 @@ func New(c Config, d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: c, deps: d}
+	if c.DownloadExpiry <= 0 {
+		c.DownloadExpiry = 5 * time.Minute
+	}
+	s := &Server{cfg: c, deps: d, urlKey: make([]byte, 32)}
+	s.creds, s.credErr = c.credentials()
+	if s.credErr != nil {
+		s.creds = nil
+	}
+	_, _ = rand.Read(s.urlKey) // never fails (crypto/rand)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /api/v1/calls", s.list(d.ListCalls))
-	mux.HandleFunc("GET /api/v1/agents", s.list(d.ListAgents))
-	mux.HandleFunc("GET /api/v1/callbacks", s.list(d.ListCallbacks))
-	mux.HandleFunc("GET /api/v1/queues", s.list(d.ListQueues))
-	mux.HandleFunc("POST /api/v1/agents/{id}/{action}", s.agentAction)
-	mux.HandleFunc("POST /api/v1/calls/{id}/recording/pause", s.pause)
-	mux.HandleFunc("POST /api/v1/calls/{id}/recording/resume", s.resume)
-	mux.HandleFunc("GET /api/v1/recordings/backlog", s.backlog)
-	mux.HandleFunc("GET /api/v1/recordings/{id}", s.recordingGet)
+	mux.HandleFunc("GET /api/v1/calls", s.supervisor(s.list(d.ListCalls)))
+	mux.HandleFunc("GET /api/v1/agents", s.supervisor(s.list(d.ListAgents)))
+	mux.HandleFunc("GET /api/v1/agents/{id}", s.self(s.agentGet))
+	mux.HandleFunc("GET /api/v1/callbacks", s.supervisor(s.list(d.ListCallbacks)))
+	mux.HandleFunc("GET /api/v1/queues", s.anyScope(s.list(d.ListQueues)))
+	mux.HandleFunc("POST /api/v1/agents/{id}/{action}", s.self(s.agentAction))
+	mux.HandleFunc("POST /api/v1/calls/{id}/recording/pause", s.supervisor(s.pause))
+	mux.HandleFunc("POST /api/v1/calls/{id}/recording/resume", s.supervisor(s.resume))
+	mux.HandleFunc("GET /api/v1/recordings/backlog", s.supervisor(s.backlog))
+	mux.HandleFunc("GET /api/v1/recordings/{id}", s.supervisor(s.recordingGet))
+	mux.HandleFunc("GET "+downloadPrefix+"{key...}", s.download)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	s.srv = &http.Server{
-		Handler:           s.auth(mux),
+		Handler:           s.authenticate(mux),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
 	return s
 }
@@ -160,19 +159,50 @@ func New(c Config, d Deps) *Server {
 // Handler returns the API's handler (for tests).
 func (s *Server) Handler() http.Handler { return s.srv.Handler }
 
-// Start listens and serves in the background.
+// Start listens and serves in the background: HTTPS (TLS 1.2 or later)
+// when api.tls is configured, else plain HTTP. It refuses to listen off
+// loopback without a token.
 func (s *Server) Start() error {
+	if s.credErr != nil {
+		return fmt.Errorf("api: tokens: %w", s.credErr)
+	}
+	var tlsConf *tls.Config
+	if s.cfg.TLS.Enabled() {
+		cert, err := s.cfg.TLS.load()
+		if err != nil {
+			return fmt.Errorf("api: tls: %w", err)
+		}
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	host, _, err := net.SplitHostPort(s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen %q: %w", s.cfg.Listen, err)
+	}
+	if !isLoopback(host) && len(s.creds) == 0 {
+		return fmt.Errorf("api: refusing to listen on %s, not a loopback address, without a token: configure api.tokens", s.cfg.Listen)
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("api: listen %s: %w", s.cfg.Listen, err)
 	}
+	addr := ln.Addr().(*net.TCPAddr)
 	s.ln = ln
+	scheme := "http"
+	serve := func() error { return s.srv.Serve(ln) }
+	if tlsConf != nil {
+		scheme = "https"
+		s.srv.TLSConfig = tlsConf
+		serve = func() error { return s.srv.ServeTLS(ln, "", "") }
+	} else if !addr.IP.IsLoopback() {
+		s.deps.Log.Warn("API serves plain HTTP off loopback: bearer tokens cross the network in clear; configure api.tls or put a TLS proxy in front",
+			"addr", addr.String())
+	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.deps.Log.Error("api server stopped", "error", err)
 		}
 	}()
-	s.deps.Log.Info("API listening", "addr", ln.Addr().String())
+	s.deps.Log.Info("API listening", "addr", addr.String(), "scheme", scheme, "tokens", len(s.creds))
 	return nil
 }
 
@@ -182,21 +212,6 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Shutdown stops the server, letting requests in progress finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
-}
-
-func (s *Server) auth(next http.Handler) http.Handler {
-	if s.cfg.Token == "" {
-		return next
-	}
-	want := "Bearer " + s.cfg.Token
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && r.Header.Get("Authorization") != want {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
-			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -306,28 +321,32 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, err.Error())
 		return
 	}
+	// Only ever a pre-signed, expiring URL: the recording itself is not
+	// served to a bearer token.
+	now := s.deps.Now()
+	var url string
+	var expires time.Time
 	if _, ok := m.Backend().(*recording.FileBackend); ok {
-		rc, err := m.Backend().Open(ctx, key)
+		expires = now.Add(s.cfg.DownloadExpiry)
+		url = s.signedURL(r, key, expires)
+	} else {
+		url, err = m.URL(ctx, key)
 		if err != nil {
 			writeError(w, http.StatusBadGateway, err.Error())
 			return
 		}
-		defer rc.Close()
-		w.Header().Set("Content-Type", "audio/wav")
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", keyBase(key)))
-		_, _ = io.Copy(w, rc)
-		return
+		expires = now.Add(s.deps.PresignExpiry)
 	}
-	url, err := m.URL(ctx, key)
-	if err != nil {
-		writeError(w, http.StatusBadGateway, err.Error())
-		return
-	}
+	w.Header().Set("Cache-Control", "private, no-store")
 	if r.URL.Query().Get("redirect") == "1" {
 		http.Redirect(w, r, url, http.StatusFound)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "key": key, "url": url})
+	out := map[string]any{"call_id": id, "key": key, "url": url}
+	if !expires.Equal(now) {
+		out["expires"] = expires.UTC().Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func keyBase(key string) string {
@@ -336,6 +355,23 @@ func keyBase(key string) string {
 	}
 	return key
 }
+
+// agentGet describes one agent.
+func (s *Server) agentGet(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Agent == nil {
+		writeError(w, http.StatusNotImplemented, "not available")
+		return
+	}
+	id := r.PathValue("id")
+	a, ok := s.deps.Agent(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no agent "+quote(id))
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func quote(s string) string { return strconv.Quote(s) }
 
 // agentAction logs an agent in or out, pauses or unpauses them.
 func (s *Server) agentAction(w http.ResponseWriter, r *http.Request) {
@@ -379,6 +415,6 @@ func (s *Server) agentAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err.Error())
 		return
 	}
-	s.deps.Log.Info("agent state changed", "agent", id, "action", action)
+	s.deps.Log.Info("agent state changed", "agent", id, "action", action, "by", principalOf(r).name)
 	writeJSON(w, http.StatusOK, map[string]string{"agent": id, "action": action})
 }

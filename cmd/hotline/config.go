@@ -120,6 +120,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("recording", c.Recording.Validate()),
 		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
+		cfg.Prefix("api", apiAgentsKnown(&c)),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)
@@ -131,6 +132,22 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		return nil, &ConfigError{Lines: lines}
 	}
 	return &c, nil
+}
+
+// apiAgentsKnown checks that every agent-scoped API token is bound to a
+// configured agent.
+func apiAgentsKnown(c *Config) error {
+	known := map[string]bool{}
+	for _, a := range c.Agents {
+		known[a.Username] = true
+	}
+	var errs []error
+	for i, t := range c.API.Tokens {
+		if t.Scope == api.ScopeAgent && t.Agent != "" && !known[t.Agent] {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("tokens[%d].agent", i), "%q is not the username of a configured agent", t.Agent))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ConfigError lists every problem found in a configuration file.

@@ -228,8 +228,16 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		AgentError:    agentErrorStatus,
 		Calls:         srv,
 		Recordings:    recs,
+		PresignExpiry: c.Recording.S3.PresignExpiry,
+		Now:           now,
 		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
 		IsConflict:    func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
+		Agent: func(id string) (any, bool) {
+			if ag, ok := acd.Agent(id); ok {
+				return ag, true
+			}
+			return nil, false
+		},
 	})
 	if err := httpAPI.Start(); err != nil {
 		_ = srv.Shutdown(ctx)
