@@ -81,4 +81,16 @@
 // (SetActiveCallsSource), registered phones (SetRegistrationSource), RTP
 // counters and jitter over live legs plus legs that ended (SetRTPSource,
 // RTPLegEnded), and the recording backlog (SetBacklogSource).
+//
+// # Callbacks
+//
+// The callback dialer counts every call it places to a customer in
+// hotline_callback_attempts_total{queue, kind, result} (result answered,
+// busy, no_answer, declined, unreachable, abandoned, error), callbacks
+// whose customer talked to an agent in hotline_callbacks_completed_total
+// {queue, kind}, and callbacks given up in hotline_callbacks_failed_total
+// {queue, kind, reason} (reason attempts, invalid_number, not_allowed,
+// no_time, unknown_queue); kind is queued, follow_up or other.
+//
+//	callback reach rate: sum by (queue) (rate(hotline_callback_attempts_total{result="answered"}[1h])) / sum by (queue) (rate(hotline_callback_attempts_total[1h]))
 package metrics

@@ -151,6 +151,8 @@ type Metrics struct {
 	sipResponses *prometheus.CounterVec
 	regs         *prometheus.CounterVec
 	uploadTime   prometheus.Histogram
+	crmFailures  *prometheus.CounterVec
+	callbacks    *callbackMetrics
 }
 
 // Label names.
@@ -225,6 +227,8 @@ func New(o Options) *Metrics {
 		m.csat, m.csatByWait, m.nps, m.noResponse, m.noAnswers, m.logins, m.logouts,
 		m.sipRequests, m.sipResponses, m.regs, m.uploadTime,
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
+	m.crmFailures = newCRMFailures(m.reg)
+	m.callbacks = newCallbackMetrics(m.reg)
 	if !o.NoRuntimeMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}

@@ -46,6 +46,9 @@ func exercise(m *Metrics) {
 	m.SIPResponse(Out, "INVITE", 200)
 	m.Registration(RegistrationSuccess)
 	m.RecordingUploaded(300 * time.Millisecond)
+	m.CallbackAttempt("1900", "queued", CallbackBusy)
+	m.CallbackCompleted("1900", "queued")
+	m.CallbackFailed("1900", "follow_up", CallbackFailAttempts)
 	m.SetQueueSource(func() []QueueStatus {
 		return []QueueStatus{{Queue: "1900", Waiting: 2, LongestWait: 45 * time.Second, Open: true}}
 	})

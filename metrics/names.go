@@ -53,6 +53,14 @@ const (
 	NameRecordingUploadFails   = "hotline_recording_upload_failures_total"
 	NameRecordingUploadTime    = "hotline_recording_upload_duration_seconds"
 
+	// Customer directory.
+	NameCRMFailures = "hotline_crm_lookup_failures_total"
+
+	// Callbacks (the dialer calling customers back).
+	NameCallbackAttempts   = "hotline_callback_attempts_total"
+	NameCallbacksCompleted = "hotline_callbacks_completed_total"
+	NameCallbacksFailed    = "hotline_callbacks_failed_total"
+
 	// Build.
 	NameBuildInfo = "hotline_build_info"
 )
@@ -108,6 +116,10 @@ var allNames = []struct {
 	{NameRecordingsUploaded, kindCounter},
 	{NameRecordingUploadFails, kindCounter},
 	{NameRecordingUploadTime, kindHistogram},
+	{NameCRMFailures, kindCounter},
+	{NameCallbackAttempts, kindCounter},
+	{NameCallbacksCompleted, kindCounter},
+	{NameCallbacksFailed, kindCounter},
 	{NameBuildInfo, kindGauge},
 }
 

@@ -11,9 +11,12 @@ import (
 	"time"
 )
 
-// ErrNoCallback is returned for a callback id the store does not hold (or
-// one already claimed, for Claim).
+// ErrNoCallback is returned for a callback id the store does not hold, one
+// already completed or failed, or (for Claim) one already claimed.
 var ErrNoCallback = errors.New("routing: no such pending callback")
+
+// ErrNotClaimed is returned by Dialing for a callback no dialer claimed.
+var ErrNotClaimed = errors.New("routing: the callback is not claimed")
 
 // Callback kinds.
 const (
@@ -23,6 +26,20 @@ const (
 	// CallbackFollowUp: a check after a complaint or a low rating.
 	CallbackFollowUp = "follow_up"
 )
+
+// Callback statuses.
+const (
+	// CallbackPending: to be placed at Due (Claimed while a dialer works on it).
+	CallbackPending = "pending"
+	// CallbackCompleted: the customer was connected to an agent.
+	CallbackCompleted = "completed"
+	// CallbackFailed: given up (attempts exhausted, invalid number, no
+	// time to call); kept listed with the reason in LastResult.
+	CallbackFailed = "failed"
+)
+
+// completedKept is how long completed callbacks stay listed.
+const completedKept = 7 * 24 * time.Hour
 
 // Callback is a call to place to a customer.
 type Callback struct {
@@ -36,9 +53,20 @@ type Callback struct {
 	// Arrived is the place in the queue to enqueue the callback with.
 	Arrived time.Time `json:"arrived"`
 	// Due is the earliest time to place the call.
-	Due      time.Time `json:"due"`
-	Created  time.Time `json:"created"`
-	Attempts int       `json:"attempts"`
+	Due     time.Time `json:"due"`
+	Created time.Time `json:"created"`
+	// Status is pending, completed or failed.
+	Status string `json:"status"`
+	// Attempts counts the calls placed to the customer.
+	Attempts int `json:"attempts"`
+	// LastAttempt is when the customer was last called, LastCallID that
+	// call's Call-ID (the key of its recording), LastResult how the last
+	// attempt ended (answered, busy, no_answer, ...) or why it failed.
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastCallID  string    `json:"last_call_id,omitempty"`
+	LastResult  string    `json:"last_result,omitempty"`
+	// Finished is when it was completed or failed.
+	Finished time.Time `json:"finished,omitzero"`
 	// Claimed is set while a dialer works on it; a restart releases it.
 	Claimed bool `json:"claimed"`
 }
@@ -62,7 +90,8 @@ type callbackFile struct {
 
 // OpenCallbackStore loads the callbacks kept in path (which need not
 // exist yet; "" keeps them in memory only). Callbacks claimed when the
-// process stopped are pending again.
+// process stopped (a dialer was working on them) are pending again, with
+// the attempts they had.
 func OpenCallbackStore(path string, now func() time.Time) (*CallbackStore, error) {
 	if now == nil {
 		now = time.Now
@@ -86,12 +115,21 @@ func OpenCallbackStore(path string, now func() time.Time) (*CallbackStore, error
 	for i := range f.Callbacks {
 		cb := f.Callbacks[i]
 		cb.Claimed = false
+		if cb.Status == "" {
+			cb.Status = CallbackPending
+		}
 		s.items[cb.ID] = &cb
 	}
 	return s, nil
 }
 
 func (s *CallbackStore) saveLocked() error {
+	now := s.now()
+	for id, cb := range s.items {
+		if cb.Status == CallbackCompleted && now.Sub(cb.Finished) > completedKept {
+			delete(s.items, id)
+		}
+	}
 	if s.path == "" {
 		return nil
 	}
@@ -138,19 +176,21 @@ func (s *CallbackStore) Add(cb Callback) (Callback, error) {
 		cb.Arrived = cb.Due
 	}
 	cb.Claimed = false
+	cb.Status = CallbackPending
 	c := cb
 	s.items[cb.ID] = &c
 	return cb, s.saveLocked()
 }
 
-// Due returns the unclaimed callbacks due at now: queued ones by their
-// place in the queue, then follow-ups by due time.
+// Due returns the pending, unclaimed callbacks due at now, by their
+// place in the queue (Arrived). Whether now is a time the customer may be
+// called (schedule, quiet hours) is the dialer's check (CallbackWindow).
 func (s *CallbackStore) Due(now time.Time) []Callback {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Callback
 	for _, cb := range s.items {
-		if !cb.Claimed && !cb.Due.After(now) {
+		if cb.Status == CallbackPending && !cb.Claimed && !cb.Due.After(now) {
 			out = append(out, *cb)
 		}
 	}
@@ -164,44 +204,83 @@ func (s *CallbackStore) Due(now time.Time) []Callback {
 }
 
 // Claim marks a pending callback as being worked on, so no other dialer
-// takes it.
+// takes it. It counts no attempt: Dialing does, when the customer is
+// called.
 func (s *CallbackStore) Claim(id string) (Callback, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok || cb.Claimed {
+	if !ok || cb.Claimed || cb.Status != CallbackPending {
 		return Callback{}, ErrNoCallback
 	}
 	cb.Claimed = true
-	cb.Attempts++
 	return *cb, s.saveLocked()
 }
 
-// Complete removes a callback that was placed.
-func (s *CallbackStore) Complete(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.items[id]; !ok {
-		return ErrNoCallback
-	}
-	delete(s.items, id)
-	return s.saveLocked()
-}
-
-// Retry releases a claimed callback to be tried again at a later time.
-func (s *CallbackStore) Retry(id string, at time.Time) error {
+// Dialing counts an attempt of a claimed callback: the customer is being
+// called with Call-ID callID. It is saved before the call is placed, so a
+// crash during the call still counts it.
+func (s *CallbackStore) Dialing(id, callID string) (Callback, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok {
+	if !ok || cb.Status != CallbackPending {
+		return Callback{}, ErrNoCallback
+	}
+	if !cb.Claimed {
+		return Callback{}, ErrNotClaimed
+	}
+	cb.Attempts++
+	cb.LastAttempt = s.now()
+	cb.LastCallID = callID
+	return *cb, s.saveLocked()
+}
+
+// Complete marks a callback placed (the customer talked to an agent). It
+// stays listed for a week.
+func (s *CallbackStore) Complete(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cb, ok := s.items[id]
+	if !ok || cb.Status != CallbackPending {
+		return ErrNoCallback
+	}
+	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = CallbackCompleted, false, s.now(), "answered"
+	return s.saveLocked()
+}
+
+// Retry releases a callback (claimed or not) to be tried again at a
+// later time; result, when not empty, says how the last attempt ended.
+func (s *CallbackStore) Retry(id string, at time.Time, result string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cb, ok := s.items[id]
+	if !ok || cb.Status != CallbackPending {
 		return ErrNoCallback
 	}
 	cb.Claimed = false
 	cb.Due = at
+	if result != "" {
+		cb.LastResult = result
+	}
 	return s.saveLocked()
 }
 
-// List returns every callback by due time.
+// Fail gives a callback up with a reason. It stays listed (status failed)
+// for a supervisor to see.
+func (s *CallbackStore) Fail(id, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cb, ok := s.items[id]
+	if !ok || cb.Status != CallbackPending {
+		return ErrNoCallback
+	}
+	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = CallbackFailed, false, s.now(), reason
+	return s.saveLocked()
+}
+
+// List returns every callback by due time: pending ones, completed ones of
+// the last week and failed ones.
 func (s *CallbackStore) List() []Callback {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,4 +363,47 @@ func (f *FollowUps) Plan(ended time.Time, c Customer, reason string, csat int) (
 	}
 	return Callback{Kind: CallbackFollowUp, Number: c.Number, CustomerID: c.ID, Queue: f.queue,
 		Reason: why, Due: at, Arrived: at}, true
+}
+
+// CallbackWindow says when callbacks may be placed: while the callback
+// schedule is open (callbacks.schedule, else the callback's queue's; none:
+// always) and outside quiet hours (the customer's own, else
+// callbacks.quiet_hours), both in the schedule's zone. Immutable.
+type CallbackWindow struct {
+	sched  *Schedule            // callbacks.schedule; nil: each queue's
+	queues map[string]*Schedule // a queue's schedule (absent: always open)
+	quiet  []span
+}
+
+// NewCallbackWindow builds the window of a validated configuration; r
+// supplies the compiled schedules.
+func NewCallbackWindow(c *Config, r *Router) *CallbackWindow {
+	w := &CallbackWindow{queues: map[string]*Schedule{}, quiet: parseQuiet(c.Callbacks.QuietHours)}
+	if s, ok := r.Schedule(c.Callbacks.Schedule); ok && c.Callbacks.Schedule != "" {
+		w.sched = s
+	}
+	for _, q := range c.Queues {
+		if s, ok := r.Schedule(q.Schedule); ok && q.Schedule != "" {
+			w.queues[q.Name] = s
+		}
+	}
+	return w
+}
+
+// Next returns the earliest moment at or after t when a callback to a
+// customer with quietHours ("" for the default ones; an invalid value
+// also means the default ones) in queue may be placed: t itself when it
+// may be placed now. It is false when no such moment comes within 60 days.
+func (w *CallbackWindow) Next(queue, quietHours string, t time.Time) (time.Time, bool) {
+	quiet := w.quiet
+	if quietHours != "" {
+		if sp, err := parseRange(quietHours, true); err == nil {
+			quiet = []span{sp}
+		}
+	}
+	sched := w.sched
+	if sched == nil {
+		sched = w.queues[queue]
+	}
+	return sched.NextOpen(t, quiet)
 }

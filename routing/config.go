@@ -56,6 +56,14 @@ type QueueConfig struct {
 	// LoginOnRegister logs an agent in when their softphone registers
 	// (default true). Off: agents log in with a feature code or the API.
 	LoginOnRegister *bool `yaml:"login_on_register"`
+	// Announce is every queue's periodic announcement to waiting callers
+	// (their place and estimated wait) unless queues[].announce says
+	// otherwise. Default: none.
+	Announce AnnounceConfig `yaml:"announce"`
+	// CallbackKey is the key a waiting caller presses to leave the queue
+	// for a callback that keeps their place, unless queues[].callback_key
+	// says otherwise: 0-9, * or #; "none" disables. Default "9".
+	CallbackKey string `yaml:"callback_key"`
 }
 
 // Config is the routing section of the configuration.
@@ -70,6 +78,8 @@ type Config struct {
 	Queues    []QueueDef       `yaml:"queues"`
 	Rules     []RuleConfig     `yaml:"rules"`
 	Callbacks CallbackConfig   `yaml:"callbacks"`
+	// IVR is what callers are asked by keypad before they queue.
+	IVR IVRConfig `yaml:"ivr"`
 }
 
 // SetDefaults fills in unset values.

@@ -203,6 +203,9 @@ type DirectoryOptions struct {
 	// HTTPClient is used for the CRM; default: a client without its own
 	// timeout (each lookup is bounded by the configured timeout).
 	HTTPClient *http.Client
+	// OnCRMError, when set, is told of every failed CRM lookup (after
+	// which the caller is treated as unknown), e.g. to count it.
+	OnCRMError func(error)
 }
 
 // Directory looks callers up by caller ID: in a customer file, then in a
@@ -214,6 +217,8 @@ type Directory struct {
 	log   *slog.Logger
 	index atomic.Pointer[customerIndex]
 	crm   *crmSource
+	// crmError is DirectoryOptions.OnCRMError (nil: none).
+	crmError func(error)
 
 	reloadMu sync.Mutex // one reload at a time
 
@@ -232,7 +237,7 @@ func NewDirectory(c DirectoryConfig, o DirectoryOptions) (*Directory, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Directory{cfg: c, now: o.Now, log: o.Logger, styles: map[string]string{}, history: map[string]CallHistory{}}
+	d := &Directory{cfg: c, now: o.Now, log: o.Logger, crmError: o.OnCRMError, styles: map[string]string{}, history: map[string]CallHistory{}}
 	d.index.Store(&customerIndex{byNumber: map[string]*Customer{}})
 	if c.File != "" {
 		if err := d.Reload(); err != nil {
@@ -372,6 +377,9 @@ func (d *Directory) Lookup(ctx context.Context, callerID string) Customer {
 		c, found, err = d.crm.lookup(ctx, n)
 		if err != nil {
 			d.log.Warn("CRM lookup failed; caller treated as unknown", "number", n, "error", err)
+			if d.crmError != nil {
+				d.crmError(err)
+			}
 		}
 		if !found {
 			c = Unknown(n)

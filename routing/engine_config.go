@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -142,6 +143,95 @@ type QueueDef struct {
 	PreferredAgent PreferredConfig `yaml:"preferred_agent"`
 	// Escalation steps apply, in order, as the call waits.
 	Escalation []EscalationStep `yaml:"escalation"`
+	// Announce tells waiting callers their place and estimated wait
+	// periodically; default queue.announce.
+	Announce *AnnounceConfig `yaml:"announce"`
+	// CallbackKey leaves the queue for a callback (0-9, * or #; "none"
+	// disables); default queue.callback_key.
+	CallbackKey string `yaml:"callback_key"`
+}
+
+// AnnounceConfig is a queue's periodic announcement to waiting callers:
+// their place ("you are caller number 3"), the estimated wait ("about 5
+// minutes") and, when the queue has a callback key, how to ask for a
+// callback. Hold music stops for the announcement and then resumes.
+type AnnounceConfig struct {
+	// Every is the time between the end of one announcement and the
+	// next, the first one coming Every after the caller starts waiting.
+	// 0: no announcements; otherwise at least MinAnnounceEvery.
+	Every time.Duration `yaml:"every"`
+	// Position says the caller's place (default true).
+	Position *bool `yaml:"position"`
+	// Wait says the estimated wait (default true).
+	Wait *bool `yaml:"wait"`
+}
+
+// MinAnnounceEvery is the shortest time allowed between announcements.
+const MinAnnounceEvery = 5 * time.Second
+
+// SaysPosition reports whether the announcement says the caller's place.
+func (a AnnounceConfig) SaysPosition() bool { return a.Position == nil || *a.Position }
+
+// SaysWait reports whether the announcement says the estimated wait.
+func (a AnnounceConfig) SaysWait() bool { return a.Wait == nil || *a.Wait }
+
+// CallbackKeyNone disables a queue's callback key.
+const CallbackKeyNone = "none"
+
+// DefaultCallbackKey is the callback key of a queue that names none.
+const DefaultCallbackKey = "9"
+
+// IVRConfig is what callers are asked by keypad before they queue. Only
+// calls the rules send to an open queue are asked; the answers go into a
+// second routing decision (rules match styles and reasons).
+type IVRConfig struct {
+	// StyleQuestion asks callers whose service style is unknown "press 1
+	// to be guided step by step, press 2 to have us do it for you"
+	// (prompt style.wav); the answer is remembered for their next calls
+	// (directory.state_file).
+	StyleQuestion bool `yaml:"style_question"`
+	// ReasonMenu asks every caller why they call.
+	ReasonMenu ReasonMenuConfig `yaml:"reason_menu"`
+	// Timeout is how long a key is waited for after a prompt; a question
+	// is asked once more after no or an invalid key. Default 5s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ReasonMenuConfig is the keypad menu of call reasons.
+type ReasonMenuConfig struct {
+	// Prompt names the menu's prompt, <lang>/<prompt>.wav (default
+	// "reason").
+	Prompt string `yaml:"prompt"`
+	// Options maps a key (one digit) to a reason, e.g. "2": complaint.
+	// Empty: no menu.
+	Options map[string]string `yaml:"options"`
+}
+
+// On reports whether the reason menu is configured.
+func (m ReasonMenuConfig) On() bool { return len(m.Options) > 0 }
+
+// Reasons returns the configured reasons, sorted, without duplicates.
+func (m ReasonMenuConfig) Reasons() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range m.Options {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// QueueByName returns the configuration of the queue named name.
+func (c *Config) QueueByName(name string) (QueueDef, bool) {
+	for _, q := range c.Queues {
+		if q.Name == name {
+			return q, true
+		}
+	}
+	return QueueDef{}, false
 }
 
 // PreferredConfig is the preferred-agent step.
@@ -261,6 +351,15 @@ func (c *Config) setEngineDefaults() {
 	if c.Queue.RejoinWindow == 0 {
 		c.Queue.RejoinWindow = 5 * time.Minute
 	}
+	if c.Queue.CallbackKey == "" {
+		c.Queue.CallbackKey = DefaultCallbackKey
+	}
+	if c.IVR.Timeout == 0 {
+		c.IVR.Timeout = 5 * time.Second
+	}
+	if c.IVR.ReasonMenu.Prompt == "" && c.IVR.ReasonMenu.On() {
+		c.IVR.ReasonMenu.Prompt = "reason"
+	}
 	if len(c.Queues) == 0 {
 		c.Queues = []QueueDef{{Name: DefaultQueueName}}
 	}
@@ -286,6 +385,13 @@ func (c *Config) setEngineDefaults() {
 		}
 		if q.PreferredAgent.Timeout == 0 {
 			q.PreferredAgent.Timeout = 10 * time.Second
+		}
+		if q.Announce == nil {
+			a := c.Queue.Announce
+			q.Announce = &a
+		}
+		if q.CallbackKey == "" {
+			q.CallbackKey = c.Queue.CallbackKey
 		}
 	}
 	if len(c.Rules) == 0 {
@@ -437,6 +543,12 @@ func (c *Config) validateEngine() error {
 		} else {
 			checkQueue(p+".overflow", q.Overflow, false)
 		}
+		if q.CallbackKey != "" && !validCallbackKey(q.CallbackKey) {
+			add(cfg.Errorf(p+".callback_key", "%q is not a key (0-9, * or #) or %q", q.CallbackKey, CallbackKeyNone))
+		}
+		if q.Announce != nil {
+			add(cfg.Prefix(p+".announce", q.Announce.validate(q.CallbackKey)))
+		}
 		var last time.Duration
 		for j, st := range q.Escalation {
 			sp := fmt.Sprintf("%s.escalation[%d]", p, j)
@@ -534,6 +646,13 @@ func (c *Config) validateEngine() error {
 		add(cfg.Errorf("rules", "no default rule: the last rule must have no conditions so that every call is routed"))
 	}
 
+	// Announcements, keypad.
+	if c.Queue.CallbackKey != "" && !validCallbackKey(c.Queue.CallbackKey) {
+		add(cfg.Errorf("queue.callback_key", "%q is not a key (0-9, * or #) or %q", c.Queue.CallbackKey, CallbackKeyNone))
+	}
+	add(cfg.Prefix("queue.announce", c.Queue.Announce.validate(c.Queue.CallbackKey)))
+	add(cfg.Prefix("ivr", c.IVR.validate()))
+
 	// Callbacks.
 	cb := c.Callbacks
 	checkQueue("callbacks.queue", cb.Queue, true)
@@ -586,4 +705,60 @@ func digitsOnly(s string) bool {
 		}
 	}
 	return true
+}
+
+func validCallbackKey(k string) bool {
+	return k == CallbackKeyNone || (len(k) == 1 && strings.Contains("0123456789*#", k))
+}
+
+// validate checks an announcement; callbackKey is its queue's.
+func (a *AnnounceConfig) validate(callbackKey string) error {
+	switch {
+	case a.Every < 0:
+		return cfg.Errorf("every", "must not be negative (0: no announcements)")
+	case a.Every > 0 && a.Every < MinAnnounceEvery:
+		return cfg.Errorf("every", "must be at least %s (0: no announcements), got %s", MinAnnounceEvery, a.Every)
+	case a.Every > 0 && !a.SaysPosition() && !a.SaysWait() && (callbackKey == "" || callbackKey == CallbackKeyNone):
+		return cfg.Errorf("", "announces nothing: position and wait are off and the queue has no callback key")
+	}
+	return nil
+}
+
+// reasonRE is what a reason may look like: it becomes a metric label
+// value and a rule condition.
+var reasonRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
+
+// promptRE is a prompt name: a file name without directory or extension.
+var promptRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (c *IVRConfig) validate() error {
+	var errs []error
+	if c.Timeout < time.Second || c.Timeout > time.Minute {
+		errs = append(errs, cfg.Errorf("timeout", "must be 1s-1m, got %s", c.Timeout))
+	}
+	m := c.ReasonMenu
+	if !m.On() && m.Prompt != "" {
+		errs = append(errs, cfg.Errorf("reason_menu.options", "a reason menu needs at least one option"))
+	}
+	if m.Prompt != "" && !promptRE.MatchString(m.Prompt) {
+		errs = append(errs, cfg.Errorf("reason_menu.prompt", "%q is not a prompt name (letters, digits, _ and -; the file is <lang>/<name>.wav)", m.Prompt))
+	}
+	keys := make([]string, 0, len(m.Options))
+	for k := range m.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := "reason_menu.options." + k
+		if len(k) != 1 || k[0] < '0' || k[0] > '9' {
+			errs = append(errs, cfg.Errorf(f, "the key %q is not a single digit 0-9", k))
+		}
+		switch r := m.Options[k]; {
+		case strings.TrimSpace(r) == "":
+			errs = append(errs, cfg.Errorf(f, "the reason must not be empty"))
+		case !reasonRE.MatchString(r):
+			errs = append(errs, cfg.Errorf(f, "the reason %q may have only letters, digits, _ . - (at most 40)", r))
+		}
+	}
+	return errors.Join(errs...)
 }

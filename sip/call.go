@@ -65,6 +65,13 @@ type call struct {
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
 	survey                             survey.Result
+	// set by the keypad (ivr.go): the reason chosen in the menu, when
+	// the call entered the queue, and the callback the caller left the
+	// queue for
+	reason     string
+	queuedAt   time.Time
+	callback   bool
+	callbackID string
 
 	agentGone     chan struct{} // closed when the bridged agent hangs up
 	agentGoneOnce sync.Once
@@ -219,11 +226,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Unlock()
 	s.calls.Add(1)
 
-	if c.decision.Action == routing.ActionQueue {
-		// Only calls that queue are offered: each leaves the queue once,
-		// with its outcome, in observe.
-		s.deps.Metrics.CallOffered(c.metricsCall())
-	}
 	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
 		"segment", c.customer.Segment, "rule", c.decision.Rule, "action", c.decision.Action, "queue", c.decision.Queue,
 		"transport", c.transport, "codec", codec.Name)
@@ -249,6 +251,10 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	var mu *sync.Mutex
 	var fmtFor func(sdp.Codec, *sdp.Codec) media.Format = mediaFormat
 	if ref.agent == nil {
+		if !confirmed(c.dlg) { // indialog.go: the caller's ACK is still to come
+			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+			return
+		}
 		if err := c.dlg.ReadRequest(req, tx); err != nil {
 			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
 			return
@@ -316,6 +322,11 @@ func (c *call) run() {
 		case <-c.ctx.Done():
 		}
 	}()
+	// Calls going to a queue may be asked questions first (ivr.go),
+	// whose answers route them again.
+	if c.decision.Action == routing.ActionQueue && !c.askFirst() {
+		return
+	}
 	if c.decision.Action != routing.ActionQueue {
 		c.afterHours(c.decision)
 		return
@@ -384,6 +395,9 @@ func (c *call) displayName() string {
 // agentRinging tells the caller an agent's phone rings: 180 before the
 // caller is answered, a ringback tone after.
 func (c *call) agentRinging() {
+	if c.dlg == nil {
+		return // a callback (dialer.go): nobody is on the line yet
+	}
 	c.mu.Lock()
 	answered, ringing := c.answered, c.ringing
 	c.ringing = true
@@ -490,7 +504,7 @@ func noAnswerReason(err error) string {
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Arrived: c.created}
+	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Reason: c.reason, Arrived: c.created}
 }
 
 // queueName is the routing queue the call belongs to (the hotline number
@@ -546,26 +560,31 @@ func (c *call) finish() {
 		cause = ErrCallerHangup
 		c.end(cause)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-
 	c.mu.Lock()
 	a := c.agent
 	answered := c.answered
 	c.mu.Unlock()
-	if a != nil {
-		if !errors.Is(cause, ErrAgentHangup) {
+	// Both legs are hung up at once, each BYE with its own bound: a phone
+	// that vanished (its BYE is retransmitted until the bound) must not
+	// delay, or use up the time of, the other side's BYE.
+	var agentBye sync.WaitGroup
+	if a != nil && !errors.Is(cause, ErrAgentHangup) {
+		agentBye.Add(1)
+		go func() {
+			defer agentBye.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
 			if err := a.dlg.Bye(ctx); err != nil {
 				c.log.Debug("BYE to agent", "error", err)
 			}
-		}
-		s.unregister(a.callID)
-		_ = a.leg.Close()
-		s.legEnded(a.leg)
+		}()
 	}
 	switch {
 	case answered && !errors.Is(cause, ErrCallerHangup):
-		if err := c.dlg.Bye(ctx); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := c.dlg.Bye(ctx)
+		cancel()
+		if err != nil {
 			c.log.Debug("BYE to caller", "error", err)
 		}
 	case !answered && c.dlg.Context().Err() == nil:
@@ -578,6 +597,12 @@ func (c *call) finish() {
 		}
 		c.endProvisionals()
 		_ = c.dlg.Respond(code, reason, nil)
+	}
+	agentBye.Wait()
+	if a != nil {
+		s.unregister(a.callID)
+		_ = a.leg.Close()
+		s.legEnded(a.leg)
 	}
 	_ = c.dlg.Close()
 	_ = c.leg.Close()
@@ -603,7 +628,7 @@ func (c *call) finish() {
 	s.legEnded(c.leg)
 	cdr := c.record(cause)
 	c.observe(cdr)
-	c.log.Info("call ended", "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
+	c.log.Info("call ended", "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent, "reason", cdr.Reason,
 		"wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", c.leg.Stats().PacketsIn, "caller_rtp_out", c.leg.Stats().PacketsOut)
@@ -626,6 +651,7 @@ const (
 	OutcomeAbandoned = "abandoned" // the caller hung up before an agent took it
 	OutcomeTimeout   = "timeout"   // no agent within the maximum wait
 	OutcomeFailed    = "failed"    // ended otherwise (shutdown, media failure, queue full)
+	OutcomeCallback  = "callback"  // the caller left the queue for a callback
 	// OutcomeAfterHours: the call got an action instead of the queue
 	// (message, voicemail or callback request), e.g. outside open hours.
 	OutcomeAfterHours = "after_hours"
@@ -651,6 +677,18 @@ type CallRecord struct {
 	Recording string
 	// Customer is who called, as the directory knows them.
 	Customer routing.Customer
+	// Reason is why the customer called (the reason menu's choice), "" if
+	// not asked or not answered.
+	Reason string
+	// Queued is when the call entered its queue (zero: it never did).
+	Queued time.Time
+	// Callback is the id of the callback a caller who left the queue for
+	// one got (outcome callback), or, for a callback call, the one placed.
+	Callback string
+	// Direction is DirectionInbound for a call to a hotline number and
+	// DirectionCallback for a call Hotline placed to call a customer back
+	// (dialer.go: Caller is then the customer called).
+	Direction string
 }
 
 // observe moves the metrics for a finished call.
@@ -664,11 +702,17 @@ func (c *call) observe(r CallRecord) {
 	switch r.Outcome {
 	case OutcomeAbandoned:
 		outcome = metrics.OutcomeAbandoned
-	case OutcomeTimeout, OutcomeFailed:
+	case OutcomeTimeout:
 		outcome = metrics.OutcomeTimeout
+	case OutcomeFailed:
+		// Neither the caller's choice nor the maximum wait (shutdown,
+		// queue full, a failure): the metrics count it as "other".
+		outcome = metrics.Outcome(OutcomeFailed)
+	case OutcomeCallback:
+		outcome = metrics.OutcomeCallback
 	}
-	if r.Outcome == OutcomeAfterHours {
-		return // never queued
+	if r.Outcome == OutcomeAfterHours || r.Queued.IsZero() {
+		return // never queued (e.g. hung up during the keypad questions)
 	}
 	m.QueueWait(mc, outcome, r.Wait)
 	if r.Outcome == OutcomeAnswered {
@@ -699,7 +743,14 @@ func (c *call) record(cause error) CallRecord {
 	r := CallRecord{
 		CallID: c.id, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
 		Arrived: c.created, Answered: c.answeredAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt, Ended: end,
-		Cause: cause.Error(), Survey: c.survey, Customer: c.customer,
+		Cause: cause.Error(), Survey: c.survey, Customer: c.customer, Direction: DirectionInbound,
+		Reason: c.reason, Queued: c.queuedAt, Callback: c.callbackID,
+	}
+	// The wait is counted from entering the queue, after any keypad
+	// questions.
+	waitFrom := c.created
+	if !c.queuedAt.IsZero() {
+		waitFrom = c.queuedAt
 	}
 	if c.rec != nil {
 		r.Recording = c.rec.Key()
@@ -709,18 +760,22 @@ func (c *call) record(cause error) CallRecord {
 		r.Outcome = OutcomeAfterHours
 	case !c.bridgedAt.IsZero():
 		r.Outcome = OutcomeAnswered
-		r.Wait = c.bridgedAt.Sub(c.created)
+		r.Wait = c.bridgedAt.Sub(waitFrom)
 		stop := end
 		if !c.agentLeftAt.IsZero() {
 			stop = c.agentLeftAt
 		}
 		r.Talk = stop.Sub(c.bridgedAt)
-	case errors.Is(cause, ErrCallerHangup):
-		r.Outcome, r.Wait = OutcomeAbandoned, end.Sub(c.created)
+	case c.callback:
+		r.Outcome, r.Wait = OutcomeCallback, end.Sub(waitFrom)
+	case errors.Is(cause, ErrCallerHangup), errors.Is(cause, ErrCallerTimeout):
+		// A caller whose media stopped before an agent took the call has
+		// gone (phone or network died): abandoned, like a hang-up.
+		r.Outcome, r.Wait = OutcomeAbandoned, end.Sub(waitFrom)
 	case errors.Is(cause, ErrMaxWait):
-		r.Outcome, r.Wait = OutcomeTimeout, end.Sub(c.created)
+		r.Outcome, r.Wait = OutcomeTimeout, end.Sub(waitFrom)
 	default:
-		r.Outcome, r.Wait = OutcomeFailed, end.Sub(c.created)
+		r.Outcome, r.Wait = OutcomeFailed, end.Sub(waitFrom)
 	}
 	return r
 }

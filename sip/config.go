@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,141 @@ type Config struct {
 	AuthenticateCalls bool `yaml:"authenticate_calls"`
 	// Registrar configures agents' registrations.
 	Registrar registrar.Config `yaml:"registrar"`
+	// Outbound is where callbacks are dialled; without a gateway no
+	// callback is placed (they stay listed, pending).
+	Outbound Outbound `yaml:"outbound"`
+}
+
+// Outbound configures the callback dialer: the gateway (SIP trunk) that
+// customers are called through and how often they are tried. Only the
+// numbers of stored callbacks are ever dialled.
+type Outbound struct {
+	// Gateway is host:port of the SIP gateway; empty disables the dialer.
+	Gateway string `yaml:"gateway"`
+	// Transport to the gateway: udp (default), tcp or tls; Hotline must
+	// listen on it.
+	Transport string `yaml:"transport"`
+	// From is the caller ID customers see (a hotline number): the user
+	// part of the From header.
+	From string `yaml:"from"`
+	// Username and Password answer a digest challenge of the gateway.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// AllowedPrefixes, when set, limit the numbers dialled to those
+	// starting with one of them (e.g. ["+84", "0"]); others fail.
+	AllowedPrefixes []string `yaml:"allowed_prefixes"`
+	// RingTimeout is how long the customer's phone rings; default 30s.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// MaxAttempts is how many calls are placed to the customer before
+	// the callback fails; default 3.
+	MaxAttempts int `yaml:"max_attempts"`
+	// RetryDelay is the wait after the first unsuccessful attempt,
+	// doubled after each further one up to MaxRetryDelay (and moved out
+	// of closed hours and quiet hours); defaults 10m and 2h.
+	RetryDelay    time.Duration `yaml:"retry_delay"`
+	MaxRetryDelay time.Duration `yaml:"max_retry_delay"`
+	// Interval is how often due callbacks are looked for; default 5s.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Enabled reports whether callbacks are dialled.
+func (o *Outbound) Enabled() bool { return o.Gateway != "" }
+
+func (o *Outbound) setDefaults() {
+	o.Transport = strings.ToLower(o.Transport)
+	if o.Transport == "" {
+		o.Transport = "udp"
+	}
+	if o.RingTimeout == 0 {
+		o.RingTimeout = 30 * time.Second
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 3
+	}
+	if o.RetryDelay == 0 {
+		o.RetryDelay = 10 * time.Minute
+	}
+	if o.MaxRetryDelay == 0 {
+		o.MaxRetryDelay = 2 * time.Hour
+	}
+	if o.Interval == 0 {
+		o.Interval = 5 * time.Second
+	}
+}
+
+// dialable says whether s looks like a phone number: an optional + and
+// 3 to 20 digits. Nothing else may go into a Request-URI to the gateway.
+func dialable(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if len(s) < 3 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validate checks the outbound section; listeners are Hotline's.
+func (o *Outbound) validate(listeners []Listener) error {
+	if !o.Enabled() {
+		return nil
+	}
+	var errs []error
+	host, port, err := net.SplitHostPort(o.Gateway)
+	switch {
+	case err != nil:
+		errs = append(errs, cfg.Errorf("gateway", "%q is not host:port", o.Gateway))
+	case host == "" || strings.ContainsAny(host, "/ @;<>\""):
+		errs = append(errs, cfg.Errorf("gateway", "%q has no usable host", o.Gateway))
+	default:
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, cfg.Errorf("gateway", "bad port %q", port))
+		}
+	}
+	switch o.Transport {
+	case "udp", "tcp", "tls":
+		listening := false
+		for _, l := range listeners {
+			listening = listening || l.Transport == o.Transport
+		}
+		if !listening {
+			errs = append(errs, cfg.Errorf("transport", "%s needs a %s listener in sip.listen", o.Transport, o.Transport))
+		}
+	default:
+		errs = append(errs, cfg.Errorf("transport", "%q is not one of udp, tcp, tls", o.Transport))
+	}
+	if o.From == "" {
+		errs = append(errs, cfg.Errorf("from", "required with a gateway: the number customers see"))
+	} else if !dialable(o.From) {
+		errs = append(errs, cfg.Errorf("from", "%q is not a number (+ and 3 to 20 digits)", o.From))
+	}
+	if o.Password != "" && o.Username == "" {
+		errs = append(errs, cfg.Errorf("username", "required with a password"))
+	}
+	for i, p := range o.AllowedPrefixes {
+		if t := strings.TrimPrefix(p, "+"); t == "" || strings.Trim(t, "0123456789") != "" {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("allowed_prefixes[%d]", i), "%q is not a number prefix (+ and digits)", p))
+		}
+	}
+	if o.RingTimeout < time.Second {
+		errs = append(errs, cfg.Errorf("ring_timeout", "must be at least 1s, got %s", o.RingTimeout))
+	}
+	if o.MaxAttempts < 1 {
+		errs = append(errs, cfg.Errorf("max_attempts", "must be at least 1, got %d", o.MaxAttempts))
+	}
+	if o.RetryDelay < time.Second {
+		errs = append(errs, cfg.Errorf("retry_delay", "must be at least 1s, got %s", o.RetryDelay))
+	}
+	if o.MaxRetryDelay < o.RetryDelay {
+		errs = append(errs, cfg.Errorf("max_retry_delay", "must be at least retry_delay (%s), got %s", o.RetryDelay, o.MaxRetryDelay))
+	}
+	if o.Interval < 100*time.Millisecond {
+		errs = append(errs, cfg.Errorf("interval", "must be at least 100ms, got %s", o.Interval))
+	}
+	return errors.Join(errs...)
 }
 
 // trunkPrefixes parses Trunks.
@@ -96,6 +232,7 @@ func (c *Config) SetDefaults() {
 		c.DrainTimeout = 60 * time.Second
 	}
 	c.Registrar.SetDefaults()
+	c.Outbound.setDefaults()
 }
 
 // Validate reports every problem in the sip section.
@@ -152,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Registrar.Validate(); err != nil {
 		errs = append(errs, cfg.Prefix("registrar", err))
+	}
+	if err := c.Outbound.validate(c.Listen); err != nil {
+		errs = append(errs, cfg.Prefix("outbound", err))
 	}
 	return errors.Join(errs...)
 }

@@ -66,6 +66,8 @@ type fixtureOpts struct {
 	cfg     Config
 	routing routing.Config
 	media   media.Config
+	// deps, when set, changes the server's dependencies before New.
+	deps func(*Deps)
 }
 
 // fixture is a started Hotline SIP server on 127.0.0.1 with hotline 1900
@@ -128,12 +130,16 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, acd: acd}
-	srv, err := New(o.cfg, Deps{Log: log, Routing: &o.routing, Router: router, ACD: acd, Media: &o.media,
+	deps := Deps{Log: log, Routing: &o.routing, Router: router, ACD: acd, Media: &o.media,
 		OnCallEnd: func(r CallRecord) {
 			f.mu.Lock()
 			f.cdrs = append(f.cdrs, r)
 			f.mu.Unlock()
-		}})
+		}}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	srv, err := New(o.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

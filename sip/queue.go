@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -23,15 +22,22 @@ var errAnsweredElsewhere = errors.New("another agent answered")
 
 // queue is the call's life in the ACD:
 //
-//	enqueue → [answer + hold music while no agent is offered] → ring the
-//	offered agents (in parallel for ring-all) → first answer wins, the
-//	others are cancelled → bridge → wait for a hang-up (survey if the
-//	agent left first).
+//	enqueue → [answer + hold music and announcements while no agent is
+//	offered; the callback key leaves the queue] → ring the offered agents
+//	(in parallel for ring-all) → first answer wins, the others are
+//	cancelled → bridge → wait for a hang-up (survey if the agent left
+//	first).
 //
 // Every offered agent is reported to the ACD (Answered or NoAnswer), and
 // the deferred Close abandons a waiting call or hangs up a connected one.
 func (c *call) queue() {
 	s := c.s
+	c.mu.Lock()
+	c.queuedAt = s.now()
+	c.mu.Unlock()
+	// Only calls that queue are offered: each leaves the queue once, with
+	// its outcome, in observe.
+	s.deps.Metrics.CallOffered(c.metricsCall())
 	qc, err := s.deps.ACD.Enqueue(routing.RequestFor(c.id, c.decision, c.customer))
 	if err != nil {
 		if errors.Is(err, routing.ErrQueueFull) {
@@ -42,8 +48,9 @@ func (c *call) queue() {
 		return
 	}
 	defer qc.Close()
+	w := c.newWaiting(qc)
 	for c.ctx.Err() == nil {
-		off, err := c.nextOffer(qc)
+		off, err := c.nextOffer(w)
 		if err != nil {
 			if errors.Is(err, routing.ErrMaxWait) {
 				err = ErrMaxWait
@@ -75,21 +82,21 @@ func (c *call) queue() {
 
 // nextOffer returns the call's next offer. An offer ready at once rings
 // the agents without answering the caller (they hear ringing); otherwise
-// the caller is answered and hears hold music until an agent is offered.
-func (c *call) nextOffer(qc *routing.QueuedCall) (routing.Offer, error) {
+// the caller is answered and waits (waitOffer: hold music, announcements,
+// the callback key) until an agent is offered.
+func (c *call) nextOffer(w *waiting) (routing.Offer, error) {
 	if c.ctx.Err() != nil {
 		return routing.Offer{}, context.Cause(c.ctx)
 	}
 	now, cancel := context.WithCancel(c.ctx)
 	cancel()
-	if off, err := qc.Next(now); !errors.Is(err, context.Canceled) {
+	if off, err := w.qc.Next(now); !errors.Is(err, context.Canceled) {
 		return off, err
 	}
 	if err := c.answer(); err != nil {
 		return routing.Offer{}, err
 	}
-	c.leg.Play(c.holdSource())
-	return qc.Next(c.ctx)
+	return c.waitOffer(w)
 }
 
 type ringResult struct {
@@ -226,79 +233,19 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
 	req.SetBody(a.local.Marshal())
 
-	ringCtx, cancelRing := context.WithCancelCause(context.Background())
-	defer cancelRing(nil)
-	dlg, err := ua.WriteInvite(ringCtx, req)
-	if err != nil {
-		_ = leg.Close()
-		return nil, fmt.Errorf("sending INVITE: %w", err)
-	}
-	a.dlg = dlg
-	a.callID = req.CallID().Value()
-	s.register(a.callID, &dialogRef{call: c, agent: a})
 	cleanup := func() {
 		s.unregister(a.callID)
 		_ = leg.Close()
 	}
-	c.log.Info("ringing agent", "agent", agent, "agent_call_id", a.callID, "contact", b.Contact.String())
-
-	var provisional sync.Once
-	gotProvisional := make(chan struct{})
-	result := make(chan error, 1)
-	go func() {
-		result <- dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-			// Any provisional, 100 Trying included, allows a CANCEL
-			// (RFC 3261 §9.1); only 101-199 mean the phone rings.
-			if r.IsProvisional() {
-				provisional.Do(func() { close(gotProvisional) })
-			}
-			if r.StatusCode > 100 && r.StatusCode < 200 {
-				c.agentRinging()
-			}
-			return nil
+	dlg, err := s.ringOut(ctx, invite{ua: ua, req: req, timeout: ringTimeout, ringing: c.agentRinging, cleanup: cleanup,
+		sent: func(dlg *sipgo.DialogClientSession) {
+			a.dlg = dlg
+			a.callID = req.CallID().Value()
+			s.register(a.callID, &dialogRef{call: c, agent: a})
+			c.log.Info("ringing agent", "agent", agent, "agent_call_id", a.callID, "contact", b.Contact.String())
 		}})
-	}()
-	timer := time.NewTimer(ringTimeout)
-	defer timer.Stop()
-	var answerErr error
-	finished := false // WaitAnswer has returned
-	select {
-	case answerErr = <-result:
-		finished = true
-	case <-timer.C:
-		answerErr = errNoAnswer
-	case <-ctx.Done():
-		answerErr = context.Cause(ctx)
-	}
-	if answerErr != nil {
-		// Give up: CANCEL when the phone said anything, else drop quietly.
-		select {
-		case <-gotProvisional:
-			cancelRing(answerErr)
-		default:
-			cancelRing(sipgo.WaitAnswerForceCancelErr)
-		}
-		// The CANCEL may race with a 200 OK: wait for WaitAnswer to finish
-		// in the background and hang up anything that got answered.
-		s.calls.Add(1)
-		go func() {
-			defer s.calls.Done()
-			if !finished {
-				<-result
-			}
-			if r := dlg.InviteResponse; r != nil && r.IsSuccess() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = dlg.Ack(ctx)
-				_ = dlg.Bye(ctx)
-			}
-			cleanup()
-		}()
-		var dr *sipgo.ErrDialogResponse
-		if errors.As(answerErr, &dr) {
-			return nil, &refusedError{code: dr.Res.StatusCode, reason: dr.Res.Reason}
-		}
-		return nil, answerErr
+	if err != nil {
+		return nil, err
 	}
 
 	// Answered.
@@ -356,6 +303,12 @@ func (c *call) connect(a *agentLeg) error {
 	c.bridgedAt, c.agentName = s.now(), a.username
 	c.mu.Unlock()
 	c.startRecording(a.username, a)
+	c.mu.Lock()
+	rec, reason := c.rec, c.reason
+	c.mu.Unlock()
+	if rec != nil && reason != "" {
+		_ = rec.SetExtra("call_reason", reason)
+	}
 	c.log.Info("bridged", "agent", a.username, "caller_codec", c.codec.Name, "agent_codec", a.codec.Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
 

@@ -61,6 +61,9 @@ type Deps struct {
 	// Customers identifies callers by caller ID (segment, language, ...);
 	// nil: every caller is unknown. It must return within its own bound.
 	Customers func(ctx context.Context, callerID string) routing.Customer
+	// SetStyle remembers the service style a caller chose by keypad
+	// (routing.Directory.SetStyle); nil: the answer routes this call only.
+	SetStyle func(callerID, style string) error
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -123,6 +126,9 @@ type boundListener struct {
 type dialogRef struct {
 	call  *call
 	agent *agentLeg // nil for the caller's leg
+	// customer marks the customer's leg of a callback (dialer.go), held
+	// in agent: Hotline placed it, like an agent's leg.
+	customer bool
 }
 
 // Errors a call can end with; they are logged as the call's end cause.
@@ -195,6 +201,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, err
 		}
 		s.messages = m
+	}
+	if err := s.checkIVRPrompts(); err != nil {
+		return nil, err
 	}
 	rcfg := deps.Routing
 	s.reg = registrar.New(cfg.Registrar, func(user string) (string, bool) {
@@ -423,8 +432,12 @@ func (s *Server) lookup(req *sip.Request) *dialogRef {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.table[cid.Value()]
+	ref := s.table[cid.Value()]
+	s.mu.Unlock()
+	if ref != nil && !ref.inDialog(req) { // indialog.go: the tags must match too
+		return nil
+	}
+	return ref
 }
 
 // respond answers a request outside any dialog, logging failures.
@@ -563,6 +576,10 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := ref.agent.dlg.ReadBye(req, tx); err != nil {
 		c.log.Warn("agent BYE", "error", err)
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if ref.customer {
+		c.end(ErrCustomerHangup)
 		return
 	}
 	c.agentLeft()

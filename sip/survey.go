@@ -33,16 +33,7 @@ func (c *call) runSurvey() {
 	defer func() {
 		c.mu.Lock()
 		c.survey = res
-		rec := c.rec
 		c.mu.Unlock()
-		if rec != nil {
-			if res.CSAT != nil {
-				_ = rec.SetCSAT(*res.CSAT)
-			}
-			if res.NPS != nil {
-				_ = rec.SetExtra("nps", strconv.Itoa(*res.NPS))
-			}
-		}
 		c.leg.Play(nil)
 	}()
 
@@ -71,12 +62,35 @@ func (c *call) runSurvey() {
 				case survey.PromptNPS:
 					res.NPS = &v
 				}
+				c.saveAnswer(q.Prompt, v)
 				break
 			}
 			c.log.Info("survey: no valid answer", "question", q.Prompt, "keys", input, "attempt", attempt+1)
 		}
 	}
 	c.play(prompts[survey.PromptThanks], keys, false)
+}
+
+// saveAnswer puts a survey answer into the call's recording as soon as it
+// is given: its spooled call record is rewritten, so the answer survives
+// a crash before the call ends.
+func (c *call) saveAnswer(question string, v int) {
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if rec == nil {
+		return
+	}
+	var err error
+	switch question {
+	case survey.PromptCSAT:
+		err = rec.SetCSAT(v)
+	case survey.PromptNPS:
+		err = rec.SetExtra("nps", strconv.Itoa(v))
+	}
+	if err != nil {
+		c.log.Warn("survey answer not saved in the recording", "question", question, "error", err)
+	}
 }
 
 // play plays a prompt to the caller and waits for its end; with bargeIn a
@@ -116,6 +130,13 @@ func (c *call) play(a *media.Audio, keys chan rune, bargeIn bool) bool {
 // the call ended.
 func (c *call) collect(q survey.Question, prompt *media.Audio, keys chan rune) (input string, ok bool) {
 	cfg := c.s.deps.Survey
+	return c.collectKeys(prompt, keys, q.MaxDigits, cfg.Timeout, cfg.InterDigit)
+}
+
+// collectKeys plays a prompt (a key stops it) and gathers up to maxDigits
+// keys, '#' ending early, within timeout after the prompt and interDigit
+// between keys. ok is false if the call ended.
+func (c *call) collectKeys(prompt *media.Audio, keys chan rune, maxDigits int, timeout, interDigit time.Duration) (input string, ok bool) {
 	// Keys pressed before the question (e.g. during the conversation)
 	// don't count.
 	for len(keys) > 0 {
@@ -124,7 +145,7 @@ func (c *call) collect(q survey.Question, prompt *media.Audio, keys chan rune) (
 	if !c.play(prompt, keys, true) {
 		return "", false
 	}
-	wait := time.NewTimer(cfg.Timeout)
+	wait := time.NewTimer(timeout)
 	defer wait.Stop()
 	for {
 		select {
@@ -137,10 +158,10 @@ func (c *call) collect(q survey.Question, prompt *media.Audio, keys chan rune) (
 				return input, true
 			}
 			input += string(k)
-			if len(input) >= q.MaxDigits {
+			if len(input) >= maxDigits {
 				return input, true
 			}
-			wait.Reset(cfg.InterDigit)
+			wait.Reset(interDigit)
 		}
 	}
 }

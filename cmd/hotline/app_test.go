@@ -78,6 +78,10 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	dir := t.TempDir()
 	c.Recording.SpoolDir = filepath.Join(dir, "spool")
 	c.Recording.File.Dir = filepath.Join(dir, "recordings")
+	// The example asks first-time callers their service style by keypad;
+	// tests whose callers press no keys go straight to the queue
+	// (ivr_e2e_test.go turns it on).
+	c.IVR.StyleQuestion = false
 	if mutate != nil {
 		mutate(c)
 	}

@@ -96,6 +96,10 @@ type app struct {
 	directory  *routing.Directory
 	callbacks  *routing.CallbackStore
 	stopDir    context.CancelFunc
+	// stopDialer stops the callback dialer; dialerDone is closed when it
+	// has stopped (nil channel: no dialer).
+	stopDialer context.CancelFunc
+	dialerDone chan struct{}
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -127,7 +131,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	// Who is calling: the customer directory (file and optional CRM).
-	dir, err := routing.NewDirectory(c.Directory, routing.DirectoryOptions{Now: now, Logger: log.With("component", "directory")})
+	dir, err := routing.NewDirectory(c.Directory, routing.DirectoryOptions{Now: now, Logger: log.With("component", "directory"),
+		OnCRMError: func(err error) {
+			if errors.Is(err, context.DeadlineExceeded) {
+				m.CRMLookupFailed(metrics.CRMTimeout)
+			} else {
+				m.CRMLookupFailed(metrics.CRMError)
+			}
+		}})
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -165,6 +176,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Prompts:         prompts,
 		Metrics:         m,
 		Customers:       dir.Lookup,
+		SetStyle:        dir.SetStyle,
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
@@ -178,7 +190,15 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 					log.Warn("customer history not updated", "call_id", r.CallID, "error", err)
 				}
 			}
-			cb, ok := followUps.Plan(r.Ended, r.Customer, "", csat)
+			// A complaint (reason menu) an agent handled is followed up.
+			reason := ""
+			if r.Outcome == sip.OutcomeAnswered {
+				reason = r.Reason
+			}
+			if r.Direction == sip.DirectionCallback {
+				return // a callback is not followed up by another
+			}
+			cb, ok := followUps.Plan(r.Ended, r.Customer, reason, csat)
 			if !ok {
 				return
 			}
@@ -245,19 +265,45 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// Callbacks are dialled (agent first, then the customer through
+	// sip.outbound.gateway) only with a gateway configured.
+	dialCtx, stopDialer := context.WithCancel(ctx)
+	var dialerDone chan struct{}
+	if c.SIP.Outbound.Enabled() {
+		dialer, err := srv.NewDialer(sip.DialerOptions{Store: callbacks, Window: routing.NewCallbackWindow(&c.Config, router)})
+		if err != nil {
+			stopDialer()
+			_ = srv.Shutdown(ctx)
+			_ = metricsSrv.Shutdown(ctx)
+			_ = httpAPI.Shutdown(ctx)
+			_ = recs.Close()
+			return nil, err
+		}
+		dialerDone = make(chan struct{})
+		go func() {
+			defer close(dialerDone)
+			dialer.Run(dialCtx)
+		}()
+	}
 	log.Info("hotline ready", "hotlines", len(c.Hotlines), "agents", len(c.Agents),
-		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir)
+		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir, "callback_dialer", c.SIP.Outbound.Enabled())
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
 	return &app{sip: srv, acd: acd, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: callbacks, stopDir: stopDir}, nil
+		directory: dir, callbacks: callbacks, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
 // yet stays in the spool for the next start).
 func (a *app) shutdown(ctx context.Context) error {
 	defer a.stopDir()
+	// No callback is started any more; those waiting for an agent are
+	// released, those with an agent are drained with the calls.
+	a.stopDialer()
 	err := a.sip.Shutdown(ctx)
+	if a.dialerDone != nil {
+		<-a.dialerDone
+	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))

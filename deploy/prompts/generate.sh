@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the survey prompts (8 kHz mono G.711 u-law WAV) with espeak-ng
-# and sox (Debian packages espeak-ng and sox). The generated files are
+# Regenerates the prompts (survey, after-hours actions, keypad questions and
+# queue announcements; 8 kHz mono G.711 u-law WAV) with espeak-ng and sox
+# (Debian packages espeak-ng and sox). The generated files are
 # committed; run this only to change the wording. Replace any file with a
 # studio recording of the same name (8 kHz mono; 16-bit PCM or G.711).
 set -euo pipefail
@@ -26,3 +27,41 @@ say en en voicemail "Thank you for calling. We are closed now. Please leave a me
 say vi vi closed    "Cảm ơn quý khách đã gọi. Hiện chúng tôi đã hết giờ làm việc. Xin vui lòng gọi lại trong giờ làm việc. Xin chào."
 say vi vi callback  "Cảm ơn quý khách đã gọi. Hiện chúng tôi đã hết giờ làm việc. Chúng tôi đã ghi lại số điện thoại và sẽ gọi lại cho quý khách. Xin chào."
 say vi vi voicemail "Cảm ơn quý khách đã gọi. Hiện chúng tôi đã hết giờ làm việc. Xin vui lòng để lại lời nhắn sau tiếng bíp."
+# Keypad questions before the queue (sip/ivr.go): the caller's service style
+# and (with ivr.reason_menu) the reason for calling; the reason prompt must
+# match the configured options.
+say en en style     "To be guided step by step, press 1. To have us do it for you, press 2."
+say en en reason    "For orders, press 1. For a complaint, press 2. For technical support, press 3."
+say vi vi style     "Để được hướng dẫn từng bước, xin bấm phím 1. Để chúng tôi làm giúp quý khách, xin bấm phím 2."
+say vi vi reason    "Đặt hàng, xin bấm phím 1. Khiếu nại, xin bấm phím 2. Hỗ trợ kỹ thuật, xin bấm phím 3."
+# Queue announcements, played in pieces: position + number, wait + number +
+# minute(s), press + key + callback_offer; numbers above 20 are not spoken
+# (position_many, wait_long).
+say en en position         "You are caller number"
+say en en position_many    "There are more than twenty callers ahead of you."
+say en en wait             "Your estimated wait is about"
+say en en minute           "minute."
+say en en minutes          "minutes."
+say en en wait_short       "Your estimated wait is less than a minute."
+say en en wait_long        "Your estimated wait is more than twenty minutes."
+say en en press            "Press"
+say en en callback_offer   "to be called back and keep your place in the queue."
+say en en callback_confirm "Thank you. We will call you back, and you keep your place in the queue. Goodbye."
+say en en star             "star"
+say en en hash             "hash"
+say vi vi position         "Quý khách là người gọi thứ"
+say vi vi position_many    "Có hơn hai mươi người đang chờ trước quý khách."
+say vi vi wait             "Thời gian chờ dự kiến khoảng"
+say vi vi minute           "phút."
+say vi vi minutes          "phút."
+say vi vi wait_short       "Thời gian chờ dự kiến dưới một phút."
+say vi vi wait_long        "Thời gian chờ dự kiến hơn hai mươi phút."
+say vi vi press            "Xin bấm phím"
+say vi vi callback_offer   "để được gọi lại mà vẫn giữ nguyên thứ tự."
+say vi vi callback_confirm "Cảm ơn quý khách. Chúng tôi sẽ gọi lại, và quý khách vẫn giữ nguyên thứ tự. Xin chào."
+say vi vi star             "sao"
+say vi vi hash             "thăng"
+for n in $(seq 0 20); do
+	say en en "num_$n" "$n"
+	say vi vi "num_$n" "$n"
+done

@@ -759,3 +759,15 @@ func LogTail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Kill ends baresip at once with SIGKILL, by PID: a softphone that
+// vanishes (no BYE, no more RTP, nothing listening on its ports). It waits
+// for the process to exit; Stop stays safe to call afterwards.
+func (b *Baresip) Kill() {
+	select {
+	case <-b.exited:
+	default:
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+	}
+}

@@ -426,3 +426,16 @@ func parseSIPpStats(path string) (SIPpStats, error) {
 	}
 	return s, nil
 }
+
+// Kill ends SIPp at once with SIGKILL, by PID: a caller that vanishes (no
+// BYE, no more RTP). It waits for the process to exit and returns what its
+// statistics file holds (possibly not the last calls' outcome).
+func (p *SIPp) Kill() *SIPpResult {
+	select {
+	case <-p.exited:
+	default:
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	return p.finish()
+}

@@ -1,0 +1,58 @@
+package sip
+
+import (
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// inDialog tells whether a request that names a call's Call-ID belongs to
+// the dialog ref stands for (RFC 3261 §12.2.2): its To tag must be the tag
+// Hotline chose for the dialog and, on the caller's leg, its From tag the
+// caller's. A request with the right Call-ID but other tags (a stray or
+// forged BYE, re-INVITE, INFO or ACK) does not touch the call: it gets 481.
+func (ref *dialogRef) inDialog(req *sip.Request) bool {
+	if req.From() == nil || req.To() == nil {
+		return false
+	}
+	to, from := toTag(req.To()), fromTag(req.From())
+	if ref.agent != nil {
+		// A leg Hotline placed: Hotline's tag is the From tag of its
+		// INVITE. (The peer's tag is in the answer, which sipgo writes
+		// while requests may arrive; Hotline's tag alone is unguessable.)
+		dlg := ref.agent.dlg
+		if dlg == nil || dlg.InviteRequest == nil {
+			return true // not sent yet: nothing to tell by
+		}
+		return to != "" && to == fromTag(dlg.InviteRequest.From())
+	}
+	dlg := ref.call.dlg
+	if dlg == nil || dlg.InviteRequest == nil {
+		return true
+	}
+	// The caller's INVITE as sipgo keeps it carries Hotline's To tag.
+	return to != "" && to == toTag(dlg.InviteRequest.To()) && from == fromTag(dlg.InviteRequest.From())
+}
+
+// confirmed tells whether the caller has acknowledged Hotline's answer.
+// Until then a re-INVITE gets 500 with Retry-After (RFC 3261 §14.2): sipgo
+// would take its CSeq as the dialog's and refuse the ACK still on its way,
+// and the call would wait for an ACK that never matches.
+func confirmed(dlg *sipgo.DialogServerSession) bool {
+	return dlg == nil || dlg.LoadState() >= sip.DialogStateConfirmed
+}
+
+func fromTag(h *sip.FromHeader) string {
+	if h == nil {
+		return ""
+	}
+	t, _ := h.Params.Get("tag")
+	return t
+}
+
+func toTag(h *sip.ToHeader) string {
+	if h == nil {
+		return ""
+	}
+	t, _ := h.Params.Get("tag")
+	return t
+}
