@@ -137,6 +137,10 @@ type QueuedCall struct {
 	err        error
 	dirty      bool
 	liveIdx    int
+	// cls[j] is the class of waiting calls of lists[j] holding the call
+	// (only waiting calls are in one).
+	cls    []*callClass
+	clsBuf [1]*callClass
 	// next is when Tick next has something to do for the call (zero:
 	// at the next Tick).
 	next time.Time
@@ -159,8 +163,11 @@ type acdAgent struct {
 	name, display string
 	skills        []int8 // by skill id
 	queues        []*acdQueue
-	pos           []int // position in queues[k].members
-	slot          []int // index in queues[k].avail, -1 when absent
+	pos           []int              // position in queues[k].members
+	slot          []int              // index in queues[k].avail, -1 when absent
+	grp           []*agentGroup      // group in queues[k]'s index
+	gslot         []int              // index in grp[k].avail, -1 when absent
+	hpos          [][numOrders]int32 // index in grp[k]'s order heaps, -1 when absent
 	mark          uint64
 
 	registered, loggedIn, paused bool
@@ -203,6 +210,12 @@ type bucket struct {
 	calls []*QueuedCall
 }
 
+// callList holds calls in the order they are served: by priority, highest
+// first, then by place.
+type callList struct {
+	buckets []*bucket // by priority, highest first
+}
+
 type escStep struct {
 	after time.Duration
 	relax int8
@@ -216,11 +229,13 @@ type queueStats struct {
 }
 
 type acdQueue struct {
-	def        QueueDef
-	members    []*acdAgent
-	avail      []availEntry
-	buckets    []*bucket // by priority, highest first
-	count      int       // calls whose queue this is (waiting or ringing)
+	def     QueueDef
+	members []*acdAgent
+	avail   []availEntry
+	// callList lists the calls waiting or ringing in the queue, and the
+	// calls of other queues that widened into it.
+	callList
+	count      int // calls whose queue this is (waiting or ringing)
 	overflow   *acdQueue
 	esc        []escStep
 	prefSegs   []string
@@ -229,6 +244,9 @@ type acdQueue struct {
 	handleN    int
 	handleNext int
 	stats      queueStats
+	ix         agentIndex
+	classes    []*callClass // waiting calls by required skills
+	classByKey map[string]*callClass
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -246,23 +264,23 @@ func (q *acdQueue) delAvail(ag *acdAgent, k int) {
 	ag.slot[k] = -1
 }
 
-func (q *acdQueue) bucketFor(prio int, create bool) *bucket {
-	i := sort.Search(len(q.buckets), func(i int) bool { return q.buckets[i].prio <= prio })
-	if i < len(q.buckets) && q.buckets[i].prio == prio {
-		return q.buckets[i]
+func (l *callList) bucketFor(prio int, create bool) *bucket {
+	i := sort.Search(len(l.buckets), func(i int) bool { return l.buckets[i].prio <= prio })
+	if i < len(l.buckets) && l.buckets[i].prio == prio {
+		return l.buckets[i]
 	}
 	if !create {
 		return nil
 	}
 	b := &bucket{prio: prio}
-	q.buckets = append(q.buckets, nil)
-	copy(q.buckets[i+1:], q.buckets[i:])
-	q.buckets[i] = b
+	l.buckets = append(l.buckets, nil)
+	copy(l.buckets[i+1:], l.buckets[i:])
+	l.buckets[i] = b
 	return b
 }
 
-func (q *acdQueue) insert(c *QueuedCall) {
-	b := q.bucketFor(c.priority, true)
+func (l *callList) insert(c *QueuedCall) {
+	b := l.bucketFor(c.priority, true)
 	n := len(b.calls)
 	if n == 0 || before(b.calls[n-1], c) {
 		b.calls = append(b.calls, c)
@@ -274,8 +292,8 @@ func (q *acdQueue) insert(c *QueuedCall) {
 	b.calls[i] = c
 }
 
-func (q *acdQueue) remove(c *QueuedCall) {
-	b := q.bucketFor(c.priority, false)
+func (l *callList) remove(c *QueuedCall) {
+	b := l.bucketFor(c.priority, false)
 	if b == nil {
 		return
 	}
@@ -294,10 +312,10 @@ func (q *acdQueue) remove(c *QueuedCall) {
 	}
 }
 
-// position counts the calls listed in q ahead of c.
-func (q *acdQueue) position(c *QueuedCall) int {
+// position counts the calls listed ahead of c.
+func (l *callList) position(c *QueuedCall) int {
 	n := 0
-	for _, b := range q.buckets {
+	for _, b := range l.buckets {
 		if b.prio > c.priority {
 			n += len(b.calls)
 			continue
@@ -362,6 +380,9 @@ type ACD struct {
 	dirtyCalls  []*QueuedCall
 	dirtySorted bool
 	scratch     []*acdAgent
+	front       []int32 // heap walks' frontier
+	keyBuf      []byte
+	needBuf     []skillNeed
 	seq         uint64
 	epoch       uint64
 }
@@ -436,6 +457,7 @@ func NewACD(c *Config, o ACDOptions) (*ACD, error) {
 		a.agents = append(a.agents, ag)
 		a.byName[ag.name] = ag
 	}
+	a.buildIndexes()
 	return a, nil
 }
 
@@ -472,6 +494,7 @@ func (a *ACD) refreshLocked(ag *acdAgent, now time.Time) {
 		} else {
 			q.delAvail(ag, k)
 		}
+		q.indexAgent(ag, k, want)
 	}
 	if want && !ag.dirty {
 		ag.dirty = true
@@ -487,10 +510,10 @@ func (a *ACD) markCall(c *QueuedCall) {
 	}
 }
 
-// SetRegistered records whether an agent's phone is registered. Losing
-// the registration logs the agent out. With LoginOnRegister, registering
-// logs the agent in.
-func (a *ACD) SetRegistered(agent string, registered bool) error {
+// updateAgent applies change to an agent, then brings the agent's
+// availability up to date and makes the offers that became possible. An
+// error of change is returned with nothing else done.
+func (a *ACD) updateAgent(agent string, change func(ag *acdAgent, now time.Time) error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ag, err := a.agent(agent)
@@ -498,20 +521,32 @@ func (a *ACD) SetRegistered(agent string, registered bool) error {
 		return err
 	}
 	now := a.now()
-	if ag.registered == registered {
-		return nil
-	}
-	ag.registered = registered
-	if !registered && ag.loggedIn {
-		ag.loggedIn = false
-		a.log.Info("agent logged out: registration lost", "agent", agent)
-	}
-	if registered && a.loginOnRegister && !ag.loggedIn {
-		a.loginLocked(ag, now)
+	if err := change(ag, now); err != nil {
+		return err
 	}
 	a.refreshLocked(ag, now)
 	a.dispatchLocked(now)
 	return nil
+}
+
+// SetRegistered records whether an agent's phone is registered. Losing
+// the registration logs the agent out. With LoginOnRegister, registering
+// logs the agent in.
+func (a *ACD) SetRegistered(agent string, registered bool) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
+		if ag.registered == registered {
+			return nil
+		}
+		ag.registered = registered
+		if !registered && ag.loggedIn {
+			ag.loggedIn = false
+			a.log.Info("agent logged out: registration lost", "agent", agent)
+		}
+		if registered && a.loginOnRegister && !ag.loggedIn {
+			a.loginLocked(ag, now)
+		}
+		return nil
+	})
 }
 
 func (a *ACD) loginLocked(ag *acdAgent, now time.Time) {
@@ -519,97 +554,68 @@ func (a *ACD) loginLocked(ag *acdAgent, now time.Time) {
 	ag.noAnswers = 0
 	if ag.idleSince.IsZero() || ag.idleSince.Before(now) {
 		ag.idleSince = now
+		a.reorderAgent(ag)
 	}
 }
 
 // Login makes an agent take calls. The phone must be registered.
 func (a *ACD) Login(agent string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ag, err := a.agent(agent)
-	if err != nil {
-		return err
-	}
-	if !ag.registered {
-		return ErrNotRegistered
-	}
-	now := a.now()
-	if !ag.loggedIn {
-		a.loginLocked(ag, now)
-		a.log.Info("agent logged in", "agent", agent)
-	}
-	a.refreshLocked(ag, now)
-	a.dispatchLocked(now)
-	return nil
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
+		if !ag.registered {
+			return ErrNotRegistered
+		}
+		if !ag.loggedIn {
+			a.loginLocked(ag, now)
+			a.log.Info("agent logged in", "agent", agent)
+		}
+		return nil
+	})
 }
 
 // Logout stops an agent taking calls (a call in progress goes on).
 func (a *ACD) Logout(agent string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ag, err := a.agent(agent)
-	if err != nil {
-		return err
-	}
-	ag.loggedIn, ag.paused, ag.pauseReason = false, false, ""
-	a.refreshLocked(ag, a.now())
-	a.log.Info("agent logged out", "agent", agent)
-	return nil
+	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+		ag.loggedIn, ag.paused, ag.pauseReason = false, false, ""
+		a.log.Info("agent logged out", "agent", agent)
+		return nil
+	})
 }
 
 // Pause stops offers to a logged-in agent, with a reason (break, lunch,
 // training...). A call in progress goes on; the pause starts after it.
 func (a *ACD) Pause(agent, reason string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ag, err := a.agent(agent)
-	if err != nil {
-		return err
-	}
-	if !ag.loggedIn {
-		return ErrNotLoggedIn
-	}
-	ag.paused, ag.pauseReason = true, reason
-	a.refreshLocked(ag, a.now())
-	a.log.Info("agent paused", "agent", agent, "reason", reason)
-	return nil
+	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+		if !ag.loggedIn {
+			return ErrNotLoggedIn
+		}
+		ag.paused, ag.pauseReason = true, reason
+		a.log.Info("agent paused", "agent", agent, "reason", reason)
+		return nil
+	})
 }
 
 // Unpause lets a paused agent take calls again.
 func (a *ACD) Unpause(agent string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ag, err := a.agent(agent)
-	if err != nil {
-		return err
-	}
-	if !ag.loggedIn {
-		return ErrNotLoggedIn
-	}
-	ag.paused, ag.pauseReason, ag.noAnswers = false, "", 0
-	now := a.now()
-	a.refreshLocked(ag, now)
-	a.dispatchLocked(now)
-	a.log.Info("agent unpaused", "agent", agent)
-	return nil
+	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+		if !ag.loggedIn {
+			return ErrNotLoggedIn
+		}
+		ag.paused, ag.pauseReason, ag.noAnswers = false, "", 0
+		a.log.Info("agent unpaused", "agent", agent)
+		return nil
+	})
 }
 
 // EndWrapUp ends an agent's after-call work early ("ready").
 func (a *ACD) EndWrapUp(agent string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ag, err := a.agent(agent)
-	if err != nil {
-		return err
-	}
-	now := a.now()
-	if now.Before(ag.wrapUntil) {
-		ag.wrapUntil = now
-		ag.idleSince = now
-	}
-	a.refreshLocked(ag, now)
-	a.dispatchLocked(now)
-	return nil
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
+		if now.Before(ag.wrapUntil) {
+			ag.wrapUntil = now
+			ag.idleSince = now
+			a.reorderAgent(ag)
+		}
+		return nil
+	})
 }
 
 // ---- calls ----
@@ -685,10 +691,13 @@ func (a *ACD) placeLocked(c *QueuedCall, q *acdQueue, now time.Time) {
 	q.insert(c)
 	q.count++
 	c.state = callWaiting
+	a.indexCallLocked(c)
 	a.markCall(c)
 }
 
 func (a *ACD) unlistLocked(c *QueuedCall) {
+	a.unindexCallLocked(c)
+	c.cls = c.cls[:0]
 	for _, q := range c.lists {
 		q.remove(c)
 	}
@@ -738,104 +747,17 @@ func (a *ACD) eligibleLocked(ag *acdAgent, c *QueuedCall, now time.Time) bool {
 	return true
 }
 
-// bestCallLocked finds the waiting call an agent should get: highest
-// priority, then longest waiting, among its queues.
-func (a *ACD) bestCallLocked(ag *acdAgent, now time.Time) *QueuedCall {
-	var best *QueuedCall
-	for _, q := range ag.queues {
-		for _, b := range q.buckets {
-			if best != nil && b.prio < best.priority {
-				break
-			}
-			found := false
-			for _, c := range b.calls {
-				if best != nil && !before(c, best) {
-					break
-				}
-				if c.state == callWaiting && a.eligibleLocked(ag, c, now) {
-					best, found = c, true
-					break
-				}
-			}
-			if found {
-				break
-			}
-		}
-	}
-	return best
-}
-
-// pickAgentsLocked chooses, by the call's queue strategy, the agents to
-// offer c to (several only for ring-all). The slice is reused.
-func (a *ACD) pickAgentsLocked(c *QueuedCall, now time.Time) []*acdAgent {
-	a.scratch = a.scratch[:0]
-	a.epoch++
-	q := c.queue
-	strategy := q.def.Strategy
-	var best *acdAgent
-	var bestKey int64
-	n := 0
-	for _, lq := range c.lists {
-		for _, e := range lq.avail {
-			ag := e.a
-			if ag.mark == a.epoch {
-				continue
-			}
-			ag.mark = a.epoch
-			if !a.eligibleLocked(ag, c, now) {
-				continue
-			}
-			if strategy == StrategyRingAll {
-				a.scratch = append(a.scratch, ag)
-				continue
-			}
-			var key int64
-			switch strategy {
-			case StrategyLongestIdle:
-				key = ag.idleSince.UnixNano()
-			case StrategyFewestCalls:
-				key = int64(ag.calls)
-			case StrategyLeastTalkTime:
-				key = int64(ag.talk)
-			case StrategyTopDown, StrategyRoundRobin:
-				p := ag.posIn(q)
-				if p < 0 {
-					p = len(q.members) + len(a.agents)
-				} else if strategy == StrategyRoundRobin {
-					p = (p - q.rrLast - 1 + 2*len(q.members)) % len(q.members)
-				}
-				key = int64(p)
-			case StrategyRandom:
-				n++
-				if a.rnd.IntN(n) == 0 {
-					best = ag
-				}
-				continue
-			}
-			if best == nil || key < bestKey || (key == bestKey && tieBefore(ag, best, strategy)) {
-				best, bestKey = ag, key
-			}
-		}
-	}
-	if best != nil {
-		a.scratch = append(a.scratch, best)
-	}
-	if strategy == StrategyRingAll {
-		sort.Slice(a.scratch, func(i, j int) bool { return a.scratch[i].name < a.scratch[j].name })
-	}
-	return a.scratch
-}
-
-// tieBefore breaks ties between agents with the same strategy key: the
-// longest idle, then by name.
-func tieBefore(x, y *acdAgent, strategy string) bool {
-	if strategy != StrategyLongestIdle && !x.idleSince.Equal(y.idleSince) {
+// idleTieBefore breaks ties between agents with the same strategy key:
+// the longest idle, then by name.
+func idleTieBefore(x, y *acdAgent) bool {
+	if !x.idleSince.Equal(y.idleSince) {
 		return x.idleSince.Before(y.idleSince)
 	}
 	return x.name < y.name
 }
 
 func (a *ACD) offerLocked(c *QueuedCall, ags []*acdAgent, now time.Time) {
+	a.unindexCallLocked(c)
 	c.state = callOffered
 	c.offer = append(c.offer[:0], ags...)
 	c.pending = true
@@ -1043,6 +965,7 @@ func (c *QueuedCall) NoAnswer(agent string) error {
 	if len(c.offer) == 0 {
 		c.state = callWaiting
 		c.pending = false
+		a.indexCallLocked(c)
 		a.markCall(c)
 	}
 	a.refreshLocked(ag, now)
@@ -1295,6 +1218,8 @@ func boolInt(b bool) int {
 }
 
 func (a *ACD) escalateLocked(c *QueuedCall, st escStep) {
+	a.unindexCallLocked(c)
+	defer a.indexCallLocked(c)
 	switch {
 	case st.drop:
 		c.needs = nil

@@ -63,51 +63,65 @@ func BenchmarkDecide(b *testing.B) {
 // call, which they answer) plus one new call arriving at the back.
 func BenchmarkAgentFree(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("agents=%d/waiting=100000", n), func(b *testing.B) {
-			c := baseConfig(manyAgents(n)...)
-			f := newBenchACD(b, c)
-			a := f.acd
-			connected := make([]*QueuedCall, n)
-			for i := 0; i < n; i++ {
-				qc, err := a.Enqueue(CallRequest{ID: fmt.Sprintf("busy-%d", i), Queue: DefaultQueueName})
-				if err != nil {
-					b.Fatal(err)
-				}
-				o := f.offer(qc)
-				if err := qc.Answered(o.Agents[0]); err != nil {
-					b.Fatal(err)
-				}
-				connected[i] = qc
-			}
-			for i := 0; i < 100000; i++ {
-				if _, err := a.Enqueue(CallRequest{ID: fmt.Sprintf("wait-%d", i), Queue: DefaultQueueName, Priority: i % 3}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			ids := make([]string, b.N)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("new-%d", i)
-			}
-			timeOps(b, func(i int) {
-				k := i % n
-				qc := connected[k]
-				agent := qc.agent.name
-				if err := qc.Hangup(); err != nil {
-					b.Fatal(err)
-				}
-				next := agentCall(a, agent)
-				if err := next.Answered(agent); err != nil {
-					b.Fatal(err)
-				}
-				connected[k] = next
-				if _, err := a.Enqueue(CallRequest{ID: ids[i], Queue: DefaultQueueName, Priority: i % 3}); err != nil {
-					b.Fatal(err)
-				}
-			})
-			if got := a.Waiting(); got != 100000 {
-				b.Fatalf("%d calls waiting, want 100000", got)
-			}
-		})
+		b.Run(fmt.Sprintf("agents=%d/waiting=100000", n), func(b *testing.B) { benchAgentFree(b, n, 0) })
+	}
+}
+
+// BenchmarkDispatch is BenchmarkAgentFree with the 50,000 oldest waiting
+// calls needing a skill no agent has: a freed agent's call is behind them.
+func BenchmarkDispatch(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("agents=%d/waiting=100000/unservable=50000", n), func(b *testing.B) { benchAgentFree(b, n, 50000) })
+	}
+}
+
+func benchAgentFree(b *testing.B, n, unservable int) {
+	c := baseConfig(manyAgents(n)...)
+	f := newBenchACD(b, c)
+	a := f.acd
+	connected := make([]*QueuedCall, n)
+	for i := 0; i < n; i++ {
+		qc, err := a.Enqueue(CallRequest{ID: fmt.Sprintf("busy-%d", i), Queue: DefaultQueueName})
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := f.offer(qc)
+		if err := qc.Answered(o.Agents[0]); err != nil {
+			b.Fatal(err)
+		}
+		connected[i] = qc
+	}
+	for i := 0; i < 100000; i++ {
+		r := CallRequest{ID: fmt.Sprintf("wait-%d", i), Queue: DefaultQueueName, Priority: i % 3}
+		if i < unservable {
+			r.Skills = []SkillReq{{"french", 1}}
+		}
+		if _, err := a.Enqueue(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("new-%d", i)
+	}
+	timeOps(b, func(i int) {
+		k := i % n
+		qc := connected[k]
+		agent := qc.agent.name
+		if err := qc.Hangup(); err != nil {
+			b.Fatal(err)
+		}
+		next := agentCall(a, agent)
+		if err := next.Answered(agent); err != nil {
+			b.Fatal(err)
+		}
+		connected[k] = next
+		if _, err := a.Enqueue(CallRequest{ID: ids[i], Queue: DefaultQueueName, Priority: i % 3}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	if got := a.Waiting(); got != 100000 {
+		b.Fatalf("%d calls waiting, want 100000", got)
 	}
 }
 
@@ -124,7 +138,8 @@ func agentCall(a *ACD, agent string) *QueuedCall {
 // arriving (the strategy picks among every available agent), answered
 // and hung up at once.
 func BenchmarkCallArrival(b *testing.B) {
-	for _, strategy := range []string{StrategyLongestIdle, StrategyRoundRobin, StrategyRandom} {
+	for _, strategy := range []string{StrategyLongestIdle, StrategyRoundRobin, StrategyRandom, StrategyFewestCalls,
+		StrategyLeastTalkTime, StrategyTopDown} {
 		for _, n := range []int{1000, 10000} {
 			b.Run(fmt.Sprintf("%s/agents=%d", strategy, n), func(b *testing.B) {
 				c := baseConfig(manyAgents(n)...)
@@ -152,6 +167,39 @@ func BenchmarkCallArrival(b *testing.B) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// BenchmarkPick: the strategy's choice alone, among n available agents
+// of whom 80% have the skill level the call needs (needs=common) or
+// nobody has the skill (needs=none-has).
+func BenchmarkPick(b *testing.B) {
+	for _, strategy := range []string{StrategyLongestIdle, StrategyRoundRobin, StrategyRandom, StrategyFewestCalls,
+		StrategyLeastTalkTime, StrategyTopDown} {
+		for _, n := range []int{1000, 10000} {
+			for _, needs := range []string{"common", "none-has"} {
+				b.Run(fmt.Sprintf("%s/agents=%d/needs=%s", strategy, n, needs), func(b *testing.B) {
+					c := baseConfig(manyAgents(n)...)
+					c.Queues = []QueueDef{{Name: "q", Strategy: strategy}}
+					a := newBenchACD(b, c).acd
+					a.mu.Lock()
+					defer a.mu.Unlock()
+					skill := SkillReq{"complaints", 2}
+					if needs == "none-has" {
+						skill = SkillReq{"french", 1}
+					}
+					call := &QueuedCall{acd: a, id: "probe", queue: a.queues[0], lists: a.queues[:1], state: callWaiting,
+						needs: []skillNeed{{a.skillID(skill.Skill), int8(skill.Level)}}}
+					now := a.now()
+					want := len(a.pickAgentsLocked(call, now))
+					timeOps(b, func(int) {
+						if got := len(a.pickAgentsLocked(call, now)); got != want {
+							b.Fatalf("picked %d agents, then %d", want, got)
+						}
+					})
+				})
+			}
 		}
 	}
 }
