@@ -35,8 +35,12 @@ type Config struct {
 	// JitterWindow is how long audio is held back so that late and
 	// reordered packets can be put in place.
 	JitterWindow time.Duration `yaml:"jitter_window"`
-	// QueuePackets is the size of each recorder's hand-off queue from the
-	// media goroutines to its writer goroutine.
+	// QueuePackets bounds each recorder's hand-off buffer from the media
+	// goroutines to the mixing goroutine, in packets: beyond it packets
+	// are dropped (counted, and silence in the recording). The buffer
+	// only grows as far as needed (about 5 packets are handed off every
+	// 50 ms per call), so the bound costs no memory; the default, 512, is
+	// 2.5 s of a call's audio both ways.
 	QueuePackets int `yaml:"queue_packets"`
 	// Retention is how long stored recordings are kept; 0 keeps them
 	// forever. For s3 it is applied as a bucket lifecycle rule (when
@@ -116,7 +120,7 @@ func (c *Config) SetDefaults() {
 		c.JitterWindow = 200 * time.Millisecond
 	}
 	if c.QueuePackets == 0 {
-		c.QueuePackets = 64
+		c.QueuePackets = 512
 	}
 	if c.Upload.MinBackoff == 0 {
 		c.Upload.MinBackoff = time.Second

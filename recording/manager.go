@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,11 @@ type Backlog struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// Uploaded counts recordings stored (and removed from the spool) since Start.
 	Uploaded uint64 `json:"uploaded"`
+	// DroppedPackets counts RTP packets the recorders of this manager
+	// dropped (their audio is silence in the recordings; see
+	// Stats.Dropped in each call record) because the mixing goroutine was
+	// too far behind. It should stay 0.
+	DroppedPackets uint64 `json:"dropped_packets"`
 }
 
 type pending struct {
@@ -86,6 +92,13 @@ type Manager struct {
 	wg       sync.WaitGroup
 	prepared bool // uploader goroutine only
 	retained bool // uploader goroutine only
+
+	// The mixing goroutine runs while recordings are in progress.
+	mixers  []*Recorder // recordings it serves; guarded by mu
+	mixing  bool        // it runs; guarded by mu
+	mixKick chan struct{}
+	mixWG   sync.WaitGroup
+	dropped atomic.Uint64 // packets dropped by all recorders
 }
 
 // New returns a Manager for c (defaults are filled in and c is validated)
@@ -129,6 +142,7 @@ func NewWithBackend(c Config, b Backend, log *slog.Logger) (*Manager, error) {
 		recent:  map[string]string{},
 		queued:  map[string]bool{},
 		kick:    make(chan struct{}, 1),
+		mixKick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -202,15 +216,14 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	base := filepath.Join(m.cfg.SpoolDir, fmt.Sprintf("%s-%s-%s",
 		info.Start.UTC().Format("20060102T150405Z"), id, hex.EncodeToString(rnd[:])))
 	r := &Recorder{
-		info:   info,
-		key:    key,
-		base:   base,
-		format: m.cfg.Format,
-		log:    m.log,
-		done:   m.finished,
-		ch:     make(chan rtpPacket, m.cfg.QueuePackets),
-		stop:   make(chan struct{}),
-		exited: make(chan struct{}),
+		info:    info,
+		key:     key,
+		base:    base,
+		format:  m.cfg.Format,
+		log:     m.log,
+		done:    m.finished,
+		dropped: &m.dropped,
+		maxIn:   m.cfg.QueuePackets,
 	}
 	r.codecs.Store(defaultCodecs())
 
@@ -246,8 +259,17 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		return fail(err)
 	}
 	r.wav = w
-	r.mix = newMixer(info.Start, m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st)
-	go r.run()
+	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st)
+	r.lastFlush = time.Now()
+	m.mu.Lock()
+	r.mixIdx = len(m.mixers)
+	m.mixers = append(m.mixers, r)
+	if !m.mixing {
+		m.mixing = true
+		m.mixWG.Add(1)
+		go m.mixLoop()
+	}
+	m.mu.Unlock()
 	m.log.Debug("recording started", "call_id", info.CallID, "key", key, "spool", base+".wav")
 	return r, nil
 }
@@ -256,8 +278,62 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 func (m *Manager) finished(r *Recorder) {
 	m.mu.Lock()
 	delete(m.active, r.base)
+	if i := r.mixIdx; i >= 0 && i < len(m.mixers) && m.mixers[i] == r {
+		last := len(m.mixers) - 1
+		m.mixers[i] = m.mixers[last]
+		m.mixers[i].mixIdx = i
+		m.mixers[last] = nil
+		m.mixers = m.mixers[:last]
+		r.mixIdx = -1
+	}
+	idle := len(m.mixers) == 0
 	m.mu.Unlock()
+	if idle {
+		select { // let the mixing goroutine see it has nothing left to do
+		case m.mixKick <- struct{}{}:
+		default:
+		}
+	}
 	m.enqueue(r.base, time.Now())
+}
+
+// mixInterval is how often the mixing goroutine takes each recording's
+// handed-off packets; flushInterval how often it writes each recording's
+// buffered audio to its file and updates the WAV header.
+const (
+	mixInterval   = 50 * time.Millisecond
+	flushInterval = time.Second
+)
+
+// mixLoop is the mixing goroutine: every mixInterval it places the packets
+// handed off to each recording in progress. One goroutine serves every
+// recording, so a packet never wakes a goroutine of its own (the work per
+// packet is small; a recording of a call is about 100 packets a second).
+// It exits when no recording is in progress; Begin starts it again.
+func (m *Manager) mixLoop() {
+	defer m.mixWG.Done()
+	t := time.NewTicker(mixInterval)
+	defer t.Stop()
+	var batch []*Recorder
+	for {
+		select {
+		case <-t.C:
+		case <-m.mixKick:
+		}
+		m.mu.Lock()
+		if len(m.mixers) == 0 {
+			m.mixing = false
+			m.mu.Unlock()
+			return
+		}
+		batch = append(batch[:0], m.mixers...)
+		m.mu.Unlock()
+		now := time.Now()
+		for _, r := range batch {
+			r.drain(now)
+		}
+		clear(batch)
+	}
 }
 
 func (m *Manager) enqueue(base string, at time.Time) {
@@ -291,6 +367,7 @@ func (m *Manager) Backlog() Backlog {
 		LastError:           m.lastErr,
 		LastErrorAt:         m.lastErrAt,
 		Uploaded:            m.uploaded,
+		DroppedPackets:      m.dropped.Load(),
 	}
 	var oldest time.Time
 	for _, p := range m.queue {
@@ -333,6 +410,7 @@ func (m *Manager) Close() error {
 		cancel()
 	}
 	m.wg.Wait()
+	m.mixWG.Wait() // it exits once the recordings above are finished
 	return errors.Join(errs...)
 }
 
@@ -532,6 +610,18 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 		}
 		// A WAV whose record is missing or unreadable: rebuild the record.
 		m.log.Warn("call record unusable; rebuilding it from the recording", "file", p.base+".json", "err", err)
+		if err := m.recoverOne(p.base); err != nil {
+			return err
+		}
+		if rec, err = readRecord(p.base + ".json"); err != nil {
+			return fmt.Errorf("read call record: %w", err)
+		}
+	}
+	if rec.End.IsZero() {
+		// Finished, but its final call record could not be written (e.g.
+		// the spool disk was full): repair it like a recording cut short,
+		// keeping what the WAV holds. On failure it is retried.
+		m.log.Warn("call record incomplete; repairing it from the recording", "file", p.base+".json")
 		if err := m.recoverOne(p.base); err != nil {
 			return err
 		}

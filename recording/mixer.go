@@ -64,14 +64,15 @@ const (
 	// maxLead is how far ahead of its arrival time a packet's RTP
 	// timestamp may place it before the stream is re-anchored (a jump).
 	maxLead = SampleRate // 1 s
-	// silenceChunk is how many frames of silence are written at once.
-	silenceChunk = 400
 )
 
 // samplePos returns the frame index of instant t in a recording that
 // starts at start (125 µs per frame at 8 kHz).
-func samplePos(start, t time.Time) int64 {
-	d := t.Sub(start)
+func samplePos(start, t time.Time) int64 { return framePos(t.Sub(start)) }
+
+// framePos returns the frame index of the instant d after the recording's
+// start: the frame that instant falls in (rounded down, also before 0).
+func framePos(d time.Duration) int64 {
 	const perFrame = time.Second / SampleRate
 	if d < 0 {
 		return int64((d - perFrame + 1) / perFrame)
@@ -79,17 +80,17 @@ func samplePos(start, t time.Time) int64 {
 	return int64(d / perFrame)
 }
 
-// rtpPacket is one received RTP packet as handed from Packet to the writer
-// goroutine: the header fields the mixer needs and a copy of the payload.
+// rtpPacket is one received RTP packet as handed from Packet to the
+// mixer: the header fields the mixer needs and the payload (at most
+// maxPayload bytes, pointing into the hand-off buffer).
 type rtpPacket struct {
-	arrival time.Time
+	arrival time.Duration // since the recording's start
 	side    Side
 	pt      uint8
-	n       uint16 // payload length
 	seq     uint16
 	ts      uint32
 	ssrc    uint32
-	payload [maxPayload]byte
+	payload []byte
 }
 
 // legState follows one leg's RTP stream and maps its timestamps to frames.
@@ -121,11 +122,13 @@ func (l *legState) isSeen(seq uint16) bool {
 // frameSink receives committed interleaved stereo frames.
 type frameSink interface {
 	append(pcm []int16) error
+	appendSilence(frames int64) error
 }
 
-// muter zeroes the frames of [from, to) that fall in pauses.
+// muter zeroes the frames that fall in pauses: frames holds interleaved
+// stereo frames from frame index from on.
 type muter interface {
-	mute(from, to int64, zero func(a, b int64))
+	mute(from int64, frames []int16)
 }
 
 // mixer places both legs' samples on one timeline and hands finished
@@ -149,7 +152,6 @@ type muter interface {
 // sink; a reordered packet arriving before that is put in place, later
 // ones are dropped (Late).
 type mixer struct {
-	start     time.Time
 	window    int64
 	maxBuf    int64
 	codecs    func() *codecTable
@@ -157,24 +159,27 @@ type mixer struct {
 	pauses    muter
 	st        *counters
 	legs      [Channels]legState
-	committed int64   // frames handed to out
-	buf       []int16 // frames [committed, committed+len(buf)/2)
-	maxWall   int64   // latest arrival seen, as a frame index
-	silence   []int16
+	committed int64 // frames handed to out
+	// buf[head:] holds frames [committed, committed+(len(buf)-head)/2).
+	// Committed frames are dropped by moving head; the live frames are
+	// moved to the front only when buf needs room.
+	buf     []int16
+	head    int
+	maxWall int64 // latest arrival seen, as a frame index
 }
 
-func newMixer(start time.Time, window time.Duration, codecs func() *codecTable, out frameSink, pauses muter, st *counters) *mixer {
+func newMixer(window time.Duration, codecs func() *codecTable, out frameSink, pauses muter, st *counters) *mixer {
 	w := int64(window / (time.Second / SampleRate))
 	return &mixer{
-		start:   start,
-		window:  w,
-		maxBuf:  w + maxLead + SampleRate,
-		codecs:  codecs,
-		out:     out,
-		pauses:  pauses,
-		st:      st,
-		buf:     make([]int16, 0, 2*(w+maxLead/4)),
-		silence: make([]int16, 2*silenceChunk),
+		window: w,
+		maxBuf: w + maxLead + SampleRate,
+		codecs: codecs,
+		out:    out,
+		pauses: pauses,
+		st:     st,
+		// The window and room for a few packets: frames are moved to the
+		// front (compacted) every few packets, and buf grows if needed.
+		buf: make([]int16, 0, 2*(w+w/2+SampleRate/50)),
 	}
 }
 
@@ -185,17 +190,17 @@ func (m *mixer) packet(p *rtpPacket) error {
 		return nil
 	}
 	codec := m.codecs()[p.side][p.pt]
-	if codec == CodecNone || p.n == 0 {
+	if codec == CodecNone || len(p.payload) == 0 {
 		m.st.ignored.Add(1)
 		return nil
 	}
-	wall := samplePos(m.start, p.arrival)
+	wall := framePos(p.arrival)
 	if wall > m.maxWall {
 		m.maxWall = wall
 	}
 	// Frames before horizon are written once this packet is placed.
 	horizon := max(m.committed, m.maxWall-m.window)
-	n := int64(p.n)
+	n := int64(len(p.payload))
 	l := &m.legs[p.side]
 	var pos int64
 	switch {
@@ -250,7 +255,7 @@ func (m *mixer) packet(p *rtpPacket) error {
 	if pos+n > l.end {
 		l.end = pos + n
 	}
-	if err := m.place(p.side, pos, codec, p.payload[:n]); err != nil {
+	if err := m.place(p.side, pos, codec, p.payload); err != nil {
 		return err
 	}
 	return m.commit(m.maxWall - m.window)
@@ -300,12 +305,19 @@ func (m *mixer) place(side Side, pos int64, codec Codec, payload []byte) error {
 			return err
 		}
 	}
-	need := int(2 * (pos + n - m.committed))
-	if old := len(m.buf); old < need {
-		m.buf = slices.Grow(m.buf, need-old)[:need]
-		clear(m.buf[old:])
+	need := m.head + int(2*(pos+n-m.committed))
+	if need > len(m.buf) {
+		if need > cap(m.buf) && m.head > 0 {
+			m.buf = m.buf[:copy(m.buf, m.buf[m.head:])]
+			need -= m.head
+			m.head = 0
+		}
+		if old := len(m.buf); old < need {
+			m.buf = slices.Grow(m.buf, need-old)[:need]
+			clear(m.buf[old:])
+		}
 	}
-	i := 2*(pos-m.committed) + int64(side)
+	i := int64(m.head) + 2*(pos-m.committed) + int64(side)
 	if codec == CodecPCMA {
 		for _, b := range payload {
 			m.buf[i] = g711.DecodeAlawFrame(b)
@@ -326,25 +338,26 @@ func (m *mixer) commit(upTo int64) error {
 	if upTo <= m.committed {
 		return nil
 	}
-	have := int64(len(m.buf) / 2)
+	have := int64((len(m.buf) - m.head) / 2)
 	take := min(upTo-m.committed, have)
 	if take > 0 {
 		c := m.committed
-		m.pauses.mute(c, c+take, func(a, b int64) {
-			clear(m.buf[2*(a-c) : 2*(b-c)])
-		})
-		if err := m.out.append(m.buf[:2*take]); err != nil {
+		frames := m.buf[m.head : m.head+int(2*take)]
+		m.pauses.mute(c, frames)
+		if err := m.out.append(frames); err != nil {
 			return err
 		}
-		m.buf = m.buf[:copy(m.buf, m.buf[2*take:])]
+		m.head += int(2 * take)
+		if m.head == len(m.buf) {
+			m.buf, m.head = m.buf[:0], 0
+		}
 		m.committed += take
 	}
-	for m.committed < upTo {
-		k := min(upTo-m.committed, silenceChunk)
-		if err := m.out.append(m.silence[:2*k]); err != nil {
+	if m.committed < upTo {
+		if err := m.out.appendSilence(upTo - m.committed); err != nil {
 			return err
 		}
-		m.committed += k
+		m.committed = upTo
 	}
 	return nil
 }

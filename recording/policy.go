@@ -96,5 +96,5 @@ func (r *Recorder) SetAgent(agent string) error {
 		return ErrFinished
 	}
 	r.info.Agent = agent
-	return nil
+	return r.saveLocked()
 }

@@ -64,6 +64,10 @@ func (c *CallRecord) metadata() map[string]string {
 	if c.Recovered {
 		md["recovered"] = "true"
 	}
+	if c.Stats != nil && c.Stats.Dropped > 0 {
+		// Audio is missing (silence) where the recorder could not keep up.
+		md["dropped-packets"] = strconv.FormatUint(c.Stats.Dropped, 10)
+	}
 	for k, v := range md {
 		md[k] = mime.QEncoding.Encode("utf-8", v)
 	}

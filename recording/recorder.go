@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,22 +59,11 @@ type Stats struct {
 	Reanchors uint64 `json:"reanchors"`
 }
 
+// counters are the packet counts kept by the mixer (the hand-off keeps
+// Received and Dropped under the recorder's inMu).
 type counters struct {
-	received                                      [Channels]atomic.Uint64
-	dropped, late, duplicates, ignored, reanchors atomic.Uint64
-	malformed                                     atomic.Uint64
-}
-
-func (c *counters) snapshot() Stats {
-	return Stats{
-		Received:   [Channels]uint64{c.received[0].Load(), c.received[1].Load()},
-		Dropped:    c.dropped.Load(),
-		Late:       c.late.Load(),
-		Duplicates: c.duplicates.Load(),
-		Malformed:  c.malformed.Load(),
-		Ignored:    c.ignored.Load(),
-		Reanchors:  c.reanchors.Load(),
-	}
+	late, duplicates, ignored, reanchors atomic.Uint64
+	malformed                            atomic.Uint64
 }
 
 // PauseInterval is one pause of the recording (silence in the file).
@@ -93,20 +83,34 @@ type pauseSpan struct {
 //
 // Packet may be called from any goroutine (typically each leg's read
 // loop); the other methods from any goroutine too.
+//
+// Packets are handed off in batches: Packet appends the packet's header
+// fields and payload to a buffer under a short lock and returns; the
+// manager's mixing goroutine takes each recorder's buffer every
+// mixInterval and places the packets in the file. Nothing wakes per
+// packet.
 type Recorder struct {
-	info   CallInfo
-	key    string
-	base   string // spool path without extension
-	format Format
-	log    *slog.Logger
-	done   func(*Recorder)
+	info    CallInfo
+	key     string
+	base    string // spool path without extension
+	format  Format
+	log     *slog.Logger
+	done    func(*Recorder)
+	dropped *atomic.Uint64 // the manager's count of packets dropped by all recorders
+	mixIdx  int            // index in the manager's mixers; guarded by the manager's mu
 
-	ch       chan rtpPacket
-	stop     chan struct{}
-	exited   chan struct{}
 	finished atomic.Bool
+	paused   atomic.Bool // some pause was ever set: the mixer must look at spans
 	codecs   atomic.Pointer[codecTable]
 	st       counters
+
+	inMu     sync.Mutex // guards the hand-off below
+	in       []byte     // packed packets (see appendPacket) waiting for the mixer
+	inN      int        // packets in in
+	maxIn    int        // bound of inN (Config.QueuePackets)
+	inClosed bool       // Finish took the last batch: later packets are ignored
+	received [Channels]uint64
+	nDropped uint64
 
 	mu     sync.Mutex // guards the fields below
 	spans  []pauseSpan
@@ -114,10 +118,15 @@ type Recorder struct {
 	csat   *int
 	extra  map[string]string
 
-	// Owned by the writer goroutine until it exits, then by Finish.
-	wav  *wavWriter
-	mix  *mixer
-	werr error
+	// Writer state, guarded by wmu (held by the mixing goroutine while it
+	// works on this recorder, and by Finish).
+	wmu       sync.Mutex
+	spare     []byte // the previous batch's buffer, reused
+	wav       *wavWriter
+	mix       *mixer
+	werr      error
+	lastFlush time.Time
+	wclosed   bool
 }
 
 // Key returns the object key the recording will be stored under.
@@ -128,7 +137,17 @@ func (r *Recorder) Key() string { return r.key }
 func (r *Recorder) Path() string { return r.base + ".wav" }
 
 // Stats returns the recorder's packet counters.
-func (r *Recorder) Stats() Stats { return r.st.snapshot() }
+func (r *Recorder) Stats() Stats {
+	r.inMu.Lock()
+	st := Stats{Received: r.received, Dropped: r.nDropped}
+	r.inMu.Unlock()
+	st.Late = r.st.late.Load()
+	st.Duplicates = r.st.duplicates.Load()
+	st.Malformed = r.st.malformed.Load()
+	st.Ignored = r.st.ignored.Load()
+	st.Reanchors = r.st.reanchors.Load()
+	return st
+}
 
 // SetFormat says which codec side's packets of payload type pt carry
 // (payload types 0 = PCMU and 8 = PCMA are preset; pass CodecNone to stop
@@ -146,11 +165,14 @@ func (r *Recorder) SetFormat(side Side, pt uint8, codec Codec) {
 }
 
 // Packet records one RTP packet (header included) received on side at
-// arrival. It never blocks and does not allocate: the packet is copied into
-// a bounded hand-off queue that the recorder's writer goroutine drains; if
-// the queue is full the packet is counted in Stats.Dropped and its audio
-// is recorded as silence. pkt is not retained. Calls after Finish are
-// ignored.
+// arrival. It never blocks on the writer and does not allocate once the
+// hand-off buffer has grown to its working size: the header fields and
+// the payload are copied into the buffer, which the manager's mixing
+// goroutine takes every mixInterval. If the writer is so far behind that
+// QueuePackets packets wait, the packet is dropped, counted in
+// Stats.Dropped (and in the manager's Backlog.DroppedPackets), logged, and
+// its audio is recorded as silence. pkt is not retained. Calls after
+// Finish are ignored.
 func (r *Recorder) Packet(side Side, pkt []byte, arrival time.Time) {
 	if r.finished.Load() {
 		return
@@ -175,20 +197,71 @@ func (r *Recorder) Packet(side Side, pkt []byte, arrival time.Time) {
 		r.st.malformed.Add(1)
 		return
 	}
-	var p rtpPacket
-	p.arrival = arrival
-	p.side = side
-	p.pt = pkt[1] & 0x7f
-	p.seq = binary.BigEndian.Uint16(pkt[2:])
-	p.ts = binary.BigEndian.Uint32(pkt[4:])
-	p.ssrc = binary.BigEndian.Uint32(pkt[8:])
-	p.n = uint16(copy(p.payload[:], pkt[off:end]))
-	select {
-	case r.ch <- p:
-		r.st.received[side].Add(1)
-	default:
-		r.st.dropped.Add(1)
+	end = min(end, off+maxPayload)
+	d := arrival.Sub(r.info.Start)
+
+	r.inMu.Lock()
+	if r.inClosed {
+		r.inMu.Unlock()
+		return
 	}
+	if r.inN >= r.maxIn {
+		r.nDropped++
+		warn := r.nDropped&(r.nDropped-1) == 0 // 1st, 2nd, 4th, 8th... drop
+		n := r.nDropped
+		r.inMu.Unlock()
+		r.dropped.Add(1)
+		if warn {
+			r.log.Warn("recording hand-off full: audio dropped, recorded as silence",
+				"call_id", r.info.CallID, "dropped_packets", n)
+		}
+		return
+	}
+	r.in = appendPacket(r.in, side, pkt, off, end, d)
+	r.inN++
+	r.received[side]++
+	r.inMu.Unlock()
+}
+
+// Hand-off record layout: a fixed header, then the payload.
+const (
+	recArrival = 0  // int64, ns since the recording's start
+	recTS      = 8  // uint32
+	recSSRC    = 12 // uint32
+	recSeq     = 16 // uint16
+	recLen     = 18 // uint16, payload length
+	recSide    = 20 // byte
+	recPT      = 21 // byte
+	recHeader  = 22
+)
+
+// appendPacket appends one hand-off record for pkt (payload pkt[off:end]).
+func appendPacket(b []byte, side Side, pkt []byte, off, end int, d time.Duration) []byte {
+	n := len(b)
+	b = slices.Grow(b, recHeader+end-off)[:n+recHeader]
+	h := b[n:]
+	binary.LittleEndian.PutUint64(h[recArrival:], uint64(d))
+	copy(h[recTS:recTS+4], pkt[4:8])
+	copy(h[recSSRC:recSSRC+4], pkt[8:12])
+	copy(h[recSeq:recSeq+2], pkt[2:4])
+	binary.LittleEndian.PutUint16(h[recLen:], uint16(end-off))
+	h[recSide] = byte(side)
+	h[recPT] = pkt[1] & 0x7f
+	return append(b, pkt[off:end]...)
+}
+
+// nextPacket decodes the record at the start of b into p (whose payload
+// then points into b) and returns the rest of b.
+func nextPacket(b []byte, p *rtpPacket) []byte {
+	n := int(binary.LittleEndian.Uint16(b[recLen:]))
+	p.arrival = time.Duration(binary.LittleEndian.Uint64(b[recArrival:]))
+	p.ts = binary.BigEndian.Uint32(b[recTS:])
+	p.ssrc = binary.BigEndian.Uint32(b[recSSRC:])
+	p.seq = binary.BigEndian.Uint16(b[recSeq:])
+	p.side = Side(b[recSide])
+	p.pt = b[recPT]
+	p.payload = b[recHeader : recHeader+n]
+	return b[recHeader+n:]
 }
 
 // Pause stops recording audio from at (which should be about now: audio
@@ -205,6 +278,7 @@ func (r *Recorder) Pause(at time.Time, reason string) error {
 		return nil
 	}
 	r.spans = append(r.spans, pauseSpan{from: max(samplePos(r.info.Start, at), 0), to: -1})
+	r.paused.Store(true)
 	r.pauses = append(r.pauses, PauseInterval{Start: at.UTC(), Reason: reason})
 	return nil
 }
@@ -233,7 +307,11 @@ func (r *Recorder) endPause(at time.Time) {
 }
 
 // mute implements muter for the mixer.
-func (r *Recorder) mute(from, to int64, zero func(a, b int64)) {
+func (r *Recorder) mute(from int64, frames []int16) {
+	if !r.paused.Load() {
+		return
+	}
+	to := from + int64(len(frames)/Channels)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.spans {
@@ -242,7 +320,7 @@ func (r *Recorder) mute(from, to int64, zero func(a, b int64)) {
 			b = min(to, s.to)
 		}
 		if a < b {
-			zero(a, b)
+			clear(frames[Channels*(a-from) : Channels*(b-from)])
 		}
 	}
 }
@@ -256,7 +334,7 @@ func (r *Recorder) SetCSAT(score int) error {
 		return ErrFinished
 	}
 	r.csat = &score
-	return nil
+	return r.saveLocked()
 }
 
 // SetExtra adds or replaces one entry of the call record's extras.
@@ -270,12 +348,27 @@ func (r *Recorder) SetExtra(key, value string) error {
 		r.extra = map[string]string{}
 	}
 	r.extra[key] = value
+	return r.saveLocked()
+}
+
+// saveLocked rewrites the spooled call record with what is known now, so
+// that a recording cut short by a crash keeps it (r.mu is held).
+func (r *Recorder) saveLocked() error {
+	if err := writeRecord(r.base+".json", r.recordLocked()); err != nil {
+		return fmt.Errorf("recording %s: %w", r.info.CallID, err)
+	}
 	return nil
 }
 
-// run is the writer goroutine: it places packets and writes the file.
-func (r *Recorder) run() {
-	defer close(r.exited)
+// mixBatch takes the packets handed off since the last batch and places
+// them. r.wmu must be held.
+func (r *Recorder) mixBatch() {
+	r.inMu.Lock()
+	b := r.in
+	r.in, r.inN = r.spare[:0], 0
+	r.inMu.Unlock()
+	r.spare = b[:0] // the next batch goes there; b is not used after this call
+
 	defer func() {
 		// Packets come from the network: whatever they hold must not
 		// take the whole service down. The call goes on unrecorded.
@@ -284,37 +377,31 @@ func (r *Recorder) run() {
 			r.log.Error("recording stopped by an internal error", "call_id", r.info.CallID, "panic", p)
 		}
 	}()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	handle := func(p *rtpPacket) {
-		if r.werr != nil {
-			return
-		}
-		if err := r.mix.packet(p); err != nil {
+	var p rtpPacket
+	for len(b) > 0 && r.werr == nil {
+		b = nextPacket(b, &p)
+		if err := r.mix.packet(&p); err != nil {
 			r.werr = err
 			r.log.Error("recording write failed; the rest of the call is not recorded", "call_id", r.info.CallID, "err", err)
 		}
 	}
-	for {
-		select {
-		case p := <-r.ch:
-			handle(&p)
-		case <-tick.C:
-			if r.werr == nil {
-				if err := r.wav.flush(); err != nil {
-					r.werr = err
-					r.log.Error("recording write failed; the rest of the call is not recorded", "call_id", r.info.CallID, "err", err)
-				}
-			}
-		case <-r.stop:
-			for {
-				select {
-				case p := <-r.ch:
-					handle(&p)
-				default:
-					return
-				}
-			}
+}
+
+// drain is the mixing goroutine's turn on r: place the packets handed off
+// since the last turn and, once a second, write the buffered audio and
+// update the WAV header.
+func (r *Recorder) drain(now time.Time) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if r.wclosed {
+		return
+	}
+	r.mixBatch()
+	if r.werr == nil && now.Sub(r.lastFlush) >= flushInterval {
+		r.lastFlush = now
+		if err := r.wav.flush(); err != nil {
+			r.werr = err
+			r.log.Error("recording write failed; the rest of the call is not recorded", "call_id", r.info.CallID, "err", err)
 		}
 	}
 }
@@ -334,8 +421,17 @@ func (r *Recorder) Finish(end time.Time) error {
 	r.endPause(end)
 	r.mu.Unlock()
 
-	close(r.stop)
-	<-r.exited
+	r.inMu.Lock()
+	r.inClosed = true
+	r.inMu.Unlock()
+	r.wmu.Lock()
+	r.wclosed = true // the mixing goroutine leaves wav and mix alone now
+	r.mixBatch()
+	r.spare = nil
+	r.wmu.Unlock()
+	r.inMu.Lock()
+	r.in = nil
+	r.inMu.Unlock()
 
 	endPos := max(samplePos(r.info.Start, end), 0)
 	var errs []error
@@ -366,7 +462,11 @@ func (r *Recorder) Finish(end time.Time) error {
 func (r *Recorder) record() CallRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := r.st.snapshot()
+	return r.recordLocked()
+}
+
+func (r *Recorder) recordLocked() CallRecord {
+	st := r.Stats()
 	rec := CallRecord{
 		CallID:     r.info.CallID,
 		Caller:     r.info.Caller,

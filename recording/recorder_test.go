@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -301,24 +302,33 @@ func TestFullHandOffDropsToSilence(t *testing.T) {
 	c := testConfig(t)
 	c.QueuePackets = 8
 	var st Stats
-	_, _, ch := record(t, c, 1400, func(r *Recorder) {
+	r, _, ch := record(t, c, 1400, func(r *Recorder) {
 		s := callerU
 		s.startMs = 1000
-		// Stall the writer: it needs r.mu to commit frames.
-		r.mu.Lock()
 		s.send(r, 0)
-		deadline := time.Now().Add(5 * time.Second)
-		for len(r.ch) > 0 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		waitHandedOff(t, r)
+		// Stall the mixing goroutine on this recording.
+		r.wmu.Lock()
 		for k := 1; k <= 12; k++ {
 			s.send(r, k) // 8 fit, 4 do not
 		}
-		r.mu.Unlock()
+		r.wmu.Unlock()
 		st = r.Stats()
 	})
 	if st.Received[Caller] != 9 || st.Dropped != 4 {
 		t.Fatalf("stats = %+v, want 9 received, 4 dropped", st)
+	}
+	if n := r.dropped.Load(); n != 4 { // the manager's Backlog.DroppedPackets
+		t.Errorf("manager counts %d dropped packets, want 4", n)
+	}
+	// The recording says audio is missing: in its call record and in the
+	// stored objects' metadata.
+	rec, err := readRecord(strings.TrimSuffix(r.Path(), ".wav") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Stats == nil || rec.Stats.Dropped != 4 || rec.metadata()["dropped-packets"] != "4" {
+		t.Errorf("call record stats %+v, metadata %v: want 4 dropped packets", rec.Stats, rec.metadata())
 	}
 	want := newExpect(11200)
 	for k := 0; k <= 8; k++ {
@@ -336,21 +346,56 @@ func TestPacketDoesNotAllocate(t *testing.T) {
 	defer r.Finish(at(100))
 	pkt := mkRTP(0, 1, 1, 1, fill(0x20, 160))
 	arrival := at(1000)
-	// Measure Packet alone: stall the writer goroutine (it needs r.mu to
-	// commit the first second of frames).
-	r.mu.Lock()
-	r.Packet(Caller, pkt, arrival)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(r.ch) > 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	// A call's packets, handed off in batches (the mixing goroutine's turn
+	// is taken here, at once): once the hand-off buffers have their working
+	// size, neither Packet nor the mixer allocates.
+	batch := func() {
+		r.Packet(Caller, pkt, arrival)
+		r.Packet(Agent, pkt, arrival)
+		r.Packet(Caller, pkt, arrival)
+		r.drain(r.lastFlushTime())
 	}
-	allocs := testing.AllocsPerRun(200, func() { r.Packet(Caller, pkt, arrival) })
-	r.mu.Unlock()
+	for range 20 {
+		batch()
+	}
+	allocs := testing.AllocsPerRun(200, batch)
 	if allocs != 0 {
-		t.Errorf("Packet allocates %.1f times per call", allocs)
+		t.Errorf("Packet and the mixer allocate %.1f times per batch", allocs)
 	}
 }
 
+// lastFlushTime is when r's buffered audio was last written: draining
+// with it as now writes nothing.
+func (r *Recorder) lastFlushTime() time.Time {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	return r.lastFlush
+}
+
+// waitHandedOff waits until the mixing goroutine has taken every packet
+// handed off to r.
+func waitHandedOff(t testing.TB, r *Recorder) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.inMu.Lock()
+		n := r.inN
+		r.inMu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d packets still waiting for the mixer after 5s", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkPacket measures a recorder's work per packet: the hand-off
+// (Packet) and the mixing goroutine's share (placing, committing, writing
+// the file once per second of audio), for a call's two 20 ms streams, with
+// the mixing goroutine's turns taken inline every 5 packets of each side
+// (50 ms of audio, as often as it runs).
 func BenchmarkPacket(b *testing.B) {
 	c := Config{SpoolDir: b.TempDir(), File: FileConfig{Dir: b.TempDir()}}
 	m, err := New(c, nil)
@@ -363,16 +408,34 @@ func BenchmarkPacket(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pkt := mkRTP(0, 1, 1, 1, fill(0x20, 160))
+	r.SetFormat(Agent, 8, CodecPCMA)
+	caller := mkRTP(0, 1, 1, 1, fill(0x20, 160))
+	agent := mkRTP(8, 1, 1, 2, fill(0x21, 160))
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		pkt[3] = byte(i)
-		pkt[2] = byte(i >> 8)
-		r.Packet(Side(i&1), pkt, start.Add(time.Duration(i)*10*time.Millisecond))
+	b.SetBytes(int64(len(caller)))
+	i := 0
+	for b.Loop() {
+		k := i / 2
+		p := caller
+		if i&1 == 1 {
+			p = agent
+		}
+		binary.BigEndian.PutUint16(p[2:], uint16(k))
+		binary.BigEndian.PutUint32(p[4:], uint32(160*k))
+		at := start.Add(time.Duration(k) * 20 * time.Millisecond)
+		r.Packet(Side(i&1), p, at)
+		i++
+		if i%10 == 0 {
+			r.drain(at)
+		}
 	}
 	b.StopTimer()
-	r.Finish(time.Now())
+	if err := r.Finish(start.Add(time.Duration(i/2) * 20 * time.Millisecond)); err != nil {
+		b.Fatal(err)
+	}
+	if st := r.Stats(); st.Dropped != 0 || st.Late != 0 {
+		b.Fatalf("stats %+v", st)
+	}
 }
 
 func TestRandomPacketsKeepFileValid(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/zaf/g711"
 )
@@ -22,6 +23,7 @@ type wavWriter struct {
 }
 
 // createWAV creates path (which must not exist) with a provisional header.
+// Its buffer holds headerEvery frames and is allocated once.
 func createWAV(path string, format Format) (*wavWriter, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
@@ -33,28 +35,67 @@ func createWAV(path string, format Format) (*wavWriter, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("write wav header: %w", err)
 	}
+	w.pending = make([]byte, 0, int(w.headerEvery)*format.blockAlign())
 	return w, nil
 }
 
 // append encodes interleaved stereo frames (L, R, L, R...) and buffers
-// them; the buffer goes to the file once it holds headerEvery frames, and
-// the header is updated right after.
+// them; once the buffer holds headerEvery frames, what is buffered goes to
+// the file (a long append in pieces of headerEvery frames, so the buffer
+// never grows) and the header is updated right after.
 func (w *wavWriter) append(pcm []int16) error {
-	if w.format == FormatULaw {
-		for _, s := range pcm {
-			w.pending = append(w.pending, g711.EncodeUlawFrame(s))
+	return w.fill(pcm, int64(len(pcm)/Channels))
+}
+
+// appendSilence buffers frames of silence like append.
+func (w *wavWriter) appendSilence(frames int64) error { return w.fill(nil, frames) }
+
+// fill buffers frames: the samples of pcm, or silence when pcm is nil.
+func (w *wavWriter) fill(pcm []int16, frames int64) error {
+	ba := w.format.blockAlign()
+	full := false
+	for frames > 0 {
+		if w.pendFrames >= w.headerEvery {
+			full = true
+			if err := w.flush(); err != nil {
+				return err
+			}
 		}
-	} else {
-		for _, s := range pcm {
-			w.pending = binary.LittleEndian.AppendUint16(w.pending, uint16(s))
+		k := min(frames, w.headerEvery-w.pendFrames)
+		n := len(w.pending)
+		w.pending = slices.Grow(w.pending, int(k)*ba)[:n+int(k)*ba]
+		out := w.pending[n:]
+		switch {
+		case pcm == nil && w.format == FormatULaw:
+			for i := range out {
+				out[i] = ulawSilence
+			}
+		case pcm == nil:
+			clear(out)
+		case w.format == FormatULaw:
+			for i, s := range pcm[:k*Channels] {
+				out[i] = g711.EncodeUlawFrame(s)
+			}
+		default:
+			out = out[:2*k*Channels]
+			for i, s := range pcm[:k*Channels] {
+				binary.LittleEndian.PutUint16(out[2*i:], uint16(s))
+			}
 		}
+		if pcm != nil {
+			pcm = pcm[k*Channels:]
+		}
+		w.pendFrames += k
+		frames -= k
 	}
-	w.pendFrames += int64(len(pcm) / Channels)
-	if w.pendFrames >= w.headerEvery {
+	if full || w.pendFrames >= w.headerEvery {
 		return w.flush()
 	}
 	return nil
 }
+
+// ulawSilence is the G.711 u-law code of a zero sample.
+const ulawSilence = 0xFF
 
 // flush writes buffered frames and, when they changed, the header sizes.
 func (w *wavWriter) flush() error {

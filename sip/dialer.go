@@ -515,17 +515,7 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb routing.Callback) (*agentLeg, rou
 	// The agent: whisper and ringback; hanging up ends the callback.
 	a.leg.Start()
 	a.leg.Play(callbackWhisper())
-	go func() {
-		select {
-		case <-a.dlg.Context().Done():
-			c.agentLeft()
-		case <-a.leg.Done():
-			if a.leg.Err() != nil {
-				c.end(ErrAgentTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
+	c.watchAgent(a)
 	if isClosed(c.agentGone) || c.ctx.Err() != nil {
 		return nil, cb, &notDialledError{err: ErrAgentHangup}
 	}

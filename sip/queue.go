@@ -312,6 +312,13 @@ func (c *call) connect(a *agentLeg) error {
 	c.log.Info("bridged", "agent", a.username, "caller_codec", c.codec.Name, "agent_codec", a.codec.Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
 
+	c.watchAgent(a)
+	return nil
+}
+
+// watchAgent ends the call's agent side when the agent's phone hangs up
+// (agentLeft) or its media times out, until the call ends.
+func (c *call) watchAgent(a *agentLeg) {
 	go func() {
 		select {
 		case <-a.dlg.Context().Done():
@@ -323,5 +330,4 @@ func (c *call) connect(a *agentLeg) error {
 		case <-c.ctx.Done():
 		}
 	}()
-	return nil
 }

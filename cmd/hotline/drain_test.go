@@ -80,6 +80,37 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	return p
 }
 
+// kill ends the process with SIGKILL (a crash: nothing is cleaned up)
+// and waits for it to exit.
+func (p *hotlineProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		t.Logf("hotline killed: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("hotline still running 10 s after SIGKILL")
+	}
+}
+
+// stop sends SIGTERM and checks that the process exits 0.
+func (p *hotlineProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("hotline exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("hotline did not exit after SIGTERM")
+	}
+}
+
 // TestE2ESIGTERMDrains: on SIGTERM a running Hotline refuses new calls with
 // 503 and Retry-After, lets the call in progress finish, then exits 0.
 func TestE2ESIGTERMDrains(t *testing.T) {

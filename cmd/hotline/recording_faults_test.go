@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -315,28 +314,17 @@ func checkWAV(t *testing.T, raw []byte) wavFile {
 	}
 }
 
-// TestE2ERecordingFaultSIGKILL: Hotline (a real process, recording to
-// MinIO) is killed with SIGKILL while a call is bridged. Restarted on the
-// same configuration, it repairs the recording cut short in its spool and
-// uploads it: a valid stereo 8 kHz WAV of about the time the call ran
-// before the kill, the caller on the left and the agent on the right, with
-// a call record marked recovered.
-func TestE2ERecordingFaultSIGKILL(t *testing.T) {
-	skipShort(t)
-	m := miniotest.Start(t)
-	addr := "127.0.0.1:" + freeSIPPort(t)
-	dir := t.TempDir()
-	spool := filepath.Join(dir, "spool")
+// s3ProcessConfig is the configuration of a Hotline process
+// (startProcess) listening for SIP (UDP) on addr, with RTP ports of its
+// own, recording through spool to the bucket of m; rest holds the other
+// top-level sections (hotlines, agents, api, ...).
+func s3ProcessConfig(addr, spool string, m *miniotest.Server, rest string) string {
 	rtpBase := 20000 + 2*mrand.IntN(3500)
-	config := fmt.Sprintf(`
+	return fmt.Sprintf(`
 sip:
   listen:
     - {transport: udp, addr: "%s"}
 rtp: {ip: 127.0.0.1, port_min: %d, port_max: %d}
-hotlines: [{number: "1900"}]
-agents: [{username: alice, password: alice-secret}]
-api: {listen: "127.0.0.1:0"}
-metrics: {listen: "127.0.0.1:0"}
 recording:
   backend: s3
   spool_dir: %s
@@ -347,7 +335,26 @@ recording:
     access_key: %s
     secret_key: %s
     create_bucket: true
-`, addr, rtpBase, rtpBase+199, spool, m.Endpoint, testBucket, miniotest.AccessKey, miniotest.SecretKey)
+`, addr, rtpBase, rtpBase+199, spool, m.Endpoint, testBucket, miniotest.AccessKey, miniotest.SecretKey) + rest
+}
+
+// TestE2ERecordingFaultSIGKILL: Hotline (a real process, recording to
+// MinIO) is killed with SIGKILL while a call is bridged. Restarted on the
+// same configuration, it repairs the recording cut short in its spool and
+// uploads it: a valid stereo 8 kHz WAV of about the time the call ran
+// before the kill, the caller on the left and the agent on the right, with
+// a call record marked recovered.
+func TestE2ERecordingFaultSIGKILL(t *testing.T) {
+	skipShort(t)
+	m := miniotest.Start(t)
+	addr := "127.0.0.1:" + freeSIPPort(t)
+	spool := filepath.Join(t.TempDir(), "spool")
+	config := s3ProcessConfig(addr, spool, m, `
+hotlines: [{number: "1900"}]
+agents: [{username: alice, password: alice-secret}]
+api: {listen: "127.0.0.1:0"}
+metrics: {listen: "127.0.0.1:0"}
+`)
 
 	first := startProcess(t, config)
 	agent := e2e.StartBaresip(t, e2e.BaresipOptions{User: "alice", Password: "alice-secret", Registrar: addr, ToneHz: agentHz, AutoAnswer: true})
@@ -367,16 +374,8 @@ recording:
 	}
 	bridged := time.Now()
 	time.Sleep(4 * time.Second)
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	first.kill(t)
 	killed := time.Now()
-	select {
-	case err := <-first.done:
-		t.Logf("first hotline: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("hotline still running 10 s after SIGKILL")
-	}
 	caller.Stop() // its call is gone with the process
 
 	// The spool holds the recording cut short: a call record without end.
@@ -457,17 +456,7 @@ recording:
 		t.Errorf("restarted hotline did not log the recovery:\n%s", tail(second.logs.String(), 40))
 	}
 
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-second.done:
-		if err != nil {
-			t.Errorf("restarted hotline exited with %v after SIGTERM, want 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Error("restarted hotline did not exit after SIGTERM")
-	}
+	second.stop(t)
 }
 
 // TestE2ERecordingFaultStoreRefuses: when the bucket does not exist (and

@@ -176,8 +176,9 @@ func StartBaresip(t testing.TB, opts BaresipOptions) *Baresip {
 			return b
 		}
 		// A port found free may be taken (e.g. as the ephemeral port of
-		// some connection) before baresip binds it: try other ports.
-		if attempt < 3 && errors.Is(err, errPortInUse) {
+		// some connection) before baresip binds it (SIP, or SIP/TLS on the
+		// next port up): try other ports.
+		if attempt < 8 && errors.Is(err, errPortInUse) {
 			continue
 		}
 		t.Fatalf("e2e: start baresip %q: %v", opts.User, err)

@@ -53,7 +53,8 @@
 // after the one the previous WaitEvent returned (a cursor); Events and
 // HasEvent see the whole history. Stop (also run by t.Cleanup) sends quit
 // and kills the process 3 s later if needed; on test failure the tail of
-// baresip's log (stdout and stderr, in LogPath) is printed.
+// baresip's log (stdout and stderr, in LogPath) is printed. Kill sends
+// SIGKILL at once: a softphone that vanishes mid-call (no BYE, no RTP).
 //
 // # SIPp
 //
@@ -69,9 +70,9 @@
 // Concurrent and -timeout (with -timeout_error), on -i/-mi 127.0.0.1 and
 // free -p/-mp/-cp ports, and reads the cumulative counters of its
 // -trace_stat file into SIPpResult.Stats. StartSIPp starts it in the
-// background (Wait, Stop). Failing to start fails the test; call results
-// are only reported: use RequireCalls, which prints SIPp's error and
-// message traces on mismatch.
+// background (Wait, Stop, Kill: SIGKILL, a caller that vanishes). Failing
+// to start fails the test; call results are only reported: use
+// RequireCalls, which prints SIPp's error and message traces on mismatch.
 //
 // Scenario builders: UACPlayPCAP, UACRemoteBye, UACCancelAfter,
 // UACExpectStatus, UACExpectStatusSDP, UACBadSDP (expects 400),

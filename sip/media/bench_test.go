@@ -1,9 +1,16 @@
 package media
 
 import (
+	"errors"
+	"net"
 	"net/netip"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"hotline/recording"
 )
 
 // relayPair is two bridged legs with a phone on each side, for measuring
@@ -45,16 +52,85 @@ func (r *relayPair) roundTrip(t testing.TB) {
 	}
 }
 
+// newBareRelayPair is newRelayPair with the bare relay of
+// BenchmarkRelayLoad on the two legs' sockets instead of the legs.
+func newBareRelayPair(t testing.TB) *relayPair {
+	ports := newTestPorts(t, 2)
+	c := &call{caller: newPeer(t), agent: newPeer(t)}
+	cfg := testConfig()
+	c.callerLeg = newTestLeg(t, cfg, ports)
+	c.agentLeg = newTestLeg(t, cfg, ports)
+	x, y := &bareRelay{conn: c.callerLeg.conn}, &bareRelay{conn: c.agentLeg.conn}
+	x.other, y.other = y, x
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go x.loop(&wg)
+	go y.loop(&wg)
+	t.Cleanup(func() {
+		_, _ = c.callerLeg.Close(), c.agentLeg.Close()
+		wg.Wait()
+	})
+	pkt, err := audio(0, 1, 0, 0x5150, make([]byte, 160)).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.agent.sendRaw(c.agentLeg.LocalAddr(), pkt) // the relay learns where the agent is
+	waitFor(t, "agent's address learnt", func() bool { return y.peer.Load() != nil })
+	r := &relayPair{c: c, pkt: pkt, buf: make([]byte, 1500)}
+	_ = c.agent.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	r.roundTrip(t)
+	return r
+}
+
+// recordRelayPair records r's call (file backend in a temporary
+// directory) as Hotline does: a tap on each leg feeding one recorder.
+func recordRelayPair(t testing.TB, r *relayPair, agentFmt Format) {
+	dir := t.TempDir()
+	m, err := recording.New(recording.Config{
+		SpoolDir: filepath.Join(dir, "spool"),
+		File:     recording.FileConfig{Dir: filepath.Join(dir, "store")},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := m.Begin(recording.CallInfo{CallID: "bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.SetFormat(recording.Agent, agentFmt.PT, recording.CodecPCMA)
+	r.c.callerLeg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+	r.c.agentLeg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+	t.Cleanup(func() {
+		r.c.callerLeg.SetTap(nil)
+		r.c.agentLeg.SetTap(nil)
+		_ = m.Close()
+	})
+}
+
 // BenchmarkRelay measures one packet through two bridged legs over
 // loopback: the phone's send, the leg's read, rewrite and send, the other
-// phone's read. allocs/op counts every allocation in the process.
+// phone's read, one packet at a time. allocs/op counts every allocation in
+// the process. "bare" is the bare relay of BenchmarkRelayLoad on the same
+// kind of sockets, for comparison; "recorded" adds a call recorder.
+// The packets' sequence numbers do not advance (the recorder takes them
+// as duplicates after the first): for the recorder's work per packet see
+// BenchmarkRelayLoad.
 func BenchmarkRelay(b *testing.B) {
 	for _, bc := range []struct {
 		name     string
 		from, to Format
-	}{{"same", fmtPCMU, fmtPCMU}, {"transcode", fmtPCMU, fmtPCMA}} {
+	}{{"bare", fmtPCMU, fmtPCMU}, {"same", fmtPCMU, fmtPCMU}, {"transcode", fmtPCMU, fmtPCMA}, {"recorded", fmtPCMU, fmtPCMA}} {
 		b.Run(bc.name, func(b *testing.B) {
-			r := newRelayPair(b, bc.from, bc.to)
+			var r *relayPair
+			switch bc.name {
+			case "bare":
+				r = newBareRelayPair(b)
+			case "recorded":
+				r = newRelayPair(b, bc.from, bc.to)
+				recordRelayPair(b, r, bc.to)
+			default:
+				r = newRelayPair(b, bc.from, bc.to)
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(r.pkt)))
 			for b.Loop() {
@@ -122,5 +198,33 @@ func TestRelayDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, func() { r.roundTrip(t) })
 	if allocs != 0 {
 		t.Errorf("%v allocations per relayed packet (whole process), want 0", allocs)
+	}
+}
+
+// bareRelay is the bare relay of cmd/hotline-load on a leg's socket: read,
+// remember the source, write out of the other socket to its last source.
+type bareRelay struct {
+	conn  *net.UDPConn
+	other *bareRelay
+	peer  atomic.Pointer[netip.AddrPort]
+}
+
+func (s *bareRelay) loop(wg *sync.WaitGroup) {
+	defer wg.Done()
+	buf := make([]byte, 1600)
+	for {
+		n, src, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if p := s.peer.Load(); p == nil || *p != src {
+			s.peer.Store(&src)
+		}
+		if dst := s.other.peer.Load(); dst != nil {
+			_, _ = s.other.conn.WriteToUDPAddrPort(buf[:n], *dst)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ type rxState struct {
 	jitterSSRC  uint32
 	transit     int32
 	jitter16    int64 // jitter ×16, timestamp units
+	jitter      int64 // jitter16>>4 as last published in Leg.jitter
 	haveSeq     bool
 	ssrc        uint32
 	seq         uint16
@@ -78,8 +80,8 @@ type Leg struct {
 	local netip.AddrPort
 	port  int
 	conn  *net.UDPConn // RTP
-	rtcp  *net.UDPConn
-	epoch time.Time // monotonic reference for lastPacket and armed
+	rtcp  *net.UDPConn // bound so that nobody else takes it; drained, not used
+	epoch time.Time    // monotonic reference for lastPacket and armed
 
 	remote atomic.Pointer[remote]
 	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
@@ -220,9 +222,9 @@ func (l *Leg) OnDTMF(f func(digit rune)) {
 	l.onDTMF.Store(&f)
 }
 
-// Start starts receiving: one goroutine reads and relays RTP, one drains
-// RTCP and checks the media timeout. It is idempotent, and does nothing
-// after Close.
+// Start starts receiving: one goroutine reads and relays RTP and, every
+// check interval, drains RTCP and checks the media timeout. It is
+// idempotent, and does nothing after Close.
 func (l *Leg) Start() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -233,9 +235,8 @@ func (l *Leg) Start() {
 	if l.armed.Load() != 0 {
 		l.armed.Store(l.since())
 	}
-	l.wg.Add(2)
+	l.wg.Add(1)
 	go l.readLoop()
-	go l.rtcpLoop()
 }
 
 // Close stops everything, closes the sockets and releases the ports. It is
@@ -303,15 +304,29 @@ func (l *Leg) end(cause error) error {
 	return err
 }
 
+// readLoop reads and relays RTP. The socket's read deadline wakes it every
+// check interval (whether packets flow or not) to drain the RTCP socket
+// and check the media timeout, so a leg needs no other goroutine.
 func (l *Leg) readLoop() {
 	defer l.wg.Done()
 	buf := make([]byte, 1600)
+	iv := l.checkInterval()
+	_ = l.conn.SetReadDeadline(time.Now().Add(iv))
 	for {
 		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+		switch {
+		case err == nil:
+		case errors.Is(err, net.ErrClosed):
+			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			l.drainRTCP()
+			if l.timedOut() {
+				_ = l.end(ErrTimeout)
 				return
 			}
+			_ = l.conn.SetReadDeadline(time.Now().Add(iv))
+			continue
+		default:
 			l.dropped.Add(1)
 			continue
 		}
@@ -332,8 +347,8 @@ func (l *Leg) send(p []byte, dst netip.AddrPort) {
 	}
 }
 
-// checkInterval is how often the RTCP goroutine wakes to check the media
-// timeout: a third of the shortest timeout, at most a second.
+// checkInterval is how often the read loop checks the media timeout: a
+// third of the shortest timeout, at most a second.
 func (l *Leg) checkInterval() time.Duration {
 	iv := maxCheckInterval
 	for _, t := range []time.Duration{l.cfg.Timeout, l.cfg.HoldTimeout} {
@@ -342,23 +357,6 @@ func (l *Leg) checkInterval() time.Duration {
 		}
 	}
 	return iv
-}
-
-func (l *Leg) rtcpLoop() {
-	defer l.wg.Done()
-	buf := make([]byte, 1600)
-	iv := l.checkInterval()
-	for {
-		_ = l.rtcp.SetReadDeadline(time.Now().Add(iv))
-		_, _, err := l.rtcp.ReadFromUDPAddrPort(buf)
-		if err != nil && errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if l.timedOut() {
-			_ = l.end(ErrTimeout)
-			return
-		}
-	}
 }
 
 // timedOut reports whether no RTP arrived for longer than the applicable

@@ -92,7 +92,7 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 
 	l.packetsIn.Add(1)
 	l.bytesIn.Add(uint64(len(p)))
-	now := l.since()
+	now := l.since() // the one clock reading per packet (monotonic only)
 	l.lastPacket.Store(now)
 	l.countLoss(p)
 	if !dtmf {
@@ -102,7 +102,9 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
 	}
 	if t := l.tap.Load(); t != nil {
-		(*t)(p, time.Now())
+		// The same instant as a time.Time, without reading the wall clock
+		// (its monotonic reading is what the recorder uses).
+		(*t)(p, l.epoch.Add(time.Duration(now-1)))
 	}
 
 	peer = l.peer.Load()
@@ -192,7 +194,10 @@ func (l *Leg) measureJitter(p []byte, now int64) {
 		}
 		if d < 8000*10 { // a jump of seconds is a new stream, not jitter
 			rx.jitter16 += int64(d) - (rx.jitter16+8)>>4
-			l.jitter.Store(rx.jitter16 >> 4)
+			if j := rx.jitter16 >> 4; j != rx.jitter { // a store is a locked instruction
+				rx.jitter = j
+				l.jitter.Store(j)
+			}
 		}
 	}
 	rx.transit, rx.jitterSSRC, rx.haveTransit = transit, ssrc, true
