@@ -115,6 +115,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
 		return
 	}
+	if s.callIDInUse(req) { // indialog.go
+		s.respond(req, tx, 482, "Loop Detected", callIDInUseWarning())
+		return
+	}
 	if code := req.Recipient.User; featureCodes[code] {
 		s.onFeatureCode(req, tx, code)
 		return
@@ -221,6 +225,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	leg.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
+	if _, dup := s.table[callID]; dup { // the same Call-ID came in meanwhile (indialog.go)
+		s.mu.Unlock()
+		c.cancel(nil)
+		release()
+		_ = leg.Close()
+		_ = dlg.Respond(482, "Loop Detected", nil, callIDInUseWarning())
+		_ = dlg.Close()
+		return
+	}
 	s.table[callID] = &dialogRef{call: c}
 	s.byID[callID] = c
 	s.mu.Unlock()

@@ -33,6 +33,26 @@ func (ref *dialogRef) inDialog(req *sip.Request) bool {
 	return to != "" && to == toTag(dlg.InviteRequest.To()) && from == fromTag(dlg.InviteRequest.From())
 }
 
+// callIDInUse tells whether a new INVITE (no To tag) names the Call-ID of
+// a call in progress. The call table holds one dialog per Call-ID: taking
+// the INVITE as a new call would replace the call in progress there, which
+// then could not be hung up, found by BYE or drained (RFC 3261 §8.2.2.2:
+// a merged request gets 482).
+func (s *Server) callIDInUse(req *sip.Request) bool {
+	cid := req.CallID()
+	if cid == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.table[cid.Value()]
+	return ok
+}
+
+func callIDInUseWarning() sip.Header {
+	return sip.NewHeader("Warning", `399 hotline "Call-ID already in use"`)
+}
+
 // confirmed tells whether the caller has acknowledged Hotline's answer.
 // Until then a re-INVITE gets 500 with Retry-After (RFC 3261 §14.2): sipgo
 // would take its CSeq as the dialog's and refuse the ACK still on its way,

@@ -241,7 +241,7 @@ func (s *Server) Addr(transport string) net.Addr {
 // Start binds every listener and serves SIP in the background until
 // Shutdown. It returns once all listeners are bound.
 func (s *Server) Start(ctx context.Context) error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent))
+	ua, err := sipgo.NewUA(s.uaOptions()...) // limits.go
 	if err != nil {
 		return fmt.Errorf("sip: user agent: %w", err)
 	}
@@ -296,7 +296,9 @@ func (s *Server) Start(ctx context.Context) error {
 	count := func(h sipgo.RequestHandler) sipgo.RequestHandler {
 		return func(req *sip.Request, tx sip.ServerTransaction) {
 			m.SIPRequest(metrics.In, string(req.Method))
-			h(req, tx)
+			if s.admit(req, tx) { // limits.go: size limits, mandatory headers
+				h(req, tx)
+			}
 		}
 	}
 	srv.OnInvite(count(s.onInvite))
