@@ -54,7 +54,8 @@ type QueueConfig struct {
 	// within it gets their old place back (default 5m; negative disables).
 	RejoinWindow time.Duration `yaml:"rejoin_window"`
 	// LoginOnRegister logs an agent in when their softphone registers
-	// (default true). Off: agents log in with a feature code or the API.
+	// (default false: registering only makes the phone reachable; agents
+	// log in with a feature code or the API).
 	LoginOnRegister *bool `yaml:"login_on_register"`
 	// Announce is every queue's periodic announcement to waiting callers
 	// (their place and estimated wait) unless queues[].announce says
@@ -94,8 +95,8 @@ func (c *Config) SetDefaults() {
 		c.Queue.MaxWait = 10 * time.Minute
 	}
 	if c.Queue.LoginOnRegister == nil {
-		on := true
-		c.Queue.LoginOnRegister = &on
+		off := false
+		c.Queue.LoginOnRegister = &off
 	}
 	c.setEngineDefaults()
 }

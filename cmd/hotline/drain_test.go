@@ -125,6 +125,7 @@ sip:
   drain_timeout: 30s
   retry_after: 7s
 rtp: {ip: 127.0.0.1, port_min: 27000, port_max: 27199}
+queue: {login_on_register: true}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]
 api: {listen: "127.0.0.1:0"}

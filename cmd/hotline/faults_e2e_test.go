@@ -1006,6 +1006,7 @@ func TestE2EFaultRestartUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	config := s3ProcessConfig(addr, spool, m, fmt.Sprintf(`
+queue: {login_on_register: true}
 hotlines: [{number: "1900"}, {number: "1901"}]
 agents:
   - {username: alice, password: alice-secret}

@@ -350,6 +350,7 @@ func TestE2ERecordingFaultSIGKILL(t *testing.T) {
 	addr := "127.0.0.1:" + freeSIPPort(t)
 	spool := filepath.Join(t.TempDir(), "spool")
 	config := s3ProcessConfig(addr, spool, m, `
+queue: {login_on_register: true}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]
 api: {listen: "127.0.0.1:0"}
