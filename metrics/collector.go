@@ -67,6 +67,7 @@ type Backlog struct {
 	Recording int           // recordings in progress
 	Failures  uint64        // failed upload attempts since start (monotonic)
 	Uploaded  uint64        // recordings stored since start (monotonic)
+	Dropped   uint64        // RTP packets recorders dropped since start (monotonic)
 }
 
 // SetQueueSource sets the callback giving the live state of each queue
@@ -144,7 +145,7 @@ type callbackCollector struct {
 	waiting, longest, open, agents, active, registered *prometheus.Desc
 	legs, packets, bytes, lost, dropped, jMean, jMax   *prometheus.Desc
 	bFiles, bBytes, bOldest, bRecording                *prometheus.Desc
-	bUploaded, bFailures                               *prometheus.Desc
+	bUploaded, bFailures, bDropped                     *prometheus.Desc
 }
 
 func newCallbackCollector(s *sources) *callbackCollector {
@@ -172,6 +173,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 		bRecording: d(NameRecordingsInProgress, "Recordings in progress."),
 		bUploaded:  d(NameRecordingsUploaded, "Recordings stored and removed from the spool."),
 		bFailures:  d(NameRecordingUploadFails, "Failed recording upload attempts."),
+		bDropped:   d(NameRecordingDropped, "RTP packets left out of recordings (silence) because the recorder fell behind; should stay 0."),
 	}
 }
 
@@ -179,7 +181,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 func (c *callbackCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.waiting, c.longest, c.open, c.agents, c.active, c.registered,
 		c.legs, c.packets, c.bytes, c.lost, c.dropped, c.jMean, c.jMax,
-		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures} {
+		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped} {
 		ch <- d
 	}
 }
@@ -261,6 +263,7 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.bRecording, float64(b.Recording))
 		counter(c.bUploaded, float64(b.Uploaded))
 		counter(c.bFailures, float64(b.Failures))
+		counter(c.bDropped, float64(b.Dropped))
 	}
 }
 

@@ -61,7 +61,7 @@ func exercise(m *Metrics) {
 		return []RTPStats{{PacketsIn: 100, PacketsOut: 99, BytesIn: 17200, BytesOut: 17028, LostIn: 1, JitterIn: 3 * time.Millisecond}}
 	})
 	m.SetBacklogSource(func() Backlog {
-		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10}
+		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10, Dropped: 4}
 	})
 }
 
@@ -558,5 +558,21 @@ func TestServer(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 404 {
 		t.Errorf("/other: %d", res.StatusCode)
+	}
+}
+
+// The recording backlog source's figures are exported as they are given.
+func TestBacklogExported(t *testing.T) {
+	m := newTest(t, Options{})
+	exercise(m)
+	text := scrape(t, m.Handler(), "")
+	for _, want := range []string{
+		"hotline_recording_backlog_files 2",
+		"hotline_recording_upload_failures_total 3",
+		"hotline_recording_dropped_packets_total 4",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("scrape lacks %q", want)
+		}
 	}
 }

@@ -51,6 +51,7 @@ const (
 	NameRecordingsInProgress   = "hotline_recordings_in_progress"
 	NameRecordingsUploaded     = "hotline_recordings_uploaded_total"
 	NameRecordingUploadFails   = "hotline_recording_upload_failures_total"
+	NameRecordingDropped       = "hotline_recording_dropped_packets_total"
 	NameRecordingUploadTime    = "hotline_recording_upload_duration_seconds"
 
 	// Customer directory.
@@ -115,6 +116,7 @@ var allNames = []struct {
 	{NameRecordingsInProgress, kindGauge},
 	{NameRecordingsUploaded, kindCounter},
 	{NameRecordingUploadFails, kindCounter},
+	{NameRecordingDropped, kindCounter},
 	{NameRecordingUploadTime, kindHistogram},
 	{NameCRMFailures, kindCounter},
 	{NameCallbackAttempts, kindCounter},

@@ -391,6 +391,6 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *routing.AC
 	m.SetBacklogSource(func() metrics.Backlog {
 		b := recs.Backlog()
 		return metrics.Backlog{Files: b.Files, Bytes: b.Bytes, OldestAge: b.OldestAge, Recording: b.Recording,
-			Failures: b.Failures, Uploaded: b.Uploaded}
+			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets}
 	})
 }
