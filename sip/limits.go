@@ -32,6 +32,17 @@ const (
 	maxLogAttrBytes = 1024
 )
 
+func init() {
+	// sipgo refuses to send any UDP message over UDPMTUSize-200 bytes
+	// (1,300 by default), responses included: a request that came with a
+	// few proxies' Via and Record-Route headers would get no answer at
+	// all. RFC 3261 §18.2.2 sends a response back over the transport its
+	// request came on, so Hotline sends on UDP whatever it can read there
+	// (IP fragments it beyond the path MTU). Set once, before any
+	// transport runs.
+	sip.UDPMTUSize = int(sip.TransportBufferReadSize) + 200
+}
+
 // uaOptions are the sipgo user agent options: Hotline's user agent name,
 // the parser bounded by maxMessageBytes, the UDP size check and sipgo's
 // logging through Hotline's logger (strings cut at maxLogAttrBytes).

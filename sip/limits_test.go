@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -371,5 +372,25 @@ func TestSipgoLogLinesAreBounded(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no sipgo log line for the unparsable datagram in:\n%s", strings.Join(logs.lines(), "\n"))
+	}
+}
+
+// A request that crossed several proxies is answered over UDP even when the
+// response (which repeats every Via) is larger than sipgo's 1,300-byte
+// default.
+func TestUDPResponseLargerThanMTUIsSent(t *testing.T) {
+	f := newFixture(t)
+	p := newRawPeer(t, f.srv)
+	var vias strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&vias, "Via: SIP/2.0/UDP 192.0.2.%d:5060;branch=z9hG4bK-proxy-%d\r\n", i+1, i)
+	}
+	res := p.ask(p.fill(withHeaders(fuzzReq("OPTIONS", "1900", "@ID@", "1", "", "", ""), vias.String())))
+	wantStatus(t, "OPTIONS through 40 proxies", res, 200, "")
+	if n := len(res.GetHeaders("Via")); n != 41 {
+		t.Errorf("response has %d Via headers, want 41", n)
+	}
+	if size := len(res.String()); size <= 1300 {
+		t.Errorf("response is %d bytes: the test needs one over 1,300", size)
 	}
 }
