@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -328,13 +329,36 @@ func (m *Manager) mixLoop() {
 		}
 		batch = append(batch[:0], m.mixers...)
 		m.mu.Unlock()
-		now := time.Now()
-		for _, r := range batch {
-			r.drain(now)
-		}
+		drainAll(batch, time.Now())
 		clear(batch)
 	}
 }
+
+// drainAll gives every recording of batch its turn, on up to one worker
+// per CPU: a file write that blocks (disk busy) or a busy scheduler then
+// holds up only the recordings of one worker, not every call's.
+func drainAll(batch []*Recorder, now time.Time) {
+	workers := min(runtime.GOMAXPROCS(0), (len(batch)+drainShare-1)/drainShare)
+	if workers <= 1 {
+		for _, r := range batch {
+			r.drain(now)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(batch)); i = next.Add(1) - 1 {
+				batch[i].drain(now)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// drainShare is the number of recordings one drain worker is worth.
+const drainShare = 64
 
 func (m *Manager) enqueue(base string, at time.Time) {
 	var size int64

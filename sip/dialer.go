@@ -81,6 +81,13 @@ type invite struct {
 	cleanup func()
 }
 
+// cancelGrace is how long, after giving up on an INVITE the far end has
+// not answered at all, Hotline waits for a provisional response so it can
+// CANCEL (a phone that answers late would otherwise ring on): a few UDP
+// retransmissions (T1 = 500 ms), short enough not to hold the leg's RTP
+// port long for a phone that is gone.
+const cancelGrace = 2 * time.Second
+
 // ringOut sends an INVITE and waits until it is answered, refused (a
 // *refusedError), rings past its timeout (errNoAnswer) or ctx ends (its
 // cause). On success dlg.InviteResponse is the 200, not acknowledged yet.
@@ -88,10 +95,13 @@ type invite struct {
 // dropped quietly), and a 200 that crosses the CANCEL is acknowledged and
 // hung up in the background.
 func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSession, error) {
+	// ringCtx is cancelled when the INVITE is settled: at once once
+	// answered, else by the background goroutine below (its cause tells
+	// WaitAnswer whether to CANCEL).
 	ringCtx, cancelRing := context.WithCancelCause(context.Background())
-	defer cancelRing(nil)
 	dlg, err := inv.ua.WriteInvite(ringCtx, inv.req)
 	if err != nil {
+		cancelRing(nil)
 		inv.cleanup()
 		return nil, fmt.Errorf("sending INVITE: %w", err)
 	}
@@ -127,14 +137,18 @@ func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSe
 		answerErr = context.Cause(ctx)
 	}
 	if answerErr == nil {
+		cancelRing(nil)
 		return dlg, nil
 	}
-	// Give up: CANCEL when the phone said anything, else drop quietly.
+	// Give up: CANCEL the INVITE. RFC 3261 §9.1 allows a CANCEL only once
+	// the phone has said something; until then it is sent as soon as a
+	// provisional arrives (a phone that only starts ringing after Hotline
+	// gave up would otherwise ring on), and the INVITE is dropped quietly
+	// when nothing comes within cancelGrace.
 	select {
 	case <-gotProvisional:
 		cancelRing(answerErr)
 	default:
-		cancelRing(sipgo.WaitAnswerForceCancelErr)
 	}
 	// The CANCEL may race with a 200 OK: wait for WaitAnswer to finish in
 	// the background and hang up anything that got answered.
@@ -142,8 +156,21 @@ func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSe
 	go func() {
 		defer s.calls.Done()
 		if !finished {
+			quiet := time.NewTimer(cancelGrace)
+			defer quiet.Stop()
+			select {
+			case <-gotProvisional:
+				cancelRing(answerErr)
+			case <-result:
+				finished = true // a final response came first
+			case <-quiet.C:
+				cancelRing(sipgo.WaitAnswerForceCancelErr)
+			}
+		}
+		if !finished {
 			<-result
 		}
+		cancelRing(nil)
 		if r := dlg.InviteResponse; r != nil && r.IsSuccess() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
