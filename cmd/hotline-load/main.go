@@ -4,13 +4,18 @@
 // sendmmsg/recvmmsg), and runs the benchmark of issue 6:
 //
 //	hotline-load bench [-quick] [-out bench/results] [-repo .]
+//	hotline-load soak [-quick] [-duration 30m] [-rate 15] [-seed N] [-out bench/results]
 //	hotline-load relay -pairs N
 //
 // bench builds and starts Hotline (and MinIO), registers the agents,
 // searches the highest call rate, ramps up concurrent recorded calls,
 // compares Hotline's relay with the bare relay, and writes
-// <out>/<YYYY-MM-DD>-<host>.md. Every process it starts is stopped by PID
-// when it ends, also on error or SIGINT/SIGTERM. relay is the bare UDP
+// <out>/<YYYY-MM-DD>-<host>.md. soak runs steady, varied load (hang-ups,
+// agents not answering, callers abandoning, hold re-INVITEs) for a long
+// time and checks that Hotline returns to its baseline and lost no call
+// record or recording; it writes <out>/<YYYY-MM-DD>-<host>-soak.md and
+// exits 1 when a check fails. Every process they start is stopped by PID
+// when they end, also on error or SIGINT/SIGTERM. relay is the bare UDP
 // relay the benchmark compares Hotline's relay with.
 package main
 
@@ -33,12 +38,14 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-out DIR] | hotline-load relay -pairs N")
+		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
 		return 2
 	}
 	switch args[0] {
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "soak":
+		return runSoak(args[1:], stdout, stderr)
 	case "relay":
 		return runRelay(args[1:], stdout, stderr)
 	}

@@ -145,6 +145,53 @@ type callResult struct {
 // (Hotline copies the caller's From user into the agent's INVITE).
 type pendingCall struct {
 	agentAt atomic.Int64 // wall ns
+
+	// plan, when set (soak), says how the agents treat the call's offers;
+	// nil: every offer is answered at once (bench).
+	plan   *callPlan
+	offers atomic.Int32 // agent INVITEs received for the call
+
+	agent200 atomic.Bool // an agent is sending its 200 OK
+
+	mu          sync.Mutex
+	answered    chan struct{} // closed once an agent's 200 OK was ACKed
+	agentCallID string
+	agentDlg    *sipgo.DialogServerSession
+	agentCSeq   uint32 // CSeq of the agent's last own request in the dialog
+}
+
+func newPendingCall(plan *callPlan) *pendingCall {
+	return &pendingCall{plan: plan, answered: make(chan struct{})}
+}
+
+// agentAnswered records the agent's dialog of the call (first one wins).
+func (pc *pendingCall) agentAnswered(callID string, dlg *sipgo.DialogServerSession) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.agentDlg != nil {
+		return
+	}
+	pc.agentCallID, pc.agentDlg = callID, dlg
+	close(pc.answered)
+}
+
+// agent returns the agent's dialog, once answered.
+func (pc *pendingCall) agent() (string, *sipgo.DialogServerSession) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.agentCallID, pc.agentDlg
+}
+
+// nextAgentCSeq returns the CSeq of the agent's next request in the
+// dialog (sipgo does not count the UAS side's own requests).
+func (pc *pendingCall) nextAgentCSeq() uint32 {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.agentCSeq == 0 {
+		pc.agentCSeq = 100
+	}
+	pc.agentCSeq++
+	return pc.agentCSeq
 }
 
 // agentRing is how long agents ring before answering.
@@ -163,10 +210,75 @@ type loadGen struct {
 	pending      sync.Map // From user -> *pendingCall
 	callerDlgs   sync.Map // Call-ID -> *sipgo.DialogClientSession
 	agentDlgs    *sipgo.DialogServerCache
-	agentStreams sync.Map // Call-ID -> stream id
+	agentStreams sync.Map // Call-ID -> agentStream
 	agentCalls   atomic.Int64
 	agentUp      atomic.Int64 // agent calls answered and ACKed
 	agentErrors  atomic.Int64
+	// agentRingOuts counts offers the agents let ring (soak plans);
+	// agentNotCancelled those Hotline never cancelled.
+	agentRingOuts     atomic.Int64
+	agentNotCancelled atomic.Int64
+	agentNoAck        atomic.Int64 // agents' 200 OKs never acknowledged
+
+	ringing     sync.Map // Call-ID -> ringingOffer, offers rung out now
+	lmu         sync.Mutex
+	strays      []agentLegRef // agent calls Hotline never hung up
+	uncancelled []agentLegRef // offers rung out that Hotline never cancelled
+	noAck       []agentLegRef // answers Hotline never acknowledged
+}
+
+// ringingOffer is an offer an agent lets ring.
+type ringingOffer struct {
+	tok   string
+	since time.Time
+}
+
+// stuckRingOuts records, as never cancelled, the offers ringing for
+// longer than age (Hotline cancels at its ring timeout), and returns how
+// many there are.
+func (g *loadGen) stuckRingOuts(age time.Duration) int {
+	n := 0
+	g.ringing.Range(func(k, v any) bool {
+		o := v.(ringingOffer)
+		if time.Since(o.since) > age {
+			if _, ok := g.ringing.LoadAndDelete(k); ok {
+				g.agentNotCancelled.Add(1)
+				g.noteLeg(&g.uncancelled, agentLegRef{CallID: k.(string), Token: o.tok})
+				n++
+			}
+		}
+		return true
+	})
+	return n
+}
+
+// agentStream is the audio of an agent's call.
+type agentStream struct {
+	id  uint32
+	tok string // the caller's From user (links to the caller's call)
+}
+
+// agentLegRef names an agent's call: its Call-ID and the caller's From user.
+type agentLegRef struct{ CallID, Token string }
+
+// maxLegRefs bounds the lists of agent calls kept for the report.
+const maxLegRefs = 1000
+
+func (g *loadGen) noteLeg(list *[]agentLegRef, ref agentLegRef) {
+	g.lmu.Lock()
+	defer g.lmu.Unlock()
+	if len(*list) < maxLegRefs {
+		*list = append(*list, ref)
+	}
+}
+
+// legRefs returns the agent calls Hotline never hung up, the offers it
+// never cancelled and the answers it never acknowledged, so far.
+func (g *loadGen) legRefs() (strays, uncancelled, noAck []agentLegRef) {
+	g.lmu.Lock()
+	defer g.lmu.Unlock()
+	return append([]agentLegRef(nil), g.strays...), append([]agentLegRef(nil), g.uncancelled...),
+		append([]agentLegRef(nil), g.noAck...)
 }
 
 func newLoadGen(media *mediaEngine, target netip.AddrPort, number string, log *slog.Logger) (*loadGen, error) {
@@ -272,10 +384,23 @@ func (g *loadGen) onAgentInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	var pc *pendingCall
+	tok := ""
 	if f := req.From(); f != nil {
-		if v, ok := g.pending.Load(f.Address.User); ok {
-			v.(*pendingCall).agentAt.CompareAndSwap(0, now)
+		tok = f.Address.User
+		if v, ok := g.pending.Load(tok); ok {
+			pc = v.(*pendingCall)
+			pc.agentAt.CompareAndSwap(0, now)
 		}
+	}
+	ring := agentRing
+	if pc != nil && pc.plan != nil {
+		k := int(pc.offers.Add(1))
+		if p := pc.plan; p.NoAnswers < 0 || k <= p.NoAnswers {
+			g.ringOut(req, tx, tok, pc.plan.RingDelay)
+			return
+		}
+		ring = max(pc.plan.AnswerDelay, agentRing)
 	}
 	dst, err := parseSDPAudio(req.Body())
 	if err != nil {
@@ -298,9 +423,16 @@ func (g *loadGen) onAgentInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// A short ring: answering at once lets Hotline's SIP stack handle the
 	// 200 before the 180 (it dispatches messages concurrently), and the
 	// caller would get no 180 to time.
-	time.Sleep(agentRing)
+	time.Sleep(ring)
+	if pc != nil {
+		pc.agent200.Store(true) // before Hotline can know of it
+	}
 	if err := dlg.RespondSDP(sdpOffer(uint64(n), g.media.port(sideAgent, n))); err != nil { // waits for the ACK
 		g.agentErrors.Add(1)
+		if strings.Contains(err.Error(), "No ACK") { // sipgo gave up after 64*T1
+			g.agentNoAck.Add(1)
+			g.noteLeg(&g.noAck, agentLegRef{CallID: req.CallID().Value(), Token: tok})
+		}
 		_ = dlg.Close()
 		return
 	}
@@ -310,7 +442,56 @@ func (g *loadGen) onAgentInvite(req *sip.Request, tx sip.ServerTransaction) {
 		g.agentErrors.Add(1)
 		return
 	}
-	g.agentStreams.Store(req.CallID().Value(), id)
+	callID := req.CallID().Value()
+	g.agentStreams.Store(callID, agentStream{id: id, tok: tok})
+	if dlg.Context().Err() != nil {
+		// Hotline hung up before the audio was registered: onAgentBye
+		// found nothing to stop.
+		if v, ok := g.agentStreams.LoadAndDelete(callID); ok {
+			g.media.stop(v.(agentStream).id)
+		}
+	}
+	if pc != nil {
+		pc.agentAnswered(req.CallID().Value(), dlg)
+	}
+}
+
+// ringOutBound bounds how long an agent lets an offer ring without
+// answering: Hotline cancels it at its ring timeout long before.
+const ringOutBound = 2 * time.Minute
+
+// ringOut rings without ever answering: 180 (after delay; sipgo sends
+// 100 Trying after 200 ms meanwhile), then nothing until Hotline CANCELs
+// the INVITE (sipgo answers the CANCEL and the INVITE with 487).
+func (g *loadGen) ringOut(req *sip.Request, tx sip.ServerTransaction, tok string, delay time.Duration) {
+	g.agentRingOuts.Add(1)
+	callID := req.CallID().Value()
+	g.ringing.Store(callID, ringingOffer{tok: tok, since: time.Now()})
+	defer g.ringing.Delete(callID)
+	if delay > 0 {
+		select {
+		case <-tx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+	res := sip.NewResponseFromRequest(req, 180, "Ringing", nil)
+	if to := res.To(); to != nil {
+		to.Params.Add("tag", sip.GenerateTagN(10))
+	}
+	if err := tx.Respond(res); err != nil {
+		return // a slow phone's 180 after the CANCEL
+	}
+	select {
+	case <-tx.Done():
+	case <-time.After(ringOutBound):
+		// Never cancelled: give up with a final answer.
+		if _, ok := g.ringing.LoadAndDelete(callID); ok { // else counted by stuckRingOuts
+			g.agentNotCancelled.Add(1)
+			g.noteLeg(&g.uncancelled, agentLegRef{CallID: callID, Token: tok})
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
+	}
 }
 
 // stopStrayStreams stops agent audio of calls Hotline never hung up (it
@@ -319,7 +500,9 @@ func (g *loadGen) stopStrayStreams() int {
 	n := 0
 	g.agentStreams.Range(func(k, v any) bool {
 		if _, ok := g.agentStreams.LoadAndDelete(k); ok {
-			g.media.stop(v.(uint32))
+			st := v.(agentStream)
+			g.media.stop(st.id)
+			g.noteLeg(&g.strays, agentLegRef{CallID: k.(string), Token: st.tok})
 			n++
 		}
 		return true
@@ -332,10 +515,13 @@ func (g *loadGen) onAgentAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (g *loadGen) onAgentBye(req *sip.Request, tx sip.ServerTransaction) {
+	// The dialog ends first: onAgentInvite, registering the audio of a
+	// call hung up at once, sees it ended and stops the audio itself.
+	err := g.agentDlgs.ReadBye(req, tx)
 	if v, ok := g.agentStreams.LoadAndDelete(req.CallID().Value()); ok {
-		g.media.stop(v.(uint32))
+		g.media.stop(v.(agentStream).id)
 	}
-	if err := g.agentDlgs.ReadBye(req, tx); err != nil {
+	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	}
 }
@@ -356,20 +542,34 @@ type holdSpec struct {
 	OnAnswer func()          // called once the call is up, with audio
 }
 
-// call places one call and hangs it up as hold says.
-func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
-	n := g.seq.Add(1)
-	tok := "b" + strconv.FormatUint(n, 10)
-	pc := &pendingCall{}
+// newCall numbers a new call and registers what links the agent's INVITE
+// to it; the caller's From user is the returned token. Call the returned
+// function when the call is over.
+func (g *loadGen) newCall(plan *callPlan) (n uint64, tok string, pc *pendingCall, done func()) {
+	n = g.seq.Add(1)
+	tok = "b" + strconv.FormatUint(n, 10)
+	pc = newPendingCall(plan)
 	g.pending.Store(tok, pc)
-	defer g.pending.Delete(tok)
+	return n, tok, pc, func() { g.pending.Delete(tok) }
+}
 
+// inviteRequest is call n's INVITE to the hotline number, from tok, with
+// an offer for the caller's RTP socket of the call.
+func (g *loadGen) inviteRequest(n uint64, tok string) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: g.number, Host: g.target.Addr().String(), Port: int(g.target.Port())})
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: tok, Host: "127.0.0.1"}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(10))
 	req.AppendHeader(from)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(sdpOffer(n, g.media.port(sideCaller, int(n))))
+	return req
+}
+
+// call places one call and hangs it up as hold says.
+func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
+	n, tok, pc, done := g.newCall(nil)
+	defer done()
+	req := g.inviteRequest(n, tok)
 
 	t0 := time.Now()
 	defer func() {
@@ -460,4 +660,86 @@ func shortErr(err error) string {
 		s = s[:80]
 	}
 	return s
+}
+
+// sdpBody is a PCMU-only audio offer on 127.0.0.1:port with a direction
+// attribute (sendrecv, sendonly for hold) and an origin version.
+func sdpBody(sessID uint64, version, port int, dir string) []byte {
+	return fmt.Appendf(nil, "v=0\r\no=- %d %d IN IP4 127.0.0.1\r\ns=hotline-load\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=%s\r\n", sessID, version, port, dir)
+}
+
+// ErrReinvite is returned when a re-INVITE is not answered 200.
+var ErrReinvite = errors.New("re-INVITE refused")
+
+// callerReinvite sends a re-INVITE with body in the caller's dialog and
+// acknowledges the 200.
+func callerReinvite(ctx context.Context, dlg *sipgo.DialogClientSession, body []byte) error {
+	contact := dlg.InviteResponse.Contact()
+	if contact == nil {
+		return fmt.Errorf("%w: no Contact in the 200 OK", ErrReinvite)
+	}
+	req := sip.NewRequest(sip.INVITE, contact.Address)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	res, err := dlg.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("re-INVITE: %w", err)
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("%w: %d %s", ErrReinvite, res.StatusCode, res.Reason)
+	}
+	return dlg.WriteRequest(sip.NewRequest(sip.ACK, contact.Address)) // CSeq of the re-INVITE
+}
+
+// agentReinvite sends a re-INVITE with body in the agent's dialog of pc
+// and acknowledges the 200.
+func (g *loadGen) agentReinvite(ctx context.Context, pc *pendingCall, body []byte) error {
+	_, dlg := pc.agent()
+	if dlg == nil {
+		return fmt.Errorf("%w: the agent has not answered", ErrReinvite)
+	}
+	contact := dlg.InviteRequest.Contact()
+	if contact == nil {
+		return fmt.Errorf("%w: no Contact in Hotline's INVITE", ErrReinvite)
+	}
+	seq := pc.nextAgentCSeq()
+	req := sip.NewRequest(sip.INVITE, contact.Address)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.INVITE})
+	req.AppendHeader(sip.HeaderClone(&g.agent.dua.ContactHDR))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	res, err := dlg.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("re-INVITE: %w", err)
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("%w: %d %s", ErrReinvite, res.StatusCode, res.Reason)
+	}
+	ack := sip.NewRequest(sip.ACK, contact.Address)
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: sip.ACK})
+	return dlg.WriteRequest(ack)
+}
+
+// agentHangup hangs up the agent's side of pc's call (BYE) and stops its
+// audio.
+func (g *loadGen) agentHangup(ctx context.Context, pc *pendingCall) error {
+	callID, dlg := pc.agent()
+	if dlg == nil {
+		return errors.New("agent BYE: the agent has not answered")
+	}
+	if v, ok := g.agentStreams.LoadAndDelete(callID); ok {
+		g.media.stop(v.(agentStream).id)
+	}
+	contact := dlg.InviteRequest.Contact()
+	if contact == nil {
+		return errors.New("agent BYE: no Contact in Hotline's INVITE")
+	}
+	bye := sip.NewRequest(sip.BYE, contact.Address)
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: pc.nextAgentCSeq(), MethodName: sip.BYE})
+	defer dlg.Close()
+	if err := dlg.WriteBye(ctx, bye); err != nil {
+		return fmt.Errorf("agent BYE: %w", err)
+	}
+	return nil
 }
