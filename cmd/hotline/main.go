@@ -112,7 +112,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: version, Log: log.With("component", "metrics")})
-	recs, err := recording.New(c.Recording, log.With("component", "recording"))
+	recs, err := recording.New(c.Recording, log) // it adds component=recording itself
 	if err != nil {
 		return nil, err
 	}
