@@ -29,12 +29,16 @@ apt-deps:
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@for t in sipp baresip prometheus promtool; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { echo "postgresql (initdb) still missing after install" >&2; exit 1; }
+	@# internal/pgtest runs PostgreSQL as the "postgres" user when the tests run as root (PostgreSQL refuses root).
+	@[ "$$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || { echo "running as root and the postgres user is missing (the postgresql package creates it)" >&2; exit 1; }
 
 go-tools:
 	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
