@@ -17,6 +17,9 @@
 //	GET  /api/v1/recordings/{call_id}[?date=YYYY-MM-DD]
 //	GET  /api/v1/recordings/backlog
 //	GET  /api/v1/download/{key}?expires=..&signature=.. (signed URL, no token)
+//	GET  /api/v1/history/calls?from=&to=&agent=&...    (history.go)
+//	GET  /api/v1/customers/{number}/calls
+//	GET  /api/v1/agents/{id}/events                    (agent: own)
 //
 // Requests carry "Authorization: Bearer <token>" (none is needed on a
 // loopback listener without tokens). A supervisor token may do
@@ -97,6 +100,9 @@ type Deps struct {
 	// stay valid, for the "expires" of GET /api/v1/recordings/{id}.
 	PresignExpiry time.Duration
 	Now           func() time.Time
+	// History answers the call history endpoints (history.go); nil
+	// answers them 501.
+	History History
 }
 
 // Server serves the API.
@@ -143,6 +149,7 @@ func New(c Config, d Deps) *Server {
 	mux.HandleFunc("GET /api/v1/recordings/backlog", s.supervisor(s.backlog))
 	mux.HandleFunc("GET /api/v1/recordings/{id}", s.supervisor(s.recordingGet))
 	mux.HandleFunc("GET "+downloadPrefix+"{key...}", s.download)
+	s.mountHistory(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -323,19 +330,10 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only ever a pre-signed, expiring URL: the recording itself is not
 	// served to a bearer token.
-	now := s.deps.Now()
-	var url string
-	var expires time.Time
-	if _, ok := m.Backend().(*recording.FileBackend); ok {
-		expires = now.Add(s.cfg.DownloadExpiry)
-		url = s.signedURL(r, key, expires)
-	} else {
-		url, err = m.URL(ctx, key)
-		if err != nil {
-			writeError(w, http.StatusBadGateway, err.Error())
-			return
-		}
-		expires = now.Add(s.deps.PresignExpiry)
+	url, expires, err := s.recordingURL(r, key)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err.Error())
+		return
 	}
 	w.Header().Set("Cache-Control", "private, no-store")
 	if r.URL.Query().Get("redirect") == "1" {
@@ -343,8 +341,8 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{"call_id": id, "key": key, "url": url}
-	if !expires.Equal(now) {
-		out["expires"] = expires.UTC().Format(time.RFC3339)
+	if expires != "" {
+		out["expires"] = expires
 	}
 	writeJSON(w, http.StatusOK, out)
 }
