@@ -78,6 +78,8 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	dir := t.TempDir()
 	c.Recording.SpoolDir = filepath.Join(dir, "spool")
 	c.Recording.File.Dir = filepath.Join(dir, "recordings")
+	c.Records.SpoolDir = filepath.Join(dir, "records-spool")
+	c.Records.File.Dir = filepath.Join(dir, "records")
 	// The example asks first-time callers their service style by keypad;
 	// tests whose callers press no keys go straight to the queue
 	// (ivr_e2e_test.go turns it on).

@@ -2,6 +2,7 @@
 // configuration and wires the packages together.
 //
 //	hotline [-config FILE] [-check]
+//	hotline migrate [-config FILE]   (records.backend postgres: apply the schema migrations)
 //
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
@@ -26,6 +27,7 @@ import (
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
+	"hotline/records"
 	"hotline/routing"
 	"hotline/sip"
 	"hotline/survey"
@@ -37,6 +39,9 @@ func main() {
 
 // run is main without the exit, so tests can call it.
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrate(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("hotline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (default: the embedded deploy/hotline.example.yaml)")
@@ -95,6 +100,7 @@ type app struct {
 	metricsSrv *metrics.Server
 	directory  *routing.Directory
 	callbacks  *routing.CallbackStore
+	records    *records.Store
 	stopDir    context.CancelFunc
 	// stopDialer stops the callback dialer; dialerDone is closed when it
 	// has stopped (nil channel: no dialer).
@@ -162,6 +168,18 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// The call history: written in batches, never in the call's way.
+	history, err := records.Open(ctx, c.Records, log)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = history.Close()
+		}
+	}()
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Log:             log,
 		Routing:         &c.Config,
@@ -180,6 +198,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
+			history.Call(callRecord(r))
 			csat := 0
 			if r.Survey.CSAT != nil {
 				csat = *r.Survey.CSAT
@@ -250,6 +269,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Recordings:    recs,
 		PresignExpiry: c.Recording.S3.PresignExpiry,
 		Now:           now,
+		History:       history,
 		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
 		IsConflict:    func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
 		Agent: func(id string) (any, bool) {
@@ -289,8 +309,9 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir, "callback_dialer", c.SIP.Outbound.Enabled())
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
+	started = true
 	return &app{sip: srv, acd: acd, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: callbacks, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+		directory: dir, callbacks: callbacks, records: history, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -306,7 +327,8 @@ func (a *app) shutdown(ctx context.Context) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))
+	// After the calls: their records are written (or spooled) before exit.
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx))
 }
 
 // version is the build's version, set with -ldflags "-X main.version=...".

@@ -95,9 +95,13 @@ func credential() (*syscall.Credential, error) {
 }
 
 // Start creates and starts a cluster for t and removes it when t ends.
-// Missing binaries fail the test: it is never skipped.
+// Missing binaries fail the test: it is skipped only with -short (`make
+// unit`: no real peers).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no real PostgreSQL")
+	}
 	s, err := start()
 	if err != nil {
 		t.Fatal(err)
