@@ -23,6 +23,10 @@ type Config struct {
 	// SpoolDir keeps batches the backend could not take until they are
 	// replayed (default data/records-spool).
 	SpoolDir string `yaml:"spool_dir"`
+	// StateDir keeps service state that must survive a restart
+	// (registrations, agent states), one JSON file per kind (default
+	// data/state); with postgres it is also in the state table.
+	StateDir string `yaml:"state_dir"`
 	// BatchSize is the most records written at once (default 500);
 	// FlushInterval the longest a record waits in the buffer (default
 	// 200ms).
@@ -67,6 +71,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.SpoolDir == "" {
 		c.SpoolDir = "data/records-spool"
+	}
+	if c.StateDir == "" {
+		c.StateDir = "data/state"
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 500

@@ -22,7 +22,7 @@ func testLog(t testing.TB) *slog.Logger {
 
 // fileConfig is a file-backend configuration in a temporary directory.
 func fileConfig(t testing.TB) records.Config {
-	c := records.Config{Backend: records.BackendFile, SpoolDir: t.TempDir()}
+	c := records.Config{Backend: records.BackendFile, SpoolDir: t.TempDir(), StateDir: t.TempDir()}
 	c.File.Dir = t.TempDir()
 	c.File.LookBackDays = 3660
 	c.SetDefaults()
@@ -33,7 +33,7 @@ func fileConfig(t testing.TB) records.Config {
 
 // pgConfig is a postgres-backend configuration on a fresh database of srv.
 func pgConfig(t testing.TB, srv *pgtest.Server, db string) records.Config {
-	c := records.Config{Backend: records.BackendPostgres, SpoolDir: t.TempDir()}
+	c := records.Config{Backend: records.BackendPostgres, SpoolDir: t.TempDir(), StateDir: t.TempDir()}
 	c.Postgres.DSN = srv.NewDatabase(t, db)
 	c.SetDefaults()
 	c.FlushInterval = 20 * time.Millisecond

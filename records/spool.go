@@ -2,6 +2,7 @@ package records
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -64,30 +65,17 @@ func (sp *spool) put(b *Batch) error {
 	sp.seq++
 	name := fmt.Sprintf("%020d-%06d%s", time.Now().UnixNano(), sp.seq%1000000, spoolExt)
 	sp.mu.Unlock()
-	tmp := filepath.Join(sp.dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	if err := writeLines(w, b); err != nil {
 		return err
 	}
-	w := bufio.NewWriter(f)
-	err = writeLines(w, b)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(sp.dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := w.Flush(); err != nil {
 		return err
 	}
-	syncDir(sp.dir)
+	if err := writeFileAtomic(filepath.Join(sp.dir, name), buf.Bytes()); err != nil {
+		return err
+	}
 	sp.mu.Lock()
 	sp.n++
 	sp.mu.Unlock()

@@ -101,7 +101,11 @@ type app struct {
 	directory  *routing.Directory
 	callbacks  *routing.CallbackStore
 	records    *records.Store
-	stopDir    context.CancelFunc
+	// state saves registrations and agent states until stopState.
+	state     *stateKeeper
+	stopState context.CancelFunc
+	stateDone chan struct{}
+	stopDir   context.CancelFunc
 	// stopDialer stops the callback dialer; dialerDone is closed when it
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
@@ -229,7 +233,12 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			log.Info("follow-up callback scheduled", "call_id", r.CallID, "callback", cb.ID, "due", cb.Due, "reason", cb.Reason)
 		},
 	})
+	var keeper *stateKeeper
 	if err == nil {
+		// Registrations and agent states of the previous run, before
+		// the first REGISTER can arrive.
+		keeper = newStateKeeper(history, srv.Registrar(), acd, log.With("component", "state"))
+		keeper.restore(ctx)
 		err = srv.Start(ctx)
 	}
 	if err != nil {
@@ -309,9 +318,16 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir, "callback_dialer", c.SIP.Outbound.Enabled())
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
+	stateCtx, stopState := context.WithCancel(context.WithoutCancel(ctx))
+	stateDone := make(chan struct{})
+	go func() {
+		defer close(stateDone)
+		keeper.run(stateCtx, time.Second)
+	}()
 	started = true
 	return &app{sip: srv, acd: acd, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: callbacks, records: history, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+		directory: dir, callbacks: callbacks, records: history, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone,
+		state: keeper, stopState: stopState, stateDone: stateDone}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -327,6 +343,9 @@ func (a *app) shutdown(ctx context.Context) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	a.stopState()
+	<-a.stateDone
+	a.state.save(actx) // as the calls left them
 	// After the calls: their records are written (or spooled) before exit.
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx))
 }
