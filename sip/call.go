@@ -15,7 +15,9 @@ import (
 
 	"hotline/metrics"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 	"hotline/survey"
@@ -34,10 +36,10 @@ type call struct {
 	s         *Server
 	id        string // the caller's Call-ID
 	log       *slog.Logger
-	hotline   routing.Hotline
-	customer  routing.Customer // who is calling, by caller ID
-	decision  routing.Decision // where the router sends the call
-	from      string           // caller number (From user)
+	hotline   config.Hotline
+	customer  directory.Customer // who is calling, by caller ID
+	decision  rules.Decision     // where the router sends the call
+	from      string             // caller number (From user)
 	fromName  string
 	transport string
 	created   time.Time
@@ -202,11 +204,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	c.customer = routing.Unknown(c.from)
+	c.customer = directory.Unknown(c.from)
 	if lookup := s.deps.Customers; lookup != nil {
 		c.customer = lookup(c.ctx, c.from)
 	}
-	c.decision = s.deps.Router.Decide(routing.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
+	c.decision = s.deps.Router.Decide(rules.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
 		Dialled: number, Caller: c.customer.Number}, c.created)
 	c.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
@@ -337,10 +339,10 @@ func (c *call) run() {
 	}()
 	// Calls going to a queue may be asked questions first (ivr.go),
 	// whose answers route them again.
-	if c.decision.Action == routing.ActionQueue && !c.askFirst() {
+	if c.decision.Action == config.ActionQueue && !c.askFirst() {
 		return
 	}
-	if c.decision.Action != routing.ActionQueue {
+	if c.decision.Action != config.ActionQueue {
 		c.afterHours(c.decision)
 		return
 	}
@@ -689,7 +691,7 @@ type CallRecord struct {
 	// Recording is the object key of the call's recording, if recorded.
 	Recording string
 	// Customer is who called, as the directory knows them.
-	Customer routing.Customer
+	Customer directory.Customer
 	// Reason is why the customer called (the reason menu's choice), "" if
 	// not asked or not answered.
 	Reason string
@@ -769,7 +771,7 @@ func (c *call) record(cause error) CallRecord {
 		r.Recording = c.rec.Key()
 	}
 	switch {
-	case c.decision.Action != routing.ActionQueue:
+	case c.decision.Action != config.ActionQueue:
 		r.Outcome = OutcomeAfterHours
 	case !c.bridgedAt.IsZero():
 		r.Outcome = OutcomeAnswered

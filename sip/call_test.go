@@ -12,7 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/zaf/g711"
 
-	"hotline/routing"
+	"hotline/routing/acd"
 	"hotline/sip/sdp"
 )
 
@@ -109,7 +109,7 @@ func wantRecord(t *testing.T, f *fixture, callID, outcome string, cause error, a
 }
 
 // waitAgentState waits until routing reports an agent in a state.
-func waitAgentState(t *testing.T, f *fixture, user string, want routing.AgentState) {
+func waitAgentState(t *testing.T, f *fixture, user string, want acd.AgentState) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for f.agentState(user) != want {
@@ -127,12 +127,12 @@ func TestAgentHangsUpFirst(t *testing.T) {
 	caller := newPhone(t, "5551234", f.addr)
 
 	call, in := bridge(t, caller, agent)
-	waitAgentState(t, f, "alice", routing.StateOnCall)
+	waitAgentState(t, f, "alice", acd.StateOnCall)
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
 	f.checkIdle()
 	wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentHangup, "alice")
-	waitAgentState(t, f, "alice", routing.StateAvailable)
+	waitAgentState(t, f, "alice", acd.StateAvailable)
 	if n := len(agent.requests(sip.BYE, "")); n != 0 {
 		t.Errorf("agent who hung up got %d BYEs, want none", n)
 	}
@@ -159,7 +159,7 @@ func TestCallerCancelsWhileAgentRings(t *testing.T) {
 	}
 	f.checkIdle()
 	wantRecord(t, f, call.id, OutcomeAbandoned, ErrCallerHangup, "")
-	waitAgentState(t, f, "alice", routing.StateAvailable)
+	waitAgentState(t, f, "alice", acd.StateAvailable)
 	if n := len(agent.requests(sip.ACK, in.callID())); n == 0 {
 		// the agent's 487 must be acknowledged, or its phone keeps resending it
 		t.Error("agent's 487 was not ACKed")
@@ -265,7 +265,7 @@ func TestNextAgent(t *testing.T) {
 		alice.waitRequest(sip.BYE, in.callID())
 		f.checkIdle()
 		wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "alice")
-		waitAgentState(t, f, "carol", routing.StateAvailable)
+		waitAgentState(t, f, "carol", acd.StateAvailable)
 	})
 }
 

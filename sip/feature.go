@@ -9,7 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/routing"
+	"hotline/routing/acd"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -59,11 +59,11 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 // feature code.
 func refusalReason(err error) string {
 	switch {
-	case errors.Is(err, routing.ErrNotRegistered):
+	case errors.Is(err, acd.ErrNotRegistered):
 		return "Not Registered"
-	case errors.Is(err, routing.ErrNotLoggedIn):
+	case errors.Is(err, acd.ErrNotLoggedIn):
 		return "Not Logged In"
-	case errors.Is(err, routing.ErrUnknownAgent):
+	case errors.Is(err, acd.ErrUnknownAgent):
 		return "Not An Agent"
 	}
 	return "Forbidden"

@@ -19,7 +19,9 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -64,7 +66,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // fixtureOpts is what a test may change before the server starts.
 type fixtureOpts struct {
 	cfg     Config
-	routing routing.Config
+	routing config.Config
 	media   media.Config
 	// deps, when set, changes the server's dependencies before New.
 	deps func(*Deps)
@@ -75,7 +77,7 @@ type fixtureOpts struct {
 type fixture struct {
 	t    *testing.T
 	srv  *Server
-	acd  *routing.ACD
+	acd  *acd.ACD
 	addr netip.AddrPort // Hotline's UDP SIP address
 
 	mu   sync.Mutex
@@ -98,14 +100,14 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 			RetryAfter:   7 * time.Second,
 			DrainTimeout: 2 * time.Second,
 		},
-		routing: routing.Config{
-			Hotlines: []routing.Hotline{{Number: "1900", Name: "Support"}},
-			Agents: []routing.Agent{
+		routing: config.Config{
+			Hotlines: []config.Hotline{{Number: "1900", Name: "Support"}},
+			Agents: []config.Agent{
 				{Username: "alice", Password: agentPassword("alice"), Name: "Alice"},
 				{Username: "bob", Password: agentPassword("bob"), Name: "Bob"},
 				{Username: "carol", Password: agentPassword("carol"), Name: "Carol"},
 			},
-			Queue: routing.QueueConfig{RingTimeout: time.Second, RetryDelay: 30 * time.Second, MaxWait: 20 * time.Second},
+			Queue: config.QueueConfig{RingTimeout: time.Second, RetryDelay: 30 * time.Second, MaxWait: 20 * time.Second},
 		},
 		media: media.Config{IP: "127.0.0.1", PortMin: base, PortMax: base + 699, Timeout: -1, HoldTimeout: -1},
 	}
@@ -121,11 +123,11 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 	if err := o.routing.Validate(); err != nil {
 		t.Fatalf("test routing configuration: %v", err)
 	}
-	router, err := routing.NewRouter(&o.routing)
+	router, err := rules.NewRouter(&o.routing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acd, err := routing.NewACD(&o.routing, routing.ACDOptions{Logger: log, LoginOnRegister: true})
+	acd, err := acd.New(&o.routing, acd.Options{Logger: log, LoginOnRegister: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func (f *fixture) record(callID string) CallRecord {
 }
 
 // agentState returns the routing state of an agent.
-func (f *fixture) agentState(user string) routing.AgentState {
+func (f *fixture) agentState(user string) acd.AgentState {
 	for _, a := range f.acd.Agents() {
 		if a.Username == user {
 			return a.State
