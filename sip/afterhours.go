@@ -158,7 +158,7 @@ func (c *call) voicemail(d rules.Decision) bool {
 			c.log.Error("voicemail not recorded", "error", err)
 			return true
 		}
-		rec.SetFormat(recording.Caller, c.format.PT, recordingCodec(c.format.Encoding))
+		rec.SetFormat(recording.Caller, c.format.Codec())
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
 	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing/config"
@@ -46,7 +47,7 @@ type call struct {
 
 	dlg    *sipgo.DialogServerSession
 	leg    *media.Leg
-	codec  sdp.Codec // negotiated with the caller
+	codec  audio.Codec // negotiated with the caller
 	format media.Format
 
 	ctx    context.Context // ends when the call ends, with the cause
@@ -85,23 +86,12 @@ type agentLeg struct {
 	callID   string
 	dlg      *sipgo.DialogClientSession
 	leg      *media.Leg
-	codec    sdp.Codec // negotiated with the agent
-	acked    bool      // its 200 OK was acknowledged
+	codec    audio.Codec // negotiated with the agent
+	acked    bool        // its 200 OK was acknowledged
 	unbridge func()
 
 	mu    sync.Mutex
 	local sdp.Local
-}
-
-func mediaFormat(c sdp.Codec, dtmf *sdp.Codec) media.Format {
-	f := media.Format{PT: c.PT, Encoding: media.PCMU}
-	if strings.EqualFold(c.Name, "PCMA") {
-		f.Encoding = media.PCMA
-	}
-	if dtmf != nil {
-		f.DTMFPT = dtmf.PT
-	}
-	return f
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -200,7 +190,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		dlg:       dlg,
 		leg:       leg,
 		codec:     codec,
-		format:    mediaFormat(codec, dtmf),
+		format:    media.FormatOf(codec, dtmf),
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -214,7 +204,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
 		Addr:      leg.LocalAddr(),
-		Codecs:    []sdp.Codec{codec},
+		Codecs:    []audio.Codec{codec},
 		DTMF:      dtmf,
 		Direction: offer.Audio.Direction.Answer(),
 		PTime:     20,
@@ -264,7 +254,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	var leg *media.Leg
 	var local *sdp.Local
 	var mu *sync.Mutex
-	var fmtFor func(sdp.Codec, *sdp.Codec) media.Format = mediaFormat
+	var fmtFor func(audio.Codec, *audio.Codec) media.Format = media.FormatOf
 	if ref.agent == nil {
 		if !confirmed(c.dlg) { // indialog.go: the caller's ACK is still to come
 			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
@@ -301,7 +291,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 			local.Version++
 		}
 		local.Direction = dir
-		local.Codecs = []sdp.Codec{codec}
+		local.Codecs = []audio.Codec{codec}
 		local.DTMF = dtmf
 		leg.SetRemote(offer.Audio.Addr, fmtFor(codec, dtmf))
 		leg.SetHold(offer.Audio.OnHold())
@@ -469,7 +459,7 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
 			return
 		}
-		rec.SetFormat(recording.Caller, c.format.PT, recordingCodec(c.format.Encoding))
+		rec.SetFormat(recording.Caller, c.format.Codec())
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
@@ -480,17 +470,10 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 	}
 	if a != nil {
 		if f, ok := a.leg.Format(); ok {
-			rec.SetFormat(recording.Agent, f.PT, recordingCodec(f.Encoding))
+			rec.SetFormat(recording.Agent, f.Codec())
 		}
 		a.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
 	}
-}
-
-func recordingCodec(e media.Encoding) recording.Codec {
-	if e == media.PCMA {
-		return recording.CodecPCMA
-	}
-	return recording.CodecPCMU
 }
 
 // refusedError is an agent's phone refusing an offered call.

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/zaf/g711"
 
+	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/sip/sdp"
 )
@@ -190,7 +191,7 @@ func TestNextAgent(t *testing.T) {
 		}},
 		{"answers without a common codec", func(t *testing.T, in *incoming) {
 			// Hotline takes the answer (ACK) and hangs up at once (BYE).
-			in.answerWith(in.p.sdp(sdp.SendRecv, sdp.Codec{PT: 18, Name: "G729", Rate: 8000}))
+			in.answerWith(in.p.sdp(sdp.SendRecv, audio.Codec{PT: 18, Name: "G729", Rate: 8000}))
 			_ = in.wait() // the phone may see the BYE before the ACK
 			in.p.waitRequest(sip.ACK, in.callID())
 			in.p.waitRequest(sip.BYE, in.callID())
@@ -350,7 +351,7 @@ func TestReInviteHoldAndUnhold(t *testing.T) {
 	// (RFC 3264 §8).
 	check := func(who string, send func([]byte) *sip.Response, p *phone, dir, want sdp.Direction, last *seen) {
 		t.Helper()
-		res := send(p.sdp(dir, sdp.PCMU()))
+		res := send(p.sdp(dir, audio.PCMU()))
 		if res.StatusCode != 200 {
 			t.Fatalf("%s re-INVITE %s: got %d %s, want 200", who, dir, res.StatusCode, res.Reason)
 		}
@@ -490,7 +491,7 @@ func TestTranscodesBetweenCodecs(t *testing.T) {
 	agent.register("alice")
 	caller := newPhone(t, "5551234", f.addr)
 
-	call := caller.call("1900", caller.sdp(sdp.SendRecv, sdp.PCMA()))
+	call := caller.call("1900", caller.sdp(sdp.SendRecv, audio.PCMA()))
 	in := agent.nextInvite()
 	if c := in.offer.Audio.Codecs; len(c) == 0 || c[0].Name != "PCMA" {
 		t.Errorf("agent's offer %v: want the caller's PCMA first", c)

@@ -27,6 +27,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
 	"hotline/metrics"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -401,7 +402,7 @@ func (d *Dialer) newCall(cb callbacks.Callback, cust directory.Customer) *call {
 		fromName:  name,
 		transport: d.cfg.Transport,
 		created:   s.now(),
-		codec:     sdp.PCMU(),
+		codec:     audio.PCMU(),
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -602,8 +603,8 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 		return nil, cb, err
 	}
 	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec sdp.Codec
-	var dtmf *sdp.Codec
+	var codec audio.Codec
+	var dtmf *audio.Codec
 	if err == nil {
 		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
 	}
@@ -619,9 +620,9 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 	}
 	cust.codec = codec
 	cust.mu.Lock()
-	cust.local.Codecs, cust.local.DTMF = []sdp.Codec{codec}, dtmf
+	cust.local.Codecs, cust.local.DTMF = []audio.Codec{codec}, dtmf
 	cust.mu.Unlock()
-	f := mediaFormat(codec, dtmf)
+	f := media.FormatOf(codec, dtmf)
 	leg.SetRemote(ans.Audio.Addr, f)
 	leg.SetHold(ans.Audio.OnHold())
 	leg.OnDTMF(func(k rune) { c.log.Info("customer pressed a key", "digit", string(k)) })
@@ -697,16 +698,16 @@ func (d *Dialer) customerInvite(c *call, cust *agentLeg, a *agentLeg) invite {
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
 
-	first, other := sdp.PCMU(), sdp.PCMA()
+	first, other := audio.PCMU(), audio.PCMA()
 	if strings.EqualFold(a.codec.Name, "PCMA") {
-		first, other = sdp.PCMA(), sdp.PCMU()
+		first, other = audio.PCMA(), audio.PCMU()
 	}
-	te := sdp.TelephoneEvent(dtmfPT)
+	te := audio.TelephoneEvent(dtmfPT)
 	cust.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
 		Addr:      cust.leg.LocalAddr(),
-		Codecs:    []sdp.Codec{first, other},
+		Codecs:    []audio.Codec{first, other},
 		DTMF:      &te,
 		PTime:     20,
 	}

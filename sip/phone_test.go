@@ -19,6 +19,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/routing/rules"
@@ -353,11 +354,11 @@ func (p *phone) hotlineURI(user string) sip.Uri {
 }
 
 // sdp renders this phone's session description for its RTP socket.
-func (p *phone) sdp(dir sdp.Direction, codecs ...sdp.Codec) []byte {
+func (p *phone) sdp(dir sdp.Direction, codecs ...audio.Codec) []byte {
 	if len(codecs) == 0 {
-		codecs = []sdp.Codec{sdp.PCMU(), sdp.PCMA()}
+		codecs = []audio.Codec{audio.PCMU(), audio.PCMA()}
 	}
-	te := sdp.TelephoneEvent(101)
+	te := audio.TelephoneEvent(101)
 	p.mu.Lock()
 	p.sdpVer++
 	v, addr := p.sdpVer, p.rtpAddr
@@ -579,7 +580,7 @@ func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			case act.code == 200:
 				body := act.body
 				if body == nil {
-					body = p.sdp(offer.Audio.Direction.Answer(), sdp.PCMU())
+					body = p.sdp(offer.Audio.Direction.Answer(), audio.PCMU())
 				}
 				in.err = dlg.RespondSDP(body)
 			default:
@@ -617,7 +618,7 @@ func (p *phone) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if offer, err := sdp.Parse(req.Body()); err == nil {
 		dir = offer.Audio.Direction.Answer()
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", p.sdp(dir, sdp.PCMU()))
+	res := sip.NewResponseFromRequest(req, 200, "OK", p.sdp(dir, audio.PCMU()))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.AppendHeader(sip.HeaderClone(&p.dua.ContactHDR))
 	_ = tx.Respond(res)

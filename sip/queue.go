@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
@@ -192,16 +193,16 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		return nil, fmt.Errorf("agent media: %w", err)
 	}
 	a := &agentLeg{username: agent, leg: leg}
-	first, other := sdp.PCMU(), sdp.PCMA()
+	first, other := audio.PCMU(), audio.PCMA()
 	if strings.EqualFold(c.codec.Name, "PCMA") {
-		first, other = sdp.PCMA(), sdp.PCMU()
+		first, other = audio.PCMA(), audio.PCMU()
 	}
-	te := sdp.TelephoneEvent(dtmfPT)
+	te := audio.TelephoneEvent(dtmfPT)
 	a.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
 		Addr:      leg.LocalAddr(),
-		Codecs:    []sdp.Codec{first, other},
+		Codecs:    []audio.Codec{first, other},
 		DTMF:      &te,
 		PTime:     20,
 	}
@@ -250,8 +251,8 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 
 	// Answered.
 	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec sdp.Codec
-	var dtmf *sdp.Codec
+	var codec audio.Codec
+	var dtmf *audio.Codec
 	if err == nil {
 		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
 	}
@@ -265,7 +266,7 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		return nil, fmt.Errorf("agent SDP: %w", err)
 	}
 	a.codec = codec
-	leg.SetRemote(ans.Audio.Addr, mediaFormat(codec, dtmf))
+	leg.SetRemote(ans.Audio.Addr, media.FormatOf(codec, dtmf))
 	leg.SetHold(ans.Audio.OnHold())
 	leg.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
 	return a, nil
