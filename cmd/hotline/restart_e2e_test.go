@@ -11,7 +11,9 @@ import (
 	"hotline/internal/e2e"
 	"hotline/internal/pgtest"
 	"hotline/records"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/directory"
 )
 
 // A restart of Hotline with the example configuration's state in the
@@ -55,12 +57,12 @@ func restartKeepsState(t *testing.T, backend, dsn string) {
 	if err := a1.acd.Pause("alice", "training"); err != nil {
 		t.Fatal(err)
 	}
-	cb, err := a1.callbacks.Add(routing.Callback{Kind: routing.CallbackQueued, Number: "+84912345678", Queue: "default",
+	cb, err := a1.callbacks.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912345678", Queue: "default",
 		Reason: "promised before the restart", Arrived: time.Now(), Due: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a1.directory.SetStyle("0987654321", routing.StyleReactive); err != nil {
+	if err := a1.directory.SetStyle("0987654321", directory.StyleReactive); err != nil {
 		t.Fatal(err)
 	}
 	a1.stop(t)
@@ -70,15 +72,15 @@ func restartKeepsState(t *testing.T, backend, dsn string) {
 
 	a2 := startApp(t, same)
 	info, _ := a2.acd.Agent("alice")
-	if !info.Registered || info.State != routing.StatePaused || info.PauseReason != "training" {
+	if !info.Registered || info.State != acd.StatePaused || info.PauseReason != "training" {
 		t.Fatalf("alice after the restart: registered=%v state=%s reason=%q, want registered, paused for training",
 			info.Registered, info.State, info.PauseReason)
 	}
-	var cbs []routing.Callback
+	var cbs []callbacks.Callback
 	if code := httpJSON(t, "GET", a2.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 || len(cbs) != 1 || cbs[0].ID != cb.ID {
 		t.Fatalf("callbacks after the restart: %d %+v", code, cbs)
 	}
-	if c := a2.directory.Lookup(context.Background(), "0987654321"); c.Style != routing.StyleReactive {
+	if c := a2.directory.Lookup(context.Background(), "0987654321"); c.Style != directory.StyleReactive {
 		t.Fatalf("style after the restart: %q", c.Style)
 	}
 	if err := a2.acd.Unpause("alice"); err != nil {

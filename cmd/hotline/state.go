@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"hotline/records"
-	"hotline/routing"
+	"hotline/routing/acd"
 	"hotline/sip/registrar"
 )
 
@@ -34,14 +34,14 @@ type savedAgent struct {
 type stateKeeper struct {
 	store *records.Store
 	reg   *registrar.Registrar
-	acd   *routing.ACD
+	acd   *acd.ACD
 	log   *slog.Logger
 
 	mu   sync.Mutex
 	last map[string][]byte
 }
 
-func newStateKeeper(store *records.Store, reg *registrar.Registrar, acd *routing.ACD, log *slog.Logger) *stateKeeper {
+func newStateKeeper(store *records.Store, reg *registrar.Registrar, acd *acd.ACD, log *slog.Logger) *stateKeeper {
 	return &stateKeeper{store: store, reg: reg, acd: acd, log: log, last: map[string][]byte{}}
 }
 
@@ -74,7 +74,7 @@ func (k *stateKeeper) restore(ctx context.Context) {
 			continue
 		}
 		var err error
-		switch loggedIn := cur.State != routing.StateLoggedOut; {
+		switch loggedIn := cur.State != acd.StateLoggedOut; {
 		case !s.LoggedIn && loggedIn:
 			err = k.acd.Logout(s.Agent)
 		case s.LoggedIn && !loggedIn:
@@ -94,8 +94,8 @@ func (k *stateKeeper) restore(ctx context.Context) {
 func (k *stateKeeper) save(ctx context.Context) {
 	var agents []savedAgent
 	for _, a := range k.acd.Agents() {
-		agents = append(agents, savedAgent{Agent: a.Username, LoggedIn: a.State != routing.StateLoggedOut,
-			Paused: a.State == routing.StatePaused || a.PauseReason != "", Reason: a.PauseReason})
+		agents = append(agents, savedAgent{Agent: a.Username, LoggedIn: a.State != acd.StateLoggedOut,
+			Paused: a.State == acd.StatePaused || a.PauseReason != "", Reason: a.PauseReason})
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
