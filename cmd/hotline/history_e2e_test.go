@@ -84,6 +84,24 @@ func TestE2ECallInHistory(t *testing.T) {
 				len(byCustomer.Calls) != 1 || byCustomer.Calls[0].CallID != c.CallID {
 				t.Fatalf("customer %q's calls: %d %+v", c.Customer, code, byCustomer.Calls)
 			}
+			// Alice's queue_log: logged in, offered the call, connected,
+			// the caller hung up, wrap-up.
+			var ev struct {
+				Events []records.Event `json:"events"`
+			}
+			waitFor(t, 10*time.Second, "alice's events", func() bool {
+				ev.Events = nil
+				return httpJSON(t, "GET", a.apiURL("/api/v1/agents/alice/events?limit=100"), "", &ev) == 200 && len(ev.Events) >= 5
+			})
+			var kinds []string
+			for i := len(ev.Events) - 1; i >= 0; i-- {
+				if e := ev.Events[i]; e.CallID == c.CallID || e.CallID == "" {
+					kinds = append(kinds, e.Kind)
+				}
+			}
+			if got := strings.Join(kinds, " "); got != "login offered connected wrap_up complete_caller" && got != "login offered connected complete_caller wrap_up" {
+				t.Fatalf("alice's events: %s", got)
+			}
 			if backend == records.BackendPostgres {
 				conn, err := pgx.Connect(ctx, dsn)
 				if err != nil {

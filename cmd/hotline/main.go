@@ -167,14 +167,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	// Queues and agents: registering logs an agent in unless
-	// queue.login_on_register is off (then feature codes or the API).
-	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
-		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store})
-	if err != nil {
-		_ = recs.Close()
-		return nil, err
-	}
 	// The call history: written in batches, never in the call's way.
 	history, err := records.Open(ctx, c.Records, log)
 	if err != nil {
@@ -187,6 +179,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			_ = history.Close()
 		}
 	}()
+	// Queues and agents: registering logs an agent in unless
+	// queue.login_on_register is off (then feature codes or the API).
+	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store, OnEvent: func(e acd.Event) { history.Event(queueEvent(e)) }})
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Log:     log,
 		Routing: &c.Config,
@@ -203,11 +203,20 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Prompts:    prompts,
 		Metrics:    m,
 		Customers:  dir.Lookup,
-		SetStyle:   dir.SetStyle,
+		SetStyle: func(number, style string) error {
+			if err := dir.SetStyle(number, style); err != nil {
+				return err
+			}
+			history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
+			return nil
+		},
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
 			history.Call(callRecord(r))
+			for _, e := range callEndEvents(r) {
+				history.Event(e)
+			}
 			csat := 0
 			if r.Survey.CSAT != nil {
 				csat = *r.Survey.CSAT

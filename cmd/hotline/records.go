@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"hotline/records"
+	"hotline/routing/acd"
 	"hotline/sip"
 )
 
@@ -29,6 +31,35 @@ func callRecord(r sip.CallRecord) records.Call {
 		c.Answer = records.Seconds(r.Bridged.Sub(r.Arrived))
 	}
 	return c
+}
+
+// queueEvent is an ACD event as the history keeps it.
+func queueEvent(e acd.Event) records.Event {
+	return records.Event{At: e.At, Kind: e.Kind, CallID: e.CallID, Queue: e.Queue, Agent: e.Agent, Customer: e.Caller,
+		Position: e.Position, Duration: records.Seconds(e.Duration), Reason: e.Reason}
+}
+
+// callEndEvents are the events a finished call adds to the ACD's: who
+// completed a connected call, and the survey's answers.
+func callEndEvents(r sip.CallRecord) []records.Event {
+	var out []records.Event
+	if r.Agent != "" && !r.Bridged.IsZero() {
+		e := records.Event{At: r.Ended, Kind: records.EventCompleteCaller, CallID: r.CallID, Agent: r.Agent,
+			Customer: r.Customer.Number, Duration: records.Seconds(r.Talk)}
+		if !r.AgentLeft.IsZero() {
+			e.At, e.Kind = r.AgentLeft, records.EventCompleteAgent
+		}
+		out = append(out, e)
+	}
+	if r.Survey.CSAT != nil || r.Survey.NPS != nil {
+		detail, _ := json.Marshal(struct {
+			CSAT *int `json:"csat,omitempty"`
+			NPS  *int `json:"nps,omitempty"`
+		}{r.Survey.CSAT, r.Survey.NPS})
+		out = append(out, records.Event{At: r.Ended, Kind: records.EventSurveyAnswer, CallID: r.CallID, Agent: r.Agent,
+			Customer: r.Customer.Number, Detail: detail})
+	}
+	return out
 }
 
 // migrate is `hotline migrate [-config FILE]`: it applies the pending

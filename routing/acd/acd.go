@@ -57,6 +57,10 @@ type Options struct {
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
 	Callbacks *callbacks.Store
+	// OnEvent, when set, receives every queue and agent event (events.go),
+	// in order, with the ACD's lock held: it must not block nor call the
+	// ACD.
+	OnEvent func(Event)
 }
 
 // CallRequest is a call entering the ACD.
@@ -138,6 +142,7 @@ type QueuedCall struct {
 	pending    bool
 	preferred  bool // the current offer is the preferred agent's
 	agent      *acdAgent
+	offeredAt  time.Time
 	answeredAt time.Time
 	err        error
 	dirty      bool
@@ -370,6 +375,7 @@ type ACD struct {
 	rejoin          time.Duration
 	loginOnRegister bool
 	callbacks       *callbacks.Store
+	onEvent         func(Event)
 
 	mu          sync.Mutex
 	rnd         *rand.Rand
@@ -403,7 +409,7 @@ func New(c *config.Config, o Options) (*ACD, error) {
 	}
 	a := &ACD{
 		now: o.Now, log: o.Logger, retryDelay: c.Queue.RetryDelay, autoPause: c.Queue.AutoPauseAfter,
-		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks,
+		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks, onEvent: o.OnEvent,
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
@@ -546,6 +552,7 @@ func (a *ACD) SetRegistered(agent string, registered bool) error {
 		if !registered && ag.loggedIn {
 			ag.loggedIn = false
 			a.log.Info("agent logged out: registration lost", "agent", agent)
+			a.emitLocked(Event{At: now, Kind: EventLogout, Agent: agent, Reason: "registration lost"})
 		}
 		if registered && a.loginOnRegister && !ag.loggedIn {
 			a.loginLocked(ag, now)
@@ -555,6 +562,7 @@ func (a *ACD) SetRegistered(agent string, registered bool) error {
 }
 
 func (a *ACD) loginLocked(ag *acdAgent, now time.Time) {
+	a.emitLocked(Event{At: now, Kind: EventLogin, Agent: ag.name})
 	ag.loggedIn = true
 	ag.noAnswers = 0
 	if ag.idleSince.IsZero() || ag.idleSince.Before(now) {
@@ -579,7 +587,10 @@ func (a *ACD) Login(agent string) error {
 
 // Logout stops an agent taking calls (a call in progress goes on).
 func (a *ACD) Logout(agent string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
+		if ag.loggedIn {
+			a.emitLocked(Event{At: now, Kind: EventLogout, Agent: agent})
+		}
 		ag.loggedIn, ag.paused, ag.pauseReason = false, false, ""
 		a.log.Info("agent logged out", "agent", agent)
 		return nil
@@ -589,9 +600,12 @@ func (a *ACD) Logout(agent string) error {
 // Pause stops offers to a logged-in agent, with a reason (break, lunch,
 // training...). A call in progress goes on; the pause starts after it.
 func (a *ACD) Pause(agent, reason string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
+		}
+		if !ag.paused || ag.pauseReason != reason {
+			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: reason})
 		}
 		ag.paused, ag.pauseReason = true, reason
 		a.log.Info("agent paused", "agent", agent, "reason", reason)
@@ -601,9 +615,12 @@ func (a *ACD) Pause(agent, reason string) error {
 
 // Unpause lets a paused agent take calls again.
 func (a *ACD) Unpause(agent string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
+		}
+		if ag.paused {
+			a.emitLocked(Event{At: now, Kind: EventUnpause, Agent: agent})
 		}
 		ag.paused, ag.pauseReason, ag.noAnswers = false, "", 0
 		a.log.Info("agent unpaused", "agent", agent)
@@ -674,6 +691,7 @@ func (a *ACD) Enqueue(r CallRequest) (*QueuedCall, error) {
 	a.live = append(a.live, c)
 	a.calls[c.id] = c
 	q.stats.entered++
+	a.emitLocked(callEvent(EventEnteredQueue, c, now))
 	a.dispatchLocked(now)
 	return c, nil
 }
@@ -767,9 +785,13 @@ func (a *ACD) offerLocked(c *QueuedCall, ags []*acdAgent, now time.Time) {
 	c.offer = append(c.offer[:0], ags...)
 	c.pending = true
 	c.preferred = c.pref != nil && len(ags) == 1 && ags[0] == c.pref && now.Before(c.prefUntil)
+	c.offeredAt = now
 	for _, ag := range ags {
 		ag.call, ag.connected = c, false
 		a.refreshLocked(ag, now)
+		ev := callEvent(EventOffered, c, now)
+		ev.Agent = ag.name
+		a.emitLocked(ev)
 	}
 	if c.queue.def.Strategy == config.StrategyRoundRobin {
 		if p := ags[0].posIn(c.queue); p >= 0 {
@@ -932,6 +954,9 @@ func (c *QueuedCall) Answered(agent string) error {
 	q := c.queue
 	q.stats.answered++
 	q.stats.answeredWait += now.Sub(c.entered)
+	ev := callEvent(EventConnected, c, now)
+	ev.Agent, ev.Duration = agent, now.Sub(c.entered)
+	a.emitLocked(ev)
 	a.dispatchLocked(now)
 	return nil
 }
@@ -956,7 +981,13 @@ func (c *QueuedCall) NoAnswer(agent string) error {
 	c.offer = append(c.offer[:i], c.offer[i+1:]...)
 	ag.call = nil
 	ag.noAnswers++
+	ev := callEvent(EventRingNoAnswer, c, now)
+	ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
+	a.emitLocked(ev)
 	if a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
+		if !ag.paused {
+			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: PauseNoAnswer})
+		}
 		ag.paused, ag.pauseReason = true, PauseNoAnswer
 		a.log.Warn("agent paused after unanswered offers", "agent", ag.name, "in_a_row", ag.noAnswers)
 	}
@@ -994,6 +1025,7 @@ func (c *QueuedCall) Abandon() {
 		a.hangupLocked(c, now)
 		return
 	}
+	a.emitLocked(a.leavingEvent(EventAbandoned, c, now))
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.abandoned++
@@ -1028,6 +1060,7 @@ func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) 
 		return callbacks.Callback{}, ErrCallEnded
 	}
 	now := a.now()
+	a.emitLocked(a.leavingEvent(EventCallbackRequest, c, now))
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.callbacks++
@@ -1065,6 +1098,9 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	ag.wrapUntil = now.Add(wrap)
 	ag.idleSince = ag.wrapUntil
 	c.queue.addHandle(talk + wrap)
+	ev := callEvent(EventWrapUp, c, now)
+	ev.Agent, ev.Duration = ag.name, wrap
+	a.emitLocked(ev)
 	a.refreshLocked(ag, now)
 	a.finishLocked(c, nil)
 	a.dispatchLocked(now)
