@@ -92,42 +92,97 @@ func (b *pgBackend) ensureSchema(ctx context.Context) error {
 	return nil
 }
 
-const insertCall = `INSERT INTO calls (call_id, direction, hotline, queue, customer, customer_id, segment, style, reason, agent,
+// Each batch is two statements whatever its size: the rows go as arrays
+// (one per column, binary encoded) and unnest() turns them back into
+// rows; a row whose id is already stored is skipped.
+const insertCalls = `INSERT INTO calls (call_id, direction, hotline, queue, customer, customer_id, segment, style, reason, agent,
 	arrived, queued, connected, survey_start, ended, wait_seconds, answer_seconds, talk_seconds, hold_seconds, wrap_up_seconds,
 	outcome, cause, csat, nps, recording, callback, legs, transfers)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+		$11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
+		$16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
+		$21::text[], $22::text[], $23::smallint[], $24::smallint[], $25::text[], $26::text[], $27::jsonb[], $28::jsonb[])
 	ON CONFLICT (call_id) DO NOTHING`
 
-const insertEvent = `INSERT INTO events (event_id, at, kind, call_id, agent, queue, customer, position, duration_seconds, reason, detail)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+const insertEvents = `INSERT INTO events (event_id, at, kind, call_id, agent, queue, customer, position, duration_seconds, reason, detail)
+	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::int[], $9::float8[], $10::text[], $11::jsonb[])
 	ON CONFLICT (event_id) DO NOTHING`
 
 // jsonArg is raw JSON as a query argument (NULL when empty).
-func jsonArg(b []byte) any {
+func jsonArg(b []byte) *string {
 	if len(b) == 0 {
 		return nil
 	}
-	return string(b)
+	s := string(b)
+	return &s
+}
+
+func smallint(p *int) *int16 {
+	if p == nil {
+		return nil
+	}
+	v := int16(*p)
+	return &v
 }
 
 func (b *pgBackend) write(ctx context.Context, batch *Batch) error {
 	if err := b.ensureSchema(ctx); err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-		var q pgx.Batch
+	var q pgx.Batch
+	if n := len(batch.Calls); n > 0 {
+		var text [15][]string
+		for k := range text {
+			text[k] = make([]string, n)
+		}
+		var times [5][]*time.Time
+		for k := range times {
+			times[k] = make([]*time.Time, n)
+		}
+		var secs [5][]float64
+		for k := range secs {
+			secs[k] = make([]float64, n)
+		}
+		csat, nps := make([]*int16, n), make([]*int16, n)
+		legs, transfers := make([]*string, n), make([]*string, n)
 		for i := range batch.Calls {
 			c := &batch.Calls[i]
-			q.Queue(insertCall, c.CallID, c.Direction, c.Hotline, c.Queue, c.Customer, c.CustomerID, c.Segment, c.Style, c.Reason, c.Agent,
-				c.Arrived, c.Queued, c.Connected, c.SurveyStart, c.Ended, c.Wait, c.Answer, c.Talk, c.Hold, c.WrapUp,
-				c.Outcome, c.Cause, c.CSAT, c.NPS, c.Recording, c.Callback, jsonArg(c.Legs), jsonArg(c.Transfers))
+			for k, v := range [...]string{c.CallID, c.Direction, c.Hotline, c.Queue, c.Customer, c.CustomerID, c.Segment, c.Style, c.Reason,
+				c.Agent, c.Outcome, c.Cause, c.Recording, c.Callback} {
+				text[k][i] = v
+			}
+			times[0][i], times[1][i], times[2][i], times[3][i], times[4][i] = &c.Arrived, c.Queued, c.Connected, c.SurveyStart, &c.Ended
+			for k, v := range [...]float64{c.Wait, c.Answer, c.Talk, c.Hold, c.WrapUp} {
+				secs[k][i] = v
+			}
+			csat[i], nps[i] = smallint(c.CSAT), smallint(c.NPS)
+			legs[i], transfers[i] = jsonArg(c.Legs), jsonArg(c.Transfers)
 		}
+		q.Queue(insertCalls, text[0], text[1], text[2], text[3], text[4], text[5], text[6], text[7], text[8], text[9],
+			times[0], times[1], times[2], times[3], times[4], secs[0], secs[1], secs[2], secs[3], secs[4],
+			text[10], text[11], csat, nps, text[12], text[13], legs, transfers)
+	}
+	if n := len(batch.Events); n > 0 {
+		var text [7][]string
+		for k := range text {
+			text[k] = make([]string, n)
+		}
+		at, pos, dur, detail := make([]time.Time, n), make([]int32, n), make([]float64, n), make([]*string, n)
 		for i := range batch.Events {
 			e := &batch.Events[i]
-			q.Queue(insertEvent, e.ID, e.At, e.Kind, e.CallID, e.Agent, e.Queue, e.Customer, e.Position, e.Duration, e.Reason, jsonArg(e.Detail))
+			for k, v := range [...]string{e.ID, e.Kind, e.CallID, e.Agent, e.Queue, e.Customer, e.Reason} {
+				text[k][i] = v
+			}
+			at[i], pos[i], dur[i], detail[i] = e.At, int32(e.Position), e.Duration, jsonArg(e.Detail)
 		}
-		return tx.SendBatch(ctx, &q).Close()
-	})
+		q.Queue(insertEvents, text[0], at, text[1], text[2], text[3], text[4], text[5], pos, dur, text[6], detail)
+	}
+	if q.Len() == 0 {
+		return nil
+	}
+	// A batch cut short is harmless: its replay skips the rows already stored.
+	return b.pool.SendBatch(ctx, &q).Close()
 }
 
 // where builds a WHERE clause of bound parameters.
