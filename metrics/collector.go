@@ -23,8 +23,7 @@ type QueueStatus struct {
 // AgentCount is how many agents of a queue are in one state.
 type AgentCount struct {
 	Queue string
-	// State is the agent state (routing.AgentState: offline, available,
-	// ringing, on_call, ...).
+	// State is the agent state, one of AgentStates (the API's words).
 	State string
 	Count int
 }
@@ -32,7 +31,8 @@ type AgentCount struct {
 // AgentStates are states always exposed for every queue an agent source
 // reports (zero when no agent is in them), so "no agent available" is a
 // 0, not a missing series.
-var AgentStates = []string{"offline", "available", "ringing", "on_call"}
+// The API names agents' states with the same words.
+var AgentStates = []string{"logged_out", "available", "ringing", "on_call", "wrap_up", "paused"}
 
 // RTPStats are the counters of one RTP leg (see media.Stats). "In" is
 // what Hotline received from the peer, "Out" what it sent.

@@ -438,9 +438,11 @@ func TestCallbackSources(t *testing.T) {
 # HELP hotline_agents Agents by queue and state.
 # TYPE hotline_agents gauge
 hotline_agents{queue="1900",state="available"} 1
-hotline_agents{queue="1900",state="offline"} 0
+hotline_agents{queue="1900",state="logged_out"} 0
 hotline_agents{queue="1900",state="on_call"} 0
+hotline_agents{queue="1900",state="paused"} 0
 hotline_agents{queue="1900",state="ringing"} 0
+hotline_agents{queue="1900",state="wrap_up"} 0
 # HELP hotline_queue_callers_waiting Callers waiting in the queue now.
 # TYPE hotline_queue_callers_waiting gauge
 hotline_queue_callers_waiting{queue="1900"} 3

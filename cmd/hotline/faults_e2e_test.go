@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/api"
 	"hotline/internal/e2e"
 	"hotline/internal/miniotest"
 	"hotline/recording"
@@ -185,9 +186,9 @@ func (a *testApp) liveCalls(t *testing.T) []liveCall {
 }
 
 // queueInfo returns the queue's entry of GET /api/v1/queues.
-func (a *testApp) queueInfo(t *testing.T, name string) routing.QueueInfo {
+func (a *testApp) queueInfo(t *testing.T, name string) api.Queue {
 	t.Helper()
-	var qs []routing.QueueInfo
+	var qs []api.Queue
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/queues"), "", &qs); code != 200 {
 		t.Fatalf("GET /api/v1/queues: %d", code)
 	}
@@ -197,7 +198,7 @@ func (a *testApp) queueInfo(t *testing.T, name string) routing.QueueInfo {
 		}
 	}
 	t.Fatalf("GET /api/v1/queues: no queue %q in %+v", name, qs)
-	return routing.QueueInfo{}
+	return api.Queue{}
 }
 
 // TestE2EFaultAgentVanishes: the agent's softphone is killed (SIGKILL: no
@@ -396,13 +397,13 @@ func sippRegister(ctx context.Context, t *testing.T, a *testApp, user string, po
 }
 
 // agents returns GET /api/v1/agents by username.
-func (a *testApp) agents(t *testing.T) map[string]routing.AgentInfo {
+func (a *testApp) agents(t *testing.T) map[string]api.Agent {
 	t.Helper()
-	var list []routing.AgentInfo
+	var list []api.Agent
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/agents"), "", &list); code != 200 {
 		t.Fatalf("GET /api/v1/agents: %d", code)
 	}
-	out := map[string]routing.AgentInfo{}
+	out := map[string]api.Agent{}
 	for _, ag := range list {
 		out[ag.Username] = ag
 	}
@@ -454,7 +455,7 @@ func TestE2EFaultAgentLegFails(t *testing.T) {
 			waitFor(t, 30*time.Second, "the first caller waiting after three failed offers", func() bool {
 				ags := a.agents(t)
 				for _, u := range []string{"alice", "bob", "carol"} {
-					if ags[u].State != routing.StatePaused {
+					if ags[u].State != api.StatePaused {
 						return false
 					}
 				}
@@ -1002,7 +1003,7 @@ func TestE2EFaultRestartUnderLoad(t *testing.T) {
 	skipShort(t)
 	m := miniotest.Start(t)
 	addr := "127.0.0.1:" + freeSIPPort(t)
-	api := "127.0.0.1:" + freeSIPPort(t)
+	apiAddr := "127.0.0.1:" + freeSIPPort(t)
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	config := s3ProcessConfig(addr, spool, m, fmt.Sprintf(`
@@ -1020,8 +1021,8 @@ callbacks: {file: "%s"}
 survey: {enabled: true, nps: true, timeout: 30s, repeats: 0}
 api: {listen: "%s"}
 metrics: {listen: "127.0.0.1:0"}
-`, filepath.Join(dir, "callbacks.json"), api))
-	apiURL := "http://" + api
+`, filepath.Join(dir, "callbacks.json"), apiAddr))
+	apiURL := "http://" + apiAddr
 
 	first := startProcess(t, config)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -1044,7 +1045,7 @@ metrics: {listen: "127.0.0.1:0"}
 		Timeout:  40 * time.Second,
 	})
 	res.RequireCalls(t, 1, 0)
-	var callbacks []routing.Callback
+	var callbacks []api.Callback
 	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &callbacks); code != 200 || len(callbacks) != 1 {
 		t.Fatalf("GET /api/v1/callbacks: %d %+v, want the callback request", code, callbacks)
 	}
@@ -1155,7 +1156,7 @@ metrics: {listen: "127.0.0.1:0"}
 		t.Errorf("restarted hotline logged %d recoveries, want 4", n)
 	}
 
-	var after []routing.Callback
+	var after []api.Callback
 	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &after); code != 200 || len(after) != 1 ||
 		after[0].ID != callbacks[0].ID || after[0].Number != callbacks[0].Number {
 		t.Errorf("GET /api/v1/callbacks after the restart: %d %+v, want %+v", code, after, callbacks)

@@ -16,13 +16,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"hotline/api"
+	"hotline/api/wire"
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
@@ -95,7 +96,9 @@ type app struct {
 	metricsSrv *metrics.Server
 	directory  *routing.Directory
 	callbacks  *routing.CallbackStore
-	stopDir    context.CancelFunc
+	// draining is set when shutdown starts (GET /healthz answers 503).
+	draining *atomic.Bool
+	stopDir  context.CancelFunc
 	// stopDialer stops the callback dialer; dialerDone is closed when it
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
@@ -238,25 +241,24 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	draining := &atomic.Bool{}
 	httpAPI := api.New(c.API, api.Deps{
 		Log:           log.With("component", "api"),
-		ListCalls:     func() any { return srv.Calls() },
-		ListAgents:    func() any { return acd.Agents() },
-		ListQueues:    func() any { return acd.Queues() },
-		ListCallbacks: func() any { return callbacks.List() },
+		ListCalls:     func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
+		ListAgents:    func() []api.Agent { return wire.List(acd.Agents(), wire.Agent) },
+		ListQueues:    func() []api.Queue { return wire.List(acd.Queues(), wire.Queue) },
+		ListCallbacks: func() []api.Callback { return wire.List(callbacks.List(), wire.Callback) },
 		Agents:        acd,
-		AgentError:    agentErrorStatus,
+		AgentError:    wire.AgentError,
 		Calls:         srv,
+		CallError:     wire.CallError,
 		Recordings:    recs,
 		PresignExpiry: c.Recording.S3.PresignExpiry,
+		Draining:      draining.Load,
 		Now:           now,
-		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
-		IsConflict:    func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
-		Agent: func(id string) (any, bool) {
-			if ag, ok := acd.Agent(id); ok {
-				return ag, true
-			}
-			return nil, false
+		Agent: func(id string) (api.Agent, bool) {
+			ag, ok := acd.Agent(id)
+			return wire.Agent(ag), ok
 		},
 	})
 	if err := httpAPI.Start(); err != nil {
@@ -290,13 +292,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
 	return &app{sip: srv, acd: acd, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: callbacks, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+		directory: dir, callbacks: callbacks, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
 // yet stays in the spool for the next start).
 func (a *app) shutdown(ctx context.Context) error {
 	defer a.stopDir()
+	a.draining.Store(true)
 	// No callback is started any more; those waiting for an agent are
 	// released, those with an agent are drained with the calls.
 	a.stopDialer()
@@ -335,26 +338,10 @@ func afterHoursCallback(c *Config, router *routing.Router, store *routing.Callba
 	}
 }
 
-// agentErrorStatus is the HTTP status of an ACD error on an agent action.
-func agentErrorStatus(err error) int {
-	if errors.Is(err, routing.ErrUnknownAgent) {
-		return http.StatusNotFound
-	}
-	return http.StatusConflict // not registered, not logged in
-}
-
 // agentMetricStates are the ACD states exposed per queue (always, zero
-// included); logged_out is exposed as "offline", the metrics' name for an
-// agent taking no calls.
+// included), named as the API names them.
 var agentMetricStates = []routing.AgentState{routing.StateLoggedOut, routing.StateAvailable, routing.StateRinging,
 	routing.StateOnCall, routing.StateWrapUp, routing.StatePaused}
-
-func metricState(st routing.AgentState) string {
-	if st == routing.StateLoggedOut {
-		return "offline"
-	}
-	return string(st)
-}
 
 // wireMetrics gives the metrics their live sources: calls, agents, queues,
 // RTP legs and the recording backlog.
@@ -375,13 +362,13 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *routing.AC
 		counts := map[[2]string]int{}
 		for _, a := range acd.Agents() {
 			for _, q := range a.Queues {
-				counts[[2]string{q, metricState(a.State)}]++
+				counts[[2]string{q, wire.AgentState(a.State)}]++
 			}
 		}
 		var out []metrics.AgentCount
 		for _, q := range c.Queues {
 			for _, st := range agentMetricStates {
-				k := [2]string{q.Name, metricState(st)}
+				k := [2]string{q.Name, wire.AgentState(st)}
 				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/api"
 	"hotline/internal/e2e"
 	"hotline/routing"
 )
@@ -150,7 +151,7 @@ func TestE2EAfterHoursCallback(t *testing.T) {
 	if agent.HasEvent(e2e.EventCallEstablished) || agent.HasEvent(e2e.EventCallIncoming) {
 		t.Error("an agent was offered a call while the queue is closed")
 	}
-	var cbs []routing.Callback
+	var cbs []api.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
