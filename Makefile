@@ -9,13 +9,16 @@ MINIO_VERSION       := v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION := v0.7.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_TIMEOUT ?= 45m
+# The version stamped into the binary (hotline version, hotline_build_info).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: all build run test deps apt-deps go-tools lint unit bench soak fuzz clean
 
 all: build
 
 build:
-	$(GO) build -o bin/hotline ./cmd/hotline
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hotline ./cmd/hotline
 
 ## run: Hotline on deploy/hotline.example.yaml, loopback only, no other server needed.
 run: build
@@ -72,7 +75,7 @@ bench: go-tools
 SOAK_QUICK ?=
 SOAK_DURATION ?=
 soak:
-	$(GO) build -o bin/hotline ./cmd/hotline
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hotline ./cmd/hotline
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
 	SOAK_QUICK=$(SOAK_QUICK) SOAK_DURATION=$(SOAK_DURATION) bin/hotline-load soak -hotline bin/hotline -out bench/results
 

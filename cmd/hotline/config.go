@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -20,6 +21,7 @@ import (
 	"hotline/routing"
 	"hotline/sip"
 	"hotline/sip/media"
+	"hotline/sip/registrar"
 	"hotline/survey"
 )
 
@@ -121,6 +123,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
 		cfg.Prefix("api", apiAgentsKnown(&c)),
+		agentHashesCoverAlgorithms(&c),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)
@@ -145,6 +148,31 @@ func apiAgentsKnown(c *Config) error {
 	for i, t := range c.API.Tokens {
 		if t.Scope == api.ScopeAgent && t.Agent != "" && !known[t.Agent] {
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("tokens[%d].agent", i), "%q is not the username of a configured agent", t.Agent))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// agentHashesCoverAlgorithms checks that an agent configured with HA1
+// hashes only has one for every digest algorithm phones are challenged
+// with (a phone may answer with any of them).
+func agentHashesCoverAlgorithms(c *Config) error {
+	var errs []error
+	for i, a := range c.Agents {
+		have, hashesOnly := a.HashesOnly()
+		if !hashesOnly || len(have) == 0 {
+			continue
+		}
+		for _, alg := range c.SIP.Registrar.Algorithms {
+			if slices.Contains(have, alg) {
+				continue
+			}
+			field := "ha1"
+			if alg == registrar.AlgorithmSHA256 {
+				field = "ha1_sha256"
+			}
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("agents[%d].%s", i, field),
+				"required: sip.registrar.algorithms has %s (hotline passwd -user %s -algorithm %s prints it)", alg, a.Username, alg))
 		}
 	}
 	return errors.Join(errs...)

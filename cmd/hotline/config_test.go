@@ -75,7 +75,7 @@ log:
 				`bad.yaml: sip.listen[1].addr: "localhost" is not host:port`,
 				`bad.yaml: rtp.port_min:`,
 				`bad.yaml: hotlines: at least one hotline number is required`,
-				`bad.yaml: agents[0].password: must not be empty`,
+				`bad.yaml: agents[0].password: required: a password, a password_file or ha1/ha1_sha256 hashes`,
 				`bad.yaml: queue.ring_timeout: must be at least 1s`,
 				`bad.yaml: log.level: "loud" is not one of debug, info, warn, error`,
 			},
@@ -93,7 +93,7 @@ log:
 				t.Fatal(err)
 			}
 			var stderr bytes.Buffer
-			code := run([]string{"-config", path, "-check"}, &stderr)
+			code := run([]string{"-config", path, "-check"}, stdio{out: &stderr, err: &stderr})
 			if code != 2 {
 				t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr.String())
 			}
@@ -109,10 +109,10 @@ log:
 
 func TestCheckFlagAcceptsExample(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run([]string{"-check", "-config", "../../deploy/hotline.example.yaml"}, &stderr); code != 0 {
+	if code := run([]string{"-check", "-config", "../../deploy/hotline.example.yaml"}, stdio{out: &stderr, err: &stderr}); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if code := run([]string{"-config", "/nonexistent/hotline.yaml"}, &stderr); code != 2 {
+	if code := run([]string{"-config", "/nonexistent/hotline.yaml"}, stdio{out: &stderr, err: &stderr}); code != 2 {
 		t.Fatalf("missing file: exit %d", code)
 	}
 	if !strings.Contains(stderr.String(), "/nonexistent/hotline.yaml") {

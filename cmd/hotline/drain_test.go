@@ -23,7 +23,7 @@ import (
 // run it as a real process (signals, exit codes).
 func TestMain(m *testing.M) {
 	if os.Getenv("HOTLINE_TEST_AS_MAIN") == "1" {
-		os.Exit(run(strings.Fields(os.Getenv("HOTLINE_TEST_ARGS")), os.Stderr))
+		os.Exit(run(strings.Fields(os.Getenv("HOTLINE_TEST_ARGS")), stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 	}
 	os.Exit(m.Run())
 }

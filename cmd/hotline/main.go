@@ -1,11 +1,16 @@
 // Command hotline runs the Hotline call-management service: it loads the
 // configuration and wires the packages together.
 //
-//	hotline [-config FILE] [-check]
+//	hotline [run] [-config FILE]     run the service
+//	hotline check [-config FILE]     check the configuration (also hotline -check)
+//	hotline version                  print the version (also hotline -version)
+//	hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
+//	                                 print the digest HA1 of a SIP password read from stdin
 //
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
 // progress finish (bounded by sip.drain_timeout), then it exits 0.
+// SIGHUP reloads the customer directory.
 package main
 
 import (
@@ -33,34 +38,100 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 }
 
+// stdio are a command's standard streams.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Exit codes: 0 done, 1 failed while running, 2 bad command line or
+// configuration.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+const usage = `Usage:
+  hotline [run] [-config FILE]     run the service
+  hotline check [-config FILE]     check the configuration and exit (also: hotline -check)
+  hotline version                  print the version and exit (also: hotline -version)
+  hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
+                                   read a SIP password from standard input and print
+                                   its digest HA1, for agents[].ha1 / ha1_sha256
+  hotline help                     this text
+
+Without -config the embedded example configuration runs.
+`
+
 // run is main without the exit, so tests can call it.
-func run(args []string, stderr io.Writer) int {
+func run(args []string, io stdio) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "run":
+			return runService(args[1:], io, false)
+		case "check":
+			return runService(args[1:], io, true)
+		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(io.err, "hotline version: unexpected argument %q\n", args[1])
+				return exitUsage
+			}
+			printVersion(io.out)
+			return exitOK
+		case "passwd":
+			return runPasswd(args[1:], io)
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(io.out, usage)
+			return exitOK
+		}
+	}
+	return runService(args, io, false)
+}
+
+// runService checks the configuration, then (unless checkOnly) runs.
+func runService(args []string, io stdio, checkOnly bool) int {
 	fs := flag.NewFlagSet("hotline", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.err)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage+"\nFlags:\n"); fs.PrintDefaults() }
 	path := fs.String("config", "", "configuration file (default: the embedded deploy/hotline.example.yaml)")
 	check := fs.Bool("check", false, "only check the configuration and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(io.out)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(io.err, "hotline: unexpected argument %q (commands come first, e.g. \"hotline %s\"; see hotline help)\n", fs.Arg(0), fs.Arg(0))
+		return exitUsage
+	}
+	if *showVersion {
+		printVersion(io.out)
+		return exitOK
 	}
 	c, err := loadConfig(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "hotline: configuration error:\n%v\n", err)
-		return 2
+		fmt.Fprintf(io.err, "hotline: configuration error:\n%v\n", err)
+		return exitUsage
 	}
-	if *check {
-		fmt.Fprintln(stderr, "hotline: configuration OK")
-		return 0
+	if *check || checkOnly {
+		fmt.Fprintln(io.err, "hotline: configuration OK")
+		return exitOK
 	}
-	log := c.Log.logger(stderr)
+	log := c.Log.logger(io.err)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	app, err := start(ctx, c, log, time.Now)
 	if err != nil {
 		log.Error("start failed", "error", err)
-		return 1
+		return exitFailed
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -81,9 +152,9 @@ func run(args []string, stderr io.Writer) int {
 	log.Info("shutting down")
 	if err := app.shutdown(context.Background()); err != nil {
 		log.Error("shutdown", "error", err)
-		return 1
+		return exitFailed
 	}
-	return 0
+	return exitOK
 }
 
 // app is a running Hotline.
@@ -114,7 +185,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: version, Log: log.With("component", "metrics")})
+	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: buildVersion().version, Log: log.With("component", "metrics")})
 	recs, err := recording.New(c.Recording, log) // it adds component=recording itself
 	if err != nil {
 		return nil, err
@@ -311,9 +382,6 @@ func (a *app) shutdown(ctx context.Context) error {
 	defer cancel()
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))
 }
-
-// version is the build's version, set with -ldflags "-X main.version=...".
-var version = "dev"
 
 // afterHoursCallback stores the callback request of a caller who got
 // the callback action: due when the queue's schedule next opens (outside
