@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"hotline/api"
 	"hotline/deploy"
@@ -102,6 +102,14 @@ var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 func parseConfig(name string, data []byte) (*Config, error) {
 	var c Config
+	// Unknown fields and values of the wrong kind, in the user's words
+	// with the field's path (yaml's own errors name Go types).
+	if err := cfg.CheckYAML(data, &c); err != nil {
+		if fes := cfg.Fields(err); len(fes) > 0 {
+			return nil, &ConfigError{Lines: fieldLines(name, fes)}
+		}
+		return nil, yamlError(name, err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -128,13 +136,25 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("log", c.Log.validate()),
 	)
 	if err != nil {
-		var lines []string
-		for _, fe := range cfg.Fields(err) {
-			lines = append(lines, fmt.Sprintf("%s: %s", name, fe.Error()))
-		}
-		return nil, &ConfigError{Lines: lines}
+		return nil, &ConfigError{Lines: fieldLines(name, cfg.Fields(err))}
 	}
 	return &c, nil
+}
+
+// fieldLines writes one line per problem: file, field path, problem, and
+// the line of the file when known.
+func fieldLines(name string, fes []*cfg.FieldError) []string {
+	// One line per problem: values quoted in messages may hold newlines.
+	oneLine := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace
+	lines := make([]string, 0, len(fes))
+	for _, fe := range fes {
+		l := fmt.Sprintf("%s: %s", name, oneLine(fe.Error()))
+		if fe.Line > 0 {
+			l += fmt.Sprintf(" (line %d)", fe.Line)
+		}
+		lines = append(lines, l)
+	}
+	return lines
 }
 
 // apiAgentsKnown checks that every agent-scoped API token is bound to a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,9 @@ func TestEmbeddedExampleConfigIsValid(t *testing.T) {
 	}
 }
 
+// goWords are Go type names and YAML tags, which users do not write.
+var goWords = regexp.MustCompile(`in type |!!(str|int|seq|map|bool)|\b[a-z]+\.[A-Z][A-Za-z]+\b|time\.Duration|\bint64\b`)
+
 func TestConfigErrorsNameFileFieldAndProblem(t *testing.T) {
 	cases := []struct {
 		name string
@@ -38,14 +42,23 @@ func TestConfigErrorsNameFileFieldAndProblem(t *testing.T) {
 		want []string
 	}{
 		{
-			name: "unknown field with line",
+			name: "unknown field: path, suggestion, line",
 			yaml: "sip:\n  listen:\n    - transport: udp\n      adr: 127.0.0.1:5060\n",
-			want: []string{"bad.yaml:4: field adr not found"},
+			want: []string{`bad.yaml: sip.listen[0]: unknown field "adr" (did you mean "addr"?) (line 4)`},
 		},
 		{
-			name: "wrong type",
-			yaml: "sip:\n  max_calls: lots\n",
-			want: []string{"bad.yaml:2: cannot unmarshal !!str `lots` into int"},
+			name: "every unknown field and wrong value, in user words",
+			yaml: "sipp: {}\nsip:\n  max_calls: lots\n  drain_timeout: forever\nhotlines: [{number: '1', nmae: x}]\n" +
+				"agents: [{username: a, password: p, skills: {x: high}}]\nlog: [debug]\napi: {tokens: [{name: n, scope: supervisor, tokn: t}]}\n",
+			want: []string{
+				`bad.yaml: unknown field "sipp" (did you mean "sip"?) (line 1)`,
+				`bad.yaml: sip.max_calls: "lots" is not a whole number (line 3)`,
+				`bad.yaml: sip.drain_timeout: "forever" is not a duration (such as 30s, 5m or 1h30m) (line 4)`,
+				`bad.yaml: hotlines[0]: unknown field "nmae" (did you mean "name"?) (line 5)`,
+				`bad.yaml: agents[0].skills.x: "high" is not a whole number (line 6)`,
+				`bad.yaml: log: must be a mapping (name: value), got a list (line 7)`,
+				`bad.yaml: api.tokens[0]: unknown field "tokn" (did you mean "token"?) (line 8)`,
+			},
 		},
 		{
 			name: "syntax",
@@ -98,6 +111,9 @@ log:
 				t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr.String())
 			}
 			out := strings.ReplaceAll(stderr.String(), path, "bad.yaml")
+			if goWords.MatchString(out) {
+				t.Errorf("the errors speak Go (%q):\n%s", goWords.FindString(out), out)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, out)
