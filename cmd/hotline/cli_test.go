@@ -79,3 +79,23 @@ func TestVersionStamped(t *testing.T) {
 		t.Error("the Makefile does not stamp main.version")
 	}
 }
+
+// TestHealthCommand: hotline health exits 0 on a 200 from /healthz and 1
+// while the service drains (503) or does not answer.
+func TestHealthCommand(t *testing.T) {
+	a := startApp(t, nil)
+	url := "http://" + a.api.Addr().String() + "/healthz"
+	var out bytes.Buffer
+	if code := run([]string{"health", "-url", url}, stdio{out: &out, err: &out}); code != 0 || !strings.Contains(out.String(), `200 {"status":"ok"}`) {
+		t.Errorf("hotline health on a running Hotline: exit %d, %q", code, out.String())
+	}
+	a.draining.Store(true)
+	out.Reset()
+	if code := run([]string{"health", "-url", url}, stdio{out: &out, err: &out}); code != 1 || !strings.Contains(out.String(), "503") {
+		t.Errorf("hotline health while draining: exit %d, %q; want 1", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"health", "-url", "http://127.0.0.1:1/healthz", "-timeout", "1s"}, stdio{out: &out, err: &out}); code != 1 {
+		t.Errorf("hotline health with nothing listening: exit %d, %q; want 1", code, out.String())
+	}
+}

@@ -137,11 +137,25 @@ func TestCheckFlagAcceptsExample(t *testing.T) {
 }
 
 // TestComposeConfigIsValid: the configuration the docker-compose stack
-// mounts is valid with the credentials compose passes in the environment.
+// mounts is valid with the environment and the secret files compose
+// gives it (under /run/secrets, here a temporary directory).
 func TestComposeConfigIsValid(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "hotline")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "hotline-secret")
-	if _, err := loadConfig("../../deploy/compose/hotline.yaml"); err != nil {
+	raw, err := os.ReadFile("../../deploy/compose/hotline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := t.TempDir()
+	for _, name := range []string{"hotline_api_token", "minio_root_password"} {
+		if err := os.WriteFile(filepath.Join(secrets, name), []byte(name+"-value\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := parseConfig("deploy/compose/hotline.yaml", []byte(strings.ReplaceAll(string(raw), "/run/secrets/", secrets+"/")))
+	if err != nil {
 		t.Fatalf("deploy/compose/hotline.yaml: %v", err)
+	}
+	if len(c.API.Tokens) == 0 || c.API.Token != "" {
+		t.Error("deploy/compose/hotline.yaml: the API must use tokens from files")
 	}
 }

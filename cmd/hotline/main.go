@@ -6,6 +6,7 @@
 //	hotline version                  print the version (also hotline -version)
 //	hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
 //	                                 print the digest HA1 of a SIP password read from stdin
+//	hotline health [-url URL]        probe a running Hotline's /healthz
 //
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
@@ -62,6 +63,8 @@ const usage = `Usage:
   hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
                                    read a SIP password from standard input and print
                                    its digest HA1, for agents[].ha1 / ha1_sha256
+  hotline health [-url URL]        exit 0 when a running Hotline's /healthz answers 200
+                                   (container health checks)
   hotline help                     this text
 
 Without -config the embedded example configuration runs.
@@ -84,6 +87,8 @@ func run(args []string, io stdio) int {
 			return exitOK
 		case "passwd":
 			return runPasswd(args[1:], io)
+		case "health":
+			return runHealth(args[1:], io)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(io.out, usage)
 			return exitOK
