@@ -26,7 +26,8 @@ import (
 	"hotline/api"
 	"hotline/api/wire"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
 )
 
 // syncBuffer collects log output.
@@ -106,7 +107,7 @@ type fixture struct {
 	base   string
 	client *http.Client
 	logs   *syncBuffer
-	acd    *routing.ACD
+	acd    *acd.ACD
 	clock  *clock
 	recs   *recording.Manager
 	recDir string
@@ -125,9 +126,9 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("api config: %v", err)
 	}
-	rc := routing.Config{
-		Hotlines: []routing.Hotline{{Number: "1900"}},
-		Agents: []routing.Agent{
+	rc := config.Config{
+		Hotlines: []config.Hotline{{Number: "1900"}},
+		Agents: []config.Agent{
 			{Username: "alice", Password: "alice-sip-password", Name: "Alice"},
 			{Username: "bob", Password: "bob-sip-password", Name: "Bob"},
 		},
@@ -136,12 +137,12 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	acd, err := routing.NewACD(&rc, routing.ACDOptions{})
+	queues, err := acd.New(&rc, acd.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"alice", "bob"} {
-		if err := acd.SetRegistered(a, true); err != nil {
+		if err := queues.SetRegistered(a, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,14 +159,14 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	srv := api.New(c, api.Deps{
 		Log:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ListCalls:  func() []api.Call { return nil },
-		ListAgents: func() []api.Agent { return wire.List(acd.Agents(), wire.Agent) },
+		ListAgents: func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
 		Agent: func(id string) (api.Agent, bool) {
-			a, ok := acd.Agent(id)
+			a, ok := queues.Agent(id)
 			return wire.Agent(a), ok
 		},
-		ListQueues:    func() []api.Queue { return wire.List(acd.Queues(), wire.Queue) },
+		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
 		ListCallbacks: func() []api.Callback { return nil },
-		Agents:        acd,
+		Agents:        queues,
 		AgentError:    wire.AgentError,
 		Recordings:    recs,
 		Draining:      draining.Load,
@@ -174,7 +175,7 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{srv: srv, logs: logs, acd: acd, clock: clk, recs: recs, recDir: recCfg.File.Dir, draining: draining,
+	f := &fixture{srv: srv, logs: logs, acd: queues, clock: clk, recs: recs, recDir: recCfg.File.Dir, draining: draining,
 		client: &http.Client{Timeout: 10 * time.Second}}
 	f.base = "http://" + srv.Addr().String()
 	if tc != nil {

@@ -8,7 +8,8 @@ import (
 	"net/http"
 
 	"hotline/api"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
 	"hotline/sip"
 )
 
@@ -19,33 +20,33 @@ func Call(c sip.CallInfo) api.Call {
 }
 
 // AgentState is the API's (and the metrics') name of an ACD state.
-func AgentState(s routing.AgentState) string {
+func AgentState(s acd.AgentState) string {
 	switch s {
-	case routing.StateLoggedOut:
+	case acd.StateLoggedOut:
 		return api.StateLoggedOut
-	case routing.StateAvailable:
+	case acd.StateAvailable:
 		return api.StateAvailable
-	case routing.StateRinging:
+	case acd.StateRinging:
 		return api.StateRinging
-	case routing.StateOnCall:
+	case acd.StateOnCall:
 		return api.StateOnCall
-	case routing.StateWrapUp:
+	case acd.StateWrapUp:
 		return api.StateWrapUp
-	case routing.StatePaused:
+	case acd.StatePaused:
 		return api.StatePaused
 	}
 	return string(s)
 }
 
 // Agent is an agent as the API shows it.
-func Agent(a routing.AgentInfo) api.Agent {
+func Agent(a acd.AgentInfo) api.Agent {
 	return api.Agent{Username: a.Username, Name: a.Name, State: AgentState(a.State), PauseReason: a.PauseReason,
 		Registered: a.Registered, CallID: a.CallID, Queues: nonNil(a.Queues), IdleSince: a.IdleSince,
 		Calls: a.Calls, TalkSeconds: api.Seconds(a.TalkTime), MissedInRow: a.MissedInRow}
 }
 
 // Queue is a queue as the API shows it.
-func Queue(q routing.QueueInfo) api.Queue {
+func Queue(q acd.QueueInfo) api.Queue {
 	return api.Queue{Name: q.Name, Waiting: q.Waiting, LongestWaitSeconds: api.Seconds(q.LongestWait),
 		Available: q.Available, Staffed: q.Staffed, AvgHandleSeconds: api.Seconds(q.AvgHandle),
 		Entered: q.Entered, Answered: q.Answered, Abandoned: q.Abandoned, TimedOut: q.TimedOut,
@@ -54,7 +55,7 @@ func Queue(q routing.QueueInfo) api.Queue {
 }
 
 // Callback is a callback as the API shows it.
-func Callback(c routing.Callback) api.Callback {
+func Callback(c callbacks.Callback) api.Callback {
 	return api.Callback{ID: c.ID, Kind: c.Kind, Number: c.Number, CustomerID: c.CustomerID, Queue: c.Queue,
 		Priority: c.Priority, Reason: c.Reason, Arrived: c.Arrived, Due: c.Due, Created: c.Created, Status: c.Status,
 		Attempts: c.Attempts, LastAttempt: c.LastAttempt, LastCallID: c.LastCallID, LastResult: c.LastResult,
@@ -73,11 +74,11 @@ func List[T, U any](in []T, f func(T) U) []U {
 // AgentError explains an error of the ACD's agent actions.
 func AgentError(err error) *api.Error {
 	switch {
-	case errors.Is(err, routing.ErrUnknownAgent):
+	case errors.Is(err, acd.ErrUnknownAgent):
 		return &api.Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent, Message: "no such agent"}
-	case errors.Is(err, routing.ErrNotRegistered):
+	case errors.Is(err, acd.ErrNotRegistered):
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRegistered, Message: "the agent's phone is not registered"}
-	case errors.Is(err, routing.ErrNotLoggedIn):
+	case errors.Is(err, acd.ErrNotLoggedIn):
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotLoggedIn, Message: "the agent is not logged in"}
 	}
 	return nil

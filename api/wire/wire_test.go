@@ -7,14 +7,14 @@ import (
 	"hotline/api"
 	"hotline/api/wire"
 	"hotline/metrics"
-	"hotline/routing"
+	"hotline/routing/acd"
 )
 
 // TestAgentStatesAgree: every ACD state has one name, the same in the API
 // and in the hotline_agents metric.
 func TestAgentStatesAgree(t *testing.T) {
-	for _, st := range []routing.AgentState{routing.StateLoggedOut, routing.StateAvailable, routing.StateRinging,
-		routing.StateOnCall, routing.StateWrapUp, routing.StatePaused} {
+	for _, st := range []acd.AgentState{acd.StateLoggedOut, acd.StateAvailable, acd.StateRinging,
+		acd.StateOnCall, acd.StateWrapUp, acd.StatePaused} {
 		name := wire.AgentState(st)
 		if !slices.Contains(api.AgentStates, name) {
 			t.Errorf("state %s: API name %q is not in api.AgentStates %q", st, name, api.AgentStates)

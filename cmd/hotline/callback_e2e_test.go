@@ -19,7 +19,9 @@ import (
 	"hotline/api"
 	"hotline/internal/e2e"
 	"hotline/metrics"
-	"hotline/routing"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/schedule"
 	"hotline/sip"
 )
 
@@ -51,11 +53,11 @@ func callbackApp(t *testing.T, clock *simClock, gateway string, mutate func(c *C
 	day := []string{"08:00-20:00"}
 	return startAppClock(t, func(c *Config) {
 		c.Directory.File = customers
-		c.Schedules = []routing.ScheduleConfig{{Name: "office", Zone: "UTC", Weekly: routing.WeeklyHours{
+		c.Schedules = []schedule.Config{{Name: "office", Zone: "UTC", Weekly: schedule.WeeklyHours{
 			Mon: day, Tue: day, Wed: day, Thu: day, Fri: day, Sat: day, Sun: day}}}
-		c.Queues = []routing.QueueDef{{Name: "general", Schedule: "office",
-			AfterHours: routing.ActionConfig{Type: routing.ActionCallback}}}
-		c.Rules = []routing.RuleConfig{{Name: "default", Queue: "general"}}
+		c.Queues = []config.QueueDef{{Name: "general", Schedule: "office",
+			AfterHours: config.ActionConfig{Type: config.ActionCallback}}}
+		c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
 		c.Callbacks.Queue = "general"
 		off := false
 		c.Survey.Enabled = &off
@@ -182,7 +184,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	})
 	res.RequireCalls(t, 1, 0)
 	waitIdle(t, a)
-	cb := waitCallback(t, a, "pending for the opening", func(c api.Callback) bool { return c.Status == routing.CallbackPending })
+	cb := waitCallback(t, a, "pending for the opening", func(c api.Callback) bool { return c.Status == callbacks.Pending })
 	opening := time.Date(clock.day.Year(), clock.day.Month(), clock.day.Day(), 8, 0, 0, 0, time.UTC)
 	if cb.Number != "+84912000111" || cb.CustomerID != "L1" || !cb.Due.Equal(opening) {
 		t.Fatalf("callback %+v, want L1's number due at %v", cb, opening)
@@ -246,7 +248,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	}
 	waitIdle(t, a)
 
-	done := waitCallback(t, a, "completed", func(c api.Callback) bool { return c.Status == routing.CallbackCompleted })
+	done := waitCallback(t, a, "completed", func(c api.Callback) bool { return c.Status == callbacks.Completed })
 	if done.Attempts != 1 || done.LastCallID == "" || done.LastResult != "answered" {
 		t.Errorf("completed callback %+v", done)
 	}
@@ -316,7 +318,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 	defer cancel()
 
 	// A caller's callback request (as the queue's callback key stores it).
-	cb, err := a.callbacks.Add(routing.Callback{Kind: routing.CallbackQueued, Number: "+84912000222", CustomerID: "R1",
+	cb, err := a.callbacks.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000222", CustomerID: "R1",
 		Queue: "general", Reason: "caller asked"})
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +332,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 	first := waitCallback(t, a, "pending after a busy customer", func(c api.Callback) bool {
 		return c.Attempts == 1 && !c.Claimed && c.LastResult == "busy"
 	})
-	if first.ID != cb.ID || first.Status != routing.CallbackPending || first.Due.Sub(first.LastAttempt) < 59*time.Minute {
+	if first.ID != cb.ID || first.Status != callbacks.Pending || first.Due.Sub(first.LastAttempt) < 59*time.Minute {
 		t.Errorf("after one busy attempt: %+v, want pending, due an hour later", first)
 	}
 	if got := counter(t, a, metrics.NameCallbackAttempts, map[string]string{"queue": "general", "result": "busy"}); got != 1 {
@@ -343,7 +345,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 
 	clock.at(11, 1)
 	waitFor(t, 20*time.Second, "the second attempt", func() bool { return len(eventsOf(agent, e2e.EventCallClosed)) == 2 })
-	failed := waitCallback(t, a, "failed", func(c api.Callback) bool { return c.Status == routing.CallbackFailed })
+	failed := waitCallback(t, a, "failed", func(c api.Callback) bool { return c.Status == callbacks.Failed })
 	if failed.Attempts != 2 || failed.LastResult != "busy" {
 		t.Errorf("failed callback %+v, want 2 busy attempts", failed)
 	}
@@ -385,7 +387,7 @@ func TestE2ECallbackNotPlacedAfterClosing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	cb, err := a.callbacks.Add(routing.Callback{Kind: routing.CallbackQueued, Number: "+84912000111", Queue: "general"})
+	cb, err := a.callbacks.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000111", Queue: "general"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +403,7 @@ func TestE2ECallbackNotPlacedAfterClosing(t *testing.T) {
 	}
 	tomorrow := time.Date(clock.day.Year(), clock.day.Month(), clock.day.Day()+1, 8, 0, 0, 0, time.UTC)
 	got := waitCallback(t, a, "pending for tomorrow", func(c api.Callback) bool { return !c.Claimed && c.Due.Equal(tomorrow) })
-	if got.ID != cb.ID || got.Status != routing.CallbackPending || got.Attempts != 0 {
+	if got.ID != cb.ID || got.Status != callbacks.Pending || got.Attempts != 0 {
 		t.Errorf("callback %+v, want pending with no attempt", got)
 	}
 	time.Sleep(time.Second) // dialer rounds after closing

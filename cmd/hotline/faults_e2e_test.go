@@ -28,7 +28,9 @@ import (
 	"hotline/internal/e2e"
 	"hotline/internal/miniotest"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/directory"
 	hsip "hotline/sip"
 )
 
@@ -392,7 +394,7 @@ func sippRegister(ctx context.Context, t *testing.T, a *testApp, user string, po
 	res.RequireCalls(t, 1, 0)
 	waitFor(t, 5*time.Second, "agent "+user+" registered", func() bool {
 		info, _ := a.acd.Agent(user)
-		return info.Registered && info.State == routing.StateAvailable
+		return info.Registered && info.State == acd.StateAvailable
 	})
 }
 
@@ -420,7 +422,7 @@ func (a *testApp) agents(t *testing.T) map[string]api.Agent {
 func TestE2EFaultAgentLegFails(t *testing.T) {
 	skipShort(t)
 	a := startApp(t, func(c *Config) {
-		c.Agents = append(c.Agents, routing.Agent{Username: "dave", Password: "dave-secret"})
+		c.Agents = append(c.Agents, config.Agent{Username: "dave", Password: "dave-secret"})
 		c.Queues[0].RingTimeout = 2 * time.Second // the default queue's, set from queue.ring_timeout at load
 		c.Queue.AutoPauseAfter = 1                // an agent who failed once is paused: no second offer
 		off := false
@@ -726,9 +728,9 @@ func TestE2EFaultCRMDown(t *testing.T) {
 	defer close(release)
 
 	a := startApp(t, func(c *Config) {
-		c.Directory.CRM = routing.CRMConfig{URL: crm.URL + "/customers?phone={{.Number}}", Timeout: 300 * time.Millisecond, CacheTTL: -1}
-		c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "senior"}}
-		c.Rules = []routing.RuleConfig{
+		c.Directory.CRM = directory.CRMConfig{URL: crm.URL + "/customers?phone={{.Number}}", Timeout: 300 * time.Millisecond, CacheTTL: -1}
+		c.Queues = []config.QueueDef{{Name: "general"}, {Name: "senior"}}
+		c.Rules = []config.RuleConfig{
 			{Name: "loyal", Segments: []string{"loyal"}, Queue: "senior", Priority: 10},
 			{Name: "default", Queue: "general"},
 		}
@@ -1045,9 +1047,9 @@ metrics: {listen: "127.0.0.1:0"}
 		Timeout:  40 * time.Second,
 	})
 	res.RequireCalls(t, 1, 0)
-	var callbacks []api.Callback
-	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &callbacks); code != 200 || len(callbacks) != 1 {
-		t.Fatalf("GET /api/v1/callbacks: %d %+v, want the callback request", code, callbacks)
+	var before []api.Callback
+	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &before); code != 200 || len(before) != 1 {
+		t.Fatalf("GET /api/v1/callbacks: %d %+v, want the callback request", code, before)
 	}
 
 	// dave talks, hangs up; the caller rates the call 4, then hears the
@@ -1158,8 +1160,8 @@ metrics: {listen: "127.0.0.1:0"}
 
 	var after []api.Callback
 	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &after); code != 200 || len(after) != 1 ||
-		after[0].ID != callbacks[0].ID || after[0].Number != callbacks[0].Number {
-		t.Errorf("GET /api/v1/callbacks after the restart: %d %+v, want %+v", code, after, callbacks)
+		after[0].ID != before[0].ID || after[0].Number != before[0].Number {
+		t.Errorf("GET /api/v1/callbacks after the restart: %d %+v, want %+v", code, after, before)
 	}
 	second.stop(t)
 }
