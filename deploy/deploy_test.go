@@ -273,3 +273,56 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("systemd-analyze verify %s: %v\n%s", path, err, out)
 	}
 }
+
+// TestAlertsDocumented: every alert has a summary, a description and a
+// runbook_url naming its section of prometheus/RUNBOOK.md.
+func TestAlertsDocumented(t *testing.T) {
+	raw, err := os.ReadFile("prometheus/rules/hotline.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		t.Fatal(err)
+	}
+	book, err := os.ReadFile("prometheus/RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			n++
+			for _, k := range []string{"summary", "description"} {
+				if r.Annotations[k] == "" {
+					t.Errorf("alert %s has no %s", r.Alert, k)
+				}
+			}
+			if want := "deploy/prometheus/RUNBOOK.md#" + strings.ToLower(r.Alert); r.Annotations["runbook_url"] != want {
+				t.Errorf("alert %s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+			}
+			if !strings.Contains(string(book), "\n## "+r.Alert+"\n") {
+				t.Errorf("prometheus/RUNBOOK.md has no section \"## %s\"", r.Alert)
+			}
+		}
+	}
+	for _, want := range []string{"HotlineDown", "HotlineServiceLevelLow", "HotlineCallersWaitingNoAgent", "HotlineCallsRefused",
+		"HotlineRTPLoss", "HotlineSpoolDiskLow", "HotlineConfigReloadFailed"} {
+		if !strings.Contains(string(raw), "alert: "+want+"\n") {
+			t.Errorf("no alert %s", want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alerts")
+	}
+}

@@ -420,7 +420,8 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 	recs.OnUpload(m.RecordingUploaded)
 	m.SetBacklogSource(func() metrics.Backlog {
 		b := recs.Backlog()
+		free, size, _ := recs.SpoolDisk() // unknown: 0, not exposed
 		return metrics.Backlog{Files: b.Files, Bytes: b.Bytes, OldestAge: b.OldestAge, Recording: b.Recording,
-			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets}
+			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets, SpoolFree: free, SpoolSize: size}
 	})
 }
