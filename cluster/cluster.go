@@ -50,6 +50,13 @@ type Node struct {
 	waiting map[string]WaitingCall
 	regs    *regState
 	rejoins int
+	// live nodes seen at the last heartbeat, and who to tell of the
+	// nodes that left since
+	seen       map[string]bool
+	onNodeLost func(name string)
+	// after a rejoin, nodes are not judged lost before watchAfter: they
+	// may not have joined again yet
+	watchAfter time.Time
 }
 
 // ConfigHash is the hash the nodes of one cluster must agree on: SHA-256
@@ -252,6 +259,7 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		}
 		n.mu.Lock()
 		n.rejoins++
+		n.watchAfter = time.Now().Add(n.cfg.Settle + 2*n.cfg.Heartbeat)
 		n.mu.Unlock()
 		n.restoreReservations(ctx)
 		if err := n.republishWaiting(ctx); err != nil {
@@ -262,7 +270,53 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 	if err := n.renewReservations(ctx); err != nil {
 		return err
 	}
+	if err := n.watchNodes(ctx); err != nil {
+		return err
+	}
 	return n.syncRegistrations(ctx)
+}
+
+// OnNodeLost registers f to be told (from Run) of every node whose lease
+// lapsed since the previous heartbeat: a dead node.
+func (n *Node) OnNodeLost(f func(name string)) {
+	n.mu.Lock()
+	n.onNodeLost = f
+	n.mu.Unlock()
+}
+
+func (n *Node) watchNodes(ctx context.Context) error {
+	n.mu.Lock()
+	wait := time.Now().Before(n.watchAfter)
+	n.mu.Unlock()
+	if wait {
+		return nil
+	}
+	live, err := n.Live(ctx)
+	if err != nil {
+		return err
+	}
+	now := make(map[string]bool, len(live))
+	for _, name := range live {
+		now[name] = true
+	}
+	n.mu.Lock()
+	var lost []string
+	for name := range n.seen {
+		if !now[name] && name != n.cfg.Node {
+			lost = append(lost, name)
+		}
+	}
+	n.seen = now
+	f := n.onNodeLost
+	n.mu.Unlock()
+	slices.Sort(lost)
+	for _, name := range lost {
+		n.log.Warn("node lost: its lease lapsed", "lost_node", name)
+		if f != nil {
+			f(name)
+		}
+	}
+	return nil
 }
 
 // Close releases what the node holds in Redis (its reservations, its

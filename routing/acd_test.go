@@ -12,11 +12,9 @@ import (
 func TestACDRegistrationAndLogin(t *testing.T) {
 	c := mustValid(t, baseConfig(agents("alice")...))
 	clk := newTestClock()
-	a, err := NewACD(c, ACDOptions{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &acdFixture{t: t, clk: clk, acd: a}
+	a, peers := buildACD(t, c, ACDOptions{Now: clk.Now})
+	f := &acdFixture{t: t, clk: clk, acd: a, peers: peers}
+	f.checkPeersAtEnd()
 	f.wantState("alice", StateLoggedOut)
 	if err := a.Login("alice"); !errors.Is(err, ErrNotRegistered) {
 		t.Fatalf("Login unregistered = %v, want ErrNotRegistered", err)
