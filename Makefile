@@ -33,12 +33,15 @@ apt-deps:
 	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null 2>&1 || missing="$$missing kamailio"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@for t in sipp baresip prometheus promtool systemd-analyze; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@for t in sipp baresip prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null || { echo "kamailio still missing after install" >&2; exit 1; }
 
 go-tools:
 	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
