@@ -42,6 +42,9 @@ type sippConfig struct {
 	Measure      time.Duration // measurement window of a concurrency step
 	Profile      time.Duration // CPU profile length
 	Budget       time.Duration
+	// Reserve is the part of Budget the rate search leaves to the
+	// overload step, the profile and the concurrency ramp.
+	Reserve time.Duration
 }
 
 func defaultSIPpConfig(quick bool) sippConfig {
@@ -49,12 +52,12 @@ func defaultSIPpConfig(quick bool) sippConfig {
 		return sippConfig{Agents: 1000, AgentsPerUAS: 500, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 			StepDur: 4 * time.Second, RateStart: 60, RateCap: 1000, MaxSteps: 5, SearchIters: 1,
 			ConcSteps: []int{150, 300, 600}, ConcRate: 100, Measure: 3 * time.Second, Profile: 5 * time.Second,
-			Budget: 4 * time.Minute}
+			Budget: 5 * time.Minute, Reserve: 150 * time.Second}
 	}
 	return sippConfig{Agents: 2400, AgentsPerUAS: 600, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 		StepDur: 8 * time.Second, RateStart: 50, RateCap: 1000, MaxSteps: 9, SearchIters: 3,
 		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second,
-		Budget: 6 * time.Minute}
+		Budget: 7 * time.Minute, Reserve: 210 * time.Second}
 }
 
 // sippRateStep is one step of SIPp callers at a rate.
@@ -62,6 +65,7 @@ type sippRateStep struct {
 	Rate, Cores       float64 // offered calls/s; Hotline's cores during the step
 	Planned, Created  int
 	Answered, Refused int // 200 (response time 1), 503 (response time 2)
+	Rang              int // 180 (response time 3): an agent rang before the answer
 	Failed            int // SIPp's failed calls: admitted, then lost
 	AnswerTimes       []time.Duration
 	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
@@ -74,6 +78,9 @@ type sippRateStep struct {
 	UASCores            float64   // the agent SIPps together
 	Elapsed             time.Duration
 	Err                 string // generator or collection problem
+	// NotIdle is set when Hotline still had calls or recordings 30 s
+	// after the last caller hung up.
+	NotIdle string
 }
 
 func (s *sippRateStep) lost() int { return s.Failed + s.Refused + max(s.Planned-s.Created, 0) }
@@ -97,7 +104,7 @@ func (s *sippRateStep) maxUACCores() float64 {
 // stored (WAV and call record) with audio from both sides, no caller SIPp
 // saturated.
 func (s *sippRateStep) pass() bool {
-	return s.Err == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.Stored >= s.Answered &&
+	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.Stored >= s.Answered &&
 		s.WithAudio >= s.Answered && s.maxUACCores() < 0.95
 }
 
@@ -105,6 +112,9 @@ func (s *sippRateStep) why() string {
 	var w []string
 	if s.Err != "" {
 		w = append(w, s.Err)
+	}
+	if s.NotIdle != "" {
+		w = append(w, s.NotIdle)
 	}
 	if s.failedShare() >= maxFailedShare {
 		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d not placed)",
@@ -561,13 +571,16 @@ func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
 		}
 		s.Answered += len(rt[1])
 		s.Refused += len(rt[2])
+		s.Rang += len(rt[3])
 		s.AnswerTimes = append(s.AnswerTimes, rt[1]...)
 		if st.Failed > 0 {
 			b.d.log.Debug("caller SIPp failures", "dir", p.dir, "errors", p.errorTail(3))
 		}
 	}
 	b1, err := b.h.waitIdle(ctx, 30*time.Second, true)
-	if err == nil {
+	if err != nil {
+		s.NotIdle = err.Error()
+	} else {
 		// Bounded, but long enough that a recording not stored is lost,
 		// not late.
 		_, err = b.h.waitUploads(ctx, b0.Uploaded, s.Answered, 30*time.Second, 10*time.Second)
@@ -583,7 +596,7 @@ func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
 		}
 	}
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
-		"refused", s.Refused, "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
+		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "pass", s.pass(), "why", s.why())
 	if !s.pass() {
 		_, _ = b.h.waitIdle(ctx, 30*time.Second, true) // let a struggling Hotline settle
@@ -599,7 +612,7 @@ func (b *sippBench) searchRate(ctx context.Context) (float64, string, []sippRate
 	// A step costs its launches, the hold, the idle wait and the checks.
 	stepCost := b.cfg.StepDur + b.cfg.Hold + 15*time.Second
 	canStep := func() bool {
-		return ctx.Err() == nil && len(steps) < b.cfg.MaxSteps && b.timeLeft() > stepCost+2*time.Minute
+		return ctx.Err() == nil && len(steps) < b.cfg.MaxSteps && b.timeLeft() > stepCost+b.cfg.Reserve
 	}
 	try := func(r float64) bool {
 		s := b.rateStep(ctx, r)

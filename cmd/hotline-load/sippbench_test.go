@@ -49,6 +49,7 @@ func TestSIPpRateStepPass(t *testing.T) {
 		"unrecorded":  func(s *sippRateStep) { s.Stored = 999 },
 		"silent side": func(s *sippRateStep) { s.WithAudio = 999 },
 		"saturated":   func(s *sippRateStep) { s.UACCores = []float64{0.97} },
+		"not idle":    func(s *sippRateStep) { s.NotIdle = "hotline not idle after 30s: 15 calls" },
 	} {
 		s := ok
 		mod(&s)

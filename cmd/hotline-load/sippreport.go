@@ -111,8 +111,8 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	c := r.Cfg
 	fmt.Fprintf(w, "%d agents registered by SIPp (digest auth, injection file), %d per agent SIPp; a caller SIPp places at most %s calls/s (more callers beyond). "+
 		"Rate steps place calls for %s, each talking %s with PCMU both ways.\n\n", c.Agents, c.AgentsPerUAS, fmtNum(c.RatePerUAC), c.StepDur, c.Hold)
-	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|")
+	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | answered without a 180 first (queued) | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|")
 	row := func(name string, s sippRateStep) {
 		res := "pass"
 		if !s.pass() {
@@ -122,8 +122,8 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		for _, x := range s.UACCores {
 			each = append(each, fmt.Sprintf("%.2f", x))
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %.1f / %.1f | %d / %d | %d | %.2f | %d (%s) | %.2f | %s |\n", name, fmtNum(s.Rate),
-			s.Planned, s.Created, s.Answered, s.Refused, s.Failed, ms(DurationPercentile(s.AnswerTimes, 50)),
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d | %.1f / %.1f | %d / %d | %d | %.2f | %d (%s) | %.2f | %s |\n", name, fmtNum(s.Rate),
+			s.Planned, s.Created, s.Answered, max(s.Answered-s.Rang, 0), s.Refused, s.Failed, ms(DurationPercentile(s.AnswerTimes, 50)),
 			ms(DurationPercentile(s.AnswerTimes, 99)), s.Stored, s.WithAudio, s.RecDropped, s.Cores, s.UACs,
 			strings.Join(each, ", "), s.UASCores, res)
 	}
