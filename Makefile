@@ -62,13 +62,17 @@ test: deps lint
 unit:
 	$(GO) test -short -count=1 ./...
 
-## bench: capacity of this machine (issue 6): builds and starts Hotline (file
-## backend, then MinIO), agents and callers on loopback, writes
-## bench/results/<date>-<host>.md. ~15 min; BENCH_QUICK=1 for a ~3 min run.
+## bench: capacity of this machine (issues 6 and 15): builds and starts
+## Hotline (file backend, then MinIO), the Go generator's agents and
+## callers, then SIPp's (bench/sipp), all on loopback, and writes
+## bench/results/<date>-<host>[-BENCH_NAME].md. ~19 min; BENCH_QUICK=1 for
+## a ~8 min run. BENCH_PARTS=go or sipp measures one generator only.
 BENCH_QUICK ?=
-bench: go-tools
+BENCH_NAME ?=
+BENCH_PARTS ?= go,sipp
+bench: go-tools apt-deps
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
-	BENCH_QUICK=$(BENCH_QUICK) bin/hotline-load bench -out bench/results
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_NAME=$(BENCH_NAME) bin/hotline-load bench -parts $(BENCH_PARTS) -out bench/results
 
 ## soak: steady, varied load on Hotline (issue 7): builds Hotline and the
 ## driver, runs calls with hang-ups, unanswered offers, abandons and hold
