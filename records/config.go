@@ -55,6 +55,9 @@ type PostgresConfig struct {
 	// defaults to the HOTLINE_POSTGRES_DSN environment variable; a
 	// password may also come from PGPASSWORD or ~/.pgpass.
 	DSN string `yaml:"dsn"`
+	// PasswordFile, when set, holds the password (surrounding white
+	// space ignored), so that the DSN need not.
+	PasswordFile string `yaml:"password_file"`
 	// MaxConns bounds the connection pool (default 4).
 	MaxConns int32 `yaml:"max_conns"`
 	// Migrate applies pending migrations at start (default true); false

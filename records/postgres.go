@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,13 @@ func openPostgres(ctx context.Context, c PostgresConfig, log *slog.Logger) (*pgB
 		return nil, fmt.Errorf("records: postgres.dsn: not a valid connection string")
 	}
 	pc.MaxConns = c.MaxConns
+	if c.PasswordFile != "" {
+		pw, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("records: postgres.password_file: %w", err)
+		}
+		pc.ConnConfig.Password = strings.TrimSpace(string(pw))
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("records: postgres: %w", err)

@@ -134,7 +134,7 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out syncBuffer
-	if code := run([]string{"migrate", "-config", path}, &out); code != 0 {
+	if code := run([]string{"migrate", "-config", path}, stdio{out: &out, err: &out}); code != 0 {
 		t.Fatalf("migrate: exit %d: %s", code, out.String())
 	}
 	want := fmt.Sprintf("schema at version %d", records.LatestVersion())
@@ -142,11 +142,11 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("migrate said %q, want %q", out.String(), want)
 	}
 	out = syncBuffer{}
-	if code := run([]string{"migrate", "-config", path}, &out); code != 0 || !strings.Contains(out.String(), "already at version") {
+	if code := run([]string{"migrate", "-config", path}, stdio{out: &out, err: &out}); code != 0 || !strings.Contains(out.String(), "already at version") {
 		t.Fatalf("second migrate: exit %d: %s", code, out.String())
 	}
 	out = syncBuffer{}
-	if code := run([]string{"migrate"}, &out); code != 2 || !strings.Contains(out.String(), "only the postgres backend") {
+	if code := run([]string{"migrate"}, stdio{out: &out, err: &out}); code != 2 || !strings.Contains(out.String(), "only the postgres backend") {
 		t.Fatalf("migrate with the file backend: exit %d: %s", code, out.String())
 	}
 }

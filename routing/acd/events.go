@@ -34,8 +34,9 @@ type Event struct {
 
 // emitLocked hands ev to Options.OnEvent (with the ACD's lock held: the
 // observer must return at once and not call back into the ACD).
+// A replica reports only the events of the ops it submitted (replica.go).
 func (a *ACD) emitLocked(ev Event) {
-	if a.onEvent != nil {
+	if a.onEvent != nil && (a.repl == nil || a.ownOp.Load()) {
 		a.onEvent(ev)
 	}
 }
