@@ -21,6 +21,8 @@ type SavedBinding struct {
 	CallID    string    `json:"call_id,omitempty"`
 	CSeq      uint32    `json:"cseq,omitempty"`
 	UserAgent string    `json:"user_agent,omitempty"`
+	// Path is the REGISTER's Path (RFC 3327), as in Binding.
+	Path []string `json:"path,omitempty"`
 }
 
 // Save returns every live binding, by user and contact, for a later
@@ -36,7 +38,7 @@ func (r *Registrar) Save() []SavedBinding {
 				continue
 			}
 			out = append(out, SavedBinding{Username: b.Username, Contact: b.Contact.String(), Source: b.Source,
-				Transport: b.Transport, Expires: b.Expires, CallID: b.CallID, CSeq: b.CSeq, UserAgent: b.UserAgent})
+				Transport: b.Transport, Expires: b.Expires, CallID: b.CallID, CSeq: b.CSeq, UserAgent: b.UserAgent, Path: slices.Clone(b.Path)})
 		}
 	}
 	slices.SortFunc(out, func(a, b SavedBinding) int {
@@ -80,7 +82,7 @@ func (r *Registrar) Restore(saved []SavedBinding) (int, error) {
 		}
 		r.seq++
 		st.bindings[key] = &binding{seq: r.seq, Binding: Binding{Username: s.Username, Contact: u, Source: s.Source,
-			Transport: s.Transport, Expires: s.Expires, CallID: s.CallID, CSeq: s.CSeq, UserAgent: s.UserAgent}}
+			Transport: s.Transport, Expires: s.Expires, CallID: s.CallID, CSeq: s.CSeq, UserAgent: s.UserAgent, Path: slices.Clone(s.Path)}}
 		touched[s.Username] = true
 		n++
 		r.log.Info("registration restored", "user", s.Username, "contact", s.Contact, "expires", s.Expires)

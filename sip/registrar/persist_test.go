@@ -17,6 +17,7 @@ func TestSaveRestoreAcrossRestart(t *testing.T) {
 	wantStatus(t, f.register("alice", "c1", 2, phoneA, "Expires: 600"), 200)
 	wantStatus(t, f.register("bob", "c2", 7, phoneB, "Expires: 60"), 200)
 	saved := f.r.Save()
+	saved[0].Path = []string{"<sip:edge.example;lr>"} // as if through a proxy (Path is kept)
 	if len(saved) != 2 || saved[0].Username != "alice" || saved[1].Username != "bob" {
 		t.Fatalf("saved %+v", saved)
 	}
@@ -40,7 +41,8 @@ func TestSaveRestoreAcrossRestart(t *testing.T) {
 		t.Fatalf("events after restore = %v", got)
 	}
 	b := g.r.Lookup("alice")
-	if len(b) != 1 || b[0].Contact.String() != saved[0].Contact || !b[0].Expires.Equal(saved[0].Expires) || b[0].CSeq != 2 {
+	if len(b) != 1 || b[0].Contact.String() != saved[0].Contact || !b[0].Expires.Equal(saved[0].Expires) || b[0].CSeq != 2 ||
+		len(b[0].Path) != 1 || b[0].Path[0] != "<sip:edge.example;lr>" {
 		t.Fatalf("alice after restore: %+v, saved %+v", b, saved[0])
 	}
 	if len(g.r.Lookup("bob")) != 0 || len(g.r.Lookup("mallory")) != 0 {
