@@ -268,6 +268,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			if r.Survey.CSAT != nil {
 				csat = *r.Survey.CSAT
 			}
+			// The per-agent view: calls, talk time, ratings.
+			if r.Agent != "" && r.Outcome == sip.OutcomeAnswered {
+				m.AgentCallEnded(r.Agent, r.Talk, csat)
+			}
 			// The customer's history: one more call, who took it, the rating.
 			if r.Caller != "" {
 				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, directory.ErrNoNumber) {
@@ -414,6 +418,24 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 				k := [2]string{q.Name, wire.AgentState(st)}
 				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
+		}
+		return out
+	})
+	m.SetAgentStateSource(func() []metrics.AgentStatus {
+		ags := acd.Agents()
+		out := make([]metrics.AgentStatus, len(ags))
+		for i, a := range ags {
+			out[i] = metrics.AgentStatus{Agent: a.Username, State: wire.AgentState(a.State)}
+		}
+		return out
+	})
+	m.SetQueueCallsSource(func() map[string]int {
+		out := map[string]int{}
+		for _, q := range c.Queues {
+			out[q.Name] = 0
+		}
+		for _, call := range srv.Calls() {
+			out[call.Queue]++
 		}
 		return out
 	})
