@@ -33,12 +33,15 @@ apt-deps:
 	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null 2>&1 || missing="$$missing kamailio"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@for t in sipp baresip prometheus promtool systemd-analyze; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@for t in sipp baresip prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null || { echo "kamailio still missing after install" >&2; exit 1; }
 
 go-tools:
 	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
@@ -59,13 +62,17 @@ test: deps lint
 unit:
 	$(GO) test -short -count=1 ./...
 
-## bench: capacity of this machine (issue 6): builds and starts Hotline (file
-## backend, then MinIO), agents and callers on loopback, writes
-## bench/results/<date>-<host>.md. ~15 min; BENCH_QUICK=1 for a ~3 min run.
+## bench: capacity of this machine (issues 6 and 15): builds and starts
+## Hotline (file backend, then MinIO), the Go generator's agents and
+## callers, then SIPp's (bench/sipp), all on loopback, and writes
+## bench/results/<date>-<host>[-BENCH_NAME].md. ~19 min; BENCH_QUICK=1 for
+## a ~8 min run. BENCH_PARTS=go or sipp measures one generator only.
 BENCH_QUICK ?=
-bench: go-tools
+BENCH_NAME ?=
+BENCH_PARTS ?= go,sipp
+bench: go-tools apt-deps
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
-	BENCH_QUICK=$(BENCH_QUICK) bin/hotline-load bench -out bench/results
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_NAME=$(BENCH_NAME) bin/hotline-load bench -parts $(BENCH_PARTS) -out bench/results
 
 ## soak: steady, varied load on Hotline (issue 7): builds Hotline and the
 ## driver, runs calls with hang-ups, unanswered offers, abandons and hold

@@ -567,6 +567,52 @@ func TestServer(t *testing.T) {
 	}
 }
 
+// The profiles are served on the metrics listener only when enabled:
+// with metrics.pprof the index lists the profiles and a CPU profile of
+// one second comes back in the profile format; without it both are 404.
+func TestServerPprof(t *testing.T) {
+	m := newTest(t, Options{})
+	for _, enabled := range []bool{true, false} {
+		s := NewServer(Config{Listen: "127.0.0.1:0", Path: "/metrics", Pprof: enabled}, m, nil)
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		base := "http://" + s.Addr().String()
+		get := func(path string) (int, string) {
+			res, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(body)
+		}
+		code, body := get("/debug/pprof/")
+		if enabled && (code != 200 || !strings.Contains(body, "goroutine") || !strings.Contains(body, "heap")) {
+			t.Errorf("pprof enabled: /debug/pprof/: %d\n%.300s", code, body)
+		}
+		if !enabled && code != 404 {
+			t.Errorf("pprof disabled: /debug/pprof/: %d, want 404", code)
+		}
+		code, body = get("/debug/pprof/profile?seconds=1")
+		// A CPU profile is gzipped protobuf: it starts with gzip's magic.
+		if enabled && (code != 200 || !strings.HasPrefix(body, "\x1f\x8b")) {
+			t.Errorf("pprof enabled: /debug/pprof/profile: %d, %d bytes", code, len(body))
+		}
+		if !enabled && code != 404 {
+			t.Errorf("pprof disabled: /debug/pprof/profile: %d, want 404", code)
+		}
+		if code, _ := get("/metrics"); code != 200 {
+			t.Errorf("pprof %v: /metrics: %d", enabled, code)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+		cancel()
+	}
+}
+
 // The recording backlog source's figures are exported as they are given.
 func TestBacklogExported(t *testing.T) {
 	m := newTest(t, Options{})
