@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -27,7 +28,14 @@ import (
 //
 // The queue-wide settings (queue.retry_delay, auto_pause_after,
 // rejoin_window) are updated too. Nothing changes on error.
+//
+// A replicated ACD (Options.Replication) is not reconfigured: every
+// replica would have to apply the change at the same place in the shared
+// log; ErrReplicatedReconfigure says so (restart the nodes one by one).
 func (a *ACD) Reconfigure(c *config.Config) error {
+	if a.repl != nil {
+		return ErrReplicatedReconfigure
+	}
 	if len(c.Queues) == 0 {
 		return fmt.Errorf("%w: no queues (call SetDefaults first)", ErrUnknownQueue)
 	}
@@ -188,6 +196,9 @@ func (a *ACD) Reconfigure(c *config.Config) error {
 	a.log.Info("queues and agents reconfigured", "queues", len(c.Queues), "agents", len(c.Agents), "calls", len(a.live))
 	return nil
 }
+
+// ErrReplicatedReconfigure is Reconfigure's answer on a replicated ACD.
+var ErrReplicatedReconfigure = errors.New("the agents and queues of a replicated ACD (several nodes) change only with a restart of each node")
 
 // join makes the agent a member of q.
 func (ag *acdAgent) join(q *acdQueue) {

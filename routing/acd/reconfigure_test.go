@@ -2,6 +2,7 @@ package acd
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -50,6 +51,17 @@ func TestACDReconfigure(t *testing.T) {
 		config.Agent{Username: "dave", Queues: []string{"vip"}})
 	n.Queues = []config.QueueDef{{Name: "main", WrapUp: time.Minute}, {Name: "vip"}}
 	configtest.MustValid(t, n)
+	if os.Getenv(acdBackendEnv) != "" {
+		// Replicas would each have to apply it at the same point of the
+		// shared log: refused, the ACD unchanged.
+		if err := f.acd.Reconfigure(n); !errors.Is(err, ErrReplicatedReconfigure) {
+			t.Fatalf("Reconfigure of a replicated ACD: %v, want ErrReplicatedReconfigure", err)
+		}
+		if got := listedAgents(f.acd); !slices.Equal(got, []string{"alice", "bob"}) {
+			t.Errorf("agents after a refused reconfigure: %v", got)
+		}
+		return
+	}
 	if err := f.acd.Reconfigure(n); err != nil {
 		t.Fatal(err)
 	}
