@@ -165,6 +165,8 @@ type Metrics struct {
 	uploadTime   prometheus.Histogram
 	crmFailures  *prometheus.CounterVec
 	callbacks    *callbackMetrics
+	keypadGone   *prometheus.CounterVec
+	agentView    *agentView
 }
 
 // Label names.
@@ -180,6 +182,7 @@ const (
 	lState     = "state"
 	lMethod    = "method"
 	lStatus    = "status_class"
+	lAgent     = "agent"
 	lDirection = "direction"
 )
 
@@ -221,6 +224,7 @@ func New(o Options) *Metrics {
 	timeLabels := []string{lQueue, lSegment, lReason, lHour, lWeekday}
 
 	m.offered = counter(NameCallsOffered, "Calls offered to a queue (entered it).", lQueue, lSegment)
+	m.keypadGone = counter(NameKeypadAbandoned, "Callers who hung up during the keypad questions (service style, reason menu), before reaching the queue they were routed to.", lQueue, lSegment)
 	m.queueCalls = counter(NameQueueCalls, "Calls that left the queue, by outcome (answered, abandoned, callback, overflow, timeout).", lQueue, lSegment, lOutcome)
 	m.wait = hist(NameQueueWait, "Time callers waited in the queue (first response time for answered calls), by outcome.", WaitBuckets, lQueue, lSegment, lOutcome)
 	m.waitByHour = hist(NameQueueWaitByHour, "Time callers waited in the queue, all outcomes, by hour of day and weekday of arrival in the hotline's time zone.", WaitBuckets, lQueue, lHour, lWeekday)
@@ -244,12 +248,13 @@ func New(o Options) *Metrics {
 	m.regs = counter(NameSIPRegistrations, "REGISTER requests by outcome (success, challenged, rejected, removed).", lOutcome)
 	m.uploadTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRecordingUploadTime, Help: "Time to store one recording (successful uploads).", Buckets: UploadBuckets})
 
-	m.reg.MustRegister(m.offered, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
+	m.reg.MustRegister(m.offered, m.keypadGone, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
 		m.csat, m.csatByWait, m.nps, m.noResponse, m.noAnswers, m.logins, m.logouts,
 		m.sipRequests, m.sipResponses, m.regs, m.uploadTime,
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
 	m.crmFailures = newCRMFailures(m.reg)
 	m.callbacks = newCallbackMetrics(m.reg)
+	m.agentView = newAgentView(m.reg)
 	if !o.NoRuntimeMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -354,6 +359,17 @@ func inc(c prometheus.Counter, callID string) {
 		}
 	}
 	c.Inc()
+}
+
+// KeypadAbandoned counts a caller who hung up during the keypad questions,
+// before entering the queue (they are not offered: CallOffered is not
+// called for them).
+func (m *Metrics) KeypadAbandoned(c Call) {
+	if m == nil {
+		return
+	}
+	q, seg, _ := c.labels()
+	inc(m.keypadGone.WithLabelValues(q, seg), c.ID)
 }
 
 // CallOffered counts a call entering a queue.

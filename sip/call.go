@@ -709,8 +709,16 @@ func (c *call) observe(r CallRecord) {
 	case OutcomeCallback:
 		outcome = metrics.OutcomeCallback
 	}
-	if r.Outcome == OutcomeAfterHours || r.Queued.IsZero() {
-		return // never queued (e.g. hung up during the keypad questions)
+	if r.Outcome == OutcomeAfterHours {
+		return
+	}
+	if r.Queued.IsZero() {
+		// Never queued: a caller who hung up during the keypad questions
+		// is counted apart (not offered, but not lost from the metrics).
+		if r.Outcome == OutcomeAbandoned {
+			m.KeypadAbandoned(mc)
+		}
+		return
 	}
 	m.QueueWait(mc, outcome, r.Wait)
 	if r.Outcome == OutcomeAnswered {

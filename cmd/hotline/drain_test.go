@@ -33,6 +33,8 @@ type hotlineProcess struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan error
+	// config is the configuration file it runs on.
+	config string
 }
 
 func startProcess(t *testing.T, configYAML string) *hotlineProcess {
@@ -50,7 +52,7 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &hotlineProcess{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &hotlineProcess{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1), config: path}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -484,3 +484,39 @@ func sidecars(t *testing.T, dir string) []recordingSidecar {
 	})
 	return out
 }
+
+// TestE2EKeypadHangupCounted: callers who hang up while the style question
+// plays are not offered to a queue, yet the metrics count them
+// (hotline_keypad_abandoned_total, as scraped from /metrics).
+func TestE2EKeypadHangupCounted(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		c.IVR.StyleQuestion = true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, caller := range []string{"0912000701", "0912000702", "0912000703"} {
+		// Answered by Hotline, then hang up 1.5 s into the question.
+		res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+			Target:   a.sipAddr("udp"),
+			Service:  "1900",
+			Caller:   caller,
+			Scenario: e2e.UACPlayPCAP("", 1500*time.Millisecond),
+			Timeout:  20 * time.Second,
+		})
+		res.RequireCalls(t, 1, 0)
+		waitIdle(t, a)
+		if got := a.metric(t, "hotline_keypad_abandoned_total", nil); got != float64(i+1) {
+			t.Fatalf("after %d hang-ups during the question: hotline_keypad_abandoned_total %v", i+1, got)
+		}
+	}
+	if got := a.metric(t, "hotline_calls_offered_total", nil); got != 0 {
+		t.Errorf("hotline_calls_offered_total %v, want 0 (nobody reached a queue)", got)
+	}
+	if got := a.metric(t, "hotline_queue_wait_seconds_count", nil); got != 0 {
+		t.Errorf("hotline_queue_wait_seconds_count %v, want 0", got)
+	}
+	if n := strings.Count(a.logs.String(), `outcome=abandoned agent=""`); n != 3 {
+		t.Errorf("%d call records of abandoned calls without agent, want 3", n)
+	}
+}

@@ -12,7 +12,9 @@
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
 // progress finish (bounded by sip.drain_timeout), then it exits 0.
-// SIGHUP reloads the customer directory.
+// SIGHUP, or the configuration file changing, reloads the hotline
+// numbers, agents, queues, rules, schedules and customer directory
+// without dropping a call (reload.go).
 package main
 
 import (
@@ -150,16 +152,28 @@ func runService(args []string, io stdio, checkOnly bool) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The configuration file is reloaded on SIGHUP and when it changes
+	// (the embedded example only has its customer directory reloaded).
+	changed := make(chan struct{}, 1)
+	if *path != "" {
+		go watchConfig(ctx, *path, changed)
+	}
 	for waiting := true; waiting; {
 		select {
 		case <-ctx.Done():
 			waiting = false
 		case <-hup:
-			if err := app.directory.Reload(); err != nil {
+			if *path != "" {
+				log.Info("SIGHUP: reloading the configuration", "file", *path)
+				app.reload(*path)
+			} else if err := app.directory.Reload(); err != nil {
 				log.Error("SIGHUP: customer directory not reloaded; keeping the previous one", "error", err)
 			} else {
 				log.Info("SIGHUP: customer directory reloaded", "customers", app.directory.Size())
 			}
+		case <-changed:
+			log.Info("configuration file changed: reloading", "file", *path)
+			app.reload(*path)
 		}
 	}
 	stop()
@@ -186,6 +200,10 @@ type app struct {
 	state     *stateKeeper
 	stopState context.CancelFunc
 	stateDone chan struct{}
+	router    *rules.Router
+	log       *slog.Logger
+	// cfg is the configuration in force (replaced by each good reload).
+	cfg atomic.Pointer[Config]
 	// draining is set when shutdown starts (GET /healthz answers 503).
 	draining *atomic.Bool
 	stopDir  context.CancelFunc
@@ -301,6 +319,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			if r.Survey.CSAT != nil {
 				csat = *r.Survey.CSAT
 			}
+			// The per-agent view: calls, talk time, ratings.
+			if r.Agent != "" && r.Outcome == sip.OutcomeAnswered {
+				m.AgentCallEnded(r.Agent, r.Talk, csat)
+			}
 			// The customer's history: one more call, who took it, the rating.
 			if r.Caller != "" {
 				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, directory.ErrNoNumber) {
@@ -406,9 +428,11 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		keeper.run(stateCtx, time.Second)
 	}()
 	started = true
-	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, records: history, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone,
-		state: keeper, stopState: stopState, stateDone: stateDone}, nil
+	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
+		directory: dir, callbacks: store, records: history, router: router, log: log, draining: draining, stopDir: stopDir,
+		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone}
+	a.cfg.Store(c)
+	return a, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -460,11 +484,29 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 			}
 		}
 		var out []metrics.AgentCount
-		for _, q := range c.Queues {
+		for _, q := range acd.Queues() { // the queues in force (reloads included)
 			for _, st := range agentMetricStates {
 				k := [2]string{q.Name, wire.AgentState(st)}
 				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
+		}
+		return out
+	})
+	m.SetAgentStateSource(func() []metrics.AgentStatus {
+		ags := acd.Agents()
+		out := make([]metrics.AgentStatus, len(ags))
+		for i, a := range ags {
+			out[i] = metrics.AgentStatus{Agent: a.Username, State: wire.AgentState(a.State)}
+		}
+		return out
+	})
+	m.SetQueueCallsSource(func() map[string]int {
+		out := map[string]int{}
+		for _, q := range acd.Queues() { // the queues in force (reloads included)
+			out[q.Name] = 0
+		}
+		for _, call := range srv.Calls() {
+			out[call.Queue]++
 		}
 		return out
 	})

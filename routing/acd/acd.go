@@ -263,6 +263,9 @@ type acdQueue struct {
 	ix         agentIndex
 	classes    []*callClass // waiting calls by required skills
 	classByKey map[string]*callClass
+	// retired: removed from the configuration by Reconfigure, kept (for
+	// no new caller) while callers wait in it.
+	retired bool
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -724,7 +727,7 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 		return nil, ErrDuplicateCall
 	}
 	q := a.qByName[r.Queue]
-	if q == nil {
+	if q == nil || q.retired {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownQueue, r.Queue)
 	}
 	for hops := 0; q.def.MaxLength > 0 && q.count >= q.def.MaxLength; hops++ {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"hotline/internal/cfg"
@@ -95,10 +96,41 @@ type Config struct {
 	Callbacks CallbackConfig    `yaml:"callbacks"`
 	// IVR is what callers are asked by keypad before they queue.
 	IVR IVRConfig `yaml:"ivr"`
+
+	// live holds the configuration installed by Reload, which Hotline,
+	// Agent and QueueByName answer from (shared by copies of c).
+	live *liveConfig
+}
+
+type liveConfig struct{ p atomic.Pointer[Config] }
+
+// Reload installs n, a defaulted and validated configuration, as the one
+// Hotline, Agent and QueueByName of c answer from, for the readers that
+// hold c (the SIP side looks hotline numbers and agents' secrets up this
+// way): hot reload. c must have had SetDefaults called.
+func (c *Config) Reload(n *Config) {
+	if c.live == nil {
+		panic("config: Reload before SetDefaults")
+	}
+	c.live.p.Store(n)
+}
+
+// current is the configuration in force: the last one Reload installed,
+// else c itself.
+func (c *Config) current() *Config {
+	if c.live != nil {
+		if n := c.live.p.Load(); n != nil {
+			return n
+		}
+	}
+	return c
 }
 
 // SetDefaults fills in unset values.
 func (c *Config) SetDefaults() {
+	if c.live == nil {
+		c.live = &liveConfig{}
+	}
 	if c.Queue.RingTimeout == 0 {
 		c.Queue.RingTimeout = 15 * time.Second
 	}
@@ -173,7 +205,7 @@ func (c *Config) Validate() error {
 
 // Hotline returns the hotline for a dialled number.
 func (c *Config) Hotline(number string) (Hotline, bool) {
-	for _, h := range c.Hotlines {
+	for _, h := range c.current().Hotlines {
 		if h.Number == number {
 			return h, true
 		}
@@ -183,7 +215,7 @@ func (c *Config) Hotline(number string) (Hotline, bool) {
 
 // Agent returns the agent with the given username.
 func (c *Config) Agent(username string) (Agent, bool) {
-	for _, a := range c.Agents {
+	for _, a := range c.current().Agents {
 		if a.Username == username {
 			return a, true
 		}

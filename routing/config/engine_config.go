@@ -150,7 +150,7 @@ func (m ReasonMenuConfig) Reasons() []string {
 
 // QueueByName returns the configuration of the queue named name.
 func (c *Config) QueueByName(name string) (QueueDef, bool) {
-	for _, q := range c.Queues {
+	for _, q := range c.current().Queues {
 		if q.Name == name {
 			return q, true
 		}
