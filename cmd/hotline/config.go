@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"hotline/api"
+	"hotline/cluster"
 	"hotline/deploy"
 	"hotline/internal/cfg"
 	"hotline/metrics"
@@ -34,6 +35,8 @@ type Config struct {
 	API           api.Config       `yaml:"api"`
 	Metrics       metrics.Config   `yaml:"metrics"`
 	Log           LogConfig        `yaml:"log"`
+	// Cluster: several nodes serving one hotline (cluster/); empty: one node.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // LogConfig sets up logging.
@@ -112,6 +115,8 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.Survey.SetDefaults()
 	c.API.SetDefaults()
 	c.Metrics.SetDefaults()
+	host, _ := os.Hostname()
+	c.Cluster.SetDefaults(host)
 	c.Log.setDefaults()
 	err := errors.Join(
 		cfg.Prefix("sip", c.SIP.Validate()),
@@ -123,6 +128,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("api", apiAgentsKnown(&c)),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
+		cfg.Prefix("cluster", c.Cluster.Validate()),
 	)
 	if err != nil {
 		var lines []string

@@ -103,6 +103,8 @@ type app struct {
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
 	dialerDone chan struct{}
+	// cluster is the node's membership of a cluster; nil on one node.
+	cluster *member
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -157,11 +159,26 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// More than one node: join the cluster (Redis) first; refused when
+	// Redis is unreachable or the shared configuration differs.
+	mem, err := joinCluster(ctx, c, log)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
 	// Queues and agents: registering logs an agent in unless
 	// queue.login_on_register is off (then feature codes or the API).
-	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
-		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store})
+	acdOpts := acd.Options{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store}
+	if mem != nil {
+		acdOpts.Replication = mem.log // one ACD over every node
+	}
+	queues, err := acd.New(&c.Config, acdOpts)
+	if err == nil && mem != nil {
+		err = mem.run(ctx, queues, now, log)
+	}
 	if err != nil {
+		_ = mem.close(ctx)
 		_ = recs.Close()
 		return nil, err
 	}
@@ -214,8 +231,12 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		err = srv.Start(ctx)
 	}
 	if err != nil {
+		_ = mem.close(ctx)
 		_ = recs.Close()
 		return nil, err
+	}
+	if mem != nil {
+		mem.node.ShareRegistrations(srv.Registrar()) // any node reaches any phone
 	}
 	wireMetrics(m, c, srv, queues, recs, func(queue string) bool { return router.QueueOpen(queue, now()) })
 	srv.Registrar().OnChange(func(_ string, registered bool) {
@@ -283,7 +304,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
 	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+		directory: dir, callbacks: store, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone, cluster: mem}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -299,7 +320,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx), a.cluster.close(actx))
 }
 
 // version is the build's version, set with -ldflags "-X main.version=...".
