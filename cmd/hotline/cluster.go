@@ -11,6 +11,7 @@ import (
 	"hotline/cluster"
 	"hotline/routing/acd"
 	"hotline/routing/config"
+	"hotline/sip/registrar"
 )
 
 // sharedConfig is what every node of a cluster must configure alike:
@@ -102,4 +103,21 @@ func (m *member) close(ctx context.Context) error {
 		m.log.l.Close()
 	}
 	return m.node.Close(ctx)
+}
+
+// remoteBindings looks up the phones' registrations other nodes hold;
+// nil on one node. Redis unreachable: none (logged).
+func (m *member) remoteBindings(log *slog.Logger) func(agent string) []registrar.Binding {
+	if m == nil {
+		return nil
+	}
+	return func(agent string) []registrar.Binding {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		b, err := m.node.OtherBindings(ctx, agent)
+		if err != nil {
+			log.Warn("other nodes' registrations not read", "agent", agent, "error", err)
+		}
+		return b
+	}
 }

@@ -199,6 +199,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Metrics:    m,
 		Customers:  dir.Lookup,
 		SetStyle:   dir.SetStyle,
+		// Several nodes: phones registered on other nodes are reached too.
+		RemoteBindings: mem.remoteBindings(log),
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
