@@ -121,3 +121,23 @@ func (m *member) remoteBindings(log *slog.Logger) func(agent string) []registrar
 		return b
 	}
 }
+
+// guard is the ACD's Guard: reservations in Redis (cluster.Node.Reserve).
+type guard struct {
+	node *cluster.Node
+	log  *slog.Logger
+}
+
+func (g guard) Reserve(agent, call string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return g.node.Reserve(ctx, agent, call)
+}
+
+func (g guard) Release(agent, call string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := g.node.Release(ctx, agent, call); err != nil {
+		g.log.Warn("reservation not released; it lapses with the lease", "agent", agent, "call_id", call, "error", err)
+	}
+}

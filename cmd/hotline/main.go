@@ -172,6 +172,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store}
 	if mem != nil {
 		acdOpts.Replication = mem.log // one ACD over every node
+		// and no agent rings for two calls, even should replicas differ
+		acdOpts.Guard = guard{node: mem.node, log: log.With("component", "cluster")}
 	}
 	queues, err := acd.New(&c.Config, acdOpts)
 	if err == nil && mem != nil {

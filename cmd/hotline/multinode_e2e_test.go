@@ -185,9 +185,7 @@ func TestE2EClusterOneAgentThreeNodes(t *testing.T) {
 		if _, err := alice.WaitEventFunc(ctx, func(ev e2e.Event) bool { return ev.Type == e2e.EventCallEstablished }, "call established"); err != nil {
 			t.Fatalf("call %d never reached alice: %v", i+1, err)
 		}
-		if st := hc.state("alice"); st != acd.StateOnCall {
-			t.Errorf("call %d: alice is %s cluster-wide, want on_call", i+1, st)
-		}
+		hc.waitState(t, "alice", acd.StateOnCall, 5*time.Second)
 		time.Sleep(2 * time.Second)
 		if err := alice.Hangup(ctx); err != nil {
 			t.Fatal(err)
@@ -300,4 +298,46 @@ func TestE2EClusterNodeKilledAndEdgeRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.RequireCalls(t, 1, 0)
+}
+
+// TestE2EClusterRedisRestart: Redis restarts (empty) during a call: the
+// call goes on to its end with clean audio, the agent is freed when it
+// ends, the nodes re-join and a new call is served after the restart.
+func TestE2EClusterRedisRestart(t *testing.T) {
+	skipShort(t)
+	hc := startHotlineCluster(t)
+	alice := hc.agent(t, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	c1 := hc.caller(t, e2e.UACPlayPCAP(tonePCAP(t, 6*time.Second), 7*time.Second))
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	hc.redis.Restart(t) // back empty
+	res, err := c1.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+	if tone, active := heard(t, alice); tone != callerHz || active < 5*time.Second {
+		t.Errorf("alice heard %v Hz for %s across the Redis restart, want the caller's tone for the whole call", tone, active)
+	}
+	hc.waitState(t, "alice", acd.StateAvailable, 10*time.Second)
+	for _, n := range hc.nodes {
+		waitFor(t, 10*time.Second, n.name+" joined again", func() bool {
+			return strings.Contains(n.p.logs.String(), "joining again and re-publishing")
+		})
+	}
+	c2 := hc.caller(t, e2e.UACPlayPCAP(tonePCAP(t, 2*time.Second), 3*time.Second))
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("no call after the Redis restart: %v", err)
+	}
+	res, err = c2.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+	noSecondCall(t, alice)
 }
