@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,8 +73,37 @@ func (b Binding) RouteSet() []sip.Header {
 	return out
 }
 
-// Credentials looks up an agent's password; ok=false for unknown users.
-type Credentials func(username string) (password string, ok bool)
+// Credentials looks up an agent's secret; ok=false for unknown users.
+type Credentials func(username string) (secret Secret, ok bool)
+
+// Secret is what an agent's digest answers are checked against: the
+// password itself, or its HA1 (see HA1) for each algorithm the agent may
+// answer with. With a Password the HA1s are not used.
+type Secret struct {
+	Password string
+	// HA1MD5 and HA1SHA256 are hex H(username:realm:password), for
+	// deployments that keep no clear-text password.
+	HA1MD5    string
+	HA1SHA256 string
+}
+
+// Algorithms the registrar knows.
+const (
+	AlgorithmMD5    = algMD5
+	AlgorithmSHA256 = algSHA256
+)
+
+// HA1 is the hex digest H(username:realm:password) of RFC 7616 for
+// algorithm MD5 or SHA-256: what a Secret holds instead of the password.
+func HA1(algorithm, username, realm, password string) (string, error) {
+	switch strings.ToUpper(algorithm) {
+	case algMD5:
+		return hashJoin(md5.New(), username, realm, password), nil
+	case algSHA256:
+		return hashJoin(sha256.New(), username, realm, password), nil
+	}
+	return "", fmt.Errorf("unknown digest algorithm %q (MD5 or SHA-256)", algorithm)
+}
 
 // binding is a stored Binding plus the refresh order.
 type binding struct {
@@ -129,7 +159,7 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	if creds == nil {
-		creds = func(string) (string, bool) { return "", false }
+		creds = func(string) (Secret, bool) { return Secret{}, false }
 	}
 	r := &Registrar{
 		cfg:      cfg,
