@@ -183,7 +183,7 @@ func (c *call) take(qc *acd.QueuedCall, a *agentLeg) error {
 // dropAgent does that.
 func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration) (*agentLeg, error) {
 	s := c.s
-	bindings := s.reg.Lookup(agent)
+	bindings := s.agentBindings(agent)
 	if len(bindings) == 0 {
 		return nil, errUnreachable
 	}
@@ -215,7 +215,12 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 	}
 	req := sip.NewRequest(sip.INVITE, b.Contact)
 	req.SetTransport(strings.ToUpper(transport))
-	if b.Source != "" {
+	// A phone registered through the edge is reached through its Path
+	// (RFC 3327): the request goes to the first Route.
+	for _, h := range b.RouteSet() {
+		req.AppendHeader(h)
+	}
+	if b.Source != "" && len(b.Path) == 0 {
 		req.SetDestination(b.Source)
 	}
 	fromHdr := &sip.FromHeader{

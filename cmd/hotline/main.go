@@ -211,6 +211,8 @@ type app struct {
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
 	dialerDone chan struct{}
+	// cluster is the node's membership of a cluster; nil on one node.
+	cluster *member
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -277,11 +279,28 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			_ = history.Close()
 		}
 	}()
+	// More than one node: join the cluster (Redis) first; refused when
+	// Redis is unreachable or the shared configuration differs.
+	mem, err := joinCluster(ctx, c, log)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
 	// Queues and agents: registering logs an agent in unless
 	// queue.login_on_register is off (then feature codes or the API).
-	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
-		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store, OnEvent: func(e acd.Event) { history.Event(queueEvent(e)) }})
+	acdOpts := acd.Options{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store, OnEvent: func(e acd.Event) { history.Event(queueEvent(e)) }}
+	if mem != nil {
+		acdOpts.Replication = mem.log // one ACD over every node
+		// and no agent rings for two calls, even should replicas differ
+		acdOpts.Guard = guard{node: mem.node, log: log.With("component", "cluster")}
+	}
+	queues, err := acd.New(&c.Config, acdOpts)
+	if err == nil && mem != nil {
+		err = mem.run(ctx, queues, now, log)
+	}
 	if err != nil {
+		_ = mem.close(ctx)
 		_ = recs.Close()
 		return nil, err
 	}
@@ -308,6 +327,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
 			return nil
 		},
+		// Several nodes: phones registered on other nodes are reached too.
+		RemoteBindings: mem.remoteBindings(log),
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
@@ -353,8 +374,12 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		err = srv.Start(ctx)
 	}
 	if err != nil {
+		_ = mem.close(ctx)
 		_ = recs.Close()
 		return nil, err
+	}
+	if mem != nil {
+		mem.node.ShareRegistrations(srv.Registrar()) // any node reaches any phone
 	}
 	wireMetrics(m, c, srv, queues, recs, func(queue string) bool { return router.QueueOpen(queue, now()) })
 	srv.Registrar().OnChange(func(_ string, registered bool) {
@@ -430,7 +455,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	started = true
 	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
 		directory: dir, callbacks: store, records: history, router: router, log: log, draining: draining, stopDir: stopDir,
-		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone}
+		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone, cluster: mem}
 	a.cfg.Store(c)
 	return a, nil
 }
@@ -453,7 +478,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	<-a.stateDone
 	a.state.save(actx) // as the calls left them
 	// After the calls: their records are written (or spooled) before exit.
-	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx))
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx), a.cluster.close(actx))
 }
 
 // agentMetricStates are the ACD states exposed per queue (always, zero

@@ -67,6 +67,10 @@ type Options struct {
 	// the shared log and applied, in the log's one order, by every
 	// replica. Now then only stamps the changes this node submits.
 	Replication Replication
+	// Guard, when set, must reserve each agent of an offer before Next
+	// hands it out, and is told when the reservation ends (see
+	// replica.go).
+	Guard Guard
 }
 
 // CallRequest is a call entering the ACD.
@@ -393,6 +397,7 @@ type ACD struct {
 	// is the time of the change applied last (the replica's clock), owner
 	// the node each call was enqueued on.
 	repl   Replication
+	guard  Guard
 	stamp  func() time.Time
 	logNow atomic.Int64
 	owner  map[string]string
@@ -433,7 +438,7 @@ func New(c *config.Config, o Options) (*ACD, error) {
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
-		repl: o.Replication, stamp: o.Now, owner: map[string]string{},
+		repl: o.Replication, guard: o.Guard, stamp: o.Now, owner: map[string]string{},
 	}
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
@@ -971,7 +976,20 @@ func (c *QueuedCall) Next(ctx context.Context) (Offer, error) {
 				o.Agents[i] = ag.name
 			}
 			a.mu.Unlock()
-			return o, nil
+			if a.guard == nil {
+				return o, nil
+			}
+			if o.Agents = c.reserve(o.Agents); len(o.Agents) > 0 {
+				return o, nil
+			}
+			// Every agent is held elsewhere: wait a little for the
+			// call's next offer.
+			select {
+			case <-time.After(guardBackoff):
+			case <-ctx.Done():
+				return Offer{}, ctx.Err()
+			}
+			continue
 		}
 		state, err := c.state, c.err
 		a.mu.Unlock()
@@ -1005,10 +1023,18 @@ func (c *QueuedCall) offering(ag *acdAgent) int {
 // ring-all offer are freed at once (stop ringing them); a late report of
 // theirs gets ErrNotOffered.
 func (c *QueuedCall) Answered(agent string) error {
-	if a := c.acd; a.repl != nil {
-		return a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	a := c.acd
+	others := c.held(agent)
+	var err error
+	if a.repl != nil {
+		err = a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	} else {
+		err = c.answered(agent)
 	}
-	return c.answered(agent)
+	if err == nil {
+		c.release(others) // the other phones of a ring-all offer
+	}
+	return err
 }
 
 func (c *QueuedCall) answered(agent string) error {
@@ -1048,13 +1074,16 @@ func (c *QueuedCall) answered(agent string) error {
 // within the retry delay and is paused after too many in a row. When no
 // offered agent is left the call waits again at its place.
 func (c *QueuedCall) NoAnswer(agent string) error {
+	defer c.release([]string{agent})
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opNoAnswer, Call: c.id, Agent: agent}).Err
 	}
-	return c.noAnswer(agent)
+	return c.noAnswer(agent, true)
 }
 
-func (c *QueuedCall) noAnswer(agent string) error {
+// noAnswer ends agent's offer of c; penalty counts it as unanswered
+// (auto-pause), else the agent was held elsewhere (Guard).
+func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1069,11 +1098,13 @@ func (c *QueuedCall) noAnswer(agent string) error {
 	now := a.now()
 	c.offer = append(c.offer[:i], c.offer[i+1:]...)
 	ag.call = nil
-	ag.noAnswers++
-	ev := callEvent(EventRingNoAnswer, c, now)
-	ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
-	a.emitLocked(ev)
-	if a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
+	if penalty {
+		ag.noAnswers++
+		ev := callEvent(EventRingNoAnswer, c, now)
+		ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
+		a.emitLocked(ev)
+	}
+	if penalty && a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
 		if !ag.paused {
 			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: PauseNoAnswer})
 		}
@@ -1103,6 +1134,7 @@ func (c *QueuedCall) noAnswer(agent string) error {
 // is counted, and a caller who calls again within the rejoin window gets
 // this place back. Abandon on a connected call is Hangup.
 func (c *QueuedCall) Abandon() {
+	defer c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		if res := a.submit(Op{Kind: opAbandon, Call: c.id}); res.Err != nil {
 			a.log.Error("abandon not replicated", "call_id", c.id, "error", res.Err)
@@ -1153,6 +1185,7 @@ func (a *ACD) leaveLocked(c *QueuedCall, now time.Time) {
 // again by the dialer with that time.
 func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) {
 	a := c.acd
+	defer c.release(c.held(""))
 	var cb callbacks.Callback
 	if a.repl != nil {
 		res := a.submit(Op{Kind: opCallback, Call: c.id, Text: number})
@@ -1195,6 +1228,7 @@ func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) 
 // Hangup records that a connected call ended. The agent goes to wrap-up
 // for the queue's wrap-up time, then becomes available.
 func (c *QueuedCall) Hangup() error {
+	defer c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opHangup, Call: c.id}).Err
 	}
