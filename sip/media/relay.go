@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"hotline/audio"
 	"net/netip"
 	"time"
 )
@@ -123,7 +124,7 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	} else {
 		p[1] = p[1]&0x80 | pr.f.PT&0x7f
 		if pr.f.Encoding != r.f.Encoding {
-			transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
+			audio.Transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
 		}
 	}
 	return peer, pr.dest, true
