@@ -66,11 +66,15 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	reps := fs.Int("reps", 0, "repetitions of each figure (0: 3, or 1 with -quick)")
 	noMinIO := fs.Bool("no-minio", false, "skip the MinIO (S3 backend) run")
 	parts := fs.String("parts", "go,sipp", "figures to measure: go (the Go generator's), sipp (SIPp's), or both")
+	profile := fs.Duration("profile", 0, "length of the CPU profile of Hotline under SIPp load (0: 8s, 5s with -quick)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg := defaultBenchConfig(*quick)
+	if *profile > 0 {
+		cfg.SIPp.Profile = *profile
+	}
 	cfg.GoFigures, cfg.SIPpFigures = false, false
 	for _, p := range strings.Split(*parts, ",") {
 		switch strings.TrimSpace(p) {
