@@ -307,7 +307,7 @@ func (b *sippBench) run(ctx context.Context) error {
 		s := b.rateStep(ctx, 2*sustainable)
 		b.res.Overload = &s
 	}
-	if ctx.Err() == nil && b.timeLeft() > b.cfg.StepDur+40*time.Second {
+	if ctx.Err() == nil && b.timeLeft() > max(b.cfg.StepDur, b.cfg.Profile)+40*time.Second {
 		b.profile(ctx, math.Max(math.Round(0.8*sustainable), 10))
 	}
 	if ctx.Err() == nil && b.timeLeft() > 60*time.Second {
@@ -566,6 +566,11 @@ func firstN(ids []string, n int) string {
 // rateStep places StepDur of 2-second calls at rate with SIPp and checks
 // every answered call's recording.
 func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
+	return b.rateStepFor(ctx, rate, b.cfg.StepDur)
+}
+
+// rateStepFor is rateStep placing calls for dur.
+func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Duration) sippRateStep {
 	s := sippRateStep{Rate: rate, UASs: len(b.uas)}
 	recDir := filepath.Join(b.h.dir, "recordings")
 	_ = os.RemoveAll(filepath.Join(recDir, "recordings")) // count this step's only
@@ -574,9 +579,9 @@ func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
 		s.Err = err.Error()
 		return s
 	}
-	s.Planned = max(int(math.Round(rate*b.cfg.StepDur.Seconds())), 1)
+	s.Planned = max(int(math.Round(rate*dur.Seconds())), 1)
 	n := max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1)
-	bound := b.cfg.StepDur*2 + b.cfg.Hold + 40*time.Second
+	bound := dur*2 + b.cfg.Hold + 40*time.Second
 	cpu0, _ := ProcCPU(b.h.PID())
 	var uas0 time.Duration
 	for _, p := range b.uas {
@@ -715,7 +720,8 @@ func (b *sippBench) profile(ctx context.Context, rate float64) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pr.Step = b.rateStep(ctx, rate)
+		// Calls are placed for the whole profile and a second on each side.
+		pr.Step = b.rateStepFor(ctx, rate, max(b.cfg.StepDur, b.cfg.Profile+2*time.Second))
 	}()
 	time.Sleep(time.Second) // calls under way
 	url := strings.TrimSuffix(b.h.metrics, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)
