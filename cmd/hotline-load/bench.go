@@ -48,7 +48,7 @@ func defaultBenchConfig(quick bool) benchConfig {
 	}
 	return benchConfig{Reps: 3, Agents: 2600, StepDur: 5 * time.Second, Hold: time.Second,
 		SearchIters: 3, RateStart: 100, RateCap: 3200, ConcSteps: []int{250, 500, 1000, 1500, 2000, 2500},
-		Measure: 5 * time.Second, MinIO: true, Budget: 11 * time.Minute,
+		Measure: 5 * time.Second, MinIO: true, Budget: 10*time.Minute + 30*time.Second,
 		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false)}
 }
 

@@ -120,7 +120,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		res: &results{Cfg: cfg}, deadline: time.Now().Add(cfg.totalBudget())}
 	// The budget bounds the measurements; stopping and writing the
 	// report come after it.
-	mctx, cancel := context.WithTimeout(ctx, cfg.totalBudget()+2*time.Minute)
+	mctx, cancel := context.WithTimeout(ctx, cfg.totalBudget()+90*time.Second)
 	defer cancel()
 	runErr := d.run(mctx)
 	pr.stopAll()
