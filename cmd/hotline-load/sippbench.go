@@ -325,6 +325,9 @@ func (b *sippBench) keepLog(h *hotlineProc) {
 	if b.res.Overload != nil {
 		steps = append(steps, *b.res.Overload)
 	}
+	if b.res.Profile != nil {
+		steps = append(steps, b.res.Profile.Step)
+	}
 	for _, s := range steps {
 		if len(s.Unrecorded) > s.Refused+s.Failed || len(s.NoAudio) > 0 {
 			lost = true

@@ -155,6 +155,9 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	if r.Overload != nil {
 		list("S3", *r.Overload)
 	}
+	if r.Profile != nil {
+		list("profile step", r.Profile.Step)
+	}
 	if r.Log != "" {
 		fmt.Fprintf(w, "- Hotline's log of the SIPp run (level warn) is kept in `%s` (not committed).\n", r.Log)
 	}
