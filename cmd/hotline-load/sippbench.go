@@ -58,7 +58,7 @@ func defaultSIPpConfig(quick bool) sippConfig {
 	return sippConfig{Agents: 2400, AgentsPerUAS: 600, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 		StepDur: 8 * time.Second, RateStart: 50, RateCap: 1000, MaxSteps: 9, SearchIters: 3,
 		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second,
-		Budget: 7 * time.Minute, Reserve: 210 * time.Second}
+		Budget: 6*time.Minute + 30*time.Second, Reserve: 210 * time.Second}
 }
 
 // sippRateStep is one step of SIPp callers at a rate.
