@@ -144,6 +144,7 @@ var (
 	ErrCallerTimeout = errors.New("caller media timeout")
 	ErrAgentTimeout  = errors.New("agent media timeout")
 	ErrQueueFull     = errors.New("the queue is full")
+	ErrQueueEmpty    = errors.New("nobody takes the queue's calls")
 	ErrAfterHours    = errors.New("after-hours action done")
 	errNoAnswer      = errors.New("agent did not answer in time")
 	errUnreachable   = errors.New("agent not registered")

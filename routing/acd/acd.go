@@ -29,6 +29,9 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrQueueEmpty: nobody takes the queue's calls (every agent logged
+	// out or paused) and its when_empty policy turns the caller away.
+	ErrQueueEmpty = errors.New("routing: nobody takes the queue's calls")
 )
 
 // Agent states of the ACD besides StateAvailable, StateRinging and
@@ -261,6 +264,17 @@ type acdQueue struct {
 	// retired: removed from the configuration by Reconfigure, kept (for
 	// no new caller) while callers wait in it.
 	retired bool
+}
+
+// staffed says whether a member of q takes calls: logged in, not paused
+// (on a call or in wrap-up counts).
+func (q *acdQueue) staffed() bool {
+	for _, m := range q.members {
+		if m.loggedIn && !m.paused {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -714,6 +728,9 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 			return nil, fmt.Errorf("%w: %s", ErrQueueFull, q.def.Name)
 		}
 		q = q.overflow
+	}
+	if w := q.def.WhenEmpty.Join; w != "" && w != config.EmptyJoin && !q.staffed() {
+		return nil, fmt.Errorf("%w: %s", ErrQueueEmpty, q.def.Name)
 	}
 	now := a.now()
 	a.seq++
@@ -1266,8 +1283,26 @@ func (a *ACD) tick() {
 			a.refreshLocked(ag, now)
 		}
 	}
+	// Queues whose waiting callers leave when nobody takes calls.
+	var empty map[*acdQueue]bool
+	for _, q := range a.queues {
+		if w := q.def.WhenEmpty.Leave; w != "" && w != config.EmptyStay && q.count > 0 && !q.staffed() {
+			if empty == nil {
+				empty = map[*acdQueue]bool{}
+			}
+			empty[q] = true
+		}
+	}
 	for i := 0; i < len(a.live); i++ {
 		c := a.live[i]
+		if c.state == callWaiting && empty[c.queue] {
+			a.unlistLocked(c)
+			c.queue.stats.timedOut++
+			a.log.Info("caller leaves an empty queue", "call_id", c.id, "queue", c.queue.def.Name)
+			a.finishLocked(c, ErrQueueEmpty)
+			i-- // finishLocked moved the last live call here
+			continue
+		}
 		if c.state != callWaiting || now.Before(c.next) {
 			continue
 		}
