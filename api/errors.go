@@ -32,6 +32,8 @@ const (
 	CodeNotRegistered     = "not_registered"
 	CodeNotLoggedIn       = "not_logged_in"
 	CodeConflict          = "conflict"
+	CodeNoLastCall        = "no_last_call"
+	CodeUnknownCode       = "unknown_disposition"
 	CodeNoSuchCall        = "no_such_call"
 	CodeNotRecorded       = "not_recorded"
 	CodeNoRecording       = "no_recording"
@@ -44,7 +46,7 @@ const (
 
 // ErrorCodes lists every code an answer may carry.
 var ErrorCodes = []string{CodeUnauthorized, CodeForbidden, CodeNotFound, CodeMethodNotAllowed, CodeBadRequest,
-	CodeNotAvailable, CodeUnknownAgent, CodeNotRegistered, CodeNotLoggedIn, CodeConflict, CodeNoSuchCall,
+	CodeNotAvailable, CodeUnknownAgent, CodeNotRegistered, CodeNotLoggedIn, CodeConflict, CodeNoLastCall, CodeUnknownCode, CodeNoSuchCall,
 	CodeNotRecorded, CodeNoRecording, CodeRecordingNotReady, CodeBadSignature, CodeExpired, CodeStorage, CodeInternal}
 
 // writeError answers with a JSON error.

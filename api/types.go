@@ -142,3 +142,20 @@ type Health struct {
 func Seconds(d time.Duration) float64 {
 	return math.Round(d.Seconds()*1000) / 1000
 }
+
+// DispositionCode is a configured wrap-up code (GET /api/v1/dispositions).
+type DispositionCode struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+	// Key is what an agent enters on the keypad for it.
+	Key string `json:"key,omitempty"`
+}
+
+// Disposition answers POST /api/v1/agents/{id}/disposition: the wrap-up
+// code given to the agent's last call.
+type Disposition struct {
+	Agent  string `json:"agent"`
+	CallID string `json:"call_id"`
+	Queue  string `json:"queue,omitempty"`
+	Code   string `json:"code"`
+}

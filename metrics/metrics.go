@@ -167,6 +167,7 @@ type Metrics struct {
 	callbacks    *callbackMetrics
 	keypadGone   *prometheus.CounterVec
 	emptyAway    *prometheus.CounterVec
+	dispositions *prometheus.CounterVec
 	agentView    *agentView
 }
 
@@ -185,6 +186,7 @@ const (
 	lStatus    = "status_class"
 	lAgent     = "agent"
 	lWhen      = "when"
+	lCode      = "code"
 	lDirection = "direction"
 )
 
@@ -227,6 +229,7 @@ func New(o Options) *Metrics {
 
 	m.offered = counter(NameCallsOffered, "Calls offered to a queue (entered it).", lQueue, lSegment)
 	m.emptyAway = counter(NameQueueEmptyTurnedAway, "Callers a queue nobody takes calls in turned away (queues[].when_empty), when arriving (join) or waiting (leave).", lQueue, lWhen)
+	m.dispositions = counter(NameDispositions, "Wrap-up codes agents gave their calls (dispositions), by queue and code.", lQueue, lCode)
 	m.keypadGone = counter(NameKeypadAbandoned, "Callers who hung up during the keypad questions (service style, reason menu), before reaching the queue they were routed to.", lQueue, lSegment)
 	m.queueCalls = counter(NameQueueCalls, "Calls that left the queue, by outcome (answered, abandoned, callback, overflow, timeout).", lQueue, lSegment, lOutcome)
 	m.wait = hist(NameQueueWait, "Time callers waited in the queue (first response time for answered calls), by outcome.", WaitBuckets, lQueue, lSegment, lOutcome)
@@ -251,7 +254,7 @@ func New(o Options) *Metrics {
 	m.regs = counter(NameSIPRegistrations, "REGISTER requests by outcome (success, challenged, rejected, removed).", lOutcome)
 	m.uploadTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRecordingUploadTime, Help: "Time to store one recording (successful uploads).", Buckets: UploadBuckets})
 
-	m.reg.MustRegister(m.offered, m.keypadGone, m.emptyAway, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
+	m.reg.MustRegister(m.offered, m.keypadGone, m.emptyAway, m.dispositions, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
 		m.csat, m.csatByWait, m.nps, m.noResponse, m.noAnswers, m.logins, m.logouts,
 		m.sipRequests, m.sipResponses, m.regs, m.uploadTime,
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
@@ -373,6 +376,15 @@ func (m *Metrics) KeypadAbandoned(c Call) {
 	}
 	q, seg, _ := c.labels()
 	inc(m.keypadGone.WithLabelValues(q, seg), c.ID)
+}
+
+// Disposition counts a wrap-up code given to a call of queue (codes are
+// configured, so the label is bounded).
+func (m *Metrics) Disposition(callID, queue, code string) {
+	if m == nil {
+		return
+	}
+	inc(m.dispositions.WithLabelValues(orDefault(queue, "unknown"), code), callID)
 }
 
 // QueueEmpty counts a caller an empty queue turned away; when is "join"

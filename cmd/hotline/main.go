@@ -334,19 +334,21 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}
 	draining := &atomic.Bool{}
 	httpAPI := api.New(c.API, api.Deps{
-		Log:           log.With("component", "api"),
-		ListCalls:     func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
-		ListAgents:    func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
-		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
-		ListCallbacks: func() []api.Callback { return wire.List(store.List(), wire.Callback) },
-		Agents:        queues,
-		AgentError:    wire.AgentError,
-		Calls:         srv,
-		CallError:     wire.CallError,
-		Recordings:    recs,
-		PresignExpiry: c.Recording.S3.PresignExpiry,
-		Draining:      draining.Load,
-		Now:           now,
+		Log:              log.With("component", "api"),
+		ListCalls:        func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
+		ListAgents:       func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
+		ListQueues:       func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
+		ListCallbacks:    func() []api.Callback { return wire.List(store.List(), wire.Callback) },
+		Agents:           queues,
+		AgentError:       wire.AgentError,
+		Calls:            srv,
+		CallError:        wire.CallError,
+		Recordings:       recs,
+		PresignExpiry:    c.Recording.S3.PresignExpiry,
+		Draining:         draining.Load,
+		Now:              now,
+		Dispose:          dispose(&c.Config, queues, m, log),
+		ListDispositions: func() []api.DispositionCode { return dispositionCodes(&c.Config) },
 		Agent: func(id string) (api.Agent, bool) {
 			ag, ok := queues.Agent(id)
 			return wire.Agent(ag), ok

@@ -29,6 +29,9 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrNoLastCall: the agent has finished no call since the start, or
+	// is on (or offered) another one.
+	ErrNoLastCall = errors.New("routing: the agent has no finished call to give a wrap-up code to")
 	// ErrQueueEmpty: nobody takes the queue's calls (every agent logged
 	// out or paused) and its when_empty policy turns the caller away.
 	ErrQueueEmpty = errors.New("routing: nobody takes the queue's calls")
@@ -194,6 +197,7 @@ type acdAgent struct {
 	calls                        int
 	talk                         time.Duration
 	noAnswers                    int
+	last                         LastCall // the agent's last call (ended)
 	dirty                        bool
 	cand                         *QueuedCall // best call while dirty
 }
@@ -1196,6 +1200,7 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	talk := now.Sub(c.answeredAt)
 	wrap := c.queue.def.WrapUp
 	ag.call, ag.connected = nil, false
+	ag.last = LastCall{CallID: c.id, Queue: c.queue.def.Name, Ended: now}
 	ag.talk += talk
 	ag.wrapUntil = now.Add(wrap)
 	ag.idleSince = ag.wrapUntil
@@ -1488,6 +1493,28 @@ func (a *ACD) Agents() []AgentInfo {
 		out = append(out, ag.info(now))
 	}
 	return out
+}
+
+// LastCall is the call an agent last finished (for a disposition).
+type LastCall struct {
+	CallID string
+	Queue  string
+	Ended  time.Time
+}
+
+// LastCall returns the call an agent last finished, while they are not on
+// (or offered) another one: the call a wrap-up code is for.
+func (a *ACD) LastCall(agent string) (LastCall, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag, err := a.agent(agent)
+	if err != nil {
+		return LastCall{}, err
+	}
+	if ag.last.CallID == "" || ag.call != nil {
+		return LastCall{}, ErrNoLastCall
+	}
+	return ag.last, nil
 }
 
 // Agent returns a snapshot of one agent.

@@ -64,3 +64,31 @@ func TestACDWhenEmpty(t *testing.T) {
 		t.Fatalf("caller of an empty queue with the default policy: %+v, want waiting", st)
 	}
 }
+
+// TestACDLastCall: an agent's last finished call is known (for its
+// wrap-up code) until they are offered another one.
+func TestACDLastCall(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
+	c.Queues = []config.QueueDef{{Name: "q", WrapUp: 30 * time.Second}}
+	f := newACD(t, c)
+	if _, err := f.acd.LastCall("alice"); !errors.Is(err, ErrNoLastCall) {
+		t.Fatalf("before any call: %v", err)
+	}
+	if _, err := f.acd.LastCall("zoe"); !errors.Is(err, ErrUnknownAgent) {
+		t.Fatalf("unknown agent: %v", err)
+	}
+	call := f.enqueue(CallRequest{ID: "c1"})
+	f.offer(call)
+	f.answerAndHangup(call, "alice", time.Minute)
+	last, err := f.acd.LastCall("alice")
+	if err != nil || last.CallID != "c1" || last.Queue != "q" || !last.Ended.Equal(f.clk.Now()) {
+		t.Fatalf("after c1: %+v %v", last, err)
+	}
+	f.clk.Add(30 * time.Second)
+	f.acd.Tick()
+	next := f.enqueue(CallRequest{ID: "c2"})
+	f.offer(next)
+	if _, err := f.acd.LastCall("alice"); !errors.Is(err, ErrNoLastCall) {
+		t.Fatalf("while offered c2: %v", err)
+	}
+}
