@@ -111,7 +111,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 482, "Loop Detected", callIDInUseWarning())
 		return
 	}
-	if code := req.Recipient.User; featureCodes[code] {
+	if code := req.Recipient.User; isFeatureCode(code) {
 		s.onFeatureCode(req, tx, code)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"hotline/metrics"
 	"hotline/routing/acd"
 	"hotline/routing/config"
+	"hotline/sip"
 )
 
 // dispose gives an agent's last finished call a wrap-up code: checked
@@ -27,6 +28,19 @@ func dispose(c *config.Config, queues *acd.ACD, m *metrics.Metrics, log *slog.Lo
 		log.Info("call disposition", "call_id", last.CallID, "agent", agent, "queue", last.Queue, "code", code)
 		m.Disposition(last.CallID, last.Queue, code)
 		return api.Disposition{Agent: agent, CallID: last.CallID, Queue: last.Queue, Code: code}, nil
+	}
+}
+
+// disposeByKey is dispose for a code's keypad key (dialled after *25).
+func disposeByKey(c *config.Config, byCode func(agent, code string) (api.Disposition, error)) func(agent, key string) error {
+	return func(agent, key string) error {
+		for _, d := range c.DispositionCodes() {
+			if d.Key == key {
+				_, err := byCode(agent, d.Code)
+				return err
+			}
+		}
+		return sip.ErrUnknownDispositionKey
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 )
 
 // TestE2EDisposition: after a real call, alice gives it a wrap-up code
-// through the API: it goes to that call (its id), is logged with it and
-// counted; unknown codes and agents without a finished call are refused
-// with their error codes.
+// through the API, then another from her phone's keypad (*25<key>): each
+// goes to that call (its id), is logged with it and counted; unknown
+// codes and keys, and agents without a finished call, are refused.
 func TestE2EDisposition(t *testing.T) {
 	skipShort(t)
 	a := startApp(t, func(c *Config) {
@@ -68,5 +68,31 @@ func TestE2EDisposition(t *testing.T) {
 	}
 	if code := httpJSON(t, "POST", a.apiURL("/api/v1/agents/zoe/disposition"), `{"code":"sale"}`, &e); code != 404 || e.Code != "unknown_agent" {
 		t.Errorf("unknown agent: %d %+v", code, e)
+	}
+
+	// On the phone's keypad: alice dials *252 (key 2: complaint_logged)
+	// after the call; the beeps confirm and the code is counted.
+	if err := alice.Dial(ctx, "sip:*252@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+		t.Fatalf("*252: the feature-code call did not end: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the keypad disposition", func() bool {
+		return a.metric(t, "hotline_dispositions_total", map[string]string{"code": "complaint_logged"}) == 1
+	})
+	if !strings.Contains(a.logs.String(), `msg="call disposition" call_id=`+live[0].CallID+` agent=alice queue=`) ||
+		!strings.Contains(a.logs.String(), `code=complaint_logged`) {
+		t.Error("the keypad disposition is not logged with the call's id")
+	}
+	// A key no code has: refused (403), nothing counted.
+	if err := alice.Dial(ctx, "sip:*259@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "*259 refused", func() bool {
+		return strings.Contains(a.logs.String(), `msg="feature code refused" agent=alice code=*259`)
+	})
+	if got := a.metric(t, "hotline_dispositions_total", nil); got != 2 {
+		t.Errorf("hotline_dispositions_total %v, want 2", got)
 	}
 }

@@ -262,11 +262,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// Wrap-up codes, through the API or *25<key> from the phone.
+	disposer := dispose(&c.Config, queues, m, log)
 	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:     log,
-		Routing: &c.Config,
-		Router:  router,
-		ACD:     queues,
+		Disposition: disposeByKey(&c.Config, disposer),
+		Log:         log,
+		Routing:     &c.Config,
+		Router:      router,
+		ACD:         queues,
 		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 			return store.Add(policy.AfterHours(now(), cust, d))
 		},
@@ -347,7 +350,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		PresignExpiry:    c.Recording.S3.PresignExpiry,
 		Draining:         draining.Load,
 		Now:              now,
-		Dispose:          dispose(&c.Config, queues, m, log),
+		Dispose:          disposer,
 		ListDispositions: func() []api.DispositionCode { return dispositionCodes(&c.Config) },
 		Agent: func(id string) (api.Agent, bool) {
 			ag, ok := queues.Agent(id)
