@@ -26,6 +26,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -75,6 +77,9 @@ const usage = `Usage:
 Without -config the embedded example configuration runs.
 `
 
+// commandNames are the words hotline takes first.
+func commandNames() []string { return []string{"run", "check", "version", "passwd", "health", "help"} }
+
 // run is main without the exit, so tests can call it.
 func run(args []string, io stdio) int {
 	if len(args) > 0 {
@@ -119,7 +124,11 @@ func runService(args []string, io stdio, checkOnly bool) int {
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(io.err, "hotline: unexpected argument %q (commands come first, e.g. \"hotline %s\"; see hotline help)\n", fs.Arg(0), fs.Arg(0))
+		if slices.Contains(commandNames(), fs.Arg(0)) {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: commands come before flags (hotline %s ...)\n", fs.Arg(0), fs.Arg(0))
+		} else {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: not a command (%s; see hotline help)\n", fs.Arg(0), strings.Join(commandNames(), ", "))
+		}
 		return exitUsage
 	}
 	if *showVersion {
