@@ -31,8 +31,11 @@ const (
 	StatePaused    = "paused"
 )
 
-// AgentStates are every agent state, in the order the API documents them.
-var AgentStates = []string{StateLoggedOut, StateAvailable, StateRinging, StateOnCall, StateWrapUp, StatePaused}
+// AgentStates returns every agent state, in the order the API documents
+// them.
+func AgentStates() []string {
+	return []string{StateLoggedOut, StateAvailable, StateRinging, StateOnCall, StateWrapUp, StatePaused}
+}
 
 // Agent is one agent and their state (GET /api/v1/agents[/{id}]).
 type Agent struct {
