@@ -64,6 +64,8 @@ func exercise(m *Metrics) {
 	m.SetQueueCallsSource(func() map[string]int { return map[string]int{"1900": 2, "": 1} })
 	m.AgentCallEnded("alice", 3*time.Minute, 5)
 	m.KeypadAbandoned(Call{ID: "k", Queue: "1900"})
+	m.QueueEmpty(Call{ID: "e", Queue: "1900"}, "join")
+	m.Disposition("d", "1900", "sale")
 	m.SetBacklogSource(func() Backlog {
 		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10, Dropped: 4, SpoolFree: 1 << 30, SpoolSize: 4 << 30}
 	})

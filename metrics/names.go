@@ -7,6 +7,8 @@ const (
 	// Calls and queues.
 	NameCallsOffered          = "hotline_calls_offered_total"
 	NameKeypadAbandoned       = "hotline_keypad_abandoned_total"
+	NameQueueEmptyTurnedAway  = "hotline_queue_empty_turned_away_total"
+	NameDispositions          = "hotline_dispositions_total"
 	NameQueueCalls            = "hotline_queue_calls_total"
 	NameQueueWait             = "hotline_queue_wait_seconds"
 	NameQueueWaitByHour       = "hotline_queue_wait_by_hour_seconds"
@@ -95,6 +97,8 @@ var allNames = []struct {
 }{
 	{NameCallsOffered, kindCounter},
 	{NameKeypadAbandoned, kindCounter},
+	{NameQueueEmptyTurnedAway, kindCounter},
+	{NameDispositions, kindCounter},
 	{NameQueueCalls, kindCounter},
 	{NameQueueWait, kindHistogram},
 	{NameQueueWaitByHour, kindHistogram},

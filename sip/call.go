@@ -111,7 +111,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 482, "Loop Detected", callIDInUseWarning())
 		return
 	}
-	if code := req.Recipient.User; featureCodes[code] {
+	if code := req.Recipient.User; isFeatureCode(code) {
 		s.onFeatureCode(req, tx, code)
 		return
 	}
@@ -778,7 +778,8 @@ func (c *call) record(cause error) CallRecord {
 		// A caller whose media stopped before an agent took the call has
 		// gone (phone or network died): abandoned, like a hang-up.
 		r.Outcome, r.Wait = OutcomeAbandoned, end.Sub(waitFrom)
-	case errors.Is(cause, ErrMaxWait):
+	case errors.Is(cause, ErrMaxWait), errors.Is(cause, ErrQueueEmpty):
+		// An empty queue's waiting callers leave like at the maximum wait.
 		r.Outcome, r.Wait = OutcomeTimeout, end.Sub(waitFrom)
 	default:
 		r.Outcome, r.Wait = OutcomeFailed, end.Sub(waitFrom)

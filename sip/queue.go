@@ -13,6 +13,8 @@ import (
 
 	"hotline/audio"
 	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -37,9 +39,17 @@ func (c *call) queue() {
 	c.queuedAt = s.now()
 	c.mu.Unlock()
 	// Only calls that queue are offered: each leaves the queue once, with
-	// its outcome, in observe.
-	s.deps.Metrics.CallOffered(c.metricsCall())
+	// its outcome, in observe. A caller an empty queue turns away
+	// (when_empty.join) never entered it.
 	qc, err := s.deps.ACD.Enqueue(acd.RequestFor(c.id, c.decision, c.customer))
+	if errors.Is(err, acd.ErrQueueEmpty) {
+		c.mu.Lock()
+		c.queuedAt = time.Time{}
+		c.mu.Unlock()
+		c.queueEmpty(true)
+		return
+	}
+	s.deps.Metrics.CallOffered(c.metricsCall())
 	if err != nil {
 		if errors.Is(err, acd.ErrQueueFull) {
 			c.end(ErrQueueFull)
@@ -52,6 +62,10 @@ func (c *call) queue() {
 	w := c.newWaiting(qc)
 	for c.ctx.Err() == nil {
 		off, err := c.nextOffer(w)
+		if errors.Is(err, acd.ErrQueueEmpty) {
+			c.queueEmpty(false) // when_empty.leave
+			return
+		}
 		if err != nil {
 			if errors.Is(err, acd.ErrMaxWait) {
 				err = ErrMaxWait
@@ -336,4 +350,33 @@ func (c *call) watchAgent(a *agentLeg) {
 		case <-c.ctx.Done():
 		}
 	}()
+}
+
+// queueEmpty carries out the queue's when_empty policy for a caller it
+// turns away because nobody takes its calls: arriving (joining: Join,
+// the call never entered the queue and its record says after-hours) or
+// waiting when the last agent left (Leave: the call leaves the queue
+// like at its maximum wait). refuse plays when_empty.message; after_hours
+// runs the queue's after-hours action (message, callback or voicemail; a
+// queue action plays when_empty.message).
+func (c *call) queueEmpty(joining bool) {
+	q, _ := c.s.deps.Routing.QueueByName(c.decision.Queue)
+	policy, when := q.WhenEmpty.Leave, "leave"
+	if joining {
+		policy, when = q.WhenEmpty.Join, "join"
+	}
+	d := rules.Decision{Action: config.ActionMessage, Message: q.WhenEmpty.Message, Queue: c.decision.Queue, Rule: c.decision.Rule}
+	if policy == config.EmptyAfterHours && q.AfterHours.Type != config.ActionQueue {
+		d.Action, d.Message = q.AfterHours.Type, q.AfterHours.Message
+	}
+	c.log.Info("queue empty: caller turned away", "queue", d.Queue, "when", when, "action", d.Action, "message", d.Message)
+	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
+	if joining {
+		c.mu.Lock()
+		c.decision = d
+		c.mu.Unlock()
+		c.runAction(d, ErrAfterHours)
+		return
+	}
+	c.runAction(d, ErrQueueEmpty)
 }

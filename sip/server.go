@@ -43,6 +43,10 @@ type Deps struct {
 	// RequestCallback stores a callback request for a caller who got the
 	// callback action; nil: the action plays its message only.
 	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
+	// Disposition gives an agent's last call the wrap-up code whose key
+	// they dialled after *25 (ErrUnknownDispositionKey for none); nil:
+	// *25 is refused.
+	Disposition func(agent, key string) error
 	// Messages are the prompts of after-hours actions, <lang>/<name>.wav
 	// (e.g. en/closed.wav); nil or missing: a short tone is played.
 	Messages fs.FS
@@ -150,6 +154,7 @@ var (
 	ErrCallerTimeout = errors.New("caller media timeout")
 	ErrAgentTimeout  = errors.New("agent media timeout")
 	ErrQueueFull     = errors.New("the queue is full")
+	ErrQueueEmpty    = errors.New("nobody takes the queue's calls")
 	ErrAfterHours    = errors.New("after-hours action done")
 	errNoAnswer      = errors.New("agent did not answer in time")
 	errUnreachable   = errors.New("agent not registered")

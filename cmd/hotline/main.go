@@ -27,6 +27,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,6 +81,9 @@ const usage = `Usage:
 Without -config the embedded example configuration runs.
 `
 
+// commandNames are the words hotline takes first.
+func commandNames() []string { return []string{"run", "check", "version", "passwd", "health", "help"} }
+
 // run is main without the exit, so tests can call it.
 func run(args []string, io stdio) int {
 	if len(args) > 0 {
@@ -125,7 +130,11 @@ func runService(args []string, io stdio, checkOnly bool) int {
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(io.err, "hotline: unexpected argument %q (commands come first, e.g. \"hotline %s\"; see hotline help)\n", fs.Arg(0), fs.Arg(0))
+		if slices.Contains(commandNames(), fs.Arg(0)) {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: commands come before flags (hotline %s ...)\n", fs.Arg(0), fs.Arg(0))
+		} else {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: not a command (%s; see hotline help)\n", fs.Arg(0), strings.Join(commandNames(), ", "))
+		}
 		return exitUsage
 	}
 	if *showVersion {
@@ -304,11 +313,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// Wrap-up codes, through the API or *25<key> from the phone.
+	disposer := dispose(&c.Config, queues, m, log)
 	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:     log,
-		Routing: &c.Config,
-		Router:  router,
-		ACD:     queues,
+		Disposition: disposeByKey(&c.Config, disposer),
+		Log:         log,
+		Routing:     &c.Config,
+		Router:      router,
+		ACD:         queues,
 		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 			return store.Add(policy.AfterHours(now(), cust, d))
 		},
@@ -397,20 +409,22 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}
 	draining := &atomic.Bool{}
 	httpAPI := api.New(c.API, api.Deps{
-		Log:           log.With("component", "api"),
-		ListCalls:     func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
-		ListAgents:    func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
-		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
-		ListCallbacks: func() []api.Callback { return wire.List(store.List(), wire.Callback) },
-		Agents:        queues,
-		AgentError:    wire.AgentError,
-		Calls:         srv,
-		CallError:     wire.CallError,
-		Recordings:    recs,
-		PresignExpiry: c.Recording.S3.PresignExpiry,
-		Draining:      draining.Load,
-		Now:           now,
-		History:       history,
+		Log:              log.With("component", "api"),
+		ListCalls:        func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
+		ListAgents:       func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
+		ListQueues:       func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
+		ListCallbacks:    func() []api.Callback { return wire.List(store.List(), wire.Callback) },
+		Agents:           queues,
+		AgentError:       wire.AgentError,
+		Calls:            srv,
+		CallError:        wire.CallError,
+		Recordings:       recs,
+		PresignExpiry:    c.Recording.S3.PresignExpiry,
+		Draining:         draining.Load,
+		Now:              now,
+		History:          history,
+		Dispose:          disposer,
+		ListDispositions: func() []api.DispositionCode { return dispositionCodes(&c.Config) },
 		Agent: func(id string) (api.Agent, bool) {
 			ag, ok := queues.Agent(id)
 			return wire.Agent(ag), ok

@@ -29,6 +29,12 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrNoLastCall: the agent has finished no call since the start, or
+	// is on (or offered) another one.
+	ErrNoLastCall = errors.New("routing: the agent has no finished call to give a wrap-up code to")
+	// ErrQueueEmpty: nobody takes the queue's calls (every agent logged
+	// out or paused) and its when_empty policy turns the caller away.
+	ErrQueueEmpty = errors.New("routing: nobody takes the queue's calls")
 )
 
 // Agent states of the ACD besides StateAvailable, StateRinging and
@@ -200,6 +206,7 @@ type acdAgent struct {
 	calls                        int
 	talk                         time.Duration
 	noAnswers                    int
+	last                         LastCall // the agent's last call (ended)
 	dirty                        bool
 	cand                         *QueuedCall // best call while dirty
 }
@@ -270,6 +277,17 @@ type acdQueue struct {
 	// retired: removed from the configuration by Reconfigure, kept (for
 	// no new caller) while callers wait in it.
 	retired bool
+}
+
+// staffed says whether a member of q takes calls: logged in, not paused
+// (on a call or in wrap-up counts).
+func (q *acdQueue) staffed() bool {
+	for _, m := range q.members {
+		if m.loggedIn && !m.paused {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -741,6 +759,9 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 			return nil, fmt.Errorf("%w: %s", ErrQueueFull, q.def.Name)
 		}
 		q = q.overflow
+	}
+	if w := q.def.WhenEmpty.Join; w != "" && w != config.EmptyJoin && !q.staffed() {
+		return nil, fmt.Errorf("%w: %s", ErrQueueEmpty, q.def.Name)
 	}
 	now := a.now()
 	a.seq++
@@ -1251,6 +1272,7 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	talk := now.Sub(c.answeredAt)
 	wrap := c.queue.def.WrapUp
 	ag.call, ag.connected = nil, false
+	ag.last = LastCall{CallID: c.id, Queue: c.queue.def.Name, Ended: now}
 	ag.talk += talk
 	ag.wrapUntil = now.Add(wrap)
 	ag.idleSince = ag.wrapUntil
@@ -1341,8 +1363,26 @@ func (a *ACD) tick() {
 			a.refreshLocked(ag, now)
 		}
 	}
+	// Queues whose waiting callers leave when nobody takes calls.
+	var empty map[*acdQueue]bool
+	for _, q := range a.queues {
+		if w := q.def.WhenEmpty.Leave; w != "" && w != config.EmptyStay && q.count > 0 && !q.staffed() {
+			if empty == nil {
+				empty = map[*acdQueue]bool{}
+			}
+			empty[q] = true
+		}
+	}
 	for i := 0; i < len(a.live); i++ {
 		c := a.live[i]
+		if c.state == callWaiting && empty[c.queue] {
+			a.unlistLocked(c)
+			c.queue.stats.timedOut++
+			a.log.Info("caller leaves an empty queue", "call_id", c.id, "queue", c.queue.def.Name)
+			a.finishLocked(c, ErrQueueEmpty)
+			i-- // finishLocked moved the last live call here
+			continue
+		}
 		if c.state != callWaiting || now.Before(c.next) {
 			continue
 		}
@@ -1528,6 +1568,28 @@ func (a *ACD) Agents() []AgentInfo {
 		out = append(out, ag.info(now))
 	}
 	return out
+}
+
+// LastCall is the call an agent last finished (for a disposition).
+type LastCall struct {
+	CallID string
+	Queue  string
+	Ended  time.Time
+}
+
+// LastCall returns the call an agent last finished, while they are not on
+// (or offered) another one: the call a wrap-up code is for.
+func (a *ACD) LastCall(agent string) (LastCall, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag, err := a.agent(agent)
+	if err != nil {
+		return LastCall{}, err
+	}
+	if ag.last.CallID == "" || ag.call != nil {
+		return LastCall{}, ErrNoLastCall
+	}
+	return ag.last, nil
 }
 
 // Agent returns a snapshot of one agent.
