@@ -11,6 +11,7 @@ const (
 	NameQueueWaitByHour       = "hotline_queue_wait_by_hour_seconds"
 	NameAnsweredWithinSL      = "hotline_calls_answered_within_threshold_total"
 	NameServiceLevelThreshold = "hotline_queue_service_level_threshold_seconds"
+	NameServiceLevelTarget    = "hotline_queue_service_level_target_ratio"
 	NameHandleTime            = "hotline_handle_time_seconds"
 	NameCallsActive           = "hotline_calls_active"
 	NameCallersWaiting        = "hotline_queue_callers_waiting"
@@ -53,6 +54,8 @@ const (
 	NameRecordingUploadFails   = "hotline_recording_upload_failures_total"
 	NameRecordingDropped       = "hotline_recording_dropped_packets_total"
 	NameRecordingUploadTime    = "hotline_recording_upload_duration_seconds"
+	NameSpoolFree              = "hotline_recording_spool_free_bytes"
+	NameSpoolSize              = "hotline_recording_spool_size_bytes"
 
 	// Customer directory.
 	NameCRMFailures = "hotline_crm_lookup_failures_total"
@@ -61,6 +64,10 @@ const (
 	NameCallbackAttempts   = "hotline_callback_attempts_total"
 	NameCallbacksCompleted = "hotline_callbacks_completed_total"
 	NameCallbacksFailed    = "hotline_callbacks_failed_total"
+
+	// Configuration reloads (SIGHUP, file change).
+	NameConfigReloadOK   = "hotline_config_last_reload_successful"
+	NameConfigReloadTime = "hotline_config_last_reload_success_timestamp_seconds"
 
 	// Build.
 	NameBuildInfo = "hotline_build_info"
@@ -86,6 +93,7 @@ var allNames = []struct {
 	{NameQueueWaitByHour, kindHistogram},
 	{NameAnsweredWithinSL, kindCounter},
 	{NameServiceLevelThreshold, kindGauge},
+	{NameServiceLevelTarget, kindGauge},
 	{NameHandleTime, kindHistogram},
 	{NameCallsActive, kindGauge},
 	{NameCallersWaiting, kindGauge},
@@ -118,10 +126,14 @@ var allNames = []struct {
 	{NameRecordingUploadFails, kindCounter},
 	{NameRecordingDropped, kindCounter},
 	{NameRecordingUploadTime, kindHistogram},
+	{NameSpoolFree, kindGauge},
+	{NameSpoolSize, kindGauge},
 	{NameCRMFailures, kindCounter},
 	{NameCallbackAttempts, kindCounter},
 	{NameCallbacksCompleted, kindCounter},
 	{NameCallbacksFailed, kindCounter},
+	{NameConfigReloadOK, kindGauge},
+	{NameConfigReloadTime, kindGauge},
 	{NameBuildInfo, kindGauge},
 }
 
