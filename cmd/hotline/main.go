@@ -35,6 +35,8 @@ import (
 
 	"hotline/api"
 	"hotline/api/wire"
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
@@ -247,7 +249,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if c.Survey.PromptsDir != "" {
 		promptsFS = os.DirFS(c.Survey.PromptsDir)
 	}
-	prompts, err := survey.LoadPrompts(promptsFS, c.Survey.Language)
+	prompts, err := audio.LoadPrompts(promptsFS)
+	if err == nil {
+		err = survey.CheckPrompts(prompts, c.Survey.Language)
+	}
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -315,6 +320,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}
 	// Wrap-up codes, through the API or *25<key> from the phone.
 	disposer := dispose(&c.Config, queues, m, log)
+	afterCall := &callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Disposition: disposeByKey(&c.Config, disposer),
 		Log:         log,
@@ -324,7 +330,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 			return store.Add(policy.AfterHours(now(), cust, d))
 		},
-		Messages:   promptsFS,
 		Media:      &c.RTP,
 		Now:        now,
 		Recordings: recs,
@@ -341,40 +346,23 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		},
 		// Several nodes: phones registered on other nodes are reached too.
 		RemoteBindings: mem.remoteBindings(log),
-		// A complaint or a low rating schedules a follow-up callback
-		// (next business day by default, never in quiet hours).
-		OnCallEnd: func(r sip.CallRecord) {
+		// The call's record and events go to the history; the customer's
+		// history notes the call; a complaint or a low rating schedules a
+		// follow-up callback.
+		OnCallEnd: func(r callflow.Record) {
 			history.Call(callRecord(r))
 			for _, e := range callEndEvents(r) {
 				history.Event(e)
 			}
-			csat := 0
-			if r.Survey.CSAT != nil {
-				csat = *r.Survey.CSAT
-			}
 			// The per-agent view: calls, talk time, ratings.
-			if r.Agent != "" && r.Outcome == sip.OutcomeAnswered {
+			if r.Agent != "" && r.Outcome == callflow.OutcomeAnswered {
+				csat := 0
+				if r.Survey.CSAT != nil {
+					csat = *r.Survey.CSAT
+				}
 				m.AgentCallEnded(r.Agent, r.Talk, csat)
 			}
-			// The customer's history: one more call, who took it, the rating.
-			if r.Caller != "" {
-				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, directory.ErrNoNumber) {
-					log.Warn("customer history not updated", "call_id", r.CallID, "error", err)
-				}
-			}
-			// A complaint (reason menu) an agent handled or a low rating
-			// is followed up; a callback is not.
-			cb, ok := policy.FollowUp(callbacks.Ended{At: r.Ended, Customer: r.Customer, Reason: r.Reason,
-				Answered: r.Outcome == sip.OutcomeAnswered, Callback: r.Direction == sip.DirectionCallback, CSAT: csat})
-			if !ok {
-				return
-			}
-			cb, err := store.Add(cb)
-			if err != nil {
-				log.Error("follow-up callback not stored", "call_id", r.CallID, "error", err)
-				return
-			}
-			log.Info("follow-up callback scheduled", "call_id", r.CallID, "callback", cb.ID, "due", cb.Due, "reason", cb.Reason)
+			afterCall.CallEnded(r)
 		},
 	})
 	var keeper *stateKeeper
