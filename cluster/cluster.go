@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,6 +57,10 @@ type Node struct {
 	// after a rejoin, nodes are not judged lost before watchAfter: they
 	// may not have joined again yet
 	watchAfter time.Time
+	// logs are the keys of the logs this node opened (kept alive by its
+	// heartbeat); ticker says whether the node has the ticker role
+	logs   []string
+	ticker atomic.Bool
 }
 
 // ConfigHash is the hash the nodes of one cluster must agree on: SHA-256
@@ -215,16 +220,30 @@ func (n *Node) Rejoins() int {
 }
 
 // heartbeatScript renews the node's and the configuration's lease when
-// the node is still live in the same epoch. KEYS: node, epoch, config.
-// ARGV: run id, epoch, lease ms. Returns 1, or 0 when the node must join
-// again.
+// the node is still live in the same epoch, takes or keeps the ticker
+// role when free or its own, and keeps the shared logs (KEYS[5...]) as
+// long as the configuration. KEYS: node, epoch, config, ticker, logs...
+// ARGV: run id, epoch, lease ms. Returns {0} when the node must join
+// again, else {1, 1 if this node is the ticker}.
 var heartbeatScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[2] or redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
+  return {0, 0}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return 1
+for i = 5, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+end
+local t = redis.call('GET', KEYS[4])
+if t == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+  return {1, 1}
+end
+if not t then
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+  return {1, 1}
+end
+return {1, 0}
 `)
 
 // Run renews the node's leases every Heartbeat until ctx ends. When Redis
@@ -250,13 +269,15 @@ func (n *Node) Run(ctx context.Context) {
 func (n *Node) Heartbeat(ctx context.Context) error {
 	n.mu.Lock()
 	epoch := n.epoch
+	keys := append([]string{n.key("node", n.cfg.Node), n.key("epoch"), n.key("config"), n.key("ticker")}, n.logs...)
 	n.mu.Unlock()
-	ok, err := heartbeatScript.Run(ctx, n.rdb, []string{n.key("node", n.cfg.Node), n.key("epoch"), n.key("config")},
-		n.runID, epoch, ms(n.cfg.Lease)).Int()
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	res, err := heartbeatScript.Run(ctx, n.rdb, keys, n.runID, epoch, ms(n.cfg.Lease)).Int64Slice()
+	if err != nil || len(res) != 2 {
+		n.ticker.Store(false)
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, n.addr, err)
 	}
-	if ok == 0 {
+	n.ticker.Store(res[1] == 1)
+	if res[0] == 0 {
 		n.log.Warn("not live in Redis any more (Redis restarted or the lease lapsed): joining again and re-publishing")
 		if err := n.join(ctx, true); err != nil {
 			return err
@@ -276,6 +297,12 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 	}
 	return n.syncRegistrations(ctx)
 }
+
+// Ticker says whether this node has the ticker role: one live node at a
+// time (another takes it within Lease of its death) submits the shared
+// ACD's periodic ticks, so that the log carries one clock, not one per
+// node.
+func (n *Node) Ticker() bool { return n.ticker.Load() }
 
 // OnNodeLost registers f to be told (from Run) of every node whose lease
 // lapsed since the previous heartbeat: a dead node.

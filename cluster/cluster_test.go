@@ -371,3 +371,40 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatalf("new reservation after settling: %v %v", ok, err)
 	}
 }
+
+// TestOneTicker: one live node at a time has the ticker role; when it
+// dies another takes it within the lease.
+func TestOneTicker(t *testing.T) {
+	srv := redistest.Start(t)
+	var nodes []*Node
+	var stops []func()
+	for _, name := range []string{"a", "b", "c"} {
+		n, stop := join(t, srv, name)
+		nodes, stops = append(nodes, n), append(stops, stop)
+	}
+	tickers := func() (out []int) {
+		for i, n := range nodes {
+			if n.Ticker() {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	var first int
+	eventually(t, "one ticker", func() error {
+		if tk := tickers(); len(tk) != 1 {
+			return fmt.Errorf("tickers %v, want one", tk)
+		}
+		first = tickers()[0]
+		return nil
+	})
+	stops[first]()
+	nodes[first].ticker.Store(false) // its Run stopped: it no longer acts
+	eventually(t, "another ticker after the first died", func() error {
+		tk := tickers()
+		if len(tk) != 1 || tk[0] == first {
+			return fmt.Errorf("tickers %v, want one other than %d", tk, first)
+		}
+		return nil
+	})
+}

@@ -17,7 +17,9 @@ import (
 // replicated state machine (routing's ACD) is built on it.
 //
 // A node that opens the log replays it from the start, so it holds the
-// same state as the nodes running already. Entries are not trimmed.
+// same state as the nodes running already. Entries are not trimmed while
+// any node runs (the ACD's log grows by its ticks, 4 a second, and a few
+// entries per call); the log lapses Lease after the last node stopped.
 // After a Redis restart the stream starts again empty: entries appended
 // but not yet read by every node at the moment Redis died may have been
 // applied by some nodes only, and a node opening the log afterwards
@@ -42,6 +44,9 @@ type Log struct {
 // submitted it; its return value is Submit's result on that node.
 func (n *Node) OpenLog(ctx context.Context, name string, apply func(origin string, data []byte) any) (*Log, error) {
 	l := &Log{n: n, key: n.key("log", name), apply: apply, waiting: map[string]chan any{}, last: "0", done: make(chan struct{})}
+	n.mu.Lock()
+	n.logs = append(n.logs, l.key) // kept as long as the cluster lives
+	n.mu.Unlock()
 	for start := "-"; ; start = "(" + l.last {
 		msgs, err := n.rdb.XRangeN(ctx, l.key, start, "+", 1000).Result()
 		if err != nil {

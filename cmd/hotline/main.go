@@ -253,6 +253,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		acdOpts.Replication = mem.log // one ACD over every node
 		// and no agent rings for two calls, even should replicas differ
 		acdOpts.Guard = guard{node: mem.node, log: log.With("component", "cluster")}
+		acdOpts.Ticker = mem.node.Ticker // one node ticks the shared clock
 	}
 	queues, err := acd.New(&c.Config, acdOpts)
 	if err == nil && mem != nil {
@@ -281,7 +282,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Customers:  dir.Lookup,
 		SetStyle:   dir.SetStyle,
 		// Several nodes: phones registered on other nodes are reached too.
-		RemoteBindings: mem.remoteBindings(log),
+		RemoteBindings:       mem.remoteBindings(log),
+		PublishRegistrations: mem.publishRegistrations(log),
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
