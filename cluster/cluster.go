@@ -304,6 +304,28 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 // node.
 func (n *Node) Ticker() bool { return n.ticker.Load() }
 
+// dropScript deletes KEYS[1] if its value starts with ARGV[1].
+var dropScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// dropReservations deletes the reservations of a lost node, so that its
+// agents are free as soon as its calls are ended (rather than when its
+// reservations lapse by themselves, about the same lease later).
+func (n *Node) dropReservations(ctx context.Context, node string) error {
+	iter := n.rdb.Scan(ctx, 0, n.key("resv", "*"), 200).Iterator()
+	for iter.Next(ctx) {
+		if err := dropScript.Run(ctx, n.rdb, []string{iter.Val()}, node+"|").Err(); err != nil {
+			return err
+		}
+	}
+	return iter.Err()
+}
+
 // OnNodeLost registers f to be told (from Run) of every node whose lease
 // lapsed since the previous heartbeat: a dead node.
 func (n *Node) OnNodeLost(f func(name string)) {
@@ -340,6 +362,9 @@ func (n *Node) watchNodes(ctx context.Context) error {
 	slices.Sort(lost)
 	for _, name := range lost {
 		n.log.Warn("node lost: its lease lapsed", "lost_node", name)
+		if err := n.dropReservations(ctx, name); err != nil {
+			n.log.Warn("lost node's reservations left to lapse", "lost_node", name, "error", err)
+		}
 		if f != nil {
 			f(name)
 		}

@@ -408,3 +408,30 @@ func TestOneTicker(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLostNodesReservationsDropped: what a lost node held is dropped at
+// once (its calls are ended through the log at the same time), nothing
+// of another node's.
+func TestLostNodesReservationsDropped(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	for _, r := range []struct {
+		n     *Node
+		agent string
+	}{{a, "carol"}, {b, "dave"}} {
+		if ok, err := r.n.Reserve(ctx, r.agent, "call-"+r.agent); !ok || err != nil {
+			t.Fatalf("reserve %s: %v %v", r.agent, ok, err)
+		}
+	}
+	if err := b.dropReservations(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, _ := b.Holder(ctx, "carol"); held {
+		t.Error("the lost node's reservation of carol is still there")
+	}
+	if h, held, _ := a.Holder(ctx, "dave"); !held || h.Node != "b" {
+		t.Errorf("b's reservation of dave: %+v %v, want kept", h, held)
+	}
+}
