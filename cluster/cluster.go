@@ -61,6 +61,8 @@ type Node struct {
 	// heartbeat); ticker says whether the node has the ticker role
 	logs   []string
 	ticker atomic.Bool
+	// secret is the cluster's nonce secret once read (NonceSecret)
+	secret string
 }
 
 // ConfigHash is the hash the nodes of one cluster must agree on: SHA-256
@@ -288,6 +290,12 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		n.mu.Unlock()
 		n.restoreReservations(ctx)
 		n.regs.forget()
+		n.mu.Lock()
+		secret := n.secret
+		n.mu.Unlock()
+		if secret != "" { // the nodes keep the secret they share
+			n.rdb.SetNX(ctx, n.key("nonce_secret"), secret, 0)
+		}
 	}
 	if err := n.renewReservations(ctx); err != nil {
 		return err
@@ -296,6 +304,23 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		return err
 	}
 	return n.syncRegistrations(ctx)
+}
+
+// NonceSecret returns the secret every node signs its digest nonces with
+// (registrar.SetNonceSecret), created by the first node that asks.
+func (n *Node) NonceSecret(ctx context.Context) ([]byte, error) {
+	key := n.key("nonce_secret")
+	if err := n.rdb.SetNX(ctx, key, randomID()+randomID(), 0).Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	v, err := n.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	n.mu.Lock()
+	n.secret = v
+	n.mu.Unlock()
+	return []byte(v), nil
 }
 
 // Ticker says whether this node has the ticker role: one live node at a

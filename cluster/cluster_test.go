@@ -435,3 +435,32 @@ func TestLostNodesReservationsDropped(t *testing.T) {
 		t.Errorf("b's reservation of dave: %+v %v, want kept", h, held)
 	}
 }
+
+// TestNonceSecretShared: every node gets the same nonce secret, and it
+// survives a Redis restart (the nodes publish it again).
+func TestNonceSecretShared(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, err := a.NonceSecret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.NonceSecret(ctx)
+	if err != nil || string(sa) != string(sb) || len(sa) < 32 {
+		t.Fatalf("secrets %q and %q (%v), want one shared secret", sa, sb, err)
+	}
+	srv.Restart(t)
+	eventually(t, "nodes joined again", func() error {
+		if a.Rejoins() < 1 || b.Rejoins() < 1 {
+			return fmt.Errorf("rejoins %d %d", a.Rejoins(), b.Rejoins())
+		}
+		return nil
+	})
+	c, _ := join(t, srv, "c")
+	sc, err := c.NonceSecret(ctx)
+	if err != nil || string(sc) != string(sa) {
+		t.Fatalf("a node joining after the restart got %q (%v), want the cluster's %q", sc, err, sa)
+	}
+}

@@ -312,6 +312,13 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			log.Info("follow-up callback scheduled", "call_id", r.CallID, "callback", cb.ID, "due", cb.Due, "reason", cb.Reason)
 		},
 	})
+	if err == nil && mem != nil {
+		// A request challenged by one node may be answered to another.
+		var secret []byte
+		if secret, err = mem.node.NonceSecret(ctx); err == nil {
+			srv.Registrar().SetNonceSecret(secret)
+		}
+	}
 	if err == nil {
 		err = srv.Start(ctx)
 	}
