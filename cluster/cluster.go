@@ -59,8 +59,9 @@ type Node struct {
 	watchAfter time.Time
 	// logs are the keys of the logs this node opened (kept alive by its
 	// heartbeat); ticker says whether the node has the ticker role
-	logs   []string
-	ticker atomic.Bool
+	logs    []string
+	logObjs []*Log
+	ticker  atomic.Bool
 	// secret is the cluster's nonce secret once read (NonceSecret)
 	secret string
 }
@@ -295,6 +296,12 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		n.mu.Unlock()
 		if secret != "" { // the nodes keep the secret they share
 			n.rdb.SetNX(ctx, n.key("nonce_secret"), secret, 0)
+		}
+		n.mu.Lock()
+		logs := slices.Clone(n.logObjs)
+		n.mu.Unlock()
+		for _, l := range logs {
+			l.resync(ctx)
 		}
 	}
 	if err := n.renewReservations(ctx); err != nil {

@@ -464,3 +464,55 @@ func TestNonceSecretShared(t *testing.T) {
 		t.Fatalf("a node joining after the restart got %q (%v), want the cluster's %q", sc, err, sa)
 	}
 }
+
+// TestLogAcrossRedisRestart: entries submitted after Redis restarted
+// empty are applied by every node, once each, in one order.
+func TestLogAcrossRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	var mu sync.Mutex
+	applied := map[string][]string{}
+	open := func(n *Node) *Log {
+		l, err := n.OpenLog(context.Background(), "test", func(origin string, data []byte) any {
+			mu.Lock()
+			defer mu.Unlock()
+			applied[n.Name()] = append(applied[n.Name()], string(data))
+			return len(applied[n.Name()])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Close)
+		return l
+	}
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	la, lb := open(a), open(b)
+	for i, l := range []*Log{la, lb, la} {
+		if _, err := l.Submit([]byte(fmt.Sprintf("before-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Restart(t)
+	eventually(t, "nodes joined again", func() error {
+		if a.Rejoins() < 1 || b.Rejoins() < 1 {
+			return fmt.Errorf("rejoins %d %d", a.Rejoins(), b.Rejoins())
+		}
+		return nil
+	})
+	for i, l := range []*Log{lb, la} {
+		if _, err := l.Submit([]byte(fmt.Sprintf("after-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"before-0", "before-1", "before-2", "after-0", "after-1"}
+	eventually(t, "both nodes applied every entry once", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, name := range []string{"a", "b"} {
+			if !slices.Equal(applied[name], want) {
+				return fmt.Errorf("%s applied %v, want %v", name, applied[name], want)
+			}
+		}
+		return nil
+	})
+}
