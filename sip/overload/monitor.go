@@ -32,6 +32,7 @@ type Monitor struct {
 	src Sources
 
 	lag atomic.Int64 // worst probe lateness since the last sample, ns
+	due atomic.Int64 // when the probe timer is due next, Unix ns
 }
 
 // NewMonitor returns a monitor feeding d.
@@ -59,7 +60,11 @@ func (m *Monitor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			r := Reading{SchedulingLag: time.Duration(m.lag.Swap(0))}
+			var due time.Time
+			if ns := m.due.Load(); ns != 0 {
+				due = time.Unix(0, ns)
+			}
+			r := Reading{SchedulingLag: schedulingLag(time.Now(), due, time.Duration(m.lag.Swap(0)))}
 			cpu := processCPU()
 			if wall := now.Sub(lastWall); wall > 0 {
 				r.CPU = float64(cpu-lastCPU) / float64(wall) / float64(runtime.GOMAXPROCS(0))
@@ -103,6 +108,7 @@ func (m *Monitor) probe(ctx context.Context, tick time.Duration) {
 	t := time.NewTimer(tick)
 	defer t.Stop()
 	due := time.Now().Add(tick)
+	m.due.Store(due.UnixNano())
 	for {
 		select {
 		case <-ctx.Done():
@@ -112,9 +118,21 @@ func (m *Monitor) probe(ctx context.Context, tick time.Duration) {
 				m.lag.Store(late) // only this goroutine raises it
 			}
 			due = time.Now().Add(tick)
+			m.due.Store(due.UnixNano())
 			t.Reset(tick)
 		}
 	}
+}
+
+// schedulingLag is the worst lateness of the probe timer since the last
+// sample: what it recorded, or how overdue it is now when it has not
+// fired yet (the whole process got no core: the probe cannot record that
+// until it runs again, after this sample).
+func schedulingLag(now, due time.Time, recorded time.Duration) time.Duration {
+	if !due.IsZero() && now.Sub(due) > recorded {
+		return now.Sub(due)
+	}
+	return recorded
 }
 
 // processCPU returns the process's user and system CPU time in ns.

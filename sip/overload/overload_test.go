@@ -180,3 +180,26 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("errors do not say what is wrong: %v", err)
 	}
 }
+
+// TestSchedulingLagCountsAnOverdueProbe: a probe that has not fired yet
+// counts as late as it is overdue, so a process that got no core at all
+// during a sample is seen lagging in that sample.
+func TestSchedulingLagCountsAnOverdueProbe(t *testing.T) {
+	due := time.Unix(100, 0)
+	for _, tc := range []struct {
+		now      time.Time
+		recorded time.Duration
+		want     time.Duration
+	}{
+		{due.Add(-time.Millisecond), 2 * time.Millisecond, 2 * time.Millisecond}, // not due yet
+		{due.Add(80 * time.Millisecond), 2 * time.Millisecond, 80 * time.Millisecond},
+		{due.Add(time.Millisecond), 40 * time.Millisecond, 40 * time.Millisecond},
+	} {
+		if got := schedulingLag(tc.now, due, tc.recorded); got != tc.want {
+			t.Errorf("now due%+v, recorded %s: got %s, want %s", tc.now.Sub(due), tc.recorded, got, tc.want)
+		}
+	}
+	if got := schedulingLag(due, time.Time{}, 3*time.Millisecond); got != 3*time.Millisecond {
+		t.Errorf("probe not started: got %s", got)
+	}
+}
