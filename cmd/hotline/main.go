@@ -348,6 +348,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// Several nodes: phones registered on other nodes are reached too.
 		RemoteBindings:       mem.remoteBindings(log),
 		PublishRegistrations: mem.publishRegistrations(log),
+		// Overload control sheds new calls while recorders drop packets.
+		RecorderDropped: func() uint64 { return recs.Backlog().DroppedPackets },
 		// The call's record and events go to the history; the customer's
 		// history notes the call; a complaint or a low rating schedules a
 		// follow-up callback.
