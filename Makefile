@@ -69,7 +69,9 @@ unit:
 ## a ~8 min run. BENCH_PARTS=go or sipp measures one generator only.
 BENCH_QUICK ?=
 BENCH_NAME ?=
-BENCH_PARTS ?= go,sipp
+## BENCH_PARTS=cluster: three nodes behind Kamailio sharing Redis against
+## one node (issue 13; ~8 min, ~4 quick).
+BENCH_PARTS ?= go,sipp,cluster
 bench: go-tools apt-deps
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_NAME=$(BENCH_NAME) bin/hotline-load bench -parts $(BENCH_PARTS) -out bench/results

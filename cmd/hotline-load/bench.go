@@ -37,8 +37,8 @@ type benchConfig struct {
 	// default); SIPp is the SIPp part's configuration.
 	GoFigures, SIPpFigures bool
 	SIPp                   sippConfig
-	// ClusterFigures selects the three-node part (not run by default:
-	// BENCH_PARTS=cluster); Cluster is its configuration.
+	// ClusterFigures selects the three-node part (issue 13); Cluster is
+	// its configuration.
 	ClusterFigures bool
 	Cluster        clusterConfig
 }

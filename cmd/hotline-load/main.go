@@ -65,7 +65,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	repo := fs.String("repo", ".", "root of the Hotline source tree")
 	reps := fs.Int("reps", 0, "repetitions of each figure (0: 3, or 1 with -quick)")
 	noMinIO := fs.Bool("no-minio", false, "skip the MinIO (S3 backend) run")
-	parts := fs.String("parts", "go,sipp", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one)")
+	parts := fs.String("parts", "go,sipp,cluster", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
