@@ -57,7 +57,22 @@ type clusterResults struct {
 	// EdgeCores and RedisCores are Kamailio's and Redis's average CPU
 	// over the cluster's steps; NodeCores the three nodes' together.
 	EdgeCores, RedisCores, NodeCores float64
-	Note                             string
+	// LoadBefore and LoadAfter are /proc/loadavg at the part's start and
+	// end: on a shared machine, how busy it was besides the benchmark.
+	LoadBefore, LoadAfter string
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // hotlineSet is the nodes of a cluster, loaded and watched together.
@@ -331,8 +346,9 @@ func registerAll(ctx context.Context, g *loadGen, nodes hotlineSet, n int) error
 // LatencyRate and the highest recorded call rate.
 func (d *driver) clusterFigures(ctx context.Context) error {
 	cc := d.cfg.Cluster
-	res := &clusterResults{Cfg: cc, OneRate: math.NaN(), ClusterRate: math.NaN()}
+	res := &clusterResults{Cfg: cc, OneRate: math.NaN(), ClusterRate: math.NaN(), LoadBefore: loadAvg()}
 	d.res.Cluster = res
+	defer func() { res.LoadAfter = loadAvg() }()
 	// The searches run with this part's step settings and budget.
 	sub := *d
 	sub.deadline = time.Now().Add(cc.Budget)
@@ -389,7 +405,7 @@ func (d *driver) clusterFigures(ctx context.Context) error {
 	d.log.Info("agents registered through kamailio", "agents", cc.Agents, "took", time.Since(t0).Round(time.Millisecond))
 
 	up0 := c.nodes.uploaded(ctx)
-	edge0, _ := ProcCPU(c.edge.PID())
+	edge0, _ := ProcTreeCPU(c.edge.PID())
 	redis0, _ := ProcCPU(c.redis.PID())
 	nodes0, _ := c.nodes.usage()
 	start := time.Now()
@@ -400,7 +416,7 @@ func (d *driver) clusterFigures(ctx context.Context) error {
 	}
 	res.ClusterRate, res.ClusterLimit, res.ClusterSteps = sub.searchRate(ctx, c.nodes, g, hint, cc.SearchIters)
 	el := time.Since(start).Seconds()
-	edge1, _ := ProcCPU(c.edge.PID())
+	edge1, _ := ProcTreeCPU(c.edge.PID())
 	redis1, _ := ProcCPU(c.redis.PID())
 	nodes1, _ := c.nodes.usage()
 	res.EdgeCores, res.RedisCores, res.NodeCores = (edge1-edge0).Seconds()/el, (redis1-redis0).Seconds()/el, (nodes1-nodes0).Seconds()/el

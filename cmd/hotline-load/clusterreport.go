@@ -64,8 +64,9 @@ func (r *clusterResults) writeDetails(w io.Writer) {
 		fmt.Fprintf(w, "- Average CPU over the three-node steps: nodes %.2f cores together, Kamailio %.2f, redis-server %.2f.\n",
 			r.NodeCores, r.EdgeCores, r.RedisCores)
 	}
-	if r.Note != "" {
-		fmt.Fprintf(w, "- %s\n", r.Note)
+	fmt.Fprintln(w, "- Hotline CPU in the table below is the nodes' together; Kamailio's counts its worker processes.")
+	if r.LoadBefore != "" {
+		fmt.Fprintf(w, "- Load average of the machine (1, 5, 15 min) at the part's start: %s; at its end: %s.\n", r.LoadBefore, r.LoadAfter)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| set-up | step | calls/s | calls | failed | 200 without a 180 first | INVITE→200 p50/p99 ms | INVITE→agent's INVITE p50/p99 ms | recordings uploaded / calls connected to an agent | Hotline CPU s | result |")
