@@ -41,7 +41,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-parts go,sipp] [-name NAME] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
+		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-parts go,sipp,cluster] [-name NAME] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
 		return 2
 	}
 	switch args[0] {
