@@ -107,6 +107,8 @@ queue:
 	} else {
 		fmt.Fprintf(&b, "  backend: file\n  file: {dir: %q}\n", filepath.Join(dir, "recordings"))
 	}
+	fmt.Fprintf(&b, "records:\n  spool_dir: %q\n  state_dir: %q\n  file: {dir: %q}\n",
+		filepath.Join(dir, "records-spool"), filepath.Join(dir, "state"), filepath.Join(dir, "records"))
 	if o.RedisURL != "" {
 		fmt.Fprintf(&b, "cluster: {redis_url: %q, node: %s}\n", o.RedisURL, o.Node)
 	}

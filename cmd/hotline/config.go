@@ -19,6 +19,7 @@ import (
 	"hotline/internal/cfg"
 	"hotline/metrics"
 	"hotline/recording"
+	"hotline/records"
 	"hotline/routing/config"
 	"hotline/sip"
 	"hotline/sip/media"
@@ -33,6 +34,7 @@ type Config struct {
 	RTP           media.Config `yaml:"rtp"`
 	config.Config `yaml:",inline"`
 	Recording     recording.Config `yaml:"recording"`
+	Records       records.Config   `yaml:"records"`
 	Survey        survey.Config    `yaml:"survey"`
 	API           api.Config       `yaml:"api"`
 	Metrics       metrics.Config   `yaml:"metrics"`
@@ -122,6 +124,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.RTP.SetDefaults()
 	c.Config.SetDefaults()
 	c.Recording.SetDefaults()
+	c.Records.SetDefaults()
 	c.Survey.SetDefaults()
 	c.API.SetDefaults()
 	c.Metrics.SetDefaults()
@@ -133,6 +136,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("rtp", c.RTP.Validate()),
 		c.Config.Validate(),
 		cfg.Prefix("recording", c.Recording.Validate()),
+		cfg.Prefix("records", c.Records.Validate()),
 		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
 		cfg.Prefix("api", apiAgentsKnown(&c)),

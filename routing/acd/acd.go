@@ -29,6 +29,12 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrNoLastCall: the agent has finished no call since the start, or
+	// is on (or offered) another one.
+	ErrNoLastCall = errors.New("routing: the agent has no finished call to give a wrap-up code to")
+	// ErrQueueEmpty: nobody takes the queue's calls (every agent logged
+	// out or paused) and its when_empty policy turns the caller away.
+	ErrQueueEmpty = errors.New("routing: nobody takes the queue's calls")
 )
 
 // Agent states of the ACD besides StateAvailable, StateRinging and
@@ -58,6 +64,10 @@ type Options struct {
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
 	Callbacks *callbacks.Store
+	// OnEvent, when set, receives every queue and agent event (events.go),
+	// in order, with the ACD's lock held: it must not block nor call the
+	// ACD.
+	OnEvent func(Event)
 	// Replication, when set, makes this ACD one replica of an ACD shared
 	// by several nodes (see replica.go): every change is submitted to
 	// the shared log and applied, in the log's one order, by every
@@ -151,6 +161,7 @@ type QueuedCall struct {
 	pending    bool
 	preferred  bool // the current offer is the preferred agent's
 	agent      *acdAgent
+	offeredAt  time.Time
 	answeredAt time.Time
 	err        error
 	dirty      bool
@@ -198,6 +209,7 @@ type acdAgent struct {
 	calls                        int
 	talk                         time.Duration
 	noAnswers                    int
+	last                         LastCall // the agent's last call (ended)
 	dirty                        bool
 	cand                         *QueuedCall // best call while dirty
 }
@@ -265,6 +277,20 @@ type acdQueue struct {
 	ix         agentIndex
 	classes    []*callClass // waiting calls by required skills
 	classByKey map[string]*callClass
+	// retired: removed from the configuration by Reconfigure, kept (for
+	// no new caller) while callers wait in it.
+	retired bool
+}
+
+// staffed says whether a member of q takes calls: logged in, not paused
+// (on a call or in wrap-up counts).
+func (q *acdQueue) staffed() bool {
+	for _, m := range q.members {
+		if m.loggedIn && !m.paused {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -383,6 +409,11 @@ type ACD struct {
 	rejoin          time.Duration
 	loginOnRegister bool
 	callbacks       *callbacks.Store
+	onEvent         func(Event)
+	// instance identifies this replica in the ops it submits; ownOp is
+	// set while an op it submitted is applied.
+	instance string
+	ownOp    atomic.Bool
 	// replication: stamp gives the submitted changes their time, logNow
 	// is the time of the change applied last (the replica's clock), owner
 	// the node each call was enqueued on.
@@ -425,7 +456,7 @@ func New(c *config.Config, o Options) (*ACD, error) {
 	}
 	a := &ACD{
 		now: o.Now, log: o.Logger, retryDelay: c.Queue.RetryDelay, autoPause: c.Queue.AutoPauseAfter,
-		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks,
+		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks, onEvent: o.OnEvent,
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
@@ -433,6 +464,7 @@ func New(c *config.Config, o Options) (*ACD, error) {
 	}
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
+		a.instance = fmt.Sprintf("%016x", rand.Uint64())
 	}
 	if len(c.Queues) == 0 {
 		return nil, errors.New("routing: no queues (call SetDefaults first)")
@@ -579,6 +611,7 @@ func (a *ACD) setRegistered(agent string, registered bool) error {
 		if !registered && ag.loggedIn {
 			ag.loggedIn = false
 			a.log.Info("agent logged out: registration lost", "agent", agent)
+			a.emitLocked(Event{At: now, Kind: EventLogout, Agent: agent, Reason: "registration lost"})
 		}
 		if registered && a.loginOnRegister && !ag.loggedIn {
 			a.loginLocked(ag, now)
@@ -588,6 +621,7 @@ func (a *ACD) setRegistered(agent string, registered bool) error {
 }
 
 func (a *ACD) loginLocked(ag *acdAgent, now time.Time) {
+	a.emitLocked(Event{At: now, Kind: EventLogin, Agent: ag.name})
 	ag.loggedIn = true
 	ag.noAnswers = 0
 	if ag.idleSince.IsZero() || ag.idleSince.Before(now) {
@@ -626,7 +660,10 @@ func (a *ACD) Logout(agent string) error {
 }
 
 func (a *ACD) logout(agent string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
+		if ag.loggedIn {
+			a.emitLocked(Event{At: now, Kind: EventLogout, Agent: agent})
+		}
 		ag.loggedIn, ag.paused, ag.pauseReason = false, false, ""
 		a.log.Info("agent logged out", "agent", agent)
 		return nil
@@ -643,9 +680,12 @@ func (a *ACD) Pause(agent, reason string) error {
 }
 
 func (a *ACD) pause(agent, reason string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
+		}
+		if !ag.paused || ag.pauseReason != reason {
+			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: reason})
 		}
 		ag.paused, ag.pauseReason = true, reason
 		a.log.Info("agent paused", "agent", agent, "reason", reason)
@@ -662,9 +702,12 @@ func (a *ACD) Unpause(agent string) error {
 }
 
 func (a *ACD) unpause(agent string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
+		}
+		if ag.paused {
+			a.emitLocked(Event{At: now, Kind: EventUnpause, Agent: agent})
 		}
 		ag.paused, ag.pauseReason, ag.noAnswers = false, "", 0
 		a.log.Info("agent unpaused", "agent", agent)
@@ -711,7 +754,7 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 		return nil, ErrDuplicateCall
 	}
 	q := a.qByName[r.Queue]
-	if q == nil {
+	if q == nil || q.retired {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownQueue, r.Queue)
 	}
 	for hops := 0; q.def.MaxLength > 0 && q.count >= q.def.MaxLength; hops++ {
@@ -720,6 +763,9 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 			return nil, fmt.Errorf("%w: %s", ErrQueueFull, q.def.Name)
 		}
 		q = q.overflow
+	}
+	if w := q.def.WhenEmpty.Join; w != "" && w != config.EmptyJoin && !q.staffed() {
+		return nil, fmt.Errorf("%w: %s", ErrQueueEmpty, q.def.Name)
 	}
 	now := a.now()
 	a.seq++
@@ -750,6 +796,7 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 	a.live = append(a.live, c)
 	a.calls[c.id] = c
 	q.stats.entered++
+	a.emitLocked(callEvent(EventEnteredQueue, c, now))
 	a.dispatchLocked(now)
 	return c, nil
 }
@@ -843,9 +890,13 @@ func (a *ACD) offerLocked(c *QueuedCall, ags []*acdAgent, now time.Time) {
 	c.offer = append(c.offer[:0], ags...)
 	c.pending = true
 	c.preferred = c.pref != nil && len(ags) == 1 && ags[0] == c.pref && now.Before(c.prefUntil)
+	c.offeredAt = now
 	for _, ag := range ags {
 		ag.call, ag.connected = c, false
 		a.refreshLocked(ag, now)
+		ev := callEvent(EventOffered, c, now)
+		ev.Agent = ag.name
+		a.emitLocked(ev)
 	}
 	if c.queue.def.Strategy == config.StrategyRoundRobin {
 		if p := ags[0].posIn(c.queue); p >= 0 {
@@ -1036,6 +1087,9 @@ func (c *QueuedCall) answered(agent string) error {
 	q := c.queue
 	q.stats.answered++
 	q.stats.answeredWait += now.Sub(c.entered)
+	ev := callEvent(EventConnected, c, now)
+	ev.Agent, ev.Duration = agent, now.Sub(c.entered)
+	a.emitLocked(ev)
 	a.dispatchLocked(now)
 	return nil
 }
@@ -1071,8 +1125,14 @@ func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 	ag.call = nil
 	if penalty {
 		ag.noAnswers++
+		ev := callEvent(EventRingNoAnswer, c, now)
+		ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
+		a.emitLocked(ev)
 	}
 	if penalty && a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
+		if !ag.paused {
+			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: PauseNoAnswer})
+		}
 		ag.paused, ag.pauseReason = true, PauseNoAnswer
 		a.log.Warn("agent paused after unanswered offers", "agent", ag.name, "in_a_row", ag.noAnswers)
 	}
@@ -1121,6 +1181,7 @@ func (c *QueuedCall) abandon() {
 		a.hangupLocked(c, now)
 		return
 	}
+	a.emitLocked(a.leavingEvent(EventAbandoned, c, now))
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.abandoned++
@@ -1178,6 +1239,7 @@ func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) 
 		return callbacks.Callback{}, ErrCallEnded
 	}
 	now := a.now()
+	a.emitLocked(a.leavingEvent(EventCallbackRequest, c, now))
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.callbacks++
@@ -1214,10 +1276,14 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	talk := now.Sub(c.answeredAt)
 	wrap := c.queue.def.WrapUp
 	ag.call, ag.connected = nil, false
+	ag.last = LastCall{CallID: c.id, Queue: c.queue.def.Name, Ended: now}
 	ag.talk += talk
 	ag.wrapUntil = now.Add(wrap)
 	ag.idleSince = ag.wrapUntil
 	c.queue.addHandle(talk + wrap)
+	ev := callEvent(EventWrapUp, c, now)
+	ev.Agent, ev.Duration = ag.name, wrap
+	a.emitLocked(ev)
 	a.refreshLocked(ag, now)
 	a.finishLocked(c, nil)
 	a.dispatchLocked(now)
@@ -1304,8 +1370,26 @@ func (a *ACD) tick() {
 			a.refreshLocked(ag, now)
 		}
 	}
+	// Queues whose waiting callers leave when nobody takes calls.
+	var empty map[*acdQueue]bool
+	for _, q := range a.queues {
+		if w := q.def.WhenEmpty.Leave; w != "" && w != config.EmptyStay && q.count > 0 && !q.staffed() {
+			if empty == nil {
+				empty = map[*acdQueue]bool{}
+			}
+			empty[q] = true
+		}
+	}
 	for i := 0; i < len(a.live); i++ {
 		c := a.live[i]
+		if c.state == callWaiting && empty[c.queue] {
+			a.unlistLocked(c)
+			c.queue.stats.timedOut++
+			a.log.Info("caller leaves an empty queue", "call_id", c.id, "queue", c.queue.def.Name)
+			a.finishLocked(c, ErrQueueEmpty)
+			i-- // finishLocked moved the last live call here
+			continue
+		}
 		if c.state != callWaiting || now.Before(c.next) {
 			continue
 		}
@@ -1491,6 +1575,28 @@ func (a *ACD) Agents() []AgentInfo {
 		out = append(out, ag.info(now))
 	}
 	return out
+}
+
+// LastCall is the call an agent last finished (for a disposition).
+type LastCall struct {
+	CallID string
+	Queue  string
+	Ended  time.Time
+}
+
+// LastCall returns the call an agent last finished, while they are not on
+// (or offered) another one: the call a wrap-up code is for.
+func (a *ACD) LastCall(agent string) (LastCall, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag, err := a.agent(agent)
+	if err != nil {
+		return LastCall{}, err
+	}
+	if ag.last.CallID == "" || ag.call != nil {
+		return LastCall{}, ErrNoLastCall
+	}
+	return ag.last, nil
 }
 
 // Agent returns a snapshot of one agent.

@@ -56,6 +56,9 @@ type Op struct {
 	Text  string       `json:"text,omitempty"` // pause reason, callback number, lost node
 	Flag  bool         `json:"flag,omitempty"` // registered
 	Req   *CallRequest `json:"req,omitempty"`
+	// Src is the submitting replica's instance: only that replica
+	// reports the op's events (Options.OnEvent), once for the cluster.
+	Src string `json:"src,omitempty"`
 }
 
 // OpResult is what applying an Op returned on this replica.
@@ -78,6 +81,7 @@ var ErrReplication = errors.New("acd: shared ACD log")
 
 func (a *ACD) submit(op Op) OpResult {
 	op.At = a.stamp()
+	op.Src = a.instance
 	data, err := json.Marshal(op)
 	if err != nil {
 		return OpResult{Err: fmt.Errorf("%w: %w", ErrReplication, err)}
@@ -194,6 +198,9 @@ func (a *ACD) ApplyOp(origin string, data []byte) any {
 	// same time. (Nodes' clocks that disagree look like a clock step on
 	// one node, which the ACD copes with.)
 	a.logNow.Store(op.At.UnixNano())
+	// Ops are applied one at a time: the events of this one are this
+	// replica's to report when it submitted it.
+	a.ownOp.Store(op.Src == a.instance)
 	call := func() *QueuedCall {
 		a.mu.Lock()
 		defer a.mu.Unlock()
