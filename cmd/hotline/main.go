@@ -369,7 +369,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			afterCall.CallEnded(r)
 		},
 	})
-	var keeper *stateKeeper
 	if err == nil && mem != nil {
 		// A request challenged by one node may be answered to another.
 		var secret []byte
@@ -377,6 +376,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			srv.Registrar().SetNonceSecret(secret)
 		}
 	}
+	var keeper *stateKeeper
 	if err == nil {
 		// Registrations and agent states of the previous run, before
 		// the first REGISTER can arrive.
