@@ -182,6 +182,7 @@ type app struct {
 	directory  *directory.Directory
 	callbacks  *callbacks.Store
 	records    *records.Store
+	segments   *records.Segmenter
 	// state saves registrations and agent states until stopState.
 	state     *stateKeeper
 	stopState context.CancelFunc
@@ -253,9 +254,22 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// Every change of a callback is in the customer's history.
+	store.OnChange(func(cb callbacks.Callback, change string) { history.Event(callbackEvent(now(), cb, change)) })
+	// Re-segmentation by the customer's history (records.segment_rules);
+	// the directory keeps the base segment.
+	segments, err := records.NewSegmenter(ctx, history, c.Records.SegmentRules,
+		func(ctx context.Context, number string) string { return dir.Lookup(ctx, number).Segment },
+		log.With("component", "segments"))
+	if err != nil {
+		_ = recs.Close()
+		_ = history.Close()
+		return nil, err
+	}
 	started := false
 	defer func() {
 		if !started {
+			segments.Close()
 			_ = history.Close()
 		}
 	}()
@@ -282,7 +296,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Survey:     &c.Survey,
 		Prompts:    prompts,
 		Metrics:    m,
-		Customers:  dir.Lookup,
+		Customers:  segmentedLookup(dir, segments),
 		SetStyle: func(number, style string) error {
 			if err := dir.SetStyle(number, style); err != nil {
 				return err
@@ -293,7 +307,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
-			history.Call(callRecord(r))
+			rec := callRecord(r)
+			history.Call(rec)
+			// The segment rules, once the follow-up below is planned.
+			defer func() { segments.After(rec, openComplaint(store, rec.Customer)) }()
 			for _, e := range callEndEvents(r) {
 				history.Event(e)
 			}
@@ -407,7 +424,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}()
 	started = true
 	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, records: history, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone,
+		directory: dir, callbacks: store, records: history, segments: segments, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone,
 		state: keeper, stopState: stopState, stateDone: stateDone}, nil
 }
 
@@ -429,6 +446,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	<-a.stateDone
 	a.state.save(actx) // as the calls left them
 	// After the calls: their records are written (or spooled) before exit.
+	a.segments.Close() // its last changes go to the records
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx))
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"hotline/records"
 	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/directory"
 	"hotline/sip"
 )
 
@@ -61,6 +63,45 @@ func callEndEvents(r sip.CallRecord) []records.Event {
 	}
 	return out
 }
+
+// callbackEvent is a change of a callback as the history keeps it
+// (Reason: what happened; Detail: the callback's id, kind, status,
+// attempts, due time and last result).
+func callbackEvent(at time.Time, cb callbacks.Callback, change string) records.Event {
+	detail, _ := json.Marshal(map[string]any{"id": cb.ID, "kind": cb.Kind, "status": cb.Status, "queue": cb.Queue,
+		"attempts": cb.Attempts, "due": cb.Due, "result": cb.LastResult, "reason": cb.Reason})
+	return records.Event{At: at, Kind: records.EventCallback, CallID: cb.LastCallID, Queue: cb.Queue,
+		Customer: cb.Number, Reason: change, Detail: detail}
+}
+
+// segmentedLookup is the directory's lookup with the segment the
+// history's rules set, when one does.
+func segmentedLookup(dir *directory.Directory, seg *records.Segmenter) func(context.Context, string) directory.Customer {
+	return func(ctx context.Context, callerID string) directory.Customer {
+		c := dir.Lookup(ctx, callerID)
+		if o, ok := seg.Segment(c.Number); ok && c.Number != "" {
+			c.Segment = o.Segment
+		}
+		return c
+	}
+}
+
+// openComplaint says whether a customer has a complaint not followed up
+// yet: a pending follow-up callback for a complaint.
+func openComplaint(store *callbacks.Store, number string) bool {
+	if number == "" {
+		return false
+	}
+	for _, cb := range store.List() {
+		if cb.Number == number && cb.Kind == callbacks.FollowUp && cb.Status == callbacks.Pending && cb.Reason == complaintReason {
+			return true
+		}
+	}
+	return false
+}
+
+// complaintReason is the reason (keypad menu) that makes a complaint.
+const complaintReason = "complaint"
 
 // migrate is `hotline migrate [-config FILE]`: it applies the pending
 // records migrations to the configured PostgreSQL and exits.
