@@ -74,6 +74,9 @@ type Override struct {
 	Segment string    `json:"segment"`
 	Rule    string    `json:"rule"`
 	Since   time.Time `json:"since"`
+	// Base is the directory's segment when the rule took over, what the
+	// customer goes back to.
+	Base string `json:"base"`
 }
 
 // stateSegments is the state kind keeping the overrides.
@@ -88,7 +91,6 @@ type Segmenter struct {
 	within time.Duration // the longest rule window
 	store  *Store
 	log    *slog.Logger
-	base   func(ctx context.Context, number string) string
 
 	mu        sync.Mutex
 	overrides map[string]Override
@@ -102,13 +104,12 @@ type segmentJob struct {
 }
 
 // NewSegmenter loads the overrides and starts the worker that applies
-// the rules (Close stops it). base gives a customer's segment in the
-// directory (called by the worker, never on the call path).
-func NewSegmenter(ctx context.Context, store *Store, rules []SegmentRule, base func(ctx context.Context, number string) string, log *slog.Logger) (*Segmenter, error) {
+// the rules (Close stops it).
+func NewSegmenter(ctx context.Context, store *Store, rules []SegmentRule, log *slog.Logger) (*Segmenter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Segmenter{rules: rules, store: store, log: log, base: base, overrides: map[string]Override{},
+	g := &Segmenter{rules: rules, store: store, log: log, overrides: map[string]Override{},
 		work: make(chan segmentJob, 4096), done: make(chan struct{})}
 	for _, r := range rules {
 		g.within = max(g.within, r.Within)
@@ -129,7 +130,9 @@ func (g *Segmenter) Segment(number string) (Override, bool) {
 	return o, ok
 }
 
-// After queues a finished call for the rules; openComplaint says whether
+// After queues a finished call for the rules (its Segment is the one the
+// call was routed with: the directory's unless a rule overrode it);
+// openComplaint says whether
 // its customer has an open complaint. It never blocks: when the worker is
 // far behind the call is skipped (logged; the customer's next call
 // applies the rules again).
@@ -177,19 +180,18 @@ func (g *Segmenter) apply(ctx context.Context, j segmentJob) error {
 			}
 		}
 	}
+	g.mu.Lock()
+	cur, had := g.overrides[number]
+	base, from := j.call.Segment, j.call.Segment
+	if had {
+		base, from = cur.Base, cur.Segment
+	}
 	var next *Override
 	for _, r := range g.rules {
 		if g.matches(&r, calls, at, j.openComplaint) {
-			next = &Override{Segment: r.Segment, Rule: r.Name, Since: at}
+			next = &Override{Segment: r.Segment, Rule: r.Name, Since: at, Base: base}
 			break
 		}
-	}
-	base := g.base(ctx, number)
-	g.mu.Lock()
-	cur, had := g.overrides[number]
-	from := base
-	if had {
-		from = cur.Segment
 	}
 	switch {
 	case next == nil && !had, next != nil && had && next.Segment == cur.Segment && next.Rule == cur.Rule:

@@ -10,8 +10,6 @@ import (
 	"hotline/records"
 )
 
-func standard(context.Context, string) string { return "standard" }
-
 var careRules = []records.SegmentRule{
 	{Name: "unhappy", Segment: "at_risk", Count: 2, CSATAtMost: 2, Within: 30 * 24 * time.Hour, OpenComplaint: true},
 	{Name: "fan", Segment: "loyal", Count: 5, CSATAtLeast: 4, Within: 90 * 24 * time.Hour},
@@ -32,7 +30,7 @@ func TestSegmentRules(t *testing.T) {
 	}
 	s := open(t, c)
 	ctx := context.Background()
-	g, err := records.NewSegmenter(ctx, s, careRules, standard, testLog(t))
+	g, err := records.NewSegmenter(ctx, s, careRules, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +39,11 @@ func TestSegmentRules(t *testing.T) {
 	call := func(number string, at time.Time, csat int, complaint bool) {
 		t.Helper()
 		n++
-		cl := records.Call{CallID: fmt.Sprintf("seg-%d", n), Customer: number, Segment: "standard", Arrived: at, Ended: at.Add(5 * time.Minute),
+		segment := "standard"
+		if o, ok := g.Segment(number); ok {
+			segment = o.Segment // as routing saw it
+		}
+		cl := records.Call{CallID: fmt.Sprintf("seg-%d", n), Customer: number, Segment: segment, Arrived: at, Ended: at.Add(5 * time.Minute),
 			Outcome: "answered", Agent: "alice"}
 		if csat > 0 {
 			cl.CSAT = &csat
@@ -50,7 +52,7 @@ func TestSegmentRules(t *testing.T) {
 		flush(t, s)
 		g.After(cl, complaint)
 		g.Close() // wait for the rules, then go on with a new worker
-		if g, err = records.NewSegmenter(ctx, s, careRules, standard, testLog(t)); err != nil {
+		if g, err = records.NewSegmenter(ctx, s, careRules, testLog(t)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,7 +103,7 @@ func TestSegmentRules(t *testing.T) {
 	// After a restart (a new store and segmenter on the same directories).
 	_ = s.Close()
 	s2 := open(t, c)
-	g2, err := records.NewSegmenter(ctx, s2, careRules, standard, nil)
+	g2, err := records.NewSegmenter(ctx, s2, careRules, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

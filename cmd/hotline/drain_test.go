@@ -43,6 +43,9 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "HOTLINE_TEST_AS_MAIN=1", "HOTLINE_TEST_ARGS=-config "+path)
+	// Relative data paths (the records' data/records, data/state...) in a
+	// directory of the test's own, not the package's.
+	cmd.Dir = t.TempDir()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -258,9 +258,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	store.OnChange(func(cb callbacks.Callback, change string) { history.Event(callbackEvent(now(), cb, change)) })
 	// Re-segmentation by the customer's history (records.segment_rules);
 	// the directory keeps the base segment.
-	segments, err := records.NewSegmenter(ctx, history, c.Records.SegmentRules,
-		func(ctx context.Context, number string) string { return dir.Lookup(ctx, number).Segment },
-		log.With("component", "segments"))
+	segments, err := records.NewSegmenter(ctx, history, c.Records.SegmentRules, log.With("component", "segments"))
 	if err != nil {
 		_ = recs.Close()
 		_ = history.Close()

@@ -44,7 +44,7 @@ func TestSegmentedLookup(t *testing.T) {
 	}
 	defer store.Close()
 	rules := []records.SegmentRule{{Name: "unhappy", Segment: "at_risk", Count: 2, CSATAtMost: 2, Within: 720 * time.Hour}}
-	seg, err := records.NewSegmenter(ctx, store, rules, func(ctx context.Context, n string) string { return dir.Lookup(ctx, n).Segment }, nil)
+	seg, err := records.NewSegmenter(ctx, store, rules, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestSegmentedLookup(t *testing.T) {
 	one := 1
 	for i := range 2 {
 		at := time.Now().Add(time.Duration(i-2) * time.Hour)
-		c := records.Call{CallID: fmt.Sprintf("lk-%d", i), Customer: number, Arrived: at, Ended: at.Add(time.Minute), Outcome: "answered", CSAT: &one}
+		c := records.Call{CallID: fmt.Sprintf("lk-%d", i), Customer: number, Segment: lookup(ctx, number).Segment, Arrived: at, Ended: at.Add(time.Minute), Outcome: "answered", CSAT: &one}
 		store.Call(c)
 		if err := store.Flush(ctx); err != nil {
 			t.Fatal(err)
