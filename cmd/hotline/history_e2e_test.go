@@ -124,8 +124,14 @@ func TestMigrateCommand(t *testing.T) {
 	pg := pgtest.Start(t)
 	dsn := pg.NewDatabase(t, "migrate_cmd")
 	example := string(deploy.ExampleConfig())
+	// The password from a file, as in the compose stack (the test cluster
+	// trusts any: a file that cannot be read fails the command).
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pgConf := strings.Replace(example, "  backend: file           # file or postgres\n",
-		"  backend: postgres\n  postgres: {dsn: \""+dsn+"\"}\n", 1)
+		"  backend: postgres\n  postgres: {dsn: \""+dsn+"\", password_file: \""+pwFile+"\"}\n", 1)
 	if pgConf == example {
 		t.Fatal("the example's records.backend line moved; update this test")
 	}
@@ -144,6 +150,13 @@ func TestMigrateCommand(t *testing.T) {
 	out = syncBuffer{}
 	if code := run([]string{"migrate", "-config", path}, stdio{out: &out, err: &out}); code != 0 || !strings.Contains(out.String(), "already at version") {
 		t.Fatalf("second migrate: exit %d: %s", code, out.String())
+	}
+	if err := os.Remove(pwFile); err != nil {
+		t.Fatal(err)
+	}
+	out = syncBuffer{}
+	if code := run([]string{"migrate", "-config", path}, stdio{out: &out, err: &out}); code != 1 || !strings.Contains(out.String(), "postgres.password_file") {
+		t.Fatalf("migrate without its password file: exit %d: %s", code, out.String())
 	}
 	out = syncBuffer{}
 	if code := run([]string{"migrate"}, stdio{out: &out, err: &out}); code != 2 || !strings.Contains(out.String(), "only the postgres backend") {

@@ -123,7 +123,7 @@ func migrate(args []string, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	applied, err := records.Migrate(ctx, c.Records.Postgres.DSN)
+	applied, err := records.MigrateConfig(ctx, c.Records.Postgres)
 	if err != nil {
 		fmt.Fprintf(stderr, "hotline migrate: %v\n", err)
 		return 1
