@@ -69,8 +69,8 @@ unit:
 ## bench: capacity of this machine (issues 6 and 15): builds and starts
 ## Hotline (file backend, then MinIO), the Go generator's agents and
 ## callers, then SIPp's (bench/sipp), all on loopback, and writes
-## bench/results/<date>-<host>[-BENCH_NAME].md. ~19 min; BENCH_QUICK=1 for
-## a ~8 min run. BENCH_PARTS=go or sipp measures one generator only.
+## bench/results/<date>-<host>[-BENCH_NAME].md. < 20 min; BENCH_QUICK=1
+## for a 6-8 min run. BENCH_PARTS=go or sipp measures one generator only.
 BENCH_QUICK ?=
 BENCH_NAME ?=
 BENCH_PARTS ?= go,sipp

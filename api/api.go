@@ -15,6 +15,8 @@
 //	POST /api/v1/agents/{id}/logout                    (agent: own)
 //	POST /api/v1/agents/{id}/pause {"reason": "lunch"} (agent: own)
 //	POST /api/v1/agents/{id}/unpause                   (agent: own)
+//	POST /api/v1/agents/{id}/disposition {"code": "sale"} (agent: own)
+//	GET  /api/v1/dispositions                          (agent too)
 //	GET  /api/v1/queues                                (agent too)
 //	GET  /api/v1/callbacks
 //	POST /api/v1/calls/{call_id}/recording/pause   {"reason": "card number"}
@@ -90,6 +92,11 @@ type Deps struct {
 	ListQueues func() []Queue
 	// Agents logs agents in and out and pauses them.
 	Agents Agents
+	// Dispose gives an agent's last call a wrap-up code; its errors are
+	// an *Error, or explained by AgentError.
+	Dispose func(agent, code string) (Disposition, error)
+	// ListDispositions lists the configured wrap-up codes.
+	ListDispositions func() []DispositionCode
 	// AgentError explains an error of Agents (status, code, message for
 	// people); nil, or a nil answer: 409 "conflict".
 	AgentError func(error) *Error
@@ -451,4 +458,42 @@ func (s *Server) agentAction(action string) http.HandlerFunc {
 		s.deps.Log.Info("agent state changed", "agent", id, "action", action, "by", principalOf(r).name)
 		writeJSON(w, http.StatusOK, AgentChange{Agent: id, Action: action})
 	}
+}
+
+func (s *Server) listDispositions(w http.ResponseWriter, r *http.Request) {
+	list(s.deps.ListDispositions, "the wrap-up code list")(w, r)
+}
+
+// dispose gives the agent's last call a wrap-up code.
+func (s *Server) dispose(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Code string `json:"code"`
+	}
+	if r.ContentLength == 0 || !decodeBody(w, r, &body, `{"code": "sale"}`) {
+		if r.ContentLength == 0 {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, `the body must be JSON like {"code": "sale"}`)
+		}
+		return
+	}
+	if s.deps.Dispose == nil {
+		notAvailable(w, "wrap-up codes")
+		return
+	}
+	id := r.PathValue("id")
+	d, err := s.deps.Dispose(id, body.Code)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) && s.deps.AgentError != nil {
+			if e = s.deps.AgentError(err); e != nil {
+				e = &Error{Status: e.Status, Code: e.Code, Message: "agent " + quote(id) + ": " + e.Message}
+			}
+		}
+		if e == nil {
+			s.deps.Log.Error("wrap-up code not stored", "agent", id, "error", err)
+			e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; see the log"}
+		}
+		writeErr(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }

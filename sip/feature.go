@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -21,10 +20,23 @@ const (
 	FeatureLogout  = "*22" // log out
 	FeaturePause   = "*23" // pause (reason "softphone")
 	FeatureUnpause = "*24" // unpause
+	// FeatureDisposition followed by a wrap-up code's key (dispositions[]
+	// key: *251 for key 1) gives the agent's last call that code.
+	FeatureDisposition = "*25"
 )
 
 // featureCodes tells the feature codes from hotline numbers.
 var featureCodes = map[string]bool{FeatureLogin: true, FeatureLogout: true, FeaturePause: true, FeatureUnpause: true}
+
+// isFeatureCode tells a feature code (*25 with a key included) from a
+// hotline number.
+func isFeatureCode(user string) bool {
+	return featureCodes[user] || (strings.HasPrefix(user, FeatureDisposition) && len(user) > len(FeatureDisposition))
+}
+
+// ErrUnknownDispositionKey is what Deps.Disposition answers for a key no
+// wrap-up code has.
+var ErrUnknownDispositionKey = errors.New("no wrap-up code has this key")
 
 // onFeatureCode handles an agent dialling a feature code: the INVITE must
 // authenticate as the agent (digest, like REGISTER). Done, the call is
@@ -35,6 +47,28 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 	if !ok {
 		return // answered 401/403
 	}
+	var err error
+	switch {
+	case strings.HasPrefix(code, FeatureDisposition):
+		if s.deps.Disposition == nil {
+			err = ErrUnknownDispositionKey
+		} else {
+			err = s.deps.Disposition(user, strings.TrimPrefix(code, FeatureDisposition))
+		}
+	default:
+		err = s.simpleFeature(user, code)
+	}
+	if err != nil {
+		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)
+		s.respond(req, tx, 403, refusalReason(err))
+		return
+	}
+	s.log.Info("feature code", "agent", user, "code", code)
+	s.confirmFeature(req, tx)
+}
+
+// simpleFeature carries out *21-*24.
+func (s *Server) simpleFeature(user, code string) error {
 	acd := s.deps.ACD
 	var err error
 	switch code {
@@ -47,13 +81,7 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 	case FeatureUnpause:
 		err = acd.Unpause(user)
 	}
-	if err != nil {
-		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)
-		s.respond(req, tx, 403, refusalReason(err))
-		return
-	}
-	s.log.Info("feature code", "agent", user, "code", code)
-	s.confirmFeature(req, tx)
+	return err
 }
 
 // refusalReason is the reason phrase a softphone shows for a refused
@@ -66,6 +94,10 @@ func refusalReason(err error) string {
 		return "Not Logged In"
 	case errors.Is(err, acd.ErrUnknownAgent):
 		return "Not An Agent"
+	case errors.Is(err, acd.ErrNoLastCall):
+		return "No Call To Code"
+	case errors.Is(err, ErrUnknownDispositionKey):
+		return "No Such Code"
 	}
 	return "Forbidden"
 }
@@ -84,49 +116,39 @@ func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 488, "Not Acceptable Here")
 		return
 	}
-	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	leg, status, err := s.acceptLeg(req, tx, offer, codec, dtmf)
 	if err != nil {
-		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
-		return
-	}
-	ua := s.dialogUA[strings.ToLower(req.Transport())]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-	}
-	dlg, err := ua.ReadInvite(req, tx)
-	if err != nil {
-		_ = leg.Close()
-		s.respond(req, tx, 400, "Bad Request")
+		if status == 503 {
+			s.respond(req, tx, status, "Service Unavailable", s.retryAfter())
+		} else {
+			s.respond(req, tx, status, "Bad Request")
+		}
 		return
 	}
 	// A call of its own in the dialog table, so that the phone's ACK, BYE
 	// and re-INVITE find it; it is not a hotline call (no CDR, no queue).
-	callID := req.CallID().Value()
-	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), dlg: dlg, leg: leg, codec: codec,
-		format: media.FormatOf(codec, dtmf), agentGone: make(chan struct{})}
+	callID := leg.callID
+	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), caller: leg, agentGone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	defer c.cancel(nil)
-	c.local = sdp.Local{SessionID: rand.Uint64() >> 1, Version: 1, Addr: leg.LocalAddr(), Codecs: []audio.Codec{codec},
-		DTMF: dtmf, Direction: offer.Audio.Direction.Answer(), PTime: 20, Streams: offer.Streams, AudioIndex: offer.AudioIndex}
-	leg.SetRemote(offer.Audio.Addr, c.format)
-	s.register(callID, &dialogRef{call: c})
+	s.register(callID, &dialogRef{call: c, leg: leg})
 	s.calls.Add(1)
 	defer func() {
 		s.unregister(callID)
-		_ = dlg.Close()
-		_ = leg.Close()
+		_ = leg.srv.Close()
+		_ = leg.media.Close()
 		s.calls.Done()
 	}()
-	if err := dlg.RespondSDP(c.local.Marshal()); err != nil {
+	if err := leg.srv.RespondSDP(leg.localSDP()); err != nil {
 		return
 	}
-	leg.Start()
+	leg.media.Start()
 	// Two short high beeps: "done".
 	c.tone(media.NewTone([]float64{1400}, 150*time.Millisecond, 100*time.Millisecond, 0.3), 500*time.Millisecond)
-	if dlg.Context().Err() != nil || c.ctx.Err() != nil {
+	if leg.Context().Err() != nil || c.ctx.Err() != nil {
 		return // the phone hung up first
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = dlg.Bye(ctx)
+	_ = leg.Bye(ctx)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -26,7 +28,7 @@ import (
 //     estimated wait interrupt the hold music, and the queue's callback
 //     key trades the wait for a callback that keeps the caller's place.
 //
-// Prompts are <lang>/<name>.wav of Deps.Messages (deploy/prompts).
+// Prompts are <lang>/<name>.wav of Deps.Prompts (deploy/prompts).
 
 // ErrCallback ends a call whose caller left the queue for a callback.
 var ErrCallback = errors.New("caller asked to be called back")
@@ -101,14 +103,7 @@ func announcementPrompts(st acd.CallStatus, a config.AnnounceConfig, key string)
 // only logged (the announcement leaves them out).
 func (s *Server) checkIVRPrompts() error {
 	ivr := s.deps.Routing.IVR
-	has := func(name string) bool {
-		for _, m := range s.messages {
-			if m[name] != nil {
-				return true
-			}
-		}
-		return false
-	}
+	has := s.prompts.Has
 	var errs []error
 	if ivr.StyleQuestion && !has(promptStyle) {
 		errs = append(errs, fmt.Errorf("ivr.style_question: no prompt %s.wav in any language of the prompts", promptStyle))
@@ -132,52 +127,17 @@ func (s *Server) checkIVRPrompts() error {
 // prompts returns the clips of names in one language: the caller's, else
 // the survey's, else English, else any that has them all; failing that
 // each in whichever language has it. Missing clips are left out.
-func (c *call) prompts(names ...string) []*media.Audio {
-	langs := []string{c.customer.Language}
-	if sv := c.s.deps.Survey; sv != nil {
-		langs = append(langs, sv.Language)
-	}
-	langs = append(langs, "en")
-	for l := range c.s.messages {
-		langs = append(langs, l)
-	}
-	for _, l := range langs {
-		m := c.s.messages[l]
-		if m == nil {
-			continue
-		}
-		out := make([]*media.Audio, 0, len(names))
-		for _, n := range names {
-			if a := m[n]; a != nil {
-				out = append(out, a)
-			}
-		}
-		if len(out) == len(names) {
-			return out
-		}
-	}
-	var out []*media.Audio
-	for _, n := range names {
-		if a := c.message(n); a != nil {
-			out = append(out, a)
-		}
-	}
-	return out
+func (c *call) prompts(names ...string) []*audio.Clip {
+	return c.s.prompts.FindAll(names, c.promptLanguages()...)
 }
 
-// listenKeys makes the caller's keys arrive on a new channel (keys
-// pressed when it is full are dropped).
-func (c *call) listenKeys() chan rune {
-	keys := make(chan rune, 16)
-	c.leg.OnDTMF(func(d rune) {
-		c.log.Info("caller pressed a key", "digit", string(d))
-		select {
-		case keys <- d:
-		default:
-		}
-	})
-	return keys
+// listenKeys makes the caller's keys arrive at a new keypad.
+func (c *call) listenKeys() *callflow.Keypad {
+	return callflow.Listen(c.ctx, c.caller.media, func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 }
+
+// speaker plays to the caller without listening to keys.
+func (c *call) speaker() *callflow.Keypad { return callflow.Speaker(c.ctx, c.caller.media) }
 
 // askFirst runs the keypad questions of a call the rules send to a queue:
 // the service style of a caller whose style is unknown, then the reason
@@ -195,7 +155,7 @@ func (c *call) askFirst() bool {
 		return false
 	}
 	keys := c.listenKeys()
-	defer c.leg.Play(nil)
+	defer c.caller.media.Play(nil)
 	style, reason := c.customer.Style, ""
 	if askStyle {
 		k, ok := c.menu(promptStyle, "12", keys)
@@ -256,33 +216,16 @@ func keyAttr(k rune) string {
 	return string(k)
 }
 
-// menu asks a one-key question: the prompt (a key stops it), then the
-// IVR timeout for a key; after no or an invalid key the caller hears
-// "invalid" and the question once more. It returns the key pressed (one
-// of valid), 0 for none, and false if the call ended.
-func (c *call) menu(prompt, valid string, keys chan rune) (rune, bool) {
+// menu asks a one-key question (callflow.Keypad.Menu) with the IVR
+// timeout. It returns the key pressed (one of valid), 0 for none, and
+// false if the call ended.
+func (c *call) menu(prompt, valid string, keys *callflow.Keypad) (rune, bool) {
 	clip := c.message(prompt)
 	if clip == nil {
 		c.log.Warn("no prompt for a keypad question; not asked", "prompt", prompt)
 		return 0, true
 	}
-	timeout := c.s.deps.Routing.IVR.Timeout
-	for attempt := 0; attempt < 2; attempt++ {
-		if attempt > 0 {
-			if inv := c.message(promptInvalid); inv != nil && !c.play(inv, keys, false) {
-				return 0, false
-			}
-		}
-		input, ok := c.collectKeys(clip, keys, 1, timeout, timeout)
-		if !ok {
-			return 0, false
-		}
-		if len(input) == 1 && strings.ContainsRune(valid, rune(input[0])) {
-			return rune(input[0]), true
-		}
-		c.log.Info("keypad question: no valid key", "prompt", prompt, "keys", input, "attempt", attempt+1)
-	}
-	return 0, true
+	return keys.Menu(clip, c.message(promptInvalid), valid, c.s.deps.Routing.IVR.Timeout, c.log.With("prompt", prompt))
 }
 
 // waiting is what a queued caller hears and may press while no agent is
@@ -290,7 +233,7 @@ func (c *call) menu(prompt, valid string, keys chan rune) (rune, bool) {
 type waiting struct {
 	qc   *acd.QueuedCall
 	hold media.Source // resumed where it stopped after an announcement
-	keys chan rune
+	keys *callflow.Keypad
 	next time.Time // when the next announcement is due (zero: not planned)
 }
 
@@ -322,7 +265,7 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 		off, err := w.qc.Next(ctx)
 		res <- result{off, err}
 	}()
-	c.leg.Play(w.hold)
+	c.caller.media.Play(w.hold)
 
 	announce := time.NewTimer(time.Hour)
 	announce.Stop()
@@ -349,7 +292,7 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 	resume := func() {
 		playing = nil
 		limit.Stop()
-		c.leg.Play(w.hold)
+		c.caller.media.Play(w.hold)
 		w.next = time.Time{}
 		plan()
 	}
@@ -363,21 +306,21 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 				continue
 			}
 			names := announcementPrompts(w.qc.Status(), *q.Announce, q.CallbackKey)
-			src, done, d := sequence(c.prompts(names...))
+			src, done, d := audio.Sequence(c.prompts(names...))
 			if src == nil {
 				w.next = time.Time{}
 				plan()
 				continue
 			}
 			c.log.Debug("queue announcement", "prompts", strings.Join(names, " "))
-			c.leg.Play(src)
+			c.caller.media.Play(src)
 			playing = done
 			limit.Reset(d + 2*time.Second) // paced in real time; not read while on hold
 		case <-playing:
 			resume()
 		case <-limit.C:
 			resume()
-		case k := <-w.keys:
+		case k := <-w.keys.Keys():
 			key := c.queueDef(w).CallbackKey
 			if key == "" || key == config.CallbackKeyNone || string(k) != key {
 				continue
@@ -415,52 +358,8 @@ func (c *call) leaveForCallback(qc *acd.QueuedCall, number string) error {
 	c.mu.Unlock()
 	c.log.Info("caller left the queue for a callback", "callback", cb.ID, "number", cb.Number, "queue", cb.Queue)
 	if clips := c.prompts(promptCallbackConfirm); len(clips) == 1 {
-		c.play(clips[0], nil, false)
+		c.speaker().Play(clips[0], false)
 	}
 	c.end(ErrCallback)
 	return ErrCallback
-}
-
-// sequence plays clips one after the other, once; done is closed when the
-// last has been read, d is their total length. nil when clips is empty.
-func sequence(clips []*media.Audio) (src media.Source, done <-chan struct{}, d time.Duration) {
-	if len(clips) == 0 {
-		return nil, nil, 0
-	}
-	s := &seq{done: make(chan struct{})}
-	for _, a := range clips {
-		part, _ := a.Once()
-		s.parts = append(s.parts, part)
-		s.lens = append(s.lens, a.Len())
-		d += a.Duration()
-	}
-	return s, s.done, d
-}
-
-type seq struct {
-	parts []media.Source
-	lens  []int
-	i     int // current part
-	pos   int // samples read of it
-	done  chan struct{}
-}
-
-func (s *seq) Read(samples []int16) {
-	for len(samples) > 0 {
-		if s.i == len(s.parts) {
-			clear(samples)
-			if s.done != nil {
-				close(s.done)
-				s.done = nil
-			}
-			return
-		}
-		n := min(len(samples), s.lens[s.i]-s.pos)
-		s.parts[s.i].Read(samples[:n])
-		s.pos += n
-		samples = samples[n:]
-		if s.pos == s.lens[s.i] {
-			s.i, s.pos = s.i+1, 0
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"hotline/api"
+	"hotline/cluster"
 	"hotline/deploy"
 	"hotline/internal/cfg"
 	"hotline/metrics"
@@ -38,6 +39,8 @@ type Config struct {
 	API           api.Config       `yaml:"api"`
 	Metrics       metrics.Config   `yaml:"metrics"`
 	Log           LogConfig        `yaml:"log"`
+	// Cluster: several nodes serving one hotline (cluster/); empty: one node.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // LogConfig sets up logging.
@@ -125,6 +128,8 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.Survey.SetDefaults()
 	c.API.SetDefaults()
 	c.Metrics.SetDefaults()
+	host, _ := os.Hostname()
+	c.Cluster.SetDefaults(host)
 	c.Log.setDefaults()
 	err := errors.Join(
 		cfg.Prefix("sip", c.SIP.Validate()),
@@ -138,6 +143,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		agentHashesCoverAlgorithms(&c),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
+		cfg.Prefix("cluster", c.Cluster.Validate()),
 	)
 	if err != nil {
 		return nil, &ConfigError{Lines: fieldLines(name, cfg.Fields(err))}

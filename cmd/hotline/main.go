@@ -12,7 +12,9 @@
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
 // progress finish (bounded by sip.drain_timeout), then it exits 0.
-// SIGHUP reloads the customer directory.
+// SIGHUP, or the configuration file changing, reloads the hotline
+// numbers, agents, queues, rules, schedules and customer directory
+// without dropping a call (reload.go).
 package main
 
 import (
@@ -25,12 +27,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"hotline/api"
 	"hotline/api/wire"
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
@@ -76,6 +82,9 @@ const usage = `Usage:
 
 Without -config the embedded example configuration runs.
 `
+
+// commandNames are the words hotline takes first.
+func commandNames() []string { return []string{"run", "check", "version", "passwd", "health", "help"} }
 
 // run is main without the exit, so tests can call it.
 func run(args []string, io stdio) int {
@@ -123,7 +132,11 @@ func runService(args []string, io stdio, checkOnly bool) int {
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(io.err, "hotline: unexpected argument %q (commands come first, e.g. \"hotline %s\"; see hotline help)\n", fs.Arg(0), fs.Arg(0))
+		if slices.Contains(commandNames(), fs.Arg(0)) {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: commands come before flags (hotline %s ...)\n", fs.Arg(0), fs.Arg(0))
+		} else {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: not a command (%s; see hotline help)\n", fs.Arg(0), strings.Join(commandNames(), ", "))
+		}
 		return exitUsage
 	}
 	if *showVersion {
@@ -150,16 +163,28 @@ func runService(args []string, io stdio, checkOnly bool) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The configuration file is reloaded on SIGHUP and when it changes
+	// (the embedded example only has its customer directory reloaded).
+	changed := make(chan struct{}, 1)
+	if *path != "" {
+		go watchConfig(ctx, *path, changed)
+	}
 	for waiting := true; waiting; {
 		select {
 		case <-ctx.Done():
 			waiting = false
 		case <-hup:
-			if err := app.directory.Reload(); err != nil {
+			if *path != "" {
+				log.Info("SIGHUP: reloading the configuration", "file", *path)
+				app.reload(*path)
+			} else if err := app.directory.Reload(); err != nil {
 				log.Error("SIGHUP: customer directory not reloaded; keeping the previous one", "error", err)
 			} else {
 				log.Info("SIGHUP: customer directory reloaded", "customers", app.directory.Size())
 			}
+		case <-changed:
+			log.Info("configuration file changed: reloading", "file", *path)
+			app.reload(*path)
 		}
 	}
 	stop()
@@ -187,6 +212,10 @@ type app struct {
 	state     *stateKeeper
 	stopState context.CancelFunc
 	stateDone chan struct{}
+	router    *rules.Router
+	log       *slog.Logger
+	// cfg is the configuration in force (replaced by each good reload).
+	cfg atomic.Pointer[Config]
 	// draining is set when shutdown starts (GET /healthz answers 503).
 	draining *atomic.Bool
 	stopDir  context.CancelFunc
@@ -194,6 +223,8 @@ type app struct {
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
 	dialerDone chan struct{}
+	// cluster is the node's membership of a cluster; nil on one node.
+	cluster *member
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -219,7 +250,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if c.Survey.PromptsDir != "" {
 		promptsFS = os.DirFS(c.Survey.PromptsDir)
 	}
-	prompts, err := survey.LoadPrompts(promptsFS, c.Survey.Language)
+	prompts, err := audio.LoadPrompts(promptsFS)
+	if err == nil {
+		err = survey.CheckPrompts(prompts, c.Survey.Language)
+	}
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -271,23 +305,43 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			_ = history.Close()
 		}
 	}()
-	// Queues and agents: registering logs an agent in unless
-	// queue.login_on_register is off (then feature codes or the API).
-	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
-		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store, OnEvent: func(e acd.Event) { history.Event(queueEvent(e)) }})
+	// More than one node: join the cluster (Redis) first; refused when
+	// Redis is unreachable or the shared configuration differs.
+	mem, err := joinCluster(ctx, c, log)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
 	}
+	// Queues and agents: registering logs an agent in unless
+	// queue.login_on_register is off (then feature codes or the API).
+	acdOpts := acd.Options{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store, OnEvent: func(e acd.Event) { history.Event(queueEvent(e)) }}
+	if mem != nil {
+		acdOpts.Replication = mem.log // one ACD over every node
+		// and no agent rings for two calls, even should replicas differ
+		acdOpts.Guard = guard{node: mem.node, log: log.With("component", "cluster")}
+	}
+	queues, err := acd.New(&c.Config, acdOpts)
+	if err == nil && mem != nil {
+		err = mem.run(ctx, queues, now, log)
+	}
+	if err != nil {
+		_ = mem.close(ctx)
+		_ = recs.Close()
+		return nil, err
+	}
+	// Wrap-up codes, through the API or *25<key> from the phone.
+	disposer := dispose(&c.Config, queues, m, log)
+	afterCall := &callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}
 	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:     log,
-		Routing: &c.Config,
-		Router:  router,
-		ACD:     queues,
+		Disposition: disposeByKey(&c.Config, disposer),
+		Log:         log,
+		Routing:     &c.Config,
+		Router:      router,
+		ACD:         queues,
 		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 			return store.Add(policy.AfterHours(now(), cust, d))
 		},
-		Messages:   promptsFS,
 		Media:      &c.RTP,
 		Now:        now,
 		Recordings: recs,
@@ -302,9 +356,12 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
 			return nil
 		},
-		// A complaint or a low rating schedules a follow-up callback
-		// (next business day by default, never in quiet hours).
-		OnCallEnd: func(r sip.CallRecord) {
+		// Several nodes: phones registered on other nodes are reached too.
+		RemoteBindings: mem.remoteBindings(log),
+		// The call's record and events go to the history; the customer's
+		// history notes the call; a complaint or a low rating schedules a
+		// follow-up callback.
+		OnCallEnd: func(r callflow.Record) {
 			rec := callRecord(r)
 			history.Call(rec)
 			// The segment rules, once the follow-up below is planned.
@@ -312,29 +369,15 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			for _, e := range callEndEvents(r) {
 				history.Event(e)
 			}
-			csat := 0
-			if r.Survey.CSAT != nil {
-				csat = *r.Survey.CSAT
-			}
-			// The customer's history: one more call, who took it, the rating.
-			if r.Caller != "" {
-				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, directory.ErrNoNumber) {
-					log.Warn("customer history not updated", "call_id", r.CallID, "error", err)
+			// The per-agent view: calls, talk time, ratings.
+			if r.Agent != "" && r.Outcome == callflow.OutcomeAnswered {
+				csat := 0
+				if r.Survey.CSAT != nil {
+					csat = *r.Survey.CSAT
 				}
+				m.AgentCallEnded(r.Agent, r.Talk, csat)
 			}
-			// A complaint (reason menu) an agent handled or a low rating
-			// is followed up; a callback is not.
-			cb, ok := policy.FollowUp(callbacks.Ended{At: r.Ended, Customer: r.Customer, Reason: r.Reason,
-				Answered: r.Outcome == sip.OutcomeAnswered, Callback: r.Direction == sip.DirectionCallback, CSAT: csat})
-			if !ok {
-				return
-			}
-			cb, err := store.Add(cb)
-			if err != nil {
-				log.Error("follow-up callback not stored", "call_id", r.CallID, "error", err)
-				return
-			}
-			log.Info("follow-up callback scheduled", "call_id", r.CallID, "callback", cb.ID, "due", cb.Due, "reason", cb.Reason)
+			afterCall.CallEnded(r)
 		},
 	})
 	var keeper *stateKeeper
@@ -346,8 +389,12 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		err = srv.Start(ctx)
 	}
 	if err != nil {
+		_ = mem.close(ctx)
 		_ = recs.Close()
 		return nil, err
+	}
+	if mem != nil {
+		mem.node.ShareRegistrations(srv.Registrar()) // any node reaches any phone
 	}
 	wireMetrics(m, c, srv, queues, recs, func(queue string) bool { return router.QueueOpen(queue, now()) })
 	srv.Registrar().OnChange(func(_ string, registered bool) {
@@ -365,20 +412,22 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}
 	draining := &atomic.Bool{}
 	httpAPI := api.New(c.API, api.Deps{
-		Log:           log.With("component", "api"),
-		ListCalls:     func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
-		ListAgents:    func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
-		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
-		ListCallbacks: func() []api.Callback { return wire.List(store.List(), wire.Callback) },
-		Agents:        queues,
-		AgentError:    wire.AgentError,
-		Calls:         srv,
-		CallError:     wire.CallError,
-		Recordings:    recs,
-		PresignExpiry: c.Recording.S3.PresignExpiry,
-		Draining:      draining.Load,
-		Now:           now,
-		History:       history,
+		Log:              log.With("component", "api"),
+		ListCalls:        func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
+		ListAgents:       func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
+		ListQueues:       func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
+		ListCallbacks:    func() []api.Callback { return wire.List(store.List(), wire.Callback) },
+		Agents:           queues,
+		AgentError:       wire.AgentError,
+		Calls:            srv,
+		CallError:        wire.CallError,
+		Recordings:       recs,
+		PresignExpiry:    c.Recording.S3.PresignExpiry,
+		Draining:         draining.Load,
+		Now:              now,
+		History:          history,
+		Dispose:          disposer,
+		ListDispositions: func() []api.DispositionCode { return dispositionCodes(&c.Config) },
 		Agent: func(id string) (api.Agent, bool) {
 			ag, ok := queues.Agent(id)
 			return wire.Agent(ag), ok
@@ -421,9 +470,11 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		keeper.run(stateCtx, time.Second)
 	}()
 	started = true
-	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, records: history, segments: segments, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone,
-		state: keeper, stopState: stopState, stateDone: stateDone}, nil
+	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
+		directory: dir, callbacks: store, records: history, segments: segments, router: router, log: log, draining: draining, stopDir: stopDir,
+		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone, cluster: mem}
+	a.cfg.Store(c)
+	return a, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -445,7 +496,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	a.state.save(actx) // as the calls left them
 	// After the calls: their records are written (or spooled) before exit.
 	a.segments.Close() // its last changes go to the records
-	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx))
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx), a.cluster.close(actx))
 }
 
 // agentMetricStates are the ACD states exposed per queue (always, zero
@@ -476,11 +527,29 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 			}
 		}
 		var out []metrics.AgentCount
-		for _, q := range c.Queues {
+		for _, q := range acd.Queues() { // the queues in force (reloads included)
 			for _, st := range agentMetricStates {
 				k := [2]string{q.Name, wire.AgentState(st)}
 				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
+		}
+		return out
+	})
+	m.SetAgentStateSource(func() []metrics.AgentStatus {
+		ags := acd.Agents()
+		out := make([]metrics.AgentStatus, len(ags))
+		for i, a := range ags {
+			out[i] = metrics.AgentStatus{Agent: a.Username, State: wire.AgentState(a.State)}
+		}
+		return out
+	})
+	m.SetQueueCallsSource(func() map[string]int {
+		out := map[string]int{}
+		for _, q := range acd.Queues() { // the queues in force (reloads included)
+			out[q.Name] = 0
+		}
+		for _, call := range srv.Calls() {
+			out[call.Queue]++
 		}
 		return out
 	})

@@ -8,15 +8,15 @@ import (
 	"io"
 	"time"
 
+	"hotline/callflow"
 	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/routing/directory"
-	"hotline/sip"
 )
 
 // callRecord is a finished call as the history keeps it.
-func callRecord(r sip.CallRecord) records.Call {
+func callRecord(r callflow.Record) records.Call {
 	c := records.Call{
 		CallID: r.CallID, Direction: r.Direction, Hotline: r.Hotline,
 		Customer: r.Customer.Number, CustomerID: r.Customer.ID, Segment: r.Customer.Segment, Style: r.Customer.Style,
@@ -43,7 +43,7 @@ func queueEvent(e acd.Event) records.Event {
 
 // callEndEvents are the events a finished call adds to the ACD's: who
 // completed a connected call, and the survey's answers.
-func callEndEvents(r sip.CallRecord) []records.Event {
+func callEndEvents(r callflow.Record) []records.Event {
 	var out []records.Event
 	if r.Agent != "" && !r.Bridged.IsZero() {
 		e := records.Event{At: r.Ended, Kind: records.EventCompleteCaller, CallID: r.CallID, Agent: r.Agent,

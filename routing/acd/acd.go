@@ -29,6 +29,12 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrNoLastCall: the agent has finished no call since the start, or
+	// is on (or offered) another one.
+	ErrNoLastCall = errors.New("routing: the agent has no finished call to give a wrap-up code to")
+	// ErrQueueEmpty: nobody takes the queue's calls (every agent logged
+	// out or paused) and its when_empty policy turns the caller away.
+	ErrQueueEmpty = errors.New("routing: nobody takes the queue's calls")
 )
 
 // Agent states of the ACD besides StateAvailable, StateRinging and
@@ -67,6 +73,10 @@ type Options struct {
 	// the shared log and applied, in the log's one order, by every
 	// replica. Now then only stamps the changes this node submits.
 	Replication Replication
+	// Guard, when set, must reserve each agent of an offer before Next
+	// hands it out, and is told when the reservation ends (see
+	// replica.go).
+	Guard Guard
 }
 
 // CallRequest is a call entering the ACD.
@@ -196,6 +206,7 @@ type acdAgent struct {
 	calls                        int
 	talk                         time.Duration
 	noAnswers                    int
+	last                         LastCall // the agent's last call (ended)
 	dirty                        bool
 	cand                         *QueuedCall // best call while dirty
 }
@@ -263,6 +274,20 @@ type acdQueue struct {
 	ix         agentIndex
 	classes    []*callClass // waiting calls by required skills
 	classByKey map[string]*callClass
+	// retired: removed from the configuration by Reconfigure, kept (for
+	// no new caller) while callers wait in it.
+	retired bool
+}
+
+// staffed says whether a member of q takes calls: logged in, not paused
+// (on a call or in wrap-up counts).
+func (q *acdQueue) staffed() bool {
+	for _, m := range q.members {
+		if m.loggedIn && !m.paused {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -390,6 +415,7 @@ type ACD struct {
 	// is the time of the change applied last (the replica's clock), owner
 	// the node each call was enqueued on.
 	repl   Replication
+	guard  Guard
 	stamp  func() time.Time
 	logNow atomic.Int64
 	owner  map[string]string
@@ -430,7 +456,7 @@ func New(c *config.Config, o Options) (*ACD, error) {
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
-		repl: o.Replication, stamp: o.Now, owner: map[string]string{},
+		repl: o.Replication, guard: o.Guard, stamp: o.Now, owner: map[string]string{},
 	}
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
@@ -724,7 +750,7 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 		return nil, ErrDuplicateCall
 	}
 	q := a.qByName[r.Queue]
-	if q == nil {
+	if q == nil || q.retired {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownQueue, r.Queue)
 	}
 	for hops := 0; q.def.MaxLength > 0 && q.count >= q.def.MaxLength; hops++ {
@@ -733,6 +759,9 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 			return nil, fmt.Errorf("%w: %s", ErrQueueFull, q.def.Name)
 		}
 		q = q.overflow
+	}
+	if w := q.def.WhenEmpty.Join; w != "" && w != config.EmptyJoin && !q.staffed() {
+		return nil, fmt.Errorf("%w: %s", ErrQueueEmpty, q.def.Name)
 	}
 	now := a.now()
 	a.seq++
@@ -968,7 +997,20 @@ func (c *QueuedCall) Next(ctx context.Context) (Offer, error) {
 				o.Agents[i] = ag.name
 			}
 			a.mu.Unlock()
-			return o, nil
+			if a.guard == nil {
+				return o, nil
+			}
+			if o.Agents = c.reserve(o.Agents); len(o.Agents) > 0 {
+				return o, nil
+			}
+			// Every agent is held elsewhere: wait a little for the
+			// call's next offer.
+			select {
+			case <-time.After(guardBackoff):
+			case <-ctx.Done():
+				return Offer{}, ctx.Err()
+			}
+			continue
 		}
 		state, err := c.state, c.err
 		a.mu.Unlock()
@@ -1002,10 +1044,18 @@ func (c *QueuedCall) offering(ag *acdAgent) int {
 // ring-all offer are freed at once (stop ringing them); a late report of
 // theirs gets ErrNotOffered.
 func (c *QueuedCall) Answered(agent string) error {
-	if a := c.acd; a.repl != nil {
-		return a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	a := c.acd
+	others := c.held(agent)
+	var err error
+	if a.repl != nil {
+		err = a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	} else {
+		err = c.answered(agent)
 	}
-	return c.answered(agent)
+	if err == nil {
+		c.release(others) // the other phones of a ring-all offer
+	}
+	return err
 }
 
 func (c *QueuedCall) answered(agent string) error {
@@ -1045,13 +1095,16 @@ func (c *QueuedCall) answered(agent string) error {
 // within the retry delay and is paused after too many in a row. When no
 // offered agent is left the call waits again at its place.
 func (c *QueuedCall) NoAnswer(agent string) error {
+	defer c.release([]string{agent})
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opNoAnswer, Call: c.id, Agent: agent}).Err
 	}
-	return c.noAnswer(agent)
+	return c.noAnswer(agent, true)
 }
 
-func (c *QueuedCall) noAnswer(agent string) error {
+// noAnswer ends agent's offer of c; penalty counts it as unanswered
+// (auto-pause), else the agent was held elsewhere (Guard).
+func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1066,11 +1119,13 @@ func (c *QueuedCall) noAnswer(agent string) error {
 	now := a.now()
 	c.offer = append(c.offer[:i], c.offer[i+1:]...)
 	ag.call = nil
-	ag.noAnswers++
-	ev := callEvent(EventRingNoAnswer, c, now)
-	ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
-	a.emitLocked(ev)
-	if a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
+	if penalty {
+		ag.noAnswers++
+		ev := callEvent(EventRingNoAnswer, c, now)
+		ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
+		a.emitLocked(ev)
+	}
+	if penalty && a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
 		if !ag.paused {
 			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: PauseNoAnswer})
 		}
@@ -1100,6 +1155,7 @@ func (c *QueuedCall) noAnswer(agent string) error {
 // is counted, and a caller who calls again within the rejoin window gets
 // this place back. Abandon on a connected call is Hangup.
 func (c *QueuedCall) Abandon() {
+	defer c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		if res := a.submit(Op{Kind: opAbandon, Call: c.id}); res.Err != nil {
 			a.log.Error("abandon not replicated", "call_id", c.id, "error", res.Err)
@@ -1150,6 +1206,7 @@ func (a *ACD) leaveLocked(c *QueuedCall, now time.Time) {
 // again by the dialer with that time.
 func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) {
 	a := c.acd
+	defer c.release(c.held(""))
 	var cb callbacks.Callback
 	if a.repl != nil {
 		res := a.submit(Op{Kind: opCallback, Call: c.id, Text: number})
@@ -1192,6 +1249,7 @@ func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) 
 // Hangup records that a connected call ended. The agent goes to wrap-up
 // for the queue's wrap-up time, then becomes available.
 func (c *QueuedCall) Hangup() error {
+	defer c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opHangup, Call: c.id}).Err
 	}
@@ -1214,6 +1272,7 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	talk := now.Sub(c.answeredAt)
 	wrap := c.queue.def.WrapUp
 	ag.call, ag.connected = nil, false
+	ag.last = LastCall{CallID: c.id, Queue: c.queue.def.Name, Ended: now}
 	ag.talk += talk
 	ag.wrapUntil = now.Add(wrap)
 	ag.idleSince = ag.wrapUntil
@@ -1304,8 +1363,26 @@ func (a *ACD) tick() {
 			a.refreshLocked(ag, now)
 		}
 	}
+	// Queues whose waiting callers leave when nobody takes calls.
+	var empty map[*acdQueue]bool
+	for _, q := range a.queues {
+		if w := q.def.WhenEmpty.Leave; w != "" && w != config.EmptyStay && q.count > 0 && !q.staffed() {
+			if empty == nil {
+				empty = map[*acdQueue]bool{}
+			}
+			empty[q] = true
+		}
+	}
 	for i := 0; i < len(a.live); i++ {
 		c := a.live[i]
+		if c.state == callWaiting && empty[c.queue] {
+			a.unlistLocked(c)
+			c.queue.stats.timedOut++
+			a.log.Info("caller leaves an empty queue", "call_id", c.id, "queue", c.queue.def.Name)
+			a.finishLocked(c, ErrQueueEmpty)
+			i-- // finishLocked moved the last live call here
+			continue
+		}
 		if c.state != callWaiting || now.Before(c.next) {
 			continue
 		}
@@ -1491,6 +1568,28 @@ func (a *ACD) Agents() []AgentInfo {
 		out = append(out, ag.info(now))
 	}
 	return out
+}
+
+// LastCall is the call an agent last finished (for a disposition).
+type LastCall struct {
+	CallID string
+	Queue  string
+	Ended  time.Time
+}
+
+// LastCall returns the call an agent last finished, while they are not on
+// (or offered) another one: the call a wrap-up code is for.
+func (a *ACD) LastCall(agent string) (LastCall, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag, err := a.agent(agent)
+	if err != nil {
+		return LastCall{}, err
+	}
+	if ag.last.CallID == "" || ag.call != nil {
+		return LastCall{}, ErrNoLastCall
+	}
+	return ag.last, nil
 }
 
 // Agent returns a snapshot of one agent.
