@@ -56,6 +56,7 @@ func TestE2ECallInHistory(t *testing.T) {
 				Agent     string     `json:"agent"`
 				Customer  string     `json:"customer"`
 				Outcome   string     `json:"outcome"`
+				Queue     string     `json:"queue"`
 				Recording string     `json:"recording"`
 				Arrived   time.Time  `json:"arrived"`
 				Connected *time.Time `json:"connected"`
@@ -73,7 +74,7 @@ func TestE2ECallInHistory(t *testing.T) {
 				return code == 200 && len(page.Calls) == 1
 			})
 			c := page.Calls[0]
-			if c.Outcome != "answered" || c.Recording == "" || c.Connected == nil || c.Talk < 1 || c.Answer <= 0 ||
+			if c.Outcome != "answered" || c.Queue != "default" || c.Recording == "" || c.Connected == nil || c.Talk < 1 || c.Answer <= 0 ||
 				!c.Ended.After(*c.Connected) || c.Connected.Before(c.Arrived) {
 				t.Fatalf("history row %+v", c)
 			}

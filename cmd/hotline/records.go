@@ -18,7 +18,7 @@ import (
 // callRecord is a finished call as the history keeps it.
 func callRecord(r callflow.Record) records.Call {
 	c := records.Call{
-		CallID: r.CallID, Direction: r.Direction, Hotline: r.Hotline,
+		CallID: r.CallID, Direction: r.Direction, Hotline: r.Hotline, Queue: r.Queue,
 		Customer: r.Customer.Number, CustomerID: r.Customer.ID, Segment: r.Customer.Segment, Style: r.Customer.Style,
 		Reason: r.Reason, Agent: r.Agent,
 		Arrived: r.Arrived, Queued: records.TimePtr(r.Queued), Connected: records.TimePtr(r.Bridged), Ended: r.Ended,
