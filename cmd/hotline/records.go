@@ -32,6 +32,11 @@ func callRecord(r callflow.Record) records.Call {
 	if !r.Bridged.IsZero() {
 		c.Answer = records.Seconds(r.Bridged.Sub(r.Arrived))
 	}
+	// The survey is offered as the agent leaves (the recording goes on
+	// into it: this says where).
+	if r.Survey.Ran && !r.AgentLeft.IsZero() {
+		c.SurveyStart = records.TimePtr(r.AgentLeft)
+	}
 	return c
 }
 

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"hotline/callflow"
 	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/directory"
+	"hotline/survey"
 )
 
 // The ACD's event kinds are the history's: queueEvent copies them.
@@ -67,5 +69,21 @@ func TestSegmentedLookup(t *testing.T) {
 	}
 	if got := lookup(ctx, "+84912000222").Segment; got != base {
 		t.Fatalf("another caller: %q, want the directory's %q", got, base)
+	}
+}
+
+// The history's record of a surveyed call: wait from the queue entry,
+// time to answer from the INVITE, talk until the agent left, the queue's
+// name, and where the survey starts.
+func TestCallRecordTimes(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	csat := 4
+	r := callflow.Build(callflow.Timeline{CallID: "c1", Queue: "general", Agent: "alice", Arrived: at(0), Queued: at(8),
+		Bridged: at(20), AgentLeft: at(80), Survey: survey.Result{Ran: true, CSAT: &csat}}, at(90), callflow.ErrCallerHangup)
+	c := callRecord(r)
+	if c.Queue != "general" || c.Wait != 12 || c.Answer != 20 || c.Talk != 60 || c.SurveyStart == nil || !c.SurveyStart.Equal(at(80)) ||
+		c.CSAT == nil || *c.CSAT != 4 {
+		t.Fatalf("record %+v (survey start %v)", c, c.SurveyStart)
 	}
 }
