@@ -58,6 +58,8 @@ type Record struct {
 	Callback string
 	// Direction is DirectionInbound or DirectionCallback.
 	Direction string
+	// Queue is the name of the queue routing chose, "" when none.
+	Queue string
 }
 
 // Timeline is what a call went through, as its legs and scripts noted it:
@@ -73,6 +75,8 @@ type Timeline struct {
 	Callback  string
 	Recording string
 	Survey    survey.Result
+	// Queue is the name of the queue routing chose, "" when none.
+	Queue string
 	// Arrived, Answered, Queued, Bridged and AgentLeft are the call's
 	// milestones, zero until reached.
 	Arrived, Answered, Queued, Bridged, AgentLeft time.Time
@@ -91,7 +95,7 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		CallID: t.CallID, Direction: t.Direction, Hotline: t.Hotline, Caller: t.Caller, Agent: t.Agent,
 		Arrived: t.Arrived, Answered: t.Answered, Bridged: t.Bridged, AgentLeft: t.AgentLeft, Ended: end,
 		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
-		Callback: t.Callback, Recording: t.Recording,
+		Callback: t.Callback, Recording: t.Recording, Queue: t.Queue,
 	}
 	waitFrom := t.Arrived
 	if !t.Queued.IsZero() {

@@ -40,10 +40,10 @@ func TestBuildOutcomes(t *testing.T) {
 			errors.New("customer not reached (busy)"), OutcomeFailed, 100 * time.Second, 0},
 	}
 	for _, tt := range tests {
-		tt.tl.CallID = "c1"
+		tt.tl.CallID, tt.tl.Queue = "c1", "general"
 		r := Build(tt.tl, end, tt.cause)
 		if r.Outcome != tt.outcome || r.Wait != tt.wait || r.Talk != tt.talk || r.Cause != tt.cause.Error() ||
-			r.CallID != "c1" || !r.Ended.Equal(end) || r.Direction != tt.tl.Direction {
+			r.CallID != "c1" || !r.Ended.Equal(end) || r.Direction != tt.tl.Direction || r.Queue != "general" {
 			t.Errorf("%s: outcome %s wait %v talk %v cause %q, want %s %v %v", tt.name, r.Outcome, r.Wait, r.Talk, r.Cause,
 				tt.outcome, tt.wait, tt.talk)
 		}

@@ -37,6 +37,8 @@ type Config struct {
 	RetryInterval time.Duration  `yaml:"retry_interval"`
 	File          FileConfig     `yaml:"file"`
 	Postgres      PostgresConfig `yaml:"postgres"`
+	// SegmentRules re-segment customers from their history (segments.go).
+	SegmentRules []SegmentRule `yaml:"segment_rules"`
 }
 
 // FileConfig configures the file backend.
@@ -138,5 +140,6 @@ func (c *Config) Validate() error {
 	if c.Postgres.QueryTimeout <= 0 {
 		errs = append(errs, cfg.Errorf("postgres.query_timeout", "must be positive"))
 	}
+	errs = append(errs, validateSegmentRules(c.SegmentRules))
 	return errors.Join(errs...)
 }

@@ -125,10 +125,22 @@ func SchemaVersion(ctx context.Context, conn *pgx.Conn) (int, error) {
 	return v, nil
 }
 
-// Migrate connects to dsn and applies every pending migration (what
-// `hotline migrate` runs).
+// Migrate connects to dsn and applies every pending migration.
 func Migrate(ctx context.Context, dsn string) (applied []int, err error) {
-	conn, err := pgx.Connect(ctx, dsn)
+	return MigrateConfig(ctx, PostgresConfig{DSN: dsn})
+}
+
+// MigrateConfig connects as the postgres backend would (DSN, password
+// file) and applies every pending migration (what `hotline migrate` runs).
+func MigrateConfig(ctx context.Context, c PostgresConfig) (applied []int, err error) {
+	cc, err := pgx.ParseConfig(c.DSN)
+	if err != nil {
+		return nil, errors.New("records: postgres.dsn: not a valid connection string")
+	}
+	if err := c.password(cc); err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, fmt.Errorf("records: connect: %w", err)
 	}

@@ -33,12 +33,8 @@ func openPostgres(ctx context.Context, c PostgresConfig, log *slog.Logger) (*pgB
 		return nil, fmt.Errorf("records: postgres.dsn: not a valid connection string")
 	}
 	pc.MaxConns = c.MaxConns
-	if c.PasswordFile != "" {
-		pw, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("records: postgres.password_file: %w", err)
-		}
-		pc.ConnConfig.Password = strings.TrimSpace(string(pw))
+	if err := c.password(pc.ConnConfig); err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -55,6 +51,19 @@ func openPostgres(ctx context.Context, c PostgresConfig, log *slog.Logger) (*pgB
 		log.Warn("PostgreSQL unreachable at start: records are spooled until it is back", "error", err)
 	}
 	return b, nil
+}
+
+// password sets cc's password from PasswordFile, when configured.
+func (c *PostgresConfig) password(cc *pgx.ConnConfig) error {
+	if c.PasswordFile == "" {
+		return nil
+	}
+	pw, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return fmt.Errorf("records: postgres.password_file: %w", err)
+	}
+	cc.Password = strings.TrimSpace(string(pw))
+	return nil
 }
 
 var errOldSchema = errors.New("records: the database schema is older than this Hotline's and records.postgres.migrate is false: run `hotline migrate`")

@@ -628,7 +628,7 @@ func (c *call) timeline() callflow.Timeline {
 	defer c.mu.Unlock()
 	t := callflow.Timeline{
 		CallID: c.id, Direction: c.direction, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
-		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey,
+		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
 	}

@@ -95,8 +95,9 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	c.Records.SpoolDir = filepath.Join(dir, "records-spool")
 	c.Records.File.Dir = filepath.Join(dir, "records")
 	c.Records.StateDir = filepath.Join(dir, "state")
-	c.Directory.StateFile = filepath.Join(dir, "directory-state.json")
-	c.Callbacks.File = filepath.Join(dir, "callbacks.json")
+	// The example keeps style answers and callbacks in data/; tests keep
+	// them in memory unless they set a file (restart_e2e_test.go).
+	c.Directory.StateFile, c.Callbacks.File = "", ""
 	// The example asks first-time callers their service style by keypad;
 	// tests whose callers press no keys go straight to the queue
 	// (ivr_e2e_test.go turns it on).

@@ -56,6 +56,7 @@ func TestE2ECallInHistory(t *testing.T) {
 				Agent     string     `json:"agent"`
 				Customer  string     `json:"customer"`
 				Outcome   string     `json:"outcome"`
+				Queue     string     `json:"queue"`
 				Recording string     `json:"recording"`
 				Arrived   time.Time  `json:"arrived"`
 				Connected *time.Time `json:"connected"`
@@ -73,7 +74,7 @@ func TestE2ECallInHistory(t *testing.T) {
 				return code == 200 && len(page.Calls) == 1
 			})
 			c := page.Calls[0]
-			if c.Outcome != "answered" || c.Recording == "" || c.Connected == nil || c.Talk < 1 || c.Answer <= 0 ||
+			if c.Outcome != "answered" || c.Queue != "default" || c.Recording == "" || c.Connected == nil || c.Talk < 1 || c.Answer <= 0 ||
 				!c.Ended.After(*c.Connected) || c.Connected.Before(c.Arrived) {
 				t.Fatalf("history row %+v", c)
 			}
@@ -124,8 +125,14 @@ func TestMigrateCommand(t *testing.T) {
 	pg := pgtest.Start(t)
 	dsn := pg.NewDatabase(t, "migrate_cmd")
 	example := string(deploy.ExampleConfig())
+	// The password from a file, as in the compose stack (the test cluster
+	// trusts any: a file that cannot be read fails the command).
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pgConf := strings.Replace(example, "  backend: file           # file or postgres\n",
-		"  backend: postgres\n  postgres: {dsn: \""+dsn+"\"}\n", 1)
+		"  backend: postgres\n  postgres: {dsn: \""+dsn+"\", password_file: \""+pwFile+"\"}\n", 1)
 	if pgConf == example {
 		t.Fatal("the example's records.backend line moved; update this test")
 	}
@@ -144,6 +151,13 @@ func TestMigrateCommand(t *testing.T) {
 	out = syncBuffer{}
 	if code := run([]string{"migrate", "-config", path}, stdio{out: &out, err: &out}); code != 0 || !strings.Contains(out.String(), "already at version") {
 		t.Fatalf("second migrate: exit %d: %s", code, out.String())
+	}
+	if err := os.Remove(pwFile); err != nil {
+		t.Fatal(err)
+	}
+	out = syncBuffer{}
+	if code := run([]string{"migrate", "-config", path}, stdio{out: &out, err: &out}); code != 1 || !strings.Contains(out.String(), "postgres.password_file") {
+		t.Fatalf("migrate without its password file: exit %d: %s", code, out.String())
 	}
 	out = syncBuffer{}
 	if code := run([]string{"migrate"}, stdio{out: &out, err: &out}); code != 2 || !strings.Contains(out.String(), "only the postgres backend") {

@@ -207,6 +207,7 @@ type app struct {
 	directory  *directory.Directory
 	callbacks  *callbacks.Store
 	records    *records.Store
+	segments   *records.Segmenter
 	// state saves registrations and agent states until stopState.
 	state     *stateKeeper
 	stopState context.CancelFunc
@@ -287,9 +288,20 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	// Every change of a callback is in the customer's history.
+	store.OnChange(func(cb callbacks.Callback, change string) { history.Event(callbackEvent(now(), cb, change)) })
+	// Re-segmentation by the customer's history (records.segment_rules);
+	// the directory keeps the base segment.
+	segments, err := records.NewSegmenter(ctx, history, c.Records.SegmentRules, log.With("component", "segments"))
+	if err != nil {
+		_ = recs.Close()
+		_ = history.Close()
+		return nil, err
+	}
 	started := false
 	defer func() {
 		if !started {
+			segments.Close()
 			_ = history.Close()
 		}
 	}()
@@ -337,7 +349,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Survey:     &c.Survey,
 		Prompts:    prompts,
 		Metrics:    m,
-		Customers:  dir.Lookup,
+		Customers:  segmentedLookup(dir, segments),
 		SetStyle: func(number, style string) error {
 			if err := dir.SetStyle(number, style); err != nil {
 				return err
@@ -354,7 +366,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// history notes the call; a complaint or a low rating schedules a
 		// follow-up callback.
 		OnCallEnd: func(r callflow.Record) {
-			history.Call(callRecord(r))
+			rec := callRecord(r)
+			history.Call(rec)
+			// The segment rules, once the follow-up below is planned.
+			defer func() { segments.After(rec, openComplaint(store, rec.Customer)) }()
 			for _, e := range callEndEvents(r) {
 				history.Event(e)
 			}
@@ -467,7 +482,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}()
 	started = true
 	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, records: history, router: router, log: log, draining: draining, stopDir: stopDir,
+		directory: dir, callbacks: store, records: history, segments: segments, router: router, log: log, draining: draining, stopDir: stopDir,
 		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone, cluster: mem}
 	a.cfg.Store(c)
 	return a, nil
@@ -491,6 +506,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	<-a.stateDone
 	a.state.save(actx) // as the calls left them
 	// After the calls: their records are written (or spooled) before exit.
+	a.segments.Close() // its last changes go to the records
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx), a.cluster.close(actx))
 }
 

@@ -11,12 +11,14 @@ import (
 	"hotline/callflow"
 	"hotline/records"
 	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/directory"
 )
 
 // callRecord is a finished call as the history keeps it.
 func callRecord(r callflow.Record) records.Call {
 	c := records.Call{
-		CallID: r.CallID, Direction: r.Direction, Hotline: r.Hotline,
+		CallID: r.CallID, Direction: r.Direction, Hotline: r.Hotline, Queue: r.Queue,
 		Customer: r.Customer.Number, CustomerID: r.Customer.ID, Segment: r.Customer.Segment, Style: r.Customer.Style,
 		Reason: r.Reason, Agent: r.Agent,
 		Arrived: r.Arrived, Queued: records.TimePtr(r.Queued), Connected: records.TimePtr(r.Bridged), Ended: r.Ended,
@@ -29,6 +31,11 @@ func callRecord(r callflow.Record) records.Call {
 	}
 	if !r.Bridged.IsZero() {
 		c.Answer = records.Seconds(r.Bridged.Sub(r.Arrived))
+	}
+	// The survey is offered as the agent leaves (the recording goes on
+	// into it: this says where).
+	if r.Survey.Ran && !r.AgentLeft.IsZero() {
+		c.SurveyStart = records.TimePtr(r.AgentLeft)
 	}
 	return c
 }
@@ -62,6 +69,45 @@ func callEndEvents(r callflow.Record) []records.Event {
 	return out
 }
 
+// callbackEvent is a change of a callback as the history keeps it
+// (Reason: what happened; Detail: the callback's id, kind, status,
+// attempts, due time and last result).
+func callbackEvent(at time.Time, cb callbacks.Callback, change string) records.Event {
+	detail, _ := json.Marshal(map[string]any{"id": cb.ID, "kind": cb.Kind, "status": cb.Status, "queue": cb.Queue,
+		"attempts": cb.Attempts, "due": cb.Due, "result": cb.LastResult, "reason": cb.Reason})
+	return records.Event{At: at, Kind: records.EventCallback, CallID: cb.LastCallID, Queue: cb.Queue,
+		Customer: cb.Number, Reason: change, Detail: detail}
+}
+
+// segmentedLookup is the directory's lookup with the segment the
+// history's rules set, when one does.
+func segmentedLookup(dir *directory.Directory, seg *records.Segmenter) func(context.Context, string) directory.Customer {
+	return func(ctx context.Context, callerID string) directory.Customer {
+		c := dir.Lookup(ctx, callerID)
+		if o, ok := seg.Segment(c.Number); ok && c.Number != "" {
+			c.Segment = o.Segment
+		}
+		return c
+	}
+}
+
+// openComplaint says whether a customer has a complaint not followed up
+// yet: a pending follow-up callback for a complaint.
+func openComplaint(store *callbacks.Store, number string) bool {
+	if number == "" {
+		return false
+	}
+	for _, cb := range store.List() {
+		if cb.Number == number && cb.Kind == callbacks.FollowUp && cb.Status == callbacks.Pending && cb.Reason == complaintReason {
+			return true
+		}
+	}
+	return false
+}
+
+// complaintReason is the reason (keypad menu) that makes a complaint.
+const complaintReason = "complaint"
+
 // migrate is `hotline migrate [-config FILE]`: it applies the pending
 // records migrations to the configured PostgreSQL and exits.
 func migrate(args []string, stderr io.Writer) int {
@@ -82,7 +128,7 @@ func migrate(args []string, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	applied, err := records.Migrate(ctx, c.Records.Postgres.DSN)
+	applied, err := records.MigrateConfig(ctx, c.Records.Postgres)
 	if err != nil {
 		fmt.Fprintf(stderr, "hotline migrate: %v\n", err)
 		return 1

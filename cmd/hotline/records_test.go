@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
+	"hotline/callflow"
 	"hotline/records"
 	"hotline/routing/acd"
+	"hotline/routing/directory"
+	"hotline/survey"
 )
 
 // The ACD's event kinds are the history's: queueEvent copies them.
@@ -19,5 +25,65 @@ func TestQueueEventKindsAreHistoryKinds(t *testing.T) {
 		if a != r {
 			t.Errorf("acd kind %q, records kind %q", a, r)
 		}
+	}
+}
+
+// Routing sees the segment the history's rules set, from the next call
+// on: two low ratings make the caller at_risk for the next lookup; a
+// caller without an override keeps the directory's segment.
+func TestSegmentedLookup(t *testing.T) {
+	ctx := context.Background()
+	dir, err := directory.New(directory.Config{}, directory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := records.Config{SpoolDir: t.TempDir(), StateDir: t.TempDir()}
+	rc.SetDefaults()
+	rc.File.Dir = t.TempDir()
+	store, err := records.Open(ctx, rc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rules := []records.SegmentRule{{Name: "unhappy", Segment: "at_risk", Count: 2, CSATAtMost: 2, Within: 720 * time.Hour}}
+	seg, err := records.NewSegmenter(ctx, store, rules, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := segmentedLookup(dir, seg)
+	number := dir.Lookup(ctx, "+84912000111").Number
+	base := lookup(ctx, "+84912000111").Segment
+	one := 1
+	for i := range 2 {
+		at := time.Now().Add(time.Duration(i-2) * time.Hour)
+		c := records.Call{CallID: fmt.Sprintf("lk-%d", i), Customer: number, Segment: lookup(ctx, number).Segment, Arrived: at, Ended: at.Add(time.Minute), Outcome: "answered", CSAT: &one}
+		store.Call(c)
+		if err := store.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		seg.After(c, false)
+	}
+	seg.Close()
+	if got := lookup(ctx, "+84912000111").Segment; got != "at_risk" || base == "at_risk" {
+		t.Fatalf("segment after two low ratings: %q (directory's: %q)", got, base)
+	}
+	if got := lookup(ctx, "+84912000222").Segment; got != base {
+		t.Fatalf("another caller: %q, want the directory's %q", got, base)
+	}
+}
+
+// The history's record of a surveyed call: wait from the queue entry,
+// time to answer from the INVITE, talk until the agent left, the queue's
+// name, and where the survey starts.
+func TestCallRecordTimes(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	csat := 4
+	r := callflow.Build(callflow.Timeline{CallID: "c1", Queue: "general", Agent: "alice", Arrived: at(0), Queued: at(8),
+		Bridged: at(20), AgentLeft: at(80), Survey: survey.Result{Ran: true, CSAT: &csat}}, at(90), callflow.ErrCallerHangup)
+	c := callRecord(r)
+	if c.Queue != "general" || c.Wait != 12 || c.Answer != 20 || c.Talk != 60 || c.SurveyStart == nil || !c.SurveyStart.Equal(at(80)) ||
+		c.CSAT == nil || *c.CSAT != 4 {
+		t.Fatalf("record %+v (survey start %v)", c, c.SurveyStart)
 	}
 }

@@ -80,6 +80,17 @@ func restartKeepsState(t *testing.T, backend, dsn string) {
 	if code := httpJSON(t, "GET", a2.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 || len(cbs) != 1 || cbs[0].ID != cb.ID {
 		t.Fatalf("callbacks after the restart: %d %+v", code, cbs)
 	}
+	// The callback's creation is in the customer's history.
+	var ev struct {
+		Events []struct {
+			Kind   string `json:"kind"`
+			Reason string `json:"reason"`
+		} `json:"events"`
+	}
+	waitFor(t, 5*time.Second, "the callback event", func() bool {
+		return httpJSON(t, "GET", a2.apiURL("/api/v1/customers/%2B84912345678/events?kind=callback"), "", &ev) == 200 &&
+			len(ev.Events) == 1 && ev.Events[0].Reason == "added"
+	})
 	if c := a2.directory.Lookup(context.Background(), "0987654321"); c.Style != directory.StyleReactive {
 		t.Fatalf("style after the restart: %q", c.Style)
 	}

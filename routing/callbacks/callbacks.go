@@ -83,9 +83,10 @@ type Store struct {
 	path string
 	now  func() time.Time
 
-	mu    sync.Mutex
-	items map[string]*Callback
-	seq   uint64
+	mu       sync.Mutex
+	items    map[string]*Callback
+	seq      uint64
+	onChange func(Callback, string)
 }
 
 type callbackFile struct {
@@ -184,6 +185,7 @@ func (s *Store) Add(cb Callback) (Callback, error) {
 	cb.Status = Pending
 	c := cb
 	s.items[cb.ID] = &c
+	s.changedLocked(&c, "added")
 	return cb, s.saveLocked()
 }
 
@@ -219,6 +221,7 @@ func (s *Store) Claim(id string) (Callback, error) {
 		return Callback{}, ErrNoCallback
 	}
 	cb.Claimed = true
+	s.changedLocked(cb, "claimed")
 	return *cb, s.saveLocked()
 }
 
@@ -238,6 +241,7 @@ func (s *Store) Dialing(id, callID string) (Callback, error) {
 	cb.Attempts++
 	cb.LastAttempt = s.now()
 	cb.LastCallID = callID
+	s.changedLocked(cb, "dialing")
 	return *cb, s.saveLocked()
 }
 
@@ -251,6 +255,7 @@ func (s *Store) Complete(id string) error {
 		return ErrNoCallback
 	}
 	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = Completed, false, s.now(), "answered"
+	s.changedLocked(cb, "completed")
 	return s.saveLocked()
 }
 
@@ -268,6 +273,7 @@ func (s *Store) Retry(id string, at time.Time, result string) error {
 	if result != "" {
 		cb.LastResult = result
 	}
+	s.changedLocked(cb, "retry")
 	return s.saveLocked()
 }
 
@@ -281,7 +287,24 @@ func (s *Store) Fail(id, reason string) error {
 		return ErrNoCallback
 	}
 	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = Failed, false, s.now(), reason
+	s.changedLocked(cb, "failed")
 	return s.saveLocked()
+}
+
+// OnChange registers f to be told of every change of a callback: the
+// callback as changed and what happened (added, claimed, dialing,
+// completed, retry, failed). It is called with the store's lock held: it
+// must return at once and not call the store.
+func (s *Store) OnChange(f func(cb Callback, change string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onChange = f
+}
+
+func (s *Store) changedLocked(cb *Callback, change string) {
+	if s.onChange != nil {
+		s.onChange(*cb, change)
+	}
 }
 
 // List returns every callback by due time: pending ones, completed ones of

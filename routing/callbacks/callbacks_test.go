@@ -9,6 +9,7 @@ import (
 	"hotline/routing/schedule"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -238,5 +239,41 @@ func TestFollowUps(t *testing.T) {
 	}
 	if cb, ok := f.Plan(at(11, 25, 19, 0), cust, "complaint", 0); !ok || !cb.Due.Equal(at(11, 26, 8, 30)) {
 		t.Fatalf("2h delay past closing: %+v", cb)
+	}
+}
+
+// Every change of a callback is reported, with what happened, in order.
+func TestStoreOnChange(t *testing.T) {
+	s, err := OpenStore("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	s.OnChange(func(cb Callback, change string) { got = append(got, cb.ID+" "+change+" "+cb.Status) })
+	cb, err := s.Add(Callback{Kind: Queued, Number: "+8490", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Dialing(cb.ID, "call-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retry(cb.ID, time.Now(), "busy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fail(cb.ID, "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	cb2, _ := s.Add(Callback{Kind: FollowUp, Number: "+8491", Queue: "q"})
+	_, _ = s.Claim(cb2.ID)
+	if err := s.Complete(cb2.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := cb.ID + " added pending," + cb.ID + " claimed pending," + cb.ID + " dialing pending," + cb.ID + " retry pending," +
+		cb.ID + " failed failed," + cb2.ID + " added pending," + cb2.ID + " claimed pending," + cb2.ID + " completed completed"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("changes:\n%s\nwant\n%s", strings.Join(got, ","), want)
 	}
 }
