@@ -71,20 +71,33 @@ type sippRateStep struct {
 	AnswerTimes       []time.Duration
 	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
-	// Unrecorded are Call-IDs placed without a recording (refused and
-	// failed calls included), NoAudio those recorded with a silent side.
-	Unrecorded, NoAudio []string
-	UACs, UASs          int
-	UACCores            []float64 // each caller SIPp over the step
-	UASCores            float64   // the agent SIPps together
-	Elapsed             time.Duration
-	Err                 string // generator or collection problem
+	// What Hotline's call records say of the placed calls (recording
+	// starts when an agent is bridged: recording.start: bridge).
+	// Connected calls reached an agent; Abandoned calls were answered by
+	// Hotline (queued, hold music) but the caller hung up before an agent
+	// was bridged: not recorded by design, but a caller who never reached
+	// an agent, so counted as failed. NoRecord is answered calls Hotline
+	// kept no call record of.
+	Connected, Abandoned, NoRecord int
+	// Unrecorded are Call-IDs connected to an agent without a stored
+	// recording; NoAudio those recorded with a silent side although the
+	// agent talked at least minTalkBothSides; ShortSilent those with a
+	// silent side that talked less (the agent's echo may not have come
+	// back before the hang-up: listed, not judged).
+	Unrecorded, NoAudio, ShortSilent []string
+	UACs, UASs                       int
+	UACCores                         []float64 // each caller SIPp over the step
+	UASCores                         float64   // the agent SIPps together
+	Elapsed                          time.Duration
+	Err                              string // generator or collection problem
 	// NotIdle is set when Hotline still had calls or recordings 30 s
 	// after the last caller hung up.
 	NotIdle string
 }
 
-func (s *sippRateStep) lost() int { return s.Failed + s.Refused + max(s.Planned-s.Created, 0) }
+func (s *sippRateStep) lost() int {
+	return s.Failed + s.Refused + s.Abandoned + max(s.Planned-s.Created, 0)
+}
 
 func (s *sippRateStep) failedShare() float64 {
 	if s.Planned == 0 {
@@ -101,12 +114,13 @@ func (s *sippRateStep) maxUACCores() float64 {
 	return m
 }
 
-// pass: < 0.1% of the calls failed (refused included), every answered call
-// stored (WAV and call record) with audio from both sides, no caller SIPp
-// saturated.
+// pass: < 0.1% of the calls failed (refused, and hung up in the queue
+// before an agent, included), a call record for every answered call, every
+// call connected to an agent stored (WAV and call record) with audio from
+// both sides, no caller SIPp saturated.
 func (s *sippRateStep) pass() bool {
-	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.Stored >= s.Answered &&
-		s.WithAudio >= s.Answered && s.maxUACCores() < 0.95
+	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.NoRecord == 0 &&
+		len(s.Unrecorded) == 0 && len(s.NoAudio) == 0 && s.maxUACCores() < 0.95
 }
 
 func (s *sippRateStep) why() string {
@@ -118,13 +132,17 @@ func (s *sippRateStep) why() string {
 		w = append(w, s.NotIdle)
 	}
 	if s.failedShare() >= maxFailedShare {
-		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d not placed)",
-			s.lost(), s.Planned, s.Refused, s.Failed, max(s.Planned-s.Created, 0)))
+		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d hung up in the queue before an agent, %d not placed)",
+			s.lost(), s.Planned, s.Refused, s.Failed, s.Abandoned, max(s.Planned-s.Created, 0)))
 	}
-	if s.Stored < s.Answered {
-		w = append(w, fmt.Sprintf("%d of %d recordings stored", s.Stored, s.Answered))
-	} else if s.WithAudio < s.Answered {
-		w = append(w, fmt.Sprintf("%d of %d recordings with audio both ways", s.WithAudio, s.Answered))
+	if s.NoRecord > 0 {
+		w = append(w, fmt.Sprintf("%d answered calls without a call record", s.NoRecord))
+	}
+	if len(s.Unrecorded) > 0 {
+		w = append(w, fmt.Sprintf("%d of %d calls connected to an agent without a recording", len(s.Unrecorded), s.Connected))
+	}
+	if len(s.NoAudio) > 0 {
+		w = append(w, fmt.Sprintf("%d recordings with a silent side (agent talked >= %s)", len(s.NoAudio), minTalkBothSides))
 	}
 	if c := s.maxUACCores(); c >= 0.95 {
 		w = append(w, fmt.Sprintf("a caller SIPp saturated (%.2f cores)", c))
@@ -329,7 +347,7 @@ func (b *sippBench) keepLog(h *hotlineProc) {
 		steps = append(steps, b.res.Profile.Step)
 	}
 	for _, s := range steps {
-		if len(s.Unrecorded) > s.Refused+s.Failed || len(s.NoAudio) > 0 {
+		if len(s.Unrecorded) > 0 || len(s.NoAudio) > 0 || s.NoRecord > 0 {
 			lost = true
 		}
 	}
@@ -548,6 +566,96 @@ func readRecords(dir string) recCheck {
 	return rc
 }
 
+// minTalkBothSides is how long an agent must have been connected for its
+// recording to be required to hold audio from both sides: the SIPp agents
+// only echo what Hotline relays to them, so a call hung up right after
+// the bridge can end before the echo came back.
+const minTalkBothSides = 500 * time.Millisecond
+
+// hotlineCall is what the benchmark reads of one of Hotline's call records
+// (records file backend: one JSON line per call in <dir>/<day>.jsonl).
+type hotlineCall struct {
+	CallID    string     `json:"call_id"`
+	Connected *time.Time `json:"connected"`
+	Talk      float64    `json:"talk_seconds"`
+	Outcome   string     `json:"outcome"`
+	Recording string     `json:"recording"`
+}
+
+// readCallRecords returns Hotline's call records of the Call-IDs in want.
+func readCallRecords(dir string, want map[string]bool) map[string]hotlineCall {
+	out := map[string]hotlineCall{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			var c hotlineCall
+			if json.Unmarshal([]byte(line), &c) == nil && want[c.CallID] {
+				out[c.CallID] = c
+			}
+		}
+	}
+	return out
+}
+
+// waitCallRecords waits (bounded) for Hotline's call records of the placed
+// calls: until at least answered of them are there, or none came for 3 s.
+// Records reach the file through Hotline's records spool, after the call.
+func waitCallRecords(ctx context.Context, dir string, placed []string, answered int, bound time.Duration) map[string]hotlineCall {
+	want := make(map[string]bool, len(placed))
+	for _, id := range placed {
+		want[id] = true
+	}
+	deadline := time.Now().Add(bound)
+	last, lastGrowth := -1, time.Now()
+	for {
+		calls := readCallRecords(dir, want)
+		if len(calls) != last {
+			last, lastGrowth = len(calls), time.Now()
+		}
+		if len(calls) >= answered || time.Since(lastGrowth) > 3*time.Second || time.Now().After(deadline) || ctx.Err() != nil {
+			return calls
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// judgeRecordings checks the placed calls against Hotline's call records
+// and the recordings stored: every call connected to an agent must be
+// recorded (with audio both ways once the agent talked
+// minTalkBothSides); a call answered in the queue whose caller hung up
+// before an agent was bridged is not recorded (recording.start: bridge)
+// but failed the caller.
+func (s *sippRateStep) judgeRecordings(placed []string, calls map[string]hotlineCall, rc recCheck) {
+	s.Stored, s.WithAudio, s.RecDropped = rc.Stored, rc.WithAudio, rc.Dropped
+	s.NoRecord = max(s.Answered-len(calls), 0)
+	for _, id := range placed {
+		c, ok := calls[id]
+		switch {
+		case !ok:
+		case c.Connected == nil:
+			if c.Outcome == "abandoned" {
+				s.Abandoned++
+			}
+		default:
+			s.Connected++
+			if !rc.IDs[id] {
+				s.Unrecorded = append(s.Unrecorded, id)
+			}
+		}
+	}
+	for _, id := range rc.NoAudio {
+		if c, ok := calls[id]; ok && time.Duration(c.Talk*float64(time.Second)) < minTalkBothSides {
+			s.ShortSilent = append(s.ShortSilent, id)
+			continue
+		}
+		s.NoAudio = append(s.NoAudio, id)
+	}
+}
+
 // sippCallIDs are the Call-IDs a caller SIPp used: "<n>-<pid>@<ip>" for
 // its calls 1..created.
 func sippCallIDs(p *sippProc, created int) []string {
@@ -649,13 +757,8 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	if err != nil {
 		b.d.log.Warn("SIPp step: hotline not idle or uploads missing", "err", err, "uploaded", b1.Uploaded-b0.Uploaded)
 	}
-	rc := readRecords(recDir)
-	s.Stored, s.WithAudio, s.RecDropped, s.NoAudio = rc.Stored, rc.WithAudio, rc.Dropped, rc.NoAudio
-	for _, id := range placed {
-		if !rc.IDs[id] {
-			s.Unrecorded = append(s.Unrecorded, id)
-		}
-	}
+	calls := waitCallRecords(ctx, filepath.Join(b.h.dir, "records"), placed, s.Answered, 15*time.Second)
+	s.judgeRecordings(placed, calls, readRecords(recDir))
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "pass", s.pass(), "why", s.why())
