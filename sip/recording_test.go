@@ -1,0 +1,104 @@
+package sip
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/callflow"
+	"hotline/recording"
+	"hotline/sip/sdp"
+)
+
+// recordingFixture is a fixture whose calls are recorded (recording
+// starts at the bridge, every call, file backend) by a started manager.
+func recordingFixture(t *testing.T) (*fixture, *recording.Manager) {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := recording.New(recording.Config{SpoolDir: filepath.Join(dir, "spool"),
+		File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m } })
+	return f, m
+}
+
+// waitStored waits until the recording stored under key (and its call
+// record) can be read back from the store, and returns its call record.
+func waitStored(t *testing.T, m *recording.Manager, key string) recording.CallRecord {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		var rec recording.CallRecord
+		rc, err := m.Backend().Open(context.Background(), strings.TrimSuffix(key, ".wav")+".json")
+		if err == nil {
+			err = json.NewDecoder(rc).Decode(&rec)
+			rc.Close()
+		}
+		if err == nil {
+			if _, err = m.Backend().Stat(context.Background(), key); err == nil {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recording %s not stored: %v (backlog %+v)", key, err, m.Backlog())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A caller who hangs up the moment the agent is bridged (the BYE races
+// the bridge and the recording's start) is still recorded: the call
+// record names the recording, and it is stored, finished.
+func TestCallerHangsUpAtTheBridgeIsRecorded(t *testing.T) {
+	f, m := recordingFixture(t)
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	caller := newPhone(t, "5551234", f.addr)
+	for range 5 {
+		call := caller.call("1900", caller.sdp(sdp.SendRecv))
+		in := agent.nextInvite()
+		in.answer()
+		call.answered()
+		call.bye() // at once: Hotline may still be bridging
+		agent.waitRequest(sip.BYE, in.callID())
+		r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
+		if r.Recording == "" {
+			t.Fatalf("call %s connected to alice has no recording in its call record", call.id)
+		}
+		if rec := waitStored(t, m, r.Recording); rec.CallID != call.id || rec.End.IsZero() || rec.Agent != "alice" {
+			t.Errorf("stored recording's call record %+v, want call %s, agent alice, an end", rec, call.id)
+		}
+	}
+	f.checkIdle()
+}
+
+// A caller Hotline answered to queue it (nobody free) who hangs up before
+// an agent is bridged is not recorded (recording starts at the bridge):
+// the call record says abandoned and names no recording. This is what the
+// SIPp benchmark counted as "answered without a recording".
+func TestQueuedCallerHangsUpBeforeAnAgentIsNotRecorded(t *testing.T) {
+	f, m := recordingFixture(t)
+	caller := newPhone(t, "5551234", f.addr)
+	call := caller.call("1900", caller.sdp(sdp.SendRecv))
+	call.answered()
+	call.bye()
+	f.checkIdle()
+	r := wantRecord(t, f, call.id, callflow.OutcomeAbandoned, callflow.ErrCallerHangup, "")
+	if r.Recording != "" || !r.Bridged.IsZero() {
+		t.Errorf("call record: recording %q, bridged %v; want none", r.Recording, r.Bridged)
+	}
+	if b := m.Backlog(); b.Recording != 0 || b.Files != 0 || b.Uploaded != 0 {
+		t.Errorf("recordings backlog %+v, want nothing recorded", b)
+	}
+}
