@@ -573,7 +573,8 @@ func readRecords(dir string) recCheck {
 const minTalkBothSides = 500 * time.Millisecond
 
 // hotlineCall is what the benchmark reads of one of Hotline's call records
-// (records file backend: one JSON line per call in <dir>/<day>.jsonl).
+// (records file backend: {"call": {...}} lines, among {"event": ...}
+// lines, in <dir>/<day>.jsonl).
 type hotlineCall struct {
 	CallID    string     `json:"call_id"`
 	Connected *time.Time `json:"connected"`
@@ -592,9 +593,11 @@ func readCallRecords(dir string, want map[string]bool) map[string]hotlineCall {
 			continue
 		}
 		for line := range strings.SplitSeq(string(data), "\n") {
-			var c hotlineCall
-			if json.Unmarshal([]byte(line), &c) == nil && want[c.CallID] {
-				out[c.CallID] = c
+			var l struct {
+				Call *hotlineCall `json:"call"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Call != nil && want[l.Call.CallID] {
+				out[l.Call.CallID] = *l.Call
 			}
 		}
 	}

@@ -76,12 +76,13 @@ func TestSIPpRateStepPass(t *testing.T) {
 func TestSIPpJudgeRecordings(t *testing.T) {
 	dir := t.TempDir()
 	lines := []string{
-		`{"call_id":"queued","outcome":"abandoned","talk_seconds":0}`,
-		`{"call_id":"ok","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2,"recording":"k/ok.wav"}`,
-		`{"call_id":"lost","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}`,
-		`{"call_id":"silent","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":1.5,"recording":"k/s.wav"}`,
-		`{"call_id":"short","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":0.1,"recording":"k/sh.wav"}`,
-		`{"call_id":"other-step","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}`,
+		`{"call":{"call_id":"queued","queued":"2026-12-02T16:00:00Z","outcome":"abandoned","talk_seconds":0}}`,
+		`{"event":{"id":"e1","kind":"abandon","call_id":"queued"}}`,
+		`{"call":{"call_id":"ok","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2,"recording":"k/ok.wav"}}`,
+		`{"call":{"call_id":"lost","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}}`,
+		`{"call":{"call_id":"silent","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":1.5,"recording":"k/s.wav"}}`,
+		`{"call":{"call_id":"short","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":0.1,"recording":"k/sh.wav"}}`,
+		`{"call":{"call_id":"other-step","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}}`,
 	}
 	if err := os.WriteFile(filepath.Join(dir, "2026-12-02.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
