@@ -74,9 +74,10 @@ type sippRateStep struct {
 	// What Hotline's call records say of the placed calls (recording
 	// starts when an agent is bridged: recording.start: bridge).
 	// Connected calls reached an agent; Abandoned calls were answered by
-	// Hotline (queued, hold music) but the caller hung up before an agent
-	// was bridged: not recorded by design, but a caller who never reached
-	// an agent, so counted as failed. NoRecord is answered calls Hotline
+	// Hotline (queued, hold music) but ended before an agent was bridged
+	// (the caller hung up, or the queue's maximum wait): not recorded by
+	// design, but a caller who never reached an agent, so counted as
+	// failed. NoRecord is answered calls Hotline
 	// kept no call record of.
 	Connected, Abandoned, NoRecord int
 	// Unrecorded are Call-IDs connected to an agent without a stored
@@ -132,7 +133,7 @@ func (s *sippRateStep) why() string {
 		w = append(w, s.NotIdle)
 	}
 	if s.failedShare() >= maxFailedShare {
-		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d hung up in the queue before an agent, %d not placed)",
+		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d answered in the queue but never reached an agent, %d not placed)",
 			s.lost(), s.Planned, s.Refused, s.Failed, s.Abandoned, max(s.Planned-s.Created, 0)))
 	}
 	if s.NoRecord > 0 {
@@ -241,7 +242,8 @@ type profileGroup struct {
 // call).
 var profileGroups = []profileGroup{
 	{Name: "SIP request handlers (everything the INVITE, BYE... handlers do, run on sipgo's per-request goroutine)", Focus: `hotline/sip\.\(\*Server\)\.on`},
-	{Name: "recording: spool files created at call start (Manager.Begin: call record .tmp + fsync + rename + dir fsync, WAV create)", Focus: `recording\.\(\*Manager\)\.Begin`},
+	{Name: "recording: start on the call's path (Manager.Begin: key, registration)", Focus: `recording\.\(\*Manager\)\.Begin`},
+	{Name: "recording: spool files created at call start, off the call's path (Manager.create: call record and WAV create)", Focus: `recording\.\(\*Manager\)\.create`},
 	{Name: "recording: finish (WAV flush and close, call record rewritten, hand-off to the uploader)", Focus: `recording\.\(\*Recorder\)\.Finish`},
 	{Name: "recording: upload (file backend: copy into the store, remove from the spool)", Focus: `recording\.\(\*Manager\)\.(uploader|upload)`},
 	{Name: "recording: packet hand-off and mixing", Focus: `recording\.\(\*Recorder\)\.(Packet|drain|mixBatch)|recording\.drainAll|recording\.\(\*Manager\)\.mixLoop`},
@@ -500,20 +502,21 @@ func (b *sippBench) callers(calls int, rate float64, hold time.Duration, n int, 
 
 // recCheck is what the recordings on disk (file backend) hold.
 type recCheck struct {
-	Records   int             // call records read
-	Stored    int             // call records with their WAV
-	WithAudio int             // of those, with audio from both sides
-	Dropped   uint64          // packets dropped by recorders (every record read)
-	Missing   uint64          // packets missing against 50 packets/s of the call
-	IDs       map[string]bool // Call-IDs stored
-	NoAudio   []string        // Call-IDs stored with a silent side
+	Records   int               // call records read
+	Stored    int               // call records with their WAV
+	WithAudio int               // of those, with audio from both sides
+	Dropped   uint64            // packets dropped by recorders (every record read)
+	Missing   uint64            // packets missing against 50 packets/s of the call
+	IDs       map[string]bool   // Call-IDs stored
+	NoAudio   []string          // Call-IDs stored with a silent side
+	Silent    map[string]string // of those, which side: "caller", "agent" or "both"
 }
 
 // readRecords checks the recordings on disk: call records read, those
 // with a WAV holding audio from both sides, packets dropped by recorders,
 // and packets missing against 50 packets/s of the call.
 func readRecords(dir string) recCheck {
-	rc := recCheck{IDs: map[string]bool{}}
+	rc := recCheck{IDs: map[string]bool{}, Silent: map[string]string{}}
 	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".json") {
 			return nil
@@ -559,6 +562,7 @@ func readRecords(dir string) recCheck {
 			rc.WithAudio++
 		} else {
 			rc.NoAudio = append(rc.NoAudio, cr.CallID)
+			rc.Silent[cr.CallID] = silentSide(cr.Stats)
 		}
 		return nil
 	})
@@ -639,10 +643,8 @@ func (s *sippRateStep) judgeRecordings(placed []string, calls map[string]hotline
 		c, ok := calls[id]
 		switch {
 		case !ok:
-		case c.Connected == nil:
-			if c.Outcome == "abandoned" {
-				s.Abandoned++
-			}
+		case c.Connected == nil: // hung up in the queue, or its maximum wait
+			s.Abandoned++
 		default:
 			s.Connected++
 			if !rc.IDs[id] {
@@ -651,12 +653,29 @@ func (s *sippRateStep) judgeRecordings(placed []string, calls map[string]hotline
 		}
 	}
 	for _, id := range rc.NoAudio {
-		if c, ok := calls[id]; ok && time.Duration(c.Talk*float64(time.Second)) < minTalkBothSides {
-			s.ShortSilent = append(s.ShortSilent, id)
+		c, ok := calls[id]
+		talk := time.Duration(c.Talk * float64(time.Second))
+		desc := fmt.Sprintf("%s (%s silent, talked %s)", id, rc.Silent[id], talk.Round(time.Millisecond))
+		if ok && talk < minTalkBothSides {
+			s.ShortSilent = append(s.ShortSilent, desc)
 			continue
 		}
-		s.NoAudio = append(s.NoAudio, id)
+		s.NoAudio = append(s.NoAudio, desc)
 	}
+}
+
+// silentSide names the side(s) of a recording without packets.
+func silentSide(st *struct {
+	Received []uint64 `json:"received"`
+	Dropped  uint64   `json:"dropped"`
+}) string {
+	if st == nil || len(st.Received) != 2 || st.Received[0] == 0 && st.Received[1] == 0 {
+		return "both"
+	}
+	if st.Received[0] == 0 {
+		return "caller"
+	}
+	return "agent"
 }
 
 // sippCallIDs are the Call-IDs a caller SIPp used: "<n>-<pid>@<ip>" for

@@ -77,6 +77,7 @@ func TestSIPpJudgeRecordings(t *testing.T) {
 	dir := t.TempDir()
 	lines := []string{
 		`{"call":{"call_id":"queued","queued":"2026-12-02T16:00:00Z","outcome":"abandoned","talk_seconds":0}}`,
+		`{"call":{"call_id":"maxwait","queued":"2026-12-02T16:00:00Z","outcome":"timeout","talk_seconds":0}}`,
 		`{"event":{"id":"e1","kind":"abandon","call_id":"queued"}}`,
 		`{"call":{"call_id":"ok","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2,"recording":"k/ok.wav"}}`,
 		`{"call":{"call_id":"lost","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}}`,
@@ -87,23 +88,25 @@ func TestSIPpJudgeRecordings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "2026-12-02.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	placed := []string{"queued", "ok", "lost", "silent", "short", "refused"}
-	calls := waitCallRecords(t.Context(), dir, placed, 5, time.Second)
-	if len(calls) != 5 {
-		t.Fatalf("call records read: %v, want the 5 placed calls that have one", calls)
+	placed := []string{"queued", "maxwait", "ok", "lost", "silent", "short", "refused"}
+	calls := waitCallRecords(t.Context(), dir, placed, 6, time.Second)
+	if len(calls) != 6 {
+		t.Fatalf("call records read: %v, want the 6 placed calls that have one", calls)
 	}
 	rc := recCheck{Stored: 3, WithAudio: 1, IDs: map[string]bool{"ok": true, "silent": true, "short": true},
-		NoAudio: []string{"short", "silent"}}
-	s := sippRateStep{Planned: 6, Created: 6, Answered: 5, Refused: 1, UACCores: []float64{0.1}}
+		NoAudio: []string{"short", "silent"}, Silent: map[string]string{"short": "agent", "silent": "caller"}}
+	s := sippRateStep{Planned: 7, Created: 7, Answered: 6, Refused: 1, UACCores: []float64{0.1}}
 	s.judgeRecordings(placed, calls, rc)
-	if s.Connected != 4 || s.Abandoned != 1 || s.NoRecord != 0 {
-		t.Errorf("connected %d, abandoned %d, no record %d; want 4, 1, 0", s.Connected, s.Abandoned, s.NoRecord)
+	if s.Connected != 4 || s.Abandoned != 2 || s.NoRecord != 0 {
+		t.Errorf("connected %d, never reached an agent %d, no record %d; want 4, 2, 0", s.Connected, s.Abandoned, s.NoRecord)
 	}
-	if !slices.Equal(s.Unrecorded, []string{"lost"}) || !slices.Equal(s.NoAudio, []string{"silent"}) || !slices.Equal(s.ShortSilent, []string{"short"}) {
-		t.Errorf("unrecorded %v, silent side %v, short silent %v; want [lost], [silent], [short]", s.Unrecorded, s.NoAudio, s.ShortSilent)
+	if !slices.Equal(s.Unrecorded, []string{"lost"}) || !slices.Equal(s.NoAudio, []string{"silent (caller silent, talked 1.5s)"}) ||
+		!slices.Equal(s.ShortSilent, []string{"short (agent silent, talked 100ms)"}) {
+		t.Errorf("unrecorded %v, silent side %v, short silent %v; want [lost], [silent (caller...)], [short (agent...)]",
+			s.Unrecorded, s.NoAudio, s.ShortSilent)
 	}
-	if s.lost() != 2 || s.pass() {
-		t.Errorf("lost %d (want the refused and the abandoned call), pass %v (want false: %s)", s.lost(), s.pass(), s.why())
+	if s.lost() != 3 || s.pass() {
+		t.Errorf("lost %d (want the refused call and the two that never reached an agent), pass %v (want false: %s)", s.lost(), s.pass(), s.why())
 	}
 }
 

@@ -141,7 +141,7 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		fmt.Fprintf(w, "- S1 limit: %s\n", r.RateLimit)
 	}
 	list := func(name string, s sippRateStep) {
-		fmt.Fprintf(w, "- %s (%s calls/s): Hotline's call records: %d connected to an agent, %d answered in the queue and hung up before an agent (not recorded: recording starts at the bridge; counted as failed), %d answered calls without a call record\n",
+		fmt.Fprintf(w, "- %s (%s calls/s): Hotline's call records: %d connected to an agent, %d answered in the queue but never reached an agent (not recorded: recording starts at the bridge; counted as failed), %d answered calls without a call record\n",
 			name, fmtNum(s.Rate), s.Connected, s.Abandoned, s.NoRecord)
 		if len(s.Unrecorded) > 0 {
 			fmt.Fprintf(w, "- %s (%s calls/s): %d calls connected to an agent without a recording: %s\n", name, fmtNum(s.Rate),
