@@ -134,6 +134,18 @@ type Recorder struct {
 	wclosed   bool
 }
 
+// Failed tells whether the recording's spool files could not be created:
+// nothing is recorded and Finish returns why. It is false while they are
+// being created, and final once Finish has returned.
+func (r *Recorder) Failed() bool {
+	select {
+	case <-r.ready:
+		return r.openErr != nil
+	default:
+		return false
+	}
+}
+
 // Key returns the object key the recording will be stored under.
 func (r *Recorder) Key() string { return r.key }
 

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,5 +101,35 @@ func TestQueuedCallerHangsUpBeforeAnAgentIsNotRecorded(t *testing.T) {
 	}
 	if b := m.Backlog(); b.Recording != 0 || b.Files != 0 || b.Uploaded != 0 {
 		t.Errorf("recordings backlog %+v, want nothing recorded", b)
+	}
+}
+
+// A call whose recording cannot start (the spool is gone) goes on, and
+// its call record names no recording.
+func TestUnstartableRecordingIsNotInTheCallRecord(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "spool")
+	m, err := recording.New(recording.Config{SpoolDir: spool, File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m } })
+	if err := os.RemoveAll(spool); err != nil {
+		t.Fatal(err)
+	}
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	caller := newPhone(t, "5551234", f.addr)
+	call := caller.call("1900", caller.sdp(sdp.SendRecv))
+	in := agent.nextInvite()
+	in.answer()
+	ans := call.answered()
+	flows(t, caller, ans.Audio.Addr, agent)
+	call.bye()
+	agent.waitRequest(sip.BYE, in.callID())
+	f.checkIdle()
+	if r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice"); r.Recording != "" {
+		t.Errorf("call record names recording %q, which could not start", r.Recording)
 	}
 }
