@@ -26,7 +26,9 @@
 //
 // Recordings are written to a local spool directory first (the WAV header
 // is kept valid every second, the file is synced at Finish) together with
-// a JSON call record (CallRecord). An uploader goroutine stores both in the
+// a JSON call record (CallRecord). Begin does not touch the disk: the
+// spool files are created on a goroutine of their own (no fsync then: a
+// process crash keeps them; Finish writes the final call record durably). An uploader goroutine stores both in the
 // backend (a directory, or an S3-compatible bucket through minio-go),
 // confirms the stored objects (size and CRC-32C) and only then deletes the
 // spool copies. Failed uploads are retried with exponential backoff for as

@@ -195,8 +195,13 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// Begin starts recording a call. The spool files are created at once;
-// frame 0 of the recording is info.Start (now when zero).
+// Begin starts recording a call. It returns at once: the spool files
+// (the WAV and its call record) are created on a goroutine of their own,
+// off the caller's path (a call's setup must not wait for the spool
+// disk); packets handed to the recorder meanwhile wait in its hand-off
+// buffer. Frame 0 of the recording is info.Start (now when zero). If the
+// files cannot be created the failure is logged, the recorder ignores
+// packets and Finish returns the error.
 func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	if info.CallID == "" {
 		return nil, ErrNoCallID
@@ -225,6 +230,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		done:    m.finished,
 		dropped: &m.dropped,
 		maxIn:   m.cfg.QueuePackets,
+		ready:   make(chan struct{}),
 	}
 	r.codecs.Store(defaultCodecs())
 
@@ -244,24 +250,47 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	m.active[base] = r
 	m.remember(info.CallID, key)
 	m.mu.Unlock()
-	fail := func(err error) (*Recorder, error) {
+	go m.create(r)
+	return r, nil
+}
+
+// create creates r's spool files and hands r to the mixing goroutine;
+// r.ready is closed when it is done, whatever the outcome. The call
+// record is written without fsync (a process crash keeps what the page
+// cache holds, and recovery rebuilds a record it cannot read from the
+// WAV): Finish syncs the WAV, then writes the final record durably
+// (fsync, rename, directory fsync), which also makes both files'
+// directory entries durable.
+func (m *Manager) create(r *Recorder) {
+	defer close(r.ready)
+	base := r.base
+	fail := func(err error) {
+		r.openErr = fmt.Errorf("recording %s: %w", r.info.CallID, err)
+		r.finished.Store(true) // packets are ignored from here on
 		m.mu.Lock()
 		delete(m.active, base)
 		m.mu.Unlock()
 		os.Remove(base + ".wav")
 		os.Remove(base + ".json")
-		return nil, fmt.Errorf("recording %s: %w", info.CallID, err)
+		m.log.Error("recording not started; the call goes on unrecorded", "call_id", r.info.CallID, "error", err)
 	}
-	if err := writeRecord(base+".json", r.record()); err != nil {
-		return fail(err)
+	r.mu.Lock() // a SetExtra meanwhile writes its record before or after this one
+	err := createRecord(base+".json", r.recordLocked())
+	r.mu.Unlock()
+	if err != nil {
+		fail(err)
+		return
 	}
 	w, err := createWAV(base+".wav", m.cfg.Format)
 	if err != nil {
-		return fail(err)
+		fail(err)
+		return
 	}
+	r.wmu.Lock()
 	r.wav = w
 	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st)
 	r.lastFlush = time.Now()
+	r.wmu.Unlock()
 	m.mu.Lock()
 	r.mixIdx = len(m.mixers)
 	m.mixers = append(m.mixers, r)
@@ -271,8 +300,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		go m.mixLoop()
 	}
 	m.mu.Unlock()
-	m.log.Debug("recording started", "call_id", info.CallID, "key", key, "spool", base+".wav")
-	return r, nil
+	m.log.Debug("recording started", "call_id", r.info.CallID, "key", r.key, "spool", base+".wav")
 }
 
 // finished is called by Recorder.Finish: the recording joins the upload queue.
@@ -310,7 +338,8 @@ const (
 // handed off to each recording in progress. One goroutine serves every
 // recording, so a packet never wakes a goroutine of its own (the work per
 // packet is small; a recording of a call is about 100 packets a second).
-// It exits when no recording is in progress; Begin starts it again.
+// It exits when no recording is in progress; the next recording's
+// create starts it again.
 func (m *Manager) mixLoop() {
 	defer m.mixWG.Done()
 	t := time.NewTicker(mixInterval)

@@ -289,3 +289,32 @@ func TestSpoolDisk(t *testing.T) {
 		t.Fatalf("SpoolDisk = %d free of %d, %v", free, size, err)
 	}
 }
+
+// A recording whose spool files cannot be created does not hold up
+// Begin: the failure is reported by Failed and Finish, nothing is left in
+// the spool or queued, and the manager goes on recording once it can.
+func TestBeginFailsOffThePath(t *testing.T) {
+	c := testConfig(t)
+	m := newTestManager(t, c)
+	if err := os.RemoveAll(c.SpoolDir); err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Begin(CallInfo{CallID: "no-spool", Start: t0})
+	if err != nil {
+		t.Fatalf("Begin: %v, want the failure reported later", err)
+	}
+	r.Packet(Caller, mkRTP(0, 1, 160, 1, fill(0xff, 160)), at(20))
+	if err := r.Finish(at(1000)); err == nil || !r.Failed() {
+		t.Fatalf("Finish = %v, Failed = %v; want the spool error and true", err, r.Failed())
+	}
+	if b := m.Backlog(); b.Recording != 0 || b.Files != 0 {
+		t.Errorf("backlog %+v, want nothing recording or queued", b)
+	}
+	if err := os.MkdirAll(c.SpoolDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	ok := recordCall(t, m, CallInfo{CallID: "spool-back", Start: t0}, 200)
+	if ok.Failed() {
+		t.Error("recording after the spool came back: Failed")
+	}
+}

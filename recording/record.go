@@ -104,6 +104,28 @@ func writeRecord(path string, rec CallRecord) error {
 	return syncDir(filepath.Dir(path))
 }
 
+// createRecord writes the first call record of a recording in progress.
+// It is not synced: see Manager.create.
+func createRecord(path string, rec CallRecord) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode call record: %w", err)
+	}
+	b = append(b, '\n')
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("write call record: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write call record: %w", err)
+	}
+	return nil
+}
+
 // readRecord reads a call record written by writeRecord.
 func readRecord(path string) (CallRecord, error) {
 	var rec CallRecord

@@ -99,6 +99,10 @@ type Recorder struct {
 	done    func(*Recorder)
 	dropped *atomic.Uint64 // the manager's count of packets dropped by all recorders
 	mixIdx  int            // index in the manager's mixers; guarded by the manager's mu
+	// ready is closed once Manager.create has created the spool files
+	// (wav and mix are set) or failed to (openErr).
+	ready   chan struct{}
+	openErr error
 
 	finished atomic.Bool
 	paused   atomic.Bool // some pause was ever set: the mixer must look at spans
@@ -128,6 +132,18 @@ type Recorder struct {
 	werr      error
 	lastFlush time.Time
 	wclosed   bool
+}
+
+// Failed tells whether the recording's spool files could not be created:
+// nothing is recorded and Finish returns why. It is false while they are
+// being created, and final once Finish has returned.
+func (r *Recorder) Failed() bool {
+	select {
+	case <-r.ready:
+		return r.openErr != nil
+	default:
+		return false
+	}
 }
 
 // Key returns the object key the recording will be stored under.
@@ -414,6 +430,10 @@ func (r *Recorder) drain(now time.Time) {
 // upload. Whatever the error, what was recorded stays in the spool and is
 // uploaded. A second call returns ErrFinished.
 func (r *Recorder) Finish(end time.Time) error {
+	<-r.ready
+	if r.openErr != nil {
+		return r.openErr
+	}
 	r.mu.Lock()
 	if r.finished.Load() {
 		r.mu.Unlock()

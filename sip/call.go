@@ -632,7 +632,7 @@ func (c *call) timeline() callflow.Timeline {
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
 	}
-	if c.rec != nil {
+	if c.rec != nil && !c.rec.Failed() { // one that could not start recorded nothing
 		t.Recording = c.rec.Key()
 	}
 	return t

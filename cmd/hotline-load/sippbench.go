@@ -71,20 +71,34 @@ type sippRateStep struct {
 	AnswerTimes       []time.Duration
 	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
-	// Unrecorded are Call-IDs placed without a recording (refused and
-	// failed calls included), NoAudio those recorded with a silent side.
-	Unrecorded, NoAudio []string
-	UACs, UASs          int
-	UACCores            []float64 // each caller SIPp over the step
-	UASCores            float64   // the agent SIPps together
-	Elapsed             time.Duration
-	Err                 string // generator or collection problem
+	// What Hotline's call records say of the placed calls (recording
+	// starts when an agent is bridged: recording.start: bridge).
+	// Connected calls reached an agent; Abandoned calls were answered by
+	// Hotline (queued, hold music) but ended before an agent was bridged
+	// (the caller hung up, or the queue's maximum wait): not recorded by
+	// design, but a caller who never reached an agent, so counted as
+	// failed. NoRecord is answered calls Hotline
+	// kept no call record of.
+	Connected, Abandoned, NoRecord int
+	// Unrecorded are Call-IDs connected to an agent without a stored
+	// recording; NoAudio those recorded with a silent side although the
+	// agent talked at least minTalkBothSides; ShortSilent those with a
+	// silent side that talked less (the agent's echo may not have come
+	// back before the hang-up: listed, not judged).
+	Unrecorded, NoAudio, ShortSilent []string
+	UACs, UASs                       int
+	UACCores                         []float64 // each caller SIPp over the step
+	UASCores                         float64   // the agent SIPps together
+	Elapsed                          time.Duration
+	Err                              string // generator or collection problem
 	// NotIdle is set when Hotline still had calls or recordings 30 s
 	// after the last caller hung up.
 	NotIdle string
 }
 
-func (s *sippRateStep) lost() int { return s.Failed + s.Refused + max(s.Planned-s.Created, 0) }
+func (s *sippRateStep) lost() int {
+	return s.Failed + s.Refused + s.Abandoned + max(s.Planned-s.Created, 0)
+}
 
 func (s *sippRateStep) failedShare() float64 {
 	if s.Planned == 0 {
@@ -101,12 +115,13 @@ func (s *sippRateStep) maxUACCores() float64 {
 	return m
 }
 
-// pass: < 0.1% of the calls failed (refused included), every answered call
-// stored (WAV and call record) with audio from both sides, no caller SIPp
-// saturated.
+// pass: < 0.1% of the calls failed (refused, and hung up in the queue
+// before an agent, included), a call record for every answered call, every
+// call connected to an agent stored (WAV and call record) with audio from
+// both sides, no caller SIPp saturated.
 func (s *sippRateStep) pass() bool {
-	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.Stored >= s.Answered &&
-		s.WithAudio >= s.Answered && s.maxUACCores() < 0.95
+	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.NoRecord == 0 &&
+		len(s.Unrecorded) == 0 && len(s.NoAudio) == 0 && s.maxUACCores() < 0.95
 }
 
 func (s *sippRateStep) why() string {
@@ -118,13 +133,17 @@ func (s *sippRateStep) why() string {
 		w = append(w, s.NotIdle)
 	}
 	if s.failedShare() >= maxFailedShare {
-		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d not placed)",
-			s.lost(), s.Planned, s.Refused, s.Failed, max(s.Planned-s.Created, 0)))
+		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d answered in the queue but never reached an agent, %d not placed)",
+			s.lost(), s.Planned, s.Refused, s.Failed, s.Abandoned, max(s.Planned-s.Created, 0)))
 	}
-	if s.Stored < s.Answered {
-		w = append(w, fmt.Sprintf("%d of %d recordings stored", s.Stored, s.Answered))
-	} else if s.WithAudio < s.Answered {
-		w = append(w, fmt.Sprintf("%d of %d recordings with audio both ways", s.WithAudio, s.Answered))
+	if s.NoRecord > 0 {
+		w = append(w, fmt.Sprintf("%d answered calls without a call record", s.NoRecord))
+	}
+	if len(s.Unrecorded) > 0 {
+		w = append(w, fmt.Sprintf("%d of %d calls connected to an agent without a recording", len(s.Unrecorded), s.Connected))
+	}
+	if len(s.NoAudio) > 0 {
+		w = append(w, fmt.Sprintf("%d recordings with a silent side (agent talked >= %s)", len(s.NoAudio), minTalkBothSides))
 	}
 	if c := s.maxUACCores(); c >= 0.95 {
 		w = append(w, fmt.Sprintf("a caller SIPp saturated (%.2f cores)", c))
@@ -223,7 +242,8 @@ type profileGroup struct {
 // call).
 var profileGroups = []profileGroup{
 	{Name: "SIP request handlers (everything the INVITE, BYE... handlers do, run on sipgo's per-request goroutine)", Focus: `hotline/sip\.\(\*Server\)\.on`},
-	{Name: "recording: spool files created at call start (Manager.Begin: call record .tmp + fsync + rename + dir fsync, WAV create)", Focus: `recording\.\(\*Manager\)\.Begin`},
+	{Name: "recording: start on the call's path (Manager.Begin: key, registration)", Focus: `recording\.\(\*Manager\)\.Begin`},
+	{Name: "recording: spool files created at call start, off the call's path (Manager.create: call record and WAV create)", Focus: `recording\.\(\*Manager\)\.create`},
 	{Name: "recording: finish (WAV flush and close, call record rewritten, hand-off to the uploader)", Focus: `recording\.\(\*Recorder\)\.Finish`},
 	{Name: "recording: upload (file backend: copy into the store, remove from the spool)", Focus: `recording\.\(\*Manager\)\.(uploader|upload)`},
 	{Name: "recording: packet hand-off and mixing", Focus: `recording\.\(\*Recorder\)\.(Packet|drain|mixBatch)|recording\.drainAll|recording\.\(\*Manager\)\.mixLoop`},
@@ -329,7 +349,7 @@ func (b *sippBench) keepLog(h *hotlineProc) {
 		steps = append(steps, b.res.Profile.Step)
 	}
 	for _, s := range steps {
-		if len(s.Unrecorded) > s.Refused+s.Failed || len(s.NoAudio) > 0 {
+		if len(s.Unrecorded) > 0 || len(s.NoAudio) > 0 || s.NoRecord > 0 {
 			lost = true
 		}
 	}
@@ -482,20 +502,21 @@ func (b *sippBench) callers(calls int, rate float64, hold time.Duration, n int, 
 
 // recCheck is what the recordings on disk (file backend) hold.
 type recCheck struct {
-	Records   int             // call records read
-	Stored    int             // call records with their WAV
-	WithAudio int             // of those, with audio from both sides
-	Dropped   uint64          // packets dropped by recorders (every record read)
-	Missing   uint64          // packets missing against 50 packets/s of the call
-	IDs       map[string]bool // Call-IDs stored
-	NoAudio   []string        // Call-IDs stored with a silent side
+	Records   int               // call records read
+	Stored    int               // call records with their WAV
+	WithAudio int               // of those, with audio from both sides
+	Dropped   uint64            // packets dropped by recorders (every record read)
+	Missing   uint64            // packets missing against 50 packets/s of the call
+	IDs       map[string]bool   // Call-IDs stored
+	NoAudio   []string          // Call-IDs stored with a silent side
+	Silent    map[string]string // of those, which side: "caller", "agent" or "both"
 }
 
 // readRecords checks the recordings on disk: call records read, those
 // with a WAV holding audio from both sides, packets dropped by recorders,
 // and packets missing against 50 packets/s of the call.
 func readRecords(dir string) recCheck {
-	rc := recCheck{IDs: map[string]bool{}}
+	rc := recCheck{IDs: map[string]bool{}, Silent: map[string]string{}}
 	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".json") {
 			return nil
@@ -541,11 +562,120 @@ func readRecords(dir string) recCheck {
 			rc.WithAudio++
 		} else {
 			rc.NoAudio = append(rc.NoAudio, cr.CallID)
+			rc.Silent[cr.CallID] = silentSide(cr.Stats)
 		}
 		return nil
 	})
 	sort.Strings(rc.NoAudio)
 	return rc
+}
+
+// minTalkBothSides is how long an agent must have been connected for its
+// recording to be required to hold audio from both sides: the SIPp agents
+// only echo what Hotline relays to them, so a call hung up right after
+// the bridge can end before the echo came back.
+const minTalkBothSides = 500 * time.Millisecond
+
+// hotlineCall is what the benchmark reads of one of Hotline's call records
+// (records file backend: {"call": {...}} lines, among {"event": ...}
+// lines, in <dir>/<day>.jsonl).
+type hotlineCall struct {
+	CallID    string     `json:"call_id"`
+	Connected *time.Time `json:"connected"`
+	Talk      float64    `json:"talk_seconds"`
+	Outcome   string     `json:"outcome"`
+	Recording string     `json:"recording"`
+}
+
+// readCallRecords returns Hotline's call records of the Call-IDs in want.
+func readCallRecords(dir string, want map[string]bool) map[string]hotlineCall {
+	out := map[string]hotlineCall{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			var l struct {
+				Call *hotlineCall `json:"call"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Call != nil && want[l.Call.CallID] {
+				out[l.Call.CallID] = *l.Call
+			}
+		}
+	}
+	return out
+}
+
+// waitCallRecords waits (bounded) for Hotline's call records of the placed
+// calls: until at least answered of them are there, or none came for 3 s.
+// Records reach the file through Hotline's records spool, after the call.
+func waitCallRecords(ctx context.Context, dir string, placed []string, answered int, bound time.Duration) map[string]hotlineCall {
+	want := make(map[string]bool, len(placed))
+	for _, id := range placed {
+		want[id] = true
+	}
+	deadline := time.Now().Add(bound)
+	last, lastGrowth := -1, time.Now()
+	for {
+		calls := readCallRecords(dir, want)
+		if len(calls) != last {
+			last, lastGrowth = len(calls), time.Now()
+		}
+		if len(calls) >= answered || time.Since(lastGrowth) > 3*time.Second || time.Now().After(deadline) || ctx.Err() != nil {
+			return calls
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// judgeRecordings checks the placed calls against Hotline's call records
+// and the recordings stored: every call connected to an agent must be
+// recorded (with audio both ways once the agent talked
+// minTalkBothSides); a call answered in the queue whose caller hung up
+// before an agent was bridged is not recorded (recording.start: bridge)
+// but failed the caller.
+func (s *sippRateStep) judgeRecordings(placed []string, calls map[string]hotlineCall, rc recCheck) {
+	s.Stored, s.WithAudio, s.RecDropped = rc.Stored, rc.WithAudio, rc.Dropped
+	s.NoRecord = max(s.Answered-len(calls), 0)
+	for _, id := range placed {
+		c, ok := calls[id]
+		switch {
+		case !ok:
+		case c.Connected == nil: // hung up in the queue, or its maximum wait
+			s.Abandoned++
+		default:
+			s.Connected++
+			if !rc.IDs[id] {
+				s.Unrecorded = append(s.Unrecorded, id)
+			}
+		}
+	}
+	for _, id := range rc.NoAudio {
+		c, ok := calls[id]
+		talk := time.Duration(c.Talk * float64(time.Second))
+		desc := fmt.Sprintf("%s (%s silent, talked %s)", id, rc.Silent[id], talk.Round(time.Millisecond))
+		if ok && talk < minTalkBothSides {
+			s.ShortSilent = append(s.ShortSilent, desc)
+			continue
+		}
+		s.NoAudio = append(s.NoAudio, desc)
+	}
+}
+
+// silentSide names the side(s) of a recording without packets.
+func silentSide(st *struct {
+	Received []uint64 `json:"received"`
+	Dropped  uint64   `json:"dropped"`
+}) string {
+	if st == nil || len(st.Received) != 2 || st.Received[0] == 0 && st.Received[1] == 0 {
+		return "both"
+	}
+	if st.Received[0] == 0 {
+		return "caller"
+	}
+	return "agent"
 }
 
 // sippCallIDs are the Call-IDs a caller SIPp used: "<n>-<pid>@<ip>" for
@@ -649,13 +779,8 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	if err != nil {
 		b.d.log.Warn("SIPp step: hotline not idle or uploads missing", "err", err, "uploaded", b1.Uploaded-b0.Uploaded)
 	}
-	rc := readRecords(recDir)
-	s.Stored, s.WithAudio, s.RecDropped, s.NoAudio = rc.Stored, rc.WithAudio, rc.Dropped, rc.NoAudio
-	for _, id := range placed {
-		if !rc.IDs[id] {
-			s.Unrecorded = append(s.Unrecorded, id)
-		}
-	}
+	calls := waitCallRecords(ctx, filepath.Join(b.h.dir, "records"), placed, s.Answered, 15*time.Second)
+	s.judgeRecordings(placed, calls, readRecords(recDir))
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "pass", s.pass(), "why", s.why())

@@ -3,8 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readRecords counts a recording as stored only with its WAV, and as
@@ -36,18 +38,23 @@ func TestSIPpRecords(t *testing.T) {
 }
 
 // A rate step passes only with < 0.1% of the calls lost (refused calls
-// included) and every answered call recorded with audio both ways.
+// and callers who never reached an agent included), a call record for
+// every answered call, and every call connected to an agent recorded
+// with audio both ways.
 func TestSIPpRateStepPass(t *testing.T) {
-	ok := sippRateStep{Rate: 100, Planned: 1000, Created: 1000, Answered: 1000, Stored: 1000, WithAudio: 1000, UACCores: []float64{0.2}}
+	ok := sippRateStep{Rate: 100, Planned: 1000, Created: 1000, Answered: 1000, Connected: 1000, Stored: 1000, WithAudio: 1000,
+		UACCores: []float64{0.2}}
 	if !ok.pass() {
 		t.Fatalf("a clean step failed: %s", ok.why())
 	}
 	for name, mod := range map[string]func(*sippRateStep){
 		"refused":     func(s *sippRateStep) { s.Refused, s.Answered, s.Stored, s.WithAudio = 1, 999, 999, 999 },
 		"failed":      func(s *sippRateStep) { s.Failed = 1 },
+		"abandoned":   func(s *sippRateStep) { s.Abandoned, s.Connected, s.Stored, s.WithAudio = 1, 999, 999, 999 },
 		"not placed":  func(s *sippRateStep) { s.Created = 999 },
-		"unrecorded":  func(s *sippRateStep) { s.Stored = 999 },
-		"silent side": func(s *sippRateStep) { s.WithAudio = 999 },
+		"no record":   func(s *sippRateStep) { s.NoRecord = 1 },
+		"unrecorded":  func(s *sippRateStep) { s.Stored, s.Unrecorded = 999, []string{"x"} },
+		"silent side": func(s *sippRateStep) { s.WithAudio, s.NoAudio = 999, []string{"x"} },
 		"saturated":   func(s *sippRateStep) { s.UACCores = []float64{0.97} },
 		"not idle":    func(s *sippRateStep) { s.NotIdle = "hotline not idle after 30s: 15 calls" },
 	} {
@@ -59,6 +66,47 @@ func TestSIPpRateStepPass(t *testing.T) {
 		if s.why() == "ok" {
 			t.Errorf("%s: no reason given", name)
 		}
+	}
+}
+
+// The recordings are judged against Hotline's call records: a caller
+// answered in the queue who hung up before an agent is not a lost
+// recording but a failed call; a connected call without a recording is
+// lost; a silent side counts once the agent talked minTalkBothSides.
+func TestSIPpJudgeRecordings(t *testing.T) {
+	dir := t.TempDir()
+	lines := []string{
+		`{"call":{"call_id":"queued","queued":"2026-12-02T16:00:00Z","outcome":"abandoned","talk_seconds":0}}`,
+		`{"call":{"call_id":"maxwait","queued":"2026-12-02T16:00:00Z","outcome":"timeout","talk_seconds":0}}`,
+		`{"event":{"id":"e1","kind":"abandon","call_id":"queued"}}`,
+		`{"call":{"call_id":"ok","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2,"recording":"k/ok.wav"}}`,
+		`{"call":{"call_id":"lost","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}}`,
+		`{"call":{"call_id":"silent","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":1.5,"recording":"k/s.wav"}}`,
+		`{"call":{"call_id":"short","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":0.1,"recording":"k/sh.wav"}}`,
+		`{"call":{"call_id":"other-step","connected":"2026-12-02T16:00:00Z","outcome":"answered","talk_seconds":2}}`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "2026-12-02.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	placed := []string{"queued", "maxwait", "ok", "lost", "silent", "short", "refused"}
+	calls := waitCallRecords(t.Context(), dir, placed, 6, time.Second)
+	if len(calls) != 6 {
+		t.Fatalf("call records read: %v, want the 6 placed calls that have one", calls)
+	}
+	rc := recCheck{Stored: 3, WithAudio: 1, IDs: map[string]bool{"ok": true, "silent": true, "short": true},
+		NoAudio: []string{"short", "silent"}, Silent: map[string]string{"short": "agent", "silent": "caller"}}
+	s := sippRateStep{Planned: 7, Created: 7, Answered: 6, Refused: 1, UACCores: []float64{0.1}}
+	s.judgeRecordings(placed, calls, rc)
+	if s.Connected != 4 || s.Abandoned != 2 || s.NoRecord != 0 {
+		t.Errorf("connected %d, never reached an agent %d, no record %d; want 4, 2, 0", s.Connected, s.Abandoned, s.NoRecord)
+	}
+	if !slices.Equal(s.Unrecorded, []string{"lost"}) || !slices.Equal(s.NoAudio, []string{"silent (caller silent, talked 1.5s)"}) ||
+		!slices.Equal(s.ShortSilent, []string{"short (agent silent, talked 100ms)"}) {
+		t.Errorf("unrecorded %v, silent side %v, short silent %v; want [lost], [silent (caller...)], [short (agent...)]",
+			s.Unrecorded, s.NoAudio, s.ShortSilent)
+	}
+	if s.lost() != 3 || s.pass() {
+		t.Errorf("lost %d (want the refused call and the two that never reached an agent), pass %v (want false: %s)", s.lost(), s.pass(), s.why())
 	}
 }
 

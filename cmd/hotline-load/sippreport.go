@@ -51,7 +51,7 @@ func sum(xs []float64) float64 {
 func (r *sippResults) figures() []figure {
 	var figs []figure
 	add := func(f figure) { figs = append(figs, f) }
-	add(figure{ID: "S1", Name: "recorded calls/s with SIPp: 2 s calls, PCMU both ways, < 0.1% failed, every recording stored with audio both ways",
+	add(figure{ID: "S1", Name: "recorded calls/s with SIPp: 2 s calls, PCMU both ways, < 0.1% failed, every call connected to an agent recorded with audio both ways",
 		Unit: "calls/s", Tool: toolSIPp, S: one(r.Rate), Target: &target{400, true, "≥ 400 (issue 15)"}, Note: r.Note})
 	hot, callers, agents, p99 := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if b := r.best(); b != nil {
@@ -85,7 +85,7 @@ func (r *sippResults) figures() []figure {
 	if o := r.Overload; o != nil && o.Created > 0 {
 		refused = 100 * float64(o.Refused) / float64(o.Created)
 		if adm := o.Created - o.Refused; adm > 0 {
-			afail = 100 * float64(o.Failed) / float64(adm)
+			afail = 100 * float64(o.Failed+o.Abandoned) / float64(adm)
 		}
 		if len(o.AnswerTimes) > 0 {
 			ap99 = ms(DurationPercentile(o.AnswerTimes, 99))
@@ -96,7 +96,7 @@ func (r *sippResults) figures() []figure {
 		at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered)", fmtNum(o.Rate))
 	}
 	add(figure{ID: "S3", Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolSIPp, S: one(refused)})
-	add(figure{ID: "S3", Name: "overload: admitted calls that failed " + at, Unit: "%", Tool: toolSIPp, S: one(afail),
+	add(figure{ID: "S3", Name: "overload: admitted calls that failed or never reached an agent " + at, Unit: "%", Tool: toolSIPp, S: one(afail),
 		Target: &target{0.1, false, "< 0.1%"}})
 	add(figure{ID: "S3", Name: "overload: time to answer p99 of admitted calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
 		S: one(ap99), Target: &target{100, false, "p99 < 100 ms"}})
@@ -141,12 +141,19 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		fmt.Fprintf(w, "- S1 limit: %s\n", r.RateLimit)
 	}
 	list := func(name string, s sippRateStep) {
+		fmt.Fprintf(w, "- %s (%s calls/s): Hotline's call records: %d connected to an agent, %d answered in the queue but never reached an agent (not recorded: recording starts at the bridge; counted as failed), %d answered calls without a call record\n",
+			name, fmtNum(s.Rate), s.Connected, s.Abandoned, s.NoRecord)
 		if len(s.Unrecorded) > 0 {
-			fmt.Fprintf(w, "- %s (%s calls/s): %d Call-IDs without a recording (%d refused or failed): %s\n", name, fmtNum(s.Rate),
-				len(s.Unrecorded), s.Refused+s.Failed, firstN(s.Unrecorded, 5))
+			fmt.Fprintf(w, "- %s (%s calls/s): %d calls connected to an agent without a recording: %s\n", name, fmtNum(s.Rate),
+				len(s.Unrecorded), firstN(s.Unrecorded, 5))
 		}
 		if len(s.NoAudio) > 0 {
-			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a silent side: %s\n", name, fmtNum(s.Rate), len(s.NoAudio), firstN(s.NoAudio, 5))
+			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a silent side (agent talked >= %s): %s\n", name, fmtNum(s.Rate),
+				len(s.NoAudio), minTalkBothSides, firstN(s.NoAudio, 5))
+		}
+		if len(s.ShortSilent) > 0 {
+			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a silent side whose agent talked < %s (the echo had no time to come back; not judged): %s\n",
+				name, fmtNum(s.Rate), len(s.ShortSilent), minTalkBothSides, firstN(s.ShortSilent, 5))
 		}
 	}
 	for i, s := range r.RateSteps {
@@ -231,9 +238,11 @@ const sippMethodText = `### How the SIPp figures were measured
   every RTP packet Hotline sends it. caller.xml places the calls: PCMU from a port of its own per call
   (rtp_stream looping one second of a tone that hotline-load writes), BYE after -d.
 - S1 searches the highest rate (doubling, then bisection; bounded in steps and time) where fewer than 0.1% of
-  the calls fail (refused, failed after admission, or not placed), every answered call has its WAV and call
-  record on disk with audio from both sides (the call record's received packets per channel), and no caller
-  SIPp is saturated. Answer times are SIPp's response time INVITE → 200 (-trace_rtt).
+  the calls fail (refused, failed after admission, answered in the queue but hung up before an agent was
+  bridged, or not placed), Hotline has a call record of every answered call, every call its records show
+  connected to an agent has its WAV and recording's call record on disk, with audio from both sides (the
+  received packets per channel) once the agent talked 0.5 s, and no caller SIPp is saturated. (Recording
+  starts at the bridge: a caller answered in the queue who hangs up before an agent is not recorded.) Answer times are SIPp's response time INVITE → 200 (-trace_rtt).
 - S2 adds long calls step by step and measures Hotline's, and every SIPp's, CPU over the window
   (/proc/<pid>/stat), the machine's, and the datagrams dropped at Hotline's own sockets (the drops column of
   /proc/net/udp for the sockets Hotline holds). The machine-wide Udp RcvbufErrors are shown but not judged:
