@@ -319,7 +319,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	// Wrap-up codes, through the API or *25<key> from the phone.
-	disposer := dispose(&c.Config, queues, m, log)
+	disposer := dispose(&c.Config, queues, m, log, now, history.Event)
 	afterCall := &callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Disposition: disposeByKey(&c.Config, disposer),
