@@ -548,7 +548,9 @@ func (c *call) closeWith(cause error) {
 	if !listed {
 		return
 	}
-	s.active.Add(-1)
+	// The call counts as active until its record is logged and handed on:
+	// whoever waits for no active call (drain, tests) finds it complete.
+	defer s.active.Add(-1)
 	cdr := callflow.Build(c.timeline(), s.now(), cause)
 	c.observe(cdr)
 	st := caller.media.Stats()
