@@ -59,8 +59,9 @@ func hostOf(addr string) string {
 // or, from a trusted proxy, the phone's address as the proxy recorded it:
 // the first Path's received parameter (Kamailio's add_path_received),
 // else the first Via not sent by a trusted proxy (its received
-// parameter, else its host). "" when a trusted proxy recorded none:
-// failures then count by username only.
+// parameter, else its host). "" when a trusted proxy recorded none, or
+// only a trusted proxy's address (a chain of proxies, or a phone on the
+// proxy's host): failures then count by username only.
 func (r *Registrar) clientAddr(req *sip.Request) string {
 	src := req.Source()
 	if !r.isTrusted(hostOf(src)) {
@@ -73,7 +74,7 @@ func (r *Registrar) clientAddr(req *sip.Request) string {
 				continue
 			}
 			if recv, ok := u.UriParams.Get("received"); ok && recv != "" {
-				if a := receivedHost(recv); a != "" {
+				if a := receivedHost(recv); a != "" && !r.isTrusted(a) {
 					return a
 				}
 			}
@@ -91,7 +92,7 @@ func (r *Registrar) clientAddr(req *sip.Request) string {
 		if recv, ok := via.Params.Get("received"); ok && recv != "" {
 			host = recv
 		}
-		if a, err := netip.ParseAddr(hostOf(host)); err == nil {
+		if a, err := netip.ParseAddr(hostOf(host)); err == nil && !r.isTrusted(a.String()) {
 			return a.String()
 		}
 		return ""

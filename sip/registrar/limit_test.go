@@ -134,6 +134,13 @@ func TestTrustedProxyFailuresByPhone(t *testing.T) {
 		if got := f.r.clientAddr(request(t, sip.REGISTER, "bob", "x", 1)); got != "" {
 			t.Errorf("client address of a request with only the edge's Via: %q, want none", got)
 		}
+		// One whose recorded address is the edge's own (a phone on the
+		// edge's host): by username only too.
+		onEdge := request(t, sip.REGISTER, "bob", "x", 1, "Path: <sip:127.0.0.1:5070;lr;received=sip:127.0.0.1:40000>")
+		onEdge.SetSource(edge)
+		if got := f.r.clientAddr(onEdge); got != "" {
+			t.Errorf("client address recorded as the edge's own: %q, want none", got)
+		}
 		direct := request(t, sip.REGISTER, "bob", "x", 1)
 		direct.SetSource("198.51.100.9:5062")
 		if got := f.r.clientAddr(direct); got != "198.51.100.9:5062" {
