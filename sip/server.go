@@ -79,6 +79,10 @@ type Deps struct {
 	// this node has none, and the agent stays registered while they live.
 	// Nil on one node.
 	RemoteBindings func(agent string) []registrar.Binding
+	// PublishRegistrations, with several nodes, publishes this node's
+	// registrations to the others at once: called when a phone
+	// registers, before the agent is made available. Nil on one node.
+	PublishRegistrations func()
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -200,6 +204,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return registrar.Secret{Password: a.DigestPassword(), HA1MD5: a.HA1, HA1SHA256: a.HA1SHA256}, ok
 	}, deps.Now, deps.Log.With("component", "registrar"))
 	s.reg.OnChange(func(user string, registered bool) {
+		if registered && deps.PublishRegistrations != nil {
+			deps.PublishRegistrations() // every node can reach the phone before it rings
+		}
 		if !registered && deps.RemoteBindings != nil && len(deps.RemoteBindings(user)) > 0 {
 			s.log.Info("agent registration gone here, still registered on another node", "agent", user)
 			return
