@@ -66,6 +66,8 @@ type HistoryCall struct {
 	Callback         string          `json:"callback,omitempty"`
 	Legs             json.RawMessage `json:"legs,omitempty"`
 	Transfers        json.RawMessage `json:"transfers,omitempty"`
+	// Disposition is the wrap-up code the agent gave the call, "" if none.
+	Disposition string `json:"disposition,omitempty"`
 }
 
 // HistoryCallPage is one page of calls, newest first.
@@ -100,7 +102,8 @@ func historyCall(c records.Call) HistoryCall {
 		CustomerID: c.CustomerID, Segment: c.Segment, Style: c.Style, Reason: c.Reason, Agent: c.Agent,
 		Arrived: c.Arrived, Queued: c.Queued, Connected: c.Connected, SurveyStart: c.SurveyStart, Ended: c.Ended,
 		Wait: c.Wait, Answer: c.Answer, Talk: c.Talk, Hold: c.Hold, WrapUp: c.WrapUp, Outcome: c.Outcome, Cause: c.Cause,
-		CSAT: c.CSAT, NPS: c.NPS, Recording: c.Recording, Callback: c.Callback, Legs: c.Legs, Transfers: c.Transfers}
+		CSAT: c.CSAT, NPS: c.NPS, Recording: c.Recording, Callback: c.Callback, Legs: c.Legs, Transfers: c.Transfers,
+		Disposition: c.Disposition}
 }
 
 func historyEvent(e records.Event) HistoryEvent {

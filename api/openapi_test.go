@@ -125,6 +125,46 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 			continue
 		}
 		checkSchema(t, typ, sc)
+		checkNested(t, doc.Components.Schemas, typ, sc, map[string]bool{})
+	}
+}
+
+// checkNested checks the schemas that a struct's properties refer to
+// ({"$ref"} or {"items": {"$ref"}}) against the api types of its fields,
+// so that a field added to a row type (HistoryCall in HistoryCallPage)
+// must be documented too.
+func checkNested(t *testing.T, schemas map[string]schema, typ reflect.Type, sc schema, seen map[string]bool) {
+	t.Helper()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		prop, ok := sc.Properties[name]
+		if !ok || !f.IsExported() {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if ft.Kind() != reflect.Struct || ft.PkgPath() != typ.PkgPath() {
+			continue
+		}
+		ref := prop.Ref
+		if prop.Items != nil {
+			ref = prop.Items.Ref
+		}
+		target, ok := strings.CutPrefix(ref, "#/components/schemas/")
+		if !ok || seen[target] {
+			continue
+		}
+		seen[target] = true
+		nested, ok := schemas[target]
+		if !ok {
+			t.Errorf("api/openapi.json: %s.%s refers to %q, which components.schemas lacks", typ.Name(), name, ref)
+			continue
+		}
+		checkSchema(t, ft, nested)
+		checkNested(t, schemas, ft, nested, seen)
 	}
 }
 

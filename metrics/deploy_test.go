@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -321,5 +322,35 @@ func TestEndToEndPrometheus(t *testing.T) {
 	}
 	if err != nil || !found {
 		t.Errorf("no call-id exemplar in Prometheus: %v %+v", err, ex)
+	}
+}
+
+// TestClusterGaugesNotSummedAcrossNodes: the agent and queue gauges come
+// from the ACD that every node of a cluster shares, so every node
+// exports the whole hotline's values. Every dashboard query and rule
+// takes them through max (or min/avg) by their own labels, never a sum
+// over instances, which would count them once per node.
+func TestClusterGaugesNotSummedAcrossNodes(t *testing.T) {
+	shared := []string{NameAgents, NameAgentState, NameCallersWaiting, NameLongestWait, NameQueueOpen,
+		NameServiceLevelThreshold, NameServiceLevelTarget}
+	use := regexp.MustCompile(`\b(` + strings.Join(shared, "|") + `)\b([^_:a-z]|$)`)
+	wrapped := regexp.MustCompile(`\b(max|min|avg)\s*(by\s*\([^)]*\)\s*)?\(\s*$`)
+	check := func(where, expr string) {
+		for _, m := range use.FindAllStringSubmatchIndex(expr, -1) {
+			if !wrapped.MatchString(expr[:m[0]]) {
+				t.Errorf("%s: %s is not taken through max/min/avg by its labels (every node exports the shared ACD's value): %q",
+					where, expr[m[2]:m[3]], expr)
+			}
+		}
+	}
+	for _, g := range promtest.LoadRules(t).Groups {
+		for _, rl := range g.Rules {
+			check("rule "+rl.Record+rl.Alert, rl.Expr)
+		}
+	}
+	for _, d := range promtest.LoadDashboards(t) {
+		for _, q := range promtest.PanelQueries(t, d) {
+			check(q.Where, q.Expr)
+		}
 	}
 }

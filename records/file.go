@@ -125,12 +125,67 @@ func (f *fileBackend) scan(day string, fn func(*line)) error {
 }
 
 func (f *fileBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
-	return collect(ctx, f, q.From, q.To, q.After, q.Limit, func(l *line) (*Call, string, time.Time) {
+	out, err := collect(ctx, f, q.From, q.To, q.After, q.Limit, func(l *line) (*Call, string, time.Time) {
 		if c := l.Call; c != nil && q.match(c) {
 			return c, c.CallID, c.Arrived
 		}
 		return nil, "", time.Time{}
 	})
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	return out, f.dispositions(ctx, out)
+}
+
+// dispositionLookAhead is how many days after a call's arrival its
+// disposition events are looked for (a code comes during wrap-up).
+const dispositionLookAhead = 2
+
+// dispositions fills each call's Disposition from its latest
+// disposition event (by time, then id), read from the days of the calls'
+// arrivals and the following dispositionLookAhead days.
+func (f *fileBackend) dispositions(ctx context.Context, calls []Call) error {
+	idx := make(map[string][]int, len(calls))
+	from, to := calls[0].Arrived, calls[0].Arrived
+	for i, c := range calls {
+		idx[c.CallID] = append(idx[c.CallID], i)
+		if c.Arrived.Before(from) {
+			from = c.Arrived
+		}
+		if c.Arrived.After(to) {
+			to = c.Arrived
+		}
+	}
+	days, err := f.days(from, to.AddDate(0, 0, dispositionLookAhead))
+	if err != nil {
+		return err
+	}
+	latest := map[string]*Event{}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, d := range days {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := f.scan(d, func(l *line) {
+			e := l.Event
+			if e == nil || e.Kind != EventDisposition || idx[e.CallID] == nil {
+				return
+			}
+			if p := latest[e.CallID]; p == nil || before(p.At, p.ID, &Cursor{At: e.At, ID: e.ID}) {
+				latest[e.CallID] = e
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for id, e := range latest {
+		for _, i := range idx[id] {
+			calls[i].Disposition = e.Reason
+		}
+	}
+	return nil
 }
 
 func (f *fileBackend) events(ctx context.Context, q EventQuery) ([]Event, error) {

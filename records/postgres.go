@@ -126,6 +126,14 @@ const insertEvents = `INSERT INTO events (event_id, at, kind, call_id, agent, qu
 		$8::int[], $9::float8[], $10::text[], $11::jsonb[])
 	ON CONFLICT (event_id) DO NOTHING`
 
+// setDispositions copies the latest disposition event of each call in
+// $1 onto the call's row: the code may be written before or after the row.
+const setDispositions = `UPDATE calls c SET disposition = d.reason
+	FROM (SELECT DISTINCT ON (call_id) call_id, reason FROM events
+		WHERE kind = '` + EventDisposition + `' AND call_id = ANY($1::text[])
+		ORDER BY call_id, at DESC, event_id DESC) d
+	WHERE c.call_id = d.call_id AND c.disposition <> d.reason`
+
 // jsonArg is raw JSON as a query argument (NULL when empty).
 func jsonArg(b []byte) *string {
 	if len(b) == 0 {
@@ -195,11 +203,29 @@ func (b *pgBackend) write(ctx context.Context, batch *Batch) error {
 		}
 		q.Queue(insertEvents, text[0], at, text[1], text[2], text[3], text[4], text[5], pos, dur, text[6], detail)
 	}
+	if ids := dispositionCalls(batch); len(ids) > 0 {
+		q.Queue(setDispositions, ids)
+	}
 	if q.Len() == 0 {
 		return nil
 	}
 	// A batch cut short is harmless: its replay skips the rows already stored.
 	return b.pool.SendBatch(ctx, &q).Close()
+}
+
+// dispositionCalls lists the calls of b whose row may need its
+// disposition: every call row written and every call given a code.
+func dispositionCalls(b *Batch) []string {
+	var ids []string
+	for _, c := range b.Calls {
+		ids = append(ids, c.CallID)
+	}
+	for _, e := range b.Events {
+		if e.Kind == EventDisposition && e.CallID != "" {
+			ids = append(ids, e.CallID)
+		}
+	}
+	return ids
 }
 
 // where builds a WHERE clause of bound parameters.
@@ -231,7 +257,7 @@ func (w *where) sql() string {
 
 const callColumns = `call_id, direction, hotline, queue, customer, customer_id, segment, style, reason, agent,
 	arrived, queued, connected, survey_start, ended, wait_seconds, answer_seconds, talk_seconds, hold_seconds, wrap_up_seconds,
-	outcome, cause, csat, nps, recording, callback, legs, transfers`
+	outcome, cause, csat, nps, recording, callback, legs, transfers, disposition`
 
 func (b *pgBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.QueryTimeout)
@@ -266,7 +292,7 @@ func (b *pgBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
 		var legs, transfers []byte
 		err := r.Scan(&c.CallID, &c.Direction, &c.Hotline, &c.Queue, &c.Customer, &c.CustomerID, &c.Segment, &c.Style, &c.Reason, &c.Agent,
 			&c.Arrived, &c.Queued, &c.Connected, &c.SurveyStart, &c.Ended, &c.Wait, &c.Answer, &c.Talk, &c.Hold, &c.WrapUp,
-			&c.Outcome, &c.Cause, &csat, &nps, &c.Recording, &c.Callback, &legs, &transfers)
+			&c.Outcome, &c.Cause, &csat, &nps, &c.Recording, &c.Callback, &legs, &transfers, &c.Disposition)
 		c.CSAT, c.NPS = intPtr(csat), intPtr(nps)
 		c.Legs, c.Transfers = legs, transfers
 		c.Arrived, c.Ended = c.Arrived.UTC(), c.Ended.UTC()

@@ -60,6 +60,10 @@ type Call struct {
 	// form, stored as JSON).
 	Legs      json.RawMessage `json:"legs,omitempty"`
 	Transfers json.RawMessage `json:"transfers,omitempty"`
+	// Disposition is the wrap-up code the agent gave the call: the
+	// latest EventDisposition of the call, filled in when the history is
+	// read (a Call handed to Store.Call need not carry it).
+	Disposition string `json:"disposition,omitempty"`
 }
 
 // Event kinds: the queue_log of the hotline, survey answers, callbacks
@@ -82,6 +86,7 @@ const (
 	EventCallback        = "callback"         // Detail: id, state
 	EventStyleAnswer     = "style_answer"     // Customer, Reason: the style
 	EventSegmentChanged  = "segment_changed"  // Customer, Reason: rule, Detail: from, to
+	EventDisposition     = "disposition"      // CallID, Agent, Queue, Reason: the wrap-up code
 )
 
 // Event is one queue, agent or customer event: one row in the events

@@ -22,7 +22,7 @@ const (
 // message returns a prompt in the caller's language (else the survey's,
 // else English, else any), or nil.
 func (c *call) message(name string) *audio.Clip {
-	return c.s.prompts.Find(name, c.promptLanguages()...)
+	return c.s.currentPrompts().Find(name, c.promptLanguages()...)
 }
 
 // promptLanguages are the languages prompts are looked for in: the

@@ -461,7 +461,7 @@ func (c *call) agentLeft() {
 		c.agentLeftAt = c.s.now()
 	}
 	c.mu.Unlock()
-	if sv := c.s.deps.Survey; sv == nil || !sv.On() || !c.s.surveyOK {
+	if sv := c.s.deps.Survey; sv == nil || !sv.On() || !c.s.surveyOK.Load() {
 		c.end(callflow.ErrAgentHangup)
 		return
 	}

@@ -101,9 +101,9 @@ func announcementPrompts(st acd.CallStatus, a config.AnnounceConfig, key string)
 // checkIVRPrompts makes sure the configured questions can be asked: the
 // style and reason prompts must exist. Missing announcement prompts are
 // only logged (the announcement leaves them out).
-func (s *Server) checkIVRPrompts() error {
+func (s *Server) checkIVRPrompts(p *audio.Prompts) error {
 	ivr := s.deps.Routing.IVR
-	has := s.prompts.Has
+	has := p.Has
 	var errs []error
 	if ivr.StyleQuestion && !has(promptStyle) {
 		errs = append(errs, fmt.Errorf("ivr.style_question: no prompt %s.wav in any language of the prompts", promptStyle))
@@ -128,7 +128,7 @@ func (s *Server) checkIVRPrompts() error {
 // the survey's, else English, else any that has them all; failing that
 // each in whichever language has it. Missing clips are left out.
 func (c *call) prompts(names ...string) []*audio.Clip {
-	return c.s.prompts.FindAll(names, c.promptLanguages()...)
+	return c.s.currentPrompts().FindAll(names, c.promptLanguages()...)
 }
 
 // listenKeys makes the caller's keys arrive at a new keypad.

@@ -112,10 +112,12 @@ type Server struct {
 	// trunks are where calls may come from (empty: anywhere)
 	trunks []netip.Prefix
 	hold   *audio.Clip // hold music, nil for the built-in tone
-	// prompts are Deps.Prompts; surveyOK says they hold the survey's.
-	prompts  *audio.Prompts
-	surveyOK bool
-	reg      *registrar.Registrar
+	// promptSet is Deps.Prompts, replaced by SetPrompts (a clip being
+	// played is never changed: a set is immutable); surveyOK says the
+	// set holds the survey's.
+	promptSet atomic.Pointer[audio.Prompts]
+	surveyOK  atomic.Bool
+	reg       *registrar.Registrar
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -196,11 +198,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		s.hold = a
 	}
-	s.prompts = deps.Prompts
+	s.promptSet.Store(deps.Prompts)
 	if sv := deps.Survey; sv != nil {
-		s.surveyOK = survey.CheckPrompts(deps.Prompts, sv.Language) == nil
+		s.surveyOK.Store(survey.CheckPrompts(deps.Prompts, sv.Language) == nil)
 	}
-	if err := s.checkIVRPrompts(); err != nil {
+	if err := s.checkIVRPrompts(deps.Prompts); err != nil {
 		return nil, err
 	}
 	rcfg := deps.Routing
@@ -590,4 +592,26 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	default:
 		c.agentLeft()
 	}
+}
+
+// currentPrompts is the prompt set in force.
+func (s *Server) currentPrompts() *audio.Prompts { return s.promptSet.Load() }
+
+// SetPrompts replaces the prompts (a reload of their files): calls reach
+// the new set at their next prompt, a clip being played plays to its
+// end. A set that lacks the IVR's questions, or the survey's prompts
+// when the survey is on, is refused and the old set stays.
+func (s *Server) SetPrompts(p *audio.Prompts) error {
+	if err := s.checkIVRPrompts(p); err != nil {
+		return err
+	}
+	sv := s.deps.Survey
+	if sv != nil && sv.On() {
+		if err := survey.CheckPrompts(p, sv.Language); err != nil {
+			return err
+		}
+	}
+	s.promptSet.Store(p)
+	s.surveyOK.Store(sv != nil && survey.CheckPrompts(p, sv.Language) == nil)
+	return nil
 }

@@ -13,10 +13,11 @@ import (
 // recording.
 func (c *call) runSurvey() {
 	cfg := c.s.deps.Survey
-	lang := cfg.PromptLanguage(c.s.prompts, c.customer.Language)
+	prompts := c.s.currentPrompts() // one set for the whole survey, reloads aside
+	lang := cfg.PromptLanguage(prompts, c.customer.Language)
 	c.log.Info("survey", "language", lang)
 	res := survey.Result{Ran: true, Language: lang}
-	prompt := func(name string) *audio.Clip { return c.s.prompts.Clip(lang, name) }
+	prompt := func(name string) *audio.Clip { return prompts.Clip(lang, name) }
 	res.CSAT, res.NPS = callflow.Survey(callflow.Listen(c.ctx, c.caller.media, nil), cfg, prompt, c.log, c.saveAnswer)
 	c.mu.Lock()
 	c.survey = res

@@ -4,9 +4,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"hotline/api"
 	"hotline/metrics"
+	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/sip"
@@ -14,8 +16,10 @@ import (
 
 // dispose gives an agent's last finished call a wrap-up code: checked
 // against the configured codes (reloads included), logged with the
-// call's id (the call record in the log) and counted.
-func dispose(c *config.Config, queues *acd.ACD, m *metrics.Metrics, log *slog.Logger) func(agent, code string) (api.Disposition, error) {
+// call's id, counted, and stored in the call's record (a disposition
+// event, shown on the call's history row).
+func dispose(c *config.Config, queues *acd.ACD, m *metrics.Metrics, log *slog.Logger,
+	now func() time.Time, store func(records.Event)) func(agent, code string) (api.Disposition, error) {
 	return func(agent, code string) (api.Disposition, error) {
 		if _, ok := c.DispositionByCode(code); !ok {
 			return api.Disposition{}, &api.Error{Status: http.StatusBadRequest, Code: api.CodeUnknownCode,
@@ -27,6 +31,7 @@ func dispose(c *config.Config, queues *acd.ACD, m *metrics.Metrics, log *slog.Lo
 		}
 		log.Info("call disposition", "call_id", last.CallID, "agent", agent, "queue", last.Queue, "code", code)
 		m.Disposition(last.CallID, last.Queue, code)
+		store(records.Event{At: now(), Kind: records.EventDisposition, CallID: last.CallID, Agent: agent, Queue: last.Queue, Reason: code})
 		return api.Disposition{Agent: agent, CallID: last.CallID, Queue: last.Queue, Code: code}, nil
 	}
 }

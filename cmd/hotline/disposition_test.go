@@ -13,7 +13,8 @@ import (
 
 // TestE2EDisposition: after a real call, alice gives it a wrap-up code
 // through the API, then another from her phone's keypad (*25<key>): each
-// goes to that call (its id), is logged with it and counted; unknown
+// goes to that call (its id), is logged with it, counted and shown on the
+// call's history row (the latest code); unknown
 // codes and keys, and agents without a finished call, are refused.
 func TestE2EDisposition(t *testing.T) {
 	skipShort(t)
@@ -66,6 +67,16 @@ func TestE2EDisposition(t *testing.T) {
 	if got := a.metric(t, "hotline_dispositions_total", map[string]string{"code": "sale"}); got != 1 {
 		t.Errorf("hotline_dispositions_total{code=sale} %v, want 1", got)
 	}
+	historyCode := func(want string) {
+		t.Helper()
+		var page api.HistoryCallPage
+		waitFor(t, 10*time.Second, "the code "+want+" on the call's history row", func() bool {
+			page.Calls = nil
+			code := httpJSON(t, "GET", a.apiURL("/api/v1/history/calls?agent=alice"), "", &page)
+			return code == 200 && len(page.Calls) == 1 && page.Calls[0].CallID == live[0].CallID && page.Calls[0].Disposition == want
+		})
+	}
+	historyCode("sale")
 	if code := httpJSON(t, "POST", a.apiURL("/api/v1/agents/zoe/disposition"), `{"code":"sale"}`, &e); code != 404 || e.Code != "unknown_agent" {
 		t.Errorf("unknown agent: %d %+v", code, e)
 	}
@@ -85,6 +96,7 @@ func TestE2EDisposition(t *testing.T) {
 		!strings.Contains(a.logs.String(), `code=complaint_logged`) {
 		t.Error("the keypad disposition is not logged with the call's id")
 	}
+	historyCode("complaint_logged") // the latest code
 	// A key no code has: refused (403), nothing counted.
 	if err := alice.Dial(ctx, "sip:*259@"+a.sipAddr("udp")); err != nil {
 		t.Fatal(err)

@@ -167,7 +167,7 @@ func runService(args []string, io stdio, checkOnly bool) int {
 	// (the embedded example only has its customer directory reloaded).
 	changed := make(chan struct{}, 1)
 	if *path != "" {
-		go watchConfig(ctx, *path, changed)
+		go watchConfig(ctx, *path, app.promptsDir, changed)
 	}
 	for waiting := true; waiting; {
 		select {
@@ -225,6 +225,9 @@ type app struct {
 	dialerDone chan struct{}
 	// cluster is the node's membership of a cluster; nil on one node.
 	cluster *member
+	// promptsDir is survey.prompts_dir at start ("": the embedded
+	// prompts); promptsStamp identifies the files last loaded from it.
+	promptsDir, promptsStamp string
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -247,7 +250,9 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, fmt.Errorf("recording: %w", err)
 	}
 	var promptsFS fs.FS = deploy.Prompts()
+	var promptsStamp0 string
 	if c.Survey.PromptsDir != "" {
+		promptsStamp0 = promptsStamp(c.Survey.PromptsDir) // before loading: a write meanwhile is a change
 		promptsFS = os.DirFS(c.Survey.PromptsDir)
 	}
 	prompts, err := audio.LoadPrompts(promptsFS)
@@ -332,7 +337,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	// Wrap-up codes, through the API or *25<key> from the phone.
-	disposer := dispose(&c.Config, queues, m, log)
+	disposer := dispose(&c.Config, queues, m, log, now, history.Event)
 	afterCall := &callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Disposition: disposeByKey(&c.Config, disposer),
@@ -483,7 +488,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	started = true
 	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
 		directory: dir, callbacks: store, records: history, segments: segments, router: router, log: log, draining: draining, stopDir: stopDir,
-		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone, cluster: mem}
+		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone, cluster: mem,
+		promptsDir: c.Survey.PromptsDir, promptsStamp: promptsStamp0}
 	a.cfg.Store(c)
 	return a, nil
 }

@@ -3,11 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
+	"hotline/audio"
 	"hotline/routing/rules"
+	"hotline/survey"
 )
 
 // reloadPoll is how often the configuration file is checked for changes.
@@ -16,7 +22,9 @@ const reloadPoll = 2 * time.Second
 // reload reads the configuration file again and applies, without a
 // restart and without dropping a call or a waiting caller's place, the
 // hotline numbers, agents and their SIP secrets, queues, rules and
-// schedules, and the customer directory. A file with errors changes
+// schedules, the customer directory, and the prompts when a file of
+// survey.prompts_dir changed (a prompt being played plays to its end;
+// the next one is the new file). A file with errors changes
 // nothing: every problem is logged and hotline_config_last_reload_successful
 // drops to 0 (an alert watches it) until a good reload. Changes to the
 // sections that need a restart (listeners, media, recording, survey,
@@ -27,8 +35,19 @@ func (a *app) reload(path string) bool {
 		// Compile the rules first: nothing is applied unless all is.
 		_, err = rules.NewRouter(&n.Config)
 	}
+	var prompts *audio.Prompts
+	var stamp string
+	if err == nil {
+		prompts, stamp, err = a.changedPrompts()
+	}
 	if err == nil {
 		err = a.acd.Reconfigure(&n.Config)
+	}
+	if err == nil && prompts != nil {
+		if err = a.sip.SetPrompts(prompts); err == nil {
+			a.promptsStamp = stamp
+			a.log.Info("prompts reloaded", "dir", a.promptsDir, "languages", prompts.Languages())
+		}
 	}
 	if err != nil {
 		lines := []string{err.Error()}
@@ -57,6 +76,44 @@ func (a *app) reload(path string) bool {
 	a.log.Info("configuration reloaded", "file", path, "hotlines", len(n.Hotlines), "agents", len(n.Agents),
 		"queues", len(n.Queues), "rules", len(n.Rules))
 	return true
+}
+
+// changedPrompts loads the prompts of the prompts directory again when
+// its files changed since they were last loaded (nil when they did not,
+// or when the prompts are the embedded ones), checked as at start.
+func (a *app) changedPrompts() (*audio.Prompts, string, error) {
+	if a.promptsDir == "" {
+		return nil, "", nil
+	}
+	stamp := promptsStamp(a.promptsDir)
+	if stamp == a.promptsStamp {
+		return nil, "", nil
+	}
+	p, err := audio.LoadPrompts(os.DirFS(a.promptsDir))
+	if err == nil {
+		err = survey.CheckPrompts(p, a.cfg.Load().Survey.Language)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("survey.prompts_dir %s: %w", a.promptsDir, err)
+	}
+	return p, stamp, nil
+}
+
+// promptsStamp identifies a version of the prompt files of dir (each
+// <language>/<name>.wav's name, size and time): it changes when one is
+// written, added or removed. "" for an unreadable dir.
+func promptsStamp(dir string) string {
+	files, err := fs.Glob(os.DirFS(dir), "*/*.wav")
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, f := range files {
+		if st, ok := stampOf(filepath.Join(dir, f)); ok {
+			fmt.Fprintf(&b, "%s %d %d\n", f, st.size, st.mod.UnixNano())
+		}
+	}
+	return b.String()
 }
 
 // restartSections names the sections that differ between old and n and
@@ -94,10 +151,12 @@ func stampOf(path string) (fileStamp, bool) {
 	return fileStamp{st.ModTime(), st.Size()}, true
 }
 
-// watchConfig sends on changed each time the file at path is written
-// again (checked every reloadPoll), until ctx ends.
-func watchConfig(ctx context.Context, path string, changed chan<- struct{}) {
+// watchConfig sends on changed each time the file at path, or a prompt
+// file of promptsDir (if not ""), is written again (checked every
+// reloadPoll), until ctx ends.
+func watchConfig(ctx context.Context, path, promptsDir string, changed chan<- struct{}) {
 	last, _ := stampOf(path)
+	lastPrompts := promptsStamp(promptsDir)
 	t := time.NewTicker(reloadPoll)
 	defer t.Stop()
 	for {
@@ -107,10 +166,17 @@ func watchConfig(ctx context.Context, path string, changed chan<- struct{}) {
 		case <-t.C:
 		}
 		now, ok := stampOf(path)
-		if !ok || now == last {
+		nowPrompts := lastPrompts
+		if promptsDir != "" {
+			nowPrompts = promptsStamp(promptsDir)
+		}
+		if (!ok || now == last) && nowPrompts == lastPrompts {
 			continue
 		}
-		last = now
+		if ok {
+			last = now
+		}
+		lastPrompts = nowPrompts
 		select {
 		case changed <- struct{}{}:
 		default: // a reload is already pending

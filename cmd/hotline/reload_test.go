@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/deploy"
 	"hotline/internal/e2e"
 	"hotline/sip/registrar"
 )
@@ -149,4 +150,106 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writePrompt writes a 4 s tone of hz as <dir>/<lang>/closed.wav for
+// every language of dir (replaced in one rename).
+func writePrompt(t *testing.T, dir string, hz float64) {
+	t.Helper()
+	langs, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range langs {
+		if !l.IsDir() {
+			continue
+		}
+		tmp := filepath.Join(dir, l.Name(), "closed.tmp")
+		if err := e2e.WriteWAV(tmp, e2e.ToneSamples(hz, 4*time.Second, 8000, 0), 8000, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, l.Name(), "closed.wav")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestE2EPromptsReload: the queue is closed and its after-hours message
+// is the prompt closed.wav of survey.prompts_dir. While a caller hears
+// it, the file is replaced by another tone and SIGHUP reloads: that
+// caller hears the old prompt to its end, the next caller hears the new
+// one. Replaced again without a signal, the watched prompts directory
+// is reloaded and the next caller hears that one.
+func TestE2EPromptsReload(t *testing.T) {
+	skipShort(t)
+	const oldHz, newHz, thirdHz = 600.0, 1400.0, 2000.0
+	prompts := filepath.Join(t.TempDir(), "prompts")
+	if err := os.CopyFS(prompts, deploy.Prompts()); err != nil {
+		t.Fatal(err)
+	}
+	writePrompt(t, prompts, oldHz)
+	port := freeSIPPort(t)
+	addr := "127.0.0.1:" + port
+	dir := t.TempDir()
+	cfg := reloadConfig(addr, dir, 27600, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
+		`{name: general, schedule: closed, after_hours: {type: message, message: closed}}`, `{name: all, queue: general}`)
+	cfg = strings.Replace(cfg, "survey: {enabled: false}", "survey: {enabled: false, prompts_dir: "+prompts+"}", 1) +
+		"schedules: [{name: closed, zone: UTC}]\n"
+	p := startProcess(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	candidates := []float64{oldHz, newHz, thirdHz}
+	// call dials the hotline and returns what the caller heard once
+	// Hotline hung up; during runs while the message plays.
+	call := func(during func()) (float64, time.Duration) {
+		t.Helper()
+		caller := e2e.StartBaresip(t, e2e.BaresipOptions{User: "0987654321", ToneHz: callerHz, Record: true})
+		if err := caller.Dial(ctx, "sip:1900@"+addr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+			t.Fatalf("the closed message was not answered: %v", err)
+		}
+		if during != nil {
+			during()
+		}
+		if _, err := caller.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+			t.Fatalf("Hotline did not hang up after the message: %v", err)
+		}
+		wavs := caller.ReceivedWAVs()
+		if len(wavs) == 0 {
+			t.Fatal("the caller recorded nothing")
+		}
+		s, rate, err := e2e.ReadWAV(wavs[len(wavs)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e2e.DominantTone(s, rate, candidates), e2e.ActiveDuration(s, rate)
+	}
+
+	hz, active := call(func() {
+		time.Sleep(time.Second) // the message is playing
+		writePrompt(t, prompts, newHz)
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the prompts reload", func() bool { return strings.Contains(p.logs.String(), `msg="prompts reloaded"`) })
+	})
+	if hz != oldHz || active < 3500*time.Millisecond {
+		t.Errorf("the caller during the reload heard %v Hz for %s, want the old %v Hz prompt to its end (4 s)", hz, active, oldHz)
+	}
+	if hz, _ := call(nil); hz != newHz {
+		t.Errorf("the next caller heard %v Hz, want the reloaded prompt's %v Hz", hz, newHz)
+	}
+
+	// No signal: the watched directory is reloaded.
+	n := strings.Count(p.logs.String(), `msg="prompts reloaded"`)
+	writePrompt(t, prompts, thirdHz)
+	waitFor(t, 10*time.Second, "the reload of the changed prompt", func() bool {
+		return strings.Count(p.logs.String(), `msg="prompts reloaded"`) > n
+	})
+	if hz, _ := call(nil); hz != thirdHz {
+		t.Errorf("after the watched reload the caller heard %v Hz, want %v Hz", hz, thirdHz)
+	}
+	p.stop(t)
 }

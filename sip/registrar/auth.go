@@ -234,7 +234,8 @@ func hashJoin(h hash.Hash, parts ...string) string {
 // authenticate verifies req for wantUser and, on failure, responds with
 // 400, 401 (with challenges) or 403 itself.
 func (r *Registrar) authenticate(req *sip.Request, tx sip.ServerTransaction, wantUser string) (string, bool) {
-	if until, ok := r.isBlocked(req.Source(), wantUser); ok {
+	client := r.clientAddr(req)
+	if until, ok := r.isBlocked(client, wantUser); ok {
 		secs := int(until.Sub(r.now()).Seconds()) + 1
 		r.respond(req, tx, sip.StatusForbidden, "Forbidden", sip.NewHeader("Retry-After", strconv.Itoa(secs)))
 		return "", false
@@ -259,7 +260,7 @@ func (r *Registrar) authenticate(req *sip.Request, tx sip.ServerTransaction, wan
 		r.respond(req, tx, sip.StatusBadRequest, "Bad Request")
 	default:
 		log.Warn("authentication failed", "reason", err)
-		r.failed(req.Source(), wantUser)
+		r.failed(client, wantUser)
 		r.respond(req, tx, sip.StatusForbidden, "Forbidden")
 	}
 	return "", false

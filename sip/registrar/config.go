@@ -3,6 +3,7 @@ package registrar
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,33 @@ type Config struct {
 	MaxFailures   int           `yaml:"max_failures"`
 	FailureWindow time.Duration `yaml:"failure_window"`
 	BlockFor      time.Duration `yaml:"block_for"`
+	// TrustedProxies are the addresses (CIDRs or IPs) of the SIP proxies
+	// phones register through (Kamailio in front of several nodes).
+	// Failures of requests from them are counted by the address the proxy
+	// recorded for the phone (the Path's received parameter, else the
+	// received parameter or sent-by host of the first Via not from a
+	// trusted proxy), else by username only: never by the proxy's
+	// address, which every phone behind it shares.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// trustedProxies parses TrustedProxies.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for i, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("trusted_proxies[%d]", i), "must be a CIDR (10.0.0.0/24) or an IP address, got %q", s))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, errors.Join(errs...)
 }
 
 // SetDefaults fills in unset values.
@@ -96,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFailures > 0 && (c.FailureWindow < time.Second || c.BlockFor < time.Second) {
 		errs = append(errs, cfg.Errorf("failure_window", "failure_window and block_for must be at least 1s"))
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.NonceTTL < time.Second {
 		errs = append(errs, cfg.Errorf("nonce_ttl", "must be at least 1s, got %s", c.NonceTTL))

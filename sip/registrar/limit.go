@@ -2,7 +2,12 @@ package registrar
 
 import (
 	"net"
+	"net/netip"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // AuthStats counts failed authentications and blocks.
@@ -29,16 +34,101 @@ func (r *Registrar) AuthStats() AuthStats {
 	return st
 }
 
+// limitKeys are what failures are counted by: the client's address
+// (none when "") and the username.
 func limitKeys(source, user string) []string {
-	host, _, err := net.SplitHostPort(source)
-	if err != nil {
-		host = source
+	var keys []string
+	if source != "" {
+		keys = append(keys, "ip:"+hostOf(source))
 	}
-	keys := []string{"ip:" + host}
 	if user != "" {
 		keys = append(keys, "user:"+user)
 	}
 	return keys
+}
+
+// hostOf is the host of a host:port (an IPv6 one bracketed), else addr.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return strings.Trim(addr, "[]")
+}
+
+// clientAddr is the address failures of req are counted by: its source,
+// or, from a trusted proxy, the phone's address as the proxy recorded it:
+// the first Path's received parameter (Kamailio's add_path_received),
+// else the first Via not sent by a trusted proxy (its received
+// parameter, else its host). "" when a trusted proxy recorded none, or
+// only a trusted proxy's address (a chain of proxies, or a phone on the
+// proxy's host): failures then count by username only.
+func (r *Registrar) clientAddr(req *sip.Request) string {
+	src := req.Source()
+	if !r.isTrusted(hostOf(src)) {
+		return src
+	}
+	for _, h := range req.GetHeaders("Path") {
+		for _, v := range splitList(h.Value()) {
+			var u sip.Uri
+			if len(v) < 2 || sip.ParseUri(v[1:len(v)-1], &u) != nil {
+				continue
+			}
+			if recv, ok := u.UriParams.Get("received"); ok && recv != "" {
+				if a := receivedHost(recv); a != "" && !r.isTrusted(a) {
+					return a
+				}
+			}
+		}
+	}
+	for _, h := range req.GetHeaders("Via") {
+		via, ok := h.(*sip.ViaHeader)
+		if !ok {
+			continue
+		}
+		if r.isTrusted(hostOf(via.Host)) {
+			continue // a proxy's own Via
+		}
+		host := via.Host
+		if recv, ok := via.Params.Get("received"); ok && recv != "" {
+			host = recv
+		}
+		if a, err := netip.ParseAddr(hostOf(host)); err == nil && !r.isTrusted(a.String()) {
+			return a.String()
+		}
+		return ""
+	}
+	return ""
+}
+
+// receivedHost is the host of a Path's received parameter
+// ("sip:192.0.2.7:5062;transport=udp", possibly %-escaped), "" if none.
+func receivedHost(v string) string {
+	if s, err := url.PathUnescape(v); err == nil {
+		v = s
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(v, &u); err == nil && u.Host != "" {
+		v = u.Host
+	}
+	if a, err := netip.ParseAddr(hostOf(v)); err == nil {
+		return a.String()
+	}
+	return ""
+}
+
+// isTrusted says whether host is the address of a trusted proxy.
+func (r *Registrar) isTrusted(host string) bool {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // isBlocked says whether requests from source or for user are refused now.

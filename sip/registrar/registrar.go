@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,12 +125,14 @@ type change struct {
 // Registrar holds agents' registrations and authenticates their requests.
 // It is safe for concurrent use.
 type Registrar struct {
-	cfg    Config
-	creds  Credentials
-	now    func() time.Time
-	log    *slog.Logger
-	secret [32]byte
-	opaque string
+	cfg Config
+	// trusted are cfg.TrustedProxies (see clientAddr).
+	trusted []netip.Prefix
+	creds   Credentials
+	now     func() time.Time
+	log     *slog.Logger
+	secret  [32]byte
+	opaque  string
 
 	mu        sync.Mutex
 	users     map[string]*userState
@@ -161,6 +164,10 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 	if creds == nil {
 		creds = func(string) (Secret, bool) { return Secret{}, false }
 	}
+	trusted, err := cfg.trustedProxies()
+	if err != nil { // Validate says so first
+		log.Error("registrar: trusted_proxies ignored", "error", err)
+	}
 	r := &Registrar{
 		cfg:      cfg,
 		creds:    creds,
@@ -170,6 +177,7 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 		nonces:   map[string]*nonceUse{},
 		failures: map[string][]time.Time{},
 		blocked:  map[string]time.Time{},
+		trusted:  trusted,
 	}
 	_, _ = rand.Read(r.secret[:]) // never fails (crypto/rand)
 	mac := hmac.New(sha256.New, r.secret[:])
