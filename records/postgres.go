@@ -126,6 +126,16 @@ const insertEvents = `INSERT INTO events (event_id, at, kind, call_id, agent, qu
 		$8::int[], $9::float8[], $10::text[], $11::jsonb[])
 	ON CONFLICT (event_id) DO NOTHING`
 
+// setWrapUp gives the calls named their wrap-up time: the sum of their
+// wrap_up events. It runs after the inserts of each batch that has calls
+// or wrap_up events, so a call gets its time whichever of the two comes
+// first (a wrap-up ends after the call's record is written; a replayed
+// spool may bring them in either order); running it again changes nothing.
+const setWrapUp = `UPDATE calls c SET wrap_up_seconds = w.seconds
+	FROM (SELECT call_id, sum(duration_seconds) AS seconds FROM events
+		WHERE kind = 'wrap_up' AND call_id = ANY($1::text[]) GROUP BY call_id) w
+	WHERE c.call_id = w.call_id AND c.wrap_up_seconds <> w.seconds`
+
 // jsonArg is raw JSON as a query argument (NULL when empty).
 func jsonArg(b []byte) *string {
 	if len(b) == 0 {
@@ -194,6 +204,9 @@ func (b *pgBackend) write(ctx context.Context, batch *Batch) error {
 			at[i], pos[i], dur[i], detail[i] = e.At, int32(e.Position), e.Duration, jsonArg(e.Detail)
 		}
 		q.Queue(insertEvents, text[0], at, text[1], text[2], text[3], text[4], text[5], pos, dur, text[6], detail)
+	}
+	if ids := wrapUpCalls(batch); len(ids) > 0 {
+		q.Queue(setWrapUp, ids)
 	}
 	if q.Len() == 0 {
 		return nil
