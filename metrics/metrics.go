@@ -165,6 +165,7 @@ type Metrics struct {
 	uploadTime   prometheus.Histogram
 	crmFailures  *prometheus.CounterVec
 	callbacks    *callbackMetrics
+	overload     *overloadMetrics
 	keypadGone   *prometheus.CounterVec
 	emptyAway    *prometheus.CounterVec
 	dispositions *prometheus.CounterVec
@@ -260,6 +261,7 @@ func New(o Options) *Metrics {
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
 	m.crmFailures = newCRMFailures(m.reg)
 	m.callbacks = newCallbackMetrics(m.reg)
+	m.overload = newOverloadMetrics(m.reg)
 	m.agentView = newAgentView(m.reg)
 	if !o.NoRuntimeMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -26,6 +26,7 @@ import (
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
+	"hotline/sip/overload"
 	"hotline/sip/registrar"
 	"hotline/survey"
 )
@@ -83,6 +84,10 @@ type Deps struct {
 	// registrations to the others at once: called when a phone
 	// registers, before the agent is made available. Nil on one node.
 	PublishRegistrations func()
+	// RecorderDropped returns the RTP packets recorders dropped since
+	// start (recording.Manager's backlog); overload control sheds new
+	// calls while it grows. Nil: not watched.
+	RecorderDropped func() uint64
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -122,6 +127,8 @@ type Server struct {
 	listeners []boundListener
 
 	draining atomic.Bool
+	// overload decides when new calls are shed (overload.go); nil: never.
+	overload *overload.Detector
 	active   atomic.Int64 // calls in progress
 	calls    sync.WaitGroup
 
@@ -308,7 +315,8 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}
 	}
-	srv.OnInvite(count(s.onInvite))
+	s.startOverload() // overload.go
+	srv.OnInvite(count(s.shedInvite(s.onInvite)))
 	srv.OnAck(count(s.onAck))
 	srv.OnBye(count(s.onBye))
 	srv.OnCancel(count(s.onCancel))

@@ -360,6 +360,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// Several nodes: phones registered on other nodes are reached too.
 		RemoteBindings:       mem.remoteBindings(log),
 		PublishRegistrations: mem.publishRegistrations(log),
+		// Overload control sheds new calls while recorders drop packets.
+		RecorderDropped: func() uint64 { return recs.Backlog().DroppedPackets },
 		// The call's record and events go to the history; the customer's
 		// history notes the call; a complaint or a low rating schedules a
 		// follow-up callback.
@@ -382,7 +384,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			afterCall.CallEnded(r)
 		},
 	})
-	var keeper *stateKeeper
 	if err == nil && mem != nil {
 		// A request challenged by one node may be answered to another.
 		var secret []byte
@@ -390,6 +391,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			srv.Registrar().SetNonceSecret(secret)
 		}
 	}
+	var keeper *stateKeeper
 	if err == nil {
 		// Registrations and agent states of the previous run, before
 		// the first REGISTER can arrive.
