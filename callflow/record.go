@@ -1,6 +1,7 @@
 package callflow
 
 import (
+	"slices"
 	"time"
 
 	"hotline/routing/directory"
@@ -40,7 +41,8 @@ type Record struct {
 	AgentLeft time.Time // the agent hung up first
 	Ended     time.Time
 	Wait      time.Duration // arrival to bridge (or to the end if never bridged)
-	Talk      time.Duration // bridge to the first hang-up
+	Talk      time.Duration // bridge to the first hang-up, less the time on hold
+	Hold      time.Duration // time on hold between the bridge and the first hang-up
 	Outcome   string
 	Cause     string
 	Survey    survey.Result
@@ -84,12 +86,23 @@ type Timeline struct {
 	AfterHours bool
 	// LeftForCallback: the caller left the queue for a callback.
 	LeftForCallback bool
+	// Holds are the times a leg was on hold (a re-INVITE sendonly or
+	// inactive until the one resuming it), each leg's own; they may
+	// overlap (both sides held). End is zero while still on hold.
+	Holds []Period
+}
+
+// Period is a span of time; a zero End is open (until the call's end).
+type Period struct {
+	Start, End time.Time
 }
 
 // Build is the record of a call that ended at end with cause. The wait
 // counts from entering the queue (after any keypad questions; from the
 // arrival for a call that never queued) to the bridge, or to the end for
-// a call no agent took; the talk from the bridge to the first hang-up.
+// a call no agent took; the talk from the bridge to the first hang-up
+// less the hold, the time in [bridge, first hang-up] any leg was on hold
+// (overlapping holds counted once).
 func Build(t Timeline, end time.Time, cause error) Record {
 	r := Record{
 		CallID: t.CallID, Direction: t.Direction, Hotline: t.Hotline, Caller: t.Caller, Agent: t.Agent,
@@ -111,11 +124,49 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		if !t.AgentLeft.IsZero() {
 			stop = t.AgentLeft
 		}
-		r.Talk = stop.Sub(t.Bridged)
+		r.Hold = heldWithin(t.Holds, t.Bridged, stop)
+		r.Talk = stop.Sub(t.Bridged) - r.Hold
 	case t.LeftForCallback:
 		r.Outcome, r.Wait = OutcomeCallback, end.Sub(waitFrom)
 	default:
 		r.Outcome, r.Wait = unbridgedOutcome(cause), end.Sub(waitFrom)
 	}
 	return r
+}
+
+// heldWithin is how long, within [from, to], at least one of the periods
+// lasted (open ones until to).
+func heldWithin(holds []Period, from, to time.Time) time.Duration {
+	ps := make([]Period, 0, len(holds))
+	for _, p := range holds {
+		if p.End.IsZero() || p.End.After(to) {
+			p.End = to
+		}
+		if p.Start.Before(from) {
+			p.Start = from
+		}
+		if p.End.After(p.Start) {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b Period) int { return a.Start.Compare(b.Start) })
+	var total time.Duration
+	var cur Period
+	for i, p := range ps {
+		switch {
+		case i == 0:
+			cur = p
+		case !p.Start.After(cur.End):
+			if p.End.After(cur.End) {
+				cur.End = p.End
+			}
+		default:
+			total += cur.End.Sub(cur.Start)
+			cur = p
+		}
+	}
+	if len(ps) > 0 {
+		total += cur.End.Sub(cur.Start)
+	}
+	return total
 }

@@ -50,6 +50,44 @@ func TestBuildOutcomes(t *testing.T) {
 	}
 }
 
+// The record's hold is the time any leg was on hold between the bridge
+// and the first hang-up, overlapping holds (agent and caller both) once;
+// the talk is the rest.
+func TestBuildHold(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var open time.Time
+	tests := []struct {
+		name      string
+		tl        Timeline
+		hold      time.Duration
+		talk      time.Duration
+		endOfTalk int
+	}{
+		{"no hold", Timeline{}, 0, 70 * time.Second, 100},
+		{"one hold", Timeline{Holds: []Period{{at(40), at(52)}}}, 12 * time.Second, 58 * time.Second, 100},
+		{"agent then caller, overlapping", Timeline{Holds: []Period{{at(40), at(50)}, {at(45), at(60)}}}, 20 * time.Second,
+			50 * time.Second, 100},
+		{"contained, and a later one", Timeline{Holds: []Period{{at(70), at(75)}, {at(40), at(60)}, {at(45), at(50)}}},
+			25 * time.Second, 45 * time.Second, 100},
+		{"still on hold at the end", Timeline{Holds: []Period{{at(90), open}}}, 10 * time.Second, 60 * time.Second, 100},
+		{"held past the agent's leaving (survey)", Timeline{AgentLeft: at(80), Holds: []Period{{at(70), open}}},
+			10 * time.Second, 40 * time.Second, 80},
+		{"before the bridge", Timeline{Holds: []Period{{at(20), at(35)}}}, 5 * time.Second, 65 * time.Second, 100},
+	}
+	for _, tt := range tests {
+		tt.tl.Arrived, tt.tl.Queued, tt.tl.Bridged = at(0), at(10), at(30)
+		r := Build(tt.tl, at(100), ErrCallerHangup)
+		if r.Hold != tt.hold || r.Talk != tt.talk || r.Hold+r.Talk != at(tt.endOfTalk).Sub(at(30)) {
+			t.Errorf("%s: hold %v talk %v, want %v %v", tt.name, r.Hold, r.Talk, tt.hold, tt.talk)
+		}
+	}
+	// A call no agent took has no hold.
+	if r := Build(Timeline{Arrived: at(0), Queued: at(10), Holds: []Period{{at(20), open}}}, at(100), ErrCallerHangup); r.Hold != 0 {
+		t.Errorf("unbridged call: hold %v", r.Hold)
+	}
+}
+
 func TestCauseStatus(t *testing.T) {
 	for _, tc := range []struct {
 		err    error

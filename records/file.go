@@ -134,7 +134,10 @@ func (f *fileBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
-	return out, f.dispositions(ctx, out)
+	if err := f.dispositions(ctx, out); err != nil {
+		return out, err
+	}
+	return out, f.foldWrapUps(out)
 }
 
 // dispositionLookAhead is how many days after a call's arrival its
@@ -187,6 +190,45 @@ func (f *fileBackend) dispositions(ctx context.Context, calls []Call) error {
 	}
 	return nil
 }
+
+// foldWrapUps gives calls their wrap-up times: the sum of their wrap_up
+// events (each id once), which are in the file of the day the wrap-up
+// ended: the call's day or a later one (up to wrapUpDays later).
+func (f *fileBackend) foldWrapUps(calls []Call) error {
+	idx := make(map[string]int, len(calls))
+	days := map[string]bool{}
+	for i, c := range calls {
+		idx[c.CallID] = i
+		for d := 0; d <= wrapUpDays; d++ {
+			days[c.Arrived.UTC().AddDate(0, 0, d).Format(time.DateOnly)] = true
+		}
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	sums, seen := map[string]float64{}, map[string]bool{}
+	for d := range days {
+		err := f.scan(d, func(l *line) {
+			if e := l.Event; e != nil && e.Kind == EventWrapUp && !seen[e.ID] {
+				if _, ok := idx[e.CallID]; ok {
+					seen[e.ID] = true
+					sums[e.CallID] += e.Duration
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for id, s := range sums {
+		calls[idx[id]].WrapUp = s
+	}
+	return nil
+}
+
+// wrapUpDays is how many days after a call's arrival its wrap-up may end
+// and still be folded into its row (a call across midnight, a long
+// wrap-up).
+const wrapUpDays = 1
 
 func (f *fileBackend) events(ctx context.Context, q EventQuery) ([]Event, error) {
 	return collect(ctx, f, q.From, q.To, q.After, q.Limit, func(l *line) (*Event, string, time.Time) {

@@ -134,6 +134,16 @@ const setDispositions = `UPDATE calls c SET disposition = d.reason
 		ORDER BY call_id, at DESC, event_id DESC) d
 	WHERE c.call_id = d.call_id AND c.disposition <> d.reason`
 
+// setWrapUp gives the calls named their wrap-up time: the sum of their
+// wrap_up events. It runs after the inserts of each batch that has calls
+// or wrap_up events, so a call gets its time whichever of the two comes
+// first (a wrap-up ends after the call's record is written; a replayed
+// spool may bring them in either order); running it again changes nothing.
+const setWrapUp = `UPDATE calls c SET wrap_up_seconds = w.seconds
+	FROM (SELECT call_id, sum(duration_seconds) AS seconds FROM events
+		WHERE kind = 'wrap_up' AND call_id = ANY($1::text[]) GROUP BY call_id) w
+	WHERE c.call_id = w.call_id AND c.wrap_up_seconds <> w.seconds`
+
 // jsonArg is raw JSON as a query argument (NULL when empty).
 func jsonArg(b []byte) *string {
 	if len(b) == 0 {
@@ -205,6 +215,9 @@ func (b *pgBackend) write(ctx context.Context, batch *Batch) error {
 	}
 	if ids := dispositionCalls(batch); len(ids) > 0 {
 		q.Queue(setDispositions, ids)
+	}
+	if ids := wrapUpCalls(batch); len(ids) > 0 {
+		q.Queue(setWrapUp, ids)
 	}
 	if q.Len() == 0 {
 		return nil

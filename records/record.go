@@ -81,7 +81,7 @@ const (
 	EventLogout          = "logout"           // Agent
 	EventPause           = "pause"            // Agent, Reason
 	EventUnpause         = "unpause"          // Agent
-	EventWrapUp          = "wrap_up"          // Agent, Duration: wrap-up time
+	EventWrapUp          = "wrap_up"          // Agent, Duration: wrap-up time (at its end; the call's wrap_up_seconds)
 	EventSurveyAnswer    = "survey_answer"    // Detail: question, answer
 	EventCallback        = "callback"         // Detail: id, state
 	EventStyleAnswer     = "style_answer"     // Customer, Reason: the style
@@ -140,6 +140,23 @@ type line struct {
 type Batch struct {
 	Calls  []Call
 	Events []Event
+}
+
+// wrapUpCalls are the ids of the calls of b and of its wrap_up events:
+// the rows whose wrap-up time the batch may change.
+func wrapUpCalls(b *Batch) []string {
+	var ids []string
+	for _, c := range b.Calls {
+		if c.Agent != "" { // only an agent's call has a wrap-up
+			ids = append(ids, c.CallID)
+		}
+	}
+	for _, e := range b.Events {
+		if e.Kind == EventWrapUp && e.CallID != "" {
+			ids = append(ids, e.CallID)
+		}
+	}
+	return ids
 }
 
 // Len is the number of records in b.

@@ -168,3 +168,55 @@ func TestSameRecordTwiceStoredOnce(t *testing.T) {
 		})
 	}
 }
+
+// An agent's wrap-up ends after the call's record was written: its
+// wrap_up event gives the call's row its wrap_up_seconds, with both
+// backends, whichever comes first (a replayed spool), once (the same
+// event twice counts once), across midnight; PostgreSQL's report views
+// count it in the handle time.
+func TestWrapUpFoldedIntoCall(t *testing.T) {
+	srv := pgtest.Start(t)
+	for name, c := range map[string]records.Config{"file": fileConfig(t), "postgres": pgConfig(t, srv, "wrapup")} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, c)
+			arrived := time.Date(2026, 11, 30, 23, 57, 0, 0, time.UTC)
+			call := func(id string) records.Call {
+				return records.Call{CallID: id, Direction: "inbound", Hotline: "1900", Queue: "q1", Customer: "+84901", Agent: "alice",
+					Arrived: arrived, Queued: records.TimePtr(arrived), Connected: records.TimePtr(arrived.Add(10 * time.Second)),
+					Ended: arrived.Add(2*time.Minute + 59*time.Second), Wait: 10, Answer: 10, Talk: 160, Hold: 9, Outcome: "answered"}
+			}
+			wrap := func(id, evID string) records.Event {
+				// Ends two seconds after the call, past midnight.
+				return records.Event{ID: evID, At: arrived.Add(3*time.Minute + 1*time.Second), Kind: records.EventWrapUp,
+					CallID: id, Agent: "alice", Queue: "q1", Duration: 2}
+			}
+			s.Call(call("after"))
+			flush(t, s)
+			s.Event(wrap("after", "w1"))
+			flush(t, s)
+			s.Event(wrap("before", "w2"))
+			flush(t, s)
+			s.Call(call("before"))
+			s.Event(wrap("after", "w1")) // replayed
+			flush(t, s)
+			got := allCalls(t, s, records.CallQuery{}, 10)
+			if len(got) != 2 {
+				t.Fatalf("%d calls, want 2", len(got))
+			}
+			for _, c := range got {
+				if c.WrapUp != 2 || c.Hold != 9 || c.Talk != 160 {
+					t.Errorf("%s: wrap-up %v hold %v talk %v, want 2 9 160", c.CallID, c.WrapUp, c.Hold, c.Talk)
+				}
+			}
+			if name != "postgres" {
+				return
+			}
+			conn := connect(t, c.Postgres.DSN)
+			var aht float64
+			if err := conn.QueryRow(context.Background(), `SELECT aht_seconds FROM report_queue_day WHERE queue = 'q1'`).Scan(&aht); err != nil {
+				t.Fatal(err)
+			}
+			near(t, "AHT", aht, 160+9+2)
+		})
+	}
+}

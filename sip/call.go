@@ -71,7 +71,11 @@ type call struct {
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
-	survey                             survey.Result
+	// holds are the legs' ended holds; heldSince the start of the hold
+	// a leg is in (re-INVITEs, onReInvite)
+	holds     []callflow.Period
+	heldSince map[*Leg]time.Time
+	survey    survey.Result
 	// set by the keypad (ivr.go): the reason chosen in the menu, when
 	// the call entered the queue, and the callback the caller left the
 	// queue for
@@ -238,6 +242,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if offer != nil {
 		c.log.Info("re-INVITE", "leg", leg.role.String(), "direction", offer.Audio.Direction, "remote", offer.Audio.Addr.String())
+		c.noteHold(leg, offer.Audio.OnHold(), s.now())
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -245,6 +250,24 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.HeaderClone(&ua.ContactHDR))
 	if err := tx.Respond(res); err != nil {
 		c.log.Warn("re-INVITE response not sent", "error", err)
+	}
+}
+
+// noteHold notes that leg is (or is no more) on hold at now, for the
+// call's record.
+func (c *call) noteHold(leg *Leg, held bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	since, was := c.heldSince[leg]
+	switch {
+	case held && !was:
+		if c.heldSince == nil {
+			c.heldSince = map[*Leg]time.Time{}
+		}
+		c.heldSince[leg] = now
+	case !held && was:
+		delete(c.heldSince, leg)
+		c.holds = append(c.holds, callflow.Period{Start: since, End: now})
 	}
 }
 
@@ -555,7 +578,7 @@ func (c *call) closeWith(cause error) {
 	c.observe(cdr)
 	st := caller.media.Stats()
 	c.log.Info("call ended", "direction", cdr.Direction, "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
-		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
+		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond), "hold", cdr.Hold.Round(time.Millisecond),
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
 	if f := s.deps.OnCallEnd; f != nil {
@@ -603,7 +626,7 @@ func (c *call) observe(r callflow.Record) {
 	}
 	m.QueueWait(mc, outcome, r.Wait)
 	if r.Outcome == callflow.OutcomeAnswered {
-		m.HandleTime(mc, r.Talk, 0)
+		m.HandleTime(mc, r.Talk+r.Hold, 0) // connected time: talk and hold
 	}
 	if !r.Survey.Ran {
 		return
@@ -631,6 +654,10 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
+	}
+	t.Holds = slices.Clone(c.holds)
+	for _, since := range c.heldSince {
+		t.Holds = append(t.Holds, callflow.Period{Start: since})
 	}
 	if c.rec != nil && !c.rec.Failed() { // one that could not start recorded nothing
 		t.Recording = c.rec.Key()

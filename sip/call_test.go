@@ -401,6 +401,48 @@ func TestReInviteHoldAndUnhold(t *testing.T) {
 	f.checkIdle()
 }
 
+// The record of a call both sides put on hold, overlapping (the caller
+// sendonly, then the agent inactive; the caller resumes, then the agent):
+// its hold is the time either was on hold, counted once, and its talk the
+// rest of the connected time.
+func TestHoldTimeInRecord(t *testing.T) {
+	f := newFixture(t)
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	caller := newPhone(t, "5551234", f.addr)
+	call, in := connectCall(t, caller, agent)
+	reinvite := func(send func([]byte) *sip.Response, p *phone, dir sdp.Direction) {
+		t.Helper()
+		if res := send(p.sdp(dir, audio.PCMU())); res.StatusCode != 200 {
+			t.Fatalf("re-INVITE %s: %d %s", dir, res.StatusCode, res.Reason)
+		}
+	}
+	// The hold starts while the first re-INVITE is answered and ends
+	// while the last one is: the record's hold is within these bounds.
+	firstSent := time.Now()
+	reinvite(call.reinvite, caller, sdp.SendOnly)
+	firstDone := time.Now()
+	time.Sleep(300 * time.Millisecond)
+	reinvite(in.reinvite, agent, sdp.Inactive)
+	time.Sleep(400 * time.Millisecond)
+	reinvite(call.reinvite, caller, sdp.SendRecv)
+	time.Sleep(200 * time.Millisecond)
+	lastSent := time.Now()
+	reinvite(in.reinvite, agent, sdp.SendRecv)
+	lastDone := time.Now()
+	time.Sleep(200 * time.Millisecond)
+	call.bye()
+	agent.waitRequest(sip.BYE, in.callID())
+	r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
+	if lo, hi := lastSent.Sub(firstDone), lastDone.Sub(firstSent); r.Hold < lo || r.Hold > hi {
+		t.Errorf("hold %v, want between %v and %v (once, though both sides held)", r.Hold, lo, hi)
+	}
+	if got := r.Talk + r.Hold; got != r.Ended.Sub(r.Bridged) {
+		t.Errorf("talk %v + hold %v = %v, want the connected time %v", r.Talk, r.Hold, got, r.Ended.Sub(r.Bridged))
+	}
+	f.checkIdle()
+}
+
 func TestMediaTimeoutHangsUpBoth(t *testing.T) {
 	f := newFixture(t, func(o *fixtureOpts) { o.media.Timeout = time.Second })
 	agent := newPhone(t, "alice", f.addr)

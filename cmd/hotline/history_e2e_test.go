@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,8 +21,10 @@ import (
 
 // A call from SIPp answered by a baresip agent is in the history: the
 // API answers it by agent and by customer, with its recording key and
-// times, from the file backend and from a real PostgreSQL (where the row
-// is in the calls table).
+// times and the queue's 2 s wrap-up (which ends after the record was
+// written), from the file backend and from a real PostgreSQL (where the
+// row is in the calls table and the report views count the wrap-up in the
+// handle time).
 func TestE2ECallInHistory(t *testing.T) {
 	skipShort(t)
 	pg := pgtest.Start(t)
@@ -35,6 +38,7 @@ func TestE2ECallInHistory(t *testing.T) {
 				c.Records.Backend = backend
 				c.Records.Postgres.DSN = dsn
 				c.Records.FlushInterval = 50 * time.Millisecond
+				c.Queues[0].WrapUp = 2 * time.Second
 			})
 			agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -63,19 +67,20 @@ func TestE2ECallInHistory(t *testing.T) {
 				Ended     time.Time  `json:"ended"`
 				Talk      float64    `json:"talk_seconds"`
 				Answer    float64    `json:"answer_seconds"`
+				WrapUp    float64    `json:"wrap_up_seconds"`
 			}
 			var page struct {
 				Calls []row  `json:"calls"`
 				Error string `json:"error"`
 			}
-			waitFor(t, 10*time.Second, "the call in the history", func() bool {
+			waitFor(t, 10*time.Second, "the call in the history, with its wrap-up", func() bool {
 				page.Calls = nil
 				code := httpJSON(t, "GET", a.apiURL("/api/v1/history/calls?agent=alice"), "", &page)
-				return code == 200 && len(page.Calls) == 1
+				return code == 200 && len(page.Calls) == 1 && page.Calls[0].WrapUp != 0
 			})
 			c := page.Calls[0]
 			if c.Outcome != "answered" || c.Queue != "default" || c.Recording == "" || c.Connected == nil || c.Talk < 1 || c.Answer <= 0 ||
-				!c.Ended.After(*c.Connected) || c.Connected.Before(c.Arrived) {
+				!c.Ended.After(*c.Connected) || c.Connected.Before(c.Arrived) || c.WrapUp < 1.9 || c.WrapUp > 2.1 {
 				t.Fatalf("history row %+v", c)
 			}
 			var byCustomer struct {
@@ -113,6 +118,11 @@ func TestE2ECallInHistory(t *testing.T) {
 				if err := conn.QueryRow(ctx, "SELECT agent, recording FROM calls WHERE call_id = $1", c.CallID).Scan(&agent, &rec); err != nil ||
 					agent != "alice" || rec != c.Recording {
 					t.Fatal(fmt.Errorf("row of %s in calls: %q %q %w", c.CallID, agent, rec, err))
+				}
+				var handle float64
+				if err := conn.QueryRow(ctx, "SELECT handle_seconds FROM call_facts WHERE call_id = $1", c.CallID).Scan(&handle); err != nil ||
+					math.Abs(handle-(c.Talk+c.WrapUp)) > 0.01 {
+					t.Fatal(fmt.Errorf("handle time of %s: %v, want talk %v + wrap-up %v: %w", c.CallID, handle, c.Talk, c.WrapUp, err))
 				}
 			}
 		})

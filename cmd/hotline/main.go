@@ -384,7 +384,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 				if r.Survey.CSAT != nil {
 					csat = *r.Survey.CSAT
 				}
-				m.AgentCallEnded(r.Agent, r.Talk, csat)
+				m.AgentCallEnded(r.Agent, r.Talk+r.Hold, csat)
 			}
 			afterCall.CallEnded(r)
 		},

@@ -22,7 +22,7 @@ func callRecord(r callflow.Record) records.Call {
 		Customer: r.Customer.Number, CustomerID: r.Customer.ID, Segment: r.Customer.Segment, Style: r.Customer.Style,
 		Reason: r.Reason, Agent: r.Agent,
 		Arrived: r.Arrived, Queued: records.TimePtr(r.Queued), Connected: records.TimePtr(r.Bridged), Ended: r.Ended,
-		Wait: records.Seconds(r.Wait), Talk: records.Seconds(r.Talk),
+		Wait: records.Seconds(r.Wait), Talk: records.Seconds(r.Talk), Hold: records.Seconds(r.Hold),
 		Outcome: r.Outcome, Cause: r.Cause, CSAT: r.Survey.CSAT, NPS: r.Survey.NPS,
 		Recording: r.Recording, Callback: r.Callback,
 	}
@@ -52,7 +52,7 @@ func callEndEvents(r callflow.Record) []records.Event {
 	var out []records.Event
 	if r.Agent != "" && !r.Bridged.IsZero() {
 		e := records.Event{At: r.Ended, Kind: records.EventCompleteCaller, CallID: r.CallID, Agent: r.Agent,
-			Customer: r.Customer.Number, Duration: records.Seconds(r.Talk)}
+			Customer: r.Customer.Number, Duration: records.Seconds(r.Talk + r.Hold)}
 		if !r.AgentLeft.IsZero() {
 			e.At, e.Kind = r.AgentLeft, records.EventCompleteAgent
 		}

@@ -73,16 +73,17 @@ func TestSegmentedLookup(t *testing.T) {
 }
 
 // The history's record of a surveyed call: wait from the queue entry,
-// time to answer from the INVITE, talk until the agent left, the queue's
-// name, and where the survey starts.
+// time to answer from the INVITE, talk until the agent left less the
+// hold, the hold, the queue's name, and where the survey starts.
 func TestCallRecordTimes(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	csat := 4
 	r := callflow.Build(callflow.Timeline{CallID: "c1", Queue: "general", Agent: "alice", Arrived: at(0), Queued: at(8),
-		Bridged: at(20), AgentLeft: at(80), Survey: survey.Result{Ran: true, CSAT: &csat}}, at(90), callflow.ErrCallerHangup)
+		Bridged: at(20), AgentLeft: at(80), Survey: survey.Result{Ran: true, CSAT: &csat},
+		Holds: []callflow.Period{{Start: at(30), End: at(45)}}}, at(90), callflow.ErrCallerHangup)
 	c := callRecord(r)
-	if c.Queue != "general" || c.Wait != 12 || c.Answer != 20 || c.Talk != 60 || c.SurveyStart == nil || !c.SurveyStart.Equal(at(80)) ||
+	if c.Queue != "general" || c.Wait != 12 || c.Answer != 20 || c.Talk != 45 || c.Hold != 15 || c.SurveyStart == nil || !c.SurveyStart.Equal(at(80)) ||
 		c.CSAT == nil || *c.CSAT != 4 {
 		t.Fatalf("record %+v (survey start %v)", c, c.SurveyStart)
 	}

@@ -205,6 +205,7 @@ type acdAgent struct {
 	call                         *QueuedCall // offered or connected
 	connected                    bool
 	wrapUntil                    time.Time
+	wrapping                     bool // a wrap-up whose end is not reported yet
 	idleSince                    time.Time
 	calls                        int
 	talk                         time.Duration
@@ -546,6 +547,9 @@ func (a *ACD) agent(name string) (*acdAgent, error) {
 // refreshLocked recomputes whether an agent can take a call now and keeps
 // the queues' sets of available agents in step.
 func (a *ACD) refreshLocked(ag *acdAgent, now time.Time) {
+	if ag.wrapping && !now.Before(ag.wrapUntil) {
+		a.wrapUpEndedLocked(ag)
+	}
 	want := ag.registered && ag.loggedIn && !ag.paused && ag.call == nil && !now.Before(ag.wrapUntil)
 	if want == ag.avail {
 		return
@@ -732,6 +736,16 @@ func (a *ACD) endWrapUp(agent string) error {
 		}
 		return nil
 	})
+}
+
+// wrapUpEndedLocked reports the end of an agent's wrap-up (its time
+// ran out, or the agent ended it early: wrapUntil is then when) with the
+// time it took, for the call it followed.
+func (a *ACD) wrapUpEndedLocked(ag *acdAgent) {
+	end := ag.wrapUntil
+	ag.wrapping = false
+	a.emitLocked(Event{At: end, Kind: EventWrapUp, CallID: ag.last.CallID, Queue: ag.last.Queue, Agent: ag.name,
+		Duration: end.Sub(ag.last.Ended)})
 }
 
 // ---- calls ----
@@ -1278,13 +1292,10 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	ag.call, ag.connected = nil, false
 	ag.last = LastCall{CallID: c.id, Queue: c.queue.def.Name, Ended: now}
 	ag.talk += talk
-	ag.wrapUntil = now.Add(wrap)
+	ag.wrapUntil, ag.wrapping = now.Add(wrap), true
 	ag.idleSince = ag.wrapUntil
 	c.queue.addHandle(talk + wrap)
-	ev := callEvent(EventWrapUp, c, now)
-	ev.Agent, ev.Duration = ag.name, wrap
-	a.emitLocked(ev)
-	a.refreshLocked(ag, now)
+	a.refreshLocked(ag, now) // a wrap-up of 0 ends at once
 	a.finishLocked(c, nil)
 	a.dispatchLocked(now)
 }
@@ -1366,8 +1377,8 @@ func (a *ACD) tick() {
 	now := a.now()
 	for _, ag := range a.agents {
 		if !ag.avail && ag.call == nil && !ag.wrapUntil.IsZero() && !now.Before(ag.wrapUntil) {
+			a.refreshLocked(ag, now) // reports the wrap-up's end
 			ag.wrapUntil = time.Time{}
-			a.refreshLocked(ag, now)
 		}
 	}
 	// Queues whose waiting callers leave when nobody takes calls.

@@ -12,7 +12,7 @@ const (
 	EventConnected       = "connected"        // CallID, Queue, Agent, Duration: the wait in the queue
 	EventAbandoned       = "abandoned"        // CallID, Queue, Position, Duration: the wait
 	EventCallbackRequest = "callback_request" // CallID, Queue, Position, Duration: the wait
-	EventWrapUp          = "wrap_up"          // CallID, Queue, Agent, Duration: the wrap-up time
+	EventWrapUp          = "wrap_up"          // CallID, Queue, Agent, Duration: the wrap-up time (reported as it ends)
 	EventLogin           = "login"            // Agent
 	EventLogout          = "logout"           // Agent, Reason ("registration lost" when it was)
 	EventPause           = "pause"            // Agent, Reason

@@ -57,6 +57,10 @@ func TestACDEvents(t *testing.T) {
 	if err := f.acd.SetRegistered("alice", false); err != nil {
 		t.Fatal(err)
 	}
+	f.clk.Add(4 * time.Second)
+	if err := f.acd.EndWrapUp("bob"); err != nil { // bob ends the wrap-up early
+		t.Fatal(err)
+	}
 	want := []string{
 		"login  agent=alice queue= pos=0 dur=0s reason=",
 		"login  agent=bob queue= pos=0 dur=0s reason=",
@@ -72,10 +76,41 @@ func TestACDEvents(t *testing.T) {
 		"unpause  agent=bob queue= pos=0 dur=0s reason=",
 		"offered c1 agent=bob queue=" + q + " pos=0 dur=0s reason=",
 		"connected c1 agent=bob queue=" + q + " pos=0 dur=6s reason=",
-		"wrap_up c1 agent=bob queue=" + q + " pos=0 dur=10s reason=",
 		"logout  agent=alice queue= pos=0 dur=0s reason=registration lost",
+		"wrap_up c1 agent=bob queue=" + q + " pos=0 dur=4s reason=",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A wrap-up the agent does not end is reported once, when its time runs
+// out (at that time, with the queue's wrap-up time), not before.
+func TestACDWrapUpEventOnTimer(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
+	c.Queues = []config.QueueDef{{Name: "default", WrapUp: 10 * time.Second}}
+	var got []Event
+	f := newACD(t, c, func(o *Options) {
+		o.OnEvent = func(e Event) {
+			if e.Kind == EventWrapUp {
+				got = append(got, e)
+			}
+		}
+	})
+	call := f.enqueue(CallRequest{ID: "c1"})
+	f.offer(call)
+	f.answerAndHangup(call, "alice", time.Minute)
+	hungUp := f.clk.Now()
+	f.clk.Add(9 * time.Second)
+	f.acd.Tick()
+	if len(got) != 0 {
+		t.Fatalf("wrap-up reported before its end: %+v", got)
+	}
+	f.clk.Add(3 * time.Second)
+	f.acd.Tick()
+	f.acd.Tick()
+	if len(got) != 1 || got[0].CallID != "c1" || got[0].Agent != "alice" || got[0].Duration != 10*time.Second ||
+		!got[0].At.Equal(hungUp.Add(10*time.Second)) {
+		t.Fatalf("wrap-up events %+v, want one of 10s for c1 ending at %v", got, hungUp.Add(10*time.Second))
 	}
 }
