@@ -270,13 +270,18 @@ func (c *call) connect(a *Leg) error {
 	c.mu.Unlock()
 	c.startRecording(a.peer, a)
 	c.mu.Lock()
-	rec, reason := c.rec, c.reason
+	rec, reason, bridged, waitFrom := c.rec, c.reason, c.bridgedAt, c.queuedAt
 	c.mu.Unlock()
 	if rec != nil && reason != "" {
 		_ = rec.SetExtra("call_reason", reason)
 	}
+	// The same definitions as the call record (callflow.Build) and the
+	// metrics: wait from entering the queue, time to answer from the INVITE.
+	if waitFrom.IsZero() {
+		waitFrom = c.created
+	}
 	c.log.Info("bridged", "agent", a.peer, "caller_codec", c.caller.Codec().Name, "agent_codec", a.Codec().Name,
-		"wait", s.now().Sub(c.created).Round(time.Millisecond))
+		"wait", bridged.Sub(waitFrom).Round(time.Millisecond), "answer", bridged.Sub(c.created).Round(time.Millisecond))
 
 	c.watchAgent(a)
 	return nil
