@@ -153,6 +153,7 @@ type Metrics struct {
 	uploadTime   prometheus.Histogram
 	crmFailures  *prometheus.CounterVec
 	callbacks    *callbackMetrics
+	transfers    *transferMetrics
 }
 
 // Label names.
@@ -229,6 +230,7 @@ func New(o Options) *Metrics {
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
 	m.crmFailures = newCRMFailures(m.reg)
 	m.callbacks = newCallbackMetrics(m.reg)
+	m.transfers = newTransferMetrics(m.reg)
 	if !o.NoRuntimeMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}

@@ -62,6 +62,11 @@ const (
 	NameCallbacksCompleted = "hotline_callbacks_completed_total"
 	NameCallbacksFailed    = "hotline_callbacks_failed_total"
 
+	// Transfers and supervisor monitoring.
+	NameTransfers       = "hotline_transfers_total"
+	NameMonitorSessions = "hotline_monitor_sessions_total"
+	NameMonitorTime     = "hotline_monitor_seconds_total"
+
 	// Build.
 	NameBuildInfo = "hotline_build_info"
 )
@@ -122,6 +127,9 @@ var allNames = []struct {
 	{NameCallbackAttempts, kindCounter},
 	{NameCallbacksCompleted, kindCounter},
 	{NameCallbacksFailed, kindCounter},
+	{NameTransfers, kindCounter},
+	{NameMonitorSessions, kindCounter},
+	{NameMonitorTime, kindCounter},
 	{NameBuildInfo, kindGauge},
 }
 
