@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"hotline/api"
-	"hotline/routing"
+	"hotline/routing/acd"
 )
 
 const (
@@ -42,7 +42,7 @@ func scopedConfig(t *testing.T) api.Config {
 	}
 }
 
-func agentState(t *testing.T, acd *routing.ACD, name string) routing.AgentState {
+func agentState(t *testing.T, acd *acd.ACD, name string) acd.AgentState {
 	t.Helper()
 	a, ok := acd.Agent(name)
 	if !ok {
@@ -95,19 +95,19 @@ func TestAPIScopes(t *testing.T) {
 
 	// The agent token: its own agent, and the queues.
 	r := f.do(t, "GET", "/api/v1/agents/alice", aliceToken, "")
-	var ag routing.AgentInfo
+	var ag acd.AgentInfo
 	if r.code != 200 || json.Unmarshal(r.body, &ag) != nil || ag.Username != "alice" {
 		t.Errorf("alice's token, GET /api/v1/agents/alice: %d %s", r.code, r.body)
 	}
 	for _, step := range []struct {
 		action, body string
-		want         routing.AgentState
+		want         acd.AgentState
 	}{
-		{"login", "", routing.StateAvailable},
-		{"pause", `{"reason":"lunch"}`, routing.StatePaused},
-		{"unpause", "", routing.StateAvailable},
-		{"logout", "", routing.StateLoggedOut},
-		{"login", "", routing.StateAvailable},
+		{"login", "", acd.StateAvailable},
+		{"pause", `{"reason":"lunch"}`, acd.StatePaused},
+		{"unpause", "", acd.StateAvailable},
+		{"logout", "", acd.StateLoggedOut},
+		{"login", "", acd.StateAvailable},
 	} {
 		if r := f.do(t, "POST", "/api/v1/agents/alice/"+step.action, aliceToken, step.body); r.code != 200 {
 			t.Errorf("alice's token, %s herself: %d %s", step.action, r.code, r.body)
@@ -158,7 +158,7 @@ func TestAPIScopes(t *testing.T) {
 			t.Errorf("supervisor token %d, %s bob: %d %s", i, action, r.code, r.body)
 		}
 	}
-	if st := agentState(t, f.acd, "bob"); st != routing.StateAvailable {
+	if st := agentState(t, f.acd, "bob"); st != acd.StateAvailable {
 		t.Errorf("bob after a supervisor's login, pause, unpause: %s, want available", st)
 	}
 	if r := f.do(t, "GET", "/api/v1/agents/nobody", supToken, ""); r.code != 404 || r.jsonError() == "" {

@@ -26,7 +26,8 @@ import (
 
 	"hotline/api"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
 )
 
 // syncBuffer collects log output.
@@ -106,7 +107,7 @@ type fixture struct {
 	base   string
 	client *http.Client
 	logs   *syncBuffer
-	acd    *routing.ACD
+	acd    *acd.ACD
 	clock  *clock
 	recs   *recording.Manager
 	recDir string
@@ -123,9 +124,9 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("api config: %v", err)
 	}
-	rc := routing.Config{
-		Hotlines: []routing.Hotline{{Number: "1900"}},
-		Agents: []routing.Agent{
+	rc := config.Config{
+		Hotlines: []config.Hotline{{Number: "1900"}},
+		Agents: []config.Agent{
 			{Username: "alice", Password: "alice-sip-password", Name: "Alice"},
 			{Username: "bob", Password: "bob-sip-password", Name: "Bob"},
 		},
@@ -134,12 +135,12 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	acd, err := routing.NewACD(&rc, routing.ACDOptions{})
+	queues, err := acd.New(&rc, acd.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"alice", "bob"} {
-		if err := acd.SetRegistered(a, true); err != nil {
+		if err := queues.SetRegistered(a, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,18 +156,18 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	srv := api.New(c, api.Deps{
 		Log:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ListCalls:  func() any { return []string{} },
-		ListAgents: func() any { return acd.Agents() },
+		ListAgents: func() any { return queues.Agents() },
 		Agent: func(id string) (any, bool) {
-			if a, ok := acd.Agent(id); ok {
+			if a, ok := queues.Agent(id); ok {
 				return a, true
 			}
 			return nil, false
 		},
-		ListQueues:    func() any { return acd.Queues() },
+		ListQueues:    func() any { return queues.Queues() },
 		ListCallbacks: func() any { return []string{} },
-		Agents:        acd,
+		Agents:        queues,
 		AgentError: func(err error) int {
-			if errors.Is(err, routing.ErrUnknownAgent) {
+			if errors.Is(err, acd.ErrUnknownAgent) {
 				return http.StatusNotFound
 			}
 			return http.StatusConflict
@@ -177,7 +178,7 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{srv: srv, logs: logs, acd: acd, clock: clk, recs: recs, recDir: recCfg.File.Dir,
+	f := &fixture{srv: srv, logs: logs, acd: queues, clock: clk, recs: recs, recDir: recCfg.File.Dir,
 		client: &http.Client{Timeout: 10 * time.Second}}
 	f.base = "http://" + srv.Addr().String()
 	if tc != nil {

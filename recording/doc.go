@@ -18,7 +18,7 @@
 //	r.Packet(recording.Caller, pkt, time.Now())
 //	r.Packet(recording.Agent, pkt, time.Now())
 //	// when the SDP says so (dynamic payload types, re-INVITE):
-//	r.SetFormat(recording.Agent, 96, recording.CodecPCMA)
+//	r.SetFormat(recording.Agent, audio.PCMA().WithPT(96))
 //	r.Pause(time.Now(), "card details"); r.Resume(time.Now())
 //	r.Finish(time.Now())                 // file complete, queued for upload
 //	m.Backlog()                          // upload queue, for metrics and health

@@ -2,6 +2,7 @@ package recording
 
 import (
 	"encoding/binary"
+	"hotline/audio"
 	"io"
 	"os"
 	"path/filepath"
@@ -49,9 +50,9 @@ func newExpect(frames int) *expect {
 }
 
 // put writes n samples of G.711 byte v (decoded with codec) from frame pos.
-func (e *expect) put(side Side, pos, n int, codec Codec, v byte) {
+func (e *expect) put(side Side, pos, n int, codec audio.Encoding, v byte) {
 	s := g711.DecodeUlawFrame(v)
-	if codec == CodecPCMA {
+	if codec == audio.ALaw {
 		s = g711.DecodeAlawFrame(v)
 	}
 	for i := pos; i < pos+n && i < len(e.ch[side]); i++ {
@@ -152,7 +153,7 @@ func newTestManager(t *testing.T, c Config) *Manager {
 type stream struct {
 	side    Side
 	pt      uint8
-	codec   Codec
+	codec   audio.Encoding
 	seq0    uint16
 	ts0     uint32
 	ssrc    uint32

@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"hotline/audio"
 	"slices"
 	"time"
 
@@ -28,28 +29,38 @@ func (s Side) String() string {
 	return "side?"
 }
 
-// Codec is the RTP payload encoding of a leg's audio.
-type Codec uint8
+// decoding is how the recorder decodes one payload type: not at all
+// (telephone-event, comfort noise, anything unknown: its packets are
+// ignored) or with a G.711 encoding.
+type decoding uint8
 
 const (
-	// CodecNone marks a payload type that is not recorded (telephone-event,
-	// comfort noise, anything unknown): its packets are ignored.
-	CodecNone Codec = iota
-	// CodecPCMU is G.711 u-law (static payload type 0).
-	CodecPCMU
-	// CodecPCMA is G.711 A-law (static payload type 8).
-	CodecPCMA
+	notRecorded decoding = iota
+	decodeULaw
+	decodeALaw
 )
+
+// decodingOf is how packets of codec c are recorded.
+func decodingOf(c audio.Codec) decoding {
+	e, ok := c.Encoding()
+	switch {
+	case !ok:
+		return notRecorded
+	case e == audio.ALaw:
+		return decodeALaw
+	}
+	return decodeULaw
+}
 
 // codecTable maps payload types to codecs for each side. It is replaced
 // whole (copy on write), never modified in place.
-type codecTable [Channels][128]Codec
+type codecTable [Channels][128]decoding
 
 func defaultCodecs() *codecTable {
 	var t codecTable
 	for s := range t {
-		t[s][0] = CodecPCMU
-		t[s][8] = CodecPCMA
+		t[s][0] = decodeULaw
+		t[s][8] = decodeALaw
 	}
 	return &t
 }
@@ -190,7 +201,7 @@ func (m *mixer) packet(p *rtpPacket) error {
 		return nil
 	}
 	codec := m.codecs()[p.side][p.pt]
-	if codec == CodecNone || len(p.payload) == 0 {
+	if codec == notRecorded || len(p.payload) == 0 {
 		m.st.ignored.Add(1)
 		return nil
 	}
@@ -288,7 +299,7 @@ func (m *mixer) reanchor(l *legState, p *rtpPacket, wall, horizon int64) int64 {
 }
 
 // place decodes payload into side's channel from frame pos on.
-func (m *mixer) place(side Side, pos int64, codec Codec, payload []byte) error {
+func (m *mixer) place(side Side, pos int64, codec decoding, payload []byte) error {
 	n := int64(len(payload))
 	if pos+n <= m.committed {
 		return nil
@@ -318,7 +329,7 @@ func (m *mixer) place(side Side, pos int64, codec Codec, payload []byte) error {
 		}
 	}
 	i := int64(m.head) + 2*(pos-m.committed) + int64(side)
-	if codec == CodecPCMA {
+	if codec == decodeALaw {
 		for _, b := range payload {
 			m.buf[i] = g711.DecodeAlawFrame(b)
 			i += 2

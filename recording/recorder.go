@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hotline/audio"
 	"log/slog"
 	"slices"
 	"sync"
@@ -149,18 +150,19 @@ func (r *Recorder) Stats() Stats {
 	return st
 }
 
-// SetFormat says which codec side's packets of payload type pt carry
-// (payload types 0 = PCMU and 8 = PCMA are preset; pass CodecNone to stop
-// recording a payload type). Use it for dynamic payload types or when a
-// re-INVITE changes the mapping.
-func (r *Recorder) SetFormat(side Side, pt uint8, codec Codec) {
+// SetFormat says which codec side's packets of payload type c.PT carry
+// (payload types 0 = PCMU and 8 = PCMA are preset; a codec that is not
+// G.711, e.g. audio.Codec{PT: pt}, stops recording a payload type). Use it
+// for dynamic payload types or when a re-INVITE changes the mapping.
+func (r *Recorder) SetFormat(side Side, c audio.Codec) {
+	pt := c.PT
 	if side != Caller && side != Agent || pt >= 128 {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := *r.codecs.Load()
-	t[side][pt] = codec
+	t[side][pt] = decodingOf(c)
 	r.codecs.Store(&t)
 }
 

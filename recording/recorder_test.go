@@ -3,6 +3,7 @@ package recording
 import (
 	"encoding/binary"
 	"errors"
+	"hotline/audio"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -33,9 +34,9 @@ func record(t *testing.T, c Config, endMs float64, fn func(r *Recorder)) (*Recor
 }
 
 var (
-	callerU = stream{side: Caller, pt: 0, codec: CodecPCMU, seq0: 100, ts0: 1000, ssrc: 0xCA11, ptime: 160}
+	callerU = stream{side: Caller, pt: 0, codec: audio.ULaw, seq0: 100, ts0: 1000, ssrc: 0xCA11, ptime: 160}
 	// The agent's numbers wrap around during the test.
-	agentA = stream{side: Agent, pt: 8, codec: CodecPCMA, seq0: 65530, ts0: 0xFFFFFE00, ssrc: 0xA6E7, startMs: 10, ptime: 160}
+	agentA = stream{side: Agent, pt: 8, codec: audio.ALaw, seq0: 65530, ts0: 0xFFFFFE00, ssrc: 0xA6E7, startMs: 10, ptime: 160}
 )
 
 func TestInOrderPCMUAndPCMA(t *testing.T) {
@@ -50,8 +51,8 @@ func TestInOrderPCMUAndPCMA(t *testing.T) {
 	}
 	want := newExpect(2400)
 	for k := 0; k < 10; k++ {
-		want.put(Caller, 160*k, 160, CodecPCMU, code(k))
-		want.put(Agent, 80+160*k, 160, CodecPCMA, code(k)) // agent's first packet arrived 10 ms in
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
+		want.put(Agent, 80+160*k, 160, audio.ALaw, code(k)) // agent's first packet arrived 10 ms in
 	}
 	checkChannels(t, ch, want)
 }
@@ -74,7 +75,7 @@ func TestReorderedLostDuplicated(t *testing.T) {
 	want := newExpect(1600)
 	for k := 0; k < 10; k++ {
 		if k != 5 {
-			want.put(Caller, 160*k, 160, CodecPCMU, code(k))
+			want.put(Caller, 160*k, 160, audio.ULaw, code(k))
 		}
 	}
 	checkChannels(t, ch, want)
@@ -98,7 +99,7 @@ func TestLatePacketBeyondWindowIsSilence(t *testing.T) {
 	want := newExpect(1600)
 	for k := 0; k < 10; k++ {
 		if k != 3 {
-			want.put(Caller, 160*k, 160, CodecPCMU, code(k))
+			want.put(Caller, 160*k, 160, audio.ULaw, code(k))
 		}
 	}
 	checkChannels(t, ch, want)
@@ -129,11 +130,11 @@ func TestSSRCChangeWithTimestampJump(t *testing.T) {
 	})
 	want := newExpect(5600)
 	for k := 0; k < 5; k++ {
-		want.put(Caller, 160*k, 160, CodecPCMU, code(k))
-		want.put(Caller, 4000+160*k, 160, CodecPCMU, code(k))
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
+		want.put(Caller, 4000+160*k, 160, audio.ULaw, code(k))
 	}
 	for k := 0; k < 30; k++ {
-		want.put(Agent, 80+160*k, 160, CodecPCMA, code(k))
+		want.put(Agent, 80+160*k, 160, audio.ALaw, code(k))
 	}
 	checkChannels(t, ch, want)
 	if st := r.Stats(); st.Reanchors != 1 || st.Late != 1 {
@@ -159,7 +160,7 @@ func TestTimestampJumpsSameSSRC(t *testing.T) {
 	})
 	want := newExpect(3200)
 	for k := 0; k < 20; k++ {
-		want.put(Caller, 160*k, 160, CodecPCMU, code(k))
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
 	}
 	checkChannels(t, ch, want)
 	if st := r.Stats(); st.Reanchors != 2 {
@@ -181,10 +182,10 @@ func TestHoldGapWithContinuousTimestamps(t *testing.T) {
 	})
 	want := newExpect(17600)
 	for k := 0; k < 5; k++ {
-		want.put(Caller, 160*k, 160, CodecPCMU, code(k))
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
 	}
 	for k := 5; k < 10; k++ {
-		want.put(Caller, 16000+160*(k-5), 160, CodecPCMU, code(k))
+		want.put(Caller, 16000+160*(k-5), 160, audio.ULaw, code(k))
 	}
 	checkChannels(t, ch, want)
 }
@@ -213,8 +214,8 @@ func TestPauseResumeLeavesSilence(t *testing.T) {
 	})
 	want := newExpect(3200)
 	for k := 0; k < 20; k++ {
-		want.put(Caller, 160*k, 160, CodecPCMU, code(k))
-		want.put(Agent, 80+160*k, 160, CodecPCMA, code(k))
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
+		want.put(Agent, 80+160*k, 160, audio.ALaw, code(k))
 	}
 	want.zero(800, 1600)
 	checkChannels(t, ch, want)
@@ -278,7 +279,7 @@ func TestULawFormat(t *testing.T) {
 
 func TestDynamicPayloadTypeAndIgnoredPackets(t *testing.T) {
 	r, _, ch := record(t, testConfig(t), 100, func(r *Recorder) {
-		r.SetFormat(Agent, 96, CodecPCMA)
+		r.SetFormat(Agent, audio.PCMA().WithPT(96))
 		s := agentA
 		s.pt = 96
 		s.startMs = 0
@@ -290,7 +291,7 @@ func TestDynamicPayloadTypeAndIgnoredPackets(t *testing.T) {
 	})
 	want := newExpect(800)
 	for k := 0; k < 5; k++ {
-		want.put(Agent, 160*k, 160, CodecPCMA, code(k))
+		want.put(Agent, 160*k, 160, audio.ALaw, code(k))
 	}
 	checkChannels(t, ch, want)
 	if st := r.Stats(); st.Ignored != 1 || st.Malformed != 1 {
@@ -332,7 +333,7 @@ func TestFullHandOffDropsToSilence(t *testing.T) {
 	}
 	want := newExpect(11200)
 	for k := 0; k <= 8; k++ {
-		want.put(Caller, 8000+160*k, 160, CodecPCMU, code(k))
+		want.put(Caller, 8000+160*k, 160, audio.ULaw, code(k))
 	}
 	checkChannels(t, ch, want)
 }
@@ -408,7 +409,7 @@ func BenchmarkPacket(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r.SetFormat(Agent, 8, CodecPCMA)
+	r.SetFormat(Agent, audio.PCMA().WithPT(8))
 	caller := mkRTP(0, 1, 1, 1, fill(0x20, 160))
 	agent := mkRTP(8, 1, 1, 2, fill(0x21, 160))
 	b.ReportAllocs()

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 )
 
@@ -100,14 +101,14 @@ func (c *call) tone(src media.Source, d time.Duration) bool {
 // afterHours carries out an action other than queueing (the router's
 // answer outside open hours, or a rule's action): the caller is answered,
 // hears the message, and Hotline hangs up.
-func (c *call) afterHours(d routing.Decision) {
+func (c *call) afterHours(d rules.Decision) {
 	c.log.Info("after-hours action", "action", d.Action, "rule", d.Rule, "queue", d.Queue, "message", d.Message)
 	if err := c.answer(); err != nil {
 		c.end(err)
 		return
 	}
 	switch d.Action {
-	case routing.ActionCallback:
+	case config.ActionCallback:
 		prompt := ""
 		if f := c.s.deps.RequestCallback; f == nil {
 			c.log.Warn("callback action without a callback store: message only")
@@ -120,7 +121,7 @@ func (c *call) afterHours(d routing.Decision) {
 		if !c.playMessage(d.Message, prompt) {
 			return
 		}
-	case routing.ActionVoicemail:
+	case config.ActionVoicemail:
 		if !c.voicemail(d) {
 			return
 		}
@@ -136,7 +137,7 @@ func (c *call) afterHours(d routing.Decision) {
 // side only, reason "voicemail") until they hang up, press #, or the
 // voicemail limit passes. Without recording it is a message. It returns
 // false if the call ended (the usual end: the caller hangs up).
-func (c *call) voicemail(d routing.Decision) bool {
+func (c *call) voicemail(d rules.Decision) bool {
 	rs := c.s.deps.Recordings
 	if rs == nil {
 		c.log.Warn("voicemail needs recording: playing the message only")
@@ -157,7 +158,7 @@ func (c *call) voicemail(d routing.Decision) bool {
 			c.log.Error("voicemail not recorded", "error", err)
 			return true
 		}
-		rec.SetFormat(recording.Caller, c.format.PT, recordingCodec(c.format.Encoding))
+		rec.SetFormat(recording.Caller, c.format.Codec())
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()

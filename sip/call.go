@@ -13,9 +13,12 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
 	"hotline/metrics"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 	"hotline/survey"
@@ -34,17 +37,17 @@ type call struct {
 	s         *Server
 	id        string // the caller's Call-ID
 	log       *slog.Logger
-	hotline   routing.Hotline
-	customer  routing.Customer // who is calling, by caller ID
-	decision  routing.Decision // where the router sends the call
-	from      string           // caller number (From user)
+	hotline   config.Hotline
+	customer  directory.Customer // who is calling, by caller ID
+	decision  rules.Decision     // where the router sends the call
+	from      string             // caller number (From user)
 	fromName  string
 	transport string
 	created   time.Time
 
 	dlg    *sipgo.DialogServerSession
 	leg    *media.Leg
-	codec  sdp.Codec // negotiated with the caller
+	codec  audio.Codec // negotiated with the caller
 	format media.Format
 
 	ctx    context.Context // ends when the call ends, with the cause
@@ -83,23 +86,12 @@ type agentLeg struct {
 	callID   string
 	dlg      *sipgo.DialogClientSession
 	leg      *media.Leg
-	codec    sdp.Codec // negotiated with the agent
-	acked    bool      // its 200 OK was acknowledged
+	codec    audio.Codec // negotiated with the agent
+	acked    bool        // its 200 OK was acknowledged
 	unbridge func()
 
 	mu    sync.Mutex
 	local sdp.Local
-}
-
-func mediaFormat(c sdp.Codec, dtmf *sdp.Codec) media.Format {
-	f := media.Format{PT: c.PT, Encoding: media.PCMU}
-	if strings.EqualFold(c.Name, "PCMA") {
-		f.Encoding = media.PCMA
-	}
-	if dtmf != nil {
-		f.DTMFPT = dtmf.PT
-	}
-	return f
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -198,21 +190,21 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		dlg:       dlg,
 		leg:       leg,
 		codec:     codec,
-		format:    mediaFormat(codec, dtmf),
+		format:    media.FormatOf(codec, dtmf),
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	c.customer = routing.Unknown(c.from)
+	c.customer = directory.Unknown(c.from)
 	if lookup := s.deps.Customers; lookup != nil {
 		c.customer = lookup(c.ctx, c.from)
 	}
-	c.decision = s.deps.Router.Decide(routing.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
+	c.decision = s.deps.Router.Decide(rules.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
 		Dialled: number, Caller: c.customer.Number}, c.created)
 	c.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
 		Addr:      leg.LocalAddr(),
-		Codecs:    []sdp.Codec{codec},
+		Codecs:    []audio.Codec{codec},
 		DTMF:      dtmf,
 		Direction: offer.Audio.Direction.Answer(),
 		PTime:     20,
@@ -262,7 +254,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	var leg *media.Leg
 	var local *sdp.Local
 	var mu *sync.Mutex
-	var fmtFor func(sdp.Codec, *sdp.Codec) media.Format = mediaFormat
+	var fmtFor func(audio.Codec, *audio.Codec) media.Format = media.FormatOf
 	if ref.agent == nil {
 		if !confirmed(c.dlg) { // indialog.go: the caller's ACK is still to come
 			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
@@ -299,7 +291,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 			local.Version++
 		}
 		local.Direction = dir
-		local.Codecs = []sdp.Codec{codec}
+		local.Codecs = []audio.Codec{codec}
 		local.DTMF = dtmf
 		leg.SetRemote(offer.Audio.Addr, fmtFor(codec, dtmf))
 		leg.SetHold(offer.Audio.OnHold())
@@ -337,10 +329,10 @@ func (c *call) run() {
 	}()
 	// Calls going to a queue may be asked questions first (ivr.go),
 	// whose answers route them again.
-	if c.decision.Action == routing.ActionQueue && !c.askFirst() {
+	if c.decision.Action == config.ActionQueue && !c.askFirst() {
 		return
 	}
-	if c.decision.Action != routing.ActionQueue {
+	if c.decision.Action != config.ActionQueue {
 		c.afterHours(c.decision)
 		return
 	}
@@ -467,7 +459,7 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
 			return
 		}
-		rec.SetFormat(recording.Caller, c.format.PT, recordingCodec(c.format.Encoding))
+		rec.SetFormat(recording.Caller, c.format.Codec())
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
@@ -478,17 +470,10 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 	}
 	if a != nil {
 		if f, ok := a.leg.Format(); ok {
-			rec.SetFormat(recording.Agent, f.PT, recordingCodec(f.Encoding))
+			rec.SetFormat(recording.Agent, f.Codec())
 		}
 		a.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
 	}
-}
-
-func recordingCodec(e media.Encoding) recording.Codec {
-	if e == media.PCMA {
-		return recording.CodecPCMA
-	}
-	return recording.CodecPCMU
 }
 
 // refusedError is an agent's phone refusing an offered call.
@@ -689,7 +674,7 @@ type CallRecord struct {
 	// Recording is the object key of the call's recording, if recorded.
 	Recording string
 	// Customer is who called, as the directory knows them.
-	Customer routing.Customer
+	Customer directory.Customer
 	// Reason is why the customer called (the reason menu's choice), "" if
 	// not asked or not answered.
 	Reason string
@@ -769,7 +754,7 @@ func (c *call) record(cause error) CallRecord {
 		r.Recording = c.rec.Key()
 	}
 	switch {
-	case c.decision.Action != routing.ActionQueue:
+	case c.decision.Action != config.ActionQueue:
 		r.Outcome = OutcomeAfterHours
 	case !c.bridgedAt.IsZero():
 		r.Outcome = OutcomeAnswered

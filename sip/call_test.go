@@ -12,7 +12,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/zaf/g711"
 
-	"hotline/routing"
+	"hotline/audio"
+	"hotline/routing/acd"
 	"hotline/sip/sdp"
 )
 
@@ -109,7 +110,7 @@ func wantRecord(t *testing.T, f *fixture, callID, outcome string, cause error, a
 }
 
 // waitAgentState waits until routing reports an agent in a state.
-func waitAgentState(t *testing.T, f *fixture, user string, want routing.AgentState) {
+func waitAgentState(t *testing.T, f *fixture, user string, want acd.AgentState) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for f.agentState(user) != want {
@@ -127,12 +128,12 @@ func TestAgentHangsUpFirst(t *testing.T) {
 	caller := newPhone(t, "5551234", f.addr)
 
 	call, in := bridge(t, caller, agent)
-	waitAgentState(t, f, "alice", routing.StateOnCall)
+	waitAgentState(t, f, "alice", acd.StateOnCall)
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
 	f.checkIdle()
 	wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentHangup, "alice")
-	waitAgentState(t, f, "alice", routing.StateAvailable)
+	waitAgentState(t, f, "alice", acd.StateAvailable)
 	if n := len(agent.requests(sip.BYE, "")); n != 0 {
 		t.Errorf("agent who hung up got %d BYEs, want none", n)
 	}
@@ -159,7 +160,7 @@ func TestCallerCancelsWhileAgentRings(t *testing.T) {
 	}
 	f.checkIdle()
 	wantRecord(t, f, call.id, OutcomeAbandoned, ErrCallerHangup, "")
-	waitAgentState(t, f, "alice", routing.StateAvailable)
+	waitAgentState(t, f, "alice", acd.StateAvailable)
 	if n := len(agent.requests(sip.ACK, in.callID())); n == 0 {
 		// the agent's 487 must be acknowledged, or its phone keeps resending it
 		t.Error("agent's 487 was not ACKed")
@@ -190,7 +191,7 @@ func TestNextAgent(t *testing.T) {
 		}},
 		{"answers without a common codec", func(t *testing.T, in *incoming) {
 			// Hotline takes the answer (ACK) and hangs up at once (BYE).
-			in.answerWith(in.p.sdp(sdp.SendRecv, sdp.Codec{PT: 18, Name: "G729", Rate: 8000}))
+			in.answerWith(in.p.sdp(sdp.SendRecv, audio.Codec{PT: 18, Name: "G729", Rate: 8000}))
 			_ = in.wait() // the phone may see the BYE before the ACK
 			in.p.waitRequest(sip.ACK, in.callID())
 			in.p.waitRequest(sip.BYE, in.callID())
@@ -265,7 +266,7 @@ func TestNextAgent(t *testing.T) {
 		alice.waitRequest(sip.BYE, in.callID())
 		f.checkIdle()
 		wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "alice")
-		waitAgentState(t, f, "carol", routing.StateAvailable)
+		waitAgentState(t, f, "carol", acd.StateAvailable)
 	})
 }
 
@@ -350,7 +351,7 @@ func TestReInviteHoldAndUnhold(t *testing.T) {
 	// (RFC 3264 §8).
 	check := func(who string, send func([]byte) *sip.Response, p *phone, dir, want sdp.Direction, last *seen) {
 		t.Helper()
-		res := send(p.sdp(dir, sdp.PCMU()))
+		res := send(p.sdp(dir, audio.PCMU()))
 		if res.StatusCode != 200 {
 			t.Fatalf("%s re-INVITE %s: got %d %s, want 200", who, dir, res.StatusCode, res.Reason)
 		}
@@ -490,7 +491,7 @@ func TestTranscodesBetweenCodecs(t *testing.T) {
 	agent.register("alice")
 	caller := newPhone(t, "5551234", f.addr)
 
-	call := caller.call("1900", caller.sdp(sdp.SendRecv, sdp.PCMA()))
+	call := caller.call("1900", caller.sdp(sdp.SendRecv, audio.PCMA()))
 	in := agent.nextInvite()
 	if c := in.offer.Audio.Codecs; len(c) == 0 || c[0].Name != "PCMA" {
 		t.Errorf("agent's offer %v: want the caller's PCMA first", c)

@@ -27,8 +27,13 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
 	"hotline/metrics"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -189,10 +194,10 @@ func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSe
 // DialerOptions are what a Dialer needs besides the Server.
 type DialerOptions struct {
 	// Store holds the callbacks to place (required).
-	Store *routing.CallbackStore
+	Store *callbacks.Store
 	// Window says when customers may be called (schedule, quiet hours);
 	// nil: at any time.
-	Window *routing.CallbackWindow
+	Window *callbacks.Window
 	// Log defaults to the server's.
 	Log *slog.Logger
 }
@@ -203,8 +208,8 @@ type DialerOptions struct {
 type Dialer struct {
 	s      *Server
 	cfg    Outbound
-	store  *routing.CallbackStore
-	window *routing.CallbackWindow
+	store  *callbacks.Store
+	window *callbacks.Window
 	log    *slog.Logger
 	gwHost string
 	gwPort int
@@ -278,7 +283,7 @@ func (d *Dialer) tick(ctx context.Context) {
 
 // consider checks a due callback (number, calling hours) and, if it may
 // be placed now, claims it and places it in the background.
-func (d *Dialer) consider(ctx context.Context, cb routing.Callback, now time.Time) {
+func (d *Dialer) consider(ctx context.Context, cb callbacks.Callback, now time.Time) {
 	log := d.log.With("callback", cb.ID, "queue", cb.Queue)
 	if !dialable(cb.Number) {
 		d.fail(log, cb, metrics.CallbackFailInvalidNumber)
@@ -288,7 +293,7 @@ func (d *Dialer) consider(ctx context.Context, cb routing.Callback, now time.Tim
 		d.fail(log, cb, metrics.CallbackFailNotAllowed)
 		return
 	}
-	cust := routing.Unknown(cb.Number)
+	cust := directory.Unknown(cb.Number)
 	if lookup := d.s.deps.Customers; lookup != nil {
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		cust = lookup(lctx, cb.Number)
@@ -334,7 +339,7 @@ func (d *Dialer) allowed(number string) bool {
 }
 
 // fail gives a callback up, loudly: logged, counted, listed as failed.
-func (d *Dialer) fail(log *slog.Logger, cb routing.Callback, reason string) {
+func (d *Dialer) fail(log *slog.Logger, cb callbacks.Callback, reason string) {
 	why := reason
 	if reason == metrics.CallbackFailAttempts && cb.LastResult != "" {
 		why = cb.LastResult
@@ -350,7 +355,7 @@ func (d *Dialer) fail(log *slog.Logger, cb routing.Callback, reason string) {
 
 // release puts a callback that did not get to its customer back, due at
 // at; no attempt was counted.
-func (d *Dialer) release(log *slog.Logger, cb routing.Callback, at time.Time, why error) {
+func (d *Dialer) release(log *slog.Logger, cb callbacks.Callback, at time.Time, why error) {
 	if err := d.store.Retry(cb.ID, at, ""); err != nil {
 		log.Error("callback not released", "error", err)
 		return
@@ -361,7 +366,7 @@ func (d *Dialer) release(log *slog.Logger, cb routing.Callback, at time.Time, wh
 // retryAt is when to try a callback again after its attempt-th
 // unsuccessful attempt: the retry delay, doubled for each further
 // attempt, within the calling hours.
-func (d *Dialer) retryAt(cb routing.Callback, cust routing.Customer, from time.Time) (time.Time, bool) {
+func (d *Dialer) retryAt(cb callbacks.Callback, cust directory.Customer, from time.Time) (time.Time, bool) {
 	delay := d.cfg.RetryDelay
 	for i := 1; i < cb.Attempts && delay < d.cfg.MaxRetryDelay; i++ {
 		delay *= 2
@@ -375,12 +380,12 @@ func (d *Dialer) retryAt(cb routing.Callback, cust routing.Customer, from time.T
 
 // newCall builds the call of a callback: not listed with the calls until
 // an agent has answered.
-func (d *Dialer) newCall(cb routing.Callback, cust routing.Customer) *call {
+func (d *Dialer) newCall(cb callbacks.Callback, cust directory.Customer) *call {
 	s := d.s
 	id := "callback-" + strconv.FormatUint(rand.Uint64(), 36) + "@hotline"
 	hl, ok := s.deps.Routing.Hotline(d.cfg.From)
 	if !ok {
-		hl = routing.Hotline{Number: d.cfg.From}
+		hl = config.Hotline{Number: d.cfg.From}
 	}
 	name := "Callback"
 	if cust.Name != "" {
@@ -392,12 +397,12 @@ func (d *Dialer) newCall(cb routing.Callback, cust routing.Customer) *call {
 		log:       s.log.With("call_id", id, "callback", cb.ID),
 		hotline:   hl,
 		customer:  cust,
-		decision:  routing.Decision{Action: routing.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
+		decision:  rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
 		from:      cb.Number,
 		fromName:  name,
 		transport: d.cfg.Transport,
 		created:   s.now(),
-		codec:     sdp.PCMU(),
+		codec:     audio.PCMU(),
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -407,15 +412,15 @@ func (d *Dialer) newCall(cb routing.Callback, cust routing.Customer) *call {
 // place is one attempt of a claimed callback: queue for an agent, ring
 // the agent, call the customer, bridge; then settle the callback in the
 // store (completed, retry later, failed).
-func (d *Dialer) place(dctx context.Context, cb routing.Callback, cust routing.Customer) {
+func (d *Dialer) place(dctx context.Context, cb callbacks.Callback, cust directory.Customer) {
 	s := d.s
 	c := d.newCall(cb, cust)
 	log := c.log.With("queue", cb.Queue)
 	defer c.cancel(nil)
-	qc, err := s.deps.ACD.Enqueue(routing.CallRequest{ID: c.id, Queue: cb.Queue, Priority: cb.Priority,
+	qc, err := s.deps.ACD.Enqueue(acd.CallRequest{ID: c.id, Queue: cb.Queue, Priority: cb.Priority,
 		Customer: cust, Arrived: cb.Arrived})
 	switch {
-	case errors.Is(err, routing.ErrUnknownQueue):
+	case errors.Is(err, acd.ErrUnknownQueue):
 		d.fail(log, cb, metrics.CallbackFailUnknownQueue)
 		return
 	case err != nil:
@@ -464,7 +469,7 @@ func (e *notDialledError) Unwrap() error { return e.err }
 // offer rings its agents (ringAll), unanswered offers put the callback
 // back at its place. It ends when the dialer stops (errDialerStopped),
 // with the queue's maximum wait (errNoAgent) or the call's end.
-func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *routing.QueuedCall) (*agentLeg, error) {
+func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *acd.QueuedCall) (*agentLeg, error) {
 	wctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(dctx, func() { cancel(errDialerStopped) })
@@ -472,7 +477,7 @@ func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *routing.QueuedCall
 	for {
 		off, err := qc.Next(wctx)
 		switch {
-		case errors.Is(err, routing.ErrMaxWait):
+		case errors.Is(err, acd.ErrMaxWait):
 			return nil, errNoAgent
 		case err != nil && wctx.Err() != nil:
 			return nil, context.Cause(wctx)
@@ -523,7 +528,7 @@ func (t *thenSource) Read(samples []int16) {
 // hangs up. It returns the customer's leg (nil unless answered), the
 // callback as counted, and a *customerError when the customer was not
 // reached or a *notDialledError when they were not called.
-func (d *Dialer) talk(c *call, a *agentLeg, cb routing.Callback) (*agentLeg, routing.Callback, error) {
+func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, callbacks.Callback, error) {
 	s := d.s
 	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
 	if err != nil {
@@ -598,8 +603,8 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb routing.Callback) (*agentLeg, rou
 		return nil, cb, err
 	}
 	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec sdp.Codec
-	var dtmf *sdp.Codec
+	var codec audio.Codec
+	var dtmf *audio.Codec
 	if err == nil {
 		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
 	}
@@ -615,9 +620,9 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb routing.Callback) (*agentLeg, rou
 	}
 	cust.codec = codec
 	cust.mu.Lock()
-	cust.local.Codecs, cust.local.DTMF = []sdp.Codec{codec}, dtmf
+	cust.local.Codecs, cust.local.DTMF = []audio.Codec{codec}, dtmf
 	cust.mu.Unlock()
-	f := mediaFormat(codec, dtmf)
+	f := media.FormatOf(codec, dtmf)
 	leg.SetRemote(ans.Audio.Addr, f)
 	leg.SetHold(ans.Audio.OnHold())
 	leg.OnDTMF(func(k rune) { c.log.Info("customer pressed a key", "digit", string(k)) })
@@ -693,16 +698,16 @@ func (d *Dialer) customerInvite(c *call, cust *agentLeg, a *agentLeg) invite {
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
 
-	first, other := sdp.PCMU(), sdp.PCMA()
+	first, other := audio.PCMU(), audio.PCMA()
 	if strings.EqualFold(a.codec.Name, "PCMA") {
-		first, other = sdp.PCMA(), sdp.PCMU()
+		first, other = audio.PCMA(), audio.PCMU()
 	}
-	te := sdp.TelephoneEvent(dtmfPT)
+	te := audio.TelephoneEvent(dtmfPT)
 	cust.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
 		Addr:      cust.leg.LocalAddr(),
-		Codecs:    []sdp.Codec{first, other},
+		Codecs:    []audio.Codec{first, other},
 		DTMF:      &te,
 		PTime:     20,
 	}
@@ -771,7 +776,7 @@ func (c *call) playFor(l *media.Leg, src media.Source, d time.Duration) {
 // settle records a callback attempt's outcome: completed, retried later
 // (with backoff, within the calling hours) or, after the last allowed
 // attempt, failed.
-func (d *Dialer) settle(log *slog.Logger, cb routing.Callback, cust routing.Customer, err error) {
+func (d *Dialer) settle(log *slog.Logger, cb callbacks.Callback, cust directory.Customer, err error) {
 	m := d.s.deps.Metrics
 	if err == nil {
 		m.CallbackAttempt(cb.Queue, cb.Kind, metrics.CallbackAnswered)
@@ -809,7 +814,7 @@ func (d *Dialer) settle(log *slog.Logger, cb routing.Callback, cust routing.Cust
 // finish tears a callback call down once an agent had answered: both legs
 // are hung up (each BYE with its own bound), the media closed, the
 // recording finished, and the call record written.
-func (d *Dialer) finish(c *call, cust *agentLeg, cb routing.Callback) {
+func (d *Dialer) finish(c *call, cust *agentLeg, cb callbacks.Callback) {
 	s := d.s
 	cause := context.Cause(c.ctx)
 	if cause == nil {

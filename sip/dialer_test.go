@@ -11,7 +11,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/internal/cfg"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 )
 
 // customerNumber is the number the test callbacks call back.
@@ -23,14 +26,14 @@ const customerNumber = "+84912000111"
 type dialerFixture struct {
 	*fixture
 	customer *phone
-	store    *routing.CallbackStore
+	store    *callbacks.Store
 	stop     func() // stops the dialer (also at cleanup, before Shutdown)
 }
 
 // newDialerFixture starts the customer's phone, Hotline with the
 // customer's phone as its gateway (mods may change the outbound section)
 // and the dialer with window w (nil: any time).
-func newDialerFixture(t *testing.T, w *routing.CallbackWindow, mods ...func(*Outbound)) *dialerFixture {
+func newDialerFixture(t *testing.T, w *callbacks.Window, mods ...func(*Outbound)) *dialerFixture {
 	t.Helper()
 	customer := newPhone(t, "customer", netip.AddrPort{})
 	f := newFixture(t, func(o *fixtureOpts) {
@@ -40,7 +43,7 @@ func newDialerFixture(t *testing.T, w *routing.CallbackWindow, mods ...func(*Out
 			m(&o.cfg.Outbound)
 		}
 	})
-	store, err := routing.OpenCallbackStore("", nil)
+	store, err := callbacks.OpenStore("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +70,9 @@ func newDialerFixture(t *testing.T, w *routing.CallbackWindow, mods ...func(*Out
 }
 
 // add stores a callback due now in the default queue.
-func (f *dialerFixture) add(number string) routing.Callback {
+func (f *dialerFixture) add(number string) callbacks.Callback {
 	f.t.Helper()
-	cb, err := f.store.Add(routing.Callback{Kind: routing.CallbackQueued, Number: number, Queue: routing.DefaultQueueName})
+	cb, err := f.store.Add(callbacks.Callback{Kind: callbacks.Queued, Number: number, Queue: config.DefaultQueueName})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -77,18 +80,18 @@ func (f *dialerFixture) add(number string) routing.Callback {
 }
 
 // callback returns the stored callback id.
-func (f *dialerFixture) callback(id string) routing.Callback {
+func (f *dialerFixture) callback(id string) callbacks.Callback {
 	for _, cb := range f.store.List() {
 		if cb.ID == id {
 			return cb
 		}
 	}
 	f.t.Fatalf("callback %s is not listed", id)
-	return routing.Callback{}
+	return callbacks.Callback{}
 }
 
 // waitCallback waits until the stored callback satisfies cond.
-func (f *dialerFixture) waitCallback(id, what string, cond func(routing.Callback) bool) routing.Callback {
+func (f *dialerFixture) waitCallback(id, what string, cond func(callbacks.Callback) bool) callbacks.Callback {
 	f.t.Helper()
 	deadline := time.Now().Add(2 * waitTimeout)
 	for {
@@ -159,7 +162,7 @@ func TestCallbackRingsAgentThenCustomer(t *testing.T) {
 
 	cin.bye()
 	agent.waitRequest(sip.BYE, ain.callID())
-	got := f.waitCallback(cb.ID, "completed", func(c routing.Callback) bool { return c.Status == routing.CallbackCompleted })
+	got := f.waitCallback(cb.ID, "completed", func(c callbacks.Callback) bool { return c.Status == callbacks.Completed })
 	if got.Attempts != 1 || got.Claimed {
 		t.Errorf("completed callback %+v", got)
 	}
@@ -167,7 +170,7 @@ func TestCallbackRingsAgentThenCustomer(t *testing.T) {
 	if r.Direction != DirectionCallback || r.Callback != cb.ID || r.Caller != customerNumber || r.Bridged.IsZero() {
 		t.Errorf("call record %+v", r)
 	}
-	waitAgentState(t, f.fixture, "alice", routing.StateAvailable)
+	waitAgentState(t, f.fixture, "alice", acd.StateAvailable)
 }
 
 // TestCallbackBusyCustomerRetriedThenFailed: the customer is busy; the
@@ -191,8 +194,8 @@ func TestCallbackBusyCustomerRetriedThenFailed(t *testing.T) {
 		_ = cin.wait()
 		agent.waitRequest(sip.BYE, ain.callID())
 		if attempt == 1 {
-			got := f.waitCallback(cb.ID, "pending for a retry", func(c routing.Callback) bool { return !c.Claimed && c.LastResult == "busy" })
-			if got.Status != routing.CallbackPending || got.Attempts != 1 || !got.Due.After(got.LastAttempt) {
+			got := f.waitCallback(cb.ID, "pending for a retry", func(c callbacks.Callback) bool { return !c.Claimed && c.LastResult == "busy" })
+			if got.Status != callbacks.Pending || got.Attempts != 1 || !got.Due.After(got.LastAttempt) {
 				t.Errorf("after a busy customer: %+v, want pending, 1 attempt, due later", got)
 			}
 			r := f.record(cin.callID())
@@ -201,7 +204,7 @@ func TestCallbackBusyCustomerRetriedThenFailed(t *testing.T) {
 			}
 		}
 	}
-	got := f.waitCallback(cb.ID, "failed", func(c routing.Callback) bool { return c.Status == routing.CallbackFailed })
+	got := f.waitCallback(cb.ID, "failed", func(c callbacks.Callback) bool { return c.Status == callbacks.Failed })
 	if got.Attempts != 2 || got.LastResult != "busy" || got.Claimed {
 		t.Errorf("failed callback %+v", got)
 	}
@@ -238,7 +241,7 @@ func TestCallbackAgentNoAnswerBackToQueue(t *testing.T) {
 	// The agent hangs up: the customer gets the BYE.
 	bin.bye()
 	f.customer.waitRequest(sip.BYE, cin.callID())
-	f.waitCallback(cb.ID, "completed", func(c routing.Callback) bool { return c.Status == routing.CallbackCompleted })
+	f.waitCallback(cb.ID, "completed", func(c callbacks.Callback) bool { return c.Status == callbacks.Completed })
 	wantRecord(t, f.fixture, cin.callID(), OutcomeAnswered, ErrAgentHangup, "bob")
 }
 
@@ -264,8 +267,8 @@ func TestCallbackAgentHangsUpWhileCustomerRings(t *testing.T) {
 	if err := cin.wait(); err == nil {
 		t.Error("the customer's INVITE was not ended")
 	}
-	got := f.waitCallback(cb.ID, "pending again", func(c routing.Callback) bool { return !c.Claimed && c.LastResult == "abandoned" })
-	if got.Status != routing.CallbackPending || got.Attempts != 1 || got.Due.Before(time.Now().Add(50*time.Minute)) {
+	got := f.waitCallback(cb.ID, "pending again", func(c callbacks.Callback) bool { return !c.Claimed && c.LastResult == "abandoned" })
+	if got.Status != callbacks.Pending || got.Attempts != 1 || got.Due.Before(time.Now().Add(50*time.Minute)) {
 		t.Errorf("after the agent left: %+v, want pending, 1 attempt, due in an hour", got)
 	}
 }
@@ -280,10 +283,10 @@ func TestCallbackNeverDialsBadNumbers(t *testing.T) {
 	bad := f.add("0912@evil.example;transport=tcp")
 	abroad := f.add("+19005550100")
 	for _, tc := range []struct {
-		cb   routing.Callback
+		cb   callbacks.Callback
 		want string
 	}{{bad, "invalid_number"}, {abroad, "not_allowed"}} {
-		got := f.waitCallback(tc.cb.ID, "failed", func(c routing.Callback) bool { return c.Status == routing.CallbackFailed })
+		got := f.waitCallback(tc.cb.ID, "failed", func(c callbacks.Callback) bool { return c.Status == callbacks.Failed })
 		if got.LastResult != tc.want || got.Attempts != 0 {
 			t.Errorf("callback to %q: %+v, want failed %s", tc.cb.Number, got, tc.want)
 		}
@@ -298,24 +301,24 @@ func TestCallbackNeverDialsBadNumbers(t *testing.T) {
 func TestCallbackWaitsOutQuietHours(t *testing.T) {
 	now := time.Now().UTC()
 	quiet := fmt.Sprintf("%s-%s", now.Add(-time.Hour).Format("15:04"), now.Add(time.Hour).Format("15:04"))
-	rc := routing.Config{Hotlines: []routing.Hotline{{Number: "1900"}},
-		Agents:    []routing.Agent{{Username: "alice", Password: "pw"}},
-		Callbacks: routing.CallbackConfig{QuietHours: []string{quiet}}} // no schedule: UTC
+	rc := config.Config{Hotlines: []config.Hotline{{Number: "1900"}},
+		Agents:    []config.Agent{{Username: "alice", Password: "pw"}},
+		Callbacks: config.CallbackConfig{QuietHours: []string{quiet}}} // no schedule: UTC
 	rc.SetDefaults()
 	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	router, err := routing.NewRouter(&rc)
+	router, err := rules.NewRouter(&rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newDialerFixture(t, routing.NewCallbackWindow(&rc, router))
+	f := newDialerFixture(t, callbacks.NewWindow(&rc, router))
 	agent := newPhone(t, "alice", f.addr)
 	agent.register("alice")
 	cb := f.add(customerNumber)
 	end := now.Add(time.Hour).Truncate(time.Minute)
-	got := f.waitCallback(cb.ID, "postponed", func(c routing.Callback) bool { return c.Due.Sub(c.Created) > time.Minute })
-	if !got.Due.Equal(end) || got.Attempts != 0 || got.Claimed || got.Status != routing.CallbackPending {
+	got := f.waitCallback(cb.ID, "postponed", func(c callbacks.Callback) bool { return c.Due.Sub(c.Created) > time.Minute })
+	if !got.Due.Equal(end) || got.Attempts != 0 || got.Claimed || got.Status != callbacks.Pending {
 		t.Errorf("callback in quiet hours %s: %+v, want pending, due %v", quiet, got, end)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -328,10 +331,10 @@ func TestCallbackWaitsOutQuietHours(t *testing.T) {
 func TestCallbackReleasedWhenDialerStops(t *testing.T) {
 	f := newDialerFixture(t, nil)
 	cb := f.add(customerNumber) // nobody is logged in: it waits
-	f.waitCallback(cb.ID, "claimed", func(c routing.Callback) bool { return c.Claimed })
+	f.waitCallback(cb.ID, "claimed", func(c callbacks.Callback) bool { return c.Claimed })
 	f.stop()
-	got := f.waitCallback(cb.ID, "released", func(c routing.Callback) bool { return !c.Claimed })
-	if got.Status != routing.CallbackPending || got.Attempts != 0 || got.Due.After(time.Now()) {
+	got := f.waitCallback(cb.ID, "released", func(c callbacks.Callback) bool { return !c.Claimed })
+	if got.Status != callbacks.Pending || got.Attempts != 0 || got.Due.After(time.Now()) {
 		t.Errorf("released callback %+v, want pending, due, no attempt", got)
 	}
 	if len(f.store.Due(time.Now())) != 1 {

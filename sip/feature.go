@@ -9,7 +9,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/routing"
+	"hotline/audio"
+	"hotline/routing/acd"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -59,11 +60,11 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 // feature code.
 func refusalReason(err error) string {
 	switch {
-	case errors.Is(err, routing.ErrNotRegistered):
+	case errors.Is(err, acd.ErrNotRegistered):
 		return "Not Registered"
-	case errors.Is(err, routing.ErrNotLoggedIn):
+	case errors.Is(err, acd.ErrNotLoggedIn):
 		return "Not Logged In"
-	case errors.Is(err, routing.ErrUnknownAgent):
+	case errors.Is(err, acd.ErrUnknownAgent):
 		return "Not An Agent"
 	}
 	return "Forbidden"
@@ -74,8 +75,8 @@ func refusalReason(err error) string {
 // done all the same).
 func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
 	offer, err := sdp.Parse(req.Body())
-	var codec sdp.Codec
-	var dtmf *sdp.Codec
+	var codec audio.Codec
+	var dtmf *audio.Codec
 	if err == nil {
 		codec, dtmf, err = sdp.Negotiate(&offer.Audio, supportedCodecs)
 	}
@@ -102,10 +103,10 @@ func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
 	// and re-INVITE find it; it is not a hotline call (no CDR, no queue).
 	callID := req.CallID().Value()
 	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), dlg: dlg, leg: leg, codec: codec,
-		format: mediaFormat(codec, dtmf), agentGone: make(chan struct{})}
+		format: media.FormatOf(codec, dtmf), agentGone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	defer c.cancel(nil)
-	c.local = sdp.Local{SessionID: rand.Uint64() >> 1, Version: 1, Addr: leg.LocalAddr(), Codecs: []sdp.Codec{codec},
+	c.local = sdp.Local{SessionID: rand.Uint64() >> 1, Version: 1, Addr: leg.LocalAddr(), Codecs: []audio.Codec{codec},
 		DTMF: dtmf, Direction: offer.Audio.Direction.Answer(), PTime: 20, Streams: offer.Streams, AudioIndex: offer.AudioIndex}
 	leg.SetRemote(offer.Audio.Addr, c.format)
 	s.register(callID, &dialogRef{call: c})

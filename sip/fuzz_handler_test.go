@@ -22,7 +22,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -279,10 +281,10 @@ func startFuzzServer(tb testing.TB, log *slog.Logger, trunks []string) *Server {
 		Trunks:            trunks,
 		AuthenticateCalls: len(trunks) > 0,
 	}
-	rcfg := routing.Config{
-		Hotlines: []routing.Hotline{{Number: "1900", Name: "Support"}},
-		Agents:   []routing.Agent{{Username: "alice", Password: agentPassword("alice"), Name: "Alice"}},
-		Queue:    routing.QueueConfig{RingTimeout: time.Second, RetryDelay: 30 * time.Second, MaxWait: 20 * time.Second},
+	rcfg := config.Config{
+		Hotlines: []config.Hotline{{Number: "1900", Name: "Support"}},
+		Agents:   []config.Agent{{Username: "alice", Password: agentPassword("alice"), Name: "Alice"}},
+		Queue:    config.QueueConfig{RingTimeout: time.Second, RetryDelay: 30 * time.Second, MaxWait: 20 * time.Second},
 	}
 	mcfg := media.Config{IP: "127.0.0.1", PortMin: base, PortMax: base + 99, Timeout: -1, HoldTimeout: -1}
 	cfg.SetDefaults()
@@ -291,11 +293,11 @@ func startFuzzServer(tb testing.TB, log *slog.Logger, trunks []string) *Server {
 	if err := errors.Join(cfg.Validate(), rcfg.Validate(), mcfg.Validate()); err != nil {
 		tb.Fatalf("fuzz server configuration: %v", err)
 	}
-	router, err := routing.NewRouter(&rcfg)
+	router, err := rules.NewRouter(&rcfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acd, err := routing.NewACD(&rcfg, routing.ACDOptions{Logger: log, LoginOnRegister: true})
+	acd, err := acd.New(&rcfg, acd.Options{Logger: log, LoginOnRegister: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 )
 
@@ -66,7 +69,7 @@ func keyPrompt(k string) string {
 // in status st: its place (position counts the calls ahead), its estimated
 // wait rounded to minutes, and how to ask for a callback (key "" or "none":
 // not offered). Numbers above maxSpoken are not spoken.
-func announcementPrompts(st routing.CallStatus, a routing.AnnounceConfig, key string) []string {
+func announcementPrompts(st acd.CallStatus, a config.AnnounceConfig, key string) []string {
 	var out []string
 	if a.SaysPosition() {
 		if n := st.Position + 1; n > maxSpoken {
@@ -87,7 +90,7 @@ func announcementPrompts(st routing.CallStatus, a routing.AnnounceConfig, key st
 			out = append(out, promptWait, numberPrompt(m), promptMinutes)
 		}
 	}
-	if key != "" && key != routing.CallbackKeyNone {
+	if key != "" && key != config.CallbackKeyNone {
 		out = append(out, promptPress, keyPrompt(key), promptCallbackOffer)
 	}
 	return out
@@ -182,7 +185,7 @@ func (c *call) listenKeys() chan rune {
 // call ended.
 func (c *call) askFirst() bool {
 	ivr := c.s.deps.Routing.IVR
-	askStyle := ivr.StyleQuestion && (c.customer.Style == "" || c.customer.Style == routing.StyleUnknown)
+	askStyle := ivr.StyleQuestion && (c.customer.Style == "" || c.customer.Style == directory.StyleUnknown)
 	askReason := ivr.ReasonMenu.On()
 	if !askStyle && !askReason {
 		return true
@@ -201,9 +204,9 @@ func (c *call) askFirst() bool {
 		}
 		switch k {
 		case '1':
-			style = routing.StyleProactive
+			style = directory.StyleProactive
 		case '2':
-			style = routing.StyleReactive
+			style = directory.StyleReactive
 		}
 		c.log.Info("service style question", "key", keyAttr(k), "style", style)
 		if style != c.customer.Style {
@@ -232,7 +235,7 @@ func (c *call) askFirst() bool {
 		}
 		c.log.Info("reason menu", "key", keyAttr(k), "reason", reason)
 	}
-	d := c.s.deps.Router.Decide(routing.Attributes{Segment: c.customer.Segment, Style: style, Reason: reason,
+	d := c.s.deps.Router.Decide(rules.Attributes{Segment: c.customer.Segment, Style: style, Reason: reason,
 		Dialled: c.hotline.Number, Caller: c.customer.Number}, c.s.now())
 	c.mu.Lock()
 	c.decision, c.reason = d, reason
@@ -285,19 +288,19 @@ func (c *call) menu(prompt, valid string, keys chan rune) (rune, bool) {
 // waiting is what a queued caller hears and may press while no agent is
 // offered; it lasts from the call's entering the queue to its end.
 type waiting struct {
-	qc   *routing.QueuedCall
+	qc   *acd.QueuedCall
 	hold media.Source // resumed where it stopped after an announcement
 	keys chan rune
 	next time.Time // when the next announcement is due (zero: not planned)
 }
 
-func (c *call) newWaiting(qc *routing.QueuedCall) *waiting {
+func (c *call) newWaiting(qc *acd.QueuedCall) *waiting {
 	return &waiting{qc: qc, hold: c.holdSource(), keys: c.listenKeys()}
 }
 
 // queueDef is the configuration of the queue the call waits in now (it
 // may have overflowed into another).
-func (c *call) queueDef(w *waiting) routing.QueueDef {
+func (c *call) queueDef(w *waiting) config.QueueDef {
 	name := w.qc.Status().Queue
 	q, _ := c.s.deps.Routing.QueueByName(name)
 	return q
@@ -307,11 +310,11 @@ func (c *call) queueDef(w *waiting) routing.QueueDef {
 // music, interrupted every so often by an announcement of their place and
 // estimated wait. The queue's callback key takes the caller out of the
 // queue for a callback (the call then ends with ErrCallback).
-func (c *call) waitOffer(w *waiting) (routing.Offer, error) {
+func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	type result struct {
-		off routing.Offer
+		off acd.Offer
 		err error
 	}
 	res := make(chan result, 1)
@@ -376,7 +379,7 @@ func (c *call) waitOffer(w *waiting) (routing.Offer, error) {
 			resume()
 		case k := <-w.keys:
 			key := c.queueDef(w).CallbackKey
-			if key == "" || key == routing.CallbackKeyNone || string(k) != key {
+			if key == "" || key == config.CallbackKeyNone || string(k) != key {
 				continue
 			}
 			number := c.customer.Number
@@ -388,16 +391,16 @@ func (c *call) waitOffer(w *waiting) (routing.Offer, error) {
 			if r := <-res; r.err != nil && !errors.Is(r.err, context.Canceled) {
 				return r.off, r.err // the call left the queue meanwhile
 			}
-			return routing.Offer{}, c.leaveForCallback(w.qc, number)
+			return acd.Offer{}, c.leaveForCallback(w.qc, number)
 		}
 	}
 }
 
 // leaveForCallback takes the caller out of the queue for a callback that
 // keeps their place, confirms it and ends the call (ErrCallback).
-func (c *call) leaveForCallback(qc *routing.QueuedCall, number string) error {
+func (c *call) leaveForCallback(qc *acd.QueuedCall, number string) error {
 	cb, err := qc.RequestCallback(number)
-	if errors.Is(err, routing.ErrCallEnded) {
+	if errors.Is(err, acd.ErrCallEnded) {
 		_, err = qc.Next(c.ctx) // why it ended: the maximum wait, ...
 		return err
 	}

@@ -19,7 +19,10 @@ import (
 	"github.com/pion/rtp"
 
 	"hotline/internal/e2e"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -116,15 +119,15 @@ func (p *phone) sendDTMF(dst netip.AddrPort, key rune) {
 
 // ivrFixture is a fixture with the test prompts, a customer directory
 // keeping styles in a state file, and edit applied to the routing.
-func ivrFixture(t *testing.T, edit func(*routing.Config)) (*fixture, string) {
+func ivrFixture(t *testing.T, edit func(*config.Config)) (*fixture, string) {
 	t.Helper()
 	state := filepath.Join(t.TempDir(), "state.json")
 	f := newFixture(t, func(o *fixtureOpts) {
 		o.routing.IVR.Timeout = time.Second
 		edit(&o.routing)
 		o.deps = func(d *Deps) {
-			dir, err := routing.NewDirectory(routing.DirectoryConfig{CountryCode: "84", StateFile: state, ReloadInterval: -1},
-				routing.DirectoryOptions{Logger: d.Log})
+			dir, err := directory.New(directory.Config{CountryCode: "84", StateFile: state, ReloadInterval: -1},
+				directory.Options{Logger: d.Log})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,10 +141,10 @@ func ivrFixture(t *testing.T, edit func(*routing.Config)) (*fixture, string) {
 
 // styleRouting sends reactive callers to the "doit" queue (alice), the
 // others to "general" (bob), and asks the style.
-func styleRouting(c *routing.Config) {
+func styleRouting(c *config.Config) {
 	c.IVR.StyleQuestion = true
-	c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "doit"}}
-	c.Rules = []routing.RuleConfig{{Name: "reactive", Styles: []string{routing.StyleReactive}, Queue: "doit"}, {Name: "default", Queue: "general"}}
+	c.Queues = []config.QueueDef{{Name: "general"}, {Name: "doit"}}
+	c.Rules = []config.RuleConfig{{Name: "reactive", Styles: []string{directory.StyleReactive}, Queue: "doit"}, {Name: "default", Queue: "general"}}
 	for i := range c.Agents {
 		switch c.Agents[i].Username {
 		case "alice":
@@ -159,7 +162,7 @@ func registered(t *testing.T, f *fixture, users ...string) map[string]*phone {
 	for _, u := range users {
 		p := newPhone(t, u, f.addr)
 		p.register(u)
-		waitAgentState(t, f, u, routing.StateAvailable)
+		waitAgentState(t, f, u, acd.StateAvailable)
 		out[u] = p
 	}
 	return out
@@ -214,18 +217,18 @@ func TestIVRStyleQuestionRemembered(t *testing.T) {
 	call.bye()
 	agents["alice"].waitRequest(sip.BYE, in.callID())
 	r := wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "alice")
-	if r.Customer.Style != routing.StyleReactive {
+	if r.Customer.Style != directory.StyleReactive {
 		t.Errorf("call record style %q, want reactive", r.Customer.Style)
 	}
 	if r.Queued.IsZero() || r.Queued.Before(r.Answered) {
 		t.Errorf("call record: queued %v, answered %v: the call queues after the question", r.Queued, r.Answered)
 	}
-	if got := readState(t, state)["+84912000333"]; got != routing.StyleReactive {
+	if got := readState(t, state)["+84912000333"]; got != directory.StyleReactive {
 		t.Errorf("state file style %q, want reactive", got)
 	}
 	f.checkIdle()
 
-	waitAgentState(t, f, "alice", routing.StateAvailable)
+	waitAgentState(t, f, "alice", acd.StateAvailable)
 	call2 := caller.call("1900", caller.sdp(sdp.SendRecv))
 	in2 := agents["alice"].nextInvite()
 	for _, ci := range f.srv.Calls() {
@@ -264,7 +267,7 @@ func TestIVRStyleNoValidKey(t *testing.T) {
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
 	r := wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentHangup, "bob")
-	if r.Customer.Style != routing.StyleUnknown {
+	if r.Customer.Style != directory.StyleUnknown {
 		t.Errorf("call record style %q, want unknown", r.Customer.Style)
 	}
 	if st := readState(t, state); len(st) != 0 {
@@ -276,10 +279,10 @@ func TestIVRStyleNoValidKey(t *testing.T) {
 // goes to the complaints queue's agent and its record has the reason. A
 // known style is not asked.
 func TestIVRReasonMenu(t *testing.T) {
-	f, _ := ivrFixture(t, func(c *routing.Config) {
-		c.IVR.ReasonMenu = routing.ReasonMenuConfig{Options: map[string]string{"1": "order", "2": "complaint"}}
-		c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "complaints"}}
-		c.Rules = []routing.RuleConfig{{Name: "complaint", Reasons: []string{"complaint"}, Queue: "complaints"}, {Name: "default", Queue: "general"}}
+	f, _ := ivrFixture(t, func(c *config.Config) {
+		c.IVR.ReasonMenu = config.ReasonMenuConfig{Options: map[string]string{"1": "order", "2": "complaint"}}
+		c.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints"}}
+		c.Rules = []config.RuleConfig{{Name: "complaint", Reasons: []string{"complaint"}, Queue: "complaints"}, {Name: "default", Queue: "general"}}
 		c.Agents[0].Queues = []string{"complaints"} // alice
 		c.Agents[1].Queues = []string{"general"}    // bob
 		c.Agents[2].Queues = []string{"general"}    // carol
@@ -304,7 +307,7 @@ func TestIVRReasonMenu(t *testing.T) {
 	}
 
 	// A key that is no option, twice: no reason, the default queue.
-	waitAgentState(t, f, "bob", routing.StateAvailable)
+	waitAgentState(t, f, "bob", acd.StateAvailable)
 	call2 := caller.call("1900", caller.sdp(sdp.SendRecv))
 	ans2 := call2.answered()
 	prompting(t, caller)
@@ -325,7 +328,7 @@ func TestIVRReasonMenu(t *testing.T) {
 // does nothing, then 9: they leave the queue for a callback, hear the
 // confirmation and are hung up on; the record's outcome is callback.
 func TestQueueCallbackKey(t *testing.T) {
-	f, _ := ivrFixture(t, func(*routing.Config) {})
+	f, _ := ivrFixture(t, func(*config.Config) {})
 	caller := newPhone(t, "0912000666", f.addr)
 	call := caller.call("1900", caller.sdp(sdp.SendRecv))
 	ans := call.answered()
@@ -395,9 +398,9 @@ func TestQueueAnnouncement(t *testing.T) {
 	if err := os.WriteFile(hold, toneWAV(holdHz, 2*time.Second), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := ivrFixture(t, func(c *routing.Config) {
+	f, _ := ivrFixture(t, func(c *config.Config) {
 		c.Queue.HoldMusic = hold
-		c.Queue.Announce = routing.AnnounceConfig{Every: routing.MinAnnounceEvery}
+		c.Queue.Announce = config.AnnounceConfig{Every: config.MinAnnounceEvery}
 	})
 	caller := newPhone(t, "0912000777", f.addr)
 	call := caller.call("1900", caller.sdp(sdp.SendRecv))
@@ -409,8 +412,8 @@ func TestQueueAnnouncement(t *testing.T) {
 	if !reflect.DeepEqual(heard, want) {
 		t.Fatalf("caller heard %v (windows %v), want %v", heard, counts, want)
 	}
-	if holdWindows := counts[0]; time.Duration(holdWindows)*50*time.Millisecond < routing.MinAnnounceEvery-time.Second {
-		t.Errorf("announcement after %d ms of hold music, want about %s", holdWindows*50, routing.MinAnnounceEvery)
+	if holdWindows := counts[0]; time.Duration(holdWindows)*50*time.Millisecond < config.MinAnnounceEvery-time.Second {
+		t.Errorf("announcement after %d ms of hold music, want about %s", holdWindows*50, config.MinAnnounceEvery)
 	}
 	call.bye()
 	r := wantRecord(t, f, call.id, OutcomeAbandoned, ErrCallerHangup, "")
@@ -423,29 +426,29 @@ func TestQueueAnnouncement(t *testing.T) {
 // estimated wait; large numbers are not spoken.
 func TestAnnouncementPrompts(t *testing.T) {
 	no := false
-	all := routing.AnnounceConfig{Every: time.Minute}
+	all := config.AnnounceConfig{Every: time.Minute}
 	tests := []struct {
 		name string
-		st   routing.CallStatus
-		a    routing.AnnounceConfig
+		st   acd.CallStatus
+		a    config.AnnounceConfig
 		key  string
 		want string
 	}{
-		{"next, three minutes", routing.CallStatus{Position: 0, EstimatedWait: 3 * time.Minute}, all, "9",
+		{"next, three minutes", acd.CallStatus{Position: 0, EstimatedWait: 3 * time.Minute}, all, "9",
 			"position num_1 wait num_3 minutes press num_9 callback_offer"},
-		{"twentieth", routing.CallStatus{Position: 19, EstimatedWait: 90 * time.Second}, all, "none",
+		{"twentieth", acd.CallStatus{Position: 19, EstimatedWait: 90 * time.Second}, all, "none",
 			"position num_20 wait num_2 minutes"},
-		{"many ahead", routing.CallStatus{Position: 20, EstimatedWait: 20*time.Minute + 29*time.Second}, all, "",
+		{"many ahead", acd.CallStatus{Position: 20, EstimatedWait: 20*time.Minute + 29*time.Second}, all, "",
 			"position_many wait num_20 minutes"},
-		{"long wait", routing.CallStatus{Position: 3, EstimatedWait: 21 * time.Minute}, all, "#",
+		{"long wait", acd.CallStatus{Position: 3, EstimatedWait: 21 * time.Minute}, all, "#",
 			"position num_4 wait_long press hash callback_offer"},
-		{"under a minute", routing.CallStatus{Position: 1, EstimatedWait: 29 * time.Second}, all, "*",
+		{"under a minute", acd.CallStatus{Position: 1, EstimatedWait: 29 * time.Second}, all, "*",
 			"position num_2 wait_short press star callback_offer"},
-		{"about one minute", routing.CallStatus{Position: 1, EstimatedWait: 45 * time.Second}, all, "none",
+		{"about one minute", acd.CallStatus{Position: 1, EstimatedWait: 45 * time.Second}, all, "none",
 			"position num_2 wait num_1 minute"},
-		{"wait only", routing.CallStatus{Position: 5, EstimatedWait: 0}, routing.AnnounceConfig{Every: time.Minute, Position: &no}, "0",
+		{"wait only", acd.CallStatus{Position: 5, EstimatedWait: 0}, config.AnnounceConfig{Every: time.Minute, Position: &no}, "0",
 			"wait_short press num_0 callback_offer"},
-		{"callback only", routing.CallStatus{Position: 5}, routing.AnnounceConfig{Every: time.Minute, Position: &no, Wait: &no}, "9",
+		{"callback only", acd.CallStatus{Position: 5}, config.AnnounceConfig{Every: time.Minute, Position: &no, Wait: &no}, "9",
 			"press num_9 callback_offer"},
 	}
 	for _, tt := range tests {
@@ -458,17 +461,17 @@ func TestAnnouncementPrompts(t *testing.T) {
 // TestIVRMissingPrompt: asking a question without its prompt is refused
 // at start, naming the setting.
 func TestIVRMissingPrompt(t *testing.T) {
-	c := routing.Config{Hotlines: []routing.Hotline{{Number: "1900"}}}
-	c.IVR.ReasonMenu = routing.ReasonMenuConfig{Prompt: "why", Options: map[string]string{"1": "order"}}
+	c := config.Config{Hotlines: []config.Hotline{{Number: "1900"}}}
+	c.IVR.ReasonMenu = config.ReasonMenuConfig{Prompt: "why", Options: map[string]string{"1": "order"}}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	router, err := routing.NewRouter(&c)
+	router, err := rules.NewRouter(&c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acd, err := routing.NewACD(&c, routing.ACDOptions{})
+	acd, err := acd.New(&c, acd.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
-	"hotline/routing"
+	"hotline/audio"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -64,7 +67,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // fixtureOpts is what a test may change before the server starts.
 type fixtureOpts struct {
 	cfg     Config
-	routing routing.Config
+	routing config.Config
 	media   media.Config
 	// deps, when set, changes the server's dependencies before New.
 	deps func(*Deps)
@@ -75,7 +78,7 @@ type fixtureOpts struct {
 type fixture struct {
 	t    *testing.T
 	srv  *Server
-	acd  *routing.ACD
+	acd  *acd.ACD
 	addr netip.AddrPort // Hotline's UDP SIP address
 
 	mu   sync.Mutex
@@ -98,14 +101,14 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 			RetryAfter:   7 * time.Second,
 			DrainTimeout: 2 * time.Second,
 		},
-		routing: routing.Config{
-			Hotlines: []routing.Hotline{{Number: "1900", Name: "Support"}},
-			Agents: []routing.Agent{
+		routing: config.Config{
+			Hotlines: []config.Hotline{{Number: "1900", Name: "Support"}},
+			Agents: []config.Agent{
 				{Username: "alice", Password: agentPassword("alice"), Name: "Alice"},
 				{Username: "bob", Password: agentPassword("bob"), Name: "Bob"},
 				{Username: "carol", Password: agentPassword("carol"), Name: "Carol"},
 			},
-			Queue: routing.QueueConfig{RingTimeout: time.Second, RetryDelay: 30 * time.Second, MaxWait: 20 * time.Second},
+			Queue: config.QueueConfig{RingTimeout: time.Second, RetryDelay: 30 * time.Second, MaxWait: 20 * time.Second},
 		},
 		media: media.Config{IP: "127.0.0.1", PortMin: base, PortMax: base + 699, Timeout: -1, HoldTimeout: -1},
 	}
@@ -121,11 +124,11 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 	if err := o.routing.Validate(); err != nil {
 		t.Fatalf("test routing configuration: %v", err)
 	}
-	router, err := routing.NewRouter(&o.routing)
+	router, err := rules.NewRouter(&o.routing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acd, err := routing.NewACD(&o.routing, routing.ACDOptions{Logger: log, LoginOnRegister: true})
+	acd, err := acd.New(&o.routing, acd.Options{Logger: log, LoginOnRegister: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +197,7 @@ func (f *fixture) record(callID string) CallRecord {
 }
 
 // agentState returns the routing state of an agent.
-func (f *fixture) agentState(user string) routing.AgentState {
+func (f *fixture) agentState(user string) acd.AgentState {
 	for _, a := range f.acd.Agents() {
 		if a.Username == user {
 			return a.State
@@ -351,11 +354,11 @@ func (p *phone) hotlineURI(user string) sip.Uri {
 }
 
 // sdp renders this phone's session description for its RTP socket.
-func (p *phone) sdp(dir sdp.Direction, codecs ...sdp.Codec) []byte {
+func (p *phone) sdp(dir sdp.Direction, codecs ...audio.Codec) []byte {
 	if len(codecs) == 0 {
-		codecs = []sdp.Codec{sdp.PCMU(), sdp.PCMA()}
+		codecs = []audio.Codec{audio.PCMU(), audio.PCMA()}
 	}
-	te := sdp.TelephoneEvent(101)
+	te := audio.TelephoneEvent(101)
 	p.mu.Lock()
 	p.sdpVer++
 	v, addr := p.sdpVer, p.rtpAddr
@@ -577,7 +580,7 @@ func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			case act.code == 200:
 				body := act.body
 				if body == nil {
-					body = p.sdp(offer.Audio.Direction.Answer(), sdp.PCMU())
+					body = p.sdp(offer.Audio.Direction.Answer(), audio.PCMU())
 				}
 				in.err = dlg.RespondSDP(body)
 			default:
@@ -615,7 +618,7 @@ func (p *phone) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if offer, err := sdp.Parse(req.Body()); err == nil {
 		dir = offer.Audio.Direction.Answer()
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", p.sdp(dir, sdp.PCMU()))
+	res := sip.NewResponseFromRequest(req, 200, "OK", p.sdp(dir, audio.PCMU()))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.AppendHeader(sip.HeaderClone(&p.dua.ContactHDR))
 	_ = tx.Respond(res)

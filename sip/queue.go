@@ -11,7 +11,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/routing"
+	"hotline/audio"
+	"hotline/routing/acd"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -38,9 +39,9 @@ func (c *call) queue() {
 	// Only calls that queue are offered: each leaves the queue once, with
 	// its outcome, in observe.
 	s.deps.Metrics.CallOffered(c.metricsCall())
-	qc, err := s.deps.ACD.Enqueue(routing.RequestFor(c.id, c.decision, c.customer))
+	qc, err := s.deps.ACD.Enqueue(acd.RequestFor(c.id, c.decision, c.customer))
 	if err != nil {
-		if errors.Is(err, routing.ErrQueueFull) {
+		if errors.Is(err, acd.ErrQueueFull) {
 			c.end(ErrQueueFull)
 		} else {
 			c.end(fmt.Errorf("queueing the call: %w", err))
@@ -52,7 +53,7 @@ func (c *call) queue() {
 	for c.ctx.Err() == nil {
 		off, err := c.nextOffer(w)
 		if err != nil {
-			if errors.Is(err, routing.ErrMaxWait) {
+			if errors.Is(err, acd.ErrMaxWait) {
 				err = ErrMaxWait
 			}
 			c.end(err) // no-op when the call has already ended
@@ -84,9 +85,9 @@ func (c *call) queue() {
 // the agents without answering the caller (they hear ringing); otherwise
 // the caller is answered and waits (waitOffer: hold music, announcements,
 // the callback key) until an agent is offered.
-func (c *call) nextOffer(w *waiting) (routing.Offer, error) {
+func (c *call) nextOffer(w *waiting) (acd.Offer, error) {
 	if c.ctx.Err() != nil {
-		return routing.Offer{}, context.Cause(c.ctx)
+		return acd.Offer{}, context.Cause(c.ctx)
 	}
 	now, cancel := context.WithCancel(c.ctx)
 	cancel()
@@ -94,7 +95,7 @@ func (c *call) nextOffer(w *waiting) (routing.Offer, error) {
 		return off, err
 	}
 	if err := c.answer(); err != nil {
-		return routing.Offer{}, err
+		return acd.Offer{}, err
 	}
 	return c.waitOffer(w)
 }
@@ -109,7 +110,7 @@ type ringResult struct {
 // first to answer gets the call (reported Answered, the others are
 // cancelled); each agent who fails is reported NoAnswer. It returns the
 // answered agent's leg, or nil when nobody took the call.
-func (c *call) ringAll(qc *routing.QueuedCall, off routing.Offer) *agentLeg {
+func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *agentLeg {
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	results := make(chan ringResult, len(off.Agents))
@@ -146,7 +147,7 @@ func (c *call) ringAll(qc *routing.QueuedCall, off routing.Offer) *agentLeg {
 // the call's from here on (listed, hung up with the call), its 200 OK is
 // acknowledged and the ACD told. On failure the leg is hung up and the
 // agent reported as not having taken the call.
-func (c *call) take(qc *routing.QueuedCall, a *agentLeg) error {
+func (c *call) take(qc *acd.QueuedCall, a *agentLeg) error {
 	c.mu.Lock()
 	c.agent = a
 	c.mu.Unlock()
@@ -192,16 +193,16 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		return nil, fmt.Errorf("agent media: %w", err)
 	}
 	a := &agentLeg{username: agent, leg: leg}
-	first, other := sdp.PCMU(), sdp.PCMA()
+	first, other := audio.PCMU(), audio.PCMA()
 	if strings.EqualFold(c.codec.Name, "PCMA") {
-		first, other = sdp.PCMA(), sdp.PCMU()
+		first, other = audio.PCMA(), audio.PCMU()
 	}
-	te := sdp.TelephoneEvent(dtmfPT)
+	te := audio.TelephoneEvent(dtmfPT)
 	a.local = sdp.Local{
 		SessionID: rand.Uint64() >> 1,
 		Version:   1,
 		Addr:      leg.LocalAddr(),
-		Codecs:    []sdp.Codec{first, other},
+		Codecs:    []audio.Codec{first, other},
 		DTMF:      &te,
 		PTime:     20,
 	}
@@ -250,8 +251,8 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 
 	// Answered.
 	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec sdp.Codec
-	var dtmf *sdp.Codec
+	var codec audio.Codec
+	var dtmf *audio.Codec
 	if err == nil {
 		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
 	}
@@ -265,7 +266,7 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		return nil, fmt.Errorf("agent SDP: %w", err)
 	}
 	a.codec = codec
-	leg.SetRemote(ans.Audio.Addr, mediaFormat(codec, dtmf))
+	leg.SetRemote(ans.Audio.Addr, media.FormatOf(codec, dtmf))
 	leg.SetHold(ans.Audio.OnHold())
 	leg.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
 	return a, nil

@@ -19,7 +19,11 @@ import (
 
 	"hotline/metrics"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/registrar"
 	"hotline/survey"
@@ -30,15 +34,15 @@ type Deps struct {
 	// Log is the logger; every call logs with a call_id attribute.
 	Log *slog.Logger
 	// Routing holds the hotline numbers, agents and queue settings.
-	Routing *routing.Config
+	Routing *config.Config
 	// Router decides where each call goes (rules, schedules).
-	Router *routing.Router
+	Router *rules.Router
 	// ACD queues calls and picks agents. The server keeps it told of
 	// registrations and runs its clock (Tick) while started.
-	ACD *routing.ACD
+	ACD *acd.ACD
 	// RequestCallback stores a callback request for a caller who got the
 	// callback action; nil: the action plays its message only.
-	RequestCallback func(routing.Customer, routing.Decision) (routing.Callback, error)
+	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
 	// Messages are the prompts of after-hours actions, <lang>/<name>.wav
 	// (e.g. en/closed.wav); nil or missing: a short tone is played.
 	Messages fs.FS
@@ -60,9 +64,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Customers identifies callers by caller ID (segment, language, ...);
 	// nil: every caller is unknown. It must return within its own bound.
-	Customers func(ctx context.Context, callerID string) routing.Customer
+	Customers func(ctx context.Context, callerID string) directory.Customer
 	// SetStyle remembers the service style a caller chose by keypad
-	// (routing.Directory.SetStyle); nil: the answer routes this call only.
+	// (directory.Directory.SetStyle); nil: the answer routes this call only.
 	SetStyle func(callerID, style string) error
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
 	"hotline/sip/sdp"
 )
 
@@ -22,7 +23,7 @@ func header(res *sip.Response, name string) string {
 func TestRejectsBadCalls(t *testing.T) {
 	f := newFixture(t)
 	caller := newPhone(t, "5551234", f.addr)
-	g729 := sdp.Codec{PT: 18, Name: "G729", Rate: 8000}
+	g729 := audio.Codec{PT: 18, Name: "G729", Rate: 8000}
 	savp := strings.Replace(string(caller.sdp(sdp.SendRecv)), "RTP/AVP", "RTP/SAVP", 1)
 
 	cases := []struct {

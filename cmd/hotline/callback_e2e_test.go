@@ -18,7 +18,9 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/metrics"
-	"hotline/routing"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/schedule"
 	"hotline/sip"
 )
 
@@ -50,11 +52,11 @@ func callbackApp(t *testing.T, clock *simClock, gateway string, mutate func(c *C
 	day := []string{"08:00-20:00"}
 	return startAppClock(t, func(c *Config) {
 		c.Directory.File = customers
-		c.Schedules = []routing.ScheduleConfig{{Name: "office", Zone: "UTC", Weekly: routing.WeeklyHours{
+		c.Schedules = []schedule.Config{{Name: "office", Zone: "UTC", Weekly: schedule.WeeklyHours{
 			Mon: day, Tue: day, Wed: day, Thu: day, Fri: day, Sat: day, Sun: day}}}
-		c.Queues = []routing.QueueDef{{Name: "general", Schedule: "office",
-			AfterHours: routing.ActionConfig{Type: routing.ActionCallback}}}
-		c.Rules = []routing.RuleConfig{{Name: "default", Queue: "general"}}
+		c.Queues = []config.QueueDef{{Name: "general", Schedule: "office",
+			AfterHours: config.ActionConfig{Type: config.ActionCallback}}}
+		c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
 		c.Callbacks.Queue = "general"
 		off := false
 		c.Survey.Enabled = &off
@@ -77,9 +79,9 @@ func callbackApp(t *testing.T, clock *simClock, gateway string, mutate func(c *C
 }
 
 // listCallbacks is GET /api/v1/callbacks.
-func listCallbacks(t *testing.T, a *testApp) []routing.Callback {
+func listCallbacks(t *testing.T, a *testApp) []callbacks.Callback {
 	t.Helper()
-	var cbs []routing.Callback
+	var cbs []callbacks.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
@@ -88,9 +90,9 @@ func listCallbacks(t *testing.T, a *testApp) []routing.Callback {
 
 // waitCallback polls GET /api/v1/callbacks until the only callback
 // satisfies cond.
-func waitCallback(t *testing.T, a *testApp, what string, cond func(routing.Callback) bool) routing.Callback {
+func waitCallback(t *testing.T, a *testApp, what string, cond func(callbacks.Callback) bool) callbacks.Callback {
 	t.Helper()
-	var last []routing.Callback
+	var last []callbacks.Callback
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		last = listCallbacks(t, a)
@@ -181,7 +183,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	})
 	res.RequireCalls(t, 1, 0)
 	waitIdle(t, a)
-	cb := waitCallback(t, a, "pending for the opening", func(c routing.Callback) bool { return c.Status == routing.CallbackPending })
+	cb := waitCallback(t, a, "pending for the opening", func(c callbacks.Callback) bool { return c.Status == callbacks.Pending })
 	opening := time.Date(clock.day.Year(), clock.day.Month(), clock.day.Day(), 8, 0, 0, 0, time.UTC)
 	if cb.Number != "+84912000111" || cb.CustomerID != "L1" || !cb.Due.Equal(opening) {
 		t.Fatalf("callback %+v, want L1's number due at %v", cb, opening)
@@ -245,7 +247,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	}
 	waitIdle(t, a)
 
-	done := waitCallback(t, a, "completed", func(c routing.Callback) bool { return c.Status == routing.CallbackCompleted })
+	done := waitCallback(t, a, "completed", func(c callbacks.Callback) bool { return c.Status == callbacks.Completed })
 	if done.Attempts != 1 || done.LastCallID == "" || done.LastResult != "answered" {
 		t.Errorf("completed callback %+v", done)
 	}
@@ -315,7 +317,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 	defer cancel()
 
 	// A caller's callback request (as the queue's callback key stores it).
-	cb, err := a.callbacks.Add(routing.Callback{Kind: routing.CallbackQueued, Number: "+84912000222", CustomerID: "R1",
+	cb, err := a.callbacks.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000222", CustomerID: "R1",
 		Queue: "general", Reason: "caller asked"})
 	if err != nil {
 		t.Fatal(err)
@@ -326,10 +328,10 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 	if _, err := agent.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
 		t.Fatalf("the agent was not hung up on after the busy customer: %v", err)
 	}
-	first := waitCallback(t, a, "pending after a busy customer", func(c routing.Callback) bool {
+	first := waitCallback(t, a, "pending after a busy customer", func(c callbacks.Callback) bool {
 		return c.Attempts == 1 && !c.Claimed && c.LastResult == "busy"
 	})
-	if first.ID != cb.ID || first.Status != routing.CallbackPending || first.Due.Sub(first.LastAttempt) < 59*time.Minute {
+	if first.ID != cb.ID || first.Status != callbacks.Pending || first.Due.Sub(first.LastAttempt) < 59*time.Minute {
 		t.Errorf("after one busy attempt: %+v, want pending, due an hour later", first)
 	}
 	if got := counter(t, a, metrics.NameCallbackAttempts, map[string]string{"queue": "general", "result": "busy"}); got != 1 {
@@ -342,7 +344,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 
 	clock.at(11, 1)
 	waitFor(t, 20*time.Second, "the second attempt", func() bool { return len(eventsOf(agent, e2e.EventCallClosed)) == 2 })
-	failed := waitCallback(t, a, "failed", func(c routing.Callback) bool { return c.Status == routing.CallbackFailed })
+	failed := waitCallback(t, a, "failed", func(c callbacks.Callback) bool { return c.Status == callbacks.Failed })
 	if failed.Attempts != 2 || failed.LastResult != "busy" {
 		t.Errorf("failed callback %+v, want 2 busy attempts", failed)
 	}
@@ -384,7 +386,7 @@ func TestE2ECallbackNotPlacedAfterClosing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	cb, err := a.callbacks.Add(routing.Callback{Kind: routing.CallbackQueued, Number: "+84912000111", Queue: "general"})
+	cb, err := a.callbacks.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000111", Queue: "general"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +401,8 @@ func TestE2ECallbackNotPlacedAfterClosing(t *testing.T) {
 		t.Fatalf("the agent was not hung up on: %v", err)
 	}
 	tomorrow := time.Date(clock.day.Year(), clock.day.Month(), clock.day.Day()+1, 8, 0, 0, 0, time.UTC)
-	got := waitCallback(t, a, "pending for tomorrow", func(c routing.Callback) bool { return !c.Claimed && c.Due.Equal(tomorrow) })
-	if got.ID != cb.ID || got.Status != routing.CallbackPending || got.Attempts != 0 {
+	got := waitCallback(t, a, "pending for tomorrow", func(c callbacks.Callback) bool { return !c.Claimed && c.Due.Equal(tomorrow) })
+	if got.ID != cb.ID || got.Status != callbacks.Pending || got.Attempts != 0 {
 		t.Errorf("callback %+v, want pending with no attempt", got)
 	}
 	time.Sleep(time.Second) // dialer rounds after closing

@@ -17,7 +17,7 @@ import (
 	"hotline/internal/cfg"
 	"hotline/metrics"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/config"
 	"hotline/sip"
 	"hotline/sip/media"
 	"hotline/survey"
@@ -26,14 +26,14 @@ import (
 // Config is the whole configuration file. Each section belongs to the
 // package that uses it.
 type Config struct {
-	SIP            sip.Config   `yaml:"sip"`
-	RTP            media.Config `yaml:"rtp"`
-	routing.Config `yaml:",inline"`
-	Recording      recording.Config `yaml:"recording"`
-	Survey         survey.Config    `yaml:"survey"`
-	API            api.Config       `yaml:"api"`
-	Metrics        metrics.Config   `yaml:"metrics"`
-	Log            LogConfig        `yaml:"log"`
+	SIP           sip.Config   `yaml:"sip"`
+	RTP           media.Config `yaml:"rtp"`
+	config.Config `yaml:",inline"`
+	Recording     recording.Config `yaml:"recording"`
+	Survey        survey.Config    `yaml:"survey"`
+	API           api.Config       `yaml:"api"`
+	Metrics       metrics.Config   `yaml:"metrics"`
+	Log           LogConfig        `yaml:"log"`
 }
 
 // LogConfig sets up logging.

@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"hotline/internal/e2e"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/config"
 )
 
 const (
@@ -58,7 +59,7 @@ func startAgent(t *testing.T, a *testApp, user string, opts e2e.BaresipOptions) 
 	return b
 }
 
-func agentState(a *testApp, user string) routing.AgentState {
+func agentState(a *testApp, user string) acd.AgentState {
 	for _, s := range a.acd.Agents() {
 		if s.Username == user {
 			return s.State
@@ -287,7 +288,7 @@ func TestE2ECallerCancelsWhileAgentRings(t *testing.T) {
 	}
 	t.Logf("agent's ringing call closed: %q", ev.Param)
 	waitIdle(t, a)
-	waitFor(t, 5*time.Second, "alice available again", func() bool { return agentState(a, "alice") == routing.StateAvailable })
+	waitFor(t, 5*time.Second, "alice available again", func() bool { return agentState(a, "alice") == acd.StateAvailable })
 }
 
 // TestE2ENextAgentRings: the first agent is busy (486), the second never
@@ -391,7 +392,7 @@ func TestE2EConcurrentCallsNoLeaks(t *testing.T) {
 	a := startApp(t, func(c *Config) {
 		c.Agents = nil
 		for i := 1; i <= agents; i++ {
-			c.Agents = append(c.Agents, routing.Agent{Username: fmt.Sprintf("agent%d", i), Password: fmt.Sprintf("pw-%d", i)})
+			c.Agents = append(c.Agents, config.Agent{Username: fmt.Sprintf("agent%d", i), Password: fmt.Sprintf("pw-%d", i)})
 		}
 		c.Queue.MaxWait = 2 * time.Minute
 		c.Log.Level = "info"

@@ -27,7 +27,10 @@ import (
 	"hotline/internal/e2e"
 	"hotline/internal/miniotest"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/directory"
 	hsip "hotline/sip"
 )
 
@@ -185,9 +188,9 @@ func (a *testApp) liveCalls(t *testing.T) []liveCall {
 }
 
 // queueInfo returns the queue's entry of GET /api/v1/queues.
-func (a *testApp) queueInfo(t *testing.T, name string) routing.QueueInfo {
+func (a *testApp) queueInfo(t *testing.T, name string) acd.QueueInfo {
 	t.Helper()
-	var qs []routing.QueueInfo
+	var qs []acd.QueueInfo
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/queues"), "", &qs); code != 200 {
 		t.Fatalf("GET /api/v1/queues: %d", code)
 	}
@@ -197,7 +200,7 @@ func (a *testApp) queueInfo(t *testing.T, name string) routing.QueueInfo {
 		}
 	}
 	t.Fatalf("GET /api/v1/queues: no queue %q in %+v", name, qs)
-	return routing.QueueInfo{}
+	return acd.QueueInfo{}
 }
 
 // TestE2EFaultAgentVanishes: the agent's softphone is killed (SIGKILL: no
@@ -391,18 +394,18 @@ func sippRegister(ctx context.Context, t *testing.T, a *testApp, user string, po
 	res.RequireCalls(t, 1, 0)
 	waitFor(t, 5*time.Second, "agent "+user+" registered", func() bool {
 		info, _ := a.acd.Agent(user)
-		return info.Registered && info.State == routing.StateAvailable
+		return info.Registered && info.State == acd.StateAvailable
 	})
 }
 
 // agents returns GET /api/v1/agents by username.
-func (a *testApp) agents(t *testing.T) map[string]routing.AgentInfo {
+func (a *testApp) agents(t *testing.T) map[string]acd.AgentInfo {
 	t.Helper()
-	var list []routing.AgentInfo
+	var list []acd.AgentInfo
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/agents"), "", &list); code != 200 {
 		t.Fatalf("GET /api/v1/agents: %d", code)
 	}
-	out := map[string]routing.AgentInfo{}
+	out := map[string]acd.AgentInfo{}
 	for _, ag := range list {
 		out[ag.Username] = ag
 	}
@@ -419,7 +422,7 @@ func (a *testApp) agents(t *testing.T) map[string]routing.AgentInfo {
 func TestE2EFaultAgentLegFails(t *testing.T) {
 	skipShort(t)
 	a := startApp(t, func(c *Config) {
-		c.Agents = append(c.Agents, routing.Agent{Username: "dave", Password: "dave-secret"})
+		c.Agents = append(c.Agents, config.Agent{Username: "dave", Password: "dave-secret"})
 		c.Queues[0].RingTimeout = 2 * time.Second // the default queue's, set from queue.ring_timeout at load
 		c.Queue.AutoPauseAfter = 1                // an agent who failed once is paused: no second offer
 		off := false
@@ -454,7 +457,7 @@ func TestE2EFaultAgentLegFails(t *testing.T) {
 			waitFor(t, 30*time.Second, "the first caller waiting after three failed offers", func() bool {
 				ags := a.agents(t)
 				for _, u := range []string{"alice", "bob", "carol"} {
-					if ags[u].State != routing.StatePaused {
+					if ags[u].State != acd.StatePaused {
 						return false
 					}
 				}
@@ -725,9 +728,9 @@ func TestE2EFaultCRMDown(t *testing.T) {
 	defer close(release)
 
 	a := startApp(t, func(c *Config) {
-		c.Directory.CRM = routing.CRMConfig{URL: crm.URL + "/customers?phone={{.Number}}", Timeout: 300 * time.Millisecond, CacheTTL: -1}
-		c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "senior"}}
-		c.Rules = []routing.RuleConfig{
+		c.Directory.CRM = directory.CRMConfig{URL: crm.URL + "/customers?phone={{.Number}}", Timeout: 300 * time.Millisecond, CacheTTL: -1}
+		c.Queues = []config.QueueDef{{Name: "general"}, {Name: "senior"}}
+		c.Rules = []config.RuleConfig{
 			{Name: "loyal", Segments: []string{"loyal"}, Queue: "senior", Priority: 10},
 			{Name: "default", Queue: "general"},
 		}
@@ -1044,9 +1047,9 @@ metrics: {listen: "127.0.0.1:0"}
 		Timeout:  40 * time.Second,
 	})
 	res.RequireCalls(t, 1, 0)
-	var callbacks []routing.Callback
-	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &callbacks); code != 200 || len(callbacks) != 1 {
-		t.Fatalf("GET /api/v1/callbacks: %d %+v, want the callback request", code, callbacks)
+	var before []callbacks.Callback
+	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &before); code != 200 || len(before) != 1 {
+		t.Fatalf("GET /api/v1/callbacks: %d %+v, want the callback request", code, before)
 	}
 
 	// dave talks, hangs up; the caller rates the call 4, then hears the
@@ -1155,10 +1158,10 @@ metrics: {listen: "127.0.0.1:0"}
 		t.Errorf("restarted hotline logged %d recoveries, want 4", n)
 	}
 
-	var after []routing.Callback
+	var after []callbacks.Callback
 	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &after); code != 200 || len(after) != 1 ||
-		after[0].ID != callbacks[0].ID || after[0].Number != callbacks[0].Number {
-		t.Errorf("GET /api/v1/callbacks after the restart: %d %+v, want %+v", code, after, callbacks)
+		after[0].ID != before[0].ID || after[0].Number != before[0].Number {
+		t.Errorf("GET /api/v1/callbacks after the restart: %d %+v, want %+v", code, after, before)
 	}
 	second.stop(t)
 }

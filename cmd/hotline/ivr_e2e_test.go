@@ -19,7 +19,10 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/schedule"
 )
 
 // established counts the calls a baresip agent took.
@@ -119,9 +122,9 @@ func TestE2EIVRStyleQuestion(t *testing.T) {
 	a := startApp(t, func(c *Config) {
 		c.IVR.StyleQuestion = true
 		c.Directory.StateFile = state
-		c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "doit"}}
-		c.Rules = []routing.RuleConfig{
-			{Name: "reactive", Styles: []string{routing.StyleReactive}, Queue: "doit"},
+		c.Queues = []config.QueueDef{{Name: "general"}, {Name: "doit"}}
+		c.Rules = []config.RuleConfig{
+			{Name: "reactive", Styles: []string{directory.StyleReactive}, Queue: "doit"},
 			{Name: "default", Queue: "general"},
 		}
 		for i := range c.Agents {
@@ -165,7 +168,7 @@ func TestE2EIVRStyleQuestion(t *testing.T) {
 	var st struct {
 		Styles map[string]string `json:"styles"`
 	}
-	if err := json.Unmarshal(raw, &st); err != nil || st.Styles["+84912000333"] != routing.StyleReactive {
+	if err := json.Unmarshal(raw, &st); err != nil || st.Styles["+84912000333"] != directory.StyleReactive {
 		t.Fatalf("state file %s (%v), want +84912000333 reactive", raw, err)
 	}
 
@@ -187,10 +190,10 @@ func TestE2EIVRStyleQuestion(t *testing.T) {
 func TestE2EIVRReasonMenu(t *testing.T) {
 	skipShort(t)
 	a := startApp(t, func(c *Config) {
-		c.IVR.ReasonMenu = routing.ReasonMenuConfig{Prompt: "reason",
+		c.IVR.ReasonMenu = config.ReasonMenuConfig{Prompt: "reason",
 			Options: map[string]string{"1": "order", "2": "complaint", "3": "technical"}}
-		c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "complaints"}}
-		c.Rules = []routing.RuleConfig{
+		c.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints"}}
+		c.Rules = []config.RuleConfig{
 			{Name: "complaint", Reasons: []string{"complaint"}, Queue: "complaints"},
 			{Name: "default", Queue: "general"},
 		}
@@ -246,11 +249,11 @@ func TestE2EIVRReasonMenu(t *testing.T) {
 	if got := metricValue(t, a, "hotline_csat_score", map[string]string{"queue": "complaints", "reason": "complaint"}); got != 1 {
 		t.Errorf("hotline_csat_score{queue=complaints,reason=complaint} count %v, want 1", got)
 	}
-	var cbs []routing.Callback
+	var cbs []callbacks.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
-	if len(cbs) != 1 || cbs[0].Kind != routing.CallbackFollowUp || cbs[0].Reason != "complaint" || cbs[0].Number != "+84912000555" {
+	if len(cbs) != 1 || cbs[0].Kind != callbacks.FollowUp || cbs[0].Reason != "complaint" || cbs[0].Number != "+84912000555" {
 		t.Errorf("callbacks %+v, want one complaint follow-up for +84912000555", cbs)
 	}
 }
@@ -274,12 +277,12 @@ func TestE2EIVRQueueCallback(t *testing.T) {
 	})
 	res.RequireCalls(t, 1, 0) // Hotline's BYE after the confirmation
 	waitIdle(t, a)
-	var cbs []routing.Callback
+	var cbs []callbacks.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
-	if len(cbs) != 1 || cbs[0].Number != "+84912000666" || cbs[0].Kind != routing.CallbackQueued ||
-		cbs[0].Queue != routing.DefaultQueueName || cbs[0].Arrived.Before(before.Add(-time.Second)) ||
+	if len(cbs) != 1 || cbs[0].Number != "+84912000666" || cbs[0].Kind != callbacks.Queued ||
+		cbs[0].Queue != config.DefaultQueueName || cbs[0].Arrived.Before(before.Add(-time.Second)) ||
 		cbs[0].Arrived.After(before.Add(2*time.Second)) {
 		t.Fatalf("callbacks %+v, want one queued callback for +84912000666 keeping the arrival of the call", cbs)
 	}
@@ -301,7 +304,7 @@ func TestE2EIVRAnnouncement(t *testing.T) {
 	a := startApp(t, func(c *Config) {
 		no := false
 		for i := range c.Queues {
-			c.Queues[i].Announce = &routing.AnnounceConfig{Every: every, Wait: &no}
+			c.Queues[i].Announce = &config.AnnounceConfig{Every: every, Wait: &no}
 		}
 	})
 	rec := e2e.NewUDPRecorder(t)
@@ -348,11 +351,11 @@ func TestE2EIVRAnnouncement(t *testing.T) {
 
 // closedQueue routes every call to a queue whose schedule is never open,
 // with the given after-hours action.
-func closedQueue(t *testing.T, action routing.ActionConfig) func(*Config) {
+func closedQueue(t *testing.T, action config.ActionConfig) func(*Config) {
 	return func(c *Config) {
-		c.Schedules = []routing.ScheduleConfig{{Name: "closed", Zone: "UTC"}} // no open hours
-		c.Queues = []routing.QueueDef{{Name: "general", Schedule: "closed", AfterHours: action}}
-		c.Rules = []routing.RuleConfig{{Name: "default", Queue: "general"}}
+		c.Schedules = []schedule.Config{{Name: "closed", Zone: "UTC"}} // no open hours
+		c.Queues = []config.QueueDef{{Name: "general", Schedule: "closed", AfterHours: action}}
+		c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
 		c.Callbacks.Queue = "general"
 		c.IVR.StyleQuestion = true // never asked: the call does not queue
 		c.Config.SetDefaults()
@@ -367,7 +370,7 @@ func closedQueue(t *testing.T, action routing.ActionConfig) func(*Config) {
 // no agent rings and nothing is asked by keypad.
 func TestE2EAfterHoursMessage(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, closedQueue(t, routing.ActionConfig{Type: routing.ActionMessage}))
+	a := startApp(t, closedQueue(t, config.ActionConfig{Type: config.ActionMessage}))
 	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
 	rec := e2e.NewUDPRecorder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -402,7 +405,7 @@ func TestE2EAfterHoursMessage(t *testing.T) {
 // holding the caller's tone.
 func TestE2EAfterHoursVoicemail(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, closedQueue(t, routing.ActionConfig{Type: routing.ActionVoicemail}))
+	a := startApp(t, closedQueue(t, config.ActionConfig{Type: config.ActionVoicemail}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	prompt := time.Duration(len(promptSamples(t, "en", "voicemail"))) * time.Second / 8000

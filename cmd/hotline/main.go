@@ -26,7 +26,10 @@ import (
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/sip"
 	"hotline/survey"
 )
@@ -88,13 +91,13 @@ func run(args []string, stderr io.Writer) int {
 // app is a running Hotline.
 type app struct {
 	sip        *sip.Server
-	acd        *routing.ACD
+	acd        *acd.ACD
 	recordings *recording.Manager
 	api        *api.Server
 	metrics    *metrics.Metrics
 	metricsSrv *metrics.Server
-	directory  *routing.Directory
-	callbacks  *routing.CallbackStore
+	directory  *directory.Directory
+	callbacks  *callbacks.Store
 	stopDir    context.CancelFunc
 	// stopDialer stops the callback dialer; dialerDone is closed when it
 	// has stopped (nil channel: no dialer).
@@ -131,7 +134,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	// Who is calling: the customer directory (file and optional CRM).
-	dir, err := routing.NewDirectory(c.Directory, routing.DirectoryOptions{Now: now, Logger: log.With("component", "directory"),
+	dir, err := directory.New(c.Directory, directory.Options{Now: now, Logger: log.With("component", "directory"),
 		OnCRMError: func(err error) {
 			if errors.Is(err, context.DeadlineExceeded) {
 				m.CRMLookupFailed(metrics.CRMTimeout)
@@ -143,40 +146,42 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	router, err := routing.NewRouter(&c.Config)
+	router, err := rules.NewRouter(&c.Config)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
 	}
-	followUps := routing.NewFollowUps(&c.Config, router)
-	callbacks, err := routing.OpenCallbackStore(c.Callbacks.File, now)
+	policy := callbacks.NewPolicy(&c.Config, router)
+	store, err := callbacks.OpenStore(c.Callbacks.File, now)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
 	}
 	// Queues and agents: registering logs an agent in unless
 	// queue.login_on_register is off (then feature codes or the API).
-	acd, err := routing.NewACD(&c.Config, routing.ACDOptions{Now: now, Logger: log.With("component", "acd"),
-		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: callbacks})
+	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store})
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
 	}
 	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:             log,
-		Routing:         &c.Config,
-		Router:          router,
-		ACD:             acd,
-		RequestCallback: afterHoursCallback(c, router, callbacks, now),
-		Messages:        promptsFS,
-		Media:           &c.RTP,
-		Now:             now,
-		Recordings:      recs,
-		Survey:          &c.Survey,
-		Prompts:         prompts,
-		Metrics:         m,
-		Customers:       dir.Lookup,
-		SetStyle:        dir.SetStyle,
+		Log:     log,
+		Routing: &c.Config,
+		Router:  router,
+		ACD:     queues,
+		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
+			return store.Add(policy.AfterHours(now(), cust, d))
+		},
+		Messages:   promptsFS,
+		Media:      &c.RTP,
+		Now:        now,
+		Recordings: recs,
+		Survey:     &c.Survey,
+		Prompts:    prompts,
+		Metrics:    m,
+		Customers:  dir.Lookup,
+		SetStyle:   dir.SetStyle,
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
 		OnCallEnd: func(r sip.CallRecord) {
@@ -186,23 +191,18 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			}
 			// The customer's history: one more call, who took it, the rating.
 			if r.Caller != "" {
-				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, routing.ErrNoNumber) {
+				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, directory.ErrNoNumber) {
 					log.Warn("customer history not updated", "call_id", r.CallID, "error", err)
 				}
 			}
-			// A complaint (reason menu) an agent handled is followed up.
-			reason := ""
-			if r.Outcome == sip.OutcomeAnswered {
-				reason = r.Reason
-			}
-			if r.Direction == sip.DirectionCallback {
-				return // a callback is not followed up by another
-			}
-			cb, ok := followUps.Plan(r.Ended, r.Customer, reason, csat)
+			// A complaint (reason menu) an agent handled or a low rating
+			// is followed up; a callback is not.
+			cb, ok := policy.FollowUp(callbacks.Ended{At: r.Ended, Customer: r.Customer, Reason: r.Reason,
+				Answered: r.Outcome == sip.OutcomeAnswered, Callback: r.Direction == sip.DirectionCallback, CSAT: csat})
 			if !ok {
 				return
 			}
-			cb, err := callbacks.Add(cb)
+			cb, err := store.Add(cb)
 			if err != nil {
 				log.Error("follow-up callback not stored", "call_id", r.CallID, "error", err)
 				return
@@ -217,14 +217,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	wireMetrics(m, c, srv, acd, recs, func(queue string) bool {
-		for _, q := range c.Queues {
-			if sc, ok := router.Schedule(q.Schedule); ok && q.Name == queue {
-				return sc.Open(now())
-			}
-		}
-		return true
-	})
+	wireMetrics(m, c, srv, queues, recs, func(queue string) bool { return router.QueueOpen(queue, now()) })
 	srv.Registrar().OnChange(func(_ string, registered bool) {
 		if registered {
 			m.AgentLogin()
@@ -241,10 +234,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	httpAPI := api.New(c.API, api.Deps{
 		Log:           log.With("component", "api"),
 		ListCalls:     func() any { return srv.Calls() },
-		ListAgents:    func() any { return acd.Agents() },
-		ListQueues:    func() any { return acd.Queues() },
-		ListCallbacks: func() any { return callbacks.List() },
-		Agents:        acd,
+		ListAgents:    func() any { return queues.Agents() },
+		ListQueues:    func() any { return queues.Queues() },
+		ListCallbacks: func() any { return store.List() },
+		Agents:        queues,
 		AgentError:    agentErrorStatus,
 		Calls:         srv,
 		Recordings:    recs,
@@ -253,7 +246,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
 		IsConflict:    func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
 		Agent: func(id string) (any, bool) {
-			if ag, ok := acd.Agent(id); ok {
+			if ag, ok := queues.Agent(id); ok {
 				return ag, true
 			}
 			return nil, false
@@ -270,7 +263,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	dialCtx, stopDialer := context.WithCancel(ctx)
 	var dialerDone chan struct{}
 	if c.SIP.Outbound.Enabled() {
-		dialer, err := srv.NewDialer(sip.DialerOptions{Store: callbacks, Window: routing.NewCallbackWindow(&c.Config, router)})
+		dialer, err := srv.NewDialer(sip.DialerOptions{Store: store, Window: callbacks.NewWindow(&c.Config, router)})
 		if err != nil {
 			stopDialer()
 			_ = srv.Shutdown(ctx)
@@ -289,8 +282,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir, "callback_dialer", c.SIP.Outbound.Enabled())
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
-	return &app{sip: srv, acd: acd, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: callbacks, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
+		directory: dir, callbacks: store, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -312,32 +305,9 @@ func (a *app) shutdown(ctx context.Context) error {
 // version is the build's version, set with -ldflags "-X main.version=...".
 var version = "dev"
 
-// afterHoursCallback stores the callback request of a caller who got
-// the callback action: due when the queue's schedule next opens (outside
-// the customers' quiet hours is the dialer's job), keeping the caller's
-// arrival as their place.
-func afterHoursCallback(c *Config, router *routing.Router, store *routing.CallbackStore, now func() time.Time) func(routing.Customer, routing.Decision) (routing.Callback, error) {
-	return func(cust routing.Customer, d routing.Decision) (routing.Callback, error) {
-		at := now()
-		due := at
-		for _, q := range c.Queues {
-			if q.Name != d.Queue {
-				continue
-			}
-			if sc, ok := router.Schedule(q.Schedule); ok {
-				if next, ok := sc.NextOpen(at, nil); ok {
-					due = next
-				}
-			}
-		}
-		return store.Add(routing.Callback{Kind: routing.CallbackQueued, Number: cust.Number, CustomerID: cust.ID,
-			Queue: d.Queue, Priority: d.Priority, Reason: "after hours", Arrived: at, Due: due})
-	}
-}
-
 // agentErrorStatus is the HTTP status of an ACD error on an agent action.
 func agentErrorStatus(err error) int {
-	if errors.Is(err, routing.ErrUnknownAgent) {
+	if errors.Is(err, acd.ErrUnknownAgent) {
 		return http.StatusNotFound
 	}
 	return http.StatusConflict // not registered, not logged in
@@ -346,11 +316,11 @@ func agentErrorStatus(err error) int {
 // agentMetricStates are the ACD states exposed per queue (always, zero
 // included); logged_out is exposed as "offline", the metrics' name for an
 // agent taking no calls.
-var agentMetricStates = []routing.AgentState{routing.StateLoggedOut, routing.StateAvailable, routing.StateRinging,
-	routing.StateOnCall, routing.StateWrapUp, routing.StatePaused}
+var agentMetricStates = []acd.AgentState{acd.StateLoggedOut, acd.StateAvailable, acd.StateRinging,
+	acd.StateOnCall, acd.StateWrapUp, acd.StatePaused}
 
-func metricState(st routing.AgentState) string {
-	if st == routing.StateLoggedOut {
+func metricState(st acd.AgentState) string {
+	if st == acd.StateLoggedOut {
 		return "offline"
 	}
 	return string(st)
@@ -359,7 +329,7 @@ func metricState(st routing.AgentState) string {
 // wireMetrics gives the metrics their live sources: calls, agents, queues,
 // RTP legs and the recording backlog.
 // open says whether a queue's schedule is open now.
-func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *routing.ACD, recs *recording.Manager, open func(queue string) bool) {
+func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, recs *recording.Manager, open func(queue string) bool) {
 	m.SetActiveCallsSource(srv.ActiveCalls)
 	m.SetRegistrationSource(func() int { return len(srv.Registrar().Registered()) })
 	m.SetRTPSource(srv.RTPStats)

@@ -15,7 +15,7 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/promtest"
-	"hotline/routing"
+	"hotline/routing/config"
 )
 
 // docQuery returns the PromQL query that metrics/doc.go documents in the
@@ -94,8 +94,8 @@ func TestE2EPrometheusSeesSurveyByHour(t *testing.T) {
 		c.Survey.NPS = true
 		// The queue is named after the hotline number (the default
 		// configuration's only queue is "default").
-		c.Queues = []routing.QueueDef{{Name: queue}}
-		c.Rules = []routing.RuleConfig{{Name: "default", Queue: queue}}
+		c.Queues = []config.QueueDef{{Name: queue}}
+		c.Rules = []config.RuleConfig{{Name: "default", Queue: queue}}
 		c.Callbacks.Queue = queue
 		// The clock jumps 8 hours ahead between calls: the agent's
 		// registration must outlive the jump.

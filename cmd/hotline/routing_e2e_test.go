@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"hotline/internal/e2e"
-	"hotline/routing"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/schedule"
 )
 
 // writeCustomers writes a customer directory with a loyal and an at_risk
@@ -51,8 +54,8 @@ func TestE2ESegmentAndSkillRouting(t *testing.T) {
 	customers := writeCustomers(t)
 	a := startApp(t, func(c *Config) {
 		c.Directory.File = customers
-		c.Queues = []routing.QueueDef{{Name: "general"}, {Name: "senior"}, {Name: "complaints"}}
-		c.Rules = []routing.RuleConfig{
+		c.Queues = []config.QueueDef{{Name: "general"}, {Name: "senior"}, {Name: "complaints"}}
+		c.Rules = []config.RuleConfig{
 			{Name: "loyal", Segments: []string{"loyal"}, Queue: "senior", Priority: 10},
 			{Name: "at-risk", Segments: []string{"at_risk"}, Queue: "complaints", Priority: 5, Skills: map[string]int{"complaints": 3}},
 			{Name: "default", Queue: "general"},
@@ -125,10 +128,10 @@ func TestE2EAfterHoursCallback(t *testing.T) {
 	a := startApp(t, func(c *Config) {
 		c.Directory.File = customers
 		// A schedule never open: no weekly hours.
-		c.Schedules = []routing.ScheduleConfig{{Name: "closed", Zone: "UTC"}}
-		c.Queues = []routing.QueueDef{{Name: "general", Schedule: "closed",
-			AfterHours: routing.ActionConfig{Type: routing.ActionCallback}}}
-		c.Rules = []routing.RuleConfig{{Name: "default", Queue: "general"}}
+		c.Schedules = []schedule.Config{{Name: "closed", Zone: "UTC"}}
+		c.Queues = []config.QueueDef{{Name: "general", Schedule: "closed",
+			AfterHours: config.ActionConfig{Type: config.ActionCallback}}}
+		c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
 		c.Callbacks.Queue = "general"
 		c.Config.SetDefaults()
 		if err := c.Config.Validate(); err != nil {
@@ -150,12 +153,12 @@ func TestE2EAfterHoursCallback(t *testing.T) {
 	if agent.HasEvent(e2e.EventCallEstablished) || agent.HasEvent(e2e.EventCallIncoming) {
 		t.Error("an agent was offered a call while the queue is closed")
 	}
-	var cbs []routing.Callback
+	var cbs []callbacks.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
 	if len(cbs) != 1 || cbs[0].Number != "+84912000111" || cbs[0].CustomerID != "L1" ||
-		cbs[0].Queue != "general" || cbs[0].Kind != routing.CallbackQueued {
+		cbs[0].Queue != "general" || cbs[0].Kind != callbacks.Queued {
 		t.Fatalf("callbacks %+v, want one queued callback for L1 in general", cbs)
 	}
 }
@@ -171,9 +174,9 @@ func TestE2EFeatureCodesLogOutAndIn(t *testing.T) {
 	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	waitFor(t, 5*time.Second, "alice logged in by registering", func() bool { return agentState(a, "alice") == routing.StateAvailable })
+	waitFor(t, 5*time.Second, "alice logged in by registering", func() bool { return agentState(a, "alice") == acd.StateAvailable })
 
-	feature := func(code string, want routing.AgentState) {
+	feature := func(code string, want acd.AgentState) {
 		t.Helper()
 		if err := alice.Dial(ctx, "sip:"+code+"@"+a.sipAddr("udp")); err != nil {
 			t.Fatal(err)
@@ -183,7 +186,7 @@ func TestE2EFeatureCodesLogOutAndIn(t *testing.T) {
 		}
 		waitFor(t, 5*time.Second, "alice "+string(want)+" after "+code, func() bool { return agentState(a, "alice") == want })
 	}
-	feature("*22", routing.StateLoggedOut)
+	feature("*22", acd.StateLoggedOut)
 
 	bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
 	callAndHangUp(ctx, t, a, "0912345678")
@@ -193,5 +196,5 @@ func TestE2EFeatureCodesLogOutAndIn(t *testing.T) {
 	if alice.HasEvent(e2e.EventCallIncoming) {
 		t.Error("logged-out alice was offered the call")
 	}
-	feature("*21", routing.StateAvailable)
+	feature("*21", acd.StateAvailable)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/audio"
 	"hotline/recording"
 )
 
@@ -31,7 +32,7 @@ func newRelayPair(t testing.TB, callerFmt, agentFmt Format) *relayPair {
 	c.callerLeg.Start()
 	c.agentLeg.Start()
 	Bridge(c.callerLeg, c.agentLeg)
-	pkt, err := audio(callerFmt.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
+	pkt, err := audioPacket(callerFmt.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func newBareRelayPair(t testing.TB) *relayPair {
 		_, _ = c.callerLeg.Close(), c.agentLeg.Close()
 		wg.Wait()
 	})
-	pkt, err := audio(0, 1, 0, 0x5150, make([]byte, 160)).Marshal()
+	pkt, err := audioPacket(0, 1, 0, 0x5150, make([]byte, 160)).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func newBareRelayPair(t testing.TB) *relayPair {
 // directory) as Hotline does: a tap on each leg feeding one recorder.
 func recordRelayPair(t testing.TB, r *relayPair, agentFmt Format) {
 	rec := beginTestRecording(t, recording.CallInfo{CallID: "bench"})
-	rec.SetFormat(recording.Agent, agentFmt.PT, recording.CodecPCMA)
+	rec.SetFormat(recording.Agent, audio.PCMA().WithPT(agentFmt.PT))
 	r.c.callerLeg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
 	r.c.agentLeg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
 	t.Cleanup(func() {
@@ -136,7 +137,7 @@ func forwardPair(from, to Format) (a *Leg, pkt []byte, src netip.AddrPort) {
 	a.SetRemote(src, from)
 	b.SetRemote(netip.MustParseAddrPort("127.0.0.1:5000"), to)
 	Bridge(a, b)
-	pkt, _ = audio(from.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
+	pkt, _ = audioPacket(from.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
 	a.process(pkt, src) // latch
 	return a, pkt, src
 }

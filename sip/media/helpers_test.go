@@ -144,7 +144,7 @@ func (p *peer) expectNothing(d time.Duration) {
 	}
 }
 
-func audio(pt uint8, seq uint16, ts uint32, ssrc uint32, payload []byte) *rtp.Packet {
+func audioPacket(pt uint8, seq uint16, ts uint32, ssrc uint32, payload []byte) *rtp.Packet {
 	return &rtp.Packet{
 		Header:  rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc},
 		Payload: payload,

@@ -85,7 +85,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	a.Play(NewTone([]float64{425}, time.Second, 4*time.Second, 0.3))
 	Bridge(a, b)
 	b.Play(NewTone([]float64{425}, 0, 0, 0.3))
-	caller.send(a.LocalAddr(), audio(0, 1, 0, 1, make([]byte, 160)))
+	caller.send(a.LocalAddr(), audioPacket(0, 1, 0, 1, make([]byte, 160)))
 	agent.mustRecv()
 	caller.send(a.LocalAddr(), dtmfPacket(101, 2, 160, 4, true, 800, false))
 	select {

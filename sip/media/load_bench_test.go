@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/audio"
 	"hotline/recording"
 )
 
@@ -155,7 +156,7 @@ func newLoadSetup(b *testing.B, mode string, calls int, ports *Ports) *loadSetup
 				if err != nil {
 					b.Fatal(err)
 				}
-				rec.SetFormat(recording.Agent, fmtPCMA.PT, recording.CodecPCMA)
+				rec.SetFormat(recording.Agent, audio.PCMA().WithPT(fmtPCMA.PT))
 				cl.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
 				al.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
 				s.recorders = append(s.recorders, rec)

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"hotline/audio"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,12 +171,12 @@ const maxPayloadSamples = 1600
 // accepts, before its tap. It files the audio for the supervisor (or,
 // on the supervisor's leg, for the other two) and in barge adds the
 // supervisor to the agent's audio in place.
-func (p *mixPoint) received(payload []byte, enc Encoding) {
+func (p *mixPoint) received(payload []byte, enc audio.Encoding) {
 	if len(payload) > maxPayloadSamples {
 		return
 	}
 	pcm := p.pcm[:len(payload)]
-	decode(pcm, payload, enc)
+	audio.Decode(pcm, payload, enc)
 	m := p.m
 	switch p.role {
 	case roleCaller:
@@ -185,7 +186,7 @@ func (p *mixPoint) received(payload []byte, enc Encoding) {
 	case roleAgent:
 		m.fromAgent.write(pcm)
 		if m.Mode() == Barge && m.fromSup.mixInto(pcm, toCaller) {
-			encode(payload, pcm, enc)
+			audio.Encode(payload, pcm, enc)
 		}
 	}
 }
@@ -196,7 +197,7 @@ func (p *mixPoint) received(payload []byte, enc Encoding) {
 // supervisor and writes the payload in the destination's encoding,
 // returning true; otherwise it returns false and the relay transcodes as
 // usual.
-func (p *mixPoint) relay(payload []byte, from, to Encoding) bool {
+func (p *mixPoint) relay(payload []byte, from, to audio.Encoding) bool {
 	if p.role != roleCaller || len(payload) > maxPayloadSamples {
 		return false
 	}
@@ -207,7 +208,7 @@ func (p *mixPoint) relay(payload []byte, from, to Encoding) bool {
 	if !p.m.fromSup.mixInto(pcm, toAgent) {
 		return false
 	}
-	encode(payload, pcm, to)
+	audio.Encode(payload, pcm, to)
 	return true
 }
 

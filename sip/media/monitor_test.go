@@ -188,7 +188,7 @@ func TestMonitorKeepsCallersPath(t *testing.T) {
 			mon.SetMode(Whisper)
 		}
 		payload := tone[i*160 : (i+1)*160]
-		agent.send(agentLeg.LocalAddr(), audio(0, uint16(1000+i), uint32(160*i), 0xA6E7, payload))
+		agent.send(agentLeg.LocalAddr(), audioPacket(0, uint16(1000+i), uint32(160*i), 0xA6E7, payload))
 		got, _ := caller.mustRecv()
 		if got.SSRC != 0xA6E7 || got.SequenceNumber != uint16(1000+i) || got.Timestamp != uint32(160*i) {
 			t.Fatalf("packet %d (mode %s) reached the caller as ssrc %x seq %d ts %d, want a6e7/%d/%d",

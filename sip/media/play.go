@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"hotline/audio"
 	"math"
 	"time"
 )
@@ -76,7 +77,7 @@ func (l *Leg) playLoop(src Source, p *player) {
 		binary.BigEndian.PutUint16(pkt[2:], ps.seq)
 		binary.BigEndian.PutUint32(pkt[4:], ps.ts)
 		binary.BigEndian.PutUint32(pkt[8:], ps.ssrc)
-		encode(pkt[rtpHeaderBytes:], samples[:], r.f.Encoding)
+		audio.Encode(pkt[rtpHeaderBytes:], samples[:], r.f.Encoding)
 		l.send(pkt[:], r.dest)
 		ps.seq++
 		ps.ts += frameSamples

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"hotline/audio"
 	"math"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestPlayTone(t *testing.T) {
 				if pkt.PayloadType != f.PT || len(pkt.Payload) != frameSamples {
 					t.Fatalf("PT %d, %d bytes: want PT %d, 160 bytes", pkt.PayloadType, len(pkt.Payload), f.PT)
 				}
-				decode(buf, pkt.Payload, f.Encoding)
+				audio.Decode(buf, pkt.Payload, f.Encoding)
 				pcm = append(pcm, buf...)
 				prev = pkt
 			}
@@ -104,7 +105,7 @@ func TestBridgeStopsPlayback(t *testing.T) {
 	c.agentLeg.Play(NewTone([]float64{425}, 0, 0, 0.3))
 	played, _ := c.agent.mustRecv()
 	Bridge(c.callerLeg, c.agentLeg)
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1, 0, 0xCA11, make([]byte, 160)))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 0xCA11, make([]byte, 160)))
 	for range 10 {
 		pkt, _ := c.agent.mustRecv()
 		if pkt.SSRC == 0xCA11 {

@@ -32,7 +32,7 @@ func TestBurstRelayedInOrder(t *testing.T) {
 	c, start := queuedCall(t, fmtPCMU, fmtPCMA)
 	const n = 41
 	for i := range n {
-		c.caller.send(c.callerLeg.LocalAddr(), audio(0, uint16(1000+i), uint32(160*i), 0xB0, make([]byte, 160)))
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, uint16(1000+i), uint32(160*i), 0xB0, make([]byte, 160)))
 	}
 	start()
 	for i := range n {
@@ -56,7 +56,7 @@ func TestKeyPressInBurst(t *testing.T) {
 	events := map[uint16]bool{}
 	voice := func(n int) {
 		for range n {
-			c.caller.send(to, audio(0, seq, uint32(seq)*160, 0xD7, make([]byte, 160)))
+			c.caller.send(to, audioPacket(0, seq, uint32(seq)*160, 0xD7, make([]byte, 160)))
 			seq++
 		}
 	}
@@ -109,8 +109,8 @@ func TestKeyPressInBurst(t *testing.T) {
 func TestOversizedDatagramDropped(t *testing.T) {
 	c := newCall(t, fmtPCMU, fmtPCMU)
 	Bridge(c.callerLeg, c.agentLeg)
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1, 0, 0xB1, make([]byte, 1700)))
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 2, 160, 0xB1, make([]byte, 160)))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 0xB1, make([]byte, 1700)))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 160, 0xB1, make([]byte, 160)))
 	pkt, _ := c.agent.mustRecv()
 	if pkt.SequenceNumber != 2 || len(pkt.Payload) != 160 {
 		t.Fatalf("relayed seq %d with %d payload bytes, want seq 2 with 160", pkt.SequenceNumber, len(pkt.Payload))
@@ -169,15 +169,15 @@ func TestIPv6Relay(t *testing.T) {
 	a.Start()
 	b.Start()
 	Bridge(a, b)
-	caller.send(a.LocalAddr(), audio(0, 1, 0, 0x66, make([]byte, 160)))
+	caller.send(a.LocalAddr(), audioPacket(0, 1, 0, 0x66, make([]byte, 160)))
 	if pkt, from := agent.mustRecv(); pkt.PayloadType != 8 || from != b.LocalAddr() {
 		t.Errorf("agent got PT %d from %s, want 8 from %s", pkt.PayloadType, from, b.LocalAddr())
 	}
-	agent.send(b.LocalAddr(), audio(8, 1, 0, 0x67, make([]byte, 160)))
+	agent.send(b.LocalAddr(), audioPacket(8, 1, 0, 0x67, make([]byte, 160)))
 	if pkt, from := caller.mustRecv(); pkt.PayloadType != 0 || from != a.LocalAddr() {
 		t.Errorf("caller got PT %d from %s, want 0 from %s", pkt.PayloadType, from, a.LocalAddr())
 	}
-	intruder.send(a.LocalAddr(), audio(0, 2, 160, 0x66, make([]byte, 160)))
+	intruder.send(a.LocalAddr(), audioPacket(0, 2, 160, 0x66, make([]byte, 160)))
 	waitFor(t, "intruder dropped", func() bool { return a.Stats().Dropped == 1 })
 	agent.expectNothing(50 * time.Millisecond)
 }

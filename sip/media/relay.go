@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"hotline/audio"
 	"net/netip"
 	"time"
 )
@@ -130,7 +131,7 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 		case mix != nil && mix.relay(p[start:end], r.f.Encoding, pr.f.Encoding):
 			// the supervisor was mixed in, written in the peer's encoding
 		case pr.f.Encoding != r.f.Encoding:
-			transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
+			audio.Transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
 		}
 	}
 	return peer, pr.dest, true

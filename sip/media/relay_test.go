@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"hotline/audio"
 	"testing"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 )
 
 var (
-	fmtPCMU = Format{PT: 0, Encoding: PCMU, DTMFPT: 101}
-	fmtPCMA = Format{PT: 8, Encoding: PCMA, DTMFPT: 96}
+	fmtPCMU = Format{PT: 0, Encoding: audio.ULaw, DTMFPT: 101}
+	fmtPCMA = Format{PT: 8, Encoding: audio.ALaw, DTMFPT: 96}
 )
 
 // call is a caller phone and an agent phone, each with its leg on Hotline.
@@ -46,7 +47,7 @@ func TestRelayTranscodes(t *testing.T) {
 	for i := range ulaw {
 		ulaw[i] = byte(i)
 	}
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1000, 160, 0x1111, ulaw))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1000, 160, 0x1111, ulaw))
 	got, from := c.agent.mustRecv()
 	if from != c.agentLeg.LocalAddr() {
 		t.Errorf("agent got packet from %s, want its leg %s", from, c.agentLeg.LocalAddr())
@@ -74,7 +75,7 @@ func TestRelayTranscodes(t *testing.T) {
 	for i := range alaw {
 		alaw[i] = byte(i)
 	}
-	c.agent.send(c.agentLeg.LocalAddr(), audio(8, 7, 320, 0x2222, alaw))
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(8, 7, 320, 0x2222, alaw))
 	got, from = c.caller.mustRecv()
 	if from != c.callerLeg.LocalAddr() || got.PayloadType != 0 || got.SSRC != 0x2222 || len(got.Payload) != 256 {
 		t.Fatalf("caller got PT %d SSRC %#x from %s, %d bytes", got.PayloadType, got.SSRC, from, len(got.Payload))
@@ -97,16 +98,16 @@ func TestRelayTranscodes(t *testing.T) {
 	// After unbridge nothing is relayed, but the leg still receives.
 	unbridge()
 	unbridge()
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1001, 320, 0x1111, ulaw[:160]))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1001, 320, 0x1111, ulaw[:160]))
 	waitFor(t, "second packet counted", func() bool { return c.callerLeg.Stats().PacketsIn == 2 })
 	c.agent.expectNothing(100 * time.Millisecond)
 }
 
 func TestRelaySameCodecKeepsPayload(t *testing.T) {
-	c := newCall(t, Format{PT: 8, Encoding: PCMA}, Format{PT: 8, Encoding: PCMA})
+	c := newCall(t, Format{PT: 8, Encoding: audio.ALaw}, Format{PT: 8, Encoding: audio.ALaw})
 	Bridge(c.callerLeg, c.agentLeg)
 	payload := []byte{1, 2, 3, 4, 5}
-	pkt := audio(8, 1, 2, 3, payload)
+	pkt := audioPacket(8, 1, 2, 3, payload)
 	pkt.Marker = true
 	c.caller.send(c.callerLeg.LocalAddr(), pkt)
 	got, _ := c.agent.mustRecv()
@@ -119,7 +120,7 @@ func TestRelayTelephoneEvents(t *testing.T) {
 	c := newCall(t, fmtPCMU, fmtPCMA)
 	Bridge(c.callerLeg, c.agentLeg)
 	ev := []byte{5, 0x0a, 0x00, 0xa0}
-	c.caller.send(c.callerLeg.LocalAddr(), audio(101, 1, 100, 9, ev))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(101, 1, 100, 9, ev))
 	got, _ := c.agent.mustRecv()
 	if got.PayloadType != 96 || !bytes.Equal(got.Payload, ev) {
 		t.Errorf("event relayed as PT %d % x, want PT 96 and payload unchanged", got.PayloadType, got.Payload)
@@ -127,10 +128,10 @@ func TestRelayTelephoneEvents(t *testing.T) {
 
 	// A destination without telephone-event gets none, but digits are
 	// still decoded on the receiving leg.
-	c.agentLeg.SetRemote(c.agent.addr(), Format{PT: 8, Encoding: PCMA})
+	c.agentLeg.SetRemote(c.agent.addr(), Format{PT: 8, Encoding: audio.ALaw})
 	digits := make(chan rune, 10)
 	c.callerLeg.OnDTMF(func(d rune) { digits <- d })
-	c.caller.send(c.callerLeg.LocalAddr(), audio(101, 2, 900, 9, []byte{11, 0x8a, 0x03, 0x20}))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(101, 2, 900, 9, []byte{11, 0x8a, 0x03, 0x20}))
 	select {
 	case d := <-digits:
 		if d != '#' {
@@ -150,17 +151,17 @@ func TestLatching(t *testing.T) {
 	natted := newPeer(t)
 	intruder := newPeer(t)
 
-	natted.send(c.callerLeg.LocalAddr(), audio(0, 1, 0, 1, []byte{1}))
+	natted.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 1, []byte{1}))
 	if got, _ := c.agent.mustRecv(); got.Payload[0] != 1 {
 		t.Fatalf("got %v", got)
 	}
 	// Another source is dropped and counted, not relayed.
-	intruder.send(c.callerLeg.LocalAddr(), audio(0, 2, 160, 1, []byte{2}))
+	intruder.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 160, 1, []byte{2}))
 	waitFor(t, "dropped packet counted", func() bool { return c.callerLeg.Stats().Dropped == 1 })
 	c.agent.expectNothing(100 * time.Millisecond)
 
 	// Return traffic goes to the latched source, not the SDP address.
-	c.agent.send(c.agentLeg.LocalAddr(), audio(0, 1, 0, 2, []byte{3}))
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 2, []byte{3}))
 	if got, _ := natted.mustRecv(); got.Payload[0] != 3 {
 		t.Fatalf("got %v", got)
 	}
@@ -171,18 +172,18 @@ func TestLatching(t *testing.T) {
 
 	// A re-INVITE with the same address keeps the latch.
 	c.callerLeg.SetRemote(c.caller.addr(), fmtPCMU)
-	c.agent.send(c.agentLeg.LocalAddr(), audio(0, 2, 160, 2, []byte{4}))
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 2, 160, 2, []byte{4}))
 	natted.mustRecv()
 	// A new address resets it: traffic goes to the new SDP address until
 	// a packet arrives, then latches to the new source.
 	c.callerLeg.SetRemote(intruder.addr(), fmtPCMU)
-	c.agent.send(c.agentLeg.LocalAddr(), audio(0, 3, 320, 2, []byte{5}))
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 3, 320, 2, []byte{5}))
 	intruder.mustRecv()
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 3, 320, 1, []byte{6}))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 3, 320, 1, []byte{6}))
 	if got, _ := c.agent.mustRecv(); got.Payload[0] != 6 {
 		t.Fatalf("got %v", got)
 	}
-	c.agent.send(c.agentLeg.LocalAddr(), audio(0, 4, 480, 2, []byte{7}))
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 4, 480, 2, []byte{7}))
 	if got, _ := c.caller.mustRecv(); got.Payload[0] != 7 {
 		t.Fatalf("got %v", got)
 	}
@@ -192,7 +193,7 @@ func TestDropsGarbageAndUnknownPayloadTypes(t *testing.T) {
 	c := newCall(t, fmtPCMU, fmtPCMU)
 	Bridge(c.callerLeg, c.agentLeg)
 	to := c.callerLeg.LocalAddr()
-	good, _ := audio(0, 1, 0, 1, []byte{1, 2}).Marshal()
+	good, _ := audioPacket(0, 1, 0, 1, []byte{1, 2}).Marshal()
 	bad := [][]byte{
 		{0x80, 0, 0},                          // short
 		append([]byte{0x40}, good[1:]...),     // version 1
@@ -221,7 +222,7 @@ func TestDropsGarbageAndUnknownPayloadTypes(t *testing.T) {
 func TestHeaderExtensionAndCSRCAreRelayed(t *testing.T) {
 	c := newCall(t, fmtPCMU, fmtPCMA)
 	Bridge(c.callerLeg, c.agentLeg)
-	pkt := audio(0, 1, 0, 1, []byte{0xFF, 0x80})
+	pkt := audioPacket(0, 1, 0, 1, []byte{0xFF, 0x80})
 	pkt.CSRC = []uint32{7, 8}
 	if err := pkt.SetExtension(1, []byte{0xAB}); err != nil {
 		t.Fatal(err)
@@ -245,10 +246,10 @@ func TestNothingSentBeforeSetRemote(t *testing.T) {
 	Bridge(a, b)
 	b.Play(NewTone([]float64{440}, 0, 0, 0.5)) // bridged: not sent
 	// Packets to a leg without a remote are dropped.
-	caller.send(b.LocalAddr(), audio(0, 1, 0, 1, []byte{1}))
+	caller.send(b.LocalAddr(), audioPacket(0, 1, 0, 1, []byte{1}))
 	waitFor(t, "drop counted", func() bool { return b.Stats().Dropped == 1 })
 	// Packets received on a have nowhere to go: b has no remote.
-	caller.send(a.LocalAddr(), audio(0, 1, 0, 1, []byte{1}))
+	caller.send(a.LocalAddr(), audioPacket(0, 1, 0, 1, []byte{1}))
 	waitFor(t, "packet counted", func() bool { return a.Stats().PacketsIn == 1 })
 	if st := b.Stats(); st.PacketsOut != 0 {
 		t.Errorf("b sent %d packets without a remote", st.PacketsOut)
@@ -258,7 +259,7 @@ func TestNothingSentBeforeSetRemote(t *testing.T) {
 func TestLossCounting(t *testing.T) {
 	c := newCall(t, fmtPCMU, fmtPCMU)
 	for _, seq := range []uint16{65533, 65534, 1, 1, 0, 2} { // 65535 and 0 missing at first; 0 arrives late
-		c.caller.send(c.callerLeg.LocalAddr(), audio(0, seq, 0, 5, []byte{1}))
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, seq, 0, 5, []byte{1}))
 	}
 	waitFor(t, "all packets", func() bool { return c.callerLeg.Stats().PacketsIn == 6 })
 	if got := c.callerLeg.Stats().Lost; got != 2 {
@@ -275,7 +276,7 @@ func dtmfPacket(pt uint8, seq uint16, ts uint32, event byte, end bool, duration 
 		p[1] |= 0x80
 	}
 	binary.BigEndian.PutUint16(p[2:], duration)
-	pkt := audio(pt, seq, ts, 0xD7, p)
+	pkt := audioPacket(pt, seq, ts, 0xD7, p)
 	pkt.Marker = marker
 	return pkt
 }
@@ -294,7 +295,7 @@ func TestDTMF(t *testing.T) {
 	press := func(event byte) {
 		// Voice, then the event as phones send it: three start/update
 		// packets (the first with the marker), three identical end packets.
-		phone.send(leg.LocalAddr(), audio(0, seq, ts, 0xD7, make([]byte, 160)))
+		phone.send(leg.LocalAddr(), audioPacket(0, seq, ts, 0xD7, make([]byte, 160)))
 		seq++
 		ts += 160
 		for i, d := range []uint16{160, 320, 480} {
@@ -350,14 +351,14 @@ func TestRebridge(t *testing.T) {
 	// A transfer: the caller is bridged with another agent; the first
 	// agent's leg no longer sends into the caller's leg.
 	Bridge(c.callerLeg, other)
-	c.agent.send(c.agentLeg.LocalAddr(), audio(0, 1, 0, 1, []byte{1}))
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 1, []byte{1}))
 	waitFor(t, "packet counted", func() bool { return c.agentLeg.Stats().PacketsIn == 1 })
 	c.caller.expectNothing(100 * time.Millisecond)
-	otherPhone.send(other.LocalAddr(), audio(0, 1, 0, 2, []byte{2}))
+	otherPhone.send(other.LocalAddr(), audioPacket(0, 1, 0, 2, []byte{2}))
 	if got, _ := c.caller.mustRecv(); got.Payload[0] != 2 {
 		t.Fatalf("got %v", got)
 	}
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1, 0, 3, []byte{3}))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 3, []byte{3}))
 	if got, _ := otherPhone.mustRecv(); got.Payload[0] != 3 {
 		t.Fatalf("got %v", got)
 	}
@@ -386,7 +387,7 @@ func TestTapSeesPacketsAsReceived(t *testing.T) {
 		}
 		got <- seen{pkt.PayloadType, append([]byte(nil), pkt.Payload...)}
 	})
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 1, 0, 7, []byte{0x80, 0xFF}))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 7, []byte{0x80, 0xFF}))
 	relayed, _ := c.agent.mustRecv()
 	s := <-got
 	if s.pt != 0 || !bytes.Equal(s.payload, []byte{0x80, 0xFF}) {
@@ -395,10 +396,10 @@ func TestTapSeesPacketsAsReceived(t *testing.T) {
 	if relayed.PayloadType != 8 {
 		t.Errorf("relayed PT %d, want 8", relayed.PayloadType)
 	}
-	newPeer(t).send(c.callerLeg.LocalAddr(), audio(0, 2, 160, 7, []byte{1}))
+	newPeer(t).send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 160, 7, []byte{1}))
 	waitFor(t, "intruder dropped", func() bool { return c.callerLeg.Stats().Dropped == 1 })
 	c.callerLeg.SetTap(nil)
-	c.caller.send(c.callerLeg.LocalAddr(), audio(0, 3, 320, 7, []byte{2}))
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 3, 320, 7, []byte{2}))
 	c.agent.mustRecv()
 	select {
 	case s := <-got:
@@ -412,7 +413,7 @@ func TestTapSeesPacketsAsReceived(t *testing.T) {
 func TestJitter(t *testing.T) {
 	a, _, src := forwardPair(fmtPCMU, fmtPCMU)
 	send := func(seq uint16, arrivalMs int64) {
-		pkt, _ := audio(0, seq, uint32(seq)*160, 0x77, make([]byte, 160)).Marshal()
+		pkt, _ := audioPacket(0, seq, uint32(seq)*160, 0x77, make([]byte, 160)).Marshal()
 		a.measureJitter(pkt, arrivalMs*int64(time.Millisecond))
 		_ = src
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hotline/audio"
 	"os"
 	"time"
 )
@@ -194,10 +195,10 @@ func parseWAV(b []byte) ([]int16, error) {
 		}
 	case wavALaw:
 		samples = make([]int16, len(data))
-		decode(samples, data, PCMA)
+		audio.Decode(samples, data, audio.ALaw)
 	case wavULaw:
 		samples = make([]int16, len(data))
-		decode(samples, data, PCMU)
+		audio.Decode(samples, data, audio.ULaw)
 	}
 	if len(samples) == 0 {
 		return nil, errors.New("no audio samples")

@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"hotline/audio"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,8 @@ func TestLoadWAVPCM(t *testing.T) {
 func TestLoadWAVG711(t *testing.T) {
 	for _, tc := range []struct {
 		format uint16
-		enc    Encoding
-	}{{6, PCMA}, {7, PCMU}} {
+		enc    audio.Encoding
+	}{{6, audio.ALaw}, {7, audio.ULaw}} {
 		data := []byte{0x00, 0x55, 0x80, 0xFF, 0xD5}
 		a, err := LoadAudio(writeFile(t, "g711.wav", wavFile(tc.format, 1, 8000, 8, data)))
 		if err != nil {
@@ -73,7 +74,7 @@ func TestLoadWAVG711(t *testing.T) {
 		a.Loop().Read(got)
 		for i, b := range data {
 			want := g711.DecodeUlawFrame(b)
-			if tc.enc == PCMA {
+			if tc.enc == audio.ALaw {
 				want = g711.DecodeAlawFrame(b)
 			}
 			if got[i] != want {

@@ -1,6 +1,7 @@
 package sdp
 
 import (
+	"hotline/audio"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,10 +17,10 @@ type Local struct {
 	// Addr is where we receive RTP. An invalid address renders as 0.0.0.0.
 	Addr netip.AddrPort
 	// Codecs are the audio formats in preference order.
-	Codecs []Codec
+	Codecs []audio.Codec
 	// DTMF is the telephone-event format, nil for none. Its fmtp defaults
 	// to "0-16".
-	DTMF *Codec
+	DTMF *audio.Codec
 	// Direction is the media direction; "" (or anything invalid) means
 	// sendrecv.
 	Direction Direction
@@ -59,7 +60,7 @@ func (l *Local) Marshal() []byte {
 		addrType = "IP6"
 	}
 
-	audio := &psdp.MediaDescription{
+	am := &psdp.MediaDescription{
 		MediaName: psdp.MediaName{
 			Media:  "audio",
 			Port:   psdp.RangedPort{Value: int(l.Addr.Port())},
@@ -67,18 +68,18 @@ func (l *Local) Marshal() []byte {
 		},
 	}
 	var seen [256]bool
-	add := func(c Codec, defFmtp string) {
+	add := func(c audio.Codec, defFmtp string) {
 		if seen[c.PT] {
 			return
 		}
 		seen[c.PT] = true
-		audio.MediaName.Formats = append(audio.MediaName.Formats, strconv.Itoa(int(c.PT)))
+		am.MediaName.Formats = append(am.MediaName.Formats, strconv.Itoa(int(c.PT)))
 		if c.Name != "" && token(c.Name) && !strings.Contains(c.Name, "/") {
 			rate := c.Rate
 			if rate <= 0 {
 				rate = 8000
 			}
-			audio.Attributes = append(audio.Attributes,
+			am.Attributes = append(am.Attributes,
 				psdp.NewAttribute("rtpmap", strconv.Itoa(int(c.PT))+" "+c.Name+"/"+strconv.Itoa(rate)))
 		}
 		fmtp := strings.TrimSpace(c.Fmtp)
@@ -86,7 +87,7 @@ func (l *Local) Marshal() []byte {
 			fmtp = defFmtp
 		}
 		if fmtp != "" && lineSafe(fmtp) {
-			audio.Attributes = append(audio.Attributes, psdp.NewAttribute("fmtp", strconv.Itoa(int(c.PT))+" "+fmtp))
+			am.Attributes = append(am.Attributes, psdp.NewAttribute("fmtp", strconv.Itoa(int(c.PT))+" "+fmtp))
 		}
 	}
 	for _, c := range l.Codecs {
@@ -95,25 +96,25 @@ func (l *Local) Marshal() []byte {
 	if l.DTMF != nil {
 		d := *l.DTMF
 		if d.Name == "" {
-			d.Name = telephoneEvent
+			d.Name = audio.TelephoneEventName
 		}
-		add(d, dtmfEvents)
+		add(d, audio.DTMFEvents)
 	}
 	if l.PTime > 0 {
-		audio.Attributes = append(audio.Attributes, psdp.NewAttribute("ptime", strconv.Itoa(l.PTime)))
+		am.Attributes = append(am.Attributes, psdp.NewAttribute("ptime", strconv.Itoa(l.PTime)))
 	}
 	dir := l.Direction
 	if !dir.valid() {
 		dir = SendRecv
 	}
-	audio.Attributes = append(audio.Attributes, psdp.NewPropertyAttribute(string(dir)))
+	am.Attributes = append(am.Attributes, psdp.NewPropertyAttribute(string(dir)))
 
-	media := []*psdp.MediaDescription{audio}
+	media := []*psdp.MediaDescription{am}
 	if l.AudioIndex >= 0 && l.AudioIndex < len(l.Streams) {
 		media = make([]*psdp.MediaDescription, 0, len(l.Streams))
 		for i, st := range l.Streams {
 			if i == l.AudioIndex {
-				media = append(media, audio)
+				media = append(media, am)
 			} else if md := rejected(st); md != nil {
 				media = append(media, md)
 			}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hotline/audio"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -24,38 +25,6 @@ var ErrMalformed = errors.New("sdp: malformed")
 // ErrNoCommonCodec is wrapped by Negotiate when the offer contains none of
 // the supported codecs.
 var ErrNoCommonCodec = errors.New("sdp: no common codec")
-
-// telephoneEvent is the rtpmap encoding name of RFC 4733 events.
-const telephoneEvent = "telephone-event"
-
-// dtmfEvents is the event range Hotline announces for telephone-event.
-const dtmfEvents = "0-16"
-
-// Codec is one RTP payload format of an m= line.
-type Codec struct {
-	// PT is the RTP payload type.
-	PT uint8
-	// Name is the rtpmap encoding name ("PCMU", "PCMA", "telephone-event",
-	// "opus"...); compare it case-insensitively. Empty for a payload type
-	// that is neither static nor described by an rtpmap.
-	Name string
-	// Rate is the RTP clock rate in Hz (0 when Name is empty).
-	Rate int
-	// Fmtp holds the a=fmtp parameters for PT, "" when absent.
-	Fmtp string
-}
-
-// PCMU returns G.711 µ-law, static payload type 0.
-func PCMU() Codec { return Codec{PT: 0, Name: "PCMU", Rate: 8000} }
-
-// PCMA returns G.711 A-law, static payload type 8.
-func PCMA() Codec { return Codec{PT: 8, Name: "PCMA", Rate: 8000} }
-
-// TelephoneEvent returns RFC 4733 telephone-event/8000 on payload type pt
-// with events 0-16 (DTMF digits, * # and A-D, flash).
-func TelephoneEvent(pt uint8) Codec {
-	return Codec{PT: pt, Name: telephoneEvent, Rate: 8000, Fmtp: dtmfEvents}
-}
 
 // Direction is a media direction attribute (RFC 3264 §5.1).
 type Direction string
@@ -104,10 +73,10 @@ type Media struct {
 	// Codecs are the audio formats in the offerer's order, without
 	// telephone-event. Static payload types are named without an rtpmap;
 	// unknown ones keep their rtpmap name, or an empty name without one.
-	Codecs []Codec
+	Codecs []audio.Codec
 	// DTMF is the telephone-event/8000 format, nil if not offered (events
 	// at other clock rates are ignored).
-	DTMF *Codec
+	DTMF *audio.Codec
 	// Direction is the media-level direction attribute, else the
 	// session-level one, else sendrecv. A c= of 0.0.0.0 does not change it;
 	// see OnHold.
@@ -265,13 +234,13 @@ func parseAudio(sd *psdp.SessionDescription, md *psdp.MediaDescription, st Strea
 			continue
 		}
 		seen[v] = true
-		c := Codec{PT: uint8(v), Fmtp: fmtps[uint8(v)]}
+		c := audio.Codec{PT: uint8(v), Fmtp: fmtps[uint8(v)]}
 		if r, ok := maps[c.PT]; ok {
 			c.Name, c.Rate = r.name, r.rate
 		} else {
 			c.Name, c.Rate = staticPT(c.PT)
 		}
-		if strings.EqualFold(c.Name, telephoneEvent) {
+		if strings.EqualFold(c.Name, audio.TelephoneEventName) {
 			if c.Rate == 8000 && m.DTMF == nil {
 				m.DTMF = &c
 			}
@@ -362,9 +331,9 @@ func staticPT(pt uint8) (string, int) {
 // offerer's payload type. dtmf is a copy of the offer's telephone-event
 // format, nil if it has none. When nothing matches the error wraps
 // ErrNoCommonCodec and names what was offered.
-func Negotiate(offer *Media, supported []string) (codec Codec, dtmf *Codec, err error) {
+func Negotiate(offer *Media, supported []string) (codec audio.Codec, dtmf *audio.Codec, err error) {
 	if offer == nil {
-		return Codec{}, nil, fmt.Errorf("%w: no offer", ErrNoCommonCodec)
+		return audio.Codec{}, nil, fmt.Errorf("%w: no offer", ErrNoCommonCodec)
 	}
 	for _, c := range offer.Codecs {
 		if c.Name == "" {
@@ -388,6 +357,6 @@ func Negotiate(offer *Media, supported []string) (codec Codec, dtmf *Codec, err 
 		}
 		offered = append(offered, fmt.Sprintf("%d %s/%d", c.PT, name, c.Rate))
 	}
-	return Codec{}, nil, fmt.Errorf("%w: offered [%s], supported [%s]",
+	return audio.Codec{}, nil, fmt.Errorf("%w: offered [%s], supported [%s]",
 		ErrNoCommonCodec, strings.Join(offered, ", "), strings.Join(supported, ", "))
 }

@@ -2,6 +2,7 @@ package sdp
 
 import (
 	"errors"
+	"hotline/audio"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -177,8 +178,8 @@ a=rtpmap:96 opus/48000/2
 func addr(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func TestParse(t *testing.T) {
-	te8000 := func(pt uint8, fmtp string) *Codec {
-		return &Codec{PT: pt, Name: "telephone-event", Rate: 8000, Fmtp: fmtp}
+	te8000 := func(pt uint8, fmtp string) *audio.Codec {
+		return &audio.Codec{PT: pt, Name: "telephone-event", Rate: 8000, Fmtp: fmtp}
 	}
 	tests := []struct {
 		name       string
@@ -193,9 +194,9 @@ func TestParse(t *testing.T) {
 			want: Media{
 				Addr:  addr("192.168.1.50:10078"),
 				Proto: "RTP/AVP",
-				Codecs: []Codec{
+				Codecs: []audio.Codec{
 					{PT: 96, Name: "opus", Rate: 48000, Fmtp: "stereo=1;sprop-stereo=1"},
-					PCMU(), PCMA(),
+					audio.PCMU(), audio.PCMA(),
 				},
 				DTMF:      te8000(101, "0-15"),
 				Direction: SendRecv,
@@ -207,11 +208,11 @@ func TestParse(t *testing.T) {
 			want: Media{
 				Addr:  addr("10.0.0.7:7078"),
 				Proto: "RTP/AVP",
-				Codecs: []Codec{
+				Codecs: []audio.Codec{
 					{PT: 96, Name: "opus", Rate: 48000, Fmtp: "useinbandfec=1"},
 					{PT: 97, Name: "speex", Rate: 16000, Fmtp: "vbr=on"},
 					{PT: 98, Name: "speex", Rate: 8000, Fmtp: "vbr=on"},
-					PCMU(), PCMA(),
+					audio.PCMU(), audio.PCMA(),
 					{PT: 18, Name: "G729", Rate: 8000, Fmtp: "annexb=yes"},
 				},
 				DTMF:      te8000(100, ""),
@@ -220,60 +221,60 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "sipp default, LF and no final newline", body: offerSIPp, sid: 53655765, ver: 2353687637,
-			want: Media{Addr: addr("127.0.0.1:6000"), Proto: "RTP/AVP", Codecs: []Codec{PCMU()}, Direction: SendRecv},
+			want: Media{Addr: addr("127.0.0.1:6000"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMU()}, Direction: SendRecv},
 		},
 		{
 			name: "static PT 0 without rtpmap", body: offerPT0NoRtpmap, sid: 1, ver: 1,
-			want: Media{Addr: addr("203.0.113.5:5004"), Proto: "RTP/AVP", Codecs: []Codec{PCMU()}, Direction: SendRecv},
+			want: Media{Addr: addr("203.0.113.5:5004"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMU()}, Direction: SendRecv},
 		},
 		{
 			name: "telephone-event at 48000 only is not DTMF", body: offerTE48000Only, sid: 7, ver: 8,
 			want: Media{
 				Addr:      addr("203.0.113.6:5006"),
 				Proto:     "RTP/AVP",
-				Codecs:    []Codec{{PT: 111, Name: "opus", Rate: 48000}, PCMA()},
+				Codecs:    []audio.Codec{{PT: 111, Name: "opus", Rate: 48000}, audio.PCMA()},
 				Direction: SendRecv,
 			},
 		},
 		{
 			name: "media-level c= and direction win", body: offerMediaLevel, sid: 10, ver: 11,
-			want: Media{Addr: addr("192.0.2.99:30000"), Proto: "RTP/AVP", Codecs: []Codec{PCMA(), PCMU()}, Direction: Inactive},
+			want: Media{Addr: addr("192.0.2.99:30000"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMA(), audio.PCMU()}, Direction: Inactive},
 			hold: true,
 		},
 		{
 			name: "session-level c= and direction", body: offerSessionLevel, sid: 10, ver: 12,
-			want: Media{Addr: addr("192.0.2.1:30000"), Proto: "RTP/AVP", Codecs: []Codec{PCMA(), PCMU()}, Direction: SendOnly, PTime: 30},
+			want: Media{Addr: addr("192.0.2.1:30000"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMA(), audio.PCMU()}, Direction: SendOnly, PTime: 30},
 			hold: true,
 		},
 		{
 			name: "old-style hold c=0.0.0.0", body: offerOldHold, sid: 20, ver: 21,
-			want: Media{Addr: addr("0.0.0.0:31000"), Proto: "RTP/AVP", Codecs: []Codec{PCMU()}, Direction: SendRecv},
+			want: Media{Addr: addr("0.0.0.0:31000"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMU()}, Direction: SendRecv},
 			hold: true,
 		},
 		{
 			name: "video first then audio", body: offerVideoFirst, sid: 42, ver: 1, audioIndex: 1,
 			want: Media{
-				Addr: addr("198.51.100.2:9002"), Proto: "RTP/AVP", Codecs: []Codec{PCMA()},
+				Addr: addr("198.51.100.2:9002"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMA()},
 				DTMF: te8000(101, "0-16"), Direction: RecvOnly,
 			},
 		},
 		{
 			name: "rejected audio then live audio", body: offerPort0ThenAudio, sid: 5, ver: 5, audioIndex: 1,
-			want: Media{Addr: addr("198.51.100.3:4000"), Proto: "RTP/AVP", Codecs: []Codec{PCMA()}, Direction: SendRecv},
+			want: Media{Addr: addr("198.51.100.3:4000"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMA()}, Direction: SendRecv},
 		},
 		{
 			name: "only rejected audio", body: offerPort0Only, sid: 5, ver: 6,
-			want: Media{Addr: addr("198.51.100.3:0"), Proto: "RTP/AVP", Codecs: []Codec{PCMU()}, Direction: SendRecv},
+			want: Media{Addr: addr("198.51.100.3:0"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMU()}, Direction: SendRecv},
 		},
 		{
 			name: "IPv6", body: offerIPv6, sid: 9, ver: 9,
-			want: Media{Addr: addr("[2001:db8::1]:20000"), Proto: "RTP/AVP", Codecs: []Codec{PCMU()}, DTMF: te8000(101, "0-16"), Direction: SendRecv},
+			want: Media{Addr: addr("[2001:db8::1]:20000"), Proto: "RTP/AVP", Codecs: []audio.Codec{audio.PCMU()}, DTMF: te8000(101, "0-16"), Direction: SendRecv},
 		},
 		{
 			name: "G729 static and opus", body: offerG729Opus, sid: 3, ver: 3,
 			want: Media{
 				Addr: addr("203.0.113.9:8000"), Proto: "RTP/AVP",
-				Codecs:    []Codec{{PT: 18, Name: "G729", Rate: 8000}, {PT: 96, Name: "opus", Rate: 48000}},
+				Codecs:    []audio.Codec{{PT: 18, Name: "G729", Rate: 8000}, {PT: 96, Name: "opus", Rate: 48000}},
 				Direction: SendRecv,
 			},
 		},
@@ -364,32 +365,32 @@ a=rtpmap:120 telephone-event/8000
 		name      string
 		body      []byte
 		supported []string
-		want      Codec
-		wantDTMF  *Codec
+		want      audio.Codec
+		wantDTMF  *audio.Codec
 		wantErr   []string // substrings of an ErrNoCommonCodec error
 	}{
 		{
 			name: "linphone: first supported in offerer order", body: offerLinphone,
-			supported: []string{"PCMA", "PCMU"}, want: PCMU(),
-			wantDTMF: &Codec{PT: 100, Name: "telephone-event", Rate: 8000},
+			supported: []string{"PCMA", "PCMU"}, want: audio.PCMU(),
+			wantDTMF: &audio.Codec{PT: 100, Name: "telephone-event", Rate: 8000},
 		},
 		{
 			name: "offerer prefers PCMA", body: offerSessionLevel,
-			supported: []string{"PCMU", "PCMA"}, want: PCMA(),
+			supported: []string{"PCMU", "PCMA"}, want: audio.PCMA(),
 		},
 		{
 			name: "only PCMU supported", body: offerSessionLevel,
-			supported: []string{"PCMU"}, want: PCMU(),
+			supported: []string{"PCMU"}, want: audio.PCMU(),
 		},
 		{
 			name: "case-insensitive, offerer's dynamic PT kept", body: pcmuPT97,
-			supported: []string{"PCMU"}, want: Codec{PT: 97, Name: "pcmu", Rate: 8000},
-			wantDTMF: &Codec{PT: 120, Name: "telephone-event", Rate: 8000},
+			supported: []string{"PCMU"}, want: audio.Codec{PT: 97, Name: "pcmu", Rate: 8000},
+			wantDTMF: &audio.Codec{PT: 120, Name: "telephone-event", Rate: 8000},
 		},
 		{
 			name: "lower-case supported list", body: offerBaresip,
-			supported: []string{"pcma"}, want: PCMA(),
-			wantDTMF: &Codec{PT: 101, Name: "telephone-event", Rate: 8000, Fmtp: "0-15"},
+			supported: []string{"pcma"}, want: audio.PCMA(),
+			wantDTMF: &audio.Codec{PT: 101, Name: "telephone-event", Rate: 8000, Fmtp: "0-15"},
 		},
 		{
 			name: "G729 and opus only", body: offerG729Opus,
@@ -436,11 +437,11 @@ a=rtpmap:120 telephone-event/8000
 }
 
 func TestMarshalExact(t *testing.T) {
-	te := TelephoneEvent(101)
+	te := audio.TelephoneEvent(101)
 	l := Local{
 		SessionID: 123, Version: 2,
 		Addr:   addr("192.0.2.10:40000"),
-		Codecs: []Codec{PCMU(), PCMA()},
+		Codecs: []audio.Codec{audio.PCMU(), audio.PCMA()},
 		DTMF:   &te,
 		PTime:  20,
 	}
@@ -470,7 +471,7 @@ func TestMarshalLines(t *testing.T) {
 	}{
 		{
 			name:  "IPv6, recvonly, no ptime, DTMF without fmtp",
-			local: Local{SessionID: 1, Version: 1, Addr: addr("[2001:db8::5]:5000"), Codecs: []Codec{PCMA()}, DTMF: &Codec{PT: 96, Name: "telephone-event", Rate: 8000}, Direction: RecvOnly},
+			local: Local{SessionID: 1, Version: 1, Addr: addr("[2001:db8::5]:5000"), Codecs: []audio.Codec{audio.PCMA()}, DTMF: &audio.Codec{PT: 96, Name: "telephone-event", Rate: 8000}, Direction: RecvOnly},
 			want: []string{
 				"o=hotline 1 1 IN IP6 2001:db8::5", "c=IN IP6 2001:db8::5", "m=audio 5000 RTP/AVP 8 96",
 				"a=rtpmap:8 PCMA/8000", "a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-16", "a=recvonly",
@@ -479,19 +480,19 @@ func TestMarshalLines(t *testing.T) {
 		},
 		{
 			name:    "rejected stream, invalid direction",
-			local:   Local{Addr: addr("192.0.2.1:0"), Codecs: []Codec{PCMU()}, Direction: "bogus\r\na=evil"},
+			local:   Local{Addr: addr("192.0.2.1:0"), Codecs: []audio.Codec{audio.PCMU()}, Direction: "bogus\r\na=evil"},
 			want:    []string{"m=audio 0 RTP/AVP 0", "a=sendrecv"},
 			notWant: []string{"evil", "a=fmtp", "telephone-event"},
 		},
 		{
 			name:    "duplicate PT and unsafe fmtp skipped",
-			local:   Local{Addr: addr("192.0.2.1:4000"), Codecs: []Codec{PCMU(), {PT: 0, Name: "PCMA", Rate: 8000}, {PT: 97, Name: "x", Rate: 8000, Fmtp: "a\r\nb"}}},
+			local:   Local{Addr: addr("192.0.2.1:4000"), Codecs: []audio.Codec{audio.PCMU(), {PT: 0, Name: "PCMA", Rate: 8000}, {PT: 97, Name: "x", Rate: 8000, Fmtp: "a\r\nb"}}},
 			want:    []string{"m=audio 4000 RTP/AVP 0 97", "a=rtpmap:97 x/8000"},
 			notWant: []string{"PCMA", "a=fmtp"},
 		},
 		{
 			name:  "answer to video+audio offer keeps m= lines",
-			local: Local{Addr: addr("192.0.2.1:4000"), Codecs: []Codec{PCMA()}, Streams: mustParse(t, offerVideoFirst).Streams, AudioIndex: 1},
+			local: Local{Addr: addr("192.0.2.1:4000"), Codecs: []audio.Codec{audio.PCMA()}, Streams: mustParse(t, offerVideoFirst).Streams, AudioIndex: 1},
 			want:  []string{"m=video 0 RTP/AVP 96", "m=audio 4000 RTP/AVP 8"},
 		},
 	}
@@ -526,16 +527,16 @@ func mustParse(t *testing.T, body []byte) *Session {
 }
 
 func TestMarshalRoundTrip(t *testing.T) {
-	te := TelephoneEvent(101)
+	te := audio.TelephoneEvent(101)
 	tests := []struct {
 		name  string
 		local Local
 	}{
-		{"answer PCMU+DTMF", Local{SessionID: 99, Version: 3, Addr: addr("127.0.0.1:20000"), Codecs: []Codec{PCMU()}, DTMF: &te, Direction: SendRecv, PTime: 20}},
-		{"offer PCMA,PCMU no DTMF", Local{SessionID: 1 << 62, Version: 1, Addr: addr("10.1.2.3:30002"), Codecs: []Codec{PCMA(), PCMU()}, Direction: SendOnly}},
-		{"IPv6 inactive", Local{SessionID: 5, Version: 7, Addr: addr("[2001:db8::7]:6000"), Codecs: []Codec{PCMU()}, DTMF: &Codec{PT: 96, Name: "telephone-event", Rate: 8000, Fmtp: "0-15"}, Direction: Inactive, PTime: 40}},
-		{"hold address, dynamic codec with fmtp", Local{Addr: addr("0.0.0.0:7000"), Codecs: []Codec{{PT: 98, Name: "speex", Rate: 8000, Fmtp: "vbr=on"}, PCMA()}, Direction: RecvOnly}},
-		{"rejected", Local{Addr: addr("192.0.2.1:0"), Codecs: []Codec{PCMU()}}},
+		{"answer PCMU+DTMF", Local{SessionID: 99, Version: 3, Addr: addr("127.0.0.1:20000"), Codecs: []audio.Codec{audio.PCMU()}, DTMF: &te, Direction: SendRecv, PTime: 20}},
+		{"offer PCMA,PCMU no DTMF", Local{SessionID: 1 << 62, Version: 1, Addr: addr("10.1.2.3:30002"), Codecs: []audio.Codec{audio.PCMA(), audio.PCMU()}, Direction: SendOnly}},
+		{"IPv6 inactive", Local{SessionID: 5, Version: 7, Addr: addr("[2001:db8::7]:6000"), Codecs: []audio.Codec{audio.PCMU()}, DTMF: &audio.Codec{PT: 96, Name: "telephone-event", Rate: 8000, Fmtp: "0-15"}, Direction: Inactive, PTime: 40}},
+		{"hold address, dynamic codec with fmtp", Local{Addr: addr("0.0.0.0:7000"), Codecs: []audio.Codec{{PT: 98, Name: "speex", Rate: 8000, Fmtp: "vbr=on"}, audio.PCMA()}, Direction: RecvOnly}},
+		{"rejected", Local{Addr: addr("192.0.2.1:0"), Codecs: []audio.Codec{audio.PCMU()}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -597,7 +598,7 @@ func FuzzParse(f *testing.F) {
 		want.Proto = "RTP/AVP"
 		if want.DTMF != nil && want.DTMF.Fmtp == "" {
 			d := *want.DTMF
-			d.Fmtp = dtmfEvents
+			d.Fmtp = audio.DTMFEvents
 			want.DTMF = &d
 		}
 		if !reflect.DeepEqual(s2.Audio, want) {
@@ -616,8 +617,8 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func BenchmarkMarshal(b *testing.B) {
-	te := TelephoneEvent(101)
-	l := Local{SessionID: 123, Version: 2, Addr: addr("192.0.2.10:40000"), Codecs: []Codec{PCMU(), PCMA()}, DTMF: &te, PTime: 20}
+	te := audio.TelephoneEvent(101)
+	l := Local{SessionID: 123, Version: 2, Addr: addr("192.0.2.10:40000"), Codecs: []audio.Codec{audio.PCMU(), audio.PCMA()}, DTMF: &te, PTime: 20}
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = l.Marshal()

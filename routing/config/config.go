@@ -1,8 +1,9 @@
-// Package routing decides where a hotline call goes: which hotline number
-// was dialled, which agents may take it, and in what order callers waiting
-// for an agent are served. It knows nothing of SIP: the sip package asks it
-// for decisions with plain call attributes and tells it what happened.
-package routing
+// Package config is the routing section of the configuration: hotlines,
+// agents, queues, rules, the keypad menu and callbacks, with their defaults
+// and validation. The sections of the customer directory and schedules are
+// owned by their packages (routing/directory, routing/schedule) and
+// embedded here.
+package config
 
 import (
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"hotline/internal/cfg"
+	"hotline/routing/directory"
+	"hotline/routing/schedule"
 )
 
 // Hotline is one number callers dial.
@@ -74,11 +77,11 @@ type Config struct {
 	Queue    QueueConfig `yaml:"queue"`
 
 	// The routing engine's sections (see engine_config.go); all optional.
-	Directory DirectoryConfig  `yaml:"directory"`
-	Schedules []ScheduleConfig `yaml:"schedules"`
-	Queues    []QueueDef       `yaml:"queues"`
-	Rules     []RuleConfig     `yaml:"rules"`
-	Callbacks CallbackConfig   `yaml:"callbacks"`
+	Directory directory.Config  `yaml:"directory"`
+	Schedules []schedule.Config `yaml:"schedules"`
+	Queues    []QueueDef        `yaml:"queues"`
+	Rules     []RuleConfig      `yaml:"rules"`
+	Callbacks CallbackConfig    `yaml:"callbacks"`
 	// IVR is what callers are asked by keypad before they queue.
 	IVR IVRConfig `yaml:"ivr"`
 }

@@ -1,7 +1,8 @@
-package routing
+package acd
 
 import (
 	"cmp"
+	"hotline/routing/config"
 	"math/bits"
 	"slices"
 	"time"
@@ -194,11 +195,11 @@ func agentBefore(o agentOrder, x, y *acdAgent) bool {
 // strategyOrder is the order a strategy picks agents by, if it has one.
 func strategyOrder(strategy string) (agentOrder, bool) {
 	switch strategy {
-	case StrategyLongestIdle:
+	case config.StrategyLongestIdle:
 		return orderIdle, true
-	case StrategyFewestCalls:
+	case config.StrategyFewestCalls:
 		return orderCalls, true
-	case StrategyLeastTalkTime:
+	case config.StrategyLeastTalkTime:
 		return orderTalk, true
 	}
 	return 0, false
@@ -207,7 +208,7 @@ func strategyOrder(strategy string) (agentOrder, bool) {
 // positional reports whether a strategy ranks a queue's members by their
 // position in it.
 func positional(strategy string) bool {
-	return strategy == StrategyTopDown || strategy == StrategyRoundRobin
+	return strategy == config.StrategyTopDown || strategy == config.StrategyRoundRobin
 }
 
 // topLevel caps the skill levels the queues count agents by (levels are
@@ -502,7 +503,7 @@ func (a *ACD) pickAgentsLocked(c *QueuedCall, now time.Time) []*acdAgent {
 	}
 	var best *acdAgent
 	switch strategy := c.queue.def.Strategy; {
-	case strategy == StrategyRingAll:
+	case strategy == config.StrategyRingAll:
 		a.eachCandidate(c, func(ag *acdAgent) {
 			if a.eligibleLocked(ag, c, now) {
 				a.scratch = append(a.scratch, ag)
@@ -510,7 +511,7 @@ func (a *ACD) pickAgentsLocked(c *QueuedCall, now time.Time) []*acdAgent {
 		})
 		slices.SortFunc(a.scratch, func(x, y *acdAgent) int { return cmp.Compare(x.name, y.name) })
 		return a.scratch
-	case strategy == StrategyRandom:
+	case strategy == config.StrategyRandom:
 		best = a.pickRandomLocked(c, now)
 	case positional(strategy):
 		best = a.pickPositionalLocked(c, now)
@@ -595,7 +596,7 @@ func (a *ACD) pickOrderedLocked(c *QueuedCall, o agentOrder, skip *acdQueue, now
 func (a *ACD) pickPositionalLocked(c *QueuedCall, now time.Time) *acdAgent {
 	q := c.queue
 	start, m := 0, len(q.members)
-	if q.def.Strategy == StrategyRoundRobin {
+	if q.def.Strategy == config.StrategyRoundRobin {
 		start = q.rrLast + 1
 	}
 	if q.mayServe(c.needs) {

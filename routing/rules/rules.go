@@ -1,27 +1,15 @@
-package routing
+package rules
 
 import (
 	"errors"
 	"fmt"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/schedule"
+	"maps"
+	"slices"
 	"strings"
 	"time"
-)
-
-// Customer segments the domain names; the directory may carry others and
-// rules match any name.
-const (
-	SegmentLoyal     = "loyal"
-	SegmentPotential = "potential"
-	SegmentLowValue  = "low_value"
-	SegmentAtRisk    = "at_risk"
-	SegmentUnknown   = "unknown"
-)
-
-// Service styles.
-const (
-	StyleProactive = "proactive" // wants to be guided (press 1)
-	StyleReactive  = "reactive"  // wants it done for them (press 2)
-	StyleUnknown   = "unknown"
 )
 
 // Attributes are what routing rules look at for one call.
@@ -31,7 +19,7 @@ type Attributes struct {
 	Reason  string
 	// Dialled is the hotline number called.
 	Dialled string
-	// Caller is the caller's number, normalised (NormalizeNumber).
+	// Caller is the caller's number, normalised (directory.NormalizeNumber).
 	Caller string
 }
 
@@ -77,14 +65,14 @@ type compiledRule struct {
 	queue         int // index into Router.queues, -1 for an action
 	priority      int
 	skills        []SkillReq
-	action        ActionConfig
+	action        config.ActionConfig
 	needsSchedule bool
 }
 
 type routerQueue struct {
 	name       string
 	sched      int
-	afterHours ActionConfig
+	afterHours config.ActionConfig
 }
 
 // Router decides where calls go from the configured rules, queues and
@@ -93,7 +81,7 @@ type routerQueue struct {
 type Router struct {
 	rules  []compiledRule
 	queues []routerQueue
-	scheds []*Schedule
+	scheds []*schedule.Schedule
 	cc     string
 }
 
@@ -102,11 +90,11 @@ const maxCachedSchedules = 16
 
 // NewRouter compiles a validated configuration (SetDefaults and Validate
 // must have been called).
-func NewRouter(c *Config) (*Router, error) {
+func NewRouter(c *config.Config) (*Router, error) {
 	r := &Router{cc: c.Directory.CountryCode}
 	schedIdx := map[string]int{}
 	for _, sc := range c.Schedules {
-		s, err := CompileSchedule(sc)
+		s, err := schedule.Compile(sc)
 		if err != nil {
 			return nil, fmt.Errorf("schedule %q: %w", sc.Name, err)
 		}
@@ -144,7 +132,7 @@ func NewRouter(c *Config) (*Router, error) {
 			cr.name = fmt.Sprintf("rules[%d]", i)
 		}
 		for _, p := range rc.CallerPrefixes {
-			cr.prefixes = append(cr.prefixes, normalizePrefix(p, r.cc))
+			cr.prefixes = append(cr.prefixes, directory.NormalizePrefix(p, r.cc))
 		}
 		switch rc.When {
 		case "open":
@@ -171,7 +159,7 @@ func NewRouter(c *Config) (*Router, error) {
 		if cr.needsSchedule && si < 0 {
 			return nil, fmt.Errorf("rule %s: when/bands without a schedule", cr.name)
 		}
-		for _, k := range sortedKeys(rc.Skills) {
+		for _, k := range slices.Sorted(maps.Keys(rc.Skills)) {
 			cr.skills = append(cr.skills, SkillReq{Skill: k, Level: rc.Skills[k]})
 		}
 		r.rules = append(r.rules, cr)
@@ -180,13 +168,31 @@ func NewRouter(c *Config) (*Router, error) {
 }
 
 // Schedule returns a compiled schedule by name.
-func (r *Router) Schedule(name string) (*Schedule, bool) {
+func (r *Router) Schedule(name string) (*schedule.Schedule, bool) {
 	for _, s := range r.scheds {
-		if s.name == name {
+		if s.Name() == name {
 			return s, true
 		}
 	}
 	return nil, false
+}
+
+// QueueSchedule returns the schedule of a queue; false for an unknown
+// queue or one without a schedule (always open).
+func (r *Router) QueueSchedule(queue string) (*schedule.Schedule, bool) {
+	for _, q := range r.queues {
+		if q.name == queue && q.sched >= 0 {
+			return r.scheds[q.sched], true
+		}
+	}
+	return nil, false
+}
+
+// QueueOpen reports whether a queue's schedule is open at t; a queue
+// without a schedule, or not configured, always is.
+func (r *Router) QueueOpen(queue string, t time.Time) bool {
+	s, ok := r.QueueSchedule(queue)
+	return !ok || s.Open(t)
 }
 
 func matchList(list []string, v string) bool {
@@ -218,11 +224,11 @@ func matchPrefix(list []string, v string) bool {
 // closed gives the queue's after-hours action instead. It does not
 // allocate.
 func (r *Router) Decide(a Attributes, now time.Time) Decision {
-	var cache [maxCachedSchedules]ScheduleState
+	var cache [maxCachedSchedules]schedule.State
 	var have uint32
-	state := func(si int) ScheduleState {
+	state := func(si int) schedule.State {
 		if si < 0 {
-			return ScheduleState{Open: true}
+			return schedule.State{Open: true}
 		}
 		if si < maxCachedSchedules {
 			if have&(1<<si) != 0 {
@@ -236,11 +242,11 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 	}
 	style := a.Style
 	if style == "" {
-		style = StyleUnknown
+		style = directory.StyleUnknown
 	}
 	segment := a.Segment
 	if segment == "" {
-		segment = SegmentUnknown
+		segment = directory.SegmentUnknown
 	}
 	for i := range r.rules {
 		cr := &r.rules[i]
@@ -248,7 +254,7 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 			!matchList(cr.numbers, a.Dialled) || !matchPrefix(cr.prefixes, a.Caller) {
 			continue
 		}
-		var st ScheduleState
+		var st schedule.State
 		if cr.needsSchedule {
 			st = state(cr.sched)
 			if (cr.when == 1 && !st.Open) || (cr.when == 2 && st.Open) {
@@ -269,7 +275,7 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 		qs := state(q.sched)
 		d.Open, d.Band = qs.Open, qs.Band
 		if qs.Open {
-			d.Action, d.Queue, d.Skills = ActionQueue, q.name, cr.skills
+			d.Action, d.Queue, d.Skills = config.ActionQueue, q.name, cr.skills
 			return d
 		}
 		d.AfterHours = true
@@ -281,5 +287,5 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 	}
 	// Unreachable with a validated configuration (the last rule matches
 	// everything), but never leave a caller without an answer.
-	return Decision{Action: ActionMessage, Message: "closed", Rule: "none"}
+	return Decision{Action: config.ActionMessage, Message: "closed", Rule: "none"}
 }

@@ -1,8 +1,14 @@
-package routing
+package acd
 
 import (
 	"context"
 	"errors"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/directory"
+	"hotline/routing/internal/routingtest"
+	"hotline/routing/rules"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -10,9 +16,9 @@ import (
 )
 
 func TestACDRegistrationAndLogin(t *testing.T) {
-	c := mustValid(t, baseConfig(agents("alice")...))
-	clk := newTestClock()
-	a, err := NewACD(c, ACDOptions{Now: clk.Now})
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
+	clk := routingtest.NewClock()
+	a, err := New(c, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +56,7 @@ func TestACDRegistrationAndLogin(t *testing.T) {
 }
 
 func TestACDLoginOnRegister(t *testing.T) {
-	f := newACD(t, baseConfig(agents("alice")...), func(o *ACDOptions) { o.LoginOnRegister = true })
+	f := newACD(t, configtest.BaseConfig(configtest.Agents("alice")...), func(o *Options) { o.LoginOnRegister = true })
 	if err := f.acd.SetRegistered("alice", false); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +68,7 @@ func TestACDLoginOnRegister(t *testing.T) {
 }
 
 func TestACDPauseUnpause(t *testing.T) {
-	f := newACD(t, baseConfig(agents("alice", "bob")...))
+	f := newACD(t, configtest.BaseConfig(configtest.Agents("alice", "bob")...))
 	if err := f.acd.Pause("alice", "lunch"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +109,7 @@ func TestACDPauseUnpause(t *testing.T) {
 }
 
 func TestACDAutoPauseAfterNoAnswers(t *testing.T) {
-	c := baseConfig(agents("alice")...)
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
 	c.Queue.AutoPauseAfter = 2
 	c.Queue.RetryDelay = time.Second
 	f := newACD(t, c)
@@ -129,7 +135,7 @@ func TestACDAutoPauseAfterNoAnswers(t *testing.T) {
 }
 
 func TestACDRetryDelay(t *testing.T) {
-	c := baseConfig(agents("alice")...)
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
 	c.Queue.RetryDelay = 5 * time.Second
 	f := newACD(t, c)
 	call := f.enqueue(CallRequest{ID: "c1"})
@@ -161,26 +167,26 @@ func TestACDStrategies(t *testing.T) {
 		prepare func(f *acdFixture)
 		want    string
 	}{
-		{StrategyLongestIdle, nil, "a1"},
-		{StrategyLongestIdle, func(f *acdFixture) { f.takeCall("a1", time.Minute) }, "a2"},
-		{StrategyTopDown, func(f *acdFixture) { f.takeCall("a1", time.Minute) }, "a1"},
-		{StrategyFewestCalls, func(f *acdFixture) {
+		{config.StrategyLongestIdle, nil, "a1"},
+		{config.StrategyLongestIdle, func(f *acdFixture) { f.takeCall("a1", time.Minute) }, "a2"},
+		{config.StrategyTopDown, func(f *acdFixture) { f.takeCall("a1", time.Minute) }, "a1"},
+		{config.StrategyFewestCalls, func(f *acdFixture) {
 			f.takeCall("a1", time.Minute)
 			f.takeCall("a1", time.Minute)
 			f.takeCall("a2", time.Minute)
 		}, "a3"},
-		{StrategyLeastTalkTime, func(f *acdFixture) {
+		{config.StrategyLeastTalkTime, func(f *acdFixture) {
 			f.takeCall("a1", time.Minute)
 			f.takeCall("a2", 3*time.Minute)
 			f.takeCall("a3", 2*time.Minute)
 		}, "a1"},
-		{StrategyRoundRobin, func(f *acdFixture) { f.takeCall("a2", time.Minute) }, "a3"},
-		{StrategyRoundRobin, func(f *acdFixture) { f.takeCall("a3", time.Minute) }, "a1"},
+		{config.StrategyRoundRobin, func(f *acdFixture) { f.takeCall("a2", time.Minute) }, "a3"},
+		{config.StrategyRoundRobin, func(f *acdFixture) { f.takeCall("a3", time.Minute) }, "a1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy, func(t *testing.T) {
-			c := baseConfig(agents("a1", "a2", "a3")...)
-			c.Queues = []QueueDef{{Name: "q", Strategy: tt.strategy}}
+			c := configtest.BaseConfig(configtest.Agents("a1", "a2", "a3")...)
+			c.Queues = []config.QueueDef{{Name: "q", Strategy: tt.strategy}}
 			f := newACD(t, c)
 			if tt.prepare != nil {
 				tt.prepare(f)
@@ -223,8 +229,8 @@ func (f *acdFixture) takeCall(agent string, talk time.Duration) {
 }
 
 func TestACDRandomStrategyReachesEveryone(t *testing.T) {
-	c := baseConfig(agents("a1", "a2", "a3")...)
-	c.Queues = []QueueDef{{Name: "q", Strategy: StrategyRandom}}
+	c := configtest.BaseConfig(configtest.Agents("a1", "a2", "a3")...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRandom}}
 	f := newACD(t, c)
 	seen := map[string]int{}
 	for i := 0; i < 60; i++ {
@@ -239,8 +245,8 @@ func TestACDRandomStrategyReachesEveryone(t *testing.T) {
 }
 
 func TestACDRingAll(t *testing.T) {
-	c := baseConfig(agents("a1", "a2", "a3")...)
-	c.Queues = []QueueDef{{Name: "q", Strategy: StrategyRingAll}}
+	c := configtest.BaseConfig(configtest.Agents("a1", "a2", "a3")...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRingAll}}
 	f := newACD(t, c)
 	if err := f.acd.Pause("a3", "x"); err != nil {
 		t.Fatal(err)
@@ -266,7 +272,7 @@ func TestACDRingAll(t *testing.T) {
 }
 
 func TestACDPriorityThenWaitTime(t *testing.T) {
-	f := newACD(t, baseConfig(agents("alice")...))
+	f := newACD(t, configtest.BaseConfig(configtest.Agents("alice")...))
 	first := f.enqueue(CallRequest{ID: "first"})
 	f.offer(first)
 	if err := first.Answered("alice"); err != nil {
@@ -300,15 +306,15 @@ func TestACDPriorityThenWaitTime(t *testing.T) {
 }
 
 func TestACDSkills(t *testing.T) {
-	ag := agents("junior", "senior")
+	ag := configtest.Agents("junior", "senior")
 	ag[0].Skills = map[string]int{"complaints": 2}
 	ag[1].Skills = map[string]int{"complaints": 4, "english": 3}
-	f := newACD(t, baseConfig(ag...))
-	call := f.enqueue(CallRequest{ID: "c", Skills: []SkillReq{{"complaints", 3}}})
+	f := newACD(t, configtest.BaseConfig(ag...))
+	call := f.enqueue(CallRequest{ID: "c", Skills: []rules.SkillReq{{Skill: "complaints", Level: 3}}})
 	if o := f.offer(call); o.Agents[0] != "senior" {
 		t.Fatalf("offered %v, want senior", o.Agents)
 	}
-	nobody := f.enqueue(CallRequest{ID: "c2", Skills: []SkillReq{{"french", 1}}})
+	nobody := f.enqueue(CallRequest{ID: "c2", Skills: []rules.SkillReq{{Skill: "french", Level: 1}}})
 	f.noOffer(nobody)
 	any := f.enqueue(CallRequest{ID: "c3"})
 	if o := f.offer(any); o.Agents[0] != "junior" {
@@ -317,8 +323,8 @@ func TestACDSkills(t *testing.T) {
 }
 
 func TestACDWrapUp(t *testing.T) {
-	c := baseConfig(agents("alice")...)
-	c.Queues = []QueueDef{{Name: "q", WrapUp: 30 * time.Second}}
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
+	c.Queues = []config.QueueDef{{Name: "q", WrapUp: 30 * time.Second}}
 	f := newACD(t, c)
 	call := f.enqueue(CallRequest{ID: "c"})
 	f.offer(call)
@@ -341,8 +347,8 @@ func TestACDWrapUp(t *testing.T) {
 }
 
 func TestACDMaxWaitAndOverflow(t *testing.T) {
-	c := baseConfig(Agent{Username: "alice", Queues: []string{"main"}}, Agent{Username: "bob", Queues: []string{"backup"}})
-	c.Queues = []QueueDef{
+	c := configtest.BaseConfig(config.Agent{Username: "alice", Queues: []string{"main"}}, config.Agent{Username: "bob", Queues: []string{"backup"}})
+	c.Queues = []config.QueueDef{
 		{Name: "main", MaxWait: time.Minute, Overflow: "backup"},
 		{Name: "backup", MaxWait: time.Minute},
 	}
@@ -388,8 +394,8 @@ func TestACDMaxWaitAndOverflow(t *testing.T) {
 }
 
 func TestACDMaxLength(t *testing.T) {
-	c := baseConfig(agents("alice")...)
-	c.Queues = []QueueDef{{Name: "main", MaxLength: 1, Overflow: "spill"}, {Name: "spill", MaxLength: 1}}
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
+	c.Queues = []config.QueueDef{{Name: "main", MaxLength: 1, Overflow: "spill"}, {Name: "spill", MaxLength: 1}}
 	f := newACD(t, c)
 	if err := f.acd.Pause("alice", "x"); err != nil {
 		t.Fatal(err)
@@ -413,21 +419,21 @@ func TestACDMaxLength(t *testing.T) {
 }
 
 func TestACDEscalation(t *testing.T) {
-	ag := []Agent{
+	ag := []config.Agent{
 		{Username: "mid", Skills: map[string]int{"tech": 3}, Queues: []string{"tech"}},
 		{Username: "general", Queues: []string{"general"}},
 	}
-	c := baseConfig(ag...)
+	c := configtest.BaseConfig(ag...)
 	c.Queue.RetryDelay = time.Hour
-	c.Queues = []QueueDef{
-		{Name: "tech", Escalation: []EscalationStep{
+	c.Queues = []config.QueueDef{
+		{Name: "tech", Escalation: []config.EscalationStep{
 			{After: 30 * time.Second, RelaxSkills: 2},
 			{After: 60 * time.Second, Widen: []string{"general"}, DropSkills: true},
 		}},
 		{Name: "general"},
 	}
 	f := newACD(t, c)
-	call := f.enqueue(CallRequest{ID: "c", Queue: "tech", Skills: []SkillReq{{"tech", 5}}})
+	call := f.enqueue(CallRequest{ID: "c", Queue: "tech", Skills: []rules.SkillReq{{Skill: "tech", Level: 5}}})
 	f.noOffer(call)
 	if err := f.acd.Pause("general", "x"); err != nil {
 		t.Fatal(err)
@@ -453,10 +459,10 @@ func TestACDEscalation(t *testing.T) {
 }
 
 func TestACDPreferredAgent(t *testing.T) {
-	c := baseConfig(agents("alice", "bob")...)
-	c.Queues = []QueueDef{{Name: "q", PreferredAgent: PreferredConfig{Timeout: 10 * time.Second}}}
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
+	c.Queues = []config.QueueDef{{Name: "q", PreferredAgent: config.PreferredConfig{Timeout: 10 * time.Second}}}
 	f := newACD(t, c)
-	loyal := Customer{Number: "+84912345678", Segment: SegmentLoyal, LastAgent: "bob"}
+	loyal := directory.Customer{Number: "+84912345678", Segment: directory.SegmentLoyal, LastAgent: "bob"}
 	call := f.enqueue(CallRequest{ID: "c", Customer: loyal})
 	if o := f.offer(call); o.Agents[0] != "bob" || !o.Preferred {
 		t.Fatalf("offer %+v, want bob preferred (alice idles longer)", o)
@@ -487,14 +493,14 @@ func TestACDPreferredAgent(t *testing.T) {
 
 	// Segments without the step, and a logged-out last agent, go anywhere.
 	call2.Close()
-	lowValue := f.enqueue(CallRequest{ID: "c3", Customer: Customer{Segment: SegmentLowValue, LastAgent: "bob"}})
+	lowValue := f.enqueue(CallRequest{ID: "c3", Customer: directory.Customer{Segment: directory.SegmentLowValue, LastAgent: "bob"}})
 	if o := f.offer(lowValue); o.Agents[0] != "alice" {
 		t.Fatalf("low_value offer %v, want alice", o.Agents)
 	}
 }
 
 func TestACDAbandonAndRejoin(t *testing.T) {
-	c := baseConfig(agents("alice")...)
+	c := configtest.BaseConfig(configtest.Agents("alice")...)
 	c.Queue.RejoinWindow = 2 * time.Minute
 	f := newACD(t, c)
 	if err := f.acd.Pause("alice", "x"); err != nil {
@@ -529,7 +535,7 @@ func TestACDAbandonAndRejoin(t *testing.T) {
 }
 
 func TestACDEstimatedWait(t *testing.T) {
-	c := baseConfig(agents("a1", "a2")...)
+	c := configtest.BaseConfig(configtest.Agents("a1", "a2")...)
 	f := newACD(t, c)
 	for _, ag := range []string{"a1", "a2"} {
 		f.takeCall(ag, 2*time.Minute)
@@ -567,7 +573,7 @@ func TestACDEstimatedWait(t *testing.T) {
 }
 
 func TestACDNextContext(t *testing.T) {
-	f := newACD(t, baseConfig(agents("alice")...))
+	f := newACD(t, configtest.BaseConfig(configtest.Agents("alice")...))
 	if err := f.acd.Pause("alice", "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -612,12 +618,12 @@ func TestACDNextContext(t *testing.T) {
 
 func TestACDQueuedCallback(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "callbacks.json")
-	clk := newTestClock()
-	store, err := OpenCallbackStore(path, clk.Now)
+	clk := routingtest.NewClock()
+	store, err := callbacks.OpenStore(path, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newACD(t, baseConfig(agents("alice")...), func(o *ACDOptions) { o.Callbacks = store; o.Now = clk.Now })
+	f := newACD(t, configtest.BaseConfig(configtest.Agents("alice")...), func(o *Options) { o.Callbacks = store; o.Now = clk.Now })
 	f.clk = clk
 	if err := f.acd.Pause("alice", "x"); err != nil {
 		t.Fatal(err)
@@ -630,14 +636,14 @@ func TestACDQueuedCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cb.Arrived.Equal(arrived) || cb.Kind != CallbackQueued || cb.Priority != 3 {
+	if !cb.Arrived.Equal(arrived) || cb.Kind != callbacks.Queued || cb.Priority != 3 {
 		t.Fatalf("callback %+v", cb)
 	}
 	if second.Status().Position != 0 {
 		t.Fatal("second is not first after the callback request")
 	}
 	// Survives a restart.
-	store2, err := OpenCallbackStore(path, clk.Now)
+	store2, err := callbacks.OpenStore(path, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

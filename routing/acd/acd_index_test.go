@@ -1,7 +1,11 @@
-package routing
+package acd
 
 import (
 	"fmt"
+	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -28,23 +32,23 @@ func refPickAgents(a *ACD, c *QueuedCall, now time.Time) []*acdAgent {
 			if !a.eligibleLocked(ag, c, now) {
 				continue
 			}
-			if strategy == StrategyRingAll || strategy == StrategyRandom {
+			if strategy == config.StrategyRingAll || strategy == config.StrategyRandom {
 				out = append(out, ag) // random: every eligible agent
 				continue
 			}
 			var key int64
 			switch strategy {
-			case StrategyLongestIdle:
+			case config.StrategyLongestIdle:
 				key = ag.idleSince.UnixNano()
-			case StrategyFewestCalls:
+			case config.StrategyFewestCalls:
 				key = int64(ag.calls)
-			case StrategyLeastTalkTime:
+			case config.StrategyLeastTalkTime:
 				key = int64(ag.talk)
-			case StrategyTopDown, StrategyRoundRobin:
+			case config.StrategyTopDown, config.StrategyRoundRobin:
 				p := ag.posIn(q)
 				if p < 0 {
 					p = len(q.members) + len(a.agents)
-				} else if strategy == StrategyRoundRobin {
+				} else if strategy == config.StrategyRoundRobin {
 					p = (p - q.rrLast - 1 + 2*len(q.members)) % len(q.members)
 				}
 				key = int64(p)
@@ -84,7 +88,7 @@ func refBestCall(a *ACD, ag *acdAgent, now time.Time) *QueuedCall {
 // strategy key: the longest idle (longest-idle: only by name), then by
 // name.
 func tieBefore(x, y *acdAgent, strategy string) bool {
-	if strategy != StrategyLongestIdle && !x.idleSince.Equal(y.idleSince) {
+	if strategy != config.StrategyLongestIdle && !x.idleSince.Equal(y.idleSince) {
 		return x.idleSince.Before(y.idleSince)
 	}
 	return x.name < y.name
@@ -280,7 +284,7 @@ func compareWithScan(a *ACD, rnd *rand.Rand, skills []string) error {
 		}
 		want := agentNames(refPickAgents(a, c, now))
 		got := agentNames(a.pickAgentsLocked(c, now))
-		if q.def.Strategy == StrategyRandom {
+		if q.def.Strategy == config.StrategyRandom {
 			if len(got) > 1 || len(got) != min(len(want), 1) || (len(got) == 1 && !slices.Contains(want, got[0])) {
 				return fmt.Errorf("random pick in %s: %v, eligible %v", q.def.Name, got, want)
 			}
@@ -302,7 +306,7 @@ func TestACDIndexMatchesScan(t *testing.T) {
 	if testing.Short() {
 		steps = 300
 	}
-	for seed := uint64(1); seed <= uint64(len(strategies)); seed++ {
+	for seed := uint64(1); seed <= uint64(len(config.Strategies())); seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runIndexedACD(t, seed, steps) })
 	}
 }
@@ -311,14 +315,14 @@ func runIndexedACD(t *testing.T, seed uint64, steps int) {
 	rnd := rand.New(rand.NewPCG(seed, 11))
 	skills := []string{"billing", "tech", "complaints", "french"}
 	queues := []string{"sales", "care", "vip"}
-	c := baseConfig()
+	c := configtest.BaseConfig()
 	c.Queue.RetryDelay = time.Duration(rnd.IntN(4)) * time.Second
 	c.Queue.AutoPauseAfter = 2 + rnd.IntN(4)
 	for i, q := range queues {
-		qd := QueueDef{Name: q, Strategy: strategies[(int(seed)+i)%len(strategies)],
+		qd := config.QueueDef{Name: q, Strategy: config.Strategies()[(int(seed)+i)%len(config.Strategies())],
 			WrapUp:  time.Duration(rnd.IntN(3)) * time.Second,
-			MaxWait: time.Duration(20+rnd.IntN(40)) * time.Second, PreferredAgent: PreferredConfig{Timeout: 3 * time.Second},
-			Escalation: []EscalationStep{{After: 4 * time.Second, RelaxSkills: 1},
+			MaxWait: time.Duration(20+rnd.IntN(40)) * time.Second, PreferredAgent: config.PreferredConfig{Timeout: 3 * time.Second},
+			Escalation: []config.EscalationStep{{After: 4 * time.Second, RelaxSkills: 1},
 				{After: 8 * time.Second, Widen: []string{queues[(i+1)%len(queues)]}},
 				{After: 15 * time.Second, DropSkills: true}}}
 		if i == 0 {
@@ -334,7 +338,7 @@ func runIndexedACD(t *testing.T, seed uint64, steps int) {
 		nAgents, agentSkills, member = 80, skills, 4
 	}
 	for i := 0; i < nAgents; i++ {
-		ag := Agent{Username: fmt.Sprintf("a%02d", i), Password: "pw", Skills: map[string]int{}}
+		ag := config.Agent{Username: fmt.Sprintf("a%02d", i), Password: "pw", Skills: map[string]int{}}
 		for _, s := range agentSkills {
 			if rnd.IntN(2) == 0 {
 				ag.Skills[s] = 1 + rnd.IntN(5)
@@ -350,7 +354,7 @@ func runIndexedACD(t *testing.T, seed uint64, steps int) {
 		}
 		c.Agents = append(c.Agents, ag)
 	}
-	f := newACD(t, c, func(o *ACDOptions) { o.Seed = seed })
+	f := newACD(t, c, func(o *Options) { o.Seed = seed })
 	a := f.acd
 	// offered lists the calls being offered and their agents.
 	offered := func() (out []*QueuedCall) {
@@ -381,10 +385,10 @@ func runIndexedACD(t *testing.T, seed uint64, steps int) {
 			r := CallRequest{ID: callID(step), Queue: queues[rnd.IntN(len(queues))], Priority: rnd.IntN(3),
 				Caller: fmt.Sprintf("+849000000%02d", rnd.IntN(20))}
 			for range rnd.IntN(3) {
-				r.Skills = append(r.Skills, SkillReq{skills[rnd.IntN(len(skills))], 1 + rnd.IntN(5)})
+				r.Skills = append(r.Skills, rules.SkillReq{Skill: skills[rnd.IntN(len(skills))], Level: 1 + rnd.IntN(5)})
 			}
 			if rnd.IntN(4) == 0 {
-				r.Customer = Customer{Segment: SegmentLoyal, LastAgent: c.Agents[rnd.IntN(len(c.Agents))].Username}
+				r.Customer = directory.Customer{Segment: directory.SegmentLoyal, LastAgent: c.Agents[rnd.IntN(len(c.Agents))].Username}
 			}
 			if rnd.IntN(5) == 0 {
 				r.Arrived = f.clk.Now().Add(-time.Duration(rnd.IntN(30)) * time.Second)
@@ -456,7 +460,7 @@ func runIndexedACD(t *testing.T, seed uint64, steps int) {
 // TestACDRandomPickIsUniform: every eligible agent is as likely, also
 // when agents belong to several of the queues listing the call.
 func TestACDRandomPickIsUniform(t *testing.T) {
-	ags := agents("a1", "a2", "a3", "a4", "a5", "a6")
+	ags := configtest.Agents("a1", "a2", "a3", "a4", "a5", "a6")
 	for i := range ags {
 		ags[i].Queues = []string{"q"}
 		if i >= 2 {
@@ -464,8 +468,8 @@ func TestACDRandomPickIsUniform(t *testing.T) {
 		}
 		ags[i].Skills = map[string]int{"tech": 1 + i%2}
 	}
-	c := baseConfig(ags...)
-	c.Queues = []QueueDef{{Name: "q", Strategy: StrategyRandom}, {Name: "w", Strategy: StrategyRandom}}
+	c := configtest.BaseConfig(ags...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRandom}, {Name: "w", Strategy: config.StrategyRandom}}
 	f := newACD(t, c)
 	a := f.acd
 	a.mu.Lock()
@@ -528,8 +532,8 @@ func TestPosSetNext(t *testing.T) {
 // TestACDIndexEndWrapUpClockBack: an available agent whose idle time
 // changes (EndWrapUp after the clock stepped back) is re-sorted.
 func TestACDIndexEndWrapUpClockBack(t *testing.T) {
-	c := baseConfig(agents("a1", "a2", "a3")...)
-	c.Queues = []QueueDef{{Name: "q", Strategy: StrategyLongestIdle}}
+	c := configtest.BaseConfig(configtest.Agents("a1", "a2", "a3")...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyLongestIdle}}
 	f := newACD(t, c)
 	call := f.enqueue(CallRequest{ID: "c1"})
 	if o := f.offer(call); o.Agents[0] != "a1" {

@@ -1,9 +1,10 @@
-package routing
+package directory
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hotline/routing/internal/routingtest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,12 +64,12 @@ C1,Lan,0912345678;+842838001234,loyal,proactive,vi,alice,12,5,false
 C2,Minh,84987654321,at_risk,,,,0,0,true
 `
 
-func newTestDirectory(t *testing.T, c DirectoryConfig) *Directory {
+func newTestDirectory(t *testing.T, c Config) *Directory {
 	t.Helper()
 	if c.CountryCode == "" {
 		c.CountryCode = "84"
 	}
-	d, err := NewDirectory(c, DirectoryOptions{})
+	d, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestDirectoryFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(f.data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			d := newTestDirectory(t, DirectoryConfig{File: path})
+			d := newTestDirectory(t, Config{File: path})
 			ctx := context.Background()
 			for _, n := range []string{"+84912345678", "0912345678", "84912345678"} {
 				c := d.Lookup(ctx, n)
@@ -120,7 +121,7 @@ func TestDirectoryBadFiles(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tt.data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := NewDirectory(DirectoryConfig{File: path, CountryCode: "84"}, DirectoryOptions{})
+		_, err := New(Config{File: path, CountryCode: "84"}, Options{})
 		if err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%q: error %v, want %q", tt.data, err, tt.msg)
 		}
@@ -132,7 +133,7 @@ func TestDirectoryReload(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customersYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := newTestDirectory(t, DirectoryConfig{File: path})
+	d := newTestDirectory(t, Config{File: path})
 	ctx := context.Background()
 
 	// Unchanged file: nothing to do. Changed file: new contents.
@@ -169,7 +170,7 @@ func TestDirectoryReloadDuringLookups(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customersYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := newTestDirectory(t, DirectoryConfig{File: path})
+	d := newTestDirectory(t, Config{File: path})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var bad atomic.Int64
@@ -201,7 +202,7 @@ func TestDirectoryWatch(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customersYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := newTestDirectory(t, DirectoryConfig{File: path, ReloadInterval: 10 * time.Millisecond})
+	d := newTestDirectory(t, Config{File: path, ReloadInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Watch(ctx); close(done) }()
@@ -225,7 +226,7 @@ func TestDirectorySetStyle(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customersYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DirectoryConfig{File: path, StateFile: filepath.Join(dir, "state", "directory.json")}
+	cfg := Config{File: path, StateFile: filepath.Join(dir, "state", "directory.json")}
 	d := newTestDirectory(t, cfg)
 	ctx := context.Background()
 	if err := d.SetStyle("0900000001", "lazy"); !errors.Is(err, ErrBadStyle) {
@@ -264,7 +265,7 @@ func TestDirectoryNoteCall(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customersYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DirectoryConfig{File: path, StateFile: filepath.Join(dir, "directory.json")}
+	cfg := Config{File: path, StateFile: filepath.Join(dir, "directory.json")}
 	d := newTestDirectory(t, cfg)
 	ctx := context.Background()
 	before := d.Lookup(ctx, "0912345678")
@@ -317,10 +318,10 @@ func TestDirectoryCRM(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	clk := newTestClock()
-	d, err := NewDirectory(DirectoryConfig{CountryCode: "84", CRM: CRMConfig{
+	clk := routingtest.NewClock()
+	d, err := New(Config{CountryCode: "84", CRM: CRMConfig{
 		URL: srv.URL + "/customers?phone={{.Number}}", Timeout: 200 * time.Millisecond, CacheTTL: time.Minute, CacheSize: 10,
-	}}, DirectoryOptions{Now: clk.Now})
+	}}, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func TestCRMCacheBounded(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": r.URL.Path})
 	}))
 	defer srv.Close()
-	clk := newTestClock()
+	clk := routingtest.NewClock()
 	s, err := newCRMSource(CRMConfig{URL: srv.URL + "/{{.Digits}}", Timeout: time.Second, CacheTTL: time.Hour, CacheSize: 3}, nil, clk.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package routing
+package directory
 
 import "strings"
 
@@ -51,9 +51,9 @@ func NormalizeNumber(raw, countryCode string) string {
 	return string(d)
 }
 
-// normalizePrefix normalises a caller-number prefix from the configuration
+// NormalizePrefix normalises a caller-number prefix from the configuration
 // the way NormalizeNumber does numbers, so "090" and "+8490" mean the same.
-func normalizePrefix(p, countryCode string) string {
+func NormalizePrefix(p, countryCode string) string {
 	p = strings.TrimSpace(p)
 	switch {
 	case strings.HasPrefix(p, "+"):

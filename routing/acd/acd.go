@@ -1,10 +1,15 @@
-package routing
+package acd
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -40,8 +45,8 @@ const PauseNoAnswer = "no-answer"
 // defaultHandleTime is the handle time assumed before a queue has any.
 const defaultHandleTime = 3 * time.Minute
 
-// ACDOptions are the ACD's dependencies.
-type ACDOptions struct {
+// Options are the ACD's dependencies.
+type Options struct {
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -51,29 +56,29 @@ type ACDOptions struct {
 	// agents log in explicitly (feature code or API).
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
-	Callbacks *CallbackStore
+	Callbacks *callbacks.Store
 }
 
 // CallRequest is a call entering the ACD.
 type CallRequest struct {
 	// ID identifies the call (the caller's Call-ID); unique among queued calls.
 	ID string
-	// Queue, Priority (higher first) and Skills come from a Decision.
+	// Queue, Priority (higher first) and Skills come from a rules.Decision.
 	Queue    string
 	Priority int
-	Skills   []SkillReq
+	Skills   []rules.SkillReq
 	// Caller is the normalised caller number: used to give a caller who
 	// hung up and calls again within the rejoin window their old place.
 	Caller string
-	// Customer's LastAgent and Segment drive the preferred-agent step.
-	Customer Customer
+	// The customer's LastAgent and Segment drive the preferred-agent step.
+	Customer directory.Customer
 	// Arrived is the call's place in the queue; zero means now. A callback
 	// placed for a caller who left the queue passes their original time.
 	Arrived time.Time
 }
 
 // RequestFor builds the request for a call the router sent to a queue.
-func RequestFor(id string, d Decision, c Customer) CallRequest {
+func RequestFor(id string, d rules.Decision, c directory.Customer) CallRequest {
 	return CallRequest{ID: id, Queue: d.Queue, Priority: d.Priority, Skills: d.Skills, Caller: c.Number, Customer: c}
 }
 
@@ -229,7 +234,7 @@ type queueStats struct {
 }
 
 type acdQueue struct {
-	def     QueueDef
+	def     config.QueueDef
 	members []*acdAgent
 	avail   []availEntry
 	// callList lists the calls waiting or ringing in the queue, and the
@@ -364,7 +369,7 @@ type ACD struct {
 	autoPause       int
 	rejoin          time.Duration
 	loginOnRegister bool
-	callbacks       *CallbackStore
+	callbacks       *callbacks.Store
 
 	mu          sync.Mutex
 	rnd         *rand.Rand
@@ -387,9 +392,9 @@ type ACD struct {
 	epoch       uint64
 }
 
-// NewACD builds the ACD of a defaulted, validated configuration. Every
+// New builds the ACD of a defaulted, validated configuration. Every
 // agent starts logged out with an unregistered phone.
-func NewACD(c *Config, o ACDOptions) (*ACD, error) {
+func New(c *config.Config, o Options) (*ACD, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -431,7 +436,7 @@ func NewACD(c *Config, o ACDOptions) (*ACD, error) {
 	}
 	for _, ac := range c.Agents {
 		ag := &acdAgent{name: ac.Username, display: ac.Name}
-		for _, s := range sortedKeys(ac.Skills) {
+		for _, s := range slices.Sorted(maps.Keys(ac.Skills)) {
 			id := a.skillID(s)
 			for len(ag.skills) <= id {
 				ag.skills = append(ag.skills, 0)
@@ -673,8 +678,8 @@ func (a *ACD) Enqueue(r CallRequest) (*QueuedCall, error) {
 	return c, nil
 }
 
-func (a *ACD) setPreferredLocked(c *QueuedCall, q *acdQueue, cust Customer, now time.Time) {
-	if q.def.PreferredAgent.Timeout <= 0 || cust.LastAgent == "" || !hasString(q.prefSegs, cust.Segment) {
+func (a *ACD) setPreferredLocked(c *QueuedCall, q *acdQueue, cust directory.Customer, now time.Time) {
+	if q.def.PreferredAgent.Timeout <= 0 || cust.LastAgent == "" || !slices.Contains(q.prefSegs, cust.Segment) {
 		return
 	}
 	ag := a.byName[cust.LastAgent]
@@ -766,7 +771,7 @@ func (a *ACD) offerLocked(c *QueuedCall, ags []*acdAgent, now time.Time) {
 		ag.call, ag.connected = c, false
 		a.refreshLocked(ag, now)
 	}
-	if c.queue.def.Strategy == StrategyRoundRobin {
+	if c.queue.def.Strategy == config.StrategyRoundRobin {
 		if p := ags[0].posIn(c.queue); p >= 0 {
 			c.queue.rrLast = p
 		}
@@ -1015,18 +1020,18 @@ func (a *ACD) leaveLocked(c *QueuedCall, now time.Time) {
 // a callback that keeps their place: it is stored (when the ACD has a
 // callback store) with the call's original arrival time, to be enqueued
 // again by the dialer with that time.
-func (c *QueuedCall) RequestCallback(number string) (Callback, error) {
+func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) {
 	a := c.acd
 	a.mu.Lock()
 	if c.state != callWaiting && c.state != callOffered {
 		a.mu.Unlock()
-		return Callback{}, ErrCallEnded
+		return callbacks.Callback{}, ErrCallEnded
 	}
 	now := a.now()
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.callbacks++
-	cb := Callback{Kind: CallbackQueued, Number: number, Queue: q.def.Name, Priority: c.priority,
+	cb := callbacks.Callback{Kind: callbacks.Queued, Number: number, Queue: q.def.Name, Priority: c.priority,
 		Arrived: c.arrived, Due: now, Reason: "caller asked"}
 	a.finishLocked(c, ErrCallEnded)
 	a.dispatchLocked(now)

@@ -1,14 +1,18 @@
-package routing
+package config
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"hotline/internal/cfg"
+	"hotline/routing/directory"
+	"hotline/routing/schedule"
 )
 
 // This file holds the optional configuration sections of the routing
@@ -19,89 +23,6 @@ import (
 
 // DefaultQueueName is the queue created when the configuration names none.
 const DefaultQueueName = "default"
-
-// DirectoryConfig says where customers are looked up by caller ID.
-type DirectoryConfig struct {
-	// File is a YAML or CSV customer list (by extension: .yaml, .yml, .csv).
-	// Empty: no file; every caller is unknown unless the CRM knows them.
-	File string `yaml:"file"`
-	// ReloadInterval is how often the file's modification time is checked;
-	// a changed file is reloaded. Negative disables polling (SIGHUP still
-	// reloads).
-	ReloadInterval time.Duration `yaml:"reload_interval"`
-	// CountryCode is the country calling code used to turn national numbers
-	// (0912345678) into E.164 (+84912345678). Default 84.
-	CountryCode string `yaml:"country_code"`
-	// StateFile is a JSON file where answers callers gave by keypad (their
-	// service style) are kept across restarts. Empty: kept in memory only.
-	StateFile string `yaml:"state_file"`
-	// CRM is an optional HTTP lookup for callers not in the file.
-	CRM CRMConfig `yaml:"crm"`
-}
-
-// CRMConfig is an HTTP customer lookup.
-type CRMConfig struct {
-	// URL is a Go template; {{.Number}} is the caller's E.164 number
-	// (query-escaped), {{.Digits}} the same without the plus sign.
-	// Empty disables the CRM.
-	URL string `yaml:"url"`
-	// Timeout bounds one lookup; past it the caller is treated as unknown.
-	Timeout time.Duration `yaml:"timeout"`
-	// CacheTTL is how long an answer is reused. Negative disables caching.
-	CacheTTL time.Duration `yaml:"cache_ttl"`
-	// CacheSize is the most numbers cached at once.
-	CacheSize int `yaml:"cache_size"`
-}
-
-// ScheduleConfig is a named set of opening hours in one time zone.
-type ScheduleConfig struct {
-	Name string `yaml:"name"`
-	// Zone is an IANA time zone, e.g. Asia/Ho_Chi_Minh.
-	Zone string `yaml:"zone"`
-	// Weekly lists open hours per weekday as "HH:MM-HH:MM" ranges (end
-	// exclusive, "24:00" allowed). A day not listed is closed.
-	Weekly WeeklyHours `yaml:"weekly"`
-	// Holidays are closed dates, YYYY-MM-DD.
-	Holidays []string `yaml:"holidays"`
-	// Overrides replace the weekly hours on one date.
-	Overrides []OverrideConfig `yaml:"overrides"`
-	// Bands name parts of the open hours (e.g. "late" from 16:00) that
-	// rules can match on.
-	Bands []BandConfig `yaml:"bands"`
-}
-
-// WeeklyHours are the open hours of each weekday.
-type WeeklyHours struct {
-	Mon []string `yaml:"mon"`
-	Tue []string `yaml:"tue"`
-	Wed []string `yaml:"wed"`
-	Thu []string `yaml:"thu"`
-	Fri []string `yaml:"fri"`
-	Sat []string `yaml:"sat"`
-	Sun []string `yaml:"sun"`
-}
-
-// byDay returns the ranges indexed by time.Weekday, with their YAML names.
-func (w *WeeklyHours) byDay() ([7][]string, [7]string) {
-	return [7][]string{w.Sun, w.Mon, w.Tue, w.Wed, w.Thu, w.Fri, w.Sat},
-		[7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-}
-
-// OverrideConfig replaces the hours of one date.
-type OverrideConfig struct {
-	Date   string   `yaml:"date"`
-	Hours  []string `yaml:"hours"`
-	Closed bool     `yaml:"closed"`
-}
-
-// BandConfig names a time band within open hours.
-type BandConfig struct {
-	Name string `yaml:"name"`
-	// Hours is one "HH:MM-HH:MM" range.
-	Hours string `yaml:"hours"`
-	// Days limits the band to some weekdays (mon..sun); empty means all.
-	Days []string `yaml:"days"`
-}
 
 // Routing strategies: how a queue picks among eligible available agents.
 const (
@@ -114,7 +35,10 @@ const (
 	StrategyRandom        = "random"
 )
 
-var strategies = []string{StrategyLongestIdle, StrategyRoundRobin, StrategyFewestCalls, StrategyLeastTalkTime, StrategyRingAll, StrategyTopDown, StrategyRandom}
+// Strategies are every routing strategy, in the order the README lists them.
+func Strategies() []string {
+	return []string{StrategyLongestIdle, StrategyRoundRobin, StrategyFewestCalls, StrategyLeastTalkTime, StrategyRingAll, StrategyTopDown, StrategyRandom}
+}
 
 // QueueDef is one queue of the ACD.
 type QueueDef struct {
@@ -329,22 +253,7 @@ type CallbackConfig struct {
 
 // setEngineDefaults fills in the engine sections.
 func (c *Config) setEngineDefaults() {
-	d := &c.Directory
-	if d.ReloadInterval == 0 {
-		d.ReloadInterval = 5 * time.Second
-	}
-	if d.CountryCode == "" {
-		d.CountryCode = "84"
-	}
-	if d.CRM.Timeout == 0 {
-		d.CRM.Timeout = 500 * time.Millisecond
-	}
-	if d.CRM.CacheTTL == 0 {
-		d.CRM.CacheTTL = time.Minute
-	}
-	if d.CRM.CacheSize == 0 {
-		d.CRM.CacheSize = 10000
-	}
+	c.Directory.SetDefaults()
 	if c.Queue.AutoPauseAfter == 0 {
 		c.Queue.AutoPauseAfter = 3
 	}
@@ -381,7 +290,7 @@ func (c *Config) setEngineDefaults() {
 			q.AfterHours.Message = "closed"
 		}
 		if q.PreferredAgent.Segments == nil {
-			q.PreferredAgent.Segments = []string{SegmentLoyal, SegmentAtRisk}
+			q.PreferredAgent.Segments = []string{directory.SegmentLoyal, directory.SegmentAtRisk}
 		}
 		if q.PreferredAgent.Timeout == 0 {
 			q.PreferredAgent.Timeout = 10 * time.Second
@@ -414,11 +323,6 @@ func (c *Config) setEngineDefaults() {
 	}
 }
 
-var weekdayNames = map[string]time.Weekday{
-	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
-	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
-}
-
 // validateEngine reports problems in the engine sections.
 func (c *Config) validateEngine() error {
 	var errs []error
@@ -427,24 +331,7 @@ func (c *Config) validateEngine() error {
 			errs = append(errs, e)
 		}
 	}
-	d := c.Directory
-	if !digitsOnly(d.CountryCode) || len(d.CountryCode) > 3 {
-		add(cfg.Errorf("directory.country_code", "%q is not a country calling code (1-3 digits)", d.CountryCode))
-	}
-	if f := strings.ToLower(d.File); f != "" && !strings.HasSuffix(f, ".yaml") && !strings.HasSuffix(f, ".yml") && !strings.HasSuffix(f, ".csv") {
-		add(cfg.Errorf("directory.file", "%q must end in .yaml, .yml or .csv", d.File))
-	}
-	if d.CRM.URL != "" {
-		if _, err := parseURLTemplate(d.CRM.URL); err != nil {
-			add(cfg.Errorf("directory.crm.url", "%v", err))
-		}
-		if d.CRM.Timeout < 0 {
-			add(cfg.Errorf("directory.crm.timeout", "must not be negative"))
-		}
-		if d.CRM.CacheSize < 0 {
-			add(cfg.Errorf("directory.crm.cache_size", "must not be negative"))
-		}
-	}
+	add(cfg.Prefix("directory", c.Directory.Validate()))
 
 	// Agents' skills and queues.
 	queues := map[string]int{}
@@ -456,7 +343,7 @@ func (c *Config) validateEngine() error {
 	}
 	for i, a := range c.Agents {
 		p := fmt.Sprintf("agents[%d]", i)
-		for _, name := range sortedKeys(a.Skills) {
+		for _, name := range slices.Sorted(maps.Keys(a.Skills)) {
 			if lv := a.Skills[name]; lv < 1 || lv > 5 {
 				add(cfg.Errorf(p+".skills."+name, "level must be 1-5, got %d", lv))
 			}
@@ -469,14 +356,14 @@ func (c *Config) validateEngine() error {
 	}
 
 	// Schedules.
-	schedules := map[string]*Schedule{}
+	schedules := map[string]*schedule.Schedule{}
 	for i := range c.Schedules {
 		s := &c.Schedules[i]
 		p := fmt.Sprintf("schedules[%d]", i)
 		if _, dup := schedules[s.Name]; dup && s.Name != "" {
 			add(cfg.Errorf(p+".name", "%q is already used by another schedule", s.Name))
 		}
-		sc, err := CompileSchedule(*s)
+		sc, err := schedule.Compile(*s)
 		if err != nil {
 			add(cfg.Prefix(p, err))
 			continue
@@ -521,8 +408,8 @@ func (c *Config) validateEngine() error {
 		if q.Name == "" {
 			add(cfg.Errorf(p+".name", "must not be empty"))
 		}
-		if !hasString(strategies, q.Strategy) {
-			add(cfg.Errorf(p+".strategy", "%q is not one of %s", q.Strategy, strings.Join(strategies, ", ")))
+		if !slices.Contains(Strategies(), q.Strategy) {
+			add(cfg.Errorf(p+".strategy", "%q is not one of %s", q.Strategy, strings.Join(Strategies(), ", ")))
 		}
 		checkSchedule(p+".schedule", q.Schedule)
 		checkAction(p+".after_hours", q.AfterHours)
@@ -611,13 +498,13 @@ func (c *Config) validateEngine() error {
 		} else {
 			checkQueue(p+".queue", r.Queue, true)
 		}
-		for _, name := range sortedKeys(r.Skills) {
+		for _, name := range slices.Sorted(maps.Keys(r.Skills)) {
 			if lv := r.Skills[name]; lv < 1 || lv > 5 {
 				add(cfg.Errorf(p+".skills."+name, "level must be 1-5, got %d", lv))
 			}
 		}
 		for j, s := range r.Styles {
-			if s != StyleProactive && s != StyleReactive && s != StyleUnknown {
+			if s != directory.StyleProactive && s != directory.StyleReactive && s != directory.StyleUnknown {
 				add(cfg.Errorf(fmt.Sprintf("%s.styles[%d]", p, j), "%q is not one of proactive, reactive, unknown", s))
 			}
 		}
@@ -636,7 +523,7 @@ func (c *Config) validateEngine() error {
 		}
 		if sc, ok := schedules[sched]; ok {
 			for j, b := range r.Bands {
-				if !sc.hasBand(b) {
+				if !sc.HasBand(b) {
 					add(cfg.Errorf(fmt.Sprintf("%s.bands[%d]", p, j), "schedule %q has no band %q", sched, b))
 				}
 			}
@@ -661,50 +548,20 @@ func (c *Config) validateEngine() error {
 		add(cfg.Errorf("callbacks.follow_up_delay", "must not be negative"))
 	}
 	for i, h := range cb.QuietHours {
-		if _, err := parseRange(h, true); err != nil {
+		if _, err := schedule.ParseRange(h, true); err != nil {
 			add(cfg.Errorf(fmt.Sprintf("callbacks.quiet_hours[%d]", i), "%v", err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func scheduleNamed(list []ScheduleConfig, name string) bool {
+func scheduleNamed(list []schedule.Config, name string) bool {
 	for _, s := range list {
 		if s.Name == name {
 			return true
 		}
 	}
 	return false
-}
-
-func hasString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func digitsOnly(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func validCallbackKey(k string) bool {

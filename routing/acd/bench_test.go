@@ -1,7 +1,11 @@
-package routing
+package acd
 
 import (
 	"fmt"
+	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"slices"
 	"testing"
 	"time"
@@ -25,10 +29,10 @@ func timeOps(b *testing.B, op func(i int)) {
 	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
 }
 
-func manyAgents(n int) []Agent {
-	out := make([]Agent, n)
+func manyAgents(n int) []config.Agent {
+	out := make([]config.Agent, n)
 	for i := range out {
-		out[i] = Agent{Username: fmt.Sprintf("agent%05d", i), Password: "pw", Skills: map[string]int{"complaints": 1 + i%5}}
+		out[i] = config.Agent{Username: fmt.Sprintf("agent%05d", i), Password: "pw", Skills: map[string]int{"complaints": 1 + i%5}}
 	}
 	return out
 }
@@ -36,22 +40,22 @@ func manyAgents(n int) []Agent {
 func BenchmarkDecide(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
-			c := careConfig()
+			c := configtest.CareConfig()
 			c.Agents = manyAgents(n)
-			mustValid(b, c)
-			r, err := NewRouter(c)
+			configtest.MustValid(b, c)
+			r, err := rules.NewRouter(c)
 			if err != nil {
 				b.Fatal(err)
 			}
 			hcm, _ := time.LoadLocation("Asia/Ho_Chi_Minh")
 			at := time.Date(2026, 11, 25, 17, 0, 0, 0, hcm)
-			calls := []Attributes{
+			calls := []rules.Attributes{
 				{Caller: "+84912345678", Dialled: "1900"},
-				{Segment: SegmentLoyal, Caller: "+84912345678", Dialled: "1900"},
-				{Segment: SegmentAtRisk, Reason: "complaint", Caller: "+84912345678"},
-				{Style: StyleProactive, Caller: "+84987654321", Dialled: "1900"},
+				{Segment: directory.SegmentLoyal, Caller: "+84912345678", Dialled: "1900"},
+				{Segment: directory.SegmentAtRisk, Reason: "complaint", Caller: "+84912345678"},
+				{Style: directory.StyleProactive, Caller: "+84987654321", Dialled: "1900"},
 			}
-			var sink Decision
+			var sink rules.Decision
 			timeOps(b, func(i int) { sink = r.Decide(calls[i%len(calls)], at.Add(time.Duration(i)*time.Second)) })
 			_ = sink
 		})
@@ -76,12 +80,12 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 func benchAgentFree(b *testing.B, n, unservable int) {
-	c := baseConfig(manyAgents(n)...)
+	c := configtest.BaseConfig(manyAgents(n)...)
 	f := newBenchACD(b, c)
 	a := f.acd
 	connected := make([]*QueuedCall, n)
 	for i := 0; i < n; i++ {
-		qc, err := a.Enqueue(CallRequest{ID: fmt.Sprintf("busy-%d", i), Queue: DefaultQueueName})
+		qc, err := a.Enqueue(CallRequest{ID: fmt.Sprintf("busy-%d", i), Queue: config.DefaultQueueName})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -92,9 +96,9 @@ func benchAgentFree(b *testing.B, n, unservable int) {
 		connected[i] = qc
 	}
 	for i := 0; i < 100000; i++ {
-		r := CallRequest{ID: fmt.Sprintf("wait-%d", i), Queue: DefaultQueueName, Priority: i % 3}
+		r := CallRequest{ID: fmt.Sprintf("wait-%d", i), Queue: config.DefaultQueueName, Priority: i % 3}
 		if i < unservable {
-			r.Skills = []SkillReq{{"french", 1}}
+			r.Skills = []rules.SkillReq{{Skill: "french", Level: 1}}
 		}
 		if _, err := a.Enqueue(r); err != nil {
 			b.Fatal(err)
@@ -116,7 +120,7 @@ func benchAgentFree(b *testing.B, n, unservable int) {
 			b.Fatal(err)
 		}
 		connected[k] = next
-		if _, err := a.Enqueue(CallRequest{ID: ids[i], Queue: DefaultQueueName, Priority: i % 3}); err != nil {
+		if _, err := a.Enqueue(CallRequest{ID: ids[i], Queue: config.DefaultQueueName, Priority: i % 3}); err != nil {
 			b.Fatal(err)
 		}
 	})
@@ -138,12 +142,12 @@ func agentCall(a *ACD, agent string) *QueuedCall {
 // arriving (the strategy picks among every available agent), answered
 // and hung up at once.
 func BenchmarkCallArrival(b *testing.B) {
-	for _, strategy := range []string{StrategyLongestIdle, StrategyRoundRobin, StrategyRandom, StrategyFewestCalls,
-		StrategyLeastTalkTime, StrategyTopDown} {
+	for _, strategy := range []string{config.StrategyLongestIdle, config.StrategyRoundRobin, config.StrategyRandom, config.StrategyFewestCalls,
+		config.StrategyLeastTalkTime, config.StrategyTopDown} {
 		for _, n := range []int{1000, 10000} {
 			b.Run(fmt.Sprintf("%s/agents=%d", strategy, n), func(b *testing.B) {
-				c := baseConfig(manyAgents(n)...)
-				c.Queues = []QueueDef{{Name: "q", Strategy: strategy}}
+				c := configtest.BaseConfig(manyAgents(n)...)
+				c.Queues = []config.QueueDef{{Name: "q", Strategy: strategy}}
 				f := newBenchACD(b, c)
 				a := f.acd
 				ids := make([]string, b.N)
@@ -151,7 +155,7 @@ func BenchmarkCallArrival(b *testing.B) {
 					ids[i] = fmt.Sprintf("c-%d", i)
 				}
 				timeOps(b, func(i int) {
-					qc, err := a.Enqueue(CallRequest{ID: ids[i], Queue: "q", Skills: []SkillReq{{"complaints", 2}}})
+					qc, err := a.Enqueue(CallRequest{ID: ids[i], Queue: "q", Skills: []rules.SkillReq{{Skill: "complaints", Level: 2}}})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -175,19 +179,19 @@ func BenchmarkCallArrival(b *testing.B) {
 // of whom 80% have the skill level the call needs (needs=common) or
 // nobody has the skill (needs=none-has).
 func BenchmarkPick(b *testing.B) {
-	for _, strategy := range []string{StrategyLongestIdle, StrategyRoundRobin, StrategyRandom, StrategyFewestCalls,
-		StrategyLeastTalkTime, StrategyTopDown} {
+	for _, strategy := range []string{config.StrategyLongestIdle, config.StrategyRoundRobin, config.StrategyRandom, config.StrategyFewestCalls,
+		config.StrategyLeastTalkTime, config.StrategyTopDown} {
 		for _, n := range []int{1000, 10000} {
 			for _, needs := range []string{"common", "none-has"} {
 				b.Run(fmt.Sprintf("%s/agents=%d/needs=%s", strategy, n, needs), func(b *testing.B) {
-					c := baseConfig(manyAgents(n)...)
-					c.Queues = []QueueDef{{Name: "q", Strategy: strategy}}
+					c := configtest.BaseConfig(manyAgents(n)...)
+					c.Queues = []config.QueueDef{{Name: "q", Strategy: strategy}}
 					a := newBenchACD(b, c).acd
 					a.mu.Lock()
 					defer a.mu.Unlock()
-					skill := SkillReq{"complaints", 2}
+					skill := rules.SkillReq{Skill: "complaints", Level: 2}
 					if needs == "none-has" {
-						skill = SkillReq{"french", 1}
+						skill = rules.SkillReq{Skill: "french", Level: 1}
 					}
 					call := &QueuedCall{acd: a, id: "probe", queue: a.queues[0], lists: a.queues[:1], state: callWaiting,
 						needs: []skillNeed{{a.skillID(skill.Skill), int8(skill.Level)}}}
@@ -206,7 +210,7 @@ func BenchmarkPick(b *testing.B) {
 
 // BenchmarkTick: the periodic pass over 100,000 waiting calls.
 func BenchmarkTick(b *testing.B) {
-	c := baseConfig(manyAgents(1000)...)
+	c := configtest.BaseConfig(manyAgents(1000)...)
 	f := newBenchACD(b, c)
 	for _, ag := range c.Agents {
 		if err := f.acd.Pause(ag.Username, "x"); err != nil {
@@ -214,14 +218,14 @@ func BenchmarkTick(b *testing.B) {
 		}
 	}
 	for i := 0; i < 100000; i++ {
-		if _, err := f.acd.Enqueue(CallRequest{ID: fmt.Sprintf("w-%d", i), Queue: DefaultQueueName}); err != nil {
+		if _, err := f.acd.Enqueue(CallRequest{ID: fmt.Sprintf("w-%d", i), Queue: config.DefaultQueueName}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	timeOps(b, func(int) { f.acd.Tick() })
 }
 
-func newBenchACD(b *testing.B, c *Config) *acdFixture {
+func newBenchACD(b *testing.B, c *config.Config) *acdFixture {
 	b.Helper()
 	c.Queue.MaxWait = 1000 * time.Hour
 	for i := range c.Queues {

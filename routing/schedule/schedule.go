@@ -1,4 +1,4 @@
-package routing
+package schedule
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 	"hotline/internal/cfg"
 )
 
-// span is a part of a day in seconds since local midnight: [start, end).
-type span struct{ start, end int32 }
+// Span is a part of a day in seconds since local midnight: [start, end).
+type Span struct{ start, end int32 }
 
-func (s span) has(sec int32) bool { return sec >= s.start && sec < s.end }
+func (s Span) has(sec int32) bool { return sec >= s.start && sec < s.end }
 
 // parseClock parses "HH:MM" (00:00-24:00) into seconds since midnight.
 func parseClock(s string) (int32, error) {
@@ -30,37 +30,37 @@ func parseClock(s string) (int32, error) {
 	return int32(hh*3600 + mm*60), nil
 }
 
-// parseRange parses "HH:MM-HH:MM". With wrap, the end may be before the
+// ParseRange parses "HH:MM-HH:MM". With wrap, the end may be before the
 // start (a range over midnight, returned with end < start).
-func parseRange(s string, wrap bool) (span, error) {
+func ParseRange(s string, wrap bool) (Span, error) {
 	a, b, ok := strings.Cut(s, "-")
 	if !ok {
-		return span{}, fmt.Errorf("%q is not a range (HH:MM-HH:MM)", s)
+		return Span{}, fmt.Errorf("%q is not a range (HH:MM-HH:MM)", s)
 	}
 	start, err := parseClock(a)
 	if err != nil {
-		return span{}, err
+		return Span{}, err
 	}
 	end, err := parseClock(b)
 	if err != nil {
-		return span{}, err
+		return Span{}, err
 	}
 	if start == end || (!wrap && end < start) {
-		return span{}, fmt.Errorf("%q: the end must be after the start", s)
+		return Span{}, fmt.Errorf("%q: the end must be after the start", s)
 	}
 	if start == 24*3600 {
-		return span{}, fmt.Errorf("%q: a range cannot start at 24:00", s)
+		return Span{}, fmt.Errorf("%q: a range cannot start at 24:00", s)
 	}
-	return span{start, end}, nil
+	return Span{start, end}, nil
 }
 
 // parseRanges parses a day's ranges, sorted, reporting overlaps. field
 // names the list for errors.
-func parseRanges(field string, list []string) ([]span, []error) {
+func parseRanges(field string, list []string) ([]Span, []error) {
 	var errs []error
-	var out []span
+	var out []Span
 	for i, s := range list {
-		sp, err := parseRange(s, false)
+		sp, err := ParseRange(s, false)
 		if err != nil {
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("%s[%d]", field, i), "%v", err))
 			continue
@@ -76,7 +76,7 @@ func parseRanges(field string, list []string) ([]span, []error) {
 	return out, errs
 }
 
-func fmtSpan(s span) string {
+func fmtSpan(s Span) string {
 	return fmt.Sprintf("%02d:%02d-%02d:%02d", s.start/3600, s.start%3600/60, s.end/3600, s.end%3600/60)
 }
 
@@ -95,7 +95,7 @@ func parseDate(s string) (dateKey, error) {
 
 type band struct {
 	name string
-	span span
+	span Span
 	days uint8 // bit per time.Weekday; 0x7f = every day
 }
 
@@ -104,25 +104,25 @@ type band struct {
 type Schedule struct {
 	name      string
 	loc       *time.Location
-	weekly    [7][]span
+	weekly    [7][]Span
 	holidays  map[dateKey]struct{}
-	overrides map[dateKey][]span // nil slice: closed all day
+	overrides map[dateKey][]Span // nil slice: closed all day
 	bands     []band
 }
 
-// ScheduleState is a schedule's state at one moment.
-type ScheduleState struct {
+// State is a schedule's state at one moment.
+type State struct {
 	Open bool
 	// Band is the first time band containing the moment ("" if none, and
 	// always "" when closed).
 	Band string
 }
 
-// CompileSchedule checks and compiles a schedule. Errors are field errors
+// Compile checks and compiles a schedule. Errors are field errors
 // relative to the schedule.
-func CompileSchedule(c ScheduleConfig) (*Schedule, error) {
+func Compile(c Config) (*Schedule, error) {
 	var errs []error
-	s := &Schedule{name: c.Name, holidays: map[dateKey]struct{}{}, overrides: map[dateKey][]span{}}
+	s := &Schedule{name: c.Name, holidays: map[dateKey]struct{}{}, overrides: map[dateKey][]Span{}}
 	if c.Name == "" {
 		errs = append(errs, cfg.Errorf("name", "must not be empty"))
 	}
@@ -176,7 +176,7 @@ func CompileSchedule(c ScheduleConfig) (*Schedule, error) {
 			errs = append(errs, cfg.Errorf(p+".name", "%q is already used", b.Name))
 		}
 		seen[b.Name] = true
-		sp, err := parseRange(b.Hours, false)
+		sp, err := ParseRange(b.Hours, false)
 		if err != nil {
 			errs = append(errs, cfg.Errorf(p+".hours", "%v", err))
 		}
@@ -206,7 +206,7 @@ func (s *Schedule) Name() string { return s.name }
 // Location is the schedule's time zone.
 func (s *Schedule) Location() *time.Location { return s.loc }
 
-func (s *Schedule) hasBand(name string) bool {
+func (s *Schedule) HasBand(name string) bool {
 	for _, b := range s.bands {
 		if b.name == name {
 			return true
@@ -216,7 +216,7 @@ func (s *Schedule) hasBand(name string) bool {
 }
 
 // dayRanges returns the open ranges of a local date.
-func (s *Schedule) dayRanges(y int, m time.Month, d int, wd time.Weekday) []span {
+func (s *Schedule) dayRanges(y int, m time.Month, d int, wd time.Weekday) []Span {
 	k := keyOf(y, m, d)
 	if sp, ok := s.overrides[k]; ok {
 		return sp
@@ -229,7 +229,7 @@ func (s *Schedule) dayRanges(y int, m time.Month, d int, wd time.Weekday) []span
 
 // State says whether the schedule is open at t, and in which band.
 // It does not allocate.
-func (s *Schedule) State(t time.Time) ScheduleState {
+func (s *Schedule) State(t time.Time) State {
 	lt := t.In(s.loc)
 	y, m, d := lt.Date()
 	wd := lt.Weekday()
@@ -237,7 +237,7 @@ func (s *Schedule) State(t time.Time) ScheduleState {
 	sec := int32(hh*3600 + mm*60 + ss)
 	for _, r := range s.dayRanges(y, m, d, wd) {
 		if r.has(sec) {
-			st := ScheduleState{Open: true}
+			st := State{Open: true}
 			for _, b := range s.bands {
 				if b.days&(1<<wd) != 0 && b.span.has(sec) {
 					st.Band = b.name
@@ -247,26 +247,26 @@ func (s *Schedule) State(t time.Time) ScheduleState {
 			return st
 		}
 	}
-	return ScheduleState{}
+	return State{}
 }
 
 // Open reports whether the schedule is open at t.
 func (s *Schedule) Open(t time.Time) bool { return s.State(t).Open }
 
 // NextOpen returns the earliest moment at or after t when the schedule is
-// open and t is outside every quiet span (quiet spans are daily, in the
+// open and t is outside every quiet Span (quiet spans are daily, in the
 // schedule's zone, and may wrap midnight). It looks at most 60 days ahead
 // and returns false when nothing fits. A nil schedule is always open.
-func (s *Schedule) NextOpen(t time.Time, quiet []span) (time.Time, bool) {
+func (s *Schedule) NextOpen(t time.Time, quiet []Span) (time.Time, bool) {
 	loc := time.UTC
 	if s != nil {
 		loc = s.loc
 	}
 	// Quiet spans as non-wrapping spans within a day.
-	var q []span
+	var q []Span
 	for _, sp := range quiet {
 		if sp.end < sp.start {
-			q = append(q, span{0, sp.end}, span{sp.start, 24 * 3600})
+			q = append(q, Span{0, sp.end}, Span{sp.start, 24 * 3600})
 		} else {
 			q = append(q, sp)
 		}
@@ -281,7 +281,7 @@ func (s *Schedule) NextOpen(t time.Time, quiet []span) (time.Time, bool) {
 			hh, mm, ss := lt.Clock()
 			from = int32(hh*3600 + mm*60 + ss)
 		}
-		open := []span{{0, 24 * 3600}}
+		open := []Span{{0, 24 * 3600}}
 		if s != nil {
 			open = s.dayRanges(y, m, d, base.Weekday())
 		}
@@ -308,13 +308,18 @@ func (s *Schedule) NextOpen(t time.Time, quiet []span) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// parseQuiet parses quiet-hour ranges (already validated).
-func parseQuiet(list []string) []span {
-	var out []span
+// ParseQuiet parses quiet-hour ranges (already validated).
+func ParseQuiet(list []string) []Span {
+	var out []Span
 	for _, s := range list {
-		if sp, err := parseRange(s, true); err == nil {
+		if sp, err := ParseRange(s, true); err == nil {
 			out = append(out, sp)
 		}
 	}
 	return out
+}
+
+var weekdayNames = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
 }

@@ -1,4 +1,4 @@
-package routing
+package directory
 
 import (
 	"bytes"
@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hotline/internal/atomicfile"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +28,23 @@ var (
 	ErrBadStyle = errors.New("routing: style must be proactive or reactive")
 	// ErrNoNumber is returned for a caller ID that is not a phone number.
 	ErrNoNumber = errors.New("routing: caller ID is not a phone number")
+)
+
+// Customer segments the domain names; the directory may carry others and
+// rules match any name.
+const (
+	SegmentLoyal     = "loyal"
+	SegmentPotential = "potential"
+	SegmentLowValue  = "low_value"
+	SegmentAtRisk    = "at_risk"
+	SegmentUnknown   = "unknown"
+)
+
+// Service styles.
+const (
+	StyleProactive = "proactive" // wants to be guided (press 1)
+	StyleReactive  = "reactive"  // wants it done for them (press 2)
+	StyleUnknown   = "unknown"
 )
 
 // History is what the directory knows of a customer's past calls.
@@ -196,8 +213,8 @@ func parseCustomerCSV(data []byte) ([]Customer, error) {
 	return out, nil
 }
 
-// DirectoryOptions are the directory's dependencies.
-type DirectoryOptions struct {
+// Options are the directory's dependencies.
+type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 	// HTTPClient is used for the CRM; default: a client without its own
@@ -212,12 +229,12 @@ type DirectoryOptions struct {
 // CRM, and remembers the service style callers choose by keypad. It is
 // safe for concurrent use; reloading the file never blocks lookups.
 type Directory struct {
-	cfg   DirectoryConfig
+	cfg   Config
 	now   func() time.Time
 	log   *slog.Logger
 	index atomic.Pointer[customerIndex]
 	crm   *crmSource
-	// crmError is DirectoryOptions.OnCRMError (nil: none).
+	// crmError is Options.OnCRMError (nil: none).
 	crmError func(error)
 
 	reloadMu sync.Mutex // one reload at a time
@@ -228,9 +245,9 @@ type Directory struct {
 	history map[string]CallHistory
 }
 
-// NewDirectory opens the directory a (defaulted, validated) configuration
+// New opens the directory a (defaulted, validated) configuration
 // describes: the customer file is read now and must be valid.
-func NewDirectory(c DirectoryConfig, o DirectoryOptions) (*Directory, error) {
+func New(c Config, o Options) (*Directory, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -438,7 +455,7 @@ func (d *Directory) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("directory state: %w", err)
 	}
-	if err := writeFileAtomic(d.cfg.StateFile, data); err != nil {
+	if err := atomicfile.Write(d.cfg.StateFile, data); err != nil {
 		return fmt.Errorf("directory state: %w", err)
 	}
 	return nil
@@ -462,31 +479,3 @@ func (d *Directory) SetStyle(callerID, style string) error {
 
 // Size is the number of numbers in the customer file.
 func (d *Directory) Size() int { return len(d.index.Load().byNumber) }
-
-// writeFileAtomic replaces path with data: written to a temporary file in
-// the same directory, synced, then renamed over path.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
-}

@@ -1,9 +1,14 @@
-package routing
+package callbacks
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hotline/internal/atomicfile"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
+	"hotline/routing/schedule"
 	"os"
 	"sort"
 	"strconv"
@@ -20,22 +25,22 @@ var ErrNotClaimed = errors.New("routing: the callback is not claimed")
 
 // Callback kinds.
 const (
-	// CallbackQueued: a caller left the queue asking to be called back;
+	// Queued: a caller left the queue asking to be called back;
 	// the callback keeps their place (Arrived).
-	CallbackQueued = "queued"
-	// CallbackFollowUp: a check after a complaint or a low rating.
-	CallbackFollowUp = "follow_up"
+	Queued = "queued"
+	// FollowUp: a check after a complaint or a low rating.
+	FollowUp = "follow_up"
 )
 
 // Callback statuses.
 const (
-	// CallbackPending: to be placed at Due (Claimed while a dialer works on it).
-	CallbackPending = "pending"
-	// CallbackCompleted: the customer was connected to an agent.
-	CallbackCompleted = "completed"
-	// CallbackFailed: given up (attempts exhausted, invalid number, no
+	// Pending: to be placed at Due (Claimed while a dialer works on it).
+	Pending = "pending"
+	// Completed: the customer was connected to an agent.
+	Completed = "completed"
+	// Failed: given up (attempts exhausted, invalid number, no
 	// time to call); kept listed with the reason in LastResult.
-	CallbackFailed = "failed"
+	Failed = "failed"
 )
 
 // completedKept is how long completed callbacks stay listed.
@@ -71,10 +76,10 @@ type Callback struct {
 	Claimed bool `json:"claimed"`
 }
 
-// CallbackStore keeps pending callbacks, in memory and (when it has a
+// Store keeps pending callbacks, in memory and (when it has a
 // path) in a JSON file rewritten atomically on every change, so they
 // survive a restart. Safe for concurrent use.
-type CallbackStore struct {
+type Store struct {
 	path string
 	now  func() time.Time
 
@@ -88,15 +93,15 @@ type callbackFile struct {
 	Callbacks []Callback `json:"callbacks"`
 }
 
-// OpenCallbackStore loads the callbacks kept in path (which need not
+// OpenStore loads the callbacks kept in path (which need not
 // exist yet; "" keeps them in memory only). Callbacks claimed when the
 // process stopped (a dialer was working on them) are pending again, with
 // the attempts they had.
-func OpenCallbackStore(path string, now func() time.Time) (*CallbackStore, error) {
+func OpenStore(path string, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &CallbackStore{path: path, now: now, items: map[string]*Callback{}}
+	s := &Store{path: path, now: now, items: map[string]*Callback{}}
 	if path == "" {
 		return s, nil
 	}
@@ -116,17 +121,17 @@ func OpenCallbackStore(path string, now func() time.Time) (*CallbackStore, error
 		cb := f.Callbacks[i]
 		cb.Claimed = false
 		if cb.Status == "" {
-			cb.Status = CallbackPending
+			cb.Status = Pending
 		}
 		s.items[cb.ID] = &cb
 	}
 	return s, nil
 }
 
-func (s *CallbackStore) saveLocked() error {
+func (s *Store) saveLocked() error {
 	now := s.now()
 	for id, cb := range s.items {
-		if cb.Status == CallbackCompleted && now.Sub(cb.Finished) > completedKept {
+		if cb.Status == Completed && now.Sub(cb.Finished) > completedKept {
 			delete(s.items, id)
 		}
 	}
@@ -138,13 +143,13 @@ func (s *CallbackStore) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("callbacks: %w", err)
 	}
-	if err := writeFileAtomic(s.path, data); err != nil {
+	if err := atomicfile.Write(s.path, data); err != nil {
 		return fmt.Errorf("callbacks: %w", err)
 	}
 	return nil
 }
 
-func (s *CallbackStore) listLocked() []Callback {
+func (s *Store) listLocked() []Callback {
 	out := make([]Callback, 0, len(s.items))
 	for _, cb := range s.items {
 		out = append(out, *cb)
@@ -160,7 +165,7 @@ func (s *CallbackStore) listLocked() []Callback {
 
 // Add stores a callback, giving it an id (and Created, Due and Arrived
 // when zero).
-func (s *CallbackStore) Add(cb Callback) (Callback, error) {
+func (s *Store) Add(cb Callback) (Callback, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -176,7 +181,7 @@ func (s *CallbackStore) Add(cb Callback) (Callback, error) {
 		cb.Arrived = cb.Due
 	}
 	cb.Claimed = false
-	cb.Status = CallbackPending
+	cb.Status = Pending
 	c := cb
 	s.items[cb.ID] = &c
 	return cb, s.saveLocked()
@@ -184,13 +189,13 @@ func (s *CallbackStore) Add(cb Callback) (Callback, error) {
 
 // Due returns the pending, unclaimed callbacks due at now, by their
 // place in the queue (Arrived). Whether now is a time the customer may be
-// called (schedule, quiet hours) is the dialer's check (CallbackWindow).
-func (s *CallbackStore) Due(now time.Time) []Callback {
+// called (schedule, quiet hours) is the dialer's check (Window).
+func (s *Store) Due(now time.Time) []Callback {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Callback
 	for _, cb := range s.items {
-		if cb.Status == CallbackPending && !cb.Claimed && !cb.Due.After(now) {
+		if cb.Status == Pending && !cb.Claimed && !cb.Due.After(now) {
 			out = append(out, *cb)
 		}
 	}
@@ -206,11 +211,11 @@ func (s *CallbackStore) Due(now time.Time) []Callback {
 // Claim marks a pending callback as being worked on, so no other dialer
 // takes it. It counts no attempt: Dialing does, when the customer is
 // called.
-func (s *CallbackStore) Claim(id string) (Callback, error) {
+func (s *Store) Claim(id string) (Callback, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok || cb.Claimed || cb.Status != CallbackPending {
+	if !ok || cb.Claimed || cb.Status != Pending {
 		return Callback{}, ErrNoCallback
 	}
 	cb.Claimed = true
@@ -220,11 +225,11 @@ func (s *CallbackStore) Claim(id string) (Callback, error) {
 // Dialing counts an attempt of a claimed callback: the customer is being
 // called with Call-ID callID. It is saved before the call is placed, so a
 // crash during the call still counts it.
-func (s *CallbackStore) Dialing(id, callID string) (Callback, error) {
+func (s *Store) Dialing(id, callID string) (Callback, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok || cb.Status != CallbackPending {
+	if !ok || cb.Status != Pending {
 		return Callback{}, ErrNoCallback
 	}
 	if !cb.Claimed {
@@ -238,24 +243,24 @@ func (s *CallbackStore) Dialing(id, callID string) (Callback, error) {
 
 // Complete marks a callback placed (the customer talked to an agent). It
 // stays listed for a week.
-func (s *CallbackStore) Complete(id string) error {
+func (s *Store) Complete(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok || cb.Status != CallbackPending {
+	if !ok || cb.Status != Pending {
 		return ErrNoCallback
 	}
-	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = CallbackCompleted, false, s.now(), "answered"
+	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = Completed, false, s.now(), "answered"
 	return s.saveLocked()
 }
 
 // Retry releases a callback (claimed or not) to be tried again at a
 // later time; result, when not empty, says how the last attempt ended.
-func (s *CallbackStore) Retry(id string, at time.Time, result string) error {
+func (s *Store) Retry(id string, at time.Time, result string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok || cb.Status != CallbackPending {
+	if !ok || cb.Status != Pending {
 		return ErrNoCallback
 	}
 	cb.Claimed = false
@@ -268,20 +273,20 @@ func (s *CallbackStore) Retry(id string, at time.Time, result string) error {
 
 // Fail gives a callback up with a reason. It stays listed (status failed)
 // for a supervisor to see.
-func (s *CallbackStore) Fail(id, reason string) error {
+func (s *Store) Fail(id, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cb, ok := s.items[id]
-	if !ok || cb.Status != CallbackPending {
+	if !ok || cb.Status != Pending {
 		return ErrNoCallback
 	}
-	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = CallbackFailed, false, s.now(), reason
+	cb.Status, cb.Claimed, cb.Finished, cb.LastResult = Failed, false, s.now(), reason
 	return s.saveLocked()
 }
 
 // List returns every callback by due time: pending ones, completed ones of
 // the last week and failed ones.
-func (s *CallbackStore) List() []Callback {
+func (s *Store) List() []Callback {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.listLocked()
@@ -293,18 +298,18 @@ func (s *CallbackStore) List() []Callback {
 // the next business day's opening (or after the configured delay), never
 // in the customer's quiet hours nor outside the schedule.
 type FollowUps struct {
-	sched   *Schedule // nil: always open
+	sched   *schedule.Schedule // nil: always open
 	delay   time.Duration
 	lowCSAT int
-	quiet   []span
+	quiet   []schedule.Span
 	queue   string
 }
 
 // NewFollowUps builds the follow-up policy of a validated configuration;
 // r supplies the compiled schedules.
-func NewFollowUps(c *Config, r *Router) *FollowUps {
+func NewFollowUps(c *config.Config, r *rules.Router) *FollowUps {
 	cb := c.Callbacks
-	f := &FollowUps{delay: cb.FollowUpDelay, lowCSAT: cb.LowCSAT, quiet: parseQuiet(cb.QuietHours), queue: cb.Queue}
+	f := &FollowUps{delay: cb.FollowUpDelay, lowCSAT: cb.LowCSAT, quiet: schedule.ParseQuiet(cb.QuietHours), queue: cb.Queue}
 	name := cb.Schedule
 	if name == "" {
 		for _, q := range c.Queues {
@@ -320,25 +325,25 @@ func NewFollowUps(c *Config, r *Router) *FollowUps {
 }
 
 // Needed says whether a call calls for a follow-up. csat 0 means no rating.
-func (f *FollowUps) Needed(c Customer, reason string, csat int) bool {
+func (f *FollowUps) Needed(c directory.Customer, reason string, csat int) bool {
 	return reason == "complaint" || c.History.OpenComplaint || (csat > 0 && csat <= f.lowCSAT)
 }
 
 // When returns the time to call the customer back after a call that ended
 // at ended, or false when the schedule has no suitable time in the next
 // 60 days.
-func (f *FollowUps) When(ended time.Time, c Customer) (time.Time, bool) {
+func (f *FollowUps) When(ended time.Time, c directory.Customer) (time.Time, bool) {
 	quiet := f.quiet
 	if c.QuietHours != "" {
-		if sp, err := parseRange(c.QuietHours, true); err == nil {
-			quiet = []span{sp}
+		if sp, err := schedule.ParseRange(c.QuietHours, true); err == nil {
+			quiet = []schedule.Span{sp}
 		}
 	}
 	from := ended.Add(f.delay)
 	if f.delay == 0 {
 		loc := time.UTC
 		if f.sched != nil {
-			loc = f.sched.loc
+			loc = f.sched.Location()
 		}
 		lt := ended.In(loc)
 		y, m, d := lt.Date()
@@ -348,8 +353,8 @@ func (f *FollowUps) When(ended time.Time, c Customer) (time.Time, bool) {
 }
 
 // Plan returns the follow-up callback for a finished call, if one is
-// needed and a time is found. Add it to a CallbackStore.
-func (f *FollowUps) Plan(ended time.Time, c Customer, reason string, csat int) (Callback, bool) {
+// needed and a time is found. Add it to a Store.
+func (f *FollowUps) Plan(ended time.Time, c directory.Customer, reason string, csat int) (Callback, bool) {
 	if !f.Needed(c, reason, csat) || c.Number == "" {
 		return Callback{}, false
 	}
@@ -361,24 +366,24 @@ func (f *FollowUps) Plan(ended time.Time, c Customer, reason string, csat int) (
 	if reason != "complaint" && !c.History.OpenComplaint {
 		why = fmt.Sprintf("low rating %d", csat)
 	}
-	return Callback{Kind: CallbackFollowUp, Number: c.Number, CustomerID: c.ID, Queue: f.queue,
+	return Callback{Kind: FollowUp, Number: c.Number, CustomerID: c.ID, Queue: f.queue,
 		Reason: why, Due: at, Arrived: at}, true
 }
 
-// CallbackWindow says when callbacks may be placed: while the callback
+// Window says when callbacks may be placed: while the callback
 // schedule is open (callbacks.schedule, else the callback's queue's; none:
 // always) and outside quiet hours (the customer's own, else
 // callbacks.quiet_hours), both in the schedule's zone. Immutable.
-type CallbackWindow struct {
-	sched  *Schedule            // callbacks.schedule; nil: each queue's
-	queues map[string]*Schedule // a queue's schedule (absent: always open)
-	quiet  []span
+type Window struct {
+	sched  *schedule.Schedule            // callbacks.schedule; nil: each queue's
+	queues map[string]*schedule.Schedule // a queue's schedule (absent: always open)
+	quiet  []schedule.Span
 }
 
-// NewCallbackWindow builds the window of a validated configuration; r
+// NewWindow builds the window of a validated configuration; r
 // supplies the compiled schedules.
-func NewCallbackWindow(c *Config, r *Router) *CallbackWindow {
-	w := &CallbackWindow{queues: map[string]*Schedule{}, quiet: parseQuiet(c.Callbacks.QuietHours)}
+func NewWindow(c *config.Config, r *rules.Router) *Window {
+	w := &Window{queues: map[string]*schedule.Schedule{}, quiet: schedule.ParseQuiet(c.Callbacks.QuietHours)}
 	if s, ok := r.Schedule(c.Callbacks.Schedule); ok && c.Callbacks.Schedule != "" {
 		w.sched = s
 	}
@@ -394,11 +399,11 @@ func NewCallbackWindow(c *Config, r *Router) *CallbackWindow {
 // customer with quietHours ("" for the default ones; an invalid value
 // also means the default ones) in queue may be placed: t itself when it
 // may be placed now. It is false when no such moment comes within 60 days.
-func (w *CallbackWindow) Next(queue, quietHours string, t time.Time) (time.Time, bool) {
+func (w *Window) Next(queue, quietHours string, t time.Time) (time.Time, bool) {
 	quiet := w.quiet
 	if quietHours != "" {
-		if sp, err := parseRange(quietHours, true); err == nil {
-			quiet = []span{sp}
+		if sp, err := schedule.ParseRange(quietHours, true); err == nil {
+			quiet = []schedule.Span{sp}
 		}
 	}
 	sched := w.sched

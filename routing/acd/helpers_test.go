@@ -1,88 +1,32 @@
-package routing
+package acd
 
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"hotline/internal/cfg"
+	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/internal/routingtest"
 )
-
-// testClock is a fake clock for the engine tests.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	// Monday 23 November 2026, 09:00 UTC.
-	return &testClock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-// baseConfig is a minimal valid configuration with the given agents.
-func baseConfig(agents ...Agent) *Config {
-	for i := range agents {
-		if agents[i].Password == "" {
-			agents[i].Password = "pw"
-		}
-	}
-	return &Config{Hotlines: []Hotline{{Number: "1900"}}, Agents: agents}
-}
-
-func mustValid(t testing.TB, c *Config) *Config {
-	t.Helper()
-	c.SetDefaults()
-	if err := c.Validate(); err != nil {
-		t.Fatalf("config not valid: %v", err)
-	}
-	return c
-}
-
-// errFields lists the fields named by a validation error.
-func errFields(err error) map[string]string {
-	out := map[string]string{}
-	for _, fe := range cfg.Fields(err) {
-		out[fe.Field] = fe.Msg
-	}
-	return out
-}
 
 type acdFixture struct {
 	t   testing.TB
-	clk *testClock
+	clk *routingtest.Clock
 	acd *ACD
 }
 
 // newACD builds an ACD of c with every agent registered and logged in.
-func newACD(t testing.TB, c *Config, opts ...func(*ACDOptions)) *acdFixture {
+func newACD(t testing.TB, c *config.Config, opts ...func(*Options)) *acdFixture {
 	t.Helper()
-	mustValid(t, c)
-	clk := newTestClock()
-	o := ACDOptions{Now: clk.Now, Seed: 1}
+	configtest.MustValid(t, c)
+	clk := routingtest.NewClock()
+	o := Options{Now: clk.Now, Seed: 1}
 	for _, f := range opts {
 		f(&o)
 	}
-	a, err := NewACD(c, o)
+	a, err := New(c, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +109,6 @@ func (f *acdFixture) answerAndHangup(c *QueuedCall, agent string, talk time.Dura
 	if err := c.Hangup(); err != nil {
 		f.t.Fatal(err)
 	}
-}
-
-func agents(names ...string) []Agent {
-	var out []Agent
-	for _, n := range names {
-		out = append(out, Agent{Username: n, Name: n})
-	}
-	return out
 }
 
 func callID(i int) string { return fmt.Sprintf("call-%d", i) }

@@ -1,7 +1,11 @@
-package routing
+package acd
 
 import (
 	"fmt"
+	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -26,7 +30,7 @@ func checkInvariants(a *ACD) error {
 			if len(c.offer) == 0 {
 				return fmt.Errorf("call %s offered to nobody", c.id)
 			}
-			if len(c.offer) > 1 && c.queue.def.Strategy != StrategyRingAll {
+			if len(c.offer) > 1 && c.queue.def.Strategy != config.StrategyRingAll {
 				return fmt.Errorf("call %s offered to %d agents in a %s queue", c.id, len(c.offer), c.queue.def.Strategy)
 			}
 			for _, ag := range c.offer {
@@ -144,25 +148,25 @@ func runRandomACD(t *testing.T, seed uint64, steps int) {
 	rnd := rand.New(rand.NewPCG(seed, 7))
 	skills := []string{"billing", "tech", "complaints"}
 	queues := []string{"sales", "care", "vip"}
-	strategy := []string{StrategyLongestIdle, StrategyRingAll, StrategyRoundRobin, StrategyFewestCalls,
-		StrategyLeastTalkTime, StrategyTopDown, StrategyRandom}
-	c := baseConfig()
+	strategy := []string{config.StrategyLongestIdle, config.StrategyRingAll, config.StrategyRoundRobin, config.StrategyFewestCalls,
+		config.StrategyLeastTalkTime, config.StrategyTopDown, config.StrategyRandom}
+	c := configtest.BaseConfig()
 	c.Queue.RetryDelay = time.Duration(rnd.IntN(4)) * time.Second
 	c.Queue.AutoPauseAfter = 1 + rnd.IntN(4)
 	for i, q := range queues {
-		qd := QueueDef{Name: q, Strategy: strategy[rnd.IntN(len(strategy))], WrapUp: time.Duration(rnd.IntN(3)) * time.Second,
-			MaxWait: time.Duration(20+rnd.IntN(40)) * time.Second, PreferredAgent: PreferredConfig{Timeout: 3 * time.Second}}
+		qd := config.QueueDef{Name: q, Strategy: strategy[rnd.IntN(len(strategy))], WrapUp: time.Duration(rnd.IntN(3)) * time.Second,
+			MaxWait: time.Duration(20+rnd.IntN(40)) * time.Second, PreferredAgent: config.PreferredConfig{Timeout: 3 * time.Second}}
 		if i == 0 {
 			qd.Overflow = "care"
 			qd.MaxLength = 6
 		}
 		if i == 1 {
-			qd.Escalation = []EscalationStep{{After: 5 * time.Second, RelaxSkills: 1}, {After: 10 * time.Second, Widen: []string{"vip"}}}
+			qd.Escalation = []config.EscalationStep{{After: 5 * time.Second, RelaxSkills: 1}, {After: 10 * time.Second, Widen: []string{"vip"}}}
 		}
 		c.Queues = append(c.Queues, qd)
 	}
 	for i := 0; i < 8; i++ {
-		ag := Agent{Username: fmt.Sprintf("a%d", i), Password: "pw", Skills: map[string]int{}}
+		ag := config.Agent{Username: fmt.Sprintf("a%d", i), Password: "pw", Skills: map[string]int{}}
 		for _, s := range skills {
 			if rnd.IntN(2) == 0 {
 				ag.Skills[s] = 1 + rnd.IntN(5)
@@ -178,7 +182,7 @@ func runRandomACD(t *testing.T, seed uint64, steps int) {
 		}
 		c.Agents = append(c.Agents, ag)
 	}
-	f := newACD(t, c, func(o *ACDOptions) { o.Seed = seed })
+	f := newACD(t, c, func(o *Options) { o.Seed = seed })
 	a := f.acd
 	var calls []*QueuedCall
 	nextID := 0
@@ -190,10 +194,10 @@ func runRandomACD(t *testing.T, seed uint64, steps int) {
 			r := CallRequest{ID: callID(nextID), Queue: queues[rnd.IntN(len(queues))], Priority: rnd.IntN(3),
 				Caller: fmt.Sprintf("+849000000%02d", rnd.IntN(20))}
 			if rnd.IntN(3) == 0 {
-				r.Skills = []SkillReq{{skills[rnd.IntN(len(skills))], 1 + rnd.IntN(5)}}
+				r.Skills = []rules.SkillReq{{Skill: skills[rnd.IntN(len(skills))], Level: 1 + rnd.IntN(5)}}
 			}
 			if rnd.IntN(4) == 0 {
-				r.Customer = Customer{Segment: SegmentLoyal, LastAgent: c.Agents[rnd.IntN(len(c.Agents))].Username}
+				r.Customer = directory.Customer{Segment: directory.SegmentLoyal, LastAgent: c.Agents[rnd.IntN(len(c.Agents))].Username}
 			}
 			nextID++
 			if qc, err := a.Enqueue(r); err == nil {

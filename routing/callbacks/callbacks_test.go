@@ -1,7 +1,12 @@
-package routing
+package callbacks
 
 import (
 	"errors"
+	"hotline/routing/config/configtest"
+	"hotline/routing/directory"
+	"hotline/routing/internal/routingtest"
+	"hotline/routing/rules"
+	"hotline/routing/schedule"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,21 +15,21 @@ import (
 
 func TestCallbackStorePersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cb", "callbacks.json")
-	clk := newTestClock()
-	s, err := OpenCallbackStore(path, clk.Now)
+	clk := routingtest.NewClock()
+	s, err := OpenStore(path, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := clk.Now()
-	a, err := s.Add(Callback{Kind: CallbackQueued, Number: "+84911111111", Queue: "general", Arrived: now.Add(-time.Minute)})
+	a, err := s.Add(Callback{Kind: Queued, Number: "+84911111111", Queue: "general", Arrived: now.Add(-time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Add(Callback{Kind: CallbackFollowUp, Number: "+84922222222", Queue: "general", Due: now.Add(24 * time.Hour)})
+	b, err := s.Add(Callback{Kind: FollowUp, Number: "+84922222222", Queue: "general", Due: now.Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Status != CallbackPending {
+	if a.Status != Pending {
 		t.Fatalf("new callback status %q", a.Status)
 	}
 	if due := s.Due(now); len(due) != 1 || due[0].ID != a.ID {
@@ -48,12 +53,12 @@ func TestCallbackStorePersists(t *testing.T) {
 
 	// Restart while the call is placed (a crash: nothing released it):
 	// the claim is released, the attempt is kept, both callbacks are there.
-	s2, err := OpenCallbackStore(path, clk.Now)
+	s2, err := OpenStore(path, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := s2.List(); len(got) != 2 || got[0].ID != a.ID || got[0].Claimed || got[0].Attempts != 1 ||
-		got[0].Status != CallbackPending || got[1].ID != b.ID {
+		got[0].Status != Pending || got[1].ID != b.ID {
 		t.Fatalf("after restart: %+v", got)
 	}
 	if due := s2.Due(now); len(due) != 1 || due[0].ID != a.ID {
@@ -94,7 +99,7 @@ func TestCallbackStorePersists(t *testing.T) {
 	}
 	// New ids do not collide with old ones after a restart; finished
 	// callbacks stay listed with their status.
-	s3, err := OpenCallbackStore(path, clk.Now)
+	s3, err := OpenStore(path, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +107,7 @@ func TestCallbackStorePersists(t *testing.T) {
 	for _, cb := range s3.List() {
 		got[cb.ID] = cb
 	}
-	if got[a.ID].Status != CallbackCompleted || got[a.ID].Finished.IsZero() || got[b.ID].Status != CallbackFailed || got[b.ID].LastResult != "attempts" {
+	if got[a.ID].Status != Completed || got[a.ID].Finished.IsZero() || got[b.ID].Status != Failed || got[b.ID].LastResult != "attempts" {
 		t.Fatalf("finished callbacks after restart: %+v", got)
 	}
 	c, err := s3.Add(Callback{Number: "+84933333333"})
@@ -121,13 +126,13 @@ func TestCallbackStorePersists(t *testing.T) {
 	for _, cb := range s3.List() {
 		got[cb.ID] = cb
 	}
-	if _, ok := got[a.ID]; ok || got[b.ID].Status != CallbackFailed {
+	if _, ok := got[a.ID]; ok || got[b.ID].Status != Failed {
 		t.Fatalf("a week later: %+v", got)
 	}
 	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenCallbackStore(path, clk.Now); err == nil {
+	if _, err := OpenStore(path, clk.Now); err == nil {
 		t.Fatal("corrupt file accepted")
 	}
 }
@@ -140,12 +145,12 @@ func TestCallbackStoreReadsOldFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	clk := newTestClock()
-	s, err := OpenCallbackStore(path, clk.Now)
+	clk := routingtest.NewClock()
+	s, err := OpenStore(path, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if due := s.Due(clk.Now()); len(due) != 1 || due[0].Status != CallbackPending || due[0].Claimed || due[0].Attempts != 1 {
+	if due := s.Due(clk.Now()); len(due) != 1 || due[0].Status != Pending || due[0].Claimed || due[0].Attempts != 1 {
 		t.Fatalf("due: %+v", due)
 	}
 }
@@ -153,14 +158,8 @@ func TestCallbackStoreReadsOldFile(t *testing.T) {
 // The window: the callback schedule (else the queue's) must be open and
 // the customer outside quiet hours (their own, else the configured ones).
 func TestCallbackWindow(t *testing.T) {
-	c := careConfig()
-	c.Callbacks = CallbackConfig{Queue: "general", QuietHours: []string{"21:00-08:30"}}
-	mustValid(t, c)
-	r, err := NewRouter(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := NewCallbackWindow(c, r)
+	c, r := careRouter(t)
+	w := NewWindow(c, r)
 	hcm, _ := time.LoadLocation("Asia/Ho_Chi_Minh")
 	at := func(m time.Month, d, hh, mm int) time.Time { return time.Date(2026, m, d, hh, mm, 0, 0, hcm) }
 	tests := []struct {
@@ -183,33 +182,28 @@ func TestCallbackWindow(t *testing.T) {
 	}
 	// callbacks.schedule overrides the queue's; a schedule never open
 	// gives no time at all.
-	c.Schedules = append(c.Schedules, ScheduleConfig{Name: "never", Zone: "UTC"})
+	c.Schedules = append(c.Schedules, schedule.Config{Name: "never", Zone: "UTC"})
 	c.Callbacks.Schedule = "never"
-	mustValid(t, c)
-	if r, err = NewRouter(c); err != nil {
+	configtest.MustValid(t, c)
+	r, err := rules.NewRouter(c)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := NewCallbackWindow(c, r).Next("general", "", at(11, 25, 10, 0)); ok {
+	if got, ok := NewWindow(c, r).Next("general", "", at(11, 25, 10, 0)); ok {
 		t.Errorf("a schedule never open gave %v", got)
 	}
 }
 
 func TestFollowUps(t *testing.T) {
-	c := careConfig()
-	c.Callbacks = CallbackConfig{Queue: "general", QuietHours: []string{"21:00-08:30"}}
-	mustValid(t, c)
-	r, err := NewRouter(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, r := careRouter(t)
 	f := NewFollowUps(c, r)
 	hcm, _ := time.LoadLocation("Asia/Ho_Chi_Minh")
 	at := func(m time.Month, d, hh, mm int) time.Time { return time.Date(2026, m, d, hh, mm, 0, 0, hcm) }
-	cust := Customer{ID: "C1", Number: "+84912345678"}
+	cust := directory.Customer{ID: "C1", Number: "+84912345678"}
 	tests := []struct {
 		name   string
 		ended  time.Time
-		cust   Customer
+		cust   directory.Customer
 		reason string
 		csat   int
 		want   time.Time // zero: no follow-up
@@ -218,11 +212,11 @@ func TestFollowUps(t *testing.T) {
 		{"no rating", at(11, 25, 10, 0), cust, "order", 0, time.Time{}},
 		{"complaint: next business day, after quiet hours", at(11, 25, 10, 0), cust, "complaint", 0, at(11, 26, 8, 30)},
 		{"low rating", at(11, 25, 10, 0), cust, "order", 2, at(11, 26, 8, 30)},
-		{"open complaint", at(11, 25, 10, 0), Customer{Number: "+84900000001", History: History{OpenComplaint: true}}, "", 0, at(11, 26, 8, 30)},
+		{"open complaint", at(11, 25, 10, 0), directory.Customer{Number: "+84900000001", History: directory.History{OpenComplaint: true}}, "", 0, at(11, 26, 8, 30)},
 		{"friday: saturday morning is open", at(11, 27, 15, 0), cust, "complaint", 0, at(11, 28, 8, 30)},
 		{"saturday: sunday closed, monday", at(11, 28, 11, 0), cust, "complaint", 0, at(11, 30, 8, 30)},
 		{"the day before an override closing", at(11, 23, 15, 0), cust, "complaint", 1, at(11, 25, 8, 30)},
-		{"customer's own quiet hours", at(11, 25, 10, 0), Customer{Number: "+84900000002", QuietHours: "20:00-10:00"}, "complaint", 0, at(11, 26, 10, 0)},
+		{"customer's own quiet hours", at(11, 25, 10, 0), directory.Customer{Number: "+84900000002", QuietHours: "20:00-10:00"}, "complaint", 0, at(11, 26, 10, 0)},
 	}
 	for _, tt := range tests {
 		cb, ok := f.Plan(tt.ended, tt.cust, tt.reason, tt.csat)
@@ -232,7 +226,7 @@ func TestFollowUps(t *testing.T) {
 			}
 			continue
 		}
-		if !ok || !cb.Due.Equal(tt.want) || cb.Kind != CallbackFollowUp || cb.Queue != "general" || cb.Number != tt.cust.Number {
+		if !ok || !cb.Due.Equal(tt.want) || cb.Kind != FollowUp || cb.Queue != "general" || cb.Number != tt.cust.Number {
 			t.Errorf("%s: %+v %v, want due %v", tt.name, cb, ok, tt.want)
 		}
 	}

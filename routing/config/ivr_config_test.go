@@ -1,6 +1,10 @@
-package routing
+package config_test
 
 import (
+	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/internal/routingtest"
+	"hotline/routing/rules"
 	"strings"
 	"testing"
 	"time"
@@ -14,43 +18,43 @@ func TestIVRConfigValidation(t *testing.T) {
 	no := false
 	tests := []struct {
 		name  string
-		edit  func(*Config)
+		edit  func(*config.Config)
 		field string
 		msg   string
 	}{
-		{"reason key not a digit", func(c *Config) { c.IVR.ReasonMenu.Options = map[string]string{"12": "order"} },
+		{"reason key not a digit", func(c *config.Config) { c.IVR.ReasonMenu.Options = map[string]string{"12": "order"} },
 			"ivr.reason_menu.options.12", "not a single digit"},
-		{"reason key star", func(c *Config) { c.IVR.ReasonMenu.Options = map[string]string{"*": "order"} },
+		{"reason key star", func(c *config.Config) { c.IVR.ReasonMenu.Options = map[string]string{"*": "order"} },
 			"ivr.reason_menu.options.*", "not a single digit"},
-		{"reason key letter", func(c *Config) { c.IVR.ReasonMenu.Options = map[string]string{"a": "order"} },
+		{"reason key letter", func(c *config.Config) { c.IVR.ReasonMenu.Options = map[string]string{"a": "order"} },
 			"ivr.reason_menu.options.a", "not a single digit"},
-		{"empty reason", func(c *Config) { c.IVR.ReasonMenu.Options = map[string]string{"1": "order", "2": " "} },
+		{"empty reason", func(c *config.Config) { c.IVR.ReasonMenu.Options = map[string]string{"1": "order", "2": " "} },
 			"ivr.reason_menu.options.2", "must not be empty"},
-		{"reason with spaces", func(c *Config) { c.IVR.ReasonMenu.Options = map[string]string{"3": "tech support"} },
+		{"reason with spaces", func(c *config.Config) { c.IVR.ReasonMenu.Options = map[string]string{"3": "tech support"} },
 			"ivr.reason_menu.options.3", "only letters"},
-		{"prompt without options", func(c *Config) { c.IVR.ReasonMenu.Prompt = "reason" },
+		{"prompt without options", func(c *config.Config) { c.IVR.ReasonMenu.Prompt = "reason" },
 			"ivr.reason_menu.options", "at least one option"},
-		{"prompt path", func(c *Config) {
-			c.IVR.ReasonMenu = ReasonMenuConfig{Prompt: "../secret", Options: map[string]string{"1": "order"}}
+		{"prompt path", func(c *config.Config) {
+			c.IVR.ReasonMenu = config.ReasonMenuConfig{Prompt: "../secret", Options: map[string]string{"1": "order"}}
 		}, "ivr.reason_menu.prompt", "not a prompt name"},
-		{"timeout too short", func(c *Config) { c.IVR.Timeout = 100 * time.Millisecond }, "ivr.timeout", "1s-1m"},
-		{"negative announcement", func(c *Config) { c.Queue.Announce.Every = -time.Second }, "queue.announce.every", "negative"},
-		{"announcements too often", func(c *Config) { c.Queues[1].Announce = &AnnounceConfig{Every: time.Second} },
+		{"timeout too short", func(c *config.Config) { c.IVR.Timeout = 100 * time.Millisecond }, "ivr.timeout", "1s-1m"},
+		{"negative announcement", func(c *config.Config) { c.Queue.Announce.Every = -time.Second }, "queue.announce.every", "negative"},
+		{"announcements too often", func(c *config.Config) { c.Queues[1].Announce = &config.AnnounceConfig{Every: time.Second} },
 			"queues[1].announce.every", "at least 5s"},
-		{"announcement says nothing", func(c *Config) {
-			c.Queues[0].CallbackKey = CallbackKeyNone
-			c.Queues[0].Announce = &AnnounceConfig{Every: time.Minute, Position: &no, Wait: &no}
+		{"announcement says nothing", func(c *config.Config) {
+			c.Queues[0].CallbackKey = config.CallbackKeyNone
+			c.Queues[0].Announce = &config.AnnounceConfig{Every: time.Minute, Position: &no, Wait: &no}
 		}, "queues[0].announce", "announces nothing"},
-		{"callback key", func(c *Config) { c.Queues[2].CallbackKey = "99" }, "queues[2].callback_key", "not a key"},
-		{"default callback key", func(c *Config) { c.Queue.CallbackKey = "x" }, "queue.callback_key", "not a key"},
+		{"callback key", func(c *config.Config) { c.Queues[2].CallbackKey = "99" }, "queues[2].callback_key", "not a key"},
+		{"default callback key", func(c *config.Config) { c.Queue.CallbackKey = "x" }, "queue.callback_key", "not a key"},
 	}
 	for _, tt := range tests {
-		c := careConfig()
+		c := configtest.CareConfig()
 		c.SetDefaults()
 		tt.edit(c)
 		c.SetDefaults() // as the loader does: values set by the file, then defaults
 		err := c.Validate()
-		msg, ok := errFields(err)[tt.field]
+		msg, ok := routingtest.ErrFields(err)[tt.field]
 		if !ok || !strings.Contains(msg, tt.msg) {
 			t.Errorf("%s: error %v\nwant field %s with %q", tt.name, err, tt.field, tt.msg)
 		}
@@ -81,13 +85,13 @@ ivr:
   reason_menu:
     options: {1: order, "2": complaint, 3: technical}
 `
-	var c Config
+	var c config.Config
 	dec := yaml.NewDecoder(strings.NewReader(src))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		t.Fatal(err)
 	}
-	mustValid(t, &c)
+	configtest.MustValid(t, &c)
 	if !c.IVR.StyleQuestion || c.IVR.Timeout != 5*time.Second || c.IVR.ReasonMenu.Prompt != "reason" {
 		t.Errorf("ivr %+v, want the style question, timeout 5s and prompt reason", c.IVR)
 	}
@@ -105,7 +109,7 @@ ivr:
 		key      string
 	}{
 		{"general", 30 * time.Second, true, false, "9"},
-		{"complaints", 0, true, true, CallbackKeyNone},
+		{"complaints", 0, true, true, config.CallbackKeyNone},
 		{"sales", 30 * time.Second, true, false, "#"},
 	}
 	for _, w := range want {
@@ -119,11 +123,11 @@ ivr:
 				w.queue, a.Every, a.SaysPosition(), a.SaysWait(), q.CallbackKey, w.every, w.position, w.wait, w.key)
 		}
 	}
-	r, err := NewRouter(&c)
+	r, err := rules.NewRouter(&c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := r.Decide(Attributes{Reason: c.IVR.ReasonMenu.Options["2"]}, time.Now()); d.Queue != "complaints" {
+	if d := r.Decide(rules.Attributes{Reason: c.IVR.ReasonMenu.Options["2"]}, time.Now()); d.Queue != "complaints" {
 		t.Errorf("reason from key 2 routed to %q, want complaints", d.Queue)
 	}
 }
@@ -131,12 +135,12 @@ ivr:
 // TestIVRDefaultsOff: without an ivr section nobody is asked anything,
 // no queue announces, and 9 asks for a callback.
 func TestIVRDefaultsOff(t *testing.T) {
-	c := mustValid(t, baseConfig(agents("alice")...))
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
 	if c.IVR.StyleQuestion || c.IVR.ReasonMenu.On() {
 		t.Errorf("ivr %+v, want everything off", c.IVR)
 	}
 	q := c.Queues[0]
-	if q.Announce == nil || q.Announce.Every != 0 || q.CallbackKey != DefaultCallbackKey {
+	if q.Announce == nil || q.Announce.Every != 0 || q.CallbackKey != config.DefaultCallbackKey {
 		t.Errorf("queue %+v, want no announcements and callback key 9", q)
 	}
 }
