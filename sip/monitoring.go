@@ -11,10 +11,6 @@ import (
 // agent's username and #, to monitor that agent's call: *31bob#.
 const FeatureMonitor = "*31"
 
-// RoleSupervisor is the agent role that may monitor calls (and transfer
-// any call through the API).
-const RoleSupervisor = "supervisor"
-
 // ParseMonitorCode reads a dialled user part as the monitoring feature
 // code: *31 + agent username + # (the # may be %-escaped, as most phones
 // send it, or left out). ok is false for anything else.

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
-
-	"hotline/internal/cfg"
 )
 
 // TargetKind is what a transfer sends the caller to.
@@ -57,7 +55,8 @@ type Transfers struct {
 }
 
 // TransferQueue is a queue a transfer may name, with its transfer number
-// (empty: reachable by name through the API only).
+// (empty: reachable by name through the API only). The routing
+// configuration validates the numbers (queues[].transfer_number).
 type TransferQueue struct {
 	Name           string
 	TransferNumber string
@@ -80,41 +79,6 @@ func NewTransfers(agents []string, queues []TransferQueue, out Outbound) *Transf
 		}
 	}
 	return t
-}
-
-// ValidateTransferNumbers checks the queues' transfer numbers against
-// each other and against what else a softphone may dial (hotline numbers,
-// feature codes, agents' usernames): each must be digits (3 to 20, an
-// optional +... is not allowed: it would read as an outside number) and
-// unique. field(i) names queue i's field in errors.
-func ValidateTransferNumbers(queues []TransferQueue, hotlines, agents []string, field func(i int) string) error {
-	taken := map[string]string{}
-	for _, h := range hotlines {
-		taken[h] = "hotline number"
-	}
-	for _, a := range agents {
-		taken[a] = "agent username"
-	}
-	for c := range featureCodes {
-		taken[c] = "feature code"
-	}
-	taken[FeatureMonitor] = "feature code"
-	var errs []error
-	for i, q := range queues {
-		n := q.TransferNumber
-		if n == "" {
-			continue
-		}
-		switch {
-		case strings.Trim(n, "0123456789") != "" || len(n) < 2 || len(n) > 20:
-			errs = append(errs, cfg.Errorf(field(i), "%q is not a transfer number (2 to 20 digits)", n))
-		case taken[n] != "":
-			errs = append(errs, cfg.Errorf(field(i), "%q is already a %s", n, taken[n]))
-		default:
-			taken[n] = "transfer number of queue " + q.Name
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Reason phrases of refused transfer targets.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/internal/cfg"
 	"hotline/sip/media"
 )
 
@@ -93,39 +92,6 @@ func TestParseTargetAndCheck(t *testing.T) {
 	}
 	if err := tr.Check(Target{Kind: "x", Name: "y"}); refusalCode(err) != 400 {
 		t.Errorf("Check of an unknown kind: %v", err)
-	}
-}
-
-func TestValidateTransferNumbers(t *testing.T) {
-	queues := []TransferQueue{
-		{Name: "a", TransferNumber: "2001"},
-		{Name: "b", TransferNumber: "2001"},  // duplicate
-		{Name: "c", TransferNumber: "1900"},  // a hotline number
-		{Name: "d", TransferNumber: "+8490"}, // not digits
-		{Name: "e", TransferNumber: "*31"},   // feature code (and not digits)
-		{Name: "f", TransferNumber: "42"},
-		{Name: "g"},
-		{Name: "h", TransferNumber: "1234"}, // an agent's username
-		{Name: "i", TransferNumber: "7"},
-	}
-	err := ValidateTransferNumbers(queues, []string{"1900"}, []string{"alice", "1234"},
-		func(i int) string { return "queues[" + string(rune('0'+i)) + "].transfer_number" })
-	fields := map[string]string{}
-	for _, fe := range cfg.Fields(err) {
-		fields[fe.Field] = fe.Msg
-	}
-	want := []string{"queues[1].transfer_number", "queues[2].transfer_number", "queues[3].transfer_number",
-		"queues[4].transfer_number", "queues[7].transfer_number", "queues[8].transfer_number"}
-	if len(fields) != len(want) {
-		t.Errorf("errors for %v, want %v", fields, want)
-	}
-	for _, f := range want {
-		if fields[f] == "" {
-			t.Errorf("no error for %s (got %v)", f, fields)
-		}
-	}
-	if !strings.Contains(fields["queues[2].transfer_number"], "hotline number") {
-		t.Errorf("queues[2]: %q does not say it is a hotline number", fields["queues[2].transfer_number"])
 	}
 }
 

@@ -75,6 +75,11 @@ type CallRequest struct {
 	// Arrived is the call's place in the queue; zero means now. A callback
 	// placed for a caller who left the queue passes their original time.
 	Arrived time.Time
+	// Front puts the call ahead of every waiting call that is not itself
+	// at the front (whatever their priority): a transferred caller whose
+	// target did not take the call goes back first in line. Calls at the
+	// front are served among themselves by priority, then arrival.
+	Front bool
 }
 
 // RequestFor builds the request for a call the router sent to a queue.
@@ -119,6 +124,7 @@ type QueuedCall struct {
 	id       string
 	caller   string
 	priority int
+	front    bool
 	seq      uint64
 	notify   chan struct{}
 
@@ -154,9 +160,22 @@ type QueuedCall struct {
 // ID is the call's id.
 func (c *QueuedCall) ID() string { return c.id }
 
+// frontRank lifts a call at the front above every priority a rule can
+// give (rules' priorities are small numbers).
+const frontRank = 1 << 30
+
+// rank orders waiting calls: the call's priority, lifted for a call at
+// the front. Lists are bucketed by it.
+func (c *QueuedCall) rank() int {
+	if c.front {
+		return c.priority + frontRank
+	}
+	return c.priority
+}
+
 func before(x, y *QueuedCall) bool {
-	if x.priority != y.priority {
-		return x.priority > y.priority
+	if rx, ry := x.rank(), y.rank(); rx != ry {
+		return rx > ry
 	}
 	if !x.arrived.Equal(y.arrived) {
 		return x.arrived.Before(y.arrived)
@@ -211,12 +230,12 @@ type availEntry struct {
 }
 
 type bucket struct {
-	prio  int
+	prio  int // the calls' rank: priority, lifted at the front
 	calls []*QueuedCall
 }
 
-// callList holds calls in the order they are served: by priority, highest
-// first, then by place.
+// callList holds calls in the order they are served: by rank (calls at
+// the front, then priority), highest first, then by place.
 type callList struct {
 	buckets []*bucket // by priority, highest first
 }
@@ -285,7 +304,7 @@ func (l *callList) bucketFor(prio int, create bool) *bucket {
 }
 
 func (l *callList) insert(c *QueuedCall) {
-	b := l.bucketFor(c.priority, true)
+	b := l.bucketFor(c.rank(), true)
 	n := len(b.calls)
 	if n == 0 || before(b.calls[n-1], c) {
 		b.calls = append(b.calls, c)
@@ -298,7 +317,7 @@ func (l *callList) insert(c *QueuedCall) {
 }
 
 func (l *callList) remove(c *QueuedCall) {
-	b := l.bucketFor(c.priority, false)
+	b := l.bucketFor(c.rank(), false)
 	if b == nil {
 		return
 	}
@@ -321,11 +340,11 @@ func (l *callList) remove(c *QueuedCall) {
 func (l *callList) position(c *QueuedCall) int {
 	n := 0
 	for _, b := range l.buckets {
-		if b.prio > c.priority {
+		if b.prio > c.rank() {
 			n += len(b.calls)
 			continue
 		}
-		if b.prio == c.priority {
+		if b.prio == c.rank() {
 			n += sort.Search(len(b.calls), func(i int) bool { return !before(b.calls[i], c) })
 		}
 		break
@@ -648,7 +667,7 @@ func (a *ACD) Enqueue(r CallRequest) (*QueuedCall, error) {
 	now := a.now()
 	a.seq++
 	c := &QueuedCall{
-		acd: a, id: r.ID, caller: r.Caller, priority: r.Priority, seq: a.seq,
+		acd: a, id: r.ID, caller: r.Caller, priority: r.Priority, front: r.Front, seq: a.seq,
 		notify: make(chan struct{}, 1), arrived: r.Arrived, entered: now, queuedAt: now,
 	}
 	if c.arrived.IsZero() || c.arrived.After(now) {

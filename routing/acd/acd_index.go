@@ -814,7 +814,7 @@ func (a *ACD) bestCallLocked(ag *acdAgent, now time.Time) *QueuedCall {
 			}
 		buckets:
 			for _, b := range cl.calls.buckets {
-				if best != nil && b.prio < best.priority {
+				if best != nil && b.prio < best.rank() {
 					break
 				}
 				for _, c := range b.calls {
