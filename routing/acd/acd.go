@@ -28,6 +28,13 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrAgentUnavailable refuses a call for one agent (CallRequest.Agent)
+	// who cannot take it now: not logged in, paused, in wrap-up or on a
+	// call.
+	ErrAgentUnavailable = errors.New("routing: the agent cannot take a call now")
+	// ErrNotWaiting refuses to move a call that is not waiting (it is
+	// being offered, connected or gone).
+	ErrNotWaiting = errors.New("routing: the call is not waiting")
 )
 
 // Agent states of the ACD besides StateAvailable, StateRinging and
@@ -80,6 +87,12 @@ type CallRequest struct {
 	// target did not take the call goes back first in line. Calls at the
 	// front are served among themselves by priority, then arrival.
 	Front bool
+	// Agent, when set, offers the call to that agent only, who need not
+	// answer its queue (a transfer to an agent). Enqueue refuses it with
+	// ErrAgentUnavailable unless the agent can take a call now; an agent
+	// who does not answer leaves the call waiting for nobody: move it
+	// with Requeue.
+	Agent string
 }
 
 // RequestFor builds the request for a call the router sent to a queue.
@@ -124,11 +137,12 @@ type QueuedCall struct {
 	id       string
 	caller   string
 	priority int
-	front    bool
 	seq      uint64
 	notify   chan struct{}
 
 	// Guarded by acd.mu.
+	front      bool      // served before every call not at the front
+	only       *acdAgent // offered to this agent only (CallRequest.Agent)
 	state      callState
 	queue      *acdQueue
 	lists      []*acdQueue // queues whose waiting list holds the call
@@ -667,8 +681,18 @@ func (a *ACD) Enqueue(r CallRequest) (*QueuedCall, error) {
 	now := a.now()
 	a.seq++
 	c := &QueuedCall{
-		acd: a, id: r.ID, caller: r.Caller, priority: r.Priority, front: r.Front, seq: a.seq,
+		acd: a, id: r.ID, caller: r.Caller, priority: r.Priority, seq: a.seq, front: r.Front,
 		notify: make(chan struct{}, 1), arrived: r.Arrived, entered: now, queuedAt: now,
+	}
+	if r.Agent != "" {
+		ag := a.byName[r.Agent]
+		switch {
+		case ag == nil:
+			return nil, fmt.Errorf("%w: %q", ErrUnknownAgent, r.Agent)
+		case !ag.avail:
+			return nil, fmt.Errorf("%w: %s", ErrAgentUnavailable, r.Agent)
+		}
+		c.only = ag
 	}
 	if c.arrived.IsZero() || c.arrived.After(now) {
 		c.arrived = now
@@ -687,7 +711,9 @@ func (a *ACD) Enqueue(r CallRequest) (*QueuedCall, error) {
 			c.needs = append(c.needs, skillNeed{a.skillID(s.Skill), int8(s.Level)})
 		}
 	}
-	a.setPreferredLocked(c, q, r.Customer, now)
+	if c.only == nil {
+		a.setPreferredLocked(c, q, r.Customer, now)
+	}
 	a.placeLocked(c, q, now)
 	c.liveIdx = len(a.live)
 	a.live = append(a.live, c)
@@ -752,7 +778,7 @@ func (c *QueuedCall) wake() {
 
 // eligibleLocked says whether an available agent may be offered c now.
 func (a *ACD) eligibleLocked(ag *acdAgent, c *QueuedCall, now time.Time) bool {
-	if !ag.avail {
+	if !ag.avail || c.only != nil && ag != c.only {
 		return false
 	}
 	if c.pref != nil && ag != c.pref && now.Before(c.prefUntil) {
@@ -1022,6 +1048,30 @@ func (c *QueuedCall) Abandon() {
 	}
 	a.finishLocked(c, ErrCallEnded)
 	a.dispatchLocked(now)
+}
+
+// Requeue moves a waiting call into queue (its own or another), keeping
+// its priority, skills and arrival: at the front when front is set. A
+// call for one agent (CallRequest.Agent) becomes a call for any agent of
+// the queue. It gets ErrNotWaiting unless the call is waiting (report the
+// offered agents first), ErrUnknownQueue for a queue that does not exist.
+func (c *QueuedCall) Requeue(queue string, front bool) error {
+	a := c.acd
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c.state != callWaiting {
+		return ErrNotWaiting
+	}
+	q := a.qByName[queue]
+	if q == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownQueue, queue)
+	}
+	now := a.now()
+	a.unlistLocked(c)
+	c.front, c.only, c.pref = front, nil, nil
+	a.placeLocked(c, q, now)
+	a.dispatchLocked(now)
+	return nil
 }
 
 // leaveLocked takes a waiting or offered call out of its queue.
