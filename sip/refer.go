@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -279,3 +280,64 @@ func FindReplaced[T any](r Replaces, dialogs []T, id func(T) DialogID) (T, error
 	var zero T
 	return zero, ErrNoDialog
 }
+
+// Requester sends a request in a dialog and returns its final response:
+// sipgo's DialogServerSession and DialogClientSession are Requesters.
+type Requester interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+}
+
+// ReferProgress reports one accepted REFER's progress to the referrer,
+// in the dialog the REFER came in: NOTIFYs whose sipfrag says 100 Trying,
+// 180 Ringing, then a final status that ends the subscription. After the
+// final status (or once the referrer's phone answered a NOTIFY with 481,
+// its dialog gone) it sends nothing more.
+type ReferProgress struct {
+	dlg  Requester
+	to   sip.Uri
+	cseq uint32
+	done bool
+}
+
+// NewReferProgress prepares the NOTIFYs for refer, received in dialog dlg:
+// they go to the REFER's Contact (else its From), with the REFER's CSeq
+// as the event id when withID (a dialog's second REFER onwards).
+func NewReferProgress(dlg Requester, refer *sip.Request, withID bool) *ReferProgress {
+	p := &ReferProgress{dlg: dlg}
+	switch {
+	case refer.Contact() != nil:
+		p.to = refer.Contact().Address
+	case refer.From() != nil:
+		p.to = refer.From().Address
+	}
+	if withID && refer.CSeq() != nil {
+		p.cseq = refer.CSeq().SeqNo
+	}
+	return p
+}
+
+// Notify sends one NOTIFY reporting code and reason. A final status
+// (>= 200) is the last one. The NOTIFY is the transferor's information
+// only: an error is returned for the log, the transfer goes on.
+func (p *ReferProgress) Notify(ctx context.Context, code int, reason string) error {
+	if p.done {
+		return nil
+	}
+	if code >= 200 {
+		p.done = true
+	}
+	res, err := p.dlg.Do(ctx, ReferNotify(p.to, code, reason, p.cseq))
+	if err != nil {
+		return fmt.Errorf("NOTIFY %d to the referrer: %w", code, err)
+	}
+	if res.StatusCode == 481 {
+		p.done = true // the referrer's dialog is gone: nobody to tell
+	}
+	if res.StatusCode >= 300 {
+		return fmt.Errorf("NOTIFY %d to the referrer: answered %d %s", code, res.StatusCode, res.Reason)
+	}
+	return nil
+}
+
+// Done reports whether the final status was sent (or nobody listens).
+func (p *ReferProgress) Done() bool { return p.done }

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -214,5 +215,63 @@ func TestReplacesMatching(t *testing.T) {
 	}
 	if !strings.Contains(ErrNoDialog.Error(), "481") {
 		t.Errorf("ErrNoDialog reads %q", ErrNoDialog.Error())
+	}
+}
+
+// dialogRecorder is a Requester that keeps the requests and answers each
+// with the next status of codes (200 once they run out).
+type dialogRecorder struct {
+	reqs  []*sip.Request
+	codes []int
+}
+
+func (d *dialogRecorder) Do(_ context.Context, req *sip.Request) (*sip.Response, error) {
+	d.reqs = append(d.reqs, req)
+	code := 200
+	if len(d.codes) > 0 {
+		code, d.codes = d.codes[0], d.codes[1:]
+	}
+	return sip.NewResponseFromRequest(req, code, "x", nil), nil
+}
+
+func TestReferProgress(t *testing.T) {
+	ctx := context.Background()
+	refer := referReq(t, "Refer-To: <sip:bob@h>")
+	d := &dialogRecorder{}
+	p := NewReferProgress(d, refer, true)
+	for _, s := range []struct {
+		code   int
+		reason string
+	}{{100, "Trying"}, {180, "Ringing"}, {200, "OK"}, {200, "OK again"}} {
+		if err := p.Notify(ctx, s.code, s.reason); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d.reqs) != 3 || !p.Done() {
+		t.Fatalf("%d NOTIFYs (done %v), want 3: nothing after the final status", len(d.reqs), p.Done())
+	}
+	for i, want := range []string{"SIP/2.0 100 Trying\r\n", "SIP/2.0 180 Ringing\r\n", "SIP/2.0 200 OK\r\n"} {
+		r := d.reqs[i]
+		if string(r.Body()) != want || r.Recipient.Port != 5070 || r.GetHeader("Event").Value() != "refer;id=7" {
+			t.Errorf("NOTIFY %d: body %q to %s event %s", i, r.Body(), r.Recipient.String(), r.GetHeader("Event").Value())
+		}
+	}
+	if st := d.reqs[2].GetHeader("Subscription-State").Value(); !strings.HasPrefix(st, "terminated") {
+		t.Errorf("final NOTIFY: Subscription-State %q", st)
+	}
+
+	// The referrer's dialog is gone (481): no more NOTIFYs; a refusal is
+	// reported for the log.
+	d = &dialogRecorder{codes: []int{481}}
+	p = NewReferProgress(d, refer, false)
+	if err := p.Notify(ctx, 100, "Trying"); err == nil {
+		t.Error("a NOTIFY answered 481 gave no error")
+	}
+	_ = p.Notify(ctx, 200, "OK")
+	if len(d.reqs) != 1 || !p.Done() {
+		t.Errorf("%d NOTIFYs after a 481, want 1", len(d.reqs))
+	}
+	if ev := d.reqs[0].GetHeader("Event").Value(); ev != "refer" {
+		t.Errorf("first REFER's NOTIFY: Event %q, want refer", ev)
 	}
 }
