@@ -130,3 +130,29 @@ func TestMonitorKeysAndChecks(t *testing.T) {
 		t.Errorf("sue monitoring herself: %d", code)
 	}
 }
+
+func TestDialPlan(t *testing.T) {
+	tr := testTransfers(gateway)
+	isHotline := func(n string) bool { return n == "1900" || n == "+18005550100" }
+	for user, want := range map[string]Dialled{
+		"1900":         {Kind: DialHotline},
+		"+18005550100": {Kind: DialHotline},
+		"*21":          {Kind: DialFeature, Code: "*21"},
+		"*24":          {Kind: DialFeature, Code: "*24"},
+		"*31bob#":      {Kind: DialMonitor, Code: "*31", Agent: "bob"},
+		"*31bob%23":    {Kind: DialMonitor, Code: "*31", Agent: "bob"},
+		"bob":          {Kind: DialAgent, Agent: "bob"},
+		"2001":         {Kind: DialQueue, Queue: "complaints"},
+		"2999":         {Kind: DialUnknown},
+		"*99":          {Kind: DialUnknown},
+		"+84901234567": {Kind: DialUnknown}, // Hotline is no outside line for its callers
+	} {
+		got := tr.Dial(user, isHotline)
+		if got != want {
+			t.Errorf("Dial(%q) = %+v, want %+v", user, got, want)
+		}
+		if internal := want.Kind != DialHotline && want.Kind != DialUnknown; got.Internal() != internal {
+			t.Errorf("Dial(%q).Internal() = %v", user, got.Internal())
+		}
+	}
+}
