@@ -78,6 +78,7 @@ type Monitor struct {
 	pts                            [3]*mixPoint
 
 	stopOnce sync.Once
+	done     chan struct{}
 }
 
 // Readers of the supervisor's ring: one per path it is added to.
@@ -98,7 +99,7 @@ func NewMonitor(caller, agent, sup *Leg, mode MonitorMode) (*Monitor, error) {
 	if _, ok := ParseMonitorMode(mode.String()); !ok {
 		return nil, errors.New("media: unknown monitor mode " + mode.String())
 	}
-	m := &Monitor{caller: caller, agent: agent, sup: sup,
+	m := &Monitor{caller: caller, agent: agent, sup: sup, done: make(chan struct{}),
 		fromCaller: newJitterRing(), fromAgent: newJitterRing(), fromSup: newJitterRing()}
 	m.mode.Store(uint32(mode))
 	m.pts = [3]*mixPoint{{m: m, role: roleCaller}, {m: m, role: roleAgent}, {m: m, role: roleSupervisor}}
@@ -116,8 +117,23 @@ func NewMonitor(caller, agent, sup *Leg, mode MonitorMode) (*Monitor, error) {
 		return nil, ErrMonitored
 	}
 	sup.Play(&supervisorMix{m: m})
+	go func() { // a leg ending ends the monitoring
+		select {
+		case <-caller.Done():
+		case <-agent.Done():
+		case <-sup.Done():
+		case <-m.done:
+			return
+		}
+		m.Stop()
+	}()
 	return m, nil
 }
+
+// Done is closed when the monitoring has ended: Stop, or one of the three
+// legs ended (the call hung up, the supervisor left). Call control hangs
+// up the supervisor then.
+func (m *Monitor) Done() <-chan struct{} { return m.done }
 
 // Mode returns the current mode.
 func (m *Monitor) Mode() MonitorMode { return MonitorMode(m.mode.Load()) }
@@ -136,14 +152,16 @@ func (m *Monitor) SetMode(mode MonitorMode) {
 }
 
 // Stop ends the monitoring: the hooks leave the three legs (the caller
-// and agent stay bridged as they were) and the supervisor's leg stops
-// playing. The legs stay open. It is safe to call more than once.
+// and agent stay bridged as they were), the supervisor's leg stops
+// playing and Done is closed. The legs stay open. It is safe to call
+// more than once.
 func (m *Monitor) Stop() {
 	m.stopOnce.Do(func() {
 		for i, l := range []*Leg{m.caller, m.agent, m.sup} {
 			l.mix.CompareAndSwap(m.pts[i], nil)
 		}
 		m.sup.Play(nil)
+		close(m.done)
 	})
 }
 

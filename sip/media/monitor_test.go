@@ -406,3 +406,37 @@ func beginTestRecording(t testing.TB, info recording.CallInfo) *recording.Record
 	}
 	return rec
 }
+
+// TestMonitorEndsWithTheCall: when the caller's leg ends (the call hung
+// up) the monitoring ends by itself: Done is closed and the supervisor
+// gets no more audio; the agent's leg is left as it was.
+func TestMonitorEndsWithTheCall(t *testing.T) {
+	c := newMonitoredCall(t)
+	c.talk(t)
+	mon, err := NewMonitor(c.callerLeg, c.agentLeg, c.supLeg, Barge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the supervisor hearing the call", func() bool { return len(c.sup.Samples()) > 1600 })
+	select {
+	case <-mon.Done():
+		t.Fatal("Done before the call ended")
+	default:
+	}
+	_ = c.callerLeg.Close()
+	select {
+	case <-mon.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("the monitoring did not end with the caller's leg")
+	}
+	if c.agentLeg.mix.Load() != nil || c.supLeg.mix.Load() != nil {
+		t.Error("hooks left on the agent's or the supervisor's leg")
+	}
+	time.Sleep(100 * time.Millisecond) // a packet in flight
+	n := len(c.sup.Samples())
+	time.Sleep(300 * time.Millisecond)
+	if got := len(c.sup.Samples()); got != n {
+		t.Errorf("the supervisor got %d samples after the call ended", got-n)
+	}
+	mon.Stop() // after the end: nothing happens
+}
