@@ -52,14 +52,23 @@ func newMonitoredCall(t *testing.T) *monitoredCall {
 
 // talk makes every phone send its tone until the test ends.
 func (c *monitoredCall) talk(t *testing.T) {
+	sendTones(t, tonePhone{c.caller, c.callerLeg, callerTone, 0}, tonePhone{c.agent, c.agentLeg, agentTone, 8},
+		tonePhone{c.sup, c.supLeg, supTone, 0})
+}
+
+// tonePhone is a phone sending a tone to its leg on Hotline.
+type tonePhone struct {
+	r    *e2e.UDPRecorder
+	to   *Leg
+	tone float64
+	pt   uint8
+}
+
+// sendTones makes each phone send its tone until the test ends.
+func sendTones(t *testing.T, phones ...tonePhone) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, x := range []struct {
-		r    *e2e.UDPRecorder
-		to   *Leg
-		tone float64
-		pt   uint8
-	}{{c.caller, c.callerLeg, callerTone, 0}, {c.agent, c.agentLeg, agentTone, 8}, {c.sup, c.supLeg, supTone, 0}} {
+	for _, x := range phones {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
