@@ -2,8 +2,8 @@ package recording
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"hotline/audio"
 	"io"
 	"os"
 )
@@ -30,14 +30,10 @@ const (
 	FormatULaw Format = "ulaw"
 )
 
-const (
-	wavFormatPCM   = 1
-	wavFormatMULAW = 7
-)
-
-// ErrNotWAV is returned by RepairWAV for a file that is not a WAV file this
-// package can repair (no RIFF/WAVE header, no fmt or data chunk).
-var ErrNotWAV = errors.New("recording: not a repairable WAV file")
+// ErrNotWAV is wrapped by RepairWAV and ReadWAVInfo for a file that is not
+// a WAV file this package can read (no RIFF/WAVE header, no fmt or data
+// chunk); it is the audio package's error, the one WAV reader's.
+var ErrNotWAV = audio.ErrNotWAV
 
 // blockAlign is the size in bytes of one stereo frame.
 func (f Format) blockAlign() int {
@@ -78,10 +74,10 @@ func wavHeader(f Format, frames int64) []byte {
 	h = append(h, "fmt "...)
 	if f == FormatULaw {
 		le32(18)
-		le16(wavFormatMULAW)
+		le16(audio.WAVULaw)
 	} else {
 		le32(16)
-		le16(wavFormatPCM)
+		le16(audio.WAVPCM)
 	}
 	le16(Channels)
 	le32(SampleRate)
@@ -127,66 +123,26 @@ func (w WAVInfo) Duration() float64 {
 // parseWAV reads the header of a WAV file of the given size and returns its
 // description, with Frames computed from the data chunk's size field capped
 // by what the file really holds (so a file cut short is described by what
-// is there).
+// is there), and the offset of the fact chunk's frame count (0: none).
 func parseWAV(r io.ReaderAt, size int64) (WAVInfo, int64, error) {
-	var info WAVInfo
-	head := make([]byte, 12)
-	if _, err := r.ReadAt(head, 0); err != nil {
-		return info, 0, fmt.Errorf("%w: %v", ErrNotWAV, err)
+	h, err := audio.ReadWAVHeader(r, size)
+	if err != nil {
+		return WAVInfo{}, 0, err
 	}
-	if string(head[0:4]) != "RIFF" || string(head[8:12]) != "WAVE" {
-		return info, 0, fmt.Errorf("%w: no RIFF/WAVE signature", ErrNotWAV)
+	info := WAVInfo{FormatTag: h.FormatTag, Channels: h.Channels, SampleRate: h.Rate,
+		BitsPerSample: h.Bits, BlockAlign: h.BlockAlign, DataOffset: h.DataOffset}
+	switch {
+	case h.FormatTag == audio.WAVPCM && h.Bits == 16:
+		info.Format = FormatPCM16
+	case h.FormatTag == audio.WAVULaw && h.Bits == 8:
+		info.Format = FormatULaw
 	}
-	factOff := int64(-1)
-	off := int64(12)
-	chunk := make([]byte, 8)
-	for i := 0; i < 64; i++ { // bounded: our files have 2 or 3 chunks before data
-		if _, err := r.ReadAt(chunk, off); err != nil {
-			return info, 0, fmt.Errorf("%w: no data chunk", ErrNotWAV)
-		}
-		id := string(chunk[0:4])
-		n := int64(binary.LittleEndian.Uint32(chunk[4:8]))
-		body := off + 8
-		switch id {
-		case "fmt ":
-			if n < 16 {
-				return info, 0, fmt.Errorf("%w: short fmt chunk", ErrNotWAV)
-			}
-			b := make([]byte, 16)
-			if _, err := r.ReadAt(b, body); err != nil {
-				return info, 0, fmt.Errorf("%w: short fmt chunk", ErrNotWAV)
-			}
-			info.FormatTag = int(binary.LittleEndian.Uint16(b[0:2]))
-			info.Channels = int(binary.LittleEndian.Uint16(b[2:4]))
-			info.SampleRate = int(binary.LittleEndian.Uint32(b[4:8]))
-			info.BlockAlign = int(binary.LittleEndian.Uint16(b[12:14]))
-			info.BitsPerSample = int(binary.LittleEndian.Uint16(b[14:16]))
-			switch {
-			case info.FormatTag == wavFormatPCM && info.BitsPerSample == 16:
-				info.Format = FormatPCM16
-			case info.FormatTag == wavFormatMULAW && info.BitsPerSample == 8:
-				info.Format = FormatULaw
-			}
-		case "fact":
-			factOff = body
-		case "data":
-			if info.BlockAlign <= 0 {
-				return info, 0, fmt.Errorf("%w: data before fmt", ErrNotWAV)
-			}
-			info.DataOffset = body
-			avail := size - body
-			if avail < 0 {
-				avail = 0
-			}
-			if n < avail {
-				avail = n
-			}
-			info.Frames = avail / int64(info.BlockAlign)
-			return info, factOff, nil
-		}
-		off = body + n + n%2
+	if info.BlockAlign <= 0 {
+		return info, 0, fmt.Errorf("%w: block align %d", ErrNotWAV, info.BlockAlign)
 	}
-	return info, 0, fmt.Errorf("%w: no data chunk", ErrNotWAV)
+	avail := max(size-h.DataOffset, 0)
+	info.Frames = min(h.DataSize, avail) / int64(info.BlockAlign)
+	return info, h.FactOffset, nil
 }
 
 // ReadWAVInfo describes the WAV file at path (which must have been written

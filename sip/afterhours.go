@@ -1,12 +1,10 @@
 package sip
 
 import (
-	"fmt"
-	"io/fs"
-	"path"
-	"strings"
 	"time"
 
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/recording"
 	"hotline/routing/config"
 	"hotline/routing/rules"
@@ -21,50 +19,20 @@ const (
 	promptVoicemail = "voicemail" // "leave a message after the tone"
 )
 
-// loadMessages decodes every <lang>/<name>.wav of fsys.
-func loadMessages(fsys fs.FS) (map[string]map[string]*media.Audio, error) {
-	out := map[string]map[string]*media.Audio{}
-	files, err := fs.Glob(fsys, "*/*.wav")
-	if err != nil {
-		return nil, fmt.Errorf("messages: %w", err)
-	}
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, fmt.Errorf("messages: %w", err)
-		}
-		a, err := media.DecodeAudio(f, data)
-		if err != nil {
-			return nil, fmt.Errorf("messages: %w", err)
-		}
-		lang, name := path.Dir(f), strings.TrimSuffix(path.Base(f), ".wav")
-		if out[lang] == nil {
-			out[lang] = map[string]*media.Audio{}
-		}
-		out[lang][name] = a
-	}
-	return out, nil
-}
-
 // message returns a prompt in the caller's language (else the survey's,
 // else English, else any), or nil.
-func (c *call) message(name string) *media.Audio {
+func (c *call) message(name string) *audio.Clip {
+	return c.s.prompts.Find(name, c.promptLanguages()...)
+}
+
+// promptLanguages are the languages prompts are looked for in: the
+// caller's, the survey's, English.
+func (c *call) promptLanguages() []string {
 	langs := []string{c.customer.Language}
 	if sv := c.s.deps.Survey; sv != nil {
 		langs = append(langs, sv.Language)
 	}
-	langs = append(langs, "en")
-	for _, l := range langs {
-		if a := c.s.messages[l][name]; a != nil {
-			return a
-		}
-	}
-	for _, m := range c.s.messages {
-		if a := m[name]; a != nil {
-			return a
-		}
-	}
-	return nil
+	return append(langs, "en")
 }
 
 // playMessage plays a prompt (preferring the action's own prompt when the
@@ -86,8 +54,8 @@ func (c *call) playMessage(name, actionPrompt string) bool {
 
 // tone plays src for d; false if the call ended meanwhile.
 func (c *call) tone(src media.Source, d time.Duration) bool {
-	c.leg.Play(src)
-	defer c.leg.Play(nil)
+	c.caller.media.Play(src)
+	defer c.caller.media.Play(nil)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -130,7 +98,7 @@ func (c *call) afterHours(d rules.Decision) {
 			return
 		}
 	}
-	c.end(ErrAfterHours)
+	c.end(callflow.ErrAfterHours)
 }
 
 // voicemail plays the message and a beep, then records the caller (their
@@ -158,17 +126,17 @@ func (c *call) voicemail(d rules.Decision) bool {
 			c.log.Error("voicemail not recorded", "error", err)
 			return true
 		}
-		rec.SetFormat(recording.Caller, c.format.Codec())
+		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
-		c.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
 	} else {
 		_ = rec.SetExtra("reason", "voicemail")
 	}
 	c.log.Info("recording voicemail", "key", rec.Key(), "max", c.s.deps.VoicemailMax)
 	hash := make(chan struct{}, 1)
-	c.leg.OnDTMF(func(k rune) {
+	c.caller.media.OnDTMF(func(k rune) {
 		if k == '#' {
 			select {
 			case hash <- struct{}{}:

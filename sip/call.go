@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/audio"
+	"hotline/callflow"
 	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing/config"
@@ -44,17 +42,18 @@ type call struct {
 	fromName  string
 	transport string
 	created   time.Time
+	// direction is callflow.DirectionInbound or, for a callback
+	// (dialer.go), callflow.DirectionCallback.
+	direction string
 
-	dlg    *sipgo.DialogServerSession
-	leg    *media.Leg
-	codec  audio.Codec // negotiated with the caller
-	format media.Format
+	// caller is the caller's leg; for a callback (dialer.go), the
+	// customer's, nil until an agent took the callback.
+	caller *Leg
 
 	ctx    context.Context // ends when the call ends, with the cause
 	cancel context.CancelCauseFunc
 
 	mu       sync.Mutex
-	local    sdp.Local // our SDP towards the caller
 	answered bool
 	ringing  bool // 180 sent to the caller
 	// respMu serialises responses to the caller's INVITE: an agent's
@@ -62,7 +61,7 @@ type call struct {
 	// answers or rejects the caller; finalSent stops 180s after that.
 	respMu    sync.Mutex
 	finalSent bool
-	agent     *agentLeg           // the bridged agent's leg
+	agent     *Leg                // the bridged agent's leg
 	rec       *recording.Recorder // nil when the call is not recorded
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
@@ -78,20 +77,6 @@ type call struct {
 
 	agentGone     chan struct{} // closed when the bridged agent hangs up
 	agentGoneOnce sync.Once
-}
-
-// agentLeg is Hotline's outbound leg to one agent's softphone.
-type agentLeg struct {
-	username string
-	callID   string
-	dlg      *sipgo.DialogClientSession
-	leg      *media.Leg
-	codec    audio.Codec // negotiated with the agent
-	acked    bool        // its 200 OK was acknowledged
-	unbridge func()
-
-	mu    sync.Mutex
-	local sdp.Local
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -158,22 +143,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	release := func() { s.active.Add(-1) }
 
-	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	leg, status, err := s.acceptLeg(req, tx, offer, codec, dtmf)
 	if err != nil {
 		release()
-		s.log.Warn("no RTP port for a new call", "error", err)
-		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
-		return
-	}
-	ua := s.dialogUA[strings.ToLower(req.Transport())]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-	}
-	dlg, err := ua.ReadInvite(req, tx)
-	if err != nil {
-		release()
-		_ = leg.Close()
-		s.respond(req, tx, 400, "Bad Request")
+		s.log.Warn("call not accepted", "call_id", req.CallID().Value(), "error", err)
+		if status == 503 {
+			s.respond(req, tx, status, "Service Unavailable", s.retryAfter())
+		} else {
+			s.respond(req, tx, status, "Bad Request")
+		}
 		return
 	}
 	callID := req.CallID().Value()
@@ -187,10 +165,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		fromName:  from.DisplayName,
 		transport: strings.ToLower(req.Transport()),
 		created:   s.now(),
-		dlg:       dlg,
-		leg:       leg,
-		codec:     codec,
-		format:    media.FormatOf(codec, dtmf),
+		direction: callflow.DirectionInbound,
+		caller:    leg,
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -200,33 +176,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.decision = s.deps.Router.Decide(rules.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
 		Dialled: number, Caller: c.customer.Number}, c.created)
-	c.local = sdp.Local{
-		SessionID: rand.Uint64() >> 1,
-		Version:   1,
-		Addr:      leg.LocalAddr(),
-		Codecs:    []audio.Codec{codec},
-		DTMF:      dtmf,
-		Direction: offer.Audio.Direction.Answer(),
-		PTime:     20,
-		// An answer repeats every offered m= line; the others are refused.
-		Streams:    offer.Streams,
-		AudioIndex: offer.AudioIndex,
-	}
-	leg.SetRemote(offer.Audio.Addr, c.format)
-	leg.SetHold(offer.Audio.OnHold())
-	leg.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
+	leg.media.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
 	if _, dup := s.table[callID]; dup { // the same Call-ID came in meanwhile (indialog.go)
 		s.mu.Unlock()
 		c.cancel(nil)
 		release()
-		_ = leg.Close()
-		_ = dlg.Respond(482, "Loop Detected", nil, callIDInUseWarning())
-		_ = dlg.Close()
+		_ = leg.media.Close()
+		_ = leg.srv.Respond(482, "Loop Detected", nil, callIDInUseWarning())
+		_ = leg.srv.Close()
 		return
 	}
-	s.table[callID] = &dialogRef{call: c}
+	s.table[callID] = &dialogRef{call: c, leg: leg}
 	s.byID[callID] = c
 	s.mu.Unlock()
 	s.calls.Add(1)
@@ -234,7 +196,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
 		"segment", c.customer.Segment, "rule", c.decision.Rule, "action", c.decision.Action, "queue", c.decision.Queue,
 		"transport", c.transport, "codec", codec.Name)
-	if err := dlg.Respond(100, "Trying", nil); err != nil {
+	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
 		c.log.Debug("100 Trying not sent", "error", err)
 	}
 	// The handler must not return before the final response: sipgo ends
@@ -250,61 +212,30 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	c := ref.call
-	var leg *media.Leg
-	var local *sdp.Local
-	var mu *sync.Mutex
-	var fmtFor func(audio.Codec, *audio.Codec) media.Format = media.FormatOf
-	if ref.agent == nil {
-		if !confirmed(c.dlg) { // indialog.go: the caller's ACK is still to come
-			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
-			return
-		}
-		if err := c.dlg.ReadRequest(req, tx); err != nil {
-			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
-			return
-		}
-		leg, local, mu = c.leg, &c.local, &c.mu
-	} else {
-		if err := ref.agent.dlg.ReadRequest(req, tx); err != nil {
-			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
-			return
-		}
-		leg, local, mu = ref.agent.leg, &ref.agent.local, &ref.agent.mu
+	c, leg := ref.call, ref.leg
+	if !confirmed(leg.srv) { // indialog.go: the caller's ACK is still to come
+		s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+		return
 	}
-	mu.Lock()
-	if len(req.Body()) > 0 {
-		offer, err := sdp.Parse(req.Body())
-		if err != nil {
-			mu.Unlock()
-			s.respond(req, tx, 400, "Bad Request", sip.NewHeader("Warning", `399 hotline "malformed SDP"`))
-			return
-		}
-		codec, dtmf, err := sdp.Negotiate(&offer.Audio, []string{local.Codecs[0].Name})
-		if err != nil {
-			mu.Unlock()
-			s.respond(req, tx, 488, "Not Acceptable Here")
-			return
-		}
-		dir := offer.Audio.Direction.Answer()
-		if dir != local.Direction || codec.PT != local.Codecs[0].PT {
-			local.Version++
-		}
-		local.Direction = dir
-		local.Codecs = []audio.Codec{codec}
-		local.DTMF = dtmf
-		leg.SetRemote(offer.Audio.Addr, fmtFor(codec, dtmf))
-		leg.SetHold(offer.Audio.OnHold())
-		c.log.Info("re-INVITE", "agent_leg", ref.agent != nil, "direction", offer.Audio.Direction, "remote", offer.Audio.Addr.String())
+	if err := leg.readRequest(req, tx); err != nil {
+		s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+		return
 	}
-	body := local.Marshal()
-	mu.Unlock()
+	body, offer, status, err := leg.reInvite(req.Body())
+	switch {
+	case status == 400:
+		s.respond(req, tx, 400, "Bad Request", sip.NewHeader("Warning", `399 hotline "malformed SDP"`))
+		return
+	case err != nil:
+		s.respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	if offer != nil {
+		c.log.Info("re-INVITE", "leg", leg.role.String(), "direction", offer.Audio.Direction, "remote", offer.Audio.Addr.String())
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	ua := s.dialogUA[strings.ToLower(req.Transport())]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-	}
+	ua, _ := s.uaFor(req.Transport())
 	res.AppendHeader(sip.HeaderClone(&ua.ContactHDR))
 	if err := tx.Respond(res); err != nil {
 		c.log.Warn("re-INVITE response not sent", "error", err)
@@ -319,11 +250,12 @@ func (c *call) end(cause error) {
 // run is the call's flow: the router's decision, then either an
 // after-hours action or the queue (ring agents, bridge, wait for the end).
 func (c *call) run() {
-	defer c.finish()
+	defer c.s.calls.Done()
+	defer c.closeWith(callflow.ErrCallerHangup)
 	go func() {
 		select {
-		case <-c.dlg.Context().Done():
-			c.end(ErrCallerHangup)
+		case <-c.caller.srv.Context().Done():
+			c.end(callflow.ErrCallerHangup)
 		case <-c.ctx.Done():
 		}
 	}()
@@ -360,12 +292,12 @@ func (c *call) answer() error {
 		c.mu.Unlock()
 		return nil
 	}
-	body := c.local.Marshal()
 	c.mu.Unlock()
+	body := c.caller.localSDP()
 	c.endProvisionals()
-	if err := c.dlg.RespondSDP(body); err != nil {
-		if c.dlg.Context().Err() != nil {
-			return ErrCallerHangup
+	if err := c.caller.srv.RespondSDP(body); err != nil {
+		if c.caller.srv.Context().Err() != nil {
+			return callflow.ErrCallerHangup
 		}
 		return fmt.Errorf("answering caller: %w", err)
 	}
@@ -373,15 +305,15 @@ func (c *call) answer() error {
 	c.answered = true
 	c.answeredAt = c.s.now()
 	c.mu.Unlock()
-	c.leg.Start()
+	c.caller.media.Start()
 	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
 		c.startRecording("", nil)
 	}
 	go func() {
 		select {
-		case <-c.leg.Done():
-			if c.leg.Err() != nil {
-				c.end(ErrCallerTimeout)
+		case <-c.caller.media.Done():
+			if c.caller.media.Err() != nil {
+				c.end(callflow.ErrCallerTimeout)
 			}
 		case <-c.ctx.Done():
 		}
@@ -400,15 +332,17 @@ func (c *call) displayName() string {
 // agentRinging tells the caller an agent's phone rings: 180 before the
 // caller is answered, a ringback tone after.
 func (c *call) agentRinging() {
-	if c.dlg == nil {
+	c.mu.Lock()
+	caller := c.caller
+	if caller == nil || caller.srv == nil {
+		c.mu.Unlock()
 		return // a callback (dialer.go): nobody is on the line yet
 	}
-	c.mu.Lock()
 	answered, ringing := c.answered, c.ringing
 	c.ringing = true
 	c.mu.Unlock()
 	if answered {
-		c.leg.Play(ringbackSource())
+		caller.media.Play(ringbackSource())
 		return
 	}
 	if !ringing {
@@ -417,7 +351,7 @@ func (c *call) agentRinging() {
 		if c.finalSent {
 			return
 		}
-		if err := c.dlg.Respond(180, "Ringing", nil); err != nil {
+		if err := caller.srv.Respond(180, "Ringing", nil); err != nil {
 			c.log.Debug("180 not sent", "error", err)
 		}
 	}
@@ -434,7 +368,7 @@ func (c *call) endProvisionals() {
 // startRecording starts recording the call if the policy says so (or, for
 // a recording begun at answer, adds the agent's side to it). Recording
 // never stands in the way of the call: failures are logged.
-func (c *call) startRecording(agent string, a *agentLeg) {
+func (c *call) startRecording(agent string, a *Leg) {
 	rs := c.s.deps.Recordings
 	if rs == nil {
 		return
@@ -459,20 +393,18 @@ func (c *call) startRecording(agent string, a *agentLeg) {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
 			return
 		}
-		rec.SetFormat(recording.Caller, c.format.Codec())
+		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
-		c.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
 		c.log.Info("recording", "key", rec.Key())
 	} else if agent != "" {
 		_ = rec.SetAgent(agent)
 	}
 	if a != nil {
-		if f, ok := a.leg.Format(); ok {
-			rec.SetFormat(recording.Agent, f.Codec())
-		}
-		a.leg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+		rec.SetFormat(recording.Agent, a.Format().Codec())
+		a.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
 	}
 }
 
@@ -523,8 +455,8 @@ func (c *call) agentLeft() {
 		c.agentLeftAt = c.s.now()
 	}
 	c.mu.Unlock()
-	if sv := c.s.deps.Survey; sv == nil || !sv.On() || c.s.prompts == nil {
-		c.end(ErrAgentHangup)
+	if sv := c.s.deps.Survey; sv == nil || !sv.On() || !c.s.surveyOK {
+		c.end(callflow.ErrAgentHangup)
 		return
 	}
 	c.agentGoneOnce.Do(func() { close(c.agentGone) })
@@ -543,75 +475,70 @@ func (c *call) detachAgent() {
 	if a.unbridge != nil {
 		a.unbridge()
 	}
-	a.leg.SetTap(nil)
+	a.media.SetTap(nil)
 	c.s.unregister(a.callID)
-	_ = a.leg.Close()
-	c.s.legEnded(a.leg)
+	_ = a.media.Close()
+	c.s.legEnded(a.media)
 }
 
-// finish tears the call down: hangs up whichever legs are still up,
-// releases the agent and the media, and logs the outcome.
-func (c *call) finish() {
+// closeWith is the one teardown of every call, inbound or callback: it
+// ends the call with cause unless it already ended (the first cause wins),
+// hangs up the legs still up at once, each BYE with its own bound (a phone
+// that vanished must not delay, or use up the time of, the other side's
+// BYE), answers a caller not answered yet with the cause's final
+// response, closes the media, finishes the recording, takes the call out
+// of the tables and hands its record on. A call that was never listed (a
+// callback no agent took) leaves no record.
+func (c *call) closeWith(cause error) {
 	s := c.s
-	cause := context.Cause(c.ctx)
-	if cause == nil {
-		cause = ErrCallerHangup
-		c.end(cause)
-	}
+	c.end(cause)
+	cause = context.Cause(c.ctx)
 	c.mu.Lock()
-	a := c.agent
-	answered := c.answered
+	a, caller, answered, rec := c.agent, c.caller, c.answered, c.rec
 	c.mu.Unlock()
-	// Both legs are hung up at once, each BYE with its own bound: a phone
-	// that vanished (its BYE is retransmitted until the bound) must not
-	// delay, or use up the time of, the other side's BYE.
-	var agentBye sync.WaitGroup
-	if a != nil && !errors.Is(cause, ErrAgentHangup) {
-		agentBye.Add(1)
+
+	var byes sync.WaitGroup
+	bye := func(l *Leg) {
+		byes.Add(1)
 		go func() {
-			defer agentBye.Done()
+			defer byes.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := a.dlg.Bye(ctx); err != nil {
-				c.log.Debug("BYE to agent", "error", err)
+			if err := l.Bye(ctx); err != nil {
+				c.log.Debug("BYE to "+l.role.String(), "error", err)
 			}
 		}()
 	}
+	if a != nil && !errors.Is(cause, callflow.ErrAgentHangup) {
+		bye(a)
+	}
 	switch {
-	case answered && !errors.Is(cause, ErrCallerHangup):
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := c.dlg.Bye(ctx)
-		cancel()
-		if err != nil {
-			c.log.Debug("BYE to caller", "error", err)
+	case caller == nil:
+	case caller.srv == nil: // the customer of a callback: Hotline placed the leg
+		if caller.acked && !errors.Is(cause, callflow.ErrCustomerHangup) {
+			bye(caller)
 		}
-	case !answered && c.dlg.Context().Err() == nil:
-		code, reason := 480, "Temporarily Unavailable"
-		switch {
-		case errors.Is(cause, ErrShutdown):
-			code, reason = 503, "Service Unavailable"
-		case errors.Is(cause, ErrQueueFull):
-			code, reason = 486, "Busy Here"
-		}
+	case answered && !errors.Is(cause, callflow.ErrCallerHangup):
+		bye(caller)
+	case !answered && caller.srv.Context().Err() == nil:
+		code, reason := callflow.Status(cause)
 		c.endProvisionals()
-		_ = c.dlg.Respond(code, reason, nil)
+		_ = caller.srv.Respond(code, reason, nil)
 	}
-	agentBye.Wait()
-	if a != nil {
-		s.unregister(a.callID)
-		_ = a.leg.Close()
-		s.legEnded(a.leg)
-	}
-	_ = c.dlg.Close()
-	_ = c.leg.Close()
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil {
-		c.leg.SetTap(nil)
-		if a != nil {
-			a.leg.SetTap(nil)
+	byes.Wait()
+	for _, l := range []*Leg{a, caller} {
+		if l == nil {
+			continue
 		}
+		s.unregister(l.callID)
+		if l.srv != nil {
+			_ = l.srv.Close()
+		}
+		l.media.SetTap(nil)
+		_ = l.media.Close()
+		s.legEnded(l.media)
+	}
+	if rec != nil {
 		// The recorder runs on real time, like packet arrivals.
 		if err := rec.Finish(time.Now()); err != nil {
 			c.log.Error("recording not finished cleanly", "error", err)
@@ -619,21 +546,23 @@ func (c *call) finish() {
 	}
 
 	s.mu.Lock()
-	delete(s.table, c.id)
+	listed := s.byID[c.id] == c
 	delete(s.byID, c.id)
 	s.mu.Unlock()
+	if !listed {
+		return
+	}
 	s.active.Add(-1)
-	s.legEnded(c.leg)
-	cdr := c.record(cause)
+	cdr := callflow.Build(c.timeline(), s.now(), cause)
 	c.observe(cdr)
-	c.log.Info("call ended", "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent, "reason", cdr.Reason,
-		"wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
+	st := caller.media.Stats()
+	c.log.Info("call ended", "direction", cdr.Direction, "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
+		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
-		"caller_rtp_in", c.leg.Stats().PacketsIn, "caller_rtp_out", c.leg.Stats().PacketsOut)
+		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
 	if f := s.deps.OnCallEnd; f != nil {
 		f(cdr)
 	}
-	s.calls.Done()
 }
 
 func intAttr(p *int) any {
@@ -643,54 +572,8 @@ func intAttr(p *int) any {
 	return *p
 }
 
-// Call outcomes in a CallRecord.
-const (
-	OutcomeAnswered  = "answered"  // an agent took the call
-	OutcomeAbandoned = "abandoned" // the caller hung up before an agent took it
-	OutcomeTimeout   = "timeout"   // no agent within the maximum wait
-	OutcomeFailed    = "failed"    // ended otherwise (shutdown, media failure, queue full)
-	OutcomeCallback  = "callback"  // the caller left the queue for a callback
-	// OutcomeAfterHours: the call got an action instead of the queue
-	// (message, voicemail or callback request), e.g. outside open hours.
-	OutcomeAfterHours = "after_hours"
-)
-
-// CallRecord (CDR) describes one finished call; every call produces one.
-type CallRecord struct {
-	CallID    string
-	Hotline   string
-	Caller    string
-	Agent     string // who took the call, "" if nobody
-	Arrived   time.Time
-	Answered  time.Time // Hotline answered the caller
-	Bridged   time.Time // an agent was connected
-	AgentLeft time.Time // the agent hung up first
-	Ended     time.Time
-	Wait      time.Duration // arrival to bridge (or to the end if never bridged)
-	Talk      time.Duration // bridge to the first hang-up
-	Outcome   string
-	Cause     string
-	Survey    survey.Result
-	// Recording is the object key of the call's recording, if recorded.
-	Recording string
-	// Customer is who called, as the directory knows them.
-	Customer directory.Customer
-	// Reason is why the customer called (the reason menu's choice), "" if
-	// not asked or not answered.
-	Reason string
-	// Queued is when the call entered its queue (zero: it never did).
-	Queued time.Time
-	// Callback is the id of the callback a caller who left the queue for
-	// one got (outcome callback), or, for a callback call, the one placed.
-	Callback string
-	// Direction is DirectionInbound for a call to a hotline number and
-	// DirectionCallback for a call Hotline placed to call a customer back
-	// (dialer.go: Caller is then the customer called).
-	Direction string
-}
-
 // observe moves the metrics for a finished call.
-func (c *call) observe(r CallRecord) {
+func (c *call) observe(r callflow.Record) {
 	m := c.s.deps.Metrics
 	if m == nil {
 		return
@@ -698,22 +581,22 @@ func (c *call) observe(r CallRecord) {
 	mc := c.metricsCall()
 	outcome := metrics.OutcomeAnswered
 	switch r.Outcome {
-	case OutcomeAbandoned:
+	case callflow.OutcomeAbandoned:
 		outcome = metrics.OutcomeAbandoned
-	case OutcomeTimeout:
+	case callflow.OutcomeTimeout:
 		outcome = metrics.OutcomeTimeout
-	case OutcomeFailed:
+	case callflow.OutcomeFailed:
 		// Neither the caller's choice nor the maximum wait (shutdown,
 		// queue full, a failure): the metrics count it as "other".
-		outcome = metrics.Outcome(OutcomeFailed)
-	case OutcomeCallback:
+		outcome = metrics.Outcome(callflow.OutcomeFailed)
+	case callflow.OutcomeCallback:
 		outcome = metrics.OutcomeCallback
 	}
-	if r.Outcome == OutcomeAfterHours || r.Queued.IsZero() {
+	if r.Outcome == callflow.OutcomeAfterHours || r.Queued.IsZero() {
 		return // never queued (e.g. hung up during the keypad questions)
 	}
 	m.QueueWait(mc, outcome, r.Wait)
-	if r.Outcome == OutcomeAnswered {
+	if r.Outcome == callflow.OutcomeAnswered {
 		m.HandleTime(mc, r.Talk, 0)
 	}
 	if !r.Survey.Ran {
@@ -733,49 +616,20 @@ func (c *call) observe(r CallRecord) {
 	}
 }
 
-// record builds the call's CDR.
-func (c *call) record(cause error) CallRecord {
+// timeline is what the call went through so far, for its record.
+func (c *call) timeline() callflow.Timeline {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	end := c.s.now()
-	r := CallRecord{
-		CallID: c.id, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
-		Arrived: c.created, Answered: c.answeredAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt, Ended: end,
-		Cause: cause.Error(), Survey: c.survey, Customer: c.customer, Direction: DirectionInbound,
-		Reason: c.reason, Queued: c.queuedAt, Callback: c.callbackID,
-	}
-	// The wait is counted from entering the queue, after any keypad
-	// questions.
-	waitFrom := c.created
-	if !c.queuedAt.IsZero() {
-		waitFrom = c.queuedAt
+	t := callflow.Timeline{
+		CallID: c.id, Direction: c.direction, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
+		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey,
+		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
+		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
 	}
 	if c.rec != nil {
-		r.Recording = c.rec.Key()
+		t.Recording = c.rec.Key()
 	}
-	switch {
-	case c.decision.Action != config.ActionQueue:
-		r.Outcome = OutcomeAfterHours
-	case !c.bridgedAt.IsZero():
-		r.Outcome = OutcomeAnswered
-		r.Wait = c.bridgedAt.Sub(waitFrom)
-		stop := end
-		if !c.agentLeftAt.IsZero() {
-			stop = c.agentLeftAt
-		}
-		r.Talk = stop.Sub(c.bridgedAt)
-	case c.callback:
-		r.Outcome, r.Wait = OutcomeCallback, end.Sub(waitFrom)
-	case errors.Is(cause, ErrCallerHangup), errors.Is(cause, ErrCallerTimeout):
-		// A caller whose media stopped before an agent took the call has
-		// gone (phone or network died): abandoned, like a hang-up.
-		r.Outcome, r.Wait = OutcomeAbandoned, end.Sub(waitFrom)
-	case errors.Is(cause, ErrMaxWait):
-		r.Outcome, r.Wait = OutcomeTimeout, end.Sub(waitFrom)
-	default:
-		r.Outcome, r.Wait = OutcomeFailed, end.Sub(waitFrom)
-	}
-	return r
+	return t
 }
 
 // CallInfo is a snapshot of one call in progress.
@@ -802,7 +656,7 @@ func (s *Server) Calls() []CallInfo {
 		c.mu.Lock()
 		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
 		if c.agent != nil {
-			ci.Agent = c.agent.username
+			ci.Agent = c.agent.peer
 		}
 		c.mu.Unlock()
 		out = append(out, ci)

@@ -13,6 +13,7 @@ import (
 	"github.com/zaf/g711"
 
 	"hotline/audio"
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/sip/sdp"
 )
@@ -100,7 +101,7 @@ func TestFreeAgentRingsAndBridges(t *testing.T) {
 }
 
 // wantRecord checks a call's record.
-func wantRecord(t *testing.T, f *fixture, callID, outcome string, cause error, agent string) CallRecord {
+func wantRecord(t *testing.T, f *fixture, callID, outcome string, cause error, agent string) callflow.Record {
 	t.Helper()
 	r := f.record(callID)
 	if r.Outcome != outcome || r.Cause != cause.Error() || r.Agent != agent {
@@ -132,7 +133,7 @@ func TestAgentHangsUpFirst(t *testing.T) {
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
 	f.checkIdle()
-	wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentHangup, "alice")
+	wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrAgentHangup, "alice")
 	waitAgentState(t, f, "alice", acd.StateAvailable)
 	if n := len(agent.requests(sip.BYE, "")); n != 0 {
 		t.Errorf("agent who hung up got %d BYEs, want none", n)
@@ -159,7 +160,7 @@ func TestCallerCancelsWhileAgentRings(t *testing.T) {
 		t.Error("agent's INVITE was not cancelled")
 	}
 	f.checkIdle()
-	wantRecord(t, f, call.id, OutcomeAbandoned, ErrCallerHangup, "")
+	wantRecord(t, f, call.id, callflow.OutcomeAbandoned, callflow.ErrCallerHangup, "")
 	waitAgentState(t, f, "alice", acd.StateAvailable)
 	if n := len(agent.requests(sip.ACK, in.callID())); n == 0 {
 		// the agent's 487 must be acknowledged, or its phone keeps resending it
@@ -234,7 +235,7 @@ func TestNextAgent(t *testing.T) {
 			call.bye()
 			bob.waitRequest(sip.BYE, inB.callID())
 			f.checkIdle()
-			wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "bob")
+			wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "bob")
 			alice.noInvite() // not offered the same call again within the retry delay
 		})
 	}
@@ -265,7 +266,7 @@ func TestNextAgent(t *testing.T) {
 		call.bye()
 		alice.waitRequest(sip.BYE, in.callID())
 		f.checkIdle()
-		wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "alice")
+		wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
 		waitAgentState(t, f, "carol", acd.StateAvailable)
 	})
 }
@@ -308,7 +309,7 @@ func TestQueuedCallerGetsHoldToneThenAgent(t *testing.T) {
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
 	f.checkIdle()
-	r := wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentHangup, "bob")
+	r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrAgentHangup, "bob")
 	if r.Answered.IsZero() || r.Bridged.Before(r.Answered) {
 		t.Errorf("call record: answered %v, bridged %v", r.Answered, r.Bridged)
 	}
@@ -321,7 +322,7 @@ func TestMaxWaitHangsUp(t *testing.T) {
 	call.answered()
 	caller.waitRequest(sip.BYE, call.id)
 	f.checkIdle()
-	wantRecord(t, f, call.id, OutcomeTimeout, ErrMaxWait, "")
+	wantRecord(t, f, call.id, callflow.OutcomeTimeout, callflow.ErrMaxWait, "")
 	if got := f.acd.Waiting(); got != 0 {
 		t.Errorf("Waiting = %d after the call, want 0", got)
 	}
@@ -428,7 +429,7 @@ func TestMediaTimeoutHangsUpBoth(t *testing.T) {
 	caller.waitRequest(sip.BYE, call.id)
 	agent.waitRequest(sip.BYE, in.callID())
 	f.checkIdle()
-	wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentTimeout, "alice")
+	wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrAgentTimeout, "alice")
 }
 
 func TestQueueServesCallersInArrivalOrder(t *testing.T) {
@@ -558,5 +559,5 @@ func TestShutdownWhileRinging(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Shutdown did not return")
 	}
-	wantRecord(t, f, call.id, OutcomeFailed, ErrShutdown, "")
+	wantRecord(t, f, call.id, callflow.OutcomeFailed, callflow.ErrShutdown, "")
 }

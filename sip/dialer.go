@@ -27,7 +27,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/audio"
+	"hotline/callflow"
 	"hotline/metrics"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -35,18 +35,7 @@ import (
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
-	"hotline/sip/sdp"
 )
-
-// DirectionInbound and DirectionCallback are the directions of a
-// CallRecord.
-const (
-	DirectionInbound  = "inbound"
-	DirectionCallback = "callback"
-)
-
-// ErrCustomerHangup ends a callback call whose customer hung up.
-var ErrCustomerHangup = errors.New("customer hung up")
 
 // Causes of a callback that did not reach its customer.
 var (
@@ -392,18 +381,19 @@ func (d *Dialer) newCall(cb callbacks.Callback, cust directory.Customer) *call {
 		name += " " + cust.Name
 	}
 	c := &call{
-		s:         s,
-		id:        id,
-		log:       s.log.With("call_id", id, "callback", cb.ID),
-		hotline:   hl,
-		customer:  cust,
-		decision:  rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
-		from:      cb.Number,
-		fromName:  name,
-		transport: d.cfg.Transport,
-		created:   s.now(),
-		codec:     audio.PCMU(),
-		agentGone: make(chan struct{}),
+		s:          s,
+		id:         id,
+		log:        s.log.With("call_id", id, "callback", cb.ID),
+		hotline:    hl,
+		customer:   cust,
+		decision:   rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
+		from:       cb.Number,
+		fromName:   name,
+		transport:  d.cfg.Transport,
+		created:    s.now(),
+		direction:  callflow.DirectionCallback,
+		callbackID: cb.ID,
+		agentGone:  make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	return c
@@ -439,8 +429,8 @@ func (d *Dialer) place(dctx context.Context, cb callbacks.Callback, cust directo
 		d.release(log, cb, at, err)
 		return
 	}
-	custLeg, cbNow, err := d.talk(c, a, cb)
-	d.finish(c, custLeg, cb)
+	cbNow, err := d.talk(c, a, cb)
+	c.closeWith(callflow.ErrAgentHangup)
 	var nd *notDialledError
 	if errors.As(err, &nd) {
 		// The customer was not called (outside the calling hours by now,
@@ -469,7 +459,7 @@ func (e *notDialledError) Unwrap() error { return e.err }
 // offer rings its agents (ringAll), unanswered offers put the callback
 // back at its place. It ends when the dialer stops (errDialerStopped),
 // with the queue's maximum wait (errNoAgent) or the call's end.
-func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *acd.QueuedCall) (*agentLeg, error) {
+func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *acd.QueuedCall) (*Leg, error) {
 	wctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(dctx, func() { cancel(errDialerStopped) })
@@ -525,19 +515,18 @@ func (t *thenSource) Read(samples []int16) {
 // call is listed, the agent hears the whisper and ringback while the
 // customer is called through the gateway (the attempt counted first);
 // once the customer answers both are bridged and recorded until either
-// hangs up. It returns the customer's leg (nil unless answered), the
-// callback as counted, and a *customerError when the customer was not
-// reached or a *notDialledError when they were not called.
-func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, callbacks.Callback, error) {
+// hangs up. It returns the callback as counted, and a *customerError
+// when the customer was not reached or a *notDialledError when they were
+// not called.
+func (d *Dialer) talk(c *call, a *Leg, cb callbacks.Callback) (callbacks.Callback, error) {
 	s := d.s
-	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	cust, err := s.newLeg(RoleCustomer, cb.Number)
 	if err != nil {
-		err = fmt.Errorf("customer media: %w", err)
 		c.end(err)
-		return nil, cb, &notDialledError{err: err}
+		return cb, &notDialledError{err: err}
 	}
 	c.mu.Lock()
-	c.leg, c.agentName = leg, a.username // the agent took the callback
+	c.caller, c.agentName = cust, a.peer // the agent took the callback
 	c.mu.Unlock()
 	s.active.Add(1)
 	s.mu.Lock()
@@ -545,11 +534,11 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 	s.mu.Unlock()
 
 	// The agent: whisper and ringback; hanging up ends the callback.
-	a.leg.Start()
-	a.leg.Play(callbackWhisper())
+	a.media.Start()
+	a.media.Play(callbackWhisper())
 	c.watchAgent(a)
 	if isClosed(c.agentGone) || c.ctx.Err() != nil {
-		return nil, cb, &notDialledError{err: ErrAgentHangup}
+		return cb, &notDialledError{err: callflow.ErrAgentHangup}
 	}
 	// The callback may have waited for its agent past closing time or
 	// into quiet hours: the customer is only called within them.
@@ -560,30 +549,29 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 			if !ok {
 				next = now.Add(d.cfg.RetryDelay) // then fails as no_time in consider
 			}
-			c.log.Info("outside the calling hours by now: the customer is not called", "agent", a.username, "due", next)
-			c.playFor(a.leg, notReachedTone(), 1500*time.Millisecond)
+			c.log.Info("outside the calling hours by now: the customer is not called", "agent", a.peer, "due", next)
+			c.playFor(a.media, notReachedTone(), 1500*time.Millisecond)
 			err := errors.New("outside the calling hours")
 			c.end(err)
-			return nil, cb, &notDialledError{err: err, at: next}
+			return cb, &notDialledError{err: err, at: next}
 		}
 	}
 	counted, err := d.store.Dialing(cb.ID, c.id)
 	if err != nil {
 		err = fmt.Errorf("callback store: %w", err)
 		c.end(err)
-		return nil, cb, &notDialledError{err: err}
+		return cb, &notDialledError{err: err}
 	}
 	cb = counted
-	c.log.Info("agent took the callback; calling the customer", "agent", a.username, "number", cb.Number,
+	c.log.Info("agent took the callback; calling the customer", "agent", a.peer, "number", cb.Number,
 		"attempt", cb.Attempts, "gateway", d.cfg.Gateway)
 
-	cust := &agentLeg{username: cb.Number, leg: leg}
 	ringCtx, stopRing := context.WithCancelCause(c.ctx)
 	defer stopRing(nil)
 	go func() {
 		select {
 		case <-c.agentGone:
-			stopRing(ErrAgentHangup)
+			stopRing(callflow.ErrAgentHangup)
 		case <-ringCtx.Done():
 		}
 	}()
@@ -597,18 +585,12 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 		err = &customerError{result: result, err: err}
 		c.log.Info("customer not reached", "error", err)
 		if c.ctx.Err() == nil && !isClosed(c.agentGone) {
-			c.playFor(a.leg, notReachedTone(), 1500*time.Millisecond)
+			c.playFor(a.media, notReachedTone(), 1500*time.Millisecond)
 		}
 		c.end(err)
-		return nil, cb, err
+		return cb, err
 	}
-	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec audio.Codec
-	var dtmf *audio.Codec
-	if err == nil {
-		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
-	}
-	if err != nil {
+	if err := cust.takeAnswer(); err != nil {
 		c.log.Warn("customer's answer has no usable SDP", "error", err)
 		cust.acked = true // acknowledged and hung up by finish
 		ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -616,16 +598,9 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 		cancel()
 		err = &customerError{result: metrics.CallbackError, err: fmt.Errorf("customer SDP: %w", err)}
 		c.end(err)
-		return cust, cb, err
+		return cb, err
 	}
-	cust.codec = codec
-	cust.mu.Lock()
-	cust.local.Codecs, cust.local.DTMF = []audio.Codec{codec}, dtmf
-	cust.mu.Unlock()
-	f := media.FormatOf(codec, dtmf)
-	leg.SetRemote(ans.Audio.Addr, f)
-	leg.SetHold(ans.Audio.OnHold())
-	leg.OnDTMF(func(k rune) { c.log.Info("customer pressed a key", "digit", string(k)) })
+	cust.media.OnDTMF(func(k rune) { c.log.Info("customer pressed a key", "digit", string(k)) })
 	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	err = dlg.Ack(ackCtx)
 	cancel()
@@ -633,34 +608,33 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 	if err != nil {
 		err = &customerError{result: metrics.CallbackError, err: fmt.Errorf("ACK to the customer: %w", err)}
 		c.end(err)
-		return cust, cb, err
+		return cb, err
 	}
 	c.mu.Lock()
-	c.codec, c.format = codec, f
 	c.answered, c.answeredAt = true, s.now()
 	c.mu.Unlock()
-	leg.Start()
-	a.unbridge = media.Bridge(leg, a.leg)
+	cust.media.Start()
+	a.unbridge = media.Bridge(cust.media, a.media)
 	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), a.username
+	c.bridgedAt, c.agentName = s.now(), a.peer
 	c.mu.Unlock()
-	c.startRecording(a.username, a)
+	c.startRecording(a.peer, a)
 	c.mu.Lock()
 	rec := c.rec
 	c.mu.Unlock()
 	if rec != nil {
-		_ = rec.SetExtra("direction", DirectionCallback)
+		_ = rec.SetExtra("direction", callflow.DirectionCallback)
 		_ = rec.SetExtra("callback_id", cb.ID)
 	}
-	c.log.Info("callback connected", "agent", a.username, "customer_codec", codec.Name, "agent_codec", a.codec.Name,
+	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
 	go func() {
 		select {
 		case <-dlg.Context().Done():
-			c.end(ErrCustomerHangup)
-		case <-leg.Done():
-			if leg.Err() != nil {
-				c.end(ErrCallerTimeout)
+			c.end(callflow.ErrCustomerHangup)
+		case <-cust.media.Done():
+			if cust.media.Err() != nil {
+				c.end(callflow.ErrCallerTimeout)
 			}
 		case <-c.ctx.Done():
 		}
@@ -668,56 +642,25 @@ func (d *Dialer) talk(c *call, a *agentLeg, cb callbacks.Callback) (*agentLeg, c
 	select {
 	case <-c.ctx.Done():
 	case <-c.agentGone:
-		c.end(ErrAgentHangup)
+		c.end(callflow.ErrAgentHangup)
 	}
-	return cust, cb, nil
+	return cb, nil
 }
 
 // customerInvite builds the INVITE to the customer through the gateway:
 // sip:<number>@<gateway>, From the configured number, with the callback
 // call's Call-ID, offering the agent's codec first.
-func (d *Dialer) customerInvite(c *call, cust *agentLeg, a *agentLeg) invite {
+func (d *Dialer) customerInvite(c *call, cust *Leg, a *Leg) invite {
 	s := d.s
-	ua := s.dialogUA[d.cfg.Transport]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-	}
-	target := sip.Uri{Scheme: "sip", User: cust.username, Host: d.gwHost, Port: d.gwPort}
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetTransport(strings.ToUpper(d.cfg.Transport))
-	callID := sip.CallIDHeader(c.id)
-	req.AppendHeader(&callID)
-	from := &sip.FromHeader{
-		DisplayName: c.hotline.Name,
-		Address:     sip.Uri{Scheme: "sip", User: d.cfg.From, Host: ua.ContactHDR.Address.Host},
-		Params:      sip.NewParams(),
-	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: target})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
-
-	first, other := audio.PCMU(), audio.PCMA()
-	if strings.EqualFold(a.codec.Name, "PCMA") {
-		first, other = audio.PCMA(), audio.PCMU()
-	}
-	te := audio.TelephoneEvent(dtmfPT)
-	cust.local = sdp.Local{
-		SessionID: rand.Uint64() >> 1,
-		Version:   1,
-		Addr:      cust.leg.LocalAddr(),
-		Codecs:    []audio.Codec{first, other},
-		DTMF:      &te,
-		PTime:     20,
-	}
-	req.SetBody(cust.local.Marshal())
+	target := sip.Uri{Scheme: "sip", User: cust.peer, Host: d.gwHost, Port: d.gwPort}
+	ua, req := s.inviteFor(cust, outboundInvite{target: target, to: target, transport: d.cfg.Transport,
+		user: d.cfg.From, name: c.hotline.Name, callID: c.id, prefer: a.Codec()})
 	return invite{ua: ua, req: req, timeout: d.cfg.RingTimeout, user: d.cfg.Username, password: d.cfg.Password,
 		sent: func(dlg *sipgo.DialogClientSession) {
-			cust.dlg = dlg
+			cust.cli = dlg
 			cust.callID = c.id
-			s.register(c.id, &dialogRef{call: c, agent: cust, customer: true})
-			c.log.Info("calling the customer", "number", cust.username, "gateway", d.cfg.Gateway)
+			s.register(c.id, &dialogRef{call: c, leg: cust})
+			c.log.Info("calling the customer", "number", cust.peer, "gateway", d.cfg.Gateway)
 		},
 		cleanup: func() { s.unregister(c.id) },
 	}
@@ -741,9 +684,9 @@ func customerResult(err error) string {
 		return metrics.CallbackError
 	case errors.Is(err, errNoAnswer):
 		return metrics.CallbackNoAnswer
-	case errors.Is(err, ErrAgentHangup), errors.Is(err, ErrAgentTimeout):
+	case errors.Is(err, callflow.ErrAgentHangup), errors.Is(err, callflow.ErrAgentTimeout):
 		return metrics.CallbackAbandoned
-	case errors.Is(err, ErrShutdown), errors.Is(err, context.Canceled):
+	case errors.Is(err, callflow.ErrShutdown), errors.Is(err, context.Canceled):
 		return metrics.CallbackError
 	}
 	// No final response (timer B), or the INVITE could not be sent.
@@ -809,97 +752,4 @@ func (d *Dialer) settle(log *slog.Logger, cb callbacks.Callback, cust directory.
 	}
 	log.Info("callback to be tried again", "result", result, "attempts", cb.Attempts, "max_attempts", d.cfg.MaxAttempts,
 		"due", next)
-}
-
-// finish tears a callback call down once an agent had answered: both legs
-// are hung up (each BYE with its own bound), the media closed, the
-// recording finished, and the call record written.
-func (d *Dialer) finish(c *call, cust *agentLeg, cb callbacks.Callback) {
-	s := d.s
-	cause := context.Cause(c.ctx)
-	if cause == nil {
-		cause = ErrAgentHangup
-		c.end(cause)
-	}
-	c.mu.Lock()
-	a := c.agent
-	c.mu.Unlock()
-	var byes sync.WaitGroup
-	bye := func(dlg *sipgo.DialogClientSession, who string) {
-		byes.Add(1)
-		go func() {
-			defer byes.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := dlg.Bye(ctx); err != nil {
-				c.log.Debug("BYE to "+who, "error", err)
-			}
-		}()
-	}
-	if a != nil && !errors.Is(cause, ErrAgentHangup) {
-		bye(a.dlg, "agent")
-	}
-	if cust != nil && cust.acked && !errors.Is(cause, ErrCustomerHangup) {
-		bye(cust.dlg, "customer")
-	}
-	byes.Wait()
-	if a != nil {
-		s.unregister(a.callID)
-		_ = a.leg.Close()
-		s.legEnded(a.leg)
-	}
-	if cust != nil {
-		s.unregister(c.id)
-	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if c.leg != nil {
-		c.leg.SetTap(nil)
-		_ = c.leg.Close()
-		s.legEnded(c.leg)
-	}
-	if rec != nil {
-		if a != nil {
-			a.leg.SetTap(nil)
-		}
-		if err := rec.Finish(time.Now()); err != nil {
-			c.log.Error("recording not finished cleanly", "error", err)
-		}
-	}
-	if c.leg == nil {
-		return // never listed: no call to record
-	}
-	s.mu.Lock()
-	delete(s.byID, c.id)
-	s.mu.Unlock()
-	s.active.Add(-1)
-
-	c.mu.Lock()
-	end := s.now()
-	r := CallRecord{
-		CallID: c.id, Direction: DirectionCallback, Callback: cb.ID, Hotline: c.hotline.Number, Caller: cb.Number,
-		Agent: c.agentName, Arrived: c.created, Answered: c.answeredAt, Bridged: c.bridgedAt,
-		AgentLeft: c.agentLeftAt, Ended: end, Cause: cause.Error(), Customer: c.customer,
-	}
-	if c.rec != nil {
-		r.Recording = c.rec.Key()
-	}
-	if !c.bridgedAt.IsZero() {
-		r.Outcome, r.Wait = OutcomeAnswered, c.bridgedAt.Sub(c.created)
-		stop := end
-		if !c.agentLeftAt.IsZero() {
-			stop = c.agentLeftAt
-		}
-		r.Talk = stop.Sub(c.bridgedAt)
-	} else {
-		r.Outcome, r.Wait = OutcomeFailed, end.Sub(c.created)
-	}
-	c.mu.Unlock()
-	c.log.Info("call ended", "direction", r.Direction, "cause", r.Cause, "outcome", r.Outcome, "agent", r.Agent,
-		"customer", cb.Number, "talk", r.Talk.Round(time.Millisecond),
-		"customer_rtp_in", c.leg.Stats().PacketsIn, "customer_rtp_out", c.leg.Stats().PacketsOut)
-	if f := s.deps.OnCallEnd; f != nil {
-		f(r)
-	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/callflow"
 	"hotline/internal/cfg"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -166,8 +167,8 @@ func TestCallbackRingsAgentThenCustomer(t *testing.T) {
 	if got.Attempts != 1 || got.Claimed {
 		t.Errorf("completed callback %+v", got)
 	}
-	r := wantRecord(t, f.fixture, cin.callID(), OutcomeAnswered, ErrCustomerHangup, "alice")
-	if r.Direction != DirectionCallback || r.Callback != cb.ID || r.Caller != customerNumber || r.Bridged.IsZero() {
+	r := wantRecord(t, f.fixture, cin.callID(), callflow.OutcomeAnswered, callflow.ErrCustomerHangup, "alice")
+	if r.Direction != callflow.DirectionCallback || r.Callback != cb.ID || r.Caller != customerNumber || r.Bridged.IsZero() {
 		t.Errorf("call record %+v", r)
 	}
 	waitAgentState(t, f.fixture, "alice", acd.StateAvailable)
@@ -199,7 +200,7 @@ func TestCallbackBusyCustomerRetriedThenFailed(t *testing.T) {
 				t.Errorf("after a busy customer: %+v, want pending, 1 attempt, due later", got)
 			}
 			r := f.record(cin.callID())
-			if r.Direction != DirectionCallback || r.Outcome != OutcomeFailed || r.Agent != "alice" || !strings.Contains(r.Cause, "busy") {
+			if r.Direction != callflow.DirectionCallback || r.Outcome != callflow.OutcomeFailed || r.Agent != "alice" || !strings.Contains(r.Cause, "busy") {
 				t.Errorf("call record %+v, want a failed callback call with alice, cause busy", r)
 			}
 		}
@@ -242,7 +243,7 @@ func TestCallbackAgentNoAnswerBackToQueue(t *testing.T) {
 	bin.bye()
 	f.customer.waitRequest(sip.BYE, cin.callID())
 	f.waitCallback(cb.ID, "completed", func(c callbacks.Callback) bool { return c.Status == callbacks.Completed })
-	wantRecord(t, f.fixture, cin.callID(), OutcomeAnswered, ErrAgentHangup, "bob")
+	wantRecord(t, f.fixture, cin.callID(), callflow.OutcomeAnswered, callflow.ErrAgentHangup, "bob")
 }
 
 // TestCallbackAgentHangsUpWhileCustomerRings: the customer's ringing

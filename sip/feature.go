@@ -3,8 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -84,49 +82,39 @@ func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 488, "Not Acceptable Here")
 		return
 	}
-	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	leg, status, err := s.acceptLeg(req, tx, offer, codec, dtmf)
 	if err != nil {
-		s.respond(req, tx, 503, "Service Unavailable", s.retryAfter())
-		return
-	}
-	ua := s.dialogUA[strings.ToLower(req.Transport())]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-	}
-	dlg, err := ua.ReadInvite(req, tx)
-	if err != nil {
-		_ = leg.Close()
-		s.respond(req, tx, 400, "Bad Request")
+		if status == 503 {
+			s.respond(req, tx, status, "Service Unavailable", s.retryAfter())
+		} else {
+			s.respond(req, tx, status, "Bad Request")
+		}
 		return
 	}
 	// A call of its own in the dialog table, so that the phone's ACK, BYE
 	// and re-INVITE find it; it is not a hotline call (no CDR, no queue).
-	callID := req.CallID().Value()
-	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), dlg: dlg, leg: leg, codec: codec,
-		format: media.FormatOf(codec, dtmf), agentGone: make(chan struct{})}
+	callID := leg.callID
+	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), caller: leg, agentGone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	defer c.cancel(nil)
-	c.local = sdp.Local{SessionID: rand.Uint64() >> 1, Version: 1, Addr: leg.LocalAddr(), Codecs: []audio.Codec{codec},
-		DTMF: dtmf, Direction: offer.Audio.Direction.Answer(), PTime: 20, Streams: offer.Streams, AudioIndex: offer.AudioIndex}
-	leg.SetRemote(offer.Audio.Addr, c.format)
-	s.register(callID, &dialogRef{call: c})
+	s.register(callID, &dialogRef{call: c, leg: leg})
 	s.calls.Add(1)
 	defer func() {
 		s.unregister(callID)
-		_ = dlg.Close()
-		_ = leg.Close()
+		_ = leg.srv.Close()
+		_ = leg.media.Close()
 		s.calls.Done()
 	}()
-	if err := dlg.RespondSDP(c.local.Marshal()); err != nil {
+	if err := leg.srv.RespondSDP(leg.localSDP()); err != nil {
 		return
 	}
-	leg.Start()
+	leg.media.Start()
 	// Two short high beeps: "done".
 	c.tone(media.NewTone([]float64{1400}, 150*time.Millisecond, 100*time.Millisecond, 0.3), 500*time.Millisecond)
-	if dlg.Context().Err() != nil || c.ctx.Err() != nil {
+	if leg.Context().Err() != nil || c.ctx.Err() != nil {
 		return // the phone hung up first
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = dlg.Bye(ctx)
+	_ = leg.Bye(ctx)
 }

@@ -878,7 +878,7 @@ func waitConfirmed(s *Server, req *sip.Request, deadline time.Time) {
 		s.mu.Lock()
 		ref := s.table[req.CallID().Value()]
 		s.mu.Unlock()
-		if ref == nil || ref.agent != nil || confirmed(ref.call.dlg) {
+		if ref == nil || ref.leg.srv == nil || confirmed(ref.leg.srv) {
 			return
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -948,8 +948,9 @@ func (h *fuzzHarness) quiesce(t *testing.T, s *Server) {
 		if time.Now().After(deadline) {
 			var stuck strings.Builder
 			for _, c := range calls {
-				if c.dlg != nil {
-					fmt.Fprintf(&stuck, "\n-- call %s, dialog state %v, INVITE:\n%.2000s", c.id, c.dlg.LoadState(), c.dlg.InviteRequest.String())
+				if c.caller != nil && c.caller.srv != nil {
+					dlg := c.caller.srv
+					fmt.Fprintf(&stuck, "\n-- call %s, dialog state %v, INVITE:\n%.2000s", c.id, dlg.LoadState(), dlg.InviteRequest.String())
 				}
 			}
 			t.Fatalf("server not idle after the input: %d calls in the table, ActiveCalls = %d, RTP ports in use = %d%s",

@@ -15,22 +15,18 @@ func (ref *dialogRef) inDialog(req *sip.Request) bool {
 		return false
 	}
 	to, from := toTag(req.To()), fromTag(req.From())
-	if ref.agent != nil {
+	inv := ref.leg.inviteRequest()
+	if inv == nil {
+		return true // not sent yet: nothing to tell by
+	}
+	if ref.leg.srv == nil {
 		// A leg Hotline placed: Hotline's tag is the From tag of its
 		// INVITE. (The peer's tag is in the answer, which sipgo writes
 		// while requests may arrive; Hotline's tag alone is unguessable.)
-		dlg := ref.agent.dlg
-		if dlg == nil || dlg.InviteRequest == nil {
-			return true // not sent yet: nothing to tell by
-		}
-		return to != "" && to == fromTag(dlg.InviteRequest.From())
-	}
-	dlg := ref.call.dlg
-	if dlg == nil || dlg.InviteRequest == nil {
-		return true
+		return to != "" && to == fromTag(inv.From())
 	}
 	// The caller's INVITE as sipgo keeps it carries Hotline's To tag.
-	return to != "" && to == toTag(dlg.InviteRequest.To()) && from == fromTag(dlg.InviteRequest.From())
+	return to != "" && to == toTag(inv.To()) && from == fromTag(inv.From())
 }
 
 // callIDInUse tells whether a new INVITE (no To tag) names the Call-ID of

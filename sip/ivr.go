@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -26,7 +27,7 @@ import (
 //     estimated wait interrupt the hold music, and the queue's callback
 //     key trades the wait for a callback that keeps the caller's place.
 //
-// Prompts are <lang>/<name>.wav of Deps.Messages (deploy/prompts).
+// Prompts are <lang>/<name>.wav of Deps.Prompts (deploy/prompts).
 
 // ErrCallback ends a call whose caller left the queue for a callback.
 var ErrCallback = errors.New("caller asked to be called back")
@@ -101,14 +102,7 @@ func announcementPrompts(st acd.CallStatus, a config.AnnounceConfig, key string)
 // only logged (the announcement leaves them out).
 func (s *Server) checkIVRPrompts() error {
 	ivr := s.deps.Routing.IVR
-	has := func(name string) bool {
-		for _, m := range s.messages {
-			if m[name] != nil {
-				return true
-			}
-		}
-		return false
-	}
+	has := s.prompts.Has
 	var errs []error
 	if ivr.StyleQuestion && !has(promptStyle) {
 		errs = append(errs, fmt.Errorf("ivr.style_question: no prompt %s.wav in any language of the prompts", promptStyle))
@@ -132,44 +126,15 @@ func (s *Server) checkIVRPrompts() error {
 // prompts returns the clips of names in one language: the caller's, else
 // the survey's, else English, else any that has them all; failing that
 // each in whichever language has it. Missing clips are left out.
-func (c *call) prompts(names ...string) []*media.Audio {
-	langs := []string{c.customer.Language}
-	if sv := c.s.deps.Survey; sv != nil {
-		langs = append(langs, sv.Language)
-	}
-	langs = append(langs, "en")
-	for l := range c.s.messages {
-		langs = append(langs, l)
-	}
-	for _, l := range langs {
-		m := c.s.messages[l]
-		if m == nil {
-			continue
-		}
-		out := make([]*media.Audio, 0, len(names))
-		for _, n := range names {
-			if a := m[n]; a != nil {
-				out = append(out, a)
-			}
-		}
-		if len(out) == len(names) {
-			return out
-		}
-	}
-	var out []*media.Audio
-	for _, n := range names {
-		if a := c.message(n); a != nil {
-			out = append(out, a)
-		}
-	}
-	return out
+func (c *call) prompts(names ...string) []*audio.Clip {
+	return c.s.prompts.FindAll(names, c.promptLanguages()...)
 }
 
 // listenKeys makes the caller's keys arrive on a new channel (keys
 // pressed when it is full are dropped).
 func (c *call) listenKeys() chan rune {
 	keys := make(chan rune, 16)
-	c.leg.OnDTMF(func(d rune) {
+	c.caller.media.OnDTMF(func(d rune) {
 		c.log.Info("caller pressed a key", "digit", string(d))
 		select {
 		case keys <- d:
@@ -195,7 +160,7 @@ func (c *call) askFirst() bool {
 		return false
 	}
 	keys := c.listenKeys()
-	defer c.leg.Play(nil)
+	defer c.caller.media.Play(nil)
 	style, reason := c.customer.Style, ""
 	if askStyle {
 		k, ok := c.menu(promptStyle, "12", keys)
@@ -322,7 +287,7 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 		off, err := w.qc.Next(ctx)
 		res <- result{off, err}
 	}()
-	c.leg.Play(w.hold)
+	c.caller.media.Play(w.hold)
 
 	announce := time.NewTimer(time.Hour)
 	announce.Stop()
@@ -349,7 +314,7 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 	resume := func() {
 		playing = nil
 		limit.Stop()
-		c.leg.Play(w.hold)
+		c.caller.media.Play(w.hold)
 		w.next = time.Time{}
 		plan()
 	}
@@ -370,7 +335,7 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 				continue
 			}
 			c.log.Debug("queue announcement", "prompts", strings.Join(names, " "))
-			c.leg.Play(src)
+			c.caller.media.Play(src)
 			playing = done
 			limit.Reset(d + 2*time.Second) // paced in real time; not read while on hold
 		case <-playing:
@@ -423,7 +388,7 @@ func (c *call) leaveForCallback(qc *acd.QueuedCall, number string) error {
 
 // sequence plays clips one after the other, once; done is closed when the
 // last has been read, d is their total length. nil when clips is empty.
-func sequence(clips []*media.Audio) (src media.Source, done <-chan struct{}, d time.Duration) {
+func sequence(clips []*audio.Clip) (src media.Source, done <-chan struct{}, d time.Duration) {
 	if len(clips) == 0 {
 		return nil, nil, 0
 	}

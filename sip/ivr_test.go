@@ -18,6 +18,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/internal/e2e"
 	"hotline/routing/acd"
 	"hotline/routing/config"
@@ -72,8 +74,18 @@ func toneWAV(hz float64, d time.Duration) []byte {
 	return b.Bytes()
 }
 
-// promptFS holds every prompt of the keypad and announcements in English
+// testPrompts are every prompt of the keypad and announcements in English
 // as 400 ms tones (promptHz, else otherPromptHz).
+func testPrompts(t testing.TB) *audio.Prompts {
+	t.Helper()
+	p, err := audio.LoadPrompts(promptFS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// promptFS holds testPrompts' files.
 func promptFS() fstest.MapFS {
 	names := []string{promptStyle, "reason", promptInvalid, promptPosition, promptPositionMany, promptWait, promptMinute,
 		promptMinutes, promptWaitShort, promptWaitLong, promptPress, promptCallbackOffer, promptCallbackConfirm, "star", "hash"}
@@ -131,7 +143,7 @@ func ivrFixture(t *testing.T, edit func(*config.Config)) (*fixture, string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.Messages = promptFS()
+			d.Prompts = testPrompts(t)
 			d.Customers = dir.Lookup
 			d.SetStyle = dir.SetStyle
 		}
@@ -216,7 +228,7 @@ func TestIVRStyleQuestionRemembered(t *testing.T) {
 	agents["bob"].noInvite()
 	call.bye()
 	agents["alice"].waitRequest(sip.BYE, in.callID())
-	r := wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "alice")
+	r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
 	if r.Customer.Style != directory.StyleReactive {
 		t.Errorf("call record style %q, want reactive", r.Customer.Style)
 	}
@@ -245,7 +257,7 @@ func TestIVRStyleQuestionRemembered(t *testing.T) {
 	flows(t, caller, ans2.Audio.Addr, agents["alice"])
 	call2.bye()
 	agents["alice"].waitRequest(sip.BYE, in2.callID())
-	wantRecord(t, f, call2.id, OutcomeAnswered, ErrCallerHangup, "alice")
+	wantRecord(t, f, call2.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
 }
 
 // TestIVRStyleNoValidKey: a wrong key, then none: the caller is asked
@@ -266,7 +278,7 @@ func TestIVRStyleNoValidKey(t *testing.T) {
 	}
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
-	r := wantRecord(t, f, call.id, OutcomeAnswered, ErrAgentHangup, "bob")
+	r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrAgentHangup, "bob")
 	if r.Customer.Style != directory.StyleUnknown {
 		t.Errorf("call record style %q, want unknown", r.Customer.Style)
 	}
@@ -301,7 +313,7 @@ func TestIVRReasonMenu(t *testing.T) {
 	}
 	call.bye()
 	agents["alice"].waitRequest(sip.BYE, in.callID())
-	r := wantRecord(t, f, call.id, OutcomeAnswered, ErrCallerHangup, "alice")
+	r := wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
 	if r.Reason != "complaint" {
 		t.Errorf("call record reason %q, want complaint", r.Reason)
 	}
@@ -319,7 +331,7 @@ func TestIVRReasonMenu(t *testing.T) {
 	}
 	call2.bye()
 	agents["bob"].waitRequest(sip.BYE, in2.callID())
-	if r := wantRecord(t, f, call2.id, OutcomeAnswered, ErrCallerHangup, "bob"); r.Reason != "" {
+	if r := wantRecord(t, f, call2.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "bob"); r.Reason != "" {
 		t.Errorf("call record reason %q, want none", r.Reason)
 	}
 }
@@ -336,7 +348,7 @@ func TestQueueCallbackKey(t *testing.T) {
 	caller.sendDTMF(ans.Audio.Addr, '5')
 	caller.sendDTMF(ans.Audio.Addr, '9')
 	caller.waitRequest(sip.BYE, call.id)
-	r := wantRecord(t, f, call.id, OutcomeCallback, ErrCallback, "")
+	r := wantRecord(t, f, call.id, callflow.OutcomeCallback, ErrCallback, "")
 	if r.Queued.IsZero() {
 		t.Error("call record: never queued")
 	}
@@ -416,7 +428,7 @@ func TestQueueAnnouncement(t *testing.T) {
 		t.Errorf("announcement after %d ms of hold music, want about %s", holdWindows*50, config.MinAnnounceEvery)
 	}
 	call.bye()
-	r := wantRecord(t, f, call.id, OutcomeAbandoned, ErrCallerHangup, "")
+	r := wantRecord(t, f, call.id, callflow.OutcomeAbandoned, callflow.ErrCallerHangup, "")
 	if r.Wait <= 0 {
 		t.Errorf("wait %s", r.Wait)
 	}
@@ -477,7 +489,7 @@ func TestIVRMissingPrompt(t *testing.T) {
 	}
 	m := media.Config{IP: "127.0.0.1"}
 	m.SetDefaults()
-	_, err = New(Config{}, Deps{Routing: &c, Router: router, ACD: acd, Media: &m, Messages: promptFS()})
+	_, err = New(Config{}, Deps{Routing: &c, Router: router, ACD: acd, Media: &m, Prompts: testPrompts(t)})
 	if err == nil || !strings.Contains(err.Error(), "ivr.reason_menu.prompt") || !strings.Contains(err.Error(), "why.wav") {
 		t.Fatalf("New: %v, want an error naming ivr.reason_menu.prompt and why.wav", err)
 	}

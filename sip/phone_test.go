@@ -20,6 +20,7 @@ import (
 	"github.com/pion/rtp"
 
 	"hotline/audio"
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/routing/rules"
@@ -82,7 +83,7 @@ type fixture struct {
 	addr netip.AddrPort // Hotline's UDP SIP address
 
 	mu   sync.Mutex
-	cdrs []CallRecord
+	cdrs []callflow.Record
 }
 
 func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
@@ -134,7 +135,7 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 	}
 	f := &fixture{t: t, acd: acd}
 	deps := Deps{Log: log, Routing: &o.routing, Router: router, ACD: acd, Media: &o.media,
-		OnCallEnd: func(r CallRecord) {
+		OnCallEnd: func(r callflow.Record) {
 			f.mu.Lock()
 			f.cdrs = append(f.cdrs, r)
 			f.mu.Unlock()
@@ -177,7 +178,7 @@ func (f *fixture) checkIdle() {
 }
 
 // record waits for the call record of a call (by the caller's Call-ID).
-func (f *fixture) record(callID string) CallRecord {
+func (f *fixture) record(callID string) callflow.Record {
 	f.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {

@@ -4,17 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/audio"
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/sip/media"
-	"hotline/sip/sdp"
 )
 
 // errAnsweredElsewhere stops the other phones of a ring-all offer once
@@ -42,7 +40,7 @@ func (c *call) queue() {
 	qc, err := s.deps.ACD.Enqueue(acd.RequestFor(c.id, c.decision, c.customer))
 	if err != nil {
 		if errors.Is(err, acd.ErrQueueFull) {
-			c.end(ErrQueueFull)
+			c.end(callflow.ErrQueueFull)
 		} else {
 			c.end(fmt.Errorf("queueing the call: %w", err))
 		}
@@ -54,7 +52,7 @@ func (c *call) queue() {
 		off, err := c.nextOffer(w)
 		if err != nil {
 			if errors.Is(err, acd.ErrMaxWait) {
-				err = ErrMaxWait
+				err = callflow.ErrMaxWait
 			}
 			c.end(err) // no-op when the call has already ended
 			return
@@ -75,7 +73,7 @@ func (c *call) queue() {
 			c.detachAgent()
 			_ = qc.Hangup() // the agent goes to wrap-up during the survey
 			c.runSurvey()
-			c.end(ErrAgentHangup)
+			c.end(callflow.ErrAgentHangup)
 		}
 		return
 	}
@@ -102,7 +100,7 @@ func (c *call) nextOffer(w *waiting) (acd.Offer, error) {
 
 type ringResult struct {
 	agent string
-	leg   *agentLeg
+	leg   *Leg
 	err   error
 }
 
@@ -110,7 +108,7 @@ type ringResult struct {
 // first to answer gets the call (reported Answered, the others are
 // cancelled); each agent who fails is reported NoAnswer. It returns the
 // answered agent's leg, or nil when nobody took the call.
-func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *agentLeg {
+func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	results := make(chan ringResult, len(off.Agents))
@@ -120,7 +118,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *agentLeg {
 			results <- ringResult{agent, a, err}
 		}()
 	}
-	var won *agentLeg
+	var won *Leg
 	for range off.Agents {
 		r := <-results
 		switch {
@@ -147,7 +145,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *agentLeg {
 // the call's from here on (listed, hung up with the call), its 200 OK is
 // acknowledged and the ACD told. On failure the leg is hung up and the
 // agent reported as not having taken the call.
-func (c *call) take(qc *acd.QueuedCall, a *agentLeg) error {
+func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
 	c.mu.Lock()
 	c.agent = a
 	c.mu.Unlock()
@@ -160,16 +158,16 @@ func (c *call) take(qc *acd.QueuedCall, a *agentLeg) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := a.dlg.Ack(ctx); err != nil {
+	if err := a.cli.Ack(ctx); err != nil {
 		release()
 		c.s.unregister(a.callID)
-		_ = a.leg.Close()
-		_ = qc.NoAnswer(a.username)
+		_ = a.media.Close()
+		_ = qc.NoAnswer(a.peer)
 		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(err))
 		return fmt.Errorf("ACK to agent: %w", err)
 	}
 	a.acked = true
-	if err := qc.Answered(a.username); err != nil {
+	if err := qc.Answered(a.peer); err != nil {
 		release()
 		c.dropAgent(a)
 		return err
@@ -181,68 +179,35 @@ func (c *call) take(qc *acd.QueuedCall, a *agentLeg) error {
 // or ctx ends. On success the agent has answered with usable SDP (its
 // media address is set) but the 200 OK is not acknowledged yet: take or
 // dropAgent does that.
-func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration) (*agentLeg, error) {
+func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration) (*Leg, error) {
 	s := c.s
 	bindings := s.reg.Lookup(agent)
 	if len(bindings) == 0 {
 		return nil, errUnreachable
 	}
 	b := bindings[0]
-	leg, err := media.NewLeg(s.deps.Media, s.ports, s.log)
+	a, err := s.newLeg(RoleAgent, agent)
 	if err != nil {
-		return nil, fmt.Errorf("agent media: %w", err)
+		return nil, err
 	}
-	a := &agentLeg{username: agent, leg: leg}
-	first, other := audio.PCMU(), audio.PCMA()
-	if strings.EqualFold(c.codec.Name, "PCMA") {
-		first, other = audio.PCMA(), audio.PCMU()
+	prefer := audio.PCMU()
+	if c.caller != nil {
+		prefer = c.caller.Codec()
 	}
-	te := audio.TelephoneEvent(dtmfPT)
-	a.local = sdp.Local{
-		SessionID: rand.Uint64() >> 1,
-		Version:   1,
-		Addr:      leg.LocalAddr(),
-		Codecs:    []audio.Codec{first, other},
-		DTMF:      &te,
-		PTime:     20,
-	}
-
-	transport := strings.ToLower(b.Transport)
-	ua := s.dialogUA[transport]
-	if ua == nil {
-		ua = s.dialogUA["udp"]
-		transport = "udp"
-	}
-	req := sip.NewRequest(sip.INVITE, b.Contact)
-	req.SetTransport(strings.ToUpper(transport))
-	if b.Source != "" {
-		req.SetDestination(b.Source)
-	}
-	fromHdr := &sip.FromHeader{
-		DisplayName: c.displayName(),
-		Address:     sip.Uri{Scheme: "sip", User: c.from, Host: ua.ContactHDR.Address.Host},
-		Params:      sip.NewParams(),
-	}
-	if fromHdr.Address.User == "" {
-		fromHdr.Address.User = "anonymous"
-	}
-	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(fromHdr)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
+	ua, req := s.inviteFor(a, outboundInvite{target: b.Contact, transport: b.Transport, dest: b.Source,
+		user: c.from, name: c.displayName(), prefer: prefer,
+		to: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
 	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
-	req.SetBody(a.local.Marshal())
 
 	cleanup := func() {
 		s.unregister(a.callID)
-		_ = leg.Close()
+		_ = a.media.Close()
 	}
-	dlg, err := s.ringOut(ctx, invite{ua: ua, req: req, timeout: ringTimeout, ringing: c.agentRinging, cleanup: cleanup,
+	_, err = s.ringOut(ctx, invite{ua: ua, req: req, timeout: ringTimeout, ringing: c.agentRinging, cleanup: cleanup,
 		sent: func(dlg *sipgo.DialogClientSession) {
-			a.dlg = dlg
+			a.cli = dlg
 			a.callID = req.CallID().Value()
-			s.register(a.callID, &dialogRef{call: c, agent: a})
+			s.register(a.callID, &dialogRef{call: c, leg: a})
 			c.log.Info("ringing agent", "agent", agent, "agent_call_id", a.callID, "contact", b.Contact.String())
 		}})
 	if err != nil {
@@ -250,67 +215,58 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 	}
 
 	// Answered.
-	ans, err := sdp.Parse(dlg.InviteResponse.Body())
-	var codec audio.Codec
-	var dtmf *audio.Codec
-	if err == nil {
-		codec, dtmf, err = sdp.Negotiate(&ans.Audio, supportedCodecs)
-	}
-	if err != nil {
+	if err := a.takeAnswer(); err != nil {
 		c.log.Warn("agent's answer has no usable SDP", "agent", agent, "error", err)
 		ackCtx, cancelAck := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancelAck()
-		_ = dlg.Ack(ackCtx)
-		_ = dlg.Bye(ackCtx)
+		_ = a.cli.Ack(ackCtx)
+		_ = a.cli.Bye(ackCtx)
 		cleanup()
 		return nil, fmt.Errorf("agent SDP: %w", err)
 	}
-	a.codec = codec
-	leg.SetRemote(ans.Audio.Addr, media.FormatOf(codec, dtmf))
-	leg.SetHold(ans.Audio.OnHold())
-	leg.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
+	a.media.OnDTMF(func(d rune) { c.log.Info("agent pressed a key", "digit", string(d)) })
 	return a, nil
 }
 
 // dropAgent hangs up an answered agent leg that will not be bridged
 // (acknowledging its 200 OK first if need be).
-func (c *call) dropAgent(a *agentLeg) {
+func (c *call) dropAgent(a *Leg) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if !a.acked {
-		_ = a.dlg.Ack(ctx)
+		_ = a.cli.Ack(ctx)
 	}
-	_ = a.dlg.Bye(ctx)
+	_ = a.cli.Bye(ctx)
 	c.s.unregister(a.callID)
-	_ = a.leg.Close()
+	_ = a.media.Close()
 }
 
 // connect bridges the caller with an agent who answered: the caller is
 // answered if still ringing, media flows both ways, recording starts.
-func (c *call) connect(a *agentLeg) error {
+func (c *call) connect(a *Leg) error {
 	s := c.s
 	if err := c.answer(); err != nil {
-		c.log.Info("caller left as the agent answered", "agent", a.username)
+		c.log.Info("caller left as the agent answered", "agent", a.peer)
 		c.mu.Lock()
 		c.agent = nil
 		c.mu.Unlock()
 		c.dropAgent(a)
 		return err
 	}
-	a.leg.Start()
-	c.leg.Start()
-	a.unbridge = media.Bridge(c.leg, a.leg)
+	a.media.Start()
+	c.caller.media.Start()
+	a.unbridge = media.Bridge(c.caller.media, a.media)
 	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), a.username
+	c.bridgedAt, c.agentName = s.now(), a.peer
 	c.mu.Unlock()
-	c.startRecording(a.username, a)
+	c.startRecording(a.peer, a)
 	c.mu.Lock()
 	rec, reason := c.rec, c.reason
 	c.mu.Unlock()
 	if rec != nil && reason != "" {
 		_ = rec.SetExtra("call_reason", reason)
 	}
-	c.log.Info("bridged", "agent", a.username, "caller_codec", c.codec.Name, "agent_codec", a.codec.Name,
+	c.log.Info("bridged", "agent", a.peer, "caller_codec", c.caller.Codec().Name, "agent_codec", a.Codec().Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
 
 	c.watchAgent(a)
@@ -319,14 +275,14 @@ func (c *call) connect(a *agentLeg) error {
 
 // watchAgent ends the call's agent side when the agent's phone hangs up
 // (agentLeft) or its media times out, until the call ends.
-func (c *call) watchAgent(a *agentLeg) {
+func (c *call) watchAgent(a *Leg) {
 	go func() {
 		select {
-		case <-a.dlg.Context().Done():
+		case <-a.cli.Context().Done():
 			c.agentLeft()
-		case <-a.leg.Done():
-			if a.leg.Err() != nil {
-				c.end(ErrAgentTimeout)
+		case <-a.media.Done():
+			if a.media.Err() != nil {
+				c.end(callflow.ErrAgentTimeout)
 			}
 		case <-c.ctx.Done():
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -17,6 +16,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/metrics"
 	"hotline/recording"
 	"hotline/routing/acd"
@@ -43,9 +44,11 @@ type Deps struct {
 	// RequestCallback stores a callback request for a caller who got the
 	// callback action; nil: the action plays its message only.
 	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
-	// Messages are the prompts of after-hours actions, <lang>/<name>.wav
-	// (e.g. en/closed.wav); nil or missing: a short tone is played.
-	Messages fs.FS
+	// Prompts are every prompt played: survey questions, after-hours
+	// messages, keypad menus, announcements (<lang>/<name>.wav, e.g.
+	// en/closed.wav); nil or a missing message: a short tone is played;
+	// without the survey's prompts there is no survey.
+	Prompts *audio.Prompts
 	// VoicemailMax bounds a voicemail recording; default 2 minutes.
 	VoicemailMax time.Duration
 	// Media configures RTP.
@@ -56,10 +59,8 @@ type Deps struct {
 	Recordings Recordings
 	// Survey configures the post-call survey; nil or disabled: none.
 	Survey *survey.Config
-	// Prompts are the survey's audio prompts.
-	Prompts *survey.Prompts
 	// OnCallEnd receives the record of every finished call.
-	OnCallEnd func(CallRecord)
+	OnCallEnd func(callflow.Record)
 	// Metrics receives call, SIP and RTP figures; nil records nothing.
 	Metrics *metrics.Metrics
 	// Customers identifies callers by caller ID (segment, language, ...);
@@ -91,11 +92,10 @@ type Server struct {
 	ports *media.Ports
 	// trunks are where calls may come from (empty: anywhere)
 	trunks []netip.Prefix
-	hold   *media.Audio // hold music, nil for the built-in tone
-	// prompts[lang][name] are the decoded survey prompts (nil: no survey).
-	prompts map[string]map[string]*media.Audio
-	// messages[lang][name] are the decoded after-hours prompts.
-	messages map[string]map[string]*media.Audio
+	hold   *audio.Clip // hold music, nil for the built-in tone
+	// prompts are Deps.Prompts; surveyOK says they hold the survey's.
+	prompts  *audio.Prompts
+	surveyOK bool
 	reg      *registrar.Registrar
 
 	ua     *sipgo.UserAgent
@@ -126,27 +126,17 @@ type boundListener struct {
 	closer    interface{ Close() error }
 }
 
-// dialogRef is what the call table knows about one Call-ID.
+// dialogRef is what the call table knows about one Call-ID: the leg and
+// the call it belongs to.
 type dialogRef struct {
-	call  *call
-	agent *agentLeg // nil for the caller's leg
-	// customer marks the customer's leg of a callback (dialer.go), held
-	// in agent: Hotline placed it, like an agent's leg.
-	customer bool
+	call *call
+	leg  *Leg
 }
 
-// Errors a call can end with; they are logged as the call's end cause.
+// Why an agent did not take an offered call (besides a *refusedError).
 var (
-	ErrCallerHangup  = errors.New("caller hung up")
-	ErrAgentHangup   = errors.New("agent hung up")
-	ErrMaxWait       = errors.New("no agent within the maximum wait")
-	ErrShutdown      = errors.New("hotline shutting down")
-	ErrCallerTimeout = errors.New("caller media timeout")
-	ErrAgentTimeout  = errors.New("agent media timeout")
-	ErrQueueFull     = errors.New("the queue is full")
-	ErrAfterHours    = errors.New("after-hours action done")
-	errNoAnswer      = errors.New("agent did not answer in time")
-	errUnreachable   = errors.New("agent not registered")
+	errNoAnswer    = errors.New("agent did not answer in time")
+	errUnreachable = errors.New("agent not registered")
 )
 
 // New builds a server; nothing listens until Start.
@@ -179,32 +169,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.trunks = trunks
 	if deps.Routing.Queue.HoldMusic != "" {
-		a, err := media.LoadAudio(deps.Routing.Queue.HoldMusic)
+		a, err := audio.LoadClip(deps.Routing.Queue.HoldMusic)
 		if err != nil {
 			return nil, fmt.Errorf("queue.hold_music: %w", err)
 		}
 		s.hold = a
 	}
-	if deps.Prompts != nil {
-		s.prompts = map[string]map[string]*media.Audio{}
-		for _, lang := range deps.Prompts.Languages() {
-			s.prompts[lang] = map[string]*media.Audio{}
-			for _, name := range survey.PromptNames() {
-				data, _ := deps.Prompts.Get(lang, name)
-				a, err := media.DecodeAudio(lang+"/"+name+".wav", data)
-				if err != nil {
-					return nil, fmt.Errorf("survey prompt: %w", err)
-				}
-				s.prompts[lang][name] = a
-			}
-		}
-	}
-	if deps.Messages != nil {
-		m, err := loadMessages(deps.Messages)
-		if err != nil {
-			return nil, err
-		}
-		s.messages = m
+	s.prompts = deps.Prompts
+	if sv := deps.Survey; sv != nil {
+		s.surveyOK = survey.CheckPrompts(deps.Prompts, sv.Language) == nil
 	}
 	if err := s.checkIVRPrompts(); err != nil {
 		return nil, err
@@ -403,7 +376,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		s.log.Warn("drain timeout: hanging up calls", "calls", len(open))
 		for _, c := range open {
-			c.end(ErrShutdown)
+			c.end(callflow.ErrShutdown)
 		}
 		select {
 		case <-done:
@@ -470,12 +443,12 @@ func (s *Server) RTPStats() []metrics.RTPStats {
 	s.mu.Unlock()
 	out := make([]metrics.RTPStats, 0, 2*len(calls))
 	for _, c := range calls {
-		out = append(out, rtpStats(c.leg.Stats()))
+		out = append(out, rtpStats(c.caller.media.Stats()))
 		c.mu.Lock()
 		a := c.agent
 		c.mu.Unlock()
 		if a != nil {
-			out = append(out, rtpStats(a.leg.Stats()))
+			out = append(out, rtpStats(a.media.Stats()))
 		}
 	}
 	return out
@@ -555,10 +528,10 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	ref := s.lookup(req)
-	if ref == nil || ref.agent != nil {
-		return // ACKs from agents need nothing from us
+	if ref == nil || ref.leg.srv == nil {
+		return // ACKs to answers from phones Hotline called need nothing from us
 	}
-	if err := ref.call.dlg.ReadAck(req, tx); err != nil {
+	if err := ref.leg.srv.ReadAck(req, tx); err != nil {
 		ref.call.log.Debug("ACK not for the last INVITE", "error", err)
 	}
 }
@@ -569,24 +542,18 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	c := ref.call
-	if ref.agent == nil {
-		if err := c.dlg.ReadBye(req, tx); err != nil {
-			c.log.Warn("caller BYE", "error", err)
-			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-			return
-		}
-		c.end(ErrCallerHangup)
-		return
-	}
-	if err := ref.agent.dlg.ReadBye(req, tx); err != nil {
-		c.log.Warn("agent BYE", "error", err)
+	c, leg := ref.call, ref.leg
+	if err := leg.readBye(req, tx); err != nil {
+		c.log.Warn(leg.role.String()+" BYE", "error", err)
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if ref.customer {
-		c.end(ErrCustomerHangup)
-		return
+	switch leg.role {
+	case RoleCaller:
+		c.end(callflow.ErrCallerHangup)
+	case RoleCustomer:
+		c.end(callflow.ErrCustomerHangup)
+	default:
+		c.agentLeft()
 	}
-	c.agentLeft()
 }

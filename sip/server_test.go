@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/audio"
+	"hotline/callflow"
 	"hotline/sip/sdp"
 )
 
@@ -165,5 +166,5 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	if f.srv.ActiveCalls() != 0 || f.srv.Ports().InUse() != 0 {
 		t.Errorf("after Shutdown: ActiveCalls = %d, RTP ports in use = %d", f.srv.ActiveCalls(), f.srv.Ports().InUse())
 	}
-	wantRecord(t, f, call.id, OutcomeAnswered, ErrShutdown, "alice")
+	wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrShutdown, "alice")
 }

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"hotline/sip/media"
+	"hotline/audio"
 	"hotline/survey"
 )
 
@@ -15,30 +15,18 @@ import (
 // is a non-response, not a score.
 func (c *call) runSurvey() {
 	cfg := c.s.deps.Survey
-	// The customer's own language when prompts exist for it.
-	lang := cfg.Language
-	if l := c.customer.Language; c.s.prompts[l] != nil {
-		lang = l
-	}
-	prompts := c.s.prompts[lang]
-	if prompts == nil {
-		for l, p := range c.s.prompts {
-			lang, prompts = l, p
-			if l == "en" {
-				break
-			}
-		}
-	}
+	lang := cfg.PromptLanguage(c.s.prompts, c.customer.Language)
+	prompt := func(name string) *audio.Clip { return c.s.prompts.Clip(lang, name) }
 	res := survey.Result{Ran: true, Language: lang}
 	defer func() {
 		c.mu.Lock()
 		c.survey = res
 		c.mu.Unlock()
-		c.leg.Play(nil)
+		c.caller.media.Play(nil)
 	}()
 
 	keys := make(chan rune, 32)
-	c.leg.OnDTMF(func(d rune) {
+	c.caller.media.OnDTMF(func(d rune) {
 		select {
 		case keys <- d:
 		default:
@@ -47,10 +35,10 @@ func (c *call) runSurvey() {
 	c.log.Info("survey", "language", lang)
 	for _, q := range cfg.Questions() {
 		for attempt := 0; attempt <= cfg.Repeats; attempt++ {
-			if attempt > 0 && !c.play(prompts[survey.PromptInvalid], keys, false) {
+			if attempt > 0 && !c.play(prompt(survey.PromptInvalid), keys, false) {
 				return
 			}
-			input, ok := c.collect(q, prompts[q.Prompt], keys)
+			input, ok := c.collect(q, prompt(q.Prompt), keys)
 			if !ok {
 				return // the caller hung up
 			}
@@ -68,7 +56,7 @@ func (c *call) runSurvey() {
 			c.log.Info("survey: no valid answer", "question", q.Prompt, "keys", input, "attempt", attempt+1)
 		}
 	}
-	c.play(prompts[survey.PromptThanks], keys, false)
+	c.play(prompt(survey.PromptThanks), keys, false)
 }
 
 // saveAnswer puts a survey answer into the call's recording as soon as it
@@ -96,9 +84,9 @@ func (c *call) saveAnswer(question string, v int) {
 // play plays a prompt to the caller and waits for its end; with bargeIn a
 // key pressed stops it (the key stays queued). It returns false if the
 // call ended meanwhile.
-func (c *call) play(a *media.Audio, keys chan rune, bargeIn bool) bool {
+func (c *call) play(a *audio.Clip, keys chan rune, bargeIn bool) bool {
 	src, done := a.Once()
-	c.leg.Play(src)
+	c.caller.media.Play(src)
 	// The prompt is paced in real time; allow a little slack.
 	limit := time.NewTimer(a.Duration() + 2*time.Second)
 	defer limit.Stop()
@@ -112,7 +100,7 @@ func (c *call) play(a *media.Audio, keys chan rune, bargeIn bool) bool {
 			return false
 		case k := <-keys:
 			if bargeIn {
-				c.leg.Play(nil)
+				c.caller.media.Play(nil)
 				// put it back for collect
 				select {
 				case keys <- k:
@@ -128,7 +116,7 @@ func (c *call) play(a *media.Audio, keys chan rune, bargeIn bool) bool {
 // q.MaxDigits digits, '#' ending early, within the survey's timeout after
 // the prompt and its inter-digit timeout between digits. ok is false if
 // the call ended.
-func (c *call) collect(q survey.Question, prompt *media.Audio, keys chan rune) (input string, ok bool) {
+func (c *call) collect(q survey.Question, prompt *audio.Clip, keys chan rune) (input string, ok bool) {
 	cfg := c.s.deps.Survey
 	return c.collectKeys(prompt, keys, q.MaxDigits, cfg.Timeout, cfg.InterDigit)
 }
@@ -136,7 +124,7 @@ func (c *call) collect(q survey.Question, prompt *media.Audio, keys chan rune) (
 // collectKeys plays a prompt (a key stops it) and gathers up to maxDigits
 // keys, '#' ending early, within timeout after the prompt and interDigit
 // between keys. ok is false if the call ended.
-func (c *call) collectKeys(prompt *media.Audio, keys chan rune, maxDigits int, timeout, interDigit time.Duration) (input string, ok bool) {
+func (c *call) collectKeys(prompt *audio.Clip, keys chan rune, maxDigits int, timeout, interDigit time.Duration) (input string, ok bool) {
 	// Keys pressed before the question (e.g. during the conversation)
 	// don't count.
 	for len(keys) > 0 {

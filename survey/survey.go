@@ -1,18 +1,17 @@
 // Package survey is the post-call satisfaction survey: when the agent hangs
 // up first, the caller is asked for a CSAT rating (1-5) and optionally an
 // NPS score (0-10) by keypad. This package holds the configuration, the
-// prompts and the rules for answers; sip plays the prompts and collects the
-// digits.
+// names of the prompts it needs (audio.Prompts holds the prompts) and the
+// rules for answers; sip plays the prompts and collects the digits.
 package survey
 
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
 	"time"
 
+	"hotline/audio"
 	"hotline/internal/cfg"
 )
 
@@ -89,56 +88,31 @@ func PromptNames() []string {
 	return []string{PromptCSAT, PromptNPS, PromptInvalid, PromptThanks}
 }
 
-// Prompts holds the raw WAV files of every language found.
-type Prompts struct {
-	byLang   map[string]map[string][]byte
-	fallback string
+// CheckPrompts reports what the survey lacks in p: the default language
+// lang, or any prompt of PromptNames in any language of p.
+func CheckPrompts(p *audio.Prompts, lang string) error {
+	if err := p.Require(lang, PromptNames()...); err != nil {
+		return fmt.Errorf("survey %w", err)
+	}
+	return nil
 }
 
-// LoadPrompts reads <lang>/<name>.wav for every language directory in
-// fsys. Every language must have every prompt; fallback must exist.
-func LoadPrompts(fsys fs.FS, fallback string) (*Prompts, error) {
-	langs, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return nil, fmt.Errorf("survey prompts: %w", err)
+// PromptLanguage is the language the survey is asked in: the customer's
+// when p has prompts in it, else the configured one, else any (English
+// first).
+func (c *Config) PromptLanguage(p *audio.Prompts, customer string) string {
+	switch {
+	case p.HasLanguage(customer):
+		return customer
+	case p.HasLanguage(c.Language):
+		return c.Language
+	case p.HasLanguage("en"):
+		return "en"
 	}
-	p := &Prompts{byLang: map[string]map[string][]byte{}, fallback: fallback}
-	for _, l := range langs {
-		if !l.IsDir() {
-			continue
-		}
-		m := map[string][]byte{}
-		for _, name := range PromptNames() {
-			b, err := fs.ReadFile(fsys, path.Join(l.Name(), name+".wav"))
-			if err != nil {
-				return nil, fmt.Errorf("survey prompts: language %s: %w", l.Name(), err)
-			}
-			m[name] = b
-		}
-		p.byLang[l.Name()] = m
+	if ls := p.Languages(); len(ls) > 0 {
+		return ls[0]
 	}
-	if _, ok := p.byLang[fallback]; !ok {
-		return nil, fmt.Errorf("survey prompts: no prompts for the default language %q", fallback)
-	}
-	return p, nil
-}
-
-// Get returns the WAV data of a prompt in lang, or in the default language
-// when lang has no prompts.
-func (p *Prompts) Get(lang, name string) (data []byte, usedLang string) {
-	if m, ok := p.byLang[lang]; ok {
-		return m[name], lang
-	}
-	return p.byLang[p.fallback][name], p.fallback
-}
-
-// Languages lists the languages with prompts.
-func (p *Prompts) Languages() []string {
-	var out []string
-	for l := range p.byLang {
-		out = append(out, l)
-	}
-	return out
+	return c.Language
 }
 
 // Question is one survey question.

@@ -1,11 +1,13 @@
 package survey
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"hotline/audio"
 	"hotline/deploy"
 )
 
@@ -37,29 +39,44 @@ func TestQuestionsParse(t *testing.T) {
 }
 
 func TestShippedPrompts(t *testing.T) {
-	p, err := LoadPrompts(deploy.Prompts(), "en")
+	p, err := audio.LoadPrompts(deploy.Prompts())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPrompts(p, "en"); err != nil {
 		t.Fatal(err)
 	}
 	for _, lang := range []string{"en", "vi"} {
 		for _, name := range PromptNames() {
-			data, used := p.Get(lang, name)
-			if used != lang || len(data) < 1000 || string(data[:4]) != "RIFF" {
-				t.Errorf("%s/%s: %d bytes in %s", lang, name, len(data), used)
+			if c := p.Clip(lang, name); c == nil || c.Duration() < 500*time.Millisecond {
+				t.Errorf("%s/%s: %v", lang, name, c)
 			}
 		}
 	}
-	if _, used := p.Get("fr", PromptCSAT); used != "en" {
-		t.Errorf("unknown language fell back to %q, want en", used)
+	c := Config{Language: "vi"}
+	for _, tc := range []struct{ customer, want string }{{"en", "en"}, {"vi", "vi"}, {"fr", "vi"}, {"", "vi"}} {
+		if got := c.PromptLanguage(p, tc.customer); got != tc.want {
+			t.Errorf("customer language %q: survey in %q, want %q", tc.customer, got, tc.want)
+		}
+	}
+	if got := (&Config{Language: "de"}).PromptLanguage(p, "fr"); got != "en" {
+		t.Errorf("no prompts in the configured language: survey in %q, want en", got)
 	}
 }
 
-func TestLoadPromptsErrors(t *testing.T) {
-	fsys := fstest.MapFS{"en/csat.wav": {Data: []byte("RIFF")}}
-	if _, err := LoadPrompts(fsys, "en"); err == nil || !strings.Contains(err.Error(), "language en") {
+func TestCheckPromptsErrors(t *testing.T) {
+	csat, err := fs.ReadFile(deploy.Prompts(), "en/csat.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := audio.LoadPrompts(fstest.MapFS{"en/csat.wav": {Data: csat}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPrompts(p, "en"); err == nil || !strings.Contains(err.Error(), "language en") {
 		t.Errorf("missing prompts: %v", err)
 	}
-	if _, err := LoadPrompts(fstest.MapFS{}, "en"); err == nil || !strings.Contains(err.Error(), `default language "en"`) {
+	if err := CheckPrompts(p, "vi"); err == nil || !strings.Contains(err.Error(), `default language "vi"`) {
 		t.Errorf("no default language: %v", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/callflow"
 	"hotline/internal/e2e"
 	"hotline/internal/miniotest"
 	"hotline/recording"
@@ -31,7 +32,6 @@ import (
 	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/routing/directory"
-	hsip "hotline/sip"
 )
 
 // logRecord parses one line of Hotline's text log (slog's key=value
@@ -245,8 +245,8 @@ func TestE2EFaultAgentVanishes(t *testing.T) {
 	}
 	var end map[string]string
 	waitFor(t, 5*time.Second, "the call's end in the log", func() bool { end = callEnded(a.logs.String(), id); return end != nil })
-	if end["outcome"] != "answered" || end["agent"] != "alice" || end["cause"] != hsip.ErrAgentTimeout.Error() {
-		t.Errorf("call ended %v, want answered by alice, cause %q", end, hsip.ErrAgentTimeout.Error())
+	if end["outcome"] != "answered" || end["agent"] != "alice" || end["cause"] != callflow.ErrAgentTimeout.Error() {
+		t.Errorf("call ended %v, want answered by alice, cause %q", end, callflow.ErrAgentTimeout.Error())
 	}
 	// The BYE to the vanished phone goes unanswered; the caller's must
 	// still be sent (and retransmitted) until the caller confirms it.

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"hotline/api"
+	"hotline/audio"
+	"hotline/callflow"
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
@@ -128,7 +130,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if c.Survey.PromptsDir != "" {
 		promptsFS = os.DirFS(c.Survey.PromptsDir)
 	}
-	prompts, err := survey.LoadPrompts(promptsFS, c.Survey.Language)
+	prompts, err := audio.LoadPrompts(promptsFS)
+	if err == nil {
+		err = survey.CheckPrompts(prompts, c.Survey.Language)
+	}
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -173,7 +178,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 			return store.Add(policy.AfterHours(now(), cust, d))
 		},
-		Messages:   promptsFS,
 		Media:      &c.RTP,
 		Now:        now,
 		Recordings: recs,
@@ -184,7 +188,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		SetStyle:   dir.SetStyle,
 		// A complaint or a low rating schedules a follow-up callback
 		// (next business day by default, never in quiet hours).
-		OnCallEnd: func(r sip.CallRecord) {
+		OnCallEnd: func(r callflow.Record) {
 			csat := 0
 			if r.Survey.CSAT != nil {
 				csat = *r.Survey.CSAT
@@ -198,7 +202,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			// A complaint (reason menu) an agent handled or a low rating
 			// is followed up; a callback is not.
 			cb, ok := policy.FollowUp(callbacks.Ended{At: r.Ended, Customer: r.Customer, Reason: r.Reason,
-				Answered: r.Outcome == sip.OutcomeAnswered, Callback: r.Direction == sip.DirectionCallback, CSAT: csat})
+				Answered: r.Outcome == callflow.OutcomeAnswered, Callback: r.Direction == callflow.DirectionCallback, CSAT: csat})
 			if !ok {
 				return
 			}

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hotline/audio"
 	"io"
 	"math"
 	"os"
@@ -280,71 +282,23 @@ func ReadWAVChannel(path string, ch int) ([]int16, WAVInfo, error) {
 }
 
 func parseWAV(raw []byte, ch int) ([]int16, WAVInfo, error) {
-	var info WAVInfo
-	if len(raw) < 12 || string(raw[0:4]) != "RIFF" || string(raw[8:12]) != "WAVE" {
-		return nil, info, fmt.Errorf("%w: no RIFF/WAVE header", ErrBadWAV)
+	h, err := audio.ReadWAVHeader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		return nil, WAVInfo{}, fmt.Errorf("%w: %w", ErrBadWAV, err)
 	}
-	le := binary.LittleEndian
-	var data []byte
-	haveFmt := false
-	for off := 12; off+8 <= len(raw); {
-		id := string(raw[off : off+4])
-		size := int(le.Uint32(raw[off+4:]))
-		body := raw[off+8:]
-		if id == "data" {
-			if size == 0 || size > len(body) {
-				size = len(body)
-			}
-			data = body[:size]
-			break
-		}
-		if size > len(body) {
-			return nil, info, fmt.Errorf("%w: chunk %q truncated", ErrBadWAV, id)
-		}
-		if id == "fmt " {
-			if size < 16 {
-				return nil, info, fmt.Errorf("%w: short fmt chunk", ErrBadWAV)
-			}
-			info.Format = le.Uint16(body[0:])
-			info.Channels = int(le.Uint16(body[2:]))
-			info.Rate = int(le.Uint32(body[4:]))
-			info.Bits = int(le.Uint16(body[14:]))
-			if info.Format == 0xfffe && size >= 26 { // WAVE_FORMAT_EXTENSIBLE
-				info.Format = le.Uint16(body[24:])
-			}
-			haveFmt = true
-		}
-		off += 8 + size + size%2
-	}
-	if !haveFmt || data == nil {
-		return nil, info, fmt.Errorf("%w: missing fmt or data chunk", ErrBadWAV)
-	}
-	if info.Channels < 1 || ch < 0 || ch >= info.Channels {
-		return nil, info, fmt.Errorf("%w: %d channels, channel %d asked for", ErrBadWAV, info.Channels, ch)
-	}
-	var out []int16
-	switch {
-	case info.Format == 1 && info.Bits == 16:
-		stride := 2 * info.Channels
-		out = make([]int16, 0, len(data)/stride)
-		for i := 0; i+stride <= len(data); i += stride {
-			out = append(out, int16(le.Uint16(data[i+2*ch:])))
-		}
-	case (info.Format == 6 || info.Format == 7) && info.Bits == 8:
-		pt := PayloadPCMA
-		if info.Format == 7 {
-			pt = PayloadPCMU
-		}
-		first := make([]byte, 0, len(data)/info.Channels)
-		for i := ch; i < len(data); i += info.Channels {
-			first = append(first, data[i])
-		}
-		var err error
-		if out, err = DecodeG711(nil, pt, first); err != nil {
-			return nil, info, err
-		}
-	default:
+	info := WAVInfo{Format: uint16(h.FormatTag), Rate: h.Rate, Channels: h.Channels, Bits: h.Bits}
+	if !h.Decodable() {
 		return nil, info, fmt.Errorf("%w: format %d, %d bits", ErrUnsupportedWAVFormat, info.Format, info.Bits)
+	}
+	// A writer that did not finish the file (a killed baresip) leaves the
+	// data size 0 or too large: the audio is the rest of the file.
+	end := h.DataOffset + h.DataSize
+	if h.DataSize == 0 || end > int64(len(raw)) {
+		end = int64(len(raw))
+	}
+	out, err := h.Decode(raw[h.DataOffset:end], ch)
+	if err != nil {
+		return nil, info, fmt.Errorf("%w: %w", ErrBadWAV, err)
 	}
 	return out, info, nil
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -164,12 +163,4 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // writeFile writes b to a file in a temporary directory and returns its path.
-func writeFile(t testing.TB, name string, b []byte) string {
-	path := t.TempDir() + "/" + name
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

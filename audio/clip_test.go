@@ -1,8 +1,8 @@
-package media
+package audio
 
 import (
 	"encoding/binary"
-	"hotline/audio"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +43,7 @@ func TestLoadWAVPCM(t *testing.T) {
 	for _, s := range want {
 		data = binary.LittleEndian.AppendUint16(data, uint16(s))
 	}
-	src, err := LoadWAV(writeFile(t, "hold.wav", wavFile(1, 1, 8000, 16, data)))
+	src, err := loadLoop(writeFile(t, "hold.wav", wavFile(1, 1, 8000, 16, data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +60,10 @@ func TestLoadWAVPCM(t *testing.T) {
 func TestLoadWAVG711(t *testing.T) {
 	for _, tc := range []struct {
 		format uint16
-		enc    audio.Encoding
-	}{{6, audio.ALaw}, {7, audio.ULaw}} {
+		enc    Encoding
+	}{{6, ALaw}, {7, ULaw}} {
 		data := []byte{0x00, 0x55, 0x80, 0xFF, 0xD5}
-		a, err := LoadAudio(writeFile(t, "g711.wav", wavFile(tc.format, 1, 8000, 8, data)))
+		a, err := LoadClip(writeFile(t, "g711.wav", wavFile(tc.format, 1, 8000, 8, data)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestLoadWAVG711(t *testing.T) {
 		a.Loop().Read(got)
 		for i, b := range data {
 			want := g711.DecodeUlawFrame(b)
-			if tc.enc == audio.ALaw {
+			if tc.enc == ALaw {
 				want = g711.DecodeAlawFrame(b)
 			}
 			if got[i] != want {
@@ -95,7 +95,7 @@ func TestLoadWAVErrors(t *testing.T) {
 		{"empty", writeFile(t, "empty.wav", wavFile(1, 1, 8000, 16, nil)), "no audio"},
 		{"missing", t.TempDir() + "/nope.wav", "no such file"},
 	} {
-		_, err := LoadWAV(tc.path)
+		_, err := loadLoop(tc.path)
 		if err == nil || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to name %s and say %q", tc.name, err, tc.path, tc.want)
 		}
@@ -107,7 +107,7 @@ func TestAudioOncePlaysThenSilence(t *testing.T) {
 	for _, v := range []int16{1, 2, 3, 4, 5} {
 		pcm = binary.LittleEndian.AppendUint16(pcm, uint16(v))
 	}
-	a, err := DecodeAudio("clip.wav", wavFile(1, 1, 8000, 16, pcm))
+	a, err := DecodeClip("clip.wav", wavFile(1, 1, 8000, 16, pcm))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,24 @@ func TestAudioOncePlaysThenSilence(t *testing.T) {
 	if buf[0] != 0 || buf[2] != 0 {
 		t.Fatalf("after the end %v, want silence", buf)
 	}
-	if _, err := DecodeAudio("bad.wav", []byte("nope")); err == nil || !strings.Contains(err.Error(), "bad.wav") {
+	if _, err := DecodeClip("bad.wav", []byte("nope")); err == nil || !strings.Contains(err.Error(), "bad.wav") {
 		t.Fatalf("bad data: %v", err)
 	}
+}
+
+// loadLoop loads a clip and returns a reader looping it.
+func loadLoop(path string) (Reader, error) {
+	c, err := LoadClip(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.Loop(), nil
+}
+
+func writeFile(t testing.TB, name string, b []byte) string {
+	path := t.TempDir() + "/" + name
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

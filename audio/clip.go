@@ -1,0 +1,133 @@
+package audio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// maxWAVBytes bounds the size of an audio file loaded into memory.
+const maxWAVBytes = 64 << 20
+
+// SampleRate is the rate of every clip: telephony audio, 8 kHz.
+const SampleRate = 8000
+
+// Reader reads a clip's 8 kHz linear samples: each Read fills the whole
+// slice (media.Source is the same interface, so a Reader plays on a leg).
+type Reader interface {
+	Read(samples []int16)
+}
+
+// Clip is a decoded audio clip (8 kHz linear samples): a prompt, hold
+// music. It is immutable and may be shared: each Loop is an independent
+// reader.
+type Clip struct {
+	samples []int16
+}
+
+// LoadClip reads a WAV file: 8 kHz mono, 16-bit PCM, G.711 A-law or µ-law.
+// Errors name the file.
+func LoadClip(path string) (*Clip, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("audio: %w", err)
+	}
+	if st.Size() > maxWAVBytes {
+		return nil, fmt.Errorf("audio: %s: file too large (%d bytes, at most %d)", path, st.Size(), maxWAVBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("audio: %w", err)
+	}
+	samples, err := parseWAV(data)
+	if err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", path, err)
+	}
+	return &Clip{samples: samples}, nil
+}
+
+// DecodeClip decodes WAV data (as LoadClip does a file); name is used in
+// errors.
+func DecodeClip(name string, data []byte) (*Clip, error) {
+	if len(data) > maxWAVBytes {
+		return nil, fmt.Errorf("audio: %s: too large (%d bytes, at most %d)", name, len(data), maxWAVBytes)
+	}
+	samples, err := parseWAV(data)
+	if err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", name, err)
+	}
+	return &Clip{samples: samples}, nil
+}
+
+// Duration is the clip's length.
+func (a *Clip) Duration() time.Duration {
+	return time.Duration(len(a.samples)) * time.Second / 8000
+}
+
+// Once returns a new Source playing the clip once, then silence; done is
+// closed when the whole clip has been read.
+func (a *Clip) Once() (src Reader, done <-chan struct{}) {
+	o := &once{a: a, done: make(chan struct{})}
+	return o, o.done
+}
+
+type once struct {
+	a    *Clip
+	pos  int
+	done chan struct{}
+}
+
+func (o *once) Read(samples []int16) {
+	n := copy(samples, o.a.samples[o.pos:])
+	o.pos += n
+	clear(samples[n:])
+	if o.pos == len(o.a.samples) && o.done != nil {
+		close(o.done)
+		o.done = nil
+	}
+}
+
+// Len is the clip's length in samples at 8 kHz.
+func (a *Clip) Len() int { return len(a.samples) }
+
+// Loop returns a new Source playing the clip from the start, looping forever.
+func (a *Clip) Loop() Reader { return &loop{a: a} }
+
+type loop struct {
+	a   *Clip
+	pos int
+}
+
+func (l *loop) Read(samples []int16) {
+	for len(samples) > 0 {
+		n := copy(samples, l.a.samples[l.pos:])
+		samples = samples[n:]
+		l.pos += n
+		if l.pos == len(l.a.samples) {
+			l.pos = 0
+		}
+	}
+}
+
+// parseWAV decodes a mono 8 kHz WAV file (16-bit PCM, A-law or µ-law). A
+// data chunk cut short (a streamed writer) is read as far as it goes.
+func parseWAV(b []byte) ([]int16, error) {
+	h, err := ReadWAVHeader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	if !h.Decodable() || h.Channels != 1 || h.Rate != SampleRate {
+		return nil, fmt.Errorf("unsupported audio: %s (want mono 8000 Hz 16-bit PCM, A-law or µ-law)", h.Describe())
+	}
+	end := min(h.DataOffset+h.DataSize, int64(len(b)))
+	samples, err := h.Decode(b[h.DataOffset:end], 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(samples) == 0 {
+		return nil, errors.New("no audio samples")
+	}
+	return samples, nil
+}

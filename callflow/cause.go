@@ -1,0 +1,61 @@
+// Package callflow is call control: what a call goes through between its
+// SIP legs (sip) and the decisions about it (routing), and what is kept of
+// it (recording, metrics, call records). Data flows sip -> callflow ->
+// routing -> recording/metrics/records.
+//
+// It holds the end causes of a call, which classify themselves (the final
+// response a caller not answered yet gets, the outcome of a call no agent
+// took), and the one call-record builder every kind of call (inbound,
+// callback) goes through. It depends on no SIP or media package.
+package callflow
+
+import "errors"
+
+// Cause is why a call ended. It classifies itself: Status is the final
+// response a caller who was not answered yet gets, Outcome the outcome
+// of a call no agent took. Compare causes with errors.Is.
+type Cause struct {
+	text    string
+	status  int
+	reason  string
+	outcome string
+}
+
+func (c *Cause) Error() string { return c.text }
+
+// The causes a call ends with; they are logged as the call's end cause.
+var (
+	ErrCallerHangup = &Cause{text: "caller hung up", outcome: OutcomeAbandoned}
+	ErrAgentHangup  = &Cause{text: "agent hung up"}
+	// ErrCustomerHangup ends a callback call whose customer hung up.
+	ErrCustomerHangup = &Cause{text: "customer hung up"}
+	ErrMaxWait        = &Cause{text: "no agent within the maximum wait", outcome: OutcomeTimeout}
+	ErrShutdown       = &Cause{text: "hotline shutting down", status: 503, reason: "Service Unavailable"}
+	// ErrCallerTimeout: the caller's media stopped. Before an agent took
+	// the call the caller has gone (phone or network died): abandoned,
+	// like a hang-up.
+	ErrCallerTimeout = &Cause{text: "caller media timeout", outcome: OutcomeAbandoned}
+	ErrAgentTimeout  = &Cause{text: "agent media timeout"}
+	ErrQueueFull     = &Cause{text: "the queue is full", status: 486, reason: "Busy Here"}
+	ErrAfterHours    = &Cause{text: "after-hours action done"}
+)
+
+// Status is the final response to send a caller not answered yet whose
+// call ends with err: the cause's own, else 480 Temporarily Unavailable.
+func Status(err error) (code int, reason string) {
+	var c *Cause
+	if errors.As(err, &c) && c.status != 0 {
+		return c.status, c.reason
+	}
+	return 480, "Temporarily Unavailable"
+}
+
+// unbridgedOutcome is the outcome of a call that ended with err before an
+// agent took it: the cause's own, else failed.
+func unbridgedOutcome(err error) string {
+	var c *Cause
+	if errors.As(err, &c) && c.outcome != "" {
+		return c.outcome
+	}
+	return OutcomeFailed
+}

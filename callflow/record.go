@@ -1,0 +1,117 @@
+package callflow
+
+import (
+	"time"
+
+	"hotline/routing/directory"
+	"hotline/survey"
+)
+
+// Call outcomes in a Record.
+const (
+	OutcomeAnswered  = "answered"  // an agent took the call
+	OutcomeAbandoned = "abandoned" // the caller hung up before an agent took it
+	OutcomeTimeout   = "timeout"   // no agent within the maximum wait
+	OutcomeFailed    = "failed"    // ended otherwise (shutdown, media failure, queue full)
+	OutcomeCallback  = "callback"  // the caller left the queue for a callback
+	// OutcomeAfterHours: the call got an action instead of the queue
+	// (message, voicemail or callback request), e.g. outside open hours.
+	OutcomeAfterHours = "after_hours"
+)
+
+// Directions of a Record.
+const (
+	// DirectionInbound: a call to a hotline number.
+	DirectionInbound = "inbound"
+	// DirectionCallback: a call Hotline placed to call a customer back
+	// (Caller is then the customer called).
+	DirectionCallback = "callback"
+)
+
+// Record (CDR) describes one finished call; every call produces one.
+type Record struct {
+	CallID    string
+	Hotline   string
+	Caller    string
+	Agent     string // who took the call, "" if nobody
+	Arrived   time.Time
+	Answered  time.Time // Hotline answered the caller
+	Bridged   time.Time // an agent was connected
+	AgentLeft time.Time // the agent hung up first
+	Ended     time.Time
+	Wait      time.Duration // arrival to bridge (or to the end if never bridged)
+	Talk      time.Duration // bridge to the first hang-up
+	Outcome   string
+	Cause     string
+	Survey    survey.Result
+	// Recording is the object key of the call's recording, if recorded.
+	Recording string
+	// Customer is who called, as the directory knows them.
+	Customer directory.Customer
+	// Reason is why the customer called (the reason menu's choice), "" if
+	// not asked or not answered.
+	Reason string
+	// Queued is when the call entered its queue (zero: it never did).
+	Queued time.Time
+	// Callback is the id of the callback a caller who left the queue for
+	// one got (outcome callback), or, for a callback call, the one placed.
+	Callback string
+	// Direction is DirectionInbound or DirectionCallback.
+	Direction string
+}
+
+// Timeline is what a call went through, as its legs and scripts noted it:
+// the input of the one call-record builder, Build.
+type Timeline struct {
+	CallID    string
+	Direction string
+	Hotline   string
+	Caller    string
+	Agent     string
+	Customer  directory.Customer
+	Reason    string
+	Callback  string
+	Recording string
+	Survey    survey.Result
+	// Arrived, Answered, Queued, Bridged and AgentLeft are the call's
+	// milestones, zero until reached.
+	Arrived, Answered, Queued, Bridged, AgentLeft time.Time
+	// AfterHours: the call got an action instead of the queue.
+	AfterHours bool
+	// LeftForCallback: the caller left the queue for a callback.
+	LeftForCallback bool
+}
+
+// Build is the record of a call that ended at end with cause. The wait
+// counts from entering the queue (after any keypad questions; from the
+// arrival for a call that never queued) to the bridge, or to the end for
+// a call no agent took; the talk from the bridge to the first hang-up.
+func Build(t Timeline, end time.Time, cause error) Record {
+	r := Record{
+		CallID: t.CallID, Direction: t.Direction, Hotline: t.Hotline, Caller: t.Caller, Agent: t.Agent,
+		Arrived: t.Arrived, Answered: t.Answered, Bridged: t.Bridged, AgentLeft: t.AgentLeft, Ended: end,
+		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
+		Callback: t.Callback, Recording: t.Recording,
+	}
+	waitFrom := t.Arrived
+	if !t.Queued.IsZero() {
+		waitFrom = t.Queued
+	}
+	switch {
+	case t.AfterHours:
+		r.Outcome = OutcomeAfterHours
+	case !t.Bridged.IsZero():
+		r.Outcome = OutcomeAnswered
+		r.Wait = t.Bridged.Sub(waitFrom)
+		stop := end
+		if !t.AgentLeft.IsZero() {
+			stop = t.AgentLeft
+		}
+		r.Talk = stop.Sub(t.Bridged)
+	case t.LeftForCallback:
+		r.Outcome, r.Wait = OutcomeCallback, end.Sub(waitFrom)
+	default:
+		r.Outcome, r.Wait = unbridgedOutcome(cause), end.Sub(waitFrom)
+	}
+	return r
+}
