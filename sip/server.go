@@ -285,6 +285,7 @@ func (s *Server) Start(ctx context.Context) error {
 	srv.OnOptions(count(s.onOptions))
 	srv.OnRegister(count(s.onRegister))
 	srv.OnInfo(count(s.onInfo))
+	srv.OnRefer(count(s.onRefer)) // refer_server.go
 	srv.OnNoRoute(count(s.onNoRoute))
 
 	for _, bl := range s.listeners {
@@ -490,7 +491,7 @@ func (s *Server) retryAfter() sip.Header {
 	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
 }
 
-const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
+const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER"
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	code, reason := 200, "OK"

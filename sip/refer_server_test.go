@@ -1,0 +1,150 @@
+package sip
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/metrics"
+	"hotline/routing/config"
+)
+
+// transferFixture is Hotline with a complaints queue on transfer number
+// 2001, an outbound gateway allowed to call +84 numbers, and metrics.
+func transferFixture(t *testing.T) (*fixture, *metrics.Metrics) {
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.routing.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints", TransferNumber: "2001"}}
+		o.routing.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
+		o.cfg.Outbound = Outbound{Gateway: "127.0.0.1:9", From: "1900", AllowedPrefixes: []string{"+84"}}
+		o.deps = func(d *Deps) { d.Metrics = m }
+	})
+	return f, m
+}
+
+// aliceTakesACall registers alice's phone and bridges a caller's call
+// with her.
+func aliceTakesACall(t *testing.T, f *fixture) (caller, agent *phone, call *outCall, in *incoming) {
+	t.Helper()
+	agent = newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	caller = newPhone(t, "5551234", f.addr)
+	call, in = bridge(t, caller, agent)
+	return caller, agent, call, in
+}
+
+// refer sends a REFER with Refer-To referTo in a dialog (do is its Do) to
+// the peer's contact and returns the final response.
+func refer(t *testing.T, do func(context.Context, *sip.Request) (*sip.Response, error), contact sip.Uri, referTo string) *sip.Response {
+	t.Helper()
+	req := sip.NewRequest(sip.REFER, *contact.Clone())
+	req.AppendHeader(sip.NewHeader("Refer-To", referTo))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	res, err := do(ctx, req)
+	if err != nil {
+		t.Fatalf("REFER %s: %v", referTo, err)
+	}
+	return res
+}
+
+// TestReferRefusals: REFERs Hotline cannot act on get a clear status and
+// change nothing: after each, caller and agent still hear each other.
+func TestReferRefusals(t *testing.T) {
+	f, m := transferFixture(t)
+	caller, agent, call, in := aliceTakesACall(t, f)
+	hotline := in.req.Contact().Address
+
+	for _, tc := range []struct {
+		what    string
+		referTo string
+		code    int
+		reason  string
+	}{
+		{"unknown number", "<sip:2999@127.0.0.1>", 404, "Unknown Transfer Target"},
+		{"unknown agent", "<sip:dave@127.0.0.1>", 404, "Unknown Transfer Target"},
+		{"queue by name, not its number", "<sip:complaints@127.0.0.1>", 404, "Unknown Transfer Target"},
+		{"prefix not allowed", "<sip:+1900555000@127.0.0.1>", 403, "Number Not Allowed"},
+		{"not a SIP URI", "<http://127.0.0.1/x>", 416, "Unsupported URI Scheme"},
+		{"Replaces naming no dialog", "<sip:bob@127.0.0.1?Replaces=gone%40h%3Bto-tag%3Da%3Bfrom-tag%3Db>", 481, "Call/Transaction Does Not Exist"},
+	} {
+		res := refer(t, in.dlg.Do, hotline, tc.referTo)
+		if res.StatusCode != tc.code || res.Reason != tc.reason {
+			t.Errorf("%s: %d %s, want %d %s", tc.what, res.StatusCode, res.Reason, tc.code, tc.reason)
+		}
+	}
+	// The caller's side may not transfer.
+	res := refer(t, call.dlg.Do, call.dlg.InviteResponse.Contact().Address, "<sip:bob@127.0.0.1>")
+	if res.StatusCode != 403 || res.Reason != "Only Agents Transfer" {
+		t.Errorf("REFER from the caller: %d %s, want 403 Only Agents Transfer", res.StatusCode, res.Reason)
+	}
+	// Nothing changed: audio still flows both ways, the call is the same.
+	flows(t, caller, call.answered().Audio.Addr, agent)
+	flows(t, agent, in.remoteRTP(), caller)
+	if n := f.srv.ActiveCalls(); n != 1 {
+		t.Errorf("%d calls in progress after the refused REFERs, want 1", n)
+	}
+	if refused := transfersCounted(t, m, metrics.TransferRefused); refused != 7 {
+		t.Errorf("%v refused transfers counted, want 7", refused)
+	}
+	call.bye()
+	if err := in.wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReferOutsideADialog: a REFER naming no call gets 481.
+func TestReferOutsideADialog(t *testing.T) {
+	f, _ := transferFixture(t)
+	p := newPhone(t, "alice", f.addr)
+	res := p.request(sip.REFER, "1900", nil, func(r *sip.Request) {
+		r.AppendHeader(sip.NewHeader("Refer-To", "<sip:bob@127.0.0.1>"))
+	})
+	if res.StatusCode != 481 {
+		t.Errorf("REFER outside a dialog: %d %s, want 481", res.StatusCode, res.Reason)
+	}
+}
+
+// TestReferValidNotCarriedOut: a REFER that passes every check is
+// answered 501 with a Warning until transfers are wired, and the call
+// goes on.
+func TestReferValidNotCarriedOut(t *testing.T) {
+	f, _ := transferFixture(t)
+	caller, agent, call, in := aliceTakesACall(t, f)
+	for _, to := range []string{"<sip:bob@127.0.0.1>", "<sip:2001@127.0.0.1>", "<sip:+84901234567@127.0.0.1>"} {
+		res := refer(t, in.dlg.Do, in.req.Contact().Address, to)
+		if res.StatusCode != 501 || !strings.Contains(header(res, "Warning"), "not carried out") {
+			t.Errorf("REFER to %s: %d %s (Warning %q), want 501 with a Warning", to, res.StatusCode, res.Reason, header(res, "Warning"))
+		}
+	}
+	flows(t, caller, call.answered().Audio.Addr, agent)
+	call.bye()
+	if err := in.wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// transfersCounted sums hotline_transfers_total over the given outcome.
+func transfersCounted(t *testing.T, m *metrics.Metrics, outcome string) float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != metrics.NameTransfers {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					n += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
