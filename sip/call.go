@@ -100,6 +100,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onFeatureCode(req, tx, code)
 		return
 	}
+	if agent, ok := ParseMonitorCode(req.Recipient.User); ok {
+		s.onMonitorCode(req, tx, agent) // monitor_call.go
+		return
+	}
 	if !s.fromTrunk(req) {
 		if !s.cfg.AuthenticateCalls {
 			s.log.Warn("call refused: source is not a trunk", "source", req.Source(), "number", req.Recipient.User)

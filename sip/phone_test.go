@@ -232,6 +232,9 @@ type phone struct {
 	uac      map[string]*sipgo.DialogClientSession // calls it placed, by Call-ID
 	calls    []*outCall
 	sdpVer   uint64
+	// authPass, when set, answers digest challenges to the phone's
+	// INVITEs as user (feature codes).
+	authPass string
 }
 
 // newPhone starts a phone for user that talks to the Hotline at hotline.
@@ -692,7 +695,7 @@ func (p *phone) call(number string, offer []byte) *outCall {
 	p.mu.Unlock()
 	go func() {
 		defer close(c.done)
-		err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+		err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: p.user, Password: p.authPass, OnResponse: func(r *sip.Response) error {
 			c.mu.Lock()
 			c.codes = append(c.codes, r.StatusCode)
 			c.mu.Unlock()

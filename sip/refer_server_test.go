@@ -86,7 +86,7 @@ func TestReferRefusals(t *testing.T) {
 	if n := f.srv.ActiveCalls(); n != 1 {
 		t.Errorf("%d calls in progress after the refused REFERs, want 1", n)
 	}
-	if refused := transfersCounted(t, m, metrics.TransferRefused); refused != 7 {
+	if refused := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferRefused); refused != 7 {
 		t.Errorf("%v refused transfers counted, want 7", refused)
 	}
 	call.bye()
@@ -124,27 +124,4 @@ func TestReferValidNotCarriedOut(t *testing.T) {
 	if err := in.wait(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// transfersCounted sums hotline_transfers_total over the given outcome.
-func transfersCounted(t *testing.T, m *metrics.Metrics, outcome string) float64 {
-	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() != metrics.NameTransfers {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					n += s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
 }
