@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/e2e"
+	"hotline/routing/config"
+)
+
+// supervisorHz is what the supervisor's phone sends.
+const supervisorHz = 1700.0
+
+// Tone levels (e2e.ToneLevel) telling a tone heard from one not heard.
+const (
+	toneHeard    = 0.1  // the phones send at about 0.4-0.5
+	toneNotHeard = 0.01 // what must not be heard measures below 0.001
+)
+
+// TestE2ESupervisorListensWhispersBarges: a baresip caller talks to a
+// baresip agent (alice); sue, a supervisor on a third baresip, dials
+// *31alice#, then presses 5 (whisper) and 6 (barge). Each phone sends its
+// own tone; what each phone received proves who heard whom: in listen
+// only sue hears the others; in whisper alice hears sue, the caller does
+// not; in barge everyone hears everyone. When the caller hangs up, sue's
+// call ends too. Bob, an agent who is not a supervisor, is refused.
+func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		off := false
+		c.Survey.Enabled = &off
+		c.Agents = append(c.Agents, config.Agent{Username: "sue", Password: "sue-secret", Name: "Sue", Role: config.RoleSupervisor})
+	})
+	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
+	caller := startCaller(t, a, "udp")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("caller not connected: %v", err)
+	}
+	callerStart := time.Now()
+	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("agent not connected: %v", err)
+	}
+	agentStart := time.Now()
+
+	// An agent who is not a supervisor is refused (and the call goes on).
+	bob := startAgent(t, a, "bob", e2e.BaresipOptions{})
+	if err := bob.Dial(ctx, "sip:*31alice%23@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := bob.WaitEvent(ctx, e2e.EventCallClosed); err != nil || !strings.Contains(ev.Param, "403") {
+		t.Errorf("bob monitoring alice: call closed with %q (%v), want 403 Not A Supervisor", ev.Param, err)
+	}
+
+	// Sue registers once alice has the call (she answers calls too).
+	sue := startAgent(t, a, "sue", e2e.BaresipOptions{ToneHz: supervisorHz, Record: true})
+	if err := sue.Dial(ctx, "sip:*31alice%23@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sue.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("supervisor not connected: %v", err)
+	}
+	sueStart := time.Now()
+	const phase = 3 * time.Second
+	time.Sleep(phase)
+	whisperAt := time.Now()
+	if _, err := sue.Command(ctx, "sndcode", "5"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(phase)
+	bargeAt := time.Now()
+	if _, err := sue.Command(ctx, "sndcode", "6"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(phase)
+	end := time.Now()
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sue.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+		t.Fatalf("the supervisor's call did not end with the call: %v", err)
+	}
+	for _, b := range []*e2e.Baresip{agent, caller} {
+		if _, err := b.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIdle(t, a)
+
+	names := map[float64]string{callerHz: "the caller", agentHz: "the agent", supervisorHz: "the supervisor"}
+	check := func(who string, b *e2e.Baresip, start time.Time, from, to time.Time, want map[float64]bool) {
+		t.Helper()
+		wavs := b.ReceivedWAVs()
+		if len(wavs) == 0 {
+			t.Fatalf("%s recorded nothing", who)
+		}
+		s, rate, err := e2e.ReadWAV(wavs[len(wavs)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, j := int(from.Sub(start).Seconds()*float64(rate)), int(to.Sub(start).Seconds()*float64(rate))
+		if i < 0 || j > len(s) || j-i < rate/2 {
+			t.Fatalf("%s's recording (%d samples) has no [%d, %d)", who, len(s), i, j)
+		}
+		for f, heard := range want {
+			lvl := e2e.ToneLevel(s[i:j], rate, f)
+			switch {
+			case heard && lvl < toneHeard:
+				t.Errorf("%s does not hear %s between %s and %s (level %.4f)", who, names[f], from.Sub(sueStart).Round(time.Millisecond), to.Sub(sueStart).Round(time.Millisecond), lvl)
+			case !heard && lvl > toneNotHeard:
+				t.Errorf("%s hears %s between %s and %s (level %.4f)", who, names[f], from.Sub(sueStart).Round(time.Millisecond), to.Sub(sueStart).Round(time.Millisecond), lvl)
+			}
+			t.Logf("%s, %s: %s level %.4f", who, fmt.Sprint(from.Sub(sueStart).Round(100*time.Millisecond)), names[f], lvl)
+		}
+	}
+	settle, margin := 800*time.Millisecond, 300*time.Millisecond
+	for _, p := range []struct {
+		mode                   string
+		from, to               time.Time
+		callerHears, agentHear map[float64]bool
+	}{
+		{"listen", sueStart.Add(settle), whisperAt.Add(-margin),
+			map[float64]bool{agentHz: true, supervisorHz: false}, map[float64]bool{callerHz: true, supervisorHz: false}},
+		{"whisper", whisperAt.Add(settle), bargeAt.Add(-margin),
+			map[float64]bool{agentHz: true, supervisorHz: false}, map[float64]bool{callerHz: true, supervisorHz: true}},
+		{"barge", bargeAt.Add(settle), end.Add(-margin),
+			map[float64]bool{agentHz: true, supervisorHz: true}, map[float64]bool{callerHz: true, supervisorHz: true}},
+	} {
+		t.Run(p.mode, func(t *testing.T) {
+			check("the caller", caller, callerStart, p.from, p.to, p.callerHears)
+			check("the agent", agent, agentStart, p.from, p.to, p.agentHear)
+			check("the supervisor", sue, sueStart, p.from, p.to, map[float64]bool{callerHz: true, agentHz: true})
+		})
+	}
+}
