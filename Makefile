@@ -9,13 +9,16 @@ MINIO_VERSION       := v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION := v0.7.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_TIMEOUT ?= 45m
+# The version stamped into the binary (hotline version, hotline_build_info).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test deps apt-deps go-tools lint unit bench soak fuzz clean
+.PHONY: all build run test deps apt-deps go-tools lint unit bench soak fuzz clean compose-secrets
 
 all: build
 
 build:
-	$(GO) build -o bin/hotline ./cmd/hotline
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hotline ./cmd/hotline
 
 ## run: Hotline on deploy/hotline.example.yaml, loopback only, no other server needed.
 run: build
@@ -29,12 +32,16 @@ apt-deps:
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null 2>&1 || missing="$$missing kamailio"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@for t in sipp baresip prometheus promtool; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@for t in sipp baresip prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null || { echo "kamailio still missing after install" >&2; exit 1; }
 
 go-tools:
 	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
@@ -55,13 +62,17 @@ test: deps lint
 unit:
 	$(GO) test -short -count=1 ./...
 
-## bench: capacity of this machine (issue 6): builds and starts Hotline (file
-## backend, then MinIO), agents and callers on loopback, writes
-## bench/results/<date>-<host>.md. ~15 min; BENCH_QUICK=1 for a ~3 min run.
+## bench: capacity of this machine (issues 6 and 15): builds and starts
+## Hotline (file backend, then MinIO), the Go generator's agents and
+## callers, then SIPp's (bench/sipp), all on loopback, and writes
+## bench/results/<date>-<host>[-BENCH_NAME].md. ~19 min; BENCH_QUICK=1 for
+## a ~8 min run. BENCH_PARTS=go or sipp measures one generator only.
 BENCH_QUICK ?=
-bench: go-tools
+BENCH_NAME ?=
+BENCH_PARTS ?= go,sipp
+bench: go-tools apt-deps
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
-	BENCH_QUICK=$(BENCH_QUICK) bin/hotline-load bench -out bench/results
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_NAME=$(BENCH_NAME) bin/hotline-load bench -parts $(BENCH_PARTS) -out bench/results
 
 ## soak: steady, varied load on Hotline (issue 7): builds Hotline and the
 ## driver, runs calls with hang-ups, unanswered offers, abandons and hold
@@ -72,7 +83,7 @@ bench: go-tools
 SOAK_QUICK ?=
 SOAK_DURATION ?=
 soak:
-	$(GO) build -o bin/hotline ./cmd/hotline
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hotline ./cmd/hotline
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
 	SOAK_QUICK=$(SOAK_QUICK) SOAK_DURATION=$(SOAK_DURATION) bin/hotline-load soak -hotline bin/hotline -out bench/results
 
@@ -86,6 +97,17 @@ fuzz:
 			echo "== $$dir $$t ($(FUZZTIME))"; \
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$dir; \
 		done; \
+	done
+
+## compose-secrets: random secrets for deploy/docker-compose.yml in
+## deploy/secrets/ (git-ignored, mode 700; the files 644 so the containers'
+## non-root users can read them), kept when they exist.
+compose-secrets:
+	@umask 077; mkdir -p deploy/secrets; chmod 700 deploy/secrets; \
+	for s in grafana_admin_password hotline_api_token minio_root_password; do \
+		f=deploy/secrets/$$s; \
+		if [ ! -s $$f ]; then head -c 32 /dev/urandom | base64 | tr -d '=+/\n' > $$f; echo "made $$f"; fi; \
+		chmod 644 $$f; \
 	done
 
 clean:

@@ -1,8 +1,13 @@
 // Package api is Hotline's HTTP JSON API for supervisors, agents and
 // tools: live calls and agents, recording retrieval, and pausing a call's
-// recording. Every error is a 4xx/5xx with a JSON body {"error": "..."}.
+// recording. It answers with its own types (types.go), durations in
+// seconds. Every error is a 4xx/5xx with a JSON body {"error": "...",
+// "code": "..."} (errors.go); a known path with a wrong method gets 405
+// with Allow. The routes (routes.go) are described by the OpenAPI 3.1
+// document served at GET /api/v1/openapi.json (openapi.json).
 //
-//	GET  /healthz                                      (no token)
+//	GET  /healthz                                      (no token; 503 while draining)
+//	GET  /api/v1/openapi.json                          (no token)
 //	GET  /api/v1/calls
 //	GET  /api/v1/agents
 //	GET  /api/v1/agents/{id}                           (agent: own)
@@ -65,48 +70,48 @@ type Agents interface {
 	Unpause(agent string) error
 }
 
-// Deps are the sources of the API's answers.
+// Deps are the sources of the API's answers. A nil source disables its
+// endpoints (501, code not_available).
 type Deps struct {
 	Log *slog.Logger
-	// Calls lists the calls in progress (any JSON-encodable value).
-	ListCalls func() any
+	// ListCalls lists the calls in progress.
+	ListCalls func() []Call
 	// ListAgents lists the agents and their states.
-	ListAgents func() any
+	ListAgents func() []Agent
 	// Agent describes one agent, false when there is no such agent.
-	Agent func(id string) (any, bool)
-	// ListCallbacks lists pending callbacks.
-	ListCallbacks func() any
+	Agent func(id string) (Agent, bool)
+	// ListCallbacks lists the callbacks.
+	ListCallbacks func() []Callback
 	// ListQueues lists the queues and their live figures.
-	ListQueues func() any
-	// Agents logs agents in and out and pauses them; nil disables those
-	// endpoints.
+	ListQueues func() []Queue
+	// Agents logs agents in and out and pauses them.
 	Agents Agents
-	// AgentError maps an error of Agents to an HTTP status (404 unknown
-	// agent, 409 not possible now); nil: 409 for every error.
-	AgentError func(error) int
+	// AgentError explains an error of Agents (status, code, message for
+	// people); nil, or a nil answer: 409 "conflict".
+	AgentError func(error) *Error
 	// Calls controls live calls.
 	Calls Calls
-	// Recordings finds stored recordings; nil disables those endpoints.
+	// CallError explains an error of Calls; nil, or a nil answer: 500.
+	CallError func(error) *Error
+	// Recordings finds stored recordings.
 	Recordings *recording.Manager
-	// IsNotFound tells whether an error of Calls means "no such call".
-	IsNotFound func(error) bool
-	// IsConflict tells whether an error of Calls means the call cannot do
-	// that now (e.g. it is not recorded).
-	IsConflict func(error) bool
 	// PresignExpiry is how long the recording backend's own URLs (s3)
 	// stay valid, for the "expires" of GET /api/v1/recordings/{id}.
 	PresignExpiry time.Duration
-	Now           func() time.Time
+	// Draining says the service is shutting down (GET /healthz: 503).
+	Draining func() bool
+	Now      func() time.Time
 }
 
 // Server serves the API.
 type Server struct {
-	cfg  Config
-	deps Deps
-	srv  *http.Server
-	ln   net.Listener
+	cfg   Config
+	deps  Deps
+	srv   *http.Server
+	ln    net.Listener
+	table []route
 	// creds are the bearer tokens; credErr is why they could not be
-	// read (then every request but /healthz gets 500 and Start fails).
+	// read (then every request but public ones gets 500 and Start fails).
 	creds   []credential
 	credErr error
 	// urlKey signs the file backend's download URLs.
@@ -131,23 +136,10 @@ func New(c Config, d Deps) *Server {
 	}
 	_, _ = rand.Read(s.urlKey) // never fails (crypto/rand)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /api/v1/calls", s.supervisor(s.list(d.ListCalls)))
-	mux.HandleFunc("GET /api/v1/agents", s.supervisor(s.list(d.ListAgents)))
-	mux.HandleFunc("GET /api/v1/agents/{id}", s.self(s.agentGet))
-	mux.HandleFunc("GET /api/v1/callbacks", s.supervisor(s.list(d.ListCallbacks)))
-	mux.HandleFunc("GET /api/v1/queues", s.anyScope(s.list(d.ListQueues)))
-	mux.HandleFunc("POST /api/v1/agents/{id}/{action}", s.self(s.agentAction))
-	mux.HandleFunc("POST /api/v1/calls/{id}/recording/pause", s.supervisor(s.pause))
-	mux.HandleFunc("POST /api/v1/calls/{id}/recording/resume", s.supervisor(s.resume))
-	mux.HandleFunc("GET /api/v1/recordings/backlog", s.supervisor(s.backlog))
-	mux.HandleFunc("GET /api/v1/recordings/{id}", s.supervisor(s.recordingGet))
-	mux.HandleFunc("GET "+downloadPrefix+"{key...}", s.download)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	s.table = s.routes()
+	s.mount(mux, s.table)
 	s.srv = &http.Server{
-		Handler:           s.authenticate(mux),
+		Handler:           s.authenticate(unmatched(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -220,82 +212,128 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	if s.deps.Draining != nil && s.deps.Draining() {
+		// Load balancers and orchestrators stop sending work here.
+		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "draining"})
+		return
+	}
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
 }
 
-func (s *Server) list(f func() any) http.HandlerFunc {
+// list answers with what f returns ([] rather than null when empty).
+func list[T any](f func() []T, what string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		if f == nil {
-			writeError(w, http.StatusNotImplemented, "not available")
+			notAvailable(w, what)
 			return
 		}
-		writeJSON(w, http.StatusOK, f())
+		out := f()
+		if out == nil {
+			out = []T{}
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 
-func (s *Server) callError(w http.ResponseWriter, err error) {
-	switch {
-	case s.deps.IsNotFound != nil && s.deps.IsNotFound(err):
-		writeError(w, http.StatusNotFound, err.Error())
-	case s.deps.IsConflict != nil && s.deps.IsConflict(err), errors.Is(err, recording.ErrFinished):
-		writeError(w, http.StatusConflict, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
+func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
+	list(s.deps.ListCalls, "the call list")(w, r)
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
+	list(s.deps.ListAgents, "the agent list")(w, r)
+}
+
+func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
+	list(s.deps.ListQueues, "the queue list")(w, r)
+}
+
+func (s *Server) listCallbacks(w http.ResponseWriter, r *http.Request) {
+	list(s.deps.ListCallbacks, "the callback list")(w, r)
+}
+
+// callError answers an error of Calls.
+func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.deps.CallError != nil {
+		if e := s.deps.CallError(err); e != nil {
+			writeErr(w, e)
+			return
+		}
 	}
+	if errors.Is(err, recording.ErrFinished) {
+		writeError(w, http.StatusConflict, CodeConflict, "the call's recording has finished")
+		return
+	}
+	s.deps.Log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	writeError(w, http.StatusInternalServerError, CodeInternal, "internal error; see the log")
+}
+
+// decodeBody reads an optional JSON body into v; example shows the form.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string) bool {
+	if r.ContentLength == 0 {
+		return true
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the body must be JSON like "+example)
+		return false
+	}
+	return true
 }
 
 func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if r.ContentLength != 0 {
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil {
-			writeError(w, http.StatusBadRequest, "body must be JSON like {\"reason\": \"card number\"}: "+err.Error())
-			return
-		}
+	if !decodeBody(w, r, &body, `{"reason": "card number"}`) {
+		return
 	}
 	if s.deps.Calls == nil {
-		writeError(w, http.StatusNotImplemented, "not available")
+		notAvailable(w, "call control")
 		return
 	}
 	id := r.PathValue("id")
 	if err := s.deps.Calls.PauseRecording(id, body.Reason); err != nil {
-		s.callError(w, err)
+		s.callError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "recording": "paused", "reason": body.Reason})
+	writeJSON(w, http.StatusOK, RecordingState{CallID: id, Recording: "paused", Reason: body.Reason})
 }
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Calls == nil {
-		writeError(w, http.StatusNotImplemented, "not available")
+		notAvailable(w, "call control")
 		return
 	}
 	id := r.PathValue("id")
 	if err := s.deps.Calls.ResumeRecording(id); err != nil {
-		s.callError(w, err)
+		s.callError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "recording": "recording"})
+	writeJSON(w, http.StatusOK, RecordingState{CallID: id, Recording: "recording"})
 }
 
 func (s *Server) backlog(w http.ResponseWriter, _ *http.Request) {
 	if s.deps.Recordings == nil {
-		writeError(w, http.StatusNotImplemented, "recording is not configured")
+		notAvailable(w, "recording")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.deps.Recordings.Backlog())
+	b := s.deps.Recordings.Backlog()
+	writeJSON(w, http.StatusOK, Backlog{Files: b.Files, Bytes: b.Bytes, OldestAgeSeconds: Seconds(b.OldestAge),
+		Recording: b.Recording, Failures: b.Failures, ConsecutiveFailures: b.ConsecutiveFailures,
+		LastError: b.LastError, LastErrorAt: b.LastErrorAt, Uploaded: b.Uploaded, DroppedPackets: b.DroppedPackets})
+}
+
+// storageError answers when the recording store failed (the cause is
+// logged, not shown).
+func (s *Server) storageError(w http.ResponseWriter, r *http.Request, err error) {
+	s.deps.Log.Warn("recording store failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	writeError(w, http.StatusBadGateway, CodeStorage, "the recording store did not answer; try again later (the log has the cause)")
 }
 
 func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 	m := s.deps.Recordings
 	if m == nil {
-		writeError(w, http.StatusNotImplemented, "recording is not configured")
+		notAvailable(w, "recording")
 		return
 	}
 	id := r.PathValue("id")
@@ -303,7 +341,7 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 	if d := r.URL.Query().Get("date"); d != "" {
 		t, err := time.Parse("2006-01-02", d)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "date must be YYYY-MM-DD")
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "date must be YYYY-MM-DD")
 			return
 		}
 		day = t
@@ -312,13 +350,13 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 	key, err := m.Find(ctx, id, day, s.cfg.LookBackDays)
 	switch {
 	case errors.Is(err, recording.ErrNoRecording):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no recording of call %q", id))
+		writeError(w, http.StatusNotFound, CodeNoRecording, fmt.Sprintf("no recording of call %q", id))
 		return
 	case errors.Is(err, recording.ErrNotStored):
-		writeError(w, http.StatusConflict, err.Error())
+		writeError(w, http.StatusConflict, CodeRecordingNotReady, fmt.Sprintf("the recording of call %q is not stored yet: it waits in the spool for upload", id))
 		return
 	case err != nil:
-		writeError(w, http.StatusBadGateway, err.Error())
+		s.storageError(w, r, err)
 		return
 	}
 	// Only ever a pre-signed, expiring URL: the recording itself is not
@@ -332,7 +370,7 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 	} else {
 		url, err = m.URL(ctx, key)
 		if err != nil {
-			writeError(w, http.StatusBadGateway, err.Error())
+			s.storageError(w, r, err)
 			return
 		}
 		expires = now.Add(s.deps.PresignExpiry)
@@ -342,9 +380,9 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, url, http.StatusFound)
 		return
 	}
-	out := map[string]any{"call_id": id, "key": key, "url": url}
+	out := RecordingLink{CallID: id, Key: key, URL: url}
 	if !expires.Equal(now) {
-		out["expires"] = expires.UTC().Format(time.RFC3339)
+		out.Expires = expires.UTC().Truncate(time.Second)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -359,13 +397,13 @@ func keyBase(key string) string {
 // agentGet describes one agent.
 func (s *Server) agentGet(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Agent == nil {
-		writeError(w, http.StatusNotImplemented, "not available")
+		notAvailable(w, "the agent list")
 		return
 	}
 	id := r.PathValue("id")
 	a, ok := s.deps.Agent(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, "no agent "+quote(id))
+		writeError(w, http.StatusNotFound, CodeUnknownAgent, "no agent "+quote(id))
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -374,47 +412,49 @@ func (s *Server) agentGet(w http.ResponseWriter, r *http.Request) {
 func quote(s string) string { return strconv.Quote(s) }
 
 // agentAction logs an agent in or out, pauses or unpauses them.
-func (s *Server) agentAction(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Agents == nil {
-		writeError(w, http.StatusNotImplemented, "not available")
-		return
-	}
-	id, action := r.PathValue("id"), r.PathValue("action")
-	var body struct {
-		Reason string `json:"reason"`
-	}
-	if action == "pause" && r.ContentLength != 0 {
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil {
-			writeError(w, http.StatusBadRequest, "body must be JSON like {\"reason\": \"lunch\"}: "+err.Error())
+func (s *Server) agentAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if action == "pause" && !decodeBody(w, r, &body, `{"reason": "lunch"}`) {
 			return
 		}
-	}
-	a := s.deps.Agents
-	var err error
-	switch action {
-	case "login":
-		err = a.Login(id)
-	case "logout":
-		err = a.Logout(id)
-	case "pause":
-		if body.Reason == "" {
-			body.Reason = "api"
+		if s.deps.Agents == nil {
+			notAvailable(w, "agent control")
+			return
 		}
-		err = a.Pause(id, body.Reason)
-	case "unpause":
-		err = a.Unpause(id)
-	default:
-		writeError(w, http.StatusNotFound, "no such agent action "+strconv.Quote(action)+" (login, logout, pause, unpause)")
-		return
-	}
-	if err != nil {
-		code := http.StatusConflict
-		if s.deps.AgentError != nil {
-			code = s.deps.AgentError(err)
+		id := r.PathValue("id")
+		a := s.deps.Agents
+		var err error
+		switch action {
+		case "login":
+			err = a.Login(id)
+		case "logout":
+			err = a.Logout(id)
+		case "pause":
+			if body.Reason == "" {
+				body.Reason = "api"
+			}
+			err = a.Pause(id, body.Reason)
+		case "unpause":
+			err = a.Unpause(id)
 		}
-		writeError(w, code, err.Error())
-		return
+		if err != nil {
+			var e *Error
+			if s.deps.AgentError != nil {
+				if e = s.deps.AgentError(err); e != nil {
+					e = &Error{Status: e.Status, Code: e.Code, Message: "agent " + quote(id) + ": " + e.Message}
+				}
+			}
+			if e == nil {
+				s.deps.Log.Warn("agent action refused", "agent", id, "action", action, "error", err)
+				e = &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "agent " + quote(id) + " cannot " + action + " now"}
+			}
+			writeErr(w, e)
+			return
+		}
+		s.deps.Log.Info("agent state changed", "agent", id, "action", action, "by", principalOf(r).name)
+		writeJSON(w, http.StatusOK, AgentChange{Agent: id, Action: action})
 	}
-	s.deps.Log.Info("agent state changed", "agent", id, "action", action, "by", principalOf(r).name)
-	writeJSON(w, http.StatusOK, map[string]string{"agent": id, "action": action})
 }

@@ -95,7 +95,7 @@ func TestAPIScopes(t *testing.T) {
 
 	// The agent token: its own agent, and the queues.
 	r := f.do(t, "GET", "/api/v1/agents/alice", aliceToken, "")
-	var ag acd.AgentInfo
+	var ag api.Agent
 	if r.code != 200 || json.Unmarshal(r.body, &ag) != nil || ag.Username != "alice" {
 		t.Errorf("alice's token, GET /api/v1/agents/alice: %d %s", r.code, r.body)
 	}

@@ -51,20 +51,21 @@ func (s *Server) lookup(tok string) (credential, bool) {
 }
 
 // authenticate identifies the caller by their bearer token: 401 with
-// WWW-Authenticate when it is missing or unknown. /healthz and
-// pre-signed downloads (which carry their own signature) need none.
+// WWW-Authenticate when it is missing or unknown. Public routes
+// (/healthz, the OpenAPI document, pre-signed downloads, which carry their
+// own signature) need none.
 // Without any token configured (loopback only) every caller is a
 // supervisor.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// As the mux will see it (it redirects unclean paths).
 		clean := path.Clean(r.URL.Path)
-		if clean == "/healthz" || strings.HasPrefix(clean, downloadPrefix) {
+		if s.publicPath(clean) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		if s.credErr != nil {
-			writeError(w, http.StatusInternalServerError, "the API's tokens could not be loaded; see the log")
+			writeError(w, http.StatusInternalServerError, CodeInternal, "the API's tokens could not be loaded; see the log")
 			return
 		}
 		p := principal{name: "loopback", scope: ScopeSupervisor}
@@ -87,7 +88,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				s.deps.Log.Warn("API request refused", "reason", reason, "remote", r.RemoteAddr,
 					"method", r.Method, "path", r.URL.Path)
 				w.Header().Set("WWW-Authenticate", challenge)
-				writeError(w, http.StatusUnauthorized, msg)
+				writeError(w, http.StatusUnauthorized, CodeUnauthorized, msg)
 				return
 			}
 			p = principal{name: cr.name, scope: cr.scope, agent: cr.agent}
@@ -101,7 +102,7 @@ func (s *Server) forbid(w http.ResponseWriter, r *http.Request, p principal, msg
 	s.deps.Log.Warn("API request forbidden", "token", p.name, "scope", p.scope, "agent", p.agent,
 		"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="hotline", error="insufficient_scope"`)
-	writeError(w, http.StatusForbidden, msg)
+	writeError(w, http.StatusForbidden, CodeForbidden, msg)
 }
 
 // supervisor allows only supervisor-scoped tokens.
@@ -127,6 +128,3 @@ func (s *Server) self(h http.HandlerFunc) http.HandlerFunc {
 		h(w, r)
 	}
 }
-
-// anyScope allows every authenticated caller.
-func (s *Server) anyScope(h http.HandlerFunc) http.HandlerFunc { return h }

@@ -51,11 +51,11 @@ func (s *Server) signedURL(r *http.Request, key string, expires time.Time) strin
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	m := s.deps.Recordings
 	if m == nil {
-		writeError(w, http.StatusNotFound, "recording is not configured")
+		writeError(w, http.StatusNotFound, CodeNotAvailable, "recording is not configured")
 		return
 	}
 	if _, ok := m.Backend().(*recording.FileBackend); !ok {
-		writeError(w, http.StatusNotFound, "recordings are fetched from the object store's pre-signed URLs")
+		writeError(w, http.StatusNotFound, CodeNotFound, "recordings are fetched from the object store's pre-signed URLs")
 		return
 	}
 	key := r.PathValue("key")
@@ -64,27 +64,27 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	sig, serr := base64.RawURLEncoding.DecodeString(q.Get("signature"))
 	if err != nil || serr != nil || len(sig) == 0 {
 		s.deps.Log.Warn("recording download refused", "reason", "unsigned", "remote", r.RemoteAddr, "path", r.URL.Path)
-		writeError(w, http.StatusForbidden, "a signed URL is required: get one from GET /api/v1/recordings/{call_id}")
+		writeError(w, http.StatusForbidden, CodeBadSignature, "a signed URL is required: get one from GET /api/v1/recordings/{call_id}")
 		return
 	}
 	want, _ := base64.RawURLEncoding.DecodeString(s.sign(key, exp))
 	if !hmac.Equal(sig, want) {
 		s.deps.Log.Warn("recording download refused", "reason", "bad signature", "remote", r.RemoteAddr, "path", r.URL.Path)
-		writeError(w, http.StatusForbidden, "the URL's signature is not valid")
+		writeError(w, http.StatusForbidden, CodeBadSignature, "the URL's signature is not valid")
 		return
 	}
 	if !s.deps.Now().Before(time.Unix(exp, 0)) {
 		s.deps.Log.Info("recording download refused", "reason", "expired", "remote", r.RemoteAddr, "path", r.URL.Path)
-		writeError(w, http.StatusForbidden, "the URL has expired: get a new one from GET /api/v1/recordings/{call_id}")
+		writeError(w, http.StatusForbidden, CodeExpired, "the URL has expired: get a new one from GET /api/v1/recordings/{call_id}")
 		return
 	}
 	rc, err := m.Backend().Open(r.Context(), key)
 	switch {
 	case errors.Is(err, recording.ErrNotFound), errors.Is(err, recording.ErrBadKey):
-		writeError(w, http.StatusNotFound, "recording "+keyBase(key)+" is no longer stored")
+		writeError(w, http.StatusNotFound, CodeNoRecording, "recording "+keyBase(key)+" is no longer stored")
 		return
 	case err != nil:
-		writeError(w, http.StatusBadGateway, err.Error())
+		s.storageError(w, r, err)
 		return
 	}
 	defer rc.Close()

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"hotline/api"
+	"hotline/api/wire"
 	"hotline/recording"
 	"hotline/routing/acd"
 	"hotline/routing/config"
@@ -111,6 +111,8 @@ type fixture struct {
 	clock  *clock
 	recs   *recording.Manager
 	recDir string
+	// draining is what Deps.Draining answers.
+	draining *atomic.Bool
 }
 
 // startAPI starts the API with c (Listen defaults to 127.0.0.1:0);
@@ -153,32 +155,27 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	}
 	logs := &syncBuffer{}
 	clk := newClock()
+	draining := &atomic.Bool{}
 	srv := api.New(c, api.Deps{
 		Log:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		ListCalls:  func() any { return []string{} },
-		ListAgents: func() any { return queues.Agents() },
-		Agent: func(id string) (any, bool) {
-			if a, ok := queues.Agent(id); ok {
-				return a, true
-			}
-			return nil, false
+		ListCalls:  func() []api.Call { return nil },
+		ListAgents: func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
+		Agent: func(id string) (api.Agent, bool) {
+			a, ok := queues.Agent(id)
+			return wire.Agent(a), ok
 		},
-		ListQueues:    func() any { return queues.Queues() },
-		ListCallbacks: func() any { return []string{} },
+		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
+		ListCallbacks: func() []api.Callback { return nil },
 		Agents:        queues,
-		AgentError: func(err error) int {
-			if errors.Is(err, acd.ErrUnknownAgent) {
-				return http.StatusNotFound
-			}
-			return http.StatusConflict
-		},
-		Recordings: recs,
-		Now:        clk.now,
+		AgentError:    wire.AgentError,
+		Recordings:    recs,
+		Draining:      draining.Load,
+		Now:           clk.now,
 	})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{srv: srv, logs: logs, acd: queues, clock: clk, recs: recs, recDir: recCfg.File.Dir,
+	f := &fixture{srv: srv, logs: logs, acd: queues, clock: clk, recs: recs, recDir: recCfg.File.Dir, draining: draining,
 		client: &http.Client{Timeout: 10 * time.Second}}
 	f.base = "http://" + srv.Addr().String()
 	if tc != nil {

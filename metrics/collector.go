@@ -23,8 +23,7 @@ type QueueStatus struct {
 // AgentCount is how many agents of a queue are in one state.
 type AgentCount struct {
 	Queue string
-	// State is the agent state (routing.AgentState: offline, available,
-	// ringing, on_call, ...).
+	// State is the agent state, one of AgentStates (the API's words).
 	State string
 	Count int
 }
@@ -32,7 +31,8 @@ type AgentCount struct {
 // AgentStates are states always exposed for every queue an agent source
 // reports (zero when no agent is in them), so "no agent available" is a
 // 0, not a missing series.
-var AgentStates = []string{"offline", "available", "ringing", "on_call"}
+// The API names agents' states with the same words.
+var AgentStates = []string{"logged_out", "available", "ringing", "on_call", "wrap_up", "paused"}
 
 // RTPStats are the counters of one RTP leg (see media.Stats). "In" is
 // what Hotline received from the peer, "Out" what it sent.
@@ -68,6 +68,9 @@ type Backlog struct {
 	Failures  uint64        // failed upload attempts since start (monotonic)
 	Uploaded  uint64        // recordings stored since start (monotonic)
 	Dropped   uint64        // RTP packets recorders dropped since start (monotonic)
+	// SpoolFree and SpoolSize are the free space (for unprivileged users)
+	// and the size of the spool's file system; 0 when unknown.
+	SpoolFree, SpoolSize uint64
 }
 
 // SetQueueSource sets the callback giving the live state of each queue
@@ -146,6 +149,7 @@ type callbackCollector struct {
 	legs, packets, bytes, lost, dropped, jMean, jMax   *prometheus.Desc
 	bFiles, bBytes, bOldest, bRecording                *prometheus.Desc
 	bUploaded, bFailures, bDropped                     *prometheus.Desc
+	spoolFree, spoolSize                               *prometheus.Desc
 }
 
 func newCallbackCollector(s *sources) *callbackCollector {
@@ -174,6 +178,8 @@ func newCallbackCollector(s *sources) *callbackCollector {
 		bUploaded:  d(NameRecordingsUploaded, "Recordings stored and removed from the spool."),
 		bFailures:  d(NameRecordingUploadFails, "Failed recording upload attempts."),
 		bDropped:   d(NameRecordingDropped, "RTP packets left out of recordings (silence) because the recorder fell behind; should stay 0."),
+		spoolFree:  d(NameSpoolFree, "Free space on the recording spool's file system (for Hotline's user)."),
+		spoolSize:  d(NameSpoolSize, "Size of the recording spool's file system."),
 	}
 }
 
@@ -181,7 +187,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 func (c *callbackCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.waiting, c.longest, c.open, c.agents, c.active, c.registered,
 		c.legs, c.packets, c.bytes, c.lost, c.dropped, c.jMean, c.jMax,
-		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped} {
+		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped, c.spoolFree, c.spoolSize} {
 		ch <- d
 	}
 }
@@ -264,6 +270,10 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.bUploaded, float64(b.Uploaded))
 		counter(c.bFailures, float64(b.Failures))
 		counter(c.bDropped, float64(b.Dropped))
+		if b.SpoolSize > 0 {
+			gauge(c.spoolFree, float64(b.SpoolFree))
+			gauge(c.spoolSize, float64(b.SpoolSize))
+		}
 	}
 }
 

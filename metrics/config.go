@@ -19,6 +19,11 @@ type Config struct {
 	// TimeZone is the hotline's IANA time zone (e.g. Asia/Ho_Chi_Minh):
 	// hour-of-day and weekday labels are in it. Default UTC.
 	TimeZone string `yaml:"time_zone"`
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// this listener. Off by default: a profile costs CPU while it runs and
+	// shows the program's internals, so enable it only where the metrics
+	// listener is not reachable by anyone who should not see them.
+	Pprof bool `yaml:"pprof"`
 }
 
 // SetDefaults fills in unset values.

@@ -19,6 +19,11 @@ import (
 // 80% of calls answered within 20 seconds).
 const DefaultServiceLevelThreshold = 20 * time.Second
 
+// DefaultServiceLevelTarget is the share of calls a queue should answer
+// within its threshold (80 of the classic 80/20), exposed as
+// hotline_queue_service_level_target_ratio for the service-level alert.
+const DefaultServiceLevelTarget = 0.8
+
 // Bucket boundaries.
 var (
 	// WaitBuckets are the queue-wait histogram buckets in seconds; 20 s is
@@ -114,6 +119,9 @@ type Options struct {
 	// within it counts towards the service level); nil means
 	// DefaultServiceLevelThreshold for every queue.
 	ServiceLevel func(queue string) time.Duration
+	// ServiceLevelTarget returns a queue's service-level target (0-1);
+	// nil means DefaultServiceLevelTarget for every queue.
+	ServiceLevelTarget func(queue string) float64
 	// Version is Hotline's version for hotline_build_info.
 	Version string
 	// Log receives errors from serving /metrics.
@@ -130,6 +138,7 @@ type Metrics struct {
 	loc  *time.Location
 	now  func() time.Time
 	sl   func(queue string) time.Duration
+	slt  func(queue string) float64
 	log  *slog.Logger
 	srcs *sources
 
@@ -139,6 +148,9 @@ type Metrics struct {
 	waitByHour   *prometheus.HistogramVec
 	withinSL     *prometheus.CounterVec
 	slThreshold  *prometheus.GaugeVec
+	slTarget     *prometheus.GaugeVec
+	reloadOK     prometheus.Gauge
+	reloadTime   prometheus.Gauge
 	handle       *prometheus.HistogramVec
 	csat         *prometheus.HistogramVec
 	csatByWait   *prometheus.HistogramVec
@@ -186,6 +198,9 @@ func New(o Options) *Metrics {
 	if o.ServiceLevel == nil {
 		o.ServiceLevel = func(string) time.Duration { return DefaultServiceLevelThreshold }
 	}
+	if o.ServiceLevelTarget == nil {
+		o.ServiceLevelTarget = func(string) float64 { return DefaultServiceLevelTarget }
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -194,6 +209,7 @@ func New(o Options) *Metrics {
 		loc:  o.Location,
 		now:  o.Now,
 		sl:   o.ServiceLevel,
+		slt:  o.ServiceLevelTarget,
 		log:  o.Log,
 		srcs: &sources{},
 	}
@@ -211,6 +227,11 @@ func New(o Options) *Metrics {
 	m.waitByHour = hist(NameQueueWaitByHour, "Time callers waited in the queue, all outcomes, by hour of day and weekday of arrival in the hotline's time zone.", WaitBuckets, lQueue, lHour, lWeekday)
 	m.withinSL = counter(NameAnsweredWithinSL, "Calls answered within the queue's service-level threshold.", lQueue, lSegment)
 	m.slThreshold = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameServiceLevelThreshold, Help: "The queue's service-level threshold."}, []string{lQueue})
+	m.slTarget = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameServiceLevelTarget, Help: "The share of calls the queue should answer within its service-level threshold."}, []string{lQueue})
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameConfigReloadOK, Help: "1 when the last configuration reload (SIGHUP or file change) succeeded, 0 when the new file was refused and the previous configuration kept."})
+	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameConfigReloadTime, Help: "When the configuration was last loaded successfully (start or reload), Unix seconds."})
+	m.reloadOK.Set(1)
+	m.reloadTime.Set(float64(o.Now().UnixNano()) / 1e9)
 	m.handle = hist(NameHandleTime, "Handle time of answered calls: talk plus after-call work.", HandleBuckets, lQueue, lSegment)
 	m.csat = hist(NameCSAT, "Post-call CSAT ratings (1-5), by hour of day and weekday of the call in the hotline's time zone; 4 and 5 are satisfied.", CSATBuckets, timeLabels...)
 	m.csatByWait = hist(NameCSATByWait, "Post-call CSAT ratings (1-5) by how long the caller waited (wait band).", CSATBuckets, lQueue, lSegment, lWait)
@@ -224,7 +245,7 @@ func New(o Options) *Metrics {
 	m.regs = counter(NameSIPRegistrations, "REGISTER requests by outcome (success, challenged, rejected, removed).", lOutcome)
 	m.uploadTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRecordingUploadTime, Help: "Time to store one recording (successful uploads).", Buckets: UploadBuckets})
 
-	m.reg.MustRegister(m.offered, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.handle,
+	m.reg.MustRegister(m.offered, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
 		m.csat, m.csatByWait, m.nps, m.noResponse, m.noAnswers, m.logins, m.logouts,
 		m.sipRequests, m.sipResponses, m.regs, m.uploadTime,
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
@@ -345,6 +366,7 @@ func (m *Metrics) CallOffered(c Call) {
 	q, seg, _ := c.labels()
 	inc(m.offered.WithLabelValues(q, seg), c.ID)
 	m.slThreshold.WithLabelValues(q).Set(m.sl(q).Seconds())
+	m.slTarget.WithLabelValues(q).Set(m.slt(q))
 	// Create the queue's outcome series at zero now, so Prometheus sees
 	// them before their first increment (rate and increase miss the
 	// first increment of a series that appears already at 1).
@@ -595,4 +617,19 @@ type sources struct {
 
 	rtpEnded RTPStats   // totals of legs that have ended
 	rtpLast  [7]float64 // last counter values exposed, to keep them monotonic
+}
+
+// ConfigReloaded records the outcome of a configuration reload: a refused
+// file sets hotline_config_last_reload_successful to 0 (an alert watches
+// it) until a reload succeeds.
+func (m *Metrics) ConfigReloaded(ok bool) {
+	if m == nil {
+		return
+	}
+	if !ok {
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloadOK.Set(1)
+	m.reloadTime.Set(float64(m.now().UnixNano()) / 1e9)
 }

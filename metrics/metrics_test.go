@@ -61,7 +61,7 @@ func exercise(m *Metrics) {
 		return []RTPStats{{PacketsIn: 100, PacketsOut: 99, BytesIn: 17200, BytesOut: 17028, LostIn: 1, JitterIn: 3 * time.Millisecond}}
 	})
 	m.SetBacklogSource(func() Backlog {
-		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10, Dropped: 4}
+		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10, Dropped: 4, SpoolFree: 1 << 30, SpoolSize: 4 << 30}
 	})
 }
 
@@ -438,9 +438,11 @@ func TestCallbackSources(t *testing.T) {
 # HELP hotline_agents Agents by queue and state.
 # TYPE hotline_agents gauge
 hotline_agents{queue="1900",state="available"} 1
-hotline_agents{queue="1900",state="offline"} 0
+hotline_agents{queue="1900",state="logged_out"} 0
 hotline_agents{queue="1900",state="on_call"} 0
+hotline_agents{queue="1900",state="paused"} 0
 hotline_agents{queue="1900",state="ringing"} 0
+hotline_agents{queue="1900",state="wrap_up"} 0
 # HELP hotline_queue_callers_waiting Callers waiting in the queue now.
 # TYPE hotline_queue_callers_waiting gauge
 hotline_queue_callers_waiting{queue="1900"} 3
@@ -561,6 +563,52 @@ func TestServer(t *testing.T) {
 	}
 }
 
+// The profiles are served on the metrics listener only when enabled:
+// with metrics.pprof the index lists the profiles and a CPU profile of
+// one second comes back in the profile format; without it both are 404.
+func TestServerPprof(t *testing.T) {
+	m := newTest(t, Options{})
+	for _, enabled := range []bool{true, false} {
+		s := NewServer(Config{Listen: "127.0.0.1:0", Path: "/metrics", Pprof: enabled}, m, nil)
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		base := "http://" + s.Addr().String()
+		get := func(path string) (int, string) {
+			res, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(body)
+		}
+		code, body := get("/debug/pprof/")
+		if enabled && (code != 200 || !strings.Contains(body, "goroutine") || !strings.Contains(body, "heap")) {
+			t.Errorf("pprof enabled: /debug/pprof/: %d\n%.300s", code, body)
+		}
+		if !enabled && code != 404 {
+			t.Errorf("pprof disabled: /debug/pprof/: %d, want 404", code)
+		}
+		code, body = get("/debug/pprof/profile?seconds=1")
+		// A CPU profile is gzipped protobuf: it starts with gzip's magic.
+		if enabled && (code != 200 || !strings.HasPrefix(body, "\x1f\x8b")) {
+			t.Errorf("pprof enabled: /debug/pprof/profile: %d, %d bytes", code, len(body))
+		}
+		if !enabled && code != 404 {
+			t.Errorf("pprof disabled: /debug/pprof/profile: %d, want 404", code)
+		}
+		if code, _ := get("/metrics"); code != 200 {
+			t.Errorf("pprof %v: /metrics: %d", enabled, code)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+		cancel()
+	}
+}
+
 // The recording backlog source's figures are exported as they are given.
 func TestBacklogExported(t *testing.T) {
 	m := newTest(t, Options{})
@@ -574,5 +622,25 @@ func TestBacklogExported(t *testing.T) {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("scrape lacks %q", want)
 		}
+	}
+}
+
+// TestConfigReloaded: a refused reload sets the success gauge to 0 and
+// keeps the time of the last good load; a good one sets 1 and its time.
+func TestConfigReloaded(t *testing.T) {
+	now := monday0930
+	m := newTest(t, Options{Now: func() time.Time { return now }})
+	if ok, at := testutil.ToFloat64(m.reloadOK), testutil.ToFloat64(m.reloadTime); ok != 1 || at != float64(monday0930.Unix()) {
+		t.Fatalf("at start: successful %v at %v", ok, at)
+	}
+	now = now.Add(time.Hour)
+	m.ConfigReloaded(false)
+	if ok, at := testutil.ToFloat64(m.reloadOK), testutil.ToFloat64(m.reloadTime); ok != 0 || at != float64(monday0930.Unix()) {
+		t.Errorf("after a refused reload: successful %v at %v, want 0 at the start", ok, at)
+	}
+	now = now.Add(time.Hour)
+	m.ConfigReloaded(true)
+	if ok, at := testutil.ToFloat64(m.reloadOK), testutil.ToFloat64(m.reloadTime); ok != 1 || at != float64(now.Unix()) {
+		t.Errorf("after a good reload: successful %v at %v", ok, at)
 	}
 }

@@ -11,6 +11,7 @@ const (
 	NameQueueWaitByHour       = "hotline_queue_wait_by_hour_seconds"
 	NameAnsweredWithinSL      = "hotline_calls_answered_within_threshold_total"
 	NameServiceLevelThreshold = "hotline_queue_service_level_threshold_seconds"
+	NameServiceLevelTarget    = "hotline_queue_service_level_target_ratio"
 	NameHandleTime            = "hotline_handle_time_seconds"
 	NameCallsActive           = "hotline_calls_active"
 	NameCallersWaiting        = "hotline_queue_callers_waiting"
@@ -53,6 +54,8 @@ const (
 	NameRecordingUploadFails   = "hotline_recording_upload_failures_total"
 	NameRecordingDropped       = "hotline_recording_dropped_packets_total"
 	NameRecordingUploadTime    = "hotline_recording_upload_duration_seconds"
+	NameSpoolFree              = "hotline_recording_spool_free_bytes"
+	NameSpoolSize              = "hotline_recording_spool_size_bytes"
 
 	// Customer directory.
 	NameCRMFailures = "hotline_crm_lookup_failures_total"
@@ -66,6 +69,9 @@ const (
 	NameTransfers       = "hotline_transfers_total"
 	NameMonitorSessions = "hotline_monitor_sessions_total"
 	NameMonitorTime     = "hotline_monitor_seconds_total"
+	// Configuration reloads (SIGHUP, file change).
+	NameConfigReloadOK   = "hotline_config_last_reload_successful"
+	NameConfigReloadTime = "hotline_config_last_reload_success_timestamp_seconds"
 
 	// Build.
 	NameBuildInfo = "hotline_build_info"
@@ -91,6 +97,7 @@ var allNames = []struct {
 	{NameQueueWaitByHour, kindHistogram},
 	{NameAnsweredWithinSL, kindCounter},
 	{NameServiceLevelThreshold, kindGauge},
+	{NameServiceLevelTarget, kindGauge},
 	{NameHandleTime, kindHistogram},
 	{NameCallsActive, kindGauge},
 	{NameCallersWaiting, kindGauge},
@@ -123,6 +130,8 @@ var allNames = []struct {
 	{NameRecordingUploadFails, kindCounter},
 	{NameRecordingDropped, kindCounter},
 	{NameRecordingUploadTime, kindHistogram},
+	{NameSpoolFree, kindGauge},
+	{NameSpoolSize, kindGauge},
 	{NameCRMFailures, kindCounter},
 	{NameCallbackAttempts, kindCounter},
 	{NameCallbacksCompleted, kindCounter},
@@ -130,6 +139,8 @@ var allNames = []struct {
 	{NameTransfers, kindCounter},
 	{NameMonitorSessions, kindCounter},
 	{NameMonitorTime, kindCounter},
+	{NameConfigReloadOK, kindGauge},
+	{NameConfigReloadTime, kindGauge},
 	{NameBuildInfo, kindGauge},
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,13 +33,24 @@ type Server struct {
 	ln  net.Listener
 }
 
-// NewServer builds the metrics endpoint; nothing listens until Start.
+// NewServer builds the metrics endpoint (and, with c.Pprof, the profiles
+// under /debug/pprof/); nothing listens until Start.
 func NewServer(c Config, m *Metrics, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+c.Path, m.Handler())
+	if c.Pprof {
+		// The handlers of net/http/pprof, on this mux only (never
+		// http.DefaultServeMux). Index serves every named profile
+		// (heap, goroutine, allocs, block, mutex...) under its path.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found: metrics are at "+c.Path, http.StatusNotFound)
 	})
@@ -61,7 +73,7 @@ func (s *Server) Start() error {
 			s.log.Error("metrics server stopped", "error", err)
 		}
 	}()
-	s.log.Info("metrics listening", "addr", ln.Addr().String(), "path", s.cfg.Path)
+	s.log.Info("metrics listening", "addr", ln.Addr().String(), "path", s.cfg.Path, "pprof", s.cfg.Pprof)
 	return nil
 }
 

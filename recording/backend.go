@@ -255,12 +255,13 @@ type S3Backend struct {
 
 // newS3Backend builds the client; it does not contact the server.
 func newS3Backend(c S3Config) (*S3Backend, error) {
-	ak, sk := c.AccessKey, c.SecretKey
+	ak := c.AccessKey
 	if ak == "" {
 		ak = os.Getenv("AWS_ACCESS_KEY_ID")
 	}
-	if sk == "" {
-		sk = os.Getenv("AWS_SECRET_ACCESS_KEY")
+	sk, err := c.secretKey()
+	if err != nil {
+		return nil, fmt.Errorf("recording: s3 secret_key_file: %w", err)
 	}
 	cl, err := minio.New(c.Endpoint, &minio.Options{
 		Creds:  credentials.NewStaticV4(ak, sk, ""),

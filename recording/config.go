@@ -2,6 +2,7 @@ package recording
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -75,6 +76,9 @@ type S3Config struct {
 	// AWS_SECRET_ACCESS_KEY environment variables.
 	AccessKey string `yaml:"access_key"`
 	SecretKey string `yaml:"secret_key"`
+	// SecretKeyFile is a file holding the secret key (a Docker or systemd
+	// secret; surrounding white space ignored), instead of SecretKey.
+	SecretKeyFile string `yaml:"secret_key_file"`
 	// UseTLS selects https; set it for anything but a local MinIO.
 	UseTLS bool `yaml:"use_tls"`
 	// CreateBucket allows Hotline to create the bucket when it is missing.
@@ -175,8 +179,15 @@ func (c *Config) Validate() error {
 		if s.AccessKey == "" && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
 			errs = append(errs, cfg.Errorf("s3.access_key", "required when backend is s3 (or set AWS_ACCESS_KEY_ID)"))
 		}
-		if s.SecretKey == "" && os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
-			errs = append(errs, cfg.Errorf("s3.secret_key", "required when backend is s3 (or set AWS_SECRET_ACCESS_KEY)"))
+		switch {
+		case s.SecretKey != "" && s.SecretKeyFile != "":
+			errs = append(errs, cfg.Errorf("s3.secret_key_file", "only one of secret_key or secret_key_file may be set"))
+		case s.SecretKeyFile != "":
+			if _, err := s.secretKey(); err != nil {
+				errs = append(errs, cfg.Errorf("s3.secret_key_file", "%v", err))
+			}
+		case s.SecretKey == "" && os.Getenv("AWS_SECRET_ACCESS_KEY") == "":
+			errs = append(errs, cfg.Errorf("s3.secret_key", "required when backend is s3 (or secret_key_file, or set AWS_SECRET_ACCESS_KEY)"))
 		}
 		if s.PresignExpiry < time.Second || s.PresignExpiry > 7*24*time.Hour {
 			errs = append(errs, cfg.Errorf("s3.presign_expiry", "must be between 1s and 168h, got %s", s.PresignExpiry))
@@ -216,4 +227,28 @@ func (c *Config) Validate() error {
 		errs = append(errs, cfg.Errorf("upload.timeout", "must be positive, got %s", c.Upload.Timeout))
 	}
 	return errors.Join(errs...)
+}
+
+// secretKey is the S3 secret key: SecretKey, the content of
+// SecretKeyFile, or AWS_SECRET_ACCESS_KEY. Errors never show the key.
+func (c S3Config) secretKey() (string, error) {
+	switch {
+	case c.SecretKey != "":
+		return c.SecretKey, nil
+	case c.SecretKeyFile != "":
+		raw, err := os.ReadFile(c.SecretKeyFile)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return "", fmt.Errorf("cannot read %s: %w", c.SecretKeyFile, err)
+		}
+		k := strings.TrimSpace(string(raw))
+		if k == "" {
+			return "", fmt.Errorf("%s is empty", c.SecretKeyFile)
+		}
+		return k, nil
+	}
+	return os.Getenv("AWS_SECRET_ACCESS_KEY"), nil
 }

@@ -70,7 +70,7 @@ func TestValidate(t *testing.T) {
 		"s3.bucket":          "required when backend is s3",
 		"s3.endpoint":        "required when backend is s3",
 		"s3.access_key":      "required when backend is s3 (or set AWS_ACCESS_KEY_ID)",
-		"s3.secret_key":      "required when backend is s3 (or set AWS_SECRET_ACCESS_KEY)",
+		"s3.secret_key":      "required when backend is s3 (or secret_key_file, or set AWS_SECRET_ACCESS_KEY)",
 		"format":             `must be "pcm16" or "ulaw", got "mp3"`,
 		"upload.max_backoff": "must be at least min_backoff (1s), got 1ms",
 	}

@@ -279,3 +279,13 @@ func TestFileRetentionSweep(t *testing.T) {
 		t.Errorf("new recording: %v", err)
 	}
 }
+
+// TestSpoolDisk: the spool's file system size and free space are known.
+func TestSpoolDisk(t *testing.T) {
+	c := testConfig(t)
+	m := newTestManager(t, c)
+	free, size, err := m.SpoolDisk()
+	if err != nil || size == 0 || free > size {
+		t.Fatalf("SpoolDisk = %d free of %d, %v", free, size, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,46 @@ func TestS3RestartRecoversCrashedRecording(t *testing.T) {
 	}
 	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
 		t.Errorf("spool still holds %v", names)
+	}
+}
+
+// TestS3SecretKeyFile: the secret key can come from a file (a Docker or
+// systemd secret); a recording is then stored, and a wrong key in the file
+// is refused by the store.
+func TestS3SecretKeyFile(t *testing.T) {
+	srv := miniotest.Start(t)
+	for _, tt := range []struct {
+		name, key string
+		stored    bool
+	}{
+		{"right key", miniotest.SecretKey + "\n", true},
+		{"wrong key", "wrong-secret\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "s3.secret")
+			if err := os.WriteFile(file, []byte(tt.key), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c := s3Config(t, srv, "keyfile")
+			c.S3.SecretKey, c.S3.SecretKeyFile = "", file
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			m := startManager(t, c)
+			recordCall(t, m, CallInfo{CallID: "from-file", Start: t0}, 200)
+			if tt.stored {
+				waitFor(t, 10*time.Second, "the upload", func() bool { return m.Backlog().Uploaded == 1 })
+			} else {
+				waitFor(t, 10*time.Second, "an error", func() bool { return m.Backlog().Failures >= 1 })
+				if b := m.Backlog(); b.Uploaded != 0 || strings.Contains(b.LastError, "wrong-secret") {
+					t.Errorf("backlog = %+v", b)
+				}
+			}
+		})
+	}
+	c := s3Config(t, srv, "keyfile")
+	c.S3.SecretKey, c.S3.SecretKeyFile = "", "/nonexistent/s3.secret"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "s3.secret_key_file: cannot read /nonexistent/s3.secret") {
+		t.Errorf("missing file: %v", err)
 	}
 }

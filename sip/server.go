@@ -183,9 +183,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	rcfg := deps.Routing
-	s.reg = registrar.New(cfg.Registrar, func(user string) (string, bool) {
+	s.reg = registrar.New(cfg.Registrar, func(user string) (registrar.Secret, bool) {
 		a, ok := rcfg.Agent(user)
-		return a.Password, ok
+		return registrar.Secret{Password: a.DigestPassword(), HA1MD5: a.HA1, HA1SHA256: a.HA1SHA256}, ok
 	}, deps.Now, deps.Log.With("component", "registrar"))
 	s.reg.OnChange(func(user string, registered bool) {
 		if err := deps.ACD.SetRegistered(user, registered); err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -33,19 +31,37 @@ type benchConfig struct {
 	ConcSteps   []int         // concurrent-call ramp
 	Measure     time.Duration // measurement window at each concurrency step
 	MinIO       bool
-	RoutingArgs []string // extra go test flags for the routing benchmark
-	Budget      time.Duration
+	RoutingArgs []string      // extra go test flags for the routing benchmark
+	Budget      time.Duration // of the Go generator's figures
+	// GoFigures and SIPpFigures select the parts of the run (both by
+	// default); SIPp is the SIPp part's configuration.
+	GoFigures, SIPpFigures bool
+	SIPp                   sippConfig
 }
 
 func defaultBenchConfig(quick bool) benchConfig {
 	if quick {
 		return benchConfig{Quick: true, Reps: 1, Agents: 2600, StepDur: 3 * time.Second, Hold: time.Second,
 			SearchIters: 1, RateStart: 150, RateCap: 3200, ConcSteps: []int{500, 1000, 1500, 2000, 2500},
-			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, Budget: 170 * time.Second}
+			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, Budget: 170 * time.Second,
+			GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(true)}
 	}
 	return benchConfig{Reps: 3, Agents: 2600, StepDur: 5 * time.Second, Hold: time.Second,
 		SearchIters: 3, RateStart: 100, RateCap: 3200, ConcSteps: []int{250, 500, 1000, 1500, 2000, 2500},
-		Measure: 5 * time.Second, MinIO: true, Budget: 14 * time.Minute}
+		Measure: 5 * time.Second, MinIO: true, Budget: 11 * time.Minute,
+		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false)}
+}
+
+// totalBudget bounds the whole run's measurements.
+func (c benchConfig) totalBudget() time.Duration {
+	var t time.Duration
+	if c.GoFigures {
+		t += c.Budget
+	}
+	if c.SIPpFigures {
+		t += c.SIPp.Budget
+	}
+	return t
 }
 
 // Pass criteria.
@@ -222,6 +238,7 @@ type results struct {
 	RoutingErr string
 	Notes      []string
 	IdleRSS    int64
+	SIPp       *sippResults
 }
 
 // driver runs the benchmark.
@@ -257,6 +274,21 @@ func (d *driver) run(ctx context.Context) error {
 		return fmt.Errorf("go build ./cmd/hotline: %w\n%s", err, out)
 	}
 
+	if d.cfg.GoFigures {
+		if err := d.goFigures(ctx); err != nil {
+			d.note("the Go generator's figures ended early: %v", err)
+		}
+	}
+	if d.cfg.SIPpFigures && ctx.Err() == nil {
+		d.sippFigures(ctx, d.cfg.SIPp)
+	}
+	d.res.Finished = time.Now()
+	return ctx.Err()
+}
+
+// goFigures measures with the Go generator (figures 1 to 7).
+func (d *driver) goFigures(ctx context.Context) error {
+	d.deadline = time.Now().Add(d.cfg.Budget)
 	d.log.Info("figure 7: routing benchmark")
 	d.res.Routing, d.res.RoutingErr = d.routingBench(ctx)
 
@@ -292,8 +324,7 @@ func (d *driver) run(ctx context.Context) error {
 			d.note("MinIO run failed: %v", err)
 		}
 	}
-	d.res.Finished = time.Now()
-	return ctx.Err()
+	return nil
 }
 
 // startHotline starts Hotline in work/name and registers every agent.
@@ -654,28 +685,8 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 // recorderDrops sums the packets Hotline's recorders dropped, from the
 // call records (JSON) stored beside the recordings.
 func (d *driver) recorderDrops(dir string) (dropped uint64, records int) {
-	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".json") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		var cr struct {
-			Stats *struct {
-				Dropped uint64 `json:"dropped"`
-			} `json:"stats"`
-		}
-		if json.Unmarshal(data, &cr) == nil {
-			records++
-			if cr.Stats != nil {
-				dropped += cr.Stats.Dropped
-			}
-		}
-		return nil
-	})
-	return dropped, records
+	rc := readRecords(dir)
+	return rc.Dropped, rc.Records
 }
 
 // bareRelay runs the bare relay with pairs calls' worth of audio for the

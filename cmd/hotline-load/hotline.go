@@ -27,6 +27,8 @@ type hotlineOpts struct {
 	AutoPauseAfter int
 	// LogLevel (default warn) and LogFormat (default text).
 	LogLevel, LogFormat string
+	// Pprof enables /debug/pprof/ on the metrics listener (metrics.pprof).
+	Pprof bool
 }
 
 func (o hotlineOpts) withDefaults() hotlineOpts {
@@ -102,8 +104,8 @@ queue:
 	} else {
 		fmt.Fprintf(&b, "  backend: file\n  file: {dir: %q}\n", filepath.Join(dir, "recordings"))
 	}
-	fmt.Fprintf(&b, "api:\n  listen: \"127.0.0.1:%d\"\nmetrics:\n  listen: \"127.0.0.1:%d\"\nlog:\n  level: %s\n  format: %s\nagents:\n",
-		apiPort, metricsPort, o.LogLevel, o.LogFormat)
+	fmt.Fprintf(&b, "api:\n  listen: \"127.0.0.1:%d\"\nmetrics:\n  listen: \"127.0.0.1:%d\"\n  pprof: %t\nlog:\n  level: %s\n  format: %s\nagents:\n",
+		apiPort, metricsPort, o.Pprof, o.LogLevel, o.LogFormat)
 	for i := range o.Agents {
 		u := agentName(i)
 		fmt.Fprintf(&b, "  - {username: %s, password: %s}\n", u, agentPassword(u))

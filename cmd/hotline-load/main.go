@@ -3,14 +3,16 @@
 // 127.0.0.1 (SIP through sipgo, probe RTP at 50 packets/s each way through
 // sendmmsg/recvmmsg), and runs the benchmark of issue 6:
 //
-//	hotline-load bench [-quick] [-out bench/results] [-repo .]
+//	hotline-load bench [-quick] [-parts go,sipp] [-name NAME] [-out bench/results] [-repo .]
 //	hotline-load soak [-quick] [-duration 30m] [-rate 15] [-seed N] [-out bench/results]
 //	hotline-load relay -pairs N
 //
 // bench builds and starts Hotline (and MinIO), registers the agents,
 // searches the highest call rate, ramps up concurrent recorded calls,
-// compares Hotline's relay with the bare relay, and writes
-// <out>/<YYYY-MM-DD>-<host>.md. soak runs steady, varied load (hang-ups,
+// compares Hotline's relay with the bare relay, then measures the same
+// with SIPp as callers and agents (bench/sipp: call rate, concurrent
+// calls, twice the sustainable rate, and a CPU profile of Hotline), and
+// writes <out>/<YYYY-MM-DD>-<host>[-NAME].md. soak runs steady, varied load (hang-ups,
 // agents not answering, callers abandoning, hold re-INVITEs) for a long
 // time and checks that Hotline returns to its baseline and lost no call
 // record or recording; it writes <out>/<YYYY-MM-DD>-<host>-soak.md and
@@ -28,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,7 +41,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
+		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-parts go,sipp] [-name NAME] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
 		return 2
 	}
 	switch args[0] {
@@ -62,10 +65,24 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	repo := fs.String("repo", ".", "root of the Hotline source tree")
 	reps := fs.Int("reps", 0, "repetitions of each figure (0: 3, or 1 with -quick)")
 	noMinIO := fs.Bool("no-minio", false, "skip the MinIO (S3 backend) run")
+	parts := fs.String("parts", "go,sipp", "figures to measure: go (the Go generator's), sipp (SIPp's), or both")
+	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg := defaultBenchConfig(*quick)
+	cfg.GoFigures, cfg.SIPpFigures = false, false
+	for _, p := range strings.Split(*parts, ",") {
+		switch strings.TrimSpace(p) {
+		case "go":
+			cfg.GoFigures = true
+		case "sipp":
+			cfg.SIPpFigures = true
+		default:
+			fmt.Fprintf(stderr, "hotline-load: -parts: unknown part %q (go, sipp)\n", p)
+			return 2
+		}
+	}
 	if *reps > 0 {
 		cfg.Reps = *reps
 	}
@@ -96,10 +113,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d := &driver{cfg: cfg, log: log, pr: pr, work: work, repo: absRepo,
-		res: &results{Cfg: cfg}, deadline: time.Now().Add(cfg.Budget)}
+		res: &results{Cfg: cfg}, deadline: time.Now().Add(cfg.totalBudget())}
 	// The budget bounds the measurements; stopping and writing the
 	// report come after it.
-	mctx, cancel := context.WithTimeout(ctx, cfg.Budget+time.Minute)
+	mctx, cancel := context.WithTimeout(ctx, cfg.totalBudget()+2*time.Minute)
 	defer cancel()
 	runErr := d.run(mctx)
 	pr.stopAll()
@@ -117,7 +134,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hotline-load:", err)
 		return 1
 	}
-	path := filepath.Join(*out, fmt.Sprintf("%s-%s.md", d.res.Started.Format("2006-01-02"), d.res.Machine.Host))
+	base := d.res.Started.Format("2006-01-02") + "-" + d.res.Machine.Host
+	if *name != "" {
+		base += "-" + *name
+	}
+	path := filepath.Join(*out, base+".md")
 	f, err := os.Create(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "hotline-load:", err)

@@ -101,6 +101,12 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // figures turns the results into the summary table.
 func (r *results) figures() []figure {
 	var figs []figure
+	if !r.Cfg.GoFigures {
+		if r.SIPp != nil {
+			figs = r.SIPp.figures()
+		}
+		return figs
+	}
 	add := func(f figure) { figs = append(figs, f) }
 	add(figure{ID: "1", Name: "call rate, file backend, < 0.1% failed", Unit: "calls/s", Tool: toolGo,
 		S: Summarize(r.RateReps), Target: &target{1000, true, "≥ 1,000"}})
@@ -199,6 +205,9 @@ func (r *results) figures() []figure {
 		}
 	}
 	add(figure{ID: "6", Name: "RSS per call-per-second of load (80% of max rate, 1 s calls)", Unit: "KiB", Tool: toolProc, S: Summarize(rssCPS)})
+	if r.SIPp != nil {
+		figs = append(figs, r.SIPp.figures()...)
+	}
 	return figs
 }
 
@@ -226,8 +235,18 @@ func (r *results) writeReport(w io.Writer) {
 	fmt.Fprintln(w)
 	writeFigures(w, r.figures())
 	fmt.Fprintln(w)
-	fmt.Fprint(w, methodText)
-	r.writeDetails(w)
+	if r.Cfg.GoFigures {
+		fmt.Fprint(w, methodText)
+	}
+	if r.SIPp != nil {
+		fmt.Fprint(w, sippMethodText)
+	}
+	if r.Cfg.GoFigures {
+		r.writeDetails(w)
+	}
+	if r.SIPp != nil {
+		r.SIPp.writeDetails(w)
+	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w, "## Notes from the run")
 		fmt.Fprintln(w)
@@ -235,6 +254,9 @@ func (r *results) writeReport(w io.Writer) {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
 		fmt.Fprintln(w)
+	}
+	if !r.Cfg.GoFigures {
+		return
 	}
 	fmt.Fprintln(w, "## 7. Routing decision (routing package benchmarks)")
 	fmt.Fprintln(w)

@@ -130,6 +130,39 @@ func TestRTPSocketsOfAProcess(t *testing.T) {
 	}
 }
 
+// Datagrams a socket of this process could not take (its receive buffer
+// full, nobody reading) are counted as its drops.
+func TestUDPDropsOfAProcess(t *testing.T) {
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	if err := rx.SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	before, err := udpDrops(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	pkt := make([]byte, 1000)
+	for range 200 { // far more than 4 KiB (doubled by the kernel) holds
+		_, _ = tx.Write(pkt)
+	}
+	after, err := udpDrops(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 100 {
+		t.Errorf("drops went from %d to %d after 200 datagrams into a 4 KiB buffer nobody reads", before, after)
+	}
+}
+
 func TestParseHotlineLog(t *testing.T) {
 	log := `{"time":"t","level":"INFO","msg":"incoming call","call_id":"c1"}
 {"time":"t","level":"INFO","msg":"call ended","call_id":"c1","cause":"caller hung up","outcome":"answered","agent":"a00001"}

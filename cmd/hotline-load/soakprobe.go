@@ -245,6 +245,7 @@ func socketInodes(pid int) (map[uint64]bool, error) {
 type udpSock struct {
 	Port  int
 	Inode uint64
+	Drops uint64 // datagrams the kernel dropped at this socket (full receive buffer...)
 }
 
 // parseProcNetUDP reads /proc/<pid>/net/udp (or udp6).
@@ -270,37 +271,66 @@ func parseProcNetUDP(data []byte) ([]udpSock, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("%w: udp line %q", ErrProcFormat, sc.Text())
 		}
-		out = append(out, udpSock{Port: int(port), Inode: inode})
+		var drops uint64
+		if len(f) > 12 {
+			drops, _ = strconv.ParseUint(f[12], 10, 64)
+		}
+		out = append(out, udpSock{Port: int(port), Inode: inode, Drops: drops})
 	}
 	return out, nil
 }
 
-// rtpSockets counts the UDP sockets pid has bound to ports lo..hi.
-func rtpSockets(pid, lo, hi int) (int, error) {
+// procUDPSockets lists the UDP sockets (IPv4 and IPv6) pid holds open.
+func procUDPSockets(pid int) ([]udpSock, error) {
 	inodes, err := socketInodes(pid)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var out []udpSock
 	for _, f := range []string{"udp", "udp6"} {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return 0, err
+			return nil, err
 		}
 		socks, err := parseProcNetUDP(data)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, s := range socks {
-			if s.Port >= lo && s.Port <= hi && inodes[s.Inode] {
-				n++
+			if inodes[s.Inode] {
+				out = append(out, s)
 			}
 		}
 	}
-	return n, nil
+	return out, nil
+}
+
+// udpDrops sums the datagrams dropped at the UDP sockets pid has open
+// (the drops column of /proc/net/udp): unlike Udp RcvbufErrors of
+// /proc/net/snmp, only this process's sockets count. A socket closed
+// takes its count with it.
+func udpDrops(pid int) (uint64, error) {
+	socks, err := procUDPSockets(pid)
+	var n uint64
+	for _, s := range socks {
+		n += s.Drops
+	}
+	return n, err
+}
+
+// rtpSockets counts the UDP sockets pid has bound to ports lo..hi.
+func rtpSockets(pid, lo, hi int) (int, error) {
+	socks, err := procUDPSockets(pid)
+	n := 0
+	for _, s := range socks {
+		if s.Port >= lo && s.Port <= hi {
+			n++
+		}
+	}
+	return n, err
 }
 
 // recInfo is what the store holds for one call.

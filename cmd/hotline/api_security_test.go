@@ -125,7 +125,7 @@ func TestAPIConfigTokensAndTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	if code := run([]string{"-check", "-config", path}, &stderr); code != 2 ||
+	if code := run([]string{"-check", "-config", path}, stdio{out: &stderr, err: &stderr}); code != 2 ||
 		!strings.Contains(stderr.String(), path+": api.tokens: at least one token is required when listen (0.0.0.0:8080) is not a loopback address") {
 		t.Errorf("hotline -check with an open API: exit %d\n%s", code, stderr.String())
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/api"
 	"hotline/internal/e2e"
 	"hotline/metrics"
 	"hotline/routing/callbacks"
@@ -79,9 +80,9 @@ func callbackApp(t *testing.T, clock *simClock, gateway string, mutate func(c *C
 }
 
 // listCallbacks is GET /api/v1/callbacks.
-func listCallbacks(t *testing.T, a *testApp) []callbacks.Callback {
+func listCallbacks(t *testing.T, a *testApp) []api.Callback {
 	t.Helper()
-	var cbs []callbacks.Callback
+	var cbs []api.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
@@ -90,9 +91,9 @@ func listCallbacks(t *testing.T, a *testApp) []callbacks.Callback {
 
 // waitCallback polls GET /api/v1/callbacks until the only callback
 // satisfies cond.
-func waitCallback(t *testing.T, a *testApp, what string, cond func(callbacks.Callback) bool) callbacks.Callback {
+func waitCallback(t *testing.T, a *testApp, what string, cond func(api.Callback) bool) api.Callback {
 	t.Helper()
-	var last []callbacks.Callback
+	var last []api.Callback
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		last = listCallbacks(t, a)
@@ -183,7 +184,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	})
 	res.RequireCalls(t, 1, 0)
 	waitIdle(t, a)
-	cb := waitCallback(t, a, "pending for the opening", func(c callbacks.Callback) bool { return c.Status == callbacks.Pending })
+	cb := waitCallback(t, a, "pending for the opening", func(c api.Callback) bool { return c.Status == callbacks.Pending })
 	opening := time.Date(clock.day.Year(), clock.day.Month(), clock.day.Day(), 8, 0, 0, 0, time.UTC)
 	if cb.Number != "+84912000111" || cb.CustomerID != "L1" || !cb.Due.Equal(opening) {
 		t.Fatalf("callback %+v, want L1's number due at %v", cb, opening)
@@ -223,7 +224,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	if err := rec.SendTone(ctx, netip.AddrPort{}, callerHz, 3*time.Second, e2e.PayloadPCMU); err != nil {
 		t.Fatal(err)
 	}
-	var calls []sip.CallInfo
+	var calls []api.Call
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/calls"), "", &calls); code != 200 || len(calls) != 1 ||
 		calls[0].Agent != "alice" || calls[0].From != "+84912000111" {
 		t.Errorf("GET /api/v1/calls: %d %+v, want the callback with alice", code, calls)
@@ -247,7 +248,7 @@ func TestE2ECallbackAgentFirstThenCustomer(t *testing.T) {
 	}
 	waitIdle(t, a)
 
-	done := waitCallback(t, a, "completed", func(c callbacks.Callback) bool { return c.Status == callbacks.Completed })
+	done := waitCallback(t, a, "completed", func(c api.Callback) bool { return c.Status == callbacks.Completed })
 	if done.Attempts != 1 || done.LastCallID == "" || done.LastResult != "answered" {
 		t.Errorf("completed callback %+v", done)
 	}
@@ -328,7 +329,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 	if _, err := agent.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
 		t.Fatalf("the agent was not hung up on after the busy customer: %v", err)
 	}
-	first := waitCallback(t, a, "pending after a busy customer", func(c callbacks.Callback) bool {
+	first := waitCallback(t, a, "pending after a busy customer", func(c api.Callback) bool {
 		return c.Attempts == 1 && !c.Claimed && c.LastResult == "busy"
 	})
 	if first.ID != cb.ID || first.Status != callbacks.Pending || first.Due.Sub(first.LastAttempt) < 59*time.Minute {
@@ -344,7 +345,7 @@ func TestE2ECallbackBusyCustomerRetried(t *testing.T) {
 
 	clock.at(11, 1)
 	waitFor(t, 20*time.Second, "the second attempt", func() bool { return len(eventsOf(agent, e2e.EventCallClosed)) == 2 })
-	failed := waitCallback(t, a, "failed", func(c callbacks.Callback) bool { return c.Status == callbacks.Failed })
+	failed := waitCallback(t, a, "failed", func(c api.Callback) bool { return c.Status == callbacks.Failed })
 	if failed.Attempts != 2 || failed.LastResult != "busy" {
 		t.Errorf("failed callback %+v, want 2 busy attempts", failed)
 	}
@@ -401,7 +402,7 @@ func TestE2ECallbackNotPlacedAfterClosing(t *testing.T) {
 		t.Fatalf("the agent was not hung up on: %v", err)
 	}
 	tomorrow := time.Date(clock.day.Year(), clock.day.Month(), clock.day.Day()+1, 8, 0, 0, 0, time.UTC)
-	got := waitCallback(t, a, "pending for tomorrow", func(c callbacks.Callback) bool { return !c.Claimed && c.Due.Equal(tomorrow) })
+	got := waitCallback(t, a, "pending for tomorrow", func(c api.Callback) bool { return !c.Claimed && c.Due.Equal(tomorrow) })
 	if got.ID != cb.ID || got.Status != callbacks.Pending || got.Attempts != 0 {
 		t.Errorf("callback %+v, want pending with no attempt", got)
 	}

@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"hotline/api"
 	"hotline/deploy"
@@ -20,6 +21,7 @@ import (
 	"hotline/routing/config"
 	"hotline/sip"
 	"hotline/sip/media"
+	"hotline/sip/registrar"
 	"hotline/survey"
 )
 
@@ -100,6 +102,14 @@ var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 func parseConfig(name string, data []byte) (*Config, error) {
 	var c Config
+	// Unknown fields and values of the wrong kind, in the user's words
+	// with the field's path (yaml's own errors name Go types).
+	if err := cfg.CheckYAML(data, &c); err != nil {
+		if fes := cfg.Fields(err); len(fes) > 0 {
+			return nil, &ConfigError{Lines: fieldLines(name, fes)}
+		}
+		return nil, yamlError(name, err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -121,17 +131,30 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
 		cfg.Prefix("api", apiAgentsKnown(&c)),
+		agentHashesCoverAlgorithms(&c),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
 	)
 	if err != nil {
-		var lines []string
-		for _, fe := range cfg.Fields(err) {
-			lines = append(lines, fmt.Sprintf("%s: %s", name, fe.Error()))
-		}
-		return nil, &ConfigError{Lines: lines}
+		return nil, &ConfigError{Lines: fieldLines(name, cfg.Fields(err))}
 	}
 	return &c, nil
+}
+
+// fieldLines writes one line per problem: file, field path, problem, and
+// the line of the file when known.
+func fieldLines(name string, fes []*cfg.FieldError) []string {
+	// One line per problem: values quoted in messages may hold newlines.
+	oneLine := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace
+	lines := make([]string, 0, len(fes))
+	for _, fe := range fes {
+		l := fmt.Sprintf("%s: %s", name, oneLine(fe.Error()))
+		if fe.Line > 0 {
+			l += fmt.Sprintf(" (line %d)", fe.Line)
+		}
+		lines = append(lines, l)
+	}
+	return lines
 }
 
 // apiAgentsKnown checks that every agent-scoped API token is bound to a
@@ -145,6 +168,31 @@ func apiAgentsKnown(c *Config) error {
 	for i, t := range c.API.Tokens {
 		if t.Scope == api.ScopeAgent && t.Agent != "" && !known[t.Agent] {
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("tokens[%d].agent", i), "%q is not the username of a configured agent", t.Agent))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// agentHashesCoverAlgorithms checks that an agent configured with HA1
+// hashes only has one for every digest algorithm phones are challenged
+// with (a phone may answer with any of them).
+func agentHashesCoverAlgorithms(c *Config) error {
+	var errs []error
+	for i, a := range c.Agents {
+		have, hashesOnly := a.HashesOnly()
+		if !hashesOnly || len(have) == 0 {
+			continue
+		}
+		for _, alg := range c.SIP.Registrar.Algorithms {
+			if slices.Contains(have, alg) {
+				continue
+			}
+			field := "ha1"
+			if alg == registrar.AlgorithmSHA256 {
+				field = "ha1_sha256"
+			}
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("agents[%d].%s", i, field),
+				"required: sip.registrar.algorithms has %s (hotline passwd -user %s -algorithm %s prints it)", alg, a.Username, alg))
 		}
 	}
 	return errors.Join(errs...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,9 @@ func TestEmbeddedExampleConfigIsValid(t *testing.T) {
 	}
 }
 
+// goWords are Go type names and YAML tags, which users do not write.
+var goWords = regexp.MustCompile(`in type |!!(str|int|seq|map|bool)|\b[a-z]+\.[A-Z][A-Za-z]+\b|time\.Duration|\bint64\b`)
+
 func TestConfigErrorsNameFileFieldAndProblem(t *testing.T) {
 	cases := []struct {
 		name string
@@ -38,14 +42,23 @@ func TestConfigErrorsNameFileFieldAndProblem(t *testing.T) {
 		want []string
 	}{
 		{
-			name: "unknown field with line",
+			name: "unknown field: path, suggestion, line",
 			yaml: "sip:\n  listen:\n    - transport: udp\n      adr: 127.0.0.1:5060\n",
-			want: []string{"bad.yaml:4: field adr not found"},
+			want: []string{`bad.yaml: sip.listen[0]: unknown field "adr" (did you mean "addr"?) (line 4)`},
 		},
 		{
-			name: "wrong type",
-			yaml: "sip:\n  max_calls: lots\n",
-			want: []string{"bad.yaml:2: cannot unmarshal !!str `lots` into int"},
+			name: "every unknown field and wrong value, in user words",
+			yaml: "sipp: {}\nsip:\n  max_calls: lots\n  drain_timeout: forever\nhotlines: [{number: '1', nmae: x}]\n" +
+				"agents: [{username: a, password: p, skills: {x: high}}]\nlog: [debug]\napi: {tokens: [{name: n, scope: supervisor, tokn: t}]}\n",
+			want: []string{
+				`bad.yaml: unknown field "sipp" (did you mean "sip"?) (line 1)`,
+				`bad.yaml: sip.max_calls: "lots" is not a whole number (line 3)`,
+				`bad.yaml: sip.drain_timeout: "forever" is not a duration (such as 30s, 5m or 1h30m) (line 4)`,
+				`bad.yaml: hotlines[0]: unknown field "nmae" (did you mean "name"?) (line 5)`,
+				`bad.yaml: agents[0].skills.x: "high" is not a whole number (line 6)`,
+				`bad.yaml: log: must be a mapping (name: value), got a list (line 7)`,
+				`bad.yaml: api.tokens[0]: unknown field "tokn" (did you mean "token"?) (line 8)`,
+			},
 		},
 		{
 			name: "syntax",
@@ -75,7 +88,7 @@ log:
 				`bad.yaml: sip.listen[1].addr: "localhost" is not host:port`,
 				`bad.yaml: rtp.port_min:`,
 				`bad.yaml: hotlines: at least one hotline number is required`,
-				`bad.yaml: agents[0].password: must not be empty`,
+				`bad.yaml: agents[0].password: required: a password, a password_file or ha1/ha1_sha256 hashes`,
 				`bad.yaml: queue.ring_timeout: must be at least 1s`,
 				`bad.yaml: log.level: "loud" is not one of debug, info, warn, error`,
 			},
@@ -93,11 +106,14 @@ log:
 				t.Fatal(err)
 			}
 			var stderr bytes.Buffer
-			code := run([]string{"-config", path, "-check"}, &stderr)
+			code := run([]string{"-config", path, "-check"}, stdio{out: &stderr, err: &stderr})
 			if code != 2 {
 				t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr.String())
 			}
 			out := strings.ReplaceAll(stderr.String(), path, "bad.yaml")
+			if goWords.MatchString(out) {
+				t.Errorf("the errors speak Go (%q):\n%s", goWords.FindString(out), out)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, out)
@@ -109,10 +125,10 @@ log:
 
 func TestCheckFlagAcceptsExample(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run([]string{"-check", "-config", "../../deploy/hotline.example.yaml"}, &stderr); code != 0 {
+	if code := run([]string{"-check", "-config", "../../deploy/hotline.example.yaml"}, stdio{out: &stderr, err: &stderr}); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if code := run([]string{"-config", "/nonexistent/hotline.yaml"}, &stderr); code != 2 {
+	if code := run([]string{"-config", "/nonexistent/hotline.yaml"}, stdio{out: &stderr, err: &stderr}); code != 2 {
 		t.Fatalf("missing file: exit %d", code)
 	}
 	if !strings.Contains(stderr.String(), "/nonexistent/hotline.yaml") {
@@ -121,11 +137,25 @@ func TestCheckFlagAcceptsExample(t *testing.T) {
 }
 
 // TestComposeConfigIsValid: the configuration the docker-compose stack
-// mounts is valid with the credentials compose passes in the environment.
+// mounts is valid with the environment and the secret files compose
+// gives it (under /run/secrets, here a temporary directory).
 func TestComposeConfigIsValid(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "hotline")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "hotline-secret")
-	if _, err := loadConfig("../../deploy/compose/hotline.yaml"); err != nil {
+	raw, err := os.ReadFile("../../deploy/compose/hotline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := t.TempDir()
+	for _, name := range []string{"hotline_api_token", "minio_root_password"} {
+		if err := os.WriteFile(filepath.Join(secrets, name), []byte(name+"-value\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := parseConfig("deploy/compose/hotline.yaml", []byte(strings.ReplaceAll(string(raw), "/run/secrets/", secrets+"/")))
+	if err != nil {
 		t.Fatalf("deploy/compose/hotline.yaml: %v", err)
+	}
+	if len(c.API.Tokens) == 0 || c.API.Token != "" {
+		t.Error("deploy/compose/hotline.yaml: the API must use tokens from files")
 	}
 }

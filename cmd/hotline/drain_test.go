@@ -23,7 +23,7 @@ import (
 // run it as a real process (signals, exit codes).
 func TestMain(m *testing.M) {
 	if os.Getenv("HOTLINE_TEST_AS_MAIN") == "1" {
-		os.Exit(run(strings.Fields(os.Getenv("HOTLINE_TEST_ARGS")), os.Stderr))
+		os.Exit(run(strings.Fields(os.Getenv("HOTLINE_TEST_ARGS")), stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 	}
 	os.Exit(m.Run())
 }
@@ -80,6 +80,24 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	return p
 }
 
+// logAttr returns the value of attribute attr of the first log line with
+// message msg (text log format).
+func (p *hotlineProcess) logAttr(t *testing.T, msg, attr string) string {
+	t.Helper()
+	for _, line := range strings.Split(p.logs.String(), "\n") {
+		if !strings.Contains(line, "msg=\""+msg+"\"") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, attr+"="); ok {
+				return v
+			}
+		}
+	}
+	t.Fatalf("no log line %q with %s=", msg, attr)
+	return ""
+}
+
 // kill ends the process with SIGKILL (a crash: nothing is cleaned up)
 // and waits for it to exit.
 func (p *hotlineProcess) kill(t *testing.T) {
@@ -112,7 +130,8 @@ func (p *hotlineProcess) stop(t *testing.T) {
 }
 
 // TestE2ESIGTERMDrains: on SIGTERM a running Hotline refuses new calls with
-// 503 and Retry-After, lets the call in progress finish, then exits 0.
+// 503 and Retry-After, answers /healthz 503 "draining", lets the call in
+// progress finish, then exits 0.
 func TestE2ESIGTERMDrains(t *testing.T) {
 	skipShort(t)
 	port := freeSIPPort(t)
@@ -148,10 +167,18 @@ recording:
 	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
 		t.Fatalf("call not established: %v", err)
 	}
+	health := "http://" + p.logAttr(t, "API listening", "addr") + "/healthz"
+	if code := httpJSON(t, "GET", health, "", nil); code != 200 {
+		t.Fatalf("GET /healthz before SIGTERM: %d, want 200", code)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "drain to start", func() bool { return strings.Contains(p.logs.String(), "draining") })
+	var h struct{ Status string }
+	if code := httpJSON(t, "GET", health, "", &h); code != 503 || h.Status != "draining" {
+		t.Errorf("GET /healthz while draining: %d %q, want 503 draining", code, h.Status)
+	}
 
 	// A new call during the drain: 503 with Retry-After.
 	res := inviteOnce(t, ctx, addr)

@@ -24,12 +24,12 @@ import (
 	"testing"
 	"time"
 
+	"hotline/api"
 	"hotline/callflow"
 	"hotline/internal/e2e"
 	"hotline/internal/miniotest"
 	"hotline/recording"
 	"hotline/routing/acd"
-	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/routing/directory"
 )
@@ -188,9 +188,9 @@ func (a *testApp) liveCalls(t *testing.T) []liveCall {
 }
 
 // queueInfo returns the queue's entry of GET /api/v1/queues.
-func (a *testApp) queueInfo(t *testing.T, name string) acd.QueueInfo {
+func (a *testApp) queueInfo(t *testing.T, name string) api.Queue {
 	t.Helper()
-	var qs []acd.QueueInfo
+	var qs []api.Queue
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/queues"), "", &qs); code != 200 {
 		t.Fatalf("GET /api/v1/queues: %d", code)
 	}
@@ -200,7 +200,7 @@ func (a *testApp) queueInfo(t *testing.T, name string) acd.QueueInfo {
 		}
 	}
 	t.Fatalf("GET /api/v1/queues: no queue %q in %+v", name, qs)
-	return acd.QueueInfo{}
+	return api.Queue{}
 }
 
 // TestE2EFaultAgentVanishes: the agent's softphone is killed (SIGKILL: no
@@ -399,13 +399,13 @@ func sippRegister(ctx context.Context, t *testing.T, a *testApp, user string, po
 }
 
 // agents returns GET /api/v1/agents by username.
-func (a *testApp) agents(t *testing.T) map[string]acd.AgentInfo {
+func (a *testApp) agents(t *testing.T) map[string]api.Agent {
 	t.Helper()
-	var list []acd.AgentInfo
+	var list []api.Agent
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/agents"), "", &list); code != 200 {
 		t.Fatalf("GET /api/v1/agents: %d", code)
 	}
-	out := map[string]acd.AgentInfo{}
+	out := map[string]api.Agent{}
 	for _, ag := range list {
 		out[ag.Username] = ag
 	}
@@ -457,7 +457,7 @@ func TestE2EFaultAgentLegFails(t *testing.T) {
 			waitFor(t, 30*time.Second, "the first caller waiting after three failed offers", func() bool {
 				ags := a.agents(t)
 				for _, u := range []string{"alice", "bob", "carol"} {
-					if ags[u].State != acd.StatePaused {
+					if ags[u].State != api.StatePaused {
 						return false
 					}
 				}
@@ -1005,7 +1005,7 @@ func TestE2EFaultRestartUnderLoad(t *testing.T) {
 	skipShort(t)
 	m := miniotest.Start(t)
 	addr := "127.0.0.1:" + freeSIPPort(t)
-	api := "127.0.0.1:" + freeSIPPort(t)
+	apiAddr := "127.0.0.1:" + freeSIPPort(t)
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	config := s3ProcessConfig(addr, spool, m, fmt.Sprintf(`
@@ -1023,8 +1023,8 @@ callbacks: {file: "%s"}
 survey: {enabled: true, nps: true, timeout: 30s, repeats: 0}
 api: {listen: "%s"}
 metrics: {listen: "127.0.0.1:0"}
-`, filepath.Join(dir, "callbacks.json"), api))
-	apiURL := "http://" + api
+`, filepath.Join(dir, "callbacks.json"), apiAddr))
+	apiURL := "http://" + apiAddr
 
 	first := startProcess(t, config)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -1047,7 +1047,7 @@ metrics: {listen: "127.0.0.1:0"}
 		Timeout:  40 * time.Second,
 	})
 	res.RequireCalls(t, 1, 0)
-	var before []callbacks.Callback
+	var before []api.Callback
 	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &before); code != 200 || len(before) != 1 {
 		t.Fatalf("GET /api/v1/callbacks: %d %+v, want the callback request", code, before)
 	}
@@ -1158,7 +1158,7 @@ metrics: {listen: "127.0.0.1:0"}
 		t.Errorf("restarted hotline logged %d recoveries, want 4", n)
 	}
 
-	var after []callbacks.Callback
+	var after []api.Callback
 	if code := httpJSON(t, "GET", apiURL+"/api/v1/callbacks", "", &after); code != 200 || len(after) != 1 ||
 		after[0].ID != before[0].ID || after[0].Number != before[0].Number {
 		t.Errorf("GET /api/v1/callbacks after the restart: %d %+v, want %+v", code, after, before)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/api"
 	"hotline/internal/e2e"
 	"hotline/recording"
 	"hotline/routing/callbacks"
@@ -249,7 +250,7 @@ func TestE2EIVRReasonMenu(t *testing.T) {
 	if got := metricValue(t, a, "hotline_csat_score", map[string]string{"queue": "complaints", "reason": "complaint"}); got != 1 {
 		t.Errorf("hotline_csat_score{queue=complaints,reason=complaint} count %v, want 1", got)
 	}
-	var cbs []callbacks.Callback
+	var cbs []api.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}
@@ -277,7 +278,7 @@ func TestE2EIVRQueueCallback(t *testing.T) {
 	})
 	res.RequireCalls(t, 1, 0) // Hotline's BYE after the confirmation
 	waitIdle(t, a)
-	var cbs []callbacks.Callback
+	var cbs []api.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}

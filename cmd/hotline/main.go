@@ -1,11 +1,17 @@
 // Command hotline runs the Hotline call-management service: it loads the
 // configuration and wires the packages together.
 //
-//	hotline [-config FILE] [-check]
+//	hotline [run] [-config FILE]     run the service
+//	hotline check [-config FILE]     check the configuration (also hotline -check)
+//	hotline version                  print the version (also hotline -version)
+//	hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
+//	                                 print the digest HA1 of a SIP password read from stdin
+//	hotline health [-url URL]        probe a running Hotline's /healthz
 //
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
 // progress finish (bounded by sip.drain_timeout), then it exits 0.
+// SIGHUP reloads the customer directory.
 package main
 
 import (
@@ -16,13 +22,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"hotline/api"
+	"hotline/api/wire"
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/deploy"
@@ -37,34 +44,104 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 }
 
+// stdio are a command's standard streams.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Exit codes: 0 done, 1 failed while running, 2 bad command line or
+// configuration.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+const usage = `Usage:
+  hotline [run] [-config FILE]     run the service
+  hotline check [-config FILE]     check the configuration and exit (also: hotline -check)
+  hotline version                  print the version and exit (also: hotline -version)
+  hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
+                                   read a SIP password from standard input and print
+                                   its digest HA1, for agents[].ha1 / ha1_sha256
+  hotline health [-url URL]        exit 0 when a running Hotline's /healthz answers 200
+                                   (container health checks)
+  hotline help                     this text
+
+Without -config the embedded example configuration runs.
+`
+
 // run is main without the exit, so tests can call it.
-func run(args []string, stderr io.Writer) int {
+func run(args []string, io stdio) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "run":
+			return runService(args[1:], io, false)
+		case "check":
+			return runService(args[1:], io, true)
+		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(io.err, "hotline version: unexpected argument %q\n", args[1])
+				return exitUsage
+			}
+			printVersion(io.out)
+			return exitOK
+		case "passwd":
+			return runPasswd(args[1:], io)
+		case "health":
+			return runHealth(args[1:], io)
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(io.out, usage)
+			return exitOK
+		}
+	}
+	return runService(args, io, false)
+}
+
+// runService checks the configuration, then (unless checkOnly) runs.
+func runService(args []string, io stdio, checkOnly bool) int {
 	fs := flag.NewFlagSet("hotline", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.err)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage+"\nFlags:\n"); fs.PrintDefaults() }
 	path := fs.String("config", "", "configuration file (default: the embedded deploy/hotline.example.yaml)")
 	check := fs.Bool("check", false, "only check the configuration and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(io.out)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(io.err, "hotline: unexpected argument %q (commands come first, e.g. \"hotline %s\"; see hotline help)\n", fs.Arg(0), fs.Arg(0))
+		return exitUsage
+	}
+	if *showVersion {
+		printVersion(io.out)
+		return exitOK
 	}
 	c, err := loadConfig(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "hotline: configuration error:\n%v\n", err)
-		return 2
+		fmt.Fprintf(io.err, "hotline: configuration error:\n%v\n", err)
+		return exitUsage
 	}
-	if *check {
-		fmt.Fprintln(stderr, "hotline: configuration OK")
-		return 0
+	if *check || checkOnly {
+		fmt.Fprintln(io.err, "hotline: configuration OK")
+		return exitOK
 	}
-	log := c.Log.logger(stderr)
+	log := c.Log.logger(io.err)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	app, err := start(ctx, c, log, time.Now)
 	if err != nil {
 		log.Error("start failed", "error", err)
-		return 1
+		return exitFailed
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -85,9 +162,9 @@ func run(args []string, stderr io.Writer) int {
 	log.Info("shutting down")
 	if err := app.shutdown(context.Background()); err != nil {
 		log.Error("shutdown", "error", err)
-		return 1
+		return exitFailed
 	}
-	return 0
+	return exitOK
 }
 
 // app is a running Hotline.
@@ -100,7 +177,9 @@ type app struct {
 	metricsSrv *metrics.Server
 	directory  *directory.Directory
 	callbacks  *callbacks.Store
-	stopDir    context.CancelFunc
+	// draining is set when shutdown starts (GET /healthz answers 503).
+	draining *atomic.Bool
+	stopDir  context.CancelFunc
 	// stopDialer stops the callback dialer; dialerDone is closed when it
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
@@ -116,7 +195,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: version, Log: log.With("component", "metrics")})
+	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: buildVersion().version, Log: log.With("component", "metrics")})
 	recs, err := recording.New(c.Recording, log) // it adds component=recording itself
 	if err != nil {
 		return nil, err
@@ -235,25 +314,24 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
+	draining := &atomic.Bool{}
 	httpAPI := api.New(c.API, api.Deps{
 		Log:           log.With("component", "api"),
-		ListCalls:     func() any { return srv.Calls() },
-		ListAgents:    func() any { return queues.Agents() },
-		ListQueues:    func() any { return queues.Queues() },
-		ListCallbacks: func() any { return store.List() },
+		ListCalls:     func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
+		ListAgents:    func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
+		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
+		ListCallbacks: func() []api.Callback { return wire.List(store.List(), wire.Callback) },
 		Agents:        queues,
-		AgentError:    agentErrorStatus,
+		AgentError:    wire.AgentError,
 		Calls:         srv,
+		CallError:     wire.CallError,
 		Recordings:    recs,
 		PresignExpiry: c.Recording.S3.PresignExpiry,
+		Draining:      draining.Load,
 		Now:           now,
-		IsNotFound:    func(err error) bool { return errors.Is(err, sip.ErrNoSuchCall) },
-		IsConflict:    func(err error) bool { return errors.Is(err, sip.ErrNotRecorded) },
-		Agent: func(id string) (any, bool) {
-			if ag, ok := queues.Agent(id); ok {
-				return ag, true
-			}
-			return nil, false
+		Agent: func(id string) (api.Agent, bool) {
+			ag, ok := queues.Agent(id)
+			return wire.Agent(ag), ok
 		},
 	})
 	if err := httpAPI.Start(); err != nil {
@@ -287,13 +365,14 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
 	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+		directory: dir, callbacks: store, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
 // yet stays in the spool for the next start).
 func (a *app) shutdown(ctx context.Context) error {
 	defer a.stopDir()
+	a.draining.Store(true)
 	// No callback is started any more; those waiting for an agent are
 	// released, those with an agent are drained with the calls.
 	a.stopDialer()
@@ -306,29 +385,10 @@ func (a *app) shutdown(ctx context.Context) error {
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))
 }
 
-// version is the build's version, set with -ldflags "-X main.version=...".
-var version = "dev"
-
-// agentErrorStatus is the HTTP status of an ACD error on an agent action.
-func agentErrorStatus(err error) int {
-	if errors.Is(err, acd.ErrUnknownAgent) {
-		return http.StatusNotFound
-	}
-	return http.StatusConflict // not registered, not logged in
-}
-
 // agentMetricStates are the ACD states exposed per queue (always, zero
-// included); logged_out is exposed as "offline", the metrics' name for an
-// agent taking no calls.
+// included), named as the API names them.
 var agentMetricStates = []acd.AgentState{acd.StateLoggedOut, acd.StateAvailable, acd.StateRinging,
 	acd.StateOnCall, acd.StateWrapUp, acd.StatePaused}
-
-func metricState(st acd.AgentState) string {
-	if st == acd.StateLoggedOut {
-		return "offline"
-	}
-	return string(st)
-}
 
 // wireMetrics gives the metrics their live sources: calls, agents, queues,
 // RTP legs and the recording backlog.
@@ -349,13 +409,13 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 		counts := map[[2]string]int{}
 		for _, a := range acd.Agents() {
 			for _, q := range a.Queues {
-				counts[[2]string{q, metricState(a.State)}]++
+				counts[[2]string{q, wire.AgentState(a.State)}]++
 			}
 		}
 		var out []metrics.AgentCount
 		for _, q := range c.Queues {
 			for _, st := range agentMetricStates {
-				k := [2]string{q.Name, metricState(st)}
+				k := [2]string{q.Name, wire.AgentState(st)}
 				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
 		}
@@ -364,7 +424,8 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 	recs.OnUpload(m.RecordingUploaded)
 	m.SetBacklogSource(func() metrics.Backlog {
 		b := recs.Backlog()
+		free, size, _ := recs.SpoolDisk() // unknown: 0, not exposed
 		return metrics.Backlog{Files: b.Files, Bytes: b.Bytes, OldestAge: b.OldestAge, Recording: b.Recording,
-			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets}
+			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets, SpoolFree: free, SpoolSize: size}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/api"
 	"hotline/internal/e2e"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -153,7 +154,7 @@ func TestE2EAfterHoursCallback(t *testing.T) {
 	if agent.HasEvent(e2e.EventCallEstablished) || agent.HasEvent(e2e.EventCallIncoming) {
 		t.Error("an agent was offered a call while the queue is closed")
 	}
-	var cbs []callbacks.Callback
+	var cbs []api.Callback
 	if code := httpJSON(t, "GET", a.apiURL("/api/v1/callbacks"), "", &cbs); code != 200 {
 		t.Fatalf("GET /api/v1/callbacks: %d", code)
 	}

@@ -14,6 +14,8 @@ import (
 type FieldError struct {
 	Field string
 	Msg   string
+	// Line is the line of the configuration file, 0 when unknown.
+	Line int
 }
 
 func (e *FieldError) Error() string {
@@ -47,7 +49,7 @@ func Prefix(prefix string, err error) error {
 					field += "." + fe.Field
 				}
 			}
-			out = append(out, &FieldError{Field: field, Msg: fe.Msg})
+			out = append(out, &FieldError{Field: field, Msg: fe.Msg, Line: fe.Line})
 			continue
 		}
 		out = append(out, &FieldError{Field: prefix, Msg: e.Error()})

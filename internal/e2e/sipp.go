@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hotline/internal/sippstat"
 )
 
 // SIPp 3.6.1 exit codes.
@@ -71,15 +71,7 @@ type SIPpOptions struct {
 }
 
 // SIPpStats are the cumulative counters of SIPp's -trace_stat file at exit.
-type SIPpStats struct {
-	Created, Successful, Failed int
-	// A few failure causes.
-	FailedUnexpected, FailedTimeoutOnRecv, FailedMaxUDPRetrans, FailedCallRejected int
-	Retransmissions                                                                int
-	// Raw holds every column of the last row, by header name (e.g.
-	// "SuccessfulCall(C)", "FailedOutboundCongestion(C)").
-	Raw map[string]string
-}
+type SIPpStats = sippstat.Stats
 
 // SIPpResult is what a finished SIPp run reports.
 type SIPpResult struct {
@@ -382,53 +374,9 @@ func (p *SIPp) finish() *SIPpResult {
 }
 
 func parseSIPpStats(path string) (SIPpStats, error) {
-	f, err := os.Open(path)
+	s, err := sippstat.ParseFile(path)
 	if err != nil {
-		return SIPpStats{}, fmt.Errorf("%w: %w", ErrSIPpStats, err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = ';'
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	var header, last []string
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return SIPpStats{}, fmt.Errorf("%w: %w", ErrSIPpStats, err)
-		}
-		if header == nil {
-			header = rec
-			continue
-		}
-		last = rec
-	}
-	if header == nil || last == nil {
-		return SIPpStats{}, fmt.Errorf("%w: %s has no data row", ErrSIPpStats, path)
-	}
-	s := SIPpStats{Raw: make(map[string]string, len(header))}
-	for i, h := range header {
-		if h != "" && i < len(last) {
-			s.Raw[h] = last[i]
-		}
-	}
-	num := func(k string) int {
-		n, _ := strconv.Atoi(s.Raw[k])
-		return n
-	}
-	s.Created = num("TotalCallCreated")
-	s.Successful = num("SuccessfulCall(C)")
-	s.Failed = num("FailedCall(C)")
-	s.FailedUnexpected = num("FailedUnexpectedMessage(C)")
-	s.FailedTimeoutOnRecv = num("FailedTimeoutOnRecv(C)")
-	s.FailedMaxUDPRetrans = num("FailedMaxUDPRetrans(C)")
-	s.FailedCallRejected = num("FailedCallRejected(C)")
-	s.Retransmissions = num("Retransmissions(C)")
-	if _, ok := s.Raw["SuccessfulCall(C)"]; !ok {
-		return s, fmt.Errorf("%w: no SuccessfulCall(C) column", ErrSIPpStats)
+		return s, fmt.Errorf("%w: %w", ErrSIPpStats, err)
 	}
 	return s, nil
 }

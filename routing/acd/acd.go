@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,6 +65,11 @@ type Options struct {
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
 	Callbacks *callbacks.Store
+	// Replication, when set, makes this ACD one replica of an ACD shared
+	// by several nodes (see replica.go): every change is submitted to
+	// the shared log and applied, in the log's one order, by every
+	// replica. Now then only stamps the changes this node submits.
+	Replication Replication
 }
 
 // CallRequest is a call entering the ACD.
@@ -403,6 +409,13 @@ type ACD struct {
 	rejoin          time.Duration
 	loginOnRegister bool
 	callbacks       *callbacks.Store
+	// replication: stamp gives the submitted changes their time, logNow
+	// is the time of the change applied last (the replica's clock), owner
+	// the node each call was enqueued on.
+	repl   Replication
+	stamp  func() time.Time
+	logNow atomic.Int64
+	owner  map[string]string
 
 	mu          sync.Mutex
 	rnd         *rand.Rand
@@ -440,6 +453,10 @@ func New(c *config.Config, o Options) (*ACD, error) {
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
+		repl: o.Replication, stamp: o.Now, owner: map[string]string{},
+	}
+	if a.repl != nil {
+		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
 	}
 	if len(c.Queues) == 0 {
 		return nil, errors.New("routing: no queues (call SetDefaults first)")
@@ -571,6 +588,13 @@ func (a *ACD) updateAgent(agent string, change func(ag *acdAgent, now time.Time)
 // the registration logs the agent out. With LoginOnRegister, registering
 // logs the agent in.
 func (a *ACD) SetRegistered(agent string, registered bool) error {
+	if a.repl != nil {
+		return a.submit(Op{Kind: opRegistered, Agent: agent, Flag: registered}).Err
+	}
+	return a.setRegistered(agent, registered)
+}
+
+func (a *ACD) setRegistered(agent string, registered bool) error {
 	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if ag.registered == registered {
 			return nil
@@ -598,6 +622,13 @@ func (a *ACD) loginLocked(ag *acdAgent, now time.Time) {
 
 // Login makes an agent take calls. The phone must be registered.
 func (a *ACD) Login(agent string) error {
+	if a.repl != nil {
+		return a.submit(Op{Kind: opLogin, Agent: agent}).Err
+	}
+	return a.login(agent)
+}
+
+func (a *ACD) login(agent string) error {
 	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.registered {
 			return ErrNotRegistered
@@ -612,6 +643,13 @@ func (a *ACD) Login(agent string) error {
 
 // Logout stops an agent taking calls (a call in progress goes on).
 func (a *ACD) Logout(agent string) error {
+	if a.repl != nil {
+		return a.submit(Op{Kind: opLogout, Agent: agent}).Err
+	}
+	return a.logout(agent)
+}
+
+func (a *ACD) logout(agent string) error {
 	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
 		ag.loggedIn, ag.paused, ag.pauseReason = false, false, ""
 		a.log.Info("agent logged out", "agent", agent)
@@ -622,6 +660,13 @@ func (a *ACD) Logout(agent string) error {
 // Pause stops offers to a logged-in agent, with a reason (break, lunch,
 // training...). A call in progress goes on; the pause starts after it.
 func (a *ACD) Pause(agent, reason string) error {
+	if a.repl != nil {
+		return a.submit(Op{Kind: opPause, Agent: agent, Text: reason}).Err
+	}
+	return a.pause(agent, reason)
+}
+
+func (a *ACD) pause(agent, reason string) error {
 	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
@@ -634,6 +679,13 @@ func (a *ACD) Pause(agent, reason string) error {
 
 // Unpause lets a paused agent take calls again.
 func (a *ACD) Unpause(agent string) error {
+	if a.repl != nil {
+		return a.submit(Op{Kind: opUnpause, Agent: agent}).Err
+	}
+	return a.unpause(agent)
+}
+
+func (a *ACD) unpause(agent string) error {
 	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
@@ -646,6 +698,13 @@ func (a *ACD) Unpause(agent string) error {
 
 // EndWrapUp ends an agent's after-call work early ("ready").
 func (a *ACD) EndWrapUp(agent string) error {
+	if a.repl != nil {
+		return a.submit(Op{Kind: opEndWrapUp, Agent: agent}).Err
+	}
+	return a.endWrapUp(agent)
+}
+
+func (a *ACD) endWrapUp(agent string) error {
 	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if now.Before(ag.wrapUntil) {
 			ag.wrapUntil = now
@@ -662,6 +721,14 @@ func (a *ACD) EndWrapUp(agent string) error {
 // overflow queue) and offers it an agent as soon as one is eligible. Get
 // offers with Next.
 func (a *ACD) Enqueue(r CallRequest) (*QueuedCall, error) {
+	if a.repl != nil {
+		res := a.submit(Op{Kind: opEnqueue, Req: &r})
+		return res.Call, res.Err
+	}
+	return a.enqueue(r)
+}
+
+func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, dup := a.calls[r.ID]; dup {
@@ -953,6 +1020,13 @@ func (c *QueuedCall) offering(ag *acdAgent) int {
 // ring-all offer are freed at once (stop ringing them); a late report of
 // theirs gets ErrNotOffered.
 func (c *QueuedCall) Answered(agent string) error {
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	}
+	return c.answered(agent)
+}
+
+func (c *QueuedCall) answered(agent string) error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -986,6 +1060,13 @@ func (c *QueuedCall) Answered(agent string) error {
 // within the retry delay and is paused after too many in a row. When no
 // offered agent is left the call waits again at its place.
 func (c *QueuedCall) NoAnswer(agent string) error {
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opNoAnswer, Call: c.id, Agent: agent}).Err
+	}
+	return c.noAnswer(agent)
+}
+
+func (c *QueuedCall) noAnswer(agent string) error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1028,6 +1109,16 @@ func (c *QueuedCall) NoAnswer(agent string) error {
 // is counted, and a caller who calls again within the rejoin window gets
 // this place back. Abandon on a connected call is Hangup.
 func (c *QueuedCall) Abandon() {
+	if a := c.acd; a.repl != nil {
+		if res := a.submit(Op{Kind: opAbandon, Call: c.id}); res.Err != nil {
+			a.log.Error("abandon not replicated", "call_id", c.id, "error", res.Err)
+		}
+		return
+	}
+	c.abandon()
+}
+
+func (c *QueuedCall) abandon() {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1056,6 +1147,13 @@ func (c *QueuedCall) Abandon() {
 // the queue. It gets ErrNotWaiting unless the call is waiting (report the
 // offered agents first), ErrUnknownQueue for a queue that does not exist.
 func (c *QueuedCall) Requeue(queue string, front bool) error {
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opRequeue, Call: c.id, Text: queue, Flag: front}).Err
+	}
+	return c.requeue(queue, front)
+}
+
+func (c *QueuedCall) requeue(queue string, front bool) error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1091,9 +1189,31 @@ func (a *ACD) leaveLocked(c *QueuedCall, now time.Time) {
 // again by the dialer with that time.
 func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) {
 	a := c.acd
+	var cb callbacks.Callback
+	if a.repl != nil {
+		res := a.submit(Op{Kind: opCallback, Call: c.id, Text: number})
+		if res.Err != nil {
+			return callbacks.Callback{}, res.Err
+		}
+		cb = res.Callback
+	} else {
+		var err error
+		if cb, err = c.requestCallback(number); err != nil {
+			return callbacks.Callback{}, err
+		}
+	}
+	// Only the node that asked stores the callback: its dialer calls back.
+	if a.callbacks == nil {
+		return cb, nil
+	}
+	return a.callbacks.Add(cb)
+}
+
+func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) {
+	a := c.acd
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if c.state != callWaiting && c.state != callOffered {
-		a.mu.Unlock()
 		return callbacks.Callback{}, ErrCallEnded
 	}
 	now := a.now()
@@ -1104,17 +1224,19 @@ func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) 
 		Arrived: c.arrived, Due: now, Reason: "caller asked"}
 	a.finishLocked(c, ErrCallEnded)
 	a.dispatchLocked(now)
-	store := a.callbacks
-	a.mu.Unlock()
-	if store == nil {
-		return cb, nil
-	}
-	return store.Add(cb)
+	return cb, nil
 }
 
 // Hangup records that a connected call ended. The agent goes to wrap-up
 // for the queue's wrap-up time, then becomes available.
 func (c *QueuedCall) Hangup() error {
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opHangup, Call: c.id}).Err
+	}
+	return c.hangup()
+}
+
+func (c *QueuedCall) hangup() error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1198,6 +1320,16 @@ func (a *ACD) statusLocked(c *QueuedCall, now time.Time) CallStatus {
 // rejoin records. Run calls it periodically; tests call it after moving a
 // fake clock.
 func (a *ACD) Tick() {
+	if a.repl != nil {
+		if res := a.submit(Op{Kind: opTick}); res.Err != nil {
+			a.log.Warn("tick not replicated", "error", res.Err)
+		}
+		return
+	}
+	a.tick()
+}
+
+func (a *ACD) tick() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()

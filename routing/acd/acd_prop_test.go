@@ -269,6 +269,15 @@ func runRandomACD(t *testing.T, seed uint64, steps int) {
 		if err := checkInvariants(a); err != nil {
 			t.Fatalf("seed %d step %d: %v", seed, step, err)
 		}
+		if err := checkPeers(a, f.peers); err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, step, err)
+		}
+		for i, p := range f.peers {
+			mirrorPending(a, p)
+			if err := checkInvariants(p); err != nil {
+				t.Fatalf("seed %d step %d: replica %d: %v", seed, step, i+1, err)
+			}
+		}
 		// Collect fresh offers; a withdrawn one (answered elsewhere,
 		// abandoned) disappears.
 		for _, qc := range calls {

@@ -18,11 +18,9 @@ import (
 func TestACDRegistrationAndLogin(t *testing.T) {
 	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
 	clk := routingtest.NewClock()
-	a, err := New(c, Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &acdFixture{t: t, clk: clk, acd: a}
+	a, peers := buildACD(t, c, Options{Now: clk.Now})
+	f := &acdFixture{t: t, clk: clk, acd: a, peers: peers}
+	f.checkPeersAtEnd()
 	f.wantState("alice", StateLoggedOut)
 	if err := a.Login("alice"); !errors.Is(err, ErrNotRegistered) {
 		t.Fatalf("Login unregistered = %v, want ErrNotRegistered", err)

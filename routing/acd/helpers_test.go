@@ -15,6 +15,11 @@ type acdFixture struct {
 	t   testing.TB
 	clk *routingtest.Clock
 	acd *ACD
+	// peers are the other replicas of a replicated backend (see
+	// backend_test.go); empty on one node. probed: the test changed
+	// the first replica's internals, the others cannot match it.
+	peers  []*ACD
+	probed bool
 }
 
 // newACD builds an ACD of c with every agent registered and logged in.
@@ -26,11 +31,9 @@ func newACD(t testing.TB, c *config.Config, opts ...func(*Options)) *acdFixture 
 	for _, f := range opts {
 		f(&o)
 	}
-	a, err := New(c, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &acdFixture{t: t, clk: clk, acd: a}
+	a, peers := buildACD(t, c, o)
+	f := &acdFixture{t: t, clk: clk, acd: a, peers: peers}
+	f.checkPeersAtEnd()
 	for _, ag := range c.Agents {
 		if err := a.SetRegistered(ag.Username, true); err != nil {
 			t.Fatal(err)

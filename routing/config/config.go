@@ -28,8 +28,19 @@ type Hotline struct {
 type Agent struct {
 	// Username is the SIP digest username and the agent's id.
 	Username string `yaml:"username"`
-	// Password is the SIP digest password. It is never logged.
+	// Password is the SIP digest password. It is never logged. Exactly one
+	// of Password, PasswordFile or HA1/HA1SHA256 is required.
 	Password string `yaml:"password"`
+	// PasswordFile is a file holding the password (surrounding white space
+	// ignored), read at start and at each reload.
+	PasswordFile string `yaml:"password_file"`
+	// HA1 and HA1SHA256 are the digest hashes of the password,
+	// hex MD5 / SHA-256 of "username:realm:password" (hotline passwd
+	// prints them), so that no clear-text password is stored.
+	HA1       string `yaml:"ha1"`
+	HA1SHA256 string `yaml:"ha1_sha256"`
+	// filePassword is what PasswordFile held when the file was validated.
+	filePassword string
 	// Name is the agent's display name.
 	Name string `yaml:"name"`
 	// Skills are the agent's skills with a level from 1 (novice) to 5.
@@ -144,8 +155,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, cfg.Errorf(p+".username", "%q is already used by agents[%d]", a.Username, j))
 		}
 		users[a.Username] = i
-		if a.Password == "" {
-			errs = append(errs, cfg.Errorf(p+".password", "must not be empty"))
+		if err := c.Agents[i].loadSecret(); err != nil {
+			errs = append(errs, cfg.Prefix(p, err))
 		}
 	}
 	q := c.Queue

@@ -168,12 +168,24 @@ func (r *Registrar) verify(req *sip.Request, wantUser string) (string, error) {
 	if cred.Username != wantUser {
 		return cred.Username, ErrUserMismatch
 	}
-	password, ok := r.creds(cred.Username)
+	secret, ok := r.creds(cred.Username)
 	if !ok {
 		return cred.Username, ErrUnknownUser
 	}
 
-	ha1 := hashJoin(h, cred.Username, r.cfg.Realm, password)
+	var ha1 string
+	switch {
+	case secret.Password != "":
+		ha1 = hashJoin(h, cred.Username, r.cfg.Realm, secret.Password)
+	case alg == algSHA256:
+		ha1 = strings.ToLower(secret.HA1SHA256)
+	default:
+		ha1 = strings.ToLower(secret.HA1MD5)
+	}
+	if ha1 == "" {
+		// No secret for this algorithm: the answer cannot be right.
+		return cred.Username, ErrBadCredentials
+	}
 	ha2 := hashJoin(h, string(req.Method), cred.URI)
 	var want string
 	if cred.QOP == "" {

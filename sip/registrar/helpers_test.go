@@ -19,9 +19,9 @@ import (
 // passwords of the test agents.
 var passwords = map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
 
-func testCreds(u string) (string, bool) {
+func testCreds(u string) (Secret, bool) {
 	p, ok := passwords[u]
-	return p, ok
+	return Secret{Password: p}, ok
 }
 
 type fakeClock struct {

@@ -1,12 +1,22 @@
 // Package registrar keeps agents' softphones registered (RFC 3261 §10.3)
 // and authenticates their requests with HTTP digest (RFC 7616, RFC 8760:
 // SHA-256 and MD5, qop=auth or none).
+//
+// Path (RFC 3327): a REGISTER that crossed an edge proxy (Kamailio in
+// front of several Hotline nodes, deploy/kamailio) carries the proxies'
+// Path headers. They are stored with the binding, and Binding.RouteSet
+// gives them back as the Route headers of a request to that phone, so
+// that the request goes through the edge that can reach it. The Path is
+// stored whether or not the phone said "Supported: path" (phones behind
+// the edge need it to be reachable); it is returned in the 200 OK only
+// when the phone did (RFC 3327 §5.3).
 package registrar
 
 import (
 	"cmp"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -46,10 +56,54 @@ type Binding struct {
 	CSeq   uint32
 	// UserAgent is the User-Agent header of that REGISTER.
 	UserAgent string
+	// Path holds the REGISTER's Path header values (RFC 3327), one
+	// name-addr each, first proxy first; empty when the phone registered
+	// directly.
+	Path []string
 }
 
-// Credentials looks up an agent's password; ok=false for unknown users.
-type Credentials func(username string) (password string, ok bool)
+// RouteSet returns the Route headers a request to this binding's contact
+// carries: one per Path entry, in order (RFC 3327 §5.3). Sent with them,
+// the request goes to the first proxy of the Path, which relays it.
+func (b Binding) RouteSet() []sip.Header {
+	out := make([]sip.Header, 0, len(b.Path))
+	for _, p := range b.Path {
+		out = append(out, sip.NewHeader("Route", p))
+	}
+	return out
+}
+
+// Credentials looks up an agent's secret; ok=false for unknown users.
+type Credentials func(username string) (secret Secret, ok bool)
+
+// Secret is what an agent's digest answers are checked against: the
+// password itself, or its HA1 (see HA1) for each algorithm the agent may
+// answer with. With a Password the HA1s are not used.
+type Secret struct {
+	Password string
+	// HA1MD5 and HA1SHA256 are hex H(username:realm:password), for
+	// deployments that keep no clear-text password.
+	HA1MD5    string
+	HA1SHA256 string
+}
+
+// Algorithms the registrar knows.
+const (
+	AlgorithmMD5    = algMD5
+	AlgorithmSHA256 = algSHA256
+)
+
+// HA1 is the hex digest H(username:realm:password) of RFC 7616 for
+// algorithm MD5 or SHA-256: what a Secret holds instead of the password.
+func HA1(algorithm, username, realm, password string) (string, error) {
+	switch strings.ToUpper(algorithm) {
+	case algMD5:
+		return hashJoin(md5.New(), username, realm, password), nil
+	case algSHA256:
+		return hashJoin(sha256.New(), username, realm, password), nil
+	}
+	return "", fmt.Errorf("unknown digest algorithm %q (MD5 or SHA-256)", algorithm)
+}
 
 // binding is a stored Binding plus the refresh order.
 type binding struct {
@@ -105,7 +159,7 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	if creds == nil {
-		creds = func(string) (string, bool) { return "", false }
+		creds = func(string) (Secret, bool) { return Secret{}, false }
 	}
 	r := &Registrar{
 		cfg:      cfg,
@@ -282,6 +336,12 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
+	path, err := requestPath(req)
+	if err != nil {
+		r.log.Info("bad REGISTER", "user", user, "source", req.Source(), "error", err)
+		r.respond(req, tx, sip.StatusBadRequest, "Bad Request")
+		return
+	}
 	contacts, wildcard, err := requestContacts(req)
 	if err != nil {
 		r.log.Info("bad REGISTER", "user", user, "source", req.Source(), "error", err)
@@ -301,7 +361,7 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 			r.respond(req, tx, sip.StatusBadRequest, "Bad Request")
 			return
 		}
-		r.apply(req, tx, user, nil, true)
+		r.apply(req, tx, user, nil, true, path)
 		return
 	}
 
@@ -329,11 +389,11 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		updates = append(updates, update{key: contactKey(&c.Address), contact: c.Address, expires: exp})
 	}
-	r.apply(req, tx, user, updates, false)
+	r.apply(req, tx, user, updates, false, path)
 }
 
 // apply changes user's bindings and responds 200 with the resulting ones.
-func (r *Registrar) apply(req *sip.Request, tx sip.ServerTransaction, user string, updates []update, removeAll bool) {
+func (r *Registrar) apply(req *sip.Request, tx sip.ServerTransaction, user string, updates []update, removeAll bool, path []string) {
 	now := r.now()
 	callID := req.CallID().Value()
 	cseq := req.CSeq().SeqNo
@@ -396,6 +456,7 @@ func (r *Registrar) apply(req *sip.Request, tx sip.ServerTransaction, user strin
 			CallID:    callID,
 			CSeq:      cseq,
 			UserAgent: ua,
+			Path:      slices.Clone(path),
 		}
 	}
 	live := r.liveLocked(user, now)
@@ -405,11 +466,17 @@ func (r *Registrar) apply(req *sip.Request, tx sip.ServerTransaction, user strin
 	}
 	r.notifyUnlock(changes)
 
-	hdrs := make([]sip.Header, 0, len(live)+1)
+	hdrs := make([]sip.Header, 0, len(live)+len(path)+2)
 	for _, b := range live {
 		params := sip.NewParams()
 		params.Add("expires", strconv.FormatInt(remaining(b.Expires, now), 10))
 		hdrs = append(hdrs, &sip.ContactHeader{Address: b.Contact, Params: params})
+	}
+	if len(path) > 0 && supports(req, "path") {
+		for _, p := range path {
+			hdrs = append(hdrs, sip.NewHeader("Path", p))
+		}
+		hdrs = append(hdrs, sip.NewHeader("Supported", "path"))
 	}
 	hdrs = append(hdrs, sip.NewHeader("Date", now.UTC().Format(dateFormat)))
 	r.respond(req, tx, sip.StatusOK, "OK", hdrs...)
@@ -465,6 +532,69 @@ func requestContacts(req *sip.Request) ([]*sip.ContactHeader, bool, error) {
 }
 
 var errNotSIPURI = errors.New("not a SIP or SIPS URI")
+
+// requestPath returns the Path header values of req (RFC 3327), one
+// name-addr each, in order. Each must be a <sip:...> or <sips:...> URI.
+func requestPath(req *sip.Request) ([]string, error) {
+	var out []string
+	for _, h := range req.GetHeaders("Path") {
+		for _, v := range splitList(h.Value()) {
+			if !strings.HasPrefix(v, "<") || !strings.HasSuffix(v, ">") {
+				return nil, fmt.Errorf("path %q: %w", v, errNotSIPURI)
+			}
+			var u sip.Uri
+			if err := sip.ParseUri(v[1:len(v)-1], &u); err != nil {
+				return nil, fmt.Errorf("path %q: %w", v, err)
+			}
+			if u.Scheme != "sip" && u.Scheme != "sips" || u.Host == "" {
+				return nil, fmt.Errorf("path %q: %w", v, errNotSIPURI)
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// splitList splits a header value at the commas outside <...> and
+// quotes, trimming the parts and dropping empty ones.
+func splitList(v string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"' && (i == 0 || v[i-1] != '\\'):
+			quoted = !quoted
+		case quoted:
+		case c == '<':
+			depth++
+		case c == '>' && depth > 0:
+			depth--
+		case c == ',' && depth == 0:
+			if p := strings.TrimSpace(v[start:i]); p != "" {
+				out = append(out, p)
+			}
+			start = i + 1
+		}
+	}
+	if p := strings.TrimSpace(v[start:]); p != "" {
+		out = append(out, p)
+	}
+	return out
+}
+
+// supports says whether req lists option tag in a Supported header.
+func supports(req *sip.Request, tag string) bool {
+	for _, name := range []string{"Supported", "k"} {
+		for _, h := range req.GetHeaders(name) {
+			for _, t := range strings.Split(h.Value(), ",") {
+				if strings.EqualFold(strings.TrimSpace(t), tag) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 // headerExpires returns the Expires header value in seconds, if present.
 func headerExpires(req *sip.Request) (uint32, bool, error) {

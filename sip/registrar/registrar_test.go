@@ -651,3 +651,42 @@ func TestConcurrentRegistrationsKeepEventsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterWithHA1: an agent configured with HA1 hashes instead of a
+// password registers with the right password under either algorithm and
+// is refused with a wrong one, or with an algorithm it has no hash for.
+func TestRegisterWithHA1(t *testing.T) {
+	md5HA1, _ := HA1("MD5", "alice", "hotline", "alice-secret")
+	shaHA1, _ := HA1("sha-256", "alice", "hotline", "alice-secret")
+	// As printed by: printf alice:hotline:alice-secret | md5sum (sha256sum).
+	if md5HA1 != "0de6275ed397dc9ffbba8892d50ffce8" || shaHA1 != "781f97c02cdc1210c0e629753a030803b8253e561280fa591b052ae99a430c15" {
+		t.Fatalf("HA1 = %q, %q", md5HA1, shaHA1)
+	}
+	if _, err := HA1("SHA-512", "alice", "hotline", "x"); err == nil {
+		t.Error("HA1 with SHA-512: no error")
+	}
+	for _, tc := range []struct {
+		name   string
+		secret Secret
+		cr     creds
+		want   int
+	}{
+		{"MD5 hash, right password", Secret{HA1MD5: md5HA1}, creds{user: "alice", pass: "alice-secret", alg: "MD5", nc: 1}, 200},
+		{"SHA-256 hash, right password", Secret{HA1SHA256: strings.ToUpper(shaHA1)}, creds{user: "alice", pass: "alice-secret", alg: "SHA-256", nc: 1}, 200},
+		{"both hashes, MD5 answer", Secret{HA1MD5: md5HA1, HA1SHA256: shaHA1}, creds{user: "alice", pass: "alice-secret", alg: "MD5", nc: 0}, 200},
+		{"MD5 hash, wrong password", Secret{HA1MD5: md5HA1}, creds{user: "alice", pass: "guess", alg: "MD5", nc: 1}, 403},
+		{"MD5 hash only, SHA-256 answer", Secret{HA1MD5: md5HA1}, creds{user: "alice", pass: "alice-secret", alg: "SHA-256", nc: 1}, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.r.creds = func(u string) (Secret, bool) { return tc.secret, u == "alice" }
+			ch := f.challengeNow(tc.cr.alg)
+			auth := authorization(ch, tc.cr, sip.REGISTER, "sip:hotline.test")
+			res := serve(t, f.r.HandleRegister, request(t, sip.REGISTER, "alice", "c1", 2, phoneA, "Expires: 600", auth))
+			wantStatus(t, res, tc.want)
+			if got := len(f.r.Registered()); (got == 1) != (tc.want == 200) {
+				t.Errorf("Registered = %v", f.r.Registered())
+			}
+		})
+	}
+}

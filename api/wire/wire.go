@@ -1,0 +1,103 @@
+// Package wire converts the types of the packages behind the API (sip,
+// routing) into the API's own types, and their errors into API errors,
+// so that api depends on neither and neither's JSON shape is the API's.
+package wire
+
+import (
+	"errors"
+	"net/http"
+
+	"hotline/api"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/sip"
+)
+
+// Call is a call in progress as the API shows it.
+func Call(c sip.CallInfo) api.Call {
+	return api.Call{CallID: c.CallID, Hotline: c.Hotline, Queue: c.Queue, From: c.From, Agent: c.Agent,
+		Answered: c.Answered, Started: c.Started}
+}
+
+// AgentState is the API's (and the metrics') name of an ACD state.
+func AgentState(s acd.AgentState) string {
+	switch s {
+	case acd.StateLoggedOut:
+		return api.StateLoggedOut
+	case acd.StateAvailable:
+		return api.StateAvailable
+	case acd.StateRinging:
+		return api.StateRinging
+	case acd.StateOnCall:
+		return api.StateOnCall
+	case acd.StateWrapUp:
+		return api.StateWrapUp
+	case acd.StatePaused:
+		return api.StatePaused
+	}
+	return string(s)
+}
+
+// Agent is an agent as the API shows it.
+func Agent(a acd.AgentInfo) api.Agent {
+	return api.Agent{Username: a.Username, Name: a.Name, State: AgentState(a.State), PauseReason: a.PauseReason,
+		Registered: a.Registered, CallID: a.CallID, Queues: nonNil(a.Queues), IdleSince: a.IdleSince,
+		Calls: a.Calls, TalkSeconds: api.Seconds(a.TalkTime), MissedInRow: a.MissedInRow}
+}
+
+// Queue is a queue as the API shows it.
+func Queue(q acd.QueueInfo) api.Queue {
+	return api.Queue{Name: q.Name, Waiting: q.Waiting, LongestWaitSeconds: api.Seconds(q.LongestWait),
+		Available: q.Available, Staffed: q.Staffed, AvgHandleSeconds: api.Seconds(q.AvgHandle),
+		Entered: q.Entered, Answered: q.Answered, Abandoned: q.Abandoned, TimedOut: q.TimedOut,
+		Overflowed: q.Overflowed, Callbacks: q.Callbacks, AnsweredWaitSeconds: api.Seconds(q.AnsweredWait),
+		AbandonedWaitSeconds: api.Seconds(q.AbandonedWait)}
+}
+
+// Callback is a callback as the API shows it.
+func Callback(c callbacks.Callback) api.Callback {
+	return api.Callback{ID: c.ID, Kind: c.Kind, Number: c.Number, CustomerID: c.CustomerID, Queue: c.Queue,
+		Priority: c.Priority, Reason: c.Reason, Arrived: c.Arrived, Due: c.Due, Created: c.Created, Status: c.Status,
+		Attempts: c.Attempts, LastAttempt: c.LastAttempt, LastCallID: c.LastCallID, LastResult: c.LastResult,
+		Finished: c.Finished, Claimed: c.Claimed}
+}
+
+// List converts a list.
+func List[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// AgentError explains an error of the ACD's agent actions.
+func AgentError(err error) *api.Error {
+	switch {
+	case errors.Is(err, acd.ErrUnknownAgent):
+		return &api.Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent, Message: "no such agent"}
+	case errors.Is(err, acd.ErrNotRegistered):
+		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRegistered, Message: "the agent's phone is not registered"}
+	case errors.Is(err, acd.ErrNotLoggedIn):
+		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotLoggedIn, Message: "the agent is not logged in"}
+	}
+	return nil
+}
+
+// CallError explains an error of the live-call operations.
+func CallError(err error) *api.Error {
+	switch {
+	case errors.Is(err, sip.ErrNoSuchCall):
+		return &api.Error{Status: http.StatusNotFound, Code: api.CodeNoSuchCall, Message: "no such call in progress"}
+	case errors.Is(err, sip.ErrNotRecorded):
+		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRecorded, Message: "the call is not being recorded"}
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,360 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors of the cluster.
+var (
+	// ErrUnreachable: Redis did not answer.
+	ErrUnreachable = errors.New("cluster: Redis unreachable")
+	// ErrConfigMismatch: the node's shared configuration differs from
+	// the one the live nodes run with.
+	ErrConfigMismatch = errors.New("cluster: shared configuration differs from the cluster's")
+	// ErrDuplicateNode: another live node has the same name.
+	ErrDuplicateNode = errors.New("cluster: another live node has this name")
+	// ErrNotLive: the node is not (or no longer) live in Redis, for
+	// example just after a Redis restart, until it has re-joined.
+	ErrNotLive = errors.New("cluster: node not live in Redis")
+	// ErrSettling: Redis restarted moments ago; reservations held before
+	// are being restored and no new one is granted yet.
+	ErrSettling = errors.New("cluster: settling after a Redis restart")
+)
+
+// Node is this process's membership of the cluster. Its methods are safe
+// for concurrent use.
+type Node struct {
+	cfg    Config
+	rdb    *redis.Client
+	log    *slog.Logger
+	hash   string
+	runID  string
+	addr   string
+	onLost func(agent, offer string)
+
+	mu      sync.Mutex
+	epoch   string
+	resv    map[string]string // agent -> offer held by this node
+	waiting map[string]WaitingCall
+	regs    *regState
+	rejoins int
+	// live nodes seen at the last heartbeat, and who to tell of the
+	// nodes that left since
+	seen       map[string]bool
+	onNodeLost func(name string)
+	// after a rejoin, nodes are not judged lost before watchAfter: they
+	// may not have joined again yet
+	watchAfter time.Time
+}
+
+// ConfigHash is the hash the nodes of one cluster must agree on: SHA-256
+// of the shared configuration in a canonical encoding.
+func ConfigHash(shared []byte) string {
+	sum := sha256.Sum256(shared)
+	return hex.EncodeToString(sum[:])
+}
+
+// Options are a Node's dependencies.
+type Options struct {
+	// Shared is the canonical encoding of the configuration every node
+	// must share (agents, queues, hotline numbers, routing).
+	Shared []byte
+	Logger *slog.Logger
+	// OnLost is told when a reservation this node held was found taken
+	// or gone (after a long loss of Redis): the offer should end.
+	OnLost func(agent, offer string)
+}
+
+// Join connects to Redis and joins the cluster: it fails with
+// ErrUnreachable when Redis does not answer, ErrConfigMismatch when the
+// live nodes run another shared configuration, and ErrDuplicateNode when
+// a live node has the same name (a previous run of this node that was
+// killed is waited for, up to Lease). cfg must be defaulted and valid.
+func Join(ctx context.Context, cfg Config, o Options) (*Node, error) {
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: redis_url: %w", err)
+	}
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = 2 * time.Second
+	opt.WriteTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnLost == nil {
+		o.OnLost = func(string, string) {}
+	}
+	n := &Node{
+		cfg: cfg, rdb: redis.NewClient(opt), log: o.Logger.With("component", "cluster", "node", cfg.Node),
+		hash: ConfigHash(o.Shared), runID: randomID(), addr: opt.Addr, onLost: o.OnLost,
+		resv: map[string]string{}, waiting: map[string]WaitingCall{}, regs: newRegState(),
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err = n.rdb.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		_ = n.rdb.Close()
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	deadline := time.Now().Add(cfg.Lease + cfg.Heartbeat)
+	for {
+		err = n.join(ctx)
+		if !errors.Is(err, ErrDuplicateNode) || time.Now().After(deadline) {
+			break
+		}
+		n.log.Info("waiting for the previous run of this node to lapse")
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(cfg.Heartbeat):
+			continue
+		}
+		break
+	}
+	if err != nil {
+		_ = n.rdb.Close()
+		return nil, err
+	}
+	n.log.Info("joined the cluster", "redis", n.addr, "config_hash", n.hash[:12])
+	return n, nil
+}
+
+func randomID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+func (n *Node) key(parts ...string) string {
+	return n.cfg.KeyPrefix + strings.Join(parts, ":")
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// joinScript checks the shared configuration's hash, makes the node live
+// and starts an epoch (with its settle window) when Redis has none.
+// KEYS: config, node, epoch, settle. ARGV: hash, node name, run id,
+// lease ms, new epoch, settle ms.
+// Returns {status, epoch, config hash, config node}; status 1 joined,
+// 0 config mismatch, -1 duplicate node.
+var joinScript = redis.NewScript(`
+local h = redis.call('HGET', KEYS[1], 'hash')
+if h and h ~= ARGV[1] then
+  return {0, '', h, redis.call('HGET', KEYS[1], 'node') or ''}
+end
+local cur = redis.call('GET', KEYS[2])
+if cur and cur ~= ARGV[3] then
+  return {-1, '', h or '', ''}
+end
+if not h then
+  redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'node', ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+if redis.call('SET', KEYS[3], ARGV[5], 'NX') then
+  redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
+end
+return {1, redis.call('GET', KEYS[3]), ARGV[1], ''}
+`)
+
+func (n *Node) join(ctx context.Context) error {
+	res, err := joinScript.Run(ctx, n.rdb,
+		[]string{n.key("config"), n.key("node", n.cfg.Node), n.key("epoch"), n.key("settle")},
+		n.hash, n.cfg.Node, n.runID, ms(n.cfg.Lease), randomID(), ms(n.cfg.Settle)).Slice()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	status, _ := res[0].(int64)
+	switch status {
+	case 0:
+		return fmt.Errorf("%w: node %s has configuration hash %s, the cluster runs %s (first set by node %s); agents, queues, hotline numbers and routing must be the same on every node (stop every node to change them)",
+			ErrConfigMismatch, n.cfg.Node, n.hash[:12], short(res[2]), res[3])
+	case -1:
+		return fmt.Errorf("%w: %s (names must be unique; a killed node's name is free again after lease %s)", ErrDuplicateNode, n.cfg.Node, n.cfg.Lease)
+	}
+	n.mu.Lock()
+	n.epoch = res[1].(string)
+	n.mu.Unlock()
+	return nil
+}
+
+func short(v any) string {
+	s, _ := v.(string)
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.cfg.Node }
+
+// Rejoins counts how often the node found it had to join again (Redis
+// restarted or the node's lease lapsed) since Join.
+func (n *Node) Rejoins() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.rejoins
+}
+
+// heartbeatScript renews the node's and the configuration's lease when
+// the node is still live in the same epoch. KEYS: node, epoch, config.
+// ARGV: run id, epoch, lease ms. Returns 1, or 0 when the node must join
+// again.
+var heartbeatScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[2] or redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 1
+`)
+
+// Run renews the node's leases every Heartbeat until ctx ends. When Redis
+// restarted (or the node's lease lapsed while Redis was unreachable) it
+// joins again and re-publishes what the node owns: its reservations, its
+// waiting calls and its phones' registrations.
+func (n *Node) Run(ctx context.Context) {
+	t := time.NewTicker(n.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := n.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("heartbeat failed", "error", err)
+		}
+	}
+}
+
+// Heartbeat does one round of Run.
+func (n *Node) Heartbeat(ctx context.Context) error {
+	n.mu.Lock()
+	epoch := n.epoch
+	n.mu.Unlock()
+	ok, err := heartbeatScript.Run(ctx, n.rdb, []string{n.key("node", n.cfg.Node), n.key("epoch"), n.key("config")},
+		n.runID, epoch, ms(n.cfg.Lease)).Int()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	if ok == 0 {
+		n.log.Warn("not live in Redis any more (Redis restarted or the lease lapsed): joining again and re-publishing")
+		if err := n.join(ctx); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.rejoins++
+		n.watchAfter = time.Now().Add(n.cfg.Settle + 2*n.cfg.Heartbeat)
+		n.mu.Unlock()
+		n.restoreReservations(ctx)
+		if err := n.republishWaiting(ctx); err != nil {
+			return err
+		}
+		n.regs.forget()
+	}
+	if err := n.renewReservations(ctx); err != nil {
+		return err
+	}
+	if err := n.watchNodes(ctx); err != nil {
+		return err
+	}
+	return n.syncRegistrations(ctx)
+}
+
+// OnNodeLost registers f to be told (from Run) of every node whose lease
+// lapsed since the previous heartbeat: a dead node.
+func (n *Node) OnNodeLost(f func(name string)) {
+	n.mu.Lock()
+	n.onNodeLost = f
+	n.mu.Unlock()
+}
+
+func (n *Node) watchNodes(ctx context.Context) error {
+	n.mu.Lock()
+	wait := time.Now().Before(n.watchAfter)
+	n.mu.Unlock()
+	if wait {
+		return nil
+	}
+	live, err := n.Live(ctx)
+	if err != nil {
+		return err
+	}
+	now := make(map[string]bool, len(live))
+	for _, name := range live {
+		now[name] = true
+	}
+	n.mu.Lock()
+	var lost []string
+	for name := range n.seen {
+		if !now[name] && name != n.cfg.Node {
+			lost = append(lost, name)
+		}
+	}
+	n.seen = now
+	f := n.onNodeLost
+	n.mu.Unlock()
+	slices.Sort(lost)
+	for _, name := range lost {
+		n.log.Warn("node lost: its lease lapsed", "lost_node", name)
+		if f != nil {
+			f(name)
+		}
+	}
+	return nil
+}
+
+// Close releases what the node holds in Redis (its reservations, its
+// waiting calls, its liveness) and closes the connection.
+func (n *Node) Close(ctx context.Context) error {
+	n.mu.Lock()
+	resv := make(map[string]string, len(n.resv))
+	for a, o := range n.resv {
+		resv[a] = o
+	}
+	n.mu.Unlock()
+	for a, o := range resv {
+		_ = n.Release(ctx, a, o)
+	}
+	n.mu.Lock()
+	calls := make([]WaitingCall, 0, len(n.waiting))
+	for _, c := range n.waiting {
+		calls = append(calls, c)
+	}
+	n.mu.Unlock()
+	for _, c := range calls {
+		_ = n.RemoveWaiting(ctx, c.Queue, c.ID)
+	}
+	_ = releaseScript.Run(ctx, n.rdb, []string{n.key("node", n.cfg.Node)}, n.runID).Err()
+	return n.rdb.Close()
+}
+
+// Live returns the names of the live nodes, sorted.
+func (n *Node) Live(ctx context.Context) ([]string, error) {
+	var out []string
+	prefix := n.key("node", "")
+	iter := n.rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, strings.TrimPrefix(iter.Val(), prefix))
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	slices.Sort(out)
+	return out, nil
+}

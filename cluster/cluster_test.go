@@ -1,0 +1,437 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/internal/redistest"
+	"hotline/sip/registrar"
+)
+
+var shared = []byte("agents: [alice, bob]\nqueues: [support]\n")
+
+func testConfig(url, node string) Config {
+	c := Config{RedisURL: url, Node: node, Lease: 3 * time.Second, Heartbeat: 100 * time.Millisecond, Settle: 500 * time.Millisecond}
+	c.SetDefaults("")
+	return c
+}
+
+// join joins node name to the cluster on srv, runs its heartbeat until
+// the test ends (or stop is called) and closes it.
+func join(t *testing.T, srv *redistest.Server, name string) (n *Node, stop func()) {
+	t.Helper()
+	cfg := testConfig(srv.URL(), name)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Join(context.Background(), cfg, Options{Shared: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); n.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(func() { stop(); _ = n.Close(context.Background()) })
+	return n, stop
+}
+
+func TestJoinErrors(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+
+	t.Run("unreachable", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close() // nothing listens there now
+		_, err = Join(ctx, testConfig("redis://"+addr+"/0", "n1"), Options{Shared: shared})
+		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), addr) {
+			t.Fatalf("Join to a dead address: %v, want ErrUnreachable naming %s", err, addr)
+		}
+	})
+
+	t.Run("config mismatch", func(t *testing.T) {
+		join(t, srv, "n1")
+		_, err := Join(ctx, testConfig(srv.URL(), "n2"), Options{Shared: []byte("agents: [alice]\n")})
+		if !errors.Is(err, ErrConfigMismatch) || !strings.Contains(err.Error(), "n2") || !strings.Contains(err.Error(), "first set by node n1") {
+			t.Fatalf("Join with another config: %v, want ErrConfigMismatch naming n2 and n1", err)
+		}
+		// The same configuration joins.
+		join(t, srv, "n3")
+	})
+
+	t.Run("duplicate name", func(t *testing.T) {
+		join(t, srv, "dup")
+		start := time.Now()
+		_, err := Join(ctx, testConfig(srv.URL(), "dup"), Options{Shared: shared})
+		if !errors.Is(err, ErrDuplicateNode) {
+			t.Fatalf("Join with a live node's name: %v, want ErrDuplicateNode", err)
+		}
+		if took := time.Since(start); took < 3*time.Second {
+			t.Errorf("gave up after %s, want to wait out the lease (3s) for a killed previous run", took)
+		}
+	})
+
+	t.Run("config validation", func(t *testing.T) {
+		c := Config{RedisURL: "http://x", Node: "bad name", Lease: time.Minute}
+		c.SetDefaults("")
+		err := c.Validate()
+		for _, want := range []string{"redis_url", "node", "lease"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Validate = %v, want a %s error", err, want)
+			}
+		}
+		one := Config{}
+		if one.Enabled() || one.Validate() != nil {
+			t.Error("the empty config (one node) must be valid and disabled")
+		}
+	})
+}
+
+// TestReserveRace: two (then three) nodes reserve the one free agent at
+// the same instant, many times: exactly one gets it each time, and the
+// loser is told who holds it.
+func TestReserveRace(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*Node{}
+	for _, name := range []string{"a", "b", "c"} {
+		n, _ := join(t, srv, name)
+		nodes = append(nodes, n)
+	}
+	time.Sleep(600 * time.Millisecond) // past the first epoch's settle window
+	ctx := context.Background()
+	const reps = 400
+	for _, k := range []int{2, 3} {
+		wins := make([]int, k)
+		for rep := 0; rep < reps; rep++ {
+			agent := fmt.Sprintf("agent-%d-%d", k, rep)
+			var start, done sync.WaitGroup
+			start.Add(1)
+			got := make([]bool, k)
+			errs := make([]error, k)
+			for i := 0; i < k; i++ {
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					start.Wait()
+					got[i], errs[i] = nodes[i].Reserve(ctx, agent, fmt.Sprintf("call-%d-%s", rep, nodes[i].Name()))
+				}()
+			}
+			start.Done()
+			done.Wait()
+			winners := 0
+			for i := range got {
+				if errs[i] != nil {
+					t.Fatalf("rep %d: node %s: %v", rep, nodes[i].Name(), errs[i])
+				}
+				if got[i] {
+					winners++
+					wins[i]++
+				}
+			}
+			if winners != 1 {
+				t.Fatalf("rep %d with %d nodes: %d nodes got the agent, want exactly 1", rep, k, winners)
+			}
+			h, ok, err := nodes[0].Holder(ctx, agent)
+			if err != nil || !ok || !got[slices.IndexFunc(nodes[:k], func(n *Node) bool { return n.Name() == h.Node })] {
+				t.Fatalf("rep %d: holder %+v %v %v is not the winner", rep, h, ok, err)
+			}
+		}
+		t.Logf("%d nodes, %d races: wins per node %v", k, reps, wins)
+	}
+
+	// A released agent can be reserved again; another node's release
+	// does not free it.
+	a, b := nodes[0], nodes[1]
+	if ok, _ := a.Reserve(ctx, "alice", "call-1"); !ok {
+		t.Fatal("alice not reserved")
+	}
+	if err := b.Release(ctx, "alice", "call-1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.Reserve(ctx, "alice", "call-2"); ok {
+		t.Fatal("b's release freed a's reservation")
+	}
+	if err := a.Release(ctx, "alice", "call-1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.Reserve(ctx, "alice", "call-2"); !ok {
+		t.Fatal("alice not reservable after a's release")
+	}
+}
+
+// TestDeadNodeLease: a node that stops (SIGKILL: no release) keeps its
+// agents reserved until its lease lapses, then they are free; a live
+// node's reservation outlives the lease through its heartbeat.
+func TestDeadNodeLease(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, stopA := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	live, _ := join(t, srv, "live")
+	time.Sleep(600 * time.Millisecond)
+	for _, r := range []struct {
+		n     *Node
+		agent string
+	}{{a, "alice"}, {live, "bob"}} {
+		if ok, err := r.n.Reserve(ctx, r.agent, "call-"+r.agent); !ok || err != nil {
+			t.Fatalf("reserve %s: %v %v", r.agent, ok, err)
+		}
+	}
+	stopA() // a dies: no more heartbeats, nothing released
+	died := time.Now()
+	lease := a.cfg.Lease
+
+	time.Sleep(lease - time.Second)
+	if ok, _ := b.Reserve(ctx, "alice", "call-b"); ok {
+		t.Fatalf("alice reservable %s after a died, before its lease (%s) lapsed", time.Since(died), lease)
+	}
+	var freed time.Duration
+	for freed == 0 && time.Since(died) < lease+2*time.Second {
+		if ok, _ := b.Reserve(ctx, "alice", "call-b"); ok {
+			freed = time.Since(died)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if freed == 0 {
+		t.Fatalf("alice still reserved %s after a died (lease %s)", time.Since(died), lease)
+	}
+	t.Logf("a's agent free again %s after a died (lease %s)", freed.Round(10*time.Millisecond), lease)
+	if names, _ := b.Live(ctx); slices.Contains(names, "a") {
+		t.Errorf("live nodes %v still list the dead node a", names)
+	}
+	if ok, _ := b.Reserve(ctx, "bob", "call-b2"); ok {
+		t.Error("bob, held by a live node, was reservable after the lease time")
+	}
+}
+
+// fakeRegistrations is a registrar's state for ShareRegistrations.
+type fakeRegistrations struct {
+	mu sync.Mutex
+	b  map[string][]registrar.Binding
+}
+
+func (f *fakeRegistrations) Registered() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for u := range f.b {
+		out = append(out, u)
+	}
+	return out
+}
+
+func (f *fakeRegistrations) Lookup(u string) []registrar.Binding {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.b[u])
+}
+
+func (f *fakeRegistrations) set(u string, bs ...registrar.Binding) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(bs) == 0 {
+		delete(f.b, u)
+		return
+	}
+	f.b[u] = bs
+}
+
+func phone(user string, port int, path ...string) registrar.Binding {
+	return registrar.Binding{
+		Username: user, Contact: sip.Uri{Scheme: "sip", User: user, Host: "192.0.2.7", Port: port},
+		Source: "10.0.0.1:5060", Transport: "UDP", Expires: time.Now().Add(time.Minute).Truncate(time.Millisecond),
+		CallID: "reg-" + user, CSeq: 2, Path: path,
+	}
+}
+
+// eventually retries f for up to 5 s.
+func eventually(t *testing.T, what string, f func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = f(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func wantBindings(ctx context.Context, n *Node, user string, want ...registrar.Binding) func() error {
+	return func() error {
+		got, err := n.Bindings(ctx, user)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(want) {
+			return fmt.Errorf("%d bindings of %s, want %d", len(got), user, len(want))
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.Contact.String() != w.Contact.String() || !g.Expires.Equal(w.Expires) || !slices.Equal(g.Path, w.Path) || g.CSeq != w.CSeq {
+				return fmt.Errorf("binding %d = %+v, want %+v", i, g, w)
+			}
+		}
+		return nil
+	}
+}
+
+// TestRegistrationsShared: a phone registered on node a is found, with
+// its Path, by node b; un-registering it on a removes it for b.
+func TestRegistrationsShared(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	regs := &fakeRegistrations{b: map[string][]registrar.Binding{}}
+	a.ShareRegistrations(regs)
+	alice := phone("alice", 5062, "<sip:10.0.0.1:5060;lr;received=sip:192.0.2.7:5062>")
+	regs.set("alice", alice)
+	eventually(t, "alice's phone seen from b", wantBindings(ctx, b, "alice", alice))
+	regs.set("alice")
+	eventually(t, "alice's phone gone for b", wantBindings(ctx, b, "alice"))
+}
+
+// TestWaitingOneOrder: calls of three nodes make one queue, by priority
+// then arrival; a dead node's calls leave it.
+func TestWaitingOneOrder(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, stopA := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	c, _ := join(t, srv, "c")
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	add := func(n *Node, id string, prio int, after time.Duration) {
+		t.Helper()
+		if err := n.AddWaiting(ctx, WaitingCall{ID: id, Queue: "support", Priority: prio, Arrived: t0.Add(after), Skills: map[string]int{"de": 2}, Segment: "gold"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(a, "a1", 0, 1*time.Millisecond)
+	add(b, "b1", 0, 0)
+	add(c, "c1", 5, 3*time.Second)
+	add(a, "a2", 0, 2*time.Second)
+	add(c, "c2", -1, -time.Hour)
+	order := func(n *Node) []string {
+		ws, err := n.Waiting(ctx, "support")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, w := range ws {
+			ids = append(ids, w.ID)
+		}
+		return ids
+	}
+	want := []string{"c1", "b1", "a1", "a2", "c2"}
+	for _, n := range []*Node{a, b, c} {
+		if got := order(n); !slices.Equal(got, want) {
+			t.Fatalf("node %s sees %v, want %v", n.Name(), got, want)
+		}
+	}
+	ws, _ := b.Waiting(ctx, "support")
+	if ws[0].Node != "c" || ws[0].Skills["de"] != 2 || ws[0].Segment != "gold" || !ws[0].Arrived.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("first waiting call = %+v", ws[0])
+	}
+	if err := b.RemoveWaiting(ctx, "support", "b1"); err != nil {
+		t.Fatal(err)
+	}
+	stopA()
+	eventually(t, "a's calls leave the queue after a died", func() error {
+		if got, want := order(b), []string{"c1", "c2"}; !slices.Equal(got, want) {
+			return fmt.Errorf("queue %v, want %v", got, want)
+		}
+		return nil
+	})
+}
+
+// TestRedisRestart: Redis restarts empty. While it is down nothing is
+// granted; once it is back the nodes join again and re-publish what they
+// own (reservations, waiting calls, registrations), and another node
+// hammering the reserved agent throughout never gets it.
+func TestRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	time.Sleep(600 * time.Millisecond)
+	if ok, err := a.Reserve(ctx, "alice", "call-a"); !ok || err != nil {
+		t.Fatalf("reserve: %v %v", ok, err)
+	}
+	call := WaitingCall{ID: "call-w", Queue: "support", Priority: 1, Arrived: time.Now().Truncate(time.Millisecond)}
+	if err := a.AddWaiting(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	regs := &fakeRegistrations{b: map[string][]registrar.Binding{}}
+	bob := phone("bob", 5064, "<sip:10.0.0.1:5060;lr>")
+	regs.set("bob", bob)
+	a.ShareRegistrations(regs)
+	eventually(t, "bob's phone published", wantBindings(ctx, b, "bob", bob))
+
+	// b tries to take alice all along.
+	stop := make(chan struct{})
+	stole := make(chan string, 1)
+	var hammer sync.WaitGroup
+	hammer.Add(1)
+	go func() {
+		defer hammer.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if ok, err := b.Reserve(ctx, "alice", "call-b"); ok {
+				stole <- fmt.Sprintf("b got alice (err %v)", err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); hammer.Wait() }()
+
+	srv.Stop()
+	if ok, err := b.Reserve(ctx, "bob", "call-b"); ok || !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Reserve with Redis down: %v %v, want ErrUnreachable", ok, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	srv.Restart(t) // back, empty
+	eventually(t, "both nodes joined again", func() error {
+		if a.Rejoins() < 1 || b.Rejoins() < 1 {
+			return fmt.Errorf("rejoins a=%d b=%d", a.Rejoins(), b.Rejoins())
+		}
+		return nil
+	})
+	time.Sleep(a.cfg.Settle + 500*time.Millisecond)
+	select {
+	case s := <-stole:
+		t.Fatalf("during the Redis restart %s while a held her", s)
+	default:
+	}
+	h, ok, err := b.Holder(ctx, "alice")
+	if err != nil || !ok || h.Node != "a" || h.Offer != "call-a" {
+		t.Fatalf("after the restart alice is held by %+v (%v, %v), want a's call-a", h, ok, err)
+	}
+	ws, err := b.Waiting(ctx, "support")
+	if err != nil || len(ws) != 1 || ws[0].ID != "call-w" || !ws[0].Arrived.Equal(call.Arrived) {
+		t.Fatalf("after the restart the queue is %+v (%v), want a's call-w with its arrival", ws, err)
+	}
+	eventually(t, "bob's phone published again", wantBindings(ctx, b, "bob", bob))
+	// New reservations are granted again after the settle window.
+	if ok, err := b.Reserve(ctx, "carol", "call-c"); !ok || err != nil {
+		t.Fatalf("new reservation after settling: %v %v", ok, err)
+	}
+}

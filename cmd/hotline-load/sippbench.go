@@ -1,0 +1,858 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The SIPp figures (issue 15): what a user measuring Hotline with SIPp
+// sees. Callers are SIPp UACs (bench/sipp/caller.xml: 2-second calls,
+// PCMU audio streamed with rtp_stream), agents SIPp UASs
+// (bench/sipp/agent.xml, -rtp_echo) registered with digest auth from an
+// injection file (bench/sipp/register.xml). Hotline records every call to
+// the file backend.
+
+// sippConfig is how thoroughly the SIPp figures are measured.
+type sippConfig struct {
+	Agents       int     // agents registered through SIPp
+	AgentsPerUAS int     // agents one agent SIPp answers for
+	RatePerUAC   float64 // calls/s one caller SIPp places at most
+	CallsPerUAC  int     // calls one caller SIPp holds at most (concurrency ramp)
+	Hold         time.Duration
+	StepDur      time.Duration // how long a rate step places calls
+	RateStart    float64
+	RateCap      float64
+	MaxSteps     int // rate steps of the search, at most
+	SearchIters  int // bisection steps
+	ConcSteps    []int
+	ConcRate     float64       // calls/s placing the concurrency ramp's calls
+	Measure      time.Duration // measurement window of a concurrency step
+	Profile      time.Duration // CPU profile length
+	Budget       time.Duration
+	// Reserve is the part of Budget the rate search leaves to the
+	// overload step, the profile and the concurrency ramp.
+	Reserve time.Duration
+}
+
+func defaultSIPpConfig(quick bool) sippConfig {
+	if quick {
+		return sippConfig{Agents: 1000, AgentsPerUAS: 500, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
+			StepDur: 4 * time.Second, RateStart: 60, RateCap: 1000, MaxSteps: 5, SearchIters: 1,
+			ConcSteps: []int{150, 300, 600}, ConcRate: 100, Measure: 3 * time.Second, Profile: 5 * time.Second,
+			Budget: 5 * time.Minute, Reserve: 150 * time.Second}
+	}
+	return sippConfig{Agents: 2400, AgentsPerUAS: 600, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
+		StepDur: 8 * time.Second, RateStart: 50, RateCap: 1000, MaxSteps: 9, SearchIters: 3,
+		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second,
+		Budget: 7 * time.Minute, Reserve: 210 * time.Second}
+}
+
+// sippRateStep is one step of SIPp callers at a rate.
+type sippRateStep struct {
+	Rate, Cores       float64 // offered calls/s; Hotline's cores during the step
+	Planned, Created  int
+	Answered, Refused int // 200 (response time 1), 503 (response time 2)
+	Rang              int // 180 (response time 3): an agent rang before the answer
+	Failed            int // SIPp's failed calls: admitted, then lost
+	AnswerTimes       []time.Duration
+	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
+	RecDropped        uint64
+	// Unrecorded are Call-IDs placed without a recording (refused and
+	// failed calls included), NoAudio those recorded with a silent side.
+	Unrecorded, NoAudio []string
+	UACs, UASs          int
+	UACCores            []float64 // each caller SIPp over the step
+	UASCores            float64   // the agent SIPps together
+	Elapsed             time.Duration
+	Err                 string // generator or collection problem
+	// NotIdle is set when Hotline still had calls or recordings 30 s
+	// after the last caller hung up.
+	NotIdle string
+}
+
+func (s *sippRateStep) lost() int { return s.Failed + s.Refused + max(s.Planned-s.Created, 0) }
+
+func (s *sippRateStep) failedShare() float64 {
+	if s.Planned == 0 {
+		return 1
+	}
+	return float64(s.lost()) / float64(s.Planned)
+}
+
+func (s *sippRateStep) maxUACCores() float64 {
+	m := 0.0
+	for _, c := range s.UACCores {
+		m = math.Max(m, c)
+	}
+	return m
+}
+
+// pass: < 0.1% of the calls failed (refused included), every answered call
+// stored (WAV and call record) with audio from both sides, no caller SIPp
+// saturated.
+func (s *sippRateStep) pass() bool {
+	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.Stored >= s.Answered &&
+		s.WithAudio >= s.Answered && s.maxUACCores() < 0.95
+}
+
+func (s *sippRateStep) why() string {
+	var w []string
+	if s.Err != "" {
+		w = append(w, s.Err)
+	}
+	if s.NotIdle != "" {
+		w = append(w, s.NotIdle)
+	}
+	if s.failedShare() >= maxFailedShare {
+		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d not placed)",
+			s.lost(), s.Planned, s.Refused, s.Failed, max(s.Planned-s.Created, 0)))
+	}
+	if s.Stored < s.Answered {
+		w = append(w, fmt.Sprintf("%d of %d recordings stored", s.Stored, s.Answered))
+	} else if s.WithAudio < s.Answered {
+		w = append(w, fmt.Sprintf("%d of %d recordings with audio both ways", s.WithAudio, s.Answered))
+	}
+	if c := s.maxUACCores(); c >= 0.95 {
+		w = append(w, fmt.Sprintf("a caller SIPp saturated (%.2f cores)", c))
+	}
+	if len(w) == 0 {
+		return "ok"
+	}
+	return strings.Join(w, "; ")
+}
+
+// sippConcStep is one step of the SIPp concurrency ramp.
+type sippConcStep struct {
+	Target, Up, Failed int
+	HotlineCores       float64
+	SIPpCores          float64 // every SIPp (callers and agents) together
+	MachineBusy        float64
+	// HotlineDrops are datagrams dropped at Hotline's own sockets over
+	// the window; RcvbufErrors the machine's (SIPp's callers never read
+	// the audio Hotline sends them: their sockets overflow).
+	HotlineDrops uint64
+	RcvbufErrors uint64
+}
+
+func (s *sippConcStep) pass() bool {
+	return s.Failed == 0 && s.Up >= s.Target && s.HotlineCores < cpuLimitCores && s.HotlineDrops == 0
+}
+
+func (s *sippConcStep) why() string {
+	var w []string
+	if s.Failed > 0 {
+		w = append(w, fmt.Sprintf("%d calls failed", s.Failed))
+	}
+	if s.Up < s.Target {
+		w = append(w, fmt.Sprintf("%d of %d calls up", s.Up, s.Target))
+	}
+	if s.HotlineCores >= cpuLimitCores {
+		w = append(w, fmt.Sprintf("Hotline at %.2f cores", s.HotlineCores))
+	}
+	if s.HotlineDrops > 0 {
+		w = append(w, fmt.Sprintf("%d datagrams dropped at Hotline's sockets", s.HotlineDrops))
+	}
+	if len(w) == 0 {
+		return "ok"
+	}
+	return strings.Join(w, "; ")
+}
+
+// sippResults are the SIPp figures.
+type sippResults struct {
+	Cfg        sippConfig
+	Note       string // why the SIPp figures are missing, if they are
+	Rate       float64
+	RateLimit  string
+	RateSteps  []sippRateStep
+	Overload   *sippRateStep
+	Conc       []sippConcStep
+	ConcMax    int
+	ConcLimit  string
+	ConcCalls  int // calls the ramp answered
+	ConcStored int
+	ConcAudio  int
+	ConcDrops  uint64
+	ConcMissed uint64 // packets missing from recordings against 50/s x duration
+	ConcErr    string
+	Profile    *sippProfile
+	Took       time.Duration
+	Log        string // Hotline's log, kept when calls went unrecorded
+}
+
+// sippProfile is Hotline's CPU profile under SIPp load.
+type sippProfile struct {
+	Rate     float64
+	Seconds  int
+	Step     sippRateStep
+	Path     string // the profile file (not committed)
+	TopFlat  string
+	TopCum   string
+	Err      string
+	Computed string
+}
+
+// sippBench is the SIPp part of one benchmark run.
+type sippBench struct {
+	d    *driver
+	cfg  sippConfig
+	res  *sippResults
+	base string // SIPp working directories
+	seq  sippSeq
+	h    *hotlineProc
+	uas  []*sippProc
+	// scenario files
+	caller, agent, register string
+	deadline                time.Time
+}
+
+func (d *driver) sippFigures(ctx context.Context, cfg sippConfig) {
+	t0 := time.Now()
+	b := &sippBench{d: d, cfg: cfg, res: &sippResults{Cfg: cfg}, base: filepath.Join(d.work, "sipp"),
+		deadline: time.Now().Add(cfg.Budget)}
+	d.res.SIPp = b.res
+	defer func() { b.res.Took = time.Since(t0) }()
+	if err := b.run(ctx); err != nil {
+		b.res.Note = err.Error()
+		d.note("SIPp figures: %v", err)
+	}
+}
+
+func (b *sippBench) timeLeft() time.Duration { return time.Until(b.deadline) }
+
+func (b *sippBench) run(ctx context.Context) error {
+	if _, err := exec.LookPath("sipp"); err != nil {
+		return fmt.Errorf("sipp not found (Debian package sip-tester; make deps installs it): %w", err)
+	}
+	dir := filepath.Join(b.d.repo, "bench", "sipp")
+	b.caller, b.agent, b.register = filepath.Join(dir, "caller.xml"), filepath.Join(dir, "agent.xml"), filepath.Join(dir, "register.xml")
+	for _, f := range []string{b.caller, b.agent, b.register} {
+		if _, err := os.Stat(f); err != nil {
+			return err
+		}
+	}
+	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
+	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true})
+	if err != nil {
+		return err
+	}
+	defer h.stop(15 * time.Second)
+	b.h = h
+	if err := b.startAgents(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range b.uas {
+			p.stop(3 * time.Second)
+		}
+	}()
+
+	defer b.keepLog(h)
+	b.d.log.Info("SIPp figure S1: recorded call rate")
+	b.res.Rate, b.res.RateLimit, b.res.RateSteps = b.searchRate(ctx)
+	sustainable := b.res.Rate
+	if sustainable <= 0 {
+		sustainable = b.cfg.RateStart
+		b.d.note("SIPp: no rate passed; the overload and profile steps use %.0f calls/s", sustainable)
+	}
+	if ctx.Err() == nil && b.timeLeft() > b.cfg.StepDur+40*time.Second {
+		b.d.log.Info("SIPp figure S3: overload", "cps", 2*sustainable)
+		s := b.rateStep(ctx, 2*sustainable)
+		b.res.Overload = &s
+	}
+	if ctx.Err() == nil && b.timeLeft() > b.cfg.StepDur+40*time.Second {
+		b.profile(ctx, math.Max(math.Round(0.8*sustainable), 10))
+	}
+	if ctx.Err() == nil && b.timeLeft() > 60*time.Second {
+		b.d.log.Info("SIPp figure S2: concurrent recorded calls")
+		b.concRamp(ctx)
+	}
+	return ctx.Err()
+}
+
+// keepLog copies Hotline's log to bench/tmp when a call went unrecorded
+// or was recorded with a silent side, for the Call-IDs the report lists.
+func (b *sippBench) keepLog(h *hotlineProc) {
+	lost := false
+	steps := append([]sippRateStep(nil), b.res.RateSteps...)
+	if b.res.Overload != nil {
+		steps = append(steps, *b.res.Overload)
+	}
+	for _, s := range steps {
+		if len(s.Unrecorded) > s.Refused+s.Failed || len(s.NoAudio) > 0 {
+			lost = true
+		}
+	}
+	if !lost {
+		return
+	}
+	dir := filepath.Join(b.d.repo, "bench", "tmp")
+	data, err := os.ReadFile(h.logPath)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		b.res.Log = filepath.Join(dir, time.Now().Format("2006-01-02T15-04")+"-sipp-hotline.log")
+		err = os.WriteFile(b.res.Log, data, 0o644)
+	}
+	if err != nil {
+		b.d.note("SIPp: Hotline's log not kept: %v", err)
+	}
+}
+
+// startAgents registers the agents, AgentsPerUAS per SIPp, then starts
+// one agent SIPp on each registration's port.
+func (b *sippBench) startAgents(ctx context.Context) error {
+	users := make([]string, b.cfg.Agents)
+	for i := range users {
+		users[i] = agentName(i)
+	}
+	t0 := time.Now()
+	for len(users) > 0 {
+		n := min(len(users), b.cfg.AgentsPerUAS)
+		part := users[:n]
+		users = users[n:]
+		var last error
+		for range 3 { // a free port may be taken before SIPp binds it
+			p, err := b.startAgent(ctx, part)
+			if err == nil {
+				b.uas = append(b.uas, p)
+				last = nil
+				break
+			}
+			last = err
+		}
+		if last != nil {
+			return last
+		}
+	}
+	n, err := b.h.availableAgents(ctx)
+	if err != nil || n != b.cfg.Agents {
+		return fmt.Errorf("%d of %d SIPp agents available after registering (%v)", n, b.cfg.Agents, err)
+	}
+	b.d.log.Info("SIPp agents registered", "agents", n, "sipp_processes", len(b.uas), "took", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (b *sippBench) startAgent(ctx context.Context, users []string) (*sippProc, error) {
+	port, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	mport, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	inf := filepath.Join(b.base, fmt.Sprintf("agents-%d.csv", port))
+	if err := os.MkdirAll(b.base, 0o750); err != nil {
+		return nil, err
+	}
+	if err := sippAgents(inf, users); err != nil {
+		return nil, err
+	}
+	reg, err := startSIPp(b.d.pr, &b.seq, b.base, "register", []string{b.h.sip.String(), "-sf", b.register, "-inf", inf,
+		"-p", fmt.Sprint(port), "-bind_local", "-m", fmt.Sprint(len(users)), "-r", "200", "-l", "200",
+		"-recv_timeout", "10000", "-timeout", "60s", "-timeout_error"})
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.wait(ctx, 70*time.Second); err != nil {
+		return nil, err
+	}
+	st, err := reg.stats()
+	if err != nil || st.Successful != len(users) {
+		return nil, fmt.Errorf("SIPp registered %d of %d agents (exit %d, %v): %s", st.Successful, len(users), reg.exitCode(), err, reg.errorTail(3))
+	}
+	// The registrations' Contact is port: the agents' SIPp binds it now.
+	uas, err := startSIPp(b.d.pr, &b.seq, b.base, "agents", []string{"-sf", b.agent, "-p", fmt.Sprint(port), "-bind_local",
+		"-mp", fmt.Sprint(mport), "-rtp_echo"})
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if !uas.alive() {
+			return nil, fmt.Errorf("agent SIPp exited at start (exit %d): %s", uas.exitCode(), uas.logTail(5))
+		}
+		if _, err := uas.stats(); err == nil {
+			return uas, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	uas.stop(3 * time.Second)
+	return nil, errors.New("agent SIPp wrote no statistics within 5 s")
+}
+
+// callers starts n caller SIPps sharing calls at rate, each call talking
+// for hold.
+func (b *sippBench) callers(calls int, rate float64, hold time.Duration, n int, bound time.Duration) ([]*sippProc, error) {
+	var ps []*sippProc
+	left := calls
+	for i := range n {
+		c := left / (n - i)
+		left -= c
+		if c == 0 {
+			continue
+		}
+		mport, err := freeUDPPort()
+		if err != nil {
+			return ps, err
+		}
+		limit := max(c, 10)
+		p, err := startSIPp(b.d.pr, &b.seq, b.base, "callers", []string{b.h.sip.String(), "-sf", b.caller, "-s", "1900",
+			"-p", "0", "-mp", fmt.Sprint(mport), "-m", fmt.Sprint(c), "-r", fmt.Sprintf("%.3f", rate/float64(n)), "-rp", "1000",
+			"-l", fmt.Sprint(limit), "-d", msArg(hold), "-trace_rtt", "-rtt_freq", "1",
+			"-recv_timeout", "32000", "-timeout", fmt.Sprintf("%ds", int(bound.Seconds())), "-timeout_error"})
+		if err != nil {
+			return ps, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// recCheck is what the recordings on disk (file backend) hold.
+type recCheck struct {
+	Records   int             // call records read
+	Stored    int             // call records with their WAV
+	WithAudio int             // of those, with audio from both sides
+	Dropped   uint64          // packets dropped by recorders (every record read)
+	Missing   uint64          // packets missing against 50 packets/s of the call
+	IDs       map[string]bool // Call-IDs stored
+	NoAudio   []string        // Call-IDs stored with a silent side
+}
+
+// readRecords checks the recordings on disk: call records read, those
+// with a WAV holding audio from both sides, packets dropped by recorders,
+// and packets missing against 50 packets/s of the call.
+func readRecords(dir string) recCheck {
+	rc := recCheck{IDs: map[string]bool{}}
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".json") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		var cr struct {
+			CallID   string  `json:"call_id"`
+			Duration float64 `json:"duration_seconds"`
+			Stats    *struct {
+				Received []uint64 `json:"received"`
+				Dropped  uint64   `json:"dropped"`
+			} `json:"stats"`
+		}
+		if json.Unmarshal(data, &cr) != nil {
+			return nil
+		}
+		rc.Records++
+		if cr.Stats != nil {
+			rc.Dropped += cr.Stats.Dropped
+		}
+		wav, err := os.Stat(strings.TrimSuffix(p, ".json") + ".wav")
+		if err != nil || wav.Size() <= 44 {
+			return nil
+		}
+		rc.Stored++
+		rc.IDs[cr.CallID] = true
+		both := cr.Stats != nil && len(cr.Stats.Received) == 2
+		if cr.Stats != nil {
+			for _, r := range cr.Stats.Received {
+				if r == 0 {
+					both = false
+				}
+				// One packet every 20 ms, less two for the edges.
+				if want := uint64(math.Max(cr.Duration*50-2, 0)); r < want {
+					rc.Missing += want - r
+				}
+			}
+		}
+		if both {
+			rc.WithAudio++
+		} else {
+			rc.NoAudio = append(rc.NoAudio, cr.CallID)
+		}
+		return nil
+	})
+	sort.Strings(rc.NoAudio)
+	return rc
+}
+
+// sippCallIDs are the Call-IDs a caller SIPp used: "<n>-<pid>@<ip>" for
+// its calls 1..created.
+func sippCallIDs(p *sippProc, created int) []string {
+	out := make([]string, 0, created)
+	for i := 1; i <= created; i++ {
+		out = append(out, fmt.Sprintf("%d-%d@127.0.0.1", i, p.PID()))
+	}
+	return out
+}
+
+// firstN lists at most n of ids.
+func firstN(ids []string, n int) string {
+	if len(ids) > n {
+		return strings.Join(ids[:n], ", ") + fmt.Sprintf(" (and %d more)", len(ids)-n)
+	}
+	return strings.Join(ids, ", ")
+}
+
+// rateStep places StepDur of 2-second calls at rate with SIPp and checks
+// every answered call's recording.
+func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
+	s := sippRateStep{Rate: rate, UASs: len(b.uas)}
+	recDir := filepath.Join(b.h.dir, "recordings")
+	_ = os.RemoveAll(filepath.Join(recDir, "recordings")) // count this step's only
+	b0, err := b.h.backlog(ctx)
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	s.Planned = max(int(math.Round(rate*b.cfg.StepDur.Seconds())), 1)
+	n := max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1)
+	bound := b.cfg.StepDur*2 + b.cfg.Hold + 40*time.Second
+	cpu0, _ := ProcCPU(b.h.PID())
+	var uas0 time.Duration
+	for _, p := range b.uas {
+		uas0 += p.cpu()
+	}
+	t0 := time.Now()
+	ps, err := b.callers(s.Planned, rate, b.cfg.Hold, n, bound)
+	defer func() {
+		for _, p := range ps {
+			p.stop(3 * time.Second)
+		}
+	}()
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	s.UACs = len(ps)
+	for _, p := range ps {
+		if err := p.wait(ctx, bound+5*time.Second); err != nil {
+			s.Err = err.Error()
+		}
+	}
+	s.Elapsed = time.Since(t0)
+	cpu1, _ := ProcCPU(b.h.PID())
+	var uas1 time.Duration
+	for _, p := range b.uas {
+		uas1 += p.cpu()
+	}
+	s.Cores = (cpu1 - cpu0).Seconds() / s.Elapsed.Seconds()
+	s.UASCores = (uas1 - uas0).Seconds() / s.Elapsed.Seconds()
+	var placed []string
+	for _, p := range ps {
+		// A caller's own busy time: placing its share of the calls.
+		s.UACCores = append(s.UACCores, p.cpu().Seconds()/s.Elapsed.Seconds())
+		st, err := p.stats()
+		if err != nil && s.Err == "" {
+			s.Err = fmt.Sprintf("caller SIPp statistics: %v", err)
+		}
+		s.Created += st.Created
+		s.Failed += st.Failed
+		placed = append(placed, sippCallIDs(p, st.Created)...)
+		rt, err := p.rtts()
+		if err != nil && s.Err == "" {
+			s.Err = err.Error()
+		}
+		s.Answered += len(rt[1])
+		s.Refused += len(rt[2])
+		s.Rang += len(rt[3])
+		s.AnswerTimes = append(s.AnswerTimes, rt[1]...)
+		if st.Failed > 0 {
+			b.d.log.Debug("caller SIPp failures", "dir", p.dir, "errors", p.errorTail(3))
+		}
+	}
+	b1, err := b.h.waitIdle(ctx, 30*time.Second, true)
+	if err != nil {
+		s.NotIdle = err.Error()
+	} else {
+		// Bounded, but long enough that a recording not stored is lost,
+		// not late.
+		_, err = b.h.waitUploads(ctx, b0.Uploaded, s.Answered, 30*time.Second, 10*time.Second)
+	}
+	if err != nil {
+		b.d.log.Warn("SIPp step: hotline not idle or uploads missing", "err", err, "uploaded", b1.Uploaded-b0.Uploaded)
+	}
+	rc := readRecords(recDir)
+	s.Stored, s.WithAudio, s.RecDropped, s.NoAudio = rc.Stored, rc.WithAudio, rc.Dropped, rc.NoAudio
+	for _, id := range placed {
+		if !rc.IDs[id] {
+			s.Unrecorded = append(s.Unrecorded, id)
+		}
+	}
+	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
+		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
+		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "pass", s.pass(), "why", s.why())
+	if !s.pass() {
+		_, _ = b.h.waitIdle(ctx, 30*time.Second, true) // let a struggling Hotline settle
+	}
+	return s
+}
+
+// searchRate finds the highest passing rate: doubling from RateStart,
+// then bisection, at most MaxSteps steps and within the budget.
+func (b *sippBench) searchRate(ctx context.Context) (float64, string, []sippRateStep) {
+	var steps []sippRateStep
+	round := func(r float64) float64 { return max(math.Round(r/10)*10, 10) }
+	// A step costs its launches, the hold, the idle wait and the checks.
+	stepCost := b.cfg.StepDur + b.cfg.Hold + 15*time.Second
+	canStep := func() bool {
+		return ctx.Err() == nil && len(steps) < b.cfg.MaxSteps && b.timeLeft() > stepCost+b.cfg.Reserve
+	}
+	try := func(r float64) bool {
+		s := b.rateStep(ctx, r)
+		steps = append(steps, s)
+		return s.pass()
+	}
+	var lo, hi float64
+	for r := b.cfg.RateStart; r <= b.cfg.RateCap && canStep(); r *= 2 {
+		if !try(round(r)) {
+			hi = round(r)
+			break
+		}
+		lo = round(r)
+	}
+	if hi == 0 {
+		return lo, fmt.Sprintf("no step failed up to %.0f CPS (step or time bound)", lo), steps
+	}
+	for range b.cfg.SearchIters {
+		if hi-lo < 20 || !canStep() {
+			break
+		}
+		mid := round((lo + hi) / 2)
+		if try(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	why := ""
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i].Rate == hi && !steps[i].pass() {
+			why = steps[i].why()
+			break
+		}
+	}
+	return lo, fmt.Sprintf("%.0f CPS failed: %s", hi, why), steps
+}
+
+// profile takes a CPU profile of Hotline (metrics.pprof) during a rate
+// step at rate, and keeps its top entries.
+func (b *sippBench) profile(ctx context.Context, rate float64) {
+	secs := max(int(b.cfg.Profile.Seconds()), 1)
+	pr := &sippProfile{Rate: rate, Seconds: secs}
+	b.res.Profile = pr
+	b.d.log.Info("SIPp: CPU profile", "cps", rate, "seconds", secs)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pr.Step = b.rateStep(ctx, rate)
+	}()
+	time.Sleep(time.Second) // calls under way
+	url := strings.TrimSuffix(b.h.metrics, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)
+	data, err := httpGet(ctx, url, time.Duration(secs+20)*time.Second)
+	wg.Wait()
+	if err != nil {
+		pr.Err = err.Error()
+		return
+	}
+	dir := filepath.Join(b.d.repo, "bench", "tmp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		pr.Err = err.Error()
+		return
+	}
+	pr.Path = filepath.Join(dir, fmt.Sprintf("%s-sipp-cpu.pprof", time.Now().Format("2006-01-02T15-04")))
+	if err := os.WriteFile(pr.Path, data, 0o644); err != nil {
+		pr.Err = err.Error()
+		return
+	}
+	top := func(extra ...string) string {
+		args := append([]string{"tool", "pprof", "-top", "-nodecount=30"}, extra...)
+		args = append(args, b.d.bin, pr.Path)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Sprintf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	pr.TopFlat = top()
+	pr.TopCum = top("-cum")
+}
+
+func httpGet(ctx context.Context, url string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, data)
+	}
+	return data, nil
+}
+
+// concRamp holds more and more talking SIPp calls and measures Hotline at
+// each step. Every call ends at the ramp's end (SIPp's -d), so the ramp
+// is bounded in time even when it stops early.
+func (b *sippBench) concRamp(ctx context.Context) {
+	r := b.res
+	recDir := filepath.Join(b.h.dir, "recordings")
+	_ = os.RemoveAll(filepath.Join(recDir, "recordings"))
+	b0, _ := b.h.backlog(ctx)
+	steps := b.cfg.ConcSteps
+	if last := steps[len(steps)-1]; last > b.cfg.Agents*4/5 {
+		b.d.note("SIPp concurrency ramp capped by the agent pool (%d agents)", b.cfg.Agents)
+	}
+	// Time for each step: placing its calls, their set-up, the window.
+	perStep := func(newCalls int) time.Duration {
+		return time.Duration(float64(newCalls)/b.cfg.ConcRate*float64(time.Second)) + 6*time.Second + b.cfg.Measure
+	}
+	var plan time.Duration
+	prev := 0
+	for _, t := range steps {
+		plan += perStep(t - prev)
+		prev = t
+	}
+	plan = min(plan, b.timeLeft()-45*time.Second)
+	end := time.Now().Add(plan)
+	var callers []*sippProc
+	defer func() {
+		for _, p := range callers {
+			p.stop(3 * time.Second)
+		}
+	}()
+	failedOf := func() (failed, refused int) {
+		for _, p := range callers {
+			if st, err := p.stats(); err == nil {
+				failed += st.Failed
+			}
+			if rt, err := p.rtts(); err == nil {
+				refused += len(rt[2])
+			}
+		}
+		return failed, refused
+	}
+	launched := 0
+	for _, target := range steps {
+		if target > b.cfg.Agents*4/5 {
+			r.ConcLimit = fmt.Sprintf("agent pool (%d agents)", b.cfg.Agents)
+			break
+		}
+		newCalls := target - launched
+		launch := time.Duration(float64(newCalls) / b.cfg.ConcRate * float64(time.Second))
+		hold := time.Until(end) - launch
+		if ctx.Err() != nil || hold < b.cfg.Measure+5*time.Second {
+			r.ConcLimit = "time budget"
+			break
+		}
+		n := max((newCalls+b.cfg.CallsPerUAC-1)/b.cfg.CallsPerUAC, 1)
+		ps, err := b.callers(newCalls, b.cfg.ConcRate, hold, n, time.Until(end)+40*time.Second)
+		callers = append(callers, ps...)
+		if err != nil {
+			r.ConcLimit = err.Error()
+			break
+		}
+		launched = target
+		// Wait for the calls to be up.
+		deadline := time.Now().Add(launch + 15*time.Second)
+		st := sippConcStep{Target: target}
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			n, _ := b.h.activeCalls(ctx)
+			f, rf := failedOf()
+			if n+f+rf >= target {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		var s0 time.Duration
+		all := append(append([]*sippProc(nil), callers...), b.uas...)
+		for _, p := range all {
+			s0 += p.cpu()
+		}
+		cpu0, _ := ProcCPU(b.h.PID())
+		busy0, tot0, _ := MachineCPU()
+		rcv0, _ := UDPRcvbufErrors()
+		drop0, _ := udpDrops(b.h.PID())
+		t0 := time.Now()
+		time.Sleep(b.cfg.Measure)
+		el := time.Since(t0).Seconds()
+		cpu1, _ := ProcCPU(b.h.PID())
+		busy1, tot1, _ := MachineCPU()
+		rcv1, _ := UDPRcvbufErrors()
+		drop1, _ := udpDrops(b.h.PID())
+		var s1 time.Duration
+		for _, p := range all {
+			s1 += p.cpu()
+		}
+		st.Up, _ = b.h.activeCalls(ctx)
+		f, rf := failedOf()
+		st.Failed = f + rf
+		st.HotlineCores = (cpu1 - cpu0).Seconds() / el
+		st.SIPpCores = (s1 - s0).Seconds() / el
+		if tot1 > tot0 {
+			st.MachineBusy = float64(busy1-busy0) / float64(tot1-tot0)
+		}
+		st.RcvbufErrors = rcv1 - rcv0
+		if drop1 > drop0 {
+			st.HotlineDrops = drop1 - drop0
+		}
+		r.Conc = append(r.Conc, st)
+		b.d.log.Info("SIPp concurrency step", "target", target, "up", st.Up, "failed", st.Failed,
+			"hotline_cores", fmt.Sprintf("%.2f", st.HotlineCores), "sipp_cores", fmt.Sprintf("%.2f", st.SIPpCores),
+			"machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy), "hotline_drops", st.HotlineDrops, "rcvbuf_errors", st.RcvbufErrors, "pass", st.pass(), "why", st.why())
+		if !st.pass() {
+			r.ConcLimit = st.why()
+			break
+		}
+		r.ConcMax = target
+	}
+	// The calls end by themselves at the ramp's end.
+	b.d.log.Info("SIPp concurrency ramp: waiting for the calls to end", "in", time.Until(end).Round(time.Second))
+	for _, p := range callers {
+		if err := p.wait(ctx, time.Until(end)+60*time.Second); err != nil && r.ConcErr == "" {
+			r.ConcErr = err.Error()
+		}
+		if rt, err := p.rtts(); err == nil {
+			r.ConcCalls += len(rt[1])
+		}
+	}
+	if _, err := b.h.waitIdle(ctx, 60*time.Second, true); err == nil {
+		_, err = b.h.waitUploads(ctx, b0.Uploaded, r.ConcCalls, 20*time.Second, 5*time.Second)
+		if err != nil && r.ConcErr == "" {
+			r.ConcErr = err.Error()
+		}
+	} else if r.ConcErr == "" {
+		r.ConcErr = err.Error()
+	}
+	rc := readRecords(recDir)
+	r.ConcStored, r.ConcAudio, r.ConcDrops, r.ConcMissed = rc.Stored, rc.WithAudio, rc.Dropped, rc.Missing
+	_ = os.RemoveAll(filepath.Join(recDir, "recordings"))
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readRecords counts a recording as stored only with its WAV, and as
+// having audio both ways only when both channels received packets.
+func TestSIPpRecords(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wav := strings.Repeat("x", 200)
+	write("a.json", `{"call_id":"a","duration_seconds":2,"stats":{"received":[99,98],"dropped":0}}`)
+	write("a.wav", wav)
+	write("b.json", `{"call_id":"b","duration_seconds":2,"stats":{"received":[99,0],"dropped":5}}`)
+	write("b.wav", wav)
+	write("c.json", `{"call_id":"c","duration_seconds":2,"stats":{"received":[99,99]}}`) // no WAV
+	rc := readRecords(dir)
+	if rc.Records != 3 || rc.Stored != 2 || rc.WithAudio != 1 || rc.Dropped != 5 || !rc.IDs["a"] || !rc.IDs["b"] || rc.IDs["c"] {
+		t.Errorf("records = %+v", rc)
+	}
+	if len(rc.NoAudio) != 1 || rc.NoAudio[0] != "b" {
+		t.Errorf("silent side: %v, want [b]", rc.NoAudio)
+	}
+	// b misses all 98 packets of one side (2 s x 50/s, less 2 for the edges).
+	if rc.Missing != 98 {
+		t.Errorf("missing packets = %d, want 98", rc.Missing)
+	}
+}
+
+// A rate step passes only with < 0.1% of the calls lost (refused calls
+// included) and every answered call recorded with audio both ways.
+func TestSIPpRateStepPass(t *testing.T) {
+	ok := sippRateStep{Rate: 100, Planned: 1000, Created: 1000, Answered: 1000, Stored: 1000, WithAudio: 1000, UACCores: []float64{0.2}}
+	if !ok.pass() {
+		t.Fatalf("a clean step failed: %s", ok.why())
+	}
+	for name, mod := range map[string]func(*sippRateStep){
+		"refused":     func(s *sippRateStep) { s.Refused, s.Answered, s.Stored, s.WithAudio = 1, 999, 999, 999 },
+		"failed":      func(s *sippRateStep) { s.Failed = 1 },
+		"not placed":  func(s *sippRateStep) { s.Created = 999 },
+		"unrecorded":  func(s *sippRateStep) { s.Stored = 999 },
+		"silent side": func(s *sippRateStep) { s.WithAudio = 999 },
+		"saturated":   func(s *sippRateStep) { s.UACCores = []float64{0.97} },
+		"not idle":    func(s *sippRateStep) { s.NotIdle = "hotline not idle after 30s: 15 calls" },
+	} {
+		s := ok
+		mod(&s)
+		if s.pass() {
+			t.Errorf("%s: passed", name)
+		}
+		if s.why() == "ok" {
+			t.Errorf("%s: no reason given", name)
+		}
+	}
+}

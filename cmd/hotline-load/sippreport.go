@@ -1,0 +1,232 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+const toolSIPp = "SIPp 3.6.1 (bench/sipp: rtp_stream callers, -rtp_echo agents)"
+
+// one is a single measurement as a summary (NaN: none).
+func one(x float64) Summary {
+	if math.IsNaN(x) {
+		return Summarize(nil)
+	}
+	return Summarize([]float64{x})
+}
+
+// best is the highest passing rate step, or nil.
+func (r *sippResults) best() *sippRateStep {
+	var b *sippRateStep
+	for i := range r.RateSteps {
+		s := &r.RateSteps[i]
+		if s.pass() && (b == nil || s.Rate > b.Rate) {
+			b = s
+		}
+	}
+	return b
+}
+
+func (r *sippResults) bestConc() *sippConcStep {
+	var b *sippConcStep
+	for i := range r.Conc {
+		if r.Conc[i].pass() {
+			b = &r.Conc[i]
+		}
+	}
+	return b
+}
+
+func sum(xs []float64) float64 {
+	t := 0.0
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+// sippFigures are the SIPp lines of the summary table.
+func (r *sippResults) figures() []figure {
+	var figs []figure
+	add := func(f figure) { figs = append(figs, f) }
+	add(figure{ID: "S1", Name: "recorded calls/s with SIPp: 2 s calls, PCMU both ways, < 0.1% failed, every recording stored with audio both ways",
+		Unit: "calls/s", Tool: toolSIPp, S: one(r.Rate), Target: &target{400, true, "≥ 400 (issue 15)"}, Note: r.Note})
+	hot, callers, agents, p99 := math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	if b := r.best(); b != nil {
+		hot, callers, agents = b.Cores, sum(b.UACCores), b.UASCores
+		if len(b.AnswerTimes) > 0 {
+			p99 = ms(DurationPercentile(b.AnswerTimes, 99))
+		}
+	}
+	add(figure{ID: "S1a", Name: "Hotline CPU at the S1 rate", Unit: "cores", Tool: toolProc, S: one(hot)})
+	add(figure{ID: "S1b", Name: "caller SIPps' CPU / agent SIPps' CPU at the S1 rate", Unit: "cores", Tool: "/proc of the SIPp processes",
+		S: one(callers), Note: fmt.Sprintf("agents %s cores", fmtNum(agents))})
+	add(figure{ID: "S1c", Name: "time to answer (INVITE → 200) p99 at the S1 rate", Unit: "ms", Tool: toolSIPp + ", -trace_rtt", S: one(p99)})
+	conc, chot, csipp := math.NaN(), math.NaN(), math.NaN()
+	if len(r.Conc) > 0 {
+		conc = float64(r.ConcMax)
+	}
+	if b := r.bestConc(); b != nil {
+		chot, csipp = b.HotlineCores, b.SIPpCores
+	}
+	add(figure{ID: "S2", Name: "concurrent recorded calls with SIPp, audio both ways, Hotline < 80% of 2 cores, 0 datagrams dropped at Hotline's sockets, none failed",
+		Unit: "calls", Tool: toolSIPp, S: one(conc), Target: &target{2000, true, "≥ 2,000"}})
+	add(figure{ID: "S2a", Name: "Hotline CPU / all SIPps' CPU at the S2 load", Unit: "cores", Tool: "/proc", S: one(chot),
+		Note: fmt.Sprintf("SIPps %s cores", fmtNum(csipp))})
+	drops := math.NaN()
+	if r.ConcStored > 0 {
+		drops = float64(r.ConcDrops)
+	}
+	add(figure{ID: "S2b", Name: "packets dropped by Hotline's recorders over the S2 ramp", Unit: "packets",
+		Tool: "call records (JSON) of the recordings", S: one(drops), Target: &target{0, false, "0"}})
+	refused, afail, ap99 := math.NaN(), math.NaN(), math.NaN()
+	if o := r.Overload; o != nil && o.Created > 0 {
+		refused = 100 * float64(o.Refused) / float64(o.Created)
+		if adm := o.Created - o.Refused; adm > 0 {
+			afail = 100 * float64(o.Failed) / float64(adm)
+		}
+		if len(o.AnswerTimes) > 0 {
+			ap99 = ms(DurationPercentile(o.AnswerTimes, 99))
+		}
+	}
+	at := "at 2× the S1 rate"
+	if o := r.Overload; o != nil {
+		at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered)", fmtNum(o.Rate))
+	}
+	add(figure{ID: "S3", Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolSIPp, S: one(refused)})
+	add(figure{ID: "S3", Name: "overload: admitted calls that failed " + at, Unit: "%", Tool: toolSIPp, S: one(afail),
+		Target: &target{0.1, false, "< 0.1%"}})
+	add(figure{ID: "S3", Name: "overload: time to answer p99 of admitted calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
+		S: one(ap99), Target: &target{100, false, "p99 < 100 ms"}})
+	return figs
+}
+
+func (r *sippResults) writeDetails(w io.Writer) {
+	fmt.Fprintf(w, "### SIPp figures (S1-S3; took %s)\n\n", r.Took.Round(1e9))
+	if r.Note != "" {
+		fmt.Fprintf(w, "Not measured in full: %s\n\n", r.Note)
+	}
+	c := r.Cfg
+	fmt.Fprintf(w, "%d agents registered by SIPp (digest auth, injection file), %d per agent SIPp; a caller SIPp places at most %s calls/s (more callers beyond). "+
+		"Rate steps place calls for %s, each talking %s with PCMU both ways.\n\n", c.Agents, c.AgentsPerUAS, fmtNum(c.RatePerUAC), c.StepDur, c.Hold)
+	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | answered without a 180 first (queued) | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|")
+	row := func(name string, s sippRateStep) {
+		res := "pass"
+		if !s.pass() {
+			res = "FAIL: " + s.why()
+		}
+		var each []string
+		for _, x := range s.UACCores {
+			each = append(each, fmt.Sprintf("%.2f", x))
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d | %.1f / %.1f | %d / %d | %d | %.2f | %d (%s) | %.2f | %s |\n", name, fmtNum(s.Rate),
+			s.Planned, s.Created, s.Answered, max(s.Answered-s.Rang, 0), s.Refused, s.Failed, ms(DurationPercentile(s.AnswerTimes, 50)),
+			ms(DurationPercentile(s.AnswerTimes, 99)), s.Stored, s.WithAudio, s.RecDropped, s.Cores, s.UACs,
+			strings.Join(each, ", "), s.UASCores, res)
+	}
+	for i, s := range r.RateSteps {
+		row(fmt.Sprintf("S1 #%d", i+1), s)
+	}
+	if r.Overload != nil {
+		row("S3 (2×)", *r.Overload)
+	}
+	if r.Profile != nil {
+		row("profile", r.Profile.Step)
+	}
+	fmt.Fprintln(w)
+	if r.RateLimit != "" {
+		fmt.Fprintf(w, "- S1 limit: %s\n", r.RateLimit)
+	}
+	list := func(name string, s sippRateStep) {
+		if len(s.Unrecorded) > 0 {
+			fmt.Fprintf(w, "- %s (%s calls/s): %d Call-IDs without a recording (%d refused or failed): %s\n", name, fmtNum(s.Rate),
+				len(s.Unrecorded), s.Refused+s.Failed, firstN(s.Unrecorded, 5))
+		}
+		if len(s.NoAudio) > 0 {
+			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a silent side: %s\n", name, fmtNum(s.Rate), len(s.NoAudio), firstN(s.NoAudio, 5))
+		}
+	}
+	for i, s := range r.RateSteps {
+		list(fmt.Sprintf("S1 #%d", i+1), s)
+	}
+	if r.Overload != nil {
+		list("S3", *r.Overload)
+	}
+	if r.Log != "" {
+		fmt.Fprintf(w, "- Hotline's log of the SIPp run (level warn) is kept in `%s` (not committed).\n", r.Log)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Concurrency ramp (S2): calls placed at %s calls/s, %s window per step; every call talks until the ramp's end.\n\n",
+		fmtNum(c.ConcRate), c.Measure)
+	fmt.Fprintln(w, "| calls | up | failed | Hotline cores | SIPps cores | machine busy | dropped at Hotline's sockets | RcvbufErrors (machine) | result |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, s := range r.Conc {
+		res := "pass"
+		if !s.pass() {
+			res = "FAIL: " + s.why()
+		}
+		fmt.Fprintf(w, "| %d | %d | %d | %.2f | %.2f | %.0f%% | %d | %d | %s |\n", s.Target, s.Up, s.Failed, s.HotlineCores, s.SIPpCores,
+			100*s.MachineBusy, s.HotlineDrops, s.RcvbufErrors, res)
+	}
+	fmt.Fprintln(w)
+	if len(r.Conc) > 0 {
+		fmt.Fprintf(w, "- S2: max %d calls", r.ConcMax)
+		if r.ConcLimit != "" {
+			fmt.Fprintf(w, ", stopped by: %s", r.ConcLimit)
+		}
+		fmt.Fprintf(w, ". Recordings: %d calls answered, %d stored, %d with audio both ways, %d packets dropped by recorders, "+
+			"%d packets missing against 50 packets/s per side of each call's length", r.ConcCalls, r.ConcStored, r.ConcAudio, r.ConcDrops, r.ConcMissed)
+		if r.ConcErr != "" {
+			fmt.Fprintf(w, " (%s)", r.ConcErr)
+		}
+		fmt.Fprintln(w, ".")
+		fmt.Fprintln(w)
+	}
+	if p := r.Profile; p != nil {
+		fmt.Fprintf(w, "#### Hotline CPU profile under SIPp load (%d s at %s calls/s, /debug/pprof/profile)\n\n", p.Seconds, fmtNum(p.Rate))
+		if p.Err != "" {
+			fmt.Fprintf(w, "Not taken: %s\n\n", p.Err)
+		} else {
+			fmt.Fprintf(w, "Profile file: `%s` (not committed; `go tool pprof` it with the binary built from the commit above).\n\n", p.Path)
+			fmt.Fprintf(w, "```\n%s\n```\n\n```\n%s\n```\n\n", trimPprof(p.TopFlat), trimPprof(p.TopCum))
+		}
+	}
+}
+
+// trimPprof drops go tool pprof's preamble lines about files.
+func trimPprof(s string) string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if strings.HasPrefix(l, "File:") || strings.HasPrefix(l, "Build ID:") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+const sippMethodText = `### How the SIPp figures were measured
+
+- SIPp 3.6.1 (Debian sip-tester) runs the scenarios in bench/sipp. register.xml registers the agents with
+  digest auth from an injection file, one SIPp per group of agents; once it exits, agent.xml binds the same
+  port (the registrations' Contact) and answers every INVITE with 180 and 200, and -rtp_echo sends back
+  every RTP packet Hotline sends it. caller.xml places the calls: PCMU from a port of its own per call
+  (rtp_stream looping one second of a tone that hotline-load writes), BYE after -d.
+- S1 searches the highest rate (doubling, then bisection; bounded in steps and time) where fewer than 0.1% of
+  the calls fail (refused, failed after admission, or not placed), every answered call has its WAV and call
+  record on disk with audio from both sides (the call record's received packets per channel), and no caller
+  SIPp is saturated. Answer times are SIPp's response time INVITE → 200 (-trace_rtt).
+- S2 adds long calls step by step and measures Hotline's, and every SIPp's, CPU over the window
+  (/proc/<pid>/stat), the machine's, and the datagrams dropped at Hotline's own sockets (the drops column of
+  /proc/net/udp for the sockets Hotline holds). The machine-wide Udp RcvbufErrors are shown but not judged:
+  SIPp's rtp_stream never reads the audio sent to a caller, so the callers' sockets overflow. SIPp does not
+  count lost RTP; the call records do (received packets per side against the call's length, and the
+  recorders' drops).
+- S3 offers twice the S1 rate for one step: calls Hotline refuses at once (503) are counted apart from
+  the admitted calls that then fail.
+- SIPp runs on the same cores as Hotline: the CPU of the SIPps is reported next to Hotline's.
+
+`
