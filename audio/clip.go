@@ -14,9 +14,11 @@ const maxWAVBytes = 64 << 20
 // SampleRate is the rate of every clip: telephony audio, 8 kHz.
 const SampleRate = 8000
 
-// Reader reads a clip's 8 kHz linear samples: each Read fills the whole
-// slice (media.Source is the same interface, so a Reader plays on a leg).
+// Reader produces audio: 8 kHz 16-bit linear samples, the whole slice
+// at each Read. Clips, tones and mixes are Readers; a media leg plays one
+// (media.Source).
 type Reader interface {
+	// Read fills samples with the next samples.
 	Read(samples []int16)
 }
 

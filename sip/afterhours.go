@@ -49,21 +49,12 @@ func (c *call) playMessage(name, actionPrompt string) bool {
 		c.log.Warn("no prompt for the after-hours message; playing beeps", "message", name)
 		return c.tone(media.NewTone([]float64{480}, 200*time.Millisecond, 200*time.Millisecond, 0.3), 1100*time.Millisecond)
 	}
-	return c.play(a, nil, false)
+	return c.speaker().Play(a, false)
 }
 
 // tone plays src for d; false if the call ended meanwhile.
 func (c *call) tone(src media.Source, d time.Duration) bool {
-	c.caller.media.Play(src)
-	defer c.caller.media.Play(nil)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-c.ctx.Done():
-		return false
-	}
+	return c.speaker().Tone(src, d)
 }
 
 // afterHours carries out an action other than queueing (the router's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,8 +62,11 @@ type call struct {
 	// answers or rejects the caller; finalSent stops 180s after that.
 	respMu    sync.Mutex
 	finalSent bool
-	agent     *Leg                // the bridged agent's leg
-	rec       *recording.Recorder // nil when the call is not recorded
+	// legs are every leg of the call, caller first; bridges join them
+	// (bridge.go).
+	legs    []*Leg
+	bridges []*bridge
+	rec     *recording.Recorder // nil when the call is not recorded
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
@@ -171,6 +175,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		created:   s.now(),
 		direction: callflow.DirectionInbound,
 		caller:    leg,
+		legs:      []*Leg{leg},
 		agentGone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -469,15 +474,9 @@ func (c *call) agentLeft() {
 // detachAgent separates the caller from an agent who has hung up: the
 // media bridge is undone, the agent's leg closed and the agent freed.
 func (c *call) detachAgent() {
-	c.mu.Lock()
-	a := c.agent
-	c.agent = nil
-	c.mu.Unlock()
-	if a == nil {
+	a := c.legOf(RoleAgent)
+	if a == nil || !c.removeLeg(a) {
 		return
-	}
-	if a.unbridge != nil {
-		a.unbridge()
 	}
 	a.media.SetTap(nil)
 	c.s.unregister(a.callID)
@@ -498,7 +497,7 @@ func (c *call) closeWith(cause error) {
 	c.end(cause)
 	cause = context.Cause(c.ctx)
 	c.mu.Lock()
-	a, caller, answered, rec := c.agent, c.caller, c.answered, c.rec
+	legs, caller, answered, rec := slices.Clone(c.legs), c.caller, c.answered, c.rec
 	c.mu.Unlock()
 
 	var byes sync.WaitGroup
@@ -513,27 +512,23 @@ func (c *call) closeWith(cause error) {
 			}
 		}()
 	}
-	if a != nil && !errors.Is(cause, callflow.ErrAgentHangup) {
-		bye(a)
-	}
-	switch {
-	case caller == nil:
-	case caller.srv == nil: // the customer of a callback: Hotline placed the leg
-		if caller.acked && !errors.Is(cause, callflow.ErrCustomerHangup) {
-			bye(caller)
+	for _, l := range legs {
+		switch {
+		case l.srv == nil: // Hotline placed the leg: hung up once answered
+			if l.acked && !errors.Is(cause, hangupCause(l.role)) {
+				bye(l)
+			}
+		case answered && !errors.Is(cause, callflow.ErrCallerHangup):
+			bye(l)
+		case !answered && l.srv.Context().Err() == nil:
+			code, reason := callflow.Status(cause)
+			c.endProvisionals()
+			_ = l.srv.Respond(code, reason, nil)
 		}
-	case answered && !errors.Is(cause, callflow.ErrCallerHangup):
-		bye(caller)
-	case !answered && caller.srv.Context().Err() == nil:
-		code, reason := callflow.Status(cause)
-		c.endProvisionals()
-		_ = caller.srv.Respond(code, reason, nil)
 	}
 	byes.Wait()
-	for _, l := range []*Leg{a, caller} {
-		if l == nil {
-			continue
-		}
+	for _, l := range legs {
+		c.split(l)
 		s.unregister(l.callID)
 		if l.srv != nil {
 			_ = l.srv.Close()
@@ -657,12 +652,13 @@ func (s *Server) Calls() []CallInfo {
 	s.mu.Unlock()
 	out := make([]CallInfo, 0, len(calls))
 	for _, c := range calls {
+		a := c.legOf(RoleAgent)
 		c.mu.Lock()
 		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
-		if c.agent != nil {
-			ci.Agent = c.agent.peer
-		}
 		c.mu.Unlock()
+		if a != nil {
+			ci.Agent = a.peer
+		}
 		out = append(out, ci)
 	}
 	return out

@@ -31,10 +31,10 @@ func hasCodec(m *sdp.Media, name string) bool {
 	return false
 }
 
-// bridge places a call from caller to 1900, has agent (registered)
+// connectCall places a call from caller to 1900, has agent (registered)
 // answer it and checks media flows both ways. It returns the caller's call
 // and the agent's INVITE.
-func bridge(t *testing.T, caller, agent *phone) (*outCall, *incoming) {
+func connectCall(t *testing.T, caller, agent *phone) (*outCall, *incoming) {
 	t.Helper()
 	call := caller.call("1900", caller.sdp(sdp.SendRecv))
 	in := agent.nextInvite()
@@ -128,7 +128,7 @@ func TestAgentHangsUpFirst(t *testing.T) {
 	agent.register("alice")
 	caller := newPhone(t, "5551234", f.addr)
 
-	call, in := bridge(t, caller, agent)
+	call, in := connectCall(t, caller, agent)
 	waitAgentState(t, f, "alice", acd.StateOnCall)
 	in.bye()
 	caller.waitRequest(sip.BYE, call.id)
@@ -333,7 +333,7 @@ func TestReInviteHoldAndUnhold(t *testing.T) {
 	agent := newPhone(t, "alice", f.addr)
 	agent.register("alice")
 	caller := newPhone(t, "5551234", f.addr)
-	call, in := bridge(t, caller, agent)
+	call, in := connectCall(t, caller, agent)
 	callerAddr := call.answered().Audio.Addr
 	agentOffer, err := sdp.Parse(in.req.Body())
 	if err != nil {

@@ -527,6 +527,7 @@ func (d *Dialer) talk(c *call, a *Leg, cb callbacks.Callback) (callbacks.Callbac
 	}
 	c.mu.Lock()
 	c.caller, c.agentName = cust, a.peer // the agent took the callback
+	c.legs = append([]*Leg{cust}, c.legs...)
 	c.mu.Unlock()
 	s.active.Add(1)
 	s.mu.Lock()
@@ -614,7 +615,7 @@ func (d *Dialer) talk(c *call, a *Leg, cb callbacks.Callback) (callbacks.Callbac
 	c.answered, c.answeredAt = true, s.now()
 	c.mu.Unlock()
 	cust.media.Start()
-	a.unbridge = media.Bridge(cust.media, a.media)
+	c.join(cust, a)
 	c.mu.Lock()
 	c.bridgedAt, c.agentName = s.now(), a.peer
 	c.mu.Unlock()

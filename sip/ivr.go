@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hotline/audio"
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -130,19 +131,13 @@ func (c *call) prompts(names ...string) []*audio.Clip {
 	return c.s.prompts.FindAll(names, c.promptLanguages()...)
 }
 
-// listenKeys makes the caller's keys arrive on a new channel (keys
-// pressed when it is full are dropped).
-func (c *call) listenKeys() chan rune {
-	keys := make(chan rune, 16)
-	c.caller.media.OnDTMF(func(d rune) {
-		c.log.Info("caller pressed a key", "digit", string(d))
-		select {
-		case keys <- d:
-		default:
-		}
-	})
-	return keys
+// listenKeys makes the caller's keys arrive at a new keypad.
+func (c *call) listenKeys() *callflow.Keypad {
+	return callflow.Listen(c.ctx, c.caller.media, func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 }
+
+// speaker plays to the caller without listening to keys.
+func (c *call) speaker() *callflow.Keypad { return callflow.Speaker(c.ctx, c.caller.media) }
 
 // askFirst runs the keypad questions of a call the rules send to a queue:
 // the service style of a caller whose style is unknown, then the reason
@@ -221,33 +216,16 @@ func keyAttr(k rune) string {
 	return string(k)
 }
 
-// menu asks a one-key question: the prompt (a key stops it), then the
-// IVR timeout for a key; after no or an invalid key the caller hears
-// "invalid" and the question once more. It returns the key pressed (one
-// of valid), 0 for none, and false if the call ended.
-func (c *call) menu(prompt, valid string, keys chan rune) (rune, bool) {
+// menu asks a one-key question (callflow.Keypad.Menu) with the IVR
+// timeout. It returns the key pressed (one of valid), 0 for none, and
+// false if the call ended.
+func (c *call) menu(prompt, valid string, keys *callflow.Keypad) (rune, bool) {
 	clip := c.message(prompt)
 	if clip == nil {
 		c.log.Warn("no prompt for a keypad question; not asked", "prompt", prompt)
 		return 0, true
 	}
-	timeout := c.s.deps.Routing.IVR.Timeout
-	for attempt := 0; attempt < 2; attempt++ {
-		if attempt > 0 {
-			if inv := c.message(promptInvalid); inv != nil && !c.play(inv, keys, false) {
-				return 0, false
-			}
-		}
-		input, ok := c.collectKeys(clip, keys, 1, timeout, timeout)
-		if !ok {
-			return 0, false
-		}
-		if len(input) == 1 && strings.ContainsRune(valid, rune(input[0])) {
-			return rune(input[0]), true
-		}
-		c.log.Info("keypad question: no valid key", "prompt", prompt, "keys", input, "attempt", attempt+1)
-	}
-	return 0, true
+	return keys.Menu(clip, c.message(promptInvalid), valid, c.s.deps.Routing.IVR.Timeout, c.log.With("prompt", prompt))
 }
 
 // waiting is what a queued caller hears and may press while no agent is
@@ -255,7 +233,7 @@ func (c *call) menu(prompt, valid string, keys chan rune) (rune, bool) {
 type waiting struct {
 	qc   *acd.QueuedCall
 	hold media.Source // resumed where it stopped after an announcement
-	keys chan rune
+	keys *callflow.Keypad
 	next time.Time // when the next announcement is due (zero: not planned)
 }
 
@@ -342,7 +320,7 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) {
 			resume()
 		case <-limit.C:
 			resume()
-		case k := <-w.keys:
+		case k := <-w.keys.Keys():
 			key := c.queueDef(w).CallbackKey
 			if key == "" || key == config.CallbackKeyNone || string(k) != key {
 				continue
@@ -380,7 +358,7 @@ func (c *call) leaveForCallback(qc *acd.QueuedCall, number string) error {
 	c.mu.Unlock()
 	c.log.Info("caller left the queue for a callback", "callback", cb.ID, "number", cb.Number, "queue", cb.Queue)
 	if clips := c.prompts(promptCallbackConfirm); len(clips) == 1 {
-		c.play(clips[0], nil, false)
+		c.speaker().Play(clips[0], false)
 	}
 	c.end(ErrCallback)
 	return ErrCallback

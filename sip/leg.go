@@ -59,8 +59,6 @@ type Leg struct {
 	cli   *sipgo.DialogClientSession
 	media *media.Leg
 	acked bool // client side: the 200 OK was acknowledged
-	// unbridge undoes the media bridge the leg is in, nil when none.
-	unbridge func()
 
 	mu     sync.Mutex
 	codec  audio.Codec  // negotiated with the peer

@@ -38,9 +38,7 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	if !ok {
 		return
 	}
-	mc.mu.Lock()
-	callerLeg, agentLeg := mc.caller, mc.agent
-	mc.mu.Unlock()
+	callerLeg, agentLeg := mc.caller, mc.legOf(RoleAgent)
 	if callerLeg == nil || agentLeg == nil || agentLeg.peer != agent {
 		_ = leg.srv.Close()
 		_ = leg.media.Close()
@@ -153,12 +151,17 @@ func (s *Server) refuseMonitor(req *sip.Request, tx sip.ServerTransaction, user,
 // agentsCall is the hotline call agent is bridged in, nil if none.
 func (s *Server) agentsCall(agent string) *call {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	calls := make([]*call, 0, len(s.byID))
 	for _, c := range s.byID {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		a := c.legOf(RoleAgent)
 		c.mu.Lock()
-		a := c.agent
+		bridged := !c.bridgedAt.IsZero()
 		c.mu.Unlock()
-		if a != nil && a.peer == agent && c.ctx.Err() == nil {
+		if a != nil && a.peer == agent && bridged && c.ctx.Err() == nil {
 			return c
 		}
 	}

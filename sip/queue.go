@@ -12,7 +12,6 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/routing/acd"
-	"hotline/sip/media"
 )
 
 // errAnsweredElsewhere stops the other phones of a ring-all offer once
@@ -146,16 +145,8 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 // acknowledged and the ACD told. On failure the leg is hung up and the
 // agent reported as not having taken the call.
 func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
-	c.mu.Lock()
-	c.agent = a
-	c.mu.Unlock()
-	release := func() {
-		c.mu.Lock()
-		if c.agent == a {
-			c.agent = nil
-		}
-		c.mu.Unlock()
-	}
+	c.addLeg(a)
+	release := func() { c.removeLeg(a) }
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.cli.Ack(ctx); err != nil {
@@ -247,15 +238,13 @@ func (c *call) connect(a *Leg) error {
 	s := c.s
 	if err := c.answer(); err != nil {
 		c.log.Info("caller left as the agent answered", "agent", a.peer)
-		c.mu.Lock()
-		c.agent = nil
-		c.mu.Unlock()
+		c.removeLeg(a)
 		c.dropAgent(a)
 		return err
 	}
 	a.media.Start()
 	c.caller.media.Start()
-	a.unbridge = media.Bridge(c.caller.media, a.media)
+	c.join(c.caller, a)
 	c.mu.Lock()
 	c.bridgedAt, c.agentName = s.now(), a.peer
 	c.mu.Unlock()

@@ -31,7 +31,7 @@ func aliceTakesACall(t *testing.T, f *fixture) (caller, agent *phone, call *outC
 	agent = newPhone(t, "alice", f.addr)
 	agent.register("alice")
 	caller = newPhone(t, "5551234", f.addr)
-	call, in = bridge(t, caller, agent)
+	call, in = connectCall(t, caller, agent)
 	return caller, agent, call, in
 }
 

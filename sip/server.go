@@ -444,12 +444,8 @@ func (s *Server) RTPStats() []metrics.RTPStats {
 	s.mu.Unlock()
 	out := make([]metrics.RTPStats, 0, 2*len(calls))
 	for _, c := range calls {
-		out = append(out, rtpStats(c.caller.media.Stats()))
-		c.mu.Lock()
-		a := c.agent
-		c.mu.Unlock()
-		if a != nil {
-			out = append(out, rtpStats(a.media.Stats()))
+		for _, l := range c.allLegs() {
+			out = append(out, rtpStats(l.media.Stats()))
 		}
 	}
 	return out

@@ -121,7 +121,7 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	agent := newPhone(t, "alice", f.addr)
 	agent.register("alice")
 	caller := newPhone(t, "5551234", f.addr)
-	call, in := bridge(t, caller, agent)
+	call, in := connectCall(t, caller, agent)
 
 	shut := make(chan error, 1)
 	go func() {

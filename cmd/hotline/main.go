@@ -265,33 +265,9 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Metrics:    m,
 		Customers:  dir.Lookup,
 		SetStyle:   dir.SetStyle,
-		// A complaint or a low rating schedules a follow-up callback
-		// (next business day by default, never in quiet hours).
-		OnCallEnd: func(r callflow.Record) {
-			csat := 0
-			if r.Survey.CSAT != nil {
-				csat = *r.Survey.CSAT
-			}
-			// The customer's history: one more call, who took it, the rating.
-			if r.Caller != "" {
-				if err := dir.NoteCall(r.Caller, r.Agent, csat, r.Ended); err != nil && !errors.Is(err, directory.ErrNoNumber) {
-					log.Warn("customer history not updated", "call_id", r.CallID, "error", err)
-				}
-			}
-			// A complaint (reason menu) an agent handled or a low rating
-			// is followed up; a callback is not.
-			cb, ok := policy.FollowUp(callbacks.Ended{At: r.Ended, Customer: r.Customer, Reason: r.Reason,
-				Answered: r.Outcome == callflow.OutcomeAnswered, Callback: r.Direction == callflow.DirectionCallback, CSAT: csat})
-			if !ok {
-				return
-			}
-			cb, err := store.Add(cb)
-			if err != nil {
-				log.Error("follow-up callback not stored", "call_id", r.CallID, "error", err)
-				return
-			}
-			log.Info("follow-up callback scheduled", "call_id", r.CallID, "callback", cb.ID, "due", cb.Due, "reason", cb.Reason)
-		},
+		// The customer's history notes the call; a complaint or a low
+		// rating schedules a follow-up callback.
+		OnCallEnd: (&callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}).CallEnded,
 	})
 	if err == nil {
 		err = srv.Start(ctx)

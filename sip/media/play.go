@@ -15,11 +15,9 @@ const (
 	rtpHeaderBytes = 12
 )
 
-// Source produces audio to play into a leg.
-type Source interface {
-	// Read fills samples with the next 8 kHz 16-bit linear samples.
-	Read(samples []int16)
-}
+// Source produces audio to play into a leg: 8 kHz 16-bit linear samples,
+// as clips, tones and mixes give them (audio.Reader).
+type Source = audio.Reader
 
 // Play sends audio from src to the peer in 20 ms packets, with the leg's
 // own SSRC, sequence numbers and timestamps, encoded in the peer's Format.
