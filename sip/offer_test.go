@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/internal/cfg"
+	"hotline/routing/directory"
 )
 
 func mustOffers(t *testing.T, o AgentOffer) *Offers {
@@ -121,5 +123,42 @@ func TestAgentOfferValidation(t *testing.T) {
 	ok.SetDefaults()
 	if err := ok.Validate(); err != nil {
 		t.Errorf("the README's example is refused: %v", err)
+	}
+}
+
+// TestAgentSeesWhoIsCalling: the INVITE ringing an agent shows the
+// caller through the display-name template and carries the CTI headers.
+func TestAgentSeesWhoIsCalling(t *testing.T) {
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.cfg.AgentOffer = AgentOffer{DisplayName: `{{.Name}} · {{.Segment}} · {{.Queue}}`,
+			InfoURL: "http://127.0.0.1:8080/api/v1/customers/{{.Number}}/calls"}
+		o.deps = func(d *Deps) {
+			d.Customers = func(_ context.Context, number string) directory.Customer {
+				return directory.Customer{Name: "Nguyễn Văn An", Number: number, Segment: "loyal"}
+			}
+		}
+	})
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	caller := newPhone(t, "5551234", f.addr)
+	call, in := connectCall(t, caller, agent)
+	from := in.req.From()
+	if from.DisplayName != "Nguyễn Văn An · loyal · default" || from.Address.User != "5551234" {
+		t.Errorf("the agent's phone shows %q <%s>, want the customer's name, segment and queue", from.DisplayName, from.Address.User)
+	}
+	for h, want := range map[string]string{
+		"X-Hotline-Call-ID": call.id, "X-Hotline-Segment": "loyal", "X-Hotline-Queue": "default",
+		"Call-Info": "<http://127.0.0.1:8080/api/v1/customers/5551234/calls>;purpose=info",
+	} {
+		if v := in.req.GetHeader(h); v == nil || v.Value() != want {
+			t.Errorf("%s = %v, want %q", h, v, want)
+		}
+	}
+	if in.req.GetHeader("X-Hotline-Wait") == nil || in.req.GetHeader("X-Hotline-Transferred-By") != nil {
+		t.Error("a first offer carries X-Hotline-Wait and no X-Hotline-Transferred-By")
+	}
+	call.bye()
+	if err := in.wait(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -185,10 +185,14 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 	if c.caller != nil {
 		prefer = c.caller.Codec()
 	}
+	info := c.offerInfo() // offer_call.go
 	ua, req := s.inviteFor(a, outboundInvite{target: b.Contact, transport: b.Transport, dest: b.Source,
-		user: c.from, name: c.displayName(), prefer: prefer,
+		user: c.from, name: s.offers.DisplayName(info), prefer: prefer,
 		to: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
 	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
+	for _, h := range s.offers.Headers(info) {
+		req.AppendHeader(h)
+	}
 
 	cleanup := func() {
 		s.unregister(a.callID)

@@ -93,6 +93,7 @@ type Server struct {
 	// trunks are where calls may come from (empty: anywhere)
 	trunks []netip.Prefix
 	hold   *audio.Clip // hold music, nil for the built-in tone
+	offers *Offers     // what agents' phones are told of offered calls (offer.go)
 	// prompts are Deps.Prompts; surveyOK says they hold the survey's.
 	prompts  *audio.Prompts
 	surveyOK bool
@@ -168,6 +169,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.trunks = trunks
+	if s.offers, err = NewOffers(cfg.AgentOffer); err != nil {
+		return nil, fmt.Errorf("sip.agent_offer: %w", err)
+	}
 	if deps.Routing.Queue.HoldMusic != "" {
 		a, err := audio.LoadClip(deps.Routing.Queue.HoldMusic)
 		if err != nil {
