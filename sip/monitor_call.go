@@ -2,11 +2,13 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/audio"
+	"hotline/callflow"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -102,8 +104,14 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 			defer cancel()
 			_ = leg.Bye(ctx)
 			return
-		case <-c.ctx.Done(): // the supervisor hung up (or Hotline stops)
-			c.log.Info("monitoring ended", "agent", agent, "cause", context.Cause(c.ctx))
+		case <-c.ctx.Done(): // the supervisor hung up, or Hotline stops
+			cause := context.Cause(c.ctx)
+			c.log.Info("monitoring ended", "agent", agent, "cause", cause)
+			if !errors.Is(cause, callflow.ErrCallerHangup) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = leg.Bye(ctx)
+			}
 			return
 		case <-mc.ctx.Done():
 			c.log.Info("monitoring ended: the call ended", "agent", agent)
