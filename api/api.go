@@ -91,6 +91,8 @@ type Deps struct {
 	AgentError func(error) *Error
 	// Calls controls live calls.
 	Calls Calls
+	// Monitors joins supervisors to calls (monitor.go).
+	Monitors Monitors
 	// CallError explains an error of Calls; nil, or a nil answer: 500.
 	CallError func(error) *Error
 	// Recordings finds stored recordings.

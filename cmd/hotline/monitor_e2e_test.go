@@ -140,3 +140,109 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EMonitorThroughTheAPI: POST /api/v1/calls/{id}/monitor rings the
+// supervisor's baresip, which auto-answers, and joins it in whisper: sue
+// hears caller and agent, alice hears sue, the caller does not. Bad
+// requests get clear answers: an agent who is not a supervisor 403, an
+// unknown mode 400, an unknown call 404, a second monitor 409.
+func TestE2EMonitorThroughTheAPI(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		off := false
+		c.Survey.Enabled = &off
+		c.Agents = append(c.Agents, config.Agent{Username: "sue", Password: "sue-secret", Name: "Sue", Role: config.RoleSupervisor})
+	})
+	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
+	caller := startCaller(t, a, "udp")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("caller not connected: %v", err)
+	}
+	callerStart := time.Now()
+	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("agent not connected: %v", err)
+	}
+	agentStart := time.Now()
+	var calls []struct {
+		CallID string `json:"call_id"`
+	}
+	if code := httpJSON(t, "GET", a.apiURL("/api/v1/calls"), "", &calls); code != 200 || len(calls) != 1 {
+		t.Fatalf("GET /api/v1/calls: %d %+v", code, calls)
+	}
+	url := a.apiURL("/api/v1/calls/" + calls[0].CallID + "/monitor")
+	for _, bad := range []struct {
+		url, body string
+		code      int
+	}{
+		{url, `{"supervisor": "bob", "mode": "listen"}`, 403},
+		{url, `{"supervisor": "sue", "mode": "spy"}`, 400},
+		{a.apiURL("/api/v1/calls/no-such-call/monitor"), `{"supervisor": "sue"}`, 404},
+	} {
+		var e struct {
+			Code string `json:"code"`
+		}
+		if code := httpJSON(t, "POST", bad.url, bad.body, &e); code != bad.code || e.Code == "" {
+			t.Errorf("POST %s %s: %d %q, want %d with an error code", bad.url, bad.body, code, e.Code, bad.code)
+		}
+	}
+
+	sue := startAgent(t, a, "sue", e2e.BaresipOptions{ToneHz: supervisorHz, Record: true, AutoAnswer: true})
+	var st struct {
+		Mode string `json:"mode"`
+	}
+	if code := httpJSON(t, "POST", url, `{"supervisor": "sue", "mode": "whisper"}`, &st); code != 200 || st.Mode != "whisper" {
+		t.Fatalf("POST monitor: %d %+v, want 200 whisper", code, st)
+	}
+	if _, err := sue.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("the supervisor's phone did not answer: %v", err)
+	}
+	sueStart := time.Now()
+	if code := httpJSON(t, "POST", url, `{"supervisor": "sue"}`, nil); code != 409 {
+		t.Errorf("a second monitor: %d, want 409", code)
+	}
+	time.Sleep(3 * time.Second)
+	end := time.Now()
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sue.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+		t.Fatalf("the supervisor's call did not end with the call: %v", err)
+	}
+	waitIdle(t, a)
+
+	from, to := sueStart.Add(800*time.Millisecond), end.Add(-300*time.Millisecond)
+	for _, c := range []struct {
+		who   string
+		b     *e2e.Baresip
+		start time.Time
+		want  map[float64]bool
+	}{
+		{"the caller", caller, callerStart, map[float64]bool{agentHz: true, supervisorHz: false}},
+		{"the agent", agent, agentStart, map[float64]bool{callerHz: true, supervisorHz: true}},
+		{"the supervisor", sue, sueStart, map[float64]bool{callerHz: true, agentHz: true}},
+	} {
+		wavs := c.b.ReceivedWAVs()
+		if len(wavs) == 0 {
+			t.Fatalf("%s recorded nothing", c.who)
+		}
+		s, rate, err := e2e.ReadWAV(wavs[len(wavs)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, j := int(from.Sub(c.start).Seconds()*float64(rate)), min(int(to.Sub(c.start).Seconds()*float64(rate)), len(s))
+		if i < 0 || j-i < rate/2 {
+			t.Fatalf("%s's recording (%d samples) has no [%d, %d)", c.who, len(s), i, j)
+		}
+		for f, heard := range c.want {
+			lvl := e2e.ToneLevel(s[i:j], rate, f)
+			if heard && lvl < toneHeard || !heard && lvl > toneNotHeard {
+				t.Errorf("%s: %.0f Hz at level %.4f, want heard=%v", c.who, f, lvl, heard)
+			}
+		}
+	}
+}

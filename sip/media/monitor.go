@@ -135,6 +135,9 @@ func NewMonitor(caller, agent, sup *Leg, mode MonitorMode) (*Monitor, error) {
 // up the supervisor then.
 func (m *Monitor) Done() <-chan struct{} { return m.done }
 
+// Monitored reports whether l takes part in a monitor now.
+func Monitored(l *Leg) bool { return l.mix.Load() != nil }
+
 // Mode returns the current mode.
 func (m *Monitor) Mode() MonitorMode { return MonitorMode(m.mode.Load()) }
 

@@ -287,6 +287,9 @@ func TestNewMonitorRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !Monitored(a) || !Monitored(s) || Monitored(s2) {
+		t.Error("Monitored does not tell the monitored legs")
+	}
 	if _, err := NewMonitor(a, b, s2, Barge); err != ErrMonitored {
 		t.Errorf("second monitor of the same call: %v, want ErrMonitored", err)
 	}
