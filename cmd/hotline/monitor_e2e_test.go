@@ -29,26 +29,9 @@ const (
 // call ends too. Bob, an agent who is not a supervisor, is refused.
 func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, func(c *Config) {
-		off := false
-		c.Survey.Enabled = &off
-		c.Agents = append(c.Agents, config.Agent{Username: "sue", Password: "sue-secret", Name: "Sue", Role: config.RoleSupervisor})
-	})
-	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
-	caller := startCaller(t, a, "udp")
+	a, caller, agent, callerStart, agentStart := callToMonitor(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("caller not connected: %v", err)
-	}
-	callerStart := time.Now()
-	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("agent not connected: %v", err)
-	}
-	agentStart := time.Now()
 
 	// An agent who is not a supervisor is refused (and the call goes on).
 	bob := startAgent(t, a, "bob", e2e.BaresipOptions{})
@@ -148,26 +131,9 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 // unknown mode 400, an unknown call 404, a second monitor 409.
 func TestE2EMonitorThroughTheAPI(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, func(c *Config) {
-		off := false
-		c.Survey.Enabled = &off
-		c.Agents = append(c.Agents, config.Agent{Username: "sue", Password: "sue-secret", Name: "Sue", Role: config.RoleSupervisor})
-	})
-	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
-	caller := startCaller(t, a, "udp")
+	a, caller, agent, callerStart, agentStart := callToMonitor(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("caller not connected: %v", err)
-	}
-	callerStart := time.Now()
-	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("agent not connected: %v", err)
-	}
-	agentStart := time.Now()
 	var calls []struct {
 		CallID string `json:"call_id"`
 	}
@@ -245,4 +211,39 @@ func TestE2EMonitorThroughTheAPI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// callToMonitor starts Hotline with sue, a supervisor, and a baresip
+// caller talking to agent alice (each sending its tone, recording what it
+// hears); it returns when both are connected, with when they were.
+func callToMonitor(t *testing.T) (a *testApp, caller, agent *e2e.Baresip, callerStart, agentStart time.Time) {
+	t.Helper()
+	a = startApp(t, func(c *Config) {
+		off := false
+		c.Survey.Enabled = &off
+		c.Agents = append(c.Agents, config.Agent{Username: "sue", Password: "sue-secret", Name: "Sue", Role: config.RoleSupervisor})
+	})
+	agent = startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
+	caller = startCaller(t, a, "udp")
+	callerStart, agentStart = callHotline(t, a, caller, agent)
+	return a, caller, agent, callerStart, agentStart
+}
+
+// callHotline has caller dial the hotline number and waits until caller
+// and agent are connected; it returns when each was.
+func callHotline(t *testing.T, a *testApp, caller, agent *e2e.Baresip) (callerStart, agentStart time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("caller not connected: %v", err)
+	}
+	callerStart = time.Now()
+	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("agent not connected: %v", err)
+	}
+	return callerStart, time.Now()
 }

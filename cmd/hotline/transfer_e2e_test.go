@@ -34,15 +34,7 @@ func TestE2ETransferRefusals(t *testing.T) {
 		t.Run(tc.log, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-				t.Fatalf("caller not connected: %v", err)
-			}
-			if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-				t.Fatalf("agent not connected: %v", err)
-			}
+			callHotline(t, a, caller, agent)
 			if _, err := agent.Command(ctx, "transfer", tc.target); err != nil {
 				t.Fatal(err)
 			}
