@@ -133,3 +133,48 @@ func parseWAV(b []byte) ([]int16, error) {
 	}
 	return samples, nil
 }
+
+// Sequence plays clips one after the other, once (an announcement made of
+// prompts); done is closed when the last has been read, d is their total
+// length. src is nil when clips is empty.
+func Sequence(clips []*Clip) (src Reader, done <-chan struct{}, d time.Duration) {
+	if len(clips) == 0 {
+		return nil, nil, 0
+	}
+	s := &seq{done: make(chan struct{})}
+	for _, a := range clips {
+		part, _ := a.Once()
+		s.parts = append(s.parts, part)
+		s.lens = append(s.lens, a.Len())
+		d += a.Duration()
+	}
+	return s, s.done, d
+}
+
+type seq struct {
+	parts []Reader
+	lens  []int
+	i     int // current part
+	pos   int // samples read of it
+	done  chan struct{}
+}
+
+func (s *seq) Read(samples []int16) {
+	for len(samples) > 0 {
+		if s.i == len(s.parts) {
+			clear(samples)
+			if s.done != nil {
+				close(s.done)
+				s.done = nil
+			}
+			return
+		}
+		n := min(len(samples), s.lens[s.i]-s.pos)
+		s.parts[s.i].Read(samples[:n])
+		s.pos += n
+		samples = samples[n:]
+		if s.pos == s.lens[s.i] {
+			s.i, s.pos = s.i+1, 0
+		}
+	}
+}

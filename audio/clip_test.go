@@ -3,6 +3,7 @@ package audio
 import (
 	"encoding/binary"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,41 @@ func writeFile(t testing.TB, name string, b []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// A sequence plays each clip once, in order, then silence; done is closed
+// once the last sample has been read.
+func TestSequence(t *testing.T) {
+	clipOf := func(v int16, n int) *Clip {
+		s := make([]int16, n)
+		for i := range s {
+			s[i] = v
+		}
+		return &Clip{samples: s}
+	}
+	src, done, d := Sequence([]*Clip{clipOf(1, 3), clipOf(2, 2)})
+	if d != 5*time.Second/8000 {
+		t.Errorf("length %v", d)
+	}
+	got := make([]int16, 4)
+	src.Read(got)
+	select {
+	case <-done:
+		t.Fatal("done before the last clip was read")
+	default:
+	}
+	rest := make([]int16, 3)
+	src.Read(rest)
+	got = append(got, rest...)
+	if want := []int16{1, 1, 1, 2, 2, 0, 0}; !slices.Equal(got, want) {
+		t.Errorf("samples %v, want %v", got, want)
+	}
+	select {
+	case <-done:
+	default:
+		t.Error("done not closed after the last clip")
+	}
+	if src, _, _ := Sequence(nil); src != nil {
+		t.Error("a sequence of no clip plays")
+	}
 }

@@ -29,9 +29,10 @@ var supportedCodecs = []string{"PCMU", "PCMA"}
 // dtmfPT is the telephone-event payload type Hotline offers.
 const dtmfPT = 101
 
-// call is one hotline call: the caller's leg and, once an agent is found,
-// the agent's leg. Its goroutine (run) owns the flow; SIP handlers only
-// look it up and end it.
+// call is one hotline call: its legs (the caller's first; the agent's
+// once one answered; any leg a feature adds) joined by bridges
+// (bridge.go). Its goroutine (run) owns the flow; SIP handlers only look
+// it up and end it; closeWith tears it down.
 type call struct {
 	s         *Server
 	id        string // the caller's Call-ID
