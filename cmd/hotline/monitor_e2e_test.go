@@ -78,7 +78,7 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 	waitIdle(t, a)
 
 	names := map[float64]string{callerHz: "the caller", agentHz: "the agent", supervisorHz: "the supervisor"}
-	check := func(who string, b *e2e.Baresip, start time.Time, from, to time.Time, want map[float64]bool) {
+	check := func(t *testing.T, who string, b *e2e.Baresip, start time.Time, from, to time.Time, want map[float64]bool) {
 		t.Helper()
 		wavs := b.ReceivedWAVs()
 		if len(wavs) == 0 {
@@ -88,8 +88,9 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i, j := int(from.Sub(start).Seconds()*float64(rate)), int(to.Sub(start).Seconds()*float64(rate))
-		if i < 0 || j > len(s) || j-i < rate/2 {
+		// A phone's recording may end a little before the call does.
+		i, j := int(from.Sub(start).Seconds()*float64(rate)), min(int(to.Sub(start).Seconds()*float64(rate)), len(s))
+		if i < 0 || j-i < rate/2 {
 			t.Fatalf("%s's recording (%d samples) has no [%d, %d)", who, len(s), i, j)
 		}
 		for f, heard := range want {
@@ -117,9 +118,9 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 			map[float64]bool{agentHz: true, supervisorHz: true}, map[float64]bool{callerHz: true, supervisorHz: true}},
 	} {
 		t.Run(p.mode, func(t *testing.T) {
-			check("the caller", caller, callerStart, p.from, p.to, p.callerHears)
-			check("the agent", agent, agentStart, p.from, p.to, p.agentHear)
-			check("the supervisor", sue, sueStart, p.from, p.to, map[float64]bool{callerHz: true, agentHz: true})
+			check(t, "the caller", caller, callerStart, p.from, p.to, p.callerHears)
+			check(t, "the agent", agent, agentStart, p.from, p.to, p.agentHear)
+			check(t, "the supervisor", sue, sueStart, p.from, p.to, map[float64]bool{callerHz: true, agentHz: true})
 		})
 	}
 }
