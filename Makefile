@@ -35,6 +35,7 @@ apt-deps:
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null 2>&1 || missing="$$missing kamailio"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -42,6 +43,9 @@ apt-deps:
 	fi
 	@for t in sipp baresip prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
 	@{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null || { echo "kamailio still missing after install" >&2; exit 1; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { echo "postgresql (initdb) still missing after install" >&2; exit 1; }
+	@# internal/pgtest runs PostgreSQL as the "postgres" user when the tests run as root (PostgreSQL refuses root).
+	@[ "$$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || { echo "running as root and the postgres user is missing (the postgresql package creates it)" >&2; exit 1; }
 
 go-tools:
 	@command -v staticcheck >/dev/null 2>&1 || { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
@@ -65,8 +69,8 @@ unit:
 ## bench: capacity of this machine (issues 6 and 15): builds and starts
 ## Hotline (file backend, then MinIO), the Go generator's agents and
 ## callers, then SIPp's (bench/sipp), all on loopback, and writes
-## bench/results/<date>-<host>[-BENCH_NAME].md. ~19 min; BENCH_QUICK=1 for
-## a ~8 min run. BENCH_PARTS=go or sipp measures one generator only.
+## bench/results/<date>-<host>[-BENCH_NAME].md. < 20 min; BENCH_QUICK=1
+## for a 6-8 min run. BENCH_PARTS=go or sipp measures one generator only.
 BENCH_QUICK ?=
 BENCH_NAME ?=
 BENCH_PARTS ?= go,sipp
@@ -104,7 +108,7 @@ fuzz:
 ## non-root users can read them), kept when they exist.
 compose-secrets:
 	@umask 077; mkdir -p deploy/secrets; chmod 700 deploy/secrets; \
-	for s in grafana_admin_password hotline_api_token minio_root_password; do \
+	for s in grafana_admin_password hotline_api_token minio_root_password postgres_password; do \
 		f=deploy/secrets/$$s; \
 		if [ ! -s $$f ]; then head -c 32 /dev/urandom | base64 | tr -d '=+/\n' > $$f; echo "made $$f"; fi; \
 		chmod 644 $$f; \

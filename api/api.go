@@ -15,6 +15,8 @@
 //	POST /api/v1/agents/{id}/logout                    (agent: own)
 //	POST /api/v1/agents/{id}/pause {"reason": "lunch"} (agent: own)
 //	POST /api/v1/agents/{id}/unpause                   (agent: own)
+//	POST /api/v1/agents/{id}/disposition {"code": "sale"} (agent: own)
+//	GET  /api/v1/dispositions                          (agent too)
 //	GET  /api/v1/queues                                (agent too)
 //	GET  /api/v1/callbacks
 //	POST /api/v1/calls/{call_id}/recording/pause   {"reason": "card number"}
@@ -22,6 +24,10 @@
 //	GET  /api/v1/recordings/{call_id}[?date=YYYY-MM-DD]
 //	GET  /api/v1/recordings/backlog
 //	GET  /api/v1/download/{key}?expires=..&signature=.. (signed URL, no token)
+//	GET  /api/v1/history/calls?from=&to=&agent=&...    (history.go)
+//	GET  /api/v1/customers/{number}/calls
+//	GET  /api/v1/customers/{number}/events
+//	GET  /api/v1/agents/{id}/events                    (agent: own)
 //
 // Requests carry "Authorization: Bearer <token>" (none is needed on a
 // loopback listener without tokens). A supervisor token may do
@@ -86,6 +92,11 @@ type Deps struct {
 	ListQueues func() []Queue
 	// Agents logs agents in and out and pauses them.
 	Agents Agents
+	// Dispose gives an agent's last call a wrap-up code; its errors are
+	// an *Error, or explained by AgentError.
+	Dispose func(agent, code string) (Disposition, error)
+	// ListDispositions lists the configured wrap-up codes.
+	ListDispositions func() []DispositionCode
 	// AgentError explains an error of Agents (status, code, message for
 	// people); nil, or a nil answer: 409 "conflict".
 	AgentError func(error) *Error
@@ -103,6 +114,9 @@ type Deps struct {
 	// Draining says the service is shutting down (GET /healthz: 503).
 	Draining func() bool
 	Now      func() time.Time
+	// History answers the call history endpoints (history.go); nil
+	// answers them 501.
+	History History
 }
 
 // Server serves the API.
@@ -363,30 +377,17 @@ func (s *Server) recordingGet(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only ever a pre-signed, expiring URL: the recording itself is not
 	// served to a bearer token.
-	now := s.deps.Now()
-	var url string
-	var expires time.Time
-	if _, ok := m.Backend().(*recording.FileBackend); ok {
-		expires = now.Add(s.cfg.DownloadExpiry)
-		url = s.signedURL(r, key, expires)
-	} else {
-		url, err = m.URL(ctx, key)
-		if err != nil {
-			s.storageError(w, r, err)
-			return
-		}
-		expires = now.Add(s.deps.PresignExpiry)
+	url, expires, err := s.recordingURL(r, key)
+	if err != nil {
+		s.storageError(w, r, err)
+		return
 	}
 	w.Header().Set("Cache-Control", "private, no-store")
 	if r.URL.Query().Get("redirect") == "1" {
 		http.Redirect(w, r, url, http.StatusFound)
 		return
 	}
-	out := RecordingLink{CallID: id, Key: key, URL: url}
-	if !expires.Equal(now) {
-		out.Expires = expires.UTC().Truncate(time.Second)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, RecordingLink{CallID: id, Key: key, URL: url, Expires: expires})
 }
 
 func keyBase(key string) string {
@@ -459,4 +460,42 @@ func (s *Server) agentAction(action string) http.HandlerFunc {
 		s.deps.Log.Info("agent state changed", "agent", id, "action", action, "by", principalOf(r).name)
 		writeJSON(w, http.StatusOK, AgentChange{Agent: id, Action: action})
 	}
+}
+
+func (s *Server) listDispositions(w http.ResponseWriter, r *http.Request) {
+	list(s.deps.ListDispositions, "the wrap-up code list")(w, r)
+}
+
+// dispose gives the agent's last call a wrap-up code.
+func (s *Server) dispose(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Code string `json:"code"`
+	}
+	if r.ContentLength == 0 || !decodeBody(w, r, &body, `{"code": "sale"}`) {
+		if r.ContentLength == 0 {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, `the body must be JSON like {"code": "sale"}`)
+		}
+		return
+	}
+	if s.deps.Dispose == nil {
+		notAvailable(w, "wrap-up codes")
+		return
+	}
+	id := r.PathValue("id")
+	d, err := s.deps.Dispose(id, body.Code)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) && s.deps.AgentError != nil {
+			if e = s.deps.AgentError(err); e != nil {
+				e = &Error{Status: e.Status, Code: e.Code, Message: "agent " + quote(id) + ": " + e.Message}
+			}
+		}
+		if e == nil {
+			s.deps.Log.Error("wrap-up code not stored", "agent", id, "error", err)
+			e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; see the log"}
+		}
+		writeErr(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }

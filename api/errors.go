@@ -20,7 +20,7 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 
 // Error codes. Adding one: add it here and to the ErrorCode enum in
-// openapi.json (TestOpenAPIErrorCodes compares them).
+// openapi.json (TestOpenAPIEnums compares them).
 const (
 	CodeUnauthorized      = "unauthorized"
 	CodeForbidden         = "forbidden"
@@ -32,6 +32,8 @@ const (
 	CodeNotRegistered     = "not_registered"
 	CodeNotLoggedIn       = "not_logged_in"
 	CodeConflict          = "conflict"
+	CodeNoLastCall        = "no_last_call"
+	CodeUnknownCode       = "unknown_disposition"
 	CodeNoSuchCall        = "no_such_call"
 	CodeNotRecorded       = "not_recorded"
 	CodeNoRecording       = "no_recording"
@@ -42,10 +44,12 @@ const (
 	CodeInternal          = "internal"
 )
 
-// ErrorCodes lists every code an answer may carry.
-var ErrorCodes = []string{CodeUnauthorized, CodeForbidden, CodeNotFound, CodeMethodNotAllowed, CodeBadRequest,
-	CodeNotAvailable, CodeUnknownAgent, CodeNotRegistered, CodeNotLoggedIn, CodeConflict, CodeNoSuchCall,
-	CodeNotRecorded, CodeNoRecording, CodeRecordingNotReady, CodeBadSignature, CodeExpired, CodeStorage, CodeInternal}
+// ErrorCodes returns every code an answer may carry.
+func ErrorCodes() []string {
+	return []string{CodeUnauthorized, CodeForbidden, CodeNotFound, CodeMethodNotAllowed, CodeBadRequest,
+		CodeNotAvailable, CodeUnknownAgent, CodeNotRegistered, CodeNotLoggedIn, CodeConflict, CodeNoLastCall, CodeUnknownCode, CodeNoSuchCall,
+		CodeNotRecorded, CodeNoRecording, CodeRecordingNotReady, CodeBadSignature, CodeExpired, CodeStorage, CodeInternal}
+}
 
 // writeError answers with a JSON error.
 func writeError(w http.ResponseWriter, status int, code, msg string) {

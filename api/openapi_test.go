@@ -185,8 +185,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		want   []string
 		where  string
 	}{
-		{"ErrorCode", ErrorCodes, "ErrorCodes in api/errors.go"},
-		{"AgentState", AgentStates, "AgentStates in api/types.go"},
+		{"ErrorCode", ErrorCodes(), "ErrorCodes() in api/errors.go"},
+		{"AgentState", AgentStates(), "AgentStates() in api/types.go"},
 	} {
 		got := doc.Components.Schemas[tt.schema].Enum
 		if !slices.Equal(got, tt.want) {

@@ -55,6 +55,8 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/agents/{id}/logout", ownAgent, s.agentAction("logout"), AgentChange{}},
 		{"POST", "/api/v1/agents/{id}/pause", ownAgent, s.agentAction("pause"), AgentChange{}},
 		{"POST", "/api/v1/agents/{id}/unpause", ownAgent, s.agentAction("unpause"), AgentChange{}},
+		{"POST", "/api/v1/agents/{id}/disposition", ownAgent, s.dispose, Disposition{}},
+		{"GET", "/api/v1/dispositions", anyToken, s.listDispositions, []DispositionCode{}},
 		{"GET", "/api/v1/queues", anyToken, s.listQueues, []Queue{}},
 		{"GET", "/api/v1/callbacks", supervisorOnly, s.listCallbacks, []Callback{}},
 		{"POST", "/api/v1/calls/{id}/recording/pause", supervisorOnly, s.pause, RecordingState{}},
@@ -63,6 +65,10 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/recordings/backlog", supervisorOnly, s.backlog, Backlog{}},
 		{"GET", "/api/v1/recordings/{id}", supervisorOnly, s.recordingGet, RecordingLink{}},
 		{"GET", downloadPrefix + "{key...}", public, s.download, nil},
+		{"GET", "/api/v1/history/calls", supervisorOnly, s.historyCalls, HistoryCallPage{}},
+		{"GET", "/api/v1/customers/{number}/calls", supervisorOnly, s.historyCalls, HistoryCallPage{}},
+		{"GET", "/api/v1/customers/{number}/events", supervisorOnly, s.customerEvents, HistoryEventPage{}},
+		{"GET", "/api/v1/agents/{id}/events", ownAgent, s.agentEvents, HistoryEventPage{}},
 	}
 }
 

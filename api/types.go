@@ -31,8 +31,11 @@ const (
 	StatePaused    = "paused"
 )
 
-// AgentStates are every agent state, in the order the API documents them.
-var AgentStates = []string{StateLoggedOut, StateAvailable, StateRinging, StateOnCall, StateWrapUp, StatePaused}
+// AgentStates returns every agent state, in the order the API documents
+// them.
+func AgentStates() []string {
+	return []string{StateLoggedOut, StateAvailable, StateRinging, StateOnCall, StateWrapUp, StatePaused}
+}
 
 // Agent is one agent and their state (GET /api/v1/agents[/{id}]).
 type Agent struct {
@@ -141,4 +144,21 @@ type Health struct {
 // Seconds is d in seconds, rounded to the millisecond.
 func Seconds(d time.Duration) float64 {
 	return math.Round(d.Seconds()*1000) / 1000
+}
+
+// DispositionCode is a configured wrap-up code (GET /api/v1/dispositions).
+type DispositionCode struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+	// Key is what an agent enters on the keypad for it.
+	Key string `json:"key,omitempty"`
+}
+
+// Disposition answers POST /api/v1/agents/{id}/disposition: the wrap-up
+// code given to the agent's last call.
+type Disposition struct {
+	Agent  string `json:"agent"`
+	CallID string `json:"call_id"`
+	Queue  string `json:"queue,omitempty"`
+	Code   string `json:"code"`
 }

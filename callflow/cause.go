@@ -38,6 +38,9 @@ var (
 	ErrAgentTimeout  = &Cause{text: "agent media timeout"}
 	ErrQueueFull     = &Cause{text: "the queue is full", status: 486, reason: "Busy Here"}
 	ErrAfterHours    = &Cause{text: "after-hours action done"}
+	// ErrQueueEmpty: nobody takes the queue's calls (when_empty); the
+	// caller leaves the queue like at the maximum wait.
+	ErrQueueEmpty = &Cause{text: "nobody takes the queue's calls", outcome: OutcomeTimeout}
 )
 
 // Status is the final response to send a caller not answered yet whose

@@ -47,7 +47,6 @@ type Node struct {
 	mu      sync.Mutex
 	epoch   string
 	resv    map[string]string // agent -> offer held by this node
-	waiting map[string]WaitingCall
 	regs    *regState
 	rejoins int
 	// live nodes seen at the last heartbeat, and who to tell of the
@@ -100,7 +99,7 @@ func Join(ctx context.Context, cfg Config, o Options) (*Node, error) {
 	n := &Node{
 		cfg: cfg, rdb: redis.NewClient(opt), log: o.Logger.With("component", "cluster", "node", cfg.Node),
 		hash: ConfigHash(o.Shared), runID: randomID(), addr: opt.Addr, onLost: o.OnLost,
-		resv: map[string]string{}, waiting: map[string]WaitingCall{}, regs: newRegState(),
+		resv: map[string]string{}, regs: newRegState(),
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	err = n.rdb.Ping(pctx).Err()
@@ -111,7 +110,7 @@ func Join(ctx context.Context, cfg Config, o Options) (*Node, error) {
 	}
 	deadline := time.Now().Add(cfg.Lease + cfg.Heartbeat)
 	for {
-		err = n.join(ctx)
+		err = n.join(ctx, false)
 		if !errors.Is(err, ErrDuplicateNode) || time.Now().After(deadline) {
 			break
 		}
@@ -145,7 +144,8 @@ func (n *Node) key(parts ...string) string {
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
 // joinScript checks the shared configuration's hash, makes the node live
-// and starts an epoch (with its settle window) when Redis has none.
+// and starts an epoch when Redis has none, with a settle window when the
+// node joins again (Redis restarted: reservations are being restored).
 // KEYS: config, node, epoch, settle. ARGV: hash, node name, run id,
 // lease ms, new epoch, settle ms.
 // Returns {status, epoch, config hash, config node}; status 1 joined,
@@ -164,16 +164,20 @@ if not h then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-if redis.call('SET', KEYS[3], ARGV[5], 'NX') then
+if redis.call('SET', KEYS[3], ARGV[5], 'NX') and ARGV[6] ~= '0' then
   redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
 end
 return {1, redis.call('GET', KEYS[3]), ARGV[1], ''}
 `)
 
-func (n *Node) join(ctx context.Context) error {
+func (n *Node) join(ctx context.Context, again bool) error {
+	settle := int64(0) // a first start holds no reservation to restore
+	if again {
+		settle = ms(n.cfg.Settle)
+	}
 	res, err := joinScript.Run(ctx, n.rdb,
 		[]string{n.key("config"), n.key("node", n.cfg.Node), n.key("epoch"), n.key("settle")},
-		n.hash, n.cfg.Node, n.runID, ms(n.cfg.Lease), randomID(), ms(n.cfg.Settle)).Slice()
+		n.hash, n.cfg.Node, n.runID, ms(n.cfg.Lease), randomID(), settle).Slice()
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
 	}
@@ -225,8 +229,8 @@ return 1
 
 // Run renews the node's leases every Heartbeat until ctx ends. When Redis
 // restarted (or the node's lease lapsed while Redis was unreachable) it
-// joins again and re-publishes what the node owns: its reservations, its
-// waiting calls and its phones' registrations.
+// joins again and re-publishes what the node owns: its reservations and
+// its phones' registrations.
 func (n *Node) Run(ctx context.Context) {
 	t := time.NewTicker(n.cfg.Heartbeat)
 	defer t.Stop()
@@ -254,7 +258,7 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 	}
 	if ok == 0 {
 		n.log.Warn("not live in Redis any more (Redis restarted or the lease lapsed): joining again and re-publishing")
-		if err := n.join(ctx); err != nil {
+		if err := n.join(ctx, true); err != nil {
 			return err
 		}
 		n.mu.Lock()
@@ -262,9 +266,6 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		n.watchAfter = time.Now().Add(n.cfg.Settle + 2*n.cfg.Heartbeat)
 		n.mu.Unlock()
 		n.restoreReservations(ctx)
-		if err := n.republishWaiting(ctx); err != nil {
-			return err
-		}
 		n.regs.forget()
 	}
 	if err := n.renewReservations(ctx); err != nil {
@@ -320,7 +321,7 @@ func (n *Node) watchNodes(ctx context.Context) error {
 }
 
 // Close releases what the node holds in Redis (its reservations, its
-// waiting calls, its liveness) and closes the connection.
+// liveness) and closes the connection.
 func (n *Node) Close(ctx context.Context) error {
 	n.mu.Lock()
 	resv := make(map[string]string, len(n.resv))
@@ -330,15 +331,6 @@ func (n *Node) Close(ctx context.Context) error {
 	n.mu.Unlock()
 	for a, o := range resv {
 		_ = n.Release(ctx, a, o)
-	}
-	n.mu.Lock()
-	calls := make([]WaitingCall, 0, len(n.waiting))
-	for _, c := range n.waiting {
-		calls = append(calls, c)
-	}
-	n.mu.Unlock()
-	for _, c := range calls {
-		_ = n.RemoveWaiting(ctx, c.Queue, c.ID)
 	}
 	_ = releaseScript.Run(ctx, n.rdb, []string{n.key("node", n.cfg.Node)}, n.runID).Err()
 	return n.rdb.Close()

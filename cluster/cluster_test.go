@@ -111,7 +111,6 @@ func TestReserveRace(t *testing.T) {
 		n, _ := join(t, srv, name)
 		nodes = append(nodes, n)
 	}
-	time.Sleep(600 * time.Millisecond) // past the first epoch's settle window
 	ctx := context.Background()
 	const reps = 400
 	for _, k := range []int{2, 3} {
@@ -182,7 +181,6 @@ func TestDeadNodeLease(t *testing.T) {
 	a, stopA := join(t, srv, "a")
 	b, _ := join(t, srv, "b")
 	live, _ := join(t, srv, "live")
-	time.Sleep(600 * time.Millisecond)
 	for _, r := range []struct {
 		n     *Node
 		agent string
@@ -305,75 +303,17 @@ func TestRegistrationsShared(t *testing.T) {
 	eventually(t, "alice's phone gone for b", wantBindings(ctx, b, "alice"))
 }
 
-// TestWaitingOneOrder: calls of three nodes make one queue, by priority
-// then arrival; a dead node's calls leave it.
-func TestWaitingOneOrder(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	a, stopA := join(t, srv, "a")
-	b, _ := join(t, srv, "b")
-	c, _ := join(t, srv, "c")
-	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	add := func(n *Node, id string, prio int, after time.Duration) {
-		t.Helper()
-		if err := n.AddWaiting(ctx, WaitingCall{ID: id, Queue: "support", Priority: prio, Arrived: t0.Add(after), Skills: map[string]int{"de": 2}, Segment: "gold"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add(a, "a1", 0, 1*time.Millisecond)
-	add(b, "b1", 0, 0)
-	add(c, "c1", 5, 3*time.Second)
-	add(a, "a2", 0, 2*time.Second)
-	add(c, "c2", -1, -time.Hour)
-	order := func(n *Node) []string {
-		ws, err := n.Waiting(ctx, "support")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, w := range ws {
-			ids = append(ids, w.ID)
-		}
-		return ids
-	}
-	want := []string{"c1", "b1", "a1", "a2", "c2"}
-	for _, n := range []*Node{a, b, c} {
-		if got := order(n); !slices.Equal(got, want) {
-			t.Fatalf("node %s sees %v, want %v", n.Name(), got, want)
-		}
-	}
-	ws, _ := b.Waiting(ctx, "support")
-	if ws[0].Node != "c" || ws[0].Skills["de"] != 2 || ws[0].Segment != "gold" || !ws[0].Arrived.Equal(t0.Add(3*time.Second)) {
-		t.Errorf("first waiting call = %+v", ws[0])
-	}
-	if err := b.RemoveWaiting(ctx, "support", "b1"); err != nil {
-		t.Fatal(err)
-	}
-	stopA()
-	eventually(t, "a's calls leave the queue after a died", func() error {
-		if got, want := order(b), []string{"c1", "c2"}; !slices.Equal(got, want) {
-			return fmt.Errorf("queue %v, want %v", got, want)
-		}
-		return nil
-	})
-}
-
 // TestRedisRestart: Redis restarts empty. While it is down nothing is
 // granted; once it is back the nodes join again and re-publish what they
-// own (reservations, waiting calls, registrations), and another node
+// own (reservations, registrations), and another node
 // hammering the reserved agent throughout never gets it.
 func TestRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	a, _ := join(t, srv, "a")
 	b, _ := join(t, srv, "b")
-	time.Sleep(600 * time.Millisecond)
 	if ok, err := a.Reserve(ctx, "alice", "call-a"); !ok || err != nil {
 		t.Fatalf("reserve: %v %v", ok, err)
-	}
-	call := WaitingCall{ID: "call-w", Queue: "support", Priority: 1, Arrived: time.Now().Truncate(time.Millisecond)}
-	if err := a.AddWaiting(ctx, call); err != nil {
-		t.Fatal(err)
 	}
 	regs := &fakeRegistrations{b: map[string][]registrar.Binding{}}
 	bob := phone("bob", 5064, "<sip:10.0.0.1:5060;lr>")
@@ -424,10 +364,6 @@ func TestRedisRestart(t *testing.T) {
 	h, ok, err := b.Holder(ctx, "alice")
 	if err != nil || !ok || h.Node != "a" || h.Offer != "call-a" {
 		t.Fatalf("after the restart alice is held by %+v (%v, %v), want a's call-a", h, ok, err)
-	}
-	ws, err := b.Waiting(ctx, "support")
-	if err != nil || len(ws) != 1 || ws[0].ID != "call-w" || !ws[0].Arrived.Equal(call.Arrived) {
-		t.Fatalf("after the restart the queue is %+v (%v), want a's call-w with its arrival", ws, err)
 	}
 	eventually(t, "bob's phone published again", wantBindings(ctx, b, "bob", bob))
 	// New reservations are granted again after the settle window.

@@ -11,42 +11,48 @@
 //   - epoch: a random id written by the first node to find Redis empty. A
 //     node that finds another epoch (or none) knows Redis restarted.
 //   - node:<name>: the node's liveness, renewed every Heartbeat, lapsing
-//     Lease after the node's last heartbeat (a SIGKILLed node).
-//   - resv:<agent>: the reservation of an agent for one offer (or call) by
-//     one node, renewed with the node's heartbeat, lapsing with it.
+//     Lease after the node's last heartbeat (a SIGKILLed node); OnNodeLost
+//     reports the nodes whose lease lapsed.
+//   - log:acd: the shared log (Log, a Redis stream) of the ACD: every
+//     change of queues and agents, in one order (see routing/acd's
+//     replica.go). Waiting calls, their priority, arrival, skills and
+//     segment, and the agents' states are in it.
+//   - resv:<agent>: the reservation of an agent for one call by one node,
+//     renewed with the node's heartbeat, lapsing with it.
 //   - reg:<user>: the live registrations (bindings with their expiry and
 //     Path) of the agents' phones, whichever node the REGISTER reached.
-//   - queue:<name> and call:<id>: each queue's waiting calls (priority,
-//     arrival, required skills, segment, owning node), in one order
-//     across nodes: priority (higher first), then arrival.
-//
-// # Reservations: an agent is never offered two calls at once
-//
-// Reserve is one Lua script: it grants the agent to the caller only when
-// no other reservation holds it, when the calling node is live in Redis
-// and when Redis is not settling after a restart. Two nodes reserving the
-// one free agent at the same instant: exactly one gets it. While Redis is
-// unreachable nothing is granted (Reserve returns an error: the agent is
-// not offered). After a Redis restart every node re-joins, re-publishes
-// the reservations it holds (Restore: only where nobody else holds the
-// agent) and its waiting calls and registrations; no new reservation is
-// granted until Settle has passed, so a reservation made before the
-// restart is back before anyone can take the agent again. A dead node's
-// reservations lapse Lease after its last heartbeat (15 s by default,
-// 30 s at most): its agents are never stuck.
 //
 // # Design choice: the ACD's logic stays in Go, the same code on every node
 //
 // The alternatives were (a) to move the ACD's state into Redis and
-// rewrite its decisions around it, or (b) to keep the one in-memory ACD
-// (strategies, skills with levels, escalation, preferred agent, wrap-up,
-// auto-pause) and make Redis hold only what must be shared, with the
-// reservation as the atomic guard. This package takes (b): rewriting the
-// ACD's decisions as Redis operations would make two implementations of
-// every routing rule that could drift apart, while with (b) the routing
-// code is the same on one node and on many by construction, and the
-// reservation makes a stale or concurrent decision harmless: an offer
-// whose reservation is refused is not made. The routing tests run on the
-// in-memory ACD; the reservation, lease, restart and join rules are tested
-// here against a real redis-server (internal/redistest).
+// rewrite its decisions as Redis operations, or (b) to keep the one
+// in-memory ACD (strategies, skills with levels, escalation, preferred
+// agent, wrap-up, auto-pause) on every node. (a) would make a second
+// implementation of every routing rule that could drift from the first.
+// This package takes (b), without electing a dispatcher: every node runs
+// the ACD as a replica of one state machine. Each change is appended to
+// one Redis stream (the append is the atomic step that orders two calls
+// arriving on two nodes at the same instant) and applied by every node in
+// that order with the time it carries, so all replicas make the same
+// offers, and a queue keeps one order across nodes by construction. The
+// node that has a call rings the agent. Every ACD test runs on one node
+// and on two replicas through a real redis-server.
+//
+// # Reservations: an agent is never offered two calls at once
+//
+// Replicas that agree never offer one agent twice. As a guard for when
+// they might not (an entry appended at the instant Redis died may have
+// reached some nodes only), the node that rings an agent first reserves
+// her (Reserve, the ACD's Guard): one Lua script grants the agent only
+// when no other reservation holds it, when the calling node is live in
+// Redis and when Redis is not settling after a restart. Two nodes
+// reserving the one free agent at the same instant: exactly one gets it.
+// While Redis is unreachable nothing is granted. After a Redis restart
+// every node joins again and re-publishes the reservations it holds
+// (only where nobody else holds the agent) and its registrations; no new
+// reservation is granted until Settle has passed, so a reservation made
+// before the restart is back before anyone can take the agent. A dead
+// node's reservations lapse Lease after its last heartbeat (15 s by
+// default, 30 s at most), and its calls are ended through the log
+// (routing/acd.NodeLost), freeing its agents.
 package cluster

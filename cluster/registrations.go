@@ -150,6 +150,15 @@ func (n *Node) syncRegistrations(ctx context.Context) error {
 // Bindings returns the live bindings of user published by any node, the
 // latest expiry first.
 func (n *Node) Bindings(ctx context.Context, user string) ([]registrar.Binding, error) {
+	return n.bindings(ctx, user, "")
+}
+
+// OtherBindings is Bindings without those this node published.
+func (n *Node) OtherBindings(ctx context.Context, user string) ([]registrar.Binding, error) {
+	return n.bindings(ctx, user, n.cfg.Node)
+}
+
+func (n *Node) bindings(ctx context.Context, user, except string) ([]registrar.Binding, error) {
 	vals, err := n.rdb.HGetAll(ctx, n.key("reg", user)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
@@ -158,7 +167,7 @@ func (n *Node) Bindings(ctx context.Context, user string) ([]registrar.Binding, 
 	var out []registrar.Binding
 	for _, v := range vals {
 		var b binding
-		if json.Unmarshal([]byte(v), &b) != nil || !now.Before(b.Expires) {
+		if json.Unmarshal([]byte(v), &b) != nil || !now.Before(b.Expires) || (except != "" && b.Node == except) {
 			continue
 		}
 		var u sip.Uri

@@ -97,18 +97,41 @@ func TestDashboardsReferenceExportedMetrics(t *testing.T) {
 			check(d.File+" variable "+name, metric)
 		}
 	}
-	// The provisioned datasource carries the uid the dashboards use.
+	// The provisioned datasource is the default Prometheus one, which the
+	// dashboards' datasource variable picks.
 	b, err := os.ReadFile(filepath.Join(promtest.DeployDir(t), "grafana", "provisioning", "datasources", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ds struct {
 		Datasources []struct {
-			UID string `yaml:"uid"`
+			Type      string `yaml:"type"`
+			IsDefault bool   `yaml:"isDefault"`
 		} `yaml:"datasources"`
 	}
-	if err := yaml.Unmarshal(b, &ds); err != nil || len(ds.Datasources) != 1 || ds.Datasources[0].UID != promtest.DatasourceUID {
-		t.Errorf("datasource provisioning: %+v %v", ds, err)
+	if err := yaml.Unmarshal(b, &ds); err != nil || len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" || !ds.Datasources[0].IsDefault {
+		t.Errorf("datasource provisioning: %+v %v, want one default prometheus datasource", ds, err)
+	}
+}
+
+// TestDashboardsTimeZone: the dashboards show time (and "today") in the
+// hotline's time zone, the one of the hour and weekday labels: that of
+// the compose configuration they are provisioned with.
+func TestDashboardsTimeZone(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(promtest.DeployDir(t), "compose", "hotline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Metrics Config `yaml:"metrics"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil || c.Metrics.TimeZone == "" {
+		t.Fatalf("compose/hotline.yaml metrics.time_zone: %q %v", c.Metrics.TimeZone, err)
+	}
+	for _, d := range promtest.LoadDashboards(t) {
+		if d.Timezone != c.Metrics.TimeZone {
+			t.Errorf("%s: timezone %q, want the hotline's %q (metrics.time_zone)", d.File, d.Timezone, c.Metrics.TimeZone)
+		}
 	}
 }
 
@@ -132,6 +155,10 @@ func TestEndToEndPrometheus(t *testing.T) {
 		return []AgentCount{{Queue: "1900", State: "available", Count: 1}, {Queue: "1900", State: "on_call", Count: 2}}
 	})
 	m.SetActiveCallsSource(func() int { return 2 })
+	m.SetQueueCallsSource(func() map[string]int { return map[string]int{"1900": 2} })
+	m.SetAgentStateSource(func() []AgentStatus {
+		return []AgentStatus{{Agent: "alice", State: "available"}, {Agent: "bob", State: "on_call"}}
+	})
 	m.SetRegistrationSource(func() int { return 3 })
 	m.SetRTPSource(func() []RTPStats {
 		return []RTPStats{{PacketsIn: 500, PacketsOut: 500, JitterIn: 2 * time.Millisecond}}
@@ -157,9 +184,11 @@ func TestEndToEndPrometheus(t *testing.T) {
 	round := func() {
 		c := call("loyal", "billing", 9, 15, 10*time.Second, OutcomeAnswered)
 		m.CSAT(c, 10*time.Second, 5)
+		m.AgentCallEnded("alice", 4*time.Minute, 5)
 		m.NPS(c, 10)
 		c = call("at_risk", "complaint", 17, 40, 200*time.Second, OutcomeAnswered)
 		m.CSAT(c, 200*time.Second, 2)
+		m.AgentCallEnded("bob", 4*time.Minute, 2)
 		m.NPS(c, 3)
 		call("potential", "order", 17, 50, 60*time.Second, OutcomeAbandoned)
 		c = call("loyal", "order", 9, 45, 5*time.Second, OutcomeAnswered)

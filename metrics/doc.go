@@ -3,7 +3,9 @@
 // callbacks read at scrape time (queues, agents, RTP legs, recording
 // backlog), and an HTTP endpoint serving them from the package's own
 // registry, in OpenMetrics when the scraper asks for it (the only format
-// that carries exemplars).
+// that carries exemplars). With Config.Pprof (metrics.pprof: true) the same
+// listener also serves Go's profiles under /debug/pprof/ (net/http/pprof,
+// on the server's own mux); off, those paths answer 404.
 //
 // # Conventions
 //

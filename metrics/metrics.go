@@ -166,6 +166,10 @@ type Metrics struct {
 	crmFailures  *prometheus.CounterVec
 	callbacks    *callbackMetrics
 	transfers    *transferMetrics
+	keypadGone   *prometheus.CounterVec
+	emptyAway    *prometheus.CounterVec
+	dispositions *prometheus.CounterVec
+	agentView    *agentView
 }
 
 // Label names.
@@ -181,6 +185,9 @@ const (
 	lState     = "state"
 	lMethod    = "method"
 	lStatus    = "status_class"
+	lAgent     = "agent"
+	lWhen      = "when"
+	lCode      = "code"
 	lDirection = "direction"
 )
 
@@ -222,6 +229,9 @@ func New(o Options) *Metrics {
 	timeLabels := []string{lQueue, lSegment, lReason, lHour, lWeekday}
 
 	m.offered = counter(NameCallsOffered, "Calls offered to a queue (entered it).", lQueue, lSegment)
+	m.emptyAway = counter(NameQueueEmptyTurnedAway, "Callers a queue nobody takes calls in turned away (queues[].when_empty), when arriving (join) or waiting (leave).", lQueue, lWhen)
+	m.dispositions = counter(NameDispositions, "Wrap-up codes agents gave their calls (dispositions), by queue and code.", lQueue, lCode)
+	m.keypadGone = counter(NameKeypadAbandoned, "Callers who hung up during the keypad questions (service style, reason menu), before reaching the queue they were routed to.", lQueue, lSegment)
 	m.queueCalls = counter(NameQueueCalls, "Calls that left the queue, by outcome (answered, abandoned, callback, overflow, timeout).", lQueue, lSegment, lOutcome)
 	m.wait = hist(NameQueueWait, "Time callers waited in the queue (first response time for answered calls), by outcome.", WaitBuckets, lQueue, lSegment, lOutcome)
 	m.waitByHour = hist(NameQueueWaitByHour, "Time callers waited in the queue, all outcomes, by hour of day and weekday of arrival in the hotline's time zone.", WaitBuckets, lQueue, lHour, lWeekday)
@@ -245,13 +255,14 @@ func New(o Options) *Metrics {
 	m.regs = counter(NameSIPRegistrations, "REGISTER requests by outcome (success, challenged, rejected, removed).", lOutcome)
 	m.uploadTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRecordingUploadTime, Help: "Time to store one recording (successful uploads).", Buckets: UploadBuckets})
 
-	m.reg.MustRegister(m.offered, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
+	m.reg.MustRegister(m.offered, m.keypadGone, m.emptyAway, m.dispositions, m.queueCalls, m.wait, m.waitByHour, m.withinSL, m.slThreshold, m.slTarget, m.reloadOK, m.reloadTime, m.handle,
 		m.csat, m.csatByWait, m.nps, m.noResponse, m.noAnswers, m.logins, m.logouts,
 		m.sipRequests, m.sipResponses, m.regs, m.uploadTime,
 		newCallbackCollector(m.srcs), buildInfo(o.Version))
 	m.crmFailures = newCRMFailures(m.reg)
 	m.callbacks = newCallbackMetrics(m.reg)
 	m.transfers = newTransferMetrics(m.reg)
+	m.agentView = newAgentView(m.reg)
 	if !o.NoRuntimeMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -356,6 +367,36 @@ func inc(c prometheus.Counter, callID string) {
 		}
 	}
 	c.Inc()
+}
+
+// KeypadAbandoned counts a caller who hung up during the keypad questions,
+// before entering the queue (they are not offered: CallOffered is not
+// called for them).
+func (m *Metrics) KeypadAbandoned(c Call) {
+	if m == nil {
+		return
+	}
+	q, seg, _ := c.labels()
+	inc(m.keypadGone.WithLabelValues(q, seg), c.ID)
+}
+
+// Disposition counts a wrap-up code given to a call of queue (codes are
+// configured, so the label is bounded).
+func (m *Metrics) Disposition(callID, queue, code string) {
+	if m == nil {
+		return
+	}
+	inc(m.dispositions.WithLabelValues(orDefault(queue, "unknown"), code), callID)
+}
+
+// QueueEmpty counts a caller an empty queue turned away; when is "join"
+// (arriving) or "leave" (waiting when the last agent left).
+func (m *Metrics) QueueEmpty(c Call, when string) {
+	if m == nil {
+		return
+	}
+	q, _, _ := c.labels()
+	inc(m.emptyAway.WithLabelValues(q, when), c.ID)
 }
 
 // CallOffered counts a call entering a queue.

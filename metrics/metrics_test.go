@@ -60,6 +60,12 @@ func exercise(m *Metrics) {
 	m.SetRTPSource(func() []RTPStats {
 		return []RTPStats{{PacketsIn: 100, PacketsOut: 99, BytesIn: 17200, BytesOut: 17028, LostIn: 1, JitterIn: 3 * time.Millisecond}}
 	})
+	m.SetAgentStateSource(func() []AgentStatus { return []AgentStatus{{Agent: "alice", State: "on_call"}} })
+	m.SetQueueCallsSource(func() map[string]int { return map[string]int{"1900": 2, "": 1} })
+	m.AgentCallEnded("alice", 3*time.Minute, 5)
+	m.KeypadAbandoned(Call{ID: "k", Queue: "1900"})
+	m.QueueEmpty(Call{ID: "e", Queue: "1900"}, "join")
+	m.Disposition("d", "1900", "sale")
 	m.SetBacklogSource(func() Backlog {
 		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10, Dropped: 4, SpoolFree: 1 << 30, SpoolSize: 4 << 30}
 	})
@@ -642,5 +648,62 @@ func TestConfigReloaded(t *testing.T) {
 	m.ConfigReloaded(true)
 	if ok, at := testutil.ToFloat64(m.reloadOK), testutil.ToFloat64(m.reloadTime); ok != 1 || at != float64(now.Unix()) {
 		t.Errorf("after a good reload: successful %v at %v", ok, at)
+	}
+}
+
+// TestAgentView: one hotline_agent_state series per agent and state (1 for
+// the current one), calls in progress by queue, and an agent's calls,
+// talk time and ratings.
+func TestAgentView(t *testing.T) {
+	m := newTest(t, Options{NoRuntimeMetrics: true})
+	m.SetAgentStateSource(func() []AgentStatus {
+		return []AgentStatus{{Agent: "alice", State: "paused"}, {Agent: "bob", State: "on_call"}}
+	})
+	m.SetQueueCallsSource(func() map[string]int { return map[string]int{"1900": 2, "": 1} })
+	m.AgentCallEnded("bob", 90*time.Second, 4)
+	m.AgentCallEnded("bob", 30*time.Second, 0) // not rated
+	m.AgentCallEnded("", time.Minute, 5)       // nobody: not counted
+	want := `
+# HELP hotline_agent_calls_total Calls an agent answered (counted when they end).
+# TYPE hotline_agent_calls_total counter
+hotline_agent_calls_total{agent="bob"} 2
+# HELP hotline_agent_talk_seconds_total Talk time of the calls an agent answered.
+# TYPE hotline_agent_talk_seconds_total counter
+hotline_agent_talk_seconds_total{agent="bob"} 120
+# HELP hotline_queue_calls_active Calls in progress by queue (unrouted: not in a queue yet).
+# TYPE hotline_queue_calls_active gauge
+hotline_queue_calls_active{queue="1900"} 2
+hotline_queue_calls_active{queue="unrouted"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), NameAgentCalls, NameAgentTalk, NameQueueCallsActive); err != nil {
+		t.Error(err)
+	}
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ones := map[string]string{}
+	n := 0
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case NameAgentState:
+			for _, s := range mf.GetMetric() {
+				n++
+				l := map[string]string{}
+				for _, lp := range s.GetLabel() {
+					l[lp.GetName()] = lp.GetValue()
+				}
+				if s.GetGauge().GetValue() == 1 {
+					ones[l["agent"]] += l["state"]
+				}
+			}
+		case NameAgentCSAT:
+			if c := mf.GetMetric()[0].GetHistogram().GetSampleCount(); c != 1 {
+				t.Errorf("bob's CSAT count %d, want 1", c)
+			}
+		}
+	}
+	if n != 2*len(AgentStates) || ones["alice"] != "paused" || ones["bob"] != "on_call" {
+		t.Errorf("hotline_agent_state: %d series, current %v", n, ones)
 	}
 }

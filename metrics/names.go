@@ -6,6 +6,9 @@ package metrics
 const (
 	// Calls and queues.
 	NameCallsOffered          = "hotline_calls_offered_total"
+	NameKeypadAbandoned       = "hotline_keypad_abandoned_total"
+	NameQueueEmptyTurnedAway  = "hotline_queue_empty_turned_away_total"
+	NameDispositions          = "hotline_dispositions_total"
 	NameQueueCalls            = "hotline_queue_calls_total"
 	NameQueueWait             = "hotline_queue_wait_seconds"
 	NameQueueWaitByHour       = "hotline_queue_wait_by_hour_seconds"
@@ -14,6 +17,7 @@ const (
 	NameServiceLevelTarget    = "hotline_queue_service_level_target_ratio"
 	NameHandleTime            = "hotline_handle_time_seconds"
 	NameCallsActive           = "hotline_calls_active"
+	NameQueueCallsActive      = "hotline_queue_calls_active"
 	NameCallersWaiting        = "hotline_queue_callers_waiting"
 	NameLongestWait           = "hotline_queue_longest_wait_seconds"
 	NameQueueOpen             = "hotline_queue_open"
@@ -29,6 +33,10 @@ const (
 	NameAgentNoAnswers = "hotline_agent_no_answers_total"
 	NameAgentLogins    = "hotline_agent_logins_total"
 	NameAgentLogouts   = "hotline_agent_logouts_total"
+	NameAgentState     = "hotline_agent_state"
+	NameAgentCalls     = "hotline_agent_calls_total"
+	NameAgentTalk      = "hotline_agent_talk_seconds_total"
+	NameAgentCSAT      = "hotline_agent_csat_score"
 
 	// Media.
 	NameRTPLegs       = "hotline_rtp_legs"
@@ -92,6 +100,9 @@ var allNames = []struct {
 	kind metricKind
 }{
 	{NameCallsOffered, kindCounter},
+	{NameKeypadAbandoned, kindCounter},
+	{NameQueueEmptyTurnedAway, kindCounter},
+	{NameDispositions, kindCounter},
 	{NameQueueCalls, kindCounter},
 	{NameQueueWait, kindHistogram},
 	{NameQueueWaitByHour, kindHistogram},
@@ -100,6 +111,7 @@ var allNames = []struct {
 	{NameServiceLevelTarget, kindGauge},
 	{NameHandleTime, kindHistogram},
 	{NameCallsActive, kindGauge},
+	{NameQueueCallsActive, kindGauge},
 	{NameCallersWaiting, kindGauge},
 	{NameLongestWait, kindGauge},
 	{NameQueueOpen, kindGauge},
@@ -111,6 +123,10 @@ var allNames = []struct {
 	{NameAgentNoAnswers, kindCounter},
 	{NameAgentLogins, kindCounter},
 	{NameAgentLogouts, kindCounter},
+	{NameAgentState, kindGauge},
+	{NameAgentCalls, kindCounter},
+	{NameAgentTalk, kindCounter},
+	{NameAgentCSAT, kindHistogram},
 	{NameRTPLegs, kindGauge},
 	{NameRTPPackets, kindCounter},
 	{NameRTPBytes, kindCounter},

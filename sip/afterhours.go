@@ -62,6 +62,12 @@ func (c *call) tone(src media.Source, d time.Duration) bool {
 // hears the message, and Hotline hangs up.
 func (c *call) afterHours(d rules.Decision) {
 	c.log.Info("after-hours action", "action", d.Action, "rule", d.Rule, "queue", d.Queue, "message", d.Message)
+	c.runAction(d, callflow.ErrAfterHours)
+}
+
+// runAction answers the caller, carries out a message, callback or
+// voicemail action, and ends the call with cause.
+func (c *call) runAction(d rules.Decision, cause error) {
 	if err := c.answer(); err != nil {
 		c.end(err)
 		return
@@ -89,7 +95,7 @@ func (c *call) afterHours(d rules.Decision) {
 			return
 		}
 	}
-	c.end(callflow.ErrAfterHours)
+	c.end(cause)
 }
 
 // voicemail plays the message and a beep, then records the caller (their

@@ -101,7 +101,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 482, "Loop Detected", callIDInUseWarning())
 		return
 	}
-	if code := req.Recipient.User; featureCodes[code] {
+	if code := req.Recipient.User; isFeatureCode(code) {
 		s.onFeatureCode(req, tx, code)
 		return
 	}
@@ -552,7 +552,9 @@ func (c *call) closeWith(cause error) {
 	if !listed {
 		return
 	}
-	s.active.Add(-1)
+	// The call counts as active until its record is logged and handed on:
+	// whoever waits for no active call (drain, tests) finds it complete.
+	defer s.active.Add(-1)
 	cdr := callflow.Build(c.timeline(), s.now(), cause)
 	c.observe(cdr)
 	st := caller.media.Stats()
@@ -592,8 +594,16 @@ func (c *call) observe(r callflow.Record) {
 	case callflow.OutcomeCallback:
 		outcome = metrics.OutcomeCallback
 	}
-	if r.Outcome == callflow.OutcomeAfterHours || r.Queued.IsZero() {
-		return // never queued (e.g. hung up during the keypad questions)
+	if r.Outcome == callflow.OutcomeAfterHours {
+		return
+	}
+	if r.Queued.IsZero() {
+		// Never queued: a caller who hung up during the keypad questions
+		// is counted apart (not offered, but not lost from the metrics).
+		if r.Outcome == callflow.OutcomeAbandoned {
+			m.KeypadAbandoned(mc)
+		}
+		return
 	}
 	m.QueueWait(mc, outcome, r.Wait)
 	if r.Outcome == callflow.OutcomeAnswered {

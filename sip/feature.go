@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -17,10 +18,23 @@ const (
 	FeatureLogout  = "*22" // log out
 	FeaturePause   = "*23" // pause (reason "softphone")
 	FeatureUnpause = "*24" // unpause
+	// FeatureDisposition followed by a wrap-up code's key (dispositions[]
+	// key: *251 for key 1) gives the agent's last call that code.
+	FeatureDisposition = "*25"
 )
 
 // featureCodes tells the feature codes from hotline numbers.
 var featureCodes = map[string]bool{FeatureLogin: true, FeatureLogout: true, FeaturePause: true, FeatureUnpause: true}
+
+// isFeatureCode tells a feature code (*25 with a key included) from a
+// hotline number.
+func isFeatureCode(user string) bool {
+	return featureCodes[user] || (strings.HasPrefix(user, FeatureDisposition) && len(user) > len(FeatureDisposition))
+}
+
+// ErrUnknownDispositionKey is what Deps.Disposition answers for a key no
+// wrap-up code has.
+var ErrUnknownDispositionKey = errors.New("no wrap-up code has this key")
 
 // onFeatureCode handles an agent dialling a feature code: the INVITE must
 // authenticate as the agent (digest, like REGISTER). Done, the call is
@@ -31,6 +45,28 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 	if !ok {
 		return // answered 401/403
 	}
+	var err error
+	switch {
+	case strings.HasPrefix(code, FeatureDisposition):
+		if s.deps.Disposition == nil {
+			err = ErrUnknownDispositionKey
+		} else {
+			err = s.deps.Disposition(user, strings.TrimPrefix(code, FeatureDisposition))
+		}
+	default:
+		err = s.simpleFeature(user, code)
+	}
+	if err != nil {
+		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)
+		s.respond(req, tx, 403, refusalReason(err))
+		return
+	}
+	s.log.Info("feature code", "agent", user, "code", code)
+	s.confirmFeature(req, tx)
+}
+
+// simpleFeature carries out *21-*24.
+func (s *Server) simpleFeature(user, code string) error {
 	acd := s.deps.ACD
 	var err error
 	switch code {
@@ -43,13 +79,7 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 	case FeatureUnpause:
 		err = acd.Unpause(user)
 	}
-	if err != nil {
-		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)
-		s.respond(req, tx, 403, refusalReason(err))
-		return
-	}
-	s.log.Info("feature code", "agent", user, "code", code)
-	s.confirmFeature(req, tx)
+	return err
 }
 
 // refusalReason is the reason phrase a softphone shows for a refused
@@ -62,6 +92,10 @@ func refusalReason(err error) string {
 		return "Not Logged In"
 	case errors.Is(err, acd.ErrUnknownAgent):
 		return "Not An Agent"
+	case errors.Is(err, acd.ErrNoLastCall):
+		return "No Call To Code"
+	case errors.Is(err, ErrUnknownDispositionKey):
+		return "No Such Code"
 	}
 	return "Forbidden"
 }

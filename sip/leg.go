@@ -262,6 +262,9 @@ type outboundInvite struct {
 	name      string
 	callID    string // "" for a new one
 	prefer    audio.Codec
+	// routes are Route headers the request is sent through (a phone's
+	// Path, RFC 3327); empty: straight to target (or dest).
+	routes []sip.Header
 }
 
 // inviteFor builds the INVITE of o for leg l (its offer preferring
@@ -270,6 +273,9 @@ func (s *Server) inviteFor(l *Leg, o outboundInvite) (*sipgo.DialogUA, *sip.Requ
 	ua, transport := s.uaFor(o.transport)
 	req := sip.NewRequest(sip.INVITE, o.target)
 	req.SetTransport(strings.ToUpper(transport))
+	for _, h := range o.routes {
+		req.AppendHeader(h)
+	}
 	if o.dest != "" {
 		req.SetDestination(o.dest)
 	}

@@ -12,6 +12,8 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/rules"
 )
 
 // errAnsweredElsewhere stops the other phones of a ring-all offer once
@@ -34,9 +36,17 @@ func (c *call) queue() {
 	c.queuedAt = s.now()
 	c.mu.Unlock()
 	// Only calls that queue are offered: each leaves the queue once, with
-	// its outcome, in observe.
-	s.deps.Metrics.CallOffered(c.metricsCall())
+	// its outcome, in observe. A caller an empty queue turns away
+	// (when_empty.join) never entered it.
 	qc, err := s.deps.ACD.Enqueue(acd.RequestFor(c.id, c.decision, c.customer))
+	if errors.Is(err, acd.ErrQueueEmpty) {
+		c.mu.Lock()
+		c.queuedAt = time.Time{}
+		c.mu.Unlock()
+		c.queueEmpty(true)
+		return
+	}
+	s.deps.Metrics.CallOffered(c.metricsCall())
 	if err != nil {
 		if errors.Is(err, acd.ErrQueueFull) {
 			c.end(callflow.ErrQueueFull)
@@ -49,6 +59,10 @@ func (c *call) queue() {
 	w := c.newWaiting(qc)
 	for c.ctx.Err() == nil {
 		off, err := c.nextOffer(w)
+		if errors.Is(err, acd.ErrQueueEmpty) {
+			c.queueEmpty(false) // when_empty.leave
+			return
+		}
 		if err != nil {
 			if errors.Is(err, acd.ErrMaxWait) {
 				err = callflow.ErrMaxWait
@@ -172,7 +186,7 @@ func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
 // dropAgent does that.
 func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration) (*Leg, error) {
 	s := c.s
-	bindings := s.reg.Lookup(agent)
+	bindings := s.agentBindings(agent)
 	if len(bindings) == 0 {
 		return nil, errUnreachable
 	}
@@ -186,8 +200,14 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		prefer = c.caller.Codec()
 	}
 	info := c.offerInfo() // offer_call.go
-	ua, req := s.inviteFor(a, outboundInvite{target: b.Contact, transport: b.Transport, dest: b.Source,
-		user: c.from, name: s.offers.DisplayName(info), prefer: prefer,
+	// A phone registered through the edge is reached through its Path
+	// (RFC 3327): the request goes to the first Route, not to the source.
+	dest := b.Source
+	if len(b.Path) > 0 {
+		dest = ""
+	}
+	ua, req := s.inviteFor(a, outboundInvite{target: b.Contact, transport: b.Transport, dest: dest,
+		routes: b.RouteSet(), user: c.from, name: s.offers.DisplayName(info), prefer: prefer,
 		to: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
 	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
 	for _, h := range s.offers.Headers(info) {
@@ -280,4 +300,33 @@ func (c *call) watchAgent(a *Leg) {
 		case <-c.ctx.Done():
 		}
 	}()
+}
+
+// queueEmpty carries out the queue's when_empty policy for a caller it
+// turns away because nobody takes its calls: arriving (joining: Join,
+// the call never entered the queue and its record says after-hours) or
+// waiting when the last agent left (Leave: the call leaves the queue
+// like at its maximum wait). refuse plays when_empty.message; after_hours
+// runs the queue's after-hours action (message, callback or voicemail; a
+// queue action plays when_empty.message).
+func (c *call) queueEmpty(joining bool) {
+	q, _ := c.s.deps.Routing.QueueByName(c.decision.Queue)
+	policy, when := q.WhenEmpty.Leave, "leave"
+	if joining {
+		policy, when = q.WhenEmpty.Join, "join"
+	}
+	d := rules.Decision{Action: config.ActionMessage, Message: q.WhenEmpty.Message, Queue: c.decision.Queue, Rule: c.decision.Rule}
+	if policy == config.EmptyAfterHours && q.AfterHours.Type != config.ActionQueue {
+		d.Action, d.Message = q.AfterHours.Type, q.AfterHours.Message
+	}
+	c.log.Info("queue empty: caller turned away", "queue", d.Queue, "when", when, "action", d.Action, "message", d.Message)
+	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
+	if joining {
+		c.mu.Lock()
+		c.decision = d
+		c.mu.Unlock()
+		c.runAction(d, callflow.ErrAfterHours)
+		return
+	}
+	c.runAction(d, callflow.ErrQueueEmpty)
 }

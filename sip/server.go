@@ -44,6 +44,10 @@ type Deps struct {
 	// RequestCallback stores a callback request for a caller who got the
 	// callback action; nil: the action plays its message only.
 	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
+	// Disposition gives an agent's last call the wrap-up code whose key
+	// they dialled after *25 (ErrUnknownDispositionKey for none); nil:
+	// *25 is refused.
+	Disposition func(agent, key string) error
 	// Prompts are every prompt played: survey questions, after-hours
 	// messages, keypad menus, announcements (<lang>/<name>.wav, e.g.
 	// en/closed.wav); nil or a missing message: a short tone is played;
@@ -69,6 +73,12 @@ type Deps struct {
 	// SetStyle remembers the service style a caller chose by keypad
 	// (directory.Directory.SetStyle); nil: the answer routes this call only.
 	SetStyle func(callerID, style string) error
+	// RemoteBindings, with several nodes (cluster), returns the live
+	// registrations of an agent's phone that other nodes hold: the phone
+	// is reached through them (their Path leads through the edge) when
+	// this node has none, and the agent stays registered while they live.
+	// Nil on one node.
+	RemoteBindings func(agent string) []registrar.Binding
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -192,12 +202,25 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return registrar.Secret{Password: a.DigestPassword(), HA1MD5: a.HA1, HA1SHA256: a.HA1SHA256}, ok
 	}, deps.Now, deps.Log.With("component", "registrar"))
 	s.reg.OnChange(func(user string, registered bool) {
+		if !registered && deps.RemoteBindings != nil && len(deps.RemoteBindings(user)) > 0 {
+			s.log.Info("agent registration gone here, still registered on another node", "agent", user)
+			return
+		}
 		if err := deps.ACD.SetRegistered(user, registered); err != nil {
 			s.log.Warn("registration change for unknown agent", "agent", user, "error", err)
 		}
 		s.log.Info("agent registration", "agent", user, "registered", registered)
 	})
 	return s, nil
+}
+
+// agentBindings returns the live registrations of agent's phone: this
+// node's, else those other nodes hold.
+func (s *Server) agentBindings(agent string) []registrar.Binding {
+	if b := s.reg.Lookup(agent); len(b) > 0 || s.deps.RemoteBindings == nil {
+		return b
+	}
+	return s.deps.RemoteBindings(agent)
 }
 
 // Registrar gives access to agents' registrations.

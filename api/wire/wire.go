@@ -81,6 +81,8 @@ func AgentError(err error) *api.Error {
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRegistered, Message: "the agent's phone is not registered"}
 	case errors.Is(err, acd.ErrNotLoggedIn):
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotLoggedIn, Message: "the agent is not logged in"}
+	case errors.Is(err, acd.ErrNoLastCall):
+		return &api.Error{Status: http.StatusConflict, Code: api.CodeNoLastCall, Message: "no finished call to give a wrap-up code to (or on another call now)"}
 	}
 	return nil
 }

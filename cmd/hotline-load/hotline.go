@@ -104,6 +104,8 @@ queue:
 	} else {
 		fmt.Fprintf(&b, "  backend: file\n  file: {dir: %q}\n", filepath.Join(dir, "recordings"))
 	}
+	fmt.Fprintf(&b, "records:\n  spool_dir: %q\n  state_dir: %q\n  file: {dir: %q}\n",
+		filepath.Join(dir, "records-spool"), filepath.Join(dir, "state"), filepath.Join(dir, "records"))
 	fmt.Fprintf(&b, "api:\n  listen: \"127.0.0.1:%d\"\nmetrics:\n  listen: \"127.0.0.1:%d\"\n  pprof: %t\nlog:\n  level: %s\n  format: %s\nagents:\n",
 		apiPort, metricsPort, o.Pprof, o.LogLevel, o.LogFormat)
 	for i := range o.Agents {

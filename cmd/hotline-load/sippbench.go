@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +58,7 @@ func defaultSIPpConfig(quick bool) sippConfig {
 	return sippConfig{Agents: 2400, AgentsPerUAS: 600, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 		StepDur: 8 * time.Second, RateStart: 50, RateCap: 1000, MaxSteps: 9, SearchIters: 3,
 		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second,
-		Budget: 7 * time.Minute, Reserve: 210 * time.Second}
+		Budget: 6*time.Minute + 30*time.Second, Reserve: 210 * time.Second}
 }
 
 // sippRateStep is one step of SIPp callers at a rate.
@@ -145,6 +146,9 @@ type sippConcStep struct {
 	// the audio Hotline sends them: their sockets overflow).
 	HotlineDrops uint64
 	RcvbufErrors uint64
+	// AgentDrops are datagrams dropped at the agent SIPps' sockets (the
+	// -rtp_echo socket falling behind: audio that never comes back).
+	AgentDrops uint64
 }
 
 func (s *sippConcStep) pass() bool {
@@ -195,14 +199,44 @@ type sippResults struct {
 
 // sippProfile is Hotline's CPU profile under SIPp load.
 type sippProfile struct {
-	Rate     float64
-	Seconds  int
-	Step     sippRateStep
-	Path     string // the profile file (not committed)
-	TopFlat  string
-	TopCum   string
-	Err      string
-	Computed string
+	Rate    float64
+	Seconds int
+	Step    sippRateStep
+	Path    string // the profile file (not committed)
+	Rel     string // Path from the repository's root
+	TopFlat string
+	TopCum  string
+	Groups  []profileGroup
+	Err     string
+}
+
+// profileGroup is the CPU share of the profile's samples under (focus)
+// the functions matching Focus.
+type profileGroup struct {
+	Name, Focus string
+	Seconds     float64 // CPU time in the profile; -1 when pprof failed
+	Share       float64 // of all samples
+}
+
+// profileGroups are the parts of a recorded call the report breaks the
+// profile into (they overlap: a group counts everything its functions
+// call).
+var profileGroups = []profileGroup{
+	{Name: "SIP request handlers (everything the INVITE, BYE... handlers do, run on sipgo's per-request goroutine)", Focus: `hotline/sip\.\(\*Server\)\.on`},
+	{Name: "recording: spool files created at call start (Manager.Begin: call record .tmp + fsync + rename + dir fsync, WAV create)", Focus: `recording\.\(\*Manager\)\.Begin`},
+	{Name: "recording: finish (WAV flush and close, call record rewritten, hand-off to the uploader)", Focus: `recording\.\(\*Recorder\)\.Finish`},
+	{Name: "recording: upload (file backend: copy into the store, remove from the spool)", Focus: `recording\.\(\*Manager\)\.(uploader|upload)`},
+	{Name: "recording: packet hand-off and mixing", Focus: `recording\.\(\*Recorder\)\.(Packet|drain|mixBatch)|recording\.drainAll|recording\.\(\*Manager\)\.mixLoop`},
+	{Name: "file-system system calls (open, fsync, rename, unlink, write)", Focus: `syscall\.(openat|Open|Fsync|Renameat|Rename|Unlinkat|Unlink|Write|write)$|internal/poll\.\(\*FD\)\.(Fsync|Write)$`},
+	{Name: "RTP relay: a leg's read loop (receive, process, send to the other leg, tap to the recorder)", Focus: `media\.\(\*Leg\)\.readLoop`},
+	{Name: "RTP relay: sendto, one system call per packet", Focus: `media\.\(\*Leg\)\.send`},
+	{Name: "RTP relay: recvfrom, one system call per packet", Focus: `net\.\(\*UDPConn\)\.ReadFromUDPAddrPort`},
+	{Name: "SIP messages: reading and parsing (sipgo's UDP read loop)", Focus: `sipgo/sip\.\(\*TransportUDP\)\.Serve|sipgo/sip\.ParseMessage|sipgo/sip\.\(\*Parser\)`},
+	{Name: "SIP messages: writing (sipgo transport)", Focus: `sipgo/sip\.\(\*UDPConnection\)\.(WriteMsg|WriteTo)`},
+	{Name: "SDP (pion/sdp, hotline/sip/sdp)", Focus: `pion/sdp|hotline/sip/sdp`},
+	{Name: "Go runtime: allocation (mallocgc)", Focus: `runtime\.mallocgc$`},
+	{Name: "Go runtime: garbage collection (background marking, assists)", Focus: `runtime\.(gcBgMarkWorker|gcAssistAlloc)$`},
+	{Name: "Go runtime: scheduler (schedule, findRunnable, netpoll)", Focus: `runtime\.(schedule|findRunnable|netpoll)$`},
 }
 
 // sippBench is the SIPp part of one benchmark run.
@@ -273,7 +307,7 @@ func (b *sippBench) run(ctx context.Context) error {
 		s := b.rateStep(ctx, 2*sustainable)
 		b.res.Overload = &s
 	}
-	if ctx.Err() == nil && b.timeLeft() > b.cfg.StepDur+40*time.Second {
+	if ctx.Err() == nil && b.timeLeft() > max(b.cfg.StepDur, b.cfg.Profile)+40*time.Second {
 		b.profile(ctx, math.Max(math.Round(0.8*sustainable), 10))
 	}
 	if ctx.Err() == nil && b.timeLeft() > 60*time.Second {
@@ -291,6 +325,9 @@ func (b *sippBench) keepLog(h *hotlineProc) {
 	if b.res.Overload != nil {
 		steps = append(steps, *b.res.Overload)
 	}
+	if b.res.Profile != nil {
+		steps = append(steps, b.res.Profile.Step)
+	}
 	for _, s := range steps {
 		if len(s.Unrecorded) > s.Refused+s.Failed || len(s.NoAudio) > 0 {
 			lost = true
@@ -305,12 +342,31 @@ func (b *sippBench) keepLog(h *hotlineProc) {
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err == nil {
-		b.res.Log = filepath.Join(dir, time.Now().Format("2006-01-02T15-04")+"-sipp-hotline.log")
-		err = os.WriteFile(b.res.Log, data, 0o644)
+		path := filepath.Join(dir, time.Now().Format("2006-01-02T15-04")+"-sipp-hotline.log")
+		b.res.Log = relTo(b.d.repo, path)
+		err = os.WriteFile(path, data, 0o644)
 	}
 	if err != nil {
 		b.d.note("SIPp: Hotline's log not kept: %v", err)
 	}
+}
+
+// relTo is path relative to root when it is under it.
+func relTo(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// agentDrops sums the datagrams dropped at the agent SIPps' sockets.
+func (b *sippBench) agentDrops() uint64 {
+	var n uint64
+	for _, p := range b.uas {
+		d, _ := udpDrops(p.PID())
+		n += d
+	}
+	return n
 }
 
 // startAgents registers the agents, AgentsPerUAS per SIPp, then starts
@@ -513,6 +569,11 @@ func firstN(ids []string, n int) string {
 // rateStep places StepDur of 2-second calls at rate with SIPp and checks
 // every answered call's recording.
 func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
+	return b.rateStepFor(ctx, rate, b.cfg.StepDur)
+}
+
+// rateStepFor is rateStep placing calls for dur.
+func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Duration) sippRateStep {
 	s := sippRateStep{Rate: rate, UASs: len(b.uas)}
 	recDir := filepath.Join(b.h.dir, "recordings")
 	_ = os.RemoveAll(filepath.Join(recDir, "recordings")) // count this step's only
@@ -521,9 +582,9 @@ func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
 		s.Err = err.Error()
 		return s
 	}
-	s.Planned = max(int(math.Round(rate*b.cfg.StepDur.Seconds())), 1)
+	s.Planned = max(int(math.Round(rate*dur.Seconds())), 1)
 	n := max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1)
-	bound := b.cfg.StepDur*2 + b.cfg.Hold + 40*time.Second
+	bound := dur*2 + b.cfg.Hold + 40*time.Second
 	cpu0, _ := ProcCPU(b.h.PID())
 	var uas0 time.Duration
 	for _, p := range b.uas {
@@ -662,7 +723,8 @@ func (b *sippBench) profile(ctx context.Context, rate float64) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pr.Step = b.rateStep(ctx, rate)
+		// Calls are placed for the whole profile and a second on each side.
+		pr.Step = b.rateStepFor(ctx, rate, max(b.cfg.StepDur, b.cfg.Profile+2*time.Second))
 	}()
 	time.Sleep(time.Second) // calls under way
 	url := strings.TrimSuffix(b.h.metrics, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)
@@ -678,6 +740,7 @@ func (b *sippBench) profile(ctx context.Context, rate float64) {
 		return
 	}
 	pr.Path = filepath.Join(dir, fmt.Sprintf("%s-sipp-cpu.pprof", time.Now().Format("2006-01-02T15-04")))
+	pr.Rel = relTo(b.d.repo, pr.Path)
 	if err := os.WriteFile(pr.Path, data, 0o644); err != nil {
 		pr.Err = err.Error()
 		return
@@ -694,6 +757,41 @@ func (b *sippBench) profile(ctx context.Context, rate float64) {
 	}
 	pr.TopFlat = top()
 	pr.TopCum = top("-cum")
+	for _, g := range profileGroups {
+		g.Seconds, g.Share = -1, -1
+		// Every node (no dropping of small ones): the summary line is
+		// then the focus's total.
+		out := top("-nodefraction=0", "-nodecount=1000000", "-focus="+g.Focus)
+		g.Seconds, g.Share = parseFocusShare(out)
+		pr.Groups = append(pr.Groups, g)
+	}
+}
+
+// parseFocusShare reads "Showing nodes accounting for 1.48s, 39.15% of
+// 3.78s total" from go tool pprof -top -focus run with every node shown
+// (0, 0 when nothing matched; -1, -1 when the line is missing).
+func parseFocusShare(out string) (seconds, share float64) {
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		rest, ok := strings.CutPrefix(l, "Showing nodes accounting for ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(strings.NewReplacer(",", " ", "%", " ").Replace(rest))
+		if len(f) < 2 {
+			break
+		}
+		d, err1 := time.ParseDuration(f[0])
+		if err1 != nil && f[0] == "0" {
+			d, err1 = 0, nil
+		}
+		p, err2 := strconv.ParseFloat(f[1], 64)
+		if err1 != nil || err2 != nil {
+			break
+		}
+		return d.Seconds(), p
+	}
+	return -1, -1
 }
 
 func httpGet(ctx context.Context, url string, timeout time.Duration) ([]byte, error) {
@@ -801,6 +899,7 @@ func (b *sippBench) concRamp(ctx context.Context) {
 		busy0, tot0, _ := MachineCPU()
 		rcv0, _ := UDPRcvbufErrors()
 		drop0, _ := udpDrops(b.h.PID())
+		agent0 := b.agentDrops()
 		t0 := time.Now()
 		time.Sleep(b.cfg.Measure)
 		el := time.Since(t0).Seconds()
@@ -808,6 +907,9 @@ func (b *sippBench) concRamp(ctx context.Context) {
 		busy1, tot1, _ := MachineCPU()
 		rcv1, _ := UDPRcvbufErrors()
 		drop1, _ := udpDrops(b.h.PID())
+		if a := b.agentDrops(); a > agent0 {
+			st.AgentDrops = a - agent0
+		}
 		var s1 time.Duration
 		for _, p := range all {
 			s1 += p.cpu()
@@ -827,12 +929,15 @@ func (b *sippBench) concRamp(ctx context.Context) {
 		r.Conc = append(r.Conc, st)
 		b.d.log.Info("SIPp concurrency step", "target", target, "up", st.Up, "failed", st.Failed,
 			"hotline_cores", fmt.Sprintf("%.2f", st.HotlineCores), "sipp_cores", fmt.Sprintf("%.2f", st.SIPpCores),
-			"machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy), "hotline_drops", st.HotlineDrops, "rcvbuf_errors", st.RcvbufErrors, "pass", st.pass(), "why", st.why())
+			"machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy), "hotline_drops", st.HotlineDrops, "agent_sipp_drops", st.AgentDrops, "rcvbuf_errors", st.RcvbufErrors, "pass", st.pass(), "why", st.why())
 		if !st.pass() {
 			r.ConcLimit = st.why()
 			break
 		}
 		r.ConcMax = target
+	}
+	if r.ConcLimit == "" && len(r.Conc) == len(steps) {
+		r.ConcLimit = fmt.Sprintf("none: the ramp's last step (%d calls) passed", steps[len(steps)-1])
 	}
 	// The calls end by themselves at the ramp's end.
 	b.d.log.Info("SIPp concurrency ramp: waiting for the calls to end", "in", time.Until(end).Round(time.Second))

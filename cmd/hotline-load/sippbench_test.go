@@ -61,3 +61,22 @@ func TestSIPpRateStepPass(t *testing.T) {
 		}
 	}
 }
+
+// The share of a focus comes from go tool pprof's summary line, in
+// seconds or milliseconds; no summary is no figure.
+func TestParseFocusShare(t *testing.T) {
+	for _, c := range []struct {
+		out         string
+		secs, share float64
+	}{
+		{"Type: cpu\nShowing nodes accounting for 1.48s, 39.15% of 3.78s total\n", 1.48, 39.15},
+		{"Active filters:\n   focus=x\nShowing nodes accounting for 610ms, 28.64% of 2130ms total\n", 0.61, 28.64},
+		{"Showing nodes accounting for 0, 0% of 3.78s total\n", 0, 0},
+		{"go tool pprof: no matches\n", -1, -1},
+	} {
+		secs, share := parseFocusShare(c.out)
+		if secs != c.secs || share != c.share {
+			t.Errorf("%q: %v s, %v%%; want %v s, %v%%", c.out, secs, share, c.secs, c.share)
+		}
+	}
+}

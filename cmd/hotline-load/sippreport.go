@@ -155,21 +155,24 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	if r.Overload != nil {
 		list("S3", *r.Overload)
 	}
+	if r.Profile != nil {
+		list("profile step", r.Profile.Step)
+	}
 	if r.Log != "" {
 		fmt.Fprintf(w, "- Hotline's log of the SIPp run (level warn) is kept in `%s` (not committed).\n", r.Log)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Concurrency ramp (S2): calls placed at %s calls/s, %s window per step; every call talks until the ramp's end.\n\n",
 		fmtNum(c.ConcRate), c.Measure)
-	fmt.Fprintln(w, "| calls | up | failed | Hotline cores | SIPps cores | machine busy | dropped at Hotline's sockets | RcvbufErrors (machine) | result |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| calls | up | failed | Hotline cores | SIPps cores | machine busy | dropped at Hotline's sockets | dropped at the agent SIPps' sockets | RcvbufErrors (machine) | result |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, s := range r.Conc {
 		res := "pass"
 		if !s.pass() {
 			res = "FAIL: " + s.why()
 		}
-		fmt.Fprintf(w, "| %d | %d | %d | %.2f | %.2f | %.0f%% | %d | %d | %s |\n", s.Target, s.Up, s.Failed, s.HotlineCores, s.SIPpCores,
-			100*s.MachineBusy, s.HotlineDrops, s.RcvbufErrors, res)
+		fmt.Fprintf(w, "| %d | %d | %d | %.2f | %.2f | %.0f%% | %d | %d | %d | %s |\n", s.Target, s.Up, s.Failed, s.HotlineCores, s.SIPpCores,
+			100*s.MachineBusy, s.HotlineDrops, s.AgentDrops, s.RcvbufErrors, res)
 	}
 	fmt.Fprintln(w)
 	if len(r.Conc) > 0 {
@@ -190,7 +193,19 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		if p.Err != "" {
 			fmt.Fprintf(w, "Not taken: %s\n\n", p.Err)
 		} else {
-			fmt.Fprintf(w, "Profile file: `%s` (not committed; `go tool pprof` it with the binary built from the commit above).\n\n", p.Path)
+			fmt.Fprintf(w, "Profile file: `%s` (not committed; `go tool pprof` it with the binary built from the commit above).\n\n", p.Rel)
+			fmt.Fprintln(w, "Where the CPU went (the profile's samples under each group's functions; groups overlap):")
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "| part of the call | CPU s | share |")
+			fmt.Fprintln(w, "|---|---:|---:|")
+			for _, g := range p.Groups {
+				if g.Share < 0 {
+					fmt.Fprintf(w, "| %s | n/a | n/a |\n", g.Name)
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %.2f | %.1f%% |\n", g.Name, g.Seconds, g.Share)
+			}
+			fmt.Fprintln(w)
 			fmt.Fprintf(w, "```\n%s\n```\n\n```\n%s\n```\n\n", trimPprof(p.TopFlat), trimPprof(p.TopCum))
 		}
 	}

@@ -28,8 +28,20 @@ import (
 // testApp is a Hotline running inside the test process on loopback.
 type testApp struct {
 	*app
-	cfg  *Config
-	logs *syncBuffer
+	cfg     *Config
+	logs    *syncBuffer
+	stopped sync.Once
+}
+
+// stop shuts Hotline down (once: the test's cleanup does it too).
+func (a *testApp) stop(t *testing.T) {
+	a.stopped.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
 }
 
 // syncBuffer collects log output for failure messages.
@@ -78,6 +90,11 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	dir := t.TempDir()
 	c.Recording.SpoolDir = filepath.Join(dir, "spool")
 	c.Recording.File.Dir = filepath.Join(dir, "recordings")
+	c.Records.SpoolDir = filepath.Join(dir, "records-spool")
+	c.Records.File.Dir = filepath.Join(dir, "records")
+	c.Records.StateDir = filepath.Join(dir, "state")
+	c.Directory.StateFile = filepath.Join(dir, "directory-state.json")
+	c.Callbacks.File = filepath.Join(dir, "callbacks.json")
 	// The example asks first-time callers their service style by keypad;
 	// tests whose callers press no keys go straight to the queue
 	// (ivr_e2e_test.go turns it on).
@@ -93,11 +110,7 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	}
 	ta := &testApp{app: a, cfg: c, logs: logs}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+		ta.stop(t)
 		if t.Failed() {
 			t.Logf("hotline log:\n%s", tail(logs.String(), 120))
 		}

@@ -14,10 +14,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"hotline/api"
+	"hotline/cluster"
 	"hotline/deploy"
 	"hotline/internal/cfg"
 	"hotline/metrics"
 	"hotline/recording"
+	"hotline/records"
 	"hotline/routing/config"
 	"hotline/sip"
 	"hotline/sip/media"
@@ -32,10 +34,13 @@ type Config struct {
 	RTP           media.Config `yaml:"rtp"`
 	config.Config `yaml:",inline"`
 	Recording     recording.Config `yaml:"recording"`
+	Records       records.Config   `yaml:"records"`
 	Survey        survey.Config    `yaml:"survey"`
 	API           api.Config       `yaml:"api"`
 	Metrics       metrics.Config   `yaml:"metrics"`
 	Log           LogConfig        `yaml:"log"`
+	// Cluster: several nodes serving one hotline (cluster/); empty: one node.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // LogConfig sets up logging.
@@ -119,21 +124,26 @@ func parseConfig(name string, data []byte) (*Config, error) {
 	c.RTP.SetDefaults()
 	c.Config.SetDefaults()
 	c.Recording.SetDefaults()
+	c.Records.SetDefaults()
 	c.Survey.SetDefaults()
 	c.API.SetDefaults()
 	c.Metrics.SetDefaults()
+	host, _ := os.Hostname()
+	c.Cluster.SetDefaults(host)
 	c.Log.setDefaults()
 	err := errors.Join(
 		cfg.Prefix("sip", c.SIP.Validate()),
 		cfg.Prefix("rtp", c.RTP.Validate()),
 		c.Config.Validate(),
 		cfg.Prefix("recording", c.Recording.Validate()),
+		cfg.Prefix("records", c.Records.Validate()),
 		cfg.Prefix("survey", c.Survey.Validate()),
 		cfg.Prefix("api", c.API.Validate()),
 		cfg.Prefix("api", apiAgentsKnown(&c)),
 		agentHashesCoverAlgorithms(&c),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
+		cfg.Prefix("cluster", c.Cluster.Validate()),
 	)
 	if err != nil {
 		return nil, &ConfigError{Lines: fieldLines(name, cfg.Fields(err))}

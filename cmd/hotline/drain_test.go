@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,32 @@ type hotlineProcess struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan error
+	// config is the configuration file it runs on.
+	config string
+}
+
+// processWorkDir is the working directory of a Hotline process started
+// by a test: what the configuration leaves at its defaults (data/records,
+// data/state, ...) lands there, never in the package directory shared by
+// every test. The same test starting the same configuration again (a
+// restart) gets the same directory, so what the first process kept is
+// there for the second; processes of other tests, or with another
+// configuration (the nodes of a cluster), get their own.
+func processWorkDir(t *testing.T, configYAML string) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(configYAML))
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == ' ' {
+			return '_'
+		}
+		return r
+	}, t.Name())
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("hotline-e2e-%d-%s-%x", os.Getpid(), name, sum[:6]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
 
 func startProcess(t *testing.T, configYAML string) *hotlineProcess {
@@ -43,6 +70,7 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "HOTLINE_TEST_AS_MAIN=1", "HOTLINE_TEST_ARGS=-config "+path)
+	cmd.Dir = processWorkDir(t, configYAML)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +78,7 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &hotlineProcess{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &hotlineProcess{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1), config: path}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -484,3 +484,112 @@ func sidecars(t *testing.T, dir string) []recordingSidecar {
 	})
 	return out
 }
+
+// TestE2EKeypadHangupCounted: callers who hang up while the style question
+// plays are not offered to a queue, yet the metrics count them
+// (hotline_keypad_abandoned_total, as scraped from /metrics).
+func TestE2EKeypadHangupCounted(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		c.IVR.StyleQuestion = true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, caller := range []string{"0912000701", "0912000702", "0912000703"} {
+		// Answered by Hotline, then hang up 1.5 s into the question.
+		res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+			Target:   a.sipAddr("udp"),
+			Service:  "1900",
+			Caller:   caller,
+			Scenario: e2e.UACPlayPCAP("", 1500*time.Millisecond),
+			Timeout:  20 * time.Second,
+		})
+		res.RequireCalls(t, 1, 0)
+		waitIdle(t, a)
+		if got := a.metric(t, "hotline_keypad_abandoned_total", nil); got != float64(i+1) {
+			t.Fatalf("after %d hang-ups during the question: hotline_keypad_abandoned_total %v", i+1, got)
+		}
+	}
+	if got := a.metric(t, "hotline_calls_offered_total", nil); got != 0 {
+		t.Errorf("hotline_calls_offered_total %v, want 0 (nobody reached a queue)", got)
+	}
+	if got := a.metric(t, "hotline_queue_wait_seconds_count", nil); got != 0 {
+		t.Errorf("hotline_queue_wait_seconds_count %v, want 0", got)
+	}
+	if n := strings.Count(a.logs.String(), `outcome=abandoned agent=""`); n != 3 {
+		t.Errorf("%d call records of abandoned calls without agent, want 3", n)
+	}
+}
+
+// TestE2EQueueWhenEmpty: with when_empty {join: refuse, leave:
+// after_hours}, a caller arriving while nobody is logged in hears the
+// message and is hung up without entering the queue; a caller waiting
+// behind alice's call when she logs out (through the API) leaves the
+// queue and hears the after-hours message, while alice's call goes on.
+func TestE2EQueueWhenEmpty(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		c.Queues = []config.QueueDef{{Name: "general",
+			WhenEmpty:  config.EmptyPolicy{Join: config.EmptyRefuse, Leave: config.EmptyAfterHours},
+			AfterHours: config.ActionConfig{Type: config.ActionMessage, Message: "closed"}}}
+		c.Rules = []config.RuleConfig{{Name: "all", Queue: "general"}}
+		c.Callbacks.Queue = "general"
+		for i := range c.Agents {
+			c.Agents[i].Queues = nil
+		}
+		off := false
+		c.Survey.Enabled = &off
+		c.Config.SetDefaults()
+		if err := c.Config.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// Nobody logged in: refused at once, with the message.
+	res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Service: "1900", Caller: "0912000801",
+		Scenario: e2e.UACRemoteBye("", 20*time.Second), Timeout: 30 * time.Second})
+	res.RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+	if got := a.metric(t, "hotline_queue_empty_turned_away_total", map[string]string{"when": "join"}); got != 1 {
+		t.Errorf("turned away on joining: %v, want 1", got)
+	}
+	if got := a.metric(t, "hotline_calls_offered_total", nil); got != 0 {
+		t.Errorf("hotline_calls_offered_total %v, want 0: the refused caller never entered the queue", got)
+	}
+
+	// alice takes a call; a second caller waits behind it.
+	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true, Record: true})
+	first := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Service: "1900", Caller: "0912000802",
+		Scenario: e2e.UACPlayPCAP(tonePCAP(t, 6*time.Second), 7*time.Second)})
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatal(err)
+	}
+	second := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Service: "1900", Caller: "0912000803",
+		Scenario: e2e.UACRemoteBye("", 30*time.Second)})
+	waitFor(t, 10*time.Second, "the second caller waiting", func() bool { return a.queueInfo(t, "general").Waiting == 1 })
+	// alice logs out during her call: the waiting caller is turned away.
+	if code := httpJSON(t, "POST", a.apiURL("/api/v1/agents/alice/logout"), "", nil); code != 200 {
+		t.Fatalf("logout: %d", code)
+	}
+	sres, err := second.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sres.RequireCalls(t, 1, 0) // Hotline hung up after the message
+	if got := a.metric(t, "hotline_queue_empty_turned_away_total", map[string]string{"when": "leave"}); got != 1 {
+		t.Errorf("turned away while waiting: %v, want 1", got)
+	}
+	if got := a.metric(t, "hotline_queue_wait_seconds_count", map[string]string{"outcome": "timeout"}); got != 1 {
+		t.Errorf("queue waits with outcome timeout: %v, want 1 (the caller who left)", got)
+	}
+	// alice's call carried on to its end.
+	fres, err := first.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fres.RequireCalls(t, 1, 0)
+	if tone, active := heard(t, alice); tone != callerHz || active < 4*time.Second {
+		t.Errorf("alice heard %v Hz for %s, want her whole call", tone, active)
+	}
+}

@@ -7,11 +7,14 @@
 //	hotline passwd -user NAME [-realm REALM] [-algorithm MD5|SHA-256]
 //	                                 print the digest HA1 of a SIP password read from stdin
 //	hotline health [-url URL]        probe a running Hotline's /healthz
+//	hotline migrate [-config FILE]   apply the records schema migrations (records.backend postgres)
 //
 // Without -config it runs the embedded deploy/hotline.example.yaml.
 // SIGTERM or SIGINT drains: new calls get 503 with Retry-After, calls in
 // progress finish (bounded by sip.drain_timeout), then it exits 0.
-// SIGHUP reloads the customer directory.
+// SIGHUP, or the configuration file changing, reloads the hotline
+// numbers, agents, queues, rules, schedules and customer directory
+// without dropping a call (reload.go).
 package main
 
 import (
@@ -24,6 +27,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -35,6 +40,7 @@ import (
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
+	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/routing/directory"
@@ -70,10 +76,15 @@ const usage = `Usage:
                                    its digest HA1, for agents[].ha1 / ha1_sha256
   hotline health [-url URL]        exit 0 when a running Hotline's /healthz answers 200
                                    (container health checks)
+  hotline migrate [-config FILE]   apply the records schema migrations to PostgreSQL
+                                   (records.backend postgres) and exit
   hotline help                     this text
 
 Without -config the embedded example configuration runs.
 `
+
+// commandNames are the words hotline takes first.
+func commandNames() []string { return []string{"run", "check", "version", "passwd", "health", "help"} }
 
 // run is main without the exit, so tests can call it.
 func run(args []string, io stdio) int {
@@ -94,6 +105,8 @@ func run(args []string, io stdio) int {
 			return runPasswd(args[1:], io)
 		case "health":
 			return runHealth(args[1:], io)
+		case "migrate":
+			return migrate(args[1:], io.err)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(io.out, usage)
 			return exitOK
@@ -119,7 +132,11 @@ func runService(args []string, io stdio, checkOnly bool) int {
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(io.err, "hotline: unexpected argument %q (commands come first, e.g. \"hotline %s\"; see hotline help)\n", fs.Arg(0), fs.Arg(0))
+		if slices.Contains(commandNames(), fs.Arg(0)) {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: commands come before flags (hotline %s ...)\n", fs.Arg(0), fs.Arg(0))
+		} else {
+			fmt.Fprintf(io.err, "hotline: unexpected argument %q: not a command (%s; see hotline help)\n", fs.Arg(0), strings.Join(commandNames(), ", "))
+		}
 		return exitUsage
 	}
 	if *showVersion {
@@ -146,16 +163,28 @@ func runService(args []string, io stdio, checkOnly bool) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The configuration file is reloaded on SIGHUP and when it changes
+	// (the embedded example only has its customer directory reloaded).
+	changed := make(chan struct{}, 1)
+	if *path != "" {
+		go watchConfig(ctx, *path, changed)
+	}
 	for waiting := true; waiting; {
 		select {
 		case <-ctx.Done():
 			waiting = false
 		case <-hup:
-			if err := app.directory.Reload(); err != nil {
+			if *path != "" {
+				log.Info("SIGHUP: reloading the configuration", "file", *path)
+				app.reload(*path)
+			} else if err := app.directory.Reload(); err != nil {
 				log.Error("SIGHUP: customer directory not reloaded; keeping the previous one", "error", err)
 			} else {
 				log.Info("SIGHUP: customer directory reloaded", "customers", app.directory.Size())
 			}
+		case <-changed:
+			log.Info("configuration file changed: reloading", "file", *path)
+			app.reload(*path)
 		}
 	}
 	stop()
@@ -177,6 +206,15 @@ type app struct {
 	metricsSrv *metrics.Server
 	directory  *directory.Directory
 	callbacks  *callbacks.Store
+	records    *records.Store
+	// state saves registrations and agent states until stopState.
+	state     *stateKeeper
+	stopState context.CancelFunc
+	stateDone chan struct{}
+	router    *rules.Router
+	log       *slog.Logger
+	// cfg is the configuration in force (replaced by each good reload).
+	cfg atomic.Pointer[Config]
 	// draining is set when shutdown starts (GET /healthz answers 503).
 	draining *atomic.Bool
 	stopDir  context.CancelFunc
@@ -184,6 +222,8 @@ type app struct {
 	// has stopped (nil channel: no dialer).
 	stopDialer context.CancelFunc
 	dialerDone chan struct{}
+	// cluster is the node's membership of a cluster; nil on one node.
+	cluster *member
 }
 
 // start wires the packages together and starts serving. One call flows
@@ -241,19 +281,52 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	// Queues and agents: registering logs an agent in unless
-	// queue.login_on_register is off (then feature codes or the API).
-	queues, err := acd.New(&c.Config, acd.Options{Now: now, Logger: log.With("component", "acd"),
-		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store})
+	// The call history: written in batches, never in the call's way.
+	history, err := records.Open(ctx, c.Records, log)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
 	}
+	started := false
+	defer func() {
+		if !started {
+			_ = history.Close()
+		}
+	}()
+	// More than one node: join the cluster (Redis) first; refused when
+	// Redis is unreachable or the shared configuration differs.
+	mem, err := joinCluster(ctx, c, log)
+	if err != nil {
+		_ = recs.Close()
+		return nil, err
+	}
+	// Queues and agents: registering logs an agent in unless
+	// queue.login_on_register is off (then feature codes or the API).
+	acdOpts := acd.Options{Now: now, Logger: log.With("component", "acd"),
+		LoginOnRegister: *c.Queue.LoginOnRegister, Callbacks: store, OnEvent: func(e acd.Event) { history.Event(queueEvent(e)) }}
+	if mem != nil {
+		acdOpts.Replication = mem.log // one ACD over every node
+		// and no agent rings for two calls, even should replicas differ
+		acdOpts.Guard = guard{node: mem.node, log: log.With("component", "cluster")}
+	}
+	queues, err := acd.New(&c.Config, acdOpts)
+	if err == nil && mem != nil {
+		err = mem.run(ctx, queues, now, log)
+	}
+	if err != nil {
+		_ = mem.close(ctx)
+		_ = recs.Close()
+		return nil, err
+	}
+	// Wrap-up codes, through the API or *25<key> from the phone.
+	disposer := dispose(&c.Config, queues, m, log)
+	afterCall := &callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}
 	srv, err := sip.New(c.SIP, sip.Deps{
-		Log:     log,
-		Routing: &c.Config,
-		Router:  router,
-		ACD:     queues,
+		Disposition: disposeByKey(&c.Config, disposer),
+		Log:         log,
+		Routing:     &c.Config,
+		Router:      router,
+		ACD:         queues,
 		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 			return store.Add(policy.AfterHours(now(), cust, d))
 		},
@@ -264,17 +337,49 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Prompts:    prompts,
 		Metrics:    m,
 		Customers:  dir.Lookup,
-		SetStyle:   dir.SetStyle,
-		// The customer's history notes the call; a complaint or a low
-		// rating schedules a follow-up callback.
-		OnCallEnd: (&callflow.AfterCall{NoteCall: dir.NoteCall, Policy: policy, Store: store, Log: log}).CallEnded,
+		SetStyle: func(number, style string) error {
+			if err := dir.SetStyle(number, style); err != nil {
+				return err
+			}
+			history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
+			return nil
+		},
+		// Several nodes: phones registered on other nodes are reached too.
+		RemoteBindings: mem.remoteBindings(log),
+		// The call's record and events go to the history; the customer's
+		// history notes the call; a complaint or a low rating schedules a
+		// follow-up callback.
+		OnCallEnd: func(r callflow.Record) {
+			history.Call(callRecord(r))
+			for _, e := range callEndEvents(r) {
+				history.Event(e)
+			}
+			// The per-agent view: calls, talk time, ratings.
+			if r.Agent != "" && r.Outcome == callflow.OutcomeAnswered {
+				csat := 0
+				if r.Survey.CSAT != nil {
+					csat = *r.Survey.CSAT
+				}
+				m.AgentCallEnded(r.Agent, r.Talk, csat)
+			}
+			afterCall.CallEnded(r)
+		},
 	})
+	var keeper *stateKeeper
 	if err == nil {
+		// Registrations and agent states of the previous run, before
+		// the first REGISTER can arrive.
+		keeper = newStateKeeper(history, srv.Registrar(), queues, log.With("component", "state"))
+		keeper.restore(ctx)
 		err = srv.Start(ctx)
 	}
 	if err != nil {
+		_ = mem.close(ctx)
 		_ = recs.Close()
 		return nil, err
+	}
+	if mem != nil {
+		mem.node.ShareRegistrations(srv.Registrar()) // any node reaches any phone
 	}
 	wireMetrics(m, c, srv, queues, recs, func(queue string) bool { return router.QueueOpen(queue, now()) })
 	srv.Registrar().OnChange(func(_ string, registered bool) {
@@ -292,20 +397,23 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}
 	draining := &atomic.Bool{}
 	httpAPI := api.New(c.API, api.Deps{
-		Log:           log.With("component", "api"),
-		ListCalls:     func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
-		ListAgents:    func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
-		ListQueues:    func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
-		ListCallbacks: func() []api.Callback { return wire.List(store.List(), wire.Callback) },
-		Agents:        queues,
-		AgentError:    wire.AgentError,
-		Calls:         srv,
-		Monitors:      srv,
-		CallError:     wire.CallError,
-		Recordings:    recs,
-		PresignExpiry: c.Recording.S3.PresignExpiry,
-		Draining:      draining.Load,
-		Now:           now,
+		Log:              log.With("component", "api"),
+		ListCalls:        func() []api.Call { return wire.List(srv.Calls(), wire.Call) },
+		ListAgents:       func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
+		ListQueues:       func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
+		ListCallbacks:    func() []api.Callback { return wire.List(store.List(), wire.Callback) },
+		Agents:           queues,
+		AgentError:       wire.AgentError,
+		Calls:            srv,
+		Monitors:         srv,
+		CallError:        wire.CallError,
+		Recordings:       recs,
+		PresignExpiry:    c.Recording.S3.PresignExpiry,
+		Draining:         draining.Load,
+		Now:              now,
+		History:          history,
+		Dispose:          disposer,
+		ListDispositions: func() []api.DispositionCode { return dispositionCodes(&c.Config) },
 		Agent: func(id string) (api.Agent, bool) {
 			ag, ok := queues.Agent(id)
 			return wire.Agent(ag), ok
@@ -341,8 +449,18 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		"recording_backend", c.Recording.Backend, "spool", c.Recording.SpoolDir, "callback_dialer", c.SIP.Outbound.Enabled())
 	dirCtx, stopDir := context.WithCancel(context.WithoutCancel(ctx))
 	go dir.Watch(dirCtx)
-	return &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
-		directory: dir, callbacks: store, draining: draining, stopDir: stopDir, stopDialer: stopDialer, dialerDone: dialerDone}, nil
+	stateCtx, stopState := context.WithCancel(context.WithoutCancel(ctx))
+	stateDone := make(chan struct{})
+	go func() {
+		defer close(stateDone)
+		keeper.run(stateCtx, time.Second)
+	}()
+	started = true
+	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
+		directory: dir, callbacks: store, records: history, router: router, log: log, draining: draining, stopDir: stopDir,
+		stopDialer: stopDialer, dialerDone: dialerDone, state: keeper, stopState: stopState, stateDone: stateDone, cluster: mem}
+	a.cfg.Store(c)
+	return a, nil
 }
 
 // shutdown drains calls, then finishes recordings (what is not uploaded
@@ -359,7 +477,11 @@ func (a *app) shutdown(ctx context.Context) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.metricsSrv.Shutdown(actx))
+	a.stopState()
+	<-a.stateDone
+	a.state.save(actx) // as the calls left them
+	// After the calls: their records are written (or spooled) before exit.
+	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx), a.cluster.close(actx))
 }
 
 // agentMetricStates are the ACD states exposed per queue (always, zero
@@ -390,11 +512,29 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 			}
 		}
 		var out []metrics.AgentCount
-		for _, q := range c.Queues {
+		for _, q := range acd.Queues() { // the queues in force (reloads included)
 			for _, st := range agentMetricStates {
 				k := [2]string{q.Name, wire.AgentState(st)}
 				out = append(out, metrics.AgentCount{Queue: q.Name, State: k[1], Count: counts[k]})
 			}
+		}
+		return out
+	})
+	m.SetAgentStateSource(func() []metrics.AgentStatus {
+		ags := acd.Agents()
+		out := make([]metrics.AgentStatus, len(ags))
+		for i, a := range ags {
+			out[i] = metrics.AgentStatus{Agent: a.Username, State: wire.AgentState(a.State)}
+		}
+		return out
+	})
+	m.SetQueueCallsSource(func() map[string]int {
+		out := map[string]int{}
+		for _, q := range acd.Queues() { // the queues in force (reloads included)
+			out[q.Name] = 0
+		}
+		for _, call := range srv.Calls() {
+			out[call.Queue]++
 		}
 		return out
 	})

@@ -12,10 +12,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// DatasourceUID is the uid of the Prometheus datasource provisioned in
-// deploy/grafana/provisioning/datasources/prometheus.yml, which every
-// dashboard panel must use.
-const DatasourceUID = "hotline-prometheus"
+// DatasourceUID is what every dashboard panel names as its datasource: the
+// dashboard's "datasource" variable (type datasource, Prometheus), so that
+// the dashboards import into any Grafana, whatever its datasources' uids.
+const DatasourceUID = "${datasource}"
 
 // modulePath is the repository's Go module, which DeployDir looks for.
 const modulePath = "hotline"
@@ -126,6 +126,8 @@ type Dashboard struct {
 	UID        string          `json:"uid"`
 	Panels     []Panel         `json:"panels"`
 	Templating json.RawMessage `json:"templating"`
+	// Timezone is the dashboard's time zone (IANA name).
+	Timezone string `json:"timezone"`
 }
 
 // Panel is a dashboard panel, or a row holding panels.
@@ -233,7 +235,11 @@ func VariableMetrics(t testing.TB, d Dashboard) map[string]string {
 		t.Fatalf("%s: templating: %v", d.File, err)
 	}
 	out := map[string]string{}
+	hasDatasource := false
 	for _, v := range tmpl.List {
+		if v.Type == "datasource" && v.Name == "datasource" && string(v.Query) == `"prometheus"` {
+			hasDatasource = true
+		}
 		if v.Type != "query" {
 			continue
 		}
@@ -243,6 +249,9 @@ func VariableMetrics(t testing.TB, d Dashboard) map[string]string {
 			continue
 		}
 		out[v.Name] = m[1]
+	}
+	if !hasDatasource {
+		t.Errorf("%s: no \"datasource\" variable of type datasource (query \"prometheus\")", d.File)
 	}
 	return out
 }
@@ -257,6 +266,7 @@ func Substitute(expr string) string {
 		"$queue", ".*",
 		"$segment", ".*",
 		"$reason", ".*",
+		"$agent", ".*",
 	).Replace(expr)
 }
 

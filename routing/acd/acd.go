@@ -36,6 +36,12 @@ var (
 	// ErrNotWaiting refuses to move a call that is not waiting (it is
 	// being offered, connected or gone).
 	ErrNotWaiting = errors.New("routing: the call is not waiting")
+	// ErrNoLastCall: the agent has finished no call since the start, or
+	// is on (or offered) another one.
+	ErrNoLastCall = errors.New("routing: the agent has no finished call to give a wrap-up code to")
+	// ErrQueueEmpty: nobody takes the queue's calls (every agent logged
+	// out or paused) and its when_empty policy turns the caller away.
+	ErrQueueEmpty = errors.New("routing: nobody takes the queue's calls")
 )
 
 // Agent states of the ACD besides StateAvailable, StateRinging and
@@ -65,11 +71,19 @@ type Options struct {
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
 	Callbacks *callbacks.Store
+	// OnEvent, when set, receives every queue and agent event (events.go),
+	// in order, with the ACD's lock held: it must not block nor call the
+	// ACD.
+	OnEvent func(Event)
 	// Replication, when set, makes this ACD one replica of an ACD shared
 	// by several nodes (see replica.go): every change is submitted to
 	// the shared log and applied, in the log's one order, by every
 	// replica. Now then only stamps the changes this node submits.
 	Replication Replication
+	// Guard, when set, must reserve each agent of an offer before Next
+	// hands it out, and is told when the reservation ends (see
+	// replica.go).
+	Guard Guard
 }
 
 // CallRequest is a call entering the ACD.
@@ -164,6 +178,7 @@ type QueuedCall struct {
 	pending    bool
 	preferred  bool // the current offer is the preferred agent's
 	agent      *acdAgent
+	offeredAt  time.Time
 	answeredAt time.Time
 	err        error
 	dirty      bool
@@ -224,6 +239,7 @@ type acdAgent struct {
 	calls                        int
 	talk                         time.Duration
 	noAnswers                    int
+	last                         LastCall // the agent's last call (ended)
 	dirty                        bool
 	cand                         *QueuedCall // best call while dirty
 }
@@ -291,6 +307,20 @@ type acdQueue struct {
 	ix         agentIndex
 	classes    []*callClass // waiting calls by required skills
 	classByKey map[string]*callClass
+	// retired: removed from the configuration by Reconfigure, kept (for
+	// no new caller) while callers wait in it.
+	retired bool
+}
+
+// staffed says whether a member of q takes calls: logged in, not paused
+// (on a call or in wrap-up counts).
+func (q *acdQueue) staffed() bool {
+	for _, m := range q.members {
+		if m.loggedIn && !m.paused {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *acdQueue) addAvail(ag *acdAgent, k int) {
@@ -409,10 +439,16 @@ type ACD struct {
 	rejoin          time.Duration
 	loginOnRegister bool
 	callbacks       *callbacks.Store
+	onEvent         func(Event)
+	// instance identifies this replica in the ops it submits; ownOp is
+	// set while an op it submitted is applied.
+	instance string
+	ownOp    atomic.Bool
 	// replication: stamp gives the submitted changes their time, logNow
 	// is the time of the change applied last (the replica's clock), owner
 	// the node each call was enqueued on.
 	repl   Replication
+	guard  Guard
 	stamp  func() time.Time
 	logNow atomic.Int64
 	owner  map[string]string
@@ -449,14 +485,15 @@ func New(c *config.Config, o Options) (*ACD, error) {
 	}
 	a := &ACD{
 		now: o.Now, log: o.Logger, retryDelay: c.Queue.RetryDelay, autoPause: c.Queue.AutoPauseAfter,
-		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks,
+		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks, onEvent: o.OnEvent,
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
-		repl: o.Replication, stamp: o.Now, owner: map[string]string{},
+		repl: o.Replication, guard: o.Guard, stamp: o.Now, owner: map[string]string{},
 	}
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
+		a.instance = fmt.Sprintf("%016x", rand.Uint64())
 	}
 	if len(c.Queues) == 0 {
 		return nil, errors.New("routing: no queues (call SetDefaults first)")
@@ -603,6 +640,7 @@ func (a *ACD) setRegistered(agent string, registered bool) error {
 		if !registered && ag.loggedIn {
 			ag.loggedIn = false
 			a.log.Info("agent logged out: registration lost", "agent", agent)
+			a.emitLocked(Event{At: now, Kind: EventLogout, Agent: agent, Reason: "registration lost"})
 		}
 		if registered && a.loginOnRegister && !ag.loggedIn {
 			a.loginLocked(ag, now)
@@ -612,6 +650,7 @@ func (a *ACD) setRegistered(agent string, registered bool) error {
 }
 
 func (a *ACD) loginLocked(ag *acdAgent, now time.Time) {
+	a.emitLocked(Event{At: now, Kind: EventLogin, Agent: ag.name})
 	ag.loggedIn = true
 	ag.noAnswers = 0
 	if ag.idleSince.IsZero() || ag.idleSince.Before(now) {
@@ -650,7 +689,10 @@ func (a *ACD) Logout(agent string) error {
 }
 
 func (a *ACD) logout(agent string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
+		if ag.loggedIn {
+			a.emitLocked(Event{At: now, Kind: EventLogout, Agent: agent})
+		}
 		ag.loggedIn, ag.paused, ag.pauseReason = false, false, ""
 		a.log.Info("agent logged out", "agent", agent)
 		return nil
@@ -667,9 +709,12 @@ func (a *ACD) Pause(agent, reason string) error {
 }
 
 func (a *ACD) pause(agent, reason string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
+		}
+		if !ag.paused || ag.pauseReason != reason {
+			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: reason})
 		}
 		ag.paused, ag.pauseReason = true, reason
 		a.log.Info("agent paused", "agent", agent, "reason", reason)
@@ -686,9 +731,12 @@ func (a *ACD) Unpause(agent string) error {
 }
 
 func (a *ACD) unpause(agent string) error {
-	return a.updateAgent(agent, func(ag *acdAgent, _ time.Time) error {
+	return a.updateAgent(agent, func(ag *acdAgent, now time.Time) error {
 		if !ag.loggedIn {
 			return ErrNotLoggedIn
+		}
+		if ag.paused {
+			a.emitLocked(Event{At: now, Kind: EventUnpause, Agent: agent})
 		}
 		ag.paused, ag.pauseReason, ag.noAnswers = false, "", 0
 		a.log.Info("agent unpaused", "agent", agent)
@@ -735,7 +783,7 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 		return nil, ErrDuplicateCall
 	}
 	q := a.qByName[r.Queue]
-	if q == nil {
+	if q == nil || q.retired {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownQueue, r.Queue)
 	}
 	for hops := 0; q.def.MaxLength > 0 && q.count >= q.def.MaxLength; hops++ {
@@ -744,6 +792,9 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 			return nil, fmt.Errorf("%w: %s", ErrQueueFull, q.def.Name)
 		}
 		q = q.overflow
+	}
+	if w := q.def.WhenEmpty.Join; w != "" && w != config.EmptyJoin && !q.staffed() {
+		return nil, fmt.Errorf("%w: %s", ErrQueueEmpty, q.def.Name)
 	}
 	now := a.now()
 	a.seq++
@@ -786,6 +837,7 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 	a.live = append(a.live, c)
 	a.calls[c.id] = c
 	q.stats.entered++
+	a.emitLocked(callEvent(EventEnteredQueue, c, now))
 	a.dispatchLocked(now)
 	return c, nil
 }
@@ -879,9 +931,13 @@ func (a *ACD) offerLocked(c *QueuedCall, ags []*acdAgent, now time.Time) {
 	c.offer = append(c.offer[:0], ags...)
 	c.pending = true
 	c.preferred = c.pref != nil && len(ags) == 1 && ags[0] == c.pref && now.Before(c.prefUntil)
+	c.offeredAt = now
 	for _, ag := range ags {
 		ag.call, ag.connected = c, false
 		a.refreshLocked(ag, now)
+		ev := callEvent(EventOffered, c, now)
+		ev.Agent = ag.name
+		a.emitLocked(ev)
 	}
 	if c.queue.def.Strategy == config.StrategyRoundRobin {
 		if p := ags[0].posIn(c.queue); p >= 0 {
@@ -986,7 +1042,20 @@ func (c *QueuedCall) Next(ctx context.Context) (Offer, error) {
 				o.Agents[i] = ag.name
 			}
 			a.mu.Unlock()
-			return o, nil
+			if a.guard == nil {
+				return o, nil
+			}
+			if o.Agents = c.reserve(o.Agents); len(o.Agents) > 0 {
+				return o, nil
+			}
+			// Every agent is held elsewhere: wait a little for the
+			// call's next offer.
+			select {
+			case <-time.After(guardBackoff):
+			case <-ctx.Done():
+				return Offer{}, ctx.Err()
+			}
+			continue
 		}
 		state, err := c.state, c.err
 		a.mu.Unlock()
@@ -1020,10 +1089,18 @@ func (c *QueuedCall) offering(ag *acdAgent) int {
 // ring-all offer are freed at once (stop ringing them); a late report of
 // theirs gets ErrNotOffered.
 func (c *QueuedCall) Answered(agent string) error {
-	if a := c.acd; a.repl != nil {
-		return a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	a := c.acd
+	others := c.held(agent)
+	var err error
+	if a.repl != nil {
+		err = a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
+	} else {
+		err = c.answered(agent)
 	}
-	return c.answered(agent)
+	if err == nil {
+		c.release(others) // the other phones of a ring-all offer
+	}
+	return err
 }
 
 func (c *QueuedCall) answered(agent string) error {
@@ -1051,6 +1128,9 @@ func (c *QueuedCall) answered(agent string) error {
 	q := c.queue
 	q.stats.answered++
 	q.stats.answeredWait += now.Sub(c.entered)
+	ev := callEvent(EventConnected, c, now)
+	ev.Agent, ev.Duration = agent, now.Sub(c.entered)
+	a.emitLocked(ev)
 	a.dispatchLocked(now)
 	return nil
 }
@@ -1060,13 +1140,16 @@ func (c *QueuedCall) answered(agent string) error {
 // within the retry delay and is paused after too many in a row. When no
 // offered agent is left the call waits again at its place.
 func (c *QueuedCall) NoAnswer(agent string) error {
+	defer c.release([]string{agent})
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opNoAnswer, Call: c.id, Agent: agent}).Err
 	}
-	return c.noAnswer(agent)
+	return c.noAnswer(agent, true)
 }
 
-func (c *QueuedCall) noAnswer(agent string) error {
+// noAnswer ends agent's offer of c; penalty counts it as unanswered
+// (auto-pause), else the agent was held elsewhere (Guard).
+func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 	a := c.acd
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -1081,8 +1164,16 @@ func (c *QueuedCall) noAnswer(agent string) error {
 	now := a.now()
 	c.offer = append(c.offer[:i], c.offer[i+1:]...)
 	ag.call = nil
-	ag.noAnswers++
-	if a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
+	if penalty {
+		ag.noAnswers++
+		ev := callEvent(EventRingNoAnswer, c, now)
+		ev.Agent, ev.Duration = agent, now.Sub(c.offeredAt)
+		a.emitLocked(ev)
+	}
+	if penalty && a.autoPause > 0 && ag.noAnswers >= a.autoPause && ag.loggedIn {
+		if !ag.paused {
+			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: PauseNoAnswer})
+		}
 		ag.paused, ag.pauseReason = true, PauseNoAnswer
 		a.log.Warn("agent paused after unanswered offers", "agent", ag.name, "in_a_row", ag.noAnswers)
 	}
@@ -1109,6 +1200,7 @@ func (c *QueuedCall) noAnswer(agent string) error {
 // is counted, and a caller who calls again within the rejoin window gets
 // this place back. Abandon on a connected call is Hangup.
 func (c *QueuedCall) Abandon() {
+	defer c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		if res := a.submit(Op{Kind: opAbandon, Call: c.id}); res.Err != nil {
 			a.log.Error("abandon not replicated", "call_id", c.id, "error", res.Err)
@@ -1130,6 +1222,7 @@ func (c *QueuedCall) abandon() {
 		a.hangupLocked(c, now)
 		return
 	}
+	a.emitLocked(a.leavingEvent(EventAbandoned, c, now))
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.abandoned++
@@ -1189,6 +1282,7 @@ func (a *ACD) leaveLocked(c *QueuedCall, now time.Time) {
 // again by the dialer with that time.
 func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) {
 	a := c.acd
+	defer c.release(c.held(""))
 	var cb callbacks.Callback
 	if a.repl != nil {
 		res := a.submit(Op{Kind: opCallback, Call: c.id, Text: number})
@@ -1217,6 +1311,7 @@ func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) 
 		return callbacks.Callback{}, ErrCallEnded
 	}
 	now := a.now()
+	a.emitLocked(a.leavingEvent(EventCallbackRequest, c, now))
 	a.leaveLocked(c, now)
 	q := c.queue
 	q.stats.callbacks++
@@ -1230,6 +1325,7 @@ func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) 
 // Hangup records that a connected call ended. The agent goes to wrap-up
 // for the queue's wrap-up time, then becomes available.
 func (c *QueuedCall) Hangup() error {
+	defer c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opHangup, Call: c.id}).Err
 	}
@@ -1252,10 +1348,14 @@ func (a *ACD) hangupLocked(c *QueuedCall, now time.Time) {
 	talk := now.Sub(c.answeredAt)
 	wrap := c.queue.def.WrapUp
 	ag.call, ag.connected = nil, false
+	ag.last = LastCall{CallID: c.id, Queue: c.queue.def.Name, Ended: now}
 	ag.talk += talk
 	ag.wrapUntil = now.Add(wrap)
 	ag.idleSince = ag.wrapUntil
 	c.queue.addHandle(talk + wrap)
+	ev := callEvent(EventWrapUp, c, now)
+	ev.Agent, ev.Duration = ag.name, wrap
+	a.emitLocked(ev)
 	a.refreshLocked(ag, now)
 	a.finishLocked(c, nil)
 	a.dispatchLocked(now)
@@ -1339,8 +1439,26 @@ func (a *ACD) tick() {
 			a.refreshLocked(ag, now)
 		}
 	}
+	// Queues whose waiting callers leave when nobody takes calls.
+	var empty map[*acdQueue]bool
+	for _, q := range a.queues {
+		if w := q.def.WhenEmpty.Leave; w != "" && w != config.EmptyStay && q.count > 0 && !q.staffed() {
+			if empty == nil {
+				empty = map[*acdQueue]bool{}
+			}
+			empty[q] = true
+		}
+	}
 	for i := 0; i < len(a.live); i++ {
 		c := a.live[i]
+		if c.state == callWaiting && empty[c.queue] {
+			a.unlistLocked(c)
+			c.queue.stats.timedOut++
+			a.log.Info("caller leaves an empty queue", "call_id", c.id, "queue", c.queue.def.Name)
+			a.finishLocked(c, ErrQueueEmpty)
+			i-- // finishLocked moved the last live call here
+			continue
+		}
 		if c.state != callWaiting || now.Before(c.next) {
 			continue
 		}
@@ -1526,6 +1644,28 @@ func (a *ACD) Agents() []AgentInfo {
 		out = append(out, ag.info(now))
 	}
 	return out
+}
+
+// LastCall is the call an agent last finished (for a disposition).
+type LastCall struct {
+	CallID string
+	Queue  string
+	Ended  time.Time
+}
+
+// LastCall returns the call an agent last finished, while they are not on
+// (or offered) another one: the call a wrap-up code is for.
+func (a *ACD) LastCall(agent string) (LastCall, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag, err := a.agent(agent)
+	if err != nil {
+		return LastCall{}, err
+	}
+	if ag.last.CallID == "" || ag.call != nil {
+		return LastCall{}, ErrNoLastCall
+	}
+	return ag.last, nil
 }
 
 // Agent returns a snapshot of one agent.

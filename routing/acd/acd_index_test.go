@@ -6,7 +6,9 @@ import (
 	"hotline/routing/config/configtest"
 	"hotline/routing/directory"
 	"hotline/routing/rules"
+	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"testing"
@@ -311,7 +313,31 @@ func TestACDIndexMatchesScan(t *testing.T) {
 	}
 }
 
+// TestACDReconfigureMatchesScan is TestACDIndexMatchesScan with the
+// configuration reloaded (Reconfigure) now and then: the rebuilt indexes
+// keep agreeing with the scans, and the invariants hold.
+func TestACDReconfigureMatchesScan(t *testing.T) {
+	steps := 1200
+	if testing.Short() {
+		steps = 300
+	}
+	for seed := uint64(1); seed <= uint64(len(config.Strategies())); seed++ {
+		// A replicated ACD is not reconfigured (TestACDReconfigure checks
+		// it refuses): this is the one-node ACD's test.
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			runIndexedACDReconfigured(t, seed, steps, os.Getenv(acdBackendEnv) == "")
+		})
+	}
+}
+
 func runIndexedACD(t *testing.T, seed uint64, steps int) {
+	runIndexedACDReconfigured(t, seed, steps, false)
+}
+
+// runIndexedACDReconfigured is runIndexedACD, reloading a changed
+// configuration (skills, queues, strategies, agents removed and added)
+// now and then when reconfigure is set.
+func runIndexedACDReconfigured(t *testing.T, seed uint64, steps int, reconfigure bool) {
 	rnd := rand.New(rand.NewPCG(seed, 11))
 	skills := []string{"billing", "tech", "complaints", "french"}
 	queues := []string{"sales", "care", "vip"}
@@ -417,6 +443,52 @@ func runIndexedACD(t *testing.T, seed uint64, steps int) {
 		case op < 70: // a caller hangs up
 			if calls := append(live(callWaiting), offered()...); len(calls) > 0 {
 				calls[rnd.IntN(len(calls))].Abandon()
+			}
+		case op < 72 && reconfigure: // the configuration is reloaded
+			n := *c
+			n.Agents = nil
+			for i, ag := range c.Agents {
+				if rnd.IntN(10) == 0 && i > 0 {
+					continue // removed
+				}
+				ag.Skills = maps.Clone(ag.Skills)
+				if rnd.IntN(4) == 0 {
+					s := agentSkills[rnd.IntN(len(agentSkills))]
+					ag.Skills[s] = 1 + rnd.IntN(5)
+				}
+				if rnd.IntN(6) == 0 {
+					ag.Queues = []string{queues[rnd.IntN(len(queues))]}
+				}
+				n.Agents = append(n.Agents, ag)
+			}
+			if rnd.IntN(3) == 0 {
+				n.Agents = append(n.Agents, config.Agent{Username: fmt.Sprintf("n%02d", step%7), Password: "pw",
+					Queues: []string{queues[rnd.IntN(len(queues))]}, Skills: map[string]int{skills[rnd.IntN(len(skills))]: 3}})
+			}
+			n.Queues = slices.Clone(c.Queues)
+			for i := range n.Queues {
+				// A ring-all offer in progress finishes as it began, which
+				// checkInvariants would take for a wrong offer: strategies
+				// change only between one-agent strategies here.
+				st := config.Strategies()[rnd.IntN(len(config.Strategies()))]
+				if rnd.IntN(4) == 0 && st != config.StrategyRingAll && n.Queues[i].Strategy != config.StrategyRingAll {
+					n.Queues[i].Strategy = st
+				}
+			}
+			seen := map[string]bool{}
+			n.Agents = slices.DeleteFunc(n.Agents, func(ag config.Agent) bool {
+				dup := seen[ag.Username]
+				seen[ag.Username] = true
+				return dup
+			})
+			if err := a.Reconfigure(&n); err != nil {
+				t.Fatalf("seed %d step %d: Reconfigure: %v", seed, step, err)
+			}
+			a.mu.Lock()
+			err := checkIndexes(a)
+			a.mu.Unlock()
+			if err != nil {
+				t.Fatalf("seed %d step %d, just after Reconfigure: %v", seed, step, err)
 			}
 		case op < 80: // an agent changes state
 			ag := c.Agents[rnd.IntN(len(c.Agents))].Username

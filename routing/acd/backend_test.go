@@ -9,10 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"hotline/cluster"
 	"hotline/internal/redistest"
 	"hotline/routing/config"
+	"hotline/routing/config/configtest"
+	"hotline/routing/internal/routingtest"
 )
 
 // The ACD tests run against every ACD backend, so that they cannot drift
@@ -168,6 +171,9 @@ func checkPeers(a *ACD, peers []*ACD) error {
 type memLog struct {
 	mu       sync.Mutex
 	replicas []*ACD
+	// lost[i]: replica i misses the ops (as with a Redis that died
+	// before that replica read them)
+	lost map[int]bool
 }
 
 type memHandle struct {
@@ -180,6 +186,9 @@ func (h memHandle) Submit(op []byte) (any, error) {
 	defer h.l.mu.Unlock()
 	var mine any
 	for i, r := range h.l.replicas {
+		if h.l.lost[i] {
+			continue
+		}
 		res := r.ApplyOp(fmt.Sprintf("n%d", h.i), op)
 		if i == h.i {
 			mine = res
@@ -192,3 +201,161 @@ func (h memHandle) Submit(op []byte) (any, error) {
 type lazyLog struct{ l *cluster.Log }
 
 func (z *lazyLog) Submit(op []byte) (any, error) { return z.l.Submit(op) }
+
+// TestACDTwoNodesOneAgentRace: two calls arrive on two nodes at the same
+// instant for the one free agent, many times: exactly one is offered the
+// agent, the other waits and gets the agent when the first call ends.
+// (On one node both calls arrive on the same ACD.)
+func TestACDTwoNodesOneAgentRace(t *testing.T) {
+	f := newACD(t, configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...)))
+	nodes := append([]*ACD{f.acd}, f.peers...)
+	if len(nodes) == 1 {
+		nodes = append(nodes, f.acd)
+	}
+	reps := 200
+	if testing.Short() {
+		reps = 50
+	}
+	wins := [2]int{}
+	for rep := 0; rep < reps; rep++ {
+		var qcs [2]*QueuedCall
+		var errs [2]error
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for i := range qcs {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				qcs[i], errs[i] = nodes[i].Enqueue(CallRequest{ID: fmt.Sprintf("race-%d-%d", rep, i), Queue: "default"})
+			}()
+		}
+		start.Done()
+		done.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("rep %d: Enqueue on node %d: %v", rep, i, err)
+			}
+		}
+		winner, offered := -1, 0
+		for i, qc := range qcs {
+			if o, ok := f.tryOffer(qc); ok {
+				if len(o.Agents) != 1 || o.Agents[0] != "alice" {
+					t.Fatalf("rep %d: offer %v", rep, o.Agents)
+				}
+				offered++
+				winner = i
+			}
+		}
+		if offered != 1 {
+			t.Fatalf("rep %d: %d calls were offered the one agent, want exactly 1", rep, offered)
+		}
+		wins[winner]++
+		loser := 1 - winner
+		if st := qcs[loser].Status().State; st != "waiting" {
+			t.Fatalf("rep %d: the other call is %s, want waiting", rep, st)
+		}
+		if err := qcs[winner].Answered("alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := qcs[winner].Hangup(); err != nil {
+			t.Fatal(err)
+		}
+		if err := nodes[loser].Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.tryOffer(qcs[loser]); !ok {
+			t.Fatalf("rep %d: the waiting call was not offered alice once she was free", rep)
+		}
+		if err := qcs[loser].Answered("alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := qcs[loser].Hangup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d races: first-arrived per node %v", reps, wins)
+}
+
+// memGuard holds reservations in memory (cluster.Node holds them in Redis).
+type memGuard struct {
+	mu   sync.Mutex
+	held map[string]string
+}
+
+func (g *memGuard) Reserve(agent, call string) (bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if h, ok := g.held[agent]; ok && h != call {
+		return false, nil
+	}
+	g.held[agent] = call
+	return true, nil
+}
+
+func (g *memGuard) Release(agent, call string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held[agent] == call {
+		delete(g.held, agent)
+	}
+}
+
+// TestGuardKeepsDivergedReplicasApart: a replica that missed the op of
+// a call (lost with a Redis restart) believes the agent free and offers
+// her another call: the reservation refuses it, the offer is withdrawn
+// without counting as unanswered, and the call gets the agent once the
+// first call ended.
+func TestGuardKeepsDivergedReplicasApart(t *testing.T) {
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
+	clk := routingtest.NewClock()
+	l := &memLog{lost: map[int]bool{}}
+	g := &memGuard{held: map[string]string{}}
+	var r [2]*ACD
+	for i := range r {
+		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[i] = a
+		l.replicas = append(l.replicas, a)
+	}
+	if err := r[0].SetRegistered("alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r[0].Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	f := &acdFixture{t: t, clk: clk, acd: r[0]}
+
+	l.lost[1] = true // replica 1 misses call A
+	callA, err := r[0].Enqueue(CallRequest{ID: "A", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.lost[1] = false
+	if o := f.offer(callA); o.Agents[0] != "alice" {
+		t.Fatalf("A offered %v", o.Agents)
+	}
+	if err := callA.Answered("alice"); err != nil {
+		t.Fatal(err)
+	}
+	callB, err := r[1].Enqueue(CallRequest{ID: "B", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := f.tryOffer(callB); ok {
+		t.Fatalf("B was offered %v while alice talks on A (replica 1 missed A)", o.Agents)
+	}
+	if info, _ := r[1].Agent("alice"); info.MissedInRow != 0 || info.State == StatePaused {
+		t.Errorf("the withdrawn offer counted against alice: %+v", info)
+	}
+	if err := callA.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(10 * time.Second) // past the retry delay of the withdrawn offer
+	r[1].Tick()
+	if o := f.offer(callB); o.Agents[0] != "alice" {
+		t.Fatalf("B offered %v after A ended", o.Agents)
+	}
+}

@@ -45,6 +45,7 @@ const (
 	opNodeLost   = "node_lost"
 	opSync       = "sync"
 	opRequeue    = "requeue"
+	opRefused    = "refused"
 )
 
 // Op is one change of a replicated ACD, as it travels through the log.
@@ -56,6 +57,9 @@ type Op struct {
 	Text  string       `json:"text,omitempty"` // pause reason, callback number, lost node, queue
 	Flag  bool         `json:"flag,omitempty"` // registered, at the front
 	Req   *CallRequest `json:"req,omitempty"`
+	// Src is the submitting replica's instance: only that replica
+	// reports the op's events (Options.OnEvent), once for the cluster.
+	Src string `json:"src,omitempty"`
 }
 
 // OpResult is what applying an Op returned on this replica.
@@ -78,6 +82,7 @@ var ErrReplication = errors.New("acd: shared ACD log")
 
 func (a *ACD) submit(op Op) OpResult {
 	op.At = a.stamp()
+	op.Src = a.instance
 	data, err := json.Marshal(op)
 	if err != nil {
 		return OpResult{Err: fmt.Errorf("%w: %w", ErrReplication, err)}
@@ -102,6 +107,78 @@ func (a *ACD) Sync() error {
 	return a.submit(Op{Kind: opSync}).Err
 }
 
+// Guard reserves agents outside the ACD, as a check on its offers: with
+// several nodes (package cluster) the reservation is atomic in Redis.
+// Replicas agree on every offer; should they not (an Op lost with a
+// Redis that restarted empty may have reached some nodes only), the
+// reservation keeps one agent from ringing for two calls: the node whose
+// reservation is refused withdraws the offer (without counting it as
+// unanswered) and the call waits for another agent.
+type Guard interface {
+	// Reserve reserves agent for call; false (or an error) refuses.
+	Reserve(agent, call string) (bool, error)
+	// Release ends the reservation of agent for call, if any.
+	Release(agent, call string)
+}
+
+// guardBackoff is how long Next waits when every agent of an offer was
+// refused by the Guard, before it looks at the call's next offer.
+const guardBackoff = 250 * time.Millisecond
+
+// reserve returns the agents the Guard reserved for c; the others are
+// refused (the offer of them is withdrawn).
+func (c *QueuedCall) reserve(agents []string) []string {
+	a := c.acd
+	kept := agents[:0:0]
+	for _, ag := range agents {
+		ok, err := a.guard.Reserve(ag, c.id)
+		if ok && err == nil {
+			kept = append(kept, ag)
+			continue
+		}
+		a.log.Warn("offer withdrawn: the agent is held elsewhere", "call_id", c.id, "agent", ag, "error", err)
+		var rerr error
+		if a.repl != nil {
+			rerr = a.submit(Op{Kind: opRefused, Call: c.id, Agent: ag}).Err
+		} else {
+			rerr = c.noAnswer(ag, false)
+		}
+		if rerr != nil {
+			a.log.Warn("offer not withdrawn", "call_id", c.id, "agent", ag, "error", rerr)
+		}
+	}
+	return kept
+}
+
+// held returns the agents c holds (offered or connected), but except.
+func (c *QueuedCall) held(except string) []string {
+	a := c.acd
+	if a.guard == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, ag := range c.offer {
+		if ag.name != except {
+			out = append(out, ag.name)
+		}
+	}
+	if c.agent != nil && c.state == callConnected && c.agent.name != except {
+		out = append(out, c.agent.name)
+	}
+	return out
+}
+
+// release tells the Guard that c no longer holds agents.
+func (c *QueuedCall) release(agents []string) {
+	if g := c.acd.guard; g != nil {
+		for _, ag := range agents {
+			g.Release(ag, c.id)
+		}
+	}
+}
+
 // NodeLost returns the Op that ends every call enqueued by node (a node
 // that died: its callers are gone with its media); submit it through the
 // log like any other. Applying it more than once does nothing more.
@@ -122,6 +199,9 @@ func (a *ACD) ApplyOp(origin string, data []byte) any {
 	// same time. (Nodes' clocks that disagree look like a clock step on
 	// one node, which the ACD copes with.)
 	a.logNow.Store(op.At.UnixNano())
+	// Ops are applied one at a time: the events of this one are this
+	// replica's to report when it submitted it.
+	a.ownOp.Store(op.Src == a.instance)
 	call := func() *QueuedCall {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -147,7 +227,13 @@ func (a *ACD) ApplyOp(origin string, data []byte) any {
 		if op.Kind == opAnswered {
 			return OpResult{Err: c.answered(op.Agent)}
 		}
-		return OpResult{Err: c.noAnswer(op.Agent)}
+		return OpResult{Err: c.noAnswer(op.Agent, true)}
+	case opRefused:
+		c := call()
+		if c == nil {
+			return OpResult{Err: ErrNotOffered}
+		}
+		return OpResult{Err: c.noAnswer(op.Agent, false)}
 	case opAbandon:
 		if c := call(); c != nil {
 			c.abandon()

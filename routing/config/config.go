@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"hotline/internal/cfg"
@@ -99,10 +100,98 @@ type Config struct {
 	Callbacks CallbackConfig    `yaml:"callbacks"`
 	// IVR is what callers are asked by keypad before they queue.
 	IVR IVRConfig `yaml:"ivr"`
+	// Dispositions are the wrap-up codes agents give their calls.
+	Dispositions []Disposition `yaml:"dispositions"`
+
+	// live holds the configuration installed by Reload, which Hotline,
+	// Agent and QueueByName answer from (shared by copies of c).
+	live *liveConfig
+}
+
+type liveConfig struct{ p atomic.Pointer[Config] }
+
+// Disposition is a wrap-up code an agent gives a call after it (an
+// outcome such as "sale" or "complaint_logged").
+type Disposition struct {
+	// Code is the code stored and counted: lower-case letters, digits, _
+	// and -, at most 32.
+	Code string `yaml:"code"`
+	// Name is what people read.
+	Name string `yaml:"name"`
+	// Key is the digits an agent enters for it on the phone's keypad
+	// (optional, 1-3 digits).
+	Key string `yaml:"key"`
+}
+
+var dispositionCodeRE = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+var dispositionKeyRE = regexp.MustCompile(`^[0-9]{1,3}$`)
+
+func (c *Config) validateDispositions() error {
+	var errs []error
+	codes, keys := map[string]int{}, map[string]int{}
+	for i, d := range c.Dispositions {
+		p := fmt.Sprintf("dispositions[%d]", i)
+		if !dispositionCodeRE.MatchString(d.Code) {
+			errs = append(errs, cfg.Errorf(p+".code", "%q must be 1-32 lower-case letters, digits, _ or -", d.Code))
+		} else if j, dup := codes[d.Code]; dup {
+			errs = append(errs, cfg.Errorf(p+".code", "%q is already the code of dispositions[%d]", d.Code, j))
+		}
+		codes[d.Code] = i
+		if d.Key != "" {
+			if !dispositionKeyRE.MatchString(d.Key) {
+				errs = append(errs, cfg.Errorf(p+".key", "%q must be 1-3 digits", d.Key))
+			} else if j, dup := keys[d.Key]; dup {
+				errs = append(errs, cfg.Errorf(p+".key", "%q is already the key of dispositions[%d]", d.Key, j))
+			}
+			keys[d.Key] = i
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DispositionByCode returns the configured wrap-up code code (of the
+// configuration in force).
+func (c *Config) DispositionByCode(code string) (Disposition, bool) {
+	for _, d := range c.current().Dispositions {
+		if d.Code == code {
+			return d, true
+		}
+	}
+	return Disposition{}, false
+}
+
+// DispositionCodes returns the wrap-up codes of the configuration in force.
+func (c *Config) DispositionCodes() []Disposition {
+	return c.current().Dispositions
+}
+
+// Reload installs n, a defaulted and validated configuration, as the one
+// Hotline, Agent and QueueByName of c answer from, for the readers that
+// hold c (the SIP side looks hotline numbers and agents' secrets up this
+// way): hot reload. c must have had SetDefaults called.
+func (c *Config) Reload(n *Config) {
+	if c.live == nil {
+		panic("config: Reload before SetDefaults")
+	}
+	c.live.p.Store(n)
+}
+
+// current is the configuration in force: the last one Reload installed,
+// else c itself.
+func (c *Config) current() *Config {
+	if c.live != nil {
+		if n := c.live.p.Load(); n != nil {
+			return n
+		}
+	}
+	return c
 }
 
 // SetDefaults fills in unset values.
 func (c *Config) SetDefaults() {
+	if c.live == nil {
+		c.live = &liveConfig{}
+	}
 	if c.Queue.RingTimeout == 0 {
 		c.Queue.RingTimeout = 15 * time.Second
 	}
@@ -125,6 +214,9 @@ var usernameRE = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()*+,;=%-]+$`)
 // Validate reports every problem with the routing configuration.
 func (c *Config) Validate() error {
 	var errs []error
+	if err := c.validateDispositions(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.Hotlines) == 0 {
 		errs = append(errs, cfg.Errorf("hotlines", "at least one hotline number is required"))
 	}
@@ -180,7 +272,7 @@ func (c *Config) Validate() error {
 
 // Hotline returns the hotline for a dialled number.
 func (c *Config) Hotline(number string) (Hotline, bool) {
-	for _, h := range c.Hotlines {
+	for _, h := range c.current().Hotlines {
 		if h.Number == number {
 			return h, true
 		}
@@ -190,7 +282,7 @@ func (c *Config) Hotline(number string) (Hotline, bool) {
 
 // Agent returns the agent with the given username.
 func (c *Config) Agent(username string) (Agent, bool) {
-	for _, a := range c.Agents {
+	for _, a := range c.current().Agents {
 		if a.Username == username {
 			return a, true
 		}

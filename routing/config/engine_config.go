@@ -77,6 +77,31 @@ type QueueDef struct {
 	// CallbackKey leaves the queue for a callback (0-9, * or #; "none"
 	// disables); default queue.callback_key.
 	CallbackKey string `yaml:"callback_key"`
+	// WhenEmpty is what happens while nobody takes the queue's calls
+	// (every agent logged out or paused), like Asterisk's joinempty and
+	// leavewhenempty.
+	WhenEmpty EmptyPolicy `yaml:"when_empty"`
+}
+
+// What an empty queue does with a caller (EmptyPolicy).
+const (
+	EmptyJoin       = "join"        // the caller waits (Join's default)
+	EmptyStay       = "stay"        // the caller keeps waiting (Leave's default)
+	EmptyRefuse     = "refuse"      // the caller hears Message, then Hotline hangs up
+	EmptyAfterHours = "after_hours" // the queue's after_hours action
+)
+
+// EmptyPolicy says what a queue does while none of its agents takes
+// calls: with nobody logged in, or everyone paused.
+type EmptyPolicy struct {
+	// Join is for a caller arriving then: join (default), refuse or
+	// after_hours.
+	Join string `yaml:"join"`
+	// Leave is for the callers waiting when the last agent logs out or
+	// pauses: stay (default), refuse or after_hours.
+	Leave string `yaml:"leave"`
+	// Message is the prompt of refuse; default "closed".
+	Message string `yaml:"message"`
 }
 
 // AnnounceConfig is a queue's periodic announcement to waiting callers:
@@ -154,7 +179,7 @@ func (m ReasonMenuConfig) Reasons() []string {
 
 // QueueByName returns the configuration of the queue named name.
 func (c *Config) QueueByName(name string) (QueueDef, bool) {
-	for _, q := range c.Queues {
+	for _, q := range c.current().Queues {
 		if q.Name == name {
 			return q, true
 		}
@@ -293,6 +318,15 @@ func (c *Config) setEngineDefaults() {
 		if q.AfterHours.Message == "" && q.AfterHours.Type != ActionQueue {
 			q.AfterHours.Message = "closed"
 		}
+		if q.WhenEmpty.Join == "" {
+			q.WhenEmpty.Join = EmptyJoin
+		}
+		if q.WhenEmpty.Leave == "" {
+			q.WhenEmpty.Leave = EmptyStay
+		}
+		if q.WhenEmpty.Message == "" {
+			q.WhenEmpty.Message = "closed"
+		}
 		if q.PreferredAgent.Segments == nil {
 			q.PreferredAgent.Segments = []string{directory.SegmentLoyal, directory.SegmentAtRisk}
 		}
@@ -417,6 +451,12 @@ func (c *Config) validateEngine() error {
 		}
 		checkSchedule(p+".schedule", q.Schedule)
 		checkAction(p+".after_hours", q.AfterHours)
+		if w := q.WhenEmpty.Join; w != EmptyJoin && w != EmptyRefuse && w != EmptyAfterHours {
+			add(cfg.Errorf(p+".when_empty.join", "%q is not one of join, refuse, after_hours", w))
+		}
+		if w := q.WhenEmpty.Leave; w != EmptyStay && w != EmptyRefuse && w != EmptyAfterHours {
+			add(cfg.Errorf(p+".when_empty.leave", "%q is not one of stay, refuse, after_hours", w))
+		}
 		if q.WrapUp < 0 {
 			add(cfg.Errorf(p+".wrap_up", "must not be negative"))
 		}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,10 +60,10 @@ type compiledRule struct {
 	reasons       []string
 	numbers       []string
 	prefixes      []string
-	sched         int // index into Router.scheds, -1 none
+	sched         int // index into routes.scheds, -1 none
 	when          int8
 	bands         []string
-	queue         int // index into Router.queues, -1 for an action
+	queue         int // index into routes.queues, -1 for an action
 	priority      int
 	skills        []SkillReq
 	action        config.ActionConfig
@@ -76,9 +77,14 @@ type routerQueue struct {
 }
 
 // Router decides where calls go from the configured rules, queues and
-// schedules. It is immutable and safe for concurrent use; build a new one
-// when the configuration changes.
+// schedules. It is safe for concurrent use; Replace swaps in a new
+// configuration's rules at once (a decision uses one or the other).
 type Router struct {
+	p atomic.Pointer[routes]
+}
+
+// routes are the compiled rules, queues and schedules of one configuration.
+type routes struct {
 	rules  []compiledRule
 	queues []routerQueue
 	scheds []*schedule.Schedule
@@ -91,7 +97,29 @@ const maxCachedSchedules = 16
 // NewRouter compiles a validated configuration (SetDefaults and Validate
 // must have been called).
 func NewRouter(c *config.Config) (*Router, error) {
-	r := &Router{cc: c.Directory.CountryCode}
+	rt, err := compile(c)
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{}
+	r.p.Store(rt)
+	return r, nil
+}
+
+// Replace compiles a new validated configuration's rules, queues and
+// schedules and makes them the router's; on error the router keeps the
+// ones it has.
+func (r *Router) Replace(c *config.Config) error {
+	rt, err := compile(c)
+	if err != nil {
+		return err
+	}
+	r.p.Store(rt)
+	return nil
+}
+
+func compile(c *config.Config) (*routes, error) {
+	r := &routes{cc: c.Directory.CountryCode}
 	schedIdx := map[string]int{}
 	for _, sc := range c.Schedules {
 		s, err := schedule.Compile(sc)
@@ -169,7 +197,7 @@ func NewRouter(c *config.Config) (*Router, error) {
 
 // Schedule returns a compiled schedule by name.
 func (r *Router) Schedule(name string) (*schedule.Schedule, bool) {
-	for _, s := range r.scheds {
+	for _, s := range r.p.Load().scheds {
 		if s.Name() == name {
 			return s, true
 		}
@@ -180,9 +208,10 @@ func (r *Router) Schedule(name string) (*schedule.Schedule, bool) {
 // QueueSchedule returns the schedule of a queue; false for an unknown
 // queue or one without a schedule (always open).
 func (r *Router) QueueSchedule(queue string) (*schedule.Schedule, bool) {
-	for _, q := range r.queues {
+	rt := r.p.Load()
+	for _, q := range rt.queues {
 		if q.name == queue && q.sched >= 0 {
-			return r.scheds[q.sched], true
+			return rt.scheds[q.sched], true
 		}
 	}
 	return nil, false
@@ -224,6 +253,7 @@ func matchPrefix(list []string, v string) bool {
 // closed gives the queue's after-hours action instead. It does not
 // allocate.
 func (r *Router) Decide(a Attributes, now time.Time) Decision {
+	rt := r.p.Load()
 	var cache [maxCachedSchedules]schedule.State
 	var have uint32
 	state := func(si int) schedule.State {
@@ -234,11 +264,11 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 			if have&(1<<si) != 0 {
 				return cache[si]
 			}
-			cache[si] = r.scheds[si].State(now)
+			cache[si] = rt.scheds[si].State(now)
 			have |= 1 << si
 			return cache[si]
 		}
-		return r.scheds[si].State(now)
+		return rt.scheds[si].State(now)
 	}
 	style := a.Style
 	if style == "" {
@@ -248,8 +278,8 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 	if segment == "" {
 		segment = directory.SegmentUnknown
 	}
-	for i := range r.rules {
-		cr := &r.rules[i]
+	for i := range rt.rules {
+		cr := &rt.rules[i]
 		if !matchList(cr.segments, segment) || !matchList(cr.styles, style) || !matchList(cr.reasons, a.Reason) ||
 			!matchList(cr.numbers, a.Dialled) || !matchPrefix(cr.prefixes, a.Caller) {
 			continue
@@ -271,7 +301,7 @@ func (r *Router) Decide(a Attributes, now time.Time) Decision {
 			d.Open, d.Band = st.Open, st.Band
 			return d
 		}
-		q := &r.queues[cr.queue]
+		q := &rt.queues[cr.queue]
 		qs := state(q.sched)
 		d.Open, d.Band = qs.Open, qs.Band
 		if qs.Open {

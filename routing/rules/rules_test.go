@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"hotline/routing/config"
 	"hotline/routing/config/configtest"
 	"hotline/routing/directory"
@@ -142,5 +143,55 @@ func TestExampleConfigEngineSection(t *testing.T) {
 	}
 	if len(c.Rules) != 4 || len(c.Queues) != 4 || c.Directory.CRM.Timeout != 500*time.Millisecond {
 		t.Fatalf("example not fully read: %d rules, %d queues", len(c.Rules), len(c.Queues))
+	}
+}
+
+// TestRouterReplace: a replaced configuration decides the next calls,
+// decisions made meanwhile use one configuration or the other, and a
+// configuration that cannot be compiled leaves the router as it was.
+func TestRouterReplace(t *testing.T) {
+	one := func(queue string) *config.Config {
+		c := configtest.BaseConfig(configtest.Agents("alice")...)
+		c.Queues = []config.QueueDef{{Name: queue}}
+		c.Rules = []config.RuleConfig{{Name: "all", Queue: queue}}
+		return configtest.MustValid(t, c)
+	}
+	r, err := NewRouter(one("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		var bad error
+		for {
+			select {
+			case <-stop:
+				done <- bad
+				return
+			default:
+			}
+			if q := r.Decide(Attributes{}, time.Now()).Queue; q != "first" && q != "second" && bad == nil {
+				bad = fmt.Errorf("decision for queue %q", q)
+			}
+		}
+	}()
+	if err := r.Replace(one("second")); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if d := r.Decide(Attributes{}, time.Now()); d.Queue != "second" {
+		t.Fatalf("after Replace: %+v", d)
+	}
+	bad := one("third")
+	bad.Rules[0].Queue = "nowhere"
+	if err := r.Replace(bad); err == nil {
+		t.Fatal("Replace with a rule to an unknown queue: no error")
+	}
+	if d := r.Decide(Attributes{}, time.Now()); d.Queue != "second" {
+		t.Fatalf("after a refused Replace: %+v", d)
 	}
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"hotline/cluster"
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/sip/registrar"
+)
+
+// sharedConfig is what every node of a cluster must configure alike:
+// hotline numbers, agents, queues and their settings, schedules, routing
+// rules and the IVR. (The customer directory and the callback file are
+// each node's own.)
+func sharedConfig(c *config.Config) []byte {
+	data, err := json.Marshal(struct {
+		Hotlines  any `json:"hotlines"`
+		Agents    any `json:"agents"`
+		Queue     any `json:"queue"`
+		Schedules any `json:"schedules"`
+		Queues    any `json:"queues"`
+		Rules     any `json:"rules"`
+		IVR       any `json:"ivr"`
+	}{c.Hotlines, c.Agents, c.Queue, c.Schedules, c.Queues, c.Rules, c.IVR})
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return data
+}
+
+// member is this node's membership of a cluster: the node, the ACD's
+// shared log and what runs them.
+type member struct {
+	node *cluster.Node
+	log  *lateLog
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// lateLog is the ACD's shared log, opened once the ACD (which applies
+// it) exists.
+type lateLog struct{ l *cluster.Log }
+
+func (z *lateLog) Submit(op []byte) (any, error) {
+	if z.l == nil {
+		return nil, errors.New("cluster: the ACD's log is not open")
+	}
+	return z.l.Submit(op)
+}
+
+// joinCluster joins the cluster of c.Cluster; nil without one.
+func joinCluster(ctx context.Context, c *Config, log *slog.Logger) (*member, error) {
+	if !c.Cluster.Enabled() {
+		return nil, nil
+	}
+	node, err := cluster.Join(ctx, c.Cluster, cluster.Options{Shared: sharedConfig(&c.Config), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return &member{node: node, log: &lateLog{}}, nil
+}
+
+// run opens the ACD's shared log (replaying it) and starts the node's
+// heartbeat; a node whose lease lapsed has its calls ended through the
+// log.
+func (m *member) run(ctx context.Context, queues *acd.ACD, now func() time.Time, log *slog.Logger) error {
+	l, err := m.node.OpenLog(ctx, "acd", queues.ApplyOp)
+	if err != nil {
+		return err
+	}
+	m.log.l = l
+	m.node.OnNodeLost(func(name string) {
+		if _, err := l.Submit(acd.NodeLost(name, now())); err != nil {
+			log.Warn("lost node's calls not ended", "lost_node", name, "error", err)
+		}
+	})
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stop, m.done = stop, make(chan struct{})
+	go func() {
+		defer close(m.done)
+		m.node.Run(rctx)
+	}()
+	return nil
+}
+
+// close leaves the cluster: the heartbeat stops, the log is closed and
+// what the node holds in Redis is released.
+func (m *member) close(ctx context.Context) error {
+	if m == nil {
+		return nil
+	}
+	if m.stop != nil {
+		m.stop()
+		<-m.done
+	}
+	if m.log.l != nil {
+		m.log.l.Close()
+	}
+	return m.node.Close(ctx)
+}
+
+// remoteBindings looks up the phones' registrations other nodes hold;
+// nil on one node. Redis unreachable: none (logged).
+func (m *member) remoteBindings(log *slog.Logger) func(agent string) []registrar.Binding {
+	if m == nil {
+		return nil
+	}
+	return func(agent string) []registrar.Binding {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		b, err := m.node.OtherBindings(ctx, agent)
+		if err != nil {
+			log.Warn("other nodes' registrations not read", "agent", agent, "error", err)
+		}
+		return b
+	}
+}
+
+// guard is the ACD's Guard: reservations in Redis (cluster.Node.Reserve).
+type guard struct {
+	node *cluster.Node
+	log  *slog.Logger
+}
+
+func (g guard) Reserve(agent, call string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return g.node.Reserve(ctx, agent, call)
+}
+
+func (g guard) Release(agent, call string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := g.node.Release(ctx, agent, call); err != nil {
+		g.log.Warn("reservation not released; it lapses with the lease", "agent", agent, "call_id", call, "error", err)
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"hotline/callflow"
+	"hotline/records"
+	"hotline/routing/acd"
+)
+
+// callRecord is a finished call as the history keeps it.
+func callRecord(r callflow.Record) records.Call {
+	c := records.Call{
+		CallID: r.CallID, Direction: r.Direction, Hotline: r.Hotline,
+		Customer: r.Customer.Number, CustomerID: r.Customer.ID, Segment: r.Customer.Segment, Style: r.Customer.Style,
+		Reason: r.Reason, Agent: r.Agent,
+		Arrived: r.Arrived, Queued: records.TimePtr(r.Queued), Connected: records.TimePtr(r.Bridged), Ended: r.Ended,
+		Wait: records.Seconds(r.Wait), Talk: records.Seconds(r.Talk),
+		Outcome: r.Outcome, Cause: r.Cause, CSAT: r.Survey.CSAT, NPS: r.Survey.NPS,
+		Recording: r.Recording, Callback: r.Callback,
+	}
+	if c.Customer == "" {
+		c.Customer = r.Caller
+	}
+	if !r.Bridged.IsZero() {
+		c.Answer = records.Seconds(r.Bridged.Sub(r.Arrived))
+	}
+	return c
+}
+
+// queueEvent is an ACD event as the history keeps it.
+func queueEvent(e acd.Event) records.Event {
+	return records.Event{At: e.At, Kind: e.Kind, CallID: e.CallID, Queue: e.Queue, Agent: e.Agent, Customer: e.Caller,
+		Position: e.Position, Duration: records.Seconds(e.Duration), Reason: e.Reason}
+}
+
+// callEndEvents are the events a finished call adds to the ACD's: who
+// completed a connected call, and the survey's answers.
+func callEndEvents(r callflow.Record) []records.Event {
+	var out []records.Event
+	if r.Agent != "" && !r.Bridged.IsZero() {
+		e := records.Event{At: r.Ended, Kind: records.EventCompleteCaller, CallID: r.CallID, Agent: r.Agent,
+			Customer: r.Customer.Number, Duration: records.Seconds(r.Talk)}
+		if !r.AgentLeft.IsZero() {
+			e.At, e.Kind = r.AgentLeft, records.EventCompleteAgent
+		}
+		out = append(out, e)
+	}
+	if r.Survey.CSAT != nil || r.Survey.NPS != nil {
+		detail, _ := json.Marshal(struct {
+			CSAT *int `json:"csat,omitempty"`
+			NPS  *int `json:"nps,omitempty"`
+		}{r.Survey.CSAT, r.Survey.NPS})
+		out = append(out, records.Event{At: r.Ended, Kind: records.EventSurveyAnswer, CallID: r.CallID, Agent: r.Agent,
+			Customer: r.Customer.Number, Detail: detail})
+	}
+	return out
+}
+
+// migrate is `hotline migrate [-config FILE]`: it applies the pending
+// records migrations to the configured PostgreSQL and exits.
+func migrate(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hotline migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default: the embedded deploy/hotline.example.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotline: configuration error:\n%v\n", err)
+		return 2
+	}
+	if c.Records.Backend != records.BackendPostgres {
+		fmt.Fprintf(stderr, "hotline migrate: records.backend is %q: only the postgres backend has a schema to migrate\n", c.Records.Backend)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	applied, err := records.Migrate(ctx, c.Records.Postgres.DSN)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotline migrate: %v\n", err)
+		return 1
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stderr, "hotline migrate: schema already at version %d\n", records.LatestVersion())
+	} else {
+		fmt.Fprintf(stderr, "hotline migrate: applied %v, schema at version %d\n", applied, records.LatestVersion())
+	}
+	return 0
+}

@@ -1,0 +1,191 @@
+package records
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// fileBackend appends records as JSON lines to one file per UTC day (a
+// call on the day it arrived, an event on the day it happened) and
+// answers queries by reading the files of the days asked for, newest
+// first. A record stored twice (a replayed spool) is read once.
+type fileBackend struct {
+	dir      string
+	lookBack int
+	now      func() time.Time
+	mu       sync.RWMutex
+}
+
+func openFile(c FileConfig) (*fileBackend, error) {
+	if err := os.MkdirAll(c.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("records: file backend: %w", err)
+	}
+	return &fileBackend{dir: c.Dir, lookBack: c.LookBackDays, now: time.Now}, nil
+}
+
+const dayFileExt = ".jsonl"
+
+func (f *fileBackend) path(day string) string { return filepath.Join(f.dir, day+dayFileExt) }
+
+func (f *fileBackend) write(ctx context.Context, b *Batch) error {
+	days := map[string]*Batch{}
+	get := func(t time.Time) *Batch {
+		d := t.UTC().Format(time.DateOnly)
+		if days[d] == nil {
+			days[d] = &Batch{}
+		}
+		return days[d]
+	}
+	for _, c := range b.Calls {
+		p := get(c.Arrived)
+		p.Calls = append(p.Calls, c)
+	}
+	for _, e := range b.Events {
+		p := get(e.At)
+		p.Events = append(p.Events, e)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for d, p := range days {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := appendFile(f.path(d), p); err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+	}
+	return nil
+}
+
+func appendFile(path string, b *Batch) error {
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(fh, 64<<10)
+	err = writeLines(w, b)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = fh.Sync()
+	}
+	return errors.Join(err, fh.Close())
+}
+
+// days lists the day files in [from, to], newest first.
+func (f *fileBackend) days(from, to time.Time) ([]string, error) {
+	ents, err := os.ReadDir(f.dir)
+	if err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	if to.IsZero() {
+		to = f.now().AddDate(0, 0, 1)
+	}
+	if from.IsZero() {
+		from = to.AddDate(0, 0, -f.lookBack)
+	}
+	lo, hi := from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly)
+	var out []string
+	for _, e := range ents {
+		day, ok := strings.CutSuffix(e.Name(), dayFileExt)
+		if !ok || e.IsDir() {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, day); err != nil {
+			continue
+		}
+		if day >= lo && day <= hi {
+			out = append(out, day)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	return out, nil
+}
+
+// scan reads one day file.
+func (f *fileBackend) scan(day string, fn func(*line)) error {
+	fh, err := os.Open(f.path(day))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	defer fh.Close()
+	return readLines(fh, func(l *line) bool { fn(l); return true })
+}
+
+func (f *fileBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
+	return collect(ctx, f, q.From, q.To, q.After, q.Limit, func(l *line) (*Call, string, time.Time) {
+		if c := l.Call; c != nil && q.match(c) {
+			return c, c.CallID, c.Arrived
+		}
+		return nil, "", time.Time{}
+	})
+}
+
+func (f *fileBackend) events(ctx context.Context, q EventQuery) ([]Event, error) {
+	return collect(ctx, f, q.From, q.To, q.After, q.Limit, func(l *line) (*Event, string, time.Time) {
+		if e := l.Event; e != nil && q.match(e) {
+			return e, e.ID, e.At
+		}
+		return nil, "", time.Time{}
+	})
+}
+
+// collect reads the day files of [from, to) newest first and returns up
+// to limit+1 of the records pick keeps (nil: not kept), newest first by
+// (time, id), each id once.
+func collect[T any](ctx context.Context, f *fileBackend, from, to time.Time, after *Cursor, limit int,
+	pick func(*line) (*T, string, time.Time)) ([]T, error) {
+	if after != nil && (to.IsZero() || after.At.Before(to)) {
+		to = after.At.Add(time.Microsecond)
+	}
+	days, err := f.days(from, to)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		v  T
+		id string
+		at time.Time
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []T
+	for _, d := range days {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		var day []row
+		err := f.scan(d, func(l *line) {
+			if v, id, at := pick(l); v != nil && !seen[id] {
+				seen[id] = true
+				day = append(day, row{*v, id, at})
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(day, func(i, j int) bool { return before(day[j].at, day[j].id, &Cursor{At: day[i].at, ID: day[i].id}) })
+		for _, r := range day {
+			out = append(out, r.v)
+		}
+		if len(out) > limit {
+			return out[:limit+1], nil
+		}
+	}
+	return out, nil
+}
+
+func (f *fileBackend) close() error { return nil }

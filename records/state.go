@@ -1,0 +1,150 @@
+package records
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Service state that must survive a restart (registrations, agent
+// states) is kept as one JSON document per kind: always in a local file,
+// <records.state_dir>/<kind>.json, written atomically, and with the
+// postgres backend in the state table too. LoadState takes the newer of
+// the two, so a document saved while PostgreSQL was down is not lost, and
+// a node started on an empty disk finds PostgreSQL's.
+
+var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// stateDoc is a state document as stored.
+type stateDoc struct {
+	UpdatedAt time.Time       `json:"updated_at"`
+	Value     json.RawMessage `json:"value"`
+}
+
+// stateBackend is implemented by backends that keep state themselves.
+type stateBackend interface {
+	saveState(ctx context.Context, kind string, d stateDoc) error
+	loadState(ctx context.Context, kind string) (stateDoc, bool, error)
+}
+
+// SaveState stores v (JSON-encoded) as the state of kind.
+func (s *Store) SaveState(ctx context.Context, kind string, v any) error {
+	if !kindRE.MatchString(kind) {
+		return fmt.Errorf("records: state kind %q", kind)
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	d := stateDoc{UpdatedAt: time.Now().UTC().Truncate(time.Microsecond), Value: raw}
+	data, _ := json.Marshal(d)
+	if err := writeFileAtomic(filepath.Join(s.cfg.StateDir, kind+".json"), data); err != nil {
+		return fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	if sb, ok := s.b.(stateBackend); ok {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := sb.saveState(ctx, kind, d); err != nil {
+			// The local copy has it; the next save tries again.
+			s.log.Debug("state not saved to the database (kept locally)", "kind", kind, "error", err)
+		}
+	}
+	return nil
+}
+
+// LoadState decodes the newest saved state of kind into v; false when
+// none was ever saved.
+func (s *Store) LoadState(ctx context.Context, kind string, v any) (bool, error) {
+	if !kindRE.MatchString(kind) {
+		return false, fmt.Errorf("records: state kind %q", kind)
+	}
+	var best stateDoc
+	found := false
+	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &best); err != nil {
+			return false, fmt.Errorf("records: state %s: %w", kind, err)
+		}
+		found = true
+	case !errors.Is(err, os.ErrNotExist):
+		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	if sb, ok := s.b.(stateBackend); ok {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		d, ok, err := sb.loadState(ctx, kind)
+		if err != nil {
+			s.log.Warn("state not read from the database; using the local copy", "kind", kind, "error", err)
+		} else if ok && (!found || d.UpdatedAt.After(best.UpdatedAt)) {
+			best, found = d, true
+		}
+	}
+	if !found {
+		return false, nil
+	}
+	if err := json.Unmarshal(best.Value, v); err != nil {
+		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	return true, nil
+}
+
+func (b *pgBackend) saveState(ctx context.Context, kind string, d stateDoc) error {
+	if err := b.ensureSchema(ctx); err != nil {
+		return err
+	}
+	_, err := b.pool.Exec(ctx, `INSERT INTO state (kind, value, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (kind) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+		WHERE state.updated_at <= excluded.updated_at`, kind, string(d.Value), d.UpdatedAt)
+	return err
+}
+
+func (b *pgBackend) loadState(ctx context.Context, kind string) (stateDoc, bool, error) {
+	if err := b.ensureSchema(ctx); err != nil {
+		return stateDoc{}, false, err
+	}
+	var d stateDoc
+	var raw []byte
+	err := b.pool.QueryRow(ctx, "SELECT value, updated_at FROM state WHERE kind = $1", kind).Scan(&raw, &d.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return stateDoc{}, false, nil
+	}
+	d.Value = raw
+	return d, err == nil, err
+}
+
+// writeFileAtomic replaces path with data: a crash leaves the old file or
+// the new one, never a torn one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	syncDir(dir)
+	return nil
+}

@@ -1,0 +1,74 @@
+package records_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"testing"
+
+	"hotline/internal/pgtest"
+	"hotline/records"
+)
+
+type agentState struct {
+	Agent  string `json:"agent"`
+	Paused bool   `json:"paused"`
+	Reason string `json:"reason"`
+}
+
+// State saved by one store is loaded by the next (a restart), with both
+// backends; with postgres, a node with an empty state directory finds the
+// database's copy, and a save made while PostgreSQL was down (kept
+// locally) wins over the database's older copy.
+func TestStateSurvivesRestart(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	for name, c := range map[string]records.Config{"file": fileConfig(t), "postgres": pgConfig(t, srv, "state")} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, c)
+			var none []agentState
+			if ok, err := s.LoadState(ctx, "agents", &none); ok || err != nil {
+				t.Fatalf("empty: %v %v", ok, err)
+			}
+			want := []agentState{{"alice", true, "lunch ☕ 'quoted'"}, {"bob", false, ""}}
+			if err := s.SaveState(ctx, "agents", want); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SaveState(ctx, "../etc/passwd", want); err == nil {
+				t.Fatal("a kind that is a path was accepted")
+			}
+			_ = s.Close()
+			s2 := open(t, c)
+			var got []agentState
+			if ok, err := s2.LoadState(ctx, "agents", &got); !ok || err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("after restart: %v %v %+v", ok, err, got)
+			}
+			if name != "postgres" {
+				return
+			}
+			_ = s2.Close()
+			// Another disk: the database's copy.
+			c2 := c
+			c2.StateDir = t.TempDir()
+			s3 := open(t, c2)
+			got = nil
+			if ok, err := s3.LoadState(ctx, "agents", &got); !ok || err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("from the database: %v %v %+v", ok, err, got)
+			}
+			// Saved while PostgreSQL is down: the local copy is newer.
+			srv.Stop()
+			newer := []agentState{{"alice", false, ""}}
+			if err := s3.SaveState(ctx, "agents", newer); err != nil {
+				t.Fatal(err)
+			}
+			srv.Restart(t)
+			got = nil
+			if ok, err := s3.LoadState(ctx, "agents", &got); !ok || err != nil || !reflect.DeepEqual(got, newer) {
+				t.Fatalf("after a save during an outage: %v %v %+v", ok, err, got)
+			}
+			if _, err := os.Stat(c2.StateDir + "/agents.json"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
