@@ -58,6 +58,21 @@ type Record struct {
 	Callback string
 	// Direction is DirectionInbound or DirectionCallback.
 	Direction string
+	// Agents are every agent connected to the caller, in order (Agent is
+	// the last; CSAT is credited to them); more than one after a transfer.
+	Agents []string
+	// Transfers are the transfers the call went through, in order.
+	Transfers []Transfer
+}
+
+// Transfer is one transfer of a call: its kind (blind, attended, api),
+// when, by which agent, and the target (agent:bob, queue:complaints,
+// number:+84...).
+type Transfer struct {
+	Kind   string
+	At     time.Time
+	By     string
+	Target string
 }
 
 // Timeline is what a call went through, as its legs and scripts noted it:
@@ -80,6 +95,10 @@ type Timeline struct {
 	AfterHours bool
 	// LeftForCallback: the caller left the queue for a callback.
 	LeftForCallback bool
+	// Agents and Transfers: every agent connected, and every transfer,
+	// in order.
+	Agents    []string
+	Transfers []Transfer
 }
 
 // Build is the record of a call that ended at end with cause. The wait
@@ -91,7 +110,7 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		CallID: t.CallID, Direction: t.Direction, Hotline: t.Hotline, Caller: t.Caller, Agent: t.Agent,
 		Arrived: t.Arrived, Answered: t.Answered, Bridged: t.Bridged, AgentLeft: t.AgentLeft, Ended: end,
 		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
-		Callback: t.Callback, Recording: t.Recording,
+		Callback: t.Callback, Recording: t.Recording, Agents: t.Agents, Transfers: t.Transfers,
 	}
 	waitFrom := t.Arrived
 	if !t.Queued.IsZero() {

@@ -82,6 +82,14 @@ type call struct {
 
 	agentGone     chan struct{} // closed when the bridged agent hangs up
 	agentGoneOnce sync.Once
+	// transferTo receives an accepted blind transfer of the bridged
+	// agent's leg (refer_server.go); the queue loop carries it out
+	// (transfer_call.go). nil for calls that cannot be transferred.
+	transferTo chan transferOrder
+	// transfersDone are the transfers carried out, in order; agents
+	// every agent connected, in order.
+	transfersDone []callflow.Transfer
+	agents        []string
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -166,18 +174,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	callID := req.CallID().Value()
 	from := req.From()
 	c := &call{
-		s:         s,
-		id:        callID,
-		log:       s.log.With("call_id", callID),
-		hotline:   hl,
-		from:      from.Address.User,
-		fromName:  from.DisplayName,
-		transport: strings.ToLower(req.Transport()),
-		created:   s.now(),
-		direction: callflow.DirectionInbound,
-		caller:    leg,
-		legs:      []*Leg{leg},
-		agentGone: make(chan struct{}),
+		s:          s,
+		id:         callID,
+		log:        s.log.With("call_id", callID),
+		hotline:    hl,
+		from:       from.Address.User,
+		fromName:   from.DisplayName,
+		transport:  strings.ToLower(req.Transport()),
+		created:    s.now(),
+		direction:  callflow.DirectionInbound,
+		caller:     leg,
+		legs:       []*Leg{leg},
+		agentGone:  make(chan struct{}),
+		transferTo: make(chan transferOrder, 1),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	c.customer = directory.Unknown(c.from)
@@ -562,6 +571,9 @@ func (c *call) closeWith(cause error) {
 		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond),
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
+	for _, tr := range cdr.Transfers {
+		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents)
+	}
 	if f := s.deps.OnCallEnd; f != nil {
 		f(cdr)
 	}
@@ -635,6 +647,7 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
+		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone),
 	}
 	if c.rec != nil {
 		t.Recording = c.rec.Key()

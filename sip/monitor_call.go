@@ -80,10 +80,19 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 // hung up unless they hung up. It owns leg, c and one s.calls count.
 func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, agent string, mode media.MonitorMode) {
 	since := s.now()
+	counted := false
+	// countTime counts the time in the last mode once, before the
+	// supervisor's BYE: whoever saw the BYE finds the time counted.
+	countTime := func() {
+		if !counted {
+			counted = true
+			s.deps.Metrics.MonitorModeTime(mode.String(), s.now().Sub(since))
+		}
+	}
 	defer func() {
 		mon.Stop()
 		c.cancel(nil)
-		s.deps.Metrics.MonitorModeTime(mode.String(), s.now().Sub(since))
+		countTime()
 		s.unregister(leg.callID)
 		if leg.srv != nil {
 			_ = leg.srv.Close()
@@ -94,6 +103,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 		s.calls.Done()
 	}()
 	bye := func() {
+		countTime()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = leg.Bye(ctx)

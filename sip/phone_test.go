@@ -224,6 +224,9 @@ type phone struct {
 	rtpAddr netip.AddrPort
 	served  chan struct{}
 	invites chan *incoming
+	// notifies are the sipfrag bodies of the NOTIFYs the phone received
+	// (a transfer's progress), answered 200.
+	notifies chan string
 
 	mu       sync.Mutex
 	closed   bool
@@ -241,14 +244,15 @@ type phone struct {
 func newPhone(t testing.TB, user string, hotline netip.AddrPort) *phone {
 	t.Helper()
 	p := &phone{
-		t:       t,
-		user:    user,
-		hotline: hotline,
-		served:  make(chan struct{}),
-		invites: make(chan *incoming, 8),
-		uas:     map[string]*sipgo.DialogServerSession{},
-		uac:     map[string]*sipgo.DialogClientSession{},
-		sdpVer:  1,
+		t:        t,
+		user:     user,
+		hotline:  hotline,
+		served:   make(chan struct{}),
+		invites:  make(chan *incoming, 8),
+		notifies: make(chan string, 16),
+		uas:      map[string]*sipgo.DialogServerSession{},
+		uac:      map[string]*sipgo.DialogClientSession{},
+		sdpVer:   1,
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	record := func(_ sip.TransportReadProps, data []byte) ([]byte, error) {
@@ -296,6 +300,13 @@ func newPhone(t testing.TB, user string, hotline netip.AddrPort) *phone {
 	p.srv.OnInvite(p.onInvite)
 	p.srv.OnAck(p.onAck)
 	p.srv.OnBye(p.onBye)
+	p.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		select {
+		case p.notifies <- string(req.Body()):
+		default:
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})

@@ -55,7 +55,7 @@ func (c *call) queue() {
 		}
 		return
 	}
-	defer qc.Close()
+	defer func() { qc.Close() }() // the call's queued call changes with a transfer
 	w := c.newWaiting(qc)
 	for c.ctx.Err() == nil {
 		off, err := c.nextOffer(w)
@@ -79,7 +79,8 @@ func (c *call) queue() {
 			return
 		}
 		// Bridged: wait for either side to hang up. When the agent hangs
-		// up first, the caller is asked for a rating.
+		// up first, the caller is asked for a rating. A blind transfer
+		// puts the caller back in a queue (transfer_call.go).
 		select {
 		case <-c.ctx.Done():
 		case <-c.agentGone:
@@ -87,6 +88,14 @@ func (c *call) queue() {
 			_ = qc.Hangup() // the agent goes to wrap-up during the survey
 			c.runSurvey()
 			c.end(callflow.ErrAgentHangup)
+		case o := <-c.transferTo:
+			next, err := c.transfer(qc, a, o)
+			if err != nil {
+				c.end(err)
+				return
+			}
+			qc, w = next, c.newWaiting(next)
+			continue
 		}
 		return
 	}
@@ -270,7 +279,11 @@ func (c *call) connect(a *Leg) error {
 	c.caller.media.Start()
 	c.join(c.caller, a)
 	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), a.peer
+	if c.bridgedAt.IsZero() { // a transferred call keeps its first bridge (wait and talk count from it)
+		c.bridgedAt = s.now()
+	}
+	c.agentName = a.peer // the last agent: CSAT is credited to them
+	c.agents = append(c.agents, a.peer)
 	c.mu.Unlock()
 	c.startRecording(a.peer, a)
 	c.mu.Lock()
@@ -292,9 +305,11 @@ func (c *call) watchAgent(a *Leg) {
 	go func() {
 		select {
 		case <-a.cli.Context().Done():
-			c.agentLeft()
+			if c.hasLeg(a) { // not a leg a transfer took away
+				c.agentLeft()
+			}
 		case <-a.media.Done():
-			if a.media.Err() != nil {
+			if a.media.Err() != nil && c.hasLeg(a) {
 				c.end(callflow.ErrAgentTimeout)
 			}
 		case <-c.ctx.Done():

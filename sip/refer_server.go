@@ -12,8 +12,10 @@ import (
 // transfer's Replaces must name a dialog in progress. A refused REFER
 // changes nothing: the call goes on as it was.
 //
-// Carrying out a transfer needs the call-control package (issue 11):
-// until it is wired, a REFER that passes every check is answered 501
+// A blind transfer to a queue's transfer number is answered 202 and
+// carried out by the call's queue loop (transfer_call.go). Transfers to
+// an agent or an outside number and attended transfers are not carried
+// out yet: a REFER naming one that passes every check is answered 501
 // with a Warning saying so, and the call goes on.
 func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	ref := s.lookup(req)
@@ -31,9 +33,30 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, code, reason)
 		return
 	}
-	c.log.Warn("transfer not carried out: transfers are not wired yet", "agent", leg.peer, "target", target.String(), "kind", kind)
-	s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferFailed)
-	s.respond(req, tx, 501, "Not Implemented", sip.NewHeader("Warning", `399 hotline "transfers are not carried out yet"`))
+	if target.Kind != TargetQueue || kind != metrics.TransferBlind {
+		c.log.Warn("transfer not carried out: only blind transfers to a queue are carried out yet", "agent", leg.peer, "target", target.String(), "kind", kind)
+		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferFailed)
+		s.respond(req, tx, 501, "Not Implemented", sip.NewHeader("Warning", `399 hotline "transfers to agents, outside numbers and attended transfers are not carried out yet"`))
+		return
+	}
+	o := transferOrder{target: target, kind: kind, by: leg.peer, leg: leg, at: s.now(), accepted: make(chan struct{})}
+	if leg.cli != nil {
+		o.progress = NewReferProgress(leg.cli, req, false)
+	} else {
+		o.progress = NewReferProgress(leg.srv, req, false)
+	}
+	if err := c.orderTransfer(o); err != nil {
+		code, reason := StatusOf(err)
+		c.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
+		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)
+		s.respond(req, tx, code, reason)
+		return
+	}
+	c.log.Info("transfer accepted", "agent", leg.peer, "target", target.String(), "kind", kind)
+	if err := tx.Respond(ReferAccepted(req)); err != nil {
+		c.log.Info("202 to the REFER not sent", "agent", leg.peer, "error", err)
+	}
+	close(o.accepted)
 }
 
 // checkRefer applies every check of a REFER on leg and returns its

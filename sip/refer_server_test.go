@@ -2,11 +2,14 @@ package sip
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/callflow"
 	"hotline/metrics"
 	"hotline/routing/config"
 )
@@ -107,13 +110,13 @@ func TestReferOutsideADialog(t *testing.T) {
 	}
 }
 
-// TestReferValidNotCarriedOut: a REFER that passes every check is
-// answered 501 with a Warning until transfers are wired, and the call
-// goes on.
+// TestReferValidNotCarriedOut: a REFER to an agent or an outside number
+// that passes every check is answered 501 with a Warning until those
+// transfers are carried out, and the call goes on.
 func TestReferValidNotCarriedOut(t *testing.T) {
 	f, _ := transferFixture(t)
 	caller, agent, call, in := aliceTakesACall(t, f)
-	for _, to := range []string{"<sip:bob@127.0.0.1>", "<sip:2001@127.0.0.1>", "<sip:+84901234567@127.0.0.1>"} {
+	for _, to := range []string{"<sip:bob@127.0.0.1>", "<sip:+84901234567@127.0.0.1>"} {
 		res := refer(t, in.dlg.Do, in.req.Contact().Address, to)
 		if res.StatusCode != 501 || !strings.Contains(header(res, "Warning"), "not carried out") {
 			t.Errorf("REFER to %s: %d %s (Warning %q), want 501 with a Warning", to, res.StatusCode, res.Reason, header(res, "Warning"))
@@ -124,4 +127,87 @@ func TestReferValidNotCarriedOut(t *testing.T) {
 	if err := in.wait(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestBlindTransferToQueue: alice transfers her caller to the complaints
+// queue's transfer number: Hotline answers 202, reports 100 then 200 by
+// NOTIFY, hangs up alice's leg, and bob (complaints) rings with the
+// call's reason "transfer" and then hears the caller: one call, counted
+// as a completed blind transfer to a queue.
+func TestBlindTransferToQueue(t *testing.T) {
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.routing.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints", TransferNumber: "2001"}}
+		o.routing.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
+		o.routing.Agents[0].Queues = []string{"general"}    // alice
+		o.routing.Agents[1].Queues = []string{"complaints"} // bob
+		o.routing.Agents[2].Queues = []string{"general"}    // carol (not registered)
+		o.deps = func(d *Deps) { d.Metrics = m }
+	})
+	caller, alice, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+
+	res := refer(t, in.dlg.Do, in.req.Contact().Address, "<sip:2001@127.0.0.1>")
+	if res.StatusCode != 202 {
+		t.Fatalf("REFER to the complaints queue: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 200 OK"} {
+		select {
+		case got := <-alice.notifies:
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("NOTIFY sipfrag %q, want %q", got, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no NOTIFY %q to alice", want)
+		}
+	}
+	select {
+	case <-in.dlg.Context().Done(): // alice's leg was hung up
+	case <-time.After(waitTimeout):
+		t.Fatal("alice's leg was not hung up after the transfer")
+	}
+	next := bob.nextInvite()
+	if got := reqHeader(next.req, "X-Hotline-Reason"); got != "transfer" {
+		t.Errorf("bob's INVITE X-Hotline-Reason %q, want transfer", got)
+	}
+	if got := reqHeader(next.req, "X-Hotline-Queue"); got != "complaints" {
+		t.Errorf("bob's INVITE X-Hotline-Queue %q, want complaints", got)
+	}
+	if got, want := reqHeader(next.req, "X-Hotline-Call-ID"), reqHeader(in.req, "X-Hotline-Call-ID"); got != want {
+		t.Errorf("bob's INVITE is for call %q, alice's was %q: the call id must stay", got, want)
+	}
+	next.answer()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	flows(t, caller, call.answered().Audio.Addr, bob)
+	flows(t, bob, next.remoteRTP(), caller)
+	if n := f.srv.ActiveCalls(); n != 1 {
+		t.Errorf("%d calls in progress after the transfer, want 1", n)
+	}
+	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
+		t.Errorf("%v completed transfers counted, want 1", got)
+	}
+	call.bye()
+	// One call, one record: both agents in order, bob last, the transfer.
+	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
+	if r.Agent != "bob" || !slices.Equal(r.Agents, []string{"alice", "bob"}) {
+		t.Errorf("record agent %q agents %v, want bob and [alice bob]", r.Agent, r.Agents)
+	}
+	if len(r.Transfers) != 1 || r.Transfers[0].By != "alice" || r.Transfers[0].Target != "queue:complaints" ||
+		r.Transfers[0].Kind != metrics.TransferBlind || r.Transfers[0].At.IsZero() {
+		t.Errorf("record transfers %+v, want one blind transfer by alice to queue:complaints", r.Transfers)
+	}
+	if r.Reason != "transfer" || r.Outcome != callflow.OutcomeAnswered {
+		t.Errorf("record reason %q outcome %q, want transfer, answered", r.Reason, r.Outcome)
+	}
+}
+
+// reqHeader returns the value of a request header, "" if absent.
+func reqHeader(req *sip.Request, name string) string {
+	if h := req.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
 }
