@@ -90,6 +90,11 @@ type call struct {
 	// every agent connected, in order.
 	transfersDone []callflow.Transfer
 	agents        []string
+	// transferredBy is the agent who last transferred the call (shown to
+	// the next agent); returnTo, while the call waits for one agent it
+	// was transferred to, is the queue it goes back to, first in line,
+	// if that agent does not take it.
+	transferredBy, returnTo string
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs

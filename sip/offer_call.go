@@ -6,7 +6,7 @@ package sip
 // the wait so far.
 func (c *call) offerInfo() OfferInfo {
 	c.mu.Lock()
-	reason := c.reason
+	reason, by := c.reason, c.transferredBy
 	c.mu.Unlock()
 	name := c.customer.Name
 	if name == "" {
@@ -21,5 +21,7 @@ func (c *call) offerInfo() OfferInfo {
 		Queue:   c.queueName(),
 		Hotline: c.hotline.Number,
 		Wait:    c.s.now().Sub(c.created),
+
+		TransferredBy: by,
 	}
 }

@@ -72,8 +72,10 @@ func (c *call) queue() {
 		}
 		a := c.ringAll(qc, off)
 		if a == nil {
-			continue // every agent was reported; the call waits again
+			c.transferReturns(qc) // a transfer's target agent did not take the call
+			continue              // every agent was reported; the call waits again
 		}
+		c.transferAnswered()
 		if err := c.connect(a); err != nil {
 			c.end(err)
 			return

@@ -12,6 +12,7 @@ import (
 	"hotline/callflow"
 	"hotline/metrics"
 	"hotline/routing/config"
+	"hotline/sip/sdp"
 )
 
 // transferFixture is Hotline with a complaints queue on transfer number
@@ -110,13 +111,13 @@ func TestReferOutsideADialog(t *testing.T) {
 	}
 }
 
-// TestReferValidNotCarriedOut: a REFER to an agent or an outside number
-// that passes every check is answered 501 with a Warning until those
+// TestReferValidNotCarriedOut: a REFER to an outside number that passes
+// every check is answered 501 with a Warning until those
 // transfers are carried out, and the call goes on.
 func TestReferValidNotCarriedOut(t *testing.T) {
 	f, _ := transferFixture(t)
 	caller, agent, call, in := aliceTakesACall(t, f)
-	for _, to := range []string{"<sip:bob@127.0.0.1>", "<sip:+84901234567@127.0.0.1>"} {
+	for _, to := range []string{"<sip:+84901234567@127.0.0.1>"} {
 		res := refer(t, in.dlg.Do, in.req.Contact().Address, to)
 		if res.StatusCode != 501 || !strings.Contains(header(res, "Warning"), "not carried out") {
 			t.Errorf("REFER to %s: %d %s (Warning %q), want 501 with a Warning", to, res.StatusCode, res.Reason, header(res, "Warning"))
@@ -210,4 +211,94 @@ func reqHeader(req *sip.Request, name string) string {
 		return h.Value()
 	}
 	return ""
+}
+
+// agentTransferFixture: alice and carol take the general queue (30 s
+// wrap-up: an agent who transferred takes no new call meanwhile), bob
+// only complaints.
+func agentTransferFixture(t *testing.T) (*fixture, *metrics.Metrics) {
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.routing.Queues = []config.QueueDef{{Name: "general", WrapUp: 30 * time.Second}, {Name: "complaints", TransferNumber: "2001"}}
+		o.routing.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
+		o.routing.Agents[0].Queues = []string{"general"}    // alice
+		o.routing.Agents[1].Queues = []string{"complaints"} // bob
+		o.routing.Agents[2].Queues = []string{"general"}    // carol
+		o.deps = func(d *Deps) { d.Metrics = m }
+	})
+	return f, m
+}
+
+// TestBlindTransferToAgent: alice REFERs her caller to bob: bob's phone
+// rings showing alice transferred the call, answers, and hears the caller.
+func TestBlindTransferToAgent(t *testing.T) {
+	f, m := agentTransferFixture(t)
+	caller, alice, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+
+	if res := refer(t, in.dlg.Do, in.req.Contact().Address, "<sip:bob@127.0.0.1>"); res.StatusCode != 202 {
+		t.Fatalf("REFER to bob: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	next := bob.nextInvite()
+	if got := reqHeader(next.req, "X-Hotline-Transferred-By"); got != "alice" {
+		t.Errorf("bob's INVITE X-Hotline-Transferred-By %q, want alice", got)
+	}
+	next.answer()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	flows(t, caller, call.answered().Audio.Addr, bob)
+	flows(t, bob, next.remoteRTP(), caller)
+	select {
+	case <-in.dlg.Context().Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("alice's leg was not hung up after the transfer")
+	}
+	if got := <-alice.notifies; !strings.HasPrefix(got, "SIP/2.0 100 ") {
+		t.Errorf("first NOTIFY %q, want 100 Trying", got)
+	}
+	call.bye()
+	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
+	if !slices.Equal(r.Agents, []string{"alice", "bob"}) || len(r.Transfers) != 1 || r.Transfers[0].Target != "agent:bob" {
+		t.Errorf("record agents %v transfers %+v, want [alice bob] and one transfer to agent:bob", r.Agents, r.Transfers)
+	}
+	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
+		t.Errorf("%v completed transfers counted, want 1 (bob answered)", got)
+	}
+}
+
+// TestBlindTransferToAgentRefusedGoesBackFirst: bob refuses the
+// transferred call; the caller goes back to the general queue ahead of
+// a caller who waited there before: carol, logging in, gets them first.
+func TestBlindTransferToAgentRefusedGoesBackFirst(t *testing.T) {
+	f, m := agentTransferFixture(t)
+	caller, _, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+	// Another caller waits in general (alice is busy, carol away).
+	other := newPhone(t, "5559999", f.addr)
+	waiting := other.call("1900", other.sdp(sdp.SendRecv))
+	waiting.answered()
+
+	if res := refer(t, in.dlg.Do, in.req.Contact().Address, "<sip:bob@127.0.0.1>"); res.StatusCode != 202 {
+		t.Fatalf("REFER to bob: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	bob.nextInvite().reject(486)
+	carol := newPhone(t, "carol", f.addr)
+	carol.register("carol")
+	next := carol.nextInvite()
+	if got, want := reqHeader(next.req, "X-Hotline-Call-ID"), reqHeader(in.req, "X-Hotline-Call-ID"); got != want {
+		t.Fatalf("carol was offered call %q first, want the transferred call %q back first in line", got, want)
+	}
+	next.answer()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	flows(t, caller, call.answered().Audio.Addr, carol)
+	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
+		t.Errorf("%v returned transfers counted, want 1", got)
+	}
+	call.bye()
+	waiting.bye()
 }

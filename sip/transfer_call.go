@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,51 +46,122 @@ func (c *call) orderTransfer(o transferOrder) error {
 }
 
 // transfer carries out a blind transfer of the bridged agent a (queue
-// loop, queue.go): the agent's leg is taken out of the call and hung up
-// (BYE), the agent goes to wrap-up, and the caller, who hears hold music
-// from here on, is queued again in the target queue with the call's
-// priority, segment and skills; its reason becomes "transfer" unless one
-// was set. The call keeps its id and its recording: the next agent is
-// recorded on the agent channel of the same recording. The referrer
-// hears 100 Trying, then 200 OK once the caller is queued (or the
-// failure).
+// loop, queue.go). The referrer hears 100 Trying, then 200 OK once the
+// caller is placed (or the failure), then its leg is hung up (BYE) and
+// the agent goes to wrap-up. The caller, who hears hold music from
+// here on, is queued again with the call's priority, segment and
+// skills; its reason becomes "transfer" unless one was set:
+//   - to a queue: in that queue;
+//   - to an agent: for that agent only (acd.CallRequest.Agent), whose
+//     INVITE shows who transferred; if the agent cannot take a call now,
+//     or does not take it (transferReturns), the caller goes back to the
+//     queue they came from, first in line.
+//
+// The call keeps its id and its recording: the next agent is recorded
+// on the agent channel of the same recording.
 func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, error) {
 	s := c.s
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	select {
+	case <-o.accepted:
+	case <-ctx.Done():
+	}
 	notify := func(code int, reason string) {
 		if err := o.progress.Notify(ctx, code, reason); err != nil {
 			c.log.Info("transfer progress not delivered", "agent", o.by, "error", err)
 		}
 	}
-	select {
-	case <-o.accepted:
-	case <-ctx.Done():
-	}
 	notify(100, "Trying")
 	c.detachAgent() // unbridged: the caller hears the queue's hold music
-	if err := a.cli.Bye(ctx); err != nil {
-		c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
-	}
 	_ = qc.Hangup() // the agent goes to wrap-up
 	qc.Close()
+	defer func() {
+		if err := a.cli.Bye(ctx); err != nil {
+			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+		}
+	}()
 
 	c.mu.Lock()
 	if c.reason == "" {
 		c.reason = "transfer"
 	}
-	c.decision.Queue = o.target.Name
+	from := c.queueName()
+	if o.target.Kind == TargetQueue {
+		c.decision.Queue = o.target.Name
+	}
+	c.transferredBy = o.by
 	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
 	req := acd.RequestFor(c.id, c.decision, c.customer)
 	c.mu.Unlock()
+	outcome := metrics.TransferCompleted
+	if o.target.Kind == TargetAgent {
+		req.Agent = o.target.Name
+	}
 	next, err := s.deps.ACD.Enqueue(req)
+	if req.Agent != "" && errors.Is(err, acd.ErrAgentUnavailable) {
+		c.log.Info("transfer target cannot take a call now: the caller goes back to their queue, first in line",
+			"by", o.by, "target", o.target.String(), "queue", from)
+		req.Agent, req.Front, req.Queue, outcome = "", true, from, metrics.TransferReturned
+		next, err = s.deps.ACD.Enqueue(req)
+	}
 	if err != nil {
 		notify(503, "Service Unavailable")
 		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
-		return nil, fmt.Errorf("transfer to queue %s: %w", o.target.Name, err)
+		return nil, fmt.Errorf("transfer to %s: %w", o.target, err)
 	}
-	notify(200, "OK")
-	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
+	if outcome == metrics.TransferReturned {
+		notify(480, "Temporarily Unavailable")
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), outcome)
+	} else {
+		notify(200, "OK")
+		if req.Agent != "" {
+			c.mu.Lock()
+			c.returnTo = from
+			c.mu.Unlock()
+		} else {
+			s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), outcome)
+		}
+	}
 	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
 	return next, nil
+}
+
+// transferReturns, after nobody took an offer of the call, sends a call
+// transferred to one agent who did not take it back to the queue it came
+// from, first in line (a transferred caller is never dropped). It does
+// nothing for other calls.
+func (c *call) transferReturns(qc *acd.QueuedCall) {
+	back, kind := c.takeReturnTo()
+	if back == "" || c.ctx.Err() != nil {
+		return
+	}
+	if err := qc.Requeue(back, true); err != nil {
+		c.log.Warn("transferred caller not put back in their queue", "queue", back, "error", err)
+		return
+	}
+	c.log.Info("transfer target did not take the call: the caller goes back to their queue, first in line", "queue", back)
+	c.s.deps.Metrics.Transfer(c.id, kind, metrics.TransferToAgent, metrics.TransferReturned)
+}
+
+// transferAnswered counts a transfer to one agent completed once that
+// agent took the call.
+func (c *call) transferAnswered() {
+	back, kind := c.takeReturnTo()
+	if back != "" {
+		c.s.deps.Metrics.Transfer(c.id, kind, metrics.TransferToAgent, metrics.TransferCompleted)
+	}
+}
+
+// takeReturnTo returns and clears the queue a call transferred to one
+// agent goes back to ("" for other calls), and the last transfer's kind.
+func (c *call) takeReturnTo() (queue, kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	queue, kind = c.returnTo, metrics.TransferBlind
+	if n := len(c.transfersDone); n > 0 {
+		kind = c.transfersDone[n-1].Kind
+	}
+	c.returnTo = ""
+	return queue, kind
 }
