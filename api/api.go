@@ -104,6 +104,8 @@ type Deps struct {
 	Calls Calls
 	// Monitors joins supervisors to calls (monitor.go).
 	Monitors Monitors
+	// Transfers moves callers (transfer.go).
+	Transfers Transfers
 	// CallError explains an error of Calls; nil, or a nil answer: 500.
 	CallError func(error) *Error
 	// Recordings finds stored recordings.

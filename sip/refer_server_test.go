@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -224,6 +225,7 @@ func agentTransferFixture(t *testing.T) (*fixture, *metrics.Metrics) {
 		o.routing.Agents[0].Queues = []string{"general"}    // alice
 		o.routing.Agents[1].Queues = []string{"complaints"} // bob
 		o.routing.Agents[2].Queues = []string{"general"}    // carol
+		o.cfg.Outbound = Outbound{Gateway: "127.0.0.1:9", From: "1900", AllowedPrefixes: []string{"+84"}}
 		o.deps = func(d *Deps) { d.Metrics = m }
 	})
 	return f, m
@@ -301,4 +303,54 @@ func TestBlindTransferToAgentRefusedGoesBackFirst(t *testing.T) {
 	}
 	call.bye()
 	waiting.bye()
+}
+
+// TestTransferThroughAPI: Server.Transfer (POST /api/v1/calls/{id}/
+// transfer) refuses a bad or unknown target, an unknown call, another
+// agent's call and outside numbers, and moves the caller like a REFER:
+// alice's leg is hung up, bob (complaints) gets the caller.
+func TestTransferThroughAPI(t *testing.T) {
+	f, m := agentTransferFixture(t)
+	caller, alice, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+	id := reqHeader(in.req, "X-Hotline-Call-ID")
+	for _, tc := range []struct {
+		what, call, agent, to string
+		want                  error
+	}{
+		{"bad form", id, "", "bob", ErrBadTransferTarget},
+		{"unknown queue", id, "", "queue:nope", ErrTransferTarget},
+		{"unknown call", "nope", "", "queue:complaints", ErrNoSuchCall},
+		{"another agent's call", id, "carol", "queue:complaints", ErrNotYourCall},
+		{"outside number", id, "", "number:+84901234567", ErrOutsideTransfer},
+	} {
+		if err := f.srv.Transfer(tc.call, "sup", tc.agent, tc.to); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.what, err, tc.want)
+		}
+	}
+	flows(t, caller, call.answered().Audio.Addr, alice) // the refusals moved nothing
+	if err := f.srv.Transfer(id, "alice", "alice", "queue:complaints"); err != nil {
+		t.Fatalf("alice transfers her own call: %v", err)
+	}
+	select {
+	case <-in.dlg.Context().Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("alice's leg was not hung up after the API transfer")
+	}
+	next := bob.nextInvite()
+	next.answer()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	flows(t, caller, call.answered().Audio.Addr, bob)
+	flows(t, bob, next.remoteRTP(), caller)
+	call.bye()
+	r := f.record(id)
+	if len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAPI || r.Transfers[0].By != "alice" {
+		t.Errorf("record transfers %+v, want one api transfer by alice", r.Transfers)
+	}
+	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAPI); got != 4 {
+		t.Errorf("%v api transfers counted, want 3 refused (unknown queue, another agent's call, outside number) + 1 completed", got)
+	}
 }

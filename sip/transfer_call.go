@@ -68,6 +68,9 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	case <-ctx.Done():
 	}
 	notify := func(code int, reason string) {
+		if o.progress == nil { // through the API: no REFER to report to
+			return
+		}
 		if err := o.progress.Notify(ctx, code, reason); err != nil {
 			c.log.Info("transfer progress not delivered", "agent", o.by, "error", err)
 		}
@@ -164,4 +167,67 @@ func (c *call) takeReturnTo() (queue, kind string) {
 	}
 	c.returnTo = ""
 	return queue, kind
+}
+
+// Errors of Server.Transfer (the API), besides ErrNoSuchCall and the
+// target's refusals (404 unknown agent or queue, 403 number not allowed),
+// which wrap ErrTransferTarget.
+var (
+	// ErrTransferTarget marks a refused target (wrapping its Refusal).
+	ErrTransferTarget = errors.New("transfer target refused")
+	// ErrBadTransferTarget: not agent:<name>, queue:<name> or number:<n>.
+	ErrBadTransferTarget = errors.New("bad transfer target")
+	// ErrNotYourCall: an agent may transfer only a call they are on.
+	ErrNotYourCall = &Refusal{Code: 403, Reason: "Not Your Call", Err: errors.New("the call is not connected to this agent")}
+	// ErrNotTransferable: the call has no bridged agent (still queued or
+	// ringing, a callback, a monitoring leg).
+	ErrNotTransferable = &Refusal{Code: 409, Reason: "No Agent To Transfer From", Err: errors.New("the call is not connected to an agent")}
+	// ErrOutsideTransfer: transfers to outside numbers are not carried
+	// out yet (the outbound leg is missing).
+	ErrOutsideTransfer = &Refusal{Code: 501, Reason: "Outside Transfers Not Carried Out", Err: errors.New("transfers to outside numbers are not carried out yet")}
+)
+
+// Transfer moves call callID's caller to target to (agent:bob,
+// queue:complaints, number:+84...), as a REFER from its agent's phone
+// would (a blind transfer of kind api). by is who asked (shown in the
+// record); agent, when not empty, must be the call's agent (an agent
+// token). It returns once the transfer is handed to the call.
+func (s *Server) Transfer(callID, by, agent, to string) error {
+	target, err := ParseTarget(to)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadTransferTarget, err)
+	}
+	if err := s.transfers().Check(target); err != nil {
+		s.deps.Metrics.Transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
+		return fmt.Errorf("%w: %w", ErrTransferTarget, err)
+	}
+	s.mu.Lock()
+	c := s.byID[callID]
+	s.mu.Unlock()
+	if c == nil || c.ctx.Err() != nil {
+		return ErrNoSuchCall
+	}
+	leg := c.legOf(RoleAgent)
+	c.mu.Lock()
+	bridged := !c.bridgedAt.IsZero()
+	c.mu.Unlock()
+	switch {
+	case leg == nil || !bridged:
+		err = ErrNotTransferable
+	case agent != "" && leg.peer != agent:
+		err = ErrNotYourCall
+	case target.Kind == TargetNumber:
+		err = ErrOutsideTransfer
+	}
+	if err == nil {
+		accepted := make(chan struct{})
+		close(accepted)
+		err = c.orderTransfer(transferOrder{target: target, kind: metrics.TransferAPI, by: by, leg: leg, at: s.now(), accepted: accepted})
+	}
+	if err != nil {
+		s.deps.Metrics.Transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
+		return err
+	}
+	c.log.Info("transfer accepted", "by", by, "agent", leg.peer, "target", target.String(), "kind", metrics.TransferAPI)
+	return nil
 }

@@ -94,9 +94,17 @@ func CallError(err error) *api.Error {
 		return &api.Error{Status: http.StatusNotFound, Code: api.CodeNoSuchCall, Message: "no such call in progress"}
 	case errors.Is(err, sip.ErrNotRecorded):
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRecorded, Message: "the call is not being recorded"}
+	case errors.Is(err, sip.ErrBadTransferTarget):
+		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
 	}
 	var r *sip.Refusal
-	if errors.As(err, &r) { // monitoring: not a supervisor, no agent yet, monitored already, phone unreachable
+	if errors.As(err, &r) && errors.Is(err, sip.ErrTransferTarget) && r.Code == 404 {
+		return &api.Error{Status: http.StatusNotFound, Code: api.CodeUnknownTarget, Message: r.Err.Error()}
+	}
+	if errors.As(err, &r) && r.Code == 501 {
+		return &api.Error{Status: http.StatusNotImplemented, Code: api.CodeNotAvailable, Message: r.Err.Error()}
+	}
+	if errors.As(err, &r) { // monitoring, transfers: not a supervisor, no agent yet, monitored already, phone unreachable
 		status, code := http.StatusConflict, api.CodeConflict
 		switch r.Code {
 		case 400:
