@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hotline/internal/e2e"
+	"hotline/routing/config"
 )
 
 // TestE2ETransferRefusals: a baresip agent transfers its call (baresip's
@@ -65,4 +66,91 @@ func lastLine(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestE2EBlindTransfer: a baresip agent (alice) blind-transfers her
+// caller with baresip's transfer command (REFER): Hotline takes alice's
+// phone off the call and moves the caller, whose tone reaches the target
+// phone (bob): to bob by name, and to a queue by its transfer number.
+// alice's phone sees the NOTIFY 200 (baresip closes its call "Call
+// transfered"); Hotline's record lists alice then bob.
+func TestE2EBlindTransfer(t *testing.T) {
+	skipShort(t)
+	for _, tc := range []struct {
+		name, target string
+	}{
+		{"to an agent", "sip:bob@"},
+		{"to a queue", "sip:2001@"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, func(c *Config) {
+				off := false
+				c.Survey.Enabled = &off
+				c.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints", TransferNumber: "2001"}}
+				c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
+				for i := range c.Agents {
+					c.Agents[i].Queues = []string{"general"}
+					if c.Agents[i].Username == "bob" {
+						c.Agents[i].Queues = []string{"complaints"}
+					}
+				}
+				c.Callbacks.Queue = "general"
+				c.Config.SetDefaults() // queue defaults for the queues set here
+				if err := c.Config.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+			caller := startCaller(t, a, "udp")
+			callHotline(t, a, caller, alice)
+			bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := alice.Command(ctx, "transfer", tc.target+a.sipAddr("udp")); err != nil {
+				t.Fatal(err)
+			}
+			// baresip closes its call "Call transfered" on the NOTIFY whose
+			// sipfrag says 200: the progress reached the phone.
+			if ev, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+				t.Fatalf("alice's phone was not taken off the call: %v", err)
+			} else if ev.Param != "Call transfered" {
+				t.Errorf("alice's call closed with %q, want baresip's \"Call transfered\" (NOTIFY 200 received)", ev.Param)
+			}
+			if _, err := bob.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+				t.Fatalf("bob's phone did not get the transferred caller: %v", err)
+			}
+			bobStart := time.Now()
+			time.Sleep(2 * time.Second)
+			end := time.Now()
+			if line := lastLine(a.logs.String(), "msg=transferred"); !strings.Contains(line, "by=alice") {
+				t.Errorf("Hotline logged %q, want the transfer by alice", line)
+			}
+			if err := caller.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+				t.Fatal(err)
+			}
+			waitIdle(t, a)
+			if line := lastLine(a.logs.String(), "call ended: transfer"); !strings.Contains(line, "agents=\"[alice bob]\"") {
+				t.Errorf("Hotline's record of the call: %q, want agents alice then bob", line)
+			}
+			wavs := bob.ReceivedWAVs()
+			if len(wavs) == 0 {
+				t.Fatal("bob's phone recorded nothing")
+			}
+			smp, rate, err := e2e.ReadWAV(wavs[len(wavs)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			i, j := int(500*time.Millisecond.Seconds()*float64(rate)), min(int(end.Sub(bobStart).Seconds()*float64(rate)), len(smp))
+			if j-i < rate/2 {
+				t.Fatalf("bob's recording (%d samples) has no [%d, %d)", len(smp), i, j)
+			}
+			if lvl := e2e.ToneLevel(smp[i:j], rate, callerHz); lvl < toneHeard {
+				t.Errorf("bob does not hear the caller's tone (level %.4f)", lvl)
+			}
+		})
+	}
 }
