@@ -102,6 +102,10 @@ type Deps struct {
 	AgentError func(error) *Error
 	// Calls controls live calls.
 	Calls Calls
+	// Monitors joins supervisors to calls (monitor.go).
+	Monitors Monitors
+	// Transfers moves callers (transfer.go).
+	Transfers Transfers
 	// CallError explains an error of Calls; nil, or a nil answer: 500.
 	CallError func(error) *Error
 	// Recordings finds stored recordings.

@@ -35,6 +35,7 @@ const (
 	CodeNoLastCall        = "no_last_call"
 	CodeUnknownCode       = "unknown_disposition"
 	CodeNoSuchCall        = "no_such_call"
+	CodeUnknownTarget     = "unknown_transfer_target"
 	CodeNotRecorded       = "not_recorded"
 	CodeNoRecording       = "no_recording"
 	CodeRecordingNotReady = "recording_not_stored"
@@ -47,7 +48,7 @@ const (
 // ErrorCodes returns every code an answer may carry.
 func ErrorCodes() []string {
 	return []string{CodeUnauthorized, CodeForbidden, CodeNotFound, CodeMethodNotAllowed, CodeBadRequest,
-		CodeNotAvailable, CodeUnknownAgent, CodeNotRegistered, CodeNotLoggedIn, CodeConflict, CodeNoLastCall, CodeUnknownCode, CodeNoSuchCall,
+		CodeNotAvailable, CodeUnknownAgent, CodeNotRegistered, CodeNotLoggedIn, CodeConflict, CodeNoLastCall, CodeUnknownCode, CodeNoSuchCall, CodeUnknownTarget,
 		CodeNotRecorded, CodeNoRecording, CodeRecordingNotReady, CodeBadSignature, CodeExpired, CodeStorage, CodeInternal}
 }
 

@@ -61,6 +61,8 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/callbacks", supervisorOnly, s.listCallbacks, []Callback{}},
 		{"POST", "/api/v1/calls/{id}/recording/pause", supervisorOnly, s.pause, RecordingState{}},
 		{"POST", "/api/v1/calls/{id}/recording/resume", supervisorOnly, s.resume, RecordingState{}},
+		{"POST", "/api/v1/calls/{id}/monitor", supervisorOnly, s.monitor, MonitorState{}}, // monitor.go
+		{"POST", "/api/v1/calls/{id}/transfer", anyToken, s.transfer, TransferState{}},    // transfer.go
 		{"GET", "/api/v1/recordings/backlog", supervisorOnly, s.backlog, Backlog{}},
 		{"GET", "/api/v1/recordings/{id}", supervisorOnly, s.recordingGet, RecordingLink{}},
 		{"GET", downloadPrefix + "{key...}", public, s.download, nil},

@@ -62,6 +62,21 @@ type Record struct {
 	Direction string
 	// Queue is the name of the queue routing chose, "" when none.
 	Queue string
+	// Agents are every agent connected to the caller, in order (Agent is
+	// the last; CSAT is credited to them); more than one after a transfer.
+	Agents []string
+	// Transfers are the transfers the call went through, in order.
+	Transfers []Transfer
+}
+
+// Transfer is one transfer of a call: its kind (blind, attended, api),
+// when, by which agent, and the target (agent:bob, queue:complaints,
+// number:+84...).
+type Transfer struct {
+	Kind   string
+	At     time.Time
+	By     string
+	Target string
 }
 
 // Timeline is what a call went through, as its legs and scripts noted it:
@@ -90,6 +105,10 @@ type Timeline struct {
 	// inactive until the one resuming it), each leg's own; they may
 	// overlap (both sides held). End is zero while still on hold.
 	Holds []Period
+	// Agents and Transfers: every agent connected, and every transfer,
+	// in order.
+	Agents    []string
+	Transfers []Transfer
 }
 
 // Period is a span of time; a zero End is open (until the call's end).
@@ -108,7 +127,7 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		CallID: t.CallID, Direction: t.Direction, Hotline: t.Hotline, Caller: t.Caller, Agent: t.Agent,
 		Arrived: t.Arrived, Answered: t.Answered, Bridged: t.Bridged, AgentLeft: t.AgentLeft, Ended: end,
 		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
-		Callback: t.Callback, Recording: t.Recording, Queue: t.Queue,
+		Callback: t.Callback, Recording: t.Recording, Queue: t.Queue, Agents: t.Agents, Transfers: t.Transfers,
 	}
 	waitFrom := t.Arrived
 	if !t.Queued.IsZero() {

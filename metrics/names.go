@@ -76,6 +76,10 @@ const (
 	NameCallbacksCompleted = "hotline_callbacks_completed_total"
 	NameCallbacksFailed    = "hotline_callbacks_failed_total"
 
+	// Transfers and supervisor monitoring.
+	NameTransfers       = "hotline_transfers_total"
+	NameMonitorSessions = "hotline_monitor_sessions_total"
+	NameMonitorTime     = "hotline_monitor_seconds_total"
 	// Configuration reloads (SIGHUP, file change).
 	NameConfigReloadOK   = "hotline_config_last_reload_successful"
 	NameConfigReloadTime = "hotline_config_last_reload_success_timestamp_seconds"
@@ -154,6 +158,9 @@ var allNames = []struct {
 	{NameCallbackAttempts, kindCounter},
 	{NameCallbacksCompleted, kindCounter},
 	{NameCallbacksFailed, kindCounter},
+	{NameTransfers, kindCounter},
+	{NameMonitorSessions, kindCounter},
+	{NameMonitorTime, kindCounter},
 	{NameConfigReloadOK, kindGauge},
 	{NameConfigReloadTime, kindGauge},
 	{NameBuildInfo, kindGauge},

@@ -42,6 +42,13 @@ func (c *call) removeLeg(l *Leg) bool {
 	return true
 }
 
+// hasLeg reports whether l is one of the call's legs.
+func (c *call) hasLeg(l *Leg) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.legs, l)
+}
+
 // legOf returns the call's first leg of role r, nil if none.
 func (c *call) legOf(r Role) *Leg {
 	c.mu.Lock()

@@ -86,6 +86,19 @@ type call struct {
 
 	agentGone     chan struct{} // closed when the bridged agent hangs up
 	agentGoneOnce sync.Once
+	// transferTo receives an accepted blind transfer of the bridged
+	// agent's leg (refer_server.go); the queue loop carries it out
+	// (transfer_call.go). nil for calls that cannot be transferred.
+	transferTo chan transferOrder
+	// transfersDone are the transfers carried out, in order; agents
+	// every agent connected, in order.
+	transfersDone []callflow.Transfer
+	agents        []string
+	// transferredBy is the agent who last transferred the call (shown to
+	// the next agent); returnTo, while the call waits for one agent it
+	// was transferred to, is the queue it goes back to, first in line,
+	// if that agent does not take it.
+	transferredBy, returnTo string
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -107,6 +120,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if code := req.Recipient.User; isFeatureCode(code) {
 		s.onFeatureCode(req, tx, code)
+		return
+	}
+	if agent, ok := ParseMonitorCode(req.Recipient.User); ok {
+		s.onMonitorCode(req, tx, agent) // monitor_call.go
 		return
 	}
 	if !s.fromTrunk(req) {
@@ -166,18 +183,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	callID := req.CallID().Value()
 	from := req.From()
 	c := &call{
-		s:         s,
-		id:        callID,
-		log:       s.log.With("call_id", callID),
-		hotline:   hl,
-		from:      from.Address.User,
-		fromName:  from.DisplayName,
-		transport: strings.ToLower(req.Transport()),
-		created:   s.now(),
-		direction: callflow.DirectionInbound,
-		caller:    leg,
-		legs:      []*Leg{leg},
-		agentGone: make(chan struct{}),
+		s:          s,
+		id:         callID,
+		log:        s.log.With("call_id", callID),
+		hotline:    hl,
+		from:       from.Address.User,
+		fromName:   from.DisplayName,
+		transport:  strings.ToLower(req.Transport()),
+		created:    s.now(),
+		direction:  callflow.DirectionInbound,
+		caller:     leg,
+		legs:       []*Leg{leg},
+		agentGone:  make(chan struct{}),
+		transferTo: make(chan transferOrder, 1),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	c.customer = directory.Unknown(c.from)
@@ -581,6 +599,9 @@ func (c *call) closeWith(cause error) {
 		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond), "hold", cdr.Hold.Round(time.Millisecond),
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
+	for _, tr := range cdr.Transfers {
+		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents)
+	}
 	if f := s.deps.OnCallEnd; f != nil {
 		f(cdr)
 	}
@@ -654,6 +675,7 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
+		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone),
 	}
 	t.Holds = slices.Clone(c.holds)
 	for _, since := range c.heldSince {

@@ -63,6 +63,9 @@ type Config struct {
 	// Outbound is where callbacks are dialled; without a gateway no
 	// callback is placed (they stay listed, pending).
 	Outbound Outbound `yaml:"outbound"`
+	// AgentOffer is what an agent's phone shows of an offered call: a
+	// display-name template and CTI headers (offer.go).
+	AgentOffer AgentOffer `yaml:"agent_offer"`
 }
 
 // Outbound configures the callback dialer: the gateway (SIP trunk) that
@@ -238,6 +241,7 @@ func (c *Config) SetDefaults() {
 	c.Registrar.SetDefaults()
 	c.Overload.SetDefaults()
 	c.Outbound.setDefaults()
+	c.AgentOffer.setDefaults()
 }
 
 // Validate reports every problem in the sip section.
@@ -300,6 +304,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Outbound.validate(c.Listen); err != nil {
 		errs = append(errs, cfg.Prefix("outbound", err))
+	}
+	if err := c.AgentOffer.Validate(); err != nil {
+		errs = append(errs, cfg.Prefix("agent_offer", err))
 	}
 	return errors.Join(errs...)
 }

@@ -8,10 +8,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/sip/media"
-	"hotline/sip/sdp"
 )
 
 // Feature codes an agent dials from their softphone.
@@ -106,23 +104,8 @@ func refusalReason(err error) string {
 // beeps and hangs up. Without usable SDP it answers 488 (the action is
 // done all the same).
 func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
-	offer, err := sdp.Parse(req.Body())
-	var codec audio.Codec
-	var dtmf *audio.Codec
-	if err == nil {
-		codec, dtmf, err = sdp.Negotiate(&offer.Audio, supportedCodecs)
-	}
-	if err != nil || offer.Audio.Addr.Port() == 0 {
-		s.respond(req, tx, 488, "Not Acceptable Here")
-		return
-	}
-	leg, status, err := s.acceptLeg(req, tx, offer, codec, dtmf)
-	if err != nil {
-		if status == 503 {
-			s.respond(req, tx, status, "Service Unavailable", s.retryAfter())
-		} else {
-			s.respond(req, tx, status, "Bad Request")
-		}
+	leg, ok := s.acceptFeatureCall(req, tx)
+	if !ok {
 		return
 	}
 	// A call of its own in the dialog table, so that the phone's ACK, BYE

@@ -94,6 +94,7 @@ var fuzzSeeds = []string{
 	fuzzReq("OPTIONS", "1900", "@ID@-o", "1", "", "", ""),
 	fuzzReq("BYE", "1900", "@ID@-nobody", "1", ";tag=x", "", ""),
 	fuzzReq("INFO", "1900", "@ID@-nobody", "1", ";tag=x", "", ""),
+	fuzzReq("REFER", "1900", "@ID@-nobody", "1", ";tag=x", "", ""),
 	fuzzReq("CANCEL", "1900", "@ID@-nobody", "1", "", "", ""),
 	fuzzReq("INVITE", "1900", "@ID@-nobody", "1", ";tag=x", "application/sdp", fuzzSDP("sendrecv", "0")),
 	fuzzReq("MESSAGE", "1900", "@ID@-m", "1", "", "text/plain", "hi"),
@@ -1056,6 +1057,12 @@ func (h *fuzzHarness) check(t *testing.T, restricted bool, reqs []fuzzRequest, e
 		case sip.CANCEL:
 			if !ok2xx && code != 481 && !refused(code) {
 				t.Errorf("CANCEL got %d, want 200 or 481", code)
+			}
+		case sip.REFER:
+			// No transfer is carried out yet (refer_server.go): every
+			// REFER is refused, 481 outside a call.
+			if code < 400 || (!established[callID] && code != 481 && !refused(code)) {
+				t.Errorf("%s got %d, want a refusal (481 outside a call)", r.req.StartLine(), code)
 			}
 		default:
 			if code != 405 && !refused(code) {

@@ -228,6 +228,9 @@ type phone struct {
 	rtpAddr netip.AddrPort
 	served  chan struct{}
 	invites chan *incoming
+	// notifies are the sipfrag bodies of the NOTIFYs the phone received
+	// (a transfer's progress), answered 200.
+	notifies chan string
 
 	mu       sync.Mutex
 	closed   bool
@@ -236,20 +239,24 @@ type phone struct {
 	uac      map[string]*sipgo.DialogClientSession // calls it placed, by Call-ID
 	calls    []*outCall
 	sdpVer   uint64
+	// authPass, when set, answers digest challenges to the phone's
+	// INVITEs as user (feature codes).
+	authPass string
 }
 
 // newPhone starts a phone for user that talks to the Hotline at hotline.
 func newPhone(t testing.TB, user string, hotline netip.AddrPort) *phone {
 	t.Helper()
 	p := &phone{
-		t:       t,
-		user:    user,
-		hotline: hotline,
-		served:  make(chan struct{}),
-		invites: make(chan *incoming, 8),
-		uas:     map[string]*sipgo.DialogServerSession{},
-		uac:     map[string]*sipgo.DialogClientSession{},
-		sdpVer:  1,
+		t:        t,
+		user:     user,
+		hotline:  hotline,
+		served:   make(chan struct{}),
+		invites:  make(chan *incoming, 8),
+		notifies: make(chan string, 16),
+		uas:      map[string]*sipgo.DialogServerSession{},
+		uac:      map[string]*sipgo.DialogClientSession{},
+		sdpVer:   1,
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	record := func(_ sip.TransportReadProps, data []byte) ([]byte, error) {
@@ -297,6 +304,13 @@ func newPhone(t testing.TB, user string, hotline netip.AddrPort) *phone {
 	p.srv.OnInvite(p.onInvite)
 	p.srv.OnAck(p.onAck)
 	p.srv.OnBye(p.onBye)
+	p.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		select {
+		case p.notifies <- string(req.Body()):
+		default:
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
@@ -696,7 +710,7 @@ func (p *phone) call(number string, offer []byte) *outCall {
 	p.mu.Unlock()
 	go func() {
 		defer close(c.done)
-		err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+		err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: p.user, Password: p.authPass, OnResponse: func(r *sip.Response) error {
 			c.mu.Lock()
 			c.codes = append(c.codes, r.StatusCode)
 			c.mu.Unlock()

@@ -55,7 +55,7 @@ func (c *call) queue() {
 		}
 		return
 	}
-	defer qc.Close()
+	defer func() { qc.Close() }() // the call's queued call changes with a transfer
 	w := c.newWaiting(qc)
 	for c.ctx.Err() == nil {
 		off, err := c.nextOffer(w)
@@ -72,14 +72,17 @@ func (c *call) queue() {
 		}
 		a := c.ringAll(qc, off)
 		if a == nil {
-			continue // every agent was reported; the call waits again
+			c.transferReturns(qc) // a transfer's target agent did not take the call
+			continue              // every agent was reported; the call waits again
 		}
+		c.transferAnswered()
 		if err := c.connect(a); err != nil {
 			c.end(err)
 			return
 		}
 		// Bridged: wait for either side to hang up. When the agent hangs
-		// up first, the caller is asked for a rating.
+		// up first, the caller is asked for a rating. A blind transfer
+		// puts the caller back in a queue (transfer_call.go).
 		select {
 		case <-c.ctx.Done():
 		case <-c.agentGone:
@@ -87,6 +90,14 @@ func (c *call) queue() {
 			_ = qc.Hangup() // the agent goes to wrap-up during the survey
 			c.runSurvey()
 			c.end(callflow.ErrAgentHangup)
+		case o := <-c.transferTo:
+			next, err := c.transfer(qc, a, o)
+			if err != nil {
+				c.end(err)
+				return
+			}
+			qc, w = next, c.newWaiting(next)
+			continue
 		}
 		return
 	}
@@ -199,6 +210,7 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 	if c.caller != nil {
 		prefer = c.caller.Codec()
 	}
+	info := c.offerInfo() // offer_call.go
 	// A phone registered through the edge is reached through its Path
 	// (RFC 3327): the request goes to the first Route, not to the source.
 	dest := b.Source
@@ -206,9 +218,12 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		dest = ""
 	}
 	ua, req := s.inviteFor(a, outboundInvite{target: b.Contact, transport: b.Transport, dest: dest,
-		routes: b.RouteSet(), user: c.from, name: c.displayName(), prefer: prefer,
+		routes: b.RouteSet(), user: c.from, name: s.offers.DisplayName(info), prefer: prefer,
 		to: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
 	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
+	for _, h := range s.offers.Headers(info) {
+		req.AppendHeader(h)
+	}
 
 	cleanup := func() {
 		s.unregister(a.callID)
@@ -266,7 +281,11 @@ func (c *call) connect(a *Leg) error {
 	c.caller.media.Start()
 	c.join(c.caller, a)
 	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), a.peer
+	if c.bridgedAt.IsZero() { // a transferred call keeps its first bridge (wait and talk count from it)
+		c.bridgedAt = s.now()
+	}
+	c.agentName = a.peer // the last agent: CSAT is credited to them
+	c.agents = append(c.agents, a.peer)
 	c.mu.Unlock()
 	c.startRecording(a.peer, a)
 	c.mu.Lock()
@@ -293,9 +312,11 @@ func (c *call) watchAgent(a *Leg) {
 	go func() {
 		select {
 		case <-a.cli.Context().Done():
-			c.agentLeft()
+			if c.hasLeg(a) { // not a leg a transfer took away
+				c.agentLeft()
+			}
 		case <-a.media.Done():
-			if a.media.Err() != nil {
+			if a.media.Err() != nil && c.hasLeg(a) {
 				c.end(callflow.ErrAgentTimeout)
 			}
 		case <-c.ctx.Done():

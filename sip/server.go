@@ -112,6 +112,7 @@ type Server struct {
 	// trunks are where calls may come from (empty: anywhere)
 	trunks []netip.Prefix
 	hold   *audio.Clip // hold music, nil for the built-in tone
+	offers *Offers     // what agents' phones are told of offered calls (offer.go)
 	// promptSet is Deps.Prompts, replaced by SetPrompts (a clip being
 	// played is never changed: a set is immutable); surveyOK says the
 	// set holds the survey's.
@@ -191,6 +192,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.trunks = trunks
+	if s.offers, err = NewOffers(cfg.AgentOffer); err != nil {
+		return nil, fmt.Errorf("sip.agent_offer: %w", err)
+	}
 	if deps.Routing.Queue.HoldMusic != "" {
 		a, err := audio.LoadClip(deps.Routing.Queue.HoldMusic)
 		if err != nil {
@@ -325,6 +329,7 @@ func (s *Server) Start(ctx context.Context) error {
 	srv.OnOptions(count(s.onOptions))
 	srv.OnRegister(count(s.onRegister))
 	srv.OnInfo(count(s.onInfo))
+	srv.OnRefer(count(s.onRefer)) // refer_server.go
 	srv.OnNoRoute(count(s.onNoRoute))
 
 	for _, bl := range s.listeners {
@@ -526,7 +531,7 @@ func (s *Server) retryAfter() sip.Header {
 	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
 }
 
-const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
+const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER"
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	code, reason := 200, "OK"

@@ -6,6 +6,7 @@ package wire
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"hotline/api"
 	"hotline/routing/acd"
@@ -93,6 +94,25 @@ func CallError(err error) *api.Error {
 		return &api.Error{Status: http.StatusNotFound, Code: api.CodeNoSuchCall, Message: "no such call in progress"}
 	case errors.Is(err, sip.ErrNotRecorded):
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRecorded, Message: "the call is not being recorded"}
+	case errors.Is(err, sip.ErrBadTransferTarget):
+		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
+	}
+	var r *sip.Refusal
+	if errors.As(err, &r) && errors.Is(err, sip.ErrTransferTarget) && r.Code == 404 {
+		return &api.Error{Status: http.StatusNotFound, Code: api.CodeUnknownTarget, Message: r.Err.Error()}
+	}
+	if errors.As(err, &r) && r.Code == 501 {
+		return &api.Error{Status: http.StatusNotImplemented, Code: api.CodeNotAvailable, Message: r.Err.Error()}
+	}
+	if errors.As(err, &r) { // monitoring, transfers: not a supervisor, no agent yet, monitored already, phone unreachable
+		status, code := http.StatusConflict, api.CodeConflict
+		switch r.Code {
+		case 400:
+			status, code = http.StatusBadRequest, api.CodeBadRequest
+		case 403:
+			status, code = http.StatusForbidden, api.CodeForbidden
+		}
+		return &api.Error{Status: status, Code: code, Message: strings.ToLower(r.Reason[:1]) + r.Reason[1:]}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"hotline/api/wire"
 	"hotline/metrics"
 	"hotline/routing/acd"
+	"hotline/sip"
 )
 
 // TestAgentStatesAgree: every ACD state has one name, the same in the API
@@ -25,5 +27,33 @@ func TestAgentStatesAgree(t *testing.T) {
 	}
 	if !slices.Equal(api.AgentStates(), metrics.AgentStates) {
 		t.Errorf("api.AgentStates %q != metrics.AgentStates %q", api.AgentStates(), metrics.AgentStates)
+	}
+}
+
+// TestTransferErrors: the transfer API's refusals get their HTTP status
+// and code, each through the error Server.Transfer returns.
+func TestTransferErrors(t *testing.T) {
+	tf := sip.NewTransfers([]string{"bob"}, []sip.TransferQueue{{Name: "complaints", TransferNumber: "2001"}},
+		sip.Outbound{Gateway: "127.0.0.1:9", AllowedPrefixes: []string{"+84"}})
+	unknown := fmt.Errorf("%w: %w", sip.ErrTransferTarget, tf.Check(sip.Target{Kind: sip.TargetQueue, Name: "nope"}))
+	notAllowed := fmt.Errorf("%w: %w", sip.ErrTransferTarget, tf.Check(sip.Target{Kind: sip.TargetNumber, Name: "+1900555"}))
+	for _, tc := range []struct {
+		what   string
+		err    error
+		status int
+		code   string
+	}{
+		{"bad form", fmt.Errorf("%w: x", sip.ErrBadTransferTarget), 400, api.CodeBadRequest},
+		{"unknown queue", unknown, 404, api.CodeUnknownTarget},
+		{"number not allowed", notAllowed, 403, api.CodeForbidden},
+		{"no such call", sip.ErrNoSuchCall, 404, api.CodeNoSuchCall},
+		{"not your call", sip.ErrNotYourCall, 403, api.CodeForbidden},
+		{"no agent yet", sip.ErrNotTransferable, 409, api.CodeConflict},
+		{"outside number", sip.ErrOutsideTransfer, 501, api.CodeNotAvailable},
+	} {
+		e := wire.CallError(tc.err)
+		if e == nil || e.Status != tc.status || e.Code != tc.code {
+			t.Errorf("%s: %+v, want %d %s", tc.what, e, tc.status, tc.code)
+		}
 	}
 }

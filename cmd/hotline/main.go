@@ -436,6 +436,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Agents:           queues,
 		AgentError:       wire.AgentError,
 		Calls:            srv,
+		Monitors:         srv,
+		Transfers:        srv,
 		CallError:        wire.CallError,
 		Recordings:       recs,
 		PresignExpiry:    c.Recording.S3.PresignExpiry,

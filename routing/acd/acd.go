@@ -29,6 +29,13 @@ var (
 	ErrNotLoggedIn   = errors.New("routing: the agent is not logged in")
 	ErrDuplicateCall = errors.New("routing: a call with this id is already queued")
 	ErrNotConnected  = errors.New("routing: the call is not connected to an agent")
+	// ErrAgentUnavailable refuses a call for one agent (CallRequest.Agent)
+	// who cannot take it now: not logged in, paused, in wrap-up or on a
+	// call.
+	ErrAgentUnavailable = errors.New("routing: the agent cannot take a call now")
+	// ErrNotWaiting refuses to move a call that is not waiting (it is
+	// being offered, connected or gone).
+	ErrNotWaiting = errors.New("routing: the call is not waiting")
 	// ErrNoLastCall: the agent has finished no call since the start, or
 	// is on (or offered) another one.
 	ErrNoLastCall = errors.New("routing: the agent has no finished call to give a wrap-up code to")
@@ -98,6 +105,17 @@ type CallRequest struct {
 	// Arrived is the call's place in the queue; zero means now. A callback
 	// placed for a caller who left the queue passes their original time.
 	Arrived time.Time
+	// Front puts the call ahead of every waiting call that is not itself
+	// at the front (whatever their priority): a transferred caller whose
+	// target did not take the call goes back first in line. Calls at the
+	// front are served among themselves by priority, then arrival.
+	Front bool
+	// Agent, when set, offers the call to that agent only, who need not
+	// answer its queue (a transfer to an agent). Enqueue refuses it with
+	// ErrAgentUnavailable unless the agent can take a call now; an agent
+	// who does not answer leaves the call waiting for nobody: move it
+	// with Requeue.
+	Agent string
 }
 
 // RequestFor builds the request for a call the router sent to a queue.
@@ -146,6 +164,8 @@ type QueuedCall struct {
 	notify   chan struct{}
 
 	// Guarded by acd.mu.
+	front      bool      // served before every call not at the front
+	only       *acdAgent // offered to this agent only (CallRequest.Agent)
 	state      callState
 	queue      *acdQueue
 	lists      []*acdQueue // queues whose waiting list holds the call
@@ -178,9 +198,22 @@ type QueuedCall struct {
 // ID is the call's id.
 func (c *QueuedCall) ID() string { return c.id }
 
+// frontRank lifts a call at the front above every priority a rule can
+// give (rules' priorities are small numbers).
+const frontRank = 1 << 30
+
+// rank orders waiting calls: the call's priority, lifted for a call at
+// the front. Lists are bucketed by it.
+func (c *QueuedCall) rank() int {
+	if c.front {
+		return c.priority + frontRank
+	}
+	return c.priority
+}
+
 func before(x, y *QueuedCall) bool {
-	if x.priority != y.priority {
-		return x.priority > y.priority
+	if rx, ry := x.rank(), y.rank(); rx != ry {
+		return rx > ry
 	}
 	if !x.arrived.Equal(y.arrived) {
 		return x.arrived.Before(y.arrived)
@@ -237,12 +270,12 @@ type availEntry struct {
 }
 
 type bucket struct {
-	prio  int
+	prio  int // the calls' rank: priority, lifted at the front
 	calls []*QueuedCall
 }
 
-// callList holds calls in the order they are served: by priority, highest
-// first, then by place.
+// callList holds calls in the order they are served: by rank (calls at
+// the front, then priority), highest first, then by place.
 type callList struct {
 	buckets []*bucket // by priority, highest first
 }
@@ -325,7 +358,7 @@ func (l *callList) bucketFor(prio int, create bool) *bucket {
 }
 
 func (l *callList) insert(c *QueuedCall) {
-	b := l.bucketFor(c.priority, true)
+	b := l.bucketFor(c.rank(), true)
 	n := len(b.calls)
 	if n == 0 || before(b.calls[n-1], c) {
 		b.calls = append(b.calls, c)
@@ -338,7 +371,7 @@ func (l *callList) insert(c *QueuedCall) {
 }
 
 func (l *callList) remove(c *QueuedCall) {
-	b := l.bucketFor(c.priority, false)
+	b := l.bucketFor(c.rank(), false)
 	if b == nil {
 		return
 	}
@@ -361,11 +394,11 @@ func (l *callList) remove(c *QueuedCall) {
 func (l *callList) position(c *QueuedCall) int {
 	n := 0
 	for _, b := range l.buckets {
-		if b.prio > c.priority {
+		if b.prio > c.rank() {
 			n += len(b.calls)
 			continue
 		}
-		if b.prio == c.priority {
+		if b.prio == c.rank() {
 			n += sort.Search(len(b.calls), func(i int) bool { return !before(b.calls[i], c) })
 		}
 		break
@@ -784,8 +817,18 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 	now := a.now()
 	a.seq++
 	c := &QueuedCall{
-		acd: a, id: r.ID, caller: r.Caller, priority: r.Priority, seq: a.seq,
+		acd: a, id: r.ID, caller: r.Caller, priority: r.Priority, seq: a.seq, front: r.Front,
 		notify: make(chan struct{}, 1), arrived: r.Arrived, entered: now, queuedAt: now,
+	}
+	if r.Agent != "" {
+		ag := a.byName[r.Agent]
+		switch {
+		case ag == nil:
+			return nil, fmt.Errorf("%w: %q", ErrUnknownAgent, r.Agent)
+		case !ag.avail:
+			return nil, fmt.Errorf("%w: %s", ErrAgentUnavailable, r.Agent)
+		}
+		c.only = ag
 	}
 	if c.arrived.IsZero() || c.arrived.After(now) {
 		c.arrived = now
@@ -804,7 +847,9 @@ func (a *ACD) enqueue(r CallRequest) (*QueuedCall, error) {
 			c.needs = append(c.needs, skillNeed{a.skillID(s.Skill), int8(s.Level)})
 		}
 	}
-	a.setPreferredLocked(c, q, r.Customer, now)
+	if c.only == nil {
+		a.setPreferredLocked(c, q, r.Customer, now)
+	}
 	a.placeLocked(c, q, now)
 	c.liveIdx = len(a.live)
 	a.live = append(a.live, c)
@@ -870,7 +915,7 @@ func (c *QueuedCall) wake() {
 
 // eligibleLocked says whether an available agent may be offered c now.
 func (a *ACD) eligibleLocked(ag *acdAgent, c *QueuedCall, now time.Time) bool {
-	if !ag.avail {
+	if !ag.avail || c.only != nil && ag != c.only {
 		return false
 	}
 	if c.pref != nil && ag != c.pref && now.Before(c.prefUntil) {
@@ -1205,6 +1250,37 @@ func (c *QueuedCall) abandon() {
 	}
 	a.finishLocked(c, ErrCallEnded)
 	a.dispatchLocked(now)
+}
+
+// Requeue moves a waiting call into queue (its own or another), keeping
+// its priority, skills and arrival: at the front when front is set. A
+// call for one agent (CallRequest.Agent) becomes a call for any agent of
+// the queue. It gets ErrNotWaiting unless the call is waiting (report the
+// offered agents first), ErrUnknownQueue for a queue that does not exist.
+func (c *QueuedCall) Requeue(queue string, front bool) error {
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opRequeue, Call: c.id, Text: queue, Flag: front}).Err
+	}
+	return c.requeue(queue, front)
+}
+
+func (c *QueuedCall) requeue(queue string, front bool) error {
+	a := c.acd
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c.state != callWaiting {
+		return ErrNotWaiting
+	}
+	q := a.qByName[queue]
+	if q == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownQueue, queue)
+	}
+	now := a.now()
+	a.unlistLocked(c)
+	c.front, c.only, c.pref = front, nil, nil
+	a.placeLocked(c, q, now)
+	a.dispatchLocked(now)
+	return nil
 }
 
 // leaveLocked takes a waiting or offered call out of its queue.

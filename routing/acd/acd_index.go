@@ -489,6 +489,13 @@ func (s *posSet) next(p int) int {
 func (a *ACD) pickAgentsLocked(c *QueuedCall, now time.Time) []*acdAgent {
 	a.scratch = a.scratch[:0]
 	a.epoch++
+	if c.only != nil {
+		// A call for one agent, who need not answer the call's queue.
+		if a.eligibleLocked(c.only, c, now) {
+			a.scratch = append(a.scratch, c.only)
+		}
+		return a.scratch
+	}
 	if c.pref != nil && now.Before(c.prefUntil) {
 		// Nobody else is eligible.
 		if ag := c.pref; ag.avail && a.eligibleLocked(ag, c, now) {
@@ -814,7 +821,7 @@ func (a *ACD) bestCallLocked(ag *acdAgent, now time.Time) *QueuedCall {
 			}
 		buckets:
 			for _, b := range cl.calls.buckets {
-				if best != nil && b.prio < best.priority {
+				if best != nil && b.prio < best.rank() {
 					break
 				}
 				for _, c := range b.calls {

@@ -14,8 +14,8 @@ import (
 //
 // Every node runs this same ACD. With Options.Replication set, a
 // public method that changes the ACD (Enqueue, Answered, NoAnswer,
-// Abandon, RequestCallback, Hangup, SetRegistered, Login, Logout, Pause,
-// Unpause, EndWrapUp, Tick) does not change it: it submits an Op to the
+// Abandon, RequestCallback, Requeue, Hangup, SetRegistered, Login, Logout,
+// Pause, Unpause, EndWrapUp, Tick) does not change it: it submits an Op to the
 // shared log (package cluster keeps it in Redis) and returns the result
 // of applying that Op on this replica, once the log delivered it here.
 // Each replica applies every node's Ops in the log's one order (Apply),
@@ -44,6 +44,7 @@ const (
 	opTick       = "tick"
 	opNodeLost   = "node_lost"
 	opSync       = "sync"
+	opRequeue    = "requeue"
 	opRefused    = "refused"
 )
 
@@ -53,8 +54,8 @@ type Op struct {
 	At    time.Time    `json:"at"`
 	Agent string       `json:"agent,omitempty"`
 	Call  string       `json:"call,omitempty"`
-	Text  string       `json:"text,omitempty"` // pause reason, callback number, lost node
-	Flag  bool         `json:"flag,omitempty"` // registered
+	Text  string       `json:"text,omitempty"` // pause reason, callback number, lost node, queue
+	Flag  bool         `json:"flag,omitempty"` // registered, at the front
 	Req   *CallRequest `json:"req,omitempty"`
 	// Src is the submitting replica's instance: only that replica
 	// reports the op's events (Options.OnEvent), once for the cluster.
@@ -247,6 +248,12 @@ func (a *ACD) ApplyOp(origin string, data []byte) any {
 		cb, err := c.requestCallback(op.Text)
 		a.forget(op.Call)
 		return OpResult{Callback: cb, Err: err}
+	case opRequeue:
+		c := call()
+		if c == nil {
+			return OpResult{Err: ErrNotWaiting}
+		}
+		return OpResult{Err: c.requeue(op.Text, op.Flag)}
 	case opHangup:
 		c := call()
 		if c == nil {

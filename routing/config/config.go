@@ -48,6 +48,10 @@ type Agent struct {
 	Skills map[string]int `yaml:"skills"`
 	// Queues the agent answers; empty means every queue.
 	Queues []string `yaml:"queues"`
+	// Role is empty (an agent) or supervisor: a supervisor may monitor
+	// other agents' calls (listen, whisper, barge) and transfer any call
+	// through the API (transfer.go).
+	Role string `yaml:"role"`
 }
 
 // QueueConfig says how waiting callers are served.
@@ -258,6 +262,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, cfg.Errorf("queue.max_wait", "must be at least 1s, got %s", q.MaxWait))
 	}
 	if err := c.validateEngine(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.validateTransfers(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

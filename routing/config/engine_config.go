@@ -43,6 +43,10 @@ func Strategies() []string {
 // QueueDef is one queue of the ACD.
 type QueueDef struct {
 	Name string `yaml:"name"`
+	// TransferNumber is the number an agent's softphone transfers a call
+	// to (REFER) to send it into this queue, e.g. "2001"; empty: the
+	// queue is reachable by transfer only through the API (transfer.go).
+	TransferNumber string `yaml:"transfer_number"`
 	// Strategy is one of longest-idle (default), round-robin, fewest-calls,
 	// least-talk-time, ring-all, top-down, random.
 	Strategy string `yaml:"strategy"`

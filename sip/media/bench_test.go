@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,25 +85,13 @@ func newBareRelayPair(t testing.TB) *relayPair {
 // recordRelayPair records r's call (file backend in a temporary
 // directory) as Hotline does: a tap on each leg feeding one recorder.
 func recordRelayPair(t testing.TB, r *relayPair, agentFmt Format) {
-	dir := t.TempDir()
-	m, err := recording.New(recording.Config{
-		SpoolDir: filepath.Join(dir, "spool"),
-		File:     recording.FileConfig{Dir: filepath.Join(dir, "store")},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := m.Begin(recording.CallInfo{CallID: "bench"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := beginTestRecording(t, recording.CallInfo{CallID: "bench"})
 	rec.SetFormat(recording.Agent, audio.PCMA().WithPT(agentFmt.PT))
 	r.c.callerLeg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
 	r.c.agentLeg.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
 	t.Cleanup(func() {
 		r.c.callerLeg.SetTap(nil)
 		r.c.agentLeg.SetTap(nil)
-		_ = m.Close()
 	})
 }
 

@@ -4,6 +4,9 @@
 // with (payload type rewritten, PCMU/PCMA transcoded when the two sides
 // differ), generated audio (hold music, ringback) is played into a leg that
 // is not bridged, and RFC 4733 telephone-events are decoded on every leg.
+// A Monitor joins a third leg (a supervisor) to a bridged pair: listen,
+// whisper or barge, mixed in linear PCM while the pair's relay stays the
+// fast path (monitor.go).
 //
 // Remote endpoints are latched symmetrically: the first valid RTP packet
 // fixes the address a leg accepts packets from and sends packets to.

@@ -87,6 +87,7 @@ type Leg struct {
 	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
 	onDTMF atomic.Pointer[func(rune)]
 	tap    atomic.Pointer[Tap]
+	mix    atomic.Pointer[mixPoint] // a Monitor's hook; nil unless monitored
 	hold   atomic.Bool
 	// armed is when the media timeout started counting (SetRemote, SetHold,
 	// Start), in ns since epoch plus one; 0 means no remote yet.

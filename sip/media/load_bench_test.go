@@ -84,6 +84,7 @@ type loadSetup struct {
 	wg              sync.WaitGroup
 	closers         []func()
 	recorders       []*recording.Recorder
+	legs            [][2]*Leg // caller's and agent's leg of each call (not in the direct and bare modes)
 	received0       uint64
 }
 
@@ -151,6 +152,7 @@ func newLoadSetup(b *testing.B, mode string, calls int, ports *Ports) *loadSetup
 			cl.Start()
 			al.Start()
 			Bridge(cl, al)
+			s.legs = append(s.legs, [2]*Leg{cl, al})
 			if mgr != nil {
 				rec, err := mgr.Begin(recording.CallInfo{CallID: "load-" + strconv.Itoa(i)})
 				if err != nil {

@@ -102,6 +102,10 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 {
 		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
 	}
+	mix := l.mix.Load()
+	if mix != nil && !dtmf {
+		mix.received(p[start:end], r.f.Encoding)
+	}
 	if t := l.tap.Load(); t != nil {
 		// The same instant as a time.Time, without reading the wall clock
 		// (its monotonic reading is what the recorder uses).
@@ -123,7 +127,10 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 		p[1] = p[1]&0x80 | pr.f.DTMFPT&0x7f
 	} else {
 		p[1] = p[1]&0x80 | pr.f.PT&0x7f
-		if pr.f.Encoding != r.f.Encoding {
+		switch {
+		case mix != nil && mix.relay(p[start:end], r.f.Encoding, pr.f.Encoding):
+			// the supervisor was mixed in, written in the peer's encoding
+		case pr.f.Encoding != r.f.Encoding:
 			audio.Transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
 		}
 	}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/e2e"
+	"hotline/routing/config"
+)
+
+// TestE2ETransferRefusals: a baresip agent transfers its call (baresip's
+// transfer command sends REFER) to targets Hotline refuses: a number
+// nobody has, an outside number while no gateway is configured. The phone
+// gets the status and reason (its TRANSFER_FAILED event) and Hotline logs
+// and counts the refusal. baresip 1.0 hangs its call up after a failed
+// transfer: the caller then gets a clean BYE and Hotline is left idle.
+// (That a refused REFER leaves the call going is shown with phones that
+// stay on the line: sip's TestReferRefusals.)
+func TestE2ETransferRefusals(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		off := false
+		c.Survey.Enabled = &off
+	})
+	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	caller := startCaller(t, a, "udp")
+	for _, tc := range []struct {
+		target, status, log string
+	}{
+		{"sip:2999@" + a.sipAddr("udp"), "404 Unknown Transfer Target", "status=404"},
+		{"sip:+1900555000@" + a.sipAddr("udp"), "403 No Outbound Gateway", "status=403"},
+	} {
+		t.Run(tc.log, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			callHotline(t, a, caller, agent)
+			if _, err := agent.Command(ctx, "transfer", tc.target); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := agent.WaitEvent(ctx, "TRANSFER_FAILED")
+			if err != nil {
+				t.Fatalf("the agent's phone got no answer to its REFER: %v", err)
+			}
+			if ev.Param != tc.status {
+				t.Errorf("REFER to %s: the phone got %q, want %q", tc.target, ev.Param, tc.status)
+			}
+			if line := lastLine(a.logs.String(), "transfer refused"); !strings.Contains(line, tc.log) {
+				t.Errorf("REFER to %s: Hotline logged %q, want %s", tc.target, line, tc.log)
+			}
+			if _, err := caller.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+				t.Fatal(err)
+			}
+			waitIdle(t, a)
+		})
+	}
+}
+
+// lastLine is the last line of s containing sub.
+func lastLine(s, sub string) string {
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], sub) {
+			return lines[i]
+		}
+	}
+	return ""
+}
+
+// TestE2EBlindTransfer: a baresip agent (alice) blind-transfers her
+// caller with baresip's transfer command (REFER): Hotline takes alice's
+// phone off the call and moves the caller, whose tone reaches the target
+// phone (bob): to bob by name, and to a queue by its transfer number.
+// alice's phone sees the NOTIFY 200 (baresip closes its call "Call
+// transfered"); Hotline's record lists alice then bob.
+func TestE2EBlindTransfer(t *testing.T) {
+	skipShort(t)
+	for _, tc := range []struct {
+		name, target string
+	}{
+		{"to an agent", "sip:bob@"},
+		{"to a queue", "sip:2001@"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, func(c *Config) {
+				off := false
+				c.Survey.Enabled = &off
+				c.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints", TransferNumber: "2001"}}
+				c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
+				for i := range c.Agents {
+					c.Agents[i].Queues = []string{"general"}
+					if c.Agents[i].Username == "bob" {
+						c.Agents[i].Queues = []string{"complaints"}
+					}
+				}
+				c.Callbacks.Queue = "general"
+				c.Config.SetDefaults() // queue defaults for the queues set here
+				if err := c.Config.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+			caller := startCaller(t, a, "udp")
+			callHotline(t, a, caller, alice)
+			bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := alice.Command(ctx, "transfer", tc.target+a.sipAddr("udp")); err != nil {
+				t.Fatal(err)
+			}
+			// baresip closes its call "Call transfered" on the NOTIFY whose
+			// sipfrag says 200: the progress reached the phone.
+			if ev, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+				t.Fatalf("alice's phone was not taken off the call: %v", err)
+			} else if ev.Param != "Call transfered" {
+				t.Errorf("alice's call closed with %q, want baresip's \"Call transfered\" (NOTIFY 200 received)", ev.Param)
+			}
+			if _, err := bob.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+				t.Fatalf("bob's phone did not get the transferred caller: %v", err)
+			}
+			bobStart := time.Now()
+			time.Sleep(2 * time.Second)
+			end := time.Now()
+			if line := lastLine(a.logs.String(), "msg=transferred"); !strings.Contains(line, "by=alice") {
+				t.Errorf("Hotline logged %q, want the transfer by alice", line)
+			}
+			if err := caller.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+				t.Fatal(err)
+			}
+			waitIdle(t, a)
+			if line := lastLine(a.logs.String(), "call ended: transfer"); !strings.Contains(line, "agents=\"[alice bob]\"") {
+				t.Errorf("Hotline's record of the call: %q, want agents alice then bob", line)
+			}
+			wavs := bob.ReceivedWAVs()
+			if len(wavs) == 0 {
+				t.Fatal("bob's phone recorded nothing")
+			}
+			smp, rate, err := e2e.ReadWAV(wavs[len(wavs)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			i, j := int(500*time.Millisecond.Seconds()*float64(rate)), min(int(end.Sub(bobStart).Seconds()*float64(rate)), len(smp))
+			if j-i < rate/2 {
+				t.Fatalf("bob's recording (%d samples) has no [%d, %d)", len(smp), i, j)
+			}
+			if lvl := e2e.ToneLevel(smp[i:j], rate, callerHz); lvl < toneHeard {
+				t.Errorf("bob does not hear the caller's tone (level %.4f)", lvl)
+			}
+		})
+	}
+}

@@ -1,0 +1,27 @@
+package sip
+
+// offerInfo is what an agent's phone is told about the call it is
+// offered: the customer's name from the directory (else the caller's own
+// display name or number), segment, reason, queue, the number dialled,
+// the wait so far.
+func (c *call) offerInfo() OfferInfo {
+	c.mu.Lock()
+	reason, by := c.reason, c.transferredBy
+	c.mu.Unlock()
+	name := c.customer.Name
+	if name == "" {
+		name = c.displayName()
+	}
+	return OfferInfo{
+		CallID:  c.id,
+		Name:    name,
+		Number:  c.from,
+		Segment: c.customer.Segment,
+		Reason:  reason,
+		Queue:   c.queueName(),
+		Hotline: c.hotline.Number,
+		Wait:    c.s.now().Sub(c.created),
+
+		TransferredBy: by,
+	}
+}

@@ -1,0 +1,233 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"hotline/callflow"
+	"hotline/metrics"
+	"hotline/routing/acd"
+)
+
+// transferOrder is an accepted blind transfer of the call's bridged
+// agent, waiting for the queue loop to carry it out.
+type transferOrder struct {
+	target   Target
+	kind     string // metrics.TransferBlind, ...
+	by       string // the agent who transferred
+	leg      *Leg   // that agent's leg
+	progress *ReferProgress
+	at       time.Time
+	// accepted is closed once the 202 went out: the first NOTIFY must
+	// not overtake it.
+	accepted chan struct{}
+}
+
+// errTransferBusy refuses a second transfer while one is being carried out.
+var errTransferBusy = refuse(491, "Request Pending", "a transfer of this call is in progress")
+
+// errTransferNotBridged refuses a transfer from a leg that is not the
+// call's bridged agent (ringing, or already taken away).
+var errTransferNotBridged = refuse(481, "Call/Transaction Does Not Exist", "the agent's leg is not bridged to the caller")
+
+// orderTransfer hands an accepted transfer to the call's queue loop.
+func (c *call) orderTransfer(o transferOrder) error {
+	if c.transferTo == nil || !c.hasLeg(o.leg) {
+		return errTransferNotBridged
+	}
+	select {
+	case c.transferTo <- o:
+		return nil
+	default:
+		return errTransferBusy
+	}
+}
+
+// transfer carries out a blind transfer of the bridged agent a (queue
+// loop, queue.go). The referrer hears 100 Trying, then 200 OK once the
+// caller is placed (or the failure), then its leg is hung up (BYE) and
+// the agent goes to wrap-up. The caller, who hears hold music from
+// here on, is queued again with the call's priority, segment and
+// skills; its reason becomes "transfer" unless one was set:
+//   - to a queue: in that queue;
+//   - to an agent: for that agent only (acd.CallRequest.Agent), whose
+//     INVITE shows who transferred; if the agent cannot take a call now,
+//     or does not take it (transferReturns), the caller goes back to the
+//     queue they came from, first in line.
+//
+// The call keeps its id and its recording: the next agent is recorded
+// on the agent channel of the same recording.
+func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, error) {
+	s := c.s
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	select {
+	case <-o.accepted:
+	case <-ctx.Done():
+	}
+	notify := func(code int, reason string) {
+		if o.progress == nil { // through the API: no REFER to report to
+			return
+		}
+		if err := o.progress.Notify(ctx, code, reason); err != nil {
+			c.log.Info("transfer progress not delivered", "agent", o.by, "error", err)
+		}
+	}
+	notify(100, "Trying")
+	c.detachAgent() // unbridged: the caller hears the queue's hold music
+	_ = qc.Hangup() // the agent goes to wrap-up
+	qc.Close()
+	defer func() {
+		if err := a.cli.Bye(ctx); err != nil {
+			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+		}
+	}()
+
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = "transfer"
+	}
+	from := c.queueName()
+	if o.target.Kind == TargetQueue {
+		c.decision.Queue = o.target.Name
+	}
+	c.transferredBy = o.by
+	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
+	req := acd.RequestFor(c.id, c.decision, c.customer)
+	c.mu.Unlock()
+	outcome := metrics.TransferCompleted
+	if o.target.Kind == TargetAgent {
+		req.Agent = o.target.Name
+	}
+	next, err := s.deps.ACD.Enqueue(req)
+	if req.Agent != "" && errors.Is(err, acd.ErrAgentUnavailable) {
+		c.log.Info("transfer target cannot take a call now: the caller goes back to their queue, first in line",
+			"by", o.by, "target", o.target.String(), "queue", from)
+		req.Agent, req.Front, req.Queue, outcome = "", true, from, metrics.TransferReturned
+		next, err = s.deps.ACD.Enqueue(req)
+	}
+	if err != nil {
+		notify(503, "Service Unavailable")
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		return nil, fmt.Errorf("transfer to %s: %w", o.target, err)
+	}
+	if outcome == metrics.TransferReturned {
+		notify(480, "Temporarily Unavailable")
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), outcome)
+	} else {
+		notify(200, "OK")
+		if req.Agent != "" {
+			c.mu.Lock()
+			c.returnTo = from
+			c.mu.Unlock()
+		} else {
+			s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), outcome)
+		}
+	}
+	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
+	return next, nil
+}
+
+// transferReturns, after nobody took an offer of the call, sends a call
+// transferred to one agent who did not take it back to the queue it came
+// from, first in line (a transferred caller is never dropped). It does
+// nothing for other calls.
+func (c *call) transferReturns(qc *acd.QueuedCall) {
+	back, kind := c.takeReturnTo()
+	if back == "" || c.ctx.Err() != nil {
+		return
+	}
+	if err := qc.Requeue(back, true); err != nil {
+		c.log.Warn("transferred caller not put back in their queue", "queue", back, "error", err)
+		return
+	}
+	c.log.Info("transfer target did not take the call: the caller goes back to their queue, first in line", "queue", back)
+	c.s.deps.Metrics.Transfer(c.id, kind, metrics.TransferToAgent, metrics.TransferReturned)
+}
+
+// transferAnswered counts a transfer to one agent completed once that
+// agent took the call.
+func (c *call) transferAnswered() {
+	back, kind := c.takeReturnTo()
+	if back != "" {
+		c.s.deps.Metrics.Transfer(c.id, kind, metrics.TransferToAgent, metrics.TransferCompleted)
+	}
+}
+
+// takeReturnTo returns and clears the queue a call transferred to one
+// agent goes back to ("" for other calls), and the last transfer's kind.
+func (c *call) takeReturnTo() (queue, kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	queue, kind = c.returnTo, metrics.TransferBlind
+	if n := len(c.transfersDone); n > 0 {
+		kind = c.transfersDone[n-1].Kind
+	}
+	c.returnTo = ""
+	return queue, kind
+}
+
+// Errors of Server.Transfer (the API), besides ErrNoSuchCall and the
+// target's refusals (404 unknown agent or queue, 403 number not allowed),
+// which wrap ErrTransferTarget.
+var (
+	// ErrTransferTarget marks a refused target (wrapping its Refusal).
+	ErrTransferTarget = errors.New("transfer target refused")
+	// ErrBadTransferTarget: not agent:<name>, queue:<name> or number:<n>.
+	ErrBadTransferTarget = errors.New("bad transfer target")
+	// ErrNotYourCall: an agent may transfer only a call they are on.
+	ErrNotYourCall = &Refusal{Code: 403, Reason: "Not Your Call", Err: errors.New("the call is not connected to this agent")}
+	// ErrNotTransferable: the call has no bridged agent (still queued or
+	// ringing, a callback, a monitoring leg).
+	ErrNotTransferable = &Refusal{Code: 409, Reason: "No Agent To Transfer From", Err: errors.New("the call is not connected to an agent")}
+	// ErrOutsideTransfer: transfers to outside numbers are not carried
+	// out yet (the outbound leg is missing).
+	ErrOutsideTransfer = &Refusal{Code: 501, Reason: "Outside Transfers Not Carried Out", Err: errors.New("transfers to outside numbers are not carried out yet")}
+)
+
+// Transfer moves call callID's caller to target to (agent:bob,
+// queue:complaints, number:+84...), as a REFER from its agent's phone
+// would (a blind transfer of kind api). by is who asked (shown in the
+// record); agent, when not empty, must be the call's agent (an agent
+// token). It returns once the transfer is handed to the call.
+func (s *Server) Transfer(callID, by, agent, to string) error {
+	target, err := ParseTarget(to)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadTransferTarget, err)
+	}
+	if err := s.transfers().Check(target); err != nil {
+		s.deps.Metrics.Transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
+		return fmt.Errorf("%w: %w", ErrTransferTarget, err)
+	}
+	s.mu.Lock()
+	c := s.byID[callID]
+	s.mu.Unlock()
+	if c == nil || c.ctx.Err() != nil {
+		return ErrNoSuchCall
+	}
+	leg := c.legOf(RoleAgent)
+	c.mu.Lock()
+	bridged := !c.bridgedAt.IsZero()
+	c.mu.Unlock()
+	switch {
+	case leg == nil || !bridged:
+		err = ErrNotTransferable
+	case agent != "" && leg.peer != agent:
+		err = ErrNotYourCall
+	case target.Kind == TargetNumber:
+		err = ErrOutsideTransfer
+	}
+	if err == nil {
+		accepted := make(chan struct{})
+		close(accepted)
+		err = c.orderTransfer(transferOrder{target: target, kind: metrics.TransferAPI, by: by, leg: leg, at: s.now(), accepted: accepted})
+	}
+	if err != nil {
+		s.deps.Metrics.Transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
+		return err
+	}
+	c.log.Info("transfer accepted", "by", by, "agent", leg.peer, "target", target.String(), "kind", metrics.TransferAPI)
+	return nil
+}
