@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,6 +57,13 @@ type Node struct {
 	// after a rejoin, nodes are not judged lost before watchAfter: they
 	// may not have joined again yet
 	watchAfter time.Time
+	// logs are the keys of the logs this node opened (kept alive by its
+	// heartbeat); ticker says whether the node has the ticker role
+	logs    []string
+	logObjs []*Log
+	ticker  atomic.Bool
+	// secret is the cluster's nonce secret once read (NonceSecret)
+	secret string
 }
 
 // ConfigHash is the hash the nodes of one cluster must agree on: SHA-256
@@ -215,16 +223,30 @@ func (n *Node) Rejoins() int {
 }
 
 // heartbeatScript renews the node's and the configuration's lease when
-// the node is still live in the same epoch. KEYS: node, epoch, config.
-// ARGV: run id, epoch, lease ms. Returns 1, or 0 when the node must join
-// again.
+// the node is still live in the same epoch, takes or keeps the ticker
+// role when free or its own, and keeps the shared logs (KEYS[5...]) as
+// long as the configuration. KEYS: node, epoch, config, ticker, logs...
+// ARGV: run id, epoch, lease ms. Returns {0} when the node must join
+// again, else {1, 1 if this node is the ticker}.
 var heartbeatScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[2] or redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
+  return {0, 0}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return 1
+for i = 5, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+end
+local t = redis.call('GET', KEYS[4])
+if t == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+  return {1, 1}
+end
+if not t then
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[3])
+  return {1, 1}
+end
+return {1, 0}
 `)
 
 // Run renews the node's leases every Heartbeat until ctx ends. When Redis
@@ -250,13 +272,15 @@ func (n *Node) Run(ctx context.Context) {
 func (n *Node) Heartbeat(ctx context.Context) error {
 	n.mu.Lock()
 	epoch := n.epoch
+	keys := append([]string{n.key("node", n.cfg.Node), n.key("epoch"), n.key("config"), n.key("ticker")}, n.logs...)
 	n.mu.Unlock()
-	ok, err := heartbeatScript.Run(ctx, n.rdb, []string{n.key("node", n.cfg.Node), n.key("epoch"), n.key("config")},
-		n.runID, epoch, ms(n.cfg.Lease)).Int()
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	res, err := heartbeatScript.Run(ctx, n.rdb, keys, n.runID, epoch, ms(n.cfg.Lease)).Int64Slice()
+	if err != nil || len(res) != 2 {
+		n.ticker.Store(false)
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, n.addr, err)
 	}
-	if ok == 0 {
+	n.ticker.Store(res[1] == 1)
+	if res[0] == 0 {
 		n.log.Warn("not live in Redis any more (Redis restarted or the lease lapsed): joining again and re-publishing")
 		if err := n.join(ctx, true); err != nil {
 			return err
@@ -267,6 +291,18 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		n.mu.Unlock()
 		n.restoreReservations(ctx)
 		n.regs.forget()
+		n.mu.Lock()
+		secret := n.secret
+		n.mu.Unlock()
+		if secret != "" { // the nodes keep the secret they share
+			n.rdb.SetNX(ctx, n.key("nonce_secret"), secret, 0)
+		}
+		n.mu.Lock()
+		logs := slices.Clone(n.logObjs)
+		n.mu.Unlock()
+		for _, l := range logs {
+			l.resync(ctx)
+		}
 	}
 	if err := n.renewReservations(ctx); err != nil {
 		return err
@@ -275,6 +311,51 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 		return err
 	}
 	return n.syncRegistrations(ctx)
+}
+
+// NonceSecret returns the secret every node signs its digest nonces with
+// (registrar.SetNonceSecret), created by the first node that asks.
+func (n *Node) NonceSecret(ctx context.Context) ([]byte, error) {
+	key := n.key("nonce_secret")
+	if err := n.rdb.SetNX(ctx, key, randomID()+randomID(), 0).Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	v, err := n.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	n.mu.Lock()
+	n.secret = v
+	n.mu.Unlock()
+	return []byte(v), nil
+}
+
+// Ticker says whether this node has the ticker role: one live node at a
+// time (another takes it within Lease of its death) submits the shared
+// ACD's periodic ticks, so that the log carries one clock, not one per
+// node.
+func (n *Node) Ticker() bool { return n.ticker.Load() }
+
+// dropScript deletes KEYS[1] if its value starts with ARGV[1].
+var dropScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// dropReservations deletes the reservations of a lost node, so that its
+// agents are free as soon as its calls are ended (rather than when its
+// reservations lapse by themselves, about the same lease later).
+func (n *Node) dropReservations(ctx context.Context, node string) error {
+	iter := n.rdb.Scan(ctx, 0, n.key("resv", "*"), 200).Iterator()
+	for iter.Next(ctx) {
+		if err := dropScript.Run(ctx, n.rdb, []string{iter.Val()}, node+"|").Err(); err != nil {
+			return err
+		}
+	}
+	return iter.Err()
 }
 
 // OnNodeLost registers f to be told (from Run) of every node whose lease
@@ -313,6 +394,9 @@ func (n *Node) watchNodes(ctx context.Context) error {
 	slices.Sort(lost)
 	for _, name := range lost {
 		n.log.Warn("node lost: its lease lapsed", "lost_node", name)
+		if err := n.dropReservations(ctx, name); err != nil {
+			n.log.Warn("lost node's reservations left to lapse", "lost_node", name, "error", err)
+		}
 		if f != nil {
 			f(name)
 		}

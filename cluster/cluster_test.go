@@ -371,3 +371,148 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatalf("new reservation after settling: %v %v", ok, err)
 	}
 }
+
+// TestOneTicker: one live node at a time has the ticker role; when it
+// dies another takes it within the lease.
+func TestOneTicker(t *testing.T) {
+	srv := redistest.Start(t)
+	var nodes []*Node
+	var stops []func()
+	for _, name := range []string{"a", "b", "c"} {
+		n, stop := join(t, srv, name)
+		nodes, stops = append(nodes, n), append(stops, stop)
+	}
+	tickers := func() (out []int) {
+		for i, n := range nodes {
+			if n.Ticker() {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	var first int
+	eventually(t, "one ticker", func() error {
+		if tk := tickers(); len(tk) != 1 {
+			return fmt.Errorf("tickers %v, want one", tk)
+		}
+		first = tickers()[0]
+		return nil
+	})
+	stops[first]()
+	nodes[first].ticker.Store(false) // its Run stopped: it no longer acts
+	eventually(t, "another ticker after the first died", func() error {
+		tk := tickers()
+		if len(tk) != 1 || tk[0] == first {
+			return fmt.Errorf("tickers %v, want one other than %d", tk, first)
+		}
+		return nil
+	})
+}
+
+// TestLostNodesReservationsDropped: what a lost node held is dropped at
+// once (its calls are ended through the log at the same time), nothing
+// of another node's.
+func TestLostNodesReservationsDropped(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	for _, r := range []struct {
+		n     *Node
+		agent string
+	}{{a, "carol"}, {b, "dave"}} {
+		if ok, err := r.n.Reserve(ctx, r.agent, "call-"+r.agent); !ok || err != nil {
+			t.Fatalf("reserve %s: %v %v", r.agent, ok, err)
+		}
+	}
+	if err := b.dropReservations(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, _ := b.Holder(ctx, "carol"); held {
+		t.Error("the lost node's reservation of carol is still there")
+	}
+	if h, held, _ := a.Holder(ctx, "dave"); !held || h.Node != "b" {
+		t.Errorf("b's reservation of dave: %+v %v, want kept", h, held)
+	}
+}
+
+// TestNonceSecretShared: every node gets the same nonce secret, and it
+// survives a Redis restart (the nodes publish it again).
+func TestNonceSecretShared(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, err := a.NonceSecret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.NonceSecret(ctx)
+	if err != nil || string(sa) != string(sb) || len(sa) < 32 {
+		t.Fatalf("secrets %q and %q (%v), want one shared secret", sa, sb, err)
+	}
+	srv.Restart(t)
+	eventually(t, "nodes joined again", func() error {
+		if a.Rejoins() < 1 || b.Rejoins() < 1 {
+			return fmt.Errorf("rejoins %d %d", a.Rejoins(), b.Rejoins())
+		}
+		return nil
+	})
+	c, _ := join(t, srv, "c")
+	sc, err := c.NonceSecret(ctx)
+	if err != nil || string(sc) != string(sa) {
+		t.Fatalf("a node joining after the restart got %q (%v), want the cluster's %q", sc, err, sa)
+	}
+}
+
+// TestLogAcrossRedisRestart: entries submitted after Redis restarted
+// empty are applied by every node, once each, in one order.
+func TestLogAcrossRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	var mu sync.Mutex
+	applied := map[string][]string{}
+	open := func(n *Node) *Log {
+		l, err := n.OpenLog(context.Background(), "test", func(origin string, data []byte) any {
+			mu.Lock()
+			defer mu.Unlock()
+			applied[n.Name()] = append(applied[n.Name()], string(data))
+			return len(applied[n.Name()])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Close)
+		return l
+	}
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	la, lb := open(a), open(b)
+	for i, l := range []*Log{la, lb, la} {
+		if _, err := l.Submit([]byte(fmt.Sprintf("before-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Restart(t)
+	eventually(t, "nodes joined again", func() error {
+		if a.Rejoins() < 1 || b.Rejoins() < 1 {
+			return fmt.Errorf("rejoins %d %d", a.Rejoins(), b.Rejoins())
+		}
+		return nil
+	})
+	for i, l := range []*Log{lb, la} {
+		if _, err := l.Submit([]byte(fmt.Sprintf("after-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"before-0", "before-1", "before-2", "after-0", "after-1"}
+	eventually(t, "both nodes applied every entry once", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, name := range []string{"a", "b"} {
+			if !slices.Equal(applied[name], want) {
+				return fmt.Errorf("%s applied %v, want %v", name, applied[name], want)
+			}
+		}
+		return nil
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // replicated state machine (routing's ACD) is built on it.
 //
 // A node that opens the log replays it from the start, so it holds the
-// same state as the nodes running already. Entries are not trimmed.
+// same state as the nodes running already. Entries are not trimmed while
+// any node runs (the ACD's log grows by its ticks, 4 a second, and a few
+// entries per call); the log lapses Lease after the last node stopped.
 // After a Redis restart the stream starts again empty: entries appended
 // but not yet read by every node at the moment Redis died may have been
 // applied by some nodes only, and a node opening the log afterwards
@@ -42,6 +45,10 @@ type Log struct {
 // submitted it; its return value is Submit's result on that node.
 func (n *Node) OpenLog(ctx context.Context, name string, apply func(origin string, data []byte) any) (*Log, error) {
 	l := &Log{n: n, key: n.key("log", name), apply: apply, waiting: map[string]chan any{}, last: "0", done: make(chan struct{})}
+	n.mu.Lock()
+	n.logs = append(n.logs, l.key) // kept as long as the cluster lives
+	n.logObjs = append(n.logObjs, l)
+	n.mu.Unlock()
 	for start := "-"; ; start = "(" + l.last {
 		msgs, err := n.rdb.XRangeN(ctx, l.key, start, "+", 1000).Result()
 		if err != nil {
@@ -133,6 +140,42 @@ func (l *Log) Submit(data []byte) (any, error) {
 	case <-time.After(time.Until(deadline) + time.Second):
 		return nil, fmt.Errorf("%w: %s: entry appended but not read back", ErrUnreachable, l.n.addr)
 	}
+}
+
+// resync follows a stream that started again (Redis restarted empty):
+// when the stream is empty, or its newest entry is older than the last one
+// applied (a Redis whose clock is behind), the reader reads it from the
+// start. Nothing of the new stream was applied in either case.
+func (l *Log) resync(ctx context.Context) {
+	l.mu.Lock()
+	last := l.last
+	l.mu.Unlock()
+	newest, err := l.n.rdb.XRevRangeN(ctx, l.key, "+", "-", 1).Result()
+	if err != nil {
+		return
+	}
+	if len(newest) > 0 && !idBefore(newest[0].ID, last) {
+		return
+	}
+	l.mu.Lock()
+	if l.last == last { // nothing delivered meanwhile
+		l.last = "0"
+	}
+	l.mu.Unlock()
+}
+
+// idBefore compares stream ids "ms-seq".
+func idBefore(a, b string) bool {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	return am < bm || am == bm && as < bs
+}
+
+func splitID(id string) (ms, seq uint64) {
+	m, q, _ := strings.Cut(id, "-")
+	ms, _ = strconv.ParseUint(m, 10, 64)
+	seq, _ = strconv.ParseUint(q, 10, 64)
+	return ms, seq
 }
 
 // Close stops applying new entries.

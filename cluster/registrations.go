@@ -80,6 +80,10 @@ end
 return 1
 `)
 
+// SyncRegistrations publishes what changed in the node's registrations
+// now, without waiting for the next heartbeat.
+func (n *Node) SyncRegistrations(ctx context.Context) error { return n.syncRegistrations(ctx) }
+
 // syncRegistrations publishes what changed in the node's registrations
 // since the last sync.
 func (n *Node) syncRegistrations(ctx context.Context) error {

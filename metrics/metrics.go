@@ -166,6 +166,7 @@ type Metrics struct {
 	crmFailures  *prometheus.CounterVec
 	callbacks    *callbackMetrics
 	transfers    *transferMetrics
+	overload     *overloadMetrics
 	keypadGone   *prometheus.CounterVec
 	emptyAway    *prometheus.CounterVec
 	dispositions *prometheus.CounterVec
@@ -262,6 +263,7 @@ func New(o Options) *Metrics {
 	m.crmFailures = newCRMFailures(m.reg)
 	m.callbacks = newCallbackMetrics(m.reg)
 	m.transfers = newTransferMetrics(m.reg)
+	m.overload = newOverloadMetrics(m.reg)
 	m.agentView = newAgentView(m.reg)
 	if !o.NoRuntimeMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -6,6 +6,9 @@ package metrics
 const (
 	// Calls and queues.
 	NameCallsOffered          = "hotline_calls_offered_total"
+	NameCallsRefused          = "hotline_calls_refused_total"
+	NameOverloadSaturation    = "hotline_overload_saturation_ratio"
+	NameOverloadShedding      = "hotline_overload_shedding"
 	NameKeypadAbandoned       = "hotline_keypad_abandoned_total"
 	NameQueueEmptyTurnedAway  = "hotline_queue_empty_turned_away_total"
 	NameDispositions          = "hotline_dispositions_total"
@@ -127,6 +130,9 @@ var allNames = []struct {
 	{NameAgentCalls, kindCounter},
 	{NameAgentTalk, kindCounter},
 	{NameAgentCSAT, kindHistogram},
+	{NameCallsRefused, kindCounter},
+	{NameOverloadSaturation, kindGauge},
+	{NameOverloadShedding, kindGauge},
 	{NameRTPLegs, kindGauge},
 	{NameRTPPackets, kindCounter},
 	{NameRTPBytes, kindCounter},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"hotline/internal/cfg"
+	"hotline/sip/overload"
 	"hotline/sip/registrar"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	// AuthenticateCalls also accepts calls from outside Trunks when they
 	// authenticate (digest, as an agent); without it they get 403.
 	AuthenticateCalls bool `yaml:"authenticate_calls"`
+	// Overload configures overload control: when Hotline counts itself
+	// saturated, new calls get 503 with Retry-After at once.
+	Overload overload.Config `yaml:"overload"`
 	// Registrar configures agents' registrations.
 	Registrar registrar.Config `yaml:"registrar"`
 	// Outbound is where callbacks are dialled; without a gateway no
@@ -235,6 +239,7 @@ func (c *Config) SetDefaults() {
 		c.DrainTimeout = 60 * time.Second
 	}
 	c.Registrar.SetDefaults()
+	c.Overload.SetDefaults()
 	c.Outbound.setDefaults()
 	c.AgentOffer.setDefaults()
 }
@@ -290,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.trunkPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Overload.Validate(); err != nil {
+		errs = append(errs, cfg.Prefix("overload", err))
 	}
 	if err := c.Registrar.Validate(); err != nil {
 		errs = append(errs, cfg.Prefix("registrar", err))

@@ -26,6 +26,7 @@ import (
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
+	"hotline/sip/overload"
 	"hotline/sip/registrar"
 	"hotline/survey"
 )
@@ -79,6 +80,14 @@ type Deps struct {
 	// this node has none, and the agent stays registered while they live.
 	// Nil on one node.
 	RemoteBindings func(agent string) []registrar.Binding
+	// PublishRegistrations, with several nodes, publishes this node's
+	// registrations to the others at once: called when a phone
+	// registers, before the agent is made available. Nil on one node.
+	PublishRegistrations func()
+	// RecorderDropped returns the RTP packets recorders dropped since
+	// start (recording.Manager's backlog); overload control sheds new
+	// calls while it grows. Nil: not watched.
+	RecorderDropped func() uint64
 }
 
 // Recordings is what the call flow needs of the recording side
@@ -119,6 +128,8 @@ type Server struct {
 	listeners []boundListener
 
 	draining atomic.Bool
+	// overload decides when new calls are shed (overload.go); nil: never.
+	overload *overload.Detector
 	active   atomic.Int64 // calls in progress
 	calls    sync.WaitGroup
 
@@ -202,6 +213,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return registrar.Secret{Password: a.DigestPassword(), HA1MD5: a.HA1, HA1SHA256: a.HA1SHA256}, ok
 	}, deps.Now, deps.Log.With("component", "registrar"))
 	s.reg.OnChange(func(user string, registered bool) {
+		if registered && deps.PublishRegistrations != nil {
+			deps.PublishRegistrations() // every node can reach the phone before it rings
+		}
 		if !registered && deps.RemoteBindings != nil && len(deps.RemoteBindings(user)) > 0 {
 			s.log.Info("agent registration gone here, still registered on another node", "agent", user)
 			return
@@ -305,7 +319,8 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}
 	}
-	srv.OnInvite(count(s.onInvite))
+	s.startOverload() // overload.go
+	srv.OnInvite(count(s.shedInvite(s.onInvite)))
 	srv.OnAck(count(s.onAck))
 	srv.OnBye(count(s.onBye))
 	srv.OnCancel(count(s.onCancel))

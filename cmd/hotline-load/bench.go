@@ -37,6 +37,10 @@ type benchConfig struct {
 	// default); SIPp is the SIPp part's configuration.
 	GoFigures, SIPpFigures bool
 	SIPp                   sippConfig
+	// ClusterFigures selects the three-node part (issue 13); Cluster is
+	// its configuration.
+	ClusterFigures bool
+	Cluster        clusterConfig
 }
 
 func defaultBenchConfig(quick bool) benchConfig {
@@ -44,12 +48,12 @@ func defaultBenchConfig(quick bool) benchConfig {
 		return benchConfig{Quick: true, Reps: 1, Agents: 2600, StepDur: 3 * time.Second, Hold: time.Second,
 			SearchIters: 1, RateStart: 150, RateCap: 3200, ConcSteps: []int{500, 1000, 1500, 2000, 2500},
 			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, Budget: 170 * time.Second,
-			GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(true)}
+			GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(true), Cluster: defaultClusterConfig(true)}
 	}
 	return benchConfig{Reps: 3, Agents: 2600, StepDur: 5 * time.Second, Hold: time.Second,
 		SearchIters: 3, RateStart: 100, RateCap: 3200, ConcSteps: []int{250, 500, 1000, 1500, 2000, 2500},
 		Measure: 5 * time.Second, MinIO: true, Budget: 10 * time.Minute,
-		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false)}
+		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false), Cluster: defaultClusterConfig(false)}
 }
 
 // routingBenchTimeout bounds the routing benchmarks (figure 7).
@@ -63,6 +67,9 @@ func (c benchConfig) totalBudget() time.Duration {
 	}
 	if c.SIPpFigures {
 		t += c.SIPp.Budget
+	}
+	if c.ClusterFigures {
+		t += c.Cluster.Budget
 	}
 	return t
 }
@@ -82,6 +89,7 @@ type rateStep struct {
 	Attempted, Failed int
 	Errors            map[string]int
 	To180, ToAgent    []time.Duration
+	To200             []time.Duration // INVITE sent to 200 OK received (call setup)
 	LaunchLag         time.Duration
 	Bridged, Uploaded int
 	AgentAnswered     int // agent INVITEs answered (retried offers count twice)
@@ -242,6 +250,16 @@ type results struct {
 	Notes      []string
 	IdleRSS    int64
 	SIPp       *sippResults
+	Cluster    *clusterResults
+}
+
+// rateTarget is what a call-rate step loads: one Hotline, or the nodes
+// of a cluster taken together.
+type rateTarget interface {
+	backlog(ctx context.Context) (backlog, error)
+	waitIdle(ctx context.Context, bound time.Duration, uploads bool) (backlog, error)
+	waitUploads(ctx context.Context, base uint64, want int, bound, stall time.Duration) (backlog, error)
+	usage() (cpu time.Duration, rss int64)
 }
 
 // driver runs the benchmark.
@@ -284,6 +302,11 @@ func (d *driver) run(ctx context.Context) error {
 	}
 	if d.cfg.SIPpFigures && ctx.Err() == nil {
 		d.sippFigures(ctx, d.cfg.SIPp)
+	}
+	if d.cfg.ClusterFigures && ctx.Err() == nil {
+		if err := d.clusterFigures(ctx); err != nil {
+			d.note("the three-node figures ended early: %v", err)
+		}
 	}
 	d.res.Finished = time.Now()
 	return ctx.Err()
@@ -365,15 +388,15 @@ func (d *driver) startHotline(ctx context.Context, name string, o hotlineOpts) (
 
 // rateStep launches calls at rate for StepDur, each held Hold, and checks
 // every bridged call's recording got uploaded.
-func (d *driver) rateStep(ctx context.Context, h *hotlineProc, g *loadGen, rate float64) rateStep {
+func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate float64) rateStep {
 	s := rateStep{Rate: rate, Errors: map[string]int{}}
 	b0, err := h.backlog(ctx)
 	if err != nil {
 		s.UploadErr = err.Error()
 	}
 	up0 := g.agentUp.Load()
-	s.IdleRSS, _ = ProcRSS(h.PID())
-	cpu0, _ := ProcCPU(h.PID())
+	cpu0, idleRSS := h.usage()
+	s.IdleRSS = idleRSS
 	count := max(int(math.Round(rate*d.cfg.StepDur.Seconds())), 1)
 	interval := time.Duration(float64(time.Second) / rate)
 	res := make([]callResult, count)
@@ -396,9 +419,9 @@ func (d *driver) rateStep(ctx context.Context, h *hotlineProc, g *loadGen, rate 
 			res[i] = g.call(ctx, holdSpec{For: d.cfg.Hold})
 		}()
 	}
-	s.RSS, _ = ProcRSS(h.PID())
+	_, s.RSS = h.usage()
 	wg.Wait()
-	cpu1, _ := ProcCPU(h.PID())
+	cpu1, _ := h.usage()
 	s.HotlineCPU = cpu1 - cpu0
 	s.Elapsed = time.Since(start)
 	for _, r := range res {
@@ -421,6 +444,9 @@ func (d *driver) rateStep(ctx context.Context, h *hotlineProc, g *loadGen, rate 
 		}
 		if r.ToAgent > 0 {
 			s.ToAgent = append(s.ToAgent, r.ToAgent)
+		}
+		if r.To200 > 0 {
+			s.To200 = append(s.To200, r.To200)
 		}
 	}
 	b1, err := h.waitIdle(ctx, 30*time.Second, true)
@@ -447,7 +473,7 @@ func (d *driver) rateStep(ctx context.Context, h *hotlineProc, g *loadGen, rate 
 
 // searchRate finds the highest passing call rate: a doubling ramp from
 // RateStart (or around hint), then bisection.
-func (d *driver) searchRate(ctx context.Context, h *hotlineProc, g *loadGen, hint float64, iters int) (float64, string, []rateStep) {
+func (d *driver) searchRate(ctx context.Context, h rateTarget, g *loadGen, hint float64, iters int) (float64, string, []rateStep) {
 	var steps []rateStep
 	round := func(r float64) float64 { return max(math.Round(r/10)*10, 10) }
 	try := func(r float64) bool {

@@ -29,6 +29,9 @@ type hotlineOpts struct {
 	LogLevel, LogFormat string
 	// Pprof enables /debug/pprof/ on the metrics listener (metrics.pprof).
 	Pprof bool
+	// RedisURL, when set, makes Hotline a node named Node of the cluster
+	// sharing that Redis (the cluster section; the three-node figure).
+	RedisURL, Node string
 }
 
 func (o hotlineOpts) withDefaults() hotlineOpts {
@@ -106,6 +109,9 @@ queue:
 	}
 	fmt.Fprintf(&b, "records:\n  spool_dir: %q\n  state_dir: %q\n  file: {dir: %q}\n",
 		filepath.Join(dir, "records-spool"), filepath.Join(dir, "state"), filepath.Join(dir, "records"))
+	if o.RedisURL != "" {
+		fmt.Fprintf(&b, "cluster: {redis_url: %q, node: %s}\n", o.RedisURL, o.Node)
+	}
 	fmt.Fprintf(&b, "api:\n  listen: \"127.0.0.1:%d\"\nmetrics:\n  listen: \"127.0.0.1:%d\"\n  pprof: %t\nlog:\n  level: %s\n  format: %s\nagents:\n",
 		apiPort, metricsPort, o.Pprof, o.LogLevel, o.LogFormat)
 	for i := range o.Agents {
@@ -233,15 +239,50 @@ func (h *hotlineProc) availableAgents(ctx context.Context) (int, error) {
 // waitIdle waits until Hotline has no call in progress, no recording
 // open and, if uploads, an empty upload backlog; bounded by bound.
 func (h *hotlineProc) waitIdle(ctx context.Context, bound time.Duration, uploads bool) (backlog, error) {
+	return pollIdle(ctx, h, bound, uploads)
+}
+
+// waitUploads waits until at least want recordings were uploaded since
+// base, or until no upload progress was made for stall (or bound passed).
+func (h *hotlineProc) waitUploads(ctx context.Context, base uint64, want int, bound, stall time.Duration) (backlog, error) {
+	return pollUploads(ctx, h, base, want, bound, stall)
+}
+
+// exitErr says, when Hotline has exited, how it ended.
+func (h *hotlineProc) exitErr() error {
+	if h.alive() {
+		return nil
+	}
+	return fmt.Errorf("hotline exited: %s", h.logTail(20))
+}
+
+// usage is Hotline's CPU time so far and its resident set size.
+func (h *hotlineProc) usage() (time.Duration, int64) {
+	cpu, _ := ProcCPU(h.PID())
+	rss, _ := ProcRSS(h.PID())
+	return cpu, rss
+}
+
+// polled is what pollIdle and pollUploads watch: one Hotline, or the
+// nodes of a cluster taken together.
+type polled interface {
+	activeCalls(ctx context.Context) (int, error)
+	backlog(ctx context.Context) (backlog, error)
+	exitErr() error
+}
+
+// pollIdle waits until p has no call in progress, no recording open and,
+// if uploads, an empty upload backlog; bounded by bound.
+func pollIdle(ctx context.Context, p polled, bound time.Duration, uploads bool) (backlog, error) {
 	deadline := time.Now().Add(bound)
 	for {
-		n, err1 := h.activeCalls(ctx)
-		b, err2 := h.backlog(ctx)
+		n, err1 := p.activeCalls(ctx)
+		b, err2 := p.backlog(ctx)
 		if err1 == nil && err2 == nil && n == 0 && b.Recording == 0 && (!uploads || b.Files == 0) {
 			return b, nil
 		}
-		if !h.alive() {
-			return b, fmt.Errorf("hotline exited: %s", h.logTail(20))
+		if err := p.exitErr(); err != nil {
+			return b, err
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return b, fmt.Errorf("hotline not idle after %s: %d calls, %d recording, %d files to upload (%v %v)",
@@ -251,14 +292,15 @@ func (h *hotlineProc) waitIdle(ctx context.Context, bound time.Duration, uploads
 	}
 }
 
-// waitUploads waits until at least want recordings were uploaded since
-// base, or until no upload progress was made for stall (or bound passed).
-func (h *hotlineProc) waitUploads(ctx context.Context, base uint64, want int, bound, stall time.Duration) (backlog, error) {
+// pollUploads waits until p reports at least want recordings uploaded
+// since base, or until no upload progress was made for stall (or bound
+// passed).
+func pollUploads(ctx context.Context, p polled, base uint64, want int, bound, stall time.Duration) (backlog, error) {
 	deadline := time.Now().Add(bound)
 	lastProgress := time.Now()
 	var last uint64
 	for {
-		b, err := h.backlog(ctx)
+		b, err := p.backlog(ctx)
 		if err == nil {
 			if int(b.Uploaded-base) >= want {
 				return b, nil
@@ -267,8 +309,8 @@ func (h *hotlineProc) waitUploads(ctx context.Context, base uint64, want int, bo
 				last, lastProgress = b.Uploaded, time.Now()
 			}
 		}
-		if !h.alive() {
-			return b, fmt.Errorf("hotline exited: %s", h.logTail(20))
+		if err := p.exitErr(); err != nil {
+			return b, err
 		}
 		now := time.Now()
 		if now.After(deadline) || now.Sub(lastProgress) > stall || ctx.Err() != nil {

@@ -179,3 +179,57 @@ func parseCPUModel(data []byte) string {
 	}
 	return "unknown"
 }
+
+// parseProcStatPPID returns the parent process id of a /proc/<pid>/stat line.
+func parseProcStatPPID(data []byte) (int, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%w: no ')' in stat", ErrProcFormat)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 2 { // f[0] state, f[1] ppid
+		return 0, fmt.Errorf("%w: %d fields after comm", ErrProcFormat, len(f))
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0, fmt.Errorf("%w: ppid %q", ErrProcFormat, f[1])
+	}
+	return ppid, nil
+}
+
+// ProcTreeCPU returns the CPU time a process and its descendants still
+// running have used (Kamailio's work is done by the children it forks).
+func ProcTreeCPU(pid int) (time.Duration, error) {
+	total, err := ProcCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return total, err
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if pp, err := parseProcStatPPID(data); err == nil {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	queue := children[pid]
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if c, err := ProcCPU(p); err == nil {
+			total += c
+		}
+		queue = append(queue, children[p]...)
+	}
+	return total, nil
+}

@@ -105,6 +105,9 @@ func (r *results) figures() []figure {
 		if r.SIPp != nil {
 			figs = r.SIPp.figures()
 		}
+		if r.Cluster != nil {
+			figs = append(figs, r.Cluster.figures()...)
+		}
 		return figs
 	}
 	add := func(f figure) { figs = append(figs, f) }
@@ -208,6 +211,9 @@ func (r *results) figures() []figure {
 	if r.SIPp != nil {
 		figs = append(figs, r.SIPp.figures()...)
 	}
+	if r.Cluster != nil {
+		figs = append(figs, r.Cluster.figures()...)
+	}
 	return figs
 }
 
@@ -246,6 +252,9 @@ func (r *results) writeReport(w io.Writer) {
 	}
 	if r.SIPp != nil {
 		r.SIPp.writeDetails(w)
+	}
+	if r.Cluster != nil {
+		r.Cluster.writeDetails(w)
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w, "## Notes from the run")

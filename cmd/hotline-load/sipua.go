@@ -139,6 +139,7 @@ type callResult struct {
 	Bridged bool          // the caller got 200 OK
 	To180   time.Duration // INVITE sent to 180 received (0: none)
 	ToAgent time.Duration // INVITE sent to the agent's INVITE arriving (0: none)
+	To200   time.Duration // INVITE sent to its 200 OK (0: none)
 }
 
 // pendingCall links a caller's INVITE to the agent's INVITE it causes
@@ -607,6 +608,7 @@ func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
 		return r
 	}
 	r.Bridged = true
+	r.To200 = time.Since(t0)
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := dlg.Ack(bctx); err != nil {

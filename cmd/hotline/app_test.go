@@ -23,6 +23,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"hotline/sip/overload"
 )
 
 // testApp is a Hotline running inside the test process on loopback.
@@ -99,6 +101,10 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	// tests whose callers press no keys go straight to the queue
 	// (ivr_e2e_test.go turns it on).
 	c.IVR.StyleQuestion = false
+	// The test machine is shared and busy: its load is not this Hotline's,
+	// so the signals it would shed test calls on (scheduling lag, CPU) are
+	// off; overload_e2e_test.go drives overload control on purpose.
+	testMachineLoadOff(&c.SIP.Overload)
 	if mutate != nil {
 		mutate(c)
 	}
@@ -255,3 +261,13 @@ func TestTLSRegisterAndOptions(t *testing.T) {
 		t.Fatalf("bindings after TLS REGISTER: %+v", b)
 	}
 }
+
+// testMachineLoadOff turns off the overload signals that follow the test
+// machine's load rather than Hotline's (scheduling lag, CPU).
+func testMachineLoadOff(o *overload.Config) {
+	o.SchedulingLag, o.CPU = -1, -1
+}
+
+// processOverloadOff is the sip.overload setting of test processes
+// (startProcess), for the same reason as testMachineLoadOff.
+const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, cpu: -1}\n"

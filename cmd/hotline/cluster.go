@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"hotline/cluster"
 	"hotline/routing/acd"
 	"hotline/routing/config"
@@ -59,6 +61,9 @@ func joinCluster(ctx context.Context, c *Config, log *slog.Logger) (*member, err
 	if !c.Cluster.Enabled() {
 		return nil, nil
 	}
+	// go-redis logs its connection retries through a process-wide logger
+	// of its own; send them to ours (debug: heartbeat warnings say it).
+	redis.SetLogger(redisLog{log.With("component", "redis")})
 	node, err := cluster.Join(ctx, c.Cluster, cluster.Options{Shared: sharedConfig(&c.Config), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -139,5 +144,27 @@ func (g guard) Release(agent, call string) {
 	defer cancel()
 	if err := g.node.Release(ctx, agent, call); err != nil {
 		g.log.Warn("reservation not released; it lapses with the lease", "agent", agent, "call_id", call, "error", err)
+	}
+}
+
+// redisLog is go-redis's logger on slog.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.DebugContext(ctx, fmt.Sprintf(format, v...))
+}
+
+// publishRegistrations publishes this node's registrations now; nil on
+// one node.
+func (m *member) publishRegistrations(log *slog.Logger) func() {
+	if m == nil {
+		return nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := m.node.SyncRegistrations(ctx); err != nil {
+			log.Warn("registrations not published now; the next heartbeat does", "error", err)
+		}
 	}
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 
 	"hotline/cluster"
 	"hotline/internal/redistest"
@@ -100,4 +104,48 @@ func TestClusterSharesAgents(t *testing.T) {
 		bs, err := b.cluster.node.Bindings(context.Background(), "alice")
 		return err == nil && len(bs) == 1 && bs[0].Contact.Port == 5998
 	})
+}
+
+// TestClusterNonceAcrossNodes: a REGISTER challenged by node a and
+// answered to node b is accepted (the edge may send the retry of an
+// agent's request to another node).
+func TestClusterNonceAcrossNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startApp(t, clusterConfig(srv, "a"))
+	b := startApp(t, clusterConfig(srv, "b"))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("nonce-test-phone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := func(ap *testApp) sip.Uri {
+		host, port, _ := net.SplitHostPort(ap.sipAddr("tcp"))
+		p, _ := strconv.Atoi(port)
+		return sip.Uri{Scheme: "sip", Host: host, Port: p, UriParams: params("transport", "tcp")}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg := sip.NewRequest(sip.REGISTER, uri(a))
+	reg.SetTransport("TCP")
+	reg.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: "127.0.0.1"}})
+	reg.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: "127.0.0.1"}, Params: params("tag", sip.GenerateTagN(8))})
+	reg.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: "127.0.0.1", Port: 5998, UriParams: params("transport", "tcp")}})
+	reg.AppendHeader(sip.NewHeader("Expires", "600"))
+	res, err := client.Do(ctx, reg)
+	if err != nil || res.StatusCode != 401 {
+		t.Fatalf("REGISTER to a: %v %v, want 401", res, err)
+	}
+	ag, _ := a.cfg.Agent("alice")
+	reg.Recipient = uri(b) // the retry goes to node b
+	res, err = client.DoDigestAuth(ctx, reg, res, sipgo.DigestAuth{Username: "alice", Password: ag.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("a's challenge answered to b: %d %s, want 200", res.StatusCode, res.Reason)
+	}
 }

@@ -65,7 +65,7 @@ func processWorkDir(t *testing.T, configYAML string) string {
 func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hotline.yaml")
-	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Replace(configYAML, "\nsip:\n", processOverloadOff, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -308,6 +308,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		acdOpts.Replication = mem.log // one ACD over every node
 		// and no agent rings for two calls, even should replicas differ
 		acdOpts.Guard = guard{node: mem.node, log: log.With("component", "cluster")}
+		acdOpts.Ticker = mem.node.Ticker // one node ticks the shared clock
 	}
 	queues, err := acd.New(&c.Config, acdOpts)
 	if err == nil && mem != nil {
@@ -345,7 +346,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			return nil
 		},
 		// Several nodes: phones registered on other nodes are reached too.
-		RemoteBindings: mem.remoteBindings(log),
+		RemoteBindings:       mem.remoteBindings(log),
+		PublishRegistrations: mem.publishRegistrations(log),
+		// Overload control sheds new calls while recorders drop packets.
+		RecorderDropped: func() uint64 { return recs.Backlog().DroppedPackets },
 		// The call's record and events go to the history; the customer's
 		// history notes the call; a complaint or a low rating schedules a
 		// follow-up callback.
@@ -365,6 +369,13 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			afterCall.CallEnded(r)
 		},
 	})
+	if err == nil && mem != nil {
+		// A request challenged by one node may be answered to another.
+		var secret []byte
+		if secret, err = mem.node.NonceSecret(ctx); err == nil {
+			srv.Registrar().SetNonceSecret(secret)
+		}
+	}
 	var keeper *stateKeeper
 	if err == nil {
 		// Registrations and agent states of the previous run, before

@@ -227,11 +227,12 @@ func TestE2EClusterNodeKilledAndEdgeRestarted(t *testing.T) {
 			t.Fatalf("%s: %v", b.AOR, err)
 		}
 	}
-	_ = hc.obs.Sync()
-	calls := hc.obs.Calls()
-	if len(calls) != 2 {
-		t.Fatalf("calls cluster-wide: %+v, want 2", calls)
-	}
+	var calls []acd.CallStatus
+	waitFor(t, 5*time.Second, "both calls connected cluster-wide", func() bool {
+		_ = hc.obs.Sync()
+		calls = hc.obs.Calls()
+		return len(calls) == 2 && calls[0].Agent != "" && calls[1].Agent != ""
+	})
 	victim, other := hc.nodeOf(calls[0].ID), hc.nodeOf(calls[1].ID)
 	if victim == nil || other == nil || victim == other {
 		t.Fatalf("calls on nodes %v and %v, want two different nodes", victim, other)
@@ -247,7 +248,7 @@ func TestE2EClusterNodeKilledAndEdgeRestarted(t *testing.T) {
 	// The call on the other node goes on to its end with clean audio;
 	// the dead node's caller is lost (its media was there).
 	survivorAgent := alice
-	if calls[1].Agent == "bob" {
+	if victimAgent == "alice" {
 		survivorAgent = bob
 	}
 	var survivor, lost *e2e.SIPp
@@ -264,6 +265,9 @@ func TestE2EClusterNodeKilledAndEdgeRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.RequireCalls(t, 1, 0)
+	if _, err := survivorAgent.WaitEvent(ctx, e2e.EventCallClosed); err != nil { // its recording is complete
+		t.Fatal(err)
+	}
 	if tone, active := heard(t, survivorAgent); tone != callerHz || active < 7*time.Second {
 		t.Errorf("agent on the surviving node heard %v Hz for %s, want the caller's tone for the whole call", tone, active)
 	}
@@ -321,6 +325,9 @@ func TestE2EClusterRedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.RequireCalls(t, 1, 0)
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil { // her recording is complete
+		t.Fatal(err)
+	}
 	if tone, active := heard(t, alice); tone != callerHz || active < 5*time.Second {
 		t.Errorf("alice heard %v Hz for %s across the Redis restart, want the caller's tone for the whole call", tone, active)
 	}

@@ -8,10 +8,7 @@
 package kamailiotest
 
 import (
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/probe"
 	"hotline/internal/proctest"
 )
 
@@ -131,43 +129,11 @@ func (e *Edge) start() error {
 	if err != nil {
 		return err
 	}
-	if err := p.WaitReady(15*time.Second, func() error { return options(e.Addr) }); err != nil {
+	if err := p.WaitReady(15*time.Second, func() error { return probe.SIPOptions(e.Addr) }); err != nil {
 		p.Stop(5 * time.Second)
 		return err
 	}
 	e.cur.Set(p)
-	return nil
-}
-
-// options sends an OPTIONS to Kamailio itself and waits briefly for 200.
-func options(addr string) error {
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	local := c.LocalAddr().String()
-	id := strconv.FormatUint(rand.Uint64(), 36)
-	msg := "OPTIONS sip:" + addr + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + id + ";rport\r\n" +
-		"Max-Forwards: 70\r\n" +
-		"From: <sip:probe@" + local + ">;tag=" + id + "\r\n" +
-		"To: <sip:" + addr + ">\r\n" +
-		"Call-ID: " + id + "@kamailiotest\r\n" +
-		"CSeq: 1 OPTIONS\r\n" +
-		"Content-Length: 0\r\n\r\n"
-	if _, err := c.Write([]byte(msg)); err != nil {
-		return err
-	}
-	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	buf := make([]byte, 4096)
-	n, err := c.Read(buf)
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
-		return errors.New("OPTIONS answered " + strings.SplitN(string(buf[:n]), "\r\n", 2)[0])
-	}
 	return nil
 }
 

@@ -7,15 +7,13 @@
 package redistest
 
 import (
-	"bufio"
-	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"hotline/internal/probe"
 	"hotline/internal/proctest"
 )
 
@@ -75,32 +73,11 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	if err := p.WaitReady(10*time.Second, func() error { return ping(s.Addr) }); err != nil {
+	if err := p.WaitReady(10*time.Second, func() error { return probe.RedisPing(s.Addr) }); err != nil {
 		p.Stop(5 * time.Second)
 		return err
 	}
 	s.cur.Set(p)
-	return nil
-}
-
-// ping sends PING in the inline protocol and expects +PONG.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
 	return nil
 }
 

@@ -84,6 +84,9 @@ type Options struct {
 	// hands it out, and is told when the reservation ends (see
 	// replica.go).
 	Guard Guard
+	// Ticker, with Replication, says whether this replica submits the
+	// periodic ticks (Tick): one node at a time does; nil: this one.
+	Ticker func() bool
 }
 
 // CallRequest is a call entering the ACD.
@@ -449,6 +452,7 @@ type ACD struct {
 	// the node each call was enqueued on.
 	repl   Replication
 	guard  Guard
+	ticker func() bool
 	stamp  func() time.Time
 	logNow atomic.Int64
 	owner  map[string]string
@@ -489,7 +493,7 @@ func New(c *config.Config, o Options) (*ACD, error) {
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
-		repl: o.Replication, guard: o.Guard, stamp: o.Now, owner: map[string]string{},
+		repl: o.Replication, guard: o.Guard, ticker: o.Ticker, stamp: o.Now, owner: map[string]string{},
 	}
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
@@ -1420,6 +1424,9 @@ func (a *ACD) statusLocked(c *QueuedCall, now time.Time) CallStatus {
 // rejoin records. Run calls it periodically; tests call it after moving a
 // fake clock.
 func (a *ACD) Tick() {
+	if a.repl != nil && a.ticker != nil && !a.ticker() {
+		return // another node ticks the shared ACD
+	}
 	if a.repl != nil {
 		if res := a.submit(Op{Kind: opTick}); res.Err != nil {
 			a.log.Warn("tick not replicated", "error", res.Err)

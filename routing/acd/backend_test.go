@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +49,8 @@ func rerunOnBackend() int {
 			continue
 		case a == "-test.short=true" || a == "-test.short":
 			backend = "replicated"
+		case strings.HasPrefix(a, "-test.bench=") && a != "-test.bench=":
+			return 0 // benchmarks pick their backends themselves
 		}
 		args = append(args, a)
 	}
@@ -357,5 +360,85 @@ func TestGuardKeepsDivergedReplicasApart(t *testing.T) {
 	r[1].Tick()
 	if o := f.offer(callB); o.Agents[0] != "alice" {
 		t.Fatalf("B offered %v after A ended", o.Agents)
+	}
+}
+
+// BenchmarkCallSetupShared: the setup latency the shared ACD adds. One
+// call arrives (Enqueue: until its offer is ready), is answered and hung
+// up, with 100 agents: on one node, and on the first of three replicas
+// sharing their log in a real redis-server (each op goes through Redis
+// and back). Reports p50/p99 of the Enqueue alone (setup-p50-ns,
+// setup-p99-ns) besides the whole cycle.
+func BenchmarkCallSetupShared(b *testing.B) {
+	for _, nodes := range []int{1, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			c := configtest.BaseConfig(manyAgents(100)...)
+			c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyLongestIdle}}
+			configtest.MustValid(b, c)
+			clk := routingtest.NewClock()
+			o := Options{Now: clk.Now}
+			var a *ACD
+			if nodes == 1 {
+				var err error
+				if a, err = New(c, o); err != nil {
+					b.Fatal(err)
+				}
+			} else {
+				srv := redistest.Start(b)
+				for i := 0; i < nodes; i++ {
+					cc := cluster.Config{RedisURL: srv.URL(), Node: fmt.Sprintf("n%d", i)}
+					cc.SetDefaults("")
+					node, err := cluster.Join(context.Background(), cc, cluster.Options{Shared: []byte("bench")})
+					if err != nil {
+						b.Fatal(err)
+					}
+					lazy := &lazyLog{}
+					o.Replication = lazy
+					r, err := New(c, o)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if lazy.l, err = node.OpenLog(context.Background(), "acd", r.ApplyOp); err != nil {
+						b.Fatal(err)
+					}
+					b.Cleanup(func() { lazy.l.Close(); _ = node.Close(context.Background()) })
+					if i == 0 {
+						a = r
+					}
+				}
+			}
+			for _, ag := range c.Agents {
+				if err := a.SetRegistered(ag.Username, true); err != nil {
+					b.Fatal(err)
+				}
+				if err := a.Login(ag.Username); err != nil {
+					b.Fatal(err)
+				}
+			}
+			setup := make([]time.Duration, 0, b.N)
+			timeOps(b, func(i int) {
+				t0 := time.Now()
+				qc, err := a.Enqueue(CallRequest{ID: fmt.Sprintf("c-%d", i), Queue: "q"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				setup = append(setup, time.Since(t0))
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				off, err := qc.Next(ctx)
+				if err != nil {
+					b.Fatalf("no offer at once: %v", err)
+				}
+				if err := qc.Answered(off.Agents[0]); err != nil {
+					b.Fatal(err)
+				}
+				if err := qc.Hangup(); err != nil {
+					b.Fatal(err)
+				}
+			})
+			slices.Sort(setup)
+			b.ReportMetric(float64(setup[len(setup)/2].Nanoseconds()), "setup-p50-ns")
+			b.ReportMetric(float64(setup[len(setup)*99/100].Nanoseconds()), "setup-p99-ns")
+		})
 	}
 }

@@ -87,3 +87,22 @@ func TestBadPathIsRejected(t *testing.T) {
 		t.Fatalf("bindings after bad Paths: %+v", b)
 	}
 }
+
+// TestSharedNonceSecret: with one nonce secret, a challenge from one
+// registrar (node) is answered to another; without, it is not.
+func TestSharedNonceSecret(t *testing.T) {
+	a, b := newFixture(t), newFixture(t)
+	ch := a.challengeNow("SHA-256")
+	auth := authorization(ch, creds{user: "alice", pass: passwords["alice"], alg: "SHA-256", nc: 1}, sip.REGISTER, "sip:hotline.test")
+	reg := func() *sip.Request {
+		return request(t, sip.REGISTER, "alice", "shared-nonce", 1, "Contact: <sip:alice@192.0.2.7:5062>", auth)
+	}
+	if res := serve(t, b.r.HandleRegister, reg()); res.StatusCode != 401 {
+		t.Fatalf("another node's nonce without a shared secret: %d, want 401", res.StatusCode)
+	}
+	a.r.SetNonceSecret([]byte("cluster secret"))
+	b.r.SetNonceSecret([]byte("cluster secret"))
+	ch = a.challengeNow("SHA-256")
+	auth = authorization(ch, creds{user: "alice", pass: passwords["alice"], alg: "SHA-256", nc: 1}, sip.REGISTER, "sip:hotline.test")
+	wantStatus(t, serve(t, b.r.HandleRegister, reg()), 200)
+}

@@ -178,6 +178,18 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 	return r
 }
 
+// SetNonceSecret makes the registrar sign its digest nonces with a key
+// derived from secret instead of its own random one. Nodes of one cluster
+// share it, so that a request challenged by one node may be answered to
+// another (the edge does not send a retry to the same node). Nonce-count
+// replays are still remembered per node. Call it before serving.
+func (r *Registrar) SetNonceSecret(secret []byte) {
+	r.secret = sha256.Sum256(secret)
+	mac := hmac.New(sha256.New, r.secret[:])
+	mac.Write([]byte("opaque"))
+	r.opaque = hex.EncodeToString(mac.Sum(nil)[:8])
+}
+
 // OnChange registers f to be called when a user goes from no live binding
 // to at least one (registered=true) or back (un-REGISTER or expiry). Calls
 // happen outside the Registrar's lock, one at a time and in order; f may

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestClusterHarness runs the three-node part's harness for real, small:
+// redis-server, three Hotline nodes and the shipped Kamailio edge;
+// agents register through the edge, one short call-rate step goes
+// through it, every call is answered, recorded and uploaded, and the
+// edge spread the calls over all three nodes.
+func TestClusterHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server, kamailio and three Hotline processes")
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "hotline")
+	if out, err := exec.Command("go", "build", "-o", bin, "../hotline").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/hotline: %v\n%s", err, out)
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pr := &procs{}
+	defer pr.stopAll()
+	const agents = 6
+	c, err := startCluster(ctx, pr, bin, repo, filepath.Join(work, "cluster"), 3,
+		hotlineOpts{Agents: agents, RTPMin: 20000, RTPMax: 20599})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.stop()
+
+	media, err := newMediaEngine(1, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, stopMedia := context.WithCancel(ctx)
+	var mwg sync.WaitGroup
+	mwg.Add(1)
+	go func() { defer mwg.Done(); media.run(mctx) }()
+	defer func() { stopMedia(); mwg.Wait() }()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g, err := newLoadGen(media, c.edgeAddr, "1900", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	if err := registerAll(ctx, g, c.nodes, agents); err != nil {
+		t.Fatal(err)
+	}
+
+	d := &driver{cfg: benchConfig{StepDur: 2 * time.Second, Hold: 500 * time.Millisecond}, log: log, media: media}
+	up0 := c.nodes.uploaded(ctx)
+	s := d.rateStep(ctx, c.nodes, g, 3) // 6 calls
+	if !s.pass() || s.Attempted != 6 {
+		t.Fatalf("step: %d calls, %s", s.Attempted, s.why())
+	}
+	if s.Uploaded != 6 || len(s.To200) != 6 {
+		t.Errorf("%d recordings uploaded, %d setup times, want 6 each", s.Uploaded, len(s.To200))
+	}
+	for i, u := range c.nodes.uploaded(ctx) {
+		if u == up0[i] {
+			t.Errorf("node%d recorded no call: the edge did not spread them (%v -> %v)", i+1, up0, c.nodes.uploaded(ctx))
+		}
+	}
+}
+
+// The three-node part's report keeps one table row shape and names
+// what it compares.
+func TestClusterReport(t *testing.T) {
+	lat := func(d time.Duration) *rateStep {
+		return &rateStep{Rate: 40, Attempted: 2, Uploaded: 2, Expected: 2, To200: []time.Duration{d, d}}
+	}
+	r := &clusterResults{Cfg: defaultClusterConfig(true), OneRate: 300, ClusterRate: 150,
+		OneLatency: lat(12 * time.Millisecond), ClusterLatency: lat(15 * time.Millisecond), Spread: []uint64{5, 5, 4},
+		ClusterSteps: []rateStep{*lat(time.Millisecond)}}
+	var b bytes.Buffer
+	writeFigures(&b, r.figures())
+	r.writeDetails(&b)
+	out := b.String()
+	for _, want := range []string{"| C1 | recorded calls/s, three nodes", "| 150 | 150 | 150 | 1 |",
+		"| C1b | three nodes / one node (x) | computed | 0.5 |", "edge add, p99", "node3 4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, f := range r.figures() {
+		if strings.Contains(f.Name, "Redis + the edge add, p50") && math.Abs(f.S.Median-3) > 1e-9 {
+			t.Errorf("added latency p50 = %v, want 3 ms", f.S.Median)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "| one node") || strings.HasPrefix(l, "| three nodes") {
+			if n := strings.Count(l, "|"); n != 12 {
+				t.Errorf("row has %d separators, want 12: %s", n, l)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}

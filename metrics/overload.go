@@ -1,0 +1,62 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// overloadReasons are the reason label's values (sip/overload.Reasons).
+func overloadReasons() []string {
+	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure"}
+}
+
+// overloadMetrics are the overload control's figures (sip/overload).
+type overloadMetrics struct {
+	refused    *prometheus.CounterVec
+	saturation prometheus.Gauge
+	shedding   prometheus.Gauge
+}
+
+func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
+	o := &overloadMetrics{
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameCallsRefused,
+			Help: "New calls refused at once with 503 and Retry-After because Hotline was overloaded, by the signal that was over its threshold (scheduling_lag, socket_backlog, cpu, recorder_drops, pressure)."},
+			[]string{lReason}),
+		saturation: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadSaturation,
+			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample."}),
+		shedding: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadShedding,
+			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
+	}
+	for _, r := range overloadReasons() {
+		o.refused.WithLabelValues(r) // exposed at 0 from the start
+	}
+	reg.MustRegister(o.refused, o.saturation, o.shedding)
+	return o
+}
+
+// CallRefused counts a new call refused because of overload; reason is
+// one of the fixed signal names (anything else counts as "other").
+func (m *Metrics) CallRefused(reason string) {
+	if m == nil {
+		return
+	}
+	known := false
+	for _, r := range overloadReasons() {
+		known = known || r == reason
+	}
+	if !known {
+		reason = "other"
+	}
+	m.overload.refused.WithLabelValues(reason).Inc()
+}
+
+// Overload records the overload detector's last sample: the saturation
+// (1 at a threshold) and whether new calls are refused.
+func (m *Metrics) Overload(saturation float64, shedding bool) {
+	if m == nil {
+		return
+	}
+	m.overload.saturation.Set(saturation)
+	if shedding {
+		m.overload.shedding.Set(1)
+	} else {
+		m.overload.shedding.Set(0)
+	}
+}

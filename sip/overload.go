@@ -1,0 +1,68 @@
+package sip
+
+import (
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/sip/overload"
+)
+
+// startOverload starts overload control (sip/overload) when enabled: a
+// monitor samples the scheduling lag, the SIP UDP sockets' receive
+// buffers, CPU and the recorders' drops until Shutdown.
+func (s *Server) startOverload() {
+	c := s.cfg.Overload
+	if !c.On() {
+		return
+	}
+	s.overload = overload.NewDetector(c)
+	var socks []syscall.Conn
+	for _, l := range s.listeners {
+		if sc, ok := l.closer.(syscall.Conn); ok && l.transport == "udp" {
+			socks = append(socks, sc)
+		}
+	}
+	m := s.deps.Metrics
+	mon := overload.NewMonitor(s.overload, overload.Sources{
+		Sockets:         socks,
+		RecorderDropped: s.deps.RecorderDropped,
+		OnSample:        func(st overload.State) { m.Overload(st.Saturation, st.Shedding) },
+		Log:             s.log.With("component", "overload"),
+	})
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		mon.Run(s.runCtx)
+	}()
+}
+
+// shedInvite refuses a new call (an INVITE without a To tag) with 503 and
+// Retry-After while Hotline is overloaded, before any other work: no RTP
+// port, no SDP, no routing. In-dialog requests (re-INVITE, ACK, BYE,
+// CANCEL) and REGISTER are never shed.
+func (s *Server) shedInvite(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if on, why := s.overload.Shedding(); on && !inDialog(req) {
+			s.deps.Metrics.CallRefused(string(why))
+			s.log.Debug("call refused: overloaded", "call_id", callIDOf(req), "reason", why)
+			s.respond(req, tx, 503, "Service Unavailable",
+				sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.Overload.RetryAfter/time.Second))),
+				sip.NewHeader("Warning", `399 hotline "overloaded"`))
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// inDialog reports a request inside a dialog: its To header has a tag.
+func inDialog(req *sip.Request) bool {
+	if to := req.To(); to != nil {
+		tag, ok := to.Params.Get("tag")
+		return ok && tag != ""
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package overload
+
+import (
+	"errors"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+// Config is the sip.overload section: when Hotline counts itself
+// saturated and refuses new calls. Each threshold is where its signal
+// starts shedding; 0 turns a signal off.
+type Config struct {
+	// Enabled turns overload control on (default true).
+	Enabled *bool `yaml:"enabled"`
+	// Interval is how often the signals are sampled (default 100ms).
+	Interval time.Duration `yaml:"interval"`
+	// SchedulingLag: shed while runnable goroutines wait this long for a
+	// core (measured by a probe timer: how late it fires; a SIP request's
+	// handler waits the same way), default 30ms.
+	SchedulingLag time.Duration `yaml:"scheduling_lag"`
+	// SocketBacklog: shed while a SIP UDP socket's receive buffer is this
+	// full (share, 0-1), default 0.3.
+	SocketBacklog float64 `yaml:"socket_backlog"`
+	// CPU: shed while Hotline uses this share of the cores it may run on
+	// (GOMAXPROCS), default 0.9.
+	CPU float64 `yaml:"cpu"`
+	// RecorderDrops: shed while recorders drop this many packets per
+	// sample (a call that cannot be recorded in full is not admitted),
+	// default 1.
+	RecorderDrops int `yaml:"recorder_drops"`
+	// PressureFile, when set, is a file holding a number the operator (or
+	// another program) writes: at 1 or more Hotline sheds, below release
+	// it stops. A missing or empty file reads as 0.
+	PressureFile string `yaml:"pressure_file"`
+	// Confirm is how many samples in a row must be over a threshold before
+	// shedding starts (default 2): one late timer does not shed.
+	Confirm int `yaml:"confirm"`
+	// Release is the share of each threshold every signal must be under
+	// for shedding to stop (default 0.5), after Hold.
+	Release float64 `yaml:"release"`
+	// Hold is the least time shedding lasts once started (default 2s).
+	Hold time.Duration `yaml:"hold"`
+	// RetryAfter is the Retry-After of the 503 a shed call gets
+	// (default 5s; whole seconds).
+	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// On reports whether overload control is enabled.
+func (c *Config) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// SetDefaults fills in unset values.
+func (c *Config) SetDefaults() {
+	if c.Enabled == nil {
+		on := true
+		c.Enabled = &on
+	}
+	if c.Interval == 0 {
+		c.Interval = 100 * time.Millisecond
+	}
+	if c.SchedulingLag == 0 {
+		c.SchedulingLag = 30 * time.Millisecond
+	}
+	if c.SocketBacklog == 0 {
+		c.SocketBacklog = 0.3
+	}
+	if c.CPU == 0 {
+		c.CPU = 0.9
+	}
+	if c.RecorderDrops == 0 {
+		c.RecorderDrops = 1
+	}
+	if c.Confirm == 0 {
+		c.Confirm = 2
+	}
+	if c.Release == 0 {
+		c.Release = 0.5
+	}
+	if c.Hold == 0 {
+		c.Hold = 2 * time.Second
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+}
+
+// Validate reports every problem in the section (after SetDefaults; a
+// negative threshold turns its signal off).
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Interval < 10*time.Millisecond || c.Interval > 10*time.Second {
+		errs = append(errs, cfg.Errorf("interval", "must be between 10ms and 10s, got %s", c.Interval))
+	}
+	if c.SchedulingLag > 0 && c.SchedulingLag < time.Millisecond {
+		errs = append(errs, cfg.Errorf("scheduling_lag", "must be at least 1ms (or negative: off), got %s", c.SchedulingLag))
+	}
+	if c.SocketBacklog > 1 {
+		errs = append(errs, cfg.Errorf("socket_backlog", "is a share of the receive buffer: at most 1 (or negative: off), got %g", c.SocketBacklog))
+	}
+	if c.CPU > 1 {
+		errs = append(errs, cfg.Errorf("cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.CPU))
+	}
+	if c.Confirm < 1 || c.Confirm > 100 {
+		errs = append(errs, cfg.Errorf("confirm", "must be between 1 and 100 samples, got %d", c.Confirm))
+	}
+	if c.Release <= 0 || c.Release >= 1 {
+		errs = append(errs, cfg.Errorf("release", "must be above 0 and below 1 (a share of each threshold), got %g", c.Release))
+	}
+	if c.Hold < 0 {
+		errs = append(errs, cfg.Errorf("hold", "must not be negative, got %s", c.Hold))
+	}
+	if c.RetryAfter < time.Second || c.RetryAfter%time.Second != 0 {
+		errs = append(errs, cfg.Errorf("retry_after", "must be whole seconds, at least 1s, got %s", c.RetryAfter))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,150 @@
+// Package overload notices that Hotline is saturated before its callers
+// do, from signals it measures cheaply (how late runnable goroutines get
+// a core, how full its SIP sockets' receive buffers are, its CPU, packets
+// its recorders had to drop, an operator's pressure file), so that new
+// calls are refused at once (503 with Retry-After) while the calls in
+// progress stay good. The Detector is pure (samples and a clock in, a
+// decision out); the Monitor samples the live signals into it.
+package overload
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reason names the signal that made Hotline shed: the reason label of
+// hotline_calls_refused_total (a fixed, small set).
+type Reason string
+
+// Reasons.
+const (
+	ReasonSchedulingLag Reason = "scheduling_lag"
+	ReasonSocketBacklog Reason = "socket_backlog"
+	ReasonCPU           Reason = "cpu"
+	ReasonRecorderDrops Reason = "recorder_drops"
+	ReasonPressure      Reason = "pressure"
+)
+
+// Reasons returns every Reason, in a fixed order.
+func Reasons() []Reason {
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure}
+}
+
+// Reading is one sample of the signals.
+type Reading struct {
+	// SchedulingLag is how late the probe timer fired at worst since the
+	// last sample.
+	SchedulingLag time.Duration
+	// SocketBacklog is the fullest SIP socket's receive buffer (0-1).
+	SocketBacklog float64
+	// CPU is the process's CPU time over the sample's wall time times the
+	// usable cores (0-1).
+	CPU float64
+	// RecorderDrops is how many packets recorders dropped since the last
+	// sample.
+	RecorderDrops uint64
+	// Pressure is the operator's pressure file's number (1: shed).
+	Pressure float64
+}
+
+// State is the detector's decision after a sample.
+type State struct {
+	// Shedding: new calls are refused.
+	Shedding bool
+	// Reason is the signal furthest over its threshold when shedding
+	// started (or since, while shedding).
+	Reason Reason
+	// Saturation is the highest signal as a share of its threshold: 1 at
+	// the threshold.
+	Saturation float64
+	// Since is when shedding started.
+	Since time.Time
+}
+
+// Detector turns samples into a shedding decision with hysteresis:
+// shedding starts after Confirm samples in a row with a signal at or over
+// its threshold, and stops once Hold has passed and every signal is under
+// Release times its threshold.
+type Detector struct {
+	cfg Config
+
+	mu    sync.Mutex
+	over  int // samples in a row over a threshold
+	state State
+
+	shedding atomic.Bool
+	reason   atomic.Value // Reason
+}
+
+// NewDetector returns a detector for c (defaults applied).
+func NewDetector(c Config) *Detector {
+	c.SetDefaults()
+	d := &Detector{cfg: c}
+	d.reason.Store(Reason(""))
+	return d
+}
+
+// Config returns the detector's configuration.
+func (d *Detector) Config() Config { return d.cfg }
+
+// Shedding reports whether new calls are to be refused now, and why. It
+// is one atomic load: the admission point calls it for every new INVITE.
+func (d *Detector) Shedding() (bool, Reason) {
+	if d == nil || !d.shedding.Load() {
+		return false, ""
+	}
+	return true, d.reason.Load().(Reason)
+}
+
+// State returns the last decision.
+func (d *Detector) State() State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state
+}
+
+// saturation returns the highest signal as a share of its threshold and
+// which signal it is. A threshold of 0 or less is off.
+func (d *Detector) saturation(r Reading) (float64, Reason) {
+	best, why := 0.0, Reason("")
+	consider := func(v, limit float64, reason Reason) {
+		if limit <= 0 {
+			return
+		}
+		if x := v / limit; x > best {
+			best, why = x, reason
+		}
+	}
+	consider(float64(r.SchedulingLag), float64(d.cfg.SchedulingLag), ReasonSchedulingLag)
+	consider(r.SocketBacklog, d.cfg.SocketBacklog, ReasonSocketBacklog)
+	consider(r.CPU, d.cfg.CPU, ReasonCPU)
+	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
+	consider(r.Pressure, 1, ReasonPressure)
+	return best, why
+}
+
+// Update takes a sample taken at now and returns the decision.
+func (d *Detector) Update(now time.Time, r Reading) State {
+	sat, why := d.saturation(r)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := &d.state
+	st.Saturation = sat
+	if sat >= 1 {
+		d.over++
+	} else {
+		d.over = 0
+	}
+	switch {
+	case !st.Shedding && d.over >= d.cfg.Confirm:
+		st.Shedding, st.Reason, st.Since = true, why, now
+	case st.Shedding && sat < d.cfg.Release && now.Sub(st.Since) >= d.cfg.Hold:
+		st.Shedding, st.Reason, st.Since = false, "", time.Time{}
+	case st.Shedding && sat >= 1:
+		st.Reason = why
+	}
+	d.reason.Store(st.Reason)
+	d.shedding.Store(st.Shedding)
+	return *st
+}

@@ -1,0 +1,205 @@
+package overload
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/cfg"
+)
+
+func testConfig() Config {
+	c := Config{Confirm: 2, Release: 0.5, Hold: 2 * time.Second}
+	c.SetDefaults()
+	return c
+}
+
+// step feeds d one sample per 100 ms from t0 and returns the decisions.
+func step(d *Detector, t0 time.Time, rs ...Reading) []State {
+	out := make([]State, len(rs))
+	for i, r := range rs {
+		out[i] = d.Update(t0.Add(time.Duration(i)*100*time.Millisecond), r)
+	}
+	return out
+}
+
+func TestDetectorStartsAfterConfirmSamples(t *testing.T) {
+	d := NewDetector(testConfig())
+	t0 := time.Unix(1000, 0)
+	lagged := Reading{SchedulingLag: 45 * time.Millisecond} // 1.5x the 30ms threshold
+	st := step(d, t0, Reading{}, lagged, Reading{SchedulingLag: time.Millisecond}, lagged, lagged)
+	for i, want := range []bool{false, false, false, false, true} {
+		if st[i].Shedding != want {
+			t.Fatalf("sample %d: shedding %v, want %v (one late sample, or two apart, must not shed)", i, st[i].Shedding, want)
+		}
+	}
+	if st[4].Reason != ReasonSchedulingLag || st[4].Saturation != 1.5 {
+		t.Errorf("decision %+v, want reason scheduling_lag at saturation 1.5", st[4])
+	}
+	if on, why := d.Shedding(); !on || why != ReasonSchedulingLag {
+		t.Errorf("Shedding() = %v, %q", on, why)
+	}
+}
+
+func TestDetectorHysteresis(t *testing.T) {
+	d := NewDetector(testConfig())
+	t0 := time.Unix(1000, 0)
+	full := Reading{SocketBacklog: 0.6}
+	step(d, t0, full, full) // shedding from t0+100ms
+	if on, why := d.Shedding(); !on || why != ReasonSocketBacklog {
+		t.Fatalf("not shedding on a 60%% full socket: %v %q", on, why)
+	}
+	// Quiet before Hold has passed: still shedding.
+	if st := d.Update(t0.Add(time.Second), Reading{}); !st.Shedding {
+		t.Fatal("shedding stopped before hold")
+	}
+	// After Hold, a signal between release (0.15) and threshold (0.3) keeps it on.
+	if st := d.Update(t0.Add(3*time.Second), Reading{SocketBacklog: 0.2}); !st.Shedding {
+		t.Fatal("shedding stopped while the signal was over the release share")
+	}
+	if st := d.Update(t0.Add(3100*time.Millisecond), Reading{SocketBacklog: 0.1}); st.Shedding || st.Reason != "" {
+		t.Fatalf("still shedding under the release share after hold: %+v", st)
+	}
+	if on, _ := d.Shedding(); on {
+		t.Fatal("Shedding() still true")
+	}
+	// One sample over the threshold again does not restart it.
+	if st := d.Update(t0.Add(3200*time.Millisecond), full); st.Shedding {
+		t.Fatal("one sample restarted shedding")
+	}
+}
+
+func TestDetectorReasons(t *testing.T) {
+	for _, tc := range []struct {
+		r    Reading
+		want Reason
+	}{
+		{Reading{CPU: 0.95}, ReasonCPU},
+		{Reading{RecorderDrops: 3}, ReasonRecorderDrops},
+		{Reading{Pressure: 1}, ReasonPressure},
+		{Reading{SchedulingLag: 60 * time.Millisecond, SocketBacklog: 0.45}, ReasonSchedulingLag}, // 2x beats 1.5x
+	} {
+		d := NewDetector(testConfig())
+		st := step(d, time.Unix(0, 0), tc.r, tc.r)
+		if !st[1].Shedding || st[1].Reason != tc.want {
+			t.Errorf("%+v: got %+v, want shedding for %s", tc.r, st[1], tc.want)
+		}
+	}
+	// Just under every threshold: nothing shed, however long.
+	d := NewDetector(testConfig())
+	under := Reading{SchedulingLag: 29 * time.Millisecond, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99}
+	for _, st := range step(d, time.Unix(0, 0), under, under, under, under) {
+		if st.Shedding {
+			t.Fatalf("shedding under every threshold: %+v", st)
+		}
+	}
+}
+
+func TestDetectorSignalOff(t *testing.T) {
+	c := testConfig()
+	c.CPU = -1
+	d := NewDetector(c)
+	if st := step(d, time.Unix(0, 0), Reading{CPU: 1}, Reading{CPU: 1}); st[1].Shedding {
+		t.Fatal("cpu: -1 still sheds on CPU")
+	}
+}
+
+func TestNilDetectorNeverSheds(t *testing.T) {
+	var d *Detector
+	if on, _ := d.Shedding(); on {
+		t.Fatal("nil detector sheds")
+	}
+}
+
+// TestReceiveBacklog: datagrams nobody reads fill a socket's receive
+// buffer; the backlog says how full it is.
+func TestReceiveBacklog(t *testing.T) {
+	rx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	if err := rx.SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if b := receiveBacklog(rx); b != 0 {
+		t.Fatalf("empty socket backlog %v", b)
+	}
+	tx, err := net.DialUDP("udp", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	for i := 0; i < 20; i++ {
+		if _, err := tx.Write(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := receiveBacklog(rx)
+	if b <= 0.1 || b > 1 {
+		t.Fatalf("backlog %v after 20 KB queued in a 64 KiB buffer (the kernel doubles it), want a share above 0.1", b)
+	}
+}
+
+func TestReadPressure(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pressure")
+	if v := readPressure(p); v != 0 {
+		t.Fatalf("missing file: %v", v)
+	}
+	for in, want := range map[string]float64{"1\n": 1, " 0.25 ": 0.25, "": 0, "high": 0, "-3": 0} {
+		if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if v := readPressure(p); v != want {
+			t.Errorf("%q read as %v, want %v", in, v, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	var c Config
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	c.Release, c.RetryAfter, c.CPU, c.Interval = 1.5, 1500*time.Millisecond, 2, time.Millisecond
+	err := c.Validate()
+	got := map[string]bool{}
+	for _, f := range cfg.Fields(err) {
+		got[f.Field] = true
+	}
+	for _, f := range []string{"release", "retry_after", "cpu", "interval"} {
+		if !got[f] {
+			t.Errorf("no error for %s in %v", f, err)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "must be above 0 and below 1") {
+		t.Errorf("errors do not say what is wrong: %v", err)
+	}
+}
+
+// TestSchedulingLagCountsAnOverdueProbe: a probe that has not fired yet
+// counts as late as it is overdue, so a process that got no core at all
+// during a sample is seen lagging in that sample.
+func TestSchedulingLagCountsAnOverdueProbe(t *testing.T) {
+	due := time.Unix(100, 0)
+	for _, tc := range []struct {
+		now      time.Time
+		recorded time.Duration
+		want     time.Duration
+	}{
+		{due.Add(-time.Millisecond), 2 * time.Millisecond, 2 * time.Millisecond}, // not due yet
+		{due.Add(80 * time.Millisecond), 2 * time.Millisecond, 80 * time.Millisecond},
+		{due.Add(time.Millisecond), 40 * time.Millisecond, 40 * time.Millisecond},
+	} {
+		if got := schedulingLag(tc.now, due, tc.recorded); got != tc.want {
+			t.Errorf("now due%+v, recorded %s: got %s, want %s", tc.now.Sub(due), tc.recorded, got, tc.want)
+		}
+	}
+	if got := schedulingLag(due, time.Time{}, 3*time.Millisecond); got != 3*time.Millisecond {
+		t.Errorf("probe not started: got %s", got)
+	}
+}

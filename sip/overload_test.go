@@ -1,0 +1,78 @@
+package sip
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/sip/sdp"
+)
+
+// TestOverloadShedsNewCallsOnly: while overload control sheds (driven
+// through its pressure file), a new INVITE gets 503 with the overload's
+// Retry-After and takes no RTP port, while the call in progress gets its
+// re-INVITE and BYE answered and an agent's REGISTER is answered; once
+// the pressure is gone, calls are admitted again.
+func TestOverloadShedsNewCallsOnly(t *testing.T) {
+	pressure := filepath.Join(t.TempDir(), "pressure")
+	f := newFixture(t, func(o *fixtureOpts) {
+		ov := &o.cfg.Overload
+		ov.PressureFile, ov.Interval, ov.Confirm, ov.Hold = pressure, 10*time.Millisecond, 1, 0
+		ov.SocketBacklog, ov.RecorderDrops = -1, -1
+	})
+	first := newPhone(t, "5551111", f.addr)
+	call := first.call("1900", first.sdp(sdp.SendRecv))
+	call.answered() // queued, answered with hold music
+
+	setPressure(t, pressure, "1")
+	waitShedding(t, f.srv, true)
+	ports := f.srv.Ports().InUse()
+
+	second := newPhone(t, "5552222", f.addr)
+	res := second.request(sip.INVITE, "1900", second.sdp(sdp.SendRecv), nil)
+	if res.StatusCode != 503 || header(res, "Retry-After") != "5" {
+		t.Errorf("new call while overloaded: got %d %s Retry-After %q, want 503 with Retry-After 5",
+			res.StatusCode, res.Reason, header(res, "Retry-After"))
+	}
+	if got := f.srv.Ports().InUse(); got != ports {
+		t.Errorf("the refused call took RTP ports: %d in use, was %d", got, ports)
+	}
+	if res := call.reinvite(first.sdp(sdp.SendRecv)); res.StatusCode != 200 {
+		t.Errorf("re-INVITE of the call in progress while overloaded: got %d %s, want 200", res.StatusCode, res.Reason)
+	}
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice") // fails the test unless 200
+	call.bye()              // fails the test unless answered
+	f.checkIdle()
+
+	setPressure(t, pressure, "0")
+	waitShedding(t, f.srv, false)
+	again := second.call("1900", second.sdp(sdp.SendRecv))
+	again.answered()
+	again.bye()
+}
+
+func setPressure(t *testing.T, path, v string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitShedding waits (bounded) until the server's overload decision is on.
+func waitShedding(t *testing.T, s *Server, on bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if got, _ := s.overload.Shedding(); got == on {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("overload shedding never became %v", on)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
