@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"hotline/internal/e2e"
+	"hotline/internal/miniotest"
 	"hotline/routing/config"
 )
 
@@ -128,9 +132,12 @@ func TestE2EBlindTransfer(t *testing.T) {
 // startTransferApp starts Hotline with queues general (alice and carol;
 // ring timeout 2 s, wrap-up wrapUp) and complaints (bob, transfer number
 // 2001), the survey off.
-func startTransferApp(t *testing.T, wrapUp time.Duration) *testApp {
+func startTransferApp(t *testing.T, wrapUp time.Duration, mods ...func(*Config)) *testApp {
 	t.Helper()
 	return startApp(t, func(c *Config) {
+		for _, m := range mods {
+			m(c)
+		}
 		off := false
 		c.Survey.Enabled = &off
 		c.Queues = []config.QueueDef{{Name: "general", RingTimeout: 2 * time.Second, WrapUp: wrapUp},
@@ -294,5 +301,69 @@ func bobHearsCaller(t *testing.T, bob *e2e.Baresip, talk time.Duration) {
 	}
 	if lvl := e2e.ToneLevel(smp[i:j], rate, callerHz); lvl < toneHeard {
 		t.Errorf("bob does not hear the caller's tone (level %.4f)", lvl)
+	}
+}
+
+// TestE2EBlindTransferRecording: a transferred call is one recording in
+// the bucket: the caller on the left channel throughout, on the right
+// alice's tone first, then bob's (bob sends another tone).
+func TestE2EBlindTransferRecording(t *testing.T) {
+	skipShort(t)
+	m := miniotest.Start(t)
+	a := startTransferApp(t, 0, func(c *Config) { useMinIO(c, m) })
+	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	caller := startCaller(t, a, "udp")
+	callHotline(t, a, caller, alice)
+	bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: supervisorHz, AutoAnswer: true})
+	time.Sleep(2 * time.Second) // alice talks
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := alice.Command(ctx, "transfer", "sip:bob@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("bob's phone did not get the caller: %v", err)
+	}
+	time.Sleep(3 * time.Second) // bob talks
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, a)
+
+	cl := minioClient(t, m)
+	var keys []string
+	waitFor(t, 20*time.Second, "the recording and its call record in the bucket", func() bool {
+		keys = objects(t, cl)
+		return len(keys) >= 2
+	})
+	wav := wavKeys(keys)
+	if len(wav) != 1 {
+		t.Fatalf("bucket holds %v, want one recording for the transferred call", keys)
+	}
+	path := filepath.Join(t.TempDir(), "rec.wav")
+	if err := cl.FGetObject(ctx, testBucket, wav[0], path, minio.GetObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := e2e.ReadWAVChannel(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, _, err := e2e.ReadWAVChannel(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []float64{callerHz, agentHz, supervisorHz}
+	n := len(right)
+	if n < 8000*4 {
+		t.Fatalf("recording is %d samples, want over 4 s", n)
+	}
+	if got := e2e.DominantTone(left, 8000, all); got != callerHz {
+		t.Errorf("left channel carries %v Hz, want the caller's %v Hz", got, callerHz)
+	}
+	if got := e2e.DominantTone(right[4000:12000], 8000, all); got != agentHz {
+		t.Errorf("right channel at 0.5-1.5 s carries %v Hz, want alice's %v Hz", got, agentHz)
+	}
+	if got := e2e.DominantTone(right[n-20000:n-4000], 8000, all); got != supervisorHz {
+		t.Errorf("right channel near the end carries %v Hz, want bob's %v Hz", got, supervisorHz)
 	}
 }
