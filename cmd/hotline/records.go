@@ -37,7 +37,40 @@ func callRecord(r callflow.Record) records.Call {
 	if r.Survey.Ran && !r.AgentLeft.IsZero() {
 		c.SurveyStart = records.TimePtr(r.AgentLeft)
 	}
+	c.Legs, c.Transfers = callLegs(r)
 	return c
+}
+
+// callLegs are the call's agent legs in order ([{"role":"agent",
+// "agent":"alice"}, ...]) and its transfers ([{"kind":"blind","at":...,
+// "by":"alice","target":"agent:bob"}]), as the records keep them; nil
+// when the call had none.
+func callLegs(r callflow.Record) (legs, transfers json.RawMessage) {
+	type leg struct {
+		Role  string `json:"role"`
+		Agent string `json:"agent"`
+	}
+	type transfer struct {
+		Kind   string    `json:"kind"`
+		At     time.Time `json:"at"`
+		By     string    `json:"by"`
+		Target string    `json:"target"`
+	}
+	if len(r.Agents) > 0 {
+		ls := make([]leg, len(r.Agents))
+		for i, a := range r.Agents {
+			ls[i] = leg{Role: "agent", Agent: a}
+		}
+		legs, _ = json.Marshal(ls)
+	}
+	if len(r.Transfers) > 0 {
+		ts := make([]transfer, len(r.Transfers))
+		for i, t := range r.Transfers {
+			ts[i] = transfer{Kind: t.Kind, At: t.At.UTC(), By: t.By, Target: t.Target}
+		}
+		transfers, _ = json.Marshal(ts)
+	}
+	return legs, transfers
 }
 
 // queueEvent is an ACD event as the history keeps it.
