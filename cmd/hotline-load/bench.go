@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -794,6 +795,12 @@ func (d *driver) routingBench(ctx context.Context) (string, string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = d.repo
+	// go test runs the test binaries as its children: on timeout or
+	// Ctrl-C, kill the whole process group, not only go (an orphaned
+	// test binary kept running and held the output pipe open).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	text := "$ go " + strings.Join(args, " ") + "\n" + string(out)
 	if err != nil {
