@@ -222,7 +222,9 @@ type profileGroup struct {
 // profile into (they overlap: a group counts everything its functions
 // call).
 var profileGroups = []profileGroup{
-	{Name: "SIP request handlers (everything the INVITE, BYE... handlers do, run on sipgo's per-request goroutine)", Focus: `hotline/sip\.\(\*Server\)\.on`},
+	// Named by sipgo's per-request goroutine, not by Hotline's handlers:
+	// the group survives the call path moving between packages.
+	{Name: "SIP requests: everything run on sipgo's goroutine per request (the INVITE, BYE... handlers and all they call)", Focus: `sipgo/sip\.\(\*TransactionLayer\)\.handleRequestBackground`},
 	{Name: "recording: spool files created at call start (Manager.Begin: call record .tmp + fsync + rename + dir fsync, WAV create)", Focus: `recording\.\(\*Manager\)\.Begin`},
 	{Name: "recording: finish (WAV flush and close, call record rewritten, hand-off to the uploader)", Focus: `recording\.\(\*Recorder\)\.Finish`},
 	{Name: "recording: upload (file backend: copy into the store, remove from the spool)", Focus: `recording\.\(\*Manager\)\.(uploader|upload)`},
