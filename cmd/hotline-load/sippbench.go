@@ -661,6 +661,14 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "pass", s.pass(), "why", s.why())
+	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
+		// A caller SIPp near a core of its own falls behind: split the
+		// callers over more processes from now on.
+		b.cfg.RatePerUAC = math.Max(b.cfg.RatePerUAC/2, 10)
+		b.cfg.CallsPerUAC = max(b.cfg.CallsPerUAC/2, 50)
+		b.d.note("SIPp: a caller SIPp used %.2f cores at %.0f calls/s: from now on at most %.0f calls/s and %d calls per caller SIPp",
+			c, rate, b.cfg.RatePerUAC, b.cfg.CallsPerUAC)
+	}
 	if !s.pass() {
 		_, _ = b.h.waitIdle(ctx, 30*time.Second, true) // let a struggling Hotline settle
 	}
