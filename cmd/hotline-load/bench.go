@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -31,8 +32,12 @@ type benchConfig struct {
 	ConcSteps   []int         // concurrent-call ramp
 	Measure     time.Duration // measurement window at each concurrency step
 	MinIO       bool
-	RoutingArgs []string      // extra go test flags for the routing benchmark
-	Budget      time.Duration // of the Go generator's figures
+	RoutingArgs []string // extra go test flags for the routing benchmark
+	// RoutingTimeout bounds the routing benchmarks (figure 7): compiling
+	// and running them takes 30-75 s on a quiet machine, minutes on a
+	// busy one.
+	RoutingTimeout time.Duration
+	Budget         time.Duration // of the Go generator's figures
 	// GoFigures and SIPpFigures select the parts of the run (both by
 	// default); SIPp is the SIPp part's configuration.
 	GoFigures, SIPpFigures bool
@@ -47,23 +52,20 @@ func defaultBenchConfig(quick bool) benchConfig {
 	if quick {
 		return benchConfig{Quick: true, Reps: 1, Agents: 2600, StepDur: 3 * time.Second, Hold: time.Second,
 			SearchIters: 1, RateStart: 150, RateCap: 3200, ConcSteps: []int{500, 1000, 1500, 2000, 2500},
-			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, Budget: 170 * time.Second,
+			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, RoutingTimeout: 90 * time.Second, Budget: 170 * time.Second,
 			GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(true), Cluster: defaultClusterConfig(true)}
 	}
 	return benchConfig{Reps: 3, Agents: 2600, StepDur: 5 * time.Second, Hold: time.Second,
 		SearchIters: 3, RateStart: 100, RateCap: 3200, ConcSteps: []int{250, 500, 1000, 1500, 2000, 2500},
-		Measure: 5 * time.Second, MinIO: true, Budget: 10 * time.Minute,
+		Measure: 5 * time.Second, MinIO: true, Budget: 10 * time.Minute, RoutingTimeout: 3 * time.Minute,
 		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false), Cluster: defaultClusterConfig(false)}
 }
-
-// routingBenchTimeout bounds the routing benchmarks (figure 7).
-const routingBenchTimeout = 3 * time.Minute
 
 // totalBudget bounds the whole run's measurements.
 func (c benchConfig) totalBudget() time.Duration {
 	var t time.Duration
 	if c.GoFigures {
-		t += c.Budget + routingBenchTimeout
+		t += c.Budget + c.RoutingTimeout
 	}
 	if c.SIPpFigures {
 		t += c.SIPp.Budget
@@ -316,9 +318,8 @@ func (d *driver) run(ctx context.Context) error {
 func (d *driver) goFigures(ctx context.Context) error {
 	d.log.Info("figure 7: routing benchmark")
 	d.res.Routing, d.res.RoutingErr = d.routingBench(ctx)
-	// The budget is the load figures': compiling and running the routing
-	// benchmarks (bounded by routingBenchTimeout) takes from 30 s on a
-	// quiet machine to minutes on a busy one.
+	// The budget is the load figures': the routing benchmarks have their
+	// own bound (RoutingTimeout).
 	d.deadline = time.Now().Add(d.cfg.Budget)
 
 	media, err := newMediaEngine(4, 4*d.cfg.Agents+1024)
@@ -816,10 +817,16 @@ func (d *driver) minio(ctx context.Context) error {
 func (d *driver) routingBench(ctx context.Context) (string, string) {
 	args := append([]string{"test", "-run", "^$", "-bench", "."}, d.cfg.RoutingArgs...)
 	args = append(args, "./routing/...") // the benchmarks live in routing/acd since the split
-	ctx, cancel := context.WithTimeout(ctx, routingBenchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RoutingTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = d.repo
+	// go test runs the test binaries as its children: on timeout or
+	// Ctrl-C, kill the whole process group, not only go (an orphaned
+	// test binary kept running and held the output pipe open).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	text := "$ go " + strings.Join(args, " ") + "\n" + string(out)
 	if err != nil {

@@ -241,7 +241,9 @@ type profileGroup struct {
 // profile into (they overlap: a group counts everything its functions
 // call).
 var profileGroups = []profileGroup{
-	{Name: "SIP request handlers (everything the INVITE, BYE... handlers do, run on sipgo's per-request goroutine)", Focus: `hotline/sip\.\(\*Server\)\.on`},
+	// Named by sipgo's per-request goroutine, not by Hotline's handlers:
+	// the group survives the call path moving between packages.
+	{Name: "SIP requests: everything run on sipgo's goroutine per request (the INVITE, BYE... handlers and all they call)", Focus: `sipgo/sip\.\(\*TransactionLayer\)\.handleRequestBackground`},
 	{Name: "recording: start on the call's path (Manager.Begin: key, registration)", Focus: `recording\.\(\*Manager\)\.Begin`},
 	{Name: "recording: spool files created at call start, off the call's path (Manager.create: call record and WAV create)", Focus: `recording\.\(\*Manager\)\.create`},
 	{Name: "recording: finish (WAV flush and close, call record rewritten, hand-off to the uploader)", Focus: `recording\.\(\*Recorder\)\.Finish`},
@@ -784,6 +786,14 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "pass", s.pass(), "why", s.why())
+	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
+		// A caller SIPp near a core of its own falls behind: split the
+		// callers over more processes from now on.
+		b.cfg.RatePerUAC = math.Max(b.cfg.RatePerUAC/2, 10)
+		b.cfg.CallsPerUAC = max(b.cfg.CallsPerUAC/2, 50)
+		b.d.note("SIPp: a caller SIPp used %.2f cores at %.0f calls/s: from now on at most %.0f calls/s and %d calls per caller SIPp",
+			c, rate, b.cfg.RatePerUAC, b.cfg.CallsPerUAC)
+	}
 	if !s.pass() {
 		_, _ = b.h.waitIdle(ctx, 30*time.Second, true) // let a struggling Hotline settle
 	}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -126,5 +130,64 @@ func TestParseFocusShare(t *testing.T) {
 		if secs != c.secs || share != c.share {
 			t.Errorf("%q: %v s, %v%%; want %v s, %v%%", c.out, secs, share, c.secs, c.share)
 		}
+	}
+}
+
+// The bench's SIPp scenarios against a real Hotline: agents register with
+// digest auth from the injection file (two agent SIPps), callers place
+// calls with audio both ways, every call is answered and recorded with
+// audio from both sides, and the generated configuration enables the
+// pprof endpoint.
+func TestSIPpScenariosRecordCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds Hotline and runs SIPp (make test runs it)")
+	}
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not found (Debian package sip-tester; make deps installs it): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "hotline")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hotline")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/hotline: %v\n%s", err, out)
+	}
+	pr := &procs{}
+	defer pr.stopAll()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := &driver{log: log, pr: pr, work: work, repo: repo, bin: bin, res: &results{}}
+	cfg := sippConfig{Agents: 4, AgentsPerUAS: 2, RatePerUAC: 100, CallsPerUAC: 10, Hold: time.Second,
+		StepDur: time.Second, Budget: 3 * time.Minute}
+	b := &sippBench{d: d, cfg: cfg, res: &sippResults{Cfg: cfg}, base: filepath.Join(work, "sipp"),
+		caller: filepath.Join(repo, "bench", "sipp", "caller.xml"), agent: filepath.Join(repo, "bench", "sipp", "agent.xml"),
+		register: filepath.Join(repo, "bench", "sipp", "register.xml"), deadline: time.Now().Add(cfg.Budget)}
+	h, err := startHotline(ctx, pr, bin, filepath.Join(work, "run"), hotlineOpts{Agents: cfg.Agents, Pprof: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.h = h
+	if err := b.startAgents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.uas) != 2 {
+		t.Errorf("%d agent SIPps, want 2 (2 agents each)", len(b.uas))
+	}
+	s := b.rateStep(ctx, 4)
+	if s.Planned != 4 || s.Created != 4 || s.Answered != 4 || s.Refused != 0 || s.Failed != 0 ||
+		s.Stored != 4 || s.WithAudio != 4 || len(s.Unrecorded) != 0 || !s.pass() {
+		t.Errorf("rate step: %+v (%s)", s, s.why())
+	}
+	if len(s.AnswerTimes) != 4 {
+		t.Errorf("%d answer times, want 4", len(s.AnswerTimes))
+	}
+	data, err := httpGet(ctx, strings.TrimSuffix(h.metrics, "/metrics")+"/debug/pprof/", 10*time.Second)
+	if err != nil || !strings.Contains(string(data), "goroutine") {
+		t.Errorf("pprof index of the bench's Hotline: %v\n%.200s", err, data)
 	}
 }
