@@ -6,9 +6,9 @@
 package miniotest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"hotline/internal/proctest"
 	"net"
 	"net/http"
 	"os"
@@ -42,7 +42,7 @@ type Server struct {
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	logs    *lockedBuffer
+	logs    *proctest.Buffer
 }
 
 // Binary returns the path of the minio binary: from PATH, else from
@@ -78,7 +78,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{bin: bin, Dir: t.TempDir(), logs: &lockedBuffer{}}
+	s := &Server{bin: bin, Dir: t.TempDir(), logs: &proctest.Buffer{}}
 	var last error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken meanwhile
 		s.Endpoint, s.console = freePort(t), freePort(t)
@@ -179,20 +179,3 @@ func (s *Server) Restart(t testing.TB) {
 
 // Logs returns what the server printed.
 func (s *Server) Logs() string { return s.logs.String() }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

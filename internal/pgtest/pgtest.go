@@ -13,10 +13,10 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hotline/internal/proctest"
 	"net"
 	"os"
 	"os/exec"
@@ -50,7 +50,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	logs   *lockedBuffer
+	logs   *proctest.Buffer
 }
 
 // BinDir returns the directory of initdb and postgres.
@@ -123,7 +123,7 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, bin: bin, cred: cred, logs: &lockedBuffer{}}
+	s := &Server{Dir: dir, bin: bin, cred: cred, logs: &proctest.Buffer{}}
 	if err := s.initdb(); err != nil {
 		s.Remove()
 		return nil, err
@@ -301,20 +301,3 @@ func (s *Server) Remove() {
 
 // Logs returns what initdb and postgres printed.
 func (s *Server) Logs() string { return s.logs.String() }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
