@@ -66,6 +66,10 @@ type HistoryCall struct {
 	Callback         string          `json:"callback,omitempty"`
 	Legs             json.RawMessage `json:"legs,omitempty"`
 	Transfers        json.RawMessage `json:"transfers,omitempty"`
+	// Monitors are the supervisors' monitoring sessions of the call:
+	// [{"supervisor":"sue","agent":"alice","via":"code","start":...,
+	// "end":...,"modes":[{"mode":"listen","at":...},...]}].
+	Monitors json.RawMessage `json:"monitors,omitempty"`
 	// Disposition is the wrap-up code the agent gave the call, "" if none.
 	Disposition string `json:"disposition,omitempty"`
 }
@@ -103,7 +107,7 @@ func historyCall(c records.Call) HistoryCall {
 		Arrived: c.Arrived, Queued: c.Queued, Connected: c.Connected, SurveyStart: c.SurveyStart, Ended: c.Ended,
 		Wait: c.Wait, Answer: c.Answer, Talk: c.Talk, Hold: c.Hold, WrapUp: c.WrapUp, Outcome: c.Outcome, Cause: c.Cause,
 		CSAT: c.CSAT, NPS: c.NPS, Recording: c.Recording, Callback: c.Callback, Legs: c.Legs, Transfers: c.Transfers,
-		Disposition: c.Disposition}
+		Monitors: c.Monitors, Disposition: c.Disposition}
 }
 
 func historyEvent(e records.Event) HistoryEvent {

@@ -67,6 +67,36 @@ type Record struct {
 	Agents []string
 	// Transfers are the transfers the call went through, in order.
 	Transfers []Transfer
+	// Monitors are the supervisors' monitoring sessions of the call, in
+	// the order they started; each is closed (End set) at the latest by
+	// the call's end.
+	Monitors []Monitoring
+}
+
+// Monitoring is one supervisor's monitoring session of a call: who
+// monitored, which agent's leg, how they joined (Via: MonitorViaCode for
+// the *31 feature code, MonitorViaAPI), when it started and ended, and
+// the modes in order (the first is the one it started in, at Start; keys
+// 4/5/6 add the others).
+type Monitoring struct {
+	Supervisor string
+	Agent      string
+	Via        string
+	Start, End time.Time
+	Modes      []ModeChange
+}
+
+// How a supervisor joined a call, in Monitoring.Via.
+const (
+	MonitorViaCode = "code" // dialled the feature code (*31<agent>#)
+	MonitorViaAPI  = "api"  // POST /api/v1/calls/{id}/monitor
+)
+
+// ModeChange is a monitoring session entering Mode (listen, whisper,
+// barge) at At.
+type ModeChange struct {
+	Mode string
+	At   time.Time
 }
 
 // Transfer is one transfer of a call: its kind (blind, attended, api),
@@ -109,6 +139,9 @@ type Timeline struct {
 	// in order.
 	Agents    []string
 	Transfers []Transfer
+	// Monitors are the monitoring sessions, in order; an End still zero
+	// is closed at the call's end by Build.
+	Monitors []Monitoring
 }
 
 // Period is a span of time; a zero End is open (until the call's end).
@@ -129,6 +162,7 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
 		Callback: t.Callback, Recording: t.Recording, Queue: t.Queue, Agents: t.Agents, Transfers: t.Transfers,
 	}
+	r.Monitors = closeMonitors(t.Monitors, end)
 	waitFrom := t.Arrived
 	if !t.Queued.IsZero() {
 		waitFrom = t.Queued
@@ -151,6 +185,23 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		r.Outcome, r.Wait = unbridgedOutcome(cause), end.Sub(waitFrom)
 	}
 	return r
+}
+
+// closeMonitors copies sessions (and their modes), ending at end those
+// still open; nil when there were none.
+func closeMonitors(sessions []Monitoring, end time.Time) []Monitoring {
+	if len(sessions) == 0 {
+		return nil
+	}
+	out := make([]Monitoring, len(sessions))
+	for i, m := range sessions {
+		m.Modes = slices.Clone(m.Modes)
+		if m.End.IsZero() || m.End.After(end) {
+			m.End = end
+		}
+		out[i] = m
+	}
+	return out
 }
 
 // heldWithin is how long, within [from, to], at least one of the periods

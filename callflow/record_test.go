@@ -104,3 +104,34 @@ func TestCauseStatus(t *testing.T) {
 		}
 	}
 }
+
+// A monitored call's record lists each supervisor's session with its
+// modes in order; a session still open when the call ends ends with it,
+// and the record does not share the timeline's slices.
+func TestBuildMonitors(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	tl := Timeline{Arrived: at(0), Bridged: at(5), Monitors: []Monitoring{
+		{Supervisor: "sue", Agent: "alice", Via: MonitorViaCode, Start: at(10), End: at(20),
+			Modes: []ModeChange{{"listen", at(10)}, {"whisper", at(15)}}},
+		{Supervisor: "sue", Agent: "alice", Via: MonitorViaAPI, Start: at(30),
+			Modes: []ModeChange{{"barge", at(30)}}},
+	}}
+	r := Build(tl, at(60), ErrCallerHangup)
+	if len(r.Monitors) != 2 {
+		t.Fatalf("monitors %+v, want 2", r.Monitors)
+	}
+	if m := r.Monitors[0]; m.End != at(20) || len(m.Modes) != 2 || m.Modes[1].Mode != "whisper" || m.Via != MonitorViaCode {
+		t.Errorf("first session %+v", m)
+	}
+	if m := r.Monitors[1]; m.End != at(60) || m.Start != at(30) || m.Modes[0].Mode != "barge" {
+		t.Errorf("open session %+v, want ended with the call at %v", m, at(60))
+	}
+	tl.Monitors[0].Modes[0].Mode = "changed"
+	if r.Monitors[0].Modes[0].Mode != "listen" {
+		t.Error("the record shares the timeline's modes")
+	}
+	if r := Build(Timeline{Arrived: at(0)}, at(1), ErrCallerHangup); r.Monitors != nil {
+		t.Errorf("an unmonitored call has monitors %+v", r.Monitors)
+	}
+}

@@ -90,6 +90,12 @@ func sample(i int) (records.Call, []records.Event) {
 	c.Answer, c.Talk = c.Wait+5, 120.5
 	c.CSAT = ip(1 + i%5)
 	c.Recording = "recordings/" + c.CallID + ".wav"
+	if i%5 == 0 { // transferred, then monitored
+		c.Legs = []byte(`[{"role":"agent","agent":"dave"},{"role":"agent","agent":"` + c.Agent + `"}]`)
+		c.Transfers = []byte(`[{"kind":"blind","at":"2026-11-28T10:00:00Z","by":"dave","target":"agent:` + c.Agent + `"}]`)
+		c.Monitors = []byte(`[{"supervisor":"sue","agent":"` + c.Agent + `","via":"code","start":"2026-11-28T10:01:00Z",` +
+			`"end":"2026-11-28T10:02:00Z","modes":[{"mode":"listen","at":"2026-11-28T10:01:00Z"},{"mode":"barge","at":"2026-11-28T10:01:30Z"}]}]`)
+	}
 	evs = append(evs,
 		records.Event{At: c.Connected.Add(-2 * time.Second), Kind: records.EventOffered, CallID: c.CallID, Agent: c.Agent, Queue: c.Queue},
 		records.Event{At: *c.Connected, Kind: records.EventConnected, CallID: c.CallID, Agent: c.Agent, Queue: c.Queue, Duration: c.Wait},

@@ -114,11 +114,11 @@ func (b *pgBackend) ensureSchema(ctx context.Context) error {
 // rows; a row whose id is already stored is skipped.
 const insertCalls = `INSERT INTO calls (call_id, direction, hotline, queue, customer, customer_id, segment, style, reason, agent,
 	arrived, queued, connected, survey_start, ended, wait_seconds, answer_seconds, talk_seconds, hold_seconds, wrap_up_seconds,
-	outcome, cause, csat, nps, recording, callback, legs, transfers)
+	outcome, cause, csat, nps, recording, callback, legs, transfers, monitors)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 		$11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
 		$16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
-		$21::text[], $22::text[], $23::smallint[], $24::smallint[], $25::text[], $26::text[], $27::jsonb[], $28::jsonb[])
+		$21::text[], $22::text[], $23::smallint[], $24::smallint[], $25::text[], $26::text[], $27::jsonb[], $28::jsonb[], $29::jsonb[])
 	ON CONFLICT (call_id) DO NOTHING`
 
 const insertEvents = `INSERT INTO events (event_id, at, kind, call_id, agent, queue, customer, position, duration_seconds, reason, detail)
@@ -180,7 +180,7 @@ func (b *pgBackend) write(ctx context.Context, batch *Batch) error {
 			secs[k] = make([]float64, n)
 		}
 		csat, nps := make([]*int16, n), make([]*int16, n)
-		legs, transfers := make([]*string, n), make([]*string, n)
+		legs, transfers, monitors := make([]*string, n), make([]*string, n), make([]*string, n)
 		for i := range batch.Calls {
 			c := &batch.Calls[i]
 			for k, v := range [...]string{c.CallID, c.Direction, c.Hotline, c.Queue, c.Customer, c.CustomerID, c.Segment, c.Style, c.Reason,
@@ -192,11 +192,11 @@ func (b *pgBackend) write(ctx context.Context, batch *Batch) error {
 				secs[k][i] = v
 			}
 			csat[i], nps[i] = smallint(c.CSAT), smallint(c.NPS)
-			legs[i], transfers[i] = jsonArg(c.Legs), jsonArg(c.Transfers)
+			legs[i], transfers[i], monitors[i] = jsonArg(c.Legs), jsonArg(c.Transfers), jsonArg(c.Monitors)
 		}
 		q.Queue(insertCalls, text[0], text[1], text[2], text[3], text[4], text[5], text[6], text[7], text[8], text[9],
 			times[0], times[1], times[2], times[3], times[4], secs[0], secs[1], secs[2], secs[3], secs[4],
-			text[10], text[11], csat, nps, text[12], text[13], legs, transfers)
+			text[10], text[11], csat, nps, text[12], text[13], legs, transfers, monitors)
 	}
 	if n := len(batch.Events); n > 0 {
 		var text [7][]string
@@ -270,7 +270,7 @@ func (w *where) sql() string {
 
 const callColumns = `call_id, direction, hotline, queue, customer, customer_id, segment, style, reason, agent,
 	arrived, queued, connected, survey_start, ended, wait_seconds, answer_seconds, talk_seconds, hold_seconds, wrap_up_seconds,
-	outcome, cause, csat, nps, recording, callback, legs, transfers, disposition`
+	outcome, cause, csat, nps, recording, callback, legs, transfers, monitors, disposition`
 
 func (b *pgBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.QueryTimeout)
@@ -302,12 +302,12 @@ func (b *pgBackend) calls(ctx context.Context, q CallQuery) ([]Call, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Call, error) {
 		var c Call
 		var csat, nps *int16
-		var legs, transfers []byte
+		var legs, transfers, monitors []byte
 		err := r.Scan(&c.CallID, &c.Direction, &c.Hotline, &c.Queue, &c.Customer, &c.CustomerID, &c.Segment, &c.Style, &c.Reason, &c.Agent,
 			&c.Arrived, &c.Queued, &c.Connected, &c.SurveyStart, &c.Ended, &c.Wait, &c.Answer, &c.Talk, &c.Hold, &c.WrapUp,
-			&c.Outcome, &c.Cause, &csat, &nps, &c.Recording, &c.Callback, &legs, &transfers, &c.Disposition)
+			&c.Outcome, &c.Cause, &csat, &nps, &c.Recording, &c.Callback, &legs, &transfers, &monitors, &c.Disposition)
 		c.CSAT, c.NPS = intPtr(csat), intPtr(nps)
-		c.Legs, c.Transfers = legs, transfers
+		c.Legs, c.Transfers, c.Monitors = legs, transfers, monitors
 		c.Arrived, c.Ended = c.Arrived.UTC(), c.Ended.UTC()
 		for _, p := range []*time.Time{c.Queued, c.Connected, c.SurveyStart} {
 			if p != nil {

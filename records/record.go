@@ -60,6 +60,9 @@ type Call struct {
 	// form, stored as JSON).
 	Legs      json.RawMessage `json:"legs,omitempty"`
 	Transfers json.RawMessage `json:"transfers,omitempty"`
+	// Monitors describe the supervisors' monitoring sessions of the call
+	// (free form, stored as JSON).
+	Monitors json.RawMessage `json:"monitors,omitempty"`
 	// Disposition is the wrap-up code the agent gave the call: the
 	// latest EventDisposition of the call, filled in when the history is
 	// read (a Call handed to Store.Call need not carry it).

@@ -46,7 +46,7 @@ func (c *Call) clean() {
 		*p = clean(*p)
 	}
 	c.CSAT, c.NPS = score(c.CSAT, 1, 5), score(c.NPS, 0, 10)
-	c.Legs, c.Transfers = cleanJSON(c.Legs), cleanJSON(c.Transfers)
+	c.Legs, c.Transfers, c.Monitors = cleanJSON(c.Legs), cleanJSON(c.Transfers), cleanJSON(c.Monitors)
 }
 
 func (e *Event) clean() {

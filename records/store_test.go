@@ -2,6 +2,7 @@ package records_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"reflect"
 	"testing"
@@ -132,7 +133,18 @@ func equalCall(a, b records.Call) bool {
 	return a.CallID == b.CallID && a.Arrived.Equal(b.Arrived) && a.Ended.Equal(b.Ended) && a.Agent == b.Agent &&
 		a.Queue == b.Queue && a.Customer == b.Customer && a.Segment == b.Segment && a.Outcome == b.Outcome &&
 		a.Wait == b.Wait && a.Answer == b.Answer && a.Talk == b.Talk && a.Recording == b.Recording &&
-		reflect.DeepEqual(a.CSAT, b.CSAT) && eqTime(a.Queued, b.Queued) && eqTime(a.Connected, b.Connected)
+		reflect.DeepEqual(a.CSAT, b.CSAT) && eqTime(a.Queued, b.Queued) && eqTime(a.Connected, b.Connected) &&
+		eqJSON(a.Legs, b.Legs) && eqJSON(a.Transfers, b.Transfers) && eqJSON(a.Monitors, b.Monitors)
+}
+
+// eqJSON: a and b are the same JSON value (PostgreSQL's jsonb spaces it
+// differently), or both absent.
+func eqJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var va, vb any
+	return json.Unmarshal(a, &va) == nil && json.Unmarshal(b, &vb) == nil && reflect.DeepEqual(va, vb)
 }
 
 func eqTime(a, b *time.Time) bool {

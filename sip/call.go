@@ -94,6 +94,8 @@ type call struct {
 	// every agent connected, in order.
 	transfersDone []callflow.Transfer
 	agents        []string
+	// monitors are the supervisors' monitoring sessions (monitor_call.go).
+	monitors []callflow.Monitoring
 	// transferredBy is the agent who last transferred the call (shown to
 	// the next agent); returnTo, while the call waits for one agent it
 	// was transferred to, is the queue it goes back to, first in line,
@@ -675,7 +677,7 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
-		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone),
+		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(),
 	}
 	t.Holds = slices.Clone(c.holds)
 	for _, since := range c.heldSince {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -71,15 +72,19 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 		s.calls.Done()
 		return
 	}
-	s.runMonitor(mc, c, leg, mon, user, agent, media.Listen)
+	s.runMonitor(mc, c, leg, mon, user, agent, callflow.MonitorViaCode, media.Listen)
 }
 
 // runMonitor runs a supervisor's monitoring of mc until the call or the
 // supervisor's leg (of the pseudo call c) ends, then cleans up: keys
 // switch modes, metrics count the time in each mode, the supervisor is
-// hung up unless they hung up. It owns leg, c and one s.calls count.
-func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, agent string, mode media.MonitorMode) {
+// hung up unless they hung up. The session, its modes and its end go in
+// mc's record (via: callflow.MonitorViaCode or MonitorViaAPI). It owns
+// leg, c and one s.calls count.
+func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, agent, via string, mode media.MonitorMode) {
 	since := s.now()
+	session := mc.monitorStarted(callflow.Monitoring{Supervisor: user, Agent: agent, Via: via, Start: since,
+		Modes: []callflow.ModeChange{{Mode: mode.String(), At: since}}})
 	counted := false
 	// countTime counts the time in the last mode once, before the
 	// supervisor's BYE: whoever saw the BYE finds the time counted.
@@ -93,6 +98,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 		mon.Stop()
 		c.cancel(nil)
 		countTime()
+		mc.monitorEnded(session, s.now())
 		s.unregister(leg.callID)
 		if leg.srv != nil {
 			_ = leg.srv.Close()
@@ -129,6 +135,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 			now := s.now()
 			s.deps.Metrics.MonitorModeTime(mode.String(), now.Sub(since))
 			mon.SetMode(m)
+			mc.monitorMode(session, m.String(), now)
 			c.log.Info("monitoring mode", "agent", agent, "mode", m.String(), "was", mode.String())
 			mode, since = m, now
 		case <-mon.Done(): // a leg ended: the monitored call, or the supervisor's media
@@ -151,6 +158,44 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 			return
 		}
 	}
+}
+
+// monitorStarted notes a monitoring session of c for its record and
+// returns its index (for monitorMode and monitorEnded).
+func (c *call) monitorStarted(m callflow.Monitoring) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.monitors = append(c.monitors, m)
+	return len(c.monitors) - 1
+}
+
+// monitorMode notes that session i entered mode at.
+func (c *call) monitorMode(i int, mode string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.monitors[i].Modes = append(c.monitors[i].Modes, callflow.ModeChange{Mode: mode, At: at})
+}
+
+// monitorEnded notes that session i ended at (unless the call's record
+// closed it first).
+func (c *call) monitorEnded(i int, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.monitors[i].End.IsZero() {
+		c.monitors[i].End = at
+	}
+}
+
+// monitorSessions is a copy of c's monitoring sessions (c.mu held).
+func (c *call) monitorSessions() []callflow.Monitoring {
+	if len(c.monitors) == 0 {
+		return nil
+	}
+	out := slices.Clone(c.monitors)
+	for i := range out {
+		out[i].Modes = slices.Clone(out[i].Modes)
+	}
+	return out
 }
 
 // acceptFeatureCall makes the leg of a feature-code call (its answer not
@@ -277,6 +322,6 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	}
 	c.log = c.log.With("supervisor_call_id", leg.callID)
 	s.calls.Add(1)
-	go s.runMonitor(mc, c, leg, mon, supervisor, agentLeg.peer, m)
+	go s.runMonitor(mc, c, leg, mon, supervisor, agentLeg.peer, callflow.MonitorViaAPI, m)
 	return nil
 }

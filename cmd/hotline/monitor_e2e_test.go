@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"hotline/internal/e2e"
+	"hotline/internal/pgtest"
+	"hotline/records"
 	"hotline/routing/config"
 )
 
@@ -76,6 +80,16 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 		}
 	}
 	waitIdle(t, a)
+	// The stored record (file backend) lists sue's session: by the
+	// feature code, listen then whisper then barge, ending with the call.
+	m := monitoredRecord(t, a)
+	if m.Supervisor != "sue" || m.Agent != "alice" || m.Via != "code" || modesOf(m) != "listen whisper barge" ||
+		m.Start.Before(sueStart.Add(-2*time.Second)) || m.Start.After(sueStart) ||
+		m.Modes[1].At.Before(whisperAt) || m.Modes[1].At.After(bargeAt) || m.Modes[2].At.Before(bargeAt) || m.Modes[2].At.After(end) ||
+		m.End.Before(end) {
+		t.Errorf("stored monitoring %+v, want sue on alice by code, listen, whisper at %v, barge at %v, ending after %v",
+			m, whisperAt, bargeAt, end)
+	}
 
 	names := map[float64]string{callerHz: "the caller", agentHz: "the agent", supervisorHz: "the supervisor"}
 	check := func(t *testing.T, who string, b *e2e.Baresip, start time.Time, from, to time.Time, want map[float64]bool) {
@@ -132,7 +146,13 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 // unknown mode 400, an unknown call 404, a second monitor 409.
 func TestE2EMonitorThroughTheAPI(t *testing.T) {
 	skipShort(t)
-	a, caller, agent, callerStart, agentStart := callToMonitor(t)
+	pg := pgtest.Start(t)
+	dsn := pg.NewDatabase(t, "e2e_monitor")
+	a, caller, agent, callerStart, agentStart := callToMonitor(t, func(c *Config) {
+		c.Records.Backend = records.BackendPostgres
+		c.Records.Postgres.DSN = dsn
+		c.Records.FlushInterval = 50 * time.Millisecond
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var calls []struct {
@@ -181,6 +201,21 @@ func TestE2EMonitorThroughTheAPI(t *testing.T) {
 		t.Fatalf("the supervisor's call did not end with the call: %v", err)
 	}
 	waitIdle(t, a)
+	// The stored record (PostgreSQL: the calls row's monitors column,
+	// read back by the history API) lists sue's session, in whisper.
+	if m := monitoredRecord(t, a); m.Supervisor != "sue" || m.Agent != "alice" || m.Via != "api" || modesOf(m) != "whisper" ||
+		m.Start.After(sueStart) || m.End.Before(end) {
+		t.Errorf("stored monitoring %+v, want sue on alice through the API in whisper", m)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var sup string
+	if err := conn.QueryRow(ctx, "SELECT monitors->0->>'supervisor' FROM calls WHERE agent = 'alice'").Scan(&sup); err != nil || sup != "sue" {
+		t.Errorf("calls row's monitors: supervisor %q (%v), want sue", sup, err)
+	}
 
 	from, to := sueStart.Add(800*time.Millisecond), end.Add(-300*time.Millisecond)
 	for _, c := range []struct {
@@ -217,9 +252,12 @@ func TestE2EMonitorThroughTheAPI(t *testing.T) {
 // callToMonitor starts Hotline with sue, a supervisor, and a baresip
 // caller talking to agent alice (each sending its tone, recording what it
 // hears); it returns when both are connected, with when they were.
-func callToMonitor(t *testing.T) (a *testApp, caller, agent *e2e.Baresip, callerStart, agentStart time.Time) {
+func callToMonitor(t *testing.T, mods ...func(*Config)) (a *testApp, caller, agent *e2e.Baresip, callerStart, agentStart time.Time) {
 	t.Helper()
 	a = startApp(t, func(c *Config) {
+		for _, m := range mods {
+			m(c)
+		}
 		off := false
 		c.Survey.Enabled = &off
 		c.Agents = append(c.Agents, config.Agent{Username: "sue", Password: "sue-secret", Name: "Sue", Role: config.RoleSupervisor})
@@ -228,6 +266,48 @@ func callToMonitor(t *testing.T) (a *testApp, caller, agent *e2e.Baresip, caller
 	caller = startCaller(t, a, "udp")
 	callerStart, agentStart = callHotline(t, a, caller, agent)
 	return a, caller, agent, callerStart, agentStart
+}
+
+// storedMonitoring is one monitoring session of a history row.
+type storedMonitoring struct {
+	Supervisor string    `json:"supervisor"`
+	Agent      string    `json:"agent"`
+	Via        string    `json:"via"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Modes      []struct {
+		Mode string    `json:"mode"`
+		At   time.Time `json:"at"`
+	} `json:"modes"`
+}
+
+// monitoredRecord waits for alice's one call in the history (GET
+// /api/v1/history/calls) and returns its one monitoring session.
+func monitoredRecord(t *testing.T, a *testApp) storedMonitoring {
+	t.Helper()
+	var page struct {
+		Calls []struct {
+			CallID   string             `json:"call_id"`
+			Monitors []storedMonitoring `json:"monitors"`
+		} `json:"calls"`
+	}
+	waitFor(t, 10*time.Second, "alice's call in the history", func() bool {
+		page.Calls = nil
+		return httpJSON(t, "GET", a.apiURL("/api/v1/history/calls?agent=alice"), "", &page) == 200 && len(page.Calls) == 1
+	})
+	if ms := page.Calls[0].Monitors; len(ms) != 1 {
+		t.Fatalf("history row of %s: monitors %+v, want one session", page.Calls[0].CallID, ms)
+	}
+	return page.Calls[0].Monitors[0]
+}
+
+// modesOf is a session's modes, in order, space separated.
+func modesOf(m storedMonitoring) string {
+	var ms []string
+	for _, c := range m.Modes {
+		ms = append(ms, c.Mode)
+	}
+	return strings.Join(ms, " ")
 }
 
 // callHotline has caller dial the hotline number and waits until caller

@@ -38,7 +38,40 @@ func callRecord(r callflow.Record) records.Call {
 		c.SurveyStart = records.TimePtr(r.AgentLeft)
 	}
 	c.Legs, c.Transfers = callLegs(r)
+	c.Monitors = callMonitors(r.Monitors)
 	return c
+}
+
+// callMonitors are the call's monitoring sessions as the records keep
+// them ([{"supervisor":"sue","agent":"alice","via":"code","start":...,
+// "end":...,"modes":[{"mode":"listen","at":...}]}]); nil when none.
+func callMonitors(ms []callflow.Monitoring) json.RawMessage {
+	type mode struct {
+		Mode string    `json:"mode"`
+		At   time.Time `json:"at"`
+	}
+	type session struct {
+		Supervisor string    `json:"supervisor"`
+		Agent      string    `json:"agent"`
+		Via        string    `json:"via"`
+		Start      time.Time `json:"start"`
+		End        time.Time `json:"end"`
+		Modes      []mode    `json:"modes"`
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]session, len(ms))
+	for i, m := range ms {
+		s := session{Supervisor: m.Supervisor, Agent: m.Agent, Via: m.Via, Start: m.Start.UTC(), End: m.End.UTC(),
+			Modes: make([]mode, len(m.Modes))}
+		for j, c := range m.Modes {
+			s.Modes[j] = mode{Mode: c.Mode, At: c.At.UTC()}
+		}
+		out[i] = s
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // callLegs are the call's agent legs in order ([{"role":"agent",

@@ -108,3 +108,20 @@ func TestCallRecordTransfers(t *testing.T) {
 		t.Errorf("a call without agents or transfers: legs %s transfers %s, want none", plain.Legs, plain.Transfers)
 	}
 }
+
+// A monitored call's history row lists each supervisor's session: who,
+// which agent, how they joined, start, end and the modes in order.
+func TestCallRecordMonitors(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 12, 2, 17, 0, s, 0, time.UTC) }
+	c := callRecord(callflow.Record{CallID: "c1", Agent: "alice", Agents: []string{"alice"}, Monitors: []callflow.Monitoring{{
+		Supervisor: "sue", Agent: "alice", Via: callflow.MonitorViaCode, Start: at(1), End: at(9),
+		Modes: []callflow.ModeChange{{Mode: "listen", At: at(1)}, {Mode: "whisper", At: at(4)}}}}})
+	want := `[{"supervisor":"sue","agent":"alice","via":"code","start":"2026-12-02T17:00:01Z","end":"2026-12-02T17:00:09Z",` +
+		`"modes":[{"mode":"listen","at":"2026-12-02T17:00:01Z"},{"mode":"whisper","at":"2026-12-02T17:00:04Z"}]}]`
+	if got := string(c.Monitors); got != want {
+		t.Errorf("monitors %s, want %s", got, want)
+	}
+	if plain := callRecord(callflow.Record{CallID: "c2"}); plain.Monitors != nil {
+		t.Errorf("an unmonitored call: monitors %s, want none", plain.Monitors)
+	}
+}
