@@ -131,15 +131,15 @@ func TestE2EBlindTransfer(t *testing.T) {
 
 // startTransferApp starts Hotline with queues general (alice and carol;
 // ring timeout 2 s, wrap-up wrapUp) and complaints (bob, transfer number
-// 2001), the survey off.
+// 2001), the survey off unless mods turn it on.
 func startTransferApp(t *testing.T, wrapUp time.Duration, mods ...func(*Config)) *testApp {
 	t.Helper()
 	return startApp(t, func(c *Config) {
+		off := false
+		c.Survey.Enabled = &off // mods may turn it on
 		for _, m := range mods {
 			m(c)
 		}
-		off := false
-		c.Survey.Enabled = &off
 		c.Queues = []config.QueueDef{{Name: "general", RingTimeout: 2 * time.Second, WrapUp: wrapUp},
 			{Name: "complaints", TransferNumber: "2001"}}
 		c.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
