@@ -80,6 +80,7 @@ const (
 	NameTransfers       = "hotline_transfers_total"
 	NameMonitorSessions = "hotline_monitor_sessions_total"
 	NameMonitorTime     = "hotline_monitor_seconds_total"
+	NameMonitorModes    = "hotline_monitor_modes_total"
 	// Configuration reloads (SIGHUP, file change).
 	NameConfigReloadOK   = "hotline_config_last_reload_successful"
 	NameConfigReloadTime = "hotline_config_last_reload_success_timestamp_seconds"
@@ -161,6 +162,7 @@ var allNames = []struct {
 	{NameTransfers, kindCounter},
 	{NameMonitorSessions, kindCounter},
 	{NameMonitorTime, kindCounter},
+	{NameMonitorModes, kindCounter},
 	{NameConfigReloadOK, kindGauge},
 	{NameConfigReloadTime, kindGauge},
 	{NameBuildInfo, kindGauge},

@@ -53,6 +53,7 @@ type transferMetrics struct {
 	transfers *prometheus.CounterVec
 	sessions  *prometheus.CounterVec
 	modeTime  *prometheus.CounterVec
+	modes     *prometheus.CounterVec
 }
 
 func newTransferMetrics(reg *prometheus.Registry) *transferMetrics {
@@ -66,8 +67,11 @@ func newTransferMetrics(reg *prometheus.Registry) *transferMetrics {
 		modeTime: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMonitorTime,
 			Help: "Time supervisors spent monitoring calls, by mode (listen, whisper, barge)."},
 			[]string{lMode}),
+		modes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMonitorModes,
+			Help: "Times a supervisor's monitoring session entered a mode (listen, whisper, barge): at its start or by key 4/5/6; sessions that barged are the barge count."},
+			[]string{lMode}),
 	}
-	reg.MustRegister(t.transfers, t.sessions, t.modeTime)
+	reg.MustRegister(t.transfers, t.sessions, t.modeTime, t.modes)
 	// Every series exists from the start (rate() works from the first
 	// transfer; the label sets are small and fixed).
 	for _, k := range transferKinds {
@@ -80,6 +84,7 @@ func newTransferMetrics(reg *prometheus.Registry) *transferMetrics {
 	for _, m := range monitorModes {
 		t.sessions.WithLabelValues(m)
 		t.modeTime.WithLabelValues(m)
+		t.modes.WithLabelValues(m)
 	}
 	return t
 }
@@ -105,13 +110,24 @@ func (m *Metrics) Transfer(callID, kind, target, outcome string) {
 	inc(c, callID)
 }
 
-// MonitorStarted counts a supervisor joining call callID in mode.
-// Unknown modes count as listen.
+// MonitorStarted counts a supervisor joining call callID in mode (a
+// session, and its entering mode). Unknown modes count as listen.
 func (m *Metrics) MonitorStarted(callID, mode string) {
 	if m == nil {
 		return
 	}
-	inc(m.transfers.sessions.WithLabelValues(oneOf(mode, monitorModes, MonitorListen)), callID)
+	mode = oneOf(mode, monitorModes, MonitorListen)
+	inc(m.transfers.sessions.WithLabelValues(mode), callID)
+	inc(m.transfers.modes.WithLabelValues(mode), callID)
+}
+
+// MonitorModeChanged counts a monitoring session of call callID switching
+// to mode (keys 4/5/6). Unknown modes count as listen.
+func (m *Metrics) MonitorModeChanged(callID, mode string) {
+	if m == nil {
+		return
+	}
+	inc(m.transfers.modes.WithLabelValues(oneOf(mode, monitorModes, MonitorListen)), callID)
 }
 
 // MonitorModeTime adds d spent monitoring in mode (reported when the mode

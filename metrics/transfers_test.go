@@ -21,6 +21,9 @@ func TestTransferAndMonitorCounters(t *testing.T) {
 	m.Transfer("call-4", "sideways", "mars", "exploded") // folded into blind/agent/failed
 	m.MonitorStarted("call-1", MonitorListen)
 	m.MonitorStarted("call-2", "spy") // folded into listen
+	m.MonitorModeChanged("call-1", MonitorBarge)
+	m.MonitorModeChanged("call-2", MonitorBarge)
+	m.MonitorModeChanged("call-2", "??") // folded into listen
 	m.MonitorModeTime(MonitorWhisper, 1500*time.Millisecond)
 	m.MonitorModeTime(MonitorWhisper, 500*time.Millisecond)
 	m.MonitorModeTime(MonitorBarge, -time.Second) // ignored
@@ -28,6 +31,7 @@ func TestTransferAndMonitorCounters(t *testing.T) {
 	nilM.Transfer("x", TransferBlind, TransferToQueue, TransferCompleted)
 	nilM.MonitorStarted("x", MonitorBarge)
 	nilM.MonitorModeTime(MonitorBarge, time.Second)
+	nilM.MonitorModeChanged("x", MonitorBarge)
 
 	for _, tc := range []struct {
 		got, want float64
@@ -38,6 +42,10 @@ func TestTransferAndMonitorCounters(t *testing.T) {
 		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferAPI, TransferToNumber, TransferRefused)), 1, "refused"},
 		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferBlind, TransferToAgent, TransferFailed)), 1, "unknown labels folded"},
 		{testutil.ToFloat64(m.transfers.sessions.WithLabelValues(MonitorListen)), 2, "sessions in listen"},
+		{testutil.ToFloat64(m.transfers.sessions.WithLabelValues(MonitorBarge)), 0, "sessions started in barge"},
+		{testutil.ToFloat64(m.transfers.modes.WithLabelValues(MonitorListen)), 3, "listen entered (2 starts, 1 folded)"},
+		{testutil.ToFloat64(m.transfers.modes.WithLabelValues(MonitorBarge)), 2, "barge entered"},
+		{testutil.ToFloat64(m.transfers.modes.WithLabelValues(MonitorWhisper)), 0, "whisper entered"},
 		{testutil.ToFloat64(m.transfers.modeTime.WithLabelValues(MonitorWhisper)), 2, "seconds in whisper"},
 		{testutil.ToFloat64(m.transfers.modeTime.WithLabelValues(MonitorBarge)), 0, "negative time ignored"},
 	} {

@@ -136,6 +136,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 			s.deps.Metrics.MonitorModeTime(mode.String(), now.Sub(since))
 			mon.SetMode(m)
 			mc.monitorMode(session, m.String(), now)
+			s.deps.Metrics.MonitorModeChanged(mc.id, m.String())
 			c.log.Info("monitoring mode", "agent", agent, "mode", m.String(), "was", mode.String())
 			mode, since = m, now
 		case <-mon.Done(): // a leg ended: the monitored call, or the supervisor's media

@@ -11,6 +11,7 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/pgtest"
+	"hotline/metrics"
 	"hotline/records"
 	"hotline/routing/config"
 )
@@ -89,6 +90,24 @@ func TestE2ESupervisorListensWhispersBarges(t *testing.T) {
 		m.End.Before(end) {
 		t.Errorf("stored monitoring %+v, want sue on alice by code, listen, whisper at %v, barge at %v, ending after %v",
 			m, whisperAt, bargeAt, end)
+	}
+	// Metrics: one session, started in listen; it entered whisper and
+	// barge once each and spent time in each mode.
+	for _, c := range []struct {
+		name, mode string
+		want       float64
+	}{
+		{metrics.NameMonitorSessions, "listen", 1}, {metrics.NameMonitorSessions, "barge", 0},
+		{metrics.NameMonitorModes, "listen", 1}, {metrics.NameMonitorModes, "whisper", 1}, {metrics.NameMonitorModes, "barge", 1},
+	} {
+		if got := a.metric(t, c.name, map[string]string{"mode": c.mode}); got != c.want {
+			t.Errorf("%s{mode=%q} = %v, want %v", c.name, c.mode, got, c.want)
+		}
+	}
+	for _, mode := range []string{"listen", "whisper", "barge"} {
+		if got := a.metric(t, metrics.NameMonitorTime, map[string]string{"mode": mode}); got < 2 || got > 5 {
+			t.Errorf("%s{mode=%q} = %v, want about 3 s", metrics.NameMonitorTime, mode, got)
+		}
 	}
 
 	names := map[float64]string{callerHz: "the caller", agentHz: "the agent", supervisorHz: "the supervisor"}
