@@ -71,11 +71,12 @@ unit:
 ## callers, then SIPp's (bench/sipp), all on loopback, and writes
 ## bench/results/<date>-<host>[-BENCH_NAME].md. < 20 min; BENCH_QUICK=1
 ## for a 6-8 min run; then three nodes behind Kamailio sharing Redis
-## against one (issue 13; at most 8 min more, 4 quick). BENCH_PARTS=go,
-## sipp or cluster measures one part only.
+## against one (issue 13; at most 8 min more, 4 quick); then the CPU of
+## a monitored call and of a transfer (issue 11; at most 4 min, 2 quick).
+## BENCH_PARTS=go, sipp, cluster or xfer measures one part only.
 BENCH_QUICK ?=
 BENCH_NAME ?=
-BENCH_PARTS ?= go,sipp,cluster
+BENCH_PARTS ?= go,sipp,cluster,xfer
 bench: go-tools apt-deps
 	$(GO) build -o bin/hotline-load ./cmd/hotline-load
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_NAME=$(BENCH_NAME) bin/hotline-load bench -parts $(BENCH_PARTS) -out bench/results

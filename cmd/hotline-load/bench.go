@@ -46,6 +46,10 @@ type benchConfig struct {
 	// its configuration.
 	ClusterFigures bool
 	Cluster        clusterConfig
+	// XferFigures selects the transfer and monitoring part (issue 11,
+	// xferbench.go); Xfer is its configuration.
+	XferFigures bool
+	Xfer        xferConfig
 }
 
 func defaultBenchConfig(quick bool) benchConfig {
@@ -53,12 +57,14 @@ func defaultBenchConfig(quick bool) benchConfig {
 		return benchConfig{Quick: true, Reps: 1, Agents: 2600, StepDur: 3 * time.Second, Hold: time.Second,
 			SearchIters: 1, RateStart: 150, RateCap: 3200, ConcSteps: []int{500, 1000, 1500, 2000, 2500},
 			Measure: 3 * time.Second, MinIO: true, RoutingArgs: []string{"-benchtime", "100ms"}, RoutingTimeout: 90 * time.Second, Budget: 170 * time.Second,
-			GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(true), Cluster: defaultClusterConfig(true)}
+			GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(true), Cluster: defaultClusterConfig(true),
+			Xfer: defaultXferConfig(true)}
 	}
 	return benchConfig{Reps: 3, Agents: 2600, StepDur: 5 * time.Second, Hold: time.Second,
 		SearchIters: 3, RateStart: 100, RateCap: 3200, ConcSteps: []int{250, 500, 1000, 1500, 2000, 2500},
 		Measure: 5 * time.Second, MinIO: true, Budget: 10 * time.Minute, RoutingTimeout: 3 * time.Minute,
-		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false), Cluster: defaultClusterConfig(false)}
+		GoFigures: true, SIPpFigures: true, SIPp: defaultSIPpConfig(false), Cluster: defaultClusterConfig(false),
+		Xfer: defaultXferConfig(false)}
 }
 
 // totalBudget bounds the whole run's measurements.
@@ -72,6 +78,9 @@ func (c benchConfig) totalBudget() time.Duration {
 	}
 	if c.ClusterFigures {
 		t += c.Cluster.Budget
+	}
+	if c.XferFigures {
+		t += c.Xfer.Budget
 	}
 	return t
 }
@@ -253,6 +262,7 @@ type results struct {
 	IdleRSS    int64
 	SIPp       *sippResults
 	Cluster    *clusterResults
+	Xfer       *xferResults
 }
 
 // rateTarget is what a call-rate step loads: one Hotline, or the nodes
@@ -308,6 +318,11 @@ func (d *driver) run(ctx context.Context) error {
 	if d.cfg.ClusterFigures && ctx.Err() == nil {
 		if err := d.clusterFigures(ctx); err != nil {
 			d.note("the three-node figures ended early: %v", err)
+		}
+	}
+	if d.cfg.XferFigures && ctx.Err() == nil {
+		if err := d.xferFigures(ctx); err != nil {
+			d.note("the transfer and monitoring figures ended early: %v", err)
 		}
 	}
 	d.res.Finished = time.Now()

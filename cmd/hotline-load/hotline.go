@@ -29,6 +29,9 @@ type hotlineOpts struct {
 	LogLevel, LogFormat string
 	// Pprof enables /debug/pprof/ on the metrics listener (metrics.pprof).
 	Pprof bool
+	// Supervisors is how many agents with role supervisor (s00000...,
+	// password agentPassword) follow the agents (the transfer part).
+	Supervisors int
 	// RedisURL, when set, makes Hotline a node named Node of the cluster
 	// sharing that Redis (the cluster section; the three-node figure).
 	RedisURL, Node string
@@ -117,6 +120,10 @@ queue:
 	for i := range o.Agents {
 		u := agentName(i)
 		fmt.Fprintf(&b, "  - {username: %s, password: %s}\n", u, agentPassword(u))
+	}
+	for i := range o.Supervisors {
+		u := supervisorName(i)
+		fmt.Fprintf(&b, "  - {username: %s, password: %s, role: supervisor}\n", u, agentPassword(u))
 	}
 	return b.String()
 }

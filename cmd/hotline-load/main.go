@@ -3,7 +3,7 @@
 // 127.0.0.1 (SIP through sipgo, probe RTP at 50 packets/s each way through
 // sendmmsg/recvmmsg), and runs the benchmark of issue 6:
 //
-//	hotline-load bench [-quick] [-parts go,sipp,cluster] [-name NAME] [-out bench/results] [-repo .]
+//	hotline-load bench [-quick] [-parts go,sipp,cluster,xfer] [-name NAME] [-out bench/results] [-repo .]
 //	hotline-load soak [-quick] [-duration 30m] [-rate 15] [-seed N] [-out bench/results]
 //	hotline-load relay -pairs N
 //
@@ -41,7 +41,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-parts go,sipp,cluster] [-name NAME] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
+		fmt.Fprintln(stderr, "usage: hotline-load bench [-quick] [-parts go,sipp,cluster,xfer] [-name NAME] [-out DIR] | hotline-load soak [-quick] [-duration D] | hotline-load relay -pairs N")
 		return 2
 	}
 	switch args[0] {
@@ -65,7 +65,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	repo := fs.String("repo", ".", "root of the Hotline source tree")
 	reps := fs.Int("reps", 0, "repetitions of each figure (0: 3, or 1 with -quick)")
 	noMinIO := fs.Bool("no-minio", false, "skip the MinIO (S3 backend) run")
-	parts := fs.String("parts", "go,sipp,cluster", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one)")
+	parts := fs.String("parts", "go,sipp,cluster,xfer", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one), xfer (CPU of a monitored call and of a transfer)")
 	profile := fs.Duration("profile", 0, "length of the CPU profile of Hotline under SIPp load (0: 8s, 5s with -quick)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
@@ -84,8 +84,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			cfg.SIPpFigures = true
 		case "cluster":
 			cfg.ClusterFigures = true
+		case "xfer":
+			cfg.XferFigures = true
 		default:
-			fmt.Fprintf(stderr, "hotline-load: -parts: unknown part %q (go, sipp, cluster)\n", p)
+			fmt.Fprintf(stderr, "hotline-load: -parts: unknown part %q (go, sipp, cluster, xfer)\n", p)
 			return 2
 		}
 	}

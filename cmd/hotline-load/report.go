@@ -108,6 +108,9 @@ func (r *results) figures() []figure {
 		if r.Cluster != nil {
 			figs = append(figs, r.Cluster.figures()...)
 		}
+		if r.Xfer != nil {
+			figs = append(figs, r.Xfer.figures()...)
+		}
 		return figs
 	}
 	add := func(f figure) { figs = append(figs, f) }
@@ -214,6 +217,9 @@ func (r *results) figures() []figure {
 	if r.Cluster != nil {
 		figs = append(figs, r.Cluster.figures()...)
 	}
+	if r.Xfer != nil {
+		figs = append(figs, r.Xfer.figures()...)
+	}
 	return figs
 }
 
@@ -255,6 +261,9 @@ func (r *results) writeReport(w io.Writer) {
 	}
 	if r.Cluster != nil {
 		r.Cluster.writeDetails(w)
+	}
+	if r.Xfer != nil {
+		r.Xfer.writeDetails(w)
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w, "## Notes from the run")
