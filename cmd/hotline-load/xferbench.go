@@ -22,8 +22,11 @@ type xferConfig struct {
 	// Calls is the steady load: calls bridged to an agent, audio both
 	// ways, recorded, held for the whole part.
 	Calls int
-	// Window is each CPU measurement's length.
-	Window time.Duration
+	// Window is each CPU measurement's length; Windows how many are taken
+	// in a row for each state (the median counts: a shared machine's
+	// bursts hit one window, not all).
+	Window  time.Duration
+	Windows int
 	// TransferRate is how many API transfers per second are launched
 	// (one per call, to a free agent).
 	TransferRate float64
@@ -32,9 +35,9 @@ type xferConfig struct {
 
 func defaultXferConfig(quick bool) xferConfig {
 	if quick {
-		return xferConfig{Calls: 40, Window: 5 * time.Second, TransferRate: 10, Budget: 2 * time.Minute}
+		return xferConfig{Calls: 40, Window: 3 * time.Second, Windows: 3, TransferRate: 10, Budget: 2 * time.Minute}
 	}
-	return xferConfig{Calls: 100, Window: 10 * time.Second, TransferRate: 20, Budget: 4 * time.Minute}
+	return xferConfig{Calls: 100, Window: 5 * time.Second, Windows: 5, TransferRate: 20, Budget: 4 * time.Minute}
 }
 
 // xferResults is what the transfer and monitoring part measured.
@@ -88,17 +91,22 @@ func (r *xferResults) perTransfer() float64 {
 	return ms(r.TransferCPU) / float64(len(r.TransferLatency))
 }
 
-// cores measures Hotline's CPU (in cores) over window.
-func cores(ctx context.Context, h *hotlineProc, window time.Duration) float64 {
-	c0, _ := h.usage()
-	t0 := time.Now()
-	select {
-	case <-time.After(window):
-	case <-ctx.Done():
-		return math.NaN()
+// cores measures Hotline's CPU (in cores) over n windows in a row and
+// returns the median.
+func cores(ctx context.Context, h *hotlineProc, window time.Duration, n int) float64 {
+	var xs []float64
+	for range max(n, 1) {
+		c0, _ := h.usage()
+		t0 := time.Now()
+		select {
+		case <-time.After(window):
+		case <-ctx.Done():
+			return math.NaN()
+		}
+		c1, _ := h.usage()
+		xs = append(xs, (c1-c0).Seconds()/time.Since(t0).Seconds())
 	}
-	c1, _ := h.usage()
-	return (c1 - c0).Seconds() / time.Since(t0).Seconds()
+	return Summarize(xs).Median
 }
 
 // supervisorName is the username of supervisor i (password agentPassword).
@@ -245,7 +253,7 @@ func (d *driver) xferRun(ctx context.Context, res *xferResults) error {
 	}
 	res.Bridged = len(live)
 	time.Sleep(time.Second) // let the bridges settle (recordings started)
-	res.BaseCores = cores(ctx, h, xc.Window)
+	res.BaseCores = cores(ctx, h, xc.Window, xc.Windows)
 
 	// Transfers: each call once, to a free agent, at TransferRate.
 	d.log.Info("transfer part: blind transfers through the API", "transfers", n, "rate", xc.TransferRate)
@@ -359,7 +367,7 @@ func (d *driver) xferRun(ctx context.Context, res *xferResults) error {
 		}
 	}
 	time.Sleep(time.Second)
-	res.Base2Cores = cores(ctx, h, xc.Window)
+	res.Base2Cores = cores(ctx, h, xc.Window, xc.Windows)
 	d.log.Info("transfer part: monitoring", "calls", len(live))
 	half := len(live) / 2
 	monitor := func(calls []liveCall, first int, mode string) int {
@@ -394,10 +402,10 @@ func (d *driver) xferRun(ctx context.Context, res *xferResults) error {
 	}
 	res.ListenN = monitor(live[:half], 0, "listen")
 	time.Sleep(time.Second)
-	res.ListenCores = cores(ctx, h, xc.Window)
+	res.ListenCores = cores(ctx, h, xc.Window, xc.Windows)
 	res.BargeN = monitor(live[half:], half, "barge")
 	time.Sleep(time.Second)
-	res.BargeCores = cores(ctx, h, xc.Window)
+	res.BargeCores = cores(ctx, h, xc.Window, xc.Windows)
 
 	stopCalls()
 	if _, err := h.waitIdle(ctx, 30*time.Second, true); err != nil {
@@ -453,8 +461,9 @@ func (r *xferResults) writeDetails(w io.Writer) {
 	fmt.Fprintln(w, "  the caller's hold music, the target's INVITE and the new bridge (the recording goes on).")
 	fmt.Fprintf(w, "- Monitoring (M1, M2): supervisors register, then half the calls are monitored in `listen` through\n")
 	fmt.Fprintln(w, "  `POST /api/v1/calls/{id}/monitor` (Hotline rings the supervisor's phone, which answers and sends audio too),")
-	fmt.Fprintf(w, "  Hotline's CPU measured over %s; then the other half in `barge`, measured again. M1 listen is (CPU with the\n", c.Window)
-	fmt.Fprintln(w, "  listeners − CPU before) / listeners; barge is (CPU with both − CPU with the listeners) / barging calls: the")
+	fmt.Fprintf(w, "  Hotline's CPU measured (median of %d windows of %s); then the other half in `barge`, measured again.\n", c.Windows, c.Window)
+	fmt.Fprintln(w, "  M1 listen is (CPU with the listeners − CPU before) / listeners; barge is (CPU with both − CPU with the")
+	fmt.Fprintln(w, "  listeners) / barging calls: the")
 	fmt.Fprintln(w, "  mixing, the supervisor's leg and its relay. `BenchmarkMonitorLoad` (sip/media) measures the mixing alone.")
 	fmt.Fprintln(w, "- One repetition; on a shared machine these differences of a few percent of a core are noisy.")
 	if r.LoadBefore != "" {

@@ -29,7 +29,7 @@ func TestXferHarness(t *testing.T) {
 	}
 	pr := &procs{}
 	defer pr.stopAll()
-	d := &driver{cfg: benchConfig{Xfer: xferConfig{Calls: 4, Window: time.Second, TransferRate: 10, Budget: 90 * time.Second}},
+	d := &driver{cfg: benchConfig{Xfer: xferConfig{Calls: 4, Window: time.Second, Windows: 1, TransferRate: 10, Budget: 90 * time.Second}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), pr: pr, work: work, bin: bin, res: &results{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
