@@ -126,7 +126,7 @@ func segmentedLookup(dir *directory.Directory, seg *records.Segmenter) func(cont
 
 // openComplaint says whether a customer has a complaint not followed up
 // yet: a pending follow-up callback for a complaint.
-func openComplaint(store *callbacks.Store, number string) bool {
+func openComplaint(store callbacks.Keeper, number string) bool {
 	if number == "" {
 		return false
 	}
