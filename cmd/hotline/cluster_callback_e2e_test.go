@@ -97,6 +97,24 @@ func TestE2EClusterCallbackShared(t *testing.T) {
 		t.Errorf("alice had %d calls, want the one callback", n)
 	}
 	t.Logf("dialled by %v", dialled)
+
+	// Redis restarts empty: the nodes re-publish what they know; a
+	// callback due later, requested on node2, is listed by every node
+	// again, as is the completed one.
+	later := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	var cb2 api.Callback
+	body = fmt.Sprintf(`{"number": "+84912000333", "queue": %q, "due": %q}`, queues[0].Name, later.Format(time.RFC3339))
+	if code := httpJSON(t, "POST", hc.nodes[2].apiURL(t)+"/api/v1/callbacks", body, &cb2); code != 200 {
+		t.Fatalf("POST callback on node2: %d %+v", code, cb2)
+	}
+	hc.redis.Restart(t)
+	for _, n := range hc.nodes {
+		waitFor(t, 10*time.Second, n.name+" lists both callbacks after the Redis restart", func() bool {
+			got := n.callbacks(t)
+			return len(got) == 2 && got[0].ID == cb.ID && got[0].Status == callbacks.Completed && got[0].Attempts == 1 &&
+				got[1].ID == cb2.ID && got[1].Status == callbacks.Pending && got[1].Due.Equal(later)
+		})
+	}
 }
 
 const calledCustomer = "agent took the callback; calling the customer"

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"hotline/api"
 	"hotline/api/wire"
 	"hotline/callflow"
+	"hotline/cluster"
 	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -161,6 +163,10 @@ func addCallback(store callbacks.Keeper, queues *acd.ACD, defaultQueue string) f
 		}
 		cb, err := store.Add(callbacks.Callback{Kind: callbacks.Queued, Number: r.Number, Queue: queue, Priority: r.Priority,
 			Reason: cmp.Or(r.Reason, "requested through the API"), Due: r.Due})
+		if errors.Is(err, cluster.ErrUnreachable) {
+			return api.Callback{}, &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeStorage,
+				Message: "callback not stored: the cluster's Redis did not answer; try again"}
+		}
 		if err != nil {
 			return api.Callback{}, err
 		}
