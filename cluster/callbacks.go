@@ -546,22 +546,47 @@ func (s *Callbacks) Dialing(id, callID string) (callbacks.Callback, error) {
 	})
 }
 
+// settle makes a change that ends this node's work on a callback
+// (Complete, Retry, Fail). When this node holds the claim and Redis does
+// not answer, it tries again for up to half the lease; should Redis still
+// not answer, the claim is no longer renewed, so that it lapses and the
+// callback is dialled again (by any node) rather than held for ever.
+func (s *Callbacks) settle(id string, f func(r *record, holder string) (string, claimOp, error)) error {
+	s.mu.Lock()
+	held := s.claims[id]
+	s.mu.Unlock()
+	deadline := time.Now().Add(s.lease / 2)
+	for {
+		_, err := s.change(id, f)
+		if err == nil || !held || !errors.Is(err, ErrUnreachable) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			s.mu.Lock()
+			delete(s.claims, id)
+			s.mu.Unlock()
+			s.log.Warn("callback's claim left to lapse: Redis did not answer", "callback", id, "lease", s.lease, "error", err)
+			return err
+		}
+		time.Sleep(s.every)
+	}
+}
+
 // Complete marks a callback placed; it stays listed CompletedKept.
 func (s *Callbacks) Complete(id string) error {
-	_, err := s.change(id, func(r *record, holder string) (string, claimOp, error) {
+	return s.settle(id, func(r *record, holder string) (string, claimOp, error) {
 		if err := s.pending(r, holder); err != nil {
 			return "", claimKeep, err
 		}
 		r.Status, r.Finished, r.LastResult = callbacks.Completed, s.now(), "answered"
 		return "completed", claimDrop, nil
 	})
-	return err
 }
 
 // Retry releases a callback (claimed by this node, or by none) to be
 // tried again at at.
 func (s *Callbacks) Retry(id string, at time.Time, result string) error {
-	_, err := s.change(id, func(r *record, holder string) (string, claimOp, error) {
+	return s.settle(id, func(r *record, holder string) (string, claimOp, error) {
 		if err := s.pending(r, holder); err != nil {
 			return "", claimKeep, err
 		}
@@ -571,19 +596,17 @@ func (s *Callbacks) Retry(id string, at time.Time, result string) error {
 		}
 		return "retry", claimDrop, nil
 	})
-	return err
 }
 
 // Fail gives a callback up with a reason; it stays listed.
 func (s *Callbacks) Fail(id, reason string) error {
-	_, err := s.change(id, func(r *record, holder string) (string, claimOp, error) {
+	return s.settle(id, func(r *record, holder string) (string, claimOp, error) {
 		if err := s.pending(r, holder); err != nil {
 			return "", claimKeep, err
 		}
 		r.Status, r.Finished, r.LastResult = callbacks.Failed, s.now(), reason
 		return "failed", claimDrop, nil
 	})
-	return err
 }
 
 // List returns every callback by due time, as Redis holds them; while

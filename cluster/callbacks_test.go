@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -328,5 +329,59 @@ func TestCallbacksRedisRestart(t *testing.T) {
 	}
 	if _, taken := find(list, cb5.ID); taken {
 		t.Fatalf("new callback got the taken id %s", cb5.ID)
+	}
+}
+
+// TestCallbackClaimLapsesWhenNotSettled: Redis stops answering (the
+// process is stopped, its data kept) while a node releases the callback
+// it dials; the release fails after trying for half the lease, and the
+// node stops renewing its claim: once Redis answers again the callback is
+// due again (not held for ever by a claim nobody works on).
+func TestCallbackClaimLapsesWhenNotSettled(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	lease := 900 * time.Millisecond
+	sa, sb := a.Callbacks(CallbackOptions{Lease: lease}), b.Callbacks(CallbackOptions{Lease: lease})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sa.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	cb, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000021", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	pid := srv.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}()
+	if err := sa.Retry(cb.ID, time.Now(), ""); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Retry with Redis stopped: %v, want ErrUnreachable", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	eventually(t, "the callback due again", func() error {
+		if d := sb.Due(time.Now()); len(d) != 1 || d[0].ID != cb.ID {
+			return fmt.Errorf("due: %+v", d)
+		}
+		return nil
+	})
+	time.Sleep(3 * lease) // a renewing node would have taken it back
+	if d := sb.Due(time.Now()); len(d) != 1 {
+		t.Fatalf("due after 3 leases: %+v, want the callback", d)
+	}
+	if _, err := sb.Claim(cb.ID); err != nil {
+		t.Fatal(err)
 	}
 }
