@@ -329,6 +329,10 @@ func (s *Callbacks) rememberLocked(r record) {
 	s.mirror[r.ID] = r
 }
 
+// errUnchanged: the change is already made (another node made it); it
+// is neither written again nor told again.
+var errUnchanged = errors.New("cluster: callback unchanged")
+
 // errResync: Redis lost the callbacks during a change; re-publish, retry.
 var errResync = errors.New("cluster: callbacks to re-publish")
 
@@ -483,6 +487,8 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 			continue
 		case err != nil:
 			return callbacks.Callback{}, s.unreachable(err)
+		case errors.Is(ferr, errUnchanged):
+			return r.Callback, nil
 		case ferr != nil:
 			return callbacks.Callback{}, ferr
 		}
@@ -589,6 +595,10 @@ func (s *Callbacks) Retry(id string, at time.Time, result string) error {
 	return s.settle(id, func(r *record, holder string) (string, claimOp, error) {
 		if err := s.pending(r, holder); err != nil {
 			return "", claimKeep, err
+		}
+		if holder == "" && r.Due.Equal(at) && (result == "" || result == r.LastResult) {
+			// Postponed by another node's dialer to the same time.
+			return "", claimKeep, errUnchanged
 		}
 		r.Due = at
 		if result != "" {

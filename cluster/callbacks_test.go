@@ -110,6 +110,18 @@ func TestCallbacksShared(t *testing.T) {
 	if err := sa.Complete(added.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Two dialers postpone the same callback to the same time (the
+	// calling hours): one change, told once.
+	opens := due.Add(24 * time.Hour)
+	if err := sa.Retry(later.ID, opens, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Retry(later.ID, opens, ""); err != nil {
+		t.Fatal(err)
+	}
+	if cb, _ := find(sb.List(), later.ID); !cb.Due.Equal(opens) {
+		t.Fatalf("postponed callback %+v, want due %v", cb, opens)
+	}
 	if err := sb.Fail(later.ID, "invalid_number"); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +135,7 @@ func TestCallbacksShared(t *testing.T) {
 	if fmt.Sprint(sa.List()) != fmt.Sprint(lb) {
 		t.Fatalf("the nodes list different callbacks:\na: %+v\nb: %+v", sa.List(), lb)
 	}
-	wantA := []string{added.ID + " added", added.ID + " claimed", added.ID + " dialing", added.ID + " completed"}
+	wantA := []string{added.ID + " added", added.ID + " claimed", added.ID + " dialing", added.ID + " completed", later.ID + " retry"}
 	wantB := []string{later.ID + " added", added.ID + " claimed", added.ID + " dialing", added.ID + " retry", later.ID + " failed"}
 	if !slices.Equal(ca.list(), wantA) || !slices.Equal(cbch.list(), wantB) {
 		t.Fatalf("changes told:\na: %v, want %v\nb: %v, want %v", ca.list(), wantA, cbch.list(), wantB)
