@@ -19,6 +19,7 @@
 //	GET  /api/v1/dispositions                          (agent too)
 //	GET  /api/v1/queues                                (agent too)
 //	GET  /api/v1/callbacks
+//	POST /api/v1/callbacks {"number": "+84912345678", "queue": "support"}
 //	POST /api/v1/calls/{call_id}/recording/pause   {"reason": "card number"}
 //	POST /api/v1/calls/{call_id}/recording/resume
 //	GET  /api/v1/recordings/{call_id}[?date=YYYY-MM-DD]
@@ -88,6 +89,9 @@ type Deps struct {
 	Agent func(id string) (Agent, bool)
 	// ListCallbacks lists the callbacks.
 	ListCallbacks func() []Callback
+	// AddCallback schedules a callback (POST /api/v1/callbacks); its
+	// errors are an *Error (bad input) or answer 500.
+	AddCallback func(CallbackRequest) (Callback, error)
 	// ListQueues lists the queues and their live figures.
 	ListQueues func() []Queue
 	// Agents logs agents in and out and pauses them.
@@ -268,6 +272,55 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listCallbacks(w http.ResponseWriter, r *http.Request) {
 	list(s.deps.ListCallbacks, "the callback list")(w, r)
+}
+
+// callbackExample is the body POST /api/v1/callbacks takes.
+const callbackExample = `{"number": "+84912345678", "queue": "support", "due": "2026-01-02T09:00:00Z", "reason": "asked by email"}`
+
+// addCallback schedules a callback to a customer: the number (+ and
+// digits), the queue whose agents take it (default callbacks.queue), and
+// optionally when (default now), a priority and a reason.
+func (s *Server) addCallback(w http.ResponseWriter, r *http.Request) {
+	var body CallbackRequest
+	if r.ContentLength == 0 || !decodeBody(w, r, &body, callbackExample) {
+		if r.ContentLength == 0 {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "the body must be JSON like "+callbackExample)
+		}
+		return
+	}
+	if !dialableNumber(body.Number) {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "number must be + and 3 to 20 digits, got "+quote(body.Number))
+		return
+	}
+	if s.deps.AddCallback == nil {
+		notAvailable(w, "callbacks")
+		return
+	}
+	cb, err := s.deps.AddCallback(body)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			s.deps.Log.Error("callback not stored", "number", body.Number, "error", err)
+			e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "callback not stored; see the log"}
+		}
+		writeErr(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, cb)
+}
+
+// dialableNumber: an optional + and 3 to 20 digits.
+func dialableNumber(n string) bool {
+	d := strings.TrimPrefix(n, "+")
+	if len(d) < 3 || len(d) > 20 {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // callError answers an error of Calls.

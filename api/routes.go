@@ -59,6 +59,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/dispositions", anyToken, s.listDispositions, []DispositionCode{}},
 		{"GET", "/api/v1/queues", anyToken, s.listQueues, []Queue{}},
 		{"GET", "/api/v1/callbacks", supervisorOnly, s.listCallbacks, []Callback{}},
+		{"POST", "/api/v1/callbacks", supervisorOnly, s.addCallback, Callback{}},
 		{"POST", "/api/v1/calls/{id}/recording/pause", supervisorOnly, s.pause, RecordingState{}},
 		{"POST", "/api/v1/calls/{id}/recording/resume", supervisorOnly, s.resume, RecordingState{}},
 		{"POST", "/api/v1/calls/{id}/monitor", supervisorOnly, s.monitor, MonitorState{}}, // monitor.go

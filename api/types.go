@@ -98,6 +98,17 @@ type Callback struct {
 	Claimed     bool      `json:"claimed"`
 }
 
+// CallbackRequest is a callback to schedule (POST /api/v1/callbacks).
+type CallbackRequest struct {
+	Number string `json:"number"`
+	// Queue defaults to callbacks.queue.
+	Queue    string `json:"queue,omitempty"`
+	Priority int    `json:"priority,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// Due is the earliest time to call; default now.
+	Due time.Time `json:"due,omitzero"`
+}
+
 // Backlog is the recording upload backlog (GET /api/v1/recordings/backlog).
 type Backlog struct {
 	Files               int       `json:"files"`

@@ -20,7 +20,7 @@ type AfterCall struct {
 	// Policy decides the follow-up; nil: none.
 	Policy *callbacks.Policy
 	// Store keeps the follow-up callbacks (required with Policy).
-	Store *callbacks.Store
+	Store callbacks.Keeper
 	Log   *slog.Logger
 }
 

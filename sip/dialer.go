@@ -183,7 +183,7 @@ func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSe
 // DialerOptions are what a Dialer needs besides the Server.
 type DialerOptions struct {
 	// Store holds the callbacks to place (required).
-	Store *callbacks.Store
+	Store callbacks.Keeper
 	// Window says when customers may be called (schedule, quiet hours);
 	// nil: at any time.
 	Window *callbacks.Window
@@ -197,7 +197,7 @@ type DialerOptions struct {
 type Dialer struct {
 	s      *Server
 	cfg    Outbound
-	store  *callbacks.Store
+	store  callbacks.Keeper
 	window *callbacks.Window
 	log    *slog.Logger
 	gwHost string

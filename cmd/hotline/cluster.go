@@ -12,6 +12,7 @@ import (
 
 	"hotline/cluster"
 	"hotline/routing/acd"
+	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/sip/registrar"
 )
@@ -41,8 +42,33 @@ func sharedConfig(c *config.Config) []byte {
 type member struct {
 	node *cluster.Node
 	log  *lateLog
-	stop context.CancelFunc
-	done chan struct{}
+	// callbacks is the shared callback store (shareCallbacks).
+	callbacks *cluster.Callbacks
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+// shareCallbacks opens the callback store every node shares and moves
+// the node's own pending callbacks (its callbacks.file, from a run as one
+// node) there: each is added to the shared store, then marked failed in
+// the file with the id it has now, so that it moves once.
+func (m *member) shareCallbacks(local *callbacks.Store, now func() time.Time, log *slog.Logger) (*cluster.Callbacks, error) {
+	shared := m.node.Callbacks(cluster.CallbackOptions{Now: now, Logger: log})
+	for _, cb := range local.List() {
+		if cb.Status != callbacks.Pending {
+			continue
+		}
+		moved, err := shared.Add(cb)
+		if err != nil {
+			return nil, fmt.Errorf("callbacks: moving %s to the cluster: %w", cb.ID, err)
+		}
+		if err := local.Fail(cb.ID, "moved to the cluster as "+moved.ID); err != nil {
+			return nil, fmt.Errorf("callbacks: %s moved to the cluster as %s but not marked so in the file: %w", cb.ID, moved.ID, err)
+		}
+		log.Info("callback of this node's file moved to the cluster", "callback", cb.ID, "new_id", moved.ID)
+	}
+	m.callbacks = shared
+	return shared, nil
 }
 
 // lateLog is the ACD's shared log, opened once the ACD (which applies
@@ -89,6 +115,11 @@ func (m *member) run(ctx context.Context, queues *acd.ACD, now func() time.Time,
 	m.stop, m.done = stop, make(chan struct{})
 	go func() {
 		defer close(m.done)
+		if m.callbacks != nil { // claims renewed, callbacks re-published
+			cbDone := make(chan struct{})
+			go func() { defer close(cbDone); m.callbacks.Run(rctx) }()
+			defer func() { <-cbDone }()
+		}
 		m.node.Run(rctx)
 	}()
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"hotline/cluster"
 	"hotline/internal/redistest"
 	"hotline/routing/acd"
+	"hotline/routing/callbacks"
 )
 
 // clusterConfig puts a node named node into the cluster on srv.
@@ -147,5 +149,79 @@ func TestClusterNonceAcrossNodes(t *testing.T) {
 	}
 	if res.StatusCode != 200 {
 		t.Fatalf("a's challenge answered to b: %d %s, want 200", res.StatusCode, res.Reason)
+	}
+}
+
+// TestClusterMovesFileCallbacks: a node that ran alone kept callbacks in
+// its callbacks.file; joining a cluster moves the pending ones to Redis
+// (attempts kept), listed by every node, and marks them moved in the
+// file so that the next start does not move them again.
+func TestClusterMovesFileCallbacks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "callbacks.json")
+	file, err := callbacks.OpenStore(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := file.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000031", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.Claim(pending.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.Dialing(pending.ID, "call-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := file.Retry(pending.ID, time.Now().Add(time.Hour), "busy"); err != nil { // due in an hour
+		t.Fatal(err)
+	}
+	done, err := file.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000032", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.Claim(done.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := file.Complete(done.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := redistest.Start(t)
+	withFile := func(node string) func(c *Config) {
+		return func(c *Config) {
+			clusterConfig(srv, node)(c)
+			c.Callbacks.File = path
+		}
+	}
+	a := startApp(t, withFile("a"))
+	b := startApp(t, clusterConfig(srv, "b"))
+	for name, app := range map[string]*testApp{"a": a, "b": b} {
+		got := app.callbacks.List()
+		if len(got) != 1 || got[0].Number != pending.Number || got[0].Status != callbacks.Pending || got[0].Attempts != 1 ||
+			got[0].LastResult != "busy" || time.Until(got[0].Due) < 59*time.Minute {
+			t.Fatalf("%s lists %+v, want the file's pending callback with its attempt", name, got)
+		}
+	}
+	moved := a.callbacks.List()[0]
+	again, err := callbacks.OpenStore(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cb := range again.List() {
+		switch cb.ID {
+		case pending.ID:
+			if cb.Status != callbacks.Failed || cb.LastResult != "moved to the cluster as "+moved.ID {
+				t.Errorf("the file keeps %+v, want it marked moved to %s", cb, moved.ID)
+			}
+		case done.ID:
+			if cb.Status != callbacks.Completed {
+				t.Errorf("the file keeps %+v, want it completed as it was", cb)
+			}
+		}
+	}
+	// A second node with the same file (or a restart) moves nothing again.
+	c := startApp(t, withFile("c"))
+	if got := c.callbacks.List(); len(got) != 1 {
+		t.Fatalf("after another start: %+v, want the one callback", got)
 	}
 }

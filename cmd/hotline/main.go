@@ -205,7 +205,7 @@ type app struct {
 	metrics    *metrics.Metrics
 	metricsSrv *metrics.Server
 	directory  *directory.Directory
-	callbacks  *callbacks.Store
+	callbacks  callbacks.Keeper
 	records    *records.Store
 	segments   *records.Segmenter
 	// state saves registrations and agent states until stopState.
@@ -282,7 +282,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	policy := callbacks.NewPolicy(&c.Config, router)
-	store, err := callbacks.OpenStore(c.Callbacks.File, now)
+	local, err := callbacks.OpenStore(c.Callbacks.File, now)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -293,8 +293,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		_ = recs.Close()
 		return nil, err
 	}
-	// Every change of a callback is in the customer's history.
-	store.OnChange(func(cb callbacks.Callback, change string) { history.Event(callbackEvent(now(), cb, change)) })
 	// Re-segmentation by the customer's history (records.segment_rules);
 	// the directory keeps the base segment.
 	segments, err := records.NewSegmenter(ctx, history, c.Records.SegmentRules, log.With("component", "segments"))
@@ -316,6 +314,23 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
+	}
+	// Callbacks: the node's file, or with a cluster the store every
+	// node shares in Redis (the file's pending callbacks move there).
+	// Every change of a callback is in the customer's history.
+	var store callbacks.Keeper = local
+	onChange := func(cb callbacks.Callback, change string) { history.Event(callbackEvent(now(), cb, change)) }
+	if mem != nil {
+		shared, err := mem.shareCallbacks(local, now, log)
+		if err != nil {
+			_ = mem.close(ctx)
+			_ = recs.Close()
+			return nil, err
+		}
+		shared.OnChange(onChange)
+		store = shared
+	} else {
+		local.OnChange(onChange)
 	}
 	// Queues and agents: registering logs an agent in unless
 	// queue.login_on_register is off (then feature codes or the API).
@@ -433,6 +448,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		ListAgents:       func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
 		ListQueues:       func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
 		ListCallbacks:    func() []api.Callback { return wire.List(store.List(), wire.Callback) },
+		AddCallback:      addCallback(store, queues, c.Callbacks.Queue),
 		Agents:           queues,
 		AgentError:       wire.AgentError,
 		Calls:            srv,

@@ -52,6 +52,13 @@ cluster: {redis_url: "%s", node: %s, lease: 3s, heartbeat: 200ms}
 
 func startHotlineCluster(t *testing.T) *hotlineCluster {
 	t.Helper()
+	return startHotlineClusterYAML(t, clusterYAML)
+}
+
+// startHotlineClusterYAML starts the cluster with each node configured by
+// yamlFmt, a variant of clusterYAML (the same verbs).
+func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
+	t.Helper()
 	hc := &hotlineCluster{redis: redistest.Start(t)}
 	var addrs []string
 	for i := 0; i < 3; i++ {
@@ -59,7 +66,7 @@ func startHotlineCluster(t *testing.T) *hotlineCluster {
 		addr := net.JoinHostPort("127.0.0.1", freeSIPPort(t))
 		dir := t.TempDir()
 		base := 27200 + 200*i
-		p := startProcess(t, fmt.Sprintf(clusterYAML, addr, base, base+199,
+		p := startProcess(t, fmt.Sprintf(yamlFmt, addr, base, base+199,
 			filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"), hc.redis.URL(), name))
 		hc.nodes = append(hc.nodes, &clusterNode{name: name, addr: addr, p: p})
 		addrs = append(addrs, addr)

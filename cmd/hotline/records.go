@@ -1,14 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
+	"hotline/api"
+	"hotline/api/wire"
 	"hotline/callflow"
+	"hotline/cluster"
 	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -159,7 +165,7 @@ func segmentedLookup(dir *directory.Directory, seg *records.Segmenter) func(cont
 
 // openComplaint says whether a customer has a complaint not followed up
 // yet: a pending follow-up callback for a complaint.
-func openComplaint(store *callbacks.Store, number string) bool {
+func openComplaint(store callbacks.Keeper, number string) bool {
 	if number == "" {
 		return false
 	}
@@ -169,6 +175,36 @@ func openComplaint(store *callbacks.Store, number string) bool {
 		}
 	}
 	return false
+}
+
+// addCallback is POST /api/v1/callbacks: a callback to the number for the
+// queue (default the callbacks' queue), due when asked (default now).
+func addCallback(store callbacks.Keeper, queues *acd.ACD, defaultQueue string) func(api.CallbackRequest) (api.Callback, error) {
+	return func(r api.CallbackRequest) (api.Callback, error) {
+		queue := cmp.Or(r.Queue, defaultQueue)
+		if queue == "" {
+			return api.Callback{}, &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest,
+				Message: "queue is required (callbacks.queue is not set)"}
+		}
+		known := false
+		for _, q := range queues.Queues() {
+			known = known || q.Name == queue
+		}
+		if !known {
+			return api.Callback{}, &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest,
+				Message: fmt.Sprintf("no queue %q", queue)}
+		}
+		cb, err := store.Add(callbacks.Callback{Kind: callbacks.Queued, Number: r.Number, Queue: queue, Priority: r.Priority,
+			Reason: cmp.Or(r.Reason, "requested through the API"), Due: r.Due})
+		if errors.Is(err, cluster.ErrUnreachable) {
+			return api.Callback{}, &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeStorage,
+				Message: "callback not stored: the cluster's Redis did not answer; try again"}
+		}
+		if err != nil {
+			return api.Callback{}, err
+		}
+		return wire.Callback(cb), nil
+	}
 }
 
 // complaintReason is the reason (keypad menu) that makes a complaint.

@@ -70,7 +70,7 @@ type Options struct {
 	// agents log in explicitly (feature code or API).
 	LoginOnRegister bool
 	// Callbacks, when set, receives callback requests made from the queue.
-	Callbacks *callbacks.Store
+	Callbacks callbacks.Keeper
 	// OnEvent, when set, receives every queue and agent event (events.go),
 	// in order, with the ACD's lock held: it must not block nor call the
 	// ACD.
@@ -442,7 +442,7 @@ type ACD struct {
 	autoPause       int
 	rejoin          time.Duration
 	loginOnRegister bool
-	callbacks       *callbacks.Store
+	callbacks       callbacks.Keeper
 	onEvent         func(Event)
 	// instance identifies this replica in the ops it submits; ownOp is
 	// set while an op it submitted is applied.

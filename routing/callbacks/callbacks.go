@@ -43,8 +43,8 @@ const (
 	Failed = "failed"
 )
 
-// completedKept is how long completed callbacks stay listed.
-const completedKept = 7 * 24 * time.Hour
+// CompletedKept is how long completed callbacks stay listed.
+const CompletedKept = 7 * 24 * time.Hour
 
 // Callback is a call to place to a customer.
 type Callback struct {
@@ -75,6 +75,22 @@ type Callback struct {
 	// Claimed is set while a dialer works on it; a restart releases it.
 	Claimed bool `json:"claimed"`
 }
+
+// Keeper keeps callbacks: the Store of one node, or a store every node
+// of a cluster shares (cluster.Callbacks). Claim is exclusive across
+// everything that shares the keeper: one dialer wins a callback.
+type Keeper interface {
+	Add(cb Callback) (Callback, error)
+	Due(now time.Time) []Callback
+	Claim(id string) (Callback, error)
+	Dialing(id, callID string) (Callback, error)
+	Complete(id string) error
+	Retry(id string, at time.Time, result string) error
+	Fail(id, reason string) error
+	List() []Callback
+}
+
+var _ Keeper = (*Store)(nil)
 
 // Store keeps pending callbacks, in memory and (when it has a
 // path) in a JSON file rewritten atomically on every change, so they
@@ -132,7 +148,7 @@ func OpenStore(path string, now func() time.Time) (*Store, error) {
 func (s *Store) saveLocked() error {
 	now := s.now()
 	for id, cb := range s.items {
-		if cb.Status == Completed && now.Sub(cb.Finished) > completedKept {
+		if cb.Status == Completed && now.Sub(cb.Finished) > CompletedKept {
 			delete(s.items, id)
 		}
 	}

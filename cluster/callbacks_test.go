@@ -1,0 +1,399 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"hotline/internal/redistest"
+	"hotline/routing/callbacks"
+)
+
+// changes records what OnChange told.
+type changes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *changes) note(cb callbacks.Callback, change string) {
+	c.mu.Lock()
+	c.got = append(c.got, cb.ID+" "+change)
+	c.mu.Unlock()
+}
+
+func (c *changes) list() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+func find(list []callbacks.Callback, id string) (callbacks.Callback, bool) {
+	for _, cb := range list {
+		if cb.ID == id {
+			return cb, true
+		}
+	}
+	return callbacks.Callback{}, false
+}
+
+// TestCallbacksShared: two nodes' stores on one Redis list the same
+// callbacks, and each change is told (to the records) once, by the node
+// that made it.
+func TestCallbacksShared(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	var ca, cbch changes
+	sa.OnChange(ca.note)
+	sb.OnChange(cbch.note)
+
+	due := time.Now().Add(-time.Minute)
+	added, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000001", Queue: "support", Priority: 2, Due: due})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := sb.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: "+84912000002", Queue: "support", Due: due.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.ID == later.ID {
+		t.Fatalf("two callbacks got one id %s", added.ID)
+	}
+	la, lb := sa.List(), sb.List()
+	if len(la) != 2 || fmt.Sprint(la) != fmt.Sprint(lb) {
+		t.Fatalf("the nodes list different callbacks:\na: %+v\nb: %+v", la, lb)
+	}
+	if la[0].ID != added.ID || la[0].Number != "+84912000001" || la[0].Priority != 2 || la[0].Status != callbacks.Pending {
+		t.Fatalf("first listed %+v, want %s pending", la[0], added.ID)
+	}
+	if d := sb.Due(time.Now()); len(d) != 1 || d[0].ID != added.ID {
+		t.Fatalf("b's due callbacks: %+v, want only %s", d, added.ID)
+	}
+
+	// b's dialer works on a's callback: a sees it claimed, counted, done.
+	if _, err := sb.Claim(added.ID); err != nil {
+		t.Fatal(err)
+	}
+	if cb, _ := find(sa.List(), added.ID); !cb.Claimed {
+		t.Fatalf("a lists %+v, want claimed", cb)
+	}
+	if d := sa.Due(time.Now()); len(d) != 0 {
+		t.Fatalf("a's due callbacks while b works on one: %+v", d)
+	}
+	if _, err := sa.Claim(added.ID); !errors.Is(err, callbacks.ErrNoCallback) {
+		t.Fatalf("a claiming b's callback: %v, want ErrNoCallback", err)
+	}
+	if _, err := sa.Dialing(added.ID, "x"); !errors.Is(err, callbacks.ErrNotClaimed) {
+		t.Fatalf("a dialing b's callback: %v, want ErrNotClaimed", err)
+	}
+	if err := sa.Retry(added.ID, time.Now(), ""); !errors.Is(err, callbacks.ErrNoCallback) {
+		t.Fatalf("a releasing b's callback: %v, want ErrNoCallback", err)
+	}
+	if cb, err := sb.Dialing(added.ID, "call-1"); err != nil || cb.Attempts != 1 {
+		t.Fatalf("dialing: %+v %v", cb, err)
+	}
+	if err := sb.Retry(added.ID, due, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Claim(added.ID); err != nil {
+		t.Fatalf("a claiming the released callback: %v", err)
+	}
+	if cb, err := sa.Dialing(added.ID, "call-2"); err != nil || cb.Attempts != 2 || cb.LastResult != "busy" {
+		t.Fatalf("second attempt: %+v %v", cb, err)
+	}
+	if err := sa.Complete(added.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Two dialers postpone the same callback to the same time (the
+	// calling hours): one change, told once.
+	opens := due.Add(24 * time.Hour)
+	if err := sa.Retry(later.ID, opens, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Retry(later.ID, opens, ""); err != nil {
+		t.Fatal(err)
+	}
+	if cb, _ := find(sb.List(), later.ID); !cb.Due.Equal(opens) {
+		t.Fatalf("postponed callback %+v, want due %v", cb, opens)
+	}
+	if err := sb.Fail(later.ID, "invalid_number"); err != nil {
+		t.Fatal(err)
+	}
+	lb = sb.List()
+	if cb, _ := find(lb, added.ID); cb.Status != callbacks.Completed || cb.Attempts != 2 || cb.LastCallID != "call-2" || cb.Claimed {
+		t.Fatalf("b lists %+v, want completed after 2 attempts", cb)
+	}
+	if cb, _ := find(lb, later.ID); cb.Status != callbacks.Failed || cb.LastResult != "invalid_number" {
+		t.Fatalf("b lists %+v, want failed", cb)
+	}
+	if fmt.Sprint(sa.List()) != fmt.Sprint(lb) {
+		t.Fatalf("the nodes list different callbacks:\na: %+v\nb: %+v", sa.List(), lb)
+	}
+	wantA := []string{added.ID + " added", added.ID + " claimed", added.ID + " dialing", added.ID + " completed", later.ID + " retry"}
+	wantB := []string{later.ID + " added", added.ID + " claimed", added.ID + " dialing", added.ID + " retry", later.ID + " failed"}
+	if !slices.Equal(ca.list(), wantA) || !slices.Equal(cbch.list(), wantB) {
+		t.Fatalf("changes told:\na: %v, want %v\nb: %v, want %v", ca.list(), wantA, cbch.list(), wantB)
+	}
+}
+
+// TestCallbackClaimRace: two nodes claim the same due callback at the same
+// instant, 100 times: exactly one wins each time.
+func TestCallbackClaimRace(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	stores := []*Callbacks{a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})}
+	for i := range 100 {
+		cb, err := stores[i%2].Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+8491200" + fmt.Sprint(1000+i), Queue: "support"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, 2)
+		for j, s := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if len(s.Due(time.Now())) == 0 {
+					errs[j] = callbacks.ErrNoCallback // the other one was quicker
+					return
+				}
+				_, errs[j] = s.Claim(cb.ID)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, callbacks.ErrNoCallback):
+				t.Fatalf("repetition %d: %v", i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("repetition %d: %d nodes claimed %s (%v), want exactly 1", i, won, cb.ID, errs)
+		}
+		// Settle it so that the next repetition's is the only one due.
+		for j, s := range stores {
+			if errs[j] == nil {
+				if err := s.Complete(cb.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// TestCallbackLeaseHandsOver: a node that dies mid-dial (it renews its
+// claim no more) leaves its callback to another node once the lease
+// lapsed, with the attempt it counted; a running node keeps its claim.
+func TestCallbackLeaseHandsOver(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	lease := 600 * time.Millisecond
+	dead := a.Callbacks(CallbackOptions{Lease: lease}) // never runs: as if SIGKILLed
+	sb := b.Callbacks(CallbackOptions{Lease: lease})
+	cb, err := dead.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000003", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dead.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	claimed := time.Now()
+	if _, err := dead.Dialing(cb.ID, "call-dead"); err != nil {
+		t.Fatal(err)
+	}
+	if d := sb.Due(time.Now()); len(d) != 0 {
+		t.Fatalf("due while the dead node's lease runs: %+v", d)
+	}
+	eventually(t, "the callback due again", func() error {
+		if d := sb.Due(time.Now()); len(d) != 1 || d[0].ID != cb.ID {
+			return fmt.Errorf("due: %+v", d)
+		}
+		return nil
+	})
+	if since := time.Since(claimed); since < lease {
+		t.Fatalf("handed over after %s, before the lease %s", since, lease)
+	}
+	if _, err := sb.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sb.Dialing(cb.ID, "call-b")
+	if err != nil || got.Attempts != 2 || got.LastCallID != "call-b" {
+		t.Fatalf("b's attempt: %+v %v, want the 2nd (the dead node's counted)", got, err)
+	}
+	// The node coming back to its call finds it is not its own any more.
+	if _, err := dead.Dialing(cb.ID, "call-dead-2"); !errors.Is(err, callbacks.ErrNotClaimed) {
+		t.Fatalf("dead node dialing again: %v, want ErrNotClaimed", err)
+	}
+
+	// A running node renews its claim past the lease.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sb.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(3 * lease)
+	if d := dead.Due(time.Now()); len(d) != 0 {
+		t.Fatalf("due while a running node works on it: %+v", d)
+	}
+	if _, err := dead.Claim(cb.ID); !errors.Is(err, callbacks.ErrNoCallback) {
+		t.Fatalf("claiming a running node's callback: %v, want ErrNoCallback", err)
+	}
+	if err := sb.Complete(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCallbacksRedisRestart: Redis restarts empty; the nodes re-publish
+// every callback they know (with its attempts and claim), none is lost,
+// and a callback given an id another node's held is re-published under
+// a new one.
+func TestCallbacksRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	ctx := context.Background()
+	cb1, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000011", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb2, err := sb.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: "+84912000012", Queue: "support", Due: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Claim(cb1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Dialing(cb1.ID, "call-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Callbacks{sa, sb} {
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only b knows cb3.
+	cb3, err := sb.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000013", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Restart(t) // back, empty
+	// a adds first: it re-publishes what it knows (cb1, cb2), then its
+	// new callback takes the next id, cb3's.
+	cb4, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000014", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb4.ID != cb3.ID {
+		t.Fatalf("new callback %s, want %s (the id b's unpublished one has)", cb4.ID, cb3.ID)
+	}
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list := sb.List()
+	if fmt.Sprint(list) != fmt.Sprint(sa.List()) {
+		t.Fatalf("the nodes list different callbacks:\na: %+v\nb: %+v", sa.List(), list)
+	}
+	numbers := map[string]callbacks.Callback{}
+	for _, cb := range list {
+		numbers[cb.Number] = cb
+	}
+	if len(list) != 4 || len(numbers) != 4 {
+		t.Fatalf("after the restart: %+v, want the 4 callbacks with 4 ids", list)
+	}
+	if got := numbers[cb1.Number]; got.ID != cb1.ID || got.Attempts != 1 || !got.Claimed || got.LastCallID != "call-1" {
+		t.Fatalf("a's claimed callback after the restart: %+v", got)
+	}
+	if got := numbers[cb2.Number]; got.ID != cb2.ID || !got.Due.Equal(cb2.Due) {
+		t.Fatalf("b's callback after the restart: %+v", got)
+	}
+	if got := numbers[cb4.Number]; got.ID != cb4.ID {
+		t.Fatalf("a's new callback: %+v", got)
+	}
+	if got := numbers[cb3.Number]; got.ID == cb3.ID || got.Status != callbacks.Pending {
+		t.Fatalf("b's unpublished callback after the restart: %+v, want it under a new id", got)
+	}
+	// The claim came back with a: b cannot take cb1; a goes on.
+	if _, err := sb.Claim(cb1.ID); !errors.Is(err, callbacks.ErrNoCallback) {
+		t.Fatalf("b claiming a's callback after the restart: %v", err)
+	}
+	if err := sa.Complete(cb1.ID); err != nil {
+		t.Fatal(err)
+	}
+	// New ids do not collide with any re-published one.
+	cb5, err := sb.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000015", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, taken := find(list, cb5.ID); taken {
+		t.Fatalf("new callback got the taken id %s", cb5.ID)
+	}
+}
+
+// TestCallbackClaimLapsesWhenNotSettled: Redis stops answering (the
+// process is stopped, its data kept) while a node releases the callback
+// it dials; the release fails after trying for half the lease, and the
+// node stops renewing its claim: once Redis answers again the callback is
+// due again (not held for ever by a claim nobody works on).
+func TestCallbackClaimLapsesWhenNotSettled(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	lease := 900 * time.Millisecond
+	sa, sb := a.Callbacks(CallbackOptions{Lease: lease}), b.Callbacks(CallbackOptions{Lease: lease})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sa.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	cb, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000021", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	pid := srv.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}()
+	if err := sa.Retry(cb.ID, time.Now(), ""); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Retry with Redis stopped: %v, want ErrUnreachable", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	eventually(t, "the callback due again", func() error {
+		if d := sb.Due(time.Now()); len(d) != 1 || d[0].ID != cb.ID {
+			return fmt.Errorf("due: %+v", d)
+		}
+		return nil
+	})
+	time.Sleep(3 * lease) // a renewing node would have taken it back
+	if d := sb.Due(time.Now()); len(d) != 1 {
+		t.Fatalf("due after 3 leases: %+v, want the callback", d)
+	}
+	if _, err := sb.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+}
