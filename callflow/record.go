@@ -67,6 +67,10 @@ type Record struct {
 	Agents []string
 	// Transfers are the transfers the call went through, in order.
 	Transfers []Transfer
+	// Outside is the outside number a transfer connected the caller with
+	// (through the outbound gateway), "" if none: the call's last leg,
+	// after Agents.
+	Outside string
 }
 
 // Transfer is one transfer of a call: its kind (blind, attended, api),
@@ -109,6 +113,8 @@ type Timeline struct {
 	// in order.
 	Agents    []string
 	Transfers []Transfer
+	// Outside is the outside number a transfer connected, "" if none.
+	Outside string
 }
 
 // Period is a span of time; a zero End is open (until the call's end).
@@ -128,6 +134,7 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		Arrived: t.Arrived, Answered: t.Answered, Bridged: t.Bridged, AgentLeft: t.AgentLeft, Ended: end,
 		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
 		Callback: t.Callback, Recording: t.Recording, Queue: t.Queue, Agents: t.Agents, Transfers: t.Transfers,
+		Outside: t.Outside,
 	}
 	waitFrom := t.Arrived
 	if !t.Queued.IsZero() {

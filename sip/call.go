@@ -99,6 +99,9 @@ type call struct {
 	// was transferred to, is the queue it goes back to, first in line,
 	// if that agent does not take it.
 	transferredBy, returnTo string
+	// outside is the outside number a transfer connected the caller with
+	// (outside_transfer.go), "" if none.
+	outside string
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -675,7 +678,7 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
-		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone),
+		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Outside: c.outside,
 	}
 	t.Holds = slices.Clone(c.holds)
 	for _, since := range c.heldSince {
