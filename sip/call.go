@@ -603,7 +603,8 @@ func (c *call) closeWith(cause error) {
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
 	for _, tr := range cdr.Transfers {
-		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents)
+		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents,
+			"outside", cdr.Outside)
 	}
 	if f := s.deps.OnCallEnd; f != nil {
 		f(cdr)
