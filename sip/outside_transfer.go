@@ -111,12 +111,20 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 	c.detachAgent() // unbridged: the caller hears ringback
 	_ = qc.Hangup() // the agent goes to wrap-up
 	qc.Close()
-	byeAgent := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.cli.Bye(ctx); err != nil {
-			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
-		}
+	// done tells the referrer the outcome, then hangs the agent's leg
+	// up, in the background: an agent's phone that already hung up
+	// itself must not hold the caller up for the BYE's timeout.
+	done := func(code int, reason string) {
+		s.calls.Add(1)
+		go func() {
+			defer s.calls.Done()
+			n.notify(code, reason)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := a.cli.Bye(ctx); err != nil {
+				c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+			}
+		}()
 	}
 
 	c.mu.Lock()
@@ -157,19 +165,16 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		req.Front, req.Queue = true, from
 		next, qerr := s.deps.ACD.Enqueue(req)
 		if qerr != nil {
-			n.notify(503, "Service Unavailable")
-			byeAgent()
 			s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, metrics.TransferFailed)
+			done(503, "Service Unavailable")
 			return nil, fmt.Errorf("transfer to %s failed (%d %s), and back to queue %s: %w", o.target, res.code, res.reason, from, qerr)
 		}
-		n.notify(res.code, res.reason)
-		byeAgent()
 		s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
+		done(res.code, res.reason)
 		return next, nil
 	}
-	n.notify(res.code, res.reason)
-	byeAgent()
 	s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
+	done(res.code, res.reason)
 	if res.outcome == metrics.TransferCompleted {
 		c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
 	} else {
