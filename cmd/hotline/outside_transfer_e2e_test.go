@@ -147,6 +147,7 @@ func TestE2EOutsideTransfer(t *testing.T) {
 	id := callIDOf(t, a, "msg=bridged")
 	talks(ctx, t, callerRec, callerHz, 40*time.Second) // the caller talks to whoever is on the line
 	time.Sleep(time.Second)
+	transferred := len(callerRec.Samples())
 	if _, err := alice.Command(ctx, "transfer", "sip:"+outsideNumber+"@"+a.sipAddr("udp")); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +158,7 @@ func TestE2EOutsideTransfer(t *testing.T) {
 	// caller's audio; it talks back.
 	talks(ctx, t, gwRec, gatewayHz, 4*time.Second)
 	from := len(callerRec.Samples())
+	whileRinging := callerRec.Samples()[transferred:from]
 	time.Sleep(3 * time.Second)
 	heardByCaller := callerRec.Samples()[from:]
 
@@ -177,6 +179,9 @@ func TestE2EOutsideTransfer(t *testing.T) {
 		t.Errorf("the gateway got INVITEs for %q, want one for %s", uris, want)
 	}
 	all := []float64{callerHz, agentHz, gatewayHz, ringbackHz}
+	if got := e2e.DominantTone(whileRinging, 8000, all); got != ringbackHz {
+		t.Errorf("while the outside number rang the caller heard %v Hz, want Hotline's ringback %v Hz", got, ringbackHz)
+	}
 	if len(heardByCaller) < 8000 {
 		t.Fatalf("the caller got %d samples while the outside party talked, want 1 s or more", len(heardByCaller))
 	}
@@ -203,6 +208,39 @@ func TestE2EOutsideTransfer(t *testing.T) {
 	}
 	if got := counter(t, a, metrics.NameTransfers, map[string]string{"kind": "blind", "target": "number", "outcome": "completed"}); got != 1 {
 		t.Errorf("completed blind transfers to a number: %v, want 1", got)
+	}
+
+	// One recording: the caller on the left throughout, on the right
+	// alice, then the outside party (it talked for 4 s from its answer,
+	// and hung up 6 s after it).
+	var wavs []string
+	waitFor(t, 15*time.Second, "the call's recording stored", func() bool {
+		wavs = storedFiles(t, a.cfg.Recording.File.Dir)
+		return len(wavs) >= 1
+	})
+	if len(wavs) != 1 {
+		t.Fatalf("recordings %v, want one for the transferred call", wavs)
+	}
+	if rec := readRecord(t, wavs[0]); rec.CallID != id || rec.Extra["outside_number"] != outsideNumber {
+		t.Errorf("recording's call record: call %s extra %v, want call %s with outside_number %s", rec.CallID, rec.Extra, id, outsideNumber)
+	}
+	left, _, err := e2e.ReadWAVChannel(wavs[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, _, err := e2e.ReadWAVChannel(wavs[0], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(right)
+	if n < 8000*8 {
+		t.Fatalf("recording is %d samples, want over 8 s", n)
+	}
+	if got := e2e.DominantTone(left, 8000, all); got != callerHz {
+		t.Errorf("left channel carries %v Hz, want the caller's %v Hz", got, callerHz)
+	}
+	if got := e2e.DominantTone(right[n-44000:n-20000], 8000, all); got != gatewayHz {
+		t.Errorf("right channel 5.5-2.5 s before the end carries %v Hz, want the outside party's %v Hz", got, gatewayHz)
 	}
 }
 
@@ -279,5 +317,67 @@ func TestE2EOutsideTransferBusy(t *testing.T) {
 	}
 	if got := counter(t, a, metrics.NameTransfers, map[string]string{"kind": "blind", "target": "number", "outcome": "returned"}); got != 1 {
 		t.Errorf("returned transfers to a number: %v, want 1", got)
+	}
+}
+
+// TestE2EOutsideTransferAPI: POST /api/v1/calls/{id}/transfer
+// {"to":"number:+84..."} calls the number through the gateway like a
+// REFER: alice's phone is hung up, the outside party (SIPp) answers and
+// hangs up later, the caller gets the BYE, and the history has the api
+// transfer and the outside leg.
+func TestE2EOutsideTransferAPI(t *testing.T) {
+	skipShort(t)
+	gwRec := e2e.NewUDPRecorder(t)
+	gw := e2e.StartSIPp(t, e2e.SIPpOptions{
+		Scenario: e2e.UASAnswer(e2e.UASAnswerOptions{HangupAfter: 3 * time.Second}).WithMediaPort(gwRec.Port()),
+		Timeout:  90 * time.Second,
+	})
+	a := startOutsideApp(t, gw.Addr(), 0)
+	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	callerRec := e2e.NewUDPRecorder(t)
+	caller := sippCaller(t, a, callerRec)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("alice did not get the call: %v", err)
+	}
+	id := callIDOf(t, a, "msg=bridged")
+	talks(ctx, t, callerRec, callerHz, 30*time.Second)
+	var e struct {
+		Code string `json:"code"`
+	}
+	url := a.apiURL("/api/v1/calls/" + id + "/transfer")
+	if code := httpJSON(t, "POST", url, `{"to": "number:+1900555000"}`, &e); code != 403 || e.Code != "forbidden" {
+		t.Errorf("POST transfer to a number outside the allowed prefixes: %d %q, want 403 forbidden", code, e.Code)
+	}
+	var st struct {
+		To string `json:"to"`
+	}
+	if code := httpJSON(t, "POST", url, `{"to": "number:`+outsideNumber+`"}`, &st); code != 200 || st.To != "number:"+outsideNumber {
+		t.Fatalf("POST transfer: %d %+v, want 200 number:%s", code, st, outsideNumber)
+	}
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+		t.Fatalf("alice's phone was not hung up: %v", err)
+	}
+	if err := gwRec.WaitPackets(ctx, 25); err != nil {
+		t.Fatalf("the outside party got no audio: %v", err)
+	}
+	gres, err := gw.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gres.RequireCalls(t, 1, 0)
+	cres, err := caller.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres.RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+	if got := e2e.DominantTone(gwRec.Samples(), 8000, []float64{callerHz, agentHz, ringbackHz}); got != callerHz {
+		t.Errorf("the outside party heard %v Hz, want the caller's %v Hz", got, callerHz)
+	}
+	row := historyCall(t, a, id)
+	if !strings.Contains(string(row.Transfers), `"kind":"api"`) || !strings.Contains(string(row.Legs), `"number":"`+outsideNumber+`"`) {
+		t.Errorf("history transfers %s legs %s, want the api transfer and the outside leg", row.Transfers, row.Legs)
 	}
 }
