@@ -122,7 +122,8 @@ func historyCall(t *testing.T, a *testApp, id string) historyRow {
 
 // TestE2EOutsideTransfer: alice (baresip) blind-transfers her SIPp caller
 // to +84912345678: SIPp, the gateway, gets an INVITE for exactly that
-// number, rings 1 s and answers; alice's phone is taken off the call;
+// number, rings 1 s and answers; alice's phone is told (NOTIFY 200) and
+// taken off the call;
 // the caller hears ringback, then the outside party's tone, and the
 // outside party the caller's (media through Hotline). The outside party
 // hangs up: the caller gets Hotline's BYE. The history row lists alice,
@@ -151,8 +152,12 @@ func TestE2EOutsideTransfer(t *testing.T) {
 	if _, err := alice.Command(ctx, "transfer", "sip:"+outsideNumber+"@"+a.sipAddr("udp")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+	// baresip closes its call "Call transfered" on the NOTIFY whose
+	// sipfrag says 200: the outside party answered and alice was told.
+	if ev, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
 		t.Fatalf("alice's phone was not taken off the call: %v", err)
+	} else if ev.Param != "Call transfered" {
+		t.Errorf("alice's call closed with %q, want baresip's \"Call transfered\" (NOTIFY 200 received)", ev.Param)
 	}
 	// The outside party answers (after 1 s of ringing) and gets the
 	// caller's audio; it talks back.
