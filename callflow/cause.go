@@ -29,6 +29,11 @@ var (
 	ErrAgentHangup  = &Cause{text: "agent hung up"}
 	// ErrCustomerHangup ends a callback call whose customer hung up.
 	ErrCustomerHangup = &Cause{text: "customer hung up"}
+	// ErrOutsideHangup and ErrOutsideTimeout end a call transferred to an
+	// outside number (through the outbound gateway) whose outside party
+	// hung up, or whose media stopped.
+	ErrOutsideHangup  = &Cause{text: "outside party hung up"}
+	ErrOutsideTimeout = &Cause{text: "outside party media timeout"}
 	ErrMaxWait        = &Cause{text: "no agent within the maximum wait", outcome: OutcomeTimeout}
 	ErrShutdown       = &Cause{text: "hotline shutting down", status: 503, reason: "Service Unavailable"}
 	// ErrCallerTimeout: the caller's media stopped. Before an agent took

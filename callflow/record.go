@@ -67,6 +67,10 @@ type Record struct {
 	Agents []string
 	// Transfers are the transfers the call went through, in order.
 	Transfers []Transfer
+	// Outside is the outside number a transfer connected the caller with
+	// (through the outbound gateway), "" if none: the call's last leg,
+	// after Agents.
+	Outside string
 	// Monitors are the supervisors' monitoring sessions of the call, in
 	// the order they started; each is closed (End set) at the latest by
 	// the call's end.
@@ -142,6 +146,8 @@ type Timeline struct {
 	// Monitors are the monitoring sessions, in order; an End still zero
 	// is closed at the call's end by Build.
 	Monitors []Monitoring
+	// Outside is the outside number a transfer connected, "" if none.
+	Outside string
 }
 
 // Period is a span of time; a zero End is open (until the call's end).
@@ -161,6 +167,7 @@ func Build(t Timeline, end time.Time, cause error) Record {
 		Arrived: t.Arrived, Answered: t.Answered, Bridged: t.Bridged, AgentLeft: t.AgentLeft, Ended: end,
 		Cause: cause.Error(), Survey: t.Survey, Customer: t.Customer, Reason: t.Reason, Queued: t.Queued,
 		Callback: t.Callback, Recording: t.Recording, Queue: t.Queue, Agents: t.Agents, Transfers: t.Transfers,
+		Outside: t.Outside,
 	}
 	r.Monitors = closeMonitors(t.Monitors, end)
 	waitFrom := t.Arrived

@@ -101,6 +101,8 @@ func hangupCause(r Role) error {
 		return callflow.ErrCallerHangup
 	case RoleCustomer:
 		return callflow.ErrCustomerHangup
+	case RoleOutside:
+		return callflow.ErrOutsideHangup
 	}
 	return callflow.ErrAgentHangup
 }

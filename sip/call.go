@@ -101,6 +101,9 @@ type call struct {
 	// was transferred to, is the queue it goes back to, first in line,
 	// if that agent does not take it.
 	transferredBy, returnTo string
+	// outside is the outside number a transfer connected the caller with
+	// (outside_transfer.go), "" if none.
+	outside string
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -602,7 +605,8 @@ func (c *call) closeWith(cause error) {
 		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
 		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
 	for _, tr := range cdr.Transfers {
-		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents)
+		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents,
+			"outside", cdr.Outside)
 	}
 	if f := s.deps.OnCallEnd; f != nil {
 		f(cdr)
@@ -677,7 +681,7 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
 		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
-		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(),
+		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(), Outside: c.outside,
 	}
 	t.Holds = slices.Clone(c.holds)
 	for _, since := range c.heldSince {

@@ -60,17 +60,20 @@ type Config struct {
 	Overload overload.Config `yaml:"overload"`
 	// Registrar configures agents' registrations.
 	Registrar registrar.Config `yaml:"registrar"`
-	// Outbound is where callbacks are dialled; without a gateway no
-	// callback is placed (they stay listed, pending).
+	// Outbound is where callbacks are dialled and transfers to outside
+	// numbers go; without a gateway no callback is placed (they stay
+	// listed, pending) and no outside transfer is made.
 	Outbound Outbound `yaml:"outbound"`
 	// AgentOffer is what an agent's phone shows of an offered call: a
 	// display-name template and CTI headers (offer.go).
 	AgentOffer AgentOffer `yaml:"agent_offer"`
 }
 
-// Outbound configures the callback dialer: the gateway (SIP trunk) that
-// customers are called through and how often they are tried. Only the
-// numbers of stored callbacks are ever dialled.
+// Outbound configures the gateway (SIP trunk) that customers are called
+// back through (the callback dialer, and how often they are tried) and
+// that blind transfers to outside numbers go through. Only the numbers of
+// stored callbacks and transfer targets within AllowedPrefixes are ever
+// dialled.
 type Outbound struct {
 	// Gateway is host:port of the SIP gateway; empty disables the dialer.
 	Gateway string `yaml:"gateway"`
@@ -86,7 +89,8 @@ type Outbound struct {
 	// AllowedPrefixes, when set, limit the numbers dialled to those
 	// starting with one of them (e.g. ["+84", "0"]); others fail.
 	AllowedPrefixes []string `yaml:"allowed_prefixes"`
-	// RingTimeout is how long the customer's phone rings; default 30s.
+	// RingTimeout is how long the customer's (or an outside transfer
+	// target's) phone rings; default 30s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	// MaxAttempts is how many calls are placed to the customer before
 	// the callback fails; default 3.

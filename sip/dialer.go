@@ -648,23 +648,11 @@ func (d *Dialer) talk(c *call, a *Leg, cb callbacks.Callback) (callbacks.Callbac
 	return cb, nil
 }
 
-// customerInvite builds the INVITE to the customer through the gateway:
-// sip:<number>@<gateway>, From the configured number, with the callback
-// call's Call-ID, offering the agent's codec first.
+// customerInvite builds the INVITE to the customer through the gateway
+// (gateway.go), with the callback call's Call-ID, offering the agent's
+// codec first.
 func (d *Dialer) customerInvite(c *call, cust *Leg, a *Leg) invite {
-	s := d.s
-	target := sip.Uri{Scheme: "sip", User: cust.peer, Host: d.gwHost, Port: d.gwPort}
-	ua, req := s.inviteFor(cust, outboundInvite{target: target, to: target, transport: d.cfg.Transport,
-		user: d.cfg.From, name: c.hotline.Name, callID: c.id, prefer: a.Codec()})
-	return invite{ua: ua, req: req, timeout: d.cfg.RingTimeout, user: d.cfg.Username, password: d.cfg.Password,
-		sent: func(dlg *sipgo.DialogClientSession) {
-			cust.cli = dlg
-			cust.callID = c.id
-			s.register(c.id, &dialogRef{call: c, leg: cust})
-			c.log.Info("calling the customer", "number", cust.peer, "gateway", d.cfg.Gateway)
-		},
-		cleanup: func() { s.unregister(c.id) },
-	}
+	return d.s.gatewayInvite(c, cust, d.gwHost, d.gwPort, c.id, a.Codec())
 }
 
 // customerResult classifies why the customer was not reached.

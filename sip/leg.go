@@ -29,6 +29,9 @@ const (
 	// RoleCustomer: an INVITE Hotline placed to a customer through the
 	// outbound gateway (a callback).
 	RoleCustomer
+	// RoleOutside: an INVITE Hotline placed to an outside number through
+	// the outbound gateway, a transfer's target (outside_transfer.go).
+	RoleOutside
 )
 
 // String names the role in logs.
@@ -40,6 +43,8 @@ func (r Role) String() string {
 		return "agent"
 	case RoleCustomer:
 		return "customer"
+	case RoleOutside:
+		return "outside"
 	}
 	return "role?"
 }

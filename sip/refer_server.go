@@ -12,11 +12,11 @@ import (
 // transfer's Replaces must name a dialog in progress. A refused REFER
 // changes nothing: the call goes on as it was.
 //
-// A blind transfer to an agent or a queue's transfer number is answered
-// 202 and carried out by the call's queue loop (transfer_call.go).
-// Transfers to an outside number and attended transfers are not carried
-// out yet: a REFER naming one that passes every check is answered 501
-// with a Warning saying so, and the call goes on.
+// A blind transfer to an agent, a queue's transfer number or an allowed
+// outside number is answered 202 and carried out by the call's queue
+// loop (transfer_call.go, outside_transfer.go). Attended transfers are
+// not carried out yet: a REFER naming one that passes every check is
+// answered 501 with a Warning saying so, and the call goes on.
 func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	ref := s.lookup(req)
 	if ref == nil {
@@ -33,10 +33,10 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, code, reason)
 		return
 	}
-	if target.Kind == TargetNumber || kind != metrics.TransferBlind {
-		c.log.Warn("transfer not carried out: only blind transfers to a queue or an agent are carried out yet", "agent", leg.peer, "target", target.String(), "kind", kind)
+	if kind != metrics.TransferBlind {
+		c.log.Warn("transfer not carried out: only blind transfers are carried out yet", "agent", leg.peer, "target", target.String(), "kind", kind)
 		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferFailed)
-		s.respond(req, tx, 501, "Not Implemented", sip.NewHeader("Warning", `399 hotline "transfers to outside numbers and attended transfers are not carried out yet"`))
+		s.respond(req, tx, 501, "Not Implemented", sip.NewHeader("Warning", `399 hotline "attended transfers are not carried out yet"`))
 		return
 	}
 	o := transferOrder{target: target, kind: kind, by: leg.peer, leg: leg, at: s.now(), accepted: make(chan struct{})}

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -112,17 +113,20 @@ func TestReferOutsideADialog(t *testing.T) {
 	}
 }
 
-// TestReferValidNotCarriedOut: a REFER to an outside number that passes
-// every check is answered 501 with a Warning until those
-// transfers are carried out, and the call goes on.
+// TestReferValidNotCarriedOut: an attended transfer (REFER with a
+// Replaces naming a dialog in progress) that passes every check is
+// answered 501 with a Warning until those transfers are carried out, and
+// the call goes on.
 func TestReferValidNotCarriedOut(t *testing.T) {
 	f, _ := transferFixture(t)
 	caller, agent, call, in := aliceTakesACall(t, f)
-	for _, to := range []string{"<sip:+84901234567@127.0.0.1>"} {
-		res := refer(t, in.dlg.Do, in.req.Contact().Address, to)
-		if res.StatusCode != 501 || !strings.Contains(header(res, "Warning"), "not carried out") {
-			t.Errorf("REFER to %s: %d %s (Warning %q), want 501 with a Warning", to, res.StatusCode, res.Reason, header(res, "Warning"))
-		}
+	// alice's own dialog with Hotline, as Hotline sees it: Hotline's tag
+	// is the From tag of its INVITE, alice's the To tag of her answer.
+	r := Replaces{CallID: in.callID(), ToTag: fromTag(in.req.From()), FromTag: toTag(in.dlg.InviteRequest.To())}
+	to := "<sip:bob@127.0.0.1?Replaces=" + url.QueryEscape(r.String()) + ">"
+	res := refer(t, in.dlg.Do, in.req.Contact().Address, to)
+	if res.StatusCode != 501 || !strings.Contains(header(res, "Warning"), "not carried out") {
+		t.Errorf("REFER to %s: %d %s (Warning %q), want 501 with a Warning", to, res.StatusCode, res.Reason, header(res, "Warning"))
 	}
 	flows(t, caller, call.answered().Audio.Addr, agent)
 	call.bye()
@@ -323,7 +327,7 @@ func TestTransferThroughAPI(t *testing.T) {
 		{"unknown queue", id, "", "queue:nope", ErrTransferTarget},
 		{"unknown call", "nope", "", "queue:complaints", ErrNoSuchCall},
 		{"another agent's call", id, "carol", "queue:complaints", ErrNotYourCall},
-		{"outside number", id, "", "number:+84901234567", ErrOutsideTransfer},
+		{"number not allowed", id, "", "number:+1900555000", ErrTransferTarget},
 	} {
 		if err := f.srv.Transfer(tc.call, "sup", tc.agent, tc.to); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.what, err, tc.want)
@@ -351,6 +355,6 @@ func TestTransferThroughAPI(t *testing.T) {
 		t.Errorf("record transfers %+v, want one api transfer by alice", r.Transfers)
 	}
 	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAPI); got != 4 {
-		t.Errorf("%v api transfers counted, want 3 refused (unknown queue, another agent's call, outside number) + 1 completed", got)
+		t.Errorf("%v api transfers counted, want 3 refused (unknown queue, another agent's call, number not allowed) + 1 completed", got)
 	}
 }

@@ -592,8 +592,8 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	switch leg.role {
 	case RoleCaller:
 		c.end(callflow.ErrCallerHangup)
-	case RoleCustomer:
-		c.end(callflow.ErrCustomerHangup)
+	case RoleCustomer, RoleOutside:
+		c.end(hangupCause(leg.role))
 	default:
 		c.agentLeft()
 	}

@@ -60,6 +60,9 @@ func (c *call) orderTransfer(o transferOrder) error {
 // The call keeps its id and its recording: the next agent is recorded
 // on the agent channel of the same recording.
 func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, error) {
+	if o.target.Kind == TargetNumber {
+		return c.transferOut(qc, a, o) // outside_transfer.go
+	}
 	s := c.s
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -182,9 +185,6 @@ var (
 	// ErrNotTransferable: the call has no bridged agent (still queued or
 	// ringing, a callback, a monitoring leg).
 	ErrNotTransferable = &Refusal{Code: 409, Reason: "No Agent To Transfer From", Err: errors.New("the call is not connected to an agent")}
-	// ErrOutsideTransfer: transfers to outside numbers are not carried
-	// out yet (the outbound leg is missing).
-	ErrOutsideTransfer = &Refusal{Code: 501, Reason: "Outside Transfers Not Carried Out", Err: errors.New("transfers to outside numbers are not carried out yet")}
 )
 
 // Transfer moves call callID's caller to target to (agent:bob,
@@ -216,8 +216,6 @@ func (s *Server) Transfer(callID, by, agent, to string) error {
 		err = ErrNotTransferable
 	case agent != "" && leg.peer != agent:
 		err = ErrNotYourCall
-	case target.Kind == TargetNumber:
-		err = ErrOutsideTransfer
 	}
 	if err == nil {
 		accepted := make(chan struct{})

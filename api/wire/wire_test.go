@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -37,6 +38,8 @@ func TestTransferErrors(t *testing.T) {
 		sip.Outbound{Gateway: "127.0.0.1:9", AllowedPrefixes: []string{"+84"}})
 	unknown := fmt.Errorf("%w: %w", sip.ErrTransferTarget, tf.Check(sip.Target{Kind: sip.TargetQueue, Name: "nope"}))
 	notAllowed := fmt.Errorf("%w: %w", sip.ErrTransferTarget, tf.Check(sip.Target{Kind: sip.TargetNumber, Name: "+1900555"}))
+	noGateway := fmt.Errorf("%w: %w", sip.ErrTransferTarget,
+		sip.NewTransfers(nil, nil, sip.Outbound{}).Check(sip.Target{Kind: sip.TargetNumber, Name: "+84901234567"}))
 	for _, tc := range []struct {
 		what   string
 		err    error
@@ -49,7 +52,8 @@ func TestTransferErrors(t *testing.T) {
 		{"no such call", sip.ErrNoSuchCall, 404, api.CodeNoSuchCall},
 		{"not your call", sip.ErrNotYourCall, 403, api.CodeForbidden},
 		{"no agent yet", sip.ErrNotTransferable, 409, api.CodeConflict},
-		{"outside number", sip.ErrOutsideTransfer, 501, api.CodeNotAvailable},
+		{"no gateway", noGateway, 403, api.CodeForbidden},
+		{"not carried out", &sip.Refusal{Code: 501, Reason: "Not Implemented", Err: errors.New("not yet")}, 501, api.CodeNotAvailable},
 	} {
 		e := wire.CallError(tc.err)
 		if e == nil || e.Status != tc.status || e.Code != tc.code {

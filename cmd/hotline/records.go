@@ -81,13 +81,15 @@ func callMonitors(ms []callflow.Monitoring) json.RawMessage {
 }
 
 // callLegs are the call's agent legs in order ([{"role":"agent",
-// "agent":"alice"}, ...]) and its transfers ([{"kind":"blind","at":...,
-// "by":"alice","target":"agent:bob"}]), as the records keep them; nil
-// when the call had none.
+// "agent":"alice"}, ...], then {"role":"outside","number":"+84..."} for
+// an outside number a transfer connected) and its transfers
+// ([{"kind":"blind","at":..., "by":"alice","target":"agent:bob"}]), as
+// the records keep them; nil when the call had none.
 func callLegs(r callflow.Record) (legs, transfers json.RawMessage) {
 	type leg struct {
-		Role  string `json:"role"`
-		Agent string `json:"agent"`
+		Role   string `json:"role"`
+		Agent  string `json:"agent,omitempty"`
+		Number string `json:"number,omitempty"`
 	}
 	type transfer struct {
 		Kind   string    `json:"kind"`
@@ -95,10 +97,13 @@ func callLegs(r callflow.Record) (legs, transfers json.RawMessage) {
 		By     string    `json:"by"`
 		Target string    `json:"target"`
 	}
-	if len(r.Agents) > 0 {
-		ls := make([]leg, len(r.Agents))
-		for i, a := range r.Agents {
-			ls[i] = leg{Role: "agent", Agent: a}
+	if len(r.Agents) > 0 || r.Outside != "" {
+		ls := make([]leg, 0, len(r.Agents)+1)
+		for _, a := range r.Agents {
+			ls = append(ls, leg{Role: "agent", Agent: a})
+		}
+		if r.Outside != "" {
+			ls = append(ls, leg{Role: "outside", Number: r.Outside})
 		}
 		legs, _ = json.Marshal(ls)
 	}

@@ -104,6 +104,14 @@ func TestCallRecordTransfers(t *testing.T) {
 	if got, want := string(c.Transfers), `[{"kind":"blind","at":"2026-12-02T17:00:00Z","by":"alice","target":"agent:bob"}]`; got != want {
 		t.Errorf("transfers %s, want %s", got, want)
 	}
+	out := callRecord(callflow.Record{CallID: "c3", Agent: "alice", Agents: []string{"alice"}, Outside: "+84901234567",
+		Transfers: []callflow.Transfer{{Kind: "api", At: at, By: "sue", Target: "number:+84901234567"}}})
+	if got, want := string(out.Legs), `[{"role":"agent","agent":"alice"},{"role":"outside","number":"+84901234567"}]`; got != want {
+		t.Errorf("legs of a call transferred outside %s, want %s", got, want)
+	}
+	if got, want := string(out.Transfers), `[{"kind":"api","at":"2026-12-02T17:00:00Z","by":"sue","target":"number:+84901234567"}]`; got != want {
+		t.Errorf("transfers %s, want %s", got, want)
+	}
 	if plain := callRecord(callflow.Record{CallID: "c2"}); plain.Legs != nil || plain.Transfers != nil {
 		t.Errorf("a call without agents or transfers: legs %s transfers %s, want none", plain.Legs, plain.Transfers)
 	}

@@ -1,0 +1,263 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"hotline/callflow"
+	"hotline/metrics"
+	"hotline/routing/acd"
+)
+
+// Blind transfers to an outside number: an agent's REFER (or the API)
+// names a number within sip.outbound.allowed_prefixes (Transfers.Resolve
+// and Check refuse any other, 403, before anything is accepted). Hotline
+// takes the agent off the call, calls the number through the outbound
+// gateway (gateway.go; the same INVITE as a callback's) while the caller
+// hears ringback, and on answer bridges the caller with the outside
+// party: media stays anchored in Hotline, the call keeps its id and its
+// recording (the outside party on the agent channel). If the outside
+// party does not answer, is busy or the gateway fails, the caller goes
+// back to the queue they came from, first in line, as after a transfer
+// to an agent who did not take the call.
+
+// outsideResult is what a transfer to an outside number comes to.
+type outsideResult struct {
+	// code and reason are the final NOTIFY's sipfrag to the referrer.
+	code   int
+	reason string
+	// outcome is the metrics.Transfer outcome.
+	outcome string
+	// back: the caller goes back to the queue they came from, first in
+	// line.
+	back bool
+}
+
+// outsideResultOf decides what a transfer to an outside number comes to
+// from how its INVITE through the gateway ended (err nil: answered with
+// usable SDP) and whether the call ended meanwhile (the caller hung up):
+//   - answered: 200, completed;
+//   - the caller gone: 487, abandoned (nobody to put back);
+//   - refused by the gateway or the far end (4xx-6xx): that status,
+//     returned, the caller back in their queue;
+//   - no answer within sip.outbound.ring_timeout: 480, returned;
+//   - an answer Hotline cannot use (no common codec): 488, returned;
+//   - anything else (no response, a redirect, no RTP port): 503,
+//     returned.
+func outsideResultOf(err error, callEnded bool) outsideResult {
+	var re *refusedError
+	switch {
+	case callEnded:
+		return outsideResult{code: 487, reason: "Request Terminated", outcome: metrics.TransferAbandoned}
+	case err == nil:
+		return outsideResult{code: 200, reason: "OK", outcome: metrics.TransferCompleted}
+	case errors.As(err, &re) && re.code >= 400 && re.code <= 699:
+		reason := re.reason
+		if reason == "" {
+			reason = "Failed"
+		}
+		return outsideResult{code: re.code, reason: reason, outcome: metrics.TransferReturned, back: true}
+	case errors.Is(err, errNoAnswer):
+		return outsideResult{code: 480, reason: "Temporarily Unavailable", outcome: metrics.TransferReturned, back: true}
+	case errors.Is(err, errNoUsableSDP):
+		return outsideResult{code: 488, reason: "Not Acceptable Here", outcome: metrics.TransferReturned, back: true}
+	}
+	return outsideResult{code: 503, reason: "Service Unavailable", outcome: metrics.TransferReturned, back: true}
+}
+
+// referNotifier sends a transfer's progress NOTIFYs one at a time (a
+// provisional may come from the ringing INVITE's goroutine); nothing for
+// a transfer through the API.
+type referNotifier struct {
+	c  *call
+	o  transferOrder
+	mu sync.Mutex
+}
+
+func (n *referNotifier) notify(code int, reason string) {
+	if n.o.progress == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.o.progress.Notify(ctx, code, reason); err != nil {
+		n.c.log.Info("transfer progress not delivered", "agent", n.o.by, "error", err)
+	}
+}
+
+// transferOut carries out a blind transfer of the bridged agent a to an
+// outside number (queue loop, through transfer): the referrer hears 100
+// Trying, 180 Ringing once the far end rings, then the outcome
+// (outsideResultOf), and is hung up (BYE); the agent goes to wrap-up at
+// once. On answer the call goes on with the outside party until either
+// side hangs up, and transferOut returns only then, with the call's end
+// cause; otherwise it returns the call queued again, or the cause of a
+// call that ended meanwhile.
+func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, error) {
+	s := c.s
+	accepted := time.NewTimer(5 * time.Second)
+	select {
+	case <-o.accepted:
+	case <-accepted.C:
+	}
+	accepted.Stop()
+	n := &referNotifier{c: c, o: o}
+	n.notify(100, "Trying")
+	c.detachAgent() // unbridged: the caller hears ringback
+	_ = qc.Hangup() // the agent goes to wrap-up
+	qc.Close()
+	// done tells the referrer the outcome, then hangs the agent's leg
+	// up, in the background: an agent's phone that already hung up
+	// itself must not hold the caller up for the BYE's timeout.
+	done := func(code int, reason string) {
+		s.calls.Add(1)
+		go func() {
+			defer s.calls.Done()
+			n.notify(code, reason)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := a.cli.Bye(ctx); err != nil {
+				c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+			}
+		}()
+	}
+
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = "transfer"
+	}
+	from := c.queueName()
+	c.transferredBy = o.by
+	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
+	c.mu.Unlock()
+	c.log.Info("transferring to an outside number", "by", o.by, "kind", o.kind, "number", o.target.Name,
+		"gateway", s.cfg.Outbound.Gateway)
+
+	c.caller.media.Play(ringbackSource())
+	var ringing sync.Once
+	out, err := c.ringOutside(o.target.Name, func() {
+		ringing.Do(func() {
+			s.calls.Add(1)
+			go func() {
+				defer s.calls.Done()
+				n.notify(180, "Ringing")
+			}()
+		})
+	})
+	if out != nil { // the call's from here on: torn down with it
+		c.addLeg(out)
+	}
+	res := outsideResultOf(err, c.ctx.Err() != nil)
+	switch {
+	case res.outcome == metrics.TransferCompleted:
+		c.bridgeOutside(out)
+	case res.back:
+		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
+			"by", o.by, "number", o.target.Name, "queue", from, "status", res.code, "error", err)
+		c.mu.Lock()
+		req := acd.RequestFor(c.id, c.decision, c.customer)
+		c.mu.Unlock()
+		req.Front, req.Queue = true, from
+		next, qerr := s.deps.ACD.Enqueue(req)
+		if qerr != nil {
+			s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, metrics.TransferFailed)
+			done(503, "Service Unavailable")
+			return nil, fmt.Errorf("transfer to %s failed (%d %s), and back to queue %s: %w", o.target, res.code, res.reason, from, qerr)
+		}
+		s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
+		done(res.code, res.reason)
+		return next, nil
+	}
+	s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
+	done(res.code, res.reason)
+	if res.outcome == metrics.TransferCompleted {
+		c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
+	} else {
+		c.log.Info("transfer to an outside number abandoned: the call ended while it rang", "by", o.by,
+			"number", o.target.Name, "cause", context.Cause(c.ctx))
+	}
+	<-c.ctx.Done() // talking with the outside party, until either hangs up
+	return nil, context.Cause(c.ctx)
+}
+
+// ringOutside calls number through the outbound gateway, offering the
+// caller's codec first, until it answers with usable SDP (its 200 OK
+// acknowledged), fails, rings past sip.outbound.ring_timeout or the call
+// ends. ringing is called for each 101-199 response. On failure nothing
+// of the leg is left.
+func (c *call) ringOutside(number string, ringing func()) (*Leg, error) {
+	s := c.s
+	host, port, err := gatewayHostPort(s.cfg.Outbound.Gateway)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.newLeg(RoleOutside, number)
+	if err != nil {
+		return nil, err
+	}
+	inv := s.gatewayInvite(c, out, host, port, "", c.caller.Codec())
+	unregister := inv.cleanup
+	inv.cleanup = func() {
+		unregister()
+		_ = out.media.Close()
+	}
+	inv.ringing = ringing
+	dlg, err := s.ringOut(c.ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := out.takeAnswer(); err != nil {
+		c.log.Warn("outside party's answer has no usable SDP", "number", number, "error", err)
+		_ = dlg.Ack(ctx)
+		_ = dlg.Bye(ctx)
+		inv.cleanup()
+		return nil, fmt.Errorf("outside party's answer: %w", err)
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		_ = dlg.Bye(ctx)
+		inv.cleanup()
+		return nil, fmt.Errorf("ACK to the outside party: %w", err)
+	}
+	out.acked = true
+	out.media.OnDTMF(func(d rune) { c.log.Info("outside party pressed a key", "digit", string(d)) })
+	return out, nil
+}
+
+// bridgeOutside connects the caller with the outside party who answered:
+// media relayed both ways, the outside party recorded on the agent
+// channel of the call's recording, the call ended when the outside
+// party hangs up or its media stops.
+func (c *call) bridgeOutside(out *Leg) {
+	out.media.Start()
+	c.join(c.caller, out)
+	c.mu.Lock()
+	c.outside = out.peer
+	c.mu.Unlock()
+	c.startRecording("", out)
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if rec != nil {
+		_ = rec.SetExtra("outside_number", out.peer)
+	}
+	c.log.Info("bridged with the outside party", "number", out.peer, "caller_codec", c.caller.Codec().Name,
+		"outside_codec", out.Codec().Name)
+	go func() {
+		select {
+		case <-out.cli.Context().Done():
+			c.end(callflow.ErrOutsideHangup)
+		case <-out.media.Done():
+			if out.media.Err() != nil {
+				c.end(callflow.ErrOutsideTimeout)
+			}
+		case <-c.ctx.Done():
+		}
+	}()
+}
