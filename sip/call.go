@@ -99,6 +99,9 @@ type call struct {
 	// was transferred to, is the queue it goes back to, first in line,
 	// if that agent does not take it.
 	transferredBy, returnTo string
+	// consult is set on the pseudo call of an agent's consultation
+	// (attended_call.go), nil otherwise.
+	consult *consultation
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -124,6 +127,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if agent, ok := ParseMonitorCode(req.Recipient.User); ok {
 		s.onMonitorCode(req, tx, agent) // monitor_call.go
+		return
+	}
+	if s.onInternalCall(req, tx) { // attended_call.go: an agent consults another agent or a queue
 		return
 	}
 	if !s.fromTrunk(req) {
@@ -261,6 +267,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if offer != nil {
 		c.log.Info("re-INVITE", "leg", leg.role.String(), "direction", offer.Audio.Direction, "remote", offer.Audio.Addr.String())
 		c.noteHold(leg, offer.Audio.OnHold(), s.now())
+		c.holdChanged(leg, offer.Audio.OnHold()) // hold.go: hold music for the caller
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
