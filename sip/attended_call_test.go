@@ -92,7 +92,6 @@ func replacesOf(consult *outCall) string {
 	return "<sip:" + c.User + "@" + c.Host + ":" + strconv.Itoa(c.Port) + "?Replaces=" + rep + ">"
 }
 
-
 // TestAttendedTransfer: alice holds her caller (who hears the hold music,
 // not silence), calls bob through Hotline, talks to him, then sends REFER
 // with Replaces naming that consultation: Hotline answers 202, reports
