@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +79,7 @@ func TestE2EHoldConsultationHangup(t *testing.T) {
 		t.Fatalf("bob's phone did not get alice's consultation: %v", err)
 	}
 	bobStart := time.Now()
-	time.Sleep(5 * time.Second) // alice and bob talk; the hold tone is on 1 s in 5
+	time.Sleep(5 * time.Second)                                 // alice and bob talk; the hold tone is on 1 s in 5
 	if _, err := alice.Command(ctx, "hangup", ""); err != nil { // the current call: the consultation
 		t.Fatal(err)
 	}
@@ -189,4 +192,127 @@ func TestE2EBlindTransferToQueueHearsMusic(t *testing.T) {
 		t.Errorf("the transferred caller does not hear the hold tone (level %.4f)", lvl)
 	}
 	bobHearsCaller(t, bob, end.Sub(bobStart))
+}
+
+// sippScenario reads a SIPp scenario of testdata/sipp.
+func sippScenario(t *testing.T, name string) e2e.Scenario {
+	t.Helper()
+	xml, err := os.ReadFile(filepath.Join("testdata", "sipp", name+".xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e2e.Scenario{Name: name, XML: string(xml)}
+}
+
+// TestE2EAttendedTransferSIPp: the agent's phone is SIPp
+// (testdata/sipp/attended-agent.xml and its 3PCC twin
+// attended-consult.xml): offered a baresip caller, it answers, holds
+// (re-INVITE sendonly), calls bob's username through Hotline (bob's
+// baresip phone answers), then sends REFER with Replaces naming that
+// consultation. SIPp sees 202, NOTIFY 100 and NOTIFY 200 and Hotline's
+// BYE on both legs; the caller heard the hold tone while held, then bob,
+// whose phone (no new INVITE) hears the caller; the call's record lists
+// the attended transfer by alice to bob.
+func TestE2EAttendedTransferSIPp(t *testing.T) {
+	skipShort(t)
+	a := startTransferApp(t, 0)
+	bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: bobHz, Record: true, AutoAnswer: true})
+	ag, _ := a.cfg.Agent("alice")
+	inf := filepath.Join(t.TempDir(), "alice.csv")
+	auth := "alice;[authentication username=alice password=" + ag.Password + "]\n"
+	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+auth), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// alice registers from the port her phone's call leg then binds
+	// (bench/sipp/register.xml).
+	port := e2e.FreeUDPTCPPort(t)
+	reg := sippScenario(t, "../../../../bench/sipp/register")
+	reg.Name = "register"
+	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: reg, LocalPort: port,
+		ExtraArgs: []string{"-inf", inf}}).RequireCalls(t, 1, 0)
+	waitFor(t, 5*time.Second, "alice registered", func() bool {
+		info, _ := a.acd.Agent("alice")
+		return info.Registered
+	})
+	twin := fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t, "tcp"))
+	consult := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-consult"),
+		Keys: map[string]string{"target": "bob"}, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin, "-inf", inf}})
+	agent := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-agent"),
+		LocalPort: port, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin}})
+
+	caller := startCaller(t, a, "udp")
+	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("caller not connected: %v", err)
+	}
+	res, err := agent.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+	cres, err := consult.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres.RequireCalls(t, 1, 0)
+	if _, err := bob.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the caller talks to bob
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, a)
+
+	// What alice's phone saw: 202 to its REFER, NOTIFYs 100 and 200.
+	msgs := sippMessages(t, res.Dir)
+	for _, want := range []string{"SIP/2.0 202", "SIP/2.0 100 Trying", "SIP/2.0 200 OK\r\n"} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("alice's phone did not get %q", strings.TrimSpace(want))
+		}
+	}
+	smp, rate := received(t, caller)
+	if lvl := e2e.ToneLevel(smp, rate, holdHz); lvl < 0.01 {
+		t.Errorf("the held caller did not hear the hold tone (level %.4f)", lvl)
+	}
+	// (The phones' recordings leave out stretches without RTP: the ends
+	// of the recordings are the end of the call.)
+	if n := len(smp); n < 2*rate || e2e.ToneLevel(smp[n-rate:n-rate/8], rate, bobHz) < toneHeard {
+		t.Errorf("the caller does not hear bob at the end of the call (%d samples)", n)
+	}
+	bs, brate := received(t, bob)
+	if n := len(bs); n < brate || e2e.ToneLevel(bs[n-brate:n-brate/8], brate, callerHz) < toneHeard {
+		t.Errorf("bob does not hear the caller at the end of the call (%d samples)", n)
+	}
+	if len(bob.ReceivedWAVs()) != 1 {
+		t.Errorf("bob's phone has %d calls, want the consultation only (no new INVITE)", len(bob.ReceivedWAVs()))
+	}
+	line := lastLine(a.logs.String(), "call ended: transfer")
+	for _, want := range []string{"kind=attended", "by=alice", "target=agent:bob", `agents="[alice bob]"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("Hotline's record of the call: %q, want %s", line, want)
+		}
+	}
+}
+
+// sippMessages is SIPp's message trace (-trace_msg) in dir.
+func sippMessages(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*_messages.log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+	}
+	return b.String()
 }
