@@ -370,8 +370,6 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	c.detachAgent() // a leaves the call (and its bridge, if not held)
 	_ = qc.Hangup() // a goes to wrap-up
 	qc.Close()
-	now := s.now()
-	c.noteHold(a, false, now)
 	c.addLeg(b)
 	c.join(c.caller, b) // stops the hold music
 	c.mu.Lock()

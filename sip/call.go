@@ -523,6 +523,7 @@ func (c *call) detachAgent() {
 	if a == nil || !c.removeLeg(a) {
 		return
 	}
+	c.noteHold(a, false, c.s.now()) // a hold of the agent's ends with its leg
 	a.media.SetTap(nil)
 	c.s.unregister(a.callID)
 	_ = a.media.Close()
