@@ -242,3 +242,33 @@ func TestConsultationRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBlindTransferWhileHeld: alice holds her caller (hold music), then
+// blind-transfers to bob: the caller goes on to bob, and the record's
+// hold is alice's hold only (it ended with her leg), not the rest of
+// the call.
+func TestBlindTransferWhileHeld(t *testing.T) {
+	f, _ := attendedFixture(t)
+	caller, _, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+	hold(t, in, sdp.SendOnly)
+	hearsSound(t, caller, 5)
+	heldAt := time.Now()
+	if res := refer(t, in.dlg.Do, in.req.Contact().Address, "<sip:bob@127.0.0.1>"); res.StatusCode != 202 {
+		t.Fatalf("REFER: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	next := bob.nextInvite()
+	next.answer()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	movedAt := time.Now()
+	flows(t, caller, call.answered().Audio.Addr, bob)
+	time.Sleep(1500 * time.Millisecond) // caller and bob talk: no hold
+	call.bye()
+	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
+	if r.Hold <= 0 || r.Hold > movedAt.Sub(heldAt)+time.Second {
+		t.Errorf("record hold %s, want alice's hold only (at most %s)", r.Hold, movedAt.Sub(heldAt)+time.Second)
+	}
+}
