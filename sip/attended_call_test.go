@@ -140,6 +140,12 @@ func TestAttendedTransfer(t *testing.T) {
 			flows(t, caller, call.answered().Audio.Addr, bob)
 			flows(t, bob, bobIn.remoteRTP(), caller)
 			bob.noInvite()
+			// bob is the call's agent now: his hold plays the caller the
+			// hold music, his retrieve brings them back together.
+			hold(t, bobIn, sdp.SendOnly)
+			hearsSound(t, caller, 5)
+			hold(t, bobIn, sdp.SendRecv)
+			flows(t, bob, bobIn.remoteRTP(), caller)
 			if n := f.srv.ActiveCalls(); n != 1 {
 				t.Errorf("%d calls in progress after the transfer, want 1", n)
 			}
