@@ -278,3 +278,43 @@ func TestBlindTransferWhileHeld(t *testing.T) {
 		t.Errorf("record hold %s, want alice's hold only (at most %s)", r.Hold, movedAt.Sub(heldAt)+time.Second)
 	}
 }
+
+// TestConsultationCancelled: alice cancels her consultation while bob's
+// phone rings: bob's ringing stops, bob is free again, and alice
+// retrieves her caller.
+func TestConsultationCancelled(t *testing.T) {
+	f, _ := attendedFixture(t)
+	caller, alice, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+	hold(t, in, sdp.SendOnly)
+	alice.authPass = agentPassword("alice")
+	consult := alice.call("bob", alice.sdp(sdp.SendRecv, audio.PCMU()))
+	bobIn := bob.nextInvite()
+	bobIn.ring()
+	consult.waitStatus(180)
+	consult.cancel()
+	if res, _ := consult.result(); res == nil || res.StatusCode != 487 {
+		t.Errorf("cancelled consultation: final response %v, want 487", res)
+	}
+	if err := bobIn.wait(); err == nil {
+		t.Error("bob's phone answered a consultation that was cancelled")
+	}
+	waitUntil(t, "bob free again", func() bool { return f.agentState("bob") == "available" })
+	hold(t, in, sdp.SendRecv)
+	flows(t, caller, call.answered().Audio.Addr, alice)
+	call.bye()
+	if err := in.wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitUntil polls cond for up to waitTimeout.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
