@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -266,11 +267,18 @@ func TestE2EAttendedTransferSIPp(t *testing.T) {
 	waitIdle(t, a)
 
 	// What alice's phone saw: 202 to its REFER, NOTIFYs 100 and 200.
-	msgs := sippMessages(t, res.Dir)
-	for _, want := range []string{"SIP/2.0 202", "SIP/2.0 100 Trying", "SIP/2.0 200 OK\r\n"} {
-		if !strings.Contains(msgs, want) {
-			t.Errorf("alice's phone did not get %q", strings.TrimSpace(want))
+	var got []string
+	for _, m := range sippReceived(t, res.Dir) {
+		switch {
+		case strings.HasPrefix(m, "SIP/2.0 202"):
+			got = append(got, "202")
+		case strings.HasPrefix(m, "NOTIFY "):
+			_, frag, _ := strings.Cut(m, "\r\n\r\n")
+			got = append(got, "NOTIFY "+strings.TrimSpace(frag))
 		}
+	}
+	if want := []string{"202", "NOTIFY SIP/2.0 100 Trying", "NOTIFY SIP/2.0 200 OK"}; !slices.Equal(got, want) {
+		t.Errorf("alice's phone got %q, want %q", got, want)
 	}
 	smp, rate := received(t, caller)
 	if lvl := e2e.ToneLevel(smp, rate, holdHz); lvl < 0.01 {
@@ -296,17 +304,23 @@ func TestE2EAttendedTransferSIPp(t *testing.T) {
 	}
 }
 
-// sippMessages is SIPp's message trace (-trace_msg) in dir.
-func sippMessages(t *testing.T, dir string) string {
+// sippReceived are the SIP messages SIPp received, from its message
+// trace (-trace_msg) in dir, in order.
+func sippReceived(t *testing.T, dir string) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*_messages.log"))
-	var b strings.Builder
+	var out []string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Write(data)
+		for _, chunk := range strings.Split(string(data), "message received")[1:] {
+			// "... [n] bytes :\n\n<message>\n\n-----..."
+			_, msg, _ := strings.Cut(chunk, "\n\n")
+			msg, _, _ = strings.Cut(msg, "\n-----")
+			out = append(out, strings.TrimSpace(msg))
+		}
 	}
-	return b.String()
+	return out
 }
