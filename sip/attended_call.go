@@ -57,6 +57,11 @@ var (
 	// ErrNotConsultation: a REFER's Replaces names a dialog that is not
 	// an answered consultation of the referring agent.
 	ErrNotConsultation = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: errors.New("replaces names no answered consultation of this agent")}
+	// ErrReferInConsultation: the consultation's target sends REFER in
+	// it (only the consulting agent completes a transfer).
+	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: errors.New("REFER from the consultation's target")}
+	// ErrReplacesRequired: a REFER in a consultation without Replaces.
+	ErrReplacesRequired = &Refusal{Code: 403, Reason: "Replaces Required", Err: errors.New("a REFER in a consultation must name the held call with Replaces")}
 	// errConsultationDone ends the pseudo call of a consultation whose
 	// target a transfer took.
 	errConsultationDone = errors.New("consultation transferred")
@@ -365,7 +370,6 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		return qc, a
 	}
-	close(o.consult.taken) // the consultation hangs the agent's leg up
 	s.register(b.callID, &dialogRef{call: c, leg: b})
 	c.detachAgent() // a leaves the call (and its bridge, if not held)
 	_ = qc.Hangup() // a goes to wrap-up
@@ -381,10 +385,65 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	c.startRecording(b.peer, b) // the agent channel goes on with the target
 	c.watchAgent(b)
 	notify(200, "OK")
+	close(o.consult.taken) // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
 	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
 	if err := a.cli.Bye(ctx); err != nil {
 		c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
 	}
 	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String(), "agent", b.peer)
 	return next, b
+}
+
+// referInConsultation answers a REFER sent in a consultation (refer_server.go
+// hands it over): some phones complete an attended transfer by REFERring
+// the consultation's target to the held call, Replaces naming the held
+// call's dialog (the agent's leg, as Hotline's INVITE made it). It is
+// carried out as the usual direction is (completeAttended), the
+// progress NOTIFYs going in the consultation.
+func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction, cons *consultation, leg *Leg) {
+	mc, kind := cons.main, metrics.TransferAttended
+	target := Target{Kind: TargetAgent}
+	refused := func(err error) {
+		code, reason := StatusOf(err)
+		mc.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
+		s.deps.Metrics.Transfer(mc.id, kind, metricsTarget(target), metrics.TransferRefused)
+		s.respond(req, tx, code, reason)
+	}
+	if leg != cons.leg {
+		refused(ErrReferInConsultation)
+		return
+	}
+	r, err := ParseRefer(req)
+	if err != nil {
+		refused(err)
+		return
+	}
+	if r.Replaces == nil {
+		refused(ErrReplacesRequired)
+		return
+	}
+	a := mc.legOf(RoleAgent)
+	if a == nil || a.peer != cons.agent || !r.Replaces.Matches(a.DialogID()) {
+		refused(ErrNoDialog)
+		return
+	}
+	cons.mu.Lock()
+	b, ended := cons.target, cons.ended || cons.handed
+	cons.mu.Unlock()
+	if b == nil || ended {
+		refused(ErrNotConsultation)
+		return
+	}
+	target.Name = b.peer
+	o := transferOrder{target: target, kind: kind, by: cons.agent, leg: a, at: s.now(), accepted: make(chan struct{}),
+		consult: cons, progress: NewReferProgress(leg.srv, req, false)}
+	if err := mc.orderTransfer(o); err != nil {
+		refused(err)
+		return
+	}
+	mc.log.Info("transfer accepted", "agent", cons.agent, "target", target.String(), "kind", kind, "in", "consultation")
+	if err := tx.Respond(ReferAccepted(req)); err != nil {
+		mc.log.Info("202 to the REFER not sent", "agent", cons.agent, "error", err)
+	}
+	close(o.accepted)
 }

@@ -318,3 +318,57 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestAttendedTransferReferInConsultation: some phones complete the other
+// way round: REFER in the consultation, Replaces naming the held call's
+// dialog. Hotline carries it out the same way (NOTIFYs in the
+// consultation); bob may not REFER in it, and a REFER in it must name
+// the held call.
+func TestAttendedTransferReferInConsultation(t *testing.T) {
+	f, _ := attendedFixture(t)
+	caller, alice, call, in := aliceTakesACall(t, f)
+	bob := newPhone(t, "bob", f.addr)
+	bob.register("bob")
+	hold(t, in, sdp.SendOnly)
+	consult, bobIn := consultBob(t, alice, bob, "bob")
+	f.srv.mu.Lock()
+	main := f.srv.byID[call.id]
+	f.srv.mu.Unlock()
+	id := main.legOf(RoleAgent).DialogID() // the held call's agent leg, as Hotline sees it
+	referTo := "<sip:5551234@127.0.0.1?Replaces=" + url.QueryEscape(Replaces{CallID: id.CallID, ToTag: id.LocalTag, FromTag: id.RemoteTag}.String()) + ">"
+	contact := consult.dlg.InviteResponse.Contact().Address
+
+	if res := refer(t, bobIn.dlg.Do, bobIn.req.Contact().Address, referTo); res.StatusCode != 403 {
+		t.Errorf("REFER from bob in the consultation: %d %s, want 403", res.StatusCode, res.Reason)
+	}
+	if res := refer(t, consult.dlg.Do, contact, "<sip:bob@127.0.0.1>"); res.StatusCode != 403 || res.Reason != "Replaces Required" {
+		t.Errorf("blind REFER in the consultation: %d %s, want 403 Replaces Required", res.StatusCode, res.Reason)
+	}
+	if res := refer(t, consult.dlg.Do, contact, referTo); res.StatusCode != 202 {
+		t.Fatalf("REFER in the consultation: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 200 OK"} {
+		select {
+		case got := <-alice.notifies:
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("NOTIFY sipfrag %q, want %q", got, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no NOTIFY %q to alice", want)
+		}
+	}
+	for _, done := range []<-chan struct{}{in.dlg.Context().Done(), consult.dlg.Context().Done()} {
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			t.Fatal("alice's legs were not hung up after the transfer")
+		}
+	}
+	flows(t, caller, call.answered().Audio.Addr, bob)
+	flows(t, bob, bobIn.remoteRTP(), caller)
+	call.bye()
+	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
+	if len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAttended || r.Agent != "bob" {
+		t.Errorf("record agent %q transfers %+v, want bob after one attended transfer", r.Agent, r.Transfers)
+	}
+}

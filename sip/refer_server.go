@@ -27,6 +27,10 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c, leg := ref.call, ref.leg
+	if c.consult != nil { // a REFER in an agent's consultation (attended_call.go)
+		s.referInConsultation(req, tx, c.consult, leg)
+		return
+	}
 	kind := metrics.TransferBlind
 	target, err := s.checkRefer(req, leg, &kind)
 	if err != nil {
