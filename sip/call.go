@@ -104,6 +104,9 @@ type call struct {
 	// outside is the outside number a transfer connected the caller with
 	// (outside_transfer.go), "" if none.
 	outside string
+	// consult is set on the pseudo call of an agent's consultation
+	// (attended_call.go), nil otherwise.
+	consult *consultation
 }
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
@@ -129,6 +132,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if agent, ok := ParseMonitorCode(req.Recipient.User); ok {
 		s.onMonitorCode(req, tx, agent) // monitor_call.go
+		return
+	}
+	if s.onInternalCall(req, tx) { // attended_call.go: an agent consults another agent or a queue
 		return
 	}
 	if !s.fromTrunk(req) {
@@ -266,6 +272,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if offer != nil {
 		c.log.Info("re-INVITE", "leg", leg.role.String(), "direction", offer.Audio.Direction, "remote", offer.Audio.Addr.String())
 		c.noteHold(leg, offer.Audio.OnHold(), s.now())
+		c.holdChanged(leg, offer.Audio.OnHold()) // hold.go: hold music for the caller
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -521,6 +528,7 @@ func (c *call) detachAgent() {
 	if a == nil || !c.removeLeg(a) {
 		return
 	}
+	c.noteHold(a, false, c.s.now()) // a hold of the agent's ends with its leg
 	a.media.SetTap(nil)
 	c.s.unregister(a.callID)
 	_ = a.media.Close()

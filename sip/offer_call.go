@@ -12,8 +12,12 @@ func (c *call) offerInfo() OfferInfo {
 	if name == "" {
 		name = c.displayName()
 	}
+	id := c.id
+	if c.consult != nil { // a consultation shows the held call (attended_call.go)
+		id = c.consult.main.id
+	}
 	return OfferInfo{
-		CallID:  c.id,
+		CallID:  id,
 		Name:    name,
 		Number:  c.from,
 		Segment: c.customer.Segment,

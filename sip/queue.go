@@ -82,7 +82,10 @@ func (c *call) queue() {
 		}
 		// Bridged: wait for either side to hang up. When the agent hangs
 		// up first, the caller is asked for a rating. A blind transfer
-		// puts the caller back in a queue (transfer_call.go).
+		// puts the caller back in a queue (transfer_call.go); an attended
+		// one bridges the consultation's target instead of the agent
+		// (attended_call.go).
+	bridged:
 		select {
 		case <-c.ctx.Done():
 		case <-c.agentGone:
@@ -91,6 +94,10 @@ func (c *call) queue() {
 			c.runSurvey()
 			c.end(callflow.ErrAgentHangup)
 		case o := <-c.transferTo:
+			if o.consult != nil {
+				qc, a = c.completeAttended(qc, a, o)
+				goto bridged
+			}
 			next, err := c.transfer(qc, a, o)
 			if err != nil {
 				c.end(err)

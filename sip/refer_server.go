@@ -14,9 +14,10 @@ import (
 //
 // A blind transfer to an agent, a queue's transfer number or an allowed
 // outside number is answered 202 and carried out by the call's queue
-// loop (transfer_call.go, outside_transfer.go). Attended transfers are
-// not carried out yet: a REFER naming one that passes every check is
-// answered 501 with a Warning saying so, and the call goes on.
+// loop (transfer_call.go, outside_transfer.go). An attended transfer
+// (Replaces naming the agent's answered consultation, attended_call.go)
+// is answered 202 and carried out the same way: the consultation's
+// target takes the agent's place.
 func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	ref := s.lookup(req)
 	if ref == nil {
@@ -24,6 +25,10 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c, leg := ref.call, ref.leg
+	if c.consult != nil { // a REFER in an agent's consultation (attended_call.go)
+		s.referInConsultation(req, tx, c.consult, leg)
+		return
+	}
 	kind := metrics.TransferBlind
 	target, err := s.checkRefer(req, leg, &kind)
 	if err != nil {
@@ -33,13 +38,14 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, code, reason)
 		return
 	}
-	if kind != metrics.TransferBlind {
-		c.log.Warn("transfer not carried out: only blind transfers are carried out yet", "agent", leg.peer, "target", target.String(), "kind", kind)
-		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferFailed)
-		s.respond(req, tx, 501, "Not Implemented", sip.NewHeader("Warning", `399 hotline "attended transfers are not carried out yet"`))
-		return
-	}
 	o := transferOrder{target: target, kind: kind, by: leg.peer, leg: leg, at: s.now(), accepted: make(chan struct{})}
+	if kind == metrics.TransferAttended {
+		if o.consult = s.consultationOf(req, leg); o.consult == nil { // attended_call.go; ended since checkRefer
+			s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)
+			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+	}
 	if leg.cli != nil {
 		o.progress = NewReferProgress(leg.cli, req, false)
 	} else {
@@ -74,6 +80,10 @@ func (s *Server) checkRefer(req *sip.Request, leg *Leg, kind *string) (Target, e
 		if !s.dialogInProgress(*r.Replaces) {
 			return Target{}, ErrNoDialog
 		}
+		// The consultation says who the target is: phones put its
+		// dialog's remote target (Hotline's Contact) in Refer-To.
+		_, target, err := s.replacedConsultation(*r.Replaces, leg) // attended_call.go
+		return target, err
 	}
 	return s.transfers().Resolve(r.Target)
 }

@@ -113,11 +113,11 @@ func TestReferOutsideADialog(t *testing.T) {
 	}
 }
 
-// TestReferValidNotCarriedOut: an attended transfer (REFER with a
-// Replaces naming a dialog in progress) that passes every check is
-// answered 501 with a Warning until those transfers are carried out, and
-// the call goes on.
-func TestReferValidNotCarriedOut(t *testing.T) {
+// TestReferReplacesNotAConsultation: a REFER whose Replaces names a
+// dialog in progress that is not the agent's answered consultation (here
+// the agent's own call) is refused 403 Not Your Consultation, and the
+// call goes on.
+func TestReferReplacesNotAConsultation(t *testing.T) {
 	f, _ := transferFixture(t)
 	caller, agent, call, in := aliceTakesACall(t, f)
 	// alice's own dialog with Hotline, as Hotline sees it: Hotline's tag
@@ -125,8 +125,8 @@ func TestReferValidNotCarriedOut(t *testing.T) {
 	r := Replaces{CallID: in.callID(), ToTag: fromTag(in.req.From()), FromTag: toTag(in.dlg.InviteRequest.To())}
 	to := "<sip:bob@127.0.0.1?Replaces=" + url.QueryEscape(r.String()) + ">"
 	res := refer(t, in.dlg.Do, in.req.Contact().Address, to)
-	if res.StatusCode != 501 || !strings.Contains(header(res, "Warning"), "not carried out") {
-		t.Errorf("REFER to %s: %d %s (Warning %q), want 501 with a Warning", to, res.StatusCode, res.Reason, header(res, "Warning"))
+	if res.StatusCode != 403 || res.Reason != "Not Your Consultation" {
+		t.Errorf("REFER to %s: %d %s, want 403 Not Your Consultation", to, res.StatusCode, res.Reason)
 	}
 	flows(t, caller, call.answered().Audio.Addr, agent)
 	call.bye()

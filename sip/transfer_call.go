@@ -23,6 +23,9 @@ type transferOrder struct {
 	// accepted is closed once the 202 went out: the first NOTIFY must
 	// not overtake it.
 	accepted chan struct{}
+	// consult is an attended transfer's consultation, whose target
+	// takes the agent's place (attended_call.go); nil for a blind one.
+	consult *consultation
 }
 
 // errTransferBusy refuses a second transfer while one is being carried out.

@@ -1,0 +1,449 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"hotline/callflow"
+	"hotline/metrics"
+	"hotline/routing/acd"
+)
+
+// An attended transfer (RFC 5589 §7) in three steps:
+//
+//  1. hold: the agent's phone re-INVITEs its leg sendonly or inactive;
+//     the caller hears the hold music (hold.go);
+//  2. consultation: the same phone calls an agent's username or a queue's
+//     transfer number through Hotline (onInternalCall). Hotline offers the
+//     consultation through the ACD (that agent only, or the queue's next
+//     free agent), rings the target and bridges the agent's new leg with
+//     the target's, in a pseudo call of its own (no record, no queue);
+//  3. completion: the phone sends REFER in its leg of the caller's call,
+//     Refer-To carrying Replaces naming the consultation dialog as the
+//     phone sees it (Call-ID, to-tag Hotline's, from-tag the phone's).
+//     Hotline answers 202, reports 100 and 200 by NOTIFY, moves the
+//     target's leg (no new ringing) into the caller's call, bridges it to
+//     the caller and hangs up both of the agent's legs (completeAttended).
+//
+// If the agent hangs up the consultation instead, the target is hung up
+// and the caller stays held until the agent retrieves them.
+
+// consultation is one agent's consultation call while on a hotline call.
+type consultation struct {
+	main  *call  // the hotline call whose agent consults
+	agent string // who consults
+	pc    *call  // the pseudo call of the agent's leg and the target's
+	leg   *Leg   // the agent's consultation leg (Hotline answered it)
+
+	mu     sync.Mutex
+	target *Leg            // the target's leg, once answered
+	qc     *acd.QueuedCall // the consultation's place in the ACD
+	ended  bool            // the consultation is over
+	handed bool            // a transfer took the target's leg
+	taken  chan struct{}   // closed when a transfer took the target
+}
+
+// Refusals of a consultation call.
+var (
+	// ErrNoCallToConsult: an agent calls another agent or a queue while
+	// on no hotline call (internal calls are consultations only).
+	ErrNoCallToConsult = &Refusal{Code: 403, Reason: "No Call To Transfer", Err: errors.New("internal calls are consultations of an agent's hotline call")}
+	// ErrConsultSelf: an agent calls their own username.
+	ErrConsultSelf = &Refusal{Code: 403, Reason: "Cannot Call Yourself", Err: errors.New("the consultation names the consulting agent")}
+	// ErrNotConsultation: a REFER's Replaces names a dialog that is not
+	// an answered consultation of the referring agent.
+	ErrNotConsultation = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: errors.New("replaces names no answered consultation of this agent")}
+	// ErrReferInConsultation: the consultation's target sends REFER in
+	// it (only the consulting agent completes a transfer).
+	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: errors.New("REFER from the consultation's target")}
+	// ErrReplacesRequired: a REFER in a consultation without Replaces.
+	ErrReplacesRequired = &Refusal{Code: 403, Reason: "Replaces Required", Err: errors.New("a REFER in a consultation must name the held call with Replaces")}
+	// errConsultationDone ends the pseudo call of a consultation whose
+	// target a transfer took.
+	errConsultationDone = errors.New("consultation transferred")
+	// errHeldCallEnded ends a consultation whose held call ended.
+	errHeldCallEnded = errors.New("the held call ended")
+)
+
+// consultRing bounds how long a consultation to a queue waits for an
+// agent (the consulting agent hears ringing meanwhile).
+const consultRing = 2 * time.Minute
+
+// onInternalCall handles an INVITE to an agent's username or a queue's
+// transfer number (sip.Transfers.Dial): an agent's consultation. It
+// reports false, doing nothing, for any other number.
+func (s *Server) onInternalCall(req *sip.Request, tx sip.ServerTransaction) bool {
+	user := req.Recipient.User
+	if _, ok := s.deps.Routing.Hotline(user); ok {
+		return false
+	}
+	d := s.transfers().Dial(user, func(string) bool { return false })
+	if d.Kind != DialAgent && d.Kind != DialQueue {
+		return false
+	}
+	s.consult(req, tx, d)
+	return true
+}
+
+// consult runs a consultation call from its INVITE to its end. The
+// INVITE must authenticate as an agent (digest) who is on a hotline call.
+func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) {
+	user, ok := s.reg.Authenticate(req, tx)
+	if !ok {
+		return // answered 401/403
+	}
+	target := Target{Kind: TargetAgent, Name: d.Agent}
+	if d.Kind == DialQueue {
+		target = Target{Kind: TargetQueue, Name: d.Queue}
+	}
+	mc := s.agentsCall(user)
+	var refusal error
+	switch {
+	case mc == nil:
+		refusal = ErrNoCallToConsult
+	case d.Kind == DialAgent && d.Agent == user:
+		refusal = ErrConsultSelf
+	}
+	if refusal != nil {
+		code, reason := StatusOf(refusal)
+		s.log.Info("consultation refused", "agent", user, "target", target.String(), "status", code, "reason", refusal)
+		s.respond(req, tx, code, reason)
+		return
+	}
+	leg, ok := s.acceptFeatureCall(req, tx) // 488, 503 or 400 answered
+	if !ok {
+		return
+	}
+	leg.peer = user
+	mc.mu.Lock()
+	reason := mc.reason
+	mc.mu.Unlock()
+	// The pseudo call shows the target the hotline call's details (its
+	// id, the customer, who transfers); it is never listed (no record).
+	pc := &call{s: s, id: leg.callID, log: mc.log.With("consultation_call_id", leg.callID, "by", user),
+		hotline: mc.hotline, customer: mc.customer, decision: mc.decision, from: mc.from, fromName: mc.fromName,
+		created: mc.created, transport: mc.transport, direction: mc.direction, reason: reason, transferredBy: user,
+		caller: leg, legs: []*Leg{leg}, agentGone: make(chan struct{})}
+	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
+	defer pc.cancel(nil)
+	cons := &consultation{main: mc, agent: user, pc: pc, leg: leg, taken: make(chan struct{})}
+	pc.consult = cons
+	s.register(leg.callID, &dialogRef{call: pc, leg: leg})
+	s.calls.Add(1)
+	defer s.calls.Done()
+	go func() {
+		select {
+		case <-leg.srv.Context().Done(): // CANCEL or BYE from the agent
+			pc.end(callflow.ErrCallerHangup)
+		case <-mc.ctx.Done(): // the held call ended: so does its consultation
+			pc.end(errHeldCallEnded)
+		case <-pc.ctx.Done():
+		}
+	}()
+	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
+		pc.log.Debug("100 Trying not sent", "error", err)
+	}
+	pc.log.Info("consultation", "agent", user, "target", target.String())
+
+	b, qc, err := cons.reach(target)
+	if err != nil {
+		code, reason := StatusOf(err)
+		if pc.ctx.Err() != nil {
+			code, reason = callflow.Status(context.Cause(pc.ctx))
+		}
+		pc.log.Info("consultation not connected", "agent", user, "target", target.String(), "status", code, "reason", err)
+		pc.endProvisionals()
+		_ = leg.srv.Respond(code, reason, nil)
+		s.unregister(leg.callID)
+		_ = leg.srv.Close()
+		_ = leg.media.Close()
+		s.legEnded(leg.media)
+		return
+	}
+	defer func() {
+		if !cons.close() { // the ACD's call stays the hotline call's once handed over
+			_ = qc.Hangup() // the target goes to wrap-up
+			qc.Close()
+		}
+	}()
+	pc.endProvisionals()
+	if err := leg.srv.RespondSDP(leg.localSDP()); err != nil {
+		pc.log.Info("consultation not answered", "agent", user, "error", err)
+		cons.hangup(callflow.ErrCallerHangup)
+		return
+	}
+	pc.mu.Lock()
+	pc.answered, pc.answeredAt, pc.bridgedAt = true, s.now(), s.now()
+	pc.mu.Unlock()
+	leg.media.Start()
+	b.media.Start()
+	pc.join(leg, b)
+	pc.watchAgent(b)
+	cons.connected(b, qc)
+	pc.log.Info("consultation connected", "agent", user, "target_agent", b.peer)
+	cause := error(nil)
+	select {
+	case <-pc.ctx.Done(): // the agent or the target hung up, or Hotline stops
+	case <-pc.agentGone: // the target hung up (survey on: agentLeft does not end the call)
+		cause = callflow.ErrAgentHangup
+	case <-cons.taken:
+		cause = errConsultationDone
+	}
+	if cause == nil {
+		cause = context.Cause(pc.ctx)
+	}
+	pc.log.Info("consultation ended", "agent", user, "cause", cause)
+	cons.hangup(cause)
+}
+
+// hangup ends the consultation's pseudo call: each leg still in it is
+// hung up (unless its peer hung up: cause) and closed. A target a
+// transfer took is no longer one of its legs.
+func (cons *consultation) hangup(cause error) {
+	pc, s := cons.pc, cons.pc.s
+	pc.end(cause)
+	var byes sync.WaitGroup
+	for _, l := range pc.allLegs() {
+		pc.removeLeg(l)
+		if (l.srv != nil && !errors.Is(cause, callflow.ErrCallerHangup)) || (l.cli != nil && l.acked && !errors.Is(cause, callflow.ErrAgentHangup)) {
+			byes.Add(1)
+			go func() {
+				defer byes.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := l.Bye(ctx); err != nil {
+					pc.log.Debug("BYE to "+l.role.String(), "error", err)
+				}
+			}()
+		}
+		defer func() {
+			s.unregister(l.callID)
+			if l.srv != nil {
+				_ = l.srv.Close()
+			}
+			_ = l.media.Close()
+			s.legEnded(l.media)
+		}()
+	}
+	byes.Wait()
+}
+
+// reach offers the consultation to target through the ACD and rings the
+// offered agent(s) until one answers: an agent target once, a queue until
+// an agent answers or consultRing passes. It returns the target's
+// answered, acknowledged leg (one of the pseudo call's legs) and the
+// consultation's ACD call (connected).
+func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
+	pc, mc := cons.pc, cons.main
+	req := acd.CallRequest{ID: "consult:" + cons.leg.callID, Queue: mc.decision.Queue, Priority: mc.decision.Priority, Front: true}
+	if target.Kind == TargetAgent {
+		req.Agent = target.Name
+	} else {
+		req.Queue = target.Name
+	}
+	qc, err := pc.s.deps.ACD.Enqueue(req)
+	switch {
+	case errors.Is(err, acd.ErrAgentUnavailable), errors.Is(err, acd.ErrQueueFull):
+		return nil, nil, refuse(486, "Busy Here", "%w", err)
+	case errors.Is(err, acd.ErrQueueEmpty):
+		return nil, nil, refuse(480, "Temporarily Unavailable", "%w", err)
+	case err != nil:
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(pc.ctx, consultRing)
+	defer cancel()
+	for {
+		off, err := qc.Next(ctx)
+		if err != nil {
+			qc.Close()
+			return nil, nil, refuse(480, "Temporarily Unavailable", "no agent took the consultation: %w", err)
+		}
+		if b := pc.ringAll(qc, off); b != nil {
+			return b, qc, nil
+		}
+		if target.Kind == TargetAgent || pc.ctx.Err() != nil {
+			qc.Close()
+			return nil, nil, refuse(480, "Temporarily Unavailable", "%s did not answer", target)
+		}
+	}
+}
+
+// connected notes the target's answered leg.
+func (cons *consultation) connected(b *Leg, qc *acd.QueuedCall) {
+	cons.mu.Lock()
+	defer cons.mu.Unlock()
+	cons.target, cons.qc = b, qc
+}
+
+// close ends the consultation and reports whether a transfer took the
+// target first (then its leg and ACD call are the hotline call's).
+func (cons *consultation) close() (handed bool) {
+	cons.mu.Lock()
+	defer cons.mu.Unlock()
+	cons.ended = true
+	return cons.handed
+}
+
+// handOver gives the target's leg and ACD call to a transfer, once:
+// false when the consultation ended or was handed over already.
+func (cons *consultation) handOver() (*Leg, *acd.QueuedCall, bool) {
+	cons.mu.Lock()
+	defer cons.mu.Unlock()
+	if cons.ended || cons.handed || cons.target == nil || !cons.pc.hasLeg(cons.target) || cons.pc.ctx.Err() != nil {
+		return nil, nil, false
+	}
+	cons.handed = true
+	// Out of the consultation's bridge and legs before its teardown can
+	// hang the target up.
+	cons.pc.removeLeg(cons.target)
+	return cons.target, cons.qc, true
+}
+
+// replacedConsultation returns the consultation r names (checked to be a
+// dialog in progress) if agent leg placed it and its target answered.
+func (s *Server) replacedConsultation(r Replaces, leg *Leg) (*consultation, Target, error) {
+	s.mu.Lock()
+	ref := s.table[r.CallID]
+	s.mu.Unlock()
+	if ref == nil || !r.Matches(ref.leg.DialogID()) {
+		return nil, Target{}, ErrNoDialog
+	}
+	cons := ref.call.consult
+	if cons == nil || ref.leg != cons.leg || cons.agent != leg.peer || !cons.main.hasLeg(leg) {
+		return nil, Target{}, ErrNotConsultation
+	}
+	cons.mu.Lock()
+	b, ended := cons.target, cons.ended || cons.handed
+	cons.mu.Unlock()
+	if b == nil || ended {
+		return nil, Target{}, ErrNotConsultation
+	}
+	return cons, Target{Kind: TargetAgent, Name: b.peer}, nil
+}
+
+// consultationOf is the consultation a REFER's Replaces names (nil if
+// none: checkRefer checked it, but it may have ended since).
+func (s *Server) consultationOf(req *sip.Request, leg *Leg) *consultation {
+	r, err := ParseRefer(req)
+	if err != nil || r.Replaces == nil {
+		return nil
+	}
+	cons, _, err := s.replacedConsultation(*r.Replaces, leg)
+	if err != nil {
+		return nil
+	}
+	return cons
+}
+
+// completeAttended carries out an attended transfer of the bridged agent
+// a (queue loop, queue.go): the consultation's target takes a's place in
+// the call: the target's leg (already answered, no new ringing) is
+// bridged to the caller, recorded on the agent channel of the same
+// recording, and the call's ACD call becomes the consultation's; a's
+// leg of the call and of the consultation are hung up and a goes to
+// wrap-up. The referrer hears 100 then 200 by NOTIFY. If the
+// consultation ended meanwhile, the referrer hears 487 and nothing
+// changes (the caller stays held until a retrieves them). It returns the
+// call's ACD call and agent leg from here on.
+func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, *Leg) {
+	s := c.s
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	select {
+	case <-o.accepted:
+	case <-ctx.Done():
+	}
+	notify := func(code int, reason string) {
+		if err := o.progress.Notify(ctx, code, reason); err != nil {
+			c.log.Info("transfer progress not delivered", "agent", o.by, "error", err)
+		}
+	}
+	notify(100, "Trying")
+	b, next, ok := o.consult.handOver()
+	if !ok {
+		c.log.Info("attended transfer not carried out: the consultation ended", "by", o.by)
+		notify(487, "Request Terminated")
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		return qc, a
+	}
+	s.register(b.callID, &dialogRef{call: c, leg: b})
+	c.detachAgent() // a leaves the call (and its bridge, if not held)
+	_ = qc.Hangup() // a goes to wrap-up
+	qc.Close()
+	c.addLeg(b)
+	c.join(c.caller, b) // stops the hold music
+	c.mu.Lock()
+	c.agentName = b.peer // the last agent: CSAT is credited to them
+	c.agents = append(c.agents, b.peer)
+	c.transferredBy = o.by
+	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
+	c.mu.Unlock()
+	c.startRecording(b.peer, b) // the agent channel goes on with the target
+	c.watchAgent(b)
+	notify(200, "OK")
+	close(o.consult.taken) // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
+	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
+	if err := a.cli.Bye(ctx); err != nil {
+		c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+	}
+	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String(), "agent", b.peer)
+	return next, b
+}
+
+// referInConsultation answers a REFER sent in a consultation (refer_server.go
+// hands it over): some phones complete an attended transfer by REFERring
+// the consultation's target to the held call, Replaces naming the held
+// call's dialog (the agent's leg, as Hotline's INVITE made it). It is
+// carried out as the usual direction is (completeAttended), the
+// progress NOTIFYs going in the consultation.
+func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction, cons *consultation, leg *Leg) {
+	mc, kind := cons.main, metrics.TransferAttended
+	target := Target{Kind: TargetAgent}
+	refused := func(err error) {
+		code, reason := StatusOf(err)
+		mc.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
+		s.deps.Metrics.Transfer(mc.id, kind, metricsTarget(target), metrics.TransferRefused)
+		s.respond(req, tx, code, reason)
+	}
+	if leg != cons.leg {
+		refused(ErrReferInConsultation)
+		return
+	}
+	r, err := ParseRefer(req)
+	if err != nil {
+		refused(err)
+		return
+	}
+	if r.Replaces == nil {
+		refused(ErrReplacesRequired)
+		return
+	}
+	a := mc.legOf(RoleAgent)
+	if a == nil || a.peer != cons.agent || !r.Replaces.Matches(a.DialogID()) {
+		refused(ErrNoDialog)
+		return
+	}
+	cons.mu.Lock()
+	b, ended := cons.target, cons.ended || cons.handed
+	cons.mu.Unlock()
+	if b == nil || ended {
+		refused(ErrNotConsultation)
+		return
+	}
+	target.Name = b.peer
+	o := transferOrder{target: target, kind: kind, by: cons.agent, leg: a, at: s.now(), accepted: make(chan struct{}),
+		consult: cons, progress: NewReferProgress(leg.srv, req, false)}
+	if err := mc.orderTransfer(o); err != nil {
+		refused(err)
+		return
+	}
+	mc.log.Info("transfer accepted", "agent", cons.agent, "target", target.String(), "kind", kind, "in", "consultation")
+	if err := tx.Respond(ReferAccepted(req)); err != nil {
+		mc.log.Info("202 to the REFER not sent", "agent", cons.agent, "error", err)
+	}
+	close(o.accepted)
+}
