@@ -1,4 +1,4 @@
-package sip
+package callflow
 
 // The callback dialer: agent-first callbacks. Every few seconds the due
 // callbacks of the CallbackStore are claimed and queued in the ACD like
@@ -11,30 +11,23 @@ package sip
 // Only the numbers of stored callbacks are dialled, and only numbers (+
 // and digits, within sip.outbound.allowed_prefixes): nothing an agent or a
 // caller sends reaches the gateway's Request-URI.
+//
+// The dialer is the script; the SIP side (the call's legs, ringing the
+// agents, the INVITE to the gateway) is behind CallbackLine and
+// CallbackCall (sip.Server.CallbackLine).
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
-
-	"hotline/callflow"
-	"hotline/metrics"
+	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
-	"hotline/routing/config"
 	"hotline/routing/directory"
-	"hotline/routing/rules"
-	"hotline/sip/media"
 )
 
 // Causes of a callback that did not reach its customer.
@@ -43,151 +36,151 @@ var (
 	errNoAgent       = errors.New("no agent within the queue's maximum wait")
 )
 
-// customerError is a callback's customer not reached: result is one of
-// the metrics.Callback* results.
-type customerError struct {
-	result string
-	err    error
+// Why a call placed to a customer did not get through, as CallbackCall.Dial
+// reports it (besides a *Refused and its context's cause).
+var (
+	// ErrNoAnswer: the customer's phone rang past the ring timeout.
+	ErrNoAnswer = errors.New("no answer in time")
+	// ErrBadAnswer: the customer answered with nothing Hotline can use
+	// (no usable SDP, the ACK could not be sent).
+	ErrBadAnswer = errors.New("the answer could not be used")
+)
+
+// Refused is a phone or gateway refusing an INVITE with a final response.
+type Refused struct {
+	Code   int
+	Reason string
 }
 
-func (e *customerError) Error() string {
-	return fmt.Sprintf("customer not reached (%s): %v", e.result, e.err)
+func (e *Refused) Error() string { return fmt.Sprintf("answered %d %s", e.Code, e.Reason) }
+
+// Callback attempt results (CallbackMetrics.CallbackAttempt, the stored
+// callback's last result): how one call to a customer went. The same
+// values as the metrics package's.
+const (
+	CallbackAnswered    = "answered"    // the customer answered and was connected
+	CallbackBusy        = "busy"        // 486, 600
+	CallbackNoAnswer    = "no_answer"   // rang out (ring timeout, 480, 408)
+	CallbackDeclined    = "declined"    // 603
+	CallbackUnreachable = "unreachable" // 404, 410, 484, 5xx, no response from the gateway
+	CallbackAbandoned   = "abandoned"   // the agent hung up before the customer answered
+	CallbackError       = "error"       // anything else
+)
+
+// Callback failure reasons (CallbackMetrics.CallbackFailed): why a
+// callback was given up.
+const (
+	CallbackFailAttempts      = "attempts"       // every allowed attempt was made
+	CallbackFailInvalidNumber = "invalid_number" // not a number that can be dialled
+	CallbackFailNotAllowed    = "not_allowed"    // outside the allowed prefixes
+	CallbackFailNoTime        = "no_time"        // no time within the schedule and outside quiet hours
+	CallbackFailUnknownQueue  = "unknown_queue"  // its queue is no longer configured
+)
+
+// CallbackMetrics counts callbacks (*metrics.Metrics).
+type CallbackMetrics interface {
+	CallbackAttempt(queue, kind, result string)
+	CallbackCompleted(queue, kind string)
+	CallbackFailed(queue, kind, reason string)
 }
 
-func (e *customerError) Unwrap() error { return e.err }
-
-// invite is an INVITE Hotline places: to an agent's phone, or for a
-// callback to the customer through the gateway.
-type invite struct {
-	ua      *sipgo.DialogUA
-	req     *sip.Request
-	timeout time.Duration // how long the far end may ring
-	// user and password answer a digest challenge (gateways).
-	user, password string
-	// sent is called once the INVITE is out, with its dialog: put its
-	// Call-ID in the call table there.
-	sent func(*sipgo.DialogClientSession)
-	// ringing, when set, is called for each 101-199 response.
-	ringing func()
-	// cleanup undoes sent when the INVITE fails. It runs once a 200 that
-	// crossed the CANCEL has been acknowledged and hung up, which may be
-	// after ringOut returned.
-	cleanup func()
+// Leg is one party of a call as a script sees it: who it reaches, what
+// it speaks, and what it hears from Hotline.
+type Leg interface {
+	// Peer is the agent's username, the customer's or caller's number.
+	Peer() string
+	// Codec is the codec negotiated with the peer.
+	Codec() audio.Codec
+	// Play plays src to the peer (instead of what it heard); nil stops.
+	Play(src audio.Reader)
 }
 
-// cancelGrace is how long, after giving up on an INVITE the far end has
-// not answered at all, Hotline waits for a provisional response so it can
-// CANCEL (a phone that answers late would otherwise ring on): a few UDP
-// retransmissions (T1 = 500 ms), short enough not to hold the leg's RTP
-// port long for a phone that is gone.
-const cancelGrace = 2 * time.Second
-
-// ringOut sends an INVITE and waits until it is answered, refused (a
-// *refusedError), rings past its timeout (errNoAnswer) or ctx ends (its
-// cause). On success dlg.InviteResponse is the 200, not acknowledged yet.
-// Giving up CANCELs the INVITE when the far end said anything (else it is
-// dropped quietly), and a 200 that crosses the CANCEL is acknowledged and
-// hung up in the background.
-func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSession, error) {
-	// ringCtx is cancelled when the INVITE is settled: at once once
-	// answered, else by the background goroutine below (its cause tells
-	// WaitAnswer whether to CANCEL).
-	ringCtx, cancelRing := context.WithCancelCause(context.Background())
-	dlg, err := inv.ua.WriteInvite(ringCtx, inv.req)
-	if err != nil {
-		cancelRing(nil)
-		inv.cleanup()
-		return nil, fmt.Errorf("sending INVITE: %w", err)
-	}
-	inv.sent(dlg)
-
-	var provisional sync.Once
-	gotProvisional := make(chan struct{})
-	result := make(chan error, 1)
-	go func() {
-		result <- dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{Username: inv.user, Password: inv.password,
-			OnResponse: func(r *sip.Response) error {
-				// Any provisional, 100 Trying included, allows a CANCEL
-				// (RFC 3261 §9.1); only 101-199 mean the phone rings.
-				if r.IsProvisional() {
-					provisional.Do(func() { close(gotProvisional) })
-				}
-				if r.StatusCode > 100 && r.StatusCode < 200 && inv.ringing != nil {
-					inv.ringing()
-				}
-				return nil
-			}})
-	}()
-	timer := time.NewTimer(inv.timeout)
-	defer timer.Stop()
-	var answerErr error
-	finished := false // WaitAnswer has returned
-	select {
-	case answerErr = <-result:
-		finished = true
-	case <-timer.C:
-		answerErr = errNoAnswer
-	case <-ctx.Done():
-		answerErr = context.Cause(ctx)
-	}
-	if answerErr == nil {
-		cancelRing(nil)
-		return dlg, nil
-	}
-	// Give up: CANCEL the INVITE. RFC 3261 §9.1 allows a CANCEL only once
-	// the phone has said something; until then it is sent as soon as a
-	// provisional arrives (a phone that only starts ringing after Hotline
-	// gave up would otherwise ring on), and the INVITE is dropped quietly
-	// when nothing comes within cancelGrace.
-	select {
-	case <-gotProvisional:
-		cancelRing(answerErr)
-	default:
-	}
-	// The CANCEL may race with a 200 OK: wait for WaitAnswer to finish in
-	// the background and hang up anything that got answered.
-	s.calls.Add(1)
-	go func() {
-		defer s.calls.Done()
-		if !finished {
-			quiet := time.NewTimer(cancelGrace)
-			defer quiet.Stop()
-			select {
-			case <-gotProvisional:
-				cancelRing(answerErr)
-			case <-result:
-				finished = true // a final response came first
-			case <-quiet.C:
-				cancelRing(sipgo.WaitAnswerForceCancelErr)
-			}
-		}
-		if !finished {
-			<-result
-		}
-		cancelRing(nil)
-		if r := dlg.InviteResponse; r != nil && r.IsSuccess() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = dlg.Ack(ctx)
-			_ = dlg.Bye(ctx)
-		}
-		inv.cleanup()
-	}()
-	var dr *sipgo.ErrDialogResponse
-	if errors.As(answerErr, &dr) {
-		return nil, &refusedError{code: dr.Res.StatusCode, reason: dr.Res.Reason}
-	}
-	return nil, answerErr
+// CallbackLine is the SIP side of the dialer (sip.Server.CallbackLine).
+type CallbackLine interface {
+	// Started says whether the SIP server runs: calls can be placed.
+	Started() bool
+	// Admit says whether one more call may start now: nil, or why not
+	// (draining, the maximum number of calls in progress).
+	Admit() error
+	// Now is the server's clock.
+	Now() time.Time
+	// Go runs f in the background; the server's shutdown waits for it.
+	Go(f func())
+	// NewCallback makes the call of a callback to cust, in queue
+	// cb.Queue: not listed with the calls (and leaving no record) until
+	// Take.
+	NewCallback(cb callbacks.Callback, cust directory.Customer) CallbackCall
 }
 
-// DialerOptions are what a Dialer needs besides the Server.
+// CallbackCall is a callback's call on the SIP side: its legs, bridges,
+// recording and teardown.
+type CallbackCall interface {
+	// ID is the call's id, the Call-ID of the INVITE to the customer.
+	ID() string
+	// Log logs with the call's id.
+	Log() *slog.Logger
+	// Context ends when the call ends; its cause is the call's.
+	Context() context.Context
+	// End ends the call with cause (the first cause wins).
+	End(cause error)
+	// Close is the call's one teardown: legs hung up, media closed, the
+	// record written if the call was listed.
+	Close(cause error)
+	// AgentGone is closed when the agent who took the call hangs up.
+	AgentGone() <-chan struct{}
+	// RingAgents rings the agents of an offer at once; it returns the
+	// leg of the one who took the call (told to qc), nil when nobody did
+	// (each one who did not is reported to qc).
+	RingAgents(qc *acd.QueuedCall, off acd.Offer) Leg
+	// OpenCustomer opens the customer's leg (its media; no dialog yet).
+	OpenCustomer(number string) (Leg, error)
+	// Take lists the call: agent a took it, cust is its first leg; a's
+	// media starts and a's hang-up is watched (AgentGone, or the call
+	// ends when a's media times out).
+	Take(cust, a Leg)
+	// Dial calls cust through the outbound gateway with the call's id,
+	// offering a's codec first, and returns once the customer answered
+	// (the answer taken, acknowledged), or with a *Refused, ErrNoAnswer,
+	// ErrBadAnswer or ctx's cause; giving up cancels the INVITE.
+	Dial(ctx context.Context, cust, a Leg) error
+	// Connect bridges the answered customer with the agent: the call is
+	// answered, recorded, and ends when the customer hangs up.
+	Connect(cust, a Leg)
+}
+
+// DialerConfig is the dialer's part of sip.outbound.
+type DialerConfig struct {
+	// Interval between looks for due callbacks.
+	Interval time.Duration
+	// RetryDelay after an unsuccessful attempt, doubled for each further
+	// one up to MaxRetryDelay.
+	RetryDelay, MaxRetryDelay time.Duration
+	// MaxAttempts before a callback fails.
+	MaxAttempts int
+	// AllowedPrefixes are the numbers that may be called (empty: any).
+	AllowedPrefixes []string
+	// Gateway, Transport and From describe the gateway in logs.
+	Gateway, Transport, From string
+}
+
+// DialerOptions are what a Dialer needs.
 type DialerOptions struct {
+	// Line is the SIP side (required).
+	Line CallbackLine
+	// Config is sip.outbound's dialer part.
+	Config DialerConfig
 	// Store holds the callbacks to place (required).
 	Store *callbacks.Store
 	// Window says when customers may be called (schedule, quiet hours);
 	// nil: at any time.
 	Window *callbacks.Window
-	// Log defaults to the server's.
+	// ACD queues the callbacks for an agent (required).
+	ACD *acd.ACD
+	// Customers identifies a callback's customer by number; nil: unknown.
+	Customers func(ctx context.Context, number string) directory.Customer
+	// Metrics counts callbacks; nil counts none.
+	Metrics CallbackMetrics
+	// Log defaults to discarding.
 	Log *slog.Logger
 }
 
@@ -195,38 +188,42 @@ type DialerOptions struct {
 // gateway (Config.Outbound). It holds no state of its own beyond its
 // configuration: what is due, claimed or done is in the store.
 type Dialer struct {
-	s      *Server
-	cfg    Outbound
-	store  *callbacks.Store
-	window *callbacks.Window
-	log    *slog.Logger
-	gwHost string
-	gwPort int
+	line      CallbackLine
+	cfg       DialerConfig
+	store     *callbacks.Store
+	window    *callbacks.Window
+	acd       *acd.ACD
+	customers func(ctx context.Context, number string) directory.Customer
+	metrics   CallbackMetrics
+	log       *slog.Logger
 }
+
+type noMetrics struct{}
+
+func (noMetrics) CallbackAttempt(queue, kind, result string) {}
+func (noMetrics) CallbackCompleted(queue, kind string)       {}
+func (noMetrics) CallbackFailed(queue, kind, reason string)  {}
 
 // NewDialer builds the dialer of a server whose configuration has an
 // outbound gateway.
-func (s *Server) NewDialer(o DialerOptions) (*Dialer, error) {
-	cfg := s.cfg.Outbound
-	if !cfg.Enabled() {
-		return nil, errors.New("sip: callback dialer: sip.outbound.gateway is not set")
+func NewDialer(o DialerOptions) (*Dialer, error) {
+	if o.Line == nil || o.ACD == nil {
+		return nil, errors.New("callflow: callback dialer: no SIP line or ACD")
 	}
 	if o.Store == nil {
-		return nil, errors.New("sip: callback dialer: no callback store")
+		return nil, errors.New("callflow: callback dialer: no callback store")
+	}
+	if o.Config.Interval <= 0 || o.Config.MaxAttempts <= 0 {
+		return nil, errors.New("callflow: callback dialer: interval and max_attempts must be positive")
 	}
 	if o.Log == nil {
-		o.Log = s.log
+		o.Log = slog.New(slog.DiscardHandler)
 	}
-	host, port, err := net.SplitHostPort(cfg.Gateway)
-	if err != nil {
-		return nil, fmt.Errorf("sip: outbound.gateway: %w", err)
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
-	pn, err := strconv.Atoi(port)
-	if err != nil {
-		return nil, fmt.Errorf("sip: outbound.gateway: bad port %q", port)
-	}
-	return &Dialer{s: s, cfg: cfg, store: o.Store, window: o.Window, log: o.Log.With("component", "dialer"),
-		gwHost: host, gwPort: pn}, nil
+	return &Dialer{line: o.Line, cfg: o.Config, store: o.Store, window: o.Window, acd: o.ACD, customers: o.Customers,
+		metrics: o.Metrics, log: o.Log.With("component", "dialer")}, nil
 }
 
 // Run looks for due callbacks every sip.outbound.interval, and places
@@ -235,7 +232,7 @@ func (s *Server) NewDialer(o DialerOptions) (*Dialer, error) {
 // attempt counted) and those with an agent go on; Server.Shutdown drains
 // them. Cancel ctx before calling Shutdown.
 func (d *Dialer) Run(ctx context.Context) {
-	if d.s.runCtx == nil {
+	if !d.line.Started() {
 		d.log.Error("callback dialer not started: the SIP server is not running")
 		return
 	}
@@ -256,14 +253,13 @@ func (d *Dialer) Run(ctx context.Context) {
 
 // tick claims and starts every callback due now that may be placed now.
 func (d *Dialer) tick(ctx context.Context) {
-	s := d.s
-	now := s.now()
+	now := d.line.Now()
 	for _, cb := range d.store.Due(now) {
-		if ctx.Err() != nil || s.draining.Load() {
+		if ctx.Err() != nil {
 			return
 		}
-		if s.active.Load() >= int64(s.cfg.MaxCalls) {
-			d.log.Warn("callbacks wait: the maximum number of calls is in progress", "max_calls", s.cfg.MaxCalls)
+		if err := d.line.Admit(); err != nil {
+			d.log.Warn("callbacks wait", "reason", err)
 			return
 		}
 		d.consider(ctx, cb, now)
@@ -274,16 +270,16 @@ func (d *Dialer) tick(ctx context.Context) {
 // be placed now, claims it and places it in the background.
 func (d *Dialer) consider(ctx context.Context, cb callbacks.Callback, now time.Time) {
 	log := d.log.With("callback", cb.ID, "queue", cb.Queue)
-	if !dialable(cb.Number) {
-		d.fail(log, cb, metrics.CallbackFailInvalidNumber)
+	if !Dialable(cb.Number) {
+		d.fail(log, cb, CallbackFailInvalidNumber)
 		return
 	}
 	if !d.allowed(cb.Number) {
-		d.fail(log, cb, metrics.CallbackFailNotAllowed)
+		d.fail(log, cb, CallbackFailNotAllowed)
 		return
 	}
 	cust := directory.Unknown(cb.Number)
-	if lookup := d.s.deps.Customers; lookup != nil {
+	if lookup := d.customers; lookup != nil {
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		cust = lookup(lctx, cb.Number)
 		cancel()
@@ -291,7 +287,7 @@ func (d *Dialer) consider(ctx context.Context, cb callbacks.Callback, now time.T
 	if d.window != nil {
 		next, ok := d.window.Next(cb.Queue, cust.QuietHours, now)
 		if !ok {
-			d.fail(log, cb, metrics.CallbackFailNoTime)
+			d.fail(log, cb, CallbackFailNoTime)
 			return
 		}
 		if next.After(now) {
@@ -307,11 +303,22 @@ func (d *Dialer) consider(ctx context.Context, cb callbacks.Callback, now time.T
 	if err != nil {
 		return // taken or finished meanwhile
 	}
-	d.s.calls.Add(1)
-	go func() {
-		defer d.s.calls.Done()
-		d.place(ctx, claimed, cust)
-	}()
+	d.line.Go(func() { d.place(ctx, claimed, cust) })
+}
+
+// Dialable says whether s is a number Hotline may call: + and 3 to 20
+// digits.
+func Dialable(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if len(s) < 3 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // allowed applies sip.outbound.allowed_prefixes.
@@ -330,14 +337,14 @@ func (d *Dialer) allowed(number string) bool {
 // fail gives a callback up, loudly: logged, counted, listed as failed.
 func (d *Dialer) fail(log *slog.Logger, cb callbacks.Callback, reason string) {
 	why := reason
-	if reason == metrics.CallbackFailAttempts && cb.LastResult != "" {
+	if reason == CallbackFailAttempts && cb.LastResult != "" {
 		why = cb.LastResult
 	}
 	if err := d.store.Fail(cb.ID, why); err != nil {
 		log.Error("failed callback not marked failed", "error", err)
 		return
 	}
-	d.s.deps.Metrics.CallbackFailed(cb.Queue, cb.Kind, reason)
+	d.metrics.CallbackFailed(cb.Queue, cb.Kind, reason)
 	log.Warn("callback failed: the customer will not be called", "reason", reason, "last_result", cb.LastResult,
 		"attempts", cb.Attempts, "number", cb.Number)
 }
@@ -367,54 +374,21 @@ func (d *Dialer) retryAt(cb callbacks.Callback, cust directory.Customer, from ti
 	return d.window.Next(cb.Queue, cust.QuietHours, at)
 }
 
-// newCall builds the call of a callback: not listed with the calls until
-// an agent has answered.
-func (d *Dialer) newCall(cb callbacks.Callback, cust directory.Customer) *call {
-	s := d.s
-	id := "callback-" + strconv.FormatUint(rand.Uint64(), 36) + "@hotline"
-	hl, ok := s.deps.Routing.Hotline(d.cfg.From)
-	if !ok {
-		hl = config.Hotline{Number: d.cfg.From}
-	}
-	name := "Callback"
-	if cust.Name != "" {
-		name += " " + cust.Name
-	}
-	c := &call{
-		s:          s,
-		id:         id,
-		log:        s.log.With("call_id", id, "callback", cb.ID),
-		hotline:    hl,
-		customer:   cust,
-		decision:   rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
-		from:       cb.Number,
-		fromName:   name,
-		transport:  d.cfg.Transport,
-		created:    s.now(),
-		direction:  callflow.DirectionCallback,
-		callbackID: cb.ID,
-		agentGone:  make(chan struct{}),
-	}
-	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	return c
-}
-
 // place is one attempt of a claimed callback: queue for an agent, ring
 // the agent, call the customer, bridge; then settle the callback in the
 // store (completed, retry later, failed).
 func (d *Dialer) place(dctx context.Context, cb callbacks.Callback, cust directory.Customer) {
-	s := d.s
-	c := d.newCall(cb, cust)
-	log := c.log.With("queue", cb.Queue)
-	defer c.cancel(nil)
-	qc, err := s.deps.ACD.Enqueue(acd.CallRequest{ID: c.id, Queue: cb.Queue, Priority: cb.Priority,
+	c := d.line.NewCallback(cb, cust)
+	log := c.Log().With("queue", cb.Queue)
+	defer c.End(nil)
+	qc, err := d.acd.Enqueue(acd.CallRequest{ID: c.ID(), Queue: cb.Queue, Priority: cb.Priority,
 		Customer: cust, Arrived: cb.Arrived})
 	switch {
 	case errors.Is(err, acd.ErrUnknownQueue):
-		d.fail(log, cb, metrics.CallbackFailUnknownQueue)
+		d.fail(log, cb, CallbackFailUnknownQueue)
 		return
 	case err != nil:
-		d.release(log, cb, s.now().Add(d.cfg.RetryDelay), fmt.Errorf("queueing the callback: %w", err))
+		d.release(log, cb, d.line.Now().Add(d.cfg.RetryDelay), fmt.Errorf("queueing the callback: %w", err))
 		return
 	}
 	defer qc.Close()
@@ -424,20 +398,20 @@ func (d *Dialer) place(dctx context.Context, cb callbacks.Callback, cust directo
 	if err != nil {
 		at := cb.Due
 		if errors.Is(err, errNoAgent) {
-			at = s.now().Add(d.cfg.RetryDelay)
+			at = d.line.Now().Add(d.cfg.RetryDelay)
 		}
 		d.release(log, cb, at, err)
 		return
 	}
-	cbNow, err := d.talk(c, a, cb)
-	c.closeWith(callflow.ErrAgentHangup)
+	cbNow, err := d.talk(c, a, cb, cust)
+	c.Close(ErrAgentHangup)
 	var nd *notDialledError
 	if errors.As(err, &nd) {
 		// The customer was not called (outside the calling hours by now,
 		// the agent left at once, no media port): no attempt is counted.
 		at := nd.at
 		if at.IsZero() {
-			at = s.now().Add(d.cfg.RetryDelay)
+			at = d.line.Now().Add(d.cfg.RetryDelay)
 		}
 		d.release(log, cb, at, err)
 		return
@@ -455,12 +429,25 @@ type notDialledError struct {
 func (e *notDialledError) Error() string { return "customer not called: " + e.err.Error() }
 func (e *notDialledError) Unwrap() error { return e.err }
 
+// customerError is a callback's customer not reached: result is one of
+// the Callback* results.
+type customerError struct {
+	result string
+	err    error
+}
+
+func (e *customerError) Error() string {
+	return fmt.Sprintf("customer not reached (%s): %v", e.result, e.err)
+}
+
+func (e *customerError) Unwrap() error { return e.err }
+
 // waitAgent waits in the queue until an agent answers the callback: each
-// offer rings its agents (ringAll), unanswered offers put the callback
+// offer rings its agents (RingAgents), unanswered offers put the callback
 // back at its place. It ends when the dialer stops (errDialerStopped),
 // with the queue's maximum wait (errNoAgent) or the call's end.
-func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *acd.QueuedCall) (*Leg, error) {
-	wctx, cancel := context.WithCancelCause(c.ctx)
+func (d *Dialer) waitAgent(dctx context.Context, c CallbackCall, qc *acd.QueuedCall) (Leg, error) {
+	wctx, cancel := context.WithCancelCause(c.Context())
 	defer cancel(nil)
 	stop := context.AfterFunc(dctx, func() { cancel(errDialerStopped) })
 	defer stop()
@@ -474,7 +461,7 @@ func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *acd.QueuedCall) (*
 		case err != nil:
 			return nil, err
 		}
-		if a := c.ringAll(qc, off); a != nil {
+		if a := c.RingAgents(qc, off); a != nil {
 			return a, nil
 		}
 	}
@@ -483,18 +470,23 @@ func (d *Dialer) waitAgent(dctx context.Context, c *call, qc *acd.QueuedCall) (*
 // Agent prompts: two short beeps ("a callback"), then a ringback tone
 // while the customer is called; a busy tone when the customer was not
 // reached.
-func callbackWhisper() media.Source {
-	return &thenSource{first: media.NewTone([]float64{880}, 150*time.Millisecond, 100*time.Millisecond, 0.3),
-		left: 8000 * 500 / 1000, then: ringbackSource()}
+func callbackWhisper() audio.Reader {
+	return &thenSource{first: audio.NewTone([]float64{880}, 150*time.Millisecond, 100*time.Millisecond, 0.3),
+		left: 8000 * 500 / 1000, then: ringbackTone()}
 }
 
-func notReachedTone() media.Source {
-	return media.NewTone([]float64{425}, 250*time.Millisecond, 250*time.Millisecond, 0.3)
+// ringbackTone is the ETSI ringing tone (425 Hz 1 s on 4 s off).
+func ringbackTone() audio.Reader {
+	return audio.NewTone([]float64{425}, time.Second, 4*time.Second, 0.3)
+}
+
+func notReachedTone() audio.Reader {
+	return audio.NewTone([]float64{425}, 250*time.Millisecond, 250*time.Millisecond, 0.3)
 }
 
 // thenSource plays first for left samples, then then.
 type thenSource struct {
-	first, then media.Source
+	first, then audio.Reader
 	left        int
 }
 
@@ -518,180 +510,103 @@ func (t *thenSource) Read(samples []int16) {
 // hangs up. It returns the callback as counted, and a *customerError
 // when the customer was not reached or a *notDialledError when they were
 // not called.
-func (d *Dialer) talk(c *call, a *Leg, cb callbacks.Callback) (callbacks.Callback, error) {
-	s := d.s
-	cust, err := s.newLeg(RoleCustomer, cb.Number)
+func (d *Dialer) talk(c CallbackCall, a Leg, cb callbacks.Callback, customer directory.Customer) (callbacks.Callback, error) {
+	cust, err := c.OpenCustomer(cb.Number)
 	if err != nil {
-		c.end(err)
+		c.End(err)
 		return cb, &notDialledError{err: err}
 	}
-	c.mu.Lock()
-	c.caller, c.agentName = cust, a.peer // the agent took the callback
-	c.legs = append([]*Leg{cust}, c.legs...)
-	c.mu.Unlock()
-	s.active.Add(1)
-	s.mu.Lock()
-	s.byID[c.id] = c
-	s.mu.Unlock()
-
 	// The agent: whisper and ringback; hanging up ends the callback.
-	a.media.Start()
-	a.media.Play(callbackWhisper())
-	c.watchAgent(a)
-	if isClosed(c.agentGone) || c.ctx.Err() != nil {
-		return cb, &notDialledError{err: callflow.ErrAgentHangup}
+	c.Take(cust, a)
+	a.Play(callbackWhisper())
+	if isClosed(c.AgentGone()) || c.Context().Err() != nil {
+		return cb, &notDialledError{err: ErrAgentHangup}
 	}
 	// The callback may have waited for its agent past closing time or
 	// into quiet hours: the customer is only called within them.
 	if d.window != nil {
-		now := s.now()
-		next, ok := d.window.Next(cb.Queue, c.customer.QuietHours, now)
+		now := d.line.Now()
+		next, ok := d.window.Next(cb.Queue, customer.QuietHours, now)
 		if !ok || next.After(now) {
 			if !ok {
 				next = now.Add(d.cfg.RetryDelay) // then fails as no_time in consider
 			}
-			c.log.Info("outside the calling hours by now: the customer is not called", "agent", a.peer, "due", next)
-			c.playFor(a.media, notReachedTone(), 1500*time.Millisecond)
+			c.Log().Info("outside the calling hours by now: the customer is not called", "agent", a.Peer(), "due", next)
+			playFor(c, a, notReachedTone(), 1500*time.Millisecond)
 			err := errors.New("outside the calling hours")
-			c.end(err)
+			c.End(err)
 			return cb, &notDialledError{err: err, at: next}
 		}
 	}
-	counted, err := d.store.Dialing(cb.ID, c.id)
+	counted, err := d.store.Dialing(cb.ID, c.ID())
 	if err != nil {
 		err = fmt.Errorf("callback store: %w", err)
-		c.end(err)
+		c.End(err)
 		return cb, &notDialledError{err: err}
 	}
 	cb = counted
-	c.log.Info("agent took the callback; calling the customer", "agent", a.peer, "number", cb.Number,
+	c.Log().Info("agent took the callback; calling the customer", "agent", a.Peer(), "number", cb.Number,
 		"attempt", cb.Attempts, "gateway", d.cfg.Gateway)
 
-	ringCtx, stopRing := context.WithCancelCause(c.ctx)
+	ringCtx, stopRing := context.WithCancelCause(c.Context())
 	defer stopRing(nil)
 	go func() {
 		select {
-		case <-c.agentGone:
-			stopRing(callflow.ErrAgentHangup)
+		case <-c.AgentGone():
+			stopRing(ErrAgentHangup)
 		case <-ringCtx.Done():
 		}
 	}()
-	dlg, err := s.ringOut(ringCtx, d.customerInvite(c, cust, a))
-	if err != nil {
-		result := customerResult(err)
-		var re *refusedError
+	if err := c.Dial(ringCtx, cust, a); err != nil {
+		result, answered := customerResult(err), errors.Is(err, ErrBadAnswer)
+		var re *Refused
 		if errors.As(err, &re) {
-			err = fmt.Errorf("the gateway answered %d %s", re.code, re.reason)
+			err = fmt.Errorf("the gateway answered %d %s", re.Code, re.Reason)
 		}
 		err = &customerError{result: result, err: err}
-		c.log.Info("customer not reached", "error", err)
-		if c.ctx.Err() == nil && !isClosed(c.agentGone) {
-			c.playFor(a.media, notReachedTone(), 1500*time.Millisecond)
+		c.Log().Info("customer not reached", "error", err)
+		if !answered && c.Context().Err() == nil && !isClosed(c.AgentGone()) {
+			playFor(c, a, notReachedTone(), 1500*time.Millisecond)
 		}
-		c.end(err)
+		c.End(err)
 		return cb, err
 	}
-	if err := cust.takeAnswer(); err != nil {
-		c.log.Warn("customer's answer has no usable SDP", "error", err)
-		cust.acked = true // acknowledged and hung up by finish
-		ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = dlg.Ack(ackCtx)
-		cancel()
-		err = &customerError{result: metrics.CallbackError, err: fmt.Errorf("customer SDP: %w", err)}
-		c.end(err)
-		return cb, err
-	}
-	cust.media.OnDTMF(func(k rune) { c.log.Info("customer pressed a key", "digit", string(k)) })
-	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	err = dlg.Ack(ackCtx)
-	cancel()
-	cust.acked = true
-	if err != nil {
-		err = &customerError{result: metrics.CallbackError, err: fmt.Errorf("ACK to the customer: %w", err)}
-		c.end(err)
-		return cb, err
-	}
-	c.mu.Lock()
-	c.answered, c.answeredAt = true, s.now()
-	c.mu.Unlock()
-	cust.media.Start()
-	c.join(cust, a)
-	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), a.peer
-	c.mu.Unlock()
-	c.startRecording(a.peer, a)
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil {
-		_ = rec.SetExtra("direction", callflow.DirectionCallback)
-		_ = rec.SetExtra("callback_id", cb.ID)
-	}
-	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
-		"wait", s.now().Sub(c.created).Round(time.Millisecond))
-	go func() {
-		select {
-		case <-dlg.Context().Done():
-			c.end(callflow.ErrCustomerHangup)
-		case <-cust.media.Done():
-			if cust.media.Err() != nil {
-				c.end(callflow.ErrCallerTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
+	c.Connect(cust, a)
 	select {
-	case <-c.ctx.Done():
-	case <-c.agentGone:
-		c.end(callflow.ErrAgentHangup)
+	case <-c.Context().Done():
+	case <-c.AgentGone():
+		c.End(ErrAgentHangup)
 	}
 	return cb, nil
 }
 
-// customerInvite builds the INVITE to the customer through the gateway:
-// sip:<number>@<gateway>, From the configured number, with the callback
-// call's Call-ID, offering the agent's codec first.
-func (d *Dialer) customerInvite(c *call, cust *Leg, a *Leg) invite {
-	s := d.s
-	target := sip.Uri{Scheme: "sip", User: cust.peer, Host: d.gwHost, Port: d.gwPort}
-	ua, req := s.inviteFor(cust, outboundInvite{target: target, to: target, transport: d.cfg.Transport,
-		user: d.cfg.From, name: c.hotline.Name, callID: c.id, prefer: a.Codec()})
-	return invite{ua: ua, req: req, timeout: d.cfg.RingTimeout, user: d.cfg.Username, password: d.cfg.Password,
-		sent: func(dlg *sipgo.DialogClientSession) {
-			cust.cli = dlg
-			cust.callID = c.id
-			s.register(c.id, &dialogRef{call: c, leg: cust})
-			c.log.Info("calling the customer", "number", cust.peer, "gateway", d.cfg.Gateway)
-		},
-		cleanup: func() { s.unregister(c.id) },
-	}
-}
-
 // customerResult classifies why the customer was not reached.
 func customerResult(err error) string {
-	var re *refusedError
+	var re *Refused
 	switch {
 	case errors.As(err, &re):
 		switch {
-		case re.code == 486 || re.code == 600:
-			return metrics.CallbackBusy
-		case re.code == 603:
-			return metrics.CallbackDeclined
-		case re.code == 480 || re.code == 408 || re.code == 487:
-			return metrics.CallbackNoAnswer
-		case re.code == 404 || re.code == 410 || re.code == 484 || re.code == 604 || re.code >= 500:
-			return metrics.CallbackUnreachable
+		case re.Code == 486 || re.Code == 600:
+			return CallbackBusy
+		case re.Code == 603:
+			return CallbackDeclined
+		case re.Code == 480 || re.Code == 408 || re.Code == 487:
+			return CallbackNoAnswer
+		case re.Code == 404 || re.Code == 410 || re.Code == 484 || re.Code == 604 || re.Code >= 500:
+			return CallbackUnreachable
 		}
-		return metrics.CallbackError
-	case errors.Is(err, errNoAnswer):
-		return metrics.CallbackNoAnswer
-	case errors.Is(err, callflow.ErrAgentHangup), errors.Is(err, callflow.ErrAgentTimeout):
-		return metrics.CallbackAbandoned
-	case errors.Is(err, callflow.ErrShutdown), errors.Is(err, context.Canceled):
-		return metrics.CallbackError
+		return CallbackError
+	case errors.Is(err, ErrNoAnswer):
+		return CallbackNoAnswer
+	case errors.Is(err, ErrBadAnswer):
+		return CallbackError
+	case errors.Is(err, ErrAgentHangup), errors.Is(err, ErrAgentTimeout):
+		return CallbackAbandoned
+	case errors.Is(err, ErrShutdown), errors.Is(err, context.Canceled):
+		return CallbackError
 	}
 	// No final response (timer B), or the INVITE could not be sent.
-	return metrics.CallbackUnreachable
+	return CallbackUnreachable
 }
 
 func isClosed(ch <-chan struct{}) bool {
@@ -705,15 +620,15 @@ func isClosed(ch <-chan struct{}) bool {
 
 // playFor plays src to a leg for d, or until the call ends or its agent
 // leaves.
-func (c *call) playFor(l *media.Leg, src media.Source, d time.Duration) {
+func playFor(c CallbackCall, l Leg, src audio.Reader, d time.Duration) {
 	l.Play(src)
 	defer l.Play(nil)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-c.ctx.Done():
-	case <-c.agentGone:
+	case <-c.Context().Done():
+	case <-c.AgentGone():
 	}
 }
 
@@ -721,9 +636,9 @@ func (c *call) playFor(l *media.Leg, src media.Source, d time.Duration) {
 // (with backoff, within the calling hours) or, after the last allowed
 // attempt, failed.
 func (d *Dialer) settle(log *slog.Logger, cb callbacks.Callback, cust directory.Customer, err error) {
-	m := d.s.deps.Metrics
+	m := d.metrics
 	if err == nil {
-		m.CallbackAttempt(cb.Queue, cb.Kind, metrics.CallbackAnswered)
+		m.CallbackAttempt(cb.Queue, cb.Kind, CallbackAnswered)
 		if err := d.store.Complete(cb.ID); err != nil {
 			log.Error("completed callback not marked completed", "error", err)
 		}
@@ -731,7 +646,7 @@ func (d *Dialer) settle(log *slog.Logger, cb callbacks.Callback, cust directory.
 		log.Info("callback completed", "attempts", cb.Attempts)
 		return
 	}
-	result := metrics.CallbackError
+	result := CallbackError
 	var ce *customerError
 	if errors.As(err, &ce) {
 		result = ce.result
@@ -739,12 +654,12 @@ func (d *Dialer) settle(log *slog.Logger, cb callbacks.Callback, cust directory.
 	m.CallbackAttempt(cb.Queue, cb.Kind, result)
 	cb.LastResult = result
 	if cb.Attempts >= d.cfg.MaxAttempts {
-		d.fail(log, cb, metrics.CallbackFailAttempts)
+		d.fail(log, cb, CallbackFailAttempts)
 		return
 	}
-	next, ok := d.retryAt(cb, cust, d.s.now())
+	next, ok := d.retryAt(cb, cust, d.line.Now())
 	if !ok {
-		d.fail(log, cb, metrics.CallbackFailNoTime)
+		d.fail(log, cb, CallbackFailNoTime)
 		return
 	}
 	if err := d.store.Retry(cb.ID, next, result); err != nil {
