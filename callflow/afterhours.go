@@ -1,14 +1,16 @@
-package sip
+package callflow
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"time"
 
 	"hotline/audio"
-	"hotline/callflow"
-	"hotline/recording"
+	"hotline/routing/callbacks"
 	"hotline/routing/config"
+	"hotline/routing/directory"
 	"hotline/routing/rules"
-	"hotline/sip/media"
 )
 
 // Prompt names of after-hours actions besides the configured message:
@@ -19,121 +21,130 @@ const (
 	promptVoicemail = "voicemail" // "leave a message after the tone"
 )
 
-// message returns a prompt in the caller's language (else the survey's,
-// else English, else any), or nil.
-func (c *call) message(name string) *audio.Clip {
-	return c.s.currentPrompts().Find(name, c.promptLanguages()...)
-}
+// Why an action could not be carried out in full (ActionCall).
+var (
+	// ErrNoCallbackStore: callbacks are not kept; the callback action
+	// plays its message only.
+	ErrNoCallbackStore = errors.New("no callback store")
+	// ErrNotRecording: calls are not recorded; voicemail plays its
+	// message only.
+	ErrNotRecording = errors.New("calls are not recorded")
+)
 
-// promptLanguages are the languages prompts are looked for in: the
-// caller's, the survey's, English.
-func (c *call) promptLanguages() []string {
-	langs := []string{c.customer.Language}
-	if sv := c.s.deps.Survey; sv != nil {
-		langs = append(langs, sv.Language)
-	}
-	return append(langs, "en")
+// ActionCall is a call as the after-hours actions see it (the SIP side's
+// inbound call).
+type ActionCall interface {
+	Log() *slog.Logger
+	// Context ends when the call ends, with its cause.
+	Context() context.Context
+	// End ends the call with cause (the first cause wins).
+	End(cause error)
+	// Answer answers the caller (once) and starts their media.
+	Answer() error
+	// Customer is who is calling.
+	Customer() directory.Customer
+	// Caller is the caller's leg.
+	Caller() Player
+	// Prompt returns a prompt in the caller's language (else the
+	// survey's, else English, else any), or nil.
+	Prompt(name string) *audio.Clip
+	// RequestCallback stores a callback request for the caller
+	// (ErrNoCallbackStore without a store).
+	RequestCallback(d rules.Decision) (callbacks.Callback, error)
+	// CanRecord says whether voicemail can be recorded.
+	CanRecord() bool
+	// RecordVoicemail records the caller's side (reason "voicemail",
+	// queue) until the call ends, and returns the recording's key.
+	RecordVoicemail(queue string) (key string, err error)
+	// VoicemailMax bounds a voicemail.
+	VoicemailMax() time.Duration
 }
 
 // playMessage plays a prompt (preferring the action's own prompt when the
 // message is the default one) and waits for its end. Without the prompt,
 // three short beeps stand in. It returns false if the call ended.
-func (c *call) playMessage(name, actionPrompt string) bool {
-	a := c.message(name)
+func playMessage(c ActionCall, name, actionPrompt string) bool {
+	a := c.Prompt(name)
 	if name == promptClosed && actionPrompt != "" {
-		if p := c.message(actionPrompt); p != nil {
+		if p := c.Prompt(actionPrompt); p != nil {
 			a = p
 		}
 	}
 	if a == nil {
-		c.log.Warn("no prompt for the after-hours message; playing beeps", "message", name)
-		return c.tone(media.NewTone([]float64{480}, 200*time.Millisecond, 200*time.Millisecond, 0.3), 1100*time.Millisecond)
+		c.Log().Warn("no prompt for the after-hours message; playing beeps", "message", name)
+		return tone(c, audio.NewTone([]float64{480}, 200*time.Millisecond, 200*time.Millisecond, 0.3), 1100*time.Millisecond)
 	}
-	return c.speaker().Play(a, false)
+	return Speaker(c.Context(), c.Caller()).Play(a, false)
 }
 
 // tone plays src for d; false if the call ended meanwhile.
-func (c *call) tone(src media.Source, d time.Duration) bool {
-	return c.speaker().Tone(src, d)
+func tone(c ActionCall, src audio.Reader, d time.Duration) bool {
+	return Speaker(c.Context(), c.Caller()).Tone(src, d)
 }
 
-// afterHours carries out an action other than queueing (the router's
+// AfterHours carries out an action other than queueing (the router's
 // answer outside open hours, or a rule's action): the caller is answered,
 // hears the message, and Hotline hangs up.
-func (c *call) afterHours(d rules.Decision) {
-	c.log.Info("after-hours action", "action", d.Action, "rule", d.Rule, "queue", d.Queue, "message", d.Message)
-	c.runAction(d, callflow.ErrAfterHours)
+func AfterHours(c ActionCall, d rules.Decision) {
+	c.Log().Info("after-hours action", "action", d.Action, "rule", d.Rule, "queue", d.Queue, "message", d.Message)
+	RunAction(c, d, ErrAfterHours)
 }
 
-// runAction answers the caller, carries out a message, callback or
+// RunAction answers the caller, carries out a message, callback or
 // voicemail action, and ends the call with cause.
-func (c *call) runAction(d rules.Decision, cause error) {
-	if err := c.answer(); err != nil {
-		c.end(err)
+func RunAction(c ActionCall, d rules.Decision, cause error) {
+	if err := c.Answer(); err != nil {
+		c.End(err)
 		return
 	}
 	switch d.Action {
 	case config.ActionCallback:
 		prompt := ""
-		if f := c.s.deps.RequestCallback; f == nil {
-			c.log.Warn("callback action without a callback store: message only")
-		} else if cb, err := f(c.customer, d); err != nil {
-			c.log.Error("callback request not stored", "error", err)
+		if cb, err := c.RequestCallback(d); errors.Is(err, ErrNoCallbackStore) {
+			c.Log().Warn("callback action without a callback store: message only")
+		} else if err != nil {
+			c.Log().Error("callback request not stored", "error", err)
 		} else {
-			c.log.Info("callback requested", "callback", cb.ID, "number", cb.Number, "due", cb.Due)
+			c.Log().Info("callback requested", "callback", cb.ID, "number", cb.Number, "due", cb.Due)
 			prompt = promptCallback
 		}
-		if !c.playMessage(d.Message, prompt) {
+		if !playMessage(c, d.Message, prompt) {
 			return
 		}
 	case config.ActionVoicemail:
-		if !c.voicemail(d) {
+		if !voicemail(c, d) {
 			return
 		}
 	default:
-		if !c.playMessage(d.Message, "") {
+		if !playMessage(c, d.Message, "") {
 			return
 		}
 	}
-	c.end(cause)
+	c.End(cause)
 }
 
 // voicemail plays the message and a beep, then records the caller (their
 // side only, reason "voicemail") until they hang up, press #, or the
 // voicemail limit passes. Without recording it is a message. It returns
 // false if the call ended (the usual end: the caller hangs up).
-func (c *call) voicemail(d rules.Decision) bool {
-	rs := c.s.deps.Recordings
-	if rs == nil {
-		c.log.Warn("voicemail needs recording: playing the message only")
-		return c.playMessage(d.Message, "")
+func voicemail(c ActionCall, d rules.Decision) bool {
+	if !c.CanRecord() {
+		c.Log().Warn("voicemail needs recording: playing the message only")
+		return playMessage(c, d.Message, "")
 	}
-	if !c.playMessage(d.Message, promptVoicemail) ||
-		!c.tone(media.NewTone([]float64{1000}, 400*time.Millisecond, time.Second, 0.3), 400*time.Millisecond) {
+	if !playMessage(c, d.Message, promptVoicemail) ||
+		!tone(c, audio.NewTone([]float64{1000}, 400*time.Millisecond, time.Second, 0.3), 400*time.Millisecond) {
 		return false
 	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		var err error
-		rec, err = rs.Begin(recording.CallInfo{CallID: c.id, Caller: c.from, Queue: d.Queue,
-			Segment: c.customer.Segment, Reason: "voicemail", Start: time.Now()})
-		if err != nil {
-			c.log.Error("voicemail not recorded", "error", err)
-			return true
-		}
-		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
-		c.mu.Lock()
-		c.rec = rec
-		c.mu.Unlock()
-		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
-	} else {
-		_ = rec.SetExtra("reason", "voicemail")
+	key, err := c.RecordVoicemail(d.Queue)
+	if err != nil {
+		c.Log().Error("voicemail not recorded", "error", err)
+		return true
 	}
-	c.log.Info("recording voicemail", "key", rec.Key(), "max", c.s.deps.VoicemailMax)
+	maxLen := c.VoicemailMax()
+	c.Log().Info("recording voicemail", "key", key, "max", maxLen)
 	hash := make(chan struct{}, 1)
-	c.caller.media.OnDTMF(func(k rune) {
+	c.Caller().OnDTMF(func(k rune) {
 		if k == '#' {
 			select {
 			case hash <- struct{}{}:
@@ -141,10 +152,10 @@ func (c *call) voicemail(d rules.Decision) bool {
 			}
 		}
 	})
-	limit := time.NewTimer(c.s.deps.VoicemailMax)
+	limit := time.NewTimer(maxLen)
 	defer limit.Stop()
 	select {
-	case <-c.ctx.Done():
+	case <-c.Context().Done():
 		return false
 	case <-hash:
 	case <-limit.C:
