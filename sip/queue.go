@@ -113,7 +113,7 @@ func (c *call) nextOffer(w *waiting) (acd.Offer, error) {
 	}
 	now, cancel := context.WithCancel(c.ctx)
 	cancel()
-	if off, err := w.qc.Next(now); !errors.Is(err, context.Canceled) {
+	if off, err := w.Queued().Next(now); !errors.Is(err, context.Canceled) {
 		return off, err
 	}
 	if err := c.answer(); err != nil {

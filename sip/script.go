@@ -2,7 +2,9 @@ package sip
 
 // The call's side of the call scripts that run in callflow: the
 // after-hours actions (callflow/afterhours.go) see a call through
-// callflow.ActionCall.
+// callflow.ActionCall, the keypad questions and the waiting caller's
+// announcements and callback key (callflow/ivr.go) through
+// callflow.KeypadCall.
 
 import (
 	"context"
@@ -12,7 +14,9 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/recording"
+	"hotline/routing/acd"
 	"hotline/routing/callbacks"
+	"hotline/routing/config"
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
@@ -39,6 +43,34 @@ func (c *call) tone(src media.Source, d time.Duration) bool {
 	return c.speaker().Tone(src, d)
 }
 
+// prompts returns the clips of names in one language (audio.Prompts.FindAll).
+func (c *call) prompts(names ...string) []*audio.Clip {
+	return c.s.currentPrompts().FindAll(names, c.promptLanguages()...)
+}
+
+// speaker plays to the caller without listening to keys.
+func (c *call) speaker() *callflow.Keypad { return callflow.Speaker(c.ctx, c.caller.media) }
+
+// checkIVRPrompts makes sure the configured questions can be asked
+// (callflow.CheckIVRPrompts).
+func (s *Server) checkIVRPrompts(p *audio.Prompts) error {
+	return callflow.CheckIVRPrompts(s.deps.Routing, p, s.log)
+}
+
+// askFirst runs the keypad questions of a call the rules send to a queue
+// (callflow.AskFirst); false if the call ended.
+func (c *call) askFirst() bool { return callflow.AskFirst(scriptCall{c}) }
+
+// waiting is what a queued caller hears and may press while no agent is
+// offered (callflow.Waiting).
+type waiting = callflow.Waiting
+
+func (c *call) newWaiting(qc *acd.QueuedCall) *waiting { return callflow.NewWaiting(scriptCall{c}, qc) }
+
+// waitOffer waits for the call's next offer with hold music,
+// announcements and the callback key (callflow.WaitOffer).
+func (c *call) waitOffer(w *waiting) (acd.Offer, error) { return callflow.WaitOffer(scriptCall{c}, w) }
+
 // afterHours carries out an action other than queueing
 // (callflow.AfterHours).
 func (c *call) afterHours(d rules.Decision) { callflow.AfterHours(scriptCall{c}, d) }
@@ -50,7 +82,7 @@ func (c *call) runAction(d rules.Decision, cause error) { callflow.RunAction(scr
 // scriptCall is a call as the scripts in callflow see it.
 type scriptCall struct{ c *call }
 
-var _ callflow.ActionCall = scriptCall{}
+var _ callflow.KeypadCall = scriptCall{}
 
 func (sc scriptCall) Log() *slog.Logger              { return sc.c.log }
 func (sc scriptCall) Context() context.Context       { return sc.c.ctx }
@@ -64,6 +96,45 @@ func (sc scriptCall) Customer() directory.Customer {
 	sc.c.mu.Lock()
 	defer sc.c.mu.Unlock()
 	return sc.c.customer
+}
+
+func (sc scriptCall) Prompts(names ...string) []*audio.Clip { return sc.c.prompts(names...) }
+func (sc scriptCall) Routing() *config.Config               { return sc.c.s.deps.Routing }
+func (sc scriptCall) Router() callflow.Router               { return sc.c.s.deps.Router }
+func (sc scriptCall) Now() time.Time                        { return sc.c.s.now() }
+func (sc scriptCall) Dialled() string                       { return sc.c.hotline.Number }
+func (sc scriptCall) Hold() audio.Reader                    { return sc.c.holdSource() }
+
+// RememberStyle makes style the caller's (Deps.SetStyle remembers it).
+func (sc scriptCall) RememberStyle(style string) {
+	c := sc.c
+	c.mu.Lock()
+	c.customer.Style = style
+	c.mu.Unlock()
+	if f := c.s.deps.SetStyle; f != nil {
+		if err := f(c.from, style); err != nil {
+			c.log.Warn("service style not remembered", "style", style, "error", err)
+		}
+	}
+}
+
+// Route routes the call again after the keypad questions.
+func (sc scriptCall) Route(d rules.Decision, reason string) {
+	c := sc.c
+	c.mu.Lock()
+	c.decision, c.reason = d, reason
+	rec := c.rec
+	c.mu.Unlock()
+	if rec != nil && reason != "" {
+		_ = rec.SetExtra("call_reason", reason)
+	}
+}
+
+// LeftForCallback notes the callback the caller left the queue for.
+func (sc scriptCall) LeftForCallback(id string) {
+	sc.c.mu.Lock()
+	sc.c.callback, sc.c.callbackID = true, id
+	sc.c.mu.Unlock()
 }
 
 // RequestCallback stores a callback request (Deps.RequestCallback).
