@@ -147,7 +147,9 @@ func (d *Dialer) tick(ctx context.Context) {
 			return
 		}
 		if err := d.line.Admit(); err != nil {
-			d.log.Warn("callbacks wait", "reason", err)
+			if !errors.Is(err, ErrShutdown) { // draining: no new call, quietly
+				d.log.Warn("callbacks wait", "reason", err)
+			}
 			return
 		}
 		d.consider(ctx, cb, now)

@@ -82,7 +82,8 @@ type CallbackLine interface {
 	// Started says whether the SIP server runs: calls can be placed.
 	Started() bool
 	// Admit says whether one more call may start now: nil, or why not
-	// (draining, the maximum number of calls in progress).
+	// (ErrShutdown while draining, the maximum number of calls in
+	// progress).
 	Admit() error
 	// Now is the server's clock.
 	Now() time.Time
