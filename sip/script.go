@@ -75,14 +75,10 @@ func (c *call) waitOffer(w *waiting) (acd.Offer, error) { return callflow.WaitOf
 // (callflow.AfterHours).
 func (c *call) afterHours(d rules.Decision) { callflow.AfterHours(scriptCall{c}, d) }
 
-// runAction answers the caller, carries out a message, callback or
-// voicemail action, and ends the call with cause (callflow.RunAction).
-func (c *call) runAction(d rules.Decision, cause error) { callflow.RunAction(scriptCall{c}, d, cause) }
-
 // scriptCall is a call as the scripts in callflow see it.
 type scriptCall struct{ c *call }
 
-var _ callflow.KeypadCall = scriptCall{}
+var _ callflow.QueueCall = scriptCall{}
 
 func (sc scriptCall) Log() *slog.Logger              { return sc.c.log }
 func (sc scriptCall) Context() context.Context       { return sc.c.ctx }
@@ -127,6 +123,29 @@ func (sc scriptCall) Route(d rules.Decision, reason string) {
 	c.mu.Unlock()
 	if rec != nil && reason != "" {
 		_ = rec.SetExtra("call_reason", reason)
+	}
+}
+
+// Decision is where the rules sent the call.
+func (sc scriptCall) Decision() rules.Decision {
+	sc.c.mu.Lock()
+	defer sc.c.mu.Unlock()
+	return sc.c.decision
+}
+
+// TurnedAway counts a caller an empty queue turns away; joining, the
+// call takes the after-hours decision d.
+func (sc scriptCall) TurnedAway(d rules.Decision, joining bool) {
+	c := sc.c
+	when := "leave"
+	if joining {
+		when = "join"
+	}
+	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
+	if joining {
+		c.mu.Lock()
+		c.decision = d
+		c.mu.Unlock()
 	}
 }
 
