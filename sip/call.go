@@ -45,10 +45,10 @@ type call struct {
 	transport string
 	created   time.Time
 	// direction is callflow.DirectionInbound or, for a callback
-	// (dialer.go), callflow.DirectionCallback.
+	// (callflow/dialer.go), callflow.DirectionCallback.
 	direction string
 
-	// caller is the caller's leg; for a callback (dialer.go), the
+	// caller is the caller's leg; for a callback (callflow/dialer.go), the
 	// customer's, nil until an agent took the callback.
 	caller *Leg
 
@@ -395,7 +395,7 @@ func (c *call) agentRinging() {
 	caller := c.caller
 	if caller == nil || caller.srv == nil {
 		c.mu.Unlock()
-		return // a callback (dialer.go): nobody is on the line yet
+		return // a callback (callflow/dialer.go): nobody is on the line yet
 	}
 	answered, ringing := c.answered, c.ringing
 	c.ringing = true

@@ -48,7 +48,12 @@ func newDialerFixture(t *testing.T, w *callbacks.Window, mods ...func(*Outbound)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := f.srv.NewDialer(DialerOptions{Store: store, Window: w})
+	line, err := f.srv.CallbackLine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := callflow.NewDialer(callflow.DialerOptions{Line: line, Config: f.srv.cfg.Outbound.DialerConfig(),
+		Store: store, Window: w, ACD: f.acd, Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,8 @@ const (
 )
 
 var promptHz = map[string]float64{
-	promptPosition: positionHz, "num_1": num1Hz, promptWait: waitHz, "num_3": num3Hz,
-	promptMinutes: minutesHz, promptPress: pressHz, "num_9": num9Hz, promptCallbackOffer: callbackOfferHz,
+	callflow.PromptPosition: positionHz, "num_1": num1Hz, callflow.PromptWait: waitHz, "num_3": num3Hz,
+	callflow.PromptMinutes: minutesHz, callflow.PromptPress: pressHz, "num_9": num9Hz, callflow.PromptCallbackOffer: callbackOfferHz,
 }
 
 var heardHz = []float64{holdHz, positionHz, num1Hz, waitHz, num3Hz, minutesHz, pressHz, num9Hz, callbackOfferHz, otherPromptHz}
@@ -87,10 +87,10 @@ func testPrompts(t testing.TB) *audio.Prompts {
 
 // promptFS holds testPrompts' files.
 func promptFS() fstest.MapFS {
-	names := []string{promptStyle, "reason", promptInvalid, promptPosition, promptPositionMany, promptWait, promptMinute,
-		promptMinutes, promptWaitShort, promptWaitLong, promptPress, promptCallbackOffer, promptCallbackConfirm, "star", "hash"}
-	for n := 0; n <= maxSpoken; n++ {
-		names = append(names, numberPrompt(n))
+	names := []string{callflow.PromptStyle, "reason", callflow.PromptInvalid, callflow.PromptPosition, callflow.PromptPositionMany, callflow.PromptWait, callflow.PromptMinute,
+		callflow.PromptMinutes, callflow.PromptWaitShort, callflow.PromptWaitLong, callflow.PromptPress, callflow.PromptCallbackOffer, callflow.PromptCallbackConfirm, "star", "hash"}
+	for n := 0; n <= callflow.MaxSpoken; n++ {
+		names = append(names, callflow.NumberPrompt(n))
 	}
 	fs := fstest.MapFS{}
 	for _, n := range names {
@@ -348,7 +348,7 @@ func TestQueueCallbackKey(t *testing.T) {
 	caller.sendDTMF(ans.Audio.Addr, '5')
 	caller.sendDTMF(ans.Audio.Addr, '9')
 	caller.waitRequest(sip.BYE, call.id)
-	r := wantRecord(t, f, call.id, callflow.OutcomeCallback, ErrCallback, "")
+	r := wantRecord(t, f, call.id, callflow.OutcomeCallback, callflow.ErrCallback, "")
 	if r.Queued.IsZero() {
 		t.Error("call record: never queued")
 	}
@@ -431,42 +431,6 @@ func TestQueueAnnouncement(t *testing.T) {
 	r := wantRecord(t, f, call.id, callflow.OutcomeAbandoned, callflow.ErrCallerHangup, "")
 	if r.Wait <= 0 {
 		t.Errorf("wait %s", r.Wait)
-	}
-}
-
-// TestAnnouncementPrompts: what an announcement says for each place and
-// estimated wait; large numbers are not spoken.
-func TestAnnouncementPrompts(t *testing.T) {
-	no := false
-	all := config.AnnounceConfig{Every: time.Minute}
-	tests := []struct {
-		name string
-		st   acd.CallStatus
-		a    config.AnnounceConfig
-		key  string
-		want string
-	}{
-		{"next, three minutes", acd.CallStatus{Position: 0, EstimatedWait: 3 * time.Minute}, all, "9",
-			"position num_1 wait num_3 minutes press num_9 callback_offer"},
-		{"twentieth", acd.CallStatus{Position: 19, EstimatedWait: 90 * time.Second}, all, "none",
-			"position num_20 wait num_2 minutes"},
-		{"many ahead", acd.CallStatus{Position: 20, EstimatedWait: 20*time.Minute + 29*time.Second}, all, "",
-			"position_many wait num_20 minutes"},
-		{"long wait", acd.CallStatus{Position: 3, EstimatedWait: 21 * time.Minute}, all, "#",
-			"position num_4 wait_long press hash callback_offer"},
-		{"under a minute", acd.CallStatus{Position: 1, EstimatedWait: 29 * time.Second}, all, "*",
-			"position num_2 wait_short press star callback_offer"},
-		{"about one minute", acd.CallStatus{Position: 1, EstimatedWait: 45 * time.Second}, all, "none",
-			"position num_2 wait num_1 minute"},
-		{"wait only", acd.CallStatus{Position: 5, EstimatedWait: 0}, config.AnnounceConfig{Every: time.Minute, Position: &no}, "0",
-			"wait_short press num_0 callback_offer"},
-		{"callback only", acd.CallStatus{Position: 5}, config.AnnounceConfig{Every: time.Minute, Position: &no, Wait: &no}, "9",
-			"press num_9 callback_offer"},
-	}
-	for _, tt := range tests {
-		if got := strings.Join(announcementPrompts(tt.st, tt.a, tt.key), " "); got != tt.want {
-			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
-		}
 	}
 }
 

@@ -103,6 +103,12 @@ func (l *Leg) Format() media.Format {
 	return l.format
 }
 
+// Peer is the agent's username, the customer's or caller's number.
+func (l *Leg) Peer() string { return l.peer }
+
+// Play plays src to the peer instead of what it hears; nil stops.
+func (l *Leg) Play(src audio.Reader) { l.media.Play(src) }
+
 // Bye hangs the leg up.
 func (l *Leg) Bye(ctx context.Context) error {
 	if l.srv != nil {

@@ -12,8 +12,6 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/routing/acd"
-	"hotline/routing/config"
-	"hotline/routing/rules"
 )
 
 // errAnsweredElsewhere stops the other phones of a ring-all offer once
@@ -120,7 +118,7 @@ func (c *call) nextOffer(w *waiting) (acd.Offer, error) {
 	}
 	now, cancel := context.WithCancel(c.ctx)
 	cancel()
-	if off, err := w.qc.Next(now); !errors.Is(err, context.Canceled) {
+	if off, err := w.Queued().Next(now); !errors.Is(err, context.Canceled) {
 		return off, err
 	}
 	if err := c.answer(); err != nil {
@@ -332,30 +330,5 @@ func (c *call) watchAgent(a *Leg) {
 }
 
 // queueEmpty carries out the queue's when_empty policy for a caller it
-// turns away because nobody takes its calls: arriving (joining: Join,
-// the call never entered the queue and its record says after-hours) or
-// waiting when the last agent left (Leave: the call leaves the queue
-// like at its maximum wait). refuse plays when_empty.message; after_hours
-// runs the queue's after-hours action (message, callback or voicemail; a
-// queue action plays when_empty.message).
-func (c *call) queueEmpty(joining bool) {
-	q, _ := c.s.deps.Routing.QueueByName(c.decision.Queue)
-	policy, when := q.WhenEmpty.Leave, "leave"
-	if joining {
-		policy, when = q.WhenEmpty.Join, "join"
-	}
-	d := rules.Decision{Action: config.ActionMessage, Message: q.WhenEmpty.Message, Queue: c.decision.Queue, Rule: c.decision.Rule}
-	if policy == config.EmptyAfterHours && q.AfterHours.Type != config.ActionQueue {
-		d.Action, d.Message = q.AfterHours.Type, q.AfterHours.Message
-	}
-	c.log.Info("queue empty: caller turned away", "queue", d.Queue, "when", when, "action", d.Action, "message", d.Message)
-	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
-	if joining {
-		c.mu.Lock()
-		c.decision = d
-		c.mu.Unlock()
-		c.runAction(d, callflow.ErrAfterHours)
-		return
-	}
-	c.runAction(d, callflow.ErrQueueEmpty)
-}
+// turns away because nobody takes its calls (callflow.QueueEmpty).
+func (c *call) queueEmpty(joining bool) { callflow.QueueEmpty(scriptCall{c}, joining) }

@@ -478,7 +478,13 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	dialCtx, stopDialer := context.WithCancel(ctx)
 	var dialerDone chan struct{}
 	if c.SIP.Outbound.Enabled() {
-		dialer, err := srv.NewDialer(sip.DialerOptions{Store: store, Window: callbacks.NewWindow(&c.Config, router)})
+		line, err := srv.CallbackLine()
+		var dialer *callflow.Dialer
+		if err == nil {
+			dialer, err = callflow.NewDialer(callflow.DialerOptions{Line: line, Config: c.SIP.Outbound.DialerConfig(),
+				Store: store, Window: callbacks.NewWindow(&c.Config, router), ACD: queues,
+				Customers: segmentedLookup(dir, segments), Metrics: m, Log: log})
+		}
 		if err != nil {
 			stopDialer()
 			_ = srv.Shutdown(ctx)

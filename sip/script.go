@@ -1,0 +1,195 @@
+package sip
+
+// The call's side of the call scripts that run in callflow: the
+// after-hours actions (callflow/afterhours.go) see a call through
+// callflow.ActionCall, the keypad questions and the waiting caller's
+// announcements and callback key (callflow/ivr.go) through
+// callflow.KeypadCall.
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"hotline/audio"
+	"hotline/callflow"
+	"hotline/recording"
+	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
+	"hotline/sip/media"
+)
+
+// message returns a prompt in the caller's language (else the survey's,
+// else English, else any), or nil.
+func (c *call) message(name string) *audio.Clip {
+	return c.s.currentPrompts().Find(name, c.promptLanguages()...)
+}
+
+// promptLanguages are the languages prompts are looked for in: the
+// caller's, the survey's, English.
+func (c *call) promptLanguages() []string {
+	langs := []string{c.customer.Language}
+	if sv := c.s.deps.Survey; sv != nil {
+		langs = append(langs, sv.Language)
+	}
+	return append(langs, "en")
+}
+
+// tone plays src for d; false if the call ended meanwhile.
+func (c *call) tone(src media.Source, d time.Duration) bool {
+	return c.speaker().Tone(src, d)
+}
+
+// prompts returns the clips of names in one language (audio.Prompts.FindAll).
+func (c *call) prompts(names ...string) []*audio.Clip {
+	return c.s.currentPrompts().FindAll(names, c.promptLanguages()...)
+}
+
+// speaker plays to the caller without listening to keys.
+func (c *call) speaker() *callflow.Keypad { return callflow.Speaker(c.ctx, c.caller.media) }
+
+// checkIVRPrompts makes sure the configured questions can be asked
+// (callflow.CheckIVRPrompts).
+func (s *Server) checkIVRPrompts(p *audio.Prompts) error {
+	return callflow.CheckIVRPrompts(s.deps.Routing, p, s.log)
+}
+
+// askFirst runs the keypad questions of a call the rules send to a queue
+// (callflow.AskFirst); false if the call ended.
+func (c *call) askFirst() bool { return callflow.AskFirst(scriptCall{c}) }
+
+// waiting is what a queued caller hears and may press while no agent is
+// offered (callflow.Waiting).
+type waiting = callflow.Waiting
+
+func (c *call) newWaiting(qc *acd.QueuedCall) *waiting { return callflow.NewWaiting(scriptCall{c}, qc) }
+
+// waitOffer waits for the call's next offer with hold music,
+// announcements and the callback key (callflow.WaitOffer).
+func (c *call) waitOffer(w *waiting) (acd.Offer, error) { return callflow.WaitOffer(scriptCall{c}, w) }
+
+// afterHours carries out an action other than queueing
+// (callflow.AfterHours).
+func (c *call) afterHours(d rules.Decision) { callflow.AfterHours(scriptCall{c}, d) }
+
+// scriptCall is a call as the scripts in callflow see it.
+type scriptCall struct{ c *call }
+
+var _ callflow.QueueCall = scriptCall{}
+
+func (sc scriptCall) Log() *slog.Logger              { return sc.c.log }
+func (sc scriptCall) Context() context.Context       { return sc.c.ctx }
+func (sc scriptCall) End(cause error)                { sc.c.end(cause) }
+func (sc scriptCall) Answer() error                  { return sc.c.answer() }
+func (sc scriptCall) Caller() callflow.Player        { return sc.c.caller.media }
+func (sc scriptCall) Prompt(name string) *audio.Clip { return sc.c.message(name) }
+func (sc scriptCall) CanRecord() bool                { return sc.c.s.deps.Recordings != nil }
+func (sc scriptCall) VoicemailMax() time.Duration    { return sc.c.s.deps.VoicemailMax }
+func (sc scriptCall) Customer() directory.Customer {
+	sc.c.mu.Lock()
+	defer sc.c.mu.Unlock()
+	return sc.c.customer
+}
+
+func (sc scriptCall) Prompts(names ...string) []*audio.Clip { return sc.c.prompts(names...) }
+func (sc scriptCall) Routing() *config.Config               { return sc.c.s.deps.Routing }
+func (sc scriptCall) Router() callflow.Router               { return sc.c.s.deps.Router }
+func (sc scriptCall) Now() time.Time                        { return sc.c.s.now() }
+func (sc scriptCall) Dialled() string                       { return sc.c.hotline.Number }
+func (sc scriptCall) Hold() audio.Reader                    { return sc.c.holdSource() }
+
+// RememberStyle makes style the caller's (Deps.SetStyle remembers it).
+func (sc scriptCall) RememberStyle(style string) {
+	c := sc.c
+	c.mu.Lock()
+	c.customer.Style = style
+	c.mu.Unlock()
+	if f := c.s.deps.SetStyle; f != nil {
+		if err := f(c.from, style); err != nil {
+			c.log.Warn("service style not remembered", "style", style, "error", err)
+		}
+	}
+}
+
+// Route routes the call again after the keypad questions.
+func (sc scriptCall) Route(d rules.Decision, reason string) {
+	c := sc.c
+	c.mu.Lock()
+	c.decision, c.reason = d, reason
+	rec := c.rec
+	c.mu.Unlock()
+	if rec != nil && reason != "" {
+		_ = rec.SetExtra("call_reason", reason)
+	}
+}
+
+// Decision is where the rules sent the call.
+func (sc scriptCall) Decision() rules.Decision {
+	sc.c.mu.Lock()
+	defer sc.c.mu.Unlock()
+	return sc.c.decision
+}
+
+// TurnedAway counts a caller an empty queue turns away; joining, the
+// call takes the after-hours decision d.
+func (sc scriptCall) TurnedAway(d rules.Decision, joining bool) {
+	c := sc.c
+	when := "leave"
+	if joining {
+		when = "join"
+	}
+	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
+	if joining {
+		c.mu.Lock()
+		c.decision = d
+		c.mu.Unlock()
+	}
+}
+
+// LeftForCallback notes the callback the caller left the queue for.
+func (sc scriptCall) LeftForCallback(id string) {
+	sc.c.mu.Lock()
+	sc.c.callback, sc.c.callbackID = true, id
+	sc.c.mu.Unlock()
+}
+
+// RequestCallback stores a callback request (Deps.RequestCallback).
+func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, error) {
+	f := sc.c.s.deps.RequestCallback
+	if f == nil {
+		return callbacks.Callback{}, callflow.ErrNoCallbackStore
+	}
+	return f(sc.Customer(), d)
+}
+
+// RecordVoicemail records the caller's side with reason "voicemail" (a
+// call recorded since its answer keeps its recording, marked voicemail).
+func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
+	c := sc.c
+	rs := c.s.deps.Recordings
+	if rs == nil {
+		return "", callflow.ErrNotRecording
+	}
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if rec == nil {
+		var err error
+		rec, err = rs.Begin(recording.CallInfo{CallID: c.id, Caller: c.from, Queue: queue,
+			Segment: c.customer.Segment, Reason: "voicemail", Start: time.Now()})
+		if err != nil {
+			return "", err
+		}
+		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
+		c.mu.Lock()
+		c.rec = rec
+		c.mu.Unlock()
+		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+	} else {
+		_ = rec.SetExtra("reason", "voicemail")
+	}
+	return rec.Key(), nil
+}
