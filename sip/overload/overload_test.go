@@ -1,10 +1,14 @@
 package overload
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +33,7 @@ func step(d *Detector, t0 time.Time, rs ...Reading) []State {
 func TestDetectorStartsAfterConfirmSamples(t *testing.T) {
 	d := NewDetector(testConfig())
 	t0 := time.Unix(1000, 0)
-	lagged := Reading{SchedulingLag: 45 * time.Millisecond} // 1.5x the 30ms threshold
+	lagged := Reading{SchedulingLag: 15 * time.Millisecond} // 1.5x the 10ms threshold
 	st := step(d, t0, Reading{}, lagged, Reading{SchedulingLag: time.Millisecond}, lagged, lagged)
 	for i, want := range []bool{false, false, false, false, true} {
 		if st[i].Shedding != want {
@@ -80,7 +84,7 @@ func TestDetectorReasons(t *testing.T) {
 		{Reading{CPU: 0.95}, ReasonCPU},
 		{Reading{RecorderDrops: 3}, ReasonRecorderDrops},
 		{Reading{Pressure: 1}, ReasonPressure},
-		{Reading{SchedulingLag: 60 * time.Millisecond, SocketBacklog: 0.45}, ReasonSchedulingLag}, // 2x beats 1.5x
+		{Reading{SchedulingLag: 20 * time.Millisecond, SocketBacklog: 0.45}, ReasonSchedulingLag}, // 2x beats 1.5x
 	} {
 		d := NewDetector(testConfig())
 		st := step(d, time.Unix(0, 0), tc.r, tc.r)
@@ -90,7 +94,7 @@ func TestDetectorReasons(t *testing.T) {
 	}
 	// Just under every threshold: nothing shed, however long.
 	d := NewDetector(testConfig())
-	under := Reading{SchedulingLag: 29 * time.Millisecond, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99}
+	under := Reading{SchedulingLag: 9 * time.Millisecond, PeakLag: time.Second, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99}
 	for _, st := range step(d, time.Unix(0, 0), under, under, under, under) {
 		if st.Shedding {
 			t.Fatalf("shedding under every threshold: %+v", st)
@@ -181,25 +185,108 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestSchedulingLagCountsAnOverdueProbe: a probe that has not fired yet
-// counts as late as it is overdue, so a process that got no core at all
-// during a sample is seen lagging in that sample.
-func TestSchedulingLagCountsAnOverdueProbe(t *testing.T) {
+// TestSchedulingLag: the signal is the least lateness of the probes that
+// fired in a sample (one late probe, a garbage collection or a burst,
+// does not count), and a probe that has not fired at all counts as late
+// as it is overdue once that is a whole interval, so a process that got
+// no core during a sample is seen lagging in that sample.
+func TestSchedulingLag(t *testing.T) {
 	due := time.Unix(100, 0)
 	for _, tc := range []struct {
-		now      time.Time
-		recorded time.Duration
-		want     time.Duration
+		now   time.Time
+		least time.Duration
+		want  time.Duration
 	}{
 		{due.Add(-time.Millisecond), 2 * time.Millisecond, 2 * time.Millisecond}, // not due yet
-		{due.Add(80 * time.Millisecond), 2 * time.Millisecond, 80 * time.Millisecond},
+		{due.Add(80 * time.Millisecond), 2 * time.Millisecond, 2 * time.Millisecond},
+		{due.Add(180 * time.Millisecond), -1, 180 * time.Millisecond}, // none fired for an interval: overdue
+		{due.Add(80 * time.Millisecond), -1, 0},                       // none fired, for less than an interval
+		{due.Add(-time.Millisecond), -1, 0},
 		{due.Add(time.Millisecond), 40 * time.Millisecond, 40 * time.Millisecond},
 	} {
-		if got := schedulingLag(tc.now, due, tc.recorded); got != tc.want {
-			t.Errorf("now due%+v, recorded %s: got %s, want %s", tc.now.Sub(due), tc.recorded, got, tc.want)
+		if got := schedulingLag(tc.now, due, tc.least, 100*time.Millisecond); got != tc.want {
+			t.Errorf("now due%+v, least %s: got %s, want %s", tc.now.Sub(due), tc.least, got, tc.want)
 		}
 	}
-	if got := schedulingLag(due, time.Time{}, 3*time.Millisecond); got != 3*time.Millisecond {
+	if got := schedulingLag(due, time.Time{}, 3*time.Millisecond, 100*time.Millisecond); got != 3*time.Millisecond {
 		t.Errorf("probe not started: got %s", got)
+	}
+}
+
+// TestMonitorIgnoresOneLatePause: a stop of the whole process shorter
+// than a sample (a garbage collection's pause, a burst) delays one probe,
+// not the standing lag: nothing is shed. A process that keeps its
+// goroutines waiting is.
+func TestMonitorIgnoresOneLatePause(t *testing.T) {
+	c := testConfig()
+	// One sample over the threshold is enough here (Confirm 1): the
+	// smoothing under test is the standing lag's, not the hysteresis.
+	c.Interval, c.CPU, c.SocketBacklog, c.MaxSetups = 100*time.Millisecond, -1, -1, -1
+	c.SchedulingLag, c.Confirm = 30*time.Millisecond, 1
+	d := NewDetector(c)
+	var peak atomic.Int64
+	m := NewMonitor(d, Sources{OnSample: func(st State) {
+		peak.Store(max(peak.Load(), int64(st.Saturation*1000)))
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx)
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		// Four busy goroutines per core for 50 ms, then rest 400 ms:
+		// the probe waits its turn behind them (about 40 ms) during a
+		// burst, and is on time after it.
+		var wg sync.WaitGroup
+		for range 4 * runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+				}
+			}()
+		}
+		wg.Wait()
+		time.Sleep(400 * time.Millisecond)
+	}
+	if on, why := d.Shedding(); on {
+		t.Fatalf("shedding (%s) after short pauses; peak saturation %.2f", why, float64(peak.Load())/1000)
+	}
+}
+
+// TestAdmitBoundsSetups: at most MaxSetups new calls are being set up at
+// once; the next is refused for "setups" until one's setup is done
+// (done may be called more than once).
+func TestAdmitBoundsSetups(t *testing.T) {
+	c := testConfig()
+	c.MaxSetups = 2
+	d := NewDetector(c)
+	done1, _, ok1 := d.Admit()
+	done2, _, ok2 := d.Admit()
+	if !ok1 || !ok2 {
+		t.Fatal("the first two calls were refused")
+	}
+	if _, why, ok := d.Admit(); ok || why != ReasonSetups {
+		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
+	}
+	done1()
+	done1()
+	if d.Setups() != 1 {
+		t.Fatalf("setups %d after one done twice, want 1", d.Setups())
+	}
+	done3, _, ok3 := d.Admit()
+	if !ok3 {
+		t.Fatal("refused after a setup ended")
+	}
+	done2()
+	done3()
+	// Shedding refuses before counting.
+	d.Update(time.Unix(0, 0), Reading{Pressure: 1})
+	d.Update(time.Unix(0, int64(100*time.Millisecond)), Reading{Pressure: 1})
+	if _, why, ok := d.Admit(); ok || why != ReasonPressure || d.Setups() != 0 {
+		t.Fatalf("while shedding: admitted %v, reason %q, setups %d", ok, why, d.Setups())
+	}
+	var nd *Detector
+	if done, _, ok := nd.Admit(); !ok || done == nil {
+		t.Fatal("a nil detector refused a call")
 	}
 }
