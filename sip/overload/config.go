@@ -30,6 +30,13 @@ type Config struct {
 	// time, not the machine's) uses this share of the cores it may run on
 	// (GOMAXPROCS), default 0.9.
 	CPU float64 `yaml:"cpu"`
+	// MinCPU: the scheduling lag and the socket backlog count only while
+	// Hotline's own process used at least this share of its usable cores
+	// in the sample (default 0.2). Waiting for a core while using little
+	// of one means other programs hold the cores (a load generator,
+	// another service, a noisy neighbour): shedding Hotline's calls would
+	// not give it a core back. Negative: they always count.
+	MinCPU float64 `yaml:"min_cpu"`
 	// RecorderDrops: shed while recorders drop this many packets per
 	// sample (a call that cannot be recorded in full is not admitted),
 	// default 1.
@@ -39,7 +46,7 @@ type Config struct {
 	// a new call: RTP ports, SDP, routing, queueing). A new INVITE over it
 	// gets 503 at once. It keeps call setup short while Hotline falls
 	// behind (calls in setup / calls per second = seconds each waits), with
-	// no sampling delay. Default 16.
+	// no sampling delay. Default 32.
 	MaxSetups int `yaml:"max_setups"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
@@ -80,7 +87,10 @@ func (c *Config) SetDefaults() {
 		c.CPU = 0.9
 	}
 	if c.MaxSetups == 0 {
-		c.MaxSetups = 16
+		c.MaxSetups = 32
+	}
+	if c.MinCPU == 0 {
+		c.MinCPU = 0.2
 	}
 	if c.RecorderDrops == 0 {
 		c.RecorderDrops = 1
@@ -114,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CPU > 1 {
 		errs = append(errs, cfg.Errorf("cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.CPU))
+	}
+	if c.MinCPU > 1 {
+		errs = append(errs, cfg.Errorf("min_cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.MinCPU))
 	}
 	if c.Confirm < 1 || c.Confirm > 100 {
 		errs = append(errs, cfg.Errorf("confirm", "must be between 1 and 100 samples, got %d", c.Confirm))

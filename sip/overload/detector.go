@@ -150,8 +150,12 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 			best, why = x, reason
 		}
 	}
-	consider(float64(r.SchedulingLag), float64(d.cfg.SchedulingLag), ReasonSchedulingLag)
-	consider(r.SocketBacklog, d.cfg.SocketBacklog, ReasonSocketBacklog)
+	// Waiting for a core, or a socket filling, while Hotline itself used
+	// little CPU is other programs' load, not Hotline's saturation.
+	if d.cfg.MinCPU <= 0 || r.CPU >= d.cfg.MinCPU {
+		consider(float64(r.SchedulingLag), float64(d.cfg.SchedulingLag), ReasonSchedulingLag)
+		consider(r.SocketBacklog, d.cfg.SocketBacklog, ReasonSocketBacklog)
+	}
 	consider(r.CPU, d.cfg.CPU, ReasonCPU)
 	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
 	consider(r.Pressure, 1, ReasonPressure)

@@ -33,7 +33,7 @@ func step(d *Detector, t0 time.Time, rs ...Reading) []State {
 func TestDetectorStartsAfterConfirmSamples(t *testing.T) {
 	d := NewDetector(testConfig())
 	t0 := time.Unix(1000, 0)
-	lagged := Reading{SchedulingLag: 15 * time.Millisecond} // 1.5x the 10ms threshold
+	lagged := Reading{SchedulingLag: 15 * time.Millisecond, CPU: 0.5} // 1.5x the 10ms threshold, Hotline busy
 	st := step(d, t0, Reading{}, lagged, Reading{SchedulingLag: time.Millisecond}, lagged, lagged)
 	for i, want := range []bool{false, false, false, false, true} {
 		if st[i].Shedding != want {
@@ -51,7 +51,7 @@ func TestDetectorStartsAfterConfirmSamples(t *testing.T) {
 func TestDetectorHysteresis(t *testing.T) {
 	d := NewDetector(testConfig())
 	t0 := time.Unix(1000, 0)
-	full := Reading{SocketBacklog: 0.6}
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
 	step(d, t0, full, full) // shedding from t0+100ms
 	if on, why := d.Shedding(); !on || why != ReasonSocketBacklog {
 		t.Fatalf("not shedding on a 60%% full socket: %v %q", on, why)
@@ -61,7 +61,7 @@ func TestDetectorHysteresis(t *testing.T) {
 		t.Fatal("shedding stopped before hold")
 	}
 	// After Hold, a signal between release (0.15) and threshold (0.3) keeps it on.
-	if st := d.Update(t0.Add(3*time.Second), Reading{SocketBacklog: 0.2}); !st.Shedding {
+	if st := d.Update(t0.Add(3*time.Second), Reading{SocketBacklog: 0.2, CPU: 0.5}); !st.Shedding {
 		t.Fatal("shedding stopped while the signal was over the release share")
 	}
 	if st := d.Update(t0.Add(3100*time.Millisecond), Reading{SocketBacklog: 0.1}); st.Shedding || st.Reason != "" {
@@ -84,7 +84,7 @@ func TestDetectorReasons(t *testing.T) {
 		{Reading{CPU: 0.95}, ReasonCPU},
 		{Reading{RecorderDrops: 3}, ReasonRecorderDrops},
 		{Reading{Pressure: 1}, ReasonPressure},
-		{Reading{SchedulingLag: 20 * time.Millisecond, SocketBacklog: 0.45}, ReasonSchedulingLag}, // 2x beats 1.5x
+		{Reading{SchedulingLag: 20 * time.Millisecond, SocketBacklog: 0.45, CPU: 0.5}, ReasonSchedulingLag}, // 2x beats 1.5x
 	} {
 		d := NewDetector(testConfig())
 		st := step(d, time.Unix(0, 0), tc.r, tc.r)
@@ -99,6 +99,30 @@ func TestDetectorReasons(t *testing.T) {
 		if st.Shedding {
 			t.Fatalf("shedding under every threshold: %+v", st)
 		}
+	}
+}
+
+// TestDetectorLagNeedsHotlineBusy: a scheduling lag or a full socket
+// while Hotline itself used little CPU (other programs hold the cores)
+// does not shed; the same with Hotline busy does.
+func TestDetectorLagNeedsHotlineBusy(t *testing.T) {
+	starved := Reading{SchedulingLag: 50 * time.Millisecond, SocketBacklog: 0.9, CPU: 0.01}
+	d := NewDetector(testConfig())
+	for _, st := range step(d, time.Unix(0, 0), starved, starved, starved) {
+		if st.Shedding {
+			t.Fatalf("shedding while Hotline used 1%% of its cores: %+v", st)
+		}
+	}
+	busy := starved
+	busy.CPU = 0.3
+	if st := step(d, time.Unix(1, 0), busy, busy); !st[1].Shedding {
+		t.Fatalf("not shedding with Hotline busy and lagging: %+v", st[1])
+	}
+	c := testConfig()
+	c.MinCPU = -1
+	d = NewDetector(c)
+	if st := step(d, time.Unix(0, 0), starved, starved); !st[1].Shedding {
+		t.Fatalf("min_cpu -1: not shedding on lag: %+v", st[1])
 	}
 }
 
@@ -222,7 +246,7 @@ func TestMonitorIgnoresOneLatePause(t *testing.T) {
 	// One sample over the threshold is enough here (Confirm 1): the
 	// smoothing under test is the standing lag's, not the hysteresis.
 	c.Interval, c.CPU, c.SocketBacklog, c.MaxSetups = 100*time.Millisecond, -1, -1, -1
-	c.SchedulingLag, c.Confirm = 30*time.Millisecond, 1
+	c.SchedulingLag, c.Confirm, c.MinCPU = 30*time.Millisecond, 1, -1
 	d := NewDetector(c)
 	var peak atomic.Int64
 	m := NewMonitor(d, Sources{OnSample: func(st State) {
