@@ -32,8 +32,8 @@ type Config struct {
 	CPU float64 `yaml:"cpu"`
 	// MinCPU: the scheduling lag and the socket backlog count only while
 	// Hotline's own process used at least this share of its usable cores
-	// in the sample (default 0.2). Waiting for a core while using little
-	// of one means other programs hold the cores (a load generator,
+	// in the sample (default 0.5). Waiting for a core while using less
+	// than half of them means other programs hold the cores (a load generator,
 	// another service, a noisy neighbour): shedding Hotline's calls would
 	// not give it a core back. Negative: they always count.
 	MinCPU float64 `yaml:"min_cpu"`
@@ -46,7 +46,7 @@ type Config struct {
 	// a new call: RTP ports, SDP, routing, queueing). A new INVITE over it
 	// gets 503 at once. It keeps call setup short while Hotline falls
 	// behind (calls in setup / calls per second = seconds each waits), with
-	// no sampling delay. Default 32.
+	// no sampling delay. Default 64.
 	MaxSetups int `yaml:"max_setups"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
@@ -87,10 +87,10 @@ func (c *Config) SetDefaults() {
 		c.CPU = 0.9
 	}
 	if c.MaxSetups == 0 {
-		c.MaxSetups = 32
+		c.MaxSetups = 64
 	}
 	if c.MinCPU == 0 {
-		c.MinCPU = 0.2
+		c.MinCPU = 0.5
 	}
 	if c.RecorderDrops == 0 {
 		c.RecorderDrops = 1

@@ -1,14 +1,10 @@
 package overload
 
 import (
-	"context"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,7 +110,7 @@ func TestDetectorLagNeedsHotlineBusy(t *testing.T) {
 		}
 	}
 	busy := starved
-	busy.CPU = 0.3
+	busy.CPU = 0.6
 	if st := step(d, time.Unix(1, 0), busy, busy); !st[1].Shedding {
 		t.Fatalf("not shedding with Hotline busy and lagging: %+v", st[1])
 	}
@@ -237,43 +233,36 @@ func TestSchedulingLag(t *testing.T) {
 	}
 }
 
-// TestMonitorIgnoresOneLatePause: a stop of the whole process shorter
-// than a sample (a garbage collection's pause, a burst) delays one probe,
-// not the standing lag: nothing is shed. A process that keeps its
-// goroutines waiting is.
-func TestMonitorIgnoresOneLatePause(t *testing.T) {
-	c := testConfig()
-	// One sample over the threshold is enough here (Confirm 1): the
-	// smoothing under test is the standing lag's, not the hysteresis.
-	c.Interval, c.CPU, c.SocketBacklog, c.MaxSetups = 100*time.Millisecond, -1, -1, -1
-	c.SchedulingLag, c.Confirm, c.MinCPU = 30*time.Millisecond, 1, -1
-	d := NewDetector(c)
-	var peak atomic.Int64
-	m := NewMonitor(d, Sources{OnSample: func(st State) {
-		peak.Store(max(peak.Load(), int64(st.Saturation*1000)))
-	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go m.Run(ctx)
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		// Four busy goroutines per core for 50 ms, then rest 400 ms:
-		// the probe waits its turn behind them (about 40 ms) during a
-		// burst, and is on time after it.
-		var wg sync.WaitGroup
-		for range 4 * runtime.GOMAXPROCS(0) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
-				}
-			}()
-		}
-		wg.Wait()
-		time.Sleep(400 * time.Millisecond)
+// TestStandingLagIgnoresOneLateProbe: a probe made late by a garbage
+// collection, a burst or a short stall does not count while other probes
+// in the window were on time (the least lateness is the signal); probes
+// all late in the window do.
+func TestStandingLagIgnoresOneLateProbe(t *testing.T) {
+	m := NewMonitor(NewDetector(testConfig()), Sources{})
+	t0 := time.Unix(100, 0)
+	record := func(at time.Duration, late time.Duration) {
+		m.probes[m.probeN%probeRing] = probeLate{at: t0.Add(at), late: late}
+		m.probeN++
 	}
-	if on, why := d.Shedding(); on {
-		t.Fatalf("shedding (%s) after short pauses; peak saturation %.2f", why, float64(peak.Load())/1000)
+	for i := range 20 { // every 10 ms for 200 ms, on time but one
+		late := 300 * time.Microsecond
+		if i == 12 {
+			late = 150 * time.Millisecond // one stall
+		}
+		record(time.Duration(i)*10*time.Millisecond, late)
+	}
+	window := 200 * time.Millisecond
+	if got := m.leastLate(t0.Add(195*time.Millisecond), window); got != 300*time.Microsecond {
+		t.Fatalf("standing lag %s with one late probe, want the others' 300µs", got)
+	}
+	for i := range 20 { // then 200 ms of probes all 20-40 ms late
+		record(time.Duration(200+10*i)*time.Millisecond, time.Duration(20+i)*time.Millisecond)
+	}
+	if got := m.leastLate(t0.Add(395*time.Millisecond), window); got != 20*time.Millisecond {
+		t.Fatalf("standing lag %s with every probe late, want the least, 20ms", got)
+	}
+	if got := m.leastLate(t0.Add(time.Second), window); got != -1 {
+		t.Fatalf("no probe in the window: got %s, want -1", got)
 	}
 }
 
