@@ -189,13 +189,13 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	c.Release, c.RetryAfter, c.CPU, c.Interval = 1.5, 1500*time.Millisecond, 2, time.Millisecond
+	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
