@@ -20,7 +20,7 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 			Help: "New calls refused at once with 503 and Retry-After because Hotline was overloaded, by the signal that was over its threshold (scheduling_lag, socket_backlog, cpu, recorder_drops, pressure, setups: too many calls being set up at once)."},
 			[]string{lReason}),
 		saturation: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadSaturation,
-			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample."}),
+			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample; the calls being set up count against sip.overload.max_setups."}),
 		shedding: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadShedding,
 			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
 	}

@@ -30,8 +30,12 @@ func (s *Server) startOverload() {
 	mon := overload.NewMonitor(s.overload, overload.Sources{
 		Sockets:         socks,
 		RecorderDropped: s.deps.RecorderDropped,
-		OnSample:        func(st overload.State) { m.Overload(st.Saturation, st.Shedding) },
-		Log:             s.log.With("component", "overload"),
+		OnSample: func(st overload.State) {
+			// The saturation gauge includes the calls in setup against
+			// max_setups (refused at once, not sampled).
+			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding)
+		},
+		Log: s.log.With("component", "overload"),
 	})
 	s.bg.Add(1)
 	go func() {

@@ -131,6 +131,15 @@ func (d *Detector) Setups() int64 {
 	return d.setups.Load()
 }
 
+// SetupShare returns the calls being set up now as a share of MaxSetups
+// (1: at the bound; 0 when it is off).
+func (d *Detector) SetupShare() float64 {
+	if d == nil || d.cfg.MaxSetups <= 0 {
+		return 0
+	}
+	return float64(d.setups.Load()) / float64(d.cfg.MaxSetups)
+}
+
 // State returns the last decision.
 func (d *Detector) State() State {
 	d.mu.Lock()

@@ -281,6 +281,9 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	if _, why, ok := d.Admit(); ok || why != ReasonSetups {
 		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
 	}
+	if got := d.SetupShare(); got != 1 {
+		t.Errorf("setup share %v at the bound, want 1", got)
+	}
 	done1()
 	done1()
 	if d.Setups() != 1 {
