@@ -122,10 +122,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		return
 	}
 	if code := req.Recipient.User; isFeatureCode(code) {
+		setupDone() // an agent's feature code, not a new call: not bounded by max_setups
 		s.onFeatureCode(req, tx, code)
 		return
 	}
 	if agent, ok := ParseMonitorCode(req.Recipient.User); ok {
+		setupDone()                     // a supervisor's monitoring call lasts as long as it listens
 		s.onMonitorCode(req, tx, agent) // monitor_call.go
 		return
 	}
