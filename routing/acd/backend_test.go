@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"reflect"
@@ -177,6 +178,9 @@ type memLog struct {
 	// lost[i]: replica i misses the ops (as with a Redis that died
 	// before that replica read them)
 	lost map[int]bool
+	// after, when set, is called once every replica applied an op,
+	// before Submit returns: what other nodes may do meanwhile.
+	after func(op []byte)
 }
 
 type memHandle struct {
@@ -186,7 +190,6 @@ type memHandle struct {
 
 func (h memHandle) Submit(op []byte) (any, error) {
 	h.l.mu.Lock()
-	defer h.l.mu.Unlock()
 	var mine any
 	for i, r := range h.l.replicas {
 		if h.l.lost[i] {
@@ -196,6 +199,11 @@ func (h memHandle) Submit(op []byte) (any, error) {
 		if i == h.i {
 			mine = res
 		}
+	}
+	after := h.l.after
+	h.l.mu.Unlock()
+	if after != nil {
+		after(op)
 	}
 	return mine, nil
 }
@@ -363,6 +371,79 @@ func TestGuardKeepsDivergedReplicasApart(t *testing.T) {
 	}
 }
 
+// TestGuardReleasedBeforeAgentFreed: the moment a hang-up (or a ring
+// without answer) is applied, every replica sees the agent free and
+// another node may offer her its waiting call before the submitting node
+// goes on: her reservation must be gone by then, or that offer would be
+// refused and its caller kept waiting (guardBackoff) for nothing.
+func TestGuardReleasedBeforeAgentFreed(t *testing.T) {
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{}}
+	var r [2]*ACD
+	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
+	for i := range r {
+		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g, Logger: slog.New(withdrawn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[i] = a
+		l.replicas = append(l.replicas, a)
+	}
+	if err := r[0].SetRegistered("alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r[0].Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	f := &acdFixture{t: t, clk: clk, acd: r[0]}
+	for _, end := range []string{opHangup, opNoAnswer} {
+		callA, err := r[0].Enqueue(CallRequest{ID: "A-" + end, Queue: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := f.offer(callA); o.Agents[0] != "alice" {
+			t.Fatalf("A offered %v", o.Agents)
+		}
+		if end == opHangup {
+			if err := callA.Answered("alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		callB, err := r[1].Enqueue(CallRequest{ID: "B-" + end, Queue: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var offerB Offer
+		var offeredB bool
+		l.after = func(op []byte) {
+			if strings.Contains(string(op), `"k":"`+end+`"`) {
+				l.after = nil
+				offerB, offeredB = f.tryOffer(callB) // node 1, at once
+			}
+		}
+		if end == opHangup {
+			err = callA.Hangup()
+		} else {
+			err = callA.NoAnswer("alice")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !offeredB || offerB.Agents[0] != "alice" || withdrawn.n.Load() != 0 {
+			t.Fatalf("after %s of A: B offered %v (%t), %d offers withdrawn; want alice, none withdrawn", end, offerB.Agents, offeredB, withdrawn.n.Load())
+		}
+		if err := callB.Answered("alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := callB.Hangup(); err != nil {
+			t.Fatal(err)
+		}
+		callA.Abandon()
+	}
+}
+
 // BenchmarkCallSetupShared: the setup latency the shared ACD adds. One
 // call arrives (Enqueue: until its offer is ready), is answered and hung
 // up, with 100 agents: on one node, and on the first of three replicas
@@ -440,5 +521,42 @@ func BenchmarkCallSetupShared(b *testing.B) {
 			b.ReportMetric(float64(setup[len(setup)/2].Nanoseconds()), "setup-p50-ns")
 			b.ReportMetric(float64(setup[len(setup)*99/100].Nanoseconds()), "setup-p99-ns")
 		})
+	}
+}
+
+// TestGuardRefusalOffersNextAgentAtOnce: when the reservation refuses
+// the offered agent (held elsewhere), the call is offered the next free
+// agent at once, not after guardBackoff.
+func TestGuardRefusalOffersNextAgentAtOnce(t *testing.T) {
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice", "bob")...))
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{"alice": "elsewhere"}}
+	a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, 0}, Guard: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.replicas = append(l.replicas, a)
+	for _, ag := range []string{"alice", "bob"} {
+		if err := a.SetRegistered(ag, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Login(ag); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second) // alice is idle longest: offered first
+	}
+	f := &acdFixture{t: t, clk: clk, acd: a}
+	qc, err := a.Enqueue(CallRequest{ID: "A", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	o, ok := f.tryOffer(qc)
+	if !ok || len(o.Agents) != 1 || o.Agents[0] != "bob" {
+		t.Fatalf("offer %v (%t) after alice was refused, want bob at once", o.Agents, ok)
+	}
+	if d := time.Since(start); d >= guardBackoff {
+		t.Errorf("offer took %v, want less than guardBackoff %v", d, guardBackoff)
 	}
 }
