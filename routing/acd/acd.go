@@ -460,6 +460,7 @@ type ACD struct {
 
 	mu          sync.Mutex
 	rnd         *rand.Rand
+	pcg         *rand.PCG // rnd's source (snapshot.go)
 	agents      []*acdAgent
 	byName      map[string]*acdAgent
 	queues      []*acdQueue
@@ -491,11 +492,12 @@ func New(c *config.Config, o Options) (*ACD, error) {
 	a := &ACD{
 		now: o.Now, log: o.Logger, retryDelay: c.Queue.RetryDelay, autoPause: c.Queue.AutoPauseAfter,
 		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks, onEvent: o.OnEvent,
-		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		pcg:    rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
 		repl: o.Replication, guard: o.Guard, ticker: o.Ticker, stamp: o.Now, owner: map[string]string{},
 	}
+	a.rnd = rand.New(a.pcg)
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
 		a.instance = fmt.Sprintf("%016x", rand.Uint64())

@@ -70,6 +70,14 @@ func rerunOnBackend() int {
 // buildACD builds the ACD a test uses: one node, or the first of two
 // replicas on the backend of acdBackendEnv, and the other replicas.
 func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
+	a, peers, _ := buildACDJoin(t, c, o)
+	return a, peers
+}
+
+// buildACDJoin is buildACD, and on a replicated backend join, which
+// starts one more replica from the latest snapshot of the first (as a
+// node that joins a running cluster does) and returns it.
+func buildACDJoin(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD, func() *ACD) {
 	t.Helper()
 	backend := os.Getenv(acdBackendEnv)
 	if backend == "" {
@@ -77,9 +85,10 @@ func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return a, nil
+		return a, nil, nil
 	}
 	replicas := make([]*ACD, 2)
+	var join func() *ACD
 	switch backend {
 	case "replicated":
 		l := &memLog{}
@@ -92,14 +101,37 @@ func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
 			replicas[i] = a
 			l.replicas = append(l.replicas, a)
 		}
+		join = func() *ACD {
+			l.mu.Lock() // between two ops
+			defer l.mu.Unlock()
+			data, err := l.replicas[0].Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Replication = memHandle{l, len(l.replicas)}
+			a, err := New(c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Restore(data); err != nil {
+				t.Fatal(err)
+			}
+			l.replicas = append(l.replicas, a)
+			return a
+		}
 	case "redis":
 		srv := redistest.Start(t)
-		for i := range replicas {
-			cc := cluster.Config{RedisURL: srv.URL(), Node: fmt.Sprintf("n%d", i)}
+		open := func(i int, fromSnapshot bool) *ACD {
+			cc := cluster.Config{RedisURL: srv.URL(), Node: fmt.Sprintf("n%d", i), Heartbeat: 50 * time.Millisecond}
 			cc.SetDefaults("")
 			node, err := cluster.Join(context.Background(), cc, cluster.Options{Shared: []byte("routing test")})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if i == 0 { // the first node takes the snapshots (the ticker role)
+				if err := node.Heartbeat(context.Background()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			lazy := &lazyLog{}
 			o.Replication = lazy
@@ -107,18 +139,32 @@ func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := node.OpenLog(context.Background(), "acd", a.ApplyOp)
+			restored := false
+			restore := func(data []byte) error { restored = true; return a.Restore(data) }
+			l, err := node.OpenLogWithSnapshots(context.Background(), "acd", a.ApplyOp,
+				&cluster.Snapshots{Take: a.Snapshot, Restore: restore, Every: 25})
 			if err != nil {
 				t.Fatal(err)
 			}
+			if fromSnapshot && !restored {
+				t.Fatalf("node n%d joined without a snapshot", i)
+			}
 			lazy.l = l
 			t.Cleanup(func() { l.Close(); _ = node.Close(context.Background()) })
-			replicas[i] = a
+			return a
+		}
+		for i := range replicas {
+			replicas[i] = open(i, false)
+		}
+		n := len(replicas)
+		join = func() *ACD {
+			n++
+			return open(n-1, true)
 		}
 	default:
 		t.Fatalf("%s=%q: want redis or replicated", acdBackendEnv, backend)
 	}
-	return replicas[0], replicas[1:]
+	return replicas[0], replicas[1:], join
 }
 
 // checkPeersAtEnd makes the test fail if the replicas disagree when it

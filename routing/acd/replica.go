@@ -25,7 +25,9 @@ import (
 // as on one node by construction, and a queue keeps one order across
 // nodes. A call's offers are acted on by the node the call is on (the
 // only one waiting in Next for it). NodeLost ends the calls of a node
-// that died, freeing their agents.
+// that died, freeing their agents. Snapshot and Restore (snapshot.go) let
+// the log be trimmed: a replica that joins restores the latest snapshot
+// and applies the ops after it.
 
 // Op kinds.
 const (

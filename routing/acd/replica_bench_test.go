@@ -124,20 +124,16 @@ func BenchmarkReplicatedSetup(b *testing.B) {
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
-					var o Offer
-					for {
-						now, cancelNow := context.WithCancel(ctx)
-						cancelNow()
-						if o, err = qc.Next(now); err == nil {
-							break
-						}
+					now, cancelNow := context.WithCancel(ctx)
+					cancelNow()
+					o, err := qc.Next(now)
+					if err != nil {
 						refused.Add(1) // not offered at once (answered, waiting)
-						if o, err = qc.Next(ctx); err == nil {
-							break
+						if o, err = qc.Next(ctx); err != nil {
+							b.Error(err)
+							qc.Abandon()
+							return
 						}
-						b.Error(err)
-						qc.Abandon()
-						return
 					}
 					if err := qc.Answered(o.Agents[0]); err != nil {
 						b.Error(err)
