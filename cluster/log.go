@@ -39,6 +39,7 @@ type Log struct {
 	// is set while one is being written
 	since   int
 	writing atomic.Bool
+	writes  sync.WaitGroup // snapshots being written
 
 	mu      sync.Mutex
 	seq     uint64
@@ -61,7 +62,11 @@ func (n *Node) OpenLog(ctx context.Context, name string, apply func(origin strin
 // into Redis with the id of the last entry it covers, and trims the
 // stream below the oldest entry a live node still needs (the snapshot's,
 // or older when a node has not applied that far). A node that opens the
-// log restores the snapshot and applies the entries after it.
+// log restores the snapshot and applies the entries after it. Every node
+// must open a log with snapshots with them: OpenLog would replay a
+// trimmed stream from its first entry left. (A reader that follows the
+// log live, opened before any trim, is spared: every open log's position
+// counts.)
 type Snapshots struct {
 	// Take encodes the state; it is called between two entries, on the
 	// goroutine that applies them.
@@ -190,7 +195,9 @@ func (l *Log) snapshot(id string) {
 		return
 	}
 	l.writing.Store(true)
+	l.writes.Add(1)
 	go func() {
+		defer l.writes.Done()
 		defer l.writing.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -235,9 +242,6 @@ func (l *Log) saveAndTrim(ctx context.Context, id string, data []byte) error {
 // position records in Redis the last entry this node applied (for the
 // snapshots' trims), lapsing with the node's lease.
 func (l *Log) position(ctx context.Context) error {
-	if l.snaps == nil {
-		return nil
-	}
 	l.mu.Lock()
 	last := l.last
 	l.mu.Unlock()
@@ -347,9 +351,9 @@ func splitID(id string) (ms, seq uint64) {
 func (l *Log) Close() {
 	l.cancel()
 	<-l.done
-	if l.snaps != nil { // this node needs no entry any more
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = l.n.rdb.Del(ctx, l.posKey()+l.n.cfg.Node).Err()
-	}
+	l.writes.Wait()
+	// This node needs no entry any more.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = l.n.rdb.Del(ctx, l.posKey()+l.n.cfg.Node).Err()
 }
