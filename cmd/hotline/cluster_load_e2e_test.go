@@ -168,6 +168,7 @@ func TestE2EClusterNodeKilledUnderLoad(t *testing.T) {
 	for _, c := range perNode[victim] {
 		lostAgents[c.Agent] = true
 	}
+	lost0 := hc.obs.Queues()[0].Lost
 	time.Sleep(3 * time.Second) // mid-call
 	victim.p.kill(t)
 	killed := time.Now()
@@ -198,6 +199,9 @@ func TestE2EClusterNodeKilledUnderLoad(t *testing.T) {
 	// The dead node's calls are ended in the shared ACD, each reported
 	// lost (with its node) by the surviving nodes.
 	_ = hc.obs.Sync()
+	if got := hc.obs.Queues()[0].Lost - lost0; got != len(lostAgents) {
+		t.Errorf("queue counts %d calls lost, want the dead node's %d", got, len(lostAgents))
+	}
 	for _, c := range hc.obs.Calls() {
 		t.Errorf("call %s still in the ACD after the callers finished: %+v", c.ID, c)
 	}

@@ -289,6 +289,7 @@ type escStep struct {
 
 type queueStats struct {
 	entered, answered, abandoned, timedOut, overflowed, callbacks int
+	lost                                                          int // ended with their node (NodeLost)
 	answeredWait, abandonedWait                                   time.Duration
 }
 
@@ -1746,6 +1747,10 @@ type QueueInfo struct {
 	Callbacks     int           `json:"callbacks"`
 	AnsweredWait  time.Duration `json:"answered_wait"`
 	AbandonedWait time.Duration `json:"abandoned_wait"`
+	// Lost counts the calls ended because the node they were on died
+	// (several nodes: NodeLost); those still waiting count as abandoned
+	// too.
+	Lost int `json:"lost"`
 }
 
 // Queues returns a snapshot of every queue, in configuration order.
@@ -1758,7 +1763,7 @@ func (a *ACD) Queues() []QueueInfo {
 		qi := QueueInfo{Name: q.def.Name, Waiting: q.count, Available: len(q.avail), AvgHandle: q.avgHandle(),
 			Entered: q.stats.entered, Answered: q.stats.answered, Abandoned: q.stats.abandoned,
 			TimedOut: q.stats.timedOut, Overflowed: q.stats.overflowed, Callbacks: q.stats.callbacks,
-			AnsweredWait: q.stats.answeredWait, AbandonedWait: q.stats.abandonedWait}
+			AnsweredWait: q.stats.answeredWait, AbandonedWait: q.stats.abandonedWait, Lost: q.stats.lost}
 		for _, m := range q.members {
 			if m.loggedIn && !m.paused {
 				qi.Staffed++

@@ -302,6 +302,9 @@ func (a *ACD) ApplyOp(origin string, data []byte) any {
 			op.Call = id
 			if c := call(); c != nil {
 				a.log.Warn("call lost with its node", "call_id", id, "node", op.Text)
+				a.mu.Lock()
+				c.queue.stats.lost++
+				a.mu.Unlock()
 				c.abandon()
 			}
 			a.forget(id)

@@ -53,7 +53,7 @@ type snapQueue struct {
 	Handle     []time.Duration  `json:"handle"`
 	HandleN    int              `json:"handle_n"`
 	HandleNext int              `json:"handle_next"`
-	Stats      [6]int           `json:"stats"`
+	Stats      [7]int           `json:"stats"`
 	Waits      [2]time.Duration `json:"waits"`
 	// Avail and Groups are the available agents in the order of the
 	// queue's avail set and of each group's.
@@ -143,7 +143,7 @@ func (a *ACD) Snapshot() ([]byte, error) {
 		}
 		st := q.stats
 		sq := snapQueue{Name: q.def.Name, Count: q.count, RRLast: q.rrLast, Handle: slices.Clone(q.handle[:]), HandleN: q.handleN,
-			HandleNext: q.handleNext, Stats: [6]int{st.entered, st.answered, st.abandoned, st.timedOut, st.overflowed, st.callbacks},
+			HandleNext: q.handleNext, Stats: [7]int{st.entered, st.answered, st.abandoned, st.timedOut, st.overflowed, st.callbacks, st.lost},
 			Waits: [2]time.Duration{st.answeredWait, st.abandonedWait}}
 		for _, e := range q.avail {
 			sq.Avail = append(sq.Avail, e.a.name)
@@ -300,7 +300,7 @@ func (a *ACD) Restore(data []byte) error {
 		q.count, q.rrLast, q.handleN, q.handleNext = sq.Count, sq.RRLast, sq.HandleN, sq.HandleNext
 		copy(q.handle[:], sq.Handle)
 		q.stats = queueStats{entered: sq.Stats[0], answered: sq.Stats[1], abandoned: sq.Stats[2], timedOut: sq.Stats[3],
-			overflowed: sq.Stats[4], callbacks: sq.Stats[5], answeredWait: sq.Waits[0], abandonedWait: sq.Waits[1]}
+			overflowed: sq.Stats[4], callbacks: sq.Stats[5], lost: sq.Stats[6], answeredWait: sq.Waits[0], abandonedWait: sq.Waits[1]}
 		avail, err := agents(sq.Avail)
 		if err != nil {
 			return err
