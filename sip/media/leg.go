@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -79,9 +80,11 @@ type Leg struct {
 	log   *slog.Logger
 	local netip.AddrPort
 	port  int
-	conn  *net.UDPConn // RTP
-	rtcp  *net.UDPConn // bound so that nobody else takes it; drained, not used
-	epoch time.Time    // monotonic reference for lastPacket and armed
+	conn  *net.UDPConn    // RTP
+	raw   syscall.RawConn // conn's, for recvmmsg and sendmmsg; nil without them
+	v6    bool            // conn is an IPv6 socket
+	rtcp  *net.UDPConn    // bound so that nobody else takes it; drained, not used
+	epoch time.Time       // monotonic reference for lastPacket and armed
 
 	remote atomic.Pointer[remote]
 	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
@@ -147,6 +150,12 @@ func NewLeg(cfg *Config, ports *Ports, log *slog.Logger) (*Leg, error) {
 	c := *cfg // the leg's goroutines read it: keep a copy nobody else changes
 	l := newLeg(&c, log)
 	l.ports, l.port, l.conn, l.rtcp = ports, port, conn, rtcp
+	l.v6 = !bind.Is4()
+	if batching {
+		if raw, err := conn.SyscallConn(); err == nil {
+			l.raw = raw
+		}
+	}
 	l.local = netip.AddrPortFrom(announce, uint16(port))
 	l.log = log.With("rtp_port", port)
 	return l, nil
@@ -305,10 +314,11 @@ func (l *Leg) end(cause error) error {
 	return err
 }
 
-// readLoop reads and relays RTP. The socket's read deadline wakes it every
+// readLoopPlain reads and relays RTP one packet at a time (where
+// recvmmsg is not available). The socket's read deadline wakes it every
 // check interval (whether packets flow or not) to drain the RTCP socket
 // and check the media timeout, so a leg needs no other goroutine.
-func (l *Leg) readLoop() {
+func (l *Leg) readLoopPlain() {
 	defer l.wg.Done()
 	buf := make([]byte, 1600)
 	iv := l.checkInterval()
