@@ -142,44 +142,61 @@ func (b *batch) setDst(dst netip.AddrPort, v6 bool) bool {
 	return true
 }
 
-// sendTo sends the datagrams pkts (all to dst) out of l's socket, with
-// one sendmmsg when there are several, and counts them.
-func (l *Leg) sendTo(b *batch, pkts [][]byte, dst netip.AddrPort) {
-	if len(pkts) == 1 || l.raw == nil || !b.setDst(dst, l.v6) {
+// sender is a read loop's sendmmsg state; write is its RawConn.Write
+// callback, made once per loop so that a send allocates nothing.
+type sender struct {
+	b           *batch
+	sent, total int
+	write       func(fd uintptr) bool
+}
+
+func newSender() *sender {
+	s := &sender{}
+	s.write = s.send
+	return s
+}
+
+// send sends s.b.out[s.sent:s.total] out of fd; false when the socket
+// is full (RawConn.Write waits until it can take more, then calls again).
+func (s *sender) send(fd uintptr) bool {
+	for s.sent < s.total {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.b.out[s.sent])), uintptr(s.total-s.sent), unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case 0:
+			if n == 0 {
+				return true
+			}
+			s.sent += int(n)
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			s.sent++ // this datagram failed (e.g. ICMP unreachable): skip it
+		}
+	}
+	return true
+}
+
+// sendTo sends the datagrams pkts (all to dst, all in s.b) out of l's
+// socket, with one sendmmsg when there are several, and counts them.
+func (l *Leg) sendTo(s *sender, pkts [][]byte, dst netip.AddrPort) {
+	if len(pkts) == 1 || l.raw == nil || !s.b.setDst(dst, l.v6) {
 		for _, p := range pkts {
 			l.send(p, dst)
 		}
 		return
 	}
 	for i, p := range pkts {
-		b.outIovs[i].Base = &p[0]
-		b.outIovs[i].SetLen(len(p))
+		s.b.outIovs[i].Base = &p[0]
+		s.b.outIovs[i].SetLen(len(p))
 	}
-	sent, total := 0, len(pkts)
-	write := func(fd uintptr) bool {
-		for sent < total {
-			n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[sent])), uintptr(total-sent), unix.MSG_DONTWAIT, 0, 0)
-			switch errno {
-			case 0:
-				if n == 0 {
-					return true
-				}
-				sent += int(n)
-			case unix.EINTR:
-			case unix.EAGAIN:
-				return false // wait until the socket can take more
-			default:
-				sent++ // this datagram failed (e.g. ICMP unreachable): skip it
-			}
-		}
-		return true
-	}
-	_ = l.raw.Write(write)
+	s.sent, s.total = 0, len(pkts)
+	_ = l.raw.Write(s.write)
 	var bytes uint64
-	for _, p := range pkts[:sent] {
+	for _, p := range pkts[:s.sent] {
 		bytes += uint64(len(p))
 	}
-	l.packetsOut.Add(uint64(sent))
+	l.packetsOut.Add(uint64(s.sent))
 	l.bytesOut.Add(bytes)
 }
 
@@ -223,6 +240,7 @@ func (l *Leg) readLoop() {
 		return true
 	}
 	var out [batchLen][]byte
+	snd := newSender()
 	for {
 		err := l.raw.Read(read)
 		switch {
@@ -249,6 +267,7 @@ func (l *Leg) readLoop() {
 			continue
 		}
 		drained = n < batchLen
+		snd.b = b
 		var (
 			to   *Leg
 			dst  netip.AddrPort
@@ -265,17 +284,17 @@ func (l *Leg) readLoop() {
 				continue
 			}
 			if len(runs) > 0 && (peer != to || d != dst) {
-				to.sendTo(b, runs, dst)
+				to.sendTo(snd, runs, dst)
 				runs = runs[:0]
 			}
 			to, dst = peer, d
 			runs = append(runs, p)
 		}
 		if len(runs) > 0 {
-			to.sendTo(b, runs, dst)
+			to.sendTo(snd, runs, dst)
 		}
 		clear(out[:])
 		l.ports.putBatch(b)
-		b = nil
+		b, snd.b = nil, nil
 	}
 }
