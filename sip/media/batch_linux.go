@@ -239,7 +239,10 @@ func (l *Leg) readLoop() {
 		}
 		return true
 	}
-	var out [batchLen][]byte
+	var (
+		out      [batchLen][]byte
+		accepted [batchLen]rxPacket
+	)
 	snd := newSender()
 	for {
 		err := l.raw.Read(read)
@@ -268,18 +271,25 @@ func (l *Leg) readLoop() {
 		}
 		drained = n < batchLen
 		snd.b = b
-		var (
-			to   *Leg
-			dst  netip.AddrPort
-			runs = out[:0]
-		)
+		acc := accepted[:0]
 		for i := range n {
 			p, src := b.packet(i)
 			if len(p) >= rxSlot { // truncated: not a sane RTP packet
 				l.dropped.Add(1)
 				continue
 			}
-			peer, d, ok := l.process(p, src)
+			if l.accept(p, src, &accepted[len(acc)]) {
+				acc = accepted[:len(acc)+1]
+			}
+		}
+		l.tapBatch(acc)
+		var (
+			to   *Leg
+			dst  netip.AddrPort
+			runs = out[:0]
+		)
+		for i := range acc {
+			peer, d, ok := l.forward(&acc[i])
 			if !ok {
 				continue
 			}
@@ -288,11 +298,12 @@ func (l *Leg) readLoop() {
 				runs = runs[:0]
 			}
 			to, dst = peer, d
-			runs = append(runs, p)
+			runs = append(runs, acc[i].p)
 		}
 		if len(runs) > 0 {
 			to.sendTo(snd, runs, dst)
 		}
+		clear(accepted[:])
 		clear(out[:])
 		l.ports.putBatch(b)
 		b, snd.b = nil, nil

@@ -17,7 +17,8 @@ import (
 // while its goroutine was held up (here: before Start) are all read and
 // relayed together (recvmmsg and sendmmsg on Linux), in order, rewritten
 // for the agent, with garbage, oversized packets and an intruder dropped
-// and every accepted packet seen by the tap as received; on IPv4 and IPv6.
+// and every accepted packet seen by the batch tap as received (several
+// at a time); on IPv4 and IPv6.
 func TestBurstIsRelayedInOrder(t *testing.T) {
 	for _, ip := range []string{"127.0.0.1", "::1"} {
 		t.Run(ip, func(t *testing.T) {
@@ -45,9 +46,16 @@ func TestBurstIsRelayedInOrder(t *testing.T) {
 			Bridge(cl, al)
 			var mu sync.Mutex
 			var tapped [][]byte
-			cl.SetTap(func(p []byte, _ time.Time) {
+			biggest := 0 // packets in the largest tap call
+			cl.SetBatchTap(func(ps [][]byte, at time.Time) {
+				if at.IsZero() {
+					t.Error("zero arrival time")
+				}
 				mu.Lock()
-				tapped = append(tapped, append([]byte(nil), p...))
+				for _, p := range ps {
+					tapped = append(tapped, append([]byte(nil), p...))
+				}
+				biggest = max(biggest, len(ps))
 				mu.Unlock()
 			})
 
@@ -120,6 +128,9 @@ func TestBurstIsRelayedInOrder(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			if batching && biggest < 2 {
+				t.Errorf("the tap got at most %d packet(s) at a time from a queued burst, want batches", biggest)
+			}
 			if len(tapped) != len(want) {
 				t.Fatalf("tap saw %d packets, want %d", len(tapped), len(want))
 			}

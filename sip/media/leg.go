@@ -56,6 +56,8 @@ type rxState struct {
 	seq         uint16
 	haveDTMF    bool
 	dtmfTS      uint32
+	one         [1][]byte // a single packet for a BatchTap
+	many        [][]byte  // the packets of one read for a BatchTap
 }
 
 // playState is the generated stream's RTP state; it is only touched by the
@@ -89,7 +91,7 @@ type Leg struct {
 	remote atomic.Pointer[remote]
 	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
 	onDTMF atomic.Pointer[func(rune)]
-	tap    atomic.Pointer[Tap]
+	tap    atomic.Pointer[tapper]
 	mix    atomic.Pointer[mixPoint] // a Monitor's hook; nil unless monitored
 	hold   atomic.Bool
 	// armed is when the media timeout started counting (SetRemote, SetHold,
@@ -120,14 +122,36 @@ type Leg struct {
 // must not block and must not keep pkt after returning.
 type Tap func(pkt []byte, arrival time.Time)
 
+// BatchTap is a Tap that takes, in one call, every packet the leg accepted
+// from one read of its socket (one or more, in order), with the arrival
+// time of the last. The same rules apply: it must not block and must keep
+// neither pkts nor the packets after returning.
+type BatchTap func(pkts [][]byte, arrival time.Time)
+
+// tapper is the leg's tap: one of the two kinds.
+type tapper struct {
+	one  Tap
+	many BatchTap
+}
+
 // SetTap installs (or, with nil, removes) the leg's tap, e.g. a call
-// recorder. Safe at any time.
+// recorder. Safe at any time; it replaces a BatchTap.
 func (l *Leg) SetTap(t Tap) {
 	if t == nil {
 		l.tap.Store(nil)
 		return
 	}
-	l.tap.Store(&t)
+	l.tap.Store(&tapper{one: t})
+}
+
+// SetBatchTap is SetTap for a BatchTap (a call recorder then takes the
+// packets of one read under one lock). Safe at any time; it replaces a Tap.
+func (l *Leg) SetBatchTap(t BatchTap) {
+	if t == nil {
+		l.tap.Store(nil)
+		return
+	}
+	l.tap.Store(&tapper{many: t})
 }
 
 // NewLeg binds a new RTP/RTCP socket pair on cfg.IP with ports from ports.

@@ -164,8 +164,8 @@ func newLoadSetup(b *testing.B, mode string, calls int, ports *Ports) *loadSetup
 					b.Fatal(err)
 				}
 				rec.SetFormat(recording.Agent, audio.PCMA().WithPT(fmtPCMA.PT))
-				cl.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
-				al.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+				cl.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
+				al.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
 				s.recorders = append(s.recorders, rec)
 				s.closers = append(s.closers, func() {
 					cl.SetTap(nil)
