@@ -145,9 +145,10 @@ func (b *batch) setDst(dst netip.AddrPort, v6 bool) bool {
 // sender is a read loop's sendmmsg state; write is its RawConn.Write
 // callback, made once per loop so that a send allocates nothing.
 type sender struct {
-	b           *batch
-	sent, total int
-	write       func(fd uintptr) bool
+	b                   *batch
+	sent, total, failed int
+	failedBytes         uint64
+	write               func(fd uintptr) bool
 }
 
 func newSender() *sender {
@@ -171,7 +172,10 @@ func (s *sender) send(fd uintptr) bool {
 		case unix.EAGAIN:
 			return false
 		default:
-			s.sent++ // this datagram failed (e.g. ICMP unreachable): skip it
+			// This datagram failed (e.g. ICMP unreachable): skip it.
+			s.failed++
+			s.failedBytes += uint64(s.b.outIovs[s.sent].Len)
+			s.sent++
 		}
 	}
 	return true
@@ -190,14 +194,14 @@ func (l *Leg) sendTo(s *sender, pkts [][]byte, dst netip.AddrPort) {
 		s.b.outIovs[i].Base = &p[0]
 		s.b.outIovs[i].SetLen(len(p))
 	}
-	s.sent, s.total = 0, len(pkts)
+	s.sent, s.total, s.failed, s.failedBytes = 0, len(pkts), 0, 0
 	_ = l.raw.Write(s.write)
 	var bytes uint64
 	for _, p := range pkts[:s.sent] {
 		bytes += uint64(len(p))
 	}
-	l.packetsOut.Add(uint64(s.sent))
-	l.bytesOut.Add(bytes)
+	l.packetsOut.Add(uint64(s.sent - s.failed))
+	l.bytesOut.Add(bytes - s.failedBytes)
 }
 
 // readLoop reads RTP with recvmmsg, relays what it read (one sendmmsg per
