@@ -473,14 +473,14 @@ func (c *call) startRecording(agent string, a *Leg) {
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
-		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
 		c.log.Info("recording", "key", rec.Key())
 	} else if agent != "" {
 		_ = rec.SetAgent(agent)
 	}
 	if a != nil {
 		rec.SetFormat(recording.Agent, a.Format().Codec())
-		a.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+		a.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
 	}
 }
 
