@@ -4,10 +4,7 @@ package media
 
 import (
 	"encoding/binary"
-	"errors"
-	"net"
 	"net/netip"
-	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -249,24 +246,13 @@ func (l *Leg) readLoop() {
 	)
 	snd := newSender()
 	for {
-		err := l.raw.Read(read)
-		switch {
-		case err == nil:
-		case errors.Is(err, net.ErrClosed):
-			if b != nil {
-				l.ports.putBatch(b)
-			}
-			return
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			l.drainRTCP()
-			if l.timedOut() {
-				_ = l.end(ErrTimeout)
+		if err := l.raw.Read(read); err != nil {
+			if l.readFailed(err, iv) {
+				if b != nil {
+					l.ports.putBatch(b)
+				}
 				return
 			}
-			_ = l.conn.SetReadDeadline(time.Now().Add(iv))
-			continue
-		default:
-			l.dropped.Add(1)
 			continue
 		}
 		if errno != 0 {

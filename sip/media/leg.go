@@ -342,6 +342,27 @@ func (l *Leg) end(cause error) error {
 // recvmmsg is not available). The socket's read deadline wakes it every
 // check interval (whether packets flow or not) to drain the RTCP socket
 // and check the media timeout, so a leg needs no other goroutine.
+// readFailed handles a failed read of the leg's RTP socket (both read
+// loops): the deadline ticks RTCP and the media timeout (re-armed every
+// iv), any other error but a closed socket counts as a dropped packet.
+// It reports whether the read loop must stop.
+func (l *Leg) readFailed(err error, iv time.Duration) (stop bool) {
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		return true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		l.drainRTCP()
+		if l.timedOut() {
+			_ = l.end(ErrTimeout)
+			return true
+		}
+		_ = l.conn.SetReadDeadline(time.Now().Add(iv))
+	default:
+		l.dropped.Add(1)
+	}
+	return false
+}
+
 func (l *Leg) readLoopPlain() {
 	defer l.wg.Done()
 	buf := make([]byte, 1600)
@@ -349,20 +370,10 @@ func (l *Leg) readLoopPlain() {
 	_ = l.conn.SetReadDeadline(time.Now().Add(iv))
 	for {
 		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
-		switch {
-		case err == nil:
-		case errors.Is(err, net.ErrClosed):
-			return
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			l.drainRTCP()
-			if l.timedOut() {
-				_ = l.end(ErrTimeout)
+		if err != nil {
+			if l.readFailed(err, iv) {
 				return
 			}
-			_ = l.conn.SetReadDeadline(time.Now().Add(iv))
-			continue
-		default:
-			l.dropped.Add(1)
 			continue
 		}
 		if n == len(buf) { // truncated: not a sane RTP packet
