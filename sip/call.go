@@ -89,7 +89,7 @@ type call struct {
 	// transferTo receives an accepted blind transfer of the bridged
 	// agent's leg (refer_server.go); the queue loop carries it out
 	// (transfer_call.go). nil for calls that cannot be transferred.
-	transferTo chan transferOrder
+	transferTo chan callflow.TransferOrder
 	// transfersDone are the transfers carried out, in order; agents
 	// every agent connected, in order.
 	transfersDone []callflow.Transfer
@@ -206,7 +206,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		caller:     leg,
 		legs:       []*Leg{leg},
 		agentGone:  make(chan struct{}),
-		transferTo: make(chan transferOrder, 1),
+		transferTo: make(chan callflow.TransferOrder, 1),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	c.customer = directory.Unknown(c.from)

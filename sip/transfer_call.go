@@ -28,6 +28,9 @@ type transferOrder struct {
 	consult *consultation
 }
 
+// Attended says whether the consultation's target takes the agent's place.
+func (o transferOrder) Attended() bool { return o.consult != nil }
+
 // errTransferBusy refuses a second transfer while one is being carried out.
 var errTransferBusy = refuse(491, "Request Pending", "a transfer of this call is in progress")
 
