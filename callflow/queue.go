@@ -15,11 +15,10 @@ import (
 // (sip's call).
 type InboundCall interface {
 	QueueCall
+	TransferCall
 	// Request is the call's request to the ACD: its id, queue, priority,
 	// segment and skills as routed so far.
 	Request() acd.CallRequest
-	// Enqueue puts r in the ACD (*acd.ACD.Enqueue).
-	Enqueue(r acd.CallRequest) (*acd.QueuedCall, error)
 	// Queued notes when the call entered its queue (zero: it never did).
 	Queued(at time.Time)
 	// Offered counts the call as offered to its queue.
@@ -51,15 +50,9 @@ type InboundCall interface {
 	CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, Leg)
 	// Transfer carries out blind transfer o of bridged agent a: a is
 	// unbridged and hung up, and the call's ACD call from here on is
-	// returned (the caller waits in a queue again), or the call's end.
+	// returned (the caller waits in a queue again: Requeue), or the
+	// call's end.
 	Transfer(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, error)
-	// TransferReturns, after nobody took an offer of the call, sends a
-	// call transferred to one agent who did not take it back to the
-	// queue it came from, first in line; it does nothing for other calls.
-	TransferReturns(qc *acd.QueuedCall)
-	// TransferAnswered counts a transfer to one agent completed once
-	// that agent took the call.
-	TransferAnswered()
 }
 
 // TransferOrder is an accepted transfer of a call's bridged agent,
@@ -119,10 +112,10 @@ func Queue(c InboundCall) {
 		}
 		a := c.RingAgents(qc, off)
 		if a == nil {
-			c.TransferReturns(qc) // a transfer's target agent did not take the call
-			continue              // every agent was reported; the call waits again
+			TransferReturns(c, qc) // a transfer's target agent did not take the call
+			continue               // every agent was reported; the call waits again
 		}
-		c.TransferAnswered()
+		TransferAnswered(c)
 		if err := c.Connect(a); err != nil {
 			c.End(err)
 			return

@@ -45,7 +45,8 @@ type fakeInbound struct {
 	connected []string // agents bridged, in order
 	detached  int
 	surveyed  bool
-	returns   int
+	returnTo  string
+	counted   []string // transfers counted: kind target outcome
 	bridged   chan string
 }
 
@@ -105,12 +106,19 @@ func (c *fakeInbound) AgentGone() <-chan struct{}      { return c.agentGone }
 func (c *fakeInbound) DetachAgent()                    { c.mu.Lock(); c.detached++; c.mu.Unlock() }
 func (c *fakeInbound) Survey()                         { c.mu.Lock(); c.surveyed = true; c.mu.Unlock() }
 func (c *fakeInbound) Transfers() <-chan TransferOrder { return c.transfers }
-func (c *fakeInbound) TransferReturns(qc *acd.QueuedCall) {
+
+func (c *fakeInbound) CountTransfer(kind, target, outcome string) {
 	c.mu.Lock()
-	c.returns++
+	c.counted = append(c.counted, kind+" "+target+" "+outcome)
 	c.mu.Unlock()
 }
-func (c *fakeInbound) TransferAnswered() {}
+func (c *fakeInbound) ReturnTo(queue string) { c.mu.Lock(); c.returnTo = queue; c.mu.Unlock() }
+func (c *fakeInbound) TakeReturnTo() (queue, kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	queue, c.returnTo = c.returnTo, ""
+	return queue, "blind"
+}
 
 // CompleteAttended bridges the consultation's target instead of a.
 func (c *fakeInbound) CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, Leg) {
@@ -122,14 +130,17 @@ func (c *fakeInbound) CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrde
 	return qc, b
 }
 
-// Transfer queues the call again for one agent.
+// Transfer queues the call again for one agent (Requeue), from the
+// queue it was in.
 func (c *fakeInbound) Transfer(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, error) {
 	c.DetachAgent()
+	from := qc.Status().Queue
 	_ = qc.Hangup()
 	qc.Close()
 	req := c.Request()
 	req.Agent = o.(fakeOrder).to
-	return c.acd.Enqueue(req)
+	next, _, err := Requeue(c, "blind", TransferToAgent, req, from)
+	return next, err
 }
 
 func (c *fakeInbound) waitBridged(t *testing.T, want string) {
@@ -214,9 +225,6 @@ func TestQueueNoAnswerThenNext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("nobody bridged")
 	}
-	if c.returns != 1 {
-		t.Errorf("TransferReturns asked %d times; want once, after the offer nobody took", c.returns)
-	}
 	c.End(ErrCallerHangup)
 	waitDone(t, done)
 }
@@ -250,4 +258,26 @@ func (c *fakeInbound) connectedTo(agent string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Contains(c.connected, agent)
+}
+
+// TestQueueTransferReturns: a caller transferred to an agent who does
+// not take the call goes back to their queue, and another agent gets it;
+// the transfer counts as returned.
+func TestQueueTransferReturns(t *testing.T) {
+	c := newInbound(t, "alice", "bob")
+	c.takes = func(a string) bool { return a == "alice" }
+	done := runQueue(c)
+	c.waitBridged(t, "alice")
+	c.transfers <- fakeOrder{to: "bob"}
+	c.waitBridged(t, "alice")
+	c.End(ErrCallerHangup)
+	waitDone(t, done)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !slices.Equal(c.counted, []string{"blind agent returned"}) {
+		t.Errorf("transfers counted %q; want one returned", c.counted)
+	}
+	if ai, _ := c.acd.Agent("bob"); ai.MissedInRow != 1 {
+		t.Errorf("bob missed %d offers; want 1 (the transfer's offer, reported)", ai.MissedInRow)
+	}
 }

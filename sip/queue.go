@@ -63,8 +63,6 @@ func (sc scriptCall) AgentGone() <-chan struct{}               { return sc.c.age
 func (sc scriptCall) DetachAgent()                             { sc.c.detachAgent() }
 func (sc scriptCall) Survey()                                  { sc.c.runSurvey() }
 func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.transferTo }
-func (sc scriptCall) TransferReturns(qc *acd.QueuedCall)       { sc.c.transferReturns(qc) }
-func (sc scriptCall) TransferAnswered()                        { sc.c.transferAnswered() }
 
 // CompleteAttended completes an attended transfer (completeAttended).
 func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, callflow.Leg) {
