@@ -260,19 +260,5 @@ func (c *call) connect(a *Leg) error {
 }
 
 // watchAgent ends the call's agent side when the agent's phone hangs up
-// (agentLeft) or its media times out, until the call ends.
-func (c *call) watchAgent(a *Leg) {
-	go func() {
-		select {
-		case <-a.cli.Context().Done():
-			if c.hasLeg(a) { // not a leg a transfer took away
-				c.agentLeft()
-			}
-		case <-a.media.Done():
-			if a.media.Err() != nil && c.hasLeg(a) {
-				c.end(callflow.ErrAgentTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
-}
+// or its media times out, until the call ends (callflow.WatchAgent).
+func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(scriptCall{c}, a) }
