@@ -72,6 +72,9 @@ type Queue struct {
 	Callbacks            int     `json:"callbacks"`
 	AnsweredWaitSeconds  float64 `json:"answered_wait_seconds"`
 	AbandonedWaitSeconds float64 `json:"abandoned_wait_seconds"`
+	// Lost counts the calls ended because the node they were on died
+	// (several nodes); those still waiting count as abandoned too.
+	Lost int `json:"lost"`
 }
 
 // Callback is a callback to place or placed (GET /api/v1/callbacks).

@@ -304,6 +304,14 @@ func (n *Node) Heartbeat(ctx context.Context) error {
 			l.resync(ctx)
 		}
 	}
+	n.mu.Lock()
+	logs := slices.Clone(n.logObjs)
+	n.mu.Unlock()
+	for _, l := range logs {
+		if err := l.position(ctx); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+		}
+	}
 	if err := n.renewReservations(ctx); err != nil {
 		return err
 	}

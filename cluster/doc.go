@@ -17,6 +17,14 @@
 //     change of queues and agents, in one order (see routing/acd's
 //     replica.go). Waiting calls, their priority, arrival, skills and
 //     segment, and the agents' states are in it.
+//   - log:acd:snap: the latest snapshot of the ACD (hash: id, the last
+//     entry it covers, and data), written every 2000 entries by the node
+//     with the ticker role, which then trims log:acd (XTRIM MINID) below
+//     the oldest entry a live node still needs; a node opening the log
+//     restores it and applies the entries after it.
+//   - log:acd:pos:<node>: the last entry the node applied (renewed with
+//     its heartbeat, lapsing with its lease), so that trims spare what a
+//     node that lags behind has not read.
 //   - resv:<agent>: the reservation of an agent for one call by one node,
 //     renewed with the node's heartbeat, lapsing with it.
 //   - reg:<user>: the live registrations (bindings with their expiry and

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // overloadReasons are the reason label's values (sip/overload.Reasons).
 func overloadReasons() []string {
-	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure"}
+	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure", "setups"}
 }
 
 // overloadMetrics are the overload control's figures (sip/overload).
@@ -17,10 +17,10 @@ type overloadMetrics struct {
 func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 	o := &overloadMetrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameCallsRefused,
-			Help: "New calls refused at once with 503 and Retry-After because Hotline was overloaded, by the signal that was over its threshold (scheduling_lag, socket_backlog, cpu, recorder_drops, pressure)."},
+			Help: "New calls refused at once with 503 and Retry-After because Hotline was overloaded, by the signal that was over its threshold (scheduling_lag, socket_backlog, cpu, recorder_drops, pressure, setups: too many calls being set up at once)."},
 			[]string{lReason}),
 		saturation: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadSaturation,
-			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample."}),
+			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample; the calls being set up count against sip.overload.max_setups."}),
 		shedding: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadShedding,
 			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
 	}

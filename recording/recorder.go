@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hotline/audio"
 	"log/slog"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -192,53 +193,81 @@ func (r *Recorder) SetFormat(side Side, c audio.Codec) {
 // its audio is recorded as silence. pkt is not retained. Calls after
 // Finish are ignored.
 func (r *Recorder) Packet(side Side, pkt []byte, arrival time.Time) {
-	if r.finished.Load() {
-		return
-	}
-	if (side != Caller && side != Agent) || len(pkt) < 12 || pkt[0]>>6 != 2 {
-		r.st.malformed.Add(1)
-		return
-	}
-	off := 12 + 4*int(pkt[0]&0x0f)
-	if pkt[0]&0x10 != 0 { // header extension
-		if len(pkt) < off+4 {
-			r.st.malformed.Add(1)
-			return
-		}
-		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:]))
-	}
-	end := len(pkt)
-	if pkt[0]&0x20 != 0 && end > 0 { // padding
-		end -= int(pkt[end-1])
-	}
-	if off > end {
-		r.st.malformed.Add(1)
-		return
-	}
-	end = min(end, off+maxPayload)
-	d := arrival.Sub(r.info.Start)
+	r.Packets(side, [][]byte{pkt}, arrival)
+}
 
+// Packets is Packet for several packets received on side at (about) the
+// same arrival, e.g. what one read of a leg's socket returned: they are
+// handed off in order under one lock. pkts and the packets are not
+// retained.
+func (r *Recorder) Packets(side Side, pkts [][]byte, arrival time.Time) {
+	if r.finished.Load() || len(pkts) == 0 {
+		return
+	}
+	if side != Caller && side != Agent {
+		r.st.malformed.Add(uint64(len(pkts)))
+		return
+	}
+	d := arrival.Sub(r.info.Start)
+	var dropped uint64
 	r.inMu.Lock()
 	if r.inClosed {
 		r.inMu.Unlock()
 		return
 	}
-	if r.inN >= r.maxIn {
-		r.nDropped++
-		warn := r.nDropped&(r.nDropped-1) == 0 // 1st, 2nd, 4th, 8th... drop
-		n := r.nDropped
-		r.inMu.Unlock()
-		r.dropped.Add(1)
+	for _, pkt := range pkts {
+		off, end, ok := payloadOf(pkt)
+		if !ok {
+			r.st.malformed.Add(1)
+			continue
+		}
+		if r.inN >= r.maxIn {
+			dropped++
+			continue
+		}
+		r.in = appendPacket(r.in, side, pkt, off, end, d)
+		r.inN++
+		r.received[side]++
+	}
+	var warn bool
+	var n uint64
+	if dropped > 0 {
+		// Warn at the 1st, 2nd, 4th, 8th... drop.
+		warn = bits.Len64(r.nDropped) != bits.Len64(r.nDropped+dropped)
+		r.nDropped += dropped
+		n = r.nDropped
+	}
+	r.inMu.Unlock()
+	if dropped > 0 {
+		r.dropped.Add(dropped)
 		if warn {
 			r.log.Warn("recording hand-off full: audio dropped, recorded as silence",
 				"call_id", r.info.CallID, "dropped_packets", n)
 		}
-		return
 	}
-	r.in = appendPacket(r.in, side, pkt, off, end, d)
-	r.inN++
-	r.received[side]++
-	r.inMu.Unlock()
+}
+
+// payloadOf checks that pkt is RTP and returns where its recorded payload
+// starts and ends (padding excluded, at most maxPayload bytes).
+func payloadOf(pkt []byte) (off, end int, ok bool) {
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		return 0, 0, false
+	}
+	off = 12 + 4*int(pkt[0]&0x0f)
+	if pkt[0]&0x10 != 0 { // header extension
+		if len(pkt) < off+4 {
+			return 0, 0, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:]))
+	}
+	end = len(pkt)
+	if pkt[0]&0x20 != 0 && end > 0 { // padding
+		end -= int(pkt[end-1])
+	}
+	if off > end {
+		return 0, 0, false
+	}
+	return off, min(end, off+maxPayload), true
 }
 
 // Hand-off record layout: a fixed header, then the payload.

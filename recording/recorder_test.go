@@ -473,3 +473,67 @@ func TestRandomPacketsKeepFileValid(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// TestPacketsInBatches: packets handed off together (what one read of a
+// leg's socket returned, with one arrival time) are placed where their
+// timestamps say, as if handed off one by one; a malformed one among
+// them is counted and left out.
+func TestPacketsInBatches(t *testing.T) {
+	var st Stats
+	_, info, ch := record(t, testConfig(t), 300, func(r *Recorder) {
+		s := callerU
+		r.Packets(s.side, [][]byte{s.pkt(0, code(0))}, s.arrival(0))
+		// 1-4 held up in the socket, read together at 4's arrival.
+		r.Packets(s.side, [][]byte{s.pkt(1, code(1)), s.pkt(2, code(2)), []byte("not RTP"), s.pkt(3, code(3)), s.pkt(4, code(4))}, s.arrival(4))
+		for k := 5; k < 10; k++ {
+			r.Packets(s.side, [][]byte{s.pkt(k, code(k))}, s.arrival(k))
+		}
+		r.Packets(s.side, nil, s.arrival(9)) // nothing
+		st = r.Stats()
+	})
+	if info.Frames != 2400 {
+		t.Fatalf("frames = %d, want 2400 (300 ms)", info.Frames)
+	}
+	want := newExpect(2400)
+	for k := 0; k < 10; k++ {
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
+	}
+	checkChannels(t, ch, want)
+	if st.Received[Caller] != 10 || st.Malformed != 1 || st.Dropped != 0 || st.Late != 0 {
+		t.Errorf("stats = %+v, want 10 received, 1 malformed", st)
+	}
+}
+
+// TestFullHandOffDropsPartOfABatch: a batch that does not fit in the
+// hand-off buffer is taken in order up to its bound; the rest is counted
+// as dropped (and recorded as silence).
+func TestFullHandOffDropsPartOfABatch(t *testing.T) {
+	c := testConfig(t)
+	c.QueuePackets = 8
+	var st Stats
+	r, _, ch := record(t, c, 1400, func(r *Recorder) {
+		s := callerU
+		s.startMs = 1000
+		s.send(r, 0)
+		waitHandedOff(t, r)
+		r.wmu.Lock() // stall the mixing goroutine on this recording
+		var batch [][]byte
+		for k := 1; k <= 12; k++ {
+			batch = append(batch, s.pkt(k, code(k)))
+		}
+		r.Packets(s.side, batch, s.arrival(1)) // a burst: 8 fit, 4 do not
+		r.wmu.Unlock()
+		st = r.Stats()
+	})
+	if st.Received[Caller] != 9 || st.Dropped != 4 {
+		t.Fatalf("stats = %+v, want 9 received, 4 dropped", st)
+	}
+	if n := r.dropped.Load(); n != 4 {
+		t.Errorf("manager counts %d dropped packets, want 4", n)
+	}
+	want := newExpect(11200)
+	for k := 0; k <= 8; k++ {
+		want.put(Caller, 8000+160*k, 160, audio.ULaw, code(k))
+	}
+	checkChannels(t, ch, want)
+}

@@ -34,8 +34,11 @@ const dtmfPT = 101
 // (bridge.go). Its goroutine (run) owns the flow; SIP handlers only look
 // it up and end it; closeWith tears it down.
 type call struct {
-	s         *Server
-	id        string // the caller's Call-ID
+	s  *Server
+	id string // the caller's Call-ID
+	// setupDone tells overload control the call's setup is over
+	// (endSetup); nil for calls Hotline places itself.
+	setupDone func()
 	log       *slog.Logger
 	hotline   config.Hotline
 	customer  directory.Customer // who is calling, by caller ID
@@ -111,7 +114,7 @@ type call struct {
 
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
 // within a call's dialogs.
-func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone func()) {
 	if to := req.To(); to != nil {
 		if tag, ok := to.Params.Get("tag"); ok && tag != "" {
 			s.onReInvite(req, tx)
@@ -127,10 +130,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if code := req.Recipient.User; isFeatureCode(code) {
+		setupDone() // an agent's feature code, not a new call: not bounded by max_setups
 		s.onFeatureCode(req, tx, code)
 		return
 	}
 	if agent, ok := ParseMonitorCode(req.Recipient.User); ok {
+		setupDone()                     // a supervisor's monitoring call lasts as long as it listens
 		s.onMonitorCode(req, tx, agent) // monitor_call.go
 		return
 	}
@@ -207,6 +212,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		legs:       []*Leg{leg},
 		agentGone:  make(chan struct{}),
 		transferTo: make(chan callflow.TransferOrder, 1),
+		setupDone:  setupDone,
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	c.customer = directory.Unknown(c.from)
@@ -311,6 +317,7 @@ func (c *call) end(cause error) {
 func (c *call) run() {
 	defer c.s.calls.Done()
 	defer c.closeWith(callflow.ErrCallerHangup)
+	defer c.endSetup()
 	go func() {
 		select {
 		case <-c.caller.srv.Context().Done():
@@ -344,6 +351,15 @@ func ringbackSource() media.Source {
 	return media.NewTone([]float64{425}, time.Second, 4*time.Second, 0.3)
 }
 
+// endSetup tells overload control (sip.overload.max_setups) that the
+// call's setup is over: an agent is rung, the caller answered, or the call
+// ended.
+func (c *call) endSetup() {
+	if c.setupDone != nil {
+		c.setupDone()
+	}
+}
+
 // answer sends 200 OK to the caller (once) and waits for the ACK.
 func (c *call) answer() error {
 	c.mu.Lock()
@@ -352,6 +368,7 @@ func (c *call) answer() error {
 		return nil
 	}
 	c.mu.Unlock()
+	c.endSetup() // the caller is answered: queued, or an agent took the call
 	body := c.caller.localSDP()
 	c.endProvisionals()
 	if err := c.caller.srv.RespondSDP(body); err != nil {
@@ -456,14 +473,14 @@ func (c *call) startRecording(agent string, a *Leg) {
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
-		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
 		c.log.Info("recording", "key", rec.Key())
 	} else if agent != "" {
 		_ = rec.SetAgent(agent)
 	}
 	if a != nil {
 		rec.SetFormat(recording.Agent, a.Format().Codec())
-		a.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+		a.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
 	}
 }
 

@@ -30,8 +30,12 @@ func (s *Server) startOverload() {
 	mon := overload.NewMonitor(s.overload, overload.Sources{
 		Sockets:         socks,
 		RecorderDropped: s.deps.RecorderDropped,
-		OnSample:        func(st overload.State) { m.Overload(st.Saturation, st.Shedding) },
-		Log:             s.log.With("component", "overload"),
+		OnSample: func(st overload.State) {
+			// The saturation gauge includes the calls in setup against
+			// max_setups (refused at once, not sampled).
+			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding)
+		},
+		Log: s.log.With("component", "overload"),
 	})
 	s.bg.Add(1)
 	go func() {
@@ -41,12 +45,20 @@ func (s *Server) startOverload() {
 }
 
 // shedInvite refuses a new call (an INVITE without a To tag) with 503 and
-// Retry-After while Hotline is overloaded, before any other work: no RTP
+// Retry-After while Hotline is overloaded, or while sip.overload.max_setups
+// new calls are being set up already, before any other work: no RTP
 // port, no SDP, no routing. In-dialog requests (re-INVITE, ACK, BYE,
-// CANCEL) and REGISTER are never shed.
-func (s *Server) shedInvite(h sipgo.RequestHandler) sipgo.RequestHandler {
+// CANCEL) and REGISTER are never shed. An admitted call's setupDone is
+// called once its setup is over (an agent rung, the caller answered, the
+// call ended); the handler may call it earlier.
+func (s *Server) shedInvite(h func(*sip.Request, sip.ServerTransaction, func())) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if on, why := s.overload.Shedding(); on && !inDialog(req) {
+		if inDialog(req) {
+			h(req, tx, func() {})
+			return
+		}
+		done, why, ok := s.overload.Admit()
+		if !ok {
 			s.deps.Metrics.CallRefused(string(why))
 			s.log.Debug("call refused: overloaded", "call_id", callIDOf(req), "reason", why)
 			s.respond(req, tx, 503, "Service Unavailable",
@@ -54,7 +66,8 @@ func (s *Server) shedInvite(h sipgo.RequestHandler) sipgo.RequestHandler {
 				sip.NewHeader("Warning", `399 hotline "overloaded"`))
 			return
 		}
-		h(req, tx)
+		defer done()
+		h(req, tx, done)
 	}
 }
 

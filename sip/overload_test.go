@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/routing/directory"
 	"hotline/sip/sdp"
 )
 
@@ -75,4 +77,50 @@ func waitShedding(t *testing.T, s *Server, on bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestOverloadBoundsCallsInSetup: with sip.overload.max_setups 1, a new
+// INVITE that arrives while another call is still being set up (here:
+// its caller lookup is slow) gets 503 with Retry-After at once; once the
+// first call's setup is over (answered in the queue), new calls are
+// admitted again.
+func TestOverloadBoundsCallsInSetup(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.cfg.Overload.MaxSetups = 1
+		o.deps = func(d *Deps) {
+			d.Customers = func(ctx context.Context, callerID string) directory.Customer {
+				if callerID == "5551111" {
+					entered <- struct{}{}
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+				}
+				return directory.Unknown(callerID)
+			}
+		}
+	})
+	first := newPhone(t, "5551111", f.addr)
+	call := first.call("1900", first.sdp(sdp.SendRecv))
+	select {
+	case <-entered:
+	case <-time.After(waitTimeout):
+		t.Fatal("the first call never reached its setup")
+	}
+	second := newPhone(t, "5552222", f.addr)
+	t0 := time.Now()
+	res := second.request(sip.INVITE, "1900", second.sdp(sdp.SendRecv), nil)
+	if res.StatusCode != 503 || header(res, "Retry-After") != "5" {
+		t.Errorf("new call while another is being set up (max_setups 1): got %d %s Retry-After %q, want 503 with Retry-After 5",
+			res.StatusCode, res.Reason, header(res, "Retry-After"))
+	}
+	t.Logf("503 after %s", time.Since(t0))
+	close(release)
+	call.answered() // queued (no agent): answered with hold music, setup over
+	again := second.call("1900", second.sdp(sdp.SendRecv))
+	again.answered()
+	again.bye()
+	call.bye()
+	f.checkIdle()
 }

@@ -114,9 +114,9 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 		media: media.Config{IP: "127.0.0.1", PortMin: base, PortMax: base + 699, Timeout: -1, HoldTimeout: -1},
 	}
 	// The test machine is shared and busy: the overload signals that
-	// follow its load (scheduling lag, CPU) are off; overload_test.go
-	// drives overload control on purpose.
-	o.cfg.Overload.SchedulingLag, o.cfg.Overload.CPU = -1, -1
+	// follow its load (scheduling lag, CPU, calls being set up at once)
+	// are off; overload_test.go drives overload control on purpose.
+	o.cfg.Overload.SchedulingLag, o.cfg.Overload.CPU, o.cfg.Overload.MaxSetups = -1, -1, -1
 	for _, m := range mods {
 		m(&o)
 	}

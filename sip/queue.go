@@ -86,6 +86,7 @@ type ringResult struct {
 // cancelled); each agent who fails is reported NoAnswer. It returns the
 // answered agent's leg, or nil when nobody took the call.
 func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
+	c.endSetup() // the agents' INVITEs go out: the call's setup is over
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	results := make(chan ringResult, len(off.Agents))

@@ -176,7 +176,7 @@ func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
 		c.mu.Lock()
 		c.rec = rec
 		c.mu.Unlock()
-		c.caller.media.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
+		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
 	} else {
 		_ = rec.SetExtra("reason", "voicemail")
 	}

@@ -52,7 +52,7 @@ func Queue(q acd.QueueInfo) api.Queue {
 		Available: q.Available, Staffed: q.Staffed, AvgHandleSeconds: api.Seconds(q.AvgHandle),
 		Entered: q.Entered, Answered: q.Answered, Abandoned: q.Abandoned, TimedOut: q.TimedOut,
 		Overflowed: q.Overflowed, Callbacks: q.Callbacks, AnsweredWaitSeconds: api.Seconds(q.AnsweredWait),
-		AbandonedWaitSeconds: api.Seconds(q.AbandonedWait)}
+		AbandonedWaitSeconds: api.Seconds(q.AbandonedWait), Lost: q.Lost}
 }
 
 // Callback is a callback as the API shows it.

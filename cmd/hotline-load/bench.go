@@ -50,6 +50,9 @@ type benchConfig struct {
 	// xferbench.go); Xfer is its configuration.
 	XferFigures bool
 	Xfer        xferConfig
+	// Overload is Hotline's sip.overload section (a YAML flow mapping;
+	// "": Hotline's defaults), to compare settings.
+	Overload string
 }
 
 func defaultBenchConfig(quick bool) benchConfig {
@@ -96,8 +99,13 @@ const (
 
 // rateStep is one call-rate measurement.
 type rateStep struct {
-	Rate              float64
-	Attempted, Failed int
+	Rate      float64
+	Attempted int
+	// Refused calls got 503 at once (overload control): not admitted.
+	// Failed are admitted calls that failed (never counting a refused
+	// one), as SIPp's S3 figure tells them apart.
+	Refused, Failed   int
+	RefuseTimes       []time.Duration // INVITE → 503
 	Errors            map[string]int
 	To180, ToAgent    []time.Duration
 	To200             []time.Duration // INVITE sent to 200 OK received (call setup)
@@ -112,22 +120,39 @@ type rateStep struct {
 	Elapsed           time.Duration
 }
 
+// failedShare is the share of the admitted calls that failed.
 func (s *rateStep) failedShare() float64 {
-	if s.Attempted == 0 {
-		return 1
+	if adm := s.Attempted - s.Refused; adm > 0 {
+		return float64(s.Failed) / float64(adm)
 	}
-	return float64(s.Failed) / float64(s.Attempted)
+	if s.Attempted > 0 {
+		return 0 // every call refused: refusedShare says so
+	}
+	return 1
 }
 
+// refusedShare is the share of the calls refused at once (503).
+func (s *rateStep) refusedShare() float64 {
+	if s.Attempted == 0 {
+		return 0
+	}
+	return float64(s.Refused) / float64(s.Attempted)
+}
+
+// pass: a sustainable rate refuses (almost) nothing and its admitted
+// calls are good: < 0.1% refused, < 0.1% of the admitted failed.
 func (s *rateStep) pass() bool {
-	return s.Attempted > 0 && s.failedShare() < maxFailedShare && s.LaunchLag < maxLaunchLag &&
-		s.UploadErr == "" && s.Uploaded >= s.Expected
+	return s.Attempted > 0 && s.failedShare() < maxFailedShare && s.refusedShare() < maxFailedShare &&
+		s.LaunchLag < maxLaunchLag && s.UploadErr == "" && s.Uploaded >= s.Expected
 }
 
 func (s *rateStep) why() string {
 	var w []string
+	if s.refusedShare() >= maxFailedShare {
+		w = append(w, fmt.Sprintf("%d/%d refused at once (503)", s.Refused, s.Attempted))
+	}
 	if s.failedShare() >= maxFailedShare {
-		w = append(w, fmt.Sprintf("%d/%d failed", s.Failed, s.Attempted))
+		w = append(w, fmt.Sprintf("%d/%d admitted calls failed", s.Failed, s.Attempted-s.Refused))
 		w = append(w, topErrors(s.Errors, 2))
 	}
 	if s.LaunchLag >= maxLaunchLag {
@@ -251,6 +276,9 @@ type results struct {
 	RateReps   []float64 // figure 1, file backend
 	RateLimits []string
 	RateSteps  [][]rateStep
+	// Overload is one step at twice the figure-1 rate (figure 1o):
+	// refused calls apart from the admitted calls' failures.
+	Overload   *rateStep
 	MinIORate  []float64
 	MinIOSteps []rateStep
 	MinIONote  string
@@ -348,7 +376,7 @@ func (d *driver) goFigures(ctx context.Context) error {
 	defer func() { stopMedia(); mwg.Wait() }()
 	d.media = media
 
-	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents})
+	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents, Overload: d.cfg.Overload})
 	if err != nil {
 		return err
 	}
@@ -442,6 +470,11 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	s.Elapsed = time.Since(start)
 	for _, r := range res {
 		s.Attempted++
+		if r.Refused {
+			s.Refused++
+			s.RefuseTimes = append(s.RefuseTimes, r.ToRefuse)
+			continue
+		}
 		if !r.OK {
 			s.Failed++
 			s.Errors[r.Err]++
@@ -477,7 +510,7 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	if n := g.stopStrayStreams(); n > 0 {
 		d.log.Warn("agent calls Hotline never hung up", "calls", n)
 	}
-	d.log.Info("rate step", "cps", rate, "attempted", s.Attempted, "failed", s.Failed,
+	d.log.Info("rate step", "cps", rate, "attempted", s.Attempted, "refused", s.Refused, "failed", s.Failed,
 		"uploaded", s.Uploaded, "expected", s.Expected, "agent_answered", s.AgentAnswered, "bridged", s.Bridged, "no_180", s.Queued,
 		"pass", s.pass(), "why", s.why())
 	if s.UploadErr != "" {
@@ -567,6 +600,14 @@ func (d *driver) figure1(ctx context.Context, h *hotlineProc, g *loadGen) {
 		d.res.RateReps = append(d.res.RateReps, best)
 		d.res.RateLimits = append(d.res.RateLimits, limit)
 		d.res.RateSteps = append(d.res.RateSteps, steps)
+	}
+	// Figure 1o: twice the sustainable rate, for one step. Overload
+	// control is to refuse the excess at once and keep the admitted calls
+	// good.
+	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 && ctx.Err() == nil && d.timeLeft() > time.Minute {
+		d.log.Info("figure 1o: overload", "cps", 2*mr)
+		s := d.rateStep(ctx, h, g, 2*mr)
+		d.res.Overload = &s
 	}
 }
 
@@ -799,7 +840,7 @@ func (d *driver) minio(ctx context.Context) error {
 	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 {
 		agents = min(agents, max(int(mr*1.3*(d.cfg.Hold.Seconds()+1)*answerMargin), 200))
 	}
-	h, g, err := d.startHotline(ctx, "s3", hotlineOpts{Agents: agents, S3Endpoint: endpoint})
+	h, g, err := d.startHotline(ctx, "s3", hotlineOpts{Agents: agents, S3Endpoint: endpoint, Overload: d.cfg.Overload})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ type hotlineOpts struct {
 	// Supervisors is how many agents with role supervisor (s00000...,
 	// password agentPassword) follow the agents (the transfer part).
 	Supervisors int
+	// Overload, when set, is Hotline's sip.overload section as a YAML
+	// flow mapping (hotline-load bench -overload), to compare settings.
+	Overload string
 	// RedisURL, when set, makes Hotline a node named Node of the cluster
 	// sharing that Redis (the cluster section; the three-node figure).
 	RedisURL, Node string
@@ -74,7 +77,7 @@ sip:
   max_calls: 10000
   retry_after: 1s
   drain_timeout: 5s
-rtp:
+%srtp:
   ip: 127.0.0.1
   port_min: %d
   port_max: %d
@@ -86,7 +89,7 @@ queue:
   retry_delay: 1s
   max_wait: %s
   login_on_register: true
-`, sipPort, o.RTPMin, o.RTPMax, o.RingTimeout, o.MaxWait)
+`, sipPort, overloadYAML(o.Overload), o.RTPMin, o.RTPMax, o.RingTimeout, o.MaxWait)
 	if o.AutoPauseAfter != 0 {
 		fmt.Fprintf(&b, "  auto_pause_after: %d\n", o.AutoPauseAfter)
 	}
@@ -126,6 +129,14 @@ queue:
 		fmt.Fprintf(&b, "  - {username: %s, password: %s, role: supervisor}\n", u, agentPassword(u))
 	}
 	return b.String()
+}
+
+// overloadYAML is the sip.overload line for a flow mapping; none for "".
+func overloadYAML(flow string) string {
+	if flow == "" {
+		return ""
+	}
+	return "  overload: " + flow + "\n"
 }
 
 // hotlineProc is a running Hotline.

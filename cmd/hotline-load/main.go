@@ -67,6 +67,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	noMinIO := fs.Bool("no-minio", false, "skip the MinIO (S3 backend) run")
 	parts := fs.String("parts", "go,sipp,cluster,xfer", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one), xfer (CPU of a monitored call and of a transfer)")
 	profile := fs.Duration("profile", 0, "length of the CPU profile of Hotline under SIPp load (0: 8s, 5s with -quick)")
+	overload := fs.String("overload", os.Getenv("BENCH_OVERLOAD"), "Hotline's sip.overload settings as a YAML flow mapping, e.g. '{max_setups: 8}' (default from BENCH_OVERLOAD; empty: Hotline's defaults)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -91,6 +92,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	cfg.Overload = *overload
 	if *reps > 0 {
 		cfg.Reps = *reps
 	}

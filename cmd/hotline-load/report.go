@@ -95,6 +95,14 @@ const (
 	toolGoTst = "go test -bench"
 )
 
+// p99ms is the 99th percentile of ds in ms, "—" when there are none.
+func p99ms(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "—"
+	}
+	return fmtNum(ms(DurationPercentile(ds, 99)))
+}
+
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -114,8 +122,26 @@ func (r *results) figures() []figure {
 		return figs
 	}
 	add := func(f figure) { figs = append(figs, f) }
-	add(figure{ID: "1", Name: "call rate, file backend, < 0.1% failed", Unit: "calls/s", Tool: toolGo,
+	add(figure{ID: "1", Name: "call rate, file backend, < 0.1% refused (503) and < 0.1% of the admitted failed", Unit: "calls/s", Tool: toolGo,
 		S: Summarize(r.RateReps), Target: &target{1000, true, "≥ 1,000"}})
+	if o := r.Overload; o != nil {
+		at := fmt.Sprintf("at 2× the figure-1 rate (%s calls/s offered)", fmtNum(o.Rate))
+		add(figure{ID: "1o", Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolGo,
+			S: Summarize([]float64{100 * o.refusedShare()})})
+		add(figure{ID: "1o", Name: "overload: admitted calls that failed " + at, Unit: "%", Tool: toolGo,
+			S: Summarize([]float64{100 * o.failedShare()}), Target: &target{0.1, false, "< 0.1%"}})
+		var a99, r99 []float64
+		if len(o.To200) > 0 {
+			a99 = append(a99, ms(DurationPercentile(o.To200, 99)))
+		}
+		if len(o.RefuseTimes) > 0 {
+			r99 = append(r99, ms(DurationPercentile(o.RefuseTimes, 99)))
+		}
+		add(figure{ID: "1o", Name: "overload: INVITE → 200 p99 of admitted calls " + at, Unit: "ms", Tool: toolGo,
+			S: Summarize(a99), Target: &target{100, false, "p99 < 100 ms"}})
+		add(figure{ID: "1o", Name: "overload: INVITE → 503 p99 of refused calls " + at, Unit: "ms", Tool: toolGo,
+			S: Summarize(r99), Target: &target{10, false, "p99 < 10 ms"}})
+	}
 	if len(r.MinIORate) > 0 || r.MinIONote != "" {
 		add(figure{ID: "1b", Name: "call rate, MinIO (S3) backend", Unit: "calls/s", Tool: toolGo,
 			S: Summarize(r.MinIORate), Target: &target{1000, true, "≥ 1,000"}, Note: r.MinIONote})
@@ -290,23 +316,27 @@ func (r *results) writeReport(w io.Writer) {
 func (r *results) writeDetails(w io.Writer) {
 	fmt.Fprintln(w, "## Details")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "### Call-rate steps (figure 1; %s of launches, calls held %s with audio both ways, pass = < 0.1%% failed, generator on schedule, every recording uploaded)\n\n",
+	fmt.Fprintf(w, "### Call-rate steps (figure 1; %s of launches, calls held %s with audio both ways, pass = < 0.1%% refused (503), < 0.1%% of the admitted calls failed, generator on schedule, every recording uploaded)\n\n",
 		r.Cfg.StepDur, r.Cfg.Hold)
-	fmt.Fprintln(w, "| rep | backend | calls/s | calls | failed | 200 without a 180 first | INVITE→180 p50/p99 ms | recordings uploaded / calls connected to an agent | Hotline CPU s | result |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|---|---:|---|")
+	fmt.Fprintln(w, "| rep | backend | calls/s | calls | refused (503) | admitted then failed | 200 without a 180 first | INVITE→180 p50/p99 ms | INVITE→200 p99 ms | INVITE→503 p99 ms | recordings uploaded / calls connected to an agent | Hotline CPU s | result |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---|")
 	row := func(rep, backend string, s rateStep) {
 		res := "pass"
 		if !s.pass() {
 			res = "FAIL: " + s.why()
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %d | %d | %d | %.2f / %.2f | %d/%d | %.1f | %s |\n", rep, backend, s.Rate, s.Attempted, s.Failed,
-			s.Queued, ms(DurationPercentile(s.To180, 50)), ms(DurationPercentile(s.To180, 99)), s.Uploaded, s.Expected,
+		fmt.Fprintf(w, "| %s | %s | %.0f | %d | %d | %d | %d | %.2f / %.2f | %s | %s | %d/%d | %.1f | %s |\n", rep, backend, s.Rate, s.Attempted, s.Refused, s.Failed,
+			s.Queued, ms(DurationPercentile(s.To180, 50)), ms(DurationPercentile(s.To180, 99)),
+			p99ms(s.To200), p99ms(s.RefuseTimes), s.Uploaded, s.Expected,
 			s.HotlineCPU.Seconds(), res)
 	}
 	for i, steps := range r.RateSteps {
 		for _, s := range steps {
 			row(fmt.Sprint(i+1), "file", s)
 		}
+	}
+	if r.Overload != nil {
+		row("1 (2× overload)", "file", *r.Overload)
 	}
 	for _, pct := range []int{50, 80} {
 		for i, s := range r.Latency[pct] {
@@ -376,8 +406,11 @@ const methodText = `### How these were measured
 - Each probe carries its wall-clock send time; the receive time is the kernel's SO_TIMESTAMPNS stamp, so
   delay is send → Hotline → receiving socket, without the generator's own read scheduling. Jitter added is
   the per-stream |IPDV| (RFC 3393). Loss counts packets stamped inside the measurement window.
-- Figure 1 ramps (doubling) then bisects; a step passes with < 0.1% failed calls, the generator on
-  schedule, and a recording uploaded for every call an agent answered. Calls last the hold time shown
+- Figure 1 ramps (doubling) then bisects; a step passes with < 0.1% of the calls refused at once (503:
+  overload control or sip.max_calls) and < 0.1% of the admitted calls failed (refused calls are counted
+  apart, as in SIPp's S3), the generator on schedule, and a recording uploaded for every call an agent
+  answered. Figure 1o offers twice the figure-1 rate for one step: the share refused, the admitted calls'
+  failures and INVITE → 200 p99, and how fast the refused calls got their 503. Calls last the hold time shown
   below, with audio both ways, recorded (pcm16) and uploaded (file backend, or MinIO for 1b).
 - Figure 2 adds long calls step by step (never far beyond what the last step's CPU predicts) and measures
   Hotline's CPU (utime+stime of /proc/<pid>/stat), the system-wide Udp RcvbufErrors delta of

@@ -69,7 +69,8 @@ type sippRateStep struct {
 	Rang              int // 180 (response time 3): an agent rang before the answer
 	Failed            int // SIPp's failed calls: admitted, then lost
 	AnswerTimes       []time.Duration
-	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
+	RefuseTimes       []time.Duration // INVITE → 503 of the refused calls
+	Stored, WithAudio int             // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
 	// What Hotline's call records say of the placed calls (recording
 	// starts when an agent is bridged: recording.start: bridge).
@@ -301,7 +302,7 @@ func (b *sippBench) run(ctx context.Context) error {
 		}
 	}
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
-	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true})
+	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload})
 	if err != nil {
 		return err
 	}
@@ -766,6 +767,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		s.Refused += len(rt[2])
 		s.Rang += len(rt[3])
 		s.AnswerTimes = append(s.AnswerTimes, rt[1]...)
+		s.RefuseTimes = append(s.RefuseTimes, rt[2]...)
 		if st.Failed > 0 {
 			b.d.log.Debug("caller SIPp failures", "dir", p.dir, "errors", p.errorTail(3))
 		}

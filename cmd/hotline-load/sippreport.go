@@ -81,8 +81,12 @@ func (r *sippResults) figures() []figure {
 	}
 	add(figure{ID: "S2b", Name: "packets dropped by Hotline's recorders over the S2 ramp", Unit: "packets",
 		Tool: "call records (JSON) of the recordings", S: one(drops), Target: &target{0, false, "0"}})
-	refused, afail, ap99 := math.NaN(), math.NaN(), math.NaN()
+	refused, afail, ap99, r99, rdrops := math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if o := r.Overload; o != nil && o.Created > 0 {
+		rdrops = float64(o.RecDropped)
+		if len(o.RefuseTimes) > 0 {
+			r99 = ms(DurationPercentile(o.RefuseTimes, 99))
+		}
 		refused = 100 * float64(o.Refused) / float64(o.Created)
 		if adm := o.Created - o.Refused; adm > 0 {
 			afail = 100 * float64(o.Failed+o.Abandoned) / float64(adm)
@@ -100,6 +104,10 @@ func (r *sippResults) figures() []figure {
 		Target: &target{0.1, false, "< 0.1%"}})
 	add(figure{ID: "S3", Name: "overload: time to answer p99 of admitted calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
 		S: one(ap99), Target: &target{100, false, "p99 < 100 ms"}})
+	add(figure{ID: "S3", Name: "overload: time to the 503 (INVITE → 503) p99 of refused calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
+		S: one(r99), Target: &target{10, false, "p99 < 10 ms"}})
+	add(figure{ID: "S3", Name: "overload: packets dropped by Hotline's recorders " + at, Unit: "packets",
+		Tool: "call records (JSON) of the recordings", S: one(rdrops), Target: &target{0, false, "0"}})
 	return figs
 }
 

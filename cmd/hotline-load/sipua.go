@@ -140,6 +140,11 @@ type callResult struct {
 	To180   time.Duration // INVITE sent to 180 received (0: none)
 	ToAgent time.Duration // INVITE sent to the agent's INVITE arriving (0: none)
 	To200   time.Duration // INVITE sent to its 200 OK (0: none)
+	// Refused: Hotline answered the INVITE 503 (overload control,
+	// sip.max_calls): refused at once, not admitted; ToRefuse is
+	// INVITE sent to the 503.
+	Refused  bool
+	ToRefuse time.Duration
 }
 
 // pendingCall links a caller's INVITE to the agent's INVITE it causes
@@ -602,6 +607,9 @@ func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
 		var dr *sipgo.ErrDialogResponse
 		if errors.As(err, &dr) {
 			r.Err = fmt.Sprintf("INVITE answered %d", dr.Res.StatusCode)
+			if dr.Res.StatusCode == 503 {
+				r.Refused, r.ToRefuse = true, time.Since(t0)
+			}
 		} else {
 			r.Err = "INVITE: " + shortErr(err)
 		}

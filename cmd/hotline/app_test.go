@@ -264,11 +264,12 @@ func TestTLSRegisterAndOptions(t *testing.T) {
 }
 
 // testMachineLoadOff turns off the overload signals that follow the test
-// machine's load rather than Hotline's (scheduling lag, CPU).
+// machine's load rather than Hotline's (scheduling lag, CPU, calls being
+// set up at once: setups are slow under -race on a busy machine).
 func testMachineLoadOff(o *overload.Config) {
-	o.SchedulingLag, o.CPU = -1, -1
+	o.SchedulingLag, o.CPU, o.MaxSetups = -1, -1, -1
 }
 
 // processOverloadOff is the sip.overload setting of test processes
 // (startProcess), for the same reason as testMachineLoadOff.
-const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, cpu: -1}\n"
+const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, cpu: -1, max_setups: -1}\n"

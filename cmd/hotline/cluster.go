@@ -97,11 +97,14 @@ func joinCluster(ctx context.Context, c *Config, log *slog.Logger) (*member, err
 	return &member{node: node, log: &lateLog{}}, nil
 }
 
-// run opens the ACD's shared log (replaying it) and starts the node's
+// run opens the ACD's shared log (restoring its snapshot and replaying
+// what came after it) and starts the node's
 // heartbeat; a node whose lease lapsed has its calls ended through the
 // log.
 func (m *member) run(ctx context.Context, queues *acd.ACD, now func() time.Time, log *slog.Logger) error {
-	l, err := m.node.OpenLog(ctx, "acd", queues.ApplyOp)
+	// Snapshots keep the log short; a node that starts (again) restores
+	// the latest and applies what came after it.
+	l, err := m.node.OpenLogWithSnapshots(ctx, "acd", queues.ApplyOp, &cluster.Snapshots{Take: queues.Snapshot, Restore: queues.Restore})
 	if err != nil {
 		return err
 	}

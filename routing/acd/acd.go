@@ -289,6 +289,7 @@ type escStep struct {
 
 type queueStats struct {
 	entered, answered, abandoned, timedOut, overflowed, callbacks int
+	lost                                                          int // ended with their node (NodeLost)
 	answeredWait, abandonedWait                                   time.Duration
 }
 
@@ -460,6 +461,7 @@ type ACD struct {
 
 	mu          sync.Mutex
 	rnd         *rand.Rand
+	pcg         *rand.PCG // rnd's source (snapshot.go)
 	agents      []*acdAgent
 	byName      map[string]*acdAgent
 	queues      []*acdQueue
@@ -491,11 +493,12 @@ func New(c *config.Config, o Options) (*ACD, error) {
 	a := &ACD{
 		now: o.Now, log: o.Logger, retryDelay: c.Queue.RetryDelay, autoPause: c.Queue.AutoPauseAfter,
 		rejoin: c.Queue.RejoinWindow, loginOnRegister: o.LoginOnRegister, callbacks: o.Callbacks, onEvent: o.OnEvent,
-		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		pcg:    rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15),
 		byName: map[string]*acdAgent{}, qByName: map[string]*acdQueue{}, skillIDs: map[string]int{},
 		calls: map[string]*QueuedCall{}, abandoned: map[string]abandonRec{},
 		repl: o.Replication, guard: o.Guard, ticker: o.Ticker, stamp: o.Now, owner: map[string]string{},
 	}
+	a.rnd = rand.New(a.pcg)
 	if a.repl != nil {
 		a.now = func() time.Time { return time.Unix(0, a.logNow.Load()).UTC() }
 		a.instance = fmt.Sprintf("%016x", rand.Uint64())
@@ -1050,6 +1053,7 @@ func (a *ACD) dispatchLocked(now time.Time) {
 // first (the call stays queued: call Next again, or Abandon).
 func (c *QueuedCall) Next(ctx context.Context) (Offer, error) {
 	a := c.acd
+	var refused []string // by the Guard since the last wait
 	for {
 		a.mu.Lock()
 		if c.pending {
@@ -1063,11 +1067,19 @@ func (c *QueuedCall) Next(ctx context.Context) (Offer, error) {
 			if a.guard == nil {
 				return o, nil
 			}
+			offered := o.Agents
 			if o.Agents = c.reserve(o.Agents); len(o.Agents) > 0 {
 				return o, nil
 			}
-			// Every agent is held elsewhere: wait a little for the
-			// call's next offer.
+			refused = append(refused, offered...)
+			// Every agent is held elsewhere. Withdrawing the offer may
+			// have offered the call others already: take them at once.
+			// Otherwise (or when the same agents are offered again) wait
+			// a little for the call's next offer.
+			if c.offeredOthers(refused) {
+				continue
+			}
+			refused = refused[:0]
 			select {
 			case <-time.After(guardBackoff):
 			case <-ctx.Done():
@@ -1089,6 +1101,23 @@ func (c *QueuedCall) Next(ctx context.Context) (Offer, error) {
 			return Offer{}, ctx.Err()
 		}
 	}
+}
+
+// offeredOthers says whether c has a new offer with an agent not in
+// refused.
+func (c *QueuedCall) offeredOthers(refused []string) bool {
+	a := c.acd
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !c.pending {
+		return false
+	}
+	for _, ag := range c.offer {
+		if !slices.Contains(refused, ag.name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *QueuedCall) offering(ag *acdAgent) int {
@@ -1158,7 +1187,7 @@ func (c *QueuedCall) answered(agent string) error {
 // within the retry delay and is paused after too many in a row. When no
 // offered agent is left the call waits again at its place.
 func (c *QueuedCall) NoAnswer(agent string) error {
-	defer c.release([]string{agent})
+	c.release([]string{agent}) // first: see Hangup
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opNoAnswer, Call: c.id, Agent: agent}).Err
 	}
@@ -1218,7 +1247,7 @@ func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 // is counted, and a caller who calls again within the rejoin window gets
 // this place back. Abandon on a connected call is Hangup.
 func (c *QueuedCall) Abandon() {
-	defer c.release(c.held(""))
+	c.release(c.held("")) // first: see Hangup
 	if a := c.acd; a.repl != nil {
 		if res := a.submit(Op{Kind: opAbandon, Call: c.id}); res.Err != nil {
 			a.log.Error("abandon not replicated", "call_id", c.id, "error", res.Err)
@@ -1300,7 +1329,7 @@ func (a *ACD) leaveLocked(c *QueuedCall, now time.Time) {
 // again by the dialer with that time.
 func (c *QueuedCall) RequestCallback(number string) (callbacks.Callback, error) {
 	a := c.acd
-	defer c.release(c.held(""))
+	c.release(c.held("")) // first: see Hangup
 	var cb callbacks.Callback
 	if a.repl != nil {
 		res := a.submit(Op{Kind: opCallback, Call: c.id, Text: number})
@@ -1343,7 +1372,11 @@ func (c *QueuedCall) requestCallback(number string) (callbacks.Callback, error) 
 // Hangup records that a connected call ended. The agent goes to wrap-up
 // for the queue's wrap-up time, then becomes available.
 func (c *QueuedCall) Hangup() error {
-	defer c.release(c.held(""))
+	// The reservations go before the change that frees the agents: once
+	// a replica applied it, another node may offer them a call at once,
+	// and the reservation still held would refuse that offer (and keep
+	// its caller waiting guardBackoff).
+	c.release(c.held(""))
 	if a := c.acd; a.repl != nil {
 		return a.submit(Op{Kind: opHangup, Call: c.id}).Err
 	}
@@ -1714,6 +1747,10 @@ type QueueInfo struct {
 	Callbacks     int           `json:"callbacks"`
 	AnsweredWait  time.Duration `json:"answered_wait"`
 	AbandonedWait time.Duration `json:"abandoned_wait"`
+	// Lost counts the calls ended because the node they were on died
+	// (several nodes: NodeLost); those still waiting count as abandoned
+	// too.
+	Lost int `json:"lost"`
 }
 
 // Queues returns a snapshot of every queue, in configuration order.
@@ -1726,7 +1763,7 @@ func (a *ACD) Queues() []QueueInfo {
 		qi := QueueInfo{Name: q.def.Name, Waiting: q.count, Available: len(q.avail), AvgHandle: q.avgHandle(),
 			Entered: q.stats.entered, Answered: q.stats.answered, Abandoned: q.stats.abandoned,
 			TimedOut: q.stats.timedOut, Overflowed: q.stats.overflowed, Callbacks: q.stats.callbacks,
-			AnsweredWait: q.stats.answeredWait, AbandonedWait: q.stats.abandonedWait}
+			AnsweredWait: q.stats.answeredWait, AbandonedWait: q.stats.abandonedWait, Lost: q.stats.lost}
 		for _, m := range q.members {
 			if m.loggedIn && !m.paused {
 				qi.Staffed++

@@ -3,6 +3,7 @@ package acd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"reflect"
@@ -69,6 +70,14 @@ func rerunOnBackend() int {
 // buildACD builds the ACD a test uses: one node, or the first of two
 // replicas on the backend of acdBackendEnv, and the other replicas.
 func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
+	a, peers, _ := buildACDJoin(t, c, o)
+	return a, peers
+}
+
+// buildACDJoin is buildACD, and on a replicated backend join, which
+// starts one more replica from the latest snapshot of the first (as a
+// node that joins a running cluster does) and returns it.
+func buildACDJoin(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD, func() *ACD) {
 	t.Helper()
 	backend := os.Getenv(acdBackendEnv)
 	if backend == "" {
@@ -76,9 +85,10 @@ func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return a, nil
+		return a, nil, nil
 	}
 	replicas := make([]*ACD, 2)
+	var join func() *ACD
 	switch backend {
 	case "replicated":
 		l := &memLog{}
@@ -91,14 +101,37 @@ func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
 			replicas[i] = a
 			l.replicas = append(l.replicas, a)
 		}
+		join = func() *ACD {
+			l.mu.Lock() // between two ops
+			defer l.mu.Unlock()
+			data, err := l.replicas[0].Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Replication = memHandle{l, len(l.replicas)}
+			a, err := New(c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Restore(data); err != nil {
+				t.Fatal(err)
+			}
+			l.replicas = append(l.replicas, a)
+			return a
+		}
 	case "redis":
 		srv := redistest.Start(t)
-		for i := range replicas {
-			cc := cluster.Config{RedisURL: srv.URL(), Node: fmt.Sprintf("n%d", i)}
+		open := func(i int, fromSnapshot bool) *ACD {
+			cc := cluster.Config{RedisURL: srv.URL(), Node: fmt.Sprintf("n%d", i), Heartbeat: 50 * time.Millisecond}
 			cc.SetDefaults("")
 			node, err := cluster.Join(context.Background(), cc, cluster.Options{Shared: []byte("routing test")})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if i == 0 { // the first node takes the snapshots (the ticker role)
+				if err := node.Heartbeat(context.Background()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			lazy := &lazyLog{}
 			o.Replication = lazy
@@ -106,18 +139,32 @@ func buildACD(t testing.TB, c *config.Config, o Options) (*ACD, []*ACD) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := node.OpenLog(context.Background(), "acd", a.ApplyOp)
+			restored := false
+			restore := func(data []byte) error { restored = true; return a.Restore(data) }
+			l, err := node.OpenLogWithSnapshots(context.Background(), "acd", a.ApplyOp,
+				&cluster.Snapshots{Take: a.Snapshot, Restore: restore, Every: 25})
 			if err != nil {
 				t.Fatal(err)
 			}
+			if fromSnapshot && !restored {
+				t.Fatalf("node n%d joined without a snapshot", i)
+			}
 			lazy.l = l
 			t.Cleanup(func() { l.Close(); _ = node.Close(context.Background()) })
-			replicas[i] = a
+			return a
+		}
+		for i := range replicas {
+			replicas[i] = open(i, false)
+		}
+		n := len(replicas)
+		join = func() *ACD {
+			n++
+			return open(n-1, true)
 		}
 	default:
 		t.Fatalf("%s=%q: want redis or replicated", acdBackendEnv, backend)
 	}
-	return replicas[0], replicas[1:]
+	return replicas[0], replicas[1:], join
 }
 
 // checkPeersAtEnd makes the test fail if the replicas disagree when it
@@ -177,6 +224,9 @@ type memLog struct {
 	// lost[i]: replica i misses the ops (as with a Redis that died
 	// before that replica read them)
 	lost map[int]bool
+	// after, when set, is called once every replica applied an op,
+	// before Submit returns: what other nodes may do meanwhile.
+	after func(op []byte)
 }
 
 type memHandle struct {
@@ -186,7 +236,6 @@ type memHandle struct {
 
 func (h memHandle) Submit(op []byte) (any, error) {
 	h.l.mu.Lock()
-	defer h.l.mu.Unlock()
 	var mine any
 	for i, r := range h.l.replicas {
 		if h.l.lost[i] {
@@ -196,6 +245,11 @@ func (h memHandle) Submit(op []byte) (any, error) {
 		if i == h.i {
 			mine = res
 		}
+	}
+	after := h.l.after
+	h.l.mu.Unlock()
+	if after != nil {
+		after(op)
 	}
 	return mine, nil
 }
@@ -363,6 +417,79 @@ func TestGuardKeepsDivergedReplicasApart(t *testing.T) {
 	}
 }
 
+// TestGuardReleasedBeforeAgentFreed: the moment a hang-up (or a ring
+// without answer) is applied, every replica sees the agent free and
+// another node may offer her its waiting call before the submitting node
+// goes on: her reservation must be gone by then, or that offer would be
+// refused and its caller kept waiting (guardBackoff) for nothing.
+func TestGuardReleasedBeforeAgentFreed(t *testing.T) {
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{}}
+	var r [2]*ACD
+	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
+	for i := range r {
+		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g, Logger: slog.New(withdrawn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[i] = a
+		l.replicas = append(l.replicas, a)
+	}
+	if err := r[0].SetRegistered("alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r[0].Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	f := &acdFixture{t: t, clk: clk, acd: r[0]}
+	for _, end := range []string{opHangup, opNoAnswer} {
+		callA, err := r[0].Enqueue(CallRequest{ID: "A-" + end, Queue: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := f.offer(callA); o.Agents[0] != "alice" {
+			t.Fatalf("A offered %v", o.Agents)
+		}
+		if end == opHangup {
+			if err := callA.Answered("alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		callB, err := r[1].Enqueue(CallRequest{ID: "B-" + end, Queue: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var offerB Offer
+		var offeredB bool
+		l.after = func(op []byte) {
+			if strings.Contains(string(op), `"k":"`+end+`"`) {
+				l.after = nil
+				offerB, offeredB = f.tryOffer(callB) // node 1, at once
+			}
+		}
+		if end == opHangup {
+			err = callA.Hangup()
+		} else {
+			err = callA.NoAnswer("alice")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !offeredB || offerB.Agents[0] != "alice" || withdrawn.n.Load() != 0 {
+			t.Fatalf("after %s of A: B offered %v (%t), %d offers withdrawn; want alice, none withdrawn", end, offerB.Agents, offeredB, withdrawn.n.Load())
+		}
+		if err := callB.Answered("alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := callB.Hangup(); err != nil {
+			t.Fatal(err)
+		}
+		callA.Abandon()
+	}
+}
+
 // BenchmarkCallSetupShared: the setup latency the shared ACD adds. One
 // call arrives (Enqueue: until its offer is ready), is answered and hung
 // up, with 100 agents: on one node, and on the first of three replicas
@@ -440,5 +567,42 @@ func BenchmarkCallSetupShared(b *testing.B) {
 			b.ReportMetric(float64(setup[len(setup)/2].Nanoseconds()), "setup-p50-ns")
 			b.ReportMetric(float64(setup[len(setup)*99/100].Nanoseconds()), "setup-p99-ns")
 		})
+	}
+}
+
+// TestGuardRefusalOffersNextAgentAtOnce: when the reservation refuses
+// the offered agent (held elsewhere), the call is offered the next free
+// agent at once, not after guardBackoff.
+func TestGuardRefusalOffersNextAgentAtOnce(t *testing.T) {
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice", "bob")...))
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{"alice": "elsewhere"}}
+	a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, 0}, Guard: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.replicas = append(l.replicas, a)
+	for _, ag := range []string{"alice", "bob"} {
+		if err := a.SetRegistered(ag, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Login(ag); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second) // alice is idle longest: offered first
+	}
+	f := &acdFixture{t: t, clk: clk, acd: a}
+	qc, err := a.Enqueue(CallRequest{ID: "A", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	o, ok := f.tryOffer(qc)
+	if !ok || len(o.Agents) != 1 || o.Agents[0] != "bob" {
+		t.Fatalf("offer %v (%t) after alice was refused, want bob at once", o.Agents, ok)
+	}
+	if d := time.Since(start); d >= guardBackoff {
+		t.Errorf("offer took %v, want less than guardBackoff %v", d, guardBackoff)
 	}
 }

@@ -20,6 +20,8 @@ type acdFixture struct {
 	// the first replica's internals, the others cannot match it.
 	peers  []*ACD
 	probed bool
+	// join starts one more replica from a snapshot (nil on one node).
+	join func() *ACD
 }
 
 // newACD builds an ACD of c with every agent registered and logged in.
@@ -31,8 +33,8 @@ func newACD(t testing.TB, c *config.Config, opts ...func(*Options)) *acdFixture 
 	for _, f := range opts {
 		f(&o)
 	}
-	a, peers := buildACD(t, c, o)
-	f := &acdFixture{t: t, clk: clk, acd: a, peers: peers}
+	a, peers, join := buildACDJoin(t, c, o)
+	f := &acdFixture{t: t, clk: clk, acd: a, peers: peers, join: join}
 	f.checkPeersAtEnd()
 	for _, ag := range c.Agents {
 		if err := a.SetRegistered(ag.Username, true); err != nil {

@@ -25,7 +25,9 @@ import (
 // as on one node by construction, and a queue keeps one order across
 // nodes. A call's offers are acted on by the node the call is on (the
 // only one waiting in Next for it). NodeLost ends the calls of a node
-// that died, freeing their agents.
+// that died, freeing their agents. Snapshot and Restore (snapshot.go) let
+// the log be trimmed: a replica that joins restores the latest snapshot
+// and applies the ops after it.
 
 // Op kinds.
 const (
@@ -300,6 +302,9 @@ func (a *ACD) ApplyOp(origin string, data []byte) any {
 			op.Call = id
 			if c := call(); c != nil {
 				a.log.Warn("call lost with its node", "call_id", id, "node", op.Text)
+				a.mu.Lock()
+				c.queue.stats.lost++
+				a.mu.Unlock()
 				c.abandon()
 			}
 			a.forget(id)

@@ -10,4 +10,10 @@
 //
 // Remote endpoints are latched symmetrically: the first valid RTP packet
 // fixes the address a leg accepts packets from and sends packets to.
+//
+// On Linux a leg reads with recvmmsg whatever its socket holds (never
+// waiting for more), relays a run of packets for one destination with
+// sendmmsg, and hands a BatchTap (the call recorder) the packets of one
+// read in one call (batch_linux.go; -tags nommsg builds the one-packet
+// loop for comparison).
 package media

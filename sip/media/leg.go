@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -55,6 +56,8 @@ type rxState struct {
 	seq         uint16
 	haveDTMF    bool
 	dtmfTS      uint32
+	one         [1][]byte // a single packet for a BatchTap
+	many        [][]byte  // the packets of one read for a BatchTap
 }
 
 // playState is the generated stream's RTP state; it is only touched by the
@@ -79,14 +82,16 @@ type Leg struct {
 	log   *slog.Logger
 	local netip.AddrPort
 	port  int
-	conn  *net.UDPConn // RTP
-	rtcp  *net.UDPConn // bound so that nobody else takes it; drained, not used
-	epoch time.Time    // monotonic reference for lastPacket and armed
+	conn  *net.UDPConn    // RTP
+	raw   syscall.RawConn // conn's, for recvmmsg and sendmmsg; nil without them
+	v6    bool            // conn is an IPv6 socket
+	rtcp  *net.UDPConn    // bound so that nobody else takes it; drained, not used
+	epoch time.Time       // monotonic reference for lastPacket and armed
 
 	remote atomic.Pointer[remote]
 	peer   atomic.Pointer[Leg] // bridged leg: where received packets go
 	onDTMF atomic.Pointer[func(rune)]
-	tap    atomic.Pointer[Tap]
+	tap    atomic.Pointer[tapper]
 	mix    atomic.Pointer[mixPoint] // a Monitor's hook; nil unless monitored
 	hold   atomic.Bool
 	// armed is when the media timeout started counting (SetRemote, SetHold,
@@ -117,14 +122,36 @@ type Leg struct {
 // must not block and must not keep pkt after returning.
 type Tap func(pkt []byte, arrival time.Time)
 
+// BatchTap is a Tap that takes, in one call, every packet the leg accepted
+// from one read of its socket (one or more, in order), with the arrival
+// time of the last. The same rules apply: it must not block and must keep
+// neither pkts nor the packets after returning.
+type BatchTap func(pkts [][]byte, arrival time.Time)
+
+// tapper is the leg's tap: one of the two kinds.
+type tapper struct {
+	one  Tap
+	many BatchTap
+}
+
 // SetTap installs (or, with nil, removes) the leg's tap, e.g. a call
-// recorder. Safe at any time.
+// recorder. Safe at any time; it replaces a BatchTap.
 func (l *Leg) SetTap(t Tap) {
 	if t == nil {
 		l.tap.Store(nil)
 		return
 	}
-	l.tap.Store(&t)
+	l.tap.Store(&tapper{one: t})
+}
+
+// SetBatchTap is SetTap for a BatchTap (a call recorder then takes the
+// packets of one read under one lock). Safe at any time; it replaces a Tap.
+func (l *Leg) SetBatchTap(t BatchTap) {
+	if t == nil {
+		l.tap.Store(nil)
+		return
+	}
+	l.tap.Store(&tapper{many: t})
 }
 
 // NewLeg binds a new RTP/RTCP socket pair on cfg.IP with ports from ports.
@@ -147,6 +174,12 @@ func NewLeg(cfg *Config, ports *Ports, log *slog.Logger) (*Leg, error) {
 	c := *cfg // the leg's goroutines read it: keep a copy nobody else changes
 	l := newLeg(&c, log)
 	l.ports, l.port, l.conn, l.rtcp = ports, port, conn, rtcp
+	l.v6 = !bind.Is4()
+	if batching {
+		if raw, err := conn.SyscallConn(); err == nil {
+			l.raw = raw
+		}
+	}
 	l.local = netip.AddrPortFrom(announce, uint16(port))
 	l.log = log.With("rtp_port", port)
 	return l, nil
@@ -305,10 +338,11 @@ func (l *Leg) end(cause error) error {
 	return err
 }
 
-// readLoop reads and relays RTP. The socket's read deadline wakes it every
+// readLoopPlain reads and relays RTP one packet at a time (where
+// recvmmsg is not available). The socket's read deadline wakes it every
 // check interval (whether packets flow or not) to drain the RTCP socket
 // and check the media timeout, so a leg needs no other goroutine.
-func (l *Leg) readLoop() {
+func (l *Leg) readLoopPlain() {
 	defer l.wg.Done()
 	buf := make([]byte, 1600)
 	iv := l.checkInterval()

@@ -5,6 +5,7 @@ package media
 import (
 	"encoding/binary"
 	"errors"
+	"flag"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -32,6 +33,10 @@ const (
 // loadCalls is how many calls BenchmarkRelayLoad runs at once: 50 packets
 // per second each way per call, like real G.711 20 ms audio.
 const loadCalls = 200
+
+// modeCalls is how many calls BenchmarkRelayLoadMode runs at once
+// (-loadcalls; e.g. 1000 to see the relay on a saturated machine).
+var modeCalls = flag.Int("loadcalls", loadCalls, "calls BenchmarkRelayLoadMode runs at once")
 
 // loadPhone is one paced RTP sender/receiver on 127.0.0.1.
 type loadPhone struct {
@@ -159,8 +164,8 @@ func newLoadSetup(b *testing.B, mode string, calls int, ports *Ports) *loadSetup
 					b.Fatal(err)
 				}
 				rec.SetFormat(recording.Agent, audio.PCMA().WithPT(fmtPCMA.PT))
-				cl.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Caller, p, at) })
-				al.SetTap(func(p []byte, at time.Time) { rec.Packet(recording.Agent, p, at) })
+				cl.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
+				al.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
 				s.recorders = append(s.recorders, rec)
 				s.closers = append(s.closers, func() {
 					cl.SetTap(nil)
@@ -278,7 +283,7 @@ func BenchmarkRelayLoad(b *testing.B) {
 func BenchmarkRelayLoadMode(b *testing.B) {
 	for _, mode := range []string{modeDirect, modeBare, modeLegs, modeRecorded} {
 		b.Run(mode, func(b *testing.B) {
-			s := newLoadSetup(b, mode, loadCalls, NewPorts(12000, 30000))
+			s := newLoadSetup(b, mode, *modeCalls, NewPorts(12000, 30000))
 			s.run(5)
 			b.ResetTimer()
 			c0 := cpuTime(b)

@@ -18,6 +18,8 @@ type Ports struct {
 	mu   sync.Mutex
 	next int // next RTP port to try
 	held map[int]struct{}
+
+	batches sync.Pool // *batch: receive and send buffers, held only while packets are in hand
 }
 
 // NewPorts returns an allocator for RTP/RTCP pairs within [min, max]: RTP

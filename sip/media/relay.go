@@ -61,22 +61,74 @@ func parseRTP(p []byte) (start, end int, ok bool) {
 	return start, end, true
 }
 
+// rxPacket is a packet the leg accepted, between accept and forward.
+type rxPacket struct {
+	p          []byte
+	start, end int    // payload
+	dtmf       bool   // a telephone-event
+	f          Format // the leg's format when it was accepted
+	now        int64  // arrival, as l.since()
+}
+
+// arrival is a's arrival as a time.Time, without reading the wall clock
+// (its monotonic reading is what the recorder uses).
+func (l *Leg) arrival(a *rxPacket) time.Time { return l.epoch.Add(time.Duration(a.now - 1)) }
+
 // process handles one packet received from src: it validates and latches,
-// counts, decodes telephone-events and, if the leg is bridged, rewrites the
-// packet in place for the peer. ok says whether p should be sent to dst
-// out of peer. It never blocks and never allocates once latched.
+// counts, decodes telephone-events, taps and, if the leg is bridged,
+// rewrites the packet in place for the peer. ok says whether p should be
+// sent to dst out of peer. It never blocks and never allocates once latched.
 func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, ok bool) {
+	var a rxPacket
+	if !l.accept(p, src, &a) {
+		return nil, dst, false
+	}
+	if t := l.tap.Load(); t != nil {
+		if t.one != nil {
+			t.one(p, l.arrival(&a))
+		} else {
+			l.rx.one[0] = p
+			t.many(l.rx.one[:], l.arrival(&a))
+			l.rx.one[0] = nil
+		}
+	}
+	return l.forward(&a)
+}
+
+// tapBatch gives the tap the packets of one read that the leg accepted.
+func (l *Leg) tapBatch(acc []rxPacket) {
+	t := l.tap.Load()
+	switch {
+	case t == nil || len(acc) == 0:
+	case t.one != nil:
+		for i := range acc {
+			t.one(acc[i].p, l.arrival(&acc[i]))
+		}
+	default:
+		for i := range acc {
+			l.rx.many = append(l.rx.many, acc[i].p)
+		}
+		t.many(l.rx.many, l.arrival(&acc[len(acc)-1]))
+		clear(l.rx.many)
+		l.rx.many = l.rx.many[:0]
+	}
+}
+
+// accept validates and latches p (received from src), counts it, decodes
+// telephone-events and gives its audio to a monitor; a describes p for
+// the tap and forward. false means p was dropped.
+func (l *Leg) accept(p []byte, src netip.AddrPort, a *rxPacket) bool {
 	start, end, valid := parseRTP(p)
 	r := l.remote.Load()
 	if !valid || r == nil {
 		l.dropped.Add(1)
-		return nil, dst, false
+		return false
 	}
 	pt := p[1] & 0x7f
 	dtmf := r.f.DTMFPT != 0 && pt == r.f.DTMFPT
 	if pt != r.f.PT && !dtmf {
 		l.dropped.Add(1)
-		return nil, dst, false
+		return false
 	}
 	if src.Addr().Is4In6() {
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
@@ -84,11 +136,11 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	if !r.latched {
 		if r, valid = l.latch(r, src); !valid {
 			l.dropped.Add(1)
-			return nil, dst, false
+			return false
 		}
 	} else if r.dest != src {
 		l.dropped.Add(1)
-		return nil, dst, false
+		return false
 	}
 
 	l.packetsIn.Add(1)
@@ -102,16 +154,18 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 {
 		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
 	}
-	mix := l.mix.Load()
-	if mix != nil && !dtmf {
-		mix.received(p[start:end], r.f.Encoding)
+	if !dtmf {
+		if mix := l.mix.Load(); mix != nil {
+			mix.received(p[start:end], r.f.Encoding)
+		}
 	}
-	if t := l.tap.Load(); t != nil {
-		// The same instant as a time.Time, without reading the wall clock
-		// (its monotonic reading is what the recorder uses).
-		(*t)(p, l.epoch.Add(time.Duration(now-1)))
-	}
+	*a = rxPacket{p: p, start: start, end: end, dtmf: dtmf, f: r.f, now: now}
+	return true
+}
 
+// forward rewrites an accepted packet in place for the bridged leg and
+// returns it and where to send; ok is false if it goes nowhere.
+func (l *Leg) forward(a *rxPacket) (peer *Leg, dst netip.AddrPort, ok bool) {
 	peer = l.peer.Load()
 	if peer == nil {
 		return nil, dst, false
@@ -120,18 +174,20 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	if !pr.canSend() {
 		return nil, dst, false
 	}
-	if dtmf {
+	p, start, end := a.p, a.start, a.end
+	if a.dtmf {
 		if pr.f.DTMFPT == 0 {
 			return nil, dst, false
 		}
 		p[1] = p[1]&0x80 | pr.f.DTMFPT&0x7f
 	} else {
 		p[1] = p[1]&0x80 | pr.f.PT&0x7f
+		mix := l.mix.Load()
 		switch {
-		case mix != nil && mix.relay(p[start:end], r.f.Encoding, pr.f.Encoding):
+		case mix != nil && mix.relay(p[start:end], a.f.Encoding, pr.f.Encoding):
 			// the supervisor was mixed in, written in the peer's encoding
-		case pr.f.Encoding != r.f.Encoding:
-			audio.Transcode(p[start:end], r.f.Encoding, pr.f.Encoding)
+		case pr.f.Encoding != a.f.Encoding:
+			audio.Transcode(p[start:end], a.f.Encoding, pr.f.Encoding)
 		}
 	}
 	return peer, pr.dest, true

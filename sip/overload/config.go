@@ -15,20 +15,39 @@ type Config struct {
 	Enabled *bool `yaml:"enabled"`
 	// Interval is how often the signals are sampled (default 100ms).
 	Interval time.Duration `yaml:"interval"`
-	// SchedulingLag: shed while runnable goroutines wait this long for a
-	// core (measured by a probe timer: how late it fires; a SIP request's
-	// handler waits the same way), default 30ms.
+	// SchedulingLag: shed while runnable goroutines keep waiting this
+	// long for a core (measured by a probe timer every Interval/10: how
+	// late it fires; a SIP request's handler waits the same way). The
+	// signal is the standing lag, the least lateness of the probes in the
+	// last two intervals (CoDel's minimum over an interval): a garbage
+	// collection, a burst of work or a short stall makes some probes
+	// late, not all of them. Default 10ms.
 	SchedulingLag time.Duration `yaml:"scheduling_lag"`
 	// SocketBacklog: shed while a SIP UDP socket's receive buffer is this
 	// full (share, 0-1), default 0.3.
 	SocketBacklog float64 `yaml:"socket_backlog"`
-	// CPU: shed while Hotline uses this share of the cores it may run on
+	// CPU: shed while Hotline's own process (getrusage: user + system
+	// time, not the machine's) uses this share of the cores it may run on
 	// (GOMAXPROCS), default 0.9.
 	CPU float64 `yaml:"cpu"`
+	// MinCPU: the scheduling lag and the socket backlog count only while
+	// Hotline's own process used at least this share of its usable cores
+	// in the sample (default 0.5). Waiting for a core while using less
+	// than half of them means other programs hold the cores (a load generator,
+	// another service, a noisy neighbour): shedding Hotline's calls would
+	// not give it a core back. Negative: they always count.
+	MinCPU float64 `yaml:"min_cpu"`
 	// RecorderDrops: shed while recorders drop this many packets per
 	// sample (a call that cannot be recorded in full is not admitted),
 	// default 1.
 	RecorderDrops int `yaml:"recorder_drops"`
+	// MaxSetups bounds the new calls being set up at once: admitted and
+	// not yet ringing an agent, answered or ended (Hotline's own work on
+	// a new call: RTP ports, SDP, routing, queueing). A new INVITE over it
+	// gets 503 at once. It keeps call setup short while Hotline falls
+	// behind (calls in setup / calls per second = seconds each waits), with
+	// no sampling delay. Default 64.
+	MaxSetups int `yaml:"max_setups"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
 	// it stops. A missing or empty file reads as 0.
@@ -59,13 +78,19 @@ func (c *Config) SetDefaults() {
 		c.Interval = 100 * time.Millisecond
 	}
 	if c.SchedulingLag == 0 {
-		c.SchedulingLag = 30 * time.Millisecond
+		c.SchedulingLag = 10 * time.Millisecond
 	}
 	if c.SocketBacklog == 0 {
 		c.SocketBacklog = 0.3
 	}
 	if c.CPU == 0 {
 		c.CPU = 0.9
+	}
+	if c.MaxSetups == 0 {
+		c.MaxSetups = 64
+	}
+	if c.MinCPU == 0 {
+		c.MinCPU = 0.5
 	}
 	if c.RecorderDrops == 0 {
 		c.RecorderDrops = 1
@@ -99,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CPU > 1 {
 		errs = append(errs, cfg.Errorf("cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.CPU))
+	}
+	if c.MinCPU > 1 {
+		errs = append(errs, cfg.Errorf("min_cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.MinCPU))
 	}
 	if c.Confirm < 1 || c.Confirm > 100 {
 		errs = append(errs, cfg.Errorf("confirm", "must be between 1 and 100 samples, got %d", c.Confirm))

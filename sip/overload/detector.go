@@ -24,18 +24,23 @@ const (
 	ReasonCPU           Reason = "cpu"
 	ReasonRecorderDrops Reason = "recorder_drops"
 	ReasonPressure      Reason = "pressure"
+	// ReasonSetups: MaxSetups new calls were being set up already.
+	ReasonSetups Reason = "setups"
 )
 
 // Reasons returns every Reason, in a fixed order.
 func Reasons() []Reason {
-	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure}
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups}
 }
 
 // Reading is one sample of the signals.
 type Reading struct {
-	// SchedulingLag is how late the probe timer fired at worst since the
-	// last sample.
+	// SchedulingLag is the standing scheduling lag: how late the probe
+	// timer fired at least since the last sample (or how overdue it is
+	// when it did not fire at all).
 	SchedulingLag time.Duration
+	// PeakLag is how late it fired at worst (logged, not judged).
+	PeakLag time.Duration
 	// SocketBacklog is the fullest SIP socket's receive buffer (0-1).
 	SocketBacklog float64
 	// CPU is the process's CPU time over the sample's wall time times the
@@ -75,6 +80,7 @@ type Detector struct {
 
 	shedding atomic.Bool
 	reason   atomic.Value // Reason
+	setups   atomic.Int64 // new calls admitted and still being set up
 }
 
 // NewDetector returns a detector for c (defaults applied).
@@ -97,6 +103,43 @@ func (d *Detector) Shedding() (bool, Reason) {
 	return true, d.reason.Load().(Reason)
 }
 
+// Admit decides on a new call at its INVITE: refused (why) while
+// shedding or while MaxSetups calls are being set up already; admitted
+// otherwise, and then done must be called (any number of times) once the
+// call's setup is over: an agent is rung, the caller answered, or the
+// call ended. A nil detector admits every call.
+func (d *Detector) Admit() (done func(), why Reason, ok bool) {
+	if d == nil {
+		return func() {}, "", true
+	}
+	if on, why := d.Shedding(); on {
+		return nil, why, false
+	}
+	n := d.setups.Add(1)
+	if limit := d.cfg.MaxSetups; limit > 0 && n > int64(limit) {
+		d.setups.Add(-1)
+		return nil, ReasonSetups, false
+	}
+	return sync.OnceFunc(func() { d.setups.Add(-1) }), "", true
+}
+
+// Setups returns how many admitted calls are being set up now.
+func (d *Detector) Setups() int64 {
+	if d == nil {
+		return 0
+	}
+	return d.setups.Load()
+}
+
+// SetupShare returns the calls being set up now as a share of MaxSetups
+// (1: at the bound; 0 when it is off).
+func (d *Detector) SetupShare() float64 {
+	if d == nil || d.cfg.MaxSetups <= 0 {
+		return 0
+	}
+	return float64(d.setups.Load()) / float64(d.cfg.MaxSetups)
+}
+
 // State returns the last decision.
 func (d *Detector) State() State {
 	d.mu.Lock()
@@ -116,8 +159,12 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 			best, why = x, reason
 		}
 	}
-	consider(float64(r.SchedulingLag), float64(d.cfg.SchedulingLag), ReasonSchedulingLag)
-	consider(r.SocketBacklog, d.cfg.SocketBacklog, ReasonSocketBacklog)
+	// Waiting for a core, or a socket filling, while Hotline itself used
+	// little CPU is other programs' load, not Hotline's saturation.
+	if d.cfg.MinCPU <= 0 || r.CPU >= d.cfg.MinCPU {
+		consider(float64(r.SchedulingLag), float64(d.cfg.SchedulingLag), ReasonSchedulingLag)
+		consider(r.SocketBacklog, d.cfg.SocketBacklog, ReasonSocketBacklog)
+	}
 	consider(r.CPU, d.cfg.CPU, ReasonCPU)
 	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
 	consider(r.Pressure, 1, ReasonPressure)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,7 +33,11 @@ type Monitor struct {
 	src Sources
 
 	lag atomic.Int64 // worst probe lateness since the last sample, ns
-	due atomic.Int64 // when the probe timer is due next, Unix ns
+	// probes are the recent probes' firing times and lateness (a ring).
+	probesMu sync.Mutex
+	probes   [probeRing]probeLate
+	probeN   int
+	due      atomic.Int64 // when the probe timer is due next, Unix ns
 }
 
 // NewMonitor returns a monitor feeding d.
@@ -43,10 +48,35 @@ func NewMonitor(d *Detector, src Sources) *Monitor {
 	return &Monitor{d: d, src: src}
 }
 
+// probeRing is how many recent probes the monitor keeps: more than fire
+// in two intervals (every Interval/10).
+const probeRing = 32
+
+// probeLate is one probe: when it ran and how late.
+type probeLate struct {
+	at   time.Time
+	late time.Duration
+}
+
+// leastLate returns the least lateness of the probes that ran in the
+// window before now; -1 when none did.
+func (m *Monitor) leastLate(now time.Time, window time.Duration) time.Duration {
+	m.probesMu.Lock()
+	defer m.probesMu.Unlock()
+	least := time.Duration(-1)
+	for i := range min(m.probeN, probeRing) {
+		p := m.probes[i]
+		if now.Sub(p.at) <= window && (least < 0 || p.late < least) {
+			least = p.late
+		}
+	}
+	return least
+}
+
 // Run samples every Interval until ctx ends.
 func (m *Monitor) Run(ctx context.Context) {
 	interval := m.d.cfg.Interval
-	go m.probe(ctx, max(interval/4, 5*time.Millisecond))
+	go m.probe(ctx, max(interval/10, 2*time.Millisecond))
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastCPU, lastWall := processCPU(), time.Now()
@@ -64,7 +94,13 @@ func (m *Monitor) Run(ctx context.Context) {
 			if ns := m.due.Load(); ns != 0 {
 				due = time.Unix(0, ns)
 			}
-			r := Reading{SchedulingLag: schedulingLag(time.Now(), due, time.Duration(m.lag.Swap(0)))}
+			at := time.Now()
+			// The standing lag looks back two intervals: a stall of the
+			// whole process shorter than that (a busy machine's, a long
+			// pause) is a burst, not a queue.
+			window := 2 * interval
+			r := Reading{SchedulingLag: schedulingLag(at, due, m.leastLate(at, window), window),
+				PeakLag: time.Duration(m.lag.Swap(0))}
 			cpu := processCPU()
 			if wall := now.Sub(lastWall); wall > 0 {
 				r.CPU = float64(cpu-lastCPU) / float64(wall) / float64(runtime.GOMAXPROCS(0))
@@ -87,7 +123,7 @@ func (m *Monitor) Run(ctx context.Context) {
 			if st.Shedding != was {
 				if st.Shedding {
 					m.src.Log.Warn("overloaded: new calls are refused", "reason", st.Reason, "saturation", st.Saturation,
-						"scheduling_lag", r.SchedulingLag, "socket_backlog", r.SocketBacklog, "cpu", r.CPU,
+						"scheduling_lag", r.SchedulingLag, "peak_lag", r.PeakLag, "setups", m.d.Setups(), "socket_backlog", r.SocketBacklog, "cpu", r.CPU,
 						"recorder_drops", r.RecorderDrops, "pressure", r.Pressure)
 				} else {
 					m.src.Log.Info("overload over: new calls are admitted again", "saturation", st.Saturation)
@@ -101,9 +137,9 @@ func (m *Monitor) Run(ctx context.Context) {
 	}
 }
 
-// probe measures how late a timer fires: while the cores are saturated,
-// a runnable goroutine (a SIP request's handler, an RTP relay) waits for
-// one just as long.
+// probe measures how late a timer's goroutine runs: while the cores are
+// saturated, a runnable goroutine (a SIP request's handler, an RTP relay)
+// waits for one just as long.
 func (m *Monitor) probe(ctx context.Context, tick time.Duration) {
 	t := time.NewTimer(tick)
 	defer t.Stop()
@@ -113,10 +149,18 @@ func (m *Monitor) probe(ctx context.Context, tick time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if late := int64(now.Sub(due)); late > m.lag.Load() {
-				m.lag.Store(late) // only this goroutine raises it
+		case <-t.C:
+			// Now, not the channel's time (when the timer fired): the
+			// probe's own wait for a core counts, as a handler's would.
+			at := time.Now()
+			late := max(at.Sub(due), 0)
+			if int64(late) > m.lag.Load() {
+				m.lag.Store(int64(late)) // only this goroutine raises it
 			}
+			m.probesMu.Lock()
+			m.probes[m.probeN%probeRing] = probeLate{at: at, late: late}
+			m.probeN++
+			m.probesMu.Unlock()
 			due = time.Now().Add(tick)
 			m.due.Store(due.UnixNano())
 			t.Reset(tick)
@@ -124,15 +168,23 @@ func (m *Monitor) probe(ctx context.Context, tick time.Duration) {
 	}
 }
 
-// schedulingLag is the worst lateness of the probe timer since the last
-// sample: what it recorded, or how overdue it is now when it has not
-// fired yet (the whole process got no core: the probe cannot record that
-// until it runs again, after this sample).
-func schedulingLag(now, due time.Time, recorded time.Duration) time.Duration {
-	if !due.IsZero() && now.Sub(due) > recorded {
-		return now.Sub(due)
+// schedulingLag is the standing lateness of the probe timer: the least
+// lateness of the probes that ran in the last window (least; -1: none
+// did), so that a late probe (a garbage collection, a burst of work) does
+// not count while others in the window were on time (CoDel's minimum
+// over an interval), or, when none ran, how overdue the probe is
+// now, once that is a whole window or more (the whole process got no
+// core: the probe cannot record that until it runs again, after this
+// sample; a shorter wait is a burst, which the next sample's probes see
+// if it lasts).
+func schedulingLag(now, due time.Time, least, window time.Duration) time.Duration {
+	if least < 0 {
+		if overdue := now.Sub(due); !due.IsZero() && overdue >= window {
+			return overdue
+		}
+		return 0
 	}
-	return recorded
+	return least
 }
 
 // processCPU returns the process's user and system CPU time in ns.

@@ -29,7 +29,7 @@ func step(d *Detector, t0 time.Time, rs ...Reading) []State {
 func TestDetectorStartsAfterConfirmSamples(t *testing.T) {
 	d := NewDetector(testConfig())
 	t0 := time.Unix(1000, 0)
-	lagged := Reading{SchedulingLag: 45 * time.Millisecond} // 1.5x the 30ms threshold
+	lagged := Reading{SchedulingLag: 15 * time.Millisecond, CPU: 0.5} // 1.5x the 10ms threshold, Hotline busy
 	st := step(d, t0, Reading{}, lagged, Reading{SchedulingLag: time.Millisecond}, lagged, lagged)
 	for i, want := range []bool{false, false, false, false, true} {
 		if st[i].Shedding != want {
@@ -47,7 +47,7 @@ func TestDetectorStartsAfterConfirmSamples(t *testing.T) {
 func TestDetectorHysteresis(t *testing.T) {
 	d := NewDetector(testConfig())
 	t0 := time.Unix(1000, 0)
-	full := Reading{SocketBacklog: 0.6}
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
 	step(d, t0, full, full) // shedding from t0+100ms
 	if on, why := d.Shedding(); !on || why != ReasonSocketBacklog {
 		t.Fatalf("not shedding on a 60%% full socket: %v %q", on, why)
@@ -57,7 +57,7 @@ func TestDetectorHysteresis(t *testing.T) {
 		t.Fatal("shedding stopped before hold")
 	}
 	// After Hold, a signal between release (0.15) and threshold (0.3) keeps it on.
-	if st := d.Update(t0.Add(3*time.Second), Reading{SocketBacklog: 0.2}); !st.Shedding {
+	if st := d.Update(t0.Add(3*time.Second), Reading{SocketBacklog: 0.2, CPU: 0.5}); !st.Shedding {
 		t.Fatal("shedding stopped while the signal was over the release share")
 	}
 	if st := d.Update(t0.Add(3100*time.Millisecond), Reading{SocketBacklog: 0.1}); st.Shedding || st.Reason != "" {
@@ -80,7 +80,7 @@ func TestDetectorReasons(t *testing.T) {
 		{Reading{CPU: 0.95}, ReasonCPU},
 		{Reading{RecorderDrops: 3}, ReasonRecorderDrops},
 		{Reading{Pressure: 1}, ReasonPressure},
-		{Reading{SchedulingLag: 60 * time.Millisecond, SocketBacklog: 0.45}, ReasonSchedulingLag}, // 2x beats 1.5x
+		{Reading{SchedulingLag: 20 * time.Millisecond, SocketBacklog: 0.45, CPU: 0.5}, ReasonSchedulingLag}, // 2x beats 1.5x
 	} {
 		d := NewDetector(testConfig())
 		st := step(d, time.Unix(0, 0), tc.r, tc.r)
@@ -90,11 +90,35 @@ func TestDetectorReasons(t *testing.T) {
 	}
 	// Just under every threshold: nothing shed, however long.
 	d := NewDetector(testConfig())
-	under := Reading{SchedulingLag: 29 * time.Millisecond, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99}
+	under := Reading{SchedulingLag: 9 * time.Millisecond, PeakLag: time.Second, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99}
 	for _, st := range step(d, time.Unix(0, 0), under, under, under, under) {
 		if st.Shedding {
 			t.Fatalf("shedding under every threshold: %+v", st)
 		}
+	}
+}
+
+// TestDetectorLagNeedsHotlineBusy: a scheduling lag or a full socket
+// while Hotline itself used little CPU (other programs hold the cores)
+// does not shed; the same with Hotline busy does.
+func TestDetectorLagNeedsHotlineBusy(t *testing.T) {
+	starved := Reading{SchedulingLag: 50 * time.Millisecond, SocketBacklog: 0.9, CPU: 0.01}
+	d := NewDetector(testConfig())
+	for _, st := range step(d, time.Unix(0, 0), starved, starved, starved) {
+		if st.Shedding {
+			t.Fatalf("shedding while Hotline used 1%% of its cores: %+v", st)
+		}
+	}
+	busy := starved
+	busy.CPU = 0.6
+	if st := step(d, time.Unix(1, 0), busy, busy); !st[1].Shedding {
+		t.Fatalf("not shedding with Hotline busy and lagging: %+v", st[1])
+	}
+	c := testConfig()
+	c.MinCPU = -1
+	d = NewDetector(c)
+	if st := step(d, time.Unix(0, 0), starved, starved); !st[1].Shedding {
+		t.Fatalf("min_cpu -1: not shedding on lag: %+v", st[1])
 	}
 }
 
@@ -165,13 +189,13 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	c.Release, c.RetryAfter, c.CPU, c.Interval = 1.5, 1500*time.Millisecond, 2, time.Millisecond
+	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
@@ -181,25 +205,104 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestSchedulingLagCountsAnOverdueProbe: a probe that has not fired yet
-// counts as late as it is overdue, so a process that got no core at all
-// during a sample is seen lagging in that sample.
-func TestSchedulingLagCountsAnOverdueProbe(t *testing.T) {
+// TestSchedulingLag: the signal is the least lateness of the probes that
+// fired in a sample (one late probe, a garbage collection or a burst,
+// does not count), and a probe that has not fired at all counts as late
+// as it is overdue once that is a whole interval, so a process that got
+// no core during a sample is seen lagging in that sample.
+func TestSchedulingLag(t *testing.T) {
 	due := time.Unix(100, 0)
 	for _, tc := range []struct {
-		now      time.Time
-		recorded time.Duration
-		want     time.Duration
+		now   time.Time
+		least time.Duration
+		want  time.Duration
 	}{
 		{due.Add(-time.Millisecond), 2 * time.Millisecond, 2 * time.Millisecond}, // not due yet
-		{due.Add(80 * time.Millisecond), 2 * time.Millisecond, 80 * time.Millisecond},
+		{due.Add(80 * time.Millisecond), 2 * time.Millisecond, 2 * time.Millisecond},
+		{due.Add(180 * time.Millisecond), -1, 180 * time.Millisecond}, // none fired for an interval: overdue
+		{due.Add(80 * time.Millisecond), -1, 0},                       // none fired, for less than an interval
+		{due.Add(-time.Millisecond), -1, 0},
 		{due.Add(time.Millisecond), 40 * time.Millisecond, 40 * time.Millisecond},
 	} {
-		if got := schedulingLag(tc.now, due, tc.recorded); got != tc.want {
-			t.Errorf("now due%+v, recorded %s: got %s, want %s", tc.now.Sub(due), tc.recorded, got, tc.want)
+		if got := schedulingLag(tc.now, due, tc.least, 100*time.Millisecond); got != tc.want {
+			t.Errorf("now due%+v, least %s: got %s, want %s", tc.now.Sub(due), tc.least, got, tc.want)
 		}
 	}
-	if got := schedulingLag(due, time.Time{}, 3*time.Millisecond); got != 3*time.Millisecond {
+	if got := schedulingLag(due, time.Time{}, 3*time.Millisecond, 100*time.Millisecond); got != 3*time.Millisecond {
 		t.Errorf("probe not started: got %s", got)
+	}
+}
+
+// TestStandingLagIgnoresOneLateProbe: a probe made late by a garbage
+// collection, a burst or a short stall does not count while other probes
+// in the window were on time (the least lateness is the signal); probes
+// all late in the window do.
+func TestStandingLagIgnoresOneLateProbe(t *testing.T) {
+	m := NewMonitor(NewDetector(testConfig()), Sources{})
+	t0 := time.Unix(100, 0)
+	record := func(at time.Duration, late time.Duration) {
+		m.probes[m.probeN%probeRing] = probeLate{at: t0.Add(at), late: late}
+		m.probeN++
+	}
+	for i := range 20 { // every 10 ms for 200 ms, on time but one
+		late := 300 * time.Microsecond
+		if i == 12 {
+			late = 150 * time.Millisecond // one stall
+		}
+		record(time.Duration(i)*10*time.Millisecond, late)
+	}
+	window := 200 * time.Millisecond
+	if got := m.leastLate(t0.Add(195*time.Millisecond), window); got != 300*time.Microsecond {
+		t.Fatalf("standing lag %s with one late probe, want the others' 300µs", got)
+	}
+	for i := range 20 { // then 200 ms of probes all 20-40 ms late
+		record(time.Duration(200+10*i)*time.Millisecond, time.Duration(20+i)*time.Millisecond)
+	}
+	if got := m.leastLate(t0.Add(395*time.Millisecond), window); got != 20*time.Millisecond {
+		t.Fatalf("standing lag %s with every probe late, want the least, 20ms", got)
+	}
+	if got := m.leastLate(t0.Add(time.Second), window); got != -1 {
+		t.Fatalf("no probe in the window: got %s, want -1", got)
+	}
+}
+
+// TestAdmitBoundsSetups: at most MaxSetups new calls are being set up at
+// once; the next is refused for "setups" until one's setup is done
+// (done may be called more than once).
+func TestAdmitBoundsSetups(t *testing.T) {
+	c := testConfig()
+	c.MaxSetups = 2
+	d := NewDetector(c)
+	done1, _, ok1 := d.Admit()
+	done2, _, ok2 := d.Admit()
+	if !ok1 || !ok2 {
+		t.Fatal("the first two calls were refused")
+	}
+	if _, why, ok := d.Admit(); ok || why != ReasonSetups {
+		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
+	}
+	if got := d.SetupShare(); got != 1 {
+		t.Errorf("setup share %v at the bound, want 1", got)
+	}
+	done1()
+	done1()
+	if d.Setups() != 1 {
+		t.Fatalf("setups %d after one done twice, want 1", d.Setups())
+	}
+	done3, _, ok3 := d.Admit()
+	if !ok3 {
+		t.Fatal("refused after a setup ended")
+	}
+	done2()
+	done3()
+	// Shedding refuses before counting.
+	d.Update(time.Unix(0, 0), Reading{Pressure: 1})
+	d.Update(time.Unix(0, int64(100*time.Millisecond)), Reading{Pressure: 1})
+	if _, why, ok := d.Admit(); ok || why != ReasonPressure || d.Setups() != 0 {
+		t.Fatalf("while shedding: admitted %v, reason %q, setups %d", ok, why, d.Setups())
+	}
+	var nd *Detector
+	if done, _, ok := nd.Admit(); !ok || done == nil {
+		t.Fatal("a nil detector refused a call")
 	}
 }

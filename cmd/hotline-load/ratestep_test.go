@@ -1,0 +1,65 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRateStepRefusedApart: a call-rate step counts the calls refused at
+// once (503) apart from the admitted calls that failed: a sustainable
+// rate refuses < 0.1% and fails < 0.1% of what it admits, and the
+// reason names which.
+func TestRateStepRefusedApart(t *testing.T) {
+	ok := rateStep{Attempted: 2000, Uploaded: 2000, Expected: 2000}
+	if !ok.pass() {
+		t.Fatalf("clean step failed: %s", ok.why())
+	}
+	refused := ok
+	refused.Refused = 100
+	if refused.pass() || !strings.Contains(refused.why(), "100/2000 refused at once (503)") ||
+		strings.Contains(refused.why(), "admitted calls failed") {
+		t.Errorf("100 of 2000 refused: pass %v, why %q", refused.pass(), refused.why())
+	}
+	if got := refused.failedShare(); got != 0 {
+		t.Errorf("refused calls counted as admitted failures: failed share %v", got)
+	}
+	failed := ok
+	failed.Refused, failed.Failed, failed.Errors = 1, 2, map[string]int{"INVITE: timeout": 2}
+	// 1 of 2000 refused passes (0.05%), 2 of 1999 admitted failed (0.1%) does not.
+	if failed.pass() || !strings.Contains(failed.why(), "2/1999 admitted calls failed") ||
+		strings.Contains(failed.why(), "refused") {
+		t.Errorf("2 admitted calls failed: pass %v, why %q", failed.pass(), failed.why())
+	}
+	all := rateStep{Attempted: 10, Refused: 10}
+	if all.pass() || all.failedShare() != 0 || all.refusedShare() != 1 {
+		t.Errorf("every call refused: pass %v, failed %v, refused %v", all.pass(), all.failedShare(), all.refusedShare())
+	}
+}
+
+// TestReportOverloadFigure: figure 1o reports the 2× step's refused share,
+// the admitted calls' failures and p99s, and the step's row says refused
+// and admitted-then-failed apart.
+func TestReportOverloadFigure(t *testing.T) {
+	r := &results{Cfg: benchConfig{GoFigures: true, StepDur: 3 * time.Second, Hold: time.Second},
+		RateReps: []float64{100},
+		Overload: &rateStep{Rate: 200, Attempted: 600, Refused: 150, Failed: 0,
+			To200: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, RefuseTimes: []time.Duration{3 * time.Millisecond}}}
+	var b strings.Builder
+	writeFigures(&b, r.figures())
+	out := b.String()
+	for _, want := range []string{
+		"| 1o | overload: calls refused at once (503) at 2× the figure-1 rate (200 calls/s offered) (%) | hotline-load (Go, sipgo + sendmmsg RTP) | 25 |",
+		"| 1o | overload: admitted calls that failed at 2× the figure-1 rate (200 calls/s offered) (%) | hotline-load (Go, sipgo + sendmmsg RTP) | 0 |",
+		"INVITE → 503 p99 of refused calls",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("figures lack %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	r.writeDetails(&b)
+	if !strings.Contains(b.String(), "| 1 (2× overload) | file | 200 | 600 | 150 | 0 |") {
+		t.Errorf("no 2× row with 150 refused and 0 failed apart:\n%s", b.String())
+	}
+}
