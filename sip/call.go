@@ -92,7 +92,7 @@ type call struct {
 	// transferTo receives an accepted blind transfer of the bridged
 	// agent's leg (refer_server.go); the queue loop carries it out
 	// (transfer_call.go). nil for calls that cannot be transferred.
-	transferTo chan transferOrder
+	transferTo chan callflow.TransferOrder
 	// transfersDone are the transfers carried out, in order; agents
 	// every agent connected, in order.
 	transfersDone []callflow.Transfer
@@ -211,7 +211,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		caller:     leg,
 		legs:       []*Leg{leg},
 		agentGone:  make(chan struct{}),
-		transferTo: make(chan transferOrder, 1),
+		transferTo: make(chan callflow.TransferOrder, 1),
 		setupDone:  setupDone,
 	}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -522,21 +522,36 @@ func (c *call) queueName() string {
 	return c.hotline.Number
 }
 
-// agentLeft is called when the bridged agent hangs up. With the survey on
-// and the caller still there, the call goes on to the survey; otherwise it
-// ends.
-func (c *call) agentLeft() {
+// agentLeft is called when the bridged agent hangs up: the survey, or
+// the call's end (callflow.AgentLeft).
+func (c *call) agentLeft() { callflow.AgentLeft(scriptCall{c}) }
+
+var _ callflow.AgentCall = scriptCall{}
+
+// Has says whether a is still one of the call's legs.
+func (sc scriptCall) Has(a callflow.Leg) bool {
+	l, ok := a.(*Leg)
+	return ok && sc.c.hasLeg(l)
+}
+
+// NoteAgentLeft notes when the agent left (the first time counts).
+func (sc scriptCall) NoteAgentLeft() {
+	c := sc.c
 	c.mu.Lock()
 	if c.agentLeftAt.IsZero() {
 		c.agentLeftAt = c.s.now()
 	}
 	c.mu.Unlock()
-	if sv := c.s.deps.Survey; sv == nil || !sv.On() || !c.s.surveyOK.Load() {
-		c.end(callflow.ErrAgentHangup)
-		return
-	}
-	c.agentGoneOnce.Do(func() { close(c.agentGone) })
 }
+
+// SurveyOn says whether the survey is on and its prompts usable.
+func (sc scriptCall) SurveyOn() bool {
+	sv := sc.c.s.deps.Survey
+	return sv != nil && sv.On() && sc.c.s.surveyOK.Load()
+}
+
+// ToSurvey closes AgentGone.
+func (sc scriptCall) ToSurvey() { sc.c.agentGoneOnce.Do(func() { close(sc.c.agentGone) }) }
 
 // detachAgent separates the caller from an agent who has hung up: the
 // media bridge is undone, the agent's leg closed and the agent freed.

@@ -106,6 +106,15 @@ func (l *Leg) Format() media.Format {
 // Peer is the agent's username, the customer's or caller's number.
 func (l *Leg) Peer() string { return l.peer }
 
+// HungUp is closed when the leg's dialog ends (Context).
+func (l *Leg) HungUp() <-chan struct{} { return l.Context().Done() }
+
+// MediaDone is closed when the leg's media stops.
+func (l *Leg) MediaDone() <-chan struct{} { return l.media.Done() }
+
+// MediaErr says why the leg's media stopped (nil: Hotline closed it).
+func (l *Leg) MediaErr() error { return l.media.Err() }
+
 // Play plays src to the peer instead of what it hears; nil stops.
 func (l *Leg) Play(src audio.Reader) { l.media.Play(src) }
 

@@ -162,8 +162,7 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		c.mu.Lock()
 		req := acd.RequestFor(c.id, c.decision, c.customer)
 		c.mu.Unlock()
-		req.Front, req.Queue = true, from
-		next, qerr := s.deps.ACD.Enqueue(req)
+		next, qerr := callflow.BackInLine(scriptCall{c}, req, from)
 		if qerr != nil {
 			s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, metrics.TransferFailed)
 			done(503, "Service Unavailable")

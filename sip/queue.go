@@ -18,113 +18,61 @@ import (
 // one agent has taken the call.
 var errAnsweredElsewhere = errors.New("another agent answered")
 
-// queue is the call's life in the ACD:
-//
-//	enqueue → [answer + hold music and announcements while no agent is
-//	offered; the callback key leaves the queue] → ring the offered agents
-//	(in parallel for ring-all) → first answer wins, the others are
-//	cancelled → bridge → wait for a hang-up (survey if the agent left
-//	first).
-//
-// Every offered agent is reported to the ACD (Answered or NoAnswer), and
-// the deferred Close abandons a waiting call or hangs up a connected one.
-func (c *call) queue() {
-	s := c.s
+// queue is the call's life in the ACD (callflow.Queue): the loop and
+// its decisions are callflow's; ringing agents (ringAll), taking an
+// agent's answer (take), bridging (connect) and hanging up are here.
+func (c *call) queue() { callflow.Queue(scriptCall{c}) }
+
+var _ callflow.InboundCall = scriptCall{}
+
+// Request is the call's request to the ACD.
+func (sc scriptCall) Request() acd.CallRequest {
+	c := sc.c
 	c.mu.Lock()
-	c.queuedAt = s.now()
-	c.mu.Unlock()
-	// Only calls that queue are offered: each leaves the queue once, with
-	// its outcome, in observe. A caller an empty queue turns away
-	// (when_empty.join) never entered it.
-	qc, err := s.deps.ACD.Enqueue(acd.RequestFor(c.id, c.decision, c.customer))
-	if errors.Is(err, acd.ErrQueueEmpty) {
-		c.mu.Lock()
-		c.queuedAt = time.Time{}
-		c.mu.Unlock()
-		c.queueEmpty(true)
-		return
-	}
-	s.deps.Metrics.CallOffered(c.metricsCall())
-	if err != nil {
-		if errors.Is(err, acd.ErrQueueFull) {
-			c.end(callflow.ErrQueueFull)
-		} else {
-			c.end(fmt.Errorf("queueing the call: %w", err))
-		}
-		return
-	}
-	defer func() { qc.Close() }() // the call's queued call changes with a transfer
-	w := c.newWaiting(qc)
-	for c.ctx.Err() == nil {
-		off, err := c.nextOffer(w)
-		if errors.Is(err, acd.ErrQueueEmpty) {
-			c.queueEmpty(false) // when_empty.leave
-			return
-		}
-		if err != nil {
-			if errors.Is(err, acd.ErrMaxWait) {
-				err = callflow.ErrMaxWait
-			}
-			c.end(err) // no-op when the call has already ended
-			return
-		}
-		a := c.ringAll(qc, off)
-		if a == nil {
-			c.transferReturns(qc) // a transfer's target agent did not take the call
-			continue              // every agent was reported; the call waits again
-		}
-		c.transferAnswered()
-		if err := c.connect(a); err != nil {
-			c.end(err)
-			return
-		}
-		// Bridged: wait for either side to hang up. When the agent hangs
-		// up first, the caller is asked for a rating. A blind transfer
-		// puts the caller back in a queue (transfer_call.go); an attended
-		// one bridges the consultation's target instead of the agent
-		// (attended_call.go).
-	bridged:
-		select {
-		case <-c.ctx.Done():
-		case <-c.agentGone:
-			c.detachAgent()
-			_ = qc.Hangup() // the agent goes to wrap-up during the survey
-			c.runSurvey()
-			c.end(callflow.ErrAgentHangup)
-		case o := <-c.transferTo:
-			if o.consult != nil {
-				qc, a = c.completeAttended(qc, a, o)
-				goto bridged
-			}
-			next, err := c.transfer(qc, a, o)
-			if err != nil {
-				c.end(err)
-				return
-			}
-			qc, w = next, c.newWaiting(next)
-			continue
-		}
-		return
-	}
+	defer c.mu.Unlock()
+	return acd.RequestFor(c.id, c.decision, c.customer)
 }
 
-// nextOffer returns the call's next offer. An offer ready at once rings
-// the agents without answering the caller (they hear ringing); otherwise
-// the caller is answered and waits (waitOffer: hold music, announcements,
-// the callback key) until an agent is offered.
-func (c *call) nextOffer(w *waiting) (acd.Offer, error) {
-	if c.ctx.Err() != nil {
-		return acd.Offer{}, context.Cause(c.ctx)
+// Enqueue puts r in the ACD.
+func (sc scriptCall) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) {
+	return sc.c.s.deps.ACD.Enqueue(r)
+}
+
+// Queued notes when the call entered its queue (its wait counts from it).
+func (sc scriptCall) Queued(at time.Time) {
+	sc.c.mu.Lock()
+	sc.c.queuedAt = at
+	sc.c.mu.Unlock()
+}
+
+// Offered counts the call as offered to its queue.
+func (sc scriptCall) Offered() { sc.c.s.deps.Metrics.CallOffered(sc.c.metricsCall()) }
+
+// RingAgents rings the agents of an offer (ringAll).
+func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
+	if a := sc.c.ringAll(qc, off); a != nil {
+		return a
 	}
-	now, cancel := context.WithCancel(c.ctx)
-	cancel()
-	if off, err := w.Queued().Next(now); !errors.Is(err, context.Canceled) {
-		return off, err
-	}
-	if err := c.answer(); err != nil {
-		return acd.Offer{}, err
-	}
-	return c.waitOffer(w)
+	return nil
+}
+
+// Connect bridges the caller with the agent who took the call (connect).
+func (sc scriptCall) Connect(a callflow.Leg) error { return sc.c.connect(a.(*Leg)) }
+
+func (sc scriptCall) AgentGone() <-chan struct{}               { return sc.c.agentGone }
+func (sc scriptCall) DetachAgent()                             { sc.c.detachAgent() }
+func (sc scriptCall) Survey()                                  { sc.c.runSurvey() }
+func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.transferTo }
+
+// CompleteAttended completes an attended transfer (completeAttended).
+func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, callflow.Leg) {
+	next, b := sc.c.completeAttended(qc, a.(*Leg), o.(transferOrder))
+	return next, b
+}
+
+// Transfer carries out a blind transfer (transfer).
+func (sc scriptCall) Transfer(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, error) {
+	return sc.c.transfer(qc, a.(*Leg), o.(transferOrder))
 }
 
 type ringResult struct {
@@ -313,23 +261,5 @@ func (c *call) connect(a *Leg) error {
 }
 
 // watchAgent ends the call's agent side when the agent's phone hangs up
-// (agentLeft) or its media times out, until the call ends.
-func (c *call) watchAgent(a *Leg) {
-	go func() {
-		select {
-		case <-a.cli.Context().Done():
-			if c.hasLeg(a) { // not a leg a transfer took away
-				c.agentLeft()
-			}
-		case <-a.media.Done():
-			if a.media.Err() != nil && c.hasLeg(a) {
-				c.end(callflow.ErrAgentTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
-}
-
-// queueEmpty carries out the queue's when_empty policy for a caller it
-// turns away because nobody takes its calls (callflow.QueueEmpty).
-func (c *call) queueEmpty(joining bool) { callflow.QueueEmpty(scriptCall{c}, joining) }
+// or its media times out, until the call ends (callflow.WatchAgent).
+func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(scriptCall{c}, a) }

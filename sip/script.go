@@ -14,7 +14,6 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/recording"
-	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -60,16 +59,6 @@ func (s *Server) checkIVRPrompts(p *audio.Prompts) error {
 // askFirst runs the keypad questions of a call the rules send to a queue
 // (callflow.AskFirst); false if the call ended.
 func (c *call) askFirst() bool { return callflow.AskFirst(scriptCall{c}) }
-
-// waiting is what a queued caller hears and may press while no agent is
-// offered (callflow.Waiting).
-type waiting = callflow.Waiting
-
-func (c *call) newWaiting(qc *acd.QueuedCall) *waiting { return callflow.NewWaiting(scriptCall{c}, qc) }
-
-// waitOffer waits for the call's next offer with hold music,
-// announcements and the callback key (callflow.WaitOffer).
-func (c *call) waitOffer(w *waiting) (acd.Offer, error) { return callflow.WaitOffer(scriptCall{c}, w) }
 
 // afterHours carries out an action other than queueing
 // (callflow.AfterHours).

@@ -28,6 +28,9 @@ type transferOrder struct {
 	consult *consultation
 }
 
+// Attended says whether the consultation's target takes the agent's place.
+func (o transferOrder) Attended() bool { return o.consult != nil }
+
 // errTransferBusy refuses a second transfer while one is being carried out.
 var errTransferBusy = refuse(491, "Request Pending", "a transfer of this call is in progress")
 
@@ -57,8 +60,8 @@ func (c *call) orderTransfer(o transferOrder) error {
 //   - to a queue: in that queue;
 //   - to an agent: for that agent only (acd.CallRequest.Agent), whose
 //     INVITE shows who transferred; if the agent cannot take a call now,
-//     or does not take it (transferReturns), the caller goes back to the
-//     queue they came from, first in line.
+//     or does not take it, the caller goes back to the queue they came
+//     from, first in line (callflow.Requeue decides).
 //
 // The call keeps its id and its recording: the next agent is recorded
 // on the agent channel of the same recording.
@@ -66,7 +69,6 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	if o.target.Kind == TargetNumber {
 		return c.transferOut(qc, a, o) // outside_transfer.go
 	}
-	s := c.s
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	select {
@@ -103,68 +105,41 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
 	req := acd.RequestFor(c.id, c.decision, c.customer)
 	c.mu.Unlock()
-	outcome := metrics.TransferCompleted
 	if o.target.Kind == TargetAgent {
 		req.Agent = o.target.Name
 	}
-	next, err := s.deps.ACD.Enqueue(req)
-	if req.Agent != "" && errors.Is(err, acd.ErrAgentUnavailable) {
-		c.log.Info("transfer target cannot take a call now: the caller goes back to their queue, first in line",
-			"by", o.by, "target", o.target.String(), "queue", from)
-		req.Agent, req.Front, req.Queue, outcome = "", true, from, metrics.TransferReturned
-		next, err = s.deps.ACD.Enqueue(req)
-	}
+	next, outcome, err := callflow.Requeue(scriptCall{c}, o.kind, metricsTarget(o.target), req, from)
 	if err != nil {
 		notify(503, "Service Unavailable")
-		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		return nil, fmt.Errorf("transfer to %s: %w", o.target, err)
 	}
-	if outcome == metrics.TransferReturned {
+	if outcome == callflow.TransferReturned {
 		notify(480, "Temporarily Unavailable")
-		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), outcome)
 	} else {
 		notify(200, "OK")
-		if req.Agent != "" {
-			c.mu.Lock()
-			c.returnTo = from
-			c.mu.Unlock()
-		} else {
-			s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), outcome)
-		}
 	}
 	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
 	return next, nil
 }
 
-// transferReturns, after nobody took an offer of the call, sends a call
-// transferred to one agent who did not take it back to the queue it came
-// from, first in line (a transferred caller is never dropped). It does
-// nothing for other calls.
-func (c *call) transferReturns(qc *acd.QueuedCall) {
-	back, kind := c.takeReturnTo()
-	if back == "" || c.ctx.Err() != nil {
-		return
-	}
-	if err := qc.Requeue(back, true); err != nil {
-		c.log.Warn("transferred caller not put back in their queue", "queue", back, "error", err)
-		return
-	}
-	c.log.Info("transfer target did not take the call: the caller goes back to their queue, first in line", "queue", back)
-	c.s.deps.Metrics.Transfer(c.id, kind, metrics.TransferToAgent, metrics.TransferReturned)
+// The call's side of the transfer policy (callflow.TransferCall).
+
+// CountTransfer counts a transfer of the call.
+func (sc scriptCall) CountTransfer(kind, target, outcome string) {
+	sc.c.s.deps.Metrics.Transfer(sc.c.id, kind, target, outcome)
 }
 
-// transferAnswered counts a transfer to one agent completed once that
-// agent took the call.
-func (c *call) transferAnswered() {
-	back, kind := c.takeReturnTo()
-	if back != "" {
-		c.s.deps.Metrics.Transfer(c.id, kind, metrics.TransferToAgent, metrics.TransferCompleted)
-	}
+// ReturnTo notes the queue a call transferred to one agent goes back to.
+func (sc scriptCall) ReturnTo(queue string) {
+	sc.c.mu.Lock()
+	sc.c.returnTo = queue
+	sc.c.mu.Unlock()
 }
 
-// takeReturnTo returns and clears the queue a call transferred to one
+// TakeReturnTo returns and clears the queue a call transferred to one
 // agent goes back to ("" for other calls), and the last transfer's kind.
-func (c *call) takeReturnTo() (queue, kind string) {
+func (sc scriptCall) TakeReturnTo() (queue, kind string) {
+	c := sc.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	queue, kind = c.returnTo, metrics.TransferBlind
