@@ -115,9 +115,10 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 		media: media.Config{IP: "127.0.0.1", PortMin: base, PortMax: base + 699, Timeout: -1, HoldTimeout: -1},
 	}
 	// The test machine is shared and busy: the overload signals that
-	// follow its load (scheduling lag, CPU) are off; overload_test.go
-	// drives overload control on purpose.
-	o.cfg.Overload.SchedulingLag, o.cfg.Overload.CPU = -1, -1
+	// follow its load (scheduling lag, socket backlog, CPU, recorder
+	// drops) are off; overload_test.go drives overload control on purpose.
+	ov := &o.cfg.Overload
+	ov.SchedulingLag, ov.SocketBacklog, ov.CPU, ov.RecorderDrops = -1, -1, -1, -1
 	for _, m := range mods {
 		m(&o)
 	}
