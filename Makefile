@@ -31,6 +31,7 @@ apt-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
+	command -v linphonec >/dev/null 2>&1 || missing="$$missing linphone-cli"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
@@ -41,7 +42,7 @@ apt-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@for t in sipp baresip prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@for t in sipp baresip linphonec prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
 	@{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null || { echo "kamailio still missing after install" >&2; exit 1; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { echo "postgresql (initdb) still missing after install" >&2; exit 1; }
 	@# internal/pgtest runs PostgreSQL as the "postgres" user when the tests run as root (PostgreSQL refuses root).

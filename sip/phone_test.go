@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -114,9 +115,10 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 		media: media.Config{IP: "127.0.0.1", PortMin: base, PortMax: base + 699, Timeout: -1, HoldTimeout: -1},
 	}
 	// The test machine is shared and busy: the overload signals that
-	// follow its load (scheduling lag, CPU, calls being set up at once)
-	// are off; overload_test.go drives overload control on purpose.
-	o.cfg.Overload.SchedulingLag, o.cfg.Overload.CPU, o.cfg.Overload.MaxSetups = -1, -1, -1
+	// follow its load (scheduling lag, socket backlog, CPU, recorder
+	// drops, calls being set up at once) are off; overload_test.go drives overload control on purpose.
+	ov := &o.cfg.Overload
+	ov.SchedulingLag, ov.SocketBacklog, ov.CPU, ov.RecorderDrops, ov.MaxSetups = -1, -1, -1, -1, -1
 	for _, m := range mods {
 		m(&o)
 	}
@@ -211,6 +213,13 @@ func (f *fixture) agentState(user string) acd.AgentState {
 	return ""
 }
 
+// wireResponse is a response to an INVITE as it arrived on the phone's
+// socket.
+type wireResponse struct {
+	seq  uint32 // CSeq number: which INVITE it answers
+	code int
+}
+
 // phone is a softphone on 127.0.0.1 built with sipgo: it registers, places
 // and takes calls, and has an RTP socket. It records every SIP request it
 // receives. INVITEs it receives wait in invites for the test to answer.
@@ -235,10 +244,13 @@ type phone struct {
 	mu       sync.Mutex
 	closed   bool
 	received []*sip.Request
-	uas      map[string]*sipgo.DialogServerSession // calls it took, by Call-ID
-	uac      map[string]*sipgo.DialogClientSession // calls it placed, by Call-ID
-	calls    []*outCall
-	sdpVer   uint64
+	// inviteResps are the responses to INVITEs the phone received, by
+	// Call-ID, in the order they came off its socket.
+	inviteResps map[string][]wireResponse
+	uas         map[string]*sipgo.DialogServerSession // calls it took, by Call-ID
+	uac         map[string]*sipgo.DialogClientSession // calls it placed, by Call-ID
+	calls       []*outCall
+	sdpVer      uint64
 	// authPass, when set, answers digest challenges to the phone's
 	// INVITEs as user (feature codes).
 	authPass string
@@ -257,14 +269,28 @@ func newPhone(t testing.TB, user string, hotline netip.AddrPort) *phone {
 		uas:      map[string]*sipgo.DialogServerSession{},
 		uac:      map[string]*sipgo.DialogClientSession{},
 		sdpVer:   1,
+
+		inviteResps: map[string][]wireResponse{},
 	}
 	quiet := slog.New(slog.DiscardHandler)
+	// record runs on the socket's one reader goroutine, so it sees
+	// messages in the order they arrived. sipgo hands each response to
+	// the transaction on a goroutine of its own, so a dialog may handle
+	// a 180 before the 100 that came first; the order here is the one a
+	// caller observes.
 	record := func(_ sip.TransportReadProps, data []byte) ([]byte, error) {
-		if msg, err := sip.ParseMessage(bytes.Clone(data)); err == nil {
-			if req, ok := msg.(*sip.Request); ok {
-				p.mu.Lock()
-				p.received = append(p.received, req)
-				p.mu.Unlock()
+		msg, err := sip.ParseMessage(bytes.Clone(data))
+		if err != nil {
+			return data, nil
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch m := msg.(type) {
+		case *sip.Request:
+			p.received = append(p.received, m)
+		case *sip.Response:
+			if cseq, id := m.CSeq(), m.CallID(); cseq != nil && id != nil && cseq.MethodName == sip.INVITE {
+				p.inviteResps[id.Value()] = append(p.inviteResps[id.Value()], wireResponse{seq: cseq.SeqNo, code: m.StatusCode})
 			}
 		}
 		return data, nil
@@ -679,9 +705,10 @@ type outCall struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when WaitAnswer returned (and the 200 is ACKed)
 
-	mu    sync.Mutex
-	codes []int // every response status, in the order handled
-	err   error // WaitAnswer's; read after done
+	mu      sync.Mutex
+	handled []int           // response statuses the dialog handled, in the order it did
+	seqs    map[uint32]bool // CSeq numbers of the call's INVITEs (a digest retry has its own)
+	err     error           // WaitAnswer's; read after done
 }
 
 // call places a call to a hotline number with an SDP offer.
@@ -703,7 +730,8 @@ func (p *phone) call(number string, offer []byte) *outCall {
 		cancel()
 		p.t.Fatalf("INVITE: %v", err)
 	}
-	c := &outCall{p: p, id: req.CallID().Value(), dlg: dlg, cancel: cancel, done: make(chan struct{})}
+	c := &outCall{p: p, id: req.CallID().Value(), dlg: dlg, cancel: cancel, done: make(chan struct{}),
+		seqs: map[uint32]bool{req.CSeq().SeqNo: true}}
 	p.mu.Lock()
 	p.calls = append(p.calls, c)
 	p.uac[c.id] = dlg
@@ -712,7 +740,8 @@ func (p *phone) call(number string, offer []byte) *outCall {
 		defer close(c.done)
 		err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: p.user, Password: p.authPass, OnResponse: func(r *sip.Response) error {
 			c.mu.Lock()
-			c.codes = append(c.codes, r.StatusCode)
+			c.handled = append(c.handled, r.StatusCode)
+			c.seqs[r.CSeq().SeqNo] = true
 			c.mu.Unlock()
 			return nil
 		}})
@@ -728,18 +757,40 @@ func (p *phone) call(number string, offer []byte) *outCall {
 	return c
 }
 
-// statuses returns the response codes received so far.
+// statuses returns the codes of the responses to the call's INVITE (and
+// its digest retries, not later re-INVITEs) that arrived so far, in the
+// order they arrived, as a caller sees them. Retransmissions of a final
+// response count once.
 func (c *outCall) statuses() []int {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.codes)
+	seqs := maps.Clone(c.seqs)
+	c.mu.Unlock()
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	var codes []int
+	final := map[uint32]bool{}
+	for _, r := range c.p.inviteResps[c.id] {
+		if !seqs[r.seq] || (r.code >= 200 && final[r.seq]) {
+			continue
+		}
+		final[r.seq] = final[r.seq] || r.code >= 200
+		codes = append(codes, r.code)
+	}
+	return codes
 }
 
-// waitStatus waits until a response with code has arrived.
+// waitStatus waits until a response with code has arrived and the call's
+// dialog has handled it (a CANCEL may follow a provisional, say).
 func (c *outCall) waitStatus(code int) {
 	c.p.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
-	for !slices.Contains(c.statuses(), code) {
+	for {
+		c.mu.Lock()
+		handled := slices.Contains(c.handled, code)
+		c.mu.Unlock()
+		if handled { // so it also arrived, and statuses has it
+			return
+		}
 		if time.Now().After(deadline) {
 			c.p.t.Fatalf("call %s: no %d within %s; got %v", c.id, code, waitTimeout, c.statuses())
 		}

@@ -13,6 +13,7 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
+	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
 )
@@ -291,10 +292,19 @@ func TestBlindTransferToAgentRefusedGoesBackFirst(t *testing.T) {
 		t.Fatalf("REFER to bob: %d %s, want 202", res.StatusCode, res.Reason)
 	}
 	bob.nextInvite().reject(486)
+	// Carol registers only once Hotline has handled bob's refusal: the
+	// transfer counted as returned (after the caller was put back) and
+	// the caller waiting in general, ahead of the other caller. Before,
+	// the call still waits for bob alone and carol would get the other.
+	id := reqHeader(in.req, "X-Hotline-Call-ID")
+	waitUntil(t, "bob's refusal counted as a returned transfer", func() bool {
+		return counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned) >= 1
+	})
+	waitQueued(t, f, id, "general", 0)
 	carol := newPhone(t, "carol", f.addr)
 	carol.register("carol")
 	next := carol.nextInvite()
-	if got, want := reqHeader(next.req, "X-Hotline-Call-ID"), reqHeader(in.req, "X-Hotline-Call-ID"); got != want {
+	if got, want := reqHeader(next.req, "X-Hotline-Call-ID"), id; got != want {
 		t.Fatalf("carol was offered call %q first, want the transferred call %q back first in line", got, want)
 	}
 	next.answer()
@@ -306,7 +316,26 @@ func TestBlindTransferToAgentRefusedGoesBackFirst(t *testing.T) {
 		t.Errorf("%v returned transfers counted, want 1", got)
 	}
 	call.bye()
+	carol.waitRequest(sip.BYE, next.callID()) // before her phone goes away with the test
 	waiting.bye()
+}
+
+// waitQueued waits until routing shows call id waiting in queue with
+// position calls ahead of it.
+func waitQueued(t *testing.T, f *fixture, id, queue string, position int) {
+	t.Helper()
+	var got []acd.CallStatus
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		got = f.acd.Calls()
+		for _, c := range got {
+			if c.ID == id && c.State == "waiting" && c.Queue == queue && c.Position == position {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("call %s not waiting in %s at position %d within %s; calls %+v", id, queue, position, waitTimeout, got)
 }
 
 // TestTransferThroughAPI: Server.Transfer (POST /api/v1/calls/{id}/

@@ -103,8 +103,9 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	// (ivr_e2e_test.go turns it on).
 	c.IVR.StyleQuestion = false
 	// The test machine is shared and busy: its load is not this Hotline's,
-	// so the signals it would shed test calls on (scheduling lag, CPU) are
-	// off; overload_e2e_test.go drives overload control on purpose.
+	// so the signals it would shed test calls on (scheduling lag, socket
+	// backlog, CPU, recorder drops) are off; overload_e2e_test.go drives
+	// overload control on purpose (pressure file).
 	testMachineLoadOff(&c.SIP.Overload)
 	if mutate != nil {
 		mutate(c)
@@ -264,12 +265,16 @@ func TestTLSRegisterAndOptions(t *testing.T) {
 }
 
 // testMachineLoadOff turns off the overload signals that follow the test
-// machine's load rather than Hotline's (scheduling lag, CPU, calls being
-// set up at once: setups are slow under -race on a busy machine).
+// machine's load rather than Hotline's: scheduling lag and CPU, and also
+// the SIP socket backlog and recorder drops, which grow when Hotline's
+// goroutines wait for a core another process holds (a caller once got
+// 503 in TestE2EAttendedTransferSIPp on a busy machine), and calls being
+// set up at once (setups are slow under -race). Only the
+// pressure file, which a test writes, can make a test Hotline shed.
 func testMachineLoadOff(o *overload.Config) {
-	o.SchedulingLag, o.CPU, o.MaxSetups = -1, -1, -1
+	o.SchedulingLag, o.SocketBacklog, o.CPU, o.RecorderDrops, o.MaxSetups = -1, -1, -1, -1, -1
 }
 
 // processOverloadOff is the sip.overload setting of test processes
 // (startProcess), for the same reason as testMachineLoadOff.
-const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, cpu: -1, max_setups: -1}\n"
+const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1}\n"

@@ -64,6 +64,9 @@ func processWorkDir(t *testing.T, configYAML string) string {
 
 func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	t.Helper()
+	if !strings.Contains(configYAML, "\nsip:\n") {
+		t.Fatal("startProcess: the configuration needs a sip: section (processOverloadOff goes there)")
+	}
 	path := filepath.Join(t.TempDir(), "hotline.yaml")
 	if err := os.WriteFile(path, []byte(strings.Replace(configYAML, "\nsip:\n", processOverloadOff, 1)), 0o600); err != nil {
 		t.Fatal(err)

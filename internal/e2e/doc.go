@@ -1,4 +1,5 @@
-// Package e2e drives real SIP peers — SIPp 3.6.1 and baresip 1.0.0 — on
+// Package e2e drives real SIP peers — SIPp 3.6.1, baresip 1.0.0 and
+// linphonec 5.1 (StartLinphone, linphone.go) — on
 // 127.0.0.1 for end-to-end tests of a SIP server (Hotline). It lives in
 // non-test files so that any package's tests can import it. Nothing here
 // ever binds or sends to an address other than 127.0.0.1.
@@ -163,4 +164,29 @@
 //     instead of a pause). [branch-N] reuses the branch of the message N
 //     elements back (used for CANCEL and non-2xx ACK). An empty
 //     [last_Record-Route:] leaves no empty line.
+//
+// # Quirks found in linphonec 5.1.65 (Debian linphone-cli)
+//
+//   - It is driven through its standard input (one command a line) and
+//     read through its console output, which a pipe buffers fully:
+//     StartLinphone runs it under stdbuf -oL. Flags: -c linphonerc, -a
+//     auto-answer, -S state messages, -d level -l logfile.
+//   - HOME is the test's directory (it writes .linphone-zidcache and
+//     .linphonec_history there, never the user's ~/.linphonerc). Without
+//     $HOME/.local/share/linphone its database does not open and the core
+//     never leaves LinphoneGlobalStartup: no SIP listener, REGISTER fails
+//     with "No listening point matching".
+//   - [sip] sip_tcp_port/sip_tls_port -1 means a RANDOM port, 0 disabled;
+//     bind_address=127.0.0.1 (in [sip] and [rtp]) and use_ipv6=0 keep it
+//     off other interfaces (otherwise it binds [::0]).
+//   - No sound card: "soundcard use files", then "play file.wav" is what
+//     it sends and "record file.wav" where it writes what it receives.
+//   - It prints no registration message: "status register" answers
+//     "registered, identity=sip:... duration=N" once registered
+//     ("registered=-1" before). Calls print "Receiving new incoming call
+//     from ...", "Call N with ... connected.", "Call N with ... ended
+//     (No error)." after the peer's BYE.
+//   - [rtp] nortp_timeout=0 does not turn the no-RTP check off: it hangs
+//     up by itself ("ended (IO error)", "Media connectivity ... is lost")
+//     when RTP pauses for a few seconds; the driver sets 300 s.
 package e2e

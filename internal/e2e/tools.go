@@ -22,6 +22,10 @@ func debianPackage(tool string) string {
 		return "sip-tester"
 	case "baresip":
 		return "baresip-core"
+	case "linphonec":
+		return "linphone-cli"
+	case "stdbuf":
+		return "coreutils"
 	}
 	return ""
 }
