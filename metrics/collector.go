@@ -18,6 +18,11 @@ type QueueStatus struct {
 	// Open says whether the queue is within its staffed hours now (for
 	// the "no agent logged in during open hours" alert).
 	Open bool
+	// Lost counts the queue's calls ended because the node they were on
+	// died (several nodes), since the cluster started: the shared ACD's
+	// count, so every node reports the same (monotonic while the cluster
+	// lives).
+	Lost int
 }
 
 // AgentCount is how many agents of a queue are in one state.
@@ -146,6 +151,7 @@ type callbackCollector struct {
 	s *sources
 
 	waiting, longest, open, agents, active, registered *prometheus.Desc
+	lostCalls                                          *prometheus.Desc
 	legs, packets, bytes, lost, dropped, jMean, jMax   *prometheus.Desc
 	bFiles, bBytes, bOldest, bRecording                *prometheus.Desc
 	bUploaded, bFailures, bDropped                     *prometheus.Desc
@@ -161,6 +167,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 		waiting:    d(NameCallersWaiting, "Callers waiting in the queue now.", lQueue),
 		longest:    d(NameLongestWait, "How long the caller waiting longest has waited so far.", lQueue),
 		open:       d(NameQueueOpen, "1 while the queue is within its staffed hours, else 0.", lQueue),
+		lostCalls:  d(NameCallsLost, "Calls ended because the node they were on died (several nodes; from the shared ACD, so every node reports the hotline's count).", lQueue),
 		agents:     d(NameAgents, "Agents by queue and state.", lQueue, lState),
 		active:     d(NameCallsActive, "Calls in progress."),
 		registered: d(NameSIPRegistered, "Registered contacts (agents' phones)."),
@@ -185,7 +192,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 
 // Describe implements prometheus.Collector.
 func (c *callbackCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.waiting, c.longest, c.open, c.agents, c.active, c.registered,
+	for _, d := range []*prometheus.Desc{c.waiting, c.longest, c.open, c.lostCalls, c.agents, c.active, c.registered,
 		c.legs, c.packets, c.bytes, c.lost, c.dropped, c.jMean, c.jMax,
 		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped, c.spoolFree, c.spoolSize} {
 		ch <- d
@@ -220,6 +227,7 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 				open = 1
 			}
 			gauge(c.open, open, name)
+			counter(c.lostCalls, float64(q.Lost), name)
 		}
 	}
 	if agents != nil {

@@ -343,14 +343,36 @@ func TestClusterGaugesNotSummedAcrossNodes(t *testing.T) {
 			}
 		}
 	}
+	// Counters of the shared ACD (calls lost with a node): every node
+	// exports the hotline's count, so their increase or rate is taken
+	// through max by its labels.
+	sharedCounters := []string{NameCallsLost}
+	useCounter := regexp.MustCompile(`\b(` + strings.Join(sharedCounters, "|") + `)\b([^_:a-z]|$)`)
+	wrappedCounter := regexp.MustCompile(`\b(max|min|avg)\s*(by\s*\([^)]*\)\s*)?\(\s*(increase|rate|irate|resets)\(\s*$`)
+	checkCounter := func(where, expr string) {
+		for _, m := range useCounter.FindAllStringSubmatchIndex(expr, -1) {
+			if !wrappedCounter.MatchString(expr[:m[0]]) {
+				t.Errorf("%s: %s is not taken through max/min/avg of its increase or rate (every node exports the shared ACD's count): %q",
+					where, expr[m[2]:m[3]], expr)
+			}
+		}
+	}
+	used := false
 	for _, g := range promtest.LoadRules(t).Groups {
 		for _, rl := range g.Rules {
 			check("rule "+rl.Record+rl.Alert, rl.Expr)
+			checkCounter("rule "+rl.Record+rl.Alert, rl.Expr)
+			used = used || useCounter.MatchString(rl.Expr)
 		}
 	}
 	for _, d := range promtest.LoadDashboards(t) {
 		for _, q := range promtest.PanelQueries(t, d) {
 			check(q.Where, q.Expr)
+			checkCounter(q.Where, q.Expr)
+			used = used || useCounter.MatchString(q.Expr)
 		}
+	}
+	if !used {
+		t.Errorf("no rule or panel uses %v", sharedCounters)
 	}
 }

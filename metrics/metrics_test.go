@@ -438,7 +438,7 @@ func TestCallbackSources(t *testing.T) {
 	m.SetRTPSource(func() []RTPStats { return legs })
 	m.SetAgentSource(func() []AgentCount { return []AgentCount{{Queue: "1900", State: "available", Count: 1}} })
 	m.SetQueueSource(func() []QueueStatus {
-		return []QueueStatus{{Queue: "1900", Waiting: 3, LongestWait: 90 * time.Second, Open: true}, {Queue: "1900"}}
+		return []QueueStatus{{Queue: "1900", Waiting: 3, LongestWait: 90 * time.Second, Open: true, Lost: 2}, {Queue: "1900"}}
 	})
 	want := `
 # HELP hotline_agents Agents by queue and state.
@@ -449,6 +449,9 @@ hotline_agents{queue="1900",state="on_call"} 0
 hotline_agents{queue="1900",state="paused"} 0
 hotline_agents{queue="1900",state="ringing"} 0
 hotline_agents{queue="1900",state="wrap_up"} 0
+# HELP hotline_calls_lost_total Calls ended because the node they were on died (several nodes; from the shared ACD, so every node reports the hotline's count).
+# TYPE hotline_calls_lost_total counter
+hotline_calls_lost_total{queue="1900"} 2
 # HELP hotline_queue_callers_waiting Callers waiting in the queue now.
 # TYPE hotline_queue_callers_waiting gauge
 hotline_queue_callers_waiting{queue="1900"} 3
@@ -465,7 +468,7 @@ hotline_rtp_jitter_mean_seconds{direction="in"} 0.003
 hotline_rtp_jitter_mean_seconds{direction="out"} 0
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		NameAgents, NameCallersWaiting, NameLongestWait, NameRTPPackets, NameRTPJitterMean); err != nil {
+		NameAgents, NameCallersWaiting, NameLongestWait, NameCallsLost, NameRTPPackets, NameRTPJitterMean); err != nil {
 		t.Error(err)
 	}
 	// The first leg ends: its packets stay counted.

@@ -24,6 +24,9 @@ const (
 	NameCallersWaiting        = "hotline_queue_callers_waiting"
 	NameLongestWait           = "hotline_queue_longest_wait_seconds"
 	NameQueueOpen             = "hotline_queue_open"
+	// NameCallsLost counts, per queue, the calls ended because the node
+	// they were on died (several nodes); from the shared ACD.
+	NameCallsLost = "hotline_calls_lost_total"
 
 	// Satisfaction.
 	NameCSAT             = "hotline_csat_score"
@@ -119,6 +122,7 @@ var allNames = []struct {
 	{NameCallersWaiting, kindGauge},
 	{NameLongestWait, kindGauge},
 	{NameQueueOpen, kindGauge},
+	{NameCallsLost, kindCounter},
 	{NameCSAT, kindHistogram},
 	{NameCSATByWait, kindHistogram},
 	{NameNPS, kindHistogram},

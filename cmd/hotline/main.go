@@ -555,7 +555,7 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 	m.SetQueueSource(func() []metrics.QueueStatus {
 		var out []metrics.QueueStatus
 		for _, q := range acd.Queues() {
-			out = append(out, metrics.QueueStatus{Queue: q.Name, Waiting: q.Waiting, LongestWait: q.LongestWait, Open: open(q.Name)})
+			out = append(out, metrics.QueueStatus{Queue: q.Name, Waiting: q.Waiting, LongestWait: q.LongestWait, Open: open(q.Name), Lost: q.Lost})
 		}
 		return out
 	})
