@@ -14,6 +14,7 @@ import (
 	"hotline/internal/e2e"
 	"hotline/internal/kamailiotest"
 	"hotline/internal/redistest"
+	"hotline/metrics"
 	"hotline/routing/acd"
 )
 
@@ -77,7 +78,7 @@ func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
 	}
 	hc.edge = kamailiotest.Start(t, kamailiotest.Options{Nodes: addrs})
 
-	c, err := parseConfig("observer", []byte(fmt.Sprintf(clusterYAML, "127.0.0.1:0", 27800, 27899, "/x", "/y", hc.redis.URL(), "observer")))
+	c, err := parseConfig("observer", []byte(fmt.Sprintf(yamlFmt, "127.0.0.1:0", 27800, 27899, "/x", "/y", hc.redis.URL(), "observer")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,14 +219,45 @@ func TestE2EClusterOneAgentThreeNodes(t *testing.T) {
 	}
 }
 
-// TestE2EClusterNodeKilledAndEdgeRestarted: two calls on two nodes; one
-// node is SIGKILLed: the call on the other node goes on with clean audio,
-// the dead node's agent is available again within the lease. Then
-// Kamailio restarts during a call: the call goes on, and a new call is
-// served.
+// clusterWaitingYAML is clusterYAML with a second hotline number, 1901,
+// whose queue "waiting" only carol answers; carol never logs in, so its
+// callers wait (when_empty: join) while alice and bob take 1900's.
+func clusterWaitingYAML(t *testing.T) string {
+	t.Helper()
+	y := strings.Replace(clusterYAML, `hotlines: [{number: "1900"}]
+agents:
+  - {username: alice, password: alice-secret}
+  - {username: bob, password: bob-secret}
+`, `hotlines: [{number: "1900"}, {number: "1901"}]
+agents:
+  - {username: alice, password: alice-secret, queues: [general]}
+  - {username: bob, password: bob-secret, queues: [general]}
+  - {username: carol, password: carol-secret, queues: [waiting]}
+queues: [{name: general}, {name: waiting}]
+rules: [{numbers: ["1901"], queue: waiting}, {queue: general}]
+`, 1)
+	if y == clusterYAML {
+		t.Fatal("clusterYAML changed: cannot add the waiting queue")
+	}
+	return y
+}
+
+// metricsAddr is the node's metrics listener (from its log).
+func (n *clusterNode) metricsAddr(t *testing.T) string {
+	t.Helper()
+	return n.p.logAttr(t, "metrics listening", "addr")
+}
+
+// TestE2EClusterNodeKilledAndEdgeRestarted: two calls on two nodes and
+// three callers waiting (one per node); one node is SIGKILLed: the call
+// on the other node goes on with clean audio, the dead node's agent is
+// available again within the lease, and the dead node's calls (connected
+// and waiting) are counted lost in every surviving node's /metrics
+// (hotline_calls_lost_total{queue}). Then Kamailio restarts during a
+// call: the call goes on, and a new call is served.
 func TestE2EClusterNodeKilledAndEdgeRestarted(t *testing.T) {
 	skipShort(t)
-	hc := startHotlineCluster(t)
+	hc := startHotlineClusterYAML(t, clusterWaitingYAML(t))
 	alice, bob := hc.agent(t, "alice"), hc.agent(t, "bob")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -249,12 +281,68 @@ func TestE2EClusterNodeKilledAndEdgeRestarted(t *testing.T) {
 		t.Fatalf("calls on nodes %v and %v, want two different nodes", victim, other)
 	}
 	victimAgent := calls[0].Agent
+	// Three callers of 1901 wait (nobody answers its queue); the edge
+	// spreads them round robin, one on each node.
+	var waiting []*e2e.SIPp
+	for range 3 {
+		waiting = append(waiting, e2e.StartSIPp(t, e2e.SIPpOptions{Target: hc.edge.Addr, Service: "1901",
+			Scenario: e2e.UACRemoteBye("", 90*time.Second), Timeout: 100 * time.Second}))
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitingOnVictim := 0
+	waitFor(t, 10*time.Second, "three callers waiting in queue waiting", func() bool {
+		_ = hc.obs.Sync()
+		n, onVictim := 0, 0
+		for _, c := range hc.obs.Calls() {
+			if c.Queue == "waiting" && c.State == "waiting" {
+				n++
+				if hc.nodeOf(c.ID) == victim {
+					onVictim++
+				}
+			}
+		}
+		waitingOnVictim = onVictim
+		return n == 3
+	})
+	if waitingOnVictim == 0 {
+		t.Fatalf("no waiting caller on %s, want the edge to spread them over the nodes", victim.name)
+	}
+	lostBefore := map[string]int{}
+	for _, q := range hc.obs.Queues() {
+		lostBefore[q.Name] = q.Lost
+	}
 	victim.p.kill(t)
 	killed := time.Now()
 	took := hc.waitState(t, victimAgent, acd.StateAvailable, 10*time.Second)
 	t.Logf("%s's agent %s available again %s after the SIGKILL (lease 3s)", victim.name, victimAgent, took.Round(100*time.Millisecond))
 	if since := time.Since(killed); since > 30*time.Second {
 		t.Errorf("agent free only after %s, want within the lease", since)
+	}
+	// The dead node's connected caller and its waiting one(s) are lost,
+	// and every surviving node's /metrics counts them by queue.
+	wantLost := map[string]float64{"general": float64(lostBefore["general"] + 1), "waiting": float64(lostBefore["waiting"] + waitingOnVictim)}
+	for _, n := range hc.nodes {
+		if n == victim {
+			continue
+		}
+		addr := n.metricsAddr(t)
+		got := map[string]float64{}
+		waitFor(t, 10*time.Second, n.name+"'s "+metrics.NameCallsLost, func() bool {
+			for q := range wantLost {
+				got[q] = metricSum(t, addr, metrics.NameCallsLost, map[string]string{"queue": q})
+			}
+			return got["general"] == wantLost["general"] && got["waiting"] == wantLost["waiting"]
+		})
+		t.Logf("%s: %s %v", n.name, metrics.NameCallsLost, got)
+	}
+	_ = hc.obs.Sync()
+	for _, c := range hc.obs.Calls() {
+		if c.Queue == "waiting" && hc.nodeOf(c.ID) == victim {
+			t.Errorf("the dead node's waiting call %s is still queued: %+v", c.ID, c)
+		}
+	}
+	for _, w := range waiting {
+		w.Kill()
 	}
 	// The call on the other node goes on to its end with clean audio;
 	// the dead node's caller is lost (its media was there).
