@@ -24,6 +24,12 @@ import (
 //   - cb:<id>: the callback (JSON, with a revision counted up by every
 //     change); a completed one expires CompletedKept after it finished.
 //   - cbs: the set of the callbacks' ids.
+//   - cbdue: the pending callbacks' ids scored by their due time (Unix
+//     ms), so that a dialer's tick (Due) reads only the callbacks due
+//     now, not every callback. Claimed ones stay in it (a claim lapses
+//     without a write). Kept in the same transaction as each change; every
+//     Heartbeat's listing repairs it (a callback written by a node without
+//     the index, one re-published while another node changed it).
 //   - cbseq: the last id given.
 //   - cbclaim:<id>: the node (name|run id) whose dialer works on the
 //     callback, renewed by that node every Heartbeat, lapsing Lease after
@@ -189,8 +195,9 @@ func (s *Callbacks) renewClaims(ctx context.Context) error {
 }
 
 // republishScript puts back a callback Redis lost: KEYS cb:<id>, cbs,
-// cbseq, cbclaim:<id>; ARGV id, value, revision, uid, id number, claim
-// owner ("" none), lease ms, ttl ms (0 none). The stored one stays when
+// cbseq, cbclaim:<id>, cbdue; ARGV id, value, revision, uid, id number,
+// claim owner ("" none), lease ms, ttl ms (0 none), due score ("" not
+// pending). The stored one stays when
 // its revision is as new; another callback under the same id returns 0
 // (the caller gives this one a new id); else 1.
 var republishScript = redis.NewScript(`
@@ -210,6 +217,11 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 redis.call('SADD', KEYS[2], ARGV[1])
+if ARGV[9] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[9], ARGV[1])
+else
+  redis.call('ZREM', KEYS[5], ARGV[1])
+end
 if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[5]) then
   redis.call('SET', KEYS[3], ARGV[5])
 end
@@ -278,9 +290,13 @@ func (s *Callbacks) republish(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("cluster: callback %s: %w", r.ID, err)
 			}
+			score := ""
+			if r.Status == callbacks.Pending {
+				score = strconv.FormatInt(r.Due.UnixMilli(), 10)
+			}
 			ok, err := republishScript.Run(ctx, s.rdb,
-				[]string{s.key("cb", r.ID), s.key("cbs"), s.key("cbseq"), s.key("cbclaim", r.ID)},
-				r.ID, data, r.Rev, r.UID, num, owner, ms(s.lease), ms(ttl)).Int()
+				[]string{s.key("cb", r.ID), s.key("cbs"), s.key("cbseq"), s.key("cbclaim", r.ID), s.key("cbdue")},
+				r.ID, data, r.Rev, r.UID, num, owner, ms(s.lease), ms(ttl), score).Int()
 			if err != nil {
 				return s.unreachable(err)
 			}
@@ -377,6 +393,7 @@ func (s *Callbacks) Add(cb callbacks.Callback) (callbacks.Callback, error) {
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.Set(ctx, k, data, 0)
 				p.SAdd(ctx, s.key("cbs"), r.ID)
+				p.ZAdd(ctx, s.key("cbdue"), redis.Z{Score: dueScore(r.Due), Member: r.ID})
 				return nil
 			})
 			return err
@@ -472,6 +489,11 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 			ttl := s.ttl(r, s.now())
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.Set(ctx, k, data, max(ttl, 0))
+				if r.Status == callbacks.Pending {
+					p.ZAdd(ctx, s.key("cbdue"), redis.Z{Score: dueScore(r.Due), Member: r.ID})
+				} else {
+					p.ZRem(ctx, s.key("cbdue"), r.ID)
+				}
 				switch op {
 				case claimTake:
 					p.Set(ctx, ck, s.owner, s.lease)
@@ -673,10 +695,16 @@ func (s *Callbacks) list(ctx context.Context) ([]callbacks.Callback, error) {
 	for _, id := range ids {
 		keys = append(keys, s.key("cbclaim", id))
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	var mget *redis.SliceCmd
+	var indexed *redis.ZSliceCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mget = p.MGet(ctx, keys...)
+		indexed = p.ZRangeWithScores(ctx, s.key("cbdue"), 0, -1)
+		return nil
+	}); err != nil {
 		return nil, s.unreachable(err)
 	}
+	vals := mget.Val()
 	out := make([]callbacks.Callback, 0, len(ids))
 	var gone []any
 	var recs []record
@@ -698,6 +726,7 @@ func (s *Callbacks) list(ctx context.Context) ([]callbacks.Callback, error) {
 	if len(gone) > 0 {
 		_ = s.rdb.SRem(ctx, s.key("cbs"), gone...).Err()
 	}
+	s.repairIndex(ctx, recs, indexed.Val())
 	now := s.now()
 	s.mu.Lock()
 	for _, r := range recs {
@@ -713,11 +742,74 @@ func (s *Callbacks) list(ctx context.Context) ([]callbacks.Callback, error) {
 	return out, nil
 }
 
+// dueScore is a callback's score in cbdue: its due time in Unix ms
+// (rounded down, so that a callback due at now is never left out).
+func dueScore(due time.Time) float64 { return float64(due.UnixMilli()) }
+
+// repairIndexScript sets one callback's entry in cbdue from what list
+// read, unless the callback changed since: KEYS cb:<id>, cbdue; ARGV id,
+// revision read, score ("" not pending: no entry).
+var repairIndexScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+local c = cjson.decode(cur)
+if tonumber(c.rev) ~= tonumber(ARGV[2]) then
+  return 0
+end
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+return 1
+`)
+
+// repairIndex makes cbdue hold exactly the pending callbacks of recs
+// (every callback Redis holds) with their due times; normally nothing is
+// to do. Errors are left for the next round.
+func (s *Callbacks) repairIndex(ctx context.Context, recs []record, indexed []redis.Z) {
+	scores := make(map[string]float64, len(indexed))
+	for _, z := range indexed {
+		id, _ := z.Member.(string)
+		scores[id] = z.Score
+	}
+	fix := func(id string, rev int64, score string) {
+		if err := repairIndexScript.Run(ctx, s.rdb, []string{s.key("cb", id), s.key("cbdue")}, id, rev, score).Err(); err != nil {
+			s.log.Warn("due index of callbacks not repaired", "callback", id, "error", err)
+		}
+	}
+	for _, r := range recs {
+		score, in := scores[r.ID]
+		delete(scores, r.ID)
+		switch pending := r.Status == callbacks.Pending; {
+		case pending && (!in || score != dueScore(r.Due)):
+			fix(r.ID, r.Rev, strconv.FormatInt(r.Due.UnixMilli(), 10))
+		case !pending && in:
+			fix(r.ID, r.Rev, "")
+		}
+	}
+	for id := range scores { // no callback (expired, unreadable)
+		fix(id, -1, "")
+	}
+}
+
 // Due returns the pending callbacks no node works on due at now, by their
-// place in the queue (Arrived).
+// place in the queue (Arrived). It reads only the callbacks the due index
+// (cbdue) lists up to now; while Redis does not answer, this node's copy
+// (logged).
 func (s *Callbacks) Due(now time.Time) []callbacks.Callback {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	all, err := s.due(ctx, now)
+	if err != nil {
+		s.log.Warn("due callbacks taken from this node's copy: Redis did not answer", "error", err)
+		all = s.fromMirror()
+	}
 	var out []callbacks.Callback
-	for _, cb := range s.List() {
+	for _, cb := range all {
 		if cb.Status == callbacks.Pending && !cb.Claimed && !cb.Due.After(now) {
 			out = append(out, cb)
 		}
@@ -729,4 +821,49 @@ func (s *Callbacks) Due(now time.Time) []callbacks.Callback {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// due reads the callbacks cbdue lists as due at now (and refreshes this
+// node's copy of them).
+func (s *Callbacks) due(ctx context.Context, now time.Time) ([]callbacks.Callback, error) {
+	if err := s.ensure(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := s.rdb.ZRangeByScore(ctx, s.key("cbdue"), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10)}).Result()
+	if err != nil {
+		return nil, s.unreachable(err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		keys = append(keys, s.key("cb", id))
+	}
+	for _, id := range ids {
+		keys = append(keys, s.key("cbclaim", id))
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, s.unreachable(err)
+	}
+	out := make([]callbacks.Callback, 0, len(ids))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, id := range ids {
+		v, _ := vals[i].(string)
+		if v == "" {
+			continue // gone; the next listing repairs the index
+		}
+		var r record
+		if err := json.Unmarshal([]byte(v), &r); err != nil {
+			s.log.Error("callback in Redis not readable", "callback", id, "error", err)
+			continue
+		}
+		r.Claimed = vals[len(ids)+i] != nil
+		s.rememberLocked(r)
+		out = append(out, r.Callback)
+	}
+	return out, nil
 }

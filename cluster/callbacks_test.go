@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"hotline/internal/redistest"
 	"hotline/routing/callbacks"
@@ -395,5 +399,158 @@ func TestCallbackClaimLapsesWhenNotSettled(t *testing.T) {
 	}
 	if _, err := sb.Claim(cb.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// redisStats resets Redis's statistics, runs f, and returns how many
+// bytes Redis sent its clients meanwhile and the calls per command
+// (INFO stats, INFO commandstats).
+func redisStats(t *testing.T, n *Node, f func()) (sent int64, calls map[string]int64) {
+	t.Helper()
+	ctx := context.Background()
+	if err := n.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f()
+	info, err := n.rdb.Info(ctx, "stats", "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls = map[string]int64{}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_net_output_bytes:"); ok {
+			sent, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"); ok {
+			name, fields, _ := strings.Cut(rest, ":")
+			for _, f := range strings.Split(fields, ",") {
+				if v, ok := strings.CutPrefix(f, "calls="); ok {
+					calls[name], _ = strconv.ParseInt(v, 10, 64)
+				}
+			}
+		}
+	}
+	if sent == 0 {
+		t.Fatalf("no total_net_output_bytes in INFO:\n%s", info)
+	}
+	return sent, calls
+}
+
+// TestCallbackDueReadsOnlyDue: with 2,000 callbacks not due yet and 3
+// due, a dialer's tick (Due) returns the 3 and reads only them from Redis
+// (the due index): a few kB sent, no listing of every callback, while
+// listing every callback sends hundreds of kB.
+func TestCallbackDueReadsOnlyDue(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	sa := a.Callbacks(CallbackOptions{})
+	now := time.Now()
+	for i := range 2000 {
+		if _, err := sa.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: fmt.Sprintf("+8491%07d", i), Queue: "support",
+			Reason: "low rating", Due: now.Add(time.Hour + time.Duration(i)*time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i := range 3 {
+		cb, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: fmt.Sprintf("+8490%07d", i), Queue: "support",
+			Due: now.Add(-time.Duration(i+1) * time.Minute), Arrived: now.Add(time.Duration(i-10) * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, cb.ID)
+	}
+	var due []callbacks.Callback
+	sent, calls := redisStats(t, a, func() { due = sa.Due(now) })
+	var got []string
+	for _, cb := range due {
+		got = append(got, cb.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("due %v, want %v (by arrival)", got, want)
+	}
+	t.Logf("Due with 2003 callbacks, 3 due: Redis sent %d bytes; commands %v", sent, calls)
+	if sent > 16<<10 {
+		t.Errorf("Due made Redis send %d bytes, want only the 3 due callbacks read (under 16 kB)", sent)
+	}
+	if calls["smembers"] != 0 || calls["mget"] != 1 {
+		t.Errorf("Due ran %v, want one MGET of the due callbacks and no SMEMBERS (listing every id)", calls)
+	}
+	listed, _ := redisStats(t, a, func() {
+		if n := len(sa.List()); n != 2003 {
+			t.Errorf("listed %d callbacks, want 2003", n)
+		}
+	})
+	t.Logf("List of 2003 callbacks: Redis sent %d bytes", listed)
+	if listed < 200<<10 {
+		t.Errorf("listing every callback sent only %d bytes: the comparison shows nothing", listed)
+	}
+
+	// Claimed ones stay out while claimed; a retry to later leaves the
+	// due set, one to now enters it; completed ones leave it.
+	if _, err := sa.Claim(want[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Retry(want[1], now.Add(2*time.Hour), "busy"); err != nil {
+		t.Fatal(err)
+	}
+	if d := sa.Due(now); len(d) != 1 || d[0].ID != want[2] {
+		t.Fatalf("due %+v, want only %s", d, want[2])
+	}
+	if err := sa.Complete(want[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Retry(want[1], now, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d := sa.Due(now); len(d) != 2 || d[0].ID != want[1] || d[1].ID != want[2] {
+		t.Fatalf("due %+v, want %s and %s", d, want[1], want[2])
+	}
+	n, err := a.rdb.ZCard(context.Background(), sa.key("cbdue")).Result()
+	if err != nil || n != 2002 {
+		t.Fatalf("due index holds %d (%v), want the 2002 pending callbacks", n, err)
+	}
+}
+
+// TestCallbackDueIndexRepaired: a pending callback Redis holds without
+// its entry in the due index (written by a node without the index) is due
+// after the next listing (every Heartbeat), and an entry left for a
+// callback no longer pending is removed.
+func TestCallbackDueIndexRepaired(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	sa := a.Callbacks(CallbackOptions{})
+	ctx := context.Background()
+	now := time.Now()
+	cb, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000009", Queue: "support", Due: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000010", Queue: "support", Due: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Fail(done.ID, "invalid_number"); err != nil {
+		t.Fatal(err)
+	}
+	idx := sa.key("cbdue")
+	if err := a.rdb.ZRem(ctx, idx, cb.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.rdb.ZAdd(ctx, idx, redis.Z{Score: 0, Member: done.ID}, redis.Z{Score: 0, Member: "cb-999"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if d := sa.Due(now); len(d) != 0 {
+		t.Fatalf("due %+v before the repair, want none (the index does not list it)", d)
+	}
+	if err := sa.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := sa.Due(now); len(d) != 1 || d[0].ID != cb.ID {
+		t.Fatalf("due %+v after the listing, want %s", d, cb.ID)
+	}
+	ids, err := a.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil || !slices.Equal(ids, []string{cb.ID}) {
+		t.Fatalf("due index %v (%v), want only %s", ids, err, cb.ID)
 	}
 }
