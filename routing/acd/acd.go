@@ -1137,17 +1137,40 @@ func (c *QueuedCall) offering(ag *acdAgent) int {
 // theirs gets ErrNotOffered.
 func (c *QueuedCall) Answered(agent string) error {
 	a := c.acd
+	// The other agents of a ring-all offer: their reservations go before
+	// the change that frees them (as in Hangup), not at their lease's
+	// end nor after the change: once a replica applied it, another node
+	// may offer them its waiting call at once.
 	others := c.held(agent)
+	c.release(others)
 	var err error
 	if a.repl != nil {
 		err = a.submit(Op{Kind: opAnswered, Call: c.id, Agent: agent}).Err
 	} else {
 		err = c.answered(agent)
 	}
-	if err == nil {
-		c.release(others) // the other phones of a ring-all offer
+	if err != nil {
+		c.rereserve(others) // still rung for this call
 	}
 	return err
+}
+
+// rereserve reserves again those of agents c still offers (a change
+// that was to free them failed after their reservations were released).
+func (c *QueuedCall) rereserve(agents []string) {
+	a := c.acd
+	if a.guard == nil || len(agents) == 0 {
+		return
+	}
+	still := c.held("")
+	for _, ag := range agents {
+		if !slices.Contains(still, ag) {
+			continue
+		}
+		if ok, err := a.guard.Reserve(ag, c.id); !ok || err != nil {
+			a.log.Warn("reservation not restored: the agent is held elsewhere", "call_id", c.id, "agent", ag, "error", err)
+		}
+	}
 }
 
 func (c *QueuedCall) answered(agent string) error {

@@ -2,8 +2,11 @@ package acd
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"reflect"
@@ -604,5 +607,268 @@ func TestGuardRefusalOffersNextAgentAtOnce(t *testing.T) {
 	}
 	if d := time.Since(start); d >= guardBackoff {
 		t.Errorf("offer took %v, want less than guardBackoff %v", d, guardBackoff)
+	}
+}
+
+// TestGuardRingAllReleasedWhenAnswered: a ring-all call rings alice and
+// bob; bob answers. Alice's reservation goes before the answer is
+// applied, so that another node offering her its waiting call the moment
+// it sees her free is not refused (and its caller not kept waiting), and
+// bob's stays until the call ends.
+func TestGuardRingAllReleasedWhenAnswered(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRingAll}}
+	configtest.MustValid(t, c)
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{}}
+	var r [2]*ACD
+	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
+	for i := range r {
+		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g, Logger: slog.New(withdrawn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[i] = a
+		l.replicas = append(l.replicas, a)
+	}
+	for _, ag := range []string{"alice", "bob"} {
+		if err := r[0].SetRegistered(ag, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := r[0].Login(ag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &acdFixture{t: t, clk: clk, acd: r[0]}
+	callA, err := r[0].Enqueue(CallRequest{ID: "A", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := f.offer(callA); !slices.Equal(o.Agents, []string{"alice", "bob"}) {
+		t.Fatalf("A offered %v, want alice and bob rung at once", o.Agents)
+	}
+	callB, err := r[1].Enqueue(CallRequest{ID: "B", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offerB Offer
+	var offeredB bool
+	var heldAtApply map[string]string
+	l.after = func(op []byte) {
+		if strings.Contains(string(op), `"k":"`+opAnswered+`"`) {
+			l.after = nil
+			g.mu.Lock()
+			heldAtApply = maps.Clone(g.held)
+			g.mu.Unlock()
+			offerB, offeredB = f.tryOffer(callB) // node 1, at once
+		}
+	}
+	if err := callA.Answered("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"bob": "A"}; !maps.Equal(heldAtApply, want) {
+		t.Errorf("reservations when the answer was applied: %v, want %v (alice's released before)", heldAtApply, want)
+	}
+	if !offeredB || !slices.Equal(offerB.Agents, []string{"alice"}) || withdrawn.n.Load() != 0 {
+		t.Fatalf("B offered %v (%t) as bob answered A, %d offers withdrawn; want alice at once, none withdrawn",
+			offerB.Agents, offeredB, withdrawn.n.Load())
+	}
+	if err := callB.Answered("alice"); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	held := maps.Clone(g.held)
+	g.mu.Unlock()
+	if want := map[string]string{"alice": "B", "bob": "A"}; !maps.Equal(held, want) {
+		t.Errorf("reservations while both talk: %v, want %v", held, want)
+	}
+	for _, qc := range []*QueuedCall{callA, callB} {
+		if err := qc.Hangup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(g.held) != 0 {
+		t.Errorf("reservations after both calls ended: %v", g.held)
+	}
+}
+
+// TestGuardRingAllReleasedWhenAnsweredRedis: the same with the
+// reservations of two Hotline nodes in a real redis-server (their log
+// too): when node 1 applies bob's answer, alice is no longer reserved,
+// bob is (for the call) until it ends, and node 1's waiting call is
+// offered alice without a withdrawal.
+func TestGuardRingAllReleasedWhenAnsweredRedis(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRingAll}}
+	configtest.MustValid(t, c)
+	srv := redistest.Start(t)
+	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
+	var r [2]*ACD
+	var nodes [2]*cluster.Node
+	type seen struct {
+		held bool
+		err  error
+	}
+	atApply := make(chan seen, 1)
+	for i := range r {
+		cc := cluster.Config{RedisURL: srv.URL(), Node: fmt.Sprintf("n%d", i)}
+		cc.SetDefaults("")
+		node, err := cluster.Join(context.Background(), cc, cluster.Options{Shared: []byte("ring-all test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); node.Run(ctx) }()
+		lazy := &lazyLog{}
+		a, err := New(c, Options{Replication: lazy, Guard: nodeGuard{node}, Logger: slog.New(withdrawn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply := a.ApplyOp
+		if i == 1 {
+			apply = func(origin string, data []byte) any {
+				var op Op
+				if json.Unmarshal(data, &op) == nil && op.Kind == opAnswered && op.Call == "A" {
+					_, held, err := node.Holder(context.Background(), "alice")
+					select {
+					case atApply <- seen{held, err}:
+					default:
+					}
+				}
+				return a.ApplyOp(origin, data)
+			}
+		}
+		l, err := node.OpenLog(context.Background(), "acd", apply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lazy.l = l
+		t.Cleanup(func() { stop(); <-done; l.Close(); _ = node.Close(context.Background()) })
+		r[i], nodes[i] = a, node
+	}
+	for _, ag := range []string{"alice", "bob"} {
+		if err := r[0].SetRegistered(ag, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := r[0].Login(ag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &acdFixture{t: t, acd: r[0]}
+	holder := func(agent string) string {
+		t.Helper()
+		res, ok, err := nodes[1].Holder(context.Background(), agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return ""
+		}
+		return res.Node + "/" + res.Offer
+	}
+	callA, err := r[0].Enqueue(CallRequest{ID: "A", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := f.offer(callA); !slices.Equal(o.Agents, []string{"alice", "bob"}) {
+		t.Fatalf("A offered %v, want alice and bob rung at once", o.Agents)
+	}
+	if a, b := holder("alice"), holder("bob"); a != "n0/A" || b != "n0/A" {
+		t.Fatalf("reservations while A rings: alice %q, bob %q; want both n0/A", a, b)
+	}
+	callB, err := r[1].Enqueue(CallRequest{ID: "B", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := callA.Answered("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r[1].Sync(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-atApply:
+		if s.err != nil || s.held {
+			t.Errorf("node 1 applied bob's answer while alice was still reserved (%v): want her released before", s.err)
+		}
+	default:
+		t.Fatal("node 1 never applied bob's answer")
+	}
+	if a, b := holder("alice"), holder("bob"); a != "" || b != "n0/A" {
+		t.Errorf("reservations after bob answered: alice %q, bob %q; want alice none, bob n0/A", a, b)
+	}
+	f1 := &acdFixture{t: t, acd: r[1]}
+	if o := f1.offer(callB); !slices.Equal(o.Agents, []string{"alice"}) || withdrawn.n.Load() != 0 {
+		t.Fatalf("B offered %v, %d offers withdrawn; want alice, none withdrawn", o.Agents, withdrawn.n.Load())
+	}
+	if a := holder("alice"); a != "n1/B" {
+		t.Errorf("alice reserved by %q, want n1/B", a)
+	}
+	if err := callB.Answered("alice"); err != nil {
+		t.Fatal(err)
+	}
+	for _, qc := range []*QueuedCall{callA, callB} {
+		if err := qc.Hangup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := holder("alice"), holder("bob"); a != "" || b != "" {
+		t.Errorf("reservations after both calls ended: alice %q, bob %q", a, b)
+	}
+}
+
+// TestGuardRingAllFailedAnswerKeepsOthers: an answer the ACD refuses (bob
+// already reported as not taking the call) leaves the agents still rung
+// for the call reserved for it.
+func TestGuardRingAllFailedAnswerKeepsOthers(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
+	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRingAll}}
+	configtest.MustValid(t, c)
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{}}
+	a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, 0}, Guard: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.replicas = append(l.replicas, a)
+	for _, ag := range []string{"alice", "bob"} {
+		if err := a.SetRegistered(ag, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Login(ag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &acdFixture{t: t, clk: clk, acd: a}
+	callA, err := a.Enqueue(CallRequest{ID: "A", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := f.offer(callA); !slices.Equal(o.Agents, []string{"alice", "bob"}) {
+		t.Fatalf("A offered %v, want alice and bob", o.Agents)
+	}
+	if err := callA.NoAnswer("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := callA.Answered("bob"); !errors.Is(err, ErrNotOffered) {
+		t.Fatalf("bob's late answer: %v, want ErrNotOffered", err)
+	}
+	g.mu.Lock()
+	held := maps.Clone(g.held)
+	g.mu.Unlock()
+	if want := map[string]string{"alice": "A"}; !maps.Equal(held, want) {
+		t.Fatalf("reservations after the refused answer: %v, want %v (alice still rung for A)", held, want)
+	}
+	if err := callA.Answered("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := callA.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.held) != 0 {
+		t.Errorf("reservations after the call ended: %v", g.held)
 	}
 }
