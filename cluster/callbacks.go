@@ -35,6 +35,9 @@ import (
 //     callback, renewed by that node every Heartbeat, lapsing Lease after
 //     its last renewal: a SIGKILLed node's callback is due again then,
 //     with the attempts it counted.
+//   - cbver: counted up by every change, so that a node lists every
+//     callback (refreshing its copy) only when one changed, or every
+//     fullListEvery rounds, not every Heartbeat.
 //   - cbmark: a random value written once Redis holds the callbacks; a
 //     node that finds another value (or none: Redis restarted empty)
 //     re-publishes every callback it knows before any change (the newest
@@ -43,8 +46,9 @@ import (
 // Every change is a WATCH/MULTI transaction on the callback, its claim and
 // cbmark: two nodes claiming one callback at the same instant, exactly one
 // gets it. Each node keeps a copy of every callback it has seen (renewed
-// every Heartbeat), which is what it re-publishes, and what it lists while
-// Redis does not answer.
+// at a Heartbeat when cbver moved, and every fullListEvery rounds),
+// which is what it re-publishes, and what it lists while Redis does not
+// answer.
 type Callbacks struct {
 	rdb   *redis.Client
 	pfx   string
@@ -60,7 +64,17 @@ type Callbacks struct {
 	claims   map[string]bool // ids this node claimed
 	mark     string          // cbmark as last published or adopted
 	onChange func(callbacks.Callback, string)
+	// listedVer is cbver when this node last listed every callback
+	// (listed: it did), rounds counts Sync rounds.
+	listedVer string
+	listed    bool
+	rounds    int
 }
+
+// fullListEvery: a node lists every callback at least once per this many
+// Sync rounds even when cbver did not change (completed callbacks that
+// expired, callbacks written by a node that does not count cbver).
+const fullListEvery = 60
 
 // record is a callback as stored in Redis.
 type record struct {
@@ -148,8 +162,24 @@ func (s *Callbacks) Sync(ctx context.Context) error {
 	if err := s.renewClaims(ctx); err != nil {
 		return err
 	}
-	_, err := s.list(ctx)
-	return err
+	ver, err := s.rdb.Get(ctx, s.key("cbver")).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return s.unreachable(err)
+	}
+	s.mu.Lock()
+	skip := s.listed && ver == s.listedVer && s.rounds%fullListEvery != 0
+	s.rounds++
+	s.mu.Unlock()
+	if skip {
+		return nil // nothing changed since this node's last listing
+	}
+	if _, err := s.list(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.listedVer, s.listed = ver, true
+	s.mu.Unlock()
+	return nil
 }
 
 // renewClaimScript renews claim KEYS[1] if this node (ARGV[1]) holds it, takes
@@ -195,7 +225,7 @@ func (s *Callbacks) renewClaims(ctx context.Context) error {
 }
 
 // republishScript puts back a callback Redis lost: KEYS cb:<id>, cbs,
-// cbseq, cbclaim:<id>, cbdue; ARGV id, value, revision, uid, id number,
+// cbseq, cbclaim:<id>, cbdue, cbver; ARGV id, value, revision, uid, id number,
 // claim owner ("" none), lease ms, ttl ms (0 none), due score ("" not
 // pending). The stored one stays when
 // its revision is as new; another callback under the same id returns 0
@@ -217,6 +247,7 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('INCR', KEYS[6])
 if ARGV[9] ~= '' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[1])
 else
@@ -295,7 +326,7 @@ func (s *Callbacks) republish(ctx context.Context) error {
 				score = strconv.FormatInt(r.Due.UnixMilli(), 10)
 			}
 			ok, err := republishScript.Run(ctx, s.rdb,
-				[]string{s.key("cb", r.ID), s.key("cbs"), s.key("cbseq"), s.key("cbclaim", r.ID), s.key("cbdue")},
+				[]string{s.key("cb", r.ID), s.key("cbs"), s.key("cbseq"), s.key("cbclaim", r.ID), s.key("cbdue"), s.key("cbver")},
 				r.ID, data, r.Rev, r.UID, num, owner, ms(s.lease), ms(ttl), score).Int()
 			if err != nil {
 				return s.unreachable(err)
@@ -394,6 +425,7 @@ func (s *Callbacks) Add(cb callbacks.Callback) (callbacks.Callback, error) {
 				p.Set(ctx, k, data, 0)
 				p.SAdd(ctx, s.key("cbs"), r.ID)
 				p.ZAdd(ctx, s.key("cbdue"), redis.Z{Score: dueScore(r.Due), Member: r.ID})
+				p.Incr(ctx, s.key("cbver"))
 				return nil
 			})
 			return err
@@ -494,6 +526,7 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 				} else {
 					p.ZRem(ctx, s.key("cbdue"), r.ID)
 				}
+				p.Incr(ctx, s.key("cbver"))
 				switch op {
 				case claimTake:
 					p.Set(ctx, ck, s.owner, s.lease)

@@ -554,3 +554,60 @@ func TestCallbackDueIndexRepaired(t *testing.T) {
 		t.Fatalf("due index %v (%v), want only %s", ids, err, cb.ID)
 	}
 }
+
+// TestCallbackSyncListsOnlyOnChange: a node's heartbeat (Sync) lists
+// every callback to refresh its copy only when one changed since its
+// last listing (or every fullListEvery rounds): with 2,000 callbacks and
+// no change, a round reads a few bytes; after another node's change, the
+// next round lists them and the copy has the change.
+func TestCallbackSyncListsOnlyOnChange(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	now := time.Now()
+	var last callbacks.Callback
+	for i := range 2000 {
+		cb, err := sa.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: fmt.Sprintf("+8491%07d", i), Queue: "support",
+			Due: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = cb
+	}
+	ctx := context.Background()
+	sync := func() int64 {
+		sent, _ := redisStats(t, b, func() {
+			if err := sb.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return sent
+	}
+	if sent := sync(); sent < 200<<10 {
+		t.Fatalf("b's first round sent %d bytes, want every callback listed", sent)
+	}
+	if sent := sync(); sent > 4<<10 {
+		t.Errorf("b's round with no change sent %d bytes, want no listing", sent)
+	}
+	later := now.Add(3 * time.Hour).Truncate(time.Second)
+	if err := sa.Retry(last.ID, later, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	if sent := sync(); sent < 200<<10 {
+		t.Errorf("b's round after a's change sent %d bytes, want every callback listed", sent)
+	}
+	if cb, _ := find(sb.fromMirror(), last.ID); !cb.Due.Equal(later) || cb.LastResult != "busy" {
+		t.Errorf("b's copy has %+v, want a's change (due %v, busy)", cb, later)
+	}
+	// Every fullListEvery rounds it lists anyway.
+	full := 0
+	for range fullListEvery {
+		if sync() > 200<<10 {
+			full++
+		}
+	}
+	if full != 1 {
+		t.Errorf("%d full listings in %d rounds without change, want 1", full, fullListEvery)
+	}
+}
