@@ -86,10 +86,10 @@ func TestJoinErrors(t *testing.T) {
 	})
 
 	t.Run("config validation", func(t *testing.T) {
-		c := Config{RedisURL: "http://x", Node: "bad name", Lease: time.Minute}
+		c := Config{RedisURL: "http://x", Node: "bad name", Lease: time.Minute, SnapshotEvery: 5}
 		c.SetDefaults("")
 		err := c.Validate()
-		for _, want := range []string{"redis_url", "node", "lease"} {
+		for _, want := range []string{"redis_url", "node", "lease", "snapshot_every"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Validate = %v, want a %s error", err, want)
 			}

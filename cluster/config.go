@@ -34,6 +34,10 @@ type Config struct {
 	// KeyPrefix is put in front of every key; default "hotline:". Two
 	// hotlines may share a Redis with different prefixes.
 	KeyPrefix string `yaml:"key_prefix"`
+	// SnapshotEvery is how many changes of the shared ACD's log the
+	// ticker node takes a snapshot after (and trims the log below it).
+	// Default 2000, between 10 and 1000000.
+	SnapshotEvery int `yaml:"snapshot_every"`
 }
 
 // Enabled says whether the node joins a cluster.
@@ -56,7 +60,13 @@ func (c *Config) SetDefaults(hostname string) {
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "hotline:"
 	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = defaultSnapshotEvery
+	}
 }
+
+// defaultSnapshotEvery is SnapshotEvery's default.
+const defaultSnapshotEvery = 2000
 
 var nodeNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
@@ -80,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Settle < c.Heartbeat || c.Settle > c.Lease {
 		errs = append(errs, cfg.Errorf("settle", "must be between heartbeat (%s) and lease (%s), got %s", c.Heartbeat, c.Lease, c.Settle))
+	}
+	if c.SnapshotEvery < 10 || c.SnapshotEvery > 1000000 {
+		errs = append(errs, cfg.Errorf("snapshot_every", "must be between 10 and 1000000, got %d", c.SnapshotEvery))
 	}
 	return errors.Join(errs...)
 }

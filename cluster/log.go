@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +76,7 @@ type Snapshots struct {
 	// by OpenLog, before any entry is applied.
 	Restore func(data []byte) error
 	// Every is how many entries a snapshot is taken after; default
-	// 2000.
+	// the node's Config.SnapshotEvery (2000).
 	Every int
 }
 
@@ -83,7 +84,10 @@ type Snapshots struct {
 func (n *Node) OpenLogWithSnapshots(ctx context.Context, name string, apply func(origin string, data []byte) any, snaps *Snapshots) (*Log, error) {
 	l := &Log{n: n, key: n.key("log", name), apply: apply, snaps: snaps, waiting: map[string]chan any{}, last: "0", done: make(chan struct{})}
 	if snaps != nil && snaps.Every <= 0 {
-		snaps.Every = 2000
+		snaps.Every = n.cfg.SnapshotEvery
+		if snaps.Every <= 0 {
+			snaps.Every = defaultSnapshotEvery
+		}
 	}
 	n.mu.Lock()
 	n.logs = append(n.logs, l.key) // kept as long as the cluster lives
@@ -92,7 +96,7 @@ func (n *Node) OpenLogWithSnapshots(ctx context.Context, name string, apply func
 	}
 	n.logObjs = append(n.logObjs, l)
 	n.mu.Unlock()
-	start := "-"
+	start, restored := "-", ""
 	if snaps != nil {
 		id, data, err := l.loadSnapshot(ctx)
 		if err != nil {
@@ -102,9 +106,10 @@ func (n *Node) OpenLogWithSnapshots(ctx context.Context, name string, apply func
 			if err := snaps.Restore(data); err != nil {
 				return nil, fmt.Errorf("cluster: restoring the snapshot of %s at %s: %w", l.key, id, err)
 			}
-			l.last, start = id, "("+id
+			l.last, start, restored = id, "("+id, id
 		}
 	}
+	replayed := 0
 	for ; ; start = "(" + l.last {
 		msgs, err := n.rdb.XRangeN(ctx, l.key, start, "+", 1000).Result()
 		if err != nil {
@@ -116,6 +121,11 @@ func (n *Node) OpenLogWithSnapshots(ctx context.Context, name string, apply func
 		for _, m := range msgs {
 			l.deliver(m)
 		}
+		replayed += len(msgs)
+	}
+	if snaps != nil {
+		// Which snapshot a node (re)joined from, and how much it replayed.
+		n.log.Info("shared log opened", "log", l.key, "snapshot", cmp.Or(restored, "none"), "replayed", replayed)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"hotline/api"
 	"hotline/cluster"
 	"hotline/internal/e2e"
 	"hotline/internal/kamailiotest"
@@ -31,6 +34,8 @@ type hotlineCluster struct {
 type clusterNode struct {
 	name, addr string
 	p          *hotlineProcess
+	// config is the node's configuration (YAML), to start it again.
+	config string
 }
 
 // clusterYAML configures each node of the test cluster. Tests run at any
@@ -71,9 +76,10 @@ func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
 		addr := net.JoinHostPort("127.0.0.1", freeSIPPort(t))
 		dir := t.TempDir()
 		base := 27200 + 200*i
-		p := startProcess(t, fmt.Sprintf(yamlFmt, addr, base, base+199,
-			filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"), hc.redis.URL(), name))
-		hc.nodes = append(hc.nodes, &clusterNode{name: name, addr: addr, p: p})
+		config := fmt.Sprintf(yamlFmt, addr, base, base+199,
+			filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"), hc.redis.URL(), name)
+		p := startProcess(t, config)
+		hc.nodes = append(hc.nodes, &clusterNode{name: name, addr: addr, p: p, config: config})
 		addrs = append(addrs, addr)
 	}
 	hc.edge = kamailiotest.Start(t, kamailiotest.Options{Nodes: addrs})
@@ -445,5 +451,117 @@ func TestE2EClusterRedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.RequireCalls(t, 1, 0)
+	noSecondCall(t, alice)
+}
+
+// TestE2EClusterNodeRestartRejoins: the node alice registered through
+// is SIGKILLed, then started again with the same configuration; later it
+// is stopped with SIGTERM and started again. Each time it rejoins from
+// the shared ACD's snapshot (snapshot_every: 20, so one exists), and
+// takes calls again: a call the edge gives it rings alice (bound through
+// it) and is served; every node's API shows the same queues and agents.
+func TestE2EClusterNodeRestartRejoins(t *testing.T) {
+	skipShort(t)
+	yaml := strings.Replace(clusterYAML, "heartbeat: 200ms}", "heartbeat: 200ms, snapshot_every: 20}", 1)
+	if yaml == clusterYAML {
+		t.Fatal("clusterYAML changed: cannot set snapshot_every")
+	}
+	hc := startHotlineClusterYAML(t, yaml)
+	alice := hc.agent(t, "alice")
+	var home *clusterNode
+	homeIdx := -1
+	for i, n := range hc.nodes {
+		if regexp.MustCompile(`msg="contact registered".* user=alice `).MatchString(n.p.logs.String()) {
+			home, homeIdx = n, i
+		}
+	}
+	if home == nil {
+		t.Fatal("no node logged alice's registration")
+	}
+	opt, err := redis.ParseURL(hc.redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	waitFor(t, 30*time.Second, "a snapshot of the shared ACD in Redis", func() bool {
+		n, err := rdb.Exists(context.Background(), "hotline:log:acd:snap").Result()
+		return err == nil && n == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	for _, how := range []string{"SIGKILL", "SIGTERM"} {
+		if how == "SIGKILL" {
+			home.p.kill(t)
+			time.Sleep(4 * time.Second) // its lease (3s) lapses: the others judge it lost
+		} else {
+			home.p.stop(t)
+		}
+		home.p = startProcess(t, home.config)
+		if snap := home.p.logAttr(t, "shared log opened", "snapshot"); snap == "none" {
+			t.Fatalf("after %s %s rejoined without the snapshot (replayed %s changes)", how, home.name,
+				home.p.logAttr(t, "shared log opened", "replayed"))
+		}
+		t.Logf("after %s %s rejoined from snapshot %s, replaying %s changes", how, home.name,
+			home.p.logAttr(t, "shared log opened", "snapshot"), home.p.logAttr(t, "shared log opened", "replayed"))
+		hc.waitState(t, "alice", acd.StateAvailable, 20*time.Second)
+
+		// Calls one after the other until the edge gives one to the
+		// restarted node (round robin, once its probes answer again):
+		// each is served by alice.
+		served := false
+		for i := 0; i < 6 && !served; i++ {
+			c := hc.caller(t, e2e.UACPlayPCAP(tonePCAP(t, 2*time.Second), 3*time.Second))
+			if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+				t.Fatalf("after %s, call %d never reached alice: %v", how, i+1, err)
+			}
+			res, err := c.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.RequireCalls(t, 1, 0)
+			if _, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+				t.Fatal(err)
+			}
+			served = hc.ringings()[homeIdx] > 0
+			hc.waitState(t, "alice", acd.StateAvailable, 10*time.Second)
+		}
+		if !served {
+			t.Fatalf("after %s the edge gave %s no call in 6 (calls rung per node since: %v)", how, home.name, hc.ringings())
+		}
+
+		// Every node's API shows the same queues and agents.
+		type agentView struct {
+			User, State string
+			Registered  bool
+			Calls       int
+		}
+		view := func(n *clusterNode) string {
+			var queues []api.Queue
+			var agents []api.Agent
+			if code := httpJSON(t, "GET", n.apiURL(t)+"/api/v1/queues", "", &queues); code != 200 {
+				t.Fatalf("GET %s's queues: %d", n.name, code)
+			}
+			if code := httpJSON(t, "GET", n.apiURL(t)+"/api/v1/agents", "", &agents); code != 200 {
+				t.Fatalf("GET %s's agents: %d", n.name, code)
+			}
+			var av []agentView
+			for _, a := range agents {
+				av = append(av, agentView{a.Username, a.State, a.Registered, a.Calls})
+			}
+			return fmt.Sprintf("queues %+v agents %+v", queues, av)
+		}
+		waitFor(t, 5*time.Second, "every node showing the same queues and agents", func() bool {
+			first := view(hc.nodes[0])
+			for _, n := range hc.nodes[1:] {
+				if v := view(n); v != first {
+					t.Logf("%s: %s\n%s: %s", hc.nodes[0].name, first, n.name, v)
+					return false
+				}
+			}
+			return true
+		})
+	}
 	noSecondCall(t, alice)
 }
