@@ -27,8 +27,8 @@ import (
 //   - cbdue: the pending callbacks' ids scored by their due time (Unix
 //     ms), so that a dialer's tick (Due) reads only the callbacks due
 //     now, not every callback. Claimed ones stay in it (a claim lapses
-//     without a write). Kept in the same transaction as each change; every
-//     Heartbeat's listing repairs it (a callback written by a node without
+//     without a write). Kept in the same transaction as each change; each
+//     full listing (Sync) repairs it (a callback written by a node without
 //     the index, one re-published while another node changed it).
 //   - cbseq: the last id given.
 //   - cbclaim:<id>: the node (name|run id) whose dialer works on the
