@@ -862,6 +862,7 @@ func (s *Callbacks) due(ctx context.Context, now time.Time) ([]callbacks.Callbac
 	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
+	//lint:ignore SA1019 ZRANGEBYSCORE works on every Redis (ZRANGE BYSCORE needs 6.2)
 	ids, err := s.rdb.ZRangeByScore(ctx, s.key("cbdue"), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10)}).Result()
 	if err != nil {
