@@ -255,7 +255,7 @@ func (n *clusterNode) metricsAddr(t *testing.T) string {
 }
 
 // TestE2EClusterNodeKilledAndEdgeRestarted: two calls on two nodes and
-// callers waiting (at least one per node); one node is SIGKILLed: the call
+// callers waiting (at least one on the victim); one node is SIGKILLed: the call
 // on the other node goes on with clean audio, the dead node's agent is
 // available again within the lease, and the dead node's calls (connected
 // and waiting) are counted lost in every surviving node's /metrics
