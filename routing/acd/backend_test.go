@@ -427,19 +427,7 @@ func TestGuardKeepsDivergedReplicasApart(t *testing.T) {
 // refused and its caller kept waiting (guardBackoff) for nothing.
 func TestGuardReleasedBeforeAgentFreed(t *testing.T) {
 	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
-	clk := routingtest.NewClock()
-	l := &memLog{}
-	g := &memGuard{held: map[string]string{}}
-	var r [2]*ACD
-	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
-	for i := range r {
-		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g, Logger: slog.New(withdrawn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r[i] = a
-		l.replicas = append(l.replicas, a)
-	}
+	clk, l, _, r, withdrawn := guardedReplicas(t, c)
 	if err := r[0].SetRegistered("alice", true); err != nil {
 		t.Fatal(err)
 	}
@@ -619,19 +607,7 @@ func TestGuardRingAllReleasedWhenAnswered(t *testing.T) {
 	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
 	c.Queues = []config.QueueDef{{Name: "q", Strategy: config.StrategyRingAll}}
 	configtest.MustValid(t, c)
-	clk := routingtest.NewClock()
-	l := &memLog{}
-	g := &memGuard{held: map[string]string{}}
-	var r [2]*ACD
-	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
-	for i := range r {
-		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g, Logger: slog.New(withdrawn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r[i] = a
-		l.replicas = append(l.replicas, a)
-	}
+	clk, l, g, r, withdrawn := guardedReplicas(t, c)
 	for _, ag := range []string{"alice", "bob"} {
 		if err := r[0].SetRegistered(ag, true); err != nil {
 			t.Fatal(err)
@@ -871,4 +847,25 @@ func TestGuardRingAllFailedAnswerKeepsOthers(t *testing.T) {
 	if len(g.held) != 0 {
 		t.Errorf("reservations after the call ended: %v", g.held)
 	}
+}
+
+// guardedReplicas is two replicas of the ACD on one in-memory log, sharing
+// one reservation guard, with a count of the offers withdrawn because the
+// agent was held elsewhere.
+func guardedReplicas(t *testing.T, c *config.Config) (*routingtest.Clock, *memLog, *memGuard, [2]*ACD, *countHandler) {
+	t.Helper()
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{}}
+	var r [2]*ACD
+	withdrawn := &countHandler{msg: "offer withdrawn: the agent is held elsewhere"}
+	for i := range r {
+		a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, i}, Guard: g, Logger: slog.New(withdrawn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r[i] = a
+		l.replicas = append(l.replicas, a)
+	}
+	return clk, l, g, r, withdrawn
 }
