@@ -660,56 +660,10 @@ func intAttr(p *int) any {
 	return *p
 }
 
-// observe moves the metrics for a finished call.
+// observe moves the metrics for a finished call (callflow.Observe).
 func (c *call) observe(r callflow.Record) {
-	m := c.s.deps.Metrics
-	if m == nil {
-		return
-	}
-	mc := c.metricsCall()
-	outcome := metrics.OutcomeAnswered
-	switch r.Outcome {
-	case callflow.OutcomeAbandoned:
-		outcome = metrics.OutcomeAbandoned
-	case callflow.OutcomeTimeout:
-		outcome = metrics.OutcomeTimeout
-	case callflow.OutcomeFailed:
-		// Neither the caller's choice nor the maximum wait (shutdown,
-		// queue full, a failure): the metrics count it as "other".
-		outcome = metrics.Outcome(callflow.OutcomeFailed)
-	case callflow.OutcomeCallback:
-		outcome = metrics.OutcomeCallback
-	}
-	if r.Outcome == callflow.OutcomeAfterHours {
-		return
-	}
-	if r.Queued.IsZero() {
-		// Never queued: a caller who hung up during the keypad questions
-		// is counted apart (not offered, but not lost from the metrics).
-		if r.Outcome == callflow.OutcomeAbandoned {
-			m.KeypadAbandoned(mc)
-		}
-		return
-	}
-	m.QueueWait(mc, outcome, r.Wait)
-	if r.Outcome == callflow.OutcomeAnswered {
-		m.HandleTime(mc, r.Talk+r.Hold, 0) // connected time: talk and hold
-	}
-	if !r.Survey.Ran {
-		return
-	}
-	if r.Survey.CSAT != nil {
-		m.CSAT(mc, r.Wait, *r.Survey.CSAT)
-	} else {
-		m.SurveyNoResponse(mc, metrics.QuestionCSAT)
-	}
-	if c.s.deps.Survey != nil && c.s.deps.Survey.NPS {
-		if r.Survey.NPS != nil {
-			m.NPS(mc, *r.Survey.NPS)
-		} else {
-			m.SurveyNoResponse(mc, metrics.QuestionNPS)
-		}
-	}
+	sv := c.s.deps.Survey
+	callflow.Observe(callMetricsOf(c.s.deps.Metrics), r, sv != nil && sv.NPS)
 }
 
 // timeline is what the call went through so far, for its record.
