@@ -312,8 +312,10 @@ func (c *call) end(cause error) {
 	c.cancel(cause)
 }
 
-// run is the call's flow: the router's decision, then either an
-// after-hours action or the queue (ring agents, bridge, wait for the end).
+// run runs the call through its script (callflow.Run: the keypad
+// questions, then an after-hours action or the queue) on the INVITE's
+// goroutine, ending it when the caller hangs up, and tears it down
+// (closeWith).
 func (c *call) run() {
 	defer c.s.calls.Done()
 	defer c.closeWith(callflow.ErrCallerHangup)
@@ -325,16 +327,7 @@ func (c *call) run() {
 		case <-c.ctx.Done():
 		}
 	}()
-	// Calls going to a queue may be asked questions first (ivr.go),
-	// whose answers route them again.
-	if c.decision.Action == config.ActionQueue && !c.askFirst() {
-		return
-	}
-	if c.decision.Action != config.ActionQueue {
-		c.afterHours(c.decision)
-		return
-	}
-	c.queue()
+	callflow.Run(scriptCall{c}) // keypad questions, then after-hours or the queue
 }
 
 func (c *call) holdSource() media.Source {
@@ -567,104 +560,12 @@ func (c *call) detachAgent() {
 	c.s.legEnded(a.media)
 }
 
-// closeWith is the one teardown of every call, inbound or callback: it
-// ends the call with cause unless it already ended (the first cause wins),
-// hangs up the legs still up at once, each BYE with its own bound (a phone
-// that vanished must not delay, or use up the time of, the other side's
-// BYE), answers a caller not answered yet with the cause's final
-// response, closes the media, finishes the recording, takes the call out
-// of the tables and hands its record on. A call that was never listed (a
-// callback no agent took) leaves no record.
-func (c *call) closeWith(cause error) {
-	s := c.s
-	c.end(cause)
-	cause = context.Cause(c.ctx)
-	c.mu.Lock()
-	legs, caller, answered, rec := slices.Clone(c.legs), c.caller, c.answered, c.rec
-	c.mu.Unlock()
-
-	var byes sync.WaitGroup
-	bye := func(l *Leg) {
-		byes.Add(1)
-		go func() {
-			defer byes.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := l.Bye(ctx); err != nil {
-				c.log.Debug("BYE to "+l.role.String(), "error", err)
-			}
-		}()
-	}
-	for _, l := range legs {
-		switch {
-		case l.srv == nil: // Hotline placed the leg: hung up once answered
-			if l.acked && !errors.Is(cause, hangupCause(l.role)) {
-				bye(l)
-			}
-		case answered && !errors.Is(cause, callflow.ErrCallerHangup):
-			bye(l)
-		case !answered && l.srv.Context().Err() == nil:
-			code, reason := callflow.Status(cause)
-			c.endProvisionals()
-			_ = l.srv.Respond(code, reason, nil)
-		}
-	}
-	byes.Wait()
-	for _, l := range legs {
-		c.split(l)
-		s.unregister(l.callID)
-		if l.srv != nil {
-			_ = l.srv.Close()
-		}
-		l.media.SetTap(nil)
-		_ = l.media.Close()
-		s.legEnded(l.media)
-	}
-	if rec != nil {
-		// The recorder runs on real time, like packet arrivals.
-		if err := rec.Finish(time.Now()); err != nil {
-			c.log.Error("recording not finished cleanly", "error", err)
-		}
-	}
-
-	s.mu.Lock()
-	listed := s.byID[c.id] == c
-	delete(s.byID, c.id)
-	s.mu.Unlock()
-	if !listed {
-		return
-	}
-	// The call counts as active until its record is logged and handed on:
-	// whoever waits for no active call (drain, tests) finds it complete.
-	defer s.active.Add(-1)
-	cdr := callflow.Build(c.timeline(), s.now(), cause)
-	c.observe(cdr)
-	st := caller.media.Stats()
-	c.log.Info("call ended", "direction", cdr.Direction, "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
-		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond), "hold", cdr.Hold.Round(time.Millisecond),
-		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
-		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
-	for _, tr := range cdr.Transfers {
-		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents,
-			"outside", cdr.Outside)
-	}
-	if f := s.deps.OnCallEnd; f != nil {
-		f(cdr)
-	}
-}
-
-func intAttr(p *int) any {
-	if p == nil {
-		return "none"
-	}
-	return *p
-}
-
-// observe moves the metrics for a finished call (callflow.Observe).
-func (c *call) observe(r callflow.Record) {
-	sv := c.s.deps.Survey
-	callflow.Observe(callMetricsOf(c.s.deps.Metrics), r, sv != nil && sv.NPS)
-}
+// closeWith is the one teardown of every call, inbound or callback
+// (callflow.Close): the legs hung up, released, the recording finished,
+// the call unlisted and its record handed on; teardown.go is its SIP
+// side. A call that was never listed (a callback no agent took) leaves no
+// record.
+func (c *call) closeWith(cause error) { callflow.Close(teardown{c}, cause) }
 
 // timeline is what the call went through so far, for its record.
 func (c *call) timeline() callflow.Timeline {

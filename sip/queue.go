@@ -18,10 +18,9 @@ import (
 // one agent has taken the call.
 var errAnsweredElsewhere = errors.New("another agent answered")
 
-// queue is the call's life in the ACD (callflow.Queue): the loop and
-// its decisions are callflow's; ringing agents (ringAll), taking an
-// agent's answer (take), bridging (connect) and hanging up are here.
-func (c *call) queue() { callflow.Queue(scriptCall{c}) }
+// The call's life in the ACD is callflow.Queue: the loop and its
+// decisions are callflow's; ringing agents (ringAll), taking an agent's
+// answer (take), bridging (connect) and hanging up are here.
 
 var _ callflow.InboundCall = scriptCall{}
 
