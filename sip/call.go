@@ -69,8 +69,8 @@ type call struct {
 	// legs are every leg of the call, caller first; bridges join them
 	// (bridge.go).
 	legs    []*Leg
-	bridges []*bridge
-	rec     *recording.Recorder // nil when the call is not recorded
+	bridges callflow.Bridges[*Leg] // own lock
+	rec     *recording.Recorder    // nil when the call is not recorded
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
