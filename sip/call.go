@@ -74,11 +74,9 @@ type call struct {
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
-	// holds are the legs' ended holds; heldSince the start of the hold
-	// a leg is in (re-INVITEs, onReInvite)
-	holds     []callflow.Period
-	heldSince map[*Leg]time.Time
-	survey    survey.Result
+	// holds are the legs' holds (re-INVITEs, onReInvite); own lock
+	holds  callflow.Holds[*Leg]
+	survey survey.Result
 	// set by the keypad (ivr.go): the reason chosen in the menu, when
 	// the call entered the queue, and the callback the caller left the
 	// queue for
@@ -291,21 +289,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // noteHold notes that leg is (or is no more) on hold at now, for the
 // call's record.
-func (c *call) noteHold(leg *Leg, held bool, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	since, was := c.heldSince[leg]
-	switch {
-	case held && !was:
-		if c.heldSince == nil {
-			c.heldSince = map[*Leg]time.Time{}
-		}
-		c.heldSince[leg] = now
-	case !held && was:
-		delete(c.heldSince, leg)
-		c.holds = append(c.holds, callflow.Period{Start: since, End: now})
-	}
-}
+func (c *call) noteHold(leg *Leg, held bool, now time.Time) { c.holds.Note(leg, held, now) }
 
 // end ends the call with a cause; the first cause wins.
 func (c *call) end(cause error) {
@@ -578,10 +562,7 @@ func (c *call) timeline() callflow.Timeline {
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
 		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(), Outside: c.outside,
 	}
-	t.Holds = slices.Clone(c.holds)
-	for _, since := range c.heldSince {
-		t.Holds = append(t.Holds, callflow.Period{Start: since})
-	}
+	t.Holds = c.holds.Periods()
 	if c.rec != nil && !c.rec.Failed() { // one that could not start recorded nothing
 		t.Recording = c.rec.Key()
 	}
