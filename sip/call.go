@@ -304,13 +304,7 @@ func (c *call) run() {
 	defer c.s.calls.Done()
 	defer c.closeWith(callflow.ErrCallerHangup)
 	defer c.endSetup()
-	go func() {
-		select {
-		case <-c.caller.srv.Context().Done():
-			c.end(callflow.ErrCallerHangup)
-		case <-c.ctx.Done():
-		}
-	}()
+	callflow.WatchLeg(scriptCall{c}, c.caller, callflow.ErrCallerHangup, nil)
 	callflow.Run(scriptCall{c}) // keypad questions, then after-hours or the queue
 }
 
@@ -318,15 +312,12 @@ func (c *call) holdSource() media.Source {
 	if c.s.hold != nil {
 		return c.s.hold.Loop()
 	}
-	// A soft 440 Hz tone, 1 s on 4 s off: "you are still connected".
-	return media.NewTone([]float64{440}, time.Second, 4*time.Second, 0.15)
+	return callflow.HoldTone()
 }
 
 // ringbackSource is what a caller who is already answered hears while an
-// agent's phone rings (ETSI ringing tone, 425 Hz 1 s on 4 s off).
-func ringbackSource() media.Source {
-	return media.NewTone([]float64{425}, time.Second, 4*time.Second, 0.3)
-}
+// agent's phone rings (callflow.RingbackTone).
+func ringbackSource() media.Source { return callflow.RingbackTone() }
 
 // endSetup tells overload control (sip.overload.max_setups) that the
 // call's setup is over: an agent is rung, the caller answered, or the call
@@ -362,15 +353,7 @@ func (c *call) answer() error {
 	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
 		c.startRecording("", nil)
 	}
-	go func() {
-		select {
-		case <-c.caller.media.Done():
-			if c.caller.media.Err() != nil {
-				c.end(callflow.ErrCallerTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
+	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
 }
@@ -382,8 +365,9 @@ func (c *call) displayName() string {
 	return c.from
 }
 
-// agentRinging tells the caller an agent's phone rings: 180 before the
-// caller is answered, a ringback tone after.
+// agentRinging tells the caller an agent's phone rings
+// (callflow.TellRinging): 180 before the caller is answered, a ringback
+// tone after.
 func (c *call) agentRinging() {
 	c.mu.Lock()
 	caller := c.caller
@@ -391,14 +375,13 @@ func (c *call) agentRinging() {
 		c.mu.Unlock()
 		return // a callback (callflow/dialer.go): nobody is on the line yet
 	}
-	answered, ringing := c.answered, c.ringing
+	answered, first := c.answered, !c.ringing
 	c.ringing = true
 	c.mu.Unlock()
-	if answered {
+	switch callflow.TellRinging(answered, first) {
+	case callflow.RingTone:
 		caller.media.Play(ringbackSource())
-		return
-	}
-	if !ringing {
+	case callflow.Ring180:
 		c.respMu.Lock()
 		defer c.respMu.Unlock()
 		if c.finalSent {
