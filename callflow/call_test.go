@@ -20,7 +20,7 @@ func newTeardown(answered, agentUp bool) (*callflowtest.Teardown, *callflowtest.
 	td := callflowtest.NewTeardown(caller, agent)
 	td.Answered = answered
 	td.Clock = func() time.Time { return t0.Add(2 * time.Minute) }
-	td.Counts = &callflowtest.Metrics{}
+	td.Counts = &callflowtest.CallMetrics{}
 	td.Line = callflow.Timeline{CallID: "c1", Direction: callflow.DirectionInbound, Hotline: "1900", Queue: "sales",
 		Arrived: t0, Queued: t0.Add(10 * time.Second)}
 	if answered && agentUp {

@@ -51,7 +51,7 @@ func TestObserveCountsWhatTheRecordSays(t *testing.T) {
 			[]string{"queue_wait sales answered 30s", "handle_time sales 1m0s", "no_response sales csat", "no_response sales nps"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &callflowtest.Metrics{}
+			m := &callflowtest.CallMetrics{}
 			callflow.Observe(m, callflow.Build(tc.t, end, tc.cause), tc.nps)
 			if got := m.Observations(); !slices.Equal(got, tc.want) {
 				t.Errorf("observations %q, want %q", got, tc.want)
@@ -63,7 +63,7 @@ func TestObserveCountsWhatTheRecordSays(t *testing.T) {
 func TestObserveLeftForCallbackAndNoMetrics(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	tl := callflow.Timeline{CallID: "c", Hotline: "1900", Arrived: t0, Queued: t0, LeftForCallback: true}
-	m := &callflowtest.Metrics{}
+	m := &callflowtest.CallMetrics{}
 	callflow.Observe(m, callflow.Build(tl, t0.Add(time.Minute), errors.New("x")), false)
 	if got, want := m.Observations(), []string{"queue_wait 1900 callback 1m0s"}; !slices.Equal(got, want) {
 		t.Errorf("observations %q, want %q", got, want)

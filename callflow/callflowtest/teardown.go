@@ -10,39 +10,39 @@ import (
 	"hotline/callflow"
 )
 
-// Metrics is a callflow.CallMetrics that notes what it was told, one
+// CallMetrics is a callflow.CallMetrics that notes what it was told, one
 // line per observation ("queue_wait q answered 3s"), each call counted
 // under its record's QueueName.
-type Metrics struct {
+type CallMetrics struct {
 	mu  sync.Mutex
 	obs []string
 }
 
-var _ callflow.CallMetrics = (*Metrics)(nil)
+var _ callflow.CallMetrics = (*CallMetrics)(nil)
 
-func (m *Metrics) note(format string, args ...any) {
+func (m *CallMetrics) note(format string, args ...any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.obs = append(m.obs, fmt.Sprintf(format, args...))
 }
 
-func (m *Metrics) KeypadAbandoned(r callflow.Record) { m.note("keypad_abandoned %s", r.QueueName()) }
-func (m *Metrics) QueueWait(r callflow.Record, outcome string, wait time.Duration) {
+func (m *CallMetrics) KeypadAbandoned(r callflow.Record) { m.note("keypad_abandoned %s", r.QueueName()) }
+func (m *CallMetrics) QueueWait(r callflow.Record, outcome string, wait time.Duration) {
 	m.note("queue_wait %s %s %s", r.QueueName(), outcome, wait)
 }
-func (m *Metrics) HandleTime(r callflow.Record, connected time.Duration) {
+func (m *CallMetrics) HandleTime(r callflow.Record, connected time.Duration) {
 	m.note("handle_time %s %s", r.QueueName(), connected)
 }
-func (m *Metrics) CSAT(r callflow.Record, wait time.Duration, score int) {
+func (m *CallMetrics) CSAT(r callflow.Record, wait time.Duration, score int) {
 	m.note("csat %s %d", r.QueueName(), score)
 }
-func (m *Metrics) NPS(r callflow.Record, score int) { m.note("nps %s %d", r.QueueName(), score) }
-func (m *Metrics) SurveyNoResponse(r callflow.Record, question string) {
+func (m *CallMetrics) NPS(r callflow.Record, score int) { m.note("nps %s %d", r.QueueName(), score) }
+func (m *CallMetrics) SurveyNoResponse(r callflow.Record, question string) {
 	m.note("no_response %s %s", r.QueueName(), question)
 }
 
 // Observations are what the metrics were told, in order.
-func (m *Metrics) Observations() []string {
+func (m *CallMetrics) Observations() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.obs...)
@@ -62,7 +62,7 @@ type Teardown struct {
 	// Line is the call's timeline.
 	Line callflow.Timeline
 	// Counts are the call metrics (nil: none); NPS: the survey asks NPS.
-	Counts *Metrics
+	Counts *CallMetrics
 	NPS    bool
 
 	ctx    context.Context
