@@ -26,7 +26,9 @@ func (m *CallMetrics) note(format string, args ...any) {
 	m.obs = append(m.obs, fmt.Sprintf(format, args...))
 }
 
-func (m *CallMetrics) KeypadAbandoned(r callflow.Record) { m.note("keypad_abandoned %s", r.QueueName()) }
+func (m *CallMetrics) KeypadAbandoned(r callflow.Record) {
+	m.note("keypad_abandoned %s", r.QueueName())
+}
 func (m *CallMetrics) QueueWait(r callflow.Record, outcome string, wait time.Duration) {
 	m.note("queue_wait %s %s %s", r.QueueName(), outcome, wait)
 }
