@@ -444,29 +444,15 @@ func (c *call) startRecording(agent string, a *Leg) {
 	}
 }
 
-// refusedError is an agent's phone refusing an offered call.
+// refusedError is an agent's phone refusing an offered call; call
+// control sees it as a *callflow.Refused (callflow.NoAnswerReason).
 type refusedError struct {
 	code   int
 	reason string
 }
 
 func (e *refusedError) Error() string { return fmt.Sprintf("agent answered %d %s", e.code, e.reason) }
-
-// noAnswerReason classifies why an agent did not take a call.
-func noAnswerReason(err error) string {
-	var re *refusedError
-	switch {
-	case errors.As(err, &re) && (re.code == 486 || re.code == 600):
-		return metrics.NoAnswerBusy
-	case errors.As(err, &re) && re.code == 603:
-		return metrics.NoAnswerDeclined
-	case errors.Is(err, errNoAnswer):
-		return metrics.NoAnswerTimeout
-	case errors.Is(err, errUnreachable), errors.As(err, &re) && (re.code == 404 || re.code == 408 || re.code == 480):
-		return metrics.NoAnswerUnreachable
-	}
-	return metrics.NoAnswerError
-}
+func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, Reason: e.reason} }
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {

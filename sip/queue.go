@@ -112,7 +112,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 		case won == nil && c.ctx.Err() == nil:
 			_ = qc.NoAnswer(r.agent)
 			c.log.Info("agent did not take the call", "agent", r.agent, "reason", r.err)
-			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(r.err))
+			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(r.err))
 		}
 	}
 	return won
@@ -132,7 +132,7 @@ func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
 		c.s.unregister(a.callID)
 		_ = a.media.Close()
 		_ = qc.NoAnswer(a.peer)
-		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(err))
+		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(err))
 		return fmt.Errorf("ACK to agent: %w", err)
 	}
 	a.acked = true
