@@ -5,8 +5,12 @@
 //
 // It holds the end causes of a call, which classify themselves (the final
 // response a caller not answered yet gets, the outcome of a call no agent
-// took), and the one call-record builder every kind of call (inbound,
-// callback) goes through. It depends on no SIP or media package.
+// took), an inbound call's script (Run), the one teardown (Close) and the
+// one call-record builder (Build) every kind of call (inbound, callback)
+// goes through, the metrics of a finished call (Observe) and the bridges
+// between a call's legs (Bridges). It depends on no SIP or media package:
+// the SIP side is behind small interfaces (InboundCall, Teardown,
+// ClosingLeg, CallbackLine, ...).
 package callflow
 
 import "errors"

@@ -11,15 +11,8 @@ import (
 // callback the customer's), the agent's once one answered, and any
 // other leg a feature adds. Every leg of a call is in c.legs, in the
 // order it joined, until it leaves; the teardown (closeWith) hangs up and
-// closes every leg still there.
-
-// bridge joins the media of legs. Two legs relay to each other directly
-// (media.Bridge: packets are forwarded, the fast path of a plain
-// two-party call).
-type bridge struct {
-	legs []*Leg
-	undo func()
-}
+// closes every leg still there. The bridges are call control's
+// (callflow.Bridges); the media they join is sip/media's.
 
 // addLeg makes l one of the call's legs.
 func (c *call) addLeg(l *Leg) {
@@ -68,30 +61,16 @@ func (c *call) allLegs() []*Leg {
 	return slices.Clone(c.legs)
 }
 
-// join bridges two legs of the call: each hears the other.
+// join bridges two legs of the call: each hears the other. The media
+// relay packets directly (media.Bridge: the fast path of a plain
+// two-party call); the call's bridges (callflow.Bridges) keep how to undo
+// it.
 func (c *call) join(a, b *Leg) {
-	br := &bridge{legs: []*Leg{a, b}, undo: media.Bridge(a.media, b.media)}
-	c.mu.Lock()
-	c.bridges = append(c.bridges, br)
-	c.mu.Unlock()
+	c.bridges.Join(a, b, media.Bridge(a.media, b.media))
 }
 
 // split undoes every bridge l is in.
-func (c *call) split(l *Leg) {
-	c.mu.Lock()
-	var undo []*bridge
-	c.bridges = slices.DeleteFunc(c.bridges, func(b *bridge) bool {
-		if slices.Contains(b.legs, l) {
-			undo = append(undo, b)
-			return true
-		}
-		return false
-	})
-	c.mu.Unlock()
-	for _, b := range undo {
-		b.undo()
-	}
-}
+func (c *call) split(l *Leg) { c.bridges.Split(l) }
 
 // hangupCause is the cause a call ends with when the peer of a leg of
 // role r hangs up.

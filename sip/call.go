@@ -69,16 +69,14 @@ type call struct {
 	// legs are every leg of the call, caller first; bridges join them
 	// (bridge.go).
 	legs    []*Leg
-	bridges []*bridge
-	rec     *recording.Recorder // nil when the call is not recorded
+	bridges callflow.Bridges[*Leg] // own lock
+	rec     *recording.Recorder    // nil when the call is not recorded
 	// times of the call's milestones (zero until reached)
 	answeredAt, bridgedAt, agentLeftAt time.Time
 	agentName                          string // who took the call
-	// holds are the legs' ended holds; heldSince the start of the hold
-	// a leg is in (re-INVITEs, onReInvite)
-	holds     []callflow.Period
-	heldSince map[*Leg]time.Time
-	survey    survey.Result
+	// holds are the legs' holds (re-INVITEs, onReInvite); own lock
+	holds  callflow.Holds[*Leg]
+	survey survey.Result
 	// set by the keypad (ivr.go): the reason chosen in the menu, when
 	// the call entered the queue, and the callback the caller left the
 	// queue for
@@ -291,65 +289,35 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // noteHold notes that leg is (or is no more) on hold at now, for the
 // call's record.
-func (c *call) noteHold(leg *Leg, held bool, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	since, was := c.heldSince[leg]
-	switch {
-	case held && !was:
-		if c.heldSince == nil {
-			c.heldSince = map[*Leg]time.Time{}
-		}
-		c.heldSince[leg] = now
-	case !held && was:
-		delete(c.heldSince, leg)
-		c.holds = append(c.holds, callflow.Period{Start: since, End: now})
-	}
-}
+func (c *call) noteHold(leg *Leg, held bool, now time.Time) { c.holds.Note(leg, held, now) }
 
 // end ends the call with a cause; the first cause wins.
 func (c *call) end(cause error) {
 	c.cancel(cause)
 }
 
-// run is the call's flow: the router's decision, then either an
-// after-hours action or the queue (ring agents, bridge, wait for the end).
+// run runs the call through its script (callflow.Run: the keypad
+// questions, then an after-hours action or the queue) on the INVITE's
+// goroutine, ending it when the caller hangs up, and tears it down
+// (closeWith).
 func (c *call) run() {
 	defer c.s.calls.Done()
 	defer c.closeWith(callflow.ErrCallerHangup)
 	defer c.endSetup()
-	go func() {
-		select {
-		case <-c.caller.srv.Context().Done():
-			c.end(callflow.ErrCallerHangup)
-		case <-c.ctx.Done():
-		}
-	}()
-	// Calls going to a queue may be asked questions first (ivr.go),
-	// whose answers route them again.
-	if c.decision.Action == config.ActionQueue && !c.askFirst() {
-		return
-	}
-	if c.decision.Action != config.ActionQueue {
-		c.afterHours(c.decision)
-		return
-	}
-	c.queue()
+	callflow.WatchLeg(scriptCall{c}, c.caller, callflow.ErrCallerHangup, nil)
+	callflow.Run(scriptCall{c}) // keypad questions, then after-hours or the queue
 }
 
 func (c *call) holdSource() media.Source {
 	if c.s.hold != nil {
 		return c.s.hold.Loop()
 	}
-	// A soft 440 Hz tone, 1 s on 4 s off: "you are still connected".
-	return media.NewTone([]float64{440}, time.Second, 4*time.Second, 0.15)
+	return callflow.HoldTone()
 }
 
 // ringbackSource is what a caller who is already answered hears while an
-// agent's phone rings (ETSI ringing tone, 425 Hz 1 s on 4 s off).
-func ringbackSource() media.Source {
-	return media.NewTone([]float64{425}, time.Second, 4*time.Second, 0.3)
-}
+// agent's phone rings (callflow.RingbackTone).
+func ringbackSource() media.Source { return callflow.RingbackTone() }
 
 // endSetup tells overload control (sip.overload.max_setups) that the
 // call's setup is over: an agent is rung, the caller answered, or the call
@@ -385,15 +353,7 @@ func (c *call) answer() error {
 	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
 		c.startRecording("", nil)
 	}
-	go func() {
-		select {
-		case <-c.caller.media.Done():
-			if c.caller.media.Err() != nil {
-				c.end(callflow.ErrCallerTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
+	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
 }
@@ -405,8 +365,9 @@ func (c *call) displayName() string {
 	return c.from
 }
 
-// agentRinging tells the caller an agent's phone rings: 180 before the
-// caller is answered, a ringback tone after.
+// agentRinging tells the caller an agent's phone rings
+// (callflow.TellRinging): 180 before the caller is answered, a ringback
+// tone after.
 func (c *call) agentRinging() {
 	c.mu.Lock()
 	caller := c.caller
@@ -414,14 +375,13 @@ func (c *call) agentRinging() {
 		c.mu.Unlock()
 		return // a callback (callflow/dialer.go): nobody is on the line yet
 	}
-	answered, ringing := c.answered, c.ringing
+	answered, first := c.answered, !c.ringing
 	c.ringing = true
 	c.mu.Unlock()
-	if answered {
+	switch callflow.TellRinging(answered, first) {
+	case callflow.RingTone:
 		caller.media.Play(ringbackSource())
-		return
-	}
-	if !ringing {
+	case callflow.Ring180:
 		c.respMu.Lock()
 		defer c.respMu.Unlock()
 		if c.finalSent {
@@ -484,29 +444,15 @@ func (c *call) startRecording(agent string, a *Leg) {
 	}
 }
 
-// refusedError is an agent's phone refusing an offered call.
+// refusedError is an agent's phone refusing an offered call; call
+// control sees it as a *callflow.Refused (callflow.NoAnswerReason).
 type refusedError struct {
 	code   int
 	reason string
 }
 
 func (e *refusedError) Error() string { return fmt.Sprintf("agent answered %d %s", e.code, e.reason) }
-
-// noAnswerReason classifies why an agent did not take a call.
-func noAnswerReason(err error) string {
-	var re *refusedError
-	switch {
-	case errors.As(err, &re) && (re.code == 486 || re.code == 600):
-		return metrics.NoAnswerBusy
-	case errors.As(err, &re) && re.code == 603:
-		return metrics.NoAnswerDeclined
-	case errors.Is(err, errNoAnswer):
-		return metrics.NoAnswerTimeout
-	case errors.Is(err, errUnreachable), errors.As(err, &re) && (re.code == 404 || re.code == 408 || re.code == 480):
-		return metrics.NoAnswerUnreachable
-	}
-	return metrics.NoAnswerError
-}
+func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, Reason: e.reason} }
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
@@ -567,150 +513,12 @@ func (c *call) detachAgent() {
 	c.s.legEnded(a.media)
 }
 
-// closeWith is the one teardown of every call, inbound or callback: it
-// ends the call with cause unless it already ended (the first cause wins),
-// hangs up the legs still up at once, each BYE with its own bound (a phone
-// that vanished must not delay, or use up the time of, the other side's
-// BYE), answers a caller not answered yet with the cause's final
-// response, closes the media, finishes the recording, takes the call out
-// of the tables and hands its record on. A call that was never listed (a
-// callback no agent took) leaves no record.
-func (c *call) closeWith(cause error) {
-	s := c.s
-	c.end(cause)
-	cause = context.Cause(c.ctx)
-	c.mu.Lock()
-	legs, caller, answered, rec := slices.Clone(c.legs), c.caller, c.answered, c.rec
-	c.mu.Unlock()
-
-	var byes sync.WaitGroup
-	bye := func(l *Leg) {
-		byes.Add(1)
-		go func() {
-			defer byes.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := l.Bye(ctx); err != nil {
-				c.log.Debug("BYE to "+l.role.String(), "error", err)
-			}
-		}()
-	}
-	for _, l := range legs {
-		switch {
-		case l.srv == nil: // Hotline placed the leg: hung up once answered
-			if l.acked && !errors.Is(cause, hangupCause(l.role)) {
-				bye(l)
-			}
-		case answered && !errors.Is(cause, callflow.ErrCallerHangup):
-			bye(l)
-		case !answered && l.srv.Context().Err() == nil:
-			code, reason := callflow.Status(cause)
-			c.endProvisionals()
-			_ = l.srv.Respond(code, reason, nil)
-		}
-	}
-	byes.Wait()
-	for _, l := range legs {
-		c.split(l)
-		s.unregister(l.callID)
-		if l.srv != nil {
-			_ = l.srv.Close()
-		}
-		l.media.SetTap(nil)
-		_ = l.media.Close()
-		s.legEnded(l.media)
-	}
-	if rec != nil {
-		// The recorder runs on real time, like packet arrivals.
-		if err := rec.Finish(time.Now()); err != nil {
-			c.log.Error("recording not finished cleanly", "error", err)
-		}
-	}
-
-	s.mu.Lock()
-	listed := s.byID[c.id] == c
-	delete(s.byID, c.id)
-	s.mu.Unlock()
-	if !listed {
-		return
-	}
-	// The call counts as active until its record is logged and handed on:
-	// whoever waits for no active call (drain, tests) finds it complete.
-	defer s.active.Add(-1)
-	cdr := callflow.Build(c.timeline(), s.now(), cause)
-	c.observe(cdr)
-	st := caller.media.Stats()
-	c.log.Info("call ended", "direction", cdr.Direction, "cause", cdr.Cause, "outcome", cdr.Outcome, "agent", cdr.Agent,
-		"reason", cdr.Reason, "wait", cdr.Wait.Round(time.Millisecond), "talk", cdr.Talk.Round(time.Millisecond), "hold", cdr.Hold.Round(time.Millisecond),
-		"csat", intAttr(cdr.Survey.CSAT), "nps", intAttr(cdr.Survey.NPS),
-		"caller_rtp_in", st.PacketsIn, "caller_rtp_out", st.PacketsOut)
-	for _, tr := range cdr.Transfers {
-		c.log.Info("call ended: transfer", "kind", tr.Kind, "at", tr.At, "by", tr.By, "target", tr.Target, "agents", cdr.Agents,
-			"outside", cdr.Outside)
-	}
-	if f := s.deps.OnCallEnd; f != nil {
-		f(cdr)
-	}
-}
-
-func intAttr(p *int) any {
-	if p == nil {
-		return "none"
-	}
-	return *p
-}
-
-// observe moves the metrics for a finished call.
-func (c *call) observe(r callflow.Record) {
-	m := c.s.deps.Metrics
-	if m == nil {
-		return
-	}
-	mc := c.metricsCall()
-	outcome := metrics.OutcomeAnswered
-	switch r.Outcome {
-	case callflow.OutcomeAbandoned:
-		outcome = metrics.OutcomeAbandoned
-	case callflow.OutcomeTimeout:
-		outcome = metrics.OutcomeTimeout
-	case callflow.OutcomeFailed:
-		// Neither the caller's choice nor the maximum wait (shutdown,
-		// queue full, a failure): the metrics count it as "other".
-		outcome = metrics.Outcome(callflow.OutcomeFailed)
-	case callflow.OutcomeCallback:
-		outcome = metrics.OutcomeCallback
-	}
-	if r.Outcome == callflow.OutcomeAfterHours {
-		return
-	}
-	if r.Queued.IsZero() {
-		// Never queued: a caller who hung up during the keypad questions
-		// is counted apart (not offered, but not lost from the metrics).
-		if r.Outcome == callflow.OutcomeAbandoned {
-			m.KeypadAbandoned(mc)
-		}
-		return
-	}
-	m.QueueWait(mc, outcome, r.Wait)
-	if r.Outcome == callflow.OutcomeAnswered {
-		m.HandleTime(mc, r.Talk+r.Hold, 0) // connected time: talk and hold
-	}
-	if !r.Survey.Ran {
-		return
-	}
-	if r.Survey.CSAT != nil {
-		m.CSAT(mc, r.Wait, *r.Survey.CSAT)
-	} else {
-		m.SurveyNoResponse(mc, metrics.QuestionCSAT)
-	}
-	if c.s.deps.Survey != nil && c.s.deps.Survey.NPS {
-		if r.Survey.NPS != nil {
-			m.NPS(mc, *r.Survey.NPS)
-		} else {
-			m.SurveyNoResponse(mc, metrics.QuestionNPS)
-		}
-	}
-}
+// closeWith is the one teardown of every call, inbound or callback
+// (callflow.Close): the legs hung up, released, the recording finished,
+// the call unlisted and its record handed on; teardown.go is its SIP
+// side. A call that was never listed (a callback no agent took) leaves no
+// record.
+func (c *call) closeWith(cause error) { callflow.Close(teardown{c}, cause) }
 
 // timeline is what the call went through so far, for its record.
 func (c *call) timeline() callflow.Timeline {
@@ -723,10 +531,7 @@ func (c *call) timeline() callflow.Timeline {
 		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
 		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(), Outside: c.outside,
 	}
-	t.Holds = slices.Clone(c.holds)
-	for _, since := range c.heldSince {
-		t.Holds = append(t.Holds, callflow.Period{Start: since})
-	}
+	t.Holds = c.holds.Periods()
 	if c.rec != nil && !c.rec.Failed() { // one that could not start recorded nothing
 		t.Recording = c.rec.Key()
 	}

@@ -349,17 +349,7 @@ func (c *callbackCall) Connect(customer, agent callflow.Leg) {
 	}
 	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
-	go func() {
-		select {
-		case <-cust.cli.Context().Done():
-			c.end(callflow.ErrCustomerHangup)
-		case <-cust.media.Done():
-			if cust.media.Err() != nil {
-				c.end(callflow.ErrCallerTimeout)
-			}
-		case <-c.ctx.Done():
-		}
-	}()
+	callflow.WatchLeg(c, cust, callflow.ErrCustomerHangup, callflow.ErrCallerTimeout)
 }
 
 // customerInvite builds the INVITE to the customer through the gateway:

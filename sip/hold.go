@@ -29,13 +29,4 @@ func (c *call) holdChanged(leg *Leg, held bool) {
 }
 
 // joined reports whether a and b are bridged together.
-func (c *call) joined(a, b *Leg) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, br := range c.bridges {
-		if len(br.legs) == 2 && (br.legs[0] == a && br.legs[1] == b || br.legs[0] == b && br.legs[1] == a) {
-			return true
-		}
-	}
-	return false
-}
+func (c *call) joined(a, b *Leg) bool { return c.bridges.Joined(a, b) }

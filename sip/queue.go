@@ -18,10 +18,9 @@ import (
 // one agent has taken the call.
 var errAnsweredElsewhere = errors.New("another agent answered")
 
-// queue is the call's life in the ACD (callflow.Queue): the loop and
-// its decisions are callflow's; ringing agents (ringAll), taking an
-// agent's answer (take), bridging (connect) and hanging up are here.
-func (c *call) queue() { callflow.Queue(scriptCall{c}) }
+// The call's life in the ACD is callflow.Queue: the loop and its
+// decisions are callflow's; ringing agents (ringAll), taking an agent's
+// answer (take), bridging (connect) and hanging up are here.
 
 var _ callflow.InboundCall = scriptCall{}
 
@@ -113,7 +112,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 		case won == nil && c.ctx.Err() == nil:
 			_ = qc.NoAnswer(r.agent)
 			c.log.Info("agent did not take the call", "agent", r.agent, "reason", r.err)
-			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(r.err))
+			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(r.err))
 		}
 	}
 	return won
@@ -133,7 +132,7 @@ func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
 		c.s.unregister(a.callID)
 		_ = a.media.Close()
 		_ = qc.NoAnswer(a.peer)
-		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), noAnswerReason(err))
+		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(err))
 		return fmt.Errorf("ACK to agent: %w", err)
 	}
 	a.acked = true

@@ -56,14 +56,6 @@ func (s *Server) checkIVRPrompts(p *audio.Prompts) error {
 	return callflow.CheckIVRPrompts(s.deps.Routing, p, s.log)
 }
 
-// askFirst runs the keypad questions of a call the rules send to a queue
-// (callflow.AskFirst); false if the call ended.
-func (c *call) askFirst() bool { return callflow.AskFirst(scriptCall{c}) }
-
-// afterHours carries out an action other than queueing
-// (callflow.AfterHours).
-func (c *call) afterHours(d rules.Decision) { callflow.AfterHours(scriptCall{c}, d) }
-
 // scriptCall is a call as the scripts in callflow see it.
 type scriptCall struct{ c *call }
 

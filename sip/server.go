@@ -157,11 +157,23 @@ type dialogRef struct {
 	leg  *Leg
 }
 
-// Why an agent did not take an offered call (besides a *refusedError).
+// Why an agent did not take an offered call (besides a *refusedError);
+// call control sees them as callflow.ErrNoAnswer and
+// callflow.ErrUnreachable.
 var (
-	errNoAnswer    = errors.New("agent did not answer in time")
-	errUnreachable = errors.New("agent not registered")
+	errNoAnswer    error = &flowError{text: "agent did not answer in time", is: callflow.ErrNoAnswer}
+	errUnreachable error = &flowError{text: "agent not registered", is: callflow.ErrUnreachable}
 )
+
+// flowError is an error of the SIP side that call control knows as one
+// of its own (is).
+type flowError struct {
+	text string
+	is   error
+}
+
+func (e *flowError) Error() string { return e.text }
+func (e *flowError) Unwrap() error { return e.is }
 
 // New builds a server; nothing listens until Start.
 func New(cfg Config, deps Deps) (*Server, error) {
