@@ -742,6 +742,7 @@ type CallInfo struct {
 	Agent    string    `json:"agent,omitempty"`
 	Answered bool      `json:"answered"`
 	Started  time.Time `json:"started"`
+	Outside  string    `json:"outside,omitempty"` // the outside number a transfer connected the caller with
 }
 
 // Calls returns the calls in progress.
@@ -756,7 +757,7 @@ func (s *Server) Calls() []CallInfo {
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created, Outside: c.outside}
 		c.mu.Unlock()
 		if a != nil {
 			ci.Agent = a.peer

@@ -328,7 +328,8 @@ func TestE2EOutsideTransferBusy(t *testing.T) {
 // TestE2EOutsideTransferAPI: POST /api/v1/calls/{id}/transfer
 // {"to":"number:+84..."} calls the number through the gateway like a
 // REFER: alice's phone is hung up, the outside party (SIPp) answers and
-// hangs up later, the caller gets the BYE, and the history has the api
+// hangs up later (meanwhile GET /api/v1/calls lists the call with its
+// outside number), the caller gets the BYE, and the history has the api
 // transfer and the outside leg.
 func TestE2EOutsideTransferAPI(t *testing.T) {
 	skipShort(t)
@@ -366,6 +367,11 @@ func TestE2EOutsideTransferAPI(t *testing.T) {
 	}
 	if err := gwRec.WaitPackets(ctx, 25); err != nil {
 		t.Fatalf("the outside party got no audio: %v", err)
+	}
+	// GET /api/v1/calls shows the call with its outside party (and no
+	// agent) while they talk.
+	if live := a.liveCalls(t); len(live) != 1 || live[0].CallID != id || live[0].Outside != outsideNumber || live[0].Agent != "" {
+		t.Errorf("GET /api/v1/calls while the outside party talks: %+v, want call %s with outside %s and no agent", live, id, outsideNumber)
 	}
 	gres, err := gw.Wait(ctx)
 	if err != nil {
