@@ -97,8 +97,8 @@ type call struct {
 	// every agent connected, in order.
 	transfersDone []callflow.Transfer
 	agents        []string
-	// monitors are the supervisors' monitoring sessions (monitor_call.go).
-	monitors []callflow.Monitoring
+	// monitors are the supervisors' monitoring sessions (monitor_call.go; own lock).
+	monitors callflow.MonitorLog
 	// transferredBy is the agent who last transferred the call (shown to
 	// the next agent); returnTo, while the call waits for one agent it
 	// was transferred to, is the queue it goes back to, first in line,
