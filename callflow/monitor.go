@@ -112,14 +112,17 @@ type Watched struct {
 	Monitored bool
 }
 
-// CheckMonitor says whether supervisor may monitor call w (nil: not
-// looked up yet, the check of the supervisor alone): only a supervisor,
-// never their own call, only a call with a bridged agent, one supervisor
-// at a time.
-func CheckMonitor(supervisor string, isSupervisor func(string) bool, w *Watched) error {
+// CheckMonitor says whether supervisor may monitor agent's call w:
+// only a supervisor, never their own call, only a call with a bridged
+// agent, one supervisor at a time. agent is "" when the request names a
+// call rather than an agent; w is nil when the call is not looked up yet
+// (only the supervisor and agent are checked).
+func CheckMonitor(supervisor, agent string, isSupervisor func(string) bool, w *Watched) error {
 	switch {
 	case !isSupervisor(supervisor):
 		return ErrNotSupervisor
+	case agent == supervisor:
+		return ErrMonitorSelf
 	case w == nil:
 		return nil
 	case w.Agent == "" || !w.Bridged:

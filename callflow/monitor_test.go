@@ -56,21 +56,23 @@ func TestMonitorHearing(t *testing.T) {
 func TestCheckMonitor(t *testing.T) {
 	sup := func(u string) bool { return u == "sue" || u == "sam" }
 	for _, tc := range []struct {
-		who  string
-		call *callflow.Watched
-		want error
+		who, agent string
+		call       *callflow.Watched
+		want       error
 	}{
-		{"sue", nil, nil},
-		{"bob", nil, callflow.ErrNotSupervisor},
-		{"bob", &callflow.Watched{Agent: "alice", Bridged: true}, callflow.ErrNotSupervisor},
-		{"sue", &callflow.Watched{Agent: "alice", Bridged: true}, nil},
-		{"sue", &callflow.Watched{Agent: "sue", Bridged: true}, callflow.ErrMonitorSelf},
-		{"sue", &callflow.Watched{Agent: "alice"}, callflow.ErrNoCallToWatch},
-		{"sue", &callflow.Watched{}, callflow.ErrNoCallToWatch},
-		{"sue", &callflow.Watched{Agent: "alice", Bridged: true, Monitored: true}, callflow.ErrMonitored},
+		{"sue", "alice", nil, nil},
+		{"sue", "", nil, nil},
+		{"bob", "alice", nil, callflow.ErrNotSupervisor},
+		{"sue", "sue", nil, callflow.ErrMonitorSelf}, // refused before her call is looked up
+		{"bob", "", &callflow.Watched{Agent: "alice", Bridged: true}, callflow.ErrNotSupervisor},
+		{"sue", "", &callflow.Watched{Agent: "alice", Bridged: true}, nil},
+		{"sue", "", &callflow.Watched{Agent: "sue", Bridged: true}, callflow.ErrMonitorSelf},
+		{"sue", "alice", &callflow.Watched{Agent: "alice"}, callflow.ErrNoCallToWatch},
+		{"sue", "", &callflow.Watched{}, callflow.ErrNoCallToWatch},
+		{"sue", "alice", &callflow.Watched{Agent: "alice", Bridged: true, Monitored: true}, callflow.ErrMonitored},
 	} {
-		if err := callflow.CheckMonitor(tc.who, sup, tc.call); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
-			t.Errorf("%s monitoring %+v: %v, want %v", tc.who, tc.call, err, tc.want)
+		if err := callflow.CheckMonitor(tc.who, tc.agent, sup, tc.call); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+			t.Errorf("%s monitoring %q %+v: %v, want %v", tc.who, tc.agent, tc.call, err, tc.want)
 		}
 	}
 }

@@ -118,10 +118,10 @@ func TestMonitorRefusals(t *testing.T) {
 		code   int
 		reason string
 	}{
-		{callflow.CheckMonitor("bob", sup, nil), 403, "Not A Supervisor"},
-		{callflow.CheckMonitor("sue", sup, &callflow.Watched{Agent: "sue", Bridged: true}), 403, "Cannot Monitor Yourself"},
-		{callflow.CheckMonitor("sue", sup, &callflow.Watched{}), 404, "Agent Not On A Call"},
-		{callflow.CheckMonitor("sue", sup, &callflow.Watched{Agent: "bob", Bridged: true, Monitored: true}), 486, "Already Monitored"},
+		{callflow.CheckMonitor("bob", "alice", sup, nil), 403, "Not A Supervisor"},
+		{callflow.CheckMonitor("sue", "sue", sup, nil), 403, "Cannot Monitor Yourself"},
+		{callflow.CheckMonitor("sue", "bob", sup, &callflow.Watched{}), 404, "Agent Not On A Call"},
+		{callflow.CheckMonitor("sue", "bob", sup, &callflow.Watched{Agent: "bob", Bridged: true, Monitored: true}), 486, "Already Monitored"},
 		{callflow.ErrBadMode, 400, "Bad Monitoring Mode"},
 	} {
 		if code, reason := StatusOf(monitorRefusal(tc.err)); code != tc.code || reason != tc.reason {
