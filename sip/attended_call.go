@@ -376,12 +376,7 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	qc.Close()
 	c.addLeg(b)
 	c.join(c.caller, b) // stops the hold music
-	c.mu.Lock()
-	c.agentName = b.peer // the last agent: CSAT is credited to them
-	c.agents = append(c.agents, b.peer)
-	c.transferredBy = o.by
-	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
-	c.mu.Unlock()
+	c.noteTransfer(func(st *callflow.TransferState) { st.Attended(o.record(), b.peer) }) // b is the last agent: CSAT is credited to them
 	c.startRecording(b.peer, b) // the agent channel goes on with the target
 	c.watchAgent(b)
 	notify(200, "OK")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"hotline/callflow"
-	"hotline/metrics"
 	"hotline/routing/acd"
 )
 
@@ -24,48 +23,22 @@ import (
 // back to the queue they came from, first in line, as after a transfer
 // to an agent who did not take the call.
 
-// outsideResult is what a transfer to an outside number comes to.
-type outsideResult struct {
-	// code and reason are the final NOTIFY's sipfrag to the referrer.
-	code   int
-	reason string
-	// outcome is the metrics.Transfer outcome.
-	outcome string
-	// back: the caller goes back to the queue they came from, first in
-	// line.
-	back bool
-}
-
-// outsideResultOf decides what a transfer to an outside number comes to
-// from how its INVITE through the gateway ended (err nil: answered with
-// usable SDP) and whether the call ended meanwhile (the caller hung up):
-//   - answered: 200, completed;
-//   - the caller gone: 487, abandoned (nobody to put back);
-//   - refused by the gateway or the far end (4xx-6xx): that status,
-//     returned, the caller back in their queue;
-//   - no answer within sip.outbound.ring_timeout: 480, returned;
-//   - an answer Hotline cannot use (no common codec): 488, returned;
-//   - anything else (no response, a redirect, no RTP port): 503,
-//     returned.
-func outsideResultOf(err error, callEnded bool) outsideResult {
+// outsideDial is how the INVITE through the gateway ended (err nil:
+// answered with usable SDP), for the outside-transfer policy
+// (callflow.OutsideOutcome).
+func outsideDial(err error) callflow.OutsideDial {
 	var re *refusedError
 	switch {
-	case callEnded:
-		return outsideResult{code: 487, reason: "Request Terminated", outcome: metrics.TransferAbandoned}
 	case err == nil:
-		return outsideResult{code: 200, reason: "OK", outcome: metrics.TransferCompleted}
-	case errors.As(err, &re) && re.code >= 400 && re.code <= 699:
-		reason := re.reason
-		if reason == "" {
-			reason = "Failed"
-		}
-		return outsideResult{code: re.code, reason: reason, outcome: metrics.TransferReturned, back: true}
+		return callflow.OutsideDial{Answered: true}
+	case errors.As(err, &re):
+		return callflow.OutsideDial{Status: re.code, Reason: re.reason}
 	case errors.Is(err, errNoAnswer):
-		return outsideResult{code: 480, reason: "Temporarily Unavailable", outcome: metrics.TransferReturned, back: true}
+		return callflow.OutsideDial{NoAnswer: true}
 	case errors.Is(err, errNoUsableSDP):
-		return outsideResult{code: 488, reason: "Not Acceptable Here", outcome: metrics.TransferReturned, back: true}
+		return callflow.OutsideDial{NoUsableSDP: true}
 	}
-	return outsideResult{code: 503, reason: "Service Unavailable", outcome: metrics.TransferReturned, back: true}
+	return callflow.OutsideDial{}
 }
 
 // referNotifier sends a transfer's progress NOTIFYs one at a time (a
@@ -127,14 +100,8 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		}()
 	}
 
-	c.mu.Lock()
-	if c.reason == "" {
-		c.reason = "transfer"
-	}
-	from := c.queueName()
-	c.transferredBy = o.by
-	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
-	c.mu.Unlock()
+	var from string
+	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
 	c.log.Info("transferring to an outside number", "by", o.by, "kind", o.kind, "number", o.target.Name,
 		"gateway", s.cfg.Outbound.Gateway)
 
@@ -152,31 +119,27 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 	if out != nil { // the call's from here on: torn down with it
 		c.addLeg(out)
 	}
-	res := outsideResultOf(err, c.ctx.Err() != nil)
-	switch {
-	case res.outcome == metrics.TransferCompleted:
+	res := callflow.OutsideOutcome(outsideDial(err), c.ctx.Err() != nil)
+	if res.Outcome == callflow.TransferCompleted {
 		c.bridgeOutside(out)
-	case res.back:
-		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
-			"by", o.by, "number", o.target.Name, "queue", from, "status", res.code, "error", err)
-		c.mu.Lock()
-		req := acd.RequestFor(c.id, c.decision, c.customer)
-		c.mu.Unlock()
-		next, qerr := callflow.BackInLine(scriptCall{c}, req, from)
-		if qerr != nil {
-			s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, metrics.TransferFailed)
-			done(503, "Service Unavailable")
-			return nil, fmt.Errorf("transfer to %s failed (%d %s), and back to queue %s: %w", o.target, res.code, res.reason, from, qerr)
-		}
-		s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
-		done(res.code, res.reason)
-		return next, nil
 	}
-	s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
-	done(res.code, res.reason)
-	if res.outcome == metrics.TransferCompleted {
+	if res.Back {
+		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
+			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
+	}
+	c.mu.Lock()
+	req := acd.RequestFor(c.id, c.decision, c.customer)
+	c.mu.Unlock()
+	next, res, qerr := callflow.OutsideDone(scriptCall{c}, o.kind, res, req, from)
+	done(res.Code, res.Reason)
+	switch {
+	case qerr != nil:
+		return nil, fmt.Errorf("transfer to %s: %w", o.target, qerr)
+	case next != nil:
+		return next, nil
+	case res.Outcome == callflow.TransferCompleted:
 		c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
-	} else {
+	default:
 		c.log.Info("transfer to an outside number abandoned: the call ended while it rang", "by", o.by,
 			"number", o.target.Name, "cause", context.Cause(c.ctx))
 	}
