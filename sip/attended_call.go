@@ -376,7 +376,8 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	qc.Close()
 	c.addLeg(b)
 	c.join(c.caller, b) // stops the hold music
-	c.noteTransfer(func(st *callflow.TransferState) { st.Attended(o.record(), b.peer) }) // b is the last agent: CSAT is credited to them
+	// b is the last agent from here on: CSAT is credited to them.
+	c.noteTransfer(func(st *callflow.TransferState) { st.Attended(o.record(), b.peer) })
 	c.startRecording(b.peer, b) // the agent channel goes on with the target
 	c.watchAgent(b)
 	notify(200, "OK")
