@@ -32,42 +32,42 @@ import (
 // If the agent hangs up the consultation instead, the target is hung up
 // and the caller stays held until the agent retrieves them.
 
-// consultation is one agent's consultation call while on a hotline call.
+// consultation is one agent's consultation call while on a hotline call:
+// its SIP side (the pseudo call of the agent's and the target's legs);
+// its state and policy are callflow's (Consultation).
 type consultation struct {
-	main  *call  // the hotline call whose agent consults
-	agent string // who consults
-	pc    *call  // the pseudo call of the agent's leg and the target's
-	leg   *Leg   // the agent's consultation leg (Hotline answered it)
-
-	mu     sync.Mutex
-	target *Leg            // the target's leg, once answered
-	qc     *acd.QueuedCall // the consultation's place in the ACD
-	ended  bool            // the consultation is over
-	handed bool            // a transfer took the target's leg
-	taken  chan struct{}   // closed when a transfer took the target
+	*callflow.Consultation[*Leg]
+	main *call // the hotline call whose agent consults
+	pc   *call // the pseudo call of the agent's leg and the target's
+	leg  *Leg  // the agent's consultation leg (Hotline answered it)
 }
 
-// Refusals of a consultation call.
+// Refusals of a consultation call and of the REFER completing it: the
+// SIP answers to callflow's attended-transfer policy.
 var (
-	// ErrNoCallToConsult: an agent calls another agent or a queue while
-	// on no hotline call (internal calls are consultations only).
-	ErrNoCallToConsult = &Refusal{Code: 403, Reason: "No Call To Transfer", Err: errors.New("internal calls are consultations of an agent's hotline call")}
-	// ErrConsultSelf: an agent calls their own username.
-	ErrConsultSelf = &Refusal{Code: 403, Reason: "Cannot Call Yourself", Err: errors.New("the consultation names the consulting agent")}
-	// ErrNotConsultation: a REFER's Replaces names a dialog that is not
-	// an answered consultation of the referring agent.
-	ErrNotConsultation = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: errors.New("replaces names no answered consultation of this agent")}
-	// ErrReferInConsultation: the consultation's target sends REFER in
-	// it (only the consulting agent completes a transfer).
-	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: errors.New("REFER from the consultation's target")}
-	// ErrReplacesRequired: a REFER in a consultation without Replaces.
-	ErrReplacesRequired = &Refusal{Code: 403, Reason: "Replaces Required", Err: errors.New("a REFER in a consultation must name the held call with Replaces")}
-	// errConsultationDone ends the pseudo call of a consultation whose
-	// target a transfer took.
-	errConsultationDone = errors.New("consultation transferred")
+	ErrNoCallToConsult     = &Refusal{Code: 403, Reason: "No Call To Transfer", Err: callflow.ErrNoCallToConsult}
+	ErrConsultSelf         = &Refusal{Code: 403, Reason: "Cannot Call Yourself", Err: callflow.ErrConsultSelf}
+	ErrNotConsultation     = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: callflow.ErrNotConsultation}
+	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: callflow.ErrReferInConsultation}
+	ErrReplacesRequired    = &Refusal{Code: 403, Reason: "Replaces Required", Err: callflow.ErrReplacesRequired}
 	// errHeldCallEnded ends a consultation whose held call ended.
 	errHeldCallEnded = errors.New("the held call ended")
 )
+
+// attendedRefusal is the Refusal answering err of the attended-transfer
+// policy (err itself when it is none of them). A Replaces not naming the
+// agent's leg of the held call is 481 (RFC 3891).
+func attendedRefusal(err error) error {
+	if errors.Is(err, callflow.ErrNoHeldDialog) {
+		return ErrNoDialog
+	}
+	for _, r := range []*Refusal{ErrNoCallToConsult, ErrConsultSelf, ErrNotConsultation, ErrReferInConsultation, ErrReplacesRequired} {
+		if errors.Is(err, r.Err) {
+			return r
+		}
+	}
+	return err
+}
 
 // consultRing bounds how long a consultation to a queue waits for an
 // agent (the consulting agent hears ringing meanwhile).
@@ -101,14 +101,11 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		target = Target{Kind: TargetQueue, Name: d.Queue}
 	}
 	mc := s.agentsCall(user)
-	var refusal error
-	switch {
-	case mc == nil:
-		refusal = ErrNoCallToConsult
-	case d.Kind == DialAgent && d.Agent == user:
-		refusal = ErrConsultSelf
+	targetAgent := ""
+	if d.Kind == DialAgent {
+		targetAgent = d.Agent
 	}
-	if refusal != nil {
+	if refusal := attendedRefusal(callflow.CheckConsult(user, mc != nil, targetAgent)); refusal != nil {
 		code, reason := StatusOf(refusal)
 		s.log.Info("consultation refused", "agent", user, "target", target.String(), "status", code, "reason", refusal)
 		s.respond(req, tx, code, reason)
@@ -130,7 +127,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		caller: leg, legs: []*Leg{leg}, agentGone: make(chan struct{})}
 	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
 	defer pc.cancel(nil)
-	cons := &consultation{main: mc, agent: user, pc: pc, leg: leg, taken: make(chan struct{})}
+	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg}
 	pc.consult = cons
 	s.register(leg.callID, &dialogRef{call: pc, leg: leg})
 	s.calls.Add(1)
@@ -165,7 +162,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		return
 	}
 	defer func() {
-		if !cons.close() { // the ACD's call stays the hotline call's once handed over
+		if !cons.Close() { // the ACD's call stays the hotline call's once handed over
 			_ = qc.Hangup() // the target goes to wrap-up
 			qc.Close()
 		}
@@ -183,15 +180,15 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	b.media.Start()
 	pc.join(leg, b)
 	pc.watchAgent(b)
-	cons.connected(b, qc)
+	cons.Connected(b, qc)
 	pc.log.Info("consultation connected", "agent", user, "target_agent", b.peer)
 	cause := error(nil)
 	select {
 	case <-pc.ctx.Done(): // the agent or the target hung up, or Hotline stops
 	case <-pc.agentGone: // the target hung up (survey on: agentLeft does not end the call)
 		cause = callflow.ErrAgentHangup
-	case <-cons.taken:
-		cause = errConsultationDone
+	case <-cons.Taken():
+		cause = callflow.ErrConsultationDone
 	}
 	if cause == nil {
 		cause = context.Cause(pc.ctx)
@@ -207,9 +204,10 @@ func (cons *consultation) hangup(cause error) {
 	pc, s := cons.pc, cons.pc.s
 	pc.end(cause)
 	var byes sync.WaitGroup
+	byeAgent, byeTarget := callflow.ConsultationHangUp(cause)
 	for _, l := range pc.allLegs() {
 		pc.removeLeg(l)
-		if (l.srv != nil && !errors.Is(cause, callflow.ErrCallerHangup)) || (l.cli != nil && l.acked && !errors.Is(cause, callflow.ErrAgentHangup)) {
+		if (l.srv != nil && byeAgent) || (l.cli != nil && l.acked && byeTarget) {
 			byes.Add(1)
 			go func() {
 				defer byes.Done()
@@ -272,35 +270,18 @@ func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
 	}
 }
 
-// connected notes the target's answered leg.
-func (cons *consultation) connected(b *Leg, qc *acd.QueuedCall) {
-	cons.mu.Lock()
-	defer cons.mu.Unlock()
-	cons.target, cons.qc = b, qc
-}
-
-// close ends the consultation and reports whether a transfer took the
-// target first (then its leg and ACD call are the hotline call's).
-func (cons *consultation) close() (handed bool) {
-	cons.mu.Lock()
-	defer cons.mu.Unlock()
-	cons.ended = true
-	return cons.handed
-}
-
 // handOver gives the target's leg and ACD call to a transfer, once:
 // false when the consultation ended or was handed over already.
 func (cons *consultation) handOver() (*Leg, *acd.QueuedCall, bool) {
-	cons.mu.Lock()
-	defer cons.mu.Unlock()
-	if cons.ended || cons.handed || cons.target == nil || !cons.pc.hasLeg(cons.target) || cons.pc.ctx.Err() != nil {
-		return nil, nil, false
-	}
-	cons.handed = true
-	// Out of the consultation's bridge and legs before its teardown can
-	// hang the target up.
-	cons.pc.removeLeg(cons.target)
-	return cons.target, cons.qc, true
+	return cons.HandOver(func(b *Leg) bool {
+		if !cons.pc.hasLeg(b) || cons.pc.ctx.Err() != nil {
+			return false
+		}
+		// Out of the consultation's bridge and legs before its teardown
+		// can hang the target up.
+		cons.pc.removeLeg(b)
+		return true
+	})
 }
 
 // replacedConsultation returns the consultation r names (checked to be a
@@ -313,14 +294,12 @@ func (s *Server) replacedConsultation(r Replaces, leg *Leg) (*consultation, Targ
 		return nil, Target{}, ErrNoDialog
 	}
 	cons := ref.call.consult
-	if cons == nil || ref.leg != cons.leg || cons.agent != leg.peer || !cons.main.hasLeg(leg) {
+	if cons == nil {
 		return nil, Target{}, ErrNotConsultation
 	}
-	cons.mu.Lock()
-	b, ended := cons.target, cons.ended || cons.handed
-	cons.mu.Unlock()
-	if b == nil || ended {
-		return nil, Target{}, ErrNotConsultation
+	b, err := cons.Replaceable(callflow.Replaced{AgentLeg: ref.leg == cons.leg, Referrer: leg.peer, OnHeldCall: cons.main.hasLeg(leg)})
+	if err != nil {
+		return nil, Target{}, attendedRefusal(err)
 	}
 	return cons, Target{Kind: TargetAgent, Name: b.peer}, nil
 }
@@ -381,7 +360,7 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	c.startRecording(b.peer, b) // the agent channel goes on with the target
 	c.watchAgent(b)
 	notify(200, "OK")
-	close(o.consult.taken) // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
+	o.consult.Transferred() // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
 	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
 	if err := a.cli.Bye(ctx); err != nil {
 		c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
@@ -405,41 +384,31 @@ func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction,
 		s.deps.Metrics.Transfer(mc.id, kind, metricsTarget(target), metrics.TransferRefused)
 		s.respond(req, tx, code, reason)
 	}
-	if leg != cons.leg {
-		refused(ErrReferInConsultation)
-		return
-	}
-	r, err := ParseRefer(req)
-	if err != nil {
-		refused(err)
-		return
-	}
-	if r.Replaces == nil {
-		refused(ErrReplacesRequired)
-		return
+	var r Refer
+	if leg == cons.leg {
+		var err error
+		if r, err = ParseRefer(req); err != nil {
+			refused(err)
+			return
+		}
 	}
 	a := mc.legOf(RoleAgent)
-	if a == nil || a.peer != cons.agent || !r.Replaces.Matches(a.DialogID()) {
-		refused(ErrNoDialog)
-		return
-	}
-	cons.mu.Lock()
-	b, ended := cons.target, cons.ended || cons.handed
-	cons.mu.Unlock()
-	if b == nil || ended {
-		refused(ErrNotConsultation)
+	b, err := cons.ReferableInside(callflow.ReferInside{FromAgent: leg == cons.leg, Replaces: r.Replaces != nil,
+		NamesHeldLeg: r.Replaces != nil && a != nil && a.peer == cons.Agent() && r.Replaces.Matches(a.DialogID())})
+	if err != nil {
+		refused(attendedRefusal(err))
 		return
 	}
 	target.Name = b.peer
-	o := transferOrder{target: target, kind: kind, by: cons.agent, leg: a, at: s.now(), accepted: make(chan struct{}),
+	o := transferOrder{target: target, kind: kind, by: cons.Agent(), leg: a, at: s.now(), accepted: make(chan struct{}),
 		consult: cons, progress: NewReferProgress(leg.srv, req, false)}
 	if err := mc.orderTransfer(o); err != nil {
 		refused(err)
 		return
 	}
-	mc.log.Info("transfer accepted", "agent", cons.agent, "target", target.String(), "kind", kind, "in", "consultation")
+	mc.log.Info("transfer accepted", "agent", cons.Agent(), "target", target.String(), "kind", kind, "in", "consultation")
 	if err := tx.Respond(ReferAccepted(req)); err != nil {
-		mc.log.Info("202 to the REFER not sent", "agent", cons.agent, "error", err)
+		mc.log.Info("202 to the REFER not sent", "agent", cons.Agent(), "error", err)
 	}
 	close(o.accepted)
 }
