@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"hotline/callflow"
 	"hotline/routing/acd"
+	"hotline/sip/sdp"
 )
 
 // Blind transfers to an outside number: an agent's REFER (or the API)
@@ -163,22 +166,27 @@ func (c *call) ringOutside(number string, ringing func()) (*Leg, error) {
 		return nil, err
 	}
 	inv := s.gatewayInvite(c, out, host, port, "", c.caller.Codec())
+	early := &earlyMedia{c: c, out: out}
 	unregister := inv.cleanup
 	inv.cleanup = func() {
 		unregister()
+		early.stop() // the caller no longer hears the far end
 		_ = out.media.Close()
 	}
 	inv.ringing = ringing
+	inv.early = early.take
 	dlg, err := s.ringOut(c.ctx, inv)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	early.answered() // from here on the bridge is bridgeOutside's
 	if err := out.takeAnswer(); err != nil {
 		c.log.Warn("outside party's answer has no usable SDP", "number", number, "error", err)
 		_ = dlg.Ack(ctx)
 		_ = dlg.Bye(ctx)
+		c.split(out)
 		inv.cleanup()
 		return nil, fmt.Errorf("outside party's answer: %w", err)
 	}
@@ -198,7 +206,9 @@ func (c *call) ringOutside(number string, ringing func()) (*Leg, error) {
 // party hangs up or its media stops.
 func (c *call) bridgeOutside(out *Leg) {
 	out.media.Start()
-	c.join(c.caller, out)
+	if !c.joined(c.caller, out) { // joined already for early media
+		c.join(c.caller, out)
+	}
 	c.mu.Lock()
 	c.outside = out.peer
 	c.mu.Unlock()
@@ -222,4 +232,75 @@ func (c *call) bridgeOutside(out *Leg) {
 		case <-c.ctx.Done():
 		}
 	}()
+}
+
+// earlyMedia relays an outside party's early media (a 101-199 response
+// with SDP, e.g. 183 Session Progress with the far end's ringback or an
+// announcement) to the caller instead of Hotline's ringback, while the
+// outside number rings: the outside leg is bridged with the caller from
+// the first usable early SDP. If the INVITE fails the bridge is undone
+// (stop) and the caller goes back to their queue as without early media.
+type earlyMedia struct {
+	c   *call
+	out *Leg
+
+	mu     sync.Mutex
+	joined bool // the caller hears the far end
+	over   bool // answered or failed: no early media any more
+}
+
+// take handles a provisional response with a body.
+func (e *earlyMedia) take(r *sip.Response) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.joined || e.over || e.c.ctx.Err() != nil {
+		return
+	}
+	if err := e.out.takeSDP(r.Body()); err != nil {
+		e.c.log.Info("outside party's early media not usable: the caller keeps hearing ringback",
+			"number", e.out.peer, "status", r.StatusCode, "error", err)
+		return
+	}
+	e.out.media.Start()
+	e.c.join(e.c.caller, e.out) // stops the ringback
+	e.joined = true
+	e.c.log.Info("early media from the outside party: the caller hears it", "number", e.out.peer,
+		"status", r.StatusCode, "outside_codec", e.out.Codec().Name)
+}
+
+// answered ends early media: the outside party answered.
+func (e *earlyMedia) answered() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.over = true
+}
+
+// stop ends early media and undoes its bridge (the INVITE failed).
+func (e *earlyMedia) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.over = true
+	if e.joined {
+		e.joined = false
+		e.c.split(e.out)
+	}
+}
+
+// takeSDP applies an early SDP answer (a provisional response's) to the
+// outside leg, as takeAnswer does the 200's: errNoUsableSDP when it has
+// no codec in common or no media address.
+func (l *Leg) takeSDP(body []byte) error {
+	ans, err := sdp.Parse(body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoUsableSDP, err)
+	}
+	codec, dtmf, err := sdp.Negotiate(&ans.Audio, supportedCodecs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoUsableSDP, err)
+	}
+	if ans.Audio.Addr.Port() == 0 {
+		return fmt.Errorf("%w: no media address", errNoUsableSDP)
+	}
+	l.setNegotiated(&ans.Audio, codec, dtmf)
+	return nil
 }
