@@ -55,18 +55,21 @@ func CheckConsult(agent string, onCall bool, targetAgent string) error {
 type Consultation[L comparable] struct {
 	agent string
 
-	mu     sync.Mutex
-	target L               // the target's leg, once answered
-	qc     *acd.QueuedCall // the consultation's place in the ACD
-	ended  bool            // the consultation is over
-	handed bool            // a transfer took the target's leg
-	taken  chan struct{}   // closed when a transfer took the target
+	mu       sync.Mutex
+	target   L               // the target's leg, once answered
+	qc       *acd.QueuedCall // the consultation's place in the ACD
+	ended    bool            // the consultation is over
+	handed   bool            // a transfer took the target's leg
+	semi     bool            // a semi-attended transfer waits for the target to answer
+	taken    chan struct{}   // closed when a transfer took the target
+	answered chan struct{}   // closed when the target answered
+	over     chan struct{}   // closed when the consultation ended
 }
 
 // NewConsultation starts agent's consultation (its target not reached
 // yet).
 func NewConsultation[L comparable](agent string) *Consultation[L] {
-	return &Consultation[L]{agent: agent, taken: make(chan struct{})}
+	return &Consultation[L]{agent: agent, taken: make(chan struct{}), answered: make(chan struct{}), over: make(chan struct{})}
 }
 
 // Agent is who consults.
@@ -77,6 +80,10 @@ func (c *Consultation[L]) Agent() string { return c.agent }
 func (c *Consultation[L]) Connected(target L, qc *acd.QueuedCall) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var zero L
+	if c.target == zero && target != zero {
+		close(c.answered)
+	}
 	c.target, c.qc = target, qc
 }
 
@@ -99,9 +106,19 @@ func (c *Consultation[L]) Target() (target L, ok bool) {
 func (c *Consultation[L]) Close() (handed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ended = true
+	if !c.ended {
+		c.ended = true
+		close(c.over)
+	}
 	return c.handed
 }
+
+// Answered is closed once the target answered; Over once the
+// consultation ended.
+func (c *Consultation[L]) Answered() <-chan struct{} { return c.answered }
+
+// Over is closed once the consultation ended (Close).
+func (c *Consultation[L]) Over() <-chan struct{} { return c.over }
 
 // HandOver gives the target's leg and ACD call to the held call's
 // transfer, once: false when the target has not answered, the
@@ -199,4 +216,52 @@ var ErrConsultationDone = errors.New("consultation transferred")
 // held until the agent retrieves them.
 func ConsultationHangUp(cause error) (agent, target bool) {
 	return !errors.Is(cause, ErrCallerHangup), !errors.Is(cause, ErrAgentHangup)
+}
+
+// Semi-attended transfer: the agent completes (REFER + Replaces naming
+// the consultation) while the target still rings, as Asterisk and
+// FreeSWITCH allow. The agent leaves at once; the caller hears ringing;
+// the target, when they answer, is bridged with the caller (not with the
+// agent, whose consultation is over); if nobody answers, the caller goes
+// back to their queue first in line, like after a blind transfer to an
+// agent who did not take the call.
+
+// Ringing says whether REFER r may complete the transfer with this
+// consultation while its target still rings (semi-attended): only the
+// consulting agent, from the held call, naming their own leg of a
+// consultation whose target has not answered and that goes on.
+func (c *Consultation[L]) Ringing(r Replaced) error {
+	if !r.AgentLeg || r.Referrer != c.agent || !r.OnHeldCall {
+		return ErrNotConsultation
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var zero L
+	if c.ended || c.handed || c.target != zero {
+		return ErrNotConsultation
+	}
+	return nil
+}
+
+// SetSemiAttended marks (on) or unmarks the consultation as completed by
+// a semi-attended transfer, waiting for its target: from then on the
+// agent hanging the consultation up does not stop the ringing. Marking
+// fails (false) once the target answered or the consultation ended.
+func (c *Consultation[L]) SetSemiAttended(on bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var zero L
+	if on && (c.ended || c.handed || c.target != zero) {
+		return false
+	}
+	c.semi = on
+	return true
+}
+
+// SemiAttended says whether a semi-attended transfer waits for the
+// target.
+func (c *Consultation[L]) SemiAttended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.semi
 }

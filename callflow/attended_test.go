@@ -143,3 +143,51 @@ func TestConsultationHangUp(t *testing.T) {
 		}
 	}
 }
+
+// TestSemiAttended: while the target rings the consulting agent (only
+// they, from the held call, naming their own leg) may complete; marked
+// semi-attended, the consultation says so until unmarked; once the
+// target answered or the consultation ended it is an ordinary attended
+// transfer or none.
+func TestSemiAttended(t *testing.T) {
+	ok := callflow.Replaced{AgentLeg: true, Referrer: "alice", OnHeldCall: true}
+	cons := callflow.NewConsultation[*callflowtest.Leg]("alice")
+	if err := cons.Ringing(ok); err != nil {
+		t.Errorf("alice completing while bob rings: %v", err)
+	}
+	if err := cons.Ringing(callflow.Replaced{AgentLeg: true, Referrer: "carol", OnHeldCall: true}); !errors.Is(err, callflow.ErrNotConsultation) {
+		t.Errorf("carol completing alice's consultation: %v", err)
+	}
+	if !cons.SetSemiAttended(true) || !cons.SemiAttended() {
+		t.Fatal("not marked semi-attended while ringing")
+	}
+	cons.SetSemiAttended(false) // the REFER was refused after all
+	if cons.SemiAttended() {
+		t.Error("still semi-attended after unmarking")
+	}
+	cons.SetSemiAttended(true)
+	bob := &callflowtest.Leg{Name: "bob"}
+	cons.Connected(bob, nil)
+	select {
+	case <-cons.Answered():
+	default:
+		t.Error("Answered not closed once bob answered")
+	}
+	if err := cons.Ringing(ok); !errors.Is(err, callflow.ErrNotConsultation) {
+		t.Errorf("Ringing after bob answered: %v", err)
+	}
+	if cons.SetSemiAttended(true) {
+		t.Error("marked semi-attended after the answer")
+	}
+
+	ended := callflow.NewConsultation[*callflowtest.Leg]("alice")
+	ended.Close()
+	select {
+	case <-ended.Over():
+	default:
+		t.Error("Over not closed after Close")
+	}
+	if err := ended.Ringing(ok); !errors.Is(err, callflow.ErrNotConsultation) || ended.SetSemiAttended(true) {
+		t.Errorf("semi-attended after the consultation ended: %v", err)
+	}
+}

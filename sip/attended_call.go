@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -37,9 +38,10 @@ import (
 // its state and policy are callflow's (Consultation).
 type consultation struct {
 	*callflow.Consultation[*Leg]
-	main *call // the hotline call whose agent consults
-	pc   *call // the pseudo call of the agent's leg and the target's
-	leg  *Leg  // the agent's consultation leg (Hotline answered it)
+	main *call  // the hotline call whose agent consults
+	pc   *call  // the pseudo call of the agent's leg and the target's
+	leg  *Leg   // the agent's consultation leg (Hotline answered it)
+	want Target // who the agent dialled (an agent, or a queue)
 }
 
 // Refusals of a consultation call and of the REFER completing it: the
@@ -127,18 +129,26 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		caller: leg, legs: []*Leg{leg}, agentGone: make(chan struct{})}
 	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
 	defer pc.cancel(nil)
-	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg}
+	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg, want: target}
 	pc.consult = cons
 	s.register(leg.callID, &dialogRef{call: pc, leg: leg})
 	s.calls.Add(1)
 	defer s.calls.Done()
 	go func() {
-		select {
-		case <-leg.srv.Context().Done(): // CANCEL or BYE from the agent
-			pc.end(callflow.ErrCallerHangup)
-		case <-mc.ctx.Done(): // the held call ended: so does its consultation
-			pc.end(errHeldCallEnded)
-		case <-pc.ctx.Done():
+		agentLeft := leg.srv.Context().Done()
+		for {
+			select {
+			case <-agentLeft: // CANCEL or BYE from the agent
+				if cons.SemiAttended() { // the target rings on for the held caller
+					agentLeft = nil
+					continue
+				}
+				pc.end(callflow.ErrCallerHangup)
+			case <-mc.ctx.Done(): // the held call ended: so does its consultation
+				pc.end(errHeldCallEnded)
+			case <-pc.ctx.Done():
+			}
+			return
 		}
 	}()
 	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
@@ -155,6 +165,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		pc.log.Info("consultation not connected", "agent", user, "target", target.String(), "status", code, "reason", err)
 		pc.endProvisionals()
 		_ = leg.srv.Respond(code, reason, nil)
+		cons.Close() // a semi-attended transfer waiting for the target learns it failed
 		s.unregister(leg.callID)
 		_ = leg.srv.Close()
 		_ = leg.media.Close()
@@ -168,6 +179,10 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		}
 	}()
 	pc.endProvisionals()
+	if cons.SemiAttended() { // the agent completed while the target rang
+		cons.semiAnswered(b, qc)
+		return
+	}
 	if err := leg.srv.RespondSDP(leg.localSDP()); err != nil {
 		pc.log.Info("consultation not answered", "agent", user, "error", err)
 		cons.hangup(callflow.ErrCallerHangup)
@@ -297,8 +312,12 @@ func (s *Server) replacedConsultation(r Replaces, leg *Leg) (*consultation, Targ
 	if cons == nil {
 		return nil, Target{}, ErrNotConsultation
 	}
-	b, err := cons.Replaceable(callflow.Replaced{AgentLeg: ref.leg == cons.leg, Referrer: leg.peer, OnHeldCall: cons.main.hasLeg(leg)})
+	rp := callflow.Replaced{AgentLeg: ref.leg == cons.leg, Referrer: leg.peer, OnHeldCall: cons.main.hasLeg(leg)}
+	b, err := cons.Replaceable(rp)
 	if err != nil {
+		if cons.Ringing(rp) == nil { // the target still rings: a semi-attended transfer
+			return cons, cons.want, nil
+		}
 		return nil, Target{}, attendedRefusal(err)
 	}
 	return cons, Target{Kind: TargetAgent, Name: b.peer}, nil
@@ -342,7 +361,19 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		}
 	}
 	notify(100, "Trying")
+	semi := o.consult.SemiAttended()
+	if semi { // the target still rings: the agent leaves now, the caller hears ringing
+		var back bool
+		if qc, back = c.awaitSemiAttended(qc, a, o, notify); back {
+			return qc, nil
+		}
+	}
 	b, next, ok := o.consult.handOver()
+	if semi && !ok { // answered, but the held call or the consultation ended meanwhile
+		c.log.Info("semi-attended transfer not carried out: the consultation ended", "by", o.by)
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		return qc, a
+	}
 	if !ok {
 		c.log.Info("attended transfer not carried out: the consultation ended", "by", o.by)
 		notify(487, "Request Terminated")
@@ -350,20 +381,26 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		return qc, a
 	}
 	s.register(b.callID, &dialogRef{call: c, leg: b})
-	c.detachAgent() // a leaves the call (and its bridge, if not held)
-	_ = qc.Hangup() // a goes to wrap-up
-	qc.Close()
+	if !semi { // (a semi-attended transfer's agent left already)
+		c.detachAgent() // a leaves the call (and its bridge, if not held)
+		_ = qc.Hangup() // a goes to wrap-up
+		qc.Close()
+	}
 	c.addLeg(b)
 	c.join(c.caller, b) // stops the hold music
 	// b is the last agent from here on: CSAT is credited to them.
 	c.noteTransfer(func(st *callflow.TransferState) { st.Attended(o.record(), b.peer) })
 	c.startRecording(b.peer, b) // the agent channel goes on with the target
 	c.watchAgent(b)
-	notify(200, "OK")
+	if !semi {
+		notify(200, "OK")
+	}
 	o.consult.Transferred() // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
 	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
-	if err := a.cli.Bye(ctx); err != nil {
-		c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+	if !semi {
+		if err := a.cli.Bye(ctx); err != nil {
+			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+		}
 	}
 	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String(), "agent", b.peer)
 	return next, b
@@ -411,4 +448,90 @@ func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction,
 		mc.log.Info("202 to the REFER not sent", "agent", cons.Agent(), "error", err)
 	}
 	close(o.accepted)
+}
+
+// semiAnswered hands the target who answered a consultation the agent
+// completed while it rang (semi-attended) to the held call, whose
+// completeAttended waits for it: the agent's consultation INVITE is
+// ended (487; nothing if the agent cancelled it), and once the held call
+// took the target, or ended, the consultation is torn down.
+func (cons *consultation) semiAnswered(b *Leg, qc *acd.QueuedCall) {
+	pc := cons.pc
+	if err := cons.leg.srv.Respond(487, "Request Terminated", nil); err != nil {
+		pc.log.Debug("487 to the agent's consultation not sent", "error", err)
+	}
+	b.media.Start()
+	cons.Connected(b, qc)
+	pc.log.Info("consultation answered: the held caller takes the target (semi-attended transfer)", "target_agent", b.peer)
+	cause := callflow.ErrConsultationDone
+	select {
+	case <-cons.Taken():
+	case <-pc.ctx.Done(): // the held call ended, or Hotline stops
+		cause = context.Cause(pc.ctx)
+	}
+	pc.log.Info("consultation ended", "agent", cons.Agent(), "cause", cause)
+	cons.hangup(cause)
+}
+
+// semiAttendedRing bounds how long a semi-attended transfer waits for
+// the consultation's target to answer (the consultation's own ringing
+// is bounded by consultRing).
+const semiAttendedRing = consultRing + 5*time.Second
+
+// awaitSemiAttended carries out the first half of a semi-attended
+// transfer (completeAttended): agent a leaves the call at once (told 200
+// by NOTIFY, hung up, in wrap-up) and the caller hears ringback until
+// the consultation's target answers. It returns once the target answered
+// (back false: completeAttended bridges them), or, when the
+// consultation ended or rang past semiAttendedRing without an answer,
+// with the caller back in the queue they came from, first in line (back
+// true, the call's ACD call from here on). A call that ended meanwhile,
+// or could not be queued again (then it ends), returns qc, back true.
+func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, notify func(int, string)) (*acd.QueuedCall, bool) {
+	s := c.s
+	c.detachAgent() // a leaves the call
+	_ = qc.Hangup() // a goes to wrap-up
+	qc.Close()
+	notify(200, "OK")
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.cli.Bye(ctx); err != nil {
+			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+		}
+	}()
+	c.caller.media.Play(ringbackSource())
+	c.log.Info("semi-attended transfer: the caller waits for the ringing target", "by", o.by, "target", o.target.String())
+	timer := time.NewTimer(semiAttendedRing)
+	defer timer.Stop()
+	select {
+	case <-o.consult.Answered():
+		return qc, false
+	case <-c.ctx.Done():
+		return qc, true
+	case <-o.consult.Over():
+	case <-timer.C:
+	}
+	select { // answered as it ended: the target is the call's
+	case <-o.consult.Answered():
+		return qc, false
+	default:
+	}
+	var from string
+	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
+	c.mu.Lock()
+	req := acd.RequestFor(c.id, c.decision, c.customer)
+	c.mu.Unlock()
+	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
+		"by", o.by, "target", o.target.String(), "queue", from)
+	next, err := callflow.BackInLine(scriptCall{c}, req, from)
+	if err != nil {
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		c.end(fmt.Errorf("semi-attended transfer to %s failed, and back to queue %s: %w", o.target, from, err))
+		return qc, true // closed; the call ended
+	}
+	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferReturned)
+	return next, true
 }
