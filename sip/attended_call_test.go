@@ -473,7 +473,7 @@ func TestSemiAttendedTransferNoAnswer(t *testing.T) {
 	})
 	caller, call, in, bobIn, _ := semiAttendedStart(t, f)
 	bobIn.reject(486)
-	_ = bobIn.wait() // the 486 sent
+	_ = bobIn.wait()         // the 486 sent
 	hearsSound(t, caller, 5) // waiting again: hold music
 	carol := newPhone(t, "carol", f.addr)
 	carol.register("carol")
