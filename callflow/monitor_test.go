@@ -93,7 +93,7 @@ func (c *clock) Now() time.Time {
 type monitorRun struct {
 	t       *testing.T
 	log     *callflow.MonitorLog
-	metrics *callflowtest.Metrics
+	metrics *callflowtest.MonitorMetrics
 	sess    *callflowtest.MonitorSession
 	end     context.CancelFunc
 	done    chan error
@@ -102,7 +102,7 @@ type monitorRun struct {
 func startMonitor(t *testing.T, mode callflow.MonitorMode) *monitorRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r := &monitorRun{t: t, log: &callflow.MonitorLog{}, metrics: &callflowtest.Metrics{},
+	r := &monitorRun{t: t, log: &callflow.MonitorLog{}, metrics: &callflowtest.MonitorMetrics{},
 		sess: callflowtest.NewMonitorSession(), end: cancel, done: make(chan error, 1)}
 	clk := &clock{now: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
 	go func() {
