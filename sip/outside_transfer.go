@@ -261,6 +261,10 @@ func (e *earlyMedia) take(r *sip.Response) {
 			"number", e.out.peer, "status", r.StatusCode, "error", err)
 		return
 	}
+	// Early RTP may pause or stop before the answer: while it rings
+	// (bounded by ring_timeout) the leg has the hold timeout, not the
+	// media timeout; the 200's SDP sets it back (takeAnswer).
+	e.out.media.SetHold(true)
 	e.out.media.Start()
 	e.c.join(e.c.caller, e.out) // stops the ringback
 	e.joined = true
