@@ -163,9 +163,9 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 			code, reason = callflow.Status(context.Cause(pc.ctx))
 		}
 		pc.log.Info("consultation not connected", "agent", user, "target", target.String(), "status", code, "reason", err)
+		cons.Close() // a semi-attended transfer waiting for the target learns it failed (before the answer waits for an ACK)
 		pc.endProvisionals()
 		_ = leg.srv.Respond(code, reason, nil)
-		cons.Close() // a semi-attended transfer waiting for the target learns it failed
 		s.unregister(leg.callID)
 		_ = leg.srv.Close()
 		_ = leg.media.Close()
