@@ -19,6 +19,9 @@ type Call struct {
 	Agent    string    `json:"agent,omitempty"`
 	Answered bool      `json:"answered"`
 	Started  time.Time `json:"started"`
+	// Outside is the outside number a transfer connected the caller
+	// with (through the outbound gateway), once it answered.
+	Outside string `json:"outside,omitempty"`
 }
 
 // Agent states, the same words as the hotline_agents metric's state label.

@@ -46,7 +46,9 @@ type InboundCall interface {
 	// CompleteAttended completes attended transfer o of bridged agent a:
 	// the consultation's target takes a's place. It returns the call's
 	// ACD call and agent from here on (qc and a when the consultation
-	// ended meanwhile).
+	// ended meanwhile; a nil agent when a semi-attended transfer's
+	// target did not answer and the caller waits in the returned ACD
+	// call again, nil too when the call ended).
 	CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, Leg)
 	// Transfer carries out blind transfer o of bridged agent a: a is
 	// unbridged and hung up, and the call's ACD call from here on is
@@ -135,6 +137,13 @@ func Queue(c InboundCall) {
 		case o := <-c.Transfers():
 			if o.Attended() {
 				qc, a = c.CompleteAttended(qc, a, o)
+				if a == nil { // a semi-attended transfer's target did not answer: the caller waits in qc again
+					if qc == nil {
+						return
+					}
+					w = NewWaiting(c, qc)
+					continue
+				}
 				goto bridged
 			}
 			next, err := c.Transfer(qc, a, o)

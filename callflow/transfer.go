@@ -99,3 +99,65 @@ func TransferAnswered(c TransferCall) {
 		c.CountTransfer(kind, TransferToAgent, TransferCompleted)
 	}
 }
+
+// TransferState is what a call's transfers change of it, as its record
+// keeps it (the SIP side holds the fields; the policy of what a transfer
+// changes is here).
+type TransferState struct {
+	// Reason is the call's reason ("" when none was set).
+	Reason string
+	// Queue is the queue the call waits in or came from.
+	Queue string
+	// By is the agent who last transferred the call (shown to the next).
+	By string
+	// Transfers are the call's transfers, in order.
+	Transfers []Transfer
+	// Agent is the call's last agent (CSAT is credited to them); Agents
+	// every agent connected, in order.
+	Agent  string
+	Agents []string
+}
+
+// ReasonTransfer is the reason of a transferred call that had none.
+const ReasonTransfer = "transfer"
+
+// Blind notes blind transfer t (to an agent, a queue or an outside
+// number) and returns the queue the caller came from (where they go back
+// first in line if the target does not take the call): the call's reason
+// becomes "transfer" unless one was set, who transferred it is noted,
+// and a transfer to a queue (toQueue) moves the call to that queue.
+func (st *TransferState) Blind(t Transfer, toQueue string) (from string) {
+	from = st.Queue
+	if st.Reason == "" {
+		st.Reason = ReasonTransfer
+	}
+	if toQueue != "" {
+		st.Queue = toQueue
+	}
+	st.By = t.By
+	st.Transfers = append(st.Transfers, t)
+	return from
+}
+
+// Attended notes attended transfer t whose consultation target agent
+// took the call: they are its last agent from here on (the call's reason
+// and queue do not change).
+func (st *TransferState) Attended(t Transfer, agent string) {
+	st.Agent = agent
+	st.Agents = append(st.Agents, agent)
+	st.By = t.By
+	st.Transfers = append(st.Transfers, t)
+}
+
+// TransferBlind is the kind of a transfer by REFER without Replaces
+// (metrics.TransferBlind).
+const TransferBlind = "blind"
+
+// LastKind is the kind of the call's last transfer (TransferBlind when
+// none).
+func (st *TransferState) LastKind() string {
+	if n := len(st.Transfers); n > 0 {
+		return st.Transfers[n-1].Kind
+	}
+	return TransferBlind
+}

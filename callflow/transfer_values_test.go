@@ -14,7 +14,8 @@ func TestTransferValuesAreMetricsValues(t *testing.T) {
 		{callflow.TransferToAgent, metrics.TransferToAgent}, {callflow.TransferToQueue, metrics.TransferToQueue},
 		{callflow.TransferToNumber, metrics.TransferToNumber},
 		{callflow.TransferCompleted, metrics.TransferCompleted}, {callflow.TransferReturned, metrics.TransferReturned},
-		{callflow.TransferFailed, metrics.TransferFailed},
+		{callflow.TransferFailed, metrics.TransferFailed}, {callflow.TransferAbandoned, metrics.TransferAbandoned},
+		{callflow.TransferBlind, metrics.TransferBlind},
 	} {
 		if p[0] != p[1] {
 			t.Errorf("callflow %q, metrics %q", p[0], p[1])

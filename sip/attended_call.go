@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -32,42 +33,43 @@ import (
 // If the agent hangs up the consultation instead, the target is hung up
 // and the caller stays held until the agent retrieves them.
 
-// consultation is one agent's consultation call while on a hotline call.
+// consultation is one agent's consultation call while on a hotline call:
+// its SIP side (the pseudo call of the agent's and the target's legs);
+// its state and policy are callflow's (Consultation).
 type consultation struct {
-	main  *call  // the hotline call whose agent consults
-	agent string // who consults
-	pc    *call  // the pseudo call of the agent's leg and the target's
-	leg   *Leg   // the agent's consultation leg (Hotline answered it)
-
-	mu     sync.Mutex
-	target *Leg            // the target's leg, once answered
-	qc     *acd.QueuedCall // the consultation's place in the ACD
-	ended  bool            // the consultation is over
-	handed bool            // a transfer took the target's leg
-	taken  chan struct{}   // closed when a transfer took the target
+	*callflow.Consultation[*Leg]
+	main *call  // the hotline call whose agent consults
+	pc   *call  // the pseudo call of the agent's leg and the target's
+	leg  *Leg   // the agent's consultation leg (Hotline answered it)
+	want Target // who the agent dialled (an agent, or a queue)
 }
 
-// Refusals of a consultation call.
+// Refusals of a consultation call and of the REFER completing it: the
+// SIP answers to callflow's attended-transfer policy.
 var (
-	// ErrNoCallToConsult: an agent calls another agent or a queue while
-	// on no hotline call (internal calls are consultations only).
-	ErrNoCallToConsult = &Refusal{Code: 403, Reason: "No Call To Transfer", Err: errors.New("internal calls are consultations of an agent's hotline call")}
-	// ErrConsultSelf: an agent calls their own username.
-	ErrConsultSelf = &Refusal{Code: 403, Reason: "Cannot Call Yourself", Err: errors.New("the consultation names the consulting agent")}
-	// ErrNotConsultation: a REFER's Replaces names a dialog that is not
-	// an answered consultation of the referring agent.
-	ErrNotConsultation = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: errors.New("replaces names no answered consultation of this agent")}
-	// ErrReferInConsultation: the consultation's target sends REFER in
-	// it (only the consulting agent completes a transfer).
-	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: errors.New("REFER from the consultation's target")}
-	// ErrReplacesRequired: a REFER in a consultation without Replaces.
-	ErrReplacesRequired = &Refusal{Code: 403, Reason: "Replaces Required", Err: errors.New("a REFER in a consultation must name the held call with Replaces")}
-	// errConsultationDone ends the pseudo call of a consultation whose
-	// target a transfer took.
-	errConsultationDone = errors.New("consultation transferred")
+	ErrNoCallToConsult     = &Refusal{Code: 403, Reason: "No Call To Transfer", Err: callflow.ErrNoCallToConsult}
+	ErrConsultSelf         = &Refusal{Code: 403, Reason: "Cannot Call Yourself", Err: callflow.ErrConsultSelf}
+	ErrNotConsultation     = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: callflow.ErrNotConsultation}
+	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: callflow.ErrReferInConsultation}
+	ErrReplacesRequired    = &Refusal{Code: 403, Reason: "Replaces Required", Err: callflow.ErrReplacesRequired}
 	// errHeldCallEnded ends a consultation whose held call ended.
 	errHeldCallEnded = errors.New("the held call ended")
 )
+
+// attendedRefusal is the Refusal answering err of the attended-transfer
+// policy (err itself when it is none of them). A Replaces not naming the
+// agent's leg of the held call is 481 (RFC 3891).
+func attendedRefusal(err error) error {
+	if errors.Is(err, callflow.ErrNoHeldDialog) {
+		return ErrNoDialog
+	}
+	for _, r := range []*Refusal{ErrNoCallToConsult, ErrConsultSelf, ErrNotConsultation, ErrReferInConsultation, ErrReplacesRequired} {
+		if errors.Is(err, r.Err) {
+			return r
+		}
+	}
+	return err
+}
 
 // consultRing bounds how long a consultation to a queue waits for an
 // agent (the consulting agent hears ringing meanwhile).
@@ -101,14 +103,11 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		target = Target{Kind: TargetQueue, Name: d.Queue}
 	}
 	mc := s.agentsCall(user)
-	var refusal error
-	switch {
-	case mc == nil:
-		refusal = ErrNoCallToConsult
-	case d.Kind == DialAgent && d.Agent == user:
-		refusal = ErrConsultSelf
+	targetAgent := ""
+	if d.Kind == DialAgent {
+		targetAgent = d.Agent
 	}
-	if refusal != nil {
+	if refusal := attendedRefusal(callflow.CheckConsult(user, mc != nil, targetAgent)); refusal != nil {
 		code, reason := StatusOf(refusal)
 		s.log.Info("consultation refused", "agent", user, "target", target.String(), "status", code, "reason", refusal)
 		s.respond(req, tx, code, reason)
@@ -130,18 +129,26 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		caller: leg, legs: []*Leg{leg}, agentGone: make(chan struct{})}
 	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
 	defer pc.cancel(nil)
-	cons := &consultation{main: mc, agent: user, pc: pc, leg: leg, taken: make(chan struct{})}
+	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg, want: target}
 	pc.consult = cons
 	s.register(leg.callID, &dialogRef{call: pc, leg: leg})
 	s.calls.Add(1)
 	defer s.calls.Done()
 	go func() {
-		select {
-		case <-leg.srv.Context().Done(): // CANCEL or BYE from the agent
-			pc.end(callflow.ErrCallerHangup)
-		case <-mc.ctx.Done(): // the held call ended: so does its consultation
-			pc.end(errHeldCallEnded)
-		case <-pc.ctx.Done():
+		agentLeft := leg.srv.Context().Done()
+		for {
+			select {
+			case <-agentLeft: // CANCEL or BYE from the agent
+				if cons.SemiAttended() { // the target rings on for the held caller
+					agentLeft = nil
+					continue
+				}
+				pc.end(callflow.ErrCallerHangup)
+			case <-mc.ctx.Done(): // the held call ended: so does its consultation
+				pc.end(errHeldCallEnded)
+			case <-pc.ctx.Done():
+			}
+			return
 		}
 	}()
 	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
@@ -156,6 +163,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 			code, reason = callflow.Status(context.Cause(pc.ctx))
 		}
 		pc.log.Info("consultation not connected", "agent", user, "target", target.String(), "status", code, "reason", err)
+		cons.Close() // a semi-attended transfer waiting for the target learns it failed (before the answer waits for an ACK)
 		pc.endProvisionals()
 		_ = leg.srv.Respond(code, reason, nil)
 		s.unregister(leg.callID)
@@ -165,12 +173,16 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		return
 	}
 	defer func() {
-		if !cons.close() { // the ACD's call stays the hotline call's once handed over
+		if !cons.Close() { // the ACD's call stays the hotline call's once handed over
 			_ = qc.Hangup() // the target goes to wrap-up
 			qc.Close()
 		}
 	}()
 	pc.endProvisionals()
+	if cons.SemiAttended() { // the agent completed while the target rang
+		cons.semiAnswered(b, qc)
+		return
+	}
 	if err := leg.srv.RespondSDP(leg.localSDP()); err != nil {
 		pc.log.Info("consultation not answered", "agent", user, "error", err)
 		cons.hangup(callflow.ErrCallerHangup)
@@ -183,15 +195,15 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	b.media.Start()
 	pc.join(leg, b)
 	pc.watchAgent(b)
-	cons.connected(b, qc)
+	cons.Connected(b, qc)
 	pc.log.Info("consultation connected", "agent", user, "target_agent", b.peer)
 	cause := error(nil)
 	select {
 	case <-pc.ctx.Done(): // the agent or the target hung up, or Hotline stops
 	case <-pc.agentGone: // the target hung up (survey on: agentLeft does not end the call)
 		cause = callflow.ErrAgentHangup
-	case <-cons.taken:
-		cause = errConsultationDone
+	case <-cons.Taken():
+		cause = callflow.ErrConsultationDone
 	}
 	if cause == nil {
 		cause = context.Cause(pc.ctx)
@@ -207,9 +219,10 @@ func (cons *consultation) hangup(cause error) {
 	pc, s := cons.pc, cons.pc.s
 	pc.end(cause)
 	var byes sync.WaitGroup
+	byeAgent, byeTarget := callflow.ConsultationHangUp(cause)
 	for _, l := range pc.allLegs() {
 		pc.removeLeg(l)
-		if (l.srv != nil && !errors.Is(cause, callflow.ErrCallerHangup)) || (l.cli != nil && l.acked && !errors.Is(cause, callflow.ErrAgentHangup)) {
+		if (l.srv != nil && byeAgent) || (l.cli != nil && l.acked && byeTarget) {
 			byes.Add(1)
 			go func() {
 				defer byes.Done()
@@ -272,35 +285,18 @@ func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
 	}
 }
 
-// connected notes the target's answered leg.
-func (cons *consultation) connected(b *Leg, qc *acd.QueuedCall) {
-	cons.mu.Lock()
-	defer cons.mu.Unlock()
-	cons.target, cons.qc = b, qc
-}
-
-// close ends the consultation and reports whether a transfer took the
-// target first (then its leg and ACD call are the hotline call's).
-func (cons *consultation) close() (handed bool) {
-	cons.mu.Lock()
-	defer cons.mu.Unlock()
-	cons.ended = true
-	return cons.handed
-}
-
 // handOver gives the target's leg and ACD call to a transfer, once:
 // false when the consultation ended or was handed over already.
 func (cons *consultation) handOver() (*Leg, *acd.QueuedCall, bool) {
-	cons.mu.Lock()
-	defer cons.mu.Unlock()
-	if cons.ended || cons.handed || cons.target == nil || !cons.pc.hasLeg(cons.target) || cons.pc.ctx.Err() != nil {
-		return nil, nil, false
-	}
-	cons.handed = true
-	// Out of the consultation's bridge and legs before its teardown can
-	// hang the target up.
-	cons.pc.removeLeg(cons.target)
-	return cons.target, cons.qc, true
+	return cons.HandOver(func(b *Leg) bool {
+		if !cons.pc.hasLeg(b) || cons.pc.ctx.Err() != nil {
+			return false
+		}
+		// Out of the consultation's bridge and legs before its teardown
+		// can hang the target up.
+		cons.pc.removeLeg(b)
+		return true
+	})
 }
 
 // replacedConsultation returns the consultation r names (checked to be a
@@ -313,14 +309,16 @@ func (s *Server) replacedConsultation(r Replaces, leg *Leg) (*consultation, Targ
 		return nil, Target{}, ErrNoDialog
 	}
 	cons := ref.call.consult
-	if cons == nil || ref.leg != cons.leg || cons.agent != leg.peer || !cons.main.hasLeg(leg) {
+	if cons == nil {
 		return nil, Target{}, ErrNotConsultation
 	}
-	cons.mu.Lock()
-	b, ended := cons.target, cons.ended || cons.handed
-	cons.mu.Unlock()
-	if b == nil || ended {
-		return nil, Target{}, ErrNotConsultation
+	rp := callflow.Replaced{AgentLeg: ref.leg == cons.leg, Referrer: leg.peer, OnHeldCall: cons.main.hasLeg(leg)}
+	b, err := cons.Replaceable(rp)
+	if err != nil {
+		if cons.Ringing(rp) == nil { // the target still rings: a semi-attended transfer
+			return cons, cons.want, nil
+		}
+		return nil, Target{}, attendedRefusal(err)
 	}
 	return cons, Target{Kind: TargetAgent, Name: b.peer}, nil
 }
@@ -363,7 +361,19 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		}
 	}
 	notify(100, "Trying")
+	semi := o.consult.SemiAttended()
+	if semi { // the target still rings: the agent leaves now, the caller hears ringing
+		var back bool
+		if qc, back = c.awaitSemiAttended(qc, a, o, notify); back {
+			return qc, nil
+		}
+	}
 	b, next, ok := o.consult.handOver()
+	if semi && !ok { // answered, but the held call or the consultation ended meanwhile
+		c.log.Info("semi-attended transfer not carried out: the consultation ended", "by", o.by)
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		return qc, a
+	}
 	if !ok {
 		c.log.Info("attended transfer not carried out: the consultation ended", "by", o.by)
 		notify(487, "Request Terminated")
@@ -371,24 +381,26 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		return qc, a
 	}
 	s.register(b.callID, &dialogRef{call: c, leg: b})
-	c.detachAgent() // a leaves the call (and its bridge, if not held)
-	_ = qc.Hangup() // a goes to wrap-up
-	qc.Close()
+	if !semi { // (a semi-attended transfer's agent left already)
+		c.detachAgent() // a leaves the call (and its bridge, if not held)
+		_ = qc.Hangup() // a goes to wrap-up
+		qc.Close()
+	}
 	c.addLeg(b)
 	c.join(c.caller, b) // stops the hold music
-	c.mu.Lock()
-	c.agentName = b.peer // the last agent: CSAT is credited to them
-	c.agents = append(c.agents, b.peer)
-	c.transferredBy = o.by
-	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
-	c.mu.Unlock()
+	// b is the last agent from here on: CSAT is credited to them.
+	c.noteTransfer(func(st *callflow.TransferState) { st.Attended(o.record(), b.peer) })
 	c.startRecording(b.peer, b) // the agent channel goes on with the target
 	c.watchAgent(b)
-	notify(200, "OK")
-	close(o.consult.taken) // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
+	if !semi {
+		notify(200, "OK")
+	}
+	o.consult.Transferred() // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
 	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
-	if err := a.cli.Bye(ctx); err != nil {
-		c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+	if !semi {
+		if err := a.cli.Bye(ctx); err != nil {
+			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+		}
 	}
 	c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String(), "agent", b.peer)
 	return next, b
@@ -409,41 +421,117 @@ func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction,
 		s.deps.Metrics.Transfer(mc.id, kind, metricsTarget(target), metrics.TransferRefused)
 		s.respond(req, tx, code, reason)
 	}
-	if leg != cons.leg {
-		refused(ErrReferInConsultation)
-		return
-	}
-	r, err := ParseRefer(req)
-	if err != nil {
-		refused(err)
-		return
-	}
-	if r.Replaces == nil {
-		refused(ErrReplacesRequired)
-		return
+	var r Refer
+	if leg == cons.leg {
+		var err error
+		if r, err = ParseRefer(req); err != nil {
+			refused(err)
+			return
+		}
 	}
 	a := mc.legOf(RoleAgent)
-	if a == nil || a.peer != cons.agent || !r.Replaces.Matches(a.DialogID()) {
-		refused(ErrNoDialog)
-		return
-	}
-	cons.mu.Lock()
-	b, ended := cons.target, cons.ended || cons.handed
-	cons.mu.Unlock()
-	if b == nil || ended {
-		refused(ErrNotConsultation)
+	b, err := cons.ReferableInside(callflow.ReferInside{FromAgent: leg == cons.leg, Replaces: r.Replaces != nil,
+		NamesHeldLeg: r.Replaces != nil && a != nil && a.peer == cons.Agent() && r.Replaces.Matches(a.DialogID())})
+	if err != nil {
+		refused(attendedRefusal(err))
 		return
 	}
 	target.Name = b.peer
-	o := transferOrder{target: target, kind: kind, by: cons.agent, leg: a, at: s.now(), accepted: make(chan struct{}),
+	o := transferOrder{target: target, kind: kind, by: cons.Agent(), leg: a, at: s.now(), accepted: make(chan struct{}),
 		consult: cons, progress: NewReferProgress(leg.srv, req, false)}
 	if err := mc.orderTransfer(o); err != nil {
 		refused(err)
 		return
 	}
-	mc.log.Info("transfer accepted", "agent", cons.agent, "target", target.String(), "kind", kind, "in", "consultation")
+	mc.log.Info("transfer accepted", "agent", cons.Agent(), "target", target.String(), "kind", kind, "in", "consultation")
 	if err := tx.Respond(ReferAccepted(req)); err != nil {
-		mc.log.Info("202 to the REFER not sent", "agent", cons.agent, "error", err)
+		mc.log.Info("202 to the REFER not sent", "agent", cons.Agent(), "error", err)
 	}
 	close(o.accepted)
+}
+
+// semiAnswered hands the target who answered a consultation the agent
+// completed while it rang (semi-attended) to the held call, whose
+// completeAttended waits for it: the agent's consultation INVITE is
+// ended (487; nothing if the agent cancelled it), and once the held call
+// took the target, or ended, the consultation is torn down.
+func (cons *consultation) semiAnswered(b *Leg, qc *acd.QueuedCall) {
+	pc := cons.pc
+	if err := cons.leg.srv.Respond(487, "Request Terminated", nil); err != nil {
+		pc.log.Debug("487 to the agent's consultation not sent", "error", err)
+	}
+	b.media.Start()
+	cons.Connected(b, qc)
+	pc.log.Info("consultation answered: the held caller takes the target (semi-attended transfer)", "target_agent", b.peer)
+	cause := callflow.ErrConsultationDone
+	select {
+	case <-cons.Taken():
+	case <-pc.ctx.Done(): // the held call ended, or Hotline stops
+		cause = context.Cause(pc.ctx)
+	}
+	pc.log.Info("consultation ended", "agent", cons.Agent(), "cause", cause)
+	cons.hangup(cause)
+}
+
+// semiAttendedRing bounds how long a semi-attended transfer waits for
+// the consultation's target to answer (the consultation's own ringing
+// is bounded by consultRing).
+const semiAttendedRing = consultRing + 5*time.Second
+
+// awaitSemiAttended carries out the first half of a semi-attended
+// transfer (completeAttended): agent a leaves the call at once (told 200
+// by NOTIFY, hung up, in wrap-up) and the caller hears ringback until
+// the consultation's target answers. It returns once the target answered
+// (back false: completeAttended bridges them), or, when the
+// consultation ended or rang past semiAttendedRing without an answer,
+// with the caller back in the queue they came from, first in line (back
+// true, the call's ACD call from here on). A call that ended meanwhile,
+// or could not be queued again (then it ends), returns qc, back true.
+func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, notify func(int, string)) (*acd.QueuedCall, bool) {
+	s := c.s
+	c.detachAgent() // a leaves the call
+	_ = qc.Hangup() // a goes to wrap-up
+	qc.Close()
+	notify(200, "OK")
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.cli.Bye(ctx); err != nil {
+			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
+		}
+	}()
+	c.caller.media.Play(ringbackSource())
+	c.log.Info("semi-attended transfer: the caller waits for the ringing target", "by", o.by, "target", o.target.String())
+	timer := time.NewTimer(semiAttendedRing)
+	defer timer.Stop()
+	select {
+	case <-o.consult.Answered():
+		return qc, false
+	case <-c.ctx.Done():
+		return qc, true
+	case <-o.consult.Over():
+	case <-timer.C:
+	}
+	select { // answered as it ended: the target is the call's
+	case <-o.consult.Answered():
+		return qc, false
+	default:
+	}
+	var from string
+	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
+	c.mu.Lock()
+	req := acd.RequestFor(c.id, c.decision, c.customer)
+	c.mu.Unlock()
+	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
+		"by", o.by, "target", o.target.String(), "queue", from)
+	next, err := callflow.BackInLine(scriptCall{c}, req, from)
+	if err != nil {
+		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		c.end(fmt.Errorf("semi-attended transfer to %s failed, and back to queue %s: %w", o.target, from, err))
+		return qc, true // closed; the call ended
+	}
+	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferReturned)
+	return next, true
 }

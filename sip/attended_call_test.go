@@ -372,3 +372,129 @@ func TestAttendedTransferReferInConsultation(t *testing.T) {
 		t.Errorf("record agent %q transfers %+v, want bob after one attended transfer", r.Agent, r.Transfers)
 	}
 }
+
+// earlyReplaces is the Refer-To of a semi-attended transfer: Replaces
+// naming consult while it still rings, as alice's phone sees the early
+// dialog (to-tag Hotline's, from its 180; from-tag alice's).
+func earlyReplaces(consult *outCall) string {
+	to, _ := consult.dlg.InviteResponse.To().Params.Get("tag")
+	from, _ := consult.dlg.InviteRequest.From().Params.Get("tag")
+	return "<sip:bob@127.0.0.1?Replaces=" + url.QueryEscape(consult.id+";to-tag="+to+";from-tag="+from) + ">"
+}
+
+// semiAttendedStart has alice hold her caller, call bob through Hotline
+// and, while bob's phone rings, complete with REFER + Replaces naming
+// the ringing consultation: 202, NOTIFYs 100 and 200, and alice's leg of
+// the call is hung up at once; then her phone cancels the consultation
+// (as phones do), which does not stop bob's ringing.
+func semiAttendedStart(t *testing.T, f *fixture) (caller *phone, call *outCall, in, bobIn *incoming, bob *phone) {
+	t.Helper()
+	caller, alice, call, in := aliceTakesACall(t, f)
+	bob = newPhone(t, "bob", f.addr)
+	bob.register("bob")
+	hold(t, in, sdp.SendOnly)
+	alice.authPass = agentPassword("alice")
+	consult := alice.call("bob", alice.sdp(sdp.SendRecv, audio.PCMU()))
+	bobIn = bob.nextInvite()
+	bobIn.ring()
+	consult.waitStatus(180)
+	if res := refer(t, in.dlg.Do, in.req.Contact().Address, earlyReplaces(consult)); res.StatusCode != 202 {
+		t.Fatalf("REFER with Replaces naming the ringing consultation: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 200 OK"} {
+		select {
+		case got := <-alice.notifies:
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("NOTIFY sipfrag %q, want %q", got, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no NOTIFY %q to alice", want)
+		}
+	}
+	select {
+	case <-in.dlg.Context().Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("alice's leg of the call was not hung up after the semi-attended transfer")
+	}
+	consult.cancel()
+	if res, _ := consult.result(); res == nil || res.StatusCode != 487 {
+		t.Errorf("alice's consultation after the transfer: %v, want 487", res)
+	}
+	return caller, call, in, bobIn, bob
+}
+
+// TestSemiAttendedTransfer: alice completes while bob's phone still
+// rings (semi-attended, as Asterisk and FreeSWITCH users do): she is off
+// the call at once, the caller hears ringing (sound, not silence), bob
+// answers the same INVITE (no new one) and is bridged with the caller.
+// One call, whose record lists alice then bob and the attended transfer.
+func TestSemiAttendedTransfer(t *testing.T) {
+	f, m := attendedFixture(t)
+	caller, call, in, bobIn, bob := semiAttendedStart(t, f)
+	hearsSound(t, caller, 5) // ringback while bob rings
+	bobIn.answer()
+	if err := bobIn.wait(); err != nil {
+		t.Fatal(err)
+	}
+	flows(t, caller, call.answered().Audio.Addr, bob)
+	flows(t, bob, bobIn.remoteRTP(), caller)
+	bob.noInvite()
+	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAttended); got != 1 {
+		t.Errorf("%v attended transfers counted, want 1", got)
+	}
+	call.bye()
+	select {
+	case <-bobIn.dlg.Context().Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("bob's leg not hung up with the call")
+	}
+	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
+	if r.Agent != "bob" || !slices.Equal(r.Agents, []string{"alice", "bob"}) {
+		t.Errorf("record agent %q agents %v, want bob and [alice bob]", r.Agent, r.Agents)
+	}
+	if len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAttended || r.Transfers[0].By != "alice" ||
+		r.Transfers[0].Target != "agent:bob" {
+		t.Errorf("record transfers %+v, want one attended transfer by alice to agent:bob", r.Transfers)
+	}
+}
+
+// TestSemiAttendedTransferNoAnswer: bob refuses the ringing consultation
+// after alice completed: the caller is not dropped but goes back to the
+// general queue first in line, and carol, logging in, gets the same call.
+func TestSemiAttendedTransferNoAnswer(t *testing.T) {
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.routing.Queues = []config.QueueDef{{Name: "general", WrapUp: 30 * time.Second}, {Name: "complaints", TransferNumber: "2001"}}
+		o.routing.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
+		o.routing.Agents[0].Queues = []string{"general"}    // alice
+		o.routing.Agents[1].Queues = []string{"complaints"} // bob
+		o.routing.Agents[2].Queues = []string{"general"}    // carol
+		o.deps = func(d *Deps) { d.Metrics = m }
+	})
+	caller, call, in, bobIn, _ := semiAttendedStart(t, f)
+	bobIn.reject(486)
+	_ = bobIn.wait()         // the 486 sent
+	hearsSound(t, caller, 5) // waiting again: hold music
+	carol := newPhone(t, "carol", f.addr)
+	carol.register("carol")
+	next := carol.nextInvite()
+	if got, want := reqHeader(next.req, "X-Hotline-Call-ID"), reqHeader(in.req, "X-Hotline-Call-ID"); got != want {
+		t.Errorf("carol got call %q, want the transferred call %q back", got, want)
+	}
+	next.answer()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	flows(t, caller, call.answered().Audio.Addr, carol)
+	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
+		t.Errorf("%v returned transfers counted, want 1", got)
+	}
+	call.bye()
+	if err := next.wait(); err != nil {
+		t.Fatal(err)
+	}
+	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
+	if r.Agent != "carol" || len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAttended || r.Reason != "transfer" {
+		t.Errorf("record agent %q transfers %+v reason %q, want carol, alice's attended transfer, reason transfer", r.Agent, r.Transfers, r.Reason)
+	}
+}

@@ -95,8 +95,8 @@ type call struct {
 	// every agent connected, in order.
 	transfersDone []callflow.Transfer
 	agents        []string
-	// monitors are the supervisors' monitoring sessions (monitor_call.go).
-	monitors []callflow.Monitoring
+	// monitors are the supervisors' monitoring sessions (monitor_call.go; own lock).
+	monitors callflow.MonitorLog
 	// transferredBy is the agent who last transferred the call (shown to
 	// the next agent); returnTo, while the call waits for one agent it
 	// was transferred to, is the queue it goes back to, first in line,
@@ -547,6 +547,7 @@ type CallInfo struct {
 	Agent    string    `json:"agent,omitempty"`
 	Answered bool      `json:"answered"`
 	Started  time.Time `json:"started"`
+	Outside  string    `json:"outside,omitempty"` // the outside number a transfer connected the caller with
 }
 
 // Calls returns the calls in progress.
@@ -561,7 +562,7 @@ func (s *Server) Calls() []CallInfo {
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created, Outside: c.outside}
 		c.mu.Unlock()
 		if a != nil {
 			ci.Agent = a.peer

@@ -40,6 +40,9 @@ type invite struct {
 	sent func(*sipgo.DialogClientSession)
 	// ringing, when set, is called for each 101-199 response.
 	ringing func()
+	// early, when set, is called for each 101-199 response with a body
+	// (early media's SDP, e.g. 183 Session Progress).
+	early func(*sip.Response)
 	// cleanup undoes sent when the INVITE fails. It runs once a 200 that
 	// crossed the CANCEL has been acknowledged and hung up, which may be
 	// after ringOut returned.
@@ -85,6 +88,9 @@ func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSe
 				}
 				if r.StatusCode > 100 && r.StatusCode < 200 && inv.ringing != nil {
 					inv.ringing()
+				}
+				if r.StatusCode > 100 && r.StatusCode < 200 && inv.early != nil && len(r.Body()) > 0 {
+					inv.early(r)
 				}
 				return nil
 			}})

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -29,13 +30,19 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	if !ok {
 		return // answered 401/403
 	}
-	if err := CheckMonitor(user, agent, s.deps.Routing.IsSupervisor); err != nil {
+	if err := callflow.CheckMonitor(user, agent, s.deps.Routing.IsSupervisor, nil); err != nil {
 		s.refuseMonitor(req, tx, user, agent, err)
 		return
 	}
 	mc := s.agentsCall(agent)
+	var err error
 	if mc == nil {
-		s.refuseMonitor(req, tx, user, agent, ErrNoCallToWatch)
+		err = callflow.ErrNoCallToWatch
+	} else {
+		err = callflow.CheckMonitor(user, agent, s.deps.Routing.IsSupervisor, mc.watched())
+	}
+	if err != nil {
+		s.refuseMonitor(req, tx, user, agent, err)
 		return
 	}
 	leg, ok := s.acceptFeatureCall(req, tx)
@@ -46,14 +53,14 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	if callerLeg == nil || agentLeg == nil || agentLeg.peer != agent {
 		_ = leg.srv.Close()
 		_ = leg.media.Close()
-		s.refuseMonitor(req, tx, user, agent, ErrNoCallToWatch)
+		s.refuseMonitor(req, tx, user, agent, callflow.ErrNoCallToWatch)
 		return
 	}
-	mon, err := media.NewMonitor(callerLeg.media, agentLeg.media, leg.media, media.Listen)
-	if err != nil {
+	mon, err := media.NewMonitor(callerLeg.media, agentLeg.media, leg.media, mediaMode(callflow.MonitorListen))
+	if err != nil { // monitored meanwhile
 		_ = leg.srv.Close()
 		_ = leg.media.Close()
-		s.refuseMonitor(req, tx, user, agent, ErrMonitored)
+		s.refuseMonitor(req, tx, user, agent, callflow.ErrMonitored)
 		return
 	}
 	// The supervisor's dialog has a call of its own in the dialog table
@@ -72,33 +79,18 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 		s.calls.Done()
 		return
 	}
-	s.runMonitor(mc, c, leg, mon, user, agent, callflow.MonitorViaCode, media.Listen)
+	s.runMonitor(mc, c, leg, mon, user, agent, callflow.MonitorViaCode, callflow.MonitorListen)
 }
 
 // runMonitor runs a supervisor's monitoring of mc until the call or the
-// supervisor's leg (of the pseudo call c) ends, then cleans up: keys
-// switch modes, metrics count the time in each mode, the supervisor is
-// hung up unless they hung up. The session, its modes and its end go in
-// mc's record (via: callflow.MonitorViaCode or MonitorViaAPI). It owns
-// leg, c and one s.calls count.
-func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, agent, via string, mode media.MonitorMode) {
-	since := s.now()
-	session := mc.monitorStarted(callflow.Monitoring{Supervisor: user, Agent: agent, Via: via, Start: since,
-		Modes: []callflow.ModeChange{{Mode: mode.String(), At: since}}})
-	counted := false
-	// countTime counts the time in the last mode once, before the
-	// supervisor's BYE: whoever saw the BYE finds the time counted.
-	countTime := func() {
-		if !counted {
-			counted = true
-			s.deps.Metrics.MonitorModeTime(mode.String(), s.now().Sub(since))
-		}
-	}
+// supervisor's leg (of the pseudo call c) ends (callflow.Monitor: keys,
+// modes, the record in mc's monitors, metrics), then cleans up. via is
+// callflow.MonitorViaCode or MonitorViaAPI. It owns leg, c and one
+// s.calls count.
+func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, agent, via string, mode callflow.MonitorMode) {
 	defer func() {
 		mon.Stop()
 		c.cancel(nil)
-		countTime()
-		mc.monitorEnded(session, s.now())
 		s.unregister(leg.callID)
 		if leg.srv != nil {
 			_ = leg.srv.Close()
@@ -108,96 +100,71 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 		_ = leg.media.Close()
 		s.calls.Done()
 	}()
-	bye := func() {
-		countTime()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = leg.Bye(ctx)
-	}
-	modes := make(chan media.MonitorMode, 4)
+	sess := &monitorSession{c: c, leg: leg, mon: mon, keys: make(chan rune, 4), gone: make(chan struct{})}
 	leg.media.OnDTMF(func(d rune) {
-		if m, ok := MonitorKey(d); ok {
-			select {
-			case modes <- m:
-			default:
-			}
+		select {
+		case sess.keys <- d:
+		default:
 		}
 	})
-	leg.media.Start()
-	c.log.Info("monitoring started", "agent", agent, "mode", mode.String())
-	s.deps.Metrics.MonitorStarted(mc.id, mode.String())
-	for {
+	go func() { // the supervisor's leg ends on its own
 		select {
-		case m := <-modes:
-			if m == mode {
-				continue
-			}
-			now := s.now()
-			s.deps.Metrics.MonitorModeTime(mode.String(), now.Sub(since))
-			mon.SetMode(m)
-			mc.monitorMode(session, m.String(), now)
-			s.deps.Metrics.MonitorModeChanged(mc.id, m.String())
-			c.log.Info("monitoring mode", "agent", agent, "mode", m.String(), "was", mode.String())
-			mode, since = m, now
-		case <-mon.Done(): // a leg ended: the monitored call, or the supervisor's media
-			c.log.Info("monitoring ended: the call ended", "agent", agent)
-			bye()
-			return
-		case <-mc.ctx.Done():
-			c.log.Info("monitoring ended: the call ended", "agent", agent)
-			bye()
-			return
 		case <-c.agentGone: // the supervisor's phone Hotline rang hung up
-			c.log.Info("monitoring ended: the supervisor hung up", "agent", agent)
-			return
+			sess.hungUp.Store(true)
 		case <-c.ctx.Done(): // the supervisor hung up, or Hotline stops
 			cause := context.Cause(c.ctx)
-			c.log.Info("monitoring ended", "agent", agent, "cause", cause)
-			if !errors.Is(cause, callflow.ErrCallerHangup) && !errors.Is(cause, callflow.ErrAgentHangup) {
-				bye()
-			}
+			sess.hungUp.Store(errors.Is(cause, callflow.ErrCallerHangup) || errors.Is(cause, callflow.ErrAgentHangup))
+		case <-mon.Done():
 			return
 		}
-	}
+		close(sess.gone)
+	}()
+	leg.media.Start()
+	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.id, Call: mc.ctx, Log: &mc.monitors, Supervisor: user,
+		Agent: agent, Via: via, Mode: mode, Now: s.now, Metrics: s.deps.Metrics}, sess)
 }
 
-// monitorStarted notes a monitoring session of c for its record and
-// returns its index (for monitorMode and monitorEnded).
-func (c *call) monitorStarted(m callflow.Monitoring) int {
+// monitorSession is a supervisor's leg joined to a call by the media
+// mixer (callflow.MonitorSession).
+type monitorSession struct {
+	c      *call // the supervisor's pseudo call
+	leg    *Leg
+	mon    *media.Monitor
+	keys   chan rune
+	gone   chan struct{}
+	hungUp atomic.Bool
+}
+
+func (m *monitorSession) Log() *slog.Logger                 { return m.c.log }
+func (m *monitorSession) Keys() <-chan rune                 { return m.keys }
+func (m *monitorSession) SetMode(mode callflow.MonitorMode) { m.mon.SetMode(mediaMode(mode)) }
+func (m *monitorSession) MediaDone() <-chan struct{}        { return m.mon.Done() }
+func (m *monitorSession) Gone() <-chan struct{}             { return m.gone }
+func (m *monitorSession) HungUp() bool                      { return m.hungUp.Load() }
+
+// HangUp sends the supervisor BYE.
+func (m *monitorSession) HangUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = m.leg.Bye(ctx)
+}
+
+// watched is c as the monitoring policy checks it.
+func (c *call) watched() *callflow.Watched {
+	var w callflow.Watched
+	a := c.legOf(RoleAgent)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.monitors = append(c.monitors, m)
-	return len(c.monitors) - 1
+	w.Bridged = !c.bridgedAt.IsZero() && c.caller != nil
+	c.mu.Unlock()
+	if a != nil {
+		w.Agent = a.peer
+	}
+	w.Monitored = c.caller != nil && media.Monitored(c.caller.media)
+	return &w
 }
 
-// monitorMode notes that session i entered mode at.
-func (c *call) monitorMode(i int, mode string, at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.monitors[i].Modes = append(c.monitors[i].Modes, callflow.ModeChange{Mode: mode, At: at})
-}
-
-// monitorEnded notes that session i ended at (unless the call's record
-// closed it first).
-func (c *call) monitorEnded(i int, at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.monitors[i].End.IsZero() {
-		c.monitors[i].End = at
-	}
-}
-
-// monitorSessions is a copy of c's monitoring sessions (c.mu held).
-func (c *call) monitorSessions() []callflow.Monitoring {
-	if len(c.monitors) == 0 {
-		return nil
-	}
-	out := slices.Clone(c.monitors)
-	for i := range out {
-		out[i].Modes = slices.Clone(out[i].Modes)
-	}
-	return out
-}
+// monitorSessions is a copy of c's monitoring sessions.
+func (c *call) monitorSessions() []callflow.Monitoring { return c.monitors.Sessions() }
 
 // acceptFeatureCall makes the leg of a feature-code call (its answer not
 // sent yet). It answers the INVITE itself when it cannot: 488 without
@@ -227,6 +194,7 @@ func (s *Server) acceptFeatureCall(req *sip.Request, tx sip.ServerTransaction) (
 }
 
 func (s *Server) refuseMonitor(req *sip.Request, tx sip.ServerTransaction, user, agent string, err error) {
+	err = monitorRefusal(err)
 	code, reason := StatusOf(err)
 	s.log.Info("monitoring refused", "supervisor", user, "agent", agent, "status", code, "reason", err)
 	s.respond(req, tx, code, reason)
@@ -256,9 +224,6 @@ func (s *Server) agentsCall(agent string) *call {
 // supervisor's phone is not registered or does not answer.
 var ErrSupervisorUnreachable = &Refusal{Code: 480, Reason: "Supervisor Unreachable", Err: errors.New("the supervisor's phone is not registered or did not answer")}
 
-// ErrBadMode refuses a monitoring mode other than listen, whisper, barge.
-var ErrBadMode = &Refusal{Code: 400, Reason: "Bad Monitoring Mode", Err: errors.New("mode is listen, whisper or barge")}
-
 // supervisorRingTimeout is how long a supervisor's phone rings for a
 // monitoring request of the API.
 const supervisorRingTimeout = 30 * time.Second
@@ -271,12 +236,12 @@ const supervisorRingTimeout = 30 * time.Second
 // ErrNoSuchCall, ErrNoCallToWatch (no agent bridged yet), ErrMonitorSelf,
 // ErrMonitored, ErrSupervisorUnreachable.
 func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) error {
-	m, ok := media.ParseMonitorMode(mode)
+	m, ok := callflow.ParseMonitorMode(mode)
 	if !ok {
 		return ErrBadMode
 	}
-	if !s.deps.Routing.IsSupervisor(supervisor) {
-		return ErrNotSupervisor
+	if err := callflow.CheckMonitor(supervisor, "", s.deps.Routing.IsSupervisor, nil); err != nil {
+		return monitorRefusal(err)
 	}
 	s.mu.Lock()
 	mc := s.byID[callID]
@@ -284,17 +249,13 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	if mc == nil || mc.ctx.Err() != nil {
 		return ErrNoSuchCall
 	}
+	// Monitored is checked again when joining.
+	if err := callflow.CheckMonitor(supervisor, "", s.deps.Routing.IsSupervisor, mc.watched()); err != nil {
+		return monitorRefusal(err)
+	}
 	agentLeg := mc.legOf(RoleAgent)
-	mc.mu.Lock()
-	bridged := !mc.bridgedAt.IsZero()
-	mc.mu.Unlock()
-	switch {
-	case agentLeg == nil || !bridged || mc.caller == nil:
+	if agentLeg == nil || mc.caller == nil {
 		return ErrNoCallToWatch
-	case agentLeg.peer == supervisor:
-		return ErrMonitorSelf
-	case media.Monitored(mc.caller.media):
-		return ErrMonitored // checked again when joining
 	}
 	// The supervisor's leg belongs to a call of its own (its BYE ends the
 	// monitoring only); Hotline rings it as it rings an agent.
@@ -315,7 +276,7 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 		return fmt.Errorf("%w: ACK: %w", ErrSupervisorUnreachable, err)
 	}
 	leg.acked = true
-	mon, err := media.NewMonitor(mc.caller.media, agentLeg.media, leg.media, m)
+	mon, err := media.NewMonitor(mc.caller.media, agentLeg.media, leg.media, mediaMode(m))
 	if err != nil {
 		c.dropAgent(leg)
 		c.cancel(nil)

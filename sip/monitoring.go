@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"hotline/callflow"
 	"hotline/sip/media"
 )
 
@@ -46,43 +47,36 @@ func usernameChars(s string) bool {
 	return true
 }
 
-// Keys a supervisor presses during monitoring.
-const (
-	KeyListen  = '4'
-	KeyWhisper = '5'
-	KeyBarge   = '6'
+// Refusals of monitoring requests (the feature code's answer; the API
+// maps them to its own statuses): the SIP answers to callflow's
+// monitoring policy (callflow.CheckMonitor).
+var (
+	ErrNotSupervisor = &Refusal{Code: 403, Reason: "Not A Supervisor", Err: callflow.ErrNotSupervisor}
+	ErrNoCallToWatch = &Refusal{Code: 404, Reason: "Agent Not On A Call", Err: callflow.ErrNoCallToWatch}
+	ErrMonitorSelf   = &Refusal{Code: 403, Reason: "Cannot Monitor Yourself", Err: callflow.ErrMonitorSelf}
+	ErrMonitored     = &Refusal{Code: 486, Reason: "Already Monitored", Err: callflow.ErrMonitored}
+	// ErrBadMode refuses a monitoring mode other than listen, whisper, barge.
+	ErrBadMode = &Refusal{Code: 400, Reason: "Bad Monitoring Mode", Err: callflow.ErrBadMode}
 )
 
-// MonitorKey maps a supervisor's key press to the mode it switches to.
-func MonitorKey(d rune) (media.MonitorMode, bool) {
-	switch d {
-	case KeyListen:
-		return media.Listen, true
-	case KeyWhisper:
-		return media.Whisper, true
-	case KeyBarge:
-		return media.Barge, true
+// monitorRefusal is the Refusal answering err of the monitoring policy
+// (err itself when it is none of them).
+func monitorRefusal(err error) error {
+	for _, r := range []*Refusal{ErrNotSupervisor, ErrNoCallToWatch, ErrMonitorSelf, ErrMonitored, ErrBadMode} {
+		if errors.Is(err, r.Err) {
+			return r
+		}
 	}
-	return 0, false
+	return err
 }
 
-// Refusals of monitoring requests (the feature code's answer; the API
-// maps them to its own statuses).
-var (
-	ErrNotSupervisor = &Refusal{Code: 403, Reason: "Not A Supervisor", Err: errors.New("monitoring needs the supervisor role")}
-	ErrNoCallToWatch = &Refusal{Code: 404, Reason: "Agent Not On A Call", Err: errors.New("the agent has no call in progress")}
-	ErrMonitorSelf   = &Refusal{Code: 403, Reason: "Cannot Monitor Yourself", Err: errors.New("a supervisor's own call cannot be monitored by them")}
-	ErrMonitored     = &Refusal{Code: 486, Reason: "Already Monitored", Err: errors.New("the call is already monitored")}
-)
-
-// CheckMonitor says whether supervisor may monitor agent's calls, given
-// the supervisors' usernames; agent's call itself is looked up later.
-func CheckMonitor(supervisor, agent string, isSupervisor func(string) bool) error {
-	switch {
-	case !isSupervisor(supervisor):
-		return ErrNotSupervisor
-	case supervisor == agent:
-		return ErrMonitorSelf
+// mediaMode is the media mixer's mode for a monitoring mode.
+func mediaMode(m callflow.MonitorMode) media.MonitorMode {
+	switch m {
+	case callflow.MonitorWhisper:
+		return media.Whisper
+	case callflow.MonitorBarge:
+		return media.Barge
 	}
-	return nil
+	return media.Listen
 }

@@ -7,9 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"hotline/callflow"
-	"hotline/metrics"
 	"hotline/routing/acd"
+	"hotline/sip/sdp"
 )
 
 // Blind transfers to an outside number: an agent's REFER (or the API)
@@ -24,48 +26,22 @@ import (
 // back to the queue they came from, first in line, as after a transfer
 // to an agent who did not take the call.
 
-// outsideResult is what a transfer to an outside number comes to.
-type outsideResult struct {
-	// code and reason are the final NOTIFY's sipfrag to the referrer.
-	code   int
-	reason string
-	// outcome is the metrics.Transfer outcome.
-	outcome string
-	// back: the caller goes back to the queue they came from, first in
-	// line.
-	back bool
-}
-
-// outsideResultOf decides what a transfer to an outside number comes to
-// from how its INVITE through the gateway ended (err nil: answered with
-// usable SDP) and whether the call ended meanwhile (the caller hung up):
-//   - answered: 200, completed;
-//   - the caller gone: 487, abandoned (nobody to put back);
-//   - refused by the gateway or the far end (4xx-6xx): that status,
-//     returned, the caller back in their queue;
-//   - no answer within sip.outbound.ring_timeout: 480, returned;
-//   - an answer Hotline cannot use (no common codec): 488, returned;
-//   - anything else (no response, a redirect, no RTP port): 503,
-//     returned.
-func outsideResultOf(err error, callEnded bool) outsideResult {
+// outsideDial is how the INVITE through the gateway ended (err nil:
+// answered with usable SDP), for the outside-transfer policy
+// (callflow.OutsideOutcome).
+func outsideDial(err error) callflow.OutsideDial {
 	var re *refusedError
 	switch {
-	case callEnded:
-		return outsideResult{code: 487, reason: "Request Terminated", outcome: metrics.TransferAbandoned}
 	case err == nil:
-		return outsideResult{code: 200, reason: "OK", outcome: metrics.TransferCompleted}
-	case errors.As(err, &re) && re.code >= 400 && re.code <= 699:
-		reason := re.reason
-		if reason == "" {
-			reason = "Failed"
-		}
-		return outsideResult{code: re.code, reason: reason, outcome: metrics.TransferReturned, back: true}
+		return callflow.OutsideDial{Answered: true}
+	case errors.As(err, &re):
+		return callflow.OutsideDial{Status: re.code, Reason: re.reason}
 	case errors.Is(err, errNoAnswer):
-		return outsideResult{code: 480, reason: "Temporarily Unavailable", outcome: metrics.TransferReturned, back: true}
+		return callflow.OutsideDial{NoAnswer: true}
 	case errors.Is(err, errNoUsableSDP):
-		return outsideResult{code: 488, reason: "Not Acceptable Here", outcome: metrics.TransferReturned, back: true}
+		return callflow.OutsideDial{NoUsableSDP: true}
 	}
-	return outsideResult{code: 503, reason: "Service Unavailable", outcome: metrics.TransferReturned, back: true}
+	return callflow.OutsideDial{}
 }
 
 // referNotifier sends a transfer's progress NOTIFYs one at a time (a
@@ -127,14 +103,8 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		}()
 	}
 
-	c.mu.Lock()
-	if c.reason == "" {
-		c.reason = "transfer"
-	}
-	from := c.queueName()
-	c.transferredBy = o.by
-	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
-	c.mu.Unlock()
+	var from string
+	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
 	c.log.Info("transferring to an outside number", "by", o.by, "kind", o.kind, "number", o.target.Name,
 		"gateway", s.cfg.Outbound.Gateway)
 
@@ -152,31 +122,27 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 	if out != nil { // the call's from here on: torn down with it
 		c.addLeg(out)
 	}
-	res := outsideResultOf(err, c.ctx.Err() != nil)
-	switch {
-	case res.outcome == metrics.TransferCompleted:
+	res := callflow.OutsideOutcome(outsideDial(err), c.ctx.Err() != nil)
+	if res.Outcome == callflow.TransferCompleted {
 		c.bridgeOutside(out)
-	case res.back:
-		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
-			"by", o.by, "number", o.target.Name, "queue", from, "status", res.code, "error", err)
-		c.mu.Lock()
-		req := acd.RequestFor(c.id, c.decision, c.customer)
-		c.mu.Unlock()
-		next, qerr := callflow.BackInLine(scriptCall{c}, req, from)
-		if qerr != nil {
-			s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, metrics.TransferFailed)
-			done(503, "Service Unavailable")
-			return nil, fmt.Errorf("transfer to %s failed (%d %s), and back to queue %s: %w", o.target, res.code, res.reason, from, qerr)
-		}
-		s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
-		done(res.code, res.reason)
-		return next, nil
 	}
-	s.deps.Metrics.Transfer(c.id, o.kind, metrics.TransferToNumber, res.outcome)
-	done(res.code, res.reason)
-	if res.outcome == metrics.TransferCompleted {
+	if res.Back {
+		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
+			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
+	}
+	c.mu.Lock()
+	req := acd.RequestFor(c.id, c.decision, c.customer)
+	c.mu.Unlock()
+	next, res, qerr := callflow.OutsideDone(scriptCall{c}, o.kind, res, req, from)
+	done(res.Code, res.Reason)
+	switch {
+	case qerr != nil:
+		return nil, fmt.Errorf("transfer to %s: %w", o.target, qerr)
+	case next != nil:
+		return next, nil
+	case res.Outcome == callflow.TransferCompleted:
 		c.log.Info("transferred", "by", o.by, "kind", o.kind, "target", o.target.String())
-	} else {
+	default:
 		c.log.Info("transfer to an outside number abandoned: the call ended while it rang", "by", o.by,
 			"number", o.target.Name, "cause", context.Cause(c.ctx))
 	}
@@ -200,22 +166,27 @@ func (c *call) ringOutside(number string, ringing func()) (*Leg, error) {
 		return nil, err
 	}
 	inv := s.gatewayInvite(c, out, host, port, "", c.caller.Codec())
+	early := &earlyMedia{c: c, out: out}
 	unregister := inv.cleanup
 	inv.cleanup = func() {
 		unregister()
+		early.stop() // the caller no longer hears the far end
 		_ = out.media.Close()
 	}
 	inv.ringing = ringing
+	inv.early = early.take
 	dlg, err := s.ringOut(c.ctx, inv)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	early.answered() // from here on the bridge is bridgeOutside's
 	if err := out.takeAnswer(); err != nil {
 		c.log.Warn("outside party's answer has no usable SDP", "number", number, "error", err)
 		_ = dlg.Ack(ctx)
 		_ = dlg.Bye(ctx)
+		c.split(out)
 		inv.cleanup()
 		return nil, fmt.Errorf("outside party's answer: %w", err)
 	}
@@ -235,7 +206,9 @@ func (c *call) ringOutside(number string, ringing func()) (*Leg, error) {
 // party hangs up or its media stops.
 func (c *call) bridgeOutside(out *Leg) {
 	out.media.Start()
-	c.join(c.caller, out)
+	if !c.joined(c.caller, out) { // joined already for early media
+		c.join(c.caller, out)
+	}
 	c.mu.Lock()
 	c.outside = out.peer
 	c.mu.Unlock()
@@ -259,4 +232,79 @@ func (c *call) bridgeOutside(out *Leg) {
 		case <-c.ctx.Done():
 		}
 	}()
+}
+
+// earlyMedia relays an outside party's early media (a 101-199 response
+// with SDP, e.g. 183 Session Progress with the far end's ringback or an
+// announcement) to the caller instead of Hotline's ringback, while the
+// outside number rings: the outside leg is bridged with the caller from
+// the first usable early SDP. If the INVITE fails the bridge is undone
+// (stop) and the caller goes back to their queue as without early media.
+type earlyMedia struct {
+	c   *call
+	out *Leg
+
+	mu     sync.Mutex
+	joined bool // the caller hears the far end
+	over   bool // answered or failed: no early media any more
+}
+
+// take handles a provisional response with a body.
+func (e *earlyMedia) take(r *sip.Response) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.joined || e.over || e.c.ctx.Err() != nil {
+		return
+	}
+	if err := e.out.takeSDP(r.Body()); err != nil {
+		e.c.log.Info("outside party's early media not usable: the caller keeps hearing ringback",
+			"number", e.out.peer, "status", r.StatusCode, "error", err)
+		return
+	}
+	// Early RTP may pause or stop before the answer: while it rings
+	// (bounded by ring_timeout) the leg has the hold timeout, not the
+	// media timeout; the 200's SDP sets it back (takeAnswer).
+	e.out.media.SetHold(true)
+	e.out.media.Start()
+	e.c.join(e.c.caller, e.out) // stops the ringback
+	e.joined = true
+	e.c.log.Info("early media from the outside party: the caller hears it", "number", e.out.peer,
+		"status", r.StatusCode, "outside_codec", e.out.Codec().Name)
+}
+
+// answered ends early media: the outside party answered.
+func (e *earlyMedia) answered() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.over = true
+}
+
+// stop ends early media and undoes its bridge (the INVITE failed).
+func (e *earlyMedia) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.over = true
+	if e.joined {
+		e.joined = false
+		e.c.split(e.out)
+	}
+}
+
+// takeSDP applies an early SDP answer (a provisional response's) to the
+// outside leg, as takeAnswer does the 200's: errNoUsableSDP when it has
+// no codec in common or no media address.
+func (l *Leg) takeSDP(body []byte) error {
+	ans, err := sdp.Parse(body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoUsableSDP, err)
+	}
+	codec, dtmf, err := sdp.Negotiate(&ans.Audio, supportedCodecs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoUsableSDP, err)
+	}
+	if ans.Audio.Addr.Port() == 0 {
+		return fmt.Errorf("%w: no media address", errNoUsableSDP)
+	}
+	l.setNegotiated(&ans.Audio, codec, dtmf)
+	return nil
 }

@@ -16,7 +16,8 @@ import (
 	"hotline/sip/sdp"
 )
 
-// TestOutsideResultOf: how the INVITE through the gateway ended decides
+// TestOutsideResultOf: how the INVITE through the gateway ended (as sip
+// classifies it for callflow.OutsideOutcome) decides
 // what the referrer is told, how the transfer is counted and whether the
 // caller goes back to their queue.
 func TestOutsideResultOf(t *testing.T) {
@@ -24,20 +25,20 @@ func TestOutsideResultOf(t *testing.T) {
 		what      string
 		err       error
 		callEnded bool
-		want      outsideResult
+		want      callflow.OutsideResult
 	}{
-		{"answered", nil, false, outsideResult{200, "OK", metrics.TransferCompleted, false}},
-		{"busy", &refusedError{code: 486, reason: "Busy Here"}, false, outsideResult{486, "Busy Here", metrics.TransferReturned, true}},
-		{"declined", &refusedError{code: 603, reason: "Decline"}, false, outsideResult{603, "Decline", metrics.TransferReturned, true}},
-		{"gateway failure", &refusedError{code: 503}, false, outsideResult{503, "Failed", metrics.TransferReturned, true}},
-		{"redirect not followed", &refusedError{code: 302, reason: "Moved Temporarily"}, false, outsideResult{503, "Service Unavailable", metrics.TransferReturned, true}},
-		{"no answer", errNoAnswer, false, outsideResult{480, "Temporarily Unavailable", metrics.TransferReturned, true}},
-		{"unusable answer", fmt.Errorf("outside party's answer: %w", errNoUsableSDP), false, outsideResult{488, "Not Acceptable Here", metrics.TransferReturned, true}},
-		{"no response", errors.New("transaction timeout"), false, outsideResult{503, "Service Unavailable", metrics.TransferReturned, true}},
-		{"caller hung up while it rang", callflow.ErrCallerHangup, true, outsideResult{487, "Request Terminated", metrics.TransferAbandoned, false}},
-		{"caller hung up as it answered", nil, true, outsideResult{487, "Request Terminated", metrics.TransferAbandoned, false}},
+		{"answered", nil, false, callflow.OutsideResult{Code: 200, Reason: "OK", Outcome: metrics.TransferCompleted, Back: false}},
+		{"busy", &refusedError{code: 486, reason: "Busy Here"}, false, callflow.OutsideResult{Code: 486, Reason: "Busy Here", Outcome: metrics.TransferReturned, Back: true}},
+		{"declined", &refusedError{code: 603, reason: "Decline"}, false, callflow.OutsideResult{Code: 603, Reason: "Decline", Outcome: metrics.TransferReturned, Back: true}},
+		{"gateway failure", &refusedError{code: 503}, false, callflow.OutsideResult{Code: 503, Reason: "Failed", Outcome: metrics.TransferReturned, Back: true}},
+		{"redirect not followed", &refusedError{code: 302, reason: "Moved Temporarily"}, false, callflow.OutsideResult{Code: 503, Reason: "Service Unavailable", Outcome: metrics.TransferReturned, Back: true}},
+		{"no answer", errNoAnswer, false, callflow.OutsideResult{Code: 480, Reason: "Temporarily Unavailable", Outcome: metrics.TransferReturned, Back: true}},
+		{"unusable answer", fmt.Errorf("outside party's answer: %w", errNoUsableSDP), false, callflow.OutsideResult{Code: 488, Reason: "Not Acceptable Here", Outcome: metrics.TransferReturned, Back: true}},
+		{"no response", errors.New("transaction timeout"), false, callflow.OutsideResult{Code: 503, Reason: "Service Unavailable", Outcome: metrics.TransferReturned, Back: true}},
+		{"caller hung up while it rang", callflow.ErrCallerHangup, true, callflow.OutsideResult{Code: 487, Reason: "Request Terminated", Outcome: metrics.TransferAbandoned, Back: false}},
+		{"caller hung up as it answered", nil, true, callflow.OutsideResult{Code: 487, Reason: "Request Terminated", Outcome: metrics.TransferAbandoned, Back: false}},
 	} {
-		if got := outsideResultOf(tc.err, tc.callEnded); got != tc.want {
+		if got := callflow.OutsideOutcome(outsideDial(tc.err), tc.callEnded); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.what, got, tc.want)
 		}
 	}

@@ -66,6 +66,9 @@ func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.tra
 // CompleteAttended completes an attended transfer (completeAttended).
 func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, callflow.Leg) {
 	next, b := sc.c.completeAttended(qc, a.(*Leg), o.(transferOrder))
+	if b == nil { // not a nil *Leg in the interface
+		return next, nil
+	}
 	return next, b
 }
 

@@ -17,7 +17,10 @@ import (
 // loop (transfer_call.go, outside_transfer.go). An attended transfer
 // (Replaces naming the agent's answered consultation, attended_call.go)
 // is answered 202 and carried out the same way: the consultation's
-// target takes the agent's place.
+// target takes the agent's place. Completed while the consultation's
+// target still rings (semi-attended), the agent leaves at once and the
+// caller gets the ringing target, or goes back to their queue first in
+// line if nobody answers.
 func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	ref := s.lookup(req)
 	if ref == nil {
@@ -39,8 +42,18 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	o := transferOrder{target: target, kind: kind, by: leg.peer, leg: leg, at: s.now(), accepted: make(chan struct{})}
+	semi := false // semi-attended: the consultation's target still rings
 	if kind == metrics.TransferAttended {
-		if o.consult = s.consultationOf(req, leg); o.consult == nil { // attended_call.go; ended since checkRefer
+		o.consult = s.consultationOf(req, leg) // attended_call.go; nil if ended since checkRefer
+		if o.consult != nil {
+			if _, answered := o.consult.Target(); !answered {
+				semi = o.consult.SetSemiAttended(true) // the agent's CANCEL no longer stops the ringing
+				if _, answered = o.consult.Target(); !semi && !answered {
+					o.consult = nil
+				}
+			}
+		}
+		if o.consult == nil {
 			s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)
 			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 			return
@@ -52,6 +65,9 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		o.progress = NewReferProgress(leg.srv, req, false)
 	}
 	if err := c.orderTransfer(o); err != nil {
+		if semi {
+			o.consult.SetSemiAttended(false)
+		}
 		code, reason := StatusOf(err)
 		c.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
 		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)

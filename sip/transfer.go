@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"hotline/callflow"
 )
 
 // TargetKind is what a transfer sends the caller to.
@@ -137,20 +139,17 @@ func (t *Transfers) Check(tg Target) error {
 
 func (t *Transfers) checkNumber(n string) (Target, error) {
 	tg := Target{Kind: TargetNumber, Name: n}
-	switch {
-	case !dialable(n):
+	if !dialable(n) {
 		return tg, refuse(404, errTargetUnknown, "%q is not a phone number", n)
-	case !t.outbound:
-		return tg, refuse(403, "No Outbound Gateway", "transfer to %s: no sip.outbound.gateway configured", n)
-	case len(t.prefixes) == 0:
-		return tg, refuse(403, errNotAllowed, "transfer to %s: sip.outbound.allowed_prefixes is empty, no outside transfer is allowed", n)
 	}
-	for _, p := range t.prefixes {
-		if strings.HasPrefix(n, p) {
-			return tg, nil
-		}
+	err := callflow.CheckOutsideNumber(n, t.outbound, t.prefixes) // the policy: callflow/outside.go
+	switch {
+	case err == nil:
+		return tg, nil
+	case errors.Is(err, callflow.ErrNoGateway):
+		return tg, &Refusal{Code: 403, Reason: "No Outbound Gateway", Err: err}
 	}
-	return tg, refuse(403, errNotAllowed, "transfer to %s: not in sip.outbound.allowed_prefixes", n)
+	return tg, &Refusal{Code: 403, Reason: errNotAllowed, Err: err}
 }
 
 // ErrReferFromCaller refuses a REFER sent by the caller's side: only

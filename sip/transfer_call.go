@@ -93,16 +93,13 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 		}
 	}()
 
-	c.mu.Lock()
-	if c.reason == "" {
-		c.reason = "transfer"
-	}
-	from := c.queueName()
+	toQueue := ""
 	if o.target.Kind == TargetQueue {
-		c.decision.Queue = o.target.Name
+		toQueue = o.target.Name
 	}
-	c.transferredBy = o.by
-	c.transfersDone = append(c.transfersDone, callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()})
+	var from string
+	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), toQueue) })
+	c.mu.Lock()
 	req := acd.RequestFor(c.id, c.decision, c.customer)
 	c.mu.Unlock()
 	if o.target.Kind == TargetAgent {
@@ -140,14 +137,31 @@ func (sc scriptCall) ReturnTo(queue string) {
 // agent goes back to ("" for other calls), and the last transfer's kind.
 func (sc scriptCall) TakeReturnTo() (queue, kind string) {
 	c := sc.c
+	c.noteTransfer(func(st *callflow.TransferState) { kind = st.LastKind() })
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	queue, kind = c.returnTo, metrics.TransferBlind
-	if n := len(c.transfersDone); n > 0 {
-		kind = c.transfersDone[n-1].Kind
-	}
-	c.returnTo = ""
+	queue, c.returnTo = c.returnTo, ""
 	return queue, kind
+}
+
+// record is the transfer as the call's record lists it.
+func (o transferOrder) record() callflow.Transfer {
+	return callflow.Transfer{Kind: o.kind, At: o.at, By: o.by, Target: o.target.String()}
+}
+
+// noteTransfer lets the transfer policy (callflow.TransferState) change
+// what a transfer changes of c: its reason, queue, last transferring
+// agent, transfers, last agent and agents.
+func (c *call) noteTransfer(f func(*callflow.TransferState)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := callflow.TransferState{Reason: c.reason, Queue: c.queueName(), By: c.transferredBy,
+		Transfers: c.transfersDone, Agent: c.agentName, Agents: c.agents}
+	f(&st)
+	if st.Queue != c.queueName() {
+		c.decision.Queue = st.Queue
+	}
+	c.reason, c.transferredBy, c.transfersDone, c.agentName, c.agents = st.Reason, st.By, st.Transfers, st.Agent, st.Agents
 }
 
 // Errors of Server.Transfer (the API), besides ErrNoSuchCall and the

@@ -6,6 +6,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/callflow"
 	"hotline/sip/media"
 )
 
@@ -108,26 +109,30 @@ func TestParseMonitorCode(t *testing.T) {
 	}
 }
 
-func TestMonitorKeysAndChecks(t *testing.T) {
-	for d, want := range map[rune]media.MonitorMode{'4': media.Listen, '5': media.Whisper, '6': media.Barge} {
-		if got, ok := MonitorKey(d); !ok || got != want {
-			t.Errorf("MonitorKey(%c) = %v, %v", d, got, ok)
-		}
-	}
-	for _, d := range "0123789*#" {
-		if _, ok := MonitorKey(d); ok {
-			t.Errorf("MonitorKey(%c) switched modes", d)
-		}
-	}
+// TestMonitorRefusals: the monitoring policy's refusals (callflow) get
+// the feature code's SIP answers, and each mode its media mode.
+func TestMonitorRefusals(t *testing.T) {
 	sup := func(u string) bool { return u == "sue" }
-	if err := CheckMonitor("sue", "bob", sup); err != nil {
-		t.Errorf("sue monitoring bob: %v", err)
+	for _, tc := range []struct {
+		err    error
+		code   int
+		reason string
+	}{
+		{callflow.CheckMonitor("bob", "alice", sup, nil), 403, "Not A Supervisor"},
+		{callflow.CheckMonitor("sue", "sue", sup, nil), 403, "Cannot Monitor Yourself"},
+		{callflow.CheckMonitor("sue", "bob", sup, &callflow.Watched{}), 404, "Agent Not On A Call"},
+		{callflow.CheckMonitor("sue", "bob", sup, &callflow.Watched{Agent: "bob", Bridged: true, Monitored: true}), 486, "Already Monitored"},
+		{callflow.ErrBadMode, 400, "Bad Monitoring Mode"},
+	} {
+		if code, reason := StatusOf(monitorRefusal(tc.err)); code != tc.code || reason != tc.reason {
+			t.Errorf("%v: %d %s, want %d %s", tc.err, code, reason, tc.code, tc.reason)
+		}
 	}
-	if code, reason := StatusOf(CheckMonitor("bob", "alice", sup)); code != 403 || reason != "Not A Supervisor" {
-		t.Errorf("bob monitoring: %d %s", code, reason)
-	}
-	if code, _ := StatusOf(CheckMonitor("sue", "sue", sup)); code != 403 {
-		t.Errorf("sue monitoring herself: %d", code)
+	for m, want := range map[callflow.MonitorMode]media.MonitorMode{callflow.MonitorListen: media.Listen,
+		callflow.MonitorWhisper: media.Whisper, callflow.MonitorBarge: media.Barge} {
+		if got := mediaMode(m); got != want || got.String() != string(m) {
+			t.Errorf("mode %s: media mode %v, want %v", m, got, want)
+		}
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // Call is a call in progress as the API shows it.
 func Call(c sip.CallInfo) api.Call {
 	return api.Call{CallID: c.CallID, Hotline: c.Hotline, Queue: c.Queue, From: c.From, Agent: c.Agent,
-		Answered: c.Answered, Started: c.Started}
+		Answered: c.Answered, Started: c.Started, Outside: c.Outside}
 }
 
 // AgentState is the API's (and the metrics') name of an ACD state.

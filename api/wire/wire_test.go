@@ -1,10 +1,13 @@
 package wire_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"hotline/api"
 	"hotline/api/wire"
@@ -59,5 +62,27 @@ func TestTransferErrors(t *testing.T) {
 		if e == nil || e.Status != tc.status || e.Code != tc.code {
 			t.Errorf("%s: %+v, want %d %s", tc.what, e, tc.status, tc.code)
 		}
+	}
+}
+
+// TestCallOutside: a call transferred to an outside number shows that
+// number in GET /api/v1/calls ("outside"); other calls have no such
+// field.
+func TestCallOutside(t *testing.T) {
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	out, err := json.Marshal(wire.Call(sip.CallInfo{CallID: "c1", Hotline: "1900", From: "0912", Answered: true,
+		Started: started, Outside: "+84912345678"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"outside":"+84912345678"`) || strings.Contains(string(out), `"agent"`) {
+		t.Errorf("call transferred outside: %s, want outside +84912345678 and no agent", out)
+	}
+	in, err := json.Marshal(wire.Call(sip.CallInfo{CallID: "c2", Hotline: "1900", From: "0912", Agent: "alice", Started: started}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(in), `"outside"`) || !strings.Contains(string(in), `"agent":"alice"`) {
+		t.Errorf("call with an agent: %s, want agent alice and no outside", in)
 	}
 }

@@ -324,3 +324,125 @@ func sippReceived(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// TestE2ESemiAttendedTransferSIPp: as TestE2EAttendedTransferSIPp, but
+// alice's phone (SIPp, attended-agent.xml with its twin
+// semi-attended-consult.xml) completes with REFER + Replaces while bob's
+// baresip phone still rings: alice is told 202, NOTIFY 100 and 200 and
+// hung up at once; the caller hears ringback while bob rings, then bob
+// once he answers that same INVITE (no new one); alice's consultation
+// gets 487. The record lists the attended transfer by alice to bob.
+func TestE2ESemiAttendedTransferSIPp(t *testing.T) {
+	skipShort(t)
+	a := startTransferApp(t, 0)
+	bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: bobHz, Record: true})
+	ag, _ := a.cfg.Agent("alice")
+	inf := filepath.Join(t.TempDir(), "alice.csv")
+	auth := "alice;[authentication username=alice password=" + ag.Password + "]\n"
+	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+auth), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	port := e2e.FreeUDPTCPPort(t)
+	reg := sippScenario(t, "../../../../bench/sipp/register")
+	reg.Name = "register"
+	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: reg, LocalPort: port,
+		ExtraArgs: []string{"-inf", inf}}).RequireCalls(t, 1, 0)
+	waitFor(t, 5*time.Second, "alice registered", func() bool {
+		info, _ := a.acd.Agent("alice")
+		return info.Registered
+	})
+	twin := fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t, "tcp"))
+	consult := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "semi-attended-consult"),
+		Keys: map[string]string{"target": "bob"}, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin, "-inf", inf}})
+	agent := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-agent"),
+		LocalPort: port, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin}})
+
+	caller := startCaller(t, a, "udp")
+	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("caller not connected: %v", err)
+	}
+	if _, err := bob.WaitEvent(ctx, e2e.EventCallIncoming); err != nil {
+		t.Fatalf("bob's phone did not ring for the consultation: %v", err)
+	}
+	res, err := agent.Wait(ctx) // REFER, 202, NOTIFYs, Hotline's BYE: while bob rings
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+	if bob.HasEvent(e2e.EventCallEstablished) {
+		t.Fatal("bob answered before alice completed: not a semi-attended transfer")
+	}
+	time.Sleep(time.Second) // the caller hears ringback while bob rings (he may ring 2 s)
+	if err := bob.Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatal(err)
+	}
+	cres, err := consult.Wait(ctx) // 487 once bob took the caller
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres.RequireCalls(t, 1, 0)
+	time.Sleep(2 * time.Second) // the caller talks to bob
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, a)
+
+	var got []string
+	for _, m := range sippReceived(t, res.Dir) {
+		switch {
+		case strings.HasPrefix(m, "SIP/2.0 202"):
+			got = append(got, "202")
+		case strings.HasPrefix(m, "NOTIFY "):
+			_, frag, _ := strings.Cut(m, "\r\n\r\n")
+			got = append(got, "NOTIFY "+strings.TrimSpace(frag))
+		}
+	}
+	if want := []string{"202", "NOTIFY SIP/2.0 100 Trying", "NOTIFY SIP/2.0 200 OK"}; !slices.Equal(got, want) {
+		t.Errorf("alice's phone got %q, want %q", got, want)
+	}
+	smp, rate := received(t, caller)
+	// What the caller heard before bob (the recording leaves out
+	// stretches without RTP): ringback (425 Hz), not the hold tone
+	// (440 Hz) nor silence.
+	blk := rate / 10
+	bobFrom := 0
+	for k := 0; (k+1)*blk <= len(smp); k++ {
+		if e2e.ToneLevel(smp[k*blk:(k+1)*blk], rate, bobHz) > toneHeard {
+			bobFrom = k
+			break
+		}
+	}
+	if bobFrom < 5 {
+		t.Fatalf("bob first heard at %d tenths of the caller's recording, want after half a second of ringing", bobFrom)
+	}
+	if got := e2e.DominantTone(smp[:(bobFrom-1)*blk], rate, []float64{ringbackHz, holdHz, aliceHz}); got != ringbackHz {
+		t.Errorf("while bob rang the caller heard %v Hz, want Hotline's ringback %v Hz", got, ringbackHz)
+	}
+	if n := len(smp); n < 2*rate || e2e.ToneLevel(smp[n-rate:n-rate/8], rate, bobHz) < toneHeard {
+		t.Errorf("the caller does not hear bob at the end of the call (%d samples)", n)
+	}
+	bs, brate := received(t, bob)
+	if n := len(bs); n < brate || e2e.ToneLevel(bs[n-brate:n-brate/8], brate, callerHz) < toneHeard {
+		t.Errorf("bob does not hear the caller at the end of the call (%d samples)", n)
+	}
+	if len(bob.ReceivedWAVs()) != 1 {
+		t.Errorf("bob's phone has %d calls, want the consultation only (no new INVITE)", len(bob.ReceivedWAVs()))
+	}
+	line := lastLine(a.logs.String(), "call ended: transfer")
+	for _, want := range []string{"kind=attended", "by=alice", "target=agent:bob", `agents="[alice bob]"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("Hotline's record of the call: %q, want %s", line, want)
+		}
+	}
+}

@@ -328,7 +328,8 @@ func TestE2EOutsideTransferBusy(t *testing.T) {
 // TestE2EOutsideTransferAPI: POST /api/v1/calls/{id}/transfer
 // {"to":"number:+84..."} calls the number through the gateway like a
 // REFER: alice's phone is hung up, the outside party (SIPp) answers and
-// hangs up later, the caller gets the BYE, and the history has the api
+// hangs up later (meanwhile GET /api/v1/calls lists the call with its
+// outside number), the caller gets the BYE, and the history has the api
 // transfer and the outside leg.
 func TestE2EOutsideTransferAPI(t *testing.T) {
 	skipShort(t)
@@ -367,6 +368,11 @@ func TestE2EOutsideTransferAPI(t *testing.T) {
 	if err := gwRec.WaitPackets(ctx, 25); err != nil {
 		t.Fatalf("the outside party got no audio: %v", err)
 	}
+	// GET /api/v1/calls shows the call with its outside party (and no
+	// agent) while they talk.
+	if live := a.liveCalls(t); len(live) != 1 || live[0].CallID != id || live[0].Outside != outsideNumber || live[0].Agent != "" {
+		t.Errorf("GET /api/v1/calls while the outside party talks: %+v, want call %s with outside %s and no agent", live, id, outsideNumber)
+	}
 	gres, err := gw.Wait(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -384,5 +390,97 @@ func TestE2EOutsideTransferAPI(t *testing.T) {
 	row := historyCall(t, a, id)
 	if !strings.Contains(string(row.Transfers), `"kind":"api"`) || !strings.Contains(string(row.Legs), `"number":"`+outsideNumber+`"`) {
 		t.Errorf("history transfers %s legs %s, want the api transfer and the outside leg", row.Transfers, row.Legs)
+	}
+}
+
+// earlyHz is what the outside party's early media (its ringback or an
+// announcement, before it answers) sends.
+const earlyHz = 2000.0
+
+// TestE2EOutsideTransferEarlyMedia: the gateway (SIPp,
+// testdata/sipp/gateway-early-media.xml) answers alice's blind transfer
+// to +84912345678 with 180, then 183 Session Progress with SDP, and
+// sends early media (a 2000 Hz announcement) for 3 s before its 200 OK:
+// the caller hears that announcement, not Hotline's ringback, then the
+// outside party once it answers (1300 Hz), and the outside party hears
+// the caller. The transfer completes as without early media.
+func TestE2EOutsideTransferEarlyMedia(t *testing.T) {
+	skipShort(t)
+	gwRec := e2e.NewUDPRecorder(t)
+	gw := e2e.StartSIPp(t, e2e.SIPpOptions{
+		Scenario: sippScenario(t, "gateway-early-media").WithMediaPort(gwRec.Port()),
+		Timeout:  90 * time.Second,
+	})
+	a := startOutsideApp(t, gw.Addr(), 0)
+	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	callerRec := e2e.NewUDPRecorder(t)
+	caller := sippCaller(t, a, callerRec)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("alice did not get the call: %v", err)
+	}
+	id := callIDOf(t, a, "msg=bridged")
+	talks(ctx, t, callerRec, callerHz, 40*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if _, err := alice.Command(ctx, "transfer", "sip:"+outsideNumber+"@"+a.sipAddr("udp")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "Hotline taking the gateway's early media", func() bool {
+		return strings.Contains(lastLine(a.logs.String(), "early media from the outside party"), "call_id="+id)
+	})
+	// The far end plays its announcement to whoever sends it RTP: the
+	// caller's audio reaches it through Hotline already.
+	talks(ctx, t, gwRec, earlyHz, 2500*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	from := len(callerRec.Samples())
+	time.Sleep(1500 * time.Millisecond)
+	early := callerRec.Samples()[from:]
+	if strings.Contains(a.logs.String(), "bridged with the outside party") {
+		t.Fatal("the outside party answered before the early-media window ended; the test cannot tell early media from the answer")
+	}
+	waitFor(t, 10*time.Second, "the outside party's answer", func() bool {
+		return strings.Contains(a.logs.String(), "bridged with the outside party")
+	})
+	time.Sleep(500 * time.Millisecond) // the announcement has ended
+	go func() { _ = gwRec.SendTone(ctx, netip.AddrPort{}, gatewayHz, 3*time.Second, e2e.PayloadPCMU) }()
+	time.Sleep(300 * time.Millisecond)
+	from = len(callerRec.Samples())
+	time.Sleep(2 * time.Second)
+	answered := callerRec.Samples()[from:]
+
+	gres, err := gw.Wait(ctx) // the outside party hangs up 4 s after its answer
+	if err != nil {
+		t.Fatal(err)
+	}
+	gres.RequireCalls(t, 1, 0)
+	cres, err := caller.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres.RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+
+	all := []float64{callerHz, agentHz, gatewayHz, ringbackHz, earlyHz}
+	if len(early) < 8000 {
+		t.Fatalf("the caller got %d samples during the early media, want 1 s or more", len(early))
+	}
+	if got := e2e.DominantTone(early, 8000, all); got != earlyHz {
+		t.Errorf("while the outside number rang with early media the caller heard %v Hz, want the far end's %v Hz (not Hotline's ringback %v Hz)",
+			got, earlyHz, ringbackHz)
+	}
+	if got := e2e.DominantTone(answered, 8000, all); got != gatewayHz {
+		t.Errorf("once answered the caller heard %v Hz, want the outside party's %v Hz", got, gatewayHz)
+	}
+	if got := e2e.DominantTone(gwRec.Samples(), 8000, all); got != callerHz {
+		t.Errorf("the outside party heard %v Hz, want the caller's %v Hz", got, callerHz)
+	}
+	if got := counter(t, a, metrics.NameTransfers, map[string]string{"kind": "blind", "target": "number", "outcome": "completed"}); got != 1 {
+		t.Errorf("completed blind transfers to a number: %v, want 1", got)
+	}
+	row := historyCall(t, a, id)
+	if got, want := string(row.Legs), `[{"role":"agent","agent":"alice"},{"role":"outside","number":"`+outsideNumber+`"}]`; got != want {
+		t.Errorf("history legs %s, want %s", got, want)
 	}
 }

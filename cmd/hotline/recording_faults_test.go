@@ -28,8 +28,9 @@ import (
 
 // liveCall is one entry of GET /api/v1/calls.
 type liveCall struct {
-	CallID string `json:"call_id"`
-	Agent  string `json:"agent"`
+	CallID  string `json:"call_id"`
+	Agent   string `json:"agent"`
+	Outside string `json:"outside"`
 }
 
 // spooledRecords reads the call records (.json) in the spool directory.
