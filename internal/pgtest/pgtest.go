@@ -46,7 +46,7 @@ type Server struct {
 	Dir string
 
 	bin    string
-	cred   *syscall.Credential
+	cred   *procCred
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -78,7 +78,7 @@ func version(binDir string) int {
 }
 
 // credential is who runs the cluster: nil (this user) unless root.
-func credential() (*syscall.Credential, error) {
+func credential() (*procCred, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -91,7 +91,7 @@ func credential() (*syscall.Credential, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("pgtest: user postgres: %w", err)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+	return newCred(uint32(uid), uint32(gid)), nil
 }
 
 // Start creates and starts a cluster for t and removes it when t ends.
