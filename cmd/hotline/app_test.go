@@ -24,6 +24,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/internal/e2e"
 	"hotline/sip/overload"
 )
 
@@ -129,22 +130,7 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 // freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
 func freeSIPPort(t *testing.T) string {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := net.SplitHostPort(u.LocalAddr().String())
-		l, err := net.Listen("tcp", "127.0.0.1:"+port)
-		u.Close()
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return ""
+	return strconv.Itoa(e2e.FreeUDPTCPPort(t))
 }
 
 func params(k, v string) sip.HeaderParams {

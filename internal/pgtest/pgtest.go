@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"hotline/internal/proctest"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -130,7 +129,7 @@ func start() (*Server, error) {
 	}
 	var last error
 	for attempt := 0; attempt < 5; attempt++ { // a free port may be taken meanwhile
-		if s.Port, last = freePort(); last != nil {
+		if s.Port, last = proctest.TCPPort(); last != nil {
 			continue
 		}
 		if last = s.start(); last == nil {
@@ -166,15 +165,6 @@ func (s *Server) initdb() error {
 		return fmt.Errorf("pgtest: initdb: %w\n%s", err, s.Logs())
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start() error {
