@@ -7,49 +7,16 @@ package main
 // injected, so these tests give the same answers whenever they run.
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"hotline/api"
 	"hotline/metrics"
 	"hotline/routing/config"
+	"hotline/routing/config/configtest"
 	"hotline/sip"
 )
-
-// exampleEngine is the routing engine example kept (commented out) in
-// deploy/hotline.example.yaml: the "office" schedule in Asia/Ho_Chi_Minh,
-// its queues, rules and callback settings.
-func exampleEngine(t *testing.T) config.Config {
-	t.Helper()
-	data, err := os.ReadFile("../../deploy/hotline.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	begin := strings.Index(text, "# --- routing engine example (begin) ---")
-	end := strings.Index(text, "# --- routing engine example (end) ---")
-	if begin < 0 || end < begin {
-		t.Fatal("routing engine example markers not found in deploy/hotline.example.yaml")
-	}
-	var yml strings.Builder
-	for _, line := range strings.Split(text[begin:end], "\n")[1:] {
-		if strings.HasPrefix(line, "# (") {
-			continue
-		}
-		yml.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ") + "\n")
-	}
-	var c config.Config
-	dec := yaml.NewDecoder(strings.NewReader(yml.String()))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("routing engine example: %v", err)
-	}
-	return c
-}
 
 // fixedClock reads at when Hotline starts and runs on from there.
 func fixedClock(at time.Time) func() time.Time {
@@ -69,7 +36,7 @@ func instantApp(t *testing.T, at time.Time, engine bool, mutate func(c *Config))
 	t.Helper()
 	var e config.Config
 	if engine {
-		e = exampleEngine(t)
+		e = configtest.ExampleEngine(t, "../../deploy/hotline.example.yaml")
 	}
 	return startAppClock(t, func(c *Config) {
 		if engine {
