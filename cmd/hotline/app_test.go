@@ -66,10 +66,20 @@ func (s *syncBuffer) String() string {
 }
 
 // startApp starts Hotline on the example configuration moved to free
-// loopback ports, after mutate has changed what the test needs.
+// loopback ports, after mutate has changed what the test needs. It runs
+// on the real clock, so customers have no quiet hours (the example's
+// default is 21:00-08:00): a callback the test has dialled is dialled at
+// any hour the test runs (CI once ran at 23:00 and the dialer waited for
+// 08:00). A test that needs quiet hours sets them, on an injected clock
+// (startAppClock).
 func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 	t.Helper()
-	return startAppClock(t, mutate, time.Now)
+	return startAppClock(t, func(c *Config) {
+		c.Callbacks.QuietHours = []string{}
+		if mutate != nil {
+			mutate(c)
+		}
+	}, time.Now)
 }
 
 // startAppClock is startApp with Hotline's clock replaced by now.
