@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -371,19 +370,19 @@ func TestCallbackClaimLapsesWhenNotSettled(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := srv.PID()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+	if err := pauseProcess(pid); err != nil {
 		t.Fatal(err)
 	}
 	resumed := false
 	defer func() {
 		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
+			_ = resumeProcess(pid)
 		}
 	}()
 	if err := sa.Retry(cb.ID, time.Now(), ""); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("Retry with Redis stopped: %v, want ErrUnreachable", err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+	if err := resumeProcess(pid); err != nil {
 		t.Fatal(err)
 	}
 	resumed = true

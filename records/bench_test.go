@@ -5,22 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"hotline/internal/pgtest"
 	"hotline/records"
 )
-
-// cpuTime is this process's user+system CPU time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchmarkRecording measures what recording calls costs Hotline's
 // process: each op is one call record and its events (entered queue,

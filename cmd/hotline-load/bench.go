@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -880,8 +879,7 @@ func (d *driver) routingBench(ctx context.Context) (string, string) {
 	// go test runs the test binaries as its children: on timeout or
 	// Ctrl-C, kill the whole process group, not only go (an orphaned
 	// test binary kept running and held the output pipe open).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	killGroupOnCancel(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	text := "$ go " + strings.Join(args, " ") + "\n" + string(out)

@@ -89,7 +89,7 @@ func (p *procs) start(name string, cmd *exec.Cmd, logPath string) (*child, error
 		cmd.Stdout = f
 	}
 	cmd.Stderr = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

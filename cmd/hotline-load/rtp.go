@@ -11,9 +11,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/net/ipv4"
 )
@@ -61,25 +59,6 @@ func decodeProbe(p []byte) (sendNs int64, id, gen uint32, ok bool) {
 	}
 	return int64(binary.BigEndian.Uint64(p[offSendNs:])), binary.BigEndian.Uint32(p[offStream:]),
 		binary.BigEndian.Uint32(p[offGen:]), true
-}
-
-// kernelRxTime returns the SCM_TIMESTAMPNS receive time in oob, if any.
-func kernelRxTime(oob []byte) (int64, bool) {
-	for len(oob) >= syscall.CmsgSpace(0) {
-		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < syscall.CmsgLen(0) || l > len(oob) {
-			return 0, false
-		}
-		data := oob[syscall.CmsgLen(0):l]
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && len(data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(data))
-			nsec := int64(binary.NativeEndian.Uint64(data[8:]))
-			return sec*1e9 + nsec, true
-		}
-		oob = oob[min(syscall.CmsgSpace(l-syscall.CmsgLen(0)), len(oob)):]
-	}
-	return 0, false
 }
 
 // WindowStats is what the media engine saw during a measurement window:
@@ -193,7 +172,7 @@ func newRTPSock(maxStreams int) (*rtpSock, error) {
 	s := &rtpSock{conn: conn, pc: ipv4.NewPacketConn(conn), port: conn.LocalAddr().(*net.UDPAddr).Port, rx: make([]rxState, maxStreams)}
 	if rc, err := conn.SyscallConn(); err == nil {
 		_ = rc.Control(func(fd uintptr) {
-			s.kernelTS = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil
+			s.kernelTS = rxTimestamps(fd)
 		})
 	}
 	return s, nil

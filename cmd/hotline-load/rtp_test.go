@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strings"
-	"syscall"
 	"testing"
-	"unsafe"
 )
 
 func TestProbeRoundTrip(t *testing.T) {
@@ -26,26 +24,6 @@ func TestProbeRoundTrip(t *testing.T) {
 	p[0] = 0x90 // extension bit: not ours
 	if _, _, _, ok := decodeProbe(p); ok {
 		t.Error("packet with an extension decoded")
-	}
-}
-
-func TestKernelRxTime(t *testing.T) {
-	oob := make([]byte, syscall.CmsgSpace(16))
-	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	h.Level, h.Type = syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS
-	h.SetLen(syscall.CmsgLen(16))
-	binary.NativeEndian.PutUint64(oob[syscall.CmsgLen(0):], 12)
-	binary.NativeEndian.PutUint64(oob[syscall.CmsgLen(0)+8:], 345)
-	got, ok := kernelRxTime(oob)
-	if !ok || got != 12_000_000_345 {
-		t.Errorf("kernelRxTime = %d, %v; want 12000000345", got, ok)
-	}
-	if _, ok := kernelRxTime(nil); ok {
-		t.Error("timestamp found in no control data")
-	}
-	h.Type = syscall.SCM_RIGHTS
-	if _, ok := kernelRxTime(oob); ok {
-		t.Error("timestamp found in another control message")
 	}
 }
 

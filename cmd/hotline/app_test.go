@@ -24,6 +24,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/internal/e2e"
 	"hotline/sip/overload"
 )
 
@@ -65,10 +66,20 @@ func (s *syncBuffer) String() string {
 }
 
 // startApp starts Hotline on the example configuration moved to free
-// loopback ports, after mutate has changed what the test needs.
+// loopback ports, after mutate has changed what the test needs. It runs
+// on the real clock, so customers have no quiet hours (the example's
+// default is 21:00-08:00): a callback the test has dialled is dialled at
+// any hour the test runs (CI once ran at 23:00 and the dialer waited for
+// 08:00). A test that needs quiet hours sets them, on an injected clock
+// (startAppClock).
 func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 	t.Helper()
-	return startAppClock(t, mutate, time.Now)
+	return startAppClock(t, func(c *Config) {
+		c.Callbacks.QuietHours = []string{}
+		if mutate != nil {
+			mutate(c)
+		}
+	}, time.Now)
 }
 
 // startAppClock is startApp with Hotline's clock replaced by now.
@@ -129,22 +140,7 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 // freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
 func freeSIPPort(t *testing.T) string {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := net.SplitHostPort(u.LocalAddr().String())
-		l, err := net.Listen("tcp", "127.0.0.1:"+port)
-		u.Close()
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return ""
+	return strconv.Itoa(e2e.FreeUDPTCPPort(t))
 }
 
 func params(k, v string) sip.HeaderParams {

@@ -4,18 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"hotline/cluster"
 	"hotline/internal/e2e"
-	"hotline/internal/kamailiotest"
-	"hotline/internal/redistest"
 	"hotline/routing/acd"
 )
 
@@ -35,43 +30,8 @@ func startLoadCluster(t *testing.T) *hotlineCluster {
 	if yaml == clusterYAML {
 		t.Fatal("clusterYAML changed: cannot set the agents")
 	}
-	hc := &hotlineCluster{redis: redistest.Start(t)}
-	var addrs []string
-	for i := 0; i < 3; i++ {
-		name := fmt.Sprintf("node%d", i)
-		addr := net.JoinHostPort("127.0.0.1", freeSIPPort(t))
-		dir := t.TempDir()
-		base := 28000 + 400*i
-		p := startProcess(t, fmt.Sprintf(yaml, addr, base, base+399,
-			filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"), hc.redis.URL(), name))
-		hc.nodes = append(hc.nodes, &clusterNode{name: name, addr: addr, p: p})
-		addrs = append(addrs, addr)
-	}
-	hc.edge = kamailiotest.Start(t, kamailiotest.Options{Nodes: addrs})
-	c, err := parseConfig("observer", []byte(fmt.Sprintf(yaml, "127.0.0.1:0", 29300, 29399, "/x", "/y", hc.redis.URL(), "observer")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := c.Cluster
-	cc.Node = "observer"
-	node, err := cluster.Join(context.Background(), cc, cluster.Options{Shared: sharedConfig(&c.Config)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy := &lateLog{}
-	hc.obs, err = acd.New(&c.Config, acd.Options{LoginOnRegister: *c.Queue.LoginOnRegister, Replication: lazy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lazy.l, err = node.OpenLogWithSnapshots(context.Background(), "acd", hc.obs.ApplyOp,
-		&cluster.Snapshots{Take: hc.obs.Snapshot, Restore: hc.obs.Restore}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); node.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done; lazy.l.Close(); _ = node.Close(context.Background()) })
-	return hc
+	return startHotlineClusterWith(t, clusterSetup{yaml: yaml, observerYAML: yaml,
+		rtpBase: 28000, rtpPorts: 400, observerRTP: 29300, snapshots: true})
 }
 
 // longestGap is the longest run of silent 20 ms frames between the first

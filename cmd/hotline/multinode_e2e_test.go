@@ -69,14 +69,35 @@ func startHotlineCluster(t *testing.T) *hotlineCluster {
 // yamlFmt, a variant of clusterYAML (the same verbs).
 func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
 	t.Helper()
+	return startHotlineClusterWith(t, clusterSetup{yaml: yamlFmt, observerYAML: yamlFmt,
+		rtpBase: 27200, rtpPorts: 200, observerRTP: 27800})
+}
+
+// clusterSetup is how startHotlineClusterWith starts a test cluster.
+type clusterSetup struct {
+	// yaml configures each node; observerYAML the observer (both with
+	// clusterYAML's verbs).
+	yaml, observerYAML string
+	// Node i's RTP ports are rtpBase+rtpPorts*i .. +rtpPorts-1; the
+	// observer's (it takes no calls) observerRTP .. +99.
+	rtpBase, rtpPorts, observerRTP int
+	// snapshots: the observer's replica of the ACD restores from the
+	// log's snapshots (a long test's log is compacted meanwhile).
+	snapshots bool
+}
+
+// startHotlineClusterWith starts three nodes, the Kamailio edge and the
+// observer as s says.
+func startHotlineClusterWith(t *testing.T, s clusterSetup) *hotlineCluster {
+	t.Helper()
 	hc := &hotlineCluster{redis: redistest.Start(t)}
 	var addrs []string
 	for i := 0; i < 3; i++ {
 		name := fmt.Sprintf("node%d", i)
 		addr := net.JoinHostPort("127.0.0.1", freeSIPPort(t))
 		dir := t.TempDir()
-		base := 27200 + 200*i
-		config := fmt.Sprintf(yamlFmt, addr, base, base+199,
+		base := s.rtpBase + s.rtpPorts*i
+		config := fmt.Sprintf(s.yaml, addr, base, base+s.rtpPorts-1,
 			filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"), hc.redis.URL(), name)
 		p := startProcess(t, config)
 		hc.nodes = append(hc.nodes, &clusterNode{name: name, addr: addr, p: p, config: config})
@@ -84,7 +105,7 @@ func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
 	}
 	hc.edge = kamailiotest.Start(t, kamailiotest.Options{Nodes: addrs})
 
-	c, err := parseConfig("observer", []byte(fmt.Sprintf(yamlFmt, "127.0.0.1:0", 27800, 27899, "/x", "/y", hc.redis.URL(), "observer")))
+	c, err := parseConfig("observer", []byte(fmt.Sprintf(s.observerYAML, "127.0.0.1:0", s.observerRTP, s.observerRTP+99, "/x", "/y", hc.redis.URL(), "observer")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +120,13 @@ func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lazy.l, err = node.OpenLog(context.Background(), "acd", hc.obs.ApplyOp); err != nil {
+	if s.snapshots {
+		lazy.l, err = node.OpenLogWithSnapshots(context.Background(), "acd", hc.obs.ApplyOp,
+			&cluster.Snapshots{Take: hc.obs.Snapshot, Restore: hc.obs.Restore})
+	} else {
+		lazy.l, err = node.OpenLog(context.Background(), "acd", hc.obs.ApplyOp)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())

@@ -69,6 +69,34 @@ func talks(ctx context.Context, t *testing.T, rec *e2e.UDPRecorder, hz float64, 
 	go func() { _ = rec.SendTone(ctx, netip.AddrPort{}, hz, d, e2e.PayloadPCMU) }()
 }
 
+// outsideCall is a call of the hotline that alice answered, on a Hotline
+// whose outbound gateway is gw: the caller (SIPp, RTP to and from
+// callerRec) talks callerHz once Hotline's audio reaches it; id is the
+// call's id.
+type outsideCall struct {
+	a         *testApp
+	alice     *e2e.Baresip
+	caller    *e2e.SIPp
+	callerRec *e2e.UDPRecorder
+	id        string
+}
+
+// startOutsideCall starts Hotline (startOutsideApp), alice and the caller,
+// waits for alice to take the call and has the caller talk for talk.
+func startOutsideCall(ctx context.Context, t *testing.T, gw *e2e.SIPp, wrapUp, talk time.Duration) outsideCall {
+	t.Helper()
+	a := startOutsideApp(t, gw.Addr(), wrapUp)
+	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	callerRec := e2e.NewUDPRecorder(t)
+	caller := sippCaller(t, a, callerRec)
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("alice did not get the call: %v", err)
+	}
+	id := callIDOf(t, a, "msg=bridged")
+	talks(ctx, t, callerRec, callerHz, talk)
+	return outsideCall{a: a, alice: alice, caller: caller, callerRec: callerRec, id: id}
+}
+
 // gatewayInvites are the Request-URIs of the INVITEs in SIPp's trace.
 func gatewayInvites(t *testing.T, p *e2e.SIPp) []string {
 	t.Helper()
@@ -135,18 +163,11 @@ func TestE2EOutsideTransfer(t *testing.T) {
 		Scenario: e2e.UASAnswer(e2e.UASAnswerOptions{Ring: time.Second, HangupAfter: 6 * time.Second}).WithMediaPort(gwRec.Port()),
 		Timeout:  90 * time.Second,
 	})
-	a := startOutsideApp(t, gw.Addr(), 0)
-	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
-	callerRec := e2e.NewUDPRecorder(t)
-	caller := sippCaller(t, a, callerRec)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("alice did not get the call: %v", err)
-	}
-	id := callIDOf(t, a, "msg=bridged")
-	talks(ctx, t, callerRec, callerHz, 40*time.Second) // the caller talks to whoever is on the line
+	// The caller talks to whoever is on the line.
+	oc := startOutsideCall(ctx, t, gw, 0, 40*time.Second)
+	a, alice, caller, callerRec, id := oc.a, oc.alice, oc.caller, oc.callerRec, oc.id
 	time.Sleep(time.Second)
 	transferred := len(callerRec.Samples())
 	if _, err := alice.Command(ctx, "transfer", "sip:"+outsideNumber+"@"+a.sipAddr("udp")); err != nil {
@@ -258,17 +279,10 @@ func TestE2EOutsideTransfer(t *testing.T) {
 func TestE2EOutsideTransferBusy(t *testing.T) {
 	skipShort(t)
 	gw := e2e.StartSIPp(t, e2e.SIPpOptions{Scenario: e2e.UASRespond(486), Timeout: 90 * time.Second})
-	a := startOutsideApp(t, gw.Addr(), 30*time.Second) // alice takes no call after transferring
-	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
-	callerRec := e2e.NewUDPRecorder(t)
-	caller := sippCaller(t, a, callerRec)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("alice did not get the call: %v", err)
-	}
-	first := callIDOf(t, a, "msg=bridged")
-	talks(ctx, t, callerRec, callerHz, 40*time.Second)
+	oc := startOutsideCall(ctx, t, gw, 30*time.Second, 40*time.Second) // alice takes no call after transferring
+	a, alice, caller, callerRec, first := oc.a, oc.alice, oc.caller, oc.callerRec, oc.id
 	other := e2e.StartBaresip(t, e2e.BaresipOptions{User: "0911111111", ToneHz: callerHz})
 	if err := other.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
 		t.Fatal(err)
@@ -338,17 +352,10 @@ func TestE2EOutsideTransferAPI(t *testing.T) {
 		Scenario: e2e.UASAnswer(e2e.UASAnswerOptions{HangupAfter: 3 * time.Second}).WithMediaPort(gwRec.Port()),
 		Timeout:  90 * time.Second,
 	})
-	a := startOutsideApp(t, gw.Addr(), 0)
-	alice := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
-	callerRec := e2e.NewUDPRecorder(t)
-	caller := sippCaller(t, a, callerRec)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("alice did not get the call: %v", err)
-	}
-	id := callIDOf(t, a, "msg=bridged")
-	talks(ctx, t, callerRec, callerHz, 30*time.Second)
+	oc := startOutsideCall(ctx, t, gw, 0, 30*time.Second)
+	a, alice, caller, id := oc.a, oc.alice, oc.caller, oc.id
 	var e struct {
 		Code string `json:"code"`
 	}

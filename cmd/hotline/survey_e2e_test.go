@@ -135,11 +135,17 @@ func TestE2EKnownCustomerLowRating(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startApp(t, func(c *Config) { c.Directory.File = customers })
+	a := startApp(t, func(c *Config) {
+		c.Directory.File = customers
+		// The example's default quiet hours: the follow-up is due at
+		// 08:00 UTC the next day (the dialer is off: no gateway).
+		c.Callbacks.QuietHours = []string{"21:00-08:00"}
+	})
 	agent := startAgent(t, a, "carol", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	hangUpAfter(ctx, agent, 2*time.Second)
+	before := time.Now() // the call ends on this UTC day or the next
 	res := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
 		Target:   a.sipAddr("udp"),
 		Service:  "1900",
@@ -166,8 +172,14 @@ func TestE2EKnownCustomerLowRating(t *testing.T) {
 	if len(cbs) != 1 || cbs[0].Number != "+84912000111" || cbs[0].CustomerID != "C42" || !strings.Contains(cbs[0].Reason, "low rating 1") {
 		t.Fatalf("callbacks %+v, want one follow-up for C42 after the rating of 1", cbs)
 	}
-	if !cbs[0].Due.After(time.Now()) {
-		t.Errorf("follow-up due %s, want later", cbs[0].Due)
+	// The next business day (no schedule: every day), after the quiet
+	// hours: 08:00 UTC the day after the call ended.
+	nextMorning := func(at time.Time) time.Time {
+		y, m, d := at.UTC().Date()
+		return time.Date(y, m, d+1, 8, 0, 0, 0, time.UTC)
+	}
+	if due := cbs[0].Due; !due.Equal(nextMorning(before)) && !due.Equal(nextMorning(time.Now())) {
+		t.Errorf("follow-up due %s, want 08:00 UTC the day after the call (%s)", due, nextMorning(before))
 	}
 	// The customer's history now has this call.
 	waitFor(t, 5*time.Second, "the call in the customer's history", func() bool {

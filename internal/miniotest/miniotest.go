@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,7 +82,7 @@ func Start(t testing.TB) *Server {
 	s := &Server{bin: bin, Dir: t.TempDir(), logs: &proctest.Buffer{}}
 	var last error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken meanwhile
-		s.Endpoint, s.console = freePort(t), freePort(t)
+		s.Endpoint, s.console = freeAddr(t), freeAddr(t)
 		if last = s.start(); last == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -91,14 +92,10 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-func freePort(t testing.TB) string {
+// freeAddr is a free 127.0.0.1 TCP address.
+func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(proctest.FreeTCPPort(t)))
 }
 
 func (s *Server) start() error {

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"hotline/internal/proctest"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -46,7 +45,7 @@ type Server struct {
 	Dir string
 
 	bin    string
-	cred   *syscall.Credential
+	cred   *procCred
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -78,7 +77,7 @@ func version(binDir string) int {
 }
 
 // credential is who runs the cluster: nil (this user) unless root.
-func credential() (*syscall.Credential, error) {
+func credential() (*procCred, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -91,7 +90,7 @@ func credential() (*syscall.Credential, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("pgtest: user postgres: %w", err)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+	return newCred(uint32(uid), uint32(gid)), nil
 }
 
 // Start creates and starts a cluster for t and removes it when t ends.
@@ -130,7 +129,7 @@ func start() (*Server, error) {
 	}
 	var last error
 	for attempt := 0; attempt < 5; attempt++ { // a free port may be taken meanwhile
-		if s.Port, last = freePort(); last != nil {
+		if s.Port, last = proctest.TCPPort(); last != nil {
 			continue
 		}
 		if last = s.start(); last == nil {
@@ -166,15 +165,6 @@ func (s *Server) initdb() error {
 		return fmt.Errorf("pgtest: initdb: %w\n%s", err, s.Logs())
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start() error {

@@ -6,6 +6,6 @@ import "syscall"
 // kill it if the test process dies without cleaning up (Go sets the
 // parent-death signal after the credentials, so the change does not
 // clear it).
-func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
+func sysProcAttr(cred *procCred) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 }

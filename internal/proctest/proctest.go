@@ -97,12 +97,22 @@ func (p *Proc) WaitReady(timeout time.Duration, ready func() error) error {
 // FreeTCPPort returns a 127.0.0.1 TCP port that was free a moment ago.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := TCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// TCPPort is FreeTCPPort for callers without a test (a server restarted
+// by a helper): a 127.0.0.1 TCP port that was free a moment ago.
+func TCPPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // FreeUDPPort returns a 127.0.0.1 UDP port that was free a moment ago.

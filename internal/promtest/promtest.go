@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hotline/internal/proctest"
 )
 
 // ErrQuery is returned (wrapped) when Prometheus answers a query with an
@@ -152,17 +153,6 @@ func (c *Client) WaitFor(t testing.TB, expr string, deadline time.Time, cond fun
 	return nil
 }
 
-// freePort returns a TCP port free on 127.0.0.1 now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Start runs a real Prometheus on a free 127.0.0.1 port, in a temporary
 // directory, scraping each target (host:port, path /metrics) every second
 // and evaluating the repository's rules (deploy/prometheus/rules/
@@ -199,7 +189,7 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreeTCPPort(t))
 	cmd := exec.Command(bin,
 		"--config.file="+confFile,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),

@@ -5,13 +5,9 @@ import (
 	"hotline/routing/config"
 	"hotline/routing/config/configtest"
 	"hotline/routing/directory"
-	"os"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 func TestDecide(t *testing.T) {
@@ -112,29 +108,7 @@ func TestDefaultConfigRoutesEverythingToOneQueue(t *testing.T) {
 // TestExampleConfigEngineSection validates the routing engine example kept
 // (commented out) in deploy/hotline.example.yaml.
 func TestExampleConfigEngineSection(t *testing.T) {
-	data, err := os.ReadFile("../../deploy/hotline.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	begin := strings.Index(text, "# --- routing engine example (begin) ---")
-	end := strings.Index(text, "# --- routing engine example (end) ---")
-	if begin < 0 || end < begin {
-		t.Fatal("example markers not found")
-	}
-	var yml strings.Builder
-	for _, line := range strings.Split(text[begin:end], "\n")[1:] {
-		if strings.HasPrefix(line, "# (") {
-			continue
-		}
-		yml.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ") + "\n")
-	}
-	var c config.Config
-	dec := yaml.NewDecoder(strings.NewReader(yml.String()))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("example does not parse: %v\n%s", err, yml.String())
-	}
+	c := configtest.ExampleEngine(t, "../../deploy/hotline.example.yaml")
 	c.Hotlines = []config.Hotline{{Number: "1900"}}
 	c.Agents = []config.Agent{{Username: "alice", Password: "x", Skills: map[string]int{"complaints": 4}, Queues: []string{"general", "complaints"}}}
 	configtest.MustValid(t, &c)

@@ -187,15 +187,6 @@ func schedulingLag(now, due time.Time, least, window time.Duration) time.Duratio
 	return least
 }
 
-// processCPU returns the process's user and system CPU time in ns.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
 // readPressure reads the pressure file's number; missing, empty or not a
 // number reads as 0.
 func readPressure(path string) float64 {

@@ -6,7 +6,11 @@ import (
 	"hotline/routing/config"
 	"hotline/routing/directory"
 	"hotline/routing/schedule"
+	"os"
+	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // BaseConfig is a minimal valid configuration with the given agents.
@@ -91,4 +95,36 @@ func OfficeSchedule() schedule.Config {
 			{Name: "monday-rush", Hours: "08:00-10:00", Days: []string{"mon"}},
 		},
 	}
+}
+
+// ExampleEngine reads the routing engine example kept, commented out,
+// between its markers in the example configuration at path
+// (deploy/hotline.example.yaml): schedules, queues, rules and callbacks,
+// as a user who uncomments it gets them (unknown fields fail t).
+func ExampleEngine(t testing.TB, path string) config.Config {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	begin := strings.Index(text, "# --- routing engine example (begin) ---")
+	end := strings.Index(text, "# --- routing engine example (end) ---")
+	if begin < 0 || end < begin {
+		t.Fatalf("%s: routing engine example markers not found", path)
+	}
+	var yml strings.Builder
+	for _, line := range strings.Split(text[begin:end], "\n")[1:] {
+		if strings.HasPrefix(line, "# (") {
+			continue
+		}
+		yml.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ") + "\n")
+	}
+	var c config.Config
+	dec := yaml.NewDecoder(strings.NewReader(yml.String()))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("%s: the routing engine example does not parse: %v\n%s", path, err, yml.String())
+	}
+	return c
 }

@@ -1,9 +1,9 @@
-//go:build !linux
+//go:build unix && !linux
 
 package pgtest
 
 import "syscall"
 
-func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
+func sysProcAttr(cred *procCred) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Credential: cred}
 }
