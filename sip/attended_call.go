@@ -118,15 +118,15 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		return
 	}
 	leg.peer = user
-	mc.mu.Lock()
-	reason := mc.reason
-	mc.mu.Unlock()
 	// The pseudo call shows the target the hotline call's details (its
 	// id, the customer, who transfers); it is never listed (no record).
 	pc := &call{s: s, id: leg.callID, log: mc.log.With("consultation_call_id", leg.callID, "by", user),
 		hotline: mc.hotline, customer: mc.customer, decision: mc.decision, from: mc.from, fromName: mc.fromName,
-		created: mc.created, transport: mc.transport, direction: mc.direction, reason: reason, transferredBy: user,
-		caller: leg, legs: []*Leg{leg}, agentGone: make(chan struct{})}
+		created: mc.created, transport: mc.transport, direction: mc.direction,
+		caller: leg, agentGone: make(chan struct{})}
+	pc.state.AddLeg(leg)
+	pc.state.NoteReason(mc.state.Reason())
+	pc.state.NoteTransferredBy(user)
 	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
 	defer pc.cancel(nil)
 	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg, want: target}
@@ -188,8 +188,10 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		cons.hangup(callflow.ErrCallerHangup)
 		return
 	}
+	pc.state.NoteAnswered(s.now())
+	pc.state.NoteBridged(s.now())
 	pc.mu.Lock()
-	pc.answered, pc.answeredAt, pc.bridgedAt = true, s.now(), s.now()
+	pc.answered = true
 	pc.mu.Unlock()
 	leg.media.Start()
 	b.media.Start()

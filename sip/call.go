@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
-	"hotline/survey"
 )
 
 // supportedCodecs are the audio codecs Hotline relays, in our preference order.
@@ -66,24 +64,11 @@ type call struct {
 	// answers or rejects the caller; finalSent stops 180s after that.
 	respMu    sync.Mutex
 	finalSent bool
-	// legs are every leg of the call, caller first; bridges join them
-	// (bridge.go).
-	legs    []*Leg
-	bridges callflow.Bridges[*Leg] // own lock
-	rec     *recording.Recorder    // nil when the call is not recorded
-	// times of the call's milestones (zero until reached)
-	answeredAt, bridgedAt, agentLeftAt time.Time
-	agentName                          string // who took the call
-	// holds are the legs' holds (re-INVITEs, onReInvite); own lock
-	holds  callflow.Holds[*Leg]
-	survey survey.Result
-	// set by the keypad (ivr.go): the reason chosen in the menu, when
-	// the call entered the queue, and the callback the caller left the
-	// queue for
-	reason     string
-	queuedAt   time.Time
-	callback   bool
-	callbackID string
+	// state is the call's call-control side: its legs (caller first),
+	// bridges, holds, milestones, agents, transfers, monitoring sessions,
+	// survey result and keypad answers (callflow.Call; own lock).
+	state callflow.Call[*Leg]
+	rec   *recording.Recorder // nil when the call is not recorded
 
 	agentGone     chan struct{} // closed when the bridged agent hangs up
 	agentGoneOnce sync.Once
@@ -91,20 +76,6 @@ type call struct {
 	// agent's leg (refer_server.go); the queue loop carries it out
 	// (transfer_call.go). nil for calls that cannot be transferred.
 	transferTo chan callflow.TransferOrder
-	// transfersDone are the transfers carried out, in order; agents
-	// every agent connected, in order.
-	transfersDone []callflow.Transfer
-	agents        []string
-	// monitors are the supervisors' monitoring sessions (monitor_call.go; own lock).
-	monitors callflow.MonitorLog
-	// transferredBy is the agent who last transferred the call (shown to
-	// the next agent); returnTo, while the call waits for one agent it
-	// was transferred to, is the queue it goes back to, first in line,
-	// if that agent does not take it.
-	transferredBy, returnTo string
-	// outside is the outside number a transfer connected the caller with
-	// (outside_transfer.go), "" if none.
-	outside string
 	// consult is set on the pseudo call of an agent's consultation
 	// (attended_call.go), nil otherwise.
 	consult *consultation
@@ -207,11 +178,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		created:    s.now(),
 		direction:  callflow.DirectionInbound,
 		caller:     leg,
-		legs:       []*Leg{leg},
 		agentGone:  make(chan struct{}),
 		transferTo: make(chan callflow.TransferOrder, 1),
 		setupDone:  setupDone,
 	}
+	c.state.AddLeg(leg)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	c.customer = directory.Unknown(c.from)
 	if lookup := s.deps.Customers; lookup != nil {
@@ -289,7 +260,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // noteHold notes that leg is (or is no more) on hold at now, for the
 // call's record.
-func (c *call) noteHold(leg *Leg, held bool, now time.Time) { c.holds.Note(leg, held, now) }
+func (c *call) noteHold(leg *Leg, held bool, now time.Time) { c.state.Holds.Note(leg, held, now) }
 
 // end ends the call with a cause; the first cause wins.
 func (c *call) end(cause error) {
@@ -345,9 +316,9 @@ func (c *call) answer() error {
 		}
 		return fmt.Errorf("answering caller: %w", err)
 	}
+	c.state.NoteAnswered(c.s.now())
 	c.mu.Lock()
 	c.answered = true
-	c.answeredAt = c.s.now()
 	c.mu.Unlock()
 	c.caller.media.Start()
 	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
@@ -456,7 +427,7 @@ func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, R
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Reason: c.reason, Arrived: c.created}
+	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Reason: c.state.Reason(), Arrived: c.created}
 }
 
 // queueName is the routing queue the call belongs to (the hotline number
@@ -481,14 +452,7 @@ func (sc scriptCall) Has(a callflow.Leg) bool {
 }
 
 // NoteAgentLeft notes when the agent left (the first time counts).
-func (sc scriptCall) NoteAgentLeft() {
-	c := sc.c
-	c.mu.Lock()
-	if c.agentLeftAt.IsZero() {
-		c.agentLeftAt = c.s.now()
-	}
-	c.mu.Unlock()
-}
+func (sc scriptCall) NoteAgentLeft() { sc.c.state.NoteAgentLeft(sc.c.s.now()) }
 
 // SurveyOn says whether the survey is on and its prompts usable.
 func (sc scriptCall) SurveyOn() bool {
@@ -520,20 +484,21 @@ func (c *call) detachAgent() {
 // record.
 func (c *call) closeWith(cause error) { callflow.Close(teardown{c}, cause) }
 
-// timeline is what the call went through so far, for its record.
+// timeline is what the call went through so far, for its record: who
+// called, where to and when, and routing's part are the SIP side's; the
+// rest is call control's (callflow.Call.Fill).
 func (c *call) timeline() callflow.Timeline {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	t := callflow.Timeline{
-		CallID: c.id, Direction: c.direction, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
-		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
-		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
-		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
-		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(), Outside: c.outside,
+		CallID: c.id, Direction: c.direction, Hotline: c.hotline.Number, Caller: c.from,
+		Customer: c.customer, Queue: c.decision.Queue, Arrived: c.created,
+		AfterHours: c.decision.Action != config.ActionQueue,
 	}
-	t.Holds = c.holds.Periods()
-	if c.rec != nil && !c.rec.Failed() { // one that could not start recorded nothing
-		t.Recording = c.rec.Key()
+	rec := c.rec
+	c.mu.Unlock()
+	c.state.Fill(&t)
+	if rec != nil && !rec.Failed() { // one that could not start recorded nothing
+		t.Recording = rec.Key()
 	}
 	return t
 }
@@ -562,8 +527,9 @@ func (s *Server) Calls() []CallInfo {
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created, Outside: c.outside}
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
 		c.mu.Unlock()
+		ci.Outside = c.state.Outside()
 		if a != nil {
 			ci.Agent = a.peer
 		}

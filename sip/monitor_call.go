@@ -120,7 +120,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 		close(sess.gone)
 	}()
 	leg.media.Start()
-	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.id, Call: mc.ctx, Log: &mc.monitors, Supervisor: user,
+	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.id, Call: mc.ctx, Log: &mc.state.Monitors, Supervisor: user,
 		Agent: agent, Via: via, Mode: mode, Now: s.now, Metrics: s.deps.Metrics}, sess)
 }
 
@@ -154,17 +154,15 @@ func (c *call) watched() *callflow.Watched {
 	var w callflow.Watched
 	a := c.legOf(RoleAgent)
 	c.mu.Lock()
-	w.Bridged = !c.bridgedAt.IsZero() && c.caller != nil
+	w.Bridged = c.caller != nil
 	c.mu.Unlock()
+	w.Bridged = w.Bridged && c.state.Bridged()
 	if a != nil {
 		w.Agent = a.peer
 	}
 	w.Monitored = c.caller != nil && media.Monitored(c.caller.media)
 	return &w
 }
-
-// monitorSessions is a copy of c's monitoring sessions.
-func (c *call) monitorSessions() []callflow.Monitoring { return c.monitors.Sessions() }
 
 // acceptFeatureCall makes the leg of a feature-code call (its answer not
 // sent yet). It answers the INVITE itself when it cannot: 488 without
@@ -210,9 +208,7 @@ func (s *Server) agentsCall(agent string) *call {
 	s.mu.Unlock()
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
-		c.mu.Lock()
-		bridged := !c.bridgedAt.IsZero()
-		c.mu.Unlock()
+		bridged := c.state.Bridged()
 		if a != nil && a.peer == agent && bridged && c.ctx.Err() == nil {
 			return c
 		}

@@ -5,9 +5,7 @@ package sip
 // display name or number), segment, reason, queue, the number dialled,
 // the wait so far.
 func (c *call) offerInfo() OfferInfo {
-	c.mu.Lock()
-	reason, by := c.reason, c.transferredBy
-	c.mu.Unlock()
+	reason, by := c.state.Reason(), c.state.TransferredBy()
 	name := c.customer.Name
 	if name == "" {
 		name = c.displayName()

@@ -209,9 +209,7 @@ func (c *call) bridgeOutside(out *Leg) {
 	if !c.joined(c.caller, out) { // joined already for early media
 		c.join(c.caller, out)
 	}
-	c.mu.Lock()
-	c.outside = out.peer
-	c.mu.Unlock()
+	c.state.NoteOutside(out.peer)
 	c.startRecording("", out)
 	c.mu.Lock()
 	rec := c.rec

@@ -38,11 +38,7 @@ func (sc scriptCall) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) {
 }
 
 // Queued notes when the call entered its queue (its wait counts from it).
-func (sc scriptCall) Queued(at time.Time) {
-	sc.c.mu.Lock()
-	sc.c.queuedAt = at
-	sc.c.mu.Unlock()
-}
+func (sc scriptCall) Queued(at time.Time) { sc.c.state.NoteQueued(at) }
 
 // Offered counts the call as offered to its queue.
 func (sc scriptCall) Offered() { sc.c.s.deps.Metrics.CallOffered(sc.c.metricsCall()) }
@@ -236,17 +232,14 @@ func (c *call) connect(a *Leg) error {
 	a.media.Start()
 	c.caller.media.Start()
 	c.join(c.caller, a)
-	c.mu.Lock()
-	if c.bridgedAt.IsZero() { // a transferred call keeps its first bridge (wait and talk count from it)
-		c.bridgedAt = s.now()
-	}
-	c.agentName = a.peer // the last agent: CSAT is credited to them
-	c.agents = append(c.agents, a.peer)
-	c.mu.Unlock()
+	// a.peer is the last agent (CSAT is credited to them); a transferred
+	// call keeps its first bridge (wait and talk count from it).
+	bridged := c.state.NoteConnected(a.peer, s.now())
 	c.startRecording(a.peer, a)
 	c.mu.Lock()
-	rec, reason, bridged, waitFrom := c.rec, c.reason, c.bridgedAt, c.queuedAt
+	rec := c.rec
 	c.mu.Unlock()
+	reason, waitFrom := c.state.Reason(), c.state.Queued()
 	if rec != nil && reason != "" {
 		_ = rec.SetExtra("call_reason", reason)
 	}

@@ -99,9 +99,10 @@ func (sc scriptCall) RememberStyle(style string) {
 func (sc scriptCall) Route(d rules.Decision, reason string) {
 	c := sc.c
 	c.mu.Lock()
-	c.decision, c.reason = d, reason
+	c.decision = d
 	rec := c.rec
 	c.mu.Unlock()
+	c.state.NoteReason(reason)
 	if rec != nil && reason != "" {
 		_ = rec.SetExtra("call_reason", reason)
 	}
@@ -131,11 +132,7 @@ func (sc scriptCall) TurnedAway(d rules.Decision, joining bool) {
 }
 
 // LeftForCallback notes the callback the caller left the queue for.
-func (sc scriptCall) LeftForCallback(id string) {
-	sc.c.mu.Lock()
-	sc.c.callback, sc.c.callbackID = true, id
-	sc.c.mu.Unlock()
-}
+func (sc scriptCall) LeftForCallback(id string) { sc.c.state.NoteLeftForCallback(id) }
 
 // RequestCallback stores a callback request (Deps.RequestCallback).
 func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, error) {

@@ -19,9 +19,7 @@ func (c *call) runSurvey() {
 	res := survey.Result{Ran: true, Language: lang}
 	prompt := func(name string) *audio.Clip { return prompts.Clip(lang, name) }
 	res.CSAT, res.NPS = callflow.Survey(callflow.Listen(c.ctx, c.caller.media, nil), cfg, prompt, c.log, c.saveAnswer)
-	c.mu.Lock()
-	c.survey = res
-	c.mu.Unlock()
+	c.state.NoteSurvey(res)
 }
 
 // saveAnswer puts a survey answer into the call's recording as soon as it

@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"hotline/callflow"
@@ -27,8 +26,9 @@ func (t teardown) Timeline() callflow.Timeline {
 func (t teardown) Legs() ([]callflow.ClosingLeg, bool) {
 	c := t.c
 	c.mu.Lock()
-	legs, answered := slices.Clone(c.legs), c.answered
+	answered := c.answered
 	c.mu.Unlock()
+	legs := c.state.Legs()
 	out := make([]callflow.ClosingLeg, len(legs))
 	for i, l := range legs {
 		out[i] = closingLeg{c, l}

@@ -127,21 +127,14 @@ func (sc scriptCall) CountTransfer(kind, target, outcome string) {
 }
 
 // ReturnTo notes the queue a call transferred to one agent goes back to.
-func (sc scriptCall) ReturnTo(queue string) {
-	sc.c.mu.Lock()
-	sc.c.returnTo = queue
-	sc.c.mu.Unlock()
-}
+func (sc scriptCall) ReturnTo(queue string) { sc.c.state.ReturnTo(queue) }
 
 // TakeReturnTo returns and clears the queue a call transferred to one
 // agent goes back to ("" for other calls), and the last transfer's kind.
 func (sc scriptCall) TakeReturnTo() (queue, kind string) {
 	c := sc.c
 	c.noteTransfer(func(st *callflow.TransferState) { kind = st.LastKind() })
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	queue, c.returnTo = c.returnTo, ""
-	return queue, kind
+	return c.state.TakeReturnTo(), kind
 }
 
 // record is the transfer as the call's record lists it.
@@ -153,15 +146,11 @@ func (o transferOrder) record() callflow.Transfer {
 // what a transfer changes of c: its reason, queue, last transferring
 // agent, transfers, last agent and agents.
 func (c *call) noteTransfer(f func(*callflow.TransferState)) {
-	c.mu.Lock()
+	c.mu.Lock() // the queue is routing's, under c.mu; the rest callflow.Call's
 	defer c.mu.Unlock()
-	st := callflow.TransferState{Reason: c.reason, Queue: c.queueName(), By: c.transferredBy,
-		Transfers: c.transfersDone, Agent: c.agentName, Agents: c.agents}
-	f(&st)
-	if st.Queue != c.queueName() {
-		c.decision.Queue = st.Queue
+	if q := c.state.NoteTransfer(c.queueName(), f); q != c.queueName() {
+		c.decision.Queue = q
 	}
-	c.reason, c.transferredBy, c.transfersDone, c.agentName, c.agents = st.Reason, st.By, st.Transfers, st.Agent, st.Agents
 }
 
 // Errors of Server.Transfer (the API), besides ErrNoSuchCall and the
@@ -200,9 +189,7 @@ func (s *Server) Transfer(callID, by, agent, to string) error {
 		return ErrNoSuchCall
 	}
 	leg := c.legOf(RoleAgent)
-	c.mu.Lock()
-	bridged := !c.bridgedAt.IsZero()
-	c.mu.Unlock()
+	bridged := c.state.Bridged()
 	switch {
 	case leg == nil || !bridged:
 		err = ErrNotTransferable

@@ -1,0 +1,109 @@
+package callflow
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"hotline/survey"
+)
+
+// A call's legs keep the order they joined (a callback's customer comes
+// first though it joins last); a leg leaving takes its bridges with it.
+func TestCallLegs(t *testing.T) {
+	var c Call[string]
+	c.AddLeg("agent")
+	c.AddLeg("supervisor")
+	c.AddFirstLeg("customer")
+	if got := c.Legs(); !slices.Equal(got, []string{"customer", "agent", "supervisor"}) {
+		t.Fatalf("legs %v, want customer, agent, supervisor", got)
+	}
+	undone := 0
+	c.Bridges.Join("customer", "agent", func() { undone++ })
+	if !c.RemoveLeg("agent") || c.HasLeg("agent") {
+		t.Fatal("the agent's leg did not leave the call")
+	}
+	if undone != 1 || c.Bridges.Joined("customer", "agent") {
+		t.Errorf("the agent's bridge undone %d times, still joined %v; want once, not joined", undone, c.Bridges.Joined("customer", "agent"))
+	}
+	if c.RemoveLeg("agent") {
+		t.Error("a leg that left was removed again")
+	}
+	if l, ok := c.Leg(func(l string) bool { return l[0] == 's' }); !ok || l != "supervisor" {
+		t.Errorf("first leg starting with s: %q %v, want supervisor", l, ok)
+	}
+	if _, ok := c.Leg(func(l string) bool { return l == "agent" }); ok {
+		t.Error("found a leg that left")
+	}
+}
+
+// What a call went through, noted in its Call, is what its record
+// shows: the first bridge counts for wait and talk after a transfer, the
+// last agent is credited, every agent and transfer is listed in order,
+// the hold is taken out of the talk.
+func TestCallRecord(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var c Call[string]
+	c.AddLeg("caller")
+	c.NoteAnswered(at(2))
+	c.NoteReason("billing")
+	c.NoteQueued(at(5))
+	if got := c.NoteConnected("alice", at(15)); !got.Equal(at(15)) {
+		t.Errorf("first bridge at %v, want %v", got, at(15))
+	}
+	c.Holds.Note("alice", true, at(20))
+	c.Holds.Note("alice", false, at(30))
+	queue := c.NoteTransfer("general", func(st *TransferState) {
+		st.Blind(Transfer{Kind: "blind", At: at(40), By: "alice", Target: "queue:complaints"}, "complaints")
+	})
+	if queue != "complaints" || c.TransferredBy() != "alice" || c.Reason() != "billing" {
+		t.Errorf("after the transfer: queue %q by %q reason %q, want complaints, alice, billing", queue, c.TransferredBy(), c.Reason())
+	}
+	if got := c.NoteConnected("bob", at(50)); !got.Equal(at(15)) {
+		t.Errorf("bridge after the transfer %v, want the first one %v", got, at(15))
+	}
+	i := c.Monitors.Started(Monitoring{Supervisor: "sue", Agent: "bob", Start: at(55)})
+	c.Monitors.Ended(i, at(60))
+	c.NoteSurvey(survey.Result{Ran: true})
+	c.NoteAgentLeft(at(75))
+	c.NoteAgentLeft(at(80)) // the first time counts
+
+	tl := Timeline{CallID: "c1", Arrived: at(0)}
+	c.Fill(&tl)
+	r := Build(tl, at(90), ErrCallerHangup)
+	if r.Outcome != OutcomeAnswered || r.Agent != "bob" || !slices.Equal(r.Agents, []string{"alice", "bob"}) {
+		t.Errorf("record outcome %q agent %q agents %v, want answered, bob, [alice bob]", r.Outcome, r.Agent, r.Agents)
+	}
+	if r.Wait != 10*time.Second || r.Hold != 10*time.Second || r.Talk != 50*time.Second {
+		t.Errorf("wait %v hold %v talk %v, want 10s, 10s, 50s", r.Wait, r.Hold, r.Talk)
+	}
+	if len(r.Transfers) != 1 || r.Transfers[0].Target != "queue:complaints" || len(r.Monitors) != 1 || r.Monitors[0].Supervisor != "sue" {
+		t.Errorf("transfers %+v monitors %+v, want the transfer to complaints and sue's session", r.Transfers, r.Monitors)
+	}
+	if !r.Answered.Equal(at(2)) || !r.Queued.Equal(at(5)) || !r.AgentLeft.Equal(at(75)) || r.Reason != "billing" || !r.Survey.Ran {
+		t.Errorf("record %+v: milestones, reason or survey lost", r)
+	}
+}
+
+// A caller who left the queue for a callback, and a call transferred to
+// one agent who may not take it, as the Call keeps them.
+func TestCallCallbackAndReturn(t *testing.T) {
+	var c Call[string]
+	c.NoteLeftForCallback("cb-7")
+	c.ReturnTo("general")
+	if q := c.TakeReturnTo(); q != "general" {
+		t.Errorf("return queue %q, want general", q)
+	}
+	if q := c.TakeReturnTo(); q != "" {
+		t.Errorf("return queue taken twice: %q", q)
+	}
+	c.NoteOutside("+84901234567")
+	var tl Timeline
+	c.Fill(&tl)
+	r := Build(tl, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), errors.New("hung up"))
+	if r.Outcome != OutcomeCallback || r.Callback != "cb-7" || r.Outside != "+84901234567" || c.CallbackID() != "cb-7" {
+		t.Errorf("record outcome %q callback %q outside %q, want callback, cb-7, +84901234567", r.Outcome, r.Callback, r.Outside)
+	}
+}
