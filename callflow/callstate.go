@@ -13,9 +13,9 @@ import (
 // holds, the call's milestones, the agents connected, the transfers
 // carried out, the supervisors' monitoring sessions, the survey's result
 // and the keypad's answers; after a transfer, who transferred the call
-// and the queue it goes back to. The call's record is built from it
-// (Fill, then Build). L is the SIP side's leg (sip's *Leg), which keeps
-// only the dialogs' I/O.
+// and the queue it goes back to; its recording (recorder.go). The
+// call's record is built from it (Fill, then Build). L is the SIP side's
+// leg (sip's *Leg), which keeps only the dialogs' I/O.
 //
 // Its zero value is a call with no leg yet; it is safe for concurrent
 // use. It calls nothing outside itself under its lock, so the SIP side
@@ -48,6 +48,9 @@ type Call[L comparable] struct {
 	// queue it goes back to if that agent does not take it; outside the
 	// outside number a transfer connected the caller with.
 	transferredBy, returnTo, outside string
+	// rec is the call's recording, nil when it is not recorded
+	// (recorder.go).
+	rec Recording
 }
 
 // AddLeg makes l the call's last leg.
@@ -293,15 +296,19 @@ func (c *Call[L]) Outside() string {
 
 // Fill sets what the call went through so far in t, for its record
 // (Build): the agent and agents, reason, callback, survey, milestones,
-// transfers, monitoring sessions, holds and outside number. The SIP side
-// sets the rest (who called, where to, when, routing, recording).
+// transfers, monitoring sessions, holds, outside number and recording.
+// The SIP side sets the rest (who called, where to, when, routing).
 func (c *Call[L]) Fill(t *Timeline) {
 	c.mu.Lock()
 	t.Agent, t.Reason, t.Callback, t.Survey = c.agent, c.reason, c.callbackID, c.survey
 	t.Answered, t.Queued, t.Bridged, t.AgentLeft = c.answered, c.queued, c.bridged, c.agentLeft
 	t.LeftForCallback, t.Outside = c.leftForCallback, c.outside
 	t.Agents, t.Transfers = slices.Clone(c.agents), slices.Clone(c.transfers)
+	rec := c.rec
 	c.mu.Unlock()
 	t.Monitors = c.Monitors.Sessions()
 	t.Holds = c.Holds.Periods()
+	if rec != nil && !rec.Failed() { // one that could not start recorded nothing
+		t.Recording = rec.Key()
+	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/recording"
 	"hotline/routing/config"
 	"hotline/routing/directory"
 	"hotline/routing/rules"
@@ -68,7 +67,6 @@ type call struct {
 	// bridges, holds, milestones, agents, transfers, monitoring sessions,
 	// survey result and keypad answers (callflow.Call; own lock).
 	state callflow.Call[*Leg]
-	rec   *recording.Recorder // nil when the call is not recorded
 
 	agentGone     chan struct{} // closed when the bridged agent hangs up
 	agentGoneOnce sync.Once
@@ -321,9 +319,7 @@ func (c *call) answer() error {
 	c.answered = true
 	c.mu.Unlock()
 	c.caller.media.Start()
-	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
-		c.startRecording("", nil)
-	}
+	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.recordingInfo(""), c.log))
 	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
@@ -372,47 +368,33 @@ func (c *call) endProvisionals() {
 	c.respMu.Unlock()
 }
 
-// startRecording starts recording the call if the policy says so (or, for
-// a recording begun at answer, adds the agent's side to it). Recording
-// never stands in the way of the call: failures are logged.
+// startRecording starts recording the call if the policy says so (or,
+// for a recording begun at answer, adds the agent's side to it): the
+// policy, and what happens when a recording cannot start, are
+// callflow's (callflow.Call.Record); here the legs' media are tapped
+// into the recording, the caller's on the caller channel, a's (the
+// agent's, or the outside party's) on the agent channel.
 func (c *call) startRecording(agent string, a *Leg) {
-	rs := c.s.deps.Recordings
-	if rs == nil {
-		return
+	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.recordingInfo(agent), c.log))
+	if rec := c.state.Recording(); rec != nil && a != nil {
+		a.media.SetBatchTap(rec.Tap(callflow.AgentChannel, a.Format().Codec()))
 	}
+}
+
+// tapRecording taps the caller's media into a recording that begun.
+func (c *call) tapRecording(rec callflow.Recording, begun bool) {
+	if begun {
+		c.caller.media.SetBatchTap(rec.Tap(callflow.CallerChannel, c.caller.Format().Codec()))
+	}
+}
+
+// recordingInfo describes the call to a recording that begins (agent
+// "" when none is connected yet).
+func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
 	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		if !rs.ShouldRecord(c.hotline.Number, c.customer.Segment) {
-			return
-		}
-		var err error
-		rec, err = rs.Begin(recording.CallInfo{
-			CallID:  c.id,
-			Caller:  c.from,
-			Agent:   agent,
-			Queue:   c.hotline.Number,
-			Segment: c.customer.Segment,
-			Start:   time.Now(), // the recorder runs on real time, like packet arrivals
-		})
-		if err != nil {
-			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
-			return
-		}
-		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
-		c.mu.Lock()
-		c.rec = rec
-		c.mu.Unlock()
-		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
-		c.log.Info("recording", "key", rec.Key())
-	} else if agent != "" {
-		_ = rec.SetAgent(agent)
-	}
-	if a != nil {
-		rec.SetFormat(recording.Agent, a.Format().Codec())
-		a.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
-	}
+	defer c.mu.Unlock()
+	return callflow.RecordingInfo{CallID: c.id, Caller: c.from, Agent: agent, Queue: c.hotline.Number,
+		Segment: c.customer.Segment, Start: time.Now()} // the recorder runs on real time, like packet arrivals
 }
 
 // refusedError is an agent's phone refusing an offered call; call
@@ -494,12 +476,8 @@ func (c *call) timeline() callflow.Timeline {
 		Customer: c.customer, Queue: c.decision.Queue, Arrived: c.created,
 		AfterHours: c.decision.Action != config.ActionQueue,
 	}
-	rec := c.rec
 	c.mu.Unlock()
 	c.state.Fill(&t)
-	if rec != nil && !rec.Failed() { // one that could not start recorded nothing
-		t.Recording = rec.Key()
-	}
 	return t
 }
 
@@ -544,16 +522,14 @@ var (
 	ErrNotRecorded = errors.New("the call is not being recorded")
 )
 
-func (s *Server) recorderOf(callID string) (*call, *recording.Recorder, error) {
+func (s *Server) recorderOf(callID string) (*call, callflow.Recording, error) {
 	s.mu.Lock()
 	c := s.byID[callID]
 	s.mu.Unlock()
 	if c == nil {
 		return nil, nil, ErrNoSuchCall
 	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
+	rec := c.state.Recording()
 	if rec == nil {
 		return c, nil, ErrNotRecorded
 	}

@@ -347,13 +347,8 @@ func (c *callbackCall) Connect(customer, agent callflow.Leg) {
 	c.state.NoteBridged(s.now())
 	c.state.NoteAgent(a.peer)
 	c.startRecording(a.peer, a)
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil {
-		_ = rec.SetExtra("direction", callflow.DirectionCallback)
-		_ = rec.SetExtra("callback_id", c.state.CallbackID())
-	}
+	c.state.RecordExtra("direction", callflow.DirectionCallback)
+	c.state.RecordExtra("callback_id", c.state.CallbackID())
 	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
 	callflow.WatchLeg(c, cust, callflow.ErrCustomerHangup, callflow.ErrCallerTimeout)

@@ -211,12 +211,7 @@ func (c *call) bridgeOutside(out *Leg) {
 	}
 	c.state.NoteOutside(out.peer)
 	c.startRecording("", out)
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil {
-		_ = rec.SetExtra("outside_number", out.peer)
-	}
+	c.state.RecordExtra("outside_number", out.peer)
 	c.log.Info("bridged with the outside party", "number", out.peer, "caller_codec", c.caller.Codec().Name,
 		"outside_codec", out.Codec().Name)
 	go func() {

@@ -236,13 +236,8 @@ func (c *call) connect(a *Leg) error {
 	// call keeps its first bridge (wait and talk count from it).
 	bridged := c.state.NoteConnected(a.peer, s.now())
 	c.startRecording(a.peer, a)
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	reason, waitFrom := c.state.Reason(), c.state.Queued()
-	if rec != nil && reason != "" {
-		_ = rec.SetExtra("call_reason", reason)
-	}
+	c.state.RecordExtra("call_reason", c.state.Reason())
+	waitFrom := c.state.Queued()
 	// The same definitions as the call record (callflow.Build) and the
 	// metrics: wait from entering the queue, time to answer from the INVITE.
 	if waitFrom.IsZero() {

@@ -13,7 +13,6 @@ import (
 
 	"hotline/audio"
 	"hotline/callflow"
-	"hotline/recording"
 	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -100,12 +99,9 @@ func (sc scriptCall) Route(d rules.Decision, reason string) {
 	c := sc.c
 	c.mu.Lock()
 	c.decision = d
-	rec := c.rec
 	c.mu.Unlock()
 	c.state.NoteReason(reason)
-	if rec != nil && reason != "" {
-		_ = rec.SetExtra("call_reason", reason)
-	}
+	c.state.RecordExtra("call_reason", reason)
 }
 
 // Decision is where the rules sent the call.
@@ -144,30 +140,16 @@ func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, erro
 }
 
 // RecordVoicemail records the caller's side with reason "voicemail" (a
-// call recorded since its answer keeps its recording, marked voicemail).
+// call recorded since its answer keeps its recording, marked voicemail;
+// callflow.Call.RecordVoicemail).
 func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
 	c := sc.c
-	rs := c.s.deps.Recordings
-	if rs == nil {
-		return "", callflow.ErrNotRecording
+	info := c.recordingInfo("")
+	info.Queue = queue
+	rec, begun, err := c.state.RecordVoicemail(c.s.deps.Recordings, info)
+	if err != nil {
+		return "", err
 	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		var err error
-		rec, err = rs.Begin(recording.CallInfo{CallID: c.id, Caller: c.from, Queue: queue,
-			Segment: c.customer.Segment, Reason: "voicemail", Start: time.Now()})
-		if err != nil {
-			return "", err
-		}
-		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
-		c.mu.Lock()
-		c.rec = rec
-		c.mu.Unlock()
-		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
-	} else {
-		_ = rec.SetExtra("reason", "voicemail")
-	}
+	c.tapRecording(rec, begun)
 	return rec.Key(), nil
 }

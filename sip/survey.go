@@ -1,8 +1,6 @@
 package sip
 
 import (
-	"strconv"
-
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/survey"
@@ -26,20 +24,7 @@ func (c *call) runSurvey() {
 // is given: its spooled call record is rewritten, so the answer survives
 // a crash before the call ends.
 func (c *call) saveAnswer(question string, v int) {
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		return
-	}
-	var err error
-	switch question {
-	case survey.PromptCSAT:
-		err = rec.SetCSAT(v)
-	case survey.PromptNPS:
-		err = rec.SetExtra("nps", strconv.Itoa(v))
-	}
-	if err != nil {
+	if err := c.state.SaveAnswer(question, v); err != nil {
 		c.log.Warn("survey answer not saved in the recording", "question", question, "error", err)
 	}
 }

@@ -36,20 +36,9 @@ func (t teardown) Legs() ([]callflow.ClosingLeg, bool) {
 	return out, answered
 }
 
-// FinishRecording finishes the call's recording, if any.
-func (t teardown) FinishRecording() {
-	c := t.c
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		return
-	}
-	// The recorder runs on real time, like packet arrivals.
-	if err := rec.Finish(time.Now()); err != nil {
-		c.log.Error("recording not finished cleanly", "error", err)
-	}
-}
+// FinishRecording finishes the call's recording, if any. The recorder
+// runs on real time, like packet arrivals.
+func (t teardown) FinishRecording() { t.c.state.FinishRecording(time.Now(), t.c.log) }
 
 // Unlist takes the call out of the calls in progress.
 func (t teardown) Unlist() bool {
