@@ -5,11 +5,16 @@ import (
 	"sync"
 	"time"
 
+	"hotline/routing/acd"
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/survey"
 )
 
 // Call is what call control keeps of one call beyond its SIP dialogs:
-// its legs in the order they joined, the bridges between them, the legs'
+// its routing (the number dialled, the customer, routing's decision), its
+// legs in the order they joined, the bridges between them, the legs'
 // holds, the call's milestones, the agents connected, the transfers
 // carried out, the supervisors' monitoring sessions, the survey's result
 // and the keypad's answers; after a transfer, who transferred the call
@@ -29,6 +34,12 @@ type Call[L comparable] struct {
 
 	mu   sync.Mutex
 	legs []L
+	// hotline is the number dialled; customer who calls, as the
+	// directory knows them; decision where routing sends the call (its
+	// queue changed by a transfer to a queue).
+	hotline  string
+	customer directory.Customer
+	decision rules.Decision
 	// the call's milestones, zero until reached
 	answered, queued, bridged, agentLeft time.Time
 	// agent is the last agent connected (CSAT is credited to them);
@@ -51,6 +62,72 @@ type Call[L comparable] struct {
 	// rec is the call's recording, nil when it is not recorded
 	// (recorder.go).
 	rec Recording
+}
+
+// Routed notes the call's routing: the number dialled, who calls and
+// where the rules send the call.
+func (c *Call[L]) Routed(hotline string, customer directory.Customer, d rules.Decision) {
+	c.mu.Lock()
+	c.hotline, c.customer, c.decision = hotline, customer, d
+	c.mu.Unlock()
+}
+
+// Routing is the call's routing (Routed), as changed since.
+func (c *Call[L]) Routing() (hotline string, customer directory.Customer, d rules.Decision) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hotline, c.customer, c.decision
+}
+
+// Customer is who calls.
+func (c *Call[L]) Customer() directory.Customer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.customer
+}
+
+// Decision is where routing sends the call.
+func (c *Call[L]) Decision() rules.Decision {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.decision
+}
+
+// Route makes d where the call goes (the keypad's answers, an empty
+// queue's after-hours action).
+func (c *Call[L]) Route(d rules.Decision) {
+	c.mu.Lock()
+	c.decision = d
+	c.mu.Unlock()
+}
+
+// NoteStyle notes the service style the caller chose.
+func (c *Call[L]) NoteStyle(style string) {
+	c.mu.Lock()
+	c.customer.Style = style
+	c.mu.Unlock()
+}
+
+// QueueName is the routing queue the call belongs to (the hotline number
+// when routing named none).
+func (c *Call[L]) QueueName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queueName()
+}
+
+func (c *Call[L]) queueName() string {
+	if c.decision.Queue != "" {
+		return c.decision.Queue
+	}
+	return c.hotline
+}
+
+// Request is the call's request to the ACD (acd.RequestFor) under id.
+func (c *Call[L]) Request(id string) acd.CallRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return acd.RequestFor(id, c.decision, c.customer)
 }
 
 // AddLeg makes l the call's last leg.
@@ -248,17 +325,19 @@ func (c *Call[L]) TransferredBy() string {
 
 // NoteTransfer lets the transfer policy (f: TransferState.Blind,
 // TransferState.Attended, LastKind) read and change what a transfer
-// changes of the call: its reason, last transferring agent, transfers,
-// last agent and agents. queue is the queue the call waits in or came
-// from; it returns the queue from here on.
-func (c *Call[L]) NoteTransfer(queue string, f func(*TransferState)) string {
+// changes of the call: its reason, queue (QueueName), last transferring
+// agent, transfers, last agent and agents.
+func (c *Call[L]) NoteTransfer(f func(*TransferState)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	queue := c.queueName()
 	st := TransferState{Reason: c.reason, Queue: queue, By: c.transferredBy,
 		Transfers: c.transfers, Agent: c.agent, Agents: c.agents}
 	f(&st)
+	if st.Queue != queue {
+		c.decision.Queue = st.Queue
+	}
 	c.reason, c.transferredBy, c.transfers, c.agent, c.agents = st.Reason, st.By, st.Transfers, st.Agent, st.Agents
-	return st.Queue
 }
 
 // ReturnTo notes the queue a call transferred to one agent goes back to
@@ -295,11 +374,15 @@ func (c *Call[L]) Outside() string {
 }
 
 // Fill sets what the call went through so far in t, for its record
-// (Build): the agent and agents, reason, callback, survey, milestones,
-// transfers, monitoring sessions, holds, outside number and recording.
-// The SIP side sets the rest (who called, where to, when, routing).
+// (Build): the hotline, customer, routing's queue and whether it got an
+// after-hours action, the agent and agents, reason, callback, survey,
+// milestones, transfers, monitoring sessions, holds, outside number and
+// recording. The SIP side sets the rest (the call's id and direction,
+// the caller's number, its arrival).
 func (c *Call[L]) Fill(t *Timeline) {
 	c.mu.Lock()
+	t.Hotline, t.Customer, t.Queue = c.hotline, c.customer, c.decision.Queue
+	t.AfterHours = c.decision.Action != config.ActionQueue
 	t.Agent, t.Reason, t.Callback, t.Survey = c.agent, c.reason, c.callbackID, c.survey
 	t.Answered, t.Queued, t.Bridged, t.AgentLeft = c.answered, c.queued, c.bridged, c.agentLeft
 	t.LeftForCallback, t.Outside = c.leftForCallback, c.outside

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"hotline/routing/config"
+	"hotline/routing/directory"
+	"hotline/routing/rules"
 	"hotline/survey"
 )
 
@@ -46,6 +49,8 @@ func TestCallRecord(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	var c Call[string]
+	c.Routed("1900", directory.Customer{ID: "cust-1", Segment: "loyal"},
+		rules.Decision{Action: config.ActionQueue, Queue: "general", Priority: 2})
 	c.AddLeg("caller")
 	c.NoteAnswered(at(2))
 	c.NoteReason("billing")
@@ -55,10 +60,11 @@ func TestCallRecord(t *testing.T) {
 	}
 	c.Holds.Note("alice", true, at(20))
 	c.Holds.Note("alice", false, at(30))
-	queue := c.NoteTransfer("general", func(st *TransferState) {
-		st.Blind(Transfer{Kind: "blind", At: at(40), By: "alice", Target: "queue:complaints"}, "complaints")
+	var from string
+	c.NoteTransfer(func(st *TransferState) {
+		from = st.Blind(Transfer{Kind: "blind", At: at(40), By: "alice", Target: "queue:complaints"}, "complaints")
 	})
-	if queue != "complaints" || c.TransferredBy() != "alice" || c.Reason() != "billing" {
+	if queue := c.QueueName(); from != "general" || queue != "complaints" || c.TransferredBy() != "alice" || c.Reason() != "billing" {
 		t.Errorf("after the transfer: queue %q by %q reason %q, want complaints, alice, billing", queue, c.TransferredBy(), c.Reason())
 	}
 	if got := c.NoteConnected("bob", at(50)); !got.Equal(at(15)) {
@@ -82,6 +88,12 @@ func TestCallRecord(t *testing.T) {
 	if len(r.Transfers) != 1 || r.Transfers[0].Target != "queue:complaints" || len(r.Monitors) != 1 || r.Monitors[0].Supervisor != "sue" {
 		t.Errorf("transfers %+v monitors %+v, want the transfer to complaints and sue's session", r.Transfers, r.Monitors)
 	}
+	if r.Hotline != "1900" || r.Customer.ID != "cust-1" || r.Queue != "complaints" {
+		t.Errorf("record hotline %q customer %q queue %q, want 1900, cust-1, complaints (the transfer's)", r.Hotline, r.Customer.ID, r.Queue)
+	}
+	if req := c.Request("c1"); req.Queue != "complaints" || req.Priority != 2 || req.Customer.Segment != "loyal" {
+		t.Errorf("ACD request after the transfer %+v, want queue complaints, priority 2, segment loyal", req)
+	}
 	if !r.Answered.Equal(at(2)) || !r.Queued.Equal(at(5)) || !r.AgentLeft.Equal(at(75)) || r.Reason != "billing" || !r.Survey.Ran {
 		t.Errorf("record %+v: milestones, reason or survey lost", r)
 	}
@@ -100,6 +112,7 @@ func TestCallCallbackAndReturn(t *testing.T) {
 		t.Errorf("return queue taken twice: %q", q)
 	}
 	c.NoteOutside("+84901234567")
+	c.Routed("1900", directory.Customer{}, rules.Decision{Action: config.ActionQueue})
 	var tl Timeline
 	c.Fill(&tl)
 	r := Build(tl, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), errors.New("hung up"))

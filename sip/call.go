@@ -38,9 +38,7 @@ type call struct {
 	setupDone func()
 	log       *slog.Logger
 	hotline   config.Hotline
-	customer  directory.Customer // who is calling, by caller ID
-	decision  rules.Decision     // where the router sends the call
-	from      string             // caller number (From user)
+	from      string // caller number (From user)
 	fromName  string
 	transport string
 	created   time.Time
@@ -182,12 +180,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	}
 	c.state.AddLeg(leg)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	c.customer = directory.Unknown(c.from)
+	cust := directory.Unknown(c.from)
 	if lookup := s.deps.Customers; lookup != nil {
-		c.customer = lookup(c.ctx, c.from)
+		cust = lookup(c.ctx, c.from)
 	}
-	c.decision = s.deps.Router.Decide(rules.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
-		Dialled: number, Caller: c.customer.Number}, c.created)
+	d := s.deps.Router.Decide(rules.Attributes{Segment: cust.Segment, Style: cust.Style,
+		Dialled: number, Caller: cust.Number}, c.created)
+	c.state.Routed(hl.Number, cust, d)
 	leg.media.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
@@ -205,8 +204,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	s.mu.Unlock()
 	s.calls.Add(1)
 
-	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
-		"segment", c.customer.Segment, "rule", c.decision.Rule, "action", c.decision.Action, "queue", c.decision.Queue,
+	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", cust.ID,
+		"segment", cust.Segment, "rule", d.Rule, "action", d.Action, "queue", d.Queue,
 		"transport", c.transport, "codec", codec.Name)
 	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
 		c.log.Debug("100 Trying not sent", "error", err)
@@ -391,10 +390,8 @@ func (c *call) tapRecording(rec callflow.Recording, begun bool) {
 // recordingInfo describes the call to a recording that begins (agent
 // "" when none is connected yet).
 func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return callflow.RecordingInfo{CallID: c.id, Caller: c.from, Agent: agent, Queue: c.hotline.Number,
-		Segment: c.customer.Segment, Start: time.Now()} // the recorder runs on real time, like packet arrivals
+		Segment: c.state.Customer().Segment, Start: time.Now()} // the recorder runs on real time, like packet arrivals
 }
 
 // refusedError is an agent's phone refusing an offered call; call
@@ -409,17 +406,12 @@ func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, R
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Reason: c.state.Reason(), Arrived: c.created}
+	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: c.created}
 }
 
 // queueName is the routing queue the call belongs to (the hotline number
 // when the router named none).
-func (c *call) queueName() string {
-	if c.decision.Queue != "" {
-		return c.decision.Queue
-	}
-	return c.hotline.Number
-}
+func (c *call) queueName() string { return c.state.QueueName() }
 
 // agentLeft is called when the bridged agent hangs up: the survey, or
 // the call's end (callflow.AgentLeft).
@@ -470,13 +462,7 @@ func (c *call) closeWith(cause error) { callflow.Close(teardown{c}, cause) }
 // called, where to and when, and routing's part are the SIP side's; the
 // rest is call control's (callflow.Call.Fill).
 func (c *call) timeline() callflow.Timeline {
-	c.mu.Lock()
-	t := callflow.Timeline{
-		CallID: c.id, Direction: c.direction, Hotline: c.hotline.Number, Caller: c.from,
-		Customer: c.customer, Queue: c.decision.Queue, Arrived: c.created,
-		AfterHours: c.decision.Action != config.ActionQueue,
-	}
-	c.mu.Unlock()
+	t := callflow.Timeline{CallID: c.id, Direction: c.direction, Caller: c.from, Arrived: c.created}
 	c.state.Fill(&t)
 	return t
 }
@@ -505,8 +491,9 @@ func (s *Server) Calls() []CallInfo {
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created}
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, From: c.from, Answered: c.answered, Started: c.created}
 		c.mu.Unlock()
+		ci.Queue = c.state.Decision().Queue
 		ci.Outside = c.state.Outside()
 		if a != nil {
 			ci.Agent = a.peer

@@ -238,8 +238,6 @@ func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Custome
 		id:        id,
 		log:       s.log.With("call_id", id, "callback", cb.ID),
 		hotline:   hl,
-		customer:  cust,
-		decision:  rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
 		from:      cb.Number,
 		fromName:  name,
 		transport: l.cfg.Transport,
@@ -247,6 +245,7 @@ func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Custome
 		direction: callflow.DirectionCallback,
 		agentGone: make(chan struct{}),
 	}
+	c.state.Routed(hl.Number, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
 	c.state.NoteCallback(cb.ID)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	return &callbackCall{call: c, line: l}

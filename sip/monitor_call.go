@@ -255,8 +255,9 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	}
 	// The supervisor's leg belongs to a call of its own (its BYE ends the
 	// monitoring only); Hotline rings it as it rings an agent.
-	c := &call{s: s, id: mc.id, log: mc.log.With("supervisor", supervisor), hotline: mc.hotline, customer: mc.customer,
-		decision: mc.decision, from: mc.from, fromName: mc.fromName, created: mc.created, agentGone: make(chan struct{})}
+	c := &call{s: s, id: mc.id, log: mc.log.With("supervisor", supervisor), hotline: mc.hotline,
+		from: mc.from, fromName: mc.fromName, created: mc.created, agentGone: make(chan struct{})}
+	c.state.Routed(mc.state.Routing())
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	leg, err := c.dial(ctx, supervisor, supervisorRingTimeout)
 	if err != nil {

@@ -6,7 +6,8 @@ package sip
 // the wait so far.
 func (c *call) offerInfo() OfferInfo {
 	reason, by := c.state.Reason(), c.state.TransferredBy()
-	name := c.customer.Name
+	cust := c.state.Customer()
+	name := cust.Name
 	if name == "" {
 		name = c.displayName()
 	}
@@ -18,7 +19,7 @@ func (c *call) offerInfo() OfferInfo {
 		CallID:  id,
 		Name:    name,
 		Number:  c.from,
-		Segment: c.customer.Segment,
+		Segment: cust.Segment,
 		Reason:  reason,
 		Queue:   c.queueName(),
 		Hotline: c.hotline.Number,

@@ -26,10 +26,7 @@ var _ callflow.InboundCall = scriptCall{}
 
 // Request is the call's request to the ACD.
 func (sc scriptCall) Request() acd.CallRequest {
-	c := sc.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return acd.RequestFor(c.id, c.decision, c.customer)
+	return sc.c.state.Request(sc.c.id)
 }
 
 // Enqueue puts r in the ACD.

@@ -12,7 +12,7 @@ import (
 func (c *call) runSurvey() {
 	cfg := c.s.deps.Survey
 	prompts := c.s.currentPrompts() // one set for the whole survey, reloads aside
-	lang := cfg.PromptLanguage(prompts, c.customer.Language)
+	lang := cfg.PromptLanguage(prompts, c.state.Customer().Language)
 	c.log.Info("survey", "language", lang)
 	res := survey.Result{Ran: true, Language: lang}
 	prompt := func(name string) *audio.Clip { return prompts.Clip(lang, name) }

@@ -99,9 +99,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), toQueue) })
-	c.mu.Lock()
-	req := acd.RequestFor(c.id, c.decision, c.customer)
-	c.mu.Unlock()
+	req := c.state.Request(c.id)
 	if o.target.Kind == TargetAgent {
 		req.Agent = o.target.Name
 	}
@@ -146,11 +144,7 @@ func (o transferOrder) record() callflow.Transfer {
 // what a transfer changes of c: its reason, queue, last transferring
 // agent, transfers, last agent and agents.
 func (c *call) noteTransfer(f func(*callflow.TransferState)) {
-	c.mu.Lock() // the queue is routing's, under c.mu; the rest callflow.Call's
-	defer c.mu.Unlock()
-	if q := c.state.NoteTransfer(c.queueName(), f); q != c.queueName() {
-		c.decision.Queue = q
-	}
+	c.state.NoteTransfer(f)
 }
 
 // Errors of Server.Transfer (the API), besides ErrNoSuchCall and the
