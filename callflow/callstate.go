@@ -1,6 +1,7 @@
 package callflow
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -62,6 +63,12 @@ type Call[L comparable] struct {
 	// rec is the call's recording, nil when it is not recorded
 	// (recorder.go).
 	rec Recording
+	// agentGone is closed when the bridged agent hung up and the survey
+	// follows (ToSurvey); orders receives the call's accepted transfers
+	// (nil: the call cannot be transferred).
+	agentGone       chan struct{}
+	agentGoneClosed bool
+	orders          chan TransferOrder
 }
 
 // Routed notes the call's routing: the number dialled, who calls and
@@ -393,5 +400,77 @@ func (c *Call[L]) Fill(t *Timeline) {
 	t.Holds = c.Holds.Periods()
 	if rec != nil && !rec.Failed() { // one that could not start recorded nothing
 		t.Recording = rec.Key()
+	}
+}
+
+// AgentGone is closed once the bridged agent hung up with the survey to
+// follow (ToSurvey).
+func (c *Call[L]) AgentGone() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agentGoneLocked()
+}
+
+func (c *Call[L]) agentGoneLocked() chan struct{} {
+	if c.agentGone == nil {
+		c.agentGone = make(chan struct{})
+	}
+	return c.agentGone
+}
+
+// ToSurvey closes AgentGone (once).
+func (c *Call[L]) ToSurvey() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.agentGoneClosed {
+		c.agentGoneClosed = true
+		close(c.agentGoneLocked())
+	}
+}
+
+// Refusals of a transfer order (OrderTransfer); the SIP side answers each
+// with its own status.
+var (
+	// ErrTransferNotBridged: the transfer comes from a leg that is not
+	// the call's (its agent's leg was taken away), or the call cannot be
+	// transferred.
+	ErrTransferNotBridged = errors.New("the agent's leg is not bridged to the caller")
+	// ErrTransferBusy: a transfer of the call is being carried out.
+	ErrTransferBusy = errors.New("a transfer of this call is in progress")
+)
+
+// AcceptTransfers makes the call transferable: its queue loop carries
+// out the transfers ordered (Transfers), one at a time.
+func (c *Call[L]) AcceptTransfers() {
+	c.mu.Lock()
+	if c.orders == nil {
+		c.orders = make(chan TransferOrder, 1)
+	}
+	c.mu.Unlock()
+}
+
+// Transfers are the transfers ordered, for the queue loop (nil for a
+// call that cannot be transferred).
+func (c *Call[L]) Transfers() <-chan TransferOrder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.orders
+}
+
+// OrderTransfer hands transfer o, asked for from leg from, to the call's
+// queue loop: ErrTransferNotBridged if from is not one of the call's legs
+// or the call cannot be transferred, ErrTransferBusy while another is
+// waiting to be carried out.
+func (c *Call[L]) OrderTransfer(from L, o TransferOrder) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.orders == nil || !slices.Contains(c.legs, from) {
+		return ErrTransferNotBridged
+	}
+	select {
+	case c.orders <- o:
+		return nil
+	default:
+		return ErrTransferBusy
 	}
 }

@@ -120,3 +120,50 @@ func TestCallCallbackAndReturn(t *testing.T) {
 		t.Errorf("record outcome %q callback %q outside %q, want callback, cb-7, +84901234567", r.Outcome, r.Callback, r.Outside)
 	}
 }
+
+type order struct{ to string }
+
+func (order) Attended() bool { return false }
+
+// A transfer is ordered only from one of the call's legs, of a call that
+// accepts transfers, one at a time; the agent's leaving for the survey is
+// signalled once.
+func TestCallTransferOrdersAndAgentGone(t *testing.T) {
+	var c Call[string]
+	c.AddLeg("caller")
+	c.AddLeg("alice")
+	if err := c.OrderTransfer("alice", order{"bob"}); !errors.Is(err, ErrTransferNotBridged) {
+		t.Errorf("transfer of a call that accepts none: %v, want ErrTransferNotBridged", err)
+	}
+	c.AcceptTransfers()
+	if err := c.OrderTransfer("carol", order{"bob"}); !errors.Is(err, ErrTransferNotBridged) {
+		t.Errorf("transfer from a leg not in the call: %v, want ErrTransferNotBridged", err)
+	}
+	if err := c.OrderTransfer("alice", order{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.OrderTransfer("alice", order{"dave"}); !errors.Is(err, ErrTransferBusy) {
+		t.Errorf("second transfer while one waits: %v, want ErrTransferBusy", err)
+	}
+	select {
+	case o := <-c.Transfers():
+		if o.(order).to != "bob" {
+			t.Errorf("the queue loop got the transfer to %q, want bob", o.(order).to)
+		}
+	default:
+		t.Fatal("the queue loop got no transfer")
+	}
+	gone := c.AgentGone()
+	select {
+	case <-gone:
+		t.Fatal("agent gone before they left")
+	default:
+	}
+	c.ToSurvey()
+	c.ToSurvey() // once
+	select {
+	case <-gone:
+	default:
+		t.Fatal("agent gone not signalled")
+	}
+}

@@ -123,7 +123,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	pc := &call{s: s, id: leg.callID, log: mc.log.With("consultation_call_id", leg.callID, "by", user),
 		hotline: mc.hotline, from: mc.from, fromName: mc.fromName,
 		created: mc.created, transport: mc.transport, direction: mc.direction,
-		caller: leg, agentGone: make(chan struct{})}
+		caller: leg}
 	pc.state.AddLeg(leg)
 	pc.state.Routed(mc.state.Routing())
 	pc.state.NoteReason(mc.state.Reason())
@@ -203,7 +203,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	cause := error(nil)
 	select {
 	case <-pc.ctx.Done(): // the agent or the target hung up, or Hotline stops
-	case <-pc.agentGone: // the target hung up (survey on: agentLeft does not end the call)
+	case <-pc.state.AgentGone(): // the target hung up (survey on: agentLeft does not end the call)
 		cause = callflow.ErrAgentHangup
 	case <-cons.Taken():
 		cause = callflow.ErrConsultationDone

@@ -65,13 +65,6 @@ type call struct {
 	// bridges, holds, milestones, agents, transfers, monitoring sessions,
 	// survey result and keypad answers (callflow.Call; own lock).
 	state callflow.Call[*Leg]
-
-	agentGone     chan struct{} // closed when the bridged agent hangs up
-	agentGoneOnce sync.Once
-	// transferTo receives an accepted blind transfer of the bridged
-	// agent's leg (refer_server.go); the queue loop carries it out
-	// (transfer_call.go). nil for calls that cannot be transferred.
-	transferTo chan callflow.TransferOrder
 	// consult is set on the pseudo call of an agent's consultation
 	// (attended_call.go), nil otherwise.
 	consult *consultation
@@ -164,21 +157,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	callID := req.CallID().Value()
 	from := req.From()
 	c := &call{
-		s:          s,
-		id:         callID,
-		log:        s.log.With("call_id", callID),
-		hotline:    hl,
-		from:       from.Address.User,
-		fromName:   from.DisplayName,
-		transport:  strings.ToLower(req.Transport()),
-		created:    s.now(),
-		direction:  callflow.DirectionInbound,
-		caller:     leg,
-		agentGone:  make(chan struct{}),
-		transferTo: make(chan callflow.TransferOrder, 1),
-		setupDone:  setupDone,
+		s:         s,
+		id:        callID,
+		log:       s.log.With("call_id", callID),
+		hotline:   hl,
+		from:      from.Address.User,
+		fromName:  from.DisplayName,
+		transport: strings.ToLower(req.Transport()),
+		created:   s.now(),
+		direction: callflow.DirectionInbound,
+		caller:    leg,
+		setupDone: setupDone,
 	}
 	c.state.AddLeg(leg)
+	c.state.AcceptTransfers() // by REFER (refer_server.go) or the API; the queue loop carries them out
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	cust := directory.Unknown(c.from)
 	if lookup := s.deps.Customers; lookup != nil {
@@ -435,7 +427,7 @@ func (sc scriptCall) SurveyOn() bool {
 }
 
 // ToSurvey closes AgentGone.
-func (sc scriptCall) ToSurvey() { sc.c.agentGoneOnce.Do(func() { close(sc.c.agentGone) }) }
+func (sc scriptCall) ToSurvey() { sc.c.state.ToSurvey() }
 
 // detachAgent separates the caller from an agent who has hung up: the
 // media bridge is undone, the agent's leg closed and the agent freed.

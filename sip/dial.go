@@ -243,7 +243,6 @@ func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Custome
 		transport: l.cfg.Transport,
 		created:   s.now(),
 		direction: callflow.DirectionCallback,
-		agentGone: make(chan struct{}),
 	}
 	c.state.Routed(hl.Number, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
 	c.state.NoteCallback(cb.ID)
@@ -262,7 +261,7 @@ func (c *callbackCall) Log() *slog.Logger          { return c.log }
 func (c *callbackCall) Context() context.Context   { return c.ctx }
 func (c *callbackCall) End(cause error)            { c.end(cause) }
 func (c *callbackCall) Close(cause error)          { c.closeWith(cause) }
-func (c *callbackCall) AgentGone() <-chan struct{} { return c.agentGone }
+func (c *callbackCall) AgentGone() <-chan struct{} { return c.state.AgentGone() }
 
 // RingAgents rings the agents of an offer (ringAll).
 func (c *callbackCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {

@@ -66,7 +66,7 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	// The supervisor's dialog has a call of its own in the dialog table
 	// (its BYE ends the monitoring, not the monitored call); it is not a
 	// hotline call (no record, no queue).
-	c := &call{s: s, id: leg.callID, log: mc.log.With("supervisor", user, "supervisor_call_id", leg.callID), caller: leg, agentGone: make(chan struct{})}
+	c := &call{s: s, id: leg.callID, log: mc.log.With("supervisor", user, "supervisor_call_id", leg.callID), caller: leg}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	s.register(leg.callID, &dialogRef{call: c, leg: leg})
 	s.calls.Add(1)
@@ -109,7 +109,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 	})
 	go func() { // the supervisor's leg ends on its own
 		select {
-		case <-c.agentGone: // the supervisor's phone Hotline rang hung up
+		case <-c.state.AgentGone(): // the supervisor's phone Hotline rang hung up
 			sess.hungUp.Store(true)
 		case <-c.ctx.Done(): // the supervisor hung up, or Hotline stops
 			cause := context.Cause(c.ctx)
@@ -256,7 +256,7 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	// The supervisor's leg belongs to a call of its own (its BYE ends the
 	// monitoring only); Hotline rings it as it rings an agent.
 	c := &call{s: s, id: mc.id, log: mc.log.With("supervisor", supervisor), hotline: mc.hotline,
-		from: mc.from, fromName: mc.fromName, created: mc.created, agentGone: make(chan struct{})}
+		from: mc.from, fromName: mc.fromName, created: mc.created}
 	c.state.Routed(mc.state.Routing())
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	leg, err := c.dial(ctx, supervisor, supervisorRingTimeout)

@@ -51,10 +51,10 @@ func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg 
 // Connect bridges the caller with the agent who took the call (connect).
 func (sc scriptCall) Connect(a callflow.Leg) error { return sc.c.connect(a.(*Leg)) }
 
-func (sc scriptCall) AgentGone() <-chan struct{}               { return sc.c.agentGone }
+func (sc scriptCall) AgentGone() <-chan struct{}               { return sc.c.state.AgentGone() }
 func (sc scriptCall) DetachAgent()                             { sc.c.detachAgent() }
 func (sc scriptCall) Survey()                                  { sc.c.runSurvey() }
-func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.transferTo }
+func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.state.Transfers() }
 
 // CompleteAttended completes an attended transfer (completeAttended).
 func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, callflow.Leg) {

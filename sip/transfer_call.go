@@ -32,22 +32,22 @@ type transferOrder struct {
 func (o transferOrder) Attended() bool { return o.consult != nil }
 
 // errTransferBusy refuses a second transfer while one is being carried out.
-var errTransferBusy = refuse(491, "Request Pending", "a transfer of this call is in progress")
+var errTransferBusy = &Refusal{Code: 491, Reason: "Request Pending", Err: callflow.ErrTransferBusy}
 
 // errTransferNotBridged refuses a transfer from a leg that is not the
 // call's bridged agent (ringing, or already taken away).
-var errTransferNotBridged = refuse(481, "Call/Transaction Does Not Exist", "the agent's leg is not bridged to the caller")
+var errTransferNotBridged = &Refusal{Code: 481, Reason: "Call/Transaction Does Not Exist", Err: callflow.ErrTransferNotBridged}
 
-// orderTransfer hands an accepted transfer to the call's queue loop.
+// orderTransfer hands an accepted transfer to the call's queue loop
+// (callflow.Call.OrderTransfer).
 func (c *call) orderTransfer(o transferOrder) error {
-	if c.transferTo == nil || !c.hasLeg(o.leg) {
-		return errTransferNotBridged
-	}
-	select {
-	case c.transferTo <- o:
-		return nil
-	default:
+	switch err := c.state.OrderTransfer(o.leg, o); {
+	case errors.Is(err, callflow.ErrTransferBusy):
 		return errTransferBusy
+	case errors.Is(err, callflow.ErrTransferNotBridged):
+		return errTransferNotBridged
+	default:
+		return err
 	}
 }
 
