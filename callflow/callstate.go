@@ -20,7 +20,7 @@ import (
 // carried out, the supervisors' monitoring sessions, the survey's result
 // and the keypad's answers; after a transfer, who transferred the call
 // and the queue it goes back to; its recording (recorder.go). The
-// call's record is built from it (Fill, then Build). L is the SIP side's
+// call's record is built from it (Timeline, then Build). L is the SIP side's
 // leg (sip's *Leg), which keeps only the dialogs' I/O.
 //
 // Its zero value is a call with no leg yet; it is safe for concurrent
@@ -35,6 +35,11 @@ type Call[L comparable] struct {
 
 	mu   sync.Mutex
 	legs []L
+	// the call's id (the caller's Call-ID, or the one Hotline gave a
+	// callback), direction, the caller's number (a callback's customer's)
+	// and arrival (Started)
+	id, direction, caller string
+	arrived               time.Time
 	// hotline is the number dialled; customer who calls, as the
 	// directory knows them; decision where routing sends the call (its
 	// queue changed by a transfer to a queue).
@@ -69,6 +74,14 @@ type Call[L comparable] struct {
 	agentGone       chan struct{}
 	agentGoneClosed bool
 	orders          chan TransferOrder
+}
+
+// Started notes the call's id, direction (DirectionInbound,
+// DirectionCallback), the caller's number and when it arrived.
+func (c *Call[L]) Started(id, direction, caller string, arrived time.Time) {
+	c.mu.Lock()
+	c.id, c.direction, c.caller, c.arrived = id, direction, caller, arrived
+	c.mu.Unlock()
 }
 
 // Routed notes the call's routing: the number dialled, who calls and
@@ -380,14 +393,15 @@ func (c *Call[L]) Outside() string {
 	return c.outside
 }
 
-// Fill sets what the call went through so far in t, for its record
-// (Build): the hotline, customer, routing's queue and whether it got an
-// after-hours action, the agent and agents, reason, callback, survey,
+// Timeline is what the call went through so far, for its record
+// (Build): who called, where to and when (Started, Routed), whether it
+// got an after-hours action, its agents, reason, callback, survey,
 // milestones, transfers, monitoring sessions, holds, outside number and
-// recording. The SIP side sets the rest (the call's id and direction,
-// the caller's number, its arrival).
-func (c *Call[L]) Fill(t *Timeline) {
+// recording.
+func (c *Call[L]) Timeline() Timeline {
+	var t Timeline
 	c.mu.Lock()
+	t.CallID, t.Direction, t.Caller, t.Arrived = c.id, c.direction, c.caller, c.arrived
 	t.Hotline, t.Customer, t.Queue = c.hotline, c.customer, c.decision.Queue
 	t.AfterHours = c.decision.Action != config.ActionQueue
 	t.Agent, t.Reason, t.Callback, t.Survey = c.agent, c.reason, c.callbackID, c.survey
@@ -401,6 +415,7 @@ func (c *Call[L]) Fill(t *Timeline) {
 	if rec != nil && !rec.Failed() { // one that could not start recorded nothing
 		t.Recording = rec.Key()
 	}
+	return t
 }
 
 // AgentGone is closed once the bridged agent hung up with the survey to

@@ -49,6 +49,7 @@ func TestCallRecord(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	var c Call[string]
+	c.Started("c1", DirectionInbound, "+84901111111", at(0))
 	c.Routed("1900", directory.Customer{ID: "cust-1", Segment: "loyal"},
 		rules.Decision{Action: config.ActionQueue, Queue: "general", Priority: 2})
 	c.AddLeg("caller")
@@ -76,9 +77,7 @@ func TestCallRecord(t *testing.T) {
 	c.NoteAgentLeft(at(75))
 	c.NoteAgentLeft(at(80)) // the first time counts
 
-	tl := Timeline{CallID: "c1", Arrived: at(0)}
-	c.Fill(&tl)
-	r := Build(tl, at(90), ErrCallerHangup)
+	r := Build(c.Timeline(), at(90), ErrCallerHangup)
 	if r.Outcome != OutcomeAnswered || r.Agent != "bob" || !slices.Equal(r.Agents, []string{"alice", "bob"}) {
 		t.Errorf("record outcome %q agent %q agents %v, want answered, bob, [alice bob]", r.Outcome, r.Agent, r.Agents)
 	}
@@ -88,8 +87,10 @@ func TestCallRecord(t *testing.T) {
 	if len(r.Transfers) != 1 || r.Transfers[0].Target != "queue:complaints" || len(r.Monitors) != 1 || r.Monitors[0].Supervisor != "sue" {
 		t.Errorf("transfers %+v monitors %+v, want the transfer to complaints and sue's session", r.Transfers, r.Monitors)
 	}
-	if r.Hotline != "1900" || r.Customer.ID != "cust-1" || r.Queue != "complaints" {
-		t.Errorf("record hotline %q customer %q queue %q, want 1900, cust-1, complaints (the transfer's)", r.Hotline, r.Customer.ID, r.Queue)
+	if r.CallID != "c1" || r.Direction != DirectionInbound || r.Caller != "+84901111111" || !r.Arrived.Equal(at(0)) ||
+		r.Hotline != "1900" || r.Customer.ID != "cust-1" || r.Queue != "complaints" {
+		t.Errorf("record id %q direction %q caller %q arrived %v hotline %q customer %q queue %q, want c1, inbound, +84901111111, %v, 1900, cust-1, complaints (the transfer's)",
+			r.CallID, r.Direction, r.Caller, r.Arrived, r.Hotline, r.Customer.ID, r.Queue, at(0))
 	}
 	if req := c.Request("c1"); req.Queue != "complaints" || req.Priority != 2 || req.Customer.Segment != "loyal" {
 		t.Errorf("ACD request after the transfer %+v, want queue complaints, priority 2, segment loyal", req)
@@ -113,9 +114,7 @@ func TestCallCallbackAndReturn(t *testing.T) {
 	}
 	c.NoteOutside("+84901234567")
 	c.Routed("1900", directory.Customer{}, rules.Decision{Action: config.ActionQueue})
-	var tl Timeline
-	c.Fill(&tl)
-	r := Build(tl, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), errors.New("hung up"))
+	r := Build(c.Timeline(), time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), errors.New("hung up"))
 	if r.Outcome != OutcomeCallback || r.Callback != "cb-7" || r.Outside != "+84901234567" || c.CallbackID() != "cb-7" {
 		t.Errorf("record outcome %q callback %q outside %q, want callback, cb-7, +84901234567", r.Outcome, r.Callback, r.Outside)
 	}

@@ -65,9 +65,7 @@ func newRecordedCall() (*Call[string], *fakeRecordings) {
 
 // recordedKey is the recording the call's record names.
 func recordedKey(c *Call[string]) string {
-	var t Timeline
-	c.Fill(&t)
-	return t.Recording
+	return c.Timeline().Recording
 }
 
 func mustRecording(t *testing.T, c *Call[string]) Recording {

@@ -169,6 +169,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		caller:    leg,
 		setupDone: setupDone,
 	}
+	c.state.Started(callID, callflow.DirectionInbound, c.from, c.created)
 	c.state.AddLeg(leg)
 	c.state.AcceptTransfers() // by REFER (refer_server.go) or the API; the queue loop carries them out
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
@@ -449,15 +450,6 @@ func (c *call) detachAgent() {
 // side. A call that was never listed (a callback no agent took) leaves no
 // record.
 func (c *call) closeWith(cause error) { callflow.Close(teardown{c}, cause) }
-
-// timeline is what the call went through so far, for its record: who
-// called, where to and when, and routing's part are the SIP side's; the
-// rest is call control's (callflow.Call.Fill).
-func (c *call) timeline() callflow.Timeline {
-	t := callflow.Timeline{CallID: c.id, Direction: c.direction, Caller: c.from, Arrived: c.created}
-	c.state.Fill(&t)
-	return t
-}
 
 // CallInfo is a snapshot of one call in progress.
 type CallInfo struct {

@@ -244,6 +244,7 @@ func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Custome
 		created:   s.now(),
 		direction: callflow.DirectionCallback,
 	}
+	c.state.Started(id, callflow.DirectionCallback, cb.Number, c.created)
 	c.state.Routed(hl.Number, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
 	c.state.NoteCallback(cb.ID)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)

@@ -19,7 +19,7 @@ func (t teardown) Context() context.Context { return t.c.ctx }
 func (t teardown) End(cause error)          { t.c.end(cause) }
 func (t teardown) Now() time.Time           { return t.c.s.now() }
 func (t teardown) Timeline() callflow.Timeline {
-	return t.c.timeline()
+	return t.c.state.Timeline()
 }
 
 // Legs are the call's legs still there, caller first.
