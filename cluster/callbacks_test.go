@@ -676,7 +676,9 @@ func TestCallbackFeedOneChange(t *testing.T) {
 		{"complete", func() (string, error) { return added[5].ID, sa.Complete(added[5].ID) },
 			func(c callbacks.Callback) bool { return c.Status == callbacks.Completed && c.Attempts == 1 }},
 		{"fail", func() (string, error) { return added[7].ID, sa.Fail(added[7].ID, "invalid_number") },
-			func(c callbacks.Callback) bool { return c.Status == callbacks.Failed && c.LastResult == "invalid_number" }},
+			func(c callbacks.Callback) bool {
+				return c.Status == callbacks.Failed && c.LastResult == "invalid_number"
+			}},
 	}
 	for _, ch := range changes {
 		id, err := ch.do()
