@@ -513,8 +513,9 @@ func TestCallbackDueReadsOnlyDue(t *testing.T) {
 
 // TestCallbackDueIndexRepaired: a pending callback Redis holds without
 // its entry in the due index (written by a node without the index) is due
-// after the next listing (every Heartbeat), and an entry left for a
-// callback no longer pending is removed.
+// after the next listing of every callback (a node's first round, and
+// every repairEvery), and an entry left for a callback no longer pending
+// is removed.
 func TestCallbackDueIndexRepaired(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := join(t, srv, "a")
