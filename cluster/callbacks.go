@@ -113,7 +113,7 @@ type record struct {
 
 // CallbackOptions are a Callbacks' settings.
 type CallbackOptions struct {
-	// Now is the clock (default time.Now).
+	// Now is the clock (default the node's, Options.Now).
 	Now func() time.Time
 	// Lease is how long a claim outlives its node's last renewal;
 	// default the cluster's lease. Renewed every Heartbeat (at most
@@ -126,7 +126,7 @@ type CallbackOptions struct {
 // re-publishing) while the node runs.
 func (n *Node) Callbacks(o CallbackOptions) *Callbacks {
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = n.now
 	}
 	if o.Lease == 0 {
 		o.Lease = n.cfg.Lease

@@ -310,7 +310,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}()
 	// More than one node: join the cluster (Redis) first; refused when
 	// Redis is unreachable or the shared configuration differs.
-	mem, err := joinCluster(ctx, c, log)
+	mem, err := joinCluster(ctx, c, now, log)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
