@@ -48,7 +48,8 @@ import (
 //     many callbacks are pending. It lists every callback only when it
 //     has no position in the feed (start), when Redis restarted (cbmark
 //     changed), when the feed has a hole (entries trimmed before the node
-//     read them, a node far behind) and every repairEvery as a repair.
+//     read them, a node far behind, cbver counted up by a node of a
+//     version without the feed) and every repairEvery as a repair.
 //   - cbmark: a random value written once Redis holds the callbacks; a
 //     node that finds another value (or none: Redis restarted empty)
 //     re-publishes every callback it knows before any change (the newest
