@@ -54,6 +54,12 @@ import (
 //     node that finds another value (or none: Redis restarted empty)
 //     re-publishes every callback it knows before any change (the newest
 //     revision wins) and the claims it holds.
+//   - cbsettle: set for Settle by a node that re-publishes callbacks;
+//     while it lives no callback is claimed (ErrSettling), so that every
+//     node has re-published (within a Heartbeat) before a dialer takes
+//     one: a node whose copy missed the last change of a callback (one
+//     completed on another node moments before Redis lost it) does not
+//     get it dialled again.
 //
 // Every change is a WATCH/MULTI transaction on the callback, its claim and
 // cbmark: two nodes claiming one callback at the same instant, exactly one
@@ -66,9 +72,11 @@ type Callbacks struct {
 	owner string
 	lease time.Duration
 	every time.Duration
-	now   func() time.Time
-	log   *slog.Logger
-	addr  string
+	// settleFor: no claim this long after a node re-published
+	settleFor time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	addr      string
 
 	mu       sync.Mutex
 	mirror   map[string]record
@@ -137,7 +145,7 @@ func (n *Node) Callbacks(o CallbackOptions) *Callbacks {
 	}
 	every := min(n.cfg.Heartbeat, o.Lease/3)
 	return &Callbacks{rdb: n.rdb, pfx: n.cfg.KeyPrefix, owner: n.cfg.Node + "|" + n.runID, lease: o.Lease, every: every,
-		now: o.Now, log: o.Logger.With("component", "callbacks"), addr: n.addr,
+		settleFor: n.cfg.Settle, now: o.Now, log: o.Logger.With("component", "callbacks"), addr: n.addr,
 		mirror: map[string]record{}, claims: map[string]bool{},
 		repairRounds: max(1, int(repairEvery/every)), feedKeep: feedKeep}
 }
@@ -491,6 +499,12 @@ func (s *Callbacks) republish(ctx context.Context) error {
 	s.mu.Unlock()
 	if len(recs) > 0 {
 		s.log.Info("re-publishing the callbacks this node knows (Redis does not hold them)", "callbacks", len(recs))
+		// No claim until every node re-published: another node's copy
+		// may hold a newer revision (a callback it completed that this
+		// node's copy has pending).
+		if err := s.rdb.Set(ctx, s.key("cbsettle"), s.owner, s.settleFor).Err(); err != nil {
+			return s.unreachable(err)
+		}
 	}
 	now := s.now()
 	for _, r := range recs {
@@ -667,7 +681,7 @@ const (
 func (s *Callbacks) change(id string, f func(r *record, holder string) (string, claimOp, error)) (callbacks.Callback, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	k, ck := s.key("cb", id), s.key("cbclaim", id)
+	k, ck, sk := s.key("cb", id), s.key("cbclaim", id), s.key("cbsettle")
 	for range 10 {
 		if err := s.ensure(ctx); err != nil {
 			return callbacks.Callback{}, err
@@ -682,12 +696,13 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 			if err := s.checkMark(ctx, tx); err != nil {
 				return err
 			}
-			vals, err := tx.MGet(ctx, k, ck).Result()
+			vals, err := tx.MGet(ctx, k, ck, sk).Result()
 			if err != nil {
 				return err
 			}
 			v, _ := vals[0].(string)
 			holder, _ := vals[1].(string)
+			settling := vals[2] != nil
 			if v == "" {
 				ferr = callbacks.ErrNoCallback
 				return nil
@@ -697,6 +712,10 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 				return fmt.Errorf("callback %s: %w", id, err)
 			}
 			if name, op, ferr = f(&r, holder); ferr != nil {
+				return nil
+			}
+			if op == claimTake && settling {
+				ferr = fmt.Errorf("%w: callbacks being re-published after a Redis restart", ErrSettling)
 				return nil
 			}
 			r.Rev++
@@ -723,7 +742,7 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 				return nil
 			})
 			return err
-		}, k, ck, s.key("cbmark"))
+		}, k, ck, sk, s.key("cbmark"))
 		switch {
 		case errors.Is(err, redis.TxFailedErr), errors.Is(err, errResync):
 			continue

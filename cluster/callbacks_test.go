@@ -848,3 +848,65 @@ func TestCallbackFeedCarriesToRestart(t *testing.T) {
 		t.Errorf("due after the restart: %+v, want none (completed once, the other postponed)", d)
 	}
 }
+
+// TestCallbackNotDialledTwiceAcrossRestart: node a completes a callback
+// moments before Redis restarts empty, before node b read that change
+// (b's copy has it pending). b re-publishes first: no node may claim it
+// until every node re-published (Settle), and once a re-published its
+// newer revision, it is completed, never due again: dialled exactly once.
+func TestCallbackNotDialledTwiceAcrossRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	ctx := context.Background()
+	now := time.Now()
+	cb, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000041", Queue: "support", Due: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Dialing(cb.ID, "call-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Complete(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(t) // before b's next round
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// b re-published the callback as its copy has it: pending.
+	if d := sb.Due(now); len(d) != 1 || d[0].ID != cb.ID {
+		t.Fatalf("due after b re-published: %+v, want b's stale copy of %s", d, cb.ID)
+	}
+	if _, err := sb.Claim(cb.ID); !errors.Is(err, ErrSettling) {
+		t.Fatalf("b claiming it while the nodes re-publish: %v, want ErrSettling", err)
+	}
+	if err := sa.Sync(ctx); err != nil { // a's round: its newer revision
+		t.Fatal(err)
+	}
+	time.Sleep(testConfig("", "").Settle + 100*time.Millisecond)
+	if d := sb.Due(now); len(d) != 0 {
+		t.Fatalf("due after the nodes re-published: %+v, want none", d)
+	}
+	if _, err := sb.Claim(cb.ID); !errors.Is(err, callbacks.ErrNoCallback) {
+		t.Fatalf("b claiming the completed callback: %v, want ErrNoCallback", err)
+	}
+	if got, _ := find(sb.List(), cb.ID); got.Status != callbacks.Completed || got.Attempts != 1 {
+		t.Fatalf("after the restart: %+v, want completed after 1 attempt", got)
+	}
+	// Claims work again once settled.
+	fresh, err := sb.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000042", Queue: "support", Due: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Claim(fresh.ID); err != nil {
+		t.Fatalf("claim after settling: %v", err)
+	}
+}
