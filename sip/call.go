@@ -423,7 +423,6 @@ func (c *call) startRecording(agent string, a *Leg) {
 			Agent:   agent,
 			Queue:   c.hotline.Number,
 			Segment: c.customer.Segment,
-			Start:   time.Now(), // the recorder runs on real time, like packet arrivals
 		})
 		if err != nil {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)

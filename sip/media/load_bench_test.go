@@ -121,7 +121,7 @@ func newLoadSetup(b *testing.B, mode string, calls int, ports *Ports) *loadSetup
 			mgr, err = recording.New(recording.Config{
 				SpoolDir: filepath.Join(dir, "spool"),
 				File:     recording.FileConfig{Dir: filepath.Join(dir, "store")},
-			}, nil)
+			}, recording.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
