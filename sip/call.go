@@ -195,6 +195,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		return
 	}
 	callID := req.CallID().Value()
+	// 100 Trying now, before the customer lookup (a CRM may take its
+	// time) and before anything can ring: unless a response went out,
+	// sipgo sends a 100 of its own 200 ms after the INVITE, from a timer
+	// goroutine, which may reach the caller after our 180.
+	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
+		s.log.Debug("100 Trying not sent", "call_id", callID, "error", err)
+	}
 	from := req.From()
 	c := &call{
 		s:          s,
@@ -239,9 +246,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
 		"segment", c.customer.Segment, "rule", c.decision.Rule, "action", c.decision.Action, "queue", c.decision.Queue,
 		"transport", c.transport, "codec", codec.Name)
-	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
-		c.log.Debug("100 Trying not sent", "error", err)
-	}
 	// The handler must not return before the final response: sipgo ends
 	// the INVITE transaction when it does. The call runs on this goroutine.
 	c.run()
@@ -423,7 +427,6 @@ func (c *call) startRecording(agent string, a *Leg) {
 			Agent:   agent,
 			Queue:   c.hotline.Number,
 			Segment: c.customer.Segment,
-			Start:   time.Now(), // the recorder runs on real time, like packet arrivals
 		})
 		if err != nil {
 			c.log.Error("recording not started; the call goes on unrecorded", "error", err)

@@ -160,7 +160,7 @@ func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
 	if rec == nil {
 		var err error
 		rec, err = rs.Begin(recording.CallInfo{CallID: c.id, Caller: c.from, Queue: queue,
-			Segment: c.customer.Segment, Reason: "voicemail", Start: time.Now()})
+			Segment: c.customer.Segment, Reason: "voicemail"})
 		if err != nil {
 			return "", err
 		}
