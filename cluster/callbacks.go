@@ -90,10 +90,12 @@ type Callbacks struct {
 	listedMark string
 	listed     bool
 	// rounds counts Sync rounds; every repairRounds-th lists every
-	// callback. feedKeep is the feed's length (tests shorten it).
+	// callback. feedKeep is the feed's length, feedPage the entries read
+	// per XRANGE (tests shorten them).
 	rounds       int
 	repairRounds int
 	feedKeep     int
+	feedPage     int
 }
 
 // Feed and repair settings.
@@ -147,7 +149,7 @@ func (n *Node) Callbacks(o CallbackOptions) *Callbacks {
 	return &Callbacks{rdb: n.rdb, pfx: n.cfg.KeyPrefix, owner: n.cfg.Node + "|" + n.runID, lease: o.Lease, every: every,
 		settleFor: n.cfg.Settle, now: o.Now, log: o.Logger.With("component", "callbacks"), addr: n.addr,
 		mirror: map[string]record{}, claims: map[string]bool{},
-		repairRounds: max(1, int(repairEvery/every)), feedKeep: feedKeep}
+		repairRounds: max(1, int(repairEvery/every)), feedKeep: feedKeep, feedPage: feedPage}
 }
 
 var _ callbacks.Keeper = (*Callbacks)(nil)
@@ -285,7 +287,7 @@ func (s *Callbacks) follow(ctx context.Context, pos string, ver int64) (hole boo
 		var rng *redis.XMessageSliceCmd
 		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			cur = p.Get(ctx, s.key("cbver"))
-			rng = p.XRangeN(ctx, s.key("cbfeed"), nextID(pos), "+", feedPage)
+			rng = p.XRangeN(ctx, s.key("cbfeed"), nextID(pos), "+", int64(s.feedPage))
 			return nil
 		})
 		if err := cmdErr(cur, rng); err != nil {
@@ -312,7 +314,7 @@ func (s *Callbacks) follow(ctx context.Context, pos string, ver int64) (hole boo
 			}
 		}
 		s.mu.Unlock()
-		if len(msgs) == feedPage {
+		if len(msgs) == s.feedPage {
 			continue
 		}
 		// cbver is read before the entries: a version beyond the last

@@ -620,6 +620,16 @@ func syncCost(t *testing.T, n *Node, c *cbCommands, s *Callbacks) (sent int64, c
 
 func listedAll(cmds []string) bool { return slices.Contains(cmds, "smembers") }
 
+func countOf(cmds []string, name string) int {
+	n := 0
+	for _, c := range cmds {
+		if c == name {
+			n++
+		}
+	}
+	return n
+}
+
 // TestCallbackFeedOneChange: with 2,000 pending callbacks, another node's
 // change reaches a node's copy through the feed: its next round sends 4
 // commands and reads a few hundred bytes (the changed callback), not
@@ -766,6 +776,32 @@ func TestCallbackFeedHoleRelists(t *testing.T) {
 	}
 	if _, cmds := syncCost(t, b, cb, sb); listedAll(cmds) || sb.mirror[added[4].ID].Status != callbacks.Failed {
 		t.Errorf("b's round after one change: %v, copy %+v; want the feed read, the callback failed", cmds, sb.mirror[added[4].ID].Callback)
+	}
+
+	// Behind by several pages of the feed: b reads them all; behind by
+	// more than feedPages pages: b lists every callback instead.
+	sb.feedPage = 5
+	for i := range 4*5 + 2 {
+		if err := sa.Retry(added[10+i].ID, later.Add(time.Duration(i)*time.Second), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, cmds := syncCost(t, b, cb, sb); listedAll(cmds) || countOf(cmds, "xrange") != 5 || countOf(cmds, "mget") != 1 {
+		t.Errorf("b's round 22 changes behind (pages of 5): %v, want 5 feed pages read and one MGET", cmds)
+	}
+	for i := range feedPages*5 + 1 {
+		if err := sa.Retry(added[10+i%30].ID, later.Add(time.Duration(i)*time.Minute), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, cmds := syncCost(t, b, cb, sb); !listedAll(cmds) || countOf(cmds, "xrange") != feedPages {
+		t.Errorf("b's round %d changes behind: %v, want %d feed pages read, then every callback listed", feedPages*5+1, cmds, feedPages)
+	}
+	for i := range 30 {
+		want := later.Add(time.Duration(i+30*((feedPages*5-i)/30)) * time.Minute)
+		if r := sb.mirror[added[10+i].ID]; !r.Due.Equal(want) {
+			t.Errorf("b's copy of %s: due %v, want %v", added[10+i].ID, r.Due, want)
+		}
 	}
 
 	// b starts again: a new store lists every callback, then follows.
