@@ -38,8 +38,8 @@ type RecordingInfo struct {
 	// Reason says why the call is recorded ("" for the policy,
 	// ReasonVoicemail, ...).
 	Reason string
-	// Start is the instant the recording's first frame stands for (the
-	// recorder runs on real time, like packet arrivals).
+	// Start is the instant the recording's first frame stands for; zero
+	// (what the SIP side passes): now, on the recording side's clock.
 	Start time.Time
 }
 

@@ -155,6 +155,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		return
 	}
 	callID := req.CallID().Value()
+	// 100 Trying now, before the customer lookup (a CRM may take its
+	// time) and before anything can ring: unless a response went out,
+	// sipgo sends a 100 of its own 200 ms after the INVITE, from a timer
+	// goroutine, which may reach the caller after our 180.
+	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
+		s.log.Debug("100 Trying not sent", "call_id", callID, "error", err)
+	}
 	from := req.From()
 	c := &call{
 		s:         s,
@@ -200,9 +207,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", cust.ID,
 		"segment", cust.Segment, "rule", d.Rule, "action", d.Action, "queue", d.Queue,
 		"transport", c.transport, "codec", codec.Name)
-	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
-		c.log.Debug("100 Trying not sent", "error", err)
-	}
 	// The handler must not return before the final response: sipgo ends
 	// the INVITE transaction when it does. The call runs on this goroutine.
 	c.run()
@@ -384,7 +388,7 @@ func (c *call) tapRecording(rec callflow.Recording, begun bool) {
 // "" when none is connected yet).
 func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
 	return callflow.RecordingInfo{CallID: c.id, Caller: c.from, Agent: agent, Queue: c.hotline.Number,
-		Segment: c.state.Customer().Segment, Start: time.Now()} // the recorder runs on real time, like packet arrivals
+		Segment: c.state.Customer().Segment} // dated by the recording side's clock
 }
 
 // refusedError is an agent's phone refusing an offered call; call

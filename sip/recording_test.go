@@ -22,7 +22,7 @@ func recordingFixture(t *testing.T) (*fixture, *recording.Manager) {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := recording.New(recording.Config{SpoolDir: filepath.Join(dir, "spool"),
-		File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, testLogger(t))
+		File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, recording.Options{Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestQueuedCallerHangsUpBeforeAnAgentIsNotRecorded(t *testing.T) {
 func TestUnstartableRecordingIsNotInTheCallRecord(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
-	m, err := recording.New(recording.Config{SpoolDir: spool, File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, testLogger(t))
+	m, err := recording.New(recording.Config{SpoolDir: spool, File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, recording.Options{Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
