@@ -26,10 +26,12 @@ var supportedCodecs = []string{"PCMU", "PCMA"}
 // dtmfPT is the telephone-event payload type Hotline offers.
 const dtmfPT = 101
 
-// call is one hotline call: its legs (the caller's first; the agent's
-// once one answered; any leg a feature adds) joined by bridges
-// (bridge.go). Its goroutine (run) owns the flow; SIP handlers only look
-// it up and end it; closeWith tears it down.
+// call is one hotline call's SIP side: its dialogs' I/O (the caller's
+// leg and INVITE transaction, the responses to it) beside its
+// call-control state (state, a callflow.Call: legs, bridges, routing,
+// milestones, transfers, recording, ...). Its goroutine (run) owns the
+// flow; SIP handlers only look it up and end it; closeWith tears it
+// down.
 type call struct {
 	s  *Server
 	id string // the caller's Call-ID
@@ -54,16 +56,18 @@ type call struct {
 	cancel context.CancelCauseFunc
 
 	mu       sync.Mutex
-	answered bool
+	answered bool // 200 OK sent to the caller
 	ringing  bool // 180 sent to the caller
 	// respMu serialises responses to the caller's INVITE: an agent's
 	// phone may ring late, on its WaitAnswer goroutine, while the call
 	// answers or rejects the caller; finalSent stops 180s after that.
 	respMu    sync.Mutex
 	finalSent bool
-	// state is the call's call-control side: its legs (caller first),
-	// bridges, holds, milestones, agents, transfers, monitoring sessions,
-	// survey result and keypad answers (callflow.Call; own lock).
+	// state is the call's call-control side: its routing, legs (caller
+	// first), bridges, holds, milestones, agents, transfers, monitoring
+	// sessions, survey result, keypad answers, recording, agent-gone
+	// signal and transfer orders (callflow.Call; own lock, never held
+	// while calling out, so it may be used under mu).
 	state callflow.Call[*Leg]
 	// consult is set on the pseudo call of an agent's consultation
 	// (attended_call.go), nil otherwise.
