@@ -13,7 +13,6 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/routing/config"
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
@@ -28,25 +27,20 @@ const dtmfPT = 101
 
 // call is one hotline call's SIP side: its dialogs' I/O (the caller's
 // leg and INVITE transaction, the responses to it) beside its
-// call-control state (state, a callflow.Call: legs, bridges, routing,
-// milestones, transfers, recording, ...). Its goroutine (run) owns the
-// flow; SIP handlers only look it up and end it; closeWith tears it
-// down.
+// call-control state (state, a callflow.Call: who the call is, its
+// legs, bridges, routing, milestones, transfers, recording, ...). Its
+// goroutine (run) owns the flow; SIP handlers only look it up and end
+// it; closeWith tears it down.
 type call struct {
-	s  *Server
-	id string // the caller's Call-ID
+	s *Server
 	// setupDone tells overload control the call's setup is over
 	// (endSetup); nil for calls Hotline places itself.
 	setupDone func()
 	log       *slog.Logger
-	hotline   config.Hotline
-	from      string // caller number (From user)
-	fromName  string
+	// transport is the caller's (a callback's: the line's) SIP
+	// transport. Who the call is (id, direction, caller, arrival, the
+	// hotline dialled) is state's (callflow.Identity).
 	transport string
-	created   time.Time
-	// direction is callflow.DirectionInbound or, for a callback
-	// (callflow/dialer.go), callflow.DirectionCallback.
-	direction string
 
 	// caller is the caller's leg; for a callback (callflow/dialer.go), the
 	// customer's, nil until an agent took the callback.
@@ -169,28 +163,24 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	from := req.From()
 	c := &call{
 		s:         s,
-		id:        callID,
 		log:       s.log.With("call_id", callID),
-		hotline:   hl,
-		from:      from.Address.User,
-		fromName:  from.DisplayName,
 		transport: strings.ToLower(req.Transport()),
-		created:   s.now(),
-		direction: callflow.DirectionInbound,
 		caller:    leg,
 		setupDone: setupDone,
 	}
-	c.state.Started(callID, callflow.DirectionInbound, c.from, c.created)
+	id := callflow.Identity{ID: callID, Direction: callflow.DirectionInbound,
+		Caller: from.Address.User, CallerName: from.DisplayName, Arrived: s.now()}
+	c.state.Started(id)
 	c.state.AddLeg(leg)
 	c.state.AcceptTransfers() // by REFER (refer_server.go) or the API; the queue loop carries them out
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	cust := directory.Unknown(c.from)
+	cust := directory.Unknown(id.Caller)
 	if lookup := s.deps.Customers; lookup != nil {
-		cust = lookup(c.ctx, c.from)
+		cust = lookup(c.ctx, id.Caller)
 	}
 	d := s.deps.Router.Decide(rules.Attributes{Segment: cust.Segment, Style: cust.Style,
-		Dialled: number, Caller: cust.Number}, c.created)
-	c.state.Routed(hl.Number, cust, d)
+		Dialled: number, Caller: cust.Number}, id.Arrived)
+	c.state.Routed(hl, cust, d)
 	leg.media.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
@@ -208,7 +198,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	s.mu.Unlock()
 	s.calls.Add(1)
 
-	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", cust.ID,
+	c.log.Info("incoming call", "hotline", hl.Number, "from", id.Caller, "customer", cust.ID,
 		"segment", cust.Segment, "rule", d.Rule, "action", d.Action, "queue", d.Queue,
 		"transport", c.transport, "codec", codec.Name)
 	// The handler must not return before the final response: sipgo ends
@@ -325,12 +315,8 @@ func (c *call) answer() error {
 	return nil
 }
 
-func (c *call) displayName() string {
-	if c.fromName != "" {
-		return c.fromName
-	}
-	return c.from
-}
+// ID is the call's id (callflow.Identity).
+func (c *call) ID() string { return c.state.ID() }
 
 // agentRinging tells the caller an agent's phone rings
 // (callflow.TellRinging): 180 before the caller is answered, a ringback
@@ -391,7 +377,8 @@ func (c *call) tapRecording(rec callflow.Recording, begun bool) {
 // recordingInfo describes the call to a recording that begins (agent
 // "" when none is connected yet).
 func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
-	return callflow.RecordingInfo{CallID: c.id, Caller: c.from, Agent: agent, Queue: c.hotline.Number,
+	id := c.state.Identity()
+	return callflow.RecordingInfo{CallID: id.ID, Caller: id.Caller, Agent: agent, Queue: c.state.Hotline().Number,
 		Segment: c.state.Customer().Segment} // dated by the recording side's clock
 }
 
@@ -407,7 +394,8 @@ func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, R
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: c.created}
+	id := c.state.Identity()
+	return metrics.Call{ID: id.ID, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: id.Arrived}
 }
 
 // queueName is the routing queue the call belongs to (the hotline number
@@ -482,8 +470,10 @@ func (s *Server) Calls() []CallInfo {
 	out := make([]CallInfo, 0, len(calls))
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
+		id := c.state.Identity()
+		ci := CallInfo{CallID: id.ID, Hotline: c.state.Hotline().Number, From: id.Caller, Started: id.Arrived}
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, From: c.from, Answered: c.answered, Started: c.created}
+		ci.Answered = c.answered
 		c.mu.Unlock()
 		ci.Queue = c.state.Decision().Queue
 		ci.Outside = c.state.Outside()

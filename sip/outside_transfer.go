@@ -130,7 +130,7 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
 			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
 	}
-	req := c.state.Request(c.id)
+	req := c.state.Request(c.ID())
 	next, res, qerr := callflow.OutsideDone(scriptCall{c}, o.kind, res, req, from)
 	done(res.Code, res.Reason)
 	switch {
