@@ -1,6 +1,8 @@
 package callflow
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -188,4 +190,60 @@ func (c *Call[L]) FinishRecording(end time.Time, log *slog.Logger) {
 	if err := rec.Finish(end); err != nil {
 		log.Error("recording not finished cleanly", "error", err)
 	}
+}
+
+// Refusals of the live recording controls (RecordingControl).
+var (
+	// ErrNoSuchCall: no call in progress has that id.
+	ErrNoSuchCall = errors.New("no such call in progress")
+	// ErrNotRecorded: the call is not being recorded.
+	ErrNotRecorded = errors.New("the call is not being recorded")
+)
+
+// RecordingControl pauses and resumes the recordings of calls in
+// progress (the API's): while paused (e.g. while a customer reads out a
+// card number) silence is recorded and the pause is noted in the
+// recording's record.
+type RecordingControl struct {
+	// Call finds the call in progress callID: its recording (nil when it
+	// is not recorded) and its log; ok false when there is none.
+	Call func(callID string) (rec Recording, log *slog.Logger, ok bool)
+}
+
+func (rc RecordingControl) recording(callID string) (Recording, *slog.Logger, error) {
+	rec, log, ok := rc.Call(callID)
+	switch {
+	case !ok:
+		return nil, nil, ErrNoSuchCall
+	case rec == nil:
+		return nil, nil, ErrNotRecorded
+	}
+	return rec, log, nil
+}
+
+// PauseRecording pauses the recording of call callID, noting reason.
+// The recorder runs on real time, like packet arrivals.
+func (rc RecordingControl) PauseRecording(callID, reason string) error {
+	rec, log, err := rc.recording(callID)
+	if err != nil {
+		return err
+	}
+	if err := rec.Pause(time.Now(), reason); err != nil {
+		return fmt.Errorf("pausing the recording: %w", err)
+	}
+	log.Info("recording paused", "reason", reason)
+	return nil
+}
+
+// ResumeRecording resumes the paused recording of call callID.
+func (rc RecordingControl) ResumeRecording(callID string) error {
+	rec, log, err := rc.recording(callID)
+	if err != nil {
+		return err
+	}
+	if err := rec.Resume(time.Now()); err != nil {
+		return fmt.Errorf("resuming the recording: %w", err)
+	}
+	log.Info("recording resumed")
+	return nil
 }

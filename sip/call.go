@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -485,50 +484,19 @@ func (s *Server) Calls() []CallInfo {
 	return out
 }
 
-// Errors of the live-call operations.
-var (
-	ErrNoSuchCall  = errors.New("no such call in progress")
-	ErrNotRecorded = errors.New("the call is not being recorded")
-)
+// ErrNoSuchCall: no call in progress has the id a live-call operation
+// names (callflow's, which the recording controls answer too).
+var ErrNoSuchCall = callflow.ErrNoSuchCall
 
-func (s *Server) recorderOf(callID string) (*call, callflow.Recording, error) {
+// CallRecording is the recording of call callID in progress (nil when it
+// is not recorded) and the call's log; ok false when there is no such
+// call. Pausing and resuming it is callflow's (callflow.RecordingControl).
+func (s *Server) CallRecording(callID string) (rec callflow.Recording, log *slog.Logger, ok bool) {
 	s.mu.Lock()
 	c := s.byID[callID]
 	s.mu.Unlock()
 	if c == nil {
-		return nil, nil, ErrNoSuchCall
+		return nil, nil, false
 	}
-	rec := c.state.Recording()
-	if rec == nil {
-		return c, nil, ErrNotRecorded
-	}
-	return c, rec, nil
-}
-
-// PauseRecording pauses a call's recording (e.g. while a customer reads
-// out a card number): silence is recorded and the pause is noted in the
-// call record.
-func (s *Server) PauseRecording(callID, reason string) error {
-	c, rec, err := s.recorderOf(callID)
-	if err != nil {
-		return err
-	}
-	if err := rec.Pause(time.Now(), reason); err != nil {
-		return err
-	}
-	c.log.Info("recording paused", "reason", reason)
-	return nil
-}
-
-// ResumeRecording resumes a paused recording.
-func (s *Server) ResumeRecording(callID string) error {
-	c, rec, err := s.recorderOf(callID)
-	if err != nil {
-		return err
-	}
-	if err := rec.Resume(time.Now()); err != nil {
-		return err
-	}
-	c.log.Info("recording resumed")
-	return nil
+	return c.state.Recording(), c.log, true
 }
