@@ -180,6 +180,15 @@ func (c *Call[L]) Route(d rules.Decision) {
 	c.mu.Unlock()
 }
 
+// Reroute makes d where the call goes for reason (the keypad's menu),
+// noted in the call's recording if it is recorded.
+func (c *Call[L]) Reroute(d rules.Decision, reason string) {
+	c.mu.Lock()
+	c.decision, c.reason = d, reason
+	c.mu.Unlock()
+	c.RecordExtra("call_reason", reason)
+}
+
 // NoteStyle notes the service style the caller chose.
 func (c *Call[L]) NoteStyle(style string) {
 	c.mu.Lock()

@@ -103,7 +103,9 @@ func (c *Call[L]) RecordAtAnswer(rs Recordings, info RecordingInfo, log *slog.Lo
 // Record starts recording the call if the policy says so (begun true:
 // the SIP side taps the caller's leg into the recording's
 // CallerChannel), or, for a call recorded already, names its agent
-// (info.Agent, unless empty). Recording never stands in the way of the
+// (info.Agent, unless empty); either way the recording's record gets
+// the call's reason, a callback's direction and id, and the outside
+// number the call was transferred to (recordFields). Recording never stands in the way of the
 // call: a recording that cannot start is logged and the call goes on
 // unrecorded. It returns the call's recording, nil if none.
 func (c *Call[L]) Record(rs Recordings, info RecordingInfo, log *slog.Logger) (rec Recording, begun bool) {
@@ -114,6 +116,7 @@ func (c *Call[L]) Record(rs Recordings, info RecordingInfo, log *slog.Logger) (r
 		if info.Agent != "" {
 			_ = rec.SetAgent(info.Agent)
 		}
+		c.recordFields(rec)
 		return rec, false
 	}
 	if !rs.ShouldRecord(info.Queue, info.Segment) {
@@ -127,8 +130,41 @@ func (c *Call[L]) Record(rs Recordings, info RecordingInfo, log *slog.Logger) (r
 	c.mu.Lock()
 	c.rec = rec
 	c.mu.Unlock()
+	c.recordFields(rec)
 	log.Info("recording", "key", rec.Key())
 	return rec, true
+}
+
+// RecordingInfo describes the call to a recording that begins: its id,
+// caller, the hotline dialled (the policy's queue), the customer's
+// segment and agent ("" while none is connected). It is dated by the
+// recording side's clock (Start zero).
+func (c *Call[L]) RecordingInfo(agent string) RecordingInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return RecordingInfo{CallID: c.ident.ID, Caller: c.ident.Caller, Agent: agent,
+		Queue: c.hotline.Number, Segment: c.customer.Segment}
+}
+
+// recordFields puts into rec's record the fields the call knows of
+// itself (empty ones left out): its reason (call_reason), a callback's
+// direction and callback id, the outside number a transfer connected
+// the caller with.
+func (c *Call[L]) recordFields(rec Recording) {
+	c.mu.Lock()
+	reason, direction, callback, outside := c.reason, c.ident.Direction, c.callbackID, c.outside
+	c.mu.Unlock()
+	set := func(key, value string) {
+		if value != "" {
+			_ = rec.SetExtra(key, value)
+		}
+	}
+	set("call_reason", reason)
+	if direction == DirectionCallback {
+		set("direction", direction)
+		set("callback_id", callback)
+	}
+	set("outside_number", outside)
 }
 
 // RecordVoicemail records a voicemail: a call not recorded yet begins a

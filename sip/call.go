@@ -308,7 +308,7 @@ func (c *call) answer() error {
 	c.answered = true
 	c.mu.Unlock()
 	c.caller.media.Start()
-	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.recordingInfo(""), c.log))
+	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.state.RecordingInfo(""), c.log))
 	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
@@ -360,7 +360,7 @@ func (c *call) endProvisionals() {
 // into the recording, the caller's on the caller channel, a's (the
 // agent's, or the outside party's) on the agent channel.
 func (c *call) startRecording(agent string, a *Leg) {
-	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.recordingInfo(agent), c.log))
+	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.state.RecordingInfo(agent), c.log))
 	if rec := c.state.Recording(); rec != nil && a != nil {
 		a.media.SetBatchTap(rec.Tap(callflow.AgentChannel, a.Format().Codec()))
 	}
@@ -371,14 +371,6 @@ func (c *call) tapRecording(rec callflow.Recording, begun bool) {
 	if begun {
 		c.caller.media.SetBatchTap(rec.Tap(callflow.CallerChannel, c.caller.Format().Codec()))
 	}
-}
-
-// recordingInfo describes the call to a recording that begins (agent
-// "" when none is connected yet).
-func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
-	id := c.state.Identity()
-	return callflow.RecordingInfo{CallID: id.ID, Caller: id.Caller, Agent: agent, Queue: c.state.Hotline().Number,
-		Segment: c.state.Customer().Segment} // dated by the recording side's clock
 }
 
 // refusedError is an agent's phone refusing an offered call; call

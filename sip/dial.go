@@ -339,9 +339,7 @@ func (c *callbackCall) Connect(customer, agent callflow.Leg) {
 	c.join(cust, a)
 	c.state.NoteBridged(s.now())
 	c.state.NoteAgent(a.peer)
-	c.startRecording(a.peer, a)
-	c.state.RecordExtra("direction", callflow.DirectionCallback)
-	c.state.RecordExtra("callback_id", c.state.CallbackID())
+	c.startRecording(a.peer, a) // marked as a callback's (callflow.Call.Record)
 	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
 		"wait", s.now().Sub(c.state.Identity().Arrived).Round(time.Millisecond))
 	callflow.WatchLeg(c, cust, callflow.ErrCustomerHangup, callflow.ErrCallerTimeout)

@@ -208,8 +208,7 @@ func (c *call) bridgeOutside(out *Leg) {
 		c.join(c.caller, out)
 	}
 	c.state.NoteOutside(out.peer)
-	c.startRecording("", out)
-	c.state.RecordExtra("outside_number", out.peer)
+	c.startRecording("", out) // with the outside number (callflow.Call.Record)
 	c.log.Info("bridged with the outside party", "number", out.peer, "caller_codec", c.caller.Codec().Name,
 		"outside_codec", out.Codec().Name)
 	go func() {

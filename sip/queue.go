@@ -232,8 +232,7 @@ func (c *call) connect(a *Leg) error {
 	// a.peer is the last agent (CSAT is credited to them); a transferred
 	// call keeps its first bridge (wait and talk count from it).
 	bridged := c.state.NoteConnected(a.peer, s.now())
-	c.startRecording(a.peer, a)
-	c.state.RecordExtra("call_reason", c.state.Reason())
+	c.startRecording(a.peer, a) // with the call's reason (callflow.Call.Record)
 	waitFrom := c.state.Queued()
 	// The same definitions as the call record (callflow.Build) and the
 	// metrics: wait from entering the queue, time to answer from the INVITE.

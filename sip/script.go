@@ -90,10 +90,7 @@ func (sc scriptCall) RememberStyle(style string) {
 
 // Route routes the call again after the keypad questions.
 func (sc scriptCall) Route(d rules.Decision, reason string) {
-	c := sc.c
-	c.state.Route(d)
-	c.state.NoteReason(reason)
-	c.state.RecordExtra("call_reason", reason)
+	sc.c.state.Reroute(d, reason)
 }
 
 // Decision is where the rules sent the call.
@@ -130,7 +127,7 @@ func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, erro
 // callflow.Call.RecordVoicemail).
 func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
 	c := sc.c
-	info := c.recordingInfo("")
+	info := c.state.RecordingInfo("")
 	info.Queue = queue
 	rec, begun, err := c.state.RecordVoicemail(c.s.deps.Recordings, info)
 	if err != nil {
