@@ -1,11 +1,14 @@
 package recording
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -709,7 +712,13 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 	if err := m.putVerified(ctx, p.base+".wav", rec.Key, "audio/wav", md); err != nil {
 		return err
 	}
-	if err := m.putVerified(ctx, p.base+".json", recordKey(rec.Key), "application/json", md); err != nil {
+	// The stored call record is the spool file's last record, encoded as
+	// it always is (the spool file may hold the record of Begin before it).
+	b, err := encodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	if err := m.putChecked(ctx, bytes.NewReader(b), int64(len(b)), crc32.Checksum(b, castagnoli), recordKey(rec.Key), "application/json", md); err != nil {
 		return err
 	}
 	// The WAV goes first: a record left behind by a crash here is simply
@@ -741,7 +750,13 @@ func (m *Manager) putVerified(ctx context.Context, path, key, ctype string, md m
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}
 	defer f.Close()
-	err = m.backend.Put(ctx, key, f, size, PutOptions{ContentType: ctype, Metadata: md, CRC32C: sum})
+	return m.putChecked(ctx, f, size, sum, key, ctype, md)
+}
+
+// putChecked uploads size bytes of r, whose CRC-32C is sum, and checks
+// the stored object's size and, when the store keeps one, its CRC-32C.
+func (m *Manager) putChecked(ctx context.Context, r io.Reader, size int64, sum uint32, key, ctype string, md map[string]string) error {
+	err := m.backend.Put(ctx, key, r, size, PutOptions{ContentType: ctype, Metadata: md, CRC32C: sum})
 	if err != nil {
 		if errors.Is(err, ErrNoBucket) || strings.Contains(err.Error(), "NoSuchBucket") || strings.Contains(err.Error(), "bucket does not exist") {
 			m.prepared = false

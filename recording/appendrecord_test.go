@@ -1,0 +1,223 @@
+package recording
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Finish appends the final call record to the spool file instead of
+// replacing it; the store gets that final record alone, in its usual form.
+func TestFinishAppendsRecordAndStoresTheLastOne(t *testing.T) {
+	c := testConfig(t)
+	m := newTestManager(t, c)
+	r := recordCall(t, m, CallInfo{CallID: "ap1", Caller: "+1555", Agent: "bob", Queue: "care", Start: t0}, 500)
+	spool, err := os.ReadFile(strings.TrimSuffix(r.Path(), ".wav") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(spool))
+	var docs []CallRecord
+	for dec.More() {
+		var d CallRecord
+		if err := dec.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d)
+	}
+	if len(docs) != 2 || !docs[0].End.IsZero() || !docs[1].End.Equal(at(500)) {
+		t.Fatalf("spooled call record holds %d records (%+v), want Begin's without end and Finish's", len(docs), docs)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
+	stored, err := os.ReadFile(filepath.Join(c.File.Dir, "recordings/2026/03/07/ap1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := encodeRecord(docs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(stored, want) {
+		t.Errorf("stored call record:\n%s\nwant the final record alone:\n%s", stored, want)
+	}
+	var rec CallRecord
+	if err := json.Unmarshal(stored, &rec); err != nil || rec.Agent != "bob" || rec.Frames != 4000 || rec.Recovered {
+		t.Errorf("stored record = %+v, %v", rec, err)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+}
+
+// A crash in the middle of Finish's append leaves Begin's record and part
+// of the final one: the next start repairs the recording as one cut short,
+// keeping the call's details from Begin's record.
+func TestCrashMidAppendRecoversFromBeginRecord(t *testing.T) {
+	c := testConfig(t)
+	base, frames := crashSpool(t, c.SpoolDir)
+	rec, err := readRecord(base + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := rec
+	final.End = at(1500)
+	final.Frames = int64(frames)
+	b, err := encodeRecord(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(base+".json", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(b[:len(b)/2]); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	m := newTestManager(t, c)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
+	got, err := os.ReadFile(filepath.Join(c.File.Dir, "recordings/2026/03/07/crashed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored CallRecord
+	if err := json.Unmarshal(got, &stored); err != nil {
+		t.Fatalf("stored call record is not one JSON record: %v\n%s", err, got)
+	}
+	if !stored.Recovered || stored.Agent != "carol" || stored.Caller != "+1666" || stored.Frames != int64(frames) || !stored.End.Equal(at(1500)) {
+		t.Errorf("stored record = %+v", stored)
+	}
+	if info, err := ReadWAVInfo(filepath.Join(c.File.Dir, "recordings/2026/03/07/crashed.wav")); err != nil || info.Frames != int64(frames) {
+		t.Errorf("stored WAV: %+v, %v", info, err)
+	}
+}
+
+// killChildEnv names the spool directory of the child process of
+// TestKillBetweenBeginAndFinish.
+const killChildEnv = "HOTLINE_RECORDING_KILL_CHILD_SPOOL"
+
+// killChild is the child process of TestKillBetweenBeginAndFinish: it
+// begins a recording, feeds it audio for 1.2 s (its first second goes
+// to the spool), says "recording" and waits to be killed.
+func killChild(t *testing.T, spool string) {
+	m, err := New(Config{SpoolDir: spool, File: FileConfig{Dir: filepath.Join(filepath.Dir(spool), "store")}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Begin(CallInfo{CallID: "killed", Caller: "+1777", Agent: "dave", Queue: "care"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, a := callerU, agentA
+	for k := 0; k < 60; k++ {
+		now := time.Now()
+		r.Packet(c.side, c.pkt(k, code(k)), now)
+		r.Packet(a.side, a.pkt(k, code(k)), now)
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the mixing goroutine writes the first second
+	os.Stdout.WriteString("recording\n")
+	time.Sleep(time.Minute)
+	t.Error("not killed")
+}
+
+// A process killed (SIGKILL) between Begin and Finish: the next start
+// uploads the recording and its call record, with the call's details and
+// the audio that reached the spool.
+func TestKillBetweenBeginAndFinish(t *testing.T) {
+	if spool := os.Getenv(killChildEnv); spool != "" {
+		killChild(t, spool)
+		return
+	}
+	c := testConfig(t)
+	if err := os.MkdirAll(c.SpoolDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestKillBetweenBeginAndFinish$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), killChildEnv+"="+c.SpoolDir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	said := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "recording" {
+				said <- true
+				return
+			}
+		}
+		said <- false
+	}()
+	select {
+	case ok := <-said:
+		if !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("child exited before recording")
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("child did not start recording in 30 s")
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	m := newTestManager(t, c)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
+	var wav, rec string
+	filepath.WalkDir(c.File.Dir, func(p string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil || d.IsDir():
+		case strings.HasSuffix(p, ".wav"):
+			wav = p
+		case strings.HasSuffix(p, ".json"):
+			rec = p
+		}
+		return nil
+	})
+	if wav == "" || rec == "" {
+		t.Fatalf("store holds WAV %q, record %q", wav, rec)
+	}
+	info, err := ReadWAVInfo(wav)
+	if err != nil || info.Frames < SampleRate/2 {
+		t.Errorf("stored WAV: %+v, %v; want the audio written before the kill (at least 0.5 s)", info, err)
+	}
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got CallRecord
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("stored call record: %v\n%s", err, b)
+	}
+	if got.CallID != "killed" || got.Caller != "+1777" || got.Agent != "dave" || got.Queue != "care" || !got.Recovered || got.Frames != info.Frames {
+		t.Errorf("stored record = %+v (WAV frames %d)", got, info.Frames)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+}
