@@ -750,7 +750,11 @@ func (m *Manager) putVerified(ctx context.Context, path, key, ctype string, md m
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}
 	defer f.Close()
-	return m.putChecked(ctx, f, size, sum, key, ctype, md)
+	var body io.Reader = f
+	if _, ok := m.backend.(*FileBackend); ok {
+		body = spoolFile{f} // it may link the file instead of copying it
+	}
+	return m.putChecked(ctx, body, size, sum, key, ctype, md)
 }
 
 // putChecked uploads size bytes of r, whose CRC-32C is sum, and checks
