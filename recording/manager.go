@@ -1,13 +1,11 @@
 package recording
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -712,13 +710,7 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 	if err := m.putVerified(ctx, p.base+".wav", rec.Key, "audio/wav", md); err != nil {
 		return err
 	}
-	// The stored call record is the spool file's last record, encoded as
-	// it always is (the spool file may hold the record of Begin before it).
-	b, err := encodeRecord(rec)
-	if err != nil {
-		return err
-	}
-	if err := m.putChecked(ctx, bytes.NewReader(b), int64(len(b)), crc32.Checksum(b, castagnoli), recordKey(rec.Key), "application/json", md); err != nil {
+	if err := m.putVerified(ctx, p.base+".json", recordKey(rec.Key), "application/json", md); err != nil {
 		return err
 	}
 	// The WAV goes first: a record left behind by a crash here is simply

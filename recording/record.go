@@ -1,11 +1,8 @@
 package recording
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"mime"
 	"os"
 	"path/filepath"
@@ -129,72 +126,17 @@ func createRecord(path string, rec CallRecord) error {
 	return nil
 }
 
-// appendRecord makes rec the call record of the spool file at path
-// durably without replacing the file: rec is appended after what the file
-// holds (the record written at Begin, or one saved since), the file is
-// synced, then its directory (its entry, and the WAV's beside it, were
-// created without a directory sync). readRecord takes the last complete
-// record, so a crash or a failure mid-append leaves the record before it,
-// which has no end: the recording is repaired at the next start as one
-// cut short. Finish uses it instead of writeRecord: no temporary file is
-// created and no inode freed per call (creating files is most of a
-// recording's CPU time on ext4). If path is missing it falls back to
-// writeRecord.
-func appendRecord(path string, rec CallRecord) error {
-	b, err := encodeRecord(rec)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return writeRecord(path, rec)
-	}
-	if err != nil {
-		return fmt.Errorf("write call record: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write call record: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// encodeRecord is rec as stored: indented JSON and a newline.
-func encodeRecord(rec CallRecord) ([]byte, error) {
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode call record: %w", err)
-	}
-	return append(b, '\n'), nil
-}
-
-// readRecord reads a spool call record: the last complete record of the
-// file (appendRecord adds the final one after the first). A file whose
-// first record is unreadable is an error; an incomplete record after a
-// complete one (a crash mid-append) is ignored.
+// readRecord reads a call record written by writeRecord.
 func readRecord(path string) (CallRecord, error) {
 	var rec CallRecord
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return rec, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&rec); err != nil {
+	if err := json.Unmarshal(b, &rec); err != nil {
 		return rec, fmt.Errorf("%s: %w", path, err)
 	}
-	for {
-		var next CallRecord
-		if err := dec.Decode(&next); err != nil {
-			return rec, nil
-		}
-		rec = next
-	}
+	return rec, nil
 }
 
 // syncDir makes renames and removals in dir durable.

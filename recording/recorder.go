@@ -468,8 +468,8 @@ func (r *Recorder) drain(now time.Time) {
 
 // Finish ends the recording at end: the file is completed to exactly
 // end-Start of audio (silence where nothing was received), synced and
-// closed, the final call record is appended to the one beside it (see
-// appendRecord), and both are queued for upload. Whatever the error, what was recorded stays in the spool and is
+// closed, the call record is written beside it, and both are queued for
+// upload. Whatever the error, what was recorded stays in the spool and is
 // uploaded. A second call returns ErrFinished.
 func (r *Recorder) Finish(end time.Time) error {
 	<-r.ready
@@ -512,7 +512,7 @@ func (r *Recorder) Finish(end time.Time) error {
 	rec.End = r.dated(end)
 	rec.DurationSeconds = float64(frames) / SampleRate
 	rec.Frames = frames
-	if err := appendRecord(r.base+".json", rec); err != nil {
+	if err := writeRecord(r.base+".json", rec); err != nil {
 		errs = append(errs, err)
 	}
 	r.done(r)

@@ -2,7 +2,6 @@ package recording
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -12,98 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// Finish appends the final call record to the spool file instead of
-// replacing it; the store gets that final record alone, in its usual form.
-func TestFinishAppendsRecordAndStoresTheLastOne(t *testing.T) {
-	c := testConfig(t)
-	m := newTestManager(t, c)
-	r := recordCall(t, m, CallInfo{CallID: "ap1", Caller: "+1555", Agent: "bob", Queue: "care", Start: t0}, 500)
-	spool, err := os.ReadFile(strings.TrimSuffix(r.Path(), ".wav") + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(spool))
-	var docs []CallRecord
-	for dec.More() {
-		var d CallRecord
-		if err := dec.Decode(&d); err != nil {
-			t.Fatal(err)
-		}
-		docs = append(docs, d)
-	}
-	if len(docs) != 2 || !docs[0].End.IsZero() || !docs[1].End.Equal(at(500)) {
-		t.Fatalf("spooled call record holds %d records (%+v), want Begin's without end and Finish's", len(docs), docs)
-	}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
-	stored, err := os.ReadFile(filepath.Join(c.File.Dir, "recordings/2026/03/07/ap1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := encodeRecord(docs[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(stored, want) {
-		t.Errorf("stored call record:\n%s\nwant the final record alone:\n%s", stored, want)
-	}
-	var rec CallRecord
-	if err := json.Unmarshal(stored, &rec); err != nil || rec.Agent != "bob" || rec.Frames != 4000 || rec.Recovered {
-		t.Errorf("stored record = %+v, %v", rec, err)
-	}
-	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
-		t.Errorf("spool still holds %v", names)
-	}
-}
-
-// A crash in the middle of Finish's append leaves Begin's record and part
-// of the final one: the next start repairs the recording as one cut short,
-// keeping the call's details from Begin's record.
-func TestCrashMidAppendRecoversFromBeginRecord(t *testing.T) {
-	c := testConfig(t)
-	base, frames := crashSpool(t, c.SpoolDir)
-	rec, err := readRecord(base + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	final := rec
-	final.End = at(1500)
-	final.Frames = int64(frames)
-	b, err := encodeRecord(final)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(base+".json", os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(b[:len(b)/2]); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	m := newTestManager(t, c)
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
-	got, err := os.ReadFile(filepath.Join(c.File.Dir, "recordings/2026/03/07/crashed.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored CallRecord
-	if err := json.Unmarshal(got, &stored); err != nil {
-		t.Fatalf("stored call record is not one JSON record: %v\n%s", err, got)
-	}
-	if !stored.Recovered || stored.Agent != "carol" || stored.Caller != "+1666" || stored.Frames != int64(frames) || !stored.End.Equal(at(1500)) {
-		t.Errorf("stored record = %+v", stored)
-	}
-	if info, err := ReadWAVInfo(filepath.Join(c.File.Dir, "recordings/2026/03/07/crashed.wav")); err != nil || info.Frames != int64(frames) {
-		t.Errorf("stored WAV: %+v, %v", info, err)
-	}
-}
 
 // killChildEnv names the spool directory of the child process of
 // TestKillBetweenBeginAndFinish.
