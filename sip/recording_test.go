@@ -30,7 +30,7 @@ func recordingFixture(t *testing.T) (*fixture, *recording.Manager) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m } })
+	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m.Calls() } })
 	return f, m
 }
 
@@ -128,7 +128,7 @@ func TestUnstartableRecordingIsNotInTheCallRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m } })
+	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m.Calls() } })
 	if err := os.RemoveAll(spool); err != nil {
 		t.Fatal(err)
 	}

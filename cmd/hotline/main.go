@@ -365,7 +365,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		},
 		Media:      &c.RTP,
 		Now:        now,
-		Recordings: recs,
+		Recordings: recs.Calls(),
 		Survey:     &c.Survey,
 		Prompts:    prompts,
 		Metrics:    m,
