@@ -386,11 +386,11 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// history notes the call; a complaint or a low rating schedules a
 		// follow-up callback.
 		OnCallEnd: func(r callflow.Record) {
-			rec := callRecord(r)
+			rec := r.History()
 			history.Call(rec)
 			// The segment rules, once the follow-up below is planned.
 			defer func() { segments.After(rec, openComplaint(store, rec.Customer)) }()
-			for _, e := range callEndEvents(r) {
+			for _, e := range r.HistoryEvents() {
 				history.Event(e)
 			}
 			// The per-agent view: calls, talk time, ratings.
