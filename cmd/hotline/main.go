@@ -389,7 +389,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			rec := r.History()
 			history.Call(rec)
 			// The segment rules, once the follow-up below is planned.
-			defer func() { segments.After(rec, openComplaint(store, rec.Customer)) }()
+			defer func() { segments.After(rec, callbacks.OpenComplaint(store.List(), rec.Customer)) }()
 			for _, e := range r.HistoryEvents() {
 				history.Event(e)
 			}

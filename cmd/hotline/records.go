@@ -48,20 +48,6 @@ func segmentedLookup(dir *directory.Directory, seg *records.Segmenter) func(cont
 	}
 }
 
-// openComplaint says whether a customer has a complaint not followed up
-// yet: a pending follow-up callback for a complaint.
-func openComplaint(store callbacks.Keeper, number string) bool {
-	if number == "" {
-		return false
-	}
-	for _, cb := range store.List() {
-		if cb.Number == number && cb.Kind == callbacks.FollowUp && cb.Status == callbacks.Pending && cb.Reason == complaintReason {
-			return true
-		}
-	}
-	return false
-}
-
 // addCallback is POST /api/v1/callbacks: a callback to the number for the
 // queue (default the callbacks' queue), due when asked (default now).
 func addCallback(store callbacks.Keeper, queues *acd.ACD, defaultQueue string) func(api.CallbackRequest) (api.Callback, error) {
@@ -91,9 +77,6 @@ func addCallback(store callbacks.Keeper, queues *acd.ACD, defaultQueue string) f
 		return wire.Callback(cb), nil
 	}
 }
-
-// complaintReason is the reason (keypad menu) that makes a complaint.
-const complaintReason = "complaint"
 
 // migrate is `hotline migrate [-config FILE]`: it applies the pending
 // records migrations to the configured PostgreSQL and exits.

@@ -92,6 +92,25 @@ type Keeper interface {
 
 var _ Keeper = (*Store)(nil)
 
+// ReasonComplaint is the call reason (a keypad menu's) that makes a
+// complaint: a follow-up callback is planned after it.
+const ReasonComplaint = "complaint"
+
+// OpenComplaint says whether the customer at number has a complaint not
+// followed up yet: a pending follow-up callback for a complaint in cbs
+// (a Keeper's List).
+func OpenComplaint(cbs []Callback, number string) bool {
+	if number == "" {
+		return false
+	}
+	for _, cb := range cbs {
+		if cb.Number == number && cb.Kind == FollowUp && cb.Status == Pending && cb.Reason == ReasonComplaint {
+			return true
+		}
+	}
+	return false
+}
+
 // Store keeps pending callbacks, in memory and (when it has a
 // path) in a JSON file rewritten atomically on every change, so they
 // survive a restart. Safe for concurrent use.
@@ -365,7 +384,7 @@ func NewFollowUps(c *config.Config, r *rules.Router) *FollowUps {
 
 // Needed says whether a call calls for a follow-up. csat 0 means no rating.
 func (f *FollowUps) Needed(c directory.Customer, reason string, csat int) bool {
-	return reason == "complaint" || c.History.OpenComplaint || (csat > 0 && csat <= f.lowCSAT)
+	return reason == ReasonComplaint || c.History.OpenComplaint || (csat > 0 && csat <= f.lowCSAT)
 }
 
 // When returns the time to call the customer back after a call that ended
@@ -401,8 +420,8 @@ func (f *FollowUps) Plan(ended time.Time, c directory.Customer, reason string, c
 	if !ok {
 		return Callback{}, false
 	}
-	why := "complaint"
-	if reason != "complaint" && !c.History.OpenComplaint {
+	why := ReasonComplaint
+	if reason != ReasonComplaint && !c.History.OpenComplaint {
 		why = fmt.Sprintf("low rating %d", csat)
 	}
 	return Callback{Kind: FollowUp, Number: c.Number, CustomerID: c.ID, Queue: f.queue,

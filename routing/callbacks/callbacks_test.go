@@ -277,3 +277,21 @@ func TestStoreOnChange(t *testing.T) {
 		t.Fatalf("changes:\n%s\nwant\n%s", strings.Join(got, ","), want)
 	}
 }
+
+// A customer's complaint is open while a follow-up callback for it is
+// pending: not once it is done, not for a low rating's follow-up, not for
+// another number.
+func TestOpenComplaint(t *testing.T) {
+	cbs := []Callback{
+		{Number: "+84900000001", Kind: FollowUp, Status: Pending, Reason: ReasonComplaint},
+		{Number: "+84900000002", Kind: FollowUp, Status: Completed, Reason: ReasonComplaint},
+		{Number: "+84900000003", Kind: FollowUp, Status: Pending, Reason: "low rating"},
+		{Number: "+84900000004", Kind: Queued, Status: Pending, Reason: ReasonComplaint},
+	}
+	for number, want := range map[string]bool{"+84900000001": true, "+84900000002": false, "+84900000003": false,
+		"+84900000004": false, "+84900000005": false, "": false} {
+		if got := OpenComplaint(cbs, number); got != want {
+			t.Errorf("OpenComplaint(%q) = %v, want %v", number, got, want)
+		}
+	}
+}
