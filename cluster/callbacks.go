@@ -159,8 +159,10 @@ const opTimeout = 3 * time.Second
 
 func (s *Callbacks) key(parts ...string) string { return s.pfx + strings.Join(parts, ":") }
 
+// unreachable is both the cluster's ErrUnreachable and, for the
+// callbacks' users, callbacks.ErrUnavailable.
 func (s *Callbacks) unreachable(err error) error {
-	return fmt.Errorf("%w: %s: %w", ErrUnreachable, s.addr, err)
+	return fmt.Errorf("%w (%w): %s: %w", ErrUnreachable, callbacks.ErrUnavailable, s.addr, err)
 }
 
 // OnChange registers f to be told of every change this node makes (as

@@ -124,3 +124,28 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// AddCallback is POST /api/v1/callbacks on store: a callback to the
+// number for the queue asked for (default: defaultQueue, which may be
+// empty) among the ACD's queues, due when asked (default now). A missing
+// or unknown queue is a 400, a store that did not answer a 503.
+func AddCallback(store callbacks.Keeper, queues *acd.ACD, defaultQueue string) func(api.CallbackRequest) (api.Callback, error) {
+	return func(r api.CallbackRequest) (api.Callback, error) {
+		var names []string
+		for _, q := range queues.Queues() {
+			names = append(names, q.Name)
+		}
+		cb, err := callbacks.Requested(store, names, defaultQueue, callbacks.Request{Number: r.Number, Queue: r.Queue,
+			Priority: r.Priority, Reason: r.Reason, Due: r.Due})
+		switch {
+		case errors.Is(err, callbacks.ErrNoQueue):
+			return api.Callback{}, &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
+		case errors.Is(err, callbacks.ErrUnavailable):
+			return api.Callback{}, &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeStorage,
+				Message: "callback not stored: its storage did not answer; try again"}
+		case err != nil:
+			return api.Callback{}, err
+		}
+		return Callback(cb), nil
+	}
+}

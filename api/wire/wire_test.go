@@ -13,6 +13,8 @@ import (
 	"hotline/api/wire"
 	"hotline/metrics"
 	"hotline/routing/acd"
+	"hotline/routing/callbacks"
+	"hotline/routing/config/configtest"
 	"hotline/sip"
 )
 
@@ -84,5 +86,40 @@ func TestCallOutside(t *testing.T) {
 	}
 	if strings.Contains(string(in), `"outside"`) || !strings.Contains(string(in), `"agent":"alice"`) {
 		t.Errorf("call with an agent: %s, want agent alice and no outside", in)
+	}
+}
+
+// POST /api/v1/callbacks as wired: the callback lands in the store for the
+// queue asked for, or the callbacks' default queue; a missing or unknown
+// queue is a 400 JSON error and stores nothing.
+func TestAddCallback(t *testing.T) {
+	queues, err := acd.New(configtest.CareConfig(), acd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := callbacks.OpenStore("", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := wire.AddCallback(store, queues, "general")
+	cb, err := add(api.CallbackRequest{Number: "+84912345678", Queue: "complaints", Priority: 5})
+	if err != nil || cb.Queue != "complaints" || cb.Number != "+84912345678" || cb.Reason != "requested through the API" {
+		t.Fatalf("callback for complaints: %+v, %v", cb, err)
+	}
+	if cb, err := add(api.CallbackRequest{Number: "+84912345679"}); err != nil || cb.Queue != "general" {
+		t.Fatalf("callback without a queue: %+v, %v; want the default queue general", cb, err)
+	}
+	for _, tc := range []struct {
+		add   func(api.CallbackRequest) (api.Callback, error)
+		queue string
+	}{{add, "nosuch"}, {wire.AddCallback(store, queues, ""), ""}} {
+		_, err := tc.add(api.CallbackRequest{Number: "+84912345670", Queue: tc.queue})
+		var e *api.Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Code != api.CodeBadRequest || !strings.Contains(e.Message, "no queue") {
+			t.Errorf("queue %q: error %v, want a 400 bad_request naming the queue", tc.queue, err)
+		}
+	}
+	if got := len(store.List()); got != 2 {
+		t.Errorf("%d callbacks stored, want the 2 accepted", got)
 	}
 }

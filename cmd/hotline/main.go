@@ -448,7 +448,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		ListAgents:       func() []api.Agent { return wire.List(queues.Agents(), wire.Agent) },
 		ListQueues:       func() []api.Queue { return wire.List(queues.Queues(), wire.Queue) },
 		ListCallbacks:    func() []api.Callback { return wire.List(store.List(), wire.Callback) },
-		AddCallback:      addCallback(store, queues, c.Callbacks.Queue),
+		AddCallback:      wire.AddCallback(store, queues, c.Callbacks.Queue),
 		Agents:           queues,
 		AgentError:       wire.AgentError,
 		Calls:            callflow.RecordingControl{Call: srv.CallRecording},

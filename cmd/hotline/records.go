@@ -1,19 +1,13 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
-	"hotline/api"
-	"hotline/api/wire"
-	"hotline/cluster"
 	"hotline/records"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
@@ -45,36 +39,6 @@ func segmentedLookup(dir *directory.Directory, seg *records.Segmenter) func(cont
 			c.Segment = o.Segment
 		}
 		return c
-	}
-}
-
-// addCallback is POST /api/v1/callbacks: a callback to the number for the
-// queue (default the callbacks' queue), due when asked (default now).
-func addCallback(store callbacks.Keeper, queues *acd.ACD, defaultQueue string) func(api.CallbackRequest) (api.Callback, error) {
-	return func(r api.CallbackRequest) (api.Callback, error) {
-		queue := cmp.Or(r.Queue, defaultQueue)
-		if queue == "" {
-			return api.Callback{}, &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest,
-				Message: "queue is required (callbacks.queue is not set)"}
-		}
-		known := false
-		for _, q := range queues.Queues() {
-			known = known || q.Name == queue
-		}
-		if !known {
-			return api.Callback{}, &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest,
-				Message: fmt.Sprintf("no queue %q", queue)}
-		}
-		cb, err := store.Add(callbacks.Callback{Kind: callbacks.Queued, Number: r.Number, Queue: queue, Priority: r.Priority,
-			Reason: cmp.Or(r.Reason, "requested through the API"), Due: r.Due})
-		if errors.Is(err, cluster.ErrUnreachable) {
-			return api.Callback{}, &api.Error{Status: http.StatusServiceUnavailable, Code: api.CodeStorage,
-				Message: "callback not stored: the cluster's Redis did not answer; try again"}
-		}
-		if err != nil {
-			return api.Callback{}, err
-		}
-		return wire.Callback(cb), nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package callbacks
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"hotline/routing/rules"
 	"hotline/routing/schedule"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -91,6 +93,39 @@ type Keeper interface {
 }
 
 var _ Keeper = (*Store)(nil)
+
+// ErrUnavailable: the callbacks' storage did not answer (a shared store's
+// server is unreachable); nothing was changed, the caller may try again.
+var ErrUnavailable = errors.New("callback storage unavailable")
+
+// ErrNoQueue: a callback asked for without a queue where no default
+// queue is configured, or for a queue that does not exist.
+var ErrNoQueue = errors.New("no queue")
+
+// Request is a callback asked for by someone (the API): to Number, for
+// Queue (default: the callbacks' queue), with Priority, Reason and Due
+// (zero: now).
+type Request struct {
+	Number   string
+	Queue    string
+	Priority int
+	Reason   string
+	Due      time.Time
+}
+
+// Requested adds the callback r asks for to k, in the queue r names or
+// else defaultQueue, which must be one of queues.
+func Requested(k Keeper, queues []string, defaultQueue string, r Request) (Callback, error) {
+	queue := cmp.Or(r.Queue, defaultQueue)
+	if queue == "" {
+		return Callback{}, fmt.Errorf("%w: the request names none and callbacks.queue is not set", ErrNoQueue)
+	}
+	if !slices.Contains(queues, queue) {
+		return Callback{}, fmt.Errorf("%w %q", ErrNoQueue, queue)
+	}
+	return k.Add(Callback{Kind: Queued, Number: r.Number, Queue: queue, Priority: r.Priority,
+		Reason: cmp.Or(r.Reason, "requested through the API"), Due: r.Due})
+}
 
 // ReasonComplaint is the call reason (a keypad menu's) that makes a
 // complaint: a follow-up callback is planned after it.
