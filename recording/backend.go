@@ -95,7 +95,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // fileCRC32C returns the CRC-32C and size of the file at path.
 func fileCRC32C(path string) (uint32, int64, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -146,7 +146,7 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 	if sf, ok := r.(spoolFile); ok && linkInto(sf.File, size, p) {
 		return syncDir(filepath.Dir(p))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".put-*")
+	tmp, err := createTemp(filepath.Dir(p), ".put-")
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -158,7 +158,7 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), p)
+		err = renameFile(tmp.Name(), p)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
@@ -197,11 +197,24 @@ func linkInto(f *os.File, size int64, p string) bool {
 		return false
 	}
 	now := time.Now()
-	if os.Chtimes(tmp, now, now) != nil || os.Rename(tmp, p) != nil {
+	if os.Chtimes(tmp, now, now) != nil || renameFile(tmp, p) != nil {
 		os.Remove(tmp)
 		return false
 	}
 	return true
+}
+
+// createTemp is os.CreateTemp(dir, prefix+"*") through openFile.
+func createTemp(dir, prefix string) (*os.File, error) {
+	var rnd [8]byte
+	for range 100 {
+		rand.Read(rnd[:])
+		f, err := openFile(filepath.Join(dir, prefix+hex.EncodeToString(rnd[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
 }
 
 // Stat returns the file's size and CRC-32C (computed by reading it).
@@ -226,7 +239,7 @@ func (b *FileBackend) Open(ctx context.Context, key string) (io.ReadCloser, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	f, err := openFile(p, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
 	}

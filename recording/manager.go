@@ -102,6 +102,11 @@ type Manager struct {
 	mixKick chan struct{}
 	mixWG   sync.WaitGroup
 	dropped atomic.Uint64 // packets dropped by all recorders
+
+	// spoolSync syncs the spool directory: the Finishes (call records
+	// renamed into place) and the uploader (spool files removed) of many
+	// calls share each fsync.
+	spoolSync *dirSync
 }
 
 // Options are a Manager's collaborators.
@@ -154,16 +159,17 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		return nil, fmt.Errorf("recording spool: %w", err)
 	}
 	return &Manager{
-		cfg:     c,
-		log:     log.With("component", "recording"),
-		now:     now,
-		backend: b,
-		keys:    kt,
-		active:  map[string]*Recorder{},
-		recent:  map[string]string{},
-		queued:  map[string]bool{},
-		kick:    make(chan struct{}, 1),
-		mixKick: make(chan struct{}, 1),
+		cfg:       c,
+		log:       log.With("component", "recording"),
+		now:       now,
+		backend:   b,
+		keys:      kt,
+		active:    map[string]*Recorder{},
+		recent:    map[string]string{},
+		queued:    map[string]bool{},
+		kick:      make(chan struct{}, 1),
+		mixKick:   make(chan struct{}, 1),
+		spoolSync: newDirSync(c.SpoolDir),
 	}, nil
 }
 
@@ -245,16 +251,17 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	base := filepath.Join(m.cfg.SpoolDir, fmt.Sprintf("%s-%s-%s",
 		info.Start.UTC().Format("20060102T150405Z"), id, hex.EncodeToString(rnd[:])))
 	r := &Recorder{
-		info:    info,
-		origin:  origin,
-		key:     key,
-		base:    base,
-		format:  m.cfg.Format,
-		log:     m.log,
-		done:    m.finished,
-		dropped: &m.dropped,
-		maxIn:   m.cfg.QueuePackets,
-		ready:   make(chan struct{}),
+		info:      info,
+		origin:    origin,
+		key:       key,
+		base:      base,
+		format:    m.cfg.Format,
+		log:       m.log,
+		done:      m.finished,
+		dropped:   &m.dropped,
+		spoolSync: m.spoolSync,
+		maxIn:     m.cfg.QueuePackets,
+		ready:     make(chan struct{}),
 	}
 	r.codecs.Store(defaultCodecs())
 
@@ -591,7 +598,7 @@ func (m *Manager) recoverOne(base string) error {
 		rec.Extra["repair_error"] = werr.Error()
 	}
 	m.log.Info("recovered recording cut short", "call_id", rec.CallID, "key", rec.Key, "seconds", rec.DurationSeconds)
-	if err := writeRecord(base+".json", rec); err != nil {
+	if err := writeRecord(base+".json", rec, m.spoolSync); err != nil {
 		return fmt.Errorf("recover %s: %w", base, err)
 	}
 	return nil
@@ -720,7 +727,7 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			return fmt.Errorf("remove spooled %s: %w", ext, err)
 		}
 	}
-	if err := syncDir(m.cfg.SpoolDir); err != nil {
+	if err := m.spoolSync.sync(); err != nil {
 		m.log.Warn("spool directory sync failed", "err", err)
 	}
 	m.log.Info("recording stored", "call_id", rec.CallID, "key", rec.Key)
@@ -737,7 +744,7 @@ func (m *Manager) putVerified(ctx context.Context, path, key, ctype string, md m
 	if err != nil {
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}
