@@ -175,7 +175,15 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 // supported...) and nothing was left behind: copy it instead.
 func linkInto(f *os.File, size int64, p string) bool {
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+	if err != nil || st.Size() != size {
+		return false
+	}
+	return linkStat(f, st, p)
+}
+
+// linkStat is linkInto for the file f whose fstat is st.
+func linkStat(f *os.File, st fs.FileInfo, p string) bool {
+	if !st.Mode().IsRegular() {
 		return false
 	}
 	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
@@ -215,6 +223,42 @@ func createTemp(dir, prefix string) (*os.File, error) {
 		}
 	}
 	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
+}
+
+// linkSpooled stores the finished spool file at path under key as a hard
+// link (see linkInto) and confirms it: the file now at key is the spool
+// file itself (same device and inode) and of its size, so its content is
+// the spool file's without reading either. It does not sync the store
+// directory: the caller does, once for every file it linked there, before
+// it removes anything from the spool. linked false with a nil error means
+// it could not link (no such spool file, another file system...) and
+// nothing was stored: store it with Put instead.
+func (b *FileBackend) linkSpooled(path, key string) (dir string, linked bool, err error) {
+	p, err := b.path(key)
+	if err != nil {
+		return "", false, err
+	}
+	dir = filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", false, fmt.Errorf("put %s: %w", key, err)
+	}
+	f, err := openFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return "", false, nil
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !linkStat(f, st, p) {
+		return "", false, nil
+	}
+	pst, err := os.Stat(p)
+	if err != nil {
+		return "", false, fmt.Errorf("confirm %s: %w", key, err)
+	}
+	if !os.SameFile(st, pst) || pst.Size() != st.Size() {
+		return "", false, fmt.Errorf("%w: %s is not the spool file %s after linking it", ErrVerify, key, path)
+	}
+	return dir, true, nil
 }
 
 // Stat returns the file's size and CRC-32C (computed by reading it).

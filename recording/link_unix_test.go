@@ -131,3 +131,47 @@ func TestFileBackendCopiesWhatItCannotLink(t *testing.T) {
 	}
 	noTempFiles(t, b.Dir)
 }
+
+// TestFileBackendCopiesAcrossFileSystems: with the store on another file
+// system than the spool (tmpfs /dev/shm), nothing can be linked: the
+// uploader copies the WAV and the call record, checks their CRC-32C and
+// only then empties the spool.
+func TestFileBackendCopiesAcrossFileSystems(t *testing.T) {
+	c := testConfig(t)
+	if err := os.MkdirAll(c.SpoolDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	store, err := os.MkdirTemp("/dev/shm", "hotline-store-")
+	if err != nil {
+		t.Fatalf("a store on another file system (tmpfs /dev/shm) is needed: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(store) })
+	var sst, dst syscall.Stat_t
+	if syscall.Stat(c.SpoolDir, &sst) != nil || syscall.Stat(store, &dst) != nil || sst.Dev == dst.Dev {
+		t.Fatalf("/dev/shm is on the spool's file system (device %d): the test needs two", sst.Dev)
+	}
+	c.File.Dir = store
+	m := newTestManager(t, c)
+	r := recordCall(t, m, CallInfo{CallID: "x1", Agent: "bob", Start: t0}, 400)
+	spooled, err := os.ReadFile(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded == 1 })
+	wav := filepath.Join(store, "recordings/2026/03/07/x1.wav")
+	stored, err := os.ReadFile(wav)
+	if err != nil || !bytes.Equal(stored, spooled) {
+		t.Errorf("stored WAV: %d bytes, %v; want the %d spooled bytes", len(stored), err, len(spooled))
+	}
+	rec, err := readRecord(strings.TrimSuffix(wav, ".wav") + ".json")
+	if err != nil || rec.CallID != "x1" || rec.Agent != "bob" || rec.End.IsZero() {
+		t.Errorf("stored call record %+v, %v", rec, err)
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+	noTempFiles(t, store)
+}

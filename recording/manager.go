@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -713,11 +714,7 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			return fmt.Errorf("read call record: %w", err)
 		}
 	}
-	md := rec.metadata()
-	if err := m.putVerified(ctx, p.base+".wav", rec.Key, "audio/wav", md); err != nil {
-		return err
-	}
-	if err := m.putVerified(ctx, p.base+".json", recordKey(rec.Key), "application/json", md); err != nil {
+	if err := m.store(ctx, p.base, rec); err != nil {
 		return err
 	}
 	// The WAV goes first: a record left behind by a crash here is simply
@@ -732,6 +729,46 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 	}
 	m.log.Info("recording stored", "call_id", rec.CallID, "key", rec.Key)
 	return nil
+}
+
+// store stores base's WAV, then its call record rec, and confirms both.
+func (m *Manager) store(ctx context.Context, base string, rec CallRecord) error {
+	if fb, ok := m.backend.(*FileBackend); ok {
+		linked, err := m.linkBoth(fb, base, rec.Key)
+		if err != nil || linked {
+			return err
+		}
+	}
+	md := rec.metadata()
+	if err := m.putVerified(ctx, base+".wav", rec.Key, "audio/wav", md); err != nil {
+		return err
+	}
+	return m.putVerified(ctx, base+".json", recordKey(rec.Key), "application/json", md)
+}
+
+// linkBoth links base's WAV, then its call record into the file store
+// (FileBackend.linkSpooled: each confirmed as the spool file itself, no
+// read, no checksum) and then syncs the store directory once for both,
+// before the caller removes them from the spool. false means one could
+// not be linked: the caller stores both with Put (what was linked already
+// is found linked again).
+func (m *Manager) linkBoth(fb *FileBackend, base, key string) (bool, error) {
+	var dirs []string
+	for _, f := range [...]struct{ path, key string }{{base + ".wav", key}, {base + ".json", recordKey(key)}} {
+		dir, linked, err := fb.linkSpooled(f.path, f.key)
+		if err != nil || !linked {
+			return false, err
+		}
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	for _, d := range dirs {
+		if err := syncDir(d); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // putVerified uploads the file at path (if it exists) and checks the
