@@ -63,6 +63,9 @@ type pending struct {
 	base   string // spool path without extension
 	queued time.Time
 	bytes  int64
+	// rec is the call record Finish spooled durably (nil: read it from
+	// the spool). The spool file is not written again after Finish.
+	rec *CallRecord
 }
 
 // Manager records calls to the spool directory and uploads finished
@@ -355,7 +358,7 @@ func (m *Manager) finished(r *Recorder) {
 		default:
 		}
 	}
-	m.enqueue(r.base, time.Now())
+	m.enqueueRecord(r.base, time.Now(), r.final)
 }
 
 // mixInterval is how often the mixing goroutine takes each recording's
@@ -422,6 +425,12 @@ func drainAll(batch []*Recorder, now time.Time) {
 const drainShare = 64
 
 func (m *Manager) enqueue(base string, at time.Time) {
+	m.enqueueRecord(base, at, nil)
+}
+
+// enqueueRecord queues base for upload; rec, if not nil, is its call
+// record as spooled, which the uploader then need not read back.
+func (m *Manager) enqueueRecord(base string, at time.Time, rec *CallRecord) {
 	var size int64
 	for _, ext := range []string{".wav", ".json"} {
 		if st, err := os.Stat(base + ext); err == nil {
@@ -431,7 +440,10 @@ func (m *Manager) enqueue(base string, at time.Time) {
 	m.mu.Lock()
 	if !m.queued[base] {
 		m.queued[base] = true
-		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size})
+		if len(m.queue) >= maxHeldRecords {
+			rec = nil // a long backlog (store down) is not held in memory
+		}
+		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size, rec: rec})
 	}
 	m.mu.Unlock()
 	select {
@@ -439,6 +451,11 @@ func (m *Manager) enqueue(base string, at time.Time) {
 	default:
 	}
 }
+
+// maxHeldRecords is the length of the upload queue from which the call
+// records of newly finished recordings are no longer kept in memory for
+// the uploader (it reads them from the spool instead).
+const maxHeldRecords = 1024
 
 // Backlog returns the state of the upload queue.
 func (m *Manager) Backlog() Backlog {
@@ -643,6 +660,7 @@ func (m *Manager) uploader(ctx context.Context) {
 			}
 			continue
 		}
+		p.rec = nil // read from the spool when retried: not held through an outage
 		m.failures++
 		m.consecutive++
 		m.lastErr = err.Error()
@@ -685,7 +703,13 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			}
 		}
 	}
-	rec, err := readRecord(p.base + ".json")
+	var rec CallRecord
+	var err error
+	if p.rec != nil {
+		rec = *p.rec
+	} else {
+		rec, err = readRecord(p.base + ".json")
+	}
 	if err != nil {
 		if _, serr := os.Stat(p.base + ".wav"); serr != nil {
 			if errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {

@@ -109,7 +109,10 @@ type Recorder struct {
 	// spoolSync syncs the spool directory (the manager's, shared by all
 	// its recorders).
 	spoolSync *dirSync
-	mixIdx    int // index in the manager's mixers; guarded by the manager's mu
+	// final is the call record Finish wrote durably to the spool, for the
+	// uploader (nil if Finish failed: it reads the spool file instead).
+	final  *CallRecord
+	mixIdx int // index in the manager's mixers; guarded by the manager's mu
 	// ready is closed once Manager.create has created the spool files
 	// (wav and mix are set) or failed to (openErr).
 	ready   chan struct{}
@@ -517,6 +520,8 @@ func (r *Recorder) Finish(end time.Time) error {
 	rec.Frames = frames
 	if err := writeRecord(r.base+".json", rec, r.spoolSync); err != nil {
 		errs = append(errs, err)
+	} else if len(errs) == 0 {
+		r.final = &rec
 	}
 	r.done(r)
 	if len(errs) > 0 {
