@@ -226,29 +226,54 @@ func createTemp(dir, prefix string) (*os.File, error) {
 }
 
 // linkSpooled stores the finished spool file at path under key as a hard
-// link (see linkInto) and confirms it: the file now at key is the spool
-// file itself (same device and inode) and of its size, so its content is
-// the spool file's without reading either. It does not sync the store
+// link and confirms it: the file now at key is the spool file itself
+// (same device and inode) and of its size, so its content is the spool
+// file's without reading either. The spool file is fsynced first unless
+// synced says the caller knows it is (Finish fsynced it and nothing wrote
+// it since), and its modification time is set to now (the retention
+// counts from the upload, as for a copy). The link is made under the
+// key's name directly (linkat creates the name atomically, for a complete
+// file); a name already there (an earlier attempt, another object) is
+// replaced with linkInto's link and rename. It does not sync the store
 // directory: the caller does, once for every file it linked there, before
 // it removes anything from the spool. linked false with a nil error means
 // it could not link (no such spool file, another file system...) and
 // nothing was stored: store it with Put instead.
-func (b *FileBackend) linkSpooled(path, key string) (dir string, linked bool, err error) {
+func (b *FileBackend) linkSpooled(path, key string, synced bool) (dir string, linked bool, err error) {
 	p, err := b.path(key)
 	if err != nil {
 		return "", false, err
 	}
 	dir = filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", false, fmt.Errorf("put %s: %w", key, err)
-	}
 	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return "", false, nil
 	}
 	defer f.Close()
 	st, err := f.Stat()
-	if err != nil || !linkStat(f, st, p) {
+	if err != nil || !st.Mode().IsRegular() {
+		return "", false, nil
+	}
+	if !synced && f.Sync() != nil {
+		return "", false, nil
+	}
+	now := time.Now()
+	if os.Chtimes(path, now, now) != nil {
+		return "", false, nil
+	}
+	err = os.Link(path, p)
+	if errors.Is(err, fs.ErrNotExist) { // the key's directory is new
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return "", false, fmt.Errorf("put %s: %w", key, err)
+		}
+		err = os.Link(path, p)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		if !linkStat(f, st, p) {
+			return "", false, nil
+		}
+	case err != nil:
 		return "", false, nil
 	}
 	pst, err := os.Stat(p)

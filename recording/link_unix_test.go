@@ -175,3 +175,52 @@ func TestFileBackendCopiesAcrossFileSystems(t *testing.T) {
 	}
 	noTempFiles(t, store)
 }
+
+// TestLinkSpooled: a spool file is linked under its key (directories
+// created as needed), replaces another file already stored there, is found
+// linked when an earlier attempt linked it, and a missing spool file is
+// "not linked" (the caller copies what there is) without an error.
+func TestLinkSpooled(t *testing.T) {
+	dir := t.TempDir()
+	b := &FileBackend{Dir: filepath.Join(dir, "store")}
+	src := filepath.Join(dir, "rec.wav")
+	if err := os.WriteFile(src, []byte("spooled audio"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, key string
+		before    func(p string)
+	}{
+		{"new directory", "a/b/one.wav", nil},
+		{"replaces another file", "a/b/two.wav", func(p string) {
+			if err := os.WriteFile(p, []byte("older object"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"linked by an earlier attempt", "a/b/three.wav", func(p string) {
+			if err := os.Link(src, p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		p := filepath.Join(b.Dir, filepath.FromSlash(tc.key))
+		if tc.before != nil {
+			if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			tc.before(p)
+		}
+		d, linked, err := b.linkSpooled(src, tc.key, false)
+		if err != nil || !linked || d != filepath.Dir(p) {
+			t.Errorf("%s: linkSpooled = %q, %v, %v; want %q, true, nil", tc.name, d, linked, err, filepath.Dir(p))
+			continue
+		}
+		if inode(t, p) != inode(t, src) {
+			t.Errorf("%s: %s is not the spool file", tc.name, tc.key)
+		}
+	}
+	noTempFiles(t, b.Dir)
+	if _, linked, err := b.linkSpooled(filepath.Join(dir, "gone.wav"), "a/b/gone.wav", true); linked || err != nil {
+		t.Errorf("missing spool file: linked %v, %v; want false, nil", linked, err)
+	}
+}

@@ -738,7 +738,7 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			return fmt.Errorf("read call record: %w", err)
 		}
 	}
-	if err := m.store(ctx, p.base, rec); err != nil {
+	if err := m.store(ctx, p.base, rec, p.rec != nil); err != nil {
 		return err
 	}
 	// The WAV goes first: a record left behind by a crash here is simply
@@ -756,9 +756,10 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 }
 
 // store stores base's WAV, then its call record rec, and confirms both.
-func (m *Manager) store(ctx context.Context, base string, rec CallRecord) error {
+// synced says Finish fsynced both spool files and nothing wrote them since.
+func (m *Manager) store(ctx context.Context, base string, rec CallRecord, synced bool) error {
 	if fb, ok := m.backend.(*FileBackend); ok {
-		linked, err := m.linkBoth(fb, base, rec.Key)
+		linked, err := m.linkBoth(fb, base, rec.Key, synced)
 		if err != nil || linked {
 			return err
 		}
@@ -776,10 +777,10 @@ func (m *Manager) store(ctx context.Context, base string, rec CallRecord) error 
 // before the caller removes them from the spool. false means one could
 // not be linked: the caller stores both with Put (what was linked already
 // is found linked again).
-func (m *Manager) linkBoth(fb *FileBackend, base, key string) (bool, error) {
+func (m *Manager) linkBoth(fb *FileBackend, base, key string, synced bool) (bool, error) {
 	var dirs []string
 	for _, f := range [...]struct{ path, key string }{{base + ".wav", key}, {base + ".json", recordKey(key)}} {
-		dir, linked, err := fb.linkSpooled(f.path, f.key)
+		dir, linked, err := fb.linkSpooled(f.path, f.key, synced)
 		if err != nil || !linked {
 			return false, err
 		}
