@@ -5,6 +5,7 @@ package recording
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -223,4 +224,44 @@ func TestLinkSpooled(t *testing.T) {
 	if _, linked, err := b.linkSpooled(filepath.Join(dir, "gone.wav"), "a/b/gone.wav", true); linked || err != nil {
 		t.Errorf("missing spool file: linked %v, %v; want false, nil", linked, err)
 	}
+}
+
+// TestFileBackendStoresABacklogInBatches: recordings queued while the
+// uploader was not running (more than one batch of them) are all linked
+// into the store with their own call records, counted once each, and the
+// spool is emptied.
+func TestFileBackendStoresABacklogInBatches(t *testing.T) {
+	c := testConfig(t)
+	m := newTestManager(t, c)
+	const n = maxBatch + 6
+	inodes := map[string]uint64{}
+	for i := range n {
+		id := fmt.Sprintf("b%02d", i)
+		r := recordCall(t, m, CallInfo{CallID: id, Agent: "bob", Start: t0.Add(time.Duration(i) * time.Second), Segment: id}, 100)
+		inodes[id] = inode(t, r.Path())
+	}
+	if got := m.Backlog().Files; got != n {
+		t.Fatalf("backlog %d files, want %d", got, n)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "upload", func() bool { return m.Backlog().Uploaded >= n })
+	if b := m.Backlog(); b.Uploaded != n || b.Files != 0 || b.Failures != 0 {
+		t.Errorf("backlog = %+v, want %d uploaded, none left, no failure", b, n)
+	}
+	for id, ino := range inodes {
+		wav := filepath.Join(c.File.Dir, "recordings/2026/03/07", id+".wav")
+		if got := inode(t, wav); got != ino {
+			t.Errorf("%s: stored WAV is inode %d, spooled %d", id, got, ino)
+		}
+		rec, err := readRecord(strings.TrimSuffix(wav, ".wav") + ".json")
+		if err != nil || rec.CallID != id || rec.End.IsZero() {
+			t.Errorf("%s: stored record %+v, %v", id, rec, err)
+		}
+	}
+	if names := spoolFiles(t, c.SpoolDir); len(names) != 0 {
+		t.Errorf("spool still holds %v", names)
+	}
+	noTempFiles(t, c.File.Dir)
 }

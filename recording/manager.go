@@ -629,12 +629,9 @@ func (m *Manager) uploader(ctx context.Context) {
 	defer m.wg.Done()
 	for {
 		m.mu.Lock()
-		var p *pending
-		if len(m.queue) > 0 {
-			p = m.queue[0]
-		}
+		batch := slices.Clone(m.queue[:min(len(m.queue), maxBatch)])
 		m.mu.Unlock()
-		if p == nil {
+		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -643,23 +640,35 @@ func (m *Manager) uploader(ctx context.Context) {
 			}
 		}
 		began := time.Now()
-		err := m.upload(ctx, p)
+		k, err := m.uploadBatch(ctx, batch)
+		// batch[:k] are stored and gone from the spool; they were, and
+		// still are, the head of the queue (only this goroutine takes
+		// from it or reorders it).
+		m.mu.Lock()
+		m.queue = m.queue[k:]
+		for _, p := range batch[:k] {
+			delete(m.queued, p.base)
+		}
+		m.uploaded += uint64(k)
+		if k > 0 {
+			m.consecutive = 0
+		}
+		observe := m.onUpload
+		m.mu.Unlock()
+		if observe != nil {
+			d := time.Since(began)
+			for range k {
+				observe(d)
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		m.mu.Lock()
 		if err == nil {
-			m.queue = m.queue[1:]
-			delete(m.queued, p.base)
-			m.consecutive = 0
-			m.uploaded++
-			observe := m.onUpload
-			m.mu.Unlock()
-			if observe != nil {
-				observe(time.Since(began))
-			}
 			continue
 		}
+		p := batch[k]
+		m.mu.Lock()
 		p.rec = nil // read from the spool when retried: not held through an outage
 		m.failures++
 		m.consecutive++
@@ -741,12 +750,8 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 	if err := m.store(ctx, p.base, rec, p.rec != nil); err != nil {
 		return err
 	}
-	// The WAV goes first: a record left behind by a crash here is simply
-	// uploaded again.
-	for _, ext := range []string{".wav", ".json"} {
-		if err := os.Remove(p.base + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove spooled %s: %w", ext, err)
-		}
+	if err := m.unspool(p.base); err != nil {
+		return err
 	}
 	if err := m.spoolSync.sync(); err != nil {
 		m.log.Warn("spool directory sync failed", "err", err)
@@ -772,21 +777,14 @@ func (m *Manager) store(ctx context.Context, base string, rec CallRecord, synced
 }
 
 // linkBoth links base's WAV, then its call record into the file store
-// (FileBackend.linkSpooled: each confirmed as the spool file itself, no
-// read, no checksum) and then syncs the store directory once for both,
-// before the caller removes them from the spool. false means one could
-// not be linked: the caller stores both with Put (what was linked already
-// is found linked again).
+// (linkPair) and then syncs the store directory once for both, before the
+// caller removes them from the spool. false means one could not be
+// linked: the caller stores both with Put (what was linked already is
+// found linked again).
 func (m *Manager) linkBoth(fb *FileBackend, base, key string, synced bool) (bool, error) {
-	var dirs []string
-	for _, f := range [...]struct{ path, key string }{{base + ".wav", key}, {base + ".json", recordKey(key)}} {
-		dir, linked, err := fb.linkSpooled(f.path, f.key, synced)
-		if err != nil || !linked {
-			return false, err
-		}
-		if !slices.Contains(dirs, dir) {
-			dirs = append(dirs, dir)
-		}
+	dirs, linked, err := linkPair(fb, base, key, synced, nil)
+	if err != nil || !linked {
+		return false, err
 	}
 	for _, d := range dirs {
 		if err := syncDir(d); err != nil {
@@ -794,6 +792,100 @@ func (m *Manager) linkBoth(fb *FileBackend, base, key string, synced bool) (bool
 		}
 	}
 	return true, nil
+}
+
+// linkPair links base's WAV, then its call record into the file store
+// (FileBackend.linkSpooled: each confirmed as the spool file itself, no
+// read, no checksum) and adds the store directories they are in to dirs,
+// which the caller must sync before removing them from the spool.
+func linkPair(fb *FileBackend, base, key string, synced bool, dirs []string) ([]string, bool, error) {
+	for _, f := range [...]struct{ path, key string }{{base + ".wav", key}, {base + ".json", recordKey(key)}} {
+		dir, linked, err := fb.linkSpooled(f.path, f.key, synced)
+		if err != nil || !linked {
+			return dirs, false, err
+		}
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs, true, nil
+}
+
+// maxBatch is the most recordings the uploader links into the file store
+// before one fsync of the store directory and one of the spool covers
+// them all.
+const maxBatch = 64
+
+// uploadBatch stores the recordings of batch (the head of the queue) in
+// order and returns how many were stored, and when it stopped short, the
+// error of the next one. With the file backend, recordings finished by
+// this process (their record in memory) are linked into the store one
+// after the other; the store directories are then synced once, their
+// spool files removed and the spool directory synced once for all of
+// them. The first recording that cannot be linked that way, and every
+// recording with the s3 backend, is stored by upload alone.
+func (m *Manager) uploadBatch(ctx context.Context, batch []*pending) (int, error) {
+	fb, ok := m.backend.(*FileBackend)
+	if !ok || !m.prepared {
+		if err := m.upload(ctx, batch[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	var dirs []string
+	n := 0 // batch[:n] are linked
+	var stop error
+	for _, p := range batch {
+		if p.rec == nil {
+			break
+		}
+		d, linked, err := linkPair(fb, p.base, p.rec.Key, true, dirs)
+		dirs = d
+		if err != nil {
+			stop = err
+			break
+		}
+		if !linked {
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		for _, d := range dirs {
+			if err := syncDir(d); err != nil {
+				return 0, err // nothing removed from the spool: all retried
+			}
+		}
+		for i, p := range batch[:n] {
+			if err := m.unspool(p.base); err != nil {
+				return i, err
+			}
+		}
+		if err := m.spoolSync.sync(); err != nil {
+			m.log.Warn("spool directory sync failed", "err", err)
+		}
+		for _, p := range batch[:n] {
+			m.log.Info("recording stored", "call_id", p.rec.CallID, "key", p.rec.Key)
+		}
+	}
+	if stop != nil || n == len(batch) {
+		return n, stop
+	}
+	if err := m.upload(ctx, batch[n]); err != nil {
+		return n, err
+	}
+	return n + 1, nil
+}
+
+// unspool removes base's spool files, the WAV first: a record left
+// behind by a crash here is simply uploaded again.
+func (m *Manager) unspool(base string) error {
+	for _, ext := range []string{".wav", ".json"} {
+		if err := os.Remove(base + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove spooled %s: %w", ext, err)
+		}
+	}
+	return nil
 }
 
 // putVerified uploads the file at path (if it exists) and checks the
