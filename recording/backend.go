@@ -245,16 +245,28 @@ func (b *FileBackend) linkSpooled(path, key string, synced bool) (dir string, li
 		return "", false, err
 	}
 	dir = filepath.Dir(p)
-	f, err := openFile(path, os.O_RDONLY, 0)
-	if err != nil {
+	// The spool file is opened only to fsync it or to replace a file
+	// stored under key; otherwise its stat (by name: no other process
+	// writes the spool) is all that is needed.
+	var f *os.File
+	open := func() bool {
+		if f == nil {
+			if f, err = openFile(path, os.O_RDONLY, 0); err != nil {
+				f = nil
+			}
+		}
+		return f != nil
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	if !synced && (!open() || f.Sync() != nil) {
 		return "", false, nil
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() {
-		return "", false, nil
-	}
-	if !synced && f.Sync() != nil {
 		return "", false, nil
 	}
 	now := time.Now()
@@ -270,7 +282,7 @@ func (b *FileBackend) linkSpooled(path, key string, synced bool) (dir string, li
 	}
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		if !linkStat(f, st, p) {
+		if !open() || !linkStat(f, st, p) {
 			return "", false, nil
 		}
 	case err != nil:
