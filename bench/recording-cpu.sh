@@ -37,7 +37,7 @@ for l in base new; do
 	eval bin=\$$l
 	strace -c -f -o "$out/strace" "$bin" -test.run '^$' -test.bench '^BenchmarkRecordingLifecycle$' -test.benchtime "${n}x" -test.count 1 >/dev/null
 	awk -v l="$l" -v n="$n" '$NF == "total" {printf "strace %s: %.1f system calls per recording\n", l, $4/n}' "$out/strace"
-	grep -E ' (openat|fsync|rename|renameat|unlink|unlinkat|write|pwrite64|read|fcntl|epoll_ctl|link|utimensat|ftruncate)$' "$out/strace" |
+	grep -E ' (openat|fsync|rename|renameat|unlink|unlinkat|write|pwrite64|read|fcntl|epoll_ctl|link|linkat|utimensat|ftruncate|newfstatat|fstat|close|lseek)$' "$out/strace" |
 		awk -v l="$l" -v n="$n" '{printf "  %s %s %.2f", l, $NF, $4/n} END {print ""}'
 	if perf stat -e task-clock -x, -o "$out/perf" "$bin" -test.run '^$' -test.bench '^BenchmarkRecordingLifecycle$' -test.benchtime "${n}x" -test.count 1 >/dev/null 2>&1; then
 		awk -F, -v l="$l" -v n="$n" '$3 == "task-clock" {printf "perf %s: task-clock %.0f µs per recording (whole process, setup included)\n", l, $1*1000/n}' "$out/perf"

@@ -95,7 +95,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // fileCRC32C returns the CRC-32C and size of the file at path.
 func fileCRC32C(path string) (uint32, int64, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -146,7 +146,7 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 	if sf, ok := r.(spoolFile); ok && linkInto(sf.File, size, p) {
 		return syncDir(filepath.Dir(p))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".put-*")
+	tmp, err := createTemp(filepath.Dir(p), ".put-")
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -158,7 +158,7 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), p)
+		err = renameFile(tmp.Name(), p)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
@@ -175,7 +175,15 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 // supported...) and nothing was left behind: copy it instead.
 func linkInto(f *os.File, size int64, p string) bool {
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+	if err != nil || st.Size() != size {
+		return false
+	}
+	return linkStat(f, st, p)
+}
+
+// linkStat is linkInto for the file f whose fstat is st.
+func linkStat(f *os.File, st fs.FileInfo, p string) bool {
+	if !st.Mode().IsRegular() {
 		return false
 	}
 	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
@@ -197,11 +205,97 @@ func linkInto(f *os.File, size int64, p string) bool {
 		return false
 	}
 	now := time.Now()
-	if os.Chtimes(tmp, now, now) != nil || os.Rename(tmp, p) != nil {
+	if os.Chtimes(tmp, now, now) != nil || renameFile(tmp, p) != nil {
 		os.Remove(tmp)
 		return false
 	}
 	return true
+}
+
+// createTemp is os.CreateTemp(dir, prefix+"*") through openFile.
+func createTemp(dir, prefix string) (*os.File, error) {
+	var rnd [8]byte
+	for range 100 {
+		rand.Read(rnd[:])
+		f, err := openFile(filepath.Join(dir, prefix+hex.EncodeToString(rnd[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
+}
+
+// linkSpooled stores the finished spool file at path under key as a hard
+// link and confirms it: the file now at key is the spool file itself
+// (same device and inode) and of its size, so its content is the spool
+// file's without reading either. The spool file is fsynced first unless
+// synced says the caller knows it is (Finish fsynced it and nothing wrote
+// it since), and its modification time is set to now (the retention
+// counts from the upload, as for a copy). The link is made under the
+// key's name directly (linkat creates the name atomically, for a complete
+// file); a name already there (an earlier attempt, another object) is
+// replaced with linkInto's link and rename. It does not sync the store
+// directory: the caller does, once for every file it linked there, before
+// it removes anything from the spool. linked false with a nil error means
+// it could not link (no such spool file, another file system...) and
+// nothing was stored: store it with Put instead.
+func (b *FileBackend) linkSpooled(path, key string, synced bool) (dir string, linked bool, err error) {
+	p, err := b.path(key)
+	if err != nil {
+		return "", false, err
+	}
+	dir = filepath.Dir(p)
+	// The spool file is opened only to fsync it or to replace a file
+	// stored under key; otherwise its stat (by name: no other process
+	// writes the spool) is all that is needed.
+	var f *os.File
+	open := func() bool {
+		if f == nil {
+			if f, err = openFile(path, os.O_RDONLY, 0); err != nil {
+				f = nil
+			}
+		}
+		return f != nil
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	if !synced && (!open() || f.Sync() != nil) {
+		return "", false, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return "", false, nil
+	}
+	now := time.Now()
+	if os.Chtimes(path, now, now) != nil {
+		return "", false, nil
+	}
+	err = os.Link(path, p)
+	if errors.Is(err, fs.ErrNotExist) { // the key's directory is new
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return "", false, fmt.Errorf("put %s: %w", key, err)
+		}
+		err = os.Link(path, p)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		if !open() || !linkStat(f, st, p) {
+			return "", false, nil
+		}
+	case err != nil:
+		return "", false, nil
+	}
+	pst, err := os.Stat(p)
+	if err != nil {
+		return "", false, fmt.Errorf("confirm %s: %w", key, err)
+	}
+	if !os.SameFile(st, pst) || pst.Size() != st.Size() {
+		return "", false, fmt.Errorf("%w: %s is not the spool file %s after linking it", ErrVerify, key, path)
+	}
+	return dir, true, nil
 }
 
 // Stat returns the file's size and CRC-32C (computed by reading it).
@@ -226,7 +320,7 @@ func (b *FileBackend) Open(ctx context.Context, key string) (io.ReadCloser, erro
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	f, err := openFile(p, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
 	}

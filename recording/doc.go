@@ -31,9 +31,10 @@
 // process crash keeps them; Finish writes the final call record durably).
 // An uploader goroutine stores both in the backend (a directory, or an
 // S3-compatible bucket through minio-go; the file backend hard-links the
-// spooled files into the store when both are on one file system),
-// confirms the stored objects (size and CRC-32C) and only then deletes the
-// spool copies. Failed uploads are retried with exponential backoff for as
+// spooled files into the store when both are on one file system, a batch
+// of queued recordings at a time with one fsync of each directory per
+// batch), confirms the stored objects (size and CRC-32C; a link: same
+// inode and size) and only then deletes the spool copies. Failed uploads are retried with exponential backoff for as
 // long as it takes; calls never wait for storage. At Start, every spooled
 // recording left by an earlier run is queued, and one cut short by a crash
 // is first repaired (RepairWAV) and its call record completed.

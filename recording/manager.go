@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,6 +63,9 @@ type pending struct {
 	base   string // spool path without extension
 	queued time.Time
 	bytes  int64
+	// rec is the call record Finish spooled durably (nil: read it from
+	// the spool). The spool file is not written again after Finish.
+	rec *CallRecord
 }
 
 // Manager records calls to the spool directory and uploads finished
@@ -102,6 +106,11 @@ type Manager struct {
 	mixKick chan struct{}
 	mixWG   sync.WaitGroup
 	dropped atomic.Uint64 // packets dropped by all recorders
+
+	// spoolSync syncs the spool directory: the Finishes (call records
+	// renamed into place) and the uploader (spool files removed) of many
+	// calls share each fsync.
+	spoolSync *dirSync
 }
 
 // Options are a Manager's collaborators.
@@ -154,16 +163,17 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		return nil, fmt.Errorf("recording spool: %w", err)
 	}
 	return &Manager{
-		cfg:     c,
-		log:     log.With("component", "recording"),
-		now:     now,
-		backend: b,
-		keys:    kt,
-		active:  map[string]*Recorder{},
-		recent:  map[string]string{},
-		queued:  map[string]bool{},
-		kick:    make(chan struct{}, 1),
-		mixKick: make(chan struct{}, 1),
+		cfg:       c,
+		log:       log.With("component", "recording"),
+		now:       now,
+		backend:   b,
+		keys:      kt,
+		active:    map[string]*Recorder{},
+		recent:    map[string]string{},
+		queued:    map[string]bool{},
+		kick:      make(chan struct{}, 1),
+		mixKick:   make(chan struct{}, 1),
+		spoolSync: newDirSync(c.SpoolDir),
 	}, nil
 }
 
@@ -245,16 +255,17 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	base := filepath.Join(m.cfg.SpoolDir, fmt.Sprintf("%s-%s-%s",
 		info.Start.UTC().Format("20060102T150405Z"), id, hex.EncodeToString(rnd[:])))
 	r := &Recorder{
-		info:    info,
-		origin:  origin,
-		key:     key,
-		base:    base,
-		format:  m.cfg.Format,
-		log:     m.log,
-		done:    m.finished,
-		dropped: &m.dropped,
-		maxIn:   m.cfg.QueuePackets,
-		ready:   make(chan struct{}),
+		info:      info,
+		origin:    origin,
+		key:       key,
+		base:      base,
+		format:    m.cfg.Format,
+		log:       m.log,
+		done:      m.finished,
+		dropped:   &m.dropped,
+		spoolSync: m.spoolSync,
+		maxIn:     m.cfg.QueuePackets,
+		ready:     make(chan struct{}),
 	}
 	r.codecs.Store(defaultCodecs())
 
@@ -347,7 +358,7 @@ func (m *Manager) finished(r *Recorder) {
 		default:
 		}
 	}
-	m.enqueue(r.base, time.Now())
+	m.enqueueRecord(r.base, time.Now(), r.final)
 }
 
 // mixInterval is how often the mixing goroutine takes each recording's
@@ -414,6 +425,12 @@ func drainAll(batch []*Recorder, now time.Time) {
 const drainShare = 64
 
 func (m *Manager) enqueue(base string, at time.Time) {
+	m.enqueueRecord(base, at, nil)
+}
+
+// enqueueRecord queues base for upload; rec, if not nil, is its call
+// record as spooled, which the uploader then need not read back.
+func (m *Manager) enqueueRecord(base string, at time.Time, rec *CallRecord) {
 	var size int64
 	for _, ext := range []string{".wav", ".json"} {
 		if st, err := os.Stat(base + ext); err == nil {
@@ -423,7 +440,10 @@ func (m *Manager) enqueue(base string, at time.Time) {
 	m.mu.Lock()
 	if !m.queued[base] {
 		m.queued[base] = true
-		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size})
+		if len(m.queue) >= maxHeldRecords {
+			rec = nil // a long backlog (store down) is not held in memory
+		}
+		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size, rec: rec})
 	}
 	m.mu.Unlock()
 	select {
@@ -431,6 +451,11 @@ func (m *Manager) enqueue(base string, at time.Time) {
 	default:
 	}
 }
+
+// maxHeldRecords is the length of the upload queue from which the call
+// records of newly finished recordings are no longer kept in memory for
+// the uploader (it reads them from the spool instead).
+const maxHeldRecords = 1024
 
 // Backlog returns the state of the upload queue.
 func (m *Manager) Backlog() Backlog {
@@ -591,7 +616,7 @@ func (m *Manager) recoverOne(base string) error {
 		rec.Extra["repair_error"] = werr.Error()
 	}
 	m.log.Info("recovered recording cut short", "call_id", rec.CallID, "key", rec.Key, "seconds", rec.DurationSeconds)
-	if err := writeRecord(base+".json", rec); err != nil {
+	if err := writeRecord(base+".json", rec, m.spoolSync); err != nil {
 		return fmt.Errorf("recover %s: %w", base, err)
 	}
 	return nil
@@ -604,12 +629,9 @@ func (m *Manager) uploader(ctx context.Context) {
 	defer m.wg.Done()
 	for {
 		m.mu.Lock()
-		var p *pending
-		if len(m.queue) > 0 {
-			p = m.queue[0]
-		}
+		batch := slices.Clone(m.queue[:min(len(m.queue), maxBatch)])
 		m.mu.Unlock()
-		if p == nil {
+		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -618,23 +640,36 @@ func (m *Manager) uploader(ctx context.Context) {
 			}
 		}
 		began := time.Now()
-		err := m.upload(ctx, p)
+		k, err := m.uploadBatch(ctx, batch)
+		// batch[:k] are stored and gone from the spool; they were, and
+		// still are, the head of the queue (only this goroutine takes
+		// from it or reorders it).
+		m.mu.Lock()
+		m.queue = m.queue[k:]
+		for _, p := range batch[:k] {
+			delete(m.queued, p.base)
+		}
+		m.uploaded += uint64(k)
+		if k > 0 {
+			m.consecutive = 0
+		}
+		observe := m.onUpload
+		m.mu.Unlock()
+		if observe != nil {
+			d := time.Since(began)
+			for range k {
+				observe(d)
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		m.mu.Lock()
 		if err == nil {
-			m.queue = m.queue[1:]
-			delete(m.queued, p.base)
-			m.consecutive = 0
-			m.uploaded++
-			observe := m.onUpload
-			m.mu.Unlock()
-			if observe != nil {
-				observe(time.Since(began))
-			}
 			continue
 		}
+		p := batch[k]
+		m.mu.Lock()
+		p.rec = nil // read from the spool when retried: not held through an outage
 		m.failures++
 		m.consecutive++
 		m.lastErr = err.Error()
@@ -677,7 +712,13 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			}
 		}
 	}
-	rec, err := readRecord(p.base + ".json")
+	var rec CallRecord
+	var err error
+	if p.rec != nil {
+		rec = *p.rec
+	} else {
+		rec, err = readRecord(p.base + ".json")
+	}
 	if err != nil {
 		if _, serr := os.Stat(p.base + ".wav"); serr != nil {
 			if errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist) {
@@ -706,24 +747,144 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			return fmt.Errorf("read call record: %w", err)
 		}
 	}
-	md := rec.metadata()
-	if err := m.putVerified(ctx, p.base+".wav", rec.Key, "audio/wav", md); err != nil {
+	if err := m.store(ctx, p.base, rec, p.rec != nil); err != nil {
 		return err
 	}
-	if err := m.putVerified(ctx, p.base+".json", recordKey(rec.Key), "application/json", md); err != nil {
+	if err := m.unspool(p.base); err != nil {
 		return err
 	}
-	// The WAV goes first: a record left behind by a crash here is simply
-	// uploaded again.
-	for _, ext := range []string{".wav", ".json"} {
-		if err := os.Remove(p.base + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove spooled %s: %w", ext, err)
-		}
-	}
-	if err := syncDir(m.cfg.SpoolDir); err != nil {
+	if err := m.spoolSync.sync(); err != nil {
 		m.log.Warn("spool directory sync failed", "err", err)
 	}
 	m.log.Info("recording stored", "call_id", rec.CallID, "key", rec.Key)
+	return nil
+}
+
+// store stores base's WAV, then its call record rec, and confirms both.
+// synced says Finish fsynced both spool files and nothing wrote them since.
+func (m *Manager) store(ctx context.Context, base string, rec CallRecord, synced bool) error {
+	if fb, ok := m.backend.(*FileBackend); ok {
+		linked, err := m.linkBoth(fb, base, rec.Key, synced)
+		if err != nil || linked {
+			return err
+		}
+	}
+	md := rec.metadata()
+	if err := m.putVerified(ctx, base+".wav", rec.Key, "audio/wav", md); err != nil {
+		return err
+	}
+	return m.putVerified(ctx, base+".json", recordKey(rec.Key), "application/json", md)
+}
+
+// linkBoth links base's WAV, then its call record into the file store
+// (linkPair) and then syncs the store directory once for both, before the
+// caller removes them from the spool. false means one could not be
+// linked: the caller stores both with Put (what was linked already is
+// found linked again).
+func (m *Manager) linkBoth(fb *FileBackend, base, key string, synced bool) (bool, error) {
+	dirs, linked, err := linkPair(fb, base, key, synced, nil)
+	if err != nil || !linked {
+		return false, err
+	}
+	for _, d := range dirs {
+		if err := syncDir(d); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// linkPair links base's WAV, then its call record into the file store
+// (FileBackend.linkSpooled: each confirmed as the spool file itself, no
+// read, no checksum) and adds the store directories they are in to dirs,
+// which the caller must sync before removing them from the spool.
+func linkPair(fb *FileBackend, base, key string, synced bool, dirs []string) ([]string, bool, error) {
+	for _, f := range [...]struct{ path, key string }{{base + ".wav", key}, {base + ".json", recordKey(key)}} {
+		dir, linked, err := fb.linkSpooled(f.path, f.key, synced)
+		if err != nil || !linked {
+			return dirs, false, err
+		}
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs, true, nil
+}
+
+// maxBatch is the most recordings the uploader links into the file store
+// before one fsync of the store directory and one of the spool covers
+// them all.
+const maxBatch = 64
+
+// uploadBatch stores the recordings of batch (the head of the queue) in
+// order and returns how many were stored, and when it stopped short, the
+// error of the next one. With the file backend, recordings finished by
+// this process (their record in memory) are linked into the store one
+// after the other; the store directories are then synced once, their
+// spool files removed and the spool directory synced once for all of
+// them. The first recording that cannot be linked that way, and every
+// recording with the s3 backend, is stored by upload alone.
+func (m *Manager) uploadBatch(ctx context.Context, batch []*pending) (int, error) {
+	fb, ok := m.backend.(*FileBackend)
+	if !ok || !m.prepared {
+		if err := m.upload(ctx, batch[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	var dirs []string
+	n := 0 // batch[:n] are linked
+	var stop error
+	for _, p := range batch {
+		if p.rec == nil {
+			break
+		}
+		d, linked, err := linkPair(fb, p.base, p.rec.Key, true, dirs)
+		dirs = d
+		if err != nil {
+			stop = err
+			break
+		}
+		if !linked {
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		for _, d := range dirs {
+			if err := syncDir(d); err != nil {
+				return 0, err // nothing removed from the spool: all retried
+			}
+		}
+		for i, p := range batch[:n] {
+			if err := m.unspool(p.base); err != nil {
+				return i, err
+			}
+		}
+		if err := m.spoolSync.sync(); err != nil {
+			m.log.Warn("spool directory sync failed", "err", err)
+		}
+		for _, p := range batch[:n] {
+			m.log.Info("recording stored", "call_id", p.rec.CallID, "key", p.rec.Key)
+		}
+	}
+	if stop != nil || n == len(batch) {
+		return n, stop
+	}
+	if err := m.upload(ctx, batch[n]); err != nil {
+		return n, err
+	}
+	return n + 1, nil
+}
+
+// unspool removes base's spool files, the WAV first: a record left
+// behind by a crash here is simply uploaded again.
+func (m *Manager) unspool(base string) error {
+	for _, ext := range []string{".wav", ".json"} {
+		if err := os.Remove(base + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove spooled %s: %w", ext, err)
+		}
+	}
 	return nil
 }
 
@@ -737,7 +898,7 @@ func (m *Manager) putVerified(ctx context.Context, path, key, ctype string, md m
 	if err != nil {
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}

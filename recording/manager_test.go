@@ -117,7 +117,7 @@ func crashSpool(t *testing.T, dir string) (base string, frames int) {
 	base = filepath.Join(dir, "20260307T010203Z-crashed-0badf00d")
 	rec := CallRecord{CallID: "crashed", Caller: "+1666", Agent: "carol", Start: t0,
 		Key: "recordings/2026/03/07/crashed.wav", Format: FormatPCM16, SampleRate: SampleRate, Channels: []string{"caller", "agent"}}
-	if err := writeRecord(base+".json", rec); err != nil {
+	if err := writeRecord(base+".json", rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	writeCutWAV(t, base+".wav", FormatPCM16, 12000)

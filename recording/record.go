@@ -76,14 +76,17 @@ func (c *CallRecord) metadata() map[string]string {
 
 // writeRecord writes rec to path atomically and durably: a temporary file
 // is synced and renamed over path, then the directory is synced.
-func writeRecord(path string, rec CallRecord) error {
+//
+// The directory is synced through ds, which shares one fsync among the
+// records written at the same time; nil syncs it alone.
+func writeRecord(path string, rec CallRecord, ds *dirSync) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode call record: %w", err)
 	}
 	b = append(b, '\n')
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("write call record: %w", err)
 	}
@@ -95,11 +98,14 @@ func writeRecord(path string, rec CallRecord) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = renameFile(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write call record: %w", err)
+	}
+	if ds != nil {
+		return ds.sync()
 	}
 	return syncDir(filepath.Dir(path))
 }
@@ -112,7 +118,7 @@ func createRecord(path string, rec CallRecord) error {
 		return fmt.Errorf("encode call record: %w", err)
 	}
 	b = append(b, '\n')
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("write call record: %w", err)
 	}
@@ -141,15 +147,7 @@ func readRecord(path string) (CallRecord, error) {
 
 // syncDir makes renames and removals in dir durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fsyncDir(dir); err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil

@@ -106,7 +106,13 @@ type Recorder struct {
 	log     *slog.Logger
 	done    func(*Recorder)
 	dropped *atomic.Uint64 // the manager's count of packets dropped by all recorders
-	mixIdx  int            // index in the manager's mixers; guarded by the manager's mu
+	// spoolSync syncs the spool directory (the manager's, shared by all
+	// its recorders).
+	spoolSync *dirSync
+	// final is the call record Finish wrote durably to the spool, for the
+	// uploader (nil if Finish failed: it reads the spool file instead).
+	final  *CallRecord
+	mixIdx int // index in the manager's mixers; guarded by the manager's mu
 	// ready is closed once Manager.create has created the spool files
 	// (wav and mix are set) or failed to (openErr).
 	ready   chan struct{}
@@ -414,7 +420,7 @@ func (r *Recorder) SetExtra(key, value string) error {
 // saveLocked rewrites the spooled call record with what is known now, so
 // that a recording cut short by a crash keeps it (r.mu is held).
 func (r *Recorder) saveLocked() error {
-	if err := writeRecord(r.base+".json", r.recordLocked()); err != nil {
+	if err := writeRecord(r.base+".json", r.recordLocked(), r.spoolSync); err != nil {
 		return fmt.Errorf("recording %s: %w", r.info.CallID, err)
 	}
 	return nil
@@ -512,8 +518,10 @@ func (r *Recorder) Finish(end time.Time) error {
 	rec.End = r.dated(end)
 	rec.DurationSeconds = float64(frames) / SampleRate
 	rec.Frames = frames
-	if err := writeRecord(r.base+".json", rec); err != nil {
+	if err := writeRecord(r.base+".json", rec, r.spoolSync); err != nil {
 		errs = append(errs, err)
+	} else if len(errs) == 0 {
+		r.final = &rec
 	}
 	r.done(r)
 	if len(errs) > 0 {

@@ -25,7 +25,7 @@ type wavWriter struct {
 // createWAV creates path (which must not exist) with a provisional header.
 // Its buffer holds headerEvery frames and is allocated once.
 func createWAV(path string, format Format) (*wavWriter, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, err
 	}
