@@ -410,8 +410,7 @@ func (sc scriptCall) NoteAgentLeft() { sc.c.state.NoteAgentLeft(sc.c.s.now()) }
 
 // SurveyOn says whether the survey is on and its prompts usable.
 func (sc scriptCall) SurveyOn() bool {
-	sv := sc.c.s.deps.Survey
-	return sv != nil && sv.On() && sc.c.s.surveyOK.Load()
+	return sc.c.s.deps.Survey.On() && sc.c.s.surveyOK.Load()
 }
 
 // ToSurvey closes AgentGone.

@@ -31,7 +31,7 @@ func (c *call) message(name string) *audio.Clip {
 func (c *call) promptLanguages() []string {
 	langs := []string{c.state.Customer().Language}
 	if sv := c.s.deps.Survey; sv != nil {
-		langs = append(langs, sv.Language)
+		langs = append(langs, sv.Language())
 	}
 	return append(langs, "en")
 }

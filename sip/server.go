@@ -27,7 +27,6 @@ import (
 	"hotline/sip/media"
 	"hotline/sip/overload"
 	"hotline/sip/registrar"
-	"hotline/survey"
 )
 
 // Deps are what the SIP server needs from the rest of Hotline.
@@ -62,8 +61,9 @@ type Deps struct {
 	// Recordings records calls (recording.Manager.Calls); nil records
 	// none.
 	Recordings callflow.Recordings
-	// Survey configures the post-call survey; nil or disabled: none.
-	Survey *survey.Config
+	// Survey is the post-call survey (callflow.NewPostCallSurvey); nil
+	// or disabled: none.
+	Survey *callflow.PostCallSurvey
 	// OnCallEnd receives the record of every finished call.
 	OnCallEnd func(callflow.Record)
 	// Metrics receives call, SIP and RTP figures; nil records nothing.
@@ -204,7 +204,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.promptSet.Store(deps.Prompts)
 	if sv := deps.Survey; sv != nil {
-		s.surveyOK.Store(survey.CheckPrompts(deps.Prompts, sv.Language) == nil)
+		s.surveyOK.Store(sv.CheckPrompts(deps.Prompts) == nil)
 	}
 	if err := s.checkIVRPrompts(deps.Prompts); err != nil {
 		return nil, err
@@ -623,11 +623,11 @@ func (s *Server) SetPrompts(p *audio.Prompts) error {
 	}
 	sv := s.deps.Survey
 	if sv != nil && sv.On() {
-		if err := survey.CheckPrompts(p, sv.Language); err != nil {
+		if err := sv.CheckPrompts(p); err != nil {
 			return err
 		}
 	}
 	s.promptSet.Store(p)
-	s.surveyOK.Store(sv != nil && survey.CheckPrompts(p, sv.Language) == nil)
+	s.surveyOK.Store(sv != nil && sv.CheckPrompts(p) == nil)
 	return nil
 }

@@ -56,8 +56,7 @@ func (t teardown) Unlist() bool {
 func (t teardown) Metrics() callflow.CallMetrics { return callMetricsOf(t.c.s.deps.Metrics) }
 
 func (t teardown) AskNPS() bool {
-	sv := t.c.s.deps.Survey
-	return sv != nil && sv.NPS
+	return t.c.s.deps.Survey.AskNPS()
 }
 
 // EndLog are the caller's packet counts.

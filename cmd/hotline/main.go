@@ -366,7 +366,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Media:      &c.RTP,
 		Now:        now,
 		Recordings: recs.Calls(),
-		Survey:     &c.Survey,
+		Survey:     callflow.NewPostCallSurvey(&c.Survey),
 		Prompts:    prompts,
 		Metrics:    m,
 		Customers:  segmentedLookup(dir, segments),
