@@ -78,7 +78,7 @@ const consultRing = 2 * time.Minute
 // reports false, doing nothing, for any other number.
 func (s *Server) onInternalCall(req *sip.Request, tx sip.ServerTransaction) bool {
 	user := req.Recipient.User
-	if _, ok := s.deps.Routing.Hotline(user); ok {
+	if _, ok := s.deps.Routes.Config.Hotline(user); ok {
 		return false
 	}
 	d := s.transfers().Dial(user, func(string) bool { return false })
@@ -524,7 +524,7 @@ func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, no
 	req := c.state.Request(c.ID())
 	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
 		"by", o.by, "target", o.target.String(), "queue", from)
-	next, err := callflow.BackInLine(scriptCall{c}, req, from)
+	next, err := callflow.BackInLine(c.script(), req, from)
 	if err != nil {
 		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		c.end(fmt.Errorf("semi-attended transfer to %s failed, and back to queue %s: %w", o.target, from, err))

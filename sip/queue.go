@@ -249,4 +249,4 @@ func (c *call) connect(a *Leg) error {
 
 // watchAgent ends the call's agent side when the agent's phone hangs up
 // or its media times out, until the call ends (callflow.WatchAgent).
-func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(scriptCall{c}, a) }
+func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(c.script(), a) }

@@ -110,7 +110,7 @@ func (s *Server) checkRefer(req *sip.Request, leg *Leg, kind *string) (Target, e
 
 // transfers are the targets the configuration allows.
 func (s *Server) transfers() *Transfers {
-	rc := s.deps.Routing
+	rc := s.deps.Routes.Config
 	agents := make([]string, len(rc.Agents))
 	for i, a := range rc.Agents {
 		agents[i] = a.Username

@@ -20,10 +20,6 @@ import (
 	"hotline/callflow"
 	"hotline/metrics"
 	"hotline/routing/acd"
-	"hotline/routing/callbacks"
-	"hotline/routing/config"
-	"hotline/routing/directory"
-	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/overload"
 	"hotline/sip/registrar"
@@ -33,16 +29,15 @@ import (
 type Deps struct {
 	// Log is the logger; every call logs with a call_id attribute.
 	Log *slog.Logger
-	// Routing holds the hotline numbers, agents and queue settings.
-	Routing *config.Config
-	// Router decides where each call goes (rules, schedules).
-	Router *rules.Router
+	// Routes are the routing configuration (hotline numbers, agents,
+	// queue settings) and services calls use: the rules that decide
+	// where each call goes, the customer directory (who calls, the
+	// service style they chose), the callback store; Config and Router
+	// are required.
+	Routes *callflow.Routes
 	// ACD queues calls and picks agents. The server keeps it told of
 	// registrations and runs its clock (Tick) while started.
 	ACD *acd.ACD
-	// RequestCallback stores a callback request for a caller who got the
-	// callback action; nil: the action plays its message only.
-	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
 	// Disposition gives an agent's last call the wrap-up code whose key
 	// they dialled after *25 (ErrUnknownDispositionKey for none); nil:
 	// *25 is refused.
@@ -68,12 +63,6 @@ type Deps struct {
 	OnCallEnd func(callflow.Record)
 	// Metrics receives call, SIP and RTP figures; nil records nothing.
 	Metrics *metrics.Metrics
-	// Customers identifies callers by caller ID (segment, language, ...);
-	// nil: every caller is unknown. It must return within its own bound.
-	Customers func(ctx context.Context, callerID string) directory.Customer
-	// SetStyle remembers the service style a caller chose by keypad
-	// (directory.Directory.SetStyle); nil: the answer routes this call only.
-	SetStyle func(callerID, style string) error
 	// RemoteBindings, with several nodes (cluster), returns the live
 	// registrations of an agent's phone that other nodes hold: the phone
 	// is reached through them (their Path leads through the edge) when
@@ -171,8 +160,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Routing == nil || deps.Router == nil || deps.ACD == nil || deps.Media == nil {
-		return nil, errors.New("sip: Routing, Router, ACD and Media are required")
+	if deps.Routes == nil || deps.Routes.Config == nil || deps.Routes.Router == nil || deps.ACD == nil || deps.Media == nil {
+		return nil, errors.New("sip: Routes.Config, Routes.Router, ACD and Media are required")
 	}
 	if deps.VoicemailMax <= 0 {
 		deps.VoicemailMax = 2 * time.Minute
@@ -195,8 +184,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.offers, err = NewOffers(cfg.AgentOffer); err != nil {
 		return nil, fmt.Errorf("sip.agent_offer: %w", err)
 	}
-	if deps.Routing.Queue.HoldMusic != "" {
-		a, err := audio.LoadClip(deps.Routing.Queue.HoldMusic)
+	if deps.Routes.Config.Queue.HoldMusic != "" {
+		a, err := audio.LoadClip(deps.Routes.Config.Queue.HoldMusic)
 		if err != nil {
 			return nil, fmt.Errorf("queue.hold_music: %w", err)
 		}
@@ -209,7 +198,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := s.checkIVRPrompts(deps.Prompts); err != nil {
 		return nil, err
 	}
-	rcfg := deps.Routing
+	rcfg := deps.Routes.Config
 	s.reg = registrar.New(cfg.Registrar, func(user string) (registrar.Secret, bool) {
 		a, ok := rcfg.Agent(user)
 		return registrar.Secret{Password: a.DigestPassword(), HA1MD5: a.HA1, HA1SHA256: a.HA1SHA256}, ok

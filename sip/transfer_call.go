@@ -103,7 +103,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	if o.target.Kind == TargetAgent {
 		req.Agent = o.target.Name
 	}
-	next, outcome, err := callflow.Requeue(scriptCall{c}, o.kind, metricsTarget(o.target), req, from)
+	next, outcome, err := callflow.Requeue(c.script(), o.kind, metricsTarget(o.target), req, from)
 	if err != nil {
 		notify(503, "Service Unavailable")
 		return nil, fmt.Errorf("transfer to %s: %w", o.target, err)

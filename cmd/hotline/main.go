@@ -357,11 +357,21 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Disposition: disposeByKey(&c.Config, disposer),
 		Log:         log,
-		Routing:     &c.Config,
-		Router:      router,
 		ACD:         queues,
-		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
-			return store.Add(policy.AfterHours(now(), cust, d))
+		Routes: &callflow.Routes{
+			Config: &c.Config,
+			Router: router,
+			RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
+				return store.Add(policy.AfterHours(now(), cust, d))
+			},
+			Customers: segmentedLookup(dir, segments),
+			SetStyle: func(number, style string) error {
+				if err := dir.SetStyle(number, style); err != nil {
+					return err
+				}
+				history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
+				return nil
+			},
 		},
 		Media:      &c.RTP,
 		Now:        now,
@@ -369,14 +379,6 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Survey:     callflow.NewPostCallSurvey(&c.Survey),
 		Prompts:    prompts,
 		Metrics:    m,
-		Customers:  segmentedLookup(dir, segments),
-		SetStyle: func(number, style string) error {
-			if err := dir.SetStyle(number, style); err != nil {
-				return err
-			}
-			history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
-			return nil
-		},
 		// Several nodes: phones registered on other nodes are reached too.
 		RemoteBindings:       mem.remoteBindings(log),
 		PublishRegistrations: mem.publishRegistrations(log),
