@@ -117,3 +117,24 @@ func TestCallRouting(t *testing.T) {
 		t.Fatalf("callback request: %+v, %v; want +8490 in billing", cb, err)
 	}
 }
+
+// A callback calls from its hotline when the number is one, else from
+// the bare number; the scripts read the routing configuration the
+// routes hold.
+func TestRoutesHotlines(t *testing.T) {
+	rc := &config.Config{Hotlines: []config.Hotline{{Number: "1900", Name: "support"}}}
+	r := &Routes{Config: rc}
+	if hl := r.CallbackHotline("1900"); hl.Name != "support" {
+		t.Fatalf("callback from 1900: hotline %+v; want support", hl)
+	}
+	if hl := r.CallbackHotline("+842838"); hl.Number != "+842838" || hl.Name != "" {
+		t.Fatalf("callback from +842838: hotline %+v; want the bare number", hl)
+	}
+	if _, ok := r.Hotline("1901"); ok {
+		t.Fatal("1901 is no hotline, yet found")
+	}
+	var c Call[string]
+	if cr := r.For(&c, slog.New(slog.DiscardHandler), func(string) {}); cr.Routing() != rc {
+		t.Fatal("the call's routing configuration is not the routes'")
+	}
+}
