@@ -11,7 +11,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
-	"hotline/metrics"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -375,12 +374,6 @@ type refusedError struct {
 
 func (e *refusedError) Error() string { return fmt.Sprintf("agent answered %d %s", e.code, e.reason) }
 func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, Reason: e.reason} }
-
-// metricsCall describes the call for the metrics.
-func (c *call) metricsCall() metrics.Call {
-	id := c.state.Identity()
-	return metrics.Call{ID: id.ID, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: id.Arrived}
-}
 
 // queueName is the routing queue the call belongs to (the hotline number
 // when the router named none).

@@ -38,7 +38,7 @@ func (sc scriptCall) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) {
 func (sc scriptCall) Queued(at time.Time) { sc.c.state.NoteQueued(at) }
 
 // Offered counts the call as offered to its queue.
-func (sc scriptCall) Offered() { sc.c.s.deps.Metrics.CallOffered(sc.c.metricsCall()) }
+func (sc scriptCall) Offered() { sc.c.s.callMetrics().offered(sc.c) }
 
 // RingAgents rings the agents of an offer (ringAll).
 func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
@@ -108,7 +108,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 		case won == nil && c.ctx.Err() == nil:
 			_ = qc.NoAnswer(r.agent)
 			c.log.Info("agent did not take the call", "agent", r.agent, "reason", r.err)
-			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(r.err))
+			c.s.callMetrics().agentNoAnswer(c.queueName(), callflow.NoAnswerReason(r.err))
 		}
 	}
 	return won
@@ -128,7 +128,7 @@ func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
 		c.s.unregister(a.callID)
 		_ = a.media.Close()
 		_ = qc.NoAnswer(a.peer)
-		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(err))
+		c.s.callMetrics().agentNoAnswer(c.queueName(), callflow.NoAnswerReason(err))
 		return fmt.Errorf("ACK to agent: %w", err)
 	}
 	a.acked = true

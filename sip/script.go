@@ -66,7 +66,7 @@ func (c *call) script() scriptCall {
 
 // turnedAway counts a caller an empty queue turns away (when: join or
 // leave; callflow.CallRouting.TurnedAway).
-func (c *call) turnedAway(when string) { c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when) }
+func (c *call) turnedAway(when string) { c.s.callMetrics().queueEmpty(c, when) }
 
 var _ callflow.QueueCall = scriptCall{}
 

@@ -61,8 +61,13 @@ type Deps struct {
 	Survey *callflow.PostCallSurvey
 	// OnCallEnd receives the record of every finished call.
 	OnCallEnd func(callflow.Record)
-	// Metrics receives call, SIP and RTP figures; nil records nothing.
+	// Metrics receives the SIP and RTP figures (requests, responses,
+	// refused calls, RTP streams); nil records nothing.
 	Metrics *metrics.Metrics
+	// CallMetrics count calls (callmetrics.New): offered, turned away,
+	// agents not answering, transfers, and each finished call's wait,
+	// handle time and survey; nil counts none.
+	CallMetrics callflow.Metrics
 	// RemoteBindings, with several nodes (cluster), returns the live
 	// registrations of an agent's phone that other nodes hold: the phone
 	// is reached through them (their Path leads through the edge) when

@@ -53,7 +53,7 @@ func (t teardown) Unlist() bool {
 	return listed
 }
 
-func (t teardown) Metrics() callflow.CallMetrics { return callMetricsOf(t.c.s.deps.Metrics) }
+func (t teardown) Metrics() callflow.CallMetrics { return t.c.s.deps.CallMetrics }
 
 func (t teardown) AskNPS() bool {
 	return t.c.s.deps.Survey.AskNPS()

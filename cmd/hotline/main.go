@@ -37,6 +37,7 @@ import (
 	"hotline/api/wire"
 	"hotline/audio"
 	"hotline/callflow"
+	"hotline/callflow/callmetrics"
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
@@ -379,6 +380,9 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		Survey:     callflow.NewPostCallSurvey(&c.Survey),
 		Prompts:    prompts,
 		Metrics:    m,
+		// Calls are counted by call control; the SIP server counts
+		// requests, responses and RTP.
+		CallMetrics: callmetrics.New(m),
 		// Several nodes: phones registered on other nodes are reached too.
 		RemoteBindings:       mem.remoteBindings(log),
 		PublishRegistrations: mem.publishRegistrations(log),
