@@ -3,7 +3,9 @@ package callflow
 import (
 	"context"
 	"log/slog"
+	"time"
 
+	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -30,6 +32,8 @@ type Routes struct {
 	// RequestCallback stores a callback request for a caller who got the
 	// callback action; nil: the action plays its message only.
 	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
+	// ACD queues calls and picks agents; required.
+	ACD *acd.ACD
 }
 
 // Hotline is the hotline whose number is number; false for none.
@@ -99,6 +103,10 @@ func (c *Call[L]) RouteCallback(hl config.Hotline, p CallbackPlan) {
 // RouteState is a call's routing state (Call), as CallRouting sees it.
 type RouteState interface {
 	Identity() Identity
+	ID() string
+	Request(id string) acd.CallRequest
+	NoteQueued(at time.Time)
+	LiveCall() LiveCall
 	Customer() directory.Customer
 	Decision() rules.Decision
 	Route(d rules.Decision)
@@ -107,20 +115,40 @@ type RouteState interface {
 }
 
 // CallRouting is one call's side of the routing services: the methods of
-// the scripts' calls (ActionCall, KeypadCall, QueueCall) that are about
-// where the call goes and who calls, not about its legs. The SIP side
-// embeds it in its call as the scripts see it.
+// the scripts' calls (ActionCall, KeypadCall, QueueCall, InboundCall)
+// that are about where the call goes, who calls and its request to the
+// ACD, not about its legs. The SIP side embeds it in its call as the
+// scripts see it.
 type CallRouting struct {
-	routes     *Routes
-	state      RouteState
-	log        *slog.Logger
-	turnedAway func(when string)
+	routes  *Routes
+	state   RouteState
+	log     *slog.Logger
+	metrics Metrics
 }
 
-// For is the routing side of the call whose state is state; turnedAway
-// counts a caller an empty queue turns away (when: "join" or "leave").
-func (r *Routes) For(state RouteState, log *slog.Logger, turnedAway func(when string)) *CallRouting {
-	return &CallRouting{routes: r, state: state, log: log, turnedAway: turnedAway}
+// For is the routing side of the call whose state is state; m (nil:
+// none) counts it offered or turned away.
+func (r *Routes) For(state RouteState, log *slog.Logger, m Metrics) *CallRouting {
+	return &CallRouting{routes: r, state: state, log: log, metrics: m}
+}
+
+// Request is the call's request to the ACD: its id, queue, priority,
+// segment and skills as routed so far.
+func (r *CallRouting) Request() acd.CallRequest { return r.state.Request(r.state.ID()) }
+
+// Enqueue puts req in the ACD (Routes.ACD).
+func (r *CallRouting) Enqueue(req acd.CallRequest) (*acd.QueuedCall, error) {
+	return r.routes.ACD.Enqueue(req)
+}
+
+// Queued notes when the call entered its queue (its wait counts from it).
+func (r *CallRouting) Queued(at time.Time) { r.state.NoteQueued(at) }
+
+// Offered counts the call as offered to its queue.
+func (r *CallRouting) Offered() {
+	if r.metrics != nil {
+		r.metrics.CallOffered(r.state.LiveCall())
+	}
 }
 
 // Customer is who is calling.
@@ -155,7 +183,9 @@ func (r *CallRouting) TurnedAway(d rules.Decision, joining bool) {
 	if joining {
 		when = "join"
 	}
-	r.turnedAway(when)
+	if r.metrics != nil {
+		r.metrics.QueueEmpty(r.state.LiveCall(), when)
+	}
 	if joining {
 		r.state.Route(d)
 	}

@@ -87,8 +87,8 @@ func TestCallRouting(t *testing.T) {
 	var c Call[string]
 	c.Started(Identity{ID: "a", Caller: "+8490"})
 	c.Routed(config.Hotline{Number: "1900"}, directory.Customer{Number: "+8490"}, rules.Decision{Action: config.ActionQueue, Queue: "q"})
-	var away []string
-	cr := r.For(&c, slog.New(slog.DiscardHandler), func(when string) { away = append(away, when) })
+	m := &liveMetrics{}
+	cr := r.For(&c, slog.New(slog.DiscardHandler), m)
 
 	cr.RememberStyle("fast")
 	if cr.Customer().Style != "fast" || len(styles) != 1 || styles[0] != "+8490=fast" {
@@ -104,8 +104,8 @@ func TestCallRouting(t *testing.T) {
 		t.Fatalf("a caller leaving an empty queue was rerouted to %+v", cr.Decision())
 	}
 	cr.TurnedAway(closed, true)
-	if d := cr.Decision(); d.Action != closed.Action || d.Message != "closed" || len(away) != 2 || away[0] != "leave" || away[1] != "join" {
-		t.Fatalf("turned away: decision %+v, counted %v; want %+v, [leave join]", cr.Decision(), away, closed)
+	if d := cr.Decision(); d.Action != closed.Action || d.Message != "closed" || len(m.away) != 2 || m.away[0] != "leave a billing" || m.away[1] != "join a billing" {
+		t.Fatalf("turned away: decision %+v, counted %v; want %+v, [leave join] in billing", cr.Decision(), m.away, closed)
 	}
 	if _, err := cr.RequestCallback(closed); !errors.Is(err, ErrNoCallbackStore) {
 		t.Fatalf("callback without a store: %v; want ErrNoCallbackStore", err)
@@ -134,7 +134,46 @@ func TestRoutesHotlines(t *testing.T) {
 		t.Fatal("1901 is no hotline, yet found")
 	}
 	var c Call[string]
-	if cr := r.For(&c, slog.New(slog.DiscardHandler), func(string) {}); cr.Routing() != rc {
+	if cr := r.For(&c, slog.New(slog.DiscardHandler), nil); cr.Routing() != rc {
 		t.Fatal("the call's routing configuration is not the routes'")
 	}
+}
+
+// liveMetrics notes the live calls counted.
+type liveMetrics struct {
+	CallMetrics // not called here
+	away        []string
+	offered     []string
+}
+
+func (m *liveMetrics) CallOffered(c LiveCall) { m.offered = append(m.offered, c.ID+" "+c.Queue) }
+func (m *liveMetrics) QueueEmpty(c LiveCall, when string) {
+	m.away = append(m.away, when+" "+c.ID+" "+c.Queue)
+}
+func (m *liveMetrics) AgentNoAnswer(queue, reason string)            {}
+func (m *liveMetrics) Transfer(callID, kind, target, outcome string) {}
+
+// A call's request to the ACD is its routing (queue, priority, segment)
+// under its id; it is counted offered in its queue, and its wait counts
+// from when it was queued. Without metrics nothing is counted.
+func TestCallRoutingQueue(t *testing.T) {
+	var c Call[string]
+	arrived := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	c.Started(Identity{ID: "a", Caller: "+8490", Arrived: arrived})
+	c.Routed(config.Hotline{Number: "1900"}, directory.Customer{Number: "+8490", Segment: "loyal"},
+		rules.Decision{Action: config.ActionQueue, Queue: "sales", Priority: 2})
+	m := &liveMetrics{}
+	cr := (&Routes{}).For(&c, slog.New(slog.DiscardHandler), m)
+	if req := cr.Request(); req.ID != "a" || req.Queue != "sales" || req.Priority != 2 || req.Customer.Segment != "loyal" {
+		t.Fatalf("request %+v; want call a in sales, priority 2, segment loyal", req)
+	}
+	cr.Offered()
+	if len(m.offered) != 1 || m.offered[0] != "a sales" {
+		t.Fatalf("offered %v; want [a sales]", m.offered)
+	}
+	cr.Queued(arrived.Add(5 * time.Second))
+	if got := c.Queued(); !got.Equal(arrived.Add(5 * time.Second)) {
+		t.Fatalf("queued at %v; want 5 s after arrival", got)
+	}
+	(&Routes{}).For(&c, slog.New(slog.DiscardHandler), nil).Offered() // no metrics: nothing to count into
 }

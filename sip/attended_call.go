@@ -258,7 +258,7 @@ func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
 	} else {
 		req.Queue = target.Name
 	}
-	qc, err := pc.s.deps.ACD.Enqueue(req)
+	qc, err := pc.s.deps.Routes.ACD.Enqueue(req)
 	switch {
 	case errors.Is(err, acd.ErrAgentUnavailable), errors.Is(err, acd.ErrQueueFull):
 		return nil, nil, refuse(486, "Busy Here", "%w", err)

@@ -14,18 +14,6 @@ func (s *Server) callMetrics() callMetricsSink { return callMetricsSink{s.deps.C
 // callMetricsSink hands events to the call metrics when there are some.
 type callMetricsSink struct{ m callflow.Metrics }
 
-func (k callMetricsSink) offered(c *call) {
-	if k.m != nil {
-		k.m.CallOffered(c.state.LiveCall())
-	}
-}
-
-func (k callMetricsSink) queueEmpty(c *call, when string) {
-	if k.m != nil {
-		k.m.QueueEmpty(c.state.LiveCall(), when)
-	}
-}
-
 func (k callMetricsSink) agentNoAnswer(queue, reason string) {
 	if k.m != nil {
 		k.m.AgentNoAnswer(queue, reason)

@@ -24,21 +24,8 @@ var errAnsweredElsewhere = errors.New("another agent answered")
 
 var _ callflow.InboundCall = scriptCall{}
 
-// Request is the call's request to the ACD.
-func (sc scriptCall) Request() acd.CallRequest {
-	return sc.c.state.Request(sc.c.ID())
-}
-
-// Enqueue puts r in the ACD.
-func (sc scriptCall) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) {
-	return sc.c.s.deps.ACD.Enqueue(r)
-}
-
-// Queued notes when the call entered its queue (its wait counts from it).
-func (sc scriptCall) Queued(at time.Time) { sc.c.state.NoteQueued(at) }
-
-// Offered counts the call as offered to its queue.
-func (sc scriptCall) Offered() { sc.c.s.callMetrics().offered(sc.c) }
+// The call's request to the ACD, its enqueueing and its counting as
+// offered are callflow.CallRouting's (embedded in scriptCall).
 
 // RingAgents rings the agents of an offer (ringAll).
 func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {

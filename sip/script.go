@@ -61,12 +61,8 @@ type scriptCall struct {
 
 // script is c as the scripts see it.
 func (c *call) script() scriptCall {
-	return scriptCall{CallRouting: c.s.deps.Routes.For(&c.state, c.log, c.turnedAway), c: c}
+	return scriptCall{CallRouting: c.s.deps.Routes.For(&c.state, c.log, c.s.deps.CallMetrics), c: c}
 }
-
-// turnedAway counts a caller an empty queue turns away (when: join or
-// leave; callflow.CallRouting.TurnedAway).
-func (c *call) turnedAway(when string) { c.s.callMetrics().queueEmpty(c, when) }
 
 var _ callflow.QueueCall = scriptCall{}
 

@@ -19,7 +19,6 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/routing/acd"
 	"hotline/sip/media"
 	"hotline/sip/overload"
 	"hotline/sip/registrar"
@@ -32,12 +31,11 @@ type Deps struct {
 	// Routes are the routing configuration (hotline numbers, agents,
 	// queue settings) and services calls use: the rules that decide
 	// where each call goes, the customer directory (who calls, the
-	// service style they chose), the callback store; Config and Router
-	// are required.
+	// service style they chose), the callback store, and the ACD, which
+	// queues calls and picks agents (the server keeps it told of
+	// registrations and runs its clock while started); Config, Router
+	// and ACD are required.
 	Routes *callflow.Routes
-	// ACD queues calls and picks agents. The server keeps it told of
-	// registrations and runs its clock (Tick) while started.
-	ACD *acd.ACD
 	// Disposition gives an agent's last call the wrap-up code whose key
 	// they dialled after *25 (ErrUnknownDispositionKey for none); nil:
 	// *25 is refused.
@@ -165,8 +163,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Routes == nil || deps.Routes.Config == nil || deps.Routes.Router == nil || deps.ACD == nil || deps.Media == nil {
-		return nil, errors.New("sip: Routes.Config, Routes.Router, ACD and Media are required")
+	if deps.Routes == nil || deps.Routes.Config == nil || deps.Routes.Router == nil || deps.Routes.ACD == nil || deps.Media == nil {
+		return nil, errors.New("sip: Routes.Config, Routes.Router, Routes.ACD and Media are required")
 	}
 	if deps.VoicemailMax <= 0 {
 		deps.VoicemailMax = 2 * time.Minute
@@ -216,7 +214,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			s.log.Info("agent registration gone here, still registered on another node", "agent", user)
 			return
 		}
-		if err := deps.ACD.SetRegistered(user, registered); err != nil {
+		if err := deps.Routes.ACD.SetRegistered(user, registered); err != nil {
 			s.log.Warn("registration change for unknown agent", "agent", user, "error", err)
 		}
 		s.log.Info("agent registration", "agent", user, "registered", registered)
@@ -353,7 +351,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.bg.Done()
-		s.deps.ACD.Run(s.runCtx, 250*time.Millisecond)
+		s.deps.Routes.ACD.Run(s.runCtx, 250*time.Millisecond)
 	}()
 	return nil
 }

@@ -358,10 +358,10 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Disposition: disposeByKey(&c.Config, disposer),
 		Log:         log,
-		ACD:         queues,
 		Routes: &callflow.Routes{
 			Config: &c.Config,
 			Router: router,
+			ACD:    queues,
 			RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
 				return store.Add(policy.AfterHours(now(), cust, d))
 			},
