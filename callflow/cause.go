@@ -12,7 +12,10 @@
 // answers, recording) and the recording policy over Recordings. It
 // depends on no SIP, media or recording package:
 // the SIP side is behind small interfaces (InboundCall, Teardown,
-// ClosingLeg, CallbackLine, ...).
+// ClosingLeg, CallbackLine, ...); the routing services it hands the SIP
+// side are Routes (a call's side of them: CallRouting), the survey
+// PostCallSurvey, the metrics the Metrics interface (callflow/callmetrics
+// puts them in package metrics).
 package callflow
 
 import "errors"

@@ -253,7 +253,7 @@ func (d *Dialer) retryAt(cb callbacks.Callback, cust directory.Customer, from ti
 // the agent, call the customer, bridge; then settle the callback in the
 // store (completed, retry later, failed).
 func (d *Dialer) place(dctx context.Context, cb callbacks.Callback, cust directory.Customer) {
-	c := d.line.NewCallback(cb, cust)
+	c := d.line.NewCallback(NewCallbackPlan(cb, cust))
 	log := c.Log().With("queue", cb.Queue)
 	defer c.End(nil)
 	qc, err := d.acd.Enqueue(acd.CallRequest{ID: c.ID(), Queue: cb.Queue, Priority: cb.Priority,

@@ -20,7 +20,7 @@ import (
 //
 //   - first contact: callers of unknown service style are asked "press 1
 //     to be guided step by step, press 2 to have us do it for you"; the
-//     answer is remembered (Deps.SetStyle) and routes this call;
+//     answer is remembered (Routes.SetStyle) and routes this call;
 //   - the reason menu (ivr.reason_menu) makes the key pressed the call's
 //     reason, for the rules, the call record and the metrics;
 //   - while waiting, periodic announcements of the caller's place and

@@ -15,7 +15,6 @@ import (
 	"hotline/audio"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
-	"hotline/routing/directory"
 )
 
 // Why a call placed to a customer did not get through, as CallbackCall.Dial
@@ -89,10 +88,10 @@ type CallbackLine interface {
 	Now() time.Time
 	// Go runs f in the background; the server's shutdown waits for it.
 	Go(f func())
-	// NewCallback makes the call of a callback to cust, in queue
-	// cb.Queue: not listed with the calls (and leaving no record) until
-	// Take.
-	NewCallback(cb callbacks.Callback, cust directory.Customer) CallbackCall
+	// NewCallback makes the call of callback p (its routing:
+	// Call.RouteCallback, to the callback's queue): not listed with the
+	// calls (and leaving no record) until Take.
+	NewCallback(p CallbackPlan) CallbackCall
 }
 
 // CallbackCall is a callback's call on the SIP side: its legs, bridges,

@@ -29,6 +29,44 @@ type CallMetrics interface {
 	SurveyNoResponse(r Record, question string)
 }
 
+// Metrics counts calls: finished (CallMetrics, from their records) and
+// what happens while they run. Package callflow/callmetrics puts them in
+// the metrics package.
+type Metrics interface {
+	CallMetrics
+	// CallOffered counts a call offered to its queue.
+	CallOffered(c LiveCall)
+	// QueueEmpty counts a caller an empty queue turned away, when it
+	// joined ("join") or while it waited ("leave").
+	QueueEmpty(c LiveCall, when string)
+	// AgentNoAnswer counts an agent offered a call of queue who did not
+	// take it, for reason (NoAnswerReason).
+	AgentNoAnswer(queue, reason string)
+	// Transfer counts a transfer of call callID by kind (blind,
+	// attended, ...), target (agent, queue, number) and outcome.
+	Transfer(callID, kind, target, outcome string)
+}
+
+// LiveCall describes a call in progress for the metrics.
+type LiveCall struct {
+	// ID is the call's id.
+	ID string
+	// Queue is the queue the call is counted under (Call.QueueName).
+	Queue string
+	// Segment is the customer's segment.
+	Segment string
+	// Reason is why the customer called (a keypad choice).
+	Reason string
+	// Arrived is when the call arrived.
+	Arrived time.Time
+}
+
+// LiveCall describes the call for the metrics.
+func (c *Call[L]) LiveCall() LiveCall {
+	id := c.Identity()
+	return LiveCall{ID: id.ID, Queue: c.QueueName(), Segment: c.Customer().Segment, Reason: c.Reason(), Arrived: id.Arrived}
+}
+
 // QueueName is the queue the call is counted under: the one routing
 // chose, else the hotline number.
 func (r Record) QueueName() string {

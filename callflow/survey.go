@@ -1,6 +1,7 @@
 package callflow
 
 import (
+	"context"
 	"log/slog"
 
 	"hotline/audio"
@@ -41,4 +42,47 @@ func Survey(k *Keypad, cfg *survey.Config, prompt func(name string) *audio.Clip,
 	}
 	k.Play(prompt(survey.PromptThanks), false)
 	return csat, nps
+}
+
+// PostCallSurvey is the survey a caller whose agent hung up is asked
+// (survey.Config), as a call's SIP side uses it: which language its
+// prompts are in, whether a prompt set can ask it, and asking it.
+type PostCallSurvey struct {
+	cfg *survey.Config
+}
+
+// NewPostCallSurvey is the survey cfg describes; nil for a nil cfg.
+func NewPostCallSurvey(cfg *survey.Config) *PostCallSurvey {
+	if cfg == nil {
+		return nil
+	}
+	return &PostCallSurvey{cfg: cfg}
+}
+
+// On says whether the survey is enabled.
+func (s *PostCallSurvey) On() bool { return s != nil && s.cfg.On() }
+
+// Language is the survey's language (survey.language).
+func (s *PostCallSurvey) Language() string { return s.cfg.Language }
+
+// AskNPS says whether the NPS question is asked.
+func (s *PostCallSurvey) AskNPS() bool { return s != nil && s.cfg.NPS }
+
+// CheckPrompts says whether p holds the survey's prompts
+// (survey.CheckPrompts).
+func (s *PostCallSurvey) CheckPrompts(p *audio.Prompts) error {
+	return survey.CheckPrompts(p, s.cfg.Language)
+}
+
+// Run asks the survey on leg within ctx, in the customer's language if
+// prompts has it (survey.Config.PromptLanguage), each valid answer handed
+// to save as it is given; the result goes into the call's record.
+func (s *PostCallSurvey) Run(ctx context.Context, leg Player, prompts *audio.Prompts, customerLanguage string,
+	log *slog.Logger, save func(question string, value int)) survey.Result {
+	lang := s.cfg.PromptLanguage(prompts, customerLanguage)
+	log.Info("survey", "language", lang)
+	res := survey.Result{Ran: true, Language: lang}
+	prompt := func(name string) *audio.Clip { return prompts.Clip(lang, name) }
+	res.CSAT, res.NPS = Survey(Listen(ctx, leg, nil), s.cfg, prompt, log, save)
+	return res
 }

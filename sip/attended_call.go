@@ -78,7 +78,7 @@ const consultRing = 2 * time.Minute
 // reports false, doing nothing, for any other number.
 func (s *Server) onInternalCall(req *sip.Request, tx sip.ServerTransaction) bool {
 	user := req.Recipient.User
-	if _, ok := s.deps.Routing.Hotline(user); ok {
+	if _, ok := s.deps.Routes.Config.Hotline(user); ok {
 		return false
 	}
 	d := s.transfers().Dial(user, func(string) bool { return false })
@@ -258,7 +258,7 @@ func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
 	} else {
 		req.Queue = target.Name
 	}
-	qc, err := pc.s.deps.ACD.Enqueue(req)
+	qc, err := pc.s.deps.Routes.ACD.Enqueue(req)
 	switch {
 	case errors.Is(err, acd.ErrAgentUnavailable), errors.Is(err, acd.ErrQueueFull):
 		return nil, nil, refuse(486, "Busy Here", "%w", err)
@@ -371,13 +371,13 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	b, next, ok := o.consult.handOver()
 	if semi && !ok { // answered, but the held call or the consultation ended meanwhile
 		c.log.Info("semi-attended transfer not carried out: the consultation ended", "by", o.by)
-		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		s.callMetrics().transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		return qc, a
 	}
 	if !ok {
 		c.log.Info("attended transfer not carried out: the consultation ended", "by", o.by)
 		notify(487, "Request Terminated")
-		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		s.callMetrics().transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		return qc, a
 	}
 	s.register(b.callID, &dialogRef{call: c, leg: b})
@@ -396,7 +396,7 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		notify(200, "OK")
 	}
 	o.consult.Transferred() // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
-	s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferCompleted)
+	s.callMetrics().transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferCompleted)
 	if !semi {
 		if err := a.cli.Bye(ctx); err != nil {
 			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
@@ -418,7 +418,7 @@ func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction,
 	refused := func(err error) {
 		code, reason := StatusOf(err)
 		mc.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
-		s.deps.Metrics.Transfer(mc.ID(), kind, metricsTarget(target), metrics.TransferRefused)
+		s.callMetrics().transfer(mc.ID(), kind, metricsTarget(target), metrics.TransferRefused)
 		s.respond(req, tx, code, reason)
 	}
 	var r Refer
@@ -524,12 +524,12 @@ func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, no
 	req := c.state.Request(c.ID())
 	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
 		"by", o.by, "target", o.target.String(), "queue", from)
-	next, err := callflow.BackInLine(scriptCall{c}, req, from)
+	next, err := callflow.BackInLine(c.script(), req, from)
 	if err != nil {
-		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		s.callMetrics().transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		c.end(fmt.Errorf("semi-attended transfer to %s failed, and back to queue %s: %w", o.target, from, err))
 		return qc, true // closed; the call ended
 	}
-	s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferReturned)
+	s.callMetrics().transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferReturned)
 	return next, true
 }

@@ -10,6 +10,7 @@ import (
 
 	"hotline/audio"
 	"hotline/callflow"
+	"hotline/callflow/callmetrics"
 	"hotline/metrics"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
@@ -25,7 +26,7 @@ func attendedFixture(t *testing.T) (*fixture, *metrics.Metrics) {
 		o.routing.Agents[0].Queues = []string{"general"}    // alice
 		o.routing.Agents[1].Queues = []string{"complaints"} // bob
 		o.routing.Agents[2].Queues = []string{"general"}    // carol (not registered)
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	return f, m
 }
@@ -472,7 +473,7 @@ func TestSemiAttendedTransferNoAnswer(t *testing.T) {
 		o.routing.Agents[0].Queues = []string{"general"}    // alice
 		o.routing.Agents[1].Queues = []string{"complaints"} // bob
 		o.routing.Agents[2].Queues = []string{"general"}    // carol
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	caller, call, in, bobIn, _ := semiAttendedStart(t, f)
 	bobIn.reject(486)

@@ -11,9 +11,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
-	"hotline/metrics"
-	"hotline/routing/directory"
-	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
 )
@@ -108,7 +105,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		}
 	}
 	number := req.Recipient.User
-	hl, ok := s.deps.Routing.Hotline(number)
+	hl, ok := s.deps.Routes.Hotline(number)
 	if !ok {
 		s.log.Info("call to unknown number", "number", number, "from", req.From().Address.User)
 		s.respond(req, tx, 404, "Not Found")
@@ -173,13 +170,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	c.state.AddLeg(leg)
 	c.state.AcceptTransfers() // by REFER (refer_server.go) or the API; the queue loop carries them out
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	cust := directory.Unknown(id.Caller)
-	if lookup := s.deps.Customers; lookup != nil {
-		cust = lookup(c.ctx, id.Caller)
-	}
-	d := s.deps.Router.Decide(rules.Attributes{Segment: cust.Segment, Style: cust.Style,
-		Dialled: number, Caller: cust.Number}, id.Arrived)
-	c.state.Routed(hl, cust, d)
+	c.state.RouteArrival(c.ctx, s.deps.Routes, hl, number)
+	cust, d := c.state.Customer(), c.state.Decision()
 	leg.media.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
@@ -262,8 +254,8 @@ func (c *call) run() {
 	defer c.s.calls.Done()
 	defer c.closeWith(callflow.ErrCallerHangup)
 	defer c.endSetup()
-	callflow.WatchLeg(scriptCall{c}, c.caller, callflow.ErrCallerHangup, nil)
-	callflow.Run(scriptCall{c}) // keypad questions, then after-hours or the queue
+	callflow.WatchLeg(c.script(), c.caller, callflow.ErrCallerHangup, nil)
+	callflow.Run(c.script()) // keypad questions, then after-hours or the queue
 }
 
 func (c *call) holdSource() media.Source {
@@ -309,7 +301,7 @@ func (c *call) answer() error {
 	c.mu.Unlock()
 	c.caller.media.Start()
 	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.state.RecordingInfo(""), c.log))
-	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
+	callflow.WatchLeg(c.script(), c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
 }
@@ -383,19 +375,13 @@ type refusedError struct {
 func (e *refusedError) Error() string { return fmt.Sprintf("agent answered %d %s", e.code, e.reason) }
 func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, Reason: e.reason} }
 
-// metricsCall describes the call for the metrics.
-func (c *call) metricsCall() metrics.Call {
-	id := c.state.Identity()
-	return metrics.Call{ID: id.ID, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: id.Arrived}
-}
-
 // queueName is the routing queue the call belongs to (the hotline number
 // when the router named none).
 func (c *call) queueName() string { return c.state.QueueName() }
 
 // agentLeft is called when the bridged agent hangs up: the survey, or
 // the call's end (callflow.AgentLeft).
-func (c *call) agentLeft() { callflow.AgentLeft(scriptCall{c}) }
+func (c *call) agentLeft() { callflow.AgentLeft(c.script()) }
 
 var _ callflow.AgentCall = scriptCall{}
 
@@ -410,8 +396,7 @@ func (sc scriptCall) NoteAgentLeft() { sc.c.state.NoteAgentLeft(sc.c.s.now()) }
 
 // SurveyOn says whether the survey is on and its prompts usable.
 func (sc scriptCall) SurveyOn() bool {
-	sv := sc.c.s.deps.Survey
-	return sv != nil && sv.On() && sc.c.s.surveyOK.Load()
+	return sc.c.s.deps.Survey.On() && sc.c.s.surveyOK.Load()
 }
 
 // ToSurvey closes AgentGone.

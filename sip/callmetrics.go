@@ -1,49 +1,27 @@
 package sip
 
-import (
-	"time"
+import "hotline/callflow"
 
-	"hotline/callflow"
-	"hotline/metrics"
-)
+// Call-level counting is callflow's (callflow.Metrics, which
+// callflow/callmetrics puts in the metrics package): the SIP side only
+// hands on what happened to its calls. Deps.Metrics keeps the SIP and
+// RTP counters.
 
-// callMetrics counts finished calls in the metrics: the metrics package
-// behind callflow.CallMetrics (callflow.Observe).
-type callMetrics struct{ m *metrics.Metrics }
+// callMetrics are Deps.CallMetrics; a call's events go nowhere without
+// them.
+func (s *Server) callMetrics() callMetricsSink { return callMetricsSink{s.deps.CallMetrics} }
 
-var _ callflow.CallMetrics = callMetrics{}
+// callMetricsSink hands events to the call metrics when there are some.
+type callMetricsSink struct{ m callflow.Metrics }
 
-// callMetricsOf is m as callflow.CallMetrics; nil when there are no
-// metrics.
-func callMetricsOf(m *metrics.Metrics) callflow.CallMetrics {
-	if m == nil {
-		return nil
+func (k callMetricsSink) agentNoAnswer(queue, reason string) {
+	if k.m != nil {
+		k.m.AgentNoAnswer(queue, reason)
 	}
-	return callMetrics{m}
 }
 
-// metricsCallOf describes a finished call for the metrics, as the call
-// itself does while it runs (call.metricsCall).
-func metricsCallOf(r callflow.Record) metrics.Call {
-	return metrics.Call{ID: r.CallID, Queue: r.QueueName(), Segment: r.Customer.Segment, Reason: r.Reason, Arrived: r.Arrived}
-}
-
-func (cm callMetrics) KeypadAbandoned(r callflow.Record) { cm.m.KeypadAbandoned(metricsCallOf(r)) }
-
-func (cm callMetrics) QueueWait(r callflow.Record, outcome string, wait time.Duration) {
-	cm.m.QueueWait(metricsCallOf(r), metrics.Outcome(outcome), wait)
-}
-
-func (cm callMetrics) HandleTime(r callflow.Record, connected time.Duration) {
-	cm.m.HandleTime(metricsCallOf(r), connected, 0)
-}
-
-func (cm callMetrics) CSAT(r callflow.Record, wait time.Duration, score int) {
-	cm.m.CSAT(metricsCallOf(r), wait, score)
-}
-
-func (cm callMetrics) NPS(r callflow.Record, score int) { cm.m.NPS(metricsCallOf(r), score) }
-
-func (cm callMetrics) SurveyNoResponse(r callflow.Record, question string) {
-	cm.m.SurveyNoResponse(metricsCallOf(r), metrics.Question(question))
+func (k callMetricsSink) transfer(callID, kind, target, outcome string) {
+	if k.m != nil {
+		k.m.Transfer(callID, kind, target, outcome)
+	}
 }

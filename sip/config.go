@@ -1,8 +1,12 @@
 // Package sip is Hotline's signalling side: a SIP back-to-back user agent
 // that answers hotline calls, keeps agents' softphones registered, rings
-// agents, bridges the two legs and anchors their media. It asks the routing
-// package which agent to ring and uses sip/media for RTP, sip/sdp for
-// offer/answer and sip/registrar for agent registrations.
+// agents, bridges the legs and anchors their media. It uses sip/media for
+// RTP, sip/sdp for offer/answer and sip/registrar for agent
+// registrations. Call control is callflow's: the scripts, the routing
+// services (callflow.Routes: rules, directory, callbacks, ACD), the
+// survey and the call metrics reach sip through callflow; of the routing
+// packages sip imports only routing/acd, for the queued call it rings
+// agents for and transfers.
 package sip
 
 import (

@@ -21,10 +21,6 @@ import (
 
 	"hotline/callflow"
 	"hotline/routing/acd"
-	"hotline/routing/callbacks"
-	"hotline/routing/config"
-	"hotline/routing/directory"
-	"hotline/routing/rules"
 )
 
 // invite is an INVITE Hotline places: to an agent's phone, or for a
@@ -222,26 +218,18 @@ func (l *callbackLine) Admit() error {
 
 // NewCallback builds the call of a callback: not listed with the calls
 // until an agent has answered.
-func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Customer) callflow.CallbackCall {
+func (l *callbackLine) NewCallback(p callflow.CallbackPlan) callflow.CallbackCall {
 	s := l.s
 	id := "callback-" + strconv.FormatUint(rand.Uint64(), 36) + "@hotline"
-	hl, ok := s.deps.Routing.Hotline(l.cfg.From)
-	if !ok {
-		hl = config.Hotline{Number: l.cfg.From}
-	}
-	name := "Callback"
-	if cust.Name != "" {
-		name += " " + cust.Name
-	}
+	hl := s.deps.Routes.CallbackHotline(l.cfg.From)
 	c := &call{
 		s:         s,
-		log:       s.log.With("call_id", id, "callback", cb.ID),
+		log:       s.log.With("call_id", id, "callback", p.ID),
 		transport: l.cfg.Transport,
 	}
 	c.state.Started(callflow.Identity{ID: id, Direction: callflow.DirectionCallback,
-		Caller: cb.Number, CallerName: name, Arrived: s.now()})
-	c.state.Routed(hl, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
-	c.state.NoteCallback(cb.ID)
+		Caller: p.Number, CallerName: p.Name, Arrived: s.now()})
+	c.state.RouteCallback(hl, p)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	return &callbackCall{call: c, line: l}
 }

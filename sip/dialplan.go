@@ -37,7 +37,7 @@ func (t *Transfers) Dial(user string, isHotline func(string) bool) Dialled {
 	switch {
 	case isHotline(user):
 		return Dialled{Kind: DialHotline}
-	case featureCodes[user]:
+	case featureCodes[user] != 0:
 		return Dialled{Kind: DialFeature, Code: user}
 	}
 	if agent, ok := ParseMonitorCode(user); ok {

@@ -2,14 +2,12 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
-	"hotline/routing/acd"
 	"hotline/sip/media"
 )
 
@@ -24,18 +22,21 @@ const (
 	FeatureDisposition = "*25"
 )
 
-// featureCodes tells the feature codes from hotline numbers.
-var featureCodes = map[string]bool{FeatureLogin: true, FeatureLogout: true, FeaturePause: true, FeatureUnpause: true}
+// featureCodes are the agent actions (callflow.AgentAction) of the
+// feature codes *21-*24; they tell feature codes from hotline numbers.
+var featureCodes = map[string]callflow.AgentAction{FeatureLogin: callflow.AgentLogin,
+	FeatureLogout: callflow.AgentLogout, FeaturePause: callflow.AgentPause, FeatureUnpause: callflow.AgentUnpause}
 
 // isFeatureCode tells a feature code (*25 with a key included) from a
 // hotline number.
 func isFeatureCode(user string) bool {
-	return featureCodes[user] || (strings.HasPrefix(user, FeatureDisposition) && len(user) > len(FeatureDisposition))
+	_, ok := featureCodes[user]
+	return ok || (strings.HasPrefix(user, FeatureDisposition) && len(user) > len(FeatureDisposition))
 }
 
 // ErrUnknownDispositionKey is what Deps.Disposition answers for a key no
-// wrap-up code has.
-var ErrUnknownDispositionKey = errors.New("no wrap-up code has this key")
+// wrap-up code has (callflow's).
+var ErrUnknownDispositionKey = callflow.ErrUnknownDispositionKey
 
 // onFeatureCode handles an agent dialling a feature code: the INVITE must
 // authenticate as the agent (digest, like REGISTER). Done, the call is
@@ -55,50 +56,15 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 			err = s.deps.Disposition(user, strings.TrimPrefix(code, FeatureDisposition))
 		}
 	default:
-		err = s.simpleFeature(user, code)
+		err = featureCodes[code].Do(s.deps.Routes.ACD, user) // *21-*24
 	}
 	if err != nil {
 		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)
-		s.respond(req, tx, 403, refusalReason(err))
+		s.respond(req, tx, 403, callflow.RefusalReason(err))
 		return
 	}
 	s.log.Info("feature code", "agent", user, "code", code)
 	s.confirmFeature(req, tx)
-}
-
-// simpleFeature carries out *21-*24.
-func (s *Server) simpleFeature(user, code string) error {
-	acd := s.deps.ACD
-	var err error
-	switch code {
-	case FeatureLogin:
-		err = acd.Login(user)
-	case FeatureLogout:
-		err = acd.Logout(user)
-	case FeaturePause:
-		err = acd.Pause(user, "softphone")
-	case FeatureUnpause:
-		err = acd.Unpause(user)
-	}
-	return err
-}
-
-// refusalReason is the reason phrase a softphone shows for a refused
-// feature code.
-func refusalReason(err error) string {
-	switch {
-	case errors.Is(err, acd.ErrNotRegistered):
-		return "Not Registered"
-	case errors.Is(err, acd.ErrNotLoggedIn):
-		return "Not Logged In"
-	case errors.Is(err, acd.ErrUnknownAgent):
-		return "Not An Agent"
-	case errors.Is(err, acd.ErrNoLastCall):
-		return "No Call To Code"
-	case errors.Is(err, ErrUnknownDispositionKey):
-		return "No Such Code"
-	}
-	return "Forbidden"
 }
 
 // confirmFeature answers a feature-code call, plays the confirmation

@@ -22,6 +22,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/routing/config"
 	"hotline/routing/rules"
@@ -302,7 +303,7 @@ func startFuzzServer(tb testing.TB, log *slog.Logger, trunks []string) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(cfg, Deps{Log: log, Routing: &rcfg, Router: router, ACD: acd, Media: &mcfg})
+	srv, err := New(cfg, Deps{Log: log, Routes: &callflow.Routes{Config: &rcfg, Router: router, ACD: acd}, Media: &mcfg})
 	if err != nil {
 		tb.Fatal(err)
 	}

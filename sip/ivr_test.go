@@ -144,8 +144,8 @@ func ivrFixture(t *testing.T, edit func(*config.Config)) (*fixture, string) {
 				t.Fatal(err)
 			}
 			d.Prompts = testPrompts(t)
-			d.Customers = dir.Lookup
-			d.SetStyle = dir.SetStyle
+			d.Routes.Customers = dir.Lookup
+			d.Routes.SetStyle = dir.SetStyle
 		}
 	})
 	return f, state
@@ -453,7 +453,7 @@ func TestIVRMissingPrompt(t *testing.T) {
 	}
 	m := media.Config{IP: "127.0.0.1"}
 	m.SetDefaults()
-	_, err = New(Config{}, Deps{Routing: &c, Router: router, ACD: acd, Media: &m, Prompts: testPrompts(t)})
+	_, err = New(Config{}, Deps{Routes: &callflow.Routes{Config: &c, Router: router, ACD: acd}, Media: &m, Prompts: testPrompts(t)})
 	if err == nil || !strings.Contains(err.Error(), "ivr.reason_menu.prompt") || !strings.Contains(err.Error(), "why.wav") {
 		t.Fatalf("New: %v, want an error naming ivr.reason_menu.prompt and why.wav", err)
 	}

@@ -30,7 +30,7 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	if !ok {
 		return // answered 401/403
 	}
-	if err := callflow.CheckMonitor(user, agent, s.deps.Routing.IsSupervisor, nil); err != nil {
+	if err := callflow.CheckMonitor(user, agent, s.deps.Routes.Config.IsSupervisor, nil); err != nil {
 		s.refuseMonitor(req, tx, user, agent, err)
 		return
 	}
@@ -39,7 +39,7 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	if mc == nil {
 		err = callflow.ErrNoCallToWatch
 	} else {
-		err = callflow.CheckMonitor(user, agent, s.deps.Routing.IsSupervisor, mc.watched())
+		err = callflow.CheckMonitor(user, agent, s.deps.Routes.Config.IsSupervisor, mc.watched())
 	}
 	if err != nil {
 		s.refuseMonitor(req, tx, user, agent, err)
@@ -237,7 +237,7 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	if !ok {
 		return ErrBadMode
 	}
-	if err := callflow.CheckMonitor(supervisor, "", s.deps.Routing.IsSupervisor, nil); err != nil {
+	if err := callflow.CheckMonitor(supervisor, "", s.deps.Routes.Config.IsSupervisor, nil); err != nil {
 		return monitorRefusal(err)
 	}
 	s.mu.Lock()
@@ -247,7 +247,7 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 		return ErrNoSuchCall
 	}
 	// Monitored is checked again when joining.
-	if err := callflow.CheckMonitor(supervisor, "", s.deps.Routing.IsSupervisor, mc.watched()); err != nil {
+	if err := callflow.CheckMonitor(supervisor, "", s.deps.Routes.Config.IsSupervisor, mc.watched()); err != nil {
 		return monitorRefusal(err)
 	}
 	agentLeg := mc.legOf(RoleAgent)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/callflow/callmetrics"
 	"hotline/metrics"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
@@ -17,7 +18,7 @@ func monitorFixture(t *testing.T) (*fixture, *metrics.Metrics) {
 	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
 	f := newFixture(t, func(o *fixtureOpts) {
 		o.routing.Agents = append(o.routing.Agents, config.Agent{Username: "sue", Password: agentPassword("sue"), Name: "Sue", Role: config.RoleSupervisor})
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	return f, m
 }

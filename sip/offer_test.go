@@ -133,7 +133,7 @@ func TestAgentSeesWhoIsCalling(t *testing.T) {
 		o.cfg.AgentOffer = AgentOffer{DisplayName: `{{.Name}} · {{.Segment}} · {{.Queue}}`,
 			InfoURL: "http://127.0.0.1:8080/api/v1/customers/{{.Number}}/calls"}
 		o.deps = func(d *Deps) {
-			d.Customers = func(_ context.Context, number string) directory.Customer {
+			d.Routes.Customers = func(_ context.Context, number string) directory.Customer {
 				return directory.Customer{Name: "Nguyễn Văn An", Number: number, Segment: "loyal"}
 			}
 		}

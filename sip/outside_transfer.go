@@ -131,7 +131,7 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
 	}
 	req := c.state.Request(c.ID())
-	next, res, qerr := callflow.OutsideDone(scriptCall{c}, o.kind, res, req, from)
+	next, res, qerr := callflow.OutsideDone(c.script(), o.kind, res, req, from)
 	done(res.Code, res.Reason)
 	switch {
 	case qerr != nil:

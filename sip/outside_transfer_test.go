@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hotline/callflow"
+	"hotline/callflow/callmetrics"
 	"hotline/metrics"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
@@ -59,7 +60,7 @@ func outsideFixture(t *testing.T) (*fixture, *metrics.Metrics, *phone) {
 		o.routing.Agents[2].Queues = []string{"general"}    // carol
 		o.cfg.Outbound = Outbound{Gateway: gw.addr.String(), From: "1900", AllowedPrefixes: []string{"+84"},
 			RingTimeout: 2 * time.Second}
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	return f, m, gw
 }

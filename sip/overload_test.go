@@ -89,7 +89,7 @@ func TestOverloadBoundsCallsInSetup(t *testing.T) {
 	f := newFixture(t, func(o *fixtureOpts) {
 		o.cfg.Overload.MaxSetups = 1
 		o.deps = func(d *Deps) {
-			d.Customers = func(ctx context.Context, callerID string) directory.Customer {
+			d.Routes.Customers = func(ctx context.Context, callerID string) directory.Customer {
 				if callerID == "5551111" {
 					entered <- struct{}{}
 					select {

@@ -140,7 +140,7 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, acd: acd}
-	deps := Deps{Log: log, Routing: &o.routing, Router: router, ACD: acd, Media: &o.media,
+	deps := Deps{Log: log, Routes: &callflow.Routes{Config: &o.routing, Router: router, ACD: acd}, Media: &o.media,
 		OnCallEnd: func(r callflow.Record) {
 			f.mu.Lock()
 			f.cdrs = append(f.cdrs, r)

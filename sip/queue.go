@@ -24,21 +24,8 @@ var errAnsweredElsewhere = errors.New("another agent answered")
 
 var _ callflow.InboundCall = scriptCall{}
 
-// Request is the call's request to the ACD.
-func (sc scriptCall) Request() acd.CallRequest {
-	return sc.c.state.Request(sc.c.ID())
-}
-
-// Enqueue puts r in the ACD.
-func (sc scriptCall) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) {
-	return sc.c.s.deps.ACD.Enqueue(r)
-}
-
-// Queued notes when the call entered its queue (its wait counts from it).
-func (sc scriptCall) Queued(at time.Time) { sc.c.state.NoteQueued(at) }
-
-// Offered counts the call as offered to its queue.
-func (sc scriptCall) Offered() { sc.c.s.deps.Metrics.CallOffered(sc.c.metricsCall()) }
+// The call's request to the ACD, its enqueueing and its counting as
+// offered are callflow.CallRouting's (embedded in scriptCall).
 
 // RingAgents rings the agents of an offer (ringAll).
 func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
@@ -108,7 +95,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 		case won == nil && c.ctx.Err() == nil:
 			_ = qc.NoAnswer(r.agent)
 			c.log.Info("agent did not take the call", "agent", r.agent, "reason", r.err)
-			c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(r.err))
+			c.s.callMetrics().agentNoAnswer(c.queueName(), callflow.NoAnswerReason(r.err))
 		}
 	}
 	return won
@@ -128,7 +115,7 @@ func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
 		c.s.unregister(a.callID)
 		_ = a.media.Close()
 		_ = qc.NoAnswer(a.peer)
-		c.s.deps.Metrics.AgentNoAnswer(c.queueName(), callflow.NoAnswerReason(err))
+		c.s.callMetrics().agentNoAnswer(c.queueName(), callflow.NoAnswerReason(err))
 		return fmt.Errorf("ACK to agent: %w", err)
 	}
 	a.acked = true
@@ -249,4 +236,4 @@ func (c *call) connect(a *Leg) error {
 
 // watchAgent ends the call's agent side when the agent's phone hangs up
 // or its media times out, until the call ends (callflow.WatchAgent).
-func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(scriptCall{c}, a) }
+func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(c.script(), a) }

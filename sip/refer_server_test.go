@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
+	"hotline/callflow/callmetrics"
 	"hotline/metrics"
 	"hotline/routing/acd"
 	"hotline/routing/config"
@@ -26,7 +27,7 @@ func transferFixture(t *testing.T) (*fixture, *metrics.Metrics) {
 		o.routing.Queues = []config.QueueDef{{Name: "general"}, {Name: "complaints", TransferNumber: "2001"}}
 		o.routing.Rules = []config.RuleConfig{{Name: "default", Queue: "general"}}
 		o.cfg.Outbound = Outbound{Gateway: "127.0.0.1:9", From: "1900", AllowedPrefixes: []string{"+84"}}
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	return f, m
 }
@@ -149,7 +150,7 @@ func TestBlindTransferToQueue(t *testing.T) {
 		o.routing.Agents[0].Queues = []string{"general"}    // alice
 		o.routing.Agents[1].Queues = []string{"complaints"} // bob
 		o.routing.Agents[2].Queues = []string{"general"}    // carol (not registered)
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	caller, alice, call, in := aliceTakesACall(t, f)
 	bob := newPhone(t, "bob", f.addr)
@@ -231,7 +232,7 @@ func agentTransferFixture(t *testing.T) (*fixture, *metrics.Metrics) {
 		o.routing.Agents[1].Queues = []string{"complaints"} // bob
 		o.routing.Agents[2].Queues = []string{"general"}    // carol
 		o.cfg.Outbound = Outbound{Gateway: "127.0.0.1:9", From: "1900", AllowedPrefixes: []string{"+84"}}
-		o.deps = func(d *Deps) { d.Metrics = m }
+		o.deps = func(d *Deps) { d.Metrics, d.CallMetrics = m, callmetrics.New(m) }
 	})
 	return f, m
 }

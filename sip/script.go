@@ -13,10 +13,6 @@ import (
 
 	"hotline/audio"
 	"hotline/callflow"
-	"hotline/routing/callbacks"
-	"hotline/routing/config"
-	"hotline/routing/directory"
-	"hotline/routing/rules"
 	"hotline/sip/media"
 )
 
@@ -31,7 +27,7 @@ func (c *call) message(name string) *audio.Clip {
 func (c *call) promptLanguages() []string {
 	langs := []string{c.state.Customer().Language}
 	if sv := c.s.deps.Survey; sv != nil {
-		langs = append(langs, sv.Language)
+		langs = append(langs, sv.Language())
 	}
 	return append(langs, "en")
 }
@@ -52,11 +48,21 @@ func (c *call) speaker() *callflow.Keypad { return callflow.Speaker(c.ctx, c.cal
 // checkIVRPrompts makes sure the configured questions can be asked
 // (callflow.CheckIVRPrompts).
 func (s *Server) checkIVRPrompts(p *audio.Prompts) error {
-	return callflow.CheckIVRPrompts(s.deps.Routing, p, s.log)
+	return callflow.CheckIVRPrompts(s.deps.Routes.Config, p, s.log)
 }
 
-// scriptCall is a call as the scripts in callflow see it.
-type scriptCall struct{ c *call }
+// scriptCall is a call as the scripts in callflow see it: its legs
+// here, its routing (who calls, where the call goes, callbacks) in the
+// embedded callflow.CallRouting.
+type scriptCall struct {
+	*callflow.CallRouting
+	c *call
+}
+
+// script is c as the scripts see it.
+func (c *call) script() scriptCall {
+	return scriptCall{CallRouting: c.s.deps.Routes.For(&c.state, c.log, c.s.deps.CallMetrics), c: c}
+}
 
 var _ callflow.QueueCall = scriptCall{}
 
@@ -68,59 +74,14 @@ func (sc scriptCall) Caller() callflow.Player        { return sc.c.caller.media 
 func (sc scriptCall) Prompt(name string) *audio.Clip { return sc.c.message(name) }
 func (sc scriptCall) CanRecord() bool                { return sc.c.s.deps.Recordings != nil }
 func (sc scriptCall) VoicemailMax() time.Duration    { return sc.c.s.deps.VoicemailMax }
-func (sc scriptCall) Customer() directory.Customer   { return sc.c.state.Customer() }
 
 func (sc scriptCall) Prompts(names ...string) []*audio.Clip { return sc.c.prompts(names...) }
-func (sc scriptCall) Routing() *config.Config               { return sc.c.s.deps.Routing }
-func (sc scriptCall) Router() callflow.Router               { return sc.c.s.deps.Router }
 func (sc scriptCall) Now() time.Time                        { return sc.c.s.now() }
 func (sc scriptCall) Dialled() string                       { return sc.c.state.Hotline().Number }
 func (sc scriptCall) Hold() audio.Reader                    { return sc.c.holdSource() }
 
-// RememberStyle makes style the caller's (Deps.SetStyle remembers it).
-func (sc scriptCall) RememberStyle(style string) {
-	c := sc.c
-	c.state.NoteStyle(style)
-	if f := c.s.deps.SetStyle; f != nil {
-		if err := f(c.state.Identity().Caller, style); err != nil {
-			c.log.Warn("service style not remembered", "style", style, "error", err)
-		}
-	}
-}
-
-// Route routes the call again after the keypad questions.
-func (sc scriptCall) Route(d rules.Decision, reason string) {
-	sc.c.state.Reroute(d, reason)
-}
-
-// Decision is where the rules sent the call.
-func (sc scriptCall) Decision() rules.Decision { return sc.c.state.Decision() }
-
-// TurnedAway counts a caller an empty queue turns away; joining, the
-// call takes the after-hours decision d.
-func (sc scriptCall) TurnedAway(d rules.Decision, joining bool) {
-	c := sc.c
-	when := "leave"
-	if joining {
-		when = "join"
-	}
-	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
-	if joining {
-		c.state.Route(d)
-	}
-}
-
 // LeftForCallback notes the callback the caller left the queue for.
 func (sc scriptCall) LeftForCallback(id string) { sc.c.state.NoteLeftForCallback(id) }
-
-// RequestCallback stores a callback request (Deps.RequestCallback).
-func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, error) {
-	f := sc.c.s.deps.RequestCallback
-	if f == nil {
-		return callbacks.Callback{}, callflow.ErrNoCallbackStore
-	}
-	return f(sc.Customer(), d)
-}
 
 // RecordVoicemail records the caller's side with reason "voicemail" (a
 // call recorded since its answer keeps its recording, marked voicemail;

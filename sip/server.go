@@ -19,31 +19,23 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/routing/acd"
-	"hotline/routing/callbacks"
-	"hotline/routing/config"
-	"hotline/routing/directory"
-	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/overload"
 	"hotline/sip/registrar"
-	"hotline/survey"
 )
 
 // Deps are what the SIP server needs from the rest of Hotline.
 type Deps struct {
 	// Log is the logger; every call logs with a call_id attribute.
 	Log *slog.Logger
-	// Routing holds the hotline numbers, agents and queue settings.
-	Routing *config.Config
-	// Router decides where each call goes (rules, schedules).
-	Router *rules.Router
-	// ACD queues calls and picks agents. The server keeps it told of
-	// registrations and runs its clock (Tick) while started.
-	ACD *acd.ACD
-	// RequestCallback stores a callback request for a caller who got the
-	// callback action; nil: the action plays its message only.
-	RequestCallback func(directory.Customer, rules.Decision) (callbacks.Callback, error)
+	// Routes are the routing configuration (hotline numbers, agents,
+	// queue settings) and services calls use: the rules that decide
+	// where each call goes, the customer directory (who calls, the
+	// service style they chose), the callback store, and the ACD, which
+	// queues calls and picks agents (the server keeps it told of
+	// registrations and runs its clock while started); Config, Router
+	// and ACD are required.
+	Routes *callflow.Routes
 	// Disposition gives an agent's last call the wrap-up code whose key
 	// they dialled after *25 (ErrUnknownDispositionKey for none); nil:
 	// *25 is refused.
@@ -62,18 +54,18 @@ type Deps struct {
 	// Recordings records calls (recording.Manager.Calls); nil records
 	// none.
 	Recordings callflow.Recordings
-	// Survey configures the post-call survey; nil or disabled: none.
-	Survey *survey.Config
+	// Survey is the post-call survey (callflow.NewPostCallSurvey); nil
+	// or disabled: none.
+	Survey *callflow.PostCallSurvey
 	// OnCallEnd receives the record of every finished call.
 	OnCallEnd func(callflow.Record)
-	// Metrics receives call, SIP and RTP figures; nil records nothing.
+	// Metrics receives the SIP and RTP figures (requests, responses,
+	// refused calls, RTP streams); nil records nothing.
 	Metrics *metrics.Metrics
-	// Customers identifies callers by caller ID (segment, language, ...);
-	// nil: every caller is unknown. It must return within its own bound.
-	Customers func(ctx context.Context, callerID string) directory.Customer
-	// SetStyle remembers the service style a caller chose by keypad
-	// (directory.Directory.SetStyle); nil: the answer routes this call only.
-	SetStyle func(callerID, style string) error
+	// CallMetrics count calls (callmetrics.New): offered, turned away,
+	// agents not answering, transfers, and each finished call's wait,
+	// handle time and survey; nil counts none.
+	CallMetrics callflow.Metrics
 	// RemoteBindings, with several nodes (cluster), returns the live
 	// registrations of an agent's phone that other nodes hold: the phone
 	// is reached through them (their Path leads through the edge) when
@@ -171,8 +163,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Routing == nil || deps.Router == nil || deps.ACD == nil || deps.Media == nil {
-		return nil, errors.New("sip: Routing, Router, ACD and Media are required")
+	if deps.Routes == nil || deps.Routes.Config == nil || deps.Routes.Router == nil || deps.Routes.ACD == nil || deps.Media == nil {
+		return nil, errors.New("sip: Routes.Config, Routes.Router, Routes.ACD and Media are required")
 	}
 	if deps.VoicemailMax <= 0 {
 		deps.VoicemailMax = 2 * time.Minute
@@ -195,8 +187,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.offers, err = NewOffers(cfg.AgentOffer); err != nil {
 		return nil, fmt.Errorf("sip.agent_offer: %w", err)
 	}
-	if deps.Routing.Queue.HoldMusic != "" {
-		a, err := audio.LoadClip(deps.Routing.Queue.HoldMusic)
+	if deps.Routes.Config.Queue.HoldMusic != "" {
+		a, err := audio.LoadClip(deps.Routes.Config.Queue.HoldMusic)
 		if err != nil {
 			return nil, fmt.Errorf("queue.hold_music: %w", err)
 		}
@@ -204,12 +196,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.promptSet.Store(deps.Prompts)
 	if sv := deps.Survey; sv != nil {
-		s.surveyOK.Store(survey.CheckPrompts(deps.Prompts, sv.Language) == nil)
+		s.surveyOK.Store(sv.CheckPrompts(deps.Prompts) == nil)
 	}
 	if err := s.checkIVRPrompts(deps.Prompts); err != nil {
 		return nil, err
 	}
-	rcfg := deps.Routing
+	rcfg := deps.Routes.Config
 	s.reg = registrar.New(cfg.Registrar, func(user string) (registrar.Secret, bool) {
 		a, ok := rcfg.Agent(user)
 		return registrar.Secret{Password: a.DigestPassword(), HA1MD5: a.HA1, HA1SHA256: a.HA1SHA256}, ok
@@ -222,7 +214,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			s.log.Info("agent registration gone here, still registered on another node", "agent", user)
 			return
 		}
-		if err := deps.ACD.SetRegistered(user, registered); err != nil {
+		if err := deps.Routes.ACD.SetRegistered(user, registered); err != nil {
 			s.log.Warn("registration change for unknown agent", "agent", user, "error", err)
 		}
 		s.log.Info("agent registration", "agent", user, "registered", registered)
@@ -359,7 +351,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.bg.Done()
-		s.deps.ACD.Run(s.runCtx, 250*time.Millisecond)
+		s.deps.Routes.ACD.Run(s.runCtx, 250*time.Millisecond)
 	}()
 	return nil
 }
@@ -623,11 +615,11 @@ func (s *Server) SetPrompts(p *audio.Prompts) error {
 	}
 	sv := s.deps.Survey
 	if sv != nil && sv.On() {
-		if err := survey.CheckPrompts(p, sv.Language); err != nil {
+		if err := sv.CheckPrompts(p); err != nil {
 			return err
 		}
 	}
 	s.promptSet.Store(p)
-	s.surveyOK.Store(sv != nil && survey.CheckPrompts(p, sv.Language) == nil)
+	s.surveyOK.Store(sv != nil && sv.CheckPrompts(p) == nil)
 	return nil
 }

@@ -53,11 +53,10 @@ func (t teardown) Unlist() bool {
 	return listed
 }
 
-func (t teardown) Metrics() callflow.CallMetrics { return callMetricsOf(t.c.s.deps.Metrics) }
+func (t teardown) Metrics() callflow.CallMetrics { return t.c.s.deps.CallMetrics }
 
 func (t teardown) AskNPS() bool {
-	sv := t.c.s.deps.Survey
-	return sv != nil && sv.NPS
+	return t.c.s.deps.Survey.AskNPS()
 }
 
 // EndLog are the caller's packet counts.

@@ -103,7 +103,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	if o.target.Kind == TargetAgent {
 		req.Agent = o.target.Name
 	}
-	next, outcome, err := callflow.Requeue(scriptCall{c}, o.kind, metricsTarget(o.target), req, from)
+	next, outcome, err := callflow.Requeue(c.script(), o.kind, metricsTarget(o.target), req, from)
 	if err != nil {
 		notify(503, "Service Unavailable")
 		return nil, fmt.Errorf("transfer to %s: %w", o.target, err)
@@ -121,7 +121,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 
 // CountTransfer counts a transfer of the call.
 func (sc scriptCall) CountTransfer(kind, target, outcome string) {
-	sc.c.s.deps.Metrics.Transfer(sc.c.ID(), kind, target, outcome)
+	sc.c.s.callMetrics().transfer(sc.c.ID(), kind, target, outcome)
 }
 
 // ReturnTo notes the queue a call transferred to one agent goes back to.
@@ -173,7 +173,7 @@ func (s *Server) Transfer(callID, by, agent, to string) error {
 		return fmt.Errorf("%w: %w", ErrBadTransferTarget, err)
 	}
 	if err := s.transfers().Check(target); err != nil {
-		s.deps.Metrics.Transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
+		s.callMetrics().transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
 		return fmt.Errorf("%w: %w", ErrTransferTarget, err)
 	}
 	s.mu.Lock()
@@ -196,7 +196,7 @@ func (s *Server) Transfer(callID, by, agent, to string) error {
 		err = c.orderTransfer(transferOrder{target: target, kind: metrics.TransferAPI, by: by, leg: leg, at: s.now(), accepted: accepted})
 	}
 	if err != nil {
-		s.deps.Metrics.Transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
+		s.callMetrics().transfer(callID, metrics.TransferAPI, metricsTarget(target), metrics.TransferRefused)
 		return err
 	}
 	c.log.Info("transfer accepted", "by", by, "agent", leg.peer, "target", target.String(), "kind", metrics.TransferAPI)

@@ -21,7 +21,7 @@ import (
 func TestOneTryingBeforeRinging(t *testing.T) {
 	f := newFixture(t, func(o *fixtureOpts) {
 		o.deps = func(d *Deps) {
-			d.Customers = func(ctx context.Context, number string) directory.Customer {
+			d.Routes.Customers = func(ctx context.Context, number string) directory.Customer {
 				select { // a CRM taking its time
 				case <-time.After(400 * time.Millisecond):
 				case <-ctx.Done():

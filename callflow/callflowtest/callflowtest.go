@@ -103,8 +103,9 @@ func (l *Line) Go(f func()) {
 func (l *Line) Wait() { l.wg.Wait() }
 
 // NewCallback makes a Call.
-func (l *Line) NewCallback(cb callbacks.Callback, cust directory.Customer) callflow.CallbackCall {
-	c := &Call{line: l, Callback: cb, Customer: cust, agentGone: make(chan struct{})}
+func (l *Line) NewCallback(p callflow.CallbackPlan) callflow.CallbackCall {
+	cb := p.Callback()
+	c := &Call{line: l, Callback: cb, Customer: p.Customer(), agentGone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	l.mu.Lock()
 	c.id = fmt.Sprintf("callback-%s-%d", cb.ID, len(l.calls))

@@ -37,6 +37,7 @@ import (
 	"hotline/api/wire"
 	"hotline/audio"
 	"hotline/callflow"
+	"hotline/callflow/callmetrics"
 	"hotline/deploy"
 	"hotline/metrics"
 	"hotline/recording"
@@ -357,26 +358,31 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	srv, err := sip.New(c.SIP, sip.Deps{
 		Disposition: disposeByKey(&c.Config, disposer),
 		Log:         log,
-		Routing:     &c.Config,
-		Router:      router,
-		ACD:         queues,
-		RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
-			return store.Add(policy.AfterHours(now(), cust, d))
+		Routes: &callflow.Routes{
+			Config: &c.Config,
+			Router: router,
+			ACD:    queues,
+			RequestCallback: func(cust directory.Customer, d rules.Decision) (callbacks.Callback, error) {
+				return store.Add(policy.AfterHours(now(), cust, d))
+			},
+			Customers: segmentedLookup(dir, segments),
+			SetStyle: func(number, style string) error {
+				if err := dir.SetStyle(number, style); err != nil {
+					return err
+				}
+				history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
+				return nil
+			},
 		},
 		Media:      &c.RTP,
 		Now:        now,
 		Recordings: recs.Calls(),
-		Survey:     &c.Survey,
+		Survey:     callflow.NewPostCallSurvey(&c.Survey),
 		Prompts:    prompts,
 		Metrics:    m,
-		Customers:  segmentedLookup(dir, segments),
-		SetStyle: func(number, style string) error {
-			if err := dir.SetStyle(number, style); err != nil {
-				return err
-			}
-			history.Event(records.Event{At: now(), Kind: records.EventStyleAnswer, Customer: number, Reason: style})
-			return nil
-		},
+		// Calls are counted by call control; the SIP server counts
+		// requests, responses and RTP.
+		CallMetrics: callmetrics.New(m),
 		// Several nodes: phones registered on other nodes are reached too.
 		RemoteBindings:       mem.remoteBindings(log),
 		PublishRegistrations: mem.publishRegistrations(log),
