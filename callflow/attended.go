@@ -2,9 +2,11 @@ package callflow
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"hotline/routing/acd"
+	"hotline/routing/rules"
 )
 
 // An attended transfer: the agent holds the caller, calls a colleague
@@ -35,7 +37,38 @@ var (
 	// ErrNoHeldDialog: a REFER in a consultation whose Replaces does not
 	// name the consulting agent's leg of the held call.
 	ErrNoHeldDialog = errors.New("replaces names no leg of the consulting agent's held call")
+	// ErrConsultBusy: the consultation's target agent is busy or not
+	// available, or its target queue is full.
+	ErrConsultBusy = errors.New("the consultation's target is busy")
+	// ErrConsultUnavailable: the consultation's target queue has no
+	// agent logged in.
+	ErrConsultUnavailable = errors.New("the consultation's target is unavailable")
 )
+
+// Consult puts an agent's consultation call (id: the consultation
+// dialog's call ID) in the ACD at the front of its queue, with the held
+// call's queue and priority (d): for agent only when toAgent (name is an
+// agent's username), else in queue name. A target that cannot take it
+// is refused with ErrConsultBusy or ErrConsultUnavailable (wrapping the
+// ACD's reason).
+func (r *Routes) Consult(id string, d rules.Decision, toAgent bool, name string) (*QueuedCall, error) {
+	req := acd.CallRequest{ID: "consult:" + id, Queue: d.Queue, Priority: d.Priority, Front: true}
+	if toAgent {
+		req.Agent = name
+	} else {
+		req.Queue = name
+	}
+	qc, err := r.ACD.Enqueue(req)
+	switch {
+	case errors.Is(err, acd.ErrAgentUnavailable), errors.Is(err, acd.ErrQueueFull):
+		return nil, fmt.Errorf("%w: %w", ErrConsultBusy, err)
+	case errors.Is(err, acd.ErrQueueEmpty):
+		return nil, fmt.Errorf("%w: %w", ErrConsultUnavailable, err)
+	case err != nil:
+		return nil, err
+	}
+	return queued(qc), nil
+}
 
 // CheckConsult says whether agent may place a consultation call to
 // targetAgent ("" for a queue's transfer number): only while on a
@@ -85,14 +118,14 @@ type Consultation[L comparable] struct {
 	agent string
 
 	mu       sync.Mutex
-	target   L               // the target's leg, once answered
-	qc       *acd.QueuedCall // the consultation's place in the ACD
-	ended    bool            // the consultation is over
-	handed   bool            // a transfer took the target's leg
-	semi     bool            // a semi-attended transfer waits for the target to answer
-	taken    chan struct{}   // closed when a transfer took the target
-	answered chan struct{}   // closed when the target answered
-	over     chan struct{}   // closed when the consultation ended
+	target   L             // the target's leg, once answered
+	qc       *QueuedCall   // the consultation's place in the ACD
+	ended    bool          // the consultation is over
+	handed   bool          // a transfer took the target's leg
+	semi     bool          // a semi-attended transfer waits for the target to answer
+	taken    chan struct{} // closed when a transfer took the target
+	answered chan struct{} // closed when the target answered
+	over     chan struct{} // closed when the consultation ended
 }
 
 // NewConsultation starts agent's consultation (its target not reached
@@ -106,7 +139,7 @@ func (c *Consultation[L]) Agent() string { return c.agent }
 
 // Connected notes the target's answered leg and the consultation's ACD
 // call (the target's, connected).
-func (c *Consultation[L]) Connected(target L, qc *acd.QueuedCall) {
+func (c *Consultation[L]) Connected(target L, qc *QueuedCall) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var zero L
@@ -155,7 +188,7 @@ func (c *Consultation[L]) Over() <-chan struct{} { return c.over }
 // the target, under the consultation's lock, to take the leg out of the
 // consultation's call before its teardown can hang it up) says the leg
 // is gone.
-func (c *Consultation[L]) HandOver(take func(L) bool) (L, *acd.QueuedCall, bool) {
+func (c *Consultation[L]) HandOver(take func(L) bool) (L, *QueuedCall, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var zero L

@@ -269,7 +269,7 @@ func (d *Dialer) place(dctx context.Context, cb callbacks.Callback, cust directo
 	defer qc.Close()
 	log.Info("callback queued", "kind", cb.Kind, "attempts", cb.Attempts, "arrived", cb.Arrived)
 
-	a, err := d.waitAgent(dctx, c, qc)
+	a, err := d.waitAgent(dctx, c, queued(qc))
 	if err != nil {
 		at := cb.Due
 		if errors.Is(err, errNoAgent) {
@@ -321,7 +321,7 @@ func (e *customerError) Unwrap() error { return e.err }
 // offer rings its agents (RingAgents), unanswered offers put the callback
 // back at its place. It ends when the dialer stops (errDialerStopped),
 // with the queue's maximum wait (errNoAgent) or the call's end.
-func (d *Dialer) waitAgent(dctx context.Context, c CallbackCall, qc *acd.QueuedCall) (Leg, error) {
+func (d *Dialer) waitAgent(dctx context.Context, c CallbackCall, qc *QueuedCall) (Leg, error) {
 	wctx, cancel := context.WithCancelCause(c.Context())
 	defer cancel(nil)
 	stop := context.AfterFunc(dctx, func() { cancel(errDialerStopped) })

@@ -246,24 +246,24 @@ func menu(c KeypadCall, ivr config.IVRConfig, prompt, valid string, keys *Keypad
 // Waiting is what a queued caller hears and may press while no agent is
 // offered; it lasts from the call's entering the queue to its end.
 type Waiting struct {
-	qc   *acd.QueuedCall
+	qc   *QueuedCall
 	hold audio.Reader // resumed where it stopped after an announcement
 	keys *Keypad
 	next time.Time // when the next announcement is due (zero: not planned)
 }
 
 // NewWaiting starts listening to the keys of a caller queued as qc.
-func NewWaiting(c KeypadCall, qc *acd.QueuedCall) *Waiting {
+func NewWaiting(c KeypadCall, qc *QueuedCall) *Waiting {
 	return &Waiting{qc: qc, hold: c.Hold(), keys: listenKeys(c)}
 }
 
 // Queued is the waiting call's place in the ACD.
-func (w *Waiting) Queued() *acd.QueuedCall { return w.qc }
+func (w *Waiting) Queued() *QueuedCall { return w.qc }
 
 // queueDef is the configuration of the queue the call waits in now (it
 // may have overflowed into another).
 func queueDef(c KeypadCall, w *Waiting) config.QueueDef {
-	name := w.qc.Status().Queue
+	name := w.qc.status().Queue
 	q, _ := c.Routing().QueueByName(name)
 	return q
 }
@@ -272,11 +272,11 @@ func queueDef(c KeypadCall, w *Waiting) config.QueueDef {
 // music, interrupted every so often by an announcement of their place and
 // estimated wait. The queue's callback key takes the caller out of the
 // queue for a callback (the call then ends with ErrCallback).
-func WaitOffer(c KeypadCall, w *Waiting) (acd.Offer, error) {
+func WaitOffer(c KeypadCall, w *Waiting) (Offer, error) {
 	ctx, cancel := context.WithCancel(c.Context())
 	defer cancel()
 	type result struct {
-		off acd.Offer
+		off Offer
 		err error
 	}
 	res := make(chan result, 1)
@@ -325,7 +325,7 @@ func WaitOffer(c KeypadCall, w *Waiting) (acd.Offer, error) {
 			if q.Announce == nil {
 				continue
 			}
-			names := announcementPrompts(w.qc.Status(), *q.Announce, q.CallbackKey)
+			names := announcementPrompts(w.qc.status(), *q.Announce, q.CallbackKey)
 			src, done, d := audio.Sequence(c.Prompts(names...))
 			if src == nil {
 				w.next = time.Time{}
@@ -354,15 +354,15 @@ func WaitOffer(c KeypadCall, w *Waiting) (acd.Offer, error) {
 			if r := <-res; r.err != nil && !errors.Is(r.err, context.Canceled) {
 				return r.off, r.err // the call left the queue meanwhile
 			}
-			return acd.Offer{}, leaveForCallback(c, w.qc, number)
+			return Offer{}, leaveForCallback(c, w.qc, number)
 		}
 	}
 }
 
 // leaveForCallback takes the caller out of the queue for a callback that
 // keeps their place, confirms it and ends the call (ErrCallback).
-func leaveForCallback(c KeypadCall, qc *acd.QueuedCall, number string) error {
-	cb, err := qc.RequestCallback(number)
+func leaveForCallback(c KeypadCall, qc *QueuedCall, number string) error {
+	cb, err := qc.requestCallback(number)
 	if errors.Is(err, acd.ErrCallEnded) {
 		_, err = qc.Next(c.Context()) // why it ended: the maximum wait, ...
 		return err

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"hotline/audio"
-	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 )
 
@@ -113,7 +112,7 @@ type CallbackCall interface {
 	// RingAgents rings the agents of an offer at once; it returns the
 	// leg of the one who took the call (told to qc), nil when nobody did
 	// (each one who did not is reported to qc).
-	RingAgents(qc *acd.QueuedCall, off acd.Offer) Leg
+	RingAgents(qc *QueuedCall, off Offer) Leg
 	// OpenCustomer opens the customer's leg (its media; no dialog yet).
 	OpenCustomer(number string) (Leg, error)
 	// Take lists the call: agent a took it, cust is its first leg; a's

@@ -109,7 +109,7 @@ func OutsideOutcome(d OutsideDial, callEnded bool) OutsideResult {
 // request). It returns the call's ACD call then (nil otherwise) and the
 // result to tell the referrer: 503, counted failed, when the caller could
 // not be queued again (with why).
-func OutsideDone(c TransferCall, kind string, res OutsideResult, req acd.CallRequest, from string) (*acd.QueuedCall, OutsideResult, error) {
+func OutsideDone(c TransferCall, kind string, res OutsideResult, req acd.CallRequest, from string) (*QueuedCall, OutsideResult, error) {
 	if !res.Back {
 		c.CountTransfer(kind, TransferToNumber, res.Outcome)
 		return nil, res, nil

@@ -93,7 +93,7 @@ func TestOutsideDone(t *testing.T) {
 			t.Fatalf("%v, %v; want queued again", qc, err)
 		}
 		defer qc.Close()
-		if st := qc.Status(); st.Queue != "sales" || st.Position != 0 {
+		if st := qc.status(); st.Queue != "sales" || st.Position != 0 {
 			t.Errorf("status %+v, want first in sales", st)
 		}
 		if res.Code != 486 || !slices.Equal(c.counted, []string{"blind number returned"}) {

@@ -26,7 +26,7 @@ type InboundCall interface {
 	// RingAgents rings the agents of an offer at once; it returns the
 	// leg of the one who took the call (told to qc), nil when nobody did
 	// (each one who did not is reported to qc).
-	RingAgents(qc *acd.QueuedCall, off acd.Offer) Leg
+	RingAgents(qc *QueuedCall, off Offer) Leg
 	// Connect bridges the caller with agent a, who took the call: the
 	// caller is answered if still ringing, media flows both ways,
 	// recording starts and a's hang-up is watched (AgentGone, or the
@@ -49,12 +49,12 @@ type InboundCall interface {
 	// ended meanwhile; a nil agent when a semi-attended transfer's
 	// target did not answer and the caller waits in the returned ACD
 	// call again, nil too when the call ended).
-	CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, Leg)
+	CompleteAttended(qc *QueuedCall, a Leg, o TransferOrder) (*QueuedCall, Leg)
 	// Transfer carries out blind transfer o of bridged agent a: a is
 	// unbridged and hung up, and the call's ACD call from here on is
 	// returned (the caller waits in a queue again: Requeue), or the
 	// call's end.
-	Transfer(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, error)
+	Transfer(qc *QueuedCall, a Leg, o TransferOrder) (*QueuedCall, error)
 }
 
 // TransferOrder is an accepted transfer of a call's bridged agent,
@@ -162,10 +162,10 @@ func Queue(c InboundCall) {
 // the agents without answering the caller (they hear ringing); otherwise
 // the caller is answered and waits (WaitOffer: hold music, announcements,
 // the callback key) until an agent is offered.
-func NextOffer(c KeypadCall, w *Waiting) (acd.Offer, error) {
+func NextOffer(c KeypadCall, w *Waiting) (Offer, error) {
 	ctx := c.Context()
 	if ctx.Err() != nil {
-		return acd.Offer{}, context.Cause(ctx)
+		return Offer{}, context.Cause(ctx)
 	}
 	now, cancel := context.WithCancel(ctx)
 	cancel()
@@ -173,7 +173,7 @@ func NextOffer(c KeypadCall, w *Waiting) (acd.Offer, error) {
 		return off, err
 	}
 	if err := c.Answer(); err != nil {
-		return acd.Offer{}, err
+		return Offer{}, err
 	}
 	return WaitOffer(c, w)
 }

@@ -74,7 +74,10 @@ func newInbound(t *testing.T, agents ...string) *fakeInbound {
 func (c *fakeInbound) Request() acd.CallRequest {
 	return acd.RequestFor("call-1", c.Decision(), c.Customer())
 }
-func (c *fakeInbound) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) { return c.acd.Enqueue(r) }
+func (c *fakeInbound) Enqueue(r acd.CallRequest) (*QueuedCall, error) {
+	qc, err := c.acd.Enqueue(r)
+	return queued(qc), err
+}
 func (c *fakeInbound) Queued(at time.Time) {
 	c.mu.Lock()
 	c.queued = append(c.queued, at)
@@ -82,7 +85,7 @@ func (c *fakeInbound) Queued(at time.Time) {
 }
 func (c *fakeInbound) Offered() { c.mu.Lock(); c.offered++; c.mu.Unlock() }
 
-func (c *fakeInbound) RingAgents(qc *acd.QueuedCall, off acd.Offer) Leg {
+func (c *fakeInbound) RingAgents(qc *QueuedCall, off Offer) Leg {
 	for _, a := range off.Agents {
 		if !c.takes(a) {
 			_ = qc.NoAnswer(a)
@@ -121,7 +124,7 @@ func (c *fakeInbound) TakeReturnTo() (queue, kind string) {
 }
 
 // CompleteAttended bridges the consultation's target instead of a.
-func (c *fakeInbound) CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, Leg) {
+func (c *fakeInbound) CompleteAttended(qc *QueuedCall, a Leg, o TransferOrder) (*QueuedCall, Leg) {
 	b := &agentLeg{o.(fakeOrder).to}
 	c.mu.Lock()
 	c.connected = append(c.connected, b.name)
@@ -132,9 +135,9 @@ func (c *fakeInbound) CompleteAttended(qc *acd.QueuedCall, a Leg, o TransferOrde
 
 // Transfer queues the call again for one agent (Requeue), from the
 // queue it was in.
-func (c *fakeInbound) Transfer(qc *acd.QueuedCall, a Leg, o TransferOrder) (*acd.QueuedCall, error) {
+func (c *fakeInbound) Transfer(qc *QueuedCall, a Leg, o TransferOrder) (*QueuedCall, error) {
 	c.DetachAgent()
-	from := qc.Status().Queue
+	from := qc.status().Queue
 	_ = qc.Hangup()
 	qc.Close()
 	req := c.Request()

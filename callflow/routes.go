@@ -137,8 +137,9 @@ func (r *Routes) For(state RouteState, log *slog.Logger, m Metrics) *CallRouting
 func (r *CallRouting) Request() acd.CallRequest { return r.state.Request(r.state.ID()) }
 
 // Enqueue puts req in the ACD (Routes.ACD).
-func (r *CallRouting) Enqueue(req acd.CallRequest) (*acd.QueuedCall, error) {
-	return r.routes.ACD.Enqueue(req)
+func (r *CallRouting) Enqueue(req acd.CallRequest) (*QueuedCall, error) {
+	qc, err := r.routes.ACD.Enqueue(req)
+	return queued(qc), err
 }
 
 // Queued notes when the call entered its queue (its wait counts from it).

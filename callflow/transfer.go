@@ -26,7 +26,7 @@ type TransferCall interface {
 	Log() *slog.Logger
 	Context() context.Context
 	// Enqueue puts r in the ACD (*acd.ACD.Enqueue).
-	Enqueue(r acd.CallRequest) (*acd.QueuedCall, error)
+	Enqueue(r acd.CallRequest) (*QueuedCall, error)
 	// CountTransfer counts a transfer of the call (kind blind, attended
 	// or api; target TransferToAgent, ...) with its outcome.
 	CountTransfer(kind, target, outcome string)
@@ -47,7 +47,7 @@ type TransferCall interface {
 // (TransferReturns), and the transfer is counted once the agent decided
 // (TransferAnswered). It returns the call's ACD call and the outcome so
 // far, or, counted failed, why the caller could not be queued.
-func Requeue(c TransferCall, kind, target string, req acd.CallRequest, from string) (*acd.QueuedCall, string, error) {
+func Requeue(c TransferCall, kind, target string, req acd.CallRequest, from string) (*QueuedCall, string, error) {
 	next, err := c.Enqueue(req)
 	outcome := TransferCompleted
 	if req.Agent != "" && errors.Is(err, acd.ErrAgentUnavailable) {
@@ -71,7 +71,7 @@ func Requeue(c TransferCall, kind, target string, req acd.CallRequest, from stri
 // BackInLine puts a transferred caller whose target did not take the
 // call back in from, the queue they came from, first in line: a
 // transferred caller is never dropped.
-func BackInLine(c TransferCall, req acd.CallRequest, from string) (*acd.QueuedCall, error) {
+func BackInLine(c TransferCall, req acd.CallRequest, from string) (*QueuedCall, error) {
 	req.Agent, req.Front, req.Queue = "", true, from
 	return c.Enqueue(req)
 }
@@ -79,12 +79,12 @@ func BackInLine(c TransferCall, req acd.CallRequest, from string) (*acd.QueuedCa
 // TransferReturns, after nobody took an offer of the call, sends a call
 // transferred to one agent who did not take it back to the queue it came
 // from, first in line. It does nothing for other calls.
-func TransferReturns(c TransferCall, qc *acd.QueuedCall) {
+func TransferReturns(c TransferCall, qc *QueuedCall) {
 	back, kind := c.TakeReturnTo()
 	if back == "" || c.Context().Err() != nil {
 		return
 	}
-	if err := qc.Requeue(back, true); err != nil {
+	if err := qc.requeue(back, true); err != nil {
 		c.Log().Warn("transferred caller not put back in their queue", "queue", back, "error", err)
 		return
 	}

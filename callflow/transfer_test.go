@@ -50,7 +50,7 @@ func TestRequeue(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer qc.Close()
-		if st := qc.Status(); outcome != TransferReturned || st.Queue != "sales" || st.Position != 0 || st.Agent != "" {
+		if st := qc.status(); outcome != TransferReturned || st.Queue != "sales" || st.Position != 0 || st.Agent != "" {
 			t.Errorf("outcome %s, status %+v; want returned, first in sales for anyone", outcome, st)
 		}
 		if st := early.Status(); st.Position != 1 {
@@ -97,7 +97,7 @@ func TestRequeue(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer qc.Close()
-		if st := qc.Status(); outcome != TransferCompleted || st.Queue != "support" {
+		if st := qc.status(); outcome != TransferCompleted || st.Queue != "support" {
 			t.Errorf("outcome %s, status %+v; want completed, in support", outcome, st)
 		}
 		if !slices.Equal(c.counted, []string{"api queue completed"}) || c.returnTo != "" {

@@ -11,7 +11,6 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/routing/acd"
 )
 
 // An attended transfer (RFC 5589 §7) in three steps:
@@ -249,20 +248,13 @@ func (cons *consultation) hangup(cause error) {
 // an agent answers or consultRing passes. It returns the target's
 // answered, acknowledged leg (one of the pseudo call's legs) and the
 // consultation's ACD call (connected).
-func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
+func (cons *consultation) reach(target Target) (*Leg, *callflow.QueuedCall, error) {
 	pc, mc := cons.pc, cons.main
-	d := mc.state.Decision()
-	req := acd.CallRequest{ID: "consult:" + cons.leg.callID, Queue: d.Queue, Priority: d.Priority, Front: true}
-	if target.Kind == TargetAgent {
-		req.Agent = target.Name
-	} else {
-		req.Queue = target.Name
-	}
-	qc, err := pc.s.deps.Routes.ACD.Enqueue(req)
+	qc, err := pc.s.deps.Routes.Consult(cons.leg.callID, mc.state.Decision(), target.Kind == TargetAgent, target.Name)
 	switch {
-	case errors.Is(err, acd.ErrAgentUnavailable), errors.Is(err, acd.ErrQueueFull):
+	case errors.Is(err, callflow.ErrConsultBusy):
 		return nil, nil, refuse(486, "Busy Here", "%w", err)
-	case errors.Is(err, acd.ErrQueueEmpty):
+	case errors.Is(err, callflow.ErrConsultUnavailable):
 		return nil, nil, refuse(480, "Temporarily Unavailable", "%w", err)
 	case err != nil:
 		return nil, nil, err
@@ -287,7 +279,7 @@ func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
 
 // handOver gives the target's leg and ACD call to a transfer, once:
 // false when the consultation ended or was handed over already.
-func (cons *consultation) handOver() (*Leg, *acd.QueuedCall, bool) {
+func (cons *consultation) handOver() (*Leg, *callflow.QueuedCall, bool) {
 	return cons.HandOver(func(b *Leg) bool {
 		if !cons.pc.hasLeg(b) || cons.pc.ctx.Err() != nil {
 			return false
@@ -347,7 +339,7 @@ func (s *Server) consultationOf(req *sip.Request, leg *Leg) *consultation {
 // consultation ended meanwhile, the referrer hears 487 and nothing
 // changes (the caller stays held until a retrieves them). It returns the
 // call's ACD call and agent leg from here on.
-func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, *Leg) {
+func (c *call) completeAttended(qc *callflow.QueuedCall, a *Leg, o transferOrder) (*callflow.QueuedCall, *Leg) {
 	s := c.s
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -455,7 +447,7 @@ func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction,
 // completeAttended waits for it: the agent's consultation INVITE is
 // ended (487; nothing if the agent cancelled it), and once the held call
 // took the target, or ended, the consultation is torn down.
-func (cons *consultation) semiAnswered(b *Leg, qc *acd.QueuedCall) {
+func (cons *consultation) semiAnswered(b *Leg, qc *callflow.QueuedCall) {
 	pc := cons.pc
 	if err := cons.leg.srv.Respond(487, "Request Terminated", nil); err != nil {
 		pc.log.Debug("487 to the agent's consultation not sent", "error", err)
@@ -487,7 +479,7 @@ const semiAttendedRing = consultRing + 5*time.Second
 // with the caller back in the queue they came from, first in line (back
 // true, the call's ACD call from here on). A call that ended meanwhile,
 // or could not be queued again (then it ends), returns qc, back true.
-func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, notify func(int, string)) (*acd.QueuedCall, bool) {
+func (c *call) awaitSemiAttended(qc *callflow.QueuedCall, a *Leg, o transferOrder, notify func(int, string)) (*callflow.QueuedCall, bool) {
 	s := c.s
 	c.detachAgent() // a leaves the call
 	_ = qc.Hangup() // a goes to wrap-up

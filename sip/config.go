@@ -4,9 +4,9 @@
 // RTP, sip/sdp for offer/answer and sip/registrar for agent
 // registrations. Call control is callflow's: the scripts, the routing
 // services (callflow.Routes: rules, directory, callbacks, ACD), the
-// survey and the call metrics reach sip through callflow; of the routing
-// packages sip imports only routing/acd, for the queued call it rings
-// agents for and transfers.
+// survey and the call metrics reach sip through callflow. sip sees no
+// ACD type: the queued call it rings agents for and transfers is
+// callflow's (callflow.QueuedCall, callflow.Offer).
 package sip
 
 import (

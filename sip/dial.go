@@ -20,7 +20,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
-	"hotline/routing/acd"
 )
 
 // invite is an INVITE Hotline places: to an agent's phone, or for a
@@ -247,7 +246,7 @@ func (c *callbackCall) Close(cause error)          { c.closeWith(cause) }
 func (c *callbackCall) AgentGone() <-chan struct{} { return c.state.AgentGone() }
 
 // RingAgents rings the agents of an offer (ringAll).
-func (c *callbackCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
+func (c *callbackCall) RingAgents(qc *callflow.QueuedCall, off callflow.Offer) callflow.Leg {
 	if a := c.ringAll(qc, off); a != nil {
 		return a
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
-	"hotline/routing/acd"
 	"hotline/sip/sdp"
 )
 
@@ -74,7 +73,7 @@ func (n *referNotifier) notify(code int, reason string) {
 // side hangs up, and transferOut returns only then, with the call's end
 // cause; otherwise it returns the call queued again, or the cause of a
 // call that ended meanwhile.
-func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, error) {
+func (c *call) transferOut(qc *callflow.QueuedCall, a *Leg, o transferOrder) (*callflow.QueuedCall, error) {
 	s := c.s
 	accepted := time.NewTimer(5 * time.Second)
 	select {

@@ -11,7 +11,6 @@ import (
 
 	"hotline/audio"
 	"hotline/callflow"
-	"hotline/routing/acd"
 )
 
 // errAnsweredElsewhere stops the other phones of a ring-all offer once
@@ -28,7 +27,7 @@ var _ callflow.InboundCall = scriptCall{}
 // offered are callflow.CallRouting's (embedded in scriptCall).
 
 // RingAgents rings the agents of an offer (ringAll).
-func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
+func (sc scriptCall) RingAgents(qc *callflow.QueuedCall, off callflow.Offer) callflow.Leg {
 	if a := sc.c.ringAll(qc, off); a != nil {
 		return a
 	}
@@ -44,7 +43,7 @@ func (sc scriptCall) Survey()                                  { sc.c.runSurvey(
 func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.state.Transfers() }
 
 // CompleteAttended completes an attended transfer (completeAttended).
-func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, callflow.Leg) {
+func (sc scriptCall) CompleteAttended(qc *callflow.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*callflow.QueuedCall, callflow.Leg) {
 	next, b := sc.c.completeAttended(qc, a.(*Leg), o.(transferOrder))
 	if b == nil { // not a nil *Leg in the interface
 		return next, nil
@@ -53,7 +52,7 @@ func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o call
 }
 
 // Transfer carries out a blind transfer (transfer).
-func (sc scriptCall) Transfer(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, error) {
+func (sc scriptCall) Transfer(qc *callflow.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*callflow.QueuedCall, error) {
 	return sc.c.transfer(qc, a.(*Leg), o.(transferOrder))
 }
 
@@ -67,7 +66,7 @@ type ringResult struct {
 // first to answer gets the call (reported Answered, the others are
 // cancelled); each agent who fails is reported NoAnswer. It returns the
 // answered agent's leg, or nil when nobody took the call.
-func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
+func (c *call) ringAll(qc *callflow.QueuedCall, off callflow.Offer) *Leg {
 	c.endSetup() // the agents' INVITEs go out: the call's setup is over
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
@@ -105,7 +104,7 @@ func (c *call) ringAll(qc *acd.QueuedCall, off acd.Offer) *Leg {
 // the call's from here on (listed, hung up with the call), its 200 OK is
 // acknowledged and the ACD told. On failure the leg is hung up and the
 // agent reported as not having taken the call.
-func (c *call) take(qc *acd.QueuedCall, a *Leg) error {
+func (c *call) take(qc *callflow.QueuedCall, a *Leg) error {
 	c.addLeg(a)
 	release := func() { c.removeLeg(a) }
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -8,7 +8,6 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/routing/acd"
 )
 
 // transferOrder is an accepted blind transfer of the call's bridged
@@ -65,7 +64,7 @@ func (c *call) orderTransfer(o transferOrder) error {
 //
 // The call keeps its id and its recording: the next agent is recorded
 // on the agent channel of the same recording.
-func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.QueuedCall, error) {
+func (c *call) transfer(qc *callflow.QueuedCall, a *Leg, o transferOrder) (*callflow.QueuedCall, error) {
 	if o.target.Kind == TargetNumber {
 		return c.transferOut(qc, a, o) // outside_transfer.go
 	}

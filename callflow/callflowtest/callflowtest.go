@@ -13,7 +13,6 @@ import (
 
 	"hotline/audio"
 	"hotline/callflow"
-	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/routing/directory"
 )
@@ -162,7 +161,7 @@ func (c *Call) Close(cause error) {
 func (c *Call) HangUpAgent() { c.goneOnce.Do(func() { close(c.agentGone) }) }
 
 // RingAgents gives the call to the offer's first agent who takes it.
-func (c *Call) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
+func (c *Call) RingAgents(qc *callflow.QueuedCall, off callflow.Offer) callflow.Leg {
 	for _, a := range off.Agents {
 		if f := c.line.AgentTakes; f != nil && !f(a) {
 			_ = qc.NoAnswer(a)
