@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"hotline/routing/acd"
 )
 
 // Transfers to an outside number through the outbound gateway: which
@@ -105,16 +103,16 @@ func OutsideOutcome(d OutsideDial, callEnded bool) OutsideResult {
 
 // OutsideDone counts a transfer of kind to an outside number that came
 // to res and, when the caller goes back (res.Back), puts them back in
-// from, the queue they came from, first in line, with req (the call's
-// request). It returns the call's ACD call then (nil otherwise) and the
+// from, the queue they came from, first in line (BackInLine). It
+// returns the call's ACD call then (nil otherwise) and the
 // result to tell the referrer: 503, counted failed, when the caller could
 // not be queued again (with why).
-func OutsideDone(c TransferCall, kind string, res OutsideResult, req acd.CallRequest, from string) (*QueuedCall, OutsideResult, error) {
+func OutsideDone(c TransferCall, kind string, res OutsideResult, from string) (*QueuedCall, OutsideResult, error) {
 	if !res.Back {
 		c.CountTransfer(kind, TransferToNumber, res.Outcome)
 		return nil, res, nil
 	}
-	next, err := BackInLine(c, req, from)
+	next, err := BackInLine(c, from)
 	if err != nil {
 		c.CountTransfer(kind, TransferToNumber, TransferFailed)
 		failed := OutsideResult{Code: 503, Reason: "Service Unavailable", Outcome: TransferFailed}

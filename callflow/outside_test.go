@@ -85,10 +85,8 @@ func TestOutsideDone(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer eq.Close()
-		req := c.Request()
-		req.ID = "call-1"
 		busy := OutsideOutcome(OutsideDial{Status: 486, Reason: "Busy Here"}, false)
-		qc, res, err := OutsideDone(c, "blind", busy, req, "sales")
+		qc, res, err := OutsideDone(c, "blind", busy, "sales")
 		if err != nil || qc == nil {
 			t.Fatalf("%v, %v; want queued again", qc, err)
 		}
@@ -102,23 +100,21 @@ func TestOutsideDone(t *testing.T) {
 	})
 	t.Run("answered", func(t *testing.T) {
 		c := newCall(t)
-		qc, res, err := OutsideDone(c, "api", OutsideOutcome(OutsideDial{Answered: true}, false), c.Request(), "sales")
+		qc, res, err := OutsideDone(c, "api", OutsideOutcome(OutsideDial{Answered: true}, false), "sales")
 		if qc != nil || err != nil || res.Code != 200 || !slices.Equal(c.counted, []string{"api number completed"}) {
 			t.Errorf("%v %+v %v, counted %q; want not queued, 200, completed", qc, res, err, c.counted)
 		}
 	})
 	t.Run("caller gone", func(t *testing.T) {
 		c := newCall(t)
-		qc, res, err := OutsideDone(c, "blind", OutsideOutcome(OutsideDial{}, true), c.Request(), "sales")
+		qc, res, err := OutsideDone(c, "blind", OutsideOutcome(OutsideDial{}, true), "sales")
 		if qc != nil || err != nil || res.Code != 487 || !slices.Equal(c.counted, []string{"blind number abandoned"}) {
 			t.Errorf("%v %+v %v, counted %q; want not queued, 487, abandoned", qc, res, err, c.counted)
 		}
 	})
 	t.Run("nowhere to go back to", func(t *testing.T) {
 		c := newCall(t)
-		req := c.Request()
-		req.ID = "call-1"
-		qc, res, err := OutsideDone(c, "blind", OutsideOutcome(OutsideDial{NoAnswer: true}, false), req, "gone")
+		qc, res, err := OutsideDone(c, "blind", OutsideOutcome(OutsideDial{NoAnswer: true}, false), "gone")
 		if qc != nil || !errors.Is(err, acd.ErrUnknownQueue) || res.Code != 503 || res.Outcome != TransferFailed ||
 			!slices.Equal(c.counted, []string{"blind number failed"}) {
 			t.Errorf("%v %+v %v, counted %q; want an error, 503, failed", qc, res, err, c.counted)

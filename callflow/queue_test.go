@@ -140,9 +140,7 @@ func (c *fakeInbound) Transfer(qc *QueuedCall, a Leg, o TransferOrder) (*QueuedC
 	from := qc.status().Queue
 	_ = qc.Hangup()
 	qc.Close()
-	req := c.Request()
-	req.Agent = o.(fakeOrder).to
-	next, _, err := Requeue(c, "blind", TransferToAgent, req, from)
+	next, _, err := Requeue(c, "blind", TransferToAgent, o.(fakeOrder).to, from)
 	return next, err
 }
 

@@ -25,6 +25,9 @@ const (
 type TransferCall interface {
 	Log() *slog.Logger
 	Context() context.Context
+	// Request is the call's request to the ACD as routed so far
+	// (CallRouting.Request): its id, queue, priority, segment, skills.
+	Request() acd.CallRequest
 	// Enqueue puts r in the ACD (*acd.ACD.Enqueue).
 	Enqueue(r acd.CallRequest) (*QueuedCall, error)
 	// CountTransfer counts a transfer of the call (kind blind, attended
@@ -39,22 +42,25 @@ type TransferCall interface {
 }
 
 // Requeue puts the caller of a blind transfer of kind (to target, an
-// agent or a queue) in a queue again with req, the call's request as the
-// transfer made it: in req.Queue, or for req.Agent only. A caller
+// agent or a queue) in a queue again with the call's request as the
+// transfer made it (c.Request()): in its queue, or, when agent is not
+// "", for that agent only. A caller
 // transferred to an agent who cannot take a call now goes back to from,
 // the queue they came from, first in line (TransferReturned); one the
 // agent is offered goes back there if the agent does not take it
 // (TransferReturns), and the transfer is counted once the agent decided
 // (TransferAnswered). It returns the call's ACD call and the outcome so
 // far, or, counted failed, why the caller could not be queued.
-func Requeue(c TransferCall, kind, target string, req acd.CallRequest, from string) (*QueuedCall, string, error) {
+func Requeue(c TransferCall, kind, target, agent, from string) (*QueuedCall, string, error) {
+	req := c.Request()
+	req.Agent = agent
 	next, err := c.Enqueue(req)
 	outcome := TransferCompleted
 	if req.Agent != "" && errors.Is(err, acd.ErrAgentUnavailable) {
 		c.Log().Info("transfer target cannot take a call now: the caller goes back to their queue, first in line",
 			"target", req.Agent, "queue", from)
 		req.Agent, outcome = "", TransferReturned
-		next, err = BackInLine(c, req, from)
+		next, err = BackInLine(c, from)
 	}
 	switch {
 	case err != nil:
@@ -69,9 +75,11 @@ func Requeue(c TransferCall, kind, target string, req acd.CallRequest, from stri
 }
 
 // BackInLine puts a transferred caller whose target did not take the
-// call back in from, the queue they came from, first in line: a
-// transferred caller is never dropped.
-func BackInLine(c TransferCall, req acd.CallRequest, from string) (*QueuedCall, error) {
+// call back in from, the queue they came from, first in line, with the
+// call's request (c.Request()) otherwise: a transferred caller is never
+// dropped.
+func BackInLine(c TransferCall, from string) (*QueuedCall, error) {
+	req := c.Request()
 	req.Agent, req.Front, req.Queue = "", true, from
 	return c.Enqueue(req)
 }

@@ -43,9 +43,8 @@ func TestRequeue(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer early.Close()
-		req := request(c, "call-1")
-		req.Queue, req.Agent = "support", "bob" // bob is not logged in
-		qc, outcome, err := Requeue(c, "blind", TransferToAgent, req, "sales")
+		c.decision.Queue = "support"
+		qc, outcome, err := Requeue(c, "blind", TransferToAgent, "bob", "sales") // bob is not logged in
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,9 +65,8 @@ func TestRequeue(t *testing.T) {
 		if err := c.acd.SetRegistered("bob", true); err != nil {
 			t.Fatal(err)
 		}
-		req := request(c, "call-1")
-		req.Agent = "bob"
-		qc, outcome, err := Requeue(c, "attended", TransferToAgent, req, "support")
+		c.decision.Queue = "sales"
+		qc, outcome, err := Requeue(c, "attended", TransferToAgent, "bob", "support")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,9 +88,8 @@ func TestRequeue(t *testing.T) {
 
 	t.Run("queue", func(t *testing.T) {
 		c := newCall(t)
-		req := request(c, "call-1")
-		req.Queue = "support"
-		qc, outcome, err := Requeue(c, "api", TransferToQueue, req, "sales")
+		c.decision.Queue = "support"
+		qc, outcome, err := Requeue(c, "api", TransferToQueue, "", "sales")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,9 +104,8 @@ func TestRequeue(t *testing.T) {
 
 	t.Run("nowhere", func(t *testing.T) {
 		c := newCall(t)
-		req := request(c, "call-1")
-		req.Queue = "gone"
-		_, outcome, err := Requeue(c, "blind", TransferToQueue, req, "sales")
+		c.decision.Queue = "gone"
+		_, outcome, err := Requeue(c, "blind", TransferToQueue, "", "sales")
 		if !errors.Is(err, acd.ErrUnknownQueue) || outcome != TransferFailed || !slices.Equal(c.counted, []string{"blind queue failed"}) {
 			t.Errorf("err %v, outcome %s, counted %q; want unknown queue, failed and counted", err, outcome, c.counted)
 		}

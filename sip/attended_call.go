@@ -513,10 +513,9 @@ func (c *call) awaitSemiAttended(qc *callflow.QueuedCall, a *Leg, o transferOrde
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
-	req := c.state.Request(c.ID())
 	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
 		"by", o.by, "target", o.target.String(), "queue", from)
-	next, err := callflow.BackInLine(c.script(), req, from)
+	next, err := callflow.BackInLine(c.script(), from)
 	if err != nil {
 		s.callMetrics().transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		c.end(fmt.Errorf("semi-attended transfer to %s failed, and back to queue %s: %w", o.target, from, err))

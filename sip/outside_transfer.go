@@ -129,8 +129,7 @@ func (c *call) transferOut(qc *callflow.QueuedCall, a *Leg, o transferOrder) (*c
 		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
 			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
 	}
-	req := c.state.Request(c.ID())
-	next, res, qerr := callflow.OutsideDone(c.script(), o.kind, res, req, from)
+	next, res, qerr := callflow.OutsideDone(c.script(), o.kind, res, from)
 	done(res.Code, res.Reason)
 	switch {
 	case qerr != nil:

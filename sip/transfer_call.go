@@ -57,7 +57,7 @@ func (c *call) orderTransfer(o transferOrder) error {
 // here on, is queued again with the call's priority, segment and
 // skills; its reason becomes "transfer" unless one was set:
 //   - to a queue: in that queue;
-//   - to an agent: for that agent only (acd.CallRequest.Agent), whose
+//   - to an agent: for that agent only, whose
 //     INVITE shows who transferred; if the agent cannot take a call now,
 //     or does not take it, the caller goes back to the queue they came
 //     from, first in line (callflow.Requeue decides).
@@ -98,11 +98,11 @@ func (c *call) transfer(qc *callflow.QueuedCall, a *Leg, o transferOrder) (*call
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), toQueue) })
-	req := c.state.Request(c.ID())
+	agent := ""
 	if o.target.Kind == TargetAgent {
-		req.Agent = o.target.Name
+		agent = o.target.Name
 	}
-	next, outcome, err := callflow.Requeue(c.script(), o.kind, metricsTarget(o.target), req, from)
+	next, outcome, err := callflow.Requeue(c.script(), o.kind, metricsTarget(o.target), agent, from)
 	if err != nil {
 		notify(503, "Service Unavailable")
 		return nil, fmt.Errorf("transfer to %s: %w", o.target, err)
