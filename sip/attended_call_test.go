@@ -218,7 +218,8 @@ func TestAttendedTransferConsultationHangup(t *testing.T) {
 }
 
 // TestConsultationRefusals: an internal call from an agent on no call is
-// refused 403; so is calling oneself; a REFER whose Replaces names a
+// refused 403; so is calling oneself; a consultation of an agent who
+// cannot take a call (not logged in) is refused 486; a REFER whose Replaces names a
 // dialog that is not the agent's consultation gets 403 and the call goes on.
 func TestConsultationRefusals(t *testing.T) {
 	f, _ := attendedFixture(t)
@@ -234,6 +235,10 @@ func TestConsultationRefusals(t *testing.T) {
 	res, _ = alice.call("alice", alice.sdp(sdp.SendRecv)).result()
 	if res == nil || res.StatusCode != 403 || res.Reason != "Cannot Call Yourself" {
 		t.Errorf("alice calls herself: %v, want 403 Cannot Call Yourself", res)
+	}
+	res, _ = alice.call("carol", alice.sdp(sdp.SendRecv)).result()
+	if res == nil || res.StatusCode != 486 {
+		t.Errorf("alice consults carol, who is not logged in: %v, want 486 Busy Here", res)
 	}
 	// Replaces naming the caller's own dialog (as Hotline sees it).
 	f.srv.mu.Lock()
