@@ -200,3 +200,18 @@ func (r *CallRouting) RequestCallback(d rules.Decision) (callbacks.Callback, err
 	}
 	return f(r.Customer(), d)
 }
+
+// SetRegistered notes whether agent's phone is registered (Routes.ACD):
+// losing the registration logs the agent out; with the ACD's
+// LoginOnRegister, registering logs them in.
+func (r *Routes) SetRegistered(agent string, registered bool) error {
+	return r.ACD.SetRegistered(agent, registered)
+}
+
+// AgentAction carries out a (an agent's feature code) for agent in the
+// ACD (Routes.ACD).
+func (r *Routes) AgentAction(a AgentAction, agent string) error { return a.Do(r.ACD, agent) }
+
+// RunACD runs the ACD's timers (Routes.ACD: maximum waits, escalation,
+// wrap-up) every interval until ctx ends.
+func (r *Routes) RunACD(ctx context.Context, interval time.Duration) { r.ACD.Run(ctx, interval) }

@@ -56,7 +56,7 @@ func (s *Server) onFeatureCode(req *sip.Request, tx sip.ServerTransaction, code 
 			err = s.deps.Disposition(user, strings.TrimPrefix(code, FeatureDisposition))
 		}
 	default:
-		err = featureCodes[code].Do(s.deps.Routes.ACD, user) // *21-*24
+		err = s.deps.Routes.AgentAction(featureCodes[code], user) // *21-*24
 	}
 	if err != nil {
 		s.log.Info("feature code refused", "agent", user, "code", code, "error", err)

@@ -214,7 +214,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			s.log.Info("agent registration gone here, still registered on another node", "agent", user)
 			return
 		}
-		if err := deps.Routes.ACD.SetRegistered(user, registered); err != nil {
+		if err := deps.Routes.SetRegistered(user, registered); err != nil {
 			s.log.Warn("registration change for unknown agent", "agent", user, "error", err)
 		}
 		s.log.Info("agent registration", "agent", user, "registered", registered)
@@ -351,7 +351,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.bg.Done()
-		s.deps.Routes.ACD.Run(s.runCtx, 250*time.Millisecond)
+		s.deps.Routes.RunACD(s.runCtx, 250*time.Millisecond)
 	}()
 	return nil
 }
