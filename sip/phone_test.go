@@ -92,7 +92,7 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 	log := testLogger(t)
 	// RTP ports of its own per test: a random even base in 30000-31998,
 	// between the ranges Hotline's deployments, e2e tests and load bench
-	// use (10000-29999: RTP arriving from a leftover peer there would latch
+	// use (4000-29999: RTP arriving from a leftover peer there would latch
 	// a leg onto it) and the kernel's ephemeral ports (32768+). Ports that
 	// are taken anyway are skipped by Hotline.
 	base := 30000 + 2*rand.IntN(1000)

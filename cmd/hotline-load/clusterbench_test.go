@@ -38,7 +38,7 @@ func TestClusterHarness(t *testing.T) {
 	defer pr.stopAll()
 	const agents = 6
 	c, err := startCluster(ctx, pr, bin, repo, filepath.Join(work, "cluster"), 3,
-		hotlineOpts{Agents: agents, RTPMin: 20000, RTPMax: 20599})
+		hotlineOpts{Agents: agents, RTPMin: 10000, RTPMax: 10599})
 	if err != nil {
 		t.Fatal(err)
 	}

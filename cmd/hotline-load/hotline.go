@@ -19,7 +19,7 @@ type hotlineOpts struct {
 	Agents int
 	// S3Endpoint selects the s3 backend (MinIO) instead of the file backend.
 	S3Endpoint string
-	// RTPMin and RTPMax are the RTP port range (default 10000-29999).
+	// RTPMin and RTPMax are the RTP port range (default 4000-19999).
 	RTPMin, RTPMax int
 	// RingTimeout and MaxWait of the queue (default 3s and 10s).
 	RingTimeout, MaxWait time.Duration
@@ -42,7 +42,9 @@ type hotlineOpts struct {
 
 func (o hotlineOpts) withDefaults() hotlineOpts {
 	if o.RTPMin == 0 {
-		o.RTPMin, o.RTPMax = 10000, 29999
+		// 8,000 pairs: 2,500 two-leg calls and their monitors, and clear
+		// of the ports the module's other tests use (internal/proctest).
+		o.RTPMin, o.RTPMax = 4000, 19999
 	}
 	if o.RingTimeout == 0 {
 		o.RingTimeout = 3 * time.Second

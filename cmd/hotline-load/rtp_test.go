@@ -52,7 +52,7 @@ func TestHotlineConfig(t *testing.T) {
 	cfg := hotlineConfig("/tmp/x", 5070, 8090, 9470, hotlineOpts{Agents: 3, S3Endpoint: "127.0.0.1:9000"})
 	for _, want := range []string{`addr: "127.0.0.1:5070"`, `listen: "127.0.0.1:8090"`, `listen: "127.0.0.1:9470"`, "backend: s3",
 		`endpoint: "127.0.0.1:9000"`, "{username: a00002, password: pw-a00002}", "level: warn", "percent: 100",
-		"port_min: 10000", "port_max: 29999", "ring_timeout: 3s", "max_wait: 10s"} {
+		"port_min: 4000", "port_max: 19999", "ring_timeout: 3s", "max_wait: 10s"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}

@@ -10,10 +10,16 @@ import (
 
 // The UDP port ranges FreeUDPRange hands out lie below the kernel's
 // ephemeral ports (32768 and up on Linux), which SIPp, baresip and every
-// socket bound to port 0 take theirs from.
+// socket bound to port 0 take theirs from, and apart from the fixed
+// bands other test binaries of the module run Hotlines on at the same
+// time (go test runs packages in parallel): the sip package's fixtures
+// (30000-32697) and hotline-load's Hotlines (4000-19999). A Hotline
+// under load binds a window of consecutive pairs that slides through
+// its range: a test cluster node's 200 ports inside that band once
+// found every pair taken ("no free RTP port").
 const (
 	udpRangeLow  = 20000
-	udpRangeHigh = 32767
+	udpRangeHigh = 29999
 )
 
 // udpRanges are the ranges FreeUDPRange handed out to this process's
