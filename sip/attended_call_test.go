@@ -11,6 +11,7 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/callflow/callmetrics"
+	"hotline/internal/promtest"
 	"hotline/metrics"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
@@ -150,7 +151,7 @@ func TestAttendedTransfer(t *testing.T) {
 			if n := f.srv.ActiveCalls(); n != 1 {
 				t.Errorf("%d calls in progress after the transfer, want 1", n)
 			}
-			if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAttended); got != 1 {
+			if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "kind", metrics.TransferAttended); got != 1 {
 				t.Errorf("%v attended transfers counted, want 1", got)
 			}
 			if st := f.agentState("alice"); st == "on_call" || st == "ringing" {
@@ -445,10 +446,10 @@ func TestSemiAttendedTransfer(t *testing.T) {
 	flows(t, caller, call.answered().Audio.Addr, bob)
 	flows(t, bob, bobIn.remoteRTP(), caller)
 	bob.noInvite()
-	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferSemiAttended); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "kind", metrics.TransferSemiAttended); got != 1 {
 		t.Errorf("%v semi-attended transfers counted, want 1", got)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAttended); got != 0 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "kind", metrics.TransferAttended); got != 0 {
 		t.Errorf("%v attended transfers counted, want 0 (the transfer was semi-attended)", got)
 	}
 	call.bye()
@@ -495,7 +496,7 @@ func TestSemiAttendedTransferNoAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	flows(t, caller, call.answered().Audio.Addr, carol)
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
 		t.Errorf("%v returned transfers counted, want 1", got)
 	}
 	call.bye()

@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow/callmetrics"
+	"hotline/internal/promtest"
 	"hotline/metrics"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
@@ -125,33 +126,10 @@ func TestMonitorFeatureCode(t *testing.T) {
 	if bye == nil {
 		t.Fatal("the supervisor was not hung up when the call ended")
 	}
-	if got := counterValue(t, m, metrics.NameMonitorSessions, "mode", "listen"); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameMonitorSessions, "mode", "listen"); got != 1 {
 		t.Errorf("%v monitoring sessions counted in listen, want 1", got)
 	}
-	if got := counterValue(t, m, metrics.NameMonitorTime, "mode", "whisper"); got <= 0 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameMonitorTime, "mode", "whisper"); got <= 0 {
 		t.Errorf("no time counted in whisper")
 	}
-}
-
-// counterValue sums the samples of counter name whose label has value.
-func counterValue(t *testing.T, m *metrics.Metrics, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					n += s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
 }

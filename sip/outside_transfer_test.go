@@ -12,6 +12,7 @@ import (
 
 	"hotline/callflow"
 	"hotline/callflow/callmetrics"
+	"hotline/internal/promtest"
 	"hotline/metrics"
 	"hotline/routing/config"
 	"hotline/sip/sdp"
@@ -137,10 +138,10 @@ func TestBlindTransferToOutsideNumber(t *testing.T) {
 	if calls := f.srv.Calls(); len(calls) != 1 || calls[0].CallID != call.id || calls[0].Agent != "" {
 		t.Errorf("calls in progress %+v, want the one call, no agent on it", calls)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "target", metrics.TransferToNumber); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "target", metrics.TransferToNumber); got != 1 {
 		t.Errorf("%v transfers to a number counted, want 1", got)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
 		t.Errorf("%v completed transfers counted, want 1", got)
 	}
 
@@ -192,7 +193,7 @@ func TestBlindTransferToOutsideBusyGoesBackFirst(t *testing.T) {
 	}
 	flows(t, caller, call.answered().Audio.Addr, carol)
 	flows(t, carol, next.remoteRTP(), caller)
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
 		t.Errorf("%v returned transfers counted, want 1", got)
 	}
 	call.bye()
@@ -227,7 +228,7 @@ func TestOutsideTransferCallerHangsUpWhileItRings(t *testing.T) {
 	if r.Cause != callflow.ErrCallerHangup.Error() || r.Outside != "" {
 		t.Errorf("record cause %q outside %q, want the caller's hang-up and no outside leg", r.Cause, r.Outside)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferAbandoned); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferAbandoned); got != 1 {
 		t.Errorf("%v abandoned transfers counted, want 1", got)
 	}
 }
@@ -267,7 +268,7 @@ func TestTransferThroughAPIToOutsideNumber(t *testing.T) {
 	if r.Outside != "+84901234567" || len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAPI {
 		t.Errorf("record outside %q transfers %+v, want +84901234567 and one api transfer", r.Outside, r.Transfers)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
 		t.Errorf("%v completed transfers counted, want 1", got)
 	}
 }

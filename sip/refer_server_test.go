@@ -13,6 +13,7 @@ import (
 
 	"hotline/callflow"
 	"hotline/callflow/callmetrics"
+	"hotline/internal/promtest"
 	"hotline/metrics"
 	"hotline/routing/acd"
 	"hotline/routing/config"
@@ -94,7 +95,7 @@ func TestReferRefusals(t *testing.T) {
 	if n := f.srv.ActiveCalls(); n != 1 {
 		t.Errorf("%d calls in progress after the refused REFERs, want 1", n)
 	}
-	if refused := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferRefused); refused != 7 {
+	if refused := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferRefused); refused != 7 {
 		t.Errorf("%v refused transfers counted, want 7", refused)
 	}
 	call.bye()
@@ -194,7 +195,7 @@ func TestBlindTransferToQueue(t *testing.T) {
 	if n := f.srv.ActiveCalls(); n != 1 {
 		t.Errorf("%d calls in progress after the transfer, want 1", n)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
 		t.Errorf("%v completed transfers counted, want 1", got)
 	}
 	call.bye()
@@ -271,7 +272,7 @@ func TestBlindTransferToAgent(t *testing.T) {
 	if !slices.Equal(r.Agents, []string{"alice", "bob"}) || len(r.Transfers) != 1 || r.Transfers[0].Target != "agent:bob" {
 		t.Errorf("record agents %v transfers %+v, want [alice bob] and one transfer to agent:bob", r.Agents, r.Transfers)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferCompleted); got != 1 {
 		t.Errorf("%v completed transfers counted, want 1 (bob answered)", got)
 	}
 }
@@ -299,7 +300,7 @@ func TestBlindTransferToAgentRefusedGoesBackFirst(t *testing.T) {
 	// the call still waits for bob alone and carol would get the other.
 	id := reqHeader(in.req, "X-Hotline-Call-ID")
 	waitUntil(t, "bob's refusal counted as a returned transfer", func() bool {
-		return counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned) >= 1
+		return promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferReturned) >= 1
 	})
 	waitQueued(t, f, id, "general", 0)
 	carol := newPhone(t, "carol", f.addr)
@@ -313,7 +314,7 @@ func TestBlindTransferToAgentRefusedGoesBackFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	flows(t, caller, call.answered().Audio.Addr, carol)
-	if got := counterValue(t, m, metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "outcome", metrics.TransferReturned); got != 1 {
 		t.Errorf("%v returned transfers counted, want 1", got)
 	}
 	call.bye()
@@ -384,7 +385,7 @@ func TestTransferThroughAPI(t *testing.T) {
 	if len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAPI || r.Transfers[0].By != "alice" {
 		t.Errorf("record transfers %+v, want one api transfer by alice", r.Transfers)
 	}
-	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAPI); got != 4 {
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameTransfers, "kind", metrics.TransferAPI); got != 4 {
 		t.Errorf("%v api transfers counted, want 3 refused (unknown queue, another agent's call, number not allowed) + 1 completed", got)
 	}
 }

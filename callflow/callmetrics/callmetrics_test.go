@@ -5,31 +5,9 @@ import (
 	"time"
 
 	"hotline/callflow"
+	"hotline/internal/promtest"
 	"hotline/metrics"
 )
-
-// counter sums the samples of counter name whose label has value.
-func counter(t *testing.T, m *metrics.Metrics, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					n += s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
-}
 
 // What a call's SIP side hands on reaches the metrics: the offer under
 // the call's queue, an empty queue turning it away, an agent who did not
@@ -51,7 +29,7 @@ func TestLiveCallCounted(t *testing.T) {
 		{metrics.NameAgentNoAnswers, "queue", "sales"},
 		{metrics.NameTransfers, "kind", metrics.TransferBlind},
 	} {
-		if got := counter(t, m, k.name, k.label, k.value); got != 1 {
+		if got := promtest.CounterSum(t, m.Registry(), k.name, k.label, k.value); got != 1 {
 			t.Errorf("%s{%s=%q} = %v; want 1", k.name, k.label, k.value, got)
 		}
 	}
