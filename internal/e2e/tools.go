@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -121,7 +122,39 @@ func FreeRTPPortPair(t testing.TB) int {
 	return FreeUDPPortBlock(t, 2)
 }
 
+// handedOut are the ports freePort returned to this process's tests: it
+// never returns one twice, so that helpers started at once (a test
+// starting 21 baresip agents in parallel) cannot all pick a port the
+// kernel offered each of them before any of them bound it. Two agents
+// once got the same ctrl_tcp port: one baresip could not listen, and
+// its driver steered the other.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a port free for network a moment ago, never one it
+// returned before in this process.
 func freePort(network string) (int, error) {
+	for range 100 {
+		p, err := kernelFreePort(network)
+		if err != nil {
+			return 0, err
+		}
+		handedOut.Lock()
+		seen := handedOut.ports[p]
+		handedOut.ports[p] = true
+		handedOut.Unlock()
+		if !seen {
+			return p, nil
+		}
+	}
+	return 0, ErrNoFreePort
+}
+
+// kernelFreePort binds port 0 for network and returns the port the
+// kernel chose.
+func kernelFreePort(network string) (int, error) {
 	switch network {
 	case "udp", "udp4":
 		c, err := net.ListenPacket("udp4", net.JoinHostPort(Loopback, "0"))
