@@ -138,7 +138,9 @@ func StartLinphone(t testing.TB, opts LinphoneOptions) *Linphone {
 			t.Logf("e2e: linphonec %q output:\n%s\nlog tail %s:\n%s", opts.User, tailLines(l.Output(), 40), l.LogPath, LogTail(l.LogPath, 60))
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Its prompt comes in about a second; under the full -race suite it
+	// once took over 15 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	if _, err := l.WaitOutput(ctx, regexp.MustCompile(`linphonec> `)); err != nil {
 		t.Fatalf("e2e: linphonec %q did not start: %v", opts.User, err)
