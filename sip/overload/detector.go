@@ -103,6 +103,23 @@ func (d *Detector) Shedding() (bool, Reason) {
 	return true, d.reason.Load().(Reason)
 }
 
+// Refusing reports whether a new call would be refused now, and why:
+// while shedding, or while MaxSetups calls are being set up. It admits
+// nothing (Admit does, and counts the call): the door in front of the
+// SIP socket asks it for every new INVITE, so it is two atomic loads.
+func (d *Detector) Refusing() (bool, Reason) {
+	if d == nil {
+		return false, ""
+	}
+	if on, why := d.Shedding(); on {
+		return true, why
+	}
+	if limit := d.cfg.MaxSetups; limit > 0 && d.setups.Load() >= int64(limit) {
+		return true, ReasonSetups
+	}
+	return false, ""
+}
+
 // Admit decides on a new call at its INVITE: refused (why) while
 // shedding or while MaxSetups calls are being set up already; admitted
 // otherwise, and then done must be called (any number of times) once the

@@ -281,6 +281,9 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	if _, why, ok := d.Admit(); ok || why != ReasonSetups {
 		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
 	}
+	if on, why := d.Refusing(); !on || why != ReasonSetups {
+		t.Errorf("Refusing() = %v, %q at the bound; want true, setups", on, why)
+	}
 	if got := d.SetupShare(); got != 1 {
 		t.Errorf("setup share %v at the bound, want 1", got)
 	}
@@ -288,6 +291,9 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	done1()
 	if d.Setups() != 1 {
 		t.Fatalf("setups %d after one done twice, want 1", d.Setups())
+	}
+	if on, _ := d.Refusing(); on {
+		t.Error("Refusing() under the bound")
 	}
 	done3, _, ok3 := d.Admit()
 	if !ok3 {
