@@ -60,6 +60,14 @@ type Config struct {
 	Release float64 `yaml:"release"`
 	// Hold is the least time shedding lasts once started (default 2s).
 	Hold time.Duration `yaml:"hold"`
+	// ReleaseRamp: once Hold has passed and every signal is under
+	// Release, the share of new calls refused falls from all to none over
+	// this time, a step each sample, instead of at once (default 1s;
+	// negative: at once). Admitting the full offered load the moment
+	// shedding stops is a burst that overloads again before the next
+	// samples can tell; a signal over its threshold during the ramp
+	// refuses every new call again, for Hold.
+	ReleaseRamp time.Duration `yaml:"release_ramp"`
 	// RetryAfter is the Retry-After of the 503 a shed call gets
 	// (default 5s; whole seconds).
 	RetryAfter time.Duration `yaml:"retry_after"`
@@ -107,6 +115,9 @@ func (c *Config) SetDefaults() {
 	if c.RetryAfter == 0 {
 		c.RetryAfter = 5 * time.Second
 	}
+	if c.ReleaseRamp == 0 {
+		c.ReleaseRamp = time.Second
+	}
 }
 
 // Validate reports every problem in the section (after SetDefaults; a
@@ -136,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Hold < 0 {
 		errs = append(errs, cfg.Errorf("hold", "must not be negative, got %s", c.Hold))
+	}
+	if c.ReleaseRamp > time.Minute {
+		errs = append(errs, cfg.Errorf("release_ramp", "must be at most 1m (or negative: release at once), got %s", c.ReleaseRamp))
 	}
 	if c.RetryAfter < time.Second || c.RetryAfter%time.Second != 0 {
 		errs = append(errs, cfg.Errorf("retry_after", "must be whole seconds, at least 1s, got %s", c.RetryAfter))

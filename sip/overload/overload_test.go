@@ -12,7 +12,7 @@ import (
 )
 
 func testConfig() Config {
-	c := Config{Confirm: 2, Release: 0.5, Hold: 2 * time.Second}
+	c := Config{Confirm: 2, Release: 0.5, Hold: 2 * time.Second, ReleaseRamp: -1}
 	c.SetDefaults()
 	return c
 }
@@ -310,5 +310,46 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	var nd *Detector
 	if done, _, ok := nd.Admit(); !ok || done == nil {
 		t.Fatal("a nil detector refused a call")
+	}
+}
+
+// TestDetectorReleaseRamp: after Hold, with every signal under Release,
+// the share of new calls refused falls a step each sample (Interval /
+// ReleaseRamp), part of the new calls are admitted meanwhile, and a
+// signal over its threshold during the ramp refuses every call again.
+func TestDetectorReleaseRamp(t *testing.T) {
+	c := testConfig()
+	c.ReleaseRamp = 400 * time.Millisecond // 4 samples of 100ms
+	d := NewDetector(c)
+	t0 := time.Unix(1000, 0)
+	full := Reading{Pressure: 1}
+	step(d, t0, full, full)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	st := d.Update(at(2200), Reading{})
+	if !st.Shedding || st.Share < 0.74 || st.Share > 0.76 {
+		t.Fatalf("first sample after hold: %+v, want shedding with share 0.75", st)
+	}
+	refused := 0
+	for range 2000 {
+		if on, _ := d.Refusing(); on {
+			refused++
+		}
+	}
+	if refused < 1300 || refused > 1700 {
+		t.Errorf("%d of 2000 new calls refused at share 0.75", refused)
+	}
+	if st := d.Update(at(2300), full); !st.Shedding || st.Share != 1 || !st.Since.Equal(at(2300)) {
+		t.Fatalf("overloaded again during the ramp: %+v, want share 1 and hold from now", st)
+	}
+	for i, ms := range []int{4300, 4400, 4500} {
+		if st := d.Update(at(ms), Reading{}); !st.Shedding {
+			t.Fatalf("ramp step %d: shedding stopped early: %+v", i, st)
+		}
+	}
+	if st := d.Update(at(4600), Reading{}); st.Shedding || st.Share != 0 {
+		t.Fatalf("end of the ramp: %+v, want shedding over", st)
+	}
+	if on, _ := d.Refusing(); on {
+		t.Fatal("a new call refused after the ramp")
 	}
 }
