@@ -440,25 +440,51 @@ type shedConn struct {
 	log        *slog.Logger
 	now        func() time.Time
 
+	// maxDelay: a new INVITE that waited longer in the socket is refused
+	// (sip.overload.socket_delay; 0: not judged); udp and oob read the
+	// socket's arrival stamps.
+	maxDelay time.Duration
+	udp      *net.UDPConn
+	oob      [128]byte
+	arrived  time.Time // the current datagram's arrival stamp
+
 	recent recentInvites
 	out    []byte
 }
 
 // newShedConn puts the door in front of pc.
 func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
-	return &shedConn{PacketConn: pc, d: s.overload, retryAfter: int(s.cfg.Overload.RetryAfter / time.Second),
+	c := &shedConn{PacketConn: pc, d: s.overload, retryAfter: int(s.cfg.Overload.RetryAfter / time.Second),
 		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now}
+	if uc, ok := pc.(*net.UDPConn); ok && s.cfg.Overload.SocketDelay > 0 && rxTimestamps(uc) {
+		c.udp, c.maxDelay = uc, s.cfg.Overload.SocketDelay
+	}
+	return c
 }
 
 // ReadFrom returns the next datagram sipgo is to handle: new INVITEs
 // refused at the door, and ACKs of their 503s, are not.
 func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(p)
+		n, addr, err := c.read(p)
 		if err != nil || n < 4 || !c.door(p[:n], addr) {
 			return n, addr, err
 		}
 	}
+}
+
+// read reads a datagram, with its arrival stamp when the door judges
+// how long new INVITEs waited.
+func (c *shedConn) read(p []byte) (int, net.Addr, error) {
+	if c.udp == nil {
+		return c.PacketConn.ReadFrom(p)
+	}
+	n, oobn, _, ap, err := c.udp.ReadMsgUDPAddrPort(p, c.oob[:])
+	if err != nil {
+		return n, nil, err
+	}
+	c.arrived = rxTime(c.oob[:oobn])
+	return n, net.UDPAddrFromAddrPort(ap), nil
 }
 
 // door handles a datagram at the door and reports whether it is done
@@ -480,6 +506,12 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return false // a retransmission of a call let through: its transaction answers
 	}
 	refuse, why := c.d.Refusing()
+	if !refuse && c.maxDelay > 0 && !c.arrived.IsZero() && c.now().Sub(c.arrived) > c.maxDelay && c.d.Busy() {
+		// Hotline (busy itself: not only starved by other programs) is
+		// this far behind its socket: the caller has waited already,
+		// and admitting the call would add to the queue.
+		refuse, why = true, overload.ReasonSocketDelay
+	}
 	if !refuse {
 		c.recent.add(key, c.now())
 		return false

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/routing/directory"
+	"hotline/sip/overload"
 	"hotline/sip/sdp"
 )
 
@@ -491,4 +493,56 @@ func TestDoorLetsAdmittedRetransmissionsThrough(t *testing.T) {
 		t.Errorf("BYE: responses %v", seen)
 	}
 	f.checkIdle()
+}
+
+// TestDoorRefusesInvitesThatWaited: with socket_delay 30ms, a new
+// INVITE that waited longer in Hotline's socket (nobody read it for
+// 80 ms) is refused at the door although nothing sheds, with the
+// socket_delay reason; a fresh one, and an in-dialog request that
+// waited as long, go through.
+func TestDoorRefusesInvitesThatWaited(t *testing.T) {
+	if !rxTimestamps(newRawUA(t).c) {
+		if runtime.GOOS == "linux" {
+			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
+		}
+		t.Skip("arrival stamps are read on 64-bit Linux only")
+	}
+	srvSock := newRawUA(t) // stands for Hotline's SIP socket
+	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: testLogger(t)}
+	s.cfg.Overload.SetDefaults()
+	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
+	s.cfg.Overload.MinCPU = -1 // Hotline counts as busy
+	s.overload = overload.NewDetector(s.cfg.Overload)
+	c := s.newShedConn(srvSock.c)
+	if c.udp == nil {
+		t.Fatal("the door does not read arrival stamps")
+	}
+	dst := srvSock.c.LocalAddr().(*net.UDPAddr).AddrPort()
+	u := newRawUA(t)
+	reread := bytes.Replace(doorInviteFull, []byte("To: <sip:1900@127.0.0.1:5060>"), []byte("To: <sip:1900@127.0.0.1:5060>;tag=h1"), 1)
+	u.send(u.invite("late-1", "late1"), dst)
+	u.send(reread, dst)
+	time.Sleep(80 * time.Millisecond)
+	u.send(u.invite("fresh-1", "fresh1"), dst)
+
+	buf := make([]byte, 65536)
+	_ = srvSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
+	n, _, err := c.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := buf[:n]; !bytes.Equal(got, reread) {
+		t.Fatalf("first datagram through the door: %q, want the re-INVITE (the late INVITE refused)", got)
+	}
+	n, _, err = c.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf[:n], []byte("Call-ID: fresh-1\r\n")) {
+		t.Fatalf("second datagram through the door: %q, want the fresh INVITE", buf[:n])
+	}
+	res := u.next()
+	if res.StatusCode != 503 || res.CallID().Value() != "late-1" || header(res, "Retry-After") != "5" {
+		t.Fatalf("the late INVITE got %d %s (Call-ID %q), want 503 with Retry-After", res.StatusCode, res.Reason, res.CallID().Value())
+	}
 }

@@ -48,6 +48,14 @@ type Config struct {
 	// behind (calls in setup / calls per second = seconds each waits), with
 	// no sampling delay. Default 64.
 	MaxSetups int `yaml:"max_setups"`
+	// SocketDelay: a new INVITE that waited this long in a SIP UDP
+	// socket before Hotline read it (the kernel's arrival stamp against
+	// the time the door reads it) is refused at once, judged per INVITE
+	// with no sampling: Hotline is that far behind its socket, the caller
+	// has waited already, and admitting the call adds to the queue.
+	// Like the lag, it counts only while Hotline uses MinCPU of its cores.
+	// Default 50ms (half the answer-time budget of 100 ms); negative: off.
+	SocketDelay time.Duration `yaml:"socket_delay"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
 	// it stops. A missing or empty file reads as 0.
@@ -115,6 +123,9 @@ func (c *Config) SetDefaults() {
 	if c.RetryAfter == 0 {
 		c.RetryAfter = 5 * time.Second
 	}
+	if c.SocketDelay == 0 {
+		c.SocketDelay = 50 * time.Millisecond
+	}
 	if c.ReleaseRamp == 0 {
 		c.ReleaseRamp = time.Second
 	}
@@ -129,6 +140,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SchedulingLag > 0 && c.SchedulingLag < time.Millisecond {
 		errs = append(errs, cfg.Errorf("scheduling_lag", "must be at least 1ms (or negative: off), got %s", c.SchedulingLag))
+	}
+	if c.SocketDelay > 0 && c.SocketDelay < time.Millisecond {
+		errs = append(errs, cfg.Errorf("socket_delay", "must be at least 1ms (or negative: off), got %s", c.SocketDelay))
 	}
 	if c.SocketBacklog > 1 {
 		errs = append(errs, cfg.Errorf("socket_backlog", "is a share of the receive buffer: at most 1 (or negative: off), got %g", c.SocketBacklog))
