@@ -526,7 +526,11 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	c.metrics.SIPRequest(metrics.In, "INVITE")
 	c.metrics.CallRefused(string(why))
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
-		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why)
+		var waited time.Duration // in the socket, when stamped
+		if !c.arrived.IsZero() {
+			waited = c.now().Sub(c.arrived)
+		}
+		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why, "waited", waited)
 	}
 	if _, err := c.PacketConn.WriteTo(c.out, net.UDPAddrFromAddrPort(dst)); err != nil {
 		c.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)
