@@ -492,7 +492,11 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	switch b[0] {
 	case 'A':
-		return doorAck(b)
+		if doorAck(b) {
+			c.metrics.SIPRequest(metrics.In, "ACK")
+			return true
+		}
+		return false
 	case 'I':
 	default:
 		return false
