@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sipgosip "github.com/emiago/sipgo/sip"
@@ -459,11 +458,6 @@ type shedConn struct {
 	once    sync.Once
 	queue   chan datagram
 	outLate []byte
-	// behind is how long the last datagram sipgo's reader took had
-	// waited since it arrived (ns): while it is over socket_delay the
-	// door refuses new INVITEs as they arrive, rather than queueing
-	// them to be refused as late.
-	behind atomic.Int64
 }
 
 // newShedConn puts the door in front of pc.
@@ -495,9 +489,6 @@ func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		if d.err != nil {
 			return 0, nil, d.err
-		}
-		if !d.arrived.IsZero() {
-			c.behind.Store(int64(c.now().Sub(d.arrived)))
 		}
 		if !d.retrans && c.late(d) {
 			continue
@@ -604,11 +595,6 @@ func (c *shedConn) door(b []byte, addr net.Addr) (done, retrans bool) {
 	var waited time.Duration // in the socket, when stamped
 	if !c.arrived.IsZero() {
 		waited = c.now().Sub(c.arrived)
-	}
-	// ... or what the queue makes messages wait now (nothing when it is
-	// empty: sipgo's reader is not behind then, whatever it last saw).
-	if len(c.queue) > 0 {
-		waited = max(waited, time.Duration(c.behind.Load()))
 	}
 	refuse, why := c.d.Refusing()
 	if !refuse && c.maxDelay > 0 && waited > c.maxDelay && c.d.Busy() {
