@@ -8,20 +8,17 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
-
-	sipgosip "github.com/emiago/sipgo/sip"
 
 	"hotline/metrics"
 	"hotline/sip/overload"
 )
 
 // The door: while Hotline sheds new calls (or max_setups calls are in
-// setup, or the INVITE waited socket_delay), a new INVITE arriving over
-// UDP is refused by the goroutine that empties the socket, from its raw
-// bytes, before sipgo parses it, creates a server transaction and starts
-// a goroutine for it: the refusal costs a few microseconds, so refused
+// setup), a new INVITE arriving over UDP is refused in the socket's read
+// loop, from its raw bytes, before sipgo parses it, creates a server
+// transaction and starts a goroutine for it: the refusal costs a few
+// microseconds of the one goroutine that reads the socket, so refused
 // callers get their 503 at once, and the cores stay with the admitted
 // calls. The 503 is stateless (RFC 3261 §8.2.6, §16.7 style): Via(s),
 // From, Call-ID and CSeq copied, To with a tag derived from the request
@@ -449,15 +446,10 @@ type shedConn struct {
 	maxDelay time.Duration
 	udp      *net.UDPConn
 	oob      [128]byte
-	arrived  time.Time // the drain's current datagram's arrival stamp
+	arrived  time.Time // the current datagram's arrival stamp
 
 	recent recentInvites
-	out    []byte // the drain's 503
-	// queue carries the drain's datagrams to sipgo's reader, which
-	// builds late refusals in outLate.
-	once    sync.Once
-	queue   chan datagram
-	outLate []byte
+	out    []byte
 }
 
 // newShedConn puts the door in front of pc.
@@ -471,88 +463,14 @@ func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
 }
 
 // ReadFrom returns the next datagram sipgo is to handle: new INVITEs
-// refused at the door, and ACKs of their 503s, are not. The door itself
-// runs on a goroutine of its own (drain) that empties the socket into a
-// queue as fast as it can read it, so that a new INVITE meets the door
-// when it arrives, not once sipgo has parsed every message before it;
-// sipgo reads the queue here, where a new INVITE that waited longer
-// than socket_delay in all (socket and queue) is still refused.
+// refused at the door, and ACKs of their 503s, are not.
 func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	c.once.Do(func() {
-		c.queue = make(chan datagram, doorQueue)
-		go c.drain()
-	})
 	for {
-		d, ok := <-c.queue
-		if !ok {
-			return 0, nil, net.ErrClosed
-		}
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		if !d.retrans && c.late(d) {
-			continue
-		}
-		return copy(p, d.b), d.addr, nil
-	}
-}
-
-// datagram is one the drain passed on to sipgo (or the error that ended
-// the socket).
-type datagram struct {
-	b       []byte
-	addr    net.Addr
-	arrived time.Time // the kernel's arrival stamp; zero: none
-	retrans bool      // a retransmission of an INVITE let through
-	err     error
-}
-
-// doorQueue bounds the datagrams read off the socket that sipgo has not
-// read yet; when it is full the drain waits (and the socket queues).
-const doorQueue = 4096
-
-// drain reads the socket until it fails, refusing at the door what it
-// may and queueing the rest for sipgo (the error last).
-func (c *shedConn) drain() {
-	defer close(c.queue)
-	// sipgo reads into a buffer of this size (a longer datagram is cut,
-	// which Server.readFilter answers): the same here.
-	buf := make([]byte, sipgosip.TransportBufferReadSize)
-	for {
-		n, addr, err := c.read(buf)
-		if err != nil {
-			c.queue <- datagram{err: err}
-			return
-		}
-		done, retrans := false, false
-		if n >= 4 {
-			done, retrans = c.door(buf[:n], addr)
-		}
-		if !done {
-			c.queue <- datagram{b: bytes.Clone(buf[:n]), addr: addr, arrived: c.arrived, retrans: retrans}
+		n, addr, err := c.read(p)
+		if err != nil || n < 4 || !c.door(p[:n], addr) {
+			return n, addr, err
 		}
 	}
-}
-
-// late refuses a new INVITE that waited over socket_delay since it
-// arrived (in the socket, then in the queue), while Hotline is busy: it
-// is that far behind, the caller has waited already, and admitting the
-// call would add to the queue.
-func (c *shedConn) late(d datagram) bool {
-	if c.maxDelay <= 0 || d.arrived.IsZero() || len(d.b) < 7 || d.b[0] != 'I' {
-		return false
-	}
-	waited := c.now().Sub(d.arrived)
-	if waited <= c.maxDelay || !c.d.Busy() {
-		return false
-	}
-	r, ok := initialInvite(d.b)
-	if !ok {
-		return false
-	}
-	var refused bool
-	c.outLate, refused = c.refuse(c.outLate, d.b, &r, d.addr, overload.ReasonSocketDelay, waited)
-	return refused
 }
 
 // read reads a datagram, with its arrival stamp when the door judges
@@ -570,34 +488,29 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 }
 
 // door handles a datagram at the door and reports whether it is done
-// with it (sipgo is not to see it), or else whether it is the
-// retransmission of an INVITE the door let through.
-func (c *shedConn) door(b []byte, addr net.Addr) (done, retrans bool) {
+// with it (sipgo is not to see it).
+func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	switch b[0] {
 	case 'A':
 		if doorAck(b) {
 			c.metrics.SIPRequest(metrics.In, "ACK")
-			return true, false
+			return true
 		}
-		return false, false
+		return false
 	case 'I':
 	default:
-		return false, false
+		return false
 	}
 	r, ok := initialInvite(b)
 	if !ok {
-		return false, false
+		return false
 	}
 	key := requestKey(b, &r)
 	if c.recent.has(key) {
-		return false, true // its transaction answers
-	}
-	var waited time.Duration // in the socket, when stamped
-	if !c.arrived.IsZero() {
-		waited = c.now().Sub(c.arrived)
+		return false // a retransmission of a call let through: its transaction answers
 	}
 	refuse, why := c.d.Refusing()
-	if !refuse && c.maxDelay > 0 && waited > c.maxDelay && c.d.Busy() {
+	if !refuse && c.maxDelay > 0 && !c.arrived.IsZero() && c.now().Sub(c.arrived) > c.maxDelay && c.d.Busy() {
 		// Hotline (busy itself: not only starved by other programs) is
 		// this far behind its socket: the caller has waited already,
 		// and admitting the call would add to the queue.
@@ -605,30 +518,28 @@ func (c *shedConn) door(b []byte, addr net.Addr) (done, retrans bool) {
 	}
 	if !refuse {
 		c.recent.add(key, c.now())
-		return false, false
+		return false
 	}
-	c.out, done = c.refuse(c.out, b, &r, addr, why, waited)
-	return done, false
-}
-
-// refuse answers a new INVITE (r, read from b) with the door's 503 into
-// out (returned for reuse), counted as refused for why; false when it
-// cannot (the source is not a UDP address).
-func (c *shedConn) refuse(out, b []byte, r *rawRequest, addr net.Addr, why overload.Reason, waited time.Duration) ([]byte, bool) {
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok {
-		return out, false
+		return false
 	}
-	out, dst := build503(out[:0], b, r, ua.AddrPort(), c.retryAfter, c.server)
+	src := ua.AddrPort()
+	var dst netip.AddrPort
+	c.out, dst = build503(c.out[:0], b, &r, src, c.retryAfter, c.server)
 	c.metrics.SIPRequest(metrics.In, "INVITE")
 	c.metrics.CallRefused(string(why))
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		var waited time.Duration // in the socket, when stamped
+		if !c.arrived.IsZero() {
+			waited = c.now().Sub(c.arrived)
+		}
 		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why, "waited", waited)
 	}
-	if _, err := c.PacketConn.WriteTo(out, net.UDPAddrFromAddrPort(dst)); err != nil {
+	if _, err := c.PacketConn.WriteTo(c.out, net.UDPAddrFromAddrPort(dst)); err != nil {
 		c.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)
-		return out, true
+		return true
 	}
 	c.metrics.SIPResponse(metrics.Out, "INVITE", 503)
-	return out, true
+	return true
 }

@@ -519,23 +519,6 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	}
 	dst := srvSock.c.LocalAddr().(*net.UDPAddr).AddrPort()
 	u := newRawUA(t)
-	// Linux turns arrival stamping on for the whole stack a moment after
-	// the first socket asks (until then a datagram is stamped when it is
-	// read): wait until a datagram that waited 20 ms says so.
-	probe := make([]byte, 64)
-	for i := 0; ; i++ {
-		u.send([]byte("probe"), dst)
-		time.Sleep(20 * time.Millisecond)
-		if _, _, err := c.read(probe); err != nil {
-			t.Fatal(err)
-		}
-		if time.Since(c.arrived) >= 15*time.Millisecond {
-			break
-		}
-		if i == 50 {
-			t.Fatal("arrival stamps never show how long a datagram waited")
-		}
-	}
 	reread := bytes.Replace(doorInviteFull, []byte("To: <sip:1900@127.0.0.1:5060>"), []byte("To: <sip:1900@127.0.0.1:5060>;tag=h1"), 1)
 	u.send(u.invite("late-1", "late1"), dst)
 	u.send(reread, dst)
@@ -561,21 +544,5 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	res := u.next()
 	if res.StatusCode != 503 || res.CallID().Value() != "late-1" || header(res, "Retry-After") != "5" {
 		t.Fatalf("the late INVITE got %d %s (Call-ID %q), want 503 with Retry-After", res.StatusCode, res.Reason, res.CallID().Value())
-	}
-
-	// Read off the socket at once but left waiting in the queue (sipgo
-	// busy parsing): refused when sipgo's reader gets to it.
-	u.send(u.invite("queued-1", "queued1"), dst)
-	time.Sleep(80 * time.Millisecond)
-	u.send(reread, dst)
-	n, _, err = c.ReadFrom(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := buf[:n]; !bytes.Equal(got, reread) {
-		t.Fatalf("after an INVITE that waited in the queue: %q, want the re-INVITE", got)
-	}
-	if res := u.next(); res.StatusCode != 503 || res.CallID().Value() != "queued-1" {
-		t.Fatalf("the INVITE that waited in the queue got %d (Call-ID %q), want 503", res.StatusCode, res.CallID().Value())
 	}
 }
