@@ -519,6 +519,23 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	}
 	dst := srvSock.c.LocalAddr().(*net.UDPAddr).AddrPort()
 	u := newRawUA(t)
+	// Linux turns arrival stamping on for the whole stack a moment after
+	// the first socket asks (until then a datagram is stamped when it is
+	// read): wait until a datagram that waited 20 ms says so.
+	probe := make([]byte, 64)
+	for i := 0; ; i++ {
+		u.send([]byte("probe"), dst)
+		time.Sleep(20 * time.Millisecond)
+		if _, _, err := c.read(probe); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(c.arrived) >= 15*time.Millisecond {
+			break
+		}
+		if i == 50 {
+			t.Fatal("arrival stamps never show how long a datagram waited")
+		}
+	}
 	reread := bytes.Replace(doorInviteFull, []byte("To: <sip:1900@127.0.0.1:5060>"), []byte("To: <sip:1900@127.0.0.1:5060>;tag=h1"), 1)
 	u.send(u.invite("late-1", "late1"), dst)
 	u.send(reread, dst)
