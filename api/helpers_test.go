@@ -149,7 +149,7 @@ func startAPI(t *testing.T, c api.Config, tc *testCert) *fixture {
 	dir := t.TempDir()
 	recCfg := recording.Config{Backend: recording.BackendFile, SpoolDir: filepath.Join(dir, "spool"),
 		File: recording.FileConfig{Dir: filepath.Join(dir, "recordings")}}
-	recs, err := recording.New(recCfg, nil)
+	recs, err := recording.New(recCfg, recording.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func historyAPI(t *testing.T, c records.Config) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, err := records.Open(ctx, c, nil)
+	store, err := records.Open(ctx, c, records.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func historyAPI(t *testing.T, c records.Config) string {
 	ac.SetDefaults()
 	dir := t.TempDir()
 	recs, err := recording.New(recording.Config{Backend: recording.BackendFile, SpoolDir: filepath.Join(dir, "spool"),
-		File: recording.FileConfig{Dir: filepath.Join(dir, "recordings")}}, nil)
+		File: recording.FileConfig{Dir: filepath.Join(dir, "recordings")}}, recording.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

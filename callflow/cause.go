@@ -7,8 +7,10 @@
 // response a caller not answered yet gets, the outcome of a call no agent
 // took), an inbound call's script (Run), the one teardown (Close) and the
 // one call-record builder (Build) every kind of call (inbound, callback)
-// goes through, the metrics of a finished call (Observe) and the bridges
-// between a call's legs (Bridges). It depends on no SIP or media package:
+// goes through, the metrics of a finished call (Observe), a call's state
+// (Call: legs, bridges, holds, milestones, transfers, monitoring, keypad
+// answers, recording) and the recording policy over Recordings. It
+// depends on no SIP, media or recording package:
 // the SIP side is behind small interfaces (InboundCall, Teardown,
 // ClosingLeg, CallbackLine, ...).
 package callflow

@@ -35,46 +35,83 @@ import (
 //     callback, renewed by that node every Heartbeat, lapsing Lease after
 //     its last renewal: a SIGKILLed node's callback is due again then,
 //     with the attempts it counted.
-//   - cbver: counted up by every change, so that a node lists every
-//     callback (refreshing its copy) only when one changed, or every
-//     fullListEvery rounds, not every Heartbeat.
+//   - cbver: the version of the callbacks, counted up by every change.
+//   - cbfeed: the feed of changes (a Redis stream): one entry per change,
+//     appended with cbver in one script (feedAppend) in the change's
+//     transaction, holding the callback's id, its revision and the new
+//     version (v), so that versions in the feed follow each other without
+//     a hole. Trimmed to about feedKeep entries (XADD MAXLEN ~). A node
+//     keeps its copy of the callbacks current by reading, every Heartbeat,
+//     only the entries after the last one it read, and then only the
+//     callbacks they name that it does not hold in that revision: a change
+//     costs every node a few commands and one callback's bytes, however
+//     many callbacks are pending. It lists every callback only when it
+//     has no position in the feed (start), when Redis restarted (cbmark
+//     changed), when the feed has a hole (entries trimmed before the node
+//     read them, a node far behind, cbver counted up by a node of a
+//     version without the feed) and every repairEvery as a repair.
 //   - cbmark: a random value written once Redis holds the callbacks; a
 //     node that finds another value (or none: Redis restarted empty)
 //     re-publishes every callback it knows before any change (the newest
 //     revision wins) and the claims it holds.
+//   - cbsettle: set for Settle by a node that re-publishes callbacks;
+//     while it lives no callback is claimed (ErrSettling), so that every
+//     node has re-published (within a Heartbeat) before a dialer takes
+//     one: a node whose copy missed the last change of a callback (one
+//     completed on another node moments before Redis lost it) does not
+//     get it dialled again.
 //
 // Every change is a WATCH/MULTI transaction on the callback, its claim and
 // cbmark: two nodes claiming one callback at the same instant, exactly one
 // gets it. Each node keeps a copy of every callback it has seen (renewed
-// at a Heartbeat when cbver moved, and every fullListEvery rounds),
-// which is what it re-publishes, and what it lists while Redis does not
-// answer.
+// from the feed every Heartbeat), which is what it re-publishes, and what
+// it lists while Redis does not answer.
 type Callbacks struct {
 	rdb   *redis.Client
 	pfx   string
 	owner string
 	lease time.Duration
 	every time.Duration
-	now   func() time.Time
-	log   *slog.Logger
-	addr  string
+	// settleFor: no claim this long after a node re-published
+	settleFor time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	addr      string
 
 	mu       sync.Mutex
 	mirror   map[string]record
 	claims   map[string]bool // ids this node claimed
 	mark     string          // cbmark as last published or adopted
 	onChange func(callbacks.Callback, string)
-	// listedVer is cbver when this node last listed every callback
-	// (listed: it did), rounds counts Sync rounds.
-	listedVer string
-	listed    bool
-	rounds    int
+	// Where this node is in the feed: the id and version (v) of the last
+	// entry it read, and cbmark then (listed: it has a position).
+	feedID     string
+	feedVer    int64
+	listedMark string
+	listed     bool
+	// rounds counts Sync rounds; every repairRounds-th lists every
+	// callback. feedKeep is the feed's length, feedPage the entries read
+	// per XRANGE (tests shorten them).
+	rounds       int
+	repairRounds int
+	feedKeep     int
+	feedPage     int
 }
 
-// fullListEvery: a node lists every callback at least once per this many
-// Sync rounds even when cbver did not change (completed callbacks that
-// expired, callbacks written by a node that does not count cbver).
-const fullListEvery = 60
+// Feed and repair settings.
+const (
+	// feedKeep: the feed keeps about this many changes. A node that falls
+	// further behind lists every callback.
+	feedKeep = 10000
+	// feedPage: entries read per XRANGE; feedPages: pages read in one
+	// round before listing every callback is the cheaper way.
+	feedPage  = 500
+	feedPages = 10
+	// repairEvery: a node lists every callback this often even when the
+	// feed has no hole (completed callbacks that expired, the due index,
+	// callbacks written by a node that does not feed).
+	repairEvery = 10 * time.Minute
+)
 
 // record is a callback as stored in Redis.
 type record struct {
@@ -87,7 +124,7 @@ type record struct {
 
 // CallbackOptions are a Callbacks' settings.
 type CallbackOptions struct {
-	// Now is the clock (default time.Now).
+	// Now is the clock (default the node's, Options.Now).
 	Now func() time.Time
 	// Lease is how long a claim outlives its node's last renewal;
 	// default the cluster's lease. Renewed every Heartbeat (at most
@@ -100,7 +137,7 @@ type CallbackOptions struct {
 // re-publishing) while the node runs.
 func (n *Node) Callbacks(o CallbackOptions) *Callbacks {
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = n.now
 	}
 	if o.Lease == 0 {
 		o.Lease = n.cfg.Lease
@@ -110,8 +147,9 @@ func (n *Node) Callbacks(o CallbackOptions) *Callbacks {
 	}
 	every := min(n.cfg.Heartbeat, o.Lease/3)
 	return &Callbacks{rdb: n.rdb, pfx: n.cfg.KeyPrefix, owner: n.cfg.Node + "|" + n.runID, lease: o.Lease, every: every,
-		now: o.Now, log: o.Logger.With("component", "callbacks"), addr: n.addr,
-		mirror: map[string]record{}, claims: map[string]bool{}}
+		settleFor: n.cfg.Settle, now: o.Now, log: o.Logger.With("component", "callbacks"), addr: n.addr,
+		mirror: map[string]record{}, claims: map[string]bool{},
+		repairRounds: max(1, int(repairEvery/every)), feedKeep: feedKeep, feedPage: feedPage}
 }
 
 var _ callbacks.Keeper = (*Callbacks)(nil)
@@ -152,7 +190,10 @@ func (s *Callbacks) Run(ctx context.Context) {
 	}
 }
 
-// Sync does one round of Run.
+// Sync does one round of Run: it renews this node's claims and brings
+// its copy of the callbacks up to date from the feed (or, on a hole in
+// the feed, a Redis restart, or every repairEvery, from a listing of every
+// callback).
 func (s *Callbacks) Sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -162,24 +203,179 @@ func (s *Callbacks) Sync(ctx context.Context) error {
 	if err := s.renewClaims(ctx); err != nil {
 		return err
 	}
-	ver, err := s.rdb.Get(ctx, s.key("cbver")).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	s.mu.Lock()
+	s.rounds++
+	repair := s.rounds%s.repairRounds == 0
+	follow := s.listed && s.listedMark == s.mark && !repair
+	pos, ver := s.feedID, s.feedVer
+	s.mu.Unlock()
+	if follow {
+		hole, err := s.follow(ctx, pos, ver)
+		if err != nil || !hole {
+			return err
+		}
+		s.log.Info("callbacks' feed has a hole (trimmed before this node read it): listing every callback", "version", ver)
+	}
+	return s.relist(ctx)
+}
+
+// relist lists every callback (refreshing this node's copy) and takes
+// the feed's end as this node's position: changes made during the
+// listing are read again from the feed (the newest revision wins).
+func (s *Callbacks) relist(ctx context.Context) error {
+	s.mu.Lock()
+	mark := s.mark
+	s.mu.Unlock()
+	var last *redis.XMessageSliceCmd
+	var cur *redis.StringCmd
+	_, _ = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		last = p.XRevRangeN(ctx, s.key("cbfeed"), "+", "-", 1)
+		cur = p.Get(ctx, s.key("cbver"))
+		return nil
+	})
+	if err := cmdErr(last, cur); err != nil {
 		return s.unreachable(err)
 	}
-	s.mu.Lock()
-	skip := s.listed && ver == s.listedVer && s.rounds%fullListEvery != 0
-	s.rounds++
-	s.mu.Unlock()
-	if skip {
-		return nil // nothing changed since this node's last listing
+	pos, ver := "0-0", int64(0)
+	if v, err := cur.Int64(); err == nil {
+		ver = v
+	}
+	if msgs := last.Val(); len(msgs) == 1 {
+		if v, ok := feedVersion(msgs[0]); ok {
+			pos, ver = msgs[0].ID, v
+		}
 	}
 	if _, err := s.list(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.listedVer, s.listed = ver, true
+	s.feedID, s.feedVer, s.listedMark, s.listed = pos, ver, mark, true
 	s.mu.Unlock()
 	return nil
+}
+
+// cmdErr is the first error of cmds, a missing key (redis.Nil) not being
+// one.
+func cmdErr(cmds ...redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// feedVersion is an entry's version (v).
+func feedVersion(m redis.XMessage) (int64, bool) {
+	str, _ := m.Values["v"].(string)
+	v, err := strconv.ParseInt(str, 10, 64)
+	return v, err == nil
+}
+
+// follow reads the feed after entry pos (version ver) and the callbacks
+// it names that this node does not hold in that revision; hole when
+// entries are missing (trimmed) or too many to read: then every callback
+// is to be listed.
+func (s *Callbacks) follow(ctx context.Context, pos string, ver int64) (hole bool, err error) {
+	var ids []string
+	want := map[string]bool{}
+	for page := 0; ; page++ {
+		if page == feedPages {
+			return true, nil // far behind: listing is cheaper
+		}
+		var cur *redis.StringCmd
+		var rng *redis.XMessageSliceCmd
+		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cur = p.Get(ctx, s.key("cbver"))
+			rng = p.XRangeN(ctx, s.key("cbfeed"), nextID(pos), "+", int64(s.feedPage))
+			return nil
+		})
+		if err := cmdErr(cur, rng); err != nil {
+			return false, s.unreachable(err)
+		}
+		msgs := rng.Val()
+		s.mu.Lock()
+		for _, m := range msgs {
+			v, ok := feedVersion(m)
+			if !ok || v != ver+1 {
+				s.mu.Unlock()
+				return true, nil
+			}
+			pos, ver = m.ID, v
+			id, _ := m.Values["id"].(string)
+			uid, _ := m.Values["uid"].(string)
+			rev, _ := strconv.ParseInt(fmt.Sprint(m.Values["rev"]), 10, 64)
+			if r, ok := s.mirror[id]; ok && r.UID == uid && r.Rev >= rev {
+				continue // this node made the change, or read it already
+			}
+			if !want[id] {
+				want[id] = true
+				ids = append(ids, id)
+			}
+		}
+		s.mu.Unlock()
+		if len(msgs) == s.feedPage {
+			continue
+		}
+		// cbver is read before the entries: a version beyond the last
+		// entry read means entries are missing.
+		if n, err := cur.Int64(); err == nil && n > ver {
+			return true, nil
+		}
+		break
+	}
+	var vals []any
+	if len(ids) > 0 {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = s.key("cb", id)
+		}
+		vals, err = s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return false, s.unreachable(err)
+		}
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, id := range ids {
+		v, _ := vals[i].(string)
+		if v == "" { // a completed callback that expired since
+			delete(s.mirror, id)
+			continue
+		}
+		var r record
+		if err := json.Unmarshal([]byte(v), &r); err != nil {
+			s.log.Error("callback in Redis not readable", "callback", id, "error", err)
+			continue
+		}
+		s.rememberLocked(r)
+	}
+	s.pruneLocked(now)
+	s.feedID, s.feedVer = pos, ver
+	return false, nil
+}
+
+// nextID is the smallest stream id after id ("ms-seq").
+func nextID(id string) string {
+	ms, seq, _ := strings.Cut(id, "-")
+	n, _ := strconv.ParseUint(seq, 10, 64)
+	return ms + "-" + strconv.FormatUint(n+1, 10)
+}
+
+// feedAppend counts up the version (KEYS[1], cbver) and appends the
+// change to the feed (KEYS[2], cbfeed, kept to about ARGV[4] entries):
+// callback ARGV[1], revision ARGV[2], uid ARGV[3]. Sent whole (EVAL, not
+// EVALSHA) inside a change's MULTI: Redis may have restarted without it.
+const feedAppend = `
+local v = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'id', ARGV[1], 'rev', ARGV[2], 'uid', ARGV[3], 'v', v)
+return v
+`
+
+// feed appends the change of r to the feed in pipeline p.
+func (s *Callbacks) feed(ctx context.Context, p redis.Pipeliner, r record) {
+	p.Eval(ctx, feedAppend, []string{s.key("cbver"), s.key("cbfeed")}, r.ID, r.Rev, r.UID, s.feedKeep)
 }
 
 // renewClaimScript renews claim KEYS[1] if this node (ARGV[1]) holds it, takes
@@ -225,9 +421,9 @@ func (s *Callbacks) renewClaims(ctx context.Context) error {
 }
 
 // republishScript puts back a callback Redis lost: KEYS cb:<id>, cbs,
-// cbseq, cbclaim:<id>, cbdue, cbver; ARGV id, value, revision, uid, id number,
-// claim owner ("" none), lease ms, ttl ms (0 none), due score ("" not
-// pending). The stored one stays when
+// cbseq, cbclaim:<id>, cbdue, cbver, cbfeed; ARGV id, value, revision, uid,
+// id number, claim owner ("" none), lease ms, ttl ms (0 none), due score
+// ("" not pending), the feed's length. The stored one stays when
 // its revision is as new; another callback under the same id returns 0
 // (the caller gives this one a new id); else 1.
 var republishScript = redis.NewScript(`
@@ -247,7 +443,8 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('INCR', KEYS[6])
+local v = redis.call('INCR', KEYS[6])
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[10], '*', 'id', ARGV[1], 'rev', ARGV[3], 'uid', ARGV[4], 'v', v)
 if ARGV[9] ~= '' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[1])
 else
@@ -304,6 +501,12 @@ func (s *Callbacks) republish(ctx context.Context) error {
 	s.mu.Unlock()
 	if len(recs) > 0 {
 		s.log.Info("re-publishing the callbacks this node knows (Redis does not hold them)", "callbacks", len(recs))
+		// No claim until every node re-published: another node's copy
+		// may hold a newer revision (a callback it completed that this
+		// node's copy has pending).
+		if err := s.rdb.Set(ctx, s.key("cbsettle"), s.owner, s.settleFor).Err(); err != nil {
+			return s.unreachable(err)
+		}
 	}
 	now := s.now()
 	for _, r := range recs {
@@ -326,8 +529,8 @@ func (s *Callbacks) republish(ctx context.Context) error {
 				score = strconv.FormatInt(r.Due.UnixMilli(), 10)
 			}
 			ok, err := republishScript.Run(ctx, s.rdb,
-				[]string{s.key("cb", r.ID), s.key("cbs"), s.key("cbseq"), s.key("cbclaim", r.ID), s.key("cbdue"), s.key("cbver")},
-				r.ID, data, r.Rev, r.UID, num, owner, ms(s.lease), ms(ttl), score).Int()
+				[]string{s.key("cb", r.ID), s.key("cbs"), s.key("cbseq"), s.key("cbclaim", r.ID), s.key("cbdue"), s.key("cbver"), s.key("cbfeed")},
+				r.ID, data, r.Rev, r.UID, num, owner, ms(s.lease), ms(ttl), score, s.feedKeep).Int()
 			if err != nil {
 				return s.unreachable(err)
 			}
@@ -425,7 +628,7 @@ func (s *Callbacks) Add(cb callbacks.Callback) (callbacks.Callback, error) {
 				p.Set(ctx, k, data, 0)
 				p.SAdd(ctx, s.key("cbs"), r.ID)
 				p.ZAdd(ctx, s.key("cbdue"), redis.Z{Score: dueScore(r.Due), Member: r.ID})
-				p.Incr(ctx, s.key("cbver"))
+				s.feed(ctx, p, r)
 				return nil
 			})
 			return err
@@ -480,7 +683,7 @@ const (
 func (s *Callbacks) change(id string, f func(r *record, holder string) (string, claimOp, error)) (callbacks.Callback, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	k, ck := s.key("cb", id), s.key("cbclaim", id)
+	k, ck, sk := s.key("cb", id), s.key("cbclaim", id), s.key("cbsettle")
 	for range 10 {
 		if err := s.ensure(ctx); err != nil {
 			return callbacks.Callback{}, err
@@ -495,12 +698,13 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 			if err := s.checkMark(ctx, tx); err != nil {
 				return err
 			}
-			vals, err := tx.MGet(ctx, k, ck).Result()
+			vals, err := tx.MGet(ctx, k, ck, sk).Result()
 			if err != nil {
 				return err
 			}
 			v, _ := vals[0].(string)
 			holder, _ := vals[1].(string)
+			settling := vals[2] != nil
 			if v == "" {
 				ferr = callbacks.ErrNoCallback
 				return nil
@@ -510,6 +714,10 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 				return fmt.Errorf("callback %s: %w", id, err)
 			}
 			if name, op, ferr = f(&r, holder); ferr != nil {
+				return nil
+			}
+			if op == claimTake && settling {
+				ferr = fmt.Errorf("%w: callbacks being re-published after a Redis restart", ErrSettling)
 				return nil
 			}
 			r.Rev++
@@ -526,7 +734,7 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 				} else {
 					p.ZRem(ctx, s.key("cbdue"), r.ID)
 				}
-				p.Incr(ctx, s.key("cbver"))
+				s.feed(ctx, p, r)
 				switch op {
 				case claimTake:
 					p.Set(ctx, ck, s.owner, s.lease)
@@ -536,7 +744,7 @@ func (s *Callbacks) change(id string, f func(r *record, holder string) (string, 
 				return nil
 			})
 			return err
-		}, k, ck, s.key("cbmark"))
+		}, k, ck, sk, s.key("cbmark"))
 		switch {
 		case errors.Is(err, redis.TxFailedErr), errors.Is(err, errResync):
 			continue
@@ -765,14 +973,20 @@ func (s *Callbacks) list(ctx context.Context) ([]callbacks.Callback, error) {
 	for _, r := range recs {
 		s.rememberLocked(r)
 	}
+	s.pruneLocked(now)
+	s.mu.Unlock()
+	sortByDue(out)
+	return out, nil
+}
+
+// pruneLocked drops from this node's copy the completed callbacks Redis
+// no longer keeps.
+func (s *Callbacks) pruneLocked(now time.Time) {
 	for id, r := range s.mirror {
 		if s.ttl(r, now) < 0 {
 			delete(s.mirror, id)
 		}
 	}
-	s.mu.Unlock()
-	sortByDue(out)
-	return out, nil
 }
 
 // dueScore is a callback's score in cbdue: its due time in Unix ms

@@ -513,8 +513,9 @@ func TestCallbackDueReadsOnlyDue(t *testing.T) {
 
 // TestCallbackDueIndexRepaired: a pending callback Redis holds without
 // its entry in the due index (written by a node without the index) is due
-// after the next listing (every Heartbeat), and an entry left for a
-// callback no longer pending is removed.
+// after the next listing of every callback (a node's first round, and
+// every repairEvery), and an entry left for a callback no longer pending
+// is removed.
 func TestCallbackDueIndexRepaired(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := join(t, srv, "a")
@@ -554,59 +555,394 @@ func TestCallbackDueIndexRepaired(t *testing.T) {
 	}
 }
 
-// TestCallbackSyncListsOnlyOnChange: a node's heartbeat (Sync) lists
-// every callback to refresh its copy only when one changed since its
-// last listing (or every fullListEvery rounds): with 2,000 callbacks and
-// no change, a round reads a few bytes; after another node's change, the
-// next round lists them and the copy has the change.
-func TestCallbackSyncListsOnlyOnChange(t *testing.T) {
+// cbCommands counts the commands a node's client sends on the callback
+// keys (a go-redis hook): the heartbeat's own commands are not counted.
+type cbCommands struct {
+	pfx  string
+	mu   sync.Mutex
+	sent []string
+}
+
+func countCallbackCommands(n *Node) *cbCommands {
+	c := &cbCommands{pfx: n.cfg.KeyPrefix + "cb"}
+	n.rdb.AddHook(c)
+	return c
+}
+
+func (c *cbCommands) note(cmds ...redis.Cmder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cmd := range cmds {
+		for _, a := range cmd.Args()[1:] {
+			if k, ok := a.(string); ok && strings.HasPrefix(k, c.pfx) {
+				c.sent = append(c.sent, cmd.Name())
+				break
+			}
+		}
+	}
+}
+
+func (c *cbCommands) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *cbCommands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.note(cmd); return next(ctx, cmd) }
+}
+
+func (c *cbCommands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.note(cmds...); return next(ctx, cmds) }
+}
+
+// during returns the commands sent while f ran.
+func (c *cbCommands) during(f func()) []string {
+	c.mu.Lock()
+	c.sent = nil
+	c.mu.Unlock()
+	f()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.sent)
+}
+
+// syncCost runs one Sync of s (on node n) and returns the bytes Redis
+// sent meanwhile (every client: the heartbeats' few bytes included) and
+// the commands s sent on the callback keys.
+func syncCost(t *testing.T, n *Node, c *cbCommands, s *Callbacks) (sent int64, cmds []string) {
+	t.Helper()
+	sent, _ = redisStats(t, n, func() {
+		cmds = c.during(func() {
+			if err := s.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	return sent, cmds
+}
+
+func listedAll(cmds []string) bool { return slices.Contains(cmds, "smembers") }
+
+func countOf(cmds []string, name string) int {
+	n := 0
+	for _, c := range cmds {
+		if c == name {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCallbackFeedOneChange: with 2,000 pending callbacks, another node's
+// change reaches a node's copy through the feed: its next round sends 4
+// commands and reads a few hundred bytes (the changed callback), not
+// every callback; a round without change reads nothing but the version;
+// the node's own changes are not read back; the feed stays short; every
+// repairEvery rounds it lists every callback anyway.
+func TestCallbackFeedOneChange(t *testing.T) {
 	srv := redistest.Start(t)
 	a, _ := join(t, srv, "a")
 	b, _ := join(t, srv, "b")
 	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	sa.feedKeep = 300
+	ca, cb := countCallbackCommands(a), countCallbackCommands(b)
 	now := time.Now()
-	var last callbacks.Callback
+	var added []callbacks.Callback
 	for i := range 2000 {
-		cb, err := sa.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: fmt.Sprintf("+8491%07d", i), Queue: "support",
-			Due: now.Add(time.Hour)})
+		c, err := sa.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: fmt.Sprintf("+8491%07d", i), Queue: "support",
+			Reason: "low rating", Due: now.Add(time.Hour + time.Duration(i)*time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = cb
+		added = append(added, c)
 	}
 	ctx := context.Background()
-	sync := func() int64 {
-		sent, _ := redisStats(t, b, func() {
-			if err := sb.Sync(ctx); err != nil {
-				t.Fatal(err)
-			}
-		})
-		return sent
+	if n, err := a.rdb.XLen(ctx, sa.key("cbfeed")).Result(); err != nil || n > 300+100 {
+		t.Fatalf("feed holds %d entries (%v) after 2000 changes, want about 300 (feedKeep)", n, err)
 	}
-	if sent := sync(); sent < 200<<10 {
-		t.Fatalf("b's first round sent %d bytes, want every callback listed", sent)
+	if sent, cmds := syncCost(t, b, cb, sb); sent < 200<<10 || !listedAll(cmds) {
+		t.Fatalf("b's first round sent %d bytes (%v), want every callback listed", sent, cmds)
 	}
-	if sent := sync(); sent > 4<<10 {
-		t.Errorf("b's round with no change sent %d bytes, want no listing", sent)
+	if sent, cmds := syncCost(t, b, cb, sb); sent > 2<<10 || len(cmds) > 4 {
+		t.Errorf("b's round with no change: %d bytes, commands %v; want the version and an empty feed read", sent, cmds)
 	}
-	later := now.Add(3 * time.Hour).Truncate(time.Second)
-	if err := sa.Retry(last.ID, later, "busy"); err != nil {
+
+	if err := sa.Sync(ctx); err != nil { // a's first round: its listing
 		t.Fatal(err)
 	}
-	if sent := sync(); sent < 200<<10 {
-		t.Errorf("b's round after a's change sent %d bytes, want every callback listed", sent)
+	// One change of each kind on a: b's next round reads it, and only it.
+	later := now.Add(3 * time.Hour).Truncate(time.Second)
+	changes := []struct {
+		name  string
+		do    func() (string, error)
+		check func(callbacks.Callback) bool
+	}{
+		{"retry", func() (string, error) { return added[1999].ID, sa.Retry(added[1999].ID, later, "busy") },
+			func(c callbacks.Callback) bool { return c.Due.Equal(later) && c.LastResult == "busy" }},
+		{"add", func() (string, error) {
+			c, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84900000001", Queue: "support", Due: now})
+			return c.ID, err
+		}, func(c callbacks.Callback) bool { return c.Number == "+84900000001" && c.Status == callbacks.Pending }},
+		{"claim", func() (string, error) { _, err := sa.Claim(added[5].ID); return added[5].ID, err },
+			func(c callbacks.Callback) bool { return c.Claimed }},
+		{"dialing", func() (string, error) { _, err := sa.Dialing(added[5].ID, "call-5"); return added[5].ID, err },
+			func(c callbacks.Callback) bool { return c.Attempts == 1 && c.LastCallID == "call-5" }},
+		{"complete", func() (string, error) { return added[5].ID, sa.Complete(added[5].ID) },
+			func(c callbacks.Callback) bool { return c.Status == callbacks.Completed && c.Attempts == 1 }},
+		{"fail", func() (string, error) { return added[7].ID, sa.Fail(added[7].ID, "invalid_number") },
+			func(c callbacks.Callback) bool {
+				return c.Status == callbacks.Failed && c.LastResult == "invalid_number"
+			}},
 	}
-	if cb, _ := find(sb.fromMirror(), last.ID); !cb.Due.Equal(later) || cb.LastResult != "busy" {
-		t.Errorf("b's copy has %+v, want a's change (due %v, busy)", cb, later)
+	for _, ch := range changes {
+		id, err := ch.do()
+		if err != nil {
+			t.Fatalf("%s: %v", ch.name, err)
+		}
+		sent, cmds := syncCost(t, b, cb, sb)
+		t.Logf("b's round after a's %s of 1 of 2001 callbacks: Redis sent %d bytes; b's callback commands %v", ch.name, sent, cmds)
+		if sent > 4<<10 || len(cmds) > 4 || listedAll(cmds) {
+			t.Errorf("b's round after a's %s: %d bytes, commands %v; want at most 4 commands and 4 kB (the one callback read)", ch.name, sent, cmds)
+		}
+		r, ok := sb.mirror[id]
+		if !ok || !ch.check(r.Callback) {
+			t.Errorf("b's copy after a's %s has %+v (%v)", ch.name, r.Callback, ok)
+		}
+		// a reads the feed entry of its own change, not the callback.
+		if cmds := ca.during(func() {
+			if err := sa.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}); slices.Contains(cmds, "mget") || listedAll(cmds) {
+			t.Errorf("a's round after its own %s read callbacks: %v", ch.name, cmds)
+		}
 	}
-	// Every fullListEvery rounds it lists anyway.
+
+	// Every repairRounds rounds it lists anyway.
+	sb.repairRounds = 5
+	sb.rounds = 0
 	full := 0
-	for range fullListEvery {
-		if sync() > 200<<10 {
+	for range 10 {
+		if _, cmds := syncCost(t, b, cb, sb); listedAll(cmds) {
 			full++
 		}
 	}
-	if full != 1 {
-		t.Errorf("%d full listings in %d rounds without change, want 1", full, fullListEvery)
+	if full != 2 {
+		t.Errorf("%d full listings in 10 rounds without change, want 2 (every 5th)", full)
+	}
+}
+
+// TestCallbackFeedHoleRelists: a node that missed feed entries (trimmed
+// before it read them) lists every callback and has every change; so
+// does a node that starts again (no position in the feed), which then
+// follows the feed.
+func TestCallbackFeedHoleRelists(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	cb := countCallbackCommands(b)
+	ctx := context.Background()
+	now := time.Now()
+	var added []callbacks.Callback
+	for i := range 50 {
+		c, err := sa.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: fmt.Sprintf("+8491%07d", i), Queue: "support", Due: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, c)
+	}
+	if _, cmds := syncCost(t, b, cb, sb); !listedAll(cmds) {
+		t.Fatalf("b's first round %v, want a listing", cmds)
+	}
+	later := now.Add(2 * time.Hour).Truncate(time.Second)
+	for _, c := range added[:3] {
+		if err := sa.Retry(c.ID, later, "no_answer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the last of the three entries is left.
+	if err := a.rdb.XTrimMaxLen(ctx, sa.key("cbfeed"), 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, cmds := syncCost(t, b, cb, sb); !listedAll(cmds) {
+		t.Fatalf("b's round after the trim %v, want every callback listed (a hole in the feed)", cmds)
+	}
+	for _, c := range added[:3] {
+		if r := sb.mirror[c.ID]; !r.Due.Equal(later) || r.LastResult != "no_answer" {
+			t.Errorf("b's copy of %s after the hole: %+v, want due %v", c.ID, r.Callback, later)
+		}
+	}
+	// Follows the feed again.
+	if err := sa.Fail(added[4].ID, "invalid_number"); err != nil {
+		t.Fatal(err)
+	}
+	if _, cmds := syncCost(t, b, cb, sb); listedAll(cmds) || sb.mirror[added[4].ID].Status != callbacks.Failed {
+		t.Errorf("b's round after one change: %v, copy %+v; want the feed read, the callback failed", cmds, sb.mirror[added[4].ID].Callback)
+	}
+
+	// Behind by several pages of the feed: b reads them all; behind by
+	// more than feedPages pages: b lists every callback instead.
+	sb.feedPage = 5
+	for i := range 4*5 + 2 {
+		if err := sa.Retry(added[10+i].ID, later.Add(time.Duration(i)*time.Second), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, cmds := syncCost(t, b, cb, sb); listedAll(cmds) || countOf(cmds, "xrange") != 5 || countOf(cmds, "mget") != 1 {
+		t.Errorf("b's round 22 changes behind (pages of 5): %v, want 5 feed pages read and one MGET", cmds)
+	}
+	for i := range feedPages*5 + 1 {
+		if err := sa.Retry(added[10+i%30].ID, later.Add(time.Duration(i)*time.Minute), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, cmds := syncCost(t, b, cb, sb); !listedAll(cmds) || countOf(cmds, "xrange") != feedPages {
+		t.Errorf("b's round %d changes behind: %v, want %d feed pages read, then every callback listed", feedPages*5+1, cmds, feedPages)
+	}
+	for i := range 30 {
+		want := later.Add(time.Duration(i+30*((feedPages*5-i)/30)) * time.Minute)
+		if r := sb.mirror[added[10+i].ID]; !r.Due.Equal(want) {
+			t.Errorf("b's copy of %s: due %v, want %v", added[10+i].ID, r.Due, want)
+		}
+	}
+
+	// b starts again: a new store lists every callback, then follows.
+	sb2 := b.Callbacks(CallbackOptions{})
+	if _, cmds := syncCost(t, b, cb, sb2); !listedAll(cmds) || len(sb2.mirror) != 50 || sb2.mirror[added[4].ID].Status != callbacks.Failed {
+		t.Fatalf("restarted b's first round %v, %d callbacks; want every one listed", cmds, len(sb2.mirror))
+	}
+	if err := sa.Complete(added[9].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, cmds := syncCost(t, b, cb, sb2); listedAll(cmds) || sb2.mirror[added[9].ID].Status != callbacks.Completed {
+		t.Errorf("restarted b's round after one change: %v, copy %+v", cmds, sb2.mirror[added[9].ID].Callback)
+	}
+}
+
+// TestCallbackFeedCarriesToRestart: what a node learnt from the feed is
+// what it re-publishes when Redis restarts empty and the node that made
+// the changes is gone: a callback completed on node a is not due again
+// (it is dialled exactly once), one a postponed keeps its new time, one a
+// added is not lost, and none is listed twice.
+func TestCallbackFeedCarriesToRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a, stopA := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	ctx := context.Background()
+	now := time.Now()
+	done, err := sb.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000031", Queue: "support", Due: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := sb.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000032", Queue: "support", Due: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// a dials one to the end, postpones the other, takes a new one.
+	if _, err := sa.Claim(done.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Dialing(done.ID, "call-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Complete(done.ID); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Hour).Truncate(time.Second)
+	if err := sa.Retry(moved.ID, later, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := sa.Add(callbacks.Callback{Kind: callbacks.FollowUp, Number: "+84912000033", Queue: "support", Due: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := countCallbackCommands(b)
+	if _, cmds := syncCost(t, b, cb, sb); listedAll(cmds) {
+		t.Fatalf("b's round %v, want the feed read", cmds)
+	}
+	stopA() // a is gone: only b can re-publish
+	srv.Restart(t)
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list := b.Callbacks(CallbackOptions{}).List() // as Redis holds them now
+	if len(list) != 3 {
+		t.Fatalf("after the restart Redis lists %+v, want the 3 callbacks", list)
+	}
+	if got, _ := find(list, done.ID); got.Status != callbacks.Completed || got.Attempts != 1 {
+		t.Errorf("a's completed callback after the restart: %+v", got)
+	}
+	if got, _ := find(list, moved.ID); got.Status != callbacks.Pending || !got.Due.Equal(later) || got.LastResult != "busy" {
+		t.Errorf("a's postponed callback after the restart: %+v", got)
+	}
+	if got, _ := find(list, fresh.ID); got.Number != "+84912000033" || got.Status != callbacks.Pending {
+		t.Errorf("a's new callback after the restart: %+v", got)
+	}
+	if d := sb.Due(now.Add(time.Minute)); len(d) != 0 {
+		t.Errorf("due after the restart: %+v, want none (completed once, the other postponed)", d)
+	}
+}
+
+// TestCallbackNotDialledTwiceAcrossRestart: node a completes a callback
+// moments before Redis restarts empty, before node b read that change
+// (b's copy has it pending). b re-publishes first: no node may claim it
+// until every node re-published (Settle), and once a re-published its
+// newer revision, it is completed, never due again: dialled exactly once.
+func TestCallbackNotDialledTwiceAcrossRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	sa, sb := a.Callbacks(CallbackOptions{}), b.Callbacks(CallbackOptions{})
+	ctx := context.Background()
+	now := time.Now()
+	cb, err := sa.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000041", Queue: "support", Due: now.Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Claim(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Dialing(cb.ID, "call-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Complete(cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(t) // before b's next round
+	if err := sb.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// b re-published the callback as its copy has it: pending.
+	if d := sb.Due(now); len(d) != 1 || d[0].ID != cb.ID {
+		t.Fatalf("due after b re-published: %+v, want b's stale copy of %s", d, cb.ID)
+	}
+	if _, err := sb.Claim(cb.ID); !errors.Is(err, ErrSettling) {
+		t.Fatalf("b claiming it while the nodes re-publish: %v, want ErrSettling", err)
+	}
+	if err := sa.Sync(ctx); err != nil { // a's round: its newer revision
+		t.Fatal(err)
+	}
+	time.Sleep(testConfig("", "").Settle + 100*time.Millisecond)
+	if d := sb.Due(now); len(d) != 0 {
+		t.Fatalf("due after the nodes re-published: %+v, want none", d)
+	}
+	if _, err := sb.Claim(cb.ID); !errors.Is(err, callbacks.ErrNoCallback) {
+		t.Fatalf("b claiming the completed callback: %v, want ErrNoCallback", err)
+	}
+	if got, _ := find(sb.List(), cb.ID); got.Status != callbacks.Completed || got.Attempts != 1 {
+		t.Fatalf("after the restart: %+v, want completed after 1 attempt", got)
+	}
+	// Claims work again once settled.
+	fresh, err := sb.Add(callbacks.Callback{Kind: callbacks.Queued, Number: "+84912000042", Queue: "support", Due: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Claim(fresh.ID); err != nil {
+		t.Fatalf("claim after settling: %v", err)
 	}
 }

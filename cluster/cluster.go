@@ -44,6 +44,10 @@ type Node struct {
 	runID  string
 	addr   string
 	onLost func(agent, offer string)
+	// now is the clock the expiries of data carry (registrations'
+	// bindings, callbacks); the leases in Redis (PX) and the waits for
+	// Redis count on Redis's and the process's real time.
+	now func() time.Time
 
 	mu      sync.Mutex
 	epoch   string
@@ -82,6 +86,10 @@ type Options struct {
 	// OnLost is told when a reservation this node held was found taken
 	// or gone (after a long loss of Redis): the offer should end.
 	OnLost func(agent, offer string)
+	// Now is the clock (default time.Now): the registrar's, whose
+	// bindings' expiries the node publishes and compares, and the
+	// default of the callbacks' (CallbackOptions.Now).
+	Now func() time.Time
 }
 
 // Join connects to Redis and joins the cluster: it fails with
@@ -104,9 +112,12 @@ func Join(ctx context.Context, cfg Config, o Options) (*Node, error) {
 	if o.OnLost == nil {
 		o.OnLost = func(string, string) {}
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	n := &Node{
 		cfg: cfg, rdb: redis.NewClient(opt), log: o.Logger.With("component", "cluster", "node", cfg.Node),
-		hash: ConfigHash(o.Shared), runID: randomID(), addr: opt.Addr, onLost: o.OnLost,
+		hash: ConfigHash(o.Shared), runID: randomID(), addr: opt.Addr, onLost: o.OnLost, now: o.Now,
 		resv: map[string]string{}, regs: newRegState(),
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)

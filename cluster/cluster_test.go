@@ -29,11 +29,17 @@ func testConfig(url, node string) Config {
 // the test ends (or stop is called) and closes it.
 func join(t *testing.T, srv *redistest.Server, name string) (n *Node, stop func()) {
 	t.Helper()
+	return joinWith(t, srv, name, Options{Shared: shared})
+}
+
+// joinWith is join with options o.
+func joinWith(t *testing.T, srv *redistest.Server, name string, o Options) (n *Node, stop func()) {
+	t.Helper()
 	cfg := testConfig(srv.URL(), name)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	n, err := Join(context.Background(), cfg, Options{Shared: shared})
+	n, err := Join(context.Background(), cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +265,14 @@ func phone(user string, port int, path ...string) registrar.Binding {
 // eventually retries f for up to 5 s.
 func eventually(t *testing.T, what string, f func() error) {
 	t.Helper()
+	eventuallyWithin(t, 5*time.Second, what, f)
+}
+
+// eventuallyWithin is eventually with its own bound.
+func eventuallyWithin(t *testing.T, bound time.Duration, what string, f func() error) {
+	t.Helper()
 	var err error
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(bound); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if err = f(); err == nil {
 			return
 		}
@@ -301,6 +313,73 @@ func TestRegistrationsShared(t *testing.T) {
 	eventually(t, "alice's phone seen from b", wantBindings(ctx, b, "alice", alice))
 	regs.set("alice")
 	eventually(t, "alice's phone gone for b", wantBindings(ctx, b, "alice"))
+}
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// TestRegistrationExpiresByClock: the nodes judge a phone's binding by
+// their clock (Options.Now, the registrar's), not the machine's: one
+// registered on node a until 23:31 is reachable from node b up to the
+// last millisecond before, not at 23:31, and a withdraws it from Redis at
+// its next publication. The clock is moved, nothing sleeps; it is set to
+// an instant days before the machine's, so that a node counting on the
+// machine's clock would find the binding long expired.
+func TestRegistrationExpiresByClock(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Date(2026, 11, 23, 23, 30, 0, 0, time.UTC)}
+	a, _ := joinWith(t, srv, "a", Options{Shared: shared, Now: clock.Now})
+	b, _ := joinWith(t, srv, "b", Options{Shared: shared, Now: clock.Now})
+	regs := &fakeRegistrations{b: map[string][]registrar.Binding{}}
+	a.ShareRegistrations(regs)
+	expires := clock.Now().Add(time.Minute)
+	alice := registrar.Binding{
+		Username: "alice", Contact: sip.Uri{Scheme: "sip", User: "alice", Host: "192.0.2.7", Port: 5062},
+		Source: "10.0.0.1:5060", Transport: "UDP", Expires: expires, CallID: "reg-alice", CSeq: 2,
+	}
+	regs.set("alice", alice) // the source keeps it past its expiry
+	if err := a.SyncRegistrations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := wantBindings(ctx, b, "alice", alice)(); err != nil {
+		t.Fatalf("at 23:30: %v", err)
+	}
+	if ttl, err := a.rdb.PTTL(ctx, a.key("reg", "alice")).Result(); err != nil || ttl < 50*time.Second || ttl > 61*time.Second {
+		t.Fatalf("the binding's key lives %v (%v) in Redis, want about the minute to its expiry", ttl, err)
+	}
+	clock.Set(expires.Add(-time.Millisecond))
+	if err := wantBindings(ctx, b, "alice", alice)(); err != nil {
+		t.Fatalf("1 ms before the expiry: %v", err)
+	}
+	clock.Set(expires)
+	if err := wantBindings(ctx, b, "alice")(); err != nil {
+		t.Fatalf("at the expiry: %v", err)
+	}
+	if got, err := b.OtherBindings(ctx, "alice"); err != nil || len(got) != 0 {
+		t.Fatalf("b reaches alice's expired phone: %+v %v", got, err)
+	}
+	if err := a.SyncRegistrations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.rdb.Exists(ctx, a.key("reg", "alice")).Result(); err != nil || n != 0 {
+		t.Fatalf("the expired binding is still in Redis (%d, %v) after a's publication", n, err)
+	}
 }
 
 // TestRedisRestart: Redis restarts empty. While it is down nothing is
@@ -400,7 +479,9 @@ func TestOneTicker(t *testing.T) {
 	})
 	stops[first]()
 	nodes[first].ticker.Store(false) // its Run stopped: it no longer acts
-	eventually(t, "another ticker after the first died", func() error {
+	// The dead node's ticker key lapses after the lease (3 s); the bound
+	// leaves a loaded machine (CI under -race) time for the next heartbeat.
+	eventuallyWithin(t, 10*time.Second, "another ticker after the first died", func() error {
 		tk := tickers()
 		if len(tk) != 1 || tk[0] == first {
 			return fmt.Errorf("tickers %v, want one other than %d", tk, first)

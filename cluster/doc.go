@@ -29,10 +29,13 @@
 //     renewed with the node's heartbeat, lapsing with it.
 //   - reg:<user>: the live registrations (bindings with their expiry and
 //     Path) of the agents' phones, whichever node the REGISTER reached.
-//   - cb:<id>, cbs, cbseq, cbclaim:<id>, cbmark: the callbacks every node
-//     lists and one node dials (Callbacks, callbacks.go): claims are
-//     leases renewed by the dialling node, and each node re-publishes the
-//     callbacks it knows after a Redis restart.
+//   - cb:<id>, cbs, cbdue, cbseq, cbclaim:<id>, cbver, cbfeed, cbmark,
+//     cbsettle: the callbacks every node lists and one node dials
+//     (Callbacks, callbacks.go): claims are leases renewed by the
+//     dialling node; each change is appended to a feed (a stream) from
+//     which every node keeps its copy current, reading only what changed;
+//     each node re-publishes the callbacks it knows after a Redis restart,
+//     and no callback is claimed until every node has (Settle).
 //
 // # Design choice: the ACD's logic stays in Go, the same code on every node
 //

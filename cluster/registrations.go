@@ -93,9 +93,13 @@ func (n *Node) syncRegistrations(ctx context.Context) error {
 	if r.source == nil {
 		return nil
 	}
+	at := n.now()
 	now := map[string]map[string]string{}
 	for _, u := range r.source.Registered() {
 		for _, b := range r.source.Lookup(u) {
+			if !at.Before(b.Expires) {
+				continue // expired: not published (withdrawn if it was)
+			}
 			data, err := json.Marshal(binding{
 				Contact: b.Contact.String(), Source: b.Source, Transport: b.Transport, Expires: b.Expires.UTC(),
 				CallID: b.CallID, CSeq: b.CSeq, UserAgent: b.UserAgent, Path: b.Path, Node: n.cfg.Node,
@@ -119,7 +123,7 @@ func (n *Node) syncRegistrations(ctx context.Context) error {
 			_ = json.Unmarshal([]byte(v), &b)
 			// the key outlives its longest binding; expired fields are
 			// skipped by Bindings
-			ttl := time.Until(b.Expires) + time.Second
+			ttl := b.Expires.Sub(at) + time.Second
 			if err := publishScript.Run(ctx, n.rdb, []string{n.key("reg", u)}, c, v, ttl.Milliseconds()).Err(); err != nil {
 				errs = append(errs, err)
 				continue
@@ -151,8 +155,9 @@ func (n *Node) syncRegistrations(ctx context.Context) error {
 	return nil
 }
 
-// Bindings returns the live bindings of user published by any node, the
-// latest expiry first.
+// Bindings returns the live bindings of user published by any node (live:
+// expiring after now by the node's clock, Options.Now), the latest expiry
+// first.
 func (n *Node) Bindings(ctx context.Context, user string) ([]registrar.Binding, error) {
 	return n.bindings(ctx, user, "")
 }
@@ -167,7 +172,7 @@ func (n *Node) bindings(ctx context.Context, user, except string) ([]registrar.B
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
 	}
-	now := time.Now()
+	now := n.now()
 	var out []registrar.Binding
 	for _, v := range vals {
 		var b binding

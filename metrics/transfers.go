@@ -10,7 +10,10 @@ import (
 const (
 	TransferBlind    = "blind"    // REFER
 	TransferAttended = "attended" // REFER with Replaces, after a consultation call
-	TransferAPI      = "api"      // POST /api/v1/calls/{id}/transfer
+	// TransferSemiAttended: REFER with Replaces naming a consultation
+	// whose target still rings (the agent leaves before the target answers).
+	TransferSemiAttended = "semi_attended"
+	TransferAPI          = "api" // POST /api/v1/calls/{id}/transfer
 )
 
 // Transfer targets for Metrics.Transfer: where the caller was sent.
@@ -37,7 +40,7 @@ const (
 )
 
 var (
-	transferKinds    = []string{TransferBlind, TransferAttended, TransferAPI}
+	transferKinds    = []string{TransferBlind, TransferAttended, TransferSemiAttended, TransferAPI}
 	transferTargets  = []string{TransferToAgent, TransferToQueue, TransferToNumber}
 	transferOutcomes = []string{TransferCompleted, TransferReturned, TransferRefused, TransferAbandoned, TransferFailed}
 	monitorModes     = []string{MonitorListen, MonitorWhisper, MonitorBarge}
@@ -59,7 +62,7 @@ type transferMetrics struct {
 func newTransferMetrics(reg *prometheus.Registry) *transferMetrics {
 	t := &transferMetrics{
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameTransfers,
-			Help: "Call transfers by kind (blind, attended, api), target (agent, queue, number) and outcome (completed, returned, refused, abandoned, failed)."},
+			Help: "Call transfers by kind (blind, attended, semi_attended, api), target (agent, queue, number) and outcome (completed, returned, refused, abandoned, failed)."},
 			[]string{lKind, lTarget, lOutcome}),
 		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMonitorSessions,
 			Help: "Supervisor monitoring sessions started, by the mode they started in (listen, whisper, barge)."},

@@ -12,12 +12,13 @@ import (
 // an exemplar, and every series is there (at 0) before the first one.
 func TestTransferAndMonitorCounters(t *testing.T) {
 	m := newTest(t, Options{NoRuntimeMetrics: true})
-	if n := testutil.CollectAndCount(m.transfers.transfers); n != 3*3*5 {
-		t.Errorf("%d transfer series before any transfer, want 45 (kind x target x outcome)", n)
+	if n := testutil.CollectAndCount(m.transfers.transfers); n != 4*3*5 {
+		t.Errorf("%d transfer series before any transfer, want 60 (kind x target x outcome)", n)
 	}
 	m.Transfer("call-1", TransferBlind, TransferToQueue, TransferCompleted)
 	m.Transfer("call-2", TransferAttended, TransferToAgent, TransferCompleted)
 	m.Transfer("call-3", TransferAPI, TransferToNumber, TransferRefused)
+	m.Transfer("call-5", TransferSemiAttended, TransferToAgent, TransferReturned)
 	m.Transfer("call-4", "sideways", "mars", "exploded") // folded into blind/agent/failed
 	m.MonitorStarted("call-1", MonitorListen)
 	m.MonitorStarted("call-2", "spy") // folded into listen
@@ -40,6 +41,7 @@ func TestTransferAndMonitorCounters(t *testing.T) {
 		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferBlind, TransferToQueue, TransferCompleted)), 1, "blind to queue"},
 		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferAttended, TransferToAgent, TransferCompleted)), 1, "attended"},
 		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferAPI, TransferToNumber, TransferRefused)), 1, "refused"},
+		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferSemiAttended, TransferToAgent, TransferReturned)), 1, "semi-attended"},
 		{testutil.ToFloat64(m.transfers.transfers.WithLabelValues(TransferBlind, TransferToAgent, TransferFailed)), 1, "unknown labels folded"},
 		{testutil.ToFloat64(m.transfers.sessions.WithLabelValues(MonitorListen)), 2, "sessions in listen"},
 		{testutil.ToFloat64(m.transfers.sessions.WithLabelValues(MonitorBarge)), 0, "sessions started in barge"},
@@ -53,8 +55,8 @@ func TestTransferAndMonitorCounters(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.what, tc.got, tc.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.transfers.transfers); n != 45 {
-		t.Errorf("%d transfer series, want still 45", n)
+	if n := testutil.CollectAndCount(m.transfers.transfers); n != 60 {
+		t.Errorf("%d transfer series, want still 60", n)
 	}
 	body := scrape(t, m.Handler(), "application/openmetrics-text")
 	if !strings.Contains(body, `hotline_transfers_total{kind="blind",target="queue",outcome="completed"} 1.0 # {call_id="call-1"}`) &&

@@ -50,7 +50,7 @@ func BenchmarkBeginFinish(b *testing.B) {
 // with its spool in a temporary directory.
 func benchManager(b *testing.B) *Manager {
 	dir := b.TempDir()
-	m, err := New(Config{SpoolDir: dir + "/spool", File: FileConfig{Dir: dir + "/store"}}, nil)
+	m, err := New(Config{SpoolDir: dir + "/spool", File: FileConfig{Dir: dir + "/store"}}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

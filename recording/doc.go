@@ -11,7 +11,7 @@
 //
 // Use:
 //
-//	m, err := recording.New(cfg, logger) // cfg.SetDefaults/Validate done by New
+//	m, err := recording.New(cfg, recording.Options{Log: logger, Now: clock}) // cfg.SetDefaults/Validate done by New
 //	m.Start(ctx)                         // recovers the spool, runs the uploader
 //	r, err := m.Begin(recording.CallInfo{CallID: id, Caller: from, Agent: agent, Queue: q})
 //	// from each leg's RTP read loop, for every packet (never blocks):

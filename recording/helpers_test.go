@@ -141,7 +141,7 @@ func testConfig(t *testing.T) Config {
 // newTestManager returns a manager that is not started (nothing uploads).
 func newTestManager(t *testing.T, c Config) *Manager {
 	t.Helper()
-	m, err := New(c, nil)
+	m, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

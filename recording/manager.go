@@ -70,6 +70,7 @@ type pending struct {
 type Manager struct {
 	cfg     Config
 	log     *slog.Logger
+	now     func() time.Time // dates recordings (Options.Now)
 	backend Backend
 	keys    keyTemplate
 
@@ -102,10 +103,22 @@ type Manager struct {
 	dropped atomic.Uint64 // packets dropped by all recorders
 }
 
+// Options are a Manager's collaborators.
+type Options struct {
+	// Log receives the manager's logs (component=recording is added);
+	// nil discards them.
+	Log *slog.Logger
+	// Now is the clock that dates a recording begun without a start
+	// (its call record's times, its object key and its spool file name);
+	// nil means time.Now. The audio itself is placed by the packets'
+	// arrival on the real clock, whatever Now says.
+	Now func() time.Time
+}
+
 // New returns a Manager for c (defaults are filled in and c is validated)
 // with the backend c selects. It creates the spool directory but contacts
 // no server; call Start to recover the spool and run the uploader.
-func New(c Config, log *slog.Logger) (*Manager, error) {
+func New(c Config, o Options) (*Manager, error) {
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("recording config: %w", err)
@@ -114,18 +127,23 @@ func New(c Config, log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewWithBackend(c, b, log)
+	return NewWithBackend(c, b, o)
 }
 
 // NewWithBackend is New with a backend of the caller's choosing (c's
 // backend section is ignored).
-func NewWithBackend(c Config, b Backend, log *slog.Logger) (*Manager, error) {
+func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("recording config: %w", err)
 	}
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
 	}
 	kt, err := parseKeyTemplate(c.KeyTemplate)
 	if err != nil {
@@ -137,6 +155,7 @@ func NewWithBackend(c Config, b Backend, log *slog.Logger) (*Manager, error) {
 	return &Manager{
 		cfg:     c,
 		log:     log.With("component", "recording"),
+		now:     now,
 		backend: b,
 		keys:    kt,
 		active:  map[string]*Recorder{},
@@ -199,15 +218,18 @@ func (m *Manager) Start(ctx context.Context) error {
 // (the WAV and its call record) are created on a goroutine of their own,
 // off the caller's path (a call's setup must not wait for the spool
 // disk); packets handed to the recorder meanwhile wait in its hand-off
-// buffer. Frame 0 of the recording is info.Start (now when zero). If the
-// files cannot be created the failure is logged, the recorder ignores
-// packets and Finish returns the error.
+// buffer. Frame 0 of the recording is info.Start; when zero, it is the
+// real time of this call (packets, pauses and Finish are on the real
+// clock), and the recording is dated by the manager's clock (Options.Now).
+// If the files cannot be created the failure is logged, the recorder
+// ignores packets and Finish returns the error.
 func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	if info.CallID == "" {
 		return nil, ErrNoCallID
 	}
+	origin := info.Start
 	if info.Start.IsZero() {
-		info.Start = time.Now()
+		origin, info.Start = time.Now(), m.now()
 	}
 	key, err := m.keys.key(info)
 	if err != nil {
@@ -223,6 +245,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		info.Start.UTC().Format("20060102T150405Z"), id, hex.EncodeToString(rnd[:])))
 	r := &Recorder{
 		info:    info,
+		origin:  origin,
 		key:     key,
 		base:    base,
 		format:  m.cfg.Format,
@@ -534,7 +557,7 @@ func (m *Manager) recoverOne(base string) error {
 	if rerr != nil {
 		// No usable call record: rebuild one from what the file tells.
 		name := filepath.Base(base)
-		start := time.Now().Add(-time.Duration(info.Duration() * float64(time.Second)))
+		start := m.now().Add(-time.Duration(info.Duration() * float64(time.Second)))
 		if st, err := os.Stat(base + ".wav"); err == nil {
 			start = st.ModTime().Add(-time.Duration(info.Duration() * float64(time.Second)))
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hotline/audio"
 	"io"
 	"os"
 	"path/filepath"
@@ -192,7 +193,7 @@ func (f *flakyBackend) Stat(ctx context.Context, key string) (ObjectInfo, error)
 func TestUploadRetriesAndKeepsSpoolUntilConfirmed(t *testing.T) {
 	c := testConfig(t)
 	fb := &flakyBackend{Backend: &FileBackend{Dir: c.File.Dir}, failPuts: 3, lie: true}
-	m, err := NewWithBackend(c, fb, nil)
+	m, err := NewWithBackend(c, fb, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestUploadRetriesAndKeepsSpoolUntilConfirmed(t *testing.T) {
 
 func TestCloseFinishesLiveRecordings(t *testing.T) {
 	c := testConfig(t)
-	m, err := New(c, nil)
+	m, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,4 +318,76 @@ func TestBeginFailsOffThePath(t *testing.T) {
 	if ok.Failed() {
 		t.Error("recording after the spool came back: Failed")
 	}
+}
+
+// TestBeginDatesRecordingByManagerClock: a recording begun without a start
+// is dated by the manager's clock (here just after midnight in Berlin on
+// the night the clocks go forward, 23:30 UTC the day before), whatever the
+// real time: its object key, its spool file and its call record; its
+// audio and pause are still placed by the real arrival of the packets.
+func TestBeginDatesRecordingByManagerClock(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 3, 29, 0, 30, 0, 0, berlin)
+	c := testConfig(t)
+	m, err := New(c, Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+
+	r, err := m.Begin(CallInfo{CallID: "dst-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "recordings/2026/03/28/dst-1.wav"; r.Key() != want {
+		t.Errorf("key %q, want %q (the manager's clock in UTC)", r.Key(), want)
+	}
+	if name := filepath.Base(r.Path()); !strings.HasPrefix(name, "20260328T233000Z-dst-1-") {
+		t.Errorf("spool file %s, want it named by the manager's clock (20260328T233000Z-dst-1-...)", name)
+	}
+	arrived := time.Now()
+	s := callerU
+	for k := 0; k < 50; k++ {
+		if k == 20 {
+			if err := r.Pause(arrived.Add(400*time.Millisecond), "card number"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if k == 30 {
+			if err := r.Resume(arrived.Add(600 * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Packet(Caller, s.pkt(k, code(k)), arrived.Add(time.Duration(k)*20*time.Millisecond))
+	}
+	if err := r.Finish(arrived.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Frame 0 is the real time of Begin, a moment before the first
+	// packet: lag.
+	rec, err := readRecord(strings.TrimSuffix(r.Path(), ".wav") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag := rec.End.Sub(clock) - time.Second
+	lagFrames := int(lag / (time.Second / SampleRate))
+	if !rec.Start.Equal(clock) || lag < 0 || lag > time.Second || rec.Frames != int64(8000+lagFrames) || rec.Key != r.Key() {
+		t.Fatalf("record start %s, end %s, %d frames, key %s; want %s, 1 s after it (and the moment before the first packet), 8000 frames (and that moment's), %s",
+			rec.Start, rec.End, rec.Frames, rec.Key, clock.UTC(), r.Key())
+	}
+	if len(rec.Pauses) != 1 || !rec.Pauses[0].Start.Equal(clock.Add(lag+400*time.Millisecond)) ||
+		!rec.Pauses[0].End.Equal(clock.Add(lag+600*time.Millisecond)) {
+		t.Errorf("pauses %+v, want 400-600 ms after %s", rec.Pauses, clock.Add(lag).UTC())
+	}
+	_, ch := readPCM16(t, r.Path())
+	want := newExpect(8000 + lagFrames)
+	for k := 0; k < 50; k++ {
+		want.put(Caller, lagFrames+160*k, 160, audio.ULaw, code(k))
+	}
+	want.zero(lagFrames+3200, lagFrames+4800)
+	checkChannels(t, ch, want)
 }

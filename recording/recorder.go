@@ -32,7 +32,9 @@ type CallInfo struct {
 	Segment string
 	// Reason says why the call is recorded (policy, on demand, ...).
 	Reason string
-	// Start is the instant frame 0 of the recording stands for; zero means now.
+	// Start is the instant frame 0 of the recording stands for, on the
+	// clock of the arrivals given to Packet; zero means now (see
+	// Manager.Begin).
 	Start time.Time
 	// Extra is copied into the call record as is.
 	Extra map[string]string
@@ -92,7 +94,12 @@ type pauseSpan struct {
 // mixInterval and places the packets in the file. Nothing wakes per
 // packet.
 type Recorder struct {
-	info    CallInfo
+	info CallInfo
+	// origin is frame 0 on the real clock: packets' arrivals, pauses and
+	// the end are placed relative to it. info.Start is when the call
+	// record says the recording started (the manager's clock); dated
+	// turns an instant on the real clock into one on that clock.
+	origin  time.Time
 	key     string
 	base    string // spool path without extension
 	format  Format
@@ -208,7 +215,7 @@ func (r *Recorder) Packets(side Side, pkts [][]byte, arrival time.Time) {
 		r.st.malformed.Add(uint64(len(pkts)))
 		return
 	}
-	d := arrival.Sub(r.info.Start)
+	d := arrival.Sub(r.origin)
 	var dropped uint64
 	r.inMu.Lock()
 	if r.inClosed {
@@ -324,9 +331,9 @@ func (r *Recorder) Pause(at time.Time, reason string) error {
 	if n := len(r.spans); n > 0 && r.spans[n-1].to < 0 {
 		return nil
 	}
-	r.spans = append(r.spans, pauseSpan{from: max(samplePos(r.info.Start, at), 0), to: -1})
+	r.spans = append(r.spans, pauseSpan{from: max(samplePos(r.origin, at), 0), to: -1})
 	r.paused.Store(true)
-	r.pauses = append(r.pauses, PauseInterval{Start: at.UTC(), Reason: reason})
+	r.pauses = append(r.pauses, PauseInterval{Start: r.dated(at), Reason: reason})
 	return nil
 }
 
@@ -348,9 +355,15 @@ func (r *Recorder) endPause(at time.Time) {
 	if n == 0 || r.spans[n-1].to >= 0 {
 		return
 	}
-	to := max(samplePos(r.info.Start, at), r.spans[n-1].from)
+	to := max(samplePos(r.origin, at), r.spans[n-1].from)
 	r.spans[n-1].to = to
-	r.pauses[n-1].End = at.UTC()
+	r.pauses[n-1].End = r.dated(at)
+}
+
+// dated returns the instant at (on the real clock, like arrivals) on the
+// clock that dates the recording, in UTC.
+func (r *Recorder) dated(at time.Time) time.Time {
+	return r.info.Start.Add(at.Sub(r.origin)).UTC()
 }
 
 // mute implements muter for the mixer.
@@ -484,7 +497,7 @@ func (r *Recorder) Finish(end time.Time) error {
 	r.in = nil
 	r.inMu.Unlock()
 
-	endPos := max(samplePos(r.info.Start, end), 0)
+	endPos := max(samplePos(r.origin, end), 0)
 	var errs []error
 	if r.werr != nil {
 		errs = append(errs, r.werr)
@@ -496,7 +509,7 @@ func (r *Recorder) Finish(end time.Time) error {
 		errs = append(errs, err)
 	}
 	rec := r.record()
-	rec.End = end.UTC()
+	rec.End = r.dated(end)
 	rec.DurationSeconds = float64(frames) / SampleRate
 	rec.Frames = frames
 	if err := writeRecord(r.base+".json", rec); err != nil {

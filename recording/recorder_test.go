@@ -399,7 +399,7 @@ func waitHandedOff(t testing.TB, r *Recorder) {
 // (50 ms of audio, as often as it runs).
 func BenchmarkPacket(b *testing.B) {
 	c := Config{SpoolDir: b.TempDir(), File: FileConfig{Dir: b.TempDir()}}
-	m, err := New(c, nil)
+	m, err := New(c, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

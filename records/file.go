@@ -24,11 +24,11 @@ type fileBackend struct {
 	mu       sync.RWMutex
 }
 
-func openFile(c FileConfig) (*fileBackend, error) {
+func openFile(c FileConfig, now func() time.Time) (*fileBackend, error) {
 	if err := os.MkdirAll(c.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("records: file backend: %w", err)
 	}
-	return &fileBackend{dir: c.Dir, lookBack: c.LookBackDays, now: time.Now}, nil
+	return &fileBackend{dir: c.Dir, lookBack: c.LookBackDays, now: now}, nil
 }
 
 const dayFileExt = ".jsonl"

@@ -45,7 +45,7 @@ func open(t testing.TB, c records.Config) *records.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := records.Open(ctx, c, testLog(t))
+	s, err := records.Open(ctx, c, records.Options{Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,14 +52,30 @@ type Store struct {
 	down             atomic.Bool
 }
 
+// Options are a Store's collaborators.
+type Options struct {
+	// Log receives the store's logs (component=records is added); nil
+	// discards them.
+	Log *slog.Logger
+	// Now is the clock that ends a history query without "to" (the file
+	// backend then reads the look_back_days before it); nil means
+	// time.Now.
+	Now func() time.Time
+}
+
 // Open opens the configured backend (for postgres: connects and applies
 // pending migrations; an unreachable server is not fatal, records are
 // spooled until it is reachable) and the spool, and starts the writer.
-func Open(ctx context.Context, c Config, log *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, c Config, o Options) (*Store, error) {
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "records")
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
 	var b backend
 	switch c.Backend {
 	case BackendPostgres:
@@ -69,7 +85,7 @@ func Open(ctx context.Context, c Config, log *slog.Logger) (*Store, error) {
 		}
 		b = pg
 	default:
-		fb, err := openFile(c.File)
+		fb, err := openFile(c.File, now)
 		if err != nil {
 			return nil, err
 		}

@@ -118,15 +118,16 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		return
 	}
 	leg.peer = user
-	mc.mu.Lock()
-	reason := mc.reason
-	mc.mu.Unlock()
 	// The pseudo call shows the target the hotline call's details (its
 	// id, the customer, who transfers); it is never listed (no record).
 	pc := &call{s: s, id: leg.callID, log: mc.log.With("consultation_call_id", leg.callID, "by", user),
-		hotline: mc.hotline, customer: mc.customer, decision: mc.decision, from: mc.from, fromName: mc.fromName,
-		created: mc.created, transport: mc.transport, direction: mc.direction, reason: reason, transferredBy: user,
-		caller: leg, legs: []*Leg{leg}, agentGone: make(chan struct{})}
+		hotline: mc.hotline, from: mc.from, fromName: mc.fromName,
+		created: mc.created, transport: mc.transport, direction: mc.direction,
+		caller: leg}
+	pc.state.AddLeg(leg)
+	pc.state.Routed(mc.state.Routing())
+	pc.state.NoteReason(mc.state.Reason())
+	pc.state.NoteTransferredBy(user)
 	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
 	defer pc.cancel(nil)
 	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg, want: target}
@@ -188,8 +189,10 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 		cons.hangup(callflow.ErrCallerHangup)
 		return
 	}
+	pc.state.NoteAnswered(s.now())
+	pc.state.NoteBridged(s.now())
 	pc.mu.Lock()
-	pc.answered, pc.answeredAt, pc.bridgedAt = true, s.now(), s.now()
+	pc.answered = true
 	pc.mu.Unlock()
 	leg.media.Start()
 	b.media.Start()
@@ -200,7 +203,7 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	cause := error(nil)
 	select {
 	case <-pc.ctx.Done(): // the agent or the target hung up, or Hotline stops
-	case <-pc.agentGone: // the target hung up (survey on: agentLeft does not end the call)
+	case <-pc.state.AgentGone(): // the target hung up (survey on: agentLeft does not end the call)
 		cause = callflow.ErrAgentHangup
 	case <-cons.Taken():
 		cause = callflow.ErrConsultationDone
@@ -252,7 +255,8 @@ func (cons *consultation) hangup(cause error) {
 // consultation's ACD call (connected).
 func (cons *consultation) reach(target Target) (*Leg, *acd.QueuedCall, error) {
 	pc, mc := cons.pc, cons.main
-	req := acd.CallRequest{ID: "consult:" + cons.leg.callID, Queue: mc.decision.Queue, Priority: mc.decision.Priority, Front: true}
+	d := mc.state.Decision()
+	req := acd.CallRequest{ID: "consult:" + cons.leg.callID, Queue: d.Queue, Priority: d.Priority, Front: true}
 	if target.Kind == TargetAgent {
 		req.Agent = target.Name
 	} else {
@@ -521,9 +525,7 @@ func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, no
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
-	c.mu.Lock()
-	req := acd.RequestFor(c.id, c.decision, c.customer)
-	c.mu.Unlock()
+	req := c.state.Request(c.id)
 	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
 		"by", o.by, "target", o.target.String(), "queue", from)
 	next, err := callflow.BackInLine(scriptCall{c}, req, from)

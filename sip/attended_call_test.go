@@ -439,8 +439,11 @@ func TestSemiAttendedTransfer(t *testing.T) {
 	flows(t, caller, call.answered().Audio.Addr, bob)
 	flows(t, bob, bobIn.remoteRTP(), caller)
 	bob.noInvite()
-	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAttended); got != 1 {
-		t.Errorf("%v attended transfers counted, want 1", got)
+	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferSemiAttended); got != 1 {
+		t.Errorf("%v semi-attended transfers counted, want 1", got)
+	}
+	if got := counterValue(t, m, metrics.NameTransfers, "kind", metrics.TransferAttended); got != 0 {
+		t.Errorf("%v attended transfers counted, want 0 (the transfer was semi-attended)", got)
 	}
 	call.bye()
 	select {
@@ -452,9 +455,9 @@ func TestSemiAttendedTransfer(t *testing.T) {
 	if r.Agent != "bob" || !slices.Equal(r.Agents, []string{"alice", "bob"}) {
 		t.Errorf("record agent %q agents %v, want bob and [alice bob]", r.Agent, r.Agents)
 	}
-	if len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAttended || r.Transfers[0].By != "alice" ||
+	if len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferSemiAttended || r.Transfers[0].By != "alice" ||
 		r.Transfers[0].Target != "agent:bob" {
-		t.Errorf("record transfers %+v, want one attended transfer by alice to agent:bob", r.Transfers)
+		t.Errorf("record transfers %+v, want one semi_attended transfer by alice to agent:bob", r.Transfers)
 	}
 }
 
@@ -494,7 +497,7 @@ func TestSemiAttendedTransferNoAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := f.record(reqHeader(in.req, "X-Hotline-Call-ID"))
-	if r.Agent != "carol" || len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferAttended || r.Reason != "transfer" {
-		t.Errorf("record agent %q transfers %+v reason %q, want carol, alice's attended transfer, reason transfer", r.Agent, r.Transfers, r.Reason)
+	if r.Agent != "carol" || len(r.Transfers) != 1 || r.Transfers[0].Kind != metrics.TransferSemiAttended || r.Reason != "transfer" {
+		t.Errorf("record agent %q transfers %+v reason %q, want carol, alice's semi_attended transfer, reason transfer", r.Agent, r.Transfers, r.Reason)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,13 +13,11 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/recording"
 	"hotline/routing/config"
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
 	"hotline/sip/sdp"
-	"hotline/survey"
 )
 
 // supportedCodecs are the audio codecs Hotline relays, in our preference order.
@@ -29,10 +26,12 @@ var supportedCodecs = []string{"PCMU", "PCMA"}
 // dtmfPT is the telephone-event payload type Hotline offers.
 const dtmfPT = 101
 
-// call is one hotline call: its legs (the caller's first; the agent's
-// once one answered; any leg a feature adds) joined by bridges
-// (bridge.go). Its goroutine (run) owns the flow; SIP handlers only look
-// it up and end it; closeWith tears it down.
+// call is one hotline call's SIP side: its dialogs' I/O (the caller's
+// leg and INVITE transaction, the responses to it) beside its
+// call-control state (state, a callflow.Call: legs, bridges, routing,
+// milestones, transfers, recording, ...). Its goroutine (run) owns the
+// flow; SIP handlers only look it up and end it; closeWith tears it
+// down.
 type call struct {
 	s  *Server
 	id string // the caller's Call-ID
@@ -41,9 +40,7 @@ type call struct {
 	setupDone func()
 	log       *slog.Logger
 	hotline   config.Hotline
-	customer  directory.Customer // who is calling, by caller ID
-	decision  rules.Decision     // where the router sends the call
-	from      string             // caller number (From user)
+	from      string // caller number (From user)
 	fromName  string
 	transport string
 	created   time.Time
@@ -59,52 +56,19 @@ type call struct {
 	cancel context.CancelCauseFunc
 
 	mu       sync.Mutex
-	answered bool
+	answered bool // 200 OK sent to the caller
 	ringing  bool // 180 sent to the caller
 	// respMu serialises responses to the caller's INVITE: an agent's
 	// phone may ring late, on its WaitAnswer goroutine, while the call
 	// answers or rejects the caller; finalSent stops 180s after that.
 	respMu    sync.Mutex
 	finalSent bool
-	// legs are every leg of the call, caller first; bridges join them
-	// (bridge.go).
-	legs    []*Leg
-	bridges callflow.Bridges[*Leg] // own lock
-	rec     *recording.Recorder    // nil when the call is not recorded
-	// times of the call's milestones (zero until reached)
-	answeredAt, bridgedAt, agentLeftAt time.Time
-	agentName                          string // who took the call
-	// holds are the legs' holds (re-INVITEs, onReInvite); own lock
-	holds  callflow.Holds[*Leg]
-	survey survey.Result
-	// set by the keypad (ivr.go): the reason chosen in the menu, when
-	// the call entered the queue, and the callback the caller left the
-	// queue for
-	reason     string
-	queuedAt   time.Time
-	callback   bool
-	callbackID string
-
-	agentGone     chan struct{} // closed when the bridged agent hangs up
-	agentGoneOnce sync.Once
-	// transferTo receives an accepted blind transfer of the bridged
-	// agent's leg (refer_server.go); the queue loop carries it out
-	// (transfer_call.go). nil for calls that cannot be transferred.
-	transferTo chan callflow.TransferOrder
-	// transfersDone are the transfers carried out, in order; agents
-	// every agent connected, in order.
-	transfersDone []callflow.Transfer
-	agents        []string
-	// monitors are the supervisors' monitoring sessions (monitor_call.go; own lock).
-	monitors callflow.MonitorLog
-	// transferredBy is the agent who last transferred the call (shown to
-	// the next agent); returnTo, while the call waits for one agent it
-	// was transferred to, is the queue it goes back to, first in line,
-	// if that agent does not take it.
-	transferredBy, returnTo string
-	// outside is the outside number a transfer connected the caller with
-	// (outside_transfer.go), "" if none.
-	outside string
+	// state is the call's call-control side: its routing, legs (caller
+	// first), bridges, holds, milestones, agents, transfers, monitoring
+	// sessions, survey result, keypad answers, recording, agent-gone
+	// signal and transfer orders (callflow.Call; own lock, never held
+	// while calling out, so it may be used under mu).
+	state callflow.Call[*Leg]
 	// consult is set on the pseudo call of an agent's consultation
 	// (attended_call.go), nil otherwise.
 	consult *consultation
@@ -195,30 +159,38 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		return
 	}
 	callID := req.CallID().Value()
+	// 100 Trying now, before the customer lookup (a CRM may take its
+	// time) and before anything can ring: unless a response went out,
+	// sipgo sends a 100 of its own 200 ms after the INVITE, from a timer
+	// goroutine, which may reach the caller after our 180.
+	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
+		s.log.Debug("100 Trying not sent", "call_id", callID, "error", err)
+	}
 	from := req.From()
 	c := &call{
-		s:          s,
-		id:         callID,
-		log:        s.log.With("call_id", callID),
-		hotline:    hl,
-		from:       from.Address.User,
-		fromName:   from.DisplayName,
-		transport:  strings.ToLower(req.Transport()),
-		created:    s.now(),
-		direction:  callflow.DirectionInbound,
-		caller:     leg,
-		legs:       []*Leg{leg},
-		agentGone:  make(chan struct{}),
-		transferTo: make(chan callflow.TransferOrder, 1),
-		setupDone:  setupDone,
+		s:         s,
+		id:        callID,
+		log:       s.log.With("call_id", callID),
+		hotline:   hl,
+		from:      from.Address.User,
+		fromName:  from.DisplayName,
+		transport: strings.ToLower(req.Transport()),
+		created:   s.now(),
+		direction: callflow.DirectionInbound,
+		caller:    leg,
+		setupDone: setupDone,
 	}
+	c.state.Started(callID, callflow.DirectionInbound, c.from, c.created)
+	c.state.AddLeg(leg)
+	c.state.AcceptTransfers() // by REFER (refer_server.go) or the API; the queue loop carries them out
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	c.customer = directory.Unknown(c.from)
+	cust := directory.Unknown(c.from)
 	if lookup := s.deps.Customers; lookup != nil {
-		c.customer = lookup(c.ctx, c.from)
+		cust = lookup(c.ctx, c.from)
 	}
-	c.decision = s.deps.Router.Decide(rules.Attributes{Segment: c.customer.Segment, Style: c.customer.Style,
-		Dialled: number, Caller: c.customer.Number}, c.created)
+	d := s.deps.Router.Decide(rules.Attributes{Segment: cust.Segment, Style: cust.Style,
+		Dialled: number, Caller: cust.Number}, c.created)
+	c.state.Routed(hl.Number, cust, d)
 	leg.media.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
@@ -236,12 +208,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	s.mu.Unlock()
 	s.calls.Add(1)
 
-	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", c.customer.ID,
-		"segment", c.customer.Segment, "rule", c.decision.Rule, "action", c.decision.Action, "queue", c.decision.Queue,
+	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", cust.ID,
+		"segment", cust.Segment, "rule", d.Rule, "action", d.Action, "queue", d.Queue,
 		"transport", c.transport, "codec", codec.Name)
-	if err := leg.srv.Respond(100, "Trying", nil); err != nil {
-		c.log.Debug("100 Trying not sent", "error", err)
-	}
 	// The handler must not return before the final response: sipgo ends
 	// the INVITE transaction when it does. The call runs on this goroutine.
 	c.run()
@@ -289,7 +258,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // noteHold notes that leg is (or is no more) on hold at now, for the
 // call's record.
-func (c *call) noteHold(leg *Leg, held bool, now time.Time) { c.holds.Note(leg, held, now) }
+func (c *call) noteHold(leg *Leg, held bool, now time.Time) { c.state.Holds.Note(leg, held, now) }
 
 // end ends the call with a cause; the first cause wins.
 func (c *call) end(cause error) {
@@ -345,14 +314,12 @@ func (c *call) answer() error {
 		}
 		return fmt.Errorf("answering caller: %w", err)
 	}
+	c.state.NoteAnswered(c.s.now())
 	c.mu.Lock()
 	c.answered = true
-	c.answeredAt = c.s.now()
 	c.mu.Unlock()
 	c.caller.media.Start()
-	if r := c.s.deps.Recordings; r != nil && r.StartAtAnswer() {
-		c.startRecording("", nil)
-	}
+	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.recordingInfo(""), c.log))
 	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
@@ -401,47 +368,31 @@ func (c *call) endProvisionals() {
 	c.respMu.Unlock()
 }
 
-// startRecording starts recording the call if the policy says so (or, for
-// a recording begun at answer, adds the agent's side to it). Recording
-// never stands in the way of the call: failures are logged.
+// startRecording starts recording the call if the policy says so (or,
+// for a recording begun at answer, adds the agent's side to it): the
+// policy, and what happens when a recording cannot start, are
+// callflow's (callflow.Call.Record); here the legs' media are tapped
+// into the recording, the caller's on the caller channel, a's (the
+// agent's, or the outside party's) on the agent channel.
 func (c *call) startRecording(agent string, a *Leg) {
-	rs := c.s.deps.Recordings
-	if rs == nil {
-		return
+	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.recordingInfo(agent), c.log))
+	if rec := c.state.Recording(); rec != nil && a != nil {
+		a.media.SetBatchTap(rec.Tap(callflow.AgentChannel, a.Format().Codec()))
 	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		if !rs.ShouldRecord(c.hotline.Number, c.customer.Segment) {
-			return
-		}
-		var err error
-		rec, err = rs.Begin(recording.CallInfo{
-			CallID:  c.id,
-			Caller:  c.from,
-			Agent:   agent,
-			Queue:   c.hotline.Number,
-			Segment: c.customer.Segment,
-			Start:   time.Now(), // the recorder runs on real time, like packet arrivals
-		})
-		if err != nil {
-			c.log.Error("recording not started; the call goes on unrecorded", "error", err)
-			return
-		}
-		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
-		c.mu.Lock()
-		c.rec = rec
-		c.mu.Unlock()
-		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
-		c.log.Info("recording", "key", rec.Key())
-	} else if agent != "" {
-		_ = rec.SetAgent(agent)
+}
+
+// tapRecording taps the caller's media into a recording that begun.
+func (c *call) tapRecording(rec callflow.Recording, begun bool) {
+	if begun {
+		c.caller.media.SetBatchTap(rec.Tap(callflow.CallerChannel, c.caller.Format().Codec()))
 	}
-	if a != nil {
-		rec.SetFormat(recording.Agent, a.Format().Codec())
-		a.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
-	}
+}
+
+// recordingInfo describes the call to a recording that begins (agent
+// "" when none is connected yet).
+func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
+	return callflow.RecordingInfo{CallID: c.id, Caller: c.from, Agent: agent, Queue: c.hotline.Number,
+		Segment: c.state.Customer().Segment} // dated by the recording side's clock
 }
 
 // refusedError is an agent's phone refusing an offered call; call
@@ -456,17 +407,12 @@ func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, R
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.customer.Segment, Reason: c.reason, Arrived: c.created}
+	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: c.created}
 }
 
 // queueName is the routing queue the call belongs to (the hotline number
 // when the router named none).
-func (c *call) queueName() string {
-	if c.decision.Queue != "" {
-		return c.decision.Queue
-	}
-	return c.hotline.Number
-}
+func (c *call) queueName() string { return c.state.QueueName() }
 
 // agentLeft is called when the bridged agent hangs up: the survey, or
 // the call's end (callflow.AgentLeft).
@@ -481,14 +427,7 @@ func (sc scriptCall) Has(a callflow.Leg) bool {
 }
 
 // NoteAgentLeft notes when the agent left (the first time counts).
-func (sc scriptCall) NoteAgentLeft() {
-	c := sc.c
-	c.mu.Lock()
-	if c.agentLeftAt.IsZero() {
-		c.agentLeftAt = c.s.now()
-	}
-	c.mu.Unlock()
-}
+func (sc scriptCall) NoteAgentLeft() { sc.c.state.NoteAgentLeft(sc.c.s.now()) }
 
 // SurveyOn says whether the survey is on and its prompts usable.
 func (sc scriptCall) SurveyOn() bool {
@@ -497,7 +436,7 @@ func (sc scriptCall) SurveyOn() bool {
 }
 
 // ToSurvey closes AgentGone.
-func (sc scriptCall) ToSurvey() { sc.c.agentGoneOnce.Do(func() { close(sc.c.agentGone) }) }
+func (sc scriptCall) ToSurvey() { sc.c.state.ToSurvey() }
 
 // detachAgent separates the caller from an agent who has hung up: the
 // media bridge is undone, the agent's leg closed and the agent freed.
@@ -519,24 +458,6 @@ func (c *call) detachAgent() {
 // side. A call that was never listed (a callback no agent took) leaves no
 // record.
 func (c *call) closeWith(cause error) { callflow.Close(teardown{c}, cause) }
-
-// timeline is what the call went through so far, for its record.
-func (c *call) timeline() callflow.Timeline {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := callflow.Timeline{
-		CallID: c.id, Direction: c.direction, Hotline: c.hotline.Number, Caller: c.from, Agent: c.agentName,
-		Customer: c.customer, Reason: c.reason, Callback: c.callbackID, Survey: c.survey, Queue: c.decision.Queue,
-		Arrived: c.created, Answered: c.answeredAt, Queued: c.queuedAt, Bridged: c.bridgedAt, AgentLeft: c.agentLeftAt,
-		AfterHours: c.decision.Action != config.ActionQueue, LeftForCallback: c.callback,
-		Agents: slices.Clone(c.agents), Transfers: slices.Clone(c.transfersDone), Monitors: c.monitorSessions(), Outside: c.outside,
-	}
-	t.Holds = c.holds.Periods()
-	if c.rec != nil && !c.rec.Failed() { // one that could not start recorded nothing
-		t.Recording = c.rec.Key()
-	}
-	return t
-}
 
 // CallInfo is a snapshot of one call in progress.
 type CallInfo struct {
@@ -562,8 +483,10 @@ func (s *Server) Calls() []CallInfo {
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, Queue: c.decision.Queue, From: c.from, Answered: c.answered, Started: c.created, Outside: c.outside}
+		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, From: c.from, Answered: c.answered, Started: c.created}
 		c.mu.Unlock()
+		ci.Queue = c.state.Decision().Queue
+		ci.Outside = c.state.Outside()
 		if a != nil {
 			ci.Agent = a.peer
 		}
@@ -578,16 +501,14 @@ var (
 	ErrNotRecorded = errors.New("the call is not being recorded")
 )
 
-func (s *Server) recorderOf(callID string) (*call, *recording.Recorder, error) {
+func (s *Server) recorderOf(callID string) (*call, callflow.Recording, error) {
 	s.mu.Lock()
 	c := s.byID[callID]
 	s.mu.Unlock()
 	if c == nil {
 		return nil, nil, ErrNoSuchCall
 	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
+	rec := c.state.Recording()
 	if rec == nil {
 		return c, nil, ErrNotRecorded
 	}

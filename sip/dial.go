@@ -234,20 +234,19 @@ func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Custome
 		name += " " + cust.Name
 	}
 	c := &call{
-		s:          s,
-		id:         id,
-		log:        s.log.With("call_id", id, "callback", cb.ID),
-		hotline:    hl,
-		customer:   cust,
-		decision:   rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority},
-		from:       cb.Number,
-		fromName:   name,
-		transport:  l.cfg.Transport,
-		created:    s.now(),
-		direction:  callflow.DirectionCallback,
-		callbackID: cb.ID,
-		agentGone:  make(chan struct{}),
+		s:         s,
+		id:        id,
+		log:       s.log.With("call_id", id, "callback", cb.ID),
+		hotline:   hl,
+		from:      cb.Number,
+		fromName:  name,
+		transport: l.cfg.Transport,
+		created:   s.now(),
+		direction: callflow.DirectionCallback,
 	}
+	c.state.Started(id, callflow.DirectionCallback, cb.Number, c.created)
+	c.state.Routed(hl.Number, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
+	c.state.NoteCallback(cb.ID)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	return &callbackCall{call: c, line: l}
 }
@@ -263,7 +262,7 @@ func (c *callbackCall) Log() *slog.Logger          { return c.log }
 func (c *callbackCall) Context() context.Context   { return c.ctx }
 func (c *callbackCall) End(cause error)            { c.end(cause) }
 func (c *callbackCall) Close(cause error)          { c.closeWith(cause) }
-func (c *callbackCall) AgentGone() <-chan struct{} { return c.agentGone }
+func (c *callbackCall) AgentGone() <-chan struct{} { return c.state.AgentGone() }
 
 // RingAgents rings the agents of an offer (ringAll).
 func (c *callbackCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg {
@@ -288,9 +287,10 @@ func (c *callbackCall) Take(customer, agent callflow.Leg) {
 	s := c.s
 	cust, a := customer.(*Leg), agent.(*Leg)
 	c.mu.Lock()
-	c.caller, c.agentName = cust, a.peer // the agent took the callback
-	c.legs = append([]*Leg{cust}, c.legs...)
+	c.caller = cust
 	c.mu.Unlock()
+	c.state.AddFirstLeg(cust)
+	c.state.NoteAgent(a.peer) // the agent took the callback
 	s.active.Add(1)
 	s.mu.Lock()
 	s.byID[c.id] = c.call
@@ -337,22 +337,17 @@ func (c *callbackCall) Dial(ctx context.Context, customer, agent callflow.Leg) e
 func (c *callbackCall) Connect(customer, agent callflow.Leg) {
 	s := c.s
 	cust, a := customer.(*Leg), agent.(*Leg)
+	c.state.NoteAnswered(s.now())
 	c.mu.Lock()
-	c.answered, c.answeredAt = true, s.now()
+	c.answered = true
 	c.mu.Unlock()
 	cust.media.Start()
 	c.join(cust, a)
-	c.mu.Lock()
-	c.bridgedAt, c.agentName = s.now(), a.peer
-	c.mu.Unlock()
+	c.state.NoteBridged(s.now())
+	c.state.NoteAgent(a.peer)
 	c.startRecording(a.peer, a)
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil {
-		_ = rec.SetExtra("direction", callflow.DirectionCallback)
-		_ = rec.SetExtra("callback_id", c.callbackID)
-	}
+	c.state.RecordExtra("direction", callflow.DirectionCallback)
+	c.state.RecordExtra("callback_id", c.state.CallbackID())
 	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
 		"wait", s.now().Sub(c.created).Round(time.Millisecond))
 	callflow.WatchLeg(c, cust, callflow.ErrCustomerHangup, callflow.ErrCallerTimeout)

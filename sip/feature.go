@@ -111,7 +111,7 @@ func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
 	// A call of its own in the dialog table, so that the phone's ACK, BYE
 	// and re-INVITE find it; it is not a hotline call (no CDR, no queue).
 	callID := leg.callID
-	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), caller: leg, agentGone: make(chan struct{})}
+	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), caller: leg}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	defer c.cancel(nil)
 	s.register(callID, &dialogRef{call: c, leg: leg})

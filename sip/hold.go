@@ -11,8 +11,9 @@ func (c *call) holdChanged(leg *Leg, held bool) {
 		return
 	}
 	c.mu.Lock()
-	bridged, answered := !c.bridgedAt.IsZero(), c.answered
+	answered := c.answered
 	c.mu.Unlock()
+	bridged := c.state.Bridged()
 	if !bridged || !answered || c.ctx.Err() != nil {
 		return
 	}
@@ -29,4 +30,4 @@ func (c *call) holdChanged(leg *Leg, held bool) {
 }
 
 // joined reports whether a and b are bridged together.
-func (c *call) joined(a, b *Leg) bool { return c.bridges.Joined(a, b) }
+func (c *call) joined(a, b *Leg) bool { return c.state.Bridges.Joined(a, b) }

@@ -66,7 +66,7 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	// The supervisor's dialog has a call of its own in the dialog table
 	// (its BYE ends the monitoring, not the monitored call); it is not a
 	// hotline call (no record, no queue).
-	c := &call{s: s, id: leg.callID, log: mc.log.With("supervisor", user, "supervisor_call_id", leg.callID), caller: leg, agentGone: make(chan struct{})}
+	c := &call{s: s, id: leg.callID, log: mc.log.With("supervisor", user, "supervisor_call_id", leg.callID), caller: leg}
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	s.register(leg.callID, &dialogRef{call: c, leg: leg})
 	s.calls.Add(1)
@@ -109,7 +109,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 	})
 	go func() { // the supervisor's leg ends on its own
 		select {
-		case <-c.agentGone: // the supervisor's phone Hotline rang hung up
+		case <-c.state.AgentGone(): // the supervisor's phone Hotline rang hung up
 			sess.hungUp.Store(true)
 		case <-c.ctx.Done(): // the supervisor hung up, or Hotline stops
 			cause := context.Cause(c.ctx)
@@ -120,7 +120,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 		close(sess.gone)
 	}()
 	leg.media.Start()
-	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.id, Call: mc.ctx, Log: &mc.monitors, Supervisor: user,
+	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.id, Call: mc.ctx, Log: &mc.state.Monitors, Supervisor: user,
 		Agent: agent, Via: via, Mode: mode, Now: s.now, Metrics: s.deps.Metrics}, sess)
 }
 
@@ -154,17 +154,15 @@ func (c *call) watched() *callflow.Watched {
 	var w callflow.Watched
 	a := c.legOf(RoleAgent)
 	c.mu.Lock()
-	w.Bridged = !c.bridgedAt.IsZero() && c.caller != nil
+	w.Bridged = c.caller != nil
 	c.mu.Unlock()
+	w.Bridged = w.Bridged && c.state.Bridged()
 	if a != nil {
 		w.Agent = a.peer
 	}
 	w.Monitored = c.caller != nil && media.Monitored(c.caller.media)
 	return &w
 }
-
-// monitorSessions is a copy of c's monitoring sessions.
-func (c *call) monitorSessions() []callflow.Monitoring { return c.monitors.Sessions() }
 
 // acceptFeatureCall makes the leg of a feature-code call (its answer not
 // sent yet). It answers the INVITE itself when it cannot: 488 without
@@ -210,9 +208,7 @@ func (s *Server) agentsCall(agent string) *call {
 	s.mu.Unlock()
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
-		c.mu.Lock()
-		bridged := !c.bridgedAt.IsZero()
-		c.mu.Unlock()
+		bridged := c.state.Bridged()
 		if a != nil && a.peer == agent && bridged && c.ctx.Err() == nil {
 			return c
 		}
@@ -259,8 +255,9 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	}
 	// The supervisor's leg belongs to a call of its own (its BYE ends the
 	// monitoring only); Hotline rings it as it rings an agent.
-	c := &call{s: s, id: mc.id, log: mc.log.With("supervisor", supervisor), hotline: mc.hotline, customer: mc.customer,
-		decision: mc.decision, from: mc.from, fromName: mc.fromName, created: mc.created, agentGone: make(chan struct{})}
+	c := &call{s: s, id: mc.id, log: mc.log.With("supervisor", supervisor), hotline: mc.hotline,
+		from: mc.from, fromName: mc.fromName, created: mc.created}
+	c.state.Routed(mc.state.Routing())
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	leg, err := c.dial(ctx, supervisor, supervisorRingTimeout)
 	if err != nil {

@@ -5,10 +5,9 @@ package sip
 // display name or number), segment, reason, queue, the number dialled,
 // the wait so far.
 func (c *call) offerInfo() OfferInfo {
-	c.mu.Lock()
-	reason, by := c.reason, c.transferredBy
-	c.mu.Unlock()
-	name := c.customer.Name
+	reason, by := c.state.Reason(), c.state.TransferredBy()
+	cust := c.state.Customer()
+	name := cust.Name
 	if name == "" {
 		name = c.displayName()
 	}
@@ -20,7 +19,7 @@ func (c *call) offerInfo() OfferInfo {
 		CallID:  id,
 		Name:    name,
 		Number:  c.from,
-		Segment: c.customer.Segment,
+		Segment: cust.Segment,
 		Reason:  reason,
 		Queue:   c.queueName(),
 		Hotline: c.hotline.Number,

@@ -130,9 +130,7 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
 			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
 	}
-	c.mu.Lock()
-	req := acd.RequestFor(c.id, c.decision, c.customer)
-	c.mu.Unlock()
+	req := c.state.Request(c.id)
 	next, res, qerr := callflow.OutsideDone(scriptCall{c}, o.kind, res, req, from)
 	done(res.Code, res.Reason)
 	switch {
@@ -209,16 +207,9 @@ func (c *call) bridgeOutside(out *Leg) {
 	if !c.joined(c.caller, out) { // joined already for early media
 		c.join(c.caller, out)
 	}
-	c.mu.Lock()
-	c.outside = out.peer
-	c.mu.Unlock()
+	c.state.NoteOutside(out.peer)
 	c.startRecording("", out)
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil {
-		_ = rec.SetExtra("outside_number", out.peer)
-	}
+	c.state.RecordExtra("outside_number", out.peer)
 	c.log.Info("bridged with the outside party", "number", out.peer, "caller_codec", c.caller.Codec().Name,
 		"outside_codec", out.Codec().Name)
 	go func() {

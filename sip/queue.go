@@ -26,10 +26,7 @@ var _ callflow.InboundCall = scriptCall{}
 
 // Request is the call's request to the ACD.
 func (sc scriptCall) Request() acd.CallRequest {
-	c := sc.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return acd.RequestFor(c.id, c.decision, c.customer)
+	return sc.c.state.Request(sc.c.id)
 }
 
 // Enqueue puts r in the ACD.
@@ -38,11 +35,7 @@ func (sc scriptCall) Enqueue(r acd.CallRequest) (*acd.QueuedCall, error) {
 }
 
 // Queued notes when the call entered its queue (its wait counts from it).
-func (sc scriptCall) Queued(at time.Time) {
-	sc.c.mu.Lock()
-	sc.c.queuedAt = at
-	sc.c.mu.Unlock()
-}
+func (sc scriptCall) Queued(at time.Time) { sc.c.state.NoteQueued(at) }
 
 // Offered counts the call as offered to its queue.
 func (sc scriptCall) Offered() { sc.c.s.deps.Metrics.CallOffered(sc.c.metricsCall()) }
@@ -58,10 +51,10 @@ func (sc scriptCall) RingAgents(qc *acd.QueuedCall, off acd.Offer) callflow.Leg 
 // Connect bridges the caller with the agent who took the call (connect).
 func (sc scriptCall) Connect(a callflow.Leg) error { return sc.c.connect(a.(*Leg)) }
 
-func (sc scriptCall) AgentGone() <-chan struct{}               { return sc.c.agentGone }
+func (sc scriptCall) AgentGone() <-chan struct{}               { return sc.c.state.AgentGone() }
 func (sc scriptCall) DetachAgent()                             { sc.c.detachAgent() }
 func (sc scriptCall) Survey()                                  { sc.c.runSurvey() }
-func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.transferTo }
+func (sc scriptCall) Transfers() <-chan callflow.TransferOrder { return sc.c.state.Transfers() }
 
 // CompleteAttended completes an attended transfer (completeAttended).
 func (sc scriptCall) CompleteAttended(qc *acd.QueuedCall, a callflow.Leg, o callflow.TransferOrder) (*acd.QueuedCall, callflow.Leg) {
@@ -236,20 +229,12 @@ func (c *call) connect(a *Leg) error {
 	a.media.Start()
 	c.caller.media.Start()
 	c.join(c.caller, a)
-	c.mu.Lock()
-	if c.bridgedAt.IsZero() { // a transferred call keeps its first bridge (wait and talk count from it)
-		c.bridgedAt = s.now()
-	}
-	c.agentName = a.peer // the last agent: CSAT is credited to them
-	c.agents = append(c.agents, a.peer)
-	c.mu.Unlock()
+	// a.peer is the last agent (CSAT is credited to them); a transferred
+	// call keeps its first bridge (wait and talk count from it).
+	bridged := c.state.NoteConnected(a.peer, s.now())
 	c.startRecording(a.peer, a)
-	c.mu.Lock()
-	rec, reason, bridged, waitFrom := c.rec, c.reason, c.bridgedAt, c.queuedAt
-	c.mu.Unlock()
-	if rec != nil && reason != "" {
-		_ = rec.SetExtra("call_reason", reason)
-	}
+	c.state.RecordExtra("call_reason", c.state.Reason())
+	waitFrom := c.state.Queued()
 	// The same definitions as the call record (callflow.Build) and the
 	// metrics: wait from entering the queue, time to answer from the INVITE.
 	if waitFrom.IsZero() {

@@ -22,7 +22,7 @@ func recordingFixture(t *testing.T) (*fixture, *recording.Manager) {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := recording.New(recording.Config{SpoolDir: filepath.Join(dir, "spool"),
-		File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, testLogger(t))
+		File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, recording.Options{Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func recordingFixture(t *testing.T) (*fixture, *recording.Manager) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m } })
+	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m.Calls() } })
 	return f, m
 }
 
@@ -123,12 +123,12 @@ func TestQueuedCallerHangsUpBeforeAnAgentIsNotRecorded(t *testing.T) {
 func TestUnstartableRecordingIsNotInTheCallRecord(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
-	m, err := recording.New(recording.Config{SpoolDir: spool, File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, testLogger(t))
+	m, err := recording.New(recording.Config{SpoolDir: spool, File: recording.FileConfig{Dir: filepath.Join(dir, "store")}}, recording.Options{Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m } })
+	f := newFixture(t, func(o *fixtureOpts) { o.deps = func(d *Deps) { d.Recordings = m.Calls() } })
 	if err := os.RemoveAll(spool); err != nil {
 		t.Fatal(err)
 	}

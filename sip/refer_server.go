@@ -51,6 +51,10 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 				if _, answered = o.consult.Target(); !semi && !answered {
 					o.consult = nil
 				}
+				if semi { // counted and recorded apart from attended transfers
+					kind = metrics.TransferSemiAttended
+					o.kind = kind
+				}
 			}
 		}
 		if o.consult == nil {

@@ -13,7 +13,6 @@ import (
 
 	"hotline/audio"
 	"hotline/callflow"
-	"hotline/recording"
 	"hotline/routing/callbacks"
 	"hotline/routing/config"
 	"hotline/routing/directory"
@@ -30,7 +29,7 @@ func (c *call) message(name string) *audio.Clip {
 // promptLanguages are the languages prompts are looked for in: the
 // caller's, the survey's, English.
 func (c *call) promptLanguages() []string {
-	langs := []string{c.customer.Language}
+	langs := []string{c.state.Customer().Language}
 	if sv := c.s.deps.Survey; sv != nil {
 		langs = append(langs, sv.Language)
 	}
@@ -69,11 +68,7 @@ func (sc scriptCall) Caller() callflow.Player        { return sc.c.caller.media 
 func (sc scriptCall) Prompt(name string) *audio.Clip { return sc.c.message(name) }
 func (sc scriptCall) CanRecord() bool                { return sc.c.s.deps.Recordings != nil }
 func (sc scriptCall) VoicemailMax() time.Duration    { return sc.c.s.deps.VoicemailMax }
-func (sc scriptCall) Customer() directory.Customer {
-	sc.c.mu.Lock()
-	defer sc.c.mu.Unlock()
-	return sc.c.customer
-}
+func (sc scriptCall) Customer() directory.Customer   { return sc.c.state.Customer() }
 
 func (sc scriptCall) Prompts(names ...string) []*audio.Clip { return sc.c.prompts(names...) }
 func (sc scriptCall) Routing() *config.Config               { return sc.c.s.deps.Routing }
@@ -85,9 +80,7 @@ func (sc scriptCall) Hold() audio.Reader                    { return sc.c.holdSo
 // RememberStyle makes style the caller's (Deps.SetStyle remembers it).
 func (sc scriptCall) RememberStyle(style string) {
 	c := sc.c
-	c.mu.Lock()
-	c.customer.Style = style
-	c.mu.Unlock()
+	c.state.NoteStyle(style)
 	if f := c.s.deps.SetStyle; f != nil {
 		if err := f(c.from, style); err != nil {
 			c.log.Warn("service style not remembered", "style", style, "error", err)
@@ -98,21 +91,13 @@ func (sc scriptCall) RememberStyle(style string) {
 // Route routes the call again after the keypad questions.
 func (sc scriptCall) Route(d rules.Decision, reason string) {
 	c := sc.c
-	c.mu.Lock()
-	c.decision, c.reason = d, reason
-	rec := c.rec
-	c.mu.Unlock()
-	if rec != nil && reason != "" {
-		_ = rec.SetExtra("call_reason", reason)
-	}
+	c.state.Route(d)
+	c.state.NoteReason(reason)
+	c.state.RecordExtra("call_reason", reason)
 }
 
 // Decision is where the rules sent the call.
-func (sc scriptCall) Decision() rules.Decision {
-	sc.c.mu.Lock()
-	defer sc.c.mu.Unlock()
-	return sc.c.decision
-}
+func (sc scriptCall) Decision() rules.Decision { return sc.c.state.Decision() }
 
 // TurnedAway counts a caller an empty queue turns away; joining, the
 // call takes the after-hours decision d.
@@ -124,18 +109,12 @@ func (sc scriptCall) TurnedAway(d rules.Decision, joining bool) {
 	}
 	c.s.deps.Metrics.QueueEmpty(c.metricsCall(), when)
 	if joining {
-		c.mu.Lock()
-		c.decision = d
-		c.mu.Unlock()
+		c.state.Route(d)
 	}
 }
 
 // LeftForCallback notes the callback the caller left the queue for.
-func (sc scriptCall) LeftForCallback(id string) {
-	sc.c.mu.Lock()
-	sc.c.callback, sc.c.callbackID = true, id
-	sc.c.mu.Unlock()
-}
+func (sc scriptCall) LeftForCallback(id string) { sc.c.state.NoteLeftForCallback(id) }
 
 // RequestCallback stores a callback request (Deps.RequestCallback).
 func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, error) {
@@ -147,30 +126,16 @@ func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, erro
 }
 
 // RecordVoicemail records the caller's side with reason "voicemail" (a
-// call recorded since its answer keeps its recording, marked voicemail).
+// call recorded since its answer keeps its recording, marked voicemail;
+// callflow.Call.RecordVoicemail).
 func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
 	c := sc.c
-	rs := c.s.deps.Recordings
-	if rs == nil {
-		return "", callflow.ErrNotRecording
+	info := c.recordingInfo("")
+	info.Queue = queue
+	rec, begun, err := c.state.RecordVoicemail(c.s.deps.Recordings, info)
+	if err != nil {
+		return "", err
 	}
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		var err error
-		rec, err = rs.Begin(recording.CallInfo{CallID: c.id, Caller: c.from, Queue: queue,
-			Segment: c.customer.Segment, Reason: "voicemail", Start: time.Now()})
-		if err != nil {
-			return "", err
-		}
-		rec.SetFormat(recording.Caller, c.caller.Format().Codec())
-		c.mu.Lock()
-		c.rec = rec
-		c.mu.Unlock()
-		c.caller.media.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
-	} else {
-		_ = rec.SetExtra("reason", "voicemail")
-	}
+	c.tapRecording(rec, begun)
 	return rec.Key(), nil
 }

@@ -19,7 +19,6 @@ import (
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/recording"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/routing/config"
@@ -60,8 +59,9 @@ type Deps struct {
 	Media *media.Config
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Recordings records calls; nil records none.
-	Recordings Recordings
+	// Recordings records calls (recording.Manager.Calls); nil records
+	// none.
+	Recordings callflow.Recordings
 	// Survey configures the post-call survey; nil or disabled: none.
 	Survey *survey.Config
 	// OnCallEnd receives the record of every finished call.
@@ -88,18 +88,6 @@ type Deps struct {
 	// start (recording.Manager's backlog); overload control sheds new
 	// calls while it grows. Nil: not watched.
 	RecorderDropped func() uint64
-}
-
-// Recordings is what the call flow needs of the recording side
-// (*recording.Manager).
-type Recordings interface {
-	// ShouldRecord applies the recording policy to a call.
-	ShouldRecord(queue, segment string) bool
-	// StartAtAnswer says whether recording starts when the caller is
-	// answered rather than at the bridge.
-	StartAtAnswer() bool
-	// Begin starts a recording.
-	Begin(recording.CallInfo) (*recording.Recorder, error)
 }
 
 // Server is the SIP side of Hotline: registrar plus B2BUA.

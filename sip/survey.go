@@ -1,8 +1,6 @@
 package sip
 
 import (
-	"strconv"
-
 	"hotline/audio"
 	"hotline/callflow"
 	"hotline/survey"
@@ -14,34 +12,19 @@ import (
 func (c *call) runSurvey() {
 	cfg := c.s.deps.Survey
 	prompts := c.s.currentPrompts() // one set for the whole survey, reloads aside
-	lang := cfg.PromptLanguage(prompts, c.customer.Language)
+	lang := cfg.PromptLanguage(prompts, c.state.Customer().Language)
 	c.log.Info("survey", "language", lang)
 	res := survey.Result{Ran: true, Language: lang}
 	prompt := func(name string) *audio.Clip { return prompts.Clip(lang, name) }
 	res.CSAT, res.NPS = callflow.Survey(callflow.Listen(c.ctx, c.caller.media, nil), cfg, prompt, c.log, c.saveAnswer)
-	c.mu.Lock()
-	c.survey = res
-	c.mu.Unlock()
+	c.state.NoteSurvey(res)
 }
 
 // saveAnswer puts a survey answer into the call's recording as soon as it
 // is given: its spooled call record is rewritten, so the answer survives
 // a crash before the call ends.
 func (c *call) saveAnswer(question string, v int) {
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		return
-	}
-	var err error
-	switch question {
-	case survey.PromptCSAT:
-		err = rec.SetCSAT(v)
-	case survey.PromptNPS:
-		err = rec.SetExtra("nps", strconv.Itoa(v))
-	}
-	if err != nil {
+	if err := c.state.SaveAnswer(question, v); err != nil {
 		c.log.Warn("survey answer not saved in the recording", "question", question, "error", err)
 	}
 }

@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"hotline/callflow"
@@ -20,15 +19,16 @@ func (t teardown) Context() context.Context { return t.c.ctx }
 func (t teardown) End(cause error)          { t.c.end(cause) }
 func (t teardown) Now() time.Time           { return t.c.s.now() }
 func (t teardown) Timeline() callflow.Timeline {
-	return t.c.timeline()
+	return t.c.state.Timeline()
 }
 
 // Legs are the call's legs still there, caller first.
 func (t teardown) Legs() ([]callflow.ClosingLeg, bool) {
 	c := t.c
 	c.mu.Lock()
-	legs, answered := slices.Clone(c.legs), c.answered
+	answered := c.answered
 	c.mu.Unlock()
+	legs := c.state.Legs()
 	out := make([]callflow.ClosingLeg, len(legs))
 	for i, l := range legs {
 		out[i] = closingLeg{c, l}
@@ -36,20 +36,9 @@ func (t teardown) Legs() ([]callflow.ClosingLeg, bool) {
 	return out, answered
 }
 
-// FinishRecording finishes the call's recording, if any.
-func (t teardown) FinishRecording() {
-	c := t.c
-	c.mu.Lock()
-	rec := c.rec
-	c.mu.Unlock()
-	if rec == nil {
-		return
-	}
-	// The recorder runs on real time, like packet arrivals.
-	if err := rec.Finish(time.Now()); err != nil {
-		c.log.Error("recording not finished cleanly", "error", err)
-	}
-}
+// FinishRecording finishes the call's recording, if any. The recorder
+// runs on real time, like packet arrivals.
+func (t teardown) FinishRecording() { t.c.state.FinishRecording(time.Now(), t.c.log) }
 
 // Unlist takes the call out of the calls in progress.
 func (t teardown) Unlist() bool {

@@ -32,22 +32,22 @@ type transferOrder struct {
 func (o transferOrder) Attended() bool { return o.consult != nil }
 
 // errTransferBusy refuses a second transfer while one is being carried out.
-var errTransferBusy = refuse(491, "Request Pending", "a transfer of this call is in progress")
+var errTransferBusy = &Refusal{Code: 491, Reason: "Request Pending", Err: callflow.ErrTransferBusy}
 
 // errTransferNotBridged refuses a transfer from a leg that is not the
 // call's bridged agent (ringing, or already taken away).
-var errTransferNotBridged = refuse(481, "Call/Transaction Does Not Exist", "the agent's leg is not bridged to the caller")
+var errTransferNotBridged = &Refusal{Code: 481, Reason: "Call/Transaction Does Not Exist", Err: callflow.ErrTransferNotBridged}
 
-// orderTransfer hands an accepted transfer to the call's queue loop.
+// orderTransfer hands an accepted transfer to the call's queue loop
+// (callflow.Call.OrderTransfer).
 func (c *call) orderTransfer(o transferOrder) error {
-	if c.transferTo == nil || !c.hasLeg(o.leg) {
-		return errTransferNotBridged
-	}
-	select {
-	case c.transferTo <- o:
-		return nil
-	default:
+	switch err := c.state.OrderTransfer(o.leg, o); {
+	case errors.Is(err, callflow.ErrTransferBusy):
 		return errTransferBusy
+	case errors.Is(err, callflow.ErrTransferNotBridged):
+		return errTransferNotBridged
+	default:
+		return err
 	}
 }
 
@@ -99,9 +99,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), toQueue) })
-	c.mu.Lock()
-	req := acd.RequestFor(c.id, c.decision, c.customer)
-	c.mu.Unlock()
+	req := c.state.Request(c.id)
 	if o.target.Kind == TargetAgent {
 		req.Agent = o.target.Name
 	}
@@ -127,21 +125,14 @@ func (sc scriptCall) CountTransfer(kind, target, outcome string) {
 }
 
 // ReturnTo notes the queue a call transferred to one agent goes back to.
-func (sc scriptCall) ReturnTo(queue string) {
-	sc.c.mu.Lock()
-	sc.c.returnTo = queue
-	sc.c.mu.Unlock()
-}
+func (sc scriptCall) ReturnTo(queue string) { sc.c.state.ReturnTo(queue) }
 
 // TakeReturnTo returns and clears the queue a call transferred to one
 // agent goes back to ("" for other calls), and the last transfer's kind.
 func (sc scriptCall) TakeReturnTo() (queue, kind string) {
 	c := sc.c
 	c.noteTransfer(func(st *callflow.TransferState) { kind = st.LastKind() })
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	queue, c.returnTo = c.returnTo, ""
-	return queue, kind
+	return c.state.TakeReturnTo(), kind
 }
 
 // record is the transfer as the call's record lists it.
@@ -153,15 +144,7 @@ func (o transferOrder) record() callflow.Transfer {
 // what a transfer changes of c: its reason, queue, last transferring
 // agent, transfers, last agent and agents.
 func (c *call) noteTransfer(f func(*callflow.TransferState)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := callflow.TransferState{Reason: c.reason, Queue: c.queueName(), By: c.transferredBy,
-		Transfers: c.transfersDone, Agent: c.agentName, Agents: c.agents}
-	f(&st)
-	if st.Queue != c.queueName() {
-		c.decision.Queue = st.Queue
-	}
-	c.reason, c.transferredBy, c.transfersDone, c.agentName, c.agents = st.Reason, st.By, st.Transfers, st.Agent, st.Agents
+	c.state.NoteTransfer(f)
 }
 
 // Errors of Server.Transfer (the API), besides ErrNoSuchCall and the
@@ -200,9 +183,7 @@ func (s *Server) Transfer(callID, by, agent, to string) error {
 		return ErrNoSuchCall
 	}
 	leg := c.legOf(RoleAgent)
-	c.mu.Lock()
-	bridged := !c.bridgedAt.IsZero()
-	c.mu.Unlock()
+	bridged := c.state.Bridged()
 	switch {
 	case leg == nil || !bridged:
 		err = ErrNotTransferable

@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"log/slog"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/internal/e2e"
+	"hotline/internal/proctest"
 	"hotline/sip/overload"
 )
 
@@ -95,8 +95,7 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	}
 	// An RTP range of its own per test, away from the kernel's ephemeral
 	// ports (32768+) that SIPp and baresip use.
-	base := 20000 + 2*mrand.IntN(3500)
-	c.RTP.PortMin, c.RTP.PortMax = base, base+999
+	c.RTP.PortMin, c.RTP.PortMax = proctest.FreeUDPRange(t, 1000)
 	c.Log.Level = "debug"
 	c.API.Listen = "127.0.0.1:0"
 	c.Metrics.Listen = "127.0.0.1:0"

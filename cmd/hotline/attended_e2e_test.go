@@ -440,7 +440,7 @@ func TestE2ESemiAttendedTransferSIPp(t *testing.T) {
 		t.Errorf("bob's phone has %d calls, want the consultation only (no new INVITE)", len(bob.ReceivedWAVs()))
 	}
 	line := lastLine(a.logs.String(), "call ended: transfer")
-	for _, want := range []string{"kind=attended", "by=alice", "target=agent:bob", `agents="[alice bob]"`} {
+	for _, want := range []string{"kind=semi_attended", "by=alice", "target=agent:bob", `agents="[alice bob]"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("Hotline's record of the call: %q, want %s", line, want)
 		}

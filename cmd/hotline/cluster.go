@@ -82,15 +82,17 @@ func (z *lateLog) Submit(op []byte) (any, error) {
 	return z.l.Submit(op)
 }
 
-// joinCluster joins the cluster of c.Cluster; nil without one.
-func joinCluster(ctx context.Context, c *Config, log *slog.Logger) (*member, error) {
+// joinCluster joins the cluster of c.Cluster (now: the registrar's clock,
+// which the published registrations' expiries come from); nil without
+// one.
+func joinCluster(ctx context.Context, c *Config, now func() time.Time, log *slog.Logger) (*member, error) {
 	if !c.Cluster.Enabled() {
 		return nil, nil
 	}
 	// go-redis logs its connection retries through a process-wide logger
 	// of its own; send them to ours (debug: heartbeat warnings say it).
 	redis.SetLogger(redisLog{log.With("component", "redis")})
-	node, err := cluster.Join(ctx, c.Cluster, cluster.Options{Shared: sharedConfig(&c.Config), Logger: log})
+	node, err := cluster.Join(ctx, c.Cluster, cluster.Options{Shared: sharedConfig(&c.Config), Logger: log, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}

@@ -30,8 +30,7 @@ func startLoadCluster(t *testing.T) *hotlineCluster {
 	if yaml == clusterYAML {
 		t.Fatal("clusterYAML changed: cannot set the agents")
 	}
-	return startHotlineClusterWith(t, clusterSetup{yaml: yaml, observerYAML: yaml,
-		rtpBase: 28000, rtpPorts: 400, observerRTP: 29300, snapshots: true})
+	return startHotlineClusterWith(t, clusterSetup{yaml: yaml, observerYAML: yaml, rtpPorts: 400, snapshots: true})
 }
 
 // longestGap is the longest run of silent 20 ms frames between the first

@@ -18,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/internal/e2e"
+	"hotline/internal/proctest"
 )
 
 // TestMain lets the test binary act as the hotline command, so tests can
@@ -168,13 +169,14 @@ func TestE2ESIGTERMDrains(t *testing.T) {
 	port := freeSIPPort(t)
 	addr := "127.0.0.1:" + port
 	dir := t.TempDir()
+	rtpMin, rtpMax := proctest.FreeUDPRange(t, 200)
 	p := startProcess(t, fmt.Sprintf(`
 sip:
   listen:
     - {transport: udp, addr: "%s"}
   drain_timeout: 30s
   retry_after: 7s
-rtp: {ip: 127.0.0.1, port_min: 27000, port_max: 27199}
+rtp: {ip: 127.0.0.1, port_min: %d, port_max: %d}
 queue: {login_on_register: true}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]
@@ -183,7 +185,7 @@ metrics: {listen: "127.0.0.1:0"}
 recording:
   spool_dir: %s
   file: {dir: %s}
-`, addr, filepath.Join(dir, "spool"), filepath.Join(dir, "recordings")))
+`, addr, rtpMin, rtpMax, filepath.Join(dir, "spool"), filepath.Join(dir, "recordings")))
 	agent := e2e.StartBaresip(t, e2e.BaresipOptions{User: "alice", Password: "alice-secret", Registrar: addr, ToneHz: agentHz, Record: true, AutoAnswer: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()

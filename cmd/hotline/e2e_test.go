@@ -95,6 +95,29 @@ func waitIdle(t *testing.T, a *testApp) {
 	}
 }
 
+// callerTalks is the caller's side of a call SIPp (p) places with its
+// media on rec, once connected says the agent has the call: the caller
+// waits for Hotline's RTP (the agent's audio, sent to the caller's SDP
+// address), answers from the same socket (symmetric RTP) with 3 s of
+// callerHz, and SIPp ends the call with its BYE: one successful call.
+func callerTalks(ctx context.Context, t *testing.T, p *e2e.SIPp, rec *e2e.UDPRecorder, connected func(context.Context) error) {
+	t.Helper()
+	if err := connected(ctx); err != nil {
+		t.Fatalf("agent never had the call: %v", err)
+	}
+	if err := rec.WaitPackets(ctx, 5); err != nil {
+		t.Fatalf("caller got no RTP: %v", err)
+	}
+	if err := rec.SendTone(ctx, netip.AddrPort{}, callerHz, 3*time.Second, e2e.PayloadPCMU); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+}
+
 func tonePCAP(t *testing.T, d time.Duration) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "caller.pcap")
@@ -173,22 +196,10 @@ func TestE2ESIPpCallerHearsAgent(t *testing.T) {
 		Service:  "1900",
 		Scenario: e2e.UACPlayPCAP("", 5*time.Second).WithMediaPort(rec.Port()),
 	})
-	if _, err := agent.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
-		t.Fatalf("agent never had the call: %v", err)
-	}
-	// Hotline sends the agent's audio to the caller's SDP address; answer
-	// from the same socket (symmetric RTP).
-	if err := rec.WaitPackets(ctx, 5); err != nil {
-		t.Fatalf("caller got no RTP: %v", err)
-	}
-	if err := rec.SendTone(ctx, netip.AddrPort{}, callerHz, 3*time.Second, e2e.PayloadPCMU); err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Wait(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.RequireCalls(t, 1, 0)
+	callerTalks(ctx, t, p, rec, func(ctx context.Context) error {
+		_, err := agent.WaitEvent(ctx, e2e.EventCallEstablished)
+		return err
+	})
 	if _, err := agent.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/kamailiotest"
+	"hotline/internal/proctest"
 )
 
 // TestE2EEdgeFailedLoginsBlockOnlyTheAgent: phones register through the
@@ -32,7 +33,8 @@ func TestE2EEdgeFailedLoginsBlockOnlyTheAgent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := net.JoinHostPort("127.0.0.1", freeSIPPort(t))
 			dir := t.TempDir()
-			cfg := reloadConfig(addr, dir, 28000, `{number: "1900"}`,
+			rtpMin, _ := proctest.FreeUDPRange(t, 200)
+			cfg := reloadConfig(addr, dir, rtpMin, `{number: "1900"}`,
 				`{username: alice, password: alice-secret}, {username: bob, password: bob-secret}`, `{name: general}`, `{name: all, queue: general}`)
 			cfg = strings.Replace(cfg, "sip:\n  listen:", "sip:\n  registrar: {trusted_proxies: "+tc.trusted+"}\n  listen:", 1)
 			p := startProcess(t, cfg)

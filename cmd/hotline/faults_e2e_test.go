@@ -1008,7 +1008,7 @@ func TestE2EFaultRestartUnderLoad(t *testing.T) {
 	apiAddr := "127.0.0.1:" + freeSIPPort(t)
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
-	config := s3ProcessConfig(addr, spool, m, fmt.Sprintf(`
+	config := s3ProcessConfig(t, addr, spool, m, fmt.Sprintf(`
 queue: {login_on_register: true}
 hotlines: [{number: "1900"}, {number: "1901"}]
 agents:

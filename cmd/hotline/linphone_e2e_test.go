@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,22 +50,10 @@ func TestE2ELinphoneAgent(t *testing.T) {
 		Caller:   "0912345678",
 		Scenario: e2e.UACPlayPCAP("", 6*time.Second).WithMediaPort(rec.Port()),
 	})
-	if _, err := agent.WaitCallConnected(ctx); err != nil {
-		t.Fatalf("linphone agent never had the call: %v", err)
-	}
-	// Hotline sends the agent's audio to the caller's SDP address; the
-	// caller answers from the same socket (symmetric RTP).
-	if err := rec.WaitPackets(ctx, 5); err != nil {
-		t.Fatalf("caller got no RTP: %v", err)
-	}
-	if err := rec.SendTone(ctx, netip.AddrPort{}, callerHz, 3*time.Second, e2e.PayloadPCMU); err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Wait(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.RequireCalls(t, 1, 0)
+	callerTalks(ctx, t, p, rec, func(ctx context.Context) error {
+		_, err := agent.WaitCallConnected(ctx)
+		return err
+	})
 	// Hotline's BYE ends it "(No error)"; linphonec's own hang-up on lost
 	// media would say "(IO error)".
 	if end, err := agent.WaitCallEnded(ctx); err != nil {

@@ -240,7 +240,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	m := metrics.New(metrics.Options{Location: loc, Now: now, Version: buildVersion().version, Log: log.With("component", "metrics")})
-	recs, err := recording.New(c.Recording, log) // it adds component=recording itself
+	recs, err := recording.New(c.Recording, recording.Options{Log: log, Now: now}) // it adds component=recording itself
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		return nil, err
 	}
 	// The call history: written in batches, never in the call's way.
-	history, err := records.Open(ctx, c.Records, log)
+	history, err := records.Open(ctx, c.Records, records.Options{Log: log, Now: now})
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -310,7 +310,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	}()
 	// More than one node: join the cluster (Redis) first; refused when
 	// Redis is unreachable or the shared configuration differs.
-	mem, err := joinCluster(ctx, c, log)
+	mem, err := joinCluster(ctx, c, now, log)
 	if err != nil {
 		_ = recs.Close()
 		return nil, err
@@ -365,7 +365,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		},
 		Media:      &c.RTP,
 		Now:        now,
-		Recordings: recs,
+		Recordings: recs.Calls(),
 		Survey:     &c.Survey,
 		Prompts:    prompts,
 		Metrics:    m,

@@ -16,6 +16,7 @@ import (
 	"hotline/cluster"
 	"hotline/internal/e2e"
 	"hotline/internal/kamailiotest"
+	"hotline/internal/proctest"
 	"hotline/internal/redistest"
 	"hotline/metrics"
 	"hotline/routing/acd"
@@ -69,8 +70,7 @@ func startHotlineCluster(t *testing.T) *hotlineCluster {
 // yamlFmt, a variant of clusterYAML (the same verbs).
 func startHotlineClusterYAML(t *testing.T, yamlFmt string) *hotlineCluster {
 	t.Helper()
-	return startHotlineClusterWith(t, clusterSetup{yaml: yamlFmt, observerYAML: yamlFmt,
-		rtpBase: 27200, rtpPorts: 200, observerRTP: 27800})
+	return startHotlineClusterWith(t, clusterSetup{yaml: yamlFmt, observerYAML: yamlFmt, rtpPorts: 200})
 }
 
 // clusterSetup is how startHotlineClusterWith starts a test cluster.
@@ -78,9 +78,9 @@ type clusterSetup struct {
 	// yaml configures each node; observerYAML the observer (both with
 	// clusterYAML's verbs).
 	yaml, observerYAML string
-	// Node i's RTP ports are rtpBase+rtpPorts*i .. +rtpPorts-1; the
-	// observer's (it takes no calls) observerRTP .. +99.
-	rtpBase, rtpPorts, observerRTP int
+	// Each node has rtpPorts RTP ports of its own (proctest.FreeUDPRange);
+	// the observer (it takes no calls) 100.
+	rtpPorts int
 	// snapshots: the observer's replica of the ACD restores from the
 	// log's snapshots (a long test's log is compacted meanwhile).
 	snapshots bool
@@ -96,8 +96,8 @@ func startHotlineClusterWith(t *testing.T, s clusterSetup) *hotlineCluster {
 		name := fmt.Sprintf("node%d", i)
 		addr := net.JoinHostPort("127.0.0.1", freeSIPPort(t))
 		dir := t.TempDir()
-		base := s.rtpBase + s.rtpPorts*i
-		config := fmt.Sprintf(s.yaml, addr, base, base+s.rtpPorts-1,
+		rtpMin, rtpMax := proctest.FreeUDPRange(t, s.rtpPorts)
+		config := fmt.Sprintf(s.yaml, addr, rtpMin, rtpMax,
 			filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"), hc.redis.URL(), name)
 		p := startProcess(t, config)
 		hc.nodes = append(hc.nodes, &clusterNode{name: name, addr: addr, p: p, config: config})
@@ -105,7 +105,8 @@ func startHotlineClusterWith(t *testing.T, s clusterSetup) *hotlineCluster {
 	}
 	hc.edge = kamailiotest.Start(t, kamailiotest.Options{Nodes: addrs})
 
-	c, err := parseConfig("observer", []byte(fmt.Sprintf(s.observerYAML, "127.0.0.1:0", s.observerRTP, s.observerRTP+99, "/x", "/y", hc.redis.URL(), "observer")))
+	obsMin, obsMax := proctest.FreeUDPRange(t, 100)
+	c, err := parseConfig("observer", []byte(fmt.Sprintf(s.observerYAML, "127.0.0.1:0", obsMin, obsMax, "/x", "/y", hc.redis.URL(), "observer")))
 	if err != nil {
 		t.Fatal(err)
 	}

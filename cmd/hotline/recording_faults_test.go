@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +22,7 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/miniotest"
+	"hotline/internal/proctest"
 	"hotline/recording"
 )
 
@@ -319,8 +319,8 @@ func checkWAV(t *testing.T, raw []byte) wavFile {
 // (startProcess) listening for SIP (UDP) on addr, with RTP ports of its
 // own, recording through spool to the bucket of m; rest holds the other
 // top-level sections (hotlines, agents, api, ...).
-func s3ProcessConfig(addr, spool string, m *miniotest.Server, rest string) string {
-	rtpBase := 20000 + 2*mrand.IntN(3500)
+func s3ProcessConfig(t *testing.T, addr, spool string, m *miniotest.Server, rest string) string {
+	rtpMin, rtpMax := proctest.FreeUDPRange(t, 200)
 	return fmt.Sprintf(`
 sip:
   listen:
@@ -336,7 +336,7 @@ recording:
     access_key: %s
     secret_key: %s
     create_bucket: true
-`, addr, rtpBase, rtpBase+199, spool, m.Endpoint, testBucket, miniotest.AccessKey, miniotest.SecretKey) + rest
+`, addr, rtpMin, rtpMax, spool, m.Endpoint, testBucket, miniotest.AccessKey, miniotest.SecretKey) + rest
 }
 
 // TestE2ERecordingFaultSIGKILL: Hotline (a real process, recording to
@@ -350,7 +350,7 @@ func TestE2ERecordingFaultSIGKILL(t *testing.T) {
 	m := miniotest.Start(t)
 	addr := "127.0.0.1:" + freeSIPPort(t)
 	spool := filepath.Join(t.TempDir(), "spool")
-	config := s3ProcessConfig(addr, spool, m, `
+	config := s3ProcessConfig(t, addr, spool, m, `
 queue: {login_on_register: true}
 hotlines: [{number: "1900"}]
 agents: [{username: alice, password: alice-secret}]

@@ -40,7 +40,7 @@ func TestSegmentedLookup(t *testing.T) {
 	rc := records.Config{SpoolDir: t.TempDir(), StateDir: t.TempDir()}
 	rc.SetDefaults()
 	rc.File.Dir = t.TempDir()
-	store, err := records.Open(ctx, rc, nil)
+	store, err := records.Open(ctx, rc, records.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,12 @@ import (
 
 	"hotline/deploy"
 	"hotline/internal/e2e"
+	"hotline/internal/proctest"
 	"hotline/sip/registrar"
 )
 
-// reloadConfig is a process configuration: SIP on addr, RTP from rtpMin,
-// the given hotline numbers, agents, queues and rules (YAML flow items).
+// reloadConfig is a process configuration: SIP on addr, RTP on the 200
+// ports from rtpMin (proctest.FreeUDPRange(t, 200)), the given hotline numbers, agents, queues and rules (YAML flow items).
 func reloadConfig(addr, dir string, rtpMin int, hotlines, agents, queues, rules string) string {
 	return fmt.Sprintf(`
 sip:
@@ -49,7 +50,7 @@ func TestE2EHotReload(t *testing.T) {
 	port := freeSIPPort(t)
 	addr := "127.0.0.1:" + port
 	dir := t.TempDir()
-	rtpMin := 27400
+	rtpMin, _ := proctest.FreeUDPRange(t, 200)
 	p := startProcess(t, reloadConfig(addr, dir, rtpMin, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
 		`{name: general}`, `{name: all, queue: general}`))
 	metricsAddr := p.logAttr(t, "metrics listening", "addr")
@@ -191,7 +192,8 @@ func TestE2EPromptsReload(t *testing.T) {
 	port := freeSIPPort(t)
 	addr := "127.0.0.1:" + port
 	dir := t.TempDir()
-	cfg := reloadConfig(addr, dir, 27600, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
+	rtpMin, _ := proctest.FreeUDPRange(t, 200)
+	cfg := reloadConfig(addr, dir, rtpMin, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
 		`{name: general, schedule: closed, after_hours: {type: message, message: closed}}`, `{name: all, queue: general}`)
 	cfg = strings.Replace(cfg, "survey: {enabled: false}", "survey: {enabled: false, prompts_dir: "+prompts+"}", 1) +
 		"schedules: [{name: closed, zone: UTC}]\n"

@@ -407,7 +407,7 @@ func beginTestRecording(t testing.TB, info recording.CallInfo) *recording.Record
 	m, err := recording.New(recording.Config{
 		SpoolDir: filepath.Join(dir, "spool"),
 		File:     recording.FileConfig{Dir: filepath.Join(dir, "store")},
-	}, nil)
+	}, recording.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,48 @@
+package recording
+
+import (
+	"time"
+
+	"hotline/audio"
+	"hotline/callflow"
+)
+
+// Calls is the manager as call control records calls through it
+// (callflow.Recordings): cmd/hotline wires it into the SIP side, which
+// then needs no recording types.
+func (m *Manager) Calls() callflow.Recordings { return callRecordings{m} }
+
+// callRecordings is a Manager as callflow.Recordings.
+type callRecordings struct{ m *Manager }
+
+func (c callRecordings) ShouldRecord(queue, segment string) bool {
+	return c.m.ShouldRecord(queue, segment)
+}
+
+func (c callRecordings) StartAtAnswer() bool { return c.m.StartAtAnswer() }
+
+// Begin starts the recording of a call (Manager.Begin).
+func (c callRecordings) Begin(info callflow.RecordingInfo) (callflow.Recording, error) {
+	r, err := c.m.Begin(CallInfo{CallID: info.CallID, Caller: info.Caller, Agent: info.Agent, Queue: info.Queue,
+		Segment: info.Segment, Reason: info.Reason, Start: info.Start})
+	if err != nil {
+		return nil, err
+	}
+	return callRecording{r}, nil
+}
+
+// callRecording is a Recorder as callflow.Recording.
+type callRecording struct{ *Recorder }
+
+// Tap sets the format of channel ch's side and returns the media leg's
+// batch tap into it: the same closure over the recorder as a direct
+// wiring, so a recorded packet costs what it did.
+func (r callRecording) Tap(ch callflow.Channel, codec audio.Codec) func(pkts [][]byte, arrival time.Time) {
+	rec := r.Recorder
+	if ch == callflow.AgentChannel {
+		rec.SetFormat(Agent, codec)
+		return func(ps [][]byte, at time.Time) { rec.Packets(Agent, ps, at) }
+	}
+	rec.SetFormat(Caller, codec)
+	return func(ps [][]byte, at time.Time) { rec.Packets(Caller, ps, at) }
+}

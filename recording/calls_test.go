@@ -1,0 +1,52 @@
+package recording
+
+import (
+	"testing"
+
+	"hotline/audio"
+	"hotline/callflow"
+)
+
+// A call recorded through call control's interface (Manager.Calls) gets
+// the same file as one recorded directly: the caller's tap fills the
+// caller channel, the agent's the agent channel, each in its own codec.
+func TestCallsRecordsBothChannels(t *testing.T) {
+	m := newTestManager(t, testConfig(t))
+	rs := m.Calls()
+	if !rs.ShouldRecord("1900", "loyal") || rs.StartAtAnswer() {
+		t.Fatal("the default policy records every call, from the bridge")
+	}
+	rec, err := rs.Begin(callflow.RecordingInfo{CallID: "call-calls", Caller: "+15551234", Agent: "alice", Queue: "1900", Start: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callerTap := rec.Tap(callflow.CallerChannel, audio.PCMU().WithPT(callerU.pt))
+	agentTap := rec.Tap(callflow.AgentChannel, audio.PCMA().WithPT(agentA.pt))
+	for k := 0; k < 10; k++ {
+		callerTap([][]byte{callerU.pkt(k, code(k))}, callerU.arrival(k))
+		agentTap([][]byte{agentA.pkt(k, code(k))}, agentA.arrival(k))
+	}
+	if err := rec.SetExtra("call_reason", "billing"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Finish(at(300)); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Failed() || rec.Key() == "" {
+		t.Fatalf("recording failed %v, key %q", rec.Failed(), rec.Key())
+	}
+	r := rec.(callRecording).Recorder
+	info, ch := readPCM16(t, r.Path())
+	if info.Frames != 2400 {
+		t.Fatalf("frames = %d, want 2400 (300 ms)", info.Frames)
+	}
+	want := newExpect(2400)
+	for k := 0; k < 10; k++ {
+		want.put(Caller, 160*k, 160, audio.ULaw, code(k))
+		want.put(Agent, 80+160*k, 160, audio.ALaw, code(k))
+	}
+	checkChannels(t, ch, want)
+	if cr := r.record(); cr.Agent != "alice" || cr.Extra["call_reason"] != "billing" {
+		t.Errorf("call record agent %q extra %v, want alice and call_reason billing", cr.Agent, cr.Extra)
+	}
+}
