@@ -63,7 +63,8 @@ import (
 	"hotline/recording"
 )
 
-// Calls is what the API needs of the live call side (*sip.Server).
+// Calls is what the API needs of the live call side: pausing and
+// resuming recordings (callflow.RecordingControl).
 type Calls interface {
 	PauseRecording(callID, reason string) error
 	ResumeRecording(callID string) error

@@ -50,6 +50,35 @@ func CheckConsult(agent string, onCall bool, targetAgent string) error {
 	return nil
 }
 
+// Consults makes c the pseudo call of agent's consultation (id: the
+// agent's consultation dialog) while held waits on hold: the target is
+// offered the held call's caller, hotline, customer, routing and reason,
+// with agent as who transfers it. It is never listed and leaves no record
+// (Pseudo): a completed transfer is noted in the held call's. It ends
+// when the agent hangs up (unless a semi-attended transfer is waiting for
+// the target) or when the held call ends (ConsultationEnds).
+func (c *Call[L]) Consults(held *Call[L], id, agent string) {
+	c.inherit(held, id)
+	c.NoteTransferredBy(agent)
+}
+
+// ConsultationEnds is why a consultation ends, given what happened:
+// the consulting agent hung up (agentLeft; ignored while semi, a
+// semi-attended transfer waiting for the target) or the held call ended
+// (heldEnded). nil: it goes on.
+func ConsultationEnds(agentLeft, semi, heldEnded bool) error {
+	switch {
+	case heldEnded:
+		return ErrHeldCallEnded
+	case agentLeft && !semi:
+		return ErrCallerHangup
+	}
+	return nil
+}
+
+// ErrHeldCallEnded ends a consultation whose held call ended.
+var ErrHeldCallEnded = errors.New("the held call ended")
+
 // Consultation is one agent's consultation call while on a hotline call;
 // L is the SIP side's leg. Its methods are safe for concurrent use.
 type Consultation[L comparable] struct {

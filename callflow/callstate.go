@@ -14,14 +14,15 @@ import (
 )
 
 // Call is what call control keeps of one call beyond its SIP dialogs:
-// its routing (the number dialled, the customer, routing's decision), its
-// legs in the order they joined, the bridges between them, the legs'
-// holds, the call's milestones, the agents connected, the transfers
-// carried out, the supervisors' monitoring sessions, the survey's result
-// and the keypad's answers; after a transfer, who transferred the call
-// and the queue it goes back to; its recording (recorder.go). The
-// call's record is built from it (Timeline, then Build). L is the SIP side's
-// leg (sip's *Leg), which keeps only the dialogs' I/O.
+// who the call is (Identity), its routing (the hotline dialled, the
+// customer, routing's decision), its legs in the order they joined, the
+// bridges between them, the legs' holds, the call's milestones, the
+// agents connected, the transfers carried out, the supervisors'
+// monitoring sessions, the survey's result and the keypad's answers;
+// after a transfer, who transferred the call and the queue it goes back
+// to; its recording (recorder.go). The call's record is built from it
+// (Timeline, then Build). L is the SIP side's leg (sip's *Leg), which
+// keeps only the dialogs' I/O.
 //
 // Its zero value is a call with no leg yet; it is safe for concurrent
 // use. It calls nothing outside itself under its lock, so the SIP side
@@ -35,15 +36,14 @@ type Call[L comparable] struct {
 
 	mu   sync.Mutex
 	legs []L
-	// the call's id (the caller's Call-ID, or the one Hotline gave a
-	// callback), direction, the caller's number (a callback's customer's)
-	// and arrival (Started)
-	id, direction, caller string
-	arrived               time.Time
-	// hotline is the number dialled; customer who calls, as the
+	// ident is who the call is (Started); pseudo says it is a
+	// consultation's or a supervisor's pseudo call (Consults, Supervises).
+	ident  Identity
+	pseudo bool
+	// hotline is the hotline dialled; customer who calls, as the
 	// directory knows them; decision where routing sends the call (its
 	// queue changed by a transfer to a queue).
-	hotline  string
+	hotline  config.Hotline
 	customer directory.Customer
 	decision rules.Decision
 	// the call's milestones, zero until reached
@@ -76,27 +76,86 @@ type Call[L comparable] struct {
 	orders          chan TransferOrder
 }
 
-// Started notes the call's id, direction (DirectionInbound,
-// DirectionCallback), the caller's number and when it arrived.
-func (c *Call[L]) Started(id, direction, caller string, arrived time.Time) {
+// Identity is who a call is: the SIP side keeps none of it.
+type Identity struct {
+	// ID is the caller's Call-ID, or the one Hotline gave a callback (a
+	// consultation's pseudo call: the agent's consultation dialog's).
+	ID string
+	// Direction is DirectionInbound or DirectionCallback.
+	Direction string
+	// Caller is the caller's number (a callback's customer's); CallerName
+	// their display name ("" if none).
+	Caller, CallerName string
+	// Arrived is when the call arrived (a callback: when it was set up).
+	Arrived time.Time
+}
+
+// DisplayName is the caller as agents see them: their name, else their
+// number.
+func (i Identity) DisplayName() string {
+	if i.CallerName != "" {
+		return i.CallerName
+	}
+	return i.Caller
+}
+
+// Started notes who the call is.
+func (c *Call[L]) Started(id Identity) {
 	c.mu.Lock()
-	c.id, c.direction, c.caller, c.arrived = id, direction, caller, arrived
+	c.ident = id
 	c.mu.Unlock()
 }
 
-// Routed notes the call's routing: the number dialled, who calls and
+// Identity is who the call is (Started).
+func (c *Call[L]) Identity() Identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ident
+}
+
+// ID is the call's id.
+func (c *Call[L]) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ident.ID
+}
+
+// Pseudo says whether the call is the pseudo call of a consultation
+// (Consults) or of a supervisor (Supervises): never listed with the
+// calls in progress, it leaves no record of its own.
+func (c *Call[L]) Pseudo() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pseudo
+}
+
+// inherit makes c a pseudo call showing what of other it shows: other's
+// identity under id, its routing and reason.
+func (c *Call[L]) inherit(other *Call[L], id string) {
+	other.mu.Lock()
+	ident, hl, cust, d, reason := other.ident, other.hotline, other.customer, other.decision, other.reason
+	other.mu.Unlock()
+	ident.ID = id
+	c.mu.Lock()
+	c.pseudo = true
+	c.ident, c.hotline, c.customer, c.decision, c.reason = ident, hl, cust, d, reason
+	c.mu.Unlock()
+}
+
+// Routed notes the call's routing: the hotline dialled, who calls and
 // where the rules send the call.
-func (c *Call[L]) Routed(hotline string, customer directory.Customer, d rules.Decision) {
+func (c *Call[L]) Routed(hotline config.Hotline, customer directory.Customer, d rules.Decision) {
 	c.mu.Lock()
 	c.hotline, c.customer, c.decision = hotline, customer, d
 	c.mu.Unlock()
 }
 
-// Routing is the call's routing (Routed), as changed since.
-func (c *Call[L]) Routing() (hotline string, customer directory.Customer, d rules.Decision) {
+// Hotline is the hotline dialled (a callback's: the line it calls
+// from).
+func (c *Call[L]) Hotline() config.Hotline {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.hotline, c.customer, c.decision
+	return c.hotline
 }
 
 // Customer is who calls.
@@ -121,6 +180,15 @@ func (c *Call[L]) Route(d rules.Decision) {
 	c.mu.Unlock()
 }
 
+// Reroute makes d where the call goes for reason (the keypad's menu),
+// noted in the call's recording if it is recorded.
+func (c *Call[L]) Reroute(d rules.Decision, reason string) {
+	c.mu.Lock()
+	c.decision, c.reason = d, reason
+	c.mu.Unlock()
+	c.RecordExtra("call_reason", reason)
+}
+
 // NoteStyle notes the service style the caller chose.
 func (c *Call[L]) NoteStyle(style string) {
 	c.mu.Lock()
@@ -140,7 +208,7 @@ func (c *Call[L]) queueName() string {
 	if c.decision.Queue != "" {
 		return c.decision.Queue
 	}
-	return c.hotline
+	return c.hotline.Number
 }
 
 // Request is the call's request to the ACD (acd.RequestFor) under id.
@@ -401,8 +469,8 @@ func (c *Call[L]) Outside() string {
 func (c *Call[L]) Timeline() Timeline {
 	var t Timeline
 	c.mu.Lock()
-	t.CallID, t.Direction, t.Caller, t.Arrived = c.id, c.direction, c.caller, c.arrived
-	t.Hotline, t.Customer, t.Queue = c.hotline, c.customer, c.decision.Queue
+	t.CallID, t.Direction, t.Caller, t.Arrived = c.ident.ID, c.ident.Direction, c.ident.Caller, c.ident.Arrived
+	t.Hotline, t.Customer, t.Queue = c.hotline.Number, c.customer, c.decision.Queue
 	t.AfterHours = c.decision.Action != config.ActionQueue
 	t.Agent, t.Reason, t.Callback, t.Survey = c.agent, c.reason, c.callbackID, c.survey
 	t.Answered, t.Queued, t.Bridged, t.AgentLeft = c.answered, c.queued, c.bridged, c.agentLeft

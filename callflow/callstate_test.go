@@ -49,8 +49,8 @@ func TestCallRecord(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	var c Call[string]
-	c.Started("c1", DirectionInbound, "+84901111111", at(0))
-	c.Routed("1900", directory.Customer{ID: "cust-1", Segment: "loyal"},
+	c.Started(Identity{ID: "c1", Direction: DirectionInbound, Caller: "+84901111111", Arrived: at(0)})
+	c.Routed(config.Hotline{Number: "1900"}, directory.Customer{ID: "cust-1", Segment: "loyal"},
 		rules.Decision{Action: config.ActionQueue, Queue: "general", Priority: 2})
 	c.AddLeg("caller")
 	c.NoteAnswered(at(2))
@@ -113,7 +113,7 @@ func TestCallCallbackAndReturn(t *testing.T) {
 		t.Errorf("return queue taken twice: %q", q)
 	}
 	c.NoteOutside("+84901234567")
-	c.Routed("1900", directory.Customer{}, rules.Decision{Action: config.ActionQueue})
+	c.Routed(config.Hotline{Number: "1900"}, directory.Customer{}, rules.Decision{Action: config.ActionQueue})
 	r := Build(c.Timeline(), time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), errors.New("hung up"))
 	if r.Outcome != OutcomeCallback || r.Callback != "cb-7" || r.Outside != "+84901234567" || c.CallbackID() != "cb-7" {
 		t.Errorf("record outcome %q callback %q outside %q, want callback, cb-7, +84901234567", r.Outcome, r.Callback, r.Outside)

@@ -103,6 +103,15 @@ var (
 	ErrBadMode       = errors.New("mode is listen, whisper or barge")
 )
 
+// Supervises makes c the pseudo call of a supervisor's leg monitoring
+// watched: the supervisor's phone is rung as an agent's, with watched's
+// caller, hotline and routing, under watched's id. It is never listed and
+// leaves no record (Pseudo); the monitoring session is noted in
+// watched's Monitors.
+func (c *Call[L]) Supervises(watched *Call[L]) {
+	c.inherit(watched, watched.ID())
+}
+
 // Watched is a call as the monitoring policy checks it: its agent (""
 // while none), whether caller and agent are bridged, whether it is
 // monitored already.

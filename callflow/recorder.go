@@ -1,6 +1,8 @@
 package callflow
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -101,7 +103,9 @@ func (c *Call[L]) RecordAtAnswer(rs Recordings, info RecordingInfo, log *slog.Lo
 // Record starts recording the call if the policy says so (begun true:
 // the SIP side taps the caller's leg into the recording's
 // CallerChannel), or, for a call recorded already, names its agent
-// (info.Agent, unless empty). Recording never stands in the way of the
+// (info.Agent, unless empty); either way the recording's record gets
+// the call's reason, a callback's direction and id, and the outside
+// number the call was transferred to (recordFields). Recording never stands in the way of the
 // call: a recording that cannot start is logged and the call goes on
 // unrecorded. It returns the call's recording, nil if none.
 func (c *Call[L]) Record(rs Recordings, info RecordingInfo, log *slog.Logger) (rec Recording, begun bool) {
@@ -112,6 +116,7 @@ func (c *Call[L]) Record(rs Recordings, info RecordingInfo, log *slog.Logger) (r
 		if info.Agent != "" {
 			_ = rec.SetAgent(info.Agent)
 		}
+		c.recordFields(rec)
 		return rec, false
 	}
 	if !rs.ShouldRecord(info.Queue, info.Segment) {
@@ -125,8 +130,41 @@ func (c *Call[L]) Record(rs Recordings, info RecordingInfo, log *slog.Logger) (r
 	c.mu.Lock()
 	c.rec = rec
 	c.mu.Unlock()
+	c.recordFields(rec)
 	log.Info("recording", "key", rec.Key())
 	return rec, true
+}
+
+// RecordingInfo describes the call to a recording that begins: its id,
+// caller, the hotline dialled (the policy's queue), the customer's
+// segment and agent ("" while none is connected). It is dated by the
+// recording side's clock (Start zero).
+func (c *Call[L]) RecordingInfo(agent string) RecordingInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return RecordingInfo{CallID: c.ident.ID, Caller: c.ident.Caller, Agent: agent,
+		Queue: c.hotline.Number, Segment: c.customer.Segment}
+}
+
+// recordFields puts into rec's record the fields the call knows of
+// itself (empty ones left out): its reason (call_reason), a callback's
+// direction and callback id, the outside number a transfer connected
+// the caller with.
+func (c *Call[L]) recordFields(rec Recording) {
+	c.mu.Lock()
+	reason, direction, callback, outside := c.reason, c.ident.Direction, c.callbackID, c.outside
+	c.mu.Unlock()
+	set := func(key, value string) {
+		if value != "" {
+			_ = rec.SetExtra(key, value)
+		}
+	}
+	set("call_reason", reason)
+	if direction == DirectionCallback {
+		set("direction", direction)
+		set("callback_id", callback)
+	}
+	set("outside_number", outside)
 }
 
 // RecordVoicemail records a voicemail: a call not recorded yet begins a
@@ -188,4 +226,60 @@ func (c *Call[L]) FinishRecording(end time.Time, log *slog.Logger) {
 	if err := rec.Finish(end); err != nil {
 		log.Error("recording not finished cleanly", "error", err)
 	}
+}
+
+// Refusals of the live recording controls (RecordingControl).
+var (
+	// ErrNoSuchCall: no call in progress has that id.
+	ErrNoSuchCall = errors.New("no such call in progress")
+	// ErrNotRecorded: the call is not being recorded.
+	ErrNotRecorded = errors.New("the call is not being recorded")
+)
+
+// RecordingControl pauses and resumes the recordings of calls in
+// progress (the API's): while paused (e.g. while a customer reads out a
+// card number) silence is recorded and the pause is noted in the
+// recording's record.
+type RecordingControl struct {
+	// Call finds the call in progress callID: its recording (nil when it
+	// is not recorded) and its log; ok false when there is none.
+	Call func(callID string) (rec Recording, log *slog.Logger, ok bool)
+}
+
+func (rc RecordingControl) recording(callID string) (Recording, *slog.Logger, error) {
+	rec, log, ok := rc.Call(callID)
+	switch {
+	case !ok:
+		return nil, nil, ErrNoSuchCall
+	case rec == nil:
+		return nil, nil, ErrNotRecorded
+	}
+	return rec, log, nil
+}
+
+// PauseRecording pauses the recording of call callID, noting reason.
+// The recorder runs on real time, like packet arrivals.
+func (rc RecordingControl) PauseRecording(callID, reason string) error {
+	rec, log, err := rc.recording(callID)
+	if err != nil {
+		return err
+	}
+	if err := rec.Pause(time.Now(), reason); err != nil {
+		return fmt.Errorf("pausing the recording: %w", err)
+	}
+	log.Info("recording paused", "reason", reason)
+	return nil
+}
+
+// ResumeRecording resumes the paused recording of call callID.
+func (rc RecordingControl) ResumeRecording(callID string) error {
+	rec, log, err := rc.recording(callID)
+	if err != nil {
+		return err
+	}
+	if err := rec.Resume(time.Now()); err != nil {
+		return fmt.Errorf("resuming the recording: %w", err)
+	}
+	log.Info("recording resumed")
+	return nil
 }

@@ -2,8 +2,10 @@ package recording
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -124,7 +126,15 @@ func (b *FileBackend) Prepare(ctx context.Context) error {
 	return os.MkdirAll(b.Dir, 0o750)
 }
 
-// Put writes the object to a temporary file, syncs it and renames it into place.
+// spoolFile is a finished spool file handed to FileBackend.Put by the
+// uploader: it is synced, never written again and removed once stored, so
+// the store may take the file itself (a hard link) instead of a copy.
+type spoolFile struct{ *os.File }
+
+// Put writes the object to a temporary file, syncs it and renames it into
+// place. A spool file (from the uploader) on the store's file system is
+// linked into place instead: no new file, no copy, no second fsync of the
+// data.
 func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) error {
 	p, err := b.path(key)
 	if err != nil {
@@ -132,6 +142,9 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if sf, ok := r.(spoolFile); ok && linkInto(sf.File, size, p) {
+		return syncDir(filepath.Dir(p))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".put-*")
 	if err != nil {
@@ -152,6 +165,43 @@ func (b *FileBackend) Put(ctx context.Context, key string, r io.Reader, size int
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return syncDir(filepath.Dir(p))
+}
+
+// linkInto puts the file f (of size bytes) at p as a hard link: a link
+// under a temporary name, renamed over p. The file is synced first (spool
+// files already are, so it costs little), and its modification time is set
+// to now, which the retention counts from, as for a copy. false means it
+// was not done (another file system, a file of another size, links not
+// supported...) and nothing was left behind: copy it instead.
+func linkInto(f *os.File, size int64, p string) bool {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+		return false
+	}
+	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
+		return false
+	}
+	if f.Sync() != nil {
+		return false
+	}
+	if pst, err := os.Stat(p); err == nil && os.SameFile(st, pst) {
+		// Stored by an earlier attempt (the process died before the spool
+		// file was removed): renaming a link over another link to the same
+		// file would do nothing and leave the temporary name behind.
+		return true
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(p), ".put-"+hex.EncodeToString(rnd[:]))
+	if os.Link(f.Name(), tmp) != nil {
+		return false
+	}
+	now := time.Now()
+	if os.Chtimes(tmp, now, now) != nil || os.Rename(tmp, p) != nil {
+		os.Remove(tmp)
+		return false
+	}
+	return true
 }
 
 // Stat returns the file's size and CRC-32C (computed by reading it).

@@ -28,8 +28,10 @@
 // is kept valid every second, the file is synced at Finish) together with
 // a JSON call record (CallRecord). Begin does not touch the disk: the
 // spool files are created on a goroutine of their own (no fsync then: a
-// process crash keeps them; Finish writes the final call record durably). An uploader goroutine stores both in the
-// backend (a directory, or an S3-compatible bucket through minio-go),
+// process crash keeps them; Finish writes the final call record durably).
+// An uploader goroutine stores both in the backend (a directory, or an
+// S3-compatible bucket through minio-go; the file backend hard-links the
+// spooled files into the store when both are on one file system),
 // confirms the stored objects (size and CRC-32C) and only then deletes the
 // spool copies. Failed uploads are retried with exponential backoff for as
 // long as it takes; calls never wait for storage. At Start, every spooled

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -741,7 +742,17 @@ func (m *Manager) putVerified(ctx context.Context, path, key, ctype string, md m
 		return fmt.Errorf("read spooled %s: %w", path, err)
 	}
 	defer f.Close()
-	err = m.backend.Put(ctx, key, f, size, PutOptions{ContentType: ctype, Metadata: md, CRC32C: sum})
+	var body io.Reader = f
+	if _, ok := m.backend.(*FileBackend); ok {
+		body = spoolFile{f} // it may link the file instead of copying it
+	}
+	return m.putChecked(ctx, body, size, sum, key, ctype, md)
+}
+
+// putChecked uploads size bytes of r, whose CRC-32C is sum, and checks
+// the stored object's size and, when the store keeps one, its CRC-32C.
+func (m *Manager) putChecked(ctx context.Context, r io.Reader, size int64, sum uint32, key, ctype string, md map[string]string) error {
+	err := m.backend.Put(ctx, key, r, size, PutOptions{ContentType: ctype, Metadata: md, CRC32C: sum})
 	if err != nil {
 		if errors.Is(err, ErrNoBucket) || strings.Contains(err.Error(), "NoSuchBucket") || strings.Contains(err.Error(), "bucket does not exist") {
 			m.prepared = false

@@ -52,8 +52,6 @@ var (
 	ErrNotConsultation     = &Refusal{Code: 403, Reason: "Not Your Consultation", Err: callflow.ErrNotConsultation}
 	ErrReferInConsultation = &Refusal{Code: 403, Reason: "Only The Consulting Agent Transfers", Err: callflow.ErrReferInConsultation}
 	ErrReplacesRequired    = &Refusal{Code: 403, Reason: "Replaces Required", Err: callflow.ErrReplacesRequired}
-	// errHeldCallEnded ends a consultation whose held call ended.
-	errHeldCallEnded = errors.New("the held call ended")
 )
 
 // attendedRefusal is the Refusal answering err of the attended-transfer
@@ -120,14 +118,10 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	leg.peer = user
 	// The pseudo call shows the target the hotline call's details (its
 	// id, the customer, who transfers); it is never listed (no record).
-	pc := &call{s: s, id: leg.callID, log: mc.log.With("consultation_call_id", leg.callID, "by", user),
-		hotline: mc.hotline, from: mc.from, fromName: mc.fromName,
-		created: mc.created, transport: mc.transport, direction: mc.direction,
-		caller: leg}
+	pc := &call{s: s, log: mc.log.With("consultation_call_id", leg.callID, "by", user),
+		transport: mc.transport, caller: leg}
+	pc.state.Consults(&mc.state, leg.callID, user) // callflow: what it shows the target, no record
 	pc.state.AddLeg(leg)
-	pc.state.Routed(mc.state.Routing())
-	pc.state.NoteReason(mc.state.Reason())
-	pc.state.NoteTransferredBy(user)
 	pc.ctx, pc.cancel = context.WithCancelCause(s.runCtx)
 	defer pc.cancel(nil)
 	cons := &consultation{Consultation: callflow.NewConsultation[*Leg](user), main: mc, pc: pc, leg: leg, want: target}
@@ -135,20 +129,22 @@ func (s *Server) consult(req *sip.Request, tx sip.ServerTransaction, d Dialled) 
 	s.register(leg.callID, &dialogRef{call: pc, leg: leg})
 	s.calls.Add(1)
 	defer s.calls.Done()
-	go func() {
+	go func() { // how a consultation ends is callflow's (ConsultationEnds)
 		agentLeft := leg.srv.Context().Done()
 		for {
+			var cause error
 			select {
 			case <-agentLeft: // CANCEL or BYE from the agent
-				if cons.SemiAttended() { // the target rings on for the held caller
-					agentLeft = nil
+				if cause = callflow.ConsultationEnds(true, cons.SemiAttended(), false); cause == nil {
+					agentLeft = nil // the target rings on for the held caller
 					continue
 				}
-				pc.end(callflow.ErrCallerHangup)
-			case <-mc.ctx.Done(): // the held call ended: so does its consultation
-				pc.end(errHeldCallEnded)
+			case <-mc.ctx.Done(): // the held call ended
+				cause = callflow.ConsultationEnds(false, false, true)
 			case <-pc.ctx.Done():
+				return
 			}
+			pc.end(cause)
 			return
 		}
 	}()
@@ -375,13 +371,13 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 	b, next, ok := o.consult.handOver()
 	if semi && !ok { // answered, but the held call or the consultation ended meanwhile
 		c.log.Info("semi-attended transfer not carried out: the consultation ended", "by", o.by)
-		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		return qc, a
 	}
 	if !ok {
 		c.log.Info("attended transfer not carried out: the consultation ended", "by", o.by)
 		notify(487, "Request Terminated")
-		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		return qc, a
 	}
 	s.register(b.callID, &dialogRef{call: c, leg: b})
@@ -400,7 +396,7 @@ func (c *call) completeAttended(qc *acd.QueuedCall, a *Leg, o transferOrder) (*a
 		notify(200, "OK")
 	}
 	o.consult.Transferred() // the consultation hangs the agent's leg up (after the NOTIFY, which may go in it)
-	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferCompleted)
+	s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferCompleted)
 	if !semi {
 		if err := a.cli.Bye(ctx); err != nil {
 			c.log.Info("transferring agent's leg not hung up cleanly", "agent", o.by, "error", err)
@@ -422,7 +418,7 @@ func (s *Server) referInConsultation(req *sip.Request, tx sip.ServerTransaction,
 	refused := func(err error) {
 		code, reason := StatusOf(err)
 		mc.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
-		s.deps.Metrics.Transfer(mc.id, kind, metricsTarget(target), metrics.TransferRefused)
+		s.deps.Metrics.Transfer(mc.ID(), kind, metricsTarget(target), metrics.TransferRefused)
 		s.respond(req, tx, code, reason)
 	}
 	var r Refer
@@ -525,15 +521,15 @@ func (c *call) awaitSemiAttended(qc *acd.QueuedCall, a *Leg, o transferOrder, no
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), "") })
-	req := c.state.Request(c.id)
+	req := c.state.Request(c.ID())
 	c.log.Info("semi-attended transfer's target did not answer: the caller goes back to their queue, first in line",
 		"by", o.by, "target", o.target.String(), "queue", from)
 	next, err := callflow.BackInLine(scriptCall{c}, req, from)
 	if err != nil {
-		s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferFailed)
+		s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferFailed)
 		c.end(fmt.Errorf("semi-attended transfer to %s failed, and back to queue %s: %w", o.target, from, err))
 		return qc, true // closed; the call ended
 	}
-	s.deps.Metrics.Transfer(c.id, o.kind, metricsTarget(o.target), metrics.TransferReturned)
+	s.deps.Metrics.Transfer(c.ID(), o.kind, metricsTarget(o.target), metrics.TransferReturned)
 	return next, true
 }

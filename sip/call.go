@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"hotline/callflow"
 	"hotline/metrics"
-	"hotline/routing/config"
 	"hotline/routing/directory"
 	"hotline/routing/rules"
 	"hotline/sip/media"
@@ -28,25 +26,20 @@ const dtmfPT = 101
 
 // call is one hotline call's SIP side: its dialogs' I/O (the caller's
 // leg and INVITE transaction, the responses to it) beside its
-// call-control state (state, a callflow.Call: legs, bridges, routing,
-// milestones, transfers, recording, ...). Its goroutine (run) owns the
-// flow; SIP handlers only look it up and end it; closeWith tears it
-// down.
+// call-control state (state, a callflow.Call: who the call is, its
+// legs, bridges, routing, milestones, transfers, recording, ...). Its
+// goroutine (run) owns the flow; SIP handlers only look it up and end
+// it; closeWith tears it down.
 type call struct {
-	s  *Server
-	id string // the caller's Call-ID
+	s *Server
 	// setupDone tells overload control the call's setup is over
 	// (endSetup); nil for calls Hotline places itself.
 	setupDone func()
 	log       *slog.Logger
-	hotline   config.Hotline
-	from      string // caller number (From user)
-	fromName  string
+	// transport is the caller's (a callback's: the line's) SIP
+	// transport. Who the call is (id, direction, caller, arrival, the
+	// hotline dialled) is state's (callflow.Identity).
 	transport string
-	created   time.Time
-	// direction is callflow.DirectionInbound or, for a callback
-	// (callflow/dialer.go), callflow.DirectionCallback.
-	direction string
 
 	// caller is the caller's leg; for a callback (callflow/dialer.go), the
 	// customer's, nil until an agent took the callback.
@@ -169,28 +162,24 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	from := req.From()
 	c := &call{
 		s:         s,
-		id:        callID,
 		log:       s.log.With("call_id", callID),
-		hotline:   hl,
-		from:      from.Address.User,
-		fromName:  from.DisplayName,
 		transport: strings.ToLower(req.Transport()),
-		created:   s.now(),
-		direction: callflow.DirectionInbound,
 		caller:    leg,
 		setupDone: setupDone,
 	}
-	c.state.Started(callID, callflow.DirectionInbound, c.from, c.created)
+	id := callflow.Identity{ID: callID, Direction: callflow.DirectionInbound,
+		Caller: from.Address.User, CallerName: from.DisplayName, Arrived: s.now()}
+	c.state.Started(id)
 	c.state.AddLeg(leg)
 	c.state.AcceptTransfers() // by REFER (refer_server.go) or the API; the queue loop carries them out
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
-	cust := directory.Unknown(c.from)
+	cust := directory.Unknown(id.Caller)
 	if lookup := s.deps.Customers; lookup != nil {
-		cust = lookup(c.ctx, c.from)
+		cust = lookup(c.ctx, id.Caller)
 	}
 	d := s.deps.Router.Decide(rules.Attributes{Segment: cust.Segment, Style: cust.Style,
-		Dialled: number, Caller: cust.Number}, c.created)
-	c.state.Routed(hl.Number, cust, d)
+		Dialled: number, Caller: cust.Number}, id.Arrived)
+	c.state.Routed(hl, cust, d)
 	leg.media.OnDTMF(func(d rune) { c.log.Info("caller pressed a key", "digit", string(d)) })
 
 	s.mu.Lock()
@@ -208,7 +197,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	s.mu.Unlock()
 	s.calls.Add(1)
 
-	c.log.Info("incoming call", "hotline", hl.Number, "from", c.from, "customer", cust.ID,
+	c.log.Info("incoming call", "hotline", hl.Number, "from", id.Caller, "customer", cust.ID,
 		"segment", cust.Segment, "rule", d.Rule, "action", d.Action, "queue", d.Queue,
 		"transport", c.transport, "codec", codec.Name)
 	// The handler must not return before the final response: sipgo ends
@@ -319,18 +308,14 @@ func (c *call) answer() error {
 	c.answered = true
 	c.mu.Unlock()
 	c.caller.media.Start()
-	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.recordingInfo(""), c.log))
+	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.state.RecordingInfo(""), c.log))
 	callflow.WatchLeg(scriptCall{c}, c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
 }
 
-func (c *call) displayName() string {
-	if c.fromName != "" {
-		return c.fromName
-	}
-	return c.from
-}
+// ID is the call's id (callflow.Identity).
+func (c *call) ID() string { return c.state.ID() }
 
 // agentRinging tells the caller an agent's phone rings
 // (callflow.TellRinging): 180 before the caller is answered, a ringback
@@ -375,7 +360,7 @@ func (c *call) endProvisionals() {
 // into the recording, the caller's on the caller channel, a's (the
 // agent's, or the outside party's) on the agent channel.
 func (c *call) startRecording(agent string, a *Leg) {
-	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.recordingInfo(agent), c.log))
+	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.state.RecordingInfo(agent), c.log))
 	if rec := c.state.Recording(); rec != nil && a != nil {
 		a.media.SetBatchTap(rec.Tap(callflow.AgentChannel, a.Format().Codec()))
 	}
@@ -386,13 +371,6 @@ func (c *call) tapRecording(rec callflow.Recording, begun bool) {
 	if begun {
 		c.caller.media.SetBatchTap(rec.Tap(callflow.CallerChannel, c.caller.Format().Codec()))
 	}
-}
-
-// recordingInfo describes the call to a recording that begins (agent
-// "" when none is connected yet).
-func (c *call) recordingInfo(agent string) callflow.RecordingInfo {
-	return callflow.RecordingInfo{CallID: c.id, Caller: c.from, Agent: agent, Queue: c.hotline.Number,
-		Segment: c.state.Customer().Segment} // dated by the recording side's clock
 }
 
 // refusedError is an agent's phone refusing an offered call; call
@@ -407,7 +385,8 @@ func (e *refusedError) Unwrap() error { return &callflow.Refused{Code: e.code, R
 
 // metricsCall describes the call for the metrics.
 func (c *call) metricsCall() metrics.Call {
-	return metrics.Call{ID: c.id, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: c.created}
+	id := c.state.Identity()
+	return metrics.Call{ID: id.ID, Queue: c.queueName(), Segment: c.state.Customer().Segment, Reason: c.state.Reason(), Arrived: id.Arrived}
 }
 
 // queueName is the routing queue the call belongs to (the hotline number
@@ -482,8 +461,10 @@ func (s *Server) Calls() []CallInfo {
 	out := make([]CallInfo, 0, len(calls))
 	for _, c := range calls {
 		a := c.legOf(RoleAgent)
+		id := c.state.Identity()
+		ci := CallInfo{CallID: id.ID, Hotline: c.state.Hotline().Number, From: id.Caller, Started: id.Arrived}
 		c.mu.Lock()
-		ci := CallInfo{CallID: c.id, Hotline: c.hotline.Number, From: c.from, Answered: c.answered, Started: c.created}
+		ci.Answered = c.answered
 		c.mu.Unlock()
 		ci.Queue = c.state.Decision().Queue
 		ci.Outside = c.state.Outside()
@@ -495,50 +476,19 @@ func (s *Server) Calls() []CallInfo {
 	return out
 }
 
-// Errors of the live-call operations.
-var (
-	ErrNoSuchCall  = errors.New("no such call in progress")
-	ErrNotRecorded = errors.New("the call is not being recorded")
-)
+// ErrNoSuchCall: no call in progress has the id a live-call operation
+// names (callflow's, which the recording controls answer too).
+var ErrNoSuchCall = callflow.ErrNoSuchCall
 
-func (s *Server) recorderOf(callID string) (*call, callflow.Recording, error) {
+// CallRecording is the recording of call callID in progress (nil when it
+// is not recorded) and the call's log; ok false when there is no such
+// call. Pausing and resuming it is callflow's (callflow.RecordingControl).
+func (s *Server) CallRecording(callID string) (rec callflow.Recording, log *slog.Logger, ok bool) {
 	s.mu.Lock()
 	c := s.byID[callID]
 	s.mu.Unlock()
 	if c == nil {
-		return nil, nil, ErrNoSuchCall
+		return nil, nil, false
 	}
-	rec := c.state.Recording()
-	if rec == nil {
-		return c, nil, ErrNotRecorded
-	}
-	return c, rec, nil
-}
-
-// PauseRecording pauses a call's recording (e.g. while a customer reads
-// out a card number): silence is recorded and the pause is noted in the
-// call record.
-func (s *Server) PauseRecording(callID, reason string) error {
-	c, rec, err := s.recorderOf(callID)
-	if err != nil {
-		return err
-	}
-	if err := rec.Pause(time.Now(), reason); err != nil {
-		return err
-	}
-	c.log.Info("recording paused", "reason", reason)
-	return nil
-}
-
-// ResumeRecording resumes a paused recording.
-func (s *Server) ResumeRecording(callID string) error {
-	c, rec, err := s.recorderOf(callID)
-	if err != nil {
-		return err
-	}
-	if err := rec.Resume(time.Now()); err != nil {
-		return err
-	}
-	c.log.Info("recording resumed")
-	return nil
+	return c.state.Recording(), c.log, true
 }

@@ -235,17 +235,12 @@ func (l *callbackLine) NewCallback(cb callbacks.Callback, cust directory.Custome
 	}
 	c := &call{
 		s:         s,
-		id:        id,
 		log:       s.log.With("call_id", id, "callback", cb.ID),
-		hotline:   hl,
-		from:      cb.Number,
-		fromName:  name,
 		transport: l.cfg.Transport,
-		created:   s.now(),
-		direction: callflow.DirectionCallback,
 	}
-	c.state.Started(id, callflow.DirectionCallback, cb.Number, c.created)
-	c.state.Routed(hl.Number, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
+	c.state.Started(callflow.Identity{ID: id, Direction: callflow.DirectionCallback,
+		Caller: cb.Number, CallerName: name, Arrived: s.now()})
+	c.state.Routed(hl, cust, rules.Decision{Action: config.ActionQueue, Queue: cb.Queue, Priority: cb.Priority})
 	c.state.NoteCallback(cb.ID)
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	return &callbackCall{call: c, line: l}
@@ -257,7 +252,6 @@ type callbackCall struct {
 	line *callbackLine
 }
 
-func (c *callbackCall) ID() string                 { return c.id }
 func (c *callbackCall) Log() *slog.Logger          { return c.log }
 func (c *callbackCall) Context() context.Context   { return c.ctx }
 func (c *callbackCall) End(cause error)            { c.end(cause) }
@@ -293,7 +287,7 @@ func (c *callbackCall) Take(customer, agent callflow.Leg) {
 	c.state.NoteAgent(a.peer) // the agent took the callback
 	s.active.Add(1)
 	s.mu.Lock()
-	s.byID[c.id] = c.call
+	s.byID[c.ID()] = c.call
 	s.mu.Unlock()
 	a.media.Start()
 	c.watchAgent(a)
@@ -345,11 +339,9 @@ func (c *callbackCall) Connect(customer, agent callflow.Leg) {
 	c.join(cust, a)
 	c.state.NoteBridged(s.now())
 	c.state.NoteAgent(a.peer)
-	c.startRecording(a.peer, a)
-	c.state.RecordExtra("direction", callflow.DirectionCallback)
-	c.state.RecordExtra("callback_id", c.state.CallbackID())
+	c.startRecording(a.peer, a) // marked as a callback's (callflow.Call.Record)
 	c.log.Info("callback connected", "agent", a.peer, "customer_codec", cust.Codec().Name, "agent_codec", a.Codec().Name,
-		"wait", s.now().Sub(c.created).Round(time.Millisecond))
+		"wait", s.now().Sub(c.state.Identity().Arrived).Round(time.Millisecond))
 	callflow.WatchLeg(c, cust, callflow.ErrCustomerHangup, callflow.ErrCallerTimeout)
 }
 
@@ -357,5 +349,5 @@ func (c *callbackCall) Connect(customer, agent callflow.Leg) {
 // sip:<number>@<gateway>, From the configured number, with the callback
 // call's Call-ID, offering the agent's codec first.
 func (l *callbackLine) customerInvite(c *call, cust *Leg, a *Leg) invite {
-	return l.s.gatewayInvite(c, cust, l.gwHost, l.gwPort, c.id, a.Codec())
+	return l.s.gatewayInvite(c, cust, l.gwHost, l.gwPort, c.ID(), a.Codec())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/sip/media"
 )
@@ -111,7 +112,8 @@ func (s *Server) confirmFeature(req *sip.Request, tx sip.ServerTransaction) {
 	// A call of its own in the dialog table, so that the phone's ACK, BYE
 	// and re-INVITE find it; it is not a hotline call (no CDR, no queue).
 	callID := leg.callID
-	c := &call{s: s, id: callID, log: s.log.With("call_id", callID), caller: leg}
+	c := &call{s: s, log: s.log.With("call_id", callID), caller: leg}
+	c.state.Started(callflow.Identity{ID: callID})
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	defer c.cancel(nil)
 	s.register(callID, &dialogRef{call: c, leg: leg})

@@ -951,7 +951,7 @@ func (h *fuzzHarness) quiesce(t *testing.T, s *Server) {
 			for _, c := range calls {
 				if c.caller != nil && c.caller.srv != nil {
 					dlg := c.caller.srv
-					fmt.Fprintf(&stuck, "\n-- call %s, dialog state %v, INVITE:\n%.2000s", c.id, dlg.LoadState(), dlg.InviteRequest.String())
+					fmt.Fprintf(&stuck, "\n-- call %s, dialog state %v, INVITE:\n%.2000s", c.ID(), dlg.LoadState(), dlg.InviteRequest.String())
 				}
 			}
 			t.Fatalf("server not idle after the input: %d calls in the table, ActiveCalls = %d, RTP ports in use = %d%s",

@@ -40,7 +40,7 @@ func (s *Server) gatewayInvite(c *call, l *Leg, host string, port int, callID st
 	cfg := s.cfg.Outbound
 	target := sip.Uri{Scheme: "sip", User: l.peer, Host: host, Port: port}
 	ua, req := s.inviteFor(l, outboundInvite{target: target, to: target, transport: cfg.Transport,
-		user: cfg.From, name: c.hotline.Name, callID: callID, prefer: prefer})
+		user: cfg.From, name: c.state.Hotline().Name, callID: callID, prefer: prefer})
 	return invite{ua: ua, req: req, timeout: cfg.RingTimeout, user: cfg.Username, password: cfg.Password,
 		sent: func(dlg *sipgo.DialogClientSession) {
 			l.cli = dlg

@@ -66,7 +66,8 @@ func (s *Server) onMonitorCode(req *sip.Request, tx sip.ServerTransaction, agent
 	// The supervisor's dialog has a call of its own in the dialog table
 	// (its BYE ends the monitoring, not the monitored call); it is not a
 	// hotline call (no record, no queue).
-	c := &call{s: s, id: leg.callID, log: mc.log.With("supervisor", user, "supervisor_call_id", leg.callID), caller: leg}
+	c := &call{s: s, log: mc.log.With("supervisor", user, "supervisor_call_id", leg.callID), caller: leg}
+	c.state.Started(callflow.Identity{ID: leg.callID})
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	s.register(leg.callID, &dialogRef{call: c, leg: leg})
 	s.calls.Add(1)
@@ -120,7 +121,7 @@ func (s *Server) runMonitor(mc, c *call, leg *Leg, mon *media.Monitor, user, age
 		close(sess.gone)
 	}()
 	leg.media.Start()
-	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.id, Call: mc.ctx, Log: &mc.state.Monitors, Supervisor: user,
+	_ = callflow.Monitor(callflow.MonitorRun{CallID: mc.ID(), Call: mc.ctx, Log: &mc.state.Monitors, Supervisor: user,
 		Agent: agent, Via: via, Mode: mode, Now: s.now, Metrics: s.deps.Metrics}, sess)
 }
 
@@ -255,9 +256,8 @@ func (s *Server) Monitor(ctx context.Context, callID, supervisor, mode string) e
 	}
 	// The supervisor's leg belongs to a call of its own (its BYE ends the
 	// monitoring only); Hotline rings it as it rings an agent.
-	c := &call{s: s, id: mc.id, log: mc.log.With("supervisor", supervisor), hotline: mc.hotline,
-		from: mc.from, fromName: mc.fromName, created: mc.created}
-	c.state.Routed(mc.state.Routing())
+	c := &call{s: s, log: mc.log.With("supervisor", supervisor)}
+	c.state.Supervises(&mc.state) // rung as an agent is, with the call's details; no record
 	c.ctx, c.cancel = context.WithCancelCause(s.runCtx)
 	leg, err := c.dial(ctx, supervisor, supervisorRingTimeout)
 	if err != nil {

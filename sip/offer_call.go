@@ -7,23 +7,24 @@ package sip
 func (c *call) offerInfo() OfferInfo {
 	reason, by := c.state.Reason(), c.state.TransferredBy()
 	cust := c.state.Customer()
+	ident := c.state.Identity()
 	name := cust.Name
 	if name == "" {
-		name = c.displayName()
+		name = ident.DisplayName()
 	}
-	id := c.id
+	id := ident.ID
 	if c.consult != nil { // a consultation shows the held call (attended_call.go)
-		id = c.consult.main.id
+		id = c.consult.main.ID()
 	}
 	return OfferInfo{
 		CallID:  id,
 		Name:    name,
-		Number:  c.from,
+		Number:  ident.Caller,
 		Segment: cust.Segment,
 		Reason:  reason,
 		Queue:   c.queueName(),
-		Hotline: c.hotline.Number,
-		Wait:    c.s.now().Sub(c.created),
+		Hotline: c.state.Hotline().Number,
+		Wait:    c.s.now().Sub(ident.Arrived),
 
 		TransferredBy: by,
 	}

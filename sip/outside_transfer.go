@@ -130,7 +130,7 @@ func (c *call) transferOut(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Qu
 		c.log.Info("outside number not reached: the caller goes back to their queue, first in line",
 			"by", o.by, "number", o.target.Name, "queue", from, "status", res.Code, "error", err)
 	}
-	req := c.state.Request(c.id)
+	req := c.state.Request(c.ID())
 	next, res, qerr := callflow.OutsideDone(scriptCall{c}, o.kind, res, req, from)
 	done(res.Code, res.Reason)
 	switch {
@@ -208,8 +208,7 @@ func (c *call) bridgeOutside(out *Leg) {
 		c.join(c.caller, out)
 	}
 	c.state.NoteOutside(out.peer)
-	c.startRecording("", out)
-	c.state.RecordExtra("outside_number", out.peer)
+	c.startRecording("", out) // with the outside number (callflow.Call.Record)
 	c.log.Info("bridged with the outside party", "number", out.peer, "caller_codec", c.caller.Codec().Name,
 		"outside_codec", out.Codec().Name)
 	go func() {

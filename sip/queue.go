@@ -26,7 +26,7 @@ var _ callflow.InboundCall = scriptCall{}
 
 // Request is the call's request to the ACD.
 func (sc scriptCall) Request() acd.CallRequest {
-	return sc.c.state.Request(sc.c.id)
+	return sc.c.state.Request(sc.c.ID())
 }
 
 // Enqueue puts r in the ACD.
@@ -167,9 +167,9 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		dest = ""
 	}
 	ua, req := s.inviteFor(a, outboundInvite{target: b.Contact, transport: b.Transport, dest: dest,
-		routes: b.RouteSet(), user: c.from, name: s.offers.DisplayName(info), prefer: prefer,
+		routes: b.RouteSet(), user: c.state.Identity().Caller, name: s.offers.DisplayName(info), prefer: prefer,
 		to: sip.Uri{Scheme: "sip", User: agent, Host: b.Contact.Host, Port: b.Contact.Port}})
-	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.hotline.Number))
+	req.AppendHeader(sip.NewHeader("Subject", "Hotline "+c.state.Hotline().Number))
 	for _, h := range s.offers.Headers(info) {
 		req.AppendHeader(h)
 	}
@@ -232,16 +232,16 @@ func (c *call) connect(a *Leg) error {
 	// a.peer is the last agent (CSAT is credited to them); a transferred
 	// call keeps its first bridge (wait and talk count from it).
 	bridged := c.state.NoteConnected(a.peer, s.now())
-	c.startRecording(a.peer, a)
-	c.state.RecordExtra("call_reason", c.state.Reason())
+	c.startRecording(a.peer, a) // with the call's reason (callflow.Call.Record)
 	waitFrom := c.state.Queued()
 	// The same definitions as the call record (callflow.Build) and the
 	// metrics: wait from entering the queue, time to answer from the INVITE.
+	arrived := c.state.Identity().Arrived
 	if waitFrom.IsZero() {
-		waitFrom = c.created
+		waitFrom = arrived
 	}
 	c.log.Info("bridged", "agent", a.peer, "caller_codec", c.caller.Codec().Name, "agent_codec", a.Codec().Name,
-		"wait", bridged.Sub(waitFrom).Round(time.Millisecond), "answer", bridged.Sub(c.created).Round(time.Millisecond))
+		"wait", bridged.Sub(waitFrom).Round(time.Millisecond), "answer", bridged.Sub(arrived).Round(time.Millisecond))
 
 	c.watchAgent(a)
 	return nil

@@ -37,7 +37,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		code, reason := StatusOf(err)
 		c.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
-		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)
+		s.deps.Metrics.Transfer(c.ID(), kind, metricsTarget(target), metrics.TransferRefused)
 		s.respond(req, tx, code, reason)
 		return
 	}
@@ -58,7 +58,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 			}
 		}
 		if o.consult == nil {
-			s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)
+			s.deps.Metrics.Transfer(c.ID(), kind, metricsTarget(target), metrics.TransferRefused)
 			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 			return
 		}
@@ -74,7 +74,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		code, reason := StatusOf(err)
 		c.log.Info("transfer refused", "agent", leg.peer, "status", code, "reason", err)
-		s.deps.Metrics.Transfer(c.id, kind, metricsTarget(target), metrics.TransferRefused)
+		s.deps.Metrics.Transfer(c.ID(), kind, metricsTarget(target), metrics.TransferRefused)
 		s.respond(req, tx, code, reason)
 		return
 	}

@@ -74,7 +74,7 @@ func (sc scriptCall) Prompts(names ...string) []*audio.Clip { return sc.c.prompt
 func (sc scriptCall) Routing() *config.Config               { return sc.c.s.deps.Routing }
 func (sc scriptCall) Router() callflow.Router               { return sc.c.s.deps.Router }
 func (sc scriptCall) Now() time.Time                        { return sc.c.s.now() }
-func (sc scriptCall) Dialled() string                       { return sc.c.hotline.Number }
+func (sc scriptCall) Dialled() string                       { return sc.c.state.Hotline().Number }
 func (sc scriptCall) Hold() audio.Reader                    { return sc.c.holdSource() }
 
 // RememberStyle makes style the caller's (Deps.SetStyle remembers it).
@@ -82,7 +82,7 @@ func (sc scriptCall) RememberStyle(style string) {
 	c := sc.c
 	c.state.NoteStyle(style)
 	if f := c.s.deps.SetStyle; f != nil {
-		if err := f(c.from, style); err != nil {
+		if err := f(c.state.Identity().Caller, style); err != nil {
 			c.log.Warn("service style not remembered", "style", style, "error", err)
 		}
 	}
@@ -90,10 +90,7 @@ func (sc scriptCall) RememberStyle(style string) {
 
 // Route routes the call again after the keypad questions.
 func (sc scriptCall) Route(d rules.Decision, reason string) {
-	c := sc.c
-	c.state.Route(d)
-	c.state.NoteReason(reason)
-	c.state.RecordExtra("call_reason", reason)
+	sc.c.state.Reroute(d, reason)
 }
 
 // Decision is where the rules sent the call.
@@ -130,7 +127,7 @@ func (sc scriptCall) RequestCallback(d rules.Decision) (callbacks.Callback, erro
 // callflow.Call.RecordVoicemail).
 func (sc scriptCall) RecordVoicemail(queue string) (string, error) {
 	c := sc.c
-	info := c.recordingInfo("")
+	info := c.state.RecordingInfo("")
 	info.Queue = queue
 	rec, begun, err := c.state.RecordVoicemail(c.s.deps.Recordings, info)
 	if err != nil {

@@ -43,10 +43,13 @@ func (t teardown) FinishRecording() { t.c.state.FinishRecording(time.Now(), t.c.
 // Unlist takes the call out of the calls in progress.
 func (t teardown) Unlist() bool {
 	s, c := t.c.s, t.c
+	if c.state.Pseudo() { // a consultation's or a supervisor's: never listed
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	listed := s.byID[c.id] == c
-	delete(s.byID, c.id)
+	listed := s.byID[c.ID()] == c
+	delete(s.byID, c.ID())
 	return listed
 }
 

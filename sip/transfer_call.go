@@ -99,7 +99,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 	}
 	var from string
 	c.noteTransfer(func(st *callflow.TransferState) { from = st.Blind(o.record(), toQueue) })
-	req := c.state.Request(c.id)
+	req := c.state.Request(c.ID())
 	if o.target.Kind == TargetAgent {
 		req.Agent = o.target.Name
 	}
@@ -121,7 +121,7 @@ func (c *call) transfer(qc *acd.QueuedCall, a *Leg, o transferOrder) (*acd.Queue
 
 // CountTransfer counts a transfer of the call.
 func (sc scriptCall) CountTransfer(kind, target, outcome string) {
-	sc.c.s.deps.Metrics.Transfer(sc.c.id, kind, target, outcome)
+	sc.c.s.deps.Metrics.Transfer(sc.c.ID(), kind, target, outcome)
 }
 
 // ReturnTo notes the queue a call transferred to one agent goes back to.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"hotline/api"
+	"hotline/callflow"
 	"hotline/routing/acd"
 	"hotline/routing/callbacks"
 	"hotline/sip"
@@ -92,7 +93,7 @@ func CallError(err error) *api.Error {
 	switch {
 	case errors.Is(err, sip.ErrNoSuchCall):
 		return &api.Error{Status: http.StatusNotFound, Code: api.CodeNoSuchCall, Message: "no such call in progress"}
-	case errors.Is(err, sip.ErrNotRecorded):
+	case errors.Is(err, callflow.ErrNotRecorded):
 		return &api.Error{Status: http.StatusConflict, Code: api.CodeNotRecorded, Message: "the call is not being recorded"}
 	case errors.Is(err, sip.ErrBadTransferTarget):
 		return &api.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}

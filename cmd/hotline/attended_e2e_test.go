@@ -164,7 +164,10 @@ func TestE2EBlindTransferToQueueHearsMusic(t *testing.T) {
 	if _, err := alice.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
 		t.Fatalf("alice's phone was not taken off the call: %v", err)
 	}
-	time.Sleep(6 * time.Second) // the hold tone is on 1 s in 5
+	// The hold tone is on 1 s in 5. The phone's recording loses up to
+	// half of the audio on a loaded machine (a 5 s recording of a 9 s
+	// call under the full -race suite): wait long enough for 4 s of it.
+	time.Sleep(10 * time.Second)
 	if err := a.acd.Unpause("bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,30 +215,9 @@ func TestE2EAttendedTransferSIPp(t *testing.T) {
 	skipShort(t)
 	a := startTransferApp(t, 0)
 	bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: bobHz, Record: true, AutoAnswer: true})
-	ag, _ := a.cfg.Agent("alice")
-	inf := filepath.Join(t.TempDir(), "alice.csv")
-	auth := "alice;[authentication username=alice password=" + ag.Password + "]\n"
-	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+auth), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// alice registers from the port her phone's call leg then binds
-	// (bench/sipp/register.xml).
-	port := e2e.FreeUDPTCPPort(t)
-	reg := sippScenario(t, "../../../../bench/sipp/register")
-	reg.Name = "register"
-	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: reg, LocalPort: port,
-		ExtraArgs: []string{"-inf", inf}}).RequireCalls(t, 1, 0)
-	waitFor(t, 5*time.Second, "alice registered", func() bool {
-		info, _ := a.acd.Agent("alice")
-		return info.Registered
-	})
-	twin := fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t, "tcp"))
-	consult := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-consult"),
-		Keys: map[string]string{"target": "bob"}, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin, "-inf", inf}})
-	agent := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-agent"),
-		LocalPort: port, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin}})
+	consult, agent := startSIPpAlice(ctx, t, a, "attended-consult")
 
 	caller := startCaller(t, a, "udp")
 	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
@@ -336,28 +318,9 @@ func TestE2ESemiAttendedTransferSIPp(t *testing.T) {
 	skipShort(t)
 	a := startTransferApp(t, 0)
 	bob := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: bobHz, Record: true})
-	ag, _ := a.cfg.Agent("alice")
-	inf := filepath.Join(t.TempDir(), "alice.csv")
-	auth := "alice;[authentication username=alice password=" + ag.Password + "]\n"
-	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+auth), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	port := e2e.FreeUDPTCPPort(t)
-	reg := sippScenario(t, "../../../../bench/sipp/register")
-	reg.Name = "register"
-	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: reg, LocalPort: port,
-		ExtraArgs: []string{"-inf", inf}}).RequireCalls(t, 1, 0)
-	waitFor(t, 5*time.Second, "alice registered", func() bool {
-		info, _ := a.acd.Agent("alice")
-		return info.Registered
-	})
-	twin := fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t, "tcp"))
-	consult := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "semi-attended-consult"),
-		Keys: map[string]string{"target": "bob"}, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin, "-inf", inf}})
-	agent := e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-agent"),
-		LocalPort: port, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin}})
+	consult, agent := startSIPpAlice(ctx, t, a, "semi-attended-consult")
 
 	caller := startCaller(t, a, "udp")
 	if err := caller.Dial(ctx, "sip:1900@"+a.sipAddr("udp")); err != nil {
@@ -445,4 +408,32 @@ func TestE2ESemiAttendedTransferSIPp(t *testing.T) {
 			t.Errorf("Hotline's record of the call: %q, want %s", line, want)
 		}
 	}
+}
+
+// startSIPpAlice registers alice's SIPp phone (bench/sipp/register.xml,
+// from the port her call leg then binds) and starts her two 3PCC twins:
+// the agent leg (attended-agent.xml) and the consultation scenario.
+func startSIPpAlice(ctx context.Context, t *testing.T, a *testApp, consultScenario string) (consult, agent *e2e.SIPp) {
+	t.Helper()
+	ag, _ := a.cfg.Agent("alice")
+	inf := filepath.Join(t.TempDir(), "alice.csv")
+	auth := "alice;[authentication username=alice password=" + ag.Password + "]\n"
+	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+auth), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := e2e.FreeUDPTCPPort(t)
+	reg := sippScenario(t, "../../../../bench/sipp/register")
+	reg.Name = "register"
+	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: reg, LocalPort: port,
+		ExtraArgs: []string{"-inf", inf}}).RequireCalls(t, 1, 0)
+	waitFor(t, 5*time.Second, "alice registered", func() bool {
+		info, _ := a.acd.Agent("alice")
+		return info.Registered
+	})
+	twin := fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t, "tcp"))
+	consult = e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, consultScenario),
+		Keys: map[string]string{"target": "bob"}, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin, "-inf", inf}})
+	agent = e2e.StartSIPp(t, e2e.SIPpOptions{Target: a.sipAddr("udp"), Scenario: sippScenario(t, "attended-agent"),
+		LocalPort: port, Timeout: 50 * time.Second, ExtraArgs: []string{"-3pcc", twin}})
+	return consult, agent
 }

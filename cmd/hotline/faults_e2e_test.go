@@ -151,12 +151,19 @@ func (a *testApp) metric(t *testing.T, name string, labels map[string]string) fl
 	return metricSum(t, a.metricsSrv.Addr().String(), name, labels)
 }
 
-// storedFiles returns the recordings (.wav) the file backend holds under dir.
+// storedFiles returns the recordings (.wav) the file backend holds under
+// dir whose call record (.json) is stored too: the uploader stores the WAV
+// first and its record after it, so a WAV alone is an upload under way.
 func storedFiles(t *testing.T, dir string) []string {
 	t.Helper()
+	files := spoolFiles(t, dir)
+	stored := make(map[string]bool, len(files))
+	for _, p := range files {
+		stored[p] = true
+	}
 	var out []string
-	for _, p := range spoolFiles(t, dir) {
-		if filepath.Ext(p) == ".wav" {
+	for _, p := range files {
+		if filepath.Ext(p) == ".wav" && stored[strings.TrimSuffix(p, ".wav")+".json"] {
 			out = append(out, p)
 		}
 	}

@@ -451,7 +451,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		AddCallback:      addCallback(store, queues, c.Callbacks.Queue),
 		Agents:           queues,
 		AgentError:       wire.AgentError,
-		Calls:            srv,
+		Calls:            callflow.RecordingControl{Call: srv.CallRecording},
 		Monitors:         srv,
 		Transfers:        srv,
 		CallError:        wire.CallError,
