@@ -441,12 +441,14 @@ type shedConn struct {
 	now        func() time.Time
 
 	// maxDelay: a new INVITE that waited longer in the socket is refused
-	// (sip.overload.socket_delay; 0: not judged); udp and oob read the
-	// socket's arrival stamps.
+	// while the socket's queue stands that long (sip.overload.socket_delay;
+	// 0: not judged); udp and oob read the socket's arrival stamps.
 	maxDelay time.Duration
 	udp      *net.UDPConn
 	oob      [128]byte
 	arrived  time.Time // the current datagram's arrival stamp
+	waited   time.Duration
+	queue    standingDelay
 
 	recent recentInvites
 	out    []byte
@@ -458,6 +460,7 @@ func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
 		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now}
 	if uc, ok := pc.(*net.UDPConn); ok && s.cfg.Overload.SocketDelay > 0 && rxTimestamps(uc) {
 		c.udp, c.maxDelay = uc, s.cfg.Overload.SocketDelay
+		c.queue.window = s.cfg.Overload.Interval
 	}
 	return c
 }
@@ -483,9 +486,44 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 	if err != nil {
 		return n, nil, err
 	}
-	c.arrived = rxTime(c.oob[:oobn])
+	c.arrived, c.waited = rxTime(c.oob[:oobn]), 0
+	if !c.arrived.IsZero() {
+		now := c.now()
+		c.waited = now.Sub(c.arrived)
+		c.queue.add(now, c.waited)
+	}
 	return n, net.UDPAddrFromAddrPort(ap), nil
 }
+
+// standingDelay tells a standing queue in the socket from a burst, as
+// CoDel does (RFC 8289): the least time the datagrams read during a
+// window (the detector's sampling interval) waited in the socket. A
+// garbage collection, a preempted reader or a burst of datagrams makes
+// some of them wait; only while Hotline cannot keep up does every
+// datagram of a whole window wait. Every datagram read counts (not only
+// INVITEs): each waited behind the same queue.
+type standingDelay struct {
+	window   time.Duration
+	start    time.Time     // of the current window; zero: none yet
+	min      time.Duration // least wait in the current window
+	standing time.Duration // least wait in the last whole window
+}
+
+// add counts a datagram read at now that waited in the socket.
+func (q *standingDelay) add(now time.Time, waited time.Duration) {
+	if q.start.IsZero() || now.Sub(q.start) >= q.window {
+		// The window is over (however long ago: a queue that stood
+		// then and no longer does lets the next datagram through, as it
+		// did not wait).
+		q.standing, q.start, q.min = q.min, now, waited
+		return
+	}
+	q.min = min(q.min, waited)
+}
+
+// stands reports whether every datagram read in the last whole window
+// waited more than d in the socket.
+func (q *standingDelay) stands(d time.Duration) bool { return q.standing > d }
 
 // door handles a datagram at the door and reports whether it is done
 // with it (sipgo is not to see it).
@@ -510,10 +548,11 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return false // a retransmission of a call let through: its transaction answers
 	}
 	refuse, why := c.d.Refusing()
-	if !refuse && c.maxDelay > 0 && !c.arrived.IsZero() && c.now().Sub(c.arrived) > c.maxDelay && c.d.Busy() {
-		// Hotline (busy itself: not only starved by other programs) is
-		// this far behind its socket: the caller has waited already,
-		// and admitting the call would add to the queue.
+	if !refuse && c.maxDelay > 0 && c.waited > c.maxDelay && c.queue.stands(c.maxDelay) && c.d.Busy() {
+		// Hotline (busy itself: not only starved by other programs) has
+		// been this far behind its socket for a whole window, not for a
+		// moment: the caller has waited already, and admitting the call
+		// would add to the queue.
 		refuse, why = true, overload.ReasonSocketDelay
 	}
 	if !refuse {
@@ -530,11 +569,7 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	c.metrics.SIPRequest(metrics.In, "INVITE")
 	c.metrics.CallRefused(string(why))
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
-		var waited time.Duration // in the socket, when stamped
-		if !c.arrived.IsZero() {
-			waited = c.now().Sub(c.arrived)
-		}
-		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why, "waited", waited)
+		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why, "waited", c.waited)
 	}
 	if _, err := c.PacketConn.WriteTo(c.out, net.UDPAddrFromAddrPort(dst)); err != nil {
 		c.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)

@@ -497,9 +497,11 @@ func TestDoorLetsAdmittedRetransmissionsThrough(t *testing.T) {
 
 // TestDoorRefusesInvitesThatWaited: with socket_delay 30ms, a new
 // INVITE that waited longer in Hotline's socket (nobody read it for
-// 80 ms) is refused at the door although nothing sheds, with the
-// socket_delay reason; a fresh one, and an in-dialog request that
-// waited as long, go through.
+// 80 ms) while every datagram read in the window before waited as long
+// (a standing queue) is refused at the door although nothing sheds,
+// with the socket_delay reason; one that waited as long after a window
+// of short waits (a stall: a garbage collection, a burst) goes through,
+// as do a fresh one and an in-dialog request that waited as long.
 func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	if !rxTimestamps(newRawUA(t).c) {
 		if runtime.GOOS == "linux" {
@@ -511,7 +513,8 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: testLogger(t)}
 	s.cfg.Overload.SetDefaults()
 	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
-	s.cfg.Overload.MinCPU = -1 // Hotline counts as busy
+	s.cfg.Overload.Interval = 20 * time.Millisecond // the window of the standing delay
+	s.cfg.Overload.MinCPU = -1                      // Hotline counts as busy
 	s.overload = overload.NewDetector(s.cfg.Overload)
 	c := s.newShedConn(srvSock.c)
 	if c.udp == nil {
@@ -536,15 +539,27 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 			t.Fatal("arrival stamps never show how long a datagram waited")
 		}
 	}
+	buf := make([]byte, 65536)
+	_ = srvSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
+	// A stall: the probes before waited 20 ms each, under socket_delay.
+	u.send(u.invite("stall-1", "stall1"), dst)
+	time.Sleep(80 * time.Millisecond)
+	n, _, err := c.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf[:n], []byte("Call-ID: stall-1\r\n")) {
+		t.Fatalf("datagram through the door: %q, want the INVITE that waited after short waits", buf[:n])
+	}
+	// A standing queue: the datagrams of the window before (the stalled
+	// INVITE) waited 80 ms too.
 	reread := bytes.Replace(doorInviteFull, []byte("To: <sip:1900@127.0.0.1:5060>"), []byte("To: <sip:1900@127.0.0.1:5060>;tag=h1"), 1)
 	u.send(u.invite("late-1", "late1"), dst)
 	u.send(reread, dst)
 	time.Sleep(80 * time.Millisecond)
 	u.send(u.invite("fresh-1", "fresh1"), dst)
 
-	buf := make([]byte, 65536)
-	_ = srvSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
-	n, _, err := c.ReadFrom(buf)
+	n, _, err = c.ReadFrom(buf)
 	if err != nil {
 		t.Fatal(err)
 	}

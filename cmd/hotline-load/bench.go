@@ -630,12 +630,13 @@ func (d *driver) overloadOnly(ctx context.Context, h *hotlineProc, g *loadGen) {
 			break
 		}
 		d.log.Info("figure 1o: overload at a fixed rate", "rep", rep+1, "cps", d.cfg.OverloadCPS)
+		before := h.refusedByReason(ctx)
 		s := d.rateStep(ctx, h, g, d.cfg.OverloadCPS)
 		d.res.Overload = append(d.res.Overload, s)
-		d.log.Info("figure 1o step", "rep", rep+1, "refused", s.Refused, "admitted", s.Attempted-s.Refused, "failed", s.Failed,
+		d.log.Info("figure 1o step", "rep", rep+1, "refused", s.Refused, "reasons", reasonDelta(before, h.refusedByReason(ctx)), "admitted", s.Attempted-s.Refused, "failed", s.Failed,
 			"to503_p50", DurationPercentile(s.RefuseTimes, 50), "to503_p90", DurationPercentile(s.RefuseTimes, 90),
 			"to503_p99", DurationPercentile(s.RefuseTimes, 99), "to200_p50", DurationPercentile(s.To200, 50),
-			"to200_p90", DurationPercentile(s.To200, 90), "to200_p99", DurationPercentile(s.To200, 99))
+			"to200_p90", DurationPercentile(s.To200, 90), "to200_p99", DurationPercentile(s.To200, 99), "hotline_cpu_s", s.HotlineCPU)
 		// Let the calls of the step end and the detector settle.
 		select {
 		case <-ctx.Done():
