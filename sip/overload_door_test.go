@@ -578,3 +578,37 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 		t.Fatalf("the late INVITE got %d %s (Call-ID %q), want 503 with Retry-After", res.StatusCode, res.Reason, res.CallID().Value())
 	}
 }
+
+// TestDoorStandingDelay: the door's standing delay is the least wait of
+// the datagrams read in the last whole window: a stall (one datagram
+// that waited long after short waits) does not make it stand; a window
+// in which every datagram waited does; one short wait ends it.
+func TestDoorStandingDelay(t *testing.T) {
+	const d = 50 * time.Millisecond
+	q := standingDelay{window: 100 * time.Millisecond}
+	t0 := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	steps := []struct {
+		at     int
+		waited time.Duration
+		stands bool
+	}{
+		{0, time.Millisecond, false},
+		{50, 2 * time.Millisecond, false},
+		{100, 300 * time.Millisecond, false}, // a stall: the window before had short waits
+		{150, 250 * time.Millisecond, false},
+		{200, 200 * time.Millisecond, true}, // every datagram of 100-200 waited over 50 ms
+		{250, 120 * time.Millisecond, true},
+		{280, 10 * time.Millisecond, true},  // the window is not over yet
+		{300, 60 * time.Millisecond, false}, // 200-300 had a short wait
+		{5000, 80 * time.Millisecond, true}, // 300-5000: its one datagram waited 60 ms
+		{5001, time.Millisecond, true},      // stands still (the door lets this one in: it did not wait)
+		{5100, time.Millisecond, false},
+	}
+	for i, s := range steps {
+		q.add(at(s.at), s.waited)
+		if got := q.stands(d); got != s.stands {
+			t.Fatalf("step %d (%d ms, waited %s): stands %v, want %v", i, s.at, s.waited, got, s.stands)
+		}
+	}
+}

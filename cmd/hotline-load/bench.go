@@ -446,6 +446,13 @@ func (d *driver) startHotline(ctx context.Context, name string, o hotlineOpts) (
 // every bridged call's recording got uploaded.
 func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate float64) rateStep {
 	s := rateStep{Rate: rate, Errors: map[string]int{}}
+	if w, ok := h.(interface {
+		waitNotShedding(ctx context.Context, bound time.Duration)
+	}); ok {
+		// A step starts from a settled Hotline: not still shedding (for
+		// its hold and release ramp) after the step before overloaded it.
+		w.waitNotShedding(ctx, 10*time.Second)
+	}
 	b0, err := h.backlog(ctx)
 	if err != nil {
 		s.UploadErr = err.Error()

@@ -547,3 +547,16 @@ func reasonDelta(before, after map[string]float64) string {
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
 }
+
+// waitNotShedding waits until Hotline's overload control no longer
+// refuses new calls (hotline_overload_shedding 0), at most bound.
+func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) {
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		m, err := h.scrape(ctx)
+		if err != nil || m[metrics.NameOverloadShedding] == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

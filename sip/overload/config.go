@@ -50,9 +50,12 @@ type Config struct {
 	MaxSetups int `yaml:"max_setups"`
 	// SocketDelay: a new INVITE that waited this long in a SIP UDP
 	// socket before Hotline read it (the kernel's arrival stamp against
-	// the time the door reads it) is refused at once, judged per INVITE
-	// with no sampling: Hotline is that far behind its socket, the caller
-	// has waited already, and admitting the call adds to the queue.
+	// the time the door reads it) is refused at once, with no sampling,
+	// while the queue stands: every datagram read in the last Interval
+	// waited this long too (CoDel's minimum over a window; a GC, a
+	// preempted reader or a burst makes some wait, not all). Hotline is
+	// then that far behind its socket, the caller has waited already, and
+	// admitting the call adds to the queue.
 	// Like the lag, it counts only while Hotline uses MinCPU of its cores.
 	// Default 50ms (half the answer-time budget of 100 ms); negative: off.
 	SocketDelay time.Duration `yaml:"socket_delay"`
