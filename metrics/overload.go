@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // overloadReasons are the reason label's values (sip/overload.Reasons).
 func overloadReasons() []string {
-	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure", "setups"}
+	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure", "setups", "socket_delay"}
 }
 
 // overloadMetrics are the overload control's figures (sip/overload).

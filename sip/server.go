@@ -332,7 +332,11 @@ func (s *Server) Start(ctx context.Context) error {
 			var err error
 			switch bl.transport {
 			case "udp":
-				err = srv.ServeUDP(bl.closer.(net.PacketConn))
+				pc := bl.closer.(net.PacketConn)
+				if s.overload != nil {
+					pc = s.newShedConn(pc) // overload_door.go: new calls refused at the door
+				}
+				err = srv.ServeUDP(pc)
 			case "tcp":
 				err = srv.ServeTCP(bl.closer.(net.Listener))
 			case "tls":

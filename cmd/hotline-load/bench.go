@@ -52,6 +52,10 @@ type benchConfig struct {
 	// Overload is Hotline's sip.overload section (a YAML flow mapping;
 	// "": Hotline's defaults), to compare settings.
 	Overload string
+	// OverloadCPS, when above 0, makes the Go part figure 1o only: Reps
+	// steps at this fixed rate, with no search and no other figure (to
+	// compare overload control A/B at one load, quickly).
+	OverloadCPS float64
 }
 
 func defaultBenchConfig(quick bool) benchConfig {
@@ -275,9 +279,10 @@ type results struct {
 	RateReps   []float64 // figure 1, file backend
 	RateLimits []string
 	RateSteps  [][]rateStep
-	// Overload is one step at twice the figure-1 rate (figure 1o):
-	// refused calls apart from the admitted calls' failures.
-	Overload   *rateStep
+	// Overload are the steps at twice the figure-1 rate (figure 1o; one,
+	// or one per repetition at Cfg.OverloadCPS): refused calls apart
+	// from the admitted calls' failures.
+	Overload   []rateStep
 	MinIORate  []float64
 	MinIOSteps []rateStep
 	MinIONote  string
@@ -358,8 +363,10 @@ func (d *driver) run(ctx context.Context) error {
 
 // goFigures measures with the Go generator (figures 1 to 7).
 func (d *driver) goFigures(ctx context.Context) error {
-	d.log.Info("figure 7: routing benchmark")
-	d.res.Routing, d.res.RoutingErr = d.routingBench(ctx)
+	if d.cfg.OverloadCPS <= 0 {
+		d.log.Info("figure 7: routing benchmark")
+		d.res.Routing, d.res.RoutingErr = d.routingBench(ctx)
+	}
 	// The budget is the load figures': the routing benchmarks have their
 	// own bound (RoutingTimeout).
 	d.deadline = time.Now().Add(d.cfg.Budget)
@@ -384,6 +391,12 @@ func (d *driver) goFigures(ctx context.Context) error {
 		d.res.IdleRSS = rss
 	}
 
+	if d.cfg.OverloadCPS > 0 {
+		d.overloadOnly(ctx, h, g)
+		g.close()
+		h.stop(15 * time.Second)
+		return nil
+	}
 	d.figure1(ctx, h, g)
 	d.figure4(ctx, h, g)
 	d.figure2(ctx, h, g)
@@ -433,6 +446,13 @@ func (d *driver) startHotline(ctx context.Context, name string, o hotlineOpts) (
 // every bridged call's recording got uploaded.
 func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate float64) rateStep {
 	s := rateStep{Rate: rate, Errors: map[string]int{}}
+	if w, ok := h.(interface {
+		waitNotShedding(ctx context.Context, bound time.Duration)
+	}); ok {
+		// A step starts from a settled Hotline: not still shedding (for
+		// its hold and release ramp) after the step before overloaded it.
+		w.waitNotShedding(ctx, 10*time.Second)
+	}
 	b0, err := h.backlog(ctx)
 	if err != nil {
 		s.UploadErr = err.Error()
@@ -606,7 +626,29 @@ func (d *driver) figure1(ctx context.Context, h *hotlineProc, g *loadGen) {
 	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 && ctx.Err() == nil && d.timeLeft() > time.Minute {
 		d.log.Info("figure 1o: overload", "cps", 2*mr)
 		s := d.rateStep(ctx, h, g, 2*mr)
-		d.res.Overload = &s
+		d.res.Overload = append(d.res.Overload, s)
+	}
+}
+
+// overloadOnly takes figure 1o only: Reps steps at cfg.OverloadCPS.
+func (d *driver) overloadOnly(ctx context.Context, h *hotlineProc, g *loadGen) {
+	for rep := range d.cfg.Reps {
+		if ctx.Err() != nil || d.timeLeft() < 30*time.Second {
+			break
+		}
+		d.log.Info("figure 1o: overload at a fixed rate", "rep", rep+1, "cps", d.cfg.OverloadCPS)
+		before := h.refusedByReason(ctx)
+		s := d.rateStep(ctx, h, g, d.cfg.OverloadCPS)
+		d.res.Overload = append(d.res.Overload, s)
+		d.log.Info("figure 1o step", "rep", rep+1, "refused", s.Refused, "reasons", reasonDelta(before, h.refusedByReason(ctx)), "admitted", s.Attempted-s.Refused, "failed", s.Failed,
+			"to503_p50", DurationPercentile(s.RefuseTimes, 50), "to503_p90", DurationPercentile(s.RefuseTimes, 90),
+			"to503_p99", DurationPercentile(s.RefuseTimes, 99), "to200_p50", DurationPercentile(s.To200, 50),
+			"to200_p90", DurationPercentile(s.To200, 90), "to200_p99", DurationPercentile(s.To200, 99), "hotline_cpu_s", s.HotlineCPU)
+		// Let the calls of the step end and the detector settle.
+		select {
+		case <-ctx.Done():
+		case <-time.After(d.cfg.Hold + 3*time.Second):
+		}
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +69,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	parts := fs.String("parts", "go,sipp,cluster,xfer", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one), xfer (CPU of a monitored call and of a transfer)")
 	profile := fs.Duration("profile", 0, "length of the CPU profile of Hotline under SIPp load (0: 8s, 5s with -quick)")
 	overload := fs.String("overload", os.Getenv("BENCH_OVERLOAD"), "Hotline's sip.overload settings as a YAML flow mapping, e.g. '{max_setups: 8}' (default from BENCH_OVERLOAD; empty: Hotline's defaults)")
+	overloadCPS := fs.Float64("overload-cps", envFloat("BENCH_OVERLOAD_CPS"), "with -parts go: figure 1o only, -reps steps at this many calls/s (no rate search, no other figure; default from BENCH_OVERLOAD_CPS)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -93,6 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Overload = *overload
+	cfg.OverloadCPS = *overloadCPS
 	if *reps > 0 {
 		cfg.Reps = *reps
 	}
@@ -168,4 +171,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// envFloat reads a number from the environment (0 when unset or not a
+// number).
+func envFloat(name string) float64 {
+	v, err := strconv.ParseFloat(os.Getenv(name), 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }

@@ -43,8 +43,8 @@ func TestRateStepRefusedApart(t *testing.T) {
 func TestReportOverloadFigure(t *testing.T) {
 	r := &results{Cfg: benchConfig{GoFigures: true, StepDur: 3 * time.Second, Hold: time.Second},
 		RateReps: []float64{100},
-		Overload: &rateStep{Rate: 200, Attempted: 600, Refused: 150, Failed: 0,
-			To200: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, RefuseTimes: []time.Duration{3 * time.Millisecond}}}
+		Overload: []rateStep{{Rate: 200, Attempted: 600, Refused: 150, Failed: 0,
+			To200: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, RefuseTimes: []time.Duration{3 * time.Millisecond}}}}
 	var b strings.Builder
 	writeFigures(&b, r.figures())
 	out := b.String()

@@ -124,19 +124,26 @@ func (r *results) figures() []figure {
 	add := func(f figure) { figs = append(figs, f) }
 	add(figure{ID: "1", Name: "call rate, file backend, < 0.1% refused (503) and < 0.1% of the admitted failed", Unit: "calls/s", Tool: toolGo,
 		S: Summarize(r.RateReps), Target: &target{1000, true, "≥ 1,000"}})
-	if o := r.Overload; o != nil {
-		at := fmt.Sprintf("at 2× the figure-1 rate (%s calls/s offered)", fmtNum(o.Rate))
+	if len(r.Overload) > 0 {
+		at := fmt.Sprintf("at 2× the figure-1 rate (%s calls/s offered)", fmtNum(r.Overload[0].Rate))
+		if r.Cfg.OverloadCPS > 0 {
+			at = fmt.Sprintf("at a fixed %s calls/s offered (-overload-cps)", fmtNum(r.Cfg.OverloadCPS))
+		}
+		var refused, failed, a99, r99 []float64
+		for _, o := range r.Overload {
+			refused = append(refused, 100*o.refusedShare())
+			failed = append(failed, 100*o.failedShare())
+			if len(o.To200) > 0 {
+				a99 = append(a99, ms(DurationPercentile(o.To200, 99)))
+			}
+			if len(o.RefuseTimes) > 0 {
+				r99 = append(r99, ms(DurationPercentile(o.RefuseTimes, 99)))
+			}
+		}
 		add(figure{ID: "1o", Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolGo,
-			S: Summarize([]float64{100 * o.refusedShare()})})
+			S: Summarize(refused)})
 		add(figure{ID: "1o", Name: "overload: admitted calls that failed " + at, Unit: "%", Tool: toolGo,
-			S: Summarize([]float64{100 * o.failedShare()}), Target: &target{0.1, false, "< 0.1%"}})
-		var a99, r99 []float64
-		if len(o.To200) > 0 {
-			a99 = append(a99, ms(DurationPercentile(o.To200, 99)))
-		}
-		if len(o.RefuseTimes) > 0 {
-			r99 = append(r99, ms(DurationPercentile(o.RefuseTimes, 99)))
-		}
+			S: Summarize(failed), Target: &target{0.1, false, "< 0.1%"}})
 		add(figure{ID: "1o", Name: "overload: INVITE → 200 p99 of admitted calls " + at, Unit: "ms", Tool: toolGo,
 			S: Summarize(a99), Target: &target{100, false, "p99 < 100 ms"}})
 		add(figure{ID: "1o", Name: "overload: INVITE → 503 p99 of refused calls " + at, Unit: "ms", Tool: toolGo,
@@ -335,8 +342,8 @@ func (r *results) writeDetails(w io.Writer) {
 			row(fmt.Sprint(i+1), "file", s)
 		}
 	}
-	if r.Overload != nil {
-		row("1 (2× overload)", "file", *r.Overload)
+	for i, o := range r.Overload {
+		row(fmt.Sprintf("%d (2× overload)", i+1), "file", o)
 	}
 	for _, pct := range []int{50, 80} {
 		for i, s := range r.Latency[pct] {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"hotline/metrics"
 )
 
 // snapshot is one look at the Hotline process.
@@ -495,4 +497,66 @@ func parseHotlineLog(r io.Reader) (logSummary, error) {
 		}
 	}
 	return ls, sc.Err()
+}
+
+// refusedByReason reads hotline_calls_refused_total by its reason label
+// (nil when the metrics cannot be read).
+func (h *hotlineProc) refusedByReason(ctx context.Context) map[string]float64 {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.metrics, nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := h.httpClient().Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	prefix := metrics.NameCallsRefused + `{reason="`
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		reason, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[reason] = v
+		}
+	}
+	return out
+}
+
+// reasonDelta formats the refusals per reason between two readings of
+// refusedByReason ("" when none).
+func reasonDelta(before, after map[string]float64) string {
+	var parts []string
+	for reason, v := range after {
+		if d := v - before[reason]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%g", reason, d))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// waitNotShedding waits until Hotline's overload control no longer
+// refuses new calls (hotline_overload_shedding 0), at most bound.
+func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) {
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		m, err := h.scrape(ctx)
+		if err != nil || m[metrics.NameOverloadShedding] == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

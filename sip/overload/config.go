@@ -48,6 +48,17 @@ type Config struct {
 	// behind (calls in setup / calls per second = seconds each waits), with
 	// no sampling delay. Default 64.
 	MaxSetups int `yaml:"max_setups"`
+	// SocketDelay: a new INVITE that waited this long in a SIP UDP
+	// socket before Hotline read it (the kernel's arrival stamp against
+	// the time the door reads it) is refused at once, with no sampling,
+	// while the queue stands: every datagram read in the last Interval
+	// waited this long too (CoDel's minimum over a window; a GC, a
+	// preempted reader or a burst makes some wait, not all). Hotline is
+	// then that far behind its socket, the caller has waited already, and
+	// admitting the call adds to the queue.
+	// Like the lag, it counts only while Hotline uses MinCPU of its cores.
+	// Default 50ms (half the answer-time budget of 100 ms); negative: off.
+	SocketDelay time.Duration `yaml:"socket_delay"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
 	// it stops. A missing or empty file reads as 0.
@@ -60,6 +71,14 @@ type Config struct {
 	Release float64 `yaml:"release"`
 	// Hold is the least time shedding lasts once started (default 2s).
 	Hold time.Duration `yaml:"hold"`
+	// ReleaseRamp: once Hold has passed and every signal is under
+	// Release, the share of new calls refused falls from all to none over
+	// this time, a step each sample, instead of at once (default 1s;
+	// negative: at once). Admitting the full offered load the moment
+	// shedding stops is a burst that overloads again before the next
+	// samples can tell; a signal over its threshold during the ramp
+	// refuses every new call again, for Hold.
+	ReleaseRamp time.Duration `yaml:"release_ramp"`
 	// RetryAfter is the Retry-After of the 503 a shed call gets
 	// (default 5s; whole seconds).
 	RetryAfter time.Duration `yaml:"retry_after"`
@@ -107,6 +126,12 @@ func (c *Config) SetDefaults() {
 	if c.RetryAfter == 0 {
 		c.RetryAfter = 5 * time.Second
 	}
+	if c.SocketDelay == 0 {
+		c.SocketDelay = 50 * time.Millisecond
+	}
+	if c.ReleaseRamp == 0 {
+		c.ReleaseRamp = time.Second
+	}
 }
 
 // Validate reports every problem in the section (after SetDefaults; a
@@ -118,6 +143,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SchedulingLag > 0 && c.SchedulingLag < time.Millisecond {
 		errs = append(errs, cfg.Errorf("scheduling_lag", "must be at least 1ms (or negative: off), got %s", c.SchedulingLag))
+	}
+	if c.SocketDelay > 0 && c.SocketDelay < time.Millisecond {
+		errs = append(errs, cfg.Errorf("socket_delay", "must be at least 1ms (or negative: off), got %s", c.SocketDelay))
 	}
 	if c.SocketBacklog > 1 {
 		errs = append(errs, cfg.Errorf("socket_backlog", "is a share of the receive buffer: at most 1 (or negative: off), got %g", c.SocketBacklog))
@@ -136,6 +164,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Hold < 0 {
 		errs = append(errs, cfg.Errorf("hold", "must not be negative, got %s", c.Hold))
+	}
+	if c.ReleaseRamp > time.Minute {
+		errs = append(errs, cfg.Errorf("release_ramp", "must be at most 1m (or negative: release at once), got %s", c.ReleaseRamp))
 	}
 	if c.RetryAfter < time.Second || c.RetryAfter%time.Second != 0 {
 		errs = append(errs, cfg.Errorf("retry_after", "must be whole seconds, at least 1s, got %s", c.RetryAfter))

@@ -8,6 +8,7 @@
 package overload
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,11 +27,14 @@ const (
 	ReasonPressure      Reason = "pressure"
 	// ReasonSetups: MaxSetups new calls were being set up already.
 	ReasonSetups Reason = "setups"
+	// ReasonSocketDelay: the INVITE waited SocketDelay or longer in the
+	// SIP socket before Hotline read it (judged per INVITE, at the door).
+	ReasonSocketDelay Reason = "socket_delay"
 )
 
 // Reasons returns every Reason, in a fixed order.
 func Reasons() []Reason {
-	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups}
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay}
 }
 
 // Reading is one sample of the signals.
@@ -63,14 +67,19 @@ type State struct {
 	// Saturation is the highest signal as a share of its threshold: 1 at
 	// the threshold.
 	Saturation float64
-	// Since is when shedding started.
+	// Since is when shedding started (or last refused every new call
+	// again, during the release ramp).
 	Since time.Time
+	// Share is the share of new calls refused while shedding: 1, falling
+	// to 0 over the release ramp; 0 when not shedding.
+	Share float64
 }
 
 // Detector turns samples into a shedding decision with hysteresis:
 // shedding starts after Confirm samples in a row with a signal at or over
-// its threshold, and stops once Hold has passed and every signal is under
-// Release times its threshold.
+// its threshold, refusing every new call, and once Hold has passed and
+// every signal is under Release times its threshold the share refused
+// falls to none over ReleaseRamp, when shedding stops.
 type Detector struct {
 	cfg Config
 
@@ -79,8 +88,10 @@ type Detector struct {
 	state State
 
 	shedding atomic.Bool
-	reason   atomic.Value // Reason
-	setups   atomic.Int64 // new calls admitted and still being set up
+	busy     atomic.Bool   // the last sample's CPU was at least MinCPU
+	share    atomic.Uint32 // State.Share in units of 1/shareScale
+	reason   atomic.Value  // Reason
+	setups   atomic.Int64  // new calls admitted and still being set up
 }
 
 // NewDetector returns a detector for c (defaults applied).
@@ -103,6 +114,39 @@ func (d *Detector) Shedding() (bool, Reason) {
 	return true, d.reason.Load().(Reason)
 }
 
+// shareScale is State.Share 1 in the detector's atomic share.
+const shareScale = 1 << 31
+
+// refuseNew decides whether this new call is refused by shedding: all
+// of them at share 1, a random share of them during the release ramp.
+func (d *Detector) refuseNew() (bool, Reason) {
+	on, why := d.Shedding()
+	if !on {
+		return false, ""
+	}
+	if sh := d.share.Load(); sh < shareScale && rand.Uint32()>>1 >= sh {
+		return false, ""
+	}
+	return true, why
+}
+
+// Refusing reports whether a new call would be refused now, and why:
+// while shedding, or while MaxSetups calls are being set up. It admits
+// nothing (Admit does, and counts the call): the door in front of the
+// SIP socket asks it for every new INVITE, so it is two atomic loads.
+func (d *Detector) Refusing() (bool, Reason) {
+	if d == nil {
+		return false, ""
+	}
+	if on, why := d.refuseNew(); on {
+		return true, why
+	}
+	if limit := d.cfg.MaxSetups; limit > 0 && d.setups.Load() >= int64(limit) {
+		return true, ReasonSetups
+	}
+	return false, ""
+}
+
 // Admit decides on a new call at its INVITE: refused (why) while
 // shedding or while MaxSetups calls are being set up already; admitted
 // otherwise, and then done must be called (any number of times) once the
@@ -112,7 +156,7 @@ func (d *Detector) Admit() (done func(), why Reason, ok bool) {
 	if d == nil {
 		return func() {}, "", true
 	}
-	if on, why := d.Shedding(); on {
+	if on, why := d.refuseNew(); on {
 		return nil, why, false
 	}
 	n := d.setups.Add(1)
@@ -121,6 +165,14 @@ func (d *Detector) Admit() (done func(), why Reason, ok bool) {
 		return nil, ReasonSetups, false
 	}
 	return sync.OnceFunc(func() { d.setups.Add(-1) }), "", true
+}
+
+// Busy reports whether Hotline's own process used at least MinCPU of its
+// cores in the last sample (always, when MinCPU is off): only then does
+// waiting (scheduling lag, socket backlog, an INVITE's wait in the
+// socket) count as Hotline's saturation rather than other programs'.
+func (d *Detector) Busy() bool {
+	return d != nil && (d.cfg.MinCPU <= 0 || d.busy.Load())
 }
 
 // Setups returns how many admitted calls are being set up now.
@@ -174,6 +226,7 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 // Update takes a sample taken at now and returns the decision.
 func (d *Detector) Update(now time.Time, r Reading) State {
 	sat, why := d.saturation(r)
+	d.busy.Store(r.CPU >= d.cfg.MinCPU)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := &d.state
@@ -185,13 +238,24 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	}
 	switch {
 	case !st.Shedding && d.over >= d.cfg.Confirm:
-		st.Shedding, st.Reason, st.Since = true, why, now
+		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, 1
 	case st.Shedding && sat < d.cfg.Release && now.Sub(st.Since) >= d.cfg.Hold:
-		st.Shedding, st.Reason, st.Since = false, "", time.Time{}
+		// Release: at once, or a step of the ramp each sample.
+		step := 1.0
+		if d.cfg.ReleaseRamp > 0 {
+			step = float64(d.cfg.Interval) / float64(d.cfg.ReleaseRamp)
+		}
+		if st.Share -= step; st.Share <= 1e-9 {
+			st.Shedding, st.Reason, st.Since, st.Share = false, "", time.Time{}, 0
+		}
 	case st.Shedding && sat >= 1:
 		st.Reason = why
+		if st.Share < 1 { // overloaded again during the ramp
+			st.Share, st.Since = 1, now
+		}
 	}
 	d.reason.Store(st.Reason)
+	d.share.Store(uint32(st.Share * shareScale))
 	d.shedding.Store(st.Shedding)
 	return *st
 }

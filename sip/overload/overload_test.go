@@ -12,7 +12,7 @@ import (
 )
 
 func testConfig() Config {
-	c := Config{Confirm: 2, Release: 0.5, Hold: 2 * time.Second}
+	c := Config{Confirm: 2, Release: 0.5, Hold: 2 * time.Second, ReleaseRamp: -1}
 	c.SetDefaults()
 	return c
 }
@@ -109,10 +109,16 @@ func TestDetectorLagNeedsHotlineBusy(t *testing.T) {
 			t.Fatalf("shedding while Hotline used 1%% of its cores: %+v", st)
 		}
 	}
+	if d.Busy() {
+		t.Error("Busy() after a sample at 1% CPU")
+	}
 	busy := starved
 	busy.CPU = 0.6
 	if st := step(d, time.Unix(1, 0), busy, busy); !st[1].Shedding {
 		t.Fatalf("not shedding with Hotline busy and lagging: %+v", st[1])
+	}
+	if !d.Busy() {
+		t.Error("Busy() false after a sample at 60% CPU")
 	}
 	c := testConfig()
 	c.MinCPU = -1
@@ -281,6 +287,9 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	if _, why, ok := d.Admit(); ok || why != ReasonSetups {
 		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
 	}
+	if on, why := d.Refusing(); !on || why != ReasonSetups {
+		t.Errorf("Refusing() = %v, %q at the bound; want true, setups", on, why)
+	}
 	if got := d.SetupShare(); got != 1 {
 		t.Errorf("setup share %v at the bound, want 1", got)
 	}
@@ -288,6 +297,9 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	done1()
 	if d.Setups() != 1 {
 		t.Fatalf("setups %d after one done twice, want 1", d.Setups())
+	}
+	if on, _ := d.Refusing(); on {
+		t.Error("Refusing() under the bound")
 	}
 	done3, _, ok3 := d.Admit()
 	if !ok3 {
@@ -304,5 +316,46 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	var nd *Detector
 	if done, _, ok := nd.Admit(); !ok || done == nil {
 		t.Fatal("a nil detector refused a call")
+	}
+}
+
+// TestDetectorReleaseRamp: after Hold, with every signal under Release,
+// the share of new calls refused falls a step each sample (Interval /
+// ReleaseRamp), part of the new calls are admitted meanwhile, and a
+// signal over its threshold during the ramp refuses every call again.
+func TestDetectorReleaseRamp(t *testing.T) {
+	c := testConfig()
+	c.ReleaseRamp = 400 * time.Millisecond // 4 samples of 100ms
+	d := NewDetector(c)
+	t0 := time.Unix(1000, 0)
+	full := Reading{Pressure: 1}
+	step(d, t0, full, full)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	st := d.Update(at(2200), Reading{})
+	if !st.Shedding || st.Share < 0.74 || st.Share > 0.76 {
+		t.Fatalf("first sample after hold: %+v, want shedding with share 0.75", st)
+	}
+	refused := 0
+	for range 2000 {
+		if on, _ := d.Refusing(); on {
+			refused++
+		}
+	}
+	if refused < 1300 || refused > 1700 {
+		t.Errorf("%d of 2000 new calls refused at share 0.75", refused)
+	}
+	if st := d.Update(at(2300), full); !st.Shedding || st.Share != 1 || !st.Since.Equal(at(2300)) {
+		t.Fatalf("overloaded again during the ramp: %+v, want share 1 and hold from now", st)
+	}
+	for i, ms := range []int{4300, 4400, 4500} {
+		if st := d.Update(at(ms), Reading{}); !st.Shedding {
+			t.Fatalf("ramp step %d: shedding stopped early: %+v", i, st)
+		}
+	}
+	if st := d.Update(at(4600), Reading{}); st.Shedding || st.Share != 0 {
+		t.Fatalf("end of the ramp: %+v, want shedding over", st)
+	}
+	if on, _ := d.Refusing(); on {
+		t.Fatal("a new call refused after the ramp")
 	}
 }
