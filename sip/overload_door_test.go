@@ -448,7 +448,7 @@ func TestDoorLetsAdmittedRetransmissionsThrough(t *testing.T) {
 	f := newFixture(t, func(o *fixtureOpts) {
 		o.cfg.Overload.MaxSetups = 1
 		o.deps = func(d *Deps) {
-			d.Customers = func(ctx context.Context, callerID string) directory.Customer {
+			d.Routes.Customers = func(ctx context.Context, callerID string) directory.Customer {
 				if callerID == "5553333" {
 					select {
 					case entered <- struct{}{}:
