@@ -314,6 +314,17 @@ func (u *rawUA) next() *sip.Response {
 }
 
 // final returns the next final response to a request of method, and
+// ackAndHangUp ACKs the call ok answered and hangs it up (branches
+// <branch>ack and <branch>bye), expecting the BYE's 200.
+func (u *rawUA) ackAndHangUp(t *testing.T, ok *sip.Response, branch string, to netip.AddrPort) {
+	t.Helper()
+	u.send(u.inDialog("ACK", 1, ok, branch+"ack"), to)
+	u.send(u.inDialog("BYE", 2, ok, branch+"bye"), to)
+	if bye, seen := u.final(sip.BYE); bye.StatusCode != 200 {
+		t.Errorf("BYE: responses %v", seen)
+	}
+}
+
 // the status of every response seen on the way.
 func (u *rawUA) final(method sip.RequestMethod) (*sip.Response, []int) {
 	u.t.Helper()
@@ -394,11 +405,7 @@ func TestDoorRefusesAtTheSocket(t *testing.T) {
 	if ok.StatusCode != 200 {
 		t.Fatalf("new call once shedding stopped: responses %v, want 200", seen)
 	}
-	u.send(u.inDialog("ACK", 1, ok, "door2ack"), f.addr)
-	u.send(u.inDialog("BYE", 2, ok, "door2bye"), f.addr)
-	if bye, seen := u.final(sip.BYE); bye.StatusCode != 200 {
-		t.Errorf("BYE: responses %v", seen)
-	}
+	u.ackAndHangUp(t, ok, "door2", f.addr)
 	f.checkIdle()
 }
 
@@ -487,11 +494,7 @@ func TestDoorLetsAdmittedRetransmissionsThrough(t *testing.T) {
 	if ok.StatusCode != 200 {
 		t.Fatalf("the call in setup, its INVITE retransmitted: responses %v, want 200 (queued, answered)", seen)
 	}
-	a.send(a.inDialog("ACK", 1, ok, "setupaack"), f.addr)
-	a.send(a.inDialog("BYE", 2, ok, "setupabye"), f.addr)
-	if bye, seen := a.final(sip.BYE); bye.StatusCode != 200 {
-		t.Errorf("BYE: responses %v", seen)
-	}
+	a.ackAndHangUp(t, ok, "setupa", f.addr)
 	f.checkIdle()
 }
 
