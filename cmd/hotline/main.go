@@ -210,7 +210,7 @@ type app struct {
 	records    *records.Store
 	segments   *records.Segmenter
 	// state saves registrations and agent states until stopState.
-	state     *stateKeeper
+	state     *records.Keeper
 	stopState context.CancelFunc
 	stateDone chan struct{}
 	router    *rules.Router
@@ -417,12 +417,16 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			srv.Registrar().SetNonceSecret(secret)
 		}
 	}
-	var keeper *stateKeeper
+	var keeper *records.Keeper
 	if err == nil {
 		// Registrations and agent states of the previous run, before
-		// the first REGISTER can arrive.
-		keeper = newStateKeeper(history, srv.Registrar(), queues, log.With("component", "state"))
-		keeper.restore(ctx)
+		// the first REGISTER can arrive; the bindings first, since a
+		// login needs its phone registered.
+		reg := srv.Registrar()
+		keeper = records.NewKeeper(history, log.With("component", "state"),
+			records.Kept{Kind: "registrations", Snapshot: func() any { return reg.Save() }, Restore: records.RestoreList(reg.Restore)},
+			records.Kept{Kind: "agents", Snapshot: func() any { return queues.SavedAgents() }, Restore: records.RestoreList(queues.RestoreAgents)})
+		keeper.Restore(ctx)
 		err = srv.Start(ctx)
 	}
 	if err != nil {
@@ -513,7 +517,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	stateDone := make(chan struct{})
 	go func() {
 		defer close(stateDone)
-		keeper.run(stateCtx, time.Second)
+		keeper.Run(stateCtx, time.Second)
 	}()
 	started = true
 	a := &app{sip: srv, acd: queues, recordings: recs, api: httpAPI, metrics: m, metricsSrv: metricsSrv,
@@ -540,7 +544,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	defer cancel()
 	a.stopState()
 	<-a.stateDone
-	a.state.save(actx) // as the calls left them
+	a.state.Save(actx) // as the calls left them
 	// After the calls: their records are written (or spooled) before exit.
 	a.segments.Close() // its last changes go to the records
 	return errors.Join(err, a.api.Shutdown(actx), a.recordings.Close(), a.records.Close(), a.metricsSrv.Shutdown(actx), a.cluster.close(actx))

@@ -1,0 +1,60 @@
+package acd
+
+import (
+	"errors"
+	"fmt"
+)
+
+// SavedAgent is an agent's login and pause as kept across a restart of
+// the service (not the replicas' snapshot: that is the whole state, for
+// a replica joining a running cluster).
+type SavedAgent struct {
+	Agent    string `json:"agent"`
+	LoggedIn bool   `json:"logged_in"`
+	Paused   bool   `json:"paused,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// SavedAgents is every configured agent's login and pause, in the order
+// of Agents.
+func (a *ACD) SavedAgents() []SavedAgent {
+	infos := a.Agents()
+	out := make([]SavedAgent, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, SavedAgent{Agent: i.Username, LoggedIn: i.State != StateLoggedOut,
+			Paused: i.State == StatePaused || i.PauseReason != "", Reason: i.PauseReason})
+	}
+	return out
+}
+
+// RestoreAgents puts saved logins and pauses back, after the
+// registrations (a login is refused while the agent's phone is not
+// registered). Agents no longer configured are skipped. It returns how
+// many agents it restored, and what could not be restored, each error
+// naming its agent.
+func (a *ACD) RestoreAgents(saved []SavedAgent) (int, error) {
+	var errs []error
+	n := 0
+	for _, s := range saved {
+		cur, known := a.Agent(s.Agent)
+		if !known {
+			continue
+		}
+		var err error
+		switch loggedIn := cur.State != StateLoggedOut; {
+		case !s.LoggedIn && loggedIn:
+			err = a.Logout(s.Agent)
+		case s.LoggedIn && !loggedIn:
+			err = a.Login(s.Agent)
+		}
+		if err == nil && s.LoggedIn && s.Paused {
+			err = a.Pause(s.Agent, s.Reason)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("agent %s (logged in %t, paused %t): %w", s.Agent, s.LoggedIn, s.Paused, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
