@@ -33,21 +33,21 @@ type liveCall struct {
 	Outside string `json:"outside"`
 }
 
-// spooledRecords reads the call records (.json) in the spool directory.
+// spooledRecords reads the call records of the recordings in the spool
+// directory: a finished one's .json, or the record a recording in
+// progress (or cut short) carries in its WAV (the spool holds one file
+// per recording until Finish).
 func spooledRecords(t *testing.T, dir string) []recording.CallRecord {
 	t.Helper()
 	var out []recording.CallRecord
 	for _, p := range spoolFiles(t, dir) {
-		if filepath.Ext(p) != ".json" {
+		if filepath.Ext(p) != ".wav" {
 			continue
 		}
-		raw, err := os.ReadFile(p)
+		rec, err := recording.ReadSpooledRecord(p)
 		if err != nil {
-			t.Fatal(err)
-		}
-		var rec recording.CallRecord
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			t.Fatalf("spooled call record %s: %v\n%s", p, err, raw)
+			raw, _ := os.ReadFile(strings.TrimSuffix(p, ".wav") + ".json")
+			t.Fatalf("spooled call record of %s: %v\n%s", p, err, raw)
 		}
 		out = append(out, rec)
 	}
