@@ -12,9 +12,10 @@
 # system calls per recording counted by strace -c -f and, when perf is
 # allowed, its task-clock.
 #
-# GAP=40 waits 40 s before each run: on an ext4 without a journal (this
-# VM's root), allocating an inode skips the inodes freed in the last 5-35 s
-# (recently_deleted), one inode-table lookup each, so a run's creates cost
+# GAP=65 waits 65 s before each run: on an ext4 without a journal (this
+# VM's root), allocating an inode skips the inodes freed in the last 60 s
+# (300 s while their inode-table block is dirty; recently_deleted in
+# fs/ext4/ialloc.c), one inode-table lookup each, so a run's creates cost
 # more right after the previous run removed its files. With a gap each run
 # measures its own file work only.
 set -eu
