@@ -32,8 +32,10 @@
 // WAV, which carries its call record in a chunk of its own ("hrec", before
 // the data; players skip it; SetExtra and SetCSAT rewrite it in place):
 // a crash keeps the call's details without a second file. Finish writes
-// the final record into the chunk, syncs the WAV, then writes the record
-// beside it as <name>.json (a torn one is rewritten from the WAV's).
+// the final record into the chunk, syncs the WAV, then, for the file
+// backend (which links the spooled files into the store), writes the
+// record beside it as <name>.json (a torn one is rewritten from the
+// WAV's); other backends upload the record from memory or from the chunk.
 // An uploader goroutine stores both in the backend (a directory, or an
 // S3-compatible bucket through minio-go; the file backend hard-links the
 // spooled files into the store when both are on one file system, a batch

@@ -1,11 +1,13 @@
 package recording
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -264,6 +266,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		done:      m.finished,
 		dropped:   &m.dropped,
 		spoolSync: m.spoolSync,
+		jsonFile:  m.linksRecords(),
 		maxIn:     m.cfg.QueuePackets,
 		ready:     make(chan struct{}),
 	}
@@ -348,6 +351,15 @@ func (m *Manager) create(r *Recorder) {
 	}
 	m.mu.Unlock()
 	m.log.Debug("recording started", "call_id", r.info.CallID, "key", r.key, "spool", base+".wav")
+}
+
+// linksRecords tells whether the backend stores a spooled call record by
+// linking its file (the file backend): Finish then writes it beside the
+// WAV. Other backends upload it from memory (or from the WAV's record
+// chunk), so the spool holds one file per recording.
+func (m *Manager) linksRecords() bool {
+	_, ok := m.backend.(*FileBackend)
+	return ok
 }
 
 // finished is called by Recorder.Finish: the recording joins the upload queue.
@@ -746,6 +758,13 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 		rec = *p.rec
 	} else {
 		rec, err = readRecord(p.base + ".json")
+		if errors.Is(err, fs.ErrNotExist) {
+			// Finished by this process without a .json (not the file
+			// backend): the synced WAV carries the final record.
+			if wrec, werr := readWAVRecord(p.base + ".wav"); werr == nil && !wrec.End.IsZero() {
+				rec, err = wrec, nil
+			}
+		}
 	}
 	if err != nil {
 		if _, serr := os.Stat(p.base + ".wav"); serr != nil {
@@ -800,6 +819,14 @@ func (m *Manager) store(ctx context.Context, base string, rec CallRecord, synced
 	md := rec.metadata()
 	if err := m.putVerified(ctx, base+".wav", rec.Key, "audio/wav", md); err != nil {
 		return err
+	}
+	if _, err := os.Stat(base + ".json"); errors.Is(err, fs.ErrNotExist) {
+		// No spooled .json (see linksRecords): the record itself.
+		b, err := encodeRecord(rec)
+		if err != nil {
+			return err
+		}
+		return m.putChecked(ctx, bytes.NewReader(b), int64(len(b)), crc32.Checksum(b, castagnoli), recordKey(rec.Key), "application/json", md)
 	}
 	return m.putVerified(ctx, base+".json", recordKey(rec.Key), "application/json", md)
 }

@@ -109,6 +109,10 @@ type Recorder struct {
 	// spoolSync syncs the spool directory (the manager's, shared by all
 	// its recorders).
 	spoolSync *dirSync
+	// jsonFile: Finish writes the call record beside the WAV as well (the
+	// file backend links it into the store); without it the record is
+	// uploaded from memory or from the WAV's chunk.
+	jsonFile bool
 	// final is the call record Finish wrote durably to the spool, for the
 	// uploader (nil if Finish failed: it reads the spool file instead).
 	final  *CallRecord
@@ -576,9 +580,12 @@ func (r *Recorder) Finish(end time.Time) error {
 		inChunk = false
 	}
 	if inChunk {
-		err = writeRecordFile(r.base+".json", b)
+		err = nil
+		if r.jsonFile {
+			err = writeRecordFile(r.base+".json", b)
+		}
 		if err == nil {
-			err = r.spoolSync.sync()
+			err = r.spoolSync.sync() // the WAV's name (and the .json's)
 		}
 	} else {
 		// No complete record elsewhere: replace the .json atomically.
