@@ -11,11 +11,19 @@
 # BenchmarkRecordingLifecycle), the medians, and for each build the
 # system calls per recording counted by strace -c -f and, when perf is
 # allowed, its task-clock.
+#
+# GAP=65 waits 65 s before each run: on an ext4 without a journal (this
+# VM's root), allocating an inode skips the inodes freed in the last 60 s
+# (300 s while their inode-table block is dirty; recently_deleted in
+# fs/ext4/ialloc.c), one inode-table lookup each, so a run's creates cost
+# more right after the previous run removed its files. With a gap each run
+# measures its own file work only.
 set -eu
 base=$1 new=$2 rounds=${3:-7} n=${4:-1000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 run() { # build label
+	[ "${GAP:-0}" -gt 0 ] && sleep "$GAP"
 	"$1" -test.run '^$' -test.bench '^BenchmarkRecordingLifecycle$' -test.benchtime "${n}x" -test.count 1 |
 		awk -v l="$2" '/^BenchmarkRecordingLifecycle/ {for (i = 1; i < NF; i++) { if ($(i+1) == "cpu-ns/op") c = $i; if ($(i+1) == "sys-ns/op") s = $i; if ($(i+1) == "user-ns/op") u = $i }; print l, c, s, u}'
 }

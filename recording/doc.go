@@ -27,8 +27,15 @@
 // Recordings are written to a local spool directory first (the WAV header
 // is kept valid every second, the file is synced at Finish) together with
 // a JSON call record (CallRecord). Begin does not touch the disk: the
-// spool files are created on a goroutine of their own (no fsync then: a
-// process crash keeps them; Finish writes the final call record durably).
+// spool file is created on a goroutine of their own (no fsync then: a
+// process crash keeps it). Until Finish a recording is that one file, the
+// WAV, which carries its call record in a chunk of its own ("hrec", before
+// the data; players skip it; SetExtra and SetCSAT rewrite it in place):
+// a crash keeps the call's details without a second file. Finish writes
+// the final record into the chunk, syncs the WAV, then, for the file
+// backend (which links the spooled files into the store), writes the
+// record beside it as <name>.json (a torn one is rewritten from the
+// WAV's); other backends upload the record from memory or from the chunk.
 // An uploader goroutine stores both in the backend (a directory, or an
 // S3-compatible bucket through minio-go; the file backend hard-links the
 // spooled files into the store when both are on one file system, a batch

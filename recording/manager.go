@@ -1,11 +1,13 @@
 package recording
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -264,6 +266,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		done:      m.finished,
 		dropped:   &m.dropped,
 		spoolSync: m.spoolSync,
+		jsonFile:  m.linksRecords(),
 		maxIn:     m.cfg.QueuePackets,
 		ready:     make(chan struct{}),
 	}
@@ -289,13 +292,16 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 	return r, nil
 }
 
-// create creates r's spool files and hands r to the mixing goroutine;
-// r.ready is closed when it is done, whatever the outcome. The call
-// record is written without fsync (a process crash keeps what the page
-// cache holds, and recovery rebuilds a record it cannot read from the
-// WAV): Finish syncs the WAV, then writes the final record durably
-// (fsync, rename, directory fsync), which also makes both files'
-// directory entries durable.
+// create creates r's spool file, the WAV, which carries the call record
+// in a chunk of its own (wavWriter), and hands r to the mixing goroutine;
+// r.ready is closed when it is done, whatever the outcome. One file per
+// recording until Finish (creating files is most of a recording's CPU):
+// the record is not synced (a process crash keeps what the page cache
+// holds, and recovery rebuilds a record it cannot read from the WAV's
+// name and length). Finish writes the final record into the chunk, syncs
+// the WAV, then writes the .json beside it and syncs it and the
+// directory. A record too big for the chunk goes to a .json of its own
+// from the start (sideRecord), written as before the chunk existed.
 func (m *Manager) create(r *Recorder) {
 	defer close(r.ready)
 	base := r.base
@@ -310,13 +316,22 @@ func (m *Manager) create(r *Recorder) {
 		m.log.Error("recording not started; the call goes on unrecorded", "call_id", r.info.CallID, "error", err)
 	}
 	r.mu.Lock() // a SetExtra meanwhile writes its record before or after this one
-	err := createRecord(base+".json", r.recordLocked())
-	r.mu.Unlock()
-	if err != nil {
-		fail(err)
-		return
+	rec := r.recordLocked()
+	b, err := encodeRecord(rec)
+	var w *wavWriter
+	if err == nil {
+		w, err = createWAV(base+".wav", m.cfg.Format, true, b)
+		if errors.Is(err, errRecordTooBig) {
+			r.sideRecord = true
+			if err = createRecord(base+".json", rec); err != nil {
+				w.f.Close()
+			}
+		}
 	}
-	w, err := createWAV(base+".wav", m.cfg.Format)
+	if err == nil {
+		r.recw = w
+	}
+	r.mu.Unlock()
 	if err != nil {
 		fail(err)
 		return
@@ -336,6 +351,15 @@ func (m *Manager) create(r *Recorder) {
 	}
 	m.mu.Unlock()
 	m.log.Debug("recording started", "call_id", r.info.CallID, "key", r.key, "spool", base+".wav")
+}
+
+// linksRecords tells whether the backend stores a spooled call record by
+// linking its file (the file backend): Finish then writes it beside the
+// WAV. Other backends upload it from memory (or from the WAV's record
+// chunk), so the spool holds one file per recording.
+func (m *Manager) linksRecords() bool {
+	_, ok := m.backend.(*FileBackend)
+	return ok
 }
 
 // finished is called by Recorder.Finish: the recording joins the upload queue.
@@ -566,13 +590,29 @@ func (m *Manager) recover() error {
 }
 
 // recoverOne makes base's call record complete, repairing the WAV first
-// when the recording was cut short.
+// when the recording was cut short. The record is the .json's when it is
+// complete, else the one the WAV carries (in progress, or finished but
+// the .json torn or missing), else one rebuilt from the spool name.
 func (m *Manager) recoverOne(base string) error {
 	rec, rerr := readRecord(base + ".json")
 	if rerr == nil && !rec.End.IsZero() {
 		return nil // finished normally, not uploaded yet
 	}
+	if rerr != nil {
+		if wrec, err := readWAVRecord(base + ".wav"); err == nil {
+			rec, rerr = wrec, nil
+		}
+	}
 	info, werr := RepairWAV(base + ".wav")
+	if rerr == nil && !rec.End.IsZero() && werr == nil && info.Frames == rec.Frames {
+		// Finished (the WAV synced with its final record) but the .json
+		// beside it was not written in full: write it from the WAV's.
+		m.log.Info("call record rewritten from its recording", "call_id", rec.CallID, "key", rec.Key)
+		if err := writeRecord(base+".json", rec, m.spoolSync); err != nil {
+			return fmt.Errorf("recover %s: %w", base, err)
+		}
+		return nil
+	}
 	if werr != nil {
 		if errors.Is(werr, fs.ErrNotExist) && rerr == nil {
 			werr = nil // crashed before the WAV was created: the record alone
@@ -718,6 +758,13 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 		rec = *p.rec
 	} else {
 		rec, err = readRecord(p.base + ".json")
+		if errors.Is(err, fs.ErrNotExist) {
+			// Finished by this process without a .json (not the file
+			// backend): the synced WAV carries the final record.
+			if wrec, werr := readWAVRecord(p.base + ".wav"); werr == nil && !wrec.End.IsZero() {
+				rec, err = wrec, nil
+			}
+		}
 	}
 	if err != nil {
 		if _, serr := os.Stat(p.base + ".wav"); serr != nil {
@@ -772,6 +819,14 @@ func (m *Manager) store(ctx context.Context, base string, rec CallRecord, synced
 	md := rec.metadata()
 	if err := m.putVerified(ctx, base+".wav", rec.Key, "audio/wav", md); err != nil {
 		return err
+	}
+	if _, err := os.Stat(base + ".json"); errors.Is(err, fs.ErrNotExist) {
+		// No spooled .json (see linksRecords): the record itself.
+		b, err := encodeRecord(rec)
+		if err != nil {
+			return err
+		}
+		return m.putChecked(ctx, bytes.NewReader(b), int64(len(b)), crc32.Checksum(b, castagnoli), recordKey(rec.Key), "application/json", md)
 	}
 	return m.putVerified(ctx, base+".json", recordKey(rec.Key), "application/json", md)
 }

@@ -1,12 +1,15 @@
 package recording
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -151,4 +154,98 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// errNoRecordChunk is returned by readWAVRecord for a WAV without a call
+// record chunk (written before the chunk existed, or not a spool WAV).
+var errNoRecordChunk = errors.New("no call record chunk in the WAV")
+
+// readWAVRecord reads the call record carried in the record chunk of the
+// spool WAV at path (see wavWriter).
+func readWAVRecord(path string) (CallRecord, error) {
+	var rec CallRecord
+	f, err := os.Open(path)
+	if err != nil {
+		return rec, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return rec, err
+	}
+	size := st.Size()
+	var head [12]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil || string(head[0:4]) != "RIFF" || string(head[8:12]) != "WAVE" {
+		return rec, fmt.Errorf("%s: %w", path, ErrNotWAV)
+	}
+	var ch [8]byte
+	for i, off := 0, int64(12); i < 16 && off+8 <= size; i++ {
+		if _, err := f.ReadAt(ch[:], off); err != nil {
+			return rec, fmt.Errorf("%s: %w", path, err)
+		}
+		id, n := string(ch[0:4]), int64(binary.LittleEndian.Uint32(ch[4:8]))
+		if id == "data" {
+			break
+		}
+		if id == recordChunkID {
+			if n > spoolDataOffset || off+8+n > size {
+				return rec, fmt.Errorf("%s: %w: record chunk truncated", path, ErrNotWAV)
+			}
+			b := make([]byte, n)
+			if _, err := f.ReadAt(b, off+8); err != nil {
+				return rec, fmt.Errorf("%s: %w", path, err)
+			}
+			if err := json.Unmarshal(b, &rec); err != nil {
+				return rec, fmt.Errorf("%s: record chunk: %w", path, err)
+			}
+			return rec, nil
+		}
+		off += 8 + n + n%2
+	}
+	return rec, fmt.Errorf("%s: %w", path, errNoRecordChunk)
+}
+
+// ReadSpooledRecord returns the call record of the recording whose spool
+// WAV is at wav: its .json beside it once Finish wrote it, otherwise (in
+// progress, or cut short by a crash) the one the WAV carries.
+func ReadSpooledRecord(wav string) (CallRecord, error) {
+	rec, err := readRecord(strings.TrimSuffix(wav, ".wav") + ".json")
+	if err == nil {
+		return rec, nil
+	}
+	if wrec, werr := readWAVRecord(wav); werr == nil {
+		return wrec, nil
+	}
+	return rec, err
+}
+
+// writeRecordFile writes the encoded record b to path (created or
+// truncated) and fsyncs it: not atomic, so only for a record the spool
+// WAV also carries (a torn file is rebuilt from it). The caller syncs the
+// directory.
+func writeRecordFile(path string, b []byte) error {
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("write call record: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write call record: %w", err)
+	}
+	return nil
+}
+
+// encodeRecord is the JSON of rec as the spool and the store keep it.
+func encodeRecord(rec CallRecord) ([]byte, error) {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode call record: %w", err)
+	}
+	return append(b, '\n'), nil
 }

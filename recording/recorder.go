@@ -109,6 +109,10 @@ type Recorder struct {
 	// spoolSync syncs the spool directory (the manager's, shared by all
 	// its recorders).
 	spoolSync *dirSync
+	// jsonFile: Finish writes the call record beside the WAV as well (the
+	// file backend links it into the store); without it the record is
+	// uploaded from memory or from the WAV's chunk.
+	jsonFile bool
 	// final is the call record Finish wrote durably to the spool, for the
 	// uploader (nil if Finish failed: it reads the spool file instead).
 	final  *CallRecord
@@ -131,11 +135,16 @@ type Recorder struct {
 	received [Channels]uint64
 	nDropped uint64
 
-	mu     sync.Mutex // guards the fields below
-	spans  []pauseSpan
-	pauses []PauseInterval
-	csat   *int
-	extra  map[string]string
+	mu sync.Mutex // guards the fields below
+	// recw is the spool WAV, whose record chunk saveLocked rewrites (nil
+	// until Manager.create made it). sideRecord: the record did not fit
+	// in the chunk and is kept in the .json beside the WAV instead.
+	recw       *wavWriter
+	sideRecord bool
+	spans      []pauseSpan
+	pauses     []PauseInterval
+	csat       *int
+	extra      map[string]string
 
 	// Writer state, guarded by wmu (held by the mixing goroutine while it
 	// works on this recorder, and by Finish).
@@ -418,9 +427,38 @@ func (r *Recorder) SetExtra(key, value string) error {
 }
 
 // saveLocked rewrites the spooled call record with what is known now, so
-// that a recording cut short by a crash keeps it (r.mu is held).
+// that a recording cut short by a crash keeps it (r.mu is held): in the
+// WAV's record chunk, in place, then synced (a survey answer survives a
+// power loss too, as when the record was a file of its own); in the
+// .json beside it (written atomically) once it no longer fits there.
+// Before Manager.create made the WAV there is nothing to do: create
+// writes the record as it is then.
 func (r *Recorder) saveLocked() error {
-	if err := writeRecord(r.base+".json", r.recordLocked(), r.spoolSync); err != nil {
+	if r.recw == nil {
+		return nil
+	}
+	rec := r.recordLocked()
+	if !r.sideRecord {
+		b, err := encodeRecord(rec)
+		if err != nil {
+			return fmt.Errorf("recording %s: %w", r.info.CallID, err)
+		}
+		err = r.recw.putRecord(b)
+		if err == nil {
+			if err = r.recw.f.Sync(); err != nil {
+				return fmt.Errorf("recording %s: sync wav: %w", r.info.CallID, err)
+			}
+			if err = r.spoolSync.sync(); err != nil {
+				return fmt.Errorf("recording %s: %w", r.info.CallID, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, errRecordTooBig) {
+			return fmt.Errorf("recording %s: %w", r.info.CallID, err)
+		}
+		r.sideRecord = true
+	}
+	if err := writeRecord(r.base+".json", rec, r.spoolSync); err != nil {
 		return fmt.Errorf("recording %s: %w", r.info.CallID, err)
 	}
 	return nil
@@ -510,7 +548,7 @@ func (r *Recorder) Finish(end time.Time) error {
 	} else if err := r.mix.commit(endPos); err != nil {
 		errs = append(errs, err)
 	}
-	frames, err := r.wav.close(endPos)
+	frames, err := r.wav.end(endPos)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -518,7 +556,42 @@ func (r *Recorder) Finish(end time.Time) error {
 	rec.End = r.dated(end)
 	rec.DurationSeconds = float64(frames) / SampleRate
 	rec.Frames = frames
-	if err := writeRecord(r.base+".json", rec, r.spoolSync); err != nil {
+	// The final record goes into the WAV's chunk before the WAV is
+	// synced: from then on the WAV alone is the finished recording, and
+	// the .json beside it may be written in place (a torn one is rebuilt
+	// from the chunk).
+	r.mu.Lock()
+	inChunk := !r.sideRecord
+	r.mu.Unlock()
+	b, err := encodeRecord(rec)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if inChunk = inChunk && len(errs) == 0; inChunk {
+		if err := r.wav.putRecord(b); err != nil {
+			inChunk = false
+			if !errors.Is(err, errRecordTooBig) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := r.wav.syncClose(); err != nil {
+		errs = append(errs, err)
+		inChunk = false
+	}
+	if inChunk {
+		err = nil
+		if r.jsonFile {
+			err = writeRecordFile(r.base+".json", b)
+		}
+		if err == nil {
+			err = r.spoolSync.sync() // the WAV's name (and the .json's)
+		}
+	} else {
+		// No complete record elsewhere: replace the .json atomically.
+		err = writeRecord(r.base+".json", rec, r.spoolSync)
+	}
+	if err != nil {
 		errs = append(errs, err)
 	} else if len(errs) == 0 {
 		r.final = &rec

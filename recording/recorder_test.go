@@ -251,20 +251,25 @@ func TestULawFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Format != FormatULaw || info.FormatTag != 7 || info.BlockAlign != 2 || info.BitsPerSample != 8 || info.Frames != 800 || info.DataOffset != 58 {
+	if info.Format != FormatULaw || info.FormatTag != 7 || info.BlockAlign != 2 || info.BitsPerSample != 8 || info.Frames != 800 || info.DataOffset != spoolDataOffset {
 		t.Fatalf("info = %+v", info)
 	}
 	raw, err := os.ReadFile(r.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(raw) != 58+800*2 {
-		t.Fatalf("file is %d bytes, want %d", len(raw), 58+1600)
+	// The spool WAV carries the call record in a chunk before the data
+	// (see wavWriter): the samples start at spoolDataOffset.
+	if len(raw) != spoolDataOffset+800*2 {
+		t.Fatalf("file is %d bytes, want %d", len(raw), spoolDataOffset+1600)
 	}
 	if string(raw[38:42]) != "fact" || int(raw[46])|int(raw[47])<<8 != 800 {
 		t.Errorf("fact chunk = % x", raw[38:50])
 	}
-	data := raw[58:]
+	if string(raw[50:54]) != recordChunkID || string(raw[spoolDataOffset-8:spoolDataOffset-4]) != "data" {
+		t.Errorf("chunks after fact: %q at 50, %q at %d", raw[50:54], raw[spoolDataOffset-8:spoolDataOffset-4], spoolDataOffset-8)
+	}
+	data := raw[spoolDataOffset:]
 	for f := 0; f < 800; f++ {
 		wantL := code(f / 160) // PCMU is stored as received
 		wantR := byte(0xFF)    // u-law silence

@@ -54,13 +54,17 @@ func (f Format) headerLen() int {
 // valid reports whether f is a known format.
 func (f Format) valid() bool { return f == FormatPCM16 || f == FormatULaw }
 
-// wavHeader returns a complete header for a file of f holding frames
-// stereo frames. Sizes that would not fit in 32 bits are clamped.
-func wavHeader(f Format, frames int64) []byte {
+// wavHeaderAt returns a complete header (headerLen bytes) for a file of f
+// holding frames stereo frames whose samples start at dataOff: with
+// dataOff > headerLen other chunks lie between the format chunks and the
+// data chunk's header (the last 8 bytes, which the caller writes at
+// dataOff-8), and the RIFF size counts them. Sizes that would not fit in
+// 32 bits are clamped.
+func wavHeaderAt(f Format, frames, dataOff int64) []byte {
 	ba := int64(f.blockAlign())
 	hl := int64(f.headerLen())
 	data := frames * ba
-	maxData := int64(0xFFFFFFFF) - hl
+	maxData := int64(0xFFFFFFFF) - dataOff
 	if data > maxData {
 		data = maxData - maxData%ba
 		frames = data / ba
@@ -69,7 +73,7 @@ func wavHeader(f Format, frames int64) []byte {
 	le32 := func(v uint32) { h = binary.LittleEndian.AppendUint32(h, v) }
 	le16 := func(v uint16) { h = binary.LittleEndian.AppendUint16(h, v) }
 	h = append(h, "RIFF"...)
-	le32(uint32(hl - 8 + data))
+	le32(uint32(dataOff - 8 + data))
 	h = append(h, "WAVE"...)
 	h = append(h, "fmt "...)
 	if f == FormatULaw {

@@ -2,6 +2,7 @@ package recording
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,10 +12,20 @@ import (
 
 // wavWriter appends stereo frames to a WAV file and keeps its header valid:
 // a provisional header is written at create, the sizes are rewritten every
-// headerEvery frames and at close.
+// headerEvery frames and at end.
+//
+// A spool WAV also carries the recording's call record in a chunk of its
+// own (recordChunkID, between the format chunks and the data chunk, a
+// fixed size reserved at create, the JSON padded with spaces): the
+// recording's one spool file until Finish holds what a crash must not
+// lose, and the record is rewritten in place (putRecord) without a file
+// of its own.
 type wavWriter struct {
 	f           *os.File
 	format      Format
+	dataOff     int64 // where the samples start
+	recOff      int64 // where the record chunk's body starts (0: none)
+	recCap      int   // its size
 	frames      int64 // frames written to the file
 	headerAt    int64 // frames the header on disk announces
 	headerEvery int64
@@ -22,21 +33,103 @@ type wavWriter struct {
 	pendFrames  int64
 }
 
+// recordChunkID is the RIFF chunk that carries the call record in a spool
+// WAV. Players skip chunks they do not know.
+const recordChunkID = "hrec"
+
+// spoolDataOffset is where the samples start in a WAV with a record
+// chunk: the headers and the record chunk fill the first 4 KiB.
+const spoolDataOffset = 4096
+
+// errRecordTooBig is returned by putRecord for a record larger than the
+// chunk reserved for it.
+var errRecordTooBig = errors.New("call record larger than its chunk in the WAV")
+
 // createWAV creates path (which must not exist) with a provisional header.
-// Its buffer holds headerEvery frames and is allocated once.
-func createWAV(path string, format Format) (*wavWriter, error) {
+// With withRecord it reserves a record chunk and writes rec into it (rec
+// too big for the chunk: the chunk is left blank and errRecordTooBig is
+// returned with the writer, which is usable). Its buffer holds
+// headerEvery frames and is allocated once.
+func createWAV(path string, format Format, withRecord bool, rec []byte) (*wavWriter, error) {
 	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	w := &wavWriter{f: f, format: format, headerEvery: SampleRate}
-	if _, err := f.Write(wavHeader(format, 0)); err != nil {
+	hl := format.headerLen()
+	w := &wavWriter{f: f, format: format, dataOff: int64(hl), headerEvery: SampleRate}
+	var tooBig error
+	var head []byte
+	if withRecord {
+		w.dataOff = spoolDataOffset
+		w.recOff = int64(hl) // the chunk's header where the data header was
+		w.recCap = spoolDataOffset - 8 - hl
+		h := w.header(0)
+		head = make([]byte, spoolDataOffset)
+		copy(head, h[:hl-8])
+		copy(head[hl-8:], recordChunkID)
+		binary.LittleEndian.PutUint32(head[hl-4:], uint32(w.recCap))
+		body := head[w.recOff : w.recOff+int64(w.recCap)]
+		if len(rec) > len(body) {
+			rec, tooBig = nil, errRecordTooBig
+		}
+		padRecord(body, rec)
+		copy(head[spoolDataOffset-8:], h[hl-8:])
+	} else {
+		head = w.header(0)
+	}
+	if _, err := f.Write(head); err != nil {
 		f.Close()
 		os.Remove(path)
 		return nil, fmt.Errorf("write wav header: %w", err)
 	}
 	w.pending = make([]byte, 0, int(w.headerEvery)*format.blockAlign())
-	return w, nil
+	return w, tooBig
+}
+
+// padRecord fills body with rec followed by spaces (JSON white space).
+func padRecord(body, rec []byte) {
+	n := copy(body, rec)
+	for i := n; i < len(body); i++ {
+		body[i] = ' '
+	}
+}
+
+// header returns the WAV header for frames frames: the classic header
+// (format chunks, then the data chunk's header) with the RIFF size
+// counted from w.dataOff. With a record chunk, its last 8 bytes (the data
+// chunk's header) go at dataOff-8, the rest at 0.
+func (w *wavWriter) header(frames int64) []byte {
+	return wavHeaderAt(w.format, frames, w.dataOff)
+}
+
+// writeHeader writes the header for w.frames: one write without a record
+// chunk, two with one (the chunk itself is left alone).
+func (w *wavWriter) writeHeader() error {
+	h := w.header(w.frames)
+	if w.recOff == 0 {
+		_, err := w.f.WriteAt(h, 0)
+		return err
+	}
+	n := len(h) - 8
+	if _, err := w.f.WriteAt(h[:n], 0); err != nil {
+		return err
+	}
+	_, err := w.f.WriteAt(h[n:], w.dataOff-8)
+	return err
+}
+
+// putRecord rewrites the record chunk with rec (padded). It may run
+// while the mixing goroutine appends audio: it writes only the chunk.
+func (w *wavWriter) putRecord(rec []byte) error {
+	if w.recOff == 0 || len(rec) > w.recCap {
+		return errRecordTooBig
+	}
+	b := make([]byte, w.recCap)
+	padRecord(b, rec)
+	if _, err := w.f.WriteAt(b, w.recOff); err != nil {
+		return fmt.Errorf("write call record into wav: %w", err)
+	}
+	return nil
 }
 
 // append encodes interleaved stereo frames (L, R, L, R...) and buffers
@@ -108,7 +201,7 @@ func (w *wavWriter) flush() error {
 		w.pendFrames = 0
 	}
 	if w.headerAt != w.frames {
-		if _, err := w.f.WriteAt(wavHeader(w.format, w.frames), 0); err != nil {
+		if err := w.writeHeader(); err != nil {
 			return fmt.Errorf("update wav header: %w", err)
 		}
 		w.headerAt = w.frames
@@ -116,26 +209,30 @@ func (w *wavWriter) flush() error {
 	return nil
 }
 
-// close writes what is buffered, cuts the file to at most maxFrames
-// frames (maxFrames < 0: no limit), writes the final header, syncs and
-// closes the file. It returns the number of frames in the file.
-func (w *wavWriter) close(maxFrames int64) (int64, error) {
+// end writes what is buffered, cuts the file to at most maxFrames frames
+// (maxFrames < 0: no limit) and writes the final header. It returns the
+// number of frames in the file. syncClose must follow.
+func (w *wavWriter) end(maxFrames int64) (int64, error) {
 	err := w.flush()
 	if err == nil && maxFrames >= 0 && w.frames > maxFrames {
-		if terr := w.f.Truncate(int64(w.format.headerLen()) + maxFrames*int64(w.format.blockAlign())); terr != nil {
+		if terr := w.f.Truncate(w.dataOff + maxFrames*int64(w.format.blockAlign())); terr != nil {
 			err = fmt.Errorf("truncate wav: %w", terr)
 		} else {
 			w.frames = maxFrames
 			err = w.flush()
 		}
 	}
-	if err == nil {
-		if serr := w.f.Sync(); serr != nil {
-			err = fmt.Errorf("sync wav: %w", serr)
-		}
+	return w.frames, err
+}
+
+// syncClose syncs and closes the file.
+func (w *wavWriter) syncClose() error {
+	var err error
+	if serr := w.f.Sync(); serr != nil {
+		err = fmt.Errorf("sync wav: %w", serr)
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close wav: %w", cerr)
 	}
-	return w.frames, err
+	return err
 }

@@ -543,8 +543,7 @@ func readRecords(dir string) recCheck {
 		if cr.Stats != nil {
 			rc.Dropped += cr.Stats.Dropped
 		}
-		wav, err := os.Stat(strings.TrimSuffix(p, ".json") + ".wav")
-		if err != nil || wav.Size() <= 44 {
+		if _, samples, err := wavAudioBytes(strings.TrimSuffix(p, ".json") + ".wav"); err != nil || samples == 0 {
 			return nil
 		}
 		rc.Stored++

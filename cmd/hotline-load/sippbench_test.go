@@ -22,7 +22,7 @@ func TestSIPpRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wav := strings.Repeat("x", 200)
+	wav := string(testWAV(200, 44))
 	write("a.json", `{"call_id":"a","duration_seconds":2,"stats":{"received":[99,98],"dropped":0}}`)
 	write("a.wav", wav)
 	write("b.json", `{"call_id":"b","duration_seconds":2,"stats":{"received":[99,0],"dropped":5}}`)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -209,17 +210,46 @@ func writeRecording(t *testing.T, dir, callID string, wavBytes int, complete boo
 		t.Fatal(err)
 	}
 	if wavBytes >= 0 {
-		if err := os.WriteFile(base+".wav", make([]byte, wavBytes), 0o600); err != nil {
+		if err := os.WriteFile(base+".wav", testWAV(wavBytes, 44), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// testWAV is a 16-bit stereo 8 kHz WAV file of size bytes whose samples
+// (zeros) start at dataOff: with dataOff > 44 a chunk fills the gap, as
+// the call record chunk of Hotline's recordings does.
+func testWAV(size, dataOff int) []byte {
+	b := make([]byte, max(size, dataOff))
+	le := binary.LittleEndian
+	copy(b, "RIFF")
+	le.PutUint32(b[4:], uint32(len(b)-8))
+	copy(b[8:], "WAVEfmt ")
+	le.PutUint32(b[16:], 16)
+	le.PutUint16(b[20:], 1)     // PCM
+	le.PutUint16(b[22:], 2)     // channels
+	le.PutUint32(b[24:], 8000)  // rate
+	le.PutUint32(b[28:], 32000) // byte rate
+	le.PutUint16(b[32:], 4)     // block align
+	le.PutUint16(b[34:], 16)    // bits
+	if dataOff > 44 {
+		copy(b[36:], "hrec")
+		le.PutUint32(b[40:], uint32(dataOff-52))
+	}
+	copy(b[dataOff-8:], "data")
+	le.PutUint32(b[dataOff-4:], uint32(len(b)-dataOff))
+	return b
 }
 
 func TestRecStoreFindsEveryProblem(t *testing.T) {
 	dir := t.TempDir()
 	writeRecording(t, dir, "ok1", 1000, true)
 	writeRecording(t, dir, "nowav", -1, true)
-	writeRecording(t, dir, "empty", wavHeader, true)
+	writeRecording(t, dir, "empty", 44, true)
+	writeRecording(t, dir, "emptychunk", 0, true)
+	if err := os.WriteFile(filepath.Join(dir, "recordings", "2026", "11", "30", "emptychunk.wav"), testWAV(4096, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	writeRecording(t, dir, "cut", 1000, false)
 	orphan := filepath.Join(dir, "recordings", "2026", "11", "30", "orphan.wav")
 	if err := os.WriteFile(orphan, make([]byte, 1000), 0o600); err != nil {
@@ -231,13 +261,13 @@ func TestRecStoreFindsEveryProblem(t *testing.T) {
 		t.Fatalf("%d records read before they were old enough", s.records)
 	}
 	s.scan(0, true)
-	if s.records != 4 || s.dropped != 8 {
-		t.Errorf("records %d dropped %d, want 4 and 8", s.records, s.dropped)
+	if s.records != 5 || s.dropped != 10 {
+		t.Errorf("records %d dropped %d, want 5 and 10", s.records, s.dropped)
 	}
 	if ri := s.seen["ok1"]; ri == nil || !ri.Complete || ri.WavBytes != 1000 {
 		t.Errorf("ok1: %+v", ri)
 	}
-	want := []string{"nowav: call record without its WAV", "empty: WAV without audio", "cut: call record without an end",
+	want := []string{"nowav: call record without its WAV", "empty: WAV without audio", "emptychunk: WAV without audio", "cut: call record without an end",
 		"orphan.wav: WAV without a call record"}
 	all := strings.Join(s.problems, "\n")
 	for _, w := range want {

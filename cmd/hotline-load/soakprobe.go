@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"hotline/audio"
 	"hotline/metrics"
 )
 
@@ -358,8 +359,26 @@ func newRecStore(dir string) *recStore {
 	return &recStore{dir: dir, seen: map[string]*recInfo{}}
 }
 
-// wavHeader is the size of a WAV header without samples.
-const wavHeader = 44
+// wavAudioBytes returns the size of the file at path and of the samples
+// it holds after its headers (Hotline's recordings carry their call
+// record in a chunk before the samples: the headers are 4 KiB, not 44
+// bytes). A file that is not a WAV is an error.
+func wavAudioBytes(path string) (size, samples int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	h, err := audio.ReadWAVHeader(f, st.Size())
+	if err != nil {
+		return st.Size(), 0, err
+	}
+	return st.Size(), max(st.Size()-h.DataOffset, 0), nil
+}
 
 // scan reads the call records stored at least minAge ago (with their
 // WAVs) and, if remove, deletes both. With minAge 0 (Hotline idle) a WAV
@@ -431,14 +450,16 @@ func (s *recStore) readOne(p string) {
 	}
 	ri.Count++
 	ri.Complete = !cr.End.IsZero()
-	st, err := os.Stat(strings.TrimSuffix(p, ".json") + ".wav")
+	size, samples, err := wavAudioBytes(strings.TrimSuffix(p, ".json") + ".wav")
 	switch {
-	case err != nil:
+	case errors.Is(err, fs.ErrNotExist):
 		s.problems = append(s.problems, fmt.Sprintf("%s: call record without its WAV", cr.CallID))
-	case st.Size() <= wavHeader:
-		s.problems = append(s.problems, fmt.Sprintf("%s: WAV without audio (%d bytes)", cr.CallID, st.Size()))
+	case err != nil:
+		s.problems = append(s.problems, fmt.Sprintf("%s: WAV unreadable: %v", cr.CallID, err))
+	case samples == 0:
+		s.problems = append(s.problems, fmt.Sprintf("%s: WAV without audio (%d bytes)", cr.CallID, size))
 	default:
-		ri.WavBytes += st.Size()
+		ri.WavBytes += size
 	}
 	if !ri.Complete {
 		s.problems = append(s.problems, fmt.Sprintf("%s: call record without an end", cr.CallID))
