@@ -187,13 +187,12 @@ func startCluster(ctx context.Context, pr *procs, bin, repo, dir string, n int, 
 		return nil, err
 	}
 	o = o.withDefaults()
-	span := (o.RTPMax - o.RTPMin + 1) / n
+	ranges := splitRTPRange(o.RTPMin, o.RTPMax, n)
 	var addrs []string
 	for i := range n {
 		no := o
 		no.RedisURL, no.Node = redisURL, fmt.Sprintf("node%d", i+1)
-		no.RTPMin = o.RTPMin + i*span
-		no.RTPMax = no.RTPMin + span - 1
+		no.RTPMin, no.RTPMax = ranges[i][0], ranges[i][1]
 		h, err := startHotline(ctx, pr, bin, filepath.Join(dir, no.Node), no)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", no.Node, err)
@@ -424,4 +423,17 @@ func (d *driver) clusterFigures(ctx context.Context) error {
 		res.Spread = append(res.Spread, u-up0[i])
 	}
 	return nil
+}
+
+// splitRTPRange splits the RTP port range lo-hi into n disjoint ranges,
+// one per node, each starting on an even port (Hotline's rtp.port_min
+// must be even: RTP on the even port, RTCP on the next).
+func splitRTPRange(lo, hi, n int) [][2]int {
+	lo += lo % 2
+	span := (hi - lo + 1) / n &^ 1
+	out := make([][2]int, n)
+	for i := range out {
+		out[i] = [2]int{lo + i*span, lo + (i+1)*span - 1}
+	}
+	return out
 }

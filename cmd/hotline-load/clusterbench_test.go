@@ -114,3 +114,20 @@ func TestClusterReport(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+// Each node of the three-node part gets a range Hotline accepts (an even
+// rtp.port_min), inside the whole range, apart from the others': 4000-19999
+// split in three once gave node2 9333 and the part did not start.
+func TestSplitRTPRange(t *testing.T) {
+	for _, c := range []struct{ lo, hi, n int }{{4000, 19999, 3}, {4000, 19999, 2}, {4001, 5000, 3}, {10000, 10599, 3}} {
+		r := splitRTPRange(c.lo, c.hi, c.n)
+		for i, p := range r {
+			if p[0]%2 != 0 || p[0] < c.lo || p[1] > c.hi || p[1] <= p[0] {
+				t.Errorf("%v: node %d gets %d-%d", c, i+1, p[0], p[1])
+			}
+			if i > 0 && p[0] <= r[i-1][1] {
+				t.Errorf("%v: node %d's %d-%d overlaps node %d's %d-%d", c, i+1, p[0], p[1], i, r[i-1][0], r[i-1][1])
+			}
+		}
+	}
+}
