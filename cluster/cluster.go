@@ -400,6 +400,13 @@ func (n *Node) watchNodes(ctx context.Context) error {
 	for _, name := range live {
 		now[name] = true
 	}
+	if !now[n.cfg.Node] {
+		// This node is not live either: Redis restarted (empty) since
+		// this heartbeat renewed its lease, and the other nodes have not
+		// joined again yet. They are not lost; the next heartbeat joins
+		// again and watches from there (watchAfter).
+		return nil
+	}
 	n.mu.Lock()
 	var lost []string
 	for name := range n.seen {

@@ -517,6 +517,66 @@ func TestLostNodesReservationsDropped(t *testing.T) {
 	}
 }
 
+// TestNoNodeLostAcrossRedisRestart: Redis restarts (empty) between a
+// node's heartbeat renewing its lease and its look at the live nodes (a
+// loaded machine makes room for that): it finds no node live, itself
+// included, and must not judge the others lost (that would end their
+// calls in progress through the log and drop their reservations): they
+// join again within a heartbeat. Nor does a node that renews its
+// reservations then forget them (it re-publishes them when it joins
+// again). A node that really leaves is judged lost.
+func TestNoNodeLostAcrossRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	open := func(name string) *Node { // heartbeats by hand
+		n, err := Join(ctx, testConfig(srv.URL(), name), Options{Shared: shared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+		return n
+	}
+	a, b, c := open("a"), open("b"), open("c")
+	var lost []string
+	a.OnNodeLost(func(name string) { lost = append(lost, name) })
+	beat := func(nodes ...*Node) {
+		t.Helper()
+		for _, n := range nodes {
+			eventually(t, n.Name()+"'s heartbeat", func() error { return n.Heartbeat(ctx) })
+		}
+	}
+	beat(a, b, c)
+	if ok, err := b.Reserve(ctx, "alice", "call-b"); !ok || err != nil {
+		t.Fatalf("reserve: %v %v", ok, err)
+	}
+	srv.Restart(t) // just after a's and b's heartbeats renewed their leases
+	eventually(t, "a's look at the live nodes", func() error { return a.watchNodes(ctx) })
+	if len(lost) != 0 {
+		t.Fatalf("a judged %v lost when Redis restarted under it", lost)
+	}
+	// b renews its reservations: alice's is gone with Redis, not taken
+	// by another: b restores it when it joins again.
+	eventually(t, "b's renewal of its reservations", func() error { return b.renewReservations(ctx) })
+	beat(a, b, c) // they join again
+	if a.Rejoins() != 1 || b.Rejoins() != 1 || c.Rejoins() != 1 {
+		t.Fatalf("rejoins %d %d %d, want 1 each", a.Rejoins(), b.Rejoins(), c.Rejoins())
+	}
+	if h, held, err := a.Holder(ctx, "alice"); err != nil || !held || h.Node != "b" {
+		t.Fatalf("alice after the restart: %+v %v %v, want held by b", h, held, err)
+	}
+	_ = c.Close(ctx) // c leaves
+	eventually(t, "a judging c lost", func() error {
+		beat(a, b)
+		if !slices.Equal(lost, []string{"c"}) {
+			return fmt.Errorf("lost %v, want [c]", lost)
+		}
+		return nil
+	})
+	if h, held, err := a.Holder(ctx, "alice"); err != nil || !held || h.Node != "b" {
+		t.Fatalf("alice after c left: %+v %v %v, want still held by b", h, held, err)
+	}
+}
+
 // TestNonceSecretShared: every node gets the same nonce secret, and it
 // survives a Redis restart (the nodes publish it again).
 func TestNonceSecretShared(t *testing.T) {

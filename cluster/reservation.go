@@ -106,22 +106,27 @@ func (n *Node) Holder(ctx context.Context, agent string) (r Reservation, ok bool
 	return parseValue(v), true, nil
 }
 
-// renewScript renews the reservations KEYS[i] that still hold
-// ARGV[i+1] (restoring them when absent and restore is set: ARGV[1]).
-// Returns the 1-based indexes of those held by someone else (or gone,
-// when not restoring).
+// renewScript renews the reservations KEYS[i] (i >= 2) that still hold
+// ARGV[i+2] (restoring them when absent and restore is set: ARGV[1]),
+// when the node (KEYS[1]) is live in this run (ARGV[3]). Returns the
+// 1-based indexes (among the reservations) of those held by someone
+// else (or gone, when not restoring), or {-1} when the node is not live:
+// Redis restarted since the heartbeat found it live, and the
+// reservations, gone with it, are restored when the node joins again
+// (not forgotten as if another had taken them).
 var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[3] then return {-1} end
 local lost = {}
 local lease = ARGV[2]
-for i, k in ipairs(KEYS) do
+for i = 2, #KEYS do
   local want = ARGV[i + 2]
-  local cur = redis.call('GET', k)
+  local cur = redis.call('GET', KEYS[i])
   if cur == want then
-    redis.call('PEXPIRE', k, lease)
+    redis.call('PEXPIRE', KEYS[i], lease)
   elseif not cur and ARGV[1] == '1' then
-    redis.call('SET', k, want, 'PX', lease)
+    redis.call('SET', KEYS[i], want, 'PX', lease)
   else
-    table.insert(lost, i)
+    table.insert(lost, i - 1)
   end
 end
 return lost
@@ -142,18 +147,21 @@ func (n *Node) renewOrRestore(ctx context.Context, restore bool) error {
 	if len(agents) == 0 {
 		return nil
 	}
-	keys := make([]string, len(agents))
-	args := []any{"0", ms(n.cfg.Lease)}
+	keys := []string{n.key("node", n.cfg.Node)}
+	args := []any{"0", ms(n.cfg.Lease), n.runID}
 	if restore {
 		args[0] = "1"
 	}
 	for i, a := range agents {
-		keys[i] = n.key("resv", a)
+		keys = append(keys, n.key("resv", a))
 		args = append(args, n.value(offers[i]))
 	}
 	lost, err := renewScript.Run(ctx, n.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
+	}
+	if len(lost) == 1 && lost[0] == -1 {
+		return nil // not live: the next heartbeat joins again and restores them
 	}
 	for _, i := range lost {
 		a, o := agents[i-1], offers[i-1]

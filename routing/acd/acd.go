@@ -150,6 +150,17 @@ type skillNeed struct {
 type tried struct {
 	a  *acdAgent
 	at time.Time
+	// refused: the Guard refused the agent (held elsewhere), not a
+	// missed offer: she is left out for guardRetry, not the retry delay.
+	refused bool
+}
+
+// until is when the agent of t may be offered the call again.
+func (a *ACD) until(t tried) time.Time {
+	if t.refused {
+		return t.at.Add(guardRetry)
+	}
+	return t.at.Add(a.retryDelay)
 }
 
 // QueuedCall is a call in the ACD, from Enqueue until it is answered and
@@ -193,6 +204,9 @@ type QueuedCall struct {
 	// next is when Tick next has something to do for the call (zero:
 	// at the next Tick).
 	next time.Time
+	// reserved are the agents the Guard reserved for the call on this
+	// node (held releases them), whatever the replicated state says.
+	reserved []string
 }
 
 // ID is the call's id.
@@ -930,7 +944,7 @@ func (a *ACD) eligibleLocked(ag *acdAgent, c *QueuedCall, now time.Time) bool {
 		}
 	}
 	for _, t := range c.tried {
-		if t.a == ag && now.Sub(t.at) < a.retryDelay {
+		if t.a == ag && now.Before(a.until(t)) {
 			return false
 		}
 	}
@@ -1162,14 +1176,16 @@ func (c *QueuedCall) rereserve(agents []string) {
 	if a.guard == nil || len(agents) == 0 {
 		return
 	}
-	still := c.held("")
+	still := c.offered()
 	for _, ag := range agents {
 		if !slices.Contains(still, ag) {
 			continue
 		}
 		if ok, err := a.guard.Reserve(ag, c.id); !ok || err != nil {
 			a.log.Warn("reservation not restored: the agent is held elsewhere", "call_id", c.id, "agent", ag, "error", err)
+			continue
 		}
+		c.noteReserved(ag)
 	}
 }
 
@@ -1247,8 +1263,8 @@ func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 		ag.paused, ag.pauseReason = true, PauseNoAnswer
 		a.log.Warn("agent paused after unanswered offers", "agent", ag.name, "in_a_row", ag.noAnswers)
 	}
-	if a.retryDelay > 0 {
-		c.tried = append(c.tried, tried{ag, now})
+	if !penalty || a.retryDelay > 0 {
+		c.tried = append(c.tried, tried{a: ag, at: now, refused: !penalty})
 	}
 	c.next = time.Time{}
 	if c.pref == ag {
@@ -1544,7 +1560,7 @@ func (a *ACD) tick() {
 		if len(c.tried) > 0 {
 			kept := c.tried[:0]
 			for _, t := range c.tried {
-				if now.Sub(t.at) < a.retryDelay {
+				if now.Before(a.until(t)) {
 					kept = append(kept, t)
 				}
 			}
@@ -1596,7 +1612,7 @@ func (a *ACD) nextDueLocked(c *QueuedCall) time.Time {
 		next = minTime(next, c.prefUntil)
 	}
 	for _, t := range c.tried {
-		next = minTime(next, t.at.Add(a.retryDelay))
+		next = minTime(next, a.until(t))
 	}
 	return next
 }

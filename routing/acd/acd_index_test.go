@@ -282,7 +282,7 @@ func compareWithScan(a *ACD, rnd *rand.Rand, skills []string) error {
 			c.pref, c.prefUntil = a.agents[rnd.IntN(len(a.agents))], now.Add(time.Duration(rnd.IntN(3)-1)*time.Second)
 		}
 		for range rnd.IntN(3) {
-			c.tried = append(c.tried, tried{a.agents[rnd.IntN(len(a.agents))], now.Add(-time.Duration(rnd.IntN(4)) * time.Second)})
+			c.tried = append(c.tried, tried{a: a.agents[rnd.IntN(len(a.agents))], at: now.Add(-time.Duration(rnd.IntN(4)) * time.Second)})
 		}
 		want := agentNames(refPickAgents(a, c, now))
 		got := agentNames(a.pickAgentsLocked(c, now))

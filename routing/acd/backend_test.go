@@ -413,10 +413,90 @@ func TestGuardKeepsDivergedReplicasApart(t *testing.T) {
 	if err := callA.Hangup(); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(10 * time.Second) // past the retry delay of the withdrawn offer
+	clk.Add(guardRetry) // a refusal is no missed offer: not the retry delay
 	r[1].Tick()
 	if o := f.offer(callB); o.Agents[0] != "alice" {
 		t.Fatalf("B offered %v after A ended", o.Agents)
+	}
+}
+
+// TestGuardReleasedWhenCallEndedElsewhere: after a Redis restart a node
+// judged call A's node lost (wrongly: A goes on) and NodeLost ended A on
+// every replica, alice free there; A's reservation, re-published by its
+// node, keeps her from ringing for B meanwhile. When A really ends, its
+// node releases her although the replicas ended A long ago, and B, whose
+// offer of her was refused, is offered her again within guardRetry, not
+// after the retry delay of a missed offer: the caller does not wait with
+// the agent free.
+func TestGuardReleasedWhenCallEndedElsewhere(t *testing.T) {
+	c := configtest.MustValid(t, configtest.BaseConfig(configtest.Agents("alice")...))
+	if c.Queue.RetryDelay <= guardRetry {
+		t.Fatalf("retry delay %v: the test needs one longer than guardRetry %v", c.Queue.RetryDelay, guardRetry)
+	}
+	clk, l, g, r, withdrawn := guardedReplicas(t, c)
+	if err := r[0].SetRegistered("alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r[0].Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	f := &acdFixture{t: t, clk: clk, acd: r[0]}
+	callA, err := r[0].Enqueue(CallRequest{ID: "A", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := f.offer(callA); o.Agents[0] != "alice" {
+		t.Fatalf("A offered %v", o.Agents)
+	}
+	if err := callA.Answered("alice"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Second)
+	if _, err := (memHandle{l, 1}).Submit(NodeLost("n0", clk.Now())); err != nil { // n1 judged n0 lost
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute) // past her wrap-up: every replica has alice available
+	r[1].Tick()
+	if st := f.state("alice"); st != StateAvailable {
+		t.Fatalf("alice is %s after NodeLost ended A on the replicas, want available (the case under test)", st)
+	}
+	callB, err := r[1].Enqueue(CallRequest{ID: "B", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := f.tryOffer(callB); ok {
+		t.Fatalf("B was offered %v while alice still talks on A", o.Agents)
+	}
+	if withdrawn.n.Load() != 1 {
+		t.Fatalf("%d offers withdrawn, want B's of alice", withdrawn.n.Load())
+	}
+
+	clk.Add(guardRetry / 2)
+	_ = callA.Hangup() // A ends on its node: ErrNotConnected, the replicas ended it already
+	callA.Close()
+	g.mu.Lock()
+	held := maps.Clone(g.held)
+	g.mu.Unlock()
+	if len(held) != 0 {
+		t.Fatalf("reservations after A ended on its node: %v, want none", held)
+	}
+	clk.Add(guardRetry / 2)
+	r[1].Tick()
+	o, ok := f.tryOffer(callB)
+	if !ok || o.Agents[0] != "alice" {
+		t.Fatalf("B offered %v (%t) %v after A ended (and after guardRetry), want alice", o.Agents, ok, guardRetry)
+	}
+	if info, _ := r[1].Agent("alice"); info.MissedInRow != 0 {
+		t.Errorf("the withdrawn offer counted against alice: %+v", info)
+	}
+	if err := callB.Answered("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := callB.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.held) != 0 {
+		t.Errorf("reservations after B ended: %v", g.held)
 	}
 }
 

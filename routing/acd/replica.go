@@ -115,7 +115,12 @@ func (a *ACD) Sync() error {
 // Redis that restarted empty may have reached some nodes only), the
 // reservation keeps one agent from ringing for two calls: the node whose
 // reservation is refused withdraws the offer (without counting it as
-// unanswered) and the call waits for another agent.
+// unanswered) and the call waits for another agent, or for this one
+// again after guardRetry. The node that reserved an agent for a call
+// releases her when the call no longer holds her on this node, whatever
+// the replicated state says of the call (NodeLost may have ended it
+// there while it went on here, and its reservation was re-published
+// after a Redis restart): no reservation outlives its call.
 type Guard interface {
 	// Reserve reserves agent for call; false (or an error) refuses.
 	Reserve(agent, call string) (bool, error)
@@ -127,6 +132,14 @@ type Guard interface {
 // refused by the Guard, before it looks at the call's next offer.
 const guardBackoff = 250 * time.Millisecond
 
+// guardRetry is how long an agent the Guard refused for a call is left
+// out of that call's offers (instead of the retry delay of an agent who
+// missed it): her reservation may end any moment (a call ending on a
+// replica that had it ended already, a reservation re-published after a
+// Redis restart), and the caller must not wait a retry delay with her
+// free. Ticks (every second) offer her again after it.
+const guardRetry = time.Second
+
 // reserve returns the agents the Guard reserved for c; the others are
 // refused (the offer of them is withdrawn).
 func (c *QueuedCall) reserve(agents []string) []string {
@@ -136,6 +149,7 @@ func (c *QueuedCall) reserve(agents []string) []string {
 		ok, err := a.guard.Reserve(ag, c.id)
 		if ok && err == nil {
 			kept = append(kept, ag)
+			c.noteReserved(ag)
 			continue
 		}
 		a.log.Warn("offer withdrawn: the agent is held elsewhere", "call_id", c.id, "agent", ag, "error", err)
@@ -152,7 +166,20 @@ func (c *QueuedCall) reserve(agents []string) []string {
 	return kept
 }
 
-// held returns the agents c holds (offered or connected), but except.
+// noteReserved records that the Guard reserved ag for c on this node.
+func (c *QueuedCall) noteReserved(ag string) {
+	a := c.acd
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Contains(c.reserved, ag) {
+		c.reserved = append(c.reserved, ag)
+	}
+}
+
+// held returns the agents the Guard reserved for c on this node (offered
+// or connected), but except. This node's record, not the replicated
+// state's offer of c: that may have ended (NodeLost from a node that
+// judged this one lost) while the reservation stands.
 func (c *QueuedCall) held(except string) []string {
 	a := c.acd
 	if a.guard == nil {
@@ -161,23 +188,38 @@ func (c *QueuedCall) held(except string) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []string
-	for _, ag := range c.offer {
-		if ag.name != except {
-			out = append(out, ag.name)
+	for _, ag := range c.reserved {
+		if ag != except {
+			out = append(out, ag)
 		}
 	}
-	if c.agent != nil && c.state == callConnected && c.agent.name != except {
-		out = append(out, c.agent.name)
+	return out
+}
+
+// offered returns the agents the replicated state offers c.
+func (c *QueuedCall) offered() []string {
+	a := c.acd
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, ag := range c.offer {
+		out = append(out, ag.name)
 	}
 	return out
 }
 
 // release tells the Guard that c no longer holds agents.
 func (c *QueuedCall) release(agents []string) {
-	if g := c.acd.guard; g != nil {
-		for _, ag := range agents {
-			g.Release(ag, c.id)
-		}
+	a := c.acd
+	g := a.guard
+	if g == nil || len(agents) == 0 {
+		return
+	}
+	a.mu.Lock()
+	c.reserved = slices.DeleteFunc(c.reserved, func(ag string) bool { return slices.Contains(agents, ag) })
+	a.mu.Unlock()
+	for _, ag := range agents {
+		g.Release(ag, c.id)
 	}
 }
 

@@ -62,8 +62,9 @@ type snapQueue struct {
 }
 
 type snapTried struct {
-	Agent string    `json:"agent"`
-	At    time.Time `json:"at"`
+	Agent   string    `json:"agent"`
+	At      time.Time `json:"at"`
+	Refused bool      `json:"refused,omitempty"`
 }
 
 type snapCall struct {
@@ -165,7 +166,7 @@ func (a *ACD) Snapshot() ([]byte, error) {
 			sc.Needs = append(sc.Needs, [2]int{n.id, int(n.level)})
 		}
 		for _, t := range c.tried {
-			sc.Tried = append(sc.Tried, snapTried{Agent: t.a.name, At: t.at})
+			sc.Tried = append(sc.Tried, snapTried{Agent: t.a.name, At: t.at, Refused: t.refused})
 		}
 		s.Calls = append(s.Calls, sc)
 	}
@@ -272,7 +273,7 @@ func (a *ACD) Restore(data []byte) error {
 			if err != nil {
 				return err
 			}
-			c.tried = append(c.tried, tried{ag, t.At})
+			c.tried = append(c.tried, tried{a: ag, at: t.At, refused: t.Refused})
 		}
 		a.live = append(a.live, c)
 		a.calls[c.id] = c
