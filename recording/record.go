@@ -83,29 +83,20 @@ func (c *CallRecord) metadata() map[string]string {
 // The directory is synced through ds, which shares one fsync among the
 // records written at the same time; nil syncs it alone.
 func writeRecord(path string, rec CallRecord, ds *dirSync) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	b, err := encodeRecord(rec)
 	if err != nil {
-		return fmt.Errorf("encode call record: %w", err)
+		return err
 	}
-	b = append(b, '\n')
 	tmp := path + ".tmp"
-	f, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("write call record: %w", err)
-	}
-	_, err = f.Write(b)
+	err = writeRecordFile(tmp, b)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = renameFile(tmp, path)
+		if err = renameFile(tmp, path); err != nil {
+			err = fmt.Errorf("write call record: %w", err)
+		}
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write call record: %w", err)
+		return err
 	}
 	if ds != nil {
 		return ds.sync()
