@@ -120,25 +120,21 @@ func parseRawRequest(b []byte, method string) (r rawRequest, ok bool) {
 			r.vias[r.nvia] = v
 			r.nvia++
 		case headerIs(name, "from", "f"):
-			if r.hasFrom {
+			if !setOnce(&r.from, &r.hasFrom, v) {
 				return r, false
 			}
-			r.from, r.hasFrom = v, true
 		case headerIs(name, "to", "t"):
-			if r.hasTo {
+			if !setOnce(&r.to, &r.hasTo, v) {
 				return r, false
 			}
-			r.to, r.hasTo = v, true
 		case headerIs(name, "call-id", "i"):
-			if r.hasCallID || vlo == vhi {
+			if vlo == vhi || !setOnce(&r.callID, &r.hasCallID, v) {
 				return r, false
 			}
-			r.callID, r.hasCallID = v, true
 		case headerIs(name, "cseq", ""):
-			if r.hasCSeq {
+			if !setOnce(&r.cseq, &r.hasCSeq, v) {
 				return r, false
 			}
-			r.cseq, r.hasCSeq = v, true
 		}
 		i = lineEnd + 1
 	}
@@ -158,6 +154,16 @@ func parseRawRequest(b []byte, method string) (r rawRequest, ok bool) {
 		return r, false
 	}
 	return r, true
+}
+
+// setOnce sets a header the door allows once: false when it was set
+// already (a repeated From, To, Call-ID or CSeq: sipgo's to judge).
+func setOnce(dst *span, has *bool, v span) bool {
+	if *has {
+		return false
+	}
+	*dst, *has = v, true
+	return true
 }
 
 // headerIs reports whether name is the header full (case-insensitive)
