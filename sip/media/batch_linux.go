@@ -201,15 +201,100 @@ func (l *Leg) sendTo(s *sender, pkts [][]byte, dst netip.AddrPort) {
 	l.bytesOut.Add(bytes - s.failedBytes)
 }
 
+// relayScratch is what relaying one read needs besides the batch: kept by
+// whoever reads (a leg's read loop or a shared reader), so that relaying
+// allocates nothing.
+type relayScratch struct {
+	out      [batchLen][]byte
+	accepted [batchLen]rxPacket
+	snd      *sender
+
+	// readReady's: recv reads into b (made once: a closure per read
+	// would allocate).
+	b     *batch
+	n     int
+	errno syscall.Errno
+	recv  func(fd uintptr)
+}
+
+func newRelayScratch() *relayScratch {
+	w := &relayScratch{snd: newSender()}
+	w.recv = func(fd uintptr) { w.n, w.errno = w.b.recv(fd) }
+	return w
+}
+
+// relay handles the n datagrams l read into b: it accepts them, gives
+// them to the tap and relays them (one sendmmsg per run of packets for
+// the same destination).
+func (l *Leg) relay(b *batch, n int, w *relayScratch) {
+	w.snd.b = b
+	acc := w.accepted[:0]
+	for i := range n {
+		p, src := b.packet(i)
+		if len(p) >= rxSlot { // truncated: not a sane RTP packet
+			l.dropped.Add(1)
+			continue
+		}
+		if l.accept(p, src, &w.accepted[len(acc)]) {
+			acc = w.accepted[:len(acc)+1]
+		}
+	}
+	l.tapBatch(acc)
+	var (
+		to   *Leg
+		dst  netip.AddrPort
+		runs = w.out[:0]
+	)
+	for i := range acc {
+		peer, d, ok := l.forward(&acc[i])
+		if !ok {
+			continue
+		}
+		if len(runs) > 0 && (peer != to || d != dst) {
+			to.sendTo(w.snd, runs, dst)
+			runs = runs[:0]
+		}
+		to, dst = peer, d
+		runs = append(runs, acc[i].p)
+	}
+	if len(runs) > 0 {
+		to.sendTo(w.snd, runs, dst)
+	}
+	clear(w.accepted[:])
+	clear(w.out[:])
+	w.snd.b = nil
+}
+
+// readReady reads what l's socket holds (one recvmmsg, at most batchLen
+// datagrams, without waiting) and relays it; a shared reader calls it
+// when the socket is readable. The packets are handled after the socket
+// is let go, so OnDTMF may close the leg. A closed leg reads nothing.
+func (l *Leg) readReady(w *relayScratch) {
+	w.b = l.ports.getBatch()
+	w.n, w.errno = 0, 0
+	if err := l.raw.Control(w.recv); err == nil {
+		switch {
+		case w.errno == unix.EAGAIN:
+		case w.errno != 0:
+			l.dropped.Add(1) // e.g. ECONNREFUSED from an earlier send
+		default:
+			l.relay(w.b, w.n, w)
+		}
+	}
+	l.ports.putBatch(w.b)
+	w.b = nil
+}
+
 // readLoop reads RTP with recvmmsg, relays what it read (one sendmmsg per
 // run of packets for the same destination) and, on the read deadline,
-// drains RTCP and checks the media timeout. It never waits for packets
-// to accumulate: it reads whatever is there as soon as the socket is
-// readable. After a read that emptied the socket (fewer than batchLen
-// datagrams) it goes straight to waiting for the next packet instead of
-// asking the socket once more only to be told EAGAIN: the poller is edge
-// triggered, so a packet that arrived meanwhile has already marked the
-// socket readable.
+// drains RTCP and checks the media timeout: a leg's own goroutine
+// (rtp.readers: -1; shared readers call readReady instead). It never
+// waits for packets to accumulate: it reads whatever is there as soon as
+// the socket is readable. After a read that emptied the socket (fewer
+// than batchLen datagrams) it goes straight to waiting for the next
+// packet instead of asking the socket once more only to be told EAGAIN:
+// the poller is edge triggered, so a packet that arrived meanwhile has
+// already marked the socket readable.
 func (l *Leg) readLoop() {
 	defer l.wg.Done()
 	if l.raw == nil || l.ports == nil {
@@ -240,11 +325,7 @@ func (l *Leg) readLoop() {
 		}
 		return true
 	}
-	var (
-		out      [batchLen][]byte
-		accepted [batchLen]rxPacket
-	)
-	snd := newSender()
+	w := newRelayScratch()
 	for {
 		if err := l.raw.Read(read); err != nil {
 			if l.readFailed(err, iv) {
@@ -260,42 +341,8 @@ func (l *Leg) readLoop() {
 			continue
 		}
 		drained = n < batchLen
-		snd.b = b
-		acc := accepted[:0]
-		for i := range n {
-			p, src := b.packet(i)
-			if len(p) >= rxSlot { // truncated: not a sane RTP packet
-				l.dropped.Add(1)
-				continue
-			}
-			if l.accept(p, src, &accepted[len(acc)]) {
-				acc = accepted[:len(acc)+1]
-			}
-		}
-		l.tapBatch(acc)
-		var (
-			to   *Leg
-			dst  netip.AddrPort
-			runs = out[:0]
-		)
-		for i := range acc {
-			peer, d, ok := l.forward(&acc[i])
-			if !ok {
-				continue
-			}
-			if len(runs) > 0 && (peer != to || d != dst) {
-				to.sendTo(snd, runs, dst)
-				runs = runs[:0]
-			}
-			to, dst = peer, d
-			runs = append(runs, acc[i].p)
-		}
-		if len(runs) > 0 {
-			to.sendTo(snd, runs, dst)
-		}
-		clear(accepted[:])
-		clear(out[:])
+		l.relay(b, n, w)
 		l.ports.putBatch(b)
-		b, snd.b = nil, nil
+		b = nil
 	}
 }

@@ -36,7 +36,16 @@ type Config struct {
 	// HoldTimeout replaces Timeout while the peer has the call on hold.
 	// Zero in the file means the default; a negative value disables it.
 	HoldTimeout time.Duration `yaml:"hold_timeout"`
+	// Readers is how many goroutines read the legs' RTP sockets, shared
+	// between legs: 0 (the default) means one per core (GOMAXPROCS); -1
+	// gives every leg a goroutine of its own (as before version 9), which
+	// leaves signalling waiting behind thousands of RTP goroutines under
+	// load. Without recvmmsg (not Linux) every leg has its own.
+	Readers int `yaml:"readers"`
 }
+
+// maxReaders bounds rtp.readers.
+const maxReaders = 256
 
 // Defaults.
 const (
@@ -93,6 +102,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PortMax <= c.PortMin || c.PortMax > 65535 {
 		errs = append(errs, cfg.Errorf("port_max", "must be greater than port_min (%d) and at most 65535, got %d", c.PortMin, c.PortMax))
+	}
+	if c.Readers < -1 || c.Readers > maxReaders {
+		errs = append(errs, cfg.Errorf("readers", "must be -1 (a goroutine per leg), 0 (one per core) or up to %d, got %d", maxReaders, c.Readers))
 	}
 	return errors.Join(errs...)
 }

@@ -107,6 +107,13 @@ type Leg struct {
 	rx rxState
 	ps playState
 
+	// A shared reader's (rtp.readers ≥ 0): set when Start adds the leg
+	// to pl; iv and nextCheck are guarded by pl's mutex.
+	pl        *poller
+	slot      int32
+	iv        time.Duration
+	nextCheck time.Time
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -256,9 +263,10 @@ func (l *Leg) OnDTMF(f func(digit rune)) {
 	l.onDTMF.Store(&f)
 }
 
-// Start starts receiving: one goroutine reads and relays RTP and, every
-// check interval, drains RTCP and checks the media timeout. It is
-// idempotent, and does nothing after Close.
+// Start starts receiving: a shared reader (or, with rtp.readers -1, a
+// goroutine of the leg's own) reads and relays RTP and, every check
+// interval, drains RTCP and checks the media timeout. It is idempotent,
+// and does nothing after Close.
 func (l *Leg) Start() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -268,6 +276,13 @@ func (l *Leg) Start() {
 	l.started = true
 	if l.armed.Load() != 0 {
 		l.armed.Store(l.since())
+	}
+	if l.cfg.Readers >= 0 && l.raw != nil && l.ports != nil {
+		err := l.ports.readers.poller(l.cfg.Readers).add(l)
+		if err == nil {
+			return
+		}
+		l.log.Warn("rtp leg read by a goroutine of its own", "error", err)
 	}
 	l.wg.Add(1)
 	go l.readLoop()
@@ -322,6 +337,9 @@ func (l *Leg) end(cause error) error {
 
 	if p := l.peer.Swap(nil); p != nil {
 		p.peer.CompareAndSwap(l, nil)
+	}
+	if l.pl != nil {
+		l.pl.remove(l) // before the socket closes: its number may be reused
 	}
 	var err error
 	if l.conn != nil {

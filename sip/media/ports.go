@@ -20,6 +20,7 @@ type Ports struct {
 	held map[int]struct{}
 
 	batches sync.Pool // *batch: receive and send buffers, held only while packets are in hand
+	readers readers   // the shared RTP readers of its legs (rtp.readers ≥ 0)
 }
 
 // NewPorts returns an allocator for RTP/RTCP pairs within [min, max]: RTP
