@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"context"
+	"errors"
 	"hash/fnv"
 	"log/slog"
 	"net"
@@ -458,6 +459,10 @@ type shedConn struct {
 
 	recent recentInvites
 	out    []byte
+
+	// w sends what sipgo and the door write (udpwrite_linux.go); nil:
+	// through the PacketConn.
+	w *udpWriter
 }
 
 // newShedConn puts the door in front of pc.
@@ -468,7 +473,21 @@ func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
 		c.udp, c.maxDelay = uc, s.cfg.Overload.SocketDelay
 		c.queue.window = s.cfg.Overload.Interval
 	}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		c.w = newUDPWriter(uc)
+	}
 	return c
+}
+
+// WriteTo sends a datagram (sipgo's requests and responses, the door's
+// 503s) without queueing behind other writers when it can.
+func (c *shedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.w != nil {
+		if n, done, err := c.w.write(b, addr); done {
+			return n, err
+		}
+	}
+	return c.PacketConn.WriteTo(b, addr)
 }
 
 // ReadFrom returns the next datagram sipgo is to handle: new INVITEs
@@ -476,6 +495,9 @@ func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
 func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.read(p)
+		if err != nil && c.w != nil && errors.Is(err, net.ErrClosed) {
+			c.w.close()
+		}
 		if err != nil || n < 4 || !c.door(p[:n], addr) {
 			return n, addr, err
 		}
@@ -577,7 +599,7 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why, "waited", c.waited)
 	}
-	if _, err := c.PacketConn.WriteTo(c.out, net.UDPAddrFromAddrPort(dst)); err != nil {
+	if _, err := c.WriteTo(c.out, net.UDPAddrFromAddrPort(dst)); err != nil {
 		c.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)
 		return true
 	}
