@@ -35,6 +35,9 @@ type hotlineOpts struct {
 	// Overload, when set, is Hotline's sip.overload section as a YAML
 	// flow mapping (hotline-load bench -overload), to compare settings.
 	Overload string
+	// RTPReaders, when set, is Hotline's rtp.readers (hotline-load bench
+	// -rtp-readers), to compare shared RTP readers with a goroutine per leg.
+	RTPReaders string
 	// RedisURL, when set, makes Hotline a node named Node of the cluster
 	// sharing that Redis (the cluster section; the three-node figure).
 	RedisURL, Node string
@@ -84,14 +87,14 @@ sip:
   port_min: %d
   port_max: %d
   timeout: 30s
-hotlines:
+%shotlines:
   - {number: "1900", name: Bench}
 queue:
   ring_timeout: %s
   retry_delay: 1s
   max_wait: %s
   login_on_register: true
-`, sipPort, overloadYAML(o.Overload), o.RTPMin, o.RTPMax, o.RingTimeout, o.MaxWait)
+`, sipPort, overloadYAML(o.Overload), o.RTPMin, o.RTPMax, readersYAML(o.RTPReaders), o.RingTimeout, o.MaxWait)
 	if o.AutoPauseAfter != 0 {
 		fmt.Fprintf(&b, "  auto_pause_after: %d\n", o.AutoPauseAfter)
 	}
@@ -139,6 +142,14 @@ func overloadYAML(flow string) string {
 		return ""
 	}
 	return "  overload: " + flow + "\n"
+}
+
+// readersYAML is the rtp.readers line, or nothing for Hotline's default.
+func readersYAML(n string) string {
+	if n == "" {
+		return ""
+	}
+	return "  readers: " + n + "\n"
 }
 
 // hotlineProc is a running Hotline.

@@ -70,6 +70,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	profile := fs.Duration("profile", 0, "length of the CPU profile of Hotline under SIPp load (0: 8s, 5s with -quick)")
 	overload := fs.String("overload", os.Getenv("BENCH_OVERLOAD"), "Hotline's sip.overload settings as a YAML flow mapping, e.g. '{max_setups: 8}' (default from BENCH_OVERLOAD; empty: Hotline's defaults)")
 	overloadCPS := fs.Float64("overload-cps", envFloat("BENCH_OVERLOAD_CPS"), "with -parts go: figure 1o only, -reps steps at this many calls/s (no rate search, no other figure; default from BENCH_OVERLOAD_CPS)")
+	readers := fs.String("rtp-readers", os.Getenv("BENCH_RTP_READERS"), "Hotline's rtp.readers, e.g. -1 (a goroutine per leg) to compare with the default (default from BENCH_RTP_READERS; empty: Hotline's default)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -95,6 +96,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Overload = *overload
+	if *readers != "" {
+		if _, err := strconv.Atoi(*readers); err != nil {
+			fmt.Fprintf(stderr, "hotline-load: -rtp-readers: %q is not a number\n", *readers)
+			return 2
+		}
+	}
+	cfg.RTPReaders = *readers
 	cfg.OverloadCPS = *overloadCPS
 	if *reps > 0 {
 		cfg.Reps = *reps

@@ -273,6 +273,9 @@ func (r *results) writeReport(w io.Writer) {
 	fmt.Fprintf(w, "- Kernel: %s\n", m.Kernel)
 	fmt.Fprintf(w, "- Go: %s\n", m.GoVersion)
 	fmt.Fprintf(w, "- Commit: %s\n", m.Commit)
+	if r.Cfg.RTPReaders != "" {
+		fmt.Fprintf(w, "- Hotline's rtp.readers: %s (-rtp-readers)\n", r.Cfg.RTPReaders)
+	}
 	fmt.Fprintln(w, "- Everything (Hotline, load generator, bare relay, MinIO) ran on this machine, on 127.0.0.1. Only Hotline's own CPU")
 	fmt.Fprintln(w, "  (utime+stime from /proc/<pid>/stat) counts against its limits, but the load generator competes for the same cores.")
 	fmt.Fprintln(w)

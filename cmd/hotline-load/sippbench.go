@@ -302,7 +302,7 @@ func (b *sippBench) run(ctx context.Context) error {
 		}
 	}
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
-	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload})
+	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload, RTPReaders: b.d.cfg.RTPReaders})
 	if err != nil {
 		return err
 	}
