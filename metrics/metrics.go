@@ -33,6 +33,9 @@ var (
 	HandleBuckets = []float64{30, 60, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600}
 	// UploadBuckets are the recording upload duration buckets in seconds.
 	UploadBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
+	// RefusalBuckets are the buckets of the time to a refused call's 503,
+	// in seconds (the target is 10 ms).
+	RefusalBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 	// CSATBuckets are the CSAT histogram buckets: one per score, so
 	// le="3" counts the unsatisfied (1-3) and the rest are satisfied.
 	CSATBuckets = []float64{1, 2, 3, 4, 5}

@@ -27,6 +27,9 @@ const (
 	// NameCallsLost counts, per queue, the calls ended because the node
 	// they were on died (several nodes); from the shared ACD.
 	NameCallsLost = "hotline_calls_lost_total"
+	// NameRefusalTime is how long after a refused INVITE reached Hotline's
+	// SIP socket (the kernel's arrival stamp) the door sent its 503.
+	NameRefusalTime = "hotline_calls_refused_seconds"
 
 	// Satisfaction.
 	NameCSAT             = "hotline_csat_score"
@@ -138,6 +141,7 @@ var allNames = []struct {
 	{NameCallsRefused, kindCounter},
 	{NameOverloadSaturation, kindGauge},
 	{NameOverloadShedding, kindGauge},
+	{NameRefusalTime, kindHistogram},
 	{NameRTPLegs, kindGauge},
 	{NameRTPPackets, kindCounter},
 	{NameRTPBytes, kindCounter},

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // overloadReasons are the reason label's values (sip/overload.Reasons).
 func overloadReasons() []string {
@@ -12,6 +16,7 @@ type overloadMetrics struct {
 	refused    *prometheus.CounterVec
 	saturation prometheus.Gauge
 	shedding   prometheus.Gauge
+	refusal    prometheus.Histogram
 }
 
 func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
@@ -23,11 +28,14 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample; the calls being set up count against sip.overload.max_setups."}),
 		shedding: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadShedding,
 			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
+		refusal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRefusalTime,
+			Help:    "Time from a refused INVITE's arrival in Hotline's SIP UDP socket (the kernel's stamp) to the 503 the overload door sent for it: the part of a caller's wait for the refusal that Hotline causes.",
+			Buckets: RefusalBuckets}),
 	}
 	for _, r := range overloadReasons() {
 		o.refused.WithLabelValues(r) // exposed at 0 from the start
 	}
-	reg.MustRegister(o.refused, o.saturation, o.shedding)
+	reg.MustRegister(o.refused, o.saturation, o.shedding, o.refusal)
 	return o
 }
 
@@ -59,4 +67,13 @@ func (m *Metrics) Overload(saturation float64, shedding bool) {
 	} else {
 		m.overload.shedding.Set(0)
 	}
+}
+
+// RefusedAfter observes how long after its INVITE reached the SIP socket
+// a refused call got its 503.
+func (m *Metrics) RefusedAfter(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.overload.refusal.Observe(d.Seconds())
 }

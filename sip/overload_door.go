@@ -449,7 +449,8 @@ type shedConn struct {
 
 	// maxDelay: a new INVITE that waited longer in the socket is refused
 	// while the socket's queue stands that long (sip.overload.socket_delay;
-	// 0: not judged); udp and oob read the socket's arrival stamps.
+	// 0: not judged); udp and oob read the socket's arrival stamps (also
+	// when it is 0: they time the 503s).
 	maxDelay time.Duration
 	udp      *net.UDPConn
 	oob      [128]byte
@@ -469,8 +470,10 @@ type shedConn struct {
 func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
 	c := &shedConn{PacketConn: pc, d: s.overload, retryAfter: int(s.cfg.Overload.RetryAfter / time.Second),
 		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now}
-	if uc, ok := pc.(*net.UDPConn); ok && s.cfg.Overload.SocketDelay > 0 && rxTimestamps(uc) {
-		c.udp, c.maxDelay = uc, s.cfg.Overload.SocketDelay
+	// Arrival stamps time the 503s (hotline_calls_refused_seconds) and,
+	// with socket_delay on, judge how long new INVITEs waited.
+	if uc, ok := pc.(*net.UDPConn); ok && rxTimestamps(uc) {
+		c.udp, c.maxDelay = uc, max(s.cfg.Overload.SocketDelay, 0)
 		c.queue.window = s.cfg.Overload.Interval
 	}
 	if uc, ok := pc.(*net.UDPConn); ok {
@@ -604,5 +607,8 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return true
 	}
 	c.metrics.SIPResponse(metrics.Out, "INVITE", 503)
+	if !c.arrived.IsZero() {
+		c.metrics.RefusedAfter(c.now().Sub(c.arrived))
+	}
 	return true
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"hotline/internal/promtest"
+	"hotline/metrics"
 	"hotline/routing/directory"
 	"hotline/sip/overload"
 	"hotline/sip/sdp"
@@ -346,10 +348,12 @@ func (u *rawUA) final(method sip.RequestMethod) (*sip.Response, []int) {
 // its re-INVITE and BYE answered and an agent can register.
 func TestDoorRefusesAtTheSocket(t *testing.T) {
 	pressure := filepath.Join(t.TempDir(), "pressure")
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
 	f := newFixture(t, func(o *fixtureOpts) {
 		ov := &o.cfg.Overload
 		ov.PressureFile, ov.Interval, ov.Confirm, ov.Hold = pressure, 10*time.Millisecond, 1, 0
 		o.cfg.Listen = append(o.cfg.Listen, Listener{Transport: "tcp", Addr: "127.0.0.1:0"})
+		o.deps = func(d *Deps) { d.Metrics = m }
 	})
 	first := newPhone(t, "5551111", f.addr)
 	call := first.call("1900", first.sdp(sdp.SendRecv))
@@ -380,6 +384,10 @@ func TestDoorRefusesAtTheSocket(t *testing.T) {
 		t.Errorf("retransmitted INVITE: got %d with To tag %q, want 503 with %q", res2.StatusCode, tag2, tag)
 	}
 	u.send(u.inDialog("ACK", 1, res, "door1"), f.addr) // the door's to drop
+	// Both 503s are timed from the INVITE's arrival in the socket.
+	if n, sum := promtest.HistogramCount(t, m.Registry(), metrics.NameRefusalTime); n != 2 || sum <= 0 || sum >= 2 {
+		t.Errorf("%s: %d observations summing to %gs, want the 2 door 503s, each after well under a second", metrics.NameRefusalTime, n, sum)
+	}
 
 	// TCP: refused by the handler, with sipgo's tag.
 	tcpRes := tcpRequest(t, f.srv.Addr("tcp").String(), bytes.ReplaceAll(u.invite("door-tcp", "doortcp"),

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"hotline/metrics"
 )
 
 // The SIPp figures (issue 15): what a user measuring Hotline with SIPp
@@ -70,6 +72,10 @@ type sippRateStep struct {
 	Failed            int // SIPp's failed calls: admitted, then lost
 	AnswerTimes       []time.Duration
 	RefuseTimes       []time.Duration // INVITE → 503 of the refused calls
+	// HotlineRefuse99 is the p99 of hotline_calls_refused_seconds over
+	// the step (arrival in Hotline's SIP socket → the door's 503), as the
+	// upper bound of its bucket; 0 when nothing was refused there.
+	HotlineRefuse99 time.Duration
 	Stored, WithAudio int             // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
 	// What Hotline's call records say of the placed calls (recording
@@ -251,9 +257,9 @@ var profileGroups = []profileGroup{
 	{Name: "recording: upload (file backend: copy into the store, remove from the spool)", Focus: `recording\.\(\*Manager\)\.(uploader|upload)`},
 	{Name: "recording: packet hand-off and mixing", Focus: `recording\.\(\*Recorder\)\.(Packet|drain|mixBatch)|recording\.drainAll|recording\.\(\*Manager\)\.mixLoop`},
 	{Name: "file-system system calls (open, fsync, rename, unlink, write)", Focus: `syscall\.(openat|Open|Fsync|Renameat|Rename|Unlinkat|Unlink|Write|write)$|internal/poll\.\(\*FD\)\.(Fsync|Write)$`},
-	{Name: "RTP relay: a leg's read loop (receive, process, send to the other leg, tap to the recorder)", Focus: `media\.\(\*Leg\)\.readLoop`},
-	{Name: "RTP relay: sendto, one system call per packet", Focus: `media\.\(\*Leg\)\.send`},
-	{Name: "RTP relay: recvfrom, one system call per packet", Focus: `net\.\(\*UDPConn\)\.ReadFromUDPAddrPort`},
+	{Name: "RTP relay: reading legs' sockets (a shared reader's rounds, or a leg's own read loop: receive, process, send to the other leg, tap to the recorder)", Focus: `media\.\(\*poller\)\.round|media\.\(\*Leg\)\.readLoop`},
+	{Name: "RTP relay: sending (sendto, or sendmmsg for several packets)", Focus: `media\.\(\*Leg\)\.(send|sendTo)$`},
+	{Name: "RTP relay: receiving (recvmmsg, or recvfrom without it)", Focus: `media\.\(\*batch\)\.recv|net\.\(\*UDPConn\)\.ReadFromUDPAddrPort`},
 	{Name: "SIP messages: reading and parsing (sipgo's UDP read loop)", Focus: `sipgo/sip\.\(\*TransportUDP\)\.Serve|sipgo/sip\.ParseMessage|sipgo/sip\.\(\*Parser\)`},
 	{Name: "SIP messages: writing (sipgo transport)", Focus: `sipgo/sip\.\(\*UDPConnection\)\.(WriteMsg|WriteTo)`},
 	{Name: "SDP (pion/sdp, hotline/sip/sdp)", Focus: `pion/sdp|hotline/sip/sdp`},
@@ -327,7 +333,9 @@ func (b *sippBench) run(ctx context.Context) error {
 	}
 	if ctx.Err() == nil && b.timeLeft() > b.cfg.StepDur+40*time.Second {
 		b.d.log.Info("SIPp figure S3: overload", "cps", 2*sustainable)
+		before := b.h.histogram(ctx, metrics.NameRefusalTime)
 		s := b.rateStep(ctx, 2*sustainable)
+		s.HotlineRefuse99 = bucketQuantile(before, b.h.histogram(ctx, metrics.NameRefusalTime), 0.99)
 		b.res.Overload = &s
 	}
 	if ctx.Err() == nil && b.timeLeft() > max(b.cfg.StepDur, b.cfg.Profile)+40*time.Second {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -580,4 +581,78 @@ func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// histogram reads the cumulative buckets of histogram name from Hotline's
+// metrics (upper bound in seconds → count; nil when they cannot be read).
+func (h *hotlineProc) histogram(ctx context.Context, name string) map[float64]float64 {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.metrics, nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := h.httpClient().Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil
+	}
+	return parseBuckets(string(data), name)
+}
+
+// parseBuckets reads name's _bucket lines of a Prometheus text exposition.
+func parseBuckets(text, name string) map[float64]float64 {
+	out := map[float64]float64{}
+	prefix := name + `_bucket{le="`
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		bound, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		if err != nil {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[bound] = v
+		}
+	}
+	return out
+}
+
+// bucketQuantile is the q-quantile of the observations between two
+// readings of a histogram's cumulative buckets, as the upper bound of the
+// bucket it falls in (the largest finite bound when it is past them); 0
+// when there were none.
+func bucketQuantile(before, after map[float64]float64, q float64) time.Duration {
+	bounds := make([]float64, 0, len(after))
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	sort.Float64s(bounds)
+	if len(bounds) == 0 {
+		return 0
+	}
+	total := after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	if total <= 0 {
+		return 0
+	}
+	last := 0.0
+	for _, b := range bounds {
+		if !math.IsInf(b, 1) {
+			last = b
+		}
+		if after[b]-before[b] >= q*total {
+			return time.Duration(last * float64(time.Second))
+		}
+	}
+	return time.Duration(last * float64(time.Second))
 }

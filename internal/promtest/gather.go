@@ -28,3 +28,23 @@ func CounterSum(t testing.TB, g prometheus.Gatherer, name, label, value string) 
 	}
 	return n
 }
+
+// HistogramCount returns how many observations histogram name in g holds
+// (every series together) and their sum.
+func HistogramCount(t testing.TB, g prometheus.Gatherer, name string) (count uint64, sum float64) {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			count += s.GetHistogram().GetSampleCount()
+			sum += s.GetHistogram().GetSampleSum()
+		}
+	}
+	return count, sum
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestBucketQuantile(t *testing.T) {
+	text := `# TYPE hotline_calls_refused_seconds histogram
+hotline_calls_refused_seconds_bucket{le="0.001"} 90
+hotline_calls_refused_seconds_bucket{le="0.01"} 99
+hotline_calls_refused_seconds_bucket{le="0.1"} 100
+hotline_calls_refused_seconds_bucket{le="+Inf"} 100
+hotline_calls_refused_seconds_sum 0.5
+hotline_calls_refused_seconds_count 100
+`
+	before := map[float64]float64{0.001: 10, 0.01: 10, 0.1: 10, math.Inf(1): 10}
+	after := parseBuckets(text, "hotline_calls_refused_seconds")
+	if len(after) != 4 || after[math.Inf(1)] != 100 {
+		t.Fatalf("parsed %v", after)
+	}
+	// 90 new observations: 80 under 1 ms, 89 under 10 ms, all under 100 ms.
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, time.Millisecond}, {0.95, 10 * time.Millisecond}, {0.99, 100 * time.Millisecond}} {
+		if got := bucketQuantile(before, after, tc.q); got != tc.want {
+			t.Errorf("q %g: %s, want %s", tc.q, got, tc.want)
+		}
+	}
+	if got := bucketQuantile(after, after, 0.99); got != 0 {
+		t.Errorf("no new observations: %s, want 0", got)
+	}
+	over := map[float64]float64{0.001: 0, 0.1: 0, math.Inf(1): 5}
+	if got := bucketQuantile(nil, over, 0.99); got != 100*time.Millisecond {
+		t.Errorf("all past the last bound: %s, want that bound (100ms)", got)
+	}
+}
