@@ -75,8 +75,8 @@ type sippRateStep struct {
 	// HotlineRefuse99 is the p99 of hotline_calls_refused_seconds over
 	// the step (arrival in Hotline's SIP socket → the door's 503), as the
 	// upper bound of its bucket; 0 when nothing was refused there.
-	HotlineRefuse99 time.Duration
-	Stored, WithAudio int             // call records + WAV on disk; with audio on both channels
+	HotlineRefuse99   time.Duration
+	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
 	// What Hotline's call records say of the placed calls (recording
 	// starts when an agent is bridged: recording.start: bridge).
