@@ -524,24 +524,13 @@ func parseHotlineLog(r io.Reader) (logSummary, error) {
 // refusedByReason reads hotline_calls_refused_total by its reason label
 // (nil when the metrics cannot be read).
 func (h *hotlineProc) refusedByReason(ctx context.Context) map[string]float64 {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.metrics, nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := h.httpClient().Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
+	data, ok := h.metricsText(ctx)
+	if !ok {
 		return nil
 	}
 	out := map[string]float64{}
 	prefix := metrics.NameCallsRefused + `{reason="`
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(data, "\n") {
 		rest, ok := strings.CutPrefix(line, prefix)
 		if !ok {
 			continue
@@ -586,22 +575,31 @@ func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) 
 // histogram reads the cumulative buckets of histogram name from Hotline's
 // metrics (upper bound in seconds → count; nil when they cannot be read).
 func (h *hotlineProc) histogram(ctx context.Context, name string) map[float64]float64 {
+	data, ok := h.metricsText(ctx)
+	if !ok {
+		return nil
+	}
+	return parseBuckets(data, name)
+}
+
+// metricsText reads Hotline's /metrics (false when it cannot).
+func (h *hotlineProc) metricsText(ctx context.Context) (string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.metrics, nil)
 	if err != nil {
-		return nil
+		return "", false
 	}
 	resp, err := h.httpClient().Do(req)
 	if err != nil {
-		return nil
+		return "", false
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil
+		return "", false
 	}
-	return parseBuckets(string(data), name)
+	return string(data), true
 }
 
 // parseBuckets reads name's _bucket lines of a Prometheus text exposition.

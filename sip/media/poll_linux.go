@@ -68,6 +68,7 @@ func (r *readers) poller(n int) *poller {
 type poller struct {
 	mu    sync.Mutex
 	ep    *os.File // the epoll set; nil while no goroutine runs
+	epfd  int      // ep's descriptor (os.File.Fd would make it blocking)
 	slots []pollSlot
 	free  []int32
 	count int // legs in slots
@@ -109,7 +110,7 @@ func (p *poller) add(l *Leg) error {
 	var cerr error
 	err := l.raw.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: i, Pad: gen}
-		cerr = unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_ADD, int(fd), &ev)
+		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 	if err = errors.Join(err, cerr); err != nil {
 		p.free = append(p.free, i)
@@ -135,7 +136,7 @@ func (p *poller) remove(l *Leg) {
 		return
 	}
 	_ = l.raw.Control(func(fd uintptr) {
-		_ = unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_DEL, int(fd), nil)
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	})
 	s.l = nil
 	s.gen++
@@ -165,7 +166,7 @@ func (p *poller) start() error {
 		p.w = newRelayScratch()
 		p.roundF = p.round
 	}
-	p.ep = ep
+	p.ep, p.epfd = ep, epfd
 	go p.run(ep, raw)
 	return nil
 }
