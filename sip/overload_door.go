@@ -470,14 +470,14 @@ type shedConn struct {
 func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
 	c := &shedConn{PacketConn: pc, d: s.overload, retryAfter: int(s.cfg.Overload.RetryAfter / time.Second),
 		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now}
-	// Arrival stamps time the 503s (hotline_calls_refused_seconds) and,
-	// with socket_delay on, judge how long new INVITEs waited.
-	if uc, ok := pc.(*net.UDPConn); ok && rxTimestamps(uc) {
-		c.udp, c.maxDelay = uc, max(s.cfg.Overload.SocketDelay, 0)
-		c.queue.window = s.cfg.Overload.Interval
-	}
 	if uc, ok := pc.(*net.UDPConn); ok {
 		c.w = newUDPWriter(uc)
+		// Arrival stamps time the 503s (hotline_calls_refused_seconds)
+		// and, with socket_delay on, judge how long new INVITEs waited.
+		if rxTimestamps(uc) {
+			c.udp, c.maxDelay = uc, max(s.cfg.Overload.SocketDelay, 0)
+			c.queue.window = s.cfg.Overload.Interval
+		}
 	}
 	return c
 }

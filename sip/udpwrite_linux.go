@@ -20,10 +20,9 @@ import (
 // The kernel takes concurrent sends on one UDP socket without a queue, and
 // the duplicate is the same socket (same source address and port).
 type udpWriter struct {
-	mu  sync.RWMutex
-	fd  int // -1 once closed
-	af  int // the socket's address family
-	err error
+	mu sync.RWMutex
+	fd int // -1 once closed
+	af int // the socket's address family
 }
 
 // newUDPWriter duplicates c's descriptor; nil when it cannot.
@@ -33,18 +32,17 @@ func newUDPWriter(c *net.UDPConn) *udpWriter {
 		return nil
 	}
 	w := &udpWriter{fd: -1}
+	var derr error
 	if err := raw.Control(func(fd uintptr) {
-		w.af, w.err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_DOMAIN)
-		if w.err != nil {
+		if w.af, derr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_DOMAIN); derr != nil {
 			return
 		}
 		syscall.ForkLock.RLock()
-		w.fd, w.err = syscall.Dup(int(fd))
-		if w.err == nil {
+		if w.fd, derr = syscall.Dup(int(fd)); derr == nil {
 			syscall.CloseOnExec(w.fd)
 		}
 		syscall.ForkLock.RUnlock()
-	}); err != nil || w.err != nil {
+	}); err != nil || derr != nil {
 		return nil
 	}
 	return w

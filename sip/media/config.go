@@ -38,7 +38,7 @@ type Config struct {
 	HoldTimeout time.Duration `yaml:"hold_timeout"`
 	// Readers is how many goroutines read the legs' RTP sockets, shared
 	// between legs: 0 (the default) means one per core (GOMAXPROCS); -1
-	// gives every leg a goroutine of its own (as before version 9), which
+	// gives every leg a goroutine of its own (as before shared readers), which
 	// leaves signalling waiting behind thousands of RTP goroutines under
 	// load. Without recvmmsg (not Linux) every leg has its own.
 	Readers int `yaml:"readers"`

@@ -108,10 +108,9 @@ type Leg struct {
 	ps playState
 
 	// A shared reader's (rtp.readers ≥ 0): set when Start adds the leg
-	// to pl; iv and nextCheck are guarded by pl's mutex.
+	// to pl; nextCheck is guarded by pl's mutex.
 	pl        *poller
 	slot      int32
-	iv        time.Duration
 	nextCheck time.Time
 
 	mu      sync.Mutex
@@ -369,14 +368,24 @@ func (l *Leg) readFailed(err error, iv time.Duration) (stop bool) {
 	case errors.Is(err, net.ErrClosed):
 		return true
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		l.drainRTCP()
-		if l.timedOut() {
-			_ = l.end(ErrTimeout)
+		if l.checkMedia() {
 			return true
 		}
 		_ = l.conn.SetReadDeadline(time.Now().Add(iv))
 	default:
 		l.dropped.Add(1)
+	}
+	return false
+}
+
+// checkMedia is the check every check interval (a read loop's deadline,
+// a shared reader's sweep): it drains RTCP and ends the leg with
+// ErrTimeout if its media timed out, reporting whether it did.
+func (l *Leg) checkMedia() (ended bool) {
+	l.drainRTCP()
+	if l.timedOut() {
+		_ = l.end(ErrTimeout)
+		return true
 	}
 	return false
 }

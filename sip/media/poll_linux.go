@@ -70,8 +70,7 @@ type poller struct {
 	ep    *os.File // the epoll set; nil while no goroutine runs
 	epfd  int      // ep's descriptor (os.File.Fd would make it blocking)
 	slots []pollSlot
-	free  []int32
-	count int // legs in slots
+	free  []int32 // empty slots (the legs are the others)
 
 	// Only the reader's goroutine touches these.
 	events [128]unix.EpollEvent
@@ -117,10 +116,8 @@ func (p *poller) add(l *Leg) error {
 		return fmt.Errorf("media: shared reader: %w", err)
 	}
 	p.slots[i].l = l
-	p.count++
 	l.pl, l.slot = p, i
-	l.iv = l.checkInterval()
-	l.nextCheck = time.Now().Add(l.iv)
+	l.nextCheck = time.Now().Add(l.checkInterval())
 	l.wg.Add(1)
 	return nil
 }
@@ -141,7 +138,6 @@ func (p *poller) remove(l *Leg) {
 	s.l = nil
 	s.gen++
 	p.free = append(p.free, l.slot)
-	p.count--
 	p.mu.Unlock()
 	l.wg.Done()
 }
@@ -232,7 +228,7 @@ func (p *poller) round(fd uintptr) bool {
 // epoll set) when the poller has no legs left: the goroutine ends.
 func (p *poller) sweep(now time.Time) bool {
 	p.mu.Lock()
-	if p.count == 0 {
+	if len(p.free) == len(p.slots) { // no legs
 		_ = p.ep.Close()
 		p.ep = nil
 		p.slots, p.free = nil, nil
@@ -242,16 +238,13 @@ func (p *poller) sweep(now time.Time) bool {
 	p.due = p.due[:0]
 	for i := range p.slots {
 		if l := p.slots[i].l; l != nil && !now.Before(l.nextCheck) {
-			l.nextCheck = now.Add(l.iv)
+			l.nextCheck = now.Add(l.checkInterval())
 			p.due = append(p.due, l)
 		}
 	}
 	p.mu.Unlock()
 	for _, l := range p.due {
-		l.drainRTCP()
-		if l.timedOut() {
-			_ = l.end(ErrTimeout)
-		}
+		l.checkMedia()
 	}
 	clear(p.due)
 	return true
