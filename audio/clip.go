@@ -69,7 +69,10 @@ func (a *Clip) Duration() time.Duration {
 }
 
 // Once returns a new Source playing the clip once, then silence; done is
-// closed when the whole clip has been read.
+// closed at the first read after the clip's end. A player reads a frame
+// only after sending the one before, so done means the last samples have
+// left, not merely that they were read: a caller hanging up on done does
+// not cut the clip's last frame.
 func (a *Clip) Once() (src Reader, done <-chan struct{}) {
 	o := &once{a: a, done: make(chan struct{})}
 	return o, o.done
@@ -82,13 +85,13 @@ type once struct {
 }
 
 func (o *once) Read(samples []int16) {
-	n := copy(samples, o.a.samples[o.pos:])
-	o.pos += n
-	clear(samples[n:])
 	if o.pos == len(o.a.samples) && o.done != nil {
 		close(o.done)
 		o.done = nil
 	}
+	n := copy(samples, o.a.samples[o.pos:])
+	o.pos += n
+	clear(samples[n:])
 }
 
 // Len is the clip's length in samples at 8 kHz.
