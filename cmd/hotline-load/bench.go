@@ -707,8 +707,10 @@ func (d *driver) figure2(ctx context.Context, h *hotlineProc, g *loadGen) {
 
 func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setupRate float64) concRep {
 	var rep concRep
-	// Count only this ramp's call records (and free the disk).
-	_ = os.RemoveAll(filepath.Join(h.dir, "recordings", "recordings"))
+	// Count only this ramp's call records.
+	if err := setAside(filepath.Join(h.dir, "recordings", "recordings")); err != nil {
+		d.note("figure 2: %v", err)
+	}
 	b0, _ := h.backlog(ctx)
 	up0 := g.agentUp.Load()
 	release := make(chan struct{})
@@ -809,8 +811,10 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 		d.note("figure 2: %d agent calls were never hung up by Hotline", n)
 	}
 	rep.RecDropped, rep.RecordsRead = d.recorderDrops(filepath.Join(h.dir, "recordings"))
-	// The recordings are checked: free the disk for the next repetition.
-	_ = os.RemoveAll(filepath.Join(h.dir, "recordings", "recordings"))
+	// The recordings are checked: out of the next repetition's way.
+	if err := setAside(filepath.Join(h.dir, "recordings", "recordings")); err != nil {
+		d.note("figure 2: %v", err)
+	}
 	return rep
 }
 

@@ -716,7 +716,10 @@ func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
 func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Duration) sippRateStep {
 	s := sippRateStep{Rate: rate, UASs: len(b.uas)}
 	recDir := filepath.Join(b.h.dir, "recordings")
-	_ = os.RemoveAll(filepath.Join(recDir, "recordings")) // count this step's only
+	if err := setAside(filepath.Join(recDir, "recordings")); err != nil { // count this step's only
+		s.Err = err.Error()
+		return s
+	}
 	b0, err := b.h.backlog(ctx)
 	if err != nil {
 		s.Err = err.Error()
@@ -966,7 +969,10 @@ func httpGet(ctx context.Context, url string, timeout time.Duration) ([]byte, er
 func (b *sippBench) concRamp(ctx context.Context) {
 	r := b.res
 	recDir := filepath.Join(b.h.dir, "recordings")
-	_ = os.RemoveAll(filepath.Join(recDir, "recordings"))
+	if err := setAside(filepath.Join(recDir, "recordings")); err != nil {
+		r.ConcErr = err.Error()
+		return
+	}
 	b0, _ := b.h.backlog(ctx)
 	steps := b.cfg.ConcSteps
 	if last := steps[len(steps)-1]; last > b.cfg.Agents*4/5 {
@@ -1103,5 +1109,4 @@ func (b *sippBench) concRamp(ctx context.Context) {
 	}
 	rc := readRecords(recDir)
 	r.ConcStored, r.ConcAudio, r.ConcDrops, r.ConcMissed = rc.Stored, rc.WithAudio, rc.Dropped, rc.Missing
-	_ = os.RemoveAll(filepath.Join(recDir, "recordings"))
 }
