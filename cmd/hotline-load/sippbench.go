@@ -75,7 +75,10 @@ type sippRateStep struct {
 	// HotlineRefuse99 is the p99 of hotline_calls_refused_seconds over
 	// the step (arrival in Hotline's SIP socket → the door's 503), as the
 	// upper bound of its bucket; 0 when nothing was refused there.
-	HotlineRefuse99   time.Duration
+	HotlineRefuse99 time.Duration
+	// RefusedBy is Hotline's refusals over the step by the overload
+	// signal that caused them (hotline_calls_refused_total's reason).
+	RefusedBy         string
 	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
 	// What Hotline's call records say of the placed calls (recording
@@ -140,8 +143,12 @@ func (s *sippRateStep) why() string {
 		w = append(w, s.NotIdle)
 	}
 	if s.failedShare() >= maxFailedShare {
-		w = append(w, fmt.Sprintf("%d/%d failed (%d refused, %d admitted then failed, %d answered in the queue but never reached an agent, %d not placed)",
-			s.lost(), s.Planned, s.Refused, s.Failed, s.Abandoned, max(s.Planned-s.Created, 0)))
+		by := ""
+		if s.RefusedBy != "" {
+			by = " by " + s.RefusedBy
+		}
+		w = append(w, fmt.Sprintf("%d/%d failed (%d refused%s, %d admitted then failed, %d answered in the queue but never reached an agent, %d not placed)",
+			s.lost(), s.Planned, s.Refused, by, s.Failed, s.Abandoned, max(s.Planned-s.Created, 0)))
 	}
 	if s.NoRecord > 0 {
 		w = append(w, fmt.Sprintf("%d answered calls without a call record", s.NoRecord))
@@ -728,6 +735,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	s.Planned = max(int(math.Round(rate*dur.Seconds())), 1)
 	n := max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1)
 	bound := dur*2 + b.cfg.Hold + 40*time.Second
+	why0 := b.h.refusedByReason(ctx)
 	cpu0, _ := ProcCPU(b.h.PID())
 	var uas0 time.Duration
 	for _, p := range b.uas {
@@ -758,6 +766,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	}
 	s.Cores = (cpu1 - cpu0).Seconds() / s.Elapsed.Seconds()
 	s.UASCores = (uas1 - uas0).Seconds() / s.Elapsed.Seconds()
+	s.RefusedBy = reasonDelta(why0, b.h.refusedByReason(ctx))
 	var placed []string
 	for _, p := range ps {
 		// A caller's own busy time: placing its share of the calls.
