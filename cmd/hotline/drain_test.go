@@ -69,7 +69,10 @@ func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 		t.Fatal("startProcess: the configuration needs a sip: section (processOverloadOff goes there)")
 	}
 	path := filepath.Join(t.TempDir(), "hotline.yaml")
-	if err := os.WriteFile(path, []byte(strings.Replace(configYAML, "\nsip:\n", processOverloadOff, 1)), 0o600); err != nil {
+	if !strings.Contains(configYAML, "\nsip:\n  overload:") { // else the test set it up
+		configYAML = strings.Replace(configYAML, "\nsip:\n", processOverloadOff, 1)
+	}
+	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -592,4 +593,47 @@ func TestE2EClusterNodeRestartRejoins(t *testing.T) {
 		})
 	}
 	noSecondCall(t, alice)
+}
+
+// TestE2EClusterAllNodesShedding: every node sheds new calls (their
+// pressure file says so): a caller coming through the Kamailio edge gets
+// 503 with the nodes' Retry-After, as a caller of one node does, and not
+// the 500 that RFC 3261's rule for proxies (16.7) would make of the last
+// node's 503. The caller's carrier can then retry later or elsewhere.
+func TestE2EClusterAllNodesShedding(t *testing.T) {
+	skipShort(t)
+	pressure := filepath.Join(t.TempDir(), "pressure")
+	y := strings.Replace(clusterYAML, "sip:\n  listen:\n",
+		"sip:\n  overload: {pressure_file: \""+pressure+"\", interval: 20ms, confirm: 1, hold: 0s, retry_after: 7s,"+
+			" scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1}\n  listen:\n", 1)
+	if y == clusterYAML {
+		t.Fatal("clusterYAML changed: cannot add the overload section")
+	}
+	hc := startHotlineClusterYAML(t, y)
+	if err := os.WriteFile(pressure, []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range hc.nodes {
+		addr := n.metricsAddr(t)
+		waitFor(t, 10*time.Second, n.name+" shedding", func() bool {
+			return metricSum(t, addr, metrics.NameOverloadShedding, nil) == 1
+		})
+	}
+	// The edge tries each node in turn; the last one's 503 reaches the
+	// caller. The nodes that refused are then out of the edge's set
+	// until their next probe, and the edge refuses by itself (its own
+	// RETRY_AFTER, 5) meanwhile: a 503 with Retry-After either way.
+	if got := inviteStatusAt(t, hc.edge.Addr); got.status != 503 || got.retryAfter != "7" {
+		t.Fatalf("INVITE through the edge while every node sheds: %d with Retry-After %q, want 503 with the nodes' 7", got.status, got.retryAfter)
+	}
+	if got := inviteStatusAt(t, hc.edge.Addr); got.status != 503 || (got.retryAfter != "7" && got.retryAfter != "5") {
+		t.Fatalf("second INVITE through the edge: %d with Retry-After %q, want 503 with the nodes' 7 or the edge's 5", got.status, got.retryAfter)
+	}
+	var refused float64
+	for _, n := range hc.nodes {
+		refused += metricSum(t, n.metricsAddr(t), metrics.NameCallsRefused, nil)
+	}
+	if refused == 0 {
+		t.Error("no node counted a refused call: the 503s did not come from the nodes")
+	}
 }

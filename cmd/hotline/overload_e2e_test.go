@@ -123,7 +123,14 @@ type inviteResult struct {
 // response (only used while Hotline sheds: no call is started).
 func inviteStatus(t *testing.T, a *testApp) inviteResult {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(a.sipAddr("udp"))
+	return inviteStatusAt(t, a.sipAddr("udp"))
+}
+
+// inviteStatusAt is inviteStatus to the SIP UDP address addr (a node or
+// the edge in front of them).
+func inviteStatusAt(t *testing.T, addr string) inviteResult {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("overload-test"))
 	if err != nil {
