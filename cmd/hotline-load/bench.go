@@ -708,7 +708,7 @@ func (d *driver) figure2(ctx context.Context, h *hotlineProc, g *loadGen) {
 func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setupRate float64) concRep {
 	var rep concRep
 	// Count only this ramp's call records.
-	if err := setAside(filepath.Join(h.dir, "recordings", "recordings")); err != nil {
+	if err := setAside(filepath.Join(h.dir, "recordings", "recordings"), filepath.Join(h.dir, "set-aside")); err != nil {
 		d.note("figure 2: %v", err)
 	}
 	b0, _ := h.backlog(ctx)
@@ -812,7 +812,7 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 	}
 	rep.RecDropped, rep.RecordsRead = d.recorderDrops(filepath.Join(h.dir, "recordings"))
 	// The recordings are checked: out of the next repetition's way.
-	if err := setAside(filepath.Join(h.dir, "recordings", "recordings")); err != nil {
+	if err := setAside(filepath.Join(h.dir, "recordings", "recordings"), filepath.Join(h.dir, "set-aside")); err != nil {
 		d.note("figure 2: %v", err)
 	}
 	return rep

@@ -723,7 +723,7 @@ func (b *sippBench) rateStep(ctx context.Context, rate float64) sippRateStep {
 func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Duration) sippRateStep {
 	s := sippRateStep{Rate: rate, UASs: len(b.uas)}
 	recDir := filepath.Join(b.h.dir, "recordings")
-	if err := setAside(filepath.Join(recDir, "recordings")); err != nil { // count this step's only
+	if err := setAside(filepath.Join(recDir, "recordings"), filepath.Join(b.h.dir, "set-aside")); err != nil { // count this step's only
 		s.Err = err.Error()
 		return s
 	}
@@ -978,7 +978,7 @@ func httpGet(ctx context.Context, url string, timeout time.Duration) ([]byte, er
 func (b *sippBench) concRamp(ctx context.Context) {
 	r := b.res
 	recDir := filepath.Join(b.h.dir, "recordings")
-	if err := setAside(filepath.Join(recDir, "recordings")); err != nil {
+	if err := setAside(filepath.Join(recDir, "recordings"), filepath.Join(b.h.dir, "set-aside")); err != nil {
 		r.ConcErr = err.Error()
 		return
 	}
