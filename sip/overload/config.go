@@ -28,7 +28,7 @@ type Config struct {
 	SocketBacklog float64 `yaml:"socket_backlog"`
 	// CPU: shed while Hotline's own process (getrusage: user + system
 	// time, not the machine's) uses this share of the cores it may run on
-	// (GOMAXPROCS), default 0.9.
+	// (GOMAXPROCS, at most the CPUs of its affinity mask), default 0.9.
 	CPU float64 `yaml:"cpu"`
 	// MinCPU: the scheduling lag and the socket backlog count only while
 	// Hotline's own process used at least this share of its usable cores

@@ -103,7 +103,7 @@ func (m *Monitor) Run(ctx context.Context) {
 				PeakLag: time.Duration(m.lag.Swap(0))}
 			cpu := processCPU()
 			if wall := now.Sub(lastWall); wall > 0 {
-				r.CPU = float64(cpu-lastCPU) / float64(wall) / float64(runtime.GOMAXPROCS(0))
+				r.CPU = float64(cpu-lastCPU) / float64(wall) / usableCores()
 			}
 			lastCPU, lastWall = cpu, now
 			for _, c := range m.src.Sockets {
@@ -199,4 +199,12 @@ func readPressure(path string) float64 {
 		return 0
 	}
 	return v
+}
+
+// usableCores is how many cores the process's CPU time is measured
+// against: GOMAXPROCS, but no more than the CPUs it may run on
+// (runtime.NumCPU: the affinity mask). GOMAXPROCS set above the CPU count
+// gives more threads, not more cores.
+func usableCores() float64 {
+	return float64(min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 }

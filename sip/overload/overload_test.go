@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -357,5 +358,20 @@ func TestDetectorReleaseRamp(t *testing.T) {
 	}
 	if on, _ := d.Refusing(); on {
 		t.Fatal("a new call refused after the ramp")
+	}
+}
+
+// TestUsableCoresAtMostTheCPUs: with GOMAXPROCS above the CPU count the
+// CPU share is measured against the CPUs, so min_cpu and cpu keep their
+// meaning (a process on 2 CPUs with GOMAXPROCS 4 can use 2 cores).
+func TestUsableCoresAtMostTheCPUs(t *testing.T) {
+	prev := runtime.GOMAXPROCS(runtime.NumCPU() + 2)
+	defer runtime.GOMAXPROCS(prev)
+	if got := usableCores(); got != float64(runtime.NumCPU()) {
+		t.Errorf("usableCores with GOMAXPROCS %d on %d CPUs = %v, want %d", runtime.NumCPU()+2, runtime.NumCPU(), got, runtime.NumCPU())
+	}
+	runtime.GOMAXPROCS(1)
+	if got := usableCores(); got != 1 {
+		t.Errorf("usableCores with GOMAXPROCS 1 = %v, want 1", got)
 	}
 }
