@@ -30,6 +30,11 @@ const (
 	// NameRefusalTime is how long after a refused INVITE reached Hotline's
 	// SIP socket (the kernel's arrival stamp) the door sent its 503.
 	NameRefusalTime = "hotline_calls_refused_seconds"
+	// NameAnswerDelay is the time Hotline itself took to answer a caller
+	// whom an agent took directly (not answered first to wait in the
+	// queue): from the INVITE's handler to the caller's 200 OK, less the
+	// time the agent's phone took to answer its INVITE.
+	NameAnswerDelay = "hotline_answer_delay_seconds"
 
 	// Satisfaction.
 	NameCSAT             = "hotline_csat_score"
@@ -142,6 +147,7 @@ var allNames = []struct {
 	{NameOverloadSaturation, kindGauge},
 	{NameOverloadShedding, kindGauge},
 	{NameRefusalTime, kindHistogram},
+	{NameAnswerDelay, kindHistogram},
 	{NameRTPLegs, kindGauge},
 	{NameRTPPackets, kindCounter},
 	{NameRTPBytes, kindCounter},

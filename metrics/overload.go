@@ -17,6 +17,7 @@ type overloadMetrics struct {
 	saturation prometheus.Gauge
 	shedding   prometheus.Gauge
 	refusal    prometheus.Histogram
+	answer     prometheus.Histogram
 }
 
 func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
@@ -31,11 +32,14 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 		refusal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRefusalTime,
 			Help:    "Time from a refused INVITE's arrival in Hotline's SIP UDP socket (the kernel's stamp) to the 503 the overload door sent for it: the part of a caller's wait for the refusal that Hotline causes.",
 			Buckets: RefusalBuckets}),
+		answer: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameAnswerDelay,
+			Help:    "Time Hotline itself took to answer a caller whom an agent took directly (not answered first to wait in the queue): from the INVITE's handler to the caller's 200 OK, less the time the agent's phone took to answer Hotline's INVITE. The part of the caller's post-dial delay that is Hotline's (the wait in its SIP socket is not included: hotline_overload_saturation and the socket_delay signal cover it).",
+			Buckets: RefusalBuckets}),
 	}
 	for _, r := range overloadReasons() {
 		o.refused.WithLabelValues(r) // exposed at 0 from the start
 	}
-	reg.MustRegister(o.refused, o.saturation, o.shedding, o.refusal)
+	reg.MustRegister(o.refused, o.saturation, o.shedding, o.refusal, o.answer)
 	return o
 }
 
@@ -76,4 +80,13 @@ func (m *Metrics) RefusedAfter(d time.Duration) {
 		return
 	}
 	m.overload.refusal.Observe(d.Seconds())
+}
+
+// AnswerDelay observes the time Hotline itself took to answer a caller
+// an agent took directly (NameAnswerDelay).
+func (m *Metrics) AnswerDelay(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.overload.answer.Observe(max(d, 0).Seconds())
 }

@@ -47,7 +47,11 @@ type call struct {
 
 	mu       sync.Mutex
 	answered bool // 200 OK sent to the caller
-	ringing  bool // 180 sent to the caller
+	// began is when Hotline began handling the caller's INVITE and
+	// answerAt when it sent the caller's 200 OK (monotonic clock: the
+	// answer delay); began is zero for calls Hotline places.
+	began, answerAt time.Time
+	ringing         bool // 180 sent to the caller
 	// respMu serialises responses to the caller's INVITE: an agent's
 	// phone may ring late, on its WaitAnswer goroutine, while the call
 	// answers or rejects the caller; finalSent stops 180s after that.
@@ -67,6 +71,7 @@ type call struct {
 // onInvite handles INVITEs: new calls to a hotline number, and re-INVITEs
 // within a call's dialogs.
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone func()) {
+	began := time.Now()
 	if to := req.To(); to != nil {
 		if tag, ok := to.Params.Get("tag"); ok && tag != "" {
 			s.onReInvite(req, tx)
@@ -163,6 +168,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 		transport: strings.ToLower(req.Transport()),
 		caller:    leg,
 		setupDone: setupDone,
+		began:     began,
 	}
 	id := callflow.Identity{ID: callID, Direction: callflow.DirectionInbound,
 		Caller: from.Address.User, CallerName: from.DisplayName, Arrived: s.now()}
@@ -289,6 +295,7 @@ func (c *call) answer() error {
 	c.endSetup() // the caller is answered: queued, or an agent took the call
 	body := c.caller.localSDP()
 	c.endProvisionals()
+	at := time.Now() // sipgo's RespondSDP returns once the ACK came
 	if err := c.caller.srv.RespondSDP(body); err != nil {
 		if c.caller.srv.Context().Err() != nil {
 			return callflow.ErrCallerHangup
@@ -297,7 +304,7 @@ func (c *call) answer() error {
 	}
 	c.state.NoteAnswered(c.s.now())
 	c.mu.Lock()
-	c.answered = true
+	c.answered, c.answerAt = true, at
 	c.mu.Unlock()
 	c.caller.media.Start()
 	c.tapRecording(c.state.RecordAtAnswer(c.s.deps.Recordings, c.state.RecordingInfo(""), c.log))

@@ -38,6 +38,10 @@ type invite struct {
 	// early, when set, is called for each 101-199 response with a body
 	// (early media's SDP, e.g. 183 Session Progress).
 	early func(*sip.Response)
+	// answered, when set, is called when a 2xx reaches the dialog (before
+	// ringOut returns, on another goroutine: what it writes is read after
+	// ringOut returned).
+	answered func()
 	// cleanup undoes sent when the INVITE fails. It runs once a 200 that
 	// crossed the CANCEL has been acknowledged and hung up, which may be
 	// after ringOut returned.
@@ -86,6 +90,9 @@ func (s *Server) ringOut(ctx context.Context, inv invite) (*sipgo.DialogClientSe
 				}
 				if r.StatusCode > 100 && r.StatusCode < 200 && inv.early != nil && len(r.Body()) > 0 {
 					inv.early(r)
+				}
+				if r.IsSuccess() && inv.answered != nil {
+					inv.answered()
 				}
 				return nil
 			}})

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -64,6 +65,9 @@ type Leg struct {
 	cli   *sipgo.DialogClientSession
 	media *media.Leg
 	acked bool // client side: the 200 OK was acknowledged
+	// answerTook (client side) is how long the peer took to answer
+	// Hotline's INVITE: sent → its 2xx handled.
+	answerTook time.Duration
 
 	mu     sync.Mutex
 	codec  audio.Codec  // negotiated with the peer

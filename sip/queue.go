@@ -164,8 +164,15 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 		s.unregister(a.callID)
 		_ = a.media.Close()
 	}
+	var sentAt, answeredAt time.Time
 	_, err = s.ringOut(ctx, invite{ua: ua, req: req, timeout: ringTimeout, ringing: c.agentRinging, cleanup: cleanup,
+		answered: func() {
+			if answeredAt.IsZero() {
+				answeredAt = time.Now()
+			}
+		},
 		sent: func(dlg *sipgo.DialogClientSession) {
+			sentAt = time.Now()
 			a.cli = dlg
 			a.callID = req.CallID().Value()
 			s.register(a.callID, &dialogRef{call: c, leg: a})
@@ -176,6 +183,9 @@ func (c *call) dial(ctx context.Context, agent string, ringTimeout time.Duration
 	}
 
 	// Answered.
+	if !answeredAt.IsZero() {
+		a.answerTook = answeredAt.Sub(sentAt)
+	}
 	if err := a.takeAnswer(); err != nil {
 		c.log.Warn("agent's answer has no usable SDP", "agent", agent, "error", err)
 		ackCtx, cancelAck := context.WithTimeout(context.Background(), 5*time.Second)
@@ -206,11 +216,17 @@ func (c *call) dropAgent(a *Leg) {
 // answered if still ringing, media flows both ways, recording starts.
 func (c *call) connect(a *Leg) error {
 	s := c.s
+	c.mu.Lock()
+	direct := !c.answered // the agent's answer answers the caller
+	c.mu.Unlock()
 	if err := c.answer(); err != nil {
 		c.log.Info("caller left as the agent answered", "agent", a.peer)
 		c.removeLeg(a)
 		c.dropAgent(a)
 		return err
+	}
+	if direct {
+		c.observeAnswerDelay(a)
 	}
 	a.media.Start()
 	c.caller.media.Start()
@@ -236,3 +252,17 @@ func (c *call) connect(a *Leg) error {
 // watchAgent ends the call's agent side when the agent's phone hangs up
 // or its media times out, until the call ends (callflow.WatchAgent).
 func (c *call) watchAgent(a *Leg) { callflow.WatchAgent(c.script(), a) }
+
+// observeAnswerDelay counts the time Hotline itself took to answer a
+// caller agent leg a answered directly (metrics.NameAnswerDelay): from the
+// INVITE's handler to the caller's 200 OK, less the agent phone's time
+// from Hotline's INVITE to its 200 (which includes reading that 200).
+func (c *call) observeAnswerDelay(a *Leg) {
+	c.mu.Lock()
+	began, at := c.began, c.answerAt
+	c.mu.Unlock()
+	if began.IsZero() || at.IsZero() || a.answerTook <= 0 {
+		return
+	}
+	c.s.deps.Metrics.AnswerDelay(at.Sub(began) - a.answerTook)
+}

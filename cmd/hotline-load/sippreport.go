@@ -64,6 +64,12 @@ func (r *sippResults) figures() []figure {
 	add(figure{ID: "S1b", Name: "caller SIPps' CPU / agent SIPps' CPU at the S1 rate", Unit: "cores", Tool: "/proc of the SIPp processes",
 		S: one(callers), Note: fmt.Sprintf("agents %s cores", fmtNum(agents))})
 	add(figure{ID: "S1c", Name: "time to answer (INVITE → 200) p99 at the S1 rate", Unit: "ms", Tool: toolSIPp + ", -trace_rtt", S: one(p99)})
+	own := math.NaN()
+	if b := r.best(); b != nil && b.HotlineAnswer99 > 0 {
+		own = ms(b.HotlineAnswer99)
+	}
+	add(figure{ID: "S1d", Name: "Hotline's own part of the time to answer p99 at the S1 rate (its INVITE handler → the caller's 200, less the agent phone's INVITE → 200; upper bound of the histogram's bucket)", Unit: "ms",
+		Tool: "hotline_answer_delay_seconds", S: one(own)})
 	conc, chot, csipp := math.NaN(), math.NaN(), math.NaN()
 	if len(r.Conc) > 0 {
 		conc = float64(r.ConcMax)
@@ -104,6 +110,12 @@ func (r *sippResults) figures() []figure {
 		Target: &target{0.1, false, "< 0.1%"}})
 	add(figure{ID: "S3", Name: "overload: time to answer p99 of admitted calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
 		S: one(ap99), Target: &target{100, false, "p99 < 100 ms"}})
+	oa99 := math.NaN()
+	if o := r.Overload; o != nil && o.HotlineAnswer99 > 0 {
+		oa99 = ms(o.HotlineAnswer99)
+	}
+	add(figure{ID: "S3", Name: "overload: Hotline's own part of the time to answer p99 of admitted calls (hotline_answer_delay_seconds, bucket bound) " + at, Unit: "ms",
+		Tool: "hotline_answer_delay_seconds", S: one(oa99)})
 	add(figure{ID: "S3", Name: "overload: time to the 503 (INVITE → 503) p99 of refused calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
 		S: one(r99), Target: &target{10, false, "p99 < 10 ms"}})
 	h99 := math.NaN()

@@ -179,6 +179,11 @@ func TestE2ESIPpCallerReachesBaresipAgent(t *testing.T) {
 		t.Errorf("agent heard %v Hz for %s, want %v Hz for the caller's 3 s", tone, active, callerHz)
 	}
 	waitIdle(t, a)
+	// The agent's answer answered the caller: Hotline's own part of the
+	// caller's wait for the 200 is observed once.
+	if got := a.metric(t, "hotline_answer_delay_seconds_count", nil); got != 1 {
+		t.Errorf("hotline_answer_delay_seconds_count = %v, want 1", got)
+	}
 }
 
 // TestE2ESIPpCallerHearsAgent: with SIPp signalling and the caller's media
