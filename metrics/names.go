@@ -35,6 +35,9 @@ const (
 	// queue): from the INVITE's handler to the caller's 200 OK, less the
 	// time the agent's phone took to answer its INVITE.
 	NameAnswerDelay = "hotline_answer_delay_seconds"
+	// NameSIPSocketWait is how long SIP datagrams waited in Hotline's UDP
+	// sockets before it read them (the kernel's arrival stamp → the read).
+	NameSIPSocketWait = "hotline_sip_socket_wait_seconds"
 
 	// Satisfaction.
 	NameCSAT             = "hotline_csat_score"
@@ -148,6 +151,7 @@ var allNames = []struct {
 	{NameOverloadShedding, kindGauge},
 	{NameRefusalTime, kindHistogram},
 	{NameAnswerDelay, kindHistogram},
+	{NameSIPSocketWait, kindHistogram},
 	{NameRTPLegs, kindGauge},
 	{NameRTPPackets, kindCounter},
 	{NameRTPBytes, kindCounter},

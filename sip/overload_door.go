@@ -522,6 +522,7 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 		now := c.now()
 		c.waited = now.Sub(c.arrived)
 		c.queue.add(now, c.waited)
+		c.metrics.SIPSocketWait(c.waited)
 	}
 	return n, net.UDPAddrFromAddrPort(ap), nil
 }

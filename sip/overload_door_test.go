@@ -388,6 +388,11 @@ func TestDoorRefusesAtTheSocket(t *testing.T) {
 	if n, sum := promtest.HistogramCount(t, m.Registry(), metrics.NameRefusalTime); n != 2 || sum <= 0 || sum >= 2 {
 		t.Errorf("%s: %d observations summing to %gs, want the 2 door 503s, each after well under a second", metrics.NameRefusalTime, n, sum)
 	}
+	// Every datagram read from the UDP socket is timed too: at least the
+	// call's INVITE, ACK and the door's INVITE twice and its ACK.
+	if n, sum := promtest.HistogramCount(t, m.Registry(), metrics.NameSIPSocketWait); n < 5 || sum < 0 || sum >= float64(n) {
+		t.Errorf("%s: %d observations summing to %gs, want one per datagram read (at least 5), each well under a second", metrics.NameSIPSocketWait, n, sum)
+	}
 
 	// TCP: refused by the handler, with sipgo's tag.
 	tcpRes := tcpRequest(t, f.srv.Addr("tcp").String(), bytes.ReplaceAll(u.invite("door-tcp", "doortcp"),

@@ -81,6 +81,9 @@ type sippRateStep struct {
 	// → the caller's 200, less the agent phone's time to answer), as the
 	// upper bound of its bucket; 0 when nothing was observed.
 	HotlineAnswer99 time.Duration
+	// HotlineSockWait99 is the p99 of hotline_sip_socket_wait_seconds
+	// over the step (every SIP datagram's wait in Hotline's UDP socket).
+	HotlineSockWait99 time.Duration
 	// RefusedBy is Hotline's refusals over the step by the overload
 	// signal that caused them (hotline_calls_refused_total's reason).
 	RefusedBy         string
@@ -742,6 +745,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	bound := dur*2 + b.cfg.Hold + 40*time.Second
 	why0 := b.h.refusedByReason(ctx)
 	answer0 := b.h.histogram(ctx, metrics.NameAnswerDelay)
+	sock0 := b.h.histogram(ctx, metrics.NameSIPSocketWait)
 	cpu0, _ := ProcCPU(b.h.PID())
 	var uas0 time.Duration
 	for _, p := range b.uas {
@@ -774,6 +778,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	s.UASCores = (uas1 - uas0).Seconds() / s.Elapsed.Seconds()
 	s.RefusedBy = reasonDelta(why0, b.h.refusedByReason(ctx))
 	s.HotlineAnswer99 = bucketQuantile(answer0, b.h.histogram(ctx, metrics.NameAnswerDelay), 0.99)
+	s.HotlineSockWait99 = bucketQuantile(sock0, b.h.histogram(ctx, metrics.NameSIPSocketWait), 0.99)
 	var placed []string
 	for _, p := range ps {
 		// A caller's own busy time: placing its share of the calls.
@@ -814,7 +819,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "answer_p99", DurationPercentile(s.AnswerTimes, 99),
-		"hotline_answer_p99", s.HotlineAnswer99, "pass", s.pass(), "why", s.why())
+		"hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "pass", s.pass(), "why", s.why())
 	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
 		// A caller SIPp near a core of its own falls behind: split the
 		// callers over more processes from now on.

@@ -70,6 +70,12 @@ func (r *sippResults) figures() []figure {
 	}
 	add(figure{ID: "S1d", Name: "Hotline's own part of the time to answer p99 at the S1 rate (its INVITE handler → the caller's 200, less the agent phone's INVITE → 200; upper bound of the histogram's bucket)", Unit: "ms",
 		Tool: "hotline_answer_delay_seconds", S: one(own)})
+	sock := math.NaN()
+	if b := r.best(); b != nil && b.HotlineSockWait99 > 0 {
+		sock = ms(b.HotlineSockWait99)
+	}
+	add(figure{ID: "S1e", Name: "SIP datagrams' wait in Hotline's UDP socket p99 at the S1 rate (every request and response; upper bound of the histogram's bucket)", Unit: "ms",
+		Tool: "hotline_sip_socket_wait_seconds", S: one(sock)})
 	conc, chot, csipp := math.NaN(), math.NaN(), math.NaN()
 	if len(r.Conc) > 0 {
 		conc = float64(r.ConcMax)
