@@ -493,6 +493,30 @@ func (c *shedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.PacketConn.WriteTo(b, addr)
 }
 
+// recvBlocking reads the next datagram through the duplicate descriptor
+// (udpread_linux.go: woken by the kernel, not by Go's network poller),
+// checking between waits that the listener is still open.
+func (c *shedConn) recvBlocking(p []byte) (n, oobn int, ap netip.AddrPort, err error) {
+	for {
+		n, oobn, ap, err = c.w.recv(p, c.oob[:])
+		if !errors.Is(err, errRecvIdle) {
+			return n, oobn, ap, err
+		}
+		if rc, rerr := c.udp.SyscallConn(); rerr != nil || rc.Control(func(uintptr) {}) != nil {
+			c.w.close() // the listener was closed without Close
+			return 0, 0, ap, net.ErrClosed
+		}
+	}
+}
+
+// Close closes the listener, waking the reader waiting for a datagram.
+func (c *shedConn) Close() error {
+	if c.w != nil {
+		c.w.shutdown()
+	}
+	return c.PacketConn.Close()
+}
+
 // ReadFrom returns the next datagram sipgo is to handle: new INVITEs
 // refused at the door, and ACKs of their 503s, are not.
 func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -513,7 +537,14 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 	if c.udp == nil {
 		return c.PacketConn.ReadFrom(p)
 	}
-	n, oobn, _, ap, err := c.udp.ReadMsgUDPAddrPort(p, c.oob[:])
+	var n, oobn int
+	var ap netip.AddrPort
+	var err error
+	if c.w != nil {
+		n, oobn, ap, err = c.recvBlocking(p)
+	} else {
+		n, oobn, _, ap, err = c.udp.ReadMsgUDPAddrPort(p, c.oob[:])
+	}
 	if err != nil {
 		return n, nil, err
 	}
@@ -603,13 +634,13 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why, "waited", c.waited)
 	}
+	if !c.arrived.IsZero() { // timed as it goes out: counted before the caller can see it
+		c.metrics.RefusedAfter(c.now().Sub(c.arrived))
+	}
 	if _, err := c.WriteTo(c.out, net.UDPAddrFromAddrPort(dst)); err != nil {
 		c.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)
 		return true
 	}
 	c.metrics.SIPResponse(metrics.Out, "INVITE", 503)
-	if !c.arrived.IsZero() {
-		c.metrics.RefusedAfter(c.now().Sub(c.arrived))
-	}
 	return true
 }

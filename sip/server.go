@@ -324,19 +324,23 @@ func (s *Server) Start(ctx context.Context) error {
 	srv.OnRefer(count(s.onRefer)) // refer_server.go
 	srv.OnNoRoute(count(s.onNoRoute))
 
+	if s.overload != nil { // before any listener serves: the read filter reads s.listeners
+		for i, bl := range s.listeners {
+			if bl.transport == "udp" {
+				// overload_door.go: new calls refused at the door; closing
+				// it wakes its reader.
+				s.listeners[i].closer = s.newShedConn(bl.closer.(net.PacketConn))
+			}
+		}
+	}
 	for _, bl := range s.listeners {
-		bl := bl
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
 			var err error
 			switch bl.transport {
 			case "udp":
-				pc := bl.closer.(net.PacketConn)
-				if s.overload != nil {
-					pc = s.newShedConn(pc) // overload_door.go: new calls refused at the door
-				}
-				err = srv.ServeUDP(pc)
+				err = srv.ServeUDP(bl.closer.(net.PacketConn))
 			case "tcp":
 				err = srv.ServeTCP(bl.closer.(net.Listener))
 			case "tls":
