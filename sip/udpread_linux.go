@@ -73,8 +73,8 @@ func sockaddrPort(sa syscall.Sockaddr) netip.AddrPort {
 	switch a := sa.(type) {
 	case *syscall.SockaddrInet4:
 		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *syscall.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+	case *syscall.SockaddrInet6: // as net.UDPConn gives it: IPv4-mapped kept (no zone: link-local SIP peers are not expected)
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
 	}
 	return netip.AddrPort{}
 }

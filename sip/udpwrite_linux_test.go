@@ -3,7 +3,10 @@
 package sip
 
 import (
+	"errors"
 	"net"
+	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -49,4 +52,69 @@ func TestUDPWriterSendsFromTheListener(t *testing.T) {
 	if _, done, _ := w.write(msg, peer.LocalAddr()); done {
 		t.Error("a closed writer took a write instead of handing it back")
 	}
+}
+
+func TestSockaddrPortAsUDPConnGivesIt(t *testing.T) {
+	v4 := sockaddrPort(&syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 5060})
+	if v4 != netip.MustParseAddrPort("127.0.0.1:5060") {
+		t.Errorf("IPv4: %v", v4)
+	}
+	mapped := sockaddrPort(&syscall.SockaddrInet6{Addr: netip.MustParseAddr("::ffff:127.0.0.1").As16(), Port: 5060})
+	if mapped != netip.MustParseAddrPort("[::ffff:127.0.0.1]:5060") {
+		t.Errorf("IPv4-mapped on a dual-stack socket: %v, want it kept mapped as net.UDPConn does", mapped)
+	}
+}
+
+// TestDoorReaderReadsAndCloses: the door's reader (poll(2), then recvmsg
+// on the listener's duplicate) gives a datagram with its source and
+// arrival stamp; Close ends a read waiting for the next one with
+// net.ErrClosed, and the port is free again (no duplicate left open).
+func TestDoorReaderReadsAndCloses(t *testing.T) {
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rxTimestamps(uc) {
+		t.Fatal("no arrival stamps")
+	}
+	c := &shedConn{PacketConn: uc, udp: uc, w: newUDPWriter(uc), now: time.Now}
+	if c.w == nil {
+		t.Fatal("no duplicate descriptor")
+	}
+	addr := uc.LocalAddr().(*net.UDPAddr)
+	cl, err := net.DialUDP("udp4", nil, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.Write([]byte("OPTIONS")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, from, err := c.read(buf)
+	if err != nil || string(buf[:n]) != "OPTIONS" || from.String() != cl.LocalAddr().String() || c.arrived.IsZero() {
+		t.Fatalf("read %q from %v (err %v, stamp %v), want OPTIONS from %v with an arrival stamp", buf[:n], from, err, c.arrived, cl.LocalAddr())
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.read(buf)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it wait in poll
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting read did not end on Close")
+	}
+	again, err := net.ListenUDP("udp4", addr)
+	if err != nil {
+		t.Fatalf("port not free after Close: %v", err)
+	}
+	_ = again.Close()
 }
