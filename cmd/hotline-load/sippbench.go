@@ -17,8 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"hotline/metrics"
 )
 
 // The SIPp figures (issue 15): what a user measuring Hotline with SIPp
@@ -348,9 +346,7 @@ func (b *sippBench) run(ctx context.Context) error {
 	}
 	if ctx.Err() == nil && b.timeLeft() > b.cfg.StepDur+40*time.Second {
 		b.d.log.Info("SIPp figure S3: overload", "cps", 2*sustainable)
-		before := b.h.histogram(ctx, metrics.NameRefusalTime)
 		s := b.rateStep(ctx, 2*sustainable)
-		s.HotlineRefuse99 = bucketQuantile(before, b.h.histogram(ctx, metrics.NameRefusalTime), 0.99)
 		b.res.Overload = &s
 	}
 	if ctx.Err() == nil && b.timeLeft() > max(b.cfg.StepDur, b.cfg.Profile)+40*time.Second {
@@ -743,9 +739,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	s.Planned = max(int(math.Round(rate*dur.Seconds())), 1)
 	n := max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1)
 	bound := dur*2 + b.cfg.Hold + 40*time.Second
-	why0 := b.h.refusedByReason(ctx)
-	answer0 := b.h.histogram(ctx, metrics.NameAnswerDelay)
-	sock0 := b.h.histogram(ctx, metrics.NameSIPSocketWait)
+	m0 := b.h.stepMetrics(ctx)
 	cpu0, _ := ProcCPU(b.h.PID())
 	var uas0 time.Duration
 	for _, p := range b.uas {
@@ -776,9 +770,11 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	}
 	s.Cores = (cpu1 - cpu0).Seconds() / s.Elapsed.Seconds()
 	s.UASCores = (uas1 - uas0).Seconds() / s.Elapsed.Seconds()
-	s.RefusedBy = reasonDelta(why0, b.h.refusedByReason(ctx))
-	s.HotlineAnswer99 = bucketQuantile(answer0, b.h.histogram(ctx, metrics.NameAnswerDelay), 0.99)
-	s.HotlineSockWait99 = bucketQuantile(sock0, b.h.histogram(ctx, metrics.NameSIPSocketWait), 0.99)
+	m1 := b.h.stepMetrics(ctx)
+	s.RefusedBy = reasonDelta(m0.reasons, m1.reasons)
+	s.HotlineRefuse99 = bucketQuantile(m0.refusal, m1.refusal, 0.99)
+	s.HotlineAnswer99 = bucketQuantile(m0.answer, m1.answer, 0.99)
+	s.HotlineSockWait99 = bucketQuantile(m0.sockWait, m1.sockWait, 0.99)
 	var placed []string
 	for _, p := range ps {
 		// A caller's own busy time: placing its share of the calls.

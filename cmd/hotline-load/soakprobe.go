@@ -528,6 +528,12 @@ func (h *hotlineProc) refusedByReason(ctx context.Context) map[string]float64 {
 	if !ok {
 		return nil
 	}
+	return parseReasons(data)
+}
+
+// parseReasons reads hotline_calls_refused_total by reason from a
+// /metrics text.
+func parseReasons(data string) map[string]float64 {
 	out := map[string]float64{}
 	prefix := metrics.NameCallsRefused + `{reason="`
 	for _, line := range strings.Split(data, "\n") {
@@ -572,14 +578,21 @@ func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) 
 	}
 }
 
-// histogram reads the cumulative buckets of histogram name from Hotline's
-// metrics (upper bound in seconds → count; nil when they cannot be read).
-func (h *hotlineProc) histogram(ctx context.Context, name string) map[float64]float64 {
+// stepMetrics is what a SIPp step reads of Hotline's metrics at its start
+// and end, from one scrape: refusals by reason and three histograms'
+// cumulative buckets (nil maps when the metrics cannot be read).
+type stepMetrics struct {
+	reasons                   map[string]float64
+	refusal, answer, sockWait map[float64]float64
+}
+
+func (h *hotlineProc) stepMetrics(ctx context.Context) stepMetrics {
 	data, ok := h.metricsText(ctx)
 	if !ok {
-		return nil
+		return stepMetrics{}
 	}
-	return parseBuckets(data, name)
+	return stepMetrics{reasons: parseReasons(data), refusal: parseBuckets(data, metrics.NameRefusalTime),
+		answer: parseBuckets(data, metrics.NameAnswerDelay), sockWait: parseBuckets(data, metrics.NameSIPSocketWait)}
 }
 
 // metricsText reads Hotline's /metrics (false when it cannot).
