@@ -123,6 +123,15 @@ func checkCustomerInvite(t *testing.T, f *dialerFixture, in *incoming, number st
 	if u := in.req.From().Address.User; u != "1900" {
 		t.Errorf("customer sees the call from %q, want the hotline number 1900", u)
 	}
+	// The gateway never sent Hotline anything before: the INVITE still
+	// leaves from Hotline's SIP listener, the address a trunk (or a
+	// Kamailio edge) knows it by, not from a port of its own.
+	if src := in.req.Source(); src != f.addr.String() {
+		t.Errorf("customer's INVITE came from %s, want Hotline's SIP address %s", src, f.addr)
+	}
+	if via := in.req.Via(); via.Port != int(f.addr.Port()) {
+		t.Errorf("customer's INVITE has Via %s, want Hotline's SIP port %d", via.Value(), f.addr.Port())
+	}
 }
 
 // TestCallbackRingsAgentThenCustomer: a due callback rings a free agent

@@ -296,11 +296,15 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		pn, _ := strconv.Atoi(p)
 		contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "hotline", Host: h, Port: pn}}
+		c := client
 		if bl.transport != "udp" {
 			contact.Address.UriParams = sip.NewParams()
 			contact.Address.UriParams.Add("transport", bl.transport)
+		} else if c, err = s.udpClient(ua, host, bl); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("sip: client: %w", err)
 		}
-		s.dialogUA[bl.transport] = &sipgo.DialogUA{Client: client, ContactHDR: contact}
+		s.dialogUA[bl.transport] = &sipgo.DialogUA{Client: c, ContactHDR: contact}
 	}
 	_ = port
 
@@ -334,6 +338,12 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	for _, bl := range s.listeners {
+		if bl.transport == "udp" {
+			// udpClient's requests find the listener by its address from
+			// the start; sipgo would add it only once ServeUDP runs.
+			addr := bl.addr.String()
+			ua.TransportLayer().Pool("udp").Add(addr, &sip.UDPConnection{PacketConn: bl.closer.(net.PacketConn), PacketAddr: addr, Listener: true})
+		}
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
@@ -362,6 +372,22 @@ func (s *Server) Start(ctx context.Context) error {
 		s.deps.Routes.RunACD(s.runCtx, 250*time.Millisecond)
 	}()
 	return nil
+}
+
+// udpClient is the client of Hotline's requests over UDP (INVITEs to
+// agents, gateways and transfer targets, and every in-dialog request):
+// they leave from the listener bl, never from an ephemeral port. A
+// Kamailio edge tells its nodes from callers by their source address
+// (ds_is_from_list), and a trunk or phone expects the address it knows
+// Hotline by. sipgo would reuse the listener only towards an address it
+// had already received from, and open a new socket otherwise: a node's
+// first INVITE through an edge that had not yet probed it came back as a
+// caller's call.
+func (s *Server) udpClient(ua *sipgo.UserAgent, host string, bl boundListener) (*sipgo.Client, error) {
+	// Start puts the listener in sipgo's pool under this address before
+	// it serves.
+	return sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientConnectionAddr(bl.addr.String()),
+		sipgo.WithClientLogger(s.log.With("component", "sipgo")))
 }
 
 // sipUDPReadBuffer is the receive buffer asked for each SIP UDP socket.
