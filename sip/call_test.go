@@ -100,6 +100,47 @@ func TestFreeAgentRingsAndBridges(t *testing.T) {
 	f.checkIdle()
 }
 
+// TestAgentBehindEdgeRungFromTheListener: an agent registered through an
+// edge proxy (Path, RFC 3327) is rung through that proxy. The proxy never
+// sent Hotline anything before; the INVITE, and the BYE that ends the
+// call, still come from Hotline's SIP address: a Kamailio edge tells its
+// nodes from callers by source address, and took a node's INVITE from a
+// port of its own for a caller's call.
+func TestAgentBehindEdgeRungFromTheListener(t *testing.T) {
+	f := newFixture(t)
+	edge := newPhone(t, "edge", f.addr)
+	agent := newPhone(t, "alice", f.addr)
+	route := "<sip:" + edge.addr.String() + ";lr>"
+	agent.register("alice", sip.NewHeader("Path", route))
+	caller := newPhone(t, "5551234", f.addr)
+
+	call := caller.call("1900", caller.sdp(sdp.SendRecv))
+	in := edge.nextInvite() // the edge answers for the phone behind it
+	if src := in.req.Source(); src != f.addr.String() {
+		t.Errorf("INVITE reached the edge from %s, want Hotline's SIP address %s", src, f.addr)
+	}
+	if r := in.req.GetHeader("Route"); r == nil || r.Value() != route {
+		t.Errorf("INVITE's Route %v, want the Path %s", r, route)
+	}
+	if u := in.req.Recipient; u.User != "alice" || u.Port != int(agent.addr.Port()) {
+		t.Errorf("INVITE's Request-URI %s, want alice's contact", u.String())
+	}
+	in.answer()
+	call.answered()
+	if err := in.wait(); err != nil {
+		t.Fatalf("agent's 200 not ACKed: %v", err)
+	}
+	call.bye()
+	bye := edge.waitRequest(sip.BYE, in.callID())
+	if src := bye.Source(); src != f.addr.String() {
+		t.Errorf("BYE reached the edge from %s, want Hotline's SIP address %s", src, f.addr)
+	}
+	if n := len(agent.requests(sip.INVITE, "")); n != 0 {
+		t.Errorf("the phone behind the edge got %d INVITEs straight from Hotline, want none", n)
+	}
+	f.checkIdle()
+}
+
 // wantRecord checks a call's record.
 func wantRecord(t *testing.T, f *fixture, callID, outcome string, cause error, agent string) callflow.Record {
 	t.Helper()

@@ -470,7 +470,7 @@ func (p *phone) waitRequest(method sip.RequestMethod, callID string) *sip.Reques
 
 // register registers the phone as agent user with digest authentication,
 // with a Contact at its own SIP address.
-func (p *phone) register(user string) {
+func (p *phone) register(user string, extra ...sip.Header) {
 	p.t.Helper()
 	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: p.hotline.Addr().String(), Port: int(p.hotline.Port())})
 	aor := sip.Uri{Scheme: "sip", User: user, Host: p.hotline.Addr().String()}
@@ -480,6 +480,9 @@ func (p *phone) register(user string) {
 	req.AppendHeader(&sip.ToHeader{Address: aor})
 	req.AppendHeader(&sip.ContactHeader{Address: p.uri(user)})
 	req.AppendHeader(sip.NewHeader("Expires", "120"))
+	for _, h := range extra {
+		req.AppendHeader(h)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	res, err := p.cli.Do(ctx, req)
