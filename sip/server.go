@@ -275,11 +275,10 @@ func (s *Server) Start(ctx context.Context) error {
 		s.listeners = append(s.listeners, bl)
 	}
 	first := s.listeners[0].addr
-	host, portStr, _ := net.SplitHostPort(first.String())
+	host, _, _ := net.SplitHostPort(first.String())
 	if s.cfg.Host != "" {
 		host = s.cfg.Host
 	}
-	port, _ := strconv.Atoi(portStr)
 	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientLogger(s.log.With("component", "sipgo")))
 	if err != nil {
 		s.closeListeners()
@@ -306,7 +305,6 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.dialogUA[bl.transport] = &sipgo.DialogUA{Client: c, ContactHDR: contact}
 	}
-	_ = port
 
 	m := s.deps.Metrics
 	count := func(h sipgo.RequestHandler) sipgo.RequestHandler {
