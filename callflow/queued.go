@@ -51,6 +51,10 @@ func (q *QueuedCall) Answered(agent string) error { return q.qc.Answered(agent) 
 // NoAnswer reports that agent did not answer the offer.
 func (q *QueuedCall) NoAnswer(agent string) error { return q.qc.NoAnswer(agent) }
 
+// Withdraw reports that agent's offer ended because her reservation was
+// lost to another offer (several nodes): not counted as unanswered.
+func (q *QueuedCall) Withdraw(agent string) error { return q.qc.Withdraw(agent) }
+
 // Hangup reports that the connected call ended (its agent goes to
 // wrap-up).
 func (q *QueuedCall) Hangup() error { return q.qc.Hangup() }

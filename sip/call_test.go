@@ -203,10 +203,9 @@ func TestCallerCancelsWhileAgentRings(t *testing.T) {
 	f.checkIdle()
 	wantRecord(t, f, call.id, callflow.OutcomeAbandoned, callflow.ErrCallerHangup, "")
 	waitAgentState(t, f, "alice", acd.StateAvailable)
-	if n := len(agent.requests(sip.ACK, in.callID())); n == 0 {
-		// the agent's 487 must be acknowledged, or its phone keeps resending it
-		t.Error("agent's 487 was not ACKed")
-	}
+	// The agent's 487 must be acknowledged, or its phone keeps resending
+	// it (waited for: the ACK may follow the phone's end of the INVITE).
+	agent.waitRequest(sip.ACK, in.callID())
 }
 
 func TestNextAgent(t *testing.T) {
@@ -645,4 +644,54 @@ func TestShutdownWhileRinging(t *testing.T) {
 		t.Fatal("Shutdown did not return")
 	}
 	wantRecord(t, f, call.id, callflow.OutcomeFailed, callflow.ErrShutdown, "")
+}
+
+// TestReservationLostStopsTheRinging: when the cluster finds that an
+// agent's reservation for a call was taken by another offer (after a long
+// loss of Redis), her ringing phone is cancelled, the offer is withdrawn
+// without counting as unanswered (she is rung again for the call a
+// second later, not after the 30 s retry delay of a missed offer), and
+// the caller, still queued, gets her when she answers. A lost reservation
+// of an agent not ringing for the call stops nothing.
+func TestReservationLostStopsTheRinging(t *testing.T) {
+	f := newFixture(t, func(o *fixtureOpts) { o.routing.Queue.RingTimeout = 20 * time.Second })
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	caller := newPhone(t, "5551234", f.addr)
+
+	call := caller.call("1900", caller.sdp(sdp.SendRecv))
+	in := agent.nextInvite()
+	in.ring()
+	call.waitStatus(180)
+	f.srv.rings.mu.Lock()
+	var id string
+	for k := range f.srv.rings.m {
+		if k.agent == "alice" {
+			id = k.call
+		}
+	}
+	f.srv.rings.mu.Unlock()
+	if id == "" {
+		t.Fatal("alice's ringing is not registered")
+	}
+	f.srv.ReservationLost("bob", id) // not rung for it: nothing happens
+	f.srv.ReservationLost("alice", id)
+	agent.waitRequest(sip.CANCEL, in.callID())
+	if err := in.wait(); err == nil {
+		t.Error("alice's INVITE was not cancelled")
+	}
+	start := time.Now()
+	again := agent.nextInvite()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("alice rung again after %s, want about a second (not the retry delay of a missed offer)", took)
+	}
+	again.answer()
+	if err := again.wait(); err != nil {
+		t.Fatalf("alice's answer: %v", err)
+	}
+	call.answered()
+	waitAgentState(t, f, "alice", acd.StateOnCall)
+	call.bye()
+	f.checkIdle()
+	wantRecord(t, f, call.id, callflow.OutcomeAnswered, callflow.ErrCallerHangup, "alice")
 }

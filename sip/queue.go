@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -16,6 +17,10 @@ import (
 // errAnsweredElsewhere stops the other phones of a ring-all offer once
 // one agent has taken the call.
 var errAnsweredElsewhere = errors.New("another agent answered")
+
+// errReservationLost stops the phone of an agent whose reservation for
+// the call was lost to another offer (ReservationLost).
+var errReservationLost = errors.New("the agent's reservation was lost to another offer")
 
 // The call's life in the ACD is callflow.Queue: the loop and its
 // decisions are callflow's; ringing agents (ringAll), taking an agent's
@@ -60,6 +65,7 @@ type ringResult struct {
 	agent string
 	leg   *Leg
 	err   error
+	lost  bool // stopped by ReservationLost
 }
 
 // ringAll rings every agent of an offer at once for its ring timeout. The
@@ -73,8 +79,10 @@ func (c *call) ringAll(qc *callflow.QueuedCall, off callflow.Offer) *Leg {
 	results := make(chan ringResult, len(off.Agents))
 	for _, agent := range off.Agents {
 		go func() {
-			a, err := c.dial(ctx, agent, off.RingTimeout)
-			results <- ringResult{agent, a, err}
+			actx, stop := c.s.rings.add(ctx, qc.ID(), agent)
+			defer stop()
+			a, err := c.dial(actx, agent, off.RingTimeout)
+			results <- ringResult{agent, a, err, errors.Is(context.Cause(actx), errReservationLost)}
 		}()
 	}
 	var won *Leg
@@ -91,6 +99,11 @@ func (c *call) ringAll(qc *callflow.QueuedCall, off callflow.Offer) *Leg {
 		case r.err == nil:
 			c.log.Info("agent answered after another; hanging up", "agent", r.agent)
 			c.dropAgent(r.leg)
+		case r.lost && r.err != nil:
+			if err := qc.Withdraw(r.agent); err != nil {
+				c.log.Warn("offer not withdrawn", "agent", r.agent, "error", err)
+			}
+			c.log.Warn("stopped ringing: the agent's reservation was lost to another offer", "agent", r.agent)
 		case won == nil && c.ctx.Err() == nil:
 			_ = qc.NoAnswer(r.agent)
 			c.log.Info("agent did not take the call", "agent", r.agent, "reason", r.err)
@@ -265,4 +278,60 @@ func (c *call) observeAnswerDelay(a *Leg) {
 		return
 	}
 	c.s.deps.Metrics.AnswerDelay(at.Sub(began) - a.answerTook)
+}
+
+// ringKey names one agent's ringing for one queued call.
+type ringKey struct{ call, agent string }
+
+// rings are the agents being rung for queued calls, so that a lost
+// reservation (several nodes) can stop one of them.
+type rings struct {
+	mu sync.Mutex
+	m  map[ringKey]context.CancelCauseFunc
+}
+
+// add registers agent's ringing for call: the returned context ends
+// with ctx, or with errReservationLost; stop unregisters it.
+func (r *rings) add(ctx context.Context, call, agent string) (context.Context, func()) {
+	actx, cancel := context.WithCancelCause(ctx)
+	k := ringKey{call, agent}
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = map[ringKey]context.CancelCauseFunc{}
+	}
+	r.m[k] = cancel
+	r.mu.Unlock()
+	return actx, func() {
+		r.mu.Lock()
+		delete(r.m, k)
+		r.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// stop ends agent's ringing for call with cause; false when she is not
+// being rung for it.
+func (r *rings) stop(call, agent string, cause error) bool {
+	r.mu.Lock()
+	cancel, ok := r.m[ringKey{call, agent}]
+	r.mu.Unlock()
+	if ok {
+		cancel(cause)
+	}
+	return ok
+}
+
+// ReservationLost is told (by the cluster node) that the reservation of
+// agent for the queued call with id call was found taken by another
+// offer, after Redis was out of reach for longer than a reservation's
+// lease: another node may ring her now. If she is still being rung for
+// the call, her phone is cancelled and the offer withdrawn without
+// counting it as unanswered (the caller waits for another agent, or for
+// her again a second later); if she has answered already, the call goes
+// on (her phone is busy with it, the other offer will find that out).
+func (s *Server) ReservationLost(agent, call string) {
+	if s.rings.stop(call, agent, errReservationLost) {
+		return
+	}
+	s.log.Warn("reservation lost for a call not ringing the agent: nothing to stop", "call_id", call, "agent", agent)
 }

@@ -113,6 +113,7 @@ type Server struct {
 	// overload decides when new calls are shed (overload.go); nil: never.
 	overload *overload.Detector
 	active   atomic.Int64 // calls in progress
+	rings    rings        // agents being rung for queued calls (ReservationLost)
 	calls    sync.WaitGroup
 
 	mu    sync.Mutex

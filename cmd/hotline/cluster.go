@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,6 +47,23 @@ type member struct {
 	callbacks *cluster.Callbacks
 	stop      context.CancelFunc
 	done      chan struct{}
+	// lost passes lost reservations on to the SIP server, once it exists.
+	lost *lateLost
+}
+
+// lateLost passes the node's lost reservations (cluster.Options.OnLost)
+// to the SIP server (sip.Server.ReservationLost), which is made after the
+// node joins.
+type lateLost struct {
+	f atomic.Pointer[func(agent, call string)]
+}
+
+func (z *lateLost) set(f func(agent, call string)) { z.f.Store(&f) }
+
+func (z *lateLost) lost(agent, call string) {
+	if f := z.f.Load(); f != nil {
+		(*f)(agent, call)
+	}
 }
 
 // shareCallbacks opens the callback store every node shares and moves
@@ -92,11 +110,12 @@ func joinCluster(ctx context.Context, c *Config, now func() time.Time, log *slog
 	// go-redis logs its connection retries through a process-wide logger
 	// of its own; send them to ours (debug: heartbeat warnings say it).
 	redis.SetLogger(redisLog{log.With("component", "redis")})
-	node, err := cluster.Join(ctx, c.Cluster, cluster.Options{Shared: sharedConfig(&c.Config), Logger: log, Now: now})
+	lost := &lateLost{}
+	node, err := cluster.Join(ctx, c.Cluster, cluster.Options{Shared: sharedConfig(&c.Config), Logger: log, Now: now, OnLost: lost.lost})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	return &member{node: node, log: &lateLog{}}, nil
+	return &member{node: node, log: &lateLog{}, lost: lost}, nil
 }
 
 // run opens the ACD's shared log (restoring its snapshot and replaying

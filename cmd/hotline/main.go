@@ -411,6 +411,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		},
 	})
 	if err == nil && mem != nil {
+		// A reservation lost to another node's offer stops the ringing.
+		mem.lost.set(srv.ReservationLost)
 		// A request challenged by one node may be answered to another.
 		var secret []byte
 		if secret, err = mem.node.NonceSecret(ctx); err == nil {

@@ -1233,6 +1233,19 @@ func (c *QueuedCall) NoAnswer(agent string) error {
 	return c.noAnswer(agent, true)
 }
 
+// Withdraw ends agent's offer of c because her reservation for it was
+// lost: the Guard found her held by another offer (after Redis was out
+// of reach for longer than a reservation's lease). It is not counted as
+// unanswered; she is left out of c's offers for guardRetry, as when the
+// Guard refuses her, and the call waits for another agent.
+func (c *QueuedCall) Withdraw(agent string) error {
+	c.release([]string{agent})
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opRefused, Call: c.id, Agent: agent}).Err
+	}
+	return c.noAnswer(agent, false)
+}
+
 // noAnswer ends agent's offer of c; penalty counts it as unanswered
 // (auto-pause), else the agent was held elsewhere (Guard).
 func (c *QueuedCall) noAnswer(agent string, penalty bool) error {

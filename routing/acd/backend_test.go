@@ -949,3 +949,73 @@ func guardedReplicas(t *testing.T, c *config.Config) (*routingtest.Clock, *memLo
 	}
 	return clk, l, g, r, withdrawn
 }
+
+// TestWithdrawAfterLostReservation: alice is offered call A on this node
+// while her reservation is lost to another node's offer (Redis was out of
+// reach too long). Withdraw ends the offer through the log without
+// counting it as unanswered (no ring-no-answer event, no auto-pause after
+// one miss: alice stays available) and releases nothing of the other
+// offer's; A is offered bob at once, and alice again for A only after
+// guardRetry.
+func TestWithdrawAfterLostReservation(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
+	c.Queue.AutoPauseAfter = 1
+	c = configtest.MustValid(t, c)
+	clk := routingtest.NewClock()
+	l := &memLog{}
+	g := &memGuard{held: map[string]string{}}
+	a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, 0}, Guard: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.replicas = append(l.replicas, a)
+	if err := a.SetRegistered("alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	f := &acdFixture{t: t, clk: clk, acd: a}
+	qc, err := a.Enqueue(CallRequest{ID: "A", Queue: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := f.tryOffer(qc); !ok || !slices.Equal(o.Agents, []string{"alice"}) {
+		t.Fatalf("offer %v (%t), want alice", o.Agents, ok)
+	}
+	g.mu.Lock()
+	g.held["alice"] = "B@node2" // taken by another node's offer meanwhile
+	g.mu.Unlock()
+	if err := qc.Withdraw("alice"); err != nil {
+		t.Fatalf("Withdraw: %v", err)
+	}
+	if info, _ := a.Agent("alice"); info.State != StateAvailable {
+		t.Errorf("alice after her offer was withdrawn: %s (%s), want available (auto-pause after 1 miss must not count it)", info.State, info.PauseReason)
+	}
+	g.mu.Lock()
+	if g.held["alice"] != "B@node2" {
+		t.Errorf("the other offer's reservation of alice was released: %q", g.held["alice"])
+	}
+	g.mu.Unlock()
+	g.mu.Lock()
+	delete(g.held, "alice") // the other offer ended
+	g.mu.Unlock()
+	f.noOffer(qc) // alice is left out for guardRetry
+	if err := a.SetRegistered("bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Login("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := f.tryOffer(qc); !ok || !slices.Equal(o.Agents, []string{"bob"}) {
+		t.Fatalf("offer %v (%t) after alice's was withdrawn, want bob at once", o.Agents, ok)
+	}
+	if err := qc.NoAnswer("bob"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(guardRetry + time.Second)
+	a.Tick()
+	if o, ok := f.tryOffer(qc); !ok || !slices.Equal(o.Agents, []string{"alice"}) {
+		t.Fatalf("offer %v (%t) after guardRetry, want alice again", o.Agents, ok)
+	}
+}
