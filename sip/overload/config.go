@@ -30,6 +30,23 @@ type Config struct {
 	// time, not the machine's) uses this share of the cores it may run on
 	// (GOMAXPROCS, at most the CPUs of its affinity mask), default 0.9.
 	CPU float64 `yaml:"cpu"`
+	// MachineCPU: shed while the whole machine's CPUs are this busy
+	// (share, 0-1, over a sample: /proc/stat, every process and
+	// the kernel's own work, such as delivering the RTP), as
+	// FreeSWITCH's min-idle-cpu; off by default (0). Past it every
+	// thread, Hotline's SIP reader among them, waits for a CPU: answers
+	// and refusals slow down together. Set it (0.9, say) to refuse new
+	// calls before that, at the price of refusing some at a rate the
+	// machine would still carry (bench/README.md has the figures). It
+	// counts only while Hotline's own process used at least MachineShare
+	// of the machine's busy time, so that other programs' load alone (a
+	// build, a backup) does not make Hotline refuse calls. In a
+	// container limited by a CPU quota use cpu instead. Linux only.
+	MachineCPU float64 `yaml:"machine_cpu"`
+	// MachineShare: the least share of the machine's busy CPU time that
+	// Hotline's own process must have used in a sample for MachineCPU to
+	// count (default 0.35).
+	MachineShare float64 `yaml:"machine_share"`
 	// MinCPU: the scheduling lag and the socket backlog count only while
 	// Hotline's own process used at least this share of its usable cores
 	// in the sample (default 0.5). Waiting for a core while using less
@@ -108,6 +125,9 @@ func (c *Config) SetDefaults() {
 	if c.MaxSetups == 0 {
 		c.MaxSetups = 64
 	}
+	if c.MachineShare == 0 {
+		c.MachineShare = 0.35
+	}
 	if c.MinCPU == 0 {
 		c.MinCPU = 0.5
 	}
@@ -152,6 +172,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CPU > 1 {
 		errs = append(errs, cfg.Errorf("cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.CPU))
+	}
+	if c.MachineCPU > 1 {
+		errs = append(errs, cfg.Errorf("machine_cpu", "is a share of the machine's CPU time: at most 1 (or negative: off), got %g", c.MachineCPU))
+	}
+	if c.MachineShare < 0 || c.MachineShare > 1 {
+		errs = append(errs, cfg.Errorf("machine_share", "is a share of the machine's busy CPU time: between 0 and 1, got %g", c.MachineShare))
 	}
 	if c.MinCPU > 1 {
 		errs = append(errs, cfg.Errorf("min_cpu", "is a share of the usable cores: at most 1 (or negative: off), got %g", c.MinCPU))

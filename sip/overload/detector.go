@@ -30,11 +30,14 @@ const (
 	// ReasonSocketDelay: the INVITE waited SocketDelay or longer in the
 	// SIP socket before Hotline read it (judged per INVITE, at the door).
 	ReasonSocketDelay Reason = "socket_delay"
+	// ReasonMachineCPU: the machine's CPUs were MachineCPU busy, much of
+	// it Hotline's own work.
+	ReasonMachineCPU Reason = "machine_cpu"
 )
 
 // Reasons returns every Reason, in a fixed order.
 func Reasons() []Reason {
-	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay}
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU}
 }
 
 // Reading is one sample of the signals.
@@ -55,6 +58,11 @@ type Reading struct {
 	RecorderDrops uint64
 	// Pressure is the operator's pressure file's number (1: shed).
 	Pressure float64
+	// MachineCPU is the machine's CPUs' busy share (0-1; 0: unknown).
+	MachineCPU float64
+	// HotlineShare is Hotline's own CPU time over the machine's busy CPU
+	// time in the sample (0-1).
+	HotlineShare float64
 }
 
 // State is the detector's decision after a sample.
@@ -218,6 +226,10 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 		consider(r.SocketBacklog, d.cfg.SocketBacklog, ReasonSocketBacklog)
 	}
 	consider(r.CPU, d.cfg.CPU, ReasonCPU)
+	// The machine busy, much of it with Hotline's own work.
+	if r.HotlineShare >= d.cfg.MachineShare {
+		consider(r.MachineCPU, d.cfg.MachineCPU, ReasonMachineCPU)
+	}
 	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
 	consider(r.Pressure, 1, ReasonPressure)
 	return best, why

@@ -80,6 +80,10 @@ func (m *Monitor) Run(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastCPU, lastWall := processCPU(), time.Now()
+	var machine machineWindow
+	if ticks, ok := readMachineTicks(); ok {
+		machine.add(ticks, lastCPU)
+	}
 	var lastDropped uint64
 	if m.src.RecorderDropped != nil {
 		lastDropped = m.src.RecorderDropped()
@@ -105,6 +109,9 @@ func (m *Monitor) Run(ctx context.Context) {
 			if wall := now.Sub(lastWall); wall > 0 {
 				r.CPU = float64(cpu-lastCPU) / float64(wall) / usableCores()
 			}
+			if ticks, ok := readMachineTicks(); ok {
+				r.MachineCPU, r.HotlineShare = machine.add(ticks, cpu)
+			}
 			lastCPU, lastWall = cpu, now
 			for _, c := range m.src.Sockets {
 				r.SocketBacklog = max(r.SocketBacklog, receiveBacklog(c))
@@ -124,7 +131,7 @@ func (m *Monitor) Run(ctx context.Context) {
 				if st.Shedding {
 					m.src.Log.Warn("overloaded: new calls are refused", "reason", st.Reason, "saturation", st.Saturation,
 						"scheduling_lag", r.SchedulingLag, "peak_lag", r.PeakLag, "setups", m.d.Setups(), "socket_backlog", r.SocketBacklog, "cpu", r.CPU,
-						"recorder_drops", r.RecorderDrops, "pressure", r.Pressure)
+						"recorder_drops", r.RecorderDrops, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare)
 				} else {
 					m.src.Log.Info("overload over: new calls are admitted again", "saturation", st.Saturation)
 				}

@@ -197,12 +197,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
+	c.MachineCPU, c.MachineShare = 1.2, -0.5
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
