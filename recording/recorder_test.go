@@ -415,6 +415,12 @@ func BenchmarkPacket(b *testing.B) {
 		b.Fatal(err)
 	}
 	r.SetFormat(Agent, audio.PCMA().WithPT(8))
+	// Its files are created off the call's path: the manager's mixing
+	// goroutine takes its turns only after that, and so must this loop.
+	<-r.ready
+	if r.openErr != nil {
+		b.Fatal(r.openErr)
+	}
 	caller := mkRTP(0, 1, 1, 1, fill(0x20, 160))
 	agent := mkRTP(8, 1, 1, 2, fill(0x21, 160))
 	b.ReportAllocs()

@@ -170,10 +170,7 @@ func (w *wavWriter) fill(pcm []int16, frames int64) error {
 				out[i] = g711.EncodeUlawFrame(s)
 			}
 		default:
-			out = out[:2*k*Channels]
-			for i, s := range pcm[:k*Channels] {
-				binary.LittleEndian.PutUint16(out[2*i:], uint16(s))
-			}
+			putPCM16(out[:2*k*Channels], pcm[:k*Channels])
 		}
 		if pcm != nil {
 			pcm = pcm[k*Channels:]
