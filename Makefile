@@ -59,9 +59,12 @@ lint: go-tools
 	$(GO) vet ./...
 	staticcheck ./...
 
-## test: everything: lint, unit and end-to-end tests with the race detector.
+## test: everything: lint, unit and end-to-end tests with the race
+## detector, then every benchmark once (not timed: one that no longer runs
+## fails here rather than when someone measures with it; about a minute).
 test: deps lint
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./...
 
 ## unit: only the fast tests (no real peers).
 unit:
