@@ -99,7 +99,7 @@ func (c *call) ringAll(qc *callflow.QueuedCall, off callflow.Offer) *Leg {
 		case r.err == nil:
 			c.log.Info("agent answered after another; hanging up", "agent", r.agent)
 			c.dropAgent(r.leg)
-		case r.lost && r.err != nil:
+		case r.lost: // failed (an answer is taken above)
 			if err := qc.Withdraw(r.agent); err != nil {
 				c.log.Warn("offer not withdrawn", "agent", r.agent, "error", err)
 			}

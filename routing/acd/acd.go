@@ -1240,10 +1240,7 @@ func (c *QueuedCall) NoAnswer(agent string) error {
 // Guard refuses her, and the call waits for another agent.
 func (c *QueuedCall) Withdraw(agent string) error {
 	c.release([]string{agent})
-	if a := c.acd; a.repl != nil {
-		return a.submit(Op{Kind: opRefused, Call: c.id, Agent: agent}).Err
-	}
-	return c.noAnswer(agent, false)
+	return c.refused(agent)
 }
 
 // noAnswer ends agent's offer of c; penalty counts it as unanswered

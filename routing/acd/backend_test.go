@@ -961,14 +961,8 @@ func TestWithdrawAfterLostReservation(t *testing.T) {
 	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
 	c.Queue.AutoPauseAfter = 1
 	c = configtest.MustValid(t, c)
-	clk := routingtest.NewClock()
-	l := &memLog{}
-	g := &memGuard{held: map[string]string{}}
-	a, err := New(c, Options{Now: clk.Now, Replication: memHandle{l, 0}, Guard: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.replicas = append(l.replicas, a)
+	clk, _, g, r, _ := guardedReplicas(t, c)
+	a := r[0]
 	if err := a.SetRegistered("alice", true); err != nil {
 		t.Fatal(err)
 	}

@@ -153,17 +153,21 @@ func (c *QueuedCall) reserve(agents []string) []string {
 			continue
 		}
 		a.log.Warn("offer withdrawn: the agent is held elsewhere", "call_id", c.id, "agent", ag, "error", err)
-		var rerr error
-		if a.repl != nil {
-			rerr = a.submit(Op{Kind: opRefused, Call: c.id, Agent: ag}).Err
-		} else {
-			rerr = c.noAnswer(ag, false)
-		}
-		if rerr != nil {
+		if rerr := c.refused(ag); rerr != nil {
 			a.log.Warn("offer not withdrawn", "call_id", c.id, "agent", ag, "error", rerr)
 		}
 	}
 	return kept
+}
+
+// refused ends agent's offer of c because she is held by another offer
+// (the Guard refused her, or her reservation was lost): not counted as
+// unanswered; she is left out of c's offers for guardRetry.
+func (c *QueuedCall) refused(agent string) error {
+	if a := c.acd; a.repl != nil {
+		return a.submit(Op{Kind: opRefused, Call: c.id, Agent: agent}).Err
+	}
+	return c.noAnswer(agent, false)
 }
 
 // noteReserved records that the Guard reserved ag for c on this node.

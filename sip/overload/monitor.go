@@ -80,8 +80,10 @@ func (m *Monitor) Run(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastCPU, lastWall := processCPU(), time.Now()
+	// /proc/stat is read only for machine_cpu (off by default).
 	var machine machineWindow
-	if ticks, ok := readMachineTicks(); ok {
+	machineOn := m.d.cfg.MachineCPU > 0
+	if ticks, ok := readMachineTicks(); ok && machineOn {
 		machine.add(ticks, lastCPU)
 	}
 	var lastDropped uint64
@@ -109,8 +111,10 @@ func (m *Monitor) Run(ctx context.Context) {
 			if wall := now.Sub(lastWall); wall > 0 {
 				r.CPU = float64(cpu-lastCPU) / float64(wall) / usableCores()
 			}
-			if ticks, ok := readMachineTicks(); ok {
-				r.MachineCPU, r.HotlineShare = machine.add(ticks, cpu)
+			if machineOn {
+				if ticks, ok := readMachineTicks(); ok {
+					r.MachineCPU, r.HotlineShare = machine.add(ticks, cpu)
+				}
 			}
 			lastCPU, lastWall = cpu, now
 			for _, c := range m.src.Sockets {
