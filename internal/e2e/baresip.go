@@ -664,8 +664,18 @@ func (b *Baresip) eventSummary() string {
 
 // WaitRegistered waits for REGISTER_OK; REGISTER_FAIL gives
 // ErrRegisterFailed with baresip's reason (e.g. "401 Unauthorized").
+// It leaves the cursor where it was: Hotline may ring a phone as soon as
+// it has stored the registration, so baresip can report that call
+// (CALL_INCOMING, even CALL_ESTABLISHED with auto-answer) before it
+// reports the REGISTER's 200 OK, and the next WaitEvent must still see it.
 func (b *Baresip) WaitRegistered(ctx context.Context) error {
+	b.mu.Lock()
+	cursor := b.cursor
+	b.mu.Unlock()
 	ev, err := b.WaitEvent(ctx, EventRegisterOK, EventRegisterFail)
+	b.mu.Lock()
+	b.cursor = cursor
+	b.mu.Unlock()
 	if err != nil {
 		return err
 	}
