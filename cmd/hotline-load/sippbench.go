@@ -42,7 +42,9 @@ type sippConfig struct {
 	ConcRate     float64       // calls/s placing the concurrency ramp's calls
 	Measure      time.Duration // measurement window of a concurrency step
 	Profile      time.Duration // CPU profile length
-	Budget       time.Duration
+	// DirectRate is the rate of figure S0, the SIPps alone (0: none).
+	DirectRate float64
+	Budget     time.Duration
 	// Reserve is the part of Budget the rate search leaves to the
 	// overload step, the profile and the concurrency ramp.
 	Reserve time.Duration
@@ -52,12 +54,12 @@ func defaultSIPpConfig(quick bool) sippConfig {
 	if quick {
 		return sippConfig{Agents: 1000, AgentsPerUAS: 500, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 			StepDur: 4 * time.Second, RateStart: 60, RateCap: 1000, MaxSteps: 5, SearchIters: 1,
-			ConcSteps: []int{150, 300, 600}, ConcRate: 100, Measure: 3 * time.Second, Profile: 5 * time.Second,
+			ConcSteps: []int{150, 300, 600}, ConcRate: 100, Measure: 3 * time.Second, Profile: 5 * time.Second, DirectRate: s1Target,
 			Budget: 5 * time.Minute, Reserve: 150 * time.Second}
 	}
 	return sippConfig{Agents: 2400, AgentsPerUAS: 600, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 		StepDur: 8 * time.Second, RateStart: 50, RateCap: 1000, MaxSteps: 9, SearchIters: 3,
-		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second,
+		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second, DirectRate: s1Target,
 		Budget: 6*time.Minute + 30*time.Second, Reserve: 210 * time.Second}
 }
 
@@ -232,6 +234,7 @@ type sippResults struct {
 	ConcMissed uint64 // packets missing from recordings against 50/s x duration
 	ConcErr    string
 	Profile    *sippProfile
+	Direct     *sippDirect
 	Took       time.Duration
 	Log        string // Hotline's log, kept when calls went unrecorded
 }
@@ -319,6 +322,10 @@ func (b *sippBench) run(ctx context.Context) error {
 		if _, err := os.Stat(f); err != nil {
 			return err
 		}
+	}
+	if b.cfg.DirectRate > 0 {
+		b.d.log.Info("SIPp figure S0: the SIPps alone", "cps", b.cfg.DirectRate)
+		b.res.Direct = b.direct(ctx, b.cfg.DirectRate)
 	}
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
 	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload, RTPReaders: b.d.cfg.RTPReaders})
@@ -494,9 +501,14 @@ func (b *sippBench) startAgent(ctx context.Context, users []string) (*sippProc, 
 	return nil, errors.New("agent SIPp wrote no statistics within 5 s")
 }
 
-// callers starts n caller SIPps sharing calls at rate, each call talking
-// for hold.
+// callers starts n caller SIPps calling Hotline, sharing calls at rate,
+// each call talking for hold.
 func (b *sippBench) callers(calls int, rate float64, hold time.Duration, n int, bound time.Duration) ([]*sippProc, error) {
+	return b.callersTo(b.h.sip.String(), calls, rate, hold, n, bound)
+}
+
+// callersTo is callers calling target (host:port).
+func (b *sippBench) callersTo(target string, calls int, rate float64, hold time.Duration, n int, bound time.Duration) ([]*sippProc, error) {
 	var ps []*sippProc
 	left := calls
 	for i := range n {
@@ -510,7 +522,7 @@ func (b *sippBench) callers(calls int, rate float64, hold time.Duration, n int, 
 			return ps, err
 		}
 		limit := max(c, 10)
-		p, err := startSIPp(b.d.pr, &b.seq, b.base, "callers", []string{b.h.sip.String(), "-sf", b.caller, "-s", "1900",
+		p, err := startSIPp(b.d.pr, &b.seq, b.base, "callers", []string{target, "-sf", b.caller, "-s", "1900",
 			"-p", "0", "-mp", fmt.Sprint(mport), "-m", fmt.Sprint(c), "-r", fmt.Sprintf("%.3f", rate/float64(n)), "-rp", "1000",
 			"-l", fmt.Sprint(limit), "-d", msArg(hold), "-trace_rtt", "-rtt_freq", "1",
 			"-recv_timeout", "32000", "-timeout", fmt.Sprintf("%ds", int(bound.Seconds())), "-timeout_error"})

@@ -61,6 +61,25 @@ func (r *sippResults) figures() []figure {
 		}
 	}
 	add(figure{ID: "S1a", Name: "Hotline CPU at the S1 rate", Unit: "cores", Tool: toolProc, S: one(hot)})
+	if d := r.Direct; d != nil {
+		busy, room := math.NaN(), math.NaN()
+		if d.Err == "" && d.Failed == 0 && d.MachineBusy > 0 {
+			busy = d.MachineBusy * float64(d.CPUs)
+			room = 1000 * (float64(d.CPUs) - busy) / d.Rate
+		}
+		add(figure{ID: "S0", Name: fmt.Sprintf("the SIPps alone at %s calls/s, S1's calls placed straight from the caller SIPps to an agent SIPp (no Hotline): the machine's CPUs busy", fmtNum(d.Rate)),
+			Unit: "cores", Tool: "/proc/stat", S: one(busy), Note: fmt.Sprintf("SIPps' own %s cores; %d of %d calls failed", fmtNum(d.SIPpCores), d.Failed, d.Created)})
+		perCall := math.NaN()
+		if b := r.best(); b != nil && b.Created > 0 {
+			perCall = 1000 * b.Cores * b.Elapsed.Seconds() / float64(b.Created)
+		}
+		var room1 *target
+		if !math.IsNaN(room) {
+			room1 = &target{room, false, fmt.Sprintf("≤ %s (what S0 leaves)", fmtNum(room))}
+		}
+		add(figure{ID: "S0a", Name: fmt.Sprintf("Hotline's CPU per call at the S1 rate (its CPU over the step / the calls placed), against the most %s calls/s leave it beside the SIPps (S0's idle CPU per call)", fmtNum(d.Rate)),
+			Unit: "ms", Tool: toolProc + ", /proc/stat", S: one(perCall), Target: room1})
+	}
 	add(figure{ID: "S1b", Name: "caller SIPps' CPU / agent SIPps' CPU at the S1 rate", Unit: "cores", Tool: "/proc of the SIPp processes",
 		S: one(callers), Note: fmt.Sprintf("agents %s cores", fmtNum(agents))})
 	add(figure{ID: "S1c", Name: "time to answer (INVITE → 200) p99 at the S1 rate", Unit: "ms", Tool: toolSIPp + ", -trace_rtt", S: one(p99)})
@@ -136,9 +155,17 @@ func (r *sippResults) figures() []figure {
 }
 
 func (r *sippResults) writeDetails(w io.Writer) {
-	fmt.Fprintf(w, "### SIPp figures (S1-S3; took %s)\n\n", r.Took.Round(1e9))
+	fmt.Fprintf(w, "### SIPp figures (S0-S3; took %s)\n\n", r.Took.Round(1e9))
 	if r.Note != "" {
 		fmt.Fprintf(w, "Not measured in full: %s\n\n", r.Note)
+	}
+	if d := r.Direct; d != nil {
+		fmt.Fprintf(w, "S0, the SIPps alone at %s calls/s (no Hotline): %d calls placed, %d failed; over %s of the calls talking the machine's %d CPUs were %.0f%% busy, the SIPps' own CPU %.2f cores",
+			fmtNum(d.Rate), d.Created, d.Failed, d.Window, d.CPUs, 100*d.MachineBusy, d.SIPpCores)
+		if d.Err != "" {
+			fmt.Fprintf(w, " (%s)", d.Err)
+		}
+		fmt.Fprint(w, ".\n\n")
 	}
 	c := r.Cfg
 	fmt.Fprintf(w, "%d agents registered by SIPp (digest auth, injection file), %d per agent SIPp; a caller SIPp places at most %s calls/s (more callers beyond). "+
@@ -269,6 +296,11 @@ const sippMethodText = `### How the SIPp figures were measured
   port (the registrations' Contact) and answers every INVITE with 180 and 200, and -rtp_echo sends back
   every RTP packet Hotline sends it. caller.xml places the calls: PCMU from a port of its own per call
   (rtp_stream looping one second of a tone that hotline-load writes), BYE after -d.
+- S0 runs before Hotline starts: the calls of an S1 step at the rate S1 aims for, placed by the same caller
+  SIPps straight to an agent SIPp (no Hotline between them, no registration), audio both ways. The machine's
+  CPUs busy over the calls' steady window (/proc/stat, the kernel's work included) is what the load generator
+  alone takes of this machine at that rate; the idle rest, per call, is the most CPU a call may cost Hotline
+  (user, system and the kernel's delivery of its packets) for S1 to reach that rate here (S0a).
 - S1 searches the highest rate (doubling, then bisection; bounded in steps and time) where fewer than 0.1% of
   the calls fail (refused, failed after admission, answered in the queue but hung up before an agent was
   bridged, or not placed), Hotline has a call record of every answered call, every call its records show

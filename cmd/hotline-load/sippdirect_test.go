@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSIPpDirect: figure S0 places its calls from caller SIPps straight
+// to an agent SIPp, and measures the machine and the SIPps while they
+// talk.
+func TestSIPpDirect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs SIPp (make test runs it)")
+	}
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatalf("sipp not found (Debian package sip-tester; make deps installs it): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	pr := &procs{}
+	defer pr.stopAll()
+	d := &driver{log: slog.New(slog.NewTextHandler(io.Discard, nil)), pr: pr, work: work, repo: repo, res: &results{}}
+	cfg := sippConfig{RatePerUAC: 10, Hold: time.Second, StepDur: 2 * time.Second, Budget: time.Minute}
+	b := &sippBench{d: d, cfg: cfg, res: &sippResults{Cfg: cfg}, base: filepath.Join(work, "sipp"),
+		caller: filepath.Join(repo, "bench", "sipp", "caller.xml"), agent: filepath.Join(repo, "bench", "sipp", "agent.xml"),
+		deadline: time.Now().Add(cfg.Budget)}
+	got := b.direct(ctx, 20) // 40 calls from two caller SIPps
+	if got.Err != "" || got.Created != 40 || got.Failed != 0 || got.Window != time.Second {
+		t.Fatalf("S0: %+v", got)
+	}
+	if got.MachineBusy <= 0 || got.MachineBusy > 1 || got.SIPpCores <= 0 {
+		t.Errorf("S0 measured nothing: machine busy %v, SIPps %v cores", got.MachineBusy, got.SIPpCores)
+	}
+}
+
+// TestSIPpDirectFigures: S0 is the machine's busy CPUs with the SIPps
+// alone, and S0a sets Hotline's CPU per call at the S1 rate against the
+// idle CPU S0 leaves per call.
+func TestSIPpDirectFigures(t *testing.T) {
+	r := &sippResults{Rate: 200,
+		RateSteps: []sippRateStep{{Rate: 200, Planned: 800, Created: 800, Answered: 800, Stored: 800, WithAudio: 800,
+			Cores: 1, Elapsed: 6 * time.Second}},
+		Direct: &sippDirect{Rate: 400, Created: 1600, CPUs: 2, MachineBusy: 0.25, SIPpCores: 0.45}}
+	var b strings.Builder
+	writeFigures(&b, r.figures())
+	out := b.String()
+	for _, want := range []string{
+		"| S0 | the SIPps alone at 400 calls/s",
+		"SIPps' own 0.45 cores; 0 of 1600 calls failed | /proc/stat | 0.5 |",
+		// 1 core for 6 s over 800 calls: 7.5 ms each; S0 leaves 1.5 cores for 400 calls/s: 3.75 ms each.
+		"| 7.5 | 7.5 | 7.5 | 1 | ≤ 3.75 (what S0 leaves) | missed by 100% (2.00x the limit) |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("figures lack %q:\n%s", want, out)
+		}
+	}
+	r.Direct.Failed = 3
+	b.Reset()
+	writeFigures(&b, r.figures())
+	if out := b.String(); !strings.Contains(out, "| S0 |") || !strings.Contains(out, "3 of 1600 calls failed | /proc/stat | n/a |") {
+		t.Errorf("S0 with failed calls is measured anyway:\n%s", out)
+	}
+}
