@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -487,18 +486,11 @@ func (b *sippBench) startAgent(ctx context.Context, users []string) (*sippProc, 
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if !uas.alive() {
-			return nil, fmt.Errorf("agent SIPp exited at start (exit %d): %s", uas.exitCode(), uas.logTail(5))
-		}
-		if _, err := uas.stats(); err == nil {
-			return uas, nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitSIPpUp(uas); err != nil {
+		uas.stop(3 * time.Second)
+		return nil, fmt.Errorf("agent %w", err)
 	}
-	uas.stop(3 * time.Second)
-	return nil, errors.New("agent SIPp wrote no statistics within 5 s")
+	return uas, nil
 }
 
 // callers starts n caller SIPps calling Hotline, sharing calls at rate,

@@ -138,36 +138,45 @@ func TestParseFocusShare(t *testing.T) {
 // calls with audio both ways, every call is answered and recorded with
 // audio from both sides, and the generated configuration enables the
 // pprof endpoint.
-func TestSIPpScenariosRecordCalls(t *testing.T) {
+// newTestSIPpBench is a sippBench for end-to-end tests: SIPp required
+// (skipped with -short), the repository's scenarios, a temporary working
+// directory, processes stopped at the test's end, logs discarded.
+func newTestSIPpBench(t *testing.T, cfg sippConfig) *sippBench {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end: builds Hotline and runs SIPp (make test runs it)")
+		t.Skip("end-to-end: runs SIPp (make test runs it)")
 	}
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Fatalf("sipp not found (Debian package sip-tester; make deps installs it): %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	bin := filepath.Join(work, "hotline")
+	pr := &procs{}
+	t.Cleanup(pr.stopAll)
+	d := &driver{log: slog.New(slog.NewTextHandler(io.Discard, nil)), pr: pr, work: work, repo: repo, res: &results{}}
+	sc := filepath.Join(repo, "bench", "sipp")
+	return &sippBench{d: d, cfg: cfg, res: &sippResults{Cfg: cfg}, base: filepath.Join(work, "sipp"),
+		caller: filepath.Join(sc, "caller.xml"), agent: filepath.Join(sc, "agent.xml"),
+		register: filepath.Join(sc, "register.xml"), deadline: time.Now().Add(cfg.Budget)}
+}
+
+func TestSIPpScenariosRecordCalls(t *testing.T) {
+	cfg := sippConfig{Agents: 4, AgentsPerUAS: 2, RatePerUAC: 100, CallsPerUAC: 10, Hold: time.Second,
+		StepDur: time.Second, Budget: 3 * time.Minute}
+	b := newTestSIPpBench(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	bin := filepath.Join(b.d.work, "hotline")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hotline")
-	build.Dir = repo
+	build.Dir = b.d.repo
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/hotline: %v\n%s", err, out)
 	}
-	pr := &procs{}
-	defer pr.stopAll()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := &driver{log: log, pr: pr, work: work, repo: repo, bin: bin, res: &results{}}
-	cfg := sippConfig{Agents: 4, AgentsPerUAS: 2, RatePerUAC: 100, CallsPerUAC: 10, Hold: time.Second,
-		StepDur: time.Second, Budget: 3 * time.Minute}
-	b := &sippBench{d: d, cfg: cfg, res: &sippResults{Cfg: cfg}, base: filepath.Join(work, "sipp"),
-		caller: filepath.Join(repo, "bench", "sipp", "caller.xml"), agent: filepath.Join(repo, "bench", "sipp", "agent.xml"),
-		register: filepath.Join(repo, "bench", "sipp", "register.xml"), deadline: time.Now().Add(cfg.Budget)}
-	h, err := startHotline(ctx, pr, bin, filepath.Join(work, "run"), hotlineOpts{Agents: cfg.Agents, Pprof: true})
+	b.d.bin = bin
+	h, err := startHotline(ctx, b.d.pr, bin, filepath.Join(b.d.work, "run"), hotlineOpts{Agents: cfg.Agents, Pprof: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func (b *sippBench) directRun(ctx context.Context, d *sippDirect) error {
 	}
 	defer uas.stop(3 * time.Second)
 	if err := waitSIPpUp(uas); err != nil {
-		return err
+		return fmt.Errorf("agent %w", err)
 	}
 	calls := max(int(math.Round(d.Rate*b.cfg.StepDur.Seconds())), 1)
 	n := max(int((d.Rate+b.cfg.RatePerUAC-1)/b.cfg.RatePerUAC), 1)

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,26 +11,9 @@ import (
 // to an agent SIPp, and measures the machine and the SIPps while they
 // talk.
 func TestSIPpDirect(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: runs SIPp (make test runs it)")
-	}
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatalf("sipp not found (Debian package sip-tester; make deps installs it): %v", err)
-	}
+	b := newTestSIPpBench(t, sippConfig{RatePerUAC: 10, Hold: time.Second, StepDur: 2 * time.Second, Budget: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := t.TempDir()
-	pr := &procs{}
-	defer pr.stopAll()
-	d := &driver{log: slog.New(slog.NewTextHandler(io.Discard, nil)), pr: pr, work: work, repo: repo, res: &results{}}
-	cfg := sippConfig{RatePerUAC: 10, Hold: time.Second, StepDur: 2 * time.Second, Budget: time.Minute}
-	b := &sippBench{d: d, cfg: cfg, res: &sippResults{Cfg: cfg}, base: filepath.Join(work, "sipp"),
-		caller: filepath.Join(repo, "bench", "sipp", "caller.xml"), agent: filepath.Join(repo, "bench", "sipp", "agent.xml"),
-		deadline: time.Now().Add(cfg.Budget)}
 	got := b.direct(ctx, 20) // 40 calls from two caller SIPps
 	if got.Err != "" || got.Created != 40 || got.Failed != 0 || got.Window != time.Second {
 		t.Fatalf("S0: %+v", got)
