@@ -493,6 +493,31 @@ func (b *sippBench) startAgent(ctx context.Context, users []string) (*sippProc, 
 	return uas, nil
 }
 
+// stepPlan is a rate step's calls (placed at rate for dur), its caller
+// SIPps (RatePerUAC each at most) and the bound on their run.
+func (b *sippBench) stepPlan(rate float64, dur time.Duration) (calls, callers int, bound time.Duration) {
+	return max(int(math.Round(rate*dur.Seconds())), 1), max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1),
+		dur*2 + b.cfg.Hold + 40*time.Second
+}
+
+// sumCPU is the CPU time the SIPps used so far.
+func sumCPU(ps []*sippProc) time.Duration {
+	var t time.Duration
+	for _, p := range ps {
+		t += p.cpu()
+	}
+	return t
+}
+
+// busyShare is the machine's busy share between two MachineCPU readings
+// (0 when no time passed).
+func busyShare(busy0, tot0, busy1, tot1 time.Duration) float64 {
+	if tot1 <= tot0 {
+		return 0
+	}
+	return float64(busy1-busy0) / float64(tot1-tot0)
+}
+
 // callers starts n caller SIPps calling Hotline, sharing calls at rate,
 // each call talking for hold.
 func (b *sippBench) callers(calls int, rate float64, hold time.Duration, n int, bound time.Duration) ([]*sippProc, error) {
@@ -740,15 +765,12 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		s.Err = err.Error()
 		return s
 	}
-	s.Planned = max(int(math.Round(rate*dur.Seconds())), 1)
-	n := max(int(math.Ceil(rate/b.cfg.RatePerUAC)), 1)
-	bound := dur*2 + b.cfg.Hold + 40*time.Second
+	var n int
+	var bound time.Duration
+	s.Planned, n, bound = b.stepPlan(rate, dur)
 	m0 := b.h.stepMetrics(ctx)
 	cpu0, _ := ProcCPU(b.h.PID())
-	var uas0 time.Duration
-	for _, p := range b.uas {
-		uas0 += p.cpu()
-	}
+	uas0 := sumCPU(b.uas)
 	t0 := time.Now()
 	ps, err := b.callers(s.Planned, rate, b.cfg.Hold, n, bound)
 	defer func() {
@@ -768,10 +790,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	}
 	s.Elapsed = time.Since(t0)
 	cpu1, _ := ProcCPU(b.h.PID())
-	var uas1 time.Duration
-	for _, p := range b.uas {
-		uas1 += p.cpu()
-	}
+	uas1 := sumCPU(b.uas)
 	s.Cores = (cpu1 - cpu0).Seconds() / s.Elapsed.Seconds()
 	s.UASCores = (uas1 - uas0).Seconds() / s.Elapsed.Seconds()
 	m1 := b.h.stepMetrics(ctx)
@@ -1062,11 +1081,8 @@ func (b *sippBench) concRamp(ctx context.Context) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		time.Sleep(time.Second)
-		var s0 time.Duration
 		all := append(append([]*sippProc(nil), callers...), b.uas...)
-		for _, p := range all {
-			s0 += p.cpu()
-		}
+		s0 := sumCPU(all)
 		cpu0, _ := ProcCPU(b.h.PID())
 		busy0, tot0, _ := MachineCPU()
 		rcv0, _ := UDPRcvbufErrors()
@@ -1082,18 +1098,13 @@ func (b *sippBench) concRamp(ctx context.Context) {
 		if a := b.agentDrops(); a > agent0 {
 			st.AgentDrops = a - agent0
 		}
-		var s1 time.Duration
-		for _, p := range all {
-			s1 += p.cpu()
-		}
+		s1 := sumCPU(all)
 		st.Up, _ = b.h.activeCalls(ctx)
 		f, rf := failedOf()
 		st.Failed = f + rf
 		st.HotlineCores = (cpu1 - cpu0).Seconds() / el
 		st.SIPpCores = (s1 - s0).Seconds() / el
-		if tot1 > tot0 {
-			st.MachineBusy = float64(busy1-busy0) / float64(tot1-tot0)
-		}
+		st.MachineBusy = busyShare(busy0, tot0, busy1, tot1)
 		st.RcvbufErrors = rcv1 - rcv0
 		if drop1 > drop0 {
 			st.HotlineDrops = drop1 - drop0

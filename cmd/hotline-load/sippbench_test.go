@@ -133,11 +133,6 @@ func TestParseFocusShare(t *testing.T) {
 	}
 }
 
-// The bench's SIPp scenarios against a real Hotline: agents register with
-// digest auth from the injection file (two agent SIPps), callers place
-// calls with audio both ways, every call is answered and recorded with
-// audio from both sides, and the generated configuration enables the
-// pprof endpoint.
 // newTestSIPpBench is a sippBench for end-to-end tests: SIPp required
 // (skipped with -short), the repository's scenarios, a temporary working
 // directory, processes stopped at the test's end, logs discarded.
@@ -163,6 +158,11 @@ func newTestSIPpBench(t *testing.T, cfg sippConfig) *sippBench {
 		register: filepath.Join(sc, "register.xml"), deadline: time.Now().Add(cfg.Budget)}
 }
 
+// The bench's SIPp scenarios against a real Hotline: agents register with
+// digest auth from the injection file (two agent SIPps), callers place
+// calls with audio both ways, every call is answered and recorded with
+// audio from both sides, and the generated configuration enables the
+// pprof endpoint.
 func TestSIPpScenariosRecordCalls(t *testing.T) {
 	cfg := sippConfig{Agents: 4, AgentsPerUAS: 2, RatePerUAC: 100, CallsPerUAC: 10, Hold: time.Second,
 		StepDur: time.Second, Budget: 3 * time.Minute}

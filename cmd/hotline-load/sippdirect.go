@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"time"
 )
@@ -59,9 +58,7 @@ func (b *sippBench) directRun(ctx context.Context, d *sippDirect) error {
 	if err := waitSIPpUp(uas); err != nil {
 		return fmt.Errorf("agent %w", err)
 	}
-	calls := max(int(math.Round(d.Rate*b.cfg.StepDur.Seconds())), 1)
-	n := max(int((d.Rate+b.cfg.RatePerUAC-1)/b.cfg.RatePerUAC), 1)
-	bound := 2*b.cfg.StepDur + b.cfg.Hold + 40*time.Second
+	calls, n, bound := b.stepPlan(d.Rate, b.cfg.StepDur)
 	ps, err := b.callersTo(fmt.Sprintf("127.0.0.1:%d", port), calls, d.Rate, b.cfg.Hold, n, bound)
 	defer func() {
 		for _, p := range ps {
@@ -80,18 +77,12 @@ func (b *sippBench) directRun(ctx context.Context, d *sippDirect) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	sippCPU := func() time.Duration {
-		t := uas.cpu()
-		for _, p := range ps {
-			t += p.cpu()
-		}
-		return t
-	}
+	all := append([]*sippProc{uas}, ps...)
 	busy0, tot0, err := MachineCPU()
 	if err != nil {
 		return err
 	}
-	s0, t0 := sippCPU(), time.Now()
+	s0, t0 := sumCPU(all), time.Now()
 	select {
 	case <-time.After(d.Window):
 	case <-ctx.Done():
@@ -101,10 +92,8 @@ func (b *sippBench) directRun(ctx context.Context, d *sippDirect) error {
 	if err != nil {
 		return err
 	}
-	s1, el := sippCPU(), time.Since(t0)
-	if tot1 > tot0 {
-		d.MachineBusy = float64(busy1-busy0) / float64(tot1-tot0)
-	}
+	s1, el := sumCPU(all), time.Since(t0)
+	d.MachineBusy = busyShare(busy0, tot0, busy1, tot1)
 	d.SIPpCores = (s1 - s0).Seconds() / el.Seconds()
 	var errs []error
 	for _, p := range ps {

@@ -625,11 +625,19 @@ func (b *Baresip) WaitEvent(ctx context.Context, types ...string) (Event, error)
 
 // WaitEventFunc is WaitEvent with a predicate; what names it in errors.
 func (b *Baresip) WaitEventFunc(ctx context.Context, match func(Event) bool, what string) (Event, error) {
+	return b.waitEvent(ctx, match, what, true)
+}
+
+// waitEvent waits for the next event after the cursor that matches; with
+// consume it moves the cursor past it.
+func (b *Baresip) waitEvent(ctx context.Context, match func(Event) bool, what string, consume bool) (Event, error) {
 	for {
 		b.mu.Lock()
 		for i := b.cursor; i < len(b.events); i++ {
 			if match(b.events[i]) {
-				b.cursor = i + 1
+				if consume {
+					b.cursor = i + 1
+				}
 				ev := b.events[i]
 				b.mu.Unlock()
 				return ev, nil
@@ -669,13 +677,9 @@ func (b *Baresip) eventSummary() string {
 // (CALL_INCOMING, even CALL_ESTABLISHED with auto-answer) before it
 // reports the REGISTER's 200 OK, and the next WaitEvent must still see it.
 func (b *Baresip) WaitRegistered(ctx context.Context) error {
-	b.mu.Lock()
-	cursor := b.cursor
-	b.mu.Unlock()
-	ev, err := b.WaitEvent(ctx, EventRegisterOK, EventRegisterFail)
-	b.mu.Lock()
-	b.cursor = cursor
-	b.mu.Unlock()
+	ev, err := b.waitEvent(ctx, func(ev Event) bool {
+		return ev.Type == EventRegisterOK || ev.Type == EventRegisterFail
+	}, EventRegisterOK+"|"+EventRegisterFail, false)
 	if err != nil {
 		return err
 	}
