@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 45m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test deps apt-deps go-tools lint unit bench soak fuzz clean compose-secrets
+.PHONY: all build run test deps apt-deps go-tools lint unit bench soak fuzz clean compose-secrets bpf
 
 all: build
 
@@ -35,6 +35,8 @@ apt-deps:
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v clang-14 >/dev/null 2>&1 || missing="$$missing clang-14"; \
+	test -f /usr/include/bpf/bpf_helpers.h || missing="$$missing libbpf-dev"; \
 	{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null 2>&1 || missing="$$missing kamailio"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
@@ -42,7 +44,7 @@ apt-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@for t in sipp baresip linphonec prometheus promtool systemd-analyze redis-server; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
+	@for t in sipp baresip linphonec prometheus promtool systemd-analyze redis-server clang-14; do command -v $$t >/dev/null || { echo "$$t still missing after install" >&2; exit 1; }; done
 	@{ command -v kamailio || test -x /usr/sbin/kamailio; } >/dev/null || { echo "kamailio still missing after install" >&2; exit 1; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { echo "postgresql (initdb) still missing after install" >&2; exit 1; }
 	@# internal/pgtest runs PostgreSQL as the "postgres" user when the tests run as root (PostgreSQL refuses root).
@@ -120,6 +122,13 @@ compose-secrets:
 		if [ ! -s $$f ]; then head -c 32 /dev/urandom | base64 | tr -d '=+/\n' > $$f; echo "made $$f"; fi; \
 		chmod 644 $$f; \
 	done
+
+## bpf: rebuild the kernel relay's BPF object (committed) from its C source;
+## BPF_OUT writes it elsewhere (the krelay tests check the committed one).
+BPF_OUT ?= relay_bpfel.o
+bpf:
+	cd sip/media/krelay && clang-14 -O2 -g -target bpf -fdebug-compilation-dir=. \
+		-I/usr/include/$$(uname -m)-linux-gnu -c bpf/relay.bpf.c -o $(BPF_OUT)
 
 clean:
 	rm -rf bin

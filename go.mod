@@ -3,6 +3,7 @@ module hotline
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/emiago/sipgo v1.7.2
 	github.com/icholy/digest v1.2.0
 	github.com/jackc/pgx/v5 v5.13.0

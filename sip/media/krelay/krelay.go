@@ -1,0 +1,318 @@
+//go:build linux
+
+// Package krelay is Hotline's in-kernel RTP relay: a TC program on the
+// ingress of the interfaces RTP arrives on rewrites the packets of an
+// installed flow (a leg's address, from its latched remote, with the leg's
+// audio payload type) to the bridged leg's remote and sends them on, so
+// the packet never reaches Hotline's socket. A copy of each relayed packet,
+// as received, goes into a ring buffer that Run reads in batches, for the
+// recorder and the leg's counters.
+//
+// Whatever the program does not take (an unknown address, another
+// source, another payload type such as a telephone-event, a packet longer
+// than a ring record, a full ring) reaches the leg's socket unchanged and
+// the user-space relay handles it. The attachment is tied to the Relay's
+// file descriptors: when the process ends, for any reason, the kernel
+// detaches the program and every packet goes to the sockets again.
+//
+// It needs Linux 6.6 or later (tcx) and CAP_BPF with CAP_NET_ADMIN.
+// The BPF object is built from bpf/relay.bpf.c by `make bpf` and committed.
+package krelay
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+)
+
+//go:embed relay_bpfel.o
+var object []byte
+
+// DataMax is the longest RTP packet (header and payload) the kernel
+// relays; longer ones go to the leg's socket.
+const DataMax = 320
+
+// recordLen is the size of struct record in relay.bpf.c.
+const recordLen = 16 + DataMax
+
+// Flow is what the kernel does with the packets sent to one leg's address.
+type Flow struct {
+	// ID names the leg in Packets.
+	ID uint32
+	// From is the leg's latched remote: only its packets are relayed.
+	From netip.AddrPort
+	// PT is the leg's audio payload type: packets with another go up.
+	PT uint8
+	// OutFrom is the bridged leg's own address, the relayed packet's
+	// source, and OutTo the bridged leg's remote, its destination.
+	OutFrom, OutTo netip.AddrPort
+	// OutPT is the bridged leg's audio payload type, written into the
+	// relayed packet.
+	OutPT uint8
+	// Ifindex is the interface to send the relayed packet out of; 0
+	// delivers it on this host (OutTo is a local address).
+	Ifindex int
+}
+
+// flowValue is struct flow of relay.bpf.c (addresses and ports in network
+// byte order).
+type flowValue struct {
+	SrcAddr  [4]byte
+	SrcPort  [2]byte
+	OutSport [2]byte
+	OutSaddr [4]byte
+	OutDaddr [4]byte
+	OutDport [2]byte
+	PT       uint8
+	OutPT    uint8
+	ID       uint32
+	Ifindex  uint32
+	_        [4]byte
+	Packets  uint64
+	Bytes    uint64
+}
+
+type flowKey struct {
+	Addr [4]byte
+	Port [2]byte
+	_    [2]byte
+}
+
+// Counters of the program as a whole.
+type Counters struct {
+	// Relayed is the packets relayed in the kernel.
+	Relayed uint64
+	// RingFull is the packets passed to the socket because the ring was
+	// full (the user-space relay took them).
+	RingFull uint64
+	// TooLong is the packets passed to the socket as longer than DataMax.
+	TooLong uint64
+}
+
+// Packet is one relayed packet, as received by the leg ID.
+type Packet struct {
+	ID uint32
+	// At is its arrival.
+	At time.Time
+	// Data is the RTP packet, valid until the handler returns.
+	Data []byte
+}
+
+// Errors.
+var (
+	// ErrUnsupported: the address is not IPv4 (the program handles IPv4).
+	ErrUnsupported = errors.New("krelay: only IPv4 flows are relayed in the kernel")
+)
+
+// Relay is the loaded program, attached to some interfaces.
+type Relay struct {
+	coll     *ebpf.Collection
+	flows    *ebpf.Map
+	counters *ebpf.Map
+	links    []link.Link
+	ring     *ringbuf.Reader
+
+	// the clocks at load: ktime (CLOCK_MONOTONIC) and Go's
+	mono0 int64
+	now0  time.Time
+
+	closeOnce sync.Once
+}
+
+// Open loads the program and attaches it to the ingress of each interface.
+func Open(ifaces ...string) (*Relay, error) {
+	if len(ifaces) == 0 {
+		return nil, errors.New("krelay: no interface to attach to")
+	}
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	if err != nil {
+		return nil, fmt.Errorf("krelay: read the BPF object: %w", err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, fmt.Errorf("krelay: load the BPF program: %w", err)
+	}
+	r := &Relay{coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"]}
+	for _, name := range ifaces {
+		ifc, err := net.InterfaceByName(name)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("krelay: interface %q: %w", name, err)
+		}
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: coll.Programs["relay"], Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("krelay: attach to the ingress of %s: %w", name, err)
+		}
+		r.links = append(r.links, l)
+	}
+	if r.ring, err = ringbuf.NewReader(coll.Maps["ring"]); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("krelay: open the ring buffer: %w", err)
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("krelay: read the clock: %w", err)
+	}
+	r.now0, r.mono0 = time.Now(), ts.Nano()
+	return r, nil
+}
+
+// Close detaches the program and frees its maps; Run returns.
+func (r *Relay) Close() error {
+	var errs []error
+	r.closeOnce.Do(func() {
+		for _, l := range r.links {
+			errs = append(errs, l.Close())
+		}
+		if r.ring != nil {
+			errs = append(errs, r.ring.Close())
+		}
+		r.coll.Close()
+	})
+	return errors.Join(errs...)
+}
+
+func v4(a netip.Addr) ([4]byte, bool) {
+	a = a.Unmap()
+	if !a.Is4() {
+		return [4]byte{}, false
+	}
+	return a.As4(), true
+}
+
+func port(p uint16) (b [2]byte) {
+	binary.BigEndian.PutUint16(b[:], p)
+	return b
+}
+
+func key(at netip.AddrPort) (flowKey, error) {
+	a, ok := v4(at.Addr())
+	if !ok {
+		return flowKey{}, ErrUnsupported
+	}
+	return flowKey{Addr: a, Port: port(at.Port())}, nil
+}
+
+// Install relays in the kernel what reaches at (a leg's own address, as
+// its remote sends to it) as f says, replacing any flow for at.
+func (r *Relay) Install(at netip.AddrPort, f Flow) error {
+	k, err := key(at)
+	if err != nil {
+		return err
+	}
+	v := flowValue{SrcPort: port(f.From.Port()), OutSport: port(f.OutFrom.Port()), OutDport: port(f.OutTo.Port()),
+		PT: f.PT & 0x7f, OutPT: f.OutPT & 0x7f, ID: f.ID, Ifindex: uint32(f.Ifindex)}
+	var ok1, ok2, ok3 bool
+	v.SrcAddr, ok1 = v4(f.From.Addr())
+	v.OutSaddr, ok2 = v4(f.OutFrom.Addr())
+	v.OutDaddr, ok3 = v4(f.OutTo.Addr())
+	if !ok1 || !ok2 || !ok3 {
+		return ErrUnsupported
+	}
+	if err := r.flows.Put(k, v); err != nil {
+		return fmt.Errorf("krelay: install the flow for %s: %w", at, err)
+	}
+	return nil
+}
+
+// Remove stops relaying what reaches at in the kernel; it returns the
+// packets and bytes relayed for it. Removing a flow that is not installed
+// is not an error.
+func (r *Relay) Remove(at netip.AddrPort) (packets, bytes uint64, err error) {
+	k, err := key(at)
+	if err != nil {
+		return 0, 0, err
+	}
+	var v flowValue
+	if err := r.flows.LookupAndDelete(k, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return 0, 0, nil
+		}
+		return 0, 0, fmt.Errorf("krelay: remove the flow for %s: %w", at, err)
+	}
+	return v.Packets, v.Bytes, nil
+}
+
+// Stats returns the packets and bytes relayed for at so far.
+func (r *Relay) Stats(at netip.AddrPort) (packets, bytes uint64, err error) {
+	k, err := key(at)
+	if err != nil {
+		return 0, 0, err
+	}
+	var v flowValue
+	if err := r.flows.Lookup(k, &v); err != nil {
+		return 0, 0, fmt.Errorf("krelay: look up the flow for %s: %w", at, err)
+	}
+	return v.Packets, v.Bytes, nil
+}
+
+// Counters sums the program's counters over the CPUs.
+func (r *Relay) Counters() (Counters, error) {
+	var c [3]uint64
+	for i := range c {
+		var per []uint64
+		if err := r.counters.Lookup(uint32(i), &per); err != nil {
+			return Counters{}, fmt.Errorf("krelay: read counter %d: %w", i, err)
+		}
+		for _, n := range per {
+			c[i] += n
+		}
+	}
+	return Counters{Relayed: c[0], RingFull: c[1], TooLong: c[2]}, nil
+}
+
+// batchMax is the most packets Run hands over in one call.
+const batchMax = 256
+
+// Run reads the ring buffer until Close and hands handle the packets read
+// in one go (at most batchMax), in the order the kernel relayed them. It
+// returns nil after Close.
+func (r *Relay) Run(handle func([]Packet)) error {
+	var (
+		rec   ringbuf.Record
+		buf   = make([]byte, batchMax*DataMax)
+		batch = make([]Packet, 0, batchMax)
+	)
+	for {
+		err := r.ring.ReadInto(&rec)
+		if err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("krelay: read the ring buffer: %w", err)
+		}
+		s := rec.RawSample
+		if len(s) < recordLen {
+			continue
+		}
+		id := binary.NativeEndian.Uint32(s[0:])
+		n := int(binary.NativeEndian.Uint32(s[4:]))
+		ns := int64(binary.NativeEndian.Uint64(s[8:]))
+		if n > DataMax {
+			continue
+		}
+		i := len(batch)
+		d := buf[i*DataMax : i*DataMax+n]
+		copy(d, s[16:16+n])
+		batch = append(batch, Packet{ID: id, At: r.now0.Add(time.Duration(ns - r.mono0)), Data: d})
+		if rec.Remaining == 0 || len(batch) == batchMax {
+			handle(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+}

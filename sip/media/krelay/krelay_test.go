@@ -1,0 +1,228 @@
+//go:build linux
+
+package krelay
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func udp(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func addr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func rtp(pt byte, seq uint16, payload byte) []byte {
+	p := make([]byte, 12+160)
+	p[0], p[1] = 0x80, pt
+	p[2], p[3] = byte(seq>>8), byte(seq)
+	p[8] = 0x11 // SSRC
+	for i := 12; i < len(p); i++ {
+		p[i] = payload
+	}
+	return p
+}
+
+// recv reads one datagram from c within d; ok false if none came.
+func recv(t *testing.T, c *net.UDPConn, d time.Duration) (p []byte, from netip.AddrPort, ok bool) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	c.SetReadDeadline(time.Now().Add(d))
+	n, a, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, a, false
+		}
+		t.Fatal(err)
+	}
+	return buf[:n], a, true
+}
+
+// collector gathers what Run hands over.
+type collector struct {
+	mu  sync.Mutex
+	got []Packet
+}
+
+func (c *collector) handle(b []Packet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range b {
+		p.Data = bytes.Clone(p.Data)
+		c.got = append(c.got, p)
+	}
+}
+
+func (c *collector) wait(t *testing.T, n int) []Packet {
+	t.Helper()
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		if len(c.got) >= n {
+			g := append([]Packet(nil), c.got...)
+			c.mu.Unlock()
+			return g
+		}
+		c.mu.Unlock()
+	}
+	t.Fatalf("the ring gave fewer than %d packets", n)
+	return nil
+}
+
+// TestRelayOnLoopback bridges two legs in the kernel, with real sockets
+// on 127.0.0.1: a caller's audio reaches the agent from the agent leg's
+// address with the agent's payload type, never the leg's socket, and the
+// ring gives the packet as the caller sent it; what the kernel must not
+// take (a telephone-event, another source, after Remove) reaches the leg's
+// socket.
+func TestRelayOnLoopback(t *testing.T) {
+	r, err := Open("lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	var col collector
+	done := make(chan error, 1)
+	go func() { done <- r.Run(col.handle) }()
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	caller, agent := udp(t), udp(t)
+	legA, legB := udp(t), udp(t) // Hotline's caller leg and agent leg
+	if err := r.Install(addr(legA), Flow{ID: 1, From: addr(caller), PT: 0, OutFrom: addr(legB), OutTo: addr(agent), OutPT: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Install(addr(legB), Flow{ID: 2, From: addr(agent), PT: 8, OutFrom: addr(legA), OutTo: addr(caller), OutPT: 0}); err != nil {
+		t.Fatal(err)
+	}
+
+	sent := rtp(0, 1, 0x55)
+	if _, err := caller.WriteToUDPAddrPort(sent, addr(legA)); err != nil {
+		t.Fatal(err)
+	}
+	p, from, ok := recv(t, agent, time.Second)
+	if !ok {
+		t.Fatal("the agent got nothing")
+	}
+	if from != addr(legB) {
+		t.Errorf("the agent got it from %s, want the agent leg %s", from, addr(legB))
+	}
+	if p[1]&0x7f != 8 || !bytes.Equal(p[2:], sent[2:]) {
+		t.Errorf("the agent got pt %d and a changed packet; want pt 8 and the rest as sent", p[1]&0x7f)
+	}
+	if _, _, ok := recv(t, legA, 50*time.Millisecond); ok {
+		t.Error("the caller leg's socket got the relayed packet too")
+	}
+	back := rtp(8, 7, 0x2a)
+	if _, err := agent.WriteToUDPAddrPort(back, addr(legB)); err != nil {
+		t.Fatal(err)
+	}
+	if p, from, ok := recv(t, caller, time.Second); !ok || from != addr(legA) || p[1] != 0 {
+		t.Fatalf("the caller got ok=%v from %s pt %d; want the caller leg %s, pt 0", ok, from, p[1], addr(legA))
+	}
+	got := col.wait(t, 2)
+	if got[0].ID != 1 || !bytes.Equal(got[0].Data, sent) || got[1].ID != 2 || !bytes.Equal(got[1].Data, back) {
+		t.Errorf("ring: %d %x, %d ...; want leg 1 with the packet as sent, then leg 2", got[0].ID, got[0].Data[:4], got[1].ID)
+	}
+	if d := time.Since(got[0].At); d < 0 || d > 5*time.Second {
+		t.Errorf("arrival %v is %v from now", got[0].At, d)
+	}
+
+	// A telephone-event (pt 101) and a packet from another source go to
+	// the leg's socket, untouched.
+	dtmf := rtp(101, 2, 0x01)
+	caller.WriteToUDPAddrPort(dtmf, addr(legA))
+	if p, _, ok := recv(t, legA, time.Second); !ok || !bytes.Equal(p, dtmf) {
+		t.Error("the telephone-event did not reach the caller leg's socket as sent")
+	}
+	stranger := udp(t)
+	stranger.WriteToUDPAddrPort(rtp(0, 3, 0x33), addr(legA))
+	if _, from, ok := recv(t, legA, time.Second); !ok || from != addr(stranger) {
+		t.Error("another source's packet did not reach the caller leg's socket")
+	}
+	if _, _, ok := recv(t, agent, 50*time.Millisecond); ok {
+		t.Error("the agent got a packet the kernel should have passed up")
+	}
+
+	packets, nbytes, err := r.Stats(addr(legA))
+	if err != nil || packets != 1 || nbytes != uint64(len(sent)) {
+		t.Errorf("stats of the caller leg: %d packets, %d bytes, %v; want 1, %d", packets, nbytes, err, len(sent))
+	}
+	if c, err := r.Counters(); err != nil || c.Relayed != 2 {
+		t.Errorf("counters %+v, %v; want 2 relayed", c, err)
+	}
+
+	// After Remove the leg's socket gets the audio again.
+	if packets, _, err := r.Remove(addr(legA)); err != nil || packets != 1 {
+		t.Errorf("remove: %d packets, %v", packets, err)
+	}
+	caller.WriteToUDPAddrPort(rtp(0, 4, 0x44), addr(legA))
+	if _, _, ok := recv(t, legA, time.Second); !ok {
+		t.Error("after Remove the caller leg's socket got nothing")
+	}
+	if _, _, err := r.Remove(addr(legA)); err != nil {
+		t.Errorf("a second remove: %v", err)
+	}
+}
+
+// TestLongPacketGoesUp: a packet longer than a ring record is not relayed
+// in the kernel (the recorder must get every packet) but reaches the leg.
+func TestLongPacketGoesUp(t *testing.T) {
+	r, err := Open("lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	defer r.Close()
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 1, From: addr(caller), OutFrom: addr(legB), OutTo: addr(agent)}); err != nil {
+		t.Fatal(err)
+	}
+	long := make([]byte, DataMax+1)
+	long[0] = 0x80
+	caller.WriteToUDPAddrPort(long, addr(legA))
+	if p, _, ok := recv(t, legA, time.Second); !ok || len(p) != len(long) {
+		t.Fatal("the long packet did not reach the leg's socket")
+	}
+	if c, err := r.Counters(); err != nil || c.TooLong != 1 || c.Relayed != 0 {
+		t.Errorf("counters %+v, %v; want 1 too long, none relayed", c, err)
+	}
+	if err := r.Install(netip.MustParseAddrPort("[::1]:4000"), Flow{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("an IPv6 flow: %v, want ErrUnsupported", err)
+	}
+}
+
+// TestObjectIsBuiltFromSource rebuilds the BPF object with `make bpf` and
+// compares it with the committed (embedded) one.
+func TestObjectIsBuiltFromSource(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "relay.o")
+	cmd := exec.Command("make", "-s", "-C", "../../..", "bpf", "BPF_OUT="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make bpf (needs clang-14 and libbpf-dev, which make deps installs): %v\n%s", err, b)
+	}
+	built, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, object) {
+		t.Error("relay_bpfel.o is not what bpf/relay.bpf.c builds: run make bpf and commit it")
+	}
+}
