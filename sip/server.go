@@ -265,11 +265,18 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.srv = srv
 	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
+	if s.deps.Media.Kernel {
+		if err := s.ports.StartKernel(s.deps.Media, s.log); err != nil {
+			_ = ua.Close()
+			return fmt.Errorf("rtp.kernel: %w", err)
+		}
+	}
 
 	for i, l := range s.cfg.Listen {
 		bl, err := s.listen(l)
 		if err != nil {
 			s.closeListeners()
+			_ = s.ports.Close()
 			_ = ua.Close()
 			return fmt.Errorf("sip: listen[%d] %s %s: %w", i, l.Transport, l.Addr, err)
 		}
@@ -283,6 +290,7 @@ func (s *Server) Start(ctx context.Context) error {
 	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientLogger(s.log.With("component", "sipgo")))
 	if err != nil {
 		s.closeListeners()
+		_ = s.ports.Close()
 		return fmt.Errorf("sip: client: %w", err)
 	}
 	s.client = client
@@ -302,6 +310,7 @@ func (s *Server) Start(ctx context.Context) error {
 			contact.Address.UriParams.Add("transport", bl.transport)
 		} else if c, err = s.udpClient(ua, host, bl); err != nil {
 			s.closeListeners()
+			_ = s.ports.Close()
 			return fmt.Errorf("sip: client: %w", err)
 		}
 		s.dialogUA[bl.transport] = &sipgo.DialogUA{Client: c, ContactHDR: contact}
@@ -469,6 +478,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
 	err := s.ua.Close()
 	s.bg.Wait()
+	err = errors.Join(err, s.ports.Close())
 	s.log.Info("SIP stopped")
 	return err
 }

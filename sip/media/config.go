@@ -42,6 +42,15 @@ type Config struct {
 	// leaves signalling waiting behind thousands of RTP goroutines under
 	// load. Without recvmmsg (not Linux) every leg has its own.
 	Readers int `yaml:"readers"`
+	// Kernel relays bridged calls' audio in the kernel (a TC program on
+	// the interfaces RTP arrives on, Linux 6.6 or later, CAP_BPF and
+	// CAP_NET_ADMIN): a caller's packets go to the agent without passing
+	// through Hotline's sockets, and a copy of each reaches the recorder
+	// through a ring buffer. Legs that need transcoding, a monitor's mix,
+	// IPv6, telephone-events, or packets longer than 320 bytes stay in user
+	// space. Off by default; Hotline does not start if it is on and the
+	// program cannot be loaded.
+	Kernel bool `yaml:"kernel"`
 }
 
 // maxReaders bounds rtp.readers.

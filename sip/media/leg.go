@@ -81,6 +81,7 @@ type Leg struct {
 	ports *Ports
 	log   *slog.Logger
 	local netip.AddrPort
+	kaddr netip.AddrPort // where the peer's packets arrive: the bound IP (the announced one if bound to all) and port
 	port  int
 	conn  *net.UDPConn    // RTP
 	raw   syscall.RawConn // conn's, for recvmmsg and sendmmsg; nil without them
@@ -104,8 +105,10 @@ type Leg struct {
 	jitter                atomic.Int64 // RFC 3550 interarrival jitter, 8 kHz units
 	lastPacket            atomic.Int64 // ns since epoch plus one; 0 = never
 
-	rx rxState
-	ps playState
+	rx     rxState
+	rxMu   sync.Mutex  // rx's loss, jitter and DTMF state: the socket's reader and the kernel relay's ring both update it
+	kstate kernelState // the leg's flow in the kernel relay (rtp.kernel)
+	ps     playState
 
 	// A shared reader's (rtp.readers ≥ 0): set when Start adds the leg
 	// to pl; nextCheck is guarded by pl's mutex.
@@ -188,6 +191,11 @@ func NewLeg(cfg *Config, ports *Ports, log *slog.Logger) (*Leg, error) {
 	}
 	l.local = netip.AddrPortFrom(announce, uint16(port))
 	l.log = log.With("rtp_port", port)
+	l.kaddr = netip.AddrPortFrom(bind, uint16(port))
+	if bind.IsUnspecified() {
+		l.kaddr = l.local
+	}
+	l.registerKernel()
 	return l, nil
 }
 
@@ -231,6 +239,8 @@ func (l *Leg) SetRemote(addr netip.AddrPort, f Format) {
 		}
 	}
 	l.armed.Store(l.since())
+	l.syncKernel()
+	l.peer.Load().syncKernel()
 }
 
 // Format returns the payload format set by SetRemote; ok is false before.
@@ -334,8 +344,10 @@ func (l *Leg) end(cause error) error {
 	}
 	l.mu.Unlock()
 
+	l.endKernel() // before the socket closes: its port may be reused
 	if p := l.peer.Swap(nil); p != nil {
 		p.peer.CompareAndSwap(l, nil)
+		p.syncKernel()
 	}
 	if l.pl != nil {
 		l.pl.remove(l) // before the socket closes: its number may be reused

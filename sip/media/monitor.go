@@ -116,6 +116,9 @@ func NewMonitor(caller, agent, sup *Leg, mode MonitorMode) (*Monitor, error) {
 		}
 		return nil, ErrMonitored
 	}
+	for _, l := range []*Leg{caller, agent, sup} {
+		l.syncKernel() // the monitor's hooks see every packet
+	}
 	sup.Play(&supervisorMix{m: m})
 	go func() { // a leg ending ends the monitoring
 		select {
@@ -162,6 +165,7 @@ func (m *Monitor) Stop() {
 	m.stopOnce.Do(func() {
 		for i, l := range []*Leg{m.caller, m.agent, m.sup} {
 			l.mix.CompareAndSwap(m.pts[i], nil)
+			l.syncKernel()
 		}
 		m.sup.Play(nil)
 		close(m.done)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -19,8 +20,9 @@ type Ports struct {
 	next int // next RTP port to try
 	held map[int]struct{}
 
-	batches sync.Pool // *batch: receive and send buffers, held only while packets are in hand
-	readers readers   // the shared RTP readers of its legs (rtp.readers ≥ 0)
+	batches sync.Pool              // *batch: receive and send buffers, held only while packets are in hand
+	readers readers                // the shared RTP readers of its legs (rtp.readers ≥ 0)
+	kern    atomic.Pointer[kernel] // the in-kernel relay (StartKernel); nil: off
 }
 
 // NewPorts returns an allocator for RTP/RTCP pairs within [min, max]: RTP

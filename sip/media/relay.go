@@ -25,11 +25,16 @@ func Bridge(a, b *Leg) (unbridge func()) {
 	for _, x := range [2][2]*Leg{{a, b}, {b, a}} {
 		if old := x[0].peer.Swap(x[1]); old != nil && old != x[1] {
 			old.peer.CompareAndSwap(x[0], nil)
+			old.syncKernel()
 		}
 	}
+	a.syncKernel()
+	b.syncKernel()
 	return func() {
 		a.peer.CompareAndSwap(b, nil)
 		b.peer.CompareAndSwap(a, nil)
+		a.syncKernel()
+		b.syncKernel()
 	}
 }
 
@@ -147,12 +152,17 @@ func (l *Leg) accept(p []byte, src netip.AddrPort, a *rxPacket) bool {
 	l.bytesIn.Add(uint64(len(p)))
 	now := l.since() // the one clock reading per packet (monotonic only)
 	l.lastPacket.Store(now)
+	l.rxMu.Lock()
 	l.countLoss(p)
 	if !dtmf {
 		l.measureJitter(p, now)
 	}
-	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 {
-		l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
+	digit := dtmf && end-start >= 4 && p[start+1]&0x80 != 0 && l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
+	l.rxMu.Unlock()
+	if digit {
+		if f := l.onDTMF.Load(); f != nil {
+			(*f)(rune(dtmfDigits[p[start]]))
+		}
 	}
 	if !dtmf {
 		if mix := l.mix.Load(); mix != nil {
@@ -200,6 +210,8 @@ func (l *Leg) latch(r *remote, src netip.AddrPort) (*remote, bool) {
 		nr := &remote{sdp: r.sdp, dest: src, latched: true, f: r.f}
 		if l.remote.CompareAndSwap(r, nr) {
 			l.log.Debug("rtp latched", "source", src, "sdp", r.sdp)
+			l.syncKernel()
+			l.peer.Load().syncKernel()
 			return nr, true
 		}
 		r = l.remote.Load()
@@ -232,16 +244,14 @@ func (l *Leg) countLoss(p []byte) {
 const dtmfDigits = "0123456789*#ABCD"
 
 // dtmfEnd handles a telephone-event packet with the end bit: the first one
-// for a given RTP timestamp reports the digit.
-func (l *Leg) dtmfEnd(event byte, ts uint32) {
+// for a given RTP timestamp is a digit to report (with rxMu released).
+func (l *Leg) dtmfEnd(event byte, ts uint32) bool {
 	rx := &l.rx
 	if int(event) >= len(dtmfDigits) || (rx.haveDTMF && rx.dtmfTS == ts) {
-		return
+		return false
 	}
 	rx.haveDTMF, rx.dtmfTS = true, ts
-	if f := l.onDTMF.Load(); f != nil {
-		(*f)(rune(dtmfDigits[event]))
-	}
+	return true
 }
 
 // measureJitter updates the interarrival jitter of received audio (RFC

@@ -1,0 +1,174 @@
+//go:build linux
+
+package media
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+
+	"hotline/audio"
+)
+
+// kernelCall is newCall with the kernel relay started on its ports.
+func kernelCall(t *testing.T, callerFmt, agentFmt Format) (*call, *Ports) {
+	t.Helper()
+	ports := newTestPorts(t, 3)
+	cfg := testConfig()
+	if err := ports.StartKernel(cfg, nopLogger()); err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ports.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	c := &call{caller: newPeer(t), agent: newPeer(t)}
+	c.callerLeg = newTestLeg(t, cfg, ports)
+	c.agentLeg = newTestLeg(t, cfg, ports)
+	c.callerLeg.SetRemote(c.caller.addr(), callerFmt)
+	c.agentLeg.SetRemote(c.agent.addr(), agentFmt)
+	c.callerLeg.Start()
+	c.agentLeg.Start()
+	return c, ports
+}
+
+func relayedInKernel(t *testing.T, p *Ports) uint64 {
+	t.Helper()
+	c, ok := p.KernelCounters()
+	if !ok {
+		t.Fatal("no kernel relay")
+	}
+	return c.Relayed
+}
+
+// tapLog keeps what a BatchTap was given.
+type tapLog struct {
+	mu   sync.Mutex
+	seqs []uint16
+}
+
+func (l *tapLog) tap(pkts [][]byte, _ time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range pkts {
+		l.seqs = append(l.seqs, uint16(p[2])<<8|uint16(p[3]))
+	}
+}
+
+func (l *tapLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seqs)
+}
+
+// TestKernelRelay: once both ends of a bridge have latched, the caller's
+// audio reaches the agent through the kernel (with the agent's payload
+// type, from the agent leg's address); the recorder's tap still gets
+// every packet, the leg's counters count them, and a telephone-event is
+// still decoded and relayed. A monitor takes the pair back to user space
+// for as long as it listens; closing a leg removes its flow.
+func TestKernelRelay(t *testing.T) {
+	agentFmt := Format{PT: 0, Encoding: audio.ULaw, DTMFPT: 96}
+	c, ports := kernelCall(t, fmtPCMU, agentFmt)
+	var rec tapLog
+	c.callerLeg.SetBatchTap(rec.tap)
+	digits := make(chan rune, 4)
+	c.callerLeg.OnDTMF(func(d rune) { digits <- d })
+	Bridge(c.callerLeg, c.agentLeg)
+
+	// The first packets latch both legs, in user space.
+	payload := bytes.Repeat([]byte{0x55}, 160)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 7, payload))
+	c.agent.mustRecv()
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 8, payload))
+	c.caller.mustRecv()
+	before := relayedInKernel(t, ports)
+	for seq := uint16(2); seq <= 5; seq++ {
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, seq, uint32(seq)*160, 7, payload))
+		got, from := c.agent.mustRecv()
+		if from != c.agentLeg.LocalAddr() || got.SequenceNumber != seq || !bytes.Equal(got.Payload, payload) {
+			t.Fatalf("agent got seq %d from %s, want seq %d from %s", got.SequenceNumber, from, seq, c.agentLeg.LocalAddr())
+		}
+	}
+	if n := relayedInKernel(t, ports) - before; n != 4 {
+		t.Errorf("%d packets relayed in the kernel, want 4", n)
+	}
+	waitFor(t, "the tap to get all five packets", func() bool { return rec.len() == 5 })
+	if s := c.callerLeg.Stats(); s.PacketsIn != 5 || s.Lost != 0 || s.LastPacket.IsZero() {
+		t.Errorf("caller leg stats %+v, want 5 in, none lost", s)
+	}
+	if s := c.agentLeg.Stats(); s.PacketsOut != 5 {
+		t.Errorf("agent leg sent %d packets, want 5", s.PacketsOut)
+	}
+
+	// A telephone-event goes up: decoded here, relayed with the agent's PT.
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(101, 6, 960, 7, []byte{11, 0x8a, 0x03, 0x20}))
+	if got, _ := c.agent.mustRecv(); got.PayloadType != 96 {
+		t.Errorf("event relayed as PT %d, want 96", got.PayloadType)
+	}
+	select {
+	case d := <-digits:
+		if d != '#' {
+			t.Errorf("digit %q, want '#'", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no digit decoded")
+	}
+
+	// A monitor hears the caller: the pair is relayed in user space.
+	sup := newPeer(t)
+	supLeg := newTestLeg(t, testConfig(), ports)
+	supLeg.SetRemote(sup.addr(), fmtPCMU)
+	supLeg.Start()
+	m, err := NewMonitor(c.callerLeg, c.agentLeg, supLeg, Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = relayedInKernel(t, ports)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 7, 1120, 7, payload))
+	c.agent.mustRecv()
+	if n := relayedInKernel(t, ports) - before; n != 0 {
+		t.Errorf("%d packets relayed in the kernel while monitored, want 0", n)
+	}
+	m.Stop()
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 8, 1280, 7, payload))
+	c.agent.mustRecv()
+	if n := relayedInKernel(t, ports) - before; n != 1 {
+		t.Errorf("%d packets relayed in the kernel after the monitor stopped, want 1", n)
+	}
+	waitFor(t, "the tap to get all eight packets", func() bool { return rec.len() == 8 })
+
+	// Closing the agent leg removes the caller's flow too (no peer).
+	k := ports.kern.Load()
+	_ = c.agentLeg.Close()
+	<-c.agentLeg.Done()
+	if _, _, err := k.r.Stats(c.callerLeg.kaddr); err == nil {
+		t.Error("the caller leg's flow is still installed after the agent leg closed")
+	}
+	if _, _, err := k.r.Stats(c.agentLeg.kaddr); err == nil {
+		t.Error("the agent leg's flow is still installed after it closed")
+	}
+	if s := c.callerLeg.Stats(); s.Lost != 0 {
+		t.Errorf("%d lost in the caller leg's stats; every packet arrived", s.Lost)
+	}
+}
+
+// TestKernelRelayLeavesTranscodingToUserSpace: PCMU to PCMA is never
+// relayed in the kernel.
+func TestKernelRelayLeavesTranscodingToUserSpace(t *testing.T) {
+	c, ports := kernelCall(t, fmtPCMU, fmtPCMA)
+	Bridge(c.callerLeg, c.agentLeg)
+	for seq := uint16(1); seq <= 3; seq++ {
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, seq, 0, 7, []byte{0xff, 0xff}))
+		if got, _ := c.agent.mustRecv(); got.PayloadType != 8 {
+			t.Fatalf("PT %d, want 8", got.PayloadType)
+		}
+		c.agent.send(c.agentLeg.LocalAddr(), audioPacket(8, seq, 0, 8, []byte{0xd5}))
+		c.caller.mustRecv()
+	}
+	if n := relayedInKernel(t, ports); n != 0 {
+		t.Errorf("%d packets relayed in the kernel, want 0", n)
+	}
+}

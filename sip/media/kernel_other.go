@@ -1,0 +1,25 @@
+//go:build !linux
+
+package media
+
+import (
+	"errors"
+	"log/slog"
+)
+
+// kernel is the in-kernel relay, which only Linux has.
+type kernel struct{}
+
+type kernelState struct{}
+
+// StartKernel fails: the kernel relay needs Linux.
+func (p *Ports) StartKernel(*Config, *slog.Logger) error {
+	return errors.New("media: the kernel relay needs Linux")
+}
+
+// Close does nothing without the kernel relay.
+func (p *Ports) Close() error { return nil }
+
+func (l *Leg) syncKernel()     {}
+func (l *Leg) registerKernel() {}
+func (l *Leg) endKernel()      {}
