@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -36,5 +37,26 @@ func TestCallbackCountersBounded(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m.callbacks.attempts); n != 3 {
 		t.Errorf("%d attempt series, want 3", n)
+	}
+}
+
+// The in-kernel relay's counters are exposed by result while it runs,
+// and not at all while rtp.kernel is off.
+func TestRTPKernelCounters(t *testing.T) {
+	m := newTest(t, Options{NoRuntimeMetrics: true})
+	on := false
+	m.SetRTPKernelSource(func() (RTPKernel, bool) { return RTPKernel{Relayed: 7, RingFull: 2, TooLong: 1}, on })
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(""), NameRTPKernel); err != nil {
+		t.Errorf("with the relay off: %v", err)
+	}
+	on = true
+	want := `# HELP hotline_rtp_kernel_packets_total RTP packets the in-kernel relay (rtp.kernel) relayed, or left to the user-space relay because its ring buffer was full or the packet too long.
+# TYPE hotline_rtp_kernel_packets_total counter
+hotline_rtp_kernel_packets_total{result="relayed"} 7
+hotline_rtp_kernel_packets_total{result="ring_full"} 2
+hotline_rtp_kernel_packets_total{result="too_long"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), NameRTPKernel); err != nil {
+		t.Error(err)
 	}
 }

@@ -137,6 +137,26 @@ func (m *Metrics) RTPLegEnded(s RTPStats) {
 	}
 }
 
+// RTPKernel are the in-kernel relay's counters (rtp.kernel).
+type RTPKernel struct {
+	// Relayed is the packets relayed in the kernel.
+	Relayed uint64
+	// RingFull and TooLong are the packets it left to the user-space
+	// relay: the ring buffer to the recorders was full, or the packet
+	// longer than a ring record.
+	RingFull, TooLong uint64
+}
+
+// SetRTPKernelSource sets the callback giving the in-kernel relay's
+// counters; ok false (relay off) exposes none.
+func (m *Metrics) SetRTPKernelSource(f func() (RTPKernel, bool)) {
+	if m != nil {
+		m.srcs.mu.Lock()
+		m.srcs.rtpKernel = f
+		m.srcs.mu.Unlock()
+	}
+}
+
 // SetBacklogSource sets the callback giving the recording upload backlog.
 func (m *Metrics) SetBacklogSource(f func() Backlog) {
 	if m != nil {
@@ -153,6 +173,7 @@ type callbackCollector struct {
 	waiting, longest, open, agents, active, registered *prometheus.Desc
 	lostCalls                                          *prometheus.Desc
 	legs, packets, bytes, lost, dropped, jMean, jMax   *prometheus.Desc
+	kernel                                             *prometheus.Desc
 	bFiles, bBytes, bOldest, bRecording                *prometheus.Desc
 	bUploaded, bFailures, bDropped                     *prometheus.Desc
 	spoolFree, spoolSize                               *prometheus.Desc
@@ -178,6 +199,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 		dropped:    d(NameRTPDropped, "Received packets discarded (not RTP, unknown payload type, wrong source)."),
 		jMean:      d(NameRTPJitterMean, "Mean interarrival jitter over live legs that report it.", lDirection),
 		jMax:       d(NameRTPJitterMax, "Largest interarrival jitter of a live leg.", lDirection),
+		kernel:     d(NameRTPKernel, "RTP packets the in-kernel relay (rtp.kernel) relayed, or left to the user-space relay because its ring buffer was full or the packet too long.", "result"),
 		bFiles:     d(NameRecordingBacklogFiles, "Finished recordings waiting in the spool for upload."),
 		bBytes:     d(NameRecordingBacklogBytes, "Size of the recordings waiting for upload."),
 		bOldest:    d(NameRecordingBacklogOldest, "How long the oldest recording waiting for upload has waited."),
@@ -193,7 +215,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 // Describe implements prometheus.Collector.
 func (c *callbackCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.waiting, c.longest, c.open, c.lostCalls, c.agents, c.active, c.registered,
-		c.legs, c.packets, c.bytes, c.lost, c.dropped, c.jMean, c.jMax,
+		c.legs, c.packets, c.bytes, c.lost, c.dropped, c.jMean, c.jMax, c.kernel,
 		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped, c.spoolFree, c.spoolSize} {
 		ch <- d
 	}
@@ -204,6 +226,7 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	s.mu.Lock()
 	queues, agents, active, registered, rtp, backlog := s.queues, s.agents, s.activeCalls, s.registered, s.rtp, s.backlog
+	rtpKernel := s.rtpKernel
 	s.mu.Unlock()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
@@ -228,6 +251,13 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			gauge(c.open, open, name)
 			counter(c.lostCalls, float64(q.Lost), name)
+		}
+	}
+	if rtpKernel != nil {
+		if k, ok := rtpKernel(); ok {
+			counter(c.kernel, float64(k.Relayed), "relayed")
+			counter(c.kernel, float64(k.RingFull), "ring_full")
+			counter(c.kernel, float64(k.TooLong), "too_long")
 		}
 	}
 	if agents != nil {

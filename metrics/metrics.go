@@ -659,6 +659,7 @@ type sources struct {
 	activeCalls func() int
 	registered  func() int
 	rtp         func() []RTPStats
+	rtpKernel   func() (RTPKernel, bool)
 	backlog     func() Backlog
 
 	rtpEnded RTPStats   // totals of legs that have ended

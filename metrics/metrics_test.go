@@ -57,6 +57,7 @@ func exercise(m *Metrics) {
 	})
 	m.SetActiveCallsSource(func() int { return 3 })
 	m.SetRegistrationSource(func() int { return 4 })
+	m.SetRTPKernelSource(func() (RTPKernel, bool) { return RTPKernel{Relayed: 9, RingFull: 1}, true })
 	m.SetRTPSource(func() []RTPStats {
 		return []RTPStats{{PacketsIn: 100, PacketsOut: 99, BytesIn: 17200, BytesOut: 17028, LostIn: 1, JitterIn: 3 * time.Millisecond}}
 	})

@@ -56,11 +56,15 @@ const (
 	NameAgentCSAT      = "hotline_agent_csat_score"
 
 	// Media.
-	NameRTPLegs       = "hotline_rtp_legs"
-	NameRTPPackets    = "hotline_rtp_packets_total"
-	NameRTPBytes      = "hotline_rtp_bytes_total"
-	NameRTPLost       = "hotline_rtp_packets_lost_total"
-	NameRTPDropped    = "hotline_rtp_packets_dropped_total"
+	NameRTPLegs    = "hotline_rtp_legs"
+	NameRTPPackets = "hotline_rtp_packets_total"
+	NameRTPBytes   = "hotline_rtp_bytes_total"
+	NameRTPLost    = "hotline_rtp_packets_lost_total"
+	NameRTPDropped = "hotline_rtp_packets_dropped_total"
+	// NameRTPKernel counts packets by what the in-kernel relay did with
+	// them (rtp.kernel): relayed, or passed to the user-space relay as
+	// the ring buffer was full or the packet too long for it.
+	NameRTPKernel     = "hotline_rtp_kernel_packets_total"
 	NameRTPJitterMean = "hotline_rtp_jitter_mean_seconds"
 	NameRTPJitterMax  = "hotline_rtp_jitter_max_seconds"
 
@@ -157,6 +161,7 @@ var allNames = []struct {
 	{NameRTPBytes, kindCounter},
 	{NameRTPLost, kindCounter},
 	{NameRTPDropped, kindCounter},
+	{NameRTPKernel, kindCounter},
 	{NameRTPJitterMean, kindGauge},
 	{NameRTPJitterMax, kindGauge},
 	{NameSIPRequests, kindCounter},

@@ -524,6 +524,13 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 	s.deps.Metrics.SIPResponse(metrics.Out, string(req.Method), code)
 }
 
+// RTPKernel returns the in-kernel relay's counters; ok is false when
+// rtp.kernel is off.
+func (s *Server) RTPKernel() (metrics.RTPKernel, bool) {
+	c, ok := s.ports.KernelStats()
+	return metrics.RTPKernel{Relayed: c.Relayed, RingFull: c.RingFull, TooLong: c.TooLong}, ok
+}
+
 // RTPStats returns the media counters of every leg in progress.
 func (s *Server) RTPStats() []metrics.RTPStats {
 	s.mu.Lock()

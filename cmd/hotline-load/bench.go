@@ -54,6 +54,8 @@ type benchConfig struct {
 	Overload string
 	// RTPReaders is Hotline's rtp.readers ("": its default).
 	RTPReaders string
+	// RTPKernel turns on Hotline's rtp.kernel (the in-kernel relay).
+	RTPKernel bool
 	// OverloadCPS, when above 0, makes the Go part figure 1o only: Reps
 	// steps at this fixed rate, with no search and no other figure (to
 	// compare overload control A/B at one load, quickly).
@@ -384,7 +386,7 @@ func (d *driver) goFigures(ctx context.Context) error {
 	defer func() { stopMedia(); mwg.Wait() }()
 	d.media = media
 
-	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders})
+	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders, RTPKernel: d.cfg.RTPKernel})
 	if err != nil {
 		return err
 	}
@@ -887,7 +889,7 @@ func (d *driver) minio(ctx context.Context) error {
 	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 {
 		agents = min(agents, max(int(mr*1.3*(d.cfg.Hold.Seconds()+1)*answerMargin), 200))
 	}
-	h, g, err := d.startHotline(ctx, "s3", hotlineOpts{Agents: agents, S3Endpoint: endpoint, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders})
+	h, g, err := d.startHotline(ctx, "s3", hotlineOpts{Agents: agents, S3Endpoint: endpoint, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders, RTPKernel: d.cfg.RTPKernel})
 	if err != nil {
 		return err
 	}

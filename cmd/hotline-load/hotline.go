@@ -38,6 +38,8 @@ type hotlineOpts struct {
 	// RTPReaders, when set, is Hotline's rtp.readers (hotline-load bench
 	// -rtp-readers), to compare shared RTP readers with a goroutine per leg.
 	RTPReaders string
+	// RTPKernel turns on rtp.kernel, the in-kernel relay (-rtp-kernel).
+	RTPKernel bool
 	// RedisURL, when set, makes Hotline a node named Node of the cluster
 	// sharing that Redis (the cluster section; the three-node figure).
 	RedisURL, Node string
@@ -94,7 +96,7 @@ queue:
   retry_delay: 1s
   max_wait: %s
   login_on_register: true
-`, sipPort, overloadYAML(o.Overload), o.RTPMin, o.RTPMax, readersYAML(o.RTPReaders), o.RingTimeout, o.MaxWait)
+`, sipPort, overloadYAML(o.Overload), o.RTPMin, o.RTPMax, readersYAML(o.RTPReaders)+kernelYAML(o.RTPKernel), o.RingTimeout, o.MaxWait)
 	if o.AutoPauseAfter != 0 {
 		fmt.Fprintf(&b, "  auto_pause_after: %d\n", o.AutoPauseAfter)
 	}
@@ -150,6 +152,14 @@ func readersYAML(n string) string {
 		return ""
 	}
 	return "  readers: " + n + "\n"
+}
+
+// kernelYAML is the rtp.kernel line, or nothing for Hotline's default (off).
+func kernelYAML(on bool) string {
+	if !on {
+		return ""
+	}
+	return "  kernel: true\n"
 }
 
 // hotlineProc is a running Hotline.

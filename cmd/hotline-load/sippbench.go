@@ -327,7 +327,7 @@ func (b *sippBench) run(ctx context.Context) error {
 		b.res.Direct = b.direct(ctx, b.cfg.DirectRate)
 	}
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
-	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload, RTPReaders: b.d.cfg.RTPReaders})
+	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload, RTPReaders: b.d.cfg.RTPReaders, RTPKernel: b.d.cfg.RTPKernel})
 	if err != nil {
 		return err
 	}

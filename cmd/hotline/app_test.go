@@ -117,6 +117,11 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	// backlog, CPU, recorder drops) are off; overload_e2e_test.go drives
 	// overload control on purpose (pressure file).
 	testMachineLoadOff(&c.SIP.Overload)
+	// HOTLINE_TEST_RTP_KERNEL=1 runs every end-to-end test with the
+	// in-kernel relay (kernel_e2e_test.go tests it on its own in any run).
+	if os.Getenv("HOTLINE_TEST_RTP_KERNEL") == "1" {
+		c.RTP.Kernel = true
+	}
 	if mutate != nil {
 		mutate(c)
 	}

@@ -564,6 +564,7 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 	m.SetActiveCallsSource(srv.ActiveCalls)
 	m.SetRegistrationSource(func() int { return len(srv.Registrar().Registered()) })
 	m.SetRTPSource(srv.RTPStats)
+	m.SetRTPKernelSource(srv.RTPKernel)
 	m.SetQueueSource(func() []metrics.QueueStatus {
 		var out []metrics.QueueStatus
 		for _, q := range acd.Queues() {

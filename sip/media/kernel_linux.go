@@ -106,15 +106,15 @@ func (p *Ports) Close() error {
 	return err
 }
 
-// KernelCounters are the kernel relay's counters; ok is false when it is
+// KernelStats are the kernel relay's counters; ok is false when it is
 // not running.
-func (p *Ports) KernelCounters() (c krelay.Counters, ok bool) {
+func (p *Ports) KernelStats() (s KernelStats, ok bool) {
 	k := p.kern.Load()
 	if k == nil {
-		return c, false
+		return s, false
 	}
 	c, err := k.r.Counters()
-	return c, err == nil
+	return KernelStats(c), err == nil
 }
 
 func (k *kernel) slot(port int) *atomic.Pointer[Leg] {

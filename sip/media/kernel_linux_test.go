@@ -36,7 +36,7 @@ func kernelCall(t *testing.T, callerFmt, agentFmt Format) (*call, *Ports) {
 
 func relayedInKernel(t *testing.T, p *Ports) uint64 {
 	t.Helper()
-	c, ok := p.KernelCounters()
+	c, ok := p.KernelStats()
 	if !ok {
 		t.Fatal("no kernel relay")
 	}

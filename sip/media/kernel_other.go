@@ -17,6 +17,9 @@ func (p *Ports) StartKernel(*Config, *slog.Logger) error {
 	return errors.New("media: the kernel relay needs Linux")
 }
 
+// KernelStats: there is no kernel relay.
+func (p *Ports) KernelStats() (KernelStats, bool) { return KernelStats{}, false }
+
 // Close does nothing without the kernel relay.
 func (p *Ports) Close() error { return nil }
 
