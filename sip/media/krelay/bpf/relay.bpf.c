@@ -6,8 +6,8 @@
 // recorder and the leg's counters. Everything it does not recognise
 // (another protocol, an unknown port, a source that is not the latched
 // remote, another payload type such as a telephone-event, a packet too
-// long for a ring record, a full ring) goes on unchanged to the leg's
-// socket, where the user-space relay handles it.
+// long for a ring record, a full ring, a GRO aggregate) goes on unchanged
+// to the leg's socket, where the user-space relay handles it.
 //
 // Rebuild with `make bpf` (clang-14, libbpf-dev); the object is committed.
 
@@ -123,7 +123,7 @@ int relay(struct __sk_buff *skb)
 	struct udphdr *udp = data + UDP_OFF;
 	__u8 *rtp = data + RTP_OFF;
 
-	if ((void *)(rtp + 12) > end)
+	if ((void *)(rtp + 12) > end || skb->gso_segs > 1)
 		return TC_ACT_UNSPEC;
 	if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
 	    (ip->frag_off & bpf_htons(0x3fff)))
