@@ -265,10 +265,15 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.srv = srv
 	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
-	if s.deps.Media.Kernel {
-		if err := s.ports.StartKernel(s.deps.Media, s.log); err != nil {
+	switch s.deps.Media.Kernel {
+	case media.KernelOn, media.KernelAuto:
+		err := s.ports.StartKernel(s.deps.Media, s.log)
+		if err != nil && s.deps.Media.Kernel == media.KernelOn {
 			_ = ua.Close()
 			return fmt.Errorf("rtp.kernel: %w", err)
+		}
+		if err != nil {
+			s.log.Info("rtp relayed in user space: the kernel relay is not available (rtp.kernel: auto)", "reason", err)
 		}
 	}
 

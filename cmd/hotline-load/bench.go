@@ -54,8 +54,9 @@ type benchConfig struct {
 	Overload string
 	// RTPReaders is Hotline's rtp.readers ("": its default).
 	RTPReaders string
-	// RTPKernel turns on Hotline's rtp.kernel (the in-kernel relay).
-	RTPKernel bool
+	// RTPKernel is Hotline's rtp.kernel, the in-kernel relay (auto, on or
+	// off; "": its default).
+	RTPKernel string
 	// OverloadCPS, when above 0, makes the Go part figure 1o only: Reps
 	// steps at this fixed rate, with no search and no other figure (to
 	// compare overload control A/B at one load, quickly).

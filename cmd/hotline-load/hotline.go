@@ -38,8 +38,8 @@ type hotlineOpts struct {
 	// RTPReaders, when set, is Hotline's rtp.readers (hotline-load bench
 	// -rtp-readers), to compare shared RTP readers with a goroutine per leg.
 	RTPReaders string
-	// RTPKernel turns on rtp.kernel, the in-kernel relay (-rtp-kernel).
-	RTPKernel bool
+	// RTPKernel, when set, is rtp.kernel, the in-kernel relay (-rtp-kernel).
+	RTPKernel string
 	// RedisURL, when set, makes Hotline a node named Node of the cluster
 	// sharing that Redis (the cluster section; the three-node figure).
 	RedisURL, Node string
@@ -154,12 +154,12 @@ func readersYAML(n string) string {
 	return "  readers: " + n + "\n"
 }
 
-// kernelYAML is the rtp.kernel line, or nothing for Hotline's default (off).
-func kernelYAML(on bool) string {
-	if !on {
+// kernelYAML is the rtp.kernel line, or nothing for Hotline's default.
+func kernelYAML(mode string) string {
+	if mode == "" {
 		return ""
 	}
-	return "  kernel: true\n"
+	return "  kernel: " + mode + "\n"
 }
 
 // hotlineProc is a running Hotline.

@@ -71,7 +71,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	overload := fs.String("overload", os.Getenv("BENCH_OVERLOAD"), "Hotline's sip.overload settings as a YAML flow mapping, e.g. '{max_setups: 8}' (default from BENCH_OVERLOAD; empty: Hotline's defaults)")
 	overloadCPS := fs.Float64("overload-cps", envFloat("BENCH_OVERLOAD_CPS"), "with -parts go: figure 1o only, -reps steps at this many calls/s (no rate search, no other figure; default from BENCH_OVERLOAD_CPS)")
 	readers := fs.String("rtp-readers", os.Getenv("BENCH_RTP_READERS"), "Hotline's rtp.readers, e.g. -1 (a goroutine per leg) to compare with the default (default from BENCH_RTP_READERS; empty: Hotline's default)")
-	kernel := fs.Bool("rtp-kernel", os.Getenv("BENCH_RTP_KERNEL") != "" && os.Getenv("BENCH_RTP_KERNEL") != "0", "turn on Hotline's rtp.kernel (the in-kernel RTP relay) (default from BENCH_RTP_KERNEL)")
+	kernel := fs.String("rtp-kernel", os.Getenv("BENCH_RTP_KERNEL"), "Hotline's rtp.kernel, the in-kernel RTP relay: auto, on or off, e.g. off to compare with the user-space relay (default from BENCH_RTP_KERNEL; empty: Hotline's default)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -104,7 +104,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.RTPReaders = *readers
-	cfg.RTPKernel = *kernel
+	switch *kernel {
+	case "", "auto", "on", "off":
+		cfg.RTPKernel = *kernel
+	default:
+		fmt.Fprintf(stderr, "hotline-load: -rtp-kernel: %q is not auto, on or off\n", *kernel)
+		return 2
+	}
 	cfg.OverloadCPS = *overloadCPS
 	if *reps > 0 {
 		cfg.Reps = *reps

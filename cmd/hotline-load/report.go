@@ -276,9 +276,8 @@ func (r *results) writeReport(w io.Writer) {
 	if r.Cfg.RTPReaders != "" {
 		fmt.Fprintf(w, "- Hotline's rtp.readers: %s (-rtp-readers)\n", r.Cfg.RTPReaders)
 	}
-	if r.Cfg.RTPKernel {
-		fmt.Fprintln(w, "- Hotline's rtp.kernel: on (-rtp-kernel). The kernel relays bridged audio in the senders' system calls and softirqs:")
-		fmt.Fprintln(w, "  that CPU is not Hotline's (utime+stime) but shows in the machine's busy share and in what the SIPps take.")
+	if r.Cfg.RTPKernel != "" {
+		fmt.Fprintf(w, "- Hotline's rtp.kernel: %s (-rtp-kernel)\n", r.Cfg.RTPKernel)
 	}
 	fmt.Fprintln(w, "- Everything (Hotline, load generator, bare relay, MinIO) ran on this machine, on 127.0.0.1. Only Hotline's own CPU")
 	fmt.Fprintln(w, "  (utime+stime from /proc/<pid>/stat) counts against its limits, but the load generator competes for the same cores.")

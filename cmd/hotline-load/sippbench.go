@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"hotline/metrics"
 )
 
 // The SIPp figures (issue 15): what a user measuring Hotline with SIPp
@@ -236,6 +238,9 @@ type sippResults struct {
 	Direct     *sippDirect
 	Took       time.Duration
 	Log        string // Hotline's log, kept when calls went unrecorded
+	// Relay says where Hotline relayed the RTP over the run (its
+	// in-kernel relay's counters at the end).
+	Relay string
 }
 
 // sippProfile is Hotline's CPU profile under SIPp load.
@@ -343,6 +348,7 @@ func (b *sippBench) run(ctx context.Context) error {
 	}()
 
 	defer b.keepLog(h)
+	defer func() { b.res.Relay = relaySummary(ctx, h) }()
 	b.d.log.Info("SIPp figure S1: recorded call rate")
 	b.res.Rate, b.res.RateLimit, b.res.RateSteps = b.searchRate(ctx)
 	sustainable := b.res.Rate
@@ -363,6 +369,42 @@ func (b *sippBench) run(ctx context.Context) error {
 		b.concRamp(ctx)
 	}
 	return ctx.Err()
+}
+
+// relaySummary says where Hotline relayed RTP, from its in-kernel relay's
+// counters (hotline_rtp_kernel_packets_total).
+func relaySummary(ctx context.Context, h *hotlineProc) string {
+	text, ok := h.metricsText(ctx)
+	if !ok {
+		return "unknown (Hotline's metrics could not be read)"
+	}
+	c := parseLabelled(text, metrics.NameRTPKernel, "result")
+	if len(c) == 0 {
+		return "in user space (the in-kernel relay did not run: rtp.kernel off, or not allowed here)"
+	}
+	return fmt.Sprintf("in the kernel (rtp.kernel): %s packets relayed there; %s left to the user-space relay as the ring buffer was full, %s as too long (%s)",
+		fmtNum(c["relayed"]), fmtNum(c["ring_full"]), fmtNum(c["too_long"]), metrics.NameRTPKernel)
+}
+
+// parseLabelled reads the samples of a counter with one label from a
+// Prometheus text exposition, by the label's value.
+func parseLabelled(text, name, label string) map[string]float64 {
+	out := map[string]float64{}
+	prefix := name + "{" + label + `="`
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		val, num, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(num), 64); err == nil {
+			out[val] = v
+		}
+	}
+	return out
 }
 
 // keepLog copies Hotline's log to bench/tmp when a call went unrecorded

@@ -227,6 +227,9 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	if r.Log != "" {
 		fmt.Fprintf(w, "- Hotline's log of the SIPp run (level warn) is kept in `%s` (not committed).\n", r.Log)
 	}
+	if r.Relay != "" {
+		fmt.Fprintf(w, "- RTP relayed %s.\n", r.Relay)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Concurrency ramp (S2): calls placed at %s calls/s, %s window per step; every call talks until the ramp's end.\n\n",
 		fmtNum(c.ConcRate), c.Measure)

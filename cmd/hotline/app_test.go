@@ -25,6 +25,7 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/proctest"
+	"hotline/sip/media"
 	"hotline/sip/overload"
 )
 
@@ -117,10 +118,11 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	// backlog, CPU, recorder drops) are off; overload_e2e_test.go drives
 	// overload control on purpose (pressure file).
 	testMachineLoadOff(&c.SIP.Overload)
-	// HOTLINE_TEST_RTP_KERNEL=1 runs every end-to-end test with the
-	// in-kernel relay (kernel_e2e_test.go tests it on its own in any run).
-	if os.Getenv("HOTLINE_TEST_RTP_KERNEL") == "1" {
-		c.RTP.Kernel = true
+	// HOTLINE_TEST_RTP_KERNEL=off runs every end-to-end test with the
+	// user-space relay only (on: the in-kernel relay, or fail); unset, the
+	// example's default (auto). kernel_e2e_test.go sets it for itself.
+	if m := os.Getenv("HOTLINE_TEST_RTP_KERNEL"); m != "" {
+		c.RTP.Kernel = media.KernelMode(m)
 	}
 	if mutate != nil {
 		mutate(c)

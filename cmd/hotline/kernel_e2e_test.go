@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hotline/internal/e2e"
+	"hotline/sip/media"
 )
 
 // TestE2EKernelRelay: with rtp.kernel on, a SIPp caller (its media on a
@@ -17,7 +18,7 @@ import (
 // the recorder every packet the kernel relayed.
 func TestE2EKernelRelay(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, func(c *Config) { c.RTP.Kernel = true })
+	a := startApp(t, func(c *Config) { c.RTP.Kernel = media.KernelOn })
 	agent := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
 	rec := e2e.NewUDPRecorder(t)
 

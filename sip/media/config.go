@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -43,14 +44,41 @@ type Config struct {
 	// load. Without recvmmsg (not Linux) every leg has its own.
 	Readers int `yaml:"readers"`
 	// Kernel relays bridged calls' audio in the kernel (a TC program on
-	// the interfaces RTP arrives on, Linux 6.6 or later, CAP_BPF and
+	// the interfaces RTP arrives on; Linux 6.6 or later, CAP_BPF and
 	// CAP_NET_ADMIN): a caller's packets go to the agent without passing
 	// through Hotline's sockets, and a copy of each reaches the recorder
 	// through a ring buffer. Legs that need transcoding, a monitor's mix,
 	// IPv6, telephone-events, or packets longer than 320 bytes stay in user
-	// space. Off by default; Hotline does not start if it is on and the
-	// program cannot be loaded.
-	Kernel bool `yaml:"kernel"`
+	// space. KernelAuto (the default) uses it where the system allows and
+	// relays in user space otherwise; KernelOn refuses to start without
+	// it; KernelOff never uses it.
+	Kernel KernelMode `yaml:"kernel"`
+}
+
+// KernelMode is rtp.kernel.
+type KernelMode string
+
+// The rtp.kernel modes.
+const (
+	KernelAuto KernelMode = "auto"
+	KernelOn   KernelMode = "on"
+	KernelOff  KernelMode = "off"
+)
+
+// UnmarshalText takes auto, on and off, and YAML's true and false for on
+// and off.
+func (m *KernelMode) UnmarshalText(b []byte) error {
+	switch s := KernelMode(b); s {
+	case KernelAuto, KernelOn, KernelOff, "":
+		*m = s
+	case "true":
+		*m = KernelOn
+	case "false":
+		*m = KernelOff
+	default:
+		return fmt.Errorf("must be auto, on or off, got %q", s)
+	}
+	return nil
 }
 
 // KernelStats are the in-kernel relay's counters (rtp.kernel).
@@ -94,6 +122,9 @@ func (c *Config) SetDefaults() {
 	if c.HoldTimeout == 0 {
 		c.HoldTimeout = DefaultHoldTimeout
 	}
+	if c.Kernel == "" {
+		c.Kernel = KernelAuto
+	}
 }
 
 // Validate reports every problem in the rtp section.
@@ -123,6 +154,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PortMax <= c.PortMin || c.PortMax > 65535 {
 		errs = append(errs, cfg.Errorf("port_max", "must be greater than port_min (%d) and at most 65535, got %d", c.PortMin, c.PortMax))
+	}
+	if err := new(KernelMode).UnmarshalText([]byte(c.Kernel)); err != nil {
+		errs = append(errs, cfg.Errorf("kernel", "%v", err))
 	}
 	if c.Readers < -1 || c.Readers > maxReaders {
 		errs = append(errs, cfg.Errorf("readers", "must be -1 (a goroutine per leg), 0 (one per core) or up to %d, got %d", maxReaders, c.Readers))

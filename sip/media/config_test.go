@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"hotline/internal/cfg"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -14,7 +16,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
-	want := Config{IP: "127.0.0.1", PortMin: 20000, PortMax: 29999, Timeout: 30 * time.Second, HoldTimeout: time.Hour}
+	want := Config{IP: "127.0.0.1", PortMin: 20000, PortMax: 29999, Timeout: 30 * time.Second, HoldTimeout: time.Hour, Kernel: KernelAuto}
 	if c != want {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -38,6 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad ip", func(c *Config) { c.IP = "localhost" }, "ip"},
 		{"bad announce_ip", func(c *Config) { c.AnnounceIP = "1.2.3" }, "announce_ip"},
 		{"wildcard without announce_ip", func(c *Config) { c.IP = "0.0.0.0" }, "announce_ip"},
+		{"unknown kernel mode", func(c *Config) { c.Kernel = "sometimes" }, "kernel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +57,12 @@ func TestConfigValidate(t *testing.T) {
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		t.Errorf("wildcard with announce_ip: %v", err)
+	}
+	for in, want := range map[string]KernelMode{"auto": KernelAuto, "on": KernelOn, "off": KernelOff, "true": KernelOn, "false": KernelOff} {
+		var c Config
+		if err := yaml.Unmarshal([]byte("kernel: "+in), &c); err != nil || c.Kernel != want {
+			t.Errorf("kernel: %s read as %q, %v; want %q", in, c.Kernel, err, want)
+		}
 	}
 	c = Config{IP: "nope", PortMin: 3, PortMax: 1}
 	if err := c.Validate(); err == nil || strings.Count(err.Error(), "\n") != 2 {
