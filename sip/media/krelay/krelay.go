@@ -289,33 +289,27 @@ const batchMax = 256
 // returns nil after Close.
 func (r *Relay) Run(handle func([]Packet)) error {
 	var (
-		rec   ringbuf.Record
-		buf   = make([]byte, batchMax*DataMax)
+		recs  = make([]ringbuf.Record, batchMax) // each keeps its buffer: one copy out of the ring
 		batch = make([]Packet, 0, batchMax)
 	)
 	for {
-		err := r.ring.ReadInto(&rec)
+		rec := &recs[len(batch)]
+		err := r.ring.ReadInto(rec)
 		if err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("krelay: read the ring buffer: %w", err)
 		}
-		s := rec.RawSample
-		if len(s) < recordLen {
-			continue
+		if s := rec.RawSample; len(s) >= recordLen {
+			id := binary.NativeEndian.Uint32(s[0:])
+			n := int(binary.NativeEndian.Uint32(s[4:]))
+			ns := int64(binary.NativeEndian.Uint64(s[8:]))
+			if n <= DataMax {
+				batch = append(batch, Packet{ID: id, At: r.now0.Add(time.Duration(ns - r.mono0)), Data: s[16 : 16+n]})
+			}
 		}
-		id := binary.NativeEndian.Uint32(s[0:])
-		n := int(binary.NativeEndian.Uint32(s[4:]))
-		ns := int64(binary.NativeEndian.Uint64(s[8:]))
-		if n > DataMax {
-			continue
-		}
-		i := len(batch)
-		d := buf[i*DataMax : i*DataMax+n]
-		copy(d, s[16:16+n])
-		batch = append(batch, Packet{ID: id, At: r.now0.Add(time.Duration(ns - r.mono0)), Data: d})
-		if rec.Remaining == 0 || len(batch) == batchMax {
+		if len(batch) > 0 && (rec.Remaining == 0 || len(batch) == batchMax) {
 			handle(batch)
 			clear(batch)
 			batch = batch[:0]
