@@ -172,3 +172,63 @@ func TestKernelRelayLeavesTranscodingToUserSpace(t *testing.T) {
 		t.Errorf("%d packets relayed in the kernel, want 0", n)
 	}
 }
+
+// TestKernelRelayFollowsRebridgeAndRemote: a transfer (the caller bridged
+// with another agent) moves the caller's flow to the new agent and removes
+// the old agent's; a re-INVITE to a new address takes the leg back to user
+// space until the new address latches.
+func TestKernelRelayFollowsRebridgeAndRemote(t *testing.T) {
+	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
+	k := ports.kern.Load()
+	Bridge(c.callerLeg, c.agentLeg)
+	payload := bytes.Repeat([]byte{0x11}, 160)
+	talk := func(from *peer, leg *Leg, to *peer, toLeg *Leg, seq uint16) {
+		t.Helper()
+		from.send(leg.LocalAddr(), audioPacket(0, seq, uint32(seq)*160, 7, payload))
+		got, src := to.mustRecv()
+		if src != toLeg.LocalAddr() || got.SequenceNumber != seq {
+			t.Fatalf("got seq %d from %s, want seq %d from %s", got.SequenceNumber, src, seq, toLeg.LocalAddr())
+		}
+	}
+	talk(c.caller, c.callerLeg, c.agent, c.agentLeg, 1)
+	talk(c.agent, c.agentLeg, c.caller, c.callerLeg, 1)
+	if _, _, err := k.r.Stats(c.callerLeg.kaddr); err != nil {
+		t.Fatalf("no flow for the caller leg once both latched: %v", err)
+	}
+
+	// Transfer: the caller now talks with carol.
+	carol := newPeer(t)
+	carolLeg := newTestLeg(t, testConfig(), ports)
+	carolLeg.SetRemote(carol.addr(), fmtPCMU)
+	carolLeg.Start()
+	Bridge(c.callerLeg, carolLeg)
+	talk(c.caller, c.callerLeg, carol, carolLeg, 2) // the caller's flow now points at carol
+	c.agent.expectNothing(50 * time.Millisecond)
+	talk(carol, carolLeg, c.caller, c.callerLeg, 1)
+	before := relayedInKernel(t, ports)
+	talk(c.caller, c.callerLeg, carol, carolLeg, 3)
+	talk(carol, carolLeg, c.caller, c.callerLeg, 2)
+	if n := relayedInKernel(t, ports) - before; n != 2 {
+		t.Errorf("%d packets relayed in the kernel after the transfer, want 2", n)
+	}
+	if _, _, err := k.r.Stats(c.agentLeg.kaddr); err == nil {
+		t.Error("the old agent leg, no longer bridged, still has a flow")
+	}
+
+	// Re-INVITE: carol moves to a new address; her old one is no longer
+	// relayed in the kernel, her new one latches in user space and is.
+	carol2 := newPeer(t)
+	carolLeg.SetRemote(carol2.addr(), fmtPCMU)
+	if _, _, err := k.r.Stats(carolLeg.kaddr); err == nil {
+		t.Error("carol's leg kept its flow for the old address")
+	}
+	talk(carol2, carolLeg, c.caller, c.callerLeg, 3) // latches carol2
+	talk(c.caller, c.callerLeg, carol2, carolLeg, 4) // the caller's flow follows
+	before = relayedInKernel(t, ports)
+	talk(carol2, carolLeg, c.caller, c.callerLeg, 4)
+	if n := relayedInKernel(t, ports) - before; n != 1 {
+		t.Errorf("%d packets relayed in the kernel from carol's new address, want 1", n)
+	}
+	carol.send(carolLeg.LocalAddr(), audioPacket(0, 9, 0, 7, payload)) // the old address: dropped
+	c.caller.expectNothing(50 * time.Millisecond)
+}
