@@ -75,7 +75,7 @@ func (p *Ports) StartKernel(cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("media: list interfaces: %w", err)
 	}
-	r, err := krelay.Open(names...)
+	r, err := krelay.Open(p.pairs(), names...)
 	if err != nil {
 		return fmt.Errorf("media: %w", err)
 	}

@@ -47,10 +47,25 @@ const DataMax = 320
 // recordLen is the size of struct record in relay.bpf.c.
 const recordLen = 16 + DataMax
 
-// RingBytes is the size of the ring buffer to user space: about 190,000
-// records, 1.3 s of 1,500 calls' audio both ways, for when the reader is
-// held up (a full ring leaves packets to the leg's socket).
-const RingBytes = 64 << 20
+// The ring buffer to user space holds a second of every leg's audio
+// (50 packets/s each), for when its reader is held up (a full ring leaves
+// packets to the leg's socket), within these bounds; its size is a power
+// of two. 64 MiB is 1.3 s of 1,500 calls both ways.
+const (
+	minRingBytes = 4 << 20
+	maxRingBytes = 64 << 20
+	slotBytes    = 8 + recordLen // a record and the ring's header
+)
+
+// RingBytes is the ring's size for legs legs.
+func RingBytes(legs int) int {
+	want := legs * 50 * slotBytes
+	n := minRingBytes
+	for n < want && n < maxRingBytes {
+		n <<= 1
+	}
+	return n
+}
 
 // Flow is what the kernel does with the packets sent to one leg's address.
 type Flow struct {
@@ -136,8 +151,9 @@ type Relay struct {
 	closeOnce sync.Once
 }
 
-// Open loads the program and attaches it to the ingress of each interface.
-func Open(ifaces ...string) (*Relay, error) {
+// Open loads the program, with a ring for as many legs (RingBytes), and
+// attaches it to the ingress of each interface.
+func Open(legs int, ifaces ...string) (*Relay, error) {
 	if len(ifaces) == 0 {
 		return nil, errors.New("krelay: no interface to attach to")
 	}
@@ -145,7 +161,7 @@ func Open(ifaces ...string) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("krelay: read the BPF object: %w", err)
 	}
-	spec.Maps["ring"].MaxEntries = RingBytes
+	spec.Maps["ring"].MaxEntries = uint32(RingBytes(legs))
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		return nil, fmt.Errorf("krelay: load the BPF program: %w", err)

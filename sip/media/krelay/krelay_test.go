@@ -90,7 +90,7 @@ func (c *collector) wait(t *testing.T, n int) []Packet {
 // take (a telephone-event, another source, after Remove) reaches the leg's
 // socket.
 func TestRelayOnLoopback(t *testing.T) {
-	r, err := Open("lo")
+	r, err := Open(16, "lo")
 	if err != nil {
 		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
 	}
@@ -187,7 +187,7 @@ func TestRelayOnLoopback(t *testing.T) {
 // TestLongPacketGoesUp: a packet longer than a ring record is not relayed
 // in the kernel (the recorder must get every packet) but reaches the leg.
 func TestLongPacketGoesUp(t *testing.T) {
-	r, err := Open("lo")
+	r, err := Open(16, "lo")
 	if err != nil {
 		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
 	}
@@ -207,6 +207,14 @@ func TestLongPacketGoesUp(t *testing.T) {
 	}
 	if err := r.Install(netip.MustParseAddrPort("[::1]:4000"), Flow{}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("an IPv6 flow: %v, want ErrUnsupported", err)
+	}
+}
+
+func TestRingBytes(t *testing.T) {
+	for legs, want := range map[int]int{0: 4 << 20, 100: 4 << 20, 500: 16 << 20, 1000: 32 << 20, 5000: 64 << 20, 30000: 64 << 20} {
+		if got := RingBytes(legs); got != want {
+			t.Errorf("RingBytes(%d) = %d MiB, want %d", legs, got>>20, want>>20)
+		}
 	}
 }
 

@@ -82,7 +82,7 @@ func TestRelayOutOfAnInterface(t *testing.T) {
 	inNetns(t, ns, func() { caller, agent = udpOn(t, phoneIP), udpOn(t, phoneIP) })
 	legA, legB := udpOn(t, hostIP), udpOn(t, hostIP)
 
-	r, err := Open(here)
+	r, err := Open(16, here)
 	if err != nil {
 		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
 	}
