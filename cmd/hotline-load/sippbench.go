@@ -58,7 +58,8 @@ func defaultSIPpConfig(quick bool) sippConfig {
 			ConcSteps: []int{150, 300, 600}, ConcRate: 100, Measure: 3 * time.Second, Profile: 5 * time.Second, DirectRate: s1Target,
 			Budget: 5 * time.Minute, Reserve: 150 * time.Second}
 	}
-	return sippConfig{Agents: 2400, AgentsPerUAS: 600, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
+	// 2,600 agents: the ramp's last step (2,000 calls) stays within 80% of them.
+	return sippConfig{Agents: 2600, AgentsPerUAS: 650, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
 		StepDur: 8 * time.Second, RateStart: 50, RateCap: 1000, MaxSteps: 9, SearchIters: 3,
 		ConcSteps: []int{250, 500, 1000, 1500, 2000}, ConcRate: 100, Measure: 5 * time.Second, Profile: 8 * time.Second, DirectRate: s1Target,
 		Budget: 6*time.Minute + 30*time.Second, Reserve: 210 * time.Second}
