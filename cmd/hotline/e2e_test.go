@@ -18,6 +18,7 @@ import (
 	"hotline/internal/e2e"
 	"hotline/routing/acd"
 	"hotline/routing/config"
+	"hotline/sip/media"
 )
 
 const (
@@ -187,11 +188,22 @@ func TestE2ESIPpCallerReachesBaresipAgent(t *testing.T) {
 }
 
 // TestE2ESIPpCallerHearsAgent: with SIPp signalling and the caller's media
-// on a recorder socket, each side hears the other's tone.
+// on a recorder socket, each side hears the other's tone, relayed in user
+// space (TestE2EKernelRelay: in the kernel).
 func TestE2ESIPpCallerHearsAgent(t *testing.T) {
 	skipShort(t)
-	a := startApp(t, nil)
-	agent := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
+	a := startApp(t, func(c *Config) { c.RTP.Kernel = media.KernelOff })
+	callerHearsAgent(t, a, "bob", "")
+	waitIdle(t, a)
+}
+
+// callerHearsAgent: a SIPp caller (from caller, or SIPp's default when
+// empty), its media on a recorder socket, calls the hotline; agentUser's
+// baresip phone answers with agentHz; the caller talks 3 s of callerHz
+// and hangs up. Each side must have heard the other's tone.
+func callerHearsAgent(t *testing.T, a *testApp, agentUser, caller string) {
+	t.Helper()
+	agent := startAgent(t, a, agentUser, e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
 	rec := e2e.NewUDPRecorder(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -199,6 +211,7 @@ func TestE2ESIPpCallerHearsAgent(t *testing.T) {
 	p := e2e.StartSIPp(t, e2e.SIPpOptions{
 		Target:   a.sipAddr("udp"),
 		Service:  "1900",
+		Caller:   caller,
 		Scenario: e2e.UACPlayPCAP("", 5*time.Second).WithMediaPort(rec.Port()),
 	})
 	callerTalks(ctx, t, p, rec, func(ctx context.Context) error {
@@ -215,7 +228,6 @@ func TestE2ESIPpCallerHearsAgent(t *testing.T) {
 	if tone, active := heard(t, agent); tone != callerHz || active < 2*time.Second {
 		t.Errorf("agent heard %v Hz for %s, want %v Hz", tone, active, callerHz)
 	}
-	waitIdle(t, a)
 }
 
 // startCaller starts a baresip caller that does not register: it dials

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"math"
 	"testing"
 	"time"
@@ -19,30 +18,7 @@ import (
 func TestE2EKernelRelay(t *testing.T) {
 	skipShort(t)
 	a := startApp(t, func(c *Config) { c.RTP.Kernel = media.KernelOn })
-	agent := startAgent(t, a, "bob", e2e.BaresipOptions{ToneHz: agentHz, Record: true, AutoAnswer: true})
-	rec := e2e.NewUDPRecorder(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p := e2e.StartSIPp(t, e2e.SIPpOptions{
-		Target:   a.sipAddr("udp"),
-		Service:  "1900",
-		Caller:   "0911333444",
-		Scenario: e2e.UACPlayPCAP("", 5*time.Second).WithMediaPort(rec.Port()),
-	})
-	callerTalks(ctx, t, p, rec, func(ctx context.Context) error {
-		_, err := agent.WaitEvent(ctx, e2e.EventCallEstablished)
-		return err
-	})
-	if _, err := agent.WaitEvent(ctx, e2e.EventCallClosed); err != nil {
-		t.Fatal(err)
-	}
-	if got := e2e.DominantTone(rec.Samples(), 8000, tones); got != agentHz {
-		t.Errorf("caller heard %v Hz, want the agent's %v Hz (%+v)", got, agentHz, rec.Stats())
-	}
-	if tone, active := heard(t, agent); tone != callerHz || active < 2*time.Second {
-		t.Errorf("agent heard %v Hz for %s, want %v Hz for the caller's 3 s", tone, active, callerHz)
-	}
+	callerHearsAgent(t, a, "bob", "0911333444")
 	waitIdle(t, a)
 	// 3 s of the caller's tone and about 4 s of the agent's, 50 packets/s
 	// each, less the few before both legs latched.

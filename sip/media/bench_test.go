@@ -22,15 +22,7 @@ type relayPair struct {
 }
 
 func newRelayPair(t testing.TB, callerFmt, agentFmt Format) *relayPair {
-	ports := newTestPorts(t, 2)
-	c := &call{caller: newPeer(t), agent: newPeer(t)}
-	cfg := testConfig()
-	c.callerLeg = newTestLeg(t, cfg, ports)
-	c.agentLeg = newTestLeg(t, cfg, ports)
-	c.callerLeg.SetRemote(c.caller.addr(), callerFmt)
-	c.agentLeg.SetRemote(c.agent.addr(), agentFmt)
-	c.callerLeg.Start()
-	c.agentLeg.Start()
+	c := newCallOn(t, newTestPorts(t, 2), callerFmt, agentFmt)
 	Bridge(c.callerLeg, c.agentLeg)
 	pkt, err := audioPacket(callerFmt.PT, 1, 0, 0x5150, make([]byte, 160)).Marshal()
 	if err != nil {

@@ -162,5 +162,18 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitDigit waits up to 3 s for the next digit decoded and checks it.
+func waitDigit(t testing.TB, digits <-chan rune, want rune) {
+	t.Helper()
+	select {
+	case d := <-digits:
+		if d != want {
+			t.Errorf("digit %q, want %q", d, want)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no digit decoded")
+	}
+}
+
 // writeFile writes b to a file in a temporary directory and returns its path.
 func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

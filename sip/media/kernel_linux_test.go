@@ -15,8 +15,7 @@ import (
 func kernelCall(t *testing.T, callerFmt, agentFmt Format) (*call, *Ports) {
 	t.Helper()
 	ports := newTestPorts(t, 3)
-	cfg := testConfig()
-	if err := ports.StartKernel(cfg, nopLogger()); err != nil {
+	if err := ports.StartKernel(testConfig(), nopLogger()); err != nil {
 		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
 	}
 	t.Cleanup(func() {
@@ -24,14 +23,7 @@ func kernelCall(t *testing.T, callerFmt, agentFmt Format) (*call, *Ports) {
 			t.Error(err)
 		}
 	})
-	c := &call{caller: newPeer(t), agent: newPeer(t)}
-	c.callerLeg = newTestLeg(t, cfg, ports)
-	c.agentLeg = newTestLeg(t, cfg, ports)
-	c.callerLeg.SetRemote(c.caller.addr(), callerFmt)
-	c.agentLeg.SetRemote(c.agent.addr(), agentFmt)
-	c.callerLeg.Start()
-	c.agentLeg.Start()
-	return c, ports
+	return newCallOn(t, ports, callerFmt, agentFmt), ports
 }
 
 func relayedInKernel(t *testing.T, p *Ports) uint64 {
@@ -108,14 +100,7 @@ func TestKernelRelay(t *testing.T) {
 	if got, _ := c.agent.mustRecv(); got.PayloadType != 96 {
 		t.Errorf("event relayed as PT %d, want 96", got.PayloadType)
 	}
-	select {
-	case d := <-digits:
-		if d != '#' {
-			t.Errorf("digit %q, want '#'", d)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("no digit decoded")
-	}
+	waitDigit(t, digits, '#')
 
 	// A monitor hears the caller: the pair is relayed in user space.
 	sup := newPeer(t)

@@ -24,7 +24,12 @@ type call struct {
 
 func newCall(t *testing.T, callerFmt, agentFmt Format) *call {
 	t.Helper()
-	ports := newTestPorts(t, 2)
+	return newCallOn(t, newTestPorts(t, 2), callerFmt, agentFmt)
+}
+
+// newCallOn is newCall with the legs' ports from ports.
+func newCallOn(t testing.TB, ports *Ports, callerFmt, agentFmt Format) *call {
+	t.Helper()
 	c := &call{caller: newPeer(t), agent: newPeer(t)}
 	cfg := testConfig()
 	c.callerLeg = newTestLeg(t, cfg, ports)
@@ -132,14 +137,7 @@ func TestRelayTelephoneEvents(t *testing.T) {
 	digits := make(chan rune, 10)
 	c.callerLeg.OnDTMF(func(d rune) { digits <- d })
 	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(101, 2, 900, 9, []byte{11, 0x8a, 0x03, 0x20}))
-	select {
-	case d := <-digits:
-		if d != '#' {
-			t.Errorf("digit %q, want '#'", d)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("no digit decoded")
-	}
+	waitDigit(t, digits, '#')
 	c.agent.expectNothing(100 * time.Millisecond)
 }
 
