@@ -265,14 +265,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.srv = srv
 	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
-	switch s.deps.Media.Kernel {
-	case media.KernelOn, media.KernelAuto:
-		err := s.ports.StartKernel(s.deps.Media, s.log)
-		if err != nil && s.deps.Media.Kernel == media.KernelOn {
+	if mode := s.deps.Media.Kernel; mode == media.KernelOn || mode == media.KernelAuto {
+		switch err := s.ports.StartKernel(s.deps.Media, s.log); {
+		case err != nil && mode == media.KernelOn:
 			_ = ua.Close()
 			return fmt.Errorf("rtp.kernel: %w", err)
-		}
-		if err != nil {
+		case err != nil:
 			s.log.Info("rtp relayed in user space: the kernel relay is not available (rtp.kernel: auto)", "reason", err)
 		}
 	}

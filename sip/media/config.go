@@ -81,18 +81,6 @@ func (m *KernelMode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// KernelStats are the in-kernel relay's counters (rtp.kernel).
-type KernelStats struct {
-	// Relayed is the packets relayed in the kernel.
-	Relayed uint64
-	// RingFull is the packets left to the user-space relay because the
-	// ring buffer to the recorders was full.
-	RingFull uint64
-	// TooLong is the packets left to the user-space relay as too long
-	// for a ring record.
-	TooLong uint64
-}
-
 // maxReaders bounds rtp.readers.
 const maxReaders = 256
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"hotline/sip/media/krelay"
 )
@@ -41,19 +42,22 @@ func kernelIfaces(bind netip.Addr) ([]string, error) {
 		if ifc.Flags&net.FlagUp == 0 {
 			continue
 		}
-		if ifc.Flags&net.FlagLoopback != 0 || bind.IsUnspecified() {
+		if ifc.Flags&net.FlagLoopback != 0 || bind.IsUnspecified() || hasAddr(ifc, bind) {
 			names = append(names, ifc.Name)
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == bind {
-				names = append(names, ifc.Name)
-				break
-			}
 		}
 	}
 	return names, nil
+}
+
+// hasAddr reports whether a is one of ifc's addresses.
+func hasAddr(ifc net.Interface, a netip.Addr) bool {
+	addrs, _ := ifc.Addrs()
+	for _, ia := range addrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // StartKernel relays bridged legs' audio in the kernel from now on
@@ -108,13 +112,13 @@ func (p *Ports) Close() error {
 
 // KernelStats are the kernel relay's counters; ok is false when it is
 // not running.
-func (p *Ports) KernelStats() (s KernelStats, ok bool) {
+func (p *Ports) KernelStats() (c krelay.Counters, ok bool) {
 	k := p.kern.Load()
 	if k == nil {
-		return s, false
+		return c, false
 	}
 	c, err := k.r.Counters()
-	return KernelStats(c), err == nil
+	return c, err == nil
 }
 
 func (k *kernel) slot(port int) *atomic.Pointer[Leg] {
@@ -162,11 +166,8 @@ func (k *kernel) ifindex(dst netip.Addr) (int, error) {
 		idx = 0
 	} else if ifcs, err := net.Interfaces(); err == nil {
 		for _, ifc := range ifcs {
-			addrs, _ := ifc.Addrs()
-			for _, a := range addrs {
-				if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == src {
-					idx = ifc.Index
-				}
+			if hasAddr(ifc, src) {
+				idx = ifc.Index
 			}
 		}
 	}
@@ -294,19 +295,5 @@ func (l *Leg) kernelPackets(pkts []krelay.Packet, many [][]byte) [][]byte {
 		peer.packetsOut.Add(uint64(len(pkts)))
 		peer.bytesOut.Add(nbytes)
 	}
-	t := l.tap.Load()
-	switch {
-	case t == nil:
-	case t.one != nil:
-		for i := range pkts {
-			t.one(pkts[i].Data, pkts[i].At)
-		}
-	default:
-		for i := range pkts {
-			many = append(many, pkts[i].Data)
-		}
-		t.many(many, last)
-		clear(many)
-	}
-	return many[:0]
+	return l.tap.Load().give(len(pkts), func(i int) ([]byte, time.Time) { return pkts[i].Data, pkts[i].At }, many)
 }

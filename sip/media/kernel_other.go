@@ -5,6 +5,8 @@ package media
 import (
 	"errors"
 	"log/slog"
+
+	"hotline/sip/media/krelay"
 )
 
 // kernel is the in-kernel relay, which only Linux has.
@@ -18,7 +20,7 @@ func (p *Ports) StartKernel(*Config, *slog.Logger) error {
 }
 
 // KernelStats: there is no kernel relay.
-func (p *Ports) KernelStats() (KernelStats, bool) { return KernelStats{}, false }
+func (p *Ports) KernelStats() (krelay.Counters, bool) { return krelay.Counters{}, false }
 
 // Close does nothing without the kernel relay.
 func (p *Ports) Close() error { return nil }

@@ -102,21 +102,31 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 
 // tapBatch gives the tap the packets of one read that the leg accepted.
 func (l *Leg) tapBatch(acc []rxPacket) {
-	t := l.tap.Load()
+	l.rx.many = l.tap.Load().give(len(acc), func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, l.rx.many)
+}
+
+// give hands the tap (nil: none) n packets of one read, pkt(i) being the
+// i-th and its arrival: one call per packet for a Tap, one call with the
+// last arrival for a BatchTap. many is scratch space for the latter,
+// returned emptied for the next call.
+func (t *tapper) give(n int, pkt func(int) ([]byte, time.Time), many [][]byte) [][]byte {
 	switch {
-	case t == nil || len(acc) == 0:
+	case t == nil || n == 0:
 	case t.one != nil:
-		for i := range acc {
-			t.one(acc[i].p, l.arrival(&acc[i]))
+		for i := range n {
+			t.one(pkt(i))
 		}
 	default:
-		for i := range acc {
-			l.rx.many = append(l.rx.many, acc[i].p)
+		var last time.Time
+		for i := range n {
+			var p []byte
+			p, last = pkt(i)
+			many = append(many, p)
 		}
-		t.many(l.rx.many, l.arrival(&acc[len(acc)-1]))
-		clear(l.rx.many)
-		l.rx.many = l.rx.many[:0]
+		t.many(many, last)
+		clear(many)
 	}
+	return many[:0]
 }
 
 // accept validates and latches p (received from src), counts it, decodes

@@ -110,17 +110,6 @@ type flowKey struct {
 	_    [2]byte
 }
 
-// Counters of the program as a whole.
-type Counters struct {
-	// Relayed is the packets relayed in the kernel.
-	Relayed uint64
-	// RingFull is the packets passed to the socket because the ring was
-	// full (the user-space relay took them).
-	RingFull uint64
-	// TooLong is the packets passed to the socket as longer than DataMax.
-	TooLong uint64
-}
-
 // Packet is one relayed packet, as received by the leg ID.
 type Packet struct {
 	ID uint32
