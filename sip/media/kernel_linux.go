@@ -256,8 +256,8 @@ func (l *Leg) registerKernel() {
 	}
 }
 
-// endKernel removes the leg's flow for good and stops its copies, before
-// its port can be reused.
+// endKernel removes the leg's flow for good, hands the leg the copies the
+// ring still holds and stops its copies, before its port can be reused.
 func (l *Leg) endKernel() {
 	if l.ports == nil {
 		return
@@ -267,7 +267,8 @@ func (l *Leg) endKernel() {
 	l.kstate.mu.Unlock()
 	l.syncKernel()
 	if k := l.ports.kern.Load(); k != nil {
-		if s := k.slot(l.port); s != nil {
+		if s := k.slot(l.port); s != nil && s.Load() == l {
+			k.r.Sync() // the copies still in the ring reach the leg's recorder
 			s.CompareAndSwap(l, nil)
 		}
 	}

@@ -137,6 +137,16 @@ type Relay struct {
 	mono0 int64
 	now0  time.Time
 
+	mu      sync.Mutex
+	active  map[flowKey]struct{} // flows installed: Run polls while there are any
+	running bool                 // Run started: Close waits for it before unmapping the ring
+	ended   bool                 // Close was called: Run does not start
+
+	kick    chan struct{}      // Install or Remove: read the ring now (capacity 1)
+	syncs   chan chan struct{} // Sync's requests, answered after a read
+	closed  chan struct{}      // Close was called
+	stopped chan struct{}      // Run returned
+
 	closeOnce sync.Once
 }
 
@@ -155,7 +165,9 @@ func Open(legs int, ifaces ...string) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("krelay: load the BPF program: %w", err)
 	}
-	r := &Relay{coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"]}
+	r := &Relay{coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
+		active: make(map[flowKey]struct{}), kick: make(chan struct{}, 1), syncs: make(chan chan struct{}),
+		closed: make(chan struct{}), stopped: make(chan struct{})}
 	for _, name := range ifaces {
 		ifc, err := net.InterfaceByName(name)
 		if err != nil {
@@ -186,6 +198,14 @@ func Open(legs int, ifaces ...string) (*Relay, error) {
 func (r *Relay) Close() error {
 	var errs []error
 	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		running := r.running
+		r.ended = true
+		r.mu.Unlock()
+		close(r.closed)
+		if running {
+			<-r.stopped // Run reads the ring without its lock (AvailableBytes)
+		}
 		for _, l := range r.links {
 			errs = append(errs, l.Close())
 		}
@@ -237,7 +257,22 @@ func (r *Relay) Install(at netip.AddrPort, f Flow) error {
 	if err := r.flows.Put(k, v); err != nil {
 		return fmt.Errorf("krelay: install the flow for %s: %w", at, err)
 	}
+	r.mu.Lock()
+	first := len(r.active) == 0
+	r.active[k] = struct{}{}
+	r.mu.Unlock()
+	if first {
+		r.wake()
+	}
 	return nil
+}
+
+// wake has Run read the ring now.
+func (r *Relay) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Remove stops relaying what reaches at in the kernel; it returns the
@@ -249,7 +284,15 @@ func (r *Relay) Remove(at netip.AddrPort) (packets, bytes uint64, err error) {
 		return 0, 0, err
 	}
 	var v flowValue
-	if err := r.flows.LookupAndDelete(k, &v); err != nil {
+	err = r.flows.LookupAndDelete(k, &v)
+	r.mu.Lock()
+	_, had := r.active[k]
+	delete(r.active, k)
+	r.mu.Unlock()
+	if had {
+		r.wake() // its last copies reach the leg before the socket's packets
+	}
+	if err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return 0, 0, nil
 		}
@@ -289,35 +332,114 @@ func (r *Relay) Counters() (Counters, error) {
 // batchMax is the most packets Run hands over in one call.
 const batchMax = 256
 
+// pollEvery is how often Run reads the ring while flows are installed.
+// The program submits its copies without waking the reader: a wake-up is
+// an interrupt raised on the relaying CPU for each packet that finds the
+// reader caught up, which on a VM costs more than the relaying itself.
+// So Run polls, and a packet reaches the leg's counters and recorder up to
+// pollEvery after the kernel relayed it, stamped with its arrival.
+const pollEvery = 5 * time.Millisecond
+
 // Run reads the ring buffer until Close and hands handle the packets read
-// in one go (at most batchMax), in the order the kernel relayed them. It
-// returns nil after Close.
+// in one go (at most batchMax), in the order the kernel relayed them: every
+// pollEvery while a flow is installed, at once after Install or Remove,
+// and for Sync. It returns nil after Close.
 func (r *Relay) Run(handle func([]Packet)) error {
+	r.mu.Lock()
+	if r.ended || r.running {
+		r.mu.Unlock()
+		return nil
+	}
+	r.running = true
+	r.mu.Unlock()
+	defer close(r.stopped)
 	var (
 		recs  = make([]ringbuf.Record, batchMax) // each keeps its buffer: one copy out of the ring
 		batch = make([]Packet, 0, batchMax)
 	)
+	// A deadline in the past: ReadInto returns what the ring holds, then
+	// os.ErrDeadlineExceeded instead of waiting.
+	r.ring.SetDeadline(time.Unix(0, 1))
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
 	for {
-		rec := &recs[len(batch)]
-		err := r.ring.ReadInto(rec)
-		if err != nil {
+		if err := r.read(recs, batch, handle); err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("krelay: read the ring buffer: %w", err)
+			return err
 		}
-		if s := rec.RawSample; len(s) >= recordLen {
-			id := binary.NativeEndian.Uint32(s[0:])
-			n := int(binary.NativeEndian.Uint32(s[4:]))
-			ns := int64(binary.NativeEndian.Uint64(s[8:]))
-			if n <= DataMax {
-				batch = append(batch, Packet{ID: id, At: r.now0.Add(time.Duration(ns - r.mono0)), Data: s[16 : 16+n]})
+		r.mu.Lock()
+		idle := len(r.active) == 0
+		r.mu.Unlock()
+		ticks := tick.C
+		if idle {
+			ticks = nil
+		}
+		select {
+		case <-r.closed:
+			return nil
+		case <-ticks:
+		case <-r.kick:
+		case done := <-r.syncs:
+			err := r.read(recs, batch, handle)
+			close(done)
+			if err != nil && !errors.Is(err, ringbuf.ErrClosed) && !errors.Is(err, os.ErrClosed) {
+				return err
 			}
 		}
-		if len(batch) > 0 && (rec.Remaining == 0 || len(batch) == batchMax) {
+	}
+}
+
+// read hands handle what the ring holds now.
+func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet)) error {
+	if r.ring.AvailableBytes() == 0 {
+		return nil
+	}
+	for {
+		rec := &recs[len(batch)]
+		err := r.ring.ReadInto(rec)
+		if err == nil {
+			if s := rec.RawSample; len(s) >= recordLen {
+				id := binary.NativeEndian.Uint32(s[0:])
+				n := int(binary.NativeEndian.Uint32(s[4:]))
+				ns := int64(binary.NativeEndian.Uint64(s[8:]))
+				if n <= DataMax {
+					batch = append(batch, Packet{ID: id, At: r.now0.Add(time.Duration(ns - r.mono0)), Data: s[16 : 16+n]})
+				}
+			}
+		}
+		if len(batch) > 0 && (err != nil || len(batch) == batchMax) {
 			handle(batch)
 			clear(batch)
 			batch = batch[:0]
 		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil
+		case errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed):
+			return err
+		default:
+			return fmt.Errorf("krelay: read the ring buffer: %w", err)
+		}
+	}
+}
+
+// Sync returns once Run has handed over every copy the ring held when Sync
+// was called (or Run has stopped): for a leg that ends, so that the last
+// of its audio reaches its recorder.
+func (r *Relay) Sync() {
+	done := make(chan struct{})
+	select {
+	case r.syncs <- done:
+	case <-r.stopped:
+		return
+	case <-r.closed:
+		return
+	}
+	select {
+	case <-done:
+	case <-r.stopped:
 	}
 }

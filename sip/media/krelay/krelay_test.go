@@ -234,3 +234,55 @@ func TestObjectIsBuiltFromSource(t *testing.T) {
 		t.Error("relay_bpfel.o is not what bpf/relay.bpf.c builds: run make bpf and commit it")
 	}
 }
+
+// TestSyncHandsOverTheRest relays a burst and removes the flow at once, as
+// a leg that ends does: by the time Sync returns, the handler has every
+// copy the kernel relayed, although the reader polls (pollEvery) and the
+// program never wakes it. Without Sync the copies would arrive up to a poll
+// later, after the leg had let go of its recorder.
+func TestSyncHandsOverTheRest(t *testing.T) {
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	var col collector
+	done := make(chan error, 1)
+	go func() { done <- r.Run(col.handle) }()
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		r.Sync() // after Close: returns at once
+	}()
+
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 1, From: addr(caller), PT: 0, OutFrom: addr(legB), OutTo: addr(agent), OutPT: 0}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * pollEvery) // the reader is polling, between two reads
+	const n = 40
+	for i := range n {
+		if _, err := caller.WriteToUDPAddrPort(rtp(0, uint16(i), 0x55), addr(legA)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, _, ok := recv(t, agent, time.Second); !ok {
+			t.Fatalf("the agent got %d of %d packets", i, n)
+		}
+	}
+	packets, _, err := r.Remove(addr(legA))
+	if err != nil || packets != n {
+		t.Fatalf("Remove: %d packets relayed, %v; want %d", packets, err, n)
+	}
+	r.Sync()
+	col.mu.Lock()
+	got := len(col.got)
+	col.mu.Unlock()
+	if got != n {
+		t.Fatalf("after Sync the handler had %d of the %d copies", got, n)
+	}
+}

@@ -168,7 +168,7 @@ int relay(struct __sk_buff *skb)
 	// From here on the packet is the bridged leg's: a failed rewrite
 	// drops it (it is half rewritten) and the record stays, as the
 	// packet was received.
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP); // Run polls: see pollEvery in krelay.go
 	if (set16(skb, RTP_OFF, w0, w1) || set32(skb, IP_SRC_OFF, saddr, f->out_saddr) ||
 	    set32(skb, IP_DST_OFF, daddr, f->out_daddr) || set16(skb, UDP_SRC_OFF, sport, f->out_sport) ||
 	    set16(skb, UDP_DST_OFF, dport, f->out_dport))
