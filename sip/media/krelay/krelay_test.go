@@ -286,3 +286,30 @@ func TestSyncHandsOverTheRest(t *testing.T) {
 		t.Fatalf("after Sync the handler had %d of the %d copies", got, n)
 	}
 }
+
+// TestFlowTableHoldsAFlowPerLeg: the flow table is sized to the legs it
+// was opened for; a flow beyond them is refused (the leg then relays in
+// user space) and replacing or removing one frees nothing it should not.
+func TestFlowTableHoldsAFlowPerLeg(t *testing.T) {
+	r, err := Open(2, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	defer r.Close()
+	at := func(p uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), p) }
+	f := Flow{ID: 1, From: at(9000), OutFrom: at(9002), OutTo: at(9004)}
+	for _, p := range []uint16{20000, 20002, 20000} { // the third replaces the first
+		if err := r.Install(at(p), f); err != nil {
+			t.Fatalf("install %d: %v", p, err)
+		}
+	}
+	if err := r.Install(at(20004), f); err == nil {
+		t.Fatal("a third leg's flow fit in a table for two legs")
+	}
+	if _, _, err := r.Remove(at(20002)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Install(at(20004), f); err != nil {
+		t.Fatalf("after a removal: %v", err)
+	}
+}
