@@ -387,7 +387,7 @@ func (d *driver) goFigures(ctx context.Context) error {
 	defer func() { stopMedia(); mwg.Wait() }()
 	d.media = media
 
-	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders, RTPKernel: d.cfg.RTPKernel})
+	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents, Pprof: true, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders, RTPKernel: d.cfg.RTPKernel})
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,8 +74,23 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	readers := fs.String("rtp-readers", os.Getenv("BENCH_RTP_READERS"), "Hotline's rtp.readers, e.g. -1 (a goroutine per leg) to compare with the default (default from BENCH_RTP_READERS; empty: Hotline's default)")
 	kernel := fs.String("rtp-kernel", os.Getenv("BENCH_RTP_KERNEL"), "Hotline's rtp.kernel, the in-kernel RTP relay: auto, on or off, e.g. off to compare with the user-space relay (default from BENCH_RTP_KERNEL; empty: Hotline's default)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself (not Hotline) to this file, for finding what limits the generator")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "hotline-load: -cpuprofile:", err)
+			return 2
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
 	}
 	cfg := defaultBenchConfig(*quick)
 	if *profile > 0 {
