@@ -182,6 +182,7 @@ func (k *kernel) ifindex(dst netip.Addr) (int, error) {
 type kernelState struct {
 	mu   sync.Mutex
 	on   bool // a flow is installed for the leg
+	was  bool // a flow was installed at some time: the ring may hold copies
 	dead bool // the leg ended: nothing more is installed
 	flow krelay.Flow
 }
@@ -239,6 +240,7 @@ func (l *Leg) syncKernel() {
 			}
 		}
 		ks.on, ks.flow = ok, f
+		ks.was = ks.was || ok
 	case ks.on:
 		if _, _, err := k.r.Remove(at); err != nil {
 			l.log.Warn("kernel relay: remove", "error", err)
@@ -266,9 +268,14 @@ func (l *Leg) endKernel() {
 	l.kstate.dead = true
 	l.kstate.mu.Unlock()
 	l.syncKernel()
+	l.kstate.mu.Lock()
+	was := l.kstate.was
+	l.kstate.mu.Unlock()
 	if k := l.ports.kern.Load(); k != nil {
 		if s := k.slot(l.port); s != nil && s.Load() == l {
-			k.r.Sync() // the copies still in the ring reach the leg's recorder
+			if was {
+				k.r.Sync() // the copies still in the ring reach the leg's recorder
+			}
 			s.CompareAndSwap(l, nil)
 		}
 	}

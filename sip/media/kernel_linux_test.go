@@ -217,3 +217,38 @@ func TestKernelRelayFollowsRebridgeAndRemote(t *testing.T) {
 	carol.send(carolLeg.LocalAddr(), audioPacket(0, 9, 0, 7, payload)) // the old address: dropped
 	c.caller.expectNothing(50 * time.Millisecond)
 }
+
+// TestKernelRelayHandsTheLastAudioToTheTap: the ring is read every few
+// milliseconds, so when a leg ends, the copies of its last packets may
+// still be in it; closing the leg hands them to its tap before Close
+// returns, so a recording ends with the audio that was relayed.
+func TestKernelRelayHandsTheLastAudioToTheTap(t *testing.T) {
+	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
+	var rec tapLog
+	c.callerLeg.SetBatchTap(rec.tap)
+	Bridge(c.callerLeg, c.agentLeg)
+	payload := bytes.Repeat([]byte{0x55}, 160)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 7, payload))
+	c.agent.mustRecv()
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 8, payload))
+	c.caller.mustRecv()
+	waitFor(t, "the tap to get the first packet", func() bool { return rec.len() == 1 })
+
+	before := relayedInKernel(t, ports)
+	const n = 30
+	for seq := uint16(2); seq < 2+n; seq++ {
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, seq, uint32(seq)*160, 7, payload))
+	}
+	for range n {
+		c.agent.mustRecv()
+	}
+	if got := relayedInKernel(t, ports) - before; got != n {
+		t.Fatalf("%d packets relayed in the kernel, want %d", got, n)
+	}
+	if err := c.callerLeg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.len(); got != 1+n {
+		t.Fatalf("when Close returned the tap had %d of the %d packets", got, 1+n)
+	}
+}
