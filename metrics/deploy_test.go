@@ -165,6 +165,8 @@ func TestEndToEndPrometheus(t *testing.T) {
 		return []RTPStats{{PacketsIn: 500, PacketsOut: 500, JitterIn: 2 * time.Millisecond}}
 	})
 	m.SetBacklogSource(func() Backlog { return Backlog{Files: 1, Bytes: 4096, Uploaded: 3} })
+	// The in-kernel relay's counters (absent when it is not running).
+	m.SetRTPKernelSource(func() (RTPKernel, bool) { return RTPKernel{Relayed: 900, RingFull: 2, TooLong: 1}, true })
 
 	day := time.Date(2024, 6, 3, 0, 0, 0, 0, loc) // a Monday in the hotline's zone
 	n := 0

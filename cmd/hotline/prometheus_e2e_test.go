@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/promtest"
+	"hotline/metrics"
 	"hotline/routing/config"
 )
 
@@ -66,8 +68,9 @@ func expectByLabel(t *testing.T, what string, v promtest.Vector, label string, w
 // 2 s, rate the call by keypad: 5 and 5 at 09:xx, 2 at 17:xx (and answer
 // the NPS question: 10 and 9, then 3). A real Prometheus scrapes Hotline
 // with the repository's recording rules. Every panel expression of every
-// dashboard and every recording rule then returns a number, and the CSAT
-// by hour query documented in metrics/doc.go gives exactly what was pressed.
+// dashboard and every recording rule then returns a number (the in-kernel
+// relay's panel none when that relay is not running), and the CSAT by
+// hour query documented in metrics/doc.go gives exactly what was pressed.
 func TestE2EPrometheusSeesSurveyByHour(t *testing.T) {
 	skipShort(t)
 	const zone = "Asia/Ho_Chi_Minh"
@@ -183,12 +186,20 @@ func TestE2EPrometheusSeesSurveyByHour(t *testing.T) {
 		t.Fatal("no panel queries in the dashboards")
 	}
 	all = append(all, panels...)
+	// The in-kernel relay's counters exist only while it runs (rtp.kernel
+	// auto where the system permits it, or on): without it, their panel
+	// has no data, and must have none.
+	_, kernel := a.sip.RTPKernel()
 	for _, q := range all {
 		expr := promtest.Substitute(q.Expr)
 		v, err := prom.Query(expr)
 		switch {
 		case err != nil:
 			t.Errorf("%s: %v\n%s", q.Where, err, expr)
+		case !kernel && slices.Contains(promtest.MetricNames(q.Expr), metrics.NameRTPKernel):
+			if len(v) != 0 {
+				t.Errorf("%s: data without the kernel relay (%v)\n%s", q.Where, v, expr)
+			}
 		case !v.HasNumber():
 			t.Errorf("%s: no data (%v)\n%s", q.Where, v, expr)
 		}
