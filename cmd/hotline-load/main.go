@@ -78,6 +78,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	gcLimit := setGeneratorGC()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -135,6 +136,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		cfg.MinIO = false
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if gcLimit > 0 {
+		log.Info("load generator: garbage collection only at its memory limit (GOGC or GOMEMLIMIT override)", "limit_mib", gcLimit>>20)
+	}
 	// sipgo logs through the logger it is given and, in places, the
 	// default one: keep both to errors.
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))

@@ -415,7 +415,10 @@ const methodText = `### How these were measured
   agents; agents REGISTER with digest auth and answer each INVITE with 180, then 200 + SDP 10 ms later) and probe
   RTP (PCMU, 20 ms, 172-byte packets, 50 packets/s each way per call) sent with sendmmsg from 4 sockets per
   side, each call's stream in its own 1 ms slot. SIPp was not used: at these rates the Go generator needs
-  less CPU on the shared cores, and play_pcap_audio cannot stamp packets.
+  less CPU on the shared cores, and play_pcap_audio cannot stamp packets. The generator collects garbage
+  only when its heap reaches its memory limit (a quarter of the machine's memory, 1-4 GiB; GOGC or GOMEMLIMIT
+  override): on 2 cores a mark phase under load held one of its two Ps for up to 580 ms and its pacers fell
+  behind.
 - Each probe carries its wall-clock send time; the receive time is the kernel's SO_TIMESTAMPNS stamp, so
   delay is send → Hotline → receiving socket, without the generator's own read scheduling. Jitter added is
   the per-stream |IPDV| (RFC 3393). Loss counts packets stamped inside the measurement window.
