@@ -26,6 +26,15 @@ func kernelCall(t *testing.T, callerFmt, agentFmt Format) (*call, *Ports) {
 	return newCallOn(t, ports, callerFmt, agentFmt), ports
 }
 
+// latch sends one packet each way, relayed in user space, after which both
+// legs know their remote and a bridged pair is relayed in the kernel.
+func (c *call) latch(payload []byte) {
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 7, payload))
+	c.agent.mustRecv()
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 8, payload))
+	c.caller.mustRecv()
+}
+
 func relayedInKernel(t *testing.T, p *Ports) uint64 {
 	t.Helper()
 	c, ok := p.KernelStats()
@@ -72,10 +81,7 @@ func TestKernelRelay(t *testing.T) {
 
 	// The first packets latch both legs, in user space.
 	payload := bytes.Repeat([]byte{0x55}, 160)
-	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 7, payload))
-	c.agent.mustRecv()
-	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 8, payload))
-	c.caller.mustRecv()
+	c.latch(payload)
 	before := relayedInKernel(t, ports)
 	for seq := uint16(2); seq <= 5; seq++ {
 		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, seq, uint32(seq)*160, 7, payload))
@@ -228,10 +234,7 @@ func TestKernelRelayHandsTheLastAudioToTheTap(t *testing.T) {
 	c.callerLeg.SetBatchTap(rec.tap)
 	Bridge(c.callerLeg, c.agentLeg)
 	payload := bytes.Repeat([]byte{0x55}, 160)
-	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 0, 7, payload))
-	c.agent.mustRecv()
-	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 0, 8, payload))
-	c.caller.mustRecv()
+	c.latch(payload)
 	waitFor(t, "the tap to get the first packet", func() bool { return rec.len() == 1 })
 
 	before := relayedInKernel(t, ports)

@@ -83,6 +83,28 @@ func (c *collector) wait(t *testing.T, n int) []Packet {
 	return nil
 }
 
+// running opens the relay on the loopback with Run handing its packets to
+// a collector; Close and Run's end are checked when the test ends.
+func running(t *testing.T) (*Relay, *collector) {
+	t.Helper()
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	col := &collector{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(col.handle) }()
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return r, col
+}
+
 // TestRelayOnLoopback bridges two legs in the kernel, with real sockets
 // on 127.0.0.1: a caller's audio reaches the agent from the agent leg's
 // address with the agent's payload type, never the leg's socket, and the
@@ -90,21 +112,7 @@ func (c *collector) wait(t *testing.T, n int) []Packet {
 // take (a telephone-event, another source, after Remove) reaches the leg's
 // socket.
 func TestRelayOnLoopback(t *testing.T) {
-	r, err := Open(16, "lo")
-	if err != nil {
-		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
-	}
-	var col collector
-	done := make(chan error, 1)
-	go func() { done <- r.Run(col.handle) }()
-	defer func() {
-		if err := r.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	r, col := running(t)
 
 	caller, agent := udp(t), udp(t)
 	legA, legB := udp(t), udp(t) // Hotline's caller leg and agent leg
@@ -241,22 +249,7 @@ func TestObjectIsBuiltFromSource(t *testing.T) {
 // program never wakes it. Without Sync the copies would arrive up to a poll
 // later, after the leg had let go of its recorder.
 func TestSyncHandsOverTheRest(t *testing.T) {
-	r, err := Open(16, "lo")
-	if err != nil {
-		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
-	}
-	var col collector
-	done := make(chan error, 1)
-	go func() { done <- r.Run(col.handle) }()
-	defer func() {
-		if err := r.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		r.Sync() // after Close: returns at once
-	}()
+	r, col := running(t)
 
 	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
 	if err := r.Install(addr(legA), Flow{ID: 1, From: addr(caller), PT: 0, OutFrom: addr(legB), OutTo: addr(agent), OutPT: 0}); err != nil {
@@ -285,6 +278,10 @@ func TestSyncHandsOverTheRest(t *testing.T) {
 	if got != n {
 		t.Fatalf("after Sync the handler had %d of the %d copies", got, n)
 	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.Sync() // after Close: returns at once
 }
 
 // TestFlowTableHoldsAFlowPerLeg: the flow table is sized to the legs it
