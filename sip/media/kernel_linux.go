@@ -266,11 +266,9 @@ func (l *Leg) endKernel() {
 	}
 	l.kstate.mu.Lock()
 	l.kstate.dead = true
+	was := l.kstate.was // final: nothing is installed once dead
 	l.kstate.mu.Unlock()
 	l.syncKernel()
-	l.kstate.mu.Lock()
-	was := l.kstate.was
-	l.kstate.mu.Unlock()
 	if k := l.ports.kern.Load(); k != nil {
 		if s := k.slot(l.port); s != nil && s.Load() == l {
 			if was {

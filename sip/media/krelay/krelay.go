@@ -369,8 +369,14 @@ func (r *Relay) Run(handle func([]Packet)) error {
 	r.ring.SetDeadline(time.Unix(0, 1))
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
+	var synced chan struct{} // a Sync waiting for this read
 	for {
-		if err := r.read(recs, batch, handle); err != nil {
+		err := r.read(recs, batch, handle)
+		if synced != nil {
+			close(synced)
+			synced = nil
+		}
+		if err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
@@ -388,12 +394,7 @@ func (r *Relay) Run(handle func([]Packet)) error {
 			return nil
 		case <-ticks:
 		case <-r.kick:
-		case done := <-r.syncs:
-			err := r.read(recs, batch, handle)
-			close(done)
-			if err != nil && !errors.Is(err, ringbuf.ErrClosed) && !errors.Is(err, os.ErrClosed) {
-				return err
-			}
+		case synced = <-r.syncs:
 		}
 	}
 }
