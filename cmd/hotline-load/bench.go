@@ -336,6 +336,8 @@ func (d *driver) timeLeft() time.Duration { return time.Until(d.deadline) }
 func (d *driver) run(ctx context.Context) error {
 	d.res.Started = time.Now()
 	d.res.Machine = collectMachine(ctx, d.repo)
+	cp := probeCreates(d.work, createProbeFiles)
+	d.res.Machine.Creates = &cp
 	d.log.Info("building hotline")
 	d.bin = filepath.Join(d.work, "hotline")
 	build := exec.CommandContext(ctx, "go", "build", "-o", d.bin, "./cmd/hotline")
@@ -945,7 +947,12 @@ type machineInfo struct {
 	Host, CPU, Kernel, GoVersion, Commit string
 	Cores                                int
 	MemBytes                             int64
+	Creates                              *createProbe // at the start of the run, in its work directory
 }
+
+// createProbeFiles is how many files a create probe makes: enough for a
+// median, few enough (about 10 ms on a quiet disk) not to matter.
+const createProbeFiles = 400
 
 func collectMachine(ctx context.Context, repo string) machineInfo {
 	m := machineInfo{Cores: runtime.NumCPU(), CPU: "unknown", Kernel: "unknown", GoVersion: runtime.Version(), Commit: "unknown"}

@@ -74,6 +74,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	readers := fs.String("rtp-readers", os.Getenv("BENCH_RTP_READERS"), "Hotline's rtp.readers, e.g. -1 (a goroutine per leg) to compare with the default (default from BENCH_RTP_READERS; empty: Hotline's default)")
 	kernel := fs.String("rtp-kernel", os.Getenv("BENCH_RTP_KERNEL"), "Hotline's rtp.kernel, the in-kernel RTP relay: auto, on or off, e.g. off to compare with the user-space relay (default from BENCH_RTP_KERNEL; empty: Hotline's default)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
+	keepWork := fs.Bool("keep-work", os.Getenv("BENCH_KEEP_WORK") != "" && os.Getenv("BENCH_KEEP_WORK") != "0",
+		"leave the work directory (recordings, logs) instead of deleting it at the end; its path is logged. For runs back to back: on an ext4 without a journal, deleting its thousands of files slows file creation for the next minutes, and so the next run's Hotline (default from BENCH_KEEP_WORK)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator itself (not Hotline) to this file, for finding what limits the generator")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -154,6 +156,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	pr := &procs{}
 	defer func() {
 		pr.stopAll()
+		if *keepWork {
+			log.Info("work directory kept (-keep-work): delete it when no run is measuring", "dir", work)
+			return
+		}
 		_ = os.RemoveAll(work)
 	}()
 	absRepo, err := filepath.Abs(*repo)

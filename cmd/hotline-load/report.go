@@ -273,6 +273,9 @@ func (r *results) writeReport(w io.Writer) {
 	fmt.Fprintf(w, "- Kernel: %s\n", m.Kernel)
 	fmt.Fprintf(w, "- Go: %s\n", m.GoVersion)
 	fmt.Fprintf(w, "- Commit: %s\n", m.Commit)
+	if m.Creates != nil {
+		fmt.Fprintf(w, "- File creates at the start: %s\n", m.Creates)
+	}
 	if r.Cfg.RTPReaders != "" {
 		fmt.Fprintf(w, "- Hotline's rtp.readers: %s (-rtp-readers)\n", r.Cfg.RTPReaders)
 	}

@@ -221,7 +221,8 @@ func (s *sippConcStep) why() string {
 // sippResults are the SIPp figures.
 type sippResults struct {
 	Cfg        sippConfig
-	Note       string // why the SIPp figures are missing, if they are
+	Creates    *createProbe // file creates where Hotline stores, just before it starts
+	Note       string       // why the SIPp figures are missing, if they are
 	Rate       float64
 	RateLimit  string
 	RateSteps  []sippRateStep
@@ -332,6 +333,9 @@ func (b *sippBench) run(ctx context.Context) error {
 		b.d.log.Info("SIPp figure S0: the SIPps alone", "cps", b.cfg.DirectRate)
 		b.res.Direct = b.direct(ctx, b.cfg.DirectRate)
 	}
+	cp := probeCreates(b.d.work, createProbeFiles)
+	b.res.Creates = &cp
+	b.d.log.Info("SIPp: file creates where Hotline will store", "median", cp.Median, "p90", cp.P90, "journalless_ext4", cp.JournallessExt, "err", cp.Err)
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
 	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload, RTPReaders: b.d.cfg.RTPReaders, RTPKernel: b.d.cfg.RTPKernel})
 	if err != nil {

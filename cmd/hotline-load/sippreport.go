@@ -167,6 +167,9 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		}
 		fmt.Fprint(w, ".\n\n")
 	}
+	if p := r.Creates; p != nil {
+		fmt.Fprintf(w, "Before Hotline started, %s.\n\n", p)
+	}
 	c := r.Cfg
 	fmt.Fprintf(w, "%d agents registered by SIPp (digest auth, injection file), %d per agent SIPp; a caller SIPp places at most %s calls/s (more callers beyond). "+
 		"Rate steps place calls for %s, each talking %s with PCMU both ways.\n\n", c.Agents, c.AgentsPerUAS, fmtNum(c.RatePerUAC), c.StepDur, c.Hold)

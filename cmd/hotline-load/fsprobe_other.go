@@ -1,0 +1,5 @@
+//go:build !linux
+
+package main
+
+func journallessExt4(string) bool { return false }
