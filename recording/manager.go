@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"hotline/internal/fsinfo"
 )
 
 var (
@@ -218,6 +220,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.recover(); err != nil {
 		m.log.Error("spool recovery incomplete", "err", err)
 	}
+	m.warnNoJournal()
 	m.wg.Add(1)
 	go m.uploader(ctx)
 	if m.cfg.Backend == BackendFile && m.cfg.Retention > 0 {
@@ -225,6 +228,21 @@ func (m *Manager) Start(ctx context.Context) error {
 		go m.sweeper(ctx)
 	}
 	return nil
+}
+
+// warnNoJournal warns, once per directory, when the spool or the file
+// store is on an ext4 without a journal (fsinfo.NoJournalNote): every
+// recording creates files there, and the store's retention deletes them.
+func (m *Manager) warnNoJournal() {
+	dirs := []string{m.cfg.SpoolDir}
+	if m.cfg.Backend == BackendFile && m.cfg.File.Dir != m.cfg.SpoolDir {
+		dirs = append(dirs, m.cfg.File.Dir)
+	}
+	for _, d := range dirs {
+		if fsinfo.JournallessExt4(d) {
+			m.log.Warn("recordings are kept on "+fsinfo.NoJournalNote, "dir", d)
+		}
+	}
 }
 
 // Begin starts recording a call. It returns at once: the spool files

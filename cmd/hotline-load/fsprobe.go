@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"hotline/internal/fsinfo"
 )
 
 // createProbe is what creating files cost where Hotline keeps its
@@ -40,7 +42,7 @@ func probeCreates(dir string, n int) createProbe {
 		return p
 	}
 	p.Dir = d
-	p.JournallessExt = journallessExt4(d)
+	p.JournallessExt = fsinfo.JournallessExt4(d)
 	took := make([]time.Duration, 0, n)
 	var sum time.Duration
 	for i := range n {
@@ -68,7 +70,7 @@ func (p createProbe) String() string {
 	s := fmt.Sprintf("creating a file in Hotline's work directory took %s (median; p90 %s, mean %s) over %d empty files",
 		roundDur(p.Median), roundDur(p.P90), roundDur(p.Mean), p.Files)
 	if p.JournallessExt {
-		s += "; the file system is an ext4 without a journal, where files deleted in the last minutes slow every create (about 25 µs per file when none were)"
+		s += "; it is on " + fsinfo.NoJournalNote
 	}
 	return s
 }
