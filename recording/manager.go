@@ -67,9 +67,12 @@ type pending struct {
 	base   string // spool path without extension
 	queued time.Time
 	bytes  int64
-	// rec is the call record Finish spooled durably (nil: read it from
-	// the spool). The spool file is not written again after Finish.
+	// rec is the call record Finish spooled (nil: read it from the
+	// spool). The spool file is not written again after Finish.
 	rec *CallRecord
+	// unsynced: Finish left the spool files unsynced (deferSync); the
+	// uploader syncs them before it stores them.
+	unsynced bool
 }
 
 // Manager records calls to the spool directory and uploads finished
@@ -115,6 +118,10 @@ type Manager struct {
 	// renamed into place) and the uploader (spool files removed) of many
 	// calls share each fsync.
 	spoolSync *dirSync
+	// spoolFD is the spool directory, open for syncSpool; syncFS syncs
+	// its file system (the package's syncFS; tests count the calls).
+	spoolFD *os.File
+	syncFS  func(*os.File) error
 }
 
 // Options are a Manager's collaborators.
@@ -178,6 +185,7 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		kick:      make(chan struct{}, 1),
 		mixKick:   make(chan struct{}, 1),
 		spoolSync: newDirSync(c.SpoolDir),
+		syncFS:    syncFS,
 	}, nil
 }
 
@@ -285,6 +293,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		dropped:   &m.dropped,
 		spoolSync: m.spoolSync,
 		jsonFile:  m.linksRecords(),
+		deferSync: canSyncFS && m.linksRecords(),
 		maxIn:     m.cfg.QueuePackets,
 		ready:     make(chan struct{}),
 	}
@@ -318,7 +327,9 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 // holds, and recovery rebuilds a record it cannot read from the WAV's
 // name and length). Finish writes the final record into the chunk, syncs
 // the WAV, then writes the .json beside it and syncs it and the
-// directory. A record too big for the chunk goes to a .json of its own
+// directory; with the file backend on Linux it leaves those syncs to the
+// uploader, which makes a batch of finished recordings durable with one
+// syncfs before it links them into the store. A record too big for the chunk goes to a .json of its own
 // from the start (sideRecord), written as before the chunk existed.
 func (m *Manager) create(r *Recorder) {
 	defer close(r.ready)
@@ -400,7 +411,7 @@ func (m *Manager) finished(r *Recorder) {
 		default:
 		}
 	}
-	m.enqueueRecord(r.base, time.Now(), r.final)
+	m.enqueuePending(r.base, time.Now(), r.final, r.unsynced)
 }
 
 // mixInterval is how often the mixing goroutine takes each recording's
@@ -473,6 +484,12 @@ func (m *Manager) enqueue(base string, at time.Time) {
 // enqueueRecord queues base for upload; rec, if not nil, is its call
 // record as spooled, which the uploader then need not read back.
 func (m *Manager) enqueueRecord(base string, at time.Time, rec *CallRecord) {
+	m.enqueuePending(base, at, rec, false)
+}
+
+// enqueuePending is enqueueRecord for spool files Finish may have left
+// unsynced.
+func (m *Manager) enqueuePending(base string, at time.Time, rec *CallRecord, unsynced bool) {
 	var size int64
 	for _, ext := range []string{".wav", ".json"} {
 		if st, err := os.Stat(base + ext); err == nil {
@@ -485,7 +502,7 @@ func (m *Manager) enqueueRecord(base string, at time.Time, rec *CallRecord) {
 		if len(m.queue) >= maxHeldRecords {
 			rec = nil // a long backlog (store down) is not held in memory
 		}
-		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size, rec: rec})
+		m.queue = append(m.queue, &pending{base: base, queued: at, bytes: size, rec: rec, unsynced: unsynced})
 	}
 	m.mu.Unlock()
 	select {
@@ -555,7 +572,31 @@ func (m *Manager) Close() error {
 	}
 	m.wg.Wait()
 	m.mixWG.Wait() // it exits once the recordings above are finished
+	if m.deferredLeft() {
+		// Finished recordings the uploader did not store: on disk before
+		// the process ends, as if Finish had synced them.
+		if err := m.syncSpool(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.spoolFD != nil {
+		m.spoolFD.Close()
+		m.spoolFD = nil
+	}
 	return errors.Join(errs...)
+}
+
+// deferredLeft reports whether the upload queue holds a recording whose
+// spool files Finish left unsynced.
+func (m *Manager) deferredLeft() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.queue {
+		if p.unsynced {
+			return true
+		}
+	}
+	return false
 }
 
 // recover queues every recording found in the spool that this process is
@@ -812,7 +853,7 @@ func (m *Manager) upload(ctx context.Context, p *pending) error {
 			return fmt.Errorf("read call record: %w", err)
 		}
 	}
-	if err := m.store(ctx, p.base, rec, p.rec != nil); err != nil {
+	if err := m.store(ctx, p.base, rec, p.rec != nil && !p.unsynced); err != nil {
 		return err
 	}
 	if err := m.unspool(p.base); err != nil {
@@ -908,11 +949,12 @@ func (m *Manager) uploadBatch(ctx context.Context, batch []*pending) (int, error
 	var dirs []string
 	n := 0 // batch[:n] are linked
 	var stop error
+	fsSynced := m.syncSpoolFS(batch)
 	for _, p := range batch {
 		if p.rec == nil {
 			break
 		}
-		d, linked, err := linkPair(fb, p.base, p.rec.Key, true, dirs)
+		d, linked, err := linkPair(fb, p.base, p.rec.Key, !p.unsynced || fsSynced, dirs)
 		dirs = d
 		if err != nil {
 			stop = err
@@ -948,6 +990,45 @@ func (m *Manager) uploadBatch(ctx context.Context, batch []*pending) (int, error
 		return n, err
 	}
 	return n + 1, nil
+}
+
+// syncSpoolFS syncs the spool's file system once (syncfs) if a
+// recording the uploader will link from the head of batch was left
+// unsynced by Finish, and reports whether that sync succeeded: every
+// such recording was finished before batch was taken, so it is on disk
+// now. On failure (logged) they are synced one by one as they are
+// linked, each reporting its own error.
+func (m *Manager) syncSpoolFS(batch []*pending) bool {
+	need := false
+	for _, p := range batch {
+		if p.rec == nil {
+			break
+		}
+		need = need || p.unsynced
+	}
+	if !need {
+		return false
+	}
+	err := m.syncSpool()
+	if err != nil {
+		m.log.Warn("spool file system sync failed; syncing each recording instead", "err", err)
+	}
+	return err == nil
+}
+
+// syncSpool syncs the spool's file system through a descriptor of the
+// spool directory kept open from the first call (syncfs reports the
+// write-back errors since the last call through the same descriptor).
+// Only the uploader calls it, and Close once the uploader has stopped.
+func (m *Manager) syncSpool() error {
+	if m.spoolFD == nil {
+		d, err := os.Open(m.cfg.SpoolDir)
+		if err != nil {
+			return fmt.Errorf("open spool directory: %w", err)
+		}
+		m.spoolFD = d
+	}
+	return m.syncFS(m.spoolFD)
 }
 
 // unspool removes base's spool files, the WAV first: a record left

@@ -88,7 +88,7 @@ func writeRecord(path string, rec CallRecord, ds *dirSync) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	err = writeRecordFile(tmp, b)
+	err = writeRecordFile(tmp, b, true)
 	if err == nil {
 		if err = renameFile(tmp, path); err != nil {
 			err = fmt.Errorf("write call record: %w", err)
@@ -211,16 +211,16 @@ func ReadSpooledRecord(wav string) (CallRecord, error) {
 }
 
 // writeRecordFile writes the encoded record b to path (created or
-// truncated) and fsyncs it: not atomic, so only for a record the spool
-// WAV also carries (a torn file is rebuilt from it). The caller syncs the
-// directory.
-func writeRecordFile(path string, b []byte) error {
+// truncated) and, with sync, fsyncs it: not atomic, so only for a record
+// the spool WAV also carries (a torn file is rebuilt from it). The caller
+// syncs the directory (and the file, without sync).
+func writeRecordFile(path string, b []byte, sync bool) error {
 	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("write call record: %w", err)
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -113,10 +113,16 @@ type Recorder struct {
 	// file backend links it into the store); without it the record is
 	// uploaded from memory or from the WAV's chunk.
 	jsonFile bool
-	// final is the call record Finish wrote durably to the spool, for the
-	// uploader (nil if Finish failed: it reads the spool file instead).
-	final  *CallRecord
-	mixIdx int // index in the manager's mixers; guarded by the manager's mu
+	// deferSync: Finish leaves syncing the spool files to the uploader,
+	// which syncs every finished recording of a batch with one syncfs
+	// before it links them into the file store (unsynced tells it).
+	deferSync bool
+	// final is the call record Finish wrote to the spool, for the
+	// uploader (nil if Finish failed: it reads the spool file instead);
+	// durably unless unsynced.
+	final    *CallRecord
+	unsynced bool
+	mixIdx   int // index in the manager's mixers; guarded by the manager's mu
 	// ready is closed once Manager.create has created the spool files
 	// (wav and mix are set) or failed to (openErr).
 	ready   chan struct{}
@@ -513,7 +519,8 @@ func (r *Recorder) drain(now time.Time) {
 // Finish ends the recording at end: the file is completed to exactly
 // end-Start of audio (silence where nothing was received), synced and
 // closed, the call record is written beside it, and both are queued for
-// upload. Whatever the error, what was recorded stays in the spool and is
+// upload. With deferSync (the file backend) the syncs are the
+// uploader's, once for a batch of recordings, before it stores them. Whatever the error, what was recorded stays in the spool and is
 // uploaded. A second call returns ErrFinished.
 func (r *Recorder) Finish(end time.Time) error {
 	<-r.ready
@@ -575,16 +582,22 @@ func (r *Recorder) Finish(end time.Time) error {
 			}
 		}
 	}
-	if err := r.wav.syncClose(); err != nil {
+	// With deferSync a complete recording (its final record in the chunk)
+	// is closed unsynced: the uploader syncs it with the others finished
+	// by then, before anything is stored, so a recording is still stored
+	// only once it is on disk. A process crash keeps what the page cache
+	// holds; recovery treats a spool file cut short as a call cut short.
+	deferred := r.deferSync && inChunk
+	if err := r.wav.closeFile(!deferred); err != nil {
 		errs = append(errs, err)
-		inChunk = false
+		inChunk, deferred = false, false
 	}
 	if inChunk {
 		err = nil
 		if r.jsonFile {
-			err = writeRecordFile(r.base+".json", b)
+			err = writeRecordFile(r.base+".json", b, !deferred)
 		}
-		if err == nil {
+		if err == nil && !deferred {
 			err = r.spoolSync.sync() // the WAV's name (and the .json's)
 		}
 	} else {
@@ -594,7 +607,7 @@ func (r *Recorder) Finish(end time.Time) error {
 	if err != nil {
 		errs = append(errs, err)
 	} else if len(errs) == 0 {
-		r.final = &rec
+		r.final, r.unsynced = &rec, deferred
 	}
 	r.done(r)
 	if len(errs) > 0 {

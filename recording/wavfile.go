@@ -208,7 +208,7 @@ func (w *wavWriter) flush() error {
 
 // end writes what is buffered, cuts the file to at most maxFrames frames
 // (maxFrames < 0: no limit) and writes the final header. It returns the
-// number of frames in the file. syncClose must follow.
+// number of frames in the file. closeFile must follow.
 func (w *wavWriter) end(maxFrames int64) (int64, error) {
 	err := w.flush()
 	if err == nil && maxFrames >= 0 && w.frames > maxFrames {
@@ -222,11 +222,13 @@ func (w *wavWriter) end(maxFrames int64) (int64, error) {
 	return w.frames, err
 }
 
-// syncClose syncs and closes the file.
-func (w *wavWriter) syncClose() error {
+// closeFile closes the file, syncing it first with sync.
+func (w *wavWriter) closeFile(sync bool) error {
 	var err error
-	if serr := w.f.Sync(); serr != nil {
-		err = fmt.Errorf("sync wav: %w", serr)
+	if sync {
+		if serr := w.f.Sync(); serr != nil {
+			err = fmt.Errorf("sync wav: %w", serr)
+		}
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close wav: %w", cerr)
