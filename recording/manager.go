@@ -113,6 +113,8 @@ type Manager struct {
 	// renamed into place) and the uploader (spool files removed) of many
 	// calls share each fsync.
 	spoolSync *dirSync
+	// bufs keeps the large buffers of finished recordings for new ones.
+	bufs *bufferPool
 }
 
 // Options are a Manager's collaborators.
@@ -176,6 +178,7 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		kick:      make(chan struct{}, 1),
 		mixKick:   make(chan struct{}, 1),
 		spoolSync: newDirSync(c.SpoolDir),
+		bufs:      newBufferPool(c.Format, windowFrames(c.JitterWindow)),
 	}, nil
 }
 
@@ -266,6 +269,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		done:      m.finished,
 		dropped:   &m.dropped,
 		spoolSync: m.spoolSync,
+		pool:      m.bufs,
 		jsonFile:  m.linksRecords(),
 		maxIn:     m.cfg.QueuePackets,
 		ready:     make(chan struct{}),
@@ -315,12 +319,15 @@ func (m *Manager) create(r *Recorder) {
 		os.Remove(base + ".json")
 		m.log.Error("recording not started; the call goes on unrecorded", "call_id", r.info.CallID, "error", err)
 	}
+	// The buffers of a finished recording, if the manager keeps one: on
+	// a failure below they are left to the garbage collector.
+	bufs := m.bufs.get()
 	r.mu.Lock() // a SetExtra meanwhile writes its record before or after this one
 	rec := r.recordLocked()
 	b, err := encodeRecord(rec)
 	var w *wavWriter
 	if err == nil {
-		w, err = createWAV(base+".wav", m.cfg.Format, true, b)
+		w, err = createWAV(base+".wav", m.cfg.Format, true, b, bufs.wav)
 		if errors.Is(err, errRecordTooBig) {
 			r.sideRecord = true
 			if err = createRecord(base+".json", rec); err != nil {
@@ -338,7 +345,9 @@ func (m *Manager) create(r *Recorder) {
 	}
 	r.wmu.Lock()
 	r.wav = w
-	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st)
+	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st, bufs.mix)
+	bufs.wav, bufs.mix = nil, nil // w and r.mix own them until Finish gives them back
+	r.bufs = bufs
 	r.lastFlush = time.Now()
 	r.wmu.Unlock()
 	m.mu.Lock()

@@ -109,6 +109,9 @@ type Recorder struct {
 	// spoolSync syncs the spool directory (the manager's, shared by all
 	// its recorders).
 	spoolSync *dirSync
+	// pool is the manager's, to which Finish gives the recording's
+	// buffers back.
+	pool *bufferPool
 	// jsonFile: Finish writes the call record beside the WAV as well (the
 	// file backend links it into the store); without it the record is
 	// uploaded from memory or from the WAV's chunk.
@@ -152,6 +155,7 @@ type Recorder struct {
 	spare     []byte // the previous batch's buffer, reused
 	wav       *wavWriter
 	mix       *mixer
+	bufs      *recBuffers // to give wav's and mix's buffers back in (set by create)
 	werr      error
 	lastFlush time.Time
 	wclosed   bool
@@ -579,6 +583,7 @@ func (r *Recorder) Finish(end time.Time) error {
 		errs = append(errs, err)
 		inChunk = false
 	}
+	r.releaseBuffers()
 	if inChunk {
 		err = nil
 		if r.jsonFile {
@@ -601,6 +606,24 @@ func (r *Recorder) Finish(end time.Time) error {
 		return fmt.Errorf("recording %s: %w", r.info.CallID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// releaseBuffers gives the WAV writer's and the mixer's buffers back to
+// the manager for later recordings. Finish calls it once nothing can touch
+// them: the mixing goroutine leaves r alone since wclosed, Finish took
+// the last batch, the mixer committed its last frames (or never will:
+// werr) and the WAV is ended and closed; saveLocked (SetExtra, SetCSAT)
+// returns ErrFinished before writing, and writes the record chunk from a
+// buffer of its own anyway. wav and mix keep no reference to them.
+func (r *Recorder) releaseBuffers() {
+	b := r.bufs
+	if b == nil {
+		return
+	}
+	r.bufs = nil
+	b.wav, r.wav.pending = r.wav.pending, nil
+	b.mix, r.mix.buf, r.mix.head = r.mix.buf, nil, 0
+	r.pool.put(b)
 }
 
 // record returns the call record as known now (no end yet).
