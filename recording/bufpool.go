@@ -3,17 +3,20 @@ package recording
 import "sync"
 
 // recBuffers are one recording's large buffers: its WAV writer's (which
-// also assembles the WAV's first 4 KiB at create) and its mixer's. A
+// also assembles the WAV's first 4 KiB at create), its mixer's and its
+// two hand-off buffers (Recorder.in and spare, which grow to the size of
+// a batch of packets). A
 // manager keeps those of finished recordings for the next ones
 // (bufferPool): at a few hundred recordings a second, allocating (and
 // zeroing) them anew was a third of the bytes Hotline allocated.
 //
 // A buffer's contents are never carried over: whoever takes one uses it
 // from length 0 and writes every byte it later reads (createWAV,
-// wavWriter.fill, mixer.place).
+// wavWriter.fill, mixer.place, appendPacket).
 type recBuffers struct {
-	wav []byte
-	mix []int16
+	wav       []byte
+	mix       []int16
+	in, spare []byte
 }
 
 // bufferPool keeps the buffers of finished recordings for new ones. It
@@ -26,6 +29,7 @@ type recBuffers struct {
 type bufferPool struct {
 	wavCap int // the largest WAV buffer kept (what createWAV allocates)
 	mixCap int // the largest mixer buffer kept
+	inCap  int // the largest hand-off buffer kept
 
 	mu   sync.Mutex
 	free []*recBuffers
@@ -49,6 +53,9 @@ func newBufferPool(f Format, window int64) *bufferPool {
 		// The mixer's buffer may grow past its initial size (packets far
 		// ahead); a few times that is still worth keeping.
 		mixCap: 4 * mixerBufferCap(window),
+		// A batch of 50 ms of a call's packets is 1-2 KiB; a writer that
+		// fell behind grows it to up to QueuePackets packets.
+		inCap: 16 << 10,
 	}
 }
 
@@ -64,7 +71,7 @@ func (p *bufferPool) get() *recBuffers {
 	b := p.free[n-1]
 	p.free[n-1] = nil
 	p.free = p.free[:n-1]
-	b.wav, b.mix = b.wav[:0], b.mix[:0]
+	b.wav, b.mix, b.in, b.spare = b.wav[:0], b.mix[:0], b.in[:0], b.spare[:0]
 	return b
 }
 
@@ -77,7 +84,13 @@ func (p *bufferPool) put(b *recBuffers) {
 	if cap(b.mix) > p.mixCap {
 		b.mix = nil
 	}
-	if b.wav == nil && b.mix == nil {
+	if cap(b.in) > p.inCap {
+		b.in = nil
+	}
+	if cap(b.spare) > p.inCap {
+		b.spare = nil
+	}
+	if b.wav == nil && b.mix == nil && b.in == nil && b.spare == nil {
 		return
 	}
 	if p.released != nil {

@@ -24,9 +24,11 @@ const (
 
 // poison fills b's buffers, up to their capacity, with garbage.
 func poison(b *recBuffers) {
-	w := b.wav[:cap(b.wav)]
-	for i := range w {
-		w[i] = poisonByte
+	for _, buf := range [][]byte{b.wav, b.in, b.spare} {
+		buf = buf[:cap(buf)]
+		for i := range buf {
+			buf[i] = poisonByte
+		}
 	}
 	m := b.mix[:cap(b.mix)]
 	for i := range m {
@@ -37,9 +39,11 @@ func poison(b *recBuffers) {
 // poisoned tells whether b's buffers still hold nothing but the garbage
 // poison put in them: nothing wrote to them after they were given back.
 func poisoned(b *recBuffers) bool {
-	for _, v := range b.wav[:cap(b.wav)] {
-		if v != poisonByte {
-			return false
+	for _, buf := range [][]byte{b.wav, b.in, b.spare} {
+		for _, v := range buf[:cap(buf)] {
+			if v != poisonByte {
+				return false
+			}
 		}
 	}
 	for _, v := range b.mix[:cap(b.mix)] {
@@ -179,8 +183,10 @@ func TestReusedBuffersCarryNothingOver(t *testing.T) {
 			m := newTestManager(t, c)
 			m.bufs.released = poison
 			seed := &recBuffers{
-				wav: make([]byte, 0, wavBufferCap(format)),
-				mix: make([]int16, 0, mixerBufferCap(windowFrames(c.JitterWindow))),
+				wav:   make([]byte, 0, wavBufferCap(format)),
+				mix:   make([]int16, 0, mixerBufferCap(windowFrames(c.JitterWindow))),
+				in:    make([]byte, 0, 4096),
+				spare: make([]byte, 0, 4096),
 			}
 			ids := seed.ids()
 			m.bufs.put(seed)

@@ -275,17 +275,26 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		ready:     make(chan struct{}),
 	}
 	r.codecs.Store(defaultCodecs())
+	// The buffers of a finished recording, if the manager keeps one: the
+	// hand-off buffers now (packets may come before the files exist),
+	// the WAV's and the mixer's for create. If the files cannot be
+	// created they are left to the garbage collector.
+	r.bufs = m.bufs.get()
+	r.in, r.spare = r.bufs.in, r.bufs.spare
+	r.bufs.in, r.bufs.spare = nil, nil // r owns them until Finish gives them back
 
 	// Registered before its files exist, so that recovery never takes a
 	// live recording for a crashed one.
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		m.bufs.put(r.giveBack()) // unused
 		return nil, ErrClosed
 	}
 	for _, o := range m.active {
 		if o.key == key {
 			m.mu.Unlock()
+			m.bufs.put(r.giveBack()) // unused
 			return nil, fmt.Errorf("%w: %s", ErrDuplicateKey, key)
 		}
 	}
@@ -319,9 +328,8 @@ func (m *Manager) create(r *Recorder) {
 		os.Remove(base + ".json")
 		m.log.Error("recording not started; the call goes on unrecorded", "call_id", r.info.CallID, "error", err)
 	}
-	// The buffers of a finished recording, if the manager keeps one: on
-	// a failure below they are left to the garbage collector.
-	bufs := m.bufs.get()
+	// The buffers Begin took (left to the garbage collector on a failure).
+	bufs := r.bufs
 	r.mu.Lock() // a SetExtra meanwhile writes its record before or after this one
 	rec := r.recordLocked()
 	b, err := encodeRecord(rec)
@@ -347,7 +355,6 @@ func (m *Manager) create(r *Recorder) {
 	r.wav = w
 	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st, bufs.mix)
 	bufs.wav, bufs.mix = nil, nil // w and r.mix own them until Finish gives them back
-	r.bufs = bufs
 	r.lastFlush = time.Now()
 	r.wmu.Unlock()
 	m.mu.Lock()

@@ -112,6 +112,11 @@ type Recorder struct {
 	// pool is the manager's, to which Finish gives the recording's
 	// buffers back.
 	pool *bufferPool
+	// bufs is the set of buffers the recording took from pool, to give
+	// them back in: Begin takes the hand-off buffers (in, spare) from
+	// it, create the WAV's and the mixer's, Finish puts them back (nil
+	// once it has, or if they were left to the garbage collector).
+	bufs *recBuffers
 	// jsonFile: Finish writes the call record beside the WAV as well (the
 	// file backend links it into the store); without it the record is
 	// uploaded from memory or from the WAV's chunk.
@@ -155,7 +160,6 @@ type Recorder struct {
 	spare     []byte // the previous batch's buffer, reused
 	wav       *wavWriter
 	mix       *mixer
-	bufs      *recBuffers // to give wav's and mix's buffers back in (set by create)
 	werr      error
 	lastFlush time.Time
 	wclosed   bool
@@ -539,9 +543,11 @@ func (r *Recorder) Finish(end time.Time) error {
 	r.wmu.Lock()
 	r.wclosed = true // the mixing goroutine leaves wav and mix alone now
 	r.mixBatch()
+	spare := r.spare // nothing uses it any more: no batch after this one
 	r.spare = nil
 	r.wmu.Unlock()
 	r.inMu.Lock()
+	in := r.in // nothing uses it any more: Packets leaves it alone since inClosed
 	r.in = nil
 	r.inMu.Unlock()
 
@@ -583,7 +589,7 @@ func (r *Recorder) Finish(end time.Time) error {
 		errs = append(errs, err)
 		inChunk = false
 	}
-	r.releaseBuffers()
+	r.releaseBuffers(in, spare)
 	if inChunk {
 		err = nil
 		if r.jsonFile {
@@ -608,22 +614,35 @@ func (r *Recorder) Finish(end time.Time) error {
 	return nil
 }
 
-// releaseBuffers gives the WAV writer's and the mixer's buffers back to
-// the manager for later recordings. Finish calls it once nothing can touch
-// them: the mixing goroutine leaves r alone since wclosed, Finish took
-// the last batch, the mixer committed its last frames (or never will:
-// werr) and the WAV is ended and closed; saveLocked (SetExtra, SetCSAT)
-// returns ErrFinished before writing, and writes the record chunk from a
-// buffer of its own anyway. wav and mix keep no reference to them.
-func (r *Recorder) releaseBuffers() {
+// releaseBuffers gives the recording's buffers back to the manager for
+// later recordings: the hand-off buffers (in and spare, which Finish took
+// from r) and the WAV writer's and the mixer's. Finish calls it once
+// nothing can touch them: Packets leaves the hand-off alone since
+// inClosed, the mixing goroutine leaves r alone since wclosed, Finish
+// took the last batch, the mixer committed its last frames (or never
+// will: werr) and the WAV is ended and closed; saveLocked (SetExtra,
+// SetCSAT) returns ErrFinished before writing, and writes the record
+// chunk from a buffer of its own anyway. r, wav and mix keep no
+// reference to them.
+func (r *Recorder) releaseBuffers(in, spare []byte) {
 	b := r.bufs
 	if b == nil {
 		return
 	}
 	r.bufs = nil
+	b.in, b.spare = in, spare
 	b.wav, r.wav.pending = r.wav.pending, nil
 	b.mix, r.mix.buf, r.mix.head = r.mix.buf, nil, 0
 	r.pool.put(b)
+}
+
+// giveBack returns the buffers of a recorder that Begin made but did not
+// start (none of them used).
+func (r *Recorder) giveBack() *recBuffers {
+	b := r.bufs
+	r.bufs = nil
+	b.in, b.spare, r.in, r.spare = r.in, r.spare, nil, nil
+	return b
 }
 
 // record returns the call record as known now (no end yet).
