@@ -578,7 +578,7 @@ func (r *Recorder) Finish(end time.Time) error {
 		errs = append(errs, err)
 	}
 	if inChunk = inChunk && len(errs) == 0; inChunk {
-		if err := r.wav.putRecord(b); err != nil {
+		if err := r.wav.putFinalRecord(b); err != nil {
 			inChunk = false
 			if !errors.Is(err, errRecordTooBig) {
 				errs = append(errs, err)

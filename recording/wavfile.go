@@ -137,12 +137,30 @@ func (w *wavWriter) writeHeader() error {
 }
 
 // putRecord rewrites the record chunk with rec (padded). It may run
-// while the mixing goroutine appends audio: it writes only the chunk.
-func (w *wavWriter) putRecord(rec []byte) error {
+// while the mixing goroutine appends audio: it writes only the chunk,
+// assembled in a buffer of its own.
+func (w *wavWriter) putRecord(rec []byte) error { return w.writeRecord(rec, nil) }
+
+// putFinalRecord is putRecord once end has written the last audio: the
+// chunk is assembled in the writer's buffer, which holds nothing any more
+// (when it does, end failed, and a buffer of its own is used anyway).
+func (w *wavWriter) putFinalRecord(rec []byte) error {
+	if len(w.pending) > 0 {
+		return w.writeRecord(rec, nil)
+	}
+	return w.writeRecord(rec, w.pending)
+}
+
+// writeRecord writes rec, padded, into the record chunk, assembled in buf
+// (whatever it holds) or, if it is too small, in a buffer allocated here.
+func (w *wavWriter) writeRecord(rec, buf []byte) error {
 	if w.recOff == 0 || len(rec) > w.recCap {
 		return errRecordTooBig
 	}
-	b := make([]byte, w.recCap)
+	if cap(buf) < w.recCap {
+		buf = make([]byte, w.recCap)
+	}
+	b := buf[:w.recCap]
 	padRecord(b, rec)
 	if _, err := w.f.WriteAt(b, w.recOff); err != nil {
 		return fmt.Errorf("write call record into wav: %w", err)
