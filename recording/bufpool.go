@@ -2,17 +2,17 @@ package recording
 
 import "sync"
 
-// recBuffers are one recording's large buffers: its WAV writer's (which
-// also assembles the WAV's first 4 KiB at create), its mixer's and its
-// two hand-off buffers (Recorder.in and spare, which grow to the size of
-// a batch of packets). A
-// manager keeps those of finished recordings for the next ones
+// recBuffers are one recording's large buffers: its WAV writer's (in
+// which createWAV also assembles the WAV's first 4 KiB, and Finish the
+// final record chunk), its mixer's and its two hand-off buffers
+// (Recorder.in and spare, which grow to the size of a batch of packets).
+// A manager keeps those of finished recordings for the next ones
 // (bufferPool): at a few hundred recordings a second, allocating (and
 // zeroing) them anew was a third of the bytes Hotline allocated.
 //
 // A buffer's contents are never carried over: whoever takes one uses it
 // from length 0 and writes every byte it later reads (createWAV,
-// wavWriter.fill, mixer.place, appendPacket).
+// wavWriter.fill and writeRecord, mixer.place, appendPacket).
 type recBuffers struct {
 	wav       []byte
 	mix       []int16

@@ -115,7 +115,8 @@ type Recorder struct {
 	// bufs is the set of buffers the recording took from pool, to give
 	// them back in: Begin takes the hand-off buffers (in, spare) from
 	// it, create the WAV's and the mixer's, Finish puts them back (nil
-	// once it has, or if they were left to the garbage collector).
+	// once it has). A recording whose files could not be created never
+	// gives them back: they are left to the garbage collector.
 	bufs *recBuffers
 	// jsonFile: Finish writes the call record beside the WAV as well (the
 	// file backend links it into the store); without it the record is
