@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -41,6 +42,44 @@ func BenchmarkBeginFinish(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := r.Finish(time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecordedCall measures what one recorded call allocates and
+// costs from Begin to Finish: 2 s of both legs' 20 ms packets handed off
+// and placed (the mixing goroutine's turns taken inline every 50 ms of
+// audio, as in BenchmarkPacket), then Finish. Unlike BenchmarkPacket
+// (one long call, its buffers at their working size) each op is a new
+// recording, whose buffers are what the per-call allocations are.
+func BenchmarkRecordedCall(b *testing.B) {
+	m := benchManager(b)
+	caller := mkRTP(0, 1, 1, 1, fill(0x20, 160))
+	agent := mkRTP(8, 1, 1, 2, fill(0x21, 160))
+	b.ReportAllocs()
+	for n := 0; b.Loop(); n++ {
+		start := time.Now()
+		r, err := m.Begin(CallInfo{CallID: fmt.Sprintf("bench-%d@127.0.0.1", n), Start: start})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-r.ready // the mixing goroutine's turns come after create, so must these
+		for i := range 200 {
+			k := i / 2
+			p := caller
+			if i&1 == 1 {
+				p = agent
+			}
+			binary.BigEndian.PutUint16(p[2:], uint16(k))
+			binary.BigEndian.PutUint32(p[4:], uint32(160*k))
+			at := start.Add(time.Duration(k) * 20 * time.Millisecond)
+			r.Packet(Side(i&1), p, at)
+			if i%10 == 9 {
+				r.drain(at)
+			}
+		}
+		if err := r.Finish(start.Add(2 * time.Second)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -122,6 +122,8 @@ type Manager struct {
 	// its file system (the package's syncFS; tests count the calls).
 	spoolFD *os.File
 	syncFS  func(*os.File) error
+	// bufs keeps the large buffers of finished recordings for new ones.
+	bufs *bufferPool
 }
 
 // Options are a Manager's collaborators.
@@ -186,6 +188,7 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		mixKick:   make(chan struct{}, 1),
 		spoolSync: newDirSync(c.SpoolDir),
 		syncFS:    syncFS,
+		bufs:      newBufferPool(c.Format, windowFrames(c.JitterWindow)),
 	}, nil
 }
 
@@ -292,23 +295,33 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		done:      m.finished,
 		dropped:   &m.dropped,
 		spoolSync: m.spoolSync,
+		pool:      m.bufs,
 		jsonFile:  m.linksRecords(),
 		deferSync: canSyncFS && m.linksRecords(),
 		maxIn:     m.cfg.QueuePackets,
 		ready:     make(chan struct{}),
 	}
 	r.codecs.Store(defaultCodecs())
+	// The buffers of a finished recording, if the manager keeps one: the
+	// hand-off buffers now (packets may come before the files exist),
+	// the WAV's and the mixer's for create. If the files cannot be
+	// created they are left to the garbage collector.
+	r.bufs = m.bufs.get()
+	r.in, r.spare = r.bufs.in, r.bufs.spare
+	r.bufs.in, r.bufs.spare = nil, nil // r owns them until Finish gives them back
 
 	// Registered before its files exist, so that recovery never takes a
 	// live recording for a crashed one.
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		m.bufs.put(r.giveBack()) // unused
 		return nil, ErrClosed
 	}
 	for _, o := range m.active {
 		if o.key == key {
 			m.mu.Unlock()
+			m.bufs.put(r.giveBack()) // unused
 			return nil, fmt.Errorf("%w: %s", ErrDuplicateKey, key)
 		}
 	}
@@ -344,12 +357,14 @@ func (m *Manager) create(r *Recorder) {
 		os.Remove(base + ".json")
 		m.log.Error("recording not started; the call goes on unrecorded", "call_id", r.info.CallID, "error", err)
 	}
+	// The buffers Begin took (left to the garbage collector on a failure).
+	bufs := r.bufs
 	r.mu.Lock() // a SetExtra meanwhile writes its record before or after this one
 	rec := r.recordLocked()
 	b, err := encodeRecord(rec)
 	var w *wavWriter
 	if err == nil {
-		w, err = createWAV(base+".wav", m.cfg.Format, true, b)
+		w, err = createWAV(base+".wav", m.cfg.Format, true, b, bufs.wav)
 		if errors.Is(err, errRecordTooBig) {
 			r.sideRecord = true
 			if err = createRecord(base+".json", rec); err != nil {
@@ -367,7 +382,8 @@ func (m *Manager) create(r *Recorder) {
 	}
 	r.wmu.Lock()
 	r.wav = w
-	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st)
+	r.mix = newMixer(m.cfg.JitterWindow, r.codecs.Load, w, r, &r.st, bufs.mix)
+	bufs.wav, bufs.mix = nil, nil // w and r.mix own them until Finish gives them back
 	r.lastFlush = time.Now()
 	r.wmu.Unlock()
 	m.mu.Lock()

@@ -179,8 +179,15 @@ type mixer struct {
 	maxWall int64 // latest arrival seen, as a frame index
 }
 
-func newMixer(window time.Duration, codecs func() *codecTable, out frameSink, pauses muter, st *counters) *mixer {
-	w := int64(window / (time.Second / SampleRate))
+// newMixer returns a mixer holding back window of audio. Its buffer is
+// buf, of any length, when it is large enough (mixerBufferCap; its
+// contents are never read: place clears what it extends the buffer
+// over), else one allocated here.
+func newMixer(window time.Duration, codecs func() *codecTable, out frameSink, pauses muter, st *counters, buf []int16) *mixer {
+	w := windowFrames(window)
+	if cap(buf) < mixerBufferCap(w) {
+		buf = make([]int16, 0, mixerBufferCap(w))
+	}
 	return &mixer{
 		window: w,
 		maxBuf: w + maxLead + SampleRate,
@@ -188,11 +195,20 @@ func newMixer(window time.Duration, codecs func() *codecTable, out frameSink, pa
 		out:    out,
 		pauses: pauses,
 		st:     st,
-		// The window and room for a few packets: frames are moved to the
-		// front (compacted) every few packets, and buf grows if needed.
-		buf: make([]int16, 0, 2*(w+w/2+SampleRate/50)),
+		buf:    buf[:0],
 	}
 }
+
+// windowFrames is a jitter window in frames.
+func windowFrames(window time.Duration) int64 {
+	return int64(window / (time.Second / SampleRate))
+}
+
+// mixerBufferCap is the initial size of the buffer of a mixer whose
+// window is w frames: the window and room for a few packets (frames are
+// moved to the front, compacted, every few packets, and the buffer grows
+// if needed).
+func mixerBufferCap(w int64) int { return int(2 * (w + w/2 + SampleRate/50)) }
 
 // packet places one packet and commits what is now old enough.
 func (m *mixer) packet(p *rtpPacket) error {

@@ -109,6 +109,15 @@ type Recorder struct {
 	// spoolSync syncs the spool directory (the manager's, shared by all
 	// its recorders).
 	spoolSync *dirSync
+	// pool is the manager's, to which Finish gives the recording's
+	// buffers back.
+	pool *bufferPool
+	// bufs is the set of buffers the recording took from pool, to give
+	// them back in: Begin takes the hand-off buffers (in, spare) from
+	// it, create the WAV's and the mixer's, Finish puts them back (nil
+	// once it has). A recording whose files could not be created never
+	// gives them back: they are left to the garbage collector.
+	bufs *recBuffers
 	// jsonFile: Finish writes the call record beside the WAV as well (the
 	// file backend links it into the store); without it the record is
 	// uploaded from memory or from the WAV's chunk.
@@ -542,9 +551,11 @@ func (r *Recorder) Finish(end time.Time) error {
 	r.wmu.Lock()
 	r.wclosed = true // the mixing goroutine leaves wav and mix alone now
 	r.mixBatch()
+	spare := r.spare // nothing uses it any more: no batch after this one
 	r.spare = nil
 	r.wmu.Unlock()
 	r.inMu.Lock()
+	in := r.in // nothing uses it any more: Packets leaves it alone since inClosed
 	r.in = nil
 	r.inMu.Unlock()
 
@@ -575,7 +586,7 @@ func (r *Recorder) Finish(end time.Time) error {
 		errs = append(errs, err)
 	}
 	if inChunk = inChunk && len(errs) == 0; inChunk {
-		if err := r.wav.putRecord(b); err != nil {
+		if err := r.wav.putFinalRecord(b); err != nil {
 			inChunk = false
 			if !errors.Is(err, errRecordTooBig) {
 				errs = append(errs, err)
@@ -592,6 +603,7 @@ func (r *Recorder) Finish(end time.Time) error {
 		errs = append(errs, err)
 		inChunk, deferred = false, false
 	}
+	r.releaseBuffers(in, spare)
 	if inChunk {
 		err = nil
 		if r.jsonFile {
@@ -614,6 +626,37 @@ func (r *Recorder) Finish(end time.Time) error {
 		return fmt.Errorf("recording %s: %w", r.info.CallID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// releaseBuffers gives the recording's buffers back to the manager for
+// later recordings: the hand-off buffers (in and spare, which Finish took
+// from r) and the WAV writer's and the mixer's. Finish calls it once
+// nothing can touch them: Packets leaves the hand-off alone since
+// inClosed, the mixing goroutine leaves r alone since wclosed, Finish
+// took the last batch, the mixer committed its last frames (or never
+// will: werr) and the WAV is ended and closed; saveLocked (SetExtra,
+// SetCSAT) returns ErrFinished before writing, and writes the record
+// chunk from a buffer of its own anyway. r, wav and mix keep no
+// reference to them.
+func (r *Recorder) releaseBuffers(in, spare []byte) {
+	b := r.bufs
+	if b == nil {
+		return
+	}
+	r.bufs = nil
+	b.in, b.spare = in, spare
+	b.wav, r.wav.pending = r.wav.pending, nil
+	b.mix, r.mix.buf, r.mix.head = r.mix.buf, nil, 0
+	r.pool.put(b)
+}
+
+// giveBack returns the buffers of a recorder that Begin made but did not
+// start (none of them used).
+func (r *Recorder) giveBack() *recBuffers {
+	b := r.bufs
+	r.bufs = nil
+	b.in, b.spare, r.in, r.spare = r.in, r.spare, nil, nil
+	return b
 }
 
 // record returns the call record as known now (no end yet).

@@ -12,7 +12,7 @@ import (
 // half a frame of bytes, as a crash in the middle of a write leaves it.
 func writeCutWAV(t *testing.T, path string, format Format, frames int) {
 	t.Helper()
-	w, err := createWAV(path, format, false, nil)
+	w, err := createWAV(path, format, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func writeCutWAV(t *testing.T, path string, format Format, frames int) {
 
 func TestHeaderValidWhileRecording(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.wav")
-	w, err := createWAV(path, FormatPCM16, false, nil)
+	w, err := createWAV(path, FormatPCM16, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,14 +49,21 @@ var errRecordTooBig = errors.New("call record larger than its chunk in the WAV")
 // With withRecord it reserves a record chunk and writes rec into it (rec
 // too big for the chunk: the chunk is left blank and errRecordTooBig is
 // returned with the writer, which is usable). Its buffer holds
-// headerEvery frames and is allocated once.
-func createWAV(path string, format Format, withRecord bool, rec []byte) (*wavWriter, error) {
+// headerEvery frames: buf, of any length, when it is large enough
+// (wavBufferCap; its contents are overwritten before anything reads
+// them), else one allocated here. The writer owns it until it is
+// closed.
+func createWAV(path string, format Format, withRecord bool, rec, buf []byte) (*wavWriter, error) {
 	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, err
 	}
+	if cap(buf) < wavBufferCap(format) {
+		buf = make([]byte, 0, wavBufferCap(format))
+	}
 	hl := format.headerLen()
 	w := &wavWriter{f: f, format: format, dataOff: int64(hl), headerEvery: SampleRate}
+	// wavBufferCap relies on headerEvery being a second of frames.
 	var tooBig error
 	var head []byte
 	if withRecord {
@@ -64,7 +71,11 @@ func createWAV(path string, format Format, withRecord bool, rec []byte) (*wavWri
 		w.recOff = int64(hl) // the chunk's header where the data header was
 		w.recCap = spoolDataOffset - 8 - hl
 		h := w.header(0)
-		head = make([]byte, spoolDataOffset)
+		// Assembled in the buffer, which may hold an earlier
+		// recording's bytes: every one of them is written below (the
+		// header, the chunk's header, its body padded in full, the data
+		// chunk's header).
+		head = buf[:spoolDataOffset]
 		copy(head, h[:hl-8])
 		copy(head[hl-8:], recordChunkID)
 		binary.LittleEndian.PutUint32(head[hl-4:], uint32(w.recCap))
@@ -82,8 +93,15 @@ func createWAV(path string, format Format, withRecord bool, rec []byte) (*wavWri
 		os.Remove(path)
 		return nil, fmt.Errorf("write wav header: %w", err)
 	}
-	w.pending = make([]byte, 0, int(w.headerEvery)*format.blockAlign())
+	w.pending = buf[:0]
 	return w, tooBig
+}
+
+// wavBufferCap is the size of a WAV writer's buffer for format: a
+// second of frames (headerEvery), and at least the 4 KiB in which
+// createWAV assembles the start of a WAV with a record chunk.
+func wavBufferCap(format Format) int {
+	return max(SampleRate*format.blockAlign(), spoolDataOffset)
 }
 
 // padRecord fills body with rec followed by spaces (JSON white space).
@@ -119,12 +137,30 @@ func (w *wavWriter) writeHeader() error {
 }
 
 // putRecord rewrites the record chunk with rec (padded). It may run
-// while the mixing goroutine appends audio: it writes only the chunk.
-func (w *wavWriter) putRecord(rec []byte) error {
+// while the mixing goroutine appends audio: it writes only the chunk,
+// assembled in a buffer of its own.
+func (w *wavWriter) putRecord(rec []byte) error { return w.writeRecord(rec, nil) }
+
+// putFinalRecord is putRecord once end has written the last audio: the
+// chunk is assembled in the writer's buffer, which holds nothing any more
+// (when it does, end failed, and a buffer of its own is used anyway).
+func (w *wavWriter) putFinalRecord(rec []byte) error {
+	if len(w.pending) > 0 {
+		return w.writeRecord(rec, nil)
+	}
+	return w.writeRecord(rec, w.pending)
+}
+
+// writeRecord writes rec, padded, into the record chunk, assembled in buf
+// (whatever it holds) or, if it is too small, in a buffer allocated here.
+func (w *wavWriter) writeRecord(rec, buf []byte) error {
 	if w.recOff == 0 || len(rec) > w.recCap {
 		return errRecordTooBig
 	}
-	b := make([]byte, w.recCap)
+	if cap(buf) < w.recCap {
+		buf = make([]byte, w.recCap)
+	}
+	b := buf[:w.recCap]
 	padRecord(b, rec)
 	if _, err := w.f.WriteAt(b, w.recOff); err != nil {
 		return fmt.Errorf("write call record into wav: %w", err)

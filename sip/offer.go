@@ -219,8 +219,14 @@ func quotedString(s string, maxRunes int) string {
 	if utf8.RuneCountInString(s) > maxRunes {
 		s = string([]rune(s)[:maxRunes-1]) + "…"
 	}
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+	return quoteEscaper.Replace(s)
 }
+
+// quoteEscaper escapes the backslashes and double quotes of a
+// quoted-string. It is built once, not per call (building a Replacer
+// costs more than a short replacement), and only read: a Replacer is
+// safe for concurrent use.
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // headerSafe keeps a header value on one line of printable characters.
 func headerSafe(s string) string {
