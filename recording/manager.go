@@ -232,6 +232,14 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.log.Error("spool recovery incomplete", "err", err)
 	}
 	m.warnNoJournal()
+	if canSyncFS && m.linksRecords() {
+		// Open now, not at the first sync: syncfs then reports every
+		// write-back error since the start, and the descriptor is part
+		// of what Hotline holds open from the start.
+		if d, err := os.Open(m.cfg.SpoolDir); err == nil {
+			m.spoolFD = d
+		}
+	}
 	m.wg.Add(1)
 	go m.uploader(ctx)
 	if m.cfg.Backend == BackendFile && m.cfg.Retention > 0 {
@@ -1033,9 +1041,10 @@ func (m *Manager) syncSpoolFS(batch []*pending) bool {
 }
 
 // syncSpool syncs the spool's file system through a descriptor of the
-// spool directory kept open from the first call (syncfs reports the
-// write-back errors since the last call through the same descriptor).
-// Only the uploader calls it, and Close once the uploader has stopped.
+// spool directory kept open from Start (or the first call: syncfs
+// reports the write-back errors since the last call through the same
+// descriptor). Only the uploader calls it, and Close once the uploader
+// has stopped.
 func (m *Manager) syncSpool() error {
 	if m.spoolFD == nil {
 		d, err := os.Open(m.cfg.SpoolDir)
