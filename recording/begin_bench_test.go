@@ -1,7 +1,6 @@
 package recording
 
 import (
-	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -66,18 +65,7 @@ func BenchmarkRecordedCall(b *testing.B) {
 		}
 		<-r.ready // the mixing goroutine's turns come after create, so must these
 		for i := range 200 {
-			k := i / 2
-			p := caller
-			if i&1 == 1 {
-				p = agent
-			}
-			binary.BigEndian.PutUint16(p[2:], uint16(k))
-			binary.BigEndian.PutUint32(p[4:], uint32(160*k))
-			at := start.Add(time.Duration(k) * 20 * time.Millisecond)
-			r.Packet(Side(i&1), p, at)
-			if i%10 == 9 {
-				r.drain(at)
-			}
+			benchPacket(r, i, caller, agent, start)
 		}
 		if err := r.Finish(start.Add(2 * time.Second)); err != nil {
 			b.Fatal(err)

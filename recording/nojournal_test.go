@@ -1,40 +1,21 @@
 package recording
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"hotline/internal/fsinfo"
+	"hotline/internal/proctest"
 )
-
-// lockedBuffer is a bytes.Buffer for a logger written from goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestStartWarnsOfAnExt4WithoutJournal: Start warns, naming the
 // directory, exactly when the spool is on an ext4 without a journal
 // (this VM's root file system is one; a journaled one gets no warning).
 func TestStartWarnsOfAnExt4WithoutJournal(t *testing.T) {
 	c := testConfig(t)
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	m, err := New(c, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -402,6 +402,25 @@ func waitHandedOff(t testing.TB, r *Recorder) {
 // the file once per second of audio), for a call's two 20 ms streams, with
 // the mixing goroutine's turns taken inline every 5 packets of each side
 // (50 ms of audio, as often as it runs).
+// benchPacket hands r the i-th packet of a call's two 20 ms streams
+// (even i the caller's, odd the agent's, both from start), rewriting
+// caller or agent in place, and takes the mixing goroutine's turn after
+// every tenth.
+func benchPacket(r *Recorder, i int, caller, agent []byte, start time.Time) {
+	k := i / 2
+	p := caller
+	if i&1 == 1 {
+		p = agent
+	}
+	binary.BigEndian.PutUint16(p[2:], uint16(k))
+	binary.BigEndian.PutUint32(p[4:], uint32(160*k))
+	at := start.Add(time.Duration(k) * 20 * time.Millisecond)
+	r.Packet(Side(i&1), p, at)
+	if i%10 == 9 {
+		r.drain(at)
+	}
+}
+
 func BenchmarkPacket(b *testing.B) {
 	c := Config{SpoolDir: b.TempDir(), File: FileConfig{Dir: b.TempDir()}}
 	m, err := New(c, Options{})
@@ -427,19 +446,8 @@ func BenchmarkPacket(b *testing.B) {
 	b.SetBytes(int64(len(caller)))
 	i := 0
 	for b.Loop() {
-		k := i / 2
-		p := caller
-		if i&1 == 1 {
-			p = agent
-		}
-		binary.BigEndian.PutUint16(p[2:], uint16(k))
-		binary.BigEndian.PutUint32(p[4:], uint32(160*k))
-		at := start.Add(time.Duration(k) * 20 * time.Millisecond)
-		r.Packet(Side(i&1), p, at)
+		benchPacket(r, i, caller, agent, start)
 		i++
-		if i%10 == 0 {
-			r.drain(at)
-		}
 	}
 	b.StopTimer()
 	if err := r.Finish(start.Add(time.Duration(i/2) * 20 * time.Millisecond)); err != nil {
