@@ -350,7 +350,8 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 // the WAV, then writes the .json beside it and syncs it and the
 // directory; with the file backend on Linux it leaves those syncs to the
 // uploader, which makes a batch of finished recordings durable with one
-// syncfs before it links them into the store. A record too big for the chunk goes to a .json of its own
+// syncfs before it links them into the store. A record too big for the
+// chunk goes to a .json of its own
 // from the start (sideRecord), written as before the chunk existed.
 func (m *Manager) create(r *Recorder) {
 	defer close(r.ready)
