@@ -235,10 +235,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	if canSyncFS && m.linksRecords() {
 		// Open now, not at the first sync: syncfs then reports every
 		// write-back error since the start, and the descriptor is part
-		// of what Hotline holds open from the start.
-		if d, err := os.Open(m.cfg.SpoolDir); err == nil {
-			m.spoolFD = d
-		}
+		// of what Hotline holds open from the start. On failure the
+		// first sync tries again.
+		_ = m.openSpool()
 	}
 	m.wg.Add(1)
 	go m.uploader(ctx)
@@ -351,8 +350,8 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 // directory; with the file backend on Linux it leaves those syncs to the
 // uploader, which makes a batch of finished recordings durable with one
 // syncfs before it links them into the store. A record too big for the
-// chunk goes to a .json of its own
-// from the start (sideRecord), written as before the chunk existed.
+// chunk goes to a .json of its own from the start (sideRecord), written
+// as before the chunk existed.
 func (m *Manager) create(r *Recorder) {
 	defer close(r.ready)
 	base := r.base
@@ -436,7 +435,7 @@ func (m *Manager) finished(r *Recorder) {
 		default:
 		}
 	}
-	m.enqueuePending(r.base, time.Now(), r.final, r.unsynced)
+	m.enqueueRecord(r.base, time.Now(), r.final, r.unsynced)
 }
 
 // mixInterval is how often the mixing goroutine takes each recording's
@@ -503,18 +502,13 @@ func drainAll(batch []*Recorder, now time.Time) {
 const drainShare = 64
 
 func (m *Manager) enqueue(base string, at time.Time) {
-	m.enqueueRecord(base, at, nil)
+	m.enqueueRecord(base, at, nil, false)
 }
 
 // enqueueRecord queues base for upload; rec, if not nil, is its call
-// record as spooled, which the uploader then need not read back.
-func (m *Manager) enqueueRecord(base string, at time.Time, rec *CallRecord) {
-	m.enqueuePending(base, at, rec, false)
-}
-
-// enqueuePending is enqueueRecord for spool files Finish may have left
-// unsynced.
-func (m *Manager) enqueuePending(base string, at time.Time, rec *CallRecord, unsynced bool) {
+// record as spooled, which the uploader then need not read back, and
+// unsynced says Finish left its spool files for the uploader to sync.
+func (m *Manager) enqueueRecord(base string, at time.Time, rec *CallRecord, unsynced bool) {
 	var size int64
 	for _, ext := range []string{".wav", ".json"} {
 		if st, err := os.Stat(base + ext); err == nil {
@@ -1024,21 +1018,19 @@ func (m *Manager) uploadBatch(ctx context.Context, batch []*pending) (int, error
 // now. On failure (logged) they are synced one by one as they are
 // linked, each reporting its own error.
 func (m *Manager) syncSpoolFS(batch []*pending) bool {
-	need := false
 	for _, p := range batch {
 		if p.rec == nil {
 			break
 		}
-		need = need || p.unsynced
+		if p.unsynced {
+			err := m.syncSpool()
+			if err != nil {
+				m.log.Warn("spool file system sync failed; syncing each recording instead", "err", err)
+			}
+			return err == nil
+		}
 	}
-	if !need {
-		return false
-	}
-	err := m.syncSpool()
-	if err != nil {
-		m.log.Warn("spool file system sync failed; syncing each recording instead", "err", err)
-	}
-	return err == nil
+	return false
 }
 
 // syncSpool syncs the spool's file system through a descriptor of the
@@ -1047,14 +1039,23 @@ func (m *Manager) syncSpoolFS(batch []*pending) bool {
 // descriptor). Only the uploader calls it, and Close once the uploader
 // has stopped.
 func (m *Manager) syncSpool() error {
-	if m.spoolFD == nil {
-		d, err := os.Open(m.cfg.SpoolDir)
-		if err != nil {
-			return fmt.Errorf("open spool directory: %w", err)
-		}
-		m.spoolFD = d
+	if err := m.openSpool(); err != nil {
+		return err
 	}
 	return m.syncFS(m.spoolFD)
+}
+
+// openSpool opens the spool directory for syncSpool, once.
+func (m *Manager) openSpool() error {
+	if m.spoolFD != nil {
+		return nil
+	}
+	d, err := os.Open(m.cfg.SpoolDir)
+	if err != nil {
+		return fmt.Errorf("open spool directory: %w", err)
+	}
+	m.spoolFD = d
+	return nil
 }
 
 // unspool removes base's spool files, the WAV first: a record left

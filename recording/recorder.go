@@ -529,7 +529,8 @@ func (r *Recorder) drain(now time.Time) {
 // end-Start of audio (silence where nothing was received), synced and
 // closed, the call record is written beside it, and both are queued for
 // upload. With deferSync (the file backend) the syncs are the
-// uploader's, once for a batch of recordings, before it stores them. Whatever the error, what was recorded stays in the spool and is
+// uploader's, once for a batch of recordings, before it stores them.
+// Whatever the error, what was recorded stays in the spool and is
 // uploaded. A second call returns ErrFinished.
 func (r *Recorder) Finish(end time.Time) error {
 	<-r.ready

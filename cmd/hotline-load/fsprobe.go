@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"hotline/internal/fsinfo"
@@ -27,7 +26,6 @@ type createProbe struct {
 	Median, Mean   time.Duration
 	P90            time.Duration
 	Dir            string
-	At             time.Time
 	Err            string
 	JournallessExt bool // the file system is an ext4 without a journal
 }
@@ -35,7 +33,7 @@ type createProbe struct {
 // probeCreates creates n empty files in a new directory under dir and
 // times each open(O_CREAT|O_EXCL) and close.
 func probeCreates(dir string, n int) createProbe {
-	p := createProbe{Files: n, At: time.Now()}
+	p := createProbe{Files: n}
 	d, err := os.MkdirTemp(dir, "create-probe-")
 	if err != nil {
 		p.Err = err.Error()
@@ -57,8 +55,7 @@ func probeCreates(dir string, n int) createProbe {
 		took = append(took, dt)
 		sum += dt
 	}
-	slices.Sort(took)
-	p.Median, p.P90, p.Mean = took[len(took)/2], took[len(took)*9/10], sum/time.Duration(len(took))
+	p.Median, p.P90, p.Mean = DurationPercentile(took, 50), DurationPercentile(took, 90), sum/time.Duration(len(took))
 	return p
 }
 
