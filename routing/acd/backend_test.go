@@ -202,6 +202,10 @@ func mirrorPending(a, p *ACD) {
 
 // checkPeers says how peers differ from a (agents, calls, queues).
 func checkPeers(a *ACD, peers []*ACD) error {
+	// a, too, may not yet have applied what a peer submitted last
+	if err := a.Sync(); err != nil {
+		return err
+	}
 	for i, p := range peers {
 		if err := p.Sync(); err != nil {
 			return err
