@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"log/slog"
 	"math/big"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +88,24 @@ func startApp(t *testing.T, mutate func(c *Config)) *testApp {
 // startAppClock is startApp with Hotline's clock replaced by now.
 func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *testApp {
 	t.Helper()
+	// The SIP port is found free, then bound by start: meanwhile another
+	// test's outgoing connection may take it (it lies in the kernel's
+	// ephemeral range), so a bind that fails so is tried on another port.
+	for attempt := 1; ; attempt++ {
+		ta, err := tryStartApp(t, mutate, now)
+		if err == nil {
+			return ta
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
+			t.Fatalf("start: %v", err)
+		}
+		t.Logf("start: %v; on another port", err)
+	}
+}
+
+// tryStartApp is one attempt of startAppClock.
+func tryStartApp(t *testing.T, mutate func(c *Config), now func() time.Time) (*testApp, error) {
+	t.Helper()
 	c, err := loadConfig("")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +151,7 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 	log := c.Log.logger(logs)
 	a, err := start(context.Background(), c, log, now)
 	if err != nil {
-		t.Fatalf("start: %v", err)
+		return nil, err
 	}
 	ta := &testApp{app: a, cfg: c, logs: logs}
 	t.Cleanup(func() {
@@ -140,7 +160,7 @@ func startAppClock(t *testing.T, mutate func(c *Config), now func() time.Time) *
 			t.Logf("hotline log:\n%s", tail(logs.String(), 120))
 		}
 	})
-	return ta
+	return ta, nil
 }
 
 // freeSIPPort finds a port free for both UDP and TCP on 127.0.0.1.
