@@ -220,13 +220,17 @@ func (s *sippConcStep) why() string {
 
 // sippResults are the SIPp figures.
 type sippResults struct {
-	Cfg        sippConfig
-	Creates    *createProbe // file creates where Hotline stores, just before it starts
-	Note       string       // why the SIPp figures are missing, if they are
-	Rate       float64
-	RateLimit  string
-	RateSteps  []sippRateStep
-	Overload   *sippRateStep
+	Cfg       sippConfig
+	Creates   *createProbe // file creates where Hotline stores, just before it starts
+	Note      string       // why the SIPp figures are missing, if they are
+	Rate      float64
+	RateLimit string
+	RateSteps []sippRateStep
+	Overload  *sippRateStep
+	// FixedCPS: the overload step ran at this rate (-overload-cps), not at
+	// 2× S1; FixedSteps are its repetitions (Overload is the last).
+	FixedCPS   float64
+	FixedSteps []sippRateStep
 	Conc       []sippConcStep
 	ConcMax    int
 	ConcLimit  string
@@ -329,7 +333,8 @@ func (b *sippBench) run(ctx context.Context) error {
 			return err
 		}
 	}
-	if b.cfg.DirectRate > 0 {
+	fixed := b.d.cfg.OverloadCPS
+	if b.cfg.DirectRate > 0 && fixed <= 0 {
 		b.d.log.Info("SIPp figure S0: the SIPps alone", "cps", b.cfg.DirectRate)
 		b.res.Direct = b.direct(ctx, b.cfg.DirectRate)
 	}
@@ -354,6 +359,10 @@ func (b *sippBench) run(ctx context.Context) error {
 
 	defer b.keepLog(h)
 	defer func() { b.res.Relay = relaySummary(ctx, h) }()
+	if fixed > 0 {
+		b.overloadOnly(ctx, fixed)
+		return ctx.Err()
+	}
 	b.d.log.Info("SIPp figure S1: recorded call rate")
 	b.res.Rate, b.res.RateLimit, b.res.RateSteps = b.searchRate(ctx)
 	sustainable := b.res.Rate
@@ -374,6 +383,26 @@ func (b *sippBench) run(ctx context.Context) error {
 		b.concRamp(ctx)
 	}
 	return ctx.Err()
+}
+
+// overloadOnly takes figure S3 only: Reps steps at cps (-overload-cps),
+// without the rate search, the profile or the ramp.
+func (b *sippBench) overloadOnly(ctx context.Context, cps float64) {
+	b.res.FixedCPS = cps
+	for rep := range max(b.d.cfg.Reps, 1) {
+		if ctx.Err() != nil || b.timeLeft() < b.cfg.StepDur+40*time.Second {
+			break
+		}
+		b.d.log.Info("SIPp figure S3: overload at a fixed rate", "rep", rep+1, "cps", cps)
+		s := b.rateStep(ctx, cps)
+		b.res.FixedSteps = append(b.res.FixedSteps, s)
+		b.res.Overload = &s
+		// Let the calls of the step end and the detector settle.
+		select {
+		case <-ctx.Done():
+		case <-time.After(b.cfg.Hold + 3*time.Second):
+		}
+	}
 }
 
 // relaySummary says where Hotline relayed RTP, from its in-kernel relay's

@@ -200,3 +200,33 @@ func TestSIPpScenariosRecordCalls(t *testing.T) {
 		t.Errorf("pprof index of the bench's Hotline: %v\n%.200s", err, data)
 	}
 }
+
+// TestSIPpFixedOverloadReport: S3 taken at -overload-cps says so, with a
+// row per step in the details and the last step's figures.
+func TestSIPpFixedOverloadReport(t *testing.T) {
+	steps := []sippRateStep{
+		{Rate: 720, Created: 100, Refused: 40, Answered: 60, AnswerTimes: []time.Duration{20 * time.Millisecond}},
+		{Rate: 720, Created: 100, Refused: 50, Answered: 50, AnswerTimes: []time.Duration{30 * time.Millisecond}},
+	}
+	last := steps[1]
+	r := &sippResults{FixedCPS: 720, FixedSteps: steps, Overload: &last}
+	found := false
+	for _, f := range r.figures() {
+		if f.ID == "S3" && strings.HasPrefix(f.Name, "overload: calls refused at once") {
+			found = true
+			if !strings.Contains(f.Name, "fixed 720 calls/s") || f.S.Median != 50 {
+				t.Errorf("S3 refused figure: %q median %v, want the fixed rate and 50%%", f.Name, f.S.Median)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no S3 refused figure")
+	}
+	var b strings.Builder
+	r.writeDetails(&b)
+	for _, want := range []string{"| S3 (fixed, 1) | 720 |", "| S3 (fixed, 2) | 720 |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("details lack %q:\n%s", want, b.String())
+		}
+	}
+}

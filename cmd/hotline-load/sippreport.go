@@ -130,6 +130,9 @@ func (r *sippResults) figures() []figure {
 	if o := r.Overload; o != nil {
 		at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered)", fmtNum(o.Rate))
 	}
+	if r.FixedCPS > 0 {
+		at = fmt.Sprintf("at a fixed %s calls/s offered (-overload-cps; the last of %d steps)", fmtNum(r.FixedCPS), len(r.FixedSteps))
+	}
 	add(figure{ID: "S3", Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolSIPp, S: one(refused)})
 	add(figure{ID: "S3", Name: "overload: admitted calls that failed or never reached an agent " + at, Unit: "%", Tool: toolSIPp, S: one(afail),
 		Target: &target{0.1, false, "< 0.1%"}})
@@ -192,7 +195,11 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	for i, s := range r.RateSteps {
 		row(fmt.Sprintf("S1 #%d", i+1), s)
 	}
-	if r.Overload != nil {
+	if r.FixedCPS > 0 {
+		for i, o := range r.FixedSteps {
+			row(fmt.Sprintf("S3 (fixed, %d)", i+1), o)
+		}
+	} else if r.Overload != nil {
 		row("S3 (2×)", *r.Overload)
 	}
 	if r.Profile != nil {
