@@ -129,6 +129,9 @@ type boundListener struct {
 	transport string
 	addr      net.Addr
 	closer    interface{ Close() error }
+	// rest: the socket of a UDP listener for everything but INVITEs,
+	// beside the one before it (udpsplit_linux.go).
+	rest bool
 }
 
 // dialogRef is what the call table knows about one Call-ID: the leg and
@@ -284,6 +287,15 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("sip: listen[%d] %s %s: %w", i, l.Transport, l.Addr, err)
 		}
 		s.listeners = append(s.listeners, bl)
+		if bl.transport == "udp" && s.cfg.Overload.SplitInvites() {
+			rest, err := splitInvites(bl.closer.(*net.UDPConn))
+			if err != nil {
+				s.log.Info("SIP over UDP: new INVITEs share the socket of every other datagram", "addr", bl.addr.String(), "reason", err)
+				continue
+			}
+			_ = rest.SetReadBuffer(sipUDPReadBuffer)
+			s.listeners = append(s.listeners, boundListener{transport: "udp", addr: rest.LocalAddr(), closer: rest, rest: true})
+		}
 	}
 	first := s.listeners[0].addr
 	host, _, _ := net.SplitHostPort(first.String())
@@ -371,7 +383,11 @@ func (s *Server) Start(ctx context.Context) error {
 				s.log.Error("SIP listener stopped", "transport", bl.transport, "addr", bl.addr.String(), "error", err)
 			}
 		}()
-		s.log.Info("SIP listening", "transport", bl.transport, "addr", bl.addr.String())
+		if bl.rest {
+			s.log.Info("SIP over UDP: new INVITEs read from a socket of their own", "addr", bl.addr.String())
+		} else {
+			s.log.Info("SIP listening", "transport", bl.transport, "addr", bl.addr.String())
+		}
 	}
 	s.bg.Add(2)
 	go func() {

@@ -99,7 +99,22 @@ type Config struct {
 	// RetryAfter is the Retry-After of the 503 a shed call gets
 	// (default 5s; whole seconds).
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// InviteSocket (Linux, default true): each SIP UDP listener is two
+	// sockets on its address, and the kernel puts the datagrams that
+	// start "INVITE " in one and everything else (responses, ACK, BYE,
+	// CANCEL, REGISTER, OPTIONS) in the other, each read by its own
+	// reader. A flood of new calls then queues (and, past the buffer, is
+	// dropped by the kernel) apart from the signalling of the calls
+	// already admitted. The sockets share the port through SO_REUSEPORT,
+	// set once the first is bound: a port another program holds is still
+	// refused, but a process of Hotline's user that sets SO_REUSEPORT
+	// itself could join it.
+	InviteSocket *bool `yaml:"invite_socket"`
 }
+
+// SplitInvites reports whether new INVITEs get a socket of their own
+// (InviteSocket; overload control on or off).
+func (c *Config) SplitInvites() bool { return c.InviteSocket == nil || *c.InviteSocket }
 
 // On reports whether overload control is enabled.
 func (c *Config) On() bool { return c.Enabled == nil || *c.Enabled }
