@@ -18,7 +18,7 @@ type overloadMetrics struct {
 	shedding   prometheus.Gauge
 	refusal    prometheus.Histogram
 	answer     prometheus.Histogram
-	sockWait   prometheus.Histogram
+	sockWait   *prometheus.HistogramVec
 }
 
 func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
@@ -36,12 +36,15 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 		answer: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameAnswerDelay,
 			Help:    "Time Hotline itself took to answer a caller whom an agent took directly (not answered first to wait in the queue): from the INVITE's handler to the caller's 200 OK, less the time the agent's phone took to answer Hotline's INVITE. The part of the caller's post-dial delay that is Hotline's (the wait in its SIP socket is not included: hotline_overload_saturation and the socket_delay signal cover it).",
 			Buckets: RefusalBuckets}),
-		sockWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameSIPSocketWait,
-			Help:    "Time SIP datagrams waited in Hotline's UDP sockets before Hotline read them (the kernel's arrival stamp to the read), every datagram: requests and responses, new calls and calls in progress. The part of a caller's or an agent phone's wait that passes before Hotline even sees the message.",
-			Buckets: RefusalBuckets}),
+		sockWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameSIPSocketWait,
+			Help:    "Time SIP datagrams waited in Hotline's UDP sockets before Hotline read them (the kernel's arrival stamp to the read), every datagram: requests and responses, new calls and calls in progress. The part of a caller's or an agent phone's wait that passes before Hotline even sees the message. socket: invites (new INVITEs' own socket, sip.overload.invite_socket), others (every other datagram beside it) or shared (one socket for all).",
+			Buckets: RefusalBuckets}, []string{"socket"}),
 	}
 	for _, r := range overloadReasons() {
 		o.refused.WithLabelValues(r) // exposed at 0 from the start
+	}
+	for _, s := range []string{SocketInvites, SocketOthers, SocketShared} {
+		o.sockWait.WithLabelValues(s)
 	}
 	reg.MustRegister(o.refused, o.saturation, o.shedding, o.refusal, o.answer, o.sockWait)
 	return o
@@ -95,11 +98,19 @@ func (m *Metrics) AnswerDelay(d time.Duration) {
 	m.overload.answer.Observe(max(d, 0).Seconds())
 }
 
+// The sockets of NameSIPSocketWait.
+const (
+	SocketInvites = "invites" // new INVITEs' own socket
+	SocketOthers  = "others"  // every other datagram, beside it
+	SocketShared  = "shared"  // one socket for all
+)
+
 // SIPSocketWait observes how long a SIP datagram waited in a UDP socket
-// before Hotline read it (NameSIPSocketWait).
-func (m *Metrics) SIPSocketWait(d time.Duration) {
+// (SocketInvites, SocketOthers or SocketShared) before Hotline read it
+// (NameSIPSocketWait).
+func (m *Metrics) SIPSocketWait(socket string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.overload.sockWait.Observe(max(d, 0).Seconds())
+	m.overload.sockWait.WithLabelValues(socket).Observe(max(d, 0).Seconds())
 }

@@ -460,16 +460,20 @@ type shedConn struct {
 
 	recent recentInvites
 	out    []byte
+	// socket labels the waits measured here (metrics.SocketInvites,
+	// SocketOthers or SocketShared).
+	socket string
 
 	// w sends what sipgo and the door write (udpwrite_linux.go); nil:
 	// through the PacketConn.
 	w *udpWriter
 }
 
-// newShedConn puts the door in front of pc.
-func (s *Server) newShedConn(pc net.PacketConn) *shedConn {
+// newShedConn puts the door in front of pc, a socket of kind socket
+// (metrics.SocketInvites, SocketOthers or SocketShared).
+func (s *Server) newShedConn(pc net.PacketConn, socket string) *shedConn {
 	c := &shedConn{PacketConn: pc, d: s.overload, retryAfter: int(s.cfg.Overload.RetryAfter / time.Second),
-		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now}
+		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now, socket: socket}
 	if uc, ok := pc.(*net.UDPConn); ok {
 		c.w = newUDPWriter(uc)
 		// Arrival stamps time the 503s (hotline_calls_refused_seconds)
@@ -553,7 +557,7 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 		now := c.now()
 		c.waited = now.Sub(c.arrived)
 		c.queue.add(now, c.waited)
-		c.metrics.SIPSocketWait(c.waited)
+		c.metrics.SIPSocketWait(c.socket, c.waited)
 	}
 	return n, net.UDPAddrFromAddrPort(ap), nil
 }

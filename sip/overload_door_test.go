@@ -393,6 +393,16 @@ func TestDoorRefusesAtTheSocket(t *testing.T) {
 	if n, sum := promtest.HistogramCount(t, m.Registry(), metrics.NameSIPSocketWait); n < 3 || sum < 0 || sum >= float64(n) {
 		t.Errorf("%s: %d observations summing to %gs, want one per datagram read (at least 3), each well under a second", metrics.NameSIPSocketWait, n, sum)
 	}
+	if runtime.GOOS == "linux" {
+		// The INVITEs (the call's, the door's twice) came through their
+		// own socket; the call's ACK and the ACK of the door's 503
+		// through the other one.
+		inv := promtest.HistogramCountLabel(t, m.Registry(), metrics.NameSIPSocketWait, "socket", metrics.SocketInvites)
+		oth := promtest.HistogramCountLabel(t, m.Registry(), metrics.NameSIPSocketWait, "socket", metrics.SocketOthers)
+		if inv < 3 || oth < 2 {
+			t.Errorf("%s: %d datagrams read from the INVITE socket and %d from the other, want at least 3 and 2", metrics.NameSIPSocketWait, inv, oth)
+		}
+	}
 
 	// TCP: refused by the handler, with sipgo's tag.
 	tcpRes := tcpRequest(t, f.srv.Addr("tcp").String(), bytes.ReplaceAll(u.invite("door-tcp", "doortcp"),
@@ -532,7 +542,7 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	s.cfg.Overload.Interval = 20 * time.Millisecond // the window of the standing delay
 	s.cfg.Overload.MinCPU = -1                      // Hotline counts as busy
 	s.overload = overload.NewDetector(s.cfg.Overload)
-	c := s.newShedConn(srvSock.c)
+	c := s.newShedConn(srvSock.c, metrics.SocketShared)
 	if c.udp == nil {
 		t.Fatal("the door does not read arrival stamps")
 	}

@@ -356,7 +356,14 @@ func (s *Server) Start(ctx context.Context) error {
 			if bl.transport == "udp" {
 				// overload_door.go: new calls refused at the door; closing
 				// it wakes its reader.
-				s.listeners[i].closer = s.newShedConn(bl.closer.(net.PacketConn))
+				socket := metrics.SocketShared
+				switch {
+				case bl.rest:
+					socket = metrics.SocketOthers
+				case i+1 < len(s.listeners) && s.listeners[i+1].rest:
+					socket = metrics.SocketInvites
+				}
+				s.listeners[i].closer = s.newShedConn(bl.closer.(net.PacketConn), socket)
 			}
 		}
 	}

@@ -37,3 +37,25 @@ hotline_calls_refused_seconds_count 100
 		t.Errorf("all past the last bound: %s, want that bound (100ms)", got)
 	}
 }
+
+// TestParseBucketsLabels: a labelled histogram's buckets are summed over
+// its series, or taken from the series with a label's value.
+func TestParseBucketsLabels(t *testing.T) {
+	text := `hotline_sip_socket_wait_seconds_bucket{socket="invites",le="0.01"} 7
+hotline_sip_socket_wait_seconds_bucket{socket="invites",le="+Inf"} 9
+hotline_sip_socket_wait_seconds_bucket{socket="others",le="0.01"} 20
+hotline_sip_socket_wait_seconds_bucket{socket="others",le="+Inf"} 20
+hotline_sip_socket_wait_seconds_sum{socket="others"} 0.1
+`
+	all := parseBuckets(text, "hotline_sip_socket_wait_seconds")
+	if all[0.01] != 27 || all[math.Inf(1)] != 29 || len(all) != 2 {
+		t.Errorf("all series: %v, want 27 and 29", all)
+	}
+	inv := parseBucketsWhere(text, "hotline_sip_socket_wait_seconds", "socket", "invites")
+	if inv[0.01] != 7 || inv[math.Inf(1)] != 9 {
+		t.Errorf("invites: %v, want 7 and 9", inv)
+	}
+	if none := parseBucketsWhere(text, "hotline_sip_socket_wait_seconds", "socket", "shared"); len(none) != 0 {
+		t.Errorf("shared: %v, want none", none)
+	}
+}

@@ -86,6 +86,9 @@ type sippRateStep struct {
 	// HotlineSockWait99 is the p99 of hotline_sip_socket_wait_seconds
 	// over the step (every SIP datagram's wait in Hotline's UDP socket).
 	HotlineSockWait99 time.Duration
+	// InviteWait99 and OtherWait99 split it by socket when new INVITEs
+	// have one of their own (sip.overload.invite_socket; 0 otherwise).
+	InviteWait99, OtherWait99 time.Duration
 	// RefusedBy is Hotline's refusals over the step by the overload
 	// signal that caused them (hotline_calls_refused_total's reason).
 	RefusedBy         string
@@ -874,6 +877,8 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	s.HotlineRefuse99 = bucketQuantile(m0.refusal, m1.refusal, 0.99)
 	s.HotlineAnswer99 = bucketQuantile(m0.answer, m1.answer, 0.99)
 	s.HotlineSockWait99 = bucketQuantile(m0.sockWait, m1.sockWait, 0.99)
+	s.InviteWait99 = bucketQuantile(m0.inviteWait, m1.inviteWait, 0.99)
+	s.OtherWait99 = bucketQuantile(m0.otherWait, m1.otherWait, 0.99)
 	var placed []string
 	for _, p := range ps {
 		// A caller's own busy time: placing its share of the calls.
@@ -914,7 +919,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "answer_p99", DurationPercentile(s.AnswerTimes, 99),
-		"hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "pass", s.pass(), "why", s.why())
+		"hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "invite_socket_wait_p99", s.InviteWait99, "other_socket_wait_p99", s.OtherWait99, "pass", s.pass(), "why", s.why())
 	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
 		// A caller SIPp near a core of its own falls behind: split the
 		// callers over more processes from now on.

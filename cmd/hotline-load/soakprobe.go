@@ -584,6 +584,9 @@ func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) 
 type stepMetrics struct {
 	reasons                   map[string]float64
 	refusal, answer, sockWait map[float64]float64
+	// the SIP sockets' waits apart (hotline_sip_socket_wait_seconds'
+	// socket label): new INVITEs' own socket, the other one
+	inviteWait, otherWait map[float64]float64
 }
 
 func (h *hotlineProc) stepMetrics(ctx context.Context) stepMetrics {
@@ -592,7 +595,9 @@ func (h *hotlineProc) stepMetrics(ctx context.Context) stepMetrics {
 		return stepMetrics{}
 	}
 	return stepMetrics{reasons: parseReasons(data), refusal: parseBuckets(data, metrics.NameRefusalTime),
-		answer: parseBuckets(data, metrics.NameAnswerDelay), sockWait: parseBuckets(data, metrics.NameSIPSocketWait)}
+		answer: parseBuckets(data, metrics.NameAnswerDelay), sockWait: parseBuckets(data, metrics.NameSIPSocketWait),
+		inviteWait: parseBucketsWhere(data, metrics.NameSIPSocketWait, "socket", metrics.SocketInvites),
+		otherWait:  parseBucketsWhere(data, metrics.NameSIPSocketWait, "socket", metrics.SocketOthers)}
 }
 
 // metricsText reads Hotline's /metrics (false when it cannot).
@@ -617,15 +622,36 @@ func (h *hotlineProc) metricsText(ctx context.Context) (string, bool) {
 
 // parseBuckets reads name's _bucket lines of a Prometheus text exposition.
 func parseBuckets(text, name string) map[float64]float64 {
+	return parseBucketsWhere(text, name, "", "")
+}
+
+// parseBucketsWhere is parseBuckets over the series whose label has
+// value (every series, summed, when label is empty).
+func parseBucketsWhere(text, name, label, value string) map[float64]float64 {
 	out := map[float64]float64{}
-	prefix := name + `_bucket{le="`
+	prefix := name + "_bucket{"
 	for _, line := range strings.Split(text, "\n") {
 		rest, ok := strings.CutPrefix(line, prefix)
 		if !ok {
 			continue
 		}
-		le, val, ok := strings.Cut(rest, `"} `)
+		labels, val, ok := strings.Cut(rest, "} ")
 		if !ok {
+			continue
+		}
+		le := ""
+		match := label == ""
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			v = strings.Trim(v, `"`)
+			switch {
+			case k == "le":
+				le = v
+			case k == label && v == value:
+				match = true
+			}
+		}
+		if !match {
 			continue
 		}
 		bound, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
@@ -633,7 +659,7 @@ func parseBuckets(text, name string) map[float64]float64 {
 			continue
 		}
 		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-			out[bound] = v
+			out[bound] += v
 		}
 	}
 	return out

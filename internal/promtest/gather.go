@@ -48,3 +48,26 @@ func HistogramCount(t testing.TB, g prometheus.Gatherer, name string) (count uin
 	}
 	return count, sum
 }
+
+// HistogramCountLabel is HistogramCount over the series whose label has
+// value.
+func HistogramCountLabel(t testing.TB, g prometheus.Gatherer, name, label, value string) (count uint64) {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					count += s.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return count
+}
