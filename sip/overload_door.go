@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"hotline/metrics"
@@ -463,6 +464,9 @@ type shedConn struct {
 	// socket labels the waits measured here (metrics.SocketInvites,
 	// SocketOthers or SocketShared).
 	socket string
+	// others: on the INVITE socket, the door of the socket beside it
+	// (every other datagram), whose standing delay it also judges by.
+	others *shedConn
 
 	// w sends what sipgo and the door write (udpwrite_linux.go); nil:
 	// through the PacketConn.
@@ -574,6 +578,10 @@ type standingDelay struct {
 	start    time.Time     // of the current window; zero: none yet
 	min      time.Duration // least wait in the current window
 	standing time.Duration // least wait in the last whole window
+
+	// What another goroutine may read (the INVITE socket's door reads
+	// the other socket's): standing, and when its window ended.
+	pubStanding, pubEnd atomic.Int64 // ns; Unix ns
 }
 
 // add counts a datagram read at now that waited in the socket.
@@ -583,6 +591,8 @@ func (q *standingDelay) add(now time.Time, waited time.Duration) {
 		// then and no longer does lets the next datagram through, as it
 		// did not wait).
 		q.standing, q.start, q.min = q.min, now, waited
+		q.pubStanding.Store(int64(q.standing))
+		q.pubEnd.Store(now.UnixNano())
 		return
 	}
 	q.min = min(q.min, waited)
@@ -591,6 +601,15 @@ func (q *standingDelay) add(now time.Time, waited time.Duration) {
 // stands reports whether every datagram read in the last whole window
 // waited more than d in the socket.
 func (q *standingDelay) stands(d time.Duration) bool { return q.standing > d }
+
+// standsFor is stands as another goroutine sees it at now: false once
+// the window it measured ended more than two windows ago (a socket
+// nothing arrived on since, or one nobody reads, which the backlog
+// signal covers).
+func (q *standingDelay) standsFor(d time.Duration, now time.Time) bool {
+	end := q.pubEnd.Load()
+	return end != 0 && now.UnixNano()-end <= int64(2*q.window) && time.Duration(q.pubStanding.Load()) > d
+}
 
 // door handles a datagram at the door and reports whether it is done
 // with it (sipgo is not to see it).
@@ -615,11 +634,18 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return false // a retransmission of a call let through: its transaction answers
 	}
 	refuse, why := c.d.Refusing()
-	if !refuse && c.maxDelay > 0 && c.waited > c.maxDelay && c.queue.stands(c.maxDelay) && c.d.Busy() {
-		// Hotline (busy itself: not only starved by other programs) has
-		// been this far behind its socket for a whole window, not for a
-		// moment: the caller has waited already, and admitting the call
-		// would add to the queue.
+	if !refuse && c.maxDelay > 0 && c.others != nil && c.others.queue.standsFor(c.maxDelay, c.now()) {
+		// The responses and in-dialog requests of the calls admitted
+		// already (their own socket) have all waited this long for a
+		// whole window: admitting more would make them wait longer.
+		refuse, why = true, overload.ReasonSocketDelay
+	}
+	if !refuse && c.maxDelay > 0 && c.waited > c.maxDelay && c.queue.stands(c.maxDelay) {
+		// Hotline has been this far behind its socket for a whole
+		// window, not for a moment: the caller has waited already, and
+		// admitting the call would add to the queue. Whoever holds the
+		// cores (Hotline's own work or other programs), fewer calls
+		// admitted is what shortens the queue.
 		refuse, why = true, overload.ReasonSocketDelay
 	}
 	if !refuse {

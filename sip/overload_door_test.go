@@ -540,7 +540,8 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	s.cfg.Overload.SetDefaults()
 	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
 	s.cfg.Overload.Interval = 20 * time.Millisecond // the window of the standing delay
-	s.cfg.Overload.MinCPU = -1                      // Hotline counts as busy
+	// min_cpu stays at its default and nothing samples Hotline's CPU: it
+	// counts as idle. The wait is judged whoever holds the cores.
 	s.overload = overload.NewDetector(s.cfg.Overload)
 	c := s.newShedConn(srvSock.c, metrics.SocketShared)
 	if c.udp == nil {
@@ -602,6 +603,69 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	res := u.next()
 	if res.StatusCode != 503 || res.CallID().Value() != "late-1" || header(res, "Retry-After") != "5" {
 		t.Fatalf("the late INVITE got %d %s (Call-ID %q), want 503 with Retry-After", res.StatusCode, res.Reason, res.CallID().Value())
+	}
+}
+
+// TestDoorRefusesWhileOthersWait: on the INVITE socket, a new INVITE
+// that did not wait itself is refused (socket_delay) while the other
+// socket's queue (the admitted calls' answers and in-dialog requests)
+// stands over socket_delay, and let in once that measure is two windows
+// old (nothing read there since).
+func TestDoorRefusesWhileOthersWait(t *testing.T) {
+	srvSock := newRawUA(t) // stands for Hotline's INVITE socket
+	if !rxTimestamps(srvSock.c) {
+		if runtime.GOOS == "linux" {
+			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
+		}
+		t.Skip("arrival stamps are read on 64-bit Linux only")
+	}
+	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: testLogger(t)}
+	s.cfg.Overload.SetDefaults()
+	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
+	s.cfg.Overload.Interval = 20 * time.Millisecond
+	s.overload = overload.NewDetector(s.cfg.Overload)
+	c := s.newShedConn(srvSock.c, metrics.SocketInvites)
+	others := &shedConn{queue: standingDelay{window: s.cfg.Overload.Interval}}
+	c.others = others
+	// The other socket: every datagram of its last window waited 80 ms.
+	t0 := time.Now()
+	others.queue.add(t0.Add(-40*time.Millisecond), 80*time.Millisecond)
+	others.queue.add(t0.Add(-20*time.Millisecond), 90*time.Millisecond)
+	others.queue.add(t0, 85*time.Millisecond)
+	dst := srvSock.c.LocalAddr().(*net.UDPAddr).AddrPort()
+	u := newRawUA(t)
+	buf := make([]byte, 65536)
+	_ = srvSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
+	u.send(u.invite("behind-1", "behind1"), dst)
+	u.send(u.invite("behind-2", "behind2"), dst)
+	// Both refused at the door: ReadFrom returns only once the measure
+	// has aged (the probe below), so read in the background.
+	got := make(chan []byte, 1)
+	go func() {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			got <- nil
+			return
+		}
+		got <- append([]byte(nil), buf[:n]...)
+	}()
+	for _, id := range []string{"behind-1", "behind-2"} {
+		res := u.next()
+		if res.StatusCode != 503 || res.CallID().Value() != id {
+			t.Fatalf("INVITE %s got %d %s (Call-ID %q), want 503", id, res.StatusCode, res.Reason, res.CallID().Value())
+		}
+	}
+	// Two windows later nothing has been read from the other socket:
+	// its measure no longer counts.
+	time.Sleep(2*s.cfg.Overload.Interval + 10*time.Millisecond)
+	u.send(u.invite("after-1", "after1"), dst)
+	select {
+	case b := <-got:
+		if !bytes.Contains(b, []byte("Call-ID: after-1\r\n")) {
+			t.Fatalf("datagram through the door: %q, want the INVITE sent after the measure aged", b)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the INVITE sent after the other socket's measure aged was not let through")
 	}
 }
 

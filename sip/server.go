@@ -364,6 +364,9 @@ func (s *Server) Start(ctx context.Context) error {
 					socket = metrics.SocketInvites
 				}
 				s.listeners[i].closer = s.newShedConn(bl.closer.(net.PacketConn), socket)
+				if bl.rest { // the INVITE socket's door also judges by this one's queue
+					s.listeners[i-1].closer.(*shedConn).others = s.listeners[i].closer.(*shedConn)
+				}
 			}
 		}
 	}

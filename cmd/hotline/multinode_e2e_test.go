@@ -605,7 +605,7 @@ func TestE2EClusterAllNodesShedding(t *testing.T) {
 	pressure := filepath.Join(t.TempDir(), "pressure")
 	y := strings.Replace(clusterYAML, "sip:\n  listen:\n",
 		"sip:\n  overload: {pressure_file: \""+pressure+"\", interval: 20ms, confirm: 1, hold: 0s, retry_after: 7s,"+
-			" scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1}\n  listen:\n", 1)
+			" scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1, socket_delay: -1ms}\n  listen:\n", 1)
 	if y == clusterYAML {
 		t.Fatal("clusterYAML changed: cannot add the overload section")
 	}

@@ -72,8 +72,12 @@ type Config struct {
 	// waited this long too (CoDel's minimum over a window; a GC, a
 	// preempted reader or a burst makes some wait, not all). Hotline is
 	// then that far behind its socket, the caller has waited already, and
-	// admitting the call adds to the queue.
-	// Like the lag, it counts only while Hotline uses MinCPU of its cores.
+	// admitting the call adds to the queue. With the INVITE socket
+	// (InviteSocket) a new INVITE is refused too while the other
+	// socket's queue stands that long: the answers and in-dialog
+	// requests of the calls admitted already wait. Unlike the lag it
+	// counts whoever holds the cores (MinCPU does not apply): the wait
+	// is the callers' already, and admitting fewer calls shortens it.
 	// Default 50ms (half the answer-time budget of 100 ms); negative: off.
 	SocketDelay time.Duration `yaml:"socket_delay"`
 	// PressureFile, when set, is a file holding a number the operator (or
