@@ -16,16 +16,7 @@ import (
 // every other one (responses, ACK, BYE, REGISTER, keep-alives, a method
 // that only starts like INVITE) to the second, on the same address.
 func TestSplitInvitesSteersDatagrams(t *testing.T) {
-	invites, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer invites.Close()
-	rest, err := splitInvites(invites)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rest.Close()
+	invites, rest := splitPair(t)
 	if rest.LocalAddr().String() != invites.LocalAddr().String() {
 		t.Fatalf("rest on %s, invites on %s: want one address", rest.LocalAddr(), invites.LocalAddr())
 	}
@@ -89,16 +80,7 @@ func TestSplitInvitesSteersDatagrams(t *testing.T) {
 // first holds fails with "address already in use", as it would without
 // the shared port, instead of joining the first's sockets.
 func TestSplitInvitesPortTaken(t *testing.T) {
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	rest, err := splitInvites(pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rest.Close()
+	pc, _ := splitPair(t)
 	second, err := net.ListenPacket("udp", pc.LocalAddr().String())
 	if err == nil {
 		second.Close()
@@ -107,4 +89,21 @@ func TestSplitInvitesPortTaken(t *testing.T) {
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("second listener: %v, want address already in use", err)
 	}
+}
+
+// splitPair binds a listener on a free port of 127.0.0.1 and its second
+// socket (splitInvites), both closed when the test ends.
+func splitPair(t *testing.T) (invites, rest *net.UDPConn) {
+	t.Helper()
+	invites, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = invites.Close() })
+	rest, err = splitInvites(invites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rest.Close() })
+	return invites, rest
 }
