@@ -105,12 +105,14 @@ const (
 	SocketShared  = "shared"  // one socket for all
 )
 
-// SIPSocketWait observes how long a SIP datagram waited in a UDP socket
-// (SocketInvites, SocketOthers or SocketShared) before Hotline read it
-// (NameSIPSocketWait).
-func (m *Metrics) SIPSocketWait(socket string, d time.Duration) {
+// SIPSocketWait returns what observes how long a SIP datagram waited in
+// a UDP socket (SocketInvites, SocketOthers or SocketShared) before
+// Hotline read it (NameSIPSocketWait): the series is looked up once, not
+// per datagram.
+func (m *Metrics) SIPSocketWait(socket string) func(time.Duration) {
 	if m == nil {
-		return
+		return func(time.Duration) {}
 	}
-	m.overload.sockWait.WithLabelValues(socket).Observe(max(d, 0).Seconds())
+	o := m.overload.sockWait.WithLabelValues(socket)
+	return func(d time.Duration) { o.Observe(max(d, 0).Seconds()) }
 }

@@ -397,11 +397,6 @@ func waitHandedOff(t testing.TB, r *Recorder) {
 	}
 }
 
-// BenchmarkPacket measures a recorder's work per packet: the hand-off
-// (Packet) and the mixing goroutine's share (placing, committing, writing
-// the file once per second of audio), for a call's two 20 ms streams, with
-// the mixing goroutine's turns taken inline every 5 packets of each side
-// (50 ms of audio, as often as it runs).
 // benchPacket hands r the i-th packet of a call's two 20 ms streams
 // (even i the caller's, odd the agent's, both from start), rewriting
 // caller or agent in place, and takes the mixing goroutine's turn after
@@ -421,6 +416,11 @@ func benchPacket(r *Recorder, i int, caller, agent []byte, start time.Time) {
 	}
 }
 
+// BenchmarkPacket measures a recorder's work per packet: the hand-off
+// (Packet) and the mixing goroutine's share (placing, committing, writing
+// the file once per second of audio), for a call's two 20 ms streams, with
+// the mixing goroutine's turns taken inline every 5 packets of each side
+// (50 ms of audio, as often as it runs).
 func BenchmarkPacket(b *testing.B) {
 	c := Config{SpoolDir: b.TempDir(), File: FileConfig{Dir: b.TempDir()}}
 	m, err := New(c, Options{})

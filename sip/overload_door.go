@@ -461,9 +461,9 @@ type shedConn struct {
 
 	recent recentInvites
 	out    []byte
-	// socket labels the waits measured here (metrics.SocketInvites,
-	// SocketOthers or SocketShared).
-	socket string
+	// sockWait observes each datagram's wait in this socket
+	// (hotline_sip_socket_wait_seconds of its kind; nil: not observed).
+	sockWait func(time.Duration)
 	// others: on the INVITE socket, the door of the socket beside it
 	// (every other datagram), whose standing delay it also judges by.
 	others *shedConn
@@ -477,7 +477,7 @@ type shedConn struct {
 // (metrics.SocketInvites, SocketOthers or SocketShared).
 func (s *Server) newShedConn(pc net.PacketConn, socket string) *shedConn {
 	c := &shedConn{PacketConn: pc, d: s.overload, retryAfter: int(s.cfg.Overload.RetryAfter / time.Second),
-		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now, socket: socket}
+		server: s.cfg.UserAgent, metrics: s.deps.Metrics, log: s.log.With("component", "overload"), now: time.Now, sockWait: s.deps.Metrics.SIPSocketWait(socket)}
 	if uc, ok := pc.(*net.UDPConn); ok {
 		c.w = newUDPWriter(uc)
 		// Arrival stamps time the 503s (hotline_calls_refused_seconds)
@@ -561,7 +561,9 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 		now := c.now()
 		c.waited = now.Sub(c.arrived)
 		c.queue.add(now, c.waited)
-		c.metrics.SIPSocketWait(c.socket, c.waited)
+		if c.sockWait != nil {
+			c.sockWait(c.waited)
+		}
 	}
 	return n, net.UDPAddrFromAddrPort(ap), nil
 }

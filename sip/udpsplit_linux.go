@@ -52,11 +52,11 @@ func splitProgram() []unix.SockFilter {
 	}
 }
 
-// reusePort sets SO_REUSEPORT on a socket before it is bound.
-func reusePort(_, _ string, c syscall.RawConn) error {
+// setReusePort sets SO_REUSEPORT on c (on: 1) or clears it (0).
+func setReusePort(c syscall.RawConn, on int) error {
 	var serr error
 	if err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, on)
 	}); err != nil {
 		return err
 	}
@@ -78,22 +78,13 @@ func splitInvites(invites *net.UDPConn) (*net.UDPConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	setReusePort := func(on int) error {
-		var serr error
-		if err := raw.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, on)
-		}); err != nil {
-			return err
-		}
-		return serr
+	if err := setReusePort(raw, 1); err != nil {
+		return nil, err
 	}
-	if err := setReusePort(1); err != nil {
-		return nil, fmt.Errorf("SO_REUSEPORT: %w", err)
-	}
-	lc := net.ListenConfig{Control: reusePort}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error { return setReusePort(c, 1) }}
 	pc, err := lc.ListenPacket(context.Background(), "udp", invites.LocalAddr().String())
 	if err != nil {
-		_ = setReusePort(0)
+		_ = setReusePort(raw, 0)
 		return nil, err
 	}
 	rest, ok := pc.(*net.UDPConn)
@@ -111,7 +102,7 @@ func splitInvites(invites *net.UDPConn) (*net.UDPConn, error) {
 	}
 	if serr != nil {
 		_ = rest.Close()
-		_ = setReusePort(0)
+		_ = setReusePort(raw, 0)
 		return nil, fmt.Errorf("SO_ATTACH_REUSEPORT_CBPF: %w", serr)
 	}
 	return rest, nil

@@ -96,7 +96,6 @@ type Detector struct {
 	state State
 
 	shedding atomic.Bool
-	busy     atomic.Bool   // the last sample's CPU was at least MinCPU
 	share    atomic.Uint32 // State.Share in units of 1/shareScale
 	reason   atomic.Value  // Reason
 	setups   atomic.Int64  // new calls admitted and still being set up
@@ -175,14 +174,6 @@ func (d *Detector) Admit() (done func(), why Reason, ok bool) {
 	return sync.OnceFunc(func() { d.setups.Add(-1) }), "", true
 }
 
-// Busy reports whether Hotline's own process used at least MinCPU of its
-// cores in the last sample (always, when MinCPU is off): only then does
-// waiting (scheduling lag, socket backlog, an INVITE's wait in the
-// socket) count as Hotline's saturation rather than other programs'.
-func (d *Detector) Busy() bool {
-	return d != nil && (d.cfg.MinCPU <= 0 || d.busy.Load())
-}
-
 // Setups returns how many admitted calls are being set up now.
 func (d *Detector) Setups() int64 {
 	if d == nil {
@@ -238,7 +229,6 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 // Update takes a sample taken at now and returns the decision.
 func (d *Detector) Update(now time.Time, r Reading) State {
 	sat, why := d.saturation(r)
-	d.busy.Store(r.CPU >= d.cfg.MinCPU)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := &d.state

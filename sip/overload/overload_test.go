@@ -110,16 +110,10 @@ func TestDetectorLagNeedsHotlineBusy(t *testing.T) {
 			t.Fatalf("shedding while Hotline used 1%% of its cores: %+v", st)
 		}
 	}
-	if d.Busy() {
-		t.Error("Busy() after a sample at 1% CPU")
-	}
 	busy := starved
 	busy.CPU = 0.6
 	if st := step(d, time.Unix(1, 0), busy, busy); !st[1].Shedding {
 		t.Fatalf("not shedding with Hotline busy and lagging: %+v", st[1])
-	}
-	if !d.Busy() {
-		t.Error("Busy() false after a sample at 60% CPU")
 	}
 	c := testConfig()
 	c.MinCPU = -1
