@@ -57,6 +57,13 @@ type benchConfig struct {
 	// RTPKernel is Hotline's rtp.kernel, the in-kernel relay (auto, on or
 	// off; "": its default).
 	RTPKernel string
+	// HotlineLog is the measured Hotlines' log level ("": warn, so that
+	// a line per call is not measured too); debug or info to investigate
+	// a run (its hotline.log, kept with -keep-work).
+	HotlineLog string
+	// HotlineEnv is added to the measured Hotlines' environment
+	// (NAME=VALUE, such as GOGC=200), to compare runtime settings.
+	HotlineEnv []string
 	// OverloadCPS, when above 0, makes the Go part figure 1o only: Reps
 	// steps at this fixed rate, with no search and no other figure (to
 	// compare overload control A/B at one load, quickly).
@@ -112,8 +119,12 @@ type rateStep struct {
 	// Refused calls got 503 at once (overload control): not admitted.
 	// Failed are admitted calls that failed (never counting a refused
 	// one), as SIPp's S3 figure tells them apart.
-	Refused, Failed   int
-	RefuseTimes       []time.Duration // INVITE → 503
+	Refused, Failed int
+	RefuseTimes     []time.Duration // INVITE → 503
+	// RefusedBy is Hotline's refusals over the step by the overload
+	// signal that caused them (hotline_calls_refused_total's reason,
+	// "cpu=3,socket_delay=12"); "" when none or not readable.
+	RefusedBy         string
 	Errors            map[string]int
 	To180, ToAgent    []time.Duration
 	To200             []time.Duration // INVITE sent to 200 OK received (call setup)
@@ -157,7 +168,11 @@ func (s *rateStep) pass() bool {
 func (s *rateStep) why() string {
 	var w []string
 	if s.refusedShare() >= maxFailedShare {
-		w = append(w, fmt.Sprintf("%d/%d refused at once (503)", s.Refused, s.Attempted))
+		if s.RefusedBy != "" {
+			w = append(w, fmt.Sprintf("%d/%d refused at once (503: %s)", s.Refused, s.Attempted, s.RefusedBy))
+		} else {
+			w = append(w, fmt.Sprintf("%d/%d refused at once (503)", s.Refused, s.Attempted))
+		}
 	}
 	if s.failedShare() >= maxFailedShare {
 		w = append(w, fmt.Sprintf("%d/%d admitted calls failed", s.Failed, s.Attempted-s.Refused))
@@ -389,7 +404,7 @@ func (d *driver) goFigures(ctx context.Context) error {
 	defer func() { stopMedia(); mwg.Wait() }()
 	d.media = media
 
-	h, g, err := d.startHotline(ctx, "file", hotlineOpts{Agents: d.cfg.Agents, Pprof: true, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders, RTPKernel: d.cfg.RTPKernel})
+	h, g, err := d.startHotline(ctx, "file", d.tuned(hotlineOpts{Agents: d.cfg.Agents, Pprof: true}))
 	if err != nil {
 		return err
 	}
@@ -420,6 +435,15 @@ func (d *driver) goFigures(ctx context.Context) error {
 }
 
 // startHotline starts Hotline in work/name and registers every agent.
+// tuned gives o the settings under comparison (-overload, -rtp-readers,
+// -rtp-kernel, -hotline-log, -hotline-env): the Hotlines of the figures
+// that measure them, not the cluster's or the transfer part's.
+func (d *driver) tuned(o hotlineOpts) hotlineOpts {
+	o.Overload, o.RTPReaders, o.RTPKernel = d.cfg.Overload, d.cfg.RTPReaders, d.cfg.RTPKernel
+	o.LogLevel, o.Env = d.cfg.HotlineLog, d.cfg.HotlineEnv
+	return o
+}
+
 func (d *driver) startHotline(ctx context.Context, name string, o hotlineOpts) (*hotlineProc, *loadGen, error) {
 	d.log.Info("starting hotline", "backend", name, "agents", o.Agents)
 	h, err := startHotline(ctx, d.pr, d.bin, filepath.Join(d.work, name), o)
@@ -460,6 +484,13 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 		// its hold and release ramp) after the step before overloaded it.
 		w.waitNotShedding(ctx, 10*time.Second)
 	}
+	reasons, _ := h.(interface {
+		refusedByReason(ctx context.Context) map[string]float64
+	})
+	var refused0 map[string]float64
+	if reasons != nil {
+		refused0 = reasons.refusedByReason(ctx)
+	}
 	b0, err := h.backlog(ctx)
 	if err != nil {
 		s.UploadErr = err.Error()
@@ -494,6 +525,9 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	cpu1, _ := h.usage()
 	s.HotlineCPU = cpu1 - cpu0
 	s.Elapsed = time.Since(start)
+	if reasons != nil && refused0 != nil {
+		s.RefusedBy = reasonDelta(refused0, reasons.refusedByReason(ctx))
+	}
 	for _, r := range res {
 		s.Attempted++
 		if r.Refused {
@@ -536,7 +570,7 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	if n := g.stopStrayStreams(); n > 0 {
 		d.log.Warn("agent calls Hotline never hung up", "calls", n)
 	}
-	d.log.Info("rate step", "cps", rate, "attempted", s.Attempted, "refused", s.Refused, "failed", s.Failed,
+	d.log.Info("rate step", "cps", rate, "attempted", s.Attempted, "refused", s.Refused, "refused_by", s.RefusedBy, "failed", s.Failed,
 		"uploaded", s.Uploaded, "expected", s.Expected, "agent_answered", s.AgentAnswered, "bridged", s.Bridged, "no_180", s.Queued,
 		"pass", s.pass(), "why", s.why())
 	if s.UploadErr != "" {
@@ -644,10 +678,9 @@ func (d *driver) overloadOnly(ctx context.Context, h *hotlineProc, g *loadGen) {
 			break
 		}
 		d.log.Info("figure 1o: overload at a fixed rate", "rep", rep+1, "cps", d.cfg.OverloadCPS)
-		before := h.refusedByReason(ctx)
 		s := d.rateStep(ctx, h, g, d.cfg.OverloadCPS)
 		d.res.Overload = append(d.res.Overload, s)
-		d.log.Info("figure 1o step", "rep", rep+1, "refused", s.Refused, "reasons", reasonDelta(before, h.refusedByReason(ctx)), "admitted", s.Attempted-s.Refused, "failed", s.Failed,
+		d.log.Info("figure 1o step", "rep", rep+1, "refused", s.Refused, "reasons", s.RefusedBy, "admitted", s.Attempted-s.Refused, "failed", s.Failed,
 			"to503_p50", DurationPercentile(s.RefuseTimes, 50), "to503_p90", DurationPercentile(s.RefuseTimes, 90),
 			"to503_p99", DurationPercentile(s.RefuseTimes, 99), "to200_p50", DurationPercentile(s.To200, 50),
 			"to200_p90", DurationPercentile(s.To200, 90), "to200_p99", DurationPercentile(s.To200, 99), "hotline_cpu_s", s.HotlineCPU)
@@ -892,7 +925,7 @@ func (d *driver) minio(ctx context.Context) error {
 	if mr := d.maxRate(); !math.IsNaN(mr) && mr > 0 {
 		agents = min(agents, max(int(mr*1.3*(d.cfg.Hold.Seconds()+1)*answerMargin), 200))
 	}
-	h, g, err := d.startHotline(ctx, "s3", hotlineOpts{Agents: agents, S3Endpoint: endpoint, Overload: d.cfg.Overload, RTPReaders: d.cfg.RTPReaders, RTPKernel: d.cfg.RTPKernel})
+	h, g, err := d.startHotline(ctx, "s3", d.tuned(hotlineOpts{Agents: agents, S3Endpoint: endpoint}))
 	if err != nil {
 		return err
 	}

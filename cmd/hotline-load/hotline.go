@@ -40,6 +40,8 @@ type hotlineOpts struct {
 	RTPReaders string
 	// RTPKernel, when set, is rtp.kernel, the in-kernel relay (-rtp-kernel).
 	RTPKernel string
+	// Env is added to Hotline's environment (NAME=VALUE; -hotline-env).
+	Env []string
 	// RedisURL, when set, makes Hotline a node named Node of the cluster
 	// sharing that Redis (the cluster section; the three-node figure).
 	RedisURL, Node string
@@ -204,7 +206,11 @@ func startHotline(ctx context.Context, pr *procs, bin, dir string, o hotlineOpts
 		if err := os.WriteFile(cfgPath, []byte(hotlineConfig(dir, sipPort, apiPort, metricsPort, o)), 0o600); err != nil {
 			return nil, err
 		}
-		c, err := pr.start("hotline", exec.Command(bin, "-config", cfgPath), filepath.Join(dir, "hotline.log"))
+		cmd := exec.Command(bin, "-config", cfgPath)
+		if len(o.Env) > 0 {
+			cmd.Env = append(os.Environ(), o.Env...)
+		}
+		c, err := pr.start("hotline", cmd, filepath.Join(dir, "hotline.log"))
 		if err != nil {
 			return nil, err
 		}

@@ -73,6 +73,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	overloadCPS := fs.Float64("overload-cps", envFloat("BENCH_OVERLOAD_CPS"), "figure 1o only (-parts go) or S3 only (-parts sipp): -reps steps at this many calls/s (no rate search, no other figure; default from BENCH_OVERLOAD_CPS)")
 	readers := fs.String("rtp-readers", os.Getenv("BENCH_RTP_READERS"), "Hotline's rtp.readers, e.g. -1 (a goroutine per leg) to compare with the default (default from BENCH_RTP_READERS; empty: Hotline's default)")
 	kernel := fs.String("rtp-kernel", os.Getenv("BENCH_RTP_KERNEL"), "Hotline's rtp.kernel, the in-kernel RTP relay: auto, on or off, e.g. off to compare with the user-space relay (default from BENCH_RTP_KERNEL; empty: Hotline's default)")
+	hotlineLog := fs.String("hotline-log", os.Getenv("BENCH_HOTLINE_LOG"), "the measured Hotlines' log level: debug, info, warn or error, e.g. debug to investigate a run with -keep-work (default from BENCH_HOTLINE_LOG; empty: warn, as a line per call would be measured too)")
+	hotlineEnv := fs.String("hotline-env", os.Getenv("BENCH_HOTLINE_ENV"), "space-separated NAME=VALUE added to the measured Hotlines' environment, e.g. GOGC=200 to compare runtime settings (default from BENCH_HOTLINE_ENV)")
 	name := fs.String("name", os.Getenv("BENCH_NAME"), "suffix of the report's name: <date>-<host>-<name>.md (default from BENCH_NAME)")
 	keepWork := fs.Bool("keep-work", os.Getenv("BENCH_KEEP_WORK") != "" && os.Getenv("BENCH_KEEP_WORK") != "0",
 		"leave the work directory (recordings, logs) instead of deleting it at the end; its path is logged. For runs back to back: on an ext4 without a journal, deleting its thousands of files slows file creation for the next minutes, and so the next run's Hotline (default from BENCH_KEEP_WORK)")
@@ -129,6 +131,20 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "hotline-load: -rtp-kernel: %q is not auto, on or off\n", *kernel)
 		return 2
+	}
+	switch *hotlineLog {
+	case "", "debug", "info", "warn", "error":
+		cfg.HotlineLog = *hotlineLog
+	default:
+		fmt.Fprintf(stderr, "hotline-load: -hotline-log: %q is not debug, info, warn or error\n", *hotlineLog)
+		return 2
+	}
+	for _, kv := range strings.Fields(*hotlineEnv) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			fmt.Fprintf(stderr, "hotline-load: -hotline-env: %q is not NAME=VALUE\n", kv)
+			return 2
+		}
+		cfg.HotlineEnv = append(cfg.HotlineEnv, kv)
 	}
 	cfg.OverloadCPS = *overloadCPS
 	if *reps > 0 {

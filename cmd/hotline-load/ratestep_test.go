@@ -21,6 +21,11 @@ func TestRateStepRefusedApart(t *testing.T) {
 		strings.Contains(refused.why(), "admitted calls failed") {
 		t.Errorf("100 of 2000 refused: pass %v, why %q", refused.pass(), refused.why())
 	}
+	refused.RefusedBy = "socket_backlog=100"
+	if !strings.Contains(refused.why(), "100/2000 refused at once (503: socket_backlog=100)") {
+		t.Errorf("refusals by reason: why %q does not name socket_backlog", refused.why())
+	}
+	refused.RefusedBy = ""
 	if got := refused.failedShare(); got != 0 {
 		t.Errorf("refused calls counted as admitted failures: failed share %v", got)
 	}

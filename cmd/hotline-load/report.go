@@ -276,11 +276,20 @@ func (r *results) writeReport(w io.Writer) {
 	if m.Creates != nil {
 		fmt.Fprintf(w, "- File creates at the start: %s\n", m.Creates)
 	}
+	if r.Cfg.Overload != "" {
+		fmt.Fprintf(w, "- Hotline's sip.overload: %s (-overload)\n", r.Cfg.Overload)
+	}
 	if r.Cfg.RTPReaders != "" {
 		fmt.Fprintf(w, "- Hotline's rtp.readers: %s (-rtp-readers)\n", r.Cfg.RTPReaders)
 	}
 	if r.Cfg.RTPKernel != "" {
 		fmt.Fprintf(w, "- Hotline's rtp.kernel: %s (-rtp-kernel)\n", r.Cfg.RTPKernel)
+	}
+	if r.Cfg.HotlineLog != "" {
+		fmt.Fprintf(w, "- Hotline's log level: %s (-hotline-log)\n", r.Cfg.HotlineLog)
+	}
+	if len(r.Cfg.HotlineEnv) > 0 {
+		fmt.Fprintf(w, "- Hotline's environment adds: %s (-hotline-env)\n", strings.Join(r.Cfg.HotlineEnv, " "))
 	}
 	fmt.Fprintln(w, "- Everything (Hotline, load generator, bare relay, MinIO) ran on this machine, on 127.0.0.1. Only Hotline's own CPU")
 	fmt.Fprintln(w, "  (utime+stime from /proc/<pid>/stat) counts against its limits, but the load generator competes for the same cores.")

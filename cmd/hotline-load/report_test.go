@@ -72,6 +72,7 @@ func TestReportSections(t *testing.T) {
 	r := &results{Started: start, Finished: start.Add(3 * time.Minute), Cfg: defaultBenchConfig(true),
 		Machine:  machineInfo{Host: "box", CPU: "Test CPU", Cores: 2, MemBytes: 4 << 30, Kernel: "6.1", GoVersion: "go1.26", Commit: "abc123"},
 		RateReps: []float64{450}, Routing: "BenchmarkX 10 100 ns/op", Notes: []string{"noisy neighbours"}}
+	r.Cfg.Overload, r.Cfg.HotlineLog, r.Cfg.HotlineEnv = "{socket_backlog: -1}", "debug", []string{"GOGC=200", "GODEBUG=gctrace=1"}
 	var h Histogram
 	h.Add(300)
 	r.Conc = []concRep{{Max: 1000, Bridged: 1000, Uploaded: 1000, Steps: []concStep{{Calls: 1000, HotlineCores: 1.2,
@@ -81,6 +82,8 @@ func TestReportSections(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{"# Hotline benchmark — 2026-01-02, box", "Test CPU, 2 logical cores", "Commit: abc123",
 		"go1.26", "quick (BENCH_QUICK=1)", "| 1 | call rate", "| 2 | concurrent recorded calls", "| 3a |", "| 3c |",
+		"- Hotline's sip.overload: {socket_backlog: -1} (-overload)", "- Hotline's log level: debug (-hotline-log)",
+		"- Hotline's environment adds: GOGC=200 GODEBUG=gctrace=1 (-hotline-env)",
 		"INVITE → 180, p99", "| 5 |", "| 6 |", "BenchmarkX 10 100 ns/op", "noisy neighbours", toolGo, toolRelay,
 		"| 3a | Hotline CPU per relayed RTP packet (recording on) (µs) | /proc of the Hotline process | 12 | 12 | 12 | 1 | ≤ 5 µs | missed by 140% (2.40x the limit) |"} {
 		if !strings.Contains(out, want) {
@@ -104,5 +107,23 @@ func TestNextConcStep(t *testing.T) {
 	}
 	if got := nextConcStep(concStep{}, 250, 2); got != 250 {
 		t.Errorf("no measurement: next = %d, want the planned 250", got)
+	}
+}
+
+// TestBenchRefusesBadTuning: a -hotline-log or -hotline-env that Hotline
+// could not take stops the run at once with exit 2 and says which flag.
+func TestBenchRefusesBadTuning(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-hotline-log", "loud"}, `-hotline-log: "loud" is not debug, info, warn or error`},
+		{[]string{"-hotline-env", "GOGC=200 GOMAXPROCS"}, `-hotline-env: "GOMAXPROCS" is not NAME=VALUE`},
+		{[]string{"-hotline-env", "=1"}, `-hotline-env: "=1" is not NAME=VALUE`},
+	} {
+		var out, errs bytes.Buffer
+		if code := runBench(append(tc.args, "-out", t.TempDir()), &out, &errs); code != 2 || !strings.Contains(errs.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs.String(), tc.want)
+		}
 	}
 }

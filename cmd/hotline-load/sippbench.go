@@ -345,7 +345,7 @@ func (b *sippBench) run(ctx context.Context) error {
 	b.res.Creates = &cp
 	b.d.log.Info("SIPp: file creates where Hotline will store", "median", cp.Median, "p90", cp.P90, "journalless_ext4", cp.JournallessExt, "err", cp.Err)
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
-	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), hotlineOpts{Agents: b.cfg.Agents, Pprof: true, Overload: b.d.cfg.Overload, RTPReaders: b.d.cfg.RTPReaders, RTPKernel: b.d.cfg.RTPKernel})
+	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), b.d.tuned(hotlineOpts{Agents: b.cfg.Agents, Pprof: true}))
 	if err != nil {
 		return err
 	}
