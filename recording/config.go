@@ -63,6 +63,12 @@ type UploadConfig struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// Timeout bounds one upload attempt of one file.
 	Timeout time.Duration `yaml:"timeout"`
+	// BatchWait (file backend) is how long the uploader lets finished
+	// recordings gather, after the first, before it stores them: one
+	// syncfs of the spool and one fsync of each directory cover the whole
+	// batch (up to 64). They are safe in the spool meanwhile. Default
+	// 100ms; negative: store each batch as soon as it is seen.
+	BatchWait time.Duration `yaml:"batch_wait"`
 }
 
 // S3Config configures the s3 backend.
@@ -134,6 +140,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Upload.Timeout == 0 {
 		c.Upload.Timeout = 10 * time.Minute
+	}
+	if c.Upload.BatchWait == 0 {
+		c.Upload.BatchWait = 100 * time.Millisecond
 	}
 	if c.S3.Region == "" {
 		c.S3.Region = "us-east-1"
@@ -225,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Upload.Timeout <= 0 {
 		errs = append(errs, cfg.Errorf("upload.timeout", "must be positive, got %s", c.Upload.Timeout))
+	}
+	if c.Upload.BatchWait > maxBatchWait {
+		errs = append(errs, cfg.Errorf("upload.batch_wait", "is at most %s (recordings wait that long in the spool before they are stored), got %s", maxBatchWait, c.Upload.BatchWait))
 	}
 	return errors.Join(errs...)
 }

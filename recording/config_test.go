@@ -66,7 +66,9 @@ func TestValidate(t *testing.T) {
 	c.Format = "mp3"
 	c.KeyTemplate = "{{.CallID"
 	c.Upload.MaxBackoff = time.Millisecond
+	c.Upload.BatchWait = time.Minute
 	want := map[string]string{
+		"upload.batch_wait":  "is at most 5s (recordings wait that long in the spool before they are stored), got 1m0s",
 		"s3.bucket":          "required when backend is s3",
 		"s3.endpoint":        "required when backend is s3",
 		"s3.access_key":      "required when backend is s3 (or set AWS_ACCESS_KEY_ID)",

@@ -745,11 +745,12 @@ func (m *Manager) recoverOne(base string) error {
 // failed recording to the back of the queue.
 func (m *Manager) uploader(ctx context.Context) {
 	defer m.wg.Done()
+	var began time.Time // the last batch's start
 	for {
 		m.mu.Lock()
-		batch := slices.Clone(m.queue[:min(len(m.queue), maxBatch)])
+		n := len(m.queue)
 		m.mu.Unlock()
-		if len(batch) == 0 {
+		if n == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -757,7 +758,13 @@ func (m *Manager) uploader(ctx context.Context) {
 				continue
 			}
 		}
-		began := time.Now()
+		if n < maxBatch && !m.gather(ctx, began) {
+			return
+		}
+		m.mu.Lock()
+		batch := slices.Clone(m.queue[:min(len(m.queue), maxBatch)])
+		m.mu.Unlock()
+		began = time.Now()
 		k, err := m.uploadBatch(ctx, batch)
 		// batch[:k] are stored and gone from the spool; they were, and
 		// still are, the head of the queue (only this goroutine takes
@@ -800,15 +807,46 @@ func (m *Manager) uploader(ctx context.Context) {
 			delay *= 2
 		}
 		delay = min(delay, m.cfg.Upload.MaxBackoff)
-		n := m.consecutive
+		attempt := m.consecutive
 		m.mu.Unlock()
-		m.log.Warn("recording upload failed; will retry", "file", p.base+".wav", "attempt", n, "retry_in", delay, "err", err)
+		m.log.Warn("recording upload failed; will retry", "file", p.base+".wav", "attempt", attempt, "retry_in", delay, "err", err)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// gather lets finished recordings queue up for the file backend's next
+// batch until recording.upload.batch_wait has passed since the last
+// batch began (at once after a quiet spell), or a whole batch (maxBatch)
+// waits. Under load the batch's syncfs and directory fsyncs are paid a
+// few times a second for all the recordings instead of for each one or
+// two. The recordings are in the spool meanwhile (Close leaves them
+// there, synced, for the next start). false: ctx ended.
+func (m *Manager) gather(ctx context.Context, last time.Time) bool {
+	wait := m.cfg.Upload.BatchWait - time.Since(last)
+	if _, file := m.backend.(*FileBackend); !file || wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		m.mu.Lock()
+		n := len(m.queue)
+		m.mu.Unlock()
+		if n >= maxBatch {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-m.kick:
 		}
 	}
 }
@@ -948,6 +986,9 @@ func linkPair(fb *FileBackend, base, key string, synced bool, dirs []string) ([]
 // before one fsync of the store directory and one of the spool covers
 // them all.
 const maxBatch = 64
+
+// maxBatchWait bounds recording.upload.batch_wait.
+const maxBatchWait = 5 * time.Second
 
 // uploadBatch stores the recordings of batch (the head of the queue) in
 // order and returns how many were stored, and when it stopped short, the

@@ -38,6 +38,18 @@ func TestSpoolHoldsOneFileWhileRecording(t *testing.T) {
 	if err != nil || rec.Extra["ticket"] != "T-7" || rec.CSAT == nil || *rec.CSAT != 4 {
 		t.Fatalf("spooled record after SetExtra and SetCSAT = %+v, %v", rec, err)
 	}
+	// A record that shrinks leaves nothing of the longer one behind (the
+	// chunk's buffer is reused from one rewrite to the next).
+	if err := r.SetExtra("note", strings.Repeat("x", 500)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetExtra("note", "short"); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = ReadSpooledRecord(r.Path())
+	if err != nil || rec.Extra["note"] != "short" || rec.Extra["ticket"] != "T-7" {
+		t.Fatalf("spooled record after a shorter SetExtra = %+v, %v", rec, err)
+	}
 	if files := spoolFiles(t, c.SpoolDir); len(files) != 1 {
 		t.Fatalf("spool holds %v after SetExtra, want the WAV alone", files)
 	}
@@ -48,7 +60,7 @@ func TestSpoolHoldsOneFileWhileRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	final, err := readRecord(strings.TrimSuffix(r.Path(), ".wav") + ".json")
-	if err != nil || !final.End.Equal(at(500)) || final.Frames != 4000 || final.Extra["ticket"] != "T-7" {
+	if err != nil || !final.End.Equal(at(500)) || final.Frames != 4000 || final.Extra["ticket"] != "T-7" || final.Extra["note"] != "short" {
 		t.Fatalf("final .json = %+v, %v", final, err)
 	}
 	inWAV, err := readWAVRecord(r.Path())

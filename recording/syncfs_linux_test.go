@@ -78,6 +78,34 @@ func TestFinishedRecordingsAreSyncedOnceABatch(t *testing.T) {
 	storedWithRecords(t, c, ids)
 }
 
+// TestRecordingsFinishedCloseTogetherShareABatch: with the file backend,
+// the uploader stores the first recording after a quiet spell at once
+// and lets the ones finished right after it gather for batch_wait, so
+// one file-system sync covers them all instead of one each.
+func TestRecordingsFinishedCloseTogetherShareABatch(t *testing.T) {
+	c := testConfig(t)
+	c.Upload.BatchWait = time.Second
+	m := newTestManager(t, c)
+	syncs := countSyncFS(m, nil)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recordCall(t, m, CallInfo{CallID: "first", Agent: "bob", Start: t0}, 50)
+	waitFor(t, 10*time.Second, "the first upload", func() bool { return m.Backlog().Uploaded >= 1 })
+	before := syncs.Load()
+	ids := []string{"first"}
+	for i := range 5 {
+		id := fmt.Sprintf("next%d", i)
+		recordCall(t, m, CallInfo{CallID: id, Agent: "bob", Start: t0.Add(time.Duration(i+1) * time.Second)}, 50)
+		ids = append(ids, id)
+	}
+	waitFor(t, 10*time.Second, "upload", func() bool { return m.Backlog().Uploaded >= 6 })
+	if n := syncs.Load() - before; n != 1 {
+		t.Errorf("%d file-system syncs for 5 recordings finished within batch_wait, want 1 (one batch)", n)
+	}
+	storedWithRecords(t, c, ids)
+}
+
 // TestSpoolSyncFailureStillStoresEveryRecording: when the batch's
 // syncfs fails, each recording is synced on its own as it is linked, and
 // every one is stored.

@@ -31,6 +31,9 @@ type wavWriter struct {
 	headerEvery int64
 	pending     []byte // encoded frames not yet written
 	pendFrames  int64
+	// recBuf assembles the record chunk for putRecord, whose callers
+	// take turns (the Recorder's mu): allocated at the first.
+	recBuf []byte
 }
 
 // recordChunkID is the RIFF chunk that carries the call record in a spool
@@ -138,8 +141,14 @@ func (w *wavWriter) writeHeader() error {
 
 // putRecord rewrites the record chunk with rec (padded). It may run
 // while the mixing goroutine appends audio: it writes only the chunk,
-// assembled in a buffer of its own.
-func (w *wavWriter) putRecord(rec []byte) error { return w.writeRecord(rec, nil) }
+// assembled in a buffer of its own (kept for the next SetExtra or
+// SetCSAT). Its callers take turns.
+func (w *wavWriter) putRecord(rec []byte) error {
+	if w.recBuf == nil && w.recOff != 0 {
+		w.recBuf = make([]byte, w.recCap)
+	}
+	return w.writeRecord(rec, w.recBuf)
+}
 
 // putFinalRecord is putRecord once end has written the last audio: the
 // chunk is assembled in the writer's buffer, which holds nothing any more
