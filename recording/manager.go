@@ -88,6 +88,7 @@ type Manager struct {
 
 	mu          sync.Mutex
 	active      map[string]*Recorder // by spool base
+	activeKeys  map[string]bool      // the active recordings' object keys
 	onUpload    func(time.Duration)  // told how long each successful upload took
 	recent      map[string]string    // call id -> key, recordings begun by this process
 	recentOrder []string             // call ids in the order begun, to bound recent
@@ -176,19 +177,20 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		return nil, fmt.Errorf("recording spool: %w", err)
 	}
 	return &Manager{
-		cfg:       c,
-		log:       log.With("component", "recording"),
-		now:       now,
-		backend:   b,
-		keys:      kt,
-		active:    map[string]*Recorder{},
-		recent:    map[string]string{},
-		queued:    map[string]bool{},
-		kick:      make(chan struct{}, 1),
-		mixKick:   make(chan struct{}, 1),
-		spoolSync: newDirSync(c.SpoolDir),
-		syncFS:    syncFS,
-		bufs:      newBufferPool(c.Format, windowFrames(c.JitterWindow)),
+		cfg:        c,
+		log:        log.With("component", "recording"),
+		now:        now,
+		backend:    b,
+		keys:       kt,
+		active:     map[string]*Recorder{},
+		activeKeys: map[string]bool{},
+		recent:     map[string]string{},
+		queued:     map[string]bool{},
+		kick:       make(chan struct{}, 1),
+		mixKick:    make(chan struct{}, 1),
+		spoolSync:  newDirSync(c.SpoolDir),
+		syncFS:     syncFS,
+		bufs:       newBufferPool(c.Format, windowFrames(c.JitterWindow)),
 	}, nil
 }
 
@@ -325,14 +327,13 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		m.bufs.put(r.giveBack()) // unused
 		return nil, ErrClosed
 	}
-	for _, o := range m.active {
-		if o.key == key {
-			m.mu.Unlock()
-			m.bufs.put(r.giveBack()) // unused
-			return nil, fmt.Errorf("%w: %s", ErrDuplicateKey, key)
-		}
+	if m.activeKeys[key] {
+		m.mu.Unlock()
+		m.bufs.put(r.giveBack()) // unused
+		return nil, fmt.Errorf("%w: %s", ErrDuplicateKey, key)
 	}
 	m.active[base] = r
+	m.activeKeys[key] = true
 	m.remember(info.CallID, key)
 	m.mu.Unlock()
 	go m.create(r)
@@ -360,6 +361,7 @@ func (m *Manager) create(r *Recorder) {
 		r.finished.Store(true) // packets are ignored from here on
 		m.mu.Lock()
 		delete(m.active, base)
+		delete(m.activeKeys, r.key)
 		m.mu.Unlock()
 		os.Remove(base + ".wav")
 		os.Remove(base + ".json")
@@ -419,6 +421,7 @@ func (m *Manager) linksRecords() bool {
 func (m *Manager) finished(r *Recorder) {
 	m.mu.Lock()
 	delete(m.active, r.base)
+	delete(m.activeKeys, r.key)
 	if i := r.mixIdx; i >= 0 && i < len(m.mixers) && m.mixers[i] == r {
 		last := len(m.mixers) - 1
 		m.mixers[i] = m.mixers[last]

@@ -259,6 +259,12 @@ func TestCloseFinishesLiveRecordings(t *testing.T) {
 	if err := r.Finish(time.Now()); !errors.Is(err, ErrFinished) {
 		t.Errorf("Finish after Close: %v", err)
 	}
+	m.mu.Lock()
+	keys := len(m.activeKeys)
+	m.mu.Unlock()
+	if keys != 0 {
+		t.Errorf("%d object keys still held as live after every recording finished", keys)
+	}
 	rec, err := readRecord(strings.TrimSuffix(r.Path(), ".wav") + ".json")
 	if err != nil || rec.End.IsZero() {
 		t.Errorf("record after Close: %+v, %v", rec, err)
