@@ -1,6 +1,7 @@
 package registrar
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,7 +43,7 @@ func (r *Registrar) Save() []SavedBinding {
 		}
 	}
 	slices.SortFunc(out, func(a, b SavedBinding) int {
-		return strings.Compare(a.Username+"\x00"+a.Contact, b.Username+"\x00"+b.Contact)
+		return cmp.Or(strings.Compare(a.Username, b.Username), strings.Compare(a.Contact, b.Contact))
 	})
 	return out
 }
