@@ -63,11 +63,13 @@ type UploadConfig struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// Timeout bounds one upload attempt of one file.
 	Timeout time.Duration `yaml:"timeout"`
-	// BatchWait (file backend) is how long the uploader lets finished
-	// recordings gather, after the first, before it stores them: one
+	// BatchWait (file backend): the uploader starts a batch at most this
+	// often, letting finished recordings gather meanwhile, so that one
 	// syncfs of the spool and one fsync of each directory cover the whole
-	// batch (up to 64). They are safe in the spool meanwhile. Default
-	// 100ms; negative: store each batch as soon as it is seen.
+	// batch (up to 64, which goes at once). The first after a quiet spell
+	// goes at once. Meanwhile they are written but not yet synced: a
+	// process crash loses nothing. Default 100ms; negative: each batch as
+	// soon as it is seen.
 	BatchWait time.Duration `yaml:"batch_wait"`
 }
 
