@@ -657,7 +657,15 @@ func TestE2EFaultOverload(t *testing.T) {
 	if n := a.sip.ActiveCalls(); n != 3 {
 		t.Errorf("%d calls in progress after the refused ones, want 3", n)
 	}
-	if got := a.metric(t, "hotline_sip_responses_total", map[string]string{"method": "INVITE", "status_class": "5xx", "direction": "out"}); got != 2 {
+	// Counted once the 503 is sent: the caller may read it a moment before.
+	refused := func() float64 {
+		return a.metric(t, "hotline_sip_responses_total", map[string]string{"method": "INVITE", "status_class": "5xx", "direction": "out"})
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for refused() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := refused(); got != 2 {
 		t.Errorf("hotline_sip_responses_total{INVITE,5xx,out} = %v, want 2", got)
 	}
 
