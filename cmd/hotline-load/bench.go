@@ -139,6 +139,31 @@ type rateStep struct {
 	Elapsed           time.Duration
 }
 
+// errHungUpBeforeAgent is the failure of a call answered in the queue
+// whose caller hung up (after its hold) before an agent's answer was
+// bridged: an agent was offered it, but it was never connected.
+const errHungUpBeforeAgent = "answered in the queue, hung up before an agent's answer was bridged"
+
+// countReached judges the step's answered calls once Hotline is idle
+// (an agent's answer may be acknowledged after its caller's call()
+// returned): a call that reached an agent must be recorded (Expected);
+// one answered in the queue and offered to an agent that never got
+// through failed, as in the SIPp figures.
+func (s *rateStep) countReached(res []callResult) {
+	for i := range res {
+		r := &res[i]
+		if r.Refused || !r.Bridged || r.ToAgent == 0 {
+			continue
+		}
+		if r.reachedAgent() {
+			s.Expected++
+		} else if r.OK {
+			s.Failed++
+			s.Errors[errHungUpBeforeAgent]++
+		}
+	}
+}
+
 // failedShare is the share of the admitted calls that failed.
 func (s *rateStep) failedShare() float64 {
 	if adm := s.Attempted - s.Refused; adm > 0 {
@@ -541,9 +566,6 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 		}
 		if r.Bridged {
 			s.Bridged++
-			if r.ToAgent > 0 {
-				s.Expected++
-			}
 			if r.To180 == 0 {
 				s.Queued++
 			}
@@ -560,6 +582,7 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	}
 	b1, err := h.waitIdle(ctx, 30*time.Second, true)
 	s.AgentAnswered = int(g.agentUp.Load() - up0)
+	s.countReached(res)
 	if err == nil {
 		b1, err = h.waitUploads(ctx, b0.Uploaded, s.Expected, 10*time.Second, 3*time.Second)
 	}

@@ -68,3 +68,24 @@ func TestReportOverloadFigure(t *testing.T) {
 		t.Errorf("no 2× row with 150 refused and 0 failed apart:\n%s", b.String())
 	}
 }
+
+// TestRateStepCountsOnlyCallsThatReachedAnAgent: a call answered in the
+// queue and offered to an agent whose answer was never bridged (its
+// caller hung up first) is a failed call, not a recording to wait for;
+// one whose agent's answer was acknowledged must be recorded.
+func TestRateStepCountsOnlyCallsThatReachedAnAgent(t *testing.T) {
+	up := make(chan struct{})
+	close(up)
+	offered := make(chan struct{})
+	res := []callResult{
+		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up},
+		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: offered},
+		{OK: true, Bridged: true, agentUp: offered}, // hung up in the queue before any offer: no agent, no recording
+		{Refused: true},
+	}
+	s := rateStep{Errors: map[string]int{}}
+	s.countReached(res)
+	if s.Expected != 1 || s.Failed != 1 || s.Errors[errHungUpBeforeAgent] != 1 {
+		t.Errorf("expected %d recordings and %d failed (%v), want 1 and 1", s.Expected, s.Failed, s.Errors)
+	}
+}

@@ -145,6 +145,20 @@ type callResult struct {
 	// INVITE sent to the 503.
 	Refused  bool
 	ToRefuse time.Duration
+	// agentUp is closed once an agent's 200 OK for the call was ACKed:
+	// the caller reached an agent, not only an offer (nil: not placed).
+	agentUp <-chan struct{}
+}
+
+// reachedAgent reports whether an agent's answer to the call was
+// acknowledged (Hotline bridged it) by now.
+func (r *callResult) reachedAgent() bool {
+	select {
+	case <-r.agentUp:
+		return r.agentUp != nil
+	default:
+		return false
+	}
 }
 
 // pendingCall links a caller's INVITE to the agent's INVITE it causes
@@ -582,6 +596,7 @@ func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
 		if at := pc.agentAt.Load(); at != 0 {
 			r.ToAgent = time.Duration(at - t0.UnixNano())
 		}
+		r.agentUp = pc.answered
 	}()
 	dlg, err := g.caller.dua.WriteInvite(ctx, req)
 	if err != nil {
