@@ -193,11 +193,11 @@ func (s *rateStep) pass() bool {
 func (s *rateStep) why() string {
 	var w []string
 	if s.refusedShare() >= maxFailedShare {
+		by := ""
 		if s.RefusedBy != "" {
-			w = append(w, fmt.Sprintf("%d/%d refused at once (503: %s)", s.Refused, s.Attempted, s.RefusedBy))
-		} else {
-			w = append(w, fmt.Sprintf("%d/%d refused at once (503)", s.Refused, s.Attempted))
+			by = ": " + s.RefusedBy
 		}
+		w = append(w, fmt.Sprintf("%d/%d refused at once (503%s)", s.Refused, s.Attempted, by))
 	}
 	if s.failedShare() >= maxFailedShare {
 		w = append(w, fmt.Sprintf("%d/%d admitted calls failed", s.Failed, s.Attempted-s.Refused))

@@ -151,11 +151,11 @@ type callResult struct {
 }
 
 // reachedAgent reports whether an agent's answer to the call was
-// acknowledged (Hotline bridged it) by now.
+// acknowledged (Hotline bridged it) by now (a nil agentUp never is).
 func (r *callResult) reachedAgent() bool {
 	select {
 	case <-r.agentUp:
-		return r.agentUp != nil
+		return true
 	default:
 		return false
 	}
