@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +90,51 @@ func TestRateStepCountsOnlyCallsThatReachedAnAgent(t *testing.T) {
 	s.countReached(res)
 	if s.Expected != 1 || s.Failed != 1 || s.Errors[errHungUpBeforeAgent] != 1 {
 		t.Errorf("expected %d recordings and %d failed (%v), want 1 and 1", s.Expected, s.Failed, s.Errors)
+	}
+}
+
+// TestRateStepJudgesAnswersByHotlineRecords: when fewer recordings were
+// stored than agents' answers were acknowledged, the nodes' call records
+// decide: a call Hotline recorded as never connected (its caller hung up
+// in the queue while the answer crossed nodes) failed and needs no
+// recording; a connected call, or one without a record, stays expected.
+func TestRateStepJudgesAnswersByHotlineRecords(t *testing.T) {
+	t.Parallel()
+	write := func(dir, lines string) {
+		if err := os.MkdirAll(filepath.Join(dir, "records"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "records", "2026-12-05.jsonl"), []byte(lines), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n1, n2 := t.TempDir(), t.TempDir()
+	write(n1, `{"event":{"type":"queued","call_id":"a"}}
+{"call":{"call_id":"a","connected":"2026-12-05T04:32:38.830147Z","talk_seconds":1.007,"outcome":"answered","recording":"recordings/a.wav"}}
+{"call":{"call_id":"d","outcome":"abandoned","cause":"caller hung up"}}
+`)
+	write(n2, `{"call":{"call_id":"b","outcome":"abandoned","cause":"caller hung up"}}
+`)
+	up := make(chan struct{})
+	close(up)
+	res := []callResult{
+		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up, CallID: "a"},
+		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up, CallID: "b"},
+		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up, CallID: "c"}, // no record
+		{OK: true, Bridged: true, CallID: "d"},                                         // abandoned before any offer: never expected
+	}
+	s := rateStep{Uploaded: 2, Errors: map[string]int{}}
+	s.countReached(res)
+	if s.Expected != 3 || s.pass() {
+		t.Fatalf("before the records: expected %d (want 3), pass %v", s.Expected, s.pass())
+	}
+	moved := s.judgeByRecords(context.Background(), hotlineSet{{dir: n1}, {dir: n2}}, res)
+	if moved != 1 || s.Expected != 2 || s.Failed != 1 || s.Errors[errNeverConnected] != 1 || s.ByRecords != 2 {
+		t.Errorf("moved %d, expected %d, failed %d (%v), records read %d; want 1, 2, 1, 2", moved, s.Expected, s.Failed, s.Errors, s.ByRecords)
+	}
+	// Two stored for the two expected: the step fails on the call that
+	// failed its caller, not on a recording.
+	if why := s.why(); strings.Contains(why, "recordings uploaded") || !strings.Contains(why, errNeverConnected) {
+		t.Errorf("why %q: want the never-connected call, not a missing recording", why)
 	}
 }

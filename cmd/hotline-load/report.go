@@ -341,7 +341,7 @@ func (r *results) writeReport(w io.Writer) {
 func (r *results) writeDetails(w io.Writer) {
 	fmt.Fprintln(w, "## Details")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "### Call-rate steps (figure 1; %s of launches, calls held %s with audio both ways, pass = < 0.1%% refused (503), < 0.1%% of the admitted calls failed, generator on schedule, every recording uploaded)\n\n",
+	fmt.Fprintf(w, "### Call-rate steps (figure 1; %s of launches, calls held %s with audio both ways, pass = < 0.1%% refused (503), < 0.1%% of the admitted calls failed, generator on schedule, every call connected to an agent recorded: one whose agent's answer was acknowledged, unless Hotline's call record says it never connected)\n\n",
 		r.Cfg.StepDur, r.Cfg.Hold)
 	fmt.Fprintln(w, "| rep | backend | calls/s | calls | refused (503) | admitted then failed | 200 without a 180 first | INVITE→180 p50/p99 ms | INVITE→200 p99 ms | INVITE→503 p99 ms | recordings uploaded / calls connected to an agent | Hotline CPU s | result |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---|")

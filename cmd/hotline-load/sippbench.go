@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -745,18 +746,43 @@ func waitCallRecords(ctx context.Context, dir string, placed []string, answered 
 	for _, id := range placed {
 		want[id] = true
 	}
+	return waitRecordsIn(ctx, []string{dir}, want, answered, bound)
+}
+
+// waitRecordsIn waits (bounded) for Hotline's call records of the Call-IDs
+// in want, read from the records directories dirs (the nodes of a
+// cluster): until at least enough of them are there, or none came for 3 s.
+func waitRecordsIn(ctx context.Context, dirs []string, want map[string]bool, enough int, bound time.Duration) map[string]hotlineCall {
 	deadline := time.Now().Add(bound)
 	last, lastGrowth := -1, time.Now()
 	for {
-		calls := readCallRecords(dir, want)
+		calls := map[string]hotlineCall{}
+		for _, dir := range dirs {
+			maps.Copy(calls, readCallRecords(dir, want))
+		}
 		if len(calls) != last {
 			last, lastGrowth = len(calls), time.Now()
 		}
-		if len(calls) >= answered || time.Since(lastGrowth) > 3*time.Second || time.Now().After(deadline) || ctx.Err() != nil {
+		if len(calls) >= enough || time.Since(lastGrowth) > 3*time.Second || time.Now().After(deadline) || ctx.Err() != nil {
 			return calls
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// callRecords reads Hotline's call records of the Call-IDs in want.
+func (h *hotlineProc) callRecords(ctx context.Context, want map[string]bool, bound time.Duration) map[string]hotlineCall {
+	return waitRecordsIn(ctx, []string{filepath.Join(h.dir, "records")}, want, len(want), bound)
+}
+
+// callRecords reads the nodes' call records of the Call-IDs in want: a
+// call's record is written by the node that had its caller.
+func (s hotlineSet) callRecords(ctx context.Context, want map[string]bool, bound time.Duration) map[string]hotlineCall {
+	dirs := make([]string, len(s))
+	for i, h := range s {
+		dirs[i] = filepath.Join(h.dir, "records")
+	}
+	return waitRecordsIn(ctx, dirs, want, len(want), bound)
 }
 
 // judgeRecordings checks the placed calls against Hotline's call records

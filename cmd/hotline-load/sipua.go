@@ -148,6 +148,11 @@ type callResult struct {
 	// agentUp is closed once an agent's 200 OK for the call was ACKed:
 	// the caller reached an agent, not only an offer (nil: not placed).
 	agentUp <-chan struct{}
+	// CallID is the caller's Call-ID (Hotline's call record's call_id).
+	CallID string
+	// expected: countReached counted the call as connected to an agent,
+	// a recording to wait for.
+	expected bool
 }
 
 // reachedAgent reports whether an agent's answer to the call was
@@ -604,7 +609,8 @@ func (g *loadGen) call(ctx context.Context, hold holdSpec) (r callResult) {
 		return r
 	}
 	defer dlg.Close()
-	callID := req.CallID().Value()
+	callID := req.CallID().Value() // set by WriteInvite
+	r.CallID = callID
 	g.callerDlgs.Store(callID, dlg)
 	defer g.callerDlgs.Delete(callID)
 
