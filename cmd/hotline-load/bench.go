@@ -164,6 +164,7 @@ func (s *rateStep) countReached(res []callResult) {
 		} else if r.OK {
 			s.Failed++
 			s.Errors[errHungUpBeforeAgent]++
+			r.missed = true
 		}
 	}
 }
@@ -182,14 +183,19 @@ type callRecorder interface {
 	callRecords(ctx context.Context, want map[string]bool, bound time.Duration) map[string]hotlineCall
 }
 
-// judgeByRecords reads Hotline's call records of the calls countReached
-// expected a recording for: a call its record says was never connected
-// failed its caller and needs no recording, as the SIPp figures judge it.
-// A call without a record stays expected. It returns how many moved.
+// judgeByRecords settles the generator's view of the calls offered to an
+// agent with Hotline's call records, as the SIPp figures judge: a call
+// its record shows connected must be recorded, even when the agent's
+// acknowledgement never reached the generator (countReached counted it
+// as hung up before the bridge); one its record shows never connected
+// failed its caller and needs no recording, even when an agent's answer
+// was acknowledged (its caller hung up in the queue while the bridge was
+// made, e.g. across nodes). A call without a record keeps the
+// generator's judgement. It returns how many calls changed sides.
 func (s *rateStep) judgeByRecords(ctx context.Context, h callRecorder, res []callResult) int {
 	want := map[string]bool{}
 	for _, r := range res {
-		if r.expected && r.CallID != "" {
+		if (r.expected || r.missed) && r.CallID != "" {
 			want[r.CallID] = true
 		}
 	}
@@ -198,11 +204,24 @@ func (s *rateStep) judgeByRecords(ctx context.Context, h callRecorder, res []cal
 	}
 	recs := h.callRecords(ctx, want, 10*time.Second)
 	moved := 0
-	for id := range want {
-		if c, ok := recs[id]; ok && c.Connected == nil {
+	for i := range res {
+		r := &res[i]
+		c, ok := recs[r.CallID]
+		switch {
+		case !ok || r.CallID == "":
+		case r.expected && c.Connected == nil:
+			r.expected = false
 			s.Expected--
 			s.Failed++
 			s.Errors[errNeverConnected]++
+			moved++
+		case r.missed && c.Connected != nil:
+			r.missed, r.expected = false, true
+			s.Expected++
+			s.Failed--
+			if s.Errors[errHungUpBeforeAgent]--; s.Errors[errHungUpBeforeAgent] == 0 {
+				delete(s.Errors, errHungUpBeforeAgent)
+			}
 			moved++
 		}
 	}
@@ -631,12 +650,18 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	s.countReached(res)
 	if err == nil {
 		b1, err = h.waitUploads(ctx, b0.Uploaded, s.Expected, 10*time.Second, 3*time.Second)
-		if cr, ok := h.(callRecorder); ok && err != nil && b1.Files == 0 && b1.Recording == 0 {
-			// Fewer recordings than acknowledged answers, and none left to
-			// store: Hotline's call records say which calls it connected.
-			s.judgeByRecords(ctx, cr, res)
-			if int(b1.Uploaded-b0.Uploaded) >= s.Expected {
-				err = nil
+		short := err != nil && b1.Files == 0 && b1.Recording == 0
+		if cr, ok := h.(callRecorder); ok && (short || s.Errors[errHungUpBeforeAgent] > 0) {
+			// The generator's agents and Hotline disagree (fewer
+			// recordings than acknowledged answers, with none left to
+			// store; or callers that hung up before an agent's answer was
+			// bridged): Hotline's call records say which calls it connected.
+			if s.judgeByRecords(ctx, cr, res) > 0 {
+				if int(b1.Uploaded-b0.Uploaded) >= s.Expected {
+					err = nil
+				} else if err == nil {
+					b1, err = h.waitUploads(ctx, b0.Uploaded, s.Expected, 10*time.Second, 3*time.Second)
+				}
 			}
 		}
 	}

@@ -93,11 +93,13 @@ func TestRateStepCountsOnlyCallsThatReachedAnAgent(t *testing.T) {
 	}
 }
 
-// TestRateStepJudgesAnswersByHotlineRecords: when fewer recordings were
-// stored than agents' answers were acknowledged, the nodes' call records
-// decide: a call Hotline recorded as never connected (its caller hung up
-// in the queue while the answer crossed nodes) failed and needs no
-// recording; a connected call, or one without a record, stays expected.
+// TestRateStepJudgesAnswersByHotlineRecords: where the generator's agents
+// and Hotline disagree, the nodes' call records decide, as in the SIPp
+// figures. A call Hotline recorded as never connected (its caller hung up
+// in the queue while an agent's answer crossed nodes) failed and needs no
+// recording; a call it recorded as connected must be recorded even when
+// the agent's acknowledgement never reached the generator; a call
+// without a record keeps the generator's judgement.
 func TestRateStepJudgesAnswersByHotlineRecords(t *testing.T) {
 	t.Parallel()
 	write := func(dir, lines string) {
@@ -114,25 +116,32 @@ func TestRateStepJudgesAnswersByHotlineRecords(t *testing.T) {
 {"call":{"call_id":"d","outcome":"abandoned","cause":"caller hung up"}}
 `)
 	write(n2, `{"call":{"call_id":"b","outcome":"abandoned","cause":"caller hung up"}}
+{"call":{"call_id":"e","connected":"2026-12-05T04:32:39.1Z","talk_seconds":0.01,"outcome":"answered","recording":"recordings/e.wav"}}
 `)
 	up := make(chan struct{})
 	close(up)
+	never := make(chan struct{})
 	res := []callResult{
 		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up, CallID: "a"},
 		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up, CallID: "b"},
 		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: up, CallID: "c"}, // no record
 		{OK: true, Bridged: true, CallID: "d"},                                         // abandoned before any offer: never expected
+		{OK: true, Bridged: true, ToAgent: time.Millisecond, agentUp: never, CallID: "e"},
 	}
-	s := rateStep{Uploaded: 2, Errors: map[string]int{}}
+	s := rateStep{Attempted: len(res), Uploaded: 3, Errors: map[string]int{}}
 	s.countReached(res)
-	if s.Expected != 3 || s.pass() {
-		t.Fatalf("before the records: expected %d (want 3), pass %v", s.Expected, s.pass())
+	if s.Expected != 3 || s.Failed != 1 || s.Errors[errHungUpBeforeAgent] != 1 {
+		t.Fatalf("before the records: expected %d, failed %d (%v); want 3 and e failed", s.Expected, s.Failed, s.Errors)
 	}
 	moved := s.judgeByRecords(context.Background(), hotlineSet{{dir: n1}, {dir: n2}}, res)
-	if moved != 1 || s.Expected != 2 || s.Failed != 1 || s.Errors[errNeverConnected] != 1 || s.ByRecords != 2 {
-		t.Errorf("moved %d, expected %d, failed %d (%v), records read %d; want 1, 2, 1, 2", moved, s.Expected, s.Failed, s.Errors, s.ByRecords)
+	if moved != 2 || s.Expected != 3 || s.Failed != 1 || s.Errors[errNeverConnected] != 1 || len(s.Errors) != 1 || s.ByRecords != 3 {
+		t.Errorf("moved %d, expected %d, failed %d (%v), records read %d; want b failed, e expected: 2, 3, 1, 3",
+			moved, s.Expected, s.Failed, s.Errors, s.ByRecords)
 	}
-	// Two stored for the two expected: the step fails on the call that
+	if !res[4].expected || res[4].missed || res[1].expected {
+		t.Errorf("e expected %v missed %v, b expected %v", res[4].expected, res[4].missed, res[1].expected)
+	}
+	// Three stored for the three expected: the step fails on the call that
 	// failed its caller, not on a recording.
 	if why := s.why(); strings.Contains(why, "recordings uploaded") || !strings.Contains(why, errNeverConnected) {
 		t.Errorf("why %q: want the never-connected call, not a missing recording", why)

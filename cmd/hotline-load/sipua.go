@@ -150,9 +150,10 @@ type callResult struct {
 	agentUp <-chan struct{}
 	// CallID is the caller's Call-ID (Hotline's call record's call_id).
 	CallID string
-	// expected: countReached counted the call as connected to an agent,
-	// a recording to wait for.
-	expected bool
+	// expected: the call was judged connected to an agent, a recording to
+	// wait for; missed: answered in the queue and offered to an agent,
+	// but judged hung up before the agent's answer was bridged (failed).
+	expected, missed bool
 }
 
 // reachedAgent reports whether an agent's answer to the call was
