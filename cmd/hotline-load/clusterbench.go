@@ -126,6 +126,22 @@ func (s hotlineSet) waitUploads(ctx context.Context, base uint64, want int, boun
 	return pollUploads(ctx, s, base, want, bound, stall)
 }
 
+// refusedByReason sums the nodes' hotline_calls_refused_total by reason
+// (nil when a node's metrics cannot be read).
+func (s hotlineSet) refusedByReason(ctx context.Context) map[string]float64 {
+	out := map[string]float64{}
+	for _, h := range s {
+		m := h.refusedByReason(ctx)
+		if m == nil {
+			return nil
+		}
+		for reason, v := range m {
+			out[reason] += v
+		}
+	}
+	return out
+}
+
 // usage sums the nodes' CPU time and resident set sizes.
 func (s hotlineSet) usage() (time.Duration, int64) {
 	var cpu time.Duration

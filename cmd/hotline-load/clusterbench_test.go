@@ -69,6 +69,11 @@ func TestClusterHarness(t *testing.T) {
 	if !s.pass() || s.Attempted != 6 {
 		t.Fatalf("step: %d calls, %s", s.Attempted, s.why())
 	}
+	// Refusals are read from every node (none at this rate): a step that
+	// refuses says by which signal, as on one node.
+	if m := c.nodes.refusedByReason(ctx); m == nil || len(m) == 0 || reasonDelta(nil, m) != "" {
+		t.Errorf("refusals by reason over the nodes: %v, want every reason read, none refused", m)
+	}
 	if s.Uploaded != 6 || len(s.To200) != 6 {
 		t.Errorf("%d recordings uploaded, %d setup times, want 6 each", s.Uploaded, len(s.To200))
 	}
