@@ -16,13 +16,15 @@ type SavedAgent struct {
 }
 
 // SavedAgents is every configured agent's login and pause, in the order
-// of Agents.
+// of Agents. They are the agent's own choices, not the state they show:
+// an agent who paused or logged out during a call (the call goes on) is
+// saved paused or logged out.
 func (a *ACD) SavedAgents() []SavedAgent {
-	infos := a.Agents()
-	out := make([]SavedAgent, 0, len(infos))
-	for _, i := range infos {
-		out = append(out, SavedAgent{Agent: i.Username, LoggedIn: i.State != StateLoggedOut,
-			Paused: i.State == StatePaused || i.PauseReason != "", Reason: i.PauseReason})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]SavedAgent, 0, len(a.agents))
+	for _, ag := range a.agents {
+		out = append(out, SavedAgent{Agent: ag.name, LoggedIn: ag.loggedIn, Paused: ag.paused, Reason: ag.pauseReason})
 	}
 	return out
 }

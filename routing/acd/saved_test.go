@@ -2,6 +2,7 @@ package acd
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -40,4 +41,41 @@ func TestSavedAgentsRestore(t *testing.T) {
 	after.wantState("bob", StateLoggedOut)
 	after.wantState("carol", StateAvailable)
 	after.wantState("dave", StateLoggedOut)
+}
+
+// An agent who pauses (no reason given) or logs out during a call is
+// saved paused or logged out, as they chose, not as the call shows them
+// (on a call): a restart during the call keeps their choice.
+func TestSavedAgentsKeepChoicesMadeDuringACall(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob")...)
+	f := newACD(t, c)
+	for i, agent := range []string{"alice", "bob"} {
+		call := f.enqueue(CallRequest{ID: callID(i)})
+		if o := f.offer(call); len(o.Agents) != 1 || o.Agents[0] != agent {
+			t.Fatalf("call %d offered to %v, want %s", i, o.Agents, agent)
+		}
+		if err := call.Answered(agent); err != nil {
+			t.Fatal(err)
+		}
+		f.wantState(agent, StateOnCall)
+	}
+	if err := f.acd.Pause("alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.acd.Logout("bob"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantState("alice", StateOnCall)
+	f.wantState("bob", StateOnCall)
+	want := []SavedAgent{{Agent: "alice", LoggedIn: true, Paused: true}, {Agent: "bob"}}
+	if got := f.acd.SavedAgents(); !reflect.DeepEqual(got, want) {
+		t.Errorf("saved during the calls: %+v, want %+v", got, want)
+	}
+
+	after := newACD(t, c)
+	if _, err := after.acd.RestoreAgents(f.acd.SavedAgents()); err != nil {
+		t.Fatal(err)
+	}
+	after.wantState("alice", StatePaused)
+	after.wantState("bob", StateLoggedOut)
 }
