@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -656,4 +657,59 @@ func TestLogAcrossRedisRestart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// countingRegistrar counts the reads of a real registrar's bindings.
+type countingRegistrar struct {
+	*registrar.Registrar
+	lookups atomic.Int64
+}
+
+func (c *countingRegistrar) Lookup(u string) []registrar.Binding {
+	c.lookups.Add(1)
+	return c.Registrar.Lookup(u)
+}
+
+// TestRegistrationsPublishedOnlyWhenChanged: a node reads its registrar's
+// bindings at a heartbeat only when they changed since it published them
+// (thousands of phones are not marshalled each heartbeat for nothing); a
+// new registration is published at the next one, and after a Redis
+// restart everything is published again though nothing changed.
+func TestRegistrationsPublishedOnlyWhenChanged(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a, _ := join(t, srv, "a")
+	b, _ := join(t, srv, "b")
+	reg := &countingRegistrar{Registrar: registrar.New(registrar.Config{},
+		func(string) (registrar.Secret, bool) { return registrar.Secret{}, true }, nil, nil)}
+	a.ShareRegistrations(reg)
+	restore := func(p registrar.Binding) {
+		t.Helper()
+		if n, err := reg.Restore([]registrar.SavedBinding{{Username: p.Username, Contact: p.Contact.String(), Source: p.Source,
+			Transport: p.Transport, Expires: p.Expires, CallID: p.CallID, CSeq: p.CSeq}}); n != 1 || err != nil {
+			t.Fatalf("restore %s: %d %v", p.Username, n, err)
+		}
+	}
+	alice, bob := phone("alice", 5062), phone("bob", 5064)
+	restore(alice)
+	eventually(t, "alice's phone seen from b", wantBindings(ctx, b, "alice", alice))
+
+	time.Sleep(300 * time.Millisecond) // a heartbeat (100 ms) that found the change is over
+	before := reg.lookups.Load()
+	time.Sleep(500 * time.Millisecond) // five heartbeats, nothing changed
+	if n := reg.lookups.Load() - before; n != 0 {
+		t.Errorf("%d bindings read in five heartbeats with no registration changed, want 0", n)
+	}
+
+	restore(bob)
+	eventually(t, "bob's phone seen from b", wantBindings(ctx, b, "bob", bob))
+
+	// A Redis restart (what the heartbeat does when it finds the node
+	// gone): the node publishes its bindings again.
+	if err := a.rdb.Del(ctx, a.key("reg", "alice"), a.key("reg", "bob")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.regs.forget()
+	eventually(t, "alice's phone published again", wantBindings(ctx, b, "alice", alice))
+	eventually(t, "bob's phone published again", wantBindings(ctx, b, "bob", bob))
 }

@@ -36,11 +36,22 @@ type binding struct {
 	Node      string    `json:"node"`
 }
 
+// generations is a Registrations that counts its changes (the
+// registrar's Generation): a sync is skipped while it has not moved.
+type generations interface {
+	Generation() uint64
+}
+
 // regState is what this node has published: user -> contact -> value.
 type regState struct {
 	mu        sync.Mutex
 	source    Registrations
 	published map[string]map[string]string
+	// gen is the source's generation at the last sync that published
+	// all of it (synced); the next sync at the same generation has
+	// nothing to publish.
+	gen    uint64
+	synced bool
 }
 
 func newRegState() *regState { return &regState{published: map[string]map[string]string{}} }
@@ -49,6 +60,7 @@ func newRegState() *regState { return &regState{published: map[string]map[string
 func (r *regState) forget() {
 	r.mu.Lock()
 	r.published = map[string]map[string]string{}
+	r.synced = false
 	r.mu.Unlock()
 }
 
@@ -58,6 +70,7 @@ func (r *regState) forget() {
 func (n *Node) ShareRegistrations(src Registrations) {
 	n.regs.mu.Lock()
 	n.regs.source = src
+	n.regs.synced = false
 	n.regs.mu.Unlock()
 }
 
@@ -92,6 +105,16 @@ func (n *Node) syncRegistrations(ctx context.Context) error {
 	defer r.mu.Unlock()
 	if r.source == nil {
 		return nil
+	}
+	var gen uint64
+	g, counted := r.source.(generations)
+	if counted {
+		// Read before the bindings: a change made meanwhile moves it on,
+		// and the next sync publishes it.
+		gen = g.Generation()
+		if r.synced && gen == r.gen {
+			return nil // a heartbeat with no registration changed
+		}
 	}
 	at := n.now()
 	now := map[string]map[string]string{}
@@ -150,8 +173,10 @@ func (n *Node) syncRegistrations(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		r.synced = false
 		return fmt.Errorf("%w: %s: %w", ErrUnreachable, n.addr, err)
 	}
+	r.gen, r.synced = gen, counted
 	return nil
 }
 

@@ -19,6 +19,11 @@ type Kept struct {
 	// Restore puts a saved snapshot back. It returns how many items it
 	// restored, and what it could not restore (logged, never fatal).
 	Restore func(saved json.RawMessage) (int, error)
+	// Generation, when set, counts the state's changes: while it stays
+	// the same the snapshot is not taken again (with thousands of phones
+	// registered, a snapshot each interval is most of an idle service's
+	// work).
+	Generation func() uint64
 }
 
 // RestoreList adapts a restore of a list of saved items (e.g.
@@ -44,12 +49,15 @@ type Keeper struct {
 
 	mu   sync.Mutex
 	last map[string][]byte // the JSON last saved, by kind
+	// gen is the Generation of the state last saved, by kind (only kinds
+	// with a Generation, once saved or found unchanged).
+	gen map[string]uint64
 }
 
 // NewKeeper keeps kinds in store; Restore puts them back in the order
 // given (registrations before the agents' logins, which need them).
 func NewKeeper(store *Store, log *slog.Logger, kinds ...Kept) *Keeper {
-	return &Keeper{store: store, kinds: kinds, log: log, last: map[string][]byte{}}
+	return &Keeper{store: store, kinds: kinds, log: log, last: map[string][]byte{}, gen: map[string]uint64{}}
 }
 
 // Restore puts back what the previous run saved, kind by kind. What
@@ -75,24 +83,37 @@ func (k *Keeper) Restore(ctx context.Context) {
 }
 
 // Save stores each kind whose snapshot changed since it was last saved.
-// A kind not saved (store error) is tried again on the next Save.
+// A kind not saved (store error) is tried again on the next Save. A kind
+// whose Generation has not moved since it was saved is not snapshotted.
 func (k *Keeper) Save(ctx context.Context) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, kd := range k.kinds {
+		var gen uint64
+		if kd.Generation != nil {
+			// Read before the snapshot: a change made while it is taken
+			// moves the generation past this one, so the next Save takes
+			// another.
+			gen = kd.Generation()
+			if last, ok := k.gen[kd.Kind]; ok && last == gen {
+				continue
+			}
+		}
 		data, err := json.Marshal(kd.Snapshot())
 		if err != nil {
 			k.log.Error("state not saved", "kind", kd.Kind, "error", err)
 			continue
 		}
-		if bytes.Equal(data, k.last[kd.Kind]) {
-			continue
+		if !bytes.Equal(data, k.last[kd.Kind]) {
+			if err := k.store.SaveState(ctx, kd.Kind, json.RawMessage(data)); err != nil {
+				k.log.Error("state not saved", "kind", kd.Kind, "error", err)
+				continue
+			}
+			k.last[kd.Kind] = data
 		}
-		if err := k.store.SaveState(ctx, kd.Kind, json.RawMessage(data)); err != nil {
-			k.log.Error("state not saved", "kind", kd.Kind, "error", err)
-			continue
+		if kd.Generation != nil {
+			k.gen[kd.Kind] = gen
 		}
-		k.last[kd.Kind] = data
 	}
 }
 

@@ -78,3 +78,65 @@ func TestKeeperSavesAndRestoresAcrossRestart(t *testing.T) {
 		t.Fatalf("with the registrations corrupt, restored %q, want the agents %q", restored, agents)
 	}
 }
+
+// A kind with a Generation is snapshotted only when its generation moved
+// since it was saved (a registrar with thousands of phones is not read
+// each second for nothing); one the store refused is tried again at the
+// next Save although its generation stayed the same.
+func TestKeeperSnapshotsOnlyWhenTheGenerationMoved(t *testing.T) {
+	ctx := context.Background()
+	c := fileConfig(t)
+	s := open(t, c)
+	defer func() { _ = s.Close() }()
+	var gen uint64 = 7
+	bindings := []string{"alice@127.0.0.1:5062"}
+	snapshots := 0
+	k := records.NewKeeper(s, testLog(t), records.Kept{Kind: "registrations",
+		Snapshot:   func() any { snapshots++; return bindings },
+		Restore:    records.RestoreList(func(b []string) (int, error) { return len(b), nil }),
+		Generation: func() uint64 { return gen }})
+	file := filepath.Join(c.StateDir, "registrations.json")
+	saved := func() []string {
+		t.Helper()
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("state not saved: %v", err)
+		}
+		var doc struct {
+			Value []string `json:"value"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Value
+	}
+
+	// The store refuses (the file's place is taken): tried again.
+	if err := os.MkdirAll(file, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	k.Save(ctx)
+	k.Save(ctx)
+	if snapshots != 2 {
+		t.Fatalf("%d snapshots while the store refused, want 2 (tried again)", snapshots)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	k.Save(ctx)
+	if got := saved(); !reflect.DeepEqual(got, bindings) || snapshots != 3 {
+		t.Fatalf("saved %q after %d snapshots, want %q after 3", got, snapshots, bindings)
+	}
+
+	k.Save(ctx)
+	k.Save(ctx)
+	if snapshots != 3 {
+		t.Fatalf("%d snapshots with the generation unchanged, want still 3", snapshots)
+	}
+	bindings = []string{"alice@127.0.0.1:5062", "bob@127.0.0.1:5064"}
+	gen++
+	k.Save(ctx)
+	if got := saved(); !reflect.DeepEqual(got, bindings) || snapshots != 4 {
+		t.Fatalf("after the generation moved: saved %q after %d snapshots, want %q after 4", got, snapshots, bindings)
+	}
+}

@@ -426,7 +426,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// login needs its phone registered.
 		reg := srv.Registrar()
 		keeper = records.NewKeeper(history, log.With("component", "state"),
-			records.Kept{Kind: "registrations", Snapshot: func() any { return reg.Save() }, Restore: records.RestoreList(reg.Restore)},
+			records.Kept{Kind: "registrations", Snapshot: func() any { return reg.Save() }, Restore: records.RestoreList(reg.Restore),
+				Generation: reg.Generation},
 			records.Kept{Kind: "agents", Snapshot: func() any { return queues.SavedAgents() }, Restore: records.RestoreList(queues.RestoreAgents)})
 		keeper.Restore(ctx)
 		err = srv.Start(ctx)

@@ -82,6 +82,7 @@ func (r *Registrar) Restore(saved []SavedBinding) (int, error) {
 			continue
 		}
 		r.seq++
+		r.gen++
 		st.bindings[key] = &binding{seq: r.seq, Binding: Binding{Username: s.Username, Contact: u, Source: s.Source,
 			Transport: s.Transport, Expires: s.Expires, CallID: s.CallID, CSeq: s.CSeq, UserAgent: s.UserAgent, Path: slices.Clone(s.Path)}}
 		touched[s.Username] = true

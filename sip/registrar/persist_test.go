@@ -60,3 +60,37 @@ func TestSaveRestoreAcrossRestart(t *testing.T) {
 		t.Fatal("restored binding never expires")
 	}
 }
+
+// Generation moves with every change to the bindings (a registration, a
+// refresh, a removal, an expiry the sweep drops, a restore) and only
+// then: a keeper snapshots the bindings only when it moved.
+func TestGenerationMovesWithTheBindings(t *testing.T) {
+	f := newFixture(t)
+	moved := func(what string, want bool, do func()) {
+		t.Helper()
+		g0 := f.r.Generation()
+		do()
+		if got := f.r.Generation() != g0; got != want {
+			t.Errorf("%s: generation moved %v, want %v", what, got, want)
+		}
+	}
+	moved("register", true, func() { wantStatus(t, f.register("alice", "c1", 2, phoneA, "Expires: 60"), 200) })
+	moved("refresh", true, func() { wantStatus(t, f.register("alice", "c1", 3, phoneA, "Expires: 60"), 200) })
+	moved("lookups, a save and a sweep with nothing expired", false, func() {
+		f.r.Lookup("alice")
+		f.r.Registered()
+		f.r.Save()
+		f.clock.Advance(30 * time.Second)
+		f.r.sweep()
+	})
+	moved("expiry", true, func() { f.clock.Advance(31 * time.Second); f.r.sweep() })
+	moved("register bob", true, func() { wantStatus(t, f.register("bob", "c2", 7, phoneB, "Expires: 600"), 200) })
+	saved := f.r.Save()
+	moved("unregister", true, func() { wantStatus(t, f.register("bob", "c2", 8, phoneB, "Expires: 0"), 200) })
+	moved("restore", true, func() {
+		if n, err := f.r.Restore(saved); n != 1 || err != nil {
+			t.Fatalf("restored %d (%v)", n, err)
+		}
+	})
+	moved("restoring what is there already", false, func() { _, _ = f.r.Restore(saved) })
+}

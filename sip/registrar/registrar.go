@@ -134,10 +134,12 @@ type Registrar struct {
 	secret  [32]byte
 	opaque  string
 
-	mu        sync.Mutex
-	users     map[string]*userState
-	nonces    map[string]*nonceUse
-	seq       uint64
+	mu     sync.Mutex
+	users  map[string]*userState
+	nonces map[string]*nonceUse
+	seq    uint64
+	// gen counts changes to the bindings (see Generation).
+	gen       uint64
 	listeners []func(username string, registered bool)
 	// pending changes not yet given to listeners; delivering is set
 	// while a goroutine is handing them out (see notifyUnlock).
@@ -237,6 +239,17 @@ func (r *Registrar) liveLocked(username string, now time.Time) []Binding {
 	return out
 }
 
+// Generation counts the changes to the bindings: registrations,
+// refreshes, removals, expiries (dropped by the sweep, within a second)
+// and restores. While it stays the same, so do Save and the bindings
+// Registered and Lookup give, but for bindings expiring before the sweep
+// drops them: a keeper of the bindings need not read them again.
+func (r *Registrar) Generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
+}
+
 // Registered returns the users with at least one live binding, sorted.
 func (r *Registrar) Registered() []string {
 	now := r.now()
@@ -298,6 +311,7 @@ func (r *Registrar) settleLocked(user string, now time.Time) (change, bool) {
 	for k, b := range st.bindings {
 		if !now.Before(b.Expires) {
 			delete(st.bindings, k)
+			r.gen++
 			r.log.Info("registration expired", "user", user, "contact", b.Contact.String())
 		}
 	}
@@ -423,6 +437,7 @@ func (r *Registrar) apply(req *sip.Request, tx sip.ServerTransaction, user strin
 	}
 
 	r.mu.Lock()
+	r.gen++
 	st := r.users[user]
 	if st == nil {
 		st = &userState{bindings: map[string]*binding{}}
