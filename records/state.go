@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,12 +53,70 @@ func (s *Store) SaveState(ctx context.Context, kind string, v any) error {
 	if sb, ok := s.b.(stateBackend); ok {
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if err := sb.saveState(ctx, kind, d); err != nil {
-			// The local copy has it; the next save tries again.
-			s.log.Debug("state not saved to the database (kept locally)", "kind", kind, "error", err)
+		err := sb.saveState(ctx, kind, d)
+		s.mu.Lock()
+		if err != nil {
+			// The local copy has it; the store's writer saves it to the
+			// database once it is back (retryState).
+			s.stateFails++
+			if s.stateBehind == nil {
+				s.stateBehind = map[string]uint64{}
+			}
+			s.stateBehind[kind] = s.stateFails
+		} else {
+			delete(s.stateBehind, kind)
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Debug("state not saved to the database (kept locally, tried again)", "kind", kind, "error", err)
 		}
 	}
 	return nil
+}
+
+// retryState saves to the database the state documents it missed, from
+// their local copies, so that a node started later on an empty disk finds
+// them (the state may not change again for a long time: a restore must
+// not take a copy older than the last save). The database keeps the newer
+// of its copy and this one.
+func (s *Store) retryState() {
+	sb, ok := s.b.(stateBackend)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	behind := maps.Clone(s.stateBehind)
+	s.mu.Unlock()
+	for _, kind := range slices.Sorted(maps.Keys(behind)) {
+		data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
+		var d stateDoc
+		if err == nil {
+			err = json.Unmarshal(data, &d)
+		}
+		if err != nil {
+			// Nothing to retry from (the next save writes both copies).
+			s.log.Warn("state not saved to the database: its local copy is unreadable", "kind", kind, "error", err)
+			s.mu.Lock()
+			if s.stateBehind[kind] == behind[kind] {
+				delete(s.stateBehind, kind)
+			}
+			s.mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err = sb.saveState(ctx, kind, d)
+		cancel()
+		if err != nil {
+			s.log.Debug("state still not saved to the database", "kind", kind, "error", err)
+			return // the database is still away: the next round tries again
+		}
+		s.mu.Lock()
+		if s.stateBehind[kind] == behind[kind] { // no newer failure meanwhile
+			delete(s.stateBehind, kind)
+		}
+		s.mu.Unlock()
+		s.log.Info("state saved to the database after an outage", "kind", kind)
+	}
 }
 
 // LoadState decodes the newest saved state of kind into v; false when

@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"testing"
+	"time"
 
 	"hotline/internal/pgtest"
 	"hotline/records"
@@ -19,7 +20,8 @@ type agentState struct {
 // State saved by one store is loaded by the next (a restart), with both
 // backends; with postgres, a node with an empty state directory finds the
 // database's copy, and a save made while PostgreSQL was down (kept
-// locally) wins over the database's older copy.
+// locally) wins over the database's older copy and reaches the database
+// once it is back.
 func TestStateSurvivesRestart(t *testing.T) {
 	srv := pgtest.Start(t)
 	ctx := context.Background()
@@ -68,6 +70,25 @@ func TestStateSurvivesRestart(t *testing.T) {
 			}
 			if _, err := os.Stat(c2.StateDir + "/agents.json"); err != nil {
 				t.Fatal(err)
+			}
+			// The database gets the save it missed once it is back,
+			// though the state did not change again: another node
+			// started on an empty disk takes it, not the older copy.
+			c3 := c
+			c3.StateDir, c3.SpoolDir = t.TempDir(), t.TempDir()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				s4 := open(t, c3)
+				got = nil
+				ok, err := s4.LoadState(ctx, "agents", &got)
+				_ = s4.Close()
+				if err == nil && ok && reflect.DeepEqual(got, newer) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the database's copy 10 s after the outage: %v %v %+v, want %+v", ok, err, got, newer)
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
 		})
 	}

@@ -42,6 +42,11 @@ type Store struct {
 	mu     sync.Mutex
 	buf    Batch
 	closed bool
+	// stateBehind are the state kinds whose database copy is older than
+	// the local file (the database refused the last save), each with the
+	// number of that failure (stateFails), retried by run.
+	stateBehind map[string]uint64
+	stateFails  uint64
 
 	kick    chan struct{}
 	flushes chan chan struct{}
@@ -242,7 +247,7 @@ func (s *Store) run() {
 	defer close(s.done)
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
-	var lastTry time.Time
+	var lastTry, lastStateTry time.Time
 	for {
 		var flushed chan struct{}
 		stopping := false
@@ -261,6 +266,10 @@ func (s *Store) run() {
 		if s.down.Load() && !stopping && (flushed != nil || time.Since(lastTry) >= s.cfg.RetryInterval) {
 			lastTry = time.Now()
 			s.replay()
+		}
+		if !stopping && time.Since(lastStateTry) >= s.cfg.RetryInterval {
+			lastStateTry = time.Now()
+			s.retryState()
 		}
 		if flushed != nil {
 			close(flushed)
