@@ -560,7 +560,37 @@ func (d *driver) startHotline(ctx context.Context, name string, o hotlineOpts) (
 		return nil, nil, fmt.Errorf("%d of %d agents available after registering (%v)", n, o.Agents, err)
 	}
 	d.log.Info("agents registered", "agents", n, "took", time.Since(t0).Round(time.Millisecond))
+	took, share := settle(ctx, h, 10*time.Second)
+	d.log.Info("hotline settled after the registrations", "took", took.Round(time.Millisecond), "cpu_cores", fmt.Sprintf("%.3f", share))
 	return h, g, nil
+}
+
+// quietCores is the CPU (cores) under which Hotline counts as settled.
+const quietCores = 0.05
+
+// settle waits, up to bound, until Hotline's CPU over a quarter of a
+// second is under quietCores, so that the first step does not start
+// while it still handles what the agents' registrations set off (their
+// logins' events written, their state saved). It returns how long that
+// took and the CPU (cores) of the last window.
+func settle(ctx context.Context, h interface {
+	usage() (time.Duration, int64)
+}, bound time.Duration) (time.Duration, float64) {
+	const window = 250 * time.Millisecond
+	t0 := time.Now()
+	for {
+		c0, _ := h.usage()
+		select {
+		case <-ctx.Done():
+			return time.Since(t0), 0
+		case <-time.After(window):
+		}
+		c1, _ := h.usage()
+		share := (c1 - c0).Seconds() / window.Seconds()
+		if share < quietCores || time.Since(t0) >= bound {
+			return time.Since(t0), share
+		}
+	}
 }
 
 // rateStep launches calls at rate for StepDur, each held Hold, and checks

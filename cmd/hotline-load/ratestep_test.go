@@ -147,3 +147,35 @@ func TestRateStepJudgesAnswersByHotlineRecords(t *testing.T) {
 		t.Errorf("why %q: want the never-connected call, not a missing recording", why)
 	}
 }
+
+// busyThenIdle is a Hotline using a whole core for busy windows of
+// settle's, then nothing.
+type busyThenIdle struct {
+	calls, busy int
+	cpu         time.Duration
+}
+
+func (b *busyThenIdle) usage() (time.Duration, int64) {
+	b.calls++
+	if b.calls <= 2*b.busy && b.calls%2 == 0 { // each window's second reading
+		b.cpu += 250 * time.Millisecond
+	}
+	return b.cpu, 0
+}
+
+// TestSettleWaitsForAQuietHotline: the first step starts once Hotline is
+// quiet after the registrations, and no later than the bound when it
+// never is.
+func TestSettleWaitsForAQuietHotline(t *testing.T) {
+	t.Parallel()
+	b := &busyThenIdle{busy: 3}
+	took, share := settle(context.Background(), b, 10*time.Second)
+	if b.calls != 8 || share >= quietCores || took < 900*time.Millisecond {
+		t.Errorf("settled after %d readings (%s, last %.2f cores), want 3 busy windows and a quiet one", b.calls, took, share)
+	}
+	always := &busyThenIdle{busy: 1000}
+	took, share = settle(context.Background(), always, 600*time.Millisecond)
+	if took < 600*time.Millisecond || took > 2*time.Second || share < 0.9 {
+		t.Errorf("never quiet: gave up after %s at %.2f cores, want about the 600 ms bound", took, share)
+	}
+}
