@@ -37,6 +37,10 @@ type Monitor struct {
 	probesMu sync.Mutex
 	probes   [probeRing]probeLate
 	probeN   int
+	// backlog is the least socket backlog the probes read since the last
+	// sample, read by backlogN of them (see standingBacklog).
+	backlog  float64
+	backlogN int
 	due      atomic.Int64 // when the probe timer is due next, Unix ns
 }
 
@@ -117,9 +121,7 @@ func (m *Monitor) Run(ctx context.Context) {
 				}
 			}
 			lastCPU, lastWall = cpu, now
-			for _, c := range m.src.Sockets {
-				r.SocketBacklog = max(r.SocketBacklog, receiveBacklog(c))
-			}
+			r.SocketBacklog = m.standingBacklog(m.socketBacklog())
 			if f := m.src.RecorderDropped; f != nil {
 				n := f()
 				if n > lastDropped {
@@ -172,11 +174,56 @@ func (m *Monitor) probe(ctx context.Context, tick time.Duration) {
 			m.probes[m.probeN%probeRing] = probeLate{at: at, late: late}
 			m.probeN++
 			m.probesMu.Unlock()
+			m.noteBacklog()
 			due = time.Now().Add(tick)
 			m.due.Store(due.UnixNano())
 			t.Reset(tick)
 		}
 	}
+}
+
+// socketBacklog is the fullest of the watched sockets' receive buffers
+// now (receiveBacklog).
+func (m *Monitor) socketBacklog() float64 {
+	var b float64
+	for _, c := range m.src.Sockets {
+		b = max(b, receiveBacklog(c))
+	}
+	return b
+}
+
+// noteBacklog is a probe's reading of the sockets' backlog, kept for
+// standingBacklog.
+func (m *Monitor) noteBacklog() {
+	if len(m.src.Sockets) == 0 {
+		return
+	}
+	b := m.socketBacklog()
+	m.probesMu.Lock()
+	if m.backlogN == 0 || b < m.backlog {
+		m.backlog = b
+	}
+	m.backlogN++
+	m.probesMu.Unlock()
+}
+
+// standingBacklog is the socket backlog that stood through the interval
+// now ending: the least of the probes' readings since the last sample
+// (every Interval/10) and now's, as the scheduling lag and the door's
+// socket wait are judged (CoDel's minimum over an interval). A queue
+// that the reader drained at any point of the interval (a burst of
+// datagrams, a short stall of the process or the machine) is not
+// overload; one that never fell below the threshold is. When no probe
+// ran (the whole process waited for a core), now's reading counts alone.
+func (m *Monitor) standingBacklog(now float64) float64 {
+	m.probesMu.Lock()
+	defer m.probesMu.Unlock()
+	least := now
+	if m.backlogN > 0 {
+		least = min(least, m.backlog)
+	}
+	m.backlog, m.backlogN = 0, 0
+	return least
 }
 
 // schedulingLag is the standing lateness of the probe timer: the least

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -368,5 +369,73 @@ func TestUsableCoresAtMostTheCPUs(t *testing.T) {
 	runtime.GOMAXPROCS(1)
 	if got := usableCores(); got != 1 {
 		t.Errorf("usableCores with GOMAXPROCS 1 = %v, want 1", got)
+	}
+}
+
+// TestStandingBacklog: the socket backlog that counts is the least the
+// probes read over the interval and at its end: a queue the reader
+// drained at some point of the interval (a burst, a short stall) is not
+// overload; one that stood above the threshold throughout is. Real
+// sockets: datagrams nobody reads stand; once read, the next interval's
+// backlog is empty.
+func TestStandingBacklog(t *testing.T) {
+	rx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	if err := rx.SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMonitor(NewDetector(testConfig()), Sources{Sockets: []syscall.Conn{rx}})
+	probe := m.noteBacklog // what each probe does with the sockets
+	tx, err := net.DialUDP("udp", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	send := func(n int) {
+		for range n {
+			if _, err := tx.Write(make([]byte, 1000)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// A burst arrives after the interval's first probes: it did not stand.
+	probe()
+	probe()
+	send(20)
+	probe()
+	if now := m.socketBacklog(); now <= 0.1 {
+		t.Fatalf("backlog now %v with 20 KB queued, want above 0.1", now)
+	}
+	if got := m.standingBacklog(m.socketBacklog()); got != 0 {
+		t.Errorf("standing backlog %v for a queue that built up within the interval, want 0", got)
+	}
+	// Nobody reads through the next interval: it stands.
+	probe()
+	probe()
+	send(5)
+	probe()
+	if got := m.standingBacklog(m.socketBacklog()); got <= 0.1 {
+		t.Errorf("standing backlog %v for a queue that stood all interval, want above 0.1", got)
+	}
+	// No probe ran (the process got no core): the reading at the end counts.
+	if got := m.standingBacklog(m.socketBacklog()); got <= 0.1 {
+		t.Errorf("standing backlog %v with no probe in the interval, want the end's reading", got)
+	}
+	// The reader drains it mid-interval: not standing.
+	probe()
+	buf := make([]byte, 2000)
+	for range 25 {
+		if _, _, err := rx.ReadFromUDP(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probe()
+	send(20)
+	if got := m.standingBacklog(m.socketBacklog()); got != 0 {
+		t.Errorf("standing backlog %v after the reader emptied the socket mid-interval, want 0", got)
 	}
 }
