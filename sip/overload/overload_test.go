@@ -140,30 +140,41 @@ func TestNilDetectorNeverSheds(t *testing.T) {
 	}
 }
 
-// TestReceiveBacklog: datagrams nobody reads fill a socket's receive
-// buffer; the backlog says how full it is.
-func TestReceiveBacklog(t *testing.T) {
+// udpPair returns a loopback socket with a 64 KiB receive buffer that
+// nothing reads, and a func that sends it n datagrams of 1000 bytes.
+func udpPair(t *testing.T) (*net.UDPConn, func(n int)) {
+	t.Helper()
 	rx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rx.Close()
+	t.Cleanup(func() { _ = rx.Close() })
 	if err := rx.SetReadBuffer(64 << 10); err != nil {
 		t.Fatal(err)
-	}
-	if b := receiveBacklog(rx); b != 0 {
-		t.Fatalf("empty socket backlog %v", b)
 	}
 	tx, err := net.DialUDP("udp", nil, rx.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Close()
-	for i := 0; i < 20; i++ {
-		if _, err := tx.Write(make([]byte, 1000)); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() { _ = tx.Close() })
+	return rx, func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := tx.Write(make([]byte, 1000)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+}
+
+// TestReceiveBacklog: datagrams nobody reads fill a socket's receive
+// buffer; the backlog says how full it is.
+func TestReceiveBacklog(t *testing.T) {
+	rx, send := udpPair(t)
+	if b := receiveBacklog(rx); b != 0 {
+		t.Fatalf("empty socket backlog %v", b)
+	}
+	send(20)
 	b := receiveBacklog(rx)
 	if b <= 0.1 || b > 1 {
 		t.Fatalf("backlog %v after 20 KB queued in a 64 KiB buffer (the kernel doubles it), want a share above 0.1", b)
@@ -379,28 +390,9 @@ func TestUsableCoresAtMostTheCPUs(t *testing.T) {
 // sockets: datagrams nobody reads stand; once read, the next interval's
 // backlog is empty.
 func TestStandingBacklog(t *testing.T) {
-	rx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	if err := rx.SetReadBuffer(64 << 10); err != nil {
-		t.Fatal(err)
-	}
+	rx, send := udpPair(t)
 	m := NewMonitor(NewDetector(testConfig()), Sources{Sockets: []syscall.Conn{rx}})
 	probe := m.noteBacklog // what each probe does with the sockets
-	tx, err := net.DialUDP("udp", nil, rx.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-	send := func(n int) {
-		for range n {
-			if _, err := tx.Write(make([]byte, 1000)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 
 	// A burst arrives after the interval's first probes: it did not stand.
 	probe()
