@@ -770,9 +770,12 @@ func waitRecordsIn(ctx context.Context, dirs []string, want map[string]bool, eno
 	}
 }
 
+// recordsDir is where Hotline's records file backend writes (hotlineConfig).
+func (h *hotlineProc) recordsDir() string { return filepath.Join(h.dir, "records") }
+
 // callRecords reads Hotline's call records of the Call-IDs in want.
 func (h *hotlineProc) callRecords(ctx context.Context, want map[string]bool, bound time.Duration) map[string]hotlineCall {
-	return waitRecordsIn(ctx, []string{filepath.Join(h.dir, "records")}, want, len(want), bound)
+	return hotlineSet{h}.callRecords(ctx, want, bound)
 }
 
 // callRecords reads the nodes' call records of the Call-IDs in want: a
@@ -780,7 +783,7 @@ func (h *hotlineProc) callRecords(ctx context.Context, want map[string]bool, bou
 func (s hotlineSet) callRecords(ctx context.Context, want map[string]bool, bound time.Duration) map[string]hotlineCall {
 	dirs := make([]string, len(s))
 	for i, h := range s {
-		dirs[i] = filepath.Join(h.dir, "records")
+		dirs[i] = h.recordsDir()
 	}
 	return waitRecordsIn(ctx, dirs, want, len(want), bound)
 }
@@ -940,7 +943,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	if err != nil {
 		b.d.log.Warn("SIPp step: hotline not idle or uploads missing", "err", err, "uploaded", b1.Uploaded-b0.Uploaded)
 	}
-	calls := waitCallRecords(ctx, filepath.Join(b.h.dir, "records"), placed, s.Answered, 15*time.Second)
+	calls := waitCallRecords(ctx, b.h.recordsDir(), placed, s.Answered, 15*time.Second)
 	s.judgeRecordings(placed, calls, readRecords(recDir))
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
