@@ -9,6 +9,7 @@ const (
 	NameCallsRefused          = "hotline_calls_refused_total"
 	NameOverloadSaturation    = "hotline_overload_saturation_ratio"
 	NameOverloadShedding      = "hotline_overload_shedding"
+	NameOverloadRefusedShare  = "hotline_overload_refused_ratio"
 	NameKeypadAbandoned       = "hotline_keypad_abandoned_total"
 	NameQueueEmptyTurnedAway  = "hotline_queue_empty_turned_away_total"
 	NameDispositions          = "hotline_dispositions_total"
@@ -153,6 +154,7 @@ var allNames = []struct {
 	{NameCallsRefused, kindCounter},
 	{NameOverloadSaturation, kindGauge},
 	{NameOverloadShedding, kindGauge},
+	{NameOverloadRefusedShare, kindGauge},
 	{NameRefusalTime, kindHistogram},
 	{NameAnswerDelay, kindHistogram},
 	{NameSIPSocketWait, kindHistogram},

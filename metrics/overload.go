@@ -16,6 +16,7 @@ type overloadMetrics struct {
 	refused    *prometheus.CounterVec
 	saturation prometheus.Gauge
 	shedding   prometheus.Gauge
+	share      prometheus.Gauge
 	refusal    prometheus.Histogram
 	answer     prometheus.Histogram
 	sockWait   *prometheus.HistogramVec
@@ -30,6 +31,8 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample; the calls being set up count against sip.overload.max_setups."}),
 		shedding: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadShedding,
 			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
+		share: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadRefusedShare,
+			Help: "The share of new calls refused at random while Hotline sheds (0-1; sip.overload.cut: half at first, more while a signal stays over its threshold, less over the release ramp), at the last sample; 0 when not shedding. Calls refused by max_setups or socket_delay are judged apart."}),
 		refusal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRefusalTime,
 			Help:    "Time from a refused INVITE's arrival in Hotline's SIP UDP socket (the kernel's stamp) to the 503 the overload door sent for it: the part of a caller's wait for the refusal that Hotline causes.",
 			Buckets: RefusalBuckets}),
@@ -46,7 +49,7 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 	for _, s := range []string{SocketInvites, SocketOthers, SocketShared} {
 		o.sockWait.WithLabelValues(s)
 	}
-	reg.MustRegister(o.refused, o.saturation, o.shedding, o.refusal, o.answer, o.sockWait)
+	reg.MustRegister(o.refused, o.saturation, o.shedding, o.share, o.refusal, o.answer, o.sockWait)
 	return o
 }
 
@@ -67,12 +70,14 @@ func (m *Metrics) CallRefused(reason string) {
 }
 
 // Overload records the overload detector's last sample: the saturation
-// (1 at a threshold) and whether new calls are refused.
-func (m *Metrics) Overload(saturation float64, shedding bool) {
+// (1 at a threshold), whether new calls are refused, and which share of
+// them.
+func (m *Metrics) Overload(saturation float64, shedding bool, share float64) {
 	if m == nil {
 		return
 	}
 	m.overload.saturation.Set(saturation)
+	m.overload.share.Set(share)
 	if shedding {
 		m.overload.shedding.Set(1)
 	} else {

@@ -33,7 +33,7 @@ func (s *Server) startOverload() {
 		OnSample: func(st overload.State) {
 			// The saturation gauge includes the calls in setup against
 			// max_setups (refused at once, not sampled).
-			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding)
+			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding, st.Share)
 		},
 		Log: s.log.With("component", "overload"),
 	})

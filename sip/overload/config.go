@@ -90,15 +90,27 @@ type Config struct {
 	// Release is the share of each threshold every signal must be under
 	// for shedding to stop (default 0.5), after Hold.
 	Release float64 `yaml:"release"`
-	// Hold is the least time shedding lasts once started (default 2s).
+	// Cut is the share of the admitted new calls that shedding refuses
+	// when it starts, and again each reaction time (Confirm samples)
+	// while a signal stays over its threshold: 0.5 refuses half of the
+	// new calls, then 75%, 87.5%, ... (multiplicative decrease, as TCP
+	// and the loss-based SIP overload control of RFC 7339). A share
+	// refused at random, so that only the excess over what Hotline
+	// carries is refused instead of every call for the hold. 1 refuses
+	// every new call while shedding. The pressure file always refuses
+	// every new call. Default 0.5.
+	Cut float64 `yaml:"cut"`
+	// Hold is the least time after shedding started or last cut before
+	// the share refused falls (default 2s).
 	Hold time.Duration `yaml:"hold"`
 	// ReleaseRamp: once Hold has passed and every signal is under
-	// Release, the share of new calls refused falls from all to none over
-	// this time, a step each sample, instead of at once (default 1s;
-	// negative: at once). Admitting the full offered load the moment
-	// shedding stops is a burst that overloads again before the next
-	// samples can tell; a signal over its threshold during the ramp
-	// refuses every new call again, for Hold.
+	// Release, the share of new calls refused falls a step each sample,
+	// at a pace that would take it from all to none over this time,
+	// instead of at once (default 1s; negative: at once). Admitting the
+	// full offered load the moment shedding stops is a burst that
+	// overloads again before the next samples can tell; a signal over
+	// its threshold during the ramp cuts the admitted calls again, and
+	// the share stays for Hold.
 	ReleaseRamp time.Duration `yaml:"release_ramp"`
 	// RetryAfter is the Retry-After of the 503 a shed call gets
 	// (default 5s; whole seconds).
@@ -159,6 +171,9 @@ func (c *Config) SetDefaults() {
 	if c.Release == 0 {
 		c.Release = 0.5
 	}
+	if c.Cut == 0 {
+		c.Cut = 0.5
+	}
 	if c.Hold == 0 {
 		c.Hold = 2 * time.Second
 	}
@@ -206,6 +221,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Release <= 0 || c.Release >= 1 {
 		errs = append(errs, cfg.Errorf("release", "must be above 0 and below 1 (a share of each threshold), got %g", c.Release))
+	}
+	if c.Cut <= 0 || c.Cut > 1 {
+		errs = append(errs, cfg.Errorf("cut", "is a share of the admitted new calls: above 0 and at most 1, got %g", c.Cut))
 	}
 	if c.Hold < 0 {
 		errs = append(errs, cfg.Errorf("hold", "must not be negative, got %s", c.Hold))

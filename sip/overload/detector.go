@@ -75,19 +75,24 @@ type State struct {
 	// Saturation is the highest signal as a share of its threshold: 1 at
 	// the threshold.
 	Saturation float64
-	// Since is when shedding started (or last refused every new call
-	// again, during the release ramp).
+	// Since is when shedding started or the share refused last rose.
 	Since time.Time
-	// Share is the share of new calls refused while shedding: 1, falling
-	// to 0 over the release ramp; 0 when not shedding.
+	// Share is the share of new calls refused while shedding: Cut at
+	// first, rising with each cut while overloaded, falling over the
+	// release ramp; 0 when not shedding.
 	Share float64
 }
 
 // Detector turns samples into a shedding decision with hysteresis:
 // shedding starts after Confirm samples in a row with a signal at or over
-// its threshold, refusing every new call, and once Hold has passed and
-// every signal is under Release times its threshold the share refused
-// falls to none over ReleaseRamp, when shedding stops.
+// its threshold, refusing Cut of the new calls; while a signal stays
+// over, each reaction time (Confirm samples) cuts the calls still
+// admitted by Cut again (multiplicative decrease), so that only the
+// excess is refused. Once Hold has passed since the last cut and every
+// signal is under Release times its threshold, the share refused falls
+// a step each sample (ReleaseRamp from all to none: additive increase of
+// the admitted share), and shedding stops at none. Cut 1 refuses every
+// new call while shedding; the pressure file always does.
 type Detector struct {
 	cfg Config
 
@@ -226,6 +231,21 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 	return best, why
 }
 
+// cut is the share of the admitted calls that a cut refuses: Cut, or
+// every call for the operator's pressure file.
+func (d *Detector) cut(why Reason) float64 {
+	if why == ReasonPressure {
+		return 1
+	}
+	return d.cfg.Cut
+}
+
+// reaction is the least time between two cuts: the Confirm samples the
+// signals need to show what the last cut did.
+func (d *Detector) reaction() time.Duration {
+	return time.Duration(d.cfg.Confirm) * d.cfg.Interval
+}
+
 // Update takes a sample taken at now and returns the decision.
 func (d *Detector) Update(now time.Time, r Reading) State {
 	sat, why := d.saturation(r)
@@ -240,7 +260,7 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	}
 	switch {
 	case !st.Shedding && d.over >= d.cfg.Confirm:
-		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, 1
+		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, d.cut(why)
 	case st.Shedding && sat < d.cfg.Release && now.Sub(st.Since) >= d.cfg.Hold:
 		// Release: at once, or a step of the ramp each sample.
 		step := 1.0
@@ -252,8 +272,14 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 		}
 	case st.Shedding && sat >= 1:
 		st.Reason = why
-		if st.Share < 1 { // overloaded again during the ramp
-			st.Share, st.Since = 1, now
+		// Still (or again) overloaded: cut the calls admitted, at most
+		// once per reaction time, as the signals lag the calls admitted
+		// (a queue takes a while to drain).
+		if st.Share < 1 && (now.Sub(st.Since) >= d.reaction() || why == ReasonPressure) {
+			st.Share, st.Since = 1-(1-st.Share)*(1-d.cut(why)), now
+			if st.Share > 1-1e-9 {
+				st.Share = 1
+			}
 		}
 	}
 	d.reason.Store(st.Reason)

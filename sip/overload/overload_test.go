@@ -203,13 +203,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
-	c.MachineCPU, c.MachineShare = 1.2, -0.5
+	c.MachineCPU, c.MachineShare, c.Cut = 1.2, -0.5, 1.1
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
@@ -365,6 +365,80 @@ func TestDetectorReleaseRamp(t *testing.T) {
 	}
 	if on, _ := d.Refusing(); on {
 		t.Fatal("a new call refused after the ramp")
+	}
+}
+
+// TestDetectorRefusesTheExcess: shedding refuses Cut of the new calls at
+// first and cuts the admitted ones again only once a reaction time
+// (Confirm samples) has passed with a signal still over; under Release
+// after Hold the share falls a step per sample, and a signal over during
+// that fall cuts again from where the share stood. Cut 1 refuses all.
+func TestDetectorRefusesTheExcess(t *testing.T) {
+	c := testConfig()
+	c.ReleaseRamp = time.Second // 0.1 a sample
+	d := NewDetector(c)
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
+	approx := func(got, want float64) bool { return got > want-1e-6 && got < want+1e-6 }
+	st := step(d, t0, full, full) // over at 0 and 100 ms: shedding from 100 ms
+	if !st[1].Shedding || !approx(st[1].Share, 0.5) || !st[1].Since.Equal(at(100)) {
+		t.Fatalf("start: %+v, want half of the new calls refused from 100ms", st[1])
+	}
+	refused := 0
+	for range 4000 {
+		if on, _ := d.Refusing(); on {
+			refused++
+		}
+	}
+	if refused < 1800 || refused > 2200 {
+		t.Errorf("%d of 4000 new calls refused at share 0.5, want about half", refused)
+	}
+	// Still over 100 ms later: too soon to judge the cut.
+	if st := d.Update(at(200), full); !approx(st.Share, 0.5) {
+		t.Fatalf("cut again before the reaction time: %+v", st)
+	}
+	// Still over a reaction time (200 ms) after the cut: half of the
+	// admitted calls refused too.
+	if st := d.Update(at(300), full); !approx(st.Share, 0.75) || !st.Since.Equal(at(300)) {
+		t.Fatalf("second cut: %+v, want share 0.75 from 300ms", st)
+	}
+	// Between Release and the threshold: the share stands.
+	if st := d.Update(at(2400), Reading{SocketBacklog: 0.2, CPU: 0.5}); !approx(st.Share, 0.75) {
+		t.Fatalf("over the release share: %+v, want the share to stand", st)
+	}
+	// Quiet, Hold after the last cut: a step of 0.1 per sample.
+	d.Update(at(2300), Reading{})
+	if st := d.Update(at(2400), Reading{}); !approx(st.Share, 0.55) {
+		t.Fatalf("falling: %+v, want 0.55 after two steps", st)
+	}
+	// Over again while falling: the admitted 45% are cut by half.
+	if st := d.Update(at(2500), full); !approx(st.Share, 0.775) || !st.Since.Equal(at(2500)) {
+		t.Fatalf("over again while falling: %+v, want 0.775", st)
+	}
+	for ms := 4500; ms < 4500+700; ms += 100 { // 0.775 falls to 0.075
+		if st := d.Update(at(ms), Reading{}); !st.Shedding {
+			t.Fatalf("stopped at %dms with share left: %+v", ms, st)
+		}
+	}
+	if st := d.Update(at(5200), Reading{}); st.Shedding || st.Share != 0 {
+		t.Fatalf("end of the fall: %+v, want shedding over", st)
+	}
+
+	// Cut 1: every new call refused at once, as the pressure file does
+	// with any cut.
+	c.Cut = 1
+	for _, r := range []Reading{full, {Pressure: 1}} {
+		d := NewDetector(c)
+		if st := step(d, t0, r, r); !st[1].Shedding || st[1].Share != 1 {
+			t.Errorf("cut 1, %+v: %+v, want every new call refused", r, st[1])
+		}
+	}
+	c.Cut = 0.5
+	d = NewDetector(c)
+	step(d, t0, full, full)
+	if st := d.Update(at(200), Reading{Pressure: 1}); st.Share != 1 || st.Reason != ReasonPressure {
+		t.Errorf("pressure while shedding at half: %+v, want every new call refused at once", st)
 	}
 }
 
