@@ -441,7 +441,7 @@ func (d *driver) timeLeft() time.Duration { return time.Until(d.deadline) }
 func (d *driver) run(ctx context.Context) error {
 	d.res.Started = time.Now()
 	d.res.Machine = collectMachine(ctx, d.repo)
-	cp := probeCreates(d.work, createProbeFiles)
+	cp := waitCheapCreates(ctx, d.work, min(createWaitMax, d.timeLeft()/4), d.log)
 	d.res.Machine.Creates = &cp
 	d.log.Info("building hotline")
 	d.bin = filepath.Join(d.work, "hotline")

@@ -342,9 +342,9 @@ func (b *sippBench) run(ctx context.Context) error {
 		b.d.log.Info("SIPp figure S0: the SIPps alone", "cps", b.cfg.DirectRate)
 		b.res.Direct = b.direct(ctx, b.cfg.DirectRate)
 	}
-	cp := probeCreates(b.d.work, createProbeFiles)
+	cp := waitCheapCreates(ctx, b.d.work, min(createWaitMax, b.d.timeLeft()/4), b.d.log)
 	b.res.Creates = &cp
-	b.d.log.Info("SIPp: file creates where Hotline will store", "median", cp.Median, "p90", cp.P90, "journalless_ext4", cp.JournallessExt, "err", cp.Err)
+	b.d.log.Info("SIPp: file creates where Hotline will store", "median", cp.Median, "p90", cp.P90, "journalless_ext4", cp.JournallessExt, "waited", cp.Waited, "err", cp.Err)
 	b.d.log.Info("SIPp: starting hotline", "agents", b.cfg.Agents)
 	h, err := startHotline(ctx, b.d.pr, b.d.bin, filepath.Join(b.d.work, "sipp-file"), b.d.tuned(hotlineOpts{Agents: b.cfg.Agents, Pprof: true}))
 	if err != nil {
