@@ -873,6 +873,11 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		s.Err = err.Error()
 		return s
 	}
+	// A step starts from a settled Hotline, as the Go generator's do: not
+	// still shedding after the step before overloaded it (the search
+	// steps down right after a failed step: its refusals were counted
+	// against the lower rate).
+	b.h.waitNotShedding(ctx, 10*time.Second)
 	b0, err := b.h.backlog(ctx)
 	if err != nil {
 		s.Err = err.Error()

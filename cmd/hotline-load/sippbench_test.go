@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hotline/metrics"
 )
 
 // readRecords counts a recording as stored only with its WAV, and as
@@ -176,7 +178,11 @@ func TestSIPpScenariosRecordCalls(t *testing.T) {
 		t.Fatalf("go build ./cmd/hotline: %v\n%s", err, out)
 	}
 	b.d.bin = bin
-	h, err := startHotline(ctx, b.d.pr, bin, filepath.Join(b.d.work, "run"), hotlineOpts{Agents: cfg.Agents, Pprof: true})
+	// Overload control on the pressure file alone: the step below must
+	// wait until Hotline no longer sheds before it places its calls.
+	pressure := filepath.Join(t.TempDir(), "pressure")
+	h, err := startHotline(ctx, b.d.pr, bin, filepath.Join(b.d.work, "run"), hotlineOpts{Agents: cfg.Agents, Pprof: true,
+		Overload: "{pressure_file: " + pressure + ", confirm: 1, hold: 0s, release_ramp: -1s, scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1, socket_delay: -1ms}"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +193,24 @@ func TestSIPpScenariosRecordCalls(t *testing.T) {
 	if len(b.uas) != 2 {
 		t.Errorf("%d agent SIPps, want 2 (2 agents each)", len(b.uas))
 	}
+	// Shedding when the step is due (as after a step that overloaded
+	// Hotline) and over a second later: the step starts once it is over.
+	if err := os.WriteFile(pressure, []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m, err := h.scrape(ctx)
+		if err == nil && m[metrics.NameOverloadShedding] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Hotline did not shed on the pressure file: %v", err)
+		}
+	}
+	cleared := time.AfterFunc(1500*time.Millisecond, func() { _ = os.WriteFile(pressure, []byte("0\n"), 0o600) })
+	defer cleared.Stop()
+	// Placed while it shed, every call would be refused (the pressure
+	// file refuses all): none may be.
 	s := b.rateStep(ctx, 4)
 	if s.Planned != 4 || s.Created != 4 || s.Answered != 4 || s.Refused != 0 || s.Failed != 0 ||
 		s.Stored != 4 || s.WithAudio != 4 || len(s.Unrecorded) != 0 || !s.pass() {
