@@ -467,6 +467,12 @@ type shedConn struct {
 	// others: on the INVITE socket, the door of the socket beside it
 	// (every other datagram), whose standing delay it also judges by.
 	others *shedConn
+	// The INVITE socket's last look at the head of the other socket's
+	// queue while its reader read nothing (othersBehind), at most every
+	// peekEvery.
+	peekAt    time.Time
+	peekStuck bool
+	peekOOB   [128]byte
 
 	// w sends what sipgo and the door write (udpwrite_linux.go); nil:
 	// through the PacketConn.
@@ -613,6 +619,40 @@ func (q *standingDelay) standsFor(d time.Duration, now time.Time) bool {
 	return end != 0 && now.UnixNano()-end <= int64(2*q.window) && time.Duration(q.pubStanding.Load()) > d
 }
 
+// peekEvery bounds how often the INVITE socket's door looks at the head
+// of the other socket's queue (a system call).
+const peekEvery = 10 * time.Millisecond
+
+// stale reports whether the reader has measured nothing for two windows
+// by now (nothing arrived, or the reader is held up).
+func (q *standingDelay) stale(now time.Time) bool {
+	end := q.pubEnd.Load()
+	return end == 0 || now.UnixNano()-end > int64(2*q.window)
+}
+
+// othersBehind reports, on the INVITE socket, whether the other socket's
+// datagrams (the admitted calls' answers and in-dialog requests) wait
+// longer than d: every one read in its reader's last window did, or,
+// when its reader has read nothing for two windows, the one at the head
+// of its queue has waited d and a whole window already (the reader is
+// held up, not idle: a reader that gets no core measures nothing, and its
+// queue is then the longest).
+func (c *shedConn) othersBehind(d time.Duration, now time.Time) bool {
+	o := c.others
+	if o.queue.standsFor(d, now) {
+		return true
+	}
+	if o.udp == nil || !o.queue.stale(now) {
+		return false
+	}
+	if !c.peekAt.IsZero() && now.Sub(c.peekAt) < peekEvery {
+		return c.peekStuck
+	}
+	w, ok := headWait(o.udp, now, c.peekOOB[:])
+	c.peekAt, c.peekStuck = now, ok && w > max(d, o.queue.window)
+	return c.peekStuck
+}
+
 // door handles a datagram at the door and reports whether it is done
 // with it (sipgo is not to see it).
 func (c *shedConn) door(b []byte, addr net.Addr) bool {
@@ -636,7 +676,7 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return false // a retransmission of a call let through: its transaction answers
 	}
 	refuse, why := c.d.Refusing()
-	if !refuse && c.maxDelay > 0 && c.others != nil && c.others.queue.standsFor(c.maxDelay, c.now()) {
+	if !refuse && c.maxDelay > 0 && c.others != nil && c.othersBehind(c.maxDelay, c.now()) {
 		// The responses and in-dialog requests of the calls admitted
 		// already (their own socket) have all waited this long for a
 		// whole window: admitting more would make them wait longer.

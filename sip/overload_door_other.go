@@ -12,3 +12,5 @@ import (
 func rxTimestamps(*net.UDPConn) bool { return false }
 
 func rxTime([]byte) time.Time { return time.Time{} }
+
+func headWait(*net.UDPConn, time.Time, []byte) (time.Duration, bool) { return 0, false }

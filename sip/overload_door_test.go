@@ -669,6 +669,76 @@ func TestDoorRefusesWhileOthersWait(t *testing.T) {
 	}
 }
 
+// TestDoorRefusesWhileOthersReaderIsHeldUp: the other socket's reader
+// has read nothing for two windows (so its standing delay says nothing)
+// while a datagram has waited in its queue longer than a window and
+// socket_delay: its reader is held up, not idle, and a new INVITE is
+// refused (socket_delay). Once that queue is read, new INVITEs are let
+// in again; an empty queue read nothing from is idle.
+func TestDoorRefusesWhileOthersReaderIsHeldUp(t *testing.T) {
+	srvSock, otherSock := newRawUA(t), newRawUA(t) // Hotline's INVITE socket and the one beside it
+	if !rxTimestamps(srvSock.c) || !rxTimestamps(otherSock.c) {
+		if runtime.GOOS == "linux" {
+			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
+		}
+		t.Skip("arrival stamps are read on 64-bit Linux only")
+	}
+	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: testLogger(t)}
+	s.cfg.Overload.SetDefaults()
+	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
+	s.cfg.Overload.Interval = 20 * time.Millisecond
+	s.overload = overload.NewDetector(s.cfg.Overload)
+	c := s.newShedConn(srvSock.c, metrics.SocketInvites)
+	c.others = s.newShedConn(otherSock.c, metrics.SocketOthers)
+	dst := srvSock.c.LocalAddr().(*net.UDPAddr).AddrPort()
+	u := newRawUA(t)
+	buf := make([]byte, 65536)
+	readThrough := func(id string) {
+		t.Helper()
+		_ = srvSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("INVITE %s not let through: %v", id, err)
+		}
+		if !bytes.Contains(buf[:n], []byte("Call-ID: "+id+"\r\n")) {
+			t.Fatalf("datagram through the door: %q, want INVITE %s", buf[:n], id)
+		}
+	}
+	// Nothing waits beside: let in.
+	u.send(u.invite("idle-1", "idle1"), dst)
+	readThrough("idle-1")
+
+	// An ACK waits in the other socket, unread, past a window and
+	// socket_delay.
+	u.send(crlf("ACK sip:1900@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKack\nContent-Length: 0\n\n"),
+		otherSock.c.LocalAddr().(*net.UDPAddr).AddrPort())
+	time.Sleep(60 * time.Millisecond)
+	u.send(u.invite("held-1", "held1"), dst)
+	got := make(chan error, 1)
+	go func() {
+		_ = srvSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
+		n, _, err := c.ReadFrom(buf)
+		if err == nil && !bytes.Contains(buf[:n], []byte("Call-ID: after-1\r\n")) {
+			err = fmt.Errorf("datagram through the door: %q, want INVITE after-1", buf[:n])
+		}
+		got <- err
+	}()
+	if res := u.next(); res.StatusCode != 503 || res.CallID().Value() != "held-1" {
+		t.Fatalf("INVITE held-1 got %d %s (Call-ID %q), want 503 while the other reader is held up", res.StatusCode, res.Reason, res.CallID().Value())
+	}
+	// The other reader gets to its queue: new calls are let in again.
+	ob := make([]byte, 2048)
+	_ = otherSock.c.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, _, err := c.others.ReadFrom(ob); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * peekEvery)
+	u.send(u.invite("after-1", "after1"), dst)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDoorStandingDelay: the door's standing delay is the least wait of
 // the datagrams read in the last whole window: a stall (one datagram
 // that waited long after short waits) does not make it stand; a window

@@ -74,8 +74,11 @@ type Config struct {
 	// then that far behind its socket, the caller has waited already, and
 	// admitting the call adds to the queue. With the INVITE socket
 	// (InviteSocket) a new INVITE is refused too while the other
-	// socket's queue stands that long: the answers and in-dialog
-	// requests of the calls admitted already wait. Unlike the lag it
+	// socket's queue stands that long, or while its reader has read
+	// nothing for two intervals and the datagram at the head of its
+	// queue has waited that long and an interval (the reader is held
+	// up, not idle): the answers and in-dialog requests of the calls
+	// admitted already wait. Unlike the lag it
 	// counts whoever holds the cores (MinCPU does not apply): the wait
 	// is the callers' already, and admitting fewer calls shortens it.
 	// Default 50ms (half the answer-time budget of 100 ms); negative: off.
