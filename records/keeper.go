@@ -14,6 +14,11 @@ import (
 type Kept struct {
 	// Kind names the state in the store (SaveState, LoadState).
 	Kind string
+	// LocalFallback, when set, is restored from this node's own state
+	// directory (never the database, where other nodes saved theirs under
+	// it) when Kind has no saved state: the kind's earlier name, before
+	// it was kept per node.
+	LocalFallback string
 	// Snapshot returns the state now, to be saved as JSON.
 	Snapshot func() any
 	// Restore puts a saved snapshot back. It returns how many items it
@@ -70,6 +75,15 @@ func (k *Keeper) Restore(ctx context.Context) {
 		if err != nil {
 			k.log.Error("saved state not read", "kind", kd.Kind, "error", err)
 			continue
+		}
+		if !ok && kd.LocalFallback != "" {
+			if ok, err = k.store.LoadLocalState(kd.LocalFallback, &saved); err != nil {
+				k.log.Error("saved state not read", "kind", kd.LocalFallback, "error", err)
+				continue
+			}
+			if ok {
+				k.log.Info("saved state restored from its earlier name", "kind", kd.Kind, "from", kd.LocalFallback)
+			}
 		}
 		if !ok {
 			continue

@@ -22,7 +22,19 @@ import (
 // the two, so a document saved while PostgreSQL was down is not lost, and
 // a node started on an empty disk finds PostgreSQL's.
 
-var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+// A kind is a name, optionally with "@" and the node it belongs to (a
+// cluster's nodes share the database, and each keeps its own phones'
+// bindings): "registrations", "registrations@node-a".
+var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}(@[A-Za-z0-9._-]{1,63})?$`)
+
+// NodeKind returns kind as node's own (kind@node), or kind when node is
+// empty (a node alone).
+func NodeKind(kind, node string) string {
+	if node == "" {
+		return kind
+	}
+	return kind + "@" + node
+}
 
 // stateDoc is a state document as stored.
 type stateDoc struct {
@@ -117,6 +129,30 @@ func (s *Store) retryState() {
 		s.mu.Unlock()
 		s.log.Info("state saved to the database after an outage", "kind", kind)
 	}
+}
+
+// LoadLocalState decodes the state of kind saved in this store's own
+// state directory into v, never the database's; false when there is
+// none.
+func (s *Store) LoadLocalState(kind string, v any) (bool, error) {
+	if !kindRE.MatchString(kind) {
+		return false, fmt.Errorf("records: state kind %q", kind)
+	}
+	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	var d stateDoc
+	if err := json.Unmarshal(data, &d); err != nil {
+		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	if err := json.Unmarshal(d.Value, v); err != nil {
+		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	return true, nil
 }
 
 // LoadState decodes the newest saved state of kind into v; false when

@@ -93,3 +93,63 @@ func TestStateSurvivesRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestNodesKeepTheirOwnRegistrations: two nodes of a cluster share the
+// database. Each keeps its phones' bindings under its own kind
+// (registrations@<node>): a node restarted on an empty disk gets its
+// own, not the node that saved last. A node upgraded from the one
+// shared kind finds its own bindings under the old name in its state
+// directory, never another node's from the database.
+func TestNodesKeepTheirOwnRegistrations(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	base := pgConfig(t, srv, "state_nodes")
+	node := func() records.Config {
+		c := base
+		c.StateDir, c.SpoolDir = t.TempDir(), t.TempDir()
+		return c
+	}
+	ca, cb := node(), node()
+	a, b := open(t, ca), open(t, cb)
+	// Before the upgrade both saved under the one kind; b last.
+	if err := a.SaveState(ctx, "registrations", []string{"alice@a"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := b.SaveState(ctx, "registrations", []string{"bob@b"}); err != nil {
+		t.Fatal(err)
+	}
+	restore := func(s *records.Store, kind string) []string {
+		t.Helper()
+		var got []string
+		k := records.NewKeeper(s, testLog(t), records.Kept{Kind: kind, LocalFallback: "registrations",
+			Snapshot: func() any { return got },
+			Restore: records.RestoreList(func(b []string) (int, error) {
+				got = append(got, b...)
+				return len(b), nil
+			})})
+		k.Restore(ctx)
+		return got
+	}
+	if got := restore(a, records.NodeKind("registrations", "a")); !reflect.DeepEqual(got, []string{"alice@a"}) {
+		t.Fatalf("node a after the upgrade restored %v, want its own alice@a (from its state directory, not b's from the database)", got)
+	}
+	// Each node saves its own kind; b again last.
+	if err := a.SaveState(ctx, records.NodeKind("registrations", "a"), []string{"alice@a", "carol@a"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := b.SaveState(ctx, records.NodeKind("registrations", "b"), []string{"bob@b"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+	a2 := open(t, node()) // node a on an empty disk
+	if got := restore(a2, records.NodeKind("registrations", "a")); !reflect.DeepEqual(got, []string{"alice@a", "carol@a"}) {
+		t.Fatalf("node a on an empty disk restored %v, want its own bindings from the database", got)
+	}
+	for _, bad := range []string{"registrations@", "registrations@a/b", "registrations@../x", "@a", "registrations@a@b"} {
+		if err := a2.SaveState(ctx, bad, []string{}); err == nil {
+			t.Errorf("kind %q accepted", bad)
+		}
+	}
+}

@@ -63,15 +63,22 @@ func processWorkDir(t *testing.T, configYAML string) string {
 	return dir
 }
 
+// processConfig is the configuration startProcess runs: overload
+// control off unless the test set it up.
+func processConfig(configYAML string) string {
+	if !strings.Contains(configYAML, "\nsip:\n  overload:") {
+		configYAML = strings.Replace(configYAML, "\nsip:\n", processOverloadOff, 1)
+	}
+	return configYAML
+}
+
 func startProcess(t *testing.T, configYAML string) *hotlineProcess {
 	t.Helper()
 	if !strings.Contains(configYAML, "\nsip:\n") {
 		t.Fatal("startProcess: the configuration needs a sip: section (processOverloadOff goes there)")
 	}
 	path := filepath.Join(t.TempDir(), "hotline.yaml")
-	if !strings.Contains(configYAML, "\nsip:\n  overload:") { // else the test set it up
-		configYAML = strings.Replace(configYAML, "\nsip:\n", processOverloadOff, 1)
-	}
+	configYAML = processConfig(configYAML)
 	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}

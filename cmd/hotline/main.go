@@ -425,9 +425,16 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		// the first REGISTER can arrive; the bindings first, since a
 		// login needs its phone registered.
 		reg := srv.Registrar()
-		keeper = records.NewKeeper(history, log.With("component", "state"),
-			records.Kept{Kind: "registrations", Snapshot: func() any { return reg.Save() }, Restore: records.RestoreList(reg.Restore),
-				Generation: reg.Generation},
+		// In a cluster each node keeps its own phones' bindings (the
+		// nodes share the database): registrations@<node>, and a node
+		// upgraded from one name for all finds its own under the old one
+		// in its state directory.
+		regs := records.Kept{Kind: "registrations", Snapshot: func() any { return reg.Save() }, Restore: records.RestoreList(reg.Restore),
+			Generation: reg.Generation}
+		if mem != nil {
+			regs.Kind, regs.LocalFallback = records.NodeKind("registrations", c.Cluster.Node), "registrations"
+		}
+		keeper = records.NewKeeper(history, log.With("component", "state"), regs,
 			records.Kept{Kind: "agents", Snapshot: func() any { return queues.SavedAgents() }, Restore: records.RestoreList(queues.RestoreAgents)})
 		keeper.Restore(ctx)
 		err = srv.Start(ctx)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -528,6 +529,17 @@ func TestE2EClusterNodeRestartRejoins(t *testing.T) {
 			home.p.stop(t)
 		}
 		home.p = startProcess(t, home.config)
+		if how == "SIGTERM" {
+			// Its phones' bindings are kept under its own kind (the
+			// nodes may share a database), never the one shared name.
+			state := filepath.Join(processWorkDir(t, processConfig(home.config)), "data", "state")
+			if _, err := os.Stat(filepath.Join(state, "registrations@"+home.name+".json")); err != nil {
+				t.Errorf("%s's own bindings not kept: %v", home.name, err)
+			}
+			if _, err := os.Stat(filepath.Join(state, "registrations.json")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a cluster node kept its bindings under the shared kind: %v", err)
+			}
+		}
 		if snap := home.p.logAttr(t, "shared log opened", "snapshot"); snap == "none" {
 			t.Fatalf("after %s %s rejoined without the snapshot (replayed %s changes)", how, home.name,
 				home.p.logAttr(t, "shared log opened", "replayed"))
