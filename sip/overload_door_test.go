@@ -606,13 +606,11 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	}
 }
 
-// TestDoorRefusesWhileOthersWait: on the INVITE socket, a new INVITE
-// that did not wait itself is refused (socket_delay) while the other
-// socket's queue (the admitted calls' answers and in-dialog requests)
-// stands over socket_delay, and let in once that measure is two windows
-// old (nothing read there since).
-func TestDoorRefusesWhileOthersWait(t *testing.T) {
-	srvSock := newRawUA(t) // stands for Hotline's INVITE socket
+// inviteDoor is the door of a stand-in for Hotline's INVITE socket with
+// arrival stamps (64-bit Linux), socket_delay 30 ms and a 20 ms interval.
+func inviteDoor(t *testing.T) (*Server, *rawUA, *shedConn) {
+	t.Helper()
+	srvSock := newRawUA(t)
 	if !rxTimestamps(srvSock.c) {
 		if runtime.GOOS == "linux" {
 			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
@@ -624,7 +622,16 @@ func TestDoorRefusesWhileOthersWait(t *testing.T) {
 	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
 	s.cfg.Overload.Interval = 20 * time.Millisecond
 	s.overload = overload.NewDetector(s.cfg.Overload)
-	c := s.newShedConn(srvSock.c, metrics.SocketInvites)
+	return s, srvSock, s.newShedConn(srvSock.c, metrics.SocketInvites)
+}
+
+// TestDoorRefusesWhileOthersWait: on the INVITE socket, a new INVITE
+// that did not wait itself is refused (socket_delay) while the other
+// socket's queue (the admitted calls' answers and in-dialog requests)
+// stands over socket_delay, and let in once that measure is two windows
+// old (nothing read there since).
+func TestDoorRefusesWhileOthersWait(t *testing.T) {
+	s, srvSock, c := inviteDoor(t)
 	others := &shedConn{queue: standingDelay{window: s.cfg.Overload.Interval}}
 	c.others = others
 	// The other socket: every datagram of its last window waited 80 ms.
@@ -676,19 +683,11 @@ func TestDoorRefusesWhileOthersWait(t *testing.T) {
 // refused (socket_delay). Once that queue is read, new INVITEs are let
 // in again; an empty queue read nothing from is idle.
 func TestDoorRefusesWhileOthersReaderIsHeldUp(t *testing.T) {
-	srvSock, otherSock := newRawUA(t), newRawUA(t) // Hotline's INVITE socket and the one beside it
-	if !rxTimestamps(srvSock.c) || !rxTimestamps(otherSock.c) {
-		if runtime.GOOS == "linux" {
-			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
-		}
-		t.Skip("arrival stamps are read on 64-bit Linux only")
+	s, srvSock, c := inviteDoor(t)
+	otherSock := newRawUA(t) // the socket beside it
+	if !rxTimestamps(otherSock.c) {
+		t.Fatal("no kernel arrival stamps on the other socket")
 	}
-	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: testLogger(t)}
-	s.cfg.Overload.SetDefaults()
-	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
-	s.cfg.Overload.Interval = 20 * time.Millisecond
-	s.overload = overload.NewDetector(s.cfg.Overload)
-	c := s.newShedConn(srvSock.c, metrics.SocketInvites)
 	c.others = s.newShedConn(otherSock.c, metrics.SocketOthers)
 	dst := srvSock.c.LocalAddr().(*net.UDPAddr).AddrPort()
 	u := newRawUA(t)

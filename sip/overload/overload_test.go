@@ -343,13 +343,7 @@ func TestDetectorReleaseRamp(t *testing.T) {
 	if !st.Shedding || st.Share < 0.74 || st.Share > 0.76 {
 		t.Fatalf("first sample after hold: %+v, want shedding with share 0.75", st)
 	}
-	refused := 0
-	for range 2000 {
-		if on, _ := d.Refusing(); on {
-			refused++
-		}
-	}
-	if refused < 1300 || refused > 1700 {
+	if refused := refusedOf(d, 2000); refused < 1300 || refused > 1700 {
 		t.Errorf("%d of 2000 new calls refused at share 0.75", refused)
 	}
 	if st := d.Update(at(2300), full); !st.Shedding || st.Share != 1 || !st.Since.Equal(at(2300)) {
@@ -366,6 +360,17 @@ func TestDetectorReleaseRamp(t *testing.T) {
 	if on, _ := d.Refusing(); on {
 		t.Fatal("a new call refused after the ramp")
 	}
+}
+
+// refusedOf asks d about n new calls and returns how many it refused.
+func refusedOf(d *Detector, n int) int {
+	refused := 0
+	for range n {
+		if on, _ := d.Refusing(); on {
+			refused++
+		}
+	}
+	return refused
 }
 
 // TestDetectorRefusesTheExcess: shedding refuses Cut of the new calls at
@@ -385,13 +390,7 @@ func TestDetectorRefusesTheExcess(t *testing.T) {
 	if !st[1].Shedding || !approx(st[1].Share, 0.5) || !st[1].Since.Equal(at(100)) {
 		t.Fatalf("start: %+v, want half of the new calls refused from 100ms", st[1])
 	}
-	refused := 0
-	for range 4000 {
-		if on, _ := d.Refusing(); on {
-			refused++
-		}
-	}
-	if refused < 1800 || refused > 2200 {
+	if refused := refusedOf(d, 4000); refused < 1800 || refused > 2200 {
 		t.Errorf("%d of 4000 new calls refused at share 0.5, want about half", refused)
 	}
 	// Still over 100 ms later: too soon to judge the cut.
