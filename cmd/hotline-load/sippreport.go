@@ -176,7 +176,7 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	c := r.Cfg
 	fmt.Fprintf(w, "%d agents registered by SIPp (digest auth, injection file), %d per agent SIPp; a caller SIPp places at most %s calls/s (more callers beyond). "+
 		"Rate steps place calls for %s, each talking %s with PCMU both ways.\n\n", c.Agents, c.AgentsPerUAS, fmtNum(c.RatePerUAC), c.StepDur, c.Hold)
-	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | answered without a 180 first (queued) | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
+	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | answered without a 180 first (queued, or the agent's 180 overtaken by its 200) | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|")
 	row := func(name string, s sippRateStep) {
 		res := "pass"
