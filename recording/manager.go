@@ -120,7 +120,7 @@ type Manager struct {
 	// calls share each fsync.
 	spoolSync *dirSync
 	// spoolFD is the spool directory, open for syncSpool; syncFS syncs
-	// its file system (the package's syncFS; tests count the calls).
+	// its file system (fsinfo.SyncFS; tests count the calls).
 	spoolFD *os.File
 	syncFS  func(*os.File) error
 	// bufs keeps the large buffers of finished recordings for new ones.
@@ -189,7 +189,7 @@ func NewWithBackend(c Config, b Backend, o Options) (*Manager, error) {
 		kick:       make(chan struct{}, 1),
 		mixKick:    make(chan struct{}, 1),
 		spoolSync:  newDirSync(c.SpoolDir),
-		syncFS:     syncFS,
+		syncFS:     fsinfo.SyncFS,
 		bufs:       newBufferPool(c.Format, windowFrames(c.JitterWindow)),
 	}, nil
 }
@@ -234,7 +234,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.log.Error("spool recovery incomplete", "err", err)
 	}
 	m.warnNoJournal()
-	if canSyncFS && m.linksRecords() {
+	if fsinfo.CanSyncFS && m.linksRecords() {
 		// Open now, not at the first sync: syncfs then reports every
 		// write-back error since the start, and the descriptor is part
 		// of what Hotline holds open from the start. On failure the
@@ -306,7 +306,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		spoolSync: m.spoolSync,
 		pool:      m.bufs,
 		jsonFile:  m.linksRecords(),
-		deferSync: canSyncFS && m.linksRecords(),
+		deferSync: fsinfo.CanSyncFS && m.linksRecords(),
 		maxIn:     m.cfg.QueuePackets,
 		ready:     make(chan struct{}),
 	}

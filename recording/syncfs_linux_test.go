@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hotline/internal/fsinfo"
 )
 
 // countSyncFS makes m count its file-system syncs, failing each with
@@ -21,7 +23,7 @@ func countSyncFS(m *Manager, fail error) *atomic.Int32 {
 		if fail != nil {
 			return fail
 		}
-		return syncFS(d)
+		return fsinfo.SyncFS(d)
 	}
 	return &n
 }

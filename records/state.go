@@ -100,10 +100,9 @@ func (s *Store) retryState() {
 	behind := maps.Clone(s.stateBehind)
 	s.mu.Unlock()
 	for _, kind := range slices.Sorted(maps.Keys(behind)) {
-		data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
-		var d stateDoc
-		if err == nil {
-			err = json.Unmarshal(data, &d)
+		d, ok, err := s.localDoc(kind)
+		if err == nil && !ok {
+			err = os.ErrNotExist
 		}
 		if err != nil {
 			// Nothing to retry from (the next save writes both copies).
@@ -138,21 +137,31 @@ func (s *Store) LoadLocalState(kind string, v any) (bool, error) {
 	if !kindRE.MatchString(kind) {
 		return false, fmt.Errorf("records: state kind %q", kind)
 	}
-	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("records: state %s: %w", kind, err)
-	}
-	var d stateDoc
-	if err := json.Unmarshal(data, &d); err != nil {
-		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	d, ok, err := s.localDoc(kind)
+	if !ok || err != nil {
+		return false, err
 	}
 	if err := json.Unmarshal(d.Value, v); err != nil {
 		return false, fmt.Errorf("records: state %s: %w", kind, err)
 	}
 	return true, nil
+}
+
+// localDoc reads kind's document from the state directory; false when
+// there is none.
+func (s *Store) localDoc(kind string) (stateDoc, bool, error) {
+	var d stateDoc
+	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return d, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &d)
+	}
+	if err != nil {
+		return d, false, fmt.Errorf("records: state %s: %w", kind, err)
+	}
+	return d, true, nil
 }
 
 // LoadState decodes the newest saved state of kind into v; false when
@@ -161,17 +170,9 @@ func (s *Store) LoadState(ctx context.Context, kind string, v any) (bool, error)
 	if !kindRE.MatchString(kind) {
 		return false, fmt.Errorf("records: state kind %q", kind)
 	}
-	var best stateDoc
-	found := false
-	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, kind+".json"))
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(data, &best); err != nil {
-			return false, fmt.Errorf("records: state %s: %w", kind, err)
-		}
-		found = true
-	case !errors.Is(err, os.ErrNotExist):
-		return false, fmt.Errorf("records: state %s: %w", kind, err)
+	best, found, err := s.localDoc(kind)
+	if err != nil {
+		return false, err
 	}
 	if sb, ok := s.b.(stateBackend); ok {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

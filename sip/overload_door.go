@@ -615,8 +615,7 @@ func (q *standingDelay) stands(d time.Duration) bool { return q.standing > d }
 // nothing arrived on since, or one nobody reads, which the backlog
 // signal covers).
 func (q *standingDelay) standsFor(d time.Duration, now time.Time) bool {
-	end := q.pubEnd.Load()
-	return end != 0 && now.UnixNano()-end <= int64(2*q.window) && time.Duration(q.pubStanding.Load()) > d
+	return !q.stale(now) && time.Duration(q.pubStanding.Load()) > d
 }
 
 // peekEvery bounds how often the INVITE socket's door looks at the head

@@ -57,7 +57,17 @@ const (
 // clean-up. Anywhere else it only probes.
 func waitCheapCreates(ctx context.Context, dir string, bound time.Duration, log *slog.Logger) createProbe {
 	return waitCheap(ctx, bound, createWaitStep, func(n int) createProbe { return probeCreates(dir, n) },
-		func() { syncFS(dir) }, log)
+		func() { syncDir(dir) }, log)
+}
+
+// syncDir writes back the file system holding dir (fsinfo.SyncFS), so
+// that its deleted inodes' table blocks are clean; errors are not
+// reported (the probes that follow tell whether it helped).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = fsinfo.SyncFS(d)
+		_ = d.Close()
+	}
 }
 
 // waitCheap is waitCheapCreates with the probe, the sync and the pace

@@ -63,3 +63,23 @@ func deviceOf(mounts, dir string) string {
 	}
 	return dev
 }
+
+// CanSyncFS: SyncFS syncs a whole file system with one system call here.
+const CanSyncFS = true
+
+// SyncFS writes every dirty page and inode of the file system holding d
+// to disk and waits for it (syncfs(2)). It reports a write-back error of
+// that file system since the last SyncFS through d (Linux 5.8 and later),
+// so a caller that wants those keeps d open between calls.
+func SyncFS(d *os.File) error {
+	for {
+		err := unix.Syncfs(int(d.Fd()))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "syncfs", Path: d.Name(), Err: err}
+		}
+		return nil
+	}
+}
