@@ -50,8 +50,13 @@ var (
 	// like a hang-up.
 	ErrCallerTimeout = &Cause{text: "caller media timeout", outcome: OutcomeAbandoned}
 	ErrAgentTimeout  = &Cause{text: "agent media timeout"}
-	ErrQueueFull     = &Cause{text: "the queue is full", status: 486, reason: "Busy Here"}
-	ErrAfterHours    = &Cause{text: "after-hours action done"}
+	// ErrNoAck: Hotline answered the caller, and no ACK came while it
+	// retransmitted its 200 OK for 64×T1 (32 s): the call is hung up (RFC
+	// 3261 §13.3.1.4), as Asterisk does with "no reply to our critical
+	// packet". The caller's ACK was lost, or their phone or network died.
+	ErrNoAck      = &Cause{text: "no ACK from the caller"}
+	ErrQueueFull  = &Cause{text: "the queue is full", status: 486, reason: "Busy Here"}
+	ErrAfterHours = &Cause{text: "after-hours action done"}
 	// ErrQueueEmpty: nobody takes the queue's calls (when_empty); the
 	// caller leaves the queue like at the maximum wait.
 	ErrQueueEmpty = &Cause{text: "nobody takes the queue's calls", outcome: OutcomeTimeout}

@@ -284,7 +284,12 @@ func (c *call) endSetup() {
 	}
 }
 
-// answer sends 200 OK to the caller (once) and waits for the ACK.
+// answer sends 200 OK to the caller (once). It returns as the 200 goes
+// out, not once the caller's ACK came: the caller is answered from then
+// on, as in Asterisk and FreeSWITCH, and an agent who answered is bridged
+// at once rather than after a round trip (or, with the ACK lost, after
+// 32 s of silence). sipgo's RespondSDP, which retransmits the 200 until
+// the ACK comes, runs on a goroutine of its own (awaitAck).
 func (c *call) answer() error {
 	c.mu.Lock()
 	if c.answered {
@@ -295,12 +300,9 @@ func (c *call) answer() error {
 	c.endSetup() // the caller is answered: queued, or an agent took the call
 	body := c.caller.localSDP()
 	c.endProvisionals()
-	at := time.Now() // sipgo's RespondSDP returns once the ACK came
-	if err := c.caller.srv.RespondSDP(body); err != nil {
-		if c.caller.srv.Context().Err() != nil {
-			return callflow.ErrCallerHangup
-		}
-		return fmt.Errorf("answering caller: %w", err)
+	at := time.Now()
+	if err := c.awaitAck(body); err != nil {
+		return err
 	}
 	c.state.NoteAnswered(c.s.now())
 	c.mu.Lock()
@@ -311,6 +313,46 @@ func (c *call) answer() error {
 	callflow.WatchLeg(c.script(), c.caller, nil, callflow.ErrCallerTimeout)
 	c.log.Info("caller answered")
 	return nil
+}
+
+// awaitAck sends the caller's 200 OK with body and returns once sipgo
+// has established the dialog for it, or with the error that kept the 200
+// from going out (the caller cancelled meanwhile: ErrCallerHangup). What
+// sipgo's RespondSDP returns later, once it stops retransmitting, ends
+// the call if the caller never acknowledged the 200 in 64×T1: ErrNoAck
+// (RFC 3261 §13.3.1.4; the teardown sends the caller a BYE).
+func (c *call) awaitAck(body []byte) error {
+	srv := c.caller.srv
+	established := make(chan struct{})
+	var once sync.Once
+	srv.OnState(func(st sip.DialogState) {
+		if st == sip.DialogStateEstablished || st == sip.DialogStateConfirmed {
+			once.Do(func() { close(established) })
+		}
+	})
+	failed := make(chan error, 1)
+	go func() {
+		err := srv.RespondSDP(body) // returns once the ACK came, or 64×T1 without it
+		switch {
+		case err == nil:
+			return
+		case srv.Context().Err() != nil: // CANCEL, or a BYE before the ACK
+			err = callflow.ErrCallerHangup
+		case srv.LoadState() == sip.DialogStateEstablished:
+			c.log.Warn("no ACK from the caller for the 200 OK: hanging up", "error", err)
+			err = callflow.ErrNoAck
+		default:
+			err = fmt.Errorf("answering caller: %w", err)
+		}
+		failed <- err
+		c.end(err)
+	}()
+	select {
+	case <-established: // sipgo sends the 200 right after
+		return nil
+	case err := <-failed:
+		return err
+	}
 }
 
 // ID is the call's id (callflow.Identity).

@@ -22,7 +22,8 @@ type rawPeer struct {
 	t       *testing.T
 	conn    *net.UDPConn
 	port    int
-	rtpPort int // a socket nobody reads: where Hotline's RTP goes
+	rtpPort int // where Hotline's RTP goes (read only by tests that ask)
+	rtp     *net.UDPConn
 	dst     *net.UDPAddr
 	n       int
 }
@@ -40,7 +41,7 @@ func newRawPeer(t *testing.T, srv *Server) *rawPeer {
 	}
 	t.Cleanup(func() { _ = rtp.Close() })
 	return &rawPeer{t: t, conn: c, port: c.LocalAddr().(*net.UDPAddr).Port,
-		rtpPort: rtp.LocalAddr().(*net.UDPAddr).Port, dst: srv.Addr("udp").(*net.UDPAddr)}
+		rtpPort: rtp.LocalAddr().(*net.UDPAddr).Port, rtp: rtp, dst: srv.Addr("udp").(*net.UDPAddr)}
 }
 
 // fill replaces the placeholders of fuzzReq for this peer; @ID@ becomes a

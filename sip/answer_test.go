@@ -1,0 +1,107 @@
+package sip
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+
+	"hotline/callflow"
+)
+
+// TestBridgedBeforeTheACKAndHungUpWithoutIt: when an agent answers,
+// Hotline answers the caller and bridges the two as its 200 OK goes out,
+// not once the caller's ACK came: the agent's audio reaches a caller who
+// has not acknowledged yet. A caller whose ACK never comes is hung up
+// once the 200's retransmissions end (64×T1, 32 s; RFC 3261 §13.3.1.4):
+// the caller and the agent get a BYE, and the call record says why. (It
+// used to wait for the ACK before the bridge: the agent heard nothing
+// for 32 s, and the record blamed the caller for leaving.)
+func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
+	f := newFixture(t)
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	p := newRawPeer(t, f.srv)
+	p.send(p.fill(fuzzInvite("1900", "@ID@-noack", "1", "application/sdp", fuzzSDP("sendrecv", "0"))))
+	in := agent.nextInvite()
+	in.answer()
+	var ok *sip.Response
+	for ok == nil {
+		if res := p.next(); res.StatusCode >= 200 {
+			ok = res
+		}
+	}
+	if ok.StatusCode != 200 {
+		t.Fatalf("INVITE: got %d %s, want 200 once the agent answered", ok.StatusCode, ok.Reason)
+	}
+	answered := time.Now()
+
+	// No ACK: the agent's audio reaches the caller all the same.
+	const ssrc = 0x5eed
+	s := agent.sendRTP(in.remoteRTP(), ssrc)
+	n, err := p.rtpPackets(ssrc, 3, waitTimeout)
+	s.Stop()
+	if err != nil {
+		t.Fatalf("the agent's audio before the caller's ACK: %d of 3 packets: %v", n, err)
+	}
+
+	// Still no ACK when Hotline stops retransmitting its 200: a BYE each.
+	bye := p.nextRequest(sip.BYE, 64*sip.T1+10*time.Second)
+	if took := time.Since(answered); took < 60*sip.T1 {
+		t.Errorf("BYE to the caller %s after the 200, want about 64×T1 (%s) of retransmissions first", took, 64*sip.T1)
+	}
+	if bye.CallID() == nil || bye.CallID().Value() != ok.CallID().Value() {
+		t.Errorf("BYE for Call-ID %v, want the call's %s", bye.CallID(), ok.CallID().Value())
+	}
+	res := sip.NewResponseFromRequest(bye, 200, "OK", nil)
+	p.send(res.String())
+	agent.waitRequest(sip.BYE, in.callID())
+	if r := f.record(ok.CallID().Value()); r.Cause != callflow.ErrNoAck.Error() || r.Agent != "alice" {
+		t.Errorf("call record: cause %q agent %q, want %q and alice", r.Cause, r.Agent, callflow.ErrNoAck.Error())
+	}
+	f.checkIdle()
+}
+
+// rtpPackets reads the peer's RTP socket until n packets with ssrc came
+// (within wait), and says how many did.
+func (p *rawPeer) rtpPackets(ssrc uint32, n int, wait time.Duration) (int, error) {
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(wait)
+	got := 0
+	for got < n {
+		_ = p.rtp.SetReadDeadline(deadline)
+		k, err := p.rtp.Read(buf)
+		if err != nil {
+			return got, err
+		}
+		var pkt rtp.Packet
+		if pkt.Unmarshal(bytes.Clone(buf[:k])) == nil && pkt.SSRC == ssrc {
+			got++
+		}
+	}
+	return got, nil
+}
+
+// nextRequest reads the peer's socket until a request of method comes
+// (within wait); responses and other requests are skipped.
+func (p *rawPeer) nextRequest(method sip.RequestMethod, wait time.Duration) *sip.Request {
+	p.t.Helper()
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(wait)
+	for {
+		_ = p.conn.SetReadDeadline(deadline)
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			p.t.Fatalf("no %s within %s: %v", method, wait, err)
+		}
+		msg, err := sip.ParseMessage(bytes.Clone(buf[:n]))
+		if err != nil {
+			continue
+		}
+		if req, ok := msg.(*sip.Request); ok && req.Method == method {
+			return req
+		}
+	}
+}
