@@ -435,7 +435,8 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 			regs.Kind, regs.LocalFallback = records.NodeKind("registrations", c.Cluster.Node), "registrations"
 		}
 		keeper = records.NewKeeper(history, log.With("component", "state"), regs,
-			records.Kept{Kind: "agents", Snapshot: func() any { return queues.SavedAgents() }, Restore: records.RestoreList(queues.RestoreAgents)})
+			records.Kept{Kind: "agents", Snapshot: func() any { return queues.SavedAgents() }, Restore: records.RestoreList(queues.RestoreAgents),
+				Generation: queues.SavedGeneration})
 		keeper.Restore(ctx)
 		err = srv.Start(ctx)
 	}

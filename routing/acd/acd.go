@@ -493,6 +493,8 @@ type ACD struct {
 	needBuf     []skillNeed
 	seq         uint64
 	epoch       uint64
+	// saved moves with every change SavedAgents may show (SavedGeneration).
+	saved uint64
 }
 
 // New builds the ACD of a defaulted, validated configuration. Every
@@ -638,8 +640,12 @@ func (a *ACD) updateAgent(agent string, change func(ag *acdAgent, now time.Time)
 		return err
 	}
 	now := a.now()
+	before := ag.savedAgent()
 	if err := change(ag, now); err != nil {
 		return err
+	}
+	if ag.savedAgent() != before {
+		a.saved++
 	}
 	a.refreshLocked(ag, now)
 	a.dispatchLocked(now)
@@ -1270,7 +1276,11 @@ func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 		if !ag.paused {
 			a.emitLocked(Event{At: now, Kind: EventPause, Agent: agent, Reason: PauseNoAnswer})
 		}
+		before := ag.savedAgent()
 		ag.paused, ag.pauseReason = true, PauseNoAnswer
+		if ag.savedAgent() != before {
+			a.saved++
+		}
 		a.log.Warn("agent paused after unanswered offers", "agent", ag.name, "in_a_row", ag.noAnswers)
 	}
 	if !penalty || a.retryDelay > 0 {

@@ -24,9 +24,25 @@ func (a *ACD) SavedAgents() []SavedAgent {
 	defer a.mu.Unlock()
 	out := make([]SavedAgent, 0, len(a.agents))
 	for _, ag := range a.agents {
-		out = append(out, SavedAgent{Agent: ag.name, LoggedIn: ag.loggedIn, Paused: ag.paused, Reason: ag.pauseReason})
+		out = append(out, ag.savedAgent())
 	}
 	return out
+}
+
+// savedAgent is what SavedAgents keeps of ag.
+func (ag *acdAgent) savedAgent() SavedAgent {
+	return SavedAgent{Agent: ag.name, LoggedIn: ag.loggedIn, Paused: ag.paused, Reason: ag.pauseReason}
+}
+
+// SavedGeneration counts the changes to what SavedAgents shows: logins,
+// logouts, pauses and unpauses (by the agent, the API, a lost
+// registration or unanswered offers, or a replica's snapshot restored).
+// The state keeper (records.Kept.Generation) encodes and compares the
+// agents only when it moved: calls, offers and wrap-ups do not move it.
+func (a *ACD) SavedGeneration() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.saved
 }
 
 // RestoreAgents puts saved logins and pauses back, after the

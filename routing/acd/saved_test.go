@@ -79,3 +79,43 @@ func TestSavedAgentsKeepChoicesMadeDuringACall(t *testing.T) {
 	after.wantState("alice", StatePaused)
 	after.wantState("bob", StateLoggedOut)
 }
+
+// SavedGeneration moves with what SavedAgents shows, and only with it:
+// calls, offers and a phone's registration refreshed leave it, so the
+// state keeper does not encode thousands of agents every second for
+// nothing.
+func TestSavedGenerationMovesOnlyWithTheChoices(t *testing.T) {
+	c := configtest.BaseConfig(configtest.Agents("alice", "bob", "carol")...)
+	f := newACD(t, c)
+	gen := f.acd.SavedGeneration()
+	step := func(what string, moves bool, do func() error) {
+		t.Helper()
+		saved := f.acd.SavedAgents()
+		if err := do(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		g := f.acd.SavedGeneration()
+		if changed := !reflect.DeepEqual(saved, f.acd.SavedAgents()); changed != moves {
+			t.Fatalf("%s: SavedAgents changed %t, want %t", what, changed, moves)
+		}
+		if (g != gen) != moves {
+			t.Errorf("%s: generation %d → %d, want it to move: %t", what, gen, g, moves)
+		}
+		gen = g
+	}
+	step("a call offered and answered", false, func() error {
+		call := f.enqueue(CallRequest{ID: callID(0)})
+		o := f.offer(call)
+		if len(o.Agents) != 1 {
+			t.Fatalf("offered to %v, want one agent", o.Agents)
+		}
+		return call.Answered(o.Agents[0])
+	})
+	step("a registration refreshed", false, func() error { return f.acd.SetRegistered("alice", true) })
+	step("a pause", true, func() error { return f.acd.Pause("alice", "lunch") })
+	step("the same pause again", false, func() error { return f.acd.Pause("alice", "lunch") })
+	step("another reason", true, func() error { return f.acd.Pause("alice", "training") })
+	step("an unpause", true, func() error { return f.acd.Unpause("alice") })
+	step("a logout", true, func() error { return f.acd.Logout("bob") })
+	step("a registration lost", true, func() error { return f.acd.SetRegistered("carol", false) })
+}
