@@ -660,9 +660,8 @@ func TestConfigReloaded(t *testing.T) {
 // talk time and ratings.
 func TestAgentView(t *testing.T) {
 	m := newTest(t, Options{NoRuntimeMetrics: true})
-	m.SetAgentStateSource(func() []AgentStatus {
-		return []AgentStatus{{Agent: "alice", State: "paused"}, {Agent: "bob", State: "on_call"}}
-	})
+	agents := []AgentStatus{{Agent: "alice", State: "paused"}, {Agent: "bob", State: "on_call"}}
+	m.SetAgentStateSource(func() []AgentStatus { return agents })
 	m.SetQueueCallsSource(func() map[string]int { return map[string]int{"1900": 2, "": 1} })
 	m.AgentCallEnded("bob", 90*time.Second, 4)
 	m.AgentCallEnded("bob", 30*time.Second, 0) // not rated
@@ -682,32 +681,44 @@ hotline_queue_calls_active{queue="unrouted"} 1
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), NameAgentCalls, NameAgentTalk, NameQueueCallsActive); err != nil {
 		t.Error(err)
 	}
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ones := map[string]string{}
-	n := 0
-	for _, mf := range mfs {
-		switch mf.GetName() {
-		case NameAgentState:
-			for _, s := range mf.GetMetric() {
-				n++
-				l := map[string]string{}
-				for _, lp := range s.GetLabel() {
-					l[lp.GetName()] = lp.GetValue()
+	// states gathers hotline_agent_state: how many series, and the state
+	// each agent is in (the series with 1).
+	states := func() (int, map[string]string) {
+		t.Helper()
+		mfs, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ones := map[string]string{}
+		n := 0
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case NameAgentState:
+				for _, s := range mf.GetMetric() {
+					n++
+					l := map[string]string{}
+					for _, lp := range s.GetLabel() {
+						l[lp.GetName()] = lp.GetValue()
+					}
+					if s.GetGauge().GetValue() == 1 {
+						ones[l["agent"]] += l["state"]
+					}
 				}
-				if s.GetGauge().GetValue() == 1 {
-					ones[l["agent"]] += l["state"]
+			case NameAgentCSAT:
+				if c := mf.GetMetric()[0].GetHistogram().GetSampleCount(); c != 1 {
+					t.Errorf("bob's CSAT count %d, want 1", c)
 				}
-			}
-		case NameAgentCSAT:
-			if c := mf.GetMetric()[0].GetHistogram().GetSampleCount(); c != 1 {
-				t.Errorf("bob's CSAT count %d, want 1", c)
 			}
 		}
+		return n, ones
 	}
-	if n != 2*len(AgentStates) || ones["alice"] != "paused" || ones["bob"] != "on_call" {
+	if n, ones := states(); n != 2*len(AgentStates) || len(ones) != 2 || ones["alice"] != "paused" || ones["bob"] != "on_call" {
 		t.Errorf("hotline_agent_state: %d series, current %v", n, ones)
+	}
+	// The samples are kept between scrapes: the next one shows the
+	// states of then, and no agent that has left the list.
+	agents = []AgentStatus{{Agent: "alice", State: "available"}, {Agent: "carol", State: "on_call"}, {Agent: "alice", State: "on_call"}}
+	if n, ones := states(); n != 2*len(AgentStates) || len(ones) != 2 || ones["alice"] != "available" || ones["carol"] != "on_call" {
+		t.Errorf("hotline_agent_state after the states changed: %d series, current %v, want alice available and carol on_call", n, ones)
 	}
 }

@@ -1,0 +1,43 @@
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// BenchmarkScrapeAgents2600 is one scrape of /metrics (text format, as
+// Prometheus asks for it) with 2,600 agents, each with a state and a
+// call counted: what a contact centre of that size pays per scrape.
+func BenchmarkScrapeAgents2600(b *testing.B) { benchScrape(b, "") }
+
+// BenchmarkScrapeAgents2600OneFamily is the same scrape asking for one
+// family (name[]), as the benchmark's polls do.
+func BenchmarkScrapeAgents2600OneFamily(b *testing.B) {
+	benchScrape(b, "?name[]="+NameOverloadShedding)
+}
+
+func benchScrape(b *testing.B, scrapeQuery string) {
+	m := New(Options{Now: func() time.Time { return monday0930 }})
+	agents := make([]AgentStatus, 2600)
+	for i := range agents {
+		agents[i] = AgentStatus{Agent: fmt.Sprintf("a%05d", i), State: AgentStates[i%len(AgentStates)]}
+		m.AgentCallEnded(agents[i].Agent, time.Minute, 1+i%5)
+	}
+	m.SetAgentStateSource(func() []AgentStatus { return agents })
+	h := m.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/metrics"+scrapeQuery, nil)
+		req.Header.Set("Accept", "text/plain;version=0.0.4")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+		_, _ = io.Copy(io.Discard, rec.Body)
+	}
+}
