@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,19 +89,10 @@ func (p *rawPeer) rtpPackets(ssrc uint32, n int, wait time.Duration) (int, error
 // (within wait); responses and other requests are skipped.
 func (p *rawPeer) nextRequest(method sip.RequestMethod, wait time.Duration) *sip.Request {
 	p.t.Helper()
-	buf := make([]byte, 65536)
 	deadline := time.Now().Add(wait)
 	for {
-		_ = p.conn.SetReadDeadline(deadline)
-		n, err := p.conn.Read(buf)
-		if err != nil {
-			p.t.Fatalf("no %s within %s: %v", method, wait, err)
-		}
-		msg, err := sip.ParseMessage(bytes.Clone(buf[:n]))
-		if err != nil {
-			continue
-		}
-		if req, ok := msg.(*sip.Request); ok && req.Method == method {
+		msg, _, err := p.nextMessage(deadline, fmt.Sprintf("%s within %s", method, wait))
+		if req, ok := msg.(*sip.Request); err == nil && ok && req.Method == method {
 			return req
 		}
 	}

@@ -62,22 +62,31 @@ func (p *rawPeer) send(msg string) {
 // next reads the next response (requests Hotline sends are skipped).
 func (p *rawPeer) next() *sip.Response {
 	p.t.Helper()
-	buf := make([]byte, 65536)
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		_ = p.conn.SetReadDeadline(deadline)
-		n, err := p.conn.Read(buf)
+		msg, raw, err := p.nextMessage(deadline, "response")
 		if err != nil {
-			p.t.Fatalf("no response: %v", err)
-		}
-		msg, err := sip.ParseMessage(bytes.Clone(buf[:n]))
-		if err != nil {
-			p.t.Fatalf("unparsable response: %v\n%s", err, buf[:n])
+			p.t.Fatalf("unparsable response: %v\n%s", err, raw)
 		}
 		if res, ok := msg.(*sip.Response); ok {
 			return res
 		}
 	}
+}
+
+// nextMessage reads the next datagram on the peer's socket, which must
+// come before deadline (else the test fails, saying what it waited for),
+// and parses it.
+func (p *rawPeer) nextMessage(deadline time.Time, what string) (sip.Message, []byte, error) {
+	p.t.Helper()
+	buf := make([]byte, 65536)
+	_ = p.conn.SetReadDeadline(deadline)
+	n, err := p.conn.Read(buf)
+	if err != nil {
+		p.t.Fatalf("no %s: %v", what, err)
+	}
+	msg, err := sip.ParseMessage(bytes.Clone(buf[:n]))
+	return msg, buf[:n], err
 }
 
 // ask sends a request and returns its final response.

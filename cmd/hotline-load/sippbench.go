@@ -59,11 +59,12 @@ func defaultSIPpConfig(quick bool) sippConfig {
 	// the step measures the pool, not Hotline (quick runs had 1,000 up to
 	// the session of 2026-12-05 evening).
 	// The quick search doubles from 100 so that it tries S1's target
-	// itself (100, 200, 400, 800, then 600 or 300); from 60 it stepped
-	// 240 → 480 → 360 and could not tell whether 400 passes.
+	// itself, then bisects twice: 100, 200, 400, then 800 and 600, or 300
+	// and 350 or 250. From 60 it stepped 240 → 480 → 360 and could not
+	// tell whether 400 passes.
 	if quick {
 		return sippConfig{Agents: 2600, AgentsPerUAS: 650, RatePerUAC: 100, CallsPerUAC: 400, Hold: 2 * time.Second,
-			StepDur: 4 * time.Second, RateStart: s1Target / 4, RateCap: 1000, MaxSteps: 5, SearchIters: 1,
+			StepDur: 4 * time.Second, RateStart: s1Target / 4, RateCap: 1000, MaxSteps: 5, SearchIters: 2,
 			ConcSteps: []int{150, 300, 600}, ConcRate: 100, Measure: 3 * time.Second, Profile: 5 * time.Second, DirectRate: s1Target,
 			Budget: 5 * time.Minute, Reserve: 150 * time.Second}
 	}
