@@ -24,7 +24,7 @@ type agentView struct {
 	// once: [state][0 or 1]. A scrape sends them instead of building
 	// len(AgentStates) samples per agent anew (2,600 agents: 15,600
 	// samples a scrape). Agents no longer listed are dropped.
-	stateMetrics map[string]*agentStateMetrics
+	stateMetrics map[string]agentStateMetrics
 	queueCalls   func() map[string]int
 	stateDesc    *prometheus.Desc
 	activeDesc   *prometheus.Desc
@@ -35,11 +35,12 @@ type agentView struct {
 
 func newAgentView(reg *prometheus.Registry) *agentView {
 	v := &agentView{
-		stateDesc:  prometheus.NewDesc(NameAgentState, "1 for the state each agent is in now, 0 for the others.", []string{lAgent, lState}, nil),
-		activeDesc: prometheus.NewDesc(NameQueueCallsActive, "Calls in progress by queue (unrouted: not in a queue yet).", []string{lQueue}, nil),
-		calls:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAgentCalls, Help: "Calls an agent answered (counted when they end)."}, []string{lAgent}),
-		talk:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAgentTalk, Help: "Talk time of the calls an agent answered."}, []string{lAgent}),
-		csat:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameAgentCSAT, Help: "Post-call CSAT ratings (1-5) of the calls an agent answered.", Buckets: CSATBuckets}, []string{lAgent}),
+		stateMetrics: map[string]agentStateMetrics{},
+		stateDesc:    prometheus.NewDesc(NameAgentState, "1 for the state each agent is in now, 0 for the others.", []string{lAgent, lState}, nil),
+		activeDesc:   prometheus.NewDesc(NameQueueCallsActive, "Calls in progress by queue (unrouted: not in a queue yet).", []string{lQueue}, nil),
+		calls:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAgentCalls, Help: "Calls an agent answered (counted when they end)."}, []string{lAgent}),
+		talk:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAgentTalk, Help: "Talk time of the calls an agent answered."}, []string{lAgent}),
+		csat:         prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameAgentCSAT, Help: "Post-call CSAT ratings (1-5) of the calls an agent answered.", Buckets: CSATBuckets}, []string{lAgent}),
 	}
 	reg.MustRegister(v, v.calls, v.talk, v.csat)
 	return v
@@ -81,9 +82,6 @@ type agentStateMetrics [][2]prometheus.Metric
 func (v *agentView) collectStates(ch chan<- prometheus.Metric, agents []AgentStatus) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.stateMetrics == nil {
-		v.stateMetrics = map[string]*agentStateMetrics{}
-	}
 	seen := make(map[string]bool, len(agents))
 	for _, a := range agents {
 		if a.Agent == "" || seen[a.Agent] {
@@ -92,19 +90,19 @@ func (v *agentView) collectStates(ch chan<- prometheus.Metric, agents []AgentSta
 		seen[a.Agent] = true
 		ms := v.stateMetrics[a.Agent]
 		if ms == nil {
-			built := make(agentStateMetrics, len(AgentStates))
+			ms = make(agentStateMetrics, len(AgentStates))
 			for i, st := range AgentStates {
-				built[i][0] = prometheus.MustNewConstMetric(v.stateDesc, prometheus.GaugeValue, 0, a.Agent, st)
-				built[i][1] = prometheus.MustNewConstMetric(v.stateDesc, prometheus.GaugeValue, 1, a.Agent, st)
+				ms[i][0] = prometheus.MustNewConstMetric(v.stateDesc, prometheus.GaugeValue, 0, a.Agent, st)
+				ms[i][1] = prometheus.MustNewConstMetric(v.stateDesc, prometheus.GaugeValue, 1, a.Agent, st)
 			}
-			ms, v.stateMetrics[a.Agent] = &built, &built
+			v.stateMetrics[a.Agent] = ms
 		}
 		for i, st := range AgentStates {
 			val := 0
 			if st == a.State {
 				val = 1
 			}
-			ch <- (*ms)[i][val]
+			ch <- ms[i][val]
 		}
 	}
 	if len(v.stateMetrics) > len(seen) {

@@ -1,13 +1,11 @@
 package sip
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/pion/rtp"
 
 	"hotline/callflow"
 )
@@ -42,10 +40,10 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 	// No ACK: the agent's audio reaches the caller all the same.
 	const ssrc = 0x5eed
 	s := agent.sendRTP(in.remoteRTP(), ssrc)
-	n, err := p.rtpPackets(ssrc, 3, waitTimeout)
+	_, _, err := readRTP(p.rtp, ssrc, 3)
 	s.Stop()
 	if err != nil {
-		t.Fatalf("the agent's audio before the caller's ACK: %d of 3 packets: %v", n, err)
+		t.Fatalf("the agent's audio before the caller's ACK: %v", err)
 	}
 
 	// Still no ACK when Hotline stops retransmitting its 200: a BYE each.
@@ -63,26 +61,6 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 		t.Errorf("call record: cause %q agent %q, want %q and alice", r.Cause, r.Agent, callflow.ErrNoAck.Error())
 	}
 	f.checkIdle()
-}
-
-// rtpPackets reads the peer's RTP socket until n packets with ssrc came
-// (within wait), and says how many did.
-func (p *rawPeer) rtpPackets(ssrc uint32, n int, wait time.Duration) (int, error) {
-	buf := make([]byte, 2048)
-	deadline := time.Now().Add(wait)
-	got := 0
-	for got < n {
-		_ = p.rtp.SetReadDeadline(deadline)
-		k, err := p.rtp.Read(buf)
-		if err != nil {
-			return got, err
-		}
-		var pkt rtp.Packet
-		if pkt.Unmarshal(bytes.Clone(buf[:k])) == nil && pkt.SSRC == ssrc {
-			got++
-		}
-	}
-	return got, nil
 }
 
 // nextRequest reads the peer's socket until a request of method comes

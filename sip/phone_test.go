@@ -955,10 +955,16 @@ func (p *phone) rtpFrom(ssrc uint32, n int) (netip.AddrPort, error) {
 // rtpPackets reads the phone's RTP socket until it has got n packets with
 // ssrc (any with 0) and returns them and the address the last came from.
 func (p *phone) rtpPackets(ssrc uint32, n int) ([]rtp.Packet, netip.AddrPort, error) {
+	return readRTP(p.rtpConn(), ssrc, n)
+}
+
+// readRTP reads conn until it has got n RTP packets with ssrc (any with
+// 0), within waitTimeout, and returns them and the address the last came
+// from.
+func readRTP(conn *net.UDPConn, ssrc uint32, n int) ([]rtp.Packet, netip.AddrPort, error) {
 	buf := make([]byte, 2048)
 	deadline := time.Now().Add(waitTimeout)
 	var got []rtp.Packet
-	conn := p.rtpConn()
 	for {
 		_ = conn.SetReadDeadline(deadline)
 		k, src, err := conn.ReadFromUDPAddrPort(buf)

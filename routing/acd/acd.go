@@ -644,9 +644,7 @@ func (a *ACD) updateAgent(agent string, change func(ag *acdAgent, now time.Time)
 	if err := change(ag, now); err != nil {
 		return err
 	}
-	if ag.savedAgent() != before {
-		a.saved++
-	}
+	a.noteSaved(ag, before)
 	a.refreshLocked(ag, now)
 	a.dispatchLocked(now)
 	return nil
@@ -1278,9 +1276,7 @@ func (c *QueuedCall) noAnswer(agent string, penalty bool) error {
 		}
 		before := ag.savedAgent()
 		ag.paused, ag.pauseReason = true, PauseNoAnswer
-		if ag.savedAgent() != before {
-			a.saved++
-		}
+		a.noteSaved(ag, before)
 		a.log.Warn("agent paused after unanswered offers", "agent", ag.name, "in_a_row", ag.noAnswers)
 	}
 	if !penalty || a.retryDelay > 0 {

@@ -29,6 +29,14 @@ func (a *ACD) SavedAgents() []SavedAgent {
 	return out
 }
 
+// noteSaved moves SavedGeneration when what SavedAgents keeps of ag is
+// no longer before (a.mu held).
+func (a *ACD) noteSaved(ag *acdAgent, before SavedAgent) {
+	if ag.savedAgent() != before {
+		a.saved++
+	}
+}
+
 // savedAgent is what SavedAgents keeps of ag.
 func (ag *acdAgent) savedAgent() SavedAgent {
 	return SavedAgent{Agent: ag.name, LoggedIn: ag.loggedIn, Paused: ag.paused, Reason: ag.pauseReason}

@@ -285,9 +285,7 @@ func (a *ACD) Restore(data []byte) error {
 		}
 		before := ag.savedAgent()
 		ag.registered, ag.loggedIn, ag.paused, ag.pauseReason = sa.Registered, sa.LoggedIn, sa.Paused, sa.PauseReason
-		if ag.savedAgent() != before {
-			a.saved++
-		}
+		a.noteSaved(ag, before)
 		ag.connected, ag.wrapUntil, ag.wrapping, ag.idleSince = sa.Connected, sa.WrapUntil, sa.Wrapping, sa.IdleSince
 		ag.calls, ag.talk, ag.noAnswers, ag.last = sa.Calls, sa.Talk, sa.NoAnswers, sa.Last
 		ag.avail = sa.Avail
