@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -60,6 +61,66 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 	if r := f.record(ok.CallID().Value()); r.Cause != callflow.ErrNoAck.Error() || r.Agent != "alice" {
 		t.Errorf("call record: cause %q agent %q, want %q and alice", r.Cause, r.Agent, callflow.ErrNoAck.Error())
 	}
+	f.checkIdle()
+}
+
+// TestAgentHangsUpBeforeTheCallersACK: the agent hangs up while the
+// caller's ACK for the 200 OK is still on its way (lost, retransmitted).
+// Hotline may not send the caller a BYE before that ACK (RFC 3261 §15),
+// and waiting for it must not hold up the call's end: the call record
+// comes at once, and the caller gets its BYE when its ACK comes, even
+// later than the teardown's ByeTimeout for each BYE. (The BYE used to
+// wait within that timeout and then be dropped: the caller stayed on
+// the line with nobody there.)
+func TestAgentHangsUpBeforeTheCallersACK(t *testing.T) {
+	f := newFixture(t)
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	p := newRawPeer(t, f.srv)
+	p.send(p.fill(fuzzInvite("1900", "@ID@-lateack", "1", "application/sdp", fuzzSDP("sendrecv", "0"))))
+	in := agent.nextInvite()
+	in.answer()
+	var ok *sip.Response
+	for ok == nil {
+		if res := p.next(); res.StatusCode >= 200 {
+			ok = res
+		}
+	}
+	if ok.StatusCode != 200 {
+		t.Fatalf("INVITE: got %d %s, want 200 once the agent answered", ok.StatusCode, ok.Reason)
+	}
+	in.bye()
+	hungUp := time.Now()
+	if r := f.record(ok.CallID().Value()); r.Agent != "alice" || r.Cause != callflow.ErrAgentHangup.Error() {
+		t.Errorf("call record: cause %q agent %q, want %q and alice", r.Cause, r.Agent, callflow.ErrAgentHangup.Error())
+	}
+	if took := time.Since(hungUp); took >= callflow.ByeTimeout {
+		t.Errorf("call record %s after the agent hung up: the teardown waited for the caller's ACK", took)
+	}
+
+	// No BYE before the ACK, however long it takes (past ByeTimeout).
+	deadline := time.Now().Add(callflow.ByeTimeout + time.Second)
+	buf := make([]byte, 65536)
+	for {
+		_ = p.conn.SetReadDeadline(deadline)
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			break // the deadline: only the 200's retransmissions came
+		}
+		if msg, err := sip.ParseMessage(bytes.Clone(buf[:n])); err == nil {
+			if req, isReq := msg.(*sip.Request); isReq && req.Method == sip.BYE {
+				t.Fatalf("BYE to the caller before its ACK")
+			}
+		}
+	}
+	acked := time.Now()
+	(&rawCall{p: p}).ack(ok)
+	bye := p.nextRequest(sip.BYE, 5*time.Second)
+	if bye.CallID() == nil || bye.CallID().Value() != ok.CallID().Value() {
+		t.Errorf("BYE for Call-ID %v, want the call's %s", bye.CallID(), ok.CallID().Value())
+	}
+	t.Logf("BYE %s after the ACK", time.Since(acked).Round(time.Millisecond))
+	p.send(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
 	f.checkIdle()
 }
 

@@ -65,6 +65,9 @@ type Leg struct {
 	cli   *sipgo.DialogClientSession
 	media *media.Leg
 	acked bool // client side: the 200 OK was acknowledged
+	// byeAfterAck (server side): the teardown's BYE waits for the peer's
+	// ACK in the background (closingLeg.Bye; read by its Release).
+	byeAfterAck bool
 	// answerTook (client side) is how long the peer took to answer
 	// Hotline's INVITE: sent → its 2xx handled.
 	answerTook time.Duration

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"hotline/callflow"
 )
 
@@ -94,7 +96,19 @@ func (cl closingLeg) Established() bool  { return cl.l.acked }
 func (cl closingLeg) HangupCause() error { return hangupCause(cl.l.role) }
 func (cl closingLeg) Gone() bool         { return cl.l.srv.Context().Err() != nil }
 
-func (cl closingLeg) Bye(ctx context.Context) error { return cl.l.Bye(ctx) }
+// Bye hangs the leg up. A caller whose ACK for the 200 OK has not come
+// yet may not be sent a BYE before it (RFC 3261 §15), and waiting for it
+// (up to 64×T1) must not hold up the call's end: that BYE goes out in
+// the background (byeAfterAck) and Bye returns at once.
+func (cl closingLeg) Bye(ctx context.Context) error {
+	l := cl.l
+	if l.srv == nil || l.srv.LoadState() != sip.DialogStateEstablished {
+		return l.Bye(ctx)
+	}
+	l.byeAfterAck = true
+	cl.c.s.byeAfterAck(cl.c, l)
+	return nil
+}
 
 // Reject sends the final response to the leg's INVITE; no 180 follows it.
 func (cl closingLeg) Reject(code int, reason string) {
@@ -107,11 +121,31 @@ func (cl closingLeg) Reject(code int, reason string) {
 func (cl closingLeg) Release() {
 	c, l := cl.c, cl.l
 	c.split(l)
-	c.s.unregister(l.callID)
+	if !l.byeAfterAck { // else byeAfterAck unregisters it once its BYE is done
+		c.s.unregister(l.callID)
+	}
 	if l.srv != nil {
 		_ = l.srv.Close()
 	}
 	l.media.SetTap(nil)
 	_ = l.media.Close()
 	c.s.legEnded(l.media)
+}
+
+// byeAfterAck sends the BYE of an answered caller whose ACK has not come
+// yet once it comes, or once the 200 OK's retransmissions end without it
+// (sipgo's WriteBye waits for either), and only then takes the leg out of
+// the dialog table: its ACK must still find the dialog. Shutdown ends the
+// wait.
+func (s *Server) byeAfterAck(c *call, l *Leg) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.unregister(l.callID)
+		ctx, cancel := context.WithTimeout(s.runCtx, 64*sip.T1+callflow.ByeTimeout)
+		defer cancel()
+		if err := l.srv.Bye(ctx); err != nil {
+			c.log.Warn("BYE to the caller after its ACK", "error", err)
+		}
+	}()
 }
