@@ -461,6 +461,15 @@ type shedConn struct {
 
 	recent recentInvites
 	out    []byte
+	// delayRefused counts the new calls refused for socket_delay in the
+	// current spell, delaySince and delayLast when the first and the
+	// last of them were. The door logs when a spell starts and, at the
+	// first new call admitted once none was refused for delayQuiet
+	// (sip.overload.hold), that it is over: as the detector does for its
+	// signals, two lines however often the queue comes and goes.
+	delayRefused          int
+	delaySince, delayLast time.Time
+	delayQuiet            time.Duration
 	// sockWait observes each datagram's wait in this socket
 	// (hotline_sip_socket_wait_seconds of its kind; nil: not observed).
 	sockWait func(time.Duration)
@@ -491,6 +500,7 @@ func (s *Server) newShedConn(pc net.PacketConn, socket string) *shedConn {
 		if rxTimestamps(uc) {
 			c.udp, c.maxDelay = uc, max(s.cfg.Overload.SocketDelay, 0)
 			c.queue.window = s.cfg.Overload.Interval
+			c.delayQuiet = s.cfg.Overload.Hold
 		}
 	}
 	return c
@@ -691,7 +701,21 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	}
 	if !refuse {
 		c.recent.add(key, c.now())
+		if c.delayRefused > 0 && c.now().Sub(c.delayLast) >= c.delayQuiet {
+			c.log.Info("overload over: new calls are admitted again", "reason", overload.ReasonSocketDelay,
+				"refused", c.delayRefused, "for", c.delayLast.Sub(c.delaySince).Round(time.Millisecond))
+			c.delayRefused = 0
+		}
 		return false
+	}
+	if why == overload.ReasonSocketDelay {
+		c.delayLast = c.now()
+		if c.delayRefused == 0 {
+			c.delaySince = c.delayLast
+			c.log.Warn("overloaded: new calls are refused", "reason", why, "waited", c.waited.Round(time.Millisecond),
+				"socket_delay", c.maxDelay)
+		}
+		c.delayRefused++
 	}
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok {

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -536,10 +538,12 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 		t.Skip("arrival stamps are read on 64-bit Linux only")
 	}
 	srvSock := newRawUA(t) // stands for Hotline's SIP socket
-	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: testLogger(t)}
+	var logs bytes.Buffer  // written by the door, in this goroutine
+	s := &Server{cfg: Config{UserAgent: "Hotline test"}, log: slog.New(slog.NewTextHandler(&logs, nil))}
 	s.cfg.Overload.SetDefaults()
 	s.cfg.Overload.SocketDelay = 30 * time.Millisecond
 	s.cfg.Overload.Interval = 20 * time.Millisecond // the window of the standing delay
+	s.cfg.Overload.Hold = 50 * time.Millisecond     // how long the log's spell of refusals outlasts the last
 	// min_cpu stays at its default and nothing samples Hotline's CPU: it
 	// counts as idle. The wait is judged whoever holds the cores.
 	s.overload = overload.NewDetector(s.cfg.Overload)
@@ -603,6 +607,23 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 	res := u.next()
 	if res.StatusCode != 503 || res.CallID().Value() != "late-1" || header(res, "Retry-After") != "5" {
 		t.Fatalf("the late INVITE got %d %s (Call-ID %q), want 503 with Retry-After", res.StatusCode, res.Reason, res.CallID().Value())
+	}
+	// The operator reads in the log when the door started refusing for
+	// the socket's delay and, at the first new call admitted once it
+	// refused none for hold, that it is over, as for the detector's
+	// signals. The fresh INVITE right after the refusal did not end it.
+	refused := regexp.MustCompile(`level=WARN msg="overloaded: new calls are refused" component=overload reason=socket_delay waited=\d+ms socket_delay=30ms`)
+	if got := logs.String(); !refused.MatchString(got) || strings.Contains(got, "admitted again") {
+		t.Errorf("log:\n%s\nwant one line as the door starts refusing (socket_delay), none yet that it is over", got)
+	}
+	time.Sleep(s.cfg.Overload.Hold)
+	u.send(u.invite("after-1", "after1"), dst)
+	if n, _, err = c.ReadFrom(buf); err != nil || !bytes.Contains(buf[:n], []byte("Call-ID: after-1\r\n")) {
+		t.Fatalf("datagram through the door: %q (%v), want the INVITE after the spell", buf[:n], err)
+	}
+	again := regexp.MustCompile(`level=INFO msg="overload over: new calls are admitted again" component=overload reason=socket_delay refused=1 for=0s`)
+	if got := logs.String(); !again.MatchString(got) || strings.Count(got, "\n") != 2 {
+		t.Errorf("log:\n%s\nwant one line as the door starts refusing (socket_delay) and one as the spell is over", got)
 	}
 }
 
