@@ -20,22 +20,7 @@ import (
 // used to wait for the ACK before the bridge: the agent heard nothing
 // for 32 s, and the record blamed the caller for leaving.)
 func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
-	f := newFixture(t)
-	agent := newPhone(t, "alice", f.addr)
-	agent.register("alice")
-	p := newRawPeer(t, f.srv)
-	p.send(p.fill(fuzzInvite("1900", "@ID@-noack", "1", "application/sdp", fuzzSDP("sendrecv", "0"))))
-	in := agent.nextInvite()
-	in.answer()
-	var ok *sip.Response
-	for ok == nil {
-		if res := p.next(); res.StatusCode >= 200 {
-			ok = res
-		}
-	}
-	if ok.StatusCode != 200 {
-		t.Fatalf("INVITE: got %d %s, want 200 once the agent answered", ok.StatusCode, ok.Reason)
-	}
+	f, agent, p, in, ok := answeredUnacked(t)
 	answered := time.Now()
 
 	// No ACK: the agent's audio reaches the caller all the same.
@@ -73,22 +58,7 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 // wait within that timeout and then be dropped: the caller stayed on
 // the line with nobody there.)
 func TestAgentHangsUpBeforeTheCallersACK(t *testing.T) {
-	f := newFixture(t)
-	agent := newPhone(t, "alice", f.addr)
-	agent.register("alice")
-	p := newRawPeer(t, f.srv)
-	p.send(p.fill(fuzzInvite("1900", "@ID@-lateack", "1", "application/sdp", fuzzSDP("sendrecv", "0"))))
-	in := agent.nextInvite()
-	in.answer()
-	var ok *sip.Response
-	for ok == nil {
-		if res := p.next(); res.StatusCode >= 200 {
-			ok = res
-		}
-	}
-	if ok.StatusCode != 200 {
-		t.Fatalf("INVITE: got %d %s, want 200 once the agent answered", ok.StatusCode, ok.Reason)
-	}
+	f, _, p, in, ok := answeredUnacked(t)
 	in.bye()
 	hungUp := time.Now()
 	if r := f.record(ok.CallID().Value()); r.Agent != "alice" || r.Cause != callflow.ErrAgentHangup.Error() {
@@ -122,6 +92,29 @@ func TestAgentHangsUpBeforeTheCallersACK(t *testing.T) {
 	t.Logf("BYE %s after the ACK", time.Since(acked).Round(time.Millisecond))
 	p.send(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
 	f.checkIdle()
+}
+
+// answeredUnacked is a call from a raw caller that agent alice
+// answered: Hotline's 200 OK to the caller (ok) is not acknowledged.
+func answeredUnacked(t *testing.T) (*fixture, *phone, *rawPeer, *incoming, *sip.Response) {
+	t.Helper()
+	f := newFixture(t)
+	agent := newPhone(t, "alice", f.addr)
+	agent.register("alice")
+	p := newRawPeer(t, f.srv)
+	p.send(p.fill(fuzzInvite("1900", "@ID@-unacked", "1", "application/sdp", fuzzSDP("sendrecv", "0"))))
+	in := agent.nextInvite()
+	in.answer()
+	var ok *sip.Response
+	for ok == nil {
+		if res := p.next(); res.StatusCode >= 200 {
+			ok = res
+		}
+	}
+	if ok.StatusCode != 200 {
+		t.Fatalf("INVITE: got %d %s, want 200 once the agent answered", ok.StatusCode, ok.Reason)
+	}
+	return f, agent, p, in, ok
 }
 
 // nextRequest reads the peer's socket until a request of method comes
