@@ -319,11 +319,19 @@ func TestConsultationCancelled(t *testing.T) {
 // waitUntil polls cond for up to waitTimeout.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !pollUntil(cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// pollUntil polls cond for up to waitTimeout and says whether it held.
+func pollUntil(cond func() bool) bool {
 	for deadline := time.Now().Add(waitTimeout); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return false
 		}
 	}
+	return true
 }
 
 // TestAttendedTransferReferInConsultation: some phones complete the other

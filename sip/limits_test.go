@@ -79,14 +79,24 @@ func (p *rawPeer) next() *sip.Response {
 // and parses it.
 func (p *rawPeer) nextMessage(deadline time.Time, what string) (sip.Message, []byte, error) {
 	p.t.Helper()
+	msg, raw, ok, err := p.readMessage(deadline)
+	if !ok {
+		p.t.Fatalf("no %s: %v", what, err)
+	}
+	return msg, raw, err
+}
+
+// readMessage reads the next datagram on the peer's socket and parses
+// it; ok is false (err the read's) when none came before deadline.
+func (p *rawPeer) readMessage(deadline time.Time) (msg sip.Message, raw []byte, ok bool, err error) {
 	buf := make([]byte, 65536)
 	_ = p.conn.SetReadDeadline(deadline)
 	n, err := p.conn.Read(buf)
 	if err != nil {
-		p.t.Fatalf("no %s: %v", what, err)
+		return nil, nil, false, err
 	}
-	msg, err := sip.ParseMessage(bytes.Clone(buf[:n]))
-	return msg, buf[:n], err
+	msg, err = sip.ParseMessage(bytes.Clone(buf[:n]))
+	return msg, buf[:n], true, err
 }
 
 // ask sends a request and returns its final response.

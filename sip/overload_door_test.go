@@ -401,13 +401,11 @@ func TestDoorRefusesAtTheSocket(t *testing.T) {
 		// through the other one, whose reader may not have read the
 		// last yet (sent just above): waited for.
 		var inv, oth uint64
-		for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		pollUntil(func() bool {
 			inv = promtest.HistogramCountLabel(t, m.Registry(), metrics.NameSIPSocketWait, "socket", metrics.SocketInvites)
 			oth = promtest.HistogramCountLabel(t, m.Registry(), metrics.NameSIPSocketWait, "socket", metrics.SocketOthers)
-			if (inv >= 3 && oth >= 2) || time.Now().After(deadline) {
-				break
-			}
-		}
+			return inv >= 3 && oth >= 2
+		})
 		if inv < 3 || oth < 2 {
 			t.Errorf("%s: %d datagrams read from the INVITE socket and %d from the other, want at least 3 and 2", metrics.NameSIPSocketWait, inv, oth)
 		}
