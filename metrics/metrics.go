@@ -269,7 +269,14 @@ func New(o Options) *Metrics {
 	m.transfers = newTransferMetrics(m.reg)
 	m.agentView = newAgentView(m.reg)
 	if !o.NoRuntimeMetrics {
-		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		// The scheduler's own figures besides the defaults: how long
+		// runnable goroutines (a SIP request's handler among them) waited
+		// for a core (go_sched_latencies_seconds) and how many wait now
+		// (go_sched_goroutines_runnable_goroutines). Overload shows there
+		// first; the runtime keeps them anyway, so a scrape reads them for
+		// a few microseconds.
+		m.reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
 }

@@ -166,6 +166,26 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 }
 
+// The scheduler's figures are on /metrics: how long runnable goroutines
+// waited for a core, and how many wait now.
+func TestSchedulerMetrics(t *testing.T) {
+	m := newTest(t, Options{})
+	text := scrape(t, m.Handler(), "")
+	for _, want := range []string{
+		"# TYPE go_sched_latencies_seconds histogram",
+		`go_sched_latencies_seconds_bucket{le="0.010485759999999998"} `,
+		"# TYPE go_sched_goroutines_runnable_goroutines gauge",
+		"# TYPE go_sched_gomaxprocs_threads gauge",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in the scrape", want)
+		}
+	}
+	if strings.Contains(text, "go_sched_latencies_seconds_count 0\n") {
+		t.Errorf("go_sched_latencies_seconds counted no goroutine's wait")
+	}
+}
+
 func TestOpenMetricsCarriesExemplars(t *testing.T) {
 	m := newTest(t, Options{})
 	exercise(m)
