@@ -15,13 +15,15 @@ type Config struct {
 	Enabled *bool `yaml:"enabled"`
 	// Interval is how often the signals are sampled (default 100ms).
 	Interval time.Duration `yaml:"interval"`
-	// SchedulingLag: shed while runnable goroutines keep waiting this
-	// long for a core (measured by a probe timer every Interval/10: how
-	// late it fires; a SIP request's handler waits the same way). The
-	// signal is the standing lag, the least lateness of the probes in the
-	// last two intervals (CoDel's minimum over an interval): a garbage
-	// collection, a burst of work or a short stall makes some probes
-	// late, not all of them. Default 10ms.
+	// SchedulingLag: shed while a probe timer (every Interval/10) keeps
+	// firing this late. The signal is the standing lag, the least
+	// lateness of the probes in the last two intervals (CoDel's minimum
+	// over an interval): a garbage collection, a burst of work or a short
+	// stall makes some probes late, not all of them. The runtime runs
+	// due timers before the goroutines in its run queue, so the probe
+	// catches a process that got no core at all, not the run queue's
+	// wait (which go_sched_latencies_seconds shows; bench/README.md, "The
+	// runtime's scheduling latency"). Default 10ms.
 	SchedulingLag time.Duration `yaml:"scheduling_lag"`
 	// SocketBacklog: shed while a SIP UDP socket's receive buffer is this
 	// full (share, 0-1), default 0.3.
