@@ -2,6 +2,7 @@ package sip
 
 import (
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,7 +58,11 @@ func (s *Server) shedInvite(h func(*sip.Request, sip.ServerTransaction, func()))
 			h(req, tx, func() {})
 			return
 		}
-		done, why, ok := s.overload.Admit()
+		// A new INVITE over UDP passed the door (overload_door.go), which
+		// took its sip.overload.max_cps token; one over TCP or TLS takes
+		// it here. (An INVITE the door could not parse passes it
+		// uncounted; sipgo then parses it, or answers 400.)
+		done, why, ok := s.overload.Admit(!strings.EqualFold(req.Transport(), "udp"))
 		if !ok {
 			s.deps.Metrics.CallRefused(string(why))
 			s.log.Debug("call refused: overloaded", "call_id", callIDOf(req), "reason", why)

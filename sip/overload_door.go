@@ -699,6 +699,11 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		// admitted is what shortens the queue.
 		refuse, why = true, overload.ReasonSocketDelay
 	}
+	if !refuse && !c.d.TakeCall(c.now()) {
+		// sip.overload.max_cps: the door takes the call's token, so
+		// shedInvite does not take another for a UDP INVITE.
+		refuse, why = true, overload.ReasonMaxCPS
+	}
 	if !refuse {
 		c.recent.add(key, c.now())
 		if c.delayRefused > 0 && c.now().Sub(c.delayLast) >= c.delayQuiet {

@@ -797,3 +797,54 @@ func TestDoorStandingDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxCPS: with sip.overload.max_cps 1, one new call is admitted; a
+// second new call within the second gets 503 with Retry-After at once,
+// from the door over UDP and from the handler over TCP, both counted
+// under reason max_cps; a new call a second later is admitted again.
+func TestMaxCPS(t *testing.T) {
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.cfg.Overload.MaxCPS = 1
+		o.cfg.Listen = append(o.cfg.Listen, Listener{Transport: "tcp", Addr: "127.0.0.1:0"})
+		o.deps = func(d *Deps) { d.Metrics = m }
+	})
+	a := newRawUA(t)
+	t0 := time.Now()
+	a.send(a.invite("cps-a", "cpsa"), f.addr)
+	okA, seen := a.final(sip.INVITE)
+	if okA.StatusCode != 200 {
+		t.Fatalf("first new call: responses %v, want 200 (queued, answered)", seen)
+	}
+
+	b := newRawUA(t)
+	b.send(b.invite("cps-b", "cpsb"), f.addr)
+	res := b.next()
+	if tag, _ := res.To().Params.Get("tag"); res.StatusCode != 503 || header(res, "Retry-After") != "5" || !strings.HasPrefix(tag, doorTagPrefix) {
+		t.Fatalf("second new call within the second (max_cps 1): %d %s, Retry-After %q, To tag %q; want the door's 503 with Retry-After 5",
+			res.StatusCode, res.Reason, header(res, "Retry-After"), tag)
+	}
+	b.send(b.inDialog("ACK", 1, res, "cpsb"), f.addr)
+	tcpRes := tcpRequest(t, f.srv.Addr("tcp").String(), bytes.ReplaceAll(b.invite("cps-tcp", "cpstcp"),
+		[]byte("SIP/2.0/UDP"), []byte("SIP/2.0/TCP")))
+	if ttag, _ := tcpRes.To().Params.Get("tag"); tcpRes.StatusCode != 503 || strings.HasPrefix(ttag, doorTagPrefix) {
+		t.Errorf("new call over TCP within the second: %d with To tag %q, want 503 from the handler", tcpRes.StatusCode, ttag)
+	}
+	if since := time.Since(t0); since >= time.Second {
+		t.Fatalf("the refusals took %s: the bucket may have refilled, the test proves nothing", since)
+	}
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameCallsRefused, "reason", "max_cps"); got != 2 {
+		t.Errorf("%s{reason=max_cps} = %g, want 2 (UDP at the door, TCP in the handler)", metrics.NameCallsRefused, got)
+	}
+
+	time.Sleep(time.Until(t0.Add(1100 * time.Millisecond)))
+	c := newRawUA(t)
+	c.send(c.invite("cps-c", "cpsc"), f.addr)
+	okC, seen := c.final(sip.INVITE)
+	if okC.StatusCode != 200 {
+		t.Fatalf("new call a second later: responses %v, want 200", seen)
+	}
+	a.ackAndHangUp(t, okA, "cpsa", f.addr)
+	c.ackAndHangUp(t, okC, "cpsc", f.addr)
+	f.checkIdle()
+}

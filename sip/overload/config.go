@@ -67,6 +67,14 @@ type Config struct {
 	// behind (calls in setup / calls per second = seconds each waits), with
 	// no sampling delay. Default 64.
 	MaxSetups int `yaml:"max_setups"`
+	// MaxCPS bounds the new calls admitted per second, as FreeSWITCH's
+	// sessions-per-second: a new INVITE beyond it gets 503 at once (at
+	// the door for UDP, before sipgo parses it). Calls may come in bursts
+	// of up to a tenth of a second's worth (at least one) after a quiet
+	// spell. Set it to the rate `make bench` sustains on the machine (S1)
+	// to hold Hotline there without waiting for a signal to trip. 0
+	// (default): no bound.
+	MaxCPS float64 `yaml:"max_cps"`
 	// SocketDelay: a new INVITE that waited this long in a SIP UDP
 	// socket before Hotline read it (the kernel's arrival stamp against
 	// the time the door reads it) is refused at once, with no sampling,
@@ -205,6 +213,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SocketDelay > 0 && c.SocketDelay < time.Millisecond {
 		errs = append(errs, cfg.Errorf("socket_delay", "must be at least 1ms (or negative: off), got %s", c.SocketDelay))
+	}
+	if c.MaxCPS < 0 {
+		errs = append(errs, cfg.Errorf("max_cps", "is new calls per second: 0 (no bound) or more, got %g", c.MaxCPS))
 	}
 	if c.SocketBacklog > 1 {
 		errs = append(errs, cfg.Errorf("socket_backlog", "is a share of the receive buffer: at most 1 (or negative: off), got %g", c.SocketBacklog))

@@ -33,11 +33,13 @@ const (
 	// ReasonMachineCPU: the machine's CPUs were MachineCPU busy, much of
 	// it Hotline's own work.
 	ReasonMachineCPU Reason = "machine_cpu"
+	// ReasonMaxCPS: MaxCPS new calls were admitted in the last second.
+	ReasonMaxCPS Reason = "max_cps"
 )
 
 // Reasons returns every Reason, in a fixed order.
 func Reasons() []Reason {
-	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU}
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU, ReasonMaxCPS}
 }
 
 // Reading is one sample of the signals.
@@ -104,12 +106,16 @@ type Detector struct {
 	share    atomic.Uint32 // State.Share in units of 1/shareScale
 	reason   atomic.Value  // Reason
 	setups   atomic.Int64  // new calls admitted and still being set up
+
+	rateMu sync.Mutex
+	rate   tokenBucket      // MaxCPS
+	now    func() time.Time // Admit's clock (tests)
 }
 
 // NewDetector returns a detector for c (defaults applied).
 func NewDetector(c Config) *Detector {
 	c.SetDefaults()
-	d := &Detector{cfg: c}
+	d := &Detector{cfg: c, rate: newTokenBucket(c.MaxCPS), now: time.Now}
 	d.reason.Store(Reason(""))
 	return d
 }
@@ -160,11 +166,12 @@ func (d *Detector) Refusing() (bool, Reason) {
 }
 
 // Admit decides on a new call at its INVITE: refused (why) while
-// shedding or while MaxSetups calls are being set up already; admitted
+// shedding, while MaxSetups calls are being set up already, or (with
+// charge: no door took its MaxCPS token) over MaxCPS; admitted
 // otherwise, and then done must be called (any number of times) once the
 // call's setup is over: an agent is rung, the caller answered, or the
 // call ended. A nil detector admits every call.
-func (d *Detector) Admit() (done func(), why Reason, ok bool) {
+func (d *Detector) Admit(charge bool) (done func(), why Reason, ok bool) {
 	if d == nil {
 		return func() {}, "", true
 	}
@@ -175,6 +182,10 @@ func (d *Detector) Admit() (done func(), why Reason, ok bool) {
 	if limit := d.cfg.MaxSetups; limit > 0 && n > int64(limit) {
 		d.setups.Add(-1)
 		return nil, ReasonSetups, false
+	}
+	if charge && !d.TakeCall(d.now()) {
+		d.setups.Add(-1)
+		return nil, ReasonMaxCPS, false
 	}
 	return sync.OnceFunc(func() { d.setups.Add(-1) }), "", true
 }

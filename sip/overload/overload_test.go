@@ -203,13 +203,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
-	c.MachineCPU, c.MachineShare, c.Cut = 1.2, -0.5, 1.1
+	c.MachineCPU, c.MachineShare, c.Cut, c.MaxCPS = 1.2, -0.5, 1.1, -1
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut", "max_cps"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
@@ -287,12 +287,12 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	c := testConfig()
 	c.MaxSetups = 2
 	d := NewDetector(c)
-	done1, _, ok1 := d.Admit()
-	done2, _, ok2 := d.Admit()
+	done1, _, ok1 := d.Admit(true)
+	done2, _, ok2 := d.Admit(true)
 	if !ok1 || !ok2 {
 		t.Fatal("the first two calls were refused")
 	}
-	if _, why, ok := d.Admit(); ok || why != ReasonSetups {
+	if _, why, ok := d.Admit(true); ok || why != ReasonSetups {
 		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
 	}
 	if on, why := d.Refusing(); !on || why != ReasonSetups {
@@ -309,7 +309,7 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	if on, _ := d.Refusing(); on {
 		t.Error("Refusing() under the bound")
 	}
-	done3, _, ok3 := d.Admit()
+	done3, _, ok3 := d.Admit(true)
 	if !ok3 {
 		t.Fatal("refused after a setup ended")
 	}
@@ -318,11 +318,11 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	// Shedding refuses before counting.
 	d.Update(time.Unix(0, 0), Reading{Pressure: 1})
 	d.Update(time.Unix(0, int64(100*time.Millisecond)), Reading{Pressure: 1})
-	if _, why, ok := d.Admit(); ok || why != ReasonPressure || d.Setups() != 0 {
+	if _, why, ok := d.Admit(true); ok || why != ReasonPressure || d.Setups() != 0 {
 		t.Fatalf("while shedding: admitted %v, reason %q, setups %d", ok, why, d.Setups())
 	}
 	var nd *Detector
-	if done, _, ok := nd.Admit(); !ok || done == nil {
+	if done, _, ok := nd.Admit(true); !ok || done == nil {
 		t.Fatal("a nil detector refused a call")
 	}
 }
@@ -502,5 +502,54 @@ func TestStandingBacklog(t *testing.T) {
 	send(20)
 	if got := m.standingBacklog(m.socketBacklog()); got != 0 {
 		t.Errorf("standing backlog %v after the reader emptied the socket mid-interval, want 0", got)
+	}
+}
+
+// TestMaxCPS: at most a tenth of a second's worth of new calls at once,
+// then max_cps a second; a call that a door took the token of is not
+// charged again by Admit.
+func TestMaxCPS(t *testing.T) {
+	d := NewDetector(Config{MaxCPS: 50})
+	t0 := time.Unix(1000, 0)
+	for i := range 5 { // the burst: 50/10
+		if !d.TakeCall(t0) {
+			t.Fatalf("call %d of the burst refused", i+1)
+		}
+	}
+	if d.TakeCall(t0) {
+		t.Fatal("a sixth call at once admitted, want refused (burst of 5)")
+	}
+	if d.TakeCall(t0.Add(19 * time.Millisecond)) {
+		t.Fatal("a call 19 ms later admitted: 50 a second is one per 20 ms")
+	}
+	if !d.TakeCall(t0.Add(21 * time.Millisecond)) {
+		t.Fatal("a call 21 ms later refused: 50 a second is one per 20 ms")
+	}
+	// A second of calls every 10 ms (100 a second): about half admitted.
+	n := 0
+	for i := 1; i <= 100; i++ {
+		if d.TakeCall(t0.Add(21*time.Millisecond + time.Duration(i)*10*time.Millisecond)) {
+			n++
+		}
+	}
+	if n < 49 || n > 51 {
+		t.Errorf("%d of 100 calls in a second admitted at max_cps 50, want 50", n)
+	}
+	// The bucket empty: Admit charges a call (no door), or not.
+	d.now = func() time.Time { return t0.Add(1021 * time.Millisecond) }
+	if _, why, ok := d.Admit(true); ok || why != ReasonMaxCPS || d.Setups() != 0 {
+		t.Errorf("Admit(charge) with no token: ok=%v why=%q setups=%d, want refused for max_cps, none in setup", ok, why, d.Setups())
+	}
+	done, _, ok := d.Admit(false)
+	if !ok {
+		t.Fatal("Admit without charge (the door took the token) refused")
+	}
+	done()
+	// No bound: every call admitted.
+	free := NewDetector(Config{})
+	for range 1000 {
+		if !free.TakeCall(t0) {
+			t.Fatal("max_cps 0 refused a call")
+		}
 	}
 }

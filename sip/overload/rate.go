@@ -1,0 +1,52 @@
+package overload
+
+import "time"
+
+// tokenBucket bounds a rate of events: it holds up to burst tokens,
+// refilled at rate a second, and each event admitted takes one.
+type tokenBucket struct {
+	rate   float64 // tokens a second; 0: no bound
+	burst  float64
+	tokens float64
+	last   time.Time // of the last refill; zero: full
+}
+
+// newTokenBucket returns a bucket for rate events a second (0: no
+// bound), with bursts of a tenth of a second's worth (at least one),
+// full.
+func newTokenBucket(rate float64) tokenBucket {
+	b := max(rate/10, 1)
+	return tokenBucket{rate: rate, burst: b, tokens: b}
+}
+
+// take takes a token at now and reports whether there was one. A clock
+// that steps back refills nothing.
+func (b *tokenBucket) take(now time.Time) bool {
+	if b.rate <= 0 {
+		return true
+	}
+	if !b.last.IsZero() {
+		if dt := now.Sub(b.last); dt > 0 {
+			b.tokens = min(b.burst, b.tokens+dt.Seconds()*b.rate)
+		}
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// TakeCall counts a new call against MaxCPS at now: false when MaxCPS
+// new calls were admitted over the last second already (ReasonMaxCPS).
+// Whoever admits a new call takes its token once: the door for UDP, or
+// Admit with charge set. A nil detector, or MaxCPS 0, admits every call.
+func (d *Detector) TakeCall(now time.Time) bool {
+	if d == nil || d.cfg.MaxCPS <= 0 {
+		return true
+	}
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	return d.rate.take(now)
+}
