@@ -535,6 +535,15 @@ func TestMaxCPS(t *testing.T) {
 	if n < 49 || n > 51 {
 		t.Errorf("%d of 100 calls in a second admitted at max_cps 50, want 50", n)
 	}
+	// A clock that steps back refills nothing, and does not make the
+	// next step forward refill more than its own time.
+	last := t0.Add(1021 * time.Millisecond)
+	if d.TakeCall(last.Add(-time.Second)) {
+		t.Error("a call with the clock a second back admitted, want refused (the bucket is empty)")
+	}
+	if d.TakeCall(last.Add(10 * time.Millisecond)) {
+		t.Error("a call 10 ms after the last admitted one was admitted at 50 a second")
+	}
 	// The bucket empty: Admit charges a call (no door), or not.
 	d.now = func() time.Time { return t0.Add(1021 * time.Millisecond) }
 	if _, why, ok := d.Admit(true); ok || why != ReasonMaxCPS || d.Setups() != 0 {

@@ -25,12 +25,13 @@ func (b *tokenBucket) take(now time.Time) bool {
 	if b.rate <= 0 {
 		return true
 	}
-	if !b.last.IsZero() {
-		if dt := now.Sub(b.last); dt > 0 {
-			b.tokens = min(b.burst, b.tokens+dt.Seconds()*b.rate)
-		}
+	switch {
+	case b.last.IsZero():
+		b.last = now
+	case now.After(b.last):
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		b.last = now
 	}
-	b.last = now
 	if b.tokens < 1 {
 		return false
 	}
@@ -38,8 +39,8 @@ func (b *tokenBucket) take(now time.Time) bool {
 	return true
 }
 
-// TakeCall counts a new call against MaxCPS at now: false when MaxCPS
-// new calls were admitted over the last second already (ReasonMaxCPS).
+// TakeCall counts a new call against MaxCPS at now: false past MaxCPS
+// new calls a second, with bursts of a tenth of that (ReasonMaxCPS).
 // Whoever admits a new call takes its token once: the door for UDP, or
 // Admit with charge set. A nil detector, or MaxCPS 0, admits every call.
 func (d *Detector) TakeCall(now time.Time) bool {
