@@ -684,8 +684,9 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	if c.recent.has(key) {
 		return false // a retransmission of a call let through: its transaction answers
 	}
+	now := c.now()
 	refuse, why := c.d.Refusing()
-	if !refuse && c.maxDelay > 0 && c.others != nil && c.othersBehind(c.maxDelay, c.now()) {
+	if !refuse && c.maxDelay > 0 && c.others != nil && c.othersBehind(c.maxDelay, now) {
 		// The responses and in-dialog requests of the calls admitted
 		// already (their own socket) have all waited this long for a
 		// whole window: admitting more would make them wait longer.
@@ -699,14 +700,14 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		// admitted is what shortens the queue.
 		refuse, why = true, overload.ReasonSocketDelay
 	}
-	if !refuse && !c.d.TakeCall(c.now()) {
+	if !refuse && !c.d.TakeCall(now) {
 		// sip.overload.max_cps: the door takes the call's token, so
 		// shedInvite does not take another for a UDP INVITE.
 		refuse, why = true, overload.ReasonMaxCPS
 	}
 	if !refuse {
-		c.recent.add(key, c.now())
-		if c.delayRefused > 0 && c.now().Sub(c.delayLast) >= c.delayQuiet {
+		c.recent.add(key, now)
+		if c.delayRefused > 0 && now.Sub(c.delayLast) >= c.delayQuiet {
 			c.log.Info("overload over: new calls are admitted again", "reason", overload.ReasonSocketDelay,
 				"refused", c.delayRefused, "for", c.delayLast.Sub(c.delaySince).Round(time.Millisecond))
 			c.delayRefused = 0
@@ -714,7 +715,7 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return false
 	}
 	if why == overload.ReasonSocketDelay {
-		c.delayLast = c.now()
+		c.delayLast = now
 		if c.delayRefused == 0 {
 			c.delaySince = c.delayLast
 			c.log.Warn("overloaded: new calls are refused", "reason", why, "waited", c.waited.Round(time.Millisecond),
