@@ -71,8 +71,9 @@ type Config struct {
 	// sessions-per-second: a new INVITE beyond it gets 503 at once (at
 	// the door for UDP, before sipgo parses it). Calls may come in bursts
 	// of up to a tenth of a second's worth (at least one) after a quiet
-	// spell. Set it to the rate `make bench` sustains on the machine (S1)
-	// to hold Hotline there without waiting for a signal to trip. 0
+	// spell. Set it below the rate `make bench` sustains on the machine
+	// (S1; three quarters of it or less in bench/README.md's figures) to
+	// hold Hotline under it without waiting for a signal to trip. 0
 	// (default): no bound.
 	MaxCPS float64 `yaml:"max_cps"`
 	// SocketDelay: a new INVITE that waited this long in a SIP UDP
