@@ -10,6 +10,7 @@ const (
 	NameOverloadSaturation    = "hotline_overload_saturation_ratio"
 	NameOverloadShedding      = "hotline_overload_shedding"
 	NameOverloadRefusedShare  = "hotline_overload_refused_ratio"
+	NameOverloadMaxCPS        = "hotline_overload_max_calls_per_second"
 	NameKeypadAbandoned       = "hotline_keypad_abandoned_total"
 	NameQueueEmptyTurnedAway  = "hotline_queue_empty_turned_away_total"
 	NameDispositions          = "hotline_dispositions_total"
@@ -155,6 +156,7 @@ var allNames = []struct {
 	{NameOverloadSaturation, kindGauge},
 	{NameOverloadShedding, kindGauge},
 	{NameOverloadRefusedShare, kindGauge},
+	{NameOverloadMaxCPS, kindGauge},
 	{NameRefusalTime, kindHistogram},
 	{NameAnswerDelay, kindHistogram},
 	{NameSIPSocketWait, kindHistogram},

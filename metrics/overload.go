@@ -17,6 +17,7 @@ type overloadMetrics struct {
 	saturation prometheus.Gauge
 	shedding   prometheus.Gauge
 	share      prometheus.Gauge
+	maxCPS     prometheus.Gauge
 	refusal    prometheus.Histogram
 	answer     prometheus.Histogram
 	sockWait   *prometheus.HistogramVec
@@ -33,6 +34,8 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
 		share: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadRefusedShare,
 			Help: "The share of new calls refused at random while Hotline sheds (0-1; sip.overload.cut: half at first, more while a signal stays over its threshold, less over the release ramp), at the last sample; 0 when not shedding. Calls refused by max_setups or socket_delay are judged apart."}),
+		maxCPS: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadMaxCPS,
+			Help: "The bound on new calls admitted a second in force (sip.overload.max_cps, applied at start and by each configuration reload); 0: no bound."}),
 		refusal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRefusalTime,
 			Help:    "Time from a refused INVITE's arrival in Hotline's SIP UDP socket (the kernel's stamp) to the 503 the overload door sent for it: the part of a caller's wait for the refusal that Hotline causes.",
 			Buckets: RefusalBuckets}),
@@ -49,7 +52,7 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 	for _, s := range []string{SocketInvites, SocketOthers, SocketShared} {
 		o.sockWait.WithLabelValues(s)
 	}
-	reg.MustRegister(o.refused, o.saturation, o.shedding, o.share, o.refusal, o.answer, o.sockWait)
+	reg.MustRegister(o.refused, o.saturation, o.shedding, o.share, o.maxCPS, o.refusal, o.answer, o.sockWait)
 	return o
 }
 
@@ -83,6 +86,15 @@ func (m *Metrics) Overload(saturation float64, shedding bool, share float64) {
 	} else {
 		m.overload.shedding.Set(0)
 	}
+}
+
+// OverloadMaxCPS records the bound on new calls a second in force
+// (sip.overload.max_cps; 0: none).
+func (m *Metrics) OverloadMaxCPS(rate float64) {
+	if m == nil {
+		return
+	}
+	m.overload.maxCPS.Set(rate)
 }
 
 // RefusedAfter observes how long after its INVITE reached the SIP socket

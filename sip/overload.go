@@ -21,6 +21,7 @@ func (s *Server) startOverload() {
 		return
 	}
 	s.overload = overload.NewDetector(c)
+	s.deps.Metrics.OverloadMaxCPS(s.overload.MaxCPS())
 	var socks []syscall.Conn
 	for _, l := range s.listeners {
 		if sc, ok := l.closer.(syscall.Conn); ok && l.transport == "udp" {
@@ -43,6 +44,23 @@ func (s *Server) startOverload() {
 		defer s.bg.Done()
 		mon.Run(s.runCtx)
 	}()
+}
+
+// SetMaxCPS applies a new sip.overload.max_cps (new calls admitted a
+// second; 0: no bound) while Hotline runs, as a configuration reload
+// does, like FreeSWITCH's "fsctl sps". It reports false, changing
+// nothing, when overload control is off (sip.overload.enabled: false):
+// turning it on needs a restart.
+func (s *Server) SetMaxCPS(rate float64) bool {
+	if s.overload == nil {
+		return false
+	}
+	if old := s.overload.MaxCPS(); old != rate {
+		s.overload.SetMaxCPS(rate)
+		s.deps.Metrics.OverloadMaxCPS(s.overload.MaxCPS())
+		s.log.Info("sip.overload.max_cps applied", "was", old, "now", s.overload.MaxCPS())
+	}
+	return true
 }
 
 // shedInvite refuses a new call (an INVITE without a To tag) with 503 and

@@ -844,7 +844,29 @@ func TestMaxCPS(t *testing.T) {
 	if okC.StatusCode != 200 {
 		t.Fatalf("new call a second later: responses %v, want 200", seen)
 	}
+	if got := promtest.GaugeSum(t, m.Registry(), metrics.NameOverloadMaxCPS); got != 1 {
+		t.Errorf("%s = %g, want 1", metrics.NameOverloadMaxCPS, got)
+	}
+
+	// A reload takes the bound out (SetMaxCPS): two new calls right
+	// after c's are both answered, and the gauge reads 0.
+	if !f.srv.SetMaxCPS(0) {
+		t.Fatal("SetMaxCPS: overload control is on, want true")
+	}
+	if got := promtest.GaugeSum(t, m.Registry(), metrics.NameOverloadMaxCPS); got != 0 {
+		t.Errorf("%s = %g after SetMaxCPS(0), want 0", metrics.NameOverloadMaxCPS, got)
+	}
+	d, e := newRawUA(t), newRawUA(t)
+	d.send(d.invite("cps-d", "cpsd"), f.addr)
+	e.send(e.invite("cps-e", "cpse"), f.addr)
+	okD, seenD := d.final(sip.INVITE)
+	okE, seenE := e.final(sip.INVITE)
+	if okD.StatusCode != 200 || okE.StatusCode != 200 {
+		t.Fatalf("two new calls at once with the bound taken out: responses %v and %v, want 200 each", seenD, seenE)
+	}
 	a.ackAndHangUp(t, okA, "cpsa", f.addr)
 	c.ackAndHangUp(t, okC, "cpsc", f.addr)
+	d.ackAndHangUp(t, okD, "cpsd", f.addr)
+	e.ackAndHangUp(t, okE, "cpse", f.addr)
 	f.checkIdle()
 }

@@ -28,7 +28,8 @@ const reloadPoll = 2 * time.Second
 // nothing: every problem is logged and hotline_config_last_reload_successful
 // drops to 0 (an alert watches it) until a good reload. Changes to the
 // sections that need a restart (listeners, media, recording, survey,
-// API, metrics, log, keypad questions...) are logged as such.
+// API, metrics, log, keypad questions...) are logged as such; of the
+// sip section, sip.overload.max_cps applies (SetMaxCPS).
 func (a *app) reload(path string) bool {
 	n, err := loadConfig(path)
 	if err == nil {
@@ -67,6 +68,9 @@ func (a *app) reload(path string) bool {
 	old.Config.Reload(&n.Config)
 	if err := a.directory.Reload(); err != nil {
 		a.log.Warn("customer directory not reloaded; keeping the previous one", "error", err)
+	}
+	if m := n.SIP.Overload.MaxCPS; m != old.SIP.Overload.MaxCPS && !a.sip.SetMaxCPS(m) {
+		a.log.Warn("sip.overload.max_cps not applied: overload control is off (sip.overload.enabled: false; turning it on needs a restart)", "max_cps", m)
 	}
 	for _, s := range restartSections(old, n) {
 		a.log.Warn("configuration change needs a restart to apply", "section", s)
@@ -117,14 +121,16 @@ func promptsStamp(dir string) string {
 }
 
 // restartSections names the sections that differ between old and n and
-// are not applied by a reload.
+// are not applied by a reload (sip.overload.max_cps is).
 func restartSections(old, n *Config) []string {
 	var out []string
+	nSIP := n.SIP
+	nSIP.Overload.MaxCPS = old.SIP.Overload.MaxCPS
 	for _, s := range []struct {
 		name     string
 		old, new any
 	}{
-		{"sip", old.SIP, n.SIP}, {"rtp", old.RTP, n.RTP}, {"recording", old.Recording, n.Recording},
+		{"sip", old.SIP, nSIP}, {"rtp", old.RTP, n.RTP}, {"recording", old.Recording, n.Recording},
 		{"survey", old.Survey, n.Survey}, {"api", old.API, n.API}, {"metrics", old.Metrics, n.Metrics},
 		{"log", old.Log, n.Log}, {"queue", old.Queue, n.Queue}, {"ivr", old.IVR, n.IVR},
 		{"callbacks", old.Callbacks, n.Callbacks}, {"directory", old.Directory, n.Directory},

@@ -255,3 +255,80 @@ func TestE2EPromptsReload(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// TestE2EReloadMaxCPS: sip.overload.max_cps applies on a reload, without
+// a restart (as FreeSWITCH's "fsctl sps"). Set to one call per five
+// seconds, a new call while alice talks to the first gets 503 with
+// Retry-After and counts as refused by max_cps; the bound is on
+// /metrics. Taken out again, two calls a tenth of a second apart are
+// both answered. Neither reload logs the sip section as needing a
+// restart.
+func TestE2EReloadMaxCPS(t *testing.T) {
+	skipShort(t)
+	port := freeSIPPort(t)
+	addr := "127.0.0.1:" + port
+	dir := t.TempDir()
+	rtpMin, _ := proctest.FreeUDPRange(t, 200)
+	base := reloadConfig(addr, dir, rtpMin, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
+		`{name: general}`, `{name: all, queue: general}`)
+	// The measured signals off (as startProcess does), so that the busy
+	// test machine cannot refuse a call for them.
+	withCPS := func(cps string) string {
+		return strings.Replace(base, "\nsip:\n", strings.Replace(processOverloadOff, "socket_delay: -1ms}", "socket_delay: -1ms"+cps+"}", 1), 1)
+	}
+	p := startProcess(t, withCPS(""))
+	metricsAddr := p.logAttr(t, "metrics listening", "addr")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	alice := e2e.StartBaresip(t, e2e.BaresipOptions{User: "alice", Password: "alice-secret", Registrar: addr, ToneHz: agentHz, AutoAnswer: true})
+	if err := alice.WaitRegistered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := metricSum(t, metricsAddr, "hotline_overload_max_calls_per_second", nil); v != 0 {
+		t.Fatalf("hotline_overload_max_calls_per_second %v at start without max_cps, want 0", v)
+	}
+
+	reload := func(config string) {
+		t.Helper()
+		n := strings.Count(p.logs.String(), `msg="sip.overload.max_cps applied"`)
+		writeFile(t, p.config, config)
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "max_cps applied", func() bool {
+			return strings.Count(p.logs.String(), `msg="sip.overload.max_cps applied"`) > n
+		})
+	}
+	reload(withCPS(", max_cps: 0.2"))
+	if v := metricSum(t, metricsAddr, "hotline_overload_max_calls_per_second", nil); v != 0.2 {
+		t.Errorf("hotline_overload_max_calls_per_second %v after the reload, want 0.2", v)
+	}
+	first := e2e.StartSIPp(t, e2e.SIPpOptions{Target: addr, Service: "1900",
+		Scenario: e2e.UACPlayPCAP(tonePCAP(t, time.Second), 2*time.Second)})
+	if _, err := alice.WaitEvent(ctx, e2e.EventCallEstablished); err != nil {
+		t.Fatalf("the first call after the reload: %v", err)
+	}
+	if got := inviteStatusAt(t, addr); got.status != 503 || got.retryAfter == "" {
+		t.Errorf("a second new call within five seconds at max_cps 0.2: %d with Retry-After %q, want 503 with Retry-After", got.status, got.retryAfter)
+	}
+	if v := metricSum(t, metricsAddr, "hotline_calls_refused_total", map[string]string{"reason": "max_cps"}); v != 1 {
+		t.Errorf("hotline_calls_refused_total{reason=max_cps} = %v, want 1", v)
+	}
+	res, err := first.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.RequireCalls(t, 1, 0)
+
+	reload(withCPS(""))
+	if v := metricSum(t, metricsAddr, "hotline_overload_max_calls_per_second", nil); v != 0 {
+		t.Errorf("hotline_overload_max_calls_per_second %v after max_cps was taken out, want 0", v)
+	}
+	two := e2e.RunSIPp(ctx, t, e2e.SIPpOptions{Target: addr, Service: "1900",
+		Scenario: e2e.UACPlayPCAP(tonePCAP(t, time.Second), 2*time.Second), Calls: 2, Rate: 10, Timeout: 20 * time.Second})
+	two.RequireCalls(t, 2, 0)
+	if strings.Contains(p.logs.String(), `msg="configuration change needs a restart to apply" section=sip`) {
+		t.Errorf("a max_cps change was logged as needing a restart:\n%s", tail(p.logs.String(), 20))
+	}
+	p.stop(t)
+}

@@ -45,6 +45,16 @@ func CounterSum(t testing.TB, g prometheus.Gatherer, name, label, value string) 
 	return n
 }
 
+// GaugeSum sums the samples of gauge name in g (every series).
+func GaugeSum(t testing.TB, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	var n float64
+	for _, s := range series(t, g, name, "", "") {
+		n += s.GetGauge().GetValue()
+	}
+	return n
+}
+
 // HistogramCount returns how many observations histogram name in g holds
 // (every series together) and their sum.
 func HistogramCount(t testing.TB, g prometheus.Gatherer, name string) (count uint64, sum float64) {

@@ -73,8 +73,9 @@ type Config struct {
 	// of up to a tenth of a second's worth (at least one) after a quiet
 	// spell. Set it below the rate `make bench` sustains on the machine
 	// (S1; three quarters of it or less in bench/README.md's figures) to
-	// hold Hotline under it without waiting for a signal to trip. 0
-	// (default): no bound.
+	// hold Hotline under it without waiting for a signal to trip. A
+	// configuration reload applies it without a restart
+	// (Detector.SetMaxCPS). 0 (default): no bound.
 	MaxCPS float64 `yaml:"max_cps"`
 	// SocketDelay: a new INVITE that waited this long in a SIP UDP
 	// socket before Hotline read it (the kernel's arrival stamp against

@@ -107,20 +107,23 @@ type Detector struct {
 	reason   atomic.Value  // Reason
 	setups   atomic.Int64  // new calls admitted and still being set up
 
-	rateMu sync.Mutex
-	rate   tokenBucket      // MaxCPS
-	now    func() time.Time // Admit's clock (tests)
+	rateMu  sync.Mutex
+	rate    tokenBucket      // MaxCPS (SetMaxCPS replaces it)
+	bounded atomic.Bool      // rate has a bound
+	now     func() time.Time // Admit's clock (tests)
 }
 
 // NewDetector returns a detector for c (defaults applied).
 func NewDetector(c Config) *Detector {
 	c.SetDefaults()
-	d := &Detector{cfg: c, rate: newTokenBucket(c.MaxCPS), now: time.Now}
+	d := &Detector{cfg: c, now: time.Now}
+	d.SetMaxCPS(c.MaxCPS)
 	d.reason.Store(Reason(""))
 	return d
 }
 
-// Config returns the detector's configuration.
+// Config returns the detector's configuration as it started (SetMaxCPS
+// does not change it; MaxCPS returns the bound in force).
 func (d *Detector) Config() Config { return d.cfg }
 
 // Shedding reports whether new calls are to be refused now, and why. It

@@ -561,4 +561,28 @@ func TestMaxCPS(t *testing.T) {
 			t.Fatal("max_cps 0 refused a call")
 		}
 	}
+	// A reload sets a bound (SetMaxCPS), with a full burst, and takes it
+	// out again.
+	free.SetMaxCPS(20)
+	if got := free.MaxCPS(); got != 20 {
+		t.Errorf("MaxCPS() = %g after SetMaxCPS(20)", got)
+	}
+	admitted := 0
+	for range 5 {
+		if free.TakeCall(t0) {
+			admitted++
+		}
+	}
+	if admitted != 2 {
+		t.Errorf("SetMaxCPS(20): %d of 5 calls at once admitted, want a burst of 2", admitted)
+	}
+	d.SetMaxCPS(0)
+	for range 1000 {
+		if !d.TakeCall(last) {
+			t.Fatal("a call refused after SetMaxCPS(0)")
+		}
+	}
+	if got := d.MaxCPS(); got != 0 {
+		t.Errorf("MaxCPS() = %g after SetMaxCPS(0)", got)
+	}
 }

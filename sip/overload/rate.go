@@ -42,12 +42,37 @@ func (b *tokenBucket) take(now time.Time) bool {
 // TakeCall counts a new call against MaxCPS at now: false past MaxCPS
 // new calls a second, with bursts of a tenth of that (ReasonMaxCPS).
 // Whoever admits a new call takes its token once: the door for UDP, or
-// Admit with charge set. A nil detector, or MaxCPS 0, admits every call.
+// Admit with charge set. A nil detector, or MaxCPS 0, admits every call
+// (one atomic load).
 func (d *Detector) TakeCall(now time.Time) bool {
-	if d == nil || d.cfg.MaxCPS <= 0 {
+	if d == nil || !d.bounded.Load() {
 		return true
 	}
 	d.rateMu.Lock()
 	defer d.rateMu.Unlock()
 	return d.rate.take(now)
+}
+
+// SetMaxCPS replaces the bound on new calls a second (MaxCPS; 0: no
+// bound) while Hotline runs, as a configuration reload does. The new
+// bound starts with a full burst. Negative is taken as 0.
+func (d *Detector) SetMaxCPS(rate float64) {
+	if d == nil {
+		return
+	}
+	rate = max(rate, 0)
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	d.rate = newTokenBucket(rate)
+	d.bounded.Store(rate > 0)
+}
+
+// MaxCPS returns the bound on new calls a second in force (0: none).
+func (d *Detector) MaxCPS() float64 {
+	if d == nil {
+		return 0
+	}
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	return d.rate.rate
 }
