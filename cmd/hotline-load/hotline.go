@@ -9,8 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"hotline/metrics"
 )
 
 // hotlineOpts is what the benchmark (and the soak test) vary in Hotline's
@@ -366,4 +370,68 @@ func pollUploads(ctx context.Context, p polled, base uint64, want int, bound, st
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// setMaxCPS sets sip.overload.max_cps (0: no bound) in h's configuration
+// file and reloads it (SIGHUP), as an operator would, then waits until
+// /metrics shows the bound in force (hotline_overload_max_calls_per_second).
+// It returns the bound in force before.
+func (h *hotlineProc) setMaxCPS(ctx context.Context, cps float64) (float64, error) {
+	m, err := h.scrape(ctx, metrics.NameOverloadMaxCPS)
+	if err != nil {
+		return 0, err
+	}
+	prev, ok := m[metrics.NameOverloadMaxCPS]
+	if !ok {
+		return 0, fmt.Errorf("%s not on /metrics (overload control off?)", metrics.NameOverloadMaxCPS)
+	}
+	path := filepath.Join(h.dir, "hotline.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(withMaxCPS(string(data), cps)), 0o600); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	if err := h.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		m, err := h.scrape(ctx, metrics.NameOverloadMaxCPS)
+		if err == nil && m[metrics.NameOverloadMaxCPS] == cps {
+			return prev, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return prev, fmt.Errorf("max_cps %s not in force 15 s after the reload (%s %v, %v)", fmtNum(cps),
+				metrics.NameOverloadMaxCPS, m[metrics.NameOverloadMaxCPS], err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// withMaxCPS returns the configuration config (as hotlineConfig writes
+// it: sip.overload, if there, one flow mapping) with sip.overload.max_cps
+// set to cps, and nothing else changed.
+func withMaxCPS(config string, cps float64) string {
+	entry := "max_cps: " + strconv.FormatFloat(cps, 'f', -1, 64)
+	const key = "\n  overload: {"
+	i := strings.Index(config, key)
+	if i < 0 {
+		return strings.Replace(config, "\nsip:\n", "\nsip:\n  overload: {"+entry+"}\n", 1)
+	}
+	start := i + len(key)
+	end := start + strings.Index(config[start:], "}")
+	var keep []string
+	for _, e := range strings.Split(config[start:end], ",") {
+		if e = strings.TrimSpace(e); e != "" && !strings.HasPrefix(e, "max_cps:") {
+			keep = append(keep, e)
+		}
+	}
+	keep = append(keep, entry)
+	return config[:start] + strings.Join(keep, ", ") + config[end:]
 }

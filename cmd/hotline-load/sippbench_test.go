@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,9 +220,80 @@ func TestSIPpScenariosRecordCalls(t *testing.T) {
 	if len(s.AnswerTimes) != 4 {
 		t.Errorf("%d answer times, want 4", len(s.AnswerTimes))
 	}
+	// S3c: twice the rate with max_cps at five eighths of it (3), set
+	// by a reload: the calls past the bound are refused by max_cps, and
+	// the bound is taken out again after the step.
+	b.boundStep(ctx, 4)
+	o := b.res.OverloadBound
+	if b.res.BoundCPS != 3 || o == nil {
+		t.Fatalf("S3c: bound %v, step %+v; want max_cps 3 and a step", b.res.BoundCPS, o)
+	}
+	if o.Created != 8 || o.Refused == 0 || o.Refused+o.Answered != o.Created || o.Failed != 0 || o.Stored != o.Answered {
+		t.Errorf("S3c step at 8 calls/s with max_cps 3: %+v (%s); want some of 8 refused, the rest answered and stored", *o, o.why())
+	}
+	if m, err := h.scrape(ctx, metrics.NameOverloadMaxCPS, metrics.NameCallsRefused); err != nil || m[metrics.NameOverloadMaxCPS] != 0 ||
+		h.refusedByReason(ctx)["max_cps"] != float64(o.Refused) {
+		t.Errorf("after S3c: %v (%v), refused by reason %v; want max_cps back to 0 and %d refused by max_cps", m, err, h.refusedByReason(ctx), o.Refused)
+	}
 	data, err := httpGet(ctx, strings.TrimSuffix(h.metrics, "/metrics")+"/debug/pprof/", 10*time.Second)
 	if err != nil || !strings.Contains(string(data), "goroutine") {
 		t.Errorf("pprof index of the bench's Hotline: %v\n%.200s", err, data)
+	}
+}
+
+// TestSIPpBoundReport: S3c's figures come from its own step and name the
+// bound; without the step they are there, unmeasured.
+func TestSIPpBoundReport(t *testing.T) {
+	s3 := sippRateStep{Rate: 800, Created: 100, Refused: 60, Answered: 40, AnswerTimes: []time.Duration{900 * time.Millisecond}}
+	s3c := sippRateStep{Rate: 800, Created: 100, Refused: 70, Answered: 30, AnswerTimes: []time.Duration{40 * time.Millisecond}}
+	r := &sippResults{Overload: &s3, OverloadBound: &s3c, BoundCPS: 250}
+	got := map[string]float64{}
+	for _, f := range r.figures() {
+		if strings.HasPrefix(f.Name, "overload: time to answer p99") || strings.HasPrefix(f.Name, "overload: calls refused at once") {
+			got[f.ID+" "+f.Name[:20]] = f.S.Median
+			if f.ID == "S3c" && !strings.Contains(f.Name, "max_cps 250") {
+				t.Errorf("S3c figure %q does not name the bound", f.Name)
+			}
+		}
+	}
+	want := map[string]float64{"S3 overload: time to an": 900, "S3 overload: calls refu": 60, "S3c overload: time to an": 40, "S3c overload: calls refu": 70}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	var b strings.Builder
+	r.writeDetails(&b)
+	if !strings.Contains(b.String(), "| S3c (2×, max_cps 250) | 800 |") {
+		t.Errorf("details lack the S3c row:\n%s", b.String())
+	}
+	n := 0
+	for _, f := range (&sippResults{}).figures() {
+		if f.ID == "S3c" {
+			n++
+			if !math.IsNaN(f.S.Median) {
+				t.Errorf("S3c figure %q measured without a step: %v", f.Name, f.S.Median)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no S3c figures without the step, want them unmeasured")
+	}
+}
+
+// TestWithMaxCPS: the bench's configuration gains sip.overload.max_cps,
+// in the overload flow mapping when there is one, replacing a bound set
+// before, and nothing else changes.
+func TestWithMaxCPS(t *testing.T) {
+	plain := hotlineConfig("/tmp/x", 5070, 8090, 9470, hotlineOpts{Agents: 1})
+	got := withMaxCPS(plain, 250)
+	if want := strings.Replace(plain, "\nsip:\n", "\nsip:\n  overload: {max_cps: 250}\n", 1); got != want {
+		t.Errorf("without an overload section:\n%s\nwant\n%s", got, want)
+	}
+	tuned := hotlineConfig("/tmp/x", 5070, 8090, 9470, hotlineOpts{Agents: 1, Overload: "{machine_cpu: 0.9, max_cps: 400, cut: 1}"})
+	got = withMaxCPS(tuned, 0)
+	if want := strings.Replace(tuned, "{machine_cpu: 0.9, max_cps: 400, cut: 1}", "{machine_cpu: 0.9, cut: 1, max_cps: 0}", 1); got != want {
+		t.Errorf("with an overload section:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -245,6 +317,11 @@ func TestSIPpFixedOverloadReport(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no S3 refused figure")
+	}
+	for _, f := range r.figures() {
+		if f.ID == "S3c" {
+			t.Errorf("S3c figure %q in a fixed-rate run, which takes none", f.Name)
+		}
 	}
 	var b strings.Builder
 	r.writeDetails(&b)

@@ -112,8 +112,31 @@ func (r *sippResults) figures() []figure {
 	}
 	add(figure{ID: "S2b", Name: "packets dropped by Hotline's recorders over the S2 ramp", Unit: "packets",
 		Tool: "call records (JSON) of the recordings", S: one(drops), Target: &target{0, false, "0"}})
+	at := "at 2× the S1 rate"
+	if o := r.Overload; o != nil {
+		at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered)", fmtNum(o.Rate))
+	}
+	if r.FixedCPS > 0 {
+		at = fmt.Sprintf("at a fixed %s calls/s offered (-overload-cps; the last of %d steps)", fmtNum(r.FixedCPS), len(r.FixedSteps))
+	}
+	figs = append(figs, overloadFigures("S3", r.Overload, at)...)
+	if r.FixedCPS <= 0 {
+		at := "at 2× the S1 rate with sip.overload.max_cps at ⅝ of S1, set by a reload"
+		if o := r.OverloadBound; o != nil {
+			at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered) with sip.overload.max_cps %s (⅝ of S1), set by a reload", fmtNum(o.Rate), fmtNum(r.BoundCPS))
+		}
+		figs = append(figs, overloadFigures("S3c", r.OverloadBound, at)...)
+	}
+	return figs
+}
+
+// overloadFigures are figure id's (S3, S3c) from its overload step o
+// (nil: not taken), at says at what load.
+func overloadFigures(id string, o *sippRateStep, at string) []figure {
+	var figs []figure
+	add := func(f figure) { f.ID = id; figs = append(figs, f) }
 	refused, afail, ap99, r99, rdrops := math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
-	if o := r.Overload; o != nil && o.Created > 0 {
+	if o != nil && o.Created > 0 {
 		rdrops = float64(o.RecDropped)
 		if len(o.RefuseTimes) > 0 {
 			r99 = ms(DurationPercentile(o.RefuseTimes, 99))
@@ -126,33 +149,26 @@ func (r *sippResults) figures() []figure {
 			ap99 = ms(DurationPercentile(o.AnswerTimes, 99))
 		}
 	}
-	at := "at 2× the S1 rate"
-	if o := r.Overload; o != nil {
-		at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered)", fmtNum(o.Rate))
-	}
-	if r.FixedCPS > 0 {
-		at = fmt.Sprintf("at a fixed %s calls/s offered (-overload-cps; the last of %d steps)", fmtNum(r.FixedCPS), len(r.FixedSteps))
-	}
-	add(figure{ID: "S3", Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolSIPp, S: one(refused)})
-	add(figure{ID: "S3", Name: "overload: admitted calls that failed or never reached an agent " + at, Unit: "%", Tool: toolSIPp, S: one(afail),
+	add(figure{Name: "overload: calls refused at once (503) " + at, Unit: "%", Tool: toolSIPp, S: one(refused)})
+	add(figure{Name: "overload: admitted calls that failed or never reached an agent " + at, Unit: "%", Tool: toolSIPp, S: one(afail),
 		Target: &target{0.1, false, "< 0.1%"}})
-	add(figure{ID: "S3", Name: "overload: time to answer p99 of admitted calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
+	add(figure{Name: "overload: time to answer p99 of admitted calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
 		S: one(ap99), Target: &target{100, false, "p99 < 100 ms"}})
 	oa99 := math.NaN()
-	if o := r.Overload; o != nil && o.HotlineAnswer99 > 0 {
+	if o != nil && o.HotlineAnswer99 > 0 {
 		oa99 = ms(o.HotlineAnswer99)
 	}
-	add(figure{ID: "S3", Name: "overload: Hotline's own part of the time to answer p99 of admitted calls (hotline_answer_delay_seconds, bucket bound) " + at, Unit: "ms",
+	add(figure{Name: "overload: Hotline's own part of the time to answer p99 of admitted calls (hotline_answer_delay_seconds, bucket bound) " + at, Unit: "ms",
 		Tool: "hotline_answer_delay_seconds", S: one(oa99)})
-	add(figure{ID: "S3", Name: "overload: time to the 503 (INVITE → 503) p99 of refused calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
+	add(figure{Name: "overload: time to the 503 (INVITE → 503) p99 of refused calls " + at, Unit: "ms", Tool: toolSIPp + ", -trace_rtt",
 		S: one(r99), Target: &target{10, false, "p99 < 10 ms"}})
 	h99 := math.NaN()
-	if o := r.Overload; o != nil && o.HotlineRefuse99 > 0 {
+	if o != nil && o.HotlineRefuse99 > 0 {
 		h99 = ms(o.HotlineRefuse99)
 	}
-	add(figure{ID: "S3", Name: "overload: time to the 503 p99 as Hotline measures it (the INVITE's arrival in its SIP socket → the door's 503 sent; upper bound of the histogram's bucket) " + at, Unit: "ms",
+	add(figure{Name: "overload: time to the 503 p99 as Hotline measures it (the INVITE's arrival in its SIP socket → the door's 503 sent; upper bound of the histogram's bucket) " + at, Unit: "ms",
 		Tool: "hotline_calls_refused_seconds", S: one(h99), Target: &target{10, false, "p99 < 10 ms"}})
-	add(figure{ID: "S3", Name: "overload: packets dropped by Hotline's recorders " + at, Unit: "packets",
+	add(figure{Name: "overload: packets dropped by Hotline's recorders " + at, Unit: "packets",
 		Tool: "call records (JSON) of the recordings", S: one(rdrops), Target: &target{0, false, "0"}})
 	return figs
 }
@@ -202,6 +218,9 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	} else if r.Overload != nil {
 		row("S3 (2×)", *r.Overload)
 	}
+	if o := r.OverloadBound; o != nil {
+		row(fmt.Sprintf("S3c (2×, max_cps %s)", fmtNum(r.BoundCPS)), *o)
+	}
 	if r.Profile != nil {
 		row("profile", r.Profile.Step)
 	}
@@ -230,6 +249,9 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	}
 	if r.Overload != nil {
 		list("S3", *r.Overload)
+	}
+	if r.OverloadBound != nil {
+		list("S3c", *r.OverloadBound)
 	}
 	if r.Profile != nil {
 		list("profile step", r.Profile.Step)
@@ -328,6 +350,8 @@ const sippMethodText = `### How the SIPp figures were measured
   recorders' drops).
 - S3 offers twice the S1 rate for one step: calls Hotline refuses at once (503) are counted apart from
   the admitted calls that then fail.
+- S3c offers twice the S1 rate again, with sip.overload.max_cps set to five eighths of S1 by a
+  configuration reload (SIGHUP) before the step, as an operator would set it, and taken out after it.
 - SIPp runs on the same cores as Hotline: the CPU of the SIPps is reported next to Hotline's.
 
 `
