@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -658,4 +659,28 @@ func TestE2EClusterAllNodesShedding(t *testing.T) {
 	if refused == 0 {
 		t.Error("no node counted a refused call: the 503s did not come from the nodes")
 	}
+
+	// A node's reload applies its own sip.overload.max_cps: the agents
+	// and queues, the shared ACD's, are unchanged. A file that changes
+	// them is refused (each node would have to apply it at the same
+	// point of the shared log).
+	n0 := hc.nodes[0]
+	withCPS := strings.Replace(n0.config, "retry_after: 7s,", "retry_after: 7s, max_cps: 5,", 1)
+	writeFile(t, n0.p.config, withCPS)
+	if err := n0.p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, n0.name+" max_cps applied", func() bool {
+		return strings.Contains(n0.p.logs.String(), `msg="sip.overload.max_cps applied"`)
+	})
+	if v := metricSum(t, n0.metricsAddr(t), metrics.NameOverloadMaxCPS, nil); v != 5 {
+		t.Errorf("%s: %s %v after the reload, want 5", n0.name, metrics.NameOverloadMaxCPS, v)
+	}
+	writeFile(t, n0.p.config, strings.Replace(withCPS, "  - {username: bob, password: bob-secret}\n", "", 1))
+	if err := n0.p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, n0.name+" refusing a reload that changes the agents", func() bool {
+		return strings.Contains(n0.p.logs.String(), `msg="configuration not reloaded: the previous one stays in force"`)
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hotline/audio"
+	"hotline/routing/acd"
 	"hotline/routing/rules"
 	"hotline/survey"
 )
@@ -29,7 +30,10 @@ const reloadPoll = 2 * time.Second
 // drops to 0 (an alert watches it) until a good reload. Changes to the
 // sections that need a restart (listeners, media, recording, survey,
 // API, metrics, log, keypad questions...) are logged as such; of the
-// sip section, sip.overload.max_cps applies (SetMaxCPS).
+// sip section, sip.overload.max_cps applies (SetMaxCPS). With several
+// nodes (a replicated ACD) a file that changes the routing (hotline
+// numbers, agents, queues, rules, schedules) is refused (restart the
+// nodes one by one); one that does not applies the node's own settings.
 func (a *app) reload(path string) bool {
 	n, err := loadConfig(path)
 	if err == nil {
@@ -41,8 +45,16 @@ func (a *app) reload(path string) bool {
 	if err == nil {
 		prompts, stamp, err = a.changedPrompts()
 	}
+	old := a.cfg.Load()
 	if err == nil {
 		err = a.acd.Reconfigure(&n.Config)
+		if errors.Is(err, acd.ErrReplicatedReconfigure) && reflect.DeepEqual(old.Config, n.Config) {
+			// Several nodes: the agents, queues and rules are unchanged,
+			// so the shared ACD has nothing to apply; the node's own
+			// settings (sip.overload.max_cps, the customer directory)
+			// do.
+			err = nil
+		}
 	}
 	if err == nil && prompts != nil {
 		if err = a.sip.SetPrompts(prompts); err == nil {
@@ -64,7 +76,6 @@ func (a *app) reload(path string) bool {
 		return false
 	}
 	_ = a.router.Replace(&n.Config) // compiled above
-	old := a.cfg.Load()
 	old.Config.Reload(&n.Config)
 	if err := a.directory.Reload(); err != nil {
 		a.log.Warn("customer directory not reloaded; keeping the previous one", "error", err)
