@@ -119,11 +119,16 @@ type sippRateStep struct {
 	// silent side that talked less (the agent's echo may not have come
 	// back before the hang-up: listed, not judged).
 	Unrecorded, NoAudio, ShortSilent []string
-	UACs, UASs                       int
-	UACCores                         []float64 // each caller SIPp over the step
-	UASCores                         float64   // the agent SIPps together
-	Elapsed                          time.Duration
-	Err                              string // generator or collection problem
+	// AgentDrops are datagrams dropped at the agent SIPps' sockets over
+	// the step (their -rtp_echo socket falling behind: a caller's audio
+	// that never comes back, a silent agent side in the recording);
+	// HotlineDrops those dropped at Hotline's own sockets.
+	AgentDrops, HotlineDrops uint64
+	UACs, UASs               int
+	UACCores                 []float64 // each caller SIPp over the step
+	UASCores                 float64   // the agent SIPps together
+	Elapsed                  time.Duration
+	Err                      string // generator or collection problem
 	// NotIdle is set when Hotline still had calls or recordings 30 s
 	// after the last caller hung up.
 	NotIdle string
@@ -930,6 +935,8 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	m0 := b.h.stepMetrics(ctx)
 	cpu0, _ := ProcCPU(b.h.PID())
 	uas0 := sumCPU(b.uas)
+	agentDrops0 := b.agentDrops()
+	hotlineDrops0, _ := udpDrops(b.h.PID())
 	t0 := time.Now()
 	ps, err := b.callers(s.Planned, rate, b.cfg.Hold, n, bound)
 	defer func() {
@@ -953,6 +960,10 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	s.Cores = (cpu1 - cpu0).Seconds() / s.Elapsed.Seconds()
 	s.UASCores = (uas1 - uas0).Seconds() / s.Elapsed.Seconds()
 	m1 := b.h.stepMetrics(ctx)
+	s.AgentDrops = b.agentDrops() - agentDrops0
+	if d, err := udpDrops(b.h.PID()); err == nil {
+		s.HotlineDrops = d - hotlineDrops0
+	}
 	s.RefusedBy = reasonDelta(m0.reasons, m1.reasons)
 	s.HotlineRefuse99 = bucketQuantile(m0.refusal, m1.refusal, 0.99)
 	s.HotlineAnswer99 = bucketQuantile(m0.answer, m1.answer, 0.99)
@@ -999,7 +1010,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "answer_p99", DurationPercentile(s.AnswerTimes, 99),
-		"hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "invite_socket_wait_p99", s.InviteWait99, "other_socket_wait_p99", s.OtherWait99, "pass", s.pass(), "why", s.why())
+		"agent_sipp_drops", s.AgentDrops, "hotline_drops", s.HotlineDrops, "hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "invite_socket_wait_p99", s.InviteWait99, "other_socket_wait_p99", s.OtherWait99, "pass", s.pass(), "why", s.why())
 	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
 		// A caller SIPp near a core of its own falls behind: split the
 		// callers over more processes from now on.
