@@ -32,6 +32,7 @@ func (s *Server) startOverload() {
 	mon := overload.NewMonitor(s.overload, overload.Sources{
 		Sockets:         socks,
 		RecorderDropped: s.deps.RecorderDropped,
+		RTPDelay:        s.ports.TakeReadDelay,
 		OnSample: func(st overload.State) {
 			// The saturation gauge includes the calls in setup against
 			// max_setups (refused at once, not sampled).

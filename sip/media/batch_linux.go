@@ -4,6 +4,7 @@ package media
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -41,8 +42,11 @@ type mmsghdr struct {
 type batch struct {
 	bufs  [batchLen][rxSlot]byte
 	names [batchLen][sockaddrLen]byte
-	iovs  [batchLen]unix.Iovec
-	hdrs  [batchLen]mmsghdr
+	// ctrl receives the kernel's arrival stamp of the first datagram
+	// (SO_TIMESTAMPNS; the others' are not needed: it waited longest).
+	ctrl [stampSpace]byte
+	iovs [batchLen]unix.Iovec
+	hdrs [batchLen]mmsghdr
 	// out is the sendmmsg vector; every message of one sendmmsg goes to
 	// the same destination, dst.
 	outIovs [batchLen]unix.Iovec
@@ -82,6 +86,8 @@ func (b *batch) recv(fd uintptr) (int, syscall.Errno) {
 		h.SetIovlen(1)
 		h.Control, h.Controllen, h.Flags = nil, 0, 0
 	}
+	b.hdrs[0].hdr.Control = &b.ctrl[0]
+	b.hdrs[0].hdr.SetControllen(stampSpace)
 	for {
 		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchLen, unix.MSG_DONTWAIT, 0, 0)
 		if errno == unix.EINTR {
@@ -91,6 +97,48 @@ func (b *batch) recv(fd uintptr) (int, syscall.Errno) {
 			return 0, errno
 		}
 		return int(n), 0
+	}
+}
+
+// stampSpace is CMSG_SPACE of a struct timespec: one SCM_TIMESTAMPNS.
+const stampSpace = unix.SizeofCmsghdr + 16
+
+// stampArrivals asks the kernel to stamp the arrival of c's datagrams
+// (SO_TIMESTAMPNS), for the RTP read delay (Ports.TakeReadDelay). A
+// socket that refuses is read as before, unmeasured.
+func stampArrivals(c *net.UDPConn) {
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		})
+	}
+}
+
+// arrival is the kernel's arrival stamp of the first datagram of the
+// last recv that read any; zero without one.
+func (b *batch) arrival() time.Time {
+	h := &b.hdrs[0].hdr
+	if h.Controllen < stampSpace {
+		return time.Time{}
+	}
+	c := (*unix.Cmsghdr)(unsafe.Pointer(&b.ctrl[0]))
+	if c.Level != unix.SOL_SOCKET || c.Type != unix.SCM_TIMESTAMPNS || c.Len < unix.SizeofCmsghdr+16 {
+		return time.Time{}
+	}
+	ts := b.ctrl[unix.SizeofCmsghdr:]
+	sec := int64(binary.NativeEndian.Uint64(ts[0:8]))
+	nsec := int64(binary.NativeEndian.Uint64(ts[8:16]))
+	return time.Unix(sec, nsec)
+}
+
+// noteWait counts the last recv (n datagrams) in the RTP read delay: how
+// long its first datagram waited in the socket.
+func (l *Leg) noteWait(b *batch, n int) {
+	if n == 0 {
+		return
+	}
+	if at := b.arrival(); !at.IsZero() {
+		l.ports.wait.note(max(time.Since(at), 0))
 	}
 }
 
@@ -278,6 +326,7 @@ func (l *Leg) readReady(w *relayScratch) {
 		case w.errno != 0:
 			l.dropped.Add(1) // e.g. ECONNREFUSED from an earlier send
 		default:
+			l.noteWait(w.b, w.n)
 			l.relay(w.b, w.n, w)
 		}
 	}
@@ -341,6 +390,7 @@ func (l *Leg) readLoop() {
 			continue
 		}
 		drained = n < batchLen
+		l.noteWait(b, n)
 		l.relay(b, n, w)
 		l.ports.putBatch(b)
 		b = nil

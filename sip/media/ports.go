@@ -23,6 +23,7 @@ type Ports struct {
 	batches sync.Pool              // *batch: receive and send buffers, held only while packets are in hand
 	readers readers                // the shared RTP readers of its legs (rtp.readers ≥ 0)
 	kern    atomic.Pointer[kernel] // the in-kernel relay (StartKernel); nil: off
+	wait    readWait               // RTP datagrams' wait in the legs' sockets (TakeReadDelay)
 }
 
 // NewPorts returns an allocator for RTP/RTCP pairs within [min, max]: RTP
@@ -37,7 +38,9 @@ func NewPorts(min, max int) *Ports {
 		last = 65534
 	}
 	last -= last & 1
-	return &Ports{first: first, last: last, next: first, held: map[int]struct{}{}}
+	p := &Ports{first: first, last: last, next: first, held: map[int]struct{}{}}
+	p.wait.init()
+	return p
 }
 
 // InUse returns how many port pairs are currently held.
@@ -92,6 +95,7 @@ func (p *Ports) open(ip netip.Addr) (rtp, rtcp *net.UDPConn, port int, err error
 		}
 		rtp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
 		if err == nil {
+			stampArrivals(rtp)
 			rtcp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
 			if err == nil {
 				return rtp, rtcp, port, nil

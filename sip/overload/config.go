@@ -95,6 +95,18 @@ type Config struct {
 	// is the callers' already, and admitting fewer calls shortens it.
 	// Default 50ms (half the answer-time budget of 100 ms); negative: off.
 	SocketDelay time.Duration `yaml:"socket_delay"`
+	// RTPDelay: shed while the RTP packets Hotline reads from its legs'
+	// sockets have all waited this long (the kernel's arrival stamp
+	// against the read; the least wait over a sample, so a standing
+	// queue, not one late leg or a short stall). The media relay is then
+	// behind: the admitted calls' audio reaches the other party and the
+	// recording late, and what is still queued when a call ends is lost.
+	// With the in-kernel relay (rtp.kernel) only the packets it leaves to
+	// user space count, a leg's first ones among them: until they are
+	// read, its flow is not installed and its audio is not relayed at
+	// all. Whoever holds the cores (MinCPU does not apply). Linux. Default
+	// 100ms; negative: off.
+	RTPDelay time.Duration `yaml:"rtp_delay"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
 	// it stops. A missing or empty file reads as 0.
@@ -198,6 +210,9 @@ func (c *Config) SetDefaults() {
 	if c.SocketDelay == 0 {
 		c.SocketDelay = 50 * time.Millisecond
 	}
+	if c.RTPDelay == 0 {
+		c.RTPDelay = 100 * time.Millisecond
+	}
 	if c.ReleaseRamp == 0 {
 		c.ReleaseRamp = time.Second
 	}
@@ -215,6 +230,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SocketDelay > 0 && c.SocketDelay < time.Millisecond {
 		errs = append(errs, cfg.Errorf("socket_delay", "must be at least 1ms (or negative: off), got %s", c.SocketDelay))
+	}
+	if c.RTPDelay > 0 && c.RTPDelay < time.Millisecond {
+		errs = append(errs, cfg.Errorf("rtp_delay", "must be at least 1ms (or negative: off), got %s", c.RTPDelay))
 	}
 	if c.MaxCPS < 0 {
 		errs = append(errs, cfg.Errorf("max_cps", "is new calls per second: 0 (no bound) or more, got %g", c.MaxCPS))

@@ -35,11 +35,14 @@ const (
 	ReasonMachineCPU Reason = "machine_cpu"
 	// ReasonMaxCPS: MaxCPS new calls were admitted in the last second.
 	ReasonMaxCPS Reason = "max_cps"
+	// ReasonRTPDelay: the RTP packets Hotline read had all waited
+	// RTPDelay or longer in its legs' sockets (the media relay behind).
+	ReasonRTPDelay Reason = "rtp_delay"
 )
 
 // Reasons returns every Reason, in a fixed order.
 func Reasons() []Reason {
-	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU, ReasonMaxCPS}
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU, ReasonMaxCPS, ReasonRTPDelay}
 }
 
 // Reading is one sample of the signals.
@@ -65,6 +68,9 @@ type Reading struct {
 	// HotlineShare is Hotline's own CPU time over the machine's busy CPU
 	// time in the sample (0-1).
 	HotlineShare float64
+	// RTPDelay is the least time the RTP packets read in the sample had
+	// waited in the legs' sockets (0: none read, or not measured).
+	RTPDelay time.Duration
 }
 
 // State is the detector's decision after a sample.
@@ -240,6 +246,10 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 	if r.HotlineShare >= d.cfg.MachineShare {
 		consider(r.MachineCPU, d.cfg.MachineCPU, ReasonMachineCPU)
 	}
+	// The media relay behind its sockets: the admitted calls' audio is
+	// late, and what is queued when a call ends is lost, whoever holds
+	// the cores (MinCPU does not apply, as for socket_delay).
+	consider(float64(r.RTPDelay), float64(d.cfg.RTPDelay), ReasonRTPDelay)
 	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
 	consider(r.Pressure, 1, ReasonPressure)
 	return best, why

@@ -20,6 +20,10 @@ type Sources struct {
 	// RecorderDropped returns the packets recorders dropped since start
 	// (monotonic); nil: not watched.
 	RecorderDropped func() uint64
+	// RTPDelay returns the least time the RTP packets read since its last
+	// call waited in the legs' sockets, and how many reads there were
+	// (media.Ports.TakeReadDelay); nil: not watched.
+	RTPDelay func() (time.Duration, int64)
 	// OnSample receives each decision (metrics); nil: none.
 	OnSample func(State)
 	// Log reports when shedding starts and stops.
@@ -129,6 +133,11 @@ func (m *Monitor) Run(ctx context.Context) {
 				}
 				lastDropped = n
 			}
+			if f := m.src.RTPDelay; f != nil {
+				if d, n := f(); n > 0 {
+					r.RTPDelay = d
+				}
+			}
 			if p := m.d.cfg.PressureFile; p != "" {
 				r.Pressure = readPressure(p)
 			}
@@ -137,7 +146,7 @@ func (m *Monitor) Run(ctx context.Context) {
 				if st.Shedding {
 					m.src.Log.Warn("overloaded: new calls are refused", "reason", st.Reason, "saturation", st.Saturation,
 						"scheduling_lag", r.SchedulingLag, "peak_lag", r.PeakLag, "setups", m.d.Setups(), "socket_backlog", r.SocketBacklog, "cpu", r.CPU,
-						"recorder_drops", r.RecorderDrops, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare)
+						"recorder_drops", r.RecorderDrops, "rtp_delay", r.RTPDelay, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare)
 				} else {
 					m.src.Log.Info("overload over: new calls are admitted again", "saturation", st.Saturation)
 				}

@@ -1,6 +1,7 @@
 package overload
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -83,6 +84,8 @@ func TestDetectorReasons(t *testing.T) {
 		{Reading{RecorderDrops: 3}, ReasonRecorderDrops},
 		{Reading{Pressure: 1}, ReasonPressure},
 		{Reading{SchedulingLag: 20 * time.Millisecond, SocketBacklog: 0.45, CPU: 0.5}, ReasonSchedulingLag}, // 2x beats 1.5x
+		// The media relay behind, whoever holds the cores (CPU 1%).
+		{Reading{RTPDelay: 150 * time.Millisecond, CPU: 0.01}, ReasonRTPDelay},
 	} {
 		d := NewDetector(testConfig())
 		st := step(d, time.Unix(0, 0), tc.r, tc.r)
@@ -92,7 +95,8 @@ func TestDetectorReasons(t *testing.T) {
 	}
 	// Just under every threshold: nothing shed, however long.
 	d := NewDetector(testConfig())
-	under := Reading{SchedulingLag: 9 * time.Millisecond, PeakLag: time.Second, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99}
+	under := Reading{SchedulingLag: 9 * time.Millisecond, PeakLag: time.Second, SocketBacklog: 0.29, CPU: 0.89, Pressure: 0.99,
+		RTPDelay: 99 * time.Millisecond}
 	for _, st := range step(d, time.Unix(0, 0), under, under, under, under) {
 		if st.Shedding {
 			t.Fatalf("shedding under every threshold: %+v", st)
@@ -203,13 +207,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
-	c.MachineCPU, c.MachineShare, c.Cut, c.MaxCPS = 1.2, -0.5, 1.1, -1
+	c.MachineCPU, c.MachineShare, c.Cut, c.MaxCPS, c.RTPDelay = 1.2, -0.5, 1.1, -1, time.Microsecond
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut", "max_cps"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut", "max_cps", "rtp_delay"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
@@ -584,5 +588,31 @@ func TestMaxCPS(t *testing.T) {
 	}
 	if got := d.MaxCPS(); got != 0 {
 		t.Errorf("MaxCPS() = %g after SetMaxCPS(0)", got)
+	}
+}
+
+// TestMonitorRTPDelay: the monitor samples the RTP read delay: RTP
+// packets that all waited 150 ms (100 ms default threshold) make Hotline
+// shed for rtp_delay; a wait with no read behind it means nothing.
+func TestMonitorRTPDelay(t *testing.T) {
+	for _, tc := range []struct {
+		reads int64
+		shed  bool
+	}{{0, false}, {3, true}} {
+		c := testConfig()
+		c.Interval, c.Confirm = 20*time.Millisecond, 1
+		c.SchedulingLag, c.SocketBacklog, c.CPU, c.RecorderDrops = -1, -1, -1, -1
+		d := NewDetector(c)
+		m := NewMonitor(d, Sources{RTPDelay: func() (time.Duration, int64) { return 150 * time.Millisecond, tc.reads }})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); m.Run(ctx) }()
+		time.Sleep(200 * time.Millisecond) // ten samples
+		cancel()
+		<-done
+		on, why := d.Shedding()
+		if on != tc.shed || (tc.shed && why != ReasonRTPDelay) {
+			t.Errorf("RTP read delay 150ms over %d reads: shedding %v (%q), want %v for rtp_delay", tc.reads, on, why, tc.shed)
+		}
 	}
 }
