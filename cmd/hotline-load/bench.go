@@ -991,7 +991,7 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 // recorderDrops sums the packets Hotline's recorders dropped, from the
 // call records (JSON) stored beside the recordings.
 func (d *driver) recorderDrops(dir string) (dropped uint64, records int) {
-	rc := readRecords(dir)
+	rc := readRecords(dir, 0)
 	return rc.Dropped, rc.Records
 }
 

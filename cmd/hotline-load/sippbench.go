@@ -119,6 +119,9 @@ type sippRateStep struct {
 	// silent side that talked less (the agent's echo may not have come
 	// back before the hang-up: listed, not judged).
 	Unrecorded, NoAudio, ShortSilent []string
+	// Clipped are recordings with a side holding less than half its
+	// audio (recCheck.Clipped).
+	Clipped []string
 	// AgentDrops are datagrams dropped at the agent SIPps' sockets over
 	// the step (their -rtp_echo socket falling behind: a caller's audio
 	// that never comes back, a silent agent side in the recording);
@@ -159,7 +162,7 @@ func (s *sippRateStep) maxUACCores() float64 {
 // both sides, no caller SIPp saturated.
 func (s *sippRateStep) pass() bool {
 	return s.Err == "" && s.NotIdle == "" && s.Created > 0 && s.failedShare() < maxFailedShare && s.NoRecord == 0 &&
-		len(s.Unrecorded) == 0 && len(s.NoAudio) == 0 && s.maxUACCores() < 0.95
+		len(s.Unrecorded) == 0 && len(s.NoAudio) == 0 && len(s.Clipped) == 0 && s.maxUACCores() < 0.95
 }
 
 func (s *sippRateStep) why() string {
@@ -186,6 +189,9 @@ func (s *sippRateStep) why() string {
 	}
 	if len(s.NoAudio) > 0 {
 		w = append(w, fmt.Sprintf("%d recordings with a silent side (agent talked >= %s)", len(s.NoAudio), minTalkBothSides))
+	}
+	if len(s.Clipped) > 0 {
+		w = append(w, fmt.Sprintf("%d recordings with a side holding less than half its audio", len(s.Clipped)))
 	}
 	if c := s.maxUACCores(); c >= 0.95 {
 		w = append(w, fmt.Sprintf("a caller SIPp saturated (%.2f cores)", c))
@@ -508,7 +514,7 @@ func (b *sippBench) keepLog(h *hotlineProc) {
 		steps = append(steps, b.res.Profile.Step)
 	}
 	for _, s := range steps {
-		if len(s.Unrecorded) > 0 || len(s.NoAudio) > 0 || s.NoRecord > 0 {
+		if len(s.Unrecorded) > 0 || len(s.NoAudio) > 0 || len(s.Clipped) > 0 || s.NoRecord > 0 {
 			lost = true
 		}
 	}
@@ -692,12 +698,20 @@ type recCheck struct {
 	IDs       map[string]bool   // Call-IDs stored
 	NoAudio   []string          // Call-IDs stored with a silent side
 	Silent    map[string]string // of those, which side: "caller", "agent" or "both"
+	// Clipped are Call-IDs stored with audio on both sides, one of which
+	// holds less than half of what the call's length carries (50
+	// packets a second): the media relay fell behind and the rest was
+	// still queued in Hotline's socket when the call ended. Calls shorter
+	// than minTalkBothSides are not judged.
+	Clipped []string
 }
 
 // readRecords checks the recordings on disk: call records read, those
 // with a WAV holding audio from both sides, packets dropped by recorders,
-// and packets missing against 50 packets/s of the call.
-func readRecords(dir string) recCheck {
+// and packets missing against 50 packets/s of the call. talk, if not 0,
+// is how long the callers talk (recCheck.Clipped judges against it when
+// the recording is longer).
+func readRecords(dir string, talk time.Duration) recCheck {
 	rc := recCheck{IDs: map[string]bool{}, Silent: map[string]string{}}
 	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".json") {
@@ -741,6 +755,9 @@ func readRecords(dir string) recCheck {
 		}
 		if both {
 			rc.WithAudio++
+			if clipped(cr.Stats.Received, cr.Duration, talk) {
+				rc.Clipped = append(rc.Clipped, cr.CallID)
+			}
 		} else {
 			rc.NoAudio = append(rc.NoAudio, cr.CallID)
 			rc.Silent[cr.CallID] = silentSide(cr.Stats)
@@ -847,6 +864,7 @@ func (s hotlineSet) callRecords(ctx context.Context, want map[string]bool, bound
 // but failed the caller.
 func (s *sippRateStep) judgeRecordings(placed []string, calls map[string]hotlineCall, rc recCheck) {
 	s.Stored, s.WithAudio, s.RecDropped = rc.Stored, rc.WithAudio, rc.Dropped
+	s.Clipped = rc.Clipped
 	s.NoRecord = max(s.Answered-len(calls), 0)
 	for _, id := range placed {
 		c, ok := calls[id]
@@ -871,6 +889,27 @@ func (s *sippRateStep) judgeRecordings(placed []string, calls map[string]hotline
 		}
 		s.NoAudio = append(s.NoAudio, desc)
 	}
+}
+
+// clipped reports whether a side of a recording lasting seconds holds
+// less than half of the packets (one every 20 ms) that the recording's
+// length, or the callers' talk if shorter (not 0), carries: a recording
+// that lasted longer because a hang-up was handled late is judged by the
+// audio the callers sent. Recordings shorter than minTalkBothSides are
+// not judged.
+func clipped(received []uint64, seconds float64, talk time.Duration) bool {
+	if seconds < minTalkBothSides.Seconds() {
+		return false
+	}
+	if talk > 0 {
+		seconds = min(seconds, talk.Seconds())
+	}
+	for _, r := range received {
+		if float64(r) < seconds*50/2 {
+			return true
+		}
+	}
+	return false
 }
 
 // silentSide names the side(s) of a recording without packets.
@@ -1006,9 +1045,9 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		b.d.log.Warn("SIPp step: hotline not idle or uploads missing", "err", err, "uploaded", b1.Uploaded-b0.Uploaded)
 	}
 	calls := waitCallRecords(ctx, b.h.recordsDir(), placed, s.Answered, 15*time.Second)
-	s.judgeRecordings(placed, calls, readRecords(recDir))
+	s.judgeRecordings(placed, calls, readRecords(recDir, b.cfg.Hold))
 	b.d.log.Info("SIPp rate step", "cps", rate, "planned", s.Planned, "created", s.Created, "answered", s.Answered,
-		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "rec_dropped", s.RecDropped,
+		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "clipped", len(s.Clipped), "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "answer_p99", DurationPercentile(s.AnswerTimes, 99),
 		"agent_sipp_drops", s.AgentDrops, "hotline_drops", s.HotlineDrops, "hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "invite_socket_wait_p99", s.InviteWait99, "other_socket_wait_p99", s.OtherWait99, "pass", s.pass(), "why", s.why())
 	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
@@ -1312,6 +1351,6 @@ func (b *sippBench) concRamp(ctx context.Context) {
 	} else if r.ConcErr == "" {
 		r.ConcErr = err.Error()
 	}
-	rc := readRecords(recDir)
+	rc := readRecords(recDir, 0)
 	r.ConcStored, r.ConcAudio, r.ConcDrops, r.ConcMissed = rc.Stored, rc.WithAudio, rc.Dropped, rc.Missing
 }

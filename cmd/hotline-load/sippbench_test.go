@@ -31,16 +31,31 @@ func TestSIPpRecords(t *testing.T) {
 	write("b.json", `{"call_id":"b","duration_seconds":2,"stats":{"received":[99,0],"dropped":5}}`)
 	write("b.wav", wav)
 	write("c.json", `{"call_id":"c","duration_seconds":2,"stats":{"received":[99,99]}}`) // no WAV
-	rc := readRecords(dir)
-	if rc.Records != 3 || rc.Stored != 2 || rc.WithAudio != 1 || rc.Dropped != 5 || !rc.IDs["a"] || !rc.IDs["b"] || rc.IDs["c"] {
+	// d: both sides, the caller's with 8 of its 100 packets (the relay
+	// behind); e: 0.3 s, too short to judge.
+	write("d.json", `{"call_id":"d","duration_seconds":2,"stats":{"received":[8,90],"dropped":0}}`)
+	write("d.wav", wav)
+	write("e.json", `{"call_id":"e","duration_seconds":0.3,"stats":{"received":[1,1],"dropped":0}}`)
+	write("e.wav", wav)
+	// f: 9 s long (the hang-up handled late), with the 2 s the callers
+	// talk: not clipped.
+	write("f.json", `{"call_id":"f","duration_seconds":9,"stats":{"received":[90,95],"dropped":0}}`)
+	write("f.wav", wav)
+	rc := readRecords(dir, 2*time.Second)
+	if rc.Records != 6 || rc.Stored != 5 || rc.WithAudio != 4 || rc.Dropped != 5 || !rc.IDs["a"] || !rc.IDs["b"] || rc.IDs["c"] {
 		t.Errorf("records = %+v", rc)
+	}
+	if !slices.Equal(rc.Clipped, []string{"d"}) {
+		t.Errorf("clipped: %v, want [d]", rc.Clipped)
 	}
 	if len(rc.NoAudio) != 1 || rc.NoAudio[0] != "b" {
 		t.Errorf("silent side: %v, want [b]", rc.NoAudio)
 	}
-	// b misses all 98 packets of one side (2 s x 50/s, less 2 for the edges).
-	if rc.Missing != 98 {
-		t.Errorf("missing packets = %d, want 98", rc.Missing)
+	// b misses all 98 packets of one side (2 s x 50/s, less 2 for the
+	// edges), d 90 of one and 8 of the other, e 12 of each, f 358 and 353
+	// (against its 9 s).
+	if want := uint64(98 + 90 + 8 + 2*12 + 358 + 353); rc.Missing != want {
+		t.Errorf("missing packets = %d, want %d", rc.Missing, want)
 	}
 }
 
@@ -62,6 +77,7 @@ func TestSIPpRateStepPass(t *testing.T) {
 		"no record":   func(s *sippRateStep) { s.NoRecord = 1 },
 		"unrecorded":  func(s *sippRateStep) { s.Stored, s.Unrecorded = 999, []string{"x"} },
 		"silent side": func(s *sippRateStep) { s.WithAudio, s.NoAudio = 999, []string{"x"} },
+		"clipped":     func(s *sippRateStep) { s.Clipped = []string{"x"} },
 		"saturated":   func(s *sippRateStep) { s.UACCores = []float64{0.97} },
 		"not idle":    func(s *sippRateStep) { s.NotIdle = "hotline not idle after 30s: 15 calls" },
 	} {

@@ -135,9 +135,12 @@ func (r *sippResults) figures() []figure {
 func overloadFigures(id string, o *sippRateStep, at string) []figure {
 	var figs []figure
 	add := func(f figure) { f.ID = id; figs = append(figs, f) }
-	refused, afail, ap99, r99, rdrops := math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	refused, afail, ap99, r99, rdrops, clip := math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if o != nil && o.Created > 0 {
 		rdrops = float64(o.RecDropped)
+		if o.Stored > 0 {
+			clip = 100 * float64(len(o.Clipped)) / float64(o.Stored)
+		}
 		if len(o.RefuseTimes) > 0 {
 			r99 = ms(DurationPercentile(o.RefuseTimes, 99))
 		}
@@ -170,6 +173,8 @@ func overloadFigures(id string, o *sippRateStep, at string) []figure {
 		Tool: "hotline_calls_refused_seconds", S: one(h99), Target: &target{10, false, "p99 < 10 ms"}})
 	add(figure{Name: "overload: packets dropped by Hotline's recorders " + at, Unit: "packets",
 		Tool: "call records (JSON) of the recordings", S: one(rdrops), Target: &target{0, false, "0"}})
+	add(figure{Name: "overload: admitted calls recorded with a side holding less than half its audio (the media relay behind; packets still queued in Hotline's sockets at the hang-up) " + at, Unit: "%",
+		Tool: "call records (JSON) of the recordings", S: one(clip), Target: &target{0.1, false, "< 0.1%"}})
 	return figs
 }
 
@@ -192,7 +197,7 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	c := r.Cfg
 	fmt.Fprintf(w, "%d agents registered by SIPp (digest auth, injection file), %d per agent SIPp; a caller SIPp places at most %s calls/s (more callers beyond). "+
 		"Rate steps place calls for %s, each talking %s with PCMU both ways.\n\n", c.Agents, c.AgentsPerUAS, fmtNum(c.RatePerUAC), c.StepDur, c.Hold)
-	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | answered without a 180 first (queued, or the agent's 180 overtaken by its 200) | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
+	fmt.Fprintln(w, "| step | calls/s | planned | placed | answered | answered without a 180 first (queued, or the agent's 180 overtaken by its 200) | refused (503) | failed after admission | answer p50/p99 ms | recordings stored / with audio both ways / a side with less than half its audio | recorder drops | Hotline cores | caller SIPps (cores each) | agent SIPps cores | result |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|")
 	row := func(name string, s sippRateStep) {
 		res := "pass"
@@ -203,9 +208,9 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		for _, x := range s.UACCores {
 			each = append(each, fmt.Sprintf("%.2f", x))
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d | %.1f / %.1f | %d / %d | %d | %.2f | %d (%s) | %.2f | %s |\n", name, fmtNum(s.Rate),
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %d | %.1f / %.1f | %d / %d / %d | %d | %.2f | %d (%s) | %.2f | %s |\n", name, fmtNum(s.Rate),
 			s.Planned, s.Created, s.Answered, max(s.Answered-s.Rang, 0), s.Refused, s.Failed, ms(DurationPercentile(s.AnswerTimes, 50)),
-			ms(DurationPercentile(s.AnswerTimes, 99)), s.Stored, s.WithAudio, s.RecDropped, s.Cores, s.UACs,
+			ms(DurationPercentile(s.AnswerTimes, 99)), s.Stored, s.WithAudio, len(s.Clipped), s.RecDropped, s.Cores, s.UACs,
 			strings.Join(each, ", "), s.UASCores, res)
 	}
 	for i, s := range r.RateSteps {
@@ -238,6 +243,10 @@ func (r *sippResults) writeDetails(w io.Writer) {
 		if len(s.NoAudio) > 0 {
 			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a silent side (agent talked >= %s): %s\n", name, fmtNum(s.Rate),
 				len(s.NoAudio), minTalkBothSides, firstN(s.NoAudio, 5))
+		}
+		if len(s.Clipped) > 0 {
+			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a side holding less than half its audio (the media relay behind): %s\n", name, fmtNum(s.Rate),
+				len(s.Clipped), firstN(s.Clipped, 5))
 		}
 		if len(s.ShortSilent) > 0 {
 			fmt.Fprintf(w, "- %s (%s calls/s): %d recordings with a silent side whose agent talked < %s (the echo had no time to come back; not judged): %s\n",
