@@ -8,7 +8,7 @@ import (
 )
 
 // TestReadDelay: packets that waited in a leg's socket before it was
-// read (here: sent 80 ms before Start) show as the RTP read delay, the
+// read (here: sent 300 ms before Start) show as the RTP read delay, the
 // least wait of the reads since the last take; a packet read as it
 // arrives then shows a short one, and no read shows none.
 func TestReadDelay(t *testing.T) {
@@ -23,12 +23,12 @@ func TestReadDelay(t *testing.T) {
 	for i := range 3 {
 		caller.send(cl.LocalAddr(), audioPacket(fmtPCMU.PT, uint16(i), uint32(i)*160, 5, make([]byte, 160)))
 	}
-	time.Sleep(80 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	cl.Start()
 	waitFor(t, "the queued packets read", func() bool { return cl.Stats().PacketsIn == 3 })
 	least, n := ports.TakeReadDelay()
-	if n == 0 || least < 80*time.Millisecond || least > 5*time.Second {
-		t.Fatalf("read delay after packets waited 80 ms: %v over %d reads, want at least 80ms", least, n)
+	if n == 0 || least < 300*time.Millisecond || least > 10*time.Second {
+		t.Fatalf("read delay after packets waited 300 ms: %v over %d reads, want at least 300ms", least, n)
 	}
 	if _, n := ports.TakeReadDelay(); n != 0 {
 		t.Errorf("%d reads counted again after a take", n)
@@ -36,7 +36,7 @@ func TestReadDelay(t *testing.T) {
 	caller.send(cl.LocalAddr(), audioPacket(fmtPCMU.PT, 3, 3*160, 5, make([]byte, 160)))
 	waitFor(t, "the next packet read", func() bool { return cl.Stats().PacketsIn == 4 })
 	least, n = ports.TakeReadDelay()
-	if n != 1 || least >= 80*time.Millisecond {
-		t.Errorf("read delay of a packet read as it came: %v over %d reads, want one read, well under 80ms", least, n)
+	if n != 1 || least >= 300*time.Millisecond {
+		t.Errorf("read delay of a packet read as it came: %v over %d reads, want one read, well under 300ms", least, n)
 	}
 }
