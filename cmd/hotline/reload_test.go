@@ -38,6 +38,16 @@ recording:
 `, addr, rtpMin, rtpMin+199, hotlines, agents, queues, rules, filepath.Join(dir, "spool"), filepath.Join(dir, "recordings"))
 }
 
+// reloadSetup picks what a reload test's process runs on (reloadConfig's
+// first arguments): a free SIP address, a temporary directory and 200 RTP
+// ports.
+func reloadSetup(t *testing.T) (addr, dir string, rtpMin int) {
+	t.Helper()
+	addr = "127.0.0.1:" + freeSIPPort(t)
+	rtpMin, _ = proctest.FreeUDPRange(t, 200)
+	return addr, t.TempDir(), rtpMin
+}
+
 // TestE2EHotReload: with a call in progress, the configuration file gains
 // a hotline number and an agent (configured by HA1 hash) and alice's
 // password changes; SIGHUP applies it: the call goes on to its end, bob
@@ -47,10 +57,7 @@ recording:
 // signal: the file is watched) brings it back to 1.
 func TestE2EHotReload(t *testing.T) {
 	skipShort(t)
-	port := freeSIPPort(t)
-	addr := "127.0.0.1:" + port
-	dir := t.TempDir()
-	rtpMin, _ := proctest.FreeUDPRange(t, 200)
+	addr, dir, rtpMin := reloadSetup(t)
 	p := startProcess(t, reloadConfig(addr, dir, rtpMin, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
 		`{name: general}`, `{name: all, queue: general}`))
 	metricsAddr := p.logAttr(t, "metrics listening", "addr")
@@ -189,10 +196,7 @@ func TestE2EPromptsReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	writePrompt(t, prompts, oldHz)
-	port := freeSIPPort(t)
-	addr := "127.0.0.1:" + port
-	dir := t.TempDir()
-	rtpMin, _ := proctest.FreeUDPRange(t, 200)
+	addr, dir, rtpMin := reloadSetup(t)
 	cfg := reloadConfig(addr, dir, rtpMin, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
 		`{name: general, schedule: closed, after_hours: {type: message, message: closed}}`, `{name: all, queue: general}`)
 	cfg = strings.Replace(cfg, "survey: {enabled: false}", "survey: {enabled: false, prompts_dir: "+prompts+"}", 1) +
@@ -265,10 +269,7 @@ func TestE2EPromptsReload(t *testing.T) {
 // restart.
 func TestE2EReloadMaxCPS(t *testing.T) {
 	skipShort(t)
-	port := freeSIPPort(t)
-	addr := "127.0.0.1:" + port
-	dir := t.TempDir()
-	rtpMin, _ := proctest.FreeUDPRange(t, 200)
+	addr, dir, rtpMin := reloadSetup(t)
 	base := reloadConfig(addr, dir, rtpMin, `{number: "1900"}`, `{username: alice, password: alice-secret}`,
 		`{name: general}`, `{name: all, queue: general}`)
 	// The measured signals off (as startProcess does), so that the busy
