@@ -287,6 +287,16 @@ func startBaresip(t testing.TB, bin string, opts BaresipOptions) (*Baresip, erro
 	}
 	b.AOR = b.aor()
 	if _, err := b.Command(ctx, "uanew", b.accountLine()); err != nil {
+		if logContains(b.LogPath, "Address already in use") {
+			// ctrl_tcp could not listen (its port was taken after it was
+			// found free) and baresip went on without it: the connection
+			// reached whatever holds the port. Kill this baresip (no
+			// word on that connection) and try other ports.
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+			b.Stop()
+			return nil, fmt.Errorf("%w: %w", errPortInUse, err)
+		}
 		return nil, fmt.Errorf("e2e: create account: %w", err)
 	}
 	return b, nil
