@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hotline/internal/rxstamp"
 	"hotline/metrics"
 	"hotline/sip/overload"
 )
@@ -497,7 +498,7 @@ func (s *Server) newShedConn(pc net.PacketConn, socket string) *shedConn {
 		c.w = newUDPWriter(uc)
 		// Arrival stamps time the 503s (hotline_calls_refused_seconds)
 		// and, with socket_delay on, judge how long new INVITEs waited.
-		if rxTimestamps(uc) {
+		if rxstamp.Enable(uc) {
 			c.udp, c.maxDelay = uc, max(s.cfg.Overload.SocketDelay, 0)
 			c.queue.window = s.cfg.Overload.Interval
 			c.delayQuiet = s.cfg.Overload.Hold
@@ -572,7 +573,7 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 	if err != nil {
 		return n, nil, err
 	}
-	c.arrived, c.waited = rxTime(c.oob[:oobn]), 0
+	c.arrived, c.waited = rxstamp.Time(c.oob[:oobn]), 0
 	if !c.arrived.IsZero() {
 		now := c.now()
 		c.waited = now.Sub(c.arrived)

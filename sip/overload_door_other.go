@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// rxTimestamps: arrival stamps are read on 64-bit Linux only; elsewhere
-// the door does not judge how long an INVITE waited.
-func rxTimestamps(*net.UDPConn) bool { return false }
-
-func rxTime([]byte) time.Time { return time.Time{} }
-
+// headWait: arrival stamps are read on 64-bit Linux only (rxstamp);
+// elsewhere the door does not judge how long an INVITE waited.
 func headWait(*net.UDPConn, time.Time, []byte) (time.Duration, bool) { return 0, false }

@@ -19,6 +19,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/internal/promtest"
+	"hotline/internal/rxstamp"
 	"hotline/metrics"
 	"hotline/routing/directory"
 	"hotline/sip/overload"
@@ -536,7 +537,7 @@ func TestDoorLetsAdmittedRetransmissionsThrough(t *testing.T) {
 // of short waits (a stall: a garbage collection, a burst) goes through,
 // as do a fresh one and an in-dialog request that waited as long.
 func TestDoorRefusesInvitesThatWaited(t *testing.T) {
-	if !rxTimestamps(newRawUA(t).c) {
+	if !rxstamp.Enable(newRawUA(t).c) {
 		if runtime.GOOS == "linux" {
 			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
 		}
@@ -637,7 +638,7 @@ func TestDoorRefusesInvitesThatWaited(t *testing.T) {
 func inviteDoor(t *testing.T) (*Server, *rawUA, *shedConn) {
 	t.Helper()
 	srvSock := newRawUA(t)
-	if !rxTimestamps(srvSock.c) {
+	if !rxstamp.Enable(srvSock.c) {
 		if runtime.GOOS == "linux" {
 			t.Fatal("no kernel arrival stamps (SO_TIMESTAMPNS) on Linux")
 		}
@@ -711,7 +712,7 @@ func TestDoorRefusesWhileOthersWait(t *testing.T) {
 func TestDoorRefusesWhileOthersReaderIsHeldUp(t *testing.T) {
 	s, srvSock, c := inviteDoor(t)
 	otherSock := newRawUA(t) // the socket beside it
-	if !rxTimestamps(otherSock.c) {
+	if !rxstamp.Enable(otherSock.c) {
 		t.Fatal("no kernel arrival stamps on the other socket")
 	}
 	c.others = s.newShedConn(otherSock.c, metrics.SocketOthers)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hotline/internal/rxstamp"
 )
 
 // TestUDPWriterSendsFromTheListener: what the writer sends leaves from
@@ -74,7 +76,7 @@ func TestDoorReaderReadsAndCloses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rxTimestamps(uc) {
+	if !rxstamp.Enable(uc) {
 		t.Fatal("no arrival stamps")
 	}
 	c := &shedConn{PacketConn: uc, udp: uc, w: newUDPWriter(uc), now: time.Now}

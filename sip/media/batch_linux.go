@@ -4,13 +4,14 @@ package media
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"hotline/internal/rxstamp"
 )
 
 // batchLen is how many datagrams one recvmmsg takes at most. A leg gets
@@ -44,7 +45,7 @@ type batch struct {
 	names [batchLen][sockaddrLen]byte
 	// ctrl receives the kernel's arrival stamp of the first datagram
 	// (SO_TIMESTAMPNS; the others' are not needed: it waited longest).
-	ctrl [stampSpace]byte
+	ctrl [rxstamp.Space]byte
 	iovs [batchLen]unix.Iovec
 	hdrs [batchLen]mmsghdr
 	// out is the sendmmsg vector; every message of one sendmmsg goes to
@@ -87,7 +88,7 @@ func (b *batch) recv(fd uintptr) (int, syscall.Errno) {
 		h.Control, h.Controllen, h.Flags = nil, 0, 0
 	}
 	b.hdrs[0].hdr.Control = &b.ctrl[0]
-	b.hdrs[0].hdr.SetControllen(stampSpace)
+	b.hdrs[0].hdr.SetControllen(rxstamp.Space)
 	for {
 		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchLen, unix.MSG_DONTWAIT, 0, 0)
 		if errno == unix.EINTR {
@@ -100,44 +101,14 @@ func (b *batch) recv(fd uintptr) (int, syscall.Errno) {
 	}
 }
 
-// stampSpace is CMSG_SPACE of a struct timespec: one SCM_TIMESTAMPNS.
-const stampSpace = unix.SizeofCmsghdr + 16
-
-// stampArrivals asks the kernel to stamp the arrival of c's datagrams
-// (SO_TIMESTAMPNS), for the RTP read delay (Ports.TakeReadDelay). A
-// socket that refuses is read as before, unmeasured.
-func stampArrivals(c *net.UDPConn) {
-	if raw, err := c.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-		})
-	}
-}
-
-// arrival is the kernel's arrival stamp of the first datagram of the
-// last recv that read any; zero without one.
-func (b *batch) arrival() time.Time {
-	h := &b.hdrs[0].hdr
-	if h.Controllen < stampSpace {
-		return time.Time{}
-	}
-	c := (*unix.Cmsghdr)(unsafe.Pointer(&b.ctrl[0]))
-	if c.Level != unix.SOL_SOCKET || c.Type != unix.SCM_TIMESTAMPNS || c.Len < unix.SizeofCmsghdr+16 {
-		return time.Time{}
-	}
-	ts := b.ctrl[unix.SizeofCmsghdr:]
-	sec := int64(binary.NativeEndian.Uint64(ts[0:8]))
-	nsec := int64(binary.NativeEndian.Uint64(ts[8:16]))
-	return time.Unix(sec, nsec)
-}
-
 // noteWait counts the last recv (n datagrams) in the RTP read delay: how
 // long its first datagram waited in the socket.
 func (l *Leg) noteWait(b *batch, n int) {
 	if n == 0 {
 		return
 	}
-	if at := b.arrival(); !at.IsZero() {
+	h := &b.hdrs[0].hdr
+	if at := rxstamp.Time(b.ctrl[:min(int(h.Controllen), len(b.ctrl))]); !at.IsZero() {
 		l.ports.wait.note(max(time.Since(at), 0))
 	}
 }

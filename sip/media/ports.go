@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"hotline/internal/rxstamp"
 )
 
 // Ports hands out even RTP ports (and port+1 for RTCP) from a range,
@@ -95,7 +97,7 @@ func (p *Ports) open(ip netip.Addr) (rtp, rtcp *net.UDPConn, port int, err error
 		}
 		rtp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
 		if err == nil {
-			stampArrivals(rtp)
+			rxstamp.Enable(rtp) // the RTP read delay (Ports.TakeReadDelay)
 			rtcp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
 			if err == nil {
 				return rtp, rtcp, port, nil
