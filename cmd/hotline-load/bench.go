@@ -68,6 +68,10 @@ type benchConfig struct {
 	// steps at this fixed rate, with no search and no other figure (to
 	// compare overload control A/B at one load, quickly).
 	OverloadCPS float64
+	// OverloadStep, when above 0, is how long each of those SIPp steps
+	// places calls (-overload-step; default the rate steps' length): a
+	// long step measures a sustained overload past its first seconds.
+	OverloadStep time.Duration
 }
 
 func defaultBenchConfig(quick bool) benchConfig {

@@ -70,6 +70,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	parts := fs.String("parts", "go,sipp,cluster,xfer", "figures to measure, comma-separated: go (the Go generator's), sipp (SIPp's), cluster (three nodes behind Kamailio sharing Redis, against one), xfer (CPU of a monitored call and of a transfer)")
 	profile := fs.Duration("profile", 0, "length of the CPU profile of Hotline under SIPp load (0: 8s, 5s with -quick)")
 	overload := fs.String("overload", os.Getenv("BENCH_OVERLOAD"), "Hotline's sip.overload settings as a YAML flow mapping, e.g. '{max_setups: 8}' (default from BENCH_OVERLOAD; empty: Hotline's defaults)")
+	overloadStep := fs.Duration("overload-step", 0, "with -overload-cps and -parts sipp: how long each S3 step places calls (0: the rate steps' 8s, 4s with -quick), e.g. 30s for a sustained overload")
 	overloadCPS := fs.Float64("overload-cps", envFloat("BENCH_OVERLOAD_CPS"), "figure 1o only (-parts go) or S3 only (-parts sipp): -reps steps at this many calls/s (no rate search, no other figure; default from BENCH_OVERLOAD_CPS)")
 	readers := fs.String("rtp-readers", os.Getenv("BENCH_RTP_READERS"), "Hotline's rtp.readers, e.g. -1 (a goroutine per leg) to compare with the default (default from BENCH_RTP_READERS; empty: Hotline's default)")
 	kernel := fs.String("rtp-kernel", os.Getenv("BENCH_RTP_KERNEL"), "Hotline's rtp.kernel, the in-kernel RTP relay: auto, on or off, e.g. off to compare with the user-space relay (default from BENCH_RTP_KERNEL; empty: Hotline's default)")
@@ -147,6 +148,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		cfg.HotlineEnv = append(cfg.HotlineEnv, kv)
 	}
 	cfg.OverloadCPS = *overloadCPS
+	if *overloadStep < 0 || *overloadStep > 5*time.Minute {
+		fmt.Fprintf(stderr, "hotline-load: -overload-step: %s is not between 0 and 5m\n", *overloadStep)
+		return 2
+	}
+	cfg.OverloadStep = *overloadStep
 	if *reps > 0 {
 		cfg.Reps = *reps
 	}

@@ -118,16 +118,24 @@ func (p *sippProc) stats() (sippstat.Stats, error) {
 
 // rtts reads the response times of -trace_rtt, by rtd number.
 func (p *sippProc) rtts() (map[int][]time.Duration, error) {
-	files, _ := filepath.Glob(filepath.Join(p.dir, "*_rtt.csv"))
+	rows, err := p.rttRows()
 	out := map[int][]time.Duration{}
+	for _, r := range rows {
+		out[r.No] = append(out[r.No], r.Took)
+	}
+	return out, err
+}
+
+// rttRows reads the rows of -trace_rtt, with when each request was sent.
+func (p *sippProc) rttRows() ([]sippstat.RTT, error) {
+	files, _ := filepath.Glob(filepath.Join(p.dir, "*_rtt.csv"))
+	var out []sippstat.RTT
 	for _, f := range files {
-		m, err := sippstat.ParseRTT(f)
+		rows, err := sippstat.ParseRTTRows(f)
 		if err != nil {
 			return out, err
 		}
-		for k, v := range m {
-			out[k] = append(out[k], v...)
-		}
+		out = append(out, rows...)
 	}
 	return out, nil
 }

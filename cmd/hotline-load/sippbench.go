@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"hotline/internal/sippstat"
 	"hotline/metrics"
 )
 
@@ -135,6 +136,83 @@ type sippRateStep struct {
 	// NotIdle is set when Hotline still had calls or recordings 30 s
 	// after the last caller hung up.
 	NotIdle string
+	// Seconds are the step's answers and refusals by the second their
+	// INVITE was sent in.
+	Seconds []sippSecond
+}
+
+// sippSecond is one second of a step's calls, by when their INVITE was
+// sent: how the answers and refusals went over the step (a trip after a
+// queue built shows as slow answers in the first seconds, then refusals).
+type sippSecond struct {
+	Answered, SlowAnswers int // answered; answered in more than slowAnswer
+	Answer99              time.Duration
+	Refused, SlowRefusals int // refused (503); in more than slowRefusal
+	Refuse99              time.Duration
+}
+
+// slowAnswer and slowRefusal are S3's targets for the answer and the 503.
+const (
+	slowAnswer  = 100 * time.Millisecond
+	slowRefusal = 10 * time.Millisecond
+)
+
+// stepSeconds sums a step's response times (every caller SIPp's) by the
+// second their INVITE was sent in, from the first. The SIPps' clocks
+// start within a few milliseconds of each other.
+func stepSeconds(rows []sippstat.RTT) []sippSecond {
+	first, seen := time.Duration(0), false
+	for _, r := range rows {
+		if (r.No == 1 || r.No == 2) && (!seen || r.Sent < first) {
+			first, seen = r.Sent, true
+		}
+	}
+	if !seen {
+		return nil
+	}
+	var answers, refusals [][]time.Duration
+	for _, r := range rows {
+		if r.No != 1 && r.No != 2 {
+			continue
+		}
+		i := int((r.Sent - first) / time.Second)
+		for len(answers) <= i {
+			answers, refusals = append(answers, nil), append(refusals, nil)
+		}
+		if r.No == 1 {
+			answers[i] = append(answers[i], r.Took)
+		} else {
+			refusals[i] = append(refusals[i], r.Took)
+		}
+	}
+	out := make([]sippSecond, len(answers))
+	over := func(ts []time.Duration, d time.Duration) (n int) {
+		for _, t := range ts {
+			if t > d {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range out {
+		out[i] = sippSecond{Answered: len(answers[i]), SlowAnswers: over(answers[i], slowAnswer), Answer99: DurationPercentile(answers[i], 99),
+			Refused: len(refusals[i]), SlowRefusals: over(refusals[i], slowRefusal), Refuse99: DurationPercentile(refusals[i], 99)}
+	}
+	return out
+}
+
+// secondsLine is a step's seconds for the log: "answered (slow) p99 /
+// refused (slow) p99" each.
+func secondsLine(ss []sippSecond) string {
+	var b strings.Builder
+	for i, x := range ss {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%ds: %d (%d) %s / %d (%d) %s", i, x.Answered, x.SlowAnswers, x.Answer99.Round(time.Millisecond),
+			x.Refused, x.SlowRefusals, x.Refuse99.Round(time.Millisecond))
+	}
+	return b.String()
 }
 
 func (s *sippRateStep) lost() int {
@@ -260,6 +338,7 @@ type sippResults struct {
 	// 2× S1; FixedSteps are its repetitions (Overload is the last).
 	FixedCPS   float64
 	FixedSteps []sippRateStep
+	FixedStep  time.Duration // how long each placed calls
 	Conc       []sippConcStep
 	ConcMax    int
 	ConcLimit  string
@@ -447,12 +526,17 @@ func (b *sippBench) boundStep(ctx context.Context, sustainable float64) {
 // without the rate search, the profile or the ramp.
 func (b *sippBench) overloadOnly(ctx context.Context, cps float64) {
 	b.res.FixedCPS = cps
+	dur := b.cfg.StepDur
+	if b.d.cfg.OverloadStep > 0 {
+		dur = b.d.cfg.OverloadStep
+	}
+	b.res.FixedStep = dur
 	for rep := range max(b.d.cfg.Reps, 1) {
-		if ctx.Err() != nil || b.timeLeft() < b.cfg.StepDur+40*time.Second {
+		if ctx.Err() != nil || b.timeLeft() < dur+40*time.Second {
 			break
 		}
-		b.d.log.Info("SIPp figure S3: overload at a fixed rate", "rep", rep+1, "cps", cps)
-		s := b.rateStep(ctx, cps)
+		b.d.log.Info("SIPp figure S3: overload at a fixed rate", "rep", rep+1, "cps", cps, "step", dur)
+		s := b.rateStepFor(ctx, cps, dur)
 		b.res.FixedSteps = append(b.res.FixedSteps, s)
 		b.res.Overload = &s
 		// Let the calls of the step end and the detector settle.
@@ -1010,6 +1094,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 	s.InviteWait99 = bucketQuantile(m0.inviteWait, m1.inviteWait, 0.99)
 	s.OtherWait99 = bucketQuantile(m0.otherWait, m1.otherWait, 0.99)
 	var placed []string
+	var allRows []sippstat.RTT
 	for _, p := range ps {
 		// A caller's own busy time: placing its share of the calls.
 		s.UACCores = append(s.UACCores, p.cpu().Seconds()/s.Elapsed.Seconds())
@@ -1020,9 +1105,14 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		s.Created += st.Created
 		s.Failed += st.Failed
 		placed = append(placed, sippCallIDs(p, st.Created)...)
-		rt, err := p.rtts()
+		rows, err := p.rttRows()
 		if err != nil && s.Err == "" {
 			s.Err = err.Error()
+		}
+		allRows = append(allRows, rows...)
+		rt := map[int][]time.Duration{}
+		for _, r := range rows {
+			rt[r.No] = append(rt[r.No], r.Took)
 		}
 		s.Answered += len(rt[1])
 		s.Refused += len(rt[2])
@@ -1033,6 +1123,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 			b.d.log.Debug("caller SIPp failures", "dir", p.dir, "errors", p.errorTail(3))
 		}
 	}
+	s.Seconds = stepSeconds(allRows)
 	b1, err := b.h.waitIdle(ctx, 30*time.Second, true)
 	if err != nil {
 		s.NotIdle = err.Error()
@@ -1050,6 +1141,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		"refused", s.Refused, "no_180", max(s.Answered-s.Rang, 0), "failed", s.Failed, "stored", s.Stored, "with_audio", s.WithAudio, "clipped", len(s.Clipped), "rec_dropped", s.RecDropped,
 		"hotline_cores", fmt.Sprintf("%.2f", s.Cores), "callers", len(ps), "answer_p99", DurationPercentile(s.AnswerTimes, 99),
 		"agent_sipp_drops", s.AgentDrops, "hotline_drops", s.HotlineDrops, "hotline_answer_p99", s.HotlineAnswer99, "sip_socket_wait_p99", s.HotlineSockWait99, "invite_socket_wait_p99", s.InviteWait99, "other_socket_wait_p99", s.OtherWait99, "pass", s.pass(), "why", s.why())
+	b.d.log.Info("SIPp step second by second", "cps", rate, "seconds", secondsLine(s.Seconds))
 	if c := s.maxUACCores(); c >= 0.8 && b.cfg.RatePerUAC > 10 {
 		// A caller SIPp near a core of its own falls behind: split the
 		// callers over more processes from now on.

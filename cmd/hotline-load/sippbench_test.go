@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/sippstat"
 	"hotline/metrics"
 )
 
@@ -345,5 +346,42 @@ func TestSIPpFixedOverloadReport(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("details lack %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestStepSeconds: a step's answers and refusals are summed by the second
+// their INVITE was sent in (from the first, whichever SIPp sent it),
+// with the slow ones against S3's targets, and the report has the
+// overload steps' seconds.
+func TestStepSeconds(t *testing.T) {
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	rows := []sippstat.RTT{
+		{Sent: ms(300), Took: ms(3), No: 3}, // a 180: not counted
+		{Sent: ms(500), Took: ms(4), No: 1},
+		{Sent: ms(1600), Took: ms(250), No: 1},
+		{Sent: ms(1650), Took: ms(20), No: 1},
+		{Sent: ms(2600), Took: ms(30), No: 2},
+		{Sent: ms(2700), Took: ms(2), No: 2},
+	}
+	got := stepSeconds(rows)
+	want := []sippSecond{
+		{Answered: 1, Answer99: ms(4)},
+		{Answered: 2, SlowAnswers: 1, Answer99: ms(250)},
+		{Refused: 2, SlowRefusals: 1, Refuse99: ms(30)},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("seconds = %+v, want %+v", got, want)
+	}
+	if stepSeconds(nil) != nil {
+		t.Error("seconds of no row, want none")
+	}
+	if line := secondsLine(got); !strings.Contains(line, "1s: 2 (1) 250ms / 0 (0) 0s") {
+		t.Errorf("log line %q", line)
+	}
+	s3 := sippRateStep{Rate: 800, Created: 5, Seconds: got}
+	var b strings.Builder
+	(&sippResults{Overload: &s3}).writeDetails(&b)
+	if !strings.Contains(b.String(), "| S3 | 1 | 2 | 1 | 250 | 0 | 0 | 0 |") {
+		t.Errorf("details lack S3's second 1:\n%s", b.String())
 	}
 }

@@ -117,7 +117,7 @@ func (r *sippResults) figures() []figure {
 		at = fmt.Sprintf("at 2× the S1 rate (%s calls/s offered)", fmtNum(o.Rate))
 	}
 	if r.FixedCPS > 0 {
-		at = fmt.Sprintf("at a fixed %s calls/s offered (-overload-cps; the last of %d steps)", fmtNum(r.FixedCPS), len(r.FixedSteps))
+		at = fmt.Sprintf("at a fixed %s calls/s offered (-overload-cps; the last of %d steps of %s)", fmtNum(r.FixedCPS), len(r.FixedSteps), r.FixedStep)
 	}
 	figs = append(figs, overloadFigures("S3", r.Overload, at)...)
 	if r.FixedCPS <= 0 {
@@ -265,6 +265,7 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	if r.Profile != nil {
 		list("profile step", r.Profile.Step)
 	}
+	writeSeconds(w, r)
 	if r.Log != "" {
 		fmt.Fprintf(w, "- Hotline's log of the SIPp run (level warn) is kept in `%s` (not committed).\n", r.Log)
 	}
@@ -364,3 +365,42 @@ const sippMethodText = `### How the SIPp figures were measured
 - SIPp runs on the same cores as Hotline: the CPU of the SIPps is reported next to Hotline's.
 
 `
+
+// writeSeconds writes the overload steps (S3, its fixed-rate
+// repetitions, S3c) second by second, by when the INVITEs were sent:
+// whether the slow answers came before the signals tripped (the first
+// seconds) or all through the step.
+func writeSeconds(w io.Writer, r *sippResults) {
+	type named struct {
+		name string
+		s    sippRateStep
+	}
+	var steps []named
+	if r.FixedCPS > 0 {
+		for i, o := range r.FixedSteps {
+			steps = append(steps, named{fmt.Sprintf("S3 (fixed, %d)", i+1), o})
+		}
+	} else if r.Overload != nil {
+		steps = append(steps, named{"S3", *r.Overload})
+	}
+	if r.OverloadBound != nil {
+		steps = append(steps, named{"S3c", *r.OverloadBound})
+	}
+	var rows []string
+	for _, n := range steps {
+		for i, x := range n.s.Seconds {
+			rows = append(rows, fmt.Sprintf("| %s | %d | %d | %d | %.0f | %d | %d | %.0f |", n.name, i, x.Answered, x.SlowAnswers, ms(x.Answer99),
+				x.Refused, x.SlowRefusals, ms(x.Refuse99)))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nOverload steps second by second (by when the INVITE was sent; p99 0 where none):\n\n")
+	fmt.Fprintf(w, "| step | second | answered | answered in > %s | answer p99 ms | refused (503) | refused in > %s | 503 p99 ms |\n", slowAnswer, slowRefusal)
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, row := range rows {
+		fmt.Fprintln(w, row)
+	}
+	fmt.Fprintln(w)
+}

@@ -85,19 +85,44 @@ func ParseFile(path string) (Stats, error) {
 	return s, nil
 }
 
+// RTT is one row of a -trace_rtt file.
+type RTT struct {
+	// Sent is when the request was sent, from SIPp's start: the row's
+	// date (when the response came) less the response time.
+	Sent time.Duration
+	// Took is the response time.
+	Took time.Duration
+	// No is the response-time number (the rtd="N" of the scenario).
+	No int
+}
+
 // ParseRTT reads a -trace_rtt file (-rtt_freq 1: one row per measured
 // response time, "Date_ms;response_time_ms;rtd_no") and returns the times
 // by response-time number (the rtd="N" of the scenario). A missing file
 // is no response time at all.
 func ParseRTT(path string) (map[int][]time.Duration, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[int][]time.Duration{}, nil
-	}
+	rows, err := ParseRTTRows(path)
 	if err != nil {
 		return nil, err
 	}
 	out := map[int][]time.Duration{}
+	for _, r := range rows {
+		out[r.No] = append(out[r.No], r.Took)
+	}
+	return out, nil
+}
+
+// ParseRTTRows reads a -trace_rtt file's rows, in order, with when each
+// request was sent. A missing file is no row.
+func ParseRTTRows(path string) ([]RTT, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []RTT
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if i == 0 || line == "" || strings.HasPrefix(line, "Date") {
@@ -107,12 +132,14 @@ func ParseRTT(path string) (map[int][]time.Duration, error) {
 		if len(f) < 3 {
 			return nil, fmt.Errorf("%s:%d: %q is not Date_ms;response_time_ms;rtd_no", path, i+1, line)
 		}
+		at, err0 := strconv.ParseFloat(f[0], 64)
 		msv, err1 := strconv.ParseFloat(f[1], 64)
 		rtd, err2 := strconv.Atoi(f[2])
-		if err1 != nil || err2 != nil {
+		if err0 != nil || err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("%s:%d: %q is not Date_ms;response_time_ms;rtd_no", path, i+1, line)
 		}
-		out[rtd] = append(out[rtd], time.Duration(msv*float64(time.Millisecond)))
+		ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+		out = append(out, RTT{Sent: ms(at - msv), Took: ms(msv), No: rtd})
 	}
 	return out, nil
 }

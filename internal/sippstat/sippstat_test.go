@@ -36,6 +36,11 @@ func TestParseFileAndRTT(t *testing.T) {
 	if len(m[1]) != 2 || m[1][1] != 12500*time.Microsecond || len(m[2]) != 1 || m[2][0] != time.Millisecond {
 		t.Errorf("rtt = %v", m)
 	}
+	rows, err := ParseRTTRows(rtt)
+	if err != nil || len(rows) != 3 || rows[1] != (RTT{Sent: 396 * time.Millisecond, Took: 12500 * time.Microsecond, No: 1}) ||
+		rows[2] != (RTT{Sent: 499 * time.Millisecond, Took: time.Millisecond, No: 2}) {
+		t.Errorf("rtt rows = %+v, %v; want each with when it was sent (date less the response time)", rows, err)
+	}
 	if m, err := ParseRTT(filepath.Join(dir, "none.csv")); err != nil || len(m) != 0 {
 		t.Errorf("missing rtt file: %v, %v; want no times", m, err)
 	}
