@@ -11,6 +11,7 @@ const (
 	NameOverloadShedding      = "hotline_overload_shedding"
 	NameOverloadRefusedShare  = "hotline_overload_refused_ratio"
 	NameOverloadMaxCPS        = "hotline_overload_max_calls_per_second"
+	NameOverloadLearnedCPS    = "hotline_overload_learned_calls_per_second"
 	NameKeypadAbandoned       = "hotline_keypad_abandoned_total"
 	NameQueueEmptyTurnedAway  = "hotline_queue_empty_turned_away_total"
 	NameDispositions          = "hotline_dispositions_total"
@@ -157,6 +158,7 @@ var allNames = []struct {
 	{NameOverloadShedding, kindGauge},
 	{NameOverloadRefusedShare, kindGauge},
 	{NameOverloadMaxCPS, kindGauge},
+	{NameOverloadLearnedCPS, kindGauge},
 	{NameRefusalTime, kindHistogram},
 	{NameAnswerDelay, kindHistogram},
 	{NameSIPSocketWait, kindHistogram},

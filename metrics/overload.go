@@ -18,6 +18,7 @@ type overloadMetrics struct {
 	shedding   prometheus.Gauge
 	share      prometheus.Gauge
 	maxCPS     prometheus.Gauge
+	learned    prometheus.Gauge
 	refusal    prometheus.Histogram
 	answer     prometheus.Histogram
 	sockWait   *prometheus.HistogramVec
@@ -36,6 +37,8 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 			Help: "The share of new calls refused at random while Hotline sheds (0-1; sip.overload.cut: half at first, more while a signal stays over its threshold, less over the release ramp), at the last sample; 0 when not shedding. Calls refused by max_setups or socket_delay are judged apart."}),
 		maxCPS: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadMaxCPS,
 			Help: "The bound on new calls admitted a second in force (sip.overload.max_cps, applied at start and by each configuration reload); 0: no bound."}),
+		learned: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadLearnedCPS,
+			Help: "The rate of new calls a second Hotline learned from its last overload and admits no more than until the overload is over (sip.overload.learn), at the last sample; 0: none."}),
 		refusal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameRefusalTime,
 			Help:    "Time from a refused INVITE's arrival in Hotline's SIP UDP socket (the kernel's stamp) to the 503 the overload door sent for it: the part of a caller's wait for the refusal that Hotline causes.",
 			Buckets: RefusalBuckets}),
@@ -52,7 +55,7 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 	for _, s := range []string{SocketInvites, SocketOthers, SocketShared} {
 		o.sockWait.WithLabelValues(s)
 	}
-	reg.MustRegister(o.refused, o.saturation, o.shedding, o.share, o.maxCPS, o.refusal, o.answer, o.sockWait)
+	reg.MustRegister(o.refused, o.saturation, o.shedding, o.share, o.maxCPS, o.learned, o.refusal, o.answer, o.sockWait)
 	return o
 }
 
@@ -86,6 +89,15 @@ func (m *Metrics) Overload(saturation float64, shedding bool, share float64) {
 	} else {
 		m.overload.shedding.Set(0)
 	}
+}
+
+// OverloadLearned records the rate learned from the last overload
+// (sip.overload.learn; 0: none).
+func (m *Metrics) OverloadLearned(rate float64) {
+	if m == nil {
+		return
+	}
+	m.overload.learned.Set(rate)
 }
 
 // OverloadMaxCPS records the bound on new calls a second in force

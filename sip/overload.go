@@ -37,6 +37,7 @@ func (s *Server) startOverload() {
 			// The saturation gauge includes the calls in setup against
 			// max_setups (refused at once, not sampled).
 			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding, st.Share)
+			m.OverloadLearned(st.Learned)
 		},
 		Log: s.log.With("component", "overload"),
 	})

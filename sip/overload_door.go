@@ -707,6 +707,13 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		refuse, why = true, overload.ReasonMaxCPS
 	}
 	if !refuse {
+		// The rate learned from the last overload (sip.overload.learn),
+		// taken here too.
+		if ok, lw := c.d.TakeLearned(now); !ok {
+			refuse, why = true, lw
+		}
+	}
+	if !refuse {
 		c.recent.add(key, now)
 		if c.delayRefused > 0 && now.Sub(c.delayLast) >= c.delayQuiet {
 			c.log.Info("overload over: new calls are admitted again", "reason", overload.ReasonSocketDelay,

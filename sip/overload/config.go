@@ -142,6 +142,19 @@ type Config struct {
 	// RetryAfter is the Retry-After of the 503 a shed call gets
 	// (default 5s; whole seconds).
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// Learn (default true): when shedding starts, Hotline also learns a
+	// rate: the new calls it admitted in the last second, less Cut. Once
+	// the share refused has fallen back to none, new calls are still
+	// admitted at no more than that rate (a 503 past it, at once, with
+	// the overload's reason), so that the whole offered load is not let
+	// in again to overload Hotline anew: the rate rises by a tenth a
+	// second while it refuses calls and every signal is under Release (a
+	// fiftieth within four fifths of the rate admitted when a signal
+	// last tripped), is cut by Cut again when one trips (at most once per Hold; no share
+	// is refused then), and is forgotten once it has refused no call for
+	// five Holds (the overload is over). false: shedding releases to the
+	// whole offered load.
+	Learn *bool `yaml:"learn"`
 	// InviteSocket (Linux, default true): each SIP UDP listener is two
 	// sockets on its address, and the kernel puts the datagrams that
 	// start "INVITE " in one and everything else (responses, ACK, BYE,
@@ -158,6 +171,9 @@ type Config struct {
 // SplitInvites reports whether new INVITEs get a socket of their own
 // (InviteSocket; overload control on or off).
 func (c *Config) SplitInvites() bool { return c.InviteSocket == nil || *c.InviteSocket }
+
+// Learning reports whether shedding learns a rate (Learn).
+func (c *Config) Learning() bool { return c.Learn == nil || *c.Learn }
 
 // On reports whether overload control is enabled.
 func (c *Config) On() bool { return c.Enabled == nil || *c.Enabled }

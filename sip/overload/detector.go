@@ -85,6 +85,9 @@ type State struct {
 	Saturation float64
 	// Since is when shedding started or the share refused last rose.
 	Since time.Time
+	// Learned is the learned rate in force (Config.Learn; calls a
+	// second, 0: none).
+	Learned float64
 	// Share is the share of new calls refused while shedding: Cut at
 	// first, rising with each cut while overloaded, falling over the
 	// release ramp; 0 when not shedding.
@@ -117,6 +120,24 @@ type Detector struct {
 	rate    tokenBucket      // MaxCPS (SetMaxCPS replaces it)
 	bounded atomic.Bool      // rate has a bound
 	now     func() time.Time // Admit's clock (tests)
+
+	// The learned rate (Config.Learn): learned is its bucket (rateMu),
+	// learning reports it is in force, learnWhy is the reason its
+	// refusals carry. admitted counts the new calls TakeLearned let
+	// through, learnRefused those it refused, since the last sample.
+	learned      tokenBucket
+	learning     atomic.Bool
+	learnWhy     atomic.Value // Reason
+	admitted     atomic.Int64
+	learnRefused atomic.Int64
+	// Update's own (mu): the calls admitted in the last samples (a
+	// second's worth), when the learned rate was last cut, and how long
+	// it has refused nothing.
+	admits    []int64
+	admitsN   int
+	learnCut  time.Time
+	learnIdle time.Duration
+	learnTrip float64 // the rate admitted when a signal last tripped
 }
 
 // NewDetector returns a detector for c (defaults applied).
@@ -125,6 +146,8 @@ func NewDetector(c Config) *Detector {
 	d := &Detector{cfg: c, now: time.Now}
 	d.SetMaxCPS(c.MaxCPS)
 	d.reason.Store(Reason(""))
+	d.learnWhy.Store(Reason(""))
+	d.admits = make([]int64, max(int(time.Second/c.Interval), 1))
 	return d
 }
 
@@ -195,6 +218,12 @@ func (d *Detector) Admit(charge bool) (done func(), why Reason, ok bool) {
 	if charge && !d.TakeCall(d.now()) {
 		d.setups.Add(-1)
 		return nil, ReasonMaxCPS, false
+	}
+	if charge {
+		if ok, why := d.TakeLearned(d.now()); !ok {
+			d.setups.Add(-1)
+			return nil, why, false
+		}
 	}
 	return sync.OnceFunc(func() { d.setups.Add(-1) }), "", true
 }
@@ -282,9 +311,20 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	} else {
 		d.over = 0
 	}
+	admitted := d.sampleAdmits()
+	learnRefused := d.learnRefused.Swap(0)
+	learnedTrip := false
 	switch {
+	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && why != ReasonPressure:
+		// Overloaded again while the learned rate holds new calls:
+		// cut the rate, not a share of the calls (learn).
+		learnedTrip = true
 	case !st.Shedding && d.over >= d.cfg.Confirm:
 		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, d.cut(why)
+		if d.cfg.Learning() && why != ReasonPressure {
+			d.learnTrip = admitted
+			d.setLearned(now, max(admitted*(1-d.cut(why)), 1), why)
+		}
 	case st.Shedding && sat < d.cfg.Release && now.Sub(st.Since) >= d.cfg.Hold:
 		// Release: at once, or a step of the ramp each sample.
 		step := 1.0
@@ -309,5 +349,119 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	d.reason.Store(st.Reason)
 	d.share.Store(uint32(st.Share * shareScale))
 	d.shedding.Store(st.Shedding)
+	if d.learning.Load() {
+		d.learn(now, sat, why, admitted, learnRefused, learnedTrip)
+	}
+	st.Learned = d.Learned()
 	return *st
+}
+
+// sampleAdmits adds the new calls admitted since the last sample to the
+// last second's and returns the rate over it (calls a second); d.mu is
+// held.
+func (d *Detector) sampleAdmits() float64 {
+	d.admits[d.admitsN%len(d.admits)] = d.admitted.Swap(0)
+	d.admitsN++
+	var sum int64
+	for _, n := range d.admits {
+		sum += n
+	}
+	return float64(sum) / (float64(min(d.admitsN, len(d.admits))) * d.cfg.Interval.Seconds())
+}
+
+// learnGrowth is how fast the learned rate rises (a share of itself a
+// second) while it refuses calls and every signal is under Release:
+// slowly, as a call admitted now weighs on the media for the whole call
+// and the signals show it late. Within learnNear of the rate admitted
+// when a signal last tripped, it rises at learnNearGrowth: there it
+// overloaded before, and a rate that overshoots by the seconds the
+// signals take to show it overloads again (as TCP CUBIC slows near the
+// window of its last loss).
+const (
+	learnGrowth     = 0.1
+	learnNear       = 0.8
+	learnNearGrowth = 0.02
+)
+
+// learnIdleFor is how long the learned rate may refuse nothing before it
+// is dropped: the offered load is under it, the overload is over.
+func (d *Detector) learnIdleFor() time.Duration { return 5 * d.cfg.Hold }
+
+// learn moves the learned rate after a sample (d.mu held): cut by Cut
+// when overloaded again (trip), at most once per Hold and from no more
+// than the rate admitted (admitted, a second's); raised by learnGrowth
+// (learnNearGrowth near the last trip's rate) while it refuses calls,
+// every signal is under Release and no share is refused; dropped once
+// it has refused nothing for learnIdleFor.
+func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float64, refused int64, trip bool) {
+	rate := d.Learned()
+	switch {
+	case trip:
+		if now.Sub(d.learnCut) >= d.reaction() {
+			d.learnTrip = min(rate, admitted)
+			d.setLearned(now, max(d.learnTrip*(1-d.cfg.Cut), 1), why)
+		}
+		return
+	case refused == 0:
+		// While a share is refused, the share refuses first: that is
+		// not the overload being over.
+		if d.state.Shedding {
+			d.learnIdle = 0
+		} else if d.learnIdle += d.cfg.Interval; d.learnIdle >= d.learnIdleFor() {
+			d.setLearned(now, 0, "")
+			d.learnTrip = 0
+		}
+		return
+	}
+	d.learnIdle = 0
+	if sat < d.cfg.Release && !d.state.Shedding && now.Sub(d.learnCut) >= d.reaction() {
+		g := learnGrowth
+		if rate >= learnNear*d.learnTrip {
+			g = learnNearGrowth
+		}
+		d.rateMu.Lock()
+		d.learned.setRate(rate * (1 + g*d.cfg.Interval.Seconds()))
+		d.rateMu.Unlock()
+	}
+}
+
+// setLearned puts a learned rate in force (0: none), refusing with why.
+func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
+	d.rateMu.Lock()
+	d.learned = newTokenBucket(rate)
+	d.rateMu.Unlock()
+	d.learnWhy.Store(why)
+	d.learning.Store(rate > 0)
+	d.learnCut, d.learnIdle = now, 0
+}
+
+// Learned returns the learned rate in force (calls a second; 0: none).
+func (d *Detector) Learned() float64 {
+	if d == nil || !d.learning.Load() {
+		return 0
+	}
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	return d.learned.rate
+}
+
+// TakeLearned counts a new call against the learned rate at now (after
+// MaxCPS: whoever takes a new call's MaxCPS token takes this one): false,
+// with the reason of the overload that set the rate, past it. Without a
+// learned rate it admits every call (two atomic operations).
+func (d *Detector) TakeLearned(now time.Time) (bool, Reason) {
+	if d == nil {
+		return true, ""
+	}
+	if d.learning.Load() {
+		d.rateMu.Lock()
+		ok := d.learned.take(now)
+		d.rateMu.Unlock()
+		if !ok {
+			d.learnRefused.Add(1)
+			return false, d.learnWhy.Load().(Reason)
+		}
+	}
+	d.admitted.Add(1)
+	return true, ""
 }

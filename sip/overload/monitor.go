@@ -98,7 +98,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	if m.src.RecorderDropped != nil {
 		lastDropped = m.src.RecorderDropped()
 	}
-	was := false
+	was, learned := false, 0.0
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,6 +152,15 @@ func (m *Monitor) Run(ctx context.Context) {
 				}
 				was = st.Shedding
 			}
+			switch {
+			case st.Learned > 0 && learned == 0:
+				m.src.Log.Warn("overloaded: new calls admitted at no more than a learned rate", "calls_per_second", st.Learned, "reason", m.d.learnWhy.Load())
+			case st.Learned > 0 && st.Learned < learned:
+				m.src.Log.Warn("overloaded again: learned rate cut", "calls_per_second", st.Learned, "was", learned, "reason", m.d.learnWhy.Load())
+			case st.Learned == 0 && learned > 0:
+				m.src.Log.Info("learned rate dropped: it refused no call for a while", "was", learned)
+			}
+			learned = st.Learned
 			if m.src.OnSample != nil {
 				m.src.OnSample(st)
 			}

@@ -616,3 +616,139 @@ func TestMonitorRTPDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectorLearnsARate (learn, on by default): shedding starts with a
+// rate learned from the new calls admitted in the last second, less Cut.
+// Once the share refused is back to none, new calls past that rate are
+// refused with the overload's reason instead of the whole offered load
+// being let in again; a trip then cuts the rate, not a share of the
+// calls; the rate rises while it refuses calls and the signals are
+// quiet, and is forgotten once it has refused none for five Holds.
+// learn: false releases to every call.
+func TestDetectorLearnsARate(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
+	run := func(c Config) (*Detector, State) {
+		d := NewDetector(c)
+		// 40 new calls a sample (400 a second) before the trip.
+		var st State
+		for ms := 0; ms <= 1100; ms += 100 {
+			admit(d, at(ms), 40)
+			r := Reading{}
+			if ms >= 1000 {
+				r = full
+			}
+			st = d.Update(at(ms), r)
+		}
+		return d, st
+	}
+	d, st := run(testConfig())
+	if !st.Shedding || st.Share != 0.5 || st.Learned != 200 {
+		t.Fatalf("trip: %+v, want half refused and a learned rate of 200 (400 admitted a second, less half)", st)
+	}
+	// Quiet for Hold: the share is released at once (no ramp), the
+	// learned rate stays.
+	for ms := 1200; ms <= 3100; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	if st.Shedding || st.Learned != 200 {
+		t.Fatalf("released: %+v, want no share refused and the learned rate 200", st)
+	}
+	// 1,000 calls a second offered: a tenth of a second's worth of the
+	// rate at first, then the rate, each refused past it with the
+	// overload's reason.
+	if ok := admit(d, at(3200), 100); ok != 20 {
+		t.Errorf("%d of 100 new calls admitted at once at a learned 200/s, want 20 (its burst)", ok)
+	}
+	if ok, why := d.TakeLearned(at(3200)); ok || why != ReasonSocketBacklog {
+		t.Errorf("past the learned rate: %v, %q; want refused by socket_backlog", ok, why)
+	}
+	// It refuses calls while every signal is quiet: it rises.
+	for ms := 3200; ms <= 4000; ms += 100 {
+		if ms > 3200 {
+			admit(d, at(ms), 100)
+		}
+		st = d.Update(at(ms), Reading{})
+	}
+	if st.Learned <= 200 || st.Learned > 200*1.01*1.01*1.01*1.01*1.01*1.01*1.01*1.01*1.01+1e-6 {
+		t.Fatalf("after 9 samples refusing calls, quiet: learned %g, want a hundredth more each", st.Learned)
+	}
+	// Within four fifths of the rate admitted at the trip (400): a
+	// fiftieth a second.
+	ms := 4100
+	for ; st.Learned < 0.8*400; ms += 100 {
+		if ms > 10000 {
+			t.Fatalf("learned %g after 6 s rising, want 320", st.Learned)
+		}
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), Reading{})
+	}
+	was := st.Learned
+	admit(d, at(ms), 100)
+	if st = d.Update(at(ms), Reading{}); st.Learned < was*1.0019 || st.Learned > was*1.0021 {
+		t.Fatalf("near the trip's rate: %g after %g, want a fiftieth a second more (a five-hundredth a sample)", st.Learned, was)
+	}
+	// Signals between Release and the threshold: it stands.
+	was = st.Learned
+	admit(d, at(ms+100), 100)
+	if st = d.Update(at(ms+100), Reading{SocketBacklog: 0.2, CPU: 0.5}); st.Learned != was {
+		t.Fatalf("a signal over release: %g after %g, want the rate to stand", st.Learned, was)
+	}
+	risen := st.Learned
+	// Overloaded again: the rate is cut (from the calls admitted, about
+	// itself), and no share is refused.
+	t0 = t0.Add(time.Duration(ms+200-4100) * time.Millisecond) // what follows as if from 4100 ms
+	for ms := 4100; ms <= 4200; ms += 100 {
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), full)
+	}
+	if st.Shedding || st.Learned < risen*0.45 || st.Learned > risen*0.5 {
+		t.Fatalf("tripped while learned %g: %+v, want the rate halved and no share", risen, st)
+	}
+	if on, _ := d.Shedding(); on {
+		t.Error("a share refused after a trip under a learned rate, want the rate cut instead")
+	}
+	// Still over a sample later: too soon to cut again.
+	cut := st.Learned
+	if st = d.Update(at(4300), full); st.Learned != cut {
+		t.Errorf("cut again 100ms later: %g, want %g until Hold", st.Learned, cut)
+	}
+	// No call offered for five Holds: forgotten.
+	for ms := 4400; ms < 4300+10000; ms += 100 {
+		if st = d.Update(at(ms), Reading{}); st.Learned == 0 {
+			t.Fatalf("learned rate dropped after %dms refusing none, want %s", ms-4300, 5*testConfig().Hold)
+		}
+	}
+	if st = d.Update(at(14300), Reading{}); st.Learned != 0 {
+		t.Errorf("learned rate %g after five Holds refusing none, want dropped", st.Learned)
+	}
+	if ok := admit(d, at(14400), 100); ok != 100 {
+		t.Errorf("%d of 100 new calls admitted once the rate was dropped, want all", ok)
+	}
+
+	off := testConfig()
+	no := false
+	off.Learn = &no
+	d, st = run(off)
+	if !st.Shedding || st.Learned != 0 {
+		t.Fatalf("learn: false, trip: %+v, want a share and no learned rate", st)
+	}
+	for ms := 1200; ms <= 3100; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	if ok := admit(d, at(3200), 100); st.Shedding || ok != 100 {
+		t.Errorf("learn: false, released: %+v, %d of 100 admitted; want every call", st, ok)
+	}
+}
+
+// admit offers n new calls to d's learned rate at now and returns how
+// many it let through.
+func admit(d *Detector, now time.Time, n int) (ok int) {
+	for range n {
+		if a, _ := d.TakeLearned(now); a {
+			ok++
+		}
+	}
+	return ok
+}

@@ -19,6 +19,13 @@ func newTokenBucket(rate float64) tokenBucket {
 	return tokenBucket{rate: rate, burst: b, tokens: b}
 }
 
+// setRate changes the rate (and the burst with it), keeping the tokens
+// (at most the new burst).
+func (b *tokenBucket) setRate(rate float64) {
+	b.rate, b.burst = rate, max(rate/10, 1)
+	b.tokens = min(b.tokens, b.burst)
+}
+
 // take takes a token at now and reports whether there was one. A clock
 // that steps back refills nothing.
 func (b *tokenBucket) take(now time.Time) bool {
