@@ -871,3 +871,58 @@ func TestMaxCPS(t *testing.T) {
 	e.ackAndHangUp(t, okE, "cpse", f.addr)
 	f.checkIdle()
 }
+
+// TestLearnedRateAtTheDoor (sip.overload.learn): after shedding has
+// started and the share refused is back to none, the door still holds
+// new calls to the rate learned when it started (here the least, one a
+// second: nothing was admitted before), refusing those past it at once
+// with the overload's reason; the gauge shows the rate.
+func TestLearnedRateAtTheDoor(t *testing.T) {
+	m := metrics.New(metrics.Options{NoRuntimeMetrics: true})
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.cfg.Overload.Hold = 300 * time.Millisecond
+		o.cfg.Overload.Confirm = 1 // one sample trips: the monitor's own samples cannot come between
+		o.deps = func(d *Deps) { d.Metrics = m }
+	})
+	d := f.srv.overload
+	// The media relay a second behind (the signal the test fixture
+	// leaves on).
+	if st := d.Update(time.Now(), overload.Reading{RTPDelay: time.Second}); !st.Shedding || st.Learned != 1 {
+		t.Fatalf("tripped: %+v, want shedding with a learned rate of 1 a second", st)
+	}
+	// The monitor's own (quiet) samples release the share after Hold
+	// and the ramp.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if on, _ := d.Shedding(); !on {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still shedding 10 s after the trip, want the share released")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := d.Learned(); got != 1 {
+		t.Fatalf("learned rate %g once released, want 1", got)
+	}
+	a, b := newRawUA(t), newRawUA(t)
+	a.send(a.invite("learn-a", "learna"), f.addr)
+	b.send(b.invite("learn-b", "learnb"), f.addr)
+	okA, seen := a.final(sip.INVITE)
+	if okA.StatusCode != 200 {
+		t.Fatalf("first new call at the learned rate: responses %v, want 200", seen)
+	}
+	res := b.next()
+	if tag, _ := res.To().Params.Get("tag"); res.StatusCode != 503 || header(res, "Retry-After") != "5" || !strings.HasPrefix(tag, doorTagPrefix) {
+		t.Fatalf("second new call at once, past the learned rate: %d %s, To tag %q; want the door's 503 with Retry-After 5", res.StatusCode, res.Reason, tag)
+	}
+	b.send(b.inDialog("ACK", 1, res, "learnb"), f.addr)
+	if got := promtest.CounterSum(t, m.Registry(), metrics.NameCallsRefused, "reason", "rtp_delay"); got != 1 {
+		t.Errorf("%s{reason=rtp_delay} = %g, want 1 (the overload that set the rate)", metrics.NameCallsRefused, got)
+	}
+	if got := promtest.GaugeSum(t, m.Registry(), metrics.NameOverloadLearnedCPS); got != 1 {
+		t.Errorf("%s = %g, want 1", metrics.NameOverloadLearnedCPS, got)
+	}
+	a.ackAndHangUp(t, okA, "learna", f.addr)
+	f.checkIdle()
+}

@@ -605,8 +605,9 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 		waitNotShedding(ctx context.Context, bound time.Duration)
 	}); ok {
 		// A step starts from a settled Hotline: not still shedding (for
-		// its hold and release ramp) after the step before overloaded it.
-		w.waitNotShedding(ctx, 10*time.Second)
+		// its hold and release ramp), nor holding new calls to the rate
+		// learned (10 s), after the step before overloaded it.
+		w.waitNotShedding(ctx, 15*time.Second)
 	}
 	reasons, _ := h.(interface {
 		refusedByReason(ctx context.Context) map[string]float64

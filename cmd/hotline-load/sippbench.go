@@ -1043,10 +1043,10 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		return s
 	}
 	// A step starts from a settled Hotline, as the Go generator's do: not
-	// still shedding after the step before overloaded it (the search
-	// steps down right after a failed step: its refusals were counted
-	// against the lower rate).
-	b.h.waitNotShedding(ctx, 10*time.Second)
+	// still shedding, nor holding new calls to the rate it learned, after
+	// the step before overloaded it (the search steps down right after a
+	// failed step: its refusals were counted against the lower rate).
+	b.h.waitNotShedding(ctx, 15*time.Second)
 	b0, err := b.h.backlog(ctx)
 	if err != nil {
 		s.Err = err.Error()

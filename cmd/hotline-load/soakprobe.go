@@ -583,12 +583,14 @@ func metricsURL(u string, names []string) string {
 }
 
 // waitNotShedding waits until Hotline's overload control no longer
-// refuses new calls (hotline_overload_shedding 0), at most bound.
+// refuses new calls (hotline_overload_shedding 0) and holds them to no
+// rate learned from the overload (hotline_overload_learned_calls_per_second
+// 0: forgotten after five holds refusing nothing), at most bound.
 func (h *hotlineProc) waitNotShedding(ctx context.Context, bound time.Duration) {
 	deadline := time.Now().Add(bound)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		m, err := h.scrape(ctx, metrics.NameOverloadShedding)
-		if err != nil || m[metrics.NameOverloadShedding] == 0 {
+		m, err := h.scrape(ctx, metrics.NameOverloadShedding, metrics.NameOverloadLearnedCPS)
+		if err != nil || m[metrics.NameOverloadShedding] == 0 && m[metrics.NameOverloadLearnedCPS] == 0 {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
