@@ -388,7 +388,7 @@ const (
 func (d *Detector) learnIdleFor() time.Duration { return 5 * d.cfg.Hold }
 
 // learn moves the learned rate after a sample (d.mu held): cut by Cut
-// when overloaded again (trip), at most once per Hold and from no more
+// when overloaded again (trip), at most once per reaction time and from no more
 // than the rate admitted (admitted, a second's); raised by learnGrowth
 // (learnNearGrowth near the last trip's rate) while it refuses calls,
 // every signal is under Release and no share is refused; dropped once

@@ -712,7 +712,7 @@ func TestDetectorLearnsARate(t *testing.T) {
 	// Still over a sample later: too soon to cut again.
 	cut := st.Learned
 	if st = d.Update(at(4300), full); st.Learned != cut {
-		t.Errorf("cut again 100ms later: %g, want %g until Hold", st.Learned, cut)
+		t.Errorf("cut again 100ms later: %g, want %g until the reaction time", st.Learned, cut)
 	}
 	// No call offered for five Holds: forgotten.
 	for ms := 4400; ms < 4300+10000; ms += 100 {
