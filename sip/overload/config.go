@@ -150,10 +150,11 @@ type Config struct {
 	// in again to overload Hotline anew: the rate rises by a tenth a
 	// second while it refuses calls and every signal is under Release (a
 	// fiftieth within four fifths of the rate admitted when a signal
-	// last tripped), is cut by Cut again when one trips (at most once per Confirm samples; no share
-	// is refused then), and is forgotten once it has refused no call for
-	// five Holds (the overload is over). false: shedding releases to the
-	// whole offered load.
+	// last tripped, or of the rate learned after the first trip), is cut
+	// by Cut again when one trips (at most once per Confirm samples; no
+	// share is refused then), and is forgotten once it has refused no
+	// call for five Holds (the overload is over). false: shedding
+	// releases to the whole offered load.
 	Learn *bool `yaml:"learn"`
 	// InviteSocket (Linux, default true): each SIP UDP listener is two
 	// sockets on its address, and the kernel puts the datagrams that

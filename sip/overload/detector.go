@@ -322,8 +322,13 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	case !st.Shedding && d.over >= d.cfg.Confirm:
 		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, d.cut(why)
 		if d.cfg.Learning() && why != ReasonPressure {
-			d.learnTrip = admitted
-			d.setLearned(now, max(admitted*(1-d.cut(why)), 1), why)
+			// The rate admitted at a first trip is the offered load of
+			// whatever started it (a cold start lets every call in), not
+			// what Hotline carries: growth slows from near the rate
+			// learned instead, until a later trip tells more.
+			learned := max(admitted*(1-d.cut(why)), 1)
+			d.learnTrip = learned
+			d.setLearned(now, learned, why)
 		}
 	case st.Shedding && sat < d.cfg.Release && now.Sub(st.Since) >= d.cfg.Hold:
 		// Release: at once, or a step of the ramp each sample.

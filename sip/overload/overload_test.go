@@ -2,6 +2,7 @@ package overload
 
 import (
 	"context"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -664,41 +665,29 @@ func TestDetectorLearnsARate(t *testing.T) {
 	if ok, why := d.TakeLearned(at(3200)); ok || why != ReasonSocketBacklog {
 		t.Errorf("past the learned rate: %v, %q; want refused by socket_backlog", ok, why)
 	}
-	// It refuses calls while every signal is quiet: it rises.
+	// It refuses calls while every signal is quiet: it rises, slowly
+	// (a fiftieth a second, a five-hundredth a sample) as it is near the
+	// only reference it has, itself: the rate admitted at a first trip
+	// is whatever load started it.
 	for ms := 3200; ms <= 4000; ms += 100 {
 		if ms > 3200 {
 			admit(d, at(ms), 100)
 		}
 		st = d.Update(at(ms), Reading{})
 	}
-	if st.Learned <= 200 || st.Learned > 200*1.01*1.01*1.01*1.01*1.01*1.01*1.01*1.01*1.01+1e-6 {
-		t.Fatalf("after 9 samples refusing calls, quiet: learned %g, want a hundredth more each", st.Learned)
-	}
-	// Within four fifths of the rate admitted at the trip (400): a
-	// fiftieth a second.
-	ms := 4100
-	for ; st.Learned < 0.8*400; ms += 100 {
-		if ms > 10000 {
-			t.Fatalf("learned %g after 6 s rising, want 320", st.Learned)
-		}
-		admit(d, at(ms), 100)
-		st = d.Update(at(ms), Reading{})
-	}
-	was := st.Learned
-	admit(d, at(ms), 100)
-	if st = d.Update(at(ms), Reading{}); st.Learned < was*1.0019 || st.Learned > was*1.0021 {
-		t.Fatalf("near the trip's rate: %g after %g, want a fiftieth a second more (a five-hundredth a sample)", st.Learned, was)
+	if want := 200 * math.Pow(1.002, 9); st.Learned <= 200 || st.Learned > want+1e-6 {
+		t.Fatalf("after 9 samples refusing calls, quiet: learned %g, want %g (a five-hundredth more each)", st.Learned, want)
 	}
 	// Signals between Release and the threshold: it stands.
-	was = st.Learned
-	admit(d, at(ms+100), 100)
-	if st = d.Update(at(ms+100), Reading{SocketBacklog: 0.2, CPU: 0.5}); st.Learned != was {
+	was := st.Learned
+	admit(d, at(4100), 100)
+	if st = d.Update(at(4100), Reading{SocketBacklog: 0.2, CPU: 0.5}); st.Learned != was {
 		t.Fatalf("a signal over release: %g after %g, want the rate to stand", st.Learned, was)
 	}
 	risen := st.Learned
 	// Overloaded again: the rate is cut (from the calls admitted, about
 	// itself), and no share is refused.
-	t0 = t0.Add(time.Duration(ms+200-4100) * time.Millisecond) // what follows as if from 4100 ms
+	t0 = t0.Add(200 * time.Millisecond) // what follows as if from 4100 ms
 	for ms := 4100; ms <= 4200; ms += 100 {
 		admit(d, at(ms), 100)
 		st = d.Update(at(ms), full)
@@ -714,6 +703,18 @@ func TestDetectorLearnsARate(t *testing.T) {
 	if st = d.Update(at(4300), full); st.Learned != cut {
 		t.Errorf("cut again 100ms later: %g, want %g until the reaction time", st.Learned, cut)
 	}
+	// Quiet again, refusing calls: now below four fifths of the rate
+	// admitted at that trip (about risen), it rises a tenth a second (a
+	// hundredth a sample) until it nears it.
+	trip := min(risen, cut/0.5)
+	for ms := 4400; ms <= 4600; ms += 100 {
+		admit(d, at(ms), 100)
+		was = st.Learned
+		if st = d.Update(at(ms), Reading{}); ms > 4400 && (st.Learned < was*1.0099 || st.Learned > was*1.0101) {
+			t.Fatalf("at %g, below four fifths of %g: %g, want a hundredth more a sample", was, trip, st.Learned)
+		}
+	}
+	t0 = t0.Add(300 * time.Millisecond) // the forgetting below as if from 4300 ms
 	// No call offered for five Holds: forgotten.
 	for ms := 4400; ms < 4300+10000; ms += 100 {
 		if st = d.Update(at(ms), Reading{}); st.Learned == 0 {
