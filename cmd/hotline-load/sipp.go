@@ -119,11 +119,7 @@ func (p *sippProc) stats() (sippstat.Stats, error) {
 // rtts reads the response times of -trace_rtt, by rtd number.
 func (p *sippProc) rtts() (map[int][]time.Duration, error) {
 	rows, err := p.rttRows()
-	out := map[int][]time.Duration{}
-	for _, r := range rows {
-		out[r.No] = append(out[r.No], r.Took)
-	}
-	return out, err
+	return sippstat.ByNumber(rows), err
 }
 
 // rttRows reads the rows of -trace_rtt, with when each request was sent.

@@ -1110,10 +1110,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 			s.Err = err.Error()
 		}
 		allRows = append(allRows, rows...)
-		rt := map[int][]time.Duration{}
-		for _, r := range rows {
-			rt[r.No] = append(rt[r.No], r.Took)
-		}
+		rt := sippstat.ByNumber(rows)
 		s.Answered += len(rt[1])
 		s.Refused += len(rt[2])
 		s.Rang += len(rt[3])

@@ -105,11 +105,16 @@ func ParseRTT(path string) (map[int][]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ByNumber(rows), nil
+}
+
+// ByNumber groups rows' response times by response-time number.
+func ByNumber(rows []RTT) map[int][]time.Duration {
 	out := map[int][]time.Duration{}
 	for _, r := range rows {
 		out[r.No] = append(out[r.No], r.Took)
 	}
-	return out, nil
+	return out
 }
 
 // ParseRTTRows reads a -trace_rtt file's rows, in order, with when each
