@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -87,6 +89,27 @@ func TestAgentHangsUpBeforeTheCallersACK(t *testing.T) {
 	t.Logf("BYE %s after the ACK", time.Since(acked).Round(time.Millisecond))
 	p.send(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
 	f.checkIdle()
+}
+
+// TestShutdownWithACallerYetToACK: Hotline stopping while an answered
+// caller's ACK has not come leaves nothing running: once Shutdown
+// returns, no goroutine waits for that ACK any more. (sipgo's wait, in
+// the 200's retransmission loop, used to outlive Shutdown by up to T2,
+// 4 s, until its next retransmission found the transaction ended; the
+// package's leak check failed CI on it.)
+func TestShutdownWithACallerYetToACK(t *testing.T) {
+	f, _, _, _, _ := answeredUnacked(t)
+	// Past the first retransmission (T1): the next is T2 (4 s) away.
+	time.Sleep(2 * sip.T1)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	const wait = "sipgo.(*DialogServerSession).WriteResponse("
+	if n := bytes.Count(allStacks(), []byte(wait)); n != 0 {
+		t.Errorf("after Shutdown, %d goroutine(s) still in %s, waiting for the caller's ACK", n, wait)
+	}
 }
 
 // answeredUnacked is a call from a raw caller that agent alice

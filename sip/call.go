@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/callflow"
@@ -331,7 +332,15 @@ func (c *call) awaitAck(body []byte) error {
 		}
 	})
 	failed := make(chan error, 1)
+	s := c.s
+	s.bg.Add(1) // Shutdown waits for it
 	go func() {
+		defer s.bg.Done()
+		// Shutdown ends sipgo's wait for the ACK at once. Otherwise it
+		// would go on until its next retransmission (up to T2, 4 s)
+		// found the transaction ended.
+		stop := context.AfterFunc(s.runCtx, func() { stopAwaitingAck(srv) })
+		defer stop()
 		err := srv.RespondSDP(body) // returns once the ACK came, or 64×T1 without it
 		switch {
 		case err == nil:
@@ -352,6 +361,15 @@ func (c *call) awaitAck(body []byte) error {
 		return nil
 	case err := <-failed:
 		return err
+	}
+}
+
+// stopAwaitingAck ends sipgo's wait for the caller's ACK to a 200 OK
+// (in DialogServerSession.WriteResponse) as if the ACK had come: sipgo
+// has no other way to end that wait from outside. Nothing is sent.
+func stopAwaitingAck(srv *sipgo.DialogServerSession) {
+	if srv.LoadState() == sip.DialogStateEstablished {
+		_ = srv.ReadAck(srv.InviteRequest, nil) // it reads only the CSeq
 	}
 }
 

@@ -966,11 +966,16 @@ func (h *fuzzHarness) quiesce(t *testing.T, s *Server) {
 // this process): the OPTIONS probe's answer means every datagram sent
 // before it has been read, and a goroutine started for each request.
 func handling() bool {
+	return bytes.Contains(allStacks(), []byte("sip.(*TransactionLayer).handleRequestBackground("))
+}
+
+// allStacks is the stack of every goroutine of the process.
+func allStacks() []byte {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return bytes.Contains(buf[:n], []byte("sip.(*TransactionLayer).handleRequestBackground("))
+			return buf[:n]
 		}
 		buf = make([]byte, 2*len(buf))
 	}
