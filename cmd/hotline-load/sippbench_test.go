@@ -379,9 +379,28 @@ func TestStepSeconds(t *testing.T) {
 		t.Errorf("log line %q", line)
 	}
 	s3 := sippRateStep{Rate: 800, Created: 5, Seconds: got}
+	// The profile step at 80% of S1: its seconds and its answer p99
+	// (figure S1f, against issue 15's 10 ms).
+	var answers []time.Duration
+	for i := range 100 {
+		answers = append(answers, time.Duration(i+1)*time.Millisecond)
+	}
+	prof := &sippProfile{Rate: 320, Step: sippRateStep{Rate: 320, Created: 100, AnswerTimes: answers, Seconds: got}}
+	r := &sippResults{Overload: &s3, Profile: prof}
 	var b strings.Builder
-	(&sippResults{Overload: &s3}).writeDetails(&b)
-	if !strings.Contains(b.String(), "| S3 | 1 | 2 | 1 | 250 | 0 | 0 | 0 |") {
-		t.Errorf("details lack S3's second 1:\n%s", b.String())
+	r.writeDetails(&b)
+	for _, row := range []string{"| S3 (2×) | 1 | 2 | 1 | 250 | 0 | 0 | 0 |", "| profile (80% of S1) | 1 | 2 | 1 | 250 | 0 | 0 | 0 |"} {
+		if !strings.Contains(b.String(), row) {
+			t.Errorf("details lack %q:\n%s", row, b.String())
+		}
+	}
+	var s1f *figure
+	for _, f := range r.figures() {
+		if f.ID == "S1f" {
+			s1f = &f
+		}
+	}
+	if s1f == nil || s1f.S.N != 1 || s1f.S.Median != 99 || s1f.Target == nil || s1f.Target.Value != 10 || !strings.Contains(s1f.Name, "320 calls/s") {
+		t.Errorf("figure S1f %+v, want the profile step's answer p99 (99 ms) against 10 ms, at 320 calls/s", s1f)
 	}
 }

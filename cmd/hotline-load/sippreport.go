@@ -95,6 +95,14 @@ func (r *sippResults) figures() []figure {
 	}
 	add(figure{ID: "S1e", Name: "SIP datagrams' wait in Hotline's UDP socket p99 at the S1 rate (every request and response; upper bound of the histogram's bucket)", Unit: "ms",
 		Tool: "hotline_sip_socket_wait_seconds", S: one(sock)})
+	if p := r.Profile; p != nil {
+		p99 := math.NaN()
+		if len(p.Step.AnswerTimes) > 0 {
+			p99 = ms(DurationPercentile(p.Step.AnswerTimes, 99))
+		}
+		add(figure{ID: "S1f", Name: fmt.Sprintf("time to answer (INVITE → 200) p99 at 80%% of the S1 rate (%s calls/s: the profile step, with Hotline's CPU profile running)", fmtNum(p.Rate)),
+			Unit: "ms", Tool: toolSIPp + ", -trace_rtt", S: one(p99), Target: &target{10, false, "p99 ≤ 10 ms (issue 15)"}})
+	}
 	conc, chot, csipp := math.NaN(), math.NaN(), math.NaN()
 	if len(r.Conc) > 0 {
 		conc = float64(r.ConcMax)
@@ -216,18 +224,8 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	for i, s := range r.RateSteps {
 		row(fmt.Sprintf("S1 #%d", i+1), s)
 	}
-	if r.FixedCPS > 0 {
-		for i, o := range r.FixedSteps {
-			row(fmt.Sprintf("S3 (fixed, %d)", i+1), o)
-		}
-	} else if r.Overload != nil {
-		row("S3 (2×)", *r.Overload)
-	}
-	if o := r.OverloadBound; o != nil {
-		row(fmt.Sprintf("S3c (2×, max_cps %s)", fmtNum(r.BoundCPS)), *o)
-	}
-	if r.Profile != nil {
-		row("profile", r.Profile.Step)
+	for _, n := range r.laterSteps() {
+		row(n.name, n.s)
 	}
 	fmt.Fprintln(w)
 	if r.RateLimit != "" {
@@ -256,14 +254,8 @@ func (r *sippResults) writeDetails(w io.Writer) {
 	for i, s := range r.RateSteps {
 		list(fmt.Sprintf("S1 #%d", i+1), s)
 	}
-	if r.Overload != nil {
-		list("S3", *r.Overload)
-	}
-	if r.OverloadBound != nil {
-		list("S3c", *r.OverloadBound)
-	}
-	if r.Profile != nil {
-		list("profile step", r.Profile.Step)
+	for _, n := range r.laterSteps() {
+		list(n.name, n.s)
 	}
 	writeSeconds(w, r)
 	if r.Log != "" {
@@ -366,26 +358,38 @@ const sippMethodText = `### How the SIPp figures were measured
 
 `
 
-// writeSeconds writes the overload steps (S3, its fixed-rate
-// repetitions, S3c) second by second, by when the INVITEs were sent:
-// whether the slow answers came before the signals tripped (the first
-// seconds) or all through the step.
-func writeSeconds(w io.Writer, r *sippResults) {
-	type named struct {
-		name string
-		s    sippRateStep
-	}
-	var steps []named
+// namedStep is a SIPp step with its label in the report.
+type namedStep struct {
+	name string
+	s    sippRateStep
+}
+
+// laterSteps are the SIPp steps after the S1 search, labelled: the
+// overload steps (S3, or the fixed-rate ones), S3c and the profile step.
+func (r *sippResults) laterSteps() []namedStep {
+	var steps []namedStep
 	if r.FixedCPS > 0 {
 		for i, o := range r.FixedSteps {
-			steps = append(steps, named{fmt.Sprintf("S3 (fixed, %d)", i+1), o})
+			steps = append(steps, namedStep{fmt.Sprintf("S3 (fixed, %d)", i+1), o})
 		}
 	} else if r.Overload != nil {
-		steps = append(steps, named{"S3", *r.Overload})
+		steps = append(steps, namedStep{"S3 (2×)", *r.Overload})
 	}
-	if r.OverloadBound != nil {
-		steps = append(steps, named{"S3c", *r.OverloadBound})
+	if o := r.OverloadBound; o != nil {
+		steps = append(steps, namedStep{fmt.Sprintf("S3c (2×, max_cps %s)", fmtNum(r.BoundCPS)), *o})
 	}
+	if r.Profile != nil {
+		steps = append(steps, namedStep{"profile (80% of S1)", r.Profile.Step})
+	}
+	return steps
+}
+
+// writeSeconds writes the steps after S1 (the overload steps, S3c and
+// the profile step at 80% of S1) second by second, by when the INVITEs
+// were sent: whether the slow answers came before the signals tripped
+// (the first seconds), in one stall, or all through the step.
+func writeSeconds(w io.Writer, r *sippResults) {
+	steps := r.laterSteps()
 	var rows []string
 	for _, n := range steps {
 		for i, x := range n.s.Seconds {
@@ -396,7 +400,7 @@ func writeSeconds(w io.Writer, r *sippResults) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nOverload steps second by second (by when the INVITE was sent; p99 0 where none):\n\n")
+	fmt.Fprintf(w, "\nThe steps after S1 (overload, profile at 80%% of S1) second by second (by when the INVITE was sent; p99 0 where none):\n\n")
 	fmt.Fprintf(w, "| step | second | answered | answered in > %s | answer p99 ms | refused (503) | refused in > %s | 503 p99 ms |\n", slowAnswer, slowRefusal)
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range rows {
