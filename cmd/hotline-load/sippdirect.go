@@ -23,6 +23,7 @@ type sippDirect struct {
 	MachineBusy     float64       // share of all CPUs busy over the window (/proc/stat)
 	SIPpCores       float64       // every SIPp's own CPU over the window
 	CPUs            int
+	AnswerTimes     []time.Duration // INVITE → 200 at the callers (-trace_rtt): the SIPps' own part of S1c and S1f
 	Err             string
 }
 
@@ -36,6 +37,7 @@ func (b *sippBench) direct(ctx context.Context, rate float64) *sippDirect {
 		b.d.note("SIPp figure S0: %v", err)
 	}
 	b.d.log.Info("SIPp figure S0", "cps", rate, "created", d.Created, "failed", d.Failed,
+		"answer_p50", DurationPercentile(d.AnswerTimes, 50), "answer_p99", DurationPercentile(d.AnswerTimes, 99),
 		"machine_busy", fmt.Sprintf("%.0f%%", 100*d.MachineBusy), "sipp_cores", fmt.Sprintf("%.2f", d.SIPpCores), "err", d.Err)
 	return d
 }
@@ -108,6 +110,11 @@ func (b *sippBench) directRun(ctx context.Context, d *sippDirect) error {
 		}
 		d.Created += st.Created
 		d.Failed += st.Failed
+		rt, err := p.rtts()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("caller SIPp response times: %w", err))
+		}
+		d.AnswerTimes = append(d.AnswerTimes, rt[1]...)
 	}
 	if d.Created < calls {
 		errs = append(errs, fmt.Errorf("%d of %d calls placed", d.Created, calls))

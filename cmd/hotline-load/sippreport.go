@@ -77,6 +77,12 @@ func (r *sippResults) figures() []figure {
 		if !math.IsNaN(room) {
 			room1 = &target{room, false, fmt.Sprintf("≤ %s (what S0 leaves)", fmtNum(room))}
 		}
+		s0p99 := math.NaN()
+		if len(d.AnswerTimes) > 0 {
+			s0p99 = ms(DurationPercentile(d.AnswerTimes, 99))
+		}
+		add(figure{ID: "S0b", Name: fmt.Sprintf("time to answer (INVITE → 200) p99 of the SIPps alone at %s calls/s (no Hotline; the agent SIPp answers at once): the generator's own part of S1c and S1f", fmtNum(d.Rate)),
+			Unit: "ms", Tool: toolSIPp + ", -trace_rtt", S: one(s0p99)})
 		add(figure{ID: "S0a", Name: fmt.Sprintf("Hotline's CPU per call at the S1 rate (its CPU over the step / the calls placed), against the most %s calls/s leave it beside the SIPps (S0's idle CPU per call)", fmtNum(d.Rate)),
 			Unit: "ms", Tool: toolProc + ", /proc/stat", S: one(perCall), Target: room1})
 	}
