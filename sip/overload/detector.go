@@ -138,6 +138,15 @@ type Detector struct {
 	learnCut  time.Time
 	learnIdle time.Duration
 	learnTrip float64 // the rate admitted when a signal last tripped
+	// The rate Hotline last carried with every signal quiet for
+	// learnCleanFor (known, taken at knownAt): the least of the
+	// one-second admitted rates (recent) of a clean run that began at
+	// cleanSince.
+	cleanSince time.Time
+	recent     []float64
+	recentN    int
+	known      float64
+	knownAt    time.Time
 }
 
 // NewDetector returns a detector for c (defaults applied).
@@ -148,6 +157,7 @@ func NewDetector(c Config) *Detector {
 	d.reason.Store(Reason(""))
 	d.learnWhy.Store(Reason(""))
 	d.admits = make([]int64, max(int(time.Second/c.Interval), 1))
+	d.recent = make([]float64, max(int(learnCleanFor/c.Interval), 1))
 	return d
 }
 
@@ -312,6 +322,7 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 		d.over = 0
 	}
 	admitted := d.sampleAdmits()
+	d.noteClean(now, sat, admitted)
 	learnRefused := d.learnRefused.Swap(0)
 	learnedTrip := false
 	switch {
@@ -328,6 +339,15 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 			// learned instead, until a later trip tells more.
 			learned := max(admitted*(1-d.cut(why)), 1)
 			d.learnTrip = learned
+			if d.known > 0 && now.Sub(d.knownAt) <= learnKnownFor {
+				// Hotline carried a rate with every signal quiet
+				// until just now: a pause (a collection, the machine
+				// stalled) tripped, not the load, and the calls a
+				// pause let through in the last second are far below
+				// what Hotline carries. Hold to most of that rate.
+				learned = max(learned, learnNear*d.known)
+				d.learnTrip = max(learned, d.known)
+			}
 			d.setLearned(now, learned, why)
 		}
 	case st.Shedding && sat < d.cfg.Release && now.Sub(st.Since) >= d.cfg.Hold:
@@ -373,6 +393,39 @@ func (d *Detector) sampleAdmits() float64 {
 	}
 	return float64(sum) / (float64(min(d.admitsN, len(d.admits))) * d.cfg.Interval.Seconds())
 }
+
+// noteClean keeps the rate Hotline carried in the last clean run, a run
+// of samples with every signal under Release, no share refused and no
+// learned rate (d.mu held): once the run has lasted learnCleanFor, the
+// least one-second admitted rate of its last learnCleanFor.
+func (d *Detector) noteClean(now time.Time, sat, admitted float64) {
+	if sat >= d.cfg.Release || d.state.Shedding || d.learning.Load() {
+		d.cleanSince = time.Time{}
+		return
+	}
+	if d.cleanSince.IsZero() {
+		d.cleanSince, d.recentN = now, 0
+	}
+	d.recent[d.recentN%len(d.recent)] = admitted
+	d.recentN++
+	if d.recentN < len(d.recent) {
+		return
+	}
+	least := d.recent[0]
+	for _, r := range d.recent[1:] {
+		least = min(least, r)
+	}
+	d.known, d.knownAt = least, now
+}
+
+// learnCleanFor is how long Hotline must have carried a rate with every
+// signal quiet for a first trip to learn no less than learnNear of it;
+// learnKnownFor is how recent that must be (the signals rise over a
+// few samples before they trip).
+const (
+	learnCleanFor = 5 * time.Second
+	learnKnownFor = 2 * time.Second
+)
 
 // learnGrowth is how fast the learned rate rises (a share of itself a
 // second) while it refuses calls and every signal is under Release:

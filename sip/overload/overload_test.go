@@ -743,6 +743,44 @@ func TestDetectorLearnsARate(t *testing.T) {
 	}
 }
 
+// TestDetectorLearnsFromACleanRun: a first trip after Hotline carried a
+// rate for 5 s with every signal quiet (a pause at 80% load: a garbage
+// collection, the machine stalled) learns no less than four fifths of
+// that rate, not half of what the pause let through in the last second;
+// it then rises slowly, as near a rate that tripped. With a shorter
+// clean run before the trip (a cold start, a load that began just now)
+// it learns from the last second as ever.
+func TestDetectorLearnsFromACleanRun(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
+	// clean ms of 400 calls a second, every signal quiet, after a sample
+	// with a signal over Release; then a pause: two samples over the
+	// threshold admitting 5 calls each.
+	run := func(clean int) State {
+		d := NewDetector(testConfig())
+		d.Update(at(0), Reading{SocketBacklog: 0.2, CPU: 0.5})
+		ms := 100
+		for ; ms <= clean; ms += 100 {
+			admit(d, at(ms), 40)
+			d.Update(at(ms), Reading{})
+		}
+		var st State
+		for end := ms + 100; ms <= end; ms += 100 {
+			admit(d, at(ms), 5)
+			st = d.Update(at(ms), full)
+		}
+		return st
+	}
+	// The last second: 8 samples of 40 and 2 of 5, 330 calls.
+	if st := run(6000); !st.Shedding || st.Learned != 320 {
+		t.Errorf("a pause after 6 s at 400 a second: %+v, want shedding and a learned rate of 320 (four fifths of 400, not half of 330)", st)
+	}
+	if st := run(3000); !st.Shedding || st.Learned != 165 {
+		t.Errorf("a trip after 3 s at 400 a second: %+v, want shedding and a learned rate of 165 (half of the last second's 330)", st)
+	}
+}
+
 // admit offers n new calls to d's learned rate at now and returns how
 // many it let through.
 func admit(d *Detector, now time.Time, n int) (ok int) {
