@@ -143,7 +143,10 @@ type Config struct {
 	// (default 5s; whole seconds).
 	RetryAfter time.Duration `yaml:"retry_after"`
 	// Learn (default true): when shedding starts, Hotline also learns a
-	// rate: the new calls it admitted in the last second, less Cut. Once
+	// rate: the new calls it admitted in the last second, less Cut (and
+	// no less than four fifths of the rate it carried with no signal
+	// over its threshold for the 5 s before, when it did: a pause
+	// tripped, not the load). Once
 	// the share refused has fallen back to none, new calls are still
 	// admitted at no more than that rate (a 503 past it, at once, with
 	// the overload's reason), so that the whole offered load is not let

@@ -138,7 +138,7 @@ type Detector struct {
 	learnCut  time.Time
 	learnIdle time.Duration
 	learnTrip float64 // the rate admitted when a signal last tripped
-	// The rate Hotline last carried with every signal quiet for
+	// The rate Hotline last carried with no signal over its threshold for
 	// learnCleanFor (known, taken at knownAt): the least of the
 	// one-second admitted rates (recent) of a clean run that began at
 	// cleanSince.
@@ -340,8 +340,8 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 			learned := max(admitted*(1-d.cut(why)), 1)
 			d.learnTrip = learned
 			if d.known > 0 && now.Sub(d.knownAt) <= learnKnownFor {
-				// Hotline carried a rate with every signal quiet
-				// until just now: a pause (a collection, the machine
+				// Hotline carried a rate with no signal over its
+				// threshold until just now: a pause (a collection, the machine
 				// stalled) tripped, not the load, and the calls a
 				// pause let through in the last second are far below
 				// what Hotline carries. Hold to most of that rate.
@@ -395,11 +395,13 @@ func (d *Detector) sampleAdmits() float64 {
 }
 
 // noteClean keeps the rate Hotline carried in the last clean run, a run
-// of samples with every signal under Release, no share refused and no
-// learned rate (d.mu held): once the run has lasted learnCleanFor, the
-// least one-second admitted rate of its last learnCleanFor.
+// of samples with every signal under its threshold, no share refused
+// and no learned rate (d.mu held): once the run has lasted
+// learnCleanFor, the least one-second admitted rate of its last
+// learnCleanFor. (A signal over Release but under its threshold, such
+// as a collection's bump every few seconds, does not end the run.)
 func (d *Detector) noteClean(now time.Time, sat, admitted float64) {
-	if sat >= d.cfg.Release || d.state.Shedding || d.learning.Load() {
+	if sat >= 1 || d.state.Shedding || d.learning.Load() {
 		d.cleanSince = time.Time{}
 		return
 	}
@@ -418,8 +420,8 @@ func (d *Detector) noteClean(now time.Time, sat, admitted float64) {
 	d.known, d.knownAt = least, now
 }
 
-// learnCleanFor is how long Hotline must have carried a rate with every
-// signal quiet for a first trip to learn no less than learnNear of it;
+// learnCleanFor is how long Hotline must have carried a rate with no
+// signal over its threshold for a first trip to learn no less than learnNear of it;
 // learnKnownFor is how recent that must be (the signals rise over a
 // few samples before they trip).
 const (

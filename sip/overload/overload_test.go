@@ -744,7 +744,7 @@ func TestDetectorLearnsARate(t *testing.T) {
 }
 
 // TestDetectorLearnsFromACleanRun: a first trip after Hotline carried a
-// rate for 5 s with every signal quiet (a pause at 80% load: a garbage
+// rate for 5 s with no signal over its threshold (a pause at 80% load: a garbage
 // collection, the machine stalled) learns no less than four fifths of
 // that rate, not half of what the pause let through in the last second;
 // it then rises slowly, as near a rate that tripped. With a shorter
@@ -754,16 +754,21 @@ func TestDetectorLearnsFromACleanRun(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
-	// clean ms of 400 calls a second, every signal quiet, after a sample
-	// with a signal over Release; then a pause: two samples over the
+	// clean ms of 400 calls a second, no signal over its threshold (one
+	// over Release every second, as a collection's bump), after a
+	// sample over the threshold; then a pause: two samples over the
 	// threshold admitting 5 calls each.
 	run := func(clean int) State {
 		d := NewDetector(testConfig())
-		d.Update(at(0), Reading{SocketBacklog: 0.2, CPU: 0.5})
+		d.Update(at(0), full)
 		ms := 100
 		for ; ms <= clean; ms += 100 {
 			admit(d, at(ms), 40)
-			d.Update(at(ms), Reading{})
+			r := Reading{}
+			if ms%1000 == 0 {
+				r = Reading{SocketBacklog: 0.2, CPU: 0.5}
+			}
+			d.Update(at(ms), r)
 		}
 		var st State
 		for end := ms + 100; ms <= end; ms += 100 {
