@@ -140,13 +140,12 @@ type Detector struct {
 	learnTrip float64 // the rate admitted when a signal last tripped
 	// The rate Hotline last carried with no signal over its threshold for
 	// learnCleanFor (known, taken at knownAt): the least of the
-	// one-second admitted rates (recent) of a clean run that began at
-	// cleanSince.
-	cleanSince time.Time
-	recent     []float64
-	recentN    int
-	known      float64
-	knownAt    time.Time
+	// one-second admitted rates of the current clean run's last samples
+	// (recent; recentN samples so far, 0 out of a clean run).
+	recent  []float64
+	recentN int
+	known   float64
+	knownAt time.Time
 }
 
 // NewDetector returns a detector for c (defaults applied).
@@ -402,11 +401,8 @@ func (d *Detector) sampleAdmits() float64 {
 // as a collection's bump every few seconds, does not end the run.)
 func (d *Detector) noteClean(now time.Time, sat, admitted float64) {
 	if sat >= 1 || d.state.Shedding || d.learning.Load() {
-		d.cleanSince = time.Time{}
+		d.recentN = 0
 		return
-	}
-	if d.cleanSince.IsZero() {
-		d.cleanSince, d.recentN = now, 0
 	}
 	d.recent[d.recentN%len(d.recent)] = admitted
 	d.recentN++
