@@ -16,7 +16,8 @@ import (
 // Hotline answers the caller and bridges the two as its 200 OK goes out,
 // not once the caller's ACK came: the agent's audio reaches a caller who
 // has not acknowledged yet. A caller whose ACK never comes is hung up
-// once the 200's retransmissions end (64×T1, 32 s; RFC 3261 §13.3.1.4):
+// once the 200's retransmissions end (sip.transaction_linger, 5 s; RFC
+// 3261 §13.3.1.4's 64×T1):
 // the caller and the agent get a BYE, and the call record says why. (It
 // used to wait for the ACK before the bridge: the agent heard nothing
 // for 32 s, and the record blamed the caller for leaving.)
@@ -34,9 +35,9 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 	}
 
 	// Still no ACK when Hotline stops retransmitting its 200: a BYE each.
-	bye := p.nextRequest(sip.BYE, 64*sip.T1+10*time.Second)
-	if took := time.Since(answered); took < 60*sip.T1 {
-		t.Errorf("BYE to the caller %s after the 200, want about 64×T1 (%s) of retransmissions first", took, 64*sip.T1)
+	bye := p.nextRequest(sip.BYE, defaultLinger+10*time.Second)
+	if took := time.Since(answered); took < defaultLinger-sip.T1 {
+		t.Errorf("BYE to the caller %s after the 200, want about the linger (%s) of retransmissions first", took, defaultLinger)
 	}
 	if bye.CallID() == nil || bye.CallID().Value() != ok.CallID().Value() {
 		t.Errorf("BYE for Call-ID %v, want the call's %s", bye.CallID(), ok.CallID().Value())
@@ -59,7 +60,8 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 // wait within that timeout and then be dropped: the caller stayed on
 // the line with nobody there.)
 func TestAgentHangsUpBeforeTheCallersACK(t *testing.T) {
-	f, _, p, in, ok := answeredUnacked(t)
+	// The 200 retransmitted past ByeTimeout: RFC 3261's 64×T1.
+	f, _, p, in, ok := answeredUnacked(t, func(o *fixtureOpts) { o.cfg.TransactionLinger = 64 * sip.T1 })
 	in.bye()
 	hungUp := time.Now()
 	if r := f.record(ok.CallID().Value()); r.Agent != "alice" || r.Cause != callflow.ErrAgentHangup.Error() {
@@ -114,9 +116,9 @@ func TestShutdownWithACallerYetToACK(t *testing.T) {
 
 // answeredUnacked is a call from a raw caller that agent alice
 // answered: Hotline's 200 OK to the caller (ok) is not acknowledged.
-func answeredUnacked(t *testing.T) (*fixture, *phone, *rawPeer, *incoming, *sip.Response) {
+func answeredUnacked(t *testing.T, mods ...func(*fixtureOpts)) (*fixture, *phone, *rawPeer, *incoming, *sip.Response) {
 	t.Helper()
-	f := newFixture(t)
+	f := newFixture(t, mods...)
 	agent := newPhone(t, "alice", f.addr)
 	agent.register("alice")
 	p := newRawPeer(t, f.srv)

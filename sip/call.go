@@ -320,7 +320,8 @@ func (c *call) answer() error {
 // has established the dialog for it, or with the error that kept the 200
 // from going out (the caller cancelled meanwhile: ErrCallerHangup). What
 // sipgo's RespondSDP returns later, once it stops retransmitting, ends
-// the call if the caller never acknowledged the 200 in 64×T1: ErrNoAck
+// the call if the caller never acknowledged the 200 within
+// sip.transaction_linger (RFC 3261's 64×T1; linger.go): ErrNoAck
 // (RFC 3261 §13.3.1.4; the teardown sends the caller a BYE).
 func (c *call) awaitAck(body []byte) error {
 	srv := c.caller.srv
@@ -341,7 +342,7 @@ func (c *call) awaitAck(body []byte) error {
 		// found the transaction ended.
 		stop := context.AfterFunc(s.runCtx, func() { stopAwaitingAck(srv) })
 		defer stop()
-		err := srv.RespondSDP(body) // returns once the ACK came, or 64×T1 without it
+		err := srv.RespondSDP(body) // returns once the ACK came, or the linger without it
 		switch {
 		case err == nil:
 			return

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"hotline/internal/cfg"
 	"hotline/sip/overload"
 	"hotline/sip/registrar"
@@ -53,6 +55,12 @@ type Config struct {
 	// DrainTimeout bounds how long a shutdown waits for calls in progress
 	// to finish before hanging them up.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// TransactionLinger is how long a finished SIP transaction is kept to
+	// absorb late retransmissions, and how long a 200 OK is retransmitted
+	// waiting for its ACK (RFC 3261's 64×T1, 32 s; Kamailio's wt_timer,
+	// 5 s). Process-wide: sipgo's timers are shared by every server in
+	// the process (linger.go).
+	TransactionLinger time.Duration `yaml:"transaction_linger"`
 	// Trunks lists the addresses (IPs or CIDRs, e.g. the carrier's SBC)
 	// calls are accepted from. Empty: calls from anywhere.
 	Trunks []string `yaml:"trunks"`
@@ -246,6 +254,9 @@ func (c *Config) SetDefaults() {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 60 * time.Second
 	}
+	if c.TransactionLinger == 0 {
+		c.TransactionLinger = defaultLinger
+	}
 	c.Registrar.SetDefaults()
 	c.Overload.SetDefaults()
 	c.Outbound.setDefaults()
@@ -300,6 +311,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		errs = append(errs, cfg.Errorf("drain_timeout", "must not be negative"))
+	}
+	if c.TransactionLinger < time.Second || c.TransactionLinger > 64*sip.T1 {
+		errs = append(errs, cfg.Errorf("transaction_linger", "must be between 1s and %s (64×T1), got %s", 64*sip.T1, c.TransactionLinger))
 	}
 	if _, err := c.trunkPrefixes(); err != nil {
 		errs = append(errs, err)

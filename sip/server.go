@@ -257,6 +257,7 @@ func (s *Server) Addr(transport string) net.Addr {
 // Start binds every listener and serves SIP in the background until
 // Shutdown. It returns once all listeners are bound.
 func (s *Server) Start(ctx context.Context) error {
+	applyLinger(s.cfg.TransactionLinger)     // linger.go
 	ua, err := sipgo.NewUA(s.uaOptions()...) // limits.go
 	if err != nil {
 		return fmt.Errorf("sip: user agent: %w", err)

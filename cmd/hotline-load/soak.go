@@ -45,7 +45,8 @@ type soakConfig struct {
 	ShortageFor   time.Duration
 	ShortageKeep  int
 	// Settle is how long Hotline is left idle before the baseline and the
-	// end figures are sampled (SIP transactions linger 32 s after a call).
+	// end figures are sampled (SIP transactions linger after a call:
+	// sip.transaction_linger, 32 s at most).
 	Settle time.Duration
 	Sample time.Duration // timeline sampling interval
 	Budget time.Duration // bound of the whole run

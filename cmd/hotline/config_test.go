@@ -72,6 +72,7 @@ sip:
   listen:
     - {transport: sctp, addr: 127.0.0.1:5060}
     - {transport: udp, addr: localhost}
+  transaction_linger: 100ms
 rtp:
   port_min: 20001
   port_max: 20000
@@ -86,6 +87,7 @@ log:
 			want: []string{
 				`bad.yaml: sip.listen[0].transport: "sctp" is not one of udp, tcp, tls`,
 				`bad.yaml: sip.listen[1].addr: "localhost" is not host:port`,
+				`bad.yaml: sip.transaction_linger: must be between 1s and 32s (64×T1), got 100ms`,
 				`bad.yaml: rtp.port_min:`,
 				`bad.yaml: hotlines: at least one hotline number is required`,
 				`bad.yaml: agents[0].password: required: a password, a password_file or ha1/ha1_sha256 hashes`,

@@ -1,0 +1,39 @@
+package sip
+
+import (
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// defaultLinger is sip.transaction_linger's default: Kamailio's tm
+// wt_timer (5 s), not RFC 3261's 64×T1 (32 s). Measured in
+// bench/README.md ("Finished transactions kept 5 s, not 32 s").
+const defaultLinger = 5 * time.Second
+
+// applyLinger makes sipgo keep a finished transaction for d (RFC 3261's
+// 64×T1; sip.transaction_linger):
+//   - Timer J: a non-INVITE request answered (a BYE, a REGISTER), kept to
+//     answer its retransmissions with the same response;
+//   - Timer L: an INVITE answered 2xx (RFC 6026's Accepted state), kept to
+//     absorb the INVITE's retransmissions and to retransmit the 2xx until
+//     the ACK: a caller whose ACK has not come by then is hung up;
+//   - Timers M and D: an INVITE Hotline sent (to an agent, a gateway),
+//     kept to acknowledge the 2xx or final response again if it comes again.
+//
+// What a transaction keeps (its request and last response, parsed: the
+// INVITE's and the 200's SDP among them) is most of the live heap at a
+// few hundred calls a second, and marking it is most of the garbage
+// collector's work.
+//
+// sipgo's timers are package variables, shared by every SIP server and
+// client in the process: they are written only when they differ, before
+// this server's transport runs, so servers started with the same setting
+// never write them while another one reads them.
+func applyLinger(d time.Duration) {
+	for _, t := range []*time.Duration{&sip.Timer_J, &sip.Timer_L, &sip.Timer_M, &sip.Timer_D} {
+		if *t != d {
+			*t = d
+		}
+	}
+}
