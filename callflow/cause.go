@@ -52,8 +52,9 @@ var (
 	ErrAgentTimeout  = &Cause{text: "agent media timeout"}
 	// ErrNoAck: Hotline answered the caller, and no ACK came while it
 	// retransmitted its 200 OK for sip.transaction_linger (RFC 3261's
-	// 64×T1): the call is hung up (RFC 3261 §13.3.1.4), as Asterisk does with "no reply to our critical
-	// packet". The caller's ACK was lost, or their phone or network died.
+	// 64×T1): the call is hung up (RFC 3261 §13.3.1.4), as Asterisk does
+	// with "no reply to our critical packet". The caller's ACK was lost,
+	// or their phone or network died.
 	ErrNoAck      = &Cause{text: "no ACK from the caller"}
 	ErrQueueFull  = &Cause{text: "the queue is full", status: 486, reason: "Busy Here"}
 	ErrAfterHours = &Cause{text: "after-hours action done"}

@@ -98,8 +98,8 @@ func (cl closingLeg) Gone() bool         { return cl.l.srv.Context().Err() != ni
 
 // Bye hangs the leg up. A caller whose ACK for the 200 OK has not come
 // yet may not be sent a BYE before it (RFC 3261 §15), and waiting for it
-// (up to sip.transaction_linger) must not hold up the call's end: that BYE goes out in
-// the background (byeAfterAck) and Bye returns at once.
+// (up to sip.transaction_linger) must not hold up the call's end: that
+// BYE goes out in the background (byeAfterAck) and Bye returns at once.
 func (cl closingLeg) Bye(ctx context.Context) error {
 	l := cl.l
 	if l.srv == nil || l.srv.LoadState() != sip.DialogStateEstablished {
