@@ -16,13 +16,14 @@ import (
 // Hotline answers the caller and bridges the two as its 200 OK goes out,
 // not once the caller's ACK came: the agent's audio reaches a caller who
 // has not acknowledged yet. A caller whose ACK never comes is hung up
-// once the 200's retransmissions end (sip.transaction_linger, 5 s; RFC
-// 3261 §13.3.1.4's 64×T1):
+// once the 200's retransmissions end (sip.transaction_linger, here 5 s;
+// RFC 3261 §13.3.1.4's 64×T1 by default):
 // the caller and the agent get a BYE, and the call record says why. (It
 // used to wait for the ACK before the bridge: the agent heard nothing
 // for 32 s, and the record blamed the caller for leaving.)
 func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
-	f, agent, p, in, ok := answeredUnacked(t)
+	const linger = 5 * time.Second
+	f, agent, p, in, ok := answeredUnacked(t, func(o *fixtureOpts) { o.cfg.TransactionLinger = linger })
 	answered := time.Now()
 
 	// No ACK: the agent's audio reaches the caller all the same.
@@ -35,9 +36,9 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 	}
 
 	// Still no ACK when Hotline stops retransmitting its 200: a BYE each.
-	bye := p.nextRequest(sip.BYE, defaultLinger+10*time.Second)
-	if took := time.Since(answered); took < defaultLinger-sip.T1 {
-		t.Errorf("BYE to the caller %s after the 200, want about the linger (%s) of retransmissions first", took, defaultLinger)
+	bye := p.nextRequest(sip.BYE, linger+10*time.Second)
+	if took := time.Since(answered); took < linger-sip.T1 {
+		t.Errorf("BYE to the caller %s after the 200, want about the linger (%s) of retransmissions first", took, linger)
 	}
 	if bye.CallID() == nil || bye.CallID().Value() != ok.CallID().Value() {
 		t.Errorf("BYE for Call-ID %v, want the call's %s", bye.CallID(), ok.CallID().Value())
@@ -60,8 +61,8 @@ func TestBridgedBeforeTheACKAndHungUpWithoutIt(t *testing.T) {
 // wait within that timeout and then be dropped: the caller stayed on
 // the line with nobody there.)
 func TestAgentHangsUpBeforeTheCallersACK(t *testing.T) {
-	// The 200 retransmitted past ByeTimeout: RFC 3261's 64×T1.
-	f, _, p, in, ok := answeredUnacked(t, func(o *fixtureOpts) { o.cfg.TransactionLinger = 64 * sip.T1 })
+	// The 200 retransmitted past ByeTimeout (the default, RFC 3261's 64×T1).
+	f, _, p, in, ok := answeredUnacked(t)
 	in.bye()
 	hungUp := time.Now()
 	if r := f.record(ok.CallID().Value()); r.Agent != "alice" || r.Cause != callflow.ErrAgentHangup.Error() {
