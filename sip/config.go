@@ -57,9 +57,9 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// TransactionLinger is how long a finished SIP transaction is kept to
 	// absorb late retransmissions, and how long a 200 OK is retransmitted
-	// waiting for its ACK (RFC 3261's 64×T1, 32 s, the default; Kamailio's
-	// wt_timer, 5 s). Process-wide: sipgo's timers are shared by every server in
-	// the process (linger.go).
+	// waiting for its ACK (RFC 3261's 64×T1, 32 s, the default;
+	// Kamailio's wt_timer, 5 s). Process-wide: sipgo's timers are shared
+	// by every server in the process (linger.go).
 	TransactionLinger time.Duration `yaml:"transaction_linger"`
 	// Trunks lists the addresses (IPs or CIDRs, e.g. the carrier's SBC)
 	// calls are accepted from. Empty: calls from anywhere.
