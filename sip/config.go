@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"hotline/internal/cfg"
 	"hotline/sip/overload"
 	"hotline/sip/registrar"
@@ -312,8 +310,8 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		errs = append(errs, cfg.Errorf("drain_timeout", "must not be negative"))
 	}
-	if c.TransactionLinger < time.Second || c.TransactionLinger > 64*sip.T1 {
-		errs = append(errs, cfg.Errorf("transaction_linger", "must be between 1s and %s (64×T1), got %s", 64*sip.T1, c.TransactionLinger))
+	if c.TransactionLinger < time.Second || c.TransactionLinger > defaultLinger {
+		errs = append(errs, cfg.Errorf("transaction_linger", "must be between 1s and %s (64×T1), got %s", defaultLinger, c.TransactionLinger))
 	}
 	if _, err := c.trunkPrefixes(); err != nil {
 		errs = append(errs, err)

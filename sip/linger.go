@@ -6,8 +6,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// defaultLinger is sip.transaction_linger's default: RFC 3261's 64×T1
-// (T1 500 ms). Kamailio's tm wt_timer is 5 s. At 5 s Hotline refused no
+// defaultLinger is sip.transaction_linger's default and its most: RFC
+// 3261's 64×T1 (T1 500 ms). Kamailio's tm wt_timer is 5 s. At 5 s Hotline refused no
 // call at 80% of S1 where 32 s refused 13-30%, but a cold start at twice
 // S1 clipped more recordings (bench/README.md: "Finished transactions
 // kept 5 s, not 32 s"), so 5 s is a choice, not the default.
