@@ -478,9 +478,8 @@ func (c *call) detachAgent() {
 		return
 	}
 	c.noteHold(a, false, c.s.now()) // a hold of the agent's ends with its leg
-	a.media.SetTap(nil)
 	c.s.unregister(a.callID)
-	_ = a.media.Close()
+	_ = a.media.Close() // its last audio to the recording first (media.Leg.Close)
 	c.s.legEnded(a.media)
 }
 

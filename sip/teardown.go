@@ -127,8 +127,7 @@ func (cl closingLeg) Release() {
 	if l.srv != nil {
 		_ = l.srv.Close()
 	}
-	l.media.SetTap(nil)
-	_ = l.media.Close()
+	_ = l.media.Close() // its last audio to the recording first (media.Leg.Close)
 	c.s.legEnded(l.media)
 }
 

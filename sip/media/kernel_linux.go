@@ -260,13 +260,15 @@ func (l *Leg) registerKernel() {
 
 // endKernel removes the leg's flow for good, hands the leg the copies the
 // ring still holds and stops its copies, before its port can be reused.
-func (l *Leg) endKernel() {
+// It reports whether the kernel relayed the leg's packets at some time
+// (packets may then have reached its socket since the flow was removed).
+func (l *Leg) endKernel() (was bool) {
 	if l.ports == nil {
-		return
+		return false
 	}
 	l.kstate.mu.Lock()
 	l.kstate.dead = true
-	was := l.kstate.was // final: nothing is installed once dead
+	was = l.kstate.was // final: nothing is installed once dead
 	l.kstate.mu.Unlock()
 	l.syncKernel()
 	if k := l.ports.kern.Load(); k != nil {
@@ -277,6 +279,7 @@ func (l *Leg) endKernel() {
 			s.CompareAndSwap(l, nil)
 		}
 	}
+	return was
 }
 
 // kernelPackets accounts for packets the kernel relayed from the leg to

@@ -297,9 +297,13 @@ func (l *Leg) Start() {
 	go l.readLoop()
 }
 
-// Close stops everything, closes the sockets and releases the ports. It is
-// idempotent, safe to call concurrently with any method (also from OnDTMF)
-// and does not wait: Done is closed once the leg's goroutines have exited.
+// Close stops everything, closes the sockets and releases the ports. The
+// audio still on its way to the leg's tap reaches it before Close returns
+// (what the socket holds, the kernel relay's copies), and the tap is
+// removed: a recording finished after its legs' Close has all their
+// audio, however far the readers were behind. It is idempotent, safe to
+// call concurrently with any method (also from OnDTMF) and waits for no
+// goroutine: Done is closed once the leg's goroutines have exited.
 func (l *Leg) Close() error { return l.end(nil) }
 
 // Done is closed when the leg has ended (Close or media timeout) and its
@@ -344,19 +348,27 @@ func (l *Leg) end(cause error) error {
 	}
 	l.mu.Unlock()
 
-	l.endKernel() // before the socket closes: its port may be reused
+	if l.pl != nil {
+		l.pl.remove(l) // before the socket closes: its number may be reused
+	}
+	// The audio still on its way goes to the tap (a recording) oldest
+	// first: what waits in the socket (a reader behind), the kernel
+	// relay's copies in its ring, then what reached the socket once the
+	// kernel's flow was gone.
+	l.drainRTP()
+	if l.endKernel() { // before the socket closes: its port may be reused
+		l.drainRTP()
+	}
 	if p := l.peer.Swap(nil); p != nil {
 		p.peer.CompareAndSwap(l, nil)
 		p.syncKernel()
-	}
-	if l.pl != nil {
-		l.pl.remove(l) // before the socket closes: its number may be reused
 	}
 	var err error
 	if l.conn != nil {
 		err = errors.Join(l.conn.Close(), l.rtcp.Close())
 		l.ports.release(l.port)
 	}
+	l.tap.Store(nil) // the recording is let go; a reader's last round finds the socket closed
 	go func() {
 		l.wg.Wait()
 		close(l.done)
