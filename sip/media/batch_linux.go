@@ -228,6 +228,10 @@ type relayScratch struct {
 	accepted [batchLen]rxPacket
 	snd      *sender
 
+	// keys are the keys pressed in the last relay, reported once the
+	// read is done (Leg.pressed).
+	keys []rune
+
 	// readReady's: recv reads into b (made once: a closure per read
 	// would allocate).
 	b     *batch
@@ -255,6 +259,9 @@ func (l *Leg) relay(b *batch, n int, w *relayScratch) {
 			continue
 		}
 		if l.accept(p, src, &w.accepted[len(acc)]) {
+			if d := w.accepted[len(acc)].digit; d != 0 {
+				w.keys = append(w.keys, d)
+			}
 			acc = w.accepted[:len(acc)+1]
 		}
 	}
@@ -286,11 +293,16 @@ func (l *Leg) relay(b *batch, n int, w *relayScratch) {
 
 // readReady reads what l's socket holds (one recvmmsg, at most batchLen
 // datagrams, without waiting) and relays it; a shared reader calls it
-// when the socket is readable. The packets are handled after the socket
-// is let go, so OnDTMF may close the leg. A closed leg reads nothing.
+// when the socket is readable. The read and the relay hold l.rdMu, so a
+// Close waits for them (its drain then finds the rest), and the keys
+// pressed are reported after it, so OnDTMF may close the leg. A closed
+// leg reads nothing.
 func (l *Leg) readReady(w *relayScratch) {
 	w.b = l.ports.getBatch()
 	w.n, w.errno = 0, 0
+	l.rdMu.Lock()
+	defer l.pressedAll(w)
+	defer l.rdMu.Unlock()
 	if err := l.raw.Control(w.recv); err == nil {
 		switch {
 		case w.errno == unix.EAGAIN:
@@ -303,6 +315,14 @@ func (l *Leg) readReady(w *relayScratch) {
 	}
 	l.ports.putBatch(w.b)
 	w.b = nil
+}
+
+// pressedAll reports the keys of w's last relay (Leg.pressed).
+func (l *Leg) pressedAll(w *relayScratch) {
+	for _, d := range w.keys {
+		l.pressed(d)
+	}
+	w.keys = w.keys[:0]
 }
 
 // readLoop reads RTP with recvmmsg, relays what it read (one sendmmsg per
@@ -337,8 +357,10 @@ func (l *Leg) readLoop() {
 		if b == nil {
 			b = l.ports.getBatch()
 		}
+		l.rdMu.Lock() // until what is read is relayed (readReady)
 		n, errno = b.recv(fd)
 		if errno == unix.EAGAIN {
+			l.rdMu.Unlock()
 			l.ports.putBatch(b)
 			b = nil
 			return false
@@ -357,12 +379,15 @@ func (l *Leg) readLoop() {
 			continue
 		}
 		if errno != 0 {
+			l.rdMu.Unlock()
 			l.dropped.Add(1) // e.g. ECONNREFUSED from an earlier send
 			continue
 		}
 		drained = n < batchLen
 		l.noteWait(b, n)
 		l.relay(b, n, w)
+		l.rdMu.Unlock()
+		l.pressedAll(w)
 		l.ports.putBatch(b)
 		b = nil
 	}

@@ -105,8 +105,13 @@ type Leg struct {
 	jitter                atomic.Int64 // RFC 3550 interarrival jitter, 8 kHz units
 	lastPacket            atomic.Int64 // ns since epoch plus one; 0 = never
 
-	rx     rxState
-	rxMu   sync.Mutex  // rx's loss, jitter and DTMF state: the socket's reader and the kernel relay's ring both update it
+	rx   rxState
+	rxMu sync.Mutex // rx's loss, jitter and DTMF state: the socket's reader and the kernel relay's ring both update it
+	// rdMu is held by a batch reader (shared or the leg's own) from a
+	// read of the RTP socket until what it read is relayed and tapped,
+	// and by Close while it drains the socket into the tap and closes
+	// it: nothing read before Close reaches the tap after it.
+	rdMu   sync.Mutex
 	kstate kernelState // the leg's flow in the kernel relay (rtp.kernel)
 	ps     playState
 
@@ -352,9 +357,11 @@ func (l *Leg) end(cause error) error {
 		l.pl.remove(l) // before the socket closes: its number may be reused
 	}
 	// The audio still on its way goes to the tap (a recording) oldest
-	// first: what waits in the socket (a reader behind), the kernel
-	// relay's copies in its ring, then what reached the socket once the
-	// kernel's flow was gone.
+	// first: what waits in the socket (a reader behind; a read in
+	// progress finishes first), the kernel relay's copies in its ring,
+	// then what reached the socket once the kernel's flow was gone.
+	l.rdMu.Lock()
+	defer l.rdMu.Unlock()
 	l.drainRTP()
 	if l.endKernel() { // before the socket closes: its port may be reused
 		l.drainRTP()

@@ -73,6 +73,7 @@ type rxPacket struct {
 	dtmf       bool   // a telephone-event
 	f          Format // the leg's format when it was accepted
 	now        int64  // arrival, as l.since()
+	digit      rune   // a key pressed, ended by this telephone-event (0: none)
 }
 
 // arrival is a's arrival as a time.Time, without reading the wall clock
@@ -88,6 +89,7 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 	if !l.accept(p, src, &a) {
 		return nil, dst, false
 	}
+	defer l.pressed(a.digit)
 	if t := l.tap.Load(); t != nil {
 		if t.one != nil {
 			t.one(p, l.arrival(&a))
@@ -167,20 +169,30 @@ func (l *Leg) accept(p []byte, src netip.AddrPort, a *rxPacket) bool {
 	if !dtmf {
 		l.measureJitter(p, now)
 	}
-	digit := dtmf && end-start >= 4 && p[start+1]&0x80 != 0 && l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:]))
-	l.rxMu.Unlock()
-	if digit {
-		if f := l.onDTMF.Load(); f != nil {
-			(*f)(rune(dtmfDigits[p[start]]))
-		}
+	var digit rune
+	if dtmf && end-start >= 4 && p[start+1]&0x80 != 0 && l.dtmfEnd(p[start], binary.BigEndian.Uint32(p[4:])) {
+		digit = rune(dtmfDigits[p[start]])
 	}
+	l.rxMu.Unlock()
 	if !dtmf {
 		if mix := l.mix.Load(); mix != nil {
 			mix.received(p[start:end], r.f.Encoding)
 		}
 	}
-	*a = rxPacket{p: p, start: start, end: end, dtmf: dtmf, f: r.f, now: now}
+	*a = rxPacket{p: p, start: start, end: end, dtmf: dtmf, f: r.f, now: now, digit: digit}
 	return true
+}
+
+// pressed reports a key the leg's peer pressed (decoded by accept) to
+// OnDTMF's function. Readers call it once done with what they read: the
+// function may close the leg, and Close waits for a read in progress.
+func (l *Leg) pressed(digit rune) {
+	if digit == 0 {
+		return
+	}
+	if f := l.onDTMF.Load(); f != nil {
+		(*f)(digit)
+	}
 }
 
 // forward rewrites an accepted packet in place for the bridged leg and
