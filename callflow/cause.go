@@ -51,7 +51,7 @@ var (
 	ErrCallerTimeout = &Cause{text: "caller media timeout", outcome: OutcomeAbandoned}
 	ErrAgentTimeout  = &Cause{text: "agent media timeout"}
 	// ErrNoAck: Hotline answered the caller, and no ACK came while it
-	// retransmitted its 200 OK for sip.transaction_linger (RFC 3261's
+	// retransmitted its 200 OK for sip.transaction_linger (5 s; RFC 3261:
 	// 64×T1): the call is hung up (RFC 3261 §13.3.1.4), as Asterisk does
 	// with "no reply to our critical packet". The caller's ACK was lost,
 	// or their phone or network died.

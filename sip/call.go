@@ -321,7 +321,7 @@ func (c *call) answer() error {
 // from going out (the caller cancelled meanwhile: ErrCallerHangup). What
 // sipgo's RespondSDP returns later, once it stops retransmitting, ends
 // the call if the caller never acknowledged the 200 within
-// sip.transaction_linger (RFC 3261's 64×T1; linger.go): ErrNoAck
+// sip.transaction_linger (5 s; RFC 3261 says 64×T1; linger.go): ErrNoAck
 // (RFC 3261 §13.3.1.4; the teardown sends the caller a BYE).
 func (c *call) awaitAck(body []byte) error {
 	srv := c.caller.srv

@@ -55,8 +55,8 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// TransactionLinger is how long a finished SIP transaction is kept to
 	// absorb late retransmissions, and how long a 200 OK is retransmitted
-	// waiting for its ACK (RFC 3261's 64×T1, 32 s, the default;
-	// Kamailio's wt_timer, 5 s). Process-wide: sipgo's timers are shared
+	// waiting for its ACK (Kamailio's wt_timer, 5 s, the default; at most
+	// RFC 3261's 64×T1, 32 s). Process-wide: sipgo's timers are shared
 	// by every server in the process (linger.go).
 	TransactionLinger time.Duration `yaml:"transaction_linger"`
 	// Trunks lists the addresses (IPs or CIDRs, e.g. the carrier's SBC)
@@ -310,8 +310,8 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		errs = append(errs, cfg.Errorf("drain_timeout", "must not be negative"))
 	}
-	if c.TransactionLinger < time.Second || c.TransactionLinger > defaultLinger {
-		errs = append(errs, cfg.Errorf("transaction_linger", "must be between 1s and %s (64×T1), got %s", defaultLinger, c.TransactionLinger))
+	if c.TransactionLinger < time.Second || c.TransactionLinger > maxLinger {
+		errs = append(errs, cfg.Errorf("transaction_linger", "must be between 1s and %s (64×T1), got %s", maxLinger, c.TransactionLinger))
 	}
 	if _, err := c.trunkPrefixes(); err != nil {
 		errs = append(errs, err)

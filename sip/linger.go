@@ -6,14 +6,21 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// defaultLinger is sip.transaction_linger's default and its most: RFC
-// 3261's 64×T1 (T1 500 ms). Kamailio's tm wt_timer is 5 s. At 5 s Hotline refused no
-// call at 80% of S1 where 32 s refused 13-30%, but a cold start at twice
-// S1 clipped more recordings (bench/README.md: "Finished transactions
-// kept 5 s, not 32 s"), so 5 s is a choice, not the default.
-const defaultLinger = 32 * time.Second
+// defaultLinger is sip.transaction_linger's default: Kamailio's tm
+// wt_timer (5 s), not RFC 3261's 64×T1 (maxLinger). At 5 s Hotline
+// refused no call at 80% of S1 where 32 s refused 13-30%, with half the
+// live heap (bench/README.md: "Finished transactions kept 5 s, not
+// 32 s"). The cold start at twice S1 that clipped more recordings at 5 s
+// lost them at the legs' close; the legs now hand their last audio to
+// the recording (media.Leg.Close), and 5 s clips no more than 32 s
+// (bench/README.md: "A leg's last audio").
+const defaultLinger = 5 * time.Second
 
-// applyLinger makes sipgo keep a finished transaction for d (RFC 3261's
+// maxLinger is sip.transaction_linger's most: RFC 3261's 64×T1 (T1
+// 500 ms), sipgo's own value for its timers.
+const maxLinger = 32 * time.Second
+
+// applyLinger makes sipgo keep a finished transaction for d (5 s; RFC 3261:
 // 64×T1; sip.transaction_linger):
 //   - Timer J: a non-INVITE request answered (a BYE, a REGISTER), kept to
 //     answer its retransmissions with the same response;

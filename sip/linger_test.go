@@ -8,9 +8,9 @@ import (
 // TestFinishedTransactionsLinger: a BYE Hotline answered is kept as a
 // transaction for sip.transaction_linger, so that its retransmission (the
 // 200 lost on the way) gets the same 200 again; after that it is gone, and
-// the retransmission finds no call: 481. (At the default, RFC 3261's
-// 64×T1 = 32 s, the finished transactions are most of Hotline's live
-// heap at a few hundred calls a second.)
+// the retransmission finds no call: 481. (At RFC 3261's 64×T1 = 32 s,
+// the most, the finished transactions are most of Hotline's live heap at
+// a few hundred calls a second; the default is 5 s.)
 func TestFinishedTransactionsLinger(t *testing.T) {
 	const linger = time.Second
 	f := newFixture(t, func(o *fixtureOpts) { o.cfg.TransactionLinger = linger })
