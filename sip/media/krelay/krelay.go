@@ -121,6 +121,8 @@ type Packet struct {
 
 // Errors.
 var (
+	// ErrClosed: the relay was closed.
+	ErrClosed = errors.New("krelay: closed")
 	// ErrUnsupported: the address is not IPv4 (the program handles IPv4).
 	ErrUnsupported = errors.New("krelay: only IPv4 flows are relayed in the kernel")
 )
@@ -141,6 +143,12 @@ type Relay struct {
 	active  map[flowKey]struct{} // flows installed: Run polls while there are any
 	running bool                 // Run started: Close waits for it before unmapping the ring
 	ended   bool                 // Close was called: Run does not start
+
+	// maps is held (read) while the flow table or the counters are used,
+	// and by Close (write) to close them: a metrics scrape during a
+	// shutdown reads no closed map.
+	maps       sync.RWMutex
+	mapsClosed bool
 
 	kick    chan struct{}      // Install or Remove: read the ring now (capacity 1)
 	syncs   chan chan struct{} // Sync's requests, answered after a read
@@ -219,7 +227,10 @@ func (r *Relay) Close() error {
 		if r.ring != nil {
 			errs = append(errs, r.ring.Close())
 		}
+		r.maps.Lock()
+		r.mapsClosed = true
 		r.coll.Close()
+		r.maps.Unlock()
 	})
 	return errors.Join(errs...)
 }
@@ -261,7 +272,7 @@ func (r *Relay) Install(at netip.AddrPort, f Flow) error {
 	if !ok1 || !ok2 || !ok3 {
 		return ErrUnsupported
 	}
-	if err := r.flows.Put(k, v); err != nil {
+	if err := r.use(func() error { return r.flows.Put(k, v) }); err != nil {
 		return fmt.Errorf("krelay: install the flow for %s: %w", at, err)
 	}
 	r.mu.Lock()
@@ -291,7 +302,7 @@ func (r *Relay) Remove(at netip.AddrPort) (packets, bytes uint64, err error) {
 		return 0, 0, err
 	}
 	var v flowValue
-	err = r.flows.LookupAndDelete(k, &v)
+	err = r.use(func() error { return r.flows.LookupAndDelete(k, &v) })
 	r.mu.Lock()
 	_, had := r.active[k]
 	delete(r.active, k)
@@ -315,10 +326,21 @@ func (r *Relay) Stats(at netip.AddrPort) (packets, bytes uint64, err error) {
 		return 0, 0, err
 	}
 	var v flowValue
-	if err := r.flows.Lookup(k, &v); err != nil {
+	if err := r.use(func() error { return r.flows.Lookup(k, &v) }); err != nil {
 		return 0, 0, fmt.Errorf("krelay: look up the flow for %s: %w", at, err)
 	}
 	return v.Packets, v.Bytes, nil
+}
+
+// use runs f, which uses the maps, unless Close has closed them
+// (ErrClosed).
+func (r *Relay) use(f func() error) error {
+	r.maps.RLock()
+	defer r.maps.RUnlock()
+	if r.mapsClosed {
+		return ErrClosed
+	}
+	return f()
 }
 
 // Counters sums the program's counters over the CPUs.
@@ -326,7 +348,7 @@ func (r *Relay) Counters() (Counters, error) {
 	var c [3]uint64
 	for i := range c {
 		var per []uint64
-		if err := r.counters.Lookup(uint32(i), &per); err != nil {
+		if err := r.use(func() error { return r.counters.Lookup(uint32(i), &per) }); err != nil {
 			return Counters{}, fmt.Errorf("krelay: read counter %d: %w", i, err)
 		}
 		for _, n := range per {

@@ -310,3 +310,43 @@ func TestFlowTableHoldsAFlowPerLeg(t *testing.T) {
 		t.Fatalf("after a removal: %v", err)
 	}
 }
+
+// TestReadsDuringClose: the counters and flows may be read while the
+// relay closes (a metrics scrape during a shutdown); once it is closed
+// they say so (ErrClosed) instead of reading closed maps.
+func TestReadsDuringClose(t *testing.T) {
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	leg := netip.MustParseAddrPort("127.0.0.1:4000")
+	flow := Flow{ID: 1, From: netip.MustParseAddrPort("127.0.0.1:4002"),
+		OutFrom: netip.MustParseAddrPort("127.0.0.1:4004"), OutTo: netip.MustParseAddrPort("127.0.0.1:4006")}
+	if err := r.Install(leg, flow); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10000 {
+			_, err := r.Counters()
+			_, _, serr := r.Stats(leg)
+			if errors.Is(err, ErrClosed) && errors.Is(serr, ErrClosed) {
+				return
+			}
+		}
+	}()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if _, err := r.Counters(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Counters after Close: %v, want ErrClosed", err)
+	}
+	if err := r.Install(leg, flow); !errors.Is(err, ErrClosed) {
+		t.Errorf("Install after Close: %v, want ErrClosed", err)
+	}
+	if _, _, err := r.Remove(leg); !errors.Is(err, ErrClosed) {
+		t.Errorf("Remove after Close: %v, want ErrClosed", err)
+	}
+}
