@@ -306,9 +306,10 @@ func (l *Leg) Start() {
 // audio still on its way to the leg's tap reaches it before Close returns
 // (what the socket holds, the kernel relay's copies), and the tap is
 // removed: a recording finished after its legs' Close has all their
-// audio, however far the readers were behind. It is idempotent, safe to
-// call concurrently with any method (also from OnDTMF) and waits for no
-// goroutine: Done is closed once the leg's goroutines have exited.
+// audio, however far the readers were behind. It is idempotent and safe
+// to call concurrently with any method (also from OnDTMF). It waits for a
+// read of the socket in progress and for the ring's hand-over, not for
+// the leg's goroutines to exit: Done is closed once they have.
 func (l *Leg) Close() error { return l.end(nil) }
 
 // Done is closed when the leg has ended (Close or media timeout) and its
