@@ -188,11 +188,15 @@ type kernelState struct {
 }
 
 // kernelFlow is what the kernel should do with the leg's packets now; ok
-// is false if it should leave them to the socket.
+// is false if it should leave them to the socket. Before the leg has
+// latched, the flow takes packets from the SDP's address: the kernel
+// relays from the first packet, however far behind the readers are
+// (kernelPackets then latches the leg there); a packet from elsewhere
+// reaches the socket, and latching on it replaces the flow.
 func (l *Leg) kernelFlow(k *kernel) (f krelay.Flow, ok bool) {
 	r := l.remote.Load()
 	peer := l.peer.Load()
-	if r == nil || !r.latched || peer == nil || l.mix.Load() != nil {
+	if !r.canSend() || peer == nil || l.mix.Load() != nil {
 		return f, false
 	}
 	pr := peer.remote.Load()
@@ -249,6 +253,27 @@ func (l *Leg) syncKernel() {
 	}
 }
 
+// relayedFromSDP reports whether the kernel has relayed packets for the
+// leg from the address its flow takes them from (before the leg latched:
+// the SDP's).
+func (l *Leg) relayedFromSDP() bool {
+	if l.ports == nil || !l.kstate.isOn() {
+		return false
+	}
+	k := l.ports.kern.Load()
+	if k == nil {
+		return false
+	}
+	n, _, err := k.r.Stats(l.kaddr)
+	return err == nil && n > 0
+}
+
+func (ks *kernelState) isOn() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.on
+}
+
 // registerKernel makes the ring's copies for the leg's port reach it.
 func (l *Leg) registerKernel() {
 	if k := l.ports.kern.Load(); k != nil {
@@ -286,6 +311,12 @@ func (l *Leg) endKernel() (was bool) {
 // its peer (copies, as received) and gives them to the leg's tap; many is
 // scratch space for a BatchTap, returned emptied for the next call.
 func (l *Leg) kernelPackets(pkts []krelay.Packet, many [][]byte) [][]byte {
+	if r := l.remote.Load(); r != nil && !r.latched {
+		// Relayed from the SDP's address before any packet reached the
+		// socket: latched there, so a later packet from elsewhere is
+		// dropped, as after a first packet read in user space.
+		l.latch(r, r.dest)
+	}
 	var nbytes uint64
 	l.rxMu.Lock()
 	for i := range pkts {

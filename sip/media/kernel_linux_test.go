@@ -207,13 +207,15 @@ func TestKernelRelayFollowsRebridgeAndRemote(t *testing.T) {
 	}
 
 	// Re-INVITE: carol moves to a new address; her old one is no longer
-	// relayed in the kernel, her new one latches in user space and is.
+	// relayed, her new one is, in the kernel from its first packet (the
+	// flow takes the SDP's address before the leg latches).
 	carol2 := newPeer(t)
 	carolLeg.SetRemote(carol2.addr(), fmtPCMU)
-	if _, _, err := k.r.Stats(carolLeg.kaddr); err == nil {
-		t.Error("carol's leg kept its flow for the old address")
+	before = relayedInKernel(t, ports)
+	talk(carol2, carolLeg, c.caller, c.callerLeg, 3)
+	if n := relayedInKernel(t, ports) - before; n != 1 {
+		t.Errorf("%d packets relayed in the kernel from carol's new address before it latched, want 1", n)
 	}
-	talk(carol2, carolLeg, c.caller, c.callerLeg, 3) // latches carol2
 	talk(c.caller, c.callerLeg, carol2, carolLeg, 4) // the caller's flow follows
 	before = relayedInKernel(t, ports)
 	talk(carol2, carolLeg, c.caller, c.callerLeg, 4)
@@ -253,5 +255,49 @@ func TestKernelRelayHandsTheLastAudioToTheTap(t *testing.T) {
 	}
 	if got := rec.len(); got != 1+n {
 		t.Fatalf("when Close returned the tap had %d of the %d packets", got, 1+n)
+	}
+}
+
+// TestKernelRelayFromTheFirstPacket: once bridged, a leg's audio from
+// its SDP's address is relayed in the kernel from the first packet (no
+// user-space read first). A stranger's packet then neither reaches the
+// peer nor takes the leg over; a phone whose packets come from another
+// address than its SDP's (NAT) is latched there as before.
+func TestKernelRelayFromTheFirstPacket(t *testing.T) {
+	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
+	Bridge(c.callerLeg, c.agentLeg)
+	payload := bytes.Repeat([]byte{0x22}, 160)
+	before := relayedInKernel(t, ports)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 160, 7, payload))
+	if got, from := c.agent.mustRecv(); got.SequenceNumber != 1 || from != c.agentLeg.LocalAddr() {
+		t.Fatalf("agent got seq %d from %s, want 1 from %s", got.SequenceNumber, from, c.agentLeg.LocalAddr())
+	}
+	if n := relayedInKernel(t, ports) - before; n != 1 {
+		t.Errorf("%d packets relayed in the kernel, want the first one", n)
+	}
+	stranger := newPeer(t)
+	stranger.send(c.callerLeg.LocalAddr(), audioPacket(0, 50, 8000, 9, payload))
+	c.agent.expectNothing(50 * time.Millisecond)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 320, 7, payload))
+	if got, _ := c.agent.mustRecv(); got.SequenceNumber != 2 {
+		t.Errorf("agent got seq %d, want the caller's 2", got.SequenceNumber)
+	}
+
+	// Behind NAT: the agent's packets come from elsewhere than its SDP's
+	// address; the first one latches the leg there and the flow follows.
+	nat := newPeer(t)
+	nat.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 160, 8, payload))
+	if got, _ := c.caller.mustRecv(); got.SequenceNumber != 1 {
+		t.Fatalf("caller got seq %d, want the agent's 1", got.SequenceNumber)
+	}
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 3, 480, 7, payload))
+	if got, _, ok := nat.recv(3 * time.Second); !ok || got.SequenceNumber != 3 {
+		t.Fatalf("the agent's NAT address did not get the caller's audio (ok %v)", ok)
+	}
+	before = relayedInKernel(t, ports)
+	nat.send(c.agentLeg.LocalAddr(), audioPacket(0, 2, 320, 8, payload))
+	c.caller.mustRecv()
+	if n := relayedInKernel(t, ports) - before; n != 1 {
+		t.Errorf("%d packets from the NAT address relayed in the kernel, want 1", n)
 	}
 }

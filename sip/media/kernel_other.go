@@ -25,6 +25,7 @@ func (p *Ports) KernelStats() (krelay.Counters, bool) { return krelay.Counters{}
 // Close does nothing without the kernel relay.
 func (p *Ports) Close() error { return nil }
 
-func (l *Leg) syncKernel()     {}
-func (l *Leg) registerKernel() {}
-func (l *Leg) endKernel() bool { return false }
+func (l *Leg) syncKernel()          {}
+func (l *Leg) registerKernel()      {}
+func (l *Leg) relayedFromSDP() bool { return false }
+func (l *Leg) endKernel() bool      { return false }

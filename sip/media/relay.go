@@ -151,6 +151,14 @@ func (l *Leg) accept(p []byte, src netip.AddrPort, a *rxPacket) bool {
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	}
 	if !r.latched {
+		if src != r.dest && l.relayedFromSDP() {
+			// The kernel relays the SDP's address already (its copies
+			// latch the leg there a moment later): that is the peer, not
+			// whoever sent this.
+			l.latch(r, r.dest)
+			l.dropped.Add(1)
+			return false
+		}
 		if r, valid = l.latch(r, src); !valid {
 			l.dropped.Add(1)
 			return false
