@@ -9,7 +9,9 @@
 // fast path (monitor.go).
 //
 // Remote endpoints are latched symmetrically: the first valid RTP packet
-// fixes the address a leg accepts packets from and sends packets to.
+// fixes the address a leg accepts packets from and sends packets to. With
+// the kernel relay, a bridged leg's packets from its SDP's address are
+// relayed from the first one, and they latch it there (kernel_linux.go).
 //
 // On Linux a leg reads with recvmmsg whatever its socket holds (never
 // waiting for more), relays a run of packets for one destination with
