@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"hotline/internal/sockaddr"
 )
 
 // errRecvIdle: nothing arrived within recvPoll; the caller checks that
@@ -42,7 +44,7 @@ func (w *udpWriter) recv(p, oob []byte) (n, oobn int, from netip.AddrPort, err e
 		w.mu.RUnlock()
 		switch {
 		case err == nil:
-			return n, oobn, sockaddrPort(sa), nil
+			return n, oobn, sockaddr.AddrPort(sa), nil
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case !errors.Is(err, syscall.EAGAIN):
@@ -67,14 +69,4 @@ func (w *udpWriter) shutdown() {
 	}
 	w.mu.RUnlock()
 	w.close()
-}
-
-func sockaddrPort(sa syscall.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *syscall.SockaddrInet6: // as net.UDPConn gives it: IPv4-mapped kept (no zone: link-local SIP peers are not expected)
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-	}
-	return netip.AddrPort{}
 }

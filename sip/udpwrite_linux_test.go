@@ -5,8 +5,6 @@ package sip
 import (
 	"errors"
 	"net"
-	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,17 +51,6 @@ func TestUDPWriterSendsFromTheListener(t *testing.T) {
 	w.close()
 	if _, done, _ := w.write(msg, peer.LocalAddr()); done {
 		t.Error("a closed writer took a write instead of handing it back")
-	}
-}
-
-func TestSockaddrPortAsUDPConnGivesIt(t *testing.T) {
-	v4 := sockaddrPort(&syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 5060})
-	if v4 != netip.MustParseAddrPort("127.0.0.1:5060") {
-		t.Errorf("IPv4: %v", v4)
-	}
-	mapped := sockaddrPort(&syscall.SockaddrInet6{Addr: netip.MustParseAddr("::ffff:127.0.0.1").As16(), Port: 5060})
-	if mapped != netip.MustParseAddrPort("[::ffff:127.0.0.1]:5060") {
-		t.Errorf("IPv4-mapped on a dual-stack socket: %v, want it kept mapped as net.UDPConn does", mapped)
 	}
 }
 

@@ -4,9 +4,10 @@ package media
 
 import (
 	"errors"
-	"net/netip"
 	"syscall"
 	"time"
+
+	"hotline/internal/sockaddr"
 )
 
 // maxDrain bounds the datagrams drainRTP reads: more RTP packets than a
@@ -48,21 +49,10 @@ func (l *Leg) drainRTP() {
 				continue
 			}
 			var a rxPacket
-			if p := append([]byte(nil), b[:n]...); l.accept(p, sockaddrAddrPort(from), &a) {
+			if p := append([]byte(nil), b[:n]...); l.accept(p, sockaddr.AddrPort(from), &a) {
 				acc = append(acc, a)
 			}
 		}
 	})
 	t.give(len(acc), func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, nil)
-}
-
-// sockaddrAddrPort is a received datagram's source.
-func sockaddrAddrPort(sa syscall.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *syscall.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }
