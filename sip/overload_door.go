@@ -518,26 +518,11 @@ func (c *shedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.PacketConn.WriteTo(b, addr)
 }
 
-// recvBlocking reads the next datagram through the duplicate descriptor
-// (udpread_linux.go: woken by the kernel, not by Go's network poller),
-// checking between waits that the listener is still open.
-func (c *shedConn) recvBlocking(p []byte) (n, oobn int, ap netip.AddrPort, err error) {
-	for {
-		n, oobn, ap, err = c.w.recv(p, c.oob[:])
-		if !errors.Is(err, errRecvIdle) {
-			return n, oobn, ap, err
-		}
-		if rc, rerr := c.udp.SyscallConn(); rerr != nil || rc.Control(func(uintptr) {}) != nil {
-			c.w.close() // the listener was closed without Close
-			return 0, 0, ap, net.ErrClosed
-		}
-	}
-}
-
-// Close closes the listener, waking the reader waiting for a datagram.
+// Close closes the listener (waking its reader) and the writer's
+// duplicate descriptor.
 func (c *shedConn) Close() error {
 	if c.w != nil {
-		c.w.shutdown()
+		c.w.close()
 	}
 	return c.PacketConn.Close()
 }
@@ -548,7 +533,7 @@ func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.read(p)
 		if err != nil && c.w != nil && errors.Is(err, net.ErrClosed) {
-			c.w.close()
+			c.w.close() // the listener was closed without Close
 		}
 		if err != nil || n < 4 || !c.door(p[:n], addr) {
 			return n, addr, err
@@ -558,18 +543,24 @@ func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 // read reads a datagram, with its arrival stamp when the door judges
 // how long new INVITEs waited.
+//
+// The reader waits in Go's network poller, parked, its P free for other
+// goroutines. It used to wait in poll(2) on a duplicate descriptor, so
+// that the kernel woke its thread the moment a datagram arrived: while
+// the RTP was read in user space, Go's poller was consulted too rarely.
+// Since the kernel relays the RTP, that wait cost more than it saved: a
+// thread blocked in poll(2) keeps its P until the runtime's monitor takes
+// it back (from 20 µs to several ms), so during a garbage collection the
+// two SIP readers held 10-17% of the two Ps while 100-250 goroutines
+// waited for one, and three of four wake-ups found the P gone anyway.
+// At 280 calls/s with SIPp (30 s steps, three runs each, alternated)
+// the answer p99 was 32-80 ms here against 140-172 ms (bench/README.md,
+// "The SIP readers wait in Go's poller again").
 func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 	if c.udp == nil {
 		return c.PacketConn.ReadFrom(p)
 	}
-	var n, oobn int
-	var ap netip.AddrPort
-	var err error
-	if c.w != nil {
-		n, oobn, ap, err = c.recvBlocking(p)
-	} else {
-		n, oobn, _, ap, err = c.udp.ReadMsgUDPAddrPort(p, c.oob[:])
-	}
+	n, oobn, _, ap, err := c.udp.ReadMsgUDPAddrPort(p, c.oob[:])
 	if err != nil {
 		return n, nil, err
 	}

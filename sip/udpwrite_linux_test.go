@@ -54,10 +54,10 @@ func TestUDPWriterSendsFromTheListener(t *testing.T) {
 	}
 }
 
-// TestDoorReaderReadsAndCloses: the door's reader (poll(2), then recvmsg
-// on the listener's duplicate) gives a datagram with its source and
-// arrival stamp; Close ends a read waiting for the next one with
-// net.ErrClosed, and the port is free again (no duplicate left open).
+// TestDoorReaderReadsAndCloses: the door's reader gives a datagram with
+// its source and arrival stamp; Close ends a read waiting for the next
+// one with net.ErrClosed, and the port is free again (the writer's
+// duplicate descriptor is closed too).
 func TestDoorReaderReadsAndCloses(t *testing.T) {
 	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -89,7 +89,7 @@ func TestDoorReaderReadsAndCloses(t *testing.T) {
 		_, _, err := c.read(buf)
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let it wait in poll
+	time.Sleep(20 * time.Millisecond) // let it wait for a datagram
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}

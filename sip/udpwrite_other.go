@@ -2,11 +2,7 @@
 
 package sip
 
-import (
-	"errors"
-	"net"
-	"net/netip"
-)
+import "net"
 
 // udpWriter: elsewhere SIP datagrams go out through the net.UDPConn.
 type udpWriter struct{}
@@ -16,11 +12,3 @@ func newUDPWriter(*net.UDPConn) *udpWriter { return nil }
 func (*udpWriter) write([]byte, net.Addr) (int, bool, error) { return 0, false, nil }
 
 func (*udpWriter) close() {}
-
-var errRecvIdle = errors.New("sip: no datagram within the poll interval")
-
-func (*udpWriter) recv([]byte, []byte) (int, int, netip.AddrPort, error) {
-	return 0, 0, netip.AddrPort{}, net.ErrClosed
-}
-
-func (*udpWriter) shutdown() {}

@@ -1,8 +1,8 @@
 //go:build unix
 
 // Package sockaddr converts the source address of a datagram read with a
-// raw system call (recvfrom) into a netip.AddrPort, for the SIP socket's
-// reader and the RTP legs' drain.
+// raw system call (recvfrom) into a netip.AddrPort, as net.UDPConn gives
+// it (the RTP legs' drain at close).
 package sockaddr
 
 import (
