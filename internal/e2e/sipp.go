@@ -160,15 +160,18 @@ func RunSIPp(ctx context.Context, t testing.TB, opts SIPpOptions) *SIPpResult {
 func StartSIPp(t testing.TB, opts SIPpOptions) *SIPp {
 	t.Helper()
 	bin := RequireTool(t, "sipp")
-	// A port found free may be taken before SIPp binds it: when the ports
-	// were chosen here, try others.
-	autoPorts := opts.LocalPort == 0 && opts.MediaPort == 0
+	// A port found free may be taken before SIPp binds it: when the
+	// media ports were chosen here, try others (and another SIP port,
+	// unless it was given). SIPp's exit status does not say which socket
+	// it could not bind; a given SIP port that is taken fails every try.
+	autoMedia := opts.MediaPort == 0
 	for attempt := 1; ; attempt++ {
 		p, err := startSIPp(t, bin, opts)
 		if err == nil {
 			return p
 		}
-		if autoPorts && attempt < 3 && errors.Is(err, errPortInUse) {
+		if autoMedia && attempt < 3 && errors.Is(err, errPortInUse) {
+			t.Logf("e2e: SIPp start %d: %v; trying other ports", attempt, err)
 			continue
 		}
 		t.Fatalf("e2e: %v", err)
