@@ -4,10 +4,9 @@ package media
 
 import (
 	"errors"
+	"net/netip"
 	"syscall"
 	"time"
-
-	"hotline/internal/sockaddr"
 )
 
 // maxDrain bounds the datagrams drainRTP reads: more RTP packets than a
@@ -49,10 +48,24 @@ func (l *Leg) drainRTP() {
 				continue
 			}
 			var a rxPacket
-			if p := append([]byte(nil), b[:n]...); l.accept(p, sockaddr.AddrPort(from), &a) {
+			if p := append([]byte(nil), b[:n]...); l.accept(p, sockaddrAddrPort(from), &a) {
 				acc = append(acc, a)
 			}
 		}
 	})
 	t.give(len(acc), func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, nil)
+}
+
+// sockaddrAddrPort is a drained datagram's source as net.UDPConn would
+// give it: an IPv4-mapped IPv6 address is kept as such (no zone:
+// link-local peers are not expected); the zero AddrPort for any other
+// kind of address.
+func sockaddrAddrPort(sa syscall.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
 }
