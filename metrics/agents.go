@@ -34,9 +34,34 @@ type agentView struct {
 	queueCalls  func() map[string]int
 	stateDesc   *prometheus.Desc
 	activeDesc  *prometheus.Desc
-	calls       *prometheus.CounterVec
-	talk        *prometheus.CounterVec
-	csat        *prometheus.HistogramVec
+	callsDesc   *prometheus.Desc
+	talkDesc    *prometheus.Desc
+	csatDesc    *prometheus.Desc
+	// totals are each agent's hotline_agent_calls_total,
+	// hotline_agent_talk_seconds_total and hotline_agent_csat_score,
+	// under totalsMu (apart from mu: a call's end does not wait for a
+	// scrape of every agent's state).
+	totalsMu sync.Mutex
+	totals   map[string]agentTotals
+}
+
+// agentTotals are one agent's counts since Hotline started, kept as
+// plain values and turned into samples only when scraped. Counter and
+// histogram vectors kept about twenty objects a series (the child, its
+// label pairs and values, its created timestamp): with 2,600 agents,
+// their calls and talk counters were a quarter of the objects Hotline
+// kept at 280 calls/s, and each collection of the garbage collector
+// marked them all again. A map entry of values without pointers is one
+// key string an agent.
+type agentTotals struct {
+	calls   uint64
+	talk    float64 // seconds
+	created int64   // Unix ns of the first call counted
+	// ratings counts each CSAT rating (1-5); csatCreated is the
+	// histogram's created time (the first rating).
+	ratings     [5]uint64
+	csatSum     float64
+	csatCreated int64
 }
 
 func newAgentView(reg *prometheus.Registry) *agentView {
@@ -44,22 +69,26 @@ func newAgentView(reg *prometheus.Registry) *agentView {
 		stateMetrics: map[string]agentStateMetrics{},
 		stateDesc:    prometheus.NewDesc(NameAgentState, "1 for the state each agent is in now, 0 for the others.", []string{lAgent, lState}, nil),
 		activeDesc:   prometheus.NewDesc(NameQueueCallsActive, "Calls in progress by queue (unrouted: not in a queue yet).", []string{lQueue}, nil),
-		calls:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAgentCalls, Help: "Calls an agent answered (counted when they end)."}, []string{lAgent}),
-		talk:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameAgentTalk, Help: "Talk time of the calls an agent answered."}, []string{lAgent}),
-		csat:         prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: NameAgentCSAT, Help: "Post-call CSAT ratings (1-5) of the calls an agent answered.", Buckets: CSATBuckets}, []string{lAgent}),
+		callsDesc:    prometheus.NewDesc(NameAgentCalls, "Calls an agent answered (counted when they end).", []string{lAgent}, nil),
+		talkDesc:     prometheus.NewDesc(NameAgentTalk, "Talk time of the calls an agent answered.", []string{lAgent}, nil),
+		csatDesc:     prometheus.NewDesc(NameAgentCSAT, "Post-call CSAT ratings (1-5) of the calls an agent answered.", []string{lAgent}, nil),
+		totals:       map[string]agentTotals{},
 	}
 	for _, st := range AgentStates {
 		v.stateLabels = append(v.stateLabels, &dto.LabelPair{Name: proto.String(lState), Value: proto.String(st)})
 	}
 	v.stateGauges = [2]*dto.Gauge{{Value: proto.Float64(0)}, {Value: proto.Float64(1)}}
-	reg.MustRegister(v, v.calls, v.talk, v.csat)
+	reg.MustRegister(v)
 	return v
 }
 
-// Describe implements prometheus.Collector (the gauges it computes).
+// Describe implements prometheus.Collector.
 func (v *agentView) Describe(ch chan<- *prometheus.Desc) {
 	ch <- v.stateDesc
 	ch <- v.activeDesc
+	ch <- v.callsDesc
+	ch <- v.talkDesc
+	ch <- v.csatDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -80,6 +109,41 @@ func (v *agentView) Collect(ch chan<- prometheus.Metric) {
 		for _, q := range names {
 			ch <- prometheus.MustNewConstMetric(v.activeDesc, prometheus.GaugeValue, float64(counts[q]), orDefault(q, "unrouted"))
 		}
+	}
+	v.collectTotals(ch)
+}
+
+// collectTotals sends each agent's calls, talk time and (once rated)
+// CSAT samples, built from a copy of the totals taken under totalsMu.
+func (v *agentView) collectTotals(ch chan<- prometheus.Metric) {
+	type agentCopy struct {
+		name string
+		agentTotals
+	}
+	v.totalsMu.Lock()
+	all := make([]agentCopy, 0, len(v.totals))
+	for name, t := range v.totals {
+		all = append(all, agentCopy{name, t})
+	}
+	v.totalsMu.Unlock()
+	for _, a := range all {
+		created := time.Unix(0, a.created)
+		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(v.callsDesc, prometheus.CounterValue, float64(a.calls), created, a.name)
+		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(v.talkDesc, prometheus.CounterValue, a.talk, created, a.name)
+		if a.csatCreated == 0 {
+			continue
+		}
+		// Cumulative counts per upper bound (CSATBuckets: 1, 2, ... 5),
+		// in a map of its own: the metric keeps it until it is written.
+		buckets := make(map[float64]uint64, len(CSATBuckets))
+		var n uint64
+		for i, r := range a.ratings {
+			n += r
+			if i < len(CSATBuckets) {
+				buckets[CSATBuckets[i]] = n
+			}
+		}
+		ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(v.csatDesc, n, a.csatSum, buckets, time.Unix(0, a.csatCreated), a.name)
 	}
 }
 
@@ -182,9 +246,21 @@ func (m *Metrics) AgentCallEnded(agent string, talk time.Duration, csat int) {
 		return
 	}
 	v := m.agentView
-	v.calls.WithLabelValues(agent).Inc()
-	v.talk.WithLabelValues(agent).Add(talk.Seconds())
-	if csat >= 1 && csat <= 5 {
-		v.csat.WithLabelValues(agent).Observe(float64(csat))
+	now := time.Now().UnixNano()
+	v.totalsMu.Lock()
+	defer v.totalsMu.Unlock()
+	t, ok := v.totals[agent]
+	if !ok {
+		t.created = now
 	}
+	t.calls++
+	t.talk += talk.Seconds()
+	if csat >= 1 && csat <= len(t.ratings) {
+		if t.csatCreated == 0 {
+			t.csatCreated = now
+		}
+		t.ratings[csat-1]++
+		t.csatSum += float64(csat)
+	}
+	v.totals[agent] = t
 }

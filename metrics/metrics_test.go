@@ -684,21 +684,45 @@ func TestAgentView(t *testing.T) {
 	m.SetAgentStateSource(func() []AgentStatus { return agents })
 	m.SetQueueCallsSource(func() map[string]int { return map[string]int{"1900": 2, "": 1} })
 	m.AgentCallEnded("bob", 90*time.Second, 4)
-	m.AgentCallEnded("bob", 30*time.Second, 0) // not rated
-	m.AgentCallEnded("", time.Minute, 5)       // nobody: not counted
+	m.AgentCallEnded("bob", 30*time.Second, 0)   // not rated
+	m.AgentCallEnded("", time.Minute, 5)         // nobody: not counted
+	m.AgentCallEnded("carol", 10*time.Second, 9) // out of range: not rated
+	m.AgentCallEnded("dave", 20*time.Second, 2)
 	want := `
 # HELP hotline_agent_calls_total Calls an agent answered (counted when they end).
 # TYPE hotline_agent_calls_total counter
 hotline_agent_calls_total{agent="bob"} 2
+hotline_agent_calls_total{agent="carol"} 1
+hotline_agent_calls_total{agent="dave"} 1
 # HELP hotline_agent_talk_seconds_total Talk time of the calls an agent answered.
 # TYPE hotline_agent_talk_seconds_total counter
 hotline_agent_talk_seconds_total{agent="bob"} 120
+hotline_agent_talk_seconds_total{agent="carol"} 10
+hotline_agent_talk_seconds_total{agent="dave"} 20
+# HELP hotline_agent_csat_score Post-call CSAT ratings (1-5) of the calls an agent answered.
+# TYPE hotline_agent_csat_score histogram
+hotline_agent_csat_score_bucket{agent="bob",le="1"} 0
+hotline_agent_csat_score_bucket{agent="bob",le="2"} 0
+hotline_agent_csat_score_bucket{agent="bob",le="3"} 0
+hotline_agent_csat_score_bucket{agent="bob",le="4"} 1
+hotline_agent_csat_score_bucket{agent="bob",le="5"} 1
+hotline_agent_csat_score_bucket{agent="bob",le="+Inf"} 1
+hotline_agent_csat_score_sum{agent="bob"} 4
+hotline_agent_csat_score_count{agent="bob"} 1
+hotline_agent_csat_score_bucket{agent="dave",le="1"} 0
+hotline_agent_csat_score_bucket{agent="dave",le="2"} 1
+hotline_agent_csat_score_bucket{agent="dave",le="3"} 1
+hotline_agent_csat_score_bucket{agent="dave",le="4"} 1
+hotline_agent_csat_score_bucket{agent="dave",le="5"} 1
+hotline_agent_csat_score_bucket{agent="dave",le="+Inf"} 1
+hotline_agent_csat_score_sum{agent="dave"} 2
+hotline_agent_csat_score_count{agent="dave"} 1
 # HELP hotline_queue_calls_active Calls in progress by queue (unrouted: not in a queue yet).
 # TYPE hotline_queue_calls_active gauge
 hotline_queue_calls_active{queue="1900"} 2
 hotline_queue_calls_active{queue="unrouted"} 1
 `
-	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), NameAgentCalls, NameAgentTalk, NameQueueCallsActive); err != nil {
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), NameAgentCalls, NameAgentTalk, NameAgentCSAT, NameQueueCallsActive); err != nil {
 		t.Error(err)
 	}
 	// states gathers hotline_agent_state: how many series, and the state

@@ -136,7 +136,7 @@ type Registrar struct {
 
 	mu     sync.Mutex
 	users  map[string]*userState
-	nonces map[string]*nonceUse
+	nonces map[string]nonceUse
 	seq    uint64
 	// gen counts changes to the bindings (see Generation).
 	gen       uint64
@@ -176,7 +176,7 @@ func New(cfg Config, creds Credentials, now func() time.Time, log *slog.Logger) 
 		now:      now,
 		log:      log,
 		users:    map[string]*userState{},
-		nonces:   map[string]*nonceUse{},
+		nonces:   map[string]nonceUse{},
 		failures: map[string][]time.Time{},
 		blocked:  map[string]time.Time{},
 		trusted:  trusted,
