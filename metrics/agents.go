@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // AgentStatus is one agent's state now, for the per-agent view.
@@ -43,7 +45,15 @@ type agentView struct {
 	// scrape of every agent's state).
 	totalsMu sync.Mutex
 	totals   map[string]agentTotals
+	// agentName is the agent label's name, and csatBounds CSATBuckets,
+	// that every scrape's samples point to.
+	agentName  *string
+	csatBounds []float64
 }
+
+// csatRatings is how many CSAT ratings there are (1-5), a bucket each
+// (CSATBuckets).
+const csatRatings = 5
 
 // agentTotals are one agent's counts since Hotline started, kept as
 // plain values and turned into samples only when scraped. Counter and
@@ -59,7 +69,7 @@ type agentTotals struct {
 	created int64   // Unix ns of the first call counted
 	// ratings counts each CSAT rating (1-5); csatCreated is the
 	// histogram's created time (the first rating).
-	ratings     [5]uint64
+	ratings     [csatRatings]uint64
 	csatSum     float64
 	csatCreated int64
 }
@@ -73,6 +83,8 @@ func newAgentView(reg *prometheus.Registry) *agentView {
 		talkDesc:     prometheus.NewDesc(NameAgentTalk, "Talk time of the calls an agent answered.", []string{lAgent}, nil),
 		csatDesc:     prometheus.NewDesc(NameAgentCSAT, "Post-call CSAT ratings (1-5) of the calls an agent answered.", []string{lAgent}, nil),
 		totals:       map[string]agentTotals{},
+		agentName:    proto.String(lAgent),
+		csatBounds:   slices.Clone(CSATBuckets),
 	}
 	for _, st := range AgentStates {
 		v.stateLabels = append(v.stateLabels, &dto.LabelPair{Name: proto.String(lState), Value: proto.String(st)})
@@ -114,37 +126,99 @@ func (v *agentView) Collect(ch chan<- prometheus.Metric) {
 }
 
 // collectTotals sends each agent's calls, talk time and (once rated)
-// CSAT samples, built from a copy of the totals taken under totalsMu.
+// CSAT samples, built from a copy of the totals taken under totalsMu:
+// one array for the scrape holds every agent's samples and their parts.
 func (v *agentView) collectTotals(ch chan<- prometheus.Metric) {
-	type agentCopy struct {
-		name string
-		agentTotals
-	}
 	v.totalsMu.Lock()
-	all := make([]agentCopy, 0, len(v.totals))
+	all := make([]agentScrape, len(v.totals))
+	i := 0
 	for name, t := range v.totals {
-		all = append(all, agentCopy{name, t})
+		all[i].name, all[i].totals = name, t
+		i++
 	}
 	v.totalsMu.Unlock()
-	for _, a := range all {
-		created := time.Unix(0, a.created)
-		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(v.callsDesc, prometheus.CounterValue, float64(a.calls), created, a.name)
-		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(v.talkDesc, prometheus.CounterValue, a.talk, created, a.name)
-		if a.csatCreated == 0 {
-			continue
+	for i := range all {
+		a := &all[i]
+		a.build(v)
+		ch <- &a.calls
+		ch <- &a.talk
+		if a.totals.csatCreated != 0 {
+			ch <- &a.csat
 		}
-		// Cumulative counts per upper bound (CSATBuckets: 1, 2, ... 5),
-		// in a map of its own: the metric keeps it until it is written.
-		buckets := make(map[float64]uint64, len(CSATBuckets))
-		var n uint64
-		for i, r := range a.ratings {
-			n += r
-			if i < len(CSATBuckets) {
-				buckets[CSATBuckets[i]] = n
-			}
-		}
-		ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(v.csatDesc, n, a.csatSum, buckets, time.Unix(0, a.csatCreated), a.name)
 	}
+}
+
+// agentScrape is one agent's totals made into samples for one scrape.
+// Its samples share the agent's label pair and created time, and point
+// into it for their values: a scrape of 2,600 agents allocates one
+// array of these instead of a constant metric (label pairs, values,
+// timestamp) per sample.
+type agentScrape struct {
+	name   string
+	totals agentTotals
+
+	label             dto.LabelPair
+	labels            [1]*dto.LabelPair
+	callsV, talkV     float64
+	created           timestamppb.Timestamp
+	callsC, talkC     dto.Counter
+	calls, talk, csat totalSample
+
+	count       uint64
+	cum         [csatRatings]uint64
+	sum         float64
+	buckets     [csatRatings]dto.Bucket
+	bucketPs    [csatRatings]*dto.Bucket
+	hist        dto.Histogram
+	csatCreated timestamppb.Timestamp
+}
+
+// build fills a's samples from its totals.
+func (a *agentScrape) build(v *agentView) {
+	t := &a.totals
+	a.label.Name, a.label.Value = v.agentName, &a.name
+	a.labels[0] = &a.label
+	a.callsV, a.talkV = float64(t.calls), t.talk
+	a.created.Seconds, a.created.Nanos = t.created/1e9, int32(t.created%1e9)
+	a.callsC.Value, a.callsC.CreatedTimestamp = &a.callsV, &a.created
+	a.talkC.Value, a.talkC.CreatedTimestamp = &a.talkV, &a.created
+	a.calls = totalSample{desc: v.callsDesc, labels: a.labels[:], counter: &a.callsC}
+	a.talk = totalSample{desc: v.talkDesc, labels: a.labels[:], counter: &a.talkC}
+	if t.csatCreated == 0 {
+		return
+	}
+	// Cumulative counts per upper bound (CSATBuckets 1-5: a rating each).
+	var n uint64
+	for j, r := range t.ratings {
+		n += r
+		a.cum[j] = n
+		a.buckets[j].CumulativeCount, a.buckets[j].UpperBound = &a.cum[j], &v.csatBounds[j]
+		a.bucketPs[j] = &a.buckets[j]
+	}
+	a.count, a.sum = n, t.csatSum
+	a.csatCreated.Seconds, a.csatCreated.Nanos = t.csatCreated/1e9, int32(t.csatCreated%1e9)
+	a.hist.SampleCount, a.hist.SampleSum, a.hist.Bucket = &a.count, &a.sum, a.bucketPs[:]
+	a.hist.CreatedTimestamp = &a.csatCreated
+	a.csat = totalSample{desc: v.csatDesc, labels: a.labels[:], histogram: &a.hist}
+}
+
+// totalSample is one of an agent's total samples for a scrape (parts
+// in its agentScrape). Write hands them to the registry, which only
+// reads them.
+type totalSample struct {
+	desc      *prometheus.Desc
+	labels    []*dto.LabelPair
+	counter   *dto.Counter
+	histogram *dto.Histogram
+}
+
+// Desc implements prometheus.Metric.
+func (s *totalSample) Desc() *prometheus.Desc { return s.desc }
+
+// Write implements prometheus.Metric.
+func (s *totalSample) Write(m *dto.Metric) error {
+	m.Label, m.Counter, m.Histogram = s.labels, s.counter, s.histogram
+	return nil
 }
 
 // agentStateMetrics are one agent's hotline_agent_state samples: for
@@ -255,7 +329,7 @@ func (m *Metrics) AgentCallEnded(agent string, talk time.Duration, csat int) {
 	}
 	t.calls++
 	t.talk += talk.Seconds()
-	if csat >= 1 && csat <= len(t.ratings) {
+	if csat >= 1 && csat <= csatRatings {
 		if t.csatCreated == 0 {
 			t.csatCreated = now
 		}
