@@ -36,6 +36,15 @@ const dayFileExt = ".jsonl"
 func (f *fileBackend) path(day string) string { return filepath.Join(f.dir, day+dayFileExt) }
 
 func (f *fileBackend) write(ctx context.Context, b *Batch) error {
+	if d, ok := oneDay(b); ok {
+		// Nearly every batch: no copy of its records into a day's.
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if err := appendFile(f.path(d), b); err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+		return nil
+	}
 	days := map[string]*Batch{}
 	get := func(t time.Time) *Batch {
 		d := t.UTC().Format(time.DateOnly)
@@ -63,6 +72,36 @@ func (f *fileBackend) write(ctx context.Context, b *Batch) error {
 		}
 	}
 	return nil
+}
+
+// oneDay reports the day (UTC) of b's records when they all fall on the
+// same one, as every batch but those across midnight do.
+func oneDay(b *Batch) (string, bool) {
+	var first time.Time
+	switch {
+	case len(b.Calls) > 0:
+		first = b.Calls[0].Arrived
+	case len(b.Events) > 0:
+		first = b.Events[0].At
+	default:
+		return "", false
+	}
+	y, m, d := first.UTC().Date()
+	same := func(t time.Time) bool {
+		ty, tm, td := t.UTC().Date()
+		return ty == y && tm == m && td == d
+	}
+	for _, c := range b.Calls {
+		if !same(c.Arrived) {
+			return "", false
+		}
+	}
+	for _, e := range b.Events {
+		if !same(e.At) {
+			return "", false
+		}
+	}
+	return first.UTC().Format(time.DateOnly), true
 }
 
 func appendFile(path string, b *Batch) error {
