@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -248,6 +249,10 @@ func (s *Store) run() {
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
 	var lastTry, lastStateTry time.Time
+	// spare is the buffer's next arrays: those of the batch written last,
+	// emptied. Two pairs of arrays take turns instead of a new buffer
+	// grown record by record after each flush.
+	var spare Batch
 	for {
 		var flushed chan struct{}
 		stopping := false
@@ -260,9 +265,11 @@ func (s *Store) run() {
 		}
 		s.mu.Lock()
 		b := s.buf
-		s.buf = Batch{}
+		s.buf = spare
 		s.mu.Unlock()
+		taken := b
 		s.write(&b)
+		spare = s.reusable(taken)
 		if s.down.Load() && !stopping && (flushed != nil || time.Since(lastTry) >= s.cfg.RetryInterval) {
 			lastTry = time.Now()
 			s.replay()
@@ -297,16 +304,38 @@ func (s *Store) write(b *Batch) {
 			s.log.Warn("records backend refuses writes; spooling until it is back", "error", err)
 		}
 		if err := s.spool.put(&part); err != nil {
-			// Nothing else can keep it: put it back and retry later.
-			s.log.Error("records neither written nor spooled; kept in memory", "records", part.Len(), "error", err)
+			// Nothing else can keep them: this part and the rest of b
+			// go back in front of the buffer, oldest first, to be tried
+			// again at the next flush. Copies: b's arrays are the
+			// buffer's next (reusable).
+			s.log.Error("records neither written nor spooled; kept in memory", "records", part.Len()+b.Len(), "error", err)
 			s.mu.Lock()
-			s.buf.Calls = append(part.Calls, s.buf.Calls...)
-			s.buf.Events = append(part.Events, s.buf.Events...)
+			s.buf.Calls = slices.Concat(part.Calls, b.Calls, s.buf.Calls)
+			s.buf.Events = slices.Concat(part.Events, b.Events, s.buf.Events)
 			s.mu.Unlock()
 			return
 		}
 		s.spooled.Add(uint64(part.Len()))
 	}
+}
+
+// reusable returns b's arrays, emptied, for the buffer to fill again
+// once write has returned: the backends and the spool are done with
+// them by then, and records write could not keep were copied back into
+// the buffer. Arrays grown past a few batches (a burst, a backend
+// outage) are let go.
+func (s *Store) reusable(b Batch) Batch {
+	limit := 4 * s.cfg.BatchSize
+	var r Batch
+	if cap(b.Calls) <= limit {
+		clear(b.Calls[:cap(b.Calls)])
+		r.Calls = b.Calls[:0]
+	}
+	if cap(b.Events) <= limit {
+		clear(b.Events[:cap(b.Events)])
+		r.Events = b.Events[:0]
+	}
+	return r
 }
 
 // writeTimeout bounds one batch write.
