@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,29 @@ func TestRecordsKeptInMemoryWhenSpoolFails(t *testing.T) {
 			t.Fatalf("after the directories came back: %d calls stored (%v), want the %d handed, once each; %+v", len(page.Calls), seen, n, s.Stats())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Records that neither the backend nor the spool takes by shutdown are
+// lost with the process; Close says so, with how many, instead of
+// returning as if all were kept.
+func TestCloseReportsRecordsItCouldNotKeep(t *testing.T) {
+	c := fileConfig(t)
+	s := open(t, c)
+	for _, d := range []string{c.File.Dir, c.SpoolDir} {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(d, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		s.Call(records.Call{CallID: fmt.Sprintf("c%d", i), Direction: "inbound", Hotline: "1900",
+			Arrived: base, Ended: base.Add(time.Second), Outcome: "abandoned"})
+	}
+	err := s.Close()
+	if err == nil || !strings.Contains(err.Error(), "4 records neither written nor spooled") {
+		t.Fatalf("Close: %v, want it to report the 4 records lost", err)
 	}
 }

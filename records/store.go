@@ -186,7 +186,8 @@ func (s *Store) Stats() Stats {
 }
 
 // Close writes what is buffered (to the spool if the backend is down) and
-// closes the backend.
+// closes the backend. Records that could be neither written nor spooled
+// even then are lost with the process: Close says how many.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -197,7 +198,13 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
-	return s.b.close()
+	var lost error
+	s.mu.Lock()
+	if n := s.buf.Len(); n > 0 {
+		lost = fmt.Errorf("records: %d records neither written nor spooled at shutdown (the backend and the spool directory %s both refused them): lost", n, s.spool.dir)
+	}
+	s.mu.Unlock()
+	return errors.Join(lost, s.b.close())
 }
 
 // Calls answers a history query.
