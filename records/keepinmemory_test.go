@@ -18,15 +18,7 @@ func TestRecordsKeptInMemoryWhenSpoolFails(t *testing.T) {
 	c := fileConfig(t)
 	c.BatchSize = 3
 	s := open(t, c)
-	// A file where each directory was: every write there fails.
-	for _, d := range []string{c.File.Dir, c.SpoolDir} {
-		if err := os.RemoveAll(d); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(d, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	breakDirs(t, c.File.Dir, c.SpoolDir)
 	const n = 8 // three batches' worth
 	for i := range n {
 		s.Call(records.Call{CallID: fmt.Sprintf("c%d", i), Direction: "inbound", Hotline: "1900",
@@ -71,14 +63,7 @@ func TestRecordsKeptInMemoryWhenSpoolFails(t *testing.T) {
 func TestCloseReportsRecordsItCouldNotKeep(t *testing.T) {
 	c := fileConfig(t)
 	s := open(t, c)
-	for _, d := range []string{c.File.Dir, c.SpoolDir} {
-		if err := os.RemoveAll(d); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(d, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	breakDirs(t, c.File.Dir, c.SpoolDir)
 	for i := range 4 {
 		s.Call(records.Call{CallID: fmt.Sprintf("c%d", i), Direction: "inbound", Hotline: "1900",
 			Arrived: base, Ended: base.Add(time.Second), Outcome: "abandoned"})
@@ -86,5 +71,19 @@ func TestCloseReportsRecordsItCouldNotKeep(t *testing.T) {
 	err := s.Close()
 	if err == nil || !strings.Contains(err.Error(), "4 records neither written nor spooled") {
 		t.Fatalf("Close: %v, want it to report the 4 records lost", err)
+	}
+}
+
+// breakDirs puts a file where each directory was: every write there
+// fails (as root too, which file modes would not stop).
+func breakDirs(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(d, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
