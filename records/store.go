@@ -333,16 +333,18 @@ func (s *Store) write(b *Batch) {
 // outage) are let go.
 func (s *Store) reusable(b Batch) Batch {
 	limit := 4 * s.cfg.BatchSize
-	var r Batch
-	if cap(b.Calls) <= limit {
-		clear(b.Calls[:cap(b.Calls)])
-		r.Calls = b.Calls[:0]
+	return Batch{Calls: emptied(b.Calls, limit), Events: emptied(b.Events, limit)}
+}
+
+// emptied is rs cleared to length 0 for reuse, or nil past limit. Only
+// rs's length needs clearing: the array beyond it is still zero (new,
+// or cleared when it was last emptied), as appends fill it in order.
+func emptied[T any](rs []T, limit int) []T {
+	if cap(rs) > limit {
+		return nil
 	}
-	if cap(b.Events) <= limit {
-		clear(b.Events[:cap(b.Events)])
-		r.Events = b.Events[:0]
-	}
-	return r
+	clear(rs)
+	return rs[:0]
 }
 
 // writeTimeout bounds one batch write.
