@@ -3,6 +3,8 @@ package overload
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // soMeminfo is SO_MEMINFO (linux/socket.h); its answer's first two words
@@ -29,7 +31,9 @@ func receiveBacklog(c syscall.Conn) float64 {
 	var serr syscall.Errno
 	err = raw.Control(func(fd uintptr) {
 		n := uint32(unsafe.Sizeof(info))
-		_, _, serr = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, soMeminfo,
+		// x/sys/unix's number: the syscall package has none for
+		// getsockopt on 386 (socketcall there), Linux 4.3 and later do.
+		_, _, serr = syscall.Syscall6(unix.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, soMeminfo,
 			uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&n)), 0)
 	})
 	if err != nil || serr != 0 || info[1] == 0 {
