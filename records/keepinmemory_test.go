@@ -25,8 +25,8 @@ func TestRecordsKeptInMemoryWhenSpoolFails(t *testing.T) {
 			Arrived: base.Add(time.Duration(i) * time.Second), Ended: base.Add(time.Duration(i+1) * time.Second), Outcome: "abandoned"})
 	}
 	flush(t, s)
-	if st := s.Stats(); st.Written != 0 || st.Spooled != 0 {
-		t.Fatalf("with both directories gone: %+v, want nothing written or spooled", st)
+	if st := s.Stats(); st.Written != 0 || st.Spooled != 0 || st.Held != n {
+		t.Fatalf("with both directories gone: %+v, want nothing written or spooled and %d held", st, n)
 	}
 	for _, d := range []string{c.File.Dir, c.SpoolDir} {
 		if err := os.Remove(d); err != nil {
@@ -48,6 +48,9 @@ func TestRecordsKeptInMemoryWhenSpoolFails(t *testing.T) {
 			seen[call.CallID]++
 		}
 		if len(page.Calls) == n && len(seen) == n {
+			if st := s.Stats(); st.Held != 0 {
+				t.Fatalf("all %d calls stored, but %+v: want none held", n, st)
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -30,6 +30,12 @@ type Stats struct {
 	SpoolFiles int
 	// Down is true while the backend refuses writes.
 	Down bool
+	// Held is how many records neither the backend nor the spool took at
+	// the last flush (the disk full or gone): they are kept in memory
+	// and tried again at each flush, and lost if the process ends first.
+	// Overload control refuses new calls while they pile up
+	// (sip.overload.records_held).
+	Held int
 }
 
 // Store takes records from the call path and writes them in batches.
@@ -56,6 +62,7 @@ type Store struct {
 
 	written, spooled atomic.Uint64
 	down             atomic.Bool
+	held             atomic.Int64 // Stats.Held
 }
 
 // Options are a Store's collaborators.
@@ -182,7 +189,7 @@ func (s *Store) Flush(ctx context.Context) error {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Written: s.written.Load(), Spooled: s.spooled.Load(), SpoolFiles: s.spool.len(), Down: s.down.Load()}
+	return Stats{Written: s.written.Load(), Spooled: s.spooled.Load(), SpoolFiles: s.spool.len(), Down: s.down.Load(), Held: int(s.held.Load())}
 }
 
 // Close writes what is buffered (to the spool if the backend is down) and
@@ -316,6 +323,7 @@ func (s *Store) write(b *Batch) {
 			// again at the next flush. Copies: b's arrays are the
 			// buffer's next (reusable).
 			s.log.Error("records neither written nor spooled; kept in memory", "records", part.Len()+b.Len(), "error", err)
+			s.held.Store(int64(part.Len() + b.Len()))
 			s.mu.Lock()
 			s.buf.Calls = slices.Concat(part.Calls, b.Calls, s.buf.Calls)
 			s.buf.Events = slices.Concat(part.Events, b.Events, s.buf.Events)
@@ -324,6 +332,8 @@ func (s *Store) write(b *Batch) {
 		}
 		s.spooled.Add(uint64(part.Len()))
 	}
+	// The records held at the last flush were at b's front: all kept now.
+	s.held.Store(0)
 }
 
 // reusable returns b's arrays, emptied, for the buffer to fill again
