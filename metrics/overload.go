@@ -8,7 +8,7 @@ import (
 
 // overloadReasons are the reason label's values (sip/overload.Reasons).
 func overloadReasons() []string {
-	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure", "setups", "socket_delay", "machine_cpu", "max_cps", "rtp_delay"}
+	return []string{"scheduling_lag", "socket_backlog", "cpu", "recorder_drops", "pressure", "setups", "socket_delay", "machine_cpu", "max_cps", "rtp_delay", "records_held", "spool_free"}
 }
 
 // overloadMetrics are the overload control's figures (sip/overload).

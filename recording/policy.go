@@ -45,6 +45,22 @@ func (p *Policy) Share(queue, segment string) float64 {
 	return *p.Percent
 }
 
+// None reports whether the policy records no call at all (every share
+// 0).
+func (p *Policy) None() bool {
+	if p.Percent == nil || *p.Percent > 0 {
+		return false
+	}
+	for _, m := range []map[string]float64{p.Queues, p.Segments} {
+		for _, v := range m {
+			if v > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (p *Policy) validate() error {
 	var errs []error
 	check := func(field string, v float64) {

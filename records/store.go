@@ -192,6 +192,10 @@ func (s *Store) Stats() Stats {
 	return Stats{Written: s.written.Load(), Spooled: s.spooled.Load(), SpoolFiles: s.spool.len(), Down: s.down.Load(), Held: int(s.held.Load())}
 }
 
+// Held returns Stats.Held: the records kept only in memory (one atomic
+// load, for overload control's every sample).
+func (s *Store) Held() int { return int(s.held.Load()) }
+
 // Close writes what is buffered (to the spool if the backend is down) and
 // closes the backend. Records that could be neither written nor spooled
 // even then are lost with the process: Close says how many.

@@ -33,6 +33,8 @@ func (s *Server) startOverload() {
 		Sockets:         socks,
 		RecorderDropped: s.deps.RecorderDropped,
 		RTPDelay:        s.ports.TakeReadDelay,
+		RecordsHeld:     s.deps.RecordsHeld,
+		SpoolFree:       s.deps.SpoolFree,
 		OnSample: func(st overload.State) {
 			// The saturation gauge includes the calls in setup against
 			// max_setups (refused at once, not sampled).

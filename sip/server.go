@@ -80,6 +80,15 @@ type Deps struct {
 	// start (recording.Manager's backlog); overload control sheds new
 	// calls while it grows. Nil: not watched.
 	RecorderDropped func() uint64
+	// RecordsHeld returns how many call records are kept only in memory
+	// (records.Store's backend and spool both refused them); overload
+	// control refuses new calls while there are. Nil: not watched.
+	RecordsHeld func() int
+	// SpoolFree returns the free space on the recording spool's file
+	// system and whether it could be read; overload control refuses new
+	// calls while it is under sip.overload.spool_free_mb. Nil: not
+	// watched (nothing is recorded).
+	SpoolFree func() (uint64, bool)
 }
 
 // Server is the SIP side of Hotline: registrar plus B2BUA.

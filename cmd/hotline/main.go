@@ -388,6 +388,9 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 		PublishRegistrations: mem.publishRegistrations(log),
 		// Overload control sheds new calls while recorders drop packets.
 		RecorderDropped: func() uint64 { return recs.Backlog().DroppedPackets },
+		// ... and while call records or recordings could not be kept.
+		RecordsHeld: history.Held,
+		SpoolFree:   spoolFree(recs, c.Recording.Policy),
 		// The call's record and events go to the history; the customer's
 		// history notes the call; a complaint or a low rating schedules a
 		// follow-up callback.
@@ -623,4 +626,16 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 		return metrics.Backlog{Files: b.Files, Bytes: b.Bytes, OldestAge: b.OldestAge, Recording: b.Recording,
 			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets, SpoolFree: free, SpoolSize: size}
 	})
+}
+
+// spoolFree reads the free space on the recording spool's file system for
+// overload control; nil when the policy records no call.
+func spoolFree(recs *recording.Manager, p recording.Policy) func() (uint64, bool) {
+	if p.None() {
+		return nil
+	}
+	return func() (uint64, bool) {
+		free, _, err := recs.SpoolDisk()
+		return free, err == nil
+	}
 }

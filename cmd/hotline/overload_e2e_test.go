@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/internal/e2e"
+	"hotline/recording"
 )
 
 // TestE2EOverloadShedsNewCallsOnly drives a real Hotline past saturation
@@ -158,4 +159,129 @@ func inviteStatusAt(t *testing.T, addr string) inviteResult {
 		r.retryAfter = h.Value()
 	}
 	return r
+}
+
+// TestE2ERecordsHeldRefusesNewCalls: when neither the records backend nor
+// its spool can keep a call's records (both directories unwritable), they
+// are held in memory and Hotline answers new INVITEs 503 with Retry-After
+// (sip.overload.records_held) instead of piling up records a restart
+// would lose; once the directories are back the held records are stored
+// (the call is in the history) and calls are admitted again.
+func TestE2ERecordsHeldRefusesNewCalls(t *testing.T) {
+	skipShort(t)
+	a := startApp(t, func(c *Config) {
+		o := &c.SIP.Overload
+		o.Interval, o.Confirm, o.Hold = 20*time.Millisecond, 1, 0
+		o.SpoolFreeMB = -1 // the test machine's disk is not under test
+	})
+	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := agent.WaitEvent(ctx, e2e.EventRegisterOK); err != nil {
+		t.Fatal(err)
+	}
+
+	// The records' directories become files: every write there fails.
+	dirs := []string{a.cfg.Records.File.Dir, a.cfg.Records.SpoolDir}
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(d, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+		Target:   a.sipAddr("udp"),
+		Service:  "1900",
+		Scenario: e2e.UACPlayPCAP("", time.Second),
+	}).RequireCalls(t, 1, 0)
+	waitFor(t, 10*time.Second, "shedding on the held records", func() bool {
+		return a.metric(t, "hotline_overload_shedding", nil) == 1
+	})
+	if held := a.records.Held(); held == 0 {
+		t.Fatalf("shedding, but the store holds no record: %+v", a.records.Stats())
+	}
+	if got := inviteStatus(t, a); got.status != 503 || got.retryAfter != "5" {
+		t.Errorf("new INVITE while records are held got %d with Retry-After %q, want 503 with 5", got.status, got.retryAfter)
+	}
+	if got := a.metric(t, "hotline_calls_refused_total", map[string]string{"reason": "records_held"}); got < 1 {
+		t.Errorf("hotline_calls_refused_total{reason=records_held} = %v, want the refused INVITE counted", got)
+	}
+
+	// The directories are back: the held records are stored at the next
+	// flush, and new calls are admitted again.
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "shedding over", func() bool {
+		return a.metric(t, "hotline_overload_shedding", nil) == 0
+	})
+	var page struct {
+		Calls []struct {
+			CallID  string `json:"call_id"`
+			Outcome string `json:"outcome"`
+		} `json:"calls"`
+	}
+	waitFor(t, 10*time.Second, "the held call in the history", func() bool {
+		page.Calls = nil
+		return httpJSON(t, "GET", a.apiURL("/api/v1/history/calls?agent=alice"), "", &page) == 200 && len(page.Calls) == 1
+	})
+	if page.Calls[0].Outcome != "answered" {
+		t.Errorf("the held call's record: %+v, want answered", page.Calls[0])
+	}
+	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+		Target:   a.sipAddr("udp"),
+		Service:  "1900",
+		Scenario: e2e.UACPlayPCAP("", time.Second),
+	}).RequireCalls(t, 1, 0)
+	waitIdle(t, a)
+}
+
+// TestE2ESpoolFreeRefusesNewCalls: with less free space on the recording
+// spool's file system than sip.overload.spool_free_mb (here a floor no
+// disk has), new INVITEs get 503 with Retry-After: such a call could
+// not be recorded in full. With a policy that records no call the floor
+// does not apply and the call is answered.
+func TestE2ESpoolFreeRefusesNewCalls(t *testing.T) {
+	skipShort(t)
+	const noDiskHasThat = 1 << 40 // MiB: an exbibyte
+	a := startApp(t, func(c *Config) {
+		o := &c.SIP.Overload
+		o.Interval, o.Confirm, o.Hold = 20*time.Millisecond, 1, 0
+		o.SpoolFreeMB = noDiskHasThat
+	})
+	waitFor(t, 10*time.Second, "shedding on the spool's free space", func() bool {
+		return a.metric(t, "hotline_overload_shedding", nil) == 1
+	})
+	if got := inviteStatus(t, a); got.status != 503 || got.retryAfter != "5" {
+		t.Errorf("new INVITE with the spool under its floor got %d with Retry-After %q, want 503 with 5", got.status, got.retryAfter)
+	}
+	if got := a.metric(t, "hotline_calls_refused_total", map[string]string{"reason": "spool_free"}); got != 1 {
+		t.Errorf("hotline_calls_refused_total{reason=spool_free} = %v, want 1", got)
+	}
+
+	none := 0.0
+	b := startApp(t, func(c *Config) {
+		o := &c.SIP.Overload
+		o.Interval, o.Confirm, o.Hold = 20*time.Millisecond, 1, 0
+		o.SpoolFreeMB = noDiskHasThat
+		c.Recording.Policy = recording.Policy{Percent: &none}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e2e.RunSIPp(ctx, t, e2e.SIPpOptions{
+		Target:   b.sipAddr("udp"),
+		Service:  "1900",
+		Scenario: e2e.UACPlayPCAP("", time.Second),
+	}).RequireCalls(t, 1, 0)
+	if got := b.metric(t, "hotline_calls_refused_total", map[string]string{"reason": "spool_free"}); got != 0 {
+		t.Errorf("recording nothing, hotline_calls_refused_total{reason=spool_free} = %v, want 0", got)
+	}
+	waitIdle(t, b)
 }

@@ -60,6 +60,21 @@ type Config struct {
 	// sample (a call that cannot be recorded in full is not admitted),
 	// default 1.
 	RecorderDrops int `yaml:"recorder_drops"`
+	// RecordsHeld: refuse every new call while this many call records
+	// or more are kept only in memory, because neither the records
+	// backend nor its spool directory takes them (the disk full or
+	// gone): each call admitted then adds records that a restart would
+	// lose, and memory grows with every one. Hotline admits calls again
+	// once a flush has kept them (the next flush tries). Default 1;
+	// negative: off (records are still kept in memory, unbounded).
+	RecordsHeld int `yaml:"records_held"`
+	// SpoolFreeMB: refuse every new call while the recording spool's
+	// file system has less than this many MiB free for Hotline's user,
+	// and admit again once it has twice that (Release): a call admitted
+	// then could not be recorded in full, and the calls in progress keep
+	// what is left. Default 256; negative: off. Not measured without
+	// recording.
+	SpoolFreeMB int `yaml:"spool_free_mb"`
 	// MaxSetups bounds the new calls being set up at once: admitted and
 	// not yet ringing an agent, answered or ended (Hotline's own work on
 	// a new call: RTP ports, SDP, routing, queueing). A new INVITE over it
@@ -211,6 +226,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.RecorderDrops == 0 {
 		c.RecorderDrops = 1
+	}
+	if c.RecordsHeld == 0 {
+		c.RecordsHeld = 1
+	}
+	if c.SpoolFreeMB == 0 {
+		c.SpoolFreeMB = 256
 	}
 	if c.Confirm == 0 {
 		c.Confirm = 2

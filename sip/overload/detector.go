@@ -38,11 +38,25 @@ const (
 	// ReasonRTPDelay: the RTP packets Hotline read had all waited
 	// RTPDelay or longer in its legs' sockets (the media relay behind).
 	ReasonRTPDelay Reason = "rtp_delay"
+	// ReasonRecordsHeld: RecordsHeld call records or more are kept only
+	// in memory (neither the records backend nor its spool took them).
+	ReasonRecordsHeld Reason = "records_held"
+	// ReasonSpoolFree: the recording spool's file system has less than
+	// SpoolFreeMB free.
+	ReasonSpoolFree Reason = "spool_free"
 )
 
 // Reasons returns every Reason, in a fixed order.
 func Reasons() []Reason {
-	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU, ReasonMaxCPS, ReasonRTPDelay}
+	return []Reason{ReasonSchedulingLag, ReasonSocketBacklog, ReasonCPU, ReasonRecorderDrops, ReasonPressure, ReasonSetups, ReasonSocketDelay, ReasonMachineCPU, ReasonMaxCPS, ReasonRTPDelay, ReasonRecordsHeld, ReasonSpoolFree}
+}
+
+// refusesAll reports whether a signal refuses every new call while it
+// is over, with no learned rate: the operator's pressure file, and the
+// storage signals (a call whose record or recording cannot be kept is
+// not admitted, whatever the rate).
+func refusesAll(why Reason) bool {
+	return why == ReasonPressure || why == ReasonRecordsHeld || why == ReasonSpoolFree
 }
 
 // Reading is one sample of the signals.
@@ -71,6 +85,13 @@ type Reading struct {
 	// RTPDelay is the least time the RTP packets read in the sample had
 	// waited in the legs' sockets (0: none read, or not measured).
 	RTPDelay time.Duration
+	// RecordsHeld is how many call records are kept only in memory (the
+	// records store's backend and spool both refused them).
+	RecordsHeld int
+	// SpoolFree is the free space on the recording spool's file system,
+	// in bytes, when SpoolKnown (not measured otherwise).
+	SpoolFree  uint64
+	SpoolKnown bool
 }
 
 // State is the detector's decision after a sample.
@@ -262,15 +283,22 @@ func (d *Detector) State() State {
 }
 
 // saturation returns the highest signal as a share of its threshold and
-// which signal it is. A threshold of 0 or less is off.
+// which signal it is; a signal that refuses every call (refusesAll) at
+// or over its threshold is named before any other. A threshold of 0 or
+// less is off.
 func (d *Detector) saturation(r Reading) (float64, Reason) {
 	best, why := 0.0, Reason("")
+	all, allWhy := 0.0, Reason("")
 	consider := func(v, limit float64, reason Reason) {
 		if limit <= 0 {
 			return
 		}
-		if x := v / limit; x > best {
+		x := v / limit
+		if x > best {
 			best, why = x, reason
+		}
+		if refusesAll(reason) && x > all {
+			all, allWhy = x, reason
 		}
 	}
 	// Waiting for a core, or a socket filling, while Hotline itself used
@@ -290,13 +318,24 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 	consider(float64(r.RTPDelay), float64(d.cfg.RTPDelay), ReasonRTPDelay)
 	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
 	consider(r.Pressure, 1, ReasonPressure)
+	// Storage: a call admitted now could not be kept whole.
+	consider(float64(r.RecordsHeld), float64(d.cfg.RecordsHeld), ReasonRecordsHeld)
+	if r.SpoolKnown && d.cfg.SpoolFreeMB > 0 {
+		// At the floor: 1; the floor over what is free, so that Release
+		// (a half) needs twice the floor free.
+		consider(float64(d.cfg.SpoolFreeMB)*(1<<20)/float64(max(r.SpoolFree, 1)), 1, ReasonSpoolFree)
+	}
+	if all >= 1 {
+		return best, allWhy
+	}
 	return best, why
 }
 
 // cut is the share of the admitted calls that a cut refuses: Cut, or
-// every call for the operator's pressure file.
+// every call for the operator's pressure file and the storage signals
+// (refusesAll).
 func (d *Detector) cut(why Reason) float64 {
-	if why == ReasonPressure {
+	if refusesAll(why) {
 		return 1
 	}
 	return d.cfg.Cut
@@ -325,13 +364,13 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	learnRefused := d.learnRefused.Swap(0)
 	learnedTrip := false
 	switch {
-	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && why != ReasonPressure:
+	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && !refusesAll(why):
 		// Overloaded again while the learned rate holds new calls:
 		// cut the rate, not a share of the calls (learn).
 		learnedTrip = true
 	case !st.Shedding && d.over >= d.cfg.Confirm:
 		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, d.cut(why)
-		if d.cfg.Learning() && why != ReasonPressure {
+		if d.cfg.Learning() && !refusesAll(why) {
 			// The rate admitted at a first trip is the offered load of
 			// whatever started it (a cold start lets every call in), not
 			// what Hotline carries: growth slows from near the rate
@@ -363,7 +402,7 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 		// Still (or again) overloaded: cut the calls admitted, at most
 		// once per reaction time, as the signals lag the calls admitted
 		// (a queue takes a while to drain).
-		if st.Share < 1 && (now.Sub(st.Since) >= d.reaction() || why == ReasonPressure) {
+		if st.Share < 1 && (now.Sub(st.Since) >= d.reaction() || refusesAll(why)) {
 			st.Share, st.Since = 1-(1-st.Share)*(1-d.cut(why)), now
 			if st.Share > 1-1e-9 {
 				st.Share = 1

@@ -24,6 +24,12 @@ type Sources struct {
 	// call waited in the legs' sockets, and how many reads there were
 	// (media.Ports.TakeReadDelay); nil: not watched.
 	RTPDelay func() (time.Duration, int64)
+	// RecordsHeld returns how many call records are kept only in memory
+	// (records.Store's Held); nil: not watched.
+	RecordsHeld func() int
+	// SpoolFree returns the free space on the recording spool's file
+	// system, in bytes, and whether it could be read; nil: not watched.
+	SpoolFree func() (uint64, bool)
 	// OnSample receives each decision (metrics); nil: none.
 	OnSample func(State)
 	// Log reports when shedding starts and stops.
@@ -141,12 +147,19 @@ func (m *Monitor) Run(ctx context.Context) {
 			if p := m.d.cfg.PressureFile; p != "" {
 				r.Pressure = readPressure(p)
 			}
+			if f := m.src.RecordsHeld; f != nil {
+				r.RecordsHeld = f()
+			}
+			if f := m.src.SpoolFree; f != nil {
+				r.SpoolFree, r.SpoolKnown = f()
+			}
 			st := m.d.Update(now, r)
 			if st.Shedding != was {
 				if st.Shedding {
 					m.src.Log.Warn("overloaded: new calls are refused", "reason", st.Reason, "saturation", st.Saturation,
 						"scheduling_lag", r.SchedulingLag, "peak_lag", r.PeakLag, "setups", m.d.Setups(), "socket_backlog", r.SocketBacklog, "cpu", r.CPU,
-						"recorder_drops", r.RecorderDrops, "rtp_delay", r.RTPDelay, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare)
+						"recorder_drops", r.RecorderDrops, "rtp_delay", r.RTPDelay, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare,
+						"records_held", r.RecordsHeld, "spool_free_bytes", r.SpoolFree)
 				} else {
 					m.src.Log.Info("overload over: new calls are admitted again", "saturation", st.Saturation)
 				}

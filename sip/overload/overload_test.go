@@ -796,3 +796,65 @@ func admit(d *Detector, now time.Time, n int) (ok int) {
 	}
 	return ok
 }
+
+// TestDetectorStorage: call records held in memory, or a recording spool
+// under its free-space floor, refuse every new call (no share, no learned
+// rate), are named before a rate signal over its threshold at the same
+// time, and release once the records are kept or twice the floor is free.
+func TestDetectorStorage(t *testing.T) {
+	const mib = 1 << 20
+	floor := uint64(testConfig().SpoolFreeMB) * mib
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, tc := range []struct {
+		name       string
+		over       Reading
+		hysteresis Reading // under the threshold, over Release: still shedding
+		quiet      Reading
+		want       Reason
+	}{
+		{"records held", Reading{RecordsHeld: 40, CPU: 0.95}, Reading{RecordsHeld: 0}, Reading{}, ReasonRecordsHeld},
+		{"spool full", Reading{SpoolFree: floor - mib, SpoolKnown: true, CPU: 0.95},
+			Reading{SpoolFree: floor + floor/2, SpoolKnown: true}, Reading{SpoolFree: 3 * floor, SpoolKnown: true}, ReasonSpoolFree},
+	} {
+		d := NewDetector(testConfig())
+		st := step(d, t0, tc.over, tc.over)
+		if !st[1].Shedding || st[1].Reason != tc.want || st[1].Share != 1 || st[1].Learned != 0 {
+			t.Errorf("%s: %+v, want every new call refused for %s, no learned rate", tc.name, st[1], tc.want)
+		}
+		if ok, why := d.Refusing(); !ok || why != tc.want {
+			t.Errorf("%s: Refusing() = %v %s, want refused for %s", tc.name, ok, why, tc.want)
+		}
+		if tc.name == "spool full" {
+			if st := d.Update(at(3000), tc.hysteresis); !st.Shedding {
+				t.Errorf("%s: released with less than twice the floor free: %+v", tc.name, st)
+			}
+		}
+		if st := d.Update(at(3100), tc.quiet); st.Shedding {
+			t.Errorf("%s: still shedding once kept: %+v", tc.name, st)
+		}
+		if d.Learned() != 0 {
+			t.Errorf("%s: a learned rate after a storage overload: %v", tc.name, d.Learned())
+		}
+	}
+	// Off (negative), or the spool's free space unknown: nothing shed.
+	c := testConfig()
+	c.RecordsHeld, c.SpoolFreeMB = -1, -1
+	d := NewDetector(c)
+	r := Reading{RecordsHeld: 1000, SpoolFree: 0, SpoolKnown: true}
+	if st := step(d, t0, r, r, r); st[2].Shedding {
+		t.Errorf("records_held and spool_free off: %+v", st[2])
+	}
+	d = NewDetector(testConfig())
+	r = Reading{SpoolFree: 0}
+	if st := step(d, t0, r, r, r); st[2].Shedding {
+		t.Errorf("spool free space unknown: %+v", st[2])
+	}
+	// Shedding half on the CPU: held records refuse every call at once.
+	d = NewDetector(testConfig())
+	cpu := Reading{CPU: 0.95}
+	step(d, t0, cpu, cpu)
+	if st := d.Update(at(200), Reading{RecordsHeld: 1, CPU: 0.95}); st.Share != 1 || st.Reason != ReasonRecordsHeld {
+		t.Errorf("records held while shedding on the CPU: %+v, want every new call refused for records_held", st)
+	}
+}
