@@ -78,6 +78,20 @@ type Backlog struct {
 	SpoolFree, SpoolSize uint64
 }
 
+// Records is the call-records store's health (see records.Stats).
+type Records struct {
+	Written uint64 // records the backend stored since start (monotonic)
+	Spooled uint64 // records spooled because the backend refused them, since start (monotonic)
+	// SpoolBatches is the number of batches waiting in the spool for
+	// the backend.
+	SpoolBatches int
+	// BackendDown is true while the backend refuses writes.
+	BackendDown bool
+	// Held is how many records neither the backend nor the spool took
+	// at the last flush: kept in memory, lost if the process ends.
+	Held int
+}
+
 // SetQueueSource sets the callback giving the live state of each queue
 // (callers waiting, longest wait, open); the ACD provides it.
 func (m *Metrics) SetQueueSource(f func() []QueueStatus) {
@@ -166,6 +180,16 @@ func (m *Metrics) SetBacklogSource(f func() Backlog) {
 	}
 }
 
+// SetRecordsSource sets the callback giving the call-records store's
+// health (written, spooled, batches in the spool, backend up, held).
+func (m *Metrics) SetRecordsSource(f func() Records) {
+	if m != nil {
+		m.srcs.mu.Lock()
+		m.srcs.records = f
+		m.srcs.mu.Unlock()
+	}
+}
+
 // callbackCollector exposes what the sources report at scrape time.
 type callbackCollector struct {
 	s *sources
@@ -177,6 +201,7 @@ type callbackCollector struct {
 	bFiles, bBytes, bOldest, bRecording                *prometheus.Desc
 	bUploaded, bFailures, bDropped                     *prometheus.Desc
 	spoolFree, spoolSize                               *prometheus.Desc
+	rWritten, rSpooled, rBatches, rUp, rHeld           *prometheus.Desc
 }
 
 func newCallbackCollector(s *sources) *callbackCollector {
@@ -209,6 +234,11 @@ func newCallbackCollector(s *sources) *callbackCollector {
 		bDropped:   d(NameRecordingDropped, "RTP packets left out of recordings (silence) because the recorder fell behind; should stay 0."),
 		spoolFree:  d(NameSpoolFree, "Free space on the recording spool's file system (for Hotline's user)."),
 		spoolSize:  d(NameSpoolSize, "Size of the recording spool's file system."),
+		rWritten:   d(NameRecordsWritten, "Call records and events the records backend (file or PostgreSQL) stored."),
+		rSpooled:   d(NameRecordsSpooled, "Call records and events written to the local records spool because the backend refused them (stored later, when replayed)."),
+		rBatches:   d(NameRecordsSpoolBatches, "Batches of call records waiting in the local records spool for the backend."),
+		rUp:        d(NameRecordsBackendUp, "1 while the records backend takes writes, 0 while it refuses them (records go to the spool)."),
+		rHeld:      d(NameRecordsHeld, "Call records neither the backend nor the spool took at the last flush, kept in memory (lost if the process ends); should stay 0."),
 	}
 }
 
@@ -216,7 +246,8 @@ func newCallbackCollector(s *sources) *callbackCollector {
 func (c *callbackCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.waiting, c.longest, c.open, c.lostCalls, c.agents, c.active, c.registered,
 		c.legs, c.packets, c.bytes, c.lost, c.dropped, c.jMean, c.jMax, c.kernel,
-		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped, c.spoolFree, c.spoolSize} {
+		c.bFiles, c.bBytes, c.bOldest, c.bRecording, c.bUploaded, c.bFailures, c.bDropped, c.spoolFree, c.spoolSize,
+		c.rWritten, c.rSpooled, c.rBatches, c.rUp, c.rHeld} {
 		ch <- d
 	}
 }
@@ -226,7 +257,7 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	s.mu.Lock()
 	queues, agents, active, registered, rtp, backlog := s.queues, s.agents, s.activeCalls, s.registered, s.rtp, s.backlog
-	rtpKernel := s.rtpKernel
+	rtpKernel, records := s.rtpKernel, s.records
 	s.mu.Unlock()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
@@ -312,6 +343,18 @@ func (c *callbackCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.spoolFree, float64(b.SpoolFree))
 			gauge(c.spoolSize, float64(b.SpoolSize))
 		}
+	}
+	if records != nil {
+		r := records()
+		counter(c.rWritten, float64(r.Written))
+		counter(c.rSpooled, float64(r.Spooled))
+		gauge(c.rBatches, float64(r.SpoolBatches))
+		up := 1.0
+		if r.BackendDown {
+			up = 0
+		}
+		gauge(c.rUp, up)
+		gauge(c.rHeld, float64(r.Held))
 	}
 }
 

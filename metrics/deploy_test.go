@@ -165,6 +165,7 @@ func TestEndToEndPrometheus(t *testing.T) {
 		return []RTPStats{{PacketsIn: 500, PacketsOut: 500, JitterIn: 2 * time.Millisecond}}
 	})
 	m.SetBacklogSource(func() Backlog { return Backlog{Files: 1, Bytes: 4096, Uploaded: 3} })
+	m.SetRecordsSource(func() Records { return Records{Written: 16, Spooled: 4, SpoolBatches: 1, BackendDown: true, Held: 2} })
 	// The in-kernel relay's counters (absent when it is not running).
 	m.SetRTPKernelSource(func() (RTPKernel, bool) { return RTPKernel{Relayed: 900, RingFull: 2, TooLong: 1}, true })
 

@@ -82,7 +82,11 @@
 // queue and state (SetAgentSource), calls in progress
 // (SetActiveCallsSource), registered phones (SetRegistrationSource), RTP
 // counters and jitter over live legs plus legs that ended (SetRTPSource,
-// RTPLegEnded), and the recording backlog (SetBacklogSource).
+// RTPLegEnded), the recording backlog (SetBacklogSource), and the
+// call-records store's health (SetRecordsSource): records written and
+// spooled, batches waiting in its spool, whether its backend takes
+// writes (hotline_records_backend_up) and records held in memory because
+// neither the backend nor the spool took them (hotline_records_held).
 //
 // # Callbacks
 //

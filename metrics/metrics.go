@@ -668,6 +668,7 @@ type sources struct {
 	rtp         func() []RTPStats
 	rtpKernel   func() (RTPKernel, bool)
 	backlog     func() Backlog
+	records     func() Records
 
 	rtpEnded RTPStats   // totals of legs that have ended
 	rtpLast  [7]float64 // last counter values exposed, to keep them monotonic

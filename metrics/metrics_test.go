@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +71,7 @@ func exercise(m *Metrics) {
 	m.SetBacklogSource(func() Backlog {
 		return Backlog{Files: 2, Bytes: 1 << 20, OldestAge: time.Minute, Recording: 1, Failures: 3, Uploaded: 10, Dropped: 4, SpoolFree: 1 << 30, SpoolSize: 4 << 30}
 	})
+	m.SetRecordsSource(func() Records { return Records{Written: 40, Spooled: 5, SpoolBatches: 1, BackendDown: true, Held: 2} })
 }
 
 func TestLint(t *testing.T) {
@@ -531,6 +533,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.Registration(RegistrationSuccess)
 	m.RecordingUploaded(time.Second)
 	m.SetQueueSource(nil)
+	m.SetRecordsSource(nil)
 	m.RTPLegEnded(RTPStats{})
 }
 
@@ -652,6 +655,46 @@ func TestBacklogExported(t *testing.T) {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("scrape lacks %q", want)
 		}
+	}
+}
+
+// TestRecordsExported: the call-records store's health is exported as
+// its source gives it (backend up 0 while it refuses writes), and not at
+// all without a source.
+func TestRecordsExported(t *testing.T) {
+	m := newTest(t, Options{NoRuntimeMetrics: true})
+	names := []string{NameRecordsWritten, NameRecordsSpooled, NameRecordsSpoolBatches, NameRecordsBackendUp, NameRecordsHeld}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(""), names...); err != nil {
+		t.Errorf("without a source: %v", err)
+	}
+	r := Records{Written: 120}
+	m.SetRecordsSource(func() Records { return r })
+	want := func(written, spooled, batches, up, held int) string {
+		return fmt.Sprintf(`# HELP hotline_records_backend_up 1 while the records backend takes writes, 0 while it refuses them (records go to the spool).
+# TYPE hotline_records_backend_up gauge
+hotline_records_backend_up %d
+# HELP hotline_records_held Call records neither the backend nor the spool took at the last flush, kept in memory (lost if the process ends); should stay 0.
+# TYPE hotline_records_held gauge
+hotline_records_held %d
+# HELP hotline_records_spool_batches Batches of call records waiting in the local records spool for the backend.
+# TYPE hotline_records_spool_batches gauge
+hotline_records_spool_batches %d
+# HELP hotline_records_spooled_total Call records and events written to the local records spool because the backend refused them (stored later, when replayed).
+# TYPE hotline_records_spooled_total counter
+hotline_records_spooled_total %d
+# HELP hotline_records_written_total Call records and events the records backend (file or PostgreSQL) stored.
+# TYPE hotline_records_written_total counter
+hotline_records_written_total %d
+`, up, held, batches, spooled, written)
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want(120, 0, 0, 1, 0)), names...); err != nil {
+		t.Errorf("backend up: %v", err)
+	}
+	// The backend refuses writes: batches go to the spool; then the
+	// spool refuses too and records are held in memory.
+	r = Records{Written: 120, Spooled: 30, SpoolBatches: 3, BackendDown: true, Held: 7}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want(120, 30, 3, 0, 7)), names...); err != nil {
+		t.Errorf("backend down: %v", err)
 	}
 }
 

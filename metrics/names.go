@@ -89,6 +89,14 @@ const (
 	NameSpoolFree              = "hotline_recording_spool_free_bytes"
 	NameSpoolSize              = "hotline_recording_spool_size_bytes"
 
+	// Call records store (records.Store): the backend, its local spool
+	// and the records kept in memory when even the spool refuses them.
+	NameRecordsWritten      = "hotline_records_written_total"
+	NameRecordsSpooled      = "hotline_records_spooled_total"
+	NameRecordsSpoolBatches = "hotline_records_spool_batches"
+	NameRecordsBackendUp    = "hotline_records_backend_up"
+	NameRecordsHeld         = "hotline_records_held"
+
 	// Customer directory.
 	NameCRMFailures = "hotline_crm_lookup_failures_total"
 
@@ -184,6 +192,11 @@ var allNames = []struct {
 	{NameRecordingUploadTime, kindHistogram},
 	{NameSpoolFree, kindGauge},
 	{NameSpoolSize, kindGauge},
+	{NameRecordsWritten, kindCounter},
+	{NameRecordsSpooled, kindCounter},
+	{NameRecordsSpoolBatches, kindGauge},
+	{NameRecordsBackendUp, kindGauge},
+	{NameRecordsHeld, kindGauge},
 	{NameCRMFailures, kindCounter},
 	{NameCallbackAttempts, kindCounter},
 	{NameCallbacksCompleted, kindCounter},

@@ -451,7 +451,7 @@ func start(ctx context.Context, c *Config, log *slog.Logger, now func() time.Tim
 	if mem != nil {
 		mem.node.ShareRegistrations(srv.Registrar()) // any node reaches any phone
 	}
-	wireMetrics(m, c, srv, queues, recs, func(queue string) bool { return router.QueueOpen(queue, now()) })
+	wireMetrics(m, c, srv, queues, recs, history, func(queue string) bool { return router.QueueOpen(queue, now()) })
 	srv.Registrar().OnChange(func(_ string, registered bool) {
 		if registered {
 			m.AgentLogin()
@@ -570,9 +570,9 @@ var agentMetricStates = []acd.AgentState{acd.StateLoggedOut, acd.StateAvailable,
 	acd.StateOnCall, acd.StateWrapUp, acd.StatePaused}
 
 // wireMetrics gives the metrics their live sources: calls, agents, queues,
-// RTP legs and the recording backlog.
+// RTP legs, the recording backlog and the call-records store.
 // open says whether a queue's schedule is open now.
-func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, recs *recording.Manager, open func(queue string) bool) {
+func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, recs *recording.Manager, history *records.Store, open func(queue string) bool) {
 	m.SetActiveCallsSource(srv.ActiveCalls)
 	m.SetRegistrationSource(func() int { return len(srv.Registrar().Registered()) })
 	m.SetRTPSource(srv.RTPStats)
@@ -625,6 +625,10 @@ func wireMetrics(m *metrics.Metrics, c *Config, srv *sip.Server, acd *acd.ACD, r
 		free, size, _ := recs.SpoolDisk() // unknown: 0, not exposed
 		return metrics.Backlog{Files: b.Files, Bytes: b.Bytes, OldestAge: b.OldestAge, Recording: b.Recording,
 			Failures: b.Failures, Uploaded: b.Uploaded, Dropped: b.DroppedPackets, SpoolFree: free, SpoolSize: size}
+	})
+	m.SetRecordsSource(func() metrics.Records {
+		st := history.Stats()
+		return metrics.Records{Written: st.Written, Spooled: st.Spooled, SpoolBatches: st.SpoolFiles, BackendDown: st.Down, Held: st.Held}
 	})
 }
 
