@@ -202,6 +202,9 @@ func TestE2ERecordsHeldRefusesNewCalls(t *testing.T) {
 	if held := a.records.Held(); held == 0 {
 		t.Fatalf("shedding, but the store holds no record: %+v", a.records.Stats())
 	}
+	if got, up := a.metric(t, "hotline_records_held", nil), a.metric(t, "hotline_records_backend_up", nil); got < 1 || up != 0 {
+		t.Errorf("hotline_records_held = %v, hotline_records_backend_up = %v: want the held records shown, the backend down", got, up)
+	}
 	if got := inviteStatus(t, a); got.status != 503 || got.retryAfter != "5" {
 		t.Errorf("new INVITE while records are held got %d with Retry-After %q, want 503 with 5", got.status, got.retryAfter)
 	}
@@ -231,6 +234,9 @@ func TestE2ERecordsHeldRefusesNewCalls(t *testing.T) {
 	waitFor(t, 10*time.Second, "the held call in the history", func() bool {
 		page.Calls = nil
 		return httpJSON(t, "GET", a.apiURL("/api/v1/history/calls?agent=alice"), "", &page) == 200 && len(page.Calls) == 1
+	})
+	waitFor(t, 10*time.Second, "hotline_records_held back to 0", func() bool {
+		return a.metric(t, "hotline_records_held", nil) == 0
 	})
 	if page.Calls[0].Outcome != "answered" {
 		t.Errorf("the held call's record: %+v, want answered", page.Calls[0])
