@@ -256,7 +256,7 @@ func TestE2ERecordsHeldRefusesNewCalls(t *testing.T) {
 // does not apply and the call is answered.
 func TestE2ESpoolFreeRefusesNewCalls(t *testing.T) {
 	skipShort(t)
-	const noDiskHasThat = 1 << 40 // MiB: an exbibyte
+	const noDiskHasThat = 1 << 30 // MiB: a pebibyte
 	a := startApp(t, func(c *Config) {
 		o := &c.SIP.Overload
 		o.Interval, o.Confirm, o.Hold = 20*time.Millisecond, 1, 0
