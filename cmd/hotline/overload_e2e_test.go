@@ -172,7 +172,7 @@ func TestE2ERecordsHeldRefusesNewCalls(t *testing.T) {
 	a := startApp(t, func(c *Config) {
 		o := &c.SIP.Overload
 		o.Interval, o.Confirm, o.Hold = 20*time.Millisecond, 1, 0
-		o.SpoolFreeMB = -1 // the test machine's disk is not under test
+		o.RecordsHeld = 1 // at the first record held (default: 50,000)
 	})
 	agent := startAgent(t, a, "alice", e2e.BaresipOptions{ToneHz: agentHz, AutoAnswer: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -63,17 +63,22 @@ type Config struct {
 	// RecordsHeld: refuse every new call while this many call records
 	// or more are kept only in memory, because neither the records
 	// backend nor its spool directory takes them (the disk full or
-	// gone): each call admitted then adds records that a restart would
-	// lose, and memory grows with every one. Hotline admits calls again
-	// once a flush has kept them (the next flush tries). Default 1;
-	// negative: off (records are still kept in memory, unbounded).
+	// gone). Below it calls go on and their records wait in memory for
+	// the next flush; past it each call admitted would add records that
+	// a restart loses to a memory that grows without bound. Hotline
+	// admits calls again once a flush has kept them. Default 50000
+	// (tens of megabytes; about 10,000 calls' records and events); 1
+	// refuses new calls at the first record held; negative: off
+	// (unbounded).
 	RecordsHeld int `yaml:"records_held"`
 	// SpoolFreeMB: refuse every new call while the recording spool's
 	// file system has less than this many MiB free for Hotline's user,
 	// and admit again once it has twice that (Release): a call admitted
 	// then could not be recorded in full, and the calls in progress keep
-	// what is left. Default 256; negative: off. Not measured without
-	// recording.
+	// what is left. For centres where no call may go unrecorded
+	// (compliance); off by default (0 or negative), where a call that
+	// starts with the spool full goes on unrecorded and Hotline logs why.
+	// Not watched when the recording policy records no call.
 	SpoolFreeMB int `yaml:"spool_free_mb"`
 	// MaxSetups bounds the new calls being set up at once: admitted and
 	// not yet ringing an agent, answered or ended (Hotline's own work on
@@ -228,10 +233,7 @@ func (c *Config) SetDefaults() {
 		c.RecorderDrops = 1
 	}
 	if c.RecordsHeld == 0 {
-		c.RecordsHeld = 1
-	}
-	if c.SpoolFreeMB == 0 {
-		c.SpoolFreeMB = 256
+		c.RecordsHeld = 50000
 	}
 	if c.Confirm == 0 {
 		c.Confirm = 2

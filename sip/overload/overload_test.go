@@ -803,7 +803,9 @@ func admit(d *Detector, now time.Time, n int) (ok int) {
 // time, and release once the records are kept or twice the floor is free.
 func TestDetectorStorage(t *testing.T) {
 	const mib = 1 << 20
-	floor := uint64(testConfig().SpoolFreeMB) * mib
+	c := testConfig()
+	c.RecordsHeld, c.SpoolFreeMB = 1, 256
+	floor := uint64(c.SpoolFreeMB) * mib
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	for _, tc := range []struct {
@@ -817,7 +819,7 @@ func TestDetectorStorage(t *testing.T) {
 		{"spool full", Reading{SpoolFree: floor - mib, SpoolKnown: true, CPU: 0.95},
 			Reading{SpoolFree: floor + floor/2, SpoolKnown: true}, Reading{SpoolFree: 3 * floor, SpoolKnown: true}, ReasonSpoolFree},
 	} {
-		d := NewDetector(testConfig())
+		d := NewDetector(c)
 		st := step(d, t0, tc.over, tc.over)
 		if !st[1].Shedding || st[1].Reason != tc.want || st[1].Share != 1 || st[1].Learned != 0 {
 			t.Errorf("%s: %+v, want every new call refused for %s, no learned rate", tc.name, st[1], tc.want)
@@ -838,20 +840,31 @@ func TestDetectorStorage(t *testing.T) {
 		}
 	}
 	// Off (negative), or the spool's free space unknown: nothing shed.
-	c := testConfig()
-	c.RecordsHeld, c.SpoolFreeMB = -1, -1
-	d := NewDetector(c)
+	off := testConfig()
+	off.RecordsHeld, off.SpoolFreeMB = -1, -1
+	d := NewDetector(off)
 	r := Reading{RecordsHeld: 1000, SpoolFree: 0, SpoolKnown: true}
 	if st := step(d, t0, r, r, r); st[2].Shedding {
 		t.Errorf("records_held and spool_free off: %+v", st[2])
 	}
-	d = NewDetector(testConfig())
+	d = NewDetector(c)
 	r = Reading{SpoolFree: 0}
 	if st := step(d, t0, r, r, r); st[2].Shedding {
 		t.Errorf("spool free space unknown: %+v", st[2])
 	}
-	// Shedding half on the CPU: held records refuse every call at once.
+	// The defaults: records held up to a bound go on, the spool's free
+	// space is not judged.
 	d = NewDetector(testConfig())
+	r = Reading{RecordsHeld: 49999, SpoolFree: 0, SpoolKnown: true}
+	if st := step(d, t0, r, r, r); st[2].Shedding {
+		t.Errorf("defaults, %+v: %+v, want calls admitted", r, st[2])
+	}
+	r = Reading{RecordsHeld: 50000}
+	if st := step(d, t0.Add(time.Second), r, r); !st[1].Shedding || st[1].Reason != ReasonRecordsHeld {
+		t.Errorf("defaults, %+v: %+v, want shedding for records_held", r, st[1])
+	}
+	// Shedding half on the CPU: held records refuse every call at once.
+	d = NewDetector(c)
 	cpu := Reading{CPU: 0.95}
 	step(d, t0, cpu, cpu)
 	if st := d.Update(at(200), Reading{RecordsHeld: 1, CPU: 0.95}); st.Share != 1 || st.Reason != ReasonRecordsHeld {
