@@ -439,9 +439,15 @@ func (l *Leg) readLoopPlain() {
 			l.dropped.Add(1)
 			continue
 		}
-		if peer, dst, ok := l.process(buf[:n], src); ok {
+		// Under rdMu, as the batch readers: a Close drains the socket
+		// into the tap after this packet, not beside it.
+		l.rdMu.Lock()
+		peer, dst, digit, ok := l.take(buf[:n], src)
+		if ok {
 			peer.send(buf[:n], dst)
 		}
+		l.rdMu.Unlock()
+		l.pressed(digit)
 	}
 }
 

@@ -82,14 +82,22 @@ func (l *Leg) arrival(a *rxPacket) time.Time { return l.epoch.Add(time.Duration(
 
 // process handles one packet received from src: it validates and latches,
 // counts, decodes telephone-events, taps and, if the leg is bridged,
-// rewrites the packet in place for the peer. ok says whether p should be
-// sent to dst out of peer. It never blocks and never allocates once latched.
+// rewrites the packet in place for the peer, then reports the key it
+// ended (if any). ok says whether p should be sent to dst out of peer. It
+// never blocks and never allocates once latched.
 func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, ok bool) {
+	peer, dst, digit, ok := l.take(p, src)
+	l.pressed(digit)
+	return peer, dst, ok
+}
+
+// take is process without reporting the key: the digit is the caller's to
+// report once it no longer holds l.rdMu (OnDTMF may close the leg).
+func (l *Leg) take(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, digit rune, ok bool) {
 	var a rxPacket
 	if !l.accept(p, src, &a) {
-		return nil, dst, false
+		return nil, dst, 0, false
 	}
-	defer l.pressed(a.digit)
 	if t := l.tap.Load(); t != nil {
 		if t.one != nil {
 			t.one(p, l.arrival(&a))
@@ -99,7 +107,8 @@ func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPo
 			l.rx.one[0] = nil
 		}
 	}
-	return l.forward(&a)
+	peer, dst, ok = l.forward(&a)
+	return peer, dst, a.digit, ok
 }
 
 // tapBatch gives the tap the packets of one read that the leg accepted.
