@@ -150,7 +150,7 @@ func (m *Monitor) Run(ctx context.Context) {
 			if f := m.src.RecordsHeld; f != nil {
 				r.RecordsHeld = f()
 			}
-			if f := m.src.SpoolFree; f != nil {
+			if f := m.src.SpoolFree; f != nil && m.d.cfg.SpoolFreeMB > 0 { // a statfs: only when judged
 				r.SpoolFree, r.SpoolKnown = f()
 			}
 			st := m.d.Update(now, r)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -869,5 +870,46 @@ func TestDetectorStorage(t *testing.T) {
 	step(d, t0, cpu, cpu)
 	if st := d.Update(at(200), Reading{RecordsHeld: 1, CPU: 0.95}); st.Share != 1 || st.Reason != ReasonRecordsHeld {
 		t.Errorf("records held while shedding on the CPU: %+v, want every new call refused for records_held", st)
+	}
+}
+
+// TestMonitorStorage: the monitor samples the records held and, only when
+// spool_free_mb is set, the spool's free space (a statfs it would
+// otherwise do for nothing every sample).
+func TestMonitorStorage(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		held      int
+		floorMB   int
+		shed      Reason
+		statfsRun bool
+	}{
+		{"records held", 1, 0, ReasonRecordsHeld, false},
+		{"spool floor off", 0, 0, "", false},
+		{"spool under its floor", 0, 256, ReasonSpoolFree, true},
+	} {
+		c := testConfig()
+		c.Interval, c.Confirm = 20*time.Millisecond, 1
+		c.SchedulingLag, c.SocketBacklog, c.CPU, c.RecorderDrops = -1, -1, -1, -1
+		c.RecordsHeld, c.SpoolFreeMB = 1, tc.floorMB
+		d := NewDetector(c)
+		var statfs atomic.Int64
+		m := NewMonitor(d, Sources{
+			RecordsHeld: func() int { return tc.held },
+			SpoolFree:   func() (uint64, bool) { statfs.Add(1); return 1 << 20, true },
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); m.Run(ctx) }()
+		time.Sleep(200 * time.Millisecond) // ten samples
+		cancel()
+		<-done
+		on, why := d.Shedding()
+		if on != (tc.shed != "") || why != tc.shed {
+			t.Errorf("%s: shedding %v (%q), want %q", tc.name, on, why, tc.shed)
+		}
+		if ran := statfs.Load() > 0; ran != tc.statfsRun {
+			t.Errorf("%s: the spool's free space read %d times, want read: %v", tc.name, statfs.Load(), tc.statfsRun)
+		}
 	}
 }
