@@ -606,12 +606,7 @@ func TestMonitorRTPDelay(t *testing.T) {
 		c.SchedulingLag, c.SocketBacklog, c.CPU, c.RecorderDrops = -1, -1, -1, -1
 		d := NewDetector(c)
 		m := NewMonitor(d, Sources{RTPDelay: func() (time.Duration, int64) { return 150 * time.Millisecond, tc.reads }})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); m.Run(ctx) }()
-		time.Sleep(200 * time.Millisecond) // ten samples
-		cancel()
-		<-done
+		runMonitor(m, 200*time.Millisecond) // ten samples
 		on, why := d.Shedding()
 		if on != tc.shed || (tc.shed && why != ReasonRTPDelay) {
 			t.Errorf("RTP read delay 150ms over %d reads: shedding %v (%q), want %v for rtp_delay", tc.reads, on, why, tc.shed)
@@ -898,12 +893,7 @@ func TestMonitorStorage(t *testing.T) {
 			RecordsHeld: func() int { return tc.held },
 			SpoolFree:   func() (uint64, bool) { statfs.Add(1); return 1 << 20, true },
 		})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); m.Run(ctx) }()
-		time.Sleep(200 * time.Millisecond) // ten samples
-		cancel()
-		<-done
+		runMonitor(m, 200*time.Millisecond) // ten samples
 		on, why := d.Shedding()
 		if on != (tc.shed != "") || why != tc.shed {
 			t.Errorf("%s: shedding %v (%q), want %q", tc.name, on, why, tc.shed)
@@ -912,4 +902,14 @@ func TestMonitorStorage(t *testing.T) {
 			t.Errorf("%s: the spool's free space read %d times, want read: %v", tc.name, statfs.Load(), tc.statfsRun)
 		}
 	}
+}
+
+// runMonitor runs m for d, then stops it and waits for it to return.
+func runMonitor(m *Monitor, d time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	time.Sleep(d)
+	cancel()
+	<-done
 }
