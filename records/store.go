@@ -33,8 +33,8 @@ type Stats struct {
 	// Held is how many records neither the backend nor the spool took at
 	// the last flush (the disk full or gone): they are kept in memory
 	// and tried again at each flush, and lost if the process ends first.
-	// Overload control refuses new calls while they pile up
-	// (sip.overload.records_held).
+	// Overload control refuses new calls once sip.overload.records_held
+	// of them pile up.
 	Held int
 }
 

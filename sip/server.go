@@ -82,7 +82,8 @@ type Deps struct {
 	RecorderDropped func() uint64
 	// RecordsHeld returns how many call records are kept only in memory
 	// (records.Store's backend and spool both refused them); overload
-	// control refuses new calls while there are. Nil: not watched.
+	// control refuses new calls once sip.overload.records_held are. Nil:
+	// not watched.
 	RecordsHeld func() int
 	// SpoolFree returns the free space on the recording spool's file
 	// system and whether it could be read; overload control refuses new

@@ -177,3 +177,11 @@ func waitDigit(t testing.TB, digits <-chan rune, want rune) {
 
 // writeFile writes b to a file in a temporary directory and returns its path.
 func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// process is take followed by the key's report, as the one-packet reader
+// does them (without its lock): one packet in, what to send out.
+func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, ok bool) {
+	peer, dst, digit, ok := l.take(p, src)
+	l.pressed(digit)
+	return peer, dst, ok
+}

@@ -80,19 +80,13 @@ type rxPacket struct {
 // (its monotonic reading is what the recorder uses).
 func (l *Leg) arrival(a *rxPacket) time.Time { return l.epoch.Add(time.Duration(a.now - 1)) }
 
-// process handles one packet received from src: it validates and latches,
+// take handles one packet received from src: it validates and latches,
 // counts, decodes telephone-events, taps and, if the leg is bridged,
-// rewrites the packet in place for the peer, then reports the key it
-// ended (if any). ok says whether p should be sent to dst out of peer. It
-// never blocks and never allocates once latched.
-func (l *Leg) process(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, ok bool) {
-	peer, dst, digit, ok := l.take(p, src)
-	l.pressed(digit)
-	return peer, dst, ok
-}
-
-// take is process without reporting the key: the digit is the caller's to
-// report once it no longer holds l.rdMu (OnDTMF may close the leg).
+// rewrites the packet in place for the peer. ok says whether p should be
+// sent to dst out of peer; digit is the key the packet ended (0: none),
+// the caller's to report (Leg.pressed) once it no longer holds l.rdMu
+// (OnDTMF may close the leg). It never blocks and never allocates once
+// latched.
 func (l *Leg) take(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort, digit rune, ok bool) {
 	var a rxPacket
 	if !l.accept(p, src, &a) {
