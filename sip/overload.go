@@ -40,6 +40,9 @@ func (s *Server) startOverload() {
 			// max_setups (refused at once, not sampled).
 			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding, st.Share)
 			m.OverloadLearned(st.Learned)
+			if l := s.door.Load(); l != nil {
+				l.publish(s.overload, st)
+			}
 		},
 		Log: s.log.With("component", "overload"),
 	})
@@ -48,6 +51,20 @@ func (s *Server) startOverload() {
 		defer s.bg.Done()
 		mon.Run(s.runCtx)
 	}()
+}
+
+// startDoor starts the door process (sip.overload.door_process) on the
+// INVITE socket's door c; when it cannot, Hotline's own reader stays the
+// door, and the log says why.
+func (s *Server) startDoor(c *shedConn) {
+	l, err := s.startDoorProcess(c)
+	if err != nil {
+		s.log.Error("door process not started: Hotline reads the INVITE socket itself", "error", err)
+		return
+	}
+	c.link.Store(l)
+	s.door.Store(l)
+	s.log.Info("door process started", "pid", l.cmd.Process.Pid)
 }
 
 // SetMaxCPS applies a new sip.overload.max_cps (new calls admitted a
@@ -61,6 +78,9 @@ func (s *Server) SetMaxCPS(rate float64) bool {
 	}
 	if old := s.overload.MaxCPS(); old != rate {
 		s.overload.SetMaxCPS(rate)
+		if l := s.door.Load(); l != nil {
+			l.publishRates(s.overload)
+		}
 		s.deps.Metrics.OverloadMaxCPS(s.overload.MaxCPS())
 		s.log.Info("sip.overload.max_cps applied", "was", old, "now", s.overload.MaxCPS())
 	}

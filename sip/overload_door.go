@@ -487,6 +487,14 @@ type shedConn struct {
 	// w sends what sipgo and the door write (udpwrite_linux.go); nil:
 	// through the PacketConn.
 	w *udpWriter
+
+	// link: on the INVITE socket with the door process
+	// (doorproc_linux.go), what the process passes on is read from it
+	// instead of the socket (nil: none, or the process exited). judged:
+	// the current datagram is a new INVITE the process judged by
+	// shedding already.
+	link   atomic.Pointer[doorLink]
+	judged bool
 }
 
 // newShedConn puts the door in front of pc, a socket of kind socket
@@ -521,6 +529,9 @@ func (c *shedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close closes the listener (waking its reader) and the writer's
 // duplicate descriptor.
 func (c *shedConn) Close() error {
+	if l := c.link.Load(); l != nil {
+		l.close()
+	}
 	if c.w != nil {
 		c.w.close()
 	}
@@ -557,6 +568,22 @@ func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 // the answer p99 was 32-80 ms here against 140-172 ms (bench/README.md,
 // "The SIP readers wait in Go's poller again").
 func (c *shedConn) read(p []byte) (int, net.Addr, error) {
+	c.judged = false
+	if l := c.link.Load(); l != nil {
+		n, h, err := l.read(p)
+		if err == nil {
+			c.judged = h.flags&doorJudged != 0
+			c.stamped(h.arrived)
+			return n, net.UDPAddrFromAddrPort(h.from), nil
+		}
+		if l.closing.Load() {
+			return 0, nil, net.ErrClosed
+		}
+		// The door process exited (logged): read the socket as before.
+		c.link.Store(nil)
+		l.close()
+		c.log.Warn("new INVITEs are read by Hotline itself again", "error", err)
+	}
 	if c.udp == nil {
 		return c.PacketConn.ReadFrom(p)
 	}
@@ -564,7 +591,14 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 	if err != nil {
 		return n, nil, err
 	}
-	c.arrived, c.waited = rxstamp.Time(c.oob[:oobn]), 0
+	c.stamped(rxstamp.Time(c.oob[:oobn]))
+	return n, net.UDPAddrFromAddrPort(ap), nil
+}
+
+// stamped takes the arrival stamp of the datagram just read: how long
+// it waited, into the standing delay and the socket wait's histogram.
+func (c *shedConn) stamped(at time.Time) {
+	c.arrived, c.waited = at, 0
 	if !c.arrived.IsZero() {
 		now := c.now()
 		c.waited = now.Sub(c.arrived)
@@ -573,7 +607,6 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 			c.sockWait(c.waited)
 		}
 	}
-	return n, net.UDPAddrFromAddrPort(ap), nil
 }
 
 // standingDelay tells a standing queue in the socket from a burst, as
@@ -677,14 +710,23 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		return false // a retransmission of a call let through: its transaction answers
 	}
 	now := c.now()
-	refuse, why := c.d.Refusing()
-	if !refuse && c.maxDelay > 0 && c.others != nil && c.othersBehind(c.maxDelay, now) {
+	var refuse bool
+	var why overload.Reason
+	if c.judged { // by shedding in the door process already: not twice
+		refuse, why = c.d.RefusingSetups()
+	} else {
+		refuse, why = c.d.Refusing()
+	}
+	// The door process judged both queues as the INVITE arrived (its
+	// behind): a new INVITE it passed on is not refused here for having
+	// waited since, which would only make its 503 late.
+	if !refuse && !c.judged && c.maxDelay > 0 && c.others != nil && c.othersBehind(c.maxDelay, now) {
 		// The responses and in-dialog requests of the calls admitted
 		// already (their own socket) have all waited this long for a
 		// whole window: admitting more would make them wait longer.
 		refuse, why = true, overload.ReasonSocketDelay
 	}
-	if !refuse && c.maxDelay > 0 && c.waited > c.maxDelay && c.queue.stands(c.maxDelay) {
+	if !refuse && !c.judged && c.maxDelay > 0 && c.waited > c.maxDelay && c.queue.stands(c.maxDelay) {
 		// Hotline has been this far behind its socket for a whole
 		// window, not for a moment: the caller has waited already, and
 		// admitting the call would add to the queue. Whoever holds the
@@ -692,12 +734,17 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		// admitted is what shortens the queue.
 		refuse, why = true, overload.ReasonSocketDelay
 	}
-	if !refuse && !c.d.TakeCall(now) {
+	switch {
+	case refuse:
+	case c.judged:
+		// The door process took the call's max_cps and learned-rate
+		// tokens.
+		c.d.NoteAdmitted()
+	case !c.d.TakeCall(now):
 		// sip.overload.max_cps: the door takes the call's token, so
 		// shedInvite does not take another for a UDP INVITE.
 		refuse, why = true, overload.ReasonMaxCPS
-	}
-	if !refuse {
+	default:
 		// The rate learned from the last overload (sip.overload.learn),
 		// taken here too.
 		if ok, lw := c.d.TakeLearned(now); !ok {

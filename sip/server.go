@@ -122,9 +122,12 @@ type Server struct {
 	draining atomic.Bool
 	// overload decides when new calls are shed (overload.go); nil: never.
 	overload *overload.Detector
-	active   atomic.Int64 // calls in progress
-	rings    rings        // agents being rung for queued calls (ReservationLost)
-	calls    sync.WaitGroup
+	// door is the door process's link (doorproc_linux.go), which the
+	// overload monitor tells Hotline's decisions; nil: none.
+	door   atomic.Pointer[doorLink]
+	active atomic.Int64 // calls in progress
+	rings  rings        // agents being rung for queued calls (ReservationLost)
+	calls  sync.WaitGroup
 
 	mu    sync.Mutex
 	table map[string]*dialogRef // by Call-ID, both legs
@@ -376,7 +379,11 @@ func (s *Server) Start(ctx context.Context) error {
 				}
 				s.listeners[i].closer = s.newShedConn(bl.closer.(net.PacketConn), socket)
 				if bl.rest { // the INVITE socket's door also judges by this one's queue
-					s.listeners[i-1].closer.(*shedConn).others = s.listeners[i].closer.(*shedConn)
+					inv := s.listeners[i-1].closer.(*shedConn)
+					inv.others = s.listeners[i].closer.(*shedConn)
+					if s.cfg.Overload.SeparateDoor() {
+						s.startDoor(inv)
+					}
 				}
 			}
 		}

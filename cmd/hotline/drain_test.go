@@ -19,11 +19,15 @@ import (
 
 	"hotline/internal/e2e"
 	"hotline/internal/proctest"
+	hsip "hotline/sip"
 )
 
 // TestMain lets the test binary act as the hotline command, so tests can
 // run it as a real process (signals, exit codes).
 func TestMain(m *testing.M) {
+	if hsip.IsDoorProcess() { // a Hotline run by a test started it (sip.overload.door_process)
+		os.Exit(hsip.RunDoorProcess())
+	}
 	if os.Getenv("HOTLINE_TEST_AS_MAIN") == "1" {
 		os.Exit(run(strings.Fields(os.Getenv("HOTLINE_TEST_ARGS")), stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 	}

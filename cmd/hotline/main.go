@@ -51,6 +51,9 @@ import (
 )
 
 func main() {
+	if sip.IsDoorProcess() { // started by a Hotline as its door process
+		os.Exit(sip.RunDoorProcess())
+	}
 	os.Exit(run(os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 }
 

@@ -190,7 +190,23 @@ type Config struct {
 	// refused, but a process of Hotline's user that sets SO_REUSEPORT
 	// itself could join it.
 	InviteSocket *bool `yaml:"invite_socket"`
+	// DoorProcess (Linux, default false): the INVITE socket (InviteSocket)
+	// is read by a small process of its own, which Hotline starts from
+	// its own executable and which dies with it. It refuses new calls
+	// with 503 while Hotline sheds, and while Hotline has left a new
+	// INVITE it passed on unread for SocketDelay and an Interval (a
+	// garbage collection, a stall, a process that gets no core), and
+	// passes every other datagram on to Hotline. Its work is a few
+	// microseconds a datagram on a heap of its own, so neither Hotline's
+	// collector nor its goroutines' queue delays a refusal. Should it
+	// exit, Hotline reads the socket itself again, as without it; should
+	// it stop reading, Hotline kills it.
+	DoorProcess *bool `yaml:"door_process"`
 }
+
+// SeparateDoor reports whether the INVITE socket's door runs in a
+// process of its own (DoorProcess).
+func (c *Config) SeparateDoor() bool { return c.DoorProcess != nil && *c.DoorProcess }
 
 // SplitInvites reports whether new INVITEs get a socket of their own
 // (InviteSocket; overload control on or off).
@@ -309,6 +325,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReleaseRamp > time.Minute {
 		errs = append(errs, cfg.Errorf("release_ramp", "must be at most 1m (or negative: release at once), got %s", c.ReleaseRamp))
+	}
+	if c.SeparateDoor() && !c.SplitInvites() {
+		errs = append(errs, cfg.Errorf("door_process", "needs invite_socket: the door process reads the new INVITEs' own socket"))
 	}
 	if c.RetryAfter < time.Second || c.RetryAfter%time.Second != 0 {
 		errs = append(errs, cfg.Errorf("retry_after", "must be whole seconds, at least 1s, got %s", c.RetryAfter))

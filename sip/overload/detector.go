@@ -138,7 +138,7 @@ type Detector struct {
 	setups   atomic.Int64  // new calls admitted and still being set up
 
 	rateMu  sync.Mutex
-	rate    tokenBucket      // MaxCPS (SetMaxCPS replaces it)
+	rate    TokenBucket      // MaxCPS (SetMaxCPS replaces it)
 	bounded atomic.Bool      // rate has a bound
 	now     func() time.Time // Admit's clock (tests)
 
@@ -146,7 +146,7 @@ type Detector struct {
 	// learning reports it is in force, learnWhy is the reason its
 	// refusals carry. admitted counts the new calls TakeLearned let
 	// through, learnRefused those it refused, since the last sample.
-	learned      tokenBucket
+	learned      TokenBucket
 	learning     atomic.Bool
 	learnWhy     atomic.Value // Reason
 	admitted     atomic.Int64
@@ -220,6 +220,17 @@ func (d *Detector) Refusing() (bool, Reason) {
 	}
 	if on, why := d.refuseNew(); on {
 		return true, why
+	}
+	return d.RefusingSetups()
+}
+
+// RefusingSetups is Refusing without shedding: whether MaxSetups calls
+// are being set up now. The door process judged a new INVITE by
+// shedding already (it reads Hotline's decisions); Hotline's door asks
+// only this of it, so that a share is not refused twice.
+func (d *Detector) RefusingSetups() (bool, Reason) {
+	if d == nil {
+		return false, ""
 	}
 	if limit := d.cfg.MaxSetups; limit > 0 && d.setups.Load() >= int64(limit) {
 		return true, ReasonSetups
@@ -515,7 +526,7 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 			g = learnNearGrowth
 		}
 		d.rateMu.Lock()
-		d.learned.setRate(rate * (1 + g*d.cfg.Interval.Seconds()))
+		d.learned.SetRate(rate * (1 + g*d.cfg.Interval.Seconds()))
 		d.rateMu.Unlock()
 	}
 }
@@ -523,7 +534,7 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 // setLearned puts a learned rate in force (0: none), refusing with why.
 func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
 	d.rateMu.Lock()
-	d.learned = newTokenBucket(rate)
+	d.learned = NewTokenBucket(rate)
 	d.rateMu.Unlock()
 	d.learnWhy.Store(why)
 	d.learning.Store(rate > 0)
@@ -532,12 +543,37 @@ func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
 
 // Learned returns the learned rate in force (calls a second; 0: none).
 func (d *Detector) Learned() float64 {
+	r, _ := d.LearnedRate()
+	return r
+}
+
+// LearnedRate returns the learned rate in force (calls a second; 0:
+// none) and the reason of the overload that set it: what a door outside
+// Hotline's process (the door process) takes tokens from, reporting back
+// through NoteAdmitted and NoteLearnRefused.
+func (d *Detector) LearnedRate() (float64, Reason) {
 	if d == nil || !d.learning.Load() {
-		return 0
+		return 0, ""
 	}
 	d.rateMu.Lock()
 	defer d.rateMu.Unlock()
-	return d.learned.rate
+	return d.learned.Rate(), d.learnWhy.Load().(Reason)
+}
+
+// NoteAdmitted counts a new call admitted whose learned-rate token a
+// door outside the detector took (TakeLearned counts its own).
+func (d *Detector) NoteAdmitted() {
+	if d != nil {
+		d.admitted.Add(1)
+	}
+}
+
+// NoteLearnRefused counts n new calls such a door refused by the
+// learned rate.
+func (d *Detector) NoteLearnRefused(n int64) {
+	if d != nil {
+		d.learnRefused.Add(n)
+	}
 }
 
 // TakeLearned counts a new call against the learned rate at now (after
@@ -550,7 +586,7 @@ func (d *Detector) TakeLearned(now time.Time) (bool, Reason) {
 	}
 	if d.learning.Load() {
 		d.rateMu.Lock()
-		ok := d.learned.take(now)
+		ok := d.learned.Take(now)
 		d.rateMu.Unlock()
 		if !ok {
 			d.learnRefused.Add(1)

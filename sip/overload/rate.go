@@ -2,33 +2,36 @@ package overload
 
 import "time"
 
-// tokenBucket bounds a rate of events: it holds up to burst tokens,
+// TokenBucket bounds a rate of events: it holds up to burst tokens,
 // refilled at rate a second, and each event admitted takes one.
-type tokenBucket struct {
+type TokenBucket struct {
 	rate   float64 // tokens a second; 0: no bound
 	burst  float64
 	tokens float64
 	last   time.Time // of the last refill; zero: full
 }
 
-// newTokenBucket returns a bucket for rate events a second (0: no
+// NewTokenBucket returns a bucket for rate events a second (0: no
 // bound), with bursts of a tenth of a second's worth (at least one),
 // full.
-func newTokenBucket(rate float64) tokenBucket {
+func NewTokenBucket(rate float64) TokenBucket {
 	b := max(rate/10, 1)
-	return tokenBucket{rate: rate, burst: b, tokens: b}
+	return TokenBucket{rate: rate, burst: b, tokens: b}
 }
 
-// setRate changes the rate (and the burst with it), keeping the tokens
+// SetRate changes the rate (and the burst with it), keeping the tokens
 // (at most the new burst).
-func (b *tokenBucket) setRate(rate float64) {
+func (b *TokenBucket) SetRate(rate float64) {
 	b.rate, b.burst = rate, max(rate/10, 1)
 	b.tokens = min(b.tokens, b.burst)
 }
 
-// take takes a token at now and reports whether there was one. A clock
+// Rate returns the bucket's rate (0: no bound).
+func (b *TokenBucket) Rate() float64 { return b.rate }
+
+// Take takes a token at now and reports whether there was one. A clock
 // that steps back refills nothing.
-func (b *tokenBucket) take(now time.Time) bool {
+func (b *TokenBucket) Take(now time.Time) bool {
 	if b.rate <= 0 {
 		return true
 	}
@@ -57,7 +60,7 @@ func (d *Detector) TakeCall(now time.Time) bool {
 	}
 	d.rateMu.Lock()
 	defer d.rateMu.Unlock()
-	return d.rate.take(now)
+	return d.rate.Take(now)
 }
 
 // SetMaxCPS replaces the bound on new calls a second (MaxCPS; 0: no
@@ -70,7 +73,7 @@ func (d *Detector) SetMaxCPS(rate float64) {
 	rate = max(rate, 0)
 	d.rateMu.Lock()
 	defer d.rateMu.Unlock()
-	d.rate = newTokenBucket(rate)
+	d.rate = NewTokenBucket(rate)
 	d.bounded.Store(rate > 0)
 }
 
