@@ -120,7 +120,8 @@ type doorProcess struct {
 	a      doorArgs
 	log    *slog.Logger
 	udp    *net.UDPConn
-	others *net.UDPConn // peeked at (othersBehind), never read
+	others *net.UDPConn // peeked at (behind), never read
+	link   int          // the link's descriptor
 	sh     *doorShared
 	// The last look at the head of the other socket's queue, at most
 	// every peekEvery.
@@ -160,11 +161,17 @@ func openDoorProcess(a doorArgs, log *slog.Logger) (*doorProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &doorProcess{a: a, log: log, udp: udp, others: others, sh: sh, why: map[overload.Reason]uint32{}}
+	return newDoorProcess(a, log, udp, others, doorFDLink, sh), nil
+}
+
+// newDoorProcess returns the door reading udp, peeking at others,
+// passing on through the link's descriptor and sharing sh.
+func newDoorProcess(a doorArgs, log *slog.Logger, udp, others *net.UDPConn, link int, sh *doorShared) *doorProcess {
+	d := &doorProcess{a: a, log: log, udp: udp, others: others, link: link, sh: sh, why: map[overload.Reason]uint32{}}
 	for _, r := range overload.Reasons() {
 		d.why[r] = reasonIndex(r)
 	}
-	return d, nil
+	return d
 }
 
 // inheritedUDP is the UDP socket the door process inherited as fd.
@@ -290,7 +297,7 @@ func (d *doorProcess) pass(n int, from netip.AddrPort, arrived, now time.Time, f
 	h := doorHeader{seq: d.seq, arrived: arrived, from: from, flags: flags}
 	h.put(d.buf[:doorHdr])
 	for {
-		err := unix.Send(doorFDLink, d.buf[:doorHdr+n], unix.MSG_DONTWAIT)
+		err := unix.Send(d.link, d.buf[:doorHdr+n], unix.MSG_DONTWAIT)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -616,6 +623,14 @@ func (l *doorLink) relayLog(r *os.File) {
 		}
 		l.log.Log(context.Background(), level, msg, attrs...)
 	}
+}
+
+// abandon kills the door process, if it still runs, and waits for it:
+// Hotline reads the INVITE socket itself from now on. The process's
+// exit is logged as an error (it was not closed).
+func (l *doorLink) abandon() {
+	_ = l.cmd.Process.Kill()
+	<-l.exited
 }
 
 // close stops the door process and waits for it.

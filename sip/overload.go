@@ -62,6 +62,7 @@ func (s *Server) startDoor(c *shedConn) {
 		s.log.Error("door process not started: Hotline reads the INVITE socket itself", "error", err)
 		return
 	}
+	c.doorProc = l
 	c.link.Store(l)
 	s.door.Store(l)
 	s.log.Info("door process started", "pid", l.cmd.Process.Pid)

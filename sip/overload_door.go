@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -495,6 +496,9 @@ type shedConn struct {
 	// shedding already.
 	link   atomic.Pointer[doorLink]
 	judged bool
+	// doorProc is the door process's link from its start, exited or not
+	// (Close stops it).
+	doorProc *doorLink
 }
 
 // newShedConn puts the door in front of pc, a socket of kind socket
@@ -529,8 +533,8 @@ func (c *shedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close closes the listener (waking its reader) and the writer's
 // duplicate descriptor.
 func (c *shedConn) Close() error {
-	if l := c.link.Load(); l != nil {
-		l.close()
+	if c.doorProc != nil {
+		c.doorProc.close()
 	}
 	if c.w != nil {
 		c.w.close()
@@ -579,10 +583,13 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 		if l.closing.Load() {
 			return 0, nil, net.ErrClosed
 		}
-		// The door process exited (logged): read the socket as before.
+		// The door process exited (logged), or the link failed: read
+		// the socket as before.
 		c.link.Store(nil)
-		l.close()
-		c.log.Warn("new INVITEs are read by Hotline itself again", "error", err)
+		if !errors.Is(err, io.EOF) {
+			c.log.Warn("door process link failed: new INVITEs are read by Hotline itself", "error", err)
+		}
+		l.abandon()
 	}
 	if c.udp == nil {
 		return c.PacketConn.ReadFrom(p)

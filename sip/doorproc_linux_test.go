@@ -1,0 +1,294 @@
+//go:build linux
+
+package sip
+
+import (
+	"bytes"
+	"math"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hotline/internal/rxstamp"
+	"hotline/sip/overload"
+)
+
+// doorBench is a door process's loop run in the test, with what Hotline
+// would hold: its end of the link, the shared memory, the other socket.
+type doorBench struct {
+	t      *testing.T
+	d      *doorProcess
+	addr   netip.AddrPort // the INVITE socket's
+	others *net.UDPConn   // the other socket (the door peeks at it)
+	link   int            // Hotline's end of the link
+	sh     *doorShared
+	done   chan struct{}
+	next   uint64 // the seq after the last datagram passed on
+}
+
+func newDoorBench(t *testing.T, a doorArgs) *doorBench {
+	t.Helper()
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rxstamp.Enable(c) {
+			t.Fatal("no arrival stamps on this kernel")
+		}
+		return c
+	}
+	udp, others := listen(), listen()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfd, err := unix.MemfdCreate("door-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, mem, err := mapDoorShared(mfd, true)
+	_ = unix.Close(mfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.magic.Store(doorMagic)
+	b := &doorBench{t: t, d: newDoorProcess(a, testLogger(t), udp, others, pair[1], sh),
+		addr: udp.LocalAddr().(*net.UDPAddr).AddrPort(), others: others, link: pair[0], sh: sh, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.d.run()
+	}()
+	t.Cleanup(func() {
+		_ = udp.Close()
+		<-b.done
+		_ = others.Close()
+		_ = unix.Close(pair[0])
+		_ = unix.Close(pair[1])
+		_ = unix.Munmap(mem)
+	})
+	return b
+}
+
+// passed returns the next datagram the door passed on, and its header.
+func (b *doorBench) passed() (doorHeader, []byte) {
+	b.t.Helper()
+	buf := make([]byte, doorHdr+65535)
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		n, _, err := unix.Recvfrom(b.link, buf, unix.MSG_DONTWAIT)
+		if err == nil && n >= doorHdr {
+			var h doorHeader
+			h.get(buf)
+			b.next = h.seq + 1
+			return h, buf[doorHdr:n]
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("nothing passed on to Hotline: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// nothingPassed checks the link holds nothing.
+func (b *doorBench) nothingPassed() {
+	b.t.Helper()
+	buf := make([]byte, doorHdr+65535)
+	if n, _, err := unix.Recvfrom(b.link, buf, unix.MSG_DONTWAIT); err == nil {
+		b.t.Fatalf("passed on to Hotline: %q", buf[doorHdr:n])
+	}
+}
+
+// read tells the door Hotline read everything passed on so far.
+func (b *doorBench) read() { b.sh.readSeq.Store(b.next) }
+
+// refusals returns the refusals reported since the last call.
+func (b *doorBench) refusals() []string {
+	var got []string
+	b.sh.take(func(why overload.Reason, wait time.Duration, sent bool) {
+		s := string(why)
+		if !sent {
+			s += " (not sent)"
+		}
+		if wait <= 0 || wait > waitTimeout {
+			s += " (wait " + wait.String() + ")"
+		}
+		got = append(got, s)
+	})
+	return got
+}
+
+// TestDoorProcess: the door process passes new INVITEs on to Hotline,
+// and answers one 503 itself while Hotline sheds, while Hotline has left
+// what it passed on unread (or the other socket's queue) for
+// socket_delay and an interval, and past the rates Hotline publishes. A
+// retransmission of an INVITE passed on is always passed on: Hotline's
+// transaction answers it. Each refusal reaches Hotline's metrics through
+// the shared ring.
+func TestDoorProcess(t *testing.T) {
+	b := newDoorBench(t, doorArgs{RetryAfter: 5, Server: "hotline-test", SocketDelay: 20 * time.Millisecond,
+		Window: 10 * time.Millisecond, Hold: time.Hour, LogLevel: -8})
+	u := newRawUA(t)
+
+	// Hotline keeping up: passed on, judged, from the caller's address.
+	inv1 := u.invite("dp-1", "dp1")
+	u.send(inv1, b.addr)
+	h, got := b.passed()
+	if !bytes.Equal(got, inv1) || h.seq != 0 || h.flags != doorJudged || h.from.Port() != uint16(u.port) || h.arrived.IsZero() {
+		t.Fatalf("first INVITE passed on as seq %d flags %d from %s arrived %v:\n%s", h.seq, h.flags, h.from, h.arrived, got)
+	}
+	b.read()
+
+	// Hotline stalled: inv2 is passed on and left unread; once it has
+	// waited socket_delay and an interval, a new INVITE gets the 503.
+	inv2 := u.invite("dp-2", "dp2")
+	u.send(inv2, b.addr)
+	b.passed()
+	time.Sleep(40 * time.Millisecond)
+	t0 := time.Now()
+	u.send(u.invite("dp-3", "dp3"), b.addr)
+	res := u.next()
+	tag, _ := res.To().Params.Get("tag")
+	if res.StatusCode != 503 || header(res, "Retry-After") != "5" || !strings.HasPrefix(tag, doorTagPrefix) || header(res, "Server") != "hotline-test" {
+		t.Fatalf("new INVITE while Hotline is behind: %d, Retry-After %q, To tag %q, Server %q; want the door's 503",
+			res.StatusCode, header(res, "Retry-After"), tag, header(res, "Server"))
+	}
+	t.Logf("503 after %s", time.Since(t0))
+	b.nothingPassed()
+	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSocketDelay) {
+		t.Errorf("refusals reported %q, want one socket_delay, sent, with its wait", got)
+	}
+	// A retransmission of inv2 is Hotline's, behind or not.
+	u.send(inv2, b.addr)
+	if h, got := b.passed(); !bytes.Equal(got, inv2) || h.flags != 0 || h.seq != 2 {
+		t.Errorf("retransmission passed on as seq %d flags %d, want seq 2, not judged (its transaction's)", h.seq, h.flags)
+	}
+	b.read() // Hotline caught up
+	u.send(u.invite("dp-4", "dp4"), b.addr)
+	if h, _ := b.passed(); h.flags != doorJudged {
+		t.Errorf("new INVITE once Hotline caught up: passed on with flags %d, want judged", h.flags)
+	}
+	b.read()
+
+	// The other socket's head waiting as long refuses too.
+	if _, err := u.c.WriteToUDPAddrPort([]byte("SIP/2.0 200 OK\r\n\r\n"), b.others.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(40 * time.Millisecond)
+	u.send(u.invite("dp-5", "dp5"), b.addr)
+	if res := u.next(); res.StatusCode != 503 {
+		t.Errorf("new INVITE while the other socket's queue waits: %d, want 503", res.StatusCode)
+	}
+	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSocketDelay) {
+		t.Errorf("refusals reported %q, want one socket_delay", got)
+	}
+	buf := make([]byte, 100)
+	if _, _, err := b.others.ReadFrom(buf); err != nil { // Hotline read it
+		t.Fatal(err)
+	}
+	time.Sleep(2 * peekEvery)
+
+	// Hotline shedding (pressure): refused with its reason.
+	b.sh.shed.Store(packShed(true, overload.ReasonPressure, 1))
+	u.send(u.invite("dp-6", "dp6"), b.addr)
+	if res := u.next(); res.StatusCode != 503 {
+		t.Errorf("new INVITE while Hotline sheds: %d, want 503", res.StatusCode)
+	}
+	b.nothingPassed()
+	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonPressure) {
+		t.Errorf("refusals reported %q, want one pressure", got)
+	}
+	b.sh.shed.Store(packShed(false, "", 0))
+
+	// A learned rate of 1 call a second (a burst of 1): one passed on,
+	// the next refused with the learned rate's reason and counted.
+	b.sh.learnWhy.Store(reasonIndex(overload.ReasonRTPDelay))
+	b.sh.learned.Store(math.Float64bits(1))
+	u.send(u.invite("dp-7", "dp7"), b.addr)
+	b.passed()
+	b.read()
+	u.send(u.invite("dp-8", "dp8"), b.addr)
+	if res := u.next(); res.StatusCode != 503 {
+		t.Errorf("new INVITE past the learned rate: %d, want 503", res.StatusCode)
+	}
+	if got, n := b.refusals(), b.sh.learnRefused.Load(); len(got) != 1 || got[0] != string(overload.ReasonRTPDelay) || n != 1 {
+		t.Errorf("refusals reported %q, %d counted against the learned rate; want one rtp_delay, 1", got, n)
+	}
+	b.sh.learned.Store(0)
+
+	// max_cps 1: the same with its own reason.
+	b.sh.maxCPS.Store(math.Float64bits(1))
+	u.send(u.invite("dp-9", "dp9"), b.addr)
+	b.passed()
+	b.read()
+	u.send(u.invite("dp-10", "dp10"), b.addr)
+	if res := u.next(); res.StatusCode != 503 {
+		t.Errorf("new INVITE past max_cps: %d, want 503", res.StatusCode)
+	}
+	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonMaxCPS) {
+		t.Errorf("refusals reported %q, want one max_cps", got)
+	}
+
+	// Anything else is Hotline's: an ACK, unparsed bytes.
+	ack := u.inDialog("ACK", 1, res, "dpack")
+	u.send(ack, b.addr)
+	if _, got := b.passed(); !bytes.Equal(got, ack) {
+		t.Errorf("ACK not passed on as it came:\n%s", got)
+	}
+}
+
+// TestDoorShared: the shed word keeps its reason and share, the ring
+// keeps order, and a full ring counts what it cannot hold.
+func TestDoorShared(t *testing.T) {
+	for _, why := range overload.Reasons() {
+		if on, got := refuseByShed(packShed(true, why, 1)); !on || got != why {
+			t.Errorf("packShed(%s, share 1): refuses %v with %q", why, on, got)
+		}
+	}
+	if on, _ := refuseByShed(packShed(false, overload.ReasonCPU, 1)); on {
+		t.Error("not shedding refuses")
+	}
+	n := 0
+	for range 10000 {
+		if on, _ := refuseByShed(packShed(true, overload.ReasonCPU, 0.25)); on {
+			n++
+		}
+	}
+	if n < 2000 || n > 3000 {
+		t.Errorf("share 0.25 refused %d of 10000", n)
+	}
+	sh := new(doorShared)
+	for i := range doorRingLen + 3 {
+		sh.report(reasonIndex(overload.ReasonPressure), time.Duration(i+1), i%2 == 0)
+	}
+	var waits []time.Duration
+	sent := 0
+	sh.take(func(why overload.Reason, wait time.Duration, s bool) {
+		if why != overload.ReasonPressure {
+			t.Fatalf("reason %q", why)
+		}
+		waits = append(waits, wait)
+		if s {
+			sent++
+		}
+	})
+	if len(waits) != doorRingLen+3 || waits[0] != 1 || waits[doorRingLen-1] != doorRingLen || waits[doorRingLen] != 0 {
+		t.Errorf("took %d refusals (first wait %v, last ring's %v, first overflow's %v), want %d: the ring's in order, then 3 counted",
+			len(waits), waits[0], waits[doorRingLen-1], waits[doorRingLen], doorRingLen+3)
+	}
+	if sent != doorRingLen/2+3 {
+		t.Errorf("%d sent, want %d", sent, doorRingLen/2+3)
+	}
+	var h doorHeader
+	in := doorHeader{seq: 7, arrived: time.Unix(0, 123456789), from: netip.MustParseAddrPort("127.0.0.1:5060"), flags: doorJudged}
+	b := make([]byte, doorHdr)
+	in.put(b)
+	h.get(b)
+	if h != in {
+		t.Errorf("header %+v read back as %+v", in, h)
+	}
+}
