@@ -382,8 +382,7 @@ func mapDoorShared(fd int, create bool) (*doorShared, []byte, error) {
 type doorLink struct {
 	cmd     *exec.Cmd
 	conn    *net.UnixConn // Hotline's end of the link
-	sh      *doorShared
-	mem     []byte
+	sh      *doorShared   // mapped for Hotline's life: the reader and the monitor may touch it as the link closes
 	buf     []byte
 	hdr     doorHeader
 	log     *slog.Logger
@@ -399,6 +398,11 @@ type doorLink struct {
 func (s *Server) startDoorProcess(c *shedConn) (*doorLink, error) {
 	if c.udp == nil {
 		return nil, errors.New("the INVITE socket has no arrival stamps")
+	}
+	if IsDoorProcess() {
+		// This executable's main never called RunDoorProcess (a test
+		// binary without the hook): no door of a door.
+		return nil, fmt.Errorf("%s is set: this process was started as a door process", doorEnv)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -417,6 +421,18 @@ func (s *Server) startDoorProcess(c *shedConn) (*doorLink, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.others == nil || c.others.udp == nil {
+		return nil, errors.New("no other SIP socket beside the INVITE socket")
+	}
+	// What a failure undoes, last first; the descriptors the process
+	// inherits are closed here in any case.
+	var undo []func()
+	fail := func(err error) (*doorLink, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return nil, err
+	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -427,80 +443,64 @@ func (s *Server) startDoorProcess(c *shedConn) (*doorLink, error) {
 	_ = unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_RCVBUF, sipUDPReadBuffer)
 	ours, theirs := os.NewFile(uintptr(pair[0]), "door-link"), os.NewFile(uintptr(pair[1]), "door-link")
 	defer func() { _ = theirs.Close() }()
+	undo = append(undo, func() { _ = ours.Close() })
 	mfd, err := unix.MemfdCreate("hotline-door", unix.MFD_CLOEXEC)
 	if err != nil {
-		_ = ours.Close()
-		return nil, fmt.Errorf("memfd: %w", err)
+		return fail(fmt.Errorf("memfd: %w", err))
 	}
 	shared := os.NewFile(uintptr(mfd), "door-shared")
 	defer func() { _ = shared.Close() }()
 	sh, mem, err := mapDoorShared(mfd, true)
 	if err != nil {
-		_ = ours.Close()
-		return nil, err
+		return fail(err)
 	}
+	undo = append(undo, func() { _ = unix.Munmap(mem) })
 	sh.magic.Store(doorMagic)
 	if s.overload != nil {
 		sh.publish(s.overload, s.overload.State())
 	}
-	if c.others == nil || c.others.udp == nil {
-		_ = ours.Close()
-		_ = unix.Munmap(mem)
-		return nil, errors.New("no other SIP socket beside the INVITE socket")
-	}
 	invites, err := c.udp.File() // duplicates, for the process
 	if err != nil {
-		_ = ours.Close()
-		_ = unix.Munmap(mem)
-		return nil, err
+		return fail(err)
 	}
 	defer func() { _ = invites.Close() }()
 	others, err := c.others.udp.File()
 	if err != nil {
-		_ = ours.Close()
-		_ = unix.Munmap(mem)
-		return nil, err
+		return fail(err)
 	}
 	defer func() { _ = others.Close() }()
 	logR, logW, err := os.Pipe()
 	if err != nil {
-		_ = ours.Close()
-		_ = unix.Munmap(mem)
-		return nil, err
+		return fail(err)
 	}
+	undo = append(undo, func() { _ = logR.Close() })
 	cmd := exec.Command(exe)
 	cmd.Args = []string{"hotline: door"} // what ps shows
 	cmd.Env = append(os.Environ(), doorEnv+"="+string(args))
-	cmd.ExtraFiles = []*os.File{invites, theirs, shared, others}
+	cmd.ExtraFiles = []*os.File{invites, theirs, shared, others} // doorFDInvites, doorFDLink, doorFDShared, doorFDOthers
 	cmd.Stderr = logW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Start()
 	_ = logW.Close()
 	// Start put the descriptors it passed in blocking mode (os.File.Fd),
-	// and the INVITE socket's is one file with Hotline's: non-blocking
-	// again, for Hotline's writes and its own reads should the process
-	// exit.
+	// and each socket's is one file with Hotline's: non-blocking again,
+	// for Hotline's writes and its own reads should the process exit.
 	for _, u := range []*net.UDPConn{c.udp, c.others.udp} {
 		if rc, rerr := u.SyscallConn(); rerr == nil {
 			_ = rc.Control(func(fd uintptr) { _ = unix.SetNonblock(int(fd), true) })
 		}
 	}
 	if err != nil {
-		_ = logR.Close()
-		_ = ours.Close()
-		_ = unix.Munmap(mem)
-		return nil, err
+		return fail(err)
 	}
 	fc, err := net.FileConn(ours)
-	_ = ours.Close()
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		_ = logR.Close()
-		_ = unix.Munmap(mem)
-		return nil, err
+		return fail(err)
 	}
-	l := &doorLink{cmd: cmd, conn: fc.(*net.UnixConn), sh: sh, mem: mem, buf: make([]byte, doorHdr+65535),
+	_ = ours.Close() // FileConn holds a duplicate
+	l := &doorLink{cmd: cmd, conn: fc.(*net.UnixConn), sh: sh, buf: make([]byte, doorHdr+65535),
 		log: s.log.With("component", "door"), exited: make(chan struct{}), stop: make(chan struct{})}
 	l.bg.Add(3)
 	go func() { // the process's log lines, into Hotline's log
@@ -647,7 +647,5 @@ func (l *doorLink) close() {
 			<-l.exited
 		}
 		l.bg.Wait()
-		// The mapping stays (136 KiB): the reader and the overload
-		// monitor may touch it as the link closes.
 	})
 }
