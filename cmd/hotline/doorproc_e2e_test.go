@@ -141,7 +141,7 @@ recording:
 	t.Cleanup(func() { _ = syscall.Kill(hotline, syscall.SIGCONT) })
 	waitFor(t, 5*time.Second, "Hotline stopped", func() bool { return processState(hotline) == "T" })
 	u.invite(addr, "1999", "door-e2e-1") // passed on to Hotline, which does not read it
-	time.Sleep(300 * time.Millisecond)    // socket_delay and an interval, twice
+	time.Sleep(300 * time.Millisecond)   // socket_delay and an interval, twice
 	t0 := time.Now()
 	u.invite(addr, "1900", "door-e2e-2")
 	res := u.final("door-e2e-2", 5*time.Second)
