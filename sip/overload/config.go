@@ -193,14 +193,16 @@ type Config struct {
 	// DoorProcess (Linux, default false): the INVITE socket (InviteSocket)
 	// is read by a small process of its own, which Hotline starts from
 	// its own executable and which dies with it. It refuses new calls
-	// with 503 while Hotline sheds, and while Hotline has left a new
-	// INVITE it passed on unread for SocketDelay and an Interval (a
-	// garbage collection, a stall, a process that gets no core), and
-	// passes every other datagram on to Hotline. Its work is a few
-	// microseconds a datagram on a heap of its own, so neither Hotline's
-	// collector nor its goroutines' queue delays a refusal. Should it
-	// exit, Hotline reads the socket itself again, as without it; should
-	// it stop reading, Hotline kills it.
+	// with 503 while Hotline sheds, past MaxCPS and the learned rate
+	// (it takes their tokens), and while Hotline has left a datagram
+	// unread for SocketDelay and an Interval (a new INVITE it passed
+	// on, or the head of the other socket's queue: a garbage
+	// collection, a stall, a process that gets no core), and passes
+	// every other datagram on to Hotline, whose door judges the calls
+	// in setup. Its work is a few microseconds a datagram on a heap of
+	// its own, so neither Hotline's collector nor its goroutines' queue
+	// delays a refusal. Should it exit, Hotline reads the socket itself
+	// again, as without it; should it stop reading, Hotline kills it.
 	DoorProcess *bool `yaml:"door_process"`
 }
 

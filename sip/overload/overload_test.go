@@ -210,12 +210,14 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c.Release, c.RetryAfter, c.CPU, c.Interval, c.MinCPU = 1.5, 1500*time.Millisecond, 2, time.Millisecond, 1.5
 	c.MachineCPU, c.MachineShare, c.Cut, c.MaxCPS, c.RTPDelay = 1.2, -0.5, 1.1, -1, time.Microsecond
+	on, off := true, false
+	c.DoorProcess, c.InviteSocket = &on, &off
 	err := c.Validate()
 	got := map[string]bool{}
 	for _, f := range cfg.Fields(err) {
 		got[f.Field] = true
 	}
-	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut", "max_cps", "rtp_delay"} {
+	for _, f := range []string{"release", "retry_after", "cpu", "interval", "min_cpu", "machine_cpu", "machine_share", "cut", "max_cps", "rtp_delay", "door_process"} {
 		if !got[f] {
 			t.Errorf("no error for %s in %v", f, err)
 		}
