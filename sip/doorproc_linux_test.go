@@ -4,10 +4,12 @@ package sip
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,33 +206,31 @@ func TestDoorProcess(t *testing.T) {
 	}
 	b.sh.shed.Store(packShed(false, "", 0))
 
-	// A learned rate of 1 call a second (a burst of 1): one passed on,
-	// the next refused with the learned rate's reason and counted.
-	b.sh.learnWhy.Store(reasonIndex(overload.ReasonRTPDelay))
-	b.sh.learned.Store(math.Float64bits(1))
-	u.send(u.invite("dp-7", "dp7"), b.addr)
-	b.passed()
-	b.read()
-	u.send(u.invite("dp-8", "dp8"), b.addr)
-	if res := u.next(); res.StatusCode != 503 {
-		t.Errorf("new INVITE past the learned rate: %d, want 503", res.StatusCode)
-	}
-	if got, n := b.refusals(), b.sh.learnRefused.Load(); len(got) != 1 || got[0] != string(overload.ReasonRTPDelay) || n != 1 {
-		t.Errorf("refusals reported %q, %d counted against the learned rate; want one rtp_delay, 1", got, n)
-	}
-	b.sh.learned.Store(0)
-
-	// max_cps 1: the same with its own reason.
-	b.sh.maxCPS.Store(math.Float64bits(1))
-	u.send(u.invite("dp-9", "dp9"), b.addr)
-	b.passed()
-	b.read()
-	u.send(u.invite("dp-10", "dp10"), b.addr)
-	if res := u.next(); res.StatusCode != 503 {
-		t.Errorf("new INVITE past max_cps: %d, want 503", res.StatusCode)
-	}
-	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonMaxCPS) {
-		t.Errorf("refusals reported %q, want one max_cps", got)
+	// A learned rate, then max_cps, of 1 call a second (a burst of 1):
+	// one passed on, the next refused with the rate's reason (the
+	// learned rate's also counted for the detector).
+	for i, rate := range []struct {
+		name    string
+		word    *atomic.Uint64
+		why     overload.Reason
+		learned int64
+	}{
+		{"the learned rate", &b.sh.learned, overload.ReasonRTPDelay, 1},
+		{"max_cps", &b.sh.maxCPS, overload.ReasonMaxCPS, 0},
+	} {
+		b.sh.learnWhy.Store(reasonIndex(overload.ReasonRTPDelay))
+		rate.word.Store(math.Float64bits(1))
+		u.send(u.invite(fmt.Sprintf("dp-rate-%d", i), fmt.Sprintf("dpr%d", i)), b.addr)
+		b.passed()
+		b.read()
+		u.send(u.invite(fmt.Sprintf("dp-rate-%d-2", i), fmt.Sprintf("dpr%d2", i)), b.addr)
+		if res := u.next(); res.StatusCode != 503 {
+			t.Errorf("new INVITE past %s: %d, want 503", rate.name, res.StatusCode)
+		}
+		if got, n := b.refusals(), b.sh.learnRefused.Swap(0); len(got) != 1 || got[0] != string(rate.why) || n != rate.learned {
+			t.Errorf("past %s: refusals reported %q, %d counted against the learned rate; want one %s, %d", rate.name, got, n, rate.why, rate.learned)
+		}
+		rate.word.Store(0)
 	}
 
 	// Anything else is Hotline's: an ACK, unparsed bytes.
