@@ -867,6 +867,11 @@ func (d *driver) figure2(ctx context.Context, h *hotlineProc, g *loadGen) {
 			break
 		}
 		d.log.Info("figure 2: concurrent recorded calls", "rep", rep+1, "setup_cps", setupRate)
+		// The ramp starts from a settled Hotline, as a rate step does:
+		// figure 4's 80% step may have overloaded it, and a rate learned
+		// then (held 10 s) refused the ramp's first calls (s33-make-bench:
+		// 261 of 500, figure 2 = 0).
+		h.waitNotShedding(ctx, 15*time.Second)
 		r := d.concRamp(ctx, h, g, setupRate)
 		if b := r.best(); b != nil && ctx.Err() == nil {
 			rr, err := d.bareRelay(ctx, max(b.Calls, 1), b)
