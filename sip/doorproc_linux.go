@@ -123,11 +123,7 @@ type doorProcess struct {
 	others *net.UDPConn // peeked at (behind), never read
 	link   int          // the link's descriptor
 	sh     *doorShared
-	// The last look at the head of the other socket's queue, at most
-	// every peekEvery.
-	peekAt   time.Time
-	peekWait time.Duration
-	peekOOB  [128]byte
+	peek   headLook // at the head of the other socket's queue
 
 	seq    uint64            // datagrams passed on
 	fwdAt  [doorFwdLen]int64 // their arrivals (or times passed on), by seq, Unix ns
@@ -135,7 +131,6 @@ type doorProcess struct {
 	buf    [doorHdr + 65535]byte
 	oob    [128]byte
 	out    []byte
-	why    map[overload.Reason]uint32
 	rates  doorRates
 
 	// A spell of refusals because Hotline is behind: as the door logs
@@ -167,11 +162,7 @@ func openDoorProcess(a doorArgs, log *slog.Logger) (*doorProcess, error) {
 // newDoorProcess returns the door reading udp, peeking at others,
 // passing on through the link's descriptor and sharing sh.
 func newDoorProcess(a doorArgs, log *slog.Logger, udp, others *net.UDPConn, link int, sh *doorShared) *doorProcess {
-	d := &doorProcess{a: a, log: log, udp: udp, others: others, link: link, sh: sh, why: map[overload.Reason]uint32{}}
-	for _, r := range overload.Reasons() {
-		d.why[r] = reasonIndex(r)
-	}
-	return d
+	return &doorProcess{a: a, log: log, udp: udp, others: others, link: link, sh: sh}
 }
 
 // inheritedUDP is the UDP socket the door process inherited as fd.
@@ -271,14 +262,8 @@ func (d *doorProcess) behind(now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	limit := d.a.SocketDelay + d.a.Window
-	if now.Sub(d.peekAt) >= peekEvery {
-		d.peekAt, d.peekWait = now, 0
-		if w, ok := headWait(d.others, now, d.peekOOB[:]); ok {
-			d.peekWait = w
-		}
-	}
-	if d.peekWait > limit {
-		return d.peekWait, true
+	if w, ok := d.peek.look(d.others, now); ok && w > limit {
+		return w, true
 	}
 	read := d.sh.readSeq.Load()
 	if read >= d.seq {
@@ -327,7 +312,7 @@ func (d *doorProcess) refuse(b []byte, r *rawRequest, from netip.AddrPort, arriv
 	if err != nil {
 		d.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)
 	}
-	d.sh.report(d.why[why], wait, err == nil)
+	d.sh.report(reasonIndex(why), wait, err == nil)
 
 	if d.log.Enabled(context.Background(), slog.LevelDebug) {
 		d.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why)

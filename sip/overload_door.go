@@ -481,9 +481,7 @@ type shedConn struct {
 	// The INVITE socket's last look at the head of the other socket's
 	// queue while its reader read nothing (othersBehind), at most every
 	// peekEvery.
-	peekAt    time.Time
-	peekStuck bool
-	peekOOB   [128]byte
+	peek headLook
 
 	// w sends what sipgo and the door write (udpwrite_linux.go); nil:
 	// through the PacketConn.
@@ -660,9 +658,28 @@ func (q *standingDelay) standsFor(d time.Duration, now time.Time) bool {
 	return !q.stale(now) && time.Duration(q.pubStanding.Load()) > d
 }
 
-// peekEvery bounds how often the INVITE socket's door looks at the head
-// of the other socket's queue (a system call).
+// peekEvery bounds how often a door looks at the head of the other
+// socket's queue (a system call).
 const peekEvery = 10 * time.Millisecond
+
+// headLook is a door's last look at the head of a socket's queue
+// (headWait), taken again at most every peekEvery.
+type headLook struct {
+	at   time.Time
+	wait time.Duration
+	ok   bool
+	oob  [128]byte
+}
+
+// look returns how long the datagram at the head of c's queue has
+// waited by now (false: none, or no stamp), as last seen.
+func (h *headLook) look(c *net.UDPConn, now time.Time) (time.Duration, bool) {
+	if h.at.IsZero() || now.Sub(h.at) >= peekEvery {
+		h.at = now
+		h.wait, h.ok = headWait(c, now, h.oob[:])
+	}
+	return h.wait, h.ok
+}
 
 // stale reports whether the reader has measured nothing for two windows
 // by now (nothing arrived, or the reader is held up).
@@ -686,12 +703,8 @@ func (c *shedConn) othersBehind(d time.Duration, now time.Time) bool {
 	if o.udp == nil || !o.queue.stale(now) {
 		return false
 	}
-	if !c.peekAt.IsZero() && now.Sub(c.peekAt) < peekEvery {
-		return c.peekStuck
-	}
-	w, ok := headWait(o.udp, now, c.peekOOB[:])
-	c.peekAt, c.peekStuck = now, ok && w > max(d, o.queue.window)
-	return c.peekStuck
+	w, ok := c.peek.look(o.udp, now)
+	return ok && w > max(d, o.queue.window)
 }
 
 // door handles a datagram at the door and reports whether it is done
