@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -290,5 +291,29 @@ func TestDoorShared(t *testing.T) {
 	h.get(b)
 	if h != in {
 		t.Errorf("header %+v read back as %+v", in, h)
+	}
+}
+
+// TestDoorProcessPerListener: each UDP listener gets a door process, and
+// Hotline's shedding decision reaches every one of them.
+func TestDoorProcessPerListener(t *testing.T) {
+	pressure := filepath.Join(t.TempDir(), "pressure")
+	on := true
+	f := newFixture(t, func(o *fixtureOpts) {
+		ov := &o.cfg.Overload
+		ov.PressureFile, ov.Interval, ov.Confirm, ov.Hold = pressure, 10*time.Millisecond, 1, 0
+		ov.DoorProcess = &on
+		o.cfg.Listen = append(o.cfg.Listen, Listener{Transport: "udp", Addr: "127.0.0.1:0"})
+	})
+	links := f.srv.doorLinks()
+	if len(links) != 2 {
+		t.Fatalf("%d door processes for 2 UDP listeners, want 2", len(links))
+	}
+	setPressure(t, pressure, "1")
+	waitShedding(t, f.srv, true)
+	for i, l := range links {
+		if !pollUntil(func() bool { on, _ := refuseByShed(l.sh.shed.Load()); return on }) {
+			t.Errorf("door process %d was not told Hotline sheds", i+1)
+		}
 	}
 }

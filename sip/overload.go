@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,7 +41,7 @@ func (s *Server) startOverload() {
 			// max_setups (refused at once, not sampled).
 			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding, st.Share)
 			m.OverloadLearned(st.Learned)
-			if l := s.door.Load(); l != nil {
+			for _, l := range s.doorLinks() {
 				l.publish(s.overload, st)
 			}
 		},
@@ -64,8 +65,17 @@ func (s *Server) startDoor(c *shedConn) {
 	}
 	c.doorProc = l
 	c.link.Store(l)
-	s.door.Store(l)
+	ls := append(slices.Clone(s.doorLinks()), l)
+	s.doors.Store(&ls)
 	s.log.Info("door process started", "pid", l.cmd.Process.Pid)
+}
+
+// doorLinks returns the door processes' links started so far.
+func (s *Server) doorLinks() []*doorLink {
+	if p := s.doors.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // SetMaxCPS applies a new sip.overload.max_cps (new calls admitted a
@@ -79,7 +89,7 @@ func (s *Server) SetMaxCPS(rate float64) bool {
 	}
 	if old := s.overload.MaxCPS(); old != rate {
 		s.overload.SetMaxCPS(rate)
-		if l := s.door.Load(); l != nil {
+		for _, l := range s.doorLinks() {
 			l.publishRates(s.overload)
 		}
 		s.deps.Metrics.OverloadMaxCPS(s.overload.MaxCPS())

@@ -122,9 +122,10 @@ type Server struct {
 	draining atomic.Bool
 	// overload decides when new calls are shed (overload.go); nil: never.
 	overload *overload.Detector
-	// door is the door process's link (doorproc_linux.go), which the
-	// overload monitor tells Hotline's decisions; nil: none.
-	door   atomic.Pointer[doorLink]
+	// doors are the door processes' links (doorproc_linux.go), one per
+	// UDP listener, which the overload monitor tells Hotline's
+	// decisions; nil: none. Replaced, never changed in place.
+	doors  atomic.Pointer[[]*doorLink]
 	active atomic.Int64 // calls in progress
 	rings  rings        // agents being rung for queued calls (ReservationLost)
 	calls  sync.WaitGroup
