@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -461,7 +462,7 @@ func (s *Server) startDoorProcess(c *shedConn) (*doorLink, error) {
 	undo = append(undo, func() { _ = logR.Close() })
 	cmd := exec.Command(exe)
 	cmd.Args = []string{"hotline: door"} // what ps shows
-	cmd.Env = append(os.Environ(), doorEnv+"="+string(args))
+	cmd.Env = doorEnviron(os.Environ(), string(args))
 	cmd.ExtraFiles = []*os.File{invites, theirs, shared, others} // doorFDInvites, doorFDLink, doorFDShared, doorFDOthers
 	cmd.Stderr = logW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -506,6 +507,32 @@ func (s *Server) startDoorProcess(c *shedConn) (*doorLink, error) {
 		l.watch(s.deps.Metrics, s.overload, c.udp)
 	}()
 	return l, nil
+}
+
+// doorEnviron is the door process's environment: Hotline's (environ),
+// without GODEBUG's gctrace, and its arguments (doorEnv). Whoever traces
+// Hotline's collector does not trace the door's: its runtime would write
+// a line at each of its collections on its standard error, which
+// Hotline relays into its log as errors. GODEBUG's other settings are
+// kept (a GODEBUG left empty is dropped).
+func doorEnviron(environ []string, args string) []string {
+	env := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			var keep []string
+			for _, s := range strings.Split(v, ",") {
+				if k, _, _ := strings.Cut(s, "="); strings.TrimSpace(k) != "gctrace" && s != "" {
+					keep = append(keep, s)
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			kv = "GODEBUG=" + strings.Join(keep, ",")
+		}
+		env = append(env, kv)
+	}
+	return append(env, doorEnv+"="+args)
 }
 
 // read reads the next datagram the door process passed on into p.

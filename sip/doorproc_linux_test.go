@@ -294,6 +294,47 @@ func TestDoorShared(t *testing.T) {
 	}
 }
 
+// TestDoorProcessEnv: the door process inherits Hotline's environment
+// without GODEBUG's gctrace (its runtime would write a line into
+// Hotline's log, as an error, at each of its collections), with every
+// other GODEBUG setting and every other variable as they were, and its
+// arguments last.
+func TestDoorProcessEnv(t *testing.T) {
+	const args = `{"retry_after":5}`
+	for _, tc := range []struct {
+		name      string
+		env, want []string
+	}{
+		{"no GODEBUG", []string{"PATH=/bin", "HOME=/h"}, []string{"PATH=/bin", "HOME=/h"}},
+		{"gctrace alone", []string{"PATH=/bin", "GODEBUG=gctrace=1", "HOME=/h"}, []string{"PATH=/bin", "HOME=/h"}},
+		{"gctrace=2 alone", []string{"GODEBUG=gctrace=2"}, nil},
+		{"gctrace among others", []string{"GODEBUG=madvdontneed=1,gctrace=1,gcpacertrace=1,asyncpreemptoff=1"},
+			[]string{"GODEBUG=madvdontneed=1,gcpacertrace=1,asyncpreemptoff=1"}},
+		{"gctrace last", []string{"GODEBUG=http2debug=1,gctrace=1"}, []string{"GODEBUG=http2debug=1"}},
+		{"no gctrace", []string{"GODEBUG=inittrace=1,x509sha1=1"}, []string{"GODEBUG=inittrace=1,x509sha1=1"}},
+		{"empty GODEBUG", []string{"GODEBUG="}, nil},
+		{"another variable's gctrace", []string{"NOTGODEBUG=gctrace=1", "MY_GODEBUG=gctrace=1"},
+			[]string{"NOTGODEBUG=gctrace=1", "MY_GODEBUG=gctrace=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := append([]string(nil), tc.env...)
+			got := doorEnviron(in, args)
+			want := append(append([]string(nil), tc.want...), doorEnv+"="+args)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("doorEnviron(%q) = %q, want %q", tc.env, got, want)
+			}
+			for _, kv := range got {
+				if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok && strings.Contains(v, "gctrace") {
+					t.Errorf("the door process's GODEBUG %q traces its collector", v)
+				}
+			}
+			if strings.Join(in, "\n") != strings.Join(tc.env, "\n") {
+				t.Errorf("Hotline's environment changed: %q, was %q", in, tc.env)
+			}
+		})
+	}
+}
+
 // TestDoorProcessPerListener: each UDP listener gets a door process, and
 // Hotline's shedding decision reaches every one of them.
 func TestDoorProcessPerListener(t *testing.T) {
