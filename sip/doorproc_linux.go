@@ -42,12 +42,15 @@ import (
 //
 // It refuses a new INVITE (stateless 503, as the door does) while
 // Hotline sheds (the decision Hotline publishes at each sample, in
-// doorShared), and while Hotline has left a datagram the door passed on
-// unread for socket_delay and an interval: Hotline is stalled or far
-// behind, and cannot say so itself. It passes on everything else (new
+// doorShared); while Hotline has left a datagram the door passed on
+// unread for socket_delay and an interval (Hotline is stalled or far
+// behind, and cannot say so itself); while the calls Hotline has in
+// setup (written at each change) and the new INVITEs passed on that it
+// has not read yet reach max_setups; and past max_cps and the learned
+// rate, whose tokens it takes. It passes on everything else (new
 // INVITEs it admits, retransmissions, re-INVITEs) over the link, where
-// Hotline's door judges the rest (max_cps, the learned rate, the calls
-// in setup, the other socket's queue, each datagram's wait) as before.
+// Hotline's door judges the calls in setup again (those it read and has
+// not admitted yet count there).
 // Hotline's metrics count the door process's refusals, from the ring in
 // the shared memory; its log lines reach Hotline's log.
 //
@@ -126,13 +129,17 @@ type doorProcess struct {
 	sh     *doorShared
 	peek   headLook // at the head of the other socket's queue
 
-	seq    uint64            // datagrams passed on
-	fwdAt  [doorFwdLen]int64 // their arrivals (or times passed on), by seq, Unix ns
-	recent recentInvites     // new INVITEs passed on
-	buf    [doorHdr + 65535]byte
-	oob    [128]byte
-	out    []byte
-	rates  doorRates
+	seq   uint64            // datagrams passed on
+	fwdAt [doorFwdLen]int64 // their arrivals (or times passed on), by seq, Unix ns
+	// judged counts the new INVITEs passed on (doorJudged);
+	// judgedBefore, by seq, how many were passed on before that datagram.
+	judged       uint64
+	judgedBefore [doorFwdLen]uint64
+	recent       recentInvites // new INVITEs passed on
+	buf          [doorHdr + 65535]byte
+	oob          [128]byte
+	out          []byte
+	rates        doorRates
 
 	// A spell of refusals because Hotline is behind: as the door logs
 	// one (shedConn.delayRefused).
@@ -224,6 +231,10 @@ func (d *doorProcess) handle(n int, ip netip.Addr, port uint16, arrived, now tim
 			d.refuseBehind(b, &r, from, arrived, now, w)
 			return
 		}
+		if d.setupsFull() {
+			d.refuse(b, &r, from, arrived, overload.ReasonSetups)
+			return
+		}
 		if ok, why := d.rates.take(d.sh, now); !ok {
 			d.refuse(b, &r, from, arrived, why)
 			return
@@ -277,6 +288,34 @@ func (d *doorProcess) behind(now time.Time) (time.Duration, bool) {
 	return w, w > limit
 }
 
+// setupsFull reports whether a new INVITE passed on now would find
+// max_setups calls being set up: the calls Hotline counts in setup, and
+// the new INVITEs passed on that it has not read yet, each of which is
+// one more once read. (Hotline's door and handler still judge the
+// INVITEs it read but has not admitted yet.)
+func (d *doorProcess) setupsFull() bool {
+	limit := d.sh.maxSetups.Load()
+	if limit <= 0 {
+		return false
+	}
+	return d.sh.setups.Load()+int64(d.unreadJudged()) >= limit
+}
+
+// unreadJudged counts the new INVITEs passed on that Hotline has not
+// read yet.
+func (d *doorProcess) unreadJudged() uint64 {
+	read := d.sh.readSeq.Load()
+	switch {
+	case read >= d.seq:
+		return 0
+	case d.seq-read >= doorFwdLen:
+		// Hotline is further behind than the door keeps: from the
+		// oldest it keeps.
+		return d.judged - d.judgedBefore[d.seq%doorFwdLen]
+	}
+	return d.judged - d.judgedBefore[read%doorFwdLen]
+}
+
 // pass passes a datagram (in d.buf after the header) on to Hotline,
 // without waiting.
 func (d *doorProcess) pass(n int, from netip.AddrPort, arrived, now time.Time, flags byte) error {
@@ -297,6 +336,10 @@ func (d *doorProcess) pass(n int, from netip.AddrPort, arrived, now time.Time, f
 		at = arrived
 	}
 	d.fwdAt[d.seq%doorFwdLen] = at.UnixNano()
+	d.judgedBefore[d.seq%doorFwdLen] = d.judged
+	if flags&doorJudged != 0 {
+		d.judged++
+	}
 	d.seq++
 	return nil
 }
@@ -558,6 +601,9 @@ func (l *doorLink) publish(d *overload.Detector, st overload.State) { l.sh.publi
 // publishRates hands d's rates in force to the door process (max_cps
 // reloaded).
 func (l *doorLink) publishRates(d *overload.Detector) { l.sh.publishRates(d) }
+
+// publishSetups hands the calls in setup (n) to the door process.
+func (l *doorLink) publishSetups(n int64) { l.sh.setups.Store(n) }
 
 // watch takes the door process's refusals into the metrics every 20 ms,
 // and kills it when the INVITE socket's head has waited doorStuck at

@@ -242,6 +242,62 @@ func TestDoorProcess(t *testing.T) {
 	}
 }
 
+// TestDoorProcessSetups: the door process refuses a new INVITE (503,
+// reason setups) once the calls Hotline has in setup and the new INVITEs
+// passed on that Hotline has not read yet reach max_setups, and passes
+// it on again once Hotline reads them or its calls leave setup.
+func TestDoorProcessSetups(t *testing.T) {
+	// socket_delay off: new INVITEs left unread are not "behind" here.
+	b := newDoorBench(t, doorArgs{RetryAfter: 5, Server: "hotline-test", Window: 10 * time.Millisecond, Hold: time.Hour, LogLevel: -8})
+	u := newRawUA(t)
+	b.sh.maxSetups.Store(3)
+	b.sh.setups.Store(1)
+	n := 0
+	send := func() {
+		n++
+		u.send(u.invite(fmt.Sprintf("ds-%d", n), fmt.Sprintf("ds%d", n)), b.addr)
+	}
+	refused := func(what string) {
+		t.Helper()
+		if res := u.next(); res.StatusCode != 503 || header(res, "Retry-After") != "5" {
+			t.Fatalf("%s: %d, want the door's 503", what, res.StatusCode)
+		}
+		b.nothingPassed()
+		if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSetups) {
+			t.Errorf("%s: refusals reported %q, want one setups", what, got)
+		}
+	}
+	// One call in setup and two new INVITEs Hotline has not read: the
+	// third is one too many.
+	for range 2 {
+		send()
+		if h, _ := b.passed(); h.flags != doorJudged {
+			t.Fatalf("new INVITE under max_setups passed on with flags %d, want judged", h.flags)
+		}
+	}
+	// A retransmission passed on is not a call more.
+	b.sh.setups.Store(0)
+	u.send(u.invite("ds-1", "ds1"), b.addr)
+	if h, _ := b.passed(); h.flags != 0 {
+		t.Fatalf("retransmission passed on with flags %d, want not judged", h.flags)
+	}
+	b.sh.setups.Store(1)
+	send()
+	refused("1 call in setup and 2 new INVITEs unread, max_setups 3")
+	b.read() // Hotline read them (and its detector counts them once admitted)
+	send()
+	if h, _ := b.passed(); h.flags != doorJudged {
+		t.Fatalf("new INVITE once Hotline read the others: flags %d, want judged", h.flags)
+	}
+	b.read()
+	b.sh.setups.Store(3)
+	send()
+	refused("3 calls in setup, max_setups 3")
+	b.sh.maxSetups.Store(0) // no bound
+	send()
+	b.passed()
+}
+
 // TestDoorShared: the shed word keeps its reason and share, the ring
 // keeps order, and a full ring counts what it cannot hold.
 func TestDoorShared(t *testing.T) {

@@ -63,6 +63,12 @@ type doorShared struct {
 	maxCPS, learned atomic.Uint64
 	learnWhy        atomic.Uint32
 	learnRefused    atomic.Int64
+	// setups is Hotline's count of new calls admitted and being set up,
+	// written at each change; maxSetups is sip.overload.max_setups (0:
+	// no bound). The door refuses a new INVITE once the calls in setup
+	// and the new INVITEs it passed on that Hotline has not read yet
+	// reach maxSetups.
+	setups, maxSetups atomic.Int64
 	// head counts the refusals the door wrote in ring; tail those
 	// Hotline took.
 	head, tail atomic.Uint64
@@ -87,6 +93,7 @@ func packShed(on bool, why overload.Reason, share float64) uint64 {
 func (sh *doorShared) publish(d *overload.Detector, st overload.State) {
 	sh.shed.Store(packShed(st.Shedding, st.Reason, st.Share))
 	sh.publishRates(d)
+	sh.setups.Store(d.Setups())
 }
 
 // publishRates writes d's rates in force (max_cps, the learned rate).
@@ -95,6 +102,7 @@ func (sh *doorShared) publishRates(d *overload.Detector) {
 	r, why := d.LearnedRate()
 	sh.learnWhy.Store(reasonIndex(why))
 	sh.learned.Store(math.Float64bits(r))
+	sh.maxSetups.Store(int64(d.Config().MaxSetups))
 }
 
 // doorRates are the door's token buckets for the rates Hotline

@@ -194,7 +194,9 @@ type Config struct {
 	// is read by a small process of its own, which Hotline starts from
 	// its own executable and which dies with it. It refuses new calls
 	// with 503 while Hotline sheds, past MaxCPS and the learned rate
-	// (it takes their tokens), and while Hotline has left a datagram
+	// (it takes their tokens), once the calls in setup and the new
+	// INVITEs it passed on that Hotline has not read yet reach
+	// MaxSetups, and while Hotline has left a datagram
 	// unread for SocketDelay and an Interval (a new INVITE it passed
 	// on, or the head of the other socket's queue: a garbage
 	// collection, a stall, a process that gets no core), and passes
