@@ -190,7 +190,8 @@ type Config struct {
 	// refused, but a process of Hotline's user that sets SO_REUSEPORT
 	// itself could join it.
 	InviteSocket *bool `yaml:"invite_socket"`
-	// DoorProcess (Linux, default false): the INVITE socket (InviteSocket)
+	// DoorProcess (Linux, default true with InviteSocket; false: Hotline
+	// reads the INVITE socket itself): the INVITE socket (InviteSocket)
 	// is read by a small process of its own, which Hotline starts from
 	// its own executable and which dies with it. It refuses new calls
 	// with 503 while Hotline sheds, past MaxCPS and the learned rate
@@ -209,8 +210,14 @@ type Config struct {
 }
 
 // SeparateDoor reports whether the INVITE socket's door runs in a
-// process of its own (DoorProcess).
-func (c *Config) SeparateDoor() bool { return c.DoorProcess != nil && *c.DoorProcess }
+// process of its own (DoorProcess; unset: wherever there is an INVITE
+// socket).
+func (c *Config) SeparateDoor() bool {
+	if c.DoorProcess == nil {
+		return c.SplitInvites()
+	}
+	return *c.DoorProcess
+}
 
 // SplitInvites reports whether new INVITEs get a socket of their own
 // (InviteSocket; overload control on or off).
@@ -330,7 +337,7 @@ func (c *Config) Validate() error {
 	if c.ReleaseRamp > time.Minute {
 		errs = append(errs, cfg.Errorf("release_ramp", "must be at most 1m (or negative: release at once), got %s", c.ReleaseRamp))
 	}
-	if c.SeparateDoor() && !c.SplitInvites() {
+	if c.DoorProcess != nil && *c.DoorProcess && !c.SplitInvites() {
 		errs = append(errs, cfg.Errorf("door_process", "needs invite_socket: the door process reads the new INVITEs' own socket"))
 	}
 	if c.RetryAfter < time.Second || c.RetryAfter%time.Second != 0 {

@@ -227,6 +227,32 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestConfigDoorProcess: the door process is on by default wherever
+// there is an INVITE socket, off without one (no error: nobody asked for
+// it), and off when turned off.
+func TestConfigDoorProcess(t *testing.T) {
+	on, off := true, false
+	for _, tc := range []struct {
+		name         string
+		door, invite *bool
+		want         bool
+	}{
+		{"defaults", nil, nil, true},
+		{"no INVITE socket", nil, &off, false},
+		{"turned off", &off, nil, false},
+		{"turned on", &on, &on, true},
+	} {
+		c := Config{DoorProcess: tc.door, InviteSocket: tc.invite}
+		c.SetDefaults()
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if got := c.SeparateDoor(); got != tc.want {
+			t.Errorf("%s: door process %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestSchedulingLag: the signal is the least lateness of the probes that
 // fired in a sample (one late probe, a garbage collection or a burst,
 // does not count), and a probe that has not fired at all counts as late
