@@ -81,6 +81,29 @@ func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitCount waits (bounded) until a counter that get reads is want, and
+// fails at once should it pass want: the door process's refusals reach
+// Hotline's metrics through the ring it drains every 20 ms, not as the
+// 503 leaves.
+func waitCount(t *testing.T, what string, want float64, get func() float64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := get()
+		switch {
+		case got == want:
+			return
+		case got > want:
+			t.Errorf("%s = %v, want %v", what, got, want)
+			return
+		case time.Now().After(deadline):
+			t.Errorf("%s = %v after 2s, want %v", what, got, want)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitIdle waits until Hotline has no call and no RTP port in use.
 func waitIdle(t *testing.T, a *testApp) {
 	t.Helper()
