@@ -113,8 +113,8 @@ func (s *Server) shedInvite(h func(*sip.Request, sip.ServerTransaction, func()))
 			return
 		}
 		// A new INVITE over UDP passed the door (overload_door.go), which
-		// took its sip.overload.max_cps token; one over TCP or TLS takes
-		// it here. (An INVITE the door could not parse passes it
+		// drew its shedding share and took its sip.overload.max_cps
+		// token; one over TCP or TLS is judged by both here. (An INVITE the door could not parse passes it
 		// uncounted; sipgo then parses it, or answers 400.)
 		done, why, ok := s.overload.Admit(!strings.EqualFold(req.Transport(), "udp"))
 		if !ok {

@@ -239,16 +239,25 @@ func (d *Detector) RefusingSetups() (bool, Reason) {
 }
 
 // Admit decides on a new call at its INVITE: refused (why) while
-// shedding, while MaxSetups calls are being set up already, or (with
-// charge: no door took its MaxCPS token) over MaxCPS; admitted
-// otherwise, and then done must be called (any number of times) once the
-// call's setup is over: an agent is rung, the caller answered, or the
-// call ended. A nil detector admits every call.
+// MaxSetups calls are being set up already, or, with charge (no door
+// judged the call: it drew no shedding share and took no MaxCPS
+// token), while shedding and over MaxCPS; admitted otherwise, and then
+// done must be called (any number of times) once the call's setup is
+// over: an agent is rung, the caller answered, or the call ended. A call
+// a door judged is not drawn again: at share p, p of the calls are
+// refused, not 1-(1-p)². A nil detector admits every call.
 func (d *Detector) Admit(charge bool) (done func(), why Reason, ok bool) {
 	if d == nil {
 		return func() {}, "", true
 	}
-	if on, why := d.refuseNew(); on {
+	if !charge {
+		// The door drew its share (Refusing); only a refusal of every
+		// call (share 1: a new shedding, the pressure file) still
+		// holds here.
+		if on, why := d.Shedding(); on && d.share.Load() >= shareScale {
+			return nil, why, false
+		}
+	} else if on, why := d.refuseNew(); on {
 		return nil, why, false
 	}
 	n := d.setups.Add(1)

@@ -427,6 +427,21 @@ func TestDetectorRefusesTheExcess(t *testing.T) {
 	if refused := refusedOf(d, 4000); refused < 1800 || refused > 2200 {
 		t.Errorf("%d of 4000 new calls refused at share 0.5, want about half", refused)
 	}
+	// A call the door let through is not drawn again by Admit: about
+	// half are refused in all, not three quarters.
+	judged := 0
+	for range 4000 {
+		if on, _ := d.Refusing(); on {
+			judged++
+		} else if done, _, ok := d.Admit(false); !ok {
+			judged++
+		} else {
+			done()
+		}
+	}
+	if judged < 1800 || judged > 2200 {
+		t.Errorf("at share 0.5, %d of 4000 calls refused at the door and then by Admit, want about half", judged)
+	}
 	// Still over 100 ms later: too soon to judge the cut.
 	if st := d.Update(at(200), full); !approx(st.Share, 0.5) {
 		t.Fatalf("cut again before the reaction time: %+v", st)
