@@ -114,8 +114,9 @@ func (s *Server) shedInvite(h func(*sip.Request, sip.ServerTransaction, func()))
 		}
 		// A new INVITE over UDP passed the door (overload_door.go), which
 		// drew its shedding share and took its sip.overload.max_cps
-		// token; one over TCP or TLS is judged by both here. (An INVITE the door could not parse passes it
-		// uncounted; sipgo then parses it, or answers 400.)
+		// token; one over TCP or TLS is judged by both here. (An INVITE
+		// the door could not parse passes it unjudged; sipgo then parses
+		// it, or answers 400.)
 		done, why, ok := s.overload.Admit(!strings.EqualFold(req.Transport(), "udp"))
 		if !ok {
 			s.deps.Metrics.CallRefused(string(why))
