@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -68,6 +67,14 @@ func (s *Server) startDoor(c *shedConn) {
 	c.link.Store(l)
 	ls := append(slices.Clone(s.doorLinks()), l)
 	s.doors.Store(&ls)
+	// The door processes refuse on the calls in setup as new INVITEs
+	// arrive: each change is theirs at once (the next sample writes it
+	// again).
+	s.overload.OnSetups(func(n int64) {
+		for _, l := range s.doorLinks() {
+			l.publishSetups(n)
+		}
+	})
 	s.log.Info("door process started", "pid", l.cmd.Process.Pid)
 }
 
@@ -126,28 +133,8 @@ func (s *Server) shedInvite(h func(*sip.Request, sip.ServerTransaction, func()))
 				sip.NewHeader("Warning", `399 hotline "overloaded"`))
 			return
 		}
-		if links := s.doorLinks(); len(links) > 0 {
-			// The door processes refuse on the calls in setup as new
-			// INVITEs arrive: each change is theirs at once.
-			s.publishSetups(links)
-			admitted := done
-			done = sync.OnceFunc(func() {
-				admitted()
-				s.publishSetups(links)
-			})
-		}
 		defer done()
 		h(req, tx, done)
-	}
-}
-
-// publishSetups writes the calls in setup for the door processes of
-// links. Two changes at once may write in the other order; the next
-// change, or the next sample, writes the count again.
-func (s *Server) publishSetups(links []*doorLink) {
-	n := s.overload.Setups()
-	for _, l := range links {
-		l.publishSetups(n)
 	}
 }
 

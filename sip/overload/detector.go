@@ -136,6 +136,9 @@ type Detector struct {
 	share    atomic.Uint32 // State.Share in units of 1/shareScale
 	reason   atomic.Value  // Reason
 	setups   atomic.Int64  // new calls admitted and still being set up
+	// onSetups, when set (OnSetups), is told the calls in setup at each
+	// admission and each setup's end.
+	onSetups atomic.Pointer[func(int64)]
 
 	rateMu  sync.Mutex
 	rate    TokenBucket      // MaxCPS (SetMaxCPS replaces it)
@@ -275,7 +278,24 @@ func (d *Detector) Admit(charge bool) (done func(), why Reason, ok bool) {
 			return nil, why, false
 		}
 	}
-	return sync.OnceFunc(func() { d.setups.Add(-1) }), "", true
+	d.noteSetups(n)
+	return sync.OnceFunc(func() { d.noteSetups(d.setups.Add(-1)) }), "", true
+}
+
+// OnSetups sets f to be told the calls in setup at each admission and
+// each setup's end (a door outside Hotline's process refuses on them).
+// Two changes at once may tell f in the other order; the next tells it
+// again.
+func (d *Detector) OnSetups(f func(n int64)) {
+	if d != nil {
+		d.onSetups.Store(&f)
+	}
+}
+
+func (d *Detector) noteSetups(n int64) {
+	if f := d.onSetups.Load(); f != nil {
+		(*f)(n)
+	}
 }
 
 // Setups returns how many admitted calls are being set up now.

@@ -2,6 +2,7 @@ package overload
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net"
 	"os"
@@ -224,6 +225,29 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "must be above 0 and below 1") {
 		t.Errorf("errors do not say what is wrong: %v", err)
+	}
+}
+
+// TestDetectorOnSetups: OnSetups is told the calls in setup at each
+// admission and each setup's end (once, however often done is called),
+// not at a refusal.
+func TestDetectorOnSetups(t *testing.T) {
+	c := testConfig()
+	c.MaxSetups = 1
+	d := NewDetector(c)
+	var told []int64
+	d.OnSetups(func(n int64) { told = append(told, n) })
+	done, _, ok := d.Admit(false)
+	if !ok {
+		t.Fatal("first call refused")
+	}
+	if _, _, ok := d.Admit(false); ok {
+		t.Fatal("a second call admitted at max_setups 1")
+	}
+	done()
+	done()
+	if fmt.Sprint(told) != "[1 0]" {
+		t.Errorf("told %v, want [1 0]", told)
 	}
 }
 
