@@ -289,10 +289,10 @@ func (d *doorProcess) behind(now time.Time) (time.Duration, bool) {
 }
 
 // setupsFull reports whether a new INVITE passed on now would find
-// max_setups calls being set up: the calls Hotline counts in setup, and
-// the new INVITEs passed on that it has not read yet, each of which is
-// one more once read. (Hotline's door and handler still judge the
-// INVITEs it read but has not admitted yet.)
+// max_setups calls being set up: the calls Hotline counts in setup
+// (those it read and has not handled yet among them: it admits them as
+// it reads them), and the new INVITEs passed on that it has not read
+// yet, each of which is one more once read.
 func (d *doorProcess) setupsFull() bool {
 	limit := d.sh.maxSetups.Load()
 	if limit <= 0 {
@@ -589,10 +589,13 @@ func (l *doorLink) read(p []byte) (int, *doorHeader, error) {
 			continue
 		}
 		l.hdr.get(l.buf)
-		l.sh.readSeq.Store(l.hdr.seq + 1)
 		return copy(p, l.buf[doorHdr:m]), &l.hdr, nil
 	}
 }
+
+// markRead tells the door process that Hotline has read (and its door
+// judged) the datagram read last.
+func (l *doorLink) markRead() { l.sh.readSeq.Store(l.hdr.seq + 1) }
 
 // publish hands Hotline's decisions to the door process: a sample's,
 // and d's rates in force.

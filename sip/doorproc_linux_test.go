@@ -18,6 +18,7 @@ import (
 
 	"hotline/internal/rxstamp"
 	"hotline/sip/overload"
+	"hotline/sip/sdp"
 )
 
 // doorBench is a door process's loop run in the test, with what Hotline
@@ -413,4 +414,33 @@ func TestDoorProcessPerListener(t *testing.T) {
 			t.Errorf("door process %d was not told Hotline sheds", i+1)
 		}
 	}
+}
+
+// TestDoorProcessHoldsCallsInSetup: with the door process, a call is
+// counted in setup from Hotline's read of its INVITE, and its handler
+// takes that place by the call's Call-ID rather than counting it again:
+// with max_setups 1, a call is answered (a second count would refuse it
+// 503), and once it is answered nothing is held or in setup.
+func TestDoorProcessHoldsCallsInSetup(t *testing.T) {
+	on := true
+	f := newFixture(t, func(o *fixtureOpts) {
+		o.cfg.Overload.DoorProcess = &on
+		o.cfg.Overload.MaxSetups = 1
+	})
+	if n := len(f.srv.doorLinks()); n != 1 {
+		t.Fatalf("%d door processes, want 1", n)
+	}
+	for i := range 2 {
+		p := newPhone(t, fmt.Sprintf("555444%d", i), f.addr)
+		call := p.call("1900", p.sdp(sdp.SendRecv))
+		call.answered()
+		if n := f.srv.holds.len(); n != 0 {
+			t.Errorf("call %d answered: %d holds left, want the handler to have taken its own", i+1, n)
+		}
+		if !pollUntil(func() bool { return f.srv.overload.Setups() == 0 }) {
+			t.Errorf("call %d answered: %d calls still in setup, want 0", i+1, f.srv.overload.Setups())
+		}
+		call.bye()
+	}
+	f.checkIdle()
 }

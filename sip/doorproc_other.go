@@ -34,5 +34,6 @@ func (l *doorLink) read([]byte) (int, *doorHeader, error) {
 func (l *doorLink) publish(*overload.Detector, overload.State) {}
 func (l *doorLink) publishRates(*overload.Detector)            {}
 func (l *doorLink) publishSetups(int64)                        {}
+func (l *doorLink) markRead()                                  {}
 func (l *doorLink) close()                                     {}
 func (l *doorLink) abandon()                                   {}

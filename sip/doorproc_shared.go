@@ -54,7 +54,8 @@ type doorShared struct {
 	// shed is Hotline's shedding decision (packShed), published at each
 	// of its overload samples.
 	shed atomic.Uint64
-	// readSeq counts the datagrams passed on that Hotline has read.
+	// readSeq counts the datagrams passed on that Hotline has read and
+	// its door judged.
 	readSeq atomic.Uint64
 	// maxCPS and learned are the rates in force (math.Float64bits; 0: no
 	// bound), learnWhy the learned rate's reason index: the door takes
@@ -65,9 +66,10 @@ type doorShared struct {
 	learnRefused    atomic.Int64
 	// setups is Hotline's count of new calls admitted and being set up,
 	// written at each change; maxSetups is sip.overload.max_setups (0:
-	// no bound). The door refuses a new INVITE once the calls in setup
-	// and the new INVITEs it passed on that Hotline has not read yet
-	// reach maxSetups.
+	// no bound). Hotline admits a new INVITE the door passed on as it
+	// reads it (overload_hold.go), before it stores readSeq past it. The
+	// door refuses a new INVITE once the calls in setup and the new
+	// INVITEs it passed on that Hotline has not read yet reach maxSetups.
 	setups, maxSetups atomic.Int64
 	// head counts the refusals the door wrote in ring; tail those
 	// Hotline took.

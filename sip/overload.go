@@ -41,6 +41,10 @@ func (s *Server) startOverload() {
 			// max_setups (refused at once, not sampled).
 			m.Overload(max(st.Saturation, s.overload.SetupShare()), st.Shedding, st.Share)
 			m.OverloadLearned(st.Learned)
+			if n := s.holds.expire(time.Now()); n > 0 {
+				s.log.Warn("new calls read but never handled: their places among the calls in setup released",
+					"calls", n, "after", holdExpiry)
+			}
 			for _, l := range s.doorLinks() {
 				l.publish(s.overload, st)
 			}
@@ -64,6 +68,7 @@ func (s *Server) startDoor(c *shedConn) {
 		return
 	}
 	c.doorProc = l
+	c.holds = &s.holds
 	c.link.Store(l)
 	ls := append(slices.Clone(s.doorLinks()), l)
 	s.doors.Store(&ls)
@@ -124,7 +129,18 @@ func (s *Server) shedInvite(h func(*sip.Request, sip.ServerTransaction, func()))
 		// token; one over TCP or TLS is judged by both here. (An INVITE
 		// the door could not parse passes it unjudged; sipgo then parses
 		// it, or answers 400.)
-		done, why, ok := s.overload.Admit(!strings.EqualFold(req.Transport(), "udp"))
+		udp := strings.EqualFold(req.Transport(), "udp")
+		var done func()
+		var why overload.Reason
+		ok := false
+		if udp {
+			// Admitted as Hotline read it, for the door process
+			// (overload_hold.go).
+			done, ok = s.holds.take(callIDOf(req))
+		}
+		if !ok {
+			done, why, ok = s.overload.Admit(!udp)
+		}
 		if !ok {
 			s.deps.Metrics.CallRefused(string(why))
 			s.log.Debug("call refused: overloaded", "call_id", callIDOf(req), "reason", why)

@@ -494,6 +494,13 @@ type shedConn struct {
 	// shedding already.
 	link   atomic.Pointer[doorLink]
 	judged bool
+	// unread: the link the current datagram came from, whose read the
+	// door process learns (markRead) only once the door here has judged
+	// it, so that a new INVITE is counted, unread or held, throughout.
+	unread *doorLink
+	// holds: with the door process, the new calls it passed on that were
+	// admitted here as they were read (overload_hold.go); nil: none.
+	holds *setupHolds
 	// doorProc is the door process's link from its start, exited or not
 	// (Close stops it).
 	doorProc *doorLink
@@ -548,7 +555,12 @@ func (c *shedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil && c.w != nil && errors.Is(err, net.ErrClosed) {
 			c.w.close() // the listener was closed without Close
 		}
-		if err != nil || n < 4 || !c.door(p[:n], addr) {
+		pass := err != nil || n < 4 || !c.door(p[:n], addr)
+		if c.unread != nil {
+			c.unread.markRead()
+			c.unread = nil
+		}
+		if pass {
 			return n, addr, err
 		}
 	}
@@ -574,6 +586,7 @@ func (c *shedConn) read(p []byte) (int, net.Addr, error) {
 	if l := c.link.Load(); l != nil {
 		n, h, err := l.read(p)
 		if err == nil {
+			c.unread = l
 			c.judged = h.flags&doorJudged != 0
 			c.stamped(h.arrived)
 			return n, net.UDPAddrFromAddrPort(h.from), nil
@@ -732,9 +745,18 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	now := c.now()
 	var refuse bool
 	var why overload.Reason
-	if c.judged { // by shedding in the door process already: not twice
+	var held func()
+	switch {
+	case c.judged && c.holds != nil:
+		// Judged by shedding in the door process already: not twice.
+		// Admitted now, as it is read, so that the calls in setup the
+		// door process refuses on count it from here (overload_hold.go).
+		var ok bool
+		held, why, ok = c.d.Admit(false)
+		refuse = !ok
+	case c.judged:
 		refuse, why = c.d.RefusingSetups()
-	} else {
+	default:
 		refuse, why = c.d.Refusing()
 	}
 	// The door process judged both queues as the INVITE arrived (its
@@ -772,6 +794,9 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		}
 	}
 	if !refuse {
+		if held != nil {
+			c.holds.hold(string(r.callID.of(b)), held, now)
+		}
 		c.recent.add(key, now)
 		if c.delayRefused > 0 && now.Sub(c.delayLast) >= c.delayQuiet {
 			c.log.Info("overload over: new calls are admitted again", "reason", overload.ReasonSocketDelay,

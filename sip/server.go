@@ -125,7 +125,10 @@ type Server struct {
 	// doors are the door processes' links (doorproc_linux.go), one per
 	// UDP listener, which the overload monitor tells Hotline's
 	// decisions; nil: none. Replaced, never changed in place.
-	doors  atomic.Pointer[[]*doorLink]
+	doors atomic.Pointer[[]*doorLink]
+	// holds are the new calls admitted as Hotline read them from a door
+	// process, until their handler takes them (overload_hold.go).
+	holds  setupHolds
 	active atomic.Int64 // calls in progress
 	rings  rings        // agents being rung for queued calls (ReservationLost)
 	calls  sync.WaitGroup
