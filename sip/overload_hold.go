@@ -29,10 +29,13 @@ type setupHold struct {
 }
 
 // holdExpiry is how long a hold waits for its handler: longer than an
-// INVITE waits for a goroutine even in a cold overload (about a second).
-// A handler that comes later finds none, and is admitted or refused by
-// the detector then.
-const holdExpiry = 4 * time.Second
+// INVITE waits for a goroutine even in a cold overload (under a
+// second). A handler that comes later finds none, and is admitted or
+// refused by the detector then. A new INVITE the door's parser takes and
+// sipgo's refuses (sipgo logs it and drops it) holds its place this
+// long: with max_setups 64, 32 such INVITEs a second would keep every new
+// call out, as 64 valid INVITEs whose setup never ends would.
+const holdExpiry = 2 * time.Second
 
 // hold keeps done as callID's place in setup from now. A second hold
 // for the same Call-ID (two new INVITEs with one Call-ID read before
