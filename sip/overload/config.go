@@ -85,7 +85,9 @@ type Config struct {
 	// a new call: RTP ports, SDP, routing, queueing). A new INVITE over it
 	// gets 503 at once. It keeps call setup short while Hotline falls
 	// behind (calls in setup / calls per second = seconds each waits), with
-	// no sampling delay. Default 64.
+	// no sampling delay. With the door process (DoorProcess) a call is
+	// admitted as Hotline reads its INVITE from the door, before its
+	// handler runs. Default 64.
 	MaxSetups int `yaml:"max_setups"`
 	// MaxCPS bounds the new calls admitted per second, as FreeSWITCH's
 	// sessions-per-second: a new INVITE beyond it gets 503 at once (at
