@@ -59,3 +59,18 @@ hotline_sip_socket_wait_seconds_sum{socket="others"} 0.1
 		t.Errorf("shared: %v, want none", none)
 	}
 }
+
+// TestLateRefusals: the refusals hotline_calls_refused_seconds did not
+// time (the INVITE handler's) are the refusals by reason less the
+// histogram's count, between two readings; nothing without a reading.
+func TestLateRefusals(t *testing.T) {
+	inf := math.Inf(1)
+	before := stepMetrics{reasons: map[string]float64{"setups": 5}, refusal: map[float64]float64{0.01: 4, inf: 5}}
+	after := stepMetrics{reasons: map[string]float64{"setups": 20, "socket_delay": 30}, refusal: map[float64]float64{0.01: 40, inf: 47}}
+	if got := lateRefusals(before, after); got != 3 {
+		t.Errorf("45 refused, 42 timed: %d late, want 3", got)
+	}
+	if got := lateRefusals(stepMetrics{}, after); got != 0 {
+		t.Errorf("no first reading: %d late, want 0", got)
+	}
+}

@@ -102,7 +102,12 @@ type sippRateStep struct {
 	InviteWait99, OtherWait99 time.Duration
 	// RefusedBy is Hotline's refusals over the step by the overload
 	// signal that caused them (hotline_calls_refused_total's reason).
-	RefusedBy         string
+	RefusedBy string
+	// LateRefused counts the refusals over the step that are not in
+	// hotline_calls_refused_seconds: those of Hotline's INVITE handler,
+	// after the door (the door process's or Hotline's reader's) let the
+	// call through and it waited for a goroutine.
+	LateRefused       int
 	Stored, WithAudio int // call records + WAV on disk; with audio on both channels
 	RecDropped        uint64
 	// What Hotline's call records say of the placed calls (recording
@@ -255,6 +260,9 @@ func (s *sippRateStep) why() string {
 		by := ""
 		if s.RefusedBy != "" {
 			by = " by " + s.RefusedBy
+		}
+		if s.LateRefused > 0 {
+			by += fmt.Sprintf("; %d of them by Hotline's handler, after the door", s.LateRefused)
 		}
 		w = append(w, fmt.Sprintf("%d/%d failed (%d refused%s, %d admitted then failed, %d answered in the queue but never reached an agent, %d not placed)",
 			s.lost(), s.Planned, s.Refused, by, s.Failed, s.Abandoned, max(s.Planned-s.Created, 0)))
@@ -1088,6 +1096,7 @@ func (b *sippBench) rateStepFor(ctx context.Context, rate float64, dur time.Dura
 		s.HotlineDrops = d - hotlineDrops0
 	}
 	s.RefusedBy = reasonDelta(m0.reasons, m1.reasons)
+	s.LateRefused = lateRefusals(m0, m1)
 	s.HotlineRefuse99 = bucketQuantile(m0.refusal, m1.refusal, 0.99)
 	s.HotlineAnswer99 = bucketQuantile(m0.answer, m1.answer, 0.99)
 	s.HotlineSockWait99 = bucketQuantile(m0.sockWait, m1.sockWait, 0.99)

@@ -567,6 +567,22 @@ func reasonDelta(before, after map[string]float64) string {
 	return strings.Join(parts, ",")
 }
 
+// lateRefusals counts the refusals between two readings that
+// hotline_calls_refused_seconds did not time: the INVITE handler's,
+// after the door let the call through (0 when either reading failed).
+func lateRefusals(before, after stepMetrics) int {
+	if before.reasons == nil || after.reasons == nil {
+		return 0
+	}
+	var n float64
+	for reason, v := range after.reasons {
+		n += v - before.reasons[reason]
+	}
+	inf := math.Inf(1)
+	n -= after.refusal[inf] - before.refusal[inf]
+	return max(int(math.Round(n)), 0)
+}
+
 // metricsURL is the metrics endpoint u asking for the families names
 // only (promhttp's name[]: every family is still collected, but only
 // those encoded), or for all without names. The benchmark polls Hotline
