@@ -124,7 +124,13 @@ type doorProcess struct {
 	a      doorArgs
 	log    *slog.Logger
 	udp    *net.UDPConn
-	others *net.UDPConn // peeked at (behind), never read
+	// others is the other SIP socket's descriptor, peeked at (behind),
+	// never read. It is not in the Go runtime's poller: every datagram
+	// arriving there (the admitted calls' responses and in-dialog
+	// requests, ten a call or more) would wake the door process for
+	// nothing (bench/README.md, "The door process woken by the other
+	// socket").
+	others int
 	link   int          // the link's descriptor
 	sh     *doorShared
 	peek   headLook // at the head of the other socket's queue
@@ -160,16 +166,13 @@ func openDoorProcess(a doorArgs, log *slog.Logger) (*doorProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	others, err := inheritedUDP(doorFDOthers, "the other SIP socket")
-	if err != nil {
-		return nil, err
-	}
-	return newDoorProcess(a, log, udp, others, doorFDLink, sh), nil
+	return newDoorProcess(a, log, udp, doorFDOthers, doorFDLink, sh), nil
 }
 
-// newDoorProcess returns the door reading udp, peeking at others,
-// passing on through the link's descriptor and sharing sh.
-func newDoorProcess(a doorArgs, log *slog.Logger, udp, others *net.UDPConn, link int, sh *doorShared) *doorProcess {
+// newDoorProcess returns the door reading udp, peeking at the
+// descriptor others, passing on through the link's descriptor and
+// sharing sh.
+func newDoorProcess(a doorArgs, log *slog.Logger, udp *net.UDPConn, others, link int, sh *doorShared) *doorProcess {
 	return &doorProcess{a: a, log: log, udp: udp, others: others, link: link, sh: sh}
 }
 
@@ -274,7 +277,7 @@ func (d *doorProcess) behind(now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	limit := d.a.SocketDelay + d.a.Window
-	if w, ok := d.peek.look(d.others, now); ok && w > limit {
+	if w, ok := d.peek.lookFD(d.others, now); ok && w > limit {
 		return w, true
 	}
 	read := d.sh.readSeq.Load()
@@ -286,6 +289,14 @@ func (d *doorProcess) behind(now time.Time) (time.Duration, bool) {
 	}
 	w := time.Duration(now.UnixNano() - d.fwdAt[read%doorFwdLen])
 	return w, w > limit
+}
+
+// lookFD is look at a socket's descriptor.
+func (h *headLook) lookFD(fd int, now time.Time) (time.Duration, bool) {
+	if h.due(now) {
+		h.wait, h.ok = headWaitFD(fd, now, h.oob[:])
+	}
+	return h.wait, h.ok
 }
 
 // setupsFull reports whether a new INVITE passed on now would find

@@ -61,7 +61,15 @@ func newDoorBench(t *testing.T, a doorArgs) *doorBench {
 		t.Fatal(err)
 	}
 	sh.magic.Store(doorMagic)
-	b := &doorBench{t: t, d: newDoorProcess(a, testLogger(t), udp, others, pair[1], sh),
+	raw, err := others.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	othersFD := -1
+	if err := raw.Control(func(fd uintptr) { othersFD = int(fd) }); err != nil {
+		t.Fatal(err)
+	}
+	b := &doorBench{t: t, d: newDoorProcess(a, testLogger(t), udp, othersFD, pair[1], sh),
 		addr: udp.LocalAddr().(*net.UDPAddr).AddrPort(), others: others, link: pair[0], sh: sh, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)

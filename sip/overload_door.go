@@ -687,11 +687,20 @@ type headLook struct {
 // look returns how long the datagram at the head of c's queue has
 // waited by now (false: none, or no stamp), as last seen.
 func (h *headLook) look(c *net.UDPConn, now time.Time) (time.Duration, bool) {
-	if h.at.IsZero() || now.Sub(h.at) >= peekEvery {
-		h.at = now
+	if h.due(now) {
 		h.wait, h.ok = headWait(c, now, h.oob[:])
 	}
 	return h.wait, h.ok
+}
+
+// due reports whether the last look is peekEvery old by now, and if so
+// takes now as the next look's time.
+func (h *headLook) due(now time.Time) bool {
+	if h.at.IsZero() || now.Sub(h.at) >= peekEvery {
+		h.at = now
+		return true
+	}
+	return false
 }
 
 // stale reports whether the reader has measured nothing for two windows

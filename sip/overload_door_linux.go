@@ -19,12 +19,19 @@ func headWait(c *net.UDPConn, now time.Time, oob []byte) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
+	var w time.Duration
+	var ok bool
+	if err := raw.Control(func(fd uintptr) { w, ok = headWaitFD(int(fd), now, oob) }); err != nil {
+		return 0, false
+	}
+	return w, ok
+}
+
+// headWaitFD is headWait on a socket's descriptor.
+func headWaitFD(fd int, now time.Time, oob []byte) (time.Duration, bool) {
 	var b [1]byte
-	var oobn int
-	var rerr error
-	if err := raw.Control(func(fd uintptr) {
-		_, oobn, _, _, rerr = syscall.Recvmsg(int(fd), b[:], oob, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	}); err != nil || rerr != nil {
+	_, oobn, _, _, err := syscall.Recvmsg(fd, b[:], oob, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	if err != nil {
 		return 0, false
 	}
 	at := rxstamp.Time(oob[:oobn])
