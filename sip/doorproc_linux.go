@@ -121,9 +121,9 @@ func RunDoorProcess() int {
 
 // doorProcess is the door process's state; one goroutine uses it.
 type doorProcess struct {
-	a      doorArgs
-	log    *slog.Logger
-	udp    *net.UDPConn
+	a   doorArgs
+	log *slog.Logger
+	udp *net.UDPConn
 	// others is the other SIP socket's descriptor, peeked at (behind),
 	// never read. It is not in the Go runtime's poller: every datagram
 	// arriving there (the admitted calls' responses and in-dialog
@@ -131,7 +131,7 @@ type doorProcess struct {
 	// nothing (bench/README.md, "The door process woken by the other
 	// socket").
 	others int
-	link   int          // the link's descriptor
+	link   int // the link's descriptor
 	sh     *doorShared
 	peek   headLook // at the head of the other socket's queue
 
