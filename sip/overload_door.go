@@ -499,7 +499,8 @@ type shedConn struct {
 	// it, so that a new INVITE is counted, unread or held, throughout.
 	unread *doorLink
 	// holds: with the door process, the new calls it passed on that were
-	// admitted here as they were read (overload_hold.go); nil: none.
+	// admitted here as they were read (overload_hold.go); nil: no door
+	// process, so no datagram is judged.
 	holds *setupHolds
 	// doorProc is the door process's link from its start, exited or not
 	// (Close stops it).
@@ -755,17 +756,15 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	var refuse bool
 	var why overload.Reason
 	var held func()
-	switch {
-	case c.judged && c.holds != nil:
+	if c.judged {
 		// Judged by shedding in the door process already: not twice.
 		// Admitted now, as it is read, so that the calls in setup the
-		// door process refuses on count it from here (overload_hold.go).
+		// door process refuses on count it from here (overload_hold.go;
+		// startDoor sets holds before the link).
 		var ok bool
 		held, why, ok = c.d.Admit(false)
 		refuse = !ok
-	case c.judged:
-		refuse, why = c.d.RefusingSetups()
-	default:
+	} else {
 		refuse, why = c.d.Refusing()
 	}
 	// The door process judged both queues as the INVITE arrived (its
