@@ -83,10 +83,3 @@ func (h *setupHolds) expire(now time.Time) int {
 	}
 	return len(stale)
 }
-
-// len returns how many holds wait for their handler.
-func (h *setupHolds) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.m)
-}

@@ -85,3 +85,10 @@ func TestDoorHoldsJudgedInvites(t *testing.T) {
 		t.Errorf("refusing by %s with no call in setup", why)
 	}
 }
+
+// len returns how many holds wait for their handler.
+func (h *setupHolds) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.m)
+}
