@@ -315,6 +315,13 @@ type concStep struct {
 	RSS            int64
 	HotlineCPU     time.Duration
 	PacketsRelayed uint64
+	// RingFull and RecDropped are read from Hotline's metrics at the
+	// window's start and end (the step's calls' set-up excluded): the
+	// packets its kernel relay left to the user-space relay because the
+	// ring to user space was full, and the packets its recorders dropped.
+	// Neither fails the step (figure 2c counts the ramp's drops); both
+	// say what a failing step did.
+	RingFull, RecDropped uint64
 }
 
 func (s *concStep) pass() bool {
@@ -341,6 +348,12 @@ func (s *concStep) why() string {
 	}
 	if len(w) == 0 {
 		return "ok"
+	}
+	if s.RingFull > 0 {
+		w = append(w, fmt.Sprintf("%d packets left to the user-space relay (kernel relay's ring full)", s.RingFull))
+	}
+	if s.RecDropped > 0 {
+		w = append(w, fmt.Sprintf("%d packets dropped by recorders", s.RecDropped))
 	}
 	return strings.Join(w, "; ")
 }
@@ -945,6 +958,7 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 		self0, _ := ProcCPU(os.Getpid())
 		busy0, tot0, _ := MachineCPU()
 		rcv0, _ := UDPRcvbufErrors()
+		k0 := h.mediaCounts(ctx)
 		wstart := d.media.beginWindow()
 		t0 := time.Now()
 		time.Sleep(d.cfg.Measure)
@@ -953,6 +967,8 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 		busy1, tot1, _ := MachineCPU()
 		rcv1, _ := UDPRcvbufErrors()
 		el := time.Since(t0)
+		k1 := h.mediaCounts(ctx)
+		st.RingFull, st.RecDropped = k1.sub(k0)
 		st.RSS, _ = ProcRSS(pid)
 		st.Window = d.media.endWindow(wstart)
 		st.HotlineCPU = cpu1 - cpu0
@@ -966,7 +982,7 @@ func (d *driver) concRamp(ctx context.Context, h *hotlineProc, g *loadGen, setup
 		rep.Steps = append(rep.Steps, st)
 		d.log.Info("concurrency step", "calls", st.Calls, "hotline_cores", fmt.Sprintf("%.2f", st.HotlineCores),
 			"loadgen_cores", fmt.Sprintf("%.2f", st.LoadgenCores), "machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy),
-			"rcvbuf_errors", st.RcvbufErrors, "sent", st.Window.Sent, "lost", st.Window.Lost(),
+			"rcvbuf_errors", st.RcvbufErrors, "ring_full", st.RingFull, "rec_dropped", st.RecDropped, "sent", st.Window.Sent, "lost", st.Window.Lost(),
 			"delay_p99_us", st.Window.Delay.Percentile(99), "pacer_lag", st.Window.MaxLag.Round(time.Microsecond),
 			"pass", st.pass(), "why", st.why())
 		if !st.pass() {

@@ -74,3 +74,31 @@ func TestLateRefusals(t *testing.T) {
 		t.Errorf("no first reading: %d late, want 0", got)
 	}
 }
+
+// TestMediaCounts: a ramp step's ring-full and recorder-drop counts are
+// the labelled series' and the plain counter's rise between two readings
+// of Hotline's exposition; nothing when a reading failed.
+func TestMediaCounts(t *testing.T) {
+	text := func(ring, drop string) string {
+		return `# TYPE hotline_rtp_kernel_packets_total counter
+hotline_rtp_kernel_packets_total{result="relayed"} 9e+06
+hotline_rtp_kernel_packets_total{result="ring_full"} ` + ring + `
+hotline_rtp_kernel_packets_total{result="too_long"} 7
+# TYPE hotline_recording_dropped_packets_total counter
+hotline_recording_dropped_packets_total ` + drop + "\n"
+	}
+	read := func(s string) mediaCounts {
+		return mediaCounts{ok: true, ringFull: sampleWhere(s, "hotline_rtp_kernel_packets_total", `result="ring_full"`),
+			recDropped: sampleWhere(s, "hotline_recording_dropped_packets_total", "")}
+	}
+	before, after := read(text("12", "0")), read(text("1.2345e+06", "938"))
+	if ring, drop := after.sub(before); ring != 1234488 || drop != 938 {
+		t.Errorf("ring full %d, dropped %d; want 1234488, 938", ring, drop)
+	}
+	if ring, drop := after.sub(mediaCounts{}); ring != 0 || drop != 0 {
+		t.Errorf("no first reading: ring full %d, dropped %d; want 0, 0", ring, drop)
+	}
+	if got := sampleWhere("hotline_calls_active 3\n", "hotline_rtp_kernel_packets_total", `result="ring_full"`); got != 0 {
+		t.Errorf("no kernel relay: ring full %g, want 0", got)
+	}
+}

@@ -533,6 +533,52 @@ func (h *hotlineProc) refusedByReason(ctx context.Context) map[string]float64 {
 	return parseReasons(data)
 }
 
+// mediaCounts are two of Hotline's media counters at one reading; ok is
+// false when its metrics could not be read.
+type mediaCounts struct {
+	ringFull, recDropped float64
+	ok                   bool
+}
+
+// mediaCounts reads the packets Hotline's kernel relay left to the
+// user-space relay with its ring full (0 without the kernel relay) and
+// those its recorders dropped, from the two families only.
+func (h *hotlineProc) mediaCounts(ctx context.Context) mediaCounts {
+	data, ok := h.metricsText(ctx, metrics.NameRTPKernel, metrics.NameRecordingDropped)
+	if !ok {
+		return mediaCounts{}
+	}
+	return mediaCounts{ok: true, ringFull: sampleWhere(data, metrics.NameRTPKernel, `result="ring_full"`),
+		recDropped: sampleWhere(data, metrics.NameRecordingDropped, "")}
+}
+
+// sub returns the counts from earlier (a reading before m) to m; 0 when
+// either reading failed.
+func (m mediaCounts) sub(earlier mediaCounts) (ringFull, recDropped uint64) {
+	if !m.ok || !earlier.ok {
+		return 0, 0
+	}
+	return uint64(max(m.ringFull-earlier.ringFull, 0)), uint64(max(m.recDropped-earlier.recDropped, 0))
+}
+
+// sampleWhere is the value of name's series whose labels are exactly
+// labels (`a="b"`; "" for a series without labels) in a Prometheus text
+// exposition, 0 when there is none.
+func sampleWhere(text, name, labels string) float64 {
+	prefix := name + " "
+	if labels != "" {
+		prefix = name + "{" + labels + "} "
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
+				return v
+			}
+		}
+	}
+	return 0
+}
+
 // parseReasons reads hotline_calls_refused_total by reason from a
 // /metrics text.
 func parseReasons(data string) map[string]float64 {
