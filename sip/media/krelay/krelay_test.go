@@ -350,3 +350,63 @@ func TestReadsDuringClose(t *testing.T) {
 		t.Errorf("Remove after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestRecordSizes: a packet that fits a small ring record and the longer
+// ones that take a full-size record are relayed and reach user space as
+// received, whole.
+func TestRecordSizes(t *testing.T) {
+	r, col := running(t)
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 7, From: addr(caller), OutFrom: addr(legB), OutTo: addr(agent)}); err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{12, smallMax - 1, smallMax, smallMax + 1, DataMax}
+	for i, n := range sizes {
+		p := make([]byte, n)
+		p[0], p[3] = 0x80, byte(i)
+		for j := 12; j < n; j++ {
+			p[j] = byte(j + i)
+		}
+		caller.WriteToUDPAddrPort(p, addr(legA))
+		if got, _, ok := recv(t, agent, time.Second); !ok || len(got) != n || !bytes.Equal(got[12:], p[12:]) {
+			t.Fatalf("a %d-byte packet: the agent got %d bytes (ok %v)", n, len(got), ok)
+		}
+	}
+	got := col.wait(t, len(sizes))
+	for i, n := range sizes {
+		if len(got[i].Data) != n || got[i].Data[3] != byte(i) || n > 12 && got[i].Data[n-1] != byte(n-1+i) {
+			t.Errorf("ring record %d: %d bytes, want the %d-byte packet as sent", i, len(got[i].Data), n)
+		}
+	}
+}
+
+// TestRingHoldsSmallRecords: with nobody reading the ring, the smallest
+// ring (minRingBytes) takes 16,000 20 ms G.711 packets, which full-size
+// records (344 bytes in the ring) would not fit: none is left to the
+// user-space relay.
+func TestRingHoldsSmallRecords(t *testing.T) {
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	defer r.Close()
+	if RingBytes(16) != minRingBytes || 16000*(8+recordLen) <= minRingBytes {
+		t.Fatalf("the test assumes a %d-byte ring that 16,000 full-size records overflow", minRingBytes)
+	}
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 1, From: addr(caller), OutFrom: addr(legB), OutTo: addr(agent)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16000 {
+		if _, err := caller.WriteToUDPAddrPort(rtp(0, uint16(i), 0x55), addr(legA)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := r.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Relayed != 16000 || c.RingFull != 0 {
+		t.Errorf("counters %+v: want 16000 relayed, none left to the socket for a full ring", c)
+	}
+}
