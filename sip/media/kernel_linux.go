@@ -110,6 +110,15 @@ func (p *Ports) Close() error {
 	return err
 }
 
+// takeLag is the relay's ring reader's standing lag (krelay.TakeReadLag);
+// no reads without the relay (k nil).
+func (k *kernel) takeLag() (time.Duration, int64) {
+	if k == nil {
+		return 0, 0
+	}
+	return k.r.TakeReadLag()
+}
+
 // KernelStats are the kernel relay's counters; ok is false when it is
 // not running.
 func (p *Ports) KernelStats() (c krelay.Counters, ok bool) {

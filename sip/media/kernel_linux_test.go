@@ -301,3 +301,32 @@ func TestKernelRelayFromTheFirstPacket(t *testing.T) {
 		t.Errorf("%d packets from the NAT address relayed in the kernel, want 1", n)
 	}
 }
+
+// TestReadDelayCountsTheRing: with the kernel relaying a call, the reads
+// of its ring count in the RTP read delay (the overload control's
+// rtp_delay) though no leg's socket is read; a reader that keeps up shows
+// a short wait.
+func TestReadDelayCountsTheRing(t *testing.T) {
+	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
+	var rec tapLog
+	c.callerLeg.SetBatchTap(rec.tap)
+	Bridge(c.callerLeg, c.agentLeg)
+	payload := bytes.Repeat([]byte{0x33}, 160)
+	c.latch(payload)
+	waitFor(t, "the tap to get the first packet", func() bool { return rec.len() == 1 })
+	ports.TakeReadDelay()
+
+	before := relayedInKernel(t, ports)
+	for seq := uint16(2); seq < 5; seq++ {
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, seq, uint32(seq)*160, 7, payload))
+		c.agent.mustRecv()
+	}
+	waitFor(t, "the tap to get the relayed packets", func() bool { return rec.len() == 4 })
+	if got := relayedInKernel(t, ports) - before; got != 3 {
+		t.Fatalf("%d packets relayed in the kernel, want 3", got)
+	}
+	least, n := ports.TakeReadDelay()
+	if n == 0 || least >= 100*time.Millisecond {
+		t.Errorf("read delay with the ring read as the kernel relays: %v over %d reads, want a read, well under 100ms", least, n)
+	}
+}

@@ -5,6 +5,7 @@ package media
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"hotline/sip/media/krelay"
 )
@@ -21,6 +22,9 @@ func (p *Ports) StartKernel(*Config, *slog.Logger) error {
 
 // KernelStats: there is no kernel relay.
 func (p *Ports) KernelStats() (krelay.Counters, bool) { return krelay.Counters{}, false }
+
+// takeLag: no ring reader without the kernel relay.
+func (k *kernel) takeLag() (time.Duration, int64) { return 0, 0 }
 
 // Close does nothing without the kernel relay.
 func (p *Ports) Close() error { return nil }

@@ -46,6 +46,21 @@ func (w *readWait) take() (time.Duration, int64) {
 // stamps their arrival). Every read having waited long is a media relay
 // that has fallen behind: audio reaches the other party and the
 // recording late, and what is still queued when the call ends is lost.
-// With the in-kernel relay only the packets it leaves to user space
-// count (a leg's first ones, before its flow is installed, among them).
-func (p *Ports) TakeReadDelay() (time.Duration, int64) { return p.wait.take() }
+// With the in-kernel relay the packets it leaves to user space count (a
+// leg's first ones, before its flow is installed, among them), and so
+// does its ring's reader: the oldest copy each read of the ring took
+// against the kernel's relaying (the least over the reads); the larger
+// of the two standing waits is returned. A ring reader held up delivers
+// the recordings' audio late, and once the ring is full the relay falls
+// back to the legs' sockets, which costs the most when the machine has
+// least.
+func (p *Ports) TakeReadDelay() (time.Duration, int64) {
+	d, n := p.wait.take()
+	if kd, kn := p.kern.Load().takeLag(); kn > 0 {
+		if n == 0 || kd > d {
+			d = kd
+		}
+		n += kn
+	}
+	return d, n
+}

@@ -410,3 +410,53 @@ func TestRingHoldsSmallRecords(t *testing.T) {
 		t.Errorf("counters %+v: want 16000 relayed, none left to the socket for a full ring", c)
 	}
 }
+
+// TestReadLag: copies that waited in the ring before a read took them
+// (here: relayed 300 ms before Run started) show as the reader's lag, the
+// least over the reads since the last take; a copy read as the kernel
+// relays it shows a short one, and no read shows none.
+func TestReadLag(t *testing.T) {
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 3, From: addr(caller), OutFrom: addr(legB), OutTo: addr(agent)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		caller.WriteToUDPAddrPort(rtp(0, uint16(i), 0x66), addr(legA))
+		if _, _, ok := recv(t, agent, time.Second); !ok {
+			t.Fatal("the agent got nothing")
+		}
+	}
+	if _, n := r.TakeReadLag(); n != 0 {
+		t.Fatalf("%d reads before Run", n)
+	}
+	time.Sleep(300 * time.Millisecond)
+	col := &collector{}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(col.handle) }()
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	col.wait(t, 3)
+	least, n := r.TakeReadLag()
+	if n == 0 || least < 300*time.Millisecond || least > 10*time.Second {
+		t.Fatalf("lag after copies waited 300 ms: %v over %d reads, want at least 300ms", least, n)
+	}
+	if _, n := r.TakeReadLag(); n != 0 {
+		t.Errorf("%d reads counted again after a take", n)
+	}
+	caller.WriteToUDPAddrPort(rtp(0, 3, 0x66), addr(legA))
+	col.wait(t, 4)
+	least, n = r.TakeReadLag()
+	if n != 1 || least >= 300*time.Millisecond {
+		t.Errorf("lag of a copy read as relayed: %v over %d reads, want one read, well under 300ms", least, n)
+	}
+}
