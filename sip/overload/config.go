@@ -123,11 +123,15 @@ type Config struct {
 	// queue, not one late leg or a short stall). The media relay is then
 	// behind: the admitted calls' audio reaches the other party and the
 	// recording late, and what is still queued when a call ends is lost.
-	// With the in-kernel relay (rtp.kernel) only the packets it leaves to
-	// user space count, a leg's first ones among them: until they are
-	// read, its flow is not installed and its audio is not relayed at
-	// all. Whoever holds the cores (MinCPU does not apply). Linux. Default
-	// 100ms; negative: off.
+	// With the in-kernel relay (rtp.kernel) the packets it leaves to user
+	// space count, a leg's first ones among them (until they are read, its
+	// flow is not installed and its audio is not relayed at all), and so
+	// does the reader of its ring to user space: the oldest copy each read
+	// takes, against the kernel's relaying (the larger of the two standing
+	// waits counts). A ring reader held up delivers the recordings' audio
+	// late, and a full ring leaves the packets to the legs' sockets, the
+	// dearer path. Whoever holds the cores (MinCPU does not apply). Linux.
+	// Default 100ms; negative: off.
 	RTPDelay time.Duration `yaml:"rtp_delay"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
