@@ -57,7 +57,8 @@ func (s *Server) uaOptions() []sipgo.UserAgentOption {
 			sip.WithTransportLayerReadFilter(s.readFilter),
 			sip.WithTransportLayerLogger(log),
 		),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.lateOK)), // linger.go
 	}
 }
 

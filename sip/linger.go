@@ -1,8 +1,10 @@
 package sip
 
 import (
+	"context"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -45,4 +47,59 @@ func applyLinger(d time.Duration) {
 			*t = d
 		}
 	}
+}
+
+// lateOK acknowledges again a 2xx to an INVITE Hotline sent when it comes
+// after the transaction ended (Timer M, sip.transaction_linger): the
+// peer retransmits its 2xx until an ACK comes (RFC 3261 §13.3.1.4, for
+// 64×T1) and then hangs up, so a call whose ACKs were lost for the whole
+// linger (a network or a Hotline that far behind) would be hung up by
+// the agent's phone half a minute after it answered. RFC 3261 §13.2.2.4
+// has the UAC core acknowledge every 2xx retransmission. Only a 2xx of
+// a dialog Hotline still has and has acknowledged (confirmed) is
+// acknowledged, with the same ACK; any other response that matches no
+// transaction is dropped, as sipgo does, at debug level. sipgo calls it
+// from the transaction layer (WithTransactionLayerUnhandledResponseHandler).
+func (s *Server) lateOK(res *sip.Response) {
+	cseq, cid := res.CSeq(), res.CallID()
+	if !res.IsSuccess() || cseq == nil || cid == nil || cseq.MethodName != sip.INVITE {
+		s.log.Debug("response matching no transaction dropped", "response", res.Short())
+		return
+	}
+	s.mu.Lock()
+	ref := s.table[cid.Value()]
+	s.mu.Unlock()
+	var cli *sipgo.DialogClientSession
+	if ref != nil && ref.leg != nil {
+		cli = ref.leg.cli // set before the Call-ID was registered
+	}
+	// Confirmed: the ACK went out, after InviteRequest and InviteResponse
+	// were set (the state is atomic: what came before it is visible).
+	if cli == nil || cli.LoadState() != sip.DialogStateConfirmed || !sameAnswer(cli, res) {
+		s.log.Debug("2xx matching no transaction or confirmed dialog dropped", "response", res.Short())
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.runCtx, time.Second)
+	defer cancel()
+	log := s.log.With("call_id", cid.Value())
+	if ref.call != nil {
+		log = ref.call.log.With("leg_call_id", cid.Value())
+	}
+	if err := cli.Ack(ctx); err != nil {
+		log.Warn("2xx retransmitted after its transaction ended: ACK not sent again", "error", err)
+		return
+	}
+	log.Info("2xx retransmitted after its transaction ended: acknowledged again")
+}
+
+// sameAnswer reports whether res is a retransmission of the 2xx that
+// answered cli's INVITE: its CSeq and its To tag.
+func sameAnswer(cli *sipgo.DialogClientSession, res *sip.Response) bool {
+	ir := cli.InviteResponse
+	if ir == nil || ir.CSeq() == nil || ir.To() == nil || res.To() == nil || ir.CSeq().SeqNo != res.CSeq().SeqNo {
+		return false
+	}
+	want, _ := ir.To().Params.Get("tag")
+	got, _ := res.To().Params.Get("tag")
+	return want != "" && want == got
 }
