@@ -26,6 +26,9 @@ type kernel struct {
 	done  chan struct{}
 	ifs   sync.Map // netip.Addr → int: the interface to send to it out of (0: this host)
 	many  [][]byte // the ring goroutine's: a run of packets for a BatchTap
+	// lag is the ring reader's standing wait: the oldest copy each read
+	// took (Ports.TakeReadDelay).
+	lag readWait
 }
 
 // kernelIfaces is where the relay's program goes for legs bound to bind:
@@ -84,12 +87,13 @@ func (p *Ports) StartKernel(cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("media: %w", err)
 	}
 	k := &kernel{r: r, log: log, first: p.first, done: make(chan struct{})}
+	k.lag.init()
 	if p.pairs() > 0 {
 		k.legs = make([]atomic.Pointer[Leg], p.pairs())
 	}
 	go func() {
 		defer close(k.done)
-		if err := r.Run(k.handle); err != nil {
+		if err := r.Run(k.handle, k.lag.note); err != nil {
 			log.Error("kernel relay: ring buffer", "error", err)
 		}
 	}()
@@ -110,13 +114,13 @@ func (p *Ports) Close() error {
 	return err
 }
 
-// takeLag is the relay's ring reader's standing lag (krelay.TakeReadLag);
-// no reads without the relay (k nil).
+// takeLag is the relay's ring reader's standing wait (readWait.take); no
+// reads without the relay (k nil).
 func (k *kernel) takeLag() (time.Duration, int64) {
 	if k == nil {
 		return 0, 0
 	}
-	return k.r.TakeReadLag()
+	return k.lag.take()
 }
 
 // KernelStats are the kernel relay's counters; ok is false when it is

@@ -25,12 +25,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -160,11 +158,6 @@ type Relay struct {
 	maps       sync.RWMutex
 	mapsClosed bool
 
-	// lagLeast is the least wait of the oldest copy a read of the ring
-	// took (ns; math.MaxInt64: none) and lagReads the reads that took
-	// any, since the last TakeReadLag.
-	lagLeast, lagReads atomic.Int64
-
 	kick    chan struct{}      // Install or Remove: read the ring now (capacity 1)
 	syncs   chan chan struct{} // Sync's requests, answered after a read
 	closed  chan struct{}      // Close was called
@@ -198,7 +191,6 @@ func Open(legs int, ifaces ...string) (*Relay, error) {
 	r := &Relay{coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
 		active: make(map[flowKey]struct{}), kick: make(chan struct{}, 1), syncs: make(chan chan struct{}),
 		closed: make(chan struct{}), stopped: make(chan struct{})}
-	r.lagLeast.Store(math.MaxInt64)
 	for _, name := range ifaces {
 		ifc, err := net.InterfaceByName(name)
 		if err != nil {
@@ -388,8 +380,14 @@ const pollEvery = 5 * time.Millisecond
 // Run reads the ring buffer until Close and hands handle the packets read
 // in one go (at most batchMax), in the order the kernel relayed them: every
 // pollEvery while a flow is installed, at once after Install or Remove,
-// and for Sync. It returns nil after Close.
-func (r *Relay) Run(handle func([]Packet)) error {
+// and for Sync. waited, if not nil, is told at each read that took any
+// copy how long the oldest one had waited in the ring since the kernel
+// relayed it: a reader held up, every read finding old copies, delivers
+// the legs' counters and recorders their audio late, and once the ring
+// is full the kernel leaves the packets to the user-space relay, which
+// costs more per packet when the machine has least. It returns nil after
+// Close.
+func (r *Relay) Run(handle func([]Packet), waited func(time.Duration)) error {
 	r.mu.Lock()
 	if r.ended || r.running {
 		r.mu.Unlock()
@@ -409,7 +407,7 @@ func (r *Relay) Run(handle func([]Packet)) error {
 	defer tick.Stop()
 	var synced chan struct{} // a Sync waiting for this read
 	for {
-		err := r.read(recs, batch, handle)
+		err := r.read(recs, batch, handle, waited)
 		if synced != nil {
 			close(synced)
 			synced = nil
@@ -437,8 +435,9 @@ func (r *Relay) Run(handle func([]Packet)) error {
 	}
 }
 
-// read hands handle what the ring holds now.
-func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet)) error {
+// read hands handle what the ring holds now, and waited the oldest copy's
+// wait.
+func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet), waited func(time.Duration)) error {
 	if r.ring.AvailableBytes() == 0 {
 		return nil
 	}
@@ -453,10 +452,10 @@ func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet
 				ns := int64(binary.NativeEndian.Uint64(s[8:]))
 				if n <= DataMax && recordHdr+n <= len(s) {
 					at := r.now0.Add(time.Duration(ns - r.mono0))
-					if first {
-						r.noteLag(time.Since(at))
-						first = false
+					if first && waited != nil {
+						waited(time.Since(at))
 					}
+					first = false
 					batch = append(batch, Packet{ID: id, At: at, Data: s[recordHdr : recordHdr+n]})
 				}
 			}
@@ -476,33 +475,6 @@ func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet
 			return fmt.Errorf("krelay: read the ring buffer: %w", err)
 		}
 	}
-}
-
-// noteLag counts a read whose oldest copy had waited d in the ring.
-func (r *Relay) noteLag(d time.Duration) {
-	r.lagReads.Add(1)
-	for {
-		cur := r.lagLeast.Load()
-		if int64(d) >= cur || r.lagLeast.CompareAndSwap(cur, int64(d)) {
-			return
-		}
-	}
-}
-
-// TakeReadLag returns the least time the oldest copy of each read of the
-// ring had waited there (since the kernel relayed the packet), over the
-// reads since the last call, and how many reads took any (0: none, and
-// the lag means nothing). Every read finding old copies is a reader held
-// up: the legs' counters and recorders get their audio late, and once
-// the ring is full the kernel leaves the packets to the user-space relay,
-// which costs more per packet than the machine has while it is held up.
-func (r *Relay) TakeReadLag() (time.Duration, int64) {
-	n := r.lagReads.Swap(0)
-	least := r.lagLeast.Swap(math.MaxInt64)
-	if n == 0 || least == math.MaxInt64 {
-		return 0, 0
-	}
-	return time.Duration(max(least, 0)), n
 }
 
 // Sync returns once Run has handed over every copy the ring held when Sync
