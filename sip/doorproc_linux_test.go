@@ -452,3 +452,8 @@ func TestDoorProcessHoldsCallsInSetup(t *testing.T) {
 	}
 	f.checkIdle()
 }
+
+// shedPublished reports whether the shedding decision the door process
+// reads (the shared shed word) is on: Hotline's monitor publishes it
+// after its detector's state changed.
+func (l *doorLink) shedPublished() bool { return l.sh.shed.Load() != 0 }

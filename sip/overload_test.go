@@ -64,12 +64,20 @@ func setPressure(t *testing.T, path, v string) {
 	}
 }
 
-// waitShedding waits (bounded) until the server's overload decision is on.
+// waitShedding waits (bounded) until the server's overload decision is on
+// (or off), and its door processes have it.
 func waitShedding(t *testing.T, s *Server, on bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		if got, _ := s.overload.Shedding(); got == on {
+		// The door processes get the decision after the detector has it
+		// (the monitor's sample publishes it): both, or a door process
+		// could still pass on what Hotline then refuses itself.
+		published := true
+		for _, l := range s.doorLinks() {
+			published = published && l.shedPublished() == on
+		}
+		if got, _ := s.overload.Shedding(); got == on && published {
 			return
 		}
 		if time.Now().After(deadline) {
