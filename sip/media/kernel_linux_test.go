@@ -26,6 +26,21 @@ func kernelCall(t *testing.T, callerFmt, agentFmt Format) (*call, *Ports) {
 	return newCallOn(t, ports, callerFmt, agentFmt), ports
 }
 
+// tappedKernelCall is a PCMU call relayed in the kernel, bridged and
+// latched with payloads of fill, whose caller leg's tap (rec) has the
+// latching packet.
+func tappedKernelCall(t *testing.T, fill byte) (c *call, ports *Ports, rec *tapLog, payload []byte) {
+	t.Helper()
+	c, ports = kernelCall(t, fmtPCMU, fmtPCMU)
+	rec = &tapLog{}
+	c.callerLeg.SetBatchTap(rec.tap)
+	Bridge(c.callerLeg, c.agentLeg)
+	payload = bytes.Repeat([]byte{fill}, 160)
+	c.latch(payload)
+	waitFor(t, "the tap to get the first packet", func() bool { return rec.len() == 1 })
+	return c, ports, rec, payload
+}
+
 // latch sends one packet each way, relayed in user space, after which both
 // legs know their remote and a bridged pair is relayed in the kernel.
 func (c *call) latch(payload []byte) {
@@ -231,13 +246,7 @@ func TestKernelRelayFollowsRebridgeAndRemote(t *testing.T) {
 // still be in it; closing the leg hands them to its tap before Close
 // returns, so a recording ends with the audio that was relayed.
 func TestKernelRelayHandsTheLastAudioToTheTap(t *testing.T) {
-	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
-	var rec tapLog
-	c.callerLeg.SetBatchTap(rec.tap)
-	Bridge(c.callerLeg, c.agentLeg)
-	payload := bytes.Repeat([]byte{0x55}, 160)
-	c.latch(payload)
-	waitFor(t, "the tap to get the first packet", func() bool { return rec.len() == 1 })
+	c, ports, rec, payload := tappedKernelCall(t, 0x55)
 
 	before := relayedInKernel(t, ports)
 	const n = 30
@@ -307,13 +316,7 @@ func TestKernelRelayFromTheFirstPacket(t *testing.T) {
 // rtp_delay) though no leg's socket is read; a reader that keeps up shows
 // a short wait.
 func TestReadDelayCountsTheRing(t *testing.T) {
-	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
-	var rec tapLog
-	c.callerLeg.SetBatchTap(rec.tap)
-	Bridge(c.callerLeg, c.agentLeg)
-	payload := bytes.Repeat([]byte{0x33}, 160)
-	c.latch(payload)
-	waitFor(t, "the tap to get the first packet", func() bool { return rec.len() == 1 })
+	c, ports, rec, payload := tappedKernelCall(t, 0x33)
 	ports.TakeReadDelay()
 
 	before := relayedInKernel(t, ports)
