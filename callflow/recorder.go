@@ -68,8 +68,9 @@ type Recording interface {
 	Failed() bool
 	// Tap makes codec the format of channel ch and returns what records
 	// a batch of that channel's packets as they arrive (a media leg's
-	// batch tap).
-	Tap(ch Channel, codec audio.Codec) func(pkts [][]byte, arrival time.Time)
+	// batch tap), and counts the packets before them the relay could not
+	// copy (missed: audio the recording lacks, recorded as silence).
+	Tap(ch Channel, codec audio.Codec) func(pkts [][]byte, missed uint64, arrival time.Time)
 	// SetAgent names the call's agent in the recording's record.
 	SetAgent(agent string) error
 	// SetExtra sets a field of the recording's record.

@@ -41,8 +41,8 @@ type fakeRecording struct {
 
 func (r *fakeRecording) Key() string  { return r.key }
 func (r *fakeRecording) Failed() bool { return r.failed }
-func (r *fakeRecording) Tap(Channel, audio.Codec) func([][]byte, time.Time) {
-	return func([][]byte, time.Time) {}
+func (r *fakeRecording) Tap(Channel, audio.Codec) func([][]byte, uint64, time.Time) {
+	return func([][]byte, uint64, time.Time) {}
 }
 func (r *fakeRecording) SetAgent(a string) error       { r.agent = a; return nil }
 func (r *fakeRecording) SetExtra(k, v string) error    { r.extra[k] = v; return nil }

@@ -50,7 +50,7 @@ func TestRTPKernelCounters(t *testing.T) {
 		t.Errorf("with the relay off: %v", err)
 	}
 	on = true
-	want := `# HELP hotline_rtp_kernel_packets_total RTP packets the in-kernel relay (rtp.kernel) relayed, or left to the user-space relay because its ring buffer was full or the packet too long.
+	want := `# HELP hotline_rtp_kernel_packets_total RTP packets the in-kernel relay (rtp.kernel) relayed (relayed), relayed without the recorders' copy because its ring buffer to them was full (ring_full, also in relayed), or left to the user-space relay as too long (too_long).
 # TYPE hotline_rtp_kernel_packets_total counter
 hotline_rtp_kernel_packets_total{result="relayed"} 7
 hotline_rtp_kernel_packets_total{result="ring_full"} 2

@@ -155,9 +155,10 @@ func (m *Metrics) RTPLegEnded(s RTPStats) {
 type RTPKernel struct {
 	// Relayed is the packets relayed in the kernel.
 	Relayed uint64
-	// RingFull and TooLong are the packets it left to the user-space
-	// relay: the ring buffer to the recorders was full, or the packet
-	// longer than a ring record.
+	// RingFull is the packets of those it relayed without the
+	// recorders' copy, as the ring buffer to them was full; TooLong the
+	// packets it left to the user-space relay as longer than a ring
+	// record.
 	RingFull, TooLong uint64
 }
 
@@ -224,7 +225,7 @@ func newCallbackCollector(s *sources) *callbackCollector {
 		dropped:    d(NameRTPDropped, "Received packets discarded (not RTP, unknown payload type, wrong source)."),
 		jMean:      d(NameRTPJitterMean, "Mean interarrival jitter over live legs that report it.", lDirection),
 		jMax:       d(NameRTPJitterMax, "Largest interarrival jitter of a live leg.", lDirection),
-		kernel:     d(NameRTPKernel, "RTP packets the in-kernel relay (rtp.kernel) relayed, or left to the user-space relay because its ring buffer was full or the packet too long.", "result"),
+		kernel:     d(NameRTPKernel, "RTP packets the in-kernel relay (rtp.kernel) relayed (relayed), relayed without the recorders' copy because its ring buffer to them was full (ring_full, also in relayed), or left to the user-space relay as too long (too_long).", "result"),
 		bFiles:     d(NameRecordingBacklogFiles, "Finished recordings waiting in the spool for upload."),
 		bBytes:     d(NameRecordingBacklogBytes, "Size of the recordings waiting for upload."),
 		bOldest:    d(NameRecordingBacklogOldest, "How long the oldest recording waiting for upload has waited."),

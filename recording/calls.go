@@ -37,12 +37,16 @@ type callRecording struct{ *Recorder }
 // Tap sets the format of channel ch's side and returns the media leg's
 // batch tap into it: the same closure over the recorder as a direct
 // wiring, so a recorded packet costs what it did.
-func (r callRecording) Tap(ch callflow.Channel, codec audio.Codec) func(pkts [][]byte, arrival time.Time) {
-	rec := r.Recorder
+func (r callRecording) Tap(ch callflow.Channel, codec audio.Codec) func(pkts [][]byte, missed uint64, arrival time.Time) {
+	rec, side := r.Recorder, Caller
 	if ch == callflow.AgentChannel {
-		rec.SetFormat(Agent, codec)
-		return func(ps [][]byte, at time.Time) { rec.Packets(Agent, ps, at) }
+		side = Agent
 	}
-	rec.SetFormat(Caller, codec)
-	return func(ps [][]byte, at time.Time) { rec.Packets(Caller, ps, at) }
+	rec.SetFormat(side, codec)
+	return func(ps [][]byte, missed uint64, at time.Time) {
+		if missed > 0 {
+			rec.Missed(side, missed)
+		}
+		rec.Packets(side, ps, at)
+	}
 }

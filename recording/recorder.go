@@ -46,7 +46,8 @@ type Stats struct {
 	// (index Caller, Agent).
 	Received [Channels]uint64 `json:"received"`
 	// Dropped counts packets dropped because the hand-off buffer to the
-	// writer was full; their audio is recorded as silence.
+	// writer was full, or relayed without a copy for the recorder
+	// (Missed); their audio is recorded as silence.
 	Dropped uint64 `json:"dropped"`
 	// Late counts packets that arrived after their place in the file was
 	// written (beyond the jitter window) and were left out.
@@ -269,10 +270,7 @@ func (r *Recorder) Packets(side Side, pkts [][]byte, arrival time.Time) {
 	var warn bool
 	var n uint64
 	if dropped > 0 {
-		// Warn at the 1st, 2nd, 4th, 8th... drop.
-		warn = bits.Len64(r.nDropped) != bits.Len64(r.nDropped+dropped)
-		r.nDropped += dropped
-		n = r.nDropped
+		warn, n = r.countDropped(dropped)
 	}
 	r.inMu.Unlock()
 	if dropped > 0 {
@@ -281,6 +279,37 @@ func (r *Recorder) Packets(side Side, pkts [][]byte, arrival time.Time) {
 			r.log.Warn("recording hand-off full: audio dropped, recorded as silence",
 				"call_id", r.info.CallID, "dropped_packets", n)
 		}
+	}
+}
+
+// countDropped adds n packets to those dropped (r.inMu held) and returns
+// the total, and whether to warn: at the 1st, 2nd, 4th, 8th... drop.
+func (r *Recorder) countDropped(n uint64) (warn bool, total uint64) {
+	warn = bits.Len64(r.nDropped) != bits.Len64(r.nDropped+n)
+	r.nDropped += n
+	return warn, r.nDropped
+}
+
+// Missed counts n packets of side that the media relay relayed without a
+// copy for the recorder (the kernel relay's ring to user space was full:
+// its reader held up) as dropped, as the hand-off's drops are (Stats.Dropped,
+// the manager's DroppedPackets): their audio is silence in the recording.
+// Calls after Finish are ignored.
+func (r *Recorder) Missed(side Side, n uint64) {
+	if n == 0 || r.finished.Load() || (side != Caller && side != Agent) {
+		return
+	}
+	r.inMu.Lock()
+	if r.inClosed {
+		r.inMu.Unlock()
+		return
+	}
+	warn, total := r.countDropped(n)
+	r.inMu.Unlock()
+	r.dropped.Add(n)
+	if warn {
+		r.log.Warn("kernel relay's ring full: audio relayed without the recorder's copy, recorded as silence",
+			"call_id", r.info.CallID, "side", side.String(), "dropped_packets", total)
 	}
 }
 

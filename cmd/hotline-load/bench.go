@@ -317,8 +317,9 @@ type concStep struct {
 	PacketsRelayed uint64
 	// RingFull and RecDropped are read from Hotline's metrics at the
 	// window's start and end (the step's calls' set-up excluded): the
-	// packets its kernel relay left to the user-space relay because the
-	// ring to user space was full, and the packets its recorders dropped.
+	// packets its kernel relay relayed without the recorders' copy because
+	// the ring to user space was full, and the packets its recorders
+	// dropped (those among them).
 	// Neither fails the step (figure 2c counts the ramp's drops); both
 	// say what a failing step did.
 	RingFull, RecDropped uint64
@@ -350,7 +351,7 @@ func (s *concStep) why() string {
 		return "ok"
 	}
 	if s.RingFull > 0 {
-		w = append(w, fmt.Sprintf("%d packets left to the user-space relay (kernel relay's ring full)", s.RingFull))
+		w = append(w, fmt.Sprintf("%d packets relayed without the recorders' copy (kernel relay's ring full)", s.RingFull))
 	}
 	if s.RecDropped > 0 {
 		w = append(w, fmt.Sprintf("%d packets dropped by recorders", s.RecDropped))

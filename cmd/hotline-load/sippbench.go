@@ -566,7 +566,7 @@ func relaySummary(ctx context.Context, h *hotlineProc) string {
 	if len(c) == 0 {
 		return "in user space (the in-kernel relay did not run: rtp.kernel off, or not allowed here)"
 	}
-	return fmt.Sprintf("in the kernel (rtp.kernel): %s packets relayed there; %s left to the user-space relay as the ring buffer was full, %s as too long (%s)",
+	return fmt.Sprintf("in the kernel (rtp.kernel): %s packets relayed there, %s of them without the recorders' copy as the ring buffer was full; %s left to the user-space relay as too long (%s)",
 		fmtNum(c["relayed"]), fmtNum(c["ring_full"]), fmtNum(c["too_long"]), metrics.NameRTPKernel)
 }
 

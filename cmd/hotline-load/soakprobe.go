@@ -540,9 +540,10 @@ type mediaCounts struct {
 	ok                   bool
 }
 
-// mediaCounts reads the packets Hotline's kernel relay left to the
-// user-space relay with its ring full (0 without the kernel relay) and
-// those its recorders dropped, from the two families only.
+// mediaCounts reads the packets Hotline's kernel relay relayed without
+// the recorders' copy, its ring full (0 without the kernel relay), and
+// those its recorders dropped (those among them), from the two families
+// only.
 func (h *hotlineProc) mediaCounts(ctx context.Context) mediaCounts {
 	data, ok := h.metricsText(ctx, metrics.NameRTPKernel, metrics.NameRecordingDropped)
 	if !ok {

@@ -47,7 +47,7 @@ func TestBurstIsRelayedInOrder(t *testing.T) {
 			var mu sync.Mutex
 			var tapped [][]byte
 			biggest := 0 // packets in the largest tap call
-			cl.SetBatchTap(func(ps [][]byte, at time.Time) {
+			cl.SetBatchTap(func(ps [][]byte, _ uint64, at time.Time) {
 				if at.IsZero() {
 					t.Error("zero arrival time")
 				}

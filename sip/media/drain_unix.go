@@ -53,7 +53,7 @@ func (l *Leg) drainRTP() {
 			}
 		}
 	})
-	t.give(len(acc), func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, nil)
+	t.give(len(acc), 0, func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, nil)
 }
 
 // sockaddrAddrPort is a drained datagram's source as net.UDPConn would

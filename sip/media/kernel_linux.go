@@ -247,22 +247,40 @@ func (l *Leg) syncKernel() {
 	switch {
 	case ok && ks.on && f == ks.flow:
 	case ok:
+		if ks.on {
+			// Installing over the flow would lose its count of copies
+			// missed.
+			l.removeFlow(k, at)
+		}
 		if err := k.r.Install(at, f); err != nil {
 			if !errors.Is(err, krelay.ErrUnsupported) {
 				l.log.Warn("kernel relay: install", "error", err)
 			}
 			ok = false
-			if ks.on {
-				_, _, _ = k.r.Remove(at)
-			}
 		}
 		ks.on, ks.flow = ok, f
 		ks.was = ks.was || ok
 	case ks.on:
-		if _, _, err := k.r.Remove(at); err != nil {
-			l.log.Warn("kernel relay: remove", "error", err)
-		}
+		l.removeFlow(k, at)
 		ks.on = false
+	}
+}
+
+// removeFlow removes the leg's flow (l.kstate.mu held) and tells its tap
+// the copies the kernel relayed without and no copy has told yet (the
+// ring was full until the flow's end).
+func (l *Leg) removeFlow(k *kernel, at netip.AddrPort) {
+	st, err := k.r.Remove(at)
+	if err != nil {
+		l.log.Warn("kernel relay: remove", "error", err)
+		return
+	}
+	if st.Missed > 0 {
+		l.packetsIn.Add(st.Missed)
+		if peer := l.peer.Load(); peer != nil {
+			peer.packetsOut.Add(st.Missed)
+		}
+		l.tap.Load().give(0, st.Missed, nil, nil)
 	}
 }
 
@@ -277,8 +295,8 @@ func (l *Leg) relayedFromSDP() bool {
 	if k == nil {
 		return false
 	}
-	n, _, err := k.r.Stats(l.kaddr)
-	return err == nil && n > 0
+	st, err := k.r.Stats(l.kaddr)
+	return err == nil && st.Packets > 0
 }
 
 func (ks *kernelState) isOn() bool {
@@ -321,8 +339,9 @@ func (l *Leg) endKernel() (was bool) {
 }
 
 // kernelPackets accounts for packets the kernel relayed from the leg to
-// its peer (copies, as received) and gives them to the leg's tap; many is
-// scratch space for a BatchTap, returned emptied for the next call.
+// its peer (copies, as received, and those relayed without a copy before
+// them) and gives them to the leg's tap; many is scratch space for a
+// BatchTap, returned emptied for the next call.
 func (l *Leg) kernelPackets(pkts []krelay.Packet, many [][]byte) [][]byte {
 	if r := l.remote.Load(); r != nil && !r.latched {
 		// Relayed from the SDP's address before any packet reached the
@@ -330,23 +349,28 @@ func (l *Leg) kernelPackets(pkts []krelay.Packet, many [][]byte) [][]byte {
 		// dropped, as after a first packet read in user space.
 		l.latch(r, r.dest)
 	}
-	var nbytes uint64
+	var nbytes, missed uint64
 	l.rxMu.Lock()
 	for i := range pkts {
 		p := pkts[i].Data
 		now := int64(pkts[i].At.Sub(l.epoch)) + 1
 		nbytes += uint64(len(p))
+		if m := pkts[i].Missed; m > 0 {
+			// Relayed without a copy, not lost on the way: no gap.
+			missed += uint64(m)
+			l.rx.seq += m
+		}
 		l.countLoss(p)
 		l.measureJitter(p, now)
 	}
 	l.rxMu.Unlock()
 	last := pkts[len(pkts)-1].At
-	l.packetsIn.Add(uint64(len(pkts)))
+	l.packetsIn.Add(uint64(len(pkts)) + missed)
 	l.bytesIn.Add(nbytes)
 	l.lastPacket.Store(int64(last.Sub(l.epoch)) + 1)
 	if peer := l.peer.Load(); peer != nil {
-		peer.packetsOut.Add(uint64(len(pkts)))
+		peer.packetsOut.Add(uint64(len(pkts)) + missed)
 		peer.bytesOut.Add(nbytes)
 	}
-	return l.tap.Load().give(len(pkts), func(i int) ([]byte, time.Time) { return pkts[i].Data, pkts[i].At }, many)
+	return l.tap.Load().give(len(pkts), missed, func(i int) ([]byte, time.Time) { return pkts[i].Data, pkts[i].At }, many)
 }

@@ -5,8 +5,11 @@ package media
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"hotline/audio"
 )
@@ -61,13 +64,15 @@ func relayedInKernel(t *testing.T, p *Ports) uint64 {
 
 // tapLog keeps what a BatchTap was given.
 type tapLog struct {
-	mu   sync.Mutex
-	seqs []uint16
+	mu     sync.Mutex
+	seqs   []uint16
+	missed uint64
 }
 
-func (l *tapLog) tap(pkts [][]byte, _ time.Time) {
+func (l *tapLog) tap(pkts [][]byte, missed uint64, _ time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.missed += missed
 	for _, p := range pkts {
 		l.seqs = append(l.seqs, uint16(p[2])<<8|uint16(p[3]))
 	}
@@ -150,10 +155,10 @@ func TestKernelRelay(t *testing.T) {
 	k := ports.kern.Load()
 	_ = c.agentLeg.Close()
 	<-c.agentLeg.Done()
-	if _, _, err := k.r.Stats(c.callerLeg.kaddr); err == nil {
+	if _, err := k.r.Stats(c.callerLeg.kaddr); err == nil {
 		t.Error("the caller leg's flow is still installed after the agent leg closed")
 	}
-	if _, _, err := k.r.Stats(c.agentLeg.kaddr); err == nil {
+	if _, err := k.r.Stats(c.agentLeg.kaddr); err == nil {
 		t.Error("the agent leg's flow is still installed after it closed")
 	}
 	if s := c.callerLeg.Stats(); s.Lost != 0 {
@@ -198,7 +203,7 @@ func TestKernelRelayFollowsRebridgeAndRemote(t *testing.T) {
 	}
 	talk(c.caller, c.callerLeg, c.agent, c.agentLeg, 1)
 	talk(c.agent, c.agentLeg, c.caller, c.callerLeg, 1)
-	if _, _, err := k.r.Stats(c.callerLeg.kaddr); err != nil {
+	if _, err := k.r.Stats(c.callerLeg.kaddr); err != nil {
 		t.Fatalf("no flow for the caller leg once both latched: %v", err)
 	}
 
@@ -217,7 +222,7 @@ func TestKernelRelayFollowsRebridgeAndRemote(t *testing.T) {
 	if n := relayedInKernel(t, ports) - before; n != 2 {
 		t.Errorf("%d packets relayed in the kernel after the transfer, want 2", n)
 	}
-	if _, _, err := k.r.Stats(c.agentLeg.kaddr); err == nil {
+	if _, err := k.r.Stats(c.agentLeg.kaddr); err == nil {
 		t.Error("the old agent leg, no longer bridged, still has a flow")
 	}
 
@@ -332,4 +337,136 @@ func TestReadDelayCountsTheRing(t *testing.T) {
 	if n == 0 || least >= 100*time.Millisecond {
 		t.Errorf("read delay with the ring read as the kernel relays: %v over %d reads, want a read, well under 100ms", least, n)
 	}
+}
+
+// sendPaced has c's caller send n audio packets (sequence numbers from
+// seq) to the caller leg while a goroutine reads what reaches the agent,
+// pacing the sender so that the agent's socket never overflows; it
+// returns how many reached the agent.
+func (c *call) sendPaced(t *testing.T, seq uint16, n int, payload []byte) int {
+	t.Helper()
+	if raw, err := c.agent.conn.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20) })
+	}
+	var got atomic.Int64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			_ = c.agent.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, _, err := c.agent.conn.ReadFromUDPAddrPort(buf); err == nil {
+				got.Add(1)
+				continue
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	wait := func(want int64, d time.Duration) {
+		for end := time.Now().Add(d); got.Load() < want && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i := range n {
+		if i%100 == 0 {
+			wait(int64(i-100), 5*time.Second)
+		}
+		s := seq + uint16(i)
+		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, s, uint32(s)*160, 7, payload))
+	}
+	wait(int64(n), 2*time.Second)
+	close(stop)
+	<-done
+	return int(got.Load())
+}
+
+// TestKernelRingFullStillRelays: with the kernel relay's ring reader held
+// up (here, by the recorder's tap) until the ring is full, the caller's
+// audio still reaches the agent, every packet, through the kernel; the
+// copies the ring had no room for reach the recorder's tap as missed
+// (the recording counts them as dropped, silence), by the leg's next
+// copy or, when the flow is removed first, by its removal; the leg's
+// counters count them as received, not lost.
+func TestKernelRingFullStillRelays(t *testing.T) {
+	c, ports, rec, payload := tappedKernelCall(t, 0x5a)
+	var mu sync.Mutex
+	gate := make(chan struct{})
+	hold := func() {
+		mu.Lock()
+		gate = make(chan struct{})
+		mu.Unlock()
+	}
+	release := func() {
+		mu.Lock()
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+		mu.Unlock()
+	}
+	defer release()
+	c.callerLeg.SetBatchTap(func(pkts [][]byte, missed uint64, at time.Time) {
+		if len(pkts) > 0 { // the ring's reader, held up
+			mu.Lock()
+			g := gate
+			mu.Unlock()
+			<-g
+		}
+		rec.tap(pkts, missed, at)
+	})
+	ringFull := func() uint64 {
+		k, ok := ports.KernelStats()
+		if !ok {
+			t.Fatal("no kernel relay")
+		}
+		return k.RingFull
+	}
+	const n = 24000 // the 4 MiB ring holds 20,971 copies
+	if got := c.sendPaced(t, 2, n, payload); got != n {
+		t.Fatalf("the agent got %d of %d packets with the ring's reader held up", got, n)
+	}
+	missed := ringFull()
+	if missed == 0 {
+		t.Fatal("no packet found the ring full: the test did not fill it")
+	}
+	release()
+	kept := 1 + n - int(missed) // with the latching packet
+	waitFor(t, "the reader to catch up", func() bool { return rec.len() == kept })
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2+n, (2+n)*160, 7, payload))
+	c.agent.mustRecv()
+	kept++
+	waitFor(t, "the next copy and the missed count", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.seqs) == kept && rec.missed == missed
+	})
+	if s := c.callerLeg.Stats(); s.PacketsIn != 1+n+1 || s.Lost != 0 {
+		t.Errorf("caller leg stats: %d in, %d lost; want %d in, none lost", s.PacketsIn, s.Lost, 1+n+1)
+	}
+
+	// Held up again, and the caller leg ends (its flow removed) before
+	// the reader catches up: the removal tells what no copy did, and the
+	// leg still gets the copies the ring held.
+	hold()
+	if got := c.sendPaced(t, 3+n, n, payload); got != n {
+		t.Fatalf("the agent got %d of %d packets, the second time", got, n)
+	}
+	missed2 := ringFull() - missed
+	if missed2 == 0 {
+		t.Fatal("no packet found the ring full the second time")
+	}
+	go c.callerLeg.Close() // its end removes its flow, then waits for the reader (Sync)
+	waitFor(t, "the removal to tell the copies missed", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.missed == missed+missed2
+	})
+	release()
+	<-c.callerLeg.Done()
+	waitFor(t, "the reader to hand over the rest", func() bool { return rec.len() == kept+n-int(missed2) })
 }

@@ -139,8 +139,12 @@ type Tap func(pkt []byte, arrival time.Time)
 // BatchTap is a Tap that takes, in one call, every packet the leg accepted
 // from one read of its socket (one or more, in order), with the arrival
 // time of the last. The same rules apply: it must not block and must keep
-// neither pkts nor the packets after returning.
-type BatchTap func(pkts [][]byte, arrival time.Time)
+// neither pkts nor the packets after returning. missed is how many of
+// the leg's packets just before pkts the kernel relayed without a copy
+// (its ring to user space was full): audio the tap never gets. A call may
+// carry missed copies and no packet (the leg's kernel flow removed since
+// its last copy); a Tap is not told of them.
+type BatchTap func(pkts [][]byte, missed uint64, arrival time.Time)
 
 // tapper is the leg's tap: one of the two kinds.
 type tapper struct {

@@ -165,8 +165,8 @@ func newLoadSetup(b *testing.B, mode string, calls int, ports *Ports) *loadSetup
 					b.Fatal(err)
 				}
 				rec.SetFormat(recording.Agent, audio.PCMA().WithPT(fmtPCMA.PT))
-				cl.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Caller, ps, at) })
-				al.SetBatchTap(func(ps [][]byte, at time.Time) { rec.Packets(recording.Agent, ps, at) })
+				cl.SetBatchTap(func(ps [][]byte, _ uint64, at time.Time) { rec.Packets(recording.Caller, ps, at) })
+				al.SetBatchTap(func(ps [][]byte, _ uint64, at time.Time) { rec.Packets(recording.Agent, ps, at) })
 				s.recorders = append(s.recorders, rec)
 				s.closers = append(s.closers, func() {
 					cl.SetTap(nil)

@@ -51,9 +51,8 @@ func (w *readWait) take() (time.Duration, int64) {
 // does its ring's reader: the oldest copy each read of the ring took
 // against the kernel's relaying (the least over the reads); the larger
 // of the two standing waits is returned. A ring reader held up delivers
-// the recordings' audio late, and once the ring is full the relay falls
-// back to the legs' sockets, which costs the most when the machine has
-// least.
+// the recordings' audio late, and once the ring is full the kernel
+// relays packets without the recordings' copies.
 func (p *Ports) TakeReadDelay() (time.Duration, int64) {
 	d, n := p.wait.take()
 	if kd, kn := p.kern.Load().takeLag(); kn > 0 {

@@ -97,7 +97,7 @@ func (l *Leg) take(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort,
 			t.one(p, l.arrival(&a))
 		} else {
 			l.rx.one[0] = p
-			t.many(l.rx.one[:], l.arrival(&a))
+			t.many(l.rx.one[:], 0, l.arrival(&a))
 			l.rx.one[0] = nil
 		}
 	}
@@ -107,15 +107,17 @@ func (l *Leg) take(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort,
 
 // tapBatch gives the tap the packets of one read that the leg accepted.
 func (l *Leg) tapBatch(acc []rxPacket) {
-	l.rx.many = l.tap.Load().give(len(acc), func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, l.rx.many)
+	l.rx.many = l.tap.Load().give(len(acc), 0, func(i int) ([]byte, time.Time) { return acc[i].p, l.arrival(&acc[i]) }, l.rx.many)
 }
 
 // give hands the tap (nil: none) n packets of one read, pkt(i) being the
-// i-th and its arrival: one call per packet for a Tap, one call with the
-// last arrival for a BatchTap. many is scratch space for the latter,
-// returned emptied for the next call.
-func (t *tapper) give(n int, pkt func(int) ([]byte, time.Time), many [][]byte) [][]byte {
+// i-th and its arrival, and the copies missed before them: one call per
+// packet for a Tap, one call with the last arrival for a BatchTap. many
+// is scratch space for the latter, returned emptied for the next call.
+func (t *tapper) give(n int, missed uint64, pkt func(int) ([]byte, time.Time), many [][]byte) [][]byte {
 	switch {
+	case t != nil && n == 0 && missed > 0 && t.many != nil:
+		t.many(nil, missed, time.Time{})
 	case t == nil || n == 0:
 	case t.one != nil:
 		for i := range n {
@@ -128,7 +130,7 @@ func (t *tapper) give(n int, pkt func(int) ([]byte, time.Time), many [][]byte) [
 			p, last = pkt(i)
 			many = append(many, p)
 		}
-		t.many(many, last)
+		t.many(many, missed, last)
 		clear(many)
 	}
 	return many[:0]

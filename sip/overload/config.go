@@ -129,8 +129,9 @@ type Config struct {
 	// does the reader of its ring to user space: the oldest copy each read
 	// takes, against the kernel's relaying (the larger of the two standing
 	// waits counts). A ring reader held up delivers the recordings' audio
-	// late, and a full ring leaves the packets to the legs' sockets, the
-	// dearer path. Whoever holds the cores (MinCPU does not apply). Linux.
+	// late, and a full ring has the kernel relay packets without their
+	// copies (the recordings' drops). Whoever holds the cores (MinCPU
+	// does not apply). Linux.
 	// Default 100ms; negative: off.
 	RTPDelay time.Duration `yaml:"rtp_delay"`
 	// PressureFile, when set, is a file holding a number the operator (or

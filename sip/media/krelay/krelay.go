@@ -10,8 +10,9 @@
 //
 // Whatever the program does not take (an unknown address, another
 // source, another payload type such as a telephone-event, a packet longer
-// than a ring record, a full ring) reaches the leg's socket unchanged and
-// the user-space relay handles it. The attachment is tied to the Relay's
+// than a ring record) reaches the leg's socket unchanged and the
+// user-space relay handles it. A packet that finds the ring full is
+// relayed all the same, without its copy (Packet.Missed, Remove). The attachment is tied to the Relay's
 // file descriptors: when the process ends, for any reason, the kernel
 // detaches the program and every packet goes to the sockets again.
 //
@@ -55,7 +56,7 @@ const (
 
 // The ring buffer to user space holds a second of every leg's audio
 // (50 packets/s each) in full-size records, for when its reader is held
-// up (a full ring leaves packets to the leg's socket), within these
+// up (a full ring relays packets without their copies), within these
 // bounds; its size is a power of two. 20 ms G.711 packets take small
 // records (200 bytes with the ring's header, against 344): 1.7 s of
 // every leg's audio, and 64 MiB is 1.3 s of 2,500 calls both ways.
@@ -110,6 +111,7 @@ type flowValue struct {
 	_        [4]byte
 	Packets  uint64
 	Bytes    uint64
+	Missed   uint64
 }
 
 type flowKey struct {
@@ -121,6 +123,10 @@ type flowKey struct {
 // Packet is one relayed packet, as received by the leg ID.
 type Packet struct {
 	ID uint32
+	// Missed is how many of the leg's packets the kernel relayed just
+	// before this one without a copy, as the ring was full: audio its
+	// recorder never gets.
+	Missed uint16
 	// At is its arrival.
 	At time.Time
 	// Data is the RTP packet, valid until the handler returns.
@@ -265,7 +271,8 @@ func key(at netip.AddrPort) (flowKey, error) {
 }
 
 // Install relays in the kernel what reaches at (a leg's own address, as
-// its remote sends to it) as f says, replacing any flow for at.
+// its remote sends to it) as f says, replacing any flow for at (and its
+// counts: Remove it first to keep them).
 func (r *Relay) Install(at netip.AddrPort, f Flow) error {
 	k, err := key(at)
 	if err != nil {
@@ -301,13 +308,22 @@ func (r *Relay) wake() {
 	}
 }
 
+// FlowStats are a flow's counts since it was installed.
+type FlowStats struct {
+	// Packets and Bytes (RTP) the kernel relayed.
+	Packets, Bytes uint64
+	// Missed is how many of those it relayed without a copy (a full
+	// ring) that no Packet's Missed has told yet.
+	Missed uint64
+}
+
 // Remove stops relaying what reaches at in the kernel; it returns the
-// packets and bytes relayed for it. Removing a flow that is not installed
-// is not an error.
-func (r *Relay) Remove(at netip.AddrPort) (packets, bytes uint64, err error) {
+// flow's counts. Removing a flow that is not installed is not an error
+// (zero counts).
+func (r *Relay) Remove(at netip.AddrPort) (FlowStats, error) {
 	k, err := key(at)
 	if err != nil {
-		return 0, 0, err
+		return FlowStats{}, err
 	}
 	var v flowValue
 	err = r.use(func() error { return r.flows.LookupAndDelete(k, &v) })
@@ -320,24 +336,28 @@ func (r *Relay) Remove(at netip.AddrPort) (packets, bytes uint64, err error) {
 	}
 	if err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return 0, 0, nil
+			return FlowStats{}, nil
 		}
-		return 0, 0, fmt.Errorf("krelay: remove the flow for %s: %w", at, err)
+		return FlowStats{}, fmt.Errorf("krelay: remove the flow for %s: %w", at, err)
 	}
-	return v.Packets, v.Bytes, nil
+	return v.stats(), nil
 }
 
-// Stats returns the packets and bytes relayed for at so far.
-func (r *Relay) Stats(at netip.AddrPort) (packets, bytes uint64, err error) {
+func (v *flowValue) stats() FlowStats {
+	return FlowStats{Packets: v.Packets, Bytes: v.Bytes, Missed: v.Missed}
+}
+
+// Stats returns the flow for at's counts so far.
+func (r *Relay) Stats(at netip.AddrPort) (FlowStats, error) {
 	k, err := key(at)
 	if err != nil {
-		return 0, 0, err
+		return FlowStats{}, err
 	}
 	var v flowValue
 	if err := r.use(func() error { return r.flows.Lookup(k, &v) }); err != nil {
-		return 0, 0, fmt.Errorf("krelay: look up the flow for %s: %w", at, err)
+		return FlowStats{}, fmt.Errorf("krelay: look up the flow for %s: %w", at, err)
 	}
-	return v.Packets, v.Bytes, nil
+	return v.stats(), nil
 }
 
 // use runs f, which uses the maps, unless Close has closed them
@@ -384,8 +404,7 @@ const pollEvery = 5 * time.Millisecond
 // copy how long the oldest one had waited in the ring since the kernel
 // relayed it: a reader held up, every read finding old copies, delivers
 // the legs' counters and recorders their audio late, and once the ring
-// is full the kernel leaves the packets to the user-space relay, which
-// costs more per packet when the machine has least. It returns nil after
+// is full the kernel relays the packets without their copies. It returns nil after
 // Close.
 func (r *Relay) Run(handle func([]Packet), waited func(time.Duration)) error {
 	r.mu.Lock()
@@ -448,7 +467,8 @@ func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet
 		if err == nil {
 			if s := rec.RawSample; len(s) >= recordHdr {
 				id := binary.NativeEndian.Uint32(s[0:])
-				n := int(binary.NativeEndian.Uint32(s[4:]))
+				n := int(binary.NativeEndian.Uint16(s[4:]))
+				missed := binary.NativeEndian.Uint16(s[6:])
 				ns := int64(binary.NativeEndian.Uint64(s[8:]))
 				if n <= DataMax && recordHdr+n <= len(s) {
 					at := r.now0.Add(time.Duration(ns - r.mono0))
@@ -456,7 +476,7 @@ func (r *Relay) read(recs []ringbuf.Record, batch []Packet, handle func([]Packet
 						waited(time.Since(at))
 					}
 					first = false
-					batch = append(batch, Packet{ID: id, At: at, Data: s[recordHdr : recordHdr+n]})
+					batch = append(batch, Packet{ID: id, Missed: missed, At: at, Data: s[recordHdr : recordHdr+n]})
 				}
 			}
 		}

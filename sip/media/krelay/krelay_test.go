@@ -11,8 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func udp(t *testing.T) *net.UDPConn {
@@ -171,23 +174,23 @@ func TestRelayOnLoopback(t *testing.T) {
 		t.Error("the agent got a packet the kernel should have passed up")
 	}
 
-	packets, nbytes, err := r.Stats(addr(legA))
-	if err != nil || packets != 1 || nbytes != uint64(len(sent)) {
-		t.Errorf("stats of the caller leg: %d packets, %d bytes, %v; want 1, %d", packets, nbytes, err, len(sent))
+	st, err := r.Stats(addr(legA))
+	if err != nil || st.Packets != 1 || st.Bytes != uint64(len(sent)) || st.Missed != 0 {
+		t.Errorf("stats of the caller leg: %+v, %v; want 1 packet, %d bytes, none missed", st, err, len(sent))
 	}
 	if c, err := r.Counters(); err != nil || c.Relayed != 2 {
 		t.Errorf("counters %+v, %v; want 2 relayed", c, err)
 	}
 
 	// After Remove the leg's socket gets the audio again.
-	if packets, _, err := r.Remove(addr(legA)); err != nil || packets != 1 {
-		t.Errorf("remove: %d packets, %v", packets, err)
+	if st, err := r.Remove(addr(legA)); err != nil || st.Packets != 1 {
+		t.Errorf("remove: %+v, %v", st, err)
 	}
 	caller.WriteToUDPAddrPort(rtp(0, 4, 0x44), addr(legA))
 	if _, _, ok := recv(t, legA, time.Second); !ok {
 		t.Error("after Remove the caller leg's socket got nothing")
 	}
-	if _, _, err := r.Remove(addr(legA)); err != nil {
+	if _, err := r.Remove(addr(legA)); err != nil {
 		t.Errorf("a second remove: %v", err)
 	}
 }
@@ -267,9 +270,9 @@ func TestSyncHandsOverTheRest(t *testing.T) {
 			t.Fatalf("the agent got %d of %d packets", i, n)
 		}
 	}
-	packets, _, err := r.Remove(addr(legA))
-	if err != nil || packets != n {
-		t.Fatalf("Remove: %d packets relayed, %v; want %d", packets, err, n)
+	st, err := r.Remove(addr(legA))
+	if err != nil || st.Packets != n {
+		t.Fatalf("Remove: %+v, %v; want %d packets relayed", st, err, n)
 	}
 	r.Sync()
 	col.mu.Lock()
@@ -303,7 +306,7 @@ func TestFlowTableHoldsAFlowPerLeg(t *testing.T) {
 	if err := r.Install(at(20004), f); err == nil {
 		t.Fatal("a third leg's flow fit in a table for two legs")
 	}
-	if _, _, err := r.Remove(at(20002)); err != nil {
+	if _, err := r.Remove(at(20002)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Install(at(20004), f); err != nil {
@@ -330,7 +333,7 @@ func TestReadsDuringClose(t *testing.T) {
 		defer close(done)
 		for range 10000 {
 			_, err := r.Counters()
-			_, _, serr := r.Stats(leg)
+			_, serr := r.Stats(leg)
 			if errors.Is(err, ErrClosed) && errors.Is(serr, ErrClosed) {
 				return
 			}
@@ -346,7 +349,7 @@ func TestReadsDuringClose(t *testing.T) {
 	if err := r.Install(leg, flow); !errors.Is(err, ErrClosed) {
 		t.Errorf("Install after Close: %v, want ErrClosed", err)
 	}
-	if _, _, err := r.Remove(leg); !errors.Is(err, ErrClosed) {
+	if _, err := r.Remove(leg); !errors.Is(err, ErrClosed) {
 		t.Errorf("Remove after Close: %v, want ErrClosed", err)
 	}
 }
@@ -464,5 +467,157 @@ func TestReadWaited(t *testing.T) {
 	col.wait(t, 4)
 	if w := taken(); len(w) != 1 || w[0] >= 300*time.Millisecond {
 		t.Errorf("waits told for a copy read as relayed: %v, want one, well under 300ms", w)
+	}
+}
+
+// sendDrained has caller send n 20 ms G.711 packets to leg while a
+// goroutine reads what reaches agent, pacing the sender so that the
+// agent's socket never overflows; it returns how many reached agent and
+// how many reached leg's own socket (the user-space relay's).
+func sendDrained(t *testing.T, caller, agent, leg *net.UDPConn, n int) (atAgent, atLeg int) {
+	t.Helper()
+	if raw, err := agent.SyscallConn(); err == nil {
+		// As root: a receive buffer past rmem_max, for the bursts.
+		raw.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20) })
+	}
+	var got atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			agent.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, _, err := agent.ReadFromUDPAddrPort(buf); err == nil {
+				got.Add(1)
+				continue
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	wait := func(want int64, d time.Duration) {
+		for end := time.Now().Add(d); got.Load() < want && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i := range n {
+		if i%100 == 0 {
+			wait(int64(i-100), 5*time.Second)
+		}
+		if _, err := caller.WriteToUDPAddrPort(rtp(0, uint16(i), 0x55), addr(leg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait(int64(n), 2*time.Second)
+	close(stop)
+	<-done
+	for {
+		if _, _, ok := recv(t, leg, 20*time.Millisecond); !ok {
+			break
+		}
+		atLeg++
+	}
+	return int(got.Load()), atLeg
+}
+
+// TestFullRingRelaysAnyway: with the ring's reader held up (its handler
+// blocked) until the ring is full, the kernel still relays every packet to
+// the agent, none goes to the leg's socket, and the copies it could not
+// keep are counted (ring_full, the flow's Missed); once the reader catches
+// up, the leg's next copy tells them (Packet.Missed), and the ring gave
+// every other copy.
+func TestFullRingRelaysAnyway(t *testing.T) {
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	gate := make(chan struct{})
+	var open sync.Once
+	release := func() { open.Do(func() { close(gate) }) }
+	col := &collector{}
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(func(b []Packet) {
+			<-gate
+			col.handle(b)
+		}, nil)
+	}()
+	defer func() {
+		release()
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 5, From: addr(caller), OutFrom: addr(legB), OutTo: addr(agent)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 24000 // a 4 MiB ring holds 20,971 small records
+	atAgent, atLeg := sendDrained(t, caller, agent, legA, n)
+	if atAgent != n || atLeg != 0 {
+		t.Fatalf("the agent got %d of %d packets and the leg's socket %d; want all relayed, none left to the socket", atAgent, n, atLeg)
+	}
+	c, err := r.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	missed := c.RingFull
+	if c.Relayed != n || missed == 0 || missed > n-16000 {
+		t.Fatalf("counters %+v: want %d relayed, some of them (at most %d) without a copy", c, n, n-16000)
+	}
+	if st, err := r.Stats(addr(legA)); err != nil || st.Missed != missed {
+		t.Fatalf("the flow's stats %+v, %v; want %d copies missed", st, err, missed)
+	}
+	release()
+	kept := n - int(missed)
+	got := col.wait(t, kept)
+	for _, p := range got {
+		if p.Missed != 0 {
+			t.Fatalf("a copy kept before the ring filled tells %d missed, want 0", p.Missed)
+		}
+	}
+	caller.WriteToUDPAddrPort(rtp(0, n, 0x55), addr(legA))
+	if _, _, ok := recv(t, agent, time.Second); !ok {
+		t.Fatal("the agent got nothing once the reader caught up")
+	}
+	got = col.wait(t, kept+1)
+	if last := got[kept]; last.Missed != uint16(missed) || last.Data[3] != byte(n%256) {
+		t.Errorf("the next copy tells %d missed (seq byte %d), want %d", last.Missed, last.Data[3], missed)
+	}
+	if st, err := r.Remove(addr(legA)); err != nil || st.Missed != 0 || st.Packets != n+1 {
+		t.Errorf("Remove: %+v, %v; want %d packets and none missed left to tell", st, err, n+1)
+	}
+}
+
+// TestRemoveTellsTheMissedCopies: copies missed after the leg's last
+// record (the ring full to the end) are told by Remove.
+func TestRemoveTellsTheMissedCopies(t *testing.T) {
+	r, err := Open(16, "lo")
+	if err != nil {
+		t.Fatalf("the kernel relay is needed (root, Linux 6.6+): %v", err)
+	}
+	defer r.Close()
+	caller, agent, legA, legB := udp(t), udp(t), udp(t), udp(t)
+	if err := r.Install(addr(legA), Flow{ID: 6, From: addr(caller), OutFrom: addr(legB), OutTo: addr(agent)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 22000
+	if atAgent, atLeg := sendDrained(t, caller, agent, legA, n); atAgent != n || atLeg != 0 {
+		t.Fatalf("the agent got %d of %d packets and the leg's socket %d", atAgent, n, atLeg)
+	}
+	c, err := r.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Remove(addr(legA))
+	if err != nil || c.RingFull == 0 || st.Missed != c.RingFull || st.Packets != n {
+		t.Errorf("Remove: %+v, %v; want %d packets, %d missed (ring_full, not 0)", st, err, n, c.RingFull)
 	}
 }

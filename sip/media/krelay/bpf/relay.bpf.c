@@ -50,6 +50,7 @@ struct flow {
 	__u32 ifindex;   // 0: deliver locally; else redirect out of it
 	__u64 packets;   // relayed here
 	__u64 bytes;     // RTP bytes relayed here
+	__u64 missed;    // relayed without a copy (a full ring), not yet told in a record
 };
 
 // record is one relayed packet as received, for user space: the whole
@@ -57,7 +58,8 @@ struct flow {
 // fits them (a small record).
 struct record {
 	__u32 id;
-	__u32 len;
+	__u16 len;
+	__u16 missed;    // the leg's packets relayed without a copy just before this one
 	__u64 ns;        // bpf_ktime_get_ns at arrival (CLOCK_MONOTONIC)
 	__u8 data[DATA_MAX];
 };
@@ -74,8 +76,8 @@ struct {
 	__uint(max_entries, 16 << 20);
 } ring SEC(".maps");
 
-// counters: 0 relayed, 1 passed up because the ring was full,
-// 2 passed up as too long for a record.
+// counters: 0 relayed, 1 relayed without a copy because the ring was
+// full, 2 passed up as too long for a record.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 4);
@@ -164,22 +166,39 @@ int relay(struct __sk_buff *skb)
 		r = bpf_ringbuf_reserve(&ring, offsetof(struct record, data) + SMALL_MAX, 0);
 	else
 		r = bpf_ringbuf_reserve(&ring, sizeof(*r), 0);
-	if (!r) {
+	if (r) {
+		r->id = f->id;
+		r->len = len;
+		r->missed = 0;
+		r->ns = bpf_ktime_get_ns();
+		if (bpf_skb_load_bytes(skb, RTP_OFF, r->data, len) < 0) {
+			bpf_ringbuf_discard(r, 0);
+			return TC_ACT_UNSPEC;
+		}
+		if (f->missed) {
+			// The copies missed since the leg's last record go with
+			// this one; more than a record tells wait for the next.
+			__u64 m = __sync_lock_test_and_set(&f->missed, 0);
+			if (m > 0xffff) {
+				__sync_fetch_and_add(&f->missed, m - 0xffff);
+				m = 0xffff;
+			}
+			r->missed = m;
+		}
+	} else {
+		// The ring is full: its reader is held up, and the user-space
+		// relay that would take the packet is too (it needs the same
+		// cores, and more of them per packet). Relay it here all the
+		// same, without the recorder's copy.
 		count(1);
-		return TC_ACT_UNSPEC;
-	}
-	r->id = f->id;
-	r->len = len;
-	r->ns = bpf_ktime_get_ns();
-	if (bpf_skb_load_bytes(skb, RTP_OFF, r->data, len) < 0) {
-		bpf_ringbuf_discard(r, 0);
-		return TC_ACT_UNSPEC;
+		__sync_fetch_and_add(&f->missed, 1);
 	}
 
 	// From here on the packet is the bridged leg's: a failed rewrite
 	// drops it (it is half rewritten) and the record stays, as the
 	// packet was received.
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP); // Run polls: see pollEvery in krelay.go
+	if (r)
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP); // Run polls: see pollEvery in krelay.go
 	if (set16(skb, RTP_OFF, w0, w1) || set32(skb, IP_SRC_OFF, saddr, f->out_saddr) ||
 	    set32(skb, IP_DST_OFF, daddr, f->out_daddr) || set16(skb, UDP_SRC_OFF, sport, f->out_sport) ||
 	    set16(skb, UDP_DST_OFF, dport, f->out_dport))
