@@ -118,19 +118,24 @@ func (b *doorBench) nothingPassed() {
 // read tells the door Hotline read everything passed on so far.
 func (b *doorBench) read() { b.sh.readSeq.Store(b.next) }
 
-// refusals returns the refusals reported since the last call.
+// refusals returns the refusals reported since the last call, waiting
+// (up to waitTimeout) for at least one.
 func (b *doorBench) refusals() []string {
 	var got []string
-	b.sh.take(func(why overload.Reason, wait time.Duration, sent bool) {
-		s := string(why)
-		if !sent {
-			s += " (not sent)"
-		}
-		if wait <= 0 || wait > waitTimeout {
-			s += " (wait " + wait.String() + ")"
-		}
-		got = append(got, s)
-	})
+	// The door process reports a refusal once its 503 is sent: wait for
+	// the report of the 503 the test has seen.
+	for end := time.Now().Add(waitTimeout); len(got) == 0 && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		b.sh.take(func(why overload.Reason, wait time.Duration, sent bool) {
+			s := string(why)
+			if !sent {
+				s += " (not sent)"
+			}
+			if wait <= 0 || wait > waitTimeout {
+				s += " (wait " + wait.String() + ")"
+			}
+			got = append(got, s)
+		})
+	}
 	return got
 }
 
