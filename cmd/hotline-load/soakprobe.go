@@ -530,7 +530,7 @@ func (h *hotlineProc) refusedByReason(ctx context.Context) map[string]float64 {
 	if !ok {
 		return nil
 	}
-	return parseReasons(data)
+	return parseLabelled(data, metrics.NameCallsRefused, "reason")
 }
 
 // mediaCounts are two of Hotline's media counters at one reading; ok is
@@ -578,27 +578,6 @@ func sampleWhere(text, name, labels string) float64 {
 		}
 	}
 	return 0
-}
-
-// parseReasons reads hotline_calls_refused_total by reason from a
-// /metrics text.
-func parseReasons(data string) map[string]float64 {
-	out := map[string]float64{}
-	prefix := metrics.NameCallsRefused + `{reason="`
-	for _, line := range strings.Split(data, "\n") {
-		rest, ok := strings.CutPrefix(line, prefix)
-		if !ok {
-			continue
-		}
-		reason, val, ok := strings.Cut(rest, `"} `)
-		if !ok {
-			continue
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-			out[reason] = v
-		}
-	}
-	return out
 }
 
 // reasonDelta formats the refusals per reason between two readings of
@@ -677,7 +656,7 @@ func (h *hotlineProc) stepMetrics(ctx context.Context) stepMetrics {
 	if !ok {
 		return stepMetrics{}
 	}
-	return stepMetrics{reasons: parseReasons(data), refusal: parseBuckets(data, metrics.NameRefusalTime),
+	return stepMetrics{reasons: parseLabelled(data, metrics.NameCallsRefused, "reason"), refusal: parseBuckets(data, metrics.NameRefusalTime),
 		answer: parseBuckets(data, metrics.NameAnswerDelay), sockWait: parseBuckets(data, metrics.NameSIPSocketWait),
 		inviteWait: parseBucketsWhere(data, metrics.NameSIPSocketWait, "socket", metrics.SocketInvites),
 		otherWait:  parseBucketsWhere(data, metrics.NameSIPSocketWait, "socket", metrics.SocketOthers)}
