@@ -5,13 +5,11 @@ package media
 import (
 	"bytes"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"hotline/audio"
+	"hotline/internal/udptest"
 )
 
 // kernelCall is newCall with the kernel relay started on its ports.
@@ -340,48 +338,18 @@ func TestReadDelayCountsTheRing(t *testing.T) {
 }
 
 // sendPaced has c's caller send n audio packets (sequence numbers from
-// seq) to the caller leg while a goroutine reads what reaches the agent,
-// pacing the sender so that the agent's socket never overflows; it
-// returns how many reached the agent.
+// seq) to the caller leg while what reaches the agent is read and counted
+// (udptest), pacing the sender so that the agent's socket never
+// overflows; it returns how many reached the agent.
 func (c *call) sendPaced(t *testing.T, seq uint16, n int, payload []byte) int {
 	t.Helper()
-	if raw, err := c.agent.conn.SyscallConn(); err == nil {
-		raw.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20) })
-	}
-	var got atomic.Int64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 2048)
-		for {
-			_ = c.agent.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-			if _, _, err := c.agent.conn.ReadFromUDPAddrPort(buf); err == nil {
-				got.Add(1)
-				continue
-			}
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		}
-	}()
-	wait := func(want int64, d time.Duration) {
-		for end := time.Now().Add(d); got.Load() < want && time.Now().Before(end); {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	for i := range n {
-		if i%100 == 0 {
-			wait(int64(i-100), 5*time.Second)
-		}
+	k := udptest.Count(c.agent.conn)
+	_ = udptest.SendPaced(k, n, func(i int) error {
 		s := seq + uint16(i)
 		c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, s, uint32(s)*160, 7, payload))
-	}
-	wait(int64(n), 2*time.Second)
-	close(stop)
-	<-done
-	return int(got.Load())
+		return nil
+	})
+	return int(k.Stop())
 }
 
 // TestKernelRingFullStillRelays: with the kernel relay's ring reader held

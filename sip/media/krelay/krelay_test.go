@@ -11,11 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"hotline/internal/udptest"
 )
 
 func udp(t *testing.T) *net.UDPConn {
@@ -470,58 +469,28 @@ func TestReadWaited(t *testing.T) {
 	}
 }
 
-// sendDrained has caller send n 20 ms G.711 packets to leg while a
-// goroutine reads what reaches agent, pacing the sender so that the
-// agent's socket never overflows; it returns how many reached agent and
-// how many reached leg's own socket (the user-space relay's).
+// sendDrained has caller send n 20 ms G.711 packets to leg while what
+// reaches agent is read and counted (udptest), pacing the sender so that
+// the agent's socket never overflows; it returns how many reached agent
+// and how many reached leg's own socket (the user-space relay's).
 func sendDrained(t *testing.T, caller, agent, leg *net.UDPConn, n int) (atAgent, atLeg int) {
 	t.Helper()
-	if raw, err := agent.SyscallConn(); err == nil {
-		// As root: a receive buffer past rmem_max, for the bursts.
-		raw.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20) })
+	k := udptest.Count(agent)
+	err := udptest.SendPaced(k, n, func(i int) error {
+		_, err := caller.WriteToUDPAddrPort(rtp(0, uint16(i), 0x55), addr(leg))
+		return err
+	})
+	atAgent = int(k.Stop())
+	if err != nil {
+		t.Fatal(err)
 	}
-	var got atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 2048)
-		for {
-			agent.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-			if _, _, err := agent.ReadFromUDPAddrPort(buf); err == nil {
-				got.Add(1)
-				continue
-			}
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		}
-	}()
-	wait := func(want int64, d time.Duration) {
-		for end := time.Now().Add(d); got.Load() < want && time.Now().Before(end); {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	for i := range n {
-		if i%100 == 0 {
-			wait(int64(i-100), 5*time.Second)
-		}
-		if _, err := caller.WriteToUDPAddrPort(rtp(0, uint16(i), 0x55), addr(leg)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wait(int64(n), 2*time.Second)
-	close(stop)
-	<-done
 	for {
 		if _, _, ok := recv(t, leg, 20*time.Millisecond); !ok {
 			break
 		}
 		atLeg++
 	}
-	return int(got.Load()), atLeg
+	return atAgent, atLeg
 }
 
 // TestFullRingRelaysAnyway: with the ring's reader held up (its handler
