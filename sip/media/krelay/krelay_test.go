@@ -384,8 +384,7 @@ func TestRecordSizes(t *testing.T) {
 
 // TestRingHoldsSmallRecords: with nobody reading the ring, the smallest
 // ring (minRingBytes) takes 16,000 20 ms G.711 packets, which full-size
-// records (344 bytes in the ring) would not fit: none is left to the
-// user-space relay.
+// records (344 bytes in the ring) would not fit: each one's copy is kept.
 func TestRingHoldsSmallRecords(t *testing.T) {
 	r, err := Open(16, "lo")
 	if err != nil {
@@ -409,7 +408,7 @@ func TestRingHoldsSmallRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Relayed != 16000 || c.RingFull != 0 {
-		t.Errorf("counters %+v: want 16000 relayed, none left to the socket for a full ring", c)
+		t.Errorf("counters %+v: want 16000 relayed, none without its copy for a full ring", c)
 	}
 }
 
