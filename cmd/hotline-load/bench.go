@@ -128,7 +128,12 @@ type rateStep struct {
 	// RefusedBy is Hotline's refusals over the step by the overload
 	// signal that caused them (hotline_calls_refused_total's reason,
 	// "cpu=3,socket_delay=12"); "" when none or not readable.
-	RefusedBy         string
+	RefusedBy string
+	// HotlineRefuse99 is the p99 of hotline_calls_refused_seconds over
+	// the step (the INVITE's arrival in Hotline's socket → its 503 sent,
+	// a bucket's upper bound): Hotline's own part of RefuseTimes, without
+	// the generator's; 0 when none or not readable.
+	HotlineRefuse99   time.Duration
 	Errors            map[string]int
 	To180, ToAgent    []time.Duration
 	To200             []time.Duration // INVITE sent to 200 OK received (call setup)
@@ -630,6 +635,13 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	if reasons != nil {
 		refused0 = reasons.refusedByReason(ctx)
 	}
+	times, _ := h.(interface {
+		refusalTimes(ctx context.Context) map[float64]float64
+	})
+	var times0 map[float64]float64
+	if times != nil {
+		times0 = times.refusalTimes(ctx)
+	}
 	b0, err := h.backlog(ctx)
 	if err != nil {
 		s.UploadErr = err.Error()
@@ -666,6 +678,9 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	s.Elapsed = time.Since(start)
 	if reasons != nil && refused0 != nil {
 		s.RefusedBy = reasonDelta(refused0, reasons.refusedByReason(ctx))
+	}
+	if times0 != nil {
+		s.HotlineRefuse99 = bucketQuantile(times0, times.refusalTimes(ctx), 0.99)
 	}
 	for _, r := range res {
 		s.Attempted++
@@ -833,7 +848,7 @@ func (d *driver) overloadOnly(ctx context.Context, h *hotlineProc, g *loadGen) {
 		d.res.Overload = append(d.res.Overload, s)
 		d.log.Info("figure 1o step", "rep", rep+1, "refused", s.Refused, "reasons", s.RefusedBy, "admitted", s.Attempted-s.Refused, "failed", s.Failed,
 			"to503_p50", DurationPercentile(s.RefuseTimes, 50), "to503_p90", DurationPercentile(s.RefuseTimes, 90),
-			"to503_p99", DurationPercentile(s.RefuseTimes, 99), "to200_p50", DurationPercentile(s.To200, 50),
+			"to503_p99", DurationPercentile(s.RefuseTimes, 99), "hotline_503_p99", s.HotlineRefuse99, "to200_p50", DurationPercentile(s.To200, 50),
 			"to200_p90", DurationPercentile(s.To200, 90), "to200_p99", DurationPercentile(s.To200, 99), "hotline_cpu_s", s.HotlineCPU)
 		// Let the calls of the step end and the detector settle.
 		select {

@@ -46,13 +46,15 @@ func TestRateStepRefusedApart(t *testing.T) {
 }
 
 // TestReportOverloadFigure: figure 1o reports the 2× step's refused share,
-// the admitted calls' failures and p99s, and the step's row says refused
-// and admitted-then-failed apart.
+// the admitted calls' failures and p99s (the 503's also as Hotline's
+// histogram has it), and the step's row says refused and
+// admitted-then-failed apart.
 func TestReportOverloadFigure(t *testing.T) {
 	r := &results{Cfg: benchConfig{GoFigures: true, StepDur: 3 * time.Second, Hold: time.Second},
 		RateReps: []float64{100},
 		Overload: []rateStep{{Rate: 200, Attempted: 600, Refused: 150, Failed: 0,
-			To200: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, RefuseTimes: []time.Duration{3 * time.Millisecond}}}}
+			To200: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}, RefuseTimes: []time.Duration{3 * time.Millisecond},
+			HotlineRefuse99: 2500 * time.Microsecond}}}
 	var b strings.Builder
 	writeFigures(&b, r.figures())
 	out := b.String()
@@ -60,6 +62,7 @@ func TestReportOverloadFigure(t *testing.T) {
 		"| 1o | overload: calls refused at once (503) at 2× the figure-1 rate (200 calls/s offered) (%) | hotline-load (Go, sipgo + sendmmsg RTP) | 25 |",
 		"| 1o | overload: admitted calls that failed at 2× the figure-1 rate (200 calls/s offered) (%) | hotline-load (Go, sipgo + sendmmsg RTP) | 0 |",
 		"INVITE → 503 p99 of refused calls",
+		"the door's 503 sent; upper bound of the histogram's bucket; the rest of the line above is the generator's) at 2× the figure-1 rate (200 calls/s offered) (ms) | hotline_calls_refused_seconds | 2.5 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("figures lack %q:\n%s", want, out)
