@@ -267,8 +267,8 @@ func (l *Leg) syncKernel() {
 }
 
 // removeFlow removes the leg's flow (l.kstate.mu held) and tells its tap
-// the copies the kernel relayed without and no copy has told yet (the
-// ring was full until the flow's end).
+// of the packets the kernel relayed without their copies that no later
+// copy has told (the ring was full until the flow's end).
 func (l *Leg) removeFlow(k *kernel, at netip.AddrPort) {
 	st, err := k.r.Remove(at)
 	if err != nil {
