@@ -112,13 +112,12 @@ func (l *Leg) tapBatch(acc []rxPacket) {
 
 // give hands the tap (nil: none) n packets of one read, pkt(i) being the
 // i-th and its arrival, and the copies missed before them: one call per
-// packet for a Tap, one call with the last arrival for a BatchTap. many
-// is scratch space for the latter, returned emptied for the next call.
+// packet for a Tap, one call with the last arrival for a BatchTap (also
+// for missed copies alone). many is scratch space for the latter,
+// returned emptied for the next call.
 func (t *tapper) give(n int, missed uint64, pkt func(int) ([]byte, time.Time), many [][]byte) [][]byte {
 	switch {
-	case t != nil && n == 0 && missed > 0 && t.many != nil:
-		t.many(nil, missed, time.Time{})
-	case t == nil || n == 0:
+	case t == nil || n == 0 && missed == 0:
 	case t.one != nil:
 		for i := range n {
 			t.one(pkt(i))

@@ -12,9 +12,10 @@
 // source, another payload type such as a telephone-event, a packet longer
 // than a ring record) reaches the leg's socket unchanged and the
 // user-space relay handles it. A packet that finds the ring full is
-// relayed all the same, without its copy (Packet.Missed, Remove). The attachment is tied to the Relay's
-// file descriptors: when the process ends, for any reason, the kernel
-// detaches the program and every packet goes to the sockets again.
+// relayed all the same, without its copy (Packet.Missed, Remove). The
+// attachment is tied to the Relay's file descriptors: when the process
+// ends, for any reason, the kernel detaches the program and every packet
+// goes to the sockets again.
 //
 // It needs Linux 6.6 or later (tcx) and CAP_BPF with CAP_NET_ADMIN.
 // The BPF object is built from bpf/relay.bpf.c by `make bpf` and committed.
@@ -404,8 +405,8 @@ const pollEvery = 5 * time.Millisecond
 // copy how long the oldest one had waited in the ring since the kernel
 // relayed it: a reader held up, every read finding old copies, delivers
 // the legs' counters and recorders their audio late, and once the ring
-// is full the kernel relays the packets without their copies. It returns nil after
-// Close.
+// is full the kernel relays the packets without their copies. It
+// returns nil after Close.
 func (r *Relay) Run(handle func([]Packet), waited func(time.Duration)) error {
 	r.mu.Lock()
 	if r.ended || r.running {
