@@ -113,7 +113,7 @@ type Manager struct {
 	mixing  bool        // it runs; guarded by mu
 	mixKick chan struct{}
 	mixWG   sync.WaitGroup
-	dropped atomic.Uint64 // packets dropped by all recorders
+	drops   dropTally // packets dropped by all recorders
 
 	// spoolSync syncs the spool directory: the Finishes (call records
 	// renamed into place) and the uploader (spool files removed) of many
@@ -302,7 +302,7 @@ func (m *Manager) Begin(info CallInfo) (*Recorder, error) {
 		format:    m.cfg.Format,
 		log:       m.log,
 		done:      m.finished,
-		dropped:   &m.dropped,
+		drops:     &m.drops,
 		spoolSync: m.spoolSync,
 		pool:      m.bufs,
 		jsonFile:  m.linksRecords(),
@@ -469,12 +469,15 @@ func (m *Manager) mixLoop() {
 		if len(m.mixers) == 0 {
 			m.mixing = false
 			m.mu.Unlock()
+			m.drops.tell(m.log, time.Now(), true)
 			return
 		}
 		batch = append(batch[:0], m.mixers...)
 		m.mu.Unlock()
-		drainAll(batch, time.Now())
+		now := time.Now()
+		drainAll(batch, now)
 		clear(batch)
+		m.drops.tell(m.log, now, false)
 	}
 }
 
@@ -550,7 +553,7 @@ func (m *Manager) Backlog() Backlog {
 		LastError:           m.lastErr,
 		LastErrorAt:         m.lastErrAt,
 		Uploaded:            m.uploaded,
-		DroppedPackets:      m.dropped.Load(),
+		DroppedPackets:      m.drops.total.Load(),
 	}
 	var oldest time.Time
 	for _, p := range m.queue {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hotline/audio"
 	"log/slog"
-	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -100,13 +99,13 @@ type Recorder struct {
 	// the end are placed relative to it. info.Start is when the call
 	// record says the recording started (the manager's clock); dated
 	// turns an instant on the real clock into one on that clock.
-	origin  time.Time
-	key     string
-	base    string // spool path without extension
-	format  Format
-	log     *slog.Logger
-	done    func(*Recorder)
-	dropped *atomic.Uint64 // the manager's count of packets dropped by all recorders
+	origin time.Time
+	key    string
+	base   string // spool path without extension
+	format Format
+	log    *slog.Logger
+	done   func(*Recorder)
+	drops  *dropTally // the manager's: packets dropped by all its recorders
 	// spoolSync syncs the spool directory (the manager's, shared by all
 	// its recorders).
 	spoolSync *dirSync
@@ -150,6 +149,7 @@ type Recorder struct {
 	inClosed bool       // Finish took the last batch: later packets are ignored
 	received [Channels]uint64
 	nDropped uint64
+	dropSeen uint64 // the drops' period this recording was last counted in (dropTally.add)
 
 	mu sync.Mutex // guards the fields below
 	// recw is the spool WAV, whose record chunk saveLocked rewrites (nil
@@ -227,8 +227,10 @@ func (r *Recorder) SetFormat(side Side, c audio.Codec) {
 // the payload are copied into the buffer, which the manager's mixing
 // goroutine takes every mixInterval. If the writer is so far behind that
 // QueuePackets packets wait, the packet is dropped, counted in
-// Stats.Dropped (and in the manager's Backlog.DroppedPackets), logged, and
-// its audio is recorded as silence. pkt is not retained. Calls after
+// Stats.Dropped (and in the manager's Backlog.DroppedPackets), logged with
+// the other recordings' drops (once a second at most; each recording's
+// first drop at debug level, its total when it finishes), and its audio is
+// recorded as silence. pkt is not retained. Calls after
 // Finish are ignored.
 func (r *Recorder) Packet(side Side, pkt []byte, arrival time.Time) {
 	r.Packets(side, [][]byte{pkt}, arrival)
@@ -267,27 +269,32 @@ func (r *Recorder) Packets(side Side, pkts [][]byte, arrival time.Time) {
 		r.inN++
 		r.received[side]++
 	}
-	var warn bool
-	var n uint64
-	if dropped > 0 {
-		warn, n = r.countDropped(dropped)
+	if dropped == 0 {
+		r.inMu.Unlock()
+		return
 	}
+	first, now, due := r.countDropped(dropHandoff, dropped)
 	r.inMu.Unlock()
-	if dropped > 0 {
-		r.dropped.Add(dropped)
-		if warn {
-			r.log.Warn("recording hand-off full: audio dropped, recorded as silence",
-				"call_id", r.info.CallID, "dropped_packets", n)
-		}
+	if first {
+		r.log.Debug("recording hand-off full: audio dropped, recorded as silence",
+			"call_id", r.info.CallID, "dropped_packets", dropped)
+	}
+	if due {
+		r.drops.tell(r.log, now, false)
 	}
 }
 
-// countDropped adds n packets to those dropped (r.inMu held) and returns
-// the total, and whether to warn: at the 1st, 2nd, 4th, 8th... drop.
-func (r *Recorder) countDropped(n uint64) (warn bool, total uint64) {
-	warn = bits.Len64(r.nDropped) != bits.Len64(r.nDropped+n)
+// countDropped adds n packets of kind to those dropped (r.inMu held),
+// and to the manager's tally, which logs them with the other
+// recordings' once a second at most. It tells whether they are the
+// recording's first, and whether the tally's warning is due (to tell
+// once r.inMu is released).
+func (r *Recorder) countDropped(kind dropKind, n uint64) (first bool, now time.Time, due bool) {
+	first = r.nDropped == 0
 	r.nDropped += n
-	return warn, r.nDropped
+	now = time.Now()
+	due = r.drops.add(kind, n, &r.dropSeen, r.info.CallID, now)
+	return first, now, due
 }
 
 // Missed counts n packets of side that the media relay relayed without a
@@ -304,12 +311,14 @@ func (r *Recorder) Missed(side Side, n uint64) {
 		r.inMu.Unlock()
 		return
 	}
-	warn, total := r.countDropped(n)
+	first, now, due := r.countDropped(dropRing, n)
 	r.inMu.Unlock()
-	r.dropped.Add(n)
-	if warn {
-		r.log.Warn("kernel relay's ring full: audio relayed without the recorder's copy, recorded as silence",
-			"call_id", r.info.CallID, "side", side.String(), "dropped_packets", total)
+	if first {
+		r.log.Debug("kernel relay's ring full: audio relayed without the recorder's copy, recorded as silence",
+			"call_id", r.info.CallID, "side", side.String(), "dropped_packets", n)
+	}
+	if due {
+		r.drops.tell(r.log, now, false)
 	}
 }
 
@@ -577,7 +586,12 @@ func (r *Recorder) Finish(end time.Time) error {
 
 	r.inMu.Lock()
 	r.inClosed = true
+	dropped := r.nDropped
 	r.inMu.Unlock()
+	if dropped > 0 {
+		r.log.Info("recording finished with audio dropped, recorded as silence",
+			"call_id", r.info.CallID, "dropped_packets", dropped)
+	}
 	r.wmu.Lock()
 	r.wclosed = true // the mixing goroutine leaves wav and mix alone now
 	r.mixBatch()

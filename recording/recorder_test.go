@@ -324,7 +324,7 @@ func TestFullHandOffDropsToSilence(t *testing.T) {
 	if st.Received[Caller] != 9 || st.Dropped != 4 {
 		t.Fatalf("stats = %+v, want 9 received, 4 dropped", st)
 	}
-	if n := r.dropped.Load(); n != 4 { // the manager's Backlog.DroppedPackets
+	if n := r.drops.total.Load(); n != 4 { // the manager's Backlog.DroppedPackets
 		t.Errorf("manager counts %d dropped packets, want 4", n)
 	}
 	// The recording says audio is missing: in its call record and in the
@@ -547,7 +547,7 @@ func TestFullHandOffDropsPartOfABatch(t *testing.T) {
 	if st.Received[Caller] != 9 || st.Dropped != 4 {
 		t.Fatalf("stats = %+v, want 9 received, 4 dropped", st)
 	}
-	if n := r.dropped.Load(); n != 4 {
+	if n := r.drops.total.Load(); n != 4 {
 		t.Errorf("manager counts %d dropped packets, want 4", n)
 	}
 	want := newExpect(11200)
