@@ -302,6 +302,13 @@ type sippConcStep struct {
 	// AgentDrops are datagrams dropped at the agent SIPps' sockets (the
 	// -rtp_echo socket falling behind: audio that never comes back).
 	AgentDrops uint64
+	// RecDropped are the packets Hotline's recorders dropped from the
+	// step's start (its new calls' set-up included) to its window's end,
+	// RingFull those among them its kernel relay relayed without the
+	// recorders' copy (hotline_recording_dropped_packets_total,
+	// hotline_rtp_kernel_packets_total{result="ring_full"}). As in
+	// figure 2, they do not fail the step: S2b counts the ramp's.
+	RecDropped, RingFull uint64
 }
 
 func (s *sippConcStep) pass() bool {
@@ -350,6 +357,9 @@ type sippResults struct {
 	Conc       []sippConcStep
 	ConcMax    int
 	ConcLimit  string
+	// ConcCut says why the ramp ended with no step failed (its last step,
+	// the agent pool, the time budget); empty when a step failed.
+	ConcCut    string
 	ConcCalls  int // calls the ramp answered
 	ConcStored int
 	ConcAudio  int
@@ -1361,13 +1371,16 @@ func (b *sippBench) concRamp(ctx context.Context) {
 	for _, target := range steps {
 		if target > b.cfg.Agents*4/5 {
 			r.ConcLimit = fmt.Sprintf("agent pool (%d agents)", b.cfg.Agents)
+			r.ConcCut = fmt.Sprintf("the agent pool: %d agents", b.cfg.Agents)
 			break
 		}
+		k0 := b.h.mediaCounts(ctx)
 		newCalls := target - launched
 		launch := time.Duration(float64(newCalls) / b.cfg.ConcRate * float64(time.Second))
 		hold := time.Until(end) - launch
 		if ctx.Err() != nil || hold < b.cfg.Measure+5*time.Second {
 			r.ConcLimit = "time budget"
+			r.ConcCut = "the time budget"
 			break
 		}
 		n := max((newCalls+b.cfg.CallsPerUAC-1)/b.cfg.CallsPerUAC, 1)
@@ -1418,10 +1431,11 @@ func (b *sippBench) concRamp(ctx context.Context) {
 		if drop1 > drop0 {
 			st.HotlineDrops = drop1 - drop0
 		}
+		st.RingFull, st.RecDropped = b.h.mediaCounts(ctx).sub(k0)
 		r.Conc = append(r.Conc, st)
 		b.d.log.Info("SIPp concurrency step", "target", target, "up", st.Up, "failed", st.Failed,
 			"hotline_cores", fmt.Sprintf("%.2f", st.HotlineCores), "sipp_cores", fmt.Sprintf("%.2f", st.SIPpCores),
-			"machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy), "hotline_drops", st.HotlineDrops, "agent_sipp_drops", st.AgentDrops, "rcvbuf_errors", st.RcvbufErrors, "pass", st.pass(), "why", st.why())
+			"machine_busy", fmt.Sprintf("%.0f%%", 100*st.MachineBusy), "hotline_drops", st.HotlineDrops, "agent_sipp_drops", st.AgentDrops, "rcvbuf_errors", st.RcvbufErrors, "rec_dropped", st.RecDropped, "ring_full", st.RingFull, "pass", st.pass(), "why", st.why())
 		if !st.pass() {
 			r.ConcLimit = st.why()
 			break
@@ -1430,6 +1444,7 @@ func (b *sippBench) concRamp(ctx context.Context) {
 	}
 	if r.ConcLimit == "" && len(r.Conc) == len(steps) {
 		r.ConcLimit = fmt.Sprintf("none: the ramp's last step (%d calls) passed", steps[len(steps)-1])
+		r.ConcCut = "its last step"
 	}
 	// The calls end by themselves at the ramp's end.
 	b.d.log.Info("SIPp concurrency ramp: waiting for the calls to end", "in", time.Until(end).Round(time.Second))

@@ -404,3 +404,54 @@ func TestStepSeconds(t *testing.T) {
 		t.Errorf("figure S1f %+v, want the profile step's answer p99 (99 ms) against 10 ms, at 320 calls/s", s1f)
 	}
 }
+
+// TestSIPpConcCutVerdict: a concurrency ramp that ended with no step
+// failed (a quick run's last step is 600 calls) has not reached S2's
+// target, which the verdict says, rather than "missed"; a ramp a step of
+// which failed has missed it.
+func TestSIPpConcCutVerdict(t *testing.T) {
+	s2 := func(r *sippResults) string {
+		var b strings.Builder
+		writeFigures(&b, r.figures())
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(l, "| S2 |") {
+				return l
+			}
+		}
+		t.Fatalf("no S2 line:\n%s", b.String())
+		return ""
+	}
+	steps := []sippConcStep{{Target: 150, Up: 150}, {Target: 300, Up: 300}, {Target: 600, Up: 600}}
+	cut := &sippResults{Conc: steps, ConcMax: 600, ConcCut: "its last step"}
+	if l := s2(cut); !strings.HasSuffix(l, "| ≥ 2,000 | not reached: the ramp ended at 600 calls, none failed (its last step) |") {
+		t.Errorf("ramp ended at its last step: %s", l)
+	}
+	failed := &sippResults{Conc: append(steps, sippConcStep{Target: 1200, Up: 1100, Failed: 100}), ConcMax: 600}
+	if l := s2(failed); !strings.HasSuffix(l, "| ≥ 2,000 | missed by 70% (0.30x the target) |") {
+		t.Errorf("ramp with a failed step: %s", l)
+	}
+	full := &sippResults{Conc: []sippConcStep{{Target: 2000, Up: 2000}}, ConcMax: 2000, ConcCut: "its last step"}
+	if l := s2(full); !strings.HasSuffix(l, "| ≥ 2,000 | met (1.00x the target) |") {
+		t.Errorf("ramp that reached the target: %s", l)
+	}
+}
+
+// TestSIPpConcDropsByStep: the concurrency ramp's table says how many
+// packets Hotline's recorders dropped in each step (those the kernel
+// relay's full ring left without a copy among them), without failing it.
+func TestSIPpConcDropsByStep(t *testing.T) {
+	r := &sippResults{Cfg: defaultSIPpConfig(false), Conc: []sippConcStep{
+		{Target: 1500, Up: 1500, HotlineCores: 0.55},
+		{Target: 2000, Up: 2000, HotlineCores: 0.75, RecDropped: 960097, RingFull: 960000},
+	}, ConcMax: 2000}
+	var b strings.Builder
+	r.writeDetails(&b)
+	for _, want := range []string{
+		"| 1500 | 1500 | 0 | 0.55 | 0.00 | 0% | 0 | 0 | 0 | 0 (0) | pass |",
+		"| 2000 | 2000 | 0 | 0.75 | 0.00 | 0% | 0 | 0 | 0 | 960097 (960000) | pass |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the ramp's table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
