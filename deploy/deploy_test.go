@@ -250,7 +250,6 @@ func TestSystemdUnit(t *testing.T) {
 		"User": "hotline", "Group": "hotline", "Restart": "on-failure", "ExecReload": "/bin/kill -HUP $MAINPID",
 		"LimitNOFILE": "65536", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
 		"PrivateTmp": "yes", "PrivateDevices": "yes", "CapabilityBoundingSet": "", "StateDirectory": "hotline",
-		"Nice": "-10",
 	} {
 		if got, ok := keys[k]; !ok || !slices.Contains(got, want) {
 			t.Errorf("%s: %s=%q, want %q", path, k, got, want)
