@@ -439,6 +439,24 @@ type rateTarget interface {
 	usage() (cpu time.Duration, rss int64)
 }
 
+// refusals reads h's refusals for a step's start or end: one Hotline's
+// by reason and the 503s' times (stepMetrics, one scrape, as the SIPp
+// steps read them), the cluster's nodes' by reason only; nil maps when
+// h has neither or its metrics cannot be read.
+func refusals(ctx context.Context, h rateTarget) stepMetrics {
+	switch t := h.(type) {
+	case interface {
+		stepMetrics(ctx context.Context) stepMetrics
+	}:
+		return t.stepMetrics(ctx)
+	case interface {
+		refusedByReason(ctx context.Context) map[string]float64
+	}:
+		return stepMetrics{reasons: t.refusedByReason(ctx)}
+	}
+	return stepMetrics{}
+}
+
 // driver runs the benchmark.
 type driver struct {
 	cfg      benchConfig
@@ -628,20 +646,7 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 		// learned (10 s), after the step before overloaded it.
 		w.waitNotShedding(ctx, 15*time.Second)
 	}
-	reasons, _ := h.(interface {
-		refusedByReason(ctx context.Context) map[string]float64
-	})
-	var refused0 map[string]float64
-	if reasons != nil {
-		refused0 = reasons.refusedByReason(ctx)
-	}
-	times, _ := h.(interface {
-		refusalTimes(ctx context.Context) map[float64]float64
-	})
-	var times0 map[float64]float64
-	if times != nil {
-		times0 = times.refusalTimes(ctx)
-	}
+	m0 := refusals(ctx, h)
 	b0, err := h.backlog(ctx)
 	if err != nil {
 		s.UploadErr = err.Error()
@@ -676,11 +681,14 @@ func (d *driver) rateStep(ctx context.Context, h rateTarget, g *loadGen, rate fl
 	cpu1, _ := h.usage()
 	s.HotlineCPU = cpu1 - cpu0
 	s.Elapsed = time.Since(start)
-	if reasons != nil && refused0 != nil {
-		s.RefusedBy = reasonDelta(refused0, reasons.refusedByReason(ctx))
-	}
-	if times0 != nil {
-		s.HotlineRefuse99 = bucketQuantile(times0, times.refusalTimes(ctx), 0.99)
+	if m0.reasons != nil || m0.refusal != nil {
+		m1 := refusals(ctx, h)
+		if m0.reasons != nil {
+			s.RefusedBy = reasonDelta(m0.reasons, m1.reasons)
+		}
+		if m0.refusal != nil {
+			s.HotlineRefuse99 = bucketQuantile(m0.refusal, m1.refusal, 0.99)
+		}
 	}
 	for _, r := range res {
 		s.Attempted++

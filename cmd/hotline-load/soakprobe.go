@@ -523,16 +523,6 @@ func parseHotlineLog(r io.Reader) (logSummary, error) {
 	return ls, sc.Err()
 }
 
-// refusalTimes reads hotline_calls_refused_seconds' cumulative buckets
-// (nil when the metrics cannot be read).
-func (h *hotlineProc) refusalTimes(ctx context.Context) map[float64]float64 {
-	data, ok := h.metricsText(ctx, metrics.NameRefusalTime)
-	if !ok {
-		return nil
-	}
-	return parseBuckets(data, metrics.NameRefusalTime)
-}
-
 // refusedByReason reads hotline_calls_refused_total by its reason label
 // (nil when the metrics cannot be read).
 func (h *hotlineProc) refusedByReason(ctx context.Context) map[string]float64 {
