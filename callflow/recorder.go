@@ -60,6 +60,15 @@ const (
 	AgentChannel
 )
 
+// PacketTap records a batch of one channel's packets as they arrive
+// (what one read of a media leg returned, in order, with the arrival of
+// the last), and counts the packets before them the relay could not copy
+// (missed: audio the recording lacks, recorded as silence). It must not
+// block and must keep neither pkts nor the packets.
+type PacketTap interface {
+	TapPackets(pkts [][]byte, missed uint64, arrival time.Time)
+}
+
 // Recording is one call's recording in progress.
 type Recording interface {
 	// Key is the recording's object key.
@@ -67,10 +76,8 @@ type Recording interface {
 	// Failed says the recording could not be kept (it recorded nothing).
 	Failed() bool
 	// Tap makes codec the format of channel ch and returns what records
-	// a batch of that channel's packets as they arrive (a media leg's
-	// batch tap), and counts the packets before them the relay could not
-	// copy (missed: audio the recording lacks, recorded as silence).
-	Tap(ch Channel, codec audio.Codec) func(pkts [][]byte, missed uint64, arrival time.Time)
+	// that channel's packets as they arrive (a media leg's packet tap).
+	Tap(ch Channel, codec audio.Codec) PacketTap
 	// SetAgent names the call's agent in the recording's record.
 	SetAgent(agent string) error
 	// SetExtra sets a field of the recording's record.

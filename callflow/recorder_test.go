@@ -39,17 +39,20 @@ type fakeRecording struct {
 	finished   time.Time
 }
 
-func (r *fakeRecording) Key() string  { return r.key }
-func (r *fakeRecording) Failed() bool { return r.failed }
-func (r *fakeRecording) Tap(Channel, audio.Codec) func([][]byte, uint64, time.Time) {
-	return func([][]byte, uint64, time.Time) {}
-}
-func (r *fakeRecording) SetAgent(a string) error       { r.agent = a; return nil }
-func (r *fakeRecording) SetExtra(k, v string) error    { r.extra[k] = v; return nil }
-func (r *fakeRecording) SetCSAT(v int) error           { r.csat = v; return nil }
-func (r *fakeRecording) Pause(time.Time, string) error { return nil }
-func (r *fakeRecording) Resume(time.Time) error        { return nil }
-func (r *fakeRecording) Finish(end time.Time) error    { r.finished = end; return nil }
+func (r *fakeRecording) Key() string                        { return r.key }
+func (r *fakeRecording) Failed() bool                       { return r.failed }
+func (r *fakeRecording) Tap(Channel, audio.Codec) PacketTap { return noTap{} }
+func (r *fakeRecording) SetAgent(a string) error            { r.agent = a; return nil }
+func (r *fakeRecording) SetExtra(k, v string) error         { r.extra[k] = v; return nil }
+func (r *fakeRecording) SetCSAT(v int) error                { r.csat = v; return nil }
+func (r *fakeRecording) Pause(time.Time, string) error      { return nil }
+func (r *fakeRecording) Resume(time.Time) error             { return nil }
+func (r *fakeRecording) Finish(end time.Time) error         { r.finished = end; return nil }
+
+// noTap is a PacketTap that keeps nothing.
+type noTap struct{}
+
+func (noTap) TapPackets([][]byte, uint64, time.Time) {}
 
 func discard() *slog.Logger                 { return slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)) }
 func loggerTo(b *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }

@@ -23,8 +23,8 @@ func TestCallsRecordsBothChannels(t *testing.T) {
 	callerTap := rec.Tap(callflow.CallerChannel, audio.PCMU().WithPT(callerU.pt))
 	agentTap := rec.Tap(callflow.AgentChannel, audio.PCMA().WithPT(agentA.pt))
 	for k := 0; k < 10; k++ {
-		callerTap([][]byte{callerU.pkt(k, code(k))}, 0, callerU.arrival(k))
-		agentTap([][]byte{agentA.pkt(k, code(k))}, 0, agentA.arrival(k))
+		callerTap.TapPackets([][]byte{callerU.pkt(k, code(k))}, 0, callerU.arrival(k))
+		agentTap.TapPackets([][]byte{agentA.pkt(k, code(k))}, 0, agentA.arrival(k))
 	}
 	if err := rec.SetExtra("call_reason", "billing"); err != nil {
 		t.Fatal(err)
@@ -66,12 +66,12 @@ func TestCallsTapCountsMissedCopies(t *testing.T) {
 		switch k {
 		case 4, 5: // relayed without a copy
 		case 6:
-			callerTap([][]byte{callerU.pkt(k, code(k))}, 2, callerU.arrival(k))
+			callerTap.TapPackets([][]byte{callerU.pkt(k, code(k))}, 2, callerU.arrival(k))
 		default:
-			callerTap([][]byte{callerU.pkt(k, code(k))}, 0, callerU.arrival(k))
+			callerTap.TapPackets([][]byte{callerU.pkt(k, code(k))}, 0, callerU.arrival(k))
 		}
 	}
-	callerTap(nil, 3, t0) // three more after the last copy
+	callerTap.TapPackets(nil, 3, t0) // three more after the last copy
 	if err := rec.Finish(at(300)); err != nil {
 		t.Fatal(err)
 	}

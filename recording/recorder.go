@@ -94,12 +94,25 @@ type pauseSpan struct {
 // mixInterval and places the packets in the file. Nothing wakes per
 // packet.
 type Recorder struct {
-	info CallInfo
+	// What Packets reads and writes for every packet, together at the
+	// start (two cache lines): with thousands of calls a recorder is
+	// out of the cache at each packet, and every line is a miss.
+	inMu     sync.Mutex  // guards the hand-off below
+	finished atomic.Bool // read without inMu
+	inClosed bool        // Finish took the last batch: later packets are ignored
+	inN      int         // packets in in
+	maxIn    int         // bound of inN (Config.QueuePackets)
+	in       []byte      // packed packets (see appendPacket) waiting for the mixer
 	// origin is frame 0 on the real clock: packets' arrivals, pauses and
 	// the end are placed relative to it. info.Start is when the call
 	// record says the recording started (the manager's clock); dated
 	// turns an instant on the real clock into one on that clock.
-	origin time.Time
+	origin   time.Time
+	received [Channels]uint64 // guarded by inMu
+	nDropped uint64           // guarded by inMu
+	dropSeen uint64           // guarded by inMu: the drops' period this recording was last counted in (dropTally.add)
+
+	info   CallInfo
 	key    string
 	base   string // spool path without extension
 	format Format
@@ -137,19 +150,9 @@ type Recorder struct {
 	ready   chan struct{}
 	openErr error
 
-	finished atomic.Bool
-	paused   atomic.Bool // some pause was ever set: the mixer must look at spans
-	codecs   atomic.Pointer[codecTable]
-	st       counters
-
-	inMu     sync.Mutex // guards the hand-off below
-	in       []byte     // packed packets (see appendPacket) waiting for the mixer
-	inN      int        // packets in in
-	maxIn    int        // bound of inN (Config.QueuePackets)
-	inClosed bool       // Finish took the last batch: later packets are ignored
-	received [Channels]uint64
-	nDropped uint64
-	dropSeen uint64 // the drops' period this recording was last counted in (dropTally.add)
+	paused atomic.Bool // some pause was ever set: the mixer must look at spans
+	codecs atomic.Pointer[codecTable]
+	st     counters
 
 	mu sync.Mutex // guards the fields below
 	// recw is the spool WAV, whose record chunk saveLocked rewrites (nil

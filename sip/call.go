@@ -422,14 +422,14 @@ func (c *call) endProvisionals() {
 func (c *call) startRecording(agent string, a *Leg) {
 	c.tapRecording(c.state.Record(c.s.deps.Recordings, c.state.RecordingInfo(agent), c.log))
 	if rec := c.state.Recording(); rec != nil && a != nil {
-		a.media.SetBatchTap(rec.Tap(callflow.AgentChannel, a.Format().Codec()))
+		a.media.SetPacketTap(rec.Tap(callflow.AgentChannel, a.Format().Codec()))
 	}
 }
 
 // tapRecording taps the caller's media into a recording that begun.
 func (c *call) tapRecording(rec callflow.Recording, begun bool) {
 	if begun {
-		c.caller.media.SetBatchTap(rec.Tap(callflow.CallerChannel, c.caller.Format().Codec()))
+		c.caller.media.SetPacketTap(rec.Tap(callflow.CallerChannel, c.caller.Format().Codec()))
 	}
 }
 

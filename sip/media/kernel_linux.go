@@ -26,6 +26,12 @@ type kernel struct {
 	done  chan struct{}
 	ifs   sync.Map // netip.Addr → int: the interface to send to it out of (0: this host)
 	many  [][]byte // the ring goroutine's: a run of packets for a BatchTap
+	// latched is the ring goroutine's, by slot: the leg's remote last
+	// seen latched there. A copy from a leg whose remote is still that
+	// one needs no latch check, so the ring goroutine compares pointers
+	// instead of reading the remote (a cache miss a packet, at
+	// thousands of legs).
+	latched []*remote
 	// lag is the ring reader's standing wait: the oldest copy each read
 	// took (Ports.TakeReadDelay).
 	lag readWait
@@ -90,6 +96,7 @@ func (p *Ports) StartKernel(cfg *Config, log *slog.Logger) error {
 	k.lag.init()
 	if p.pairs() > 0 {
 		k.legs = make([]atomic.Pointer[Leg], p.pairs())
+		k.latched = make([]*remote, p.pairs())
 	}
 	go func() {
 		defer close(k.done)
@@ -135,11 +142,16 @@ func (p *Ports) KernelStats() (c krelay.Counters, ok bool) {
 }
 
 func (k *kernel) slot(port int) *atomic.Pointer[Leg] {
-	i := (port - k.first) / 2
-	if port < k.first || i >= len(k.legs) {
-		return nil
+	if i, ok := k.index(port); ok {
+		return &k.legs[i]
 	}
-	return &k.legs[i]
+	return nil
+}
+
+// index is port's slot in k.legs.
+func (k *kernel) index(port int) (int, bool) {
+	i := (port - k.first) / 2
+	return i, port >= k.first && i < len(k.legs)
 }
 
 // handle takes a read of the ring: runs of one leg's packets go to it.
@@ -149,8 +161,19 @@ func (k *kernel) handle(pkts []krelay.Packet) {
 		for n < len(pkts) && pkts[n].ID == pkts[0].ID {
 			n++
 		}
-		if s := k.slot(int(pkts[0].ID)); s != nil {
-			if l := s.Load(); l != nil {
+		if i, ok := k.index(int(pkts[0].ID)); ok {
+			if l := k.legs[i].Load(); l != nil {
+				if r := l.remote.Load(); r != nil && r != k.latched[i] {
+					if r.latched {
+						k.latched[i] = r
+					} else {
+						// Relayed from the SDP's address before any
+						// packet reached the socket: latched there, so
+						// a later packet from elsewhere is dropped, as
+						// after a first packet read in user space.
+						l.latch(r, r.dest)
+					}
+				}
 				k.many = l.kernelPackets(pkts[:n], k.many)
 			}
 		}
@@ -204,7 +227,7 @@ type kernelState struct {
 // is false if it should leave them to the socket. Before the leg has
 // latched, the flow takes packets from the SDP's address: the kernel
 // relays from the first packet, however far behind the readers are
-// (kernelPackets then latches the leg there); a packet from elsewhere
+// (the ring goroutine then latches the leg there); a packet from elsewhere
 // reaches the socket, and latching on it replaces the flow.
 func (l *Leg) kernelFlow(k *kernel) (f krelay.Flow, ok bool) {
 	r := l.remote.Load()
@@ -343,12 +366,6 @@ func (l *Leg) endKernel() (was bool) {
 // them) and gives them to the leg's tap; many is scratch space for a
 // BatchTap, returned emptied for the next call.
 func (l *Leg) kernelPackets(pkts []krelay.Packet, many [][]byte) [][]byte {
-	if r := l.remote.Load(); r != nil && !r.latched {
-		// Relayed from the SDP's address before any packet reached the
-		// socket: latched there, so a later packet from elsewhere is
-		// dropped, as after a first packet read in user space.
-		l.latch(r, r.dest)
-	}
 	var nbytes, missed uint64
 	l.rxMu.Lock()
 	for i := range pkts {

@@ -97,7 +97,7 @@ func (l *Leg) take(p []byte, src netip.AddrPort) (peer *Leg, dst netip.AddrPort,
 			t.one(p, l.arrival(&a))
 		} else {
 			l.rx.one[0] = p
-			t.many(l.rx.one[:], 0, l.arrival(&a))
+			t.many.TapPackets(l.rx.one[:], 0, l.arrival(&a))
 			l.rx.one[0] = nil
 		}
 	}
@@ -129,7 +129,7 @@ func (t *tapper) give(n int, missed uint64, pkt func(int) ([]byte, time.Time), m
 			p, last = pkt(i)
 			many = append(many, p)
 		}
-		t.many(many, missed, last)
+		t.many.TapPackets(many, missed, last)
 		clear(many)
 	}
 	return many[:0]
