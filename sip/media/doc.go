@@ -15,7 +15,7 @@
 //
 // On Linux a leg reads with recvmmsg whatever its socket holds (never
 // waiting for more), relays a run of packets for one destination with
-// sendmmsg, and hands a BatchTap (the call recorder) the packets of one
+// sendmmsg, and hands a PacketTap (the call recorder) the packets of one
 // read in one call (batch_linux.go; -tags nommsg builds the one-packet
 // loop for comparison).
 package media
