@@ -314,6 +314,49 @@ func TestKernelRelayFromTheFirstPacket(t *testing.T) {
 	}
 }
 
+// TestKernelRelayLatchStaysWhenMonitored: a leg whose first packets were
+// relayed in the kernel, from its SDP's address, is latched there by the
+// ring's copies; so when a monitor takes the pair back to user space, a
+// stranger's packet at the leg's port neither reaches the peer nor takes
+// the leg over (its audio, and the call's, stay with the phone).
+func TestKernelRelayLatchStaysWhenMonitored(t *testing.T) {
+	c, ports := kernelCall(t, fmtPCMU, fmtPCMU)
+	var rec tapLog
+	c.callerLeg.SetBatchTap(rec.tap)
+	Bridge(c.callerLeg, c.agentLeg)
+	payload := bytes.Repeat([]byte{0x66}, 160)
+
+	before := relayedInKernel(t, ports)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 1, 160, 7, payload))
+	c.agent.mustRecv()
+	if n := relayedInKernel(t, ports) - before; n != 1 {
+		t.Fatalf("%d packets relayed in the kernel, want the first one", n)
+	}
+	waitFor(t, "the tap to get the first packet's copy", func() bool { return rec.len() == 1 })
+
+	sup := newPeer(t)
+	supLeg := newTestLeg(t, testConfig(), ports)
+	supLeg.SetRemote(sup.addr(), fmtPCMU)
+	supLeg.Start()
+	m, err := NewMonitor(c.callerLeg, c.agentLeg, supLeg, Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	stranger := newPeer(t)
+	stranger.send(c.callerLeg.LocalAddr(), audioPacket(0, 50, 8000, 9, payload))
+	c.agent.expectNothing(50 * time.Millisecond)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 320, 7, payload))
+	if got, _ := c.agent.mustRecv(); got.SequenceNumber != 2 {
+		t.Errorf("agent got seq %d, want the caller's 2", got.SequenceNumber)
+	}
+	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 160, 8, payload))
+	if got, _, ok := c.caller.recv(3 * time.Second); !ok || got.SequenceNumber != 1 {
+		t.Fatalf("the caller did not get the agent's audio (ok %v)", ok)
+	}
+	stranger.expectNothing(50 * time.Millisecond)
+}
+
 // TestReadDelayCountsTheRing: with the kernel relaying a call, the reads
 // of its ring count in the RTP read delay (the overload control's
 // rtp_delay) though no leg's socket is read; a reader that keeps up shows
