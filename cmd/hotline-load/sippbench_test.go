@@ -438,20 +438,28 @@ func TestSIPpConcCutVerdict(t *testing.T) {
 
 // TestSIPpConcDropsByStep: the concurrency ramp's table says how many
 // packets Hotline's recorders dropped in each step (those the kernel
-// relay's full ring left without a copy among them), without failing it.
+// relay's full ring left without a copy among them), without failing it,
+// and how many of the ramp's drops came after the last step's window.
 func TestSIPpConcDropsByStep(t *testing.T) {
 	r := &sippResults{Cfg: defaultSIPpConfig(false), Conc: []sippConcStep{
 		{Target: 1500, Up: 1500, HotlineCores: 0.55},
 		{Target: 2000, Up: 2000, HotlineCores: 0.75, RecDropped: 960097, RingFull: 960000},
-	}, ConcMax: 2000}
+	}, ConcMax: 2000, ConcDrops: 1261438}
 	var b strings.Builder
 	r.writeDetails(&b)
 	for _, want := range []string{
 		"| 1500 | 1500 | 0 | 0.55 | 0.00 | 0% | 0 | 0 | 0 | 0 (0) | pass |",
 		"| 2000 | 2000 | 0 | 0.75 | 0.00 | 0% | 0 | 0 | 0 | 960097 (960000) | pass |",
+		"1261438 packets dropped by recorders (301341 of them after the last step's window: the calls held to the ramp's end, then hung up)",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the ramp's table lacks %q:\n%s", want, b.String())
 		}
+	}
+	r.ConcDrops = 960097 // every drop within the steps' windows
+	b.Reset()
+	r.writeDetails(&b)
+	if strings.Contains(b.String(), "after the last step's window") {
+		t.Errorf("drops after the last window reported where the steps hold them all:\n%s", b.String())
 	}
 }
