@@ -51,6 +51,21 @@ func (c *call) latch(payload []byte) {
 	c.caller.mustRecv()
 }
 
+// listenIn starts a supervisor listening to c (a PCMU leg of its own on
+// ports).
+func listenIn(t *testing.T, c *call, ports *Ports) *Monitor {
+	t.Helper()
+	sup := newPeer(t)
+	supLeg := newTestLeg(t, testConfig(), ports)
+	supLeg.SetRemote(sup.addr(), fmtPCMU)
+	supLeg.Start()
+	m, err := NewMonitor(c.callerLeg, c.agentLeg, supLeg, Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func relayedInKernel(t *testing.T, p *Ports) uint64 {
 	t.Helper()
 	c, ok := p.KernelStats()
@@ -127,14 +142,7 @@ func TestKernelRelay(t *testing.T) {
 	waitDigit(t, digits, '#')
 
 	// A monitor hears the caller: the pair is relayed in user space.
-	sup := newPeer(t)
-	supLeg := newTestLeg(t, testConfig(), ports)
-	supLeg.SetRemote(sup.addr(), fmtPCMU)
-	supLeg.Start()
-	m, err := NewMonitor(c.callerLeg, c.agentLeg, supLeg, Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := listenIn(t, c, ports)
 	before = relayedInKernel(t, ports)
 	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 7, 1120, 7, payload))
 	c.agent.mustRecv()
@@ -334,14 +342,7 @@ func TestKernelRelayLatchStaysWhenMonitored(t *testing.T) {
 	}
 	waitFor(t, "the tap to get the first packet's copy", func() bool { return rec.len() == 1 })
 
-	sup := newPeer(t)
-	supLeg := newTestLeg(t, testConfig(), ports)
-	supLeg.SetRemote(sup.addr(), fmtPCMU)
-	supLeg.Start()
-	m, err := NewMonitor(c.callerLeg, c.agentLeg, supLeg, Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := listenIn(t, c, ports)
 	defer m.Stop()
 	stranger := newPeer(t)
 	stranger.send(c.callerLeg.LocalAddr(), audioPacket(0, 50, 8000, 9, payload))
