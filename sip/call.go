@@ -102,7 +102,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	}
 	if !s.fromTrunk(req) {
 		if !s.cfg.AuthenticateCalls {
-			s.log.Warn("call refused: source is not a trunk", "source", req.Source(), "number", req.Recipient.User)
+			s.floods.notTrunk.Log(context.Background(), slog.LevelWarn, "call refused: source is not a trunk", "source", req.Source(), "number", req.Recipient.User)
 			s.respond(req, tx, 403, "Forbidden")
 			return
 		}
@@ -113,7 +113,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction, setupDone 
 	number := req.Recipient.User
 	hl, ok := s.deps.Routes.Hotline(number)
 	if !ok {
-		s.log.Info("call to unknown number", "number", number, "from", req.From().Address.User)
+		info(s.floods.unknownNumber, "call to unknown number", "number", number, "from", req.From().Address.User)
 		s.respond(req, tx, 404, "Not Found")
 		return
 	}

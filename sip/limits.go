@@ -77,10 +77,10 @@ func (s *Server) readFilter(props sip.TransportReadProps, data []byte) ([]byte, 
 	msg, _, err := sip.NewParser().ParseHeaders(data, false)
 	req, ok := msg.(*sip.Request)
 	if err != nil || !ok || req.IsAck() || req.Via() == nil || props.RemoteAddr == nil {
-		s.log.Info("oversized SIP datagram dropped", "source", addrString(props.RemoteAddr), "bytes", len(data))
+		info(s.floods.oversized, "oversized SIP datagram dropped", "source", addrString(props.RemoteAddr), "bytes", len(data))
 		return nil, nil
 	}
-	s.log.Info("oversized SIP request", "call_id", callIDOf(req), "method", req.Method,
+	info(s.floods.oversized, "oversized SIP request", "call_id", callIDOf(req), "method", req.Method,
 		"source", addrString(props.RemoteAddr), "bytes", len(data))
 	req.SetSource(props.RemoteAddr.String())
 	res := sip.NewResponseFromRequest(req, 513, "Message Too Large", nil)
@@ -104,7 +104,7 @@ func (s *Server) readFilter(props sip.TransportReadProps, data []byte) ([]byte, 
 // dropped) and not handled further.
 func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 	if !strings.EqualFold(req.SipVersion, "SIP/2.0") {
-		s.log.Info("SIP request refused", "call_id", callIDOf(req), "method", req.Method, "source", req.Source(),
+		info(s.floods.refused, "SIP request refused", "call_id", callIDOf(req), "method", req.Method, "source", req.Source(),
 			"status", 505, "version", req.SipVersion)
 		if !req.IsAck() {
 			res := sip.NewResponseFromRequest(req, 505, "Version Not Supported", nil)
@@ -137,7 +137,7 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 	default:
 		return true
 	}
-	s.log.Info("SIP request refused", "call_id", callIDOf(req), "method", req.Method, "source", req.Source(),
+	info(s.floods.refused, "SIP request refused", "call_id", callIDOf(req), "method", req.Method, "source", req.Source(),
 		"status", code, "reason", warning)
 	if !req.IsAck() {
 		s.respond(req, tx, code, reason, sip.NewHeader("Warning", `399 hotline "`+warning+`"`))

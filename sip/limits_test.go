@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -412,5 +413,54 @@ func TestUDPResponseLargerThanMTUIsSent(t *testing.T) {
 	}
 	if size := len(res.String()); size <= 1300 {
 		t.Errorf("response is %d bytes: the test needs one over 1,300", size)
+	}
+}
+
+// TestAFloodOfBadRequestsIsLoggedBounded: a scanner's flood of malformed
+// requests and calls to numbers that do not exist gets every answer (400,
+// 404), but the log gets floodBurst lines of each kind, and at shutdown
+// one line each saying how many more came.
+func TestAFloodOfBadRequestsIsLoggedBounded(t *testing.T) {
+	var logs logBuffer
+	srv := startFuzzServer(t, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	p := newRawPeer(t, srv)
+	sdpBody := fuzzSDP("sendrecv", "0")
+	const n = floodBurst + 25
+	for range n {
+		res := p.ask(p.fill(without(fuzzReq("OPTIONS", "1900", "@ID@", "1", "", "", ""), "From")))
+		wantStatus(t, "OPTIONS without From", res, 400, "From")
+		if res := p.ask(p.fill(fuzzInvite("1234", "@ID@", "1", "application/sdp", sdpBody))); res == nil || res.StatusCode != 404 {
+			t.Fatalf("INVITE to an unknown number: %v, want 404", res)
+		}
+	}
+	count := func(msg string) int {
+		c := 0
+		for _, l := range logs.lines() {
+			if strings.Contains(l, `msg="`+msg+`"`) {
+				c++
+			}
+		}
+		return c
+	}
+	for _, msg := range []string{"SIP request refused", "call to unknown number"} {
+		if c := count(msg); c != floodBurst {
+			t.Errorf("%d lines %q for %d requests, want %d", c, msg, n, floodBurst)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"SIP request refused", "call to unknown number"} {
+		var sum []string
+		for _, l := range logs.lines() {
+			if strings.Contains(l, `msg="`+msg+` (more like it, not logged one by one)"`) {
+				sum = append(sum, l)
+			}
+		}
+		if len(sum) != 1 || !strings.Contains(sum[0], "not_logged="+strconv.Itoa(n-floodBurst)) {
+			t.Errorf("summary of %q at shutdown: %q, want one with not_logged=%d", msg, sum, n-floodBurst)
+		}
 	}
 }

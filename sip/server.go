@@ -94,11 +94,12 @@ type Deps struct {
 
 // Server is the SIP side of Hotline: registrar plus B2BUA.
 type Server struct {
-	cfg   Config
-	deps  Deps
-	log   *slog.Logger
-	now   func() time.Time
-	ports *media.Ports
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	floods floodLogs // floodlog.go
+	now    func() time.Time
+	ports  *media.Ports
 	// trunks are where calls may come from (empty: anywhere)
 	trunks []netip.Prefix
 	hold   *audio.Clip // hold music, nil for the built-in tone
@@ -194,6 +195,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:      cfg,
 		deps:     deps,
 		log:      deps.Log,
+		floods:   newFloodLogs(deps.Log),
 		now:      deps.Now,
 		ports:    media.NewPorts(deps.Media.PortMin, deps.Media.PortMax),
 		dialogUA: map[string]*sipgo.DialogUA{},
@@ -501,6 +503,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.draining.Swap(true) {
 		return nil
 	}
+	defer s.floods.stop()
 	s.log.Info("draining", "active_calls", s.active.Load(), "timeout", s.cfg.DrainTimeout)
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
