@@ -1,38 +1,25 @@
 package lograte
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"hotline/internal/proctest"
 )
 
-// syncBuffer is a log sink the timer's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// lines are what b holds, a line each.
+func lines(b *proctest.Buffer) []string {
+	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
-}
-
-func waitLines(t *testing.T, b *syncBuffer, n int) []string {
+func waitLines(t *testing.T, b *proctest.Buffer, n int) []string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		l := b.lines()
+		l := lines(b)
 		if len(l) >= n || time.Now().After(deadline) {
 			return l
 		}
@@ -44,13 +31,13 @@ func waitLines(t *testing.T, b *syncBuffer, n int) []string {
 // written; at the period's end one line says 47 more came, with the last
 // one's attributes; a line in the next period is written again.
 func TestFloodIsOneLineAPeriod(t *testing.T) {
-	var b syncBuffer
+	var b proctest.Buffer
 	l := New(slog.New(slog.NewTextHandler(&b, nil)), 200*time.Millisecond, 3)
 	ctx := context.Background()
 	for i := range 50 {
 		l.Log(ctx, slog.LevelInfo, "SIP request refused", "source", "192.0.2.7:5060", "n", i)
 	}
-	got := b.lines()
+	got := lines(&b)
 	if len(got) != 3 || !strings.Contains(got[2], "n=2") {
 		t.Fatalf("at once, %d lines, want the first 3:\n%s", len(got), strings.Join(got, "\n"))
 	}
@@ -65,7 +52,7 @@ func TestFloodIsOneLineAPeriod(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // into the next period
 	l.Log(ctx, slog.LevelWarn, "SIP request refused", "n", 50)
-	if got := b.lines(); len(got) != 5 || !strings.Contains(got[4], "n=50") {
+	if got := lines(&b); len(got) != 5 || !strings.Contains(got[4], "n=50") {
 		t.Fatalf("a line in the next period was not written:\n%s", strings.Join(got, "\n"))
 	}
 }
@@ -73,19 +60,19 @@ func TestFloodIsOneLineAPeriod(t *testing.T) {
 // TestStopWritesWhatIsHeld: at shutdown the lines held get their summary
 // at once, and later lines are written (no timer would).
 func TestStopWritesWhatIsHeld(t *testing.T) {
-	var b syncBuffer
+	var b proctest.Buffer
 	l := New(slog.New(slog.NewTextHandler(&b, nil)), time.Hour, 1)
 	ctx := context.Background()
 	l.Log(ctx, slog.LevelInfo, "call to unknown number", "number", "100")
 	l.Log(ctx, slog.LevelInfo, "call to unknown number", "number", "101")
 	l.Log(ctx, slog.LevelInfo, "call to unknown number", "number", "102")
 	l.Stop()
-	got := b.lines()
+	got := lines(&b)
 	if len(got) != 2 || !strings.Contains(got[1], "not_logged=2") || !strings.Contains(got[1], "last.number=102") {
 		t.Fatalf("after Stop:\n%s", strings.Join(got, "\n"))
 	}
 	l.Log(ctx, slog.LevelInfo, "call to unknown number", "number", "103")
-	if got := b.lines(); len(got) != 3 || !strings.Contains(got[2], "number=103") {
+	if got := lines(&b); len(got) != 3 || !strings.Contains(got[2], "number=103") {
 		t.Fatalf("a line after Stop was not written:\n%s", strings.Join(got, "\n"))
 	}
 }

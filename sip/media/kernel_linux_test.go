@@ -66,6 +66,21 @@ func listenIn(t *testing.T, c *call, ports *Ports) *Monitor {
 	return m
 }
 
+// strangerIgnored sends the caller leg a packet from a stranger, which
+// must not reach the agent, then the caller's packet 2, which must: it
+// returns the stranger.
+func strangerIgnored(t *testing.T, c *call, payload []byte) *peer {
+	t.Helper()
+	stranger := newPeer(t)
+	stranger.send(c.callerLeg.LocalAddr(), audioPacket(0, 50, 8000, 9, payload))
+	c.agent.expectNothing(50 * time.Millisecond)
+	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 320, 7, payload))
+	if got, _ := c.agent.mustRecv(); got.SequenceNumber != 2 {
+		t.Errorf("agent got seq %d, want the caller's 2", got.SequenceNumber)
+	}
+	return stranger
+}
+
 func relayedInKernel(t *testing.T, p *Ports) uint64 {
 	t.Helper()
 	c, ok := p.KernelStats()
@@ -295,13 +310,7 @@ func TestKernelRelayFromTheFirstPacket(t *testing.T) {
 	if n := relayedInKernel(t, ports) - before; n != 1 {
 		t.Errorf("%d packets relayed in the kernel, want the first one", n)
 	}
-	stranger := newPeer(t)
-	stranger.send(c.callerLeg.LocalAddr(), audioPacket(0, 50, 8000, 9, payload))
-	c.agent.expectNothing(50 * time.Millisecond)
-	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 320, 7, payload))
-	if got, _ := c.agent.mustRecv(); got.SequenceNumber != 2 {
-		t.Errorf("agent got seq %d, want the caller's 2", got.SequenceNumber)
-	}
+	strangerIgnored(t, c, payload)
 
 	// Behind NAT: the agent's packets come from elsewhere than its SDP's
 	// address; the first one latches the leg there and the flow follows.
@@ -344,13 +353,7 @@ func TestKernelRelayLatchStaysWhenMonitored(t *testing.T) {
 
 	m := listenIn(t, c, ports)
 	defer m.Stop()
-	stranger := newPeer(t)
-	stranger.send(c.callerLeg.LocalAddr(), audioPacket(0, 50, 8000, 9, payload))
-	c.agent.expectNothing(50 * time.Millisecond)
-	c.caller.send(c.callerLeg.LocalAddr(), audioPacket(0, 2, 320, 7, payload))
-	if got, _ := c.agent.mustRecv(); got.SequenceNumber != 2 {
-		t.Errorf("agent got seq %d, want the caller's 2", got.SequenceNumber)
-	}
+	stranger := strangerIgnored(t, c, payload)
 	c.agent.send(c.agentLeg.LocalAddr(), audioPacket(0, 1, 160, 8, payload))
 	if got, _, ok := c.caller.recv(3 * time.Second); !ok || got.SequenceNumber != 1 {
 		t.Fatalf("the caller did not get the agent's audio (ok %v)", ok)
