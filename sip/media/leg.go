@@ -179,10 +179,10 @@ func (l *Leg) SetTap(t Tap) {
 // packets of one read under one lock). Safe at any time; it replaces a Tap.
 func (l *Leg) SetBatchTap(t BatchTap) {
 	if t == nil {
-		l.tap.Store(nil)
+		l.SetPacketTap(nil) // a nil func in the interface would not be nil
 		return
 	}
-	l.tap.Store(&tapper{many: t})
+	l.SetPacketTap(t)
 }
 
 // SetPacketTap is SetBatchTap for a PacketTap (nil removes the tap).
