@@ -20,17 +20,17 @@ const (
 
 // floodLogs are the Server's bounded lines, one Limiter a kind.
 type floodLogs struct {
-	refused, oversized, notTrunk, unknownNumber *lograte.Limiter
+	refused, oversizedDatagram, oversizedRequest, notTrunk, unknownNumber *lograte.Limiter
 }
 
 func newFloodLogs(log *slog.Logger) floodLogs {
 	l := func() *lograte.Limiter { return lograte.New(log, floodPeriod, floodBurst) }
-	return floodLogs{refused: l(), oversized: l(), notTrunk: l(), unknownNumber: l()}
+	return floodLogs{refused: l(), oversizedDatagram: l(), oversizedRequest: l(), notTrunk: l(), unknownNumber: l()}
 }
 
 // stop writes what each holds (the Server is shutting down).
 func (f floodLogs) stop() {
-	for _, l := range []*lograte.Limiter{f.refused, f.oversized, f.notTrunk, f.unknownNumber} {
+	for _, l := range []*lograte.Limiter{f.refused, f.oversizedDatagram, f.oversizedRequest, f.notTrunk, f.unknownNumber} {
 		l.Stop()
 	}
 }

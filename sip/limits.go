@@ -77,10 +77,10 @@ func (s *Server) readFilter(props sip.TransportReadProps, data []byte) ([]byte, 
 	msg, _, err := sip.NewParser().ParseHeaders(data, false)
 	req, ok := msg.(*sip.Request)
 	if err != nil || !ok || req.IsAck() || req.Via() == nil || props.RemoteAddr == nil {
-		info(s.floods.oversized, "oversized SIP datagram dropped", "source", addrString(props.RemoteAddr), "bytes", len(data))
+		info(s.floods.oversizedDatagram, "oversized SIP datagram dropped", "source", addrString(props.RemoteAddr), "bytes", len(data))
 		return nil, nil
 	}
-	info(s.floods.oversized, "oversized SIP request", "call_id", callIDOf(req), "method", req.Method,
+	info(s.floods.oversizedRequest, "oversized SIP request", "call_id", callIDOf(req), "method", req.Method,
 		"source", addrString(props.RemoteAddr), "bytes", len(data))
 	req.SetSource(props.RemoteAddr.String())
 	res := sip.NewResponseFromRequest(req, 513, "Message Too Large", nil)

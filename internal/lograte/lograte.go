@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// Limiter bounds one kind of log line (one message). Safe for concurrent
-// use.
+// Limiter bounds one kind of log line (one message: its summary counts
+// every held line under the last one's message). Safe for concurrent use.
 type Limiter struct {
 	log    *slog.Logger
 	period time.Duration
