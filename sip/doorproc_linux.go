@@ -227,7 +227,7 @@ func (d *doorProcess) handle(n int, ip netip.Addr, port uint16, arrived, now tim
 	}
 	if initial {
 		if refuse, why := refuseByShed(d.sh.shed.Load()); refuse {
-			d.refuse(b, &r, from, arrived, why)
+			d.refuse(b, &r, from, arrived, why, false)
 			return
 		}
 		if w, behind := d.behind(now); behind {
@@ -235,11 +235,11 @@ func (d *doorProcess) handle(n int, ip netip.Addr, port uint16, arrived, now tim
 			return
 		}
 		if d.setupsFull() {
-			d.refuse(b, &r, from, arrived, overload.ReasonSetups)
+			d.refuse(b, &r, from, arrived, overload.ReasonSetups, true)
 			return
 		}
 		if ok, why := d.rates.take(d.sh, now); !ok {
-			d.refuse(b, &r, from, arrived, why)
+			d.refuse(b, &r, from, arrived, why, false)
 			return
 		}
 	}
@@ -355,8 +355,9 @@ func (d *doorProcess) pass(n int, from netip.AddrPort, arrived, now time.Time, f
 	return nil
 }
 
-// refuse answers a new INVITE 503 and reports it.
-func (d *doorProcess) refuse(b []byte, r *rawRequest, from netip.AddrPort, arrived time.Time, why overload.Reason) {
+// refuse answers a new INVITE 503 and reports it; queue: refused for a
+// queue (Hotline behind, max_setups), not by shedding nor a rate.
+func (d *doorProcess) refuse(b []byte, r *rawRequest, from netip.AddrPort, arrived time.Time, why overload.Reason, queue bool) {
 	var dst netip.AddrPort
 	d.out, dst = build503(d.out[:0], b, r, from, d.a.RetryAfter, d.a.Server)
 	var wait time.Duration
@@ -367,7 +368,7 @@ func (d *doorProcess) refuse(b []byte, r *rawRequest, from netip.AddrPort, arriv
 	if err != nil {
 		d.log.Debug("503 not sent", "call_id", string(r.callID.of(b)), "error", err)
 	}
-	d.sh.report(reasonIndex(why), wait, err == nil)
+	d.sh.report(reasonIndex(why), wait, err == nil, queue)
 
 	if d.log.Enabled(context.Background(), slog.LevelDebug) {
 		d.log.Debug("call refused at the door: overloaded", "call_id", string(r.callID.of(b)), "reason", why)
@@ -389,7 +390,7 @@ func (d *doorProcess) refuseBehind(b []byte, r *rawRequest, from netip.AddrPort,
 	}
 	d.behindN++
 	d.behindAt = now
-	d.refuse(b, r, from, arrived, overload.ReasonSocketDelay)
+	d.refuse(b, r, from, arrived, overload.ReasonSocketDelay, true)
 }
 
 // behindOver logs the end of a spell at the first new call passed on
@@ -632,9 +633,12 @@ func (l *doorLink) watch(m *metrics.Metrics, d *overload.Detector, udp *net.UDPC
 		if n := l.sh.learnRefused.Swap(0); n > 0 {
 			d.NoteLearnRefused(n)
 		}
-		l.sh.take(func(why overload.Reason, wait time.Duration, sent bool) {
+		l.sh.take(func(why overload.Reason, wait time.Duration, sent, queue bool) {
 			m.SIPRequest(metrics.In, "INVITE")
 			m.CallRefused(string(why))
+			if queue {
+				d.NoteQueueRefused(why)
+			}
 			if wait > 0 {
 				m.RefusedAfter(wait)
 			}

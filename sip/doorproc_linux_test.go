@@ -125,8 +125,11 @@ func (b *doorBench) refusals() []string {
 	// The door process reports a refusal once its 503 is sent: wait for
 	// the report of the 503 the test has seen.
 	for end := time.Now().Add(waitTimeout); len(got) == 0 && time.Now().Before(end); time.Sleep(time.Millisecond) {
-		b.sh.take(func(why overload.Reason, wait time.Duration, sent bool) {
+		b.sh.take(func(why overload.Reason, wait time.Duration, sent, queue bool) {
 			s := string(why)
+			if queue {
+				s += " (queue)"
+			}
 			if !sent {
 				s += " (not sent)"
 			}
@@ -176,7 +179,7 @@ func TestDoorProcess(t *testing.T) {
 	}
 	t.Logf("503 after %s", time.Since(t0))
 	b.nothingPassed()
-	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSocketDelay) {
+	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSocketDelay)+" (queue)" {
 		t.Errorf("refusals reported %q, want one socket_delay, sent, with its wait", got)
 	}
 	// A retransmission of inv2 is Hotline's, behind or not.
@@ -200,7 +203,7 @@ func TestDoorProcess(t *testing.T) {
 	if res := u.next(); res.StatusCode != 503 {
 		t.Errorf("new INVITE while the other socket's queue waits: %d, want 503", res.StatusCode)
 	}
-	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSocketDelay) {
+	if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSocketDelay)+" (queue)" {
 		t.Errorf("refusals reported %q, want one socket_delay", got)
 	}
 	buf := make([]byte, 100)
@@ -277,7 +280,7 @@ func TestDoorProcessSetups(t *testing.T) {
 			t.Fatalf("%s: %d, want the door's 503", what, res.StatusCode)
 		}
 		b.nothingPassed()
-		if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSetups) {
+		if got := b.refusals(); len(got) != 1 || got[0] != string(overload.ReasonSetups)+" (queue)" {
 			t.Errorf("%s: refusals reported %q, want one setups", what, got)
 		}
 	}
@@ -334,13 +337,17 @@ func TestDoorShared(t *testing.T) {
 	}
 	sh := new(doorShared)
 	for i := range doorRingLen + 3 {
-		sh.report(reasonIndex(overload.ReasonPressure), time.Duration(i+1), i%2 == 0)
+		sh.report(reasonIndex(overload.ReasonPressure), time.Duration(i+1), i%2 == 0, i == 1 || i == doorRingLen+1)
 	}
 	var waits []time.Duration
 	sent := 0
-	sh.take(func(why overload.Reason, wait time.Duration, s bool) {
+	queued := 0
+	sh.take(func(why overload.Reason, wait time.Duration, s, queue bool) {
 		if why != overload.ReasonPressure {
 			t.Fatalf("reason %q", why)
+		}
+		if queue {
+			queued++
 		}
 		waits = append(waits, wait)
 		if s {
@@ -353,6 +360,9 @@ func TestDoorShared(t *testing.T) {
 	}
 	if sent != doorRingLen/2+3 {
 		t.Errorf("%d sent, want %d", sent, doorRingLen/2+3)
+	}
+	if queued != 2 {
+		t.Errorf("%d refused for a queue, want 2 (one in the ring, one counted)", queued)
 	}
 	var h doorHeader
 	in := doorHeader{seq: 7, arrived: time.Unix(0, 123456789), from: netip.MustParseAddrPort("127.0.0.1:5060"), flags: doorJudged}

@@ -37,6 +37,9 @@ const (
 	doorJudged = 1
 	// doorSent flags a refusal whose 503 went out.
 	doorSent = 1 << 8
+	// doorQueue flags a refusal for a queue (Hotline behind, max_setups),
+	// not by shedding nor a rate.
+	doorQueue = 1 << 9
 )
 
 // doorRefusal is one new call the door refused, for Hotline's metrics.
@@ -75,9 +78,11 @@ type doorShared struct {
 	// Hotline took.
 	head, tail atomic.Uint64
 	// overflow counts, by reason index, the refusals that found the ring
-	// full (counted, without their wait).
-	overflow [doorReasonMax]atomic.Uint64
-	ring     [doorRingLen]doorRefusal
+	// full (counted, without their wait); overflowQueue those of them
+	// refused for a queue.
+	overflow      [doorReasonMax]atomic.Uint64
+	overflowQueue [doorReasonMax]atomic.Uint64
+	ring          [doorRingLen]doorRefusal
 }
 
 // packShed packs a shedding decision: on, why, and the share of new
@@ -171,17 +176,25 @@ func reasonAt(i uint32) overload.Reason {
 	return rs[i-1]
 }
 
-// report records a refusal for Hotline's metrics: in the ring, or
-// counted in overflow when Hotline has not taken the ring's for a while.
-func (sh *doorShared) report(why uint32, wait time.Duration, sent bool) {
+// report records a refusal for Hotline's metrics (and, queue, its
+// detector): in the ring, or counted in overflow when Hotline has not
+// taken the ring's for a while.
+func (sh *doorShared) report(why uint32, wait time.Duration, sent, queue bool) {
 	h := sh.head.Load()
 	if h-sh.tail.Load() >= doorRingLen {
-		sh.overflow[why%doorReasonMax].Add(1)
+		if queue {
+			sh.overflowQueue[why%doorReasonMax].Add(1)
+		} else {
+			sh.overflow[why%doorReasonMax].Add(1)
+		}
 		return
 	}
 	e := &sh.ring[h%doorRingLen]
 	if sent {
 		why |= doorSent
+	}
+	if queue {
+		why |= doorQueue
 	}
 	e.why.Store(why)
 	e.wait.Store(int64(wait))
@@ -190,17 +203,20 @@ func (sh *doorShared) report(why uint32, wait time.Duration, sent bool) {
 
 // take calls f for each refusal the door reported since the last take
 // (wait 0 and sent for those it only counted).
-func (sh *doorShared) take(f func(why overload.Reason, wait time.Duration, sent bool)) {
+func (sh *doorShared) take(f func(why overload.Reason, wait time.Duration, sent, queue bool)) {
 	t, h := sh.tail.Load(), sh.head.Load()
 	for ; t < h; t++ {
 		e := &sh.ring[t%doorRingLen]
 		w := e.why.Load()
-		f(reasonAt(w&0xff), time.Duration(e.wait.Load()), w&doorSent != 0)
+		f(reasonAt(w&0xff), time.Duration(e.wait.Load()), w&doorSent != 0, w&doorQueue != 0)
 	}
 	sh.tail.Store(t)
 	for i := range sh.overflow {
 		for n := sh.overflow[i].Swap(0); n > 0; n-- {
-			f(reasonAt(uint32(i)), 0, true)
+			f(reasonAt(uint32(i)), 0, true, false)
+		}
+		for n := sh.overflowQueue[i].Swap(0); n > 0; n-- {
+			f(reasonAt(uint32(i)), 0, true, true)
 		}
 	}
 }

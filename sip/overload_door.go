@@ -755,6 +755,9 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 	now := c.now()
 	var refuse bool
 	var why overload.Reason
+	// queue: refused for a queue (socket_delay, max_setups), which the
+	// detector counts as a signal; not by shedding nor a rate.
+	var queue bool
 	var held func()
 	if c.judged {
 		// Judged by shedding in the door process already: not twice.
@@ -764,8 +767,9 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		var ok bool
 		held, why, ok = c.d.Admit(false)
 		refuse = !ok
-	} else {
-		refuse, why = c.d.Refusing()
+	} else if refuse, why = c.d.RefusingByShare(); !refuse {
+		refuse, why = c.d.RefusingSetups()
+		queue = refuse
 	}
 	// The door process judged both queues as the INVITE arrived (its
 	// behind): a new INVITE it passed on is not refused here for having
@@ -774,7 +778,7 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		// The responses and in-dialog requests of the calls admitted
 		// already (their own socket) have all waited this long for a
 		// whole window: admitting more would make them wait longer.
-		refuse, why = true, overload.ReasonSocketDelay
+		refuse, why, queue = true, overload.ReasonSocketDelay, true
 	}
 	if !refuse && !c.judged && c.maxDelay > 0 && c.waited > c.maxDelay && c.queue.stands(c.maxDelay) {
 		// Hotline has been this far behind its socket for a whole
@@ -782,7 +786,7 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		// admitting the call would add to the queue. Whoever holds the
 		// cores (Hotline's own work or other programs), fewer calls
 		// admitted is what shortens the queue.
-		refuse, why = true, overload.ReasonSocketDelay
+		refuse, why, queue = true, overload.ReasonSocketDelay, true
 	}
 	switch {
 	case refuse:
@@ -813,7 +817,10 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		}
 		return false
 	}
-	if why == overload.ReasonSocketDelay {
+	if queue {
+		c.d.NoteQueueRefused(why)
+	}
+	if queue && why == overload.ReasonSocketDelay {
 		c.delayLast = now
 		if c.delayRefused == 0 {
 			c.delaySince = c.delayLast

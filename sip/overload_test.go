@@ -2,14 +2,17 @@ package sip
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"hotline/routing/directory"
+	"hotline/sip/overload"
 	"hotline/sip/sdp"
 )
 
@@ -85,6 +88,88 @@ func waitShedding(t *testing.T, s *Server, on bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestQueueRefusalsShed: new calls a door refuses for a queue (here
+// max_setups 1, with a call stuck in its setup) are a signal of their
+// own: at queue_refused 1 and confirm 1 one such refusal in a sample
+// makes Hotline shed (reason setups) and learn a rate, whether Hotline's
+// door or the door process refused it. Shedding's own refusals do not
+// count as the queue's (the signal would hold itself up).
+func TestQueueRefusalsShed(t *testing.T) {
+	t.Run("in Hotline", func(t *testing.T) { testQueueRefusalsShed(t, false) })
+	if runtime.GOOS == "linux" {
+		t.Run("door process", func(t *testing.T) { testQueueRefusalsShed(t, true) })
+	}
+}
+
+func testQueueRefusalsShed(t *testing.T, doorProcess bool) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	f := newFixture(t, func(o *fixtureOpts) {
+		ov := &o.cfg.Overload
+		ov.MaxSetups, ov.QueueRefused, ov.Confirm, ov.Interval, ov.Hold = 1, 1, 1, 10*time.Millisecond, 0
+		ov.DoorProcess = &doorProcess
+		o.deps = func(d *Deps) {
+			d.Routes.Customers = func(ctx context.Context, callerID string) directory.Customer {
+				if callerID == "5551111" {
+					entered <- struct{}{}
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+				}
+				return directory.Unknown(callerID)
+			}
+		}
+	})
+	first := newPhone(t, "5551111", f.addr)
+	call := first.call("1900", first.sdp(sdp.SendRecv))
+	select {
+	case <-entered:
+	case <-time.After(waitTimeout):
+		t.Fatal("the first call never reached its setup")
+	}
+	u := newRawUA(t)
+	u.send(u.invite("queue-1", "queue1"), f.addr)
+	if res := u.next(); res.StatusCode != 503 {
+		t.Fatalf("new call while another is stuck in its setup (max_setups 1): %d %s, want 503", res.StatusCode, res.Reason)
+	}
+	waitShedding(t, f.srv, true)
+	if st := f.srv.overload.State(); st.Reason != overload.ReasonSetups || st.Learned == 0 {
+		t.Errorf("shedding after a refusal for max_setups: %+v, want reason setups and a learned rate", st)
+	}
+	// With no call in setup, new calls are refused by shedding's share
+	// and the learned rate (1 a second), with the reason setups: not
+	// refusals for the queue. (One the rate lets through is answered
+	// and hung up before the next.)
+	_, before := f.srv.overload.QueueRefused()
+	close(release)
+	call.answered()
+	if !pollUntil(func() bool { return f.srv.overload.Setups() == 0 }) {
+		t.Fatalf("%d calls in setup after the first was answered, want 0", f.srv.overload.Setups())
+	}
+	refused := 0
+	for i := range 20 {
+		branch := fmt.Sprintf("shed%d", i)
+		u.send(u.invite(fmt.Sprintf("shed-%d", i), branch), f.addr)
+		res, seen := u.final(sip.INVITE)
+		switch res.StatusCode {
+		case 503:
+			refused++
+		case 200:
+			u.ackAndHangUp(t, res, branch, f.addr)
+		default:
+			t.Fatalf("new call %d while shedding: responses %v", i, seen)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no new call refused by shedding: nothing to tell its refusals from the queue's")
+	}
+	if _, after := f.srv.overload.QueueRefused(); after != before {
+		t.Errorf("%d of %d refusals by shedding (reason setups) counted as the queue's, want none", after-before, refused)
+	}
+	call.bye()
+	f.checkIdle()
 }
 
 // TestOverloadBoundsCallsInSetup: with sip.overload.max_setups 1, a new

@@ -118,7 +118,7 @@ func newFixture(t *testing.T, mods ...func(*fixtureOpts)) *fixture {
 	// follow its load (scheduling lag, socket backlog, CPU, recorder
 	// drops, calls being set up at once) are off; overload_test.go drives overload control on purpose.
 	ov := &o.cfg.Overload
-	ov.SchedulingLag, ov.SocketBacklog, ov.CPU, ov.RecorderDrops, ov.MaxSetups, ov.SocketDelay = -1, -1, -1, -1, -1, -1
+	ov.SchedulingLag, ov.SocketBacklog, ov.CPU, ov.RecorderDrops, ov.MaxSetups, ov.SocketDelay, ov.QueueRefused = -1, -1, -1, -1, -1, -1, -1
 	// Hotline's own reader is the door, as without a door process: the
 	// tests of the door process (doorproc_linux_test.go and the door's
 	// in overload_door_test.go) start one.

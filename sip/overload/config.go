@@ -134,6 +134,17 @@ type Config struct {
 	// does not apply). Linux.
 	// Default 100ms; negative: off.
 	RTPDelay time.Duration `yaml:"rtp_delay"`
+	// QueueRefused: shed while the doors refuse this many new calls or
+	// more a sample for a queue, Confirm samples in a row: for
+	// socket_delay (Hotline behind its SIP socket) or max_setups (that
+	// many calls in setup). Those refusals are judged per INVITE, at
+	// once, and hold the calls admitted to what Hotline reads and sets
+	// up in time, but every call they let through still waits in the
+	// queue; sample after sample they are an overload like any other
+	// signal's: shedding cuts the calls admitted and learns the rate
+	// (Learn), which drains the queue. Whoever holds the cores (MinCPU
+	// does not apply, as for socket_delay). Default 1; negative: off.
+	QueueRefused int `yaml:"queue_refused"`
 	// PressureFile, when set, is a file holding a number the operator (or
 	// another program) writes: at 1 or more Hotline sheds, below release
 	// it stops. A missing or empty file reads as 0.
@@ -186,6 +197,21 @@ type Config struct {
 	// call for five Holds (the overload is over). false: shedding
 	// releases to the whole offered load.
 	Learn *bool `yaml:"learn"`
+	// LearnMemory (with Learn; off by default): a learned rate that
+	// Hotline overloaded at again (a signal tripped while the rate held
+	// new calls, and the rate was cut) is not forgotten when the
+	// overload is over: it stays in force this long after it last
+	// refused a call, as a bound on new calls a second that rises as
+	// ever while it refuses calls and every signal is under Release. The
+	// next surge is then admitted at the rate Hotline carried, not let
+	// in whole for the second or two the signals take to show it (the
+	// media of the calls admitted meanwhile weighs on the machine for
+	// their whole length). The price: until it has risen, calls over a
+	// rate the machine carries again (after another program's load
+	// ended, say) are refused. A rate learned from one trip only (a
+	// cold start, a pause) is forgotten after five Holds as before, and
+	// a remembered one when a reload sets MaxCPS. 0 or negative: off.
+	LearnMemory time.Duration `yaml:"learn_memory"`
 	// InviteSocket (Linux, default true): each SIP UDP listener is two
 	// sockets on its address, and the kernel puts the datagrams that
 	// start "INVITE " in one and everything else (responses, ACK, BYE,
@@ -266,6 +292,9 @@ func (c *Config) SetDefaults() {
 	if c.RecorderDrops == 0 {
 		c.RecorderDrops = 1
 	}
+	if c.QueueRefused == 0 {
+		c.QueueRefused = 1
+	}
 	if c.RecordsHeld == 0 {
 		c.RecordsHeld = 50000
 	}
@@ -343,6 +372,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReleaseRamp > time.Minute {
 		errs = append(errs, cfg.Errorf("release_ramp", "must be at most 1m (or negative: release at once), got %s", c.ReleaseRamp))
+	}
+	if c.LearnMemory > 24*time.Hour {
+		errs = append(errs, cfg.Errorf("learn_memory", "must be at most 24h (or 0: off), got %s", c.LearnMemory))
 	}
 	if c.DoorProcess != nil && *c.DoorProcess && !c.SplitInvites() {
 		errs = append(errs, cfg.Errorf("door_process", "needs invite_socket: the door process reads the new INVITEs' own socket"))

@@ -85,6 +85,10 @@ type Reading struct {
 	// RTPDelay is the least time the RTP packets read in the sample had
 	// waited in the legs' sockets (0: none read, or not measured).
 	RTPDelay time.Duration
+	// DelayRefused and SetupsRefused are how many new calls the doors
+	// refused for a queue since the last sample: for socket_delay, for
+	// max_setups (NoteQueueRefused).
+	DelayRefused, SetupsRefused int64
 	// RecordsHeld is how many call records are kept only in memory (the
 	// records store's backend and spool both refused them).
 	RecordsHeld int
@@ -109,6 +113,10 @@ type State struct {
 	// Learned is the learned rate in force (Config.Learn; calls a
 	// second, 0: none).
 	Learned float64
+	// Remembered: the overload is over and the learned rate stays in
+	// force from memory (Config.LearnMemory) until it refuses a call
+	// again or the memory runs out.
+	Remembered bool
 	// Share is the share of new calls refused while shedding: Cut at
 	// first, rising with each cut while overloaded, falling over the
 	// release ramp; 0 when not shedding.
@@ -136,6 +144,9 @@ type Detector struct {
 	share    atomic.Uint32 // State.Share in units of 1/shareScale
 	reason   atomic.Value  // Reason
 	setups   atomic.Int64  // new calls admitted and still being set up
+	// New calls refused for a queue so far (NoteQueueRefused): for
+	// socket_delay, for max_setups.
+	delayRefused, setupsRefused atomic.Int64
 	// onSetups, when set (OnSetups), is told the calls in setup at each
 	// admission and each setup's end.
 	onSetups atomic.Pointer[func(int64)]
@@ -162,6 +173,11 @@ type Detector struct {
 	learnCut  time.Time
 	learnIdle time.Duration
 	learnTrip float64 // the rate admitted when a signal last tripped
+	// learnConfirmed: a signal tripped while the learned rate held new
+	// calls, and cut it (what LearnMemory keeps); learnRemembered: it is
+	// kept now, the overload over (State.Remembered).
+	learnConfirmed  bool
+	learnRemembered bool
 	// The rate Hotline last carried with no signal over its threshold for
 	// learnCleanFor (known, taken at knownAt): the least of the
 	// one-second admitted rates of the current clean run's last samples
@@ -218,13 +234,44 @@ func (d *Detector) refuseNew() (bool, Reason) {
 // nothing (Admit does, and counts the call): the door in front of the
 // SIP socket asks it for every new INVITE, so it is two atomic loads.
 func (d *Detector) Refusing() (bool, Reason) {
-	if d == nil {
-		return false, ""
-	}
-	if on, why := d.refuseNew(); on {
+	if on, why := d.RefusingByShare(); on {
 		return true, why
 	}
 	return d.RefusingSetups()
+}
+
+// RefusingByShare is Refusing by shedding alone: whether this new call
+// is refused by the share shedding refuses (drawn at random), and why.
+func (d *Detector) RefusingByShare() (bool, Reason) {
+	if d == nil {
+		return false, ""
+	}
+	return d.refuseNew()
+}
+
+// NoteQueueRefused counts a new call a door refused for a queue, not by
+// shedding nor a rate: Hotline behind its SIP socket (ReasonSocketDelay)
+// or MaxSetups calls in setup (ReasonSetups; Admit counts its own).
+// Sample after sample such refusals are a signal (QueueRefused).
+func (d *Detector) NoteQueueRefused(why Reason) {
+	if d == nil {
+		return
+	}
+	switch why {
+	case ReasonSocketDelay:
+		d.delayRefused.Add(1)
+	case ReasonSetups:
+		d.setupsRefused.Add(1)
+	}
+}
+
+// QueueRefused returns how many new calls were refused for a queue so
+// far: for socket_delay, for max_setups (NoteQueueRefused).
+func (d *Detector) QueueRefused() (delay, setups int64) {
+	if d == nil {
+		return 0, 0
+	}
+	return d.delayRefused.Load(), d.setupsRefused.Load()
 }
 
 // RefusingSetups is Refusing without shedding: whether MaxSetups calls
@@ -266,6 +313,7 @@ func (d *Detector) Admit(charge bool) (done func(), why Reason, ok bool) {
 	n := d.setups.Add(1)
 	if limit := d.cfg.MaxSetups; limit > 0 && n > int64(limit) {
 		d.setups.Add(-1)
+		d.setupsRefused.Add(1)
 		return nil, ReasonSetups, false
 	}
 	if charge && !d.TakeCall(d.now()) {
@@ -357,6 +405,10 @@ func (d *Detector) saturation(r Reading) (float64, Reason) {
 	// the cores (MinCPU does not apply, as for socket_delay).
 	consider(float64(r.RTPDelay), float64(d.cfg.RTPDelay), ReasonRTPDelay)
 	consider(float64(r.RecorderDrops), float64(d.cfg.RecorderDrops), ReasonRecorderDrops)
+	// New calls refused for a queue, sample after sample: those admitted
+	// meanwhile wait in it (whoever holds the cores, as socket_delay).
+	consider(float64(r.DelayRefused), float64(d.cfg.QueueRefused), ReasonSocketDelay)
+	consider(float64(r.SetupsRefused), float64(d.cfg.QueueRefused), ReasonSetups)
 	consider(r.Pressure, 1, ReasonPressure)
 	// Storage: a call admitted now could not be kept whole.
 	consider(float64(r.RecordsHeld), float64(d.cfg.RecordsHeld), ReasonRecordsHeld)
@@ -404,9 +456,12 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	learnRefused := d.learnRefused.Swap(0)
 	learnedTrip := false
 	switch {
-	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && !refusesAll(why):
+	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && !d.learnRemembered && !refusesAll(why):
 		// Overloaded again while the learned rate holds new calls:
-		// cut the rate, not a share of the calls (learn).
+		// cut the rate, not a share of the calls (learn). A remembered
+		// rate has held none since the overload was over: a trip under
+		// it is a new overload, at a rate it tells nothing of (a pause,
+		// another program's load), and starts as one (below).
 		learnedTrip = true
 	case !st.Shedding && d.over >= d.cfg.Confirm:
 		st.Shedding, st.Reason, st.Since, st.Share = true, why, now, d.cut(why)
@@ -455,7 +510,7 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	if d.learning.Load() {
 		d.learn(now, sat, why, admitted, learnRefused, learnedTrip)
 	}
-	st.Learned = d.Learned()
+	st.Learned, st.Remembered = d.Learned(), d.learnRemembered
 	return *st
 }
 
@@ -474,12 +529,12 @@ func (d *Detector) sampleAdmits() float64 {
 
 // noteClean keeps the rate Hotline carried in the last clean run, a run
 // of samples with every signal under its threshold, no share refused
-// and no learned rate (d.mu held): once the run has lasted
+// and no learned rate but a remembered one (d.mu held): once the run has lasted
 // learnCleanFor, the least one-second admitted rate of its last
 // learnCleanFor. (A signal over Release but under its threshold, such
 // as a collection's bump every few seconds, does not end the run.)
 func (d *Detector) noteClean(now time.Time, sat, admitted float64) {
-	if sat >= 1 || d.state.Shedding || d.learning.Load() {
+	if sat >= 1 || d.state.Shedding || d.learning.Load() && !d.learnRemembered {
 		d.recentN = 0
 		return
 	}
@@ -518,8 +573,10 @@ const (
 	learnNearGrowth = 0.02
 )
 
-// learnIdleFor is how long the learned rate may refuse nothing before it
-// is dropped: the offered load is under it, the overload is over.
+// learnIdleFor is how long the learned rate may refuse nothing before
+// the overload counts as over: the offered load is under it. It is then
+// dropped, or, when a trip under it confirmed it, kept for LearnMemory
+// more.
 func (d *Detector) learnIdleFor() time.Duration { return 5 * d.cfg.Hold }
 
 // learn moves the learned rate after a sample (d.mu held): cut by Cut
@@ -527,7 +584,8 @@ func (d *Detector) learnIdleFor() time.Duration { return 5 * d.cfg.Hold }
 // than the rate admitted (admitted, a second's); raised by learnGrowth
 // (learnNearGrowth near the last trip's rate) while it refuses calls,
 // every signal is under Release and no share is refused; dropped once
-// it has refused nothing for learnIdleFor.
+// it has refused nothing for learnIdleFor, or, confirmed by a trip under
+// it, for learnIdleFor and LearnMemory (remembered meanwhile).
 func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float64, refused int64, trip bool) {
 	rate := d.Learned()
 	switch {
@@ -535,6 +593,7 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 		if now.Sub(d.learnCut) >= d.reaction() {
 			d.learnTrip = min(rate, admitted)
 			d.setLearned(now, max(d.learnTrip*(1-d.cfg.Cut), 1), why)
+			d.learnConfirmed = true
 		}
 		return
 	case refused == 0:
@@ -543,12 +602,16 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 		if d.state.Shedding {
 			d.learnIdle = 0
 		} else if d.learnIdle += d.cfg.Interval; d.learnIdle >= d.learnIdleFor() {
+			if d.learnConfirmed && d.cfg.LearnMemory > 0 && d.learnIdle < d.learnIdleFor()+d.cfg.LearnMemory {
+				d.learnRemembered = true
+				return
+			}
 			d.setLearned(now, 0, "")
 			d.learnTrip = 0
 		}
 		return
 	}
-	d.learnIdle = 0
+	d.learnIdle, d.learnRemembered = 0, false
 	if sat < d.cfg.Release && !d.state.Shedding && now.Sub(d.learnCut) >= d.reaction() {
 		g := learnGrowth
 		if rate >= learnNear*d.learnTrip {
@@ -568,6 +631,7 @@ func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
 	d.learnWhy.Store(why)
 	d.learning.Store(rate > 0)
 	d.learnCut, d.learnIdle = now, 0
+	d.learnConfirmed, d.learnRemembered = false, false
 }
 
 // Learned returns the learned rate in force (calls a second; 0: none).

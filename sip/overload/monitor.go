@@ -104,7 +104,8 @@ func (m *Monitor) Run(ctx context.Context) {
 	if m.src.RecorderDropped != nil {
 		lastDropped = m.src.RecorderDropped()
 	}
-	was, learned := false, 0.0
+	was, learned, remembered := false, 0.0, false
+	lastDelay, lastSetups := m.d.QueueRefused()
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,6 +145,9 @@ func (m *Monitor) Run(ctx context.Context) {
 					r.RTPDelay = d
 				}
 			}
+			delay, setups := m.d.QueueRefused()
+			r.DelayRefused, r.SetupsRefused = delay-lastDelay, setups-lastSetups
+			lastDelay, lastSetups = delay, setups
 			if p := m.d.cfg.PressureFile; p != "" {
 				r.Pressure = readPressure(p)
 			}
@@ -158,7 +162,7 @@ func (m *Monitor) Run(ctx context.Context) {
 				if st.Shedding {
 					m.src.Log.Warn("overloaded: new calls are refused", "reason", st.Reason, "saturation", st.Saturation,
 						"scheduling_lag", r.SchedulingLag, "peak_lag", r.PeakLag, "setups", m.d.Setups(), "socket_backlog", r.SocketBacklog, "cpu", r.CPU,
-						"recorder_drops", r.RecorderDrops, "rtp_delay", r.RTPDelay, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare,
+						"recorder_drops", r.RecorderDrops, "rtp_delay", r.RTPDelay, "refused_socket_delay", r.DelayRefused, "refused_setups", r.SetupsRefused, "pressure", r.Pressure, "machine_cpu", r.MachineCPU, "hotline_share", r.HotlineShare,
 						"records_held", r.RecordsHeld, "spool_free_bytes", r.SpoolFree)
 				} else {
 					m.src.Log.Info("overload over: new calls are admitted again", "saturation", st.Saturation)
@@ -172,8 +176,12 @@ func (m *Monitor) Run(ctx context.Context) {
 				m.src.Log.Warn("overloaded again: learned rate cut", "calls_per_second", st.Learned, "was", learned, "reason", m.d.learnWhy.Load())
 			case st.Learned == 0 && learned > 0:
 				m.src.Log.Info("learned rate dropped: it refused no call for a while", "was", learned)
+			case st.Remembered && !remembered:
+				m.src.Log.Info("overload over: the learned rate stays in force as a bound on new calls", "calls_per_second", st.Learned, "for", m.d.cfg.LearnMemory)
+			case !st.Remembered && remembered:
+				m.src.Log.Warn("new calls past the remembered learned rate refused", "calls_per_second", st.Learned, "reason", m.d.learnWhy.Load())
 			}
-			learned = st.Learned
+			learned, remembered = st.Learned, st.Remembered
 			if m.src.OnSample != nil {
 				m.src.OnSample(st)
 			}

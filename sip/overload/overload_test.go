@@ -849,6 +849,188 @@ func TestDetectorLearnsFromACleanRun(t *testing.T) {
 	}
 }
 
+// TestDetectorRemembersAConfirmedRate: with LearnMemory (10m here), a
+// learned rate that a trip under it confirmed stays in force once the
+// overload is over, then is forgotten; so
+// that a surge after it is admitted at that rate from its first calls,
+// instead of whole until a signal trips; it rises as ever while it
+// refuses calls with every signal quiet. A rate learned from one trip
+// only (the offered load of whatever started it) is forgotten as before,
+// and so is every rate without LearnMemory (the default).
+func TestDetectorRemembersAConfirmedRate(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
+	// overload: 800 new calls a second offered; a signal over its
+	// threshold for 1.1 s from 1 s (the first trip: learned 400, half of
+	// what was admitted), quiet, then over again from 4.5 s for 0.2 s
+	// (the second trip, under the learned rate: confirmed if confirm);
+	// then no call offered until 20 s.
+	overload := func(c Config, confirm bool) (*Detector, State) {
+		d := NewDetector(c)
+		var st State
+		for ms := 0; ms <= 6000; ms += 100 {
+			admit(d, at(ms), 80)
+			r := Reading{}
+			if (ms >= 1000 && ms <= 2100) || (confirm && ms >= 4500 && ms <= 4600) {
+				r = full
+			}
+			st = d.Update(at(ms), r)
+		}
+		for ms := 6100; ms <= 20000; ms += 100 {
+			st = d.Update(at(ms), Reading{})
+		}
+		return d, st
+	}
+	mem := testConfig()
+	mem.LearnMemory = 10 * time.Minute
+	d, st := overload(mem, true)
+	if st.Learned == 0 || !st.Remembered {
+		t.Fatalf("14 s after a confirmed overload: %+v, want its learned rate remembered", st)
+	}
+	kept := st.Learned
+	if kept >= 400 {
+		t.Fatalf("remembered %g, want the rate cut at the second trip (under 400)", kept)
+	}
+	// A surge of 1,000 calls a second: a tenth of a second's worth of the
+	// rate at first, then the rate; the rest refused with the reason of
+	// the overload that set it.
+	want := int(kept / 10)
+	if ok := admit(d, at(20100), 100); ok < want-1 || ok > want+1 {
+		t.Errorf("%d of 100 new calls admitted at once at a remembered %g/s, want %d (its burst)", ok, kept, want)
+	}
+	if ok, why := d.TakeLearned(at(20100)); ok || why != ReasonSocketBacklog {
+		t.Errorf("past the remembered rate: %v, %q; want refused by socket_backlog", ok, why)
+	}
+	// Refusing calls, every signal quiet: no longer only remembered, and
+	// it rises.
+	for ms := 20100; ms <= 21000; ms += 100 {
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), Reading{})
+	}
+	if st.Remembered || st.Learned <= kept {
+		t.Errorf("a surge past the remembered rate for 1 s, quiet: %+v, want it in force again, risen from %g", st, kept)
+	}
+
+	// A reload that sets max_cps drops a remembered rate (the operator's
+	// bound stands instead), not one in force during an overload.
+	d, _ = overload(mem, true)
+	d.SetMaxCPS(300)
+	if st = d.Update(at(20100), Reading{}); st.Learned != 0 || st.Remembered {
+		t.Errorf("max_cps set while a rate was remembered: %+v, want it dropped", st)
+	}
+	d = NewDetector(mem)
+	for ms := 0; ms <= 1100; ms += 100 {
+		admit(d, at(ms), 80)
+		r := Reading{}
+		if ms >= 1000 {
+			r = full
+		}
+		st = d.Update(at(ms), r)
+	}
+	if st.Learned == 0 {
+		t.Fatalf("at a trip: %+v, want a learned rate in force", st)
+	}
+	d.SetMaxCPS(300)
+	if st = d.Update(at(1200), full); st.Learned == 0 {
+		t.Errorf("max_cps set during an overload: %+v, want its learned rate kept", st)
+	}
+
+	// A trip while the rate is only remembered (100 calls a second, under
+	// it: a pause, another program's load): a new overload, not a cut of
+	// the remembered rate. A share is refused, the rate is learned from
+	// the last second, and, tripped once, it is forgotten after five
+	// Holds.
+	d, _ = overload(mem, true)
+	for ms := 20100; ms <= 21200; ms += 100 {
+		admit(d, at(ms), 10)
+		r := Reading{}
+		if ms > 21000 {
+			r = full
+		}
+		st = d.Update(at(ms), r)
+	}
+	if !st.Shedding || st.Share != 0.5 || st.Remembered || st.Learned != 50 {
+		t.Errorf("a trip at 100 calls a second under a remembered rate: %+v, want half refused and a learned rate of 50 (100 a second, less half)", st)
+	}
+	for ms := 21300; ms <= 40000; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	if st.Learned != 0 || st.Remembered {
+		t.Errorf("19 s after that trip, quiet: %+v, want the learned rate dropped (one trip)", st)
+	}
+
+	// One trip only: forgotten after five Holds, as without memory.
+	if _, st := overload(mem, false); st.Learned != 0 || st.Remembered {
+		t.Errorf("14 s after an overload with one trip: %+v, want the learned rate dropped", st)
+	}
+	// No LearnMemory (the default): forgotten after five Holds.
+	if _, st := overload(testConfig(), true); st.Learned != 0 || st.Remembered {
+		t.Errorf("learn_memory off (the default), 14 s after a confirmed overload: %+v, want the learned rate dropped", st)
+	}
+}
+
+// TestDetectorQueueRefusals: new calls the doors refuse for a queue
+// (socket_delay, max_setups) are a signal: QueueRefused of them in each
+// of Confirm samples in a row start shedding with that reason and learn
+// a rate, whoever holds the cores; one sample's do not, nor do any with
+// the signal off. NoteQueueRefused counts those two reasons only, and
+// Admit its own refusals for max_setups.
+func TestDetectorQueueRefusals(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	run := func(c Config, refused ...Reading) State {
+		d := NewDetector(c)
+		var st State
+		ms := 0
+		for ; ms < 1000; ms += 100 {
+			admit(d, at(ms), 40)
+			st = d.Update(at(ms), Reading{})
+		}
+		for _, r := range refused {
+			admit(d, at(ms), 40)
+			st = d.Update(at(ms), r)
+			ms += 100
+		}
+		return st
+	}
+	delay, setups := Reading{DelayRefused: 3, CPU: 0.1}, Reading{SetupsRefused: 1, CPU: 0.1}
+	if st := run(testConfig(), delay, delay); !st.Shedding || st.Reason != ReasonSocketDelay || st.Learned != 200 {
+		t.Errorf("refusals for socket_delay in two samples: %+v, want shedding for socket_delay and a learned rate of 200", st)
+	}
+	if st := run(testConfig(), setups, setups); !st.Shedding || st.Reason != ReasonSetups {
+		t.Errorf("refusals for max_setups in two samples: %+v, want shedding for setups", st)
+	}
+	if st := run(testConfig(), delay, Reading{}, setups); st.Shedding || st.Learned != 0 {
+		t.Errorf("refusals in samples apart: %+v, want no shedding (confirm 2)", st)
+	}
+	off := testConfig()
+	off.QueueRefused = -1
+	if st := run(off, delay, delay, setups, setups); st.Shedding || st.Saturation > 0.2 {
+		t.Errorf("queue_refused off: %+v, want no shedding (the saturation of the CPU alone, 0.1 of 0.9)", st)
+	}
+
+	d := NewDetector(testConfig())
+	for _, why := range Reasons() {
+		d.NoteQueueRefused(why)
+	}
+	if dl, su := d.QueueRefused(); dl != 1 || su != 1 {
+		t.Errorf("every reason noted once: %d for socket_delay, %d for setups counted; want 1 and 1, no other reason", dl, su)
+	}
+	c := testConfig()
+	c.MaxSetups = 1
+	d = NewDetector(c)
+	if _, _, ok := d.Admit(true); !ok {
+		t.Fatal("first call refused")
+	}
+	if _, why, ok := d.Admit(true); ok || why != ReasonSetups {
+		t.Fatalf("second call while the first is in setup: %v %q, want refused for setups", ok, why)
+	}
+	if dl, su := d.QueueRefused(); dl != 0 || su != 1 {
+		t.Errorf("after Admit refused one call for max_setups: %d, %d counted; want 0 and 1", dl, su)
+	}
+}
+
 // admit offers n new calls to d's learned rate at now and returns how
 // many it let through.
 func admit(d *Detector, now time.Time, n int) (ok int) {

@@ -65,16 +65,25 @@ func (d *Detector) TakeCall(now time.Time) bool {
 
 // SetMaxCPS replaces the bound on new calls a second (MaxCPS; 0: no
 // bound) while Hotline runs, as a configuration reload does. The new
-// bound starts with a full burst. Negative is taken as 0.
+// bound starts with a full burst. Negative is taken as 0. A learned rate
+// only remembered (LearnMemory: the overload that set it is over) is
+// dropped: the operator's bound tells what the machine carries now (a
+// machine with more cores, say); one in force during an overload stays.
 func (d *Detector) SetMaxCPS(rate float64) {
 	if d == nil {
 		return
 	}
 	rate = max(rate, 0)
 	d.rateMu.Lock()
-	defer d.rateMu.Unlock()
 	d.rate = NewTokenBucket(rate)
 	d.bounded.Store(rate > 0)
+	d.rateMu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.learnRemembered {
+		d.setLearned(d.now(), 0, "")
+		d.learnTrip = 0
+	}
 }
 
 // MaxCPS returns the bound on new calls a second in force (0: none).
