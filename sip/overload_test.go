@@ -90,25 +90,15 @@ func waitShedding(t *testing.T, s *Server, on bool) {
 	}
 }
 
-// TestQueueRefusalsShed: new calls a door refuses for a queue (here
-// max_setups 1, with a call stuck in its setup) are a signal of their
-// own: at queue_refused 1 and confirm 1 one such refusal in a sample
-// makes Hotline shed (reason setups) and learn a rate, whether Hotline's
-// door or the door process refused it. Shedding's own refusals do not
-// count as the queue's (the signal would hold itself up).
-func TestQueueRefusalsShed(t *testing.T) {
-	t.Run("in Hotline", func(t *testing.T) { testQueueRefusalsShed(t, false) })
-	if runtime.GOOS == "linux" {
-		t.Run("door process", func(t *testing.T) { testQueueRefusalsShed(t, true) })
-	}
-}
-
-func testQueueRefusalsShed(t *testing.T, doorProcess bool) {
+// stuckInSetup starts a fixture (mod applied) where caller 5551111's
+// lookup in the customer directory waits until release is closed, and
+// places that caller's call to 1900: once it returns, the call is stuck
+// in its setup.
+func stuckInSetup(t *testing.T, mod func(*fixtureOpts)) (f *fixture, call *outCall, release chan struct{}) {
+	t.Helper()
 	entered, release := make(chan struct{}, 1), make(chan struct{})
-	f := newFixture(t, func(o *fixtureOpts) {
-		ov := &o.cfg.Overload
-		ov.MaxSetups, ov.QueueRefused, ov.Confirm, ov.Interval, ov.Hold = 1, 1, 1, 10*time.Millisecond, 0
-		ov.DoorProcess = &doorProcess
+	f = newFixture(t, func(o *fixtureOpts) {
+		mod(o)
 		o.deps = func(d *Deps) {
 			d.Routes.Customers = func(ctx context.Context, callerID string) directory.Customer {
 				if callerID == "5551111" {
@@ -123,12 +113,34 @@ func testQueueRefusalsShed(t *testing.T, doorProcess bool) {
 		}
 	})
 	first := newPhone(t, "5551111", f.addr)
-	call := first.call("1900", first.sdp(sdp.SendRecv))
+	call = first.call("1900", first.sdp(sdp.SendRecv))
 	select {
 	case <-entered:
 	case <-time.After(waitTimeout):
 		t.Fatal("the first call never reached its setup")
 	}
+	return f, call, release
+}
+
+// TestQueueRefusalsShed: new calls a door refuses for a queue (here
+// max_setups 1, with a call stuck in its setup) are a signal of their
+// own: at queue_refused 1 and confirm 1 one such refusal in a sample
+// makes Hotline shed (reason setups) and learn a rate, whether Hotline's
+// door or the door process refused it. Shedding's own refusals do not
+// count as the queue's (the signal would hold itself up).
+func TestQueueRefusalsShed(t *testing.T) {
+	t.Run("in Hotline", func(t *testing.T) { testQueueRefusalsShed(t, false) })
+	if runtime.GOOS == "linux" {
+		t.Run("door process", func(t *testing.T) { testQueueRefusalsShed(t, true) })
+	}
+}
+
+func testQueueRefusalsShed(t *testing.T, doorProcess bool) {
+	f, call, release := stuckInSetup(t, func(o *fixtureOpts) {
+		ov := &o.cfg.Overload
+		ov.MaxSetups, ov.QueueRefused, ov.Confirm, ov.Interval, ov.Hold = 1, 1, 1, 10*time.Millisecond, 0
+		ov.DoorProcess = &doorProcess
+	})
 	u := newRawUA(t)
 	u.send(u.invite("queue-1", "queue1"), f.addr)
 	if res := u.next(); res.StatusCode != 503 {
@@ -178,29 +190,7 @@ func testQueueRefusalsShed(t *testing.T, doorProcess bool) {
 // first call's setup is over (answered in the queue), new calls are
 // admitted again.
 func TestOverloadBoundsCallsInSetup(t *testing.T) {
-	entered, release := make(chan struct{}, 1), make(chan struct{})
-	f := newFixture(t, func(o *fixtureOpts) {
-		o.cfg.Overload.MaxSetups = 1
-		o.deps = func(d *Deps) {
-			d.Routes.Customers = func(ctx context.Context, callerID string) directory.Customer {
-				if callerID == "5551111" {
-					entered <- struct{}{}
-					select {
-					case <-release:
-					case <-ctx.Done():
-					}
-				}
-				return directory.Unknown(callerID)
-			}
-		}
-	})
-	first := newPhone(t, "5551111", f.addr)
-	call := first.call("1900", first.sdp(sdp.SendRecv))
-	select {
-	case <-entered:
-	case <-time.After(waitTimeout):
-		t.Fatal("the first call never reached its setup")
-	}
+	f, call, release := stuckInSetup(t, func(o *fixtureOpts) { o.cfg.Overload.MaxSetups = 1 })
 	second := newPhone(t, "5552222", f.addr)
 	t0 := time.Now()
 	res := second.request(sip.INVITE, "1900", second.sdp(sdp.SendRecv), nil)

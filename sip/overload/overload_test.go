@@ -693,20 +693,8 @@ func TestDetectorLearnsARate(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
-	run := func(c Config) (*Detector, State) {
-		d := NewDetector(c)
-		// 40 new calls a sample (400 a second) before the trip.
-		var st State
-		for ms := 0; ms <= 1100; ms += 100 {
-			admit(d, at(ms), 40)
-			r := Reading{}
-			if ms >= 1000 {
-				r = full
-			}
-			st = d.Update(at(ms), r)
-		}
-		return d, st
-	}
+	// 40 new calls a sample (400 a second) before the trip.
+	run := func(c Config) (*Detector, State) { return firstTrip(c, 40) }
 	d, st := run(testConfig())
 	if !st.Shedding || st.Share != 0.5 || st.Learned != 200 {
 		t.Fatalf("trip: %+v, want half refused and a learned rate of 200 (400 admitted a second, less half)", st)
@@ -919,15 +907,7 @@ func TestDetectorRemembersAConfirmedRate(t *testing.T) {
 	if st = d.Update(at(20100), Reading{}); st.Learned != 0 || st.Remembered {
 		t.Errorf("max_cps set while a rate was remembered: %+v, want it dropped", st)
 	}
-	d = NewDetector(mem)
-	for ms := 0; ms <= 1100; ms += 100 {
-		admit(d, at(ms), 80)
-		r := Reading{}
-		if ms >= 1000 {
-			r = full
-		}
-		st = d.Update(at(ms), r)
-	}
+	d, st = firstTrip(mem, 80)
 	if st.Learned == 0 {
 		t.Fatalf("at a trip: %+v, want a learned rate in force", st)
 	}
@@ -1029,6 +1009,25 @@ func TestDetectorQueueRefusals(t *testing.T) {
 	if dl, su := d.QueueRefused(); dl != 0 || su != 1 {
 		t.Errorf("after Admit refused one call for max_setups: %d, %d counted; want 0 and 1", dl, su)
 	}
+}
+
+// firstTrip returns a detector for c fed perSample new calls a sample
+// from time.Unix(1000, 0) to 1.1 s later, with a signal over its
+// threshold from 1 s (the first trip), and its state then.
+func firstTrip(c Config, perSample int) (*Detector, State) {
+	t0 := time.Unix(1000, 0)
+	d := NewDetector(c)
+	var st State
+	for ms := 0; ms <= 1100; ms += 100 {
+		at := t0.Add(time.Duration(ms) * time.Millisecond)
+		admit(d, at, perSample)
+		r := Reading{}
+		if ms >= 1000 {
+			r = Reading{SocketBacklog: 0.6, CPU: 0.5}
+		}
+		st = d.Update(at, r)
+	}
+	return d, st
 }
 
 // admit offers n new calls to d's learned rate at now and returns how
