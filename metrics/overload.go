@@ -30,7 +30,7 @@ func newOverloadMetrics(reg prometheus.Registerer) *overloadMetrics {
 			Help: "New calls refused at once with 503 and Retry-After because Hotline was overloaded, by the signal that was over its threshold (scheduling_lag, socket_backlog, cpu, recorder_drops, pressure, setups: too many calls being set up at once, socket_delay: the INVITE waited too long in the SIP socket, machine_cpu: the machine's CPUs were busy, much of it with Hotline's own work, max_cps: sip.overload.max_cps new calls were admitted in the last second, rtp_delay: the RTP packets Hotline read had all waited sip.overload.rtp_delay in its media sockets). A call refused past the rate learned from an overload (sip.overload.learn) counts under that overload's reason."},
 			[]string{lReason}),
 		saturation: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadSaturation,
-			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample; the calls being set up count against sip.overload.max_setups."}),
+			Help: "The overload signal furthest towards its threshold, as a share of it (1: at the threshold), at the last sample; the calls being set up count against sip.overload.max_setups, and the new calls refused in the sample for a queue (socket_delay, max_setups) against sip.overload.queue_refused."}),
 		shedding: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadShedding,
 			Help: "1 while new calls are refused because Hotline is overloaded, else 0."}),
 		share: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameOverloadRefusedShare,
