@@ -767,9 +767,8 @@ func (c *shedConn) door(b []byte, addr net.Addr) bool {
 		var ok bool
 		held, why, ok = c.d.Admit(false)
 		refuse = !ok
-	} else if refuse, why = c.d.RefusingByShare(); !refuse {
-		refuse, why = c.d.RefusingSetups()
-		queue = refuse
+	} else {
+		refuse, why, queue = c.d.Refusing()
 	}
 	// The door process judged both queues as the INVITE arrived (its
 	// behind): a new INVITE it passed on is not refused here for having

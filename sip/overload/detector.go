@@ -174,10 +174,8 @@ type Detector struct {
 	learnIdle time.Duration
 	learnTrip float64 // the rate admitted when a signal last tripped
 	// learnConfirmed: a signal tripped while the learned rate held new
-	// calls, and cut it (what LearnMemory keeps); learnRemembered: it is
-	// kept now, the overload over (State.Remembered).
-	learnConfirmed  bool
-	learnRemembered bool
+	// calls, and cut it (what LearnMemory keeps; remembered).
+	learnConfirmed bool
 	// The rate Hotline last carried with no signal over its threshold for
 	// learnCleanFor (known, taken at knownAt): the least of the
 	// one-second admitted rates of the current clean run's last samples
@@ -233,20 +231,18 @@ func (d *Detector) refuseNew() (bool, Reason) {
 // while shedding, or while MaxSetups calls are being set up. It admits
 // nothing (Admit does, and counts the call): the door in front of the
 // SIP socket asks it for every new INVITE, so it is two atomic loads.
-func (d *Detector) Refusing() (bool, Reason) {
-	if on, why := d.RefusingByShare(); on {
-		return true, why
-	}
-	return d.RefusingSetups()
-}
-
-// RefusingByShare is Refusing by shedding alone: whether this new call
-// is refused by the share shedding refuses (drawn at random), and why.
-func (d *Detector) RefusingByShare() (bool, Reason) {
+//
+// queue tells a refusal for the calls in setup (a queue: the door then
+// counts it, NoteQueueRefused) from one by shedding's share.
+func (d *Detector) Refusing() (refuse bool, why Reason, queue bool) {
 	if d == nil {
-		return false, ""
+		return false, "", false
 	}
-	return d.refuseNew()
+	if on, why := d.refuseNew(); on {
+		return true, why, false
+	}
+	on, why := d.RefusingSetups()
+	return on, why, on
 }
 
 // NoteQueueRefused counts a new call a door refused for a queue, not by
@@ -456,7 +452,7 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	learnRefused := d.learnRefused.Swap(0)
 	learnedTrip := false
 	switch {
-	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && !d.learnRemembered && !refusesAll(why):
+	case !st.Shedding && d.over >= d.cfg.Confirm && d.learning.Load() && !d.remembered() && !refusesAll(why):
 		// Overloaded again while the learned rate holds new calls:
 		// cut the rate, not a share of the calls (learn). A remembered
 		// rate has held none since the overload was over: a trip under
@@ -510,7 +506,7 @@ func (d *Detector) Update(now time.Time, r Reading) State {
 	if d.learning.Load() {
 		d.learn(now, sat, why, admitted, learnRefused, learnedTrip)
 	}
-	st.Learned, st.Remembered = d.Learned(), d.learnRemembered
+	st.Learned, st.Remembered = d.Learned(), d.remembered()
 	return *st
 }
 
@@ -534,7 +530,7 @@ func (d *Detector) sampleAdmits() float64 {
 // learnCleanFor. (A signal over Release but under its threshold, such
 // as a collection's bump every few seconds, does not end the run.)
 func (d *Detector) noteClean(now time.Time, sat, admitted float64) {
-	if sat >= 1 || d.state.Shedding || d.learning.Load() && !d.learnRemembered {
+	if sat >= 1 || d.state.Shedding || d.learning.Load() && !d.remembered() {
 		d.recentN = 0
 		return
 	}
@@ -602,8 +598,7 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 		if d.state.Shedding {
 			d.learnIdle = 0
 		} else if d.learnIdle += d.cfg.Interval; d.learnIdle >= d.learnIdleFor() {
-			if d.learnConfirmed && d.cfg.LearnMemory > 0 && d.learnIdle < d.learnIdleFor()+d.cfg.LearnMemory {
-				d.learnRemembered = true
+			if d.remembered() && d.learnIdle < d.learnIdleFor()+d.cfg.LearnMemory {
 				return
 			}
 			d.setLearned(now, 0, "")
@@ -611,7 +606,7 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 		}
 		return
 	}
-	d.learnIdle, d.learnRemembered = 0, false
+	d.learnIdle = 0
 	if sat < d.cfg.Release && !d.state.Shedding && now.Sub(d.learnCut) >= d.reaction() {
 		g := learnGrowth
 		if rate >= learnNear*d.learnTrip {
@@ -631,7 +626,14 @@ func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
 	d.learnWhy.Store(why)
 	d.learning.Store(rate > 0)
 	d.learnCut, d.learnIdle = now, 0
-	d.learnConfirmed, d.learnRemembered = false, false
+	d.learnConfirmed = false
+}
+
+// remembered reports whether the learned rate in force is only
+// remembered (LearnMemory): confirmed by a trip under it, and refusing
+// nothing for learnIdleFor, so the overload is over (d.mu held).
+func (d *Detector) remembered() bool {
+	return d.learning.Load() && d.learnConfirmed && d.cfg.LearnMemory > 0 && d.learnIdle >= d.learnIdleFor()
 }
 
 // Learned returns the learned rate in force (calls a second; 0: none).

@@ -353,7 +353,7 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	if _, why, ok := d.Admit(true); ok || why != ReasonSetups {
 		t.Fatalf("third call while two are set up: admitted %v, reason %q; want refused for setups", ok, why)
 	}
-	if on, why := d.Refusing(); !on || why != ReasonSetups {
+	if on, why, _ := d.Refusing(); !on || why != ReasonSetups {
 		t.Errorf("Refusing() = %v, %q at the bound; want true, setups", on, why)
 	}
 	if got := d.SetupShare(); got != 1 {
@@ -364,7 +364,7 @@ func TestAdmitBoundsSetups(t *testing.T) {
 	if d.Setups() != 1 {
 		t.Fatalf("setups %d after one done twice, want 1", d.Setups())
 	}
-	if on, _ := d.Refusing(); on {
+	if on, _, _ := d.Refusing(); on {
 		t.Error("Refusing() under the bound")
 	}
 	done3, _, ok3 := d.Admit(true)
@@ -415,7 +415,7 @@ func TestDetectorReleaseRamp(t *testing.T) {
 	if st := d.Update(at(4600), Reading{}); st.Shedding || st.Share != 0 {
 		t.Fatalf("end of the ramp: %+v, want shedding over", st)
 	}
-	if on, _ := d.Refusing(); on {
+	if on, _, _ := d.Refusing(); on {
 		t.Fatal("a new call refused after the ramp")
 	}
 }
@@ -424,7 +424,7 @@ func TestDetectorReleaseRamp(t *testing.T) {
 func refusedOf(d *Detector, n int) int {
 	refused := 0
 	for range n {
-		if on, _ := d.Refusing(); on {
+		if on, _, _ := d.Refusing(); on {
 			refused++
 		}
 	}
@@ -455,7 +455,7 @@ func TestDetectorRefusesTheExcess(t *testing.T) {
 	// half are refused in all, not three quarters.
 	judged := 0
 	for range 4000 {
-		if on, _ := d.Refusing(); on {
+		if on, _, _ := d.Refusing(); on {
 			judged++
 		} else if done, _, ok := d.Admit(false); !ok {
 			judged++
@@ -1068,7 +1068,7 @@ func TestDetectorStorage(t *testing.T) {
 		if !st[1].Shedding || st[1].Reason != tc.want || st[1].Share != 1 || st[1].Learned != 0 {
 			t.Errorf("%s: %+v, want every new call refused for %s, no learned rate", tc.name, st[1], tc.want)
 		}
-		if ok, why := d.Refusing(); !ok || why != tc.want {
+		if ok, why, _ := d.Refusing(); !ok || why != tc.want {
 			t.Errorf("%s: Refusing() = %v %s, want refused for %s", tc.name, ok, why, tc.want)
 		}
 		if tc.name == "spool full" {

@@ -80,7 +80,7 @@ func (d *Detector) SetMaxCPS(rate float64) {
 	d.rateMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.learnRemembered {
+	if d.remembered() {
 		d.setLearned(d.now(), 0, "")
 		d.learnTrip = 0
 	}
