@@ -292,12 +292,15 @@ func TestTLSRegisterAndOptions(t *testing.T) {
 // goroutines wait for a core another process holds (a caller once got
 // 503 in TestE2EAttendedTransferSIPp on a busy machine), and calls being
 // set up at once (setups are slow under -race), and the wait of SIP
-// datagrams in its sockets, which counts whoever holds the cores. Only
-// the pressure file, which a test writes, can make a test Hotline shed.
+// datagrams in its sockets and of RTP packets in the relay's ring, which
+// count whoever holds the cores (and the doors' refusals for those
+// queues). Only what a test sets on purpose (the pressure file, a
+// threshold of its own) can make a test Hotline shed.
 func testMachineLoadOff(o *overload.Config) {
 	o.SchedulingLag, o.SocketBacklog, o.CPU, o.RecorderDrops, o.MaxSetups, o.SocketDelay = -1, -1, -1, -1, -1, -1
+	o.RTPDelay, o.QueueRefused = -1, -1
 }
 
 // processOverloadOff is the sip.overload setting of test processes
 // (startProcess), for the same reason as testMachineLoadOff.
-const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1, socket_delay: -1ms}\n"
+const processOverloadOff = "\nsip:\n  overload: {scheduling_lag: -1ms, socket_backlog: -1, cpu: -1, recorder_drops: -1, max_setups: -1, rtp_delay: -1ms, queue_refused: -1, socket_delay: -1ms}\n"
