@@ -192,8 +192,11 @@ type Config struct {
 	// second while it refuses calls and every signal is under Release (a
 	// fiftieth within four fifths of the rate admitted when a signal
 	// last tripped, or of the rate learned after the first trip), is cut
-	// by Cut again when one trips (at most once per Confirm samples; no
-	// share is refused then), and is forgotten once it has refused no
+	// by Cut again when one trips (once per overload: again only once
+	// the signals have eased and tripped anew, or after Hold still over;
+	// no share is refused then), after which it stands at nine tenths of
+	// the rate that tripped for 30 s of refusing calls before it rises
+	// past it, and is forgotten once it has refused no
 	// call for five Holds (the overload is over). false: shedding
 	// releases to the whole offered load.
 	Learn *bool `yaml:"learn"`

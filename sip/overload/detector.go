@@ -173,6 +173,13 @@ type Detector struct {
 	learnCut  time.Time
 	learnIdle time.Duration
 	learnTrip float64 // the rate admitted when a signal last tripped
+	// learnHeld: how long the learned rate has stood at learnBelow of
+	// learnTrip, refusing calls with every signal quiet, since a trip
+	// under it.
+	learnHeld time.Duration
+	// learnEased: every signal was under its threshold in a sample since
+	// the learned rate was last cut (or set).
+	learnEased bool
 	// learnConfirmed: a signal tripped while the learned rate held new
 	// calls, and cut it (what LearnMemory keeps; remembered).
 	learnConfirmed bool
@@ -569,6 +576,20 @@ const (
 	learnNearGrowth = 0.02
 )
 
+// learnBelow and learnHoldFor: once a trip under the learned rate has
+// shown a rate too much (learnTrip, confirmed), the rate rises no higher
+// than learnBelow of it until it has stood there, refusing calls with
+// every signal quiet, for learnHoldFor; then it rises at learnNearGrowth
+// again, past it, to find whether Hotline now carries more. Rising
+// straight on, it met the rate that tripped within a step of a
+// sustained overload (a fiftieth a second from four fifths of it) and
+// overloaded again: slow answers, and a cut to half (bench/README.md:
+// "The learned rate cut once per overload").
+const (
+	learnBelow   = 0.9
+	learnHoldFor = 30 * time.Second
+)
+
 // learnIdleFor is how long the learned rate may refuse nothing before
 // the overload counts as over: the offered load is under it. It is then
 // dropped, or, when a trip under it confirmed it, kept for LearnMemory
@@ -579,14 +600,27 @@ func (d *Detector) learnIdleFor() time.Duration { return 5 * d.cfg.Hold }
 // when overloaded again (trip), at most once per reaction time and from no more
 // than the rate admitted (admitted, a second's); raised by learnGrowth
 // (learnNearGrowth near the last trip's rate) while it refuses calls,
-// every signal is under Release and no share is refused; dropped once
+// every signal is under Release and no share is refused, after a trip
+// under it held at learnBelow of that trip's rate for learnHoldFor; dropped once
 // it has refused nothing for learnIdleFor, or, confirmed by a trip under
 // it, for learnIdleFor and LearnMemory (remembered meanwhile).
 func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float64, refused int64, trip bool) {
 	rate := d.Learned()
+	if sat < 1 {
+		d.learnEased = true
+	}
 	switch {
 	case trip:
-		if now.Sub(d.learnCut) >= d.reaction() {
+		// One cut for one overload: the signals lag the rate, and the
+		// queue its overshoot left (the calls admitted past what
+		// Hotline carried, their media and their hang-ups) keeps them
+		// over for a second or more after the cut. Cut again only
+		// once they have eased and tripped anew, or after Hold still
+		// over (the cut was not enough). Cut each reaction time, it
+		// fell from 360 to 45 calls a second within half a second at
+		// 760 offered, and took 20 s to rise back (bench/README.md:
+		// "The learned rate cut once per overload").
+		if now.Sub(d.learnCut) >= d.reaction() && (d.learnEased || now.Sub(d.learnCut) >= d.cfg.Hold) {
 			d.learnTrip = min(rate, admitted)
 			d.setLearned(now, max(d.learnTrip*(1-d.cfg.Cut), 1), why)
 			d.learnConfirmed = true
@@ -612,8 +646,17 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 		if rate >= learnNear*d.learnTrip {
 			g = learnNearGrowth
 		}
+		next := rate * (1 + g*d.cfg.Interval.Seconds())
+		if below := learnBelow * d.learnTrip; d.learnConfirmed && d.learnHeld < learnHoldFor {
+			if rate >= below {
+				// Under the rate that tripped: it stands there a while.
+				d.learnHeld += d.cfg.Interval
+				return
+			}
+			next = min(next, below)
+		}
 		d.rateMu.Lock()
-		d.learned.SetRate(rate * (1 + g*d.cfg.Interval.Seconds()))
+		d.learned.SetRate(next)
 		d.rateMu.Unlock()
 	}
 }
@@ -625,8 +668,8 @@ func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
 	d.rateMu.Unlock()
 	d.learnWhy.Store(why)
 	d.learning.Store(rate > 0)
-	d.learnCut, d.learnIdle = now, 0
-	d.learnConfirmed = false
+	d.learnCut, d.learnIdle, d.learnHeld = now, 0, 0
+	d.learnConfirmed, d.learnEased = false, false
 }
 
 // remembered reports whether the learned rate in force is only

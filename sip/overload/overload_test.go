@@ -794,6 +794,155 @@ func TestDetectorLearnsARate(t *testing.T) {
 	}
 }
 
+// TestDetectorHoldsUnderTheRateThatTripped: after a trip under the
+// learned rate (a rate shown too much), the rate rises back to nine
+// tenths of the rate that tripped and stands there for 30 s of refusing
+// calls with every signal quiet; then it rises past it again. After a
+// first trip only (nothing shown too much) it rises on.
+func TestDetectorHoldsUnderTheRateThatTripped(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
+	d, st := firstTrip(testConfig(), 40)
+	for ms := 1200; ms <= 3100; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	// 1,000 calls a second offered for a second, then overloaded again
+	// under the learned rate (about 200): cut to half.
+	for ms := 3200; ms <= 4100; ms += 100 {
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), Reading{})
+	}
+	var trip float64
+	for ms := 4200; ms <= 4300; ms += 100 {
+		admit(d, at(ms), 100)
+		trip = st.Learned
+		st = d.Update(at(ms), full)
+	}
+	if st.Learned > trip*0.5 || st.Learned < trip*0.45 {
+		t.Fatalf("tripped under %g: learned %g, want it halved", trip, st.Learned)
+	}
+	// Quiet, refusing calls: it rises to nine tenths of the rate that
+	// tripped (at most the rate in force, about 200; the rate admitted,
+	// a second's, may be a little less) and no higher for 30 s.
+	ms := 4400
+	stands := func(trip float64) {
+		t.Helper()
+		top, reached, end := 0.0, 0, ms+120_000
+		for ; ms < end; ms += 100 {
+			admit(d, at(ms), 100)
+			st = d.Update(at(ms), Reading{})
+			if st.Learned > top+1e-9 {
+				if reached > 0 && ms-reached > 100 {
+					break // it stood, then rose
+				}
+				top, reached = st.Learned, ms
+			}
+		}
+		if ms >= end {
+			t.Fatalf("the learned rate never rose past %g in 2 minutes of refusing calls", top)
+		}
+		if top < trip*0.88 || top > trip*0.92 {
+			t.Fatalf("the learned rate stood at %g, want nine tenths of the rate that tripped, about %g", top, trip)
+		}
+		if held := ms - reached; held < 30_000 || held > 30_200 {
+			t.Errorf("the learned rate stood at %g for %d ms before rising past it, want 30 s (trip %g)", top, held, trip)
+		}
+	}
+	stands(trip)
+	// Then it rises past it, at a fiftieth a second (the rate held
+	// shows nothing about what is past it).
+	was := st.Learned
+	for range 10 {
+		ms += 100
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), Reading{})
+	}
+	if want := was * math.Pow(1.002, 10); math.Abs(st.Learned-want) > 1e-6 {
+		t.Errorf("past the hold: %g after 10 samples from %g, want %g (a five-hundredth a sample)", st.Learned, was, want)
+	}
+	// Overloaded again: cut, and it stands again under the new trip's rate.
+	for range 2 {
+		ms += 100
+		admit(d, at(ms), 100)
+		trip = st.Learned
+		st = d.Update(at(ms), full)
+	}
+	if st.Learned > trip*0.5 || st.Learned < trip*0.45 {
+		t.Fatalf("tripped again under %g: learned %g, want it halved", trip, st.Learned)
+	}
+	ms += 100
+	stands(trip)
+
+	// A first trip only: it rises past the rate learned, with no hold.
+	d, st = firstTrip(testConfig(), 40)
+	for ms := 1200; ms <= 3100; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	first := st.Learned
+	for ms := 3200; ms <= 3200+60_000; ms += 100 {
+		admit(d, at(ms), 1000)
+		st = d.Update(at(ms), Reading{})
+	}
+	if want := first * math.Pow(1.002, 601); math.Abs(st.Learned-want) > 1e-6*want {
+		t.Errorf("after a first trip only, 60 s refusing calls: %g from %g, want %g (no hold)", st.Learned, first, want)
+	}
+}
+
+// TestDetectorCutsTheLearnedRateOncePerOverload: a trip under the
+// learned rate cuts it once; signals still over after the cut (the queue
+// the overshoot left) cut it again only after Hold, or once they have
+// eased and tripped anew.
+func TestDetectorCutsTheLearnedRateOncePerOverload(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
+	d, st := firstTrip(testConfig(), 40)
+	for ms := 1200; ms <= 3100; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	for ms := 3200; ms <= 4100; ms += 100 {
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), Reading{})
+	}
+	// Over from 4200: cut at the second sample (confirm 2).
+	was := st.Learned
+	ms := 4200
+	for ; ms <= 4300; ms += 100 {
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), full)
+	}
+	cut := st.Learned
+	if cut > was*0.5 || cut < was*0.45 {
+		t.Fatalf("tripped under %g: learned %g, want it halved", was, cut)
+	}
+	// Still over, under Hold (2 s) after the cut: no more cuts.
+	for ; ms < 4300+2000; ms += 100 {
+		admit(d, at(ms), 100)
+		if st = d.Update(at(ms), full); st.Learned != cut {
+			t.Fatalf("%d ms after the cut, still over: learned %g, want %g (one cut until Hold)", ms-4300, st.Learned, cut)
+		}
+	}
+	// Over for Hold after it: not enough, cut again.
+	admit(d, at(ms), 100)
+	if st = d.Update(at(ms), full); st.Learned > cut*0.5 || st.Learned < cut*0.45 {
+		t.Fatalf("over for Hold after the cut: learned %g, want %g halved", st.Learned, cut)
+	}
+	cut = st.Learned
+	// Eased for a sample, then over for confirm samples: a new overload,
+	// cut at once (Hold or not).
+	ms += 100
+	st = d.Update(at(ms), Reading{})
+	for range 2 {
+		ms += 100
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), full)
+	}
+	if st.Learned > cut*0.5 || st.Learned < cut*0.45 {
+		t.Fatalf("eased, then over again %d ms after the cut: learned %g, want %g halved", 300, st.Learned, cut)
+	}
+}
+
 // TestDetectorLearnsFromACleanRun: a first trip after Hotline carried a
 // rate for 5 s with no signal over its threshold (a pause at 80% load: a garbage
 // collection, the machine stalled) learns no less than four fifths of
