@@ -803,16 +803,8 @@ func TestDetectorHoldsUnderTheRateThatTripped(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
-	d, st := firstTrip(testConfig(), 40)
-	for ms := 1200; ms <= 3100; ms += 100 {
-		st = d.Update(at(ms), Reading{})
-	}
-	// 1,000 calls a second offered for a second, then overloaded again
-	// under the learned rate (about 200): cut to half.
-	for ms := 3200; ms <= 4100; ms += 100 {
-		admit(d, at(ms), 100)
-		st = d.Update(at(ms), Reading{})
-	}
+	// Overloaded again under the learned rate (about 200): cut to half.
+	d, st := underLearnedRate()
 	var trip float64
 	for ms := 4200; ms <= 4300; ms += 100 {
 		admit(d, at(ms), 100)
@@ -897,14 +889,7 @@ func TestDetectorCutsTheLearnedRateOncePerOverload(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	full := Reading{SocketBacklog: 0.6, CPU: 0.5}
-	d, st := firstTrip(testConfig(), 40)
-	for ms := 1200; ms <= 3100; ms += 100 {
-		st = d.Update(at(ms), Reading{})
-	}
-	for ms := 3200; ms <= 4100; ms += 100 {
-		admit(d, at(ms), 100)
-		st = d.Update(at(ms), Reading{})
-	}
+	d, st := underLearnedRate()
 	// Over from 4200: cut at the second sample (confirm 2).
 	was := st.Learned
 	ms := 4200
@@ -1158,6 +1143,24 @@ func TestDetectorQueueRefusals(t *testing.T) {
 	if dl, su := d.QueueRefused(); dl != 0 || su != 1 {
 		t.Errorf("after Admit refused one call for max_setups: %d, %d counted; want 0 and 1", dl, su)
 	}
+}
+
+// underLearnedRate returns a detector after firstTrip(testConfig(), 40)
+// (a learned rate of 200), quiet until 3.1 s (the share released), then
+// offered 1,000 calls a second for a second (to 4.1 s), quiet, its
+// learned rate refusing the excess; and its state then.
+func underLearnedRate() (*Detector, State) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	d, st := firstTrip(testConfig(), 40)
+	for ms := 1200; ms <= 3100; ms += 100 {
+		st = d.Update(at(ms), Reading{})
+	}
+	for ms := 3200; ms <= 4100; ms += 100 {
+		admit(d, at(ms), 100)
+		st = d.Update(at(ms), Reading{})
+	}
+	return d, st
 }
 
 // firstTrip returns a detector for c fed perSample new calls a sample
