@@ -597,8 +597,10 @@ const (
 func (d *Detector) learnIdleFor() time.Duration { return 5 * d.cfg.Hold }
 
 // learn moves the learned rate after a sample (d.mu held): cut by Cut
-// when overloaded again (trip), at most once per reaction time and from no more
-// than the rate admitted (admitted, a second's); raised by learnGrowth
+// when overloaded again (trip), once per overload (again once every
+// signal has eased and one trips anew, or after Hold still over, and
+// never within a reaction time) and from no more than the rate admitted
+// (admitted, a second's); raised by learnGrowth
 // (learnNearGrowth near the last trip's rate) while it refuses calls,
 // every signal is under Release and no share is refused, after a trip
 // under it held at learnBelow of that trip's rate for learnHoldFor; dropped once
