@@ -638,7 +638,6 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 				return
 			}
 			d.setLearned(now, 0, "")
-			d.learnTrip = 0
 		}
 		return
 	}
@@ -663,8 +662,12 @@ func (d *Detector) learn(now time.Time, sat float64, why Reason, admitted float6
 	}
 }
 
-// setLearned puts a learned rate in force (0: none), refusing with why.
+// setLearned puts a learned rate in force (0: none, and no trip's rate
+// kept either), refusing with why.
 func (d *Detector) setLearned(now time.Time, rate float64, why Reason) {
+	if rate == 0 {
+		d.learnTrip = 0
+	}
 	d.rateMu.Lock()
 	d.learned = NewTokenBucket(rate)
 	d.rateMu.Unlock()

@@ -82,7 +82,6 @@ func (d *Detector) SetMaxCPS(rate float64) {
 	defer d.mu.Unlock()
 	if d.remembered() {
 		d.setLearned(d.now(), 0, "")
-		d.learnTrip = 0
 	}
 }
 
