@@ -107,11 +107,10 @@ func writeRecord(path string, rec CallRecord, ds *dirSync) error {
 // createRecord writes the first call record of a recording in progress.
 // It is not synced: see Manager.create.
 func createRecord(path string, rec CallRecord) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	b, err := encodeRecord(rec)
 	if err != nil {
-		return fmt.Errorf("encode call record: %w", err)
+		return err
 	}
-	b = append(b, '\n')
 	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("write call record: %w", err)
@@ -234,7 +233,7 @@ func writeRecordFile(path string, b []byte, sync bool) error {
 
 // encodeRecord is the JSON of rec as the spool and the store keep it.
 func encodeRecord(rec CallRecord) ([]byte, error) {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode call record: %w", err)
 	}

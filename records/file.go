@@ -22,6 +22,7 @@ type fileBackend struct {
 	lookBack int
 	now      func() time.Time
 	mu       sync.RWMutex
+	w        *bufio.Writer // appendFile's, reused under mu (64 KiB a flush otherwise)
 }
 
 func openFile(c FileConfig, now func() time.Time) (*fileBackend, error) {
@@ -40,7 +41,7 @@ func (f *fileBackend) write(ctx context.Context, b *Batch) error {
 		// Nearly every batch: no copy of its records into a day's.
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if err := appendFile(f.path(d), b); err != nil {
+		if err := f.appendFile(f.path(d), b); err != nil {
 			return fmt.Errorf("records: %w", err)
 		}
 		return nil
@@ -67,7 +68,7 @@ func (f *fileBackend) write(ctx context.Context, b *Batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := appendFile(f.path(d), p); err != nil {
+		if err := f.appendFile(f.path(d), p); err != nil {
 			return fmt.Errorf("records: %w", err)
 		}
 	}
@@ -104,16 +105,24 @@ func oneDay(b *Batch) (string, bool) {
 	return first.UTC().Format(time.DateOnly), true
 }
 
-func appendFile(path string, b *Batch) error {
+// appendFile appends b's lines to the day file at path and syncs it;
+// f.mu is held.
+func (f *fileBackend) appendFile(path string, b *Batch) error {
 	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(fh, 64<<10)
+	if f.w == nil {
+		f.w = bufio.NewWriterSize(fh, 64<<10)
+	} else {
+		f.w.Reset(fh)
+	}
+	w := f.w
 	err = writeLines(w, b)
 	if err == nil {
 		err = w.Flush()
 	}
+	w.Reset(nil) // holds no file between flushes; a failed write's bytes are dropped with it
 	if err == nil {
 		err = fh.Sync()
 	}
