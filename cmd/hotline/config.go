@@ -17,6 +17,7 @@ import (
 	"hotline/cluster"
 	"hotline/deploy"
 	"hotline/internal/cfg"
+	"hotline/internal/gcpace"
 	"hotline/metrics"
 	"hotline/recording"
 	"hotline/records"
@@ -39,6 +40,8 @@ type Config struct {
 	API           api.Config       `yaml:"api"`
 	Metrics       metrics.Config   `yaml:"metrics"`
 	Log           LogConfig        `yaml:"log"`
+	// Runtime: the Go runtime's settings for a long-running service.
+	Runtime gcpace.Config `yaml:"runtime"`
 	// Cluster: several nodes serving one hotline (cluster/); empty: one node.
 	Cluster cluster.Config `yaml:"cluster"`
 }
@@ -143,6 +146,7 @@ func parseConfig(name string, data []byte) (*Config, error) {
 		agentHashesCoverAlgorithms(&c),
 		cfg.Prefix("metrics", c.Metrics.Validate()),
 		cfg.Prefix("log", c.Log.validate()),
+		cfg.Prefix("runtime", c.Runtime.Validate()),
 		cfg.Prefix("cluster", c.Cluster.Validate()),
 	)
 	if err != nil {

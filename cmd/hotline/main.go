@@ -39,6 +39,7 @@ import (
 	"hotline/callflow"
 	"hotline/callflow/callmetrics"
 	"hotline/deploy"
+	"hotline/internal/gcpace"
 	"hotline/metrics"
 	"hotline/recording"
 	"hotline/records"
@@ -157,6 +158,8 @@ func runService(args []string, io stdio, checkOnly bool) int {
 		return exitOK
 	}
 	log := c.Log.logger(io.err)
+	pacer := gcpace.Start(c.Runtime.Headroom(), log)
+	defer pacer.Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	app, err := start(ctx, c, log, time.Now)
