@@ -1,0 +1,5 @@
+//go:build !race
+
+package gcpace
+
+const raceEnabled = false
