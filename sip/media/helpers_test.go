@@ -24,7 +24,10 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 func freeRange(t testing.TB, pairs int) int {
 	t.Helper()
 	for range 100 {
-		base := 40000 + 2*rand.IntN(9000) // 40000..57998
+		// Above the kernel's ephemeral ports (32768-60999 by default), which
+		// other tests' sockets bound to port 0 take between this probe and
+		// the legs' binds.
+		base := 61000 + 2*rand.IntN(2200) // 61000..65398
 		var held []*net.UDPConn
 		ok := true
 		for p := base; p < base+2*pairs; p++ {
