@@ -29,7 +29,7 @@ func openFile(c FileConfig, now func() time.Time) (*fileBackend, error) {
 	if err := os.MkdirAll(c.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("records: file backend: %w", err)
 	}
-	return &fileBackend{dir: c.Dir, lookBack: c.LookBackDays, now: now}, nil
+	return &fileBackend{dir: c.Dir, lookBack: c.LookBackDays, now: now, w: bufio.NewWriterSize(nil, 64<<10)}, nil
 }
 
 const dayFileExt = ".jsonl"
@@ -112,12 +112,8 @@ func (f *fileBackend) appendFile(path string, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	if f.w == nil {
-		f.w = bufio.NewWriterSize(fh, 64<<10)
-	} else {
-		f.w.Reset(fh)
-	}
 	w := f.w
+	w.Reset(fh)
 	err = writeLines(w, b)
 	if err == nil {
 		err = w.Flush()

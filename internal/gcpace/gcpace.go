@@ -61,7 +61,6 @@ func (c *Config) Headroom() uint64 { return uint64(max(c.GCHeadroomMB, 0)) << 20
 type Pacer struct {
 	headroom uint64
 	base     int // GOGC as the process had it
-	log      *slog.Logger
 
 	touched chan struct{} // closed once the headroom has been touched
 
@@ -82,7 +81,7 @@ func Start(headroom uint64, log *slog.Logger) *Pacer { return start(headroom, lo
 func start(headroom uint64, log *slog.Logger, touch bool) *Pacer {
 	base := debug.SetGCPercent(100)
 	debug.SetGCPercent(base)
-	p := &Pacer{headroom: headroom, base: base, log: log, percent: base,
+	p := &Pacer{headroom: headroom, base: base, percent: base,
 		sample:  []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
 		touched: make(chan struct{})}
 	if headroom == 0 || base < 0 {
@@ -125,8 +124,8 @@ func (p *Pacer) Stop() {
 
 // pretouch writes to n bytes of new heap once, then frees them: the pages
 // are then the process's, and the heap grows into them later without a
-// page fault each (15 µs a page on the test VM: 65,536 of them in the
-// first heavy seconds, a third of a core). The pacer's goal (the live heap
+// page fault each (15 µs a page on the test VM: 10,000-20,000 a second
+// in the first heavy seconds, up to a third of a core). The pacer's goal (the live heap
 // and the headroom) keeps the runtime from giving them back.
 func pretouch(n uint64) {
 	b := make([]byte, n)
